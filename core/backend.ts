@@ -1,0 +1,77 @@
+/**
+ * TensorFlow.js backend selection. Preference order for `auto`: the native GPU binding
+ * (@tensorflow/tfjs-node-gpu), the native CPU binding (@tensorflow/tfjs-node), then the WASM
+ * backend (SIMD; the default on machines where the native bindings could not be installed),
+ * then plain JS (`cpu`). The native bindings are optionalDependencies: when their install
+ * failed, npm dropped them and importing them fails here, which is expected.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { UsageError } from './errors.js';
+
+export const BACKENDS = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+
+export interface BackendInfo {
+  /** The tfjs backend name in use (tensorflow, wasm or cpu). */
+  readonly name: string;
+  /** Which choice provided it (gpu, node, wasm, cpu). */
+  readonly kind: Exclude<BackendChoice, 'auto'>;
+  /** Why better backends were not used (empty when the first choice worked). */
+  readonly skipped: readonly string[];
+}
+
+let current: BackendInfo | null = null;
+
+async function tryNative(pkg: string): Promise<string | null> {
+  try {
+    await import(pkg);
+    return null;
+  } catch (e) {
+    return `${pkg} not available (${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+async function useWasm(): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('@tensorflow/tfjs-backend-wasm');
+  // main is .../tfjs-backend-wasm/dist/tf-backend-wasm.node.js; the .wasm files sit beside it.
+  wasm.setWasmPaths(`${join(dirname(main), '/')}`);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+}
+
+/**
+ * Select and initialise a backend once per process. Throws a UsageError when a forced
+ * backend cannot be used.
+ */
+export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (current && (choice === 'auto' || choice === current.kind)) return current;
+  const skipped: string[] = [];
+  const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [choice];
+  for (const kind of order) {
+    try {
+      if (kind === 'gpu' || kind === 'node') {
+        const why = await tryNative(kind === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+        if (why) throw new Error(why);
+        if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend failed to initialise');
+      } else if (kind === 'wasm') {
+        await useWasm();
+      } else {
+        if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
+      }
+      await tf.ready();
+      current = { name: tf.getBackend(), kind, skipped };
+      return current;
+    } catch (e) {
+      skipped.push(`${kind}: ${(e as Error).message}`);
+    }
+  }
+  throw new UsageError(`--backend ${choice}: not available here (${skipped.join('; ')})`);
+}
+
+/** The backend chosen by initBackend, or null before it ran. */
+export function currentBackend(): BackendInfo | null {
+  return current;
+}

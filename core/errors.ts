@@ -1,0 +1,36 @@
+/**
+ * Error kinds the CLI maps to exit codes and one-line messages.
+ *
+ * - UsageError: a bad flag, value or argument (exit code 2). The message names the flag.
+ * - InputError: a bad file or field in user data (exit code 1). The message names the file
+ *   and, where known, the field.
+ * Anything else is a bug or an environment failure and is printed with its stack.
+ */
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export class InputError extends Error {
+  readonly exitCode = 1;
+  /** The file (or other source) the bad input came from. */
+  readonly source: string;
+  /** The field inside the source, if one is to blame. */
+  readonly field: string | undefined;
+  constructor(source: string, message: string, field?: string) {
+    super(`${source}${field ? ` (${field})` : ''}: ${message}`);
+    this.name = 'InputError';
+    this.source = source;
+    this.field = field;
+  }
+}
+
+/** The message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,136 @@
+/**
+ * Bring-your-own robots: any MJCF file (with `<include>`s and mesh/texture assets in its
+ * folder) plus an optional task module.
+ *
+ * A task module (`--task my_task.js|.mjs|.ts`) exports a `MujocoTask` as its default export or
+ * as `task` (or a function of no arguments returning one); see envs/mujoco/task.ts for the
+ * interface and envs/tasks/*.ts for examples. TypeScript modules are compiled on the fly.
+ *
+ * Without a task module the default task applies:
+ *   observation  all of qpos and qvel
+ *   reward terms forward_velocity (x velocity of the first moving body, m/s; weight 1.0) and,
+ *                when the model has actuators, control_effort (sum of squared controls; -0.1)
+ *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
+ *   initial      qpos + U(-0.01, 0.01), qvel + N(0, 0.01^2)
+ */
+import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InputError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { MujocoEnv } from './mujoco/env.js';
+import { compileModel, loadMujoco } from './mujoco/runtime.js';
+import { defineTask, type MujocoTask } from './mujoco/task.js';
+import { perturbInitialState, squaredNorm } from './tasks/common.js';
+
+/** The default task for a model with physics timestep `timestep` and `nu` actuators. */
+export function defaultTask(modelName: string, timestep: number, nu: number): MujocoTask {
+  const frameSkip = Math.max(1, Math.round(0.04 / timestep));
+  const terms = [{ name: 'forward_velocity', weight: 1.0, doc: 'x velocity of the first moving body, m/s' }];
+  if (nu > 0) terms.push({ name: 'control_effort', weight: -0.1, doc: 'sum of squared controls' });
+  return defineTask({
+    id: `custom:${modelName}`,
+    goal: 'Move the robot forward (in the +x direction) as fast as possible while using little control effort.',
+    rewardTerms: terms,
+    horizon: 1000,
+    frameSkip,
+    bind(physics) {
+      // The first body (after the world) that has a joint is the one whose progress counts.
+      const bodyJntNum = physics.model.body_jntnum as Int32Array;
+      let body = 1;
+      while (body < physics.nbody && bodyJntNum[body] === 0) body++;
+      if (body >= physics.nbody) body = Math.min(1, physics.nbody - 1);
+      const dt = physics.timestep * frameSkip;
+      let xBefore = 0;
+      return {
+        obsDim: physics.nq + physics.nv,
+        initialize(p, rng) {
+          perturbInitialState(p, rng, 0.01, 0.01);
+        },
+        observe(p, out) {
+          const v = p.views;
+          out.set(v.qpos, 0);
+          out.set(v.qvel, v.qpos.length);
+        },
+        beforeStep(p) {
+          xBefore = p.views.xpos[3 * body];
+        },
+        rewardTerms(p, action, out) {
+          out[0] = (p.views.xpos[3 * body] - xBefore) / dt;
+          if (nu > 0) out[1] = squaredNorm(action);
+        },
+        terminated: () => false,
+      };
+    },
+  });
+}
+
+const REQUIRED: [keyof MujocoTask, string][] = [
+  ['id', 'string'],
+  ['goal', 'string'],
+  ['horizon', 'number'],
+  ['frameSkip', 'number'],
+  ['bind', 'function'],
+];
+
+/** Check that a value from a task module looks like a MujocoTask; errors name the file and field. */
+export function validateTask(value: unknown, file: string): MujocoTask {
+  if (typeof value !== 'object' || value === null) {
+    throw new InputError(file, 'the task module must export a task object (default export or `task`), or a function returning one');
+  }
+  const t = value as Record<string, unknown>;
+  for (const [key, type] of REQUIRED) {
+    if (typeof t[key] !== type) throw new InputError(file, `task.${key} must be a ${type}, got ${t[key] === undefined ? 'nothing' : typeof t[key]}`, key);
+  }
+  if (!Number.isInteger(t.horizon) || (t.horizon as number) < 1) throw new InputError(file, 'task.horizon must be a positive integer', 'horizon');
+  if (!Number.isInteger(t.frameSkip) || (t.frameSkip as number) < 1) throw new InputError(file, 'task.frameSkip must be a positive integer', 'frameSkip');
+  if (!Array.isArray(t.rewardTerms) || t.rewardTerms.length === 0) {
+    throw new InputError(file, 'task.rewardTerms must be a non-empty array of {name, weight, doc}', 'rewardTerms');
+  }
+  t.rewardTerms.forEach((term: unknown, i: number) => {
+    const r = term as Record<string, unknown>;
+    if (typeof r?.name !== 'string' || typeof r.weight !== 'number' || !Number.isFinite(r.weight)) {
+      throw new InputError(file, `task.rewardTerms[${i}] needs a string name and a finite numeric weight`, `rewardTerms[${i}]`);
+    }
+  });
+  return value as MujocoTask;
+}
+
+/** Import a task module (.js/.mjs, or .ts compiled on the fly) and validate its export. */
+export async function loadTaskModule(path: string): Promise<MujocoTask> {
+  const abs = resolve(path);
+  let mod: Record<string, unknown>;
+  try {
+    if (/\.(ts|mts|cts)$/.test(abs)) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
+    } else {
+      mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    }
+  } catch (e) {
+    throw new InputError(path, `cannot load the task module: ${(e as Error).message.split('\n')[0]}`);
+  }
+  let value = mod.default ?? mod.task;
+  if (typeof value === 'function') value = (value as () => unknown)();
+  return validateTask(value, path);
+}
+
+/** Build an env from an MJCF file and an optional task module. */
+export async function makeCustomEnv(
+  modelPath: string,
+  taskPath: string | undefined,
+  opts: { seed?: number; logger?: Logger } = {},
+): Promise<MujocoEnv> {
+  const source = { kind: 'file', path: resolve(modelPath) } as const;
+  let task: MujocoTask;
+  if (taskPath) task = await loadTaskModule(taskPath);
+  else {
+    const mj = await loadMujoco();
+    const probe = compileModel(mj, source);
+    try {
+      task = defaultTask(basename(modelPath), probe.model.opt.timestep, probe.model.nu);
+    } finally {
+      probe.dispose();
+    }
+  }
+  return MujocoEnv.create(task, source, { seed: opts.seed, logger: opts.logger, id: `custom:${basename(modelPath)}` });
+}

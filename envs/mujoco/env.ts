@@ -1,0 +1,251 @@
+/**
+ * A MuJoCo environment: one compiled model, one MjData, and a task.
+ *
+ * Step semantics: the action is checked (length, finiteness), clipped to the bounds, written to
+ * `ctrl`, and the physics is stepped `frameSkip` times. If the simulation goes unstable
+ * (MuJoCo's bad-qacc auto-reset, or non-finite state), the env restores the state before the
+ * failed step, truncates the episode with `info.unstable = true` and a zero reward, and logs a
+ * warning; the process keeps running.
+ */
+import { Logger } from '../../core/log.js';
+import { Rng } from '../../core/rng.js';
+import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
+import { Physics, WARNING_NAMES } from './physics.js';
+import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
+import type { BoundTask, MujocoTask } from './task.js';
+
+export interface MujocoEnvOptions {
+  /** Seed of the env's own RNG (initial states when reset() is called without a seed). */
+  readonly seed?: number;
+  /** Override the registry id in the spec. */
+  readonly id?: string;
+  /** Where warnings go (default: stderr). */
+  readonly logger?: Logger;
+}
+
+export class MujocoEnv implements Env {
+  readonly spec: EnvSpec;
+  readonly physics: Physics;
+  readonly task: MujocoTask;
+  private readonly bound: BoundTask;
+  private readonly compiled: CompiledModel;
+  private rng: Rng;
+  private t = 0;
+  private done = true;
+  private disposed = false;
+  private readonly logger: Logger;
+  private readonly clipped: Float64Array;
+  private readonly terms: Float64Array;
+  private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
+
+  /** Load the MuJoCo module (once per thread), compile the model and bind the task. */
+  static async create(task: MujocoTask, source: ModelSource, opts: MujocoEnvOptions = {}): Promise<MujocoEnv> {
+    const mj = await loadMujoco();
+    return new MujocoEnv(mj, task, source, opts);
+  }
+
+  constructor(mj: Mujoco, task: MujocoTask, source: ModelSource, opts: MujocoEnvOptions = {}) {
+    this.compiled = compileModel(mj, source);
+    let data: InstanceType<Mujoco['MjData']> | null = null;
+    try {
+      data = new mj.MjData(this.compiled.model);
+      this.physics = new Physics(mj, this.compiled.model, data);
+      this.bound = task.bind(this.physics);
+    } catch (e) {
+      data?.delete();
+      this.compiled.dispose();
+      throw e;
+    }
+    this.task = task;
+    this.logger = opts.logger ?? new Logger();
+    this.rng = new Rng(opts.seed ?? 0);
+    const p = this.physics;
+    const nu = p.nu;
+    const range = p.ctrlRange();
+    const actLow = new Float64Array(nu);
+    const actHigh = new Float64Array(nu);
+    for (let i = 0; i < nu; i++) {
+      const lo = range[2 * i];
+      const hi = range[2 * i + 1];
+      // Unlimited actuators (range [0, 0]) get the conventional [-1, 1] action box.
+      actLow[i] = lo < hi ? lo : -1;
+      actHigh[i] = lo < hi ? hi : 1;
+    }
+    const obsDim = this.bound.obsDim;
+    this.spec = {
+      id: opts.id ?? task.id,
+      obsDim,
+      actDim: nu,
+      obsLow: this.bound.obsLow ?? new Float64Array(obsDim).fill(-Infinity),
+      obsHigh: this.bound.obsHigh ?? new Float64Array(obsDim).fill(Infinity),
+      actLow,
+      actHigh,
+      rewardTerms: task.rewardTerms,
+      dt: p.timestep * task.frameSkip,
+      horizon: task.horizon,
+      goal: task.goal,
+      nq: p.nq,
+      nv: p.nv,
+      na: p.na,
+      modelHash: this.compiled.hash,
+    };
+    this.clipped = new Float64Array(nu);
+    this.terms = new Float64Array(task.rewardTerms.length);
+    this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
+  }
+
+  /** The model source (to rebuild this env in a worker or in the viewer). */
+  get source(): ModelSource {
+    return this.compiled.source;
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error(`${this.spec.id}: env used after dispose()`);
+  }
+
+  private observe(): Float32Array {
+    const obs = new Float32Array(this.spec.obsDim);
+    this.bound.observe(this.physics, obs);
+    return obs;
+  }
+
+  reset(seed?: number): Float32Array {
+    this.check();
+    if (seed !== undefined) this.rng = new Rng(seed);
+    this.physics.reset();
+    this.bound.initialize(this.physics, this.rng);
+    this.physics.forward();
+    this.t = 0;
+    this.done = false;
+    return this.observe();
+  }
+
+  step(action: ArrayLike<number>): StepResult {
+    this.check();
+    const spec = this.spec;
+    if (this.done) throw new Error(`${spec.id} step ${this.t}: step() called before reset() or after the episode ended`);
+    if (action.length !== spec.actDim) {
+      throw new ActionError(spec.id, this.t, `action has length ${action.length}, expected ${spec.actDim}`);
+    }
+    const a = this.clipped;
+    for (let i = 0; i < a.length; i++) {
+      const x = action[i];
+      if (!Number.isFinite(x)) throw new ActionError(spec.id, this.t, `action[${i}] is ${x}; actions must be finite numbers`);
+      a[i] = x < spec.actLow[i] ? spec.actLow[i] : x > spec.actHigh[i] ? spec.actHigh[i] : x;
+    }
+    const p = this.physics;
+    const v = p.views;
+    this.prev.qpos.set(v.qpos);
+    this.prev.qvel.set(v.qvel);
+    this.prev.act.set(v.act);
+    this.prev.time = p.time;
+    v.ctrl.set(a);
+    this.bound.beforeStep?.(p);
+    let unstable = false;
+    let last = p.time;
+    for (let k = 0; k < this.task.frameSkip; k++) {
+      p.step();
+      const now = p.time;
+      // MuJoCo resets the data (time goes back) when it detects bad accelerations.
+      if (!(now > last)) {
+        unstable = true;
+        break;
+      }
+      last = now;
+    }
+    if (!unstable) {
+      const q = p.views.qpos;
+      for (let i = 0; i < q.length; i++) {
+        if (!Number.isFinite(q[i])) {
+          unstable = true;
+          break;
+        }
+      }
+    }
+    this.t++;
+    if (unstable) return this.unstableStep();
+    const obs = this.observe();
+    this.bound.rewardTerms(p, a, this.terms);
+    const rewardTerms = Float64Array.from(this.terms);
+    const reward = weightedSum(rewardTerms, spec.rewardTerms);
+    const terminated = this.bound.terminated(p);
+    const truncated = !terminated && this.t >= spec.horizon;
+    this.done = terminated || truncated;
+    const success = this.bound.success?.(p);
+    return { obs, reward, rewardTerms, terminated, truncated, info: success === undefined ? {} : { success } };
+  }
+
+  /** Restore the state before the failed step, warn, and truncate the episode. */
+  private unstableStep(): StepResult {
+    const p = this.physics;
+    const counts = p.warningCounts();
+    const names = counts.map((c, i) => (c > 0 ? WARNING_NAMES[i] ?? `warning ${i}` : '')).filter((s) => s !== '');
+    this.logger.warn(
+      `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s${names.length ? `, MuJoCo: ${names.join(', ')}` : ', non-finite state'}); episode truncated`,
+    );
+    p.reset();
+    const v = p.views;
+    v.qpos.set(this.prev.qpos);
+    v.qvel.set(this.prev.qvel);
+    v.act.set(this.prev.act);
+    p.time = this.prev.time;
+    p.forward();
+    this.done = true;
+    return {
+      obs: this.observe(),
+      reward: 0,
+      rewardTerms: new Float64Array(this.terms.length),
+      terminated: false,
+      truncated: true,
+      info: { unstable: true },
+    };
+  }
+
+  getState(): EnvState {
+    this.check();
+    const v = this.physics.views;
+    return {
+      qpos: Float64Array.from(v.qpos),
+      qvel: Float64Array.from(v.qvel),
+      act: Float64Array.from(v.act),
+      time: this.physics.time,
+      t: this.t,
+      warmstart: Float64Array.from(v.qaccWarmstart),
+    };
+  }
+
+  setState(state: EnvState): Float32Array {
+    this.check();
+    const s = this.spec;
+    if (state.qpos.length !== s.nq || state.qvel.length !== s.nv || state.act.length !== s.na) {
+      throw new Error(
+        `${s.id}: state sizes (qpos ${state.qpos.length}, qvel ${state.qvel.length}, act ${state.act.length}) do not match the model (${s.nq}, ${s.nv}, ${s.na})`,
+      );
+    }
+    const p = this.physics;
+    p.reset();
+    const v = p.views;
+    v.qpos.set(state.qpos);
+    v.qvel.set(state.qvel);
+    v.act.set(state.act);
+    p.time = state.time;
+    p.forward();
+    if (state.warmstart && state.warmstart.length === s.nv) p.views.qaccWarmstart.set(state.warmstart);
+    this.t = state.t;
+    this.done = state.t >= s.horizon;
+    return this.observe();
+  }
+
+  success(): number {
+    this.check();
+    return this.bound.success ? this.bound.success(this.physics) : Number.NaN;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.physics.data.delete();
+    this.compiled.dispose();
+  }
+}
+

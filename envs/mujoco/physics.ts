@@ -1,0 +1,181 @@
+/**
+ * Physics accessors: typed, cached views of one MjModel/MjData pair and name lookups, kept
+ * apart from task logic (observation, reward terms, termination live in envs/tasks/).
+ *
+ * Views are live windows into the WASM heap. When the heap grows (another MjData allocated in
+ * this thread), every old view is detached; `Physics.views` notices that with one comparison
+ * and fetches them again, so tasks always read current memory.
+ */
+import type { MjData, MjModel, Mujoco } from './runtime.js';
+
+export type ObjType = 'body' | 'joint' | 'geom' | 'site' | 'actuator' | 'sensor' | 'camera';
+
+/** Live views of the arrays tasks read each step (row-major). */
+export interface Views {
+  /** [nq] joint positions. */
+  readonly qpos: Float64Array;
+  /** [nv] joint velocities. */
+  readonly qvel: Float64Array;
+  /** [nv] joint accelerations (after a step). */
+  readonly qacc: Float64Array;
+  /** [na] actuator activations. */
+  readonly act: Float64Array;
+  /** [nu] controls. */
+  readonly ctrl: Float64Array;
+  /** [nbody, 3] body frame positions in world coordinates. */
+  readonly xpos: Float64Array;
+  /** [nbody, 9] body frame orientations (row-major 3x3). */
+  readonly xmat: Float64Array;
+  /** [nbody, 3] subtree centres of mass. */
+  readonly subtreeCom: Float64Array;
+  /** [nsite, 3] site positions. */
+  readonly siteXpos: Float64Array;
+  /** [ngeom, 3] geom positions. */
+  readonly geomXpos: Float64Array;
+  /** [nsensordata] sensor readings. */
+  readonly sensordata: Float64Array;
+  /** [nv] actuator forces in joint space. */
+  readonly qfrcActuator: Float64Array;
+  /** [nu] actuator forces. */
+  readonly actuatorForce: Float64Array;
+  /** [nv] warm-start accelerations of the constraint solver. */
+  readonly qaccWarmstart: Float64Array;
+}
+
+const OBJ_KEYS: Record<ObjType, string> = {
+  body: 'mjOBJ_BODY',
+  joint: 'mjOBJ_JOINT',
+  geom: 'mjOBJ_GEOM',
+  site: 'mjOBJ_SITE',
+  actuator: 'mjOBJ_ACTUATOR',
+  sensor: 'mjOBJ_SENSOR',
+  camera: 'mjOBJ_CAMERA',
+};
+
+export class Physics {
+  readonly nq: number;
+  readonly nv: number;
+  readonly nu: number;
+  readonly na: number;
+  readonly nbody: number;
+  readonly timestep: number;
+  private cached: Views | null = null;
+
+  constructor(
+    readonly mj: Mujoco,
+    readonly model: MjModel,
+    readonly data: MjData,
+  ) {
+    this.nq = model.nq;
+    this.nv = model.nv;
+    this.nu = model.nu;
+    this.na = model.na;
+    this.nbody = model.nbody;
+    this.timestep = model.opt.timestep;
+  }
+
+  /** Current views (re-fetched if the heap grew since they were taken). */
+  get views(): Views {
+    const c = this.cached;
+    if (c !== null && c.qpos.buffer.byteLength !== 0) return c;
+    const d = this.data as unknown as Record<string, Float64Array>;
+    this.cached = {
+      qpos: d.qpos,
+      qvel: d.qvel,
+      qacc: d.qacc,
+      act: d.act,
+      ctrl: d.ctrl,
+      xpos: d.xpos,
+      xmat: d.xmat,
+      subtreeCom: d.subtree_com,
+      siteXpos: d.site_xpos,
+      geomXpos: d.geom_xpos,
+      sensordata: d.sensordata,
+      qfrcActuator: d.qfrc_actuator,
+      actuatorForce: d.actuator_force,
+      qaccWarmstart: d.qacc_warmstart,
+    };
+    return this.cached;
+  }
+
+  get time(): number {
+    return this.data.time;
+  }
+  set time(t: number) {
+    this.data.time = t;
+  }
+
+  /** Id of a named object, or throws naming the missing object. */
+  id(type: ObjType, name: string): number {
+    const enumVal = (this.mj.mjtObj as unknown as Record<string, { value: number }>)[OBJ_KEYS[type]].value;
+    const id = this.mj.mj_name2id(this.model, enumVal, name);
+    if (id < 0) throw new Error(`model has no ${type} named "${name}"`);
+    return id;
+  }
+
+  /** Name of an object by id ('' when unnamed). */
+  name(type: ObjType, id: number): string {
+    const enumVal = (this.mj.mjtObj as unknown as Record<string, { value: number }>)[OBJ_KEYS[type]].value;
+    return this.mj.mj_id2name(this.model, enumVal, id) ?? '';
+  }
+
+  /** Address of a joint's first qpos entry. */
+  jointQposAdr(joint: number): number {
+    return (this.model.jnt_qposadr as Int32Array)[joint];
+  }
+
+  /** Address of a joint's first qvel entry. */
+  jointDofAdr(joint: number): number {
+    return (this.model.jnt_dofadr as Int32Array)[joint];
+  }
+
+  /** Actuator control ranges as [nu, 2]; an actuator without limits has [0, 0]. */
+  ctrlRange(): Float64Array {
+    return Float64Array.from(this.model.actuator_ctrlrange as Float64Array);
+  }
+
+  /** Joint ranges [njnt, 2] (copy). */
+  jointRange(): Float64Array {
+    return Float64Array.from(this.model.jnt_range as Float64Array);
+  }
+
+  step(): void {
+    this.mj.mj_step(this.model, this.data);
+  }
+
+  forward(): void {
+    this.mj.mj_forward(this.model, this.data);
+  }
+
+  kinematics(): void {
+    this.mj.mj_kinematics(this.model, this.data);
+  }
+
+  reset(): void {
+    this.mj.mj_resetData(this.model, this.data);
+  }
+
+  /** Count of each MuJoCo warning kind so far (index = mjtWarning), e.g. [5] = bad qacc. */
+  warningCounts(): number[] {
+    const vec = this.data.warning;
+    try {
+      const out: number[] = [];
+      for (let i = 0; i < vec.size(); i++) {
+        const w = vec.get(i);
+        out.push(w ? w.number : 0);
+        w?.delete();
+      }
+      return out;
+    } finally {
+      vec.delete();
+    }
+  }
+
+  /** Height (z) of the world-frame "up" axis of a body's frame: 1 when upright, -1 upside down. */
+  bodyUpZ(body: number): number {
+    return this.views.xmat[body * 9 + 8];
+  }
+}
+
+/** Names of MuJoCo warnings by index (mjtWarning order). */
+export const WARNING_NAMES = ['inertia', 'contact buffer full', 'constraint buffer full', 'bad qpos', 'bad qvel', 'bad qacc', 'bad ctrl'];

@@ -1,0 +1,144 @@
+/**
+ * The MuJoCo WebAssembly runtime (Google DeepMind's official `@mujoco/mujoco` bindings):
+ * loading the module once per thread, compiling models from strings or files (with their
+ * `<include>`d files and mesh/texture assets through MuJoCo's virtual file system), and
+ * ownership of WASM-heap objects.
+ *
+ * Ownership rules (the bindings' objects are not garbage-collected):
+ * - every MjModel / MjData / MjVFS created here is deleted exactly once by its owner
+ *   (`CompiledModel.dispose()`, `MujocoEnv.dispose()`), in `finally` blocks on error paths;
+ * - array properties such as `data.qpos` are live views into WASM memory that detach when
+ *   the heap grows, so `Physics` re-fetches them when that happens.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import loadMujocoModule, { type MainModule, type MjData, type MjModel } from '@mujoco/mujoco';
+import { InputError } from '../../core/errors.js';
+import { sha256 } from '../../core/hash.js';
+
+export type Mujoco = MainModule;
+export type { MjData, MjModel };
+
+let modulePromise: Promise<Mujoco> | null = null;
+
+/** The MuJoCo module for this thread (loaded on first use, ~0.4 s). */
+export function loadMujoco(): Promise<Mujoco> {
+  if (!modulePromise) {
+    modulePromise = loadMujocoModule({
+      // MuJoCo prints warnings through stderr; keep them but tag them.
+      printErr: (text: string) => process.stderr.write(`[mujoco] ${text}\n`),
+    });
+  }
+  return modulePromise;
+}
+
+/** Current size of the WASM heap in bytes (grows, never shrinks). */
+export function heapBytes(mj: Mujoco): number {
+  const buf = new mj.DoubleBuffer(1);
+  try {
+    return (buf.GetView() as Float64Array).buffer.byteLength;
+  } finally {
+    buf.delete();
+  }
+}
+
+/** Where a model came from: literal XML (built-in envs) or a file on disk (bring your own). */
+export type ModelSource =
+  | { readonly kind: 'xml'; readonly xml: string; readonly name: string }
+  | { readonly kind: 'file'; readonly path: string };
+
+/** File types a model folder may hold that MuJoCo reads (includes, meshes, textures, skins, heightfields). */
+const ASSET_EXT = /\.(xml|mjcf|obj|stl|msh|png|skn|bin|ply)$/i;
+const MAX_ASSET_BYTES = 512 * 1024 * 1024;
+const SKIP_DIRS = new Set(['node_modules', '.git', 'runs', 'dist']);
+
+/** Files of a model's folder that MuJoCo may need, as paths relative to that folder. */
+function listAssets(root: string): string[] {
+  const out: string[] = [];
+  let total = 0;
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 6) return;
+    for (const name of readdirSync(dir).sort()) {
+      const full = join(dir, name);
+      const st = statSync(full);
+      if (st.isDirectory()) {
+        if (!SKIP_DIRS.has(name) && !name.startsWith('.')) walk(full, depth + 1);
+      } else if (ASSET_EXT.test(name)) {
+        total += st.size;
+        if (total > MAX_ASSET_BYTES) {
+          throw new InputError(root, `model folder holds more than ${MAX_ASSET_BYTES >> 20} MiB of asset files; move the model into its own folder`);
+        }
+        out.push(relative(root, full).split(sep).join('/'));
+      }
+    }
+  };
+  walk(root, 0);
+  return out;
+}
+
+/** A compiled model with everything needed to rebuild it elsewhere (workers, the viewer). */
+export interface CompiledModel {
+  readonly model: MjModel;
+  /** Hash of the XML and every asset file it could read; identifies the physics. */
+  readonly hash: string;
+  /** Human-readable source: the file path or the built-in model's name. */
+  readonly sourceName: string;
+  readonly source: ModelSource;
+  dispose(): void;
+}
+
+/** Turn MuJoCo's exception into an InputError that names the file. */
+function compileError(sourceName: string, err: unknown): InputError {
+  const raw = err instanceof Error ? err.message : String(err);
+  const msg = raw.replace(/^MuJoCo Error:\s*/, '').replace(/\s+/g, ' ').trim();
+  return new InputError(sourceName, `MuJoCo could not load the model: ${msg}`);
+}
+
+/**
+ * Compile a model. Built-in models come as XML strings; files are loaded with their folder
+ * mounted in MuJoCo's virtual file system so `<include>`s and asset files resolve relative to
+ * the model file. Errors name the file and carry MuJoCo's own message.
+ */
+export function compileModel(mj: Mujoco, source: ModelSource): CompiledModel {
+  if (source.kind === 'xml') {
+    let model: MjModel;
+    try {
+      model = mj.MjModel.from_xml_string(source.xml);
+    } catch (e) {
+      throw compileError(source.name, e);
+    }
+    return { model, hash: sha256(source.xml).slice(0, 16), sourceName: source.name, source, dispose: () => model.delete() };
+  }
+  const path = resolve(source.path);
+  if (!existsSync(path)) throw new InputError(source.path, 'model file not found');
+  if (statSync(path).isDirectory()) throw new InputError(source.path, 'expected an MJCF .xml file, got a directory');
+  const root = dirname(path);
+  const main = basename(path);
+  const files = listAssets(root);
+  if (!files.includes(main)) files.push(main);
+  const vfs = new mj.MjVFS();
+  const hashParts: string[] = [];
+  try {
+    for (const f of files) {
+      const bytes = readFileSync(join(root, f));
+      vfs.addBuffer(f, new Uint8Array(bytes));
+      hashParts.push(`${f}:${sha256(bytes)}`);
+    }
+    let model: MjModel;
+    try {
+      model = mj.MjModel.from_xml_path(main, vfs);
+    } catch (e) {
+      throw compileError(source.path, e);
+    }
+    const hash = sha256(hashParts.join('\n')).slice(0, 16);
+    return { model, hash, sourceName: source.path, source: { kind: 'file', path }, dispose: () => model.delete() };
+  } finally {
+    vfs.delete();
+  }
+}
+
+/** The files a file-based model reads, relative to its folder, with their bytes (for the viewer). */
+export function modelFiles(path: string): { name: string; bytes: Uint8Array }[] {
+  const root = dirname(resolve(path));
+  return listAssets(root).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(root, f))) }));
+}

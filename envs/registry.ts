@@ -1,0 +1,97 @@
+/**
+ * The environment registry: built-in ids, bring-your-own MJCF models, and one `makeEnv` that
+ * builds any of them from a serialisable `EnvConfig` (the same config travels to worker
+ * threads and into run folders, so every env can be rebuilt exactly).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { MujocoEnv } from './mujoco/env.js';
+import type { MujocoTask } from './mujoco/task.js';
+import { cheetahRun } from './tasks/cheetah_run.js';
+import { builtinModel } from './tasks/common.js';
+import { ToyReachEnv } from './toy.js';
+import type { Env } from './types.js';
+
+/** Everything needed to build an env, as plain JSON. */
+export interface EnvConfig {
+  /** A registry id, or "custom" for a bring-your-own MJCF model. */
+  readonly id: string;
+  /** Path of the MJCF file (custom models only). */
+  readonly model?: string;
+  /** Path of a task module (.js/.mjs/.ts) for a custom model; the default task when absent. */
+  readonly task?: string;
+  /** Seed of the env's own RNG (default 0). */
+  readonly seed?: number;
+}
+
+export interface RegisteredEnv {
+  readonly id: string;
+  readonly kind: 'mujoco' | 'toy';
+  /** One line for listings. */
+  readonly summary: string;
+  /** MJCF file under envs/assets/ (MuJoCo envs). */
+  readonly modelFile?: string;
+  readonly task?: MujocoTask;
+}
+
+const BUILTINS: RegisteredEnv[] = [
+  { id: 'cheetah-run', kind: 'mujoco', summary: 'planar four-legged runner; run forward fast', modelFile: 'cheetah.xml', task: cheetahRun },
+  { id: 'toy-reach', kind: 'toy', summary: 'pure-TypeScript point mass reaching a goal (fast tests)' },
+];
+
+export function registeredEnvs(): readonly RegisteredEnv[] {
+  return BUILTINS;
+}
+
+export function envIds(): string[] {
+  return BUILTINS.map((e) => e.id);
+}
+
+export function registeredEnv(id: string): RegisteredEnv | undefined {
+  return BUILTINS.find((e) => e.id === id);
+}
+
+/** True when the argument names an MJCF file rather than a registry id. */
+export function looksLikeModelPath(arg: string): boolean {
+  return /\.(xml|mjcf)$/i.test(arg) || arg.includes('/') || arg.includes('\\');
+}
+
+/**
+ * Turn an `--env` argument (an id or a path to an .xml file) and an optional `--task` path
+ * into an EnvConfig, with errors that name the flag.
+ */
+export function envConfigFromArgs(env: string, opts: { task?: string; model?: string; seed?: number; flag?: string } = {}): EnvConfig {
+  const flag = opts.flag ?? '--env';
+  const model = opts.model ?? (looksLikeModelPath(env) ? env : undefined);
+  if (model !== undefined) {
+    if (!existsSync(model)) throw new UsageError(`${opts.model !== undefined ? '--model' : flag}: model file ${JSON.stringify(model)} not found`);
+    if (opts.task !== undefined && !existsSync(opts.task)) throw new UsageError(`--task: task module ${JSON.stringify(opts.task)} not found`);
+    return { id: 'custom', model: resolve(model), ...(opts.task ? { task: resolve(opts.task) } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  }
+  if (!registeredEnv(env)) {
+    throw new UsageError(`${flag}: unknown env ${JSON.stringify(env)} (known: ${envIds().join(', ')}; or a path to an MJCF .xml file)`);
+  }
+  if (opts.task !== undefined) throw new UsageError('--task: only for bring-your-own models (--env path/to/model.xml)');
+  return { id: env, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+}
+
+export interface MakeEnvOptions {
+  readonly logger?: Logger;
+}
+
+/** Build an env from a config (or a registry id). The caller owns it and must dispose() it. */
+export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions = {}): Promise<Env> {
+  const cfg: EnvConfig = typeof config === 'string' ? { id: config } : config;
+  if (cfg.id === 'custom') {
+    if (!cfg.model) throw new UsageError('custom env: a model path is required (--env path/to/model.xml)');
+    const { makeCustomEnv } = await import('./custom.js');
+    return makeCustomEnv(cfg.model, cfg.task, { seed: cfg.seed, logger: opts.logger });
+  }
+  const entry = registeredEnv(cfg.id);
+  if (!entry) throw new UsageError(`unknown env ${JSON.stringify(cfg.id)} (known: ${envIds().join(', ')})`);
+  if (entry.kind === 'toy') return new ToyReachEnv({ seed: cfg.seed });
+  if (!entry.task || !entry.modelFile) throw new Error(`registry entry ${entry.id} is missing its task or model`);
+  return MujocoEnv.create(entry.task, builtinModel(entry.modelFile), { seed: cfg.seed, logger: opts.logger });
+}
