@@ -107,8 +107,26 @@ export function weightedSum(terms: ArrayLike<number>, specs: readonly RewardTerm
   return r;
 }
 
-/** JSON form of a spec (typed arrays become number arrays, infinities become null). */
-export function specToJson(spec: EnvSpec): Record<string, unknown> {
+/** JSON form of a spec: typed arrays become arrays, infinities become null. */
+export interface EnvSpecJson {
+  readonly id: string;
+  readonly obsDim: number;
+  readonly actDim: number;
+  readonly obsLow: (number | null)[];
+  readonly obsHigh: (number | null)[];
+  readonly actLow: (number | null)[];
+  readonly actHigh: (number | null)[];
+  readonly rewardTerms: RewardTermSpec[];
+  readonly dt: number;
+  readonly horizon: number;
+  readonly goal: string;
+  readonly nq: number;
+  readonly nv: number;
+  readonly na: number;
+  readonly modelHash: string;
+}
+
+export function specToJson(spec: EnvSpec): EnvSpecJson {
   const arr = (a: Float64Array) => Array.from(a, (x) => (Number.isFinite(x) ? x : null));
   return {
     id: spec.id,

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point of the `prefrl` command. Runs the compiled CLI from dist/ (built by `npm install`
+// through the `prepare` script, or `npm run build`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const cli = new URL('../dist/scripts/cli.js', import.meta.url);
+if (!existsSync(fileURLToPath(cli))) {
+  process.stderr.write('prefrl: the compiled CLI is missing (dist/). Run `npm install` or `npm run build` in the prefrl folder.\n');
+  process.exit(1);
+}
+const { main } = await import(cli.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,52 @@
+/**
+ * The `prefrl` command line: dispatches to subcommands, maps errors to exit codes
+ * (2: bad usage, naming the flag; 1: bad input file or failure) and prints one-line messages.
+ */
+import { errorMessage, InputError, UsageError } from '../core/errors.js';
+import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
+import { envsCommand } from './commands/envs.js';
+
+export const COMMANDS: readonly Command[] = [envsCommand];
+
+function usage(): string {
+  const rows = COMMANDS.map((c) => [`prefrl ${c.name}`, c.summary]);
+  return [
+    'prefrl: reinforcement learning from trajectory comparisons (MuJoCo WASM, preference models, PPO, IQL)',
+    '',
+    'Usage: prefrl <command> [flags]    (prefrl <command> --help for its flags)',
+    '',
+    formatTable(['command', 'what it does'], rows),
+  ].join('\n');
+}
+
+/** Find the command whose words prefix argv (longest match first). */
+export function findCommand(argv: readonly string[]): { command: Command; rest: readonly string[] } | null {
+  const sorted = [...COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
+  for (const c of sorted) {
+    const words = c.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { command: c, rest: argv.slice(words.length) };
+  }
+  return null;
+}
+
+export async function main(argv: readonly string[], ctx: CommandContext = defaultContext()): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    ctx.io.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    ctx.io.stderr.write(`prefrl: unknown command ${JSON.stringify(argv.join(' '))} (run prefrl --help for the list)\n`);
+    return 2;
+  }
+  try {
+    return await found.command.run(found.rest, ctx);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InputError) {
+      ctx.io.stderr.write(`prefrl ${found.command.name}: ${e.message.replace(/^prefrl [a-z -]+: /, '')}\n`);
+      return e.exitCode;
+    }
+    ctx.io.stderr.write(`prefrl ${found.command.name}: ${errorMessage(e)}\n${e instanceof Error && e.stack ? `${e.stack}\n` : ''}`);
+    return 1;
+  }
+}

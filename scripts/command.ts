@@ -1,0 +1,63 @@
+/**
+ * The shape of a CLI subcommand and helpers every command shares: flag parsing with --help,
+ * the --json contract (exactly one JSON object as the last line of stdout), and output
+ * streams that tests can capture.
+ */
+import { type Clock, systemClock } from '../core/clock.js';
+import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
+import { Logger, type Sink } from '../core/log.js';
+
+export interface Io {
+  readonly stdout: Sink;
+  readonly stderr: Sink;
+  /** Whether stderr is a terminal (progress bars redraw in place). */
+  readonly tty: boolean;
+}
+
+export const processIo: Io = {
+  stdout: { write: (t) => process.stdout.write(t) },
+  stderr: { write: (t) => process.stderr.write(t) },
+  tty: Boolean(process.stderr.isTTY),
+};
+
+export interface CommandContext {
+  readonly io: Io;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+export function defaultContext(io: Io = processIo): CommandContext {
+  return { io, logger: new Logger(io.stderr), clock: systemClock };
+}
+
+export interface Command {
+  /** Words after `prefrl`, e.g. "envs" or "bench envs". */
+  readonly name: string;
+  readonly summary: string;
+  /** Run with the remaining argv; resolves to the exit code. Throws UsageError/InputError on bad input. */
+  run(argv: readonly string[], ctx: CommandContext): Promise<number>;
+}
+
+/**
+ * Parse argv for a command. Returns null after printing help (the command then exits 0).
+ */
+export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: CommandSpec<S>, io: Io): ParseResult<S> | null {
+  const parsed = parseFlags(argv, spec);
+  if (parsed.help) {
+    io.stdout.write(`${helpText(spec)}\n`);
+    return null;
+  }
+  return parsed;
+}
+
+/** Print the machine-readable result: one JSON object on one line (always the last line of stdout). */
+export function printJson(io: Io, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+}
+
+/** Left-aligned plain-text table for human output. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
