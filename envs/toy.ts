@@ -44,6 +44,14 @@ export const TOY_SPEC: EnvSpec = {
   modelHash: 'toy-reach-v1',
 };
 
+/** Reward terms of a transition: every toy term depends on the action and the state after it. */
+function toyTerms(action: ArrayLike<number>, qposAfter: ArrayLike<number>): Float64Array {
+  const a0 = Math.min(1, Math.max(-1, action[0]));
+  const a1 = Math.min(1, Math.max(-1, action[1]));
+  const dist = Math.hypot(qposAfter[2] - qposAfter[0], qposAfter[3] - qposAfter[1]);
+  return Float64Array.from([dist, a0 * a0 + a1 * a1, dist < GOAL_RADIUS ? 1 : 0]);
+}
+
 export class ToyReachEnv implements Env {
   readonly spec = TOY_SPEC;
   private rng: Rng;
@@ -97,8 +105,8 @@ export class ToyReachEnv implements Env {
     }
     this.t++;
     this.time += DT;
-    const dist = this.distance();
-    const rewardTerms = Float64Array.from([dist, a[0] * a[0] + a[1] * a[1], dist < GOAL_RADIUS ? 1 : 0]);
+    const rewardTerms = toyTerms(a, this.qpos);
+    const success = rewardTerms[2];
     const truncated = this.t >= HORIZON;
     this.done = truncated;
     return {
@@ -107,7 +115,7 @@ export class ToyReachEnv implements Env {
       rewardTerms,
       terminated: false,
       truncated,
-      info: { success: dist < GOAL_RADIUS ? 1 : 0 },
+      info: { success },
     };
   }
 
@@ -125,6 +133,11 @@ export class ToyReachEnv implements Env {
     this.t = state.t;
     this.done = state.t >= HORIZON;
     return this.observe();
+  }
+
+  transitionTerms(_before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
+    if (action.length !== 2) throw new ActionError('toy-reach', after.t, `action has length ${action.length}, expected 2`);
+    return toyTerms(action, after.qpos);
   }
 
   success(): number {

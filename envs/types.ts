@@ -89,6 +89,13 @@ export interface Env {
   setState(state: EnvState): Float32Array;
   /** Task success measure in [0, 1] at the current state, when the task defines one. */
   success?(): number;
+  /**
+   * The reward terms the task assigns to a transition (before-state, action, after-state),
+   * defined for arbitrary pairs of states (not only ones the dynamics connect). Used to
+   * evaluate the true reward off-trajectory (EPIC canonicalisation). Leaves the env in an
+   * unspecified state: use a scratch env, or reset/setState afterwards.
+   */
+  transitionTerms(before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array;
   dispose(): void;
 }
 

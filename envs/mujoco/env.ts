@@ -236,6 +236,20 @@ export class MujocoEnv implements Env {
     return this.observe();
   }
 
+  transitionTerms(before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
+    this.check();
+    const spec = this.spec;
+    if (action.length !== spec.actDim) throw new ActionError(spec.id, after.t, `action has length ${action.length}, expected ${spec.actDim}`);
+    const a = new Float64Array(spec.actDim);
+    for (let i = 0; i < a.length; i++) a[i] = Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i]));
+    this.setState(before);
+    this.bound.beforeStep?.(this.physics);
+    this.setState(after);
+    const out = new Float64Array(spec.rewardTerms.length);
+    this.bound.rewardTerms(this.physics, a, out);
+    return out;
+  }
+
   success(): number {
     this.check();
     return this.bound.success ? this.bound.success(this.physics) : Number.NaN;

@@ -1,0 +1,57 @@
+/**
+ * Single-env rollouts that record full trajectories (obs, actions, rewards, reward terms,
+ * qpos/qvel per step, episode boundaries). Vectorised collection for training lives in
+ * envs/vec.ts; this is the simple, exact path for demos, datasets and tests.
+ */
+import { Rng } from '../core/rng.js';
+import { type Trajectory, TrajectoryBuilder } from './trajectory.js';
+import type { Env, EnvSpec } from './types.js';
+
+/** Maps an observation to an action (may keep its own state; must use its own seeded RNG). */
+export type Policy = (obs: Float32Array) => ArrayLike<number>;
+
+/** Uniformly random actions in the action box. */
+export function randomPolicy(spec: EnvSpec, rng: Rng): Policy {
+  const a = new Float64Array(spec.actDim);
+  return () => {
+    for (let i = 0; i < a.length; i++) a[i] = rng.range(spec.actLow[i], spec.actHigh[i]);
+    return a;
+  };
+}
+
+export interface RolloutOptions {
+  /** Number of episodes to collect. */
+  readonly episodes: number;
+  /** Seed of the episode seeds: episode k resets with new Rng(seed).fork('episode').fork(k).seed31(). */
+  readonly seed: number;
+  /** Cap on steps per episode (default: the env's horizon). */
+  readonly maxSteps?: number;
+  /** Called after every step (e.g. for progress). */
+  readonly onStep?: () => void;
+}
+
+/** Seed used for episode k of a rollout with seed `seed`. */
+export function episodeSeed(seed: number, k: number): number {
+  return new Rng(seed).fork('episode').fork(k).seed31();
+}
+
+/** Run whole episodes and record them. Deterministic for a given env, policy and seed. */
+export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Trajectory[] {
+  const out: Trajectory[] = [];
+  const cap = opts.maxSteps ?? env.spec.horizon;
+  for (let k = 0; k < opts.episodes; k++) {
+    let obs = env.reset(episodeSeed(opts.seed, k));
+    const b = new TrajectoryBuilder(env.spec, Math.min(cap, env.spec.horizon));
+    b.start(obs, env.getState());
+    for (let t = 0; t < cap; t++) {
+      const action = policy(obs);
+      const step = env.step(action);
+      b.add(action, step, env.getState());
+      obs = step.obs;
+      opts.onStep?.();
+      if (step.terminated || step.truncated) break;
+    }
+    out.push(b.finish());
+  }
+  return out;
+}

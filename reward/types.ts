@@ -1,0 +1,110 @@
+/**
+ * The vocabulary of preference learning: segments, pairs, labels, teachers and reward models.
+ * Every stage of the pipeline (query selection, synthetic / human / VLM teachers, the label
+ * store, reward training, relabelling) speaks these types.
+ */
+import type { TrajectoryDims } from '../envs/trajectory.js';
+
+/**
+ * A fixed-length window of H steps of one trajectory, with everything needed to replay it
+ * (start state and per-step qpos/qvel), show it, and judge it (true rewards and reward terms).
+ * Layouts are row-major, as in envs/trajectory.ts:
+ *   obs [(H+1), obsDim], actions [H, actDim], rewards [H], terms [H, nTerms],
+ *   qpos [(H+1), nq], qvel [(H+1), nv], act [(H+1), na], time [(H+1)], success [H].
+ */
+export interface Segment extends TrajectoryDims {
+  /** Content hash (model hash, start state, actions): the same window always gets the same id. */
+  readonly id: string;
+  readonly envId: string;
+  readonly modelHash: string;
+  /** Number of steps H. */
+  readonly length: number;
+  /** Step index of s_0 within its episode. */
+  readonly startStep: number;
+  readonly obs: Float32Array;
+  readonly actions: Float32Array;
+  /** True rewards (teachers and metrics only; never an input of a reward model). */
+  readonly rewards: Float64Array;
+  readonly terms: Float64Array;
+  readonly qpos: Float64Array;
+  readonly qvel: Float64Array;
+  readonly act: Float64Array;
+  readonly time: Float64Array;
+  readonly success: Float32Array;
+  /** s_H is a terminal state (its value is 0 for regret computations). */
+  readonly endsTerminal: boolean;
+  /** Where it came from (run folder / dataset and episode), for people. */
+  readonly source: string;
+}
+
+/** Two segments to compare; "first" is `a`. */
+export interface Pair {
+  /** Stable id derived from the two segment ids (order matters). */
+  readonly id: string;
+  readonly a: Segment;
+  readonly b: Segment;
+}
+
+interface LabelBase {
+  /** Unique label id (idempotent re-sends carry the same id). */
+  readonly id: string;
+  readonly pairId: string;
+  /** Who labelled: a synthetic teacher's name, a person's name, a VLM model name. */
+  readonly teacher: string;
+  /** Time the teacher took to answer, when known (ms). */
+  readonly responseMs?: number;
+  /** Free-text comment from a person. */
+  readonly comment?: string;
+  /** Raw reply kept for audit (e.g. a VLM's text). */
+  readonly raw?: string;
+}
+
+/** A preference: probFirst = P(first segment preferred): 1 first, 0 second, 0.5 equally good. */
+export interface PreferenceLabel extends LabelBase {
+  readonly kind: 'preference';
+  readonly probFirst: number;
+}
+
+/** No preference given ("can't tell", below the skip threshold, VLM unsure or unparseable). */
+export interface SkipLabel extends LabelBase {
+  readonly kind: 'skip';
+  readonly reason: string;
+}
+
+export type Label = PreferenceLabel | SkipLabel;
+
+/** Anything that answers comparisons: synthetic oracles, HERON, people in the viewer, VLMs. */
+export interface Teacher {
+  readonly id: string;
+  /** One label per pair, in the order of `pairs` (skips included). */
+  label(pairs: readonly Pair[]): Promise<Label[]>;
+}
+
+/** How preferences relate to rewards. */
+export type PreferenceModelKind = 'partial-return' | 'regret';
+
+/** What a reward network sees of a transition. */
+export type RewardInput = 'obs' | 'obs-action' | 'obs-next-obs';
+
+/** A batch of n transitions (row-major). */
+export interface TransitionBatch {
+  readonly n: number;
+  /** [n, obsDim] */
+  readonly obs: Float32Array;
+  /** [n, actDim] */
+  readonly actions: Float32Array;
+  /** [n, obsDim] */
+  readonly nextObs: Float32Array;
+}
+
+/** A learned per-step reward (an ensemble). */
+export interface RewardModel {
+  readonly input: RewardInput;
+  /** Number of ensemble members. */
+  readonly members: number;
+  /** Ensemble-mean reward of each transition: [n]. */
+  predict(batch: TransitionBatch): Float32Array;
+  /** Every member's reward: [members, n]. */
+  predictMembers(batch: TransitionBatch): Float32Array;
+  dispose(): void;
+}
