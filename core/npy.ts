@@ -77,7 +77,9 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   if (dataStart + nbytes > bytes.length) {
     throw new InputError(file, `truncated data: shape (${shape.join(', ')}) of ${descr} needs ${nbytes} bytes, file has ${bytes.length - dataStart}`);
   }
-  const raw = bytes.slice(dataStart, dataStart + nbytes); // copy: aligned and owned
+  // Copy into a fresh buffer: aligned and owned (Buffer.slice would share Node's pool memory).
+  const raw = new Uint8Array(nbytes);
+  raw.set(bytes.subarray(dataStart, dataStart + nbytes));
   if (key === 'i8' || key === 'u8') {
     const dv = new DataView(raw.buffer);
     const out = new Float64Array(count);

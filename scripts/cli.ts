@@ -4,9 +4,10 @@
  */
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
+import { checkEnvCommand } from './commands/check_env.js';
 import { envsCommand } from './commands/envs.js';
 
-export const COMMANDS: readonly Command[] = [envsCommand];
+export const COMMANDS: readonly Command[] = [envsCommand, checkEnvCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => [`prefrl ${c.name}`, c.summary]);

@@ -2,7 +2,9 @@
  * A MuJoCo environment: one compiled model, one MjData, and a task.
  *
  * Step semantics: the action is checked (length, finiteness), clipped to the bounds, written to
- * `ctrl`, and the physics is stepped `frameSkip` times. If the simulation goes unstable
+ * `ctrl`, and the physics is stepped `frameSkip` times with mj_step2 + mj_step1, so positions
+ * the task reads after a step (xpos, site positions) belong to the new state, exactly as after
+ * setState(). This is the same computation as mj_step for Euler/implicit integrators. If the simulation goes unstable
  * (MuJoCo's bad-qacc auto-reset, or non-finite state), the env restores the state before the
  * failed step, truncates the episode with `info.unstable = true` and a zero reward, and logs a
  * warning; the process keeps running.
@@ -10,7 +12,7 @@
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
-import { Physics, WARNING_NAMES } from './physics.js';
+import { Physics } from './physics.js';
 import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
 import type { BoundTask, MujocoTask } from './task.js';
 
@@ -35,6 +37,8 @@ export class MujocoEnv implements Env {
   private disposed = false;
   private readonly logger: Logger;
   private readonly clipped: Float64Array;
+  /** Step with mj_step2 + mj_step1 so kinematics match the new state (not with RK4). */
+  private readonly synced: boolean;
   private readonly terms: Float64Array;
   private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
 
@@ -92,6 +96,12 @@ export class MujocoEnv implements Env {
     this.clipped = new Float64Array(nu);
     this.terms = new Float64Array(task.rewardTerms.length);
     this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
+    // RK4 evaluates the dynamics several times per step, so the split step does not apply; those
+    // models then see kinematics one physics step behind (documented in the task manual).
+    this.synced = p.integrator !== 1;
+    if (!this.synced) {
+      this.logger.warn(`${this.spec.id}: RK4 integrator; positions read after a step lag qpos by one physics step`);
+    }
   }
 
   /** The model source (to rebuild this env in a worker or in the viewer). */
@@ -144,7 +154,8 @@ export class MujocoEnv implements Env {
     let unstable = false;
     let last = p.time;
     for (let k = 0; k < this.task.frameSkip; k++) {
-      p.step();
+      if (this.synced) p.syncedStep();
+      else p.step();
       const now = p.time;
       // MuJoCo resets the data (time goes back) when it detects bad accelerations.
       if (!(now > last)) {
@@ -178,10 +189,10 @@ export class MujocoEnv implements Env {
   /** Restore the state before the failed step, warn, and truncate the episode. */
   private unstableStep(): StepResult {
     const p = this.physics;
-    const counts = p.warningCounts();
-    const names = counts.map((c, i) => (c > 0 ? WARNING_NAMES[i] ?? `warning ${i}` : '')).filter((s) => s !== '');
+    // (MuJoCo's warning counters are not read: the 3.14 bindings abort when their handles are freed.)
     this.logger.warn(
-      `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s${names.length ? `, MuJoCo: ${names.join(', ')}` : ', non-finite state'}); episode truncated`,
+      `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s): MuJoCo found NaN/Inf or huge values ` +
+        '(bad qpos, qvel or qacc) and reset the data; state restored to before the step, episode truncated',
     );
     p.reset();
     const v = p.views;

@@ -143,6 +143,24 @@ export class Physics {
     this.mj.mj_step(this.model, this.data);
   }
 
+  /**
+   * One physics step that leaves position- and velocity-dependent quantities (xpos, site
+   * positions, sensors) in sync with the new qpos/qvel: mj_step2 (control-dependent part and
+   * integration) followed by mj_step1 (kinematics of the new state). Requires the step1 part
+   * to be current beforehand (mj_forward after reset/setState, or a previous syncedStep).
+   * Equivalent to mj_step for the Euler and implicit integrators; plain mj_step leaves xpos one
+   * physics step behind qpos.
+   */
+  syncedStep(): void {
+    this.mj.mj_step2(this.model, this.data);
+    this.mj.mj_step1(this.model, this.data);
+  }
+
+  /** Integrator id (mjtIntegrator): 0 Euler, 1 RK4, 2 implicit, 3 implicitfast. */
+  get integrator(): number {
+    return this.model.opt.integrator;
+  }
+
   forward(): void {
     this.mj.mj_forward(this.model, this.data);
   }
@@ -155,27 +173,8 @@ export class Physics {
     this.mj.mj_resetData(this.model, this.data);
   }
 
-  /** Count of each MuJoCo warning kind so far (index = mjtWarning), e.g. [5] = bad qacc. */
-  warningCounts(): number[] {
-    const vec = this.data.warning;
-    try {
-      const out: number[] = [];
-      for (let i = 0; i < vec.size(); i++) {
-        const w = vec.get(i);
-        out.push(w ? w.number : 0);
-        w?.delete();
-      }
-      return out;
-    } finally {
-      vec.delete();
-    }
-  }
-
   /** Height (z) of the world-frame "up" axis of a body's frame: 1 when upright, -1 upside down. */
   bodyUpZ(body: number): number {
     return this.views.xmat[body * 9 + 8];
   }
 }
-
-/** Names of MuJoCo warnings by index (mjtWarning order). */
-export const WARNING_NAMES = ['inertia', 'contact buffer full', 'constraint buffer full', 'bad qpos', 'bad qvel', 'bad qacc', 'bad ctrl'];

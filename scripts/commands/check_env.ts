@@ -1,0 +1,43 @@
+/** `prefrl check-env <id | path.xml>`: run the environment contract checks. */
+import { flags } from '../../core/config.js';
+import { checkEnv } from '../../envs/check.js';
+import { envConfigFromArgs } from '../../envs/registry.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl check-env',
+  summary:
+    'Check an environment against the contract: determinism under a seed, reward = weighted sum of its terms, exact state round trip, spaces, transition terms, horizon, and no WASM memory growth over 1,000 resets.',
+  positionals: [{ name: 'env', doc: 'a registered env id (see prefrl envs) or a path to an MJCF .xml file' }],
+  flags: {
+    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    steps: flags.int({ doc: 'steps for the determinism and replay checks', default: 300, min: 10 }),
+    resets: flags.int({ doc: 'resets for the memory check', default: 1000, min: 1 }),
+    seed: flags.int({ doc: 'seed', default: 0 }),
+    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks"} as the last line', default: false }),
+  },
+  epilog: 'Exit code: 0 when every check passes, 1 when one fails, 2 on bad usage.',
+};
+
+export const checkEnvCommand: Command = {
+  name: 'check-env',
+  summary: 'Run the environment contract checks on a built-in env or an MJCF file',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const config = envConfigFromArgs(parsed.positionals[0], { task: f.task, flag: '<env>' });
+    const report = await checkEnv(config, {
+      steps: f.steps,
+      resets: f.resets,
+      seed: f.seed,
+      onCheck: (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`),
+    });
+    if (f.json) printJson(ctx.io, report);
+    else {
+      const rows = Object.entries(report.checks).map(([name, r]) => [name, r.skipped ? 'skipped' : r.ok ? 'ok' : 'FAIL', r.detail]);
+      ctx.io.stdout.write(`${report.env}: ${report.ok ? 'all checks passed' : 'CHECKS FAILED'}\n${formatTable(['check', 'result', 'detail'], rows)}\n`);
+    }
+    return report.ok ? 0 : 1;
+  },
+};

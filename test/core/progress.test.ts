@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock, formatDuration } from '../../core/clock.js';
+import { Progress } from '../../core/progress.js';
+
+function capture() {
+  const out: string[] = [];
+  return { out, sink: { write: (t: string) => void out.push(t) } };
+}
+
+describe('Progress', () => {
+  it('prints plain lines at most once per interval with rate and ETA when not on a terminal', () => {
+    const clock = new ManualClock();
+    const { out, sink } = capture();
+    const p = new Progress('train', 1000, { clock, sink, tty: false, intervalMs: 5000, unit: 'steps' });
+    clock.advance(1000);
+    p.tick(100); // first draw happens immediately
+    clock.advance(1000);
+    p.tick(100); // within the interval: no line
+    clock.advance(4000);
+    p.tick(100); // 300 steps in 6 s = 50/s, 700 left = 14 s
+    p.finish();
+    expect(out.length).toBe(3);
+    expect(out[1]).toBe('train  30% 300/1000 steps 50/s ETA 0:14\n');
+    expect(out[2]).toMatch(/^train  30% 300\/1000 steps 50\/s in 0:06\n$/);
+    expect(out.every((l) => !l.includes('\r'))).toBe(true);
+  });
+
+  it('redraws one line with a bar on a terminal', () => {
+    const clock = new ManualClock();
+    const { out, sink } = capture();
+    const p = new Progress('rollout', 10, { clock, sink, tty: true });
+    clock.advance(500);
+    p.tick(5, 'ep 3');
+    expect(out[0]).toContain('\r');
+    expect(out[0]).toContain('[############............]  50% 5/10 it 10/s ETA 0:01 | ep 3');
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(5)).toBe('0:05');
+    expect(formatDuration(3725)).toBe('1:02:05');
+    expect(formatDuration(Number.NaN)).toBe('?');
+  });
+});

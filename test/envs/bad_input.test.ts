@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Logger } from '../../core/log.js';
+import { MujocoEnv } from '../../envs/mujoco/env.js';
+import { heapBytes, loadMujoco } from '../../envs/mujoco/runtime.js';
+import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { ActionError } from '../../envs/types.js';
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures', 'byo');
+
+describe('bad input', () => {
+  it('a malformed MJCF file fails with MuJoCo\'s own message and the file name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mjcf-'));
+    const bad = join(dir, 'broken.xml');
+    writeFileSync(bad, '<mujoco><worldbody><geom type="bogus"/></worldbody></mujoco>');
+    const err = await makeEnv({ id: 'custom', model: bad }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toContain(bad);
+    expect((err as Error).message).toMatch(/invalid keyword: 'bogus'/);
+    const unclosed = join(dir, 'unclosed.xml');
+    writeFileSync(unclosed, '<mujoco><worldbody>');
+    await expect(makeEnv({ id: 'custom', model: unclosed })).rejects.toThrow(/unclosed\.xml: MuJoCo could not load the model/);
+  });
+
+  it('a missing model file or unknown env id is a usage error naming the flag', () => {
+    expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(UsageError);
+    expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(/--env: model file "\/no\/such\/robot\.xml" not found/);
+    expect(() => envConfigFromArgs('cheetah-walk')).toThrow(/--env: unknown env "cheetah-walk" \(known: .*cheetah-run/);
+    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow(/--task: only for bring-your-own models/);
+  });
+
+  it('actions of the wrong length or with NaN/Infinity throw an error naming the env and step', async () => {
+    const env = await makeEnv('cheetah-run');
+    try {
+      env.reset(0);
+      env.step(new Float64Array(6));
+      env.step(new Float64Array(6));
+      expect(() => env.step(new Float64Array(5))).toThrow(ActionError);
+      expect(() => env.step(new Float64Array(5))).toThrow('cheetah-run step 2: action has length 5, expected 6');
+      expect(() => env.step([0, 0, Number.NaN, 0, 0, 0])).toThrow('cheetah-run step 2: action[2] is NaN; actions must be finite numbers');
+      expect(() => env.step([0, 0, 0, 0, 0, Number.NEGATIVE_INFINITY])).toThrow(/action\[5\] is -Infinity/);
+      // the env is still usable after a refused action
+      expect(env.step(new Float64Array(6)).obs.length).toBe(17);
+    } finally {
+      env.dispose();
+    }
+  });
+
+  it('an unstable simulation truncates the episode with unstable: true and a logged warning, without crashing', async () => {
+    const lines: string[] = [];
+    const logger = new Logger({ write: (t) => void lines.push(t) });
+    const env = await makeEnv({ id: 'custom', model: join(fixtures, 'unstable.xml') }, { logger });
+    try {
+      env.reset(0);
+      let r = env.step([1]);
+      let steps = 1;
+      while (!r.truncated && !r.terminated && steps < 50) {
+        r = env.step([1]);
+        steps++;
+      }
+      expect(r.truncated).toBe(true);
+      expect(r.info.unstable).toBe(true);
+      expect(r.reward).toBe(0);
+      expect(Array.from(r.obs).every(Number.isFinite)).toBe(true);
+      expect(logger.warnings.length).toBe(1);
+      expect(lines.join('')).toMatch(/custom:unstable\.xml: simulation unstable at step \d+ .*bad qpos, qvel or qacc.*episode truncated/);
+      // a new episode starts normally
+      expect(env.reset(1).length).toBe(env.spec.obsDim);
+    } finally {
+      env.dispose();
+    }
+  });
+
+  it('creates and disposes hundreds of envs with the WASM heap staying flat', async () => {
+    const mj = await loadMujoco();
+    for (let i = 0; i < 10; i++) (await makeEnv('cheetah-run')).dispose();
+    const before = heapBytes(mj);
+    for (let i = 0; i < 300; i++) {
+      const env = await makeEnv(i % 2 === 0 ? 'cheetah-run' : { id: 'custom', model: join(fixtures, 'arm.xml') });
+      env.reset(i);
+      env.step(new Float64Array(env.spec.actDim));
+      env.dispose();
+    }
+    expect(heapBytes(mj)).toBe(before);
+  });
+
+  it('using an env after dispose() is an error, and dispose() twice is harmless', async () => {
+    const env = (await makeEnv('cheetah-run')) as MujocoEnv;
+    env.dispose();
+    env.dispose();
+    expect(() => env.reset(0)).toThrow('cheetah-run: env used after dispose()');
+  });
+});
