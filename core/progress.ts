@@ -40,7 +40,7 @@ export class Progress {
 
   constructor(
     private readonly label: string,
-    private readonly total: number,
+    private total: number,
     opts: ProgressOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
@@ -87,9 +87,10 @@ export class Progress {
     else this.sink.write(`${this.line(now)}\n`);
   }
 
-  /** Print the final line (once). */
+  /** Print the final line (once). The work is complete: the total becomes the count done. */
   finish(note?: string): void {
     if (this.finished) return;
+    this.total = this.done;
     if (note !== undefined) this.note = note;
     this.finished = true;
     const now = this.clock.now();

@@ -2,7 +2,8 @@
  * The environment contract checks behind `prefrl check-env` and the registry-wide tests:
  *   determinism   two fresh envs with the same seed and actions agree bit for bit
  *   rewardSum     reward == sum_k weight_k * term_k at every step (recomputed here)
- *   stateRoundTrip  a state saved mid-episode and restored in a fresh env replays bit for bit
+ *   stateRoundTrip  a state (qpos, qvel, act, time) saved mid-episode and restored in a fresh
+ *                 env replays bit for bit
  *   spaces        observations have the right size, are finite and inside their bounds;
  *                 out-of-range actions are clipped; wrong-length or NaN actions are refused
  *   transitionTerms  env.transitionTerms(before, a, after) reproduces the step's terms
@@ -135,7 +136,9 @@ function checkRoundTrip(env: Env, fresh: Env, seed: number, actions: Float64Arra
   }
   if (!saved || !savedObs) return fail('episode ended before a state could be saved');
   fresh.reset(seed + 12345);
-  const restoredObs = fresh.setState(saved);
+  // Restore from (qpos, qvel, act, time, t) alone, as recorded in trajectories (no solver warm start).
+  const { warmstart: _dropped, ...recorded } = saved;
+  const restoredObs = fresh.setState(recorded);
   if (!sameF32(restoredObs, savedObs)) return fail('setState returned a different observation than the one at the saved step');
   const again = fresh.getState();
   if (!sameF64(again.qpos, saved.qpos) || !sameF64(again.qvel, saved.qvel) || again.time !== saved.time || again.t !== saved.t) {

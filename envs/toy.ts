@@ -46,8 +46,8 @@ export const TOY_SPEC: EnvSpec = {
 
 /** Reward terms of a transition: every toy term depends on the action and the state after it. */
 function toyTerms(action: ArrayLike<number>, qposAfter: ArrayLike<number>): Float64Array {
-  const a0 = Math.min(1, Math.max(-1, action[0]));
-  const a1 = Math.min(1, Math.max(-1, action[1]));
+  const a0 = Math.fround(Math.min(1, Math.max(-1, action[0])));
+  const a1 = Math.fround(Math.min(1, Math.max(-1, action[1])));
   const dist = Math.hypot(qposAfter[2] - qposAfter[0], qposAfter[3] - qposAfter[1]);
   return Float64Array.from([dist, a0 * a0 + a1 * a1, dist < GOAL_RADIUS ? 1 : 0]);
 }
@@ -93,7 +93,7 @@ export class ToyReachEnv implements Env {
     const a = [0, 0];
     for (let i = 0; i < 2; i++) {
       if (!Number.isFinite(action[i])) throw new ActionError('toy-reach', this.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
-      a[i] = Math.min(1, Math.max(-1, action[i]));
+      a[i] = Math.fround(Math.min(1, Math.max(-1, action[i])));
     }
     for (let i = 0; i < 2; i++) {
       this.qvel[i] = 0.8 * this.qvel[i] + 0.5 * a[i];

@@ -3,8 +3,9 @@
  * and vectorised envs.
  *
  * - `reset(seed?)` starts an episode and returns the first observation.
- * - `step(action)` applies an action (clipped to the bounds; wrong length or non-finite values
- *   throw an ActionError naming the env and step) and returns the next observation, the reward,
+ * - `step(action)` applies an action (clipped to the bounds and rounded to float32, the precision
+ *   trajectories and datasets store, so recordings replay exactly; wrong length or non-finite
+ *   values throw an ActionError naming the env and step) and returns the next observation, the reward,
  *   the named reward terms (reward = sum_k weight_k * term_k, exactly), and the end flags.
  * - `getState()` / `setState()` copy the full simulator state so any step can be replayed
  *   bit for bit.

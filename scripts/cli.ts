@@ -5,9 +5,11 @@
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { checkEnvCommand } from './commands/check_env.js';
+import { demoCommand } from './commands/demo.js';
 import { envsCommand } from './commands/envs.js';
+import { rolloutCommand } from './commands/rollout.js';
 
-export const COMMANDS: readonly Command[] = [envsCommand, checkEnvCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, envsCommand, checkEnvCommand, rolloutCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => [`prefrl ${c.name}`, c.summary]);

@@ -141,7 +141,8 @@ export class MujocoEnv implements Env {
     for (let i = 0; i < a.length; i++) {
       const x = action[i];
       if (!Number.isFinite(x)) throw new ActionError(spec.id, this.t, `action[${i}] is ${x}; actions must be finite numbers`);
-      a[i] = x < spec.actLow[i] ? spec.actLow[i] : x > spec.actHigh[i] ? spec.actHigh[i] : x;
+      // float32 precision: what trajectories and datasets store, so recordings replay exactly.
+      a[i] = Math.fround(x < spec.actLow[i] ? spec.actLow[i] : x > spec.actHigh[i] ? spec.actHigh[i] : x);
     }
     const p = this.physics;
     const v = p.views;
@@ -252,7 +253,7 @@ export class MujocoEnv implements Env {
     const spec = this.spec;
     if (action.length !== spec.actDim) throw new ActionError(spec.id, after.t, `action has length ${action.length}, expected ${spec.actDim}`);
     const a = new Float64Array(spec.actDim);
-    for (let i = 0; i < a.length; i++) a[i] = Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i]));
+    for (let i = 0; i < a.length; i++) a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
     this.setState(before);
     this.bound.beforeStep?.(this.physics);
     this.setState(after);

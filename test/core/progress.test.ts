@@ -21,7 +21,7 @@ describe('Progress', () => {
     p.finish();
     expect(out.length).toBe(3);
     expect(out[1]).toBe('train  30% 300/1000 steps 50/s ETA 0:14\n');
-    expect(out[2]).toMatch(/^train  30% 300\/1000 steps 50\/s in 0:06\n$/);
+    expect(out[2]).toMatch(/^train 100% 300\/300 steps 50\/s in 0:06\n$/);
     expect(out.every((l) => !l.includes('\r'))).toBe(true);
   });
 
