@@ -7,9 +7,19 @@ import { type Command, type CommandContext, defaultContext, formatTable } from '
 import { checkEnvCommand } from './commands/check_env.js';
 import { demoCommand } from './commands/demo.js';
 import { envsCommand } from './commands/envs.js';
+import { fitStatsCommand } from './commands/fit_stats.js';
+import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { rolloutCommand } from './commands/rollout.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, envsCommand, checkEnvCommand, rolloutCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  envsCommand,
+  checkEnvCommand,
+  rolloutCommand,
+  fitStatsCommand,
+  labelsExportCommand,
+  labelsImportCommand,
+];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => [`prefrl ${c.name}`, c.summary]);

@@ -1,0 +1,1016 @@
+/**
+ * The label store: segments, pairs, teachers, labels and labelling leases in one SQLite file
+ * (better-sqlite3; one file per project or run).
+ *
+ * Why SQLite: labels from people cost seconds of human attention each and cannot be
+ * regenerated, several processes (a labelling server, a trainer, a CLI export) read the same
+ * file, and a crash must never lose an acknowledged label or leave a half-written file.
+ *
+ * Durability. The file runs in WAL mode with `synchronous=FULL`:
+ * - WAL lets readers (the trainer, `labels export`) run while the labelling server writes.
+ * - In WAL mode `synchronous=NORMAL` only syncs at checkpoints, so a transaction that
+ *   committed just before a power cut or OS crash can be rolled back on recovery: the caller
+ *   was told "stored" and the label is gone. `FULL` fsyncs the WAL at every commit, so once
+ *   `addLabels` returns the labels survive a process kill, an OS crash and a power cut (on
+ *   disks that honour fsync). The cost, one fsync per batch (milliseconds), is nothing next
+ *   to the seconds a person spends per label.
+ * - `addLabels` writes a batch in one transaction and returns only after COMMIT: a batch is
+ *   all there or not there, and an acknowledgement is only sent for committed labels.
+ * - Label ids make re-sends idempotent: a client that lost the acknowledgement sends the same
+ *   labels again and nothing is stored twice.
+ *
+ * Schema (version 1; `meta.schema_version`; newer versions are refused):
+ *   meta(key, value)                       schema_version, env_id, model_hash, created_at
+ *   segments(id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length,
+ *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
+ *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
+ *                                          (little-endian, row-major, as in reward/types.ts)
+ *   pairs(id, seg_a, seg_b, round, wanted, created_at)
+ *                                          seg_a is the "first" segment; wanted = number of
+ *                                          distinct teachers that should label the pair
+ *   teachers(id, kind, config)             config is a JSON object
+ *   labels(id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw,
+ *          created_at)                     kind 'preference' has prob_first, 'skip' a reason
+ *   leases(pair_id, teacher, expires_at)   a pair handed to a teacher until expires_at
+ * Times are wall-clock epoch milliseconds from the injected Clock (`clock.date()`), so they
+ * are comparable across processes and restarts (a monotonic clock is not).
+ *
+ * Work hand-out (`nextPairFor`): a pair is open while fewer distinct teachers have labelled it
+ * (a preference or a skip) than it wants. A teacher is offered an open pair it has not
+ * labelled, whose labels plus unexpired leases held by *other* teachers are fewer than
+ * `wanted`; so with wanted = 1 concurrent teachers get different pairs, with wanted = k up to
+ * k different teachers label the same pair, and no teacher gets a pair it already labelled.
+ * A teacher that still holds an unexpired lease gets that pair again (a reloaded page resumes).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../core/clock.js';
+import { InputError } from '../core/errors.js';
+import type { Label, Pair, Segment } from './types.js';
+
+/** The schema version this code writes and the newest it reads. */
+export const STORE_SCHEMA_VERSION = 1;
+/** SQLite `application_id` of label stores ("pref"), so `file(1)`-style tools can tell them apart. */
+const APPLICATION_ID = 0x70726566;
+
+if (endianness() !== 'LE') {
+  // BLOBs hold raw typed-array bytes; every supported platform is little-endian.
+  throw new Error('reward/store: big-endian platforms are not supported (segment arrays are stored little-endian)');
+}
+
+const SCHEMA = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE segments (
+  id            TEXT PRIMARY KEY,
+  env_id        TEXT NOT NULL,
+  model_hash    TEXT NOT NULL,
+  obs_dim       INTEGER NOT NULL,
+  act_dim       INTEGER NOT NULL,
+  n_terms       INTEGER NOT NULL,
+  nq            INTEGER NOT NULL,
+  nv            INTEGER NOT NULL,
+  na            INTEGER NOT NULL,
+  length        INTEGER NOT NULL CHECK (length >= 1),
+  start_step    INTEGER NOT NULL,
+  source        TEXT NOT NULL,
+  ends_terminal INTEGER NOT NULL CHECK (ends_terminal IN (0, 1)),
+  obs     BLOB NOT NULL,
+  actions BLOB NOT NULL,
+  rewards BLOB NOT NULL,
+  terms   BLOB NOT NULL,
+  qpos    BLOB NOT NULL,
+  qvel    BLOB NOT NULL,
+  act     BLOB NOT NULL,
+  time    BLOB NOT NULL,
+  success BLOB NOT NULL
+);
+CREATE TABLE pairs (
+  id         TEXT PRIMARY KEY,
+  seg_a      TEXT NOT NULL REFERENCES segments(id),
+  seg_b      TEXT NOT NULL REFERENCES segments(id),
+  round      INTEGER NOT NULL DEFAULT 0,
+  wanted     INTEGER NOT NULL DEFAULT 1 CHECK (wanted >= 1),
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX pairs_round ON pairs(round);
+CREATE TABLE teachers (
+  id     TEXT PRIMARY KEY,
+  kind   TEXT NOT NULL,
+  config TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE labels (
+  id          TEXT PRIMARY KEY,
+  pair_id     TEXT NOT NULL REFERENCES pairs(id),
+  teacher     TEXT NOT NULL REFERENCES teachers(id),
+  kind        TEXT NOT NULL CHECK (kind IN ('preference', 'skip')),
+  prob_first  REAL,
+  reason      TEXT,
+  response_ms REAL,
+  comment     TEXT,
+  raw         TEXT,
+  created_at  INTEGER NOT NULL,
+  CHECK ((kind = 'preference' AND prob_first BETWEEN 0 AND 1 AND reason IS NULL)
+      OR (kind = 'skip' AND prob_first IS NULL AND reason IS NOT NULL))
+);
+CREATE INDEX labels_pair ON labels(pair_id, teacher);
+CREATE INDEX labels_teacher ON labels(teacher);
+CREATE TABLE leases (
+  pair_id    TEXT NOT NULL REFERENCES pairs(id),
+  teacher    TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (pair_id, teacher)
+);
+CREATE INDEX leases_teacher ON leases(teacher, expires_at);
+`;
+
+/** A label as stored: the teacher's label plus when the store received it. */
+export type StoredLabel = Label & {
+  /** ISO 8601 time the label was first stored (from the store's Clock, or kept from an import). */
+  readonly createdAt: string;
+};
+
+/** A label to add; `createdAt` (ISO 8601) is kept when given (imports), else taken from the Clock. */
+export type NewLabel = Label & { readonly createdAt?: string };
+
+export interface OpenOptions {
+  /** Source of timestamps (default: the system clock). */
+  readonly clock?: Clock;
+  /** Create the file when it does not exist (default true). When false a missing file is an InputError. */
+  readonly create?: boolean;
+  /** The env this store must hold; a store of another env is an InputError. Recorded in a new store. */
+  readonly envId?: string;
+  /** The env model hash this store must hold (same rules as envId). */
+  readonly modelHash?: string;
+  /** How long to wait for another process's write lock, ms (default 5000). */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface PutPairsOptions {
+  /** Query round / batch the pairs belong to (default 0). */
+  readonly round?: number;
+  /** How many distinct teachers should label each pair (default 1; > 1 asks for overlap). */
+  readonly wanted?: number;
+}
+
+export interface PutResult {
+  /** Rows newly written. */
+  readonly added: number;
+  /** Rows already present (same id): left as they were. */
+  readonly existing: number;
+}
+
+export interface AddLabelsResult {
+  readonly added: number;
+  /** Labels whose id was already stored with the same content (re-sends). */
+  readonly duplicates: number;
+}
+
+export interface PairInfo {
+  readonly id: string;
+  readonly segA: string;
+  readonly segB: string;
+  readonly round: number;
+  readonly wanted: number;
+  readonly createdAt: string;
+}
+
+export interface LeasedPair {
+  readonly pair: Pair;
+  readonly round: number;
+  /** Wall-clock epoch ms when the lease runs out. */
+  readonly expiresAt: number;
+}
+
+export interface LabelledPair {
+  readonly pair: Pair;
+  readonly round: number;
+  /** The pair's labels in the order they were stored. */
+  readonly labels: StoredLabel[];
+}
+
+export interface TeacherInfo {
+  readonly id: string;
+  /** e.g. "human", "synthetic", "vlm", "heron"; "unknown" when first seen on a label. */
+  readonly kind: string;
+  readonly config: Record<string, unknown>;
+}
+
+export interface TeacherCounts {
+  readonly labels: number;
+  readonly preferences: number;
+  readonly skips: number;
+}
+
+export interface StoreCounts {
+  readonly segments: number;
+  readonly pairs: number;
+  readonly labels: number;
+  readonly preferences: number;
+  readonly skips: number;
+  /** Pairs that fewer distinct teachers have labelled than they want. */
+  readonly pending: number;
+  /** Unexpired leases at the time of the call. */
+  readonly activeLeases: number;
+  readonly perTeacher: Record<string, TeacherCounts>;
+}
+
+/**
+ * Inter-teacher agreement on pairs with preference labels from two or more teachers.
+ *
+ * Each preference is read as a verdict: first (probFirst > 0.5), second (< 0.5) or equal
+ * (= 0.5). For every pair and every two teachers that gave it a preference (each teacher's
+ * latest preference on that pair; skips are left out), the two agree when their verdicts are
+ * the same. `fraction` = agreeing / comparisons over all such teacher pairs (null when there
+ * are none), i.e. the probability that two teachers picked at random on a random overlapping
+ * pair say the same.
+ */
+export interface Agreement {
+  /** Pairs with preferences from >= 2 teachers. */
+  readonly pairs: number;
+  /** Teacher pairs compared (sum over pairs of C(k, 2) for k teachers). */
+  readonly comparisons: number;
+  readonly agreeing: number;
+  readonly fraction: number | null;
+  /** The same per pair of teachers ("a|b" with a < b). */
+  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null }>;
+}
+
+export interface ImportResult {
+  /** Non-blank lines read. */
+  readonly lines: number;
+  readonly added: number;
+  readonly duplicates: number;
+}
+
+interface SegmentRow {
+  id: string;
+  env_id: string;
+  model_hash: string;
+  obs_dim: number;
+  act_dim: number;
+  n_terms: number;
+  nq: number;
+  nv: number;
+  na: number;
+  length: number;
+  start_step: number;
+  source: string;
+  ends_terminal: number;
+  obs: Buffer;
+  actions: Buffer;
+  rewards: Buffer;
+  terms: Buffer;
+  qpos: Buffer;
+  qvel: Buffer;
+  act: Buffer;
+  time: Buffer;
+  success: Buffer;
+}
+
+interface PairRow {
+  id: string;
+  seg_a: string;
+  seg_b: string;
+  round: number;
+  wanted: number;
+  created_at: number;
+}
+
+interface LabelRow {
+  id: string;
+  pair_id: string;
+  teacher: string;
+  kind: 'preference' | 'skip';
+  prob_first: number | null;
+  reason: string | null;
+  response_ms: number | null;
+  comment: string | null;
+  raw: string | null;
+  created_at: number;
+}
+
+function blob(a: Float32Array | Float64Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Copy a BLOB into a fresh (aligned) typed array of `count` elements, checking its size. */
+function fromBlob<A extends Float32Array | Float64Array>(
+  make: new (n: number) => A,
+  b: Buffer,
+  count: number,
+  file: string,
+  where: string,
+): A {
+  const out = new make(count);
+  if (b.byteLength !== out.byteLength) {
+    throw new InputError(file, `${where}: ${b.byteLength} bytes stored, the segment's dims need ${out.byteLength}`, 'segments');
+  }
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The fields that make two labels with one id "the same label" (createdAt excluded). */
+function sameLabel(row: LabelRow, l: Label): boolean {
+  const opt = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+  return (
+    row.pair_id === l.pairId &&
+    row.teacher === l.teacher &&
+    row.kind === l.kind &&
+    row.prob_first === (l.kind === 'preference' ? l.probFirst : null) &&
+    row.reason === (l.kind === 'skip' ? l.reason : null) &&
+    row.response_ms === opt(l.responseMs) &&
+    row.comment === opt(l.comment) &&
+    row.raw === opt(l.raw)
+  );
+}
+
+function labelFromRow(r: LabelRow): StoredLabel {
+  const base = {
+    id: r.id,
+    pairId: r.pair_id,
+    teacher: r.teacher,
+    ...(r.response_ms !== null ? { responseMs: r.response_ms } : {}),
+    ...(r.comment !== null ? { comment: r.comment } : {}),
+    ...(r.raw !== null ? { raw: r.raw } : {}),
+    createdAt: iso(r.created_at),
+  };
+  return r.kind === 'preference'
+    ? { ...base, kind: 'preference', probFirst: r.prob_first as number }
+    : { ...base, kind: 'skip', reason: r.reason as string };
+}
+
+/** Problems with one label, or null when it is well-formed. */
+export function labelProblem(l: NewLabel): string | null {
+  if (typeof l.id !== 'string' || l.id === '') return 'id must be a non-empty string';
+  if (typeof l.pairId !== 'string' || l.pairId === '') return 'pairId must be a non-empty string';
+  if (typeof l.teacher !== 'string' || l.teacher === '') return 'teacher must be a non-empty string';
+  if (l.kind === 'preference') {
+    if (typeof l.probFirst !== 'number' || !Number.isFinite(l.probFirst) || l.probFirst < 0 || l.probFirst > 1) {
+      return `probFirst must be a number in [0, 1], got ${JSON.stringify(l.probFirst)}`;
+    }
+  } else if (l.kind === 'skip') {
+    if (typeof l.reason !== 'string') return 'a skip needs a reason (string)';
+  } else {
+    return `kind must be "preference" or "skip", got ${JSON.stringify((l as { kind: unknown }).kind)}`;
+  }
+  if (l.responseMs !== undefined && (typeof l.responseMs !== 'number' || !Number.isFinite(l.responseMs) || l.responseMs < 0)) {
+    return `responseMs must be a non-negative number, got ${JSON.stringify(l.responseMs)}`;
+  }
+  if (l.comment !== undefined && typeof l.comment !== 'string') return 'comment must be a string';
+  if (l.raw !== undefined && typeof l.raw !== 'string') return 'raw must be a string';
+  if (l.createdAt !== undefined && (typeof l.createdAt !== 'string' || Number.isNaN(Date.parse(l.createdAt)))) {
+    return `createdAt must be an ISO 8601 time, got ${JSON.stringify(l.createdAt)}`;
+  }
+  return null;
+}
+
+/** Verdict of a preference: 1 first, -1 second, 0 equal. */
+function verdict(p: number): number {
+  return p > 0.5 ? 1 : p < 0.5 ? -1 : 0;
+}
+
+const LABEL_KEYS = new Set(['id', 'pairId', 'teacher', 'kind', 'probFirst', 'reason', 'responseMs', 'comment', 'raw', 'createdAt']);
+
+export class LabelStore {
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private closed = false;
+
+  private constructor(
+    /** The store's file. */
+    readonly path: string,
+    db: Database.Database,
+    clock: Clock,
+  ) {
+    this.db = db;
+    this.clock = clock;
+  }
+
+  /**
+   * Open (or create) a store. Throws InputError naming the file when it is not a SQLite
+   * database, not a label store, written by a newer schema, or holds another env than
+   * `opts.envId` / `opts.modelHash`.
+   */
+  static open(path: string, opts: OpenOptions = {}): LabelStore {
+    const create = opts.create ?? true;
+    if (!create && !existsSync(path)) throw new InputError(path, 'no such label store');
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: !create });
+    } catch (e) {
+      throw new InputError(path, `cannot open label store: ${(e as Error).message}`);
+    }
+    try {
+      LabelStore.init(db, path, opts);
+    } catch (e) {
+      db.close();
+      if (e instanceof InputError) throw e;
+      const msg = (e as Error).message;
+      if (/not a database|file is encrypted|malformed/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
+      throw new InputError(path, `cannot open label store: ${msg}`);
+    }
+    return new LabelStore(path, db, opts.clock ?? systemClock);
+  }
+
+  /** Pragmas, schema creation or version check, env check. */
+  private static init(db: Database.Database, path: string, opts: OpenOptions): void {
+    // The first statement reads the header: a non-SQLite file fails here ("file is not a database").
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') throw new InputError(path, `cannot switch to WAL journal mode (got ${String(mode)})`);
+    // See the header: FULL fsyncs the WAL on every commit, so acknowledged labels survive power loss.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    if (tables.length === 0) {
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        db.pragma(`application_id = ${APPLICATION_ID}`);
+        const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        put.run('schema_version', String(STORE_SCHEMA_VERSION));
+        put.run('created_at', (opts.clock ?? systemClock).date().toISOString());
+        if (opts.envId !== undefined) put.run('env_id', opts.envId);
+        if (opts.modelHash !== undefined) put.run('model_hash', opts.modelHash);
+      }).immediate();
+      return;
+    }
+    if (!tables.includes('meta')) throw new InputError(path, `a SQLite database but not a prefrl label store (tables: ${tables.join(', ')})`);
+    const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const version = Number(meta.get('schema_version'));
+    if (!Number.isInteger(version) || version < 1) {
+      throw new InputError(path, `not a prefrl label store (schema_version ${JSON.stringify(meta.get('schema_version') ?? null)})`, 'meta.schema_version');
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+      throw new InputError(
+        path,
+        `label store schema version ${version} is newer than this prefrl supports (${STORE_SCHEMA_VERSION}); upgrade prefrl to read it`,
+        'meta.schema_version',
+      );
+    }
+    for (const [key, want] of [
+      ['env_id', opts.envId],
+      ['model_hash', opts.modelHash],
+    ] as const) {
+      if (want === undefined) continue;
+      const have = meta.get(key);
+      if (have === undefined) {
+        const n = (db.prepare('SELECT COUNT(*) AS n FROM segments').get() as { n: number }).n;
+        if (n > 0) {
+          const other = db.prepare(`SELECT ${key} AS v FROM segments WHERE ${key} != ? LIMIT 1`).get(want) as { v: string } | undefined;
+          if (other) throw new InputError(path, `store holds segments of ${key.replace('_', ' ')} ${JSON.stringify(other.v)}, expected ${JSON.stringify(want)}`, key);
+        }
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, want);
+      } else if (have !== want) {
+        throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`, key);
+      }
+    }
+  }
+
+  private live(): Database.Database {
+    if (this.closed) throw new Error(`LabelStore ${this.path}: used after close()`);
+    return this.db;
+  }
+
+  private nowMs(): number {
+    return this.clock.date().getTime();
+  }
+
+  /** Close the database (checkpoints the WAL). Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  /** The env id recorded in the store (set by open({envId}) or the first segment), if any. */
+  envId(): string | undefined {
+    const r = this.live().prepare("SELECT value FROM meta WHERE key = 'env_id'").get() as { value: string } | undefined;
+    return r?.value;
+  }
+
+  /** SQLite's `PRAGMA integrity_check`: "ok", or the problems it found joined by newlines. */
+  integrityCheck(): string {
+    const rows = this.live().pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join('\n');
+  }
+
+  // ---------------------------------------------------------------- segments and pairs
+
+  private insertSegments(segments: readonly Segment[]): PutResult {
+    const db = this.live();
+    const meta = db.prepare('SELECT key, value FROM meta WHERE key IN (?, ?)').all('env_id', 'model_hash') as { key: string; value: string }[];
+    let env = meta.find((m) => m.key === 'env_id')?.value;
+    let model = meta.find((m) => m.key === 'model_hash')?.value;
+    const setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    const ins = db.prepare(`INSERT INTO segments (id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length, start_step,
+      source, ends_terminal, obs, actions, rewards, terms, qpos, qvel, act, time, success)
+      VALUES (@id, @env_id, @model_hash, @obs_dim, @act_dim, @n_terms, @nq, @nv, @na, @length, @start_step,
+      @source, @ends_terminal, @obs, @actions, @rewards, @terms, @qpos, @qvel, @act, @time, @success)
+      ON CONFLICT (id) DO NOTHING`);
+    let added = 0;
+    for (const s of segments) {
+      checkSegmentShape(s);
+      if (env === undefined) {
+        env = s.envId;
+        setMeta.run('env_id', env);
+      }
+      if (model === undefined) {
+        model = s.modelHash;
+        setMeta.run('model_hash', model);
+      }
+      if (s.envId !== env || s.modelHash !== model) {
+        throw new Error(`LabelStore ${this.path}: segment ${s.id} is from ${s.envId}/${s.modelHash}, the store holds ${env}/${model}`);
+      }
+      added += ins.run({
+        id: s.id,
+        env_id: s.envId,
+        model_hash: s.modelHash,
+        obs_dim: s.obsDim,
+        act_dim: s.actDim,
+        n_terms: s.nTerms,
+        nq: s.nq,
+        nv: s.nv,
+        na: s.na,
+        length: s.length,
+        start_step: s.startStep,
+        source: s.source,
+        ends_terminal: s.endsTerminal ? 1 : 0,
+        obs: blob(s.obs),
+        actions: blob(s.actions),
+        rewards: blob(s.rewards),
+        terms: blob(s.terms),
+        qpos: blob(s.qpos),
+        qvel: blob(s.qvel),
+        act: blob(s.act),
+        time: blob(s.time),
+        success: blob(s.success),
+      }).changes;
+    }
+    return { added, existing: segments.length - added };
+  }
+
+  /**
+   * Store segments in one transaction; a segment whose id is already stored is left as it is
+   * (ids are content hashes). All segments of a store share one env id and model hash.
+   */
+  putSegments(segments: readonly Segment[]): PutResult {
+    return this.live()
+      .transaction(() => this.insertSegments(segments))
+      .immediate();
+  }
+
+  /**
+   * Store pairs (and their segments) in one transaction. A pair whose id is already stored
+   * keeps its round and wanted count (first write wins); a stored pair id naming other
+   * segments is an error.
+   */
+  putPairs(pairs: readonly Pair[], opts: PutPairsOptions = {}): PutResult {
+    const round = opts.round ?? 0;
+    const wanted = opts.wanted ?? 1;
+    if (!Number.isInteger(round)) throw new RangeError(`putPairs: round must be an integer, got ${round}`);
+    if (!Number.isInteger(wanted) || wanted < 1) throw new RangeError(`putPairs: wanted must be an integer >= 1, got ${wanted}`);
+    const db = this.live();
+    return db
+      .transaction(() => {
+        const segs = new Map<string, Segment>();
+        for (const p of pairs) {
+          segs.set(p.a.id, p.a);
+          segs.set(p.b.id, p.b);
+        }
+        this.insertSegments([...segs.values()]);
+        const ins = db.prepare('INSERT INTO pairs (id, seg_a, seg_b, round, wanted, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+        const get = db.prepare('SELECT seg_a, seg_b FROM pairs WHERE id = ?');
+        const now = this.nowMs();
+        let added = 0;
+        for (const p of pairs) {
+          const n = ins.run(p.id, p.a.id, p.b.id, round, wanted, now).changes;
+          added += n;
+          if (n === 0) {
+            const r = get.get(p.id) as { seg_a: string; seg_b: string };
+            if (r.seg_a !== p.a.id || r.seg_b !== p.b.id) {
+              throw new Error(`LabelStore ${this.path}: pair ${p.id} is stored with segments (${r.seg_a}, ${r.seg_b}), not (${p.a.id}, ${p.b.id})`);
+            }
+          }
+        }
+        return { added, existing: pairs.length - added };
+      })
+      .immediate();
+  }
+
+  private segmentFromRow(r: SegmentRow): Segment {
+    const H = r.length;
+    const where = (f: string) => `segment ${r.id} ${f}`;
+    return {
+      id: r.id,
+      envId: r.env_id,
+      modelHash: r.model_hash,
+      obsDim: r.obs_dim,
+      actDim: r.act_dim,
+      nTerms: r.n_terms,
+      nq: r.nq,
+      nv: r.nv,
+      na: r.na,
+      length: H,
+      startStep: r.start_step,
+      obs: fromBlob(Float32Array, r.obs, (H + 1) * r.obs_dim, this.path, where('obs')),
+      actions: fromBlob(Float32Array, r.actions, H * r.act_dim, this.path, where('actions')),
+      rewards: fromBlob(Float64Array, r.rewards, H, this.path, where('rewards')),
+      terms: fromBlob(Float64Array, r.terms, H * r.n_terms, this.path, where('terms')),
+      qpos: fromBlob(Float64Array, r.qpos, (H + 1) * r.nq, this.path, where('qpos')),
+      qvel: fromBlob(Float64Array, r.qvel, (H + 1) * r.nv, this.path, where('qvel')),
+      act: fromBlob(Float64Array, r.act, (H + 1) * r.na, this.path, where('act')),
+      time: fromBlob(Float64Array, r.time, H + 1, this.path, where('time')),
+      success: fromBlob(Float32Array, r.success, H, this.path, where('success')),
+      endsTerminal: r.ends_terminal === 1,
+      source: r.source,
+    };
+  }
+
+  /** A stored segment, or undefined. */
+  getSegment(id: string): Segment | undefined {
+    const r = this.live().prepare('SELECT * FROM segments WHERE id = ?').get(id) as SegmentRow | undefined;
+    return r ? this.segmentFromRow(r) : undefined;
+  }
+
+  /** Materialise pairs from rows, reading each segment once. */
+  private materialise(rows: readonly PairRow[]): Pair[] {
+    const cache = new Map<string, Segment>();
+    const seg = (id: string): Segment => {
+      let s = cache.get(id);
+      if (!s) {
+        s = this.getSegment(id);
+        if (!s) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
+        cache.set(id, s);
+      }
+      return s;
+    };
+    return rows.map((r) => ({ id: r.id, a: seg(r.seg_a), b: seg(r.seg_b) }));
+  }
+
+  /** A stored pair with both segments (typed arrays bit-identical to what was stored), or undefined. */
+  getPair(id: string): Pair | undefined {
+    const r = this.live().prepare('SELECT * FROM pairs WHERE id = ?').get(id) as PairRow | undefined;
+    return r ? this.materialise([r])[0] : undefined;
+  }
+
+  /** Round, wanted count and segment ids of a pair, without loading segments. */
+  pairInfo(id: string): PairInfo | undefined {
+    const r = this.live().prepare('SELECT * FROM pairs WHERE id = ?').get(id) as PairRow | undefined;
+    return r ? { id: r.id, segA: r.seg_a, segB: r.seg_b, round: r.round, wanted: r.wanted, createdAt: iso(r.created_at) } : undefined;
+  }
+
+  /**
+   * Pairs that fewer distinct teachers have labelled than they want (leases ignored), oldest
+   * round first, then in insertion order. For teachers that label in bulk (synthetic, VLM).
+   */
+  pendingPairs(opts: { limit?: number; round?: number } = {}): Pair[] {
+    const limit = opts.limit ?? -1;
+    const rows = this.live()
+      .prepare(
+        `SELECT p.* FROM pairs p
+         WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id) < p.wanted
+           AND (@round IS NULL OR p.round = @round)
+         ORDER BY p.round, p.rowid LIMIT @limit`,
+      )
+      .all({ round: opts.round ?? null, limit }) as PairRow[];
+    return this.materialise(rows);
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  /**
+   * Hand the next pair to `teacher` for `leaseMs` (see the header for the rules), or null when
+   * none is open to it. Runs in an IMMEDIATE transaction, so servers in several processes
+   * never hand one slot out twice. `now` is wall-clock epoch ms (default: the Clock's).
+   */
+  nextPairFor(teacher: string, opts: { leaseMs: number; now?: number }): LeasedPair | null {
+    if (!(opts.leaseMs > 0)) throw new RangeError(`nextPairFor: leaseMs must be > 0, got ${opts.leaseMs}`);
+    const now = opts.now ?? this.nowMs();
+    const db = this.live();
+    const row = db
+      .transaction((): PairRow | undefined => {
+        const held = db
+          .prepare(
+            `SELECT p.* FROM leases s JOIN pairs p ON p.id = s.pair_id
+             WHERE s.teacher = @teacher AND s.expires_at > @now
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
+             ORDER BY s.expires_at LIMIT 1`,
+          )
+          .get({ teacher, now }) as PairRow | undefined;
+        const pick =
+          held ??
+          (db
+            .prepare(
+              `SELECT p.* FROM pairs p
+               WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
+                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id)
+                   + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
+                        AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
+                   < p.wanted
+               ORDER BY p.round, p.rowid LIMIT 1`,
+            )
+            .get({ teacher, now }) as PairRow | undefined);
+        if (pick) {
+          db.prepare(
+            `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (pair_id, teacher) DO UPDATE SET expires_at = excluded.expires_at`,
+          ).run(pick.id, teacher, now + opts.leaseMs);
+        }
+        return pick;
+      })
+      .immediate();
+    if (!row) return null;
+    return { pair: this.materialise([row])[0], round: row.round, expiresAt: now + opts.leaseMs };
+  }
+
+  /** Give a leased pair back before it expires (e.g. the person closed the page). Returns whether a lease was held. */
+  releaseLease(teacher: string, pairId: string): boolean {
+    return this.live().prepare('DELETE FROM leases WHERE teacher = ? AND pair_id = ?').run(teacher, pairId).changes > 0;
+  }
+
+  /** Delete expired leases (housekeeping; expired leases are ignored anyway). Returns how many. */
+  pruneLeases(now: number = this.nowMs()): number {
+    return this.live().prepare('DELETE FROM leases WHERE expires_at <= ?').run(now).changes;
+  }
+
+  // ---------------------------------------------------------------- teachers and labels
+
+  /** Register or update a teacher (kind e.g. "human", "synthetic", "vlm"; config a JSON object). */
+  putTeacher(t: { id: string; kind: string; config?: Record<string, unknown> }): void {
+    this.live()
+      .prepare('INSERT INTO teachers (id, kind, config) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, config = excluded.config')
+      .run(t.id, t.kind, JSON.stringify(t.config ?? {}));
+  }
+
+  teachers(): TeacherInfo[] {
+    const rows = this.live().prepare('SELECT id, kind, config FROM teachers ORDER BY id').all() as { id: string; kind: string; config: string }[];
+    return rows.map((r) => ({ id: r.id, kind: r.kind, config: JSON.parse(r.config) as Record<string, unknown> }));
+  }
+
+  /**
+   * Store a batch of labels in ONE transaction and return only after it committed (fsynced,
+   * see the header). Idempotent on label id: a label already stored with the same content is
+   * counted as a duplicate and not stored again; the same id with different content is an
+   * error (and nothing of the batch is stored). Teachers seen for the first time are
+   * registered with kind "unknown". Labels must name stored pairs. A lease the teacher held on
+   * the pair ends with its label.
+   */
+  addLabels(labels: readonly NewLabel[]): AddLabelsResult {
+    const db = this.live();
+    for (const l of labels) {
+      const problem = labelProblem(l);
+      if (problem) throw new Error(`LabelStore.addLabels: label ${JSON.stringify(l.id)}: ${problem}`);
+    }
+    return db
+      .transaction(() => {
+        const now = this.nowMs();
+        const existing = db.prepare('SELECT * FROM labels WHERE id = ?');
+        const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
+        const teacher = db.prepare("INSERT INTO teachers (id, kind, config) VALUES (?, 'unknown', '{}') ON CONFLICT (id) DO NOTHING");
+        const ins = db.prepare(`INSERT INTO labels (id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        const endLease = db.prepare('DELETE FROM leases WHERE pair_id = ? AND teacher = ?');
+        let added = 0;
+        for (const l of labels) {
+          const old = existing.get(l.id) as LabelRow | undefined;
+          if (old) {
+            if (!sameLabel(old, l)) throw new Error(`LabelStore.addLabels: label id ${l.id} is already stored with different content`);
+            continue;
+          }
+          if (!pairExists.get(l.pairId)) throw new Error(`LabelStore.addLabels: label ${l.id} names pair ${l.pairId}, which is not in ${this.path}`);
+          teacher.run(l.teacher);
+          ins.run(
+            l.id,
+            l.pairId,
+            l.teacher,
+            l.kind,
+            l.kind === 'preference' ? l.probFirst : null,
+            l.kind === 'skip' ? l.reason : null,
+            l.responseMs ?? null,
+            l.comment ?? null,
+            l.raw ?? null,
+            l.createdAt !== undefined ? Date.parse(l.createdAt) : now,
+          );
+          endLease.run(l.pairId, l.teacher);
+          added++;
+        }
+        return { added, duplicates: labels.length - added };
+      })
+      .immediate();
+  }
+
+  /** Every stored label, in the order stored. */
+  labels(): StoredLabel[] {
+    return (this.live().prepare('SELECT * FROM labels ORDER BY created_at, rowid').all() as LabelRow[]).map(labelFromRow);
+  }
+
+  /** A stored label by id, or undefined. */
+  getLabel(id: string): StoredLabel | undefined {
+    const r = this.live().prepare('SELECT * FROM labels WHERE id = ?').get(id) as LabelRow | undefined;
+    return r ? labelFromRow(r) : undefined;
+  }
+
+  /**
+   * Pairs with their labels, for training. By default only preference labels, and only pairs
+   * that have at least one; `includeSkips` also returns skips (and pairs only skipped).
+   */
+  labelledPairs(opts: { includeSkips?: boolean; round?: number } = {}): LabelledPair[] {
+    const db = this.live();
+    const kinds = opts.includeSkips ? "('preference', 'skip')" : "('preference')";
+    const rows = db
+      .prepare(
+        `SELECT l.*, p.round AS p_round FROM labels l JOIN pairs p ON p.id = l.pair_id
+         WHERE l.kind IN ${kinds} AND (@round IS NULL OR p.round = @round)
+         ORDER BY p.round, p.rowid, l.created_at, l.rowid`,
+      )
+      .all({ round: opts.round ?? null }) as (LabelRow & { p_round: number })[];
+    const byPair = new Map<string, { round: number; labels: StoredLabel[] }>();
+    for (const r of rows) {
+      let e = byPair.get(r.pair_id);
+      if (!e) {
+        e = { round: r.p_round, labels: [] };
+        byPair.set(r.pair_id, e);
+      }
+      e.labels.push(labelFromRow(r));
+    }
+    const getPair = db.prepare('SELECT * FROM pairs WHERE id = ?');
+    const pairRows = [...byPair.keys()].map((id) => getPair.get(id) as PairRow);
+    const pairs = this.materialise(pairRows);
+    return pairs.map((pair) => {
+      const e = byPair.get(pair.id) as { round: number; labels: StoredLabel[] };
+      return { pair, round: e.round, labels: e.labels };
+    });
+  }
+
+  /** Row counts, pending pairs, active leases and per-teacher label counts. */
+  counts(now: number = this.nowMs()): StoreCounts {
+    const db = this.live();
+    const one = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+    const perTeacher: Record<string, TeacherCounts> = {};
+    const rows = db
+      .prepare(
+        `SELECT teacher, COUNT(*) AS labels, SUM(kind = 'preference') AS preferences, SUM(kind = 'skip') AS skips
+         FROM labels GROUP BY teacher ORDER BY teacher`,
+      )
+      .all() as { teacher: string; labels: number; preferences: number; skips: number }[];
+    for (const r of rows) perTeacher[r.teacher] = { labels: r.labels, preferences: r.preferences, skips: r.skips };
+    return {
+      segments: one('SELECT COUNT(*) AS n FROM segments'),
+      pairs: one('SELECT COUNT(*) AS n FROM pairs'),
+      labels: one('SELECT COUNT(*) AS n FROM labels'),
+      preferences: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'"),
+      skips: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'skip'"),
+      pending: one('SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id) < p.wanted'),
+      activeLeases: one('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now),
+      perTeacher,
+    };
+  }
+
+  /** Inter-teacher agreement (defined on the `Agreement` type). */
+  agreement(): Agreement {
+    // Latest preference of each teacher on each pair.
+    const rows = this.live()
+      .prepare(
+        `SELECT pair_id, teacher, prob_first FROM labels WHERE kind = 'preference'
+         ORDER BY pair_id, teacher, created_at, rowid`,
+      )
+      .all() as { pair_id: string; teacher: string; prob_first: number }[];
+    const byPair = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      let m = byPair.get(r.pair_id);
+      if (!m) byPair.set(r.pair_id, (m = new Map()));
+      m.set(r.teacher, verdict(r.prob_first)); // later rows overwrite: the latest label wins
+    }
+    let pairs = 0;
+    let comparisons = 0;
+    let agreeing = 0;
+    const by: Record<string, { comparisons: number; agreeing: number }> = {};
+    for (const m of byPair.values()) {
+      if (m.size < 2) continue;
+      pairs++;
+      const entries = [...m.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      for (let i = 0; i < entries.length; i++) {
+        for (let j = i + 1; j < entries.length; j++) {
+          const key = `${entries[i][0]}|${entries[j][0]}`;
+          const agree = entries[i][1] === entries[j][1] ? 1 : 0;
+          comparisons++;
+          agreeing += agree;
+          const b = (by[key] ??= { comparisons: 0, agreeing: 0 });
+          b.comparisons++;
+          b.agreeing += agree;
+        }
+      }
+    }
+    const byTeachers: Agreement['byTeachers'] = {};
+    for (const [k, v] of Object.entries(by)) byTeachers[k] = { ...v, fraction: v.agreeing / v.comparisons };
+    return { pairs, comparisons, agreeing, fraction: comparisons > 0 ? agreeing / comparisons : null, byTeachers };
+  }
+
+  // ---------------------------------------------------------------- JSONL
+
+  /**
+   * Write every label as one JSON object per line (the StoredLabel fields; optional fields
+   * only when set), in the order stored. Written to a temporary file and renamed, so `out`
+   * is never half-written. Returns the number of labels.
+   */
+  exportJsonl(out: string): number {
+    const labels = this.labels();
+    const text = labels.map((l) => `${JSON.stringify(l)}\n`).join('');
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, out);
+    return labels.length;
+  }
+
+  /**
+   * Read labels written by exportJsonl (or by hand) and add them in one transaction. Every line
+   * is validated first (JSON object, known keys, field types, pair present in this store, no
+   * conflicting duplicate id); the first bad line throws an InputError naming the file and
+   * line number and nothing is stored. Blank lines are ignored. Idempotent: importing the same
+   * file again adds nothing.
+   */
+  importJsonl(file: string): ImportResult {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new InputError(file, `cannot read file: ${(e as Error).message}`);
+    }
+    const db = this.live();
+    const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
+    const existing = db.prepare('SELECT * FROM labels WHERE id = ?');
+    const labels: NewLabel[] = [];
+    const seen = new Map<string, { line: number; label: NewLabel }>();
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].replace(/\r$/, '');
+      if (line.trim() === '') continue;
+      const where = `line ${i + 1}`;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        throw new InputError(file, `invalid JSON: ${(e as Error).message}`, where);
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, 'expected a JSON object (one label per line)', where);
+      for (const k of Object.keys(obj)) {
+        if (!LABEL_KEYS.has(k)) throw new InputError(file, `unknown key "${k}" (allowed: ${[...LABEL_KEYS].join(', ')})`, where);
+      }
+      const l = obj as NewLabel;
+      const problem = labelProblem(l);
+      if (problem) throw new InputError(file, problem, where);
+      if (l.kind === 'preference' && 'reason' in l) throw new InputError(file, 'a preference has no reason', where);
+      if (l.kind === 'skip' && 'probFirst' in l) throw new InputError(file, 'a skip has no probFirst', where);
+      if (!pairExists.get(l.pairId)) throw new InputError(file, `pair ${l.pairId} is not in the store ${this.path}`, where);
+      const old = existing.get(l.id) as LabelRow | undefined;
+      if (old && !sameLabel(old, l)) throw new InputError(file, `label id ${l.id} is already stored with different content`, where);
+      const twin = seen.get(l.id);
+      if (twin) {
+        if (JSON.stringify(twin.label) !== JSON.stringify(l)) {
+          throw new InputError(file, `label id ${l.id} appears again with different content (first on line ${twin.line})`, where);
+        }
+        continue;
+      }
+      seen.set(l.id, { line: i + 1, label: l });
+      labels.push(l);
+    }
+    const r = this.addLabels(labels);
+    const count = lines.filter((s) => s.trim() !== '').length;
+    return { lines: count, added: r.added, duplicates: count - r.added };
+  }
+}
+
+/** Array lengths of a segment must match its dims (a mismatch would corrupt the BLOB layout). */
+function checkSegmentShape(s: Segment): void {
+  const H = s.length;
+  const f32 = Float32Array;
+  const f64 = Float64Array;
+  const want: [string, ArrayLike<number>, number, typeof f32 | typeof f64][] = [
+    ['obs', s.obs, (H + 1) * s.obsDim, f32],
+    ['actions', s.actions, H * s.actDim, f32],
+    ['rewards', s.rewards, H, f64],
+    ['terms', s.terms, H * s.nTerms, f64],
+    ['qpos', s.qpos, (H + 1) * s.nq, f64],
+    ['qvel', s.qvel, (H + 1) * s.nv, f64],
+    ['act', s.act, (H + 1) * s.na, f64],
+    ['time', s.time, H + 1, f64],
+    ['success', s.success, H, f32],
+  ];
+  for (const [name, arr, n, type] of want) {
+    if (!(arr instanceof type)) throw new TypeError(`segment ${s.id}: ${name} must be a ${type.name}`);
+    if (arr.length !== n) throw new RangeError(`segment ${s.id}: ${name} has ${arr.length} values, its dims need ${n}`);
+  }
+}
+
+/** Open (or create) a label store; see LabelStore.open. */
+export function openLabelStore(path: string, opts: OpenOptions = {}): LabelStore {
+  return LabelStore.open(path, opts);
+}

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../core/clock.js';
+import { Logger } from '../core/log.js';
+import { loadTrajectories } from '../envs/trajectory.js';
+import type { CommandContext } from '../scripts/command.js';
+import { COMMANDS, main } from '../scripts/cli.js';
+
+function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
+}
+
+function lastJson(out: string[]): Record<string, unknown> {
+  const lines = out.join('').trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+describe('prefrl CLI', () => {
+  it('every subcommand has --help that exits 0 and lists its flags', async () => {
+    for (const c of COMMANDS) {
+      const { ctx: k, out } = ctx();
+      expect(await main([...c.name.split(' '), '--help'], k)).toBe(0);
+      expect(out.join('')).toContain(`Usage: prefrl ${c.name}`);
+      expect(out.join('')).toContain('--help');
+    }
+  });
+
+  it('unknown commands and flags exit 2 with a one-line message naming them', async () => {
+    const a = ctx();
+    expect(await main(['frobnicate'], a.ctx)).toBe(2);
+    expect(a.err.join('')).toBe('prefrl: unknown command "frobnicate" (run prefrl --help for the list)\n');
+    const b = ctx();
+    expect(await main(['envs', '--colour'], b.ctx)).toBe(2);
+    expect(b.err.join('')).toBe('prefrl envs: unknown flag --colour (see --help)\n');
+    const c = ctx();
+    expect(await main(['rollout', '--episodes', 'many'], c.ctx)).toBe(2);
+    expect(c.err.join('')).toBe('prefrl rollout: --episodes: expected an integer, got "many"\n');
+    const d = ctx();
+    expect(await main(['check-env'], d.ctx)).toBe(2);
+    expect(d.err.join('')).toMatch(/missing argument <env>/);
+  });
+
+  it('envs --json prints one JSON object with every env, its sizes and reward terms', async () => {
+    const { ctx: k, out } = ctx();
+    expect(await main(['envs', '--json'], k)).toBe(0);
+    const j = lastJson(out) as { envs: { id: string; obsDim: number; rewardTerms: { name: string; weight: number }[] }[] };
+    const cheetah = j.envs.find((e) => e.id === 'cheetah-run');
+    expect(cheetah?.obsDim).toBe(17);
+    expect(cheetah?.rewardTerms.map((t) => t.name)).toEqual(['forward_velocity', 'control_effort']);
+  });
+
+  it('check-env --json reports ok and each check; a bad model file exits 1 naming the file', async () => {
+    const { ctx: k, out } = ctx();
+    expect(await main(['check-env', 'toy-reach', '--json', '--steps', '60'], k)).toBe(0);
+    const j = lastJson(out) as { ok: boolean; checks: Record<string, { ok: boolean }> };
+    expect(j.ok).toBe(true);
+    expect(Object.keys(j.checks)).toContain('rewardSum');
+    const bad = ctx();
+    expect(await main(['check-env', join(import.meta.dirname, 'fixtures', 'byo', 'bad_task.mjs')], bad.ctx)).toBe(1);
+    expect(bad.err.join('')).toMatch(/bad_task\.mjs: MuJoCo could not load the model/);
+  });
+
+  it('rollout writes a run folder with the resolved config, JSONL metrics and trajectories', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const { ctx: k, out } = ctx();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '3', '--runs-dir', root, '--json'], k)).toBe(0);
+    const j = lastJson(out) as { runDir: string; episodes: number; steps: number; trajectories: string };
+    expect(j.episodes).toBe(3);
+    expect(j.steps).toBe(150);
+    expect(j.runDir.startsWith(root)).toBe(true);
+    expect(j.runDir).toMatch(/\d{8}-\d{6}-rollout-toy-reach$/);
+    const config = JSON.parse(readFileSync(join(j.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ command: 'rollout', env: 'toy-reach', episodes: 3, seed: 0, policy: 'random' });
+    const metrics = readFileSync(join(j.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(metrics.length).toBe(3);
+    expect(metrics[0]).toHaveProperty('charts/episode_return');
+    expect(metrics[0]).toHaveProperty('reward/term_goal_distance');
+    expect(loadTrajectories(j.trajectories).length).toBe(3);
+  });
+
+  it('the installed bin runs the compiled CLI with the same exit codes', () => {
+    const bin = join(import.meta.dirname, '..', 'bin', 'prefrl.js');
+    expect(existsSync(join(import.meta.dirname, '..', 'dist', 'scripts', 'cli.js'))).toBe(true);
+    const ok = spawnSync(process.execPath, [bin, 'envs', '--json'], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout.trim().split('\n').pop() ?? '')).toHaveProperty('envs');
+    const bad = spawnSync(process.execPath, [bin, 'envs', '--nope'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('prefrl envs: unknown flag --nope (see --help)');
+  });
+});
