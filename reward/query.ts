@@ -1,0 +1,252 @@
+/**
+ * Query selection: which pairs of segments to ask a teacher about (B-Pref, Lee et al. 2021;
+ * reference code rll-research/BPref reward_model.py `*_sampling`).
+ *
+ * Candidates are oversampled from a segment pool (`samplePairs`, by default 10x the number
+ * of queries, `DEFAULT_OVERSAMPLE`), then `selectQueries` keeps k of them:
+ *   uniform               k candidates at random.
+ *   disagreement          top k by the std across ensemble members of P(first) (variance
+ *                         gives the same ranking).
+ *   entropy               top k by the binary entropy of the ensemble-mean P(first)
+ *                         (B-Pref averages the members' entropies instead; the mean-P form
+ *                         is the standard predictive entropy and ranks similarly).
+ *   kcenter               greedy k-center (core-set) over pair features: repeatedly take the
+ *                         candidate farthest from every centre so far. Centres start from
+ *                         `labelled` pairs when given (as B-Pref does with its label buffer),
+ *                         else from one random candidate.
+ *   kcenter-disagreement  k-center over the top `topFraction` (default half, as B-Pref) of
+ *   kcenter-entropy       the candidates by disagreement / entropy.
+ * Predictions are `predict(pairs) -> Float32Array [members, nPairs]`, P(first) per member.
+ * Methods that need them fall back to uniform when `predict` is absent (B-Pref's first
+ * round), and the result says so.
+ *
+ * Pair features for k-center: for each of the two segments, the rows (obs_t, action_t) for
+ * t = 0, stride, 2 stride, ... < H (s_H is left out: it has no action), concatenated a then
+ * b: [2 ceil(H / stride) (obsDim + actDim)]. With `normalize` (default true) every feature
+ * column is z-scored over the candidates and the labelled pairs together (constant columns
+ * are only centred), so observation dimensions with large units do not dominate the
+ * Euclidean distance. B-Pref uses raw features with stride 1.
+ */
+import type { Rng } from '../core/rng.js';
+import { binaryEntropy } from './preference.js';
+import { makePair } from './segments.js';
+import type { Pair, Segment } from './types.js';
+
+export const DEFAULT_OVERSAMPLE = 10;
+
+export const QUERY_METHODS = ['uniform', 'disagreement', 'entropy', 'kcenter', 'kcenter-disagreement', 'kcenter-entropy'] as const;
+export type QueryMethod = (typeof QUERY_METHODS)[number];
+
+/**
+ * `count` random pairs from a pool: both segments uniform over the pool, never the same
+ * segment (same index or same content id) on both sides. Pairs may repeat across draws.
+ */
+export function samplePairs(pool: readonly Segment[], count: number, rng: Rng): Pair[] {
+  if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`samplePairs: count must be a non-negative integer, got ${count}`);
+  if (count === 0) return [];
+  if (new Set(pool.map((s) => s.id)).size < 2) throw new RangeError(`samplePairs: the pool needs at least 2 distinct segments, has ${pool.length}`);
+  const out: Pair[] = [];
+  while (out.length < count) {
+    const i = rng.int(pool.length);
+    const j = rng.int(pool.length);
+    if (i === j || pool[i].id === pool[j].id) continue;
+    out.push(makePair(pool[i], pool[j]));
+  }
+  return out;
+}
+
+export interface FeatureOptions {
+  /** Use every stride-th step of each segment (default 1). */
+  readonly stride?: number;
+  /** z-score feature columns (default true). */
+  readonly normalize?: boolean;
+}
+
+/** Raw pair features, row-major [pairs.length, dim] (see the header). */
+export function pairFeatures(pairs: readonly Pair[], stride = 1): { data: Float64Array; dim: number } {
+  if (pairs.length === 0) return { data: new Float64Array(0), dim: 0 };
+  if (!(Number.isInteger(stride) && stride >= 1)) throw new RangeError(`pairFeatures: stride must be a positive integer, got ${stride}`);
+  const { obsDim, actDim, length } = pairs[0].a;
+  const steps = Math.ceil(length / stride);
+  const half = steps * (obsDim + actDim);
+  const dim = 2 * half;
+  const data = new Float64Array(pairs.length * dim);
+  pairs.forEach((p, i) => {
+    [p.a, p.b].forEach((s, side) => {
+      if (s.obsDim !== obsDim || s.actDim !== actDim || s.length !== length) {
+        throw new RangeError(`pairFeatures: segment ${s.id} differs in shape from the first pair's`);
+      }
+      let o = i * dim + side * half;
+      for (let t = 0; t < length; t += stride) {
+        for (let d = 0; d < obsDim; d++) data[o++] = s.obs[t * obsDim + d];
+        for (let d = 0; d < actDim; d++) data[o++] = s.actions[t * actDim + d];
+      }
+    });
+  });
+  return { data, dim };
+}
+
+/** Z-score each column of a row-major [n, dim] matrix in place (constant columns: centred only). */
+export function normalizeColumns(data: Float64Array, dim: number): void {
+  const n = dim === 0 ? 0 : data.length / dim;
+  if (n === 0) return;
+  for (let d = 0; d < dim; d++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += data[i * dim + d];
+    m /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (data[i * dim + d] - m) ** 2;
+    const sd = Math.sqrt(v / n);
+    const scale = sd > 0 ? 1 / sd : 1;
+    for (let i = 0; i < n; i++) data[i * dim + d] = (data[i * dim + d] - m) * scale;
+  }
+}
+
+/**
+ * Greedy k-center over points [n, dim] (row-major): returns k indices among `among` (default
+ * all points) such that each new pick is the point farthest (Euclidean) from all centres so
+ * far. `centres` are indices of points already chosen (e.g. labelled pairs); when empty the
+ * first pick is random (`rng`). Ties go to the lowest index.
+ */
+export function kCenterGreedy(
+  points: Float64Array,
+  dim: number,
+  k: number,
+  opts: { among?: ArrayLike<number>; centres?: ArrayLike<number>; rng: Rng },
+): Int32Array {
+  const n = dim === 0 ? 0 : points.length / dim;
+  const among = opts.among ? Int32Array.from(opts.among) : Int32Array.from({ length: n }, (_, i) => i);
+  if (k > among.length) throw new RangeError(`kCenterGreedy: k=${k} > ${among.length} candidates`);
+  const minD = new Float64Array(among.length).fill(Infinity);
+  const taken = new Uint8Array(among.length);
+  const dist2 = (i: number, j: number): number => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) {
+      const x = points[i * dim + d] - points[j * dim + d];
+      s += x * x;
+    }
+    return s;
+  };
+  const absorb = (c: number) => {
+    for (let q = 0; q < among.length; q++) minD[q] = Math.min(minD[q], dist2(among[q], c));
+  };
+  const centres = opts.centres ?? [];
+  for (let c = 0; c < centres.length; c++) absorb(centres[c]);
+  const out = new Int32Array(k);
+  for (let m = 0; m < k; m++) {
+    let best = -1;
+    if (m === 0 && centres.length === 0) best = opts.rng.int(among.length);
+    else {
+      for (let q = 0; q < among.length; q++) if (!taken[q] && (best < 0 || minD[q] > minD[best])) best = q;
+    }
+    taken[best] = 1;
+    out[m] = among[best];
+    absorb(among[best]);
+  }
+  return out;
+}
+
+export interface SelectOptions {
+  readonly rng: Rng;
+  /** P(first) of every ensemble member: [members, pairs.length], row-major. */
+  readonly predict?: (pairs: readonly Pair[]) => Float32Array;
+  /** Already-labelled pairs: initial k-center centres. */
+  readonly labelled?: readonly Pair[];
+  /** Fraction of candidates kept by score before k-center in kcenter-* methods (default 0.5). */
+  readonly topFraction?: number;
+  readonly features?: FeatureOptions;
+}
+
+export interface Selection {
+  /** The chosen pairs, in selection order (best first for score methods). */
+  readonly pairs: Pair[];
+  /** Their indices into the candidates. */
+  readonly indices: Int32Array;
+  readonly requested: QueryMethod;
+  /** The method actually applied ('uniform' after a fallback). */
+  readonly used: QueryMethod;
+  /** Why `used` differs from `requested`, when it does. */
+  readonly fallback?: string;
+  /** Each candidate's score (disagreement or entropy), when one was computed: [candidates]. */
+  readonly scores?: Float64Array;
+}
+
+/** Std across members of P(first) per pair; preds [members, n]. */
+export function disagreementScores(preds: Float32Array, n: number): Float64Array {
+  const m = membersOf(preds, n);
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let mu = 0;
+    for (let i = 0; i < m; i++) mu += preds[i * n + j];
+    mu /= m;
+    let v = 0;
+    for (let i = 0; i < m; i++) v += (preds[i * n + j] - mu) ** 2;
+    out[j] = Math.sqrt(v / m);
+  }
+  return out;
+}
+
+/** Binary entropy (nats) of the ensemble-mean P(first) per pair; preds [members, n]. */
+export function entropyScores(preds: Float32Array, n: number): Float64Array {
+  const m = membersOf(preds, n);
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let mu = 0;
+    for (let i = 0; i < m; i++) mu += preds[i * n + j];
+    out[j] = binaryEntropy(mu / m);
+  }
+  return out;
+}
+
+function membersOf(preds: Float32Array, n: number): number {
+  if (n === 0 || preds.length === 0 || preds.length % n !== 0) {
+    throw new RangeError(`query selection: predictions of length ${preds.length} are not [members, ${n}]`);
+  }
+  return preds.length / n;
+}
+
+/** Indices of the `k` highest scores, highest first (ties: lower index first). */
+export function topK(scores: ArrayLike<number>, k: number): Int32Array {
+  const idx = Array.from({ length: scores.length }, (_, i) => i);
+  idx.sort((i, j) => scores[j] - scores[i] || i - j);
+  return Int32Array.from(idx.slice(0, k));
+}
+
+/** Choose k of the candidates with `method` (see the header). */
+export function selectQueries(candidates: readonly Pair[], k: number, method: QueryMethod, opts: SelectOptions): Selection {
+  if (!QUERY_METHODS.includes(method)) throw new RangeError(`selectQueries: unknown method "${method}" (expected ${QUERY_METHODS.join(', ')})`);
+  if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`selectQueries: k must be a non-negative integer, got ${k}`);
+  if (k > candidates.length) throw new RangeError(`selectQueries: asked for ${k} queries from ${candidates.length} candidates`);
+  const done = (indices: Int32Array, used: QueryMethod, extra: { fallback?: string; scores?: Float64Array } = {}): Selection => ({
+    pairs: Array.from(indices, (i) => candidates[i]),
+    indices,
+    requested: method,
+    used,
+    ...extra,
+  });
+  const needsScores = method !== 'uniform' && method !== 'kcenter';
+  if (method === 'uniform' || (needsScores && !opts.predict)) {
+    const indices = opts.rng.sampleWithoutReplacement(candidates.length, k).slice();
+    return done(indices, 'uniform', method === 'uniform' ? {} : { fallback: `${method} needs ensemble predictions and none were given (first round): uniform` });
+  }
+  let scores: Float64Array | undefined;
+  if (needsScores && opts.predict) {
+    const preds = opts.predict(candidates);
+    scores = method.endsWith('disagreement') ? disagreementScores(preds, candidates.length) : entropyScores(preds, candidates.length);
+  }
+  if (method === 'disagreement' || method === 'entropy') return done(topK(scores as Float64Array, k), method, { scores });
+  // k-center family
+  let among: Int32Array | undefined;
+  if (scores) {
+    const frac = opts.topFraction ?? 0.5;
+    if (!(frac > 0 && frac <= 1)) throw new RangeError(`selectQueries: topFraction must be in (0, 1], got ${frac}`);
+    among = topK(scores, Math.max(k, Math.floor(frac * candidates.length)));
+  }
+  const labelled = opts.labelled ?? [];
+  const all = [...candidates, ...labelled];
+  const { data, dim } = pairFeatures(all, opts.features?.stride ?? 1);
+  if (opts.features?.normalize ?? true) normalizeColumns(data, dim);
+  const centres = Int32Array.from(labelled, (_, i) => candidates.length + i);
+  const picked = kCenterGreedy(data, dim, k, { among: among ?? Int32Array.from(candidates, (_, i) => i), centres, rng: opts.rng });
+  return done(picked, method, scores ? { scores } : {});
+}

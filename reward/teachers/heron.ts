@@ -1,0 +1,249 @@
+/**
+ * HERON's hierarchical teacher (Bukharin et al., "Deep RL from Hierarchical Weak Preference
+ * Feedback"). A person ranks the env's reward terms by importance and gives one margin per
+ * level; two segments are compared on the top-ranked term's segment sum
+ *   S_k(x) = sum_t term_k(x_t),
+ * and if |S_k(a) - S_k(b)| > margin_k x std_k that term decides; otherwise the next term is
+ * tried; when every level is within its margin the pair is a tie (probFirst 0.5).
+ *
+ * - std_k is the population standard deviation of S_k over a pool of segments, set with
+ *   `setPool` (HERON uses the current PPO batch). It drifts as the pool changes (e.g. as
+ *   the policy improves), so the same pair can get different labels against different pools.
+ *   When no pool was set, label() uses the segments of the pairs it is given as the pool.
+ * - "Better" follows the sign of the term's ground-truth weight in the env spec: higher is
+ *   better for positive weights, lower for negative ones (costs such as control effort).
+ *   A term with weight 0 has no direction: the config must give one in `directions`
+ *   ("higher" or "lower"), else loading fails. `directions` may also override a weight's sign.
+ * - Each level uses its own margin (HERON's reference code reuses the level-2 margin at
+ *   levels 3 and 4; not copied).
+ * - Comparison is on segment sums (HERON's robot code compares single transitions; a segment
+ *   of length 1 is that case).
+ *
+ * Config (JSON, strict): { "ranking": ["goal_distance", "at_goal"], "margins": [1.0, 0.5],
+ * "directions": { "at_goal": "higher" } (optional) }.
+ */
+import { readFileSync } from 'node:fs';
+import { InputError } from '../../core/errors.js';
+import type { EnvSpec } from '../../envs/types.js';
+import type { Label, Pair, Segment, Teacher } from '../types.js';
+import { labelId } from './synthetic.js';
+
+export type HeronDirection = 'higher' | 'lower';
+
+export interface HeronConfig {
+  /** Reward-term names, most important first. */
+  readonly ranking: readonly string[];
+  /** margins[k] >= 0 multiplies std of ranking[k]'s segment sums. */
+  readonly margins: readonly number[];
+  /** Which way is better, per term; required for weight-0 terms. */
+  readonly directions?: Readonly<Record<string, HeronDirection>>;
+}
+
+/** One level of the hierarchy, resolved against an env spec. */
+export interface HeronLevel {
+  readonly term: string;
+  /** Index of the term in spec.rewardTerms (and in Segment.terms rows). */
+  readonly index: number;
+  readonly margin: number;
+  /** +1: higher is better; -1: lower is better. */
+  readonly sign: 1 | -1;
+}
+
+/** The outcome of one comparison, for labels and for "decided by term X" in the viewer. */
+export interface HeronDecision {
+  /** 1 first, 0 second, 0.5 when every level is within its margin. */
+  readonly probFirst: number;
+  /** The level that decided (index into the ranking), or -1 for a tie. */
+  readonly level: number;
+  /** The deciding term's name, or null for a tie. */
+  readonly term: string | null;
+  /** S_k(a) - S_k(b) at the deciding level (NaN for a tie). */
+  readonly diff: number;
+  /** margin_k x std_k at the deciding level (NaN for a tie). */
+  readonly threshold: number;
+}
+
+const KEYS = ['ranking', 'margins', 'directions'];
+
+/** Validate a parsed JSON config against an env spec; errors name `source` and the field. */
+export function parseHeronConfig(obj: unknown, spec: EnvSpec, source: string): HeronConfig {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new InputError(source, `expected a JSON object with "ranking" and "margins", got ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
+  }
+  const o = obj as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KEYS.includes(k)) throw new InputError(source, `unknown key "${k}" (allowed: ${KEYS.join(', ')})`, k);
+  }
+  const names = spec.rewardTerms.map((t) => t.name);
+  const known = `${spec.id} has: ${names.join(', ')}`;
+  const { ranking, margins, directions } = o;
+  if (ranking === undefined) throw new InputError(source, 'missing required key "ranking"', 'ranking');
+  if (!Array.isArray(ranking) || ranking.length === 0) throw new InputError(source, `expected a non-empty array of reward-term names (${known})`, 'ranking');
+  ranking.forEach((name, i) => {
+    if (typeof name !== 'string') throw new InputError(source, `expected a term name, got ${JSON.stringify(name)}`, `ranking[${i}]`);
+    if (!names.includes(name)) throw new InputError(source, `unknown reward term "${name}" (${known})`, `ranking[${i}]`);
+    if (ranking.indexOf(name) !== i) throw new InputError(source, `term "${name}" ranked twice`, `ranking[${i}]`);
+  });
+  if (margins === undefined) throw new InputError(source, 'missing required key "margins"', 'margins');
+  if (!Array.isArray(margins)) throw new InputError(source, `expected an array of numbers, got ${JSON.stringify(margins)}`, 'margins');
+  if (margins.length !== ranking.length) {
+    throw new InputError(source, `${margins.length} margins for ${ranking.length} ranked terms (one margin per level)`, 'margins');
+  }
+  margins.forEach((m, i) => {
+    if (typeof m !== 'number' || !Number.isFinite(m)) throw new InputError(source, `expected a finite number, got ${JSON.stringify(m)}`, `margins[${i}]`);
+    if (m < 0) throw new InputError(source, `margins must be >= 0, got ${m}`, `margins[${i}]`);
+  });
+  const dirs: Record<string, HeronDirection> = {};
+  if (directions !== undefined) {
+    if (typeof directions !== 'object' || directions === null || Array.isArray(directions)) {
+      throw new InputError(source, `expected an object mapping term names to "higher" or "lower", got ${JSON.stringify(directions)}`, 'directions');
+    }
+    for (const [name, d] of Object.entries(directions as Record<string, unknown>)) {
+      if (!ranking.includes(name)) throw new InputError(source, `term "${name}" is not in the ranking`, `directions.${name}`);
+      if (d !== 'higher' && d !== 'lower') throw new InputError(source, `expected "higher" or "lower", got ${JSON.stringify(d)}`, `directions.${name}`);
+      dirs[name] = d;
+    }
+  }
+  ranking.forEach((name: string, i) => {
+    const w = spec.rewardTerms[names.indexOf(name)].weight;
+    if (w === 0 && dirs[name] === undefined) {
+      throw new InputError(
+        source,
+        `term "${name}" has weight 0 in ${spec.id}, so which way is better is unknown; add "directions": {"${name}": "higher" | "lower"}`,
+        `ranking[${i}]`,
+      );
+    }
+  });
+  return { ranking: ranking as string[], margins: margins as number[], ...(directions !== undefined ? { directions: dirs } : {}) };
+}
+
+/** Read and validate a HERON config file. */
+export function loadHeronConfig(path: string, spec: EnvSpec): HeronConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, `cannot read HERON config: ${(e as Error).message}`);
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(path, `invalid JSON: ${(e as Error).message}`);
+  }
+  return parseHeronConfig(obj, spec, path);
+}
+
+/** Resolve a validated config against the spec: term indices, margins and directions. */
+export function heronLevels(config: HeronConfig, spec: EnvSpec): HeronLevel[] {
+  return config.ranking.map((term, k) => {
+    const index = spec.rewardTerms.findIndex((t) => t.name === term);
+    if (index < 0) throw new RangeError(`heronLevels: unknown term "${term}" for ${spec.id}`);
+    const dir = config.directions?.[term];
+    const w = spec.rewardTerms[index].weight;
+    if (dir === undefined && w === 0) throw new RangeError(`heronLevels: term "${term}" has weight 0 and no direction`);
+    const sign: 1 | -1 = dir !== undefined ? (dir === 'higher' ? 1 : -1) : w > 0 ? 1 : -1;
+    return { term, index, margin: config.margins[k], sign };
+  });
+}
+
+/** Segment sums of every reward term: [nTerms]. */
+export function termSums(seg: Segment): Float64Array {
+  const out = new Float64Array(seg.nTerms);
+  for (let t = 0; t < seg.length; t++) for (let k = 0; k < seg.nTerms; k++) out[k] += seg.terms[t * seg.nTerms + k];
+  return out;
+}
+
+/** Population std of each term's segment sums over a pool: [nTerms]. */
+export function termSumStds(pool: readonly Segment[]): Float64Array {
+  if (pool.length === 0) throw new RangeError('termSumStds: empty pool');
+  const n = pool[0].nTerms;
+  const sums = pool.map(termSums);
+  const mean = new Float64Array(n);
+  const out = new Float64Array(n);
+  for (const s of sums) for (let k = 0; k < n; k++) mean[k] += s[k] / sums.length;
+  for (const s of sums) for (let k = 0; k < n; k++) out[k] += (s[k] - mean[k]) ** 2 / sums.length;
+  return out.map(Math.sqrt);
+}
+
+/**
+ * The hierarchical decision (pure). sumsA/sumsB: term segment sums [nTerms]; stds: [nTerms].
+ * Level k decides when |S(a) - S(b)| > margin_k x std_k; the better side is the one with the
+ * larger sign_k x S.
+ */
+export function heronDecide(
+  sumsA: ArrayLike<number>,
+  sumsB: ArrayLike<number>,
+  stds: ArrayLike<number>,
+  levels: readonly HeronLevel[],
+): HeronDecision {
+  for (let k = 0; k < levels.length; k++) {
+    const { index, margin, sign, term } = levels[k];
+    const diff = sumsA[index] - sumsB[index];
+    const threshold = margin * stds[index];
+    if (Math.abs(diff) > threshold) return { probFirst: sign * diff > 0 ? 1 : 0, level: k, term, diff, threshold };
+  }
+  return { probFirst: 0.5, level: -1, term: null, diff: Number.NaN, threshold: Number.NaN };
+}
+
+export interface HeronTeacherOptions {
+  readonly spec: EnvSpec;
+  readonly config: HeronConfig;
+  /** Teacher id recorded on labels (default "heron"). */
+  readonly id?: string;
+}
+
+export class HeronTeacher implements Teacher {
+  readonly id: string;
+  readonly levels: readonly HeronLevel[];
+  private readonly spec: EnvSpec;
+  private stds: Float64Array | undefined;
+
+  constructor(opts: HeronTeacherOptions) {
+    this.id = opts.id ?? 'heron';
+    this.spec = opts.spec;
+    this.levels = heronLevels(opts.config, opts.spec);
+  }
+
+  /** Set the pool whose per-term std scales the margins (call again as the pool changes). */
+  setPool(pool: readonly Segment[]): void {
+    this.checkSegments(pool);
+    this.stds = termSumStds(pool);
+  }
+
+  /** The current per-term stds (undefined before setPool). */
+  poolStds(): Float64Array | undefined {
+    return this.stds?.slice();
+  }
+
+  /** Decide one pair against the current pool (or `stds` when given). */
+  decide(pair: Pair, stds = this.stds): HeronDecision {
+    if (!stds) throw new Error(`${this.id}: no pool; call setPool() first`);
+    return heronDecide(termSums(pair.a), termSums(pair.b), stds, this.levels);
+  }
+
+  async label(pairs: readonly Pair[]): Promise<Label[]> {
+    if (pairs.length === 0) return [];
+    const segs = pairs.flatMap((p) => [p.a, p.b]);
+    this.checkSegments(segs);
+    const stds = this.stds ?? termSumStds(segs);
+    return pairs.map((pair) => {
+      const d = this.decide(pair, stds);
+      return {
+        kind: 'preference',
+        id: labelId(this.id, pair.id),
+        pairId: pair.id,
+        teacher: this.id,
+        probFirst: d.probFirst,
+        raw: JSON.stringify(d.term === null ? { decidedBy: null } : { decidedBy: d.term, level: d.level, diff: d.diff, threshold: d.threshold }),
+      };
+    });
+  }
+
+  private checkSegments(segs: readonly Segment[]): void {
+    const n = this.spec.rewardTerms.length;
+    for (const s of segs) {
+      if (s.nTerms !== n) throw new RangeError(`${this.id}: segment ${s.id} has ${s.nTerms} reward terms, ${this.spec.id} has ${n}`);
+    }
+  }
+}

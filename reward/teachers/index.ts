@@ -1,0 +1,83 @@
+/**
+ * `--teacher` specs for the CLI:
+ *   oracle | stochastic | mistake | skip | equal | myopic   B-Pref presets (teachers/synthetic.ts)
+ *   <preset>:beta=1,epsMistake=0.1                        a preset with overrides
+ *   synthetic:gamma=0.95,epsEqual=0.05                    the oracle with overrides
+ *   regret[:gamma=0.99,beta=10,tieTolerance=0]            needs a value function (opts.values)
+ *   heron:path/to/heron.json                              hierarchical teacher (needs opts.env)
+ * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
+ * record the exact configuration.
+ */
+import { UsageError } from '../../core/errors.js';
+import type { Rng } from '../../core/rng.js';
+import type { EnvSpec } from '../../envs/types.js';
+import type { Teacher } from '../types.js';
+import { HeronTeacher, loadHeronConfig } from './heron.js';
+import { RegretTeacher, type ValueFunction } from './regret.js';
+import { isSyntheticPreset, SYNTHETIC_PRESET_NAMES, SYNTHETIC_PRESETS, type SyntheticConfig, SyntheticTeacher } from './synthetic.js';
+
+export interface MakeTeacherOptions {
+  /** The env the segments come from (HERON resolves term names and weights against it). */
+  readonly env: EnvSpec;
+  /** Seeded source of teacher randomness. */
+  readonly rng: Rng;
+  /** V* for the regret teacher. */
+  readonly values?: ValueFunction;
+}
+
+const SYNTHETIC_KEYS = ['beta', 'gamma', 'epsMistake', 'epsSkip', 'epsEqual'] as const;
+const REGRET_KEYS = ['gamma', 'beta', 'tieTolerance'] as const;
+
+function usage(msg: string): never {
+  throw new UsageError(`--teacher: ${msg}`);
+}
+
+/** "k=v,k=v" -> numbers, keys restricted to `allowed`. */
+function parseParams<K extends string>(text: string, allowed: readonly K[], spec: string): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  if (text.trim() === '') usage(`empty parameter list in "${spec}"`);
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) usage(`expected key=value, got "${part}" in "${spec}"`);
+    const key = part.slice(0, eq).trim();
+    const raw = part.slice(eq + 1).trim();
+    if (!(allowed as readonly string[]).includes(key)) usage(`unknown parameter "${key}" in "${spec}" (allowed: ${allowed.join(', ')})`);
+    if (key in out) usage(`parameter "${key}" given twice in "${spec}"`);
+    const value = /^\+?(inf|infinity)$/i.test(raw) ? Infinity : raw === '' ? Number.NaN : Number(raw);
+    if (Number.isNaN(value)) usage(`parameter "${key}" must be a number, got "${raw}" in "${spec}"`);
+    out[key as K] = value;
+  }
+  return out;
+}
+
+/** Build a teacher from a `--teacher` spec. Throws UsageError naming --teacher on bad input. */
+export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
+  const s = spec.trim();
+  const colon = s.indexOf(':');
+  const name = colon < 0 ? s : s.slice(0, colon);
+  const rest = colon < 0 ? undefined : s.slice(colon + 1);
+  const rng = opts.rng.fork(`teacher:${s}`);
+  if (isSyntheticPreset(name) || name === 'synthetic') {
+    const base: SyntheticConfig = SYNTHETIC_PRESETS[isSyntheticPreset(name) ? name : 'oracle'];
+    const over = rest === undefined ? {} : parseParams(rest, SYNTHETIC_KEYS, s);
+    try {
+      return new SyntheticTeacher({ ...base, ...over, rng, id: s });
+    } catch (e) {
+      usage(`${(e as Error).message} in "${s}"`);
+    }
+  }
+  if (name === 'regret') {
+    if (!opts.values) usage('"regret" needs a value function (V*), which this command does not provide');
+    const p = rest === undefined ? {} : parseParams(rest, REGRET_KEYS, s);
+    try {
+      return new RegretTeacher({ values: opts.values, ...p, rng, id: s });
+    } catch (e) {
+      usage(`${(e as Error).message} in "${s}"`);
+    }
+  }
+  if (name === 'heron') {
+    if (!rest) usage('"heron" needs a config file: heron:path/to/heron.json');
+    return new HeronTeacher({ spec: opts.env, config: loadHeronConfig(rest, opts.env), id: s });
+  }
+  return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>)`);
+}
