@@ -2,8 +2,8 @@
  * Seeded random numbers for every stochastic part of prefrl.
  *
  * Generator: xoshiro128** (Blackman & Vigna), 128 bits of state, period 2^128 - 1.
- * Seeding: the seed (a number or string) is hashed into a 128-bit state through
- * FNV-1a and splitmix32, so nearby seeds give unrelated streams.
+ * Seeding: the seed (a number or string) is hashed into the 128-bit state (four mixed 32-bit
+ * lanes, each passed through splitmix32), so nearby seeds give unrelated streams.
  *
  * Streams: `fork(key)` derives an independent child generator from the *seed path*
  * of its parent (not from its current state), so a child's numbers do not depend on
@@ -21,13 +21,30 @@ export interface RngState {
   readonly spare: number | null;
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
+/**
+ * Hash a seed path into 128 bits: four multiplicative lanes over the UTF-16 code units, each
+ * lane mixing in its neighbour, then a murmur3-style avalanche per lane. Streams derived from
+ * similar paths ("1/env/3", "1/env/4") start from unrelated states.
+ */
+function hash128(text: string): [number, number, number, number] {
+  let h1 = 0x6a09e667;
+  let h2 = 0xbb67ae85;
+  let h3 = 0x3c6ef372;
+  let h4 = 0xa54ff53a;
   for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    const c = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ c, 0x9e3779b1);
+    h2 = h3 ^ Math.imul(h2 ^ c, 0x85ebca77);
+    h3 = h4 ^ Math.imul(h3 ^ c, 0xc2b2ae3d);
+    h4 = h1 ^ Math.imul(h4 ^ c, 0x27d4eb2f);
   }
-  return h >>> 0;
+  const fin = (h: number, salt: number): number => {
+    let z = (h ^ salt ^ text.length) >>> 0;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  return [fin(h1, h3), fin(h2, h4), fin(h3, h1), fin(h4, h2)];
 }
 
 function splitmix32(state: { x: number }): number {
@@ -57,11 +74,12 @@ export class Rng {
       throw new RangeError(`Rng: seed must be a finite number or a string, got ${seed}`);
     }
     this.path = String(seed);
-    const st = { x: fnv1a(this.path) };
-    this.s0 = splitmix32(st);
-    this.s1 = splitmix32(st);
-    this.s2 = splitmix32(st);
-    this.s3 = splitmix32(st);
+    // Each 128-bit hash lane seeds one state word through splitmix32 (decorrelates the lanes).
+    const lanes = hash128(this.path);
+    this.s0 = splitmix32({ x: lanes[0] });
+    this.s1 = splitmix32({ x: lanes[1] });
+    this.s2 = splitmix32({ x: lanes[2] });
+    this.s3 = splitmix32({ x: lanes[3] });
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
