@@ -4,6 +4,7 @@
  */
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
+import { benchRewardCommand } from './commands/bench_reward.js';
 import { checkEnvCommand } from './commands/check_env.js';
 import { demoCommand } from './commands/demo.js';
 import { envsCommand } from './commands/envs.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,
+  benchRewardCommand,
 ];
 
 function usage(): string {

@@ -1,0 +1,561 @@
+/**
+ * Training a reward-network ensemble on labelled pairs of segments.
+ *
+ * Model (reward/preference.ts holds the scalar reference of every formula here):
+ *   S(seg) = sum_{t<H} f(x_t)                    summed per-step network output over a segment
+ *   d = (S(a) - S(b)) / T,  P(a > b) = sigmoid(d)
+ * - partial-return (Christiano et al. 2017; B-Pref): f is a reward and S the predicted return.
+ * - regret, optimal-advantage form (Knox et al. 2022/2023; Hejna et al. CPL): f is read as the
+ *   optimal advantage A*(s, a), so S = -regret and P = sigmoid((regret(b) - regret(a)) / T).
+ *   The loss on outputs is the same; what changes is the meaning of f (an agent acts greedily
+ *   on it or uses it as a heavily shaped reward). An advantage needs the action (or, for
+ *   deterministic dynamics, the next observation), so the regret model refuses input `obs`.
+ *   The choice is recorded with the saved model (config.preferenceModel).
+ *
+ * Loss per labelled pair with target y = probFirst (1, 0, 0.5 for a tie, or any soft value):
+ *   y_s = (1 - e) y + e / 2                                   label smoothing e (default 0)
+ *   rho = 0:  L = softplus(d) - y_s d                         Bradley-Terry NLL
+ *   rho > 0:  P_obs = (1 - rho) sigmoid(d) + rho sigmoid(-d)  known flip rate rho
+ *             L = -(y_s log P_obs + (1 - y_s) log(1 - P_obs))
+ * Skip labels are ignored. The batch loss is the mean over pairs. Every segment of one training
+ * call must have the same length H (pairs of unequal lengths throw).
+ *
+ * Procedure (B-Pref's reward learning, plus held-out early stopping):
+ * - A validation split (valFraction of the preference labels, drawn with rng.fork('split'))
+ *   is held out; the input normaliser is fitted on the training pairs' transitions.
+ * - Each ensemble member has its own Adam optimizer (one per network: sharing one across
+ *   networks throws in tfjs) and its own data order (rng.fork('order').fork(k) each epoch),
+ *   optionally on its own bootstrap resample of the training pairs (rng.fork('bootstrap').fork(k)).
+ * - After every epoch each member is scored on the held-out pairs (NLL with the flip rate,
+ *   without smoothing); a member whose held-out NLL has not improved for `patience` epochs
+ *   stops, and every member ends with its best weights. Without held-out pairs all epochs run.
+ * - Deterministic for a seed on a given backend: same seed, same data -> same weights.
+ *
+ * Speed: a step's pairs are pushed through each member in micro-batches of about
+ * `microBatchRows` transitions (both segments of a pair in the same micro-batch) and the
+ * gradients summed, which keeps every tensor in cache and every matMul on the WASM backend's
+ * fast path; the result does not depend on the micro-batch size beyond float rounding.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../core/rng.js';
+import { preferenceAccuracy } from './metrics.js';
+import { noisyNll, smoothLabel } from './preference.js';
+import { InputNormalizer, type RewardNet, segmentRows } from './network.js';
+import type { Label, Pair, PreferenceModelKind } from './types.js';
+
+export interface TrainOptions {
+  /** Seeded generator: validation split, data order and bootstrap resamples. */
+  readonly rng: Rng;
+  /** What the summed outputs mean (default: the network's config.preferenceModel). */
+  readonly preferenceModel?: PreferenceModelKind;
+  /** Maximum passes over the training pairs per member (default 50). */
+  readonly epochs?: number;
+  /** Pairs per gradient step (default 128). */
+  readonly batchSize?: number;
+  /** Adam learning rate (default 3e-4, B-Pref). */
+  readonly lr?: number;
+  /** Temperature T of P = sigmoid((S(a) - S(b)) / T) (default 1). */
+  readonly temperature?: number;
+  /** Label smoothing e in [0, 1]: y -> (1 - e) y + e / 2 (default 0). */
+  readonly labelSmoothing?: number;
+  /** Known label flip rate rho in [0, 0.5) for the noise-robust loss (default 0). */
+  readonly flipRate?: number;
+  /** Fraction of preference labels held out for early stopping (default 0.1; none when fewer than 10 labels). */
+  readonly valFraction?: number;
+  /** Epochs without held-out improvement before a member stops (default 5). */
+  readonly patience?: number;
+  /** Train each member on its own bootstrap resample of the training pairs (default false). */
+  readonly bootstrap?: boolean;
+  /** Fit the input normaliser on the training transitions (default: when the network has none yet). */
+  readonly fitNormalizer?: boolean;
+  /** Transitions per micro-batch (speed only; default 2048). */
+  readonly microBatchRows?: number;
+  /** Called after every epoch with its metrics. */
+  readonly onEpoch?: (m: EpochMetrics) => void;
+  /** Called after every gradient step. */
+  readonly onStep?: (p: StepProgress) => void;
+}
+
+export interface StepProgress {
+  readonly epoch: number;
+  readonly member: number;
+  /** Steps done in this epoch by this member (1-based) and the epoch's total. */
+  readonly step: number;
+  readonly steps: number;
+  /** Mean loss of this step's batch. */
+  readonly loss: number;
+}
+
+export interface EpochMetrics {
+  /** 1-based epoch number. */
+  readonly epoch: number;
+  /** Mean training loss over the members that trained this epoch. */
+  readonly trainLoss: number;
+  /** Each member's mean batch loss this epoch (NaN for stopped members). */
+  readonly memberTrainLoss: readonly number[];
+  /** Accuracy of the ensemble-mean summed output on held-out non-tie labels (NaN without any). */
+  readonly valAccuracy: number;
+  /** Mean held-out NLL of the ensemble-mean logit (flip rate applied, no smoothing; NaN without held-out pairs). */
+  readonly valNll: number;
+  /** Each member's held-out NLL after this epoch (of its current weights). */
+  readonly memberValNll: readonly number[];
+  /** Members still training after this epoch. */
+  readonly activeMembers: number;
+}
+
+export interface TrainResult {
+  readonly epochs: readonly EpochMetrics[];
+  /** Per member, the epoch whose weights were kept (0: the weights before training). */
+  readonly bestEpoch: readonly number[];
+  readonly trainPairs: number;
+  readonly valPairs: number;
+  /** Ids of the held-out pairs (in label order). */
+  readonly valPairIds: readonly string[];
+  /** Skip labels ignored. */
+  readonly skipped: number;
+  /** Held-out accuracy and NLL of the final ensemble (NaN without held-out pairs). */
+  readonly valAccuracy: number;
+  readonly valNll: number;
+  /** Some member stopped before the last epoch. */
+  readonly stoppedEarly: boolean;
+  readonly preferenceModel: PreferenceModelKind;
+}
+
+/** Resolved training options (all defaults filled in). */
+export type ResolvedTrainOptions = Required<Omit<TrainOptions, 'onEpoch' | 'onStep' | 'preferenceModel' | 'fitNormalizer'>> & {
+  readonly preferenceModel: PreferenceModelKind;
+  readonly fitNormalizer: boolean;
+};
+
+export const TRAIN_DEFAULTS = {
+  epochs: 50,
+  batchSize: 128,
+  lr: 3e-4,
+  temperature: 1,
+  labelSmoothing: 0,
+  flipRate: 0,
+  valFraction: 0.1,
+  patience: 5,
+  bootstrap: false,
+  microBatchRows: 2048,
+} as const;
+
+/** Fewer preference labels than this: no validation split. */
+export const MIN_LABELS_FOR_VALIDATION = 10;
+
+// ---------------------------------------------------------------------------------------
+// The loss
+
+export interface LossOptions {
+  /** Label smoothing e in [0, 1]. */
+  readonly labelSmoothing?: number;
+  /** Flip rate rho in [0, 0.5). */
+  readonly flipRate?: number;
+}
+
+/**
+ * Per-pair preference loss on logits d [n] against targets y [n] (already smoothed), -> [n].
+ * rho = 0: softplus(d) - y d; rho > 0: -(y log P_obs + (1 - y) log(1 - P_obs)) with
+ * P_obs = (1 - rho) sigmoid(d) + rho sigmoid(-d) and 1 - P_obs computed directly.
+ */
+export function preferenceLossTensor(logits: tf.Tensor1D, targets: tf.Tensor1D, flipRate = 0): tf.Tensor1D {
+  checkFlipRate(flipRate);
+  return tf.tidy(() => {
+    if (flipRate === 0) return tf.sub(tf.softplus(logits), tf.mul(targets, logits)) as tf.Tensor1D;
+    const p = tf.sigmoid(logits);
+    const q = tf.sigmoid(tf.neg(logits));
+    const pObs = tf.add(tf.mul(p, 1 - flipRate), tf.mul(q, flipRate));
+    const qObs = tf.add(tf.mul(q, 1 - flipRate), tf.mul(p, flipRate));
+    return tf.neg(tf.add(tf.mul(targets, tf.log(pObs)), tf.mul(tf.sub(1, targets), tf.log(qObs)))) as tf.Tensor1D;
+  });
+}
+
+/** The same loss on plain numbers (mean over pairs), with smoothing applied to the raw labels. */
+export function preferenceLoss(logits: ArrayLike<number>, probFirst: ArrayLike<number>, opts: LossOptions = {}): number {
+  if (logits.length !== probFirst.length || logits.length === 0) {
+    throw new RangeError(`preferenceLoss: ${logits.length} logits and ${probFirst.length} labels (need equal, > 0)`);
+  }
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) {
+    s += noisyNll(logits[i], smoothLabel(probFirst[i], opts.labelSmoothing ?? 0), opts.flipRate ?? 0);
+  }
+  return s / logits.length;
+}
+
+function checkFlipRate(rho: number): void {
+  if (!(rho >= 0 && rho < 0.5)) throw new RangeError(`flipRate must be in [0, 0.5), got ${rho}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Labelled data in network-input layout
+
+/** Labelled pairs as normalised network inputs, ready for micro-batches. */
+export interface PairData {
+  /** Number of pairs. */
+  readonly n: number;
+  /** Segment length H (the same for every pair). */
+  readonly H: number;
+  /** Network input width. */
+  readonly inDim: number;
+  /** [n, 2, H, inDim]: pair i's segment a rows then segment b rows, normalised. */
+  readonly rows: Float32Array;
+  /** [n] raw label probFirst. */
+  readonly labels: Float64Array;
+}
+
+/** The preference (non-skip) labels matched to their pairs; throws on a mismatch. */
+export function labelledPairs(pairs: readonly Pair[], labels: readonly Label[]): { pairs: Pair[]; labels: Float64Array; skipped: number } {
+  if (pairs.length !== labels.length) throw new RangeError(`train: ${pairs.length} pairs but ${labels.length} labels (one label per pair, in order)`);
+  const keep: Pair[] = [];
+  const ys: number[] = [];
+  let skipped = 0;
+  pairs.forEach((p, i) => {
+    const l = labels[i];
+    if (l.pairId !== p.id) throw new RangeError(`train: label ${i} (${l.id}) is for pair ${l.pairId}, but pair ${i} is ${p.id}`);
+    if (l.kind === 'skip') {
+      skipped++;
+      return;
+    }
+    if (!(l.probFirst >= 0 && l.probFirst <= 1)) throw new RangeError(`train: label ${l.id} has probFirst ${l.probFirst}, outside [0, 1]`);
+    keep.push(p);
+    ys.push(l.probFirst);
+  });
+  return { pairs: keep, labels: Float64Array.from(ys), skipped };
+}
+
+/** Raw input rows of pairs: [n, 2, H, inDim] (not normalised). */
+export function pairRows(net: RewardNet, pairs: readonly Pair[]): { rows: Float32Array; H: number } {
+  if (pairs.length === 0) return { rows: new Float32Array(0), H: 0 };
+  const H = pairs[0].a.length;
+  const w = net.inDim;
+  const rows = new Float32Array(pairs.length * 2 * H * w);
+  pairs.forEach((p, i) => {
+    for (const [j, s] of [p.a, p.b].entries()) {
+      if (s.length !== H) throw new RangeError(`train: all segments must have the same length; pair ${p.id} has ${s.length} steps, the first pair ${H}`);
+      if (s.obsDim !== net.config.obsDim || s.actDim !== net.config.actDim) {
+        throw new RangeError(`train: segment ${s.id} has obs/act sizes ${s.obsDim}/${s.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
+      }
+      segmentRows(s, net.input, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w));
+    }
+  });
+  return { rows, H };
+}
+
+/**
+ * Gather pairs `idx` into a micro-batch: x [2 P H, inDim] (all a-segments, then all
+ * b-segments) and its transpose xT [inDim, 2 P H], both built in JS.
+ */
+function gather(data: PairData, idx: ArrayLike<number>, x: Float32Array, xT: Float32Array): void {
+  const P = idx.length;
+  const seg = data.H * data.inDim;
+  const R = 2 * P * data.H;
+  const w = data.inDim;
+  for (let j = 0; j < 2; j++) {
+    for (let p = 0; p < P; p++) {
+      const src = (2 * idx[p] + j) * seg;
+      const dstRow = (j * P + p) * data.H;
+      x.set(data.rows.subarray(src, src + seg), dstRow * w);
+    }
+  }
+  for (let r = 0; r < R; r++) for (let c = 0; c < w; c++) xT[c * R + r] = x[r * w + c];
+}
+
+/** Targets after smoothing, as float32 for the loss tensor. */
+function smoothedTargets(data: PairData, idx: ArrayLike<number>, eps: number): Float32Array {
+  const out = new Float32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = smoothLabel(data.labels[idx[i]], eps);
+  return out;
+}
+
+/**
+ * Sum over micro-batches of member k's loss on pairs `idx`, divided by idx.length, and its
+ * gradients (summed the same way). Returns the batch's mean loss; `grads` are new tensors
+ * keyed by variable name (the caller disposes them).
+ */
+export function memberLossAndGrads(
+  net: RewardNet,
+  k: number,
+  data: PairData,
+  idx: ArrayLike<number>,
+  opts: StepOptions,
+): { loss: number; grads: tf.NamedTensorMap } {
+  const vars = net.memberVariables(k);
+  const total = idx.length;
+  const per = Math.max(1, Math.floor(opts.microBatchRows / (2 * data.H)));
+  const acc: tf.NamedTensorMap = {};
+  let lossSum = 0;
+  const maxRows = 2 * Math.min(per, total) * data.H * data.inDim;
+  const xBuf = new Float32Array(maxRows);
+  const xTBuf = new Float32Array(maxRows);
+  for (let s = 0; s < total; s += per) {
+    const mb = Array.prototype.slice.call(idx, s, Math.min(total, s + per)) as number[];
+    const P = mb.length;
+    const R = 2 * P * data.H;
+    const xv = xBuf.subarray(0, R * data.inDim);
+    const xTv = xTBuf.subarray(0, R * data.inDim);
+    gather(data, mb, xv, xTv);
+    const y = smoothedTargets(data, mb, opts.labelSmoothing);
+    const { value, grads } = tf.tidy(() => {
+      const x = tf.tensor2d(xv, [R, data.inDim]);
+      const xT = tf.tensor2d(xTv, [data.inDim, R]);
+      const targets = tf.tensor1d(y);
+      return tf.variableGrads(() => {
+        const out = net.forwardMember(k, x, xT);
+        const sums = tf.sum(tf.reshape(out, [2, P, data.H]), 2);
+        const [sa, sb] = tf.split(sums, 2, 0);
+        const logits = tf.reshape(tf.div(tf.sub(sa, sb), opts.temperature), [P]) as tf.Tensor1D;
+        return tf.div(tf.sum(preferenceLossTensor(logits, targets, opts.flipRate)), total) as tf.Scalar;
+      }, vars);
+    });
+    lossSum += value.dataSync()[0];
+    value.dispose();
+    for (const [name, g] of Object.entries(grads)) {
+      const prev = acc[name];
+      if (prev) {
+        acc[name] = tf.add(prev, g);
+        prev.dispose();
+        g.dispose();
+      } else acc[name] = g;
+    }
+  }
+  return { loss: lossSum, grads: acc };
+}
+
+/** Options of one gradient step. */
+export interface StepOptions {
+  readonly temperature: number;
+  readonly labelSmoothing: number;
+  readonly flipRate: number;
+  readonly microBatchRows: number;
+}
+
+/** One Adam optimizer per member (B-Pref's betas; eps 1e-8 as in PyTorch). */
+export function createOptimizers(net: RewardNet, lr: number): tf.AdamOptimizer[] {
+  return Array.from({ length: net.members }, () => tf.train.adam(lr, 0.9, 0.999, 1e-8));
+}
+
+/** One gradient step of member k on pairs `idx` with its own optimizer; returns the batch's mean loss. */
+export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, data: PairData, idx: ArrayLike<number>, opts: StepOptions): number {
+  const { loss, grads } = memberLossAndGrads(net, k, data, idx, opts);
+  try {
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+  } finally {
+    tf.dispose(grads);
+  }
+  return loss;
+}
+
+// ---------------------------------------------------------------------------------------
+// Training
+
+export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): ResolvedTrainOptions {
+  const o = {
+    ...TRAIN_DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    preferenceModel: opts.preferenceModel ?? net.config.preferenceModel,
+    fitNormalizer: opts.fitNormalizer ?? !net.normalizerFitted,
+  } as ResolvedTrainOptions & Pick<TrainOptions, 'onEpoch' | 'onStep'>;
+  const posInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!posInt(o.epochs)) throw new RangeError(`train: epochs must be a positive integer, got ${o.epochs}`);
+  if (!posInt(o.batchSize)) throw new RangeError(`train: batchSize must be a positive integer, got ${o.batchSize}`);
+  if (!posInt(o.microBatchRows)) throw new RangeError(`train: microBatchRows must be a positive integer, got ${o.microBatchRows}`);
+  if (!(Number.isInteger(o.patience) && o.patience >= 1)) throw new RangeError(`train: patience must be an integer >= 1, got ${o.patience}`);
+  if (!(o.lr > 0)) throw new RangeError(`train: lr must be > 0, got ${o.lr}`);
+  if (!(o.temperature > 0)) throw new RangeError(`train: temperature must be > 0, got ${o.temperature}`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing <= 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1], got ${o.labelSmoothing}`);
+  checkFlipRate(o.flipRate);
+  if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new RangeError(`train: valFraction must be in [0, 1), got ${o.valFraction}`);
+  if (o.preferenceModel === 'regret' && net.input === 'obs') {
+    throw new RangeError(
+      'train: the regret model reads the output as an optimal advantage A(s, a), which needs the action: use input obs-action (or obs-next-obs for deterministic dynamics), not obs',
+    );
+  }
+  return o;
+}
+
+/** Each member's logits (S(a) - S(b)) / T of every pair: [members, n]. */
+function memberLogits(net: RewardNet, data: PairData, temperature: number): Float32Array {
+  const n = data.n;
+  const m = net.members;
+  const per = net.predictRows(data.rows, 2 * n * data.H, { normalized: true });
+  const out = new Float32Array(m * n);
+  for (let k = 0; k < m; k++) {
+    for (let i = 0; i < n; i++) {
+      let sa = 0;
+      let sb = 0;
+      const base = k * 2 * n * data.H + 2 * i * data.H;
+      for (let t = 0; t < data.H; t++) {
+        sa += per[base + t];
+        sb += per[base + data.H + t];
+      }
+      out[k * n + i] = (sa - sb) / temperature;
+    }
+  }
+  return out;
+}
+
+interface HeldOut {
+  readonly memberNll: number[];
+  readonly nll: number;
+  readonly accuracy: number;
+}
+
+function evaluate(net: RewardNet, data: PairData, temperature: number, flipRate: number): HeldOut {
+  const m = net.members;
+  const n = data.n;
+  if (n === 0) return { memberNll: new Array<number>(m).fill(Number.NaN), nll: Number.NaN, accuracy: Number.NaN };
+  const logits = memberLogits(net, data, temperature);
+  const memberNll: number[] = [];
+  const mean = new Float64Array(n);
+  for (let k = 0; k < m; k++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const d = logits[k * n + i];
+      s += noisyNll(d, data.labels[i], flipRate);
+      mean[i] += d / m;
+    }
+    memberNll.push(s / n);
+  }
+  let nll = 0;
+  const p = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    nll += noisyNll(mean[i], data.labels[i], flipRate);
+    p[i] = 1 / (1 + Math.exp(-mean[i]));
+  }
+  return { memberNll, nll: nll / n, accuracy: preferenceAccuracy(p, data.labels).accuracy };
+}
+
+/**
+ * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
+ * record the preference model in its config. See the header for the procedure.
+ */
+export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
+  const o = resolveTrainOptions(net, options);
+  const { onEpoch, onStep } = options;
+  const lp = labelledPairs(pairs, labels);
+  const n = lp.pairs.length;
+  if (n === 0) throw new RangeError('train: no preference labels (every label is a skip, or there are none)');
+
+  // Validation split.
+  const nVal = n >= MIN_LABELS_FOR_VALIDATION && o.valFraction > 0 ? Math.max(1, Math.round(o.valFraction * n)) : 0;
+  const perm = o.rng.fork('split').permutation(n);
+  const valIdx = Array.from(perm.subarray(0, nVal)).sort((a, b) => a - b);
+  const trainIdx = Array.from(perm.subarray(nVal)).sort((a, b) => a - b);
+
+  // Inputs: fit the normaliser on the training transitions, then normalise everything.
+  const all = pairRows(net, lp.pairs);
+  const seg = 2 * all.H * net.inDim;
+  const pick = (idx: number[]): Float32Array => {
+    const out = new Float32Array(idx.length * seg);
+    idx.forEach((i, j) => out.set(all.rows.subarray(i * seg, (i + 1) * seg), j * seg));
+    return out;
+  };
+  const trainRaw = pick(trainIdx);
+  if (o.fitNormalizer) net.setNormalizer(InputNormalizer.fit(trainRaw, net.inDim));
+  const train: PairData = { n: trainIdx.length, H: all.H, inDim: net.inDim, rows: net.normalizer.apply(trainRaw), labels: Float64Array.from(trainIdx, (i) => lp.labels[i]) };
+  const val: PairData = { n: nVal, H: all.H, inDim: net.inDim, rows: net.normalizer.apply(pick(valIdx)), labels: Float64Array.from(valIdx, (i) => lp.labels[i]) };
+  net.setPreferenceModel(o.preferenceModel);
+
+  const m = net.members;
+  const optimizers = createOptimizers(net, o.lr);
+  const memberData = Array.from({ length: m }, (_, k) => {
+    if (!o.bootstrap) return Int32Array.from({ length: train.n }, (_, i) => i);
+    const r = o.rng.fork('bootstrap').fork(k);
+    return Int32Array.from({ length: train.n }, () => r.int(train.n));
+  });
+  const orderRng = Array.from({ length: m }, (_, k) => o.rng.fork('order').fork(k));
+
+  const initial = evaluate(net, val, o.temperature, o.flipRate);
+  const bestNll = initial.memberNll.slice();
+  const bestEpoch = new Array<number>(m).fill(0);
+  const bestWeights = nVal > 0 ? Array.from({ length: m }, (_, k) => net.getMemberWeights(k)) : [];
+  const sinceBest = new Array<number>(m).fill(0);
+  const active = new Array<boolean>(m).fill(true);
+  const epochs: EpochMetrics[] = [];
+  let stoppedEarly = false;
+  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows };
+
+  try {
+    for (let epoch = 1; epoch <= o.epochs && active.some(Boolean); epoch++) {
+      const memberTrainLoss = new Array<number>(m).fill(Number.NaN);
+      for (let k = 0; k < m; k++) {
+        if (!active[k]) continue;
+        const order = orderRng[k].shuffle(memberData[k].slice());
+        const steps = Math.ceil(order.length / o.batchSize);
+        let lossSum = 0;
+        for (let s = 0; s < steps; s++) {
+          const idx = order.subarray(s * o.batchSize, Math.min(order.length, (s + 1) * o.batchSize));
+          const loss = memberStep(net, k, optimizers[k], train, idx, stepOpts);
+          lossSum += loss;
+          onStep?.({ epoch, member: k, step: s + 1, steps, loss });
+        }
+        memberTrainLoss[k] = lossSum / steps;
+      }
+      const trained = active.slice();
+      const held = evaluate(net, val, o.temperature, o.flipRate);
+      if (nVal > 0) {
+        for (let k = 0; k < m; k++) {
+          if (!trained[k]) continue;
+          if (held.memberNll[k] < bestNll[k]) {
+            bestNll[k] = held.memberNll[k];
+            bestEpoch[k] = epoch;
+            bestWeights[k] = net.getMemberWeights(k);
+            sinceBest[k] = 0;
+          } else if (++sinceBest[k] >= o.patience) {
+            active[k] = false;
+            stoppedEarly = true;
+          }
+        }
+      } else for (let k = 0; k < m; k++) bestEpoch[k] = epoch;
+      const losses = memberTrainLoss.filter((v) => !Number.isNaN(v));
+      const metrics: EpochMetrics = {
+        epoch,
+        trainLoss: losses.reduce((a, b) => a + b, 0) / losses.length,
+        memberTrainLoss,
+        valAccuracy: held.accuracy,
+        valNll: held.nll,
+        memberValNll: held.memberNll,
+        activeMembers: active.filter(Boolean).length,
+      };
+      epochs.push(metrics);
+      onEpoch?.(metrics);
+      // Let timers and I/O (progress output, servers) run between epochs.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    for (const opt of optimizers) opt.dispose();
+  }
+  if (nVal > 0) for (let k = 0; k < m; k++) net.setMemberWeights(k, bestWeights[k]);
+  const final = evaluate(net, val, o.temperature, o.flipRate);
+  // Saved with the model: the temperature is part of the preference model's meaning.
+  net.meta = {
+    ...net.meta,
+    training: {
+      preferenceModel: o.preferenceModel,
+      temperature: o.temperature,
+      labelSmoothing: o.labelSmoothing,
+      flipRate: o.flipRate,
+      lr: o.lr,
+      batchSize: o.batchSize,
+      bootstrap: o.bootstrap,
+      epochs: epochs.length,
+      bestEpoch,
+      trainPairs: train.n,
+      valPairs: nVal,
+      valAccuracy: final.accuracy,
+      valNll: final.nll,
+    },
+  };
+  return {
+    epochs,
+    bestEpoch,
+    trainPairs: train.n,
+    valPairs: nVal,
+    valPairIds: valIdx.map((i) => lp.pairs[i].id),
+    skipped: lp.skipped,
+    valAccuracy: final.accuracy,
+    valNll: final.nll,
+    stoppedEarly,
+    preferenceModel: o.preferenceModel,
+  };
+}

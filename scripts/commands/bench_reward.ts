@@ -1,0 +1,305 @@
+/**
+ * `prefrl bench reward`: how fast the reward ensemble trains and relabels, next to PyTorch.
+ *
+ * Times one training step of the ensemble (every member: forward, backward, Adam update on
+ * one batch of pairs; reward/train.ts `memberStep`, the code `trainRewardModel` runs) after
+ * warm-up, as the median of several repeats; and the relabelling throughput of the ensemble
+ * predict (transitions per second). When a `python3` with torch is found, the same networks,
+ * batch, loss and optimizer run in PyTorch in the same invocation
+ * (benchmarks/torch/reward_step.py) and the ratio prefrl / PyTorch is reported (< 1: prefrl
+ * is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { BACKENDS, initBackend } from '../../core/backend.js';
+import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
+import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl bench reward',
+  summary: 'Time one training step and the relabelling throughput of the reward ensemble, next to PyTorch when available.',
+  flags: {
+    members: flags.int({ doc: 'Ensemble members', default: DEFAULT_REWARD_NET.members, min: 1 }),
+    hidden: flags.list({ doc: 'Hidden layer widths', default: DEFAULT_REWARD_NET.hidden.map(String) }),
+    obsDim: flags.int({ doc: 'Observation size (input = obs + action)', default: 17, min: 1 }),
+    actDim: flags.int({ doc: 'Action size', default: 6, min: 1 }),
+    pairs: flags.int({ doc: 'Pairs per training batch', default: 128, min: 1 }),
+    length: flags.int({ doc: 'Steps per segment', default: 50, min: 1 }),
+    warmup: flags.int({ doc: 'Untimed steps before timing', default: 2, min: 0 }),
+    repeats: flags.int({ doc: 'Timed steps (the median is reported)', default: 5, min: 1 }),
+    microBatchRows: flags.int({ doc: 'Transitions per micro-batch inside a step', default: TRAIN_DEFAULTS.microBatchRows, min: 1 }),
+    relabel: flags.int({ doc: 'Transitions relabelled for the throughput figure (0: skip)', default: 100_000, min: 0 }),
+    torch: flags.bool({ doc: 'Run the PyTorch reference when python3 with torch is found', default: true }),
+    torchThreads: flags.int({ doc: 'torch.set_num_threads for the reference', defaultDoc: 'number of CPUs', optional: true, min: 1 }),
+    torchRelabel: flags.int({ doc: 'Transitions for PyTorch relabelling (slow with reference BLAS)', default: 20_000, min: 0 }),
+    python: flags.string({ doc: 'Python interpreter for the reference', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
+    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'wasm' }),
+    seed: flags.int({ doc: 'Seed of the weights and the random batch', default: 0 }),
+    out: flags.string({ doc: 'Folder to write reward.json and reward.md into', optional: true }),
+    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+  },
+};
+
+/** What the PyTorch script prints. */
+interface TorchResult {
+  readonly torch: string;
+  readonly python: string;
+  readonly threads: number;
+  readonly blas: string | null;
+  readonly blas_libs: string[];
+  readonly step_ms: number;
+  readonly step_ms_all: number[];
+  readonly relabel_per_s: number | null;
+  readonly relabel_transitions: number;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const TORCH_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../benchmarks/torch/reward_step.py');
+
+/** The first interpreter that imports torch, or why none did. */
+function findPython(explicit: string | undefined): { python: string } | { skipped: string } {
+  const candidates = explicit ? [explicit] : ['python3', '/usr/bin/python3'];
+  const why: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) return { python: py };
+    why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
+  }
+  return { skipped: `no python with torch (${why.join('; ')})` };
+}
+
+export const benchRewardCommand: Command = {
+  name: 'bench reward',
+  summary: spec.summary,
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const hidden = f.hidden.map((h) => {
+      const n = Number(h);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`prefrl bench reward: --hidden: expected positive integers, got ${JSON.stringify(h)}`);
+      return n;
+    });
+    const backend = await initBackend(f.backend);
+    const log = ctx.logger;
+    const loadBefore = loadavg()[0];
+
+    // --- prefrl: one training step of the ensemble.
+    const rng = new Rng(f.seed);
+    const net = RewardNet.create({ obsDim: f.obsDim, actDim: f.actDim, members: f.members, hidden }, rng.fork('net'));
+    const inDim = net.inDim;
+    const rows = new Float32Array(f.pairs * 2 * f.length * inDim);
+    rng.fork('batch').fillNormal(rows);
+    const data: PairData = { n: f.pairs, H: f.length, inDim, rows, labels: Float64Array.from({ length: f.pairs }, (_, i) => (i % 3) / 2) };
+    const idx = Int32Array.from({ length: f.pairs }, (_, i) => i);
+    const optimizers = createOptimizers(net, TRAIN_DEFAULTS.lr);
+    const stepOpts = { temperature: 1, labelSmoothing: 0, flipRate: 0, microBatchRows: f.microBatchRows };
+    const step = () => {
+      for (let k = 0; k < net.members; k++) memberStep(net, k, optimizers[k], data, idx, stepOpts);
+    };
+    let stepMsAll: number[] = [];
+    let relabelPerS: number | null = null;
+    let tensorsAfter = 0;
+    try {
+      log.info(`prefrl: ${f.members} x MLP ${[inDim, ...hidden, 1].join('-')}, ${f.pairs} pairs x 2 x ${f.length} steps, backend ${backend.name}`);
+      for (let i = 0; i < f.warmup; i++) step();
+      for (let i = 0; i < f.repeats; i++) {
+        const t0 = ctx.clock.now();
+        step();
+        stepMsAll.push(ctx.clock.now() - t0);
+      }
+      // --- prefrl: relabelling throughput of the ensemble predict.
+      if (f.relabel > 0) {
+        const n = f.relabel;
+        const r = rng.fork('relabel');
+        const obs = new Float32Array(n * f.obsDim);
+        const actions = new Float32Array(n * f.actDim);
+        r.fillNormal(obs);
+        r.fillNormal(actions);
+        const batch = { n, obs, actions, nextObs: new Float32Array(0) };
+        const warm = Math.min(n, 8192);
+        net.predict({ n: warm, obs: obs.subarray(0, warm * f.obsDim), actions: actions.subarray(0, warm * f.actDim), nextObs: batch.nextObs });
+        const rates: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const t0 = ctx.clock.now();
+          net.predict(batch);
+          rates.push(n / ((ctx.clock.now() - t0) / 1000));
+        }
+        relabelPerS = median(rates);
+      }
+    } finally {
+      for (const o of optimizers) o.dispose();
+      net.dispose();
+      tensorsAfter = tf.memory().numTensors;
+    }
+    stepMsAll = stepMsAll.map((v) => Math.round(v * 10) / 10);
+    const stepMs = median(stepMsAll);
+
+    // --- PyTorch reference, same sizes.
+    let torch: TorchResult | null = null;
+    let torchSkipped: string | null = null;
+    const torchThreads = f.torchThreads ?? availableParallelism();
+    if (!f.torch) torchSkipped = 'disabled by --no-torch';
+    else {
+      const found = findPython(f.python);
+      if ('skipped' in found) torchSkipped = found.skipped;
+      else {
+        log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
+        const args = [
+          TORCH_SCRIPT,
+          `--members=${f.members}`,
+          `--hidden=${hidden.join(',')}`,
+          `--in-dim=${inDim}`,
+          `--pairs=${f.pairs}`,
+          `--length=${f.length}`,
+          `--activation=${DEFAULT_REWARD_NET.activation}`,
+          `--output-activation=${DEFAULT_REWARD_NET.outputActivation}`,
+          `--warmup=${f.warmup}`,
+          `--repeats=${f.repeats}`,
+          `--threads=${torchThreads}`,
+          `--relabel=${f.relabel > 0 ? f.torchRelabel : 0}`,
+          `--seed=${f.seed}`,
+        ];
+        const r = spawnSync(found.python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+        const last = r.stdout?.trim().split('\n').pop() ?? '';
+        if (r.status !== 0) torchSkipped = `the PyTorch script failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+        else {
+          try {
+            torch = JSON.parse(last) as TorchResult;
+          } catch {
+            torchSkipped = `the PyTorch script printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})`;
+          }
+        }
+      }
+    }
+    if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);
+
+    const ratio = torch ? stepMs / torch.step_ms : null;
+    const result = {
+      bench: 'reward',
+      command: `prefrl bench reward${argv.length ? ` ${argv.join(' ')}` : ''}`,
+      setup: {
+        members: f.members,
+        layers: [inDim, ...hidden, 1],
+        activation: DEFAULT_REWARD_NET.activation,
+        outputActivation: DEFAULT_REWARD_NET.outputActivation,
+        pairs: f.pairs,
+        segmentLength: f.length,
+        transitionsPerStep: 2 * f.pairs * f.length,
+        warmup: f.warmup,
+        repeats: f.repeats,
+        microBatchRows: f.microBatchRows,
+      },
+      machine: {
+        nproc: availableParallelism(),
+        cpu: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        backend: backend.name,
+        loadavg1Before: Math.round(loadBefore * 100) / 100,
+        loadavg1After: Math.round(loadavg()[0] * 100) / 100,
+      },
+      prefrl: { stepMs, stepMsAll, relabelPerS: relabelPerS === null ? null : Math.round(relabelPerS), relabelTransitions: f.relabel, tensorsAfter },
+      torch: torch
+        ? {
+            version: torch.torch,
+            python: torch.python,
+            threads: torch.threads,
+            blas: torch.blas,
+            blasLibs: torch.blas_libs,
+            stepMs: Math.round(torch.step_ms * 10) / 10,
+            stepMsAll: torch.step_ms_all.map((v) => Math.round(v * 10) / 10),
+            relabelPerS: torch.relabel_per_s === null ? null : Math.round(torch.relabel_per_s),
+            relabelTransitions: torch.relabel_transitions,
+          }
+        : null,
+      torchSkipped,
+      ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
+    };
+
+    const md = markdown(result);
+    if (f.out) {
+      const dir = resolve(f.out);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'reward.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileSync(join(dir, 'reward.md'), md);
+      log.info(`wrote ${join(dir, 'reward.json')} and ${join(dir, 'reward.md')}`);
+    }
+    if (f.json) printJson(ctx.io, result);
+    else ctx.io.stdout.write(`${table(result)}\n`);
+    return 0;
+  },
+};
+
+type BenchResult = {
+  command: string;
+  setup: { members: number; layers: number[]; activation: string; outputActivation: string; pairs: number; segmentLength: number; transitionsPerStep: number; warmup: number; repeats: number; microBatchRows: number };
+  machine: { nproc: number; cpu: string; node: string; backend: string; loadavg1Before: number; loadavg1After: number };
+  prefrl: { stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number };
+  torch: { version: string; threads: number; blas: string | null; blasLibs: string[]; stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number } | null;
+  torchSkipped: string | null;
+  ratio: number | null;
+};
+
+function fmt(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function table(r: BenchResult): string {
+  const t = r.torch;
+  const rows = [
+    ['train step, ms (median)', fmt(r.prefrl.stepMs, 1), fmt(t?.stepMs, 1), r.ratio === null ? '-' : fmt(r.ratio, 3)],
+    [
+      'relabel, transitions/s',
+      fmt(r.prefrl.relabelPerS),
+      fmt(t?.relabelPerS),
+      t?.relabelPerS && r.prefrl.relabelPerS ? fmt(t.relabelPerS / r.prefrl.relabelPerS, 3) : '-',
+    ],
+  ];
+  const head = ['', `prefrl (tfjs ${r.machine.backend}, 1 thread)`, t ? `PyTorch ${t.version} (${t.threads} threads)` : 'PyTorch (skipped)', 'prefrl / PyTorch time'];
+  const lines = [formatTable(head, rows)];
+  if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
+  return lines.join('\n');
+}
+
+function markdown(r: BenchResult): string {
+  const s = r.setup;
+  const t = r.torch;
+  const lines = [
+    '# Reward model benchmark',
+    '',
+    `One training step of the reward ensemble: ${s.members} MLPs ${s.layers.join('-')} (${s.activation} hidden, ${s.outputActivation} output), ` +
+      `a batch of ${s.pairs} pairs of ${s.segmentLength}-step segments (${s.transitionsPerStep.toLocaleString('en-US')} transitions per member), ` +
+      `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} steps after ${s.warmup} warm-up steps. ` +
+      'Relabelling: the ensemble-mean predict over random transitions.',
+    '',
+    '| | prefrl (tfjs, 1 thread) | PyTorch | prefrl / PyTorch (time) |',
+    '|---|---|---|---|',
+    `| train step, ms (median) | ${fmt(r.prefrl.stepMs, 1)} | ${fmt(t?.stepMs, 1)} | ${r.ratio === null ? '-' : fmt(r.ratio, 3)} |`,
+    `| train step, ms (all) | ${r.prefrl.stepMsAll.join(', ')} | ${t ? t.stepMsAll.join(', ') : '-'} | |`,
+    `| relabel, transitions/s | ${fmt(r.prefrl.relabelPerS)} (${fmt(r.prefrl.relabelTransitions)} transitions) | ${t ? `${fmt(t.relabelPerS)} (${fmt(t.relabelTransitions)} transitions)` : '-'} | ${t?.relabelPerS && r.prefrl.relabelPerS ? fmt(t.relabelPerS / r.prefrl.relabelPerS, 3) : '-'} |`,
+    '',
+    `Command: \`${r.command}\``,
+    '',
+    `- nproc: ${r.machine.nproc} (${r.machine.cpu})`,
+    `- node: ${r.machine.node}; tfjs backend: ${r.machine.backend}; micro-batch rows: ${s.microBatchRows}`,
+    `- 1-minute load average before / after: ${r.machine.loadavg1Before} / ${r.machine.loadavg1After} (other processes share the machine; above ${r.machine.nproc} the timings are inflated)`,
+    t
+      ? `- PyTorch ${t.version}, ${t.threads} threads, BLAS_INFO=${t.blas ?? '?'}, BLAS loaded: ${t.blasLibs.length ? t.blasLibs.join(', ') : 'none seen'}`
+      : `- PyTorch: skipped (${r.torchSkipped})`,
+    '',
+  ];
+  return lines.join('\n');
+}

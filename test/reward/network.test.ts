@@ -1,0 +1,305 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../core/backend.js';
+import { InputError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { randomPolicy, rollout } from '../../envs/rollout.js';
+import { ToyReachEnv } from '../../envs/toy.js';
+import {
+  type Activation,
+  ACTIVATIONS,
+  dense,
+  InputNormalizer,
+  inputWidth,
+  MODEL_FILE,
+  RewardNet,
+  segmentRows,
+  transitionRows,
+  WEIGHTS_FILE,
+} from '../../reward/network.js';
+import { cutSegments } from '../../reward/segments.js';
+import type { TransitionBatch } from '../../reward/types.js';
+
+let dir = '';
+beforeAll(async () => {
+  await initBackend('wasm');
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-net-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function randomTensor(shape: number[], rng: Rng): tf.Tensor {
+  const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  rng.fillNormal(v);
+  return tf.tensor(v, shape);
+}
+
+/** Plain tf ops (tf's own gradients) for act(x W + b). */
+function reference(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, act: Activation, alpha: number): tf.Tensor2D {
+  const z = tf.add(tf.matMul(x, w), b) as tf.Tensor2D;
+  switch (act) {
+    case 'linear':
+      return z;
+    case 'relu':
+      return tf.relu(z);
+    case 'leaky-relu':
+      return tf.leakyRelu(z, alpha);
+    case 'tanh':
+      return tf.tanh(z);
+    case 'sigmoid':
+      return tf.sigmoid(z);
+  }
+}
+
+function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  expect(x.length).toBe(y.length);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]) / (1e-3 + Math.abs(y[i])));
+  return m;
+}
+
+function randomBatch(n: number, obsDim: number, actDim: number, rng: Rng): TransitionBatch {
+  const obs = new Float32Array(n * obsDim);
+  const actions = new Float32Array(n * actDim);
+  const nextObs = new Float32Array(n * obsDim);
+  rng.fillNormal(obs);
+  rng.fillNormal(actions);
+  rng.fillNormal(nextObs);
+  return { n, obs, actions, nextObs };
+}
+
+describe('dense layer with a custom gradient', () => {
+  for (const act of ACTIVATIONS) {
+    it(`gradients equal tf's own for ${act}`, () => {
+      const rng = new Rng(`dense-${act}`);
+      const x = randomTensor([37, 9], rng) as tf.Tensor2D;
+      const w = tf.mul(randomTensor([9, 6], rng), 0.4) as tf.Tensor2D;
+      const b = randomTensor([6], rng) as tf.Tensor1D;
+      const upstream = randomTensor([37, 6], rng);
+      const alpha = 0.01;
+      const lossOf = (f: typeof reference) => (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor) =>
+        tf.sum(tf.mul(f(xs as tf.Tensor2D, ws as tf.Tensor2D, bs as tf.Tensor1D, act, alpha), upstream));
+      const mine = tf.grads(lossOf((xs, ws, bs) => dense(xs, ws, bs, act, alpha)))([x, w, b]);
+      const theirs = tf.grads(lossOf(reference))([x, w, b]);
+      for (let i = 0; i < 3; i++) expect(maxRelDiff(mine[i], theirs[i])).toBeLessThan(1e-4);
+      // Same forward values.
+      expect(maxRelDiff(dense(x, w, b, act, alpha), reference(x, w, b, act, alpha))).toBeLessThan(1e-5);
+      // First-layer form: x constant, its transpose supplied.
+      const [dw, db] = tf.grads((ws: tf.Tensor, bs: tf.Tensor) =>
+        tf.sum(tf.mul(dense(x, ws as tf.Tensor2D, bs as tf.Tensor1D, act, alpha, { xT: tf.transpose(x), inputGrad: false }), upstream)),
+      )([w, b]);
+      expect(maxRelDiff(dw, theirs[1])).toBeLessThan(1e-4);
+      expect(maxRelDiff(db, theirs[2])).toBeLessThan(1e-4);
+      tf.dispose([x, w, b, upstream, ...mine, ...theirs, dw, db]);
+    });
+  }
+
+  it('whole-network gradients equal those of the same MLP built from tf ops', () => {
+    const net = RewardNet.create({ obsDim: 4, actDim: 2, hidden: [16, 8], members: 1 }, new Rng(3));
+    const rng = new Rng('mlp');
+    const x = randomTensor([50, 6], rng) as tf.Tensor2D;
+    const vars = net.memberVariables(0);
+    const refForward = () => {
+      let h: tf.Tensor2D = x;
+      net.layers[0].forEach((p, l) => {
+        h = reference(h, p.w, p.b, l === 2 ? 'tanh' : 'leaky-relu', 0.01);
+      });
+      return tf.sum(tf.square(h)) as tf.Scalar;
+    };
+    const mine = tf.variableGrads(() => tf.sum(tf.square(net.forwardMember(0, x, tf.transpose(x)))) as tf.Scalar, vars);
+    const theirs = tf.variableGrads(refForward, vars);
+    expect(Math.abs(mine.value.dataSync()[0] - theirs.value.dataSync()[0])).toBeLessThan(1e-4);
+    for (const v of vars) expect(maxRelDiff(mine.grads[v.name], theirs.grads[v.name])).toBeLessThan(1e-4);
+    tf.dispose([x, mine.value, theirs.value, ...Object.values(mine.grads), ...Object.values(theirs.grads)]);
+    net.dispose();
+  });
+});
+
+describe('inputs', () => {
+  it('input kinds give the right widths and columns', () => {
+    expect(inputWidth('obs', 6, 2)).toBe(6);
+    expect(inputWidth('obs-action', 6, 2)).toBe(8);
+    expect(inputWidth('obs-next-obs', 6, 2)).toBe(12);
+    const batch: TransitionBatch = {
+      n: 2,
+      obs: Float32Array.from([1, 2, 3, 4]),
+      actions: Float32Array.from([10, 20]),
+      nextObs: Float32Array.from([5, 6, 7, 8]),
+    };
+    expect(Array.from(transitionRows(batch, 'obs', 2, 1))).toEqual([1, 2, 3, 4]);
+    expect(Array.from(transitionRows(batch, 'obs-action', 2, 1))).toEqual([1, 2, 10, 3, 4, 20]);
+    expect(Array.from(transitionRows(batch, 'obs-next-obs', 2, 1))).toEqual([1, 2, 5, 6, 3, 4, 7, 8]);
+    for (const input of ['obs', 'obs-action', 'obs-next-obs'] as const) {
+      const net = RewardNet.create({ obsDim: 6, actDim: 2, input, hidden: [8], members: 2 }, new Rng(1));
+      expect(net.inDim).toBe(inputWidth(input, 6, 2));
+      expect(net.layers[0][0].w.shape).toEqual([net.inDim, 8]);
+      expect(net.predictMembers(randomBatch(5, 6, 2, new Rng(2))).length).toBe(10);
+      net.dispose();
+    }
+  });
+
+  it('segment rows use s_t, a_t and s_{t+1}', () => {
+    const env = new ToyReachEnv();
+    const [seg] = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 1, seed: 1 }), { length: 10 });
+    const rows = segmentRows(seg, 'obs-next-obs');
+    expect(rows.length).toBe(10 * 12);
+    expect(Array.from(rows.subarray(12 * 3, 12 * 3 + 6))).toEqual(Array.from(seg.obs.subarray(6 * 3, 6 * 4)));
+    expect(Array.from(rows.subarray(12 * 3 + 6, 12 * 4))).toEqual(Array.from(seg.obs.subarray(6 * 4, 6 * 5)));
+    const oa = segmentRows(seg, 'obs-action');
+    expect(Array.from(oa.subarray(8 * 9 + 6, 8 * 10))).toEqual(Array.from(seg.actions.subarray(2 * 9, 2 * 10)));
+  });
+
+  it('rejects a batch whose arrays do not match n', () => {
+    const net = RewardNet.create({ obsDim: 3, actDim: 1, hidden: [4], members: 1 }, new Rng(1));
+    expect(() => net.predict({ n: 2, obs: new Float32Array(5), actions: new Float32Array(2), nextObs: new Float32Array(0) })).toThrow(/obs has 5 values/);
+    net.dispose();
+  });
+
+  it('the normaliser centres and scales features, leaves constant ones centred and clips', () => {
+    const rows = Float32Array.from([1, 5, 3, 5, 5, 5]); // column 0: 1, 3, 5; column 1 constant
+    const norm = InputNormalizer.fit(rows, 2, 3);
+    expect(norm.mean[0]).toBeCloseTo(3, 6);
+    expect(norm.std[0]).toBeCloseTo(Math.sqrt(8 / 3), 6);
+    expect(norm.std[1]).toBe(1);
+    const out = norm.apply(Float32Array.from([3 + Math.sqrt(8 / 3), 6, 1000, 5]));
+    expect(out[0]).toBeCloseTo(1, 5);
+    expect(out[1]).toBeCloseTo(1, 6);
+    expect(out[2]).toBe(3);
+  });
+});
+
+describe('RewardNet', () => {
+  it('initialisation is seeded and PyTorch-shaped', () => {
+    const a = RewardNet.create({ obsDim: 5, actDim: 2 }, new Rng(11));
+    const b = RewardNet.create({ obsDim: 5, actDim: 2 }, new Rng(11));
+    const c = RewardNet.create({ obsDim: 5, actDim: 2 }, new Rng(12));
+    expect(a.members).toBe(3);
+    expect(a.config.hidden).toEqual([256, 256]);
+    const wa = a.getMemberWeights(1);
+    expect(wa).toEqual(b.getMemberWeights(1));
+    expect(wa[0]).not.toEqual(c.getMemberWeights(1)[0]);
+    expect(wa[0]).not.toEqual(a.getMemberWeights(0)[0]);
+    const bound = 1 / Math.sqrt(7);
+    expect(Math.max(...wa[0].map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(Math.max(...wa[0].map(Math.abs))).toBeGreaterThan(0.9 * bound);
+    for (const n of [a, b, c]) n.dispose();
+  });
+
+  it('predict is the mean of predictMembers and chunking does not change results', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [32, 32] }, new Rng(5));
+    net.setNormalizer(new InputNormalizer(Float32Array.from([0.1, 0, 0, 0, 0, 0, 0, 0.5]), Float32Array.from([2, 1, 1, 1, 1, 1, 1, 3])));
+    const batch = randomBatch(1001, 6, 2, new Rng(6));
+    const whole = net.predictMembers(batch, { chunkSize: 4096 });
+    const chunked = net.predictMembers(batch, { chunkSize: 97 });
+    expect(chunked.length).toBe(3 * 1001);
+    let maxDiff = 0;
+    for (let i = 0; i < whole.length; i++) maxDiff = Math.max(maxDiff, Math.abs(whole[i] - chunked[i]));
+    expect(maxDiff).toBeLessThan(1e-6);
+    const mean = net.predict(batch, { chunkSize: 97 });
+    for (const i of [0, 500, 1000]) expect(mean[i]).toBeCloseTo((whole[i] + whole[1001 + i] + whole[2002 + i]) / 3, 6);
+    // Members differ (independent initialisation); tanh output is bounded.
+    expect(whole[0]).not.toBe(whole[1001]);
+    expect(Math.max(...whole.map(Math.abs))).toBeLessThan(1);
+    expect(net.predict({ n: 0, obs: new Float32Array(0), actions: new Float32Array(0), nextObs: new Float32Array(0) }).length).toBe(0);
+    net.dispose();
+  });
+
+  it('leaks no tensors in predict, segment sums and dispose', () => {
+    const before = tf.memory().numTensors;
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [16] }, new Rng(7));
+    const afterCreate = tf.memory().numTensors;
+    net.predict(randomBatch(300, 6, 2, new Rng(8)), { chunkSize: 64 });
+    net.predictMembers(randomBatch(10, 6, 2, new Rng(9)));
+    const env = new ToyReachEnv();
+    const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 2, seed: 1 }), { length: 10 });
+    const sums = net.segmentSums(segs);
+    expect(sums.length).toBe(3 * segs.length);
+    expect(tf.memory().numTensors).toBe(afterCreate);
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => net.predict(randomBatch(1, 6, 2, new Rng(1)))).toThrow(/dispose/);
+  });
+
+  it('segment sums add the per-step outputs', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [8], members: 2 }, new Rng(13));
+    const env = new ToyReachEnv();
+    const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 1, seed: 2 }), { length: 25 });
+    const sums = net.segmentSums(segs);
+    const per = net.predictMembers({ n: 25, obs: segs[1].obs.subarray(0, 25 * 6), actions: segs[1].actions, nextObs: segs[1].obs.subarray(6) });
+    let s = 0;
+    for (let t = 0; t < 25; t++) s += per[25 + t];
+    expect(sums[1 * segs.length + 1]).toBeCloseTo(s, 4);
+    net.dispose();
+  });
+});
+
+describe('save and load', () => {
+  function savedNet(name: string): { net: RewardNet; path: string } {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [16, 8], input: 'obs-next-obs', outputActivation: 'linear' }, new Rng(21));
+    net.setNormalizer(InputNormalizer.fit(Float32Array.from({ length: 12 * 20 }, (_, i) => Math.sin(i)), 12));
+    net.setPreferenceModel('regret');
+    net.meta = { note: 'test' };
+    const path = join(dir, name);
+    net.save(path);
+    return { net, path };
+  }
+
+  it('round trip gives identical predictions, config, normaliser and meta', () => {
+    const { net, path } = savedNet('ok');
+    const loaded = RewardNet.load(path);
+    expect(loaded.config).toEqual(net.config);
+    expect(loaded.config.preferenceModel).toBe('regret');
+    expect(loaded.meta).toEqual({ note: 'test' });
+    expect(Array.from(loaded.normalizer.mean)).toEqual(Array.from(net.normalizer.mean));
+    const batch = randomBatch(200, 6, 2, new Rng(22));
+    expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
+    net.dispose();
+    loaded.dispose();
+  });
+
+  it('a missing folder names model.json', () => {
+    const p = join(dir, 'nowhere');
+    expect(() => RewardNet.load(p)).toThrow(InputError);
+    expect(() => RewardNet.load(p)).toThrow(join(p, MODEL_FILE));
+  });
+
+  it('corrupt JSON names model.json', () => {
+    const { net, path } = savedNet('badjson');
+    net.dispose();
+    writeFileSync(join(path, MODEL_FILE), '{"format": ');
+    expect(() => RewardNet.load(path)).toThrow(new RegExp(`${join(path, MODEL_FILE)}.*not valid JSON`));
+  });
+
+  it('a truncated weights file names weights.bin', () => {
+    const { net, path } = savedNet('short');
+    net.dispose();
+    const bytes = readFileSync(join(path, WEIGHTS_FILE));
+    writeFileSync(join(path, WEIGHTS_FILE), bytes.subarray(0, bytes.length - 8));
+    expect(() => RewardNet.load(path)).toThrow(new RegExp(`${join(path, WEIGHTS_FILE)}: has ${bytes.length - 8} bytes`));
+  });
+
+  it('a config that does not match the tensors names model.json and the tensor', () => {
+    const { net, path } = savedNet('shape');
+    net.dispose();
+    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
+    doc.config.hidden = [16, 9];
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    expect(() => RewardNet.load(path)).toThrow(new RegExp(`${join(path, MODEL_FILE)}.*member0/dense1/kernel has shape \\[16,8\\], the config implies \\[16, 9\\]`));
+  });
+
+  it('bad config values and unknown keys name model.json and the field', () => {
+    const { net, path } = savedNet('cfg');
+    net.dispose();
+    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify({ ...doc, config: { ...doc.config, activation: 'swish' } }));
+    expect(() => RewardNet.load(path)).toThrow(/model\.json \(config\.activation\): activation must be one of/);
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify({ ...doc, config: { ...doc.config, dropout: 0.1 } }));
+    expect(() => RewardNet.load(path)).toThrow(/model\.json \(config\.dropout\): unknown key/);
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify({ ...doc, normalizer: { ...doc.normalizer, std: doc.normalizer.std.slice(1) } }));
+    expect(() => RewardNet.load(path)).toThrow(/model\.json \(normalizer\.std\)/);
+  });
+});

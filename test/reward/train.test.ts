@@ -1,0 +1,251 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../core/backend.js';
+import { Rng } from '../../core/rng.js';
+import { randomPolicy, rollout } from '../../envs/rollout.js';
+import { ToyReachEnv } from '../../envs/toy.js';
+import { returnCorrelation } from '../../reward/metrics.js';
+import { RewardNet } from '../../reward/network.js';
+import { noisyNll } from '../../reward/preference.js';
+import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
+import {
+  type EpochMetrics,
+  memberLossAndGrads,
+  type PairData,
+  preferenceLoss,
+  preferenceLossTensor,
+  trainRewardModel,
+} from '../../reward/train.js';
+import type { Label, Pair, Segment } from '../../reward/types.js';
+
+let dir = '';
+beforeAll(async () => {
+  await initBackend('wasm');
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-train-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tensorLoss(d: number[], y: number[], rho = 0): number[] {
+  return tf.tidy(() => Array.from(preferenceLossTensor(tf.tensor1d(d), tf.tensor1d(y), rho).dataSync()));
+}
+
+describe('preference loss', () => {
+  it('matches hand-computed Bradley-Terry values, soft labels included', () => {
+    // softplus(2) - 1 * 2 = 2.126928 - 2 = 0.126928
+    // softplus(-1) - 0 = log(1 + e^-1) = 0.313262
+    // tie: softplus(0.5) - 0.5 * 0.5 = 0.974077 - 0.25 = 0.724077
+    const l = tensorLoss([2, -1, 0.5], [1, 0, 0.5]);
+    expect(l[0]).toBeCloseTo(0.126928, 5);
+    expect(l[1]).toBeCloseTo(0.313262, 5);
+    expect(l[2]).toBeCloseTo(0.724077, 5);
+    expect(preferenceLoss([2, -1, 0.5], [1, 0, 0.5])).toBeCloseTo((0.126928 + 0.313262 + 0.724077) / 3, 5);
+  });
+
+  it('label smoothing moves the target towards 0.5', () => {
+    // e = 0.1: y = 1 -> 0.95; softplus(2) - 0.95 * 2 = 0.226928
+    expect(preferenceLoss([2], [1], { labelSmoothing: 0.1 })).toBeCloseTo(0.226928, 5);
+    expect(tensorLoss([2], [0.95])[0]).toBeCloseTo(0.226928, 5);
+  });
+
+  it('the noise-robust loss uses P_obs = (1 - rho) P + rho (1 - P)', () => {
+    // d = 2, y = 1, rho = 0.1: P_obs = 0.9 * 0.880797 + 0.1 * 0.119203 = 0.804638; -log = 0.217363
+    expect(tensorLoss([2], [1], 0.1)[0]).toBeCloseTo(0.217363, 5);
+    // smoothing 0.2 and rho 0.1, d = -1, y = 1 -> y_s = 0.9:
+    // P = 0.268941, P_obs = 0.9 P + 0.1 (1 - P) = 0.315153; -(0.9 log 0.315153 + 0.1 log 0.684847) = 1.077083
+    expect(preferenceLoss([-1], [1], { labelSmoothing: 0.2, flipRate: 0.1 })).toBeCloseTo(1.077083, 5);
+    expect(tensorLoss([-1], [0.9], 0.1)[0]).toBeCloseTo(1.077083, 5);
+    // A confident wrong answer costs at most -log(rho) under the noise model.
+    expect(tensorLoss([-30], [1], 0.1)[0]).toBeLessThan(-Math.log(0.1) + 1e-4);
+  });
+
+  it('tensor and scalar losses agree on random values', () => {
+    const rng = new Rng('loss');
+    const d = Array.from({ length: 50 }, () => rng.range(-8, 8));
+    const y = Array.from({ length: 50 }, () => rng.choice([0, 0.5, 1, 0.3]));
+    for (const rho of [0, 0.05, 0.3]) {
+      const t = tensorLoss(d, y, rho);
+      d.forEach((di, i) => expect(t[i]).toBeCloseTo(noisyNll(di, y[i], rho), 4));
+    }
+  });
+
+  it('a step on a linear model gives the hand-computed loss and gradient', () => {
+    // r(s) = w s + b with w = 0.5, b = 0.1; pair 1: a = [1, 2], b = [0, -1] -> S(a) = 1.7, S(b) = -0.3, d = 2.
+    // pair 2: both segments [0, 0] -> d = 0. Labels 1 and 0.5.
+    // loss = (softplus(2) - 2 + softplus(0) - 0) / 2 = (0.126928 + 0.693147) / 2 = 0.410038
+    // dL/dw = (sigmoid(2) - 1) * (3 - (-1)) / 2 = -0.119203 * 4 / 2 = -0.238406; dL/db = 0 (b cancels in d).
+    const net = RewardNet.create({ obsDim: 1, actDim: 0, input: 'obs', hidden: [], members: 1, outputActivation: 'linear' }, new Rng(1));
+    net.setMemberWeights(0, [Float32Array.from([0.5]), Float32Array.from([0.1])]);
+    const data: PairData = { n: 2, H: 2, inDim: 1, rows: Float32Array.from([1, 2, 0, -1, 0, 0, 0, 0]), labels: Float64Array.from([1, 0.5]) };
+    for (const microBatchRows of [4, 1000]) {
+      const { loss, grads } = memberLossAndGrads(net, 0, data, [0, 1], { temperature: 1, labelSmoothing: 0, flipRate: 0, microBatchRows });
+      expect(loss).toBeCloseTo(0.410038, 5);
+      const [w, b] = net.memberVariables(0);
+      expect(grads[w.name].dataSync()[0]).toBeCloseTo(-0.238406, 5);
+      expect(grads[b.name].dataSync()[0]).toBeCloseTo(0, 6);
+      tf.dispose(grads);
+    }
+    // Temperature 2: d = 1, pair 1 loss softplus(1) - 1 = 0.313262; mean with log 2 = 0.503204.
+    const t2 = memberLossAndGrads(net, 0, data, [0, 1], { temperature: 2, labelSmoothing: 0, flipRate: 0, microBatchRows: 1000 });
+    expect(t2.loss).toBeCloseTo(0.503204, 5);
+    tf.dispose(t2.grads);
+    net.dispose();
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Toy data: random-policy rollouts of toy-reach, oracle labels from true segment returns.
+
+function toySegments(episodes: number, seed: number, length = 25): Segment[] {
+  const env = new ToyReachEnv();
+  const rng = new Rng(seed);
+  const trajs = rollout(env, randomPolicy(env.spec, rng.fork('policy')), { episodes, seed });
+  return cutSegments(trajs, { length, source: `toy-${seed}` });
+}
+
+function randomPairs(segs: readonly Segment[], count: number, rng: Rng): Pair[] {
+  return Array.from({ length: count }, () => {
+    const i = rng.int(segs.length);
+    let j = rng.int(segs.length - 1);
+    if (j >= i) j++;
+    return makePair(segs[i], segs[j]);
+  });
+}
+
+function oracleLabels(pairs: readonly Pair[]): Label[] {
+  return pairs.map((p, i) => {
+    const ra = segmentReturn(p.a);
+    const rb = segmentReturn(p.b);
+    return { kind: 'preference', id: `l${i}`, pairId: p.id, teacher: 'oracle', probFirst: ra > rb ? 1 : ra < rb ? 0 : 0.5 };
+  });
+}
+
+function accuracy(net: RewardNet, pairs: readonly Pair[]): number {
+  const p = net.pairProbs(pairs);
+  const n = pairs.length;
+  let correct = 0;
+  for (let j = 0; j < n; j++) {
+    let mean = 0;
+    for (let k = 0; k < net.members; k++) mean += p[k * n + j] / net.members;
+    const truth = segmentReturn(pairs[j].a) > segmentReturn(pairs[j].b);
+    if (mean > 0.5 === truth) correct++;
+  }
+  return correct / n;
+}
+
+const SMALL = { obsDim: 6, actDim: 2, hidden: [32, 32] } as const;
+
+describe('training on toy-reach', () => {
+  it('learns a reward that ranks held-out pairs far better than chance', async () => {
+    const segs = toySegments(300, 1);
+    const rng = new Rng('pairs');
+    const train = randomPairs(segs, 200, rng.fork('train'));
+    const held = randomPairs(toySegments(200, 2), 200, rng.fork('held'));
+    const net = RewardNet.create(SMALL, new Rng(3));
+    const before = accuracy(net, held);
+    const epochs: EpochMetrics[] = [];
+    let steps = 0;
+    const result = await trainRewardModel(net, train, oracleLabels(train), {
+      rng: new Rng(4),
+      epochs: 60,
+      batchSize: 32,
+      lr: 3e-3,
+      patience: 8,
+      onEpoch: (m) => epochs.push(m),
+      onStep: () => steps++,
+    });
+    const after = accuracy(net, held);
+    expect(result.trainPairs).toBe(180);
+    expect(result.valPairs).toBe(20);
+    expect(epochs.length).toBe(result.epochs.length);
+    expect(steps).toBeGreaterThan(0);
+    expect(epochs[epochs.length - 1].trainLoss).toBeLessThan(epochs[0].trainLoss);
+    expect(result.valAccuracy).toBeGreaterThan(0.75);
+    expect(after).toBeGreaterThan(0.8);
+    expect(after).toBeGreaterThan(before + 0.2);
+    expect(net.normalizerFitted).toBe(true);
+    // Predicted returns of unseen segments track the true returns.
+    const unseen = toySegments(60, 12);
+    const sums = net.segmentSums(unseen);
+    const n = unseen.length;
+    const predicted = Array.from({ length: n }, (_, j) => (sums[j] + sums[n + j] + sums[2 * n + j]) / 3);
+    expect(returnCorrelation(predicted, unseen.map(segmentReturn)).spearman).toBeGreaterThan(0.85);
+    expect((net.meta.training as { trainPairs: number }).trainPairs).toBe(180);
+    net.dispose();
+  });
+
+  it('keeps each member\'s best weights on the held-out pairs', async () => {
+    const segs = toySegments(80, 5);
+    const pairs = randomPairs(segs, 60, new Rng('es'));
+    const net = RewardNet.create({ ...SMALL, hidden: [16] }, new Rng(6));
+    const result = await trainRewardModel(net, pairs, oracleLabels(pairs), { rng: new Rng(7), epochs: 12, batchSize: 16, lr: 1e-2, patience: 2, valFraction: 0.25 });
+    expect(result.valPairs).toBe(15);
+    const valSet = new Set(result.valPairIds);
+    const val = pairs.filter((p) => valSet.has(p.id));
+    const probs = net.pairProbs(val);
+    const labels = oracleLabels(val);
+    for (let k = 0; k < net.members; k++) {
+      let nll = 0;
+      val.forEach((_, j) => {
+        const p = Math.min(1 - 1e-7, Math.max(1e-7, probs[k * val.length + j]));
+        const y = (labels[j] as { probFirst: number }).probFirst;
+        nll -= (y * Math.log(p) + (1 - y) * Math.log(1 - p)) / val.length;
+      });
+      const history = result.epochs.map((e) => e.memberValNll[k]).filter((v) => !Number.isNaN(v));
+      const best = Math.min(...history);
+      if (result.bestEpoch[k] > 0) {
+        expect(nll).toBeCloseTo(best, 3);
+        expect(history[result.bestEpoch[k] - 1]).toBe(best);
+      } else expect(nll).toBeLessThanOrEqual(best + 1e-6);
+    }
+    net.dispose();
+  });
+
+  it('is deterministic for a seed and leaks no tensors', async () => {
+    const segs = toySegments(40, 8);
+    const pairs = randomPairs(segs, 40, new Rng('det'));
+    const labels = oracleLabels(pairs);
+    const before = tf.memory().numTensors;
+    const run = async (seed: number, bootstrap = false) => {
+      const net = RewardNet.create({ ...SMALL, hidden: [16, 16] }, new Rng(9));
+      await trainRewardModel(net, pairs, labels, { rng: new Rng(seed), epochs: 3, batchSize: 8, lr: 1e-2, bootstrap, microBatchRows: 100 });
+      const w = [0, 1, 2].map((k) => net.getMemberWeights(k));
+      net.dispose();
+      return w;
+    };
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    expect(a).toEqual(b);
+    expect(a[0][0]).not.toEqual(c[0][0]);
+    // Members get their own data order, so they diverge from one another.
+    expect(await run(1, true)).not.toEqual(a);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('ignores skips, checks label order and records the preference model', async () => {
+    const segs = toySegments(30, 10);
+    const pairs = randomPairs(segs, 30, new Rng('skip'));
+    const labels: Label[] = oracleLabels(pairs).map((l, i) => (i % 5 === 0 ? { kind: 'skip', id: l.id, pairId: l.pairId, teacher: 'oracle', reason: 'below threshold' } : l));
+    const net = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(11));
+    const result = await trainRewardModel(net, pairs, labels, { rng: new Rng(1), epochs: 2, preferenceModel: 'regret' });
+    expect(result.skipped).toBe(6);
+    expect(result.trainPairs + result.valPairs).toBe(24);
+    expect(result.preferenceModel).toBe('regret');
+    expect(net.config.preferenceModel).toBe('regret');
+    const path = join(dir, 'regret');
+    net.save(path);
+    const loaded = RewardNet.load(path);
+    expect(loaded.config.preferenceModel).toBe('regret');
+    loaded.dispose();
+    await expect(trainRewardModel(net, pairs, labels.slice(1), { rng: new Rng(1) })).rejects.toThrow(/30 pairs but 29 labels/);
+    await expect(trainRewardModel(net, pairs, [labels[1], ...labels.slice(1)], { rng: new Rng(1) })).rejects.toThrow(/label 0 .* is for pair/);
+    await expect(trainRewardModel(net, pairs, labels.map((l) => ({ ...l, kind: 'skip', reason: 'x' }) as Label), { rng: new Rng(1) })).rejects.toThrow(/no preference labels/);
+    net.dispose();
+    const obsOnly = RewardNet.create({ ...SMALL, hidden: [8], input: 'obs' }, new Rng(1));
+    await expect(trainRewardModel(obsOnly, pairs, labels, { rng: new Rng(1), preferenceModel: 'regret' })).rejects.toThrow(/regret model .* needs the action/);
+    obsOnly.dispose();
+  });
+});
