@@ -88,6 +88,9 @@ class Grow<A extends Float32Array | Float64Array> {
     }
     this.buf[this.length++] = x;
   }
+  last(): number {
+    return this.buf[this.length - 1];
+  }
   take(): A {
     return this.buf.slice(0, this.length) as A;
   }
@@ -130,6 +133,11 @@ export class TrajectoryBuilder {
 
   get length(): number {
     return this.steps;
+  }
+
+  /** Simulated time of the latest recorded state. */
+  get lastTime(): number {
+    return this.time.last();
   }
 
   start(obs: ArrayLike<number>, state: Pick<EnvState, 'qpos' | 'qvel' | 'act' | 'time' | 't'>): void {

@@ -1,0 +1,93 @@
+/**
+ * Observation and reward normalisation as Gymnasium's NormalizeObservation / NormalizeReward
+ * wrappers (used by CleanRL's PPO), as plain objects so PPO can apply them where it needs them
+ * and checkpoint them.
+ */
+import { RunningMeanStd } from '../core/math.js';
+
+/** z = clip((x - mean) / sqrt(var + 1e-8), -clip, clip) with running statistics. */
+export class ObsNormalizer {
+  rms: RunningMeanStd;
+  constructor(
+    readonly dim: number,
+    readonly clip = 10,
+  ) {
+    this.rms = new RunningMeanStd(dim);
+  }
+
+  /** Update the statistics with n rows of raw observations [n, dim]. */
+  update(obs: Float32Array, n: number): void {
+    this.rms.update(obs, n);
+  }
+
+  /** Normalise n rows into `out` (may alias nothing else). */
+  apply(obs: Float32Array, n: number, out: Float32Array = new Float32Array(n * this.dim)): Float32Array {
+    const d = this.dim;
+    const { mean } = this.rms;
+    const inv = new Float64Array(d);
+    for (let j = 0; j < d; j++) inv[j] = 1 / Math.sqrt(this.rms.var[j] + 1e-8);
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < d; j++) {
+        const z = (obs[r * d + j] - mean[j]) * inv[j];
+        out[r * d + j] = z < -this.clip ? -this.clip : z > this.clip ? this.clip : z;
+      }
+    }
+    return out;
+  }
+
+  toJSON(): ReturnType<RunningMeanStd['toJSON']> {
+    return this.rms.toJSON();
+  }
+
+  load(o: ReturnType<RunningMeanStd['toJSON']>): void {
+    if (o.mean.length !== this.dim) throw new RangeError(`ObsNormalizer: saved statistics have ${o.mean.length} dims, expected ${this.dim}`);
+    this.rms = RunningMeanStd.fromJSON(o);
+  }
+}
+
+/**
+ * Reward scaling by the running standard deviation of each env's discounted return:
+ *   G_i <- gamma * G_i + r_i;  update var(G) with the batch of G;  r_i / sqrt(var(G) + 1e-8),
+ * clipped to [-clip, clip]. G_i restarts at the end of an episode (terminated or truncated;
+ * Gymnasium's wrapper restarts only on termination, which carries returns across truncations).
+ */
+export class RewardScaler {
+  rms = new RunningMeanStd(1);
+  private returns: Float64Array;
+  constructor(
+    readonly numEnvs: number,
+    readonly gamma = 0.99,
+    readonly clip = 10,
+  ) {
+    this.returns = new Float64Array(numEnvs);
+  }
+
+  /**
+   * Scale one step of N rewards in place (after updating the statistics with them); `dones`
+   * marks envs whose episode ended with this step.
+   */
+  step(rewards: Float32Array, dones: Uint8Array, offset = 0): void {
+    const N = this.numEnvs;
+    const g = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      this.returns[i] = this.returns[i] * this.gamma + rewards[offset + i];
+      g[i] = this.returns[i];
+    }
+    this.rms.update(g, N);
+    const scale = 1 / Math.sqrt(this.rms.var[0] + 1e-8);
+    for (let i = 0; i < N; i++) {
+      const z = rewards[offset + i] * scale;
+      rewards[offset + i] = z < -this.clip ? -this.clip : z > this.clip ? this.clip : z;
+      if (dones[offset + i]) this.returns[i] = 0;
+    }
+  }
+
+  toJSON(): { rms: ReturnType<RunningMeanStd['toJSON']>; returns: number[] } {
+    return { rms: this.rms.toJSON(), returns: Array.from(this.returns) };
+  }
+
+  load(o: { rms: ReturnType<RunningMeanStd['toJSON']>; returns: number[] }): void {
+    this.rms = RunningMeanStd.fromJSON(o.rms);
+    if (o.returns.length === this.numEnvs) this.returns = Float64Array.from(o.returns);
+  }
+}

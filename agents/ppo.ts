@@ -1,0 +1,703 @@
+/**
+ * Proximal Policy Optimization for continuous actions (Schulman et al. 2017), following CleanRL's
+ * ppo_continuous_action.py: separate 64x64 tanh actor and critic (orthogonal init, gains sqrt 2 /
+ * 0.01 / 1), state-independent log-std, GAE (lambda 0.95), clip 0.2 with value clipping,
+ * 10 epochs of 32 minibatches per 2048-step rollout, Adam (eps 1e-5) at 3e-4 annealed linearly,
+ * observation normalisation and reward scaling with clipping at 10, global gradient-norm
+ * clipping at 0.5, entropy coefficient 0.
+ *
+ * Deviations, each for a reason:
+ *   - the rollout is N envs x T steps (default 4 x 512 = 2048 per update) on worker threads,
+ *     for throughput on two cores; CleanRL runs one env for 2048 steps;
+ *   - truncated episodes (time limits) bootstrap from the value of their final observation
+ *     (r += gamma V(s_final)); CleanRL treats truncation as termination;
+ *   - the reward scaler restarts an env's return at truncation too (see agents/normalize.ts);
+ *   - networks are plain TypeScript (agents/mlp.ts), not a tensor library.
+ * Rewards come from any RewardFn: the true reward, a learned reward model or an ensemble mean;
+ * the true return is tracked and logged next to the learned one whenever the env has one.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { InputError } from '../core/errors.js';
+import type { Metrics } from '../core/log.js';
+import { Rng, type RngState } from '../core/rng.js';
+import { writeJsonAtomic } from '../core/run.js';
+import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import type { Policy } from '../envs/rollout.js';
+import { type Trajectory, TrajectoryBuilder } from '../envs/trajectory.js';
+import type { Env, EnvSpec } from '../envs/types.js';
+import { createVecEnv, type VecEnv, type VecObs } from '../envs/vec.js';
+import { Adam, clipGradNorm, Mlp } from './mlp.js';
+import { ObsNormalizer, RewardScaler } from './normalize.js';
+import { clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
+import { base64ToF32, f32ToBase64, type RewardFn, trueReward } from './types.js';
+
+export interface PpoConfig {
+  /** Total env steps to train for. */
+  readonly totalSteps: number;
+  /** Parallel envs N. */
+  readonly numEnvs: number;
+  /** Steps per env per rollout T (the batch is N x T). */
+  readonly numSteps: number;
+  /** Worker threads for the envs (0: step them in the main thread). */
+  readonly workers: number;
+  /** Adam learning rate (annealed linearly to 0 when annealLr). */
+  readonly lr: number;
+  readonly annealLr: boolean;
+  /** Discount. */
+  readonly gamma: number;
+  /** GAE lambda. */
+  readonly gaeLambda: number;
+  /** Minibatches per epoch. */
+  readonly numMinibatches: number;
+  /** Epochs over each rollout. */
+  readonly updateEpochs: number;
+  /** Normalise advantages per minibatch. */
+  readonly normAdv: boolean;
+  /** Surrogate clipping coefficient. */
+  readonly clipCoef: number;
+  /** Clip the value loss like the policy (with clipCoef). */
+  readonly clipVloss: boolean;
+  /** Entropy bonus coefficient. */
+  readonly entCoef: number;
+  /** Value loss coefficient. */
+  readonly vfCoef: number;
+  /** Global gradient-norm clip. */
+  readonly maxGradNorm: number;
+  /** Stop an update's epochs early when the approximate KL exceeds this (null: never). */
+  readonly targetKl: number | null;
+  /** Hidden layer widths of actor and critic. */
+  readonly hidden: readonly number[];
+  /** Normalise observations with running statistics. */
+  readonly normObs: boolean;
+  /** Scale rewards by the running std of discounted returns. */
+  readonly normReward: boolean;
+  /** Clip normalised observations and scaled rewards to +-this. */
+  readonly clipObs: number;
+  readonly clipReward: number;
+  /** Initial log standard deviation of the policy. */
+  readonly initLogStd: number;
+  readonly seed: number;
+}
+
+export const PPO_DEFAULTS: PpoConfig = {
+  totalSteps: 1_000_000,
+  numEnvs: 4,
+  numSteps: 512,
+  workers: 2,
+  lr: 3e-4,
+  annealLr: true,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  numMinibatches: 32,
+  updateEpochs: 10,
+  normAdv: true,
+  clipCoef: 0.2,
+  clipVloss: true,
+  entCoef: 0,
+  vfCoef: 0.5,
+  maxGradNorm: 0.5,
+  targetKl: null,
+  hidden: [64, 64],
+  normObs: true,
+  normReward: true,
+  clipObs: 10,
+  clipReward: 10,
+  initLogStd: 0,
+  seed: 0,
+};
+
+/** Actor, critic and log-std in one flat parameter vector, plus the observation normaliser. */
+export class PpoPolicy {
+  readonly theta: Float32Array;
+  readonly actor: Mlp;
+  readonly critic: Mlp;
+  /** [actDim] view into theta. */
+  readonly logStd: Float32Array;
+  readonly obsNorm: ObsNormalizer;
+
+  constructor(
+    readonly obsDim: number,
+    readonly actDim: number,
+    readonly hidden: readonly number[],
+    clipObs = 10,
+    theta?: Float32Array,
+  ) {
+    const aSizes = [obsDim, ...hidden, actDim];
+    const cSizes = [obsDim, ...hidden, 1];
+    const aN = new Mlp(aSizes).numParams;
+    const cN = new Mlp(cSizes).numParams;
+    const total = aN + actDim + cN;
+    if (theta && theta.length !== total) throw new RangeError(`PpoPolicy: expected ${total} parameters, got ${theta.length}`);
+    this.theta = theta ?? new Float32Array(total);
+    this.actor = new Mlp(aSizes, this.theta.subarray(0, aN));
+    this.logStd = this.theta.subarray(aN, aN + actDim);
+    this.critic = new Mlp(cSizes, this.theta.subarray(aN + actDim));
+    this.obsNorm = new ObsNormalizer(obsDim, clipObs);
+  }
+
+  /** CleanRL's initialisation. */
+  init(rng: Rng, initLogStd = 0): void {
+    const g = this.hidden.map(() => Math.SQRT2);
+    this.actor.initOrthogonal(rng.fork('actor'), [...g, 0.01]);
+    this.critic.initOrthogonal(rng.fork('critic'), [...g, 1]);
+    this.logStd.fill(initLogStd);
+  }
+
+  /** Offsets of the three parts in theta (for gradients). */
+  get slices(): { actor: [number, number]; logStd: [number, number]; critic: [number, number] } {
+    const a = this.actor.numParams;
+    return { actor: [0, a], logStd: [a, a + this.actDim], critic: [a + this.actDim, this.theta.length] };
+  }
+
+  /** Mean actions [n, actDim] for normalised observations (a copy). */
+  mean(obsN: Float32Array, n: number): Float32Array {
+    return Mlp.output(this.actor.forward(obsN, n)).slice(0, n * this.actDim);
+  }
+
+  /** Values [n] for normalised observations (a copy). */
+  values(obsN: Float32Array, n: number): Float32Array {
+    return Mlp.output(this.critic.forward(obsN, n)).slice(0, n);
+  }
+
+  /** A deterministic (mean-action) policy on raw observations, with frozen normalisation. */
+  deterministic(): Policy {
+    const buf = new Float32Array(this.obsDim);
+    return (obs) => {
+      this.obsNorm.apply(obs, 1, buf);
+      return this.mean(buf, 1);
+    };
+  }
+
+  /** A stochastic policy on raw observations (frozen normalisation), e.g. for datasets. */
+  stochastic(rng: Rng): Policy {
+    const buf = new Float32Array(this.obsDim);
+    return (obs) => {
+      this.obsNorm.apply(obs, 1, buf);
+      const m = this.mean(buf, 1);
+      for (let j = 0; j < this.actDim; j++) m[j] += Math.exp(this.logStd[j]) * rng.normal();
+      return m;
+    };
+  }
+
+  toJSON(): PolicyJson {
+    return { obsDim: this.obsDim, actDim: this.actDim, hidden: [...this.hidden], clipObs: this.obsNorm.clip, theta: f32ToBase64(this.theta), obsNorm: this.obsNorm.toJSON() };
+  }
+
+  static fromJSON(j: PolicyJson, source = 'policy'): PpoPolicy {
+    for (const key of ['obsDim', 'actDim', 'hidden', 'theta', 'obsNorm'] as const) {
+      if (j[key] === undefined) throw new InputError(source, `missing field "${key}"`, key);
+    }
+    const p = new PpoPolicy(j.obsDim, j.actDim, j.hidden, j.clipObs ?? 10, base64ToF32(j.theta));
+    p.obsNorm.load(j.obsNorm);
+    return p;
+  }
+
+  /** Load a policy saved by a PPO run (`policy.json` in a checkpoint folder or the file itself). */
+  static load(path: string): PpoPolicy {
+    const file = path.endsWith('.json') ? path : join(path, 'policy.json');
+    let j: PolicyJson;
+    try {
+      j = JSON.parse(readFileSync(file, 'utf8')) as PolicyJson;
+    } catch (e) {
+      throw new InputError(file, `cannot read the policy: ${(e as Error).message}`);
+    }
+    return PpoPolicy.fromJSON(j, file);
+  }
+}
+
+export interface PolicyJson {
+  obsDim: number;
+  actDim: number;
+  hidden: number[];
+  clipObs?: number;
+  theta: string;
+  obsNorm: ReturnType<ObsNormalizer['toJSON']>;
+}
+
+/** One finished episode's returns, seen during training. */
+export interface EpisodeStats {
+  readonly trueReturn: number;
+  /** Return under the reward the agent learns from (equals trueReturn for the true reward). */
+  readonly learnedReturn: number;
+  readonly length: number;
+  readonly success: number;
+}
+
+export interface IterationStats {
+  readonly iteration: number;
+  readonly globalStep: number;
+  readonly metrics: Metrics;
+  readonly episodes: readonly EpisodeStats[];
+}
+
+export interface PpoTrainerOptions {
+  readonly env: EnvConfig;
+  readonly config?: Partial<PpoConfig>;
+  /** Where rewards come from (default: the env's true reward). Can be swapped between iterations. */
+  readonly rewardFn?: RewardFn;
+  /** Called with every finished episode's full trajectory (turns on state recording). */
+  readonly onEpisode?: (traj: Trajectory) => void;
+  readonly clock?: Clock;
+}
+
+interface Rollout {
+  obsN: Float32Array;
+  rawObs: Float32Array;
+  nextRawObs: Float32Array;
+  actions: Float32Array;
+  clippedActions: Float32Array;
+  logProbs: Float32Array;
+  values: Float32Array;
+  trueRewards: Float64Array;
+  dones: Uint8Array;
+  terminated: Uint8Array;
+  /** V(normalised final obs) where an episode was truncated (not terminated), else 0. */
+  truncValues: Float32Array;
+  lastValues: Float32Array;
+}
+
+export interface PpoCheckpoint {
+  format: 'prefrl-ppo-checkpoint-v1';
+  config: PpoConfig;
+  env: EnvConfig;
+  iteration: number;
+  globalStep: number;
+  policy: PolicyJson;
+  adam: { m: string; v: string; t: number; lr: number };
+  rewardScaler: ReturnType<RewardScaler['toJSON']>;
+  rng: RngState;
+}
+
+/** Runs PPO: rollouts on a vectorised env, relabelling, updates; one iteration at a time. */
+export class PpoTrainer {
+  readonly config: PpoConfig;
+  readonly policy: PpoPolicy;
+  readonly spec: EnvSpec;
+  rewardFn: RewardFn;
+  iteration = 0;
+  globalStep = 0;
+  private readonly vec: VecEnv;
+  private readonly adam: Adam;
+  private readonly scaler: RewardScaler;
+  private rng: Rng;
+  private obs: Float32Array;
+  private state: VecObs;
+  private readonly clock: Clock;
+  private readonly onEpisode?: (traj: Trajectory) => void;
+  private builders: TrajectoryBuilder[] = [];
+  /** Running per-env episode statistics. */
+  private epTrue: Float64Array;
+  private epLearned: Float64Array;
+  private epLen: Int32Array;
+  private evalEnv: Env | null = null;
+  readonly numIterations: number;
+
+  private constructor(vec: VecEnv, first: VecObs, opts: PpoTrainerOptions, config: PpoConfig) {
+    this.vec = vec;
+    this.spec = vec.spec;
+    this.config = config;
+    this.rewardFn = opts.rewardFn ?? trueReward;
+    this.clock = opts.clock ?? systemClock;
+    this.onEpisode = opts.onEpisode;
+    this.rng = new Rng(config.seed).fork('ppo');
+    this.policy = new PpoPolicy(this.spec.obsDim, this.spec.actDim, config.hidden, config.clipObs);
+    this.policy.init(new Rng(config.seed).fork('init'), config.initLogStd);
+    this.adam = new Adam(this.policy.theta.length, config.lr, 0.9, 0.999, 1e-5);
+    this.scaler = new RewardScaler(config.numEnvs, config.gamma, config.clipReward);
+    this.state = first;
+    this.obs = first.obs;
+    const N = config.numEnvs;
+    this.epTrue = new Float64Array(N);
+    this.epLearned = new Float64Array(N);
+    this.epLen = new Int32Array(N);
+    this.numIterations = Math.max(1, Math.floor(config.totalSteps / (N * config.numSteps)));
+    if (config.normObs) this.policy.obsNorm.update(first.obs, N);
+    if (this.onEpisode) this.builders = Array.from({ length: N }, (_, i) => this.newBuilder(i));
+  }
+
+  static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
+    const config = resolvePpoConfig(opts.config ?? {});
+    const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, seed: config.seed, recordState: Boolean(opts.onEpisode) });
+    try {
+      const first = await vec.reset();
+      return new PpoTrainer(vec, first, opts, config);
+    } catch (e) {
+      await vec.close();
+      throw e;
+    }
+  }
+
+  private newBuilder(i: number): TrajectoryBuilder {
+    const s = this.state;
+    const b = new TrajectoryBuilder(this.spec, Math.min(this.spec.horizon, 1024));
+    const { nq, nv, na, obsDim } = this.spec;
+    b.start(s.obs.subarray(i * obsDim, (i + 1) * obsDim), {
+      qpos: s.qpos!.subarray(i * nq, (i + 1) * nq),
+      qvel: s.qvel!.subarray(i * nv, (i + 1) * nv),
+      act: s.act!.subarray(i * na, (i + 1) * na),
+      time: s.time![i],
+      t: 0,
+    });
+    return b;
+  }
+
+  /** Collect one rollout of T steps of N envs with the current policy. */
+  private async collect(): Promise<{ ro: Rollout; episodes: EpisodeStats[] }> {
+    const { numEnvs: N, numSteps: T, normObs } = this.config;
+    const { obsDim: D, actDim: A } = this.spec;
+    const pol = this.policy;
+    const ro: Rollout = {
+      obsN: new Float32Array(T * N * D),
+      rawObs: new Float32Array(T * N * D),
+      nextRawObs: new Float32Array(T * N * D),
+      actions: new Float32Array(T * N * A),
+      clippedActions: new Float32Array(T * N * A),
+      logProbs: new Float32Array(T * N),
+      values: new Float32Array(T * N),
+      trueRewards: new Float64Array(T * N),
+      dones: new Uint8Array(T * N),
+      terminated: new Uint8Array(T * N),
+      truncValues: new Float32Array(T * N),
+      lastValues: new Float32Array(N),
+    };
+    const episodes: EpisodeStats[] = [];
+    const std = Float32Array.from(pol.logStd, (x) => Math.exp(x));
+    const { actLow, actHigh } = this.spec;
+    const finalN = new Float32Array(D);
+    for (let t = 0; t < T; t++) {
+      const obsN = ro.obsN.subarray(t * N * D, (t + 1) * N * D);
+      ro.rawObs.set(this.obs, t * N * D);
+      pol.obsNorm.apply(this.obs, N, obsN);
+      const mean = pol.mean(obsN, N);
+      const actions = ro.actions.subarray(t * N * A, (t + 1) * N * A);
+      for (let k = 0; k < N * A; k++) actions[k] = mean[k] + std[k % A] * this.rng.normal();
+      gaussianLogProb(mean, pol.logStd, actions, N, A, ro.logProbs.subarray(t * N, (t + 1) * N));
+      ro.values.set(pol.values(obsN, N), t * N);
+      const clipped = ro.clippedActions.subarray(t * N * A, (t + 1) * N * A);
+      for (let k = 0; k < N * A; k++) {
+        const j = k % A;
+        clipped[k] = Math.min(actHigh[j], Math.max(actLow[j], actions[k]));
+      }
+      const res = await this.vec.step(actions);
+      for (let i = 0; i < N; i++) {
+        const k = t * N + i;
+        ro.trueRewards[k] = res.rewards[i];
+        const done = res.terminated[i] === 1 || res.truncated[i] === 1;
+        ro.dones[k] = done ? 1 : 0;
+        ro.terminated[k] = res.terminated[i];
+        const next = done ? res.finalObs : res.obs;
+        ro.nextRawObs.set(next.subarray(i * D, (i + 1) * D), k * D);
+        if (done && !res.terminated[i]) {
+          pol.obsNorm.apply(res.finalObs.subarray(i * D, (i + 1) * D), 1, finalN);
+          ro.truncValues[k] = pol.values(finalN, 1)[0];
+        }
+        this.epTrue[i] += res.rewards[i];
+        this.epLen[i]++;
+        if (this.onEpisode) this.record(i, res, clipped.subarray(i * A, (i + 1) * A), done);
+        if (done) {
+          episodes.push({ trueReturn: this.epTrue[i], learnedReturn: Number.NaN, length: this.epLen[i], success: res.success[i] });
+          this.epTrue[i] = 0;
+          this.epLen[i] = 0;
+        }
+      }
+      this.state = res;
+      this.obs = res.obs;
+      if (normObs) pol.obsNorm.update(res.obs, N);
+    }
+    const lastN = new Float32Array(N * D);
+    pol.obsNorm.apply(this.obs, N, lastN);
+    ro.lastValues.set(pol.values(lastN, N));
+    return { ro, episodes };
+  }
+
+  private record(i: number, res: Awaited<ReturnType<VecEnv['step']>>, action: Float32Array, done: boolean): void {
+    const { nq, nv, na, obsDim: D } = this.spec;
+    const nTerms = this.spec.rewardTerms.length;
+    const b = this.builders[i];
+    const src = done
+      ? { obs: res.finalObs, qpos: res.finalQpos!, qvel: res.finalQvel!, act: res.finalAct! }
+      : { obs: res.obs, qpos: res.qpos!, qvel: res.qvel!, act: res.act! };
+    b.add(
+      action,
+      {
+        obs: src.obs.subarray(i * D, (i + 1) * D),
+        reward: res.rewards[i],
+        rewardTerms: res.terms.subarray(i * nTerms, (i + 1) * nTerms),
+        terminated: res.terminated[i] === 1,
+        truncated: res.truncated[i] === 1,
+        info: { success: res.success[i], unstable: res.unstable[i] === 1 },
+      },
+      {
+        qpos: src.qpos.subarray(i * nq, (i + 1) * nq),
+        qvel: src.qvel.subarray(i * nv, (i + 1) * nv),
+        act: src.act.subarray(i * na, (i + 1) * na),
+        // the time of a finished episode's last state is not returned after the auto-reset
+        time: done ? b.lastTime + this.spec.dt : res.time![i],
+      },
+    );
+    if (done) {
+      this.onEpisode?.(b.finish());
+      this.builders[i] = this.newBuilder(i);
+    }
+  }
+
+  /** One PPO iteration: collect a rollout, relabel its rewards, update the networks. */
+  async iterate(): Promise<IterationStats> {
+    const c = this.config;
+    const N = c.numEnvs;
+    const T = c.numSteps;
+    const B = N * T;
+    const t0 = this.clock.now();
+    this.iteration++;
+    if (c.annealLr) this.adam.lr = c.lr * (1 - (this.iteration - 1) / this.numIterations);
+    const { ro, episodes } = await this.collect();
+    const tCollect = this.clock.now();
+    this.globalStep += B;
+
+    // Relabel with the reward source, on raw observations and the actions the env applied.
+    const learned = this.rewardFn({ n: B, obs: ro.rawObs, actions: ro.clippedActions, nextObs: ro.nextRawObs }, ro.trueRewards);
+    if (learned.length !== B) throw new Error(`reward source returned ${learned.length} rewards for ${B} transitions`);
+    const rewards = Float32Array.from(learned);
+    // Learned returns of finished episodes, for logging next to the true ones.
+    this.attachLearnedReturns(episodes, learned, ro.dones);
+    if (c.normReward) for (let t = 0; t < T; t++) this.scaler.step(rewards, ro.dones, t * N);
+    for (let k = 0; k < B; k++) if (ro.truncValues[k] !== 0) rewards[k] += c.gamma * ro.truncValues[k];
+    const { advantages, returns } = gae(rewards, ro.values, ro.dones, ro.lastValues, T, N, c.gamma, c.gaeLambda);
+
+    const m = this.update(ro, advantages, returns);
+    const tUpdate = this.clock.now();
+    const metrics: Metrics = {
+      ...m,
+      'charts/learning_rate': this.adam.lr,
+      'charts/sps': B / Math.max(1e-9, (tUpdate - t0) / 1000),
+      'charts/collect_seconds': (tCollect - t0) / 1000,
+      'charts/update_seconds': (tUpdate - tCollect) / 1000,
+      'charts/policy_std': Math.exp(this.policy.logStd.reduce((s, x) => s + x, 0) / this.policy.logStd.length),
+      'reward/learned_mean': mean(learned),
+      'reward/true_mean': mean(ro.trueRewards),
+    };
+    if (episodes.length > 0) {
+      metrics['charts/episodic_return'] = mean(episodes.map((e) => e.trueReturn));
+      metrics['charts/episodic_learned_return'] = mean(episodes.map((e) => e.learnedReturn));
+      metrics['charts/episodic_length'] = mean(episodes.map((e) => e.length));
+    }
+    return { iteration: this.iteration, globalStep: this.globalStep, metrics, episodes };
+  }
+
+  /** Sum the learned rewards of each finished episode (episodes end in step order). */
+  private attachLearnedReturns(episodes: EpisodeStats[], learned: Float32Array, dones: Uint8Array): void {
+    const N = this.config.numEnvs;
+    const T = this.config.numSteps;
+    let e = 0;
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < N; i++) {
+        const k = t * N + i;
+        this.epLearned[i] += learned[k];
+        if (dones[k]) {
+          if (e < episodes.length) (episodes[e] as { learnedReturn: number }).learnedReturn = this.epLearned[i];
+          e++;
+          this.epLearned[i] = 0;
+        }
+      }
+    }
+  }
+
+  private update(ro: Rollout, advantages: Float32Array, returns: Float32Array): Metrics {
+    const c = this.config;
+    const pol = this.policy;
+    const D = this.spec.obsDim;
+    const A = this.spec.actDim;
+    const B = c.numEnvs * c.numSteps;
+    const mb = Math.floor(B / c.numMinibatches);
+    const grad = new Float32Array(pol.theta.length);
+    const sl = pol.slices;
+    const gActor = grad.subarray(sl.actor[0], sl.actor[1]);
+    const gLogStd = grad.subarray(sl.logStd[0], sl.logStd[1]);
+    const gCritic = grad.subarray(sl.critic[0], sl.critic[1]);
+    const obsMb = new Float32Array(mb * D);
+    const actMb = new Float32Array(mb * A);
+    const oldLp = new Float32Array(mb);
+    const advMb = new Float32Array(mb);
+    const retMb = new Float32Array(mb);
+    const oldV = new Float32Array(mb);
+    const dMean = new Float32Array(mb * A);
+    const dV = new Float32Array(mb);
+    let pgSum = 0;
+    let vSum = 0;
+    let klSum = 0;
+    let clipSum = 0;
+    let gnSum = 0;
+    let count = 0;
+    let stoppedAt = -1;
+    outer: for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
+      const perm = this.rng.permutation(B);
+      for (let start = 0; start + mb <= B; start += mb) {
+        for (let r = 0; r < mb; r++) {
+          const k = perm[start + r];
+          obsMb.set(ro.obsN.subarray(k * D, (k + 1) * D), r * D);
+          actMb.set(ro.actions.subarray(k * A, (k + 1) * A), r * A);
+          oldLp[r] = ro.logProbs[k];
+          advMb[r] = advantages[k];
+          retMb[r] = returns[k];
+          oldV[r] = ro.values[k];
+        }
+        if (c.normAdv) normalizeInPlace(advMb, mb);
+        grad.fill(0);
+        // policy
+        const aCache = pol.actor.forward(obsMb, mb);
+        const mean = Mlp.output(aCache);
+        const newLp = gaussianLogProb(mean, pol.logStd, actMb, mb, A);
+        const pl = clippedSurrogate(newLp, oldLp, advMb, mb, c.clipCoef);
+        for (let j = 0; j < A; j++) {
+          const inv = Math.exp(-2 * pol.logStd[j]);
+          let g = 0;
+          for (let r = 0; r < mb; r++) {
+            const diff = actMb[r * A + j] - mean[r * A + j];
+            // d logp / d mean = diff / sigma^2; d logp / d logStd = diff^2 / sigma^2 - 1
+            dMean[r * A + j] = pl.dLogProb[r] * diff * inv;
+            g += pl.dLogProb[r] * (diff * diff * inv - 1);
+          }
+          // entropy bonus: loss -= entCoef * H, dH / dlogStd_j = 1
+          gLogStd[j] += g - c.entCoef;
+        }
+        pol.actor.backward(aCache, dMean, gActor);
+        // value
+        const cCache = pol.critic.forward(obsMb, mb);
+        const v = Mlp.output(cCache);
+        const vl = valueLoss(v, oldV, retMb, mb, c.clipVloss ? c.clipCoef : null);
+        for (let r = 0; r < mb; r++) dV[r] = c.vfCoef * vl.dValue[r];
+        pol.critic.backward(cCache, dV, gCritic);
+        gnSum += clipGradNorm(grad, c.maxGradNorm);
+        this.adam.step(pol.theta, grad);
+        pgSum += pl.loss;
+        vSum += vl.loss;
+        klSum += pl.approxKl;
+        clipSum += pl.clipFraction;
+        count++;
+        if (c.targetKl !== null && pl.approxKl > c.targetKl) {
+          stoppedAt = epoch;
+          break outer;
+        }
+      }
+    }
+    // explained variance of the value predictions on this rollout
+    let varR = 0;
+    let varE = 0;
+    let mR = 0;
+    let mE = 0;
+    for (let k = 0; k < B; k++) {
+      mR += returns[k];
+      mE += returns[k] - ro.values[k];
+    }
+    mR /= B;
+    mE /= B;
+    for (let k = 0; k < B; k++) {
+      varR += (returns[k] - mR) ** 2;
+      varE += (returns[k] - ro.values[k] - mE) ** 2;
+    }
+    return {
+      'losses/policy_loss': pgSum / count,
+      'losses/value_loss': vSum / count,
+      'losses/entropy': gaussianEntropy(pol.logStd),
+      'losses/approx_kl': klSum / count,
+      'losses/clipfrac': clipSum / count,
+      'losses/grad_norm': gnSum / count,
+      'losses/explained_variance': varR === 0 ? Number.NaN : 1 - varE / varR,
+      'losses/early_stop_epoch': stoppedAt,
+    };
+  }
+
+  /**
+   * Deterministic evaluation: `episodes` episodes with the mean action in a separate env, with
+   * the observation statistics frozen. Seeds are fixed per evaluation index, so two policies are
+   * compared on the same start states.
+   */
+  async evaluate(episodes: number, envConfig: EnvConfig): Promise<{ meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number }> {
+    if (!this.evalEnv) this.evalEnv = await makeEnv(envConfig);
+    return evaluatePolicy(this.evalEnv, this.policy.deterministic(), episodes, this.config.seed);
+  }
+
+  checkpoint(): PpoCheckpoint {
+    const s = this.adam.getState();
+    return {
+      format: 'prefrl-ppo-checkpoint-v1',
+      config: this.config,
+      env: { id: this.spec.id },
+      iteration: this.iteration,
+      globalStep: this.globalStep,
+      policy: this.policy.toJSON(),
+      adam: { m: f32ToBase64(Float32Array.from(s.m)), v: f32ToBase64(Float32Array.from(s.v)), t: s.t, lr: s.lr },
+      rewardScaler: this.scaler.toJSON(),
+      rng: this.rng.getState(),
+    };
+  }
+
+  /** Save the checkpoint (and the policy alone, for datasets and evaluation) into `dir`. */
+  save(dir: string, envConfig: EnvConfig): void {
+    mkdirSync(dir, { recursive: true });
+    const ck = { ...this.checkpoint(), env: envConfig };
+    writeJsonAtomic(join(dir, 'policy.json'), ck.policy);
+    writeJsonAtomic(join(dir, 'checkpoint.json'), ck);
+  }
+
+  /** Restore networks, optimiser, normalisers, RNG and counters from a checkpoint. */
+  restore(ck: PpoCheckpoint, source = 'checkpoint'): void {
+    if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(source, `unknown checkpoint format ${JSON.stringify(ck.format)}`, 'format');
+    const p = PpoPolicy.fromJSON(ck.policy, source);
+    if (p.theta.length !== this.policy.theta.length) throw new InputError(source, 'the saved policy does not match this env and network size', 'policy');
+    this.policy.theta.set(p.theta);
+    this.policy.obsNorm.load(ck.policy.obsNorm);
+    this.adam.setState({ m: base64ToF32(ck.adam.m), v: base64ToF32(ck.adam.v), t: ck.adam.t, lr: ck.adam.lr });
+    this.scaler.load(ck.rewardScaler);
+    this.rng = Rng.fromState(ck.rng);
+    this.iteration = ck.iteration;
+    this.globalStep = ck.globalStep;
+  }
+
+  async close(): Promise<void> {
+    this.evalEnv?.dispose();
+    this.evalEnv = null;
+    await this.vec.close();
+  }
+}
+
+export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
+  const c = { ...PPO_DEFAULTS, ...partial };
+  const batch = c.numEnvs * c.numSteps;
+  if (!Number.isInteger(c.numEnvs) || c.numEnvs < 1) throw new RangeError(`numEnvs must be a positive integer, got ${c.numEnvs}`);
+  if (batch % c.numMinibatches !== 0) throw new RangeError(`the batch (numEnvs x numSteps = ${batch}) must divide into ${c.numMinibatches} minibatches`);
+  return c;
+}
+
+/** Mean true return, success and length of deterministic episodes with fixed seeds. */
+export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed: number): { meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number } {
+  const returns: number[] = [];
+  let success = 0;
+  let length = 0;
+  const seeds = new Rng(seed).fork('eval');
+  for (let e = 0; e < episodes; e++) {
+    let obs = env.reset(seeds.fork(e).seed31());
+    let ret = 0;
+    for (;;) {
+      const r = env.step(policy(obs));
+      ret += r.reward;
+      length++;
+      obs = r.obs;
+      if (r.terminated || r.truncated) {
+        success += Number.isFinite(r.info.success) ? (r.info.success as number) : 0;
+        break;
+      }
+    }
+    returns.push(ret);
+  }
+  return { meanReturn: mean(returns), returns, meanSuccess: success / episodes, meanLength: length / episodes };
+}
+
+function mean(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return x.length ? s / x.length : Number.NaN;
+}
