@@ -293,7 +293,6 @@ export class PpoTrainer {
   private epLearned: Float64Array;
   private epLen: Int32Array;
   private evalEnv: Env | null = null;
-  readonly numIterations: number;
 
   private constructor(vec: VecEnv, first: VecObs, opts: PpoTrainerOptions, config: PpoConfig) {
     this.vec = vec;
@@ -313,7 +312,6 @@ export class PpoTrainer {
     this.epTrue = new Float64Array(N);
     this.epLearned = new Float64Array(N);
     this.epLen = new Int32Array(N);
-    this.numIterations = Math.max(1, Math.floor(config.totalSteps / (N * config.numSteps)));
     if (config.normObs) this.policy.obsNorm.update(first.obs, N);
     if (this.onEpisode) this.builders = Array.from({ length: N }, (_, i) => this.newBuilder(i));
   }
@@ -444,6 +442,22 @@ export class PpoTrainer {
     }
   }
 
+  /**
+   * Collect `steps` env steps (rounded up to whole rollouts) with the current, untrained policy
+   * and no updates: fills the segment pool before the first feedback round. Observation
+   * statistics are updated. Returns the episodes that finished.
+   */
+  async warmup(steps: number): Promise<EpisodeStats[]> {
+    const B = this.config.numEnvs * this.config.numSteps;
+    const out: EpisodeStats[] = [];
+    for (let done = 0; done < steps; done += B) {
+      const { episodes } = await this.collect();
+      this.globalStep += B;
+      out.push(...episodes);
+    }
+    return out;
+  }
+
   /** One PPO iteration: collect a rollout, relabel its rewards, update the networks. */
   async iterate(): Promise<IterationStats> {
     const c = this.config;
@@ -452,7 +466,9 @@ export class PpoTrainer {
     const B = N * T;
     const t0 = this.clock.now();
     this.iteration++;
-    if (c.annealLr) this.adam.lr = c.lr * (1 - (this.iteration - 1) / this.numIterations);
+    // Linear annealing over the env-step budget (CleanRL anneals over iterations; the same
+    // schedule when no warm-up steps were collected without updates).
+    if (c.annealLr) this.adam.lr = c.lr * Math.max(0, 1 - this.globalStep / c.totalSteps);
     const { ro, episodes } = await this.collect();
     const tCollect = this.clock.now();
     this.globalStep += B;
@@ -700,4 +716,32 @@ function mean(x: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i];
   return x.length ? s / x.length : Number.NaN;
+}
+
+/**
+ * The critic of a trained PPO run as a state-value function in the env's reward units, e.g. V*
+ * for the regret oracle in MuJoCo tasks. The critic learned values of *scaled* rewards
+ * (r / sqrt(var(G))), so its outputs are multiplied back by sqrt(var(G) + 1e-8) from the run's
+ * reward scaler; values are discounted with the run's gamma.
+ */
+export function expertValueFunction(checkpointPath: string): { value(obs: Float32Array): number; gamma: number; scale: number } {
+  const file = checkpointPath.endsWith('.json') ? checkpointPath : join(checkpointPath, 'checkpoint.json');
+  let ck: PpoCheckpoint;
+  try {
+    ck = JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
+  } catch (e) {
+    throw new InputError(file, `cannot read the PPO checkpoint: ${(e as Error).message}`);
+  }
+  if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(file, `not a PPO checkpoint (format ${JSON.stringify(ck.format)})`, 'format');
+  const policy = PpoPolicy.fromJSON(ck.policy, file);
+  const scale = ck.config.normReward ? Math.sqrt(ck.rewardScaler.rms.var[0] + 1e-8) : 1;
+  const buf = new Float32Array(policy.obsDim);
+  return {
+    gamma: ck.config.gamma,
+    scale,
+    value(obs: Float32Array): number {
+      policy.obsNorm.apply(obs, 1, buf);
+      return policy.values(buf, 1)[0] * scale;
+    },
+  };
 }

@@ -73,11 +73,28 @@ export interface SkipLabel extends LabelBase {
 
 export type Label = PreferenceLabel | SkipLabel;
 
+/** What the training loop knows before a feedback round (teachers may adapt to it). */
+export interface TeacherContext {
+  /** Mean true return of recent episodes (NaN when the env has no ground truth). */
+  readonly meanEpisodeReturn: number;
+  /** Mean length of those episodes, steps. */
+  readonly episodeLength: number;
+  /** Length of the segments about to be compared. */
+  readonly segmentLength: number;
+  /** The current segment pool the queries are drawn from. */
+  readonly pool: readonly Segment[];
+}
+
 /** Anything that answers comparisons: synthetic oracles, HERON, people in the viewer, VLMs. */
 export interface Teacher {
   readonly id: string;
   /** One label per pair, in the order of `pairs` (skips included). */
   label(pairs: readonly Pair[]): Promise<Label[]>;
+  /**
+   * Optional: called before each feedback round, e.g. B-Pref's adaptive skip/equal thresholds
+   * follow the recent episode return, HERON's margins follow the pool's term spreads.
+   */
+  observe?(ctx: TeacherContext): void;
 }
 
 /** How preferences relate to rewards. */

@@ -11,12 +11,14 @@ import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { trainCommand } from './commands/train.js';
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
   envsCommand,
   checkEnvCommand,
   rolloutCommand,
+  trainCommand,
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,

@@ -25,7 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../core/errors.js';
 import type { EnvSpec } from '../../envs/types.js';
-import type { Label, Pair, Segment, Teacher } from '../types.js';
+import type { Label, Pair, Segment, Teacher, TeacherContext } from '../types.js';
 import { labelId } from './synthetic.js';
 
 export type HeronDirection = 'higher' | 'lower';
@@ -209,6 +209,11 @@ export class HeronTeacher implements Teacher {
   setPool(pool: readonly Segment[]): void {
     this.checkSegments(pool);
     this.stds = termSumStds(pool);
+  }
+
+  /** Teacher hook: margins follow the current segment pool. */
+  observe(ctx: TeacherContext): void {
+    if (ctx.pool.length > 1) this.setPool(ctx.pool);
   }
 
   /** The current per-term stds (undefined before setPool). */

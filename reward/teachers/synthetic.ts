@@ -40,7 +40,7 @@ import { shortHash } from '../../core/hash.js';
 import { sigmoid } from '../../core/math.js';
 import type { Rng } from '../../core/rng.js';
 import { partialReturn } from '../preference.js';
-import type { Label, Pair, Teacher } from '../types.js';
+import type { Label, Pair, Teacher, TeacherContext } from '../types.js';
 
 /** Deterministic label id of one teacher's answer to one pair. */
 export function labelId(teacherId: string, pairId: string): string {
@@ -167,6 +167,13 @@ export class SyntheticTeacher implements Teacher {
   updateThresholds(meanEpisodeReturn: number, episodeLength: number, segmentLength: number): void {
     if (!(episodeLength > 0)) throw new RangeError(`synthetic teacher: episodeLength must be > 0, got ${episodeLength}`);
     this.setMargin((meanEpisodeReturn * segmentLength) / episodeLength, segmentLength);
+  }
+
+  /** Teacher hook: follow the recent episode return (no-op when it is unknown). */
+  observe(ctx: TeacherContext): void {
+    if (Number.isFinite(ctx.meanEpisodeReturn) && ctx.episodeLength > 0) {
+      this.updateThresholds(ctx.meanEpisodeReturn, ctx.episodeLength, ctx.segmentLength);
+    }
   }
 
   /** Thresholds for segments of `length` steps (default: the length the margin was set for). */

@@ -1,0 +1,253 @@
+/**
+ * The online preference loop (Christiano et al. 2017; PrefPPO in B-Pref), wiring the stages
+ * together; every stage is swappable:
+ *
+ *   warm-up rollouts -> segment pool -> candidate pairs -> query selection -> teacher
+ *   -> label store -> reward-model training -> relabelled PPO rollouts -> ... until the label
+ *   budget is spent, then PPO continues on the final reward model.
+ *
+ * With `reward: 'true'` the same loop trains PPO on the env's reward with identical settings
+ * (no queries), so a comparison is one flag apart. The true return is always evaluated and
+ * logged next to the learned one, with the reward metrics (held-out accuracy and NLL,
+ * correlation of predicted and true segment returns, EPIC distance on visited transitions).
+ */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { mean } from '../core/math.js';
+import type { Progress } from '../core/progress.js';
+import { Rng } from '../core/rng.js';
+import type { RunDir } from '../core/run.js';
+import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import type { Trajectory } from '../envs/trajectory.js';
+import { type EpisodeStats, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
+import type { RewardFn } from '../agents/types.js';
+import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
+import { RewardNet, type RewardNetConfig } from './network.js';
+import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries } from './query.js';
+import { cutSegments, segmentReturn } from './segments.js';
+import type { LabelStore } from './store.js';
+import { type TrainOptions, trainRewardModel } from './train.js';
+import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
+
+export interface LoopOptions {
+  readonly env: EnvConfig;
+  readonly ppo: Partial<PpoConfig> & { totalSteps: number; seed: number };
+  /** Learn from preferences, or from the env's true reward (the baseline). */
+  readonly reward: 'learned' | 'true';
+  readonly teacher?: Teacher;
+  readonly preferenceModel: PreferenceModelKind;
+  /** Total labels (queries answered, skips included). */
+  readonly budget: number;
+  readonly labelsPerRound: number;
+  readonly segmentLength: number;
+  readonly query: QueryMethod;
+  /** Candidates per query (B-Pref: 10). */
+  readonly oversample?: number;
+  /** Env steps between feedback rounds. */
+  readonly feedbackEvery: number;
+  /** Env steps collected by the untrained policy before the first round (no updates). */
+  readonly warmupSteps: number;
+  /** Segments from this many recent episodes form the query pool. */
+  readonly poolEpisodes: number;
+  readonly rewardNet?: Partial<Omit<RewardNetConfig, 'obsDim' | 'actDim'>>;
+  readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
+  readonly evalEpisodes: number;
+  /** Env steps between evaluations (and checkpoints). */
+  readonly evalEvery: number;
+  readonly run: RunDir;
+  readonly store: LabelStore;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly progress?: Progress;
+  /** Resume: a trainer restored from a checkpoint and the reward model saved with it. */
+  readonly resume?: { readonly trainer: PpoTrainer; readonly net: RewardNet | null };
+}
+
+export interface LoopSummary {
+  readonly env: string;
+  readonly reward: 'learned' | 'true';
+  readonly teacher: string | null;
+  readonly preferenceModel: PreferenceModelKind | null;
+  /** Mean true return of the final policy over the evaluation episodes. */
+  readonly finalTrueReturn: number;
+  readonly finalTrueReturns: readonly number[];
+  readonly finalSuccess: number;
+  readonly labelsUsed: number;
+  readonly envSteps: number;
+  readonly wallSeconds: number;
+  /** Held-out preference accuracy of the reward model after the last round (NaN without one). */
+  readonly rewardAccuracy: number;
+  readonly rewardCorrelation: number;
+  readonly epic: number;
+  /** [env steps, mean true eval return] at each evaluation. */
+  readonly curve: readonly (readonly [number, number])[];
+}
+
+interface Round {
+  labels: number;
+  accuracy: number;
+  correlation: number;
+  epic: number;
+}
+
+/** Run the loop to the env-step budget. The caller owns run, store and trainer disposal order. */
+export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
+  const start = o.clock.now();
+  const learned = o.reward === 'learned';
+  if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
+  const rng = new Rng(o.ppo.seed).fork('preference-loop');
+  const episodes: Trajectory[] = [];
+  const trainer = o.resume?.trainer ?? (await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined }));
+  let net: RewardNet | null = o.resume?.net ?? null;
+  const curve: [number, number][] = [];
+  const recent: EpisodeStats[] = [];
+  let last: Round = { labels: o.store.counts().labels, accuracy: Number.NaN, correlation: Number.NaN, epic: Number.NaN };
+  const scratch = learned ? await makeEnv(o.env) : null;
+  try {
+    const modelFn: RewardFn = (batch) => (net ? net.predict(batch) : new Float32Array(batch.n));
+    if (learned) trainer.rewardFn = modelFn;
+    const pool = (): Segment[] => cutSegments(episodes.slice(-o.poolEpisodes), { length: o.segmentLength, source: o.run.path });
+
+    const feedback = async (round: number): Promise<void> => {
+      const teacher = o.teacher as Teacher;
+      const segs = pool();
+      const k = Math.min(o.labelsPerRound, o.budget - last.labels);
+      if (segs.length < 2 || k <= 0) return;
+      const ret = recent.length ? mean(recent.map((e) => e.trueReturn)) : Number.NaN;
+      const len = recent.length ? mean(recent.map((e) => e.length)) : trainer.spec.horizon;
+      teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
+      // Fresh candidates only: a pair already asked (this run or before a resume) is not asked again.
+      const seen = new Set<string>();
+      const candidates = samplePairs(segs, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
+        if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
+        seen.add(p.id);
+        return true;
+      });
+      if (candidates.length === 0) return;
+      const sel = selectQueries(candidates, Math.min(k, candidates.length), o.query, { rng: rng.fork(`select-${round}`), predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined });
+      o.store.putPairs(sel.pairs, { round });
+      const labels = await teacher.label(sel.pairs);
+      o.store.addLabels(labels);
+      // Train on every label collected so far (the store is the source of truth, also on resume).
+      const all = o.store.labelledPairs();
+      const pairs: Pair[] = [];
+      const lab: Label[] = [];
+      for (const lp of all) {
+        for (const l of lp.labels) {
+          pairs.push(lp.pair);
+          lab.push(l);
+        }
+      }
+      if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'));
+      const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
+      const truth = segs.map(segmentReturn);
+      const sums = net.segmentSums(segs);
+      const m = net.members;
+      const pred = Array.from({ length: segs.length }, (_, j) => {
+        let s = 0;
+        for (let q = 0; q < m; q++) s += sums[q * segs.length + j];
+        return s / m;
+      });
+      const corr = returnCorrelation(pred, truth);
+      const ep = epicPool(episodes.slice(-2));
+      const epic = epicDistance(envReward(scratch!, ep.states), modelReward(net, ep.obs, ep.obsDim), subsample(ep.transitions, 256, trainer.spec.actDim, rng.fork(`epic-${round}`)), {
+        nStates: ep.states.length,
+        actDim: ep.actDim,
+        actions: { kind: 'pool', actions: ep.actions },
+        gamma: o.ppo.gamma ?? 0.99,
+        samples: 32,
+        rng: rng.fork(`epic-samples-${round}`),
+      });
+      last = { labels: o.store.counts().labels, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
+      const skips = labels.filter((l) => l.kind === 'skip').length;
+      o.run.metrics.log(trainer.globalStep, {
+        'teacher/labels': last.labels,
+        'teacher/round_skips': skips,
+        'teacher/query_method': sel.used,
+        'reward/val_accuracy': res.valAccuracy,
+        'reward/val_nll': res.valNll,
+        'reward/pearson': corr.pearson,
+        'reward/spearman': corr.spearman,
+        'reward/epic': epic.distance,
+        'reward/train_pairs': res.trainPairs,
+      });
+      net.save(o.run.artifact('reward_model'));
+      o.logger.info(
+        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}`,
+      );
+    };
+
+    const evaluate = async (): Promise<void> => {
+      const ev = await trainer.evaluate(o.evalEpisodes, o.env);
+      curve.push([trainer.globalStep, ev.meanReturn]);
+      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
+      trainer.save(o.run.artifact('checkpoint'), o.env);
+    };
+
+    let round = Math.ceil(last.labels / o.labelsPerRound);
+    if (learned && trainer.globalStep === 0) {
+      recent.push(...(await trainer.warmup(o.warmupSteps)));
+      o.progress?.update(trainer.globalStep);
+    }
+    let nextFeedback = learned && last.labels < o.budget ? trainer.globalStep : Number.POSITIVE_INFINITY;
+    let nextEval = trainer.globalStep;
+    while (trainer.globalStep < o.ppo.totalSteps) {
+      if (trainer.globalStep >= nextFeedback) {
+        await feedback(round++);
+        nextFeedback = last.labels < o.budget ? trainer.globalStep + o.feedbackEvery : Number.POSITIVE_INFINITY;
+      }
+      if (trainer.globalStep >= nextEval) {
+        await evaluate();
+        nextEval = trainer.globalStep + o.evalEvery;
+      }
+      const it = await trainer.iterate();
+      recent.push(...it.episodes);
+      recent.splice(0, Math.max(0, recent.length - 20));
+      if (episodes.length > 4 * o.poolEpisodes) episodes.splice(0, episodes.length - o.poolEpisodes);
+      o.run.metrics.log(it.globalStep, it.metrics);
+      o.progress?.update(
+        trainer.globalStep,
+        `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
+      );
+    }
+    const final = await trainer.evaluate(o.evalEpisodes, o.env);
+    curve.push([trainer.globalStep, final.meanReturn]);
+    o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+    trainer.save(o.run.artifact('checkpoint'), o.env);
+    if (net) net.save(o.run.artifact('reward_model'));
+    return {
+      env: trainer.spec.id,
+      reward: o.reward,
+      teacher: learned ? (o.teacher as Teacher).id : null,
+      preferenceModel: learned ? o.preferenceModel : null,
+      finalTrueReturn: final.meanReturn,
+      finalTrueReturns: final.returns,
+      finalSuccess: final.meanSuccess,
+      labelsUsed: last.labels,
+      envSteps: trainer.globalStep,
+      wallSeconds: (o.clock.now() - start) / 1000,
+      rewardAccuracy: last.accuracy,
+      rewardCorrelation: last.correlation,
+      epic: last.epic,
+      curve,
+    };
+  } finally {
+    scratch?.dispose();
+    (net as RewardNet | null)?.dispose();
+    await trainer.close();
+  }
+}
+
+/** A random subset of at most n visited transitions (EPIC on all of them would be slow). */
+function subsample(tr: { s: Int32Array; a: Float32Array; next: Int32Array }, n: number, actDim: number, rng: Rng): { s: Int32Array; a: Float32Array; next: Int32Array } {
+  if (tr.s.length <= n) return tr;
+  const idx = rng.sampleWithoutReplacement(tr.s.length, n);
+  const a = new Float32Array(n * actDim);
+  idx.forEach((k, i) => a.set(tr.a.subarray(k * actDim, (k + 1) * actDim), i * actDim));
+  return { s: Int32Array.from(idx, (k) => tr.s[k]), a, next: Int32Array.from(idx, (k) => tr.next[k]) };
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
+}
+

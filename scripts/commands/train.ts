@@ -1,0 +1,204 @@
+/**
+ * `prefrl train`: online preference-based RL (PPO + a reward model learned from a teacher's
+ * comparisons), or PPO on the env's true reward with identical settings (`--reward true`).
+ * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expertValueFunction, type PpoCheckpoint, PpoTrainer } from '../../agents/ppo.js';
+import { BACKENDS, initBackend } from '../../core/backend.js';
+import { flags, type Parsed } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { Rng } from '../../core/rng.js';
+import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
+import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import type { EnvSpec } from '../../envs/types.js';
+import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
+import { RewardNet } from '../../reward/network.js';
+import { QUERY_METHODS } from '../../reward/query.js';
+import { LabelStore } from '../../reward/store.js';
+import { makeTeacher } from '../../reward/teachers/index.js';
+import type { Teacher } from '../../reward/types.js';
+import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
+
+export const trainFlags = {
+  env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
+  task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
+  reward: flags.choice(['learned', 'true'] as const, { doc: 'learn the reward from a teacher, or use the env\'s true reward (baseline)', default: 'learned' }),
+  teacher: flags.string({
+    doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | regret[:k=v] (needs --expert) | heron:<config.json>',
+    default: 'oracle',
+  }),
+  expert: flags.string({ doc: 'PPO run folder or checkpoint whose critic is V* for the regret teacher', optional: true }),
+  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+  labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
+  labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
+  segmentLength: flags.int({ doc: 'steps per segment', default: 50, min: 2 }),
+  query: flags.choice(QUERY_METHODS, { doc: 'query selection', default: 'disagreement' }),
+  oversample: flags.int({ doc: 'candidate pairs per query', default: 10, min: 1 }),
+  feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', optional: true, defaultDoc: 'spread the budget over the first half of training', min: 1 }),
+  warmupSteps: flags.int({ doc: 'env steps of the untrained policy before the first round', default: 8192, min: 0 }),
+  poolEpisodes: flags.int({ doc: 'segments are drawn from this many recent episodes', default: 16, min: 1 }),
+  steps: flags.int({ doc: 'total env steps', default: 300_000, min: 1 }),
+  numEnvs: flags.int({ doc: 'parallel envs', default: 4, min: 1 }),
+  numSteps: flags.int({ doc: 'steps per env per PPO rollout', default: 512, min: 1 }),
+  workers: flags.int({ doc: 'env worker threads (0: main thread)', default: 2, min: 0 }),
+  lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
+  rewardEpochs: flags.int({ doc: 'max reward-model epochs per round (early stopping on held-out pairs)', default: 50, min: 1 }),
+  evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),
+  evalEvery: flags.int({ doc: 'env steps between evaluations and checkpoints', default: 20_000, min: 1 }),
+  seed: flags.int({ doc: 'seed', default: 0 }),
+  backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend for the reward model', default: 'auto' }),
+  runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+  name: flags.string({ doc: 'run name', optional: true }),
+  resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint', optional: true }),
+  json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+  quiet: flags.bool({ doc: 'no progress bar', default: false }),
+};
+
+const spec = {
+  command: 'prefrl train',
+  summary:
+    'Online preference-based RL: PPO learns from a reward model trained on a teacher\'s comparisons of trajectory segments. With --reward true, PPO learns from the env\'s reward with otherwise identical settings.',
+  flags: trainFlags,
+  epilog: [
+    'Examples:',
+    '  prefrl train --env reacher --teacher oracle --labels 1000 --steps 300000',
+    '  prefrl train --env reacher --reward true --steps 300000',
+    '  prefrl train --env cheetah-run --teacher stochastic:beta=1,epsMistake=0.1 --labels 1000 --steps 1000000',
+    '  prefrl train --resume runs/20261123-120000-train-reacher',
+  ].join('\n'),
+};
+
+export type TrainFlags = Parsed<typeof trainFlags>;
+
+function derivedFeedbackEvery(f: TrainFlags): number {
+  const rounds = Math.ceil(f.labels / f.labelsPerRound);
+  return Math.max(f.numEnvs * f.numSteps, Math.floor((f.steps - f.warmupSteps) / (2 * rounds)));
+}
+
+function buildTeacher(f: TrainFlags, envSpec: EnvSpec): Teacher {
+  let values;
+  if (f.teacher.startsWith('regret')) {
+    if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
+    const dir = existsSync(join(f.expert, 'artifacts', 'checkpoint')) ? join(f.expert, 'artifacts', 'checkpoint') : f.expert;
+    const vf = expertValueFunction(dir);
+    values = { value: (obs: Float32Array) => vf.value(obs) };
+  }
+  return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values });
+}
+
+/** Run (or resume) a training run; returns the summary. */
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
+  const backend = await initBackend(f.backend);
+  ctx.logger.info(`tensor backend: ${backend.name}${backend.skipped.length ? ` (${backend.skipped.join('; ')})` : ''}`);
+  const envConfig = envConfigFromArgs(f.env, { task: f.task });
+  const probe = await makeEnv(envConfig);
+  const envSpec = probe.spec;
+  probe.dispose();
+  const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec) : undefined;
+  const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
+  const run = resumeDir
+    ? openRunDir(resumeDir)
+    : createRunDir({
+        root: f.runsDir,
+        name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${f.reward === 'true' ? 'true' : f.teacher.replace(/[^a-z0-9]+/gi, '_')}-s${f.seed}`,
+        config: { command: 'train', ...f, envConfig, derived: { feedbackEvery } },
+        clock: ctx.clock,
+      });
+  const store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+  const progress = new Progress(`train ${envSpec.id}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+  try {
+    if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
+    const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, lr: f.lr, seed: f.seed };
+    let resume: { trainer: PpoTrainer; net: RewardNet | null } | undefined;
+    if (resumeDir) {
+      const ckFile = join(run.path, 'artifacts', 'checkpoint', 'checkpoint.json');
+      if (existsSync(ckFile)) {
+        const trainer = await PpoTrainer.create({ env: envConfig, config: ppo });
+        trainer.restore(JSON.parse(readFileSync(ckFile, 'utf8')) as PpoCheckpoint, ckFile);
+        const netDir = run.artifact('reward_model');
+        const net = existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
+        resume = { trainer, net };
+        ctx.logger.info(`resuming ${run.path} at ${trainer.globalStep} env steps with ${store.counts().labels} stored labels`);
+      } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
+    }
+    ctx.logger.info(
+      f.reward === 'true'
+        ? `PPO on the true reward of ${envSpec.id} for ${f.steps} steps -> ${run.path}`
+        : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
+    );
+    const summary = await runPreferenceLoop({
+      env: envConfig,
+      ppo,
+      reward: f.reward,
+      teacher,
+      preferenceModel: f.preferenceModel,
+      budget: f.labels,
+      labelsPerRound: f.labelsPerRound,
+      segmentLength: f.segmentLength,
+      query: f.query,
+      oversample: f.oversample,
+      feedbackEvery,
+      warmupSteps: f.warmupSteps,
+      poolEpisodes: f.poolEpisodes,
+      rewardTrain: { epochs: f.rewardEpochs },
+      evalEpisodes: f.evalEpisodes,
+      evalEvery: f.evalEvery,
+      run,
+      store,
+      logger: ctx.logger,
+      clock: ctx.clock,
+      progress,
+      resume,
+    });
+    progress.finish();
+    run.writeJson('summary.json', { ...summary, runDir: run.path });
+    return { summary, run };
+  } finally {
+    store.close();
+    run.close();
+  }
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Online preference-based RL (PPO + learned reward), or PPO on the true reward',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    let f = parsed.flags;
+    let resumeDir: string | undefined;
+    if (f.resume) {
+      const cfgFile = join(f.resume, 'config.json');
+      if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
+      let saved: TrainFlags & { command?: string };
+      try {
+        saved = JSON.parse(readFileSync(cfgFile, 'utf8')) as TrainFlags & { command?: string };
+      } catch (e) {
+        throw new InputError(cfgFile, `invalid JSON: ${(e as Error).message}`);
+      }
+      if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
+      const { json, quiet } = f;
+      f = { ...(saved as TrainFlags), json, quiet, resume: f.resume };
+      resumeDir = f.resume;
+    }
+    const { summary, run } = await train(f, ctx, resumeDir);
+    if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
+    else {
+      ctx.io.stdout.write(
+        [
+          `final true return ${summary.finalTrueReturn.toFixed(2)} (mean of ${summary.finalTrueReturns.length} deterministic episodes)`,
+          `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
+          summary.reward === 'learned' ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
+          `run folder: ${run.path}`,
+          '',
+        ]
+          .filter((l) => l !== '')
+          .join('\n') + '\n',
+      );
+    }
+    return 0;
+  },
+};
