@@ -483,7 +483,7 @@ export class PpoTrainer {
     for (let k = 0; k < B; k++) if (ro.truncValues[k] !== 0) rewards[k] += c.gamma * ro.truncValues[k];
     const { advantages, returns } = gae(rewards, ro.values, ro.dones, ro.lastValues, T, N, c.gamma, c.gaeLambda);
 
-    const m = this.update(ro, advantages, returns);
+    const m = ppoUpdate(this.policy, this.adam, this.rng, c, ro, advantages, returns);
     const tUpdate = this.clock.now();
     const metrics: Metrics = {
       ...m,
@@ -519,111 +519,6 @@ export class PpoTrainer {
         }
       }
     }
-  }
-
-  private update(ro: Rollout, advantages: Float32Array, returns: Float32Array): Metrics {
-    const c = this.config;
-    const pol = this.policy;
-    const D = this.spec.obsDim;
-    const A = this.spec.actDim;
-    const B = c.numEnvs * c.numSteps;
-    const mb = Math.floor(B / c.numMinibatches);
-    const grad = new Float32Array(pol.theta.length);
-    const sl = pol.slices;
-    const gActor = grad.subarray(sl.actor[0], sl.actor[1]);
-    const gLogStd = grad.subarray(sl.logStd[0], sl.logStd[1]);
-    const gCritic = grad.subarray(sl.critic[0], sl.critic[1]);
-    const obsMb = new Float32Array(mb * D);
-    const actMb = new Float32Array(mb * A);
-    const oldLp = new Float32Array(mb);
-    const advMb = new Float32Array(mb);
-    const retMb = new Float32Array(mb);
-    const oldV = new Float32Array(mb);
-    const dMean = new Float32Array(mb * A);
-    const dV = new Float32Array(mb);
-    let pgSum = 0;
-    let vSum = 0;
-    let klSum = 0;
-    let clipSum = 0;
-    let gnSum = 0;
-    let count = 0;
-    let stoppedAt = -1;
-    outer: for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
-      const perm = this.rng.permutation(B);
-      for (let start = 0; start + mb <= B; start += mb) {
-        for (let r = 0; r < mb; r++) {
-          const k = perm[start + r];
-          obsMb.set(ro.obsN.subarray(k * D, (k + 1) * D), r * D);
-          actMb.set(ro.actions.subarray(k * A, (k + 1) * A), r * A);
-          oldLp[r] = ro.logProbs[k];
-          advMb[r] = advantages[k];
-          retMb[r] = returns[k];
-          oldV[r] = ro.values[k];
-        }
-        if (c.normAdv) normalizeInPlace(advMb, mb);
-        grad.fill(0);
-        // policy
-        const aCache = pol.actor.forward(obsMb, mb);
-        const mean = Mlp.output(aCache);
-        const newLp = gaussianLogProb(mean, pol.logStd, actMb, mb, A);
-        const pl = clippedSurrogate(newLp, oldLp, advMb, mb, c.clipCoef);
-        for (let j = 0; j < A; j++) {
-          const inv = Math.exp(-2 * pol.logStd[j]);
-          let g = 0;
-          for (let r = 0; r < mb; r++) {
-            const diff = actMb[r * A + j] - mean[r * A + j];
-            // d logp / d mean = diff / sigma^2; d logp / d logStd = diff^2 / sigma^2 - 1
-            dMean[r * A + j] = pl.dLogProb[r] * diff * inv;
-            g += pl.dLogProb[r] * (diff * diff * inv - 1);
-          }
-          // entropy bonus: loss -= entCoef * H, dH / dlogStd_j = 1
-          gLogStd[j] += g - c.entCoef;
-        }
-        pol.actor.backward(aCache, dMean, gActor);
-        // value
-        const cCache = pol.critic.forward(obsMb, mb);
-        const v = Mlp.output(cCache);
-        const vl = valueLoss(v, oldV, retMb, mb, c.clipVloss ? c.clipCoef : null);
-        for (let r = 0; r < mb; r++) dV[r] = c.vfCoef * vl.dValue[r];
-        pol.critic.backward(cCache, dV, gCritic);
-        gnSum += clipGradNorm(grad, c.maxGradNorm);
-        this.adam.step(pol.theta, grad);
-        pgSum += pl.loss;
-        vSum += vl.loss;
-        klSum += pl.approxKl;
-        clipSum += pl.clipFraction;
-        count++;
-        if (c.targetKl !== null && pl.approxKl > c.targetKl) {
-          stoppedAt = epoch;
-          break outer;
-        }
-      }
-    }
-    // explained variance of the value predictions on this rollout
-    let varR = 0;
-    let varE = 0;
-    let mR = 0;
-    let mE = 0;
-    for (let k = 0; k < B; k++) {
-      mR += returns[k];
-      mE += returns[k] - ro.values[k];
-    }
-    mR /= B;
-    mE /= B;
-    for (let k = 0; k < B; k++) {
-      varR += (returns[k] - mR) ** 2;
-      varE += (returns[k] - ro.values[k] - mE) ** 2;
-    }
-    return {
-      'losses/policy_loss': pgSum / count,
-      'losses/value_loss': vSum / count,
-      'losses/entropy': gaussianEntropy(pol.logStd),
-      'losses/approx_kl': klSum / count,
-      'losses/clipfrac': clipSum / count,
-      'losses/grad_norm': gnSum / count,
-      'losses/explained_variance': varR === 0 ? Number.NaN : 1 - varE / varR,
-      'losses/early_stop_epoch': stoppedAt,
-    };
   }
 
   /**
@@ -743,5 +638,126 @@ export function expertValueFunction(checkpointPath: string): { value(obs: Float3
       policy.obsNorm.apply(obs, 1, buf);
       return policy.values(buf, 1)[0] * scale;
     },
+  };
+}
+
+/** The parts of a rollout an update needs ([B] or [B, dim] rows, B = numEnvs x numSteps). */
+export interface UpdateBatch {
+  /** Normalised observations [B, obsDim]. */
+  readonly obsN: Float32Array;
+  /** Sampled (unclipped) actions [B, actDim]. */
+  readonly actions: Float32Array;
+  /** Log-probabilities of the actions when sampled [B]. */
+  readonly logProbs: Float32Array;
+  /** Value predictions when sampled [B]. */
+  readonly values: Float32Array;
+}
+
+/**
+ * One PPO update (CleanRL's inner loop): `updateEpochs` passes over the batch in
+ * `numMinibatches` shuffled minibatches; per minibatch the clipped surrogate, the (clipped) value
+ * loss and the entropy bonus, hand-derived gradients through the Gaussian policy, global
+ * gradient-norm clipping and one Adam step on all parameters. Returns the loss metrics.
+ */
+export function ppoUpdate(pol: PpoPolicy, adam: Adam, rng: Rng, c: PpoConfig, ro: UpdateBatch, advantages: Float32Array, returns: Float32Array): Metrics {
+const D = pol.obsDim;
+const A = pol.actDim;
+const B = c.numEnvs * c.numSteps;
+  const mb = Math.floor(B / c.numMinibatches);
+  const grad = new Float32Array(pol.theta.length);
+  const sl = pol.slices;
+  const gActor = grad.subarray(sl.actor[0], sl.actor[1]);
+  const gLogStd = grad.subarray(sl.logStd[0], sl.logStd[1]);
+  const gCritic = grad.subarray(sl.critic[0], sl.critic[1]);
+  const obsMb = new Float32Array(mb * D);
+  const actMb = new Float32Array(mb * A);
+  const oldLp = new Float32Array(mb);
+  const advMb = new Float32Array(mb);
+  const retMb = new Float32Array(mb);
+  const oldV = new Float32Array(mb);
+  const dMean = new Float32Array(mb * A);
+  const dV = new Float32Array(mb);
+  let pgSum = 0;
+  let vSum = 0;
+  let klSum = 0;
+  let clipSum = 0;
+  let gnSum = 0;
+  let count = 0;
+  let stoppedAt = -1;
+  outer: for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
+    const perm = rng.permutation(B);
+    for (let start = 0; start + mb <= B; start += mb) {
+      for (let r = 0; r < mb; r++) {
+        const k = perm[start + r];
+        obsMb.set(ro.obsN.subarray(k * D, (k + 1) * D), r * D);
+        actMb.set(ro.actions.subarray(k * A, (k + 1) * A), r * A);
+        oldLp[r] = ro.logProbs[k];
+        advMb[r] = advantages[k];
+        retMb[r] = returns[k];
+        oldV[r] = ro.values[k];
+      }
+      if (c.normAdv) normalizeInPlace(advMb, mb);
+      grad.fill(0);
+      // policy
+      const aCache = pol.actor.forward(obsMb, mb);
+      const mean = Mlp.output(aCache);
+      const newLp = gaussianLogProb(mean, pol.logStd, actMb, mb, A);
+      const pl = clippedSurrogate(newLp, oldLp, advMb, mb, c.clipCoef);
+      for (let j = 0; j < A; j++) {
+        const inv = Math.exp(-2 * pol.logStd[j]);
+        let g = 0;
+        for (let r = 0; r < mb; r++) {
+          const diff = actMb[r * A + j] - mean[r * A + j];
+          // d logp / d mean = diff / sigma^2; d logp / d logStd = diff^2 / sigma^2 - 1
+          dMean[r * A + j] = pl.dLogProb[r] * diff * inv;
+          g += pl.dLogProb[r] * (diff * diff * inv - 1);
+        }
+        // entropy bonus: loss -= entCoef * H, dH / dlogStd_j = 1
+        gLogStd[j] += g - c.entCoef;
+      }
+      pol.actor.backward(aCache, dMean, gActor);
+      // value
+      const cCache = pol.critic.forward(obsMb, mb);
+      const v = Mlp.output(cCache);
+      const vl = valueLoss(v, oldV, retMb, mb, c.clipVloss ? c.clipCoef : null);
+      for (let r = 0; r < mb; r++) dV[r] = c.vfCoef * vl.dValue[r];
+      pol.critic.backward(cCache, dV, gCritic);
+      gnSum += clipGradNorm(grad, c.maxGradNorm);
+      adam.step(pol.theta, grad);
+      pgSum += pl.loss;
+      vSum += vl.loss;
+      klSum += pl.approxKl;
+      clipSum += pl.clipFraction;
+      count++;
+      if (c.targetKl !== null && pl.approxKl > c.targetKl) {
+        stoppedAt = epoch;
+        break outer;
+      }
+    }
+  }
+  // explained variance of the value predictions on this rollout
+  let varR = 0;
+  let varE = 0;
+  let mR = 0;
+  let mE = 0;
+  for (let k = 0; k < B; k++) {
+    mR += returns[k];
+    mE += returns[k] - ro.values[k];
+  }
+  mR /= B;
+  mE /= B;
+  for (let k = 0; k < B; k++) {
+    varR += (returns[k] - mR) ** 2;
+    varE += (returns[k] - ro.values[k] - mE) ** 2;
+  }
+  return {
+    'losses/policy_loss': pgSum / count,
+    'losses/value_loss': vSum / count,
+    'losses/entropy': gaussianEntropy(pol.logStd),
+    'losses/approx_kl': klSum / count,
+    'losses/clipfrac': clipSum / count,
+    'losses/grad_norm': gnSum / count,
+    'losses/explained_variance': varR === 0 ? Number.NaN : 1 - varE / varR,
+    'losses/early_stop_epoch': stoppedAt,
   };
 }
