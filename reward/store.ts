@@ -736,12 +736,55 @@ export class LabelStore {
     return this.live().prepare('DELETE FROM leases WHERE teacher = ? AND pair_id = ?').run(teacher, pairId).changes > 0;
   }
 
+  /** Lease `pairId` to `teacher` until `expiresAt` (epoch ms), replacing an older lease of theirs (e.g. after an undo). */
+  leasePair(pairId: string, teacher: string, expiresAt: number): void {
+    this.live()
+      .prepare(
+        `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (pair_id, teacher) DO UPDATE SET expires_at = excluded.expires_at`,
+      )
+      .run(pairId, teacher, expiresAt);
+  }
+
+  /** Make pairs want at least `n` teachers (all pairs, or the listed ones), e.g. for overlap. Returns rows changed. */
+  raiseWanted(n: number, pairIds?: readonly string[]): number {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`raiseWanted: n must be an integer >= 1, got ${n}`);
+    const db = this.live();
+    if (pairIds === undefined) return db.prepare('UPDATE pairs SET wanted = ? WHERE wanted < ?').run(n, n).changes;
+    const st = db.prepare('UPDATE pairs SET wanted = ? WHERE id = ? AND wanted < ?');
+    return db.transaction(() => pairIds.reduce((acc, id) => acc + st.run(n, id, n).changes, 0)).immediate();
+  }
+
+  /** The id of the n-th pair (0-based) in hand-out order (round, then insertion), or undefined. */
+  pairIdAt(n: number): string | undefined {
+    const r = this.live().prepare('SELECT id FROM pairs ORDER BY round, rowid LIMIT 1 OFFSET ?').get(Math.max(0, Math.floor(n))) as { id: string } | undefined;
+    return r?.id;
+  }
+
   /** Delete expired leases (housekeeping; expired leases are ignored anyway). Returns how many. */
   pruneLeases(now: number = this.nowMs()): number {
     return this.live().prepare('DELETE FROM leases WHERE expires_at <= ?').run(now).changes;
   }
 
   // ---------------------------------------------------------------- teachers and labels
+
+  /**
+   * Undo: delete label `id` if it belongs to `teacher` (one IMMEDIATE transaction). Returns the
+   * pair it was on, or undefined when no such label is stored (an undo that arrives twice is not
+   * an error); throws when the label belongs to another teacher.
+   */
+  deleteLabel(id: string, teacher: string): { pairId: string } | undefined {
+    const db = this.live();
+    return db
+      .transaction((): { pairId: string } | undefined => {
+        const row = db.prepare('SELECT pair_id, teacher FROM labels WHERE id = ?').get(id) as { pair_id: string; teacher: string } | undefined;
+        if (!row) return undefined;
+        if (row.teacher !== teacher) throw new Error(`label ${id} belongs to another teacher`);
+        db.prepare('DELETE FROM labels WHERE id = ?').run(id);
+        return { pairId: row.pair_id };
+      })
+      .immediate();
+  }
 
   /** Register or update a teacher (kind e.g. "human", "synthetic", "vlm"; config a JSON object). */
   putTeacher(t: { id: string; kind: string; config?: Record<string, unknown> }): void {

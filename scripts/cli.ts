@@ -10,7 +10,9 @@ import { demoCommand } from './commands/demo.js';
 import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
+import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -19,6 +21,8 @@ export const COMMANDS: readonly Command[] = [
   checkEnvCommand,
   rolloutCommand,
   trainCommand,
+  serveCommand,
+  renderCommand,
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,

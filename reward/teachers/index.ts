@@ -5,6 +5,7 @@
  *   synthetic:gamma=0.95,epsEqual=0.05                    the oracle with overrides
  *   regret[:gamma=0.99,beta=10,tieTolerance=0]            needs a value function (opts.values)
  *   heron:path/to/heron.json                              hierarchical teacher (needs opts.env)
+ *   human                                                 people in the viewer (needs opts.human)
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
@@ -13,6 +14,7 @@ import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { Teacher } from '../types.js';
 import { HeronTeacher, loadHeronConfig } from './heron.js';
+import { HumanTeacher, type HumanTeacherOptions } from './human.js';
 import { RegretTeacher, type ValueFunction } from './regret.js';
 import { isSyntheticPreset, SYNTHETIC_PRESET_NAMES, SYNTHETIC_PRESETS, type SyntheticConfig, SyntheticTeacher } from './synthetic.js';
 
@@ -23,6 +25,8 @@ export interface MakeTeacherOptions {
   readonly rng: Rng;
   /** V* for the regret teacher. */
   readonly values?: ValueFunction;
+  /** Label store, env and server settings for the human teacher. */
+  readonly human?: Omit<HumanTeacherOptions, 'id'>;
 }
 
 const SYNTHETIC_KEYS = ['beta', 'gamma', 'epsMistake', 'epsSkip', 'epsEqual'] as const;
@@ -79,5 +83,10 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
     if (!rest) usage('"heron" needs a config file: heron:path/to/heron.json');
     return new HeronTeacher({ spec: opts.env, config: loadHeronConfig(rest, opts.env), id: s });
   }
-  return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>)`);
+  if (name === 'human') {
+    if (rest !== undefined) usage('"human" takes no parameters here; its settings are the --human-* flags');
+    if (!opts.human) usage('"human" needs a label store and a viewer server, which this command does not provide');
+    return new HumanTeacher({ ...opts.human, id: s });
+  }
+  return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>, human)`);
 }

@@ -12,7 +12,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
-import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
@@ -27,9 +27,15 @@ export const trainFlags = {
   task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
   reward: flags.choice(['learned', 'true'] as const, { doc: 'learn the reward from a teacher, or use the env\'s true reward (baseline)', default: 'learned' }),
   teacher: flags.string({
-    doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | regret[:k=v] (needs --expert) | heron:<config.json>',
+    doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | regret[:k=v] (needs --expert) | heron:<config.json> | human (people in the viewer)',
     default: 'oracle',
   }),
+  humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
+  humanHost: flags.string({ doc: 'human teacher: viewer address; beyond 127.0.0.1 needs --human-token', default: '127.0.0.1' }),
+  humanToken: flags.string({ doc: 'human teacher: access token people present (link ?token=...)', optional: true }),
+  humanTimeout: flags.int({ doc: 'human teacher: seconds without a new answer before --human-on-timeout applies (0: wait forever)', default: 900, min: 0 }),
+  humanOnTimeout: flags.choice(['skip', 'fail'] as const, { doc: 'human teacher: skip the unanswered pairs, or stop with an error', default: 'skip' }),
+  humanOverlap: flags.int({ doc: 'human teacher: distinct people asked per pair', default: 1, min: 1 }),
   expert: flags.string({ doc: 'PPO run folder or checkpoint whose critic is V* for the regret teacher', optional: true }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
@@ -78,7 +84,7 @@ function derivedFeedbackEvery(f: TrainFlags): number {
   return Math.max(f.numEnvs * f.numSteps, Math.floor((f.steps - f.warmupSteps) / (2 * rounds)));
 }
 
-function buildTeacher(f: TrainFlags, envSpec: EnvSpec): Teacher {
+function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvConfig; store: () => LabelStore; ctx: CommandContext }): Teacher {
   let values;
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
@@ -86,7 +92,19 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec): Teacher {
     const vf = expertValueFunction(dir);
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
-  return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values });
+  const humanOpts = human && {
+    store: human.store,
+    env: human.envConfig,
+    host: f.humanHost,
+    port: f.humanPort,
+    token: f.humanToken,
+    timeoutS: f.humanTimeout,
+    onTimeout: f.humanOnTimeout,
+    overlap: f.humanOverlap,
+    logger: human.ctx.logger,
+    clock: human.ctx.clock,
+  };
+  return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
 }
 
 /** Run (or resume) a training run; returns the summary. */
@@ -97,7 +115,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
   probe.dispose();
-  const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec) : undefined;
+  // The human teacher's store is the run's, opened below; it is only used once training asks.
+  const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
   const run = resumeDir
     ? openRunDir(resumeDir)
@@ -157,6 +176,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     run.writeJson('summary.json', { ...summary, runDir: run.path });
     return { summary, run };
   } finally {
+    await (teacher as { close?: () => Promise<void> } | undefined)?.close?.();
     store.close();
     run.close();
   }

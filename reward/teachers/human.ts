@@ -1,0 +1,287 @@
+/**
+ * The human teacher: people answer the queries in the viewer (viewer/, `prefrl serve`).
+ *
+ * `label(pairs)`:
+ *   1. stores the batch in the label store (`putPairs`; idempotent, the training loop may
+ *      have stored it already) and, with overlap k > 1, asks k people per pair;
+ *   2. makes sure a labelling server runs on that store: one that another process started
+ *      (`prefrl serve` writes `<store>.viewer.json`; it is used when its process is alive and
+ *      its /healthz names the same store), else one started here, in this process (the train
+ *      loop steps envs asynchronously, so the event loop is free to serve pages);
+ *   3. prints the viewer's URL once, then waits: every answer is committed to the store by
+ *      the server, and this teacher watches the store (woken by the in-process server, or
+ *      polling), printing a status line now and then;
+ *   4. returns one label per pair, in pair order: the first label stored for it.
+ *
+ * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER for this batch (an idle
+ * timeout: a slow but present teacher never hits it). Default 900 s; 0 waits forever. When
+ * it runs out, `onTimeout` decides:
+ *   skip (default)  the unanswered pairs get skip labels (reason "no answer within ... s"),
+ *                   stored like any label, so training goes on with the answers it has and the
+ *                   skipped pairs leave the viewer's queue;
+ *   fail            throw an Error naming the store and the unanswered pairs; answers given so
+ *                   far stay stored (a `prefrl train` run can be resumed with --resume).
+ *
+ * Labels handed back are locked against undo in the in-process server (a person can undo an
+ * answer only until training has taken it).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { UsageError } from '../../core/errors.js';
+import { type Logger, silentLogger } from '../../core/log.js';
+import type { EnvConfig } from '../../envs/registry.js';
+import type { LabelStore, StoredLabel } from '../store.js';
+import type { ViewerServer as ViewerServerType } from '../../viewer/server.js';
+import type { Label, Pair, Teacher } from '../types.js';
+import { labelId } from './synthetic.js';
+
+export type HumanTimeoutPolicy = 'skip' | 'fail';
+
+export interface HumanTeacherOptions {
+  /** Teacher id (default "human"); people's labels carry "human:<name>". */
+  readonly id?: string;
+  /** The label store the queries go to (a function when the store opens after the teacher is made). */
+  readonly store: LabelStore | (() => LabelStore);
+  /** The env of the segments (the page replays its model). */
+  readonly env: EnvConfig;
+  /** Server address (default 127.0.0.1; anything else needs `token`). */
+  readonly host?: string;
+  /** Server port (default 8080; 0 = any free port). */
+  readonly port?: number;
+  readonly token?: string;
+  /** Distinct people asked per pair (default 1). The first answer is returned; later ones are stored for later rounds. */
+  readonly overlap?: number;
+  /** Lease of a handed-out pair, ms (default: the server's, 5 minutes). */
+  readonly leaseMs?: number;
+  /** Seconds without a new answer before `onTimeout` applies (default 900; 0 = wait forever). */
+  readonly timeoutS?: number;
+  readonly onTimeout?: HumanTimeoutPolicy;
+  /** How often the store is checked when no in-process event arrives, ms (default 1000). */
+  readonly pollMs?: number;
+  /** Seconds between status lines while waiting (default 30). */
+  readonly statusEveryS?: number;
+  /** The built viewer page (default dist/viewer-web). */
+  readonly staticDir?: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export const DEFAULT_HUMAN_TIMEOUT_S = 900;
+
+interface ServerHandle {
+  readonly url: string;
+  readonly links: string[];
+  onLabel(fn: () => void): () => void;
+  lockLabels(ids: Iterable<string>): void;
+  raiseWanted(n: number, ids: readonly string[]): void;
+  wake(): void;
+  close(): Promise<void>;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+export class HumanTeacher implements Teacher {
+  readonly id: string;
+  private readonly opts: HumanTeacherOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private server: ServerHandle | null = null;
+  private announced = false;
+  private round = 0;
+
+  constructor(opts: HumanTeacherOptions) {
+    this.opts = opts;
+    this.id = opts.id ?? 'human';
+    this.logger = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
+    const t = opts.timeoutS ?? DEFAULT_HUMAN_TIMEOUT_S;
+    if (!(t >= 0) || !Number.isFinite(t)) throw new UsageError(`human teacher: timeout must be >= 0 seconds (0 waits forever), got ${t}`);
+    const o = opts.overlap ?? 1;
+    if (!Number.isInteger(o) || o < 1) throw new UsageError(`human teacher: overlap must be an integer >= 1, got ${o}`);
+  }
+
+  private store(): LabelStore {
+    return typeof this.opts.store === 'function' ? this.opts.store() : this.opts.store;
+  }
+
+  /** The viewer's base URL once a server is known (null before the first batch). */
+  get url(): string | null {
+    return this.server?.url ?? null;
+  }
+
+  /** The server another process runs on this store, if it is alive and answers for it. */
+  private async external(store: LabelStore): Promise<ServerHandle | null> {
+    const { serverInfoPath, storeIdOf } = await import('../../viewer/server.js');
+    const file = serverInfoPath(store.path);
+    if (!existsSync(file)) return null;
+    let info: { pid?: unknown; url?: unknown; storeId?: unknown };
+    try {
+      info = JSON.parse(readFileSync(file, 'utf8')) as typeof info;
+    } catch {
+      return null;
+    }
+    if (typeof info.pid !== 'number' || typeof info.url !== 'string' || info.pid === process.pid || !pidAlive(info.pid)) return null;
+    const url = info.url;
+    try {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 3000);
+      const res = await fetch(new URL('healthz', url), { signal: ctl.signal });
+      clearTimeout(timer);
+      const body = (await res.json()) as { app?: string; storeId?: string };
+      if (body.app !== 'prefrl-viewer' || body.storeId !== storeIdOf(store.path)) return null;
+    } catch {
+      return null;
+    }
+    return {
+      url,
+      links: [url],
+      onLabel: () => () => undefined,
+      lockLabels: () => undefined,
+      raiseWanted: (n, ids) => {
+        store.raiseWanted(n, ids);
+      },
+      wake: () => undefined,
+      close: async () => undefined,
+    };
+  }
+
+  private async ensureServer(store: LabelStore): Promise<ServerHandle> {
+    if (this.server) return this.server;
+    const ext = await this.external(store);
+    if (ext) {
+      this.server = ext;
+      this.logger.info(`human teacher: using the labelling server already running on ${store.path}: ${ext.url}`);
+      return ext;
+    }
+    const { ViewerServer } = await import('../../viewer/server.js');
+    const { loadViewerEnv } = await import('../../viewer/env_info.js');
+    const env = await loadViewerEnv(this.opts.env);
+    let s: ViewerServerType;
+    try {
+      s = await ViewerServer.start({
+        store,
+        env,
+        host: this.opts.host,
+        port: this.opts.port,
+        token: this.opts.token,
+        overlap: this.opts.overlap,
+        leaseMs: this.opts.leaseMs,
+        staticDir: this.opts.staticDir,
+        clock: this.clock,
+        logger: this.logger,
+      });
+    } catch (e) {
+      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/^--(port|host|token)/, '--human-$1')}`);
+      throw e;
+    }
+    this.server = {
+      url: s.url,
+      links: s.links(),
+      onLabel: (fn) => s.onLabel(fn),
+      lockLabels: (ids) => s.lockLabels(ids),
+      raiseWanted: (n, ids) => s.raiseWanted(n, ids),
+      wake: () => s.wake(),
+      close: () => s.close(),
+    };
+    return this.server;
+  }
+
+  /** The first stored label of each of the batch's pairs. */
+  private answered(store: LabelStore, ids: ReadonlySet<string>): Map<string, StoredLabel> {
+    const got = new Map<string, StoredLabel>();
+    for (const l of store.labels()) if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
+    return got;
+  }
+
+  async label(pairs: readonly Pair[]): Promise<Label[]> {
+    if (pairs.length === 0) return [];
+    const store = this.store();
+    store.putPairs(pairs, { round: this.round++ });
+    const server = await this.ensureServer(store);
+    const overlap = this.opts.overlap ?? 1;
+    if (overlap > 1) server.raiseWanted(overlap, pairs.map((p) => p.id));
+    server.wake();
+    const ids = new Set(pairs.map((p) => p.id));
+    const timeoutS = this.opts.timeoutS ?? DEFAULT_HUMAN_TIMEOUT_S;
+    const policy = this.opts.onTimeout ?? 'skip';
+    const where = this.announced ? 'in the viewer' : `at ${server.links.join(' or ')}`;
+    this.announced = true;
+    this.logger.info(
+      `human teacher: ${pairs.length} pair${pairs.length === 1 ? '' : 's'} waiting for answers ${where} (${timeoutS > 0 ? `after ${timeoutS} s without an answer: ${policy}` : 'no timeout'})`,
+    );
+
+    let wake: (() => void) | null = null;
+    const unsubscribe = server.onLabel(() => wake?.());
+    const pollMs = this.opts.pollMs ?? 1000;
+    const statusMs = (this.opts.statusEveryS ?? 30) * 1000;
+    let got = this.answered(store, ids);
+    let lastCount = got.size;
+    let lastAnswer = this.clock.now();
+    let lastStatus = this.clock.now();
+    try {
+      while (got.size < pairs.length) {
+        await new Promise<void>((res) => {
+          const timer = setTimeout(res, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            res();
+          };
+        });
+        wake = null;
+        got = this.answered(store, ids);
+        const now = this.clock.now();
+        if (got.size > lastCount) {
+          lastCount = got.size;
+          lastAnswer = now;
+        }
+        if (got.size >= pairs.length) break;
+        if (timeoutS > 0 && now - lastAnswer >= timeoutS * 1000) {
+          const missing = pairs.filter((p) => !got.has(p.id));
+          if (policy === 'fail') {
+            throw new Error(
+              `human teacher: no answer for ${missing.length} of ${pairs.length} pairs within ${timeoutS} s (${missing
+                .slice(0, 3)
+                .map((p) => p.id)
+                .join(', ')}${missing.length > 3 ? ', ...' : ''}); the ${got.size} answers given are stored in ${store.path}`,
+            );
+          }
+          const reason = `no answer within ${timeoutS} s (human teacher timeout)`;
+          store.addLabels(missing.map((p) => ({ kind: 'skip' as const, id: labelId(this.id, p.id), pairId: p.id, teacher: this.id, reason })));
+          this.logger.warn(`human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped`);
+          got = this.answered(store, ids);
+          break;
+        }
+        if (now - lastStatus >= statusMs) {
+          lastStatus = now;
+          const left = timeoutS > 0 ? `; timeout in ${Math.max(0, Math.round(timeoutS - (now - lastAnswer) / 1000))} s without an answer` : '';
+          this.logger.info(`human teacher: ${got.size}/${pairs.length} answered at ${server.url}${left}`);
+        }
+      }
+    } finally {
+      unsubscribe();
+    }
+    const out: Label[] = pairs.map((p) => {
+      const l = got.get(p.id);
+      if (!l) throw new Error(`human teacher: pair ${p.id} has no label`);
+      const { createdAt: _createdAt, ...label } = l;
+      return label;
+    });
+    server.lockLabels(out.map((l) => l.id));
+    this.logger.info(`human teacher: ${out.filter((l) => l.teacher !== this.id).length} of ${pairs.length} pairs answered`);
+    return out;
+  }
+
+  /** Stop the in-process server (if this teacher started one). */
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    await s?.close();
+  }
+}

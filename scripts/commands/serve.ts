@@ -1,0 +1,130 @@
+/**
+ * `prefrl serve`: the labelling server. People open the printed link, watch two clips side by
+ * side (re-simulated in the browser from the stored joint states) and say which is better;
+ * answers go to the label store. Runs until Ctrl-C.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { flags } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { envConfigFromArgs } from '../../envs/registry.js';
+import { LabelStore } from '../../reward/store.js';
+import type { Pair } from '../../reward/types.js';
+import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
+import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, isLoopbackHost, MIN_TOKEN_CHARS, ViewerServer } from '../../viewer/server.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl serve',
+  summary:
+    'Serve the labelling page: people compare two clips side by side and say which is better; answers go to the label store. Binds 127.0.0.1 unless --host says otherwise (then an access token is required).',
+  flags: {
+    store: flags.string({ doc: 'label store (.sqlite) holding the pairs to label', default: 'labels.sqlite' }),
+    port: flags.int({ doc: 'port (0: any free port)', default: DEFAULT_PORT, min: 0, max: 65535 }),
+    host: flags.string({ doc: 'address to bind; 0.0.0.0 serves the whole network (needs a token)', default: '127.0.0.1' }),
+    token: flags.string({
+      doc: `access token teachers present (link ?token=..., or typed); at least ${MIN_TOKEN_CHARS} characters`,
+      optional: true,
+      defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback',
+    }),
+    overlap: flags.int({ doc: 'distinct teachers per pair (> 1 reports inter-teacher agreement)', default: 1, min: 1 }),
+    leaseMs: flags.int({ doc: 'how long a handed-out pair stays reserved for its teacher, ms', default: DEFAULT_LEASE_MS, min: 1 }),
+    insight: flags.string({ doc: 'reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
+    heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
+    env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
+    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line when the server stops', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl serve --store runs/<id>/labels.sqlite',
+    '  prefrl serve --store labels.sqlite --host 0.0.0.0 --token "$(openssl rand -hex 16)" --overlap 2',
+    '  prefrl serve --store runs/<id>/labels.sqlite --insight runs/<id>/artifacts/reward_model',
+  ].join('\n'),
+};
+
+/** The reward model's opinion on pairs (loaded only with --insight; tfjs is not needed otherwise). */
+async function loadInsight(dir: string): Promise<InsightModel & { dispose(): void; obsDim: number; actDim: number }> {
+  const { initBackend } = await import('../../core/backend.js');
+  await initBackend('auto');
+  const { RewardNet, segmentTransitions } = await import('../../reward/network.js');
+  const net = RewardNet.load(dir);
+  return {
+    obsDim: net.config.obsDim,
+    actDim: net.config.actDim,
+    explain(pair: Pair) {
+      const probs = net.pairProbs([pair]);
+      let p = 0;
+      for (let k = 0; k < probs.length; k++) p += probs[k] / probs.length;
+      return { probFirst: p, rewardsA: net.predict(segmentTransitions(pair.a)), rewardsB: net.predict(segmentTransitions(pair.b)) };
+    },
+    dispose: () => net.dispose(),
+  };
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    if (!existsSync(f.store)) throw new UsageError(`--store: ${f.store} not found (a label store holding pairs, e.g. runs/<id>/labels.sqlite)`);
+    let token = f.token ?? process.env.PREFRL_VIEWER_TOKEN;
+    if (token === undefined && !isLoopbackHost(f.host)) {
+      token = randomBytes(18).toString('base64url');
+      ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
+    }
+    const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
+    let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;
+    let server: ViewerServer | undefined;
+    try {
+      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(f.store, store.envId());
+      const env = await loadViewerEnv(envConfig);
+      const storeEnv = store.envId();
+      if (storeEnv !== undefined && storeEnv !== env.spec.id) throw new UsageError(`--env: the store holds ${storeEnv} segments, not ${env.spec.id}`);
+      if (f.insight) {
+        insight = await loadInsight(f.insight);
+        if (insight.obsDim !== env.spec.obsDim || insight.actDim !== env.spec.actDim) {
+          throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
+        }
+      }
+      server = await ViewerServer.start({
+        store,
+        env,
+        host: f.host,
+        port: f.port,
+        token,
+        overlap: f.overlap,
+        leaseMs: f.leaseMs,
+        insight,
+        heronOut: f.heronOut,
+        clock: ctx.clock,
+        logger: ctx.logger,
+      });
+      const before = store.counts();
+      ctx.logger.info(`labelling ${env.spec.id}: ${before.pending} pairs waiting, ${before.labels} labels stored in ${store.path}`);
+      for (const link of server.links()) ctx.logger.info(`open ${link}`);
+      if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
+      ctx.logger.info('press Ctrl-C to stop');
+      await new Promise<void>((res) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          res();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      const after = store.counts();
+      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.pending, agreement: f.overlap > 1 ? store.agreement().fraction : null };
+      if (f.json) printJson(ctx.io, summary);
+      else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.pending} pairs waiting\n`);
+      return 0;
+    } finally {
+      await server?.close();
+      insight?.dispose();
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,334 @@
+/**
+ * The viewer end to end in headless Chromium (playwright-core + the system's chromium,
+ * WebGL through SwiftShader): the page renders both clips of a reacher pair, keys store
+ * labels, dropped connections and server restarts lose nothing, bad messages are answered
+ * with errors, tokens are enforced beyond loopback, the human teacher gets the page's
+ * answers, and clips render to PNG and video through the same scene.
+ *
+ * One browser for the whole file; the page bundle is built from the current sources into a
+ * temporary folder first.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabelStore } from '../../reward/store.js';
+import { HumanTeacher } from '../../reward/teachers/human.js';
+import type { Pair } from '../../reward/types.js';
+import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
+import { MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
+import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
+import { ViewerServer } from '../../viewer/server.js';
+import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+let dir: string;
+let site: string;
+let browser: Browser;
+let env: ViewerEnv;
+let pairs: Pair[];
+let n = 0;
+
+function newStore(count = 3): LabelStore {
+  const s = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+  s.putPairs(pairs.slice(0, count));
+  return s;
+}
+
+interface Debug {
+  current(): { pairId: string; leftIs: 'a' | 'b'; ready: boolean; preview: boolean } | null;
+  outbox(): number;
+  connected(): boolean;
+  drop(): void;
+  sessionLabels(): number;
+}
+
+async function openPage(url: string, name = 'alice'): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+  await ctx.addInitScript((nm) => {
+    if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
+  }, name);
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, ctx, errors };
+}
+
+async function waitReady(page: Page, notPair?: string): Promise<{ pairId: string; leftIs: 'a' | 'b' }> {
+  await page.waitForFunction(
+    (skip) => {
+      const c = (window as unknown as { prefrlDebug?: Debug }).prefrlDebug?.current();
+      return c !== null && c !== undefined && c.ready && c.pairId !== skip;
+    },
+    notPair ?? null,
+    { timeout: 40_000 },
+  );
+  return page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current() as { pairId: string; leftIs: 'a' | 'b' });
+}
+
+/**
+ * Pixel statistics of both canvases, computed in the page (shipping the pixels to Node would
+ * cost seconds): pixels unlike the top-left corner, orange (robot link) pixels, and pixels
+ * where the two panes differ.
+ */
+async function panes(page: Page): Promise<{ w: number; h: number; nonBg: [number, number]; orange: [number, number]; differ: number }> {
+  return page.evaluate(() => {
+    const read = (id: string) => {
+      const c = document.getElementById(id) as HTMLCanvasElement;
+      const cv = document.createElement('canvas');
+      cv.width = c.width;
+      cv.height = c.height;
+      const ctx = cv.getContext('2d') as CanvasRenderingContext2D;
+      ctx.drawImage(c, 0, 0);
+      return ctx.getImageData(0, 0, c.width, c.height).data;
+    };
+    const l = read('canvas-left');
+    const r = read('canvas-right');
+    const stats = (d: Uint8ClampedArray): [number, number] => {
+      let nonBg = 0;
+      let orange = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) nonBg++;
+        if (d[i] > 150 && d[i] > d[i + 1] + 35 && d[i + 1] > d[i + 2] + 25) orange++;
+      }
+      return [nonBg, orange];
+    };
+    let differ = 0;
+    for (let i = 0; i < l.length; i += 4) if (Math.abs(l[i] - r[i]) + Math.abs(l[i + 1] - r[i + 1]) > 30) differ++;
+    const [a, b] = [stats(l), stats(r)];
+    const c = document.getElementById('canvas-left') as HTMLCanvasElement;
+    return { w: c.width, h: c.height, nonBg: [a[0], b[0]], orange: [a[1], b[1]], differ };
+  });
+}
+
+async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('viewer in headless Chromium', () => {
+  beforeAll(async () => {
+    // The suite needs Debian's chromium and ffmpeg (.ci/run installs them); fail loudly without.
+    if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
+    dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-e2e-'));
+    site = join(dir, 'site');
+    const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build_viewer.mjs'), '--out', site], { encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`viewer build failed: ${b.stderr}`);
+    env = await loadViewerEnv({ id: 'reacher' });
+    pairs = await makePairs('reacher', { episodes: 2, steps: 60, length: 20, seed: 3 });
+    browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('renders both clips of the robot, stores the answer a key press gives, and undoes it', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      const cur = await waitReady(page);
+      await page.keyboard.press('p'); // pause, so both panes hold one step
+      await page.waitForTimeout(100);
+      const px = await panes(page);
+      expect(px.w).toBeGreaterThan(200);
+      for (let k = 0; k < 2; k++) {
+        expect(px.nonBg[k]).toBeGreaterThan(0.05 * px.w * px.h);
+        // The reacher's orange arm is drawn in both panes.
+        expect(px.orange[k]).toBeGreaterThan(200);
+      }
+      // Different clips: the panes differ.
+      expect(px.differ).toBeGreaterThan(100);
+      // The task's goal is shown above the clips and the keys on the buttons.
+      expect(await page.textContent('#goal')).toBe(env.spec.goal);
+      expect(await page.textContent('.answer.left')).toContain('←');
+      expect(await page.textContent('.answer.cant')).toContain('Space');
+
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      const [l] = store.labels();
+      expect(l).toMatchObject({ pairId: cur.pairId, teacher: 'human:alice', kind: 'preference', probFirst: cur.leftIs === 'a' ? 1 : 0 });
+      expect(l.responseMs).toBeGreaterThan(0);
+      const next = await waitReady(page, cur.pairId);
+      expect(next.pairId).not.toBe(cur.pairId);
+      await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
+      // Undo (Z): the label is removed and the same pair comes back; answering again stores a new label.
+      await page.keyboard.press('z');
+      await waitFor(() => store.counts().labels === 0);
+      expect((await waitReady(page, next.pairId)).pairId).toBe(cur.pairId);
+      await page.keyboard.press('ArrowDown');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, probFirst: 0.5 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('re-sends an unacknowledged answer after a dropped connection or a server restart; each is stored once', async () => {
+    const store = newStore();
+    let server = await ViewerServer.start({ store, env, port: 0, staticDir: site, faults: { dropAfterCommit: 1 } });
+    const port = server.boundPort;
+    const { page, ctx } = await openPage(server.url, 'bob');
+    try {
+      const first = await waitReady(page);
+      // The server commits the answer, then the connection drops before the acknowledgement.
+      await page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      expect(store.labels()).toHaveLength(1);
+      expect(store.labels()[0]).toMatchObject({ pairId: first.pairId, teacher: 'human:bob', probFirst: first.leftIs === 'b' ? 1 : 0 });
+
+      // Server down: the answer waits in the page's outbox (localStorage) and goes out after the restart.
+      const second = await waitReady(page, first.pairId);
+      await server.close();
+      await page.waitForFunction(() => !(window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected());
+      await page.keyboard.press('ArrowDown');
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
+      server = await ViewerServer.start({ store, env, port, staticDir: site });
+      await waitFor(() => store.counts().labels === 2, 30_000);
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      const labels = store.labels();
+      expect(labels).toHaveLength(2);
+      expect(labels[1]).toMatchObject({ pairId: second.pairId, probFirst: 0.5 });
+      expect(new Set(labels.map((l) => l.id)).size).toBe(2);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('answers a malformed or oversized message with an error and keeps the connection usable', async () => {
+    const store = newStore(1);
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const c = await TestClient.open(server.url);
+    try {
+      c.send('{"type": "hello", oops');
+      expect((await c.next('error')).code).toBe('bad_json');
+      c.send({ type: 'next' });
+      expect((await c.next('error')).code).toBe('need_hello');
+      await c.hello({ name: 'eve' });
+      c.send({ type: 'answer', seq: 9, labelId: 'h-5555555555555555', pairId: pairs[0].id, choice: 'sideways', name: 'eve', responseMs: 1 });
+      const e = await c.next('error');
+      expect(e).toMatchObject({ code: 'invalid', re: 9, labelId: 'h-5555555555555555' });
+      c.send(JSON.stringify({ type: 'set_name', name: 'x'.repeat(MAX_CLIENT_MESSAGE_BYTES + 10) }));
+      expect((await c.next('error')).code).toBe('too_large');
+      c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+      expect((await c.next('error')).code).toBe('invalid');
+      expect(store.counts().labels).toBe(0);
+      // Still usable.
+      c.send({ type: 'next' });
+      expect((await c.next('pair')).pairId).toBe(pairs[0].id);
+      expect(c.closeCode).toBeNull();
+    } finally {
+      c.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('requires the access token when bound beyond loopback, in sockets and in the page', async () => {
+    const store = newStore(1);
+    const token = 'open-sesame-2026';
+    const server = await ViewerServer.start({ store, env, host: '0.0.0.0', port: 0, staticDir: site, token });
+    try {
+      const anon = await TestClient.open(server.url);
+      anon.send({ type: 'hello', v: 1, name: 'mallory' });
+      expect((await anon.next('error')).code).toBe('unauthorized');
+      expect(await anon.closed()).toBe(4401);
+      const wrong = await TestClient.open(server.url);
+      wrong.send({ type: 'hello', v: 1, token: 'not-the-token' });
+      expect((await wrong.next('error')).code).toBe('unauthorized');
+      expect(await wrong.closed()).toBe(4401);
+      const ok = await TestClient.open(server.url);
+      expect((await ok.hello({ token, name: 'ann' })).envId).toBe('reacher');
+      ok.close();
+      expect(server.links()[0]).toContain(`?token=${token}`);
+      // The page: without the token in the link it asks for one, then works.
+      const { page, ctx } = await openPage(server.url);
+      await page.waitForSelector('#modal:not(.hidden)', { timeout: 40_000 });
+      expect(await page.textContent('#modal-title')).toBe('Access token');
+      await page.fill('#modal-input', token);
+      await page.press('#modal-input', 'Enter');
+      await waitReady(page);
+      await ctx.close();
+    } finally {
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('hands the page\'s answers to the human teacher', async () => {
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    const teacher = new HumanTeacher({ store, env: { id: 'reacher' }, port: 0, staticDir: site, pollMs: 100, timeoutS: 120 });
+    try {
+      const batch = pairs.slice(0, 2);
+      const pending = teacher.label(batch);
+      await waitFor(() => teacher.url !== null);
+      const { page, ctx } = await openPage(teacher.url as string, 'carol');
+      const shown: Record<string, number> = {};
+      const a = await waitReady(page);
+      await page.keyboard.press('ArrowLeft');
+      shown[a.pairId] = a.leftIs === 'a' ? 1 : 0;
+      const b = await waitReady(page, a.pairId);
+      await page.keyboard.press('=');
+      shown[b.pairId] = 0.5;
+      const labels = await pending;
+      expect(labels.map((l) => l.pairId)).toEqual(batch.map((p) => p.id));
+      for (const l of labels) expect(l).toMatchObject({ kind: 'preference', teacher: 'human:carol', probFirst: shown[l.pairId] });
+      await ctx.close();
+    } finally {
+      await teacher.close();
+      store.close();
+    }
+  });
+
+  it('renders segment frames and pair videos through the same scene', async () => {
+    const seg = pairs[0].a;
+    const small = { browser, staticDir: site, width: 200, height: 150 };
+    // Frames for a VLM: two steps with the robot, one without (world and target only).
+    const r = await ClipRenderer.launch(small);
+    let frames: Buffer[];
+    try {
+      await r.load(modelPayload({ id: 'reacher' }), [clipPayload(seg)], { width: 200, height: 150, layout: 'single', shadows: true, grid: true });
+      const fo = { camera: { kind: 'auto' as const }, hideRobot: false, follow: 'off' as const };
+      frames = [await r.frame([0], fo), await r.frame([seg.length], fo), await r.frame([0], { ...fo, hideRobot: true })];
+    } finally {
+      await r.close();
+    }
+    const [d0, dh] = [frames[0], frames[2]].map(decodePng);
+    expect([d0.width, d0.height]).toEqual([200, 150]);
+    expect(countOrange(d0.rgba)).toBeGreaterThan(50);
+    expect(countOrange(dh.rgba)).toBeLessThan(5);
+    expect(countNonBackground(dh.rgba)).toBeGreaterThan(0.05 * 200 * 150);
+    expect(Buffer.compare(frames[0], frames[1])).not.toBe(0);
+    // A bring-your-own model with an <include>d file and an OBJ mesh compiles in the page too.
+    const arm = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo', 'arm.xml') };
+    const [byo] = await makePairs(arm, { episodes: 1, steps: 20, length: 10 });
+    const [png] = await renderSegmentFrames({ segment: byo.a, env: arm }, [byo.a.length], { ...small, camera: { kind: 'preset', name: 'iso' } });
+    const dbyo = decodePng(png);
+    let red = 0; // the hand mesh, rgba 0.9 0.3 0.2
+    for (let i = 0; i < dbyo.rgba.length; i += 4) if (dbyo.rgba[i] > 110 && dbyo.rgba[i] > dbyo.rgba[i + 1] + 60 && dbyo.rgba[i] > dbyo.rgba[i + 2] + 60) red++;
+    expect(red).toBeGreaterThan(3);
+    // A pair to video (ffmpeg, yuv420p), both clips side by side.
+    const out = join(dir, 'pair.mp4');
+    const v = await renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, { ...small, width: 160, height: 120, fps: 10, dt: env.spec.dt });
+    expect(v.frames).toBe(Math.floor(pairs[1].a.length * env.spec.dt * 10 + 1e-9) + 1);
+    expect(existsSync(out) && statSync(out).size > 500).toBe(true);
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height,pix_fmt', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+    if (probe.status === 0) expect(probe.stdout.trim()).toBe('160,120,yuv420p');
+  });
+});

@@ -1,0 +1,355 @@
+/**
+ * The labelling server without a browser: static files and HTTP hygiene, the WebSocket
+ * protocol (answers, idempotent re-sends, undo, overlap, HERON, insight), and the human
+ * teacher's waiting and timeout policy. Pages are scripted WebSocket clients.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LabelStore } from '../../reward/store.js';
+import { HumanTeacher } from '../../reward/teachers/human.js';
+import { makeTeacher } from '../../reward/teachers/index.js';
+import { Rng } from '../../core/rng.js';
+import type { Pair } from '../../reward/types.js';
+import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
+import { leftSideFor } from '../../viewer/protocol.js';
+import { resolveStaticPath, serverInfoPath, ViewerServer } from '../../viewer/server.js';
+import { makePairs, TestClient } from './helpers.js';
+
+let dir: string;
+let site: string;
+let env: ViewerEnv;
+let pairs: Pair[];
+let n = 0;
+const open: { close(): Promise<void> | void }[] = [];
+
+function newStore(): LabelStore {
+  const s = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+  open.push(s);
+  return s;
+}
+
+async function start(store: LabelStore, opts: Partial<Parameters<typeof ViewerServer.start>[0]> = {}): Promise<ViewerServer> {
+  const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, ...opts });
+  open.unshift(s);
+  return s;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-server-'));
+  site = join(dir, 'site');
+  mkdirSync(join(site, 'sub'), { recursive: true });
+  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  writeFileSync(join(site, 'app.js'), 'export {};');
+  writeFileSync(join(site, 'sub', 'x.css'), 'body{}');
+  writeFileSync(join(site, '.secret.js'), 'no');
+  writeFileSync(join(site, 'notes.exe'), 'no');
+  writeFileSync(join(dir, 'outside.js'), 'no');
+  symlinkSync(join(dir, 'outside.js'), join(site, 'link.js'));
+  env = await loadViewerEnv({ id: 'toy-reach' });
+  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
+});
+
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function rawGet(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (r) => {
+      let body = '';
+      r.on('data', (d) => (body += String(d)));
+      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body }));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+/** Send a request line exactly as written (no client-side path normalisation). */
+function rawLine(port: number, line: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(`${line}\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`));
+    let out = '';
+    sock.on('data', (d) => (out += String(d)));
+    sock.on('end', () => res(out));
+    sock.on('error', rej);
+  });
+}
+
+describe('static files', () => {
+  it('serves only files of the build folder', () => {
+    expect(resolveStaticPath(site, '/')).toBe(join(site, 'index.html'));
+    expect(resolveStaticPath(site, '/app.js')).toBe(join(site, 'app.js'));
+    expect(resolveStaticPath(site, '/sub/x.css')).toBe(join(site, 'sub', 'x.css'));
+    for (const bad of [
+      '/../outside.js',
+      '/sub/../../outside.js',
+      '/%2e%2e/outside.js',
+      '/%2E%2E%2Foutside.js',
+      '/..%2f..%2fetc%2fpasswd',
+      '/sub%5c..%5c..%5coutside.js',
+      '/app.js%00.html',
+      '/.secret.js',
+      '/link.js', // symlink leading outside
+      '/notes.exe', // unknown type
+      '/sub', // a directory
+      '/missing.js',
+      '/%E0%A4%A',
+      'app.js',
+    ]) {
+      expect(resolveStaticPath(site, bad), bad).toBeNull();
+    }
+  });
+
+  it('answers over HTTP with safe headers and refuses traversal, methods, bodies and foreign hosts', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 1));
+    const s = await start(store);
+    const port = s.boundPort;
+    const ok = await rawGet(port, '/');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+    expect(ok.headers['x-content-type-options']).toBe('nosniff');
+    expect(ok.headers['referrer-policy']).toBe('no-referrer');
+    expect(ok.headers['x-frame-options']).toBe('DENY');
+    for (const line of ['GET /../outside.js HTTP/1.1', 'GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1', 'GET /sub/../../outside.js HTTP/1.1']) {
+      expect(await rawLine(port, line), line).toMatch(/^HTTP\/1\.1 404/);
+    }
+    expect((await rawGet(port, '/app.js', {}, 'POST')).status).toBe(405);
+    expect((await rawGet(port, '/app.js', { 'Content-Length': '5' })).status).toBe(413);
+    expect((await rawGet(port, `/${'a'.repeat(3000)}`)).status).toBe(414);
+    expect((await rawGet(port, '/', { Host: 'evil.example:80' })).status).toBe(421);
+    const health = JSON.parse((await rawGet(port, '/healthz')).body) as { app: string; env: string };
+    expect(health).toMatchObject({ app: 'prefrl-viewer', env: 'toy-reach' });
+    expect(existsSync(serverInfoPath(store.path))).toBe(true);
+    await s.close();
+    expect(existsSync(serverInfoPath(store.path))).toBe(false);
+  });
+
+  it('refuses WebSockets from other origins and binding beyond loopback without a token', async () => {
+    const store = newStore();
+    const s = await start(store);
+    await expect(TestClient.open(s.url, { Origin: 'http://evil.example' })).rejects.toThrow(/403/);
+    const c = await TestClient.open(s.url, { Origin: `http://127.0.0.1:${s.boundPort}` });
+    await c.hello();
+    c.close();
+    await expect(ViewerServer.start({ store, env, host: '0.0.0.0', port: 0, staticDir: site })).rejects.toThrow(/needs an access token/);
+    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: 'short' })).rejects.toThrow(/at least 12/);
+  });
+});
+
+describe('labelling protocol', () => {
+  it('stores answers with response times, acknowledges after commit, and re-sends are idempotent', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 3));
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    const w = await c.hello({ name: 'ada' });
+    expect(w).toMatchObject({ envId: 'toy-reach', name: 'ada', overlap: 1, insight: false });
+    expect(w.terms.map((t) => t.name)).toEqual(['goal_distance', 'control_effort', 'at_goal']);
+    c.send({ type: 'next' });
+    const model = await c.next('model');
+    expect(model.model.kind).toBe('xml');
+    const p = await c.next('pair');
+    expect(p.leftIs).toBe(leftSideFor(p.pairId, 'human:ada'));
+    expect(p).toMatchObject({ envId: 'toy-reach', modelId: model.modelId, goal: env.spec.goal, termNames: ['goal_distance', 'control_effort', 'at_goal'], dt: env.spec.dt, preview: false });
+    const stored = store.getPair(p.pairId) as Pair;
+    const leftSeg = p.leftIs === 'a' ? stored.a : stored.b;
+    expect(p.left.id).toBe(leftSeg.id);
+    const answer = { type: 'answer', labelId: 'h-aaaaaaaaaaaaaaaa', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 2500, comment: 'closer' };
+    c.send(answer);
+    const ack = await c.next('ack');
+    expect(ack).toMatchObject({ labelId: 'h-aaaaaaaaaaaaaaaa', duplicate: false });
+    const l = store.getLabel('h-aaaaaaaaaaaaaaaa');
+    expect(l).toMatchObject({ kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0, teacher: 'human:ada', responseMs: 2500, comment: 'closer' });
+    c.send(answer);
+    expect((await c.next('ack')).duplicate).toBe(true);
+    expect(store.counts().labels).toBe(1);
+    // Same id, different content: a conflict, nothing written.
+    c.send({ ...answer, choice: 'right' });
+    const err = await c.next('error');
+    expect(err).toMatchObject({ code: 'conflict', labelId: 'h-aaaaaaaaaaaaaaaa' });
+    // Can't tell is a skip with a reason; answers to unknown pairs are refused.
+    c.send({ ...answer, labelId: 'h-bbbbbbbbbbbbbbbb', choice: 'cant_tell', comment: undefined });
+    await c.next('ack');
+    expect(store.getLabel('h-bbbbbbbbbbbbbbbb')).toMatchObject({ kind: 'skip', reason: "can't tell (viewer)" });
+    c.send({ ...answer, labelId: 'h-cccccccccccccccc', pairId: 'p-nope' });
+    expect((await c.next('error')).code).toBe('not_found');
+    c.close();
+  });
+
+  it('hands different pairs to concurrent teachers, and the same pair to k teachers with overlap k', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
+    await a.hello({ name: 'ada' });
+    await b.hello({ name: 'bob' });
+    a.send({ type: 'next' });
+    b.send({ type: 'next' });
+    const [pa, pb] = await Promise.all([a.next('pair'), b.next('pair')]);
+    expect(pa.pairId).not.toBe(pb.pairId);
+    a.close();
+    b.close();
+    await s.close();
+
+    const store2 = newStore();
+    store2.putPairs(pairs.slice(0, 1));
+    const s2 = await start(store2, { overlap: 2 });
+    const [c, d] = await Promise.all([TestClient.open(s2.url), TestClient.open(s2.url)]);
+    await c.hello({ name: 'cy' });
+    await d.hello({ name: 'di' });
+    c.send({ type: 'next' });
+    d.send({ type: 'next' });
+    const [pc, pd] = await Promise.all([c.next('pair'), d.next('pair')]);
+    expect(pc.pairId).toBe(pd.pairId);
+    // Both say the same clip (the pair's first) is better: agreement 1.
+    const better = (leftIs: string) => (leftIs === 'a' ? 'left' : 'right');
+    c.send({ type: 'answer', labelId: 'h-c000000000000001', pairId: pc.pairId, name: 'cy', choice: better(pc.leftIs), responseMs: 10 });
+    await c.next('ack');
+    d.send({ type: 'answer', labelId: 'h-d000000000000001', pairId: pd.pairId, name: 'di', choice: better(pd.leftIs), responseMs: 10 });
+    await d.next('ack');
+    const prog = await d.next('progress');
+    while (d.received.filter((m) => m.type === 'progress').length < 3) await d.next('progress');
+    const last = [...d.received].reverse().find((m) => m.type === 'progress');
+    expect(last && last.type === 'progress' && last.agreement).toMatchObject({ pairs: 1, comparisons: 1, fraction: 1 });
+    expect(prog.total).toBeGreaterThanOrEqual(1);
+    c.close();
+    d.close();
+  });
+
+  it('undoes a teacher\'s own answer and gives the pair back', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    c.send({ type: 'answer', labelId: 'h-1111111111111111', pairId: p.pairId, name: 'ada', choice: 'equal', responseMs: 5 });
+    await c.next('ack');
+    c.send({ type: 'undo', labelId: 'h-1111111111111111', name: 'bob' });
+    expect((await c.next('error')).code).toBe('not_allowed');
+    c.send({ type: 'undo', labelId: 'h-1111111111111111', name: 'ada' });
+    expect(await c.next('undone')).toMatchObject({ labelId: 'h-1111111111111111', pairId: p.pairId });
+    expect((await c.next('pair')).pairId).toBe(p.pairId);
+    expect(store.getLabel('h-1111111111111111')).toBeUndefined();
+    // A second undo of the same label is harmless; locked labels cannot be undone.
+    c.send({ type: 'undo', labelId: 'h-1111111111111111', name: 'ada' });
+    expect((await c.next('undone')).pairId).toBeNull();
+    c.send({ type: 'answer', labelId: 'h-2222222222222222', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 5 });
+    await c.next('ack');
+    s.lockLabels(['h-2222222222222222']);
+    c.send({ type: 'undo', labelId: 'h-2222222222222222', name: 'ada' });
+    expect((await c.next('error')).code).toBe('not_allowed');
+    expect(readFileSync(`${store.path}.undo.jsonl`, 'utf8')).toContain('h-1111111111111111');
+    c.close();
+  });
+
+  it('pushes a pair to an idle page as soon as one is stored', async () => {
+    const store = newStore();
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    expect((await c.next('idle')).reason).toBe('no_pairs');
+    store.putPairs(pairs.slice(0, 1));
+    expect((await c.next('pair')).pairId).toBe(pairs[0].id);
+    c.close();
+  });
+
+  it('previews HERON configs on stored pairs and saves them where training reads them', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 4));
+    store.addLabels([{ id: 'l-1', pairId: pairs[0].id, teacher: 'human:ada', kind: 'preference', probFirst: 1 }]);
+    const out = join(dir, 'heron-out.json');
+    const s = await start(store, { heronOut: out });
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'heron_preview', seq: 4, config: { ranking: ['goal_distance', 'at_goal'], margins: [0.5, 0] } });
+    const r = await c.next('heron_result');
+    expect(r.re).toBe(4);
+    expect(r.decisions.length).toBe(4);
+    expect(r.decisions[0].pairId).toBe(pairs[0].id); // pairs people labelled come first
+    expect(r.decisions[0].human).toEqual([1]);
+    for (const d of r.decisions) {
+      expect(d.term === null || ['goal_distance', 'at_goal'].includes(d.term)).toBe(true);
+      if (d.term === 'goal_distance') expect(d.probFirst).toBe(d.sumsA[0] < d.sumsB[0] ? 1 : 0); // lower distance is better
+    }
+    expect(r.agreement.pairs).toBe(1);
+    c.send({ type: 'heron_preview', config: { ranking: ['nope'], margins: [1] } });
+    expect((await c.next('error')).code).toBe('heron_invalid');
+    c.send({ type: 'heron_save', config: { ranking: ['at_goal', 'goal_distance'], margins: [0, 1] } });
+    const saved = await c.next('heron_saved');
+    expect(saved.path).toBe(out);
+    const teacher = makeTeacher(`heron:${out}`, { env: env.spec, rng: new Rng(0) });
+    expect(teacher.id).toBe(`heron:${out}`);
+    c.send({ type: 'view_pair', pairId: pairs[2].id });
+    const pv = await c.next('pair');
+    expect(pv).toMatchObject({ preview: true, leftIs: 'a', pairId: pairs[2].id, leaseExpiresAt: 0 });
+    c.close();
+  });
+
+  it('shows the reward model\'s opinion after an answer and logs disagreements', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 1));
+    const s = await start(store, { insight: { explain: (p) => ({ probFirst: 0.9, rewardsA: new Float32Array(p.a.length).fill(1), rewardsB: new Float32Array(p.b.length) }) } });
+    const c = await TestClient.open(s.url);
+    expect((await c.hello({ name: 'ada' })).insight).toBe(true);
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    // The teacher prefers the pair's second clip; the model prefers the first: a disagreement.
+    c.send({ type: 'answer', labelId: 'h-3333333333333333', pairId: p.pairId, name: 'ada', choice: p.leftIs === 'a' ? 'right' : 'left', responseMs: 5 });
+    const ins = await c.next('insight');
+    expect(ins.agree).toBe(false);
+    expect(ins.probLeft).toBeCloseTo(p.leftIs === 'a' ? 0.9 : 0.1, 6);
+    expect(ins.rewardsLeft).toHaveLength(10);
+    const log = readFileSync(`${store.path}.disagreements.jsonl`, 'utf8').trim().split('\n');
+    expect(JSON.parse(log[0])).toMatchObject({ pairId: p.pairId, teacherProbFirst: 0, modelProbFirst: 0.9 });
+    c.close();
+  });
+});
+
+describe('human teacher (scripted page)', () => {
+  it('returns the answers in pair order, skips unanswered pairs after the idle timeout, or fails', async () => {
+    const store = newStore();
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.6, pollMs: 30 });
+    open.unshift(t);
+    const batch = pairs.slice(0, 3);
+    const pending = t.label(batch);
+    while (t.url === null) await new Promise((r) => setTimeout(r, 20));
+    const c = await TestClient.open(t.url);
+    await c.hello({ name: 'ada' });
+    const answered: Record<string, number> = {};
+    for (const choice of ['left', 'equal'] as const) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-4444444444444${Object.keys(answered).length}00`, pairId: p.pairId, name: 'ada', choice, responseMs: 7 });
+      await c.next('ack');
+      answered[p.pairId] = choice === 'equal' ? 0.5 : p.leftIs === 'a' ? 1 : 0;
+    }
+    const labels = await pending; // the third pair times out
+    expect(labels.map((l) => l.pairId)).toEqual(batch.map((p) => p.id));
+    for (const l of labels) {
+      if (l.pairId in answered) expect(l).toMatchObject({ kind: 'preference', probFirst: answered[l.pairId], teacher: 'human:ada' });
+      else expect(l).toMatchObject({ kind: 'skip', teacher: 'human', reason: expect.stringMatching(/no answer within 0.6 s/) });
+    }
+    // The loop stores the returned labels again: nothing is duplicated.
+    expect(store.addLabels(labels).added).toBe(0);
+    c.close();
+
+    const failing = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.3, onTimeout: 'fail', pollMs: 30 });
+    open.unshift(failing);
+    await expect(failing.label(pairs.slice(3, 4))).rejects.toThrow(/no answer for 1 of 1 pairs within 0.3 s/);
+    expect(() => makeTeacher('human', { env: env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
+    expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * The HERON page: rank the env's reward terms by dragging (or the arrow buttons), switch
+ * terms on or off, set each level's margin and, where the ground-truth weight does not say
+ * which way is better (weight 0) or to override it, a direction. Every change asks the
+ * server how the hierarchical rule decides sample pairs from the store (`heron_preview`);
+ * "Save for training" writes the config where `prefrl train --teacher heron:<file>` reads it.
+ */
+import type { HeronConfigJson, HeronResultMsg, HeronSavedMsg, TermInfo } from '../protocol.js';
+
+interface TermRow {
+  readonly term: TermInfo;
+  on: boolean;
+  margin: number;
+  /** 'auto' follows the sign of the weight. */
+  direction: 'auto' | 'higher' | 'lower';
+}
+
+export interface HeronCallbacks {
+  preview(config: HeronConfigJson): void;
+  save(config: HeronConfigJson): void;
+  view(pairId: string): void;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function fmt(x: number | null): string {
+  if (x === null || !Number.isFinite(x)) return '–';
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? x.toExponential(2) : x.toFixed(3);
+}
+
+function verdictText(p: number): string {
+  return p > 0.5 ? 'A better' : p < 0.5 ? 'B better' : 'equal';
+}
+
+export class HeronPanel {
+  private rows: TermRow[] = [];
+  private timer: number | null = null;
+  private dragFrom = -1;
+
+  constructor(
+    private readonly root: { list: HTMLOListElement; json: HTMLElement; samples: HTMLElement; agreement: HTMLElement; error: HTMLElement; saved: HTMLElement; save: HTMLButtonElement; download: HTMLButtonElement },
+    private readonly cb: HeronCallbacks,
+  ) {
+    root.save.addEventListener('click', () => {
+      const c = this.config();
+      if (c) this.cb.save(c);
+    });
+    root.download.addEventListener('click', () => this.download());
+  }
+
+  /** Start from the env's terms, ordered by |weight| (a first guess people then adjust). */
+  setTerms(terms: readonly TermInfo[]): void {
+    const sorted = [...terms].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight));
+    this.rows = sorted.map((term, i) => ({ term, on: term.weight !== 0, margin: i === 0 ? 0.5 : 0.25, direction: 'auto' }));
+    this.render();
+    this.changed();
+  }
+
+  /** The config as parseHeronConfig reads it, or null when no term is switched on. */
+  config(): HeronConfigJson | null {
+    const on = this.rows.filter((r) => r.on);
+    if (on.length === 0) return null;
+    const directions: Record<string, 'higher' | 'lower'> = {};
+    for (const r of on) if (r.direction !== 'auto') directions[r.term.name] = r.direction;
+    return { ranking: on.map((r) => r.term.name), margins: on.map((r) => r.margin), ...(Object.keys(directions).length ? { directions } : {}) };
+  }
+
+  private changed(): void {
+    const c = this.config();
+    this.root.json.textContent = c ? JSON.stringify(c, null, 2) : '(switch on at least one term)';
+    this.root.saved.classList.add('hidden');
+    if (this.timer !== null) window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => {
+      const cfg = this.config();
+      if (cfg) this.cb.preview(cfg);
+    }, 250);
+  }
+
+  private move(from: number, to: number): void {
+    if (from === to || from < 0 || to < 0 || from >= this.rows.length || to >= this.rows.length) return;
+    const [r] = this.rows.splice(from, 1);
+    this.rows.splice(to, 0, r);
+    this.render();
+    this.changed();
+  }
+
+  private render(): void {
+    const list = this.root.list;
+    list.replaceChildren();
+    let rank = 0;
+    this.rows.forEach((r, i) => {
+      const li = el('li', `heron-term${r.on ? '' : ' off'}`);
+      li.draggable = true;
+      li.dataset.index = String(i);
+      li.addEventListener('dragstart', (ev) => {
+        this.dragFrom = i;
+        li.classList.add('dragging');
+        ev.dataTransfer?.setData('text/plain', String(i));
+        if (ev.dataTransfer) ev.dataTransfer.effectAllowed = 'move';
+      });
+      li.addEventListener('dragend', () => li.classList.remove('dragging'));
+      li.addEventListener('dragover', (ev) => {
+        ev.preventDefault();
+        li.classList.add('drag-over');
+      });
+      li.addEventListener('dragleave', () => li.classList.remove('drag-over'));
+      li.addEventListener('drop', (ev) => {
+        ev.preventDefault();
+        li.classList.remove('drag-over');
+        this.move(this.dragFrom, i);
+      });
+      const handle = el('span', 'handle', '⠿');
+      const rankEl = el('span', 'rank', r.on ? String(++rank) : '–');
+      const name = el('span', 'tname', r.term.name);
+      name.title = r.term.doc;
+      const doc = el('span', 'tdoc', `weight ${r.term.weight} · ${r.term.doc}`);
+      name.appendChild(doc);
+      const ctrls = el('span', 'ctrls');
+      const on = el('input');
+      on.type = 'checkbox';
+      on.checked = r.on;
+      on.title = 'use this term';
+      on.addEventListener('change', () => {
+        r.on = on.checked;
+        this.render();
+        this.changed();
+      });
+      const margin = el('input');
+      margin.type = 'number';
+      margin.min = '0';
+      margin.step = '0.05';
+      margin.value = String(r.margin);
+      margin.title = 'margin (x std of the term total over stored clips)';
+      margin.addEventListener('input', () => {
+        const v = Number(margin.value);
+        if (Number.isFinite(v) && v >= 0) {
+          r.margin = v;
+          this.changed();
+        }
+      });
+      const dir = el('select');
+      for (const [v, t] of [
+        ['auto', r.term.weight > 0 ? 'higher (weight)' : r.term.weight < 0 ? 'lower (weight)' : 'pick one'],
+        ['higher', 'higher is better'],
+        ['lower', 'lower is better'],
+      ] as const) {
+        const o = el('option', undefined, t);
+        o.value = v;
+        dir.appendChild(o);
+      }
+      dir.value = r.direction;
+      dir.title = 'which way is better';
+      dir.addEventListener('change', () => {
+        r.direction = dir.value as TermRow['direction'];
+        this.changed();
+      });
+      const up = el('button', 'mv', '↑');
+      up.title = 'more important';
+      up.disabled = i === 0;
+      up.addEventListener('click', () => this.move(i, i - 1));
+      const down = el('button', 'mv', '↓');
+      down.title = 'less important';
+      down.disabled = i === this.rows.length - 1;
+      down.addEventListener('click', () => this.move(i, i + 1));
+      ctrls.append(on, margin, dir, up, down);
+      li.append(handle, rankEl, name, ctrls);
+      list.appendChild(li);
+    });
+  }
+
+  showResult(m: HeronResultMsg, terms: readonly TermInfo[]): void {
+    this.root.error.classList.add('hidden');
+    const a = m.agreement;
+    this.root.agreement.replaceChildren();
+    if (a.pairs > 0) {
+      const pct = Math.round((100 * a.agreeing) / a.pairs);
+      this.root.agreement.append('Agrees with people on ', el('b', undefined, `${a.agreeing} of ${a.pairs}`), ` labelled pairs (${pct}%). `);
+    } else this.root.agreement.append('No pairs with people\'s preferences yet; compare the rule\'s verdicts below with the clips. ');
+    this.root.agreement.append(`Spread (std) from ${m.poolSegments} stored clips.`);
+    const body = this.root.samples;
+    body.replaceChildren();
+    if (m.decisions.length === 0) {
+      const tr = el('tr');
+      const td = el('td', undefined, 'The store holds no pairs yet.');
+      td.colSpan = 6;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    for (const d of m.decisions) {
+      const tr = el('tr');
+      tr.appendChild(el('td', 'mono', d.pairId.slice(0, 14)));
+      tr.appendChild(el('td', undefined, verdictText(d.probFirst)));
+      const idx = d.term === null ? -1 : terms.findIndex((t) => t.name === d.term);
+      tr.appendChild(el('td', undefined, d.term === null ? 'no term (tie)' : `${d.term} (level ${d.level + 1})`));
+      tr.appendChild(el('td', 'mono', idx < 0 ? '–' : `${fmt(d.diff)} / ${fmt(d.threshold)}  (A ${fmt(d.sumsA[idx])}, B ${fmt(d.sumsB[idx])})`));
+      const people = d.human.map(verdictText);
+      const agree = people.length > 0 && people.every((p) => p === verdictText(d.probFirst));
+      tr.appendChild(el('td', people.length ? (agree ? 'match' : 'mismatch') : undefined, people.length ? people.join(', ') : '–'));
+      const td = el('td');
+      const view = el('button', undefined, 'View');
+      view.title = 'watch this pair (A on the left)';
+      view.addEventListener('click', () => this.cb.view(d.pairId));
+      td.appendChild(view);
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+  }
+
+  showError(message: string): void {
+    this.root.error.textContent = message;
+    this.root.error.classList.remove('hidden');
+  }
+
+  showSaved(m: HeronSavedMsg): void {
+    this.root.saved.textContent = `Saved to ${m.path}. Train with: prefrl train --teacher heron:${m.path}`;
+    this.root.saved.classList.remove('hidden');
+  }
+
+  private download(): void {
+    const c = this.config();
+    if (!c) return;
+    const blob = new Blob([`${JSON.stringify(c, null, 2)}\n`], { type: 'application/json' });
+    const a = el('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'heron.json';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+}

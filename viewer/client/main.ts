@@ -1,0 +1,510 @@
+/**
+ * The labelling page: connects to the server, shows each pair as two synchronised clips
+ * re-simulated from their stored joint states, takes answers by button or key, keeps them
+ * until the server has stored them, and shows progress, the reward model's opinion
+ * (when the server has one) and the HERON page.
+ */
+import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
+import { HeronPanel } from './heron.js';
+import { drawCurves, insightText } from './insight.js';
+import { Connection, type ConnectionState, newLabelId } from './net.js';
+import { type Clip, mujoco, ReplayModel } from './replay.js';
+import { ComparisonView } from './view.js';
+
+const NAME_KEY = 'prefrl.name';
+const TOKEN_KEY = 'prefrl.token';
+const HISTORY_KEY = 'prefrl.history.v1';
+const COUNTED_KEY = 'prefrl.counted.v1';
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page element #${id} missing`);
+  return e as T;
+}
+
+function load<T>(store: Storage, key: string, fallback: T): T {
+  try {
+    const raw = store.getItem(key);
+    return raw === null ? fallback : (JSON.parse(raw) as T);
+  } catch {
+    return fallback;
+  }
+}
+
+function save(store: Storage, key: string, value: unknown): void {
+  try {
+    store.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage disabled or full: state is kept in memory only
+  }
+}
+
+interface Current {
+  readonly pair: PairMsg;
+  /** performance.now() when both clips were first on screen (null while loading). */
+  readyAt: number | null;
+}
+
+class App {
+  private readonly view: ComparisonView;
+  private readonly conn: Connection;
+  private readonly heron: HeronPanel;
+  private welcome: WelcomeMsg | null = null;
+  private name: string | null = load<string | null>(localStorage, NAME_KEY, null);
+  private readonly payloads = new Map<string, ModelPayload>();
+  private readonly compiled = new Map<string, ReplayModel>();
+  private current: Current | null = null;
+  /** This session's answers, newest last (for undo). */
+  private history: { labelId: string; pairId: string }[] = load(sessionStorage, HISTORY_KEY, []);
+  /** Labels of this session the server acknowledged. */
+  private counted = new Set<string>(load<string[]>(sessionStorage, COUNTED_KEY, []));
+  private pairQueue: Promise<void> = Promise.resolve();
+  private modal: 'name' | 'token' | null = null;
+  private toastTimer: number | null = null;
+  private tab: 'label' | 'heron' = 'label';
+
+  constructor() {
+    const params = new URLSearchParams(location.search);
+    const urlToken = params.get('token');
+    if (urlToken) {
+      sessionStorage.setItem(TOKEN_KEY, urlToken);
+      // Keep the token out of the address bar, history and screenshots.
+      params.delete('token');
+      const rest = params.toString();
+      history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+    }
+    this.view = new ComparisonView({ area: $('clips'), left: $<HTMLCanvasElement>('canvas-left'), right: $<HTMLCanvasElement>('canvas-right') });
+    this.view.onReady = () => {
+      if (this.current && this.current.readyAt === null) this.current.readyAt = performance.now();
+    };
+    this.view.onState = (s) => {
+      $('play').textContent = s.playing ? '❚❚' : '▶';
+      const scrub = $<HTMLInputElement>('scrub');
+      scrub.max = String(Math.max(0, s.frames - 1));
+      if (document.activeElement !== scrub) scrub.value = String(s.frame);
+      $('time').textContent = `step ${s.frame}/${Math.max(0, s.frames - 1)} · ${s.time.toFixed(2)} s`;
+      $<HTMLSelectElement>('speed').value = String(s.speed);
+      $<HTMLInputElement>('follow').checked = s.follow;
+    };
+    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    this.conn = new Connection(
+      wsUrl,
+      {
+        onMessage: (m) => this.onMessage(m),
+        onState: (s, d) => this.onConnState(s, d),
+        onOutbox: (n) => this.showOutbox(n),
+      },
+      sessionStorage.getItem(TOKEN_KEY),
+      () => this.name,
+    );
+    this.heron = new HeronPanel(
+      {
+        list: $<HTMLOListElement>('heron-terms'),
+        json: $('heron-json'),
+        samples: $('heron-samples'),
+        agreement: $('heron-agreement'),
+        error: $('heron-error'),
+        saved: $('heron-saved'),
+        save: $<HTMLButtonElement>('heron-save'),
+        download: $<HTMLButtonElement>('heron-download'),
+      },
+      {
+        preview: (config) => this.conn.request({ type: 'heron_preview', config }),
+        save: (config) => this.conn.request({ type: 'heron_save', config }),
+        view: (pairId) => {
+          this.switchTab('label');
+          this.conn.request({ type: 'view_pair', pairId });
+        },
+      },
+    );
+    this.bindUi();
+    this.showOutbox(this.conn.outbox.size);
+    this.updateName();
+    this.conn.connect();
+    (window as unknown as { prefrlDebug: unknown }).prefrlDebug = {
+      current: () => (this.current ? { pairId: this.current.pair.pairId, leftIs: this.current.pair.leftIs, ready: this.current.readyAt !== null, preview: this.current.pair.preview } : null),
+      outbox: () => this.conn.outbox.size,
+      connected: () => this.conn.isOpen,
+      drop: () => this.conn.drop(),
+      sessionLabels: () => this.counted.size,
+    };
+  }
+
+  // ------------------------------------------------------------------ UI
+
+  private bindUi(): void {
+    for (const b of document.querySelectorAll<HTMLButtonElement>('.answer')) {
+      b.addEventListener('click', () => {
+        b.blur();
+        this.answer(b.dataset.choice as Choice);
+      });
+    }
+    $('play').addEventListener('click', () => this.view.togglePlay());
+    $('step-back').addEventListener('click', () => this.view.stepFrame(-1));
+    $('step-fwd').addEventListener('click', () => this.view.stepFrame(1));
+    const scrub = $<HTMLInputElement>('scrub');
+    scrub.addEventListener('input', () => this.view.seek(Number(scrub.value)));
+    $<HTMLSelectElement>('speed').addEventListener('change', (e) => this.view.setSpeed(Number((e.target as HTMLSelectElement).value)));
+    $<HTMLInputElement>('follow').addEventListener('change', (e) => this.view.setFollow((e.target as HTMLInputElement).checked));
+    $('reset-cam').addEventListener('click', () => this.view.resetCamera());
+    $('undo').addEventListener('click', () => this.undo());
+    $('rename').addEventListener('click', () => this.openModal('name'));
+    $('preview-back').addEventListener('click', () => this.backToLabelling());
+    for (const t of document.querySelectorAll<HTMLButtonElement>('.tab')) t.addEventListener('click', () => this.switchTab(t.dataset.tab === 'heron' ? 'heron' : 'label'));
+    $<HTMLFormElement>('modal-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submitModal();
+    });
+    document.addEventListener('keydown', (e) => this.onKey(e), true);
+    this.updateUndo();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (this.modal) return;
+    const t = e.target as HTMLElement | null;
+    const typing = t !== null && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') && (t as HTMLInputElement).type !== 'range' && (t as HTMLInputElement).type !== 'checkbox';
+    if (typing) {
+      if (e.key === 'Escape' || (e.key === 'Enter' && t.id === 'comment')) {
+        t.blur();
+        e.preventDefault();
+      }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) {
+      if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) {
+        e.preventDefault();
+        this.undo();
+      }
+      return;
+    }
+    if (this.tab !== 'label') return;
+    const choice: Record<string, Choice> = { ArrowLeft: 'left', ArrowRight: 'right', ArrowDown: 'equal', '=': 'equal', ' ': 'cant_tell' };
+    const c = choice[e.key];
+    if (c) {
+      e.preventDefault();
+      if (!e.repeat) this.answer(c);
+      return;
+    }
+    const actions: Record<string, () => void> = {
+      z: () => this.undo(),
+      Z: () => this.undo(),
+      Backspace: () => this.undo(),
+      p: () => this.view.togglePlay(),
+      P: () => this.view.togglePlay(),
+      ',': () => this.view.stepFrame(-1),
+      '.': () => this.view.stepFrame(1),
+      '[': () => this.view.stepSpeed(-1),
+      ']': () => this.view.stepSpeed(1),
+      f: () => this.view.toggleFollow(),
+      F: () => this.view.toggleFollow(),
+      r: () => this.view.resetCamera(),
+      R: () => this.view.resetCamera(),
+      c: () => $('comment').focus(),
+      C: () => $('comment').focus(),
+    };
+    const a = actions[e.key];
+    if (a) {
+      e.preventDefault();
+      a();
+    }
+  }
+
+  private switchTab(tab: 'label' | 'heron'): void {
+    this.tab = tab;
+    $('tab-label').classList.toggle('hidden', tab !== 'label');
+    $('tab-heron').classList.toggle('hidden', tab !== 'heron');
+    for (const b of document.querySelectorAll<HTMLButtonElement>('.tab')) {
+      const on = b.dataset.tab === tab;
+      b.classList.toggle('active', on);
+      b.setAttribute('aria-selected', String(on));
+    }
+  }
+
+  private overlay(text: string | null): void {
+    const o = $('overlay');
+    if (text === null) o.classList.add('hidden');
+    else {
+      o.textContent = text;
+      o.classList.remove('hidden');
+    }
+  }
+
+  private toast(text: string, bad = false): void {
+    const t = $('toast');
+    t.textContent = text;
+    t.classList.toggle('bad', bad);
+    t.classList.add('show');
+    if (this.toastTimer !== null) window.clearTimeout(this.toastTimer);
+    this.toastTimer = window.setTimeout(() => t.classList.remove('show'), bad ? 5000 : 1400);
+  }
+
+  private flash(choice: Choice | null): void {
+    const b = choice ? document.querySelector<HTMLButtonElement>(`.answer[data-choice="${choice}"]`) : null;
+    if (!b) return;
+    b.classList.add('flash');
+    window.setTimeout(() => b.classList.remove('flash'), 180);
+  }
+
+  private setAnswersEnabled(on: boolean): void {
+    for (const b of document.querySelectorAll<HTMLButtonElement>('.answer')) b.disabled = !on;
+  }
+
+  private updateUndo(): void {
+    $<HTMLButtonElement>('undo').disabled = this.history.length === 0;
+  }
+
+  private updateName(): void {
+    $('name-label').textContent = this.name ?? '';
+    $('rename').textContent = this.name ? 'change name' : 'set name';
+  }
+
+  private showOutbox(n: number): void {
+    const e = $('p-outbox');
+    e.textContent = n === 1 ? '1 answer waiting to be saved' : `${n} answers waiting to be saved`;
+    e.classList.toggle('hidden', n === 0);
+  }
+
+  private openModal(kind: 'name' | 'token', error?: string): void {
+    this.modal = kind;
+    $('modal-title').textContent = kind === 'name' ? 'Your name' : 'Access token';
+    $('modal-text').textContent = kind === 'name' ? 'Your answers are stored under this name (letters, digits, spaces, . _ -).' : 'This labelling server needs the access token you were given.';
+    const input = $<HTMLInputElement>('modal-input');
+    input.type = kind === 'token' ? 'password' : 'text';
+    input.value = kind === 'name' ? (this.name ?? '') : '';
+    const err = $('modal-error');
+    err.textContent = error ?? '';
+    err.classList.toggle('hidden', !error);
+    $('modal').classList.remove('hidden');
+    input.focus();
+  }
+
+  private submitModal(): void {
+    const value = $<HTMLInputElement>('modal-input').value.trim();
+    if (this.modal === 'token') {
+      if (!value) return;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      this.conn.setToken(value);
+      this.closeModal();
+      this.conn.connect();
+      return;
+    }
+    if (!/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,39}$/u.test(value)) {
+      this.openModal('name', 'Use 1 to 40 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit.');
+      return;
+    }
+    this.name = value;
+    save(localStorage, NAME_KEY, value);
+    this.updateName();
+    this.closeModal();
+    this.conn.request({ type: 'set_name', name: value });
+    if (!this.current) this.requestNext();
+  }
+
+  private closeModal(): void {
+    this.modal = null;
+    $('modal').classList.add('hidden');
+  }
+
+  // ------------------------------------------------------------------ protocol
+
+  private onConnState(s: ConnectionState, detail: string): void {
+    const c = $('conn');
+    c.className = `conn ${s}`;
+    c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : 'offline';
+    c.title = detail;
+    if (s === 'unauthorized') {
+      this.overlay('This server needs an access token.');
+      this.openModal('token', sessionStorage.getItem(TOKEN_KEY) ? 'That token was not accepted.' : undefined);
+    } else if (s === 'closed' && !this.current) {
+      this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
+    }
+  }
+
+  private requestNext(): void {
+    if (!this.name) return;
+    if (this.conn.request({ type: 'next' }) === null) this.overlay('Waiting for the connection…');
+  }
+
+  private onMessage(m: ServerMessage): void {
+    switch (m.type) {
+      case 'welcome':
+        this.welcome = m;
+        $('goal').textContent = m.goal;
+        document.title = `prefrl · ${m.envId}`;
+        this.heron.setTerms(m.terms);
+        $('p-agree').classList.toggle('hidden', m.overlap <= 1);
+        if (m.name) {
+          this.name = m.name;
+          save(localStorage, NAME_KEY, m.name);
+          this.updateName();
+        }
+        if (!this.name) {
+          this.overlay('Enter your name to start.');
+          this.openModal('name');
+        } else if (!this.current || this.current.pair.preview) this.requestNext();
+        break;
+      case 'model':
+        this.payloads.set(m.modelId, m.model);
+        break;
+      case 'pair':
+        this.pairQueue = this.pairQueue.then(() => this.showPair(m)).catch((e: unknown) => {
+          this.overlay(`Cannot show this pair: ${(e as Error).message}`);
+        });
+        break;
+      case 'idle':
+        if (m.reason === 'need_name') {
+          this.openModal('name');
+          break;
+        }
+        this.current = null;
+        this.view.clearClips();
+        this.setAnswersEnabled(false);
+        this.overlay('No pairs are waiting right now. New ones appear here by themselves.');
+        break;
+      case 'ack':
+        if (this.history.some((h) => h.labelId === m.labelId)) {
+          this.counted.add(m.labelId);
+          save(sessionStorage, COUNTED_KEY, [...this.counted]);
+          $('p-session').textContent = String(this.counted.size);
+        }
+        break;
+      case 'undone':
+        this.counted.delete(m.labelId);
+        save(sessionStorage, COUNTED_KEY, [...this.counted]);
+        $('p-session').textContent = String(this.counted.size);
+        this.toast('Answer undone');
+        // With no stored label the pair is still leased to us and comes back first.
+        if (m.pairId === null) this.requestNext();
+        break;
+      case 'progress': {
+        $('p-teacher').textContent = String(m.teacher);
+        $('p-total').textContent = String(m.total);
+        $('p-waiting').textContent = String(m.waiting);
+        $('p-session').textContent = String(this.counted.size);
+        if (m.agreement) {
+          $('p-agree-val').textContent = m.agreement.fraction === null ? '– (no overlap yet)' : `${Math.round(m.agreement.fraction * 100)}% of ${m.agreement.comparisons}`;
+        }
+        break;
+      }
+      case 'insight': {
+        $('insight').classList.remove('hidden');
+        $('insight').classList.toggle('disagree', m.agree === false);
+        $('insight-text').textContent = insightText(m);
+        $('insight-bar').style.width = `${(m.probLeft * 100).toFixed(1)}%`;
+        drawCurves($<HTMLCanvasElement>('insight-curves'), m.rewardsLeft, m.rewardsRight);
+        break;
+      }
+      case 'heron_result':
+        if (this.welcome) this.heron.showResult(m, this.welcome.terms);
+        break;
+      case 'heron_saved':
+        this.heron.showSaved(m);
+        break;
+      case 'error':
+        this.onError(m);
+        break;
+    }
+  }
+
+  private onError(m: Extract<ServerMessage, { type: 'error' }>): void {
+    if (m.code === 'heron_invalid') {
+      this.heron.showError(m.message);
+      return;
+    }
+    if (m.code === 'unauthorized') return; // the close that follows opens the token prompt
+    if (m.code === 'need_name') {
+      this.openModal('name');
+      return;
+    }
+    if (m.labelId) {
+      // A permanent error leaves the outbox (net.ts); drop it from the undo history too.
+      this.history = this.history.filter((h) => h.labelId !== m.labelId || m.code === 'store' || m.code === 'internal');
+      save(sessionStorage, HISTORY_KEY, this.history);
+      this.updateUndo();
+    }
+    this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
+  }
+
+  private async model(modelId: string): Promise<ReplayModel> {
+    const have = this.compiled.get(modelId);
+    if (have) return have;
+    const payload = this.payloads.get(modelId);
+    if (!payload) throw new Error(`model ${modelId} was not sent`);
+    this.overlay('Loading the physics engine…');
+    const mj = await mujoco();
+    const m = ReplayModel.compile(mj, payload);
+    this.compiled.set(modelId, m);
+    return m;
+  }
+
+  private async showPair(p: PairMsg): Promise<void> {
+    const model = await this.model(p.modelId);
+    const clip = (s: PairMsg['left']): Clip => ({ id: s.id, length: s.length, nq: s.nq, qpos: base64ToFloat64(s.qpos) });
+    this.view.setModel(model);
+    $('goal').textContent = p.goal;
+    this.current = { pair: p, readyAt: null };
+    this.view.setClips(clip(p.left), clip(p.right), p.dt);
+    this.view.setPlaying(true);
+    this.setAnswersEnabled(!p.preview);
+    $('preview-banner').classList.toggle('hidden', !p.preview);
+    if (p.preview) $('preview-text').textContent = `Preview of pair ${p.pairId}: A (the pair's first clip) is on the left. Answers are off.`;
+    this.overlay(null);
+  }
+
+  private backToLabelling(): void {
+    $('preview-banner').classList.add('hidden');
+    this.current = null;
+    this.view.clearClips();
+    this.requestNext();
+  }
+
+  private answer(choice: Choice): void {
+    const cur = this.current;
+    if (!cur || cur.pair.preview || cur.readyAt === null || !this.name) return;
+    const comment = $<HTMLInputElement>('comment').value.trim();
+    const msg: AnswerMsg = {
+      type: 'answer',
+      labelId: newLabelId(),
+      pairId: cur.pair.pairId,
+      name: this.name,
+      choice,
+      responseMs: Math.max(0, Math.round(performance.now() - cur.readyAt)),
+      ...(comment ? { comment: comment.slice(0, this.welcome?.maxCommentChars ?? 2000) } : {}),
+    };
+    this.flash(choice);
+    this.conn.enqueue(msg);
+    this.history.push({ labelId: msg.labelId, pairId: msg.pairId });
+    if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
+    save(sessionStorage, HISTORY_KEY, this.history);
+    this.updateUndo();
+    $<HTMLInputElement>('comment').value = '';
+    this.current = null;
+    this.view.clearClips();
+    this.setAnswersEnabled(false);
+    this.overlay('Loading the next pair…');
+    this.requestNext();
+  }
+
+  private undo(): void {
+    const last = this.history.pop();
+    if (!last || !this.name) {
+      if (last) this.history.push(last);
+      return;
+    }
+    save(sessionStorage, HISTORY_KEY, this.history);
+    this.updateUndo();
+    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name: this.name });
+    this.overlay('Undoing…');
+  }
+}
+
+function start(): void {
+  try {
+    new App();
+  } catch (e) {
+    document.body.textContent = `The viewer could not start: ${(e as Error).message}`;
+  }
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

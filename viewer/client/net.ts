@@ -1,0 +1,262 @@
+/**
+ * The page's side of the socket: connect, say hello, reconnect with backoff, and an outbox
+ * that keeps every answer and undo until the server acknowledges it.
+ *
+ * The outbox lives in localStorage, so answers survive a dropped connection, a server
+ * restart, a reload and a closed tab; it is re-sent in order after every (re)connect and
+ * entries leave it only on `ack` / `undone` or a permanent error about them. The server
+ * stores labels idempotently by id, so a re-send of an answer that was stored but whose
+ * acknowledgement got lost is harmless.
+ */
+import {
+  type AnswerMsg,
+  type ClientMessage,
+  PERMANENT_ERRORS,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type UndoMsg,
+} from '../protocol.js';
+
+export type OutboxEntry = AnswerMsg | UndoMsg;
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'unauthorized';
+
+const OUTBOX_KEY = 'prefrl.outbox.v1';
+/** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
+const RESEND_MS = 8000;
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The persistent queue of unacknowledged answers and undos. Every change re-reads
+ * localStorage first, so two tabs of one server never overwrite each other's entries.
+ */
+export class Outbox {
+  private memory: OutboxEntry[] = [];
+
+  constructor(private readonly key = OUTBOX_KEY) {
+    this.memory = this.read();
+  }
+
+  private read(): OutboxEntry[] {
+    const st = storage();
+    if (!st) return this.memory;
+    const raw = st.getItem(this.key);
+    if (!raw) return [];
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      return Array.isArray(parsed) ? parsed.filter((e): e is OutboxEntry => typeof e === 'object' && e !== null && (e.type === 'answer' || e.type === 'undo')) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private write(entries: OutboxEntry[]): void {
+    this.memory = entries;
+    try {
+      storage()?.setItem(this.key, JSON.stringify(entries));
+    } catch {
+      // Storage full or disabled: the in-memory queue still re-sends after reconnects.
+    }
+  }
+
+  add(e: OutboxEntry): void {
+    const entries = this.read();
+    if (!entries.some((x) => x.type === e.type && x.labelId === e.labelId)) entries.push(e);
+    this.write(entries);
+  }
+
+  /** Remove the entry of this kind for a label (answer or undo). */
+  remove(type: OutboxEntry['type'], labelId: string): boolean {
+    const entries = this.read();
+    const kept = entries.filter((e) => !(e.type === type && e.labelId === labelId));
+    if (kept.length !== entries.length) this.write(kept);
+    else this.memory = entries;
+    return kept.length !== entries.length;
+  }
+
+  list(): readonly OutboxEntry[] {
+    this.memory = this.read();
+    return this.memory;
+  }
+
+  get size(): number {
+    return this.list().length;
+  }
+}
+
+export interface ConnectionHandlers {
+  onMessage(msg: ServerMessage): void;
+  onState(state: ConnectionState, detail: string): void;
+  /** The outbox changed size (for the "waiting to be saved" indicator). */
+  onOutbox(size: number): void;
+}
+
+export class Connection {
+  readonly outbox = new Outbox();
+  private ws: WebSocket | null = null;
+  private welcomed = false;
+  private attempt = 0;
+  private retryTimer: number | null = null;
+  private resendTimer: number | null = null;
+  private seq = 1;
+  private stopped = false;
+  /** When each outbox entry was last sent (by labelId + type). */
+  private readonly sentAt = new Map<string, number>();
+
+  constructor(
+    private readonly url: string,
+    private readonly handlers: ConnectionHandlers,
+    private token: string | null,
+    private name: () => string | null,
+  ) {}
+
+  setToken(token: string | null): void {
+    this.token = token;
+  }
+
+  get isOpen(): boolean {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN && this.welcomed;
+  }
+
+  connect(): void {
+    this.stopped = false;
+    if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.handlers.onState('connecting', this.attempt > 0 ? `reconnecting (attempt ${this.attempt + 1})` : 'connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.scheduleReconnect(String(e));
+      return;
+    }
+    this.ws = ws;
+    this.welcomed = false;
+    ws.onopen = () => {
+      const name = this.name();
+      this.rawSend({ type: 'hello', v: PROTOCOL_VERSION, ...(this.token ? { token: this.token } : {}), ...(name ? { name } : {}) });
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (typeof ev.data !== 'string') return;
+      const parsed = parseServerMessage(ev.data);
+      if (!parsed.ok) {
+        console.warn(`prefrl: ignoring a bad server message (${parsed.code}: ${parsed.message})`);
+        return;
+      }
+      this.onServer(parsed.msg);
+    };
+    ws.onclose = (ev: CloseEvent) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.welcomed = false;
+      if (ev.code === 4401) {
+        this.handlers.onState('unauthorized', 'this server needs an access token');
+        return;
+      }
+      if (!this.stopped) this.scheduleReconnect(ev.reason || `connection closed (${ev.code})`);
+    };
+    ws.onerror = () => {
+      // onclose follows and schedules the reconnect.
+    };
+  }
+
+  /** Close for good (tests, page unload). */
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
+    if (this.resendTimer !== null) window.clearInterval(this.resendTimer);
+    this.ws?.close(1000, 'bye');
+    this.ws = null;
+  }
+
+  /** Drop the socket without a clean close (tests: simulate a network drop). */
+  drop(): void {
+    this.ws?.close(4000, 'dropped');
+  }
+
+  private scheduleReconnect(detail: string): void {
+    const delay = Math.min(8000, 400 * 2 ** this.attempt);
+    this.attempt++;
+    this.handlers.onState('closed', `${detail}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
+  }
+
+  private rawSend(msg: ClientMessage): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /** Send a request (not kept when offline). Returns its seq, or null when not connected. */
+  request(msg: Exclude<ClientMessage, OutboxEntry | { type: 'hello' }>): number | null {
+    if (!this.isOpen) return null;
+    const seq = this.seq++;
+    return this.rawSend({ ...msg, seq } as ClientMessage) ? seq : null;
+  }
+
+  /** Queue an answer or undo durably and send it when possible. */
+  enqueue(entry: OutboxEntry): void {
+    this.outbox.add(entry);
+    this.handlers.onOutbox(this.outbox.size);
+    if (this.isOpen) this.sendEntry(entry);
+  }
+
+  private sendEntry(e: OutboxEntry): void {
+    if (this.rawSend(e)) this.sentAt.set(`${e.type}:${e.labelId}`, performance.now());
+  }
+
+  private flush(): void {
+    for (const e of this.outbox.list()) this.sendEntry(e);
+  }
+
+  private resendStale(): void {
+    if (!this.isOpen) return;
+    const now = performance.now();
+    for (const e of this.outbox.list()) {
+      const t = this.sentAt.get(`${e.type}:${e.labelId}`);
+      if (t === undefined || now - t > RESEND_MS) this.sendEntry(e);
+    }
+  }
+
+  private onServer(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.welcomed = true;
+        this.attempt = 0;
+        this.handlers.onState('open', 'connected');
+        this.flush();
+        if (this.resendTimer === null) this.resendTimer = window.setInterval(() => this.resendStale(), RESEND_MS);
+        break;
+      case 'ack':
+        if (this.outbox.remove('answer', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
+        break;
+      case 'undone':
+        if (this.outbox.remove('undo', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
+        break;
+      case 'error':
+        if (msg.labelId !== undefined && PERMANENT_ERRORS.includes(msg.code)) {
+          const a = this.outbox.remove('answer', msg.labelId);
+          const u = this.outbox.remove('undo', msg.labelId);
+          if (a || u) this.handlers.onOutbox(this.outbox.size);
+        }
+        break;
+      default:
+        break;
+    }
+    this.handlers.onMessage(msg);
+  }
+}
+
+/** A label id: "h-" and 32 random hex digits (crypto.getRandomValues works on plain http too). */
+export function newLabelId(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return `h-${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')}`;
+}

@@ -1,0 +1,859 @@
+/**
+ * The labelling server: serves the viewer page (static files of the build folder) over HTTP
+ * and talks to pages over one WebSocket each (`/ws`, protocol in viewer/protocol.ts), on top
+ * of a label store (reward/store.ts).
+ *
+ * Work hand-out. Each teacher (a person's name; no accounts) gets pairs through
+ * `store.nextPairFor(teacher, {leaseMs})`: concurrent teachers get different pairs, pairs
+ * wanting k > 1 labels (`overlap`) go to k different people, and a reloaded page gets its
+ * leased pair back. Pages that find nothing to do are told `idle` and get a pair pushed as
+ * soon as one appears (the server checks every `pollMs`, so pairs added by another process,
+ * e.g. a trainer, show up too).
+ *
+ * Durability. An answer becomes a label, `store.addLabels` commits it (fsynced), and only
+ * then is it acknowledged. Pages keep unacknowledged answers and re-send them after a
+ * reconnect; label ids make that idempotent. A server restart loses nothing acknowledged.
+ *
+ * Security.
+ * - Binds 127.0.0.1 by default. Any other address needs an access token, which pages present
+ *   in their `hello` (taken from the link's `?token=` or typed into a prompt); without it the
+ *   socket gets `error unauthorized` and is closed (4401) before anything else is read.
+ *   Tokens are compared in constant time.
+ * - WebSocket upgrades must come from the page's own origin (an `Origin` header naming
+ *   another site is refused: no cross-site WebSocket hijacking); on loopback the `Host`
+ *   header must name a loopback host (no DNS rebinding).
+ * - Static files only from the build folder: decoded paths with `..`, dot files, backslashes,
+ *   NUL bytes or symlinks leading outside are refused; only known file types are served.
+ *   Only GET and HEAD; no request bodies; URLs up to 2 KiB; headers up to 16 KiB.
+ * - Client messages: up to 64 KiB (larger ones get `error too_large`, the socket stays
+ *   usable), hard limit 1 MiB (the socket is closed), at most 300 per 10 s, validated before
+ *   anything is read from them; a bad message changes nothing and gets an `error` reply.
+ * - Headers: a Content-Security-Policy allowing scripts only from the server, no inline
+ *   scripts (WebAssembly and `new Function` are allowed: MuJoCo's Embind bindings build
+ *   their call wrappers with it at load time), no framing, nosniff, no referrer (links can
+ *   carry the token), pages revalidated on every load.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type Clock, systemClock } from '../core/clock.js';
+import { InputError, UsageError } from '../core/errors.js';
+import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
+import { asset } from '../core/paths.js';
+import { writeJsonAtomic } from '../core/run.js';
+import type { LabelStore, NewLabel } from '../reward/store.js';
+import type { Label, Pair, Segment } from '../reward/types.js';
+import type { ViewerEnv } from './env_info.js';
+import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool } from './heron_preview.js';
+import {
+  type AnswerMsg,
+  type ClientMessage,
+  float64ToBase64,
+  HARD_MAX_CLIENT_MESSAGE_BYTES,
+  leftSideFor,
+  MAX_CLIENT_MESSAGE_BYTES,
+  MAX_COMMENT_CHARS,
+  normaliseName,
+  type PairMsg,
+  parseClientMessage,
+  probFirstOf,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type Side,
+  type UndoMsg,
+} from './protocol.js';
+
+/** What the reward model thinks of a pair (the `--insight` option). */
+export interface InsightModel {
+  /** P(first segment better), ensemble mean, and predicted per-step rewards [H] of both. */
+  explain(pair: Pair): { probFirst: number; rewardsA: ArrayLike<number>; rewardsB: ArrayLike<number> };
+}
+
+export interface ViewerServerOptions {
+  readonly store: LabelStore;
+  readonly env: ViewerEnv;
+  /** Address to bind (default 127.0.0.1). Anything but loopback needs `token`. */
+  readonly host?: string;
+  /** Port (default 8080; 0 picks a free one). */
+  readonly port?: number;
+  /** Access token pages must present (required beyond loopback; at least 12 characters). */
+  readonly token?: string;
+  /** Distinct teachers wanted per pair (default 1). Pairs stored wanting fewer are raised to it. */
+  readonly overlap?: number;
+  /** How long a handed-out pair stays reserved for its teacher, ms (default 5 minutes). */
+  readonly leaseMs?: number;
+  /** The built page (default dist/viewer-web of the package). */
+  readonly staticDir?: string;
+  /** Show the reward model's opinion after each answer and log disagreements. */
+  readonly insight?: InsightModel;
+  /** Where the HERON page saves its config (default heron.json next to the store). */
+  readonly heronOut?: string;
+  /** How often idle pages are checked for new pairs, ms (default 1000). */
+  readonly pollMs?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Test hook: close the socket right after committing this many answers, before acknowledging them. */
+  readonly faults?: { dropAfterCommit?: number };
+}
+
+/** A label event (committed, first time only). */
+export type LabelListener = (label: Label) => void;
+
+/** Written next to the store while a server runs on it, so a trainer can find it. */
+export interface ServerInfoFile {
+  readonly app: 'prefrl-viewer';
+  readonly pid: number;
+  readonly url: string;
+  readonly storeId: string;
+  readonly tokenRequired: boolean;
+}
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_LEASE_MS = 5 * 60 * 1000;
+export const MIN_TOKEN_CHARS = 12;
+const MAX_URL_CHARS = 2048;
+const MAX_SESSIONS = 64;
+const RATE_WINDOW_MS = 10_000;
+const RATE_MAX = 300;
+const HELLO_TIMEOUT_MS = 15_000;
+const HEARTBEAT_MS = 30_000;
+const HERON_POOL_TTL_MS = 30_000;
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+/** True for addresses and names that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * The file under `root` a URL path names, or null when it must not be served: undecodable
+ * paths, NUL bytes, backslashes, `..` or `.` segments, dot files, unknown types, anything
+ * that resolves (symlinks included) outside `root`, and non-files. "/" and ".../" name
+ * index.html.
+ */
+export function resolveStaticPath(root: string, urlPath: string): string | null {
+  let p: string;
+  try {
+    p = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (!p.startsWith('/') || p.includes('\0') || p.includes('\\')) return null;
+  if (p.endsWith('/')) p += 'index.html';
+  const segs = p.split('/').filter((s) => s !== '');
+  if (segs.length === 0 || segs.some((s) => s.startsWith('.'))) return null;
+  if (!(extname(segs[segs.length - 1]).toLowerCase() in MIME)) return null;
+  const rootAbs = resolve(root);
+  const full = resolve(rootAbs, ...segs);
+  if (!full.startsWith(rootAbs + sep)) return null;
+  let real: string;
+  let realRoot: string;
+  try {
+    real = realpathSync(full);
+    realRoot = realpathSync(rootAbs);
+  } catch {
+    return null;
+  }
+  if (!real.startsWith(realRoot + sep)) return null;
+  try {
+    if (!statSync(real).isFile()) return null;
+  } catch {
+    return null;
+  }
+  return real;
+}
+
+/** Constant-time token comparison (hashing first makes the lengths equal). */
+function tokenMatches(given: string | undefined, want: string): boolean {
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(want).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** A short id of a store path, for /healthz (the path itself is not published). */
+export function storeIdOf(path: string): string {
+  return createHash('sha256').update(resolve(path)).digest('hex').slice(0, 16);
+}
+
+/** The file a running server advertises itself in. */
+export function serverInfoPath(storePath: string): string {
+  return `${resolve(storePath)}.viewer.json`;
+}
+
+interface Session {
+  readonly ws: WebSocket;
+  readonly id: number;
+  authed: boolean;
+  /** Normalised teacher name, once given. */
+  name: string | null;
+  /** Wants a pair and has none. */
+  idle: boolean;
+  /** Models this socket has received. */
+  readonly models: Set<string>;
+  /** Message times in the current rate window. */
+  window: number[];
+  alive: boolean;
+  helloTimer: ReturnType<typeof setTimeout> | null;
+}
+
+function teacherIdOf(name: string): string {
+  return `human:${name}`;
+}
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL)/.test(code);
+}
+
+export class ViewerServer {
+  readonly store: LabelStore;
+  readonly env: ViewerEnv;
+  readonly host: string;
+  readonly overlap: number;
+  readonly leaseMs: number;
+  readonly staticDir: string;
+  readonly heronOut: string;
+  private readonly token: string | undefined;
+  private readonly insight: InsightModel | undefined;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly pollMs: number;
+  private readonly faults: { dropAfterCommit: number };
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<Session>();
+  private readonly listeners = new Set<LabelListener>();
+  /** Labels handed to a trainer: undo is refused for them. */
+  private readonly locked = new Set<string>();
+  private nextSessionId = 1;
+  private port = 0;
+  private pollTimer: ReturnType<typeof setInterval> | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private heronPool: { at: number; pool: HeronPool | null } | null = null;
+  private warnedModel = false;
+  private closed = false;
+  private readonly infoFile: string;
+
+  private constructor(opts: ViewerServerOptions) {
+    this.store = opts.store;
+    this.env = opts.env;
+    this.host = opts.host ?? '127.0.0.1';
+    this.token = opts.token;
+    this.overlap = opts.overlap ?? 1;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
+    this.heronOut = resolve(opts.heronOut ?? join(dirname(resolve(opts.store.path)), 'heron.json'));
+    this.insight = opts.insight;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.faults = { dropAfterCommit: opts.faults?.dropAfterCommit ?? 0 };
+    this.infoFile = serverInfoPath(opts.store.path);
+    this.http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
+    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+  }
+
+  /** Check options, bind, and start serving. Throws UsageError for unsafe or impossible settings. */
+  static async start(opts: ViewerServerOptions): Promise<ViewerServer> {
+    const host = opts.host ?? '127.0.0.1';
+    if (opts.token !== undefined) {
+      if (opts.token.length < MIN_TOKEN_CHARS) throw new UsageError(`--token: use at least ${MIN_TOKEN_CHARS} characters`);
+      if (!/^[\x21-\x7e]+$/.test(opts.token)) throw new UsageError('--token: use printable ASCII characters without spaces');
+    }
+    if (!isLoopbackHost(host) && opts.token === undefined) {
+      throw new UsageError(`--host ${host}: serving beyond this machine needs an access token (--token, at least ${MIN_TOKEN_CHARS} characters) that teachers present`);
+    }
+    const overlap = opts.overlap ?? 1;
+    if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
+    if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
+    const staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
+    if (!existsSync(join(staticDir, 'index.html'))) {
+      throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
+    }
+    const server = new ViewerServer({ ...opts, staticDir });
+    try {
+      if (overlap > 1) server.store.raiseWanted(overlap);
+      await server.listen(opts.port ?? DEFAULT_PORT);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw new UsageError(`--port ${opts.port ?? DEFAULT_PORT}: already in use (pick another port, or 0 for any free one)`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host ${host}: not an address of this machine`);
+      throw e;
+    }
+    return server;
+  }
+
+  private listen(port: number): Promise<void> {
+    return new Promise((res, rej) => {
+      const onError = (e: Error) => rej(e);
+      this.http.once('error', onError);
+      this.http.listen(port, this.host, () => {
+        this.http.off('error', onError);
+        this.port = (this.http.address() as AddressInfo).port;
+        this.pollTimer = setInterval(() => this.pollIdle(), this.pollMs);
+        this.pollTimer.unref();
+        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat.unref();
+        try {
+          const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: storeIdOf(this.store.path), tokenRequired: this.token !== undefined };
+          writeJsonAtomic(this.infoFile, info);
+        } catch (e) {
+          this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
+        }
+        res();
+      });
+    });
+  }
+
+  /** The bound port. */
+  get boundPort(): number {
+    return this.port;
+  }
+
+  /** Base URL (loopback name when bound to every address). */
+  get url(): string {
+    const h = this.host === '0.0.0.0' || this.host === '::' ? '127.0.0.1' : this.host;
+    return `http://${h.includes(':') ? `[${h}]` : h}:${this.port}/`;
+  }
+
+  /** URLs to give teachers: with `?token=` when a token is set; LAN addresses when bound to all. */
+  links(): string[] {
+    const q = this.token ? `?token=${encodeURIComponent(this.token)}` : '';
+    const out = [`${this.url}${q}`];
+    if (this.host === '0.0.0.0' || this.host === '::') {
+      for (const list of Object.values(networkInterfaces())) {
+        for (const a of list ?? []) {
+          if (a.internal || a.family !== 'IPv4') continue;
+          out.push(`http://${a.address}:${this.port}/${q}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Number of connected pages. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Be told about every newly committed label (returns an unsubscribe function). */
+  onLabel(fn: LabelListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Labels a trainer has taken: undo is refused for them from now on. */
+  lockLabels(ids: Iterable<string>): void {
+    for (const id of ids) this.locked.add(id);
+  }
+
+  /** Make pairs want at least `n` teachers (the human teacher's overlap). */
+  raiseWanted(n: number, pairIds?: readonly string[]): number {
+    return this.store.raiseWanted(n, pairIds);
+  }
+
+  /** Check idle pages for work now (e.g. right after new pairs were stored). */
+  wake(): void {
+    this.pollIdle();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const s of this.sessions) {
+      if (s.helloTimer) clearTimeout(s.helloTimer);
+      s.ws.close(1001, 'server shutting down');
+    }
+    await new Promise<void>((res) => this.wss.close(() => res()));
+    for (const s of this.sessions) s.ws.terminate();
+    this.sessions.clear();
+    await new Promise<void>((res) => {
+      this.http.close(() => res());
+      this.http.closeAllConnections();
+    });
+    try {
+      rmSync(this.infoFile, { force: true });
+    } catch {
+      // best effort: a stale info file names a dead pid and is ignored
+    }
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private headers(res: ServerResponse, type: string, extra: Record<string, string> = {}): void {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    res.setHeader('Content-Type', type);
+    for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+  }
+
+  private plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+    this.headers(res, 'text/plain; charset=utf-8', { 'Cache-Control': 'no-store', ...extra });
+    res.statusCode = status;
+    res.end(`${text}\n`);
+  }
+
+  /** Host header check: on loopback only loopback names (defeats DNS rebinding). */
+  private hostAllowed(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (host === undefined) return false;
+    if (!isLoopbackHost(this.host)) return true;
+    let name: string;
+    try {
+      name = new URL(`http://${host}`).hostname;
+    } catch {
+      return false;
+    }
+    return isLoopbackHost(name);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const rawUrl = req.url ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.plain(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (rawUrl.length > MAX_URL_CHARS) return this.plain(res, 414, 'URL too long');
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > 0 || req.headers['transfer-encoding'] !== undefined) return this.plain(res, 413, 'request bodies are not accepted', { Connection: 'close' });
+    if (!this.hostAllowed(req)) return this.plain(res, 421, 'unexpected Host header');
+    const q = rawUrl.indexOf('?');
+    const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+    if (path === '/healthz') {
+      this.headers(res, 'application/json; charset=utf-8', { 'Cache-Control': 'no-store' });
+      res.end(JSON.stringify({ app: 'prefrl-viewer', v: PROTOCOL_VERSION, storeId: storeIdOf(this.store.path), env: this.env.spec.id }));
+      return;
+    }
+    const file = resolveStaticPath(this.staticDir, path);
+    if (!file) return this.plain(res, 404, 'not found');
+    const ext = extname(file).toLowerCase();
+    const accepts = String(req.headers['accept-encoding'] ?? '');
+    const gz = `${file}.gz`;
+    const useGz = /\bgzip\b/.test(accepts) && (ext === '.wasm' || ext === '.js') && existsSync(gz);
+    const send = useGz ? gz : file;
+    const size = statSync(send).size;
+    this.headers(res, MIME[ext], {
+      'Content-Length': String(size),
+      'Cache-Control': 'no-cache',
+      ...(useGz ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
+    });
+    res.statusCode = 200;
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = createReadStream(send);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+  }
+
+  // ------------------------------------------------------------------ WebSocket
+
+  private refuseUpgrade(socket: Duplex, status: number, text: string): void {
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+    socket.destroy();
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws') return this.refuseUpgrade(socket, 404, 'Not Found');
+    if (!this.hostAllowed(req)) return this.refuseUpgrade(socket, 421, 'Misdirected Request');
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let originHost: string;
+      try {
+        originHost = new URL(origin).host;
+      } catch {
+        return this.refuseUpgrade(socket, 403, 'Forbidden');
+      }
+      if (originHost !== req.headers.host) return this.refuseUpgrade(socket, 403, 'Forbidden');
+    }
+    if (this.sessions.size >= MAX_SESSIONS) return this.refuseUpgrade(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, models: new Set(), window: [], alive: true, helloTimer: null };
+    s.helloTimer = setTimeout(() => {
+      if (!s.authed) ws.close(4408, 'no hello');
+    }, HELLO_TIMEOUT_MS);
+    s.helloTimer.unref();
+    this.sessions.add(s);
+    ws.on('pong', () => {
+      s.alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
+    ws.on('close', () => {
+      if (s.helloTimer) clearTimeout(s.helloTimer);
+      this.sessions.delete(s);
+    });
+    ws.on('error', () => ws.terminate());
+  }
+
+  private beat(): void {
+    for (const s of this.sessions) {
+      if (!s.alive) {
+        s.ws.terminate();
+        continue;
+      }
+      s.alive = false;
+      s.ws.ping();
+    }
+  }
+
+  private send(s: Session, msg: ServerMessage): void {
+    if (s.ws.readyState === s.ws.OPEN) s.ws.send(JSON.stringify(msg));
+  }
+
+  private error(s: Session, code: Extract<ServerMessage, { type: 'error' }>['code'], message: string, extra: { re?: number; labelId?: string } = {}): void {
+    this.send(s, { type: 'error', code, message, ...extra });
+  }
+
+  private rateLimited(s: Session): boolean {
+    const now = this.clock.now();
+    s.window = s.window.filter((t) => now - t < RATE_WINDOW_MS);
+    s.window.push(now);
+    return s.window.length > RATE_MAX;
+  }
+
+  private onMessage(s: Session, data: RawData, isBinary: boolean): void {
+    if (this.rateLimited(s)) return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (isBinary) return this.error(s, 'invalid', 'binary messages are not accepted; send JSON text');
+    if (buf.length > MAX_CLIENT_MESSAGE_BYTES) return this.error(s, 'too_large', `message of ${buf.length} bytes is larger than the limit of ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+    const parsed = parseClientMessage(buf.toString('utf8'), { bytes: buf.length });
+    if (!parsed.ok) {
+      return this.error(s, parsed.code, parsed.message, { ...(parsed.re !== undefined ? { re: parsed.re } : {}), ...(parsed.labelId ? { labelId: parsed.labelId } : {}) });
+    }
+    const msg = parsed.msg;
+    const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    if (!s.authed && msg.type !== 'hello') return this.error(s, 'need_hello', 'send hello first', re);
+    try {
+      this.handle(s, msg);
+    } catch (e) {
+      const labelId = msg.type === 'answer' || msg.type === 'undo' ? { labelId: msg.labelId } : {};
+      if (isBusy(e)) return this.error(s, 'store', `the label store is busy; retrying is safe (${(e as Error).message})`, { ...re, ...labelId });
+      this.logger.warn(`viewer: ${msg.type} failed: ${(e as Error).message}`);
+      this.error(s, 'internal', `${msg.type} failed: ${(e as Error).message}`, { ...re, ...labelId });
+    }
+  }
+
+  private handle(s: Session, msg: ClientMessage): void {
+    const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    switch (msg.type) {
+      case 'hello': {
+        if (this.token !== undefined && !tokenMatches(msg.token, this.token)) {
+          this.error(s, 'unauthorized', msg.token === undefined ? 'this server needs an access token' : 'wrong access token', re);
+          s.ws.close(4401, 'unauthorized');
+          return;
+        }
+        if (msg.v !== PROTOCOL_VERSION) {
+          this.error(s, 'invalid', `protocol version ${msg.v} is not supported (server speaks ${PROTOCOL_VERSION}); reload the page`, re);
+          return;
+        }
+        s.authed = true;
+        if (s.helloTimer) clearTimeout(s.helloTimer);
+        if (msg.name !== undefined) this.setName(s, msg.name);
+        this.send(s, {
+          type: 'welcome',
+          v: PROTOCOL_VERSION,
+          envId: this.env.spec.id,
+          goal: this.env.spec.goal,
+          terms: this.env.terms,
+          dt: this.env.spec.dt,
+          name: s.name,
+          overlap: this.overlap,
+          insight: this.insight !== undefined,
+          heronPath: this.heronOut,
+          maxCommentChars: MAX_COMMENT_CHARS,
+        });
+        this.sendProgress(s);
+        return;
+      }
+      case 'set_name':
+        this.setName(s, msg.name);
+        this.sendProgress(s);
+        return;
+      case 'next':
+        return this.giveNext(s);
+      case 'answer':
+        return this.answer(s, msg);
+      case 'undo':
+        return this.undo(s, msg);
+      case 'heron_preview': {
+        let result;
+        try {
+          result = heronPreview(msg.config, this.env.spec, this.pool() ?? { samples: [], labelled: [], stds: new Float64Array(this.env.terms.length), segments: 0 });
+        } catch (e) {
+          if (e instanceof InputError) return this.error(s, 'heron_invalid', e.message, re);
+          throw e;
+        }
+        this.send(s, { type: 'heron_result', ...result, ...re });
+        return;
+      }
+      case 'heron_save': {
+        let config;
+        try {
+          config = checkHeronConfig(msg.config, this.env.spec);
+        } catch (e) {
+          if (e instanceof InputError) return this.error(s, 'heron_invalid', e.message, re);
+          throw e;
+        }
+        writeJsonAtomic(this.heronOut, config);
+        this.logger.info(`viewer: HERON config saved to ${this.heronOut} (use --teacher heron:${this.heronOut})`);
+        this.send(s, { type: 'heron_saved', path: this.heronOut, config, ...re });
+        return;
+      }
+      case 'view_pair': {
+        const pair = this.store.getPair(msg.pairId);
+        if (!pair) return this.error(s, 'not_found', `no pair ${msg.pairId} in the store`, re);
+        this.sendPair(s, pair, this.store.pairInfo(pair.id)?.round ?? 0, 0, true);
+        return;
+      }
+    }
+  }
+
+  private setName(s: Session, raw: string): void {
+    const name = normaliseName(raw);
+    if (name === null) return;
+    s.name = name;
+    this.store.putTeacher({ id: teacherIdOf(name), kind: 'human', config: { name, via: 'viewer' } });
+  }
+
+  private pool(): HeronPool | null {
+    const now = this.clock.now();
+    if (!this.heronPool || now - this.heronPool.at > HERON_POOL_TTL_MS) this.heronPool = { at: now, pool: loadHeronPool(this.store) };
+    return this.heronPool.pool;
+  }
+
+  private segmentPayload(seg: Segment): PairMsg['left'] {
+    return { id: seg.id, length: seg.length, nq: seg.nq, qpos: float64ToBase64(seg.qpos) };
+  }
+
+  private sendPair(s: Session, pair: Pair, round: number, leaseExpiresAt: number, preview: boolean): void {
+    if (!this.warnedModel && pair.a.modelHash !== this.env.spec.modelHash) {
+      this.warnedModel = true;
+      this.logger.warn(`viewer: segments were recorded with model ${pair.a.modelHash}, the page replays model ${this.env.spec.modelHash}; clips may not match`);
+    }
+    const modelId = this.env.modelId;
+    if (!s.models.has(modelId)) {
+      this.send(s, { type: 'model', modelId, model: this.env.model });
+      s.models.add(modelId);
+    }
+    const leftIs: Side = preview || s.name === null ? 'a' : leftSideFor(pair.id, teacherIdOf(s.name));
+    const [l, r] = leftIs === 'a' ? [pair.a, pair.b] : [pair.b, pair.a];
+    this.send(s, {
+      type: 'pair',
+      pairId: pair.id,
+      modelId,
+      envId: this.env.spec.id,
+      goal: this.env.spec.goal,
+      termNames: this.env.terms.map((t) => t.name),
+      round,
+      leftIs,
+      left: this.segmentPayload(l),
+      right: this.segmentPayload(r),
+      dt: this.env.spec.dt,
+      leaseExpiresAt,
+      preview,
+    });
+  }
+
+  private giveNext(s: Session): void {
+    if (s.name === null) {
+      s.idle = false;
+      this.send(s, { type: 'idle', reason: 'need_name' });
+      return;
+    }
+    const leased = this.store.nextPairFor(teacherIdOf(s.name), { leaseMs: this.leaseMs });
+    if (!leased) {
+      const wasIdle = s.idle;
+      s.idle = true;
+      if (!wasIdle) this.send(s, { type: 'idle', reason: 'no_pairs' });
+      this.sendProgress(s);
+      return;
+    }
+    s.idle = false;
+    this.sendPair(s, leased.pair, leased.round, leased.expiresAt, false);
+    this.sendProgress(s);
+  }
+
+  private pollIdle(): void {
+    if (this.closed) return;
+    for (const s of this.sessions) {
+      if (!s.idle || s.name === null) continue;
+      try {
+        const leased = this.store.nextPairFor(teacherIdOf(s.name), { leaseMs: this.leaseMs });
+        if (leased) {
+          s.idle = false;
+          this.sendPair(s, leased.pair, leased.round, leased.expiresAt, false);
+          this.sendProgress(s);
+        }
+      } catch (e) {
+        if (!isBusy(e)) this.logger.warn(`viewer: checking for new pairs failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private sendProgress(s: Session): void {
+    const c = this.store.counts();
+    const agreement = this.overlap > 1 ? this.store.agreement() : null;
+    this.send(s, {
+      type: 'progress',
+      teacher: s.name === null ? 0 : (c.perTeacher[teacherIdOf(s.name)]?.labels ?? 0),
+      total: c.labels,
+      waiting: c.pending,
+      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction } : null,
+    });
+  }
+
+  private answer(s: Session, msg: AnswerMsg): void {
+    const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    const teacher = teacherIdOf(msg.name);
+    const info = this.store.pairInfo(msg.pairId);
+    if (!info) return this.error(s, 'not_found', `no pair ${msg.pairId} in the store`, { ...re, labelId: msg.labelId });
+    const leftIs = leftSideFor(msg.pairId, teacher);
+    const p = probFirstOf(msg.choice, leftIs);
+    const base = {
+      id: msg.labelId,
+      pairId: msg.pairId,
+      teacher,
+      responseMs: msg.responseMs,
+      ...(msg.comment !== undefined ? { comment: msg.comment } : {}),
+      raw: JSON.stringify({ choice: msg.choice, leftIs, via: 'viewer' }),
+    };
+    const label: NewLabel = p === null ? { ...base, kind: 'skip', reason: "can't tell (viewer)" } : { ...base, kind: 'preference', probFirst: p };
+    if (s.name === null) this.setName(s, msg.name);
+    else this.store.putTeacher({ id: teacher, kind: 'human', config: { name: msg.name, via: 'viewer' } });
+    let result;
+    try {
+      result = this.store.addLabels([label]);
+    } catch (e) {
+      if (/already stored with different content/.test((e as Error).message)) {
+        return this.error(s, 'conflict', `label ${msg.labelId} is already stored with different content`, { ...re, labelId: msg.labelId });
+      }
+      throw e;
+    }
+    if (this.faults.dropAfterCommit > 0) {
+      this.faults.dropAfterCommit--;
+      s.ws.terminate();
+      return;
+    }
+    this.send(s, { type: 'ack', labelId: msg.labelId, pairId: msg.pairId, duplicate: result.added === 0, ...re });
+    if (result.added > 0) {
+      for (const fn of this.listeners) {
+        try {
+          fn(label);
+        } catch (e) {
+          this.logger.warn(`viewer: label listener failed: ${(e as Error).message}`);
+        }
+      }
+      if (this.insight) this.sendInsight(s, msg, leftIs, p);
+    }
+    this.sendProgress(s);
+  }
+
+  private sendInsight(s: Session, msg: AnswerMsg, leftIs: Side, teacherProb: number | null): void {
+    const pair = this.store.getPair(msg.pairId);
+    if (!pair || !this.insight) return;
+    let r;
+    try {
+      r = this.insight.explain(pair);
+    } catch (e) {
+      this.logger.warn(`viewer: reward model failed on ${pair.id}: ${(e as Error).message}`);
+      return;
+    }
+    const probLeft = leftIs === 'a' ? r.probFirst : 1 - r.probFirst;
+    const agree = teacherProb === null || teacherProb === 0.5 ? null : teacherProb > 0.5 === r.probFirst > 0.5;
+    this.send(s, {
+      type: 'insight',
+      pairId: pair.id,
+      labelId: msg.labelId,
+      probLeft: Math.min(1, Math.max(0, probLeft)),
+      rewardsLeft: Array.from(leftIs === 'a' ? r.rewardsA : r.rewardsB),
+      rewardsRight: Array.from(leftIs === 'a' ? r.rewardsB : r.rewardsA),
+      choice: msg.choice,
+      agree,
+    });
+    if (agree === false) {
+      try {
+        appendJsonl(`${resolve(this.store.path)}.disagreements.jsonl`, {
+          time: this.clock.date().toISOString(),
+          pairId: pair.id,
+          labelId: msg.labelId,
+          teacher: teacherIdOf(msg.name),
+          choice: msg.choice,
+          leftIs,
+          teacherProbFirst: teacherProb,
+          modelProbFirst: r.probFirst,
+          comment: msg.comment ?? null,
+        });
+      } catch (e) {
+        this.logger.warn(`viewer: cannot log a disagreement: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private undo(s: Session, msg: UndoMsg): void {
+    const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    const teacher = teacherIdOf(msg.name);
+    if (this.locked.has(msg.labelId)) {
+      return this.error(s, 'not_allowed', 'this answer was already passed to training and cannot be undone', { ...re, labelId: msg.labelId });
+    }
+    let removed: { pairId: string } | null;
+    try {
+      removed = this.store.deleteLabel(msg.labelId, teacher) ?? null;
+    } catch (e) {
+      if (/another teacher/.test((e as Error).message)) return this.error(s, 'not_allowed', 'only your own answers can be undone', { ...re, labelId: msg.labelId });
+      throw e;
+    }
+    if (removed) {
+      try {
+        appendJsonl(`${resolve(this.store.path)}.undo.jsonl`, { time: this.clock.date().toISOString(), labelId: msg.labelId, pairId: removed.pairId, teacher });
+      } catch (e) {
+        this.logger.warn(`viewer: cannot log an undo: ${(e as Error).message}`);
+      }
+    }
+    this.send(s, { type: 'undone', labelId: msg.labelId, pairId: removed?.pairId ?? null, ...re });
+    if (removed) {
+      const pair = this.store.getPair(removed.pairId);
+      if (pair) {
+        const expires = this.clock.date().getTime() + this.leaseMs;
+        this.store.leasePair(pair.id, teacher, expires);
+        if (s.name === null) this.setName(s, msg.name);
+        s.idle = false;
+        this.sendPair(s, pair, this.store.pairInfo(pair.id)?.round ?? 0, expires, false);
+      }
+    }
+    this.sendProgress(s);
+  }
+}
