@@ -6,6 +6,11 @@
  *   regret[:gamma=0.99,beta=10,tieTolerance=0]            needs a value function (opts.values)
  *   heron:path/to/heron.json                              hierarchical teacher (needs opts.env)
  *   human                                                 people in the viewer (needs opts.human)
+ *   synthetic-vlm[:errorRate=0.2,unsureRate=0.1,tieTolerance=0]  judges the final state's task
+ *                                                         success only (teachers/synthetic_vlm.ts)
+ *   vlm[:baseUrl=...,model=...,frames=final|k,...]        a VLM over OpenAI-compatible HTTP
+ *                                                         (teachers/vlm.ts; settings also via opts.vlm;
+ *                                                         its id names the model and settings)
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
@@ -17,6 +22,8 @@ import { HeronTeacher, loadHeronConfig } from './heron.js';
 import { HumanTeacher, type HumanTeacherOptions } from './human.js';
 import { RegretTeacher, type ValueFunction } from './regret.js';
 import { isSyntheticPreset, SYNTHETIC_PRESET_NAMES, SYNTHETIC_PRESETS, type SyntheticConfig, SyntheticTeacher } from './synthetic.js';
+import { SyntheticVlmTeacher } from './synthetic_vlm.js';
+import { type VlmMakeOptions, vlmTeacherFromSpec } from './vlm.js';
 
 export interface MakeTeacherOptions {
   /** The env the segments come from (HERON resolves term names and weights against it). */
@@ -27,10 +34,13 @@ export interface MakeTeacherOptions {
   readonly values?: ValueFunction;
   /** Label store, env and server settings for the human teacher. */
   readonly human?: Omit<HumanTeacherOptions, 'id'>;
+  /** Server, model, key variable name, cache and view settings for the VLM teacher. */
+  readonly vlm?: VlmMakeOptions;
 }
 
 const SYNTHETIC_KEYS = ['beta', 'gamma', 'epsMistake', 'epsSkip', 'epsEqual'] as const;
 const REGRET_KEYS = ['gamma', 'beta', 'tieTolerance'] as const;
+const SYNTHETIC_VLM_KEYS = ['errorRate', 'unsureRate', 'tieTolerance'] as const;
 
 function usage(msg: string): never {
   throw new UsageError(`--teacher: ${msg}`);
@@ -83,10 +93,19 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
     if (!rest) usage('"heron" needs a config file: heron:path/to/heron.json');
     return new HeronTeacher({ spec: opts.env, config: loadHeronConfig(rest, opts.env), id: s });
   }
+  if (name === 'synthetic-vlm') {
+    const p = rest === undefined ? {} : parseParams(rest, SYNTHETIC_VLM_KEYS, s);
+    try {
+      return new SyntheticVlmTeacher({ ...p, rng, id: s });
+    } catch (e) {
+      usage(`${(e as Error).message} in "${s}"`);
+    }
+  }
+  if (name === 'vlm') return vlmTeacherFromSpec(s, rest, { env: opts.env, rng, vlm: opts.vlm });
   if (name === 'human') {
     if (rest !== undefined) usage('"human" takes no parameters here; its settings are the --human-* flags');
     if (!opts.human) usage('"human" needs a label store and a viewer server, which this command does not provide');
     return new HumanTeacher({ ...opts.human, id: s });
   }
-  return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>, human)`);
+  return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>, human, synthetic-vlm, vlm)`);
 }

@@ -1,0 +1,513 @@
+/**
+ * The VLM teacher: RL-VLM-F's two-stage query (Wang et al. 2024, "RL-VLM-F: Reinforcement
+ * Learning from Vision Language Foundation Model Feedback"; reference code yufeiwang63/RL-VLM-F)
+ * against any OpenAI-compatible chat-completions server (reward/vlm/client.ts).
+ *
+ * For each pair (a, b):
+ *   1. one image per side: the segment's final state s_H (RL-VLM-F), or a strip of k frames
+ *      tiled into one image (`frames`); drawn by the viewer's headless renderer with the
+ *      configured view (size, camera, hidden robot), which may differ per env;
+ *   2. stage 1: system prompt + goal text + Image 0 (a) + Image 1 (b) + "analyse";
+ *   3. stage 2: the same conversation + the analysis + "answer 0, 1 or -1";
+ *   4. "0" -> probFirst 1 (a better), "1" -> probFirst 0 (b better),
+ *      "-1" -> skip ("VLM unsure"), anything else -> skip with the parse failure as reason.
+ * Prompts and parsing rules: reward/vlm/prompts.ts. The label's `raw` is a JSON object with the
+ * model's replies of both stages as received ({ model, analysis, answer, cached }), or with the
+ * error and server body for a malformed reply, for audit.
+ *
+ * Failures. A malformed body (bad JSON, no choices) is a skip with the body in `raw`. A request
+ * that fails for good (retries used up on 429/5xx/timeouts, or a 4xx such as 401 or 400) is,
+ * by default (`onRequestError: 'fail'`), an error: no new queries start, the ones in flight
+ * finish (their answers land in the cache), and label() throws naming how many failed. A re-run
+ * then pays only for the rest. Skipping instead (`onRequestError: 'skip'`) would silently turn
+ * an outage into a batch of skips; it is there for runs that prefer a partial answer.
+ *
+ * Concurrency: up to `pairConcurrency` pairs are worked on at once (rendering of one overlaps
+ * requests of others); the client's concurrency and requests-per-minute limits bound the
+ * requests. A renderer the teacher made itself (headless Chromium) is closed after every
+ * label() call, so no browser outlives a batch (unless `keepRendererOpen`, then close() it);
+ * an injected one is the caller's to close.
+ *
+ * Deviation from RL-VLM-F: the stage-2 prompt is a continuation of the stage-1 conversation
+ * (the images are sent once per request, as chat history) rather than a fresh prompt quoting
+ * the analysis; the content the model sees is the same.
+ */
+import { type Clock, systemClock } from '../../core/clock.js';
+import { UsageError } from '../../core/errors.js';
+import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
+import type { Rng } from '../../core/rng.js';
+import type { EnvConfig } from '../../envs/registry.js';
+import type { EnvSpec } from '../../envs/types.js';
+import { type ChatParams, type FetchFn, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { pngDataUrl } from '../vlm/png.js';
+import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
+import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
+import type { Label, Pair, Segment, Teacher } from '../types.js';
+import { labelId } from './synthetic.js';
+
+export type VlmRequestErrorPolicy = 'fail' | 'skip';
+
+export interface VlmTeacherConfig {
+  /** The task in words, as the env states it (EnvSpec.goal). */
+  readonly goal: string;
+  /** One image per side: the final frame (default), or a strip of k frames. */
+  readonly frames: FrameMode;
+  /** Size of each frame, camera, hidden robot (default 512x384, auto camera, robot shown). */
+  readonly view: VlmView;
+  /** Per-env changes of the view, by env id. */
+  readonly viewByEnv: Readonly<Record<string, Partial<VlmView>>>;
+  /** Sampling temperature of both stages (default 0). */
+  readonly temperature: number;
+  /** Sampling seed sent to servers that honour it; null = none sent (default null). */
+  readonly seed: number | null;
+  /** Reply length limit of the analysis, tokens (default 1024). */
+  readonly analysisMaxTokens: number;
+  /** Reply length limit of the label, tokens (default 16). */
+  readonly labelMaxTokens: number;
+  /** `detail` of image parts (OpenAI); null = not sent (default null). */
+  readonly imageDetail: 'auto' | 'low' | 'high' | null;
+  /** A request that fails for good: throw (default) or skip the pair. */
+  readonly onRequestError: VlmRequestErrorPolicy;
+  /** Pairs worked on at once; 0 = twice the client's concurrency (default 0). */
+  readonly pairConcurrency: number;
+}
+
+export const DEFAULT_VLM_TEACHER_CONFIG: Omit<VlmTeacherConfig, 'goal'> = {
+  frames: { kind: 'final' },
+  view: DEFAULT_VLM_VIEW,
+  viewByEnv: {},
+  temperature: 0,
+  seed: null,
+  analysisMaxTokens: 1024,
+  labelMaxTokens: 16,
+  imageDetail: null,
+  onRequestError: 'fail',
+  pairConcurrency: 0,
+};
+
+/** Teacher settings as given: every field optional, the view field by field. */
+export type VlmTeacherSettings = Partial<Omit<VlmTeacherConfig, 'goal' | 'view'>> & { readonly view?: Partial<VlmView> };
+
+export interface VlmTeacherOptions extends VlmTeacherSettings {
+  readonly goal: string;
+  readonly client: VlmClient;
+  /** Draws the images (default: headless Chromium through viewer/render.ts, made and closed per batch). */
+  readonly renderer?: SegmentFrameRenderer;
+  /** Env config of the segments' model for the default renderer (bring-your-own models). */
+  readonly envConfig?: EnvConfig;
+  /**
+   * Keep the default renderer's browser open between label() calls (saves its start-up, seconds,
+   * per batch); then call close() when done, or the browser keeps the process alive. Default false.
+   */
+  readonly keepRendererOpen?: boolean;
+  /** Teacher id recorded on labels (default from the model and the non-default settings). */
+  readonly id?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** Per-teacher counts of outcomes. */
+export interface VlmTeacherCounts {
+  first: number;
+  second: number;
+  unsure: number;
+  unparseable: number;
+  malformed: number;
+  failed: number;
+}
+
+/** Short text of the settings that change answers and differ from the defaults ("" when none). */
+export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
+  const d = DEFAULT_VLM_TEACHER_CONFIG;
+  const out: string[] = [];
+  if (c.frames.kind === 'strip') out.push(`frames=${c.frames.frames}${c.frames.columns !== undefined ? `x${c.frames.columns}` : ''}`);
+  const v = c.view;
+  if (v.width !== d.view.width || v.height !== d.view.height) out.push(`size=${v.width}x${v.height}`);
+  if (v.camera.kind !== 'auto') out.push(`camera=${v.camera.kind === 'preset' ? v.camera.name : `${v.camera.azimuth},${v.camera.elevation},${v.camera.distance ?? 'auto'}`}`);
+  if (v.hideRobot) out.push('hideRobot');
+  if (v.follow !== d.view.follow) out.push(`follow=${v.follow}`);
+  if (!v.shadows) out.push('noShadows');
+  if (!v.grid) out.push('noGrid');
+  if (Object.keys(c.viewByEnv).length > 0) out.push(`perEnvViews=${Object.keys(c.viewByEnv).sort().join('+')}`);
+  if (c.temperature !== d.temperature) out.push(`temperature=${c.temperature}`);
+  if (c.seed !== null) out.push(`seed=${c.seed}`);
+  if (c.imageDetail !== null) out.push(`detail=${c.imageDetail}`);
+  return out.join(',');
+}
+
+function checkConfig(c: VlmTeacherConfig): void {
+  const bad = (field: string, v: unknown, want: string): never => {
+    throw new RangeError(`VLM teacher: ${field} must be ${want}, got ${JSON.stringify(v)}`);
+  };
+  if (typeof c.goal !== 'string' || c.goal.trim() === '') bad('goal', c.goal, 'the task in words (EnvSpec.goal)');
+  if (c.frames.kind === 'strip') {
+    if (!(Number.isInteger(c.frames.frames) && c.frames.frames >= 1 && c.frames.frames <= 16)) bad('frames', c.frames.frames, 'an integer in 1..16');
+    if (c.frames.columns !== undefined && !(Number.isInteger(c.frames.columns) && c.frames.columns >= 1)) bad('columns', c.frames.columns, 'an integer >= 1');
+  }
+  for (const [env, v] of [['(default)', c.view] as const, ...Object.entries(c.viewByEnv)]) {
+    const w = v.width ?? c.view.width;
+    const h = v.height ?? c.view.height;
+    if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 16 && h >= 16 && w <= 4096 && h <= 4096)) bad(`view size of ${env}`, `${w}x${h}`, '16..4096 pixels each way');
+  }
+  if (!(c.temperature >= 0)) bad('temperature', c.temperature, '>= 0');
+  if (!(Number.isInteger(c.analysisMaxTokens) && c.analysisMaxTokens > 0)) bad('analysisMaxTokens', c.analysisMaxTokens, 'a positive integer');
+  if (!(Number.isInteger(c.labelMaxTokens) && c.labelMaxTokens > 0)) bad('labelMaxTokens', c.labelMaxTokens, 'a positive integer');
+  if (!['fail', 'skip'].includes(c.onRequestError)) bad('onRequestError', c.onRequestError, '"fail" or "skip"');
+  if (!(Number.isInteger(c.pairConcurrency) && c.pairConcurrency >= 0)) bad('pairConcurrency', c.pairConcurrency, 'an integer >= 0');
+}
+
+/** Raised by label() when requests failed for good under onRequestError 'fail'. */
+export class VlmTeacherError extends Error {
+  constructor(
+    message: string,
+    /** The pairs whose requests failed, with their errors. */
+    readonly failures: readonly { readonly pairId: string; readonly error: Error }[],
+  ) {
+    super(message);
+    this.name = 'VlmTeacherError';
+  }
+}
+
+const IMAGE_MEMO = 64;
+
+export class VlmTeacher implements Teacher {
+  readonly id: string;
+  readonly config: VlmTeacherConfig;
+  readonly client: VlmClient;
+  private readonly renderer: SegmentFrameRenderer;
+  private readonly ownsRenderer: boolean;
+  private readonly keepRendererOpen: boolean;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
+  /** Recently drawn images (a segment often appears in several pairs of a batch). */
+  private readonly images = new Map<string, Promise<string>>();
+
+  constructor(opts: VlmTeacherOptions) {
+    const d = DEFAULT_VLM_TEACHER_CONFIG;
+    this.config = {
+      goal: opts.goal,
+      frames: opts.frames ?? d.frames,
+      view: { ...d.view, ...(opts.view ?? {}) },
+      viewByEnv: opts.viewByEnv ?? d.viewByEnv,
+      temperature: opts.temperature ?? d.temperature,
+      seed: opts.seed ?? d.seed,
+      analysisMaxTokens: opts.analysisMaxTokens ?? d.analysisMaxTokens,
+      labelMaxTokens: opts.labelMaxTokens ?? d.labelMaxTokens,
+      imageDetail: opts.imageDetail ?? d.imageDetail,
+      onRequestError: opts.onRequestError ?? d.onRequestError,
+      pairConcurrency: opts.pairConcurrency ?? d.pairConcurrency,
+    };
+    checkConfig(this.config);
+    this.client = opts.client;
+    this.ownsRenderer = opts.renderer === undefined;
+    this.keepRendererOpen = opts.keepRendererOpen ?? false;
+    this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig });
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    const settings = describeVlmSettings(this.config);
+    this.id = opts.id ?? `vlm(${this.client.config.model})${settings ? `:${settings}` : ''}`;
+  }
+
+  /** Outcome counts since the teacher was made. */
+  counts(): VlmTeacherCounts {
+    return { ...this.tally };
+  }
+
+  /** Outcome counts and the client's request/token counts, as run-log metrics (`vlm/...`). */
+  metrics(): Metrics {
+    const t = this.tally;
+    return {
+      'vlm/labels_first': t.first,
+      'vlm/labels_second': t.second,
+      'vlm/unsure': t.unsure,
+      'vlm/unparseable': t.unparseable,
+      'vlm/malformed': t.malformed,
+      'vlm/failed': t.failed,
+      ...this.client.metrics(),
+    };
+  }
+
+  private params(maxTokens: number): ChatParams {
+    const p: { temperature: number; maxTokens: number; seed?: number } = { temperature: this.config.temperature, maxTokens };
+    if (this.config.seed !== null) p.seed = this.config.seed;
+    return p;
+  }
+
+  /** data: URL of the image of one side (memoised for the last few segments). */
+  private image(seg: Segment): Promise<string> {
+    const view = viewFor(seg.envId, this.config.view, this.config.viewByEnv);
+    const key = `${seg.id}|${JSON.stringify(view)}|${JSON.stringify(this.config.frames)}`;
+    const hit = this.images.get(key);
+    if (hit) return hit;
+    const p = segmentImage(this.renderer, seg, this.config.frames, view).then(pngDataUrl);
+    p.catch(() => this.images.delete(key));
+    this.images.set(key, p);
+    if (this.images.size > IMAGE_MEMO) this.images.delete(this.images.keys().next().value as string);
+    return p;
+  }
+
+  private skip(pair: Pair, reason: string, raw: unknown, t0: number): Label {
+    return { kind: 'skip', id: labelId(this.id, pair.id), pairId: pair.id, teacher: this.id, reason, raw: JSON.stringify(raw), responseMs: this.clock.now() - t0 };
+  }
+
+  /** A failed chat call: malformed replies skip; request failures skip or throw (policy). */
+  private failure(pair: Pair, stage: 1 | 2, e: unknown, audit: Record<string, unknown>, t0: number): Label {
+    const model = this.client.config.model;
+    if (e instanceof VlmError && e.kind === 'bad-response') {
+      this.tally.malformed++;
+      return this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);
+    }
+    if (this.config.onRequestError === 'skip') {
+      this.tally.failed++;
+      const msg = e instanceof Error ? e.message : String(e);
+      return this.skip(pair, `VLM stage ${stage} request failed: ${msg}`, { model, ...audit, stage, error: msg }, t0);
+    }
+    throw e;
+  }
+
+  /** Both stages for one pair. */
+  private async labelOne(pair: Pair): Promise<Label> {
+    const t0 = this.clock.now();
+    const model = this.client.config.model;
+    const [first, second] = await Promise.all([this.image(pair.a), this.image(pair.b)]);
+    const { goal, frames, view, viewByEnv, imageDetail } = this.config;
+    const hide = viewFor(pair.a.envId, view, viewByEnv).hideRobot;
+    const stage1 = analysisMessages(goal, framesNote(frames, hide), { first, second, detail: imageDetail ?? undefined });
+    let r1;
+    try {
+      r1 = await this.client.chat(stage1, this.params(this.config.analysisMaxTokens));
+    } catch (e) {
+      return this.failure(pair, 1, e, {}, t0);
+    }
+    const analysis = stripThinking(r1.text).trim();
+    if (analysis === '') {
+      this.tally.unparseable++;
+      return this.skip(pair, 'VLM stage 1 (analysis) reply is empty', { model, analysis: r1.text, cached: [r1.cached] }, t0);
+    }
+    let r2;
+    try {
+      r2 = await this.client.chat(labelMessages(stage1, analysis, goal), this.params(this.config.labelMaxTokens));
+    } catch (e) {
+      return this.failure(pair, 2, e, { analysis: r1.text }, t0);
+    }
+    const raw = { model, analysis: r1.text, answer: r2.text, cached: [r1.cached, r2.cached] };
+    const parsed = parseVlmLabel(r2.text);
+    if (!parsed.ok) {
+      this.tally.unparseable++;
+      return this.skip(pair, `VLM label unparseable: ${parsed.reason}`, raw, t0);
+    }
+    if (parsed.value === -1) {
+      this.tally.unsure++;
+      return this.skip(pair, 'VLM unsure (-1: unsure or no difference)', raw, t0);
+    }
+    if (parsed.value === 0) this.tally.first++;
+    else this.tally.second++;
+    return {
+      kind: 'preference',
+      id: labelId(this.id, pair.id),
+      pairId: pair.id,
+      teacher: this.id,
+      probFirst: parsed.value === 0 ? 1 : 0,
+      raw: JSON.stringify(raw),
+      responseMs: this.clock.now() - t0,
+    };
+  }
+
+  async label(pairs: readonly Pair[]): Promise<Label[]> {
+    const out: Label[] = new Array(pairs.length);
+    const failures: { pairId: string; error: Error }[] = [];
+    const unsureBefore = this.tally.unsure;
+    const width = Math.max(1, Math.min(pairs.length, this.config.pairConcurrency || 2 * this.client.config.concurrency));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      // After the first hard failure no new pair starts; the ones in flight finish (and are cached).
+      while (next < pairs.length && failures.length === 0) {
+        const i = next++;
+        try {
+          out[i] = await this.labelOne(pairs[i]);
+        } catch (e) {
+          failures.push({ pairId: pairs[i].id, error: e instanceof Error ? e : new Error(String(e)) });
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: width }, worker));
+    } finally {
+      this.images.clear();
+      if (this.ownsRenderer && !this.keepRendererOpen) await this.renderer.close();
+    }
+    if (failures.length > 0) {
+      this.tally.failed += failures.length;
+      const done = out.filter((l) => l !== undefined).length;
+      throw new VlmTeacherError(
+        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}`,
+        failures,
+      );
+    }
+    const unsure = this.tally.unsure - unsureBefore;
+    if (pairs.length >= 10 && unsure >= 0.9 * pairs.length) {
+      this.logger.warn(
+        `VLM answered "unsure" for ${unsure} of ${pairs.length} pairs (a known RL-VLM-F failure mode): check that the goal text names what is visible, that the camera shows it (try hideRobot when the robot covers the object), and the model`,
+      );
+    }
+    return out;
+  }
+
+  /** Close the renderer if this teacher made it (it is also closed after every batch unless keepRendererOpen). */
+  async close(): Promise<void> {
+    if (this.ownsRenderer) await this.renderer.close();
+  }
+}
+
+/** What makeTeacher passes through for `vlm` (the spec's parameters override these). */
+export interface VlmMakeOptions {
+  readonly baseUrl?: string;
+  readonly model?: string;
+  /** Name of the variable holding the API key (default OPENAI_API_KEY). */
+  readonly apiKeyEnv?: string;
+  readonly cacheDir?: string | null;
+  /** Other client settings (timeouts, retries, limits). */
+  readonly client?: Partial<Omit<VlmClientConfig, 'baseUrl' | 'model' | 'apiKeyEnv' | 'cacheDir'>>;
+  /** Teacher settings (frames, view, per-env views, sampling, error policy). */
+  readonly teacher?: VlmTeacherSettings;
+  readonly renderer?: SegmentFrameRenderer;
+  /** Env config of the segments' model for the default renderer (bring-your-own models). */
+  readonly envConfig?: EnvConfig;
+  /** Keep the default renderer's browser between batches (call the teacher's close() at the end). */
+  readonly keepRendererOpen?: boolean;
+  readonly fetch?: FetchFn;
+  readonly clock?: Clock;
+  readonly sleep?: SleepFn;
+  readonly logger?: Logger;
+  /** Where the API key variable is read (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+const VLM_SPEC_KEYS = [
+  'baseUrl',
+  'model',
+  'keyEnv',
+  'cacheDir',
+  'frames',
+  'columns',
+  'width',
+  'height',
+  'camera',
+  'hideRobot',
+  'follow',
+  'temperature',
+  'concurrency',
+  'rpm',
+  'timeoutS',
+  'retries',
+  'onError',
+] as const;
+
+/**
+ * A VLM teacher from a `--teacher vlm[:k=v,...]` spec. Keys: baseUrl, model, keyEnv (the
+ * variable's NAME, never the key), cacheDir, frames (final or k = strip of k frames), columns,
+ * width, height (per frame), camera (auto|side|front|top|iso), hideRobot (0/1), follow
+ * (auto|on|off), temperature, concurrency, rpm, timeoutS, retries, onError (fail|skip).
+ * baseUrl and model must come from the spec or from `opts.vlm`. The teacher's id names the
+ * model and any setting that changes answers, e.g. "vlm(qwen2.5-vl-7b):frames=4,hideRobot".
+ */
+export function vlmTeacherFromSpec(spec: string, params: string | undefined, opts: { env: EnvSpec; rng: Rng; vlm?: VlmMakeOptions }): VlmTeacher {
+  const usage = (msg: string): never => {
+    throw new UsageError(`--teacher: ${msg} in "${spec}"`);
+  };
+  const kv: Partial<Record<(typeof VLM_SPEC_KEYS)[number], string>> = {};
+  if (params !== undefined) {
+    if (params.trim() === '') usage('empty parameter list');
+    for (const part of params.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) usage(`expected key=value, got "${part}"`);
+      const key = part.slice(0, eq).trim();
+      const value = part.slice(eq + 1).trim();
+      if (!(VLM_SPEC_KEYS as readonly string[]).includes(key)) usage(`unknown parameter "${key}" (allowed: ${VLM_SPEC_KEYS.join(', ')})`);
+      if (key in kv) usage(`parameter "${key}" given twice`);
+      if (value === '') usage(`parameter "${key}" is empty`);
+      kv[key as (typeof VLM_SPEC_KEYS)[number]] = value;
+    }
+  }
+  const num = (key: (typeof VLM_SPEC_KEYS)[number], integer: boolean): number | undefined => {
+    const raw = kv[key];
+    if (raw === undefined) return undefined;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) usage(`parameter "${key}" must be ${integer ? 'an integer' : 'a number'}, got "${raw}"`);
+    return v;
+  };
+  const oneOf = <T extends string>(key: (typeof VLM_SPEC_KEYS)[number], allowed: readonly T[]): T | undefined => {
+    const raw = kv[key];
+    if (raw === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(raw)) usage(`parameter "${key}" must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+  const v = opts.vlm ?? {};
+  const baseUrl = kv.baseUrl ?? v.baseUrl;
+  const model = kv.model ?? v.model;
+  if (!baseUrl) return usage('"vlm" needs the server\'s base URL (baseUrl=http://host:port/v1, or the VLM options of this command)');
+  if (!model) return usage('"vlm" needs a model name (model=..., or the VLM options of this command)');
+
+  const t = v.teacher ?? {};
+  let frames: FrameMode | undefined = t.frames;
+  if (kv.frames !== undefined) {
+    if (kv.frames === 'final') frames = { kind: 'final' };
+    else {
+      const k = num('frames', true) as number;
+      frames = k === 1 ? { kind: 'final' } : { kind: 'strip', frames: k, columns: num('columns', true) };
+    }
+  } else if (kv.columns !== undefined) usage('"columns" needs frames=<k>');
+  const view: { -readonly [K in keyof VlmView]?: VlmView[K] } = { ...(t.view ?? {}) };
+  const width = num('width', true);
+  const height = num('height', true);
+  if (width !== undefined) view.width = width;
+  if (height !== undefined) view.height = height;
+  const camera = oneOf('camera', ['auto', 'side', 'front', 'top', 'iso'] as const);
+  if (camera !== undefined) view.camera = camera === 'auto' ? { kind: 'auto' } : { kind: 'preset', name: camera };
+  const hide = oneOf('hideRobot', ['0', '1', 'true', 'false'] as const);
+  if (hide !== undefined) view.hideRobot = hide === '1' || hide === 'true';
+  const follow = oneOf('follow', ['auto', 'on', 'off'] as const);
+  if (follow !== undefined) view.follow = follow;
+  const limits: { -readonly [K in keyof VlmClientConfig]?: VlmClientConfig[K] } = { ...(v.client ?? {}) };
+  const concurrency = num('concurrency', true);
+  const rpm = num('rpm', true);
+  const timeoutS = num('timeoutS', false);
+  const retries = num('retries', true);
+  if (concurrency !== undefined) limits.concurrency = concurrency;
+  if (rpm !== undefined) limits.requestsPerMinute = rpm;
+  if (timeoutS !== undefined) limits.timeoutMs = timeoutS * 1000;
+  if (retries !== undefined) limits.maxRetries = retries;
+  try {
+    const client = new VlmClient({
+      ...limits,
+      baseUrl,
+      model,
+      apiKeyEnv: kv.keyEnv ?? v.apiKeyEnv,
+      cacheDir: kv.cacheDir ?? v.cacheDir,
+      rng: opts.rng.fork('vlm-client'),
+      fetch: v.fetch,
+      clock: v.clock,
+      sleep: v.sleep,
+      logger: v.logger,
+      env: v.env,
+    });
+    return new VlmTeacher({
+      ...t,
+      goal: opts.env.goal,
+      frames,
+      view,
+      temperature: num('temperature', false) ?? t.temperature,
+      onRequestError: oneOf('onError', ['fail', 'skip'] as const) ?? t.onRequestError,
+      client,
+      renderer: v.renderer,
+      envConfig: v.envConfig,
+      keepRendererOpen: v.keepRendererOpen,
+      clock: v.clock,
+      logger: v.logger,
+    });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    return usage((e as Error).message);
+  }
+}

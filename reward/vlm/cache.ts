@@ -1,0 +1,140 @@
+/**
+ * A content-addressed, on-disk cache of chat-completion answers, so a re-run never asks (or pays
+ * for) the same question twice.
+ *
+ * Key: SHA-256 of a canonical JSON of { format version, model, messages (image data URLs in
+ * full, so the image bytes are part of the key), sampling parameters }. The server's base URL,
+ * the API key and any headers are NOT part of the key (the same model behind another host or
+ * key gives a hit; point `cacheDir` elsewhere to keep hosts apart).
+ *
+ * Layout: one JSON file per entry, `<dir>/<key[0..2]>/<key>.json`, written to a temporary file
+ * and renamed, so concurrent writers and crashes never leave half an entry. A file holds the
+ * answer (text, finish reason, token usage), the model, when it was asked, and the prompt for
+ * audit with every image replaced by its SHA-256 and size (a few hundred bytes per entry
+ * instead of the images). Nothing secret is written: requests carry the key only in a header,
+ * and headers are never stored.
+ *
+ * A file that cannot be read or parsed counts as a miss (it is overwritten on the next answer).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '../../core/hash.js';
+
+/** Bump when the meaning of a cached answer changes (old entries then miss). */
+export const CACHE_FORMAT = 1;
+
+/** One text or image part of a chat message (OpenAI chat-completions wire format). */
+export type ContentPart =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'image_url'; readonly image_url: { readonly url: string; readonly detail?: 'auto' | 'low' | 'high' } };
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string | readonly ContentPart[];
+}
+
+/** Sampling parameters sent with a request (and hashed into the key). */
+export interface ChatParams {
+  /** Sampling temperature (default 0: as deterministic as the server allows). */
+  readonly temperature?: number;
+  /** `max_tokens` of the reply. */
+  readonly maxTokens?: number;
+  readonly topP?: number;
+  /** Sampling seed, for servers that honour it (vLLM, OpenAI). */
+  readonly seed?: number;
+}
+
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** What is kept of one answer. */
+export interface CachedAnswer {
+  readonly text: string;
+  readonly finishReason: string | null;
+  readonly usage: TokenUsage;
+  /** The model name the server reported (may differ from the one asked for, e.g. a dated snapshot). */
+  readonly servedModel: string | null;
+}
+
+export interface CacheEntry extends CachedAnswer {
+  readonly format: number;
+  readonly key: string;
+  readonly model: string;
+  /** ISO time the answer was received (from the client's clock). */
+  readonly created: string;
+  readonly params: ChatParams;
+  /** The prompt with images replaced by "<image sha256=... bytes=...>" (for audit). */
+  readonly prompt: readonly { role: string; content: string }[];
+}
+
+/** Canonical request body fields in a fixed order (the same object is hashed and sent). */
+export function requestBody(model: string, messages: readonly ChatMessage[], params: ChatParams): Record<string, unknown> {
+  const body: Record<string, unknown> = { model, messages };
+  if (params.temperature !== undefined) body.temperature = params.temperature;
+  if (params.maxTokens !== undefined) body.max_tokens = params.maxTokens;
+  if (params.topP !== undefined) body.top_p = params.topP;
+  if (params.seed !== undefined) body.seed = params.seed;
+  return body;
+}
+
+/** The cache key of a request: hex SHA-256 over the format version and the request body. */
+export function cacheKey(model: string, messages: readonly ChatMessage[], params: ChatParams): string {
+  return sha256(JSON.stringify({ format: CACHE_FORMAT, body: requestBody(model, messages, params) }));
+}
+
+/** The prompt as text, each image replaced by its hash and size. */
+export function auditPrompt(messages: readonly ChatMessage[]): { role: string; content: string }[] {
+  return messages.map((m) => ({
+    role: m.role,
+    content:
+      typeof m.content === 'string'
+        ? m.content
+        : m.content
+            .map((p) => {
+              if (p.type === 'text') return p.text;
+              const url = p.image_url.url;
+              const comma = url.indexOf(',');
+              const bytes = url.startsWith('data:') && comma >= 0 ? Buffer.from(url.slice(comma + 1), 'base64') : Buffer.from(url);
+              return `<image sha256=${sha256(bytes).slice(0, 16)} bytes=${bytes.length}>`;
+            })
+            .join('\n'),
+  }));
+}
+
+export class ResponseCache {
+  private writes = 0;
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  pathOf(key: string): string {
+    return join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+
+  /** The cached answer for `key`, or undefined (missing, unreadable, or from another format). */
+  get(key: string): CacheEntry | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.pathOf(key), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const e = JSON.parse(text) as CacheEntry;
+      if (e.format !== CACHE_FORMAT || e.key !== key || typeof e.text !== 'string') return undefined;
+      return e;
+    } catch {
+      return undefined;
+    }
+  }
+
+  put(entry: CacheEntry): void {
+    const path = this.pathOf(entry.key);
+    mkdirSync(join(this.dir, entry.key.slice(0, 2)), { recursive: true });
+    const tmp = `${path}.${process.pid}.${this.writes++}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(entry, null, 1)}\n`);
+    renameSync(tmp, path);
+  }
+}

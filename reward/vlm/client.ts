@@ -1,0 +1,458 @@
+/**
+ * A client for OpenAI-compatible chat completions with image inputs (POST
+ * `<baseUrl>/chat/completions`, images as `data:image/png;base64,...` URLs in `image_url`
+ * content parts). vLLM, Ollama, LM Studio, llama.cpp's server and hosted APIs speak it; the
+ * base URL is what their docs give for the OpenAI SDK, e.g. http://localhost:8000/v1 (vLLM),
+ * http://localhost:11434/v1 (Ollama), https://api.openai.com/v1.
+ *
+ * One `chat(messages, params)` call, in order:
+ *   1. cache: the content-addressed on-disk cache (cache.ts) is asked first; a hit sends
+ *      nothing. Identical calls already in flight share one request.
+ *   2. concurrency: at most `concurrency` requests are open at once (a slot is held across the
+ *      retries of one call, so a 429 storm does not widen the fan-out).
+ *   3. rate: every HTTP attempt (retries included, the server counts them) takes a place in a
+ *      sliding 60 s window of at most `requestsPerMinute` starts; a full window waits.
+ *   4. request with a timeout (AbortController, `timeoutMs` for headers and body together).
+ *   5. retry on 429, 408, 5xx, timeouts and network errors, up to `maxRetries` times, after
+ *      the server's Retry-After (`retry-after-ms` or `retry-after`, seconds or HTTP date) when
+ *      it sends one, else exponential backoff with "equal jitter" from the seeded Rng:
+ *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
+ *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
+ *      retry). Other statuses (400, 401, 403, 404, ...) fail at once.
+ *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
+ *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
+ *   7. the answer (text, finish reason, usage) is written to the cache.
+ * When retries run out the call throws a VlmError naming the endpoint, the last status or
+ * cause and the number of attempts; what to do with it is the caller's choice (the VLM
+ * teacher fails the batch by default, see teachers/vlm.ts).
+ *
+ * The API key is read from the environment variable `apiKeyEnv` (default OPENAI_API_KEY) when
+ * each request is built, sent only as `Authorization: Bearer ...`, and never kept in a field,
+ * logged, cached or put in an error: server bodies quoted in errors have it redacted. Without
+ * the variable no Authorization header is sent (local servers need none).
+ *
+ * Counts (requests, retries, timeouts, errors, cache hits, prompt/completion tokens from the
+ * `usage` field) are cumulative; `metrics()` gives them as `vlm/...` keys for the run log.
+ *
+ * Collaborators are injected: `fetch` (default the global one), `clock` (rate window, Retry-After
+ * dates, cache timestamps), `sleep` (backoff and rate waits; tests pass one that only records),
+ * `rng` (jitter), `env` (where the key is read from, default process.env), `logger`.
+ */
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
+import type { Rng } from '../../core/rng.js';
+import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache } from './cache.js';
+
+export type { ChatMessage, ChatParams, ContentPart, TokenUsage } from './cache.js';
+
+export interface VlmClientConfig {
+  /** Base URL of the OpenAI-compatible API, e.g. http://localhost:8000/v1 (`/chat/completions` is appended). */
+  readonly baseUrl: string;
+  /** Model name sent in every request (and part of the cache key). */
+  readonly model: string;
+  /** Name of the environment variable holding the API key (default OPENAI_API_KEY). */
+  readonly apiKeyEnv: string;
+  /** Time limit of one HTTP attempt, headers and body, ms (default 120000). */
+  readonly timeoutMs: number;
+  /** Retries after the first attempt on 429 / 408 / 5xx / timeout / network error (default 5). */
+  readonly maxRetries: number;
+  /** First backoff step, ms (default 1000); doubles every retry. */
+  readonly backoffBaseMs: number;
+  /** Cap of one backoff step, ms (default 60000). */
+  readonly backoffMaxMs: number;
+  /** Longest Retry-After honoured, ms (default 300000); a longer one fails the call. */
+  readonly maxRetryAfterMs: number;
+  /** Requests open at once (default 4). */
+  readonly concurrency: number;
+  /** HTTP attempts started per sliding minute; 0 = no limit (default 0). */
+  readonly requestsPerMinute: number;
+  /** Folder of the answer cache; null = no cache (default null). */
+  readonly cacheDir: string | null;
+}
+
+export const DEFAULT_VLM_CLIENT_CONFIG: Omit<VlmClientConfig, 'baseUrl' | 'model'> = {
+  apiKeyEnv: 'OPENAI_API_KEY',
+  timeoutMs: 120_000,
+  maxRetries: 5,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 60_000,
+  maxRetryAfterMs: 300_000,
+  concurrency: 4,
+  requestsPerMinute: 0,
+  cacheDir: null,
+};
+
+export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
+export type SleepFn = (ms: number) => Promise<void>;
+
+export interface VlmClientDeps {
+  /** Source of backoff jitter. */
+  readonly rng: Rng;
+  readonly fetch?: FetchFn;
+  readonly clock?: Clock;
+  readonly sleep?: SleepFn;
+  /** Where the API key variable is looked up (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly logger?: Logger;
+}
+
+export type VlmClientOptions = Pick<VlmClientConfig, 'baseUrl' | 'model'> & Partial<Omit<VlmClientConfig, 'baseUrl' | 'model'>> & VlmClientDeps;
+
+export type VlmErrorKind = 'http' | 'timeout' | 'network' | 'bad-response' | 'retry-after';
+
+/** A failed chat call. Never carries the API key (server bodies are redacted). */
+export class VlmError extends Error {
+  constructor(
+    message: string,
+    readonly kind: VlmErrorKind,
+    /** Last HTTP status, when there was one. */
+    readonly status: number | null,
+    /** HTTP attempts made. */
+    readonly attempts: number,
+    /** The server's body (redacted, at most 4000 characters), when there was one. */
+    readonly body: string | null,
+  ) {
+    super(message);
+    this.name = 'VlmError';
+  }
+}
+
+/** One answer. */
+export interface ChatResult extends CachedAnswer {
+  /** Cache key of the request. */
+  readonly key: string;
+  /** Answered from the cache (or by an identical call in flight): nothing was sent for it. */
+  readonly cached: boolean;
+  /** HTTP attempts made for it (0 when cached). */
+  readonly attempts: number;
+}
+
+/** Cumulative counts since the client was made. */
+export interface VlmCounts {
+  /** chat() calls. */
+  calls: number;
+  /** HTTP attempts sent (first tries and retries). */
+  requests: number;
+  retries: number;
+  timeouts: number;
+  /** chat() calls that threw. */
+  errors: number;
+  /** Calls answered without a request (cache, or an identical call in flight). */
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Tokens the cache hits would have cost (from the cached usage). */
+  savedPromptTokens: number;
+  savedCompletionTokens: number;
+}
+
+const BODY_LIMIT = 4000;
+
+/** Replace every occurrence of `secret` (when set) in `text`. */
+export function redact(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
+}
+
+/** The URL without user info (for messages). */
+function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Milliseconds a server asks to wait: `retry-after-ms` (OpenAI, Azure), else `retry-after` as
+ * delta-seconds or an HTTP date (relative to `now`). Null when absent or unreadable.
+ */
+export function parseRetryAfter(headers: Headers, now: Date): number | null {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms);
+  const ra = headers.get('retry-after');
+  if (ra === null) return null;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(ra)) return Number(ra) * 1000;
+  const t = Date.parse(ra);
+  return Number.isNaN(t) ? null : Math.max(0, t - now.getTime());
+}
+
+/** Parse a chat-completions body; throws a 'bad-response' VlmError (without attempts filled in) otherwise. */
+export function parseCompletion(text: string): CachedAnswer {
+  const bad = (why: string): never => {
+    throw new VlmError(why, 'bad-response', 200, 0, text.slice(0, BODY_LIMIT));
+  };
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return bad('the response body is not JSON');
+  }
+  if (j === null || typeof j !== 'object') return bad('the response body is not a JSON object');
+  const o = j as { choices?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown }; model?: unknown; error?: { message?: unknown } };
+  if (!Array.isArray(o.choices) || o.choices.length === 0) {
+    const err = typeof o.error?.message === 'string' ? ` (server error: ${o.error.message.slice(0, 300)})` : '';
+    return bad(`the response has no choices${err}`);
+  }
+  const choice = o.choices[0] as { message?: { content?: unknown }; finish_reason?: unknown } | null;
+  const msg = choice?.message;
+  if (!msg || typeof msg !== 'object') return bad('choices[0] has no message');
+  let content: string;
+  if (typeof msg.content === 'string') content = msg.content;
+  else if (msg.content === null || msg.content === undefined) content = '';
+  else if (Array.isArray(msg.content)) {
+    content = msg.content.map((p: { type?: unknown; text?: unknown }) => (p && p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('');
+  } else return bad('choices[0].message.content is neither text nor a list of parts');
+  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0);
+  return {
+    text: content,
+    finishReason: typeof choice?.finish_reason === 'string' ? choice.finish_reason : null,
+    usage: { promptTokens: num(o.usage?.prompt_tokens), completionTokens: num(o.usage?.completion_tokens) },
+    servedModel: typeof o.model === 'string' ? o.model : null,
+  };
+}
+
+function check(cond: boolean, field: string, value: unknown, want: string): void {
+  if (!cond) throw new RangeError(`VLM client: ${field} must be ${want}, got ${JSON.stringify(value)}`);
+}
+
+/** A counting semaphore (FIFO). */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((res) => this.waiting.push(res));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const realSleep: SleepFn = (ms) => new Promise((res) => setTimeout(res, Math.max(0, ms)));
+
+export class VlmClient {
+  readonly config: VlmClientConfig;
+  readonly endpoint: string;
+  private readonly tally: VlmCounts = { calls: 0, requests: 0, retries: 0, timeouts: 0, errors: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, savedPromptTokens: 0, savedCompletionTokens: 0 };
+  private readonly fetchFn: FetchFn;
+  private readonly clock: Clock;
+  private readonly sleep: SleepFn;
+  private readonly rng: Rng;
+  /** Where the key is read from (a private field: never serialised, not even by JSON.stringify). */
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  private readonly logger: Logger;
+  private readonly cache: ResponseCache | null;
+  private readonly slots: Slots;
+  /** Start times (clock ms) of the attempts in the current 60 s window. */
+  private readonly window: number[] = [];
+  private readonly inFlight = new Map<string, Promise<ChatResult>>();
+
+  constructor(opts: VlmClientOptions) {
+    const c: VlmClientConfig = {
+      baseUrl: opts.baseUrl,
+      model: opts.model,
+      apiKeyEnv: opts.apiKeyEnv ?? DEFAULT_VLM_CLIENT_CONFIG.apiKeyEnv,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_VLM_CLIENT_CONFIG.timeoutMs,
+      maxRetries: opts.maxRetries ?? DEFAULT_VLM_CLIENT_CONFIG.maxRetries,
+      backoffBaseMs: opts.backoffBaseMs ?? DEFAULT_VLM_CLIENT_CONFIG.backoffBaseMs,
+      backoffMaxMs: opts.backoffMaxMs ?? DEFAULT_VLM_CLIENT_CONFIG.backoffMaxMs,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? DEFAULT_VLM_CLIENT_CONFIG.maxRetryAfterMs,
+      concurrency: opts.concurrency ?? DEFAULT_VLM_CLIENT_CONFIG.concurrency,
+      requestsPerMinute: opts.requestsPerMinute ?? DEFAULT_VLM_CLIENT_CONFIG.requestsPerMinute,
+      cacheDir: opts.cacheDir ?? DEFAULT_VLM_CLIENT_CONFIG.cacheDir,
+    };
+    let url: URL | null = null;
+    try {
+      url = new URL(c.baseUrl);
+    } catch {
+      url = null;
+    }
+    check(url !== null && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseUrl', c.baseUrl, 'an http(s) URL');
+    check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
+    check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.apiKeyEnv), 'apiKeyEnv', c.apiKeyEnv, 'an environment variable name');
+    check(c.timeoutMs > 0, 'timeoutMs', c.timeoutMs, '> 0');
+    check(Number.isInteger(c.maxRetries) && c.maxRetries >= 0, 'maxRetries', c.maxRetries, 'an integer >= 0');
+    check(c.backoffBaseMs >= 0 && c.backoffMaxMs >= c.backoffBaseMs, 'backoffMaxMs', c.backoffMaxMs, `>= backoffBaseMs (${c.backoffBaseMs}) >= 0`);
+    check(c.maxRetryAfterMs >= 0, 'maxRetryAfterMs', c.maxRetryAfterMs, '>= 0');
+    check(Number.isInteger(c.concurrency) && c.concurrency >= 1, 'concurrency', c.concurrency, 'an integer >= 1');
+    check(Number.isInteger(c.requestsPerMinute) && c.requestsPerMinute >= 0, 'requestsPerMinute', c.requestsPerMinute, 'an integer >= 0 (0 = no limit)');
+    this.config = c;
+    this.endpoint = `${c.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
+    this.clock = opts.clock ?? systemClock;
+    this.sleep = opts.sleep ?? realSleep;
+    this.rng = opts.rng;
+    this.#env = opts.env ?? process.env;
+    this.logger = opts.logger ?? silentLogger;
+    this.cache = c.cacheDir === null ? null : new ResponseCache(c.cacheDir);
+    this.slots = new Slots(c.concurrency);
+  }
+
+  /** A copy of the cumulative counts. */
+  counts(): VlmCounts {
+    return { ...this.tally };
+  }
+
+  /** The counts as run-log metrics (`vlm/requests`, `vlm/prompt_tokens`, ...). */
+  metrics(): Metrics {
+    const c = this.tally;
+    return {
+      'vlm/calls': c.calls,
+      'vlm/requests': c.requests,
+      'vlm/retries': c.retries,
+      'vlm/timeouts': c.timeouts,
+      'vlm/errors': c.errors,
+      'vlm/cache_hits': c.cacheHits,
+      'vlm/prompt_tokens': c.promptTokens,
+      'vlm/completion_tokens': c.completionTokens,
+      'vlm/total_tokens': c.promptTokens + c.completionTokens,
+      'vlm/saved_prompt_tokens': c.savedPromptTokens,
+      'vlm/saved_completion_tokens': c.savedCompletionTokens,
+    };
+  }
+
+  /** Ask once (or answer from the cache). Throws VlmError when the request fails for good. */
+  async chat(messages: readonly ChatMessage[], params: ChatParams = {}): Promise<ChatResult> {
+    this.tally.calls++;
+    const key = cacheKey(this.config.model, messages, params);
+    const hit = this.cache?.get(key);
+    if (hit) {
+      this.tally.cacheHits++;
+      this.tally.savedPromptTokens += hit.usage.promptTokens;
+      this.tally.savedCompletionTokens += hit.usage.completionTokens;
+      return { text: hit.text, finishReason: hit.finishReason, usage: hit.usage, servedModel: hit.servedModel, key, cached: true, attempts: 0 };
+    }
+    const pending = this.inFlight.get(key);
+    if (pending) {
+      this.tally.cacheHits++;
+      try {
+        return { ...(await pending), cached: true, attempts: 0 };
+      } catch (e) {
+        this.tally.errors++;
+        throw e;
+      }
+    }
+    const p = this.ask(key, messages, params);
+    this.inFlight.set(key, p);
+    try {
+      return await p;
+    } catch (e) {
+      this.tally.errors++;
+      throw e;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  /** Wait for a place in the sliding one-minute window of request starts. */
+  private async ratePlace(): Promise<void> {
+    const rpm = this.config.requestsPerMinute;
+    if (rpm <= 0) return;
+    for (;;) {
+      const now = this.clock.now();
+      while (this.window.length > 0 && this.window[0] <= now - 60_000) this.window.shift();
+      if (this.window.length < rpm) {
+        this.window.push(now);
+        return;
+      }
+      const wait = this.window[0] + 60_000 - now;
+      this.logger.debug(`vlm: ${rpm} requests in the last minute; waiting ${(wait / 1000).toFixed(1)} s`);
+      await this.sleep(wait);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const d = Math.min(this.config.backoffMaxMs, this.config.backoffBaseMs * 2 ** attempt);
+    return d / 2 + this.rng.uniform() * (d / 2);
+  }
+
+  private async ask(key: string, messages: readonly ChatMessage[], params: ChatParams): Promise<ChatResult> {
+    const c = this.config;
+    const body = JSON.stringify(requestBody(c.model, messages, params));
+    const where = publicUrl(this.endpoint);
+    await this.slots.acquire();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await this.ratePlace();
+        // Read at each attempt, never stored: a rotated key is picked up, nothing keeps it.
+        const secret = this.#env[c.apiKeyEnv] || undefined;
+        const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
+        if (secret) headers.Authorization = `Bearer ${secret}`;
+        this.tally.requests++;
+        const tries = attempt + 1;
+        let failure: { kind: VlmErrorKind; status: number | null; why: string; body: string | null; waitMs: number | null };
+        const ctrl = new AbortController();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          ctrl.abort();
+        }, c.timeoutMs);
+        try {
+          const res = await this.fetchFn(this.endpoint, { method: 'POST', headers, body, signal: ctrl.signal });
+          const text = redact(await res.text(), secret);
+          if (res.ok) {
+            let ans: CachedAnswer;
+            try {
+              ans = parseCompletion(text);
+            } catch (e) {
+              const ve = e as VlmError;
+              throw new VlmError(`VLM ${where}: ${ve.message}`, 'bad-response', res.status, tries, ve.body);
+            }
+            this.tally.promptTokens += ans.usage.promptTokens;
+            this.tally.completionTokens += ans.usage.completionTokens;
+            const answer: CachedAnswer = { ...ans, text: redact(ans.text, secret) };
+            this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+            return { ...answer, key, cached: false, attempts: tries };
+          }
+          const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
+          const excerpt = text.slice(0, BODY_LIMIT);
+          const why = `HTTP ${res.status}${excerpt.trim() ? `: ${excerpt.trim().slice(0, 300)}` : ''}`;
+          if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', res.status, tries, excerpt);
+          failure = { kind: 'http', status: res.status, why, body: excerpt, waitMs: parseRetryAfter(res.headers, this.clock.date()) };
+        } catch (e) {
+          if (e instanceof VlmError) throw e;
+          if (timedOut) {
+            this.tally.timeouts++;
+            failure = { kind: 'timeout', status: null, why: `no complete answer within ${c.timeoutMs} ms`, body: null, waitMs: null };
+          } else {
+            const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+            const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (e as Error).message;
+            failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null };
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+        if (attempt >= c.maxRetries) {
+          throw new VlmError(`VLM ${where}: ${failure.why} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, failure.kind, failure.status, tries, failure.body);
+        }
+        if (failure.waitMs !== null && failure.waitMs > c.maxRetryAfterMs) {
+          throw new VlmError(
+            `VLM ${where}: ${failure.why}; the server asks to wait ${(failure.waitMs / 1000).toFixed(0)} s (Retry-After), more than maxRetryAfterMs ${c.maxRetryAfterMs} ms`,
+            'retry-after',
+            failure.status,
+            tries,
+            failure.body,
+          );
+        }
+        const wait = failure.waitMs ?? this.backoff(attempt);
+        this.tally.retries++;
+        this.logger.debug(`vlm: ${failure.why.slice(0, 120)} (attempt ${tries}/${c.maxRetries + 1}); retrying in ${(wait / 1000).toFixed(2)} s${failure.waitMs !== null ? ' (Retry-After)' : ''}`);
+        await this.sleep(wait);
+      }
+    } finally {
+      this.slots.release();
+    }
+  }
+}
