@@ -4,6 +4,7 @@
  */
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
+import { benchRegretCommand } from './commands/bench_regret.js';
 import { benchRewardCommand } from './commands/bench_reward.js';
 import { checkEnvCommand } from './commands/check_env.js';
 import { demoCommand } from './commands/demo.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   labelsExportCommand,
   labelsImportCommand,
   benchRewardCommand,
+  benchRegretCommand,
 ];
 
 function usage(): string {

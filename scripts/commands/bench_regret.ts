@@ -1,0 +1,286 @@
+/**
+ * `prefrl bench regret`: the tabular replication of Knox et al. 2022 ("Models of human
+ * preference for learning reward functions"): does a reward learned with the regret
+ * preference model lead to better policies than one learned with the partial-return model?
+ *
+ * Matrix: {delivery gridworld, N random delivery-style MDPs} x {regret-generated,
+ * partial-return-generated preferences} x {regret model, partial-return model} x budgets x
+ * seeds (reward/tabular/learn.ts). Each cell's score is the mean scaled return of the policy
+ * optimal for the learned reward, (J(pi) - J(random)) / (J(pi*) - J(random)) under the true
+ * reward. Reported per domain group: mean and standard error over (MDP, seed) runs, and the
+ * fraction of runs above 0.9 (near-optimal). The two claims checked: with regret-generated
+ * preferences the regret model (1) reaches a mean of at least 0.9 by 1,000 preferences and
+ * (2) beats the partial-return model at every budget.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
+import {
+  EXPERIMENT_DEFAULTS,
+  type ExperimentOptions,
+  LEARN_DEFAULTS,
+  PREFERENCE_MODELS,
+  PREFERENCE_SOURCES,
+  type PreferenceModel,
+  type PreferenceSource,
+  type RunRecord,
+  runWorld,
+} from '../../reward/tabular/learn.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl bench regret',
+  summary: 'Regret vs partial-return preference models on tabular delivery gridworlds (mean scaled return of the learned reward).',
+  flags: {
+    seeds: flags.int({ doc: 'Seeds per MDP (0..seeds-1): pairs, labels and the learner init', default: 3, min: 1 }),
+    mdps: flags.int({ doc: 'Random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),
+    gridworld: flags.bool({ doc: 'Include the fixed 10x10 delivery gridworld', default: true }),
+    mdpSeed: flags.int({ doc: 'Seed of the random MDPs', default: 0 }),
+    budgets: flags.list({ doc: 'Preference-set sizes (nested)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
+    segmentLength: flags.int({ doc: 'Actions per segment', default: EXPERIMENT_DEFAULTS.segmentLength, min: 1 }),
+    beta: flags.float({ doc: 'Oracle rationality (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true, min: 0 }),
+    steps: flags.int({ doc: 'Full-batch Adam steps per fit', default: LEARN_DEFAULTS.steps, min: 1 }),
+    lr: flags.float({ doc: 'Adam learning rate', default: LEARN_DEFAULTS.lr, min: 0 }),
+    l2: flags.float({ doc: 'L2 penalty (l2/2)|w|^2', default: LEARN_DEFAULTS.l2, min: 0 }),
+    valueEvery: flags.int({ doc: 'Regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
+    out: flags.string({ doc: 'Folder for summary.md, results.json and command.txt', default: 'benchmarks/results/regret' }),
+    write: flags.bool({ doc: 'Write the files into --out', default: true }),
+    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+  },
+  epilog: [
+    'Defaults reproduce benchmarks/results/regret: prefrl bench regret --seeds 3 --mdps 10',
+    'Quick look: prefrl bench regret --seeds 1 --mdps 2 --budgets 300,1000 --no-write',
+  ].join('\n'),
+};
+
+/** Summary of one (group, source, model, budget) cell over its runs. */
+export interface CellSummary {
+  readonly group: string;
+  readonly source: PreferenceSource;
+  readonly model: PreferenceModel;
+  readonly budget: number;
+  readonly n: number;
+  readonly mean: number;
+  /** Standard error of the mean: sample std / sqrt(n) (0 when n = 1). */
+  readonly se: number;
+  /** Fraction of runs with scaled return > 0.9. */
+  readonly nearOptimal: number;
+  /** Mean probability that the learned policy ends on the goal / on a sheep (diagnostics). */
+  readonly pGoal: number;
+  readonly pSheep: number;
+}
+
+/** Regret model minus partial-return model at one budget, paired by (world, seed). */
+export interface PairedDifference {
+  readonly group: string;
+  readonly source: PreferenceSource;
+  readonly budget: number;
+  readonly n: number;
+  readonly mean: number;
+  readonly se: number;
+}
+
+function meanSe(x: readonly number[]): { mean: number; se: number } {
+  const n = x.length;
+  const mean = x.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, se: 0 };
+  const v = x.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+  return { mean, se: Math.sqrt(v / n) };
+}
+
+const groupOf = (world: string): string => (world === 'delivery' ? 'delivery' : 'random');
+
+export function summarise(records: readonly RunRecord[], budgets: readonly number[]): { cells: CellSummary[]; differences: PairedDifference[] } {
+  const groups = [...new Set(records.map((r) => groupOf(r.world)))];
+  const cells: CellSummary[] = [];
+  const differences: PairedDifference[] = [];
+  for (const group of [...groups, ...(groups.length > 1 ? ['all'] : [])]) {
+    const inGroup = records.filter((r) => group === 'all' || groupOf(r.world) === group);
+    for (const source of PREFERENCE_SOURCES) {
+      for (const budget of budgets) {
+        for (const model of PREFERENCE_MODELS) {
+          const rs = inGroup.filter((r) => r.source === source && r.model === model && r.budget === budget);
+          if (rs.length === 0) continue;
+          const { mean, se } = meanSe(rs.map((r) => r.scaledReturn));
+          cells.push({
+            group,
+            source,
+            model,
+            budget,
+            n: rs.length,
+            mean,
+            se,
+            nearOptimal: rs.filter((r) => r.scaledReturn > 0.9).length / rs.length,
+            pGoal: meanSe(rs.map((r) => r.pGoal)).mean,
+            pSheep: meanSe(rs.map((r) => r.pSheep)).mean,
+          });
+        }
+        const key = (r: RunRecord) => `${r.world}|${r.seed}`;
+        const pr = new Map(inGroup.filter((r) => r.source === source && r.model === 'partial-return' && r.budget === budget).map((r) => [key(r), r.scaledReturn]));
+        const diffs = inGroup
+          .filter((r) => r.source === source && r.model === 'regret' && r.budget === budget && pr.has(key(r)))
+          .map((r) => r.scaledReturn - (pr.get(key(r)) as number));
+        if (diffs.length > 0) differences.push({ group, source, budget, n: diffs.length, ...meanSe(diffs) });
+      }
+    }
+  }
+  return { cells, differences };
+}
+
+/** The two claims, checked on one group's cells (regret-generated preferences). */
+export function checkClaims(cells: readonly CellSummary[], group: string, budgets: readonly number[]): { reaches09By1000: boolean | null; beatsAtEveryBudget: boolean | null } {
+  const get = (model: PreferenceModel, budget: number) => cells.find((c) => c.group === group && c.source === 'regret' && c.model === model && c.budget === budget);
+  const by1000 = budgets.filter((b) => b >= 1000);
+  const reach = by1000.length === 0 ? null : by1000.every((b) => (get('regret', b)?.mean ?? -Infinity) >= 0.9);
+  const pairs = budgets.map((b) => [get('regret', b), get('partial-return', b)] as const);
+  const beats = pairs.some(([r, p]) => !r || !p) ? null : pairs.every(([r, p]) => (r as CellSummary).mean > (p as CellSummary).mean);
+  return { reaches09By1000: reach, beatsAtEveryBudget: beats };
+}
+
+const f3 = (x: number) => x.toFixed(3);
+
+function cellTable(cells: readonly CellSummary[], group: string, budgets: readonly number[]): string {
+  const rows: string[][] = [];
+  for (const source of PREFERENCE_SOURCES) {
+    for (const model of PREFERENCE_MODELS) {
+      const row: string[] = [source, model];
+      for (const b of budgets) {
+        const c = cells.find((x) => x.group === group && x.source === source && x.model === model && x.budget === b);
+        row.push(c ? `${f3(c.mean)} +- ${f3(c.se)} (${Math.round(c.nearOptimal * 100)}%)` : '-');
+      }
+      rows.push(row);
+    }
+  }
+  return formatTable(['preferences from', 'model', ...budgets.map((b) => `n=${b}`)], rows);
+}
+
+function verdict(x: boolean | null): string {
+  return x === null ? 'not tested' : x ? 'holds' : 'does not hold';
+}
+
+export const benchRegretCommand: Command = {
+  name: 'bench regret',
+  summary: spec.summary,
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const budgets = f.budgets.map((b) => {
+      const n = Number(b.replace(/_/g, ''));
+      if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`${spec.command}: --budgets: expected positive integers, got ${JSON.stringify(b)}`);
+      return n;
+    });
+    if (budgets.length === 0) throw new UsageError(`${spec.command}: --budgets is empty`);
+    if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta must be > 0`);
+    if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
+    const options: ExperimentOptions = {
+      ...EXPERIMENT_DEFAULTS,
+      budgets,
+      segmentLength: f.segmentLength,
+      oracle: { ...EXPERIMENT_DEFAULTS.oracle, beta: f.beta ?? Infinity },
+      learn: { ...LEARN_DEFAULTS, steps: f.steps, lr: f.lr, l2: f.l2, valueEvery: f.valueEvery },
+    };
+    const worlds: GridWorld[] = [];
+    if (f.gridworld) worlds.push(deliveryGridworld());
+    const mdpRng = new Rng(f.mdpSeed).fork('mdp');
+    for (let i = 0; i < f.mdps; i++) worlds.push(randomGridworld(mdpRng.fork(i), `random-${i}`));
+
+    const log = ctx.logger;
+    const t0 = ctx.clock.now();
+    const records: RunRecord[] = [];
+    let done = 0;
+    for (const world of worlds) {
+      for (let seed = 0; seed < f.seeds; seed++) {
+        records.push(...runWorld(world, seed, new Rng(seed).fork(world.name), options));
+        done++;
+        log.info(`${world.name} seed ${seed} done (${done}/${worlds.length * f.seeds}, ${((ctx.clock.now() - t0) / 1000).toFixed(0)} s)`);
+      }
+    }
+    const seconds = (ctx.clock.now() - t0) / 1000;
+    const { cells, differences } = summarise(records, budgets);
+    const groups = [...new Set(cells.map((c) => c.group))];
+    const claims = Object.fromEntries(groups.map((g) => [g, checkClaims(cells, g, budgets)]));
+    const command = `prefrl bench regret${argv.length ? ` ${argv.join(' ')}` : ''}`;
+    const result = {
+      bench: 'regret',
+      command,
+      setup: {
+        worlds: worlds.map((w) => ({ name: w.name, width: w.width, height: w.height, weights: Array.from(w.trueWeights), layout: renderLayout(w) })),
+        features: FEATURE_NAMES,
+        seeds: f.seeds,
+        mdpSeed: f.mdpSeed,
+        budgets,
+        segmentLength: f.segmentLength,
+        gamma: worlds[0].mdp.gamma,
+        oracle: { beta: f.beta ?? 'deterministic', tieTolerance: options.oracle.tieTolerance },
+        learn: options.learn,
+      },
+      machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+      seconds: Math.round(seconds * 10) / 10,
+      cells,
+      differences,
+      claims,
+      records,
+    };
+
+    const text = report(result.command, cells, differences, claims, groups, budgets, seconds, options, f.beta);
+    if (f.write) {
+      const dir = resolve(f.out);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      writeFileSync(join(dir, 'summary.md'), text);
+      writeFileSync(join(dir, 'command.txt'), `${command}\n`);
+      log.info(`wrote ${join(dir, 'summary.md')}, results.json and command.txt`);
+    }
+    if (f.json) printJson(ctx.io, { ...result, records: undefined, recordCount: records.length });
+    else ctx.io.stdout.write(text);
+    return 0;
+  },
+};
+
+function report(
+  command: string,
+  cells: readonly CellSummary[],
+  differences: readonly PairedDifference[],
+  claims: Record<string, ReturnType<typeof checkClaims>>,
+  groups: readonly string[],
+  budgets: readonly number[],
+  seconds: number,
+  options: ExperimentOptions,
+  beta: number | undefined,
+): string {
+  const lines: string[] = [];
+  lines.push('# Regret vs partial-return preference models (tabular, Knox et al. 2022)', '');
+  lines.push(`Command: \`${command}\` (${seconds.toFixed(0)} s).`, '');
+  lines.push(
+    `Segments of ${options.segmentLength} uniformly random actions from uniform non-terminal start states; ` +
+      `oracle labels ${beta === undefined ? 'deterministic (ties 0.5)' : `stochastic, beta = ${beta}`}; ` +
+      `linear reward over the cell-type features, full-batch Adam (${options.learn.steps} steps, lr ${options.learn.lr}, l2 ${options.learn.l2}); ` +
+      `regret model with exact V* of the learned reward (policy iteration every ${options.learn.valueEvery} step(s)).`,
+    '',
+  );
+  lines.push('Cells: mean scaled return +- standard error over (MDP, seed) runs, (fraction of runs > 0.9).', '');
+  for (const g of groups) {
+    const n = cells.find((c) => c.group === g)?.n ?? 0;
+    lines.push(`## ${g} (${n} runs per cell)`, '', '```', cellTable(cells, g, budgets), '```', '');
+    const rows = differences
+      .filter((d) => d.group === g)
+      .map((d) => [d.source, String(d.budget), `${f3(d.mean)} +- ${f3(d.se)}`]);
+    lines.push('Regret model minus partial-return model, paired by run:', '', '```', formatTable(['preferences from', 'budget', 'difference'], rows), '```', '');
+    const diag = cells
+      .filter((c) => c.group === g)
+      .map((c) => [c.source, c.model, String(c.budget), f3(c.pGoal), f3(c.pSheep)]);
+    lines.push('Where the learned policies end episodes (mean probability over runs, 500-step horizon):', '', '```', formatTable(['preferences from', 'model', 'budget', 'P(goal)', 'P(sheep)'], diag), '```', '');
+    const c = claims[g];
+    lines.push(
+      `Claims (regret-generated preferences): regret model >= 0.9 by 1,000 preferences: **${verdict(c.reaches09By1000)}**; ` +
+        `regret model beats partial return at every budget: **${verdict(c.beatsAtEveryBudget)}**.`,
+      '',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
