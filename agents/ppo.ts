@@ -328,8 +328,8 @@ export class PpoTrainer {
     }
   }
 
-  private newBuilder(i: number): TrajectoryBuilder {
-    const s = this.state;
+  /** A builder for env i's episode that starts in `s` (the state after a reset). */
+  private newBuilder(i: number, s: VecObs = this.state): TrajectoryBuilder {
     const b = new TrajectoryBuilder(this.spec, Math.min(this.spec.horizon, 1024));
     const { nq, nv, na, obsDim } = this.spec;
     b.start(s.obs.subarray(i * obsDim, (i + 1) * obsDim), {
@@ -438,7 +438,9 @@ export class PpoTrainer {
     );
     if (done) {
       this.onEpisode?.(b.finish());
-      this.builders[i] = this.newBuilder(i);
+      // The next episode starts in the state the vec env reset to during this step (res), not
+      // in this.state, which still holds the state before the step.
+      this.builders[i] = this.newBuilder(i, res);
     }
   }
 

@@ -31,7 +31,7 @@
  * Speed (see /work/shared/STACK.md): the tfjs WASM backend runs a matMul fast (XNNPACK) only
  * with no transpose flag and no batch dimension; with a flag, or a batched 3-D matMul, it
  * falls back to a naive loop 10-30x slower, and tf's own gradient of a dense layer uses the
- * flags. `dense` below is a dense layer with a custom gradient that transposes explicitly
+ * flags. `dense` (core/nn.ts) is a dense layer with a custom gradient that transposes explicitly
  * (dX = dZ transpose(W), dW = transpose(X) dZ) so every matMul takes the fast path; its
  * gradients equal tf's own within float tolerance (test/reward/network.test.ts).
  *
@@ -45,12 +45,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
+import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
 import type { Pair, PreferenceModelKind, RewardInput, RewardModel, Segment, TransitionBatch } from './types.js';
 
-export const ACTIVATIONS = ['leaky-relu', 'relu', 'tanh', 'sigmoid', 'linear'] as const;
-export type Activation = (typeof ACTIVATIONS)[number];
+// The dense layer with a custom gradient lives in core/nn.ts (shared with the offline agents);
+// re-exported here so existing imports keep working.
+export { ACTIVATIONS, type Activation, dense, type DenseOptions } from '../core/nn.js';
 export const REWARD_INPUTS: readonly RewardInput[] = ['obs', 'obs-action', 'obs-next-obs'];
 
 /** Everything that fixes a reward network's shape and meaning (saved in model.json). */
@@ -243,102 +245,6 @@ export function segmentTransitions(seg: Segment): TransitionBatch {
 /** Raw input rows of a segment's H transitions: [H, inputWidth]. */
 export function segmentRows(seg: Segment, input: RewardInput, out?: Float32Array): Float32Array {
   return transitionRows(segmentTransitions(seg), input, seg.obsDim, seg.actDim, 0, seg.length, out);
-}
-
-// ---------------------------------------------------------------------------------------
-// The dense layer with a custom gradient
-
-/**
- * act(x W + b), and for leaky-relu also its slope mask act'(z). The bias rides in the matMul
- * kernel (tf.fused.matMul with a linear activation); activations are separate ops chosen for
- * the WASM backend, where relu, step and mul are SIMD loops but the LeakyRelu kernel is ~30x
- * slower than relu: leaky(z) = z * step(z, alpha) with step(z, alpha) = 1 if z > 0 else alpha,
- * a mask the backward pass reuses. tanh is only used on the one-column output layer, where
- * its slow kernel does not matter.
- */
-function denseForward(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, act: Activation, alpha: number): { y: tf.Tensor2D; slope?: tf.Tensor2D } {
-  const z = tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
-  switch (act) {
-    case 'linear':
-      return { y: z };
-    case 'relu':
-      return { y: tf.relu(z) };
-    case 'leaky-relu': {
-      const slope = tf.step(z, alpha);
-      return { y: tf.mul(z, slope), slope };
-    }
-    case 'sigmoid':
-      return { y: tf.sigmoid(z) };
-    case 'tanh':
-      return { y: tf.tanh(z) };
-  }
-}
-
-/** dL/dz from dL/dy, the layer output y = act(z) and, for leaky-relu, the slope mask. */
-function activationBackward(dy: tf.Tensor2D, y: tf.Tensor2D, slope: tf.Tensor2D | undefined, act: Activation): tf.Tensor2D {
-  switch (act) {
-    case 'linear':
-      return dy;
-    case 'relu':
-      // y > 0 exactly where z > 0.
-      return tf.mul(dy, tf.step(y, 0));
-    case 'leaky-relu':
-      return tf.mul(dy, slope as tf.Tensor2D);
-    case 'tanh':
-      return tf.mul(dy, tf.sub(1, tf.square(y)));
-    case 'sigmoid':
-      return tf.mul(dy, tf.mul(y, tf.sub(1, y)));
-  }
-}
-
-export interface DenseOptions {
-  /**
-   * transpose(x) [in, n] when the caller already has it (e.g. network inputs assembled in JS),
-   * which saves the transpose in the weight gradient.
-   */
-  readonly xT?: tf.Tensor2D;
-  /** Compute the gradient with respect to x (default true; false for the first layer). */
-  readonly inputGrad?: boolean;
-}
-
-/**
- * y = act(x W + b) for x [n, in], W [in, out], b [out] -> y [n, out], with a custom gradient
- * whose matMuls carry no transpose flags (fast in the WASM backend):
- *   dz = dy * act'(y),  dW = transpose(x) dz  [in, out],  db = sum_rows dz  [out],
- *   dx = dz transpose(W)  [n, in]  (only when inputGrad).
- * With `inputGrad: false`, x is treated as a constant and only W and b receive gradients.
- */
-export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, act: Activation, alpha: number, opts: DenseOptions = {}): tf.Tensor2D {
-  // Everything the backward pass reads goes through save(), which keeps it alive until then
-  // (tensors captured by the closure alone may be disposed by an enclosing tidy).
-  // saved = [y, x, W, slope?, xT?]
-  const grads = (dy: tf.Tensor2D, saved: tf.Tensor[], withDx: boolean): tf.Tensor[] => {
-    const [y, xs, ws] = saved as tf.Tensor2D[];
-    let i = 3;
-    const slope = act === 'leaky-relu' ? (saved[i++] as tf.Tensor2D) : undefined;
-    const xT = opts.xT ? (saved[i++] as tf.Tensor2D) : undefined;
-    const dz = activationBackward(dy, y, slope, act);
-    const dw = tf.matMul(xT ?? tf.transpose(xs), dz);
-    const db = tf.sum(dz, 0);
-    return withDx ? [tf.matMul(dz, tf.transpose(ws)), dw, db] : [dw, db];
-  };
-  const forward = (xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc): tf.Tensor2D => {
-    const { y, slope } = denseForward(xs, ws, bs, act, alpha);
-    save([y, xs, ws, ...(slope ? [slope] : []), ...(opts.xT ? [opts.xT] : [])]);
-    return y;
-  };
-  if (opts.inputGrad === false) {
-    const f = tf.customGrad<tf.Tensor2D>((...args) => {
-      const [ws, bs, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-      return { value: forward(x, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved, false) };
-    });
-    return f(w, b);
-  }
-  const f = tf.customGrad<tf.Tensor2D>((...args) => {
-    const [xs, ws, bs, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    return { value: forward(xs, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved, true) };
-  });
-  return f(x, w, b);
 }
 
 // ---------------------------------------------------------------------------------------

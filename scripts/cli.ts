@@ -4,12 +4,15 @@
  */
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
+import { benchAgentsCommand } from './commands/bench_agents.js';
 import { benchRegretCommand } from './commands/bench_regret.js';
 import { benchRewardCommand } from './commands/bench_reward.js';
 import { checkEnvCommand } from './commands/check_env.js';
+import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
 import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
+import { iqlCommand } from './commands/iql.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
@@ -22,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   checkEnvCommand,
   rolloutCommand,
   trainCommand,
+  collectCommand,
+  iqlCommand,
   serveCommand,
   renderCommand,
   fitStatsCommand,
@@ -29,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   labelsImportCommand,
   benchRewardCommand,
   benchRegretCommand,
+  benchAgentsCommand,
 ];
 
 function usage(): string {

@@ -22,6 +22,7 @@ import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { findTorchPython } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -68,18 +69,6 @@ function median(xs: readonly number[]): number {
 }
 
 const TORCH_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../benchmarks/torch/reward_step.py');
-
-/** The first interpreter that imports torch, or why none did. */
-function findPython(explicit: string | undefined): { python: string } | { skipped: string } {
-  const candidates = explicit ? [explicit] : ['python3', '/usr/bin/python3'];
-  const why: string[] = [];
-  for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status === 0) return { python: py };
-    why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
-  }
-  return { skipped: `no python with torch (${why.join('; ')})` };
-}
 
 export const benchRewardCommand: Command = {
   name: 'bench reward',
@@ -154,7 +143,7 @@ export const benchRewardCommand: Command = {
     const torchThreads = f.torchThreads ?? availableParallelism();
     if (!f.torch) torchSkipped = 'disabled by --no-torch';
     else {
-      const found = findPython(f.python);
+      const found = findTorchPython(f.python);
       if ('skipped' in found) torchSkipped = found.skipped;
       else {
         log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);

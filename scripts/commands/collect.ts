@@ -1,0 +1,237 @@
+/**
+ * `prefrl collect`: offline datasets in the D4RL layout (HDF5, agents/dataset.ts), with the
+ * simulator state of every step so any transition can be replayed and rendered.
+ *
+ * Policies, named after D4RL's datasets:
+ *   random         uniform actions in the action box;
+ *   medium, expert a PPO policy from --checkpoint (a `prefrl train --reward true` run folder, its
+ *                  artifacts/checkpoint folder, or a policy.json), acting *stochastically*: D4RL's
+ *                  medium and expert datasets were recorded by sampling from trained stochastic
+ *                  policies (SAC), not with their mean actions, which gives the action spread
+ *                  offline RL needs. The two names differ only in which checkpoint you pass;
+ *   medium-replay  the rollout history of PPO trained on the true reward for --steps env steps
+ *                  (or until the mean return of an iteration's finished episodes reaches
+ *                  --target-return): every finished episode PPO collected, in order. D4RL's
+ *                  medium-replay is the replay buffer of an agent trained up to medium
+ *                  performance. The final PPO policy is saved in the run folder (usable as a
+ *                  --checkpoint for `medium`).
+ * Episodes use the env's seeds episodeSeed(seed, k) (random, medium, expert) or PPO's vectorised
+ * envs (medium-replay). With --steps N the random/medium/expert dataset holds exactly N
+ * transitions; its last episode may be cut (no terminal or timeout flag, as in D4RL).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
+import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
+import { flags } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { Rng } from '../../core/rng.js';
+import { createRunDir } from '../../core/run.js';
+import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
+import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
+import type { Env, EnvSpec } from '../../envs/types.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
+export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
+
+const spec = {
+  command: 'prefrl collect',
+  summary: 'Collect an offline dataset (D4RL layout, HDF5) with a random, medium, expert or medium-replay policy, with the simulator state of every step.',
+  flags: {
+    env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
+    task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
+    policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data' }),
+    steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps)', default: 100_000, min: 1 }),
+    checkpoint: flags.string({ doc: 'PPO run folder, checkpoint folder or policy.json (medium, expert)', optional: true }),
+    targetReturn: flags.float({ doc: 'medium-replay: stop PPO once an iteration\'s mean episode return reaches this', optional: true }),
+    numEnvs: flags.int({ doc: 'medium-replay: parallel PPO envs', default: 4, min: 1 }),
+    workers: flags.int({ doc: 'medium-replay: env worker threads (0: main thread)', default: 2, min: 0 }),
+    out: flags.string({ doc: 'write the dataset here instead of <run>/artifacts/dataset.h5', optional: true }),
+    seed: flags.int({ doc: 'seed (episode seeds, action noise, PPO)', default: 0 }),
+    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    name: flags.string({ doc: 'run name (default: collect-<env>-<policy>)', optional: true }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl collect --env reacher --policy random --steps 100000',
+    '  prefrl train --env reacher --reward true --steps 300000 --name expert',
+    '  prefrl collect --env reacher --policy expert --checkpoint runs/<stamp>-expert --steps 100000',
+    '  prefrl collect --env reacher --policy medium-replay --steps 100000 --target-return -60',
+  ].join('\n'),
+};
+
+/** The folder or file holding a PPO policy: a run folder, a checkpoint folder, or policy.json. */
+export function resolvePolicyPath(path: string): string {
+  const inRun = join(path, 'artifacts', 'checkpoint');
+  if (existsSync(join(inRun, 'policy.json'))) return inRun;
+  if (path.endsWith('.json') || existsSync(join(path, 'policy.json'))) return path;
+  throw new UsageError(`--checkpoint: ${JSON.stringify(path)} holds no PPO policy (expected a run folder with artifacts/checkpoint/, a checkpoint folder with policy.json, or a policy.json file)`);
+}
+
+/** Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits it. */
+export function loadPpoPolicy(path: string, envSpec: EnvSpec): PpoPolicy {
+  const where = resolvePolicyPath(path);
+  const policy = PpoPolicy.load(where);
+  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
+  const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
+  if (existsSync(ckFile)) {
+    let env: EnvConfig | undefined;
+    try {
+      env = (JSON.parse(readFileSync(ckFile, 'utf8')) as { env?: EnvConfig }).env;
+    } catch (e) {
+      throw new InputError(ckFile, `invalid JSON: ${(e as Error).message}`);
+    }
+    const id = envSpec.id.startsWith('custom') ? 'custom' : envSpec.id;
+    if (env && env.id !== id) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
+  }
+  if (policy.obsDim !== envSpec.obsDim || policy.actDim !== envSpec.actDim) {
+    throw new InputError(file, `the policy takes ${policy.obsDim} observations and gives ${policy.actDim} actions; env "${envSpec.id}" has ${envSpec.obsDim} and ${envSpec.actDim}`, 'obsDim');
+  }
+  return policy;
+}
+
+/** Record exactly `steps` transitions with a policy, episode after episode. */
+export function collectSteps(env: Env, policy: Policy, steps: number, seed: number, onStep?: () => void): Trajectory[] {
+  const out: Trajectory[] = [];
+  let total = 0;
+  for (let k = 0; total < steps; k++) {
+    let obs = env.reset(episodeSeed(seed, k));
+    const b = new TrajectoryBuilder(env.spec, Math.min(env.spec.horizon, steps - total));
+    b.start(obs, env.getState());
+    while (total < steps) {
+      const action = policy(obs);
+      const r = env.step(action);
+      b.add(action, r, env.getState());
+      obs = r.obs;
+      total++;
+      onStep?.();
+      if (r.terminated || r.truncated) break;
+    }
+    out.push(b.finish());
+  }
+  return out;
+}
+
+export interface CollectSummary extends DatasetSummary {
+  readonly env: string;
+  readonly policy: DatasetPolicy;
+  readonly dataset: string;
+  readonly seconds: number;
+  /** medium-replay: PPO env steps and the mean return of its last iteration's episodes. */
+  readonly ppoSteps?: number;
+  readonly ppoFinalReturn?: number;
+}
+
+export const collectCommand: Command = {
+  name: 'collect',
+  summary: 'Collect an offline dataset (HDF5, D4RL layout) with a random, medium, expert or medium-replay policy',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const envConfig = envConfigFromArgs(f.env, { task: f.task });
+    if ((f.policy === 'medium' || f.policy === 'expert') && !f.checkpoint) throw new UsageError(`prefrl collect: --policy ${f.policy} needs --checkpoint <PPO run folder>`);
+    if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);
+    if (f.policy !== 'medium-replay' && f.targetReturn !== undefined) throw new UsageError('prefrl collect: --target-return is only for --policy medium-replay');
+    const probe = await makeEnv(envConfig, { logger: ctx.logger });
+    const envSpec = probe.spec;
+    probe.dispose();
+    // Check the checkpoint before creating a run folder.
+    const ppoPolicy = f.checkpoint ? loadPpoPolicy(f.checkpoint, envSpec) : null;
+    const run = createRunDir({
+      root: f.runsDir,
+      name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,
+      config: { command: 'collect', ...f, envConfig },
+      clock: ctx.clock,
+    });
+    const progress = new Progress(`collect ${envSpec.id} ${f.policy}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+    const t0 = ctx.clock.now();
+    try {
+      let trajs: Trajectory[];
+      let ppoSteps: number | undefined;
+      let ppoFinalReturn: number | undefined;
+      if (f.policy === 'medium-replay') {
+        trajs = [];
+        const trainer = await PpoTrainer.create({
+          env: envConfig,
+          config: { totalSteps: f.steps, numEnvs: f.numEnvs, workers: f.workers, seed: f.seed },
+          onEpisode: (t) => trajs.push(t),
+        });
+        try {
+          while (trainer.globalStep < f.steps) {
+            const it = await trainer.iterate();
+            const ret = it.metrics['charts/episodic_return'];
+            if (typeof ret === 'number') {
+              ppoFinalReturn = ret;
+              run.metrics.log(it.globalStep, { 'charts/episodic_return': ret, 'charts/episodes': it.episodes.length });
+            }
+            progress.update(Math.min(trainer.globalStep, f.steps), typeof ret === 'number' ? `return ${ret.toFixed(1)}` : undefined);
+            if (f.targetReturn !== undefined && typeof ret === 'number' && ret >= f.targetReturn) {
+              ctx.logger.info(`PPO reached the target return (${ret.toFixed(2)} >= ${f.targetReturn}) after ${trainer.globalStep} steps`);
+              break;
+            }
+          }
+          ppoSteps = trainer.globalStep;
+          trainer.save(run.artifact('checkpoint'), envConfig);
+        } finally {
+          await trainer.close();
+        }
+      } else {
+        const env = await makeEnv(envConfig, { logger: ctx.logger });
+        try {
+          const rng = new Rng(f.seed).fork('policy');
+          const policy = f.policy === 'random' ? randomPolicy(envSpec, rng) : (ppoPolicy as PpoPolicy).stochastic(rng);
+          trajs = collectSteps(env, policy, f.steps, f.seed, () => progress.tick());
+        } finally {
+          env.dispose();
+        }
+      }
+      progress.finish(`${trajs.length} episodes`);
+      trajs.forEach((t, i) => run.metrics.log(i, { 'charts/episode_return': trajectoryReturn(t), 'charts/episode_length': t.length }));
+      const ds = datasetFromTrajectories(
+        trajs,
+        {
+          envConfig,
+          horizon: envSpec.horizon,
+          dt: envSpec.dt,
+          rewardTerms: envSpec.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })),
+          policy: f.policy,
+          seed: f.seed,
+          extra: {
+            command: `prefrl collect ${argv.join(' ')}`.trim(),
+            ...(f.checkpoint ? { checkpoint: f.checkpoint, actions: 'sampled from the stochastic PPO policy' } : {}),
+            ...(ppoSteps !== undefined ? { ppoSteps, targetReturn: f.targetReturn ?? null } : {}),
+          },
+        },
+        'collect',
+      );
+      const file = await writeDataset(f.out ?? run.artifact('dataset.h5'), ds);
+      const summary: CollectSummary = {
+        env: envSpec.id,
+        policy: f.policy,
+        dataset: file,
+        ...summarizeDataset(ds),
+        seconds: (ctx.clock.now() - t0) / 1000,
+        ...(ppoSteps !== undefined ? { ppoSteps, ...(ppoFinalReturn !== undefined ? { ppoFinalReturn } : {}) } : {}),
+      };
+      run.writeJson('summary.json', { ...summary, runDir: run.path });
+      if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
+      else {
+        ctx.io.stdout.write(
+          `${formatTable(
+            ['env', 'policy', 'transitions', 'episodes', 'mean return', 'min', 'max'],
+            [[summary.env, summary.policy, String(summary.transitions), `${summary.episodes} (${summary.completeEpisodes} complete)`, summary.meanReturn.toFixed(2), summary.minReturn.toFixed(2), summary.maxReturn.toFixed(2)]],
+          )}\ndataset: ${file}\nrun folder: ${run.path}\n`,
+        );
+      }
+      return 0;
+    } finally {
+      run.close();
+    }
+  },
+};

@@ -1,0 +1,248 @@
+/**
+ * `prefrl iql`: offline RL from a dataset (agents/dataset.ts) with IQL (agents/iql.ts) or the
+ * behaviour-cloning baseline (agents/bc.ts), evaluated by deterministic episodes in the
+ * simulator.
+ *
+ * Rewards (--reward):
+ *   true         the dataset's rewards (the env's true reward);
+ *   model:<dir>  every transition relabelled with the ensemble mean of a reward model folder
+ *                (reward/network.ts, e.g. <run>/artifacts/reward_model). A model trained with
+ *                the regret preference model outputs an estimate of the optimal advantage
+ *                A*(s, a), not a reward; it is used as the reward all the same ("mistaking it
+ *                for reward"), which is sound when the estimate is good: with r = A* every
+ *                return is <= 0 and exactly the policies that keep A* = 0 (the optimal ones)
+ *                reach 0, so the optimal policy for the relabelled data is the optimal policy of
+ *                the task. A warning says so, and the run records it (reward/kind).
+ * The correlation of relabelled and true rewards (per transition and per episode return) is
+ * logged when a model is used. The run folder holds config.json, metrics.jsonl (losses/*,
+ * eval/true_return, eval/normalized_score with --ref-random/--ref-expert), summary.json and the
+ * final actor (artifacts/actor/actor.json, plain JSON weights).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BC_DEFAULTS, Bc, type BcConfig } from '../../agents/bc.js';
+import { checkEnv, episodeReturns, readDataset, summarizeDataset } from '../../agents/dataset.js';
+import { datasetRewards, IQL_DEFAULTS, Iql, type IqlConfig, type OfflineLearner, prepareOfflineData, type ReferenceReturns, resolveIqlConfig, trainOffline } from '../../agents/iql.js';
+import type { RewardFn } from '../../agents/types.js';
+import { BACKENDS, initBackend } from '../../core/backend.js';
+import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { pearson } from '../../core/math.js';
+import { Progress } from '../../core/progress.js';
+import { createRunDir } from '../../core/run.js';
+import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { RewardNet } from '../../reward/network.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl iql',
+  summary: 'Offline RL on a dataset: IQL (CORL-faithful) or behaviour cloning, with the true reward or a learned reward model; evaluated in the simulator.',
+  flags: {
+    dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect, or a D4RL/Minari file with --env)' }),
+    reward: flags.string({ doc: 'true (the dataset\'s rewards) or model:<reward model folder>', default: 'true' }),
+    algo: flags.choice(['iql', 'bc'] as const, { doc: 'algorithm', default: 'iql' }),
+    env: flags.string({ doc: 'env to evaluate in (default: the env recorded in the dataset)', optional: true }),
+    task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
+    updates: flags.int({ doc: 'gradient updates (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),
+    batchSize: flags.int({ doc: 'transitions per batch', default: IQL_DEFAULTS.batchSize, min: 1 }),
+    evalEvery: flags.int({ doc: 'updates between evaluations (the last update is always evaluated)', default: 5000, min: 1 }),
+    evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 10, min: 1 }),
+    logEvery: flags.int({ doc: 'updates between loss logs', default: 1000, min: 1 }),
+    beta: flags.float({ doc: 'IQL inverse temperature', default: IQL_DEFAULTS.beta, min: 0 }),
+    expectile: flags.float({ doc: 'IQL expectile tau', default: IQL_DEFAULTS.expectile, min: 0, max: 1 }),
+    targetRate: flags.float({ doc: 'IQL Polyak rate of the target Q networks', default: IQL_DEFAULTS.targetRate, min: 0, max: 1 }),
+    actor: flags.choice(['gaussian', 'deterministic'] as const, { doc: 'IQL actor', default: IQL_DEFAULTS.actor }),
+    rewardScaling: flags.choice(['locomotion', 'none'] as const, { doc: 'IQL reward scaling: horizon / (max - min episode return), or none', default: IQL_DEFAULTS.rewardScaling }),
+    bcLoss: flags.choice(['mse', 'nll'] as const, { doc: 'BC loss (deterministic actor / Gaussian actor)', default: 'mse' }),
+    hidden: flags.list({ doc: 'hidden layer widths', default: IQL_DEFAULTS.hidden.map(String) }),
+    refRandom: flags.float({ doc: 'reference return of a random policy (normalised score)', optional: true }),
+    refExpert: flags.float({ doc: 'reference return of an expert policy (normalised score)', optional: true }),
+    seed: flags.int({ doc: 'seed (weights, batches, evaluation episodes)', default: 0 }),
+    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
+    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    name: flags.string({ doc: 'run name (default: <algo>-<env>-<reward>-s<seed>)', optional: true }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl iql --dataset runs/<stamp>-collect-reacher-medium-replay/artifacts/dataset.h5 --updates 50000',
+    '  prefrl iql --dataset data.h5 --algo bc --updates 50000',
+    '  prefrl iql --dataset data.h5 --reward model:runs/<stamp>-train-reacher-oracle-s0/artifacts/reward_model',
+  ].join('\n'),
+};
+
+export const iqlCommand: Command = {
+  name: 'iql',
+  summary: 'Offline RL on a dataset: IQL or behaviour cloning, with the true or a learned reward',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const hidden = f.hidden.map((h) => {
+      const n = Number(h);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`prefrl iql: --hidden: expected positive integers, got ${JSON.stringify(h)}`);
+      return n;
+    });
+    let modelDir: string | null = null;
+    if (f.reward.startsWith('model:')) {
+      modelDir = f.reward.slice('model:'.length);
+      if (!existsSync(join(modelDir, 'model.json'))) throw new UsageError(`--reward: ${JSON.stringify(modelDir)} is not a reward model folder (no model.json)`);
+    } else if (f.reward !== 'true') throw new UsageError(`--reward: expected true or model:<dir>, got ${JSON.stringify(f.reward)}`);
+    if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
+    if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
+
+    const backend = await initBackend(f.backend);
+    ctx.logger.info(`tensor backend: ${backend.name}`);
+    const ds = await readDataset(f.dataset);
+    for (const note of ds.notes) ctx.logger.warn(`${f.dataset}: ${note}`);
+    let envConfig: EnvConfig;
+    if (f.env) envConfig = envConfigFromArgs(f.env, { task: f.task });
+    else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
+    else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
+    else throw new UsageError(`prefrl iql: ${f.dataset} does not say which env it comes from; pass --env`);
+    const env = await makeEnv(envConfig, { logger: ctx.logger });
+    try {
+      checkEnv(ds, env.spec);
+      const dsSummary = summarizeDataset(ds);
+      const refReturns: ReferenceReturns | undefined = f.refRandom !== undefined && f.refExpert !== undefined ? { random: f.refRandom, expert: f.refExpert } : undefined;
+
+      // Rewards: the dataset's, or a reward model's ensemble mean.
+      let rewardKind = 'true';
+      let rewards = ds.rewards;
+      const rewardStats: Record<string, number> = {};
+      if (modelDir) {
+        const net = RewardNet.load(modelDir);
+        try {
+          if (net.config.obsDim !== ds.obsDim || net.config.actDim !== ds.actDim) {
+            throw new UsageError(`--reward: the model takes obs/act sizes ${net.config.obsDim}/${net.config.actDim}, the dataset has ${ds.obsDim}/${ds.actDim}`);
+          }
+          rewardKind = net.config.preferenceModel === 'regret' ? 'advantage' : 'reward';
+          if (rewardKind === 'advantage') {
+            ctx.logger.warn('the reward model was trained with the regret preference model: its output estimates the optimal advantage A*(s, a); IQL uses it as the reward (the optimal policy for r = A* is the optimal policy of the task)');
+          }
+          const fn: RewardFn = (batch) => net.predict(batch);
+          rewards = datasetRewards(ds, fn);
+        } finally {
+          net.dispose();
+        }
+        rewardStats['reward/transition_correlation'] = pearson(rewards, ds.rewards);
+        rewardStats['reward/return_correlation'] = pearson(episodeReturns(ds, rewards), episodeReturns(ds));
+      }
+      const common = { updates: f.updates, batchSize: f.batchSize, hidden, seed: f.seed };
+      const data = prepareOfflineData(ds, rewards, {
+        normalizeObs: true,
+        obsStdEps: IQL_DEFAULTS.obsStdEps,
+        rewardScaling: f.algo === 'iql' ? f.rewardScaling : 'none',
+        rewardScaleSteps: null,
+      });
+      const resolved =
+        f.algo === 'iql'
+          ? resolveIqlConfig({ ...common, beta: f.beta, expectile: f.expectile, targetRate: f.targetRate, actor: f.actor, rewardScaling: f.rewardScaling })
+          : { ...BC_DEFAULTS, ...common, loss: f.bcLoss };
+      const rewardTag = modelDir ? 'model' : 'true';
+      const run = createRunDir({
+        root: f.runsDir,
+        name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,
+        config: {
+          command: 'iql',
+          ...f,
+          envConfig,
+          resolved,
+          derived: { rewardScale: data.rewardScale, rewardKind },
+        },
+        clock: ctx.clock,
+      });
+      const progress = new Progress(`${f.algo} ${env.spec.id}`, f.updates, { unit: 'updates', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+      let learner: OfflineLearner | null = null;
+      try {
+        learner =
+          f.algo === 'iql'
+            ? new Iql(ds.obsDim, ds.actDim, env.spec.actLow, env.spec.actHigh, resolved as IqlConfig)
+            : new Bc(ds.obsDim, ds.actDim, env.spec.actLow, env.spec.actHigh, resolved as BcConfig);
+        ctx.logger.info(
+          `${f.algo.toUpperCase()} on ${f.dataset}: ${ds.size} transitions, ${dsSummary.episodes} episodes (mean return ${dsSummary.meanReturn.toFixed(2)}), reward ${rewardKind}` +
+            `${f.algo === 'iql' ? `, scale ${data.rewardScale.toPrecision(4)}` : ''}, ${f.updates} updates -> ${run.path}`,
+        );
+        run.metrics.log(0, {
+          'dataset/transitions': ds.size,
+          'dataset/episodes': dsSummary.episodes,
+          'dataset/mean_return': dsSummary.meanReturn,
+          'dataset/min_return': dsSummary.minReturn,
+          'dataset/max_return': dsSummary.maxReturn,
+          'reward/scale': data.rewardScale,
+          'reward/kind': rewardKind,
+          ...rewardStats,
+        });
+        let lastReturn = Number.NaN;
+        const result = trainOffline({
+          learner,
+          data,
+          updates: f.updates,
+          batchSize: f.batchSize,
+          seed: f.seed,
+          evalEnv: env,
+          evalEvery: f.evalEvery,
+          evalEpisodes: f.evalEpisodes,
+          refReturns,
+          logEvery: f.logEvery,
+          clock: ctx.clock,
+          onMetrics: (k, m) => {
+            run.metrics.log(k, m);
+            if (typeof m['eval/true_return'] === 'number') lastReturn = m['eval/true_return'];
+          },
+          onUpdate: (k) => progress.update(k, Number.isNaN(lastReturn) ? undefined : `return ${lastReturn.toFixed(1)}`),
+        });
+        progress.finish();
+        const final = result.final!;
+        const actorFile = learner.actor.snapshot(f.algo, { dataset: f.dataset, reward: f.reward, updates: f.updates, env: envConfig }).save(run.artifact('actor'));
+        const summary = {
+          algo: f.algo,
+          env: env.spec.id,
+          dataset: f.dataset,
+          reward: f.reward,
+          rewardKind,
+          updates: f.updates,
+          finalTrueReturn: final.meanReturn,
+          finalTrueReturns: final.returns,
+          finalSuccess: final.meanSuccess,
+          finalNormalizedScore: final.score,
+          bestTrueReturn: Math.max(...result.evals.map((e) => e.meanReturn)),
+          evals: result.evals.map((e) => [e.update, e.meanReturn]),
+          datasetMeanReturn: dsSummary.meanReturn,
+          datasetMinReturn: dsSummary.minReturn,
+          datasetMaxReturn: dsSummary.maxReturn,
+          rewardScale: data.rewardScale,
+          rewardTransitionCorrelation: rewardStats['reward/transition_correlation'] ?? null,
+          rewardReturnCorrelation: rewardStats['reward/return_correlation'] ?? null,
+          updatesPerSec: result.updatesPerSec,
+          wallSeconds: result.seconds,
+          actor: actorFile,
+          runDir: run.path,
+        };
+        run.writeJson('summary.json', summary);
+        if (f.json) printJson(ctx.io, summary);
+        else {
+          ctx.io.stdout.write(
+            [
+              `final true return ${final.meanReturn.toFixed(2)} (mean of ${final.returns.length} deterministic episodes; dataset mean ${dsSummary.meanReturn.toFixed(2)}, min ${dsSummary.minReturn.toFixed(2)}, max ${dsSummary.maxReturn.toFixed(2)})`,
+              final.score !== null ? `normalised score ${final.score.toFixed(1)}` : '',
+              `${f.updates} updates at ${result.updatesPerSec.toFixed(1)} updates/s`,
+              `actor: ${actorFile}`,
+              `run folder: ${run.path}`,
+              '',
+            ]
+              .filter((l) => l !== '')
+              .join('\n') + '\n',
+          );
+        }
+        return 0;
+      } finally {
+        learner?.dispose();
+        run.close();
+      }
+    } finally {
+      env.dispose();
+    }
+  },
+};

@@ -1,0 +1,32 @@
+/**
+ * The PyTorch side of the benchmarks: find a Python interpreter that imports torch and run a
+ * reference script that prints one JSON object as its last line of stdout.
+ *
+ * Why a search: on these machines `python3` on PATH (pyenv) has no torch, while Debian's
+ * `python3-torch` lives under /usr/bin/python3; an explicit `--python` wins.
+ */
+import { spawnSync } from 'node:child_process';
+
+/** The first interpreter that imports torch, or why none did. */
+export function findTorchPython(explicit?: string): { python: string } | { skipped: string } {
+  const candidates = explicit ? [explicit] : ['python3', '/usr/bin/python3'];
+  const why: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) return { python: py };
+    why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
+  }
+  return { skipped: `no python with torch (${why.join('; ')})` };
+}
+
+/** Run `python script args...` and parse the JSON object on the last line of its stdout. */
+export function runJsonScript<T>(python: string, script: string, args: readonly string[]): { result: T } | { error: string } {
+  const r = spawnSync(python, [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const last = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0) return { error: `${script} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
+  try {
+    return { result: JSON.parse(last) as T };
+  } catch {
+    return { error: `${script} printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})` };
+  }
+}
