@@ -9,8 +9,13 @@ import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import type { MujocoTask } from './mujoco/task.js';
+import { cartpoleSwingup } from './tasks/cartpole_swingup.js';
 import { cheetahRun } from './tasks/cheetah_run.js';
 import { builtinModel } from './tasks/common.js';
+import { hopperHop } from './tasks/hopper_hop.js';
+import { pusher } from './tasks/pusher.js';
+import { reacher } from './tasks/reacher.js';
+import { walkerWalk } from './tasks/walker_walk.js';
 import { ToyReachEnv } from './toy.js';
 import type { Env } from './types.js';
 
@@ -37,7 +42,12 @@ export interface RegisteredEnv {
 }
 
 const BUILTINS: RegisteredEnv[] = [
+  { id: 'cartpole-swingup', kind: 'mujoco', summary: 'cart and hinged pole; swing the pole up and balance it', modelFile: 'cartpole.xml', task: cartpoleSwingup },
+  { id: 'reacher', kind: 'mujoco', summary: 'planar two-link arm; put the fingertip on a random target', modelFile: 'reacher.xml', task: reacher },
   { id: 'cheetah-run', kind: 'mujoco', summary: 'planar four-legged runner; run forward fast', modelFile: 'cheetah.xml', task: cheetahRun },
+  { id: 'hopper-hop', kind: 'mujoco', summary: 'planar one-legged hopper; hop forward without falling', modelFile: 'hopper.xml', task: hopperHop },
+  { id: 'walker-walk', kind: 'mujoco', summary: 'planar biped; walk forward upright', modelFile: 'walker.xml', task: walkerWalk },
+  { id: 'pusher', kind: 'mujoco', summary: 'planar three-link arm; push a puck onto a random goal', modelFile: 'pusher.xml', task: pusher },
   { id: 'toy-reach', kind: 'toy', summary: 'pure-TypeScript point mass reaching a goal (fast tests)' },
 ];
 

@@ -5,6 +5,7 @@
 import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { benchAgentsCommand } from './commands/bench_agents.js';
+import { benchEnvsCommand } from './commands/bench_envs.js';
 import { benchRegretCommand } from './commands/bench_regret.js';
 import { benchRewardCommand } from './commands/bench_reward.js';
 import { checkEnvCommand } from './commands/check_env.js';
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,
+  benchEnvsCommand,
   benchRewardCommand,
   benchRegretCommand,
   benchAgentsCommand,

@@ -53,3 +53,34 @@ export function tolerance(x: number, lo: number, hi: number, margin: number): nu
   const d = x < lo ? lo - x : x - hi;
   return Math.max(0, 1 - d / margin);
 }
+
+/** Distance in the x-y plane between row `i` of `a` and row `j` of `b` ([n, 3] position arrays, metres). */
+export function planarDistance(a: Float64Array, i: number, b: Float64Array, j: number): number {
+  const dx = a[3 * i] - b[3 * j];
+  const dy = a[3 * i + 1] - b[3 * j + 1];
+  return Math.sqrt(dx * dx + dy * dy);
+}
+
+/** Write cos and sin of each listed qpos entry (hinge angles) as pairs into `out` from `offset`; returns the next offset. */
+export function writeCosSin(physics: Physics, out: Float32Array, qposAdrs: ArrayLike<number>, offset = 0): number {
+  const q = physics.views.qpos;
+  let o = offset;
+  for (let k = 0; k < qposAdrs.length; k++) {
+    const angle = q[qposAdrs[k]];
+    out[o++] = Math.cos(angle);
+    out[o++] = Math.sin(angle);
+  }
+  return o;
+}
+
+/** Healthy range of a planar walker's torso: centre height (m, world z) and pitch (rad, |pitch| below). */
+export interface PlanarHealthyRange {
+  readonly minHeight: number;
+  readonly maxHeight: number;
+  readonly maxPitch: number;
+}
+
+/** True while a planar robot's torso height and pitch are inside the healthy range (not fallen). */
+export function planarHealthy(height: number, pitch: number, range: PlanarHealthyRange): boolean {
+  return height > range.minHeight && height < range.maxHeight && Math.abs(pitch) < range.maxPitch;
+}

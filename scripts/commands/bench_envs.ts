@@ -1,0 +1,424 @@
+/**
+ * `prefrl bench envs`: how fast the built-in MuJoCo envs step.
+ *
+ * For each built-in MuJoCo env (every registry entry of kind 'mujoco'):
+ * - wasm: single-thread env steps/s of `MujocoEnv.step` in this thread (frame skip,
+ *   observation and reward included), random actions from a precomputed pool, episodes reset
+ *   when they end, after an untimed warm-up (V8 tiers the WASM up over the first 1-2 s);
+ * - native: the same XML stepped by native MuJoCo (Debian's libmujoco, 2.2.2) through
+ *   benchmarks/native/mjbench.c, compiled now with gcc into a temp folder: same frame skip,
+ *   random controls in the actuator ranges, resets at the same horizon. MuJoCo 2.2.2 does not
+ *   know `<size memory>` and `<flag island>`, so those two attributes are stripped from a temp
+ *   copy of the XML (and the output says so). Without gcc or the headers, native is skipped;
+ * - ratio = wasm / native (target >= 0.6);
+ * - worker speed-up: steps/s over all envs of `createVecEnv` with 2 workers over 1 worker, the
+ *   same number of envs (target >= 1.7).
+ * Measurements are interleaved (wasm, native, 1 worker, 2 workers, repeated) and the median of
+ * the repeats is reported, because shared machines are noisy. Steps per CPU-second are
+ * reported too (process CPU time): on a busy machine they show the code's own speed.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { asset } from '../../core/paths.js';
+import { Progress } from '../../core/progress.js';
+import { Rng } from '../../core/rng.js';
+import { MujocoEnv } from '../../envs/mujoco/env.js';
+import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
+import { createVecEnv, type VecEnv } from '../../envs/vec.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
+
+const spec = {
+  command: 'prefrl bench envs',
+  summary: 'Benchmark the built-in MuJoCo envs: WASM vs native MuJoCo steps/s, and 2 worker threads vs 1.',
+  flags: {
+    envs: flags.list({ doc: 'Envs to benchmark, comma-separated', optional: true, defaultDoc: 'every built-in MuJoCo env' }),
+    duration: flags.float({ doc: 'Seconds per timed measurement', default: 1, min: 0.05, max: 60 }),
+    repeats: flags.int({ doc: 'Repeats of each measurement; the median is reported', default: 5, min: 1, max: 50 }),
+    warmup: flags.float({ doc: 'Untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
+    vecEnvs: flags.int({ doc: "Envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),
+    native: flags.bool({ doc: 'Compare with native MuJoCo (gcc + libmujoco-dev); --no-native skips it', default: true }),
+    seed: flags.int({ doc: 'Seed of the envs and the random actions', default: 0, min: 0 }),
+    json: flags.bool({ doc: 'After the table, print one JSON object (the machine-readable result) as the last stdout line', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl bench envs',
+    '  prefrl bench envs --envs cheetah-run,hopper-hop --repeats 3 --json',
+  ].join('\n'),
+};
+
+export interface EnvBenchResult {
+  readonly id: string;
+  readonly frameSkip: number;
+  readonly horizon: number;
+  /** Median single-thread WASM env steps/s (wall clock). */
+  readonly stepsPerSec: number;
+  /** Median native env steps/s, null when native was skipped or failed. */
+  readonly nativeStepsPerSec: number | null;
+  /** Median over repeats of wasm / native, each pair measured back to back. */
+  readonly ratio: number | null;
+  readonly workers1StepsPerSec: number;
+  readonly workers2StepsPerSec: number;
+  /** Median over repeats of workers2 / workers1, each pair measured back to back. */
+  readonly workerSpeedup: number;
+  /** Median steps per CPU-second (process CPU time), WASM and native, and their ratio. */
+  readonly stepsPerCpuSec: number;
+  readonly nativeStepsPerCpuSec: number | null;
+  readonly cpuRatio: number | null;
+  /**
+   * Best repeat (max steps/s) of each measurement and the ratios of the bests: on a shared
+   * machine, interference only ever slows a run down, so the best repeat is the closest to
+   * the code's own speed (the medians above are the headline numbers).
+   */
+  readonly best: { readonly stepsPerSec: number; readonly nativeStepsPerSec: number | null; readonly ratio: number | null; readonly workerSpeedup: number };
+  /** What was stripped from the native copy of the XML. */
+  readonly nativeStripped: readonly string[];
+  /** Every repeat, in order (steps/s). */
+  readonly samples: { readonly wasm: number[]; readonly native: number[]; readonly workers1: number[]; readonly workers2: number[] };
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Median over repeats of a[r] / b[r]. The two were measured back to back in each repeat, so
+ * slow drifts of a shared machine (other jobs, the host moving the VM's CPUs) affect both
+ * sides of each ratio alike; the ratio of the two medians can pair a fast run with a slow one.
+ */
+function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) return median(a) / median(b);
+  return median(a.map((x, r) => x / b[r]));
+}
+
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8', maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : null) : 0;
+      resolve({ code, stdout, stderr, ...(error ? { error } : {}) });
+    });
+  });
+}
+
+/** Strip what native MuJoCo 2.2.2 rejects: `memory` of <size> and `island` of <flag>. */
+export function stripForNative(xml: string): { xml: string; stripped: string[] } {
+  const stripped: string[] = [];
+  let out = xml.replace(/<size\b[^>]*>/g, (tag) =>
+    tag.replace(/\s+memory\s*=\s*("[^"]*"|'[^']*')/, (attr) => {
+      stripped.push(`<size${attr}>`);
+      return '';
+    }),
+  );
+  out = out.replace(/<flag\b[^>]*>/g, (tag) =>
+    tag.replace(/\s+island\s*=\s*("[^"]*"|'[^']*')/, (attr) => {
+      stripped.push(`<flag${attr}>`);
+      return '';
+    }),
+  );
+  return { xml: out, stripped };
+}
+
+interface Native {
+  readonly bin: string;
+  readonly dir: string;
+  readonly version: string;
+}
+
+/** Compile mjbench.c into a temp folder; a string says why native is skipped. */
+async function buildNative(): Promise<Native | string> {
+  const src = asset('benchmarks/native/mjbench.c');
+  if (!existsSync(src)) return `source ${src} not found`;
+  const gcc = await run('gcc', ['--version'], 10_000);
+  if (gcc.code !== 0) return 'gcc not found (install gcc to compare with native MuJoCo)';
+  if (!existsSync('/usr/include/mujoco/mujoco.h')) return 'MuJoCo headers not found (/usr/include/mujoco/mujoco.h; install libmujoco-dev)';
+  const dir = mkdtempSync(join(tmpdir(), 'prefrl-mjbench-'));
+  const bin = join(dir, 'mjbench');
+  const cc = await run('gcc', ['-O2', '-o', bin, src, '-lmujoco', '-lm'], 120_000);
+  if (cc.code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    const first = cc.stderr.split('\n').find((l) => /error/i.test(l)) ?? cc.stderr.split('\n')[0] ?? '';
+    return `compiling mjbench.c failed: ${first.trim() || `exit code ${cc.code}`}`;
+  }
+  const v = await run(bin, ['--version'], 10_000);
+  if (v.code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return `mjbench does not run: ${v.stderr.trim() || `exit code ${v.code}`}`;
+  }
+  return { bin, dir, version: v.stdout.trim() };
+}
+
+/** Random actions in the action box: `count` rows of `size` = k x actDim values. */
+function actionPool(rng: Rng, env: MujocoEnv, count: number, envsPerRow: number): Float64Array[] {
+  const { actDim, actLow, actHigh } = env.spec;
+  return Array.from({ length: count }, () => {
+    const a = new Float64Array(actDim * envsPerRow);
+    for (let j = 0; j < a.length; j++) a[j] = rng.range(actLow[j % actDim], actHigh[j % actDim]);
+    return a;
+  });
+}
+
+/** Linux CPU pressure (PSI "some avg10/avg60": % of time runnable threads waited for a CPU), or null. */
+function cpuPressure(): string | null {
+  try {
+    const line = readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? '';
+    const m = /avg10=([\d.]+) avg60=([\d.]+)/.exec(line);
+    return m ? `${m[1]}%/${m[2]}%` : null;
+  } catch {
+    return null;
+  }
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Step one env in this thread for `seconds`; returns [steps/s wall, steps/s CPU]. */
+function timeSingle(env: MujocoEnv, pool: readonly Float64Array[], seconds: number): [number, number] {
+  let n = 0;
+  const c0 = cpuSeconds();
+  const t0 = performance.now();
+  let t1 = t0;
+  const mask = pool.length - 1;
+  for (;;) {
+    for (let k = 0; k < 64; k++) {
+      const r = env.step(pool[(n + k) & mask]);
+      if (r.terminated || r.truncated) env.reset();
+    }
+    n += 64;
+    t1 = performance.now();
+    if (t1 - t0 >= seconds * 1000) break;
+  }
+  const cpu = cpuSeconds() - c0;
+  return [n / ((t1 - t0) / 1000), n / cpu];
+}
+
+/** Step a vec env for `seconds`; returns env steps/s over all its envs. */
+async function timeVec(vec: VecEnv, pool: readonly Float64Array[], seconds: number): Promise<number> {
+  let n = 0;
+  const t0 = performance.now();
+  let t1 = t0;
+  for (;;) {
+    await vec.step(pool[n % pool.length]);
+    n++;
+    t1 = performance.now();
+    if (t1 - t0 >= seconds * 1000) break;
+  }
+  return (n * vec.numEnvs) / ((t1 - t0) / 1000);
+}
+
+function selectEnvs(names: readonly string[] | undefined): RegisteredEnv[] {
+  const mujoco = registeredEnvs().filter((e) => e.kind === 'mujoco');
+  if (!names) return mujoco;
+  if (names.length === 0) throw new UsageError('--envs: give at least one env id');
+  return names.map((name) => {
+    const e = registeredEnvs().find((r) => r.id === name);
+    if (!e) throw new UsageError(`--envs: unknown env ${JSON.stringify(name)} (MuJoCo envs: ${mujoco.map((m) => m.id).join(', ')})`);
+    if (e.kind !== 'mujoco') throw new UsageError(`--envs: ${name} is not a MuJoCo env (MuJoCo envs: ${mujoco.map((m) => m.id).join(', ')})`);
+    return e;
+  });
+}
+
+const fmtRate = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+const fmtRatio = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(2));
+
+export const benchEnvsCommand: Command = {
+  name: 'bench envs',
+  summary: 'Benchmark the built-in MuJoCo envs (WASM vs native steps/s, 1 vs 2 workers)',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const entries = selectEnvs(f.envs);
+    const log = ctx.logger;
+    const notes: string[] = [];
+    const load0 = loadavg();
+    const pressure0 = cpuPressure();
+
+    let native: Native | null = null;
+    let nativeInfo: { version: string } | { skipped: string };
+    if (!f.native) nativeInfo = { skipped: 'disabled with --no-native' };
+    else {
+      log.info('bench envs: compiling benchmarks/native/mjbench.c against native MuJoCo');
+      const built = await buildNative();
+      if (typeof built === 'string') {
+        nativeInfo = { skipped: built };
+        log.warn(`bench envs: native MuJoCo skipped: ${built}`);
+      } else {
+        native = built;
+        nativeInfo = { version: built.version };
+      }
+    }
+
+    const perEnv = f.repeats * (native ? 4 : 3);
+    const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
+    const results: EnvBenchResult[] = [];
+    const strippedAll = new Set<string>();
+    try {
+      for (const entry of entries) {
+        const env = await makeEnv({ id: entry.id, seed: f.seed }, { logger: log });
+        const vecs: VecEnv[] = [];
+        try {
+          if (!(env instanceof MujocoEnv)) throw new Error(`${entry.id}: registry kind 'mujoco' but not a MujocoEnv`);
+          const rng = new Rng(f.seed).fork('bench-envs').fork(entry.id);
+          const pool = actionPool(rng.fork('single'), env, 4096, 1);
+
+          // The native copy of the XML (built-in models are self-contained strings).
+          let nativeXml: string | null = null;
+          let stripped: string[] = [];
+          if (native) {
+            const src = env.source;
+            const raw = src.kind === 'xml' ? src.xml : readFileSync(src.path, 'utf8');
+            ({ xml: nativeXml, stripped } = stripForNative(raw));
+            for (const s of stripped) strippedAll.add(s.startsWith('<size') ? '<size memory>' : '<flag island>');
+          }
+          const xmlPath = native && nativeXml !== null ? join(native.dir, `${entry.id}.xml`) : null;
+          if (xmlPath && nativeXml !== null) writeFileSync(xmlPath, nativeXml);
+
+          for (const workers of [1, 2]) vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers, seed: f.seed }));
+          const vecPool = actionPool(rng.fork('vec'), env, 64, f.vecEnvs);
+
+          // Warm-ups: this thread's WASM, then each worker's.
+          progress.tick(0, `${entry.id}: warming up`);
+          env.reset();
+          timeSingle(env, pool, f.warmup);
+          for (const v of vecs) {
+            await v.reset();
+            await timeVec(v, vecPool, f.warmup);
+          }
+
+          const samples = { wasm: [] as number[], native: [] as number[], workers1: [] as number[], workers2: [] as number[] };
+          const cpuWasm: number[] = [];
+          const cpuNative: number[] = [];
+          let nativeError: string | null = null;
+          for (let r = 0; r < f.repeats; r++) {
+            const [wall, cpu] = timeSingle(env, pool, f.duration);
+            samples.wasm.push(wall);
+            cpuWasm.push(cpu);
+            progress.tick(1, `${entry.id}: wasm`);
+            if (native && xmlPath) {
+              if (nativeError === null) {
+                const args = [xmlPath, String(env.task.frameSkip), String(env.spec.horizon), String(f.duration), '0.2', String(f.seed + r)];
+                const out = await run(native.bin, args, (f.duration + 30) * 1000);
+                if (out.code !== 0) {
+                  nativeError = (out.stderr.trim() || out.error?.message || `exit code ${out.code}`).split('\n').join(' ');
+                  log.warn(`bench envs: native ${entry.id} failed: ${nativeError}`);
+                } else {
+                  const j = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { stepsPerSec: number; envSteps: number; cpuSeconds: number };
+                  samples.native.push(j.stepsPerSec);
+                  cpuNative.push(j.envSteps / j.cpuSeconds);
+                }
+              }
+              progress.tick(1, `${entry.id}: native`);
+            }
+            samples.workers1.push(await timeVec(vecs[0], vecPool, f.duration));
+            progress.tick(1, `${entry.id}: 1 worker`);
+            samples.workers2.push(await timeVec(vecs[1], vecPool, f.duration));
+            progress.tick(1, `${entry.id}: 2 workers`);
+          }
+          if (nativeError !== null) notes.push(`${entry.id}: native MuJoCo could not run this model: ${nativeError}`);
+          const wasm = median(samples.wasm);
+          const nat = samples.native.length > 0 ? median(samples.native) : null;
+          const w1 = median(samples.workers1);
+          const w2 = median(samples.workers2);
+          const cpuW = median(cpuWasm);
+          const cpuN = cpuNative.length > 0 ? median(cpuNative) : null;
+          results.push({
+            id: entry.id,
+            frameSkip: env.task.frameSkip,
+            horizon: env.spec.horizon,
+            stepsPerSec: wasm,
+            nativeStepsPerSec: nat,
+            ratio: nat === null ? null : pairedRatio(samples.wasm, samples.native),
+            workers1StepsPerSec: w1,
+            workers2StepsPerSec: w2,
+            workerSpeedup: pairedRatio(samples.workers2, samples.workers1),
+            stepsPerCpuSec: cpuW,
+            nativeStepsPerCpuSec: cpuN,
+            cpuRatio: cpuN === null ? null : pairedRatio(cpuWasm, cpuNative),
+            best: {
+              stepsPerSec: Math.max(...samples.wasm),
+              nativeStepsPerSec: samples.native.length > 0 ? Math.max(...samples.native) : null,
+              ratio: samples.native.length > 0 ? Math.max(...samples.wasm) / Math.max(...samples.native) : null,
+              workerSpeedup: Math.max(...samples.workers2) / Math.max(...samples.workers1),
+            },
+            nativeStripped: stripped,
+            samples,
+          });
+        } finally {
+          for (const v of vecs) await v.close();
+          env.dispose();
+        }
+      }
+    } finally {
+      if (native) rmSync(native.dir, { recursive: true, force: true });
+    }
+    progress.finish('done');
+
+    const load1 = loadavg();
+    const pressure1 = cpuPressure();
+    const misses: string[] = [];
+    for (const r of results) {
+      if (r.ratio !== null && r.ratio < TARGETS.ratio) misses.push(`${r.id} ratio ${r.ratio.toFixed(2)} < ${TARGETS.ratio}`);
+      if (!(r.workerSpeedup >= TARGETS.workerSpeedup)) misses.push(`${r.id} worker speed-up ${r.workerSpeedup.toFixed(2)} < ${TARGETS.workerSpeedup}`);
+    }
+    const pass = misses.length === 0;
+    if (native && strippedAll.size > 0) {
+      notes.push(`native: stripped ${[...strippedAll].join(' and ')} from temp copies of the XML (MuJoCo ${native.version} does not know them)`);
+    }
+    if (!native) notes.push('ratio target not checked: native MuJoCo was skipped');
+    notes.push(
+      'wasm: MujocoEnv.step in the main thread (frame skip, observation, reward terms; episodes reset at their end); native: mj_step x frame skip with random controls, ' +
+        'resets at the horizon only (no task termination), no observation or reward code',
+      `workers: createVecEnv with ${f.vecEnvs} envs, steps/s over all envs, 1 vs 2 worker threads`,
+      `steps/s: medians of ${f.repeats} interleaved repeats of ${f.duration} s after ${f.warmup} s warm-ups; ratio and speed-up: medians of the per-repeat ratios ` +
+        '(each pair measured back to back); "best": ratio of the fastest repeats; ' +
+        'cpu ratio: steps per CPU-second (process CPU time), wasm over native',
+      `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1
+        .map((x) => x.toFixed(2))
+        .join(' ')} at end`,
+    );
+    if (pressure0 !== null && pressure1 !== null) {
+      notes.push(
+        `CPU pressure (Linux PSI some avg10/avg60: share of time runnable threads waited for a CPU) ${pressure0} at start, ${pressure1} at end; ` +
+          'well above 0 means other processes competed for the cores and the worker speed-up in particular reads low',
+      );
+    }
+    if (misses.length > 0) notes.push(`missed: ${misses.join('; ')}`);
+
+    const rows = results.map((r) => [
+      r.id,
+      String(r.frameSkip),
+      fmtRate(r.stepsPerSec),
+      fmtRate(r.nativeStepsPerSec),
+      fmtRatio(r.ratio),
+      fmtRatio(r.best.ratio),
+      fmtRatio(r.cpuRatio),
+      fmtRate(r.workers1StepsPerSec),
+      fmtRate(r.workers2StepsPerSec),
+      fmtRatio(r.workerSpeedup),
+      fmtRatio(r.best.workerSpeedup),
+    ]);
+    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best'];
+    const out = [
+      formatTable(header, rows),
+      '',
+      `targets: ratio >= ${TARGETS.ratio}, speed-up >= ${TARGETS.workerSpeedup}: ${pass ? 'PASS' : 'FAIL'}`,
+      `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}`,
+      ...notes.map((n) => `- ${n}`),
+    ];
+    ctx.io.stdout.write(`${out.join('\n')}\n`);
+    // The table stays above the JSON line, so one run gives both (benchmarks/results/envs.*).
+    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, native: nativeInfo, notes });
+    return 0;
+  },
+};
