@@ -19,7 +19,7 @@ import { Rng } from '../core/rng.js';
 import type { RunDir } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import type { Trajectory } from '../envs/trajectory.js';
-import { type EpisodeStats, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
+import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import type { RewardFn } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
@@ -59,8 +59,8 @@ export interface LoopOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly progress?: Progress;
-  /** Resume: a trainer restored from a checkpoint and the reward model saved with it. */
-  readonly resume?: { readonly trainer: PpoTrainer; readonly net: RewardNet | null };
+  /** Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with it. */
+  readonly resume?: { readonly checkpoint: PpoCheckpoint; readonly source: string; readonly net: RewardNet | null };
 }
 
 export interface LoopSummary {
@@ -97,7 +97,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
   const rng = new Rng(o.ppo.seed).fork('preference-loop');
   const episodes: Trajectory[] = [];
-  const trainer = o.resume?.trainer ?? (await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined }));
+  // A resumed trainer records episodes too: the query pool refills from its rollouts.
+  const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined });
+  if (o.resume) trainer.restore(o.resume.checkpoint, o.resume.source);
   let net: RewardNet | null = o.resume?.net ?? null;
   const curve: [number, number][] = [];
   const recent: EpisodeStats[] = [];
@@ -108,11 +110,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     if (learned) trainer.rewardFn = modelFn;
     const pool = (): Segment[] => cutSegments(episodes.slice(-o.poolEpisodes), { length: o.segmentLength, source: o.run.path });
 
-    const feedback = async (round: number): Promise<void> => {
+    /** One feedback round; false when the pool has too few segments yet (try again later). */
+    const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
       const segs = pool();
       const k = Math.min(o.labelsPerRound, o.budget - last.labels);
-      if (segs.length < 2 || k <= 0) return;
+      if (k <= 0) return true;
+      if (segs.length < 2) return false;
       const ret = recent.length ? mean(recent.map((e) => e.trueReturn)) : Number.NaN;
       const len = recent.length ? mean(recent.map((e) => e.length)) : trainer.spec.horizon;
       teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
@@ -123,7 +127,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         seen.add(p.id);
         return true;
       });
-      if (candidates.length === 0) return;
+      if (candidates.length === 0) return false;
       const sel = selectQueries(candidates, Math.min(k, candidates.length), o.query, { rng: rng.fork(`select-${round}`), predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined });
       o.store.putPairs(sel.pairs, { round });
       const labels = await teacher.label(sel.pairs);
@@ -175,6 +179,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       o.logger.info(
         `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}`,
       );
+      return true;
     };
 
     const evaluate = async (): Promise<void> => {
@@ -192,8 +197,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     let nextFeedback = learned && last.labels < o.budget ? trainer.globalStep : Number.POSITIVE_INFINITY;
     let nextEval = trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
-      if (trainer.globalStep >= nextFeedback) {
-        await feedback(round++);
+      // (After a resume the pool starts empty: the round waits until rollouts refill it.)
+      if (trainer.globalStep >= nextFeedback && (await feedback(round))) {
+        round++;
         nextFeedback = last.labels < o.budget ? trainer.globalStep + o.feedbackEvery : Number.POSITIVE_INFINITY;
       }
       if (trainer.globalStep >= nextEval) {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expertValueFunction, type PpoCheckpoint, PpoTrainer } from '../../agents/ppo.js';
+import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags, type Parsed } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -107,6 +107,14 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
   return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
 }
 
+function readCheckpoint(file: string): PpoCheckpoint {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
+  } catch (e) {
+    throw new InputError(file, `unreadable checkpoint (${(e as Error).message}); delete it to restart the run from its stored labels`);
+  }
+}
+
 /** Run (or resume) a training run; returns the summary. */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
   const backend = await initBackend(f.backend);
@@ -131,16 +139,15 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   try {
     if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, lr: f.lr, seed: f.seed };
-    let resume: { trainer: PpoTrainer; net: RewardNet | null } | undefined;
+    let resume: { checkpoint: PpoCheckpoint; source: string; net: RewardNet | null } | undefined;
     if (resumeDir) {
       const ckFile = join(run.path, 'artifacts', 'checkpoint', 'checkpoint.json');
       if (existsSync(ckFile)) {
-        const trainer = await PpoTrainer.create({ env: envConfig, config: ppo });
-        trainer.restore(JSON.parse(readFileSync(ckFile, 'utf8')) as PpoCheckpoint, ckFile);
+        const checkpoint = readCheckpoint(ckFile);
         const netDir = run.artifact('reward_model');
         const net = existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
-        resume = { trainer, net };
-        ctx.logger.info(`resuming ${run.path} at ${trainer.globalStep} env steps with ${store.counts().labels} stored labels`);
+        resume = { checkpoint, source: ckFile, net };
+        ctx.logger.info(`resuming ${run.path} at ${checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
     }
     ctx.logger.info(
