@@ -6,15 +6,18 @@ import { errorMessage, InputError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { benchAgentsCommand } from './commands/bench_agents.js';
 import { benchEnvsCommand } from './commands/bench_envs.js';
+import { benchOracleCommand } from './commands/bench_oracle.js';
 import { benchRegretCommand } from './commands/bench_regret.js';
 import { benchRewardCommand } from './commands/bench_reward.js';
 import { checkEnvCommand } from './commands/check_env.js';
 import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
+import { tourCommand } from './commands/tour.js';
 import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
 import { iqlCommand } from './commands/iql.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
+import { offlineCommand } from './commands/offline.js';
 import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { serveCommand } from './commands/serve.js';
@@ -22,12 +25,14 @@ import { trainCommand } from './commands/train.js';
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
+  tourCommand,
   envsCommand,
   checkEnvCommand,
   rolloutCommand,
   trainCommand,
   collectCommand,
   iqlCommand,
+  offlineCommand,
   serveCommand,
   renderCommand,
   fitStatsCommand,
@@ -37,6 +42,7 @@ export const COMMANDS: readonly Command[] = [
   benchRewardCommand,
   benchRegretCommand,
   benchAgentsCommand,
+  benchOracleCommand,
 ];
 
 function usage(): string {

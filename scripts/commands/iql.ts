@@ -20,18 +20,17 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BC_DEFAULTS, Bc, type BcConfig } from '../../agents/bc.js';
-import { checkEnv, episodeReturns, readDataset, summarizeDataset } from '../../agents/dataset.js';
-import { datasetRewards, IQL_DEFAULTS, Iql, type IqlConfig, type OfflineLearner, prepareOfflineData, type ReferenceReturns, resolveIqlConfig, trainOffline } from '../../agents/iql.js';
-import type { RewardFn } from '../../agents/types.js';
+import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js';
+import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
+import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { pearson } from '../../core/math.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { RewardNet } from '../../reward/network.js';
+import { relabelDataset, relabelMismatch } from '../../reward/relabel.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -114,32 +113,31 @@ export const iqlCommand: Command = {
       if (modelDir) {
         const net = RewardNet.load(modelDir);
         try {
-          if (net.config.obsDim !== ds.obsDim || net.config.actDim !== ds.actDim) {
-            throw new UsageError(`--reward: the model takes obs/act sizes ${net.config.obsDim}/${net.config.actDim}, the dataset has ${ds.obsDim}/${ds.actDim}`);
-          }
-          rewardKind = net.config.preferenceModel === 'regret' ? 'advantage' : 'reward';
+          const problem = relabelMismatch(net, ds);
+          if (problem) throw new UsageError(`--reward: ${problem}`);
+          const rel = relabelDataset(ds, net);
+          rewardKind = rel.kind;
           if (rewardKind === 'advantage') {
             ctx.logger.warn('the reward model was trained with the regret preference model: its output estimates the optimal advantage A*(s, a); IQL uses it as the reward (the optimal policy for r = A* is the optimal policy of the task)');
           }
-          const fn: RewardFn = (batch) => net.predict(batch);
-          rewards = datasetRewards(ds, fn);
+          rewards = rel.rewards;
+          rewardStats['reward/transition_correlation'] = rel.transitionCorrelation;
+          rewardStats['reward/return_correlation'] = rel.returnCorrelation;
         } finally {
           net.dispose();
         }
-        rewardStats['reward/transition_correlation'] = pearson(rewards, ds.rewards);
-        rewardStats['reward/return_correlation'] = pearson(episodeReturns(ds, rewards), episodeReturns(ds));
       }
-      const common = { updates: f.updates, batchSize: f.batchSize, hidden, seed: f.seed };
-      const data = prepareOfflineData(ds, rewards, {
-        normalizeObs: true,
-        obsStdEps: IQL_DEFAULTS.obsStdEps,
-        rewardScaling: f.algo === 'iql' ? f.rewardScaling : 'none',
-        rewardScaleSteps: null,
-      });
-      const resolved =
-        f.algo === 'iql'
-          ? resolveIqlConfig({ ...common, beta: f.beta, expectile: f.expectile, targetRate: f.targetRate, actor: f.actor, rewardScaling: f.rewardScaling })
-          : { ...BC_DEFAULTS, ...common, loss: f.bcLoss };
+      const agentOptions = {
+        algo: f.algo,
+        updates: f.updates,
+        batchSize: f.batchSize,
+        hidden,
+        seed: f.seed,
+        iql: { beta: f.beta, expectile: f.expectile, targetRate: f.targetRate, actor: f.actor, rewardScaling: f.rewardScaling },
+        bcLoss: f.bcLoss,
+      };
+      const resolved = resolveOfflineConfig(agentOptions);
+      const scale = offlineRewardScale(resolved, ds, rewards);
       const rewardTag = modelDir ? 'model' : 'true';
       const run = createRunDir({
         root: f.runsDir,
@@ -149,20 +147,15 @@ export const iqlCommand: Command = {
           ...f,
           envConfig,
           resolved,
-          derived: { rewardScale: data.rewardScale, rewardKind },
+          derived: { rewardScale: scale, rewardKind },
         },
         clock: ctx.clock,
       });
       const progress = new Progress(`${f.algo} ${env.spec.id}`, f.updates, { unit: 'updates', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
-      let learner: OfflineLearner | null = null;
       try {
-        learner =
-          f.algo === 'iql'
-            ? new Iql(ds.obsDim, ds.actDim, env.spec.actLow, env.spec.actHigh, resolved as IqlConfig)
-            : new Bc(ds.obsDim, ds.actDim, env.spec.actLow, env.spec.actHigh, resolved as BcConfig);
         ctx.logger.info(
           `${f.algo.toUpperCase()} on ${f.dataset}: ${ds.size} transitions, ${dsSummary.episodes} episodes (mean return ${dsSummary.meanReturn.toFixed(2)}), reward ${rewardKind}` +
-            `${f.algo === 'iql' ? `, scale ${data.rewardScale.toPrecision(4)}` : ''}, ${f.updates} updates -> ${run.path}`,
+            `${f.algo === 'iql' ? `, scale ${scale.toPrecision(4)}` : ''}, ${f.updates} updates -> ${run.path}`,
         );
         run.metrics.log(0, {
           'dataset/transitions': ds.size,
@@ -170,17 +163,17 @@ export const iqlCommand: Command = {
           'dataset/mean_return': dsSummary.meanReturn,
           'dataset/min_return': dsSummary.minReturn,
           'dataset/max_return': dsSummary.maxReturn,
-          'reward/scale': data.rewardScale,
+          'reward/scale': scale,
           'reward/kind': rewardKind,
           ...rewardStats,
         });
         let lastReturn = Number.NaN;
-        const result = trainOffline({
-          learner,
-          data,
-          updates: f.updates,
-          batchSize: f.batchSize,
-          seed: f.seed,
+        const { actor, training: result, rewardScale } = trainOfflineAgent({
+          ...agentOptions,
+          ds,
+          rewards,
+          actLow: env.spec.actLow,
+          actHigh: env.spec.actHigh,
           evalEnv: env,
           evalEvery: f.evalEvery,
           evalEpisodes: f.evalEpisodes,
@@ -192,10 +185,11 @@ export const iqlCommand: Command = {
             if (typeof m['eval/true_return'] === 'number') lastReturn = m['eval/true_return'];
           },
           onUpdate: (k) => progress.update(k, Number.isNaN(lastReturn) ? undefined : `return ${lastReturn.toFixed(1)}`),
+          actorMeta: { dataset: f.dataset, reward: f.reward, updates: f.updates, env: envConfig },
         });
         progress.finish();
         const final = result.final!;
-        const actorFile = learner.actor.snapshot(f.algo, { dataset: f.dataset, reward: f.reward, updates: f.updates, env: envConfig }).save(run.artifact('actor'));
+        const actorFile = actor.save(run.artifact('actor'));
         const summary = {
           algo: f.algo,
           env: env.spec.id,
@@ -212,7 +206,7 @@ export const iqlCommand: Command = {
           datasetMeanReturn: dsSummary.meanReturn,
           datasetMinReturn: dsSummary.minReturn,
           datasetMaxReturn: dsSummary.maxReturn,
-          rewardScale: data.rewardScale,
+          rewardScale,
           rewardTransitionCorrelation: rewardStats['reward/transition_correlation'] ?? null,
           rewardReturnCorrelation: rewardStats['reward/return_correlation'] ?? null,
           updatesPerSec: result.updatesPerSec,
@@ -238,7 +232,6 @@ export const iqlCommand: Command = {
         }
         return 0;
       } finally {
-        learner?.dispose();
         run.close();
       }
     } finally {

@@ -1,0 +1,119 @@
+/**
+ * One offline agent trained end to end: a dataset and a reward for every transition in, a
+ * trained actor (plain-JS snapshot) and its training record out. Shared by `prefrl iql` and the
+ * offline preference pipeline (reward/offline.ts), so both build IQL and BC the same way:
+ *
+ *   rewards -> prepareOfflineData (observation normalisation; IQL: CORL's locomotion reward
+ *   scaling, BC: none) -> Iql | Bc with the resolved config -> trainOffline (uniform batches,
+ *   optional evaluations in the simulator) -> actor snapshot.
+ *
+ * The learner's tensors are disposed before returning; the snapshot holds plain numbers.
+ */
+import type { Clock } from '../core/clock.js';
+import type { Metrics } from '../core/log.js';
+import type { Env } from '../envs/types.js';
+import { BC_DEFAULTS, Bc, type BcConfig } from './bc.js';
+import type { OfflineDataset } from './dataset.js';
+import {
+  type ActorSnapshot,
+  IQL_DEFAULTS,
+  Iql,
+  type IqlConfig,
+  type OfflineLearner,
+  prepareOfflineData,
+  type ReferenceReturns,
+  resolveIqlConfig,
+  rewardScale,
+  trainOffline,
+  type TrainOfflineResult,
+} from './iql.js';
+
+export const OFFLINE_ALGOS = ['iql', 'bc'] as const;
+export type OfflineAlgo = (typeof OFFLINE_ALGOS)[number];
+
+export interface OfflineAgentOptions {
+  readonly algo: OfflineAlgo;
+  readonly ds: OfflineDataset;
+  /** Reward of every transition [ds.size] (the dataset's own, or a relabelling). */
+  readonly rewards: ArrayLike<number>;
+  /** The action box of the env the actor will act in. */
+  readonly actLow: ArrayLike<number>;
+  readonly actHigh: ArrayLike<number>;
+  readonly updates: number;
+  readonly batchSize: number;
+  readonly hidden: readonly number[];
+  readonly seed: number;
+  /** IQL settings beyond the common ones (defaults: IQL_DEFAULTS). */
+  readonly iql?: Partial<Pick<IqlConfig, 'beta' | 'expectile' | 'targetRate' | 'actor' | 'rewardScaling'>>;
+  /** BC loss: 'mse' (deterministic actor) or 'nll' (Gaussian actor); default mse. */
+  readonly bcLoss?: BcConfig['loss'];
+  /** Evaluate in this env every evalEvery updates and after the last one (none: no evaluation). */
+  readonly evalEnv?: Env;
+  readonly evalEvery?: number;
+  readonly evalEpisodes?: number;
+  readonly refReturns?: ReferenceReturns;
+  readonly logEvery?: number;
+  readonly clock?: Clock;
+  readonly onMetrics?: (update: number, m: Metrics) => void;
+  readonly onUpdate?: (done: number) => void;
+  /** Recorded in the actor file's meta. */
+  readonly actorMeta?: Record<string, unknown>;
+}
+
+export interface OfflineAgentResult {
+  readonly actor: ActorSnapshot;
+  readonly training: TrainOfflineResult;
+  /** The factor applied to the rewards before training (1 without scaling). */
+  readonly rewardScale: number;
+  /** The learner's full config. */
+  readonly resolved: IqlConfig | BcConfig;
+}
+
+/** The resolved config of an agent (what would be trained; no tensors made). */
+export function resolveOfflineConfig(o: Pick<OfflineAgentOptions, 'algo' | 'updates' | 'batchSize' | 'hidden' | 'seed' | 'iql' | 'bcLoss'>): IqlConfig | BcConfig {
+  const common = { updates: o.updates, batchSize: o.batchSize, hidden: [...o.hidden], seed: o.seed };
+  return o.algo === 'iql' ? resolveIqlConfig({ ...common, ...(o.iql ?? {}) }) : { ...BC_DEFAULTS, ...common, loss: o.bcLoss ?? BC_DEFAULTS.loss };
+}
+
+/** The factor the agent's training applies to the rewards: IQL's locomotion scaling, else 1. */
+export function offlineRewardScale(resolved: IqlConfig | BcConfig, ds: OfflineDataset, rewards: ArrayLike<number>): number {
+  if (!('rewardScaling' in resolved) || resolved.rewardScaling !== 'locomotion') return 1;
+  return rewardScale(ds, rewards, resolved.rewardScaleSteps ?? ds.meta.horizon ?? 1000).scale;
+}
+
+/** Train one agent (see the header). Synchronous: the whole run happens inside this call. */
+export function trainOfflineAgent(o: OfflineAgentOptions): OfflineAgentResult {
+  const resolved = resolveOfflineConfig(o);
+  const data = prepareOfflineData(o.ds, o.rewards, {
+    normalizeObs: true,
+    obsStdEps: IQL_DEFAULTS.obsStdEps,
+    rewardScaling: o.algo === 'iql' ? (resolved as IqlConfig).rewardScaling : 'none',
+    rewardScaleSteps: null,
+  });
+  let learner: OfflineLearner | null = null;
+  try {
+    learner =
+      o.algo === 'iql'
+        ? new Iql(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as IqlConfig)
+        : new Bc(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as BcConfig);
+    const training = trainOffline({
+      learner,
+      data,
+      updates: o.updates,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      evalEnv: o.evalEnv,
+      evalEvery: o.evalEvery,
+      evalEpisodes: o.evalEpisodes,
+      refReturns: o.refReturns,
+      logEvery: o.logEvery,
+      clock: o.clock,
+      onMetrics: o.onMetrics,
+      onUpdate: o.onUpdate,
+    });
+    const actor = learner.actor.snapshot(o.algo, o.actorMeta);
+    return { actor, training, rewardScale: data.rewardScale, resolved };
+  } finally {
+    learner?.dispose();
+  }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Issue 6 benchmark: the offline preference pipeline (prefrl offline) with the synthetic-vlm
+# teacher (20% flipped labels, 10% unsure) and 2,000 labels on medium-replay datasets of
+# reacher and pusher, 3 seeds; IQL on the learned reward vs IQL on the true reward and BC.
+#
+#   benchmarks/offline.sh                 # everything (datasets, 6 pipeline runs, summary)
+#   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
+#
+# Datasets and run folders go under runs/bench-offline/ (git-ignored); the summary goes to
+# benchmarks/results/offline/results.json. Re-running resumes: finished runs are kept, a run
+# folder without summary.json is resumed stage by stage. The two envs run side by side (two
+# processes); set LANES=1 to run everything one after the other.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UPDATES=${UPDATES:-5000}
+SEEDS=${SEEDS:-"0 1 2"}
+ENVS=${ENVS:-"reacher pusher"}
+LANES=${LANES:-2}
+ROOT=${ROOT:-runs/bench-offline}
+PREFRL=${PREFRL:-"npx tsx benchmarks/run_cli.ts"}
+mkdir -p "$ROOT"
+
+# Medium-replay datasets: PPO's rollout history on the true reward (prefrl collect).
+declare -A STEPS=([reacher]=100000 [pusher]=200000)
+dataset() {
+  local env=$1 out="$ROOT/data-$1-medium-replay.h5"
+  if [[ ! -f $out ]]; then
+    $PREFRL collect --env "$env" --policy medium-replay --steps "${STEPS[$env]}" --workers 0 --seed 0 \
+      --runs-dir "$ROOT" --name "collect-$env-medium-replay" --out "$out" --quiet --json >"$ROOT/collect-$env.json"
+  fi
+  echo "$out"
+}
+
+lane() {
+  local env=$1 data
+  data=$(dataset "$env")
+  for seed in $SEEDS; do
+    local name="offline-$env-s$seed" dir
+    dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
+    if [[ -n $dir && -f $dir/summary.json ]]; then continue; fi
+    if [[ -n $dir ]]; then
+      $PREFRL offline --resume "$dir" --quiet --json >"$ROOT/$name.json"
+    else
+      $PREFRL offline --dataset "$data" --teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --labels 2000 \
+        --segment-length 50 --reward-epochs 30 --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 --seed "$seed" \
+        --runs-dir "$ROOT" --name "$name" --quiet --json >"$ROOT/$name.json"
+    fi
+  done
+}
+
+if [[ $LANES -ge 2 ]]; then
+  pids=()
+  for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p"; done
+else
+  for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log"; done
+fi
+
+npx tsx benchmarks/offline_summary.ts "$ROOT" benchmarks/results/offline/results.json

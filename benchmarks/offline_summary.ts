@@ -1,0 +1,73 @@
+/**
+ * Collect the summaries of `prefrl offline` runs (benchmarks/offline.sh) into one results file:
+ * per run the true returns of IQL on the learned reward, IQL on the true reward, BC and a random
+ * policy, the two ratios, label and reward-model statistics and stage times; per env the mean
+ * and standard deviation over seeds.
+ *
+ *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json>
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mean, std } from '../core/math.js';
+import type { OfflineSummary } from '../reward/offline.js';
+
+const [root, out] = process.argv.slice(2);
+if (!root || !out) {
+  process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json>\n');
+  process.exit(2);
+}
+const runs: OfflineSummary[] = [];
+for (const d of readdirSync(root).sort()) {
+  const f = join(root, d, 'summary.json');
+  if (existsSync(f) && /offline-/.test(d)) runs.push(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary);
+}
+const stat = (xs: number[]) => ({ mean: mean(xs), std: std(xs), n: xs.length });
+const byEnv: Record<string, unknown> = {};
+for (const env of [...new Set(runs.map((r) => r.env))]) {
+  const rs = runs.filter((r) => r.env === env);
+  byEnv[env] = {
+    seeds: rs.map((r) => r.seed),
+    iqlLearned: stat(rs.map((r) => r.returns.iqlLearned.meanReturn)),
+    iqlTrue: stat(rs.map((r) => r.returns.iqlTrue.meanReturn)),
+    bc: stat(rs.map((r) => r.returns.bc.meanReturn)),
+    random: stat(rs.map((r) => r.returns.random.meanReturn)),
+    ratio: stat(rs.map((r) => r.ratio)),
+    normalizedRatio: stat(rs.map((r) => r.normalizedRatio)),
+    ratioOfMeans: mean(rs.map((r) => r.returns.iqlLearned.meanReturn)) / mean(rs.map((r) => r.returns.iqlTrue.meanReturn)),
+    normalizedRatioOfMeans:
+      (mean(rs.map((r) => r.returns.iqlLearned.meanReturn)) - mean(rs.map((r) => r.returns.random.meanReturn))) /
+      (mean(rs.map((r) => r.returns.iqlTrue.meanReturn)) - mean(rs.map((r) => r.returns.random.meanReturn))),
+    preferences: stat(rs.map((r) => r.preferences)),
+    teacherAgreement: stat(rs.map((r) => r.teacherAgreement ?? Number.NaN)),
+    rewardTransitionCorrelation: stat(rs.map((r) => r.rewardTransitionCorrelation)),
+    rewardReturnCorrelation: stat(rs.map((r) => r.rewardReturnCorrelation)),
+    wallSeconds: stat(rs.map((r) => Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))),
+  };
+}
+const perRun = runs.map((r) => ({
+  env: r.env,
+  seed: r.seed,
+  iqlLearned: r.returns.iqlLearned.meanReturn,
+  iqlTrue: r.returns.iqlTrue.meanReturn,
+  bc: r.returns.bc.meanReturn,
+  random: r.returns.random.meanReturn,
+  iqlLearnedSuccess: r.returns.iqlLearned.meanSuccess,
+  iqlTrueSuccess: r.returns.iqlTrue.meanSuccess,
+  bcSuccess: r.returns.bc.meanSuccess,
+  ratio: r.ratio,
+  normalizedRatio: r.normalizedRatio,
+  labels: r.labels,
+  preferences: r.preferences,
+  skips: r.skips,
+  teacherAgreement: r.teacherAgreement,
+  rewardValAccuracy: r.rewardValAccuracy,
+  rewardTransitionCorrelation: r.rewardTransitionCorrelation,
+  rewardReturnCorrelation: r.rewardReturnCorrelation,
+  updates: r.updates,
+  evalEpisodes: r.evalEpisodes,
+  stageSeconds: r.stageSeconds,
+  runDir: r.runDir,
+}));
+const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byEnv, runs: perRun };
+writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+process.stdout.write(`${JSON.stringify(byEnv, null, 2)}\n`);

@@ -1,0 +1,853 @@
+/**
+ * The offline preference pipeline (RL-VLM-F, Wang et al. 2024; "Real-World Offline
+ * Reinforcement Learning from Vision Language Model Feedback", Venkataraman et al. 2024): an
+ * unlabelled, sub-optimal dataset and a teacher in, a policy learned without the true reward
+ * out, evaluated in the simulator next to the same learner on the true reward.
+ *
+ *   pairs    seeded uniform segment pairs cut from the dataset's episodes -> the run's label store
+ *   label    the teacher labels every pair not labelled yet (batches; each batch is stored
+ *            before the next is asked, so a killed run loses at most one batch, and the VLM
+ *            teacher's answer cache means a re-asked batch is not paid twice)
+ *   reward   a reward-model ensemble trained on the stored labels (held-out early stopping)
+ *   relabel  every transition relabelled with the model's ensemble mean; Pearson correlation
+ *            with the true reward per transition and per episode return
+ *   iql      IQL on the relabelled data, and the two baselines with the same updates and seed:
+ *            IQL on the true reward and behaviour cloning
+ *   eval     deterministic episodes in the simulator for the three actors and a uniform random
+ *            policy (same episode seeds); summary.json
+ *
+ * Run folder (core/run.ts) and what marks each stage done:
+ *   config.json                       the resolved OfflineConfig (+ env config, dataset facts)
+ *   labels.sqlite                     pairs, segments and labels (reward/store.ts)
+ *   artifacts/pairs.json              pairs
+ *   artifacts/labels.json             label (written when no pair is left unlabelled)
+ *   artifacts/reward_model/, reward.json              reward
+ *   artifacts/relabelled_rewards.npy, relabel.json    relabel
+ *   artifacts/agents/<iql-learned|iql-true|bc>/{actor.json,training.json}   iql
+ *   summary.json                      eval
+ * A stage whose output exists is skipped unless forced; a stage that runs removes the outputs of
+ * the later stages that depend on it (the baselines depend only on the dataset and the agent
+ * settings and are kept). A stage whose inputs are missing is an error naming the stage to run.
+ *
+ * Ratios. `ratio` = R(IQL learned) / R(IQL true) is only meaningful when both returns are
+ * positive; reacher and pusher returns are negative (costs), where that quotient reads
+ * backwards. `normalizedRatio` = (R_learned - R_random) / (R_true - R_random) measures the
+ * fraction of IQL-true's improvement over a uniform random policy that IQL-learned achieves
+ * (D4RL's normalised score with IQL-true as the expert reference); it is the one to read for
+ * "reaches x% of IQL with the true reward" on every env.
+ */
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
+import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
+import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
+import { evaluatePolicy } from '../agents/ppo.js';
+import { type BackendChoice, initBackend } from '../core/backend.js';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { InputError, UsageError } from '../core/errors.js';
+import type { Logger, Metrics, Sink } from '../core/log.js';
+import { mean, pearson, std } from '../core/math.js';
+import { readNpy, writeNpy } from '../core/npy.js';
+import { Progress } from '../core/progress.js';
+import { Rng } from '../core/rng.js';
+import { createRunDir, openRunDir, type RunDir } from '../core/run.js';
+import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
+import { randomPolicy } from '../envs/rollout.js';
+import type { Trajectory } from '../envs/trajectory.js';
+import type { Env, EnvSpec } from '../envs/types.js';
+import { RewardNet } from './network.js';
+import { relabelDataset } from './relabel.js';
+import { makePair, sampleSegments, segmentReturn } from './segments.js';
+import { LabelStore } from './store.js';
+import { makeTeacher } from './teachers/index.js';
+import type { VlmMakeOptions } from './teachers/vlm.js';
+import { trainRewardModel } from './train.js';
+import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
+
+export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
+export type OfflineStage = (typeof OFFLINE_STAGES)[number];
+export const OFFLINE_TEACHERS = ['vlm', 'synthetic-vlm', 'heron', 'oracle'] as const;
+export type OfflineTeacherKind = (typeof OFFLINE_TEACHERS)[number];
+/** The three agents the pipeline trains and evaluates. */
+export const OFFLINE_AGENTS = ['iql-learned', 'iql-true', 'bc'] as const;
+export type OfflineAgent = (typeof OFFLINE_AGENTS)[number];
+
+/** VLM teacher settings that are saved with the run (never the API key, only its variable's name). */
+export interface OfflineVlmConfig {
+  readonly baseUrl: string | null;
+  readonly model: string | null;
+  /** Name of the environment variable holding the API key. */
+  readonly keyEnv: string;
+  /** 'final' (RL-VLM-F) or a number k of frames tiled into a strip. */
+  readonly frames: 'final' | number;
+  /** Answer cache folder; null: <run>/vlm_cache. */
+  readonly cacheDir: string | null;
+}
+
+/** Everything that fixes a pipeline run (saved as config.json; a resumed run uses it as saved). */
+export interface OfflineConfig {
+  /** HDF5 dataset (agents/dataset.ts). */
+  readonly dataset: string;
+  /** Env to evaluate in; null: the env recorded in the dataset. */
+  readonly env: EnvConfig | null;
+  readonly teacher: OfflineTeacherKind;
+  /** synthetic-vlm: probability of a flipped label among answered pairs. */
+  readonly errorRate: number;
+  /** synthetic-vlm: probability of "unsure" (a skip). */
+  readonly unsureRate: number;
+  /** heron: the ranking/margins JSON file. */
+  readonly heronConfig: string | null;
+  readonly vlm: OfflineVlmConfig;
+  /** Pairs to ask about (labels = answers, skips included). */
+  readonly labels: number;
+  /** Pairs handed to the teacher per call (and stored per transaction). */
+  readonly labelBatch: number;
+  readonly segmentLength: number;
+  readonly preferenceModel: PreferenceModelKind;
+  readonly rewardMembers: number;
+  readonly rewardHidden: readonly number[];
+  readonly rewardEpochs: number;
+  /** IQL and BC gradient updates (each agent). */
+  readonly updates: number;
+  readonly batchSize: number;
+  /** Hidden widths of the IQL and BC networks. */
+  readonly hidden: readonly number[];
+  /** Deterministic evaluation episodes per agent. */
+  readonly evalEpisodes: number;
+  /** Updates between evaluations during training (0: only the eval stage evaluates). */
+  readonly evalEvery: number;
+  readonly seed: number;
+  readonly backend: BackendChoice;
+}
+
+export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
+  env: null,
+  errorRate: 0.2,
+  unsureRate: 0.1,
+  heronConfig: null,
+  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null },
+  labels: 2000,
+  labelBatch: 100,
+  segmentLength: 50,
+  preferenceModel: 'partial-return',
+  rewardMembers: 3,
+  rewardHidden: [256, 256],
+  rewardEpochs: 50,
+  updates: IQL_DEFAULTS.updates,
+  batchSize: IQL_DEFAULTS.batchSize,
+  hidden: IQL_DEFAULTS.hidden,
+  evalEpisodes: 10,
+  evalEvery: 0,
+  seed: 0,
+  backend: 'auto',
+};
+
+export interface OfflineRunOptions {
+  /** A new run: the config (defaults filled in from OFFLINE_DEFAULTS). Ignored with `resume`. */
+  readonly config?: Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'>;
+  /** Continue the run in this folder with its saved config. */
+  readonly resume?: string;
+  /** Stages to run, in pipeline order (default: all). */
+  readonly stages?: readonly OfflineStage[];
+  /** Re-run the selected stages even when their output exists (labels already stored are kept). */
+  readonly force?: boolean;
+  /** Where a new run folder is created (default runs). */
+  readonly runsDir?: string;
+  /** Run name (default offline-<env>-<teacher>-s<seed>). */
+  readonly name?: string;
+  /** Runtime-only VLM settings (a stub server's fetch, a renderer, the key lookup); never saved. */
+  readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
+}
+
+export interface OfflineContext {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Progress bars: where, and whether they redraw in place; silent: none. */
+  readonly progress?: { readonly sink: Sink; readonly tty: boolean; readonly silent: boolean };
+}
+
+export interface AgentEval {
+  readonly meanReturn: number;
+  readonly stdReturn: number;
+  readonly returns: readonly number[];
+  readonly meanSuccess: number;
+}
+
+export interface OfflineSummary {
+  readonly env: string;
+  readonly dataset: string;
+  readonly datasetTransitions: number;
+  readonly datasetEpisodes: number;
+  readonly datasetMeanReturn: number;
+  readonly teacher: string;
+  readonly teacherId: string;
+  readonly preferenceModel: PreferenceModelKind;
+  readonly segmentLength: number;
+  /** Pairs asked, preferences and skips received. */
+  readonly labels: number;
+  readonly preferences: number;
+  readonly skips: number;
+  /** Fraction of strict preferences that agree with the true partial returns of the two segments. */
+  readonly teacherAgreement: number | null;
+  readonly rewardValAccuracy: number;
+  readonly rewardTransitionCorrelation: number;
+  readonly rewardReturnCorrelation: number;
+  readonly updates: number;
+  readonly seed: number;
+  readonly evalEpisodes: number;
+  readonly returns: { readonly iqlLearned: AgentEval; readonly iqlTrue: AgentEval; readonly bc: AgentEval; readonly random: AgentEval };
+  /** R(IQL learned) / R(IQL true) (see the header: only meaningful for positive returns). */
+  readonly ratio: number;
+  /** (R_learned - R_random) / (R_true - R_random). */
+  readonly normalizedRatio: number;
+  /** Seconds each stage took when it last ran. */
+  readonly stageSeconds: Record<string, number>;
+  readonly runDir: string;
+}
+
+export interface OfflineResult {
+  readonly runDir: string;
+  /** What happened to each selected stage. */
+  readonly stages: Record<string, 'ran' | 'skipped'>;
+  /** The summary once the eval stage has run (now or before); null otherwise. */
+  readonly summary: OfflineSummary | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Config
+
+/** Fill defaults and check ranges; throws UsageError naming the flag. */
+export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'>): OfflineConfig {
+  const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as Partial<OfflineConfig>;
+  const r: OfflineConfig = { ...OFFLINE_DEFAULTS, ...given, vlm: { ...OFFLINE_DEFAULTS.vlm, ...(given.vlm ?? {}) } } as OfflineConfig;
+  const bad = (flag: string, msg: string): never => {
+    throw new UsageError(`--${flag}: ${msg}`);
+  };
+  if (!(OFFLINE_TEACHERS as readonly string[]).includes(r.teacher)) bad('teacher', `unknown teacher ${JSON.stringify(r.teacher)} (expected ${OFFLINE_TEACHERS.join(', ')})`);
+  const posInt = (v: number, flag: string) => {
+    if (!Number.isInteger(v) || v < 1) bad(flag, `expected a positive integer, got ${v}`);
+  };
+  posInt(r.labels, 'labels');
+  posInt(r.labelBatch, 'label-batch');
+  posInt(r.updates, 'updates');
+  posInt(r.batchSize, 'batch-size');
+  posInt(r.evalEpisodes, 'eval-episodes');
+  posInt(r.rewardMembers, 'reward-members');
+  posInt(r.rewardEpochs, 'reward-epochs');
+  if (!Number.isInteger(r.segmentLength) || r.segmentLength < 2) bad('segment-length', `expected an integer >= 2, got ${r.segmentLength}`);
+  if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
+  for (const [k, flag] of [
+    ['errorRate', 'error-rate'],
+    ['unsureRate', 'unsure-rate'],
+  ] as const) {
+    if (!(r[k] >= 0 && r[k] <= 1)) bad(flag, `expected a probability in [0, 1], got ${r[k]}`);
+  }
+  if (r.preferenceModel !== 'partial-return' && r.preferenceModel !== 'regret') bad('preference-model', `expected partial-return or regret, got ${JSON.stringify(r.preferenceModel)}`);
+  for (const [k, flag] of [
+    ['hidden', 'hidden'],
+    ['rewardHidden', 'reward-hidden'],
+  ] as const) {
+    if (r[k].length === 0 || !r[k].every((h) => Number.isInteger(h) && h > 0)) bad(flag, `expected positive integers, got ${JSON.stringify(r[k])}`);
+  }
+  if (r.teacher === 'heron' && !r.heronConfig) bad('heron-config', '--teacher heron needs a ranking/margins JSON file');
+  if (r.teacher !== 'heron' && r.heronConfig) bad('heron-config', 'only for --teacher heron');
+  if (r.teacher === 'vlm') {
+    if (!r.vlm.baseUrl) bad('vlm-base-url', '--teacher vlm needs the server\'s base URL (e.g. http://localhost:8000/v1)');
+    if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
+  }
+  if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1)) bad('vlm-frames', `expected final or a number of frames, got ${JSON.stringify(r.vlm.frames)}`);
+  return r;
+}
+
+/** The makeTeacher spec of a config (teacher settings inside it, so the teacher id records them). */
+export function teacherSpec(c: OfflineConfig): string {
+  switch (c.teacher) {
+    case 'oracle':
+      return 'oracle';
+    case 'synthetic-vlm':
+      return `synthetic-vlm:errorRate=${c.errorRate},unsureRate=${c.unsureRate}`;
+    case 'heron':
+      return `heron:${c.heronConfig}`;
+    case 'vlm':
+      return c.vlm.frames === 'final' ? 'vlm' : `vlm:frames=${c.vlm.frames}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks of the dataset against what the teacher needs (before any work)
+
+/** Throws InputError naming the dataset and the missing key when the teacher cannot judge its segments. */
+export function checkTeacherInputs(ds: OfflineDataset, teacher: OfflineTeacherKind): void {
+  const inf = ds.infos;
+  if (teacher === 'vlm') {
+    // Rendering replays the simulator state of every step of a segment.
+    const missing = (
+      [
+        [inf.qpos, 'infos/qpos'],
+        [inf.qvel, 'infos/qvel'],
+        [inf.nextQpos, 'infos/next_qpos'],
+        [inf.nextQvel, 'infos/next_qvel'],
+      ] as const
+    ).filter(([a]) => a === undefined);
+    if (missing.length > 0) {
+      throw new InputError(ds.source, `missing: the vlm teacher renders segments by replaying the simulator state (${missing.map(([, k]) => k).join(', ')} missing); collect the dataset with \`prefrl collect\``, missing[0][1]);
+    }
+  }
+  if (teacher === 'synthetic-vlm') {
+    const s = inf.success;
+    let finite = 0;
+    if (s) for (let i = 0; i < s.length && finite === 0; i++) if (Number.isFinite(s[i])) finite++;
+    if (!s || finite === 0) {
+      throw new InputError(
+        ds.source,
+        `${s ? 'every value is NaN' : 'missing'}: the synthetic-vlm teacher judges the task-success measure at a segment's final frame, and this dataset records none (collect it with \`prefrl collect\` on an env that defines success)`,
+        'infos/success',
+      );
+    }
+  }
+  if (teacher === 'heron' && !inf.rewardTerms) {
+    throw new InputError(ds.source, 'missing: the heron teacher compares segments on the env\'s named reward terms', 'infos/reward_terms');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+interface Ctx {
+  readonly run: RunDir;
+  readonly cfg: OfflineConfig;
+  readonly envConfig: EnvConfig;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly progress: (label: string, total: number, unit: string) => Progress;
+  dataset(): Promise<OfflineDataset>;
+  store(): LabelStore;
+  envSpec: EnvSpec;
+}
+
+const P = {
+  pairs: 'artifacts/pairs.json',
+  labels: 'artifacts/labels.json',
+  rewardModel: 'artifacts/reward_model',
+  reward: 'artifacts/reward.json',
+  rewards: 'artifacts/relabelled_rewards.npy',
+  relabel: 'artifacts/relabel.json',
+  agent: (a: OfflineAgent) => `artifacts/agents/${a}`,
+  summary: 'summary.json',
+};
+
+/** Outputs removed when a stage runs again (everything downstream that depends on it). */
+const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
+  pairs: [P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
+  label: [P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
+  reward: [P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
+  relabel: [P.agent('iql-learned'), P.summary],
+  iql: [P.summary],
+  eval: [],
+};
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new InputError(file, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+/** Create or open the run folder; returns the config the run uses. */
+function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig } {
+  if (o.resume) {
+    const file = join(o.resume, 'config.json');
+    if (!existsSync(file)) throw new UsageError(`--resume: ${o.resume} is not a run folder (no config.json)`);
+    const saved = readJson<{ command?: string; config?: OfflineConfig }>(file);
+    if (saved.command !== 'offline' || !saved.config) throw new UsageError(`--resume: ${o.resume} is not a prefrl offline run`);
+    return { run: openRunDir(o.resume), cfg: resolveOfflineConfig(saved.config) };
+  }
+  if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');
+  const cfg = resolveOfflineConfig(o.config);
+  if (!existsSync(cfg.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(cfg.dataset)} not found`);
+  if (cfg.heronConfig && !existsSync(cfg.heronConfig)) throw new UsageError(`--heron-config: ${JSON.stringify(cfg.heronConfig)} not found`);
+  return { run: null, cfg };
+}
+
+/** Run (or resume) the pipeline; see the header. */
+export async function runOffline(o: OfflineRunOptions, context: OfflineContext): Promise<OfflineResult> {
+  const clock = context.clock ?? systemClock;
+  const log = context.logger;
+  const stages = o.stages ?? OFFLINE_STAGES;
+  for (const s of stages) if (!(OFFLINE_STAGES as readonly string[]).includes(s)) throw new UsageError(`--stage: unknown stage ${JSON.stringify(s)} (expected all or ${OFFLINE_STAGES.join(', ')})`);
+  const opened = openRun(o);
+  const cfg = opened.cfg;
+  if (!existsSync(cfg.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(cfg.dataset)} not found`);
+
+  // The dataset, its env and the teacher's needs are checked before a run folder is made.
+  const ds = await readDataset(cfg.dataset);
+  for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
+  let envConfig: EnvConfig;
+  if (cfg.env) envConfig = cfg.env;
+  else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
+  else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
+  else throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);
+  const probe = await makeEnv(envConfig, { logger: log });
+  const envSpec = probe.spec;
+  probe.dispose();
+  checkEnv(ds, envSpec);
+  checkTeacherInputs(ds, cfg.teacher);
+  const backend = await initBackend(cfg.backend);
+  log.info(`tensor backend: ${backend.name}`);
+
+  const run =
+    opened.run ??
+    createRunDir({
+      root: o.runsDir ?? 'runs',
+      name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size } },
+      clock,
+    });
+  if (opened.run) {
+    const saved = readJson<{ dataset?: { transitions?: number } }>(join(run.path, 'config.json'));
+    if (saved.dataset?.transitions !== undefined && saved.dataset.transitions !== ds.size) {
+      throw new InputError(cfg.dataset, `has ${ds.size} transitions; the run ${run.path} was made from ${saved.dataset.transitions}`);
+    }
+  }
+  let store: LabelStore | null = null;
+  const ctx: Ctx = {
+    run,
+    cfg,
+    envConfig,
+    envSpec,
+    log,
+    clock,
+    progress: (label, total, unit) =>
+      new Progress(label, total, { unit, clock, sink: context.progress?.sink, tty: context.progress?.tty ?? false, silent: context.progress?.silent ?? context.progress === undefined }),
+    dataset: async () => ds,
+    store: () => {
+      store ??= LabelStore.open(join(run.path, 'labels.sqlite'), { clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+      return store;
+    },
+  };
+  const status: Record<string, 'ran' | 'skipped'> = {};
+  try {
+    for (const stage of OFFLINE_STAGES) {
+      if (!stages.includes(stage)) continue;
+      const done = stageDone(ctx, stage);
+      if (done && !o.force) {
+        log.info(`stage ${stage}: done before, skipped (--force re-runs it)`);
+        status[stage] = 'skipped';
+        continue;
+      }
+      const t0 = clock.now();
+      const changed = await STAGES[stage](ctx, o);
+      if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+      run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
+      status[stage] = 'ran';
+    }
+  } finally {
+    (store as LabelStore | null)?.close();
+    run.close();
+  }
+  const summaryFile = join(run.path, P.summary);
+  return { runDir: run.path, stages: status, summary: existsSync(summaryFile) ? readJson<OfflineSummary>(summaryFile) : null };
+}
+
+function stageDone(c: Ctx, stage: OfflineStage): boolean {
+  const has = (p: string) => existsSync(join(c.run.path, p));
+  switch (stage) {
+    case 'pairs':
+      return has(P.pairs);
+    case 'label':
+      return has(P.labels);
+    case 'reward':
+      return has(P.reward) && has(join(P.rewardModel, 'model.json'));
+    case 'relabel':
+      return has(P.relabel) && has(P.rewards);
+    case 'iql':
+      return OFFLINE_AGENTS.every((a) => has(join(P.agent(a), 'training.json')));
+    case 'eval':
+      return has(P.summary);
+  }
+}
+
+function need(c: Ctx, stage: OfflineStage, before: OfflineStage): void {
+  if (!stageDone(c, before)) throw new UsageError(`--stage ${stage}: the ${before} stage has not run in ${c.run.path}; run --stage ${before} (or --stage all) first`);
+}
+
+type StageFn = (c: Ctx, o: OfflineRunOptions) => Promise<boolean>;
+
+/** Every stage returns whether its output changed (so later outputs must be redone). */
+const STAGES: Record<OfflineStage, StageFn> = {
+  pairs: stagePairs,
+  label: stageLabel,
+  reward: stageReward,
+  relabel: stageRelabel,
+  iql: stageIql,
+  eval: stageEval,
+};
+
+function trajectories(c: Ctx, ds: OfflineDataset): Trajectory[] {
+  return datasetToTrajectories(ds, { state: c.cfg.teacher === 'vlm' ? 'required' : 'optional' });
+}
+
+/** `count` distinct pairs of distinct segments, uniformly from all windows of the dataset's episodes. */
+export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string): Pair[] {
+  const out: Pair[] = [];
+  const seen = new Set<string>();
+  const maxDraws = 20 * count + 100;
+  for (let draws = 0; out.length < count && draws < maxDraws; draws++) {
+    const [a, b] = sampleSegments(trajs, 2, length, rng, source);
+    if (a.id === b.id) continue;
+    const p = makePair(a, b);
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    out.push(p);
+  }
+  if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
+  return out;
+}
+
+async function stagePairs(c: Ctx): Promise<boolean> {
+  const ds = await c.dataset();
+  const trajs = trajectories(c, ds);
+  if (!trajs.some((t) => t.length >= c.cfg.segmentLength)) {
+    throw new UsageError(`--segment-length: no episode of ${c.cfg.dataset} has ${c.cfg.segmentLength} steps`);
+  }
+  const pairs = samplePairsFromTrajectories(trajs, c.cfg.labels, c.cfg.segmentLength, new Rng(c.cfg.seed).fork('offline-pairs'), c.cfg.dataset);
+  const res = c.store().putPairs(pairs, { round: 0 });
+  c.run.writeJson(P.pairs, { pairs: pairs.length, added: res.added, segmentLength: c.cfg.segmentLength, seed: c.cfg.seed, first: pairs[0].id, last: pairs[pairs.length - 1].id });
+  c.log.info(`pairs: ${pairs.length} pairs of ${c.cfg.segmentLength}-step segments from ${trajs.length} episodes (${res.added} new in the store)`);
+  return res.added > 0;
+}
+
+function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
+  const v = c.cfg.vlm;
+  const rt = o.vlmRuntime ?? {};
+  return makeTeacher(teacherSpec(c.cfg), {
+    env: c.envSpec,
+    rng: new Rng(c.cfg.seed).fork('teacher'),
+    vlm: {
+      baseUrl: v.baseUrl ?? undefined,
+      model: v.model ?? undefined,
+      apiKeyEnv: v.keyEnv,
+      cacheDir: v.cacheDir ?? join(c.run.path, 'vlm_cache'),
+      envConfig: c.envConfig,
+      keepRendererOpen: rt.renderer === undefined,
+      logger: c.log,
+      clock: c.clock,
+      ...rt,
+    },
+  });
+}
+
+/** Every stored pair (labelled or not) with its segments. */
+function allPairs(store: LabelStore): Pair[] {
+  const byId = new Map<string, Pair>();
+  for (const lp of store.labelledPairs({ includeSkips: true })) byId.set(lp.pair.id, lp.pair);
+  for (const p of store.pendingPairs()) byId.set(p.id, p);
+  return [...byId.values()];
+}
+
+async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
+  need(c, 'label', 'pairs');
+  const store = c.store();
+  const teacher = buildTeacher(c, o);
+  let added = 0;
+  try {
+    store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
+    if (teacher.observe) {
+      // HERON scales its margins by the spread of reward terms over the pool: all pairs of the run.
+      const pool = allPairs(store).flatMap((p) => [p.a, p.b]);
+      const ds = await c.dataset();
+      const sum = summarizeDataset(ds);
+      teacher.observe({ meanEpisodeReturn: sum.meanReturn, episodeLength: sum.meanLength, segmentLength: c.cfg.segmentLength, pool });
+    }
+    const total = store.counts().pairs;
+    const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
+    progress.update(total - store.counts().pending);
+    for (;;) {
+      const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
+      if (batch.length === 0) break;
+      const labels = await teacher.label(batch);
+      added += store.addLabels(labels).added;
+      const counts = store.counts();
+      progress.update(total - counts.pending, `${counts.preferences} preferences, ${counts.skips} skips`);
+    }
+    progress.finish();
+    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
+    if (m) c.run.metrics.log(0, m);
+    const counts = store.counts();
+    const agreement = teacherAgreement(store, teacher.id);
+    c.run.writeJson(P.labels, { teacher: teacher.id, labels: counts.labels, preferences: counts.preferences, skips: counts.skips, teacherAgreement: agreement, skipReasons: skipReasons(store) });
+    c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
+    c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+  } finally {
+    await (teacher as { close?: () => Promise<void> }).close?.();
+  }
+  return added > 0;
+}
+
+/** Fraction of strict preferences of `teacher` whose winner has the higher true segment return (ties in return left out). */
+export function teacherAgreement(store: LabelStore, teacher: string): number | null {
+  let n = 0;
+  let agree = 0;
+  for (const lp of store.labelledPairs()) {
+    const ra = segmentReturn(lp.pair.a);
+    const rb = segmentReturn(lp.pair.b);
+    if (ra === rb) continue;
+    for (const l of lp.labels) {
+      if (l.teacher !== teacher || l.kind !== 'preference' || l.probFirst === 0.5) continue;
+      n++;
+      if (l.probFirst > 0.5 === ra > rb) agree++;
+    }
+  }
+  return n > 0 ? agree / n : null;
+}
+
+function skipReasons(store: LabelStore): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of store.labels()) {
+    if (l.kind !== 'skip') continue;
+    const key = l.reason.replace(/\(.*\)$/, '').trim();
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function stageReward(c: Ctx): Promise<boolean> {
+  need(c, 'reward', 'label');
+  const store = c.store();
+  const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
+  const pairs: Pair[] = [];
+  const labels: Label[] = [];
+  for (const lp of store.labelledPairs()) {
+    for (const l of lp.labels) {
+      if (l.teacher !== teacher) continue;
+      pairs.push(lp.pair);
+      labels.push(l);
+    }
+  }
+  if (pairs.length === 0) {
+    const reasons = skipReasons(store);
+    const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
+    throw new InputError(
+      join(c.run.path, 'labels.sqlite'),
+      `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}; no reward model can be learned from this dataset with this teacher`,
+    );
+  }
+  const cfg = c.cfg;
+  const rng = new Rng(cfg.seed).fork('offline-reward');
+  const net = RewardNet.create({ obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
+  try {
+    const progress = c.progress(`reward model (${pairs.length} preferences)`, cfg.rewardEpochs, 'epochs');
+    const res = await trainRewardModel(net, pairs, labels, {
+      preferenceModel: cfg.preferenceModel,
+      epochs: cfg.rewardEpochs,
+      rng: rng.fork('train'),
+      onEpoch: (m) => {
+        c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
+        progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
+      },
+    });
+    progress.finish();
+    net.meta = { teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy };
+    net.save(join(c.run.path, P.rewardModel));
+    // How the learned segment returns rank the labelled segments against their true returns.
+    const segs = new Map<string, Segment>();
+    for (const p of pairs) {
+      segs.set(p.a.id, p.a);
+      segs.set(p.b.id, p.b);
+    }
+    const list = [...segs.values()];
+    const sums = net.segmentSums(list);
+    const pred = list.map((_, j) => {
+      let s = 0;
+      for (let q = 0; q < net.members; q++) s += sums[q * list.length + j];
+      return s / net.members;
+    });
+    const segmentCorrelation = pearson(pred, list.map(segmentReturn));
+    c.run.writeJson(P.reward, {
+      preferences: pairs.length,
+      trainPairs: res.trainPairs,
+      valPairs: res.valPairs,
+      valAccuracy: res.valAccuracy,
+      valNll: res.valNll,
+      epochs: res.epochs.length,
+      bestEpoch: res.bestEpoch,
+      segmentReturnCorrelation: segmentCorrelation,
+      preferenceModel: res.preferenceModel,
+    });
+    c.log.info(`reward: ${pairs.length} preferences, held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
+  } finally {
+    net.dispose();
+  }
+  return true;
+}
+
+async function stageRelabel(c: Ctx): Promise<boolean> {
+  need(c, 'relabel', 'reward');
+  const ds = await c.dataset();
+  const net = RewardNet.load(join(c.run.path, P.rewardModel));
+  try {
+    const rel = relabelDataset(ds, net);
+    writeNpy(join(c.run.path, P.rewards), rel.rewards, [ds.size]);
+    c.run.writeJson(P.relabel, {
+      kind: rel.kind,
+      transitions: ds.size,
+      transitionCorrelation: rel.transitionCorrelation,
+      returnCorrelation: rel.returnCorrelation,
+      meanReward: mean(rel.rewards),
+      stdReward: std(rel.rewards),
+    });
+    c.run.metrics.log(0, { 'reward/transition_correlation': rel.transitionCorrelation, 'reward/return_correlation': rel.returnCorrelation });
+    c.log.info(`relabel: ${ds.size} transitions; correlation with the true reward ${fmt(rel.transitionCorrelation)} per transition, ${fmt(rel.returnCorrelation)} per episode return`);
+    if (rel.kind === 'advantage') c.log.warn('the reward model was trained with the regret preference model: its output estimates the optimal advantage A*(s, a); IQL uses it as the reward');
+  } finally {
+    net.dispose();
+  }
+  return true;
+}
+
+function learnedRewards(c: Ctx, ds: OfflineDataset): Float64Array {
+  const file = join(c.run.path, P.rewards);
+  const a = readNpy(file);
+  if (a.data.length !== ds.size) throw new InputError(file, `holds ${a.data.length} rewards, the dataset has ${ds.size} transitions`);
+  return Float64Array.from(a.data);
+}
+
+async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
+  need(c, 'iql', 'relabel');
+  const ds = await c.dataset();
+  const cfg = c.cfg;
+  const plan: { agent: OfflineAgent; algo: OfflineAlgo; rewards: () => ArrayLike<number> }[] = [
+    { agent: 'iql-learned', algo: 'iql', rewards: () => learnedRewards(c, ds) },
+    { agent: 'iql-true', algo: 'iql', rewards: () => ds.rewards },
+    { agent: 'bc', algo: 'bc', rewards: () => ds.rewards },
+  ];
+  const env = cfg.evalEvery > 0 ? await makeEnv(c.envConfig, { logger: c.log }) : undefined;
+  try {
+    for (const p of plan) {
+      const dir = join(c.run.path, P.agent(p.agent));
+      if (existsSync(join(dir, 'training.json')) && !o.force) {
+        c.log.info(`iql: ${p.agent} trained before, kept`);
+        continue;
+      }
+      const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
+      let last = Number.NaN;
+      const res = trainOfflineAgent({
+        algo: p.algo,
+        ds,
+        rewards: p.rewards(),
+        actLow: c.envSpec.actLow,
+        actHigh: c.envSpec.actHigh,
+        updates: cfg.updates,
+        batchSize: cfg.batchSize,
+        hidden: cfg.hidden,
+        seed: cfg.seed,
+        evalEnv: env,
+        evalEvery: cfg.evalEvery || undefined,
+        evalEpisodes: cfg.evalEpisodes,
+        clock: c.clock,
+        onMetrics: (k, m) => {
+          c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${p.agent.replace(/-/g, "_")}/${key}`, v])));
+          if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
+        },
+        onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),
+        actorMeta: { agent: p.agent, dataset: cfg.dataset, updates: cfg.updates, seed: cfg.seed, env: c.envConfig },
+      });
+      progress.finish();
+      res.actor.save(dir);
+      c.run.writeJson(join(P.agent(p.agent), 'training.json'), {
+        agent: p.agent,
+        algo: p.algo,
+        updates: cfg.updates,
+        updatesPerSec: res.training.updatesPerSec,
+        seconds: res.training.seconds,
+        rewardScale: res.rewardScale,
+        evals: res.training.evals.map((e) => [e.update, e.meanReturn]),
+        resolved: res.resolved,
+      });
+      c.log.info(`iql: ${p.agent} ${cfg.updates} updates at ${res.training.updatesPerSec.toFixed(1)} updates/s`);
+    }
+  } finally {
+    env?.dispose();
+  }
+  return true;
+}
+
+function agentEval(r: { returns: readonly number[]; meanSuccess: number }): AgentEval {
+  return { meanReturn: mean(r.returns), stdReturn: std(r.returns), returns: [...r.returns], meanSuccess: r.meanSuccess };
+}
+
+async function stageEval(c: Ctx): Promise<boolean> {
+  need(c, 'eval', 'iql');
+  const cfg = c.cfg;
+  const ds = await c.dataset();
+  const dsSum = summarizeDataset(ds);
+  const env: Env = await makeEnv(c.envConfig, { logger: c.log });
+  const evals: Partial<Record<OfflineAgent | 'random', AgentEval>> = {};
+  try {
+    const progress = c.progress(`eval ${c.envSpec.id}`, OFFLINE_AGENTS.length + 1, 'policies');
+    for (const a of OFFLINE_AGENTS) {
+      evals[a] = agentEval(evaluateActor(env, ActorSnapshot.load(join(c.run.path, P.agent(a))), cfg.evalEpisodes, cfg.seed));
+      progress.tick(1, `${a} ${fmt(evals[a].meanReturn)}`);
+    }
+    evals.random = agentEval(evaluatePolicy(env, randomPolicy(env.spec, new Rng(cfg.seed).fork('random-policy')), cfg.evalEpisodes, cfg.seed));
+    progress.tick(1);
+    progress.finish();
+  } finally {
+    env.dispose();
+  }
+  const labels = readJson<{ teacher: string; labels: number; preferences: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
+  const reward = readJson<{ valAccuracy: number }>(join(c.run.path, P.reward));
+  const relabel = readJson<{ transitionCorrelation: number; returnCorrelation: number }>(join(c.run.path, P.relabel));
+  const learned = evals['iql-learned'] as AgentEval;
+  const truth = evals['iql-true'] as AgentEval;
+  const rand = evals.random as AgentEval;
+  const stageSeconds: Record<string, number> = {};
+  for (const line of readFileSync(join(c.run.path, 'metrics.jsonl'), 'utf8').split('\n')) {
+    if (!line.includes('stages/')) continue;
+    for (const [k, v] of Object.entries(JSON.parse(line) as Record<string, unknown>)) {
+      if (k.startsWith('stages/') && typeof v === 'number') stageSeconds[k.slice(7).replace(/_seconds$/, '')] = v;
+    }
+  }
+  const summary: OfflineSummary = {
+    env: c.envSpec.id,
+    dataset: cfg.dataset,
+    datasetTransitions: ds.size,
+    datasetEpisodes: dsSum.episodes,
+    datasetMeanReturn: dsSum.meanReturn,
+    teacher: cfg.teacher,
+    teacherId: labels.teacher,
+    preferenceModel: cfg.preferenceModel,
+    segmentLength: cfg.segmentLength,
+    labels: labels.labels,
+    preferences: labels.preferences,
+    skips: labels.skips,
+    teacherAgreement: labels.teacherAgreement,
+    rewardValAccuracy: reward.valAccuracy,
+    rewardTransitionCorrelation: relabel.transitionCorrelation,
+    rewardReturnCorrelation: relabel.returnCorrelation,
+    updates: cfg.updates,
+    seed: cfg.seed,
+    evalEpisodes: cfg.evalEpisodes,
+    returns: { iqlLearned: learned, iqlTrue: truth, bc: evals.bc as AgentEval, random: rand },
+    ratio: learned.meanReturn / truth.meanReturn,
+    normalizedRatio: (learned.meanReturn - rand.meanReturn) / (truth.meanReturn - rand.meanReturn),
+    stageSeconds,
+    runDir: c.run.path,
+  };
+  c.run.writeJson(P.summary, summary);
+  c.run.metrics.log(cfg.updates, {
+    'eval/iql_learned_return': learned.meanReturn,
+    'eval/iql_true_return': truth.meanReturn,
+    'eval/bc_return': summary.returns.bc.meanReturn,
+    'eval/random_return': rand.meanReturn,
+    'eval/ratio': summary.ratio,
+    'eval/normalized_ratio': summary.normalizedRatio,
+  });
+  return true;
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
+}

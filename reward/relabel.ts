@@ -1,0 +1,44 @@
+/**
+ * Relabelling an offline dataset with a learned reward model: every transition's reward
+ * becomes the ensemble mean of the model, and how well that agrees with the env's true reward
+ * is measured per transition and per episode return (Pearson correlation). Shared by
+ * `prefrl iql --reward model:<dir>` and the offline preference pipeline (reward/offline.ts).
+ *
+ * A model trained with the regret preference model outputs an estimate of the optimal
+ * advantage A*(s, a), not a reward (kind 'advantage'); callers use it as the reward all the
+ * same and say so (see scripts/commands/iql.ts).
+ */
+import { episodeReturns, type OfflineDataset } from '../agents/dataset.js';
+import { datasetRewards } from '../agents/iql.js';
+import { pearson } from '../core/math.js';
+import type { RewardNet } from './network.js';
+
+export interface Relabelling {
+  /** The model's reward of every transition [ds.size]. */
+  readonly rewards: Float64Array;
+  /** What the model's output means: a reward (partial-return model) or an optimal advantage (regret model). */
+  readonly kind: 'reward' | 'advantage';
+  /** Pearson correlation of relabelled and true rewards over all transitions. */
+  readonly transitionCorrelation: number;
+  /** Pearson correlation of relabelled and true episode returns. */
+  readonly returnCorrelation: number;
+}
+
+/** Why a model cannot relabel a dataset (sizes differ), or null when it can. */
+export function relabelMismatch(net: RewardNet, ds: OfflineDataset): string | null {
+  if (net.config.obsDim === ds.obsDim && net.config.actDim === ds.actDim) return null;
+  return `the model takes obs/act sizes ${net.config.obsDim}/${net.config.actDim}, the dataset has ${ds.obsDim}/${ds.actDim}`;
+}
+
+/** Relabel every transition with the model's ensemble mean and measure it against the true rewards. */
+export function relabelDataset(ds: OfflineDataset, net: RewardNet): Relabelling {
+  const problem = relabelMismatch(net, ds);
+  if (problem) throw new RangeError(`relabelDataset: ${problem}`);
+  const rewards = datasetRewards(ds, (batch) => net.predict(batch));
+  return {
+    rewards,
+    kind: net.config.preferenceModel === 'regret' ? 'advantage' : 'reward',
+    transitionCorrelation: pearson(rewards, ds.rewards),
+    returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)),
+  };
+}

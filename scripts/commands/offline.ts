@@ -1,0 +1,180 @@
+/**
+ * `prefrl offline`: the offline preference pipeline of reward/offline.ts from the command line
+ * (pairs -> teacher labels -> reward model -> relabelled dataset -> IQL -> evaluation next to
+ * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
+ * (--resume) and is skipped when its output exists unless --force.
+ */
+import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
+import { IQL_DEFAULTS } from '../../agents/iql.js';
+import { BACKENDS } from '../../core/backend.js';
+import { flags, type Parsed } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { envConfigFromArgs } from '../../envs/registry.js';
+import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const offlineFlags = {
+  dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
+  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs', optional: true, defaultDoc: 'required unless --resume' }),
+  labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
+  segmentLength: flags.int({ doc: 'steps per segment', default: 50, min: 2 }),
+  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+  errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
+  unsureRate: flags.float({ doc: 'synthetic-vlm: probability of "unsure" (a skip)', default: 0.1, min: 0, max: 1 }),
+  heronConfig: flags.string({ doc: 'heron: JSON file with the reward-term ranking and margins', optional: true }),
+  vlmBaseUrl: flags.string({ doc: 'vlm: base URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1)', optional: true }),
+  vlmModel: flags.string({ doc: 'vlm: model name', optional: true }),
+  vlmKeyEnv: flags.string({ doc: 'vlm: NAME of the environment variable holding the API key (the key is never logged or saved)', default: 'OPENAI_API_KEY' }),
+  vlmFrames: flags.string({ doc: 'vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames)', default: 'final' }),
+  vlmCache: flags.string({ doc: 'vlm: answer cache folder', optional: true, defaultDoc: '<run>/vlm_cache' }),
+  labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
+  rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
+  rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
+  rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
+  updates: flags.int({ doc: 'IQL and BC gradient updates, each agent (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),
+  batchSize: flags.int({ doc: 'transitions per IQL/BC batch', default: IQL_DEFAULTS.batchSize, min: 1 }),
+  hidden: flags.list({ doc: 'IQL/BC hidden widths', default: IQL_DEFAULTS.hidden.map(String) }),
+  evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes per policy', default: 10, min: 1 }),
+  evalEvery: flags.int({ doc: 'updates between evaluations during training (0: only the eval stage)', default: 0, min: 0 }),
+  env: flags.string({ doc: 'env to evaluate in (default: the env recorded in the dataset)', optional: true }),
+  task: flags.string({ doc: 'task module for a bring-your-own model (with --env)', optional: true }),
+  seed: flags.int({ doc: 'seed (pairs, teacher noise, reward model, agents, evaluation episodes)', default: 0 }),
+  stage: flags.string({ doc: `all, or stages to run, comma-separated: ${OFFLINE_STAGES.join(', ')}`, default: 'all' }),
+  force: flags.bool({ doc: 're-run the selected stages even when their output exists (stored labels are kept)', default: false }),
+  resume: flags.string({ doc: 'work in this run folder, with its saved config', optional: true }),
+  backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
+  runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+  name: flags.string({ doc: 'run name (default offline-<env>-<teacher>-s<seed>)', optional: true }),
+  json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+  quiet: flags.bool({ doc: 'no progress bars', default: false }),
+};
+
+const spec = {
+  command: 'prefrl offline',
+  summary:
+    'Offline preference pipeline: sample segment pairs from a dataset, label them with a teacher (VLM, synthetic VLM, HERON, oracle), learn a reward, relabel the dataset, train IQL, and evaluate it next to IQL on the true reward and BC.',
+  flags: offlineFlags,
+  epilog: [
+    `Stages: ${OFFLINE_STAGES.join(' -> ')}; each is skipped when its output exists in the run folder (--force re-runs it).`,
+    'Examples:',
+    '  prefrl offline --dataset data.h5 --teacher synthetic-vlm --error-rate 0.2 --labels 2000 --updates 20000',
+    '  prefrl offline --dataset data.h5 --teacher vlm --vlm-base-url http://localhost:8000/v1 --vlm-model qwen2.5-vl-7b --stage pairs,label',
+    '  prefrl offline --resume runs/<stamp>-offline-reacher-vlm-s0 --stage reward,relabel,iql,eval',
+    '  prefrl offline --dataset data.h5 --teacher heron --heron-config heron.json',
+  ].join('\n'),
+};
+
+export type OfflineFlags = Parsed<typeof offlineFlags>;
+
+function parseStages(text: string): readonly OfflineStage[] {
+  if (text.trim() === 'all') return OFFLINE_STAGES;
+  const parts = text.split(',').map((s) => s.trim());
+  for (const p of parts) {
+    if (!(OFFLINE_STAGES as readonly string[]).includes(p)) throw new UsageError(`--stage: unknown stage ${JSON.stringify(p)} (expected all or a comma-separated list of ${OFFLINE_STAGES.join(', ')})`);
+  }
+  return OFFLINE_STAGES.filter((s) => parts.includes(s));
+}
+
+function widths(list: readonly string[], flag: string): number[] {
+  return list.map((h) => {
+    const n = Number(h);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag}: expected positive integers, got ${JSON.stringify(h)}`);
+    return n;
+  });
+}
+
+/** The pipeline config from flags (a new run). */
+export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> {
+  if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
+  if (!f.teacher) throw new UsageError('--teacher: required (vlm, synthetic-vlm, heron or oracle)');
+  let frames: 'final' | number = 'final';
+  if (f.vlmFrames !== 'final') {
+    frames = Number(f.vlmFrames);
+    if (!Number.isInteger(frames) || frames < 1) throw new UsageError(`--vlm-frames: expected final or a positive integer, got ${JSON.stringify(f.vlmFrames)}`);
+  }
+  const vlmGiven = f.vlmBaseUrl !== undefined || f.vlmModel !== undefined || f.vlmCache !== undefined || f.vlmFrames !== 'final';
+  if (vlmGiven && f.teacher !== 'vlm') throw new UsageError('--vlm-*: only for --teacher vlm');
+  if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
+  return {
+    dataset: f.dataset,
+    teacher: f.teacher,
+    env: f.env ? envConfigFromArgs(f.env, { task: f.task }) : null,
+    errorRate: f.errorRate,
+    unsureRate: f.unsureRate,
+    heronConfig: f.heronConfig ?? null,
+    vlm: { baseUrl: f.vlmBaseUrl ?? null, model: f.vlmModel ?? null, keyEnv: f.vlmKeyEnv, frames, cacheDir: f.vlmCache ?? null },
+    labels: f.labels,
+    labelBatch: f.labelBatch,
+    segmentLength: f.segmentLength,
+    preferenceModel: f.preferenceModel,
+    rewardMembers: f.rewardMembers,
+    rewardHidden: widths(f.rewardHidden, 'reward-hidden'),
+    rewardEpochs: f.rewardEpochs,
+    updates: f.updates,
+    batchSize: f.batchSize,
+    hidden: widths(f.hidden, 'hidden'),
+    evalEpisodes: f.evalEpisodes,
+    evalEvery: f.evalEvery,
+    seed: f.seed,
+    backend: f.backend,
+  };
+}
+
+/** Flags that change what a run computes: refused with --resume (the saved config wins). */
+const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet'].includes(k));
+
+function n(x: number, digits = 2): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
+}
+
+/** The human-readable report of a summary. */
+export function formatOfflineSummary(s: OfflineSummary): string {
+  const r = s.returns;
+  const row = (name: string, e: { meanReturn: number; stdReturn: number; meanSuccess: number }) => [name, n(e.meanReturn), n(e.stdReturn), n(e.meanSuccess, 3)];
+  return [
+    `${s.env}: ${s.datasetTransitions} transitions (${s.datasetEpisodes} episodes, mean return ${n(s.datasetMeanReturn)}), teacher ${s.teacherId}, ${s.preferenceModel}`,
+    `labels ${s.labels} (${s.preferences} preferences, ${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}`,
+    `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
+    '',
+    formatTable(['policy', `true return (${s.evalEpisodes} episodes)`, 'std', 'final success'], [
+      row('IQL, learned reward', r.iqlLearned),
+      row('IQL, true reward', r.iqlTrue),
+      row('BC', r.bc),
+      row('random', r.random),
+    ]),
+    '',
+    `IQL learned / IQL true: ratio ${n(s.ratio, 3)}, normalised to random ${n(s.normalizedRatio, 3)}  (${s.updates} updates, seed ${s.seed})`,
+    `run folder: ${s.runDir}`,
+  ].join('\n');
+}
+
+/** Run the command's work from parsed flags (also for callers that build flags themselves). */
+export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[], ctx: CommandContext): Promise<OfflineResult> {
+  const stages = parseStages(f.stage);
+  if (f.resume) {
+    const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` || a.startsWith(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=`)));
+    if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+  }
+  return runOffline(
+    { config: f.resume ? undefined : offlineConfigFromFlags(f), resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name },
+    { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
+  );
+}
+
+export const offlineCommand: Command = {
+  name: 'offline',
+  summary: 'Offline preference pipeline: teacher labels on dataset segments -> reward -> relabel -> IQL, vs IQL on the true reward and BC',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const res = await offlineFromFlags(f, argv, ctx);
+    if (f.json) printJson(ctx.io, { runDir: res.runDir, stages: res.stages, ...(res.summary ?? {}) });
+    else {
+      const ran = Object.entries(res.stages)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      ctx.io.stdout.write(`${res.summary ? `${formatOfflineSummary(res.summary)}\n` : `run folder: ${res.runDir}\n`}stages: ${ran}\n`);
+    }
+    return 0;
+  },
+};
