@@ -1,0 +1,203 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
+import { ManualClock } from '../../core/clock.js';
+import { Logger, silentLogger } from '../../core/log.js';
+import { Rng } from '../../core/rng.js';
+import { rollout } from '../../envs/rollout.js';
+import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
+import { OFFLINE_AGENTS, type OfflineConfig, runOffline, teacherAgreement } from '../../reward/offline.js';
+import { LabelStore } from '../../reward/store.js';
+import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
+import type { CommandContext } from '../../scripts/command.js';
+import { main } from '../../scripts/cli.js';
+
+let dir = '';
+let data = '';
+let noState = '';
+let noSuccess = '';
+
+/**
+ * toy-reach episodes from a noisy goal-seeking policy (action = 2 (goal - x) + noise of a
+ * per-episode scale), so returns and final successes vary across segments.
+ */
+function toyDataset(): OfflineDataset {
+  const env = new ToyReachEnv();
+  const rng = new Rng(11);
+  const trajs = Array.from({ length: 24 }, (_, k) => {
+    const noise = (k % 4) * 0.6;
+    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal())));
+    return rollout(env, policy, { episodes: 1, seed: 100 + k })[0];
+  });
+  return datasetFromTrajectories(
+    trajs,
+    { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' },
+    'test',
+  );
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-'));
+  const ds = toyDataset();
+  data = await writeDataset(join(dir, 'toy.h5'), ds);
+  noState = await writeDataset(join(dir, 'toy-nostate.h5'), { ...ds, infos: { ...ds.infos, qpos: undefined, qvel: undefined, nextQpos: undefined, nextQvel: undefined, nq: 0, nv: 0 } });
+  noSuccess = await writeDataset(join(dir, 'toy-nosuccess.h5'), { ...ds, infos: { ...ds.infos, success: undefined } });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Tiny settings: seconds, not minutes. */
+const tiny = (over: Partial<OfflineConfig> = {}): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> => ({
+  dataset: data,
+  teacher: 'oracle',
+  labels: 40,
+  labelBatch: 16,
+  segmentLength: 10,
+  rewardMembers: 2,
+  rewardHidden: [16],
+  rewardEpochs: 3,
+  updates: 10,
+  batchSize: 32,
+  hidden: [16, 16],
+  evalEpisodes: 2,
+  backend: 'wasm',
+  ...over,
+});
+
+const TINY_FLAGS = ['--labels', '40', '--label-batch', '16', '--segment-length', '10', '--reward-members', '2', '--reward-hidden', '16', '--reward-epochs', '3'];
+const TINY_AGENT = ['--updates', '10', '--batch-size', '32', '--hidden', '16,16', '--eval-episodes', '2', '--backend', 'wasm', '--quiet'];
+
+function cli(): { ctx: CommandContext; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
+}
+
+function lastJson(out: string[]): Record<string, unknown> {
+  const lines = out.join('').trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+describe('prefrl offline pipeline', () => {
+  it('runs stage by stage, skips finished stages on re-runs, keeps labels, and a forced stage clears what depends on it', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'runs') }, ctx);
+    const run = first.runDir;
+    expect(first.stages).toEqual({ pairs: 'ran' });
+    expect(first.summary).toBeNull();
+    // Label 10 pairs by hand first, as a run killed after its first batch would have: the label
+    // stage must not ask about them again (the oracle's label ids are per pair, so a re-ask with
+    // other content would be refused by the store) and must keep them as they are.
+    const store = LabelStore.open(join(run, 'labels.sqlite'));
+    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'oracle' });
+    const early = (await oracle.label(store.pendingPairs({ limit: 10 }))).map((l) => ({ ...l, raw: 'labelled before the kill' }));
+    store.addLabels(early);
+    store.close();
+
+    // A stage whose input is missing names the stage to run.
+    await expect(runOffline({ resume: run, stages: ['reward'] }, ctx)).rejects.toThrow(/--stage reward: the label stage has not run/);
+
+    const labelled = await runOffline({ resume: run, stages: ['label'] }, ctx);
+    expect(labelled.stages).toEqual({ label: 'ran' });
+    const s2 = LabelStore.open(join(run, 'labels.sqlite'));
+    expect(s2.counts()).toMatchObject({ pairs: 40, labels: 40, pending: 0 });
+    for (const l of early) expect(s2.getLabel(l.id)?.raw).toBe('labelled before the kill');
+    const agreement = teacherAgreement(s2, 'oracle');
+    s2.close();
+    expect(agreement).toBe(1); // the oracle prefers the higher true partial return, always
+    const labelsFile = JSON.parse(readFileSync(join(run, 'artifacts', 'labels.json'), 'utf8')) as { labels: number; teacherAgreement: number };
+    expect(labelsFile).toMatchObject({ labels: 40, teacherAgreement: 1 });
+
+    const again = await runOffline({ resume: run, stages: ['pairs', 'label'] }, ctx);
+    expect(again.stages).toEqual({ pairs: 'skipped', label: 'skipped' });
+
+    const rest = await runOffline({ resume: run }, ctx);
+    expect(rest.stages).toEqual({ pairs: 'skipped', label: 'skipped', reward: 'ran', relabel: 'ran', iql: 'ran', eval: 'ran' });
+    const s = rest.summary!;
+    expect(s.env).toBe('toy-reach');
+    expect(s).toMatchObject({ labels: 40, teacher: 'oracle', teacherId: 'oracle', updates: 10, evalEpisodes: 2, segmentLength: 10, preferenceModel: 'partial-return' });
+    expect(s.preferences + s.skips).toBe(40);
+    for (const k of ['iqlLearned', 'iqlTrue', 'bc', 'random'] as const) {
+      expect(Number.isFinite(s.returns[k].meanReturn)).toBe(true);
+      expect(s.returns[k].returns).toHaveLength(2);
+    }
+    expect(s.ratio).toBeCloseTo(s.returns.iqlLearned.meanReturn / s.returns.iqlTrue.meanReturn, 12);
+    expect(s.normalizedRatio).toBeCloseTo((s.returns.iqlLearned.meanReturn - s.returns.random.meanReturn) / (s.returns.iqlTrue.meanReturn - s.returns.random.meanReturn), 12);
+    expect(s.rewardTransitionCorrelation).toBeGreaterThan(-1);
+    expect(s.rewardTransitionCorrelation).toBeLessThanOrEqual(1);
+    for (const a of OFFLINE_AGENTS) expect(existsSync(join(run, 'artifacts', 'agents', a, 'actor.json'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(s)));
+
+    const none = await runOffline({ resume: run }, ctx);
+    expect(Object.values(none.stages).every((v) => v === 'skipped')).toBe(true);
+    expect(none.summary).toEqual(s);
+
+    // Forcing the reward stage retrains the model and removes the outputs that depend on it
+    // (relabelled rewards, IQL on them, the summary), but not the baselines.
+    const forced = await runOffline({ resume: run, stages: ['reward'], force: true }, ctx);
+    expect(forced.stages).toEqual({ reward: 'ran' });
+    expect(forced.summary).toBeNull();
+    expect(existsSync(join(run, 'artifacts', 'relabel.json'))).toBe(false);
+    expect(existsSync(join(run, 'artifacts', 'agents', 'iql-learned'))).toBe(false);
+    expect(existsSync(join(run, 'artifacts', 'agents', 'iql-true', 'training.json'))).toBe(true);
+    const redo = await runOffline({ resume: run }, ctx);
+    expect(redo.stages).toMatchObject({ reward: 'skipped', relabel: 'ran', iql: 'ran', eval: 'ran' });
+    // Same seed, same labels: the retrained model and everything after it come out the same.
+    expect(redo.summary!.returns.iqlLearned.returns).toEqual(s.returns.iqlLearned.returns);
+    expect(redo.summary!.returns.iqlTrue).toEqual(s.returns.iqlTrue);
+  }, 60_000);
+
+  it('prefrl offline --json: one JSON object with the summary fields; synthetic-vlm records its skips', async () => {
+    const { ctx, out, err } = cli();
+    const code = await main(['offline', '--dataset', data, '--teacher', 'synthetic-vlm', '--error-rate', '0.2', '--unsure-rate', '0.1', ...TINY_FLAGS, ...TINY_AGENT, '--runs-dir', join(dir, 'cli'), '--json'], ctx);
+    expect(code, err.join('')).toBe(0);
+    const j = lastJson(out);
+    for (const k of ['runDir', 'stages', 'env', 'teacherId', 'labels', 'preferences', 'skips', 'teacherAgreement', 'rewardValAccuracy', 'rewardTransitionCorrelation', 'rewardReturnCorrelation', 'returns', 'ratio', 'normalizedRatio', 'updates', 'seed', 'stageSeconds']) {
+      expect(j, k).toHaveProperty(k);
+    }
+    expect(j.teacherId).toBe('synthetic-vlm:errorRate=0.2,unsureRate=0.1');
+    expect((j.preferences as number) + (j.skips as number)).toBe(40);
+    expect(j.skips as number).toBeGreaterThan(0); // equal final successes are "unsure"
+    expect(Object.keys(j.returns as object).sort()).toEqual(['bc', 'iqlLearned', 'iqlTrue', 'random']);
+
+    // The human report: a table with the four policies and both ratios.
+    const h = cli();
+    expect(await main(['offline', '--resume', j.runDir as string, '--quiet'], h.ctx)).toBe(0);
+    const text = h.out.join('');
+    expect(text).toContain('IQL, learned reward');
+    expect(text).toContain('IQL, true reward');
+    expect(text).toContain('normalised to random');
+    expect(text).toContain('stages: pairs skipped, label skipped, reward skipped, relabel skipped, iql skipped, eval skipped');
+  }, 60_000);
+
+  it('bad input: clear errors naming the flag or the file and field', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
+      [['--teacher', 'gpt', '--dataset', data], 2, /--teacher/],
+      [['--teacher', 'oracle'], 2, /--dataset: required/],
+      [['--dataset', data], 2, /--teacher: required/],
+      [['--teacher', 'oracle', '--dataset', data, '--stage', 'train'], 2, /--stage: unknown stage "train"/],
+      [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],
+      [['--teacher', 'heron', '--dataset', data, '--heron-config', join(dir, 'nope.json')], 2, /--heron-config: .*nope\.json.* not found/],
+      [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
+      [['--teacher', 'oracle', '--dataset', data, '--vlm-model', 'x'], 2, /--vlm-\*: only for --teacher vlm/],
+      [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
+      [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
+      [['--resume', join(dir, 'not-a-run')], 2, /--resume: .* is not a run folder/],
+    ];
+    for (const [args, exit, msg] of cases) {
+      const { ctx, err } = cli();
+      expect(await main(['offline', ...args, '--runs-dir', join(dir, 'bad'), '--quiet'], ctx), args.join(' ')).toBe(exit);
+      expect(err.join(''), args.join(' ')).toMatch(msg);
+    }
+    // No run folder was made for any of them.
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+    // --resume uses the saved config: flags that would change it are refused.
+    const { ctx, err } = cli();
+    const ok = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'resume') }, { logger: silentLogger });
+    expect(await main(['offline', '--resume', ok.runDir, '--labels', '5'], ctx)).toBe(2);
+    expect(err.join('')).toMatch(/--resume: the run's saved config is used; drop --labels/);
+  }, 60_000);
+});
