@@ -1,51 +1,90 @@
 /**
- * `prefrl demo` (what `npm start` runs): a short tour that needs nothing but this package.
- * It rolls out random policies in every built-in MuJoCo env, saves the trajectories in one run
- * folder (the material segments and comparisons are cut from), and prints what was made.
+ * `prefrl demo` (what `npm start` runs): the whole idea in a few minutes on 2 cores.
+ *
+ * PPO learns reacher from a reward model trained on the oracle teacher's comparisons of 50-step
+ * segments (the online loop of `prefrl train`), then PPO learns the same env from its true reward
+ * with identical settings and the same number of env steps. The summary puts the two final true
+ * returns side by side, with the reward model's held-out accuracy, the run folders and the
+ * command that opens the viewer on the pairs the teacher compared.
  */
-import { flags } from '../../core/config.js';
-import { createRunDir } from '../../core/run.js';
-import { registeredEnvs } from '../../envs/registry.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
-import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
+import { flags, parseFlags } from '../../core/config.js';
+import type { LoopSummary } from '../../reward/loop.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { train, trainFlags } from './train.js';
 
 const spec = {
   command: 'prefrl demo',
-  summary: 'A short tour: random-policy rollouts in every built-in robot, saved as trajectories in a run folder.',
+  summary:
+    'The main job of `npm start`: online preference learning on reacher with the oracle teacher, next to PPO on the true reward at the same env steps.',
   flags: {
-    episodes: flags.int({ doc: 'episodes per env', default: 2, min: 1 }),
-    seed: flags.int({ doc: 'seed', default: 0 }),
+    env: flags.string({ doc: 'env id', default: 'reacher' }),
+    teacher: flags.string({ doc: 'teacher spec (see prefrl train --help)', default: 'oracle' }),
+    labels: flags.int({ doc: 'feedback budget (labels)', default: 400, min: 1 }),
+    labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 50, min: 1 }),
+    feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', default: 8192, min: 1 }),
+    steps: flags.int({ doc: 'env steps of each of the two PPO runs', default: 150_000, min: 1 }),
+    rewardEpochs: flags.int({ doc: 'max reward-model epochs per round', default: 20, min: 1 }),
+    baseline: flags.bool({ doc: 'also run PPO on the true reward (--no-baseline skips it)', default: true }),
+    seed: flags.int({ doc: 'seed (the same for both runs)', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bars', default: false }),
   },
+  epilog: ['Examples:', '  npm start', '  prefrl demo --steps 300000 --labels 1000', '  prefrl demo --teacher stochastic:beta=1,epsMistake=0.1'].join('\n'),
 };
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'The main job of `npm start`: a short tour of prefrl',
+  summary: 'The main job of `npm start`: a few minutes of online preference learning on reacher, against PPO on the true reward',
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const envs = registeredEnvs().filter((e) => e.kind === 'mujoco');
-    const run = createRunDir({ root: f.runsDir, name: 'demo', config: { command: 'demo', ...f, envs: envs.map((e) => e.id) }, clock: ctx.clock });
-    ctx.logger.info(`demo: ${f.episodes} random-policy episodes in each of ${envs.length} MuJoCo envs -> ${run.path}`);
-    const rows: RolloutSummary[] = [];
-    try {
-      for (const e of envs) rows.push(await collectInto(run, { id: e.id }, { episodes: f.episodes, policy: 'random', seed: f.seed }, ctx));
-      run.writeJson('summary.json', rows);
-    } finally {
-      run.close();
+    const common = ['--env', f.env, '--steps', String(f.steps), '--seed', String(f.seed), '--runs-dir', f.runsDir, ...(f.quiet ? ['--quiet'] : [])];
+    const trainSpec = { command: 'prefrl train', summary: '', flags: trainFlags };
+    const prefArgs = [
+      ...common,
+      '--teacher', f.teacher,
+      '--labels', String(f.labels),
+      '--labels-per-round', String(f.labelsPerRound),
+      '--feedback-every', String(f.feedbackEvery),
+      '--reward-epochs', String(f.rewardEpochs),
+    ];
+    ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`);
+    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx);
+    let base: { summary: LoopSummary; runDir: string } | null = null;
+    if (f.baseline) {
+      ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`);
+      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx);
+      base = { summary: b.summary, runDir: b.run.path };
     }
-    if (f.json) printJson(ctx.io, { runDir: run.path, envs: rows });
+    const p = pref.summary;
+    const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
+    const viewer = `npx prefrl serve --store ${pref.run.path}/labels.sqlite`;
+    const result = {
+      env: p.env,
+      teacher: p.teacher,
+      labelsUsed: p.labelsUsed,
+      envSteps: p.envSteps,
+      learned: { finalTrueReturn: p.finalTrueReturn, finalSuccess: p.finalSuccess, rewardAccuracy: p.rewardAccuracy, rewardCorrelation: p.rewardCorrelation, runDir: pref.run.path, wallSeconds: p.wallSeconds },
+      trueReward: base ? { finalTrueReturn: base.summary.finalTrueReturn, finalSuccess: base.summary.finalSuccess, runDir: base.runDir, wallSeconds: base.summary.wallSeconds } : null,
+      untrainedReturn: p.curve[0]?.[1] ?? null,
+      ratio,
+      viewer,
+    };
+    if (f.json) printJson(ctx.io, result);
     else {
+      const rows = [['PPO + reward learned from preferences', p.finalTrueReturn.toFixed(1), p.finalSuccess.toFixed(2), String(p.labelsUsed), pref.run.path]];
+      if (base) rows.push(['PPO + true reward', base.summary.finalTrueReturn.toFixed(1), base.summary.finalSuccess.toFixed(2), '-', base.runDir]);
       ctx.io.stdout.write(
         [
-          summaryTable(rows),
           '',
-          `run folder: ${run.path}`,
-          '  config.json, metrics.jsonl, artifacts/trajectories/<env>/ (NumPy .npy files + index.json)',
-          'next: npx prefrl envs | npx prefrl check-env reacher | npx prefrl rollout --env cheetah-run --episodes 3',
+          `prefrl demo: ${p.env}, teacher "${p.teacher}", ${p.envSteps} env steps per run`,
+          formatTable(['agent', 'final true return', 'success', 'labels', 'run folder'], rows),
+          `untrained policy: ${fmt(p.curve[0]?.[1])}${ratio === null ? '' : `; learned-reward agent reached ${(100 * ratio).toFixed(0)}% of the true-reward agent's improvement over it`}`,
+          `reward model: held-out accuracy ${fmt(p.rewardAccuracy)}, correlation with true segment returns ${fmt(p.rewardCorrelation)}`,
+          `see the pairs the teacher compared: ${viewer}`,
+          `metrics: ${pref.run.path}/metrics.jsonl (eval/true_return, reward/val_accuracy, ...)`,
           '',
         ].join('\n'),
       );
@@ -53,3 +92,13 @@ export const demoCommand: Command = {
     return 0;
   },
 };
+
+/** (learned - untrained) / (true - untrained): the share of the true-reward agent's improvement. */
+export function relative(learned: number, truth: number, untrained: number | undefined): number | null {
+  if (untrained === undefined || !Number.isFinite(untrained) || !(truth - untrained > 1e-9)) return null;
+  return (learned - untrained) / (truth - untrained);
+}
+
+function fmt(x: number | undefined): string {
+  return x !== undefined && Number.isFinite(x) ? x.toFixed(3) : 'n/a';
+}

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
-import { flags, type Parsed } from '../../core/config.js';
+import { flags, type Parsed, parseFlags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -52,6 +52,9 @@ export const trainFlags = {
   workers: flags.int({ doc: 'env worker threads (0: main thread)', default: 2, min: 0 }),
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: 'max reward-model epochs per round (early stopping on held-out pairs)', default: 50, min: 1 }),
+  rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
+  rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
+  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 5, min: 1 }),
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),
   evalEvery: flags.int({ doc: 'env steps between evaluations and checkpoints', default: 20_000, min: 1 }),
   seed: flags.int({ doc: 'seed', default: 0 }),
@@ -105,6 +108,14 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
     clock: human.ctx.clock,
   };
   return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
+}
+
+function positiveInts(list: readonly string[], flag: string): number[] {
+  return list.map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected positive integers separated by commas, got ${JSON.stringify(list.join(','))}`);
+    return n;
+  });
 }
 
 function readCheckpoint(file: string): PpoCheckpoint {
@@ -169,7 +180,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       feedbackEvery,
       warmupSteps: f.warmupSteps,
       poolEpisodes: f.poolEpisodes,
-      rewardTrain: { epochs: f.rewardEpochs },
+      rewardNet: { hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers },
+      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,
       run,
@@ -208,7 +220,8 @@ export const trainCommand: Command = {
       }
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       const { json, quiet } = f;
-      f = { ...(saved as TrainFlags), json, quiet, resume: f.resume };
+      // Flags added after the run was made take their defaults.
+      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
     const { summary, run } = await train(f, ctx, resumeDir);

@@ -1,0 +1,55 @@
+/**
+ * `prefrl tour`: a quick look at the robots that needs nothing but this package (seconds).
+ * It rolls out random policies in every built-in MuJoCo env, saves the trajectories in one run
+ * folder (the material segments and comparisons are cut from), and prints what was made.
+ */
+import { flags } from '../../core/config.js';
+import { createRunDir } from '../../core/run.js';
+import { registeredEnvs } from '../../envs/registry.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
+
+const spec = {
+  command: 'prefrl tour',
+  summary: 'A short tour: random-policy rollouts in every built-in robot, saved as trajectories in a run folder.',
+  flags: {
+    episodes: flags.int({ doc: 'episodes per env', default: 2, min: 1 }),
+    seed: flags.int({ doc: 'seed', default: 0 }),
+    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+  },
+};
+
+export const tourCommand: Command = {
+  name: 'tour',
+  summary: 'Random-policy rollouts in every built-in robot, saved as trajectories (seconds)',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const envs = registeredEnvs().filter((e) => e.kind === 'mujoco');
+    const run = createRunDir({ root: f.runsDir, name: 'tour', config: { command: 'tour', ...f, envs: envs.map((e) => e.id) }, clock: ctx.clock });
+    ctx.logger.info(`tour: ${f.episodes} random-policy episodes in each of ${envs.length} MuJoCo envs -> ${run.path}`);
+    const rows: RolloutSummary[] = [];
+    try {
+      for (const e of envs) rows.push(await collectInto(run, { id: e.id }, { episodes: f.episodes, policy: 'random', seed: f.seed }, ctx));
+      run.writeJson('summary.json', rows);
+    } finally {
+      run.close();
+    }
+    if (f.json) printJson(ctx.io, { runDir: run.path, envs: rows });
+    else {
+      ctx.io.stdout.write(
+        [
+          summaryTable(rows),
+          '',
+          `run folder: ${run.path}`,
+          '  config.json, metrics.jsonl, artifacts/trajectories/<env>/ (NumPy .npy files + index.json)',
+          'next: npx prefrl envs | npx prefrl check-env reacher | npx prefrl rollout --env cheetah-run --episodes 3',
+          '',
+        ].join('\n'),
+      );
+    }
+    return 0;
+  },
+};
