@@ -11,6 +11,9 @@ import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { OFFLINE_AGENTS, type OfflineConfig, runOffline, teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
 import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
+import type { Segment } from '../../reward/types.js';
+import { decodePng, encodePng } from '../../reward/vlm/png.js';
+import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
 import type { CommandContext } from '../../scripts/command.js';
 import { main } from '../../scripts/cli.js';
 
@@ -170,6 +173,49 @@ describe('prefrl offline pipeline', () => {
     expect(text).toContain('IQL, true reward');
     expect(text).toContain('normalised to random');
     expect(text).toContain('stages: pairs skipped, label skipped, reward skipped, relabel skipped, iql skipped, eval skipped');
+  }, 60_000);
+
+  it('vlm teacher (fake renderer, fake fetch: no network): at most two requests per pair, and a second run with the same cache pays nothing', async () => {
+    // Each frame is a solid PNG whose red channel is the task success at that step x 200; the
+    // fake VLM prefers the redder image, and is unsure when both are equally red.
+    const renderer: SegmentFrameRenderer = {
+      render: async (segment: Segment, steps: readonly number[]) =>
+        steps.map((t) => {
+          const rgba = new Uint8Array(4 * 4 * 4);
+          const red = Math.round(200 * (segment.success[Math.max(0, t - 1)] || 0));
+          for (let p = 0; p < 16; p++) rgba.set([red, 0, 0, 255], 4 * p);
+          return encodePng({ width: 4, height: 4, rgba });
+        }),
+      close: async () => undefined,
+    };
+    let requests = 0;
+    const fetch = async (_url: string, init: RequestInit): Promise<Response> => {
+      requests++;
+      const body = JSON.parse(String(init.body)) as { messages: { role: string; content: string | { type: string; image_url?: { url: string } }[] }[] };
+      const user = body.messages.find((m) => m.role === 'user')!;
+      const reds = (user.content as { type: string; image_url?: { url: string } }[])
+        .filter((c) => c.type === 'image_url')
+        .map((c) => decodePng(new Uint8Array(Buffer.from(c.image_url!.url.split(',')[1], 'base64'))).rgba[0]);
+      const text = body.messages.length === 2 ? `Image 0 red ${reds[0]}, image 1 red ${reds[1]}.` : reds[0] === reds[1] ? '-1' : reds[0] > reds[1] ? '0' : '1';
+      const reply = { id: 'x', object: 'chat.completion', model: 'fake-vl', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 } };
+      return new Response(JSON.stringify(reply), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    };
+    const cache = join(dir, 'vlm-cache');
+    const config = tiny({ teacher: 'vlm', labels: 12, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'FAKE_KEY', frames: 'final', cacheDir: cache } });
+    const vlmRuntime = { fetch, renderer, env: { FAKE_KEY: 'secret' } };
+    const a = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm'), vlmRuntime }, { logger: silentLogger });
+    // Two stages per pair at most; pairs whose images and prompts are identical are one cache entry.
+    const paid = requests;
+    expect(paid).toBeGreaterThanOrEqual(2);
+    expect(paid).toBeLessThanOrEqual(24);
+    const labels = JSON.parse(readFileSync(join(a.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; labels: number; preferences: number };
+    expect(labels).toMatchObject({ teacher: 'vlm(fake-vl)', labels: 12 });
+    expect(labels.preferences).toBeGreaterThan(0);
+    expect(readFileSync(join(a.runDir, 'config.json'), 'utf8')).not.toContain('secret');
+    const b = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm'), vlmRuntime }, { logger: silentLogger });
+    expect(b.runDir).not.toBe(a.runDir);
+    expect(requests).toBe(paid);
+    expect(JSON.parse(readFileSync(join(b.runDir, 'artifacts', 'labels.json'), 'utf8'))).toEqual(labels);
   }, 60_000);
 
   it('bad input: clear errors naming the flag or the file and field', async () => {
