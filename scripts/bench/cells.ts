@@ -1,0 +1,235 @@
+/**
+ * Cells of the oracle benchmark harness (`prefrl bench oracle`): the data types, ids, hashes,
+ * sharding, and the on-disk format of results.
+ *
+ * A suite is a list of cells; each cell is one independent job (one training run, one tabular
+ * world x seed, one random-policy reference, ...) that writes its own file
+ *   <out>/<suite>/cells/<cellId>.jsonl
+ * atomically (temp file + rename) when it finishes: one JSON record per line. A cell whose file
+ * exists with the same config hash is done and skipped on the next run (resumable); a killed
+ * cell left no file and simply runs again. Shards (`--shard i/n`: every n-th cell) write
+ * disjoint files, so merging machines is copying the cell files into one folder.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { shortHash } from '../../core/hash.js';
+import type { HeronConfig } from '../../reward/teachers/heron.js';
+
+/** Display columns of a config (seed excluded): what a summary row is grouped by. */
+export type Row = Readonly<Record<string, string | number>>;
+
+interface CellBase {
+  /** File-name-safe id, unique within the suite; readable (env, method, budget, seed...). */
+  readonly id: string;
+  readonly suite: string;
+  readonly seed: number;
+  /** Env id ("gridworld" for tabular cells); `--envs` filters on it. */
+  readonly env: string;
+  /** Estimated cost in env-step equivalents (progress bar and ETA only). */
+  readonly cost: number;
+  /** The summary table this cell's records go to (e.g. the env id). */
+  readonly table: string;
+  /** Display columns for the cell's record(s). */
+  readonly row: Row;
+}
+
+/** One `prefrl train` run (online preference loop, or PPO on the true reward). */
+export interface TrainCell extends CellBase {
+  readonly kind: 'train';
+  /** `prefrl train` flags without --seed, --runs-dir, --name, --json, --quiet and --expert. */
+  readonly args: readonly string[];
+  /** Id of a train cell whose run folder is V* for the regret teacher (`--expert`). */
+  readonly expertFrom?: string;
+  /** HERON ranking and margins; the runner writes them to a file and passes --teacher heron:<file>. */
+  readonly heron?: HeronConfig;
+}
+
+/** The true return of the uniformly random policy (the 0 of normalised scores). */
+export interface RandomCell extends CellBase {
+  readonly kind: 'random';
+  readonly env: string;
+  readonly episodes: number;
+}
+
+/** One tabular world x seed of the Knox et al. replication (every source x model x budget). */
+export interface TabularCell extends CellBase {
+  readonly kind: 'tabular';
+  /** The fixed delivery gridworld, or random MDP `index` drawn from `mdpSeed`. */
+  readonly world: { readonly kind: 'delivery' } | { readonly kind: 'random'; readonly index: number; readonly mdpSeed: number };
+  readonly budgets: readonly number[];
+  readonly segmentLength: number;
+  /** Full-batch Adam steps per fit. */
+  readonly learnSteps: number;
+}
+
+/** One `prefrl collect` run: an offline dataset other cells depend on. */
+export interface CollectCell extends CellBase {
+  readonly kind: 'collect';
+  /** `prefrl collect` flags without --seed, --runs-dir, --name, --json and --quiet. */
+  readonly args: readonly string[];
+}
+
+/** One `prefrl offline` run (offline preference pipeline: labels -> reward -> relabel -> IQL; the vlm suite). */
+export interface OfflineCell extends CellBase {
+  readonly kind: 'offline';
+  /** `prefrl offline` flags without --dataset, --seed, --runs-dir, --name, --json and --quiet. */
+  readonly args: readonly string[];
+  /** Id of the collect cell whose dataset this cell uses (`--dataset`). */
+  readonly datasetFrom: string;
+}
+
+export type Cell = TrainCell | RandomCell | TabularCell | CollectCell | OfflineCell;
+
+/** One line of a cell file. */
+export interface CellRecord {
+  readonly suite: string;
+  readonly cellId: string;
+  /** configHash(cell) of the cell that wrote it. */
+  readonly hash: string;
+  readonly kind: Cell['kind'];
+  readonly seed: number;
+  readonly table: string;
+  readonly row: Row;
+  /** Scalar results (null where not applicable / not finite). */
+  readonly metrics: Readonly<Record<string, number | null>>;
+  /** [env steps, mean true evaluation return] of training cells. */
+  readonly curve?: readonly (readonly [number, number])[];
+  /** Run folder of the cell (git-ignored; absent after copying cells between machines). */
+  readonly runDir?: string;
+  /** Per-record details that are not aggregated (e.g. the tabular world and learned weights). */
+  readonly extra?: Readonly<Record<string, unknown>>;
+  /** The command that reproduces this cell alone, where there is one. */
+  readonly command?: string;
+  /** The `prefrl bench oracle` invocation that ran the cell. */
+  readonly benchCommand: string;
+  readonly wallSeconds: number;
+  readonly finishedAt: string;
+}
+
+/** Lower-case, file-name-safe id part: "stochastic:epsMistake=0.1" -> "stochastic-epsmistake-0.1". */
+export function idPart(s: string | number): string {
+  return String(s)
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** Join id parts with "_" (parts themselves never contain "_"). */
+export function cellId(parts: readonly (string | number)[]): string {
+  return parts.map(idPart).filter((p) => p !== '').join('_');
+}
+
+/** Hash of everything that determines a cell's result (not its cost, table or display row). */
+export function configHash(cell: Cell): string {
+  const { cost: _cost, table: _table, row: _row, suite: _suite, ...rest } = cell;
+  return shortHash(JSON.stringify(rest));
+}
+
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Parse `--shard i/n` (0 <= i < n). Throws a UsageError naming --shard. */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`--shard: expected i/n with integers 0 <= i < n (e.g. 0/4), got ${JSON.stringify(text)}`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1) throw new UsageError(`--shard: n must be >= 1, got ${JSON.stringify(text)}`);
+  if (index >= count) throw new UsageError(`--shard: i must be < n (shards are 0..${count - 1}), got ${JSON.stringify(text)}`);
+  return { index, count };
+}
+
+/** Every n-th cell starting at i: shards 0..n-1 split the list disjointly and completely. */
+export function selectShard<T>(cells: readonly T[], shard: Shard | undefined): T[] {
+  if (!shard) return [...cells];
+  return cells.filter((_, k) => k % shard.count === shard.index);
+}
+
+export function cellsDir(suiteDir: string): string {
+  return join(suiteDir, 'cells');
+}
+
+export function cellFile(suiteDir: string, id: string): string {
+  return join(cellsDir(suiteDir), `${id}.jsonl`);
+}
+
+/** JSON with non-finite numbers as null (JSON has no NaN). */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
+/** Write a cell's records atomically: readers see no file or the whole file. */
+export function writeCellRecords(suiteDir: string, id: string, records: readonly CellRecord[]): string {
+  if (records.length === 0) throw new Error(`cell ${id}: no records to write`);
+  const dir = cellsDir(suiteDir);
+  mkdirSync(dir, { recursive: true });
+  const path = cellFile(suiteDir, id);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, records.map((r) => `${jsonLine(r)}\n`).join(''));
+  renameSync(tmp, path);
+  return path;
+}
+
+/** Parse one cell file; null when it is missing or unreadable (the cell then runs again). */
+export function readCellFile(path: string): CellRecord[] | null {
+  if (!existsSync(path)) return null;
+  try {
+    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    if (lines.length === 0) return null;
+    const recs = lines.map((l) => JSON.parse(l) as CellRecord);
+    for (const r of recs) {
+      if (typeof r.cellId !== 'string' || typeof r.hash !== 'string' || typeof r.metrics !== 'object' || r.metrics === null) return null;
+    }
+    return recs;
+  } catch {
+    return null;
+  }
+}
+
+export type CellStatus = 'done' | 'pending' | 'stale';
+
+/** done: finished with this config; stale: finished with another config (runs again); pending: no result. */
+export function cellStatus(suiteDir: string, cell: Cell): CellStatus {
+  const recs = readCellFile(cellFile(suiteDir, cell.id));
+  if (!recs) return 'pending';
+  const h = configHash(cell);
+  return recs.every((r) => r.hash === h) ? 'done' : 'stale';
+}
+
+/** Every record of every cell file in the suite folder (whatever shards or machines wrote them). */
+export function readAllRecords(suiteDir: string): CellRecord[] {
+  const dir = cellsDir(suiteDir);
+  if (!existsSync(dir)) return [];
+  const out: CellRecord[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.jsonl')) continue;
+    const recs = readCellFile(join(dir, f));
+    if (recs) out.push(...recs);
+  }
+  return out;
+}
+
+/** Mean and sample standard deviation (n - 1; 0 for one value) of the finite values. */
+export function meanStd(values: readonly (number | null | undefined)[]): { mean: number; std: number; n: number } {
+  const x = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const n = x.length;
+  if (n === 0) return { mean: Number.NaN, std: Number.NaN, n: 0 };
+  const mean = x.reduce((a, b) => a + b, 0) / n;
+  if (n === 1) return { mean, std: 0, n };
+  const v = x.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+  return { mean, std: Math.sqrt(v), n };
+}
+
+/** Reference rows (random policy, datasets, true-reward PPO, experts) as opposed to compared configs. */
+export function isReference(row: Row): boolean {
+  const m = String(row.method ?? '');
+  return m === 'random' || m === 'ppo-true' || m.startsWith('dataset') || m.startsWith('expert');
+}
+
+/** Stable key of a display row (insertion order of its columns is part of the key). */
+export function rowKey(table: string, row: Row): string {
+  return JSON.stringify([table, Object.entries(row)]);
+}

@@ -1,0 +1,140 @@
+/**
+ * SVG plots of a suite, rendered in Node without a browser: Vega-Lite specs compiled to Vega
+ * (vega-lite `compile`) and rendered by a headless Vega View (renderer 'none', `toSVG`).
+ * - learning_curves.svg: true evaluation return vs env steps, mean over seeds with a +-1 std band
+ * - return_vs_labels.svg: final true return vs number of labels (true-reward PPO as a dashed rule)
+ * - accuracy_vs_labels.svg: the reward model's held-out preference accuracy vs labels
+ * - scaled_return_vs_labels.svg: tabular mean scaled return vs number of preferences
+ * Panels per env (or tabular domain); colours per config.
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { isReference, type Row } from './cells.js';
+import type { Aggregate } from './summary.js';
+
+export interface Plot {
+  readonly file: string;
+  readonly title: string;
+  readonly svg: string;
+}
+
+/** Render a Vega-Lite spec to an SVG string. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Vega-Lite's notes on its own internal optimisation passes are not ours to print: errors only.
+  const view = new vega.View(vega.parse(compile(spec, { logger: vega.logger(vega.Error) }).spec), { renderer: 'none', logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Legend label of a config: its non-trivial display columns ("oracle / partial-return / 1000 labels / disagreement"). */
+export function configLabel(row: Row, varying: ReadonlySet<string>): string {
+  if (row.method === 'ppo-true') return `PPO true reward${varying.has('steps') ? ` (${row.steps} steps)` : ''}`;
+  if (row.method === 'random') return 'random policy';
+  const parts: string[] = [];
+  if (row.method !== 'preference' && row.method !== undefined) parts.push(String(row.method));
+  for (const [k, v] of Object.entries(row)) {
+    if (k === 'method' || v === '-' || !(varying.has(k) || k === 'teacher' || k === 'source')) continue;
+    parts.push(k === 'labels' ? `${v} labels` : k === 'steps' ? `${v} steps` : k === 'source' ? `${v} prefs` : k === 'model' ? `${v} model` : String(v));
+  }
+  return parts.join(' / ') || 'config';
+}
+
+/** Display columns whose value differs between the compared configs of the same table. */
+function varyingColumns(aggs: readonly Aggregate[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const t of new Set(aggs.map((a) => a.table))) {
+    const inT = aggs.filter((a) => a.table === t && !isReference(a.row));
+    const cols = new Set<string>();
+    for (const k of new Set(inT.flatMap((a) => Object.keys(a.row)))) if (new Set(inT.map((a) => String(a.row[k]))).size > 1) cols.add(k);
+    out.set(t, cols);
+  }
+  return out;
+}
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+function facetSpec(title: string, values: Record<string, unknown>[], layer: unknown[], columns: number): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', title: null },
+    columns,
+    spec: { width: 300, height: 200, layer },
+    resolve: { scale: { y: 'independent' } },
+    config: { legend: { orient: 'right', labelLimit: 0 } },
+  } as unknown as TopLevelSpec;
+}
+
+/** All plots that the aggregates have data for. */
+export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
+  const varying = varyingColumns(aggs);
+  const label = (a: Aggregate) => configLabel(a.row, varying.get(a.table) ?? new Set());
+  const plots: Plot[] = [];
+  const panels = (xs: readonly { panel: string }[]) => Math.min(3, new Set(xs.map((x) => x.panel)).size);
+  const colour = { field: 'config', type: 'nominal', title: null };
+
+  const curves = aggs.filter((a) => a.curve.length > 1).flatMap((a) => a.curve.map((p) => ({ panel: a.table, config: label(a), steps: p.steps, mean: p.mean, lo: p.mean - p.std, hi: p.mean + p.std })));
+  if (curves.length) {
+    const title = 'True evaluation return vs env steps (mean ± std over seeds)';
+    const spec = facetSpec(
+      title,
+      curves,
+      [
+        { mark: { type: 'area', opacity: 0.15 }, encoding: { x: { field: 'steps', type: 'quantitative', title: 'env steps' }, y: { field: 'lo', type: 'quantitative', title: 'true return' }, y2: { field: 'hi' }, color: colour } },
+        { mark: { type: 'line', point: { size: 12 } }, encoding: { x: { field: 'steps', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative' }, color: colour } },
+      ],
+      panels(curves),
+    );
+    plots.push({ file: 'learning_curves.svg', title, svg: await renderSvg(spec) });
+  }
+
+  const learned = aggs.filter((a) => !isReference(a.row) && typeof a.row.labels === 'number' && a.row.labels > 0 && a.metrics.finalTrueReturn?.n);
+  const learnedTables = new Set(learned.map((a) => a.table));
+  const labelPlot = async (file: string, metric: string, title: string, yTitle: string, withBaseline: boolean) => {
+    const pts = learned
+      .filter((a) => a.metrics[metric]?.n)
+      .map((a) => {
+        const m = a.metrics[metric];
+        return { panel: a.table, config: configLabel({ ...a.row, labels: '-' }, varying.get(a.table) ?? new Set()), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config' };
+      });
+    if (pts.length === 0) return;
+    const rules = withBaseline
+      ? aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n).map((a) => ({ panel: a.table, config: label(a), mean: a.metrics.finalTrueReturn.mean, kind: 'baseline' }))
+      : [];
+    const layer: unknown[] = [
+      { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'line', point: true }, encoding: { x: { field: 'labels', type: 'quantitative', title: 'labels', axis: { format: 'd' } }, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: '.4~g' } }, color: colour } },
+      { transform: [{ filter: "datum.kind == 'config'" }], mark: 'rule', encoding: { x: { field: 'labels', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: colour } },
+    ];
+    if (rules.length) layer.push({ transform: [{ filter: "datum.kind == 'baseline'" }], mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'mean', type: 'quantitative' }, color: colour } });
+    plots.push({ file, title, svg: await renderSvg(facetSpec(title, [...pts, ...rules], layer, panels(pts))) });
+  };
+  await labelPlot('return_vs_labels.svg', 'finalTrueReturn', 'Final true return vs number of labels (mean ± std over seeds; dashed: PPO on the true reward)', 'final true return', true);
+  await labelPlot('accuracy_vs_labels.svg', 'rewardAccuracy', "Reward model's held-out preference accuracy vs number of labels", 'held-out accuracy', false);
+
+  const tab = aggs.filter((a) => a.metrics.scaledReturn?.n);
+  if (tab.length) {
+    const title = 'Tabular: mean scaled return vs number of preferences (mean ± std over worlds x seeds)';
+    const pts = tab.map((a) => {
+      const m = a.metrics.scaledReturn;
+      return { panel: a.table, source: a.row.source, model: a.row.model, labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std };
+    });
+    const x = { field: 'labels', type: 'quantitative', title: 'preferences', scale: { type: 'log' }, axis: { format: 'd' } };
+    const source = { field: 'source', type: 'nominal', title: 'preferences from' };
+    const dash = { field: 'model', type: 'nominal', title: 'model learned with' };
+    const spec = facetSpec(
+      title,
+      pts,
+      [
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'mean scaled return' }, color: source, strokeDash: dash } },
+        { mark: 'rule', encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: source } },
+      ],
+      panels(pts),
+    );
+    plots.push({ file: 'scaled_return_vs_labels.svg', title, svg: await renderSvg(spec) });
+  }
+  return plots;
+}

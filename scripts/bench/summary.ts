@@ -1,0 +1,253 @@
+/**
+ * Aggregation and the Markdown summary of a suite: records grouped by (table, display row),
+ * mean +- sample std over seeds for every metric, learning curves averaged per evaluation step,
+ * the ratio of each learned-reward config's final true return to PPO on the true reward at the
+ * same env steps, and the normalised score (random policy 0, true-reward PPO 1). Pure functions
+ * of the records, so shards merged by copying cell files summarise like one machine's run.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import type { CellRecord, Row } from './cells.js';
+import { isReference, meanStd, rowKey } from './cells.js';
+import type { Suite } from './suites.js';
+
+export interface Stat {
+  readonly mean: number;
+  readonly std: number;
+  readonly n: number;
+}
+
+export interface Aggregate {
+  readonly table: string;
+  readonly row: Row;
+  readonly key: string;
+  /** Distinct seeds among the records. */
+  readonly seeds: readonly number[];
+  /** Records aggregated (tabular: worlds x seeds). */
+  readonly n: number;
+  readonly metrics: Readonly<Record<string, Stat>>;
+  /** Mean +- std over records of the evaluation return at each env step any record evaluated. */
+  readonly curve: readonly { readonly steps: number; readonly mean: number; readonly std: number; readonly n: number }[];
+  readonly wallSeconds: number;
+}
+
+const METHOD_RANK: Readonly<Record<string, number>> = { random: 0, ppo: 1, 'ppo-true': 2, expert: 3 };
+
+/** Row order in tables: references first (random, dataset, true-reward PPO, expert), then column by column (numbers numerically). */
+export function compareRows(a: Row, b: Row): number {
+  const rank = (r: Row) => (r.method === undefined ? 9 : (METHOD_RANK[String(r.method).split(' ')[0]] ?? (String(r.method).startsWith('dataset') ? 1 : 9)));
+  const d = rank(a) - rank(b);
+  if (d !== 0) return d;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x ?? '').localeCompare(String(y ?? ''));
+  }
+  return 0;
+}
+
+/** Group records by (table, row); aggregates come out in order of first appearance. */
+export function aggregate(records: readonly CellRecord[]): Aggregate[] {
+  const groups = new Map<string, CellRecord[]>();
+  for (const r of records) {
+    const k = rowKey(r.table, r.row);
+    const g = groups.get(k);
+    if (g) g.push(r);
+    else groups.set(k, [r]);
+  }
+  return [...groups.entries()].map(([key, rs]) => {
+    const names = [...new Set(rs.flatMap((r) => Object.keys(r.metrics)))];
+    const metrics: Record<string, Stat> = {};
+    for (const m of names) metrics[m] = meanStd(rs.map((r) => r.metrics[m]));
+    const byStep = new Map<number, number[]>();
+    for (const r of rs) {
+      for (const [x, y] of r.curve ?? []) {
+        if (!Number.isFinite(y)) continue;
+        const a = byStep.get(x);
+        if (a) a.push(y);
+        else byStep.set(x, [y]);
+      }
+    }
+    const curve = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([steps, ys]) => ({ steps, ...meanStd(ys) }));
+    return {
+      table: rs[0].table,
+      row: rs[0].row,
+      key,
+      seeds: [...new Set(rs.map((r) => r.seed))].sort((a, b) => a - b),
+      n: rs.length,
+      metrics,
+      curve,
+      wallSeconds: rs.reduce((a, r) => a + (r.wallSeconds ?? 0), 0),
+    };
+  });
+}
+
+export interface Ratios {
+  /** mean final true return / mean of true-reward PPO at the same steps (null when PPO's is <= 0). */
+  readonly ratio: number | null;
+  /** (R - R_random) / (R_PPO - R_random) with the env's random-policy mean (null without one). */
+  readonly normalised: number | null;
+  readonly baseline: number | null;
+  readonly random: number | null;
+}
+
+/** Ratios of a learned-reward aggregate to the true-reward PPO (same table and env steps) and random policy aggregates. */
+export function ratios(a: Aggregate, all: readonly Aggregate[]): Ratios {
+  const r = a.metrics.finalTrueReturn?.mean;
+  const none = { ratio: null, normalised: null, baseline: null, random: null };
+  if (r === undefined || !Number.isFinite(r) || isReference(a.row)) return none;
+  const base = all.find((b) => b.table === a.table && b.row.method === 'ppo-true' && b.row.steps === a.row.steps)?.metrics.finalTrueReturn?.mean;
+  const rand = all.find((b) => b.table === a.table && b.row.method === 'random')?.metrics.finalTrueReturn?.mean;
+  const baseline = base !== undefined && Number.isFinite(base) ? base : null;
+  const random = rand !== undefined && Number.isFinite(rand) ? rand : null;
+  return {
+    ratio: baseline !== null && baseline > 0 ? r / baseline : null,
+    normalised: baseline !== null && random !== null && baseline !== random ? (r - random) / (baseline - random) : null,
+    baseline,
+    random,
+  };
+}
+
+/** Compact number: 3 decimals below 10, fewer above, integers from 1,000. */
+export function fmtNum(x: number): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  const ax = Math.abs(x);
+  if (ax >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (ax >= 100) return x.toFixed(1);
+  if (ax >= 10) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+/** Metrics that are counts or rates: shown rounded to integers. */
+const COUNTS = new Set(['labelsUsed', 'envSteps', 'stepsPerSecond', 'transitions', 'skips']);
+
+export function fmtStat(s: Stat | undefined, integer = false): string {
+  if (!s || s.n === 0) return '-';
+  const f = integer ? (x: number) => Math.round(x).toLocaleString('en-US') : fmtNum;
+  return s.n > 1 ? `${f(s.mean)} ± ${f(s.std)}` : f(s.mean);
+}
+
+const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
+
+/** Metric columns in display order: [key, header]. Any other metric is appended generically. */
+const METRIC_COLUMNS: readonly (readonly [string, string])[] = [
+  ['finalTrueReturn', 'final true return'],
+  ['finalSuccess', 'success'],
+  ['labelsUsed', 'labels used'],
+  ['rewardAccuracy', 'held-out acc'],
+  ['rewardCorrelation', 'return corr'],
+  ['epic', 'EPIC'],
+  ['scaledReturn', 'mean scaled return'],
+  ['nearOptimal', 'runs > 0.9'],
+  ['pGoal', 'P(goal)'],
+  ['trainAccuracy', 'train acc'],
+  ['iqlTrueReturn', 'IQL true reward'],
+  ['bcReturn', 'BC'],
+  ['ratioToIqlTrue', 'vs IQL true'],
+  ['normalisedToIqlTrue', 'normalised (IQL)'],
+  ['teacherAgreement', 'teacher agreement'],
+  ['datasetMinReturn', 'dataset min return'],
+  ['datasetMaxReturn', 'dataset max return'],
+  ['stepsPerSecond', 'env steps/s'],
+];
+const HIDDEN = new Set(['wallSeconds', 'envSteps', 'episodes', 'meanLength', 'pSheep', 'tieFraction', 'randomReturn', 'transitions', 'skips', 'transitionCorrelation']);
+const PERCENT = new Set(['nearOptimal', 'ratioToIqlTrue', 'normalisedToIqlTrue']);
+
+function cellText(v: string | number): string {
+  if (typeof v === 'number') return v >= 10_000 ? v.toLocaleString('en-US') : String(v);
+  return v;
+}
+
+function mdTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+/** One Markdown table per summary table (env or tabular domain). */
+export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[]): string {
+  const rowCols = [...new Set(aggs.flatMap((a) => Object.keys(a.row)))];
+  const present = new Set(aggs.flatMap((a) => Object.keys(a.metrics).filter((k) => a.metrics[k].n > 0)));
+  const metricCols = [...METRIC_COLUMNS.filter(([k]) => present.has(k)), ...[...present].filter((k) => !HIDDEN.has(k) && !METRIC_COLUMNS.some(([m]) => m === k)).map((k) => [k, k] as const)];
+  const withRatios = present.has('finalTrueReturn') && aggs.some((a) => a.row.method === 'ppo-true');
+  const header = [...rowCols, 'seeds', ...(withRatios ? [metricCols[0][1], 'vs true PPO', 'normalised'] : []), ...metricCols.slice(withRatios ? 1 : 0).map(([, h]) => h)];
+  const rows = aggs.map((a) => {
+    const r = ratios(a, all);
+    const metricCells = metricCols.map(([k]) => (PERCENT.has(k) && a.metrics[k]?.n ? pct(a.metrics[k].mean) : fmtStat(a.metrics[k], COUNTS.has(k))));
+    return [
+      ...rowCols.map((c) => (a.row[c] === undefined ? '' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
+      a.n === a.seeds.length ? String(a.n) : `${a.n} (${a.seeds.length} seeds)`,
+      ...(withRatios ? [metricCells[0], pct(r.ratio), pct(r.normalised)] : []),
+      ...metricCells.slice(withRatios ? 1 : 0),
+    ];
+  });
+  return `## ${table}\n\n${mdTable(header, rows)}\n`;
+}
+
+/** The Knox et al. claims on a tabular table's regret-source rows. */
+export function tabularClaims(aggs: readonly Aggregate[]): { reaches09By1000: boolean | null; beatsAtEveryBudget: boolean | null } {
+  const get = (model: string, labels: number) => aggs.find((a) => a.row.source === 'regret' && a.row.model === model && a.row.labels === labels)?.metrics.scaledReturn?.mean;
+  const budgets = [...new Set(aggs.filter((a) => a.row.source === 'regret').map((a) => Number(a.row.labels)))].sort((a, b) => a - b);
+  const by1000 = budgets.filter((b) => b >= 1000);
+  const reach = by1000.length === 0 ? null : by1000.every((b) => (get('regret', b) ?? -Infinity) >= 0.9);
+  const pairs = budgets.map((b) => [get('regret', b), get('partial-return', b)] as const);
+  const beats = pairs.length === 0 || pairs.some(([r, p]) => r === undefined || p === undefined) ? null : pairs.every(([r, p]) => (r as number) > (p as number));
+  return { reaches09By1000: reach, beatsAtEveryBudget: beats };
+}
+
+const verdict = (x: boolean | null) => (x === null ? 'not tested' : x ? 'holds' : 'does not hold');
+
+export interface SummaryInput {
+  readonly suite: Suite;
+  readonly records: readonly CellRecord[];
+  /** The invocation that wrote this summary. */
+  readonly command: string;
+  /** Cells of the suite definition (this invocation's options) without a result. */
+  readonly missing: readonly string[];
+  /** Plot files written next to the summary (relative names). */
+  readonly plots: readonly { readonly file: string; readonly title: string }[];
+  /** Cells that failed in this invocation, with the message. */
+  readonly failed: readonly { readonly id: string; readonly error: string }[];
+}
+
+export function summaryMarkdown(s: SummaryInput): string {
+  const aggs = aggregate(s.records);
+  const tables = [...new Set(aggs.map((a) => a.table))];
+  // RL tables (env ids) first, then tabular domains.
+  tables.sort((a, b) => Number(a.startsWith('tabular')) - Number(b.startsWith('tabular')));
+  const cellIds = new Set(s.records.map((r) => r.cellId));
+  const commands = [...new Set(s.records.map((r) => r.benchCommand))];
+  const wall = s.records.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
+  const lines: string[] = [`# ${s.suite.title}`, ''];
+  lines.push(...s.suite.notes.flatMap((n) => [n, '']));
+  lines.push(`Command: \`${s.command}\``, '');
+  const others = commands.filter((c) => c !== s.command);
+  if (others.length) lines.push(`Cells were produced by: ${commands.map((c) => `\`${c}\``).join(', ')}.`, '');
+  lines.push(
+    `Cells: ${cellIds.size} finished${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
+      `${fmtNum(wall / 60)} min of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
+      'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist).',
+    '',
+  );
+  if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
+  lines.push(
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy.',
+    '',
+  );
+  for (const t of tables) {
+    const inTable = aggs.filter((a) => a.table === t).sort((x, y) => compareRows(x.row, y.row));
+    lines.push(tableMarkdown(t, inTable, aggs));
+    if (t.startsWith('tabular')) {
+      const c = tabularClaims(inTable);
+      lines.push(
+        `Claims (regret-generated preferences): regret model >= 0.9 by 1,000 preferences: **${verdict(c.reaches09By1000)}**; regret model beats partial return at every budget: **${verdict(c.beatsAtEveryBudget)}**.`,
+        '',
+      );
+    }
+  }
+  if (s.plots.length) {
+    lines.push('## Plots', '');
+    for (const p of s.plots) lines.push(`![${p.title}](${p.file})`, '');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}

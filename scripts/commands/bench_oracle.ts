@@ -1,0 +1,200 @@
+/**
+ * `prefrl bench oracle`: the synthetic-oracle benchmark harness (issue 7). A suite is a matrix of
+ * env x teacher x preference model x label budget x query method x seed (scripts/bench/
+ * suites.ts); each cell is an independent job writing its own result file, so a suite resumes
+ * where it stopped (finished cells are skipped) and splits over machines with `--shard i/n`.
+ * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
+ * reward) and SVG plots are rebuilt from every cell file in the suite folder.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { flags } from '../../core/config.js';
+import { errorMessage, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { type Cell, type CellRecord, cellFile, cellStatus, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { suitePlots } from '../bench/plots.js';
+import { type CellRunContext, runCell, shellQuote } from '../bench/run_cell.js';
+import { aggregate, summaryMarkdown } from '../bench/summary.js';
+import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl bench oracle',
+  summary:
+    'Synthetic-oracle benchmark suites (B-Pref teachers, regret vs partial return, HERON, VLM, online vs true-reward PPO, PPO): resumable, shardable cells; summary.md and SVG plots per suite.',
+  flags: {
+    suite: flags.choice(SUITE_NAMES, { doc: 'which suite to run' }),
+    seeds: flags.int({ doc: 'seeds per config (0..seeds-1)', optional: true, defaultDoc: '3; smoke: 1', min: 1 }),
+    shard: flags.string({ doc: 'run every n-th cell starting at i (i/n, 0 <= i < n), e.g. one shard per machine', optional: true }),
+    out: flags.string({ doc: 'results root: cells, summary.md and plots go to <out>/<suite>/', default: 'benchmarks/results' }),
+    runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: 'runs/bench-oracle' }),
+    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M)', default: 1, min: 0 }),
+    envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true }),
+    expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
+    dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
+    summaryOnly: flags.bool({ doc: 'run no cells; rebuild summary.md and plots from the cell files', default: false }),
+    quiet: flags.bool({ doc: 'no progress bars from the cells\' training runs', default: false }),
+    json: flags.bool({ doc: 'print one JSON object as the last line', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl bench oracle --suite smoke',
+    '  prefrl bench oracle --suite online --seeds 3                  # issue 4 item 2 (hours on 2 cores)',
+    '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
+    '  prefrl bench oracle --suite bpref --summary-only               # rebuild summary.md and plots',
+    '  prefrl bench oracle --suite heron --envs cheetah-run --seeds 1 --steps-scale 0.5',
+  ].join('\n'),
+};
+
+export interface BenchOracleResult {
+  readonly suite: string;
+  readonly outDir: string;
+  readonly cells: number;
+  readonly selected: number;
+  readonly ran: readonly string[];
+  readonly skipped: readonly string[];
+  readonly failed: readonly { readonly id: string; readonly error: string }[];
+  readonly records: number;
+  readonly summary: string | null;
+  readonly plots: readonly string[];
+}
+
+/** Write summary.md and the plots from every cell file of the suite folder. */
+export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
+  const records = readAllRecords(suiteDir);
+  const aggs = aggregate(records);
+  const plots = await suitePlots(aggs);
+  mkdirSync(suiteDir, { recursive: true });
+  for (const p of plots) writeFileSync(join(suiteDir, p.file), p.svg);
+  const done = new Set(records.map((r) => r.cellId));
+  const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
+  const summary = join(suiteDir, 'summary.md');
+  writeFileSync(summary, summaryMarkdown({ suite, records, command, missing, plots: plots.map((p) => ({ file: p.file, title: p.title })), failed }));
+  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
+}
+
+export const benchOracleCommand: Command = {
+  name: 'bench oracle',
+  summary: 'Synthetic-oracle benchmark suites: resumable, shardable cells, summary.md and SVG plots',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const shard = f.shard === undefined ? undefined : parseShard(f.shard);
+    if (!(f.stepsScale > 0)) throw new UsageError(`--steps-scale: must be > 0, got ${f.stepsScale}`);
+    if (f.dryRun && f.summaryOnly) throw new UsageError('--dry-run and --summary-only exclude each other');
+    const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
+    const suiteDir = resolve(f.out, suite.name);
+    const runsDir = resolve(f.runsDir, suite.name);
+    const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
+    const selected = selectShard(suite.cells, shard);
+    const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
+
+    if (f.dryRun) {
+      const rows = selected.map((c) => [c.id, c.kind, status.get(c.id) as string, String(c.cost)]);
+      if (f.json) {
+        printJson(ctx.io, {
+          suite: suite.name,
+          outDir: suiteDir,
+          cells: suite.cells.length,
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), cost: c.cost })),
+        });
+      } else {
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
+      }
+      return 0;
+    }
+
+    const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
+    const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
+    for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again`);
+    if (!f.summaryOnly) ctx.logger.info(`bench oracle ${suite.name}: ${selected.length} of ${suite.cells.length} cells selected, ${skipped.length} already done, ${pending.length} to run -> ${suiteDir}`);
+
+    const byId = new Map(suite.cells.map((c) => [c.id, c]));
+    const ran: string[] = [];
+    const failed: { id: string; error: string }[] = [];
+    const inFlight = new Set<string>();
+    const rc: CellRunContext = {
+      ctx,
+      runsDir,
+      quiet: f.quiet,
+      benchCommand: command,
+      runFolderOf: (id) => dependency(id, 'train'),
+      datasetOf: (id) => dependency(id, 'collect'),
+    };
+    /** What a dependent cell needs from a finished cell, if it is on this machine: a PPO run folder with a checkpoint, or a dataset file. */
+    const artifact = (dep: Cell, recs: CellRecord[] | null): string | null => {
+      const r = recs?.[0];
+      if (!r) return null;
+      if (dep.kind === 'train') return r.runDir && existsSync(join(resolve(r.runDir), 'artifacts', 'checkpoint')) ? resolve(r.runDir) : null;
+      const ds = r.extra?.dataset;
+      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(resolve(ds)) ? resolve(ds) : null;
+    };
+    /** A dependency's artifact; the dependency runs first when it has no result here (e.g. in another shard, or copied from another machine without its run folder). */
+    async function dependency(id: string, kind: 'train' | 'collect'): Promise<string> {
+      const dep = byId.get(id);
+      if (!dep || dep.kind !== kind) throw new Error(`dependency ${id} is not a ${kind} cell of suite ${suite.name}`);
+      const have = cellStatus(suiteDir, dep) === 'done' ? artifact(dep, readCellFile(cellFile(suiteDir, id))) : null;
+      if (have) return have;
+      if (inFlight.has(id)) throw new Error(`dependency cycle through cell ${id}`);
+      ctx.logger.info(`running cell ${id} first (a dependency whose ${kind === 'train' ? 'run folder' : 'dataset'} is not on this machine)`);
+      const path = artifact(dep, await execute(dep));
+      if (!path) throw new Error(`dependency ${id} finished without its ${kind === 'train' ? 'checkpoint' : 'dataset'}`);
+      return path;
+    }
+    async function execute(cell: Cell): Promise<CellRecord[]> {
+      inFlight.add(cell.id);
+      try {
+        const recs = await runCell(cell, rc);
+        writeCellRecords(suiteDir, cell.id, recs);
+        ran.push(cell.id);
+        return recs;
+      } finally {
+        inFlight.delete(cell.id);
+      }
+    }
+
+    const total = pending.reduce((a, c) => a + c.cost, 0);
+    // Plain lines (one per finished cell) so the suite's ETA reads well between the runs' own bars.
+    const progress = new Progress(`bench oracle ${suite.name}`, total, { unit: 'work', clock: ctx.clock, sink: ctx.io.stderr, tty: false, intervalMs: 0, silent: pending.length === 0 });
+    let k = 0;
+    for (const cell of pending) {
+      k++;
+      if (ran.includes(cell.id)) {
+        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (ran as a dependency)`);
+        continue;
+      }
+      ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);
+      try {
+        await execute(cell);
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        failed.push({ id: cell.id, error: errorMessage(e) });
+        ctx.logger.error(`cell ${cell.id} failed: ${errorMessage(e)}`);
+      }
+      progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id}${failed.some((x) => x.id === cell.id) ? ' FAILED' : ''}`);
+    }
+    if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
+    const out = await writeSummary(suite, suiteDir, command, failed);
+    ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
+    const result: BenchOracleResult = {
+      suite: suite.name,
+      outDir: suiteDir,
+      cells: suite.cells.length,
+      selected: selected.length,
+      ran,
+      skipped,
+      failed,
+      records: out.records.length,
+      summary: out.summary,
+      plots: out.plots,
+    };
+    if (f.json) printJson(ctx.io, result);
+    else {
+      ctx.io.stdout.write(
+        `${suite.name}: ${ran.length} cells run, ${skipped.length} skipped (done), ${failed.length} failed; summary ${out.summary}${failed.length ? `\nfailed: ${failed.map((x) => `${x.id}: ${x.error}`).join('\n        ')}` : ''}\n`,
+      );
+    }
+    return failed.length ? 1 : 0;
+  },
+};

@@ -1,0 +1,299 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../core/clock.js';
+import { parseFlags } from '../core/config.js';
+import { Logger } from '../core/log.js';
+import { makeEnv } from '../envs/registry.js';
+import { parseHeronConfig } from '../reward/teachers/heron.js';
+import { type CellRecord, cellId, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
+import { aggregate, compareRows, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
+import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
+import type { CommandContext } from '../scripts/command.js';
+import { main } from '../scripts/cli.js';
+import { trainFlags } from '../scripts/commands/train.js';
+
+function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
+}
+
+function lastJson<T>(out: string[]): T {
+  const lines = out.join('').trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+/** Well-formed XML: every tag closed in order (comments, declarations and self-closing tags handled). */
+function wellFormedXml(text: string): boolean {
+  const stack: string[] = [];
+  const body = text.replace(/<!--[\s\S]*?-->/g, '').replace(/<\?[\s\S]*?\?>/g, '').replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '');
+  for (const m of body.matchAll(/<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g)) {
+    const [, close, name, , self] = m;
+    if (self) continue;
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name);
+  }
+  // Every '<' must have been a tag the regex understood.
+  const tags = body.match(/</g)?.length ?? 0;
+  const parsed = [...body.matchAll(/<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g)].length;
+  return stack.length === 0 && tags === parsed && parsed > 0;
+}
+
+function rec(table: string, row: Record<string, string | number>, seed: number, metrics: Record<string, number | null>, curve?: [number, number][]): CellRecord {
+  return { suite: 't', cellId: `${table}-${JSON.stringify(row)}-${seed}`, hash: 'h', kind: 'train', seed, table, row, metrics, curve, benchCommand: 'cmd', wallSeconds: 1, finishedAt: '2026-01-01T00:00:00.000Z' };
+}
+
+describe('bench oracle helpers', () => {
+  it('meanStd: mean and sample std (n - 1), non-finite values ignored', () => {
+    const a = meanStd([1, 2, 3, 4]);
+    expect(a.mean).toBe(2.5);
+    // deviations 1.5, 0.5, 0.5, 1.5: squares sum to 5; 5 / 3
+    expect(a.std).toBeCloseTo(Math.sqrt(5 / 3), 12);
+    expect(a.n).toBe(4);
+    expect(meanStd([7])).toEqual({ mean: 7, std: 0, n: 1 });
+    expect(meanStd([2, null, Number.NaN, 4, undefined])).toEqual({ mean: 3, std: Math.SQRT2, n: 2 });
+    expect(meanStd([]).n).toBe(0);
+  });
+
+  it('cell ids are readable and file-name safe; the config hash follows what changes results', () => {
+    expect(idPart('stochastic:epsMistake=0.1')).toBe('stochastic-epsmistake-0.1');
+    expect(cellId(['cheetah-run', '', 'stochastic:epsMistake=0.1', 'l1000', 's0'])).toBe('cheetah-run_stochastic-epsmistake-0.1_l1000_s0');
+    const base: TrainCell = { kind: 'train', id: 'x', suite: 's', seed: 0, env: 'reacher', cost: 1, table: 'reacher', row: { method: 'm' }, args: ['--env', 'reacher'] };
+    expect(configHash(base)).toBe(configHash({ ...base, cost: 99, row: { method: 'other' }, table: 'T' }));
+    expect(configHash(base)).not.toBe(configHash({ ...base, args: ['--env', 'reacher', '--steps', '10'] }));
+    expect(configHash(base)).not.toBe(configHash({ ...base, seed: 1 }));
+  });
+
+  it('shards: parse i/n, reject bad ones naming --shard, split disjointly and completely', () => {
+    expect(parseShard('1/4')).toEqual({ index: 1, count: 4 });
+    for (const bad of ['3/2', '2/2', '0/0', 'a/b', '1', '-1/2']) expect(() => parseShard(bad)).toThrow(/--shard/);
+    const items = Array.from({ length: 11 }, (_, i) => i);
+    const parts = [0, 1, 2].map((index) => selectShard(items, { index, count: 3 }));
+    expect(parts[0]).toEqual([0, 3, 6, 9]);
+    expect(parts[1]).toEqual([1, 4, 7, 10]);
+    expect(parts.flat().sort((a, b) => a - b)).toEqual(items);
+    expect(selectShard(items, undefined)).toEqual(items);
+  });
+
+  it('steps scale, at least one 2,048-step batch', () => {
+    expect(scaleSteps(300_000, 1)).toBe(300_000);
+    expect(scaleSteps(300_000, 3.3334)).toBe(1_000_020);
+    expect(scaleSteps(4096, 0.1)).toBe(2048);
+  });
+
+  it('aggregate, ratio to true-reward PPO and the normalised score, by hand', () => {
+    const recs = [
+      rec('env', { method: 'random', steps: 0 }, 0, { finalTrueReturn: -50 }),
+      rec('env', { method: 'ppo-true', steps: 10 }, 0, { finalTrueReturn: 90 }, [[0, 0], [10, 90]]),
+      rec('env', { method: 'ppo-true', steps: 10 }, 1, { finalTrueReturn: 110 }, [[0, 10], [10, 110]]),
+      rec('env', { method: 'preference', teacher: 'oracle', steps: 10 }, 0, { finalTrueReturn: 80, rewardAccuracy: 0.9 }),
+      rec('env', { method: 'preference', teacher: 'oracle', steps: 10 }, 1, { finalTrueReturn: 90, rewardAccuracy: 0.8 }),
+    ];
+    const aggs = aggregate(recs);
+    expect(aggs).toHaveLength(3);
+    const ppo = aggs.find((a) => a.row.method === 'ppo-true');
+    expect(ppo?.metrics.finalTrueReturn.mean).toBe(100);
+    expect(ppo?.metrics.finalTrueReturn.std).toBeCloseTo(Math.sqrt(200), 12);
+    expect(ppo?.curve).toEqual([
+      { steps: 0, mean: 5, std: Math.sqrt(50), n: 2 },
+      { steps: 10, mean: 100, std: Math.sqrt(200), n: 2 },
+    ]);
+    const pref = aggs.find((a) => a.row.method === 'preference');
+    expect(pref?.seeds).toEqual([0, 1]);
+    const r = ratios(pref!, aggs);
+    expect(r.ratio).toBeCloseTo(85 / 100, 12);
+    expect(r.normalised).toBeCloseTo((85 + 50) / (100 + 50), 12);
+    // A negative PPO return has no meaningful ratio; the normalised score remains.
+    const neg = aggregate([rec('e', { method: 'ppo-true', steps: 1 }, 0, { finalTrueReturn: -10 }), rec('e', { method: 'random' }, 0, { finalTrueReturn: -100 }), rec('e', { method: 'x', steps: 1 }, 0, { finalTrueReturn: -40 })]);
+    const rn = ratios(neg[2], neg);
+    expect(rn.ratio).toBeNull();
+    expect(rn.normalised).toBeCloseTo(60 / 90, 12);
+    expect(ratios(ppo!, aggs).ratio).toBeNull();
+    expect(compareRows({ method: 'preference' }, { method: 'random' })).toBeGreaterThan(0);
+    expect(compareRows({ method: 'p', labels: 100 }, { method: 'p', labels: 1000 })).toBeLessThan(0);
+  });
+
+  it('tabular claims and the Markdown table', () => {
+    const t = 'tabular: x';
+    const recs = [
+      rec(t, { source: 'regret', model: 'regret', labels: 300 }, 0, { scaledReturn: 0.95 }),
+      rec(t, { source: 'regret', model: 'partial-return', labels: 300 }, 0, { scaledReturn: 0.5 }),
+      rec(t, { source: 'regret', model: 'regret', labels: 1000 }, 0, { scaledReturn: 1 }),
+      rec(t, { source: 'regret', model: 'partial-return', labels: 1000 }, 0, { scaledReturn: 0.7 }),
+    ];
+    expect(tabularClaims(aggregate(recs))).toEqual({ reaches09By1000: true, beatsAtEveryBudget: true });
+    recs[1] = rec(t, { source: 'regret', model: 'partial-return', labels: 300 }, 0, { scaledReturn: 0.99 });
+    expect(tabularClaims(aggregate(recs)).beatsAtEveryBudget).toBe(false);
+    const suite = buildSuite('smoke', { stepsScale: 1 });
+    const md = summaryMarkdown({ suite, records: recs, command: 'prefrl bench oracle --suite smoke', missing: [], plots: [], failed: [] });
+    expect(md).toContain('| source | model | labels | seeds | mean scaled return |');
+    expect(md).toContain('| regret | regret | 1000 | 1 | 1.000 |');
+    expect(md).toContain('Command: `prefrl bench oracle --suite smoke`');
+  });
+});
+
+describe('bench oracle suites', () => {
+  it('every suite expands to unique cells whose train args parse with prefrl train\'s own flags', () => {
+    const counts: Record<string, number> = {};
+    for (const name of SUITE_NAMES) {
+      const s = buildSuite(name, { stepsScale: 1 });
+      counts[name] = s.cells.length;
+      expect(new Set(s.cells.map((c) => c.id)).size).toBe(s.cells.length);
+      for (const c of s.cells) {
+        expect(c.id).toMatch(/^[a-z0-9._-]+$/);
+        if (c.kind !== 'train') continue;
+        const argv = c.args.map((a) => (a === 'heron' ? 'heron:x.json' : a));
+        const f = parseFlags([...argv, '--seed', String(c.seed)], { command: 'prefrl train', summary: '', flags: trainFlags }).flags;
+        expect(f.env).toBe(c.env);
+        if (c.expertFrom) expect(s.cells.some((d) => d.id === c.expertFrom && d.kind === 'train')).toBe(true);
+      }
+    }
+    // online: 2 envs x 3 seeds x (random, true PPO, oracle, stochastic+mistake)
+    expect(counts.online).toBe(24);
+    // bpref: 3 envs x 3 seeds x (2 references + 6 teachers x 3 budgets x 2 query methods)
+    expect(counts.bpref).toBe(342);
+    // regret: 3 seeds x 11 worlds + expert + 3 seeds x (2 references + 2 teachers x 2 models)
+    expect(counts.regret).toBe(52);
+    expect(counts.ppo).toBe(24);
+    expect(counts.heron).toBe(36);
+  });
+
+  it('--seeds, --steps-scale, --envs and --expert change the cells', () => {
+    const s = buildSuite('online', { stepsScale: 2, seeds: 1, envs: ['reacher'] });
+    expect(s.cells.map((c) => c.id)).toEqual([
+      'reacher_random_s0',
+      'reacher_ppo-true_st600000_s0',
+      'reacher_oracle_partial-return_l1000_disagreement_st600000_s0',
+      'reacher_stochastic-epsmistake-0.1_partial-return_l1000_disagreement_st600000_s0',
+    ]);
+    expect(() => buildSuite('online', { stepsScale: 1, envs: ['pusher'] })).toThrow(/--envs/);
+    const r = buildSuite('regret', { stepsScale: 1, seeds: 1, expert: 'runs/my-expert' });
+    expect(r.cells.some((c) => c.id.includes('expert'))).toBe(false);
+    const regretCells = r.cells.filter((c): c is TrainCell => c.kind === 'train' && c.row.teacher === 'regret');
+    expect(regretCells).toHaveLength(2);
+    for (const c of regretCells) expect(c.args.join(' ')).toContain('--expert runs/my-expert');
+  });
+
+  it('the HERON rankings are valid configs for their envs', async () => {
+    for (const [id, config] of Object.entries(HERON_CONFIGS)) {
+      const env = await makeEnv(id);
+      try {
+        expect(parseHeronConfig(config, env.spec, `HERON_CONFIGS.${id}`).ranking).toEqual(config.ranking);
+      } finally {
+        env.dispose();
+      }
+    }
+  });
+});
+
+describe('prefrl bench oracle', () => {
+  it('bad flags exit 2 naming the flag', async () => {
+    const a = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'nope'], a.ctx)).toBe(2);
+    expect(a.err.join('')).toMatch(/--suite/);
+    const b = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--shard', '3/2'], b.ctx)).toBe(2);
+    expect(b.err.join('')).toMatch(/^prefrl bench oracle: --shard: /);
+    const c = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--steps-scale', '0'], c.ctx)).toBe(2);
+    expect(c.err.join('')).toMatch(/--steps-scale/);
+    const d = ctx();
+    expect(await main(['bench', 'oracle'], d.ctx)).toBe(2);
+    expect(d.err.join('')).toMatch(/--suite/);
+  });
+
+  it('--shard dry runs split the suite disjointly and completely', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'prefrl-bench-shard-'));
+    const ids = async (extra: string[]) => {
+      const k = ctx();
+      expect(await main(['bench', 'oracle', '--suite', 'regret', '--out', out, '--dry-run', '--json', ...extra], k.ctx)).toBe(0);
+      return lastJson<{ selected: { id: string }[] }>(k.out).selected.map((c) => c.id);
+    };
+    const all = await ids([]);
+    expect(all).toHaveLength(52);
+    const shards = await Promise.all([0, 1, 2, 3].map((i) => ids(['--shard', `${i}/4`])));
+    expect(shards.flat().sort()).toEqual([...all].sort());
+    expect(new Set(shards.flat()).size).toBe(all.length);
+    expect(existsSync(join(out, 'regret'))).toBe(false); // a dry run writes nothing
+  });
+
+  it('runs the smoke suite: cell files, summary, SVG plots; reruns skip finished cells; a missing cell or dependency runs again', { timeout: 240_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-smoke-'));
+    const out = join(root, 'results');
+    const runs = join(root, 'runs');
+    const args = ['bench', 'oracle', '--suite', 'smoke', '--out', out, '--runs-dir', runs, '--quiet', '--json'];
+    type Result = { ran: string[]; skipped: string[]; failed: { id: string; error: string }[]; records: number; summary: string; plots: string[] };
+
+    const first = ctx();
+    const code = await main(args, first.ctx);
+    const r1 = lastJson<Result>(first.out);
+    expect(r1.failed).toEqual([]);
+    expect(code).toBe(0);
+    const suite = buildSuite('smoke', { stepsScale: 1 });
+    expect([...r1.ran].sort()).toEqual(suite.cells.map((c) => c.id).sort());
+    const dir = join(out, 'smoke');
+    const files = readdirSync(join(dir, 'cells')).filter((f) => f.endsWith('.jsonl'));
+    expect(files.sort()).toEqual(suite.cells.map((c) => `${c.id}.jsonl`).sort());
+    for (const c of suite.cells) {
+      const recs = readCellFile(join(dir, 'cells', `${c.id}.jsonl`));
+      expect(recs).not.toBeNull();
+      for (const x of recs as CellRecord[]) {
+        expect(x.cellId).toBe(c.id);
+        expect(x.hash).toBe(configHash(c));
+        expect(x.benchCommand).toContain('prefrl bench oracle --suite smoke');
+      }
+    }
+    const byId = (id: string) => readCellFile(join(dir, 'cells', `${id}.jsonl`)) as CellRecord[];
+    const ppo = suite.cells.find((c) => c.kind === 'train' && c.row.method === 'ppo-true') as TrainCell;
+    const ppoRec = byId(ppo.id)[0];
+    expect(ppoRec.metrics.envSteps).toBe(4096);
+    expect(ppoRec.metrics.finalTrueReturn).toEqual(expect.any(Number));
+    expect(ppoRec.curve?.length).toBeGreaterThan(2);
+    expect(ppoRec.command).toMatch(/^prefrl train --env toy-reach .*--reward true/);
+    const oracle = suite.cells.find((c) => c.row.teacher === 'oracle') as TrainCell;
+    expect(byId(oracle.id)[0].metrics.labelsUsed).toBe(40);
+    const regret = suite.cells.find((c) => c.row.teacher === 'regret') as TrainCell;
+    expect(byId(regret.id)[0].command).toContain('--expert');
+    const tab = suite.cells.find((c) => c.kind === 'tabular');
+    expect(byId(tab!.id)).toHaveLength(2 * 2 * 2); // sources x models x budgets
+    const offline = suite.cells.find((c) => c.kind === 'offline');
+    expect(byId(offline!.id)[0].metrics.iqlTrueReturn).toEqual(expect.any(Number));
+
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(summary).toContain('# Smoke test');
+    expect(summary).toContain(`Command: \`prefrl bench oracle --suite smoke --out ${out} --runs-dir ${runs} --quiet --json\``);
+    expect(summary).toContain('## toy-reach');
+    expect(summary).toContain('## tabular: delivery gridworld');
+    for (const f of ['learning_curves.svg', 'return_vs_labels.svg', 'accuracy_vs_labels.svg', 'scaled_return_vs_labels.svg']) {
+      const svg = readFileSync(join(dir, f), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(wellFormedXml(svg)).toBe(true);
+      expect(summary).toContain(`](${f})`);
+    }
+
+    // Rerun: everything is done and skipped.
+    const second = ctx();
+    expect(await main(args, second.ctx)).toBe(0);
+    const r2 = lastJson<Result>(second.out);
+    expect(r2.ran).toEqual([]);
+    expect(r2.skipped).toHaveLength(suite.cells.length);
+
+    // A killed cell left no file (maybe a temp file): only it runs again. A cell whose
+    // dependency's run folder is gone (results copied from another machine) reruns the dependency.
+    const random = suite.cells.find((c) => c.kind === 'random')!;
+    rmSync(join(dir, 'cells', `${random.id}.jsonl`));
+    writeFileSync(join(dir, 'cells', `${random.id}.jsonl.tmp-12345`), '{"half a line');
+    rmSync(join(dir, 'cells', `${regret.id}.jsonl`));
+    rmSync(resolve(ppoRec.runDir as string), { recursive: true });
+    const third = ctx();
+    expect(await main(args, third.ctx)).toBe(0);
+    const r3 = lastJson<Result>(third.out);
+    expect([...r3.ran].sort()).toEqual([random.id, ppo.id, regret.id].sort());
+    expect(r3.skipped).toHaveLength(suite.cells.length - 2);
+    expect(existsSync(resolve(byId(ppo.id)[0].runDir as string))).toBe(true);
+  });
+});
