@@ -108,6 +108,11 @@ export interface OfflineConfig {
   readonly rewardMembers: number;
   readonly rewardHidden: readonly number[];
   readonly rewardEpochs: number;
+  /**
+   * Flip rate rho of the noise-robust preference loss (reward/train.ts); 0: plain Bradley-Terry
+   * (RL-VLM-F). A known teacher error rate (synthetic-vlm's errorRate) is the natural value.
+   */
+  readonly rewardFlipRate: number;
   /** IQL and BC gradient updates (each agent). */
   readonly updates: number;
   readonly batchSize: number;
@@ -134,6 +139,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardMembers: 3,
   rewardHidden: [256, 256],
   rewardEpochs: 50,
+  rewardFlipRate: 0,
   updates: IQL_DEFAULTS.updates,
   batchSize: IQL_DEFAULTS.batchSize,
   hidden: IQL_DEFAULTS.hidden,
@@ -235,6 +241,7 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   posInt(r.evalEpisodes, 'eval-episodes');
   posInt(r.rewardMembers, 'reward-members');
   posInt(r.rewardEpochs, 'reward-epochs');
+  if (!(r.rewardFlipRate >= 0 && r.rewardFlipRate < 0.5)) bad('reward-flip-rate', `expected a rate in [0, 0.5), got ${r.rewardFlipRate}`);
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 2) bad('segment-length', `expected an integer >= 2, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
   for (const [k, flag] of [
@@ -642,6 +649,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
     const res = await trainRewardModel(net, pairs, labels, {
       preferenceModel: cfg.preferenceModel,
       epochs: cfg.rewardEpochs,
+      flipRate: cfg.rewardFlipRate,
       rng: rng.fork('train'),
       onEpoch: (m) => {
         c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
