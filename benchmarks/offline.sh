@@ -6,6 +6,10 @@
 #   benchmarks/offline.sh                 # everything (datasets, 6 pipeline runs, summary)
 #   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
 #
+# Variant (FLIP_ENVS, default none): the same runs with the noise-robust preference loss at the
+# teacher's known error rate (--reward-flip-rate 0.2). Its IQL-true and BC baselines are the base
+# run's (same dataset, updates, widths and seed give bit-identical agents; copied, not retrained).
+#
 # Datasets and run folders go under runs/bench-offline/ (git-ignored); the summary goes to
 # benchmarks/results/offline/results.json. Re-running resumes: finished runs are kept, a run
 # folder without summary.json is resumed stage by stage. The two envs run side by side (two
@@ -49,12 +53,43 @@ lane() {
   done
 }
 
+FLIP_ENVS=${FLIP_ENVS:-}
+flip_run() {
+  local env=$1 seed=$2 data="$ROOT/data-$1-medium-replay.h5" name="offline-$1-flip-s$2" dir base
+  dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
+  if [[ -n $dir && -f $dir/summary.json ]]; then return; fi
+  base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" | tail -1)
+  if [[ -z $dir ]]; then
+    $PREFRL offline --dataset "$data" --teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --labels 2000 \
+      --segment-length 50 --reward-epochs 30 --reward-flip-rate 0.2 --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 \
+      --seed "$seed" --runs-dir "$ROOT" --name "$name" --stage pairs --quiet --json >/dev/null
+    dir=$(ls -d "$ROOT"/*-"$name" | tail -1)
+  fi
+  mkdir -p "$dir/artifacts/agents"
+  for a in iql-true bc; do
+    [[ -d $dir/artifacts/agents/$a ]] || cp -r "$base/artifacts/agents/$a" "$dir/artifacts/agents/$a"
+  done
+  $PREFRL offline --resume "$dir" --quiet --json >"$ROOT/$name.json"
+}
+
 if [[ $LANES -ge 2 ]]; then
   pids=()
   for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p"; done
 else
   for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log"; done
+fi
+
+if [[ -n $FLIP_ENVS ]]; then
+  for env in $FLIP_ENVS; do
+    if [[ $LANES -ge 2 ]]; then
+      pids=()
+      for seed in $SEEDS; do flip_run "$env" "$seed" 2>"$ROOT/flip-$env-s$seed.log" & pids+=($!); if [[ ${#pids[@]} -ge $LANES ]]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi; done
+      for p in "${pids[@]}"; do wait "$p"; done
+    else
+      for seed in $SEEDS; do flip_run "$env" "$seed" 2>"$ROOT/flip-$env-s$seed.log"; done
+    fi
+  done
 fi
 
 npx tsx benchmarks/offline_summary.ts "$ROOT" benchmarks/results/offline/results.json

@@ -1,7 +1,8 @@
 /**
  * Collect the summaries of `prefrl offline` runs (benchmarks/offline.sh) into one results file:
  * per run the true returns of IQL on the learned reward, IQL on the true reward, BC and a random
- * policy, the two ratios, label and reward-model statistics and stage times; per env the mean
+ * policy, the two ratios, label and reward-model statistics and stage times; per configuration
+ * (run name without timestamp and seed, e.g. offline-reacher) the mean
  * and standard deviation over seeds.
  *
  *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json>
@@ -16,16 +17,21 @@ if (!root || !out) {
   process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json>\n');
   process.exit(2);
 }
-const runs: OfflineSummary[] = [];
+/** Runs grouped by configuration: the run name without its timestamp and seed (offline-<env>[-variant]). */
+const runs: (OfflineSummary & { group: string })[] = [];
 for (const d of readdirSync(root).sort()) {
   const f = join(root, d, 'summary.json');
-  if (existsSync(f) && /offline-/.test(d)) runs.push(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary);
+  if (existsSync(f) && /offline-/.test(d)) {
+    const group = d.replace(/^\d{8}-\d{6}-/, '').replace(/-s\d+(-\d+)?$/, '');
+    runs.push({ ...(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary), group });
+  }
 }
 const stat = (xs: number[]) => ({ mean: mean(xs), std: std(xs), n: xs.length });
 const byEnv: Record<string, unknown> = {};
-for (const env of [...new Set(runs.map((r) => r.env))]) {
-  const rs = runs.filter((r) => r.env === env);
-  byEnv[env] = {
+for (const group of [...new Set(runs.map((r) => r.group))]) {
+  const rs = runs.filter((r) => r.group === group);
+  byEnv[group] = {
+    env: rs[0].env,
     seeds: rs.map((r) => r.seed),
     iqlLearned: stat(rs.map((r) => r.returns.iqlLearned.meanReturn)),
     iqlTrue: stat(rs.map((r) => r.returns.iqlTrue.meanReturn)),
@@ -45,6 +51,7 @@ for (const env of [...new Set(runs.map((r) => r.env))]) {
   };
 }
 const perRun = runs.map((r) => ({
+  group: r.group,
   env: r.env,
   seed: r.seed,
   iqlLearned: r.returns.iqlLearned.meanReturn,
@@ -68,6 +75,6 @@ const perRun = runs.map((r) => ({
   stageSeconds: r.stageSeconds,
   runDir: r.runDir,
 }));
-const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byEnv, runs: perRun };
+const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
 writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
 process.stdout.write(`${JSON.stringify(byEnv, null, 2)}\n`);
