@@ -6,14 +6,12 @@
 #   benchmarks/offline.sh                 # everything (datasets, 6 pipeline runs, summary)
 #   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
 #
-# Variant (FLIP_ENVS, default none): the same runs with the noise-robust preference loss at the
-# teacher's known error rate (--reward-flip-rate 0.2). Its IQL-true and BC baselines are the base
-# run's (same dataset, updates, widths and seed give bit-identical agents; copied, not retrained).
-#
-# Datasets and run folders go under runs/bench-offline/ (git-ignored); the summary goes to
-# benchmarks/results/offline/results.json. Re-running resumes: finished runs are kept, a run
-# folder without summary.json is resumed stage by stage. The two envs run side by side (two
-# processes); set LANES=1 to run everything one after the other.
+# Variants (VARIANTS="flip:reacher oracle:reacher ...", default none), same dataset, labels,
+# updates and seeds as the base runs:
+#   flip    the noise-robust preference loss at the teacher's known error rate (--reward-flip-rate 0.2)
+#   oracle  the oracle teacher (perfect partial-return labels): a control for the pipeline itself
+# A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
+# seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,16 +51,24 @@ lane() {
   done
 }
 
-FLIP_ENVS=${FLIP_ENVS:-}
-flip_run() {
-  local env=$1 seed=$2 data="$ROOT/data-$1-medium-replay.h5" name="offline-$1-flip-s$2" dir base
+VARIANTS=${VARIANTS:-}
+variant_flags() {
+  case $1 in
+    flip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
+    oracle) echo "--teacher oracle" ;;
+    *) echo "unknown variant $1" >&2; exit 2 ;;
+  esac
+}
+variant_run() {
+  local variant=$1 env=$2 seed=$3 data="$ROOT/data-$2-medium-replay.h5" name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
   if [[ -n $dir && -f $dir/summary.json ]]; then return; fi
   base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" | tail -1)
   if [[ -z $dir ]]; then
-    $PREFRL offline --dataset "$data" --teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --labels 2000 \
-      --segment-length 50 --reward-epochs 30 --reward-flip-rate 0.2 --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 \
-      --seed "$seed" --runs-dir "$ROOT" --name "$name" --stage pairs --quiet --json >/dev/null
+    # shellcheck disable=SC2046
+    $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length 50 --reward-epochs 30 \
+      --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 --seed "$seed" --runs-dir "$ROOT" --name "$name" \
+      --stage pairs --quiet --json >/dev/null
     dir=$(ls -d "$ROOT"/*-"$name" | tail -1)
   fi
   mkdir -p "$dir/artifacts/agents"
@@ -80,16 +86,15 @@ else
   for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log"; done
 fi
 
-if [[ -n $FLIP_ENVS ]]; then
-  for env in $FLIP_ENVS; do
-    if [[ $LANES -ge 2 ]]; then
-      pids=()
-      for seed in $SEEDS; do flip_run "$env" "$seed" 2>"$ROOT/flip-$env-s$seed.log" & pids+=($!); if [[ ${#pids[@]} -ge $LANES ]]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi; done
-      for p in "${pids[@]}"; do wait "$p"; done
-    else
-      for seed in $SEEDS; do flip_run "$env" "$seed" 2>"$ROOT/flip-$env-s$seed.log"; done
-    fi
+# Variant runs, LANES at a time.
+jobs_=()
+for v in $VARIANTS; do
+  for seed in $SEEDS; do
+    variant_run "${v%%:*}" "${v#*:}" "$seed" 2>"$ROOT/variant-${v%%:*}-${v#*:}-s$seed.log" &
+    jobs_+=($!)
+    if [[ ${#jobs_[@]} -ge $LANES ]]; then wait "${jobs_[0]}"; jobs_=("${jobs_[@]:1}"); fi
   done
-fi
+done
+for p in "${jobs_[@]}"; do wait "$p"; done
 
 npx tsx benchmarks/offline_summary.ts "$ROOT" benchmarks/results/offline/results.json
