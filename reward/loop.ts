@@ -191,7 +191,10 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
 
     let round = Math.ceil(last.labels / o.labelsPerRound);
     if (learned && trainer.globalStep === 0) {
-      recent.push(...(await trainer.warmup(o.warmupSteps)));
+      // A warm-up as long as the whole run would leave no steps to learn from the labels.
+      const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
+      if (warmup < o.warmupSteps) o.logger.warn(`warm-up shortened from ${o.warmupSteps} to ${warmup} env steps (a quarter of the ${o.ppo.totalSteps} steps of the run)`);
+      recent.push(...(await trainer.warmup(warmup)));
       o.progress?.update(trainer.globalStep);
     }
     let nextFeedback = learned && last.labels < o.budget ? trainer.globalStep : Number.POSITIVE_INFINITY;

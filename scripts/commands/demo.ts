@@ -19,8 +19,8 @@ const spec = {
   flags: {
     env: flags.string({ doc: 'env id', default: 'reacher' }),
     teacher: flags.string({ doc: 'teacher spec (see prefrl train --help)', default: 'oracle' }),
-    labels: flags.int({ doc: 'feedback budget (labels)', default: 400, min: 1 }),
-    labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 50, min: 1 }),
+    labels: flags.int({ doc: 'feedback budget (labels)', default: 500, min: 1 }),
+    labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
     feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', default: 8192, min: 1 }),
     steps: flags.int({ doc: 'env steps of each of the two PPO runs', default: 150_000, min: 1 }),
     rewardEpochs: flags.int({ doc: 'max reward-model epochs per round', default: 20, min: 1 }),

@@ -15,7 +15,7 @@ import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
-import { RewardNet } from '../../reward/network.js';
+import { REWARD_INPUTS, RewardNet } from '../../reward/network.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
@@ -52,6 +52,7 @@ export const trainFlags = {
   workers: flags.int({ doc: 'env worker threads (0: main thread)', default: 2, min: 0 }),
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: 'max reward-model epochs per round (early stopping on held-out pairs)', default: 50, min: 1 }),
+  rewardInput: flags.choice(REWARD_INPUTS, { doc: 'reward model: what it sees of a transition', default: 'obs-action' }),
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 5, min: 1 }),
@@ -180,7 +181,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       feedbackEvery,
       warmupSteps: f.warmupSteps,
       poolEpisodes: f.poolEpisodes,
-      rewardNet: { hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers },
+      rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers },
       rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,

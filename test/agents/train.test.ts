@@ -12,6 +12,7 @@ import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
 import type { CommandContext } from '../../scripts/command.js';
 import { main } from '../../scripts/cli.js';
+import { relative } from '../../scripts/commands/demo.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -113,4 +114,28 @@ describe('prefrl train', () => {
     // A pair is never asked twice across the kill.
     expect(new Set(after.map((l) => l.pairId)).size).toBe(60);
   }, 180_000);
+
+  it('demo: the share of the true-reward agent\'s improvement over the untrained policy', () => {
+    expect(relative(-50, 50, -150)).toBeCloseTo(0.5, 12); // (-50 + 150) / (50 + 150)
+    expect(relative(60, 50, -150)).toBeCloseTo(1.05, 12);
+    expect(relative(-160, 50, -150)).toBeCloseTo(-0.05, 12);
+    expect(relative(0, -150, -150)).toBeNull(); // the true-reward agent did not improve: no ratio
+    expect(relative(0, 10, undefined)).toBeNull();
+  });
+
+  it('demo (npm start) runs both agents and prints the comparison, the run folders and the viewer command', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-demo-'));
+    const c = capture();
+    const code = await main(
+      ['demo', '--env', 'toy-reach', '--steps', '8192', '--labels', '20', '--labels-per-round', '10', '--feedback-every', '1024', '--reward-epochs', '3', '--runs-dir', dir, '--quiet', '--json'],
+      c.ctx,
+    );
+    expect(code, c.err.join('')).toBe(0);
+    const s = lastJson(c.out) as { labelsUsed: number; learned: { runDir: string; rewardAccuracy: number }; trueReward: { runDir: string; finalTrueReturn: number }; viewer: string };
+    expect(s.labelsUsed).toBe(20);
+    expect(existsSync(join(s.learned.runDir, 'labels.sqlite'))).toBe(true);
+    expect(existsSync(join(s.trueReward.runDir, 'summary.json'))).toBe(true);
+    expect(s.viewer).toBe(`npx prefrl serve --store ${s.learned.runDir}/labels.sqlite`);
+    expect(Number.isFinite(s.trueReward.finalTrueReturn)).toBe(true);
+  }, 120_000);
 });
