@@ -26,6 +26,7 @@ for (const d of readdirSync(root).sort()) {
     runs.push({ ...(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary), group });
   }
 }
+runs.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.seed - b.seed));
 const stat = (xs: number[]) => ({ mean: mean(xs), std: std(xs), n: xs.length });
 const byEnv: Record<string, unknown> = {};
 for (const group of [...new Set(runs.map((r) => r.group))]) {
@@ -77,4 +78,24 @@ const perRun = runs.map((r) => ({
 }));
 const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
 writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-process.stdout.write(`${JSON.stringify(byEnv, null, 2)}\n`);
+// Markdown tables for the README: per run, then per configuration (mean +- std over seeds).
+const f1 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
+const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
+const lines = [
+  '| configuration | seed | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / skips | teacher agreement | corr. transition / episode | wall (s) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...perRun.map(
+    (r) =>
+      `| ${r.group} | ${r.seed} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${f3(r.ratio)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
+  ),
+  '',
+  '| configuration | seeds | IQL learned | IQL true | BC | random | normalised ratio (mean of seeds) | normalised ratio of means | ratio of means |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...Object.entries(byEnv).map(([g, v]) => {
+    const e = v as Record<string, { mean: number; std: number }> & { seeds: number[]; ratioOfMeans: number; normalizedRatioOfMeans: number };
+    const pm = (k: string) => `${f1(e[k].mean)} +- ${f1(e[k].std)}`;
+    return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)} | ${f3(e.normalizedRatioOfMeans)} | ${f3(e.ratioOfMeans)} |`;
+  }),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+
