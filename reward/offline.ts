@@ -386,6 +386,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   for (const s of stages) if (!(OFFLINE_STAGES as readonly string[]).includes(s)) throw new UsageError(`--stage: unknown stage ${JSON.stringify(s)} (expected all or ${OFFLINE_STAGES.join(', ')})`);
   const opened = openRun(o);
   const cfg = opened.cfg;
+  if (!opened.run && stages.length > 0 && stages[0] !== 'pairs') {
+    throw new UsageError(`--stage: a new run starts with the pairs stage; run ${stages.join(',')} in an existing run folder with --resume <run>`);
+  }
   if (!existsSync(cfg.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(cfg.dataset)} not found`);
 
   // The dataset, its env and the teacher's needs are checked before a run folder is made.

@@ -232,6 +232,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
       [['--resume', join(dir, 'not-a-run')], 2, /--resume: .* is not a run folder/],
+      [['--teacher', 'oracle', '--dataset', data, '--stage', 'reward,eval'], 2, /--stage: a new run starts with the pairs stage; run reward,eval in an existing run folder with --resume/],
     ];
     for (const [args, exit, msg] of cases) {
       const { ctx, err } = cli();
