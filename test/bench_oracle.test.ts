@@ -156,8 +156,8 @@ describe('bench oracle suites', () => {
     expect(counts.online).toBe(24);
     // bpref: 3 envs x 3 seeds x (2 references + 6 teachers x 3 budgets x 2 query methods)
     expect(counts.bpref).toBe(342);
-    // regret: 3 seeds x 11 worlds + expert + 3 seeds x (2 references + 2 teachers x 2 models)
-    expect(counts.regret).toBe(52);
+    // regret: 3 seeds x 11 worlds + expert + 3 seeds x (2 references + 2 teachers)
+    expect(counts.regret).toBe(46);
     expect(counts.ppo).toBe(24);
     expect(counts.heron).toBe(36);
   });
@@ -174,7 +174,7 @@ describe('bench oracle suites', () => {
     const r = buildSuite('regret', { stepsScale: 1, seeds: 1, expert: 'runs/my-expert' });
     expect(r.cells.some((c) => c.id.includes('expert'))).toBe(false);
     const regretCells = r.cells.filter((c): c is TrainCell => c.kind === 'train' && c.row.teacher === 'regret');
-    expect(regretCells).toHaveLength(2);
+    expect(regretCells).toHaveLength(1);
     for (const c of regretCells) expect(c.args.join(' ')).toContain('--expert runs/my-expert');
   });
 
@@ -214,7 +214,7 @@ describe('prefrl bench oracle', () => {
       return lastJson<{ selected: { id: string }[] }>(k.out).selected.map((c) => c.id);
     };
     const all = await ids([]);
-    expect(all).toHaveLength(52);
+    expect(all).toHaveLength(46);
     const shards = await Promise.all([0, 1, 2, 3].map((i) => ids(['--shard', `${i}/4`])));
     expect(shards.flat().sort()).toEqual([...all].sort());
     expect(new Set(shards.flat()).size).toBe(all.length);

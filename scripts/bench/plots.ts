@@ -122,14 +122,16 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
       const m = a.metrics.scaledReturn;
       return { panel: a.table, source: a.row.source, model: a.row.model, labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std };
     });
-    const x = { field: 'labels', type: 'quantitative', title: 'preferences', scale: { type: 'log' }, axis: { format: 'd' } };
+    const budgets = [...new Set(pts.map((p) => Number(p.labels)))].sort((a, b) => a - b);
+    const x = { field: 'labels', type: 'quantitative', title: 'preferences', scale: { type: 'log', nice: false, padding: 12 }, axis: { format: 'd', values: budgets } };
     const source = { field: 'source', type: 'nominal', title: 'preferences from' };
     const dash = { field: 'model', type: 'nominal', title: 'model learned with' };
     const spec = facetSpec(
       title,
       pts,
       [
-        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'mean scaled return' }, color: source, strokeDash: dash } },
+        { mark: 'line', encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'mean scaled return' }, color: source, strokeDash: dash } },
+        { mark: 'point', encoding: { x, y: { field: 'mean', type: 'quantitative' }, color: source } },
         { mark: 'rule', encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: source } },
       ],
       panels(pts),

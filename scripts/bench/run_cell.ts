@@ -10,7 +10,7 @@
  * - collect and offline cells: `prefrl collect` / `prefrl offline` found in the CLI registry, run
  *   with a captured stdout whose last line is the command's JSON summary.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { evaluatePolicy } from '../../agents/ppo.js';
 import { parseFlags } from '../../core/config.js';
@@ -116,6 +116,7 @@ async function runTrainCell(cell: TrainCell, rc: CellRunContext): Promise<CellRe
       labelsUsed: s.labelsUsed,
       envSteps: s.envSteps,
       stepsPerSecond: finite(s.envSteps / s.wallSeconds),
+      ppoStepsPerSecond: ppoThroughput(join(run.path, 'metrics.jsonl')),
       wallSeconds: finite(s.wallSeconds),
       rewardAccuracy: finite(s.rewardAccuracy),
       rewardCorrelation: finite(s.rewardCorrelation),
@@ -125,6 +126,30 @@ async function runTrainCell(cell: TrainCell, rc: CellRunContext): Promise<CellRe
     runDir: displayPath(run.path),
     command: `prefrl train ${argv.map(shellQuote).join(' ')}`,
   });
+}
+
+/**
+ * PPO's own throughput from a run's metrics.jsonl: env steps of the iterations over their
+ * rollout + update seconds (evaluations, checkpoints and reward-model rounds excluded), or null.
+ */
+export function ppoThroughput(metricsFile: string): number | null {
+  if (!existsSync(metricsFile)) return null;
+  let steps = 0;
+  let seconds = 0;
+  let prev = 0;
+  for (const line of readFileSync(metricsFile, 'utf8').split('\n')) {
+    if (!line.includes('charts/collect_seconds')) continue;
+    const m = JSON.parse(line) as Record<string, number>;
+    const c = m['charts/collect_seconds'];
+    const u = m['charts/update_seconds'];
+    const sps = m['charts/sps'];
+    if (![c, u, sps].every(Number.isFinite)) continue;
+    // charts/sps = batch / (collect + update): the batch is sps x seconds.
+    steps += sps * (c + u);
+    seconds += c + u;
+    prev = m.step;
+  }
+  return prev > 0 && seconds > 0 ? steps / seconds : null;
 }
 
 async function runRandomCell(cell: RandomCell, rc: CellRunContext): Promise<CellRecord> {

@@ -120,7 +120,7 @@ export function fmtNum(x: number): string {
 }
 
 /** Metrics that are counts or rates: shown rounded to integers. */
-const COUNTS = new Set(['labelsUsed', 'envSteps', 'stepsPerSecond', 'transitions', 'skips']);
+const COUNTS = new Set(['labelsUsed', 'envSteps', 'stepsPerSecond', 'ppoStepsPerSecond', 'transitions', 'skips']);
 
 export function fmtStat(s: Stat | undefined, integer = false): string {
   if (!s || s.n === 0) return '-';
@@ -149,7 +149,8 @@ const METRIC_COLUMNS: readonly (readonly [string, string])[] = [
   ['teacherAgreement', 'teacher agreement'],
   ['datasetMinReturn', 'dataset min return'],
   ['datasetMaxReturn', 'dataset max return'],
-  ['stepsPerSecond', 'env steps/s'],
+  ['ppoStepsPerSecond', 'PPO steps/s'],
+  ['stepsPerSecond', 'run steps/s'],
 ];
 const HIDDEN = new Set(['wallSeconds', 'envSteps', 'episodes', 'meanLength', 'pSheep', 'tieFraction', 'randomReturn', 'transitions', 'skips', 'transitionCorrelation']);
 const PERCENT = new Set(['nearOptimal', 'ratioToIqlTrue', 'normalisedToIqlTrue']);
@@ -231,7 +232,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   );
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
