@@ -112,6 +112,10 @@ describe('bench oracle helpers', () => {
     const rn = ratios(neg[2], neg);
     expect(rn.ratio).toBeNull();
     expect(rn.normalised).toBeCloseTo(60 / 90, 12);
+    // Positive PPO return but a random policy far below zero (reacher-like): no ratio either.
+    const far = aggregate([rec('e', { method: 'ppo-true', steps: 1 }, 0, { finalTrueReturn: 5 }), rec('e', { method: 'random' }, 0, { finalTrueReturn: -200 }), rec('e', { method: 'x', steps: 1 }, 0, { finalTrueReturn: -40 })]);
+    expect(ratios(far[2], far).ratio).toBeNull();
+    expect(ratios(far[2], far).normalised).toBeCloseTo(160 / 205, 12);
     expect(ratios(ppo!, aggs).ratio).toBeNull();
     expect(compareRows({ method: 'preference' }, { method: 'random' })).toBeGreaterThan(0);
     expect(compareRows({ method: 'p', labels: 100 }, { method: 'p', labels: 1000 })).toBeLessThan(0);

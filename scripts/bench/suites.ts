@@ -202,7 +202,7 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         title: 'PPO on the true reward (issue 4, item 1)',
         notes: [
           `PPO (CleanRL defaults: 4 envs x 512 steps, 10 epochs, 32 minibatches) on the env's true reward, ${steps.toLocaleString('en-US')} env steps per run, 5 deterministic evaluation episodes about 15 times per run; the random policy is the reference 0.`,
-          'Throughput is env steps per second of wall time for the whole run (rollouts with 2 env worker threads, updates, evaluations and checkpoints included). Target (issue 4): at least 1,500 for cheetah-run on 2 cores; CleanRL reports about 650 on CPU.',
+          'Throughput: "PPO steps/s" counts the training iterations only (rollouts with 2 env worker threads, observation/reward normalisation and updates), the quantity of the issue 4 target (at least 1,500 for cheetah-run on 2 cores; CleanRL reports about 650 on CPU); "run steps/s" divides the env steps by the wall time of the whole run, evaluations and checkpoints included.',
           'Published full size: 1M env steps (CleanRL at 1M: HalfCheetah 1443, Hopper 2383, Walker2d 2288 on the Gymnasium v4 tasks, which are not these dm_control-style tasks): `--steps-scale 3.3334`.',
         ],
         defaultSeeds: 3,

@@ -84,7 +84,7 @@ export function aggregate(records: readonly CellRecord[]): Aggregate[] {
 }
 
 export interface Ratios {
-  /** mean final true return / mean of true-reward PPO at the same steps (null when PPO's is <= 0). */
+  /** mean final true return / mean of true-reward PPO at the same steps (null when PPO's is <= 0 or the random policy's is below -0.1 x PPO's). */
   readonly ratio: number | null;
   /** (R - R_random) / (R_PPO - R_random) with the env's random-policy mean (null without one). */
   readonly normalised: number | null;
@@ -102,7 +102,9 @@ export function ratios(a: Aggregate, all: readonly Aggregate[]): Ratios {
   const baseline = base !== undefined && Number.isFinite(base) ? base : null;
   const random = rand !== undefined && Number.isFinite(rand) ? rand : null;
   return {
-    ratio: baseline !== null && baseline > 0 ? r / baseline : null,
+    // A ratio of returns means something only on a positive scale: PPO's return positive and the
+    // random policy's not far below zero (reacher's returns are negative distances: normalised only).
+    ratio: baseline !== null && baseline > 0 && (random === null || random >= -0.1 * baseline) ? r / baseline : null,
     normalised: baseline !== null && random !== null && baseline !== random ? (r - random) / (baseline - random) : null,
     baseline,
     random,
@@ -232,7 +234,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   );
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
