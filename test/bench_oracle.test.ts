@@ -87,7 +87,7 @@ describe('bench oracle helpers', () => {
 
   it('aggregate, ratio to true-reward PPO and the normalised score, by hand', () => {
     const recs = [
-      rec('env', { method: 'random', steps: 0 }, 0, { finalTrueReturn: -50 }),
+      rec('env', { method: 'random', steps: 0 }, 0, { finalTrueReturn: -5 }),
       rec('env', { method: 'ppo-true', steps: 10 }, 0, { finalTrueReturn: 90 }, [[0, 0], [10, 90]]),
       rec('env', { method: 'ppo-true', steps: 10 }, 1, { finalTrueReturn: 110 }, [[0, 10], [10, 110]]),
       rec('env', { method: 'preference', teacher: 'oracle', steps: 10 }, 0, { finalTrueReturn: 80, rewardAccuracy: 0.9 }),
@@ -106,7 +106,7 @@ describe('bench oracle helpers', () => {
     expect(pref?.seeds).toEqual([0, 1]);
     const r = ratios(pref!, aggs);
     expect(r.ratio).toBeCloseTo(85 / 100, 12);
-    expect(r.normalised).toBeCloseTo((85 + 50) / (100 + 50), 12);
+    expect(r.normalised).toBeCloseTo((85 + 5) / (100 + 5), 12);
     // A negative PPO return has no meaningful ratio; the normalised score remains.
     const neg = aggregate([rec('e', { method: 'ppo-true', steps: 1 }, 0, { finalTrueReturn: -10 }), rec('e', { method: 'random' }, 0, { finalTrueReturn: -100 }), rec('e', { method: 'x', steps: 1 }, 0, { finalTrueReturn: -40 })]);
     const rn = ratios(neg[2], neg);
