@@ -26,7 +26,12 @@
  *   ERRLEN  length of that JSON.
  * A worker sleeps in `Atomics.wait` on its SEQ, runs the command over all its envs, publishes
  * STATUS and DONE, decrements PENDING, and the last one to finish notifies PENDING: one wake-up
- * of the main thread per command, whatever the number of workers. The main thread waits with
+ * of the main thread per command, whatever the number of workers. Waking a sleeping thread costs
+ * on the order of 100 us on virtual machines (the idle vCPU has to be woken), as much as
+ * stepping a dozen cheap envs, so a worker first polls SEQ for a short while when commands have
+ * been coming back to back (adaptive: see `SpinPolicy`); when the main thread takes longer
+ * between steps (policy inference, PPO updates) the workers go straight to sleep and leave it
+ * the cores. The main thread waits with
  * `Atomics.waitAsync`, so its event loop (a web server, progress output) keeps running during
  * rollouts. Start-up (build envs, report the spec, receive the buffers) and start-up failures
  * use ordinary messages. A worker that dies (crash, OOM) rejects the pending command instead
@@ -364,6 +369,48 @@ function readError(ctrl: Int32Array, err: Uint8Array, index: number): Error {
   }
 }
 
+/** Longest a worker polls for the next command before sleeping (ms). */
+export const SPIN_MAX_MS = 0.3;
+/** How long a probe polls (ms): longer, since a sleeping worker's gaps include wake-up latency. */
+export const PROBE_MS = 1;
+
+/**
+ * When a worker polls for its next command instead of sleeping at once. Polling while commands
+ * come back to back; after MISSES polls in a row that ran out without a command (the main
+ * thread now computes between steps: policy inference, PPO updates) the worker sleeps at once
+ * and only probes with one longer poll (PROBE_MS) every PROBE_EVERY commands, so it does not take a core from the
+ * main thread; a probe that catches a command switches polling back on.
+ */
+export class SpinPolicy {
+  static readonly MISSES = 4;
+  static readonly PROBE_EVERY = 64;
+  private polling = true;
+  private misses = 0;
+  private sinceProbe = 0;
+
+  /** How long to poll before waiting for the next command (ms; 0: sleep at once). */
+  pollMs(): number {
+    if (this.polling) return SPIN_MAX_MS;
+    if (++this.sinceProbe < SpinPolicy.PROBE_EVERY) return 0;
+    this.sinceProbe = 0;
+    return PROBE_MS;
+  }
+
+  /** Record whether a poll caught the command. */
+  record(caught: boolean): void {
+    if (caught) {
+      this.polling = true;
+      this.misses = 0;
+    } else if (++this.misses >= SpinPolicy.MISSES) {
+      this.polling = false;
+    }
+  }
+
+  get isPolling(): boolean {
+    return this.polling;
+  }
+}
+
 /**
  * The worker's command loop (runs until CMD_CLOSE): sleep on SEQ, run the command over the
  * group, publish STATUS and DONE. Blocks the worker thread; nothing else runs there.
@@ -372,7 +419,17 @@ export function serveCommands(group: EnvGroup, ctrl: Int32Array, err: Uint8Array
   const b = ctrlBlock(index);
   // SEQ starts at 0; the first command may already be posted when this loop starts.
   let seen = 0;
+  const policy = new SpinPolicy();
   for (;;) {
+    const poll = policy.pollMs();
+    if (poll > 0) {
+      const until = performance.now() + poll;
+      let caught = false;
+      while (!(caught = Atomics.load(ctrl, b + SEQ) !== seen) && performance.now() < until) {
+        // poll: commands have been coming back to back
+      }
+      policy.record(caught);
+    }
     Atomics.wait(ctrl, b + SEQ, seen);
     const seq = Atomics.load(ctrl, b + SEQ);
     if (seq === seen) continue;

@@ -55,6 +55,29 @@ describe('prefrl CLI', () => {
     expect(cheetah?.rewardTerms.map((t) => t.name)).toEqual(['forward_velocity', 'control_effort']);
   });
 
+  it('bench envs --json reports every measured rate, the physics-only WASM loop included; an unknown env exits 2 naming --envs', async () => {
+    const { ctx: k, out } = ctx();
+    const argv = ['bench', 'envs', '--envs', 'cartpole-swingup', '--no-native', '--duration', '0.05', '--warmup', '0', '--repeats', '2', '--vec-envs', '4', '--json'];
+    expect(await main(argv, k)).toBe(0);
+    const j = lastJson(out) as { envs: Record<string, unknown>[]; native: { skipped?: string } };
+    expect(j.native.skipped).toBe('disabled with --no-native');
+    expect(j.envs).toHaveLength(1);
+    const r = j.envs[0] as { id: string; frameSkip: number; stepsPerSec: number; physicsStepsPerSec: number; physicsRatio: number | null; ratio: number | null; workerSpeedup: number; samples: Record<string, number[]> };
+    expect(r.id).toBe('cartpole-swingup');
+    expect(r.frameSkip).toBe(2);
+    expect(r.ratio).toBeNull();
+    expect(r.physicsRatio).toBeNull();
+    for (const key of ['wasm', 'physics', 'workers1', 'workers2']) {
+      expect(r.samples[key]).toHaveLength(2);
+      for (const x of r.samples[key]) expect(x).toBeGreaterThan(0);
+    }
+    expect(r.physicsStepsPerSec).toBe((r.samples.physics[0] + r.samples.physics[1]) / 2);
+    expect(r.workerSpeedup).toBeCloseTo((r.samples.workers2[0] / r.samples.workers1[0] + r.samples.workers2[1] / r.samples.workers1[1]) / 2, 10);
+    const bad = ctx();
+    expect(await main(['bench', 'envs', '--envs', 'nope'], bad.ctx)).toBe(2);
+    expect(bad.err.join('')).toMatch(/--envs: unknown env "nope"/);
+  });
+
   it('check-env --json reports ok and each check; a bad model file exits 1 naming the file', async () => {
     const { ctx: k, out } = ctx();
     expect(await main(['check-env', 'toy-reach', '--json', '--steps', '60'], k)).toBe(0);

@@ -152,19 +152,13 @@ export class MujocoEnv implements Env {
     this.prev.time = p.time;
     v.ctrl.set(a);
     this.bound.beforeStep?.(p);
-    let unstable = false;
-    let last = p.time;
-    for (let k = 0; k < this.task.frameSkip; k++) {
-      if (this.synced) p.syncedStep();
-      else p.step();
-      const now = p.time;
-      // MuJoCo resets the data (time goes back) when it detects bad accelerations.
-      if (!(now > last)) {
-        unstable = true;
-        break;
-      }
-      last = now;
-    }
+    const frameSkip = this.task.frameSkip;
+    if (this.synced) for (let k = 0; k < frameSkip; k++) p.syncedStep();
+    else for (let k = 0; k < frameSkip; k++) p.step();
+    // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
+    // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
+    // (One read of the clock per env step: each read crosses into WASM.)
+    let unstable = !(p.time > this.prev.time + (frameSkip - 0.5) * p.timestep);
     if (!unstable) {
       const q = p.views.qpos;
       for (let i = 0; i < q.length; i++) {
@@ -178,7 +172,7 @@ export class MujocoEnv implements Env {
     if (unstable) return this.unstableStep();
     const obs = this.observe();
     this.bound.rewardTerms(p, a, this.terms);
-    const rewardTerms = Float64Array.from(this.terms);
+    const rewardTerms = this.terms.slice();
     const reward = weightedSum(rewardTerms, spec.rewardTerms);
     const terminated = this.bound.terminated(p);
     const truncated = !terminated && this.t >= spec.horizon;

@@ -77,7 +77,9 @@ export class Physics {
   /** Current views (re-fetched if the heap grew since they were taken). */
   get views(): Views {
     const c = this.cached;
-    if (c !== null && c.qpos.buffer.byteLength !== 0) return c;
+    // A detached view has length 0 (xpos always has the world body); reading .length is much
+    // cheaper than materialising .buffer, and tasks call this several times per step.
+    if (c !== null && c.xpos.length !== 0) return c;
     const d = this.data as unknown as Record<string, Float64Array>;
     this.cached = {
       qpos: d.qpos,

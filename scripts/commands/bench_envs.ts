@@ -11,6 +11,9 @@
  *   know `<size memory>` and `<flag island>`, so those two attributes are stripped from a temp
  *   copy of the XML (and the output says so). Without gcc or the headers, native is skipped;
  * - ratio = wasm / native (target >= 0.6);
+ * - physics ratio: the C program's loop (set ctrl, mj_step x frame skip, mj_resetData +
+ *   mj_forward at the horizon) run on the WASM module in this thread, over native: how much of
+ *   the gap is MuJoCo's WASM build itself rather than prefrl's env code;
  * - worker speed-up: steps/s over all envs of `createVecEnv` with 2 workers over 1 worker, the
  *   same number of envs (target >= 1.7).
  * Measurements are interleaved (wasm, native, 1 worker, 2 workers, repeated) and the median of
@@ -63,6 +66,10 @@ export interface EnvBenchResult {
   readonly nativeStepsPerSec: number | null;
   /** Median over repeats of wasm / native, each pair measured back to back. */
   readonly ratio: number | null;
+  /** Median steps/s of the C program's loop run on the WASM module (no task code). */
+  readonly physicsStepsPerSec: number;
+  /** Median over repeats of that physics-only WASM loop / native. */
+  readonly physicsRatio: number | null;
   readonly workers1StepsPerSec: number;
   readonly workers2StepsPerSec: number;
   /** Median over repeats of workers2 / workers1, each pair measured back to back. */
@@ -80,7 +87,7 @@ export interface EnvBenchResult {
   /** What was stripped from the native copy of the XML. */
   readonly nativeStripped: readonly string[];
   /** Every repeat, in order (steps/s). */
-  readonly samples: { readonly wasm: number[]; readonly native: number[]; readonly workers1: number[]; readonly workers2: number[] };
+  readonly samples: { readonly wasm: number[]; readonly physics: number[]; readonly native: number[]; readonly workers1: number[]; readonly workers2: number[] };
 }
 
 function median(xs: readonly number[]): number {
@@ -202,6 +209,40 @@ function timeSingle(env: MujocoEnv, pool: readonly Float64Array[], seconds: numb
   return [n / ((t1 - t0) / 1000), n / cpu];
 }
 
+/**
+ * The native program's loop on the WASM module, in this thread: set ctrl from the pool,
+ * mj_step x frame skip, mj_resetData + mj_forward every `horizon` env steps; no observation,
+ * reward or termination code. Leaves the env's data in an arbitrary state (reset it after).
+ */
+function timePhysics(env: MujocoEnv, pool: readonly Float64Array[], seconds: number): number {
+  const p = env.physics;
+  const { mj, model, data } = p;
+  const frameSkip = env.task.frameSkip;
+  const horizon = env.spec.horizon;
+  const mask = pool.length - 1;
+  mj.mj_resetData(model, data);
+  mj.mj_forward(model, data);
+  let t = 0;
+  let n = 0;
+  const t0 = performance.now();
+  let t1 = t0;
+  for (;;) {
+    for (let k = 0; k < 64; k++) {
+      p.views.ctrl.set(pool[(n + k) & mask]);
+      for (let f = 0; f < frameSkip; f++) mj.mj_step(model, data);
+      if (++t >= horizon) {
+        t = 0;
+        mj.mj_resetData(model, data);
+        mj.mj_forward(model, data);
+      }
+    }
+    n += 64;
+    t1 = performance.now();
+    if (t1 - t0 >= seconds * 1000) break;
+  }
+  return n / ((t1 - t0) / 1000);
+}
+
 /** Step a vec env for `seconds`; returns env steps/s over all its envs. */
 async function timeVec(vec: VecEnv, pool: readonly Float64Array[], seconds: number): Promise<number> {
   let n = 0;
@@ -259,7 +300,7 @@ export const benchEnvsCommand: Command = {
       }
     }
 
-    const perEnv = f.repeats * (native ? 4 : 3);
+    const perEnv = f.repeats * (native ? 5 : 4);
     const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
     const results: EnvBenchResult[] = [];
     const strippedAll = new Set<string>();
@@ -289,6 +330,7 @@ export const benchEnvsCommand: Command = {
 
           // Warm-ups: this thread's WASM, then each worker's.
           progress.tick(0, `${entry.id}: warming up`);
+          timePhysics(env, pool, f.warmup / 2);
           env.reset();
           timeSingle(env, pool, f.warmup);
           for (const v of vecs) {
@@ -296,7 +338,7 @@ export const benchEnvsCommand: Command = {
             await timeVec(v, vecPool, f.warmup);
           }
 
-          const samples = { wasm: [] as number[], native: [] as number[], workers1: [] as number[], workers2: [] as number[] };
+          const samples = { wasm: [] as number[], physics: [] as number[], native: [] as number[], workers1: [] as number[], workers2: [] as number[] };
           const cpuWasm: number[] = [];
           const cpuNative: number[] = [];
           let nativeError: string | null = null;
@@ -305,6 +347,9 @@ export const benchEnvsCommand: Command = {
             samples.wasm.push(wall);
             cpuWasm.push(cpu);
             progress.tick(1, `${entry.id}: wasm`);
+            samples.physics.push(timePhysics(env, pool, f.duration));
+            env.reset();
+            progress.tick(1, `${entry.id}: wasm physics only`);
             if (native && xmlPath) {
               if (nativeError === null) {
                 const args = [xmlPath, String(env.task.frameSkip), String(env.spec.horizon), String(f.duration), '0.2', String(f.seed + r)];
@@ -339,6 +384,8 @@ export const benchEnvsCommand: Command = {
             stepsPerSec: wasm,
             nativeStepsPerSec: nat,
             ratio: nat === null ? null : pairedRatio(samples.wasm, samples.native),
+            physicsStepsPerSec: median(samples.physics),
+            physicsRatio: nat === null ? null : pairedRatio(samples.physics, samples.native),
             workers1StepsPerSec: w1,
             workers2StepsPerSec: w2,
             workerSpeedup: pairedRatio(samples.workers2, samples.workers1),
@@ -378,7 +425,8 @@ export const benchEnvsCommand: Command = {
     if (!native) notes.push('ratio target not checked: native MuJoCo was skipped');
     notes.push(
       'wasm: MujocoEnv.step in the main thread (frame skip, observation, reward terms; episodes reset at their end); native: mj_step x frame skip with random controls, ' +
-        'resets at the horizon only (no task termination), no observation or reward code',
+        'resets at the horizon only (no task termination), no observation or reward code; physics: the native loop run on the WASM module (no task code), ' +
+        'so "phys ratio" is the share of native speed MuJoCo\'s WASM build itself reaches',
       `workers: createVecEnv with ${f.vecEnvs} envs, steps/s over all envs, 1 vs 2 worker threads`,
       `steps/s: medians of ${f.repeats} interleaved repeats of ${f.duration} s after ${f.warmup} s warm-ups; ratio and speed-up: medians of the per-repeat ratios ` +
         '(each pair measured back to back); "best": ratio of the fastest repeats; ' +
@@ -402,13 +450,14 @@ export const benchEnvsCommand: Command = {
       fmtRate(r.nativeStepsPerSec),
       fmtRatio(r.ratio),
       fmtRatio(r.best.ratio),
+      fmtRatio(r.physicsRatio),
       fmtRatio(r.cpuRatio),
       fmtRate(r.workers1StepsPerSec),
       fmtRate(r.workers2StepsPerSec),
       fmtRatio(r.workerSpeedup),
       fmtRatio(r.best.workerSpeedup),
     ]);
-    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best'];
+    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best'];
     const out = [
       formatTable(header, rows),
       '',

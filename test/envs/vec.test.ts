@@ -15,7 +15,7 @@ import { InputError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { type EnvConfig, makeEnv } from '../../envs/registry.js';
 import { ActionError } from '../../envs/types.js';
-import { createVecEnv, type VecEnv, type VecStep, vecEnvSeed } from '../../envs/vec.js';
+import { createVecEnv, PROBE_MS, SPIN_MAX_MS, SpinPolicy, type VecEnv, type VecStep, vecEnvSeed } from '../../envs/vec.js';
 
 /** Random actions in [-1.2, 1.2] (some get clipped), [steps][N * actDim]. */
 function randomActions(seed: number, steps: number, size: number): Float64Array[] {
@@ -279,5 +279,52 @@ describe('vec env errors and shutdown', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('stepped\n');
     expect(r.status).toBe(0); // exited by itself (null on timeout)
+  });
+});
+
+describe('SpinPolicy (when a vec worker polls for its next command)', () => {
+  it('polls for SPIN_MAX_MS while commands arrive back to back', () => {
+    const p = new SpinPolicy();
+    for (let i = 0; i < 100; i++) {
+      expect(p.pollMs()).toBe(SPIN_MAX_MS);
+      p.record(true);
+    }
+  });
+
+  it('sleeps at once after MISSES missed polls in a row, probing with one PROBE_MS poll every PROBE_EVERY commands', () => {
+    const p = new SpinPolicy();
+    for (let i = 0; i < SpinPolicy.MISSES - 1; i++) {
+      expect(p.pollMs()).toBe(SPIN_MAX_MS);
+      p.record(false);
+    }
+    expect(p.isPolling).toBe(true);
+    expect(p.pollMs()).toBe(SPIN_MAX_MS);
+    p.record(false);
+    expect(p.isPolling).toBe(false);
+    const polls: number[] = [];
+    for (let i = 0; i < 2 * SpinPolicy.PROBE_EVERY; i++) {
+      const ms = p.pollMs();
+      polls.push(ms);
+      if (ms > 0) p.record(false);
+    }
+    // Exactly two probes in 2 x PROBE_EVERY commands, at the PROBE_EVERY-th and last.
+    expect(polls.filter((ms) => ms > 0)).toEqual([PROBE_MS, PROBE_MS]);
+    expect(polls[SpinPolicy.PROBE_EVERY - 1]).toBe(PROBE_MS);
+    expect(polls[2 * SpinPolicy.PROBE_EVERY - 1]).toBe(PROBE_MS);
+  });
+
+  it('a probe that catches a command switches polling back on; one hit resets the miss count', () => {
+    const p = new SpinPolicy();
+    for (let i = 0; i < SpinPolicy.MISSES; i++) p.record(false);
+    expect(p.isPolling).toBe(false);
+    for (let i = 0; i < SpinPolicy.PROBE_EVERY - 1; i++) expect(p.pollMs()).toBe(0);
+    expect(p.pollMs()).toBe(PROBE_MS);
+    p.record(true);
+    expect(p.isPolling).toBe(true);
+    expect(p.pollMs()).toBe(SPIN_MAX_MS);
+    for (let i = 0; i < SpinPolicy.MISSES - 1; i++) p.record(false);
+    p.record(true);
+    for (let i = 0; i < SpinPolicy.MISSES - 1; i++) p.record(false);
+    expect(p.isPolling).toBe(true);
   });
 });
