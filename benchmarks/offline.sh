@@ -5,21 +5,24 @@
 #
 #   benchmarks/offline.sh                 # everything (datasets, 6 pipeline runs, summary)
 #   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
+#   ENVS="" VARIANTS="flip:pusher" LANES=1 RESULTS=benchmarks/results/offline/results-flip-pusher.json benchmarks/offline.sh
 #
 # Variants (VARIANTS="flip:reacher oracle:reacher ...", default none), same dataset, labels,
 # updates and seeds as the base runs:
 #   flip    the noise-robust preference loss at the teacher's known error rate (--reward-flip-rate 0.2)
 #   oracle  the oracle teacher (perfect partial-return labels): a control for the pipeline itself
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
-# seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained.
+# seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
+# without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UPDATES=${UPDATES:-5000}
 SEEDS=${SEEDS:-"0 1 2"}
-ENVS=${ENVS:-"reacher pusher"}
+ENVS=${ENVS-"reacher pusher"}
 LANES=${LANES:-2}
 ROOT=${ROOT:-runs/bench-offline}
+RESULTS=${RESULTS:-benchmarks/results/offline/results.json}
 PREFRL=${PREFRL:-"npx tsx benchmarks/run_cli.ts"}
 mkdir -p "$ROOT"
 
@@ -60,10 +63,12 @@ variant_flags() {
   esac
 }
 variant_run() {
-  local variant=$1 env=$2 seed=$3 data="$ROOT/data-$2-medium-replay.h5" name="offline-$2-$1-s$3" dir base
+  local variant=$1 env=$2 seed=$3 data name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
   if [[ -n $dir && -f $dir/summary.json ]]; then return; fi
-  base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" | tail -1)
+  data=$(dataset "$env")
+  # Without the base run (ENVS="" runs variants only) the variant trains its own baselines.
+  base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" 2>/dev/null | tail -1 || true)
   if [[ -z $dir ]]; then
     # shellcheck disable=SC2046
     $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length 50 --reward-epochs 30 \
@@ -72,9 +77,11 @@ variant_run() {
     dir=$(ls -d "$ROOT"/*-"$name" | tail -1)
   fi
   mkdir -p "$dir/artifacts/agents"
-  for a in iql-true bc; do
-    [[ -d $dir/artifacts/agents/$a ]] || cp -r "$base/artifacts/agents/$a" "$dir/artifacts/agents/$a"
-  done
+  if [[ -n $base ]]; then
+    for a in iql-true bc; do
+      [[ -d $dir/artifacts/agents/$a ]] || cp -r "$base/artifacts/agents/$a" "$dir/artifacts/agents/$a"
+    done
+  fi
   $PREFRL offline --resume "$dir" --quiet --json >"$ROOT/$name.json"
 }
 
@@ -86,7 +93,8 @@ else
   for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log"; done
 fi
 
-# Variant runs, LANES at a time.
+# Variant runs, LANES at a time (datasets first, so parallel runs never build one twice).
+for v in $VARIANTS; do dataset "${v#*:}" >/dev/null; done
 jobs_=()
 for v in $VARIANTS; do
   for seed in $SEEDS; do
@@ -97,4 +105,4 @@ for v in $VARIANTS; do
 done
 for p in "${jobs_[@]}"; do wait "$p"; done
 
-npx tsx benchmarks/offline_summary.ts "$ROOT" benchmarks/results/offline/results.json
+npx tsx benchmarks/offline_summary.ts "$ROOT" "$RESULTS"
