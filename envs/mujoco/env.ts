@@ -157,7 +157,7 @@ export class MujocoEnv implements Env {
     else for (let k = 0; k < frameSkip; k++) p.step();
     // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
     // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
-    // (One read of the clock per env step: each read crosses into WASM.)
+    // (Two reads of the clock per env step instead of one per substep: each read crosses into WASM.)
     let unstable = !(p.time > this.prev.time + (frameSkip - 0.5) * p.timestep);
     if (!unstable) {
       const q = p.views.qpos;

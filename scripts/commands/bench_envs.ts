@@ -16,7 +16,7 @@
  *   the gap is MuJoCo's WASM build itself rather than prefrl's env code;
  * - worker speed-up: steps/s over all envs of `createVecEnv` with 2 workers over 1 worker, the
  *   same number of envs (target >= 1.7).
- * Measurements are interleaved (wasm, native, 1 worker, 2 workers, repeated) and the median of
+ * Measurements are interleaved (wasm, physics only, native, 1 worker, 2 workers, repeated) and the median of
  * the repeats is reported, because shared machines are noisy. Steps per CPU-second are
  * reported too (process CPU time): on a busy machine they show the code's own speed.
  */
@@ -189,24 +189,30 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** Step one env in this thread for `seconds`; returns [steps/s wall, steps/s CPU]. */
-function timeSingle(env: MujocoEnv, pool: readonly Float64Array[], seconds: number): [number, number] {
+/** Call `step(i)` for i = 0, 1, ... in batches of 64 until `seconds` have passed; returns [steps, ms]. */
+function timeBatches(step: (i: number) => void, seconds: number): [number, number] {
   let n = 0;
-  const c0 = cpuSeconds();
   const t0 = performance.now();
   let t1 = t0;
-  const mask = pool.length - 1;
   for (;;) {
-    for (let k = 0; k < 64; k++) {
-      const r = env.step(pool[(n + k) & mask]);
-      if (r.terminated || r.truncated) env.reset();
-    }
+    for (let k = 0; k < 64; k++) step(n + k);
     n += 64;
     t1 = performance.now();
     if (t1 - t0 >= seconds * 1000) break;
   }
+  return [n, t1 - t0];
+}
+
+/** Step one env in this thread for `seconds`; returns [steps/s wall, steps/s CPU]. */
+function timeSingle(env: MujocoEnv, pool: readonly Float64Array[], seconds: number): [number, number] {
+  const mask = pool.length - 1;
+  const c0 = cpuSeconds();
+  const [n, ms] = timeBatches((i) => {
+    const r = env.step(pool[i & mask]);
+    if (r.terminated || r.truncated) env.reset();
+  }, seconds);
   const cpu = cpuSeconds() - c0;
-  return [n / ((t1 - t0) / 1000), n / cpu];
+  return [n / (ms / 1000), n / cpu];
 }
 
 /**
@@ -223,24 +229,16 @@ function timePhysics(env: MujocoEnv, pool: readonly Float64Array[], seconds: num
   mj.mj_resetData(model, data);
   mj.mj_forward(model, data);
   let t = 0;
-  let n = 0;
-  const t0 = performance.now();
-  let t1 = t0;
-  for (;;) {
-    for (let k = 0; k < 64; k++) {
-      p.views.ctrl.set(pool[(n + k) & mask]);
-      for (let f = 0; f < frameSkip; f++) mj.mj_step(model, data);
-      if (++t >= horizon) {
-        t = 0;
-        mj.mj_resetData(model, data);
-        mj.mj_forward(model, data);
-      }
+  const [n, ms] = timeBatches((i) => {
+    p.views.ctrl.set(pool[i & mask]);
+    for (let f = 0; f < frameSkip; f++) mj.mj_step(model, data);
+    if (++t >= horizon) {
+      t = 0;
+      mj.mj_resetData(model, data);
+      mj.mj_forward(model, data);
     }
-    n += 64;
-    t1 = performance.now();
-    if (t1 - t0 >= seconds * 1000) break;
-  }
-  return n / ((t1 - t0) / 1000);
+  }, seconds);
+  return n / (ms / 1000);
 }
 
 /** Step a vec env for `seconds`; returns env steps/s over all its envs. */
