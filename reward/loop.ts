@@ -143,7 +143,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         }
       }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'));
+      const trainStart = o.clock.now();
       const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
+      const trainSeconds = (o.clock.now() - trainStart) / 1000;
       const truth = segs.map(segmentReturn);
       const sums = net.segmentSums(segs);
       const m = net.members;
@@ -174,10 +176,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         'reward/spearman': corr.spearman,
         'reward/epic': epic.distance,
         'reward/train_pairs': res.trainPairs,
+        'reward/epochs': res.epochs.length,
+        'reward/train_seconds': trainSeconds,
       });
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}`,
+        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };

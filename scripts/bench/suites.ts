@@ -219,7 +219,7 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         name,
         title: 'Online preference learning vs PPO on the true reward (issue 4, item 2)',
         notes: [
-          `PrefPPO-style loop (\`prefrl train\`): PPO + a reward-model ensemble (3 x 256 units) trained with the partial-return (Bradley-Terry) model on 1,000 labels of 50-step segments, 100 per round spread over the first half of training, disagreement query selection (10x oversampling; the first round uniform), ${steps.toLocaleString('en-US')} env steps; PPO on the true reward at the same env steps is the baseline.`,
+          `PrefPPO-style loop (\`prefrl train\`): PPO + a reward-model ensemble (3 x 256 units) trained with the partial-return (Bradley-Terry) model on 1,000 labels of 50-step segments, 100 per round spread over the first half of training (each round continues from the last round's weights for at most 20 epochs, patience 3 on held-out pairs), disagreement query selection (10x oversampling; the first round uniform), ${steps.toLocaleString('en-US')} env steps, 10 deterministic evaluation episodes (the same start states for every method at a seed); PPO on the true reward at the same env steps is the baseline.`,
           `Teachers: \`oracle\` (B-Pref: always prefers the higher true return) and \`${STOCHASTIC_MISTAKE}\` (B-Pref stochastic, beta = 1, plus 10% flipped labels). Targets (issue 4): final true return at least 90% of true-reward PPO with the oracle, at least 75% with the stochastic + mistake teacher.`,
           'Published full size: B-Pref runs 1M steps or more; scale with `--steps-scale` (the label budget stays 1,000).',
         ],
@@ -227,7 +227,7 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         envs,
         cells: unique(
           envs.flatMap((env) =>
-            seeds.flatMap((seed) => [...references(name, env, steps, seed), ...teachers.map((teacher) => trainCell(name, { env, steps, teacher, labels: 1000 }, seed))]),
+            seeds.flatMap((seed) => [...references(name, env, steps, seed, { evalEpisodes: 10 }), ...teachers.map((teacher) => trainCell(name, { env, steps, teacher, labels: 1000, evalEpisodes: 10 }, seed))]),
           ),
         ),
       };
