@@ -24,7 +24,7 @@ import type { RewardFn } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
 import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries } from './query.js';
-import { cutSegments, segmentReturn } from './segments.js';
+import { cutSegments, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
@@ -47,8 +47,14 @@ export interface LoopOptions {
   readonly feedbackEvery: number;
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
-  /** Segments from this many recent episodes form the query pool. */
+  /**
+   * Segments from this many recent episodes form the query pool; when they hold fewer than
+   * MIN_POOL_SEGMENTS segments (short episodes of a policy that falls early) the pool reaches
+   * further back over the episodes kept.
+   */
   readonly poolEpisodes: number;
+  /** Ends of terminated episodes in the pool: dropped, or kept and padded (default 'pad'; see cutSegments). */
+  readonly terminalSegments?: 'drop' | 'pad';
   readonly rewardNet?: Partial<Omit<RewardNetConfig, 'obsDim' | 'actDim'>>;
   readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
   readonly evalEpisodes: number;
@@ -108,7 +114,17 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   try {
     const modelFn: RewardFn = (batch) => (net ? net.predict(batch) : new Float32Array(batch.n));
     if (learned) trainer.rewardFn = modelFn;
-    const pool = (): Segment[] => cutSegments(episodes.slice(-o.poolEpisodes), { length: o.segmentLength, source: o.run.path });
+    const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
+    const pool = (): Segment[] => {
+      // The newest poolEpisodes episodes, and older ones while the pool is short of segments.
+      let m = 0;
+      let n = 0;
+      while (m < episodes.length && (m < o.poolEpisodes || n < MIN_POOL_SEGMENTS)) {
+        n += windowCount(episodes[episodes.length - 1 - m], cut);
+        m++;
+      }
+      return cutSegments(episodes.slice(episodes.length - m), cut);
+    };
 
     /** One feedback round; false when the pool has too few segments yet (try again later). */
     const feedback = async (round: number): Promise<boolean> => {
@@ -169,6 +185,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       o.run.metrics.log(trainer.globalStep, {
         'teacher/labels': last.labels,
         'teacher/round_skips': skips,
+        'teacher/pool_segments': segs.length,
         'teacher/query_method': sel.used,
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,
@@ -216,7 +233,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const it = await trainer.iterate();
       recent.push(...it.episodes);
       recent.splice(0, Math.max(0, recent.length - 20));
-      if (episodes.length > 4 * o.poolEpisodes) episodes.splice(0, episodes.length - o.poolEpisodes);
+      trimEpisodes(episodes, 4 * o.poolEpisodes * trainer.spec.horizon);
       o.run.metrics.log(it.globalStep, it.metrics);
       o.progress?.update(
         trainer.globalStep,
@@ -249,6 +266,24 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     (net as RewardNet | null)?.dispose();
     await trainer.close();
   }
+}
+
+/** The query pool reaches back over older episodes until it holds this many segments. */
+export const MIN_POOL_SEGMENTS = 64;
+
+/**
+ * Drop the oldest episodes once the kept ones hold more than 2 x maxSteps steps, keeping the
+ * newest ones within maxSteps (an episode count would keep too little of a policy whose
+ * episodes end after a few steps, and too much of one whose episodes run to the horizon).
+ */
+export function trimEpisodes(episodes: Trajectory[], maxSteps: number): void {
+  let total = 0;
+  for (const e of episodes) total += e.length;
+  if (total <= 2 * maxSteps) return;
+  let keep = 0;
+  let steps = 0;
+  while (keep < episodes.length && steps + episodes[episodes.length - 1 - keep].length <= maxSteps) steps += episodes[episodes.length - 1 - keep++].length;
+  episodes.splice(0, episodes.length - Math.max(1, keep));
 }
 
 /** A random subset of at most n visited transitions (EPIC on all of them would be slow). */

@@ -74,22 +74,113 @@ export interface CutOptions {
   readonly stride?: number;
   /** Label of the origin, e.g. a run folder; each segment's source gets "#<trajectory index>". */
   readonly source?: string;
+  /**
+   * What happens to the end of an episode that terminated (fell, left the arena):
+   * - 'drop' (default): windows start at step 0; the tail that does not fill a window, and an
+   *   episode shorter than a segment, are dropped, so the fall itself is never compared;
+   * - 'pad': windows are laid back from the terminal step, so the last window ends with the
+   *   termination, and an episode shorter than a segment gives one segment padded with its
+   *   absorbing state (see `padSegment`). Episodes that did not terminate are cut as with 'drop'.
+   * In envs with early termination (hopper-hop, walker-walk) 'pad' keeps short episodes (those
+   * of a young policy) in the query pool instead of starving it.
+   */
+  readonly terminal?: 'drop' | 'pad';
 }
 
 /**
- * Cut trajectories into segments. Trajectories shorter than the segment length give none
- * (e.g. a hopper that fell early); the tail that does not fill a window is dropped.
+ * Cut trajectories into segments. With `terminal: 'drop'` (the default) trajectories shorter
+ * than the segment length give none (e.g. a hopper that fell early) and the tail that does not
+ * fill a window is dropped; `terminal: 'pad'` keeps the ends of terminated episodes.
  */
 export function cutSegments(trajs: readonly Trajectory[], opts: CutOptions = {}): Segment[] {
   const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
   const stride = opts.stride ?? length;
   if (!Number.isInteger(length) || length < 1) throw new RangeError(`cutSegments: length must be a positive integer, got ${length}`);
   if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`cutSegments: stride must be a positive integer, got ${stride}`);
+  const terminal = opts.terminal ?? 'drop';
+  if (terminal !== 'drop' && terminal !== 'pad') throw new RangeError(`cutSegments: terminal must be 'drop' or 'pad', got ${String(terminal)}`);
   const out: Segment[] = [];
   trajs.forEach((tr, k) => {
-    for (let s = 0; s + length <= tr.length; s += stride) out.push(sliceSegment(tr, s, length, `${opts.source ?? ''}#${k}`));
+    const src = `${opts.source ?? ''}#${k}`;
+    if (terminal === 'pad' && tr.terminated) {
+      if (tr.length < length) {
+        if (tr.length > 0) out.push(padSegment(tr, length, src));
+        return;
+      }
+      const starts: number[] = [];
+      for (let s = tr.length - length; s >= 0; s -= stride) starts.push(s);
+      for (const s of starts.reverse()) out.push(sliceSegment(tr, s, length, src));
+      return;
+    }
+    for (let s = 0; s + length <= tr.length; s += stride) out.push(sliceSegment(tr, s, length, src));
   });
   return out;
+}
+
+/** How many segments `cutSegments` gives for one trajectory (without cutting anything). */
+export function windowCount(tr: Trajectory, opts: CutOptions = {}): number {
+  const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
+  const stride = opts.stride ?? length;
+  if (tr.length < length) return (opts.terminal ?? 'drop') === 'pad' && tr.terminated && tr.length > 0 ? 1 : 0;
+  return Math.floor((tr.length - length) / stride) + 1;
+}
+
+/**
+ * A whole terminated episode shorter than `length` steps as one segment of `length` steps:
+ * after the terminal state s_T the segment stays in the absorbing state of the episodic MDP,
+ * i.e. every padded step repeats s_T's observation and simulator state (a viewer shows the
+ * robot lying still), takes the zero action, and earns true reward 0 with all reward terms 0.
+ * So the partial return of the segment is the episode's return, its regret uses V(s_T) = 0
+ * (`endsTerminal`), and a reward model learns what ending early is worth from such pairs. The
+ * segment's id hashes the padded actions like any other window.
+ */
+export function padSegment(tr: Trajectory, length: number, source = ''): Segment {
+  const T = tr.length;
+  if (!tr.terminated) throw new RangeError('padSegment: the trajectory did not terminate (only a terminal state is absorbing)');
+  if (!Number.isInteger(length) || T < 1 || length <= T) throw new RangeError(`padSegment: a ${T}-step trajectory cannot be padded to ${length} steps (need 0 < ${T} < length)`);
+  /** Rows [0, T] of a per-state array, then row T repeated up to `length`. */
+  const states = <A extends Float32Array | Float64Array>(a: A, cols: number, make: (n: number) => A): A => {
+    const out = make((length + 1) * cols);
+    out.set(a.subarray(0, (T + 1) * cols));
+    const last = a.subarray(T * cols, (T + 1) * cols);
+    for (let t = T + 1; t <= length; t++) out.set(last, t * cols);
+    return out;
+  };
+  /** Rows [0, T) of a per-step array, zeros after. */
+  const steps = <A extends Float32Array | Float64Array>(a: A, cols: number, make: (n: number) => A): A => {
+    const out = make(length * cols);
+    out.set(a.subarray(0, T * cols));
+    return out;
+  };
+  const f32 = (n: number) => new Float32Array(n);
+  const f64 = (n: number) => new Float64Array(n);
+  const qpos = states(tr.qpos, tr.nq, f64);
+  const qvel = states(tr.qvel, tr.nv, f64);
+  const actions = steps(tr.actions, tr.actDim, f32);
+  return {
+    id: segmentId(tr.modelHash, qpos.subarray(0, tr.nq), qvel.subarray(0, tr.nv), actions),
+    envId: tr.envId,
+    modelHash: tr.modelHash,
+    obsDim: tr.obsDim,
+    actDim: tr.actDim,
+    nTerms: tr.nTerms,
+    nq: tr.nq,
+    nv: tr.nv,
+    na: tr.na,
+    length,
+    startStep: tr.t0,
+    obs: states(tr.obs, tr.obsDim, f32),
+    actions,
+    rewards: steps(tr.rewards, 1, f64),
+    terms: steps(tr.terms, tr.nTerms, f64),
+    qpos,
+    qvel,
+    act: states(tr.act, tr.na, f64),
+    time: states(tr.time, 1, f64),
+    success: steps(tr.success, 1, f32),
+    endsTerminal: true,
+    source,
+  };
 }
 
 /**

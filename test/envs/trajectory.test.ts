@@ -7,7 +7,9 @@ import { makeEnv } from '../../envs/registry.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { loadTrajectories, saveTrajectories, stateAt, trajectoryReturn } from '../../envs/trajectory.js';
 import { ToyReachEnv } from '../../envs/toy.js';
-import { cutSegments, makePair, sampleSegments, sliceSegment } from '../../reward/segments.js';
+import { cutSegments, makePair, padSegment, sampleSegments, segmentReturn, sliceSegment, windowCount } from '../../reward/segments.js';
+import { trimEpisodes } from '../../reward/loop.js';
+import type { Trajectory } from '../../envs/trajectory.js';
 
 describe('trajectories', () => {
   it('rollouts are deterministic for a seed and record T steps with T+1 states', () => {
@@ -96,5 +98,94 @@ describe('segments', () => {
     expect(p.id).toMatch(/^p-[0-9a-f]{16}$/);
     expect(() => sampleSegments(trajs, 1, 51, new Rng(1))).toThrow(/no trajectory has 51 steps/);
     expect(() => sliceSegment(trajs[0], 40, 20)).toThrow(/outside trajectory of 50 steps/);
+  });
+});
+
+/** The first T steps of a toy episode, as if the robot had fallen at step T. */
+function fellAt(tr: Trajectory, T: number): Trajectory {
+  const st = <A extends Float32Array | Float64Array>(a: A, cols: number): A => a.slice(0, (T + 1) * cols) as A;
+  const sp = <A extends Float32Array | Float64Array>(a: A, cols: number): A => a.slice(0, T * cols) as A;
+  return {
+    ...tr,
+    length: T,
+    obs: st(tr.obs, tr.obsDim),
+    actions: sp(tr.actions, tr.actDim),
+    rewards: sp(tr.rewards, 1),
+    terms: sp(tr.terms, tr.nTerms),
+    qpos: st(tr.qpos, tr.nq),
+    qvel: st(tr.qvel, tr.nv),
+    act: st(tr.act, tr.na),
+    time: st(tr.time, 1),
+    success: sp(tr.success, 1),
+    terminated: true,
+    truncated: false,
+  };
+}
+
+describe('segments of terminated episodes', () => {
+  const env = new ToyReachEnv();
+  const [full, other] = rollout(env, randomPolicy(env.spec, new Rng(8)), { episodes: 2, seed: 8 });
+
+  it("'drop' loses the fall and short episodes; 'pad' ends the last window at the fall", () => {
+    const t45 = fellAt(full, 45);
+    expect(cutSegments([t45], { length: 20 }).map((s) => s.startStep)).toEqual([0, 20]);
+    const padded = cutSegments([t45], { length: 20, terminal: 'pad' });
+    expect(padded.map((s) => s.startStep)).toEqual([5, 25]); // laid back from step 45
+    expect(padded.map((s) => s.endsTerminal)).toEqual([false, true]);
+    expect(Array.from(padded[1].rewards)).toEqual(Array.from(full.rewards.subarray(25, 45)));
+    expect(cutSegments([t45], { length: 20, stride: 10, terminal: 'pad' }).map((s) => s.startStep)).toEqual([5, 15, 25]);
+    // an episode that did not terminate is cut from its start either way
+    expect(cutSegments([full], { length: 20, terminal: 'pad' }).map((s) => s.startStep)).toEqual([0, 20]);
+    // counts without cutting
+    expect(windowCount(t45, { length: 20 })).toBe(2);
+    expect(windowCount(fellAt(full, 7), { length: 20 })).toBe(0);
+    expect(windowCount(fellAt(full, 7), { length: 20, terminal: 'pad' })).toBe(1);
+    expect(windowCount(full, { length: 20, stride: 10, terminal: 'pad' })).toBe(4);
+    expect(() => cutSegments([t45], { length: 20, terminal: 'keep' as 'pad' })).toThrow(/terminal must be 'drop' or 'pad', got keep/);
+  });
+
+  it('pads an episode shorter than a segment with its absorbing state', () => {
+    const t7 = fellAt(full, 7);
+    expect(cutSegments([t7], { length: 20 })).toEqual([]);
+    const [s] = cutSegments([t7], { length: 20, terminal: 'pad', source: 'run' });
+    expect(s.length).toBe(20);
+    expect(s.endsTerminal).toBe(true);
+    expect(s.source).toBe('run#0');
+    expect(s.obs.length).toBe(21 * full.obsDim);
+    expect(s.actions.length).toBe(20 * full.actDim);
+    // steps 0..6 are the episode's, then the absorbing state: same observation and simulator
+    // state as s_7, zero action, zero reward and terms
+    const d = full.obsDim;
+    expect(Array.from(s.obs.subarray(0, 8 * d))).toEqual(Array.from(full.obs.subarray(0, 8 * d)));
+    for (let t = 8; t <= 20; t++) expect(Array.from(s.obs.subarray(t * d, (t + 1) * d))).toEqual(Array.from(full.obs.subarray(7 * d, 8 * d)));
+    for (let t = 8; t <= 20; t++) expect(Array.from(s.qpos.subarray(t * full.nq, (t + 1) * full.nq))).toEqual(Array.from(full.qpos.subarray(7 * full.nq, 8 * full.nq)));
+    expect(s.time[20]).toBe(full.time[7]);
+    expect(Array.from(s.actions.subarray(7 * full.actDim))).toEqual(new Array(13 * full.actDim).fill(0));
+    expect(Array.from(s.rewards.subarray(7))).toEqual(new Array(13).fill(0));
+    expect(Array.from(s.terms.subarray(7 * full.nTerms))).toEqual(new Array(13 * full.nTerms).fill(0));
+    // its partial return is the episode's return
+    let ret = 0;
+    for (let t = 0; t < 7; t++) ret += full.rewards[t];
+    expect(segmentReturn(s)).toBeCloseTo(ret, 12);
+    // the same episode always gives the same id; another one differs
+    expect(padSegment(t7, 20).id).toBe(s.id);
+    expect(padSegment(fellAt(other, 7), 20).id).not.toBe(s.id);
+    expect(() => padSegment(full, 60)).toThrow(/did not terminate/);
+    expect(() => padSegment(t7, 7)).toThrow(/cannot be padded to 7 steps/);
+    // pairs with an ordinary window of the same length
+    expect(makePair(s, sliceSegment(other, 0, 20)).a.id).toBe(s.id);
+  });
+
+  it('trimEpisodes keeps the newest episodes within a step budget', () => {
+    const eps = [10, 10, 30, 5, 5, 20].map((T) => fellAt(full, T));
+    const marks = eps.map((e) => e.length);
+    const a = eps.slice();
+    trimEpisodes(a, 50); // 80 steps <= 2 x 50: nothing dropped
+    expect(a.length).toBe(6);
+    trimEpisodes(a, 30); // 80 > 60: keep the newest within 30 steps (20 + 5 + 5)
+    expect(a.map((e) => e.length)).toEqual(marks.slice(3));
+    const b = [fellAt(full, 40), fellAt(full, 45)];
+    trimEpisodes(b, 10); // the newest one is kept even when it alone is over the budget
+    expect(b.map((e) => e.length)).toEqual([45]);
   });
 });
