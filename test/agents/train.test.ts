@@ -115,6 +115,27 @@ describe('prefrl train', () => {
     expect(new Set(after.map((l) => l.pairId)).size).toBe(60);
   }, 180_000);
 
+  it('hopper-hop: episodes that end in a fall still feed the query pool (padded), where dropping them starves it', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'prefrl-hopper-pool-'));
+    const summary = async (terminal: string): Promise<Record<string, unknown>> => {
+      const c = capture();
+      const args = [
+        'train', '--env', 'hopper-hop', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '512',
+        '--warmup-steps', '1024', '--steps', '2048', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '4096',
+        '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--terminal-segments', terminal,
+        '--runs-dir', runs, '--name', terminal, '--quiet', '--json',
+      ];
+      const code = await main(args, c.ctx);
+      expect(code, c.err.join('')).toBe(0);
+      return lastJson(c.out);
+    };
+    // An untrained hopper falls within a few dozen steps: no 50-step window survives 'drop'.
+    const pad = await summary('pad');
+    expect(pad.labelsUsed).toBe(40);
+    const drop = await summary('drop');
+    expect(drop.labelsUsed as number).toBeLessThan(40);
+  }, 120_000);
+
   it('demo: the share of the true-reward agent\'s improvement over the untrained policy', () => {
     expect(relative(-50, 50, -150)).toBeCloseTo(0.5, 12); // (-50 + 150) / (50 + 150)
     expect(relative(60, 50, -150)).toBeCloseTo(1.05, 12);
