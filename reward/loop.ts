@@ -280,10 +280,10 @@ export function trimEpisodes(episodes: Trajectory[], maxSteps: number): void {
   let total = 0;
   for (const e of episodes) total += e.length;
   if (total <= 2 * maxSteps) return;
-  let keep = 0;
-  let steps = 0;
-  while (keep < episodes.length && steps + episodes[episodes.length - 1 - keep].length <= maxSteps) steps += episodes[episodes.length - 1 - keep++].length;
-  episodes.splice(0, episodes.length - Math.max(1, keep));
+  let first = episodes.length - 1; // the newest episode is always kept
+  let steps = episodes[first].length;
+  while (first > 0 && steps + episodes[first - 1].length <= maxSteps) steps += episodes[--first].length;
+  episodes.splice(0, first);
 }
 
 /** A random subset of at most n visited transitions (EPIC on all of them would be slow). */

@@ -28,16 +28,17 @@ export function segmentId(modelHash: string, qpos0: Float64Array, qvel0: Float64
   return `s-${shortHash(all)}`;
 }
 
-/** The window [start, start + length) of a trajectory as a segment. */
-export function sliceSegment(tr: Trajectory, start: number, length: number, source = ''): Segment {
-  if (!Number.isInteger(start) || !Number.isInteger(length) || length < 1 || start < 0 || start + length > tr.length) {
-    throw new RangeError(`sliceSegment: window [${start}, ${start + length}) outside trajectory of ${tr.length} steps`);
-  }
-  const rows = <A extends Float32Array | Float64Array>(a: A, cols: number, from: number, count: number): A =>
-    a.slice(from * cols, (from + count) * cols) as A;
-  const qpos = rows(tr.qpos, tr.nq, start, length + 1);
-  const qvel = rows(tr.qvel, tr.nv, start, length + 1);
-  const actions = rows(tr.actions, tr.actDim, start, length);
+/** Copies a segment's rows out of a trajectory: per-state arrays (H + 1 rows) and per-step arrays (H rows). */
+interface RowSource {
+  state<A extends Float32Array | Float64Array>(a: A, cols: number): A;
+  step<A extends Float32Array | Float64Array>(a: A, cols: number): A;
+}
+
+/** A segment of `length` steps of `tr` whose rows `take` copies (shared by windows and padded episodes). */
+function assemble(tr: Trajectory, length: number, startStep: number, endsTerminal: boolean, source: string, take: RowSource): Segment {
+  const qpos = take.state(tr.qpos, tr.nq);
+  const qvel = take.state(tr.qvel, tr.nv);
+  const actions = take.step(tr.actions, tr.actDim);
   return {
     id: segmentId(tr.modelHash, qpos.subarray(0, tr.nq), qvel.subarray(0, tr.nv), actions),
     envId: tr.envId,
@@ -49,19 +50,30 @@ export function sliceSegment(tr: Trajectory, start: number, length: number, sour
     nv: tr.nv,
     na: tr.na,
     length,
-    startStep: tr.t0 + start,
-    obs: rows(tr.obs, tr.obsDim, start, length + 1),
+    startStep,
+    obs: take.state(tr.obs, tr.obsDim),
     actions,
-    rewards: tr.rewards.slice(start, start + length),
-    terms: rows(tr.terms, tr.nTerms, start, length),
+    rewards: take.step(tr.rewards, 1),
+    terms: take.step(tr.terms, tr.nTerms),
     qpos,
     qvel,
-    act: rows(tr.act, tr.na, start, length + 1),
-    time: tr.time.slice(start, start + length + 1),
-    success: tr.success.slice(start, start + length),
-    endsTerminal: tr.terminated && start + length === tr.length,
+    act: take.state(tr.act, tr.na),
+    time: take.state(tr.time, 1),
+    success: take.step(tr.success, 1),
+    endsTerminal,
     source,
   };
+}
+
+/** The window [start, start + length) of a trajectory as a segment. */
+export function sliceSegment(tr: Trajectory, start: number, length: number, source = ''): Segment {
+  if (!Number.isInteger(start) || !Number.isInteger(length) || length < 1 || start < 0 || start + length > tr.length) {
+    throw new RangeError(`sliceSegment: window [${start}, ${start + length}) outside trajectory of ${tr.length} steps`);
+  }
+  return assemble(tr, length, tr.t0 + start, tr.terminated && start + length === tr.length, source, {
+    state: (a, cols) => a.slice(start * cols, (start + length + 1) * cols) as typeof a,
+    step: (a, cols) => a.slice(start * cols, (start + length) * cols) as typeof a,
+  });
 }
 
 export interface CutOptions {
@@ -138,49 +150,23 @@ export function padSegment(tr: Trajectory, length: number, source = ''): Segment
   const T = tr.length;
   if (!tr.terminated) throw new RangeError('padSegment: the trajectory did not terminate (only a terminal state is absorbing)');
   if (!Number.isInteger(length) || T < 1 || length <= T) throw new RangeError(`padSegment: a ${T}-step trajectory cannot be padded to ${length} steps (need 0 < ${T} < length)`);
-  /** Rows [0, T] of a per-state array, then row T repeated up to `length`. */
-  const states = <A extends Float32Array | Float64Array>(a: A, cols: number, make: (n: number) => A): A => {
-    const out = make((length + 1) * cols);
-    out.set(a.subarray(0, (T + 1) * cols));
-    const last = a.subarray(T * cols, (T + 1) * cols);
-    for (let t = T + 1; t <= length; t++) out.set(last, t * cols);
-    return out;
-  };
-  /** Rows [0, T) of a per-step array, zeros after. */
-  const steps = <A extends Float32Array | Float64Array>(a: A, cols: number, make: (n: number) => A): A => {
-    const out = make(length * cols);
-    out.set(a.subarray(0, T * cols));
-    return out;
-  };
-  const f32 = (n: number) => new Float32Array(n);
-  const f64 = (n: number) => new Float64Array(n);
-  const qpos = states(tr.qpos, tr.nq, f64);
-  const qvel = states(tr.qvel, tr.nv, f64);
-  const actions = steps(tr.actions, tr.actDim, f32);
-  return {
-    id: segmentId(tr.modelHash, qpos.subarray(0, tr.nq), qvel.subarray(0, tr.nv), actions),
-    envId: tr.envId,
-    modelHash: tr.modelHash,
-    obsDim: tr.obsDim,
-    actDim: tr.actDim,
-    nTerms: tr.nTerms,
-    nq: tr.nq,
-    nv: tr.nv,
-    na: tr.na,
-    length,
-    startStep: tr.t0,
-    obs: states(tr.obs, tr.obsDim, f32),
-    actions,
-    rewards: steps(tr.rewards, 1, f64),
-    terms: steps(tr.terms, tr.nTerms, f64),
-    qpos,
-    qvel,
-    act: states(tr.act, tr.na, f64),
-    time: states(tr.time, 1, f64),
-    success: steps(tr.success, 1, f32),
-    endsTerminal: true,
-    source,
-  };
+  const blank = <A extends Float32Array | Float64Array>(a: A, n: number): A => (a instanceof Float32Array ? new Float32Array(n) : new Float64Array(n)) as A;
+  return assemble(tr, length, tr.t0, true, source, {
+    // rows [0, T], then row T repeated up to `length`
+    state: (a, cols) => {
+      const out = blank(a, (length + 1) * cols);
+      out.set(a.subarray(0, (T + 1) * cols));
+      const last = a.subarray(T * cols, (T + 1) * cols);
+      for (let t = T + 1; t <= length; t++) out.set(last, t * cols);
+      return out;
+    },
+    // rows [0, T), zeros after
+    step: (a, cols) => {
+      const out = blank(a, length * cols);
+      out.set(a.subarray(0, T * cols));
+      return out;
+    },
+  });
 }
 
 /**
