@@ -18,6 +18,7 @@ import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import type { RunDir } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import { rollout } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import type { RewardFn } from '../agents/types.js';
@@ -55,6 +56,18 @@ export interface LoopOptions {
   readonly poolEpisodes: number;
   /** Ends of terminated episodes in the pool: dropped, or kept and padded (default 'pad'; see cutSegments). */
   readonly terminalSegments?: 'drop' | 'pad';
+  /**
+   * Standardise the learned reward PPO sees to mean 0, std 1 over the query pool's
+   * transitions, refitted after every feedback round (Christiano et al. 2017 normalise r-hat
+   * to zero mean and a constant std). Default false.
+   */
+  readonly standardizeReward?: boolean;
+  /**
+   * Before every feedback round, this many whole episodes of the current policy's mean action
+   * (the policy that is evaluated and deployed) join the query pool next to the stochastic
+   * training rollouts. Their env steps are counted apart (`queryRolloutSteps`). Default 0.
+   */
+  readonly queryRollouts?: number;
   readonly rewardNet?: Partial<Omit<RewardNetConfig, 'obsDim' | 'actDim'>>;
   readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
   readonly evalEpisodes: number;
@@ -80,6 +93,8 @@ export interface LoopSummary {
   readonly finalSuccess: number;
   readonly labelsUsed: number;
   readonly envSteps: number;
+  /** Env steps of the mean-action episodes added to the query pool (LoopOptions.queryRollouts), not in envSteps. */
+  readonly queryRolloutSteps: number;
   readonly wallSeconds: number;
   /** Held-out preference accuracy of the reward model after the last round (NaN without one). */
   readonly rewardAccuracy: number;
@@ -109,10 +124,19 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   let net: RewardNet | null = o.resume?.net ?? null;
   const curve: [number, number][] = [];
   const recent: EpisodeStats[] = [];
+  let queryRolloutSteps = 0;
   let last: Round = { labels: o.store.counts().labels, accuracy: Number.NaN, correlation: Number.NaN, epic: Number.NaN };
   const scratch = learned ? await makeEnv(o.env) : null;
   try {
-    const modelFn: RewardFn = (batch) => (net ? net.predict(batch) : new Float32Array(batch.n));
+    // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
+    // model's meta so a resumed run goes on with the same reward.
+    let affine = readAffine(net);
+    const modelFn: RewardFn = (batch) => {
+      if (!net) return new Float32Array(batch.n);
+      const r = net.predict(batch);
+      if (affine.scale !== 1 || affine.shift !== 0) for (let i = 0; i < r.length; i++) r[i] = (r[i] - affine.shift) * affine.scale;
+      return r;
+    };
     if (learned) trainer.rewardFn = modelFn;
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
     const pool = (): Segment[] => {
@@ -129,6 +153,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     /** One feedback round; false when the pool has too few segments yet (try again later). */
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
+      const k0 = Math.min(o.labelsPerRound, o.budget - last.labels);
+      if (k0 > 0 && (o.queryRollouts ?? 0) > 0) {
+        const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
+        for (const t of extra) queryRolloutSteps += t.length;
+        episodes.push(...extra);
+      }
       const segs = pool();
       const k = Math.min(o.labelsPerRound, o.budget - last.labels);
       if (k <= 0) return true;
@@ -195,7 +225,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         'reward/train_pairs': res.trainPairs,
         'reward/epochs': res.epochs.length,
         'reward/train_seconds': trainSeconds,
+        ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
       });
+      if (o.standardizeReward) {
+        affine = standardization(net, segs);
+        net.meta = { ...net.meta, rewardAffine: affine };
+        o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
+      }
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
         `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
@@ -255,6 +291,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       finalSuccess: final.meanSuccess,
       labelsUsed: last.labels,
       envSteps: trainer.globalStep,
+      queryRolloutSteps,
       wallSeconds: (o.clock.now() - start) / 1000,
       rewardAccuracy: last.accuracy,
       rewardCorrelation: last.correlation,
@@ -299,3 +336,42 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
 }
 
+
+/** r' = (r - shift) * scale, applied to the ensemble-mean reward PPO learns from. */
+export interface RewardAffine {
+  readonly shift: number;
+  readonly scale: number;
+}
+
+const IDENTITY_AFFINE: RewardAffine = { shift: 0, scale: 1 };
+
+/** The affine map saved in a reward model's meta (identity when none). */
+export function readAffine(net: RewardNet | null): RewardAffine {
+  const a = net?.meta.rewardAffine as { shift?: unknown; scale?: unknown } | undefined;
+  if (!a || typeof a.shift !== 'number' || typeof a.scale !== 'number' || !Number.isFinite(a.shift) || !(a.scale > 0)) return IDENTITY_AFFINE;
+  return { shift: a.shift, scale: a.scale };
+}
+
+/**
+ * Mean and std of the ensemble-mean per-step reward over the segments' transitions, as the
+ * map to mean 0, std 1. A (near-)constant reward keeps scale 1 (only the mean is removed).
+ */
+export function standardization(net: RewardNet, segs: readonly Segment[]): RewardAffine {
+  const per = net.segmentSteps(segs);
+  const m = net.members;
+  const n = per.length / m;
+  if (n === 0) return IDENTITY_AFFINE;
+  let sum = 0;
+  const avg = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let acc = 0;
+    for (let k = 0; k < m; k++) acc += per[k * n + i];
+    avg[i] = acc / m;
+    sum += avg[i];
+  }
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (avg[i] - mean) ** 2;
+  const std = Math.sqrt(ss / n);
+  return { shift: mean, scale: std > 1e-6 ? 1 / std : 1 };
+}

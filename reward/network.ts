@@ -488,21 +488,30 @@ export class RewardNet implements RewardModel {
   }
 
   /**
-   * Each member's summed output over each segment: [members, segments.length]. Under the
-   * partial-return model this is the predicted return; under the regret model, -regret.
+   * Each member's per-step output over the transitions of the segments, in order:
+   * [members, total steps] (segment 0's steps first).
    */
-  segmentSums(segments: readonly Segment[], opts: PredictOptions = {}): Float32Array {
+  segmentSteps(segments: readonly Segment[], opts: PredictOptions = {}): Float32Array {
     const n = segments.reduce((s, g) => s + g.length, 0);
     const rows = new Float32Array(n * this.inDim);
     let o = 0;
     for (const g of segments) {
       if (g.obsDim !== this.config.obsDim || g.actDim !== this.config.actDim) {
-        throw new RangeError(`segmentSums: segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, network expects ${this.config.obsDim}/${this.config.actDim}`);
+        throw new RangeError(`segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the reward network expects ${this.config.obsDim}/${this.config.actDim}`);
       }
       segmentRows(g, this.input, rows.subarray(o * this.inDim, (o + g.length) * this.inDim));
       o += g.length;
     }
-    const per = this.predictRows(rows, n, opts);
+    return this.predictRows(rows, n, opts);
+  }
+
+  /**
+   * Each member's summed output over each segment: [members, segments.length]. Under the
+   * partial-return model this is the predicted return; under the regret model, -regret.
+   */
+  segmentSums(segments: readonly Segment[], opts: PredictOptions = {}): Float32Array {
+    const n = segments.reduce((s, g) => s + g.length, 0);
+    const per = this.segmentSteps(segments, opts);
     const m = this.members;
     const out = new Float32Array(m * segments.length);
     for (let k = 0; k < m; k++) {

@@ -1,0 +1,119 @@
+/**
+ * Two options of the online loop's learned reward and query pool: the standardisation for PPO
+ * (`prefrl train --reward-standardize`: the map to mean 0, std 1 over the pool's transitions,
+ * checked against sums done here by hand from the members' per-step outputs, and its round
+ * trip through a saved model's meta), and mean-action query rollouts (`--query-rollouts`).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../core/backend.js';
+import { systemClock } from '../../core/clock.js';
+import { Logger } from '../../core/log.js';
+import { Rng } from '../../core/rng.js';
+import { randomPolicy, rollout } from '../../envs/rollout.js';
+import { ToyReachEnv } from '../../envs/toy.js';
+import { readAffine, standardization } from '../../reward/loop.js';
+import { RewardNet } from '../../reward/network.js';
+import { cutSegments } from '../../reward/segments.js';
+import { main } from '../../scripts/cli.js';
+
+let dir = '';
+beforeAll(async () => {
+  await initBackend('wasm');
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-std-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('reward standardisation', () => {
+  it('segmentSteps lists every member\'s per-step outputs in segment order', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [8], members: 2 }, new Rng(3));
+    const env = new ToyReachEnv();
+    const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 1, seed: 2 }), { length: 10 });
+    const per = net.segmentSteps(segs.slice(0, 2));
+    expect(per.length).toBe(2 * 20);
+    const s1 = segs[1];
+    const direct = net.predictMembers({ n: 10, obs: s1.obs.subarray(0, 10 * 6), actions: s1.actions, nextObs: s1.obs.subarray(6) });
+    // Member 1, segment 1, step 3 sits at member offset 20 + segment offset 10 + 3.
+    expect(per[20 + 10 + 3]).toBeCloseTo(direct[10 + 3], 6);
+    expect(per[10 + 7]).toBeCloseTo(direct[7], 6);
+    net.dispose();
+  });
+
+  it('maps the ensemble mean over the pool to mean 0 and std 1', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [8], members: 3 }, new Rng(5));
+    const env = new ToyReachEnv();
+    const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(6)), { episodes: 2, seed: 1 }), { length: 10 });
+    const a = standardization(net, segs);
+    const per = net.segmentSteps(segs);
+    const n = per.length / 3;
+    const z: number[] = [];
+    for (let i = 0; i < n; i++) z.push(((per[i] + per[n + i] + per[2 * n + i]) / 3 - a.shift) * a.scale);
+    const m = z.reduce((s, x) => s + x, 0) / n;
+    const v = z.reduce((s, x) => s + (x - m) ** 2, 0) / n;
+    expect(m).toBeCloseTo(0, 5);
+    expect(v).toBeCloseTo(1, 4);
+    expect(a.scale).toBeGreaterThan(0);
+    net.dispose();
+  });
+
+  it('reads the map from a model\'s meta, and the identity when it is missing or invalid', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [4], members: 1 }, new Rng(1));
+    expect(readAffine(null)).toEqual({ shift: 0, scale: 1 });
+    expect(readAffine(net)).toEqual({ shift: 0, scale: 1 });
+    net.meta = { rewardAffine: { shift: 0.25, scale: -2 } };
+    expect(readAffine(net)).toEqual({ shift: 0, scale: 1 });
+    net.meta = { rewardAffine: { shift: 0.25, scale: 4 } };
+    const path = join(dir, 'm');
+    net.save(path);
+    const back = RewardNet.load(path);
+    expect(readAffine(back)).toEqual({ shift: 0.25, scale: 4 });
+    net.dispose();
+    back.dispose();
+  });
+
+  it('prefrl train --reward-standardize refits the map every round, logs it and saves it with the model', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+    const args = [
+      'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
+      '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
+      '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', '--reward-standardize', '--runs-dir', dir, '--name', 'std', '--quiet', '--json',
+    ];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const lines = out.join('').trimEnd().split('\n');
+    const runDir = (JSON.parse(lines[lines.length - 1]) as { runDir: string }).runDir;
+    const rows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const fits = rows.filter((r) => 'reward/standardize_std' in r);
+    expect(fits.length).toBe(2);
+    for (const r of fits) expect(r['reward/standardize_std']).toBeGreaterThan(0);
+    const model = JSON.parse(readFileSync(join(runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { rewardAffine: { shift: number; scale: number } } };
+    const lastFit = fits[fits.length - 1];
+    expect(model.meta.rewardAffine.shift).toBeCloseTo(lastFit['reward/standardize_mean'], 6);
+    expect(1 / model.meta.rewardAffine.scale).toBeCloseTo(lastFit['reward/standardize_std'], 6);
+  }, 120_000);
+
+  it('prefrl train --query-rollouts adds mean-action episodes to the pool before every round and counts their steps apart', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+    const args = [
+      'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
+      '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
+      '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', '--query-rollouts', '3', '--runs-dir', dir, '--name', 'qr', '--quiet', '--json',
+    ];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const lines = out.join('').trimEnd().split('\n');
+    const summary = JSON.parse(lines[lines.length - 1]) as { runDir: string; queryRolloutSteps: number; envSteps: number; labelsUsed: number };
+    // 2 rounds x 3 episodes x toy-reach's 50 steps (it never terminates early); PPO's own steps are unchanged.
+    expect(summary.queryRolloutSteps).toBe(2 * 3 * 50);
+    expect(summary.envSteps).toBe(4096);
+    expect(summary.labelsUsed).toBe(40);
+    const rows = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    expect(rows.filter((r) => 'teacher/query_rollout_steps' in r).map((r) => r['teacher/query_rollout_steps'])).toEqual([150, 300]);
+  }, 120_000);
+});
