@@ -1,0 +1,101 @@
+/**
+ * Why a learned reacher reward does not pay for holding the fingertip on the target: the
+ * reward model of a preference run scored on the states of two policies (deterministic
+ * rollouts, 20 episodes, seed 77), binned by fingertip-to-target distance after the step, with
+ * the mean squared action and joint speed per bin; then how many of the steps in the run's
+ * labelled segments are still (joint speed under 0.5 rad/s) near the target (< 0.05 m) or away
+ * from it.
+ *
+ *   npx tsx benchmarks/reacher_stillness.ts <preference run folder> <policy run folder>... > out.md
+ *
+ * The preference run folder gives the reward model (artifacts/reward_model) and the labels
+ * (labels.sqlite); each policy run folder gives a PPO policy (artifacts/checkpoint).
+ */
+import { join } from 'node:path';
+import { initBackend } from '../core/backend.js';
+import { makeEnv } from '../envs/registry.js';
+import { rollout } from '../envs/rollout.js';
+import { RewardNet } from '../reward/network.js';
+import { LabelStore } from '../reward/store.js';
+import { loadPpoPolicy } from '../scripts/commands/collect.js';
+
+const [prefRun, ...policyRuns] = process.argv.slice(2);
+if (!prefRun || policyRuns.length === 0) {
+  process.stderr.write('usage: npx tsx benchmarks/reacher_stillness.ts <preference run folder> <policy run folder>...\n');
+  process.exit(2);
+}
+await initBackend('wasm');
+const net = RewardNet.load(join(prefRun, 'artifacts', 'reward_model'));
+const env = await makeEnv({ id: 'reacher' });
+/** Lower bin edges (m); obs[6..7] are the joint speeds, obs[8..9] fingertip minus target. */
+const EDGES = [0, 0.025, 0.05, 0.1, 0.2];
+const STILL = 0.5;
+const NEAR = 0.05;
+const binOf = (d: number): number => {
+  let b = EDGES.length - 1;
+  while (b > 0 && d < EDGES[b]) b--;
+  return b;
+};
+const f = (x: number, k = 3): string => x.toFixed(k);
+const name = (p: string): string => p.replace(/\/+$/, '').split('/').pop() as string;
+
+const out: string[] = [];
+out.push(`Reward model: ${name(prefRun)} (ensemble mean)`, '');
+out.push('| policy | distance (m) | steps | true reward | learned reward | mean \\|a\\|^2 | mean joint speed (rad/s) |', '|---|---|---|---|---|---|---|');
+for (const run of policyRuns) {
+  const policy = loadPpoPolicy(run, env.spec);
+  const trajs = rollout(env, policy.deterministic(), { episodes: 20, seed: 77 });
+  const z = (): number[] => EDGES.map(() => 0);
+  const [n, tr, lr, aa, sp] = [z(), z(), z(), z(), z()];
+  let trueRet = 0;
+  let learnedRet = 0;
+  for (const t of trajs) {
+    const D = t.obsDim;
+    const r = net.predict({ n: t.length, obs: t.obs.subarray(0, t.length * D), actions: t.actions, nextObs: t.obs.subarray(D, (t.length + 1) * D) });
+    for (let i = 0; i < t.length; i++) {
+      const o = t.obs.subarray((i + 1) * D, (i + 2) * D);
+      const b = binOf(Math.hypot(o[8], o[9]));
+      n[b]++;
+      tr[b] += t.rewards[i];
+      lr[b] += r[i];
+      aa[b] += t.actions[2 * i] ** 2 + t.actions[2 * i + 1] ** 2;
+      sp[b] += Math.hypot(o[6], o[7]);
+      trueRet += t.rewards[i];
+      learnedRet += r[i];
+    }
+  }
+  EDGES.forEach((e, b) => {
+    if (n[b] === 0) return;
+    const range = b + 1 < EDGES.length ? `${e}-${EDGES[b + 1]}` : `>= ${e}`;
+    out.push(`| ${name(run)} | ${range} | ${n[b]} | ${f(tr[b] / n[b])} | ${f(lr[b] / n[b])} | ${f(aa[b] / n[b], 2)} | ${f(sp[b] / n[b], 2)} |`);
+  });
+  out.push(`| ${name(run)} | episode return | 20 episodes | ${f(trueRet / trajs.length, 1)} | ${f(learnedRet / trajs.length, 2)} | | |`);
+}
+env.dispose();
+net.dispose();
+
+const store = LabelStore.open(join(prefRun, 'labels.sqlite'), { create: false });
+const seen = new Set<string>();
+let steps = 0;
+let near = 0;
+let nearStill = 0;
+let farStill = 0;
+for (const lp of store.labelledPairs()) {
+  for (const g of [lp.pair.a, lp.pair.b]) {
+    if (seen.has(g.id)) continue;
+    seen.add(g.id);
+    const D = g.obsDim;
+    for (let i = 1; i <= g.length; i++) {
+      const o = g.obs.subarray(i * D, (i + 1) * D);
+      const still = Math.hypot(o[6], o[7]) < STILL;
+      steps++;
+      if (Math.hypot(o[8], o[9]) < NEAR) {
+        near++;
+        if (still) nearStill++;
+      } else if (still) farStill++;
+    }
+  }
+}
+store.close();
+out.push('', `Labelled segments: ${seen.size} distinct, ${steps} steps; near the target (< ${NEAR} m): ${near}, of them still (joint speed < ${STILL} rad/s): ${nearStill}; still away from the target: ${farStill}.`);
+process.stdout.write(`${out.join('\n')}\n`);
