@@ -124,7 +124,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   let net: RewardNet | null = o.resume?.net ?? null;
   const curve: [number, number][] = [];
   const recent: EpisodeStats[] = [];
-  let queryRolloutSteps = 0;
+  // Saved in the reward model's meta every round, so a resumed run keeps counting.
+  let queryRolloutSteps = typeof o.resume?.net?.meta.queryRolloutSteps === 'number' ? (o.resume.net.meta.queryRolloutSteps as number) : 0;
   let last: Round = { labels: o.store.counts().labels, accuracy: Number.NaN, correlation: Number.NaN, epic: Number.NaN };
   const scratch = learned ? await makeEnv(o.env) : null;
   try {
@@ -232,6 +233,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         net.meta = { ...net.meta, rewardAffine: affine };
         o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
       }
+      if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
         `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,

@@ -115,5 +115,8 @@ describe('reward standardisation', () => {
     expect(summary.labelsUsed).toBe(40);
     const rows = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     expect(rows.filter((r) => 'teacher/query_rollout_steps' in r).map((r) => r['teacher/query_rollout_steps'])).toEqual([150, 300]);
+    // The count travels with the reward model, for a resumed run to go on from.
+    const model = JSON.parse(readFileSync(join(summary.runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { queryRolloutSteps: number } };
+    expect(model.meta.queryRolloutSteps).toBe(300);
   }, 120_000);
 });
