@@ -12,6 +12,7 @@ import { aggregate, compareRows, ratios, summaryMarkdown, tabularClaims } from '
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
 import type { CommandContext } from '../scripts/command.js';
 import { main } from '../scripts/cli.js';
+import { handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
 import { trainFlags } from '../scripts/commands/train.js';
 
 function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
@@ -48,6 +49,13 @@ function rec(table: string, row: Record<string, string | number>, seed: number, 
 }
 
 describe('bench oracle helpers', () => {
+  it('handNotes finds the hand-written notes at the end of a summary and puts them under the current heading', () => {
+    expect(handNotes('# Suite\n\n| a |\n')).toBeNull();
+    expect(handNotes('# Suite\n\n## Notes (added by hand; old words)\n\n')).toBeNull();
+    expect(handNotes('# Suite\n\n## cheetah-run\n\n| a |\n\n## Notes (added by hand; old words)\n\n- one\n- two\n\n')).toBe(`${NOTES_HEADING}\n\n- one\n- two\n`);
+  });
+
+
   it('meanStd: mean and sample std (n - 1), non-finite values ignored', () => {
     const a = meanStd([1, 2, 3, 4]);
     expect(a.mean).toBe(2.5);
@@ -279,9 +287,13 @@ describe('prefrl bench oracle', () => {
       expect(summary).toContain(`](${f})`);
     }
 
-    // Rerun: everything is done and skipped.
+    // Rerun: everything is done and skipped; the summary is rebuilt and keeps hand-written notes.
+    writeFileSync(join(dir, 'summary.md'), `${summary}\n## Notes (added by hand; a \`--summary-only\` rebuild drops this section)\n\n- seed 0 looked odd: see the run folder.\n`);
     const second = ctx();
     expect(await main(args, second.ctx)).toBe(0);
+    const rebuilt = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(rebuilt.startsWith(summary.trimEnd())).toBe(true);
+    expect(rebuilt.endsWith(`${NOTES_HEADING}\n\n- seed 0 looked odd: see the run folder.\n`)).toBe(true);
     const r2 = lastJson<Result>(second.out);
     expect(r2.ran).toEqual([]);
     expect(r2.skipped).toHaveLength(suite.cells.length);

@@ -6,7 +6,7 @@
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
@@ -59,7 +59,21 @@ export interface BenchOracleResult {
   readonly plots: readonly string[];
 }
 
-/** Write summary.md and the plots from every cell file of the suite folder. */
+/** Heading of the hand-written notes at the end of a summary.md; a rebuild keeps that section. */
+export const NOTES_HEADING = '## Notes (added by hand; kept when the summary is rebuilt)';
+
+/**
+ * The hand-written notes section of a summary.md (from its "## Notes (added by hand" heading to
+ * the end, under the current heading), or null when it has none.
+ */
+export function handNotes(text: string): string | null {
+  const m = /^## Notes \(added by hand[^\n]*\n/m.exec(text);
+  if (!m) return null;
+  const body = text.slice(m.index + m[0].length).trim();
+  return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
+}
+
+/** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
 export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
   const records = readAllRecords(suiteDir);
   const aggs = aggregate(records);
@@ -69,7 +83,9 @@ export async function writeSummary(suite: Suite, suiteDir: string, command: stri
   const done = new Set(records.map((r) => r.cellId));
   const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
   const summary = join(suiteDir, 'summary.md');
-  writeFileSync(summary, summaryMarkdown({ suite, records, command, missing, plots: plots.map((p) => ({ file: p.file, title: p.title })), failed }));
+  const notes = existsSync(summary) ? handNotes(readFileSync(summary, 'utf8')) : null;
+  const text = summaryMarkdown({ suite, records, command, missing, plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
+  writeFileSync(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
   return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
 }
 
