@@ -8,7 +8,7 @@ import { Logger } from '../core/log.js';
 import { makeEnv } from '../envs/registry.js';
 import { parseHeronConfig } from '../reward/teachers/heron.js';
 import { type CellRecord, cellId, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
-import { aggregate, compareRows, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
+import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
 import type { CommandContext } from '../scripts/command.js';
 import { main } from '../scripts/cli.js';
@@ -49,6 +49,17 @@ function rec(table: string, row: Record<string, string | number>, seed: number, 
 }
 
 describe('bench oracle helpers', () => {
+  it('positiveScale: a plain ratio is shown only on a positive return scale', () => {
+    expect(positiveScale(100, -5)).toBe(true); // random at -0.05 x the reference
+    expect(positiveScale(100, -10)).toBe(true); // exactly -0.1 x
+    expect(positiveScale(100, -11)).toBe(false);
+    expect(positiveScale(8.9, -177)).toBe(false); // the vlm suite's reacher: IQL-true 8.9, random -177
+    expect(positiveScale(-46, -205)).toBe(false);
+    expect(positiveScale(0, 0)).toBe(false);
+    expect(positiveScale(undefined, -1)).toBe(false);
+    expect(positiveScale(50, undefined)).toBe(true);
+  });
+
   it('handNotes finds the hand-written notes at the end of a summary and puts them under the current heading', () => {
     expect(handNotes('# Suite\n\n| a |\n')).toBeNull();
     expect(handNotes('# Suite\n\n## Notes (added by hand; old words)\n\n')).toBeNull();

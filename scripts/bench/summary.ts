@@ -167,6 +167,16 @@ function mdTable(header: readonly string[], rows: readonly (readonly string[])[]
   return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
+/**
+ * Whether a plain ratio to a reference return means anything: the reference is positive and the
+ * random policy's return is not below -0.1 times it (the rule of the "vs true PPO" column; on a
+ * cost scale a worse policy gets a ratio above 1). Missing values count as unknown -> false.
+ */
+export function positiveScale(reference: number | undefined, random: number | undefined): boolean {
+  if (reference === undefined || !Number.isFinite(reference) || !(reference > 0)) return false;
+  return random === undefined || !Number.isFinite(random) || random >= -0.1 * reference;
+}
+
 /** One Markdown table per summary table (env or tabular domain). */
 export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[]): string {
   const rowCols = [...new Set(aggs.flatMap((a) => Object.keys(a.row)))];
@@ -176,7 +186,13 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
   const header = [...rowCols, 'seeds', ...(withRatios ? [metricCols[0][1], 'vs true PPO', 'normalised'] : []), ...metricCols.slice(withRatios ? 1 : 0).map(([, h]) => h)];
   const rows = aggs.map((a) => {
     const r = ratios(a, all);
-    const metricCells = metricCols.map(([k]) => (PERCENT.has(k) && a.metrics[k]?.n ? pct(a.metrics[k].mean) : fmtStat(a.metrics[k], COUNTS.has(k))));
+    const metricCells = metricCols.map(([k]) =>
+      k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)
+        ? '-'
+        : PERCENT.has(k) && a.metrics[k]?.n
+          ? pct(a.metrics[k].mean)
+          : fmtStat(a.metrics[k], COUNTS.has(k)),
+    );
     return [
       ...rowCols.map((c) => (a.row[c] === undefined ? '' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
       a.n === a.seeds.length ? String(a.n) : `${a.n} (${a.seeds.length} seeds)`,
@@ -234,7 +250,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   );
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" (and "vs IQL true", against IQL on the true reward) is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
