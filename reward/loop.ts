@@ -154,14 +154,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     /** One feedback round; false when the pool has too few segments yet (try again later). */
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
-      const k0 = Math.min(o.labelsPerRound, o.budget - last.labels);
-      if (k0 > 0 && (o.queryRollouts ?? 0) > 0) {
+      const k = Math.min(o.labelsPerRound, o.budget - last.labels);
+      if (k > 0 && (o.queryRollouts ?? 0) > 0) {
         const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
         for (const t of extra) queryRolloutSteps += t.length;
         episodes.push(...extra);
       }
       const segs = pool();
-      const k = Math.min(o.labelsPerRound, o.budget - last.labels);
       if (k <= 0) return true;
       if (segs.length < 2) return false;
       const ret = recent.length ? mean(recent.map((e) => e.trueReturn)) : Number.NaN;
@@ -337,7 +336,6 @@ function subsample(tr: { s: Int32Array; a: Float32Array; next: Int32Array }, n: 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
 }
-
 
 /** r' = (r - shift) * scale, applied to the ensemble-mean reward PPO learns from. */
 export interface RewardAffine {

@@ -66,7 +66,6 @@ describe('bench oracle helpers', () => {
     expect(handNotes('# Suite\n\n## cheetah-run\n\n| a |\n\n## Notes (added by hand; old words)\n\n- one\n- two\n\n')).toBe(`${NOTES_HEADING}\n\n- one\n- two\n`);
   });
 
-
   it('meanStd: mean and sample std (n - 1), non-finite values ignored', () => {
     const a = meanStd([1, 2, 3, 4]);
     expect(a.mean).toBe(2.5);

@@ -104,7 +104,7 @@ export function ratios(a: Aggregate, all: readonly Aggregate[]): Ratios {
   return {
     // A ratio of returns means something only on a positive scale: PPO's return positive and the
     // random policy's not far below zero (reacher's returns are negative distances: normalised only).
-    ratio: baseline !== null && baseline > 0 && (random === null || random >= -0.1 * baseline) ? r / baseline : null,
+    ratio: positiveScale(baseline ?? undefined, random ?? undefined) ? r / (baseline as number) : null,
     normalised: baseline !== null && random !== null && baseline !== random ? (r - random) / (baseline - random) : null,
     baseline,
     random,

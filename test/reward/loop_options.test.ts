@@ -26,6 +26,22 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A two-round oracle run on toy-reach (40 labels, 4,096 steps, small nets) with extra flags; its --json summary. */
+async function trainToyReach(extra: string[], name: string): Promise<{ runDir: string; queryRolloutSteps: number; envSteps: number; labelsUsed: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+  const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+  const args = [
+    'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
+    '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
+    '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', ...extra, '--runs-dir', dir, '--name', name, '--quiet', '--json',
+  ];
+  expect(await main(args, ctx), err.join('')).toBe(0);
+  const lines = out.join('').trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
+}
+
 describe('reward standardisation', () => {
   it('segmentSteps lists every member\'s per-step outputs in segment order', () => {
     const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [8], members: 2 }, new Rng(3));
@@ -74,18 +90,7 @@ describe('reward standardisation', () => {
   });
 
   it('prefrl train --reward-standardize refits the map every round, logs it and saves it with the model', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const args = [
-      'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
-      '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
-      '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', '--reward-standardize', '--runs-dir', dir, '--name', 'std', '--quiet', '--json',
-    ];
-    expect(await main(args, ctx), err.join('')).toBe(0);
-    const lines = out.join('').trimEnd().split('\n');
-    const runDir = (JSON.parse(lines[lines.length - 1]) as { runDir: string }).runDir;
+    const { runDir } = await trainToyReach(['--reward-standardize'], 'std');
     const rows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     const fits = rows.filter((r) => 'reward/standardize_std' in r);
     expect(fits.length).toBe(2);
@@ -97,18 +102,7 @@ describe('reward standardisation', () => {
   }, 120_000);
 
   it('prefrl train --query-rollouts adds mean-action episodes to the pool before every round and counts their steps apart', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const args = [
-      'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
-      '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
-      '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', '--query-rollouts', '3', '--runs-dir', dir, '--name', 'qr', '--quiet', '--json',
-    ];
-    expect(await main(args, ctx), err.join('')).toBe(0);
-    const lines = out.join('').trimEnd().split('\n');
-    const summary = JSON.parse(lines[lines.length - 1]) as { runDir: string; queryRolloutSteps: number; envSteps: number; labelsUsed: number };
+    const summary = await trainToyReach(['--query-rollouts', '3'], 'qr');
     // 2 rounds x 3 episodes x toy-reach's 50 steps (it never terminates early); PPO's own steps are unchanged.
     expect(summary.queryRolloutSteps).toBe(2 * 3 * 50);
     expect(summary.envSteps).toBe(4096);
