@@ -19,10 +19,15 @@
  * No termination; episodes last 200 steps (10 s at dt 0.05 s).
  * Initial state: puck at radius U(0.15, 0.25) m from the shoulder axis, direction U(-0.8, 0.8)
  *   rad from +x; goal U(0.2, 0.24) m beyond the puck, in a direction within U(-0.6, 0.6) rad of
- *   straight away from the base (the arm pushes away from itself; success starts at 0); arm
+ *   straight away from the base (the arm pushes away from itself); arm
  *   folded near the base (shoulder U(-pi, pi), elbow +-U(1.8, 2.5), wrist U(-1, 1) rad),
  *   redrawn until the finger is at least 0.12 m from the puck centre; everything at rest.
- * Success: 1 with the puck centre inside the goal disc, falling linearly to 0 at 0.15 m beyond it.
+ * Success: 1 with the puck centre inside the goal disc, falling linearly to 0 at 0.35 m beyond it
+ *   (0.4 m from the goal centre), so it grades every position on the arm's side of the table: a
+ *   start scores 0.46-0.57, a push toward the goal raises it and a push away lowers it. Until
+ *   2026-12-03 the fall was 0.15 m, which left every start and most of PPO's history at 0; the
+ *   synthetic-vlm teacher (which judges only this measure at a segment's final frame, as a VLM
+ *   judges a picture of where the puck is) then saw 89% of pairs as ties.
  */
 import type { Rng } from '../../core/rng.js';
 import { defineTask } from '../mujoco/task.js';
@@ -30,6 +35,8 @@ import { planarDistance, squaredNorm, tolerance, writeCosSin } from './common.js
 
 /** Radius of the goal disc in pusher.xml, m. */
 export const PUSHER_GOAL_RADIUS = 0.05;
+/** Distance beyond the goal disc over which success falls linearly from 1 to 0, m. */
+export const PUSHER_SUCCESS_MARGIN = 0.35;
 
 /** A point at a radius in [r0, r1) and a direction in [-a, a) rad from +x, m. */
 function polar(rng: Rng, r0: number, r1: number, a: number): [number, number] {
@@ -67,7 +74,7 @@ export const pusher = defineTask({
         const v = p.views;
         // Puck in front of the base; goal farther out, 0.2-0.24 m beyond the puck in a direction
         // within 0.6 rad of straight away from the base (so the arm pushes things away from
-        // itself, and success starts at 0).
+        // itself).
         const [px, py] = polar(rng, 0.15, 0.25, 0.8);
         const away = Math.atan2(py, px) + rng.range(-0.6, 0.6);
         const d = rng.range(0.2, 0.24);
@@ -117,7 +124,7 @@ export const pusher = defineTask({
       },
       terminated: () => false,
       success(p) {
-        return tolerance(puckToGoal(p), 0, PUSHER_GOAL_RADIUS, 0.15);
+        return tolerance(puckToGoal(p), 0, PUSHER_GOAL_RADIUS, PUSHER_SUCCESS_MARGIN);
       },
     };
   },

@@ -342,8 +342,14 @@ describe('pusher', () => {
       expect(obs[16]).toBeCloseTo(q[6], 6); // goal y in obs
       expect(Math.hypot(obs[17], obs[18])).toBeGreaterThanOrEqual(0.12); // puck minus finger
       expect(q[3]).toBeGreaterThan(0.1);
-      expect(Math.hypot(q[5] - q[3], q[6] - q[4])).toBeGreaterThanOrEqual(0.2);
-      expect(e.success!()).toBe(0);
+      const d = Math.hypot(q[5] - q[3], q[6] - q[4]);
+      expect(d).toBeGreaterThanOrEqual(0.2);
+      expect(d).toBeLessThanOrEqual(0.24);
+      // Success falls from 1 at the disc's edge (0.05 m) to 0 at 0.4 m: 1 - (d - 0.05) / 0.35,
+      // between 0.457 (d = 0.24) and 0.571 (d = 0.2) at the start.
+      expect(e.success!()).toBeCloseTo(1 - (d - 0.05) / 0.35, 5);
+      expect(e.success!()).toBeGreaterThan(0.45);
+      expect(e.success!()).toBeLessThan(0.58);
     }
   });
 
@@ -367,7 +373,24 @@ describe('pusher', () => {
         expect(r.info.success).toBe(1);
       } else if (f <= 0.5) {
         expect(term(e, r, 'puck_at_goal')).toBe(0);
+        expect(r.info.success).toBeCloseTo(1 - (d - 0.05) / 0.35, 5);
       }
+    }
+  });
+
+  it('success is 0 from 0.4 m and keeps falling as the puck is pushed away from the goal', () => {
+    const e = env('pusher');
+    e.reset(4);
+    const q0 = e.getState().qpos;
+    const [gx, gy] = [q0[5], q0[6]];
+    // Puck placed 0.1, 0.225, 0.4 and 0.5 m from the goal centre along -x (arm folded back).
+    const expected = [1 - 0.05 / 0.35, 1 - 0.175 / 0.35, 0, 0];
+    let i = 0;
+    for (const dist of [0.1, 0.225, 0.4, 0.5]) {
+      e.setState(withQpos(e, { 0: Math.PI, 1: 0, 2: 0, 3: gx - dist, 4: gy }));
+      const r = e.step(zeros(e));
+      expect(term(e, r, 'puck_to_goal')).toBeCloseTo(dist, 3);
+      expect(r.info.success).toBeCloseTo(expected[i++], 2);
     }
   });
 
