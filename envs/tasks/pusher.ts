@@ -23,11 +23,11 @@
  *   folded near the base (shoulder U(-pi, pi), elbow +-U(1.8, 2.5), wrist U(-1, 1) rad),
  *   redrawn until the finger is at least 0.12 m from the puck centre; everything at rest.
  * Success: 1 with the puck centre inside the goal disc, falling linearly to 0 at 0.35 m beyond it
- *   (0.4 m from the goal centre), so it grades every position on the arm's side of the table: a
- *   start scores 0.46-0.57, a push toward the goal raises it and a push away lowers it. Until
- *   2026-12-03 the fall was 0.15 m, which left every start and most of PPO's history at 0; the
- *   synthetic-vlm teacher (which judges only this measure at a segment's final frame, as a VLM
- *   judges a picture of where the puck is) then saw 89% of pairs as ties.
+ *   (0.4 m from the goal centre), so it grades every puck position within 0.4 m of the goal: a
+ *   start (0.2-0.24 m away) scores 0.46-0.57, a push toward the goal raises it and a push away
+ *   lowers it. Until 2026-12-03 the fall was 0.15 m, which left every start and most of PPO's
+ *   history at 0; the synthetic-vlm teacher (which judges only this measure at a segment's final
+ *   frame, as a VLM judges a picture of where the puck is) then saw 87-89% of pairs as ties.
  */
 import type { Rng } from '../../core/rng.js';
 import { defineTask } from '../mujoco/task.js';
