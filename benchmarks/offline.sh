@@ -11,6 +11,9 @@
 # updates and seeds as the base runs:
 #   flip    the noise-robust preference loss at the teacher's known error rate (--reward-flip-rate 0.2)
 #   oracle  the oracle teacher (perfect partial-return labels): a control for the pipeline itself
+#   frame   flip, with 1-step segments: the teacher still judges the state after the segment's
+#           last step, and the reward model now scores that one transition (RL-VLM-F learns its
+#           reward from single frames) instead of spreading the label over 50 steps
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
@@ -59,9 +62,11 @@ variant_flags() {
   case $1 in
     flip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     oracle) echo "--teacher oracle" ;;
+    frame) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
+variant_seglen() { if [[ $1 == frame ]]; then echo 1; else echo 50; fi; }
 variant_run() {
   local variant=$1 env=$2 seed=$3 data name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
@@ -71,7 +76,7 @@ variant_run() {
   base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" 2>/dev/null | tail -1 || true)
   if [[ -z $dir ]]; then
     # shellcheck disable=SC2046
-    $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length 50 --reward-epochs 30 \
+    $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length "$(variant_seglen "$variant")" --reward-epochs 30 \
       --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 --seed "$seed" --runs-dir "$ROOT" --name "$name" \
       --stage pairs --quiet --json >/dev/null
     dir=$(ls -d "$ROOT"/*-"$name" | tail -1)
@@ -87,10 +92,10 @@ variant_run() {
 
 if [[ $LANES -ge 2 ]]; then
   pids=()
-  for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log" & pids+=($!); done
+  for env in $ENVS; do lane "$env" 2>>"$ROOT/lane-$env.log" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p"; done
 else
-  for env in $ENVS; do lane "$env" 2>"$ROOT/lane-$env.log"; done
+  for env in $ENVS; do lane "$env" 2>>"$ROOT/lane-$env.log"; done
 fi
 
 # Variant runs, LANES at a time (datasets first, so parallel runs never build one twice).
@@ -98,7 +103,7 @@ for v in $VARIANTS; do dataset "${v#*:}" >/dev/null; done
 jobs_=()
 for v in $VARIANTS; do
   for seed in $SEEDS; do
-    variant_run "${v%%:*}" "${v#*:}" "$seed" 2>"$ROOT/variant-${v%%:*}-${v#*:}-s$seed.log" &
+    variant_run "${v%%:*}" "${v#*:}" "$seed" 2>>"$ROOT/variant-${v%%:*}-${v#*:}-s$seed.log" &
     jobs_+=($!)
     if [[ ${#jobs_[@]} -ge $LANES ]]; then wait "${jobs_[0]}"; jobs_=("${jobs_[@]:1}"); fi
   done

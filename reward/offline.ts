@@ -242,7 +242,7 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   posInt(r.rewardMembers, 'reward-members');
   posInt(r.rewardEpochs, 'reward-epochs');
   if (!(r.rewardFlipRate >= 0 && r.rewardFlipRate < 0.5)) bad('reward-flip-rate', `expected a rate in [0, 0.5), got ${r.rewardFlipRate}`);
-  if (!Number.isInteger(r.segmentLength) || r.segmentLength < 2) bad('segment-length', `expected an integer >= 2, got ${r.segmentLength}`);
+  if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
   for (const [k, flag] of [
     ['errorRate', 'error-rate'],
