@@ -218,6 +218,32 @@ describe('prefrl offline pipeline', () => {
     expect(JSON.parse(readFileSync(join(b.runDir, 'artifacts', 'labels.json'), 'utf8'))).toEqual(labels);
   }, 60_000);
 
+  it('1-step segments (RL-VLM-F single frames): synthetic-vlm judges the state after the one step, and the reward trains', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const cfg = tiny({ teacher: 'synthetic-vlm', segmentLength: 1, errorRate: 0, unsureRate: 0 });
+    const r = await runOffline({ config: cfg, stages: ['pairs', 'label', 'reward'], runsDir: join(dir, 'seg1') }, ctx);
+    expect(r.stages).toEqual({ pairs: 'ran', label: 'ran', reward: 'ran' });
+    const store = LabelStore.open(join(r.runDir, 'labels.sqlite'));
+    const lp = store.labelledPairs({ includeSkips: true });
+    store.close();
+    expect(lp.length).toBe(40);
+    let prefs = 0;
+    for (const { pair, labels } of lp) {
+      expect(pair.a.length).toBe(1);
+      expect(pair.b.length).toBe(1);
+      const [sa, sb] = [pair.a.success[0], pair.b.success[0]];
+      const l = labels[0];
+      if (sa === sb) expect(l.kind).toBe('skip');
+      else {
+        // No errors, no unsure answers: the higher success after the step wins, every time.
+        expect(l.kind).toBe('preference');
+        if (l.kind === 'preference') expect(l.probFirst).toBe(sa > sb ? 1 : 0);
+        prefs++;
+      }
+    }
+    expect(prefs).toBeGreaterThan(10);
+  }, 60_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
@@ -225,6 +251,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle'], 2, /--dataset: required/],
       [['--dataset', data], 2, /--teacher: required/],
       [['--teacher', 'oracle', '--dataset', data, '--stage', 'train'], 2, /--stage: unknown stage "train"/],
+      [['--teacher', 'oracle', '--dataset', data, '--segment-length', '0'], 2, /--segment-length/],
       [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],
       [['--teacher', 'heron', '--dataset', data, '--heron-config', join(dir, 'nope.json')], 2, /--heron-config: .*nope\.json.* not found/],
       [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
