@@ -14,6 +14,7 @@
 #   frame   flip, with 1-step segments: the teacher still judges the state after the segment's
 #           last step, and the reward model now scores that one transition (RL-VLM-F learns its
 #           reward from single frames) instead of spreading the label over 50 steps
+#   flip10  flip, with 10-step segments (between the two)
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
@@ -62,11 +63,11 @@ variant_flags() {
   case $1 in
     flip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     oracle) echo "--teacher oracle" ;;
-    frame) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
+    frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-variant_seglen() { if [[ $1 == frame ]]; then echo 1; else echo 50; fi; }
+variant_seglen() { case $1 in frame) echo 1 ;; flip10) echo 10 ;; *) echo 50 ;; esac; }
 variant_run() {
   local variant=$1 env=$2 seed=$3 data name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
