@@ -16,7 +16,7 @@ const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
   teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs', optional: true, defaultDoc: 'required unless --resume' }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
-  segmentLength: flags.int({ doc: 'steps per segment', default: 50, min: 1 }),
+  segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
   unsureRate: flags.float({ doc: 'synthetic-vlm: probability of "unsure" (a skip)', default: 0.1, min: 0, max: 1 }),
