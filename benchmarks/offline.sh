@@ -61,9 +61,8 @@ lane() {
 VARIANTS=${VARIANTS:-}
 variant_flags() {
   case $1 in
-    flip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
+    flip|frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     oracle) echo "--teacher oracle" ;;
-    frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
