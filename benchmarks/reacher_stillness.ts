@@ -2,7 +2,10 @@
  * Why a learned reacher reward does not pay for holding the fingertip on the target: the
  * reward model of a preference run scored on the states of two policies (deterministic
  * rollouts, 20 episodes, seed 77), binned by fingertip-to-target distance after the step, with
- * the mean squared action and joint speed per bin; then how many of the steps in the run's
+ * the mean squared action and joint speed per bin, the spread of the ensemble members (mean
+ * over steps of their standard deviation: what an ensemble-disagreement exploration bonus such
+ * as RUNE's would pay) and the learned reward with the action set to zero (does the model
+ * charge for the action the policy took?); then how many of the steps in the run's
  * labelled segments are still (joint speed under 0.5 rad/s) near the target (< 0.05 m) or away
  * from it.
  *
@@ -41,23 +44,42 @@ const name = (p: string): string => p.replace(/\/+$/, '').split('/').pop() as st
 
 const out: string[] = [];
 out.push(`Reward model: ${name(prefRun)} (ensemble mean)`, '');
-out.push('| policy | distance (m) | steps | true reward | learned reward | mean \\|a\\|^2 | mean joint speed (rad/s) |', '|---|---|---|---|---|---|---|');
+out.push(
+  '| policy | distance (m) | steps | true reward | learned reward | learned reward, a = 0 | ensemble std | mean \\|a\\|^2 | mean joint speed (rad/s) |',
+  '|---|---|---|---|---|---|---|---|---|',
+);
 for (const run of policyRuns) {
   const policy = loadPpoPolicy(run, env.spec);
   const trajs = rollout(env, policy.deterministic(), { episodes: 20, seed: 77 });
   const z = (): number[] => EDGES.map(() => 0);
-  const [n, tr, lr, aa, sp] = [z(), z(), z(), z(), z()];
+  const [n, tr, lr, l0, sd, aa, sp] = [z(), z(), z(), z(), z(), z(), z()];
   let trueRet = 0;
   let learnedRet = 0;
   for (const t of trajs) {
     const D = t.obsDim;
-    const r = net.predict({ n: t.length, obs: t.obs.subarray(0, t.length * D), actions: t.actions, nextObs: t.obs.subarray(D, (t.length + 1) * D) });
+    const batch = { n: t.length, obs: t.obs.subarray(0, t.length * D), actions: t.actions, nextObs: t.obs.subarray(D, (t.length + 1) * D) };
+    const members = net.predictMembers(batch);
+    const M = net.members;
+    const r0 = net.predict({ ...batch, actions: new Float32Array(t.actions.length) });
+    const r = new Float32Array(t.length);
+    const s = new Float32Array(t.length);
+    for (let i = 0; i < t.length; i++) {
+      let m = 0;
+      for (let k = 0; k < M; k++) m += members[k * t.length + i];
+      m /= M;
+      let v = 0;
+      for (let k = 0; k < M; k++) v += (members[k * t.length + i] - m) ** 2;
+      r[i] = m;
+      s[i] = Math.sqrt(v / M);
+    }
     for (let i = 0; i < t.length; i++) {
       const o = t.obs.subarray((i + 1) * D, (i + 2) * D);
       const b = binOf(Math.hypot(o[8], o[9]));
       n[b]++;
       tr[b] += t.rewards[i];
       lr[b] += r[i];
+      l0[b] += r0[i];
+      sd[b] += s[i];
       aa[b] += t.actions[2 * i] ** 2 + t.actions[2 * i + 1] ** 2;
       sp[b] += Math.hypot(o[6], o[7]);
       trueRet += t.rewards[i];
@@ -67,9 +89,9 @@ for (const run of policyRuns) {
   EDGES.forEach((e, b) => {
     if (n[b] === 0) return;
     const range = b + 1 < EDGES.length ? `${e}-${EDGES[b + 1]}` : `>= ${e}`;
-    out.push(`| ${name(run)} | ${range} | ${n[b]} | ${f(tr[b] / n[b])} | ${f(lr[b] / n[b])} | ${f(aa[b] / n[b], 2)} | ${f(sp[b] / n[b], 2)} |`);
+    out.push(`| ${name(run)} | ${range} | ${n[b]} | ${f(tr[b] / n[b])} | ${f(lr[b] / n[b])} | ${f(l0[b] / n[b])} | ${f(sd[b] / n[b])} | ${f(aa[b] / n[b], 2)} | ${f(sp[b] / n[b], 2)} |`);
   });
-  out.push(`| ${name(run)} | episode return | 20 episodes | ${f(trueRet / trajs.length, 1)} | ${f(learnedRet / trajs.length, 2)} | | |`);
+  out.push(`| ${name(run)} | episode return | 20 episodes | ${f(trueRet / trajs.length, 1)} | ${f(learnedRet / trajs.length, 2)} | | | | |`);
 }
 env.dispose();
 net.dispose();
