@@ -10,6 +10,7 @@
  */
 import { episodeReturns, type OfflineDataset } from '../agents/dataset.js';
 import { datasetRewards } from '../agents/iql.js';
+import { InputError } from '../core/errors.js';
 import { pearson } from '../core/math.js';
 import type { RewardNet } from './network.js';
 
@@ -38,6 +39,37 @@ export function relabelDataset(ds: OfflineDataset, net: RewardNet): Relabelling 
   return {
     rewards,
     kind: net.config.preferenceModel === 'regret' ? 'advantage' : 'reward',
+    transitionCorrelation: pearson(rewards, ds.rewards),
+    returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)),
+  };
+}
+
+/** The dataset's own task-success measure used as the reward, and how it agrees with the true reward. */
+export interface SuccessRewards {
+  /** infos/success of every transition (success after the step) [ds.size]. */
+  readonly rewards: Float64Array;
+  readonly transitionCorrelation: number;
+  readonly returnCorrelation: number;
+}
+
+/**
+ * Every transition's reward becomes the task-success measure after its step (infos/success):
+ * the criterion the synthetic-vlm teacher judges segments by, given to IQL directly. A run on
+ * it bounds what a reward learned from that teacher's labels can reach when the labels are
+ * perfect. The dataset must record success on every transition (a NaN is refused, with its
+ * index): `source` names the file in the error.
+ */
+export function successRewards(ds: OfflineDataset, source: string): SuccessRewards {
+  const s = ds.infos.success;
+  if (!s) throw new InputError(source, 'missing: --reward success needs the task-success measure of every transition (collect the dataset with `prefrl collect` on an env that defines success)', 'infos/success');
+  if (s.length !== ds.size) throw new InputError(source, `has ${s.length} values for ${ds.size} transitions`, 'infos/success');
+  const rewards = new Float64Array(ds.size);
+  for (let i = 0; i < ds.size; i++) {
+    if (!Number.isFinite(s[i])) throw new InputError(source, `transition ${i} has no success value (${s[i]}); --reward success needs one on every transition`, 'infos/success');
+    rewards[i] = s[i];
+  }
+  return {
+    rewards,
     transitionCorrelation: pearson(rewards, ds.rewards),
     returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)),
   };

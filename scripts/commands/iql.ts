@@ -5,6 +5,9 @@
  *
  * Rewards (--reward):
  *   true         the dataset's rewards (the env's true reward);
+ *   success      every transition's reward is the dataset's task-success measure after the step
+ *                (infos/success): the criterion the synthetic-vlm teacher judges by, given to
+ *                IQL directly, an upper bound for rewards learned from that teacher's labels;
  *   model:<dir>  every transition relabelled with the ensemble mean of a reward model folder
  *                (reward/network.ts, e.g. <run>/artifacts/reward_model). A model trained with
  *                the regret preference model outputs an estimate of the optimal advantage
@@ -30,7 +33,7 @@ import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { RewardNet } from '../../reward/network.js';
-import { relabelDataset, relabelMismatch } from '../../reward/relabel.js';
+import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -38,7 +41,7 @@ const spec = {
   summary: 'Offline RL on a dataset: IQL (CORL-faithful) or behaviour cloning, with the true reward or a learned reward model; evaluated in the simulator.',
   flags: {
     dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect, or a D4RL/Minari file with --env)' }),
-    reward: flags.string({ doc: 'true (the dataset\'s rewards) or model:<reward model folder>', default: 'true' }),
+    reward: flags.string({ doc: 'true (the dataset\'s rewards), success (its task-success measure, infos/success) or model:<reward model folder>', default: 'true' }),
     algo: flags.choice(['iql', 'bc'] as const, { doc: 'algorithm', default: 'iql' }),
     env: flags.string({ doc: 'env to evaluate in (default: the env recorded in the dataset)', optional: true }),
     task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
@@ -67,6 +70,7 @@ const spec = {
     'Examples:',
     '  prefrl iql --dataset runs/<stamp>-collect-reacher-medium-replay/artifacts/dataset.h5 --updates 50000',
     '  prefrl iql --dataset data.h5 --algo bc --updates 50000',
+    '  prefrl iql --dataset data.h5 --reward success --updates 20000   # the task-success measure as the reward',
     '  prefrl iql --dataset data.h5 --reward model:runs/<stamp>-train-reacher-oracle-s0/artifacts/reward_model',
   ].join('\n'),
 };
@@ -87,7 +91,7 @@ export const iqlCommand: Command = {
     if (f.reward.startsWith('model:')) {
       modelDir = f.reward.slice('model:'.length);
       if (!existsSync(join(modelDir, 'model.json'))) throw new UsageError(`--reward: ${JSON.stringify(modelDir)} is not a reward model folder (no model.json)`);
-    } else if (f.reward !== 'true') throw new UsageError(`--reward: expected true or model:<dir>, got ${JSON.stringify(f.reward)}`);
+    } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 
@@ -106,11 +110,17 @@ export const iqlCommand: Command = {
       const dsSummary = summarizeDataset(ds);
       const refReturns: ReferenceReturns | undefined = f.refRandom !== undefined && f.refExpert !== undefined ? { random: f.refRandom, expert: f.refExpert } : undefined;
 
-      // Rewards: the dataset's, or a reward model's ensemble mean.
+      // Rewards: the dataset's, its success measure, or a reward model's ensemble mean.
       let rewardKind = 'true';
       let rewards = ds.rewards;
       const rewardStats: Record<string, number> = {};
-      if (modelDir) {
+      if (f.reward === 'success') {
+        const sr = successRewards(ds, f.dataset);
+        rewardKind = 'success';
+        rewards = sr.rewards;
+        rewardStats['reward/transition_correlation'] = sr.transitionCorrelation;
+        rewardStats['reward/return_correlation'] = sr.returnCorrelation;
+      } else if (modelDir) {
         const net = RewardNet.load(modelDir);
         try {
           const problem = relabelMismatch(net, ds);
@@ -138,7 +148,7 @@ export const iqlCommand: Command = {
       };
       const resolved = resolveOfflineConfig(agentOptions);
       const scale = offlineRewardScale(resolved, ds, rewards);
-      const rewardTag = modelDir ? 'model' : 'true';
+      const rewardTag = modelDir ? 'model' : f.reward;
       const run = createRunDir({
         root: f.runsDir,
         name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,

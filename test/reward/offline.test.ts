@@ -9,6 +9,7 @@ import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { OFFLINE_AGENTS, type OfflineConfig, runOffline, teacherAgreement } from '../../reward/offline.js';
+import { successRewards } from '../../reward/relabel.js';
 import { LabelStore } from '../../reward/store.js';
 import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
 import type { Segment } from '../../reward/types.js';
@@ -273,5 +274,75 @@ describe('prefrl offline pipeline', () => {
     const ok = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'resume') }, { logger: silentLogger });
     expect(await main(['offline', '--resume', ok.runDir, '--labels', '5'], ctx)).toBe(2);
     expect(err.join('')).toMatch(/--resume: the run's saved config is used; drop --labels/);
+  }, 60_000);
+
+  it('prefrl iql --reward success: IQL on the dataset\'s task-success measure; rewards and correlations checked by hand; bad input names the flag or field', async () => {
+    const ds = toyDataset();
+    const succ = ds.infos.success!;
+    // Plain two-pass Pearson, written out here rather than taken from core/math.
+    const corr = (x: ArrayLike<number>, y: ArrayLike<number>): number => {
+      let mx = 0;
+      let my = 0;
+      for (let i = 0; i < x.length; i++) {
+        mx += x[i];
+        my += y[i];
+      }
+      mx /= x.length;
+      my /= y.length;
+      let sxy = 0;
+      let sxx = 0;
+      let syy = 0;
+      for (let i = 0; i < x.length; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) ** 2;
+        syy += (y[i] - my) ** 2;
+      }
+      return sxy / Math.sqrt(sxx * syy);
+    };
+    const sr = successRewards(ds, 'toy.h5');
+    expect(sr.rewards.length).toBe(ds.size);
+    for (let i = 0; i < ds.size; i++) expect(sr.rewards[i]).toBe(succ[i]);
+    expect(sr.transitionCorrelation).toBeCloseTo(corr(succ, ds.rewards), 10);
+    // Episode returns: the dataset's episodes are the 24 toy rollouts, in order.
+    const epSucc: number[] = [];
+    const epTrue: number[] = [];
+    for (let i = 0, start = 0; i < ds.size; i++) {
+      if (ds.terminals[i] || ds.timeouts[i] || i === ds.size - 1) {
+        let a = 0;
+        let b = 0;
+        for (let j = start; j <= i; j++) {
+          a += succ[j];
+          b += ds.rewards[j];
+        }
+        epSucc.push(a);
+        epTrue.push(b);
+        start = i + 1;
+      }
+    }
+    expect(epSucc.length).toBe(24);
+    expect(sr.returnCorrelation).toBeCloseTo(corr(epSucc, epTrue), 10);
+    const holed = Float32Array.from(succ);
+    holed[3] = Number.NaN;
+    expect(() => successRewards({ ...ds, infos: { ...ds.infos, success: holed } }, 'holed.h5')).toThrow(/holed\.h5 \(infos\/success\): transition 3 has no success value/);
+
+    const { ctx, out, err } = cli();
+    expect(await main(['iql', '--dataset', data, '--reward', 'success', ...TINY_AGENT, '--runs-dir', join(dir, 'iql'), '--json'], ctx), err.join('')).toBe(0);
+    const j = lastJson(out);
+    expect(j.rewardKind).toBe('success');
+    expect(j.reward).toBe('success');
+    expect(j.rewardTransitionCorrelation as number).toBeCloseTo(sr.transitionCorrelation, 10);
+    expect(j.rewardReturnCorrelation as number).toBeCloseTo(sr.returnCorrelation, 10);
+    expect(String(j.runDir)).toMatch(/iql-toy-reach-success-s0$/);
+
+    const cases: [string[], number, RegExp][] = [
+      [['--dataset', data, '--reward', 'bogus'], 2, /--reward: expected true, success or model:<dir>, got "bogus"/],
+      [['--dataset', noSuccess, '--reward', 'success'], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: --reward success needs/],
+    ];
+    for (const [args, exit, msg] of cases) {
+      const b = cli();
+      expect(await main(['iql', ...args, ...TINY_AGENT, '--runs-dir', join(dir, 'iql-bad')], b.ctx), args.join(' ')).toBe(exit);
+      expect(b.err.join(''), args.join(' ')).toMatch(msg);
+    }
+    expect(existsSync(join(dir, 'iql-bad'))).toBe(false);
   }, 60_000);
 });
