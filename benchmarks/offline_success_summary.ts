@@ -24,7 +24,6 @@ const lastJson = (file: string): Record<string, unknown> => {
 interface Base {
   returns: Record<'iqlLearned' | 'iqlTrue' | 'random', { meanReturn: number }>;
   updates: number;
-  evalEpisodes: number;
 }
 const base = (env: string, seed: number): Base | null => {
   const f = join(root, `offline-${env}-s${seed}.json`);

@@ -36,12 +36,12 @@ export function relabelDataset(ds: OfflineDataset, net: RewardNet): Relabelling 
   const problem = relabelMismatch(net, ds);
   if (problem) throw new RangeError(`relabelDataset: ${problem}`);
   const rewards = datasetRewards(ds, (batch) => net.predict(batch));
-  return {
-    rewards,
-    kind: net.config.preferenceModel === 'regret' ? 'advantage' : 'reward',
-    transitionCorrelation: pearson(rewards, ds.rewards),
-    returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)),
-  };
+  return { rewards, kind: net.config.preferenceModel === 'regret' ? 'advantage' : 'reward', ...agreement(ds, rewards) };
+}
+
+/** Pearson correlation of other rewards with the dataset's true rewards, per transition and per episode return. */
+function agreement(ds: OfflineDataset, rewards: Float64Array): { transitionCorrelation: number; returnCorrelation: number } {
+  return { transitionCorrelation: pearson(rewards, ds.rewards), returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)) };
 }
 
 /** The dataset's own task-success measure used as the reward, and how it agrees with the true reward. */
@@ -68,9 +68,5 @@ export function successRewards(ds: OfflineDataset, source: string): SuccessRewar
     if (!Number.isFinite(s[i])) throw new InputError(source, `transition ${i} has no success value (${s[i]}); --reward success needs one on every transition`, 'infos/success');
     rewards[i] = s[i];
   }
-  return {
-    rewards,
-    transitionCorrelation: pearson(rewards, ds.rewards),
-    returnCorrelation: pearson(episodeReturns(ds, rewards), episodeReturns(ds)),
-  };
+  return { rewards, ...agreement(ds, rewards) };
 }

@@ -114,12 +114,12 @@ export const iqlCommand: Command = {
       let rewardKind = 'true';
       let rewards = ds.rewards;
       const rewardStats: Record<string, number> = {};
+      let agreement: { transitionCorrelation: number; returnCorrelation: number } | null = null;
       if (f.reward === 'success') {
         const sr = successRewards(ds, f.dataset);
         rewardKind = 'success';
         rewards = sr.rewards;
-        rewardStats['reward/transition_correlation'] = sr.transitionCorrelation;
-        rewardStats['reward/return_correlation'] = sr.returnCorrelation;
+        agreement = sr;
       } else if (modelDir) {
         const net = RewardNet.load(modelDir);
         try {
@@ -131,11 +131,14 @@ export const iqlCommand: Command = {
             ctx.logger.warn('the reward model was trained with the regret preference model: its output estimates the optimal advantage A*(s, a); IQL uses it as the reward (the optimal policy for r = A* is the optimal policy of the task)');
           }
           rewards = rel.rewards;
-          rewardStats['reward/transition_correlation'] = rel.transitionCorrelation;
-          rewardStats['reward/return_correlation'] = rel.returnCorrelation;
+          agreement = rel;
         } finally {
           net.dispose();
         }
+      }
+      if (agreement) {
+        rewardStats['reward/transition_correlation'] = agreement.transitionCorrelation;
+        rewardStats['reward/return_correlation'] = agreement.returnCorrelation;
       }
       const agentOptions = {
         algo: f.algo,
