@@ -1,5 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
@@ -7,7 +8,7 @@ import { parseFlags } from '../core/config.js';
 import { Logger } from '../core/log.js';
 import { makeEnv } from '../envs/registry.js';
 import { parseHeronConfig } from '../reward/teachers/heron.js';
-import { type CellRecord, cellId, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
+import { type CellRecord, cellId, claimCell, claimFile, claimIsStale, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
 import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
 import type { CommandContext } from '../scripts/command.js';
@@ -321,5 +322,59 @@ describe('prefrl bench oracle', () => {
     expect([...r3.ran].sort()).toEqual([random.id, ppo.id, regret.id].sort());
     expect(r3.skipped).toHaveLength(suite.cells.length - 2);
     expect(existsSync(resolve(byId(ppo.id)[0].runDir as string))).toBe(true);
+    expect(readdirSync(join(dir, 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]); // claims released
+
+    // Two processes on one folder: a cell claimed by a live process elsewhere is skipped (and
+    // listed as running); a claim left by a dead process on this host is taken over.
+    rmSync(join(dir, 'cells', `${random.id}.jsonl`));
+    const other = { host: 'some-other-machine', pid: 4242, since: '2026-12-03T00:00:00.000Z' };
+    writeFileSync(claimFile(dir, random.id), JSON.stringify(other));
+    rmSync(join(dir, 'cells', `${tab!.id}.jsonl`));
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(claimFile(dir, tab!.id), JSON.stringify({ host: hostname(), pid: deadPid, since: other.since }));
+    const listing = ctx();
+    expect(await main([...args, '--dry-run'], listing.ctx)).toBe(0);
+    const listed = lastJson<{ selected: { id: string; status: string; running: unknown }[] }>(listing.out).selected;
+    expect(listed.find((c) => c.id === random.id)).toMatchObject({ status: 'pending', running: other });
+    expect(listed.find((c) => c.id === tab!.id)).toMatchObject({ status: 'pending', running: null });
+    const fourth = ctx();
+    expect(await main(args, fourth.ctx)).toBe(0);
+    const r4 = lastJson<Result & { busy: string[] }>(fourth.out);
+    expect(r4.ran).toEqual([tab!.id]);
+    expect(r4.busy).toEqual([random.id]);
+    expect(fourth.err.join('')).toContain(`${random.id} is running in another process (pid 4242 on some-other-machine`);
+    expect(existsSync(claimFile(dir, tab!.id))).toBe(false);
+    expect(JSON.parse(readFileSync(claimFile(dir, random.id), 'utf8'))).toEqual(other);
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain(random.id); // listed as missing
+  });
+});
+
+describe('cell claims', () => {
+  it('exclusive per cell; released by the holder only; unreadable claims are respected for a minute', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-claims-'));
+    const a = claimCell(dir, 'c1');
+    expect(a.ok).toBe(true);
+    const b = claimCell(dir, 'c1');
+    expect(b).toEqual({ ok: false, holder: { host: hostname(), pid: process.pid, since: expect.any(String) } });
+    expect(claimCell(dir, 'c2').ok).toBe(true); // other cells are free
+    if (a.ok) a.release();
+    expect(existsSync(claimFile(dir, 'c1'))).toBe(false);
+    const c = claimCell(dir, 'c1');
+    expect(c.ok).toBe(true);
+    // A claim taken over by someone else is not removed by the old holder's release.
+    writeFileSync(claimFile(dir, 'c1'), JSON.stringify({ host: 'elsewhere', pid: 1, since: 'x' }));
+    if (c.ok) c.release();
+    expect(existsSync(claimFile(dir, 'c1'))).toBe(true);
+    // Half-written claim: respected while fresh, stale after a minute.
+    mkdirSync(join(dir, 'cells'), { recursive: true });
+    const path = claimFile(dir, 'c3');
+    writeFileSync(path, '{"host": "h');
+    expect(claimCell(dir, 'c3')).toEqual({ ok: false, holder: null });
+    const t = Date.now();
+    expect(claimIsStale(path, hostname(), t)).toBe(false);
+    expect(claimIsStale(path, hostname(), t + 120_000)).toBe(true);
+    utimesSync(path, new Date(t - 120_000), new Date(t - 120_000));
+    expect(claimCell(dir, 'c3').ok).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid });
   });
 });

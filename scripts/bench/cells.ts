@@ -9,8 +9,16 @@
  * exists with the same config hash is done and skipped on the next run (resumable); a killed
  * cell left no file and simply runs again. Shards (`--shard i/n`: every n-th cell) write
  * disjoint files, so merging machines is copying the cell files into one folder.
+ *
+ * Several processes on one folder (two copies of the same command on a 2-core machine, or batch
+ * jobs on a shared file system) share the work without `--shard`: before running a cell a process
+ * takes it by creating <cellId>.claim next to the result (exclusive create, so only one wins),
+ * and removes it when the cell ends. Other processes skip a claimed cell. A claim left by a
+ * process that died (same host, pid no longer alive) is taken over; a claim from another host
+ * is respected until someone deletes the file.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
@@ -154,6 +162,99 @@ export function cellsDir(suiteDir: string): string {
 
 export function cellFile(suiteDir: string, id: string): string {
   return join(cellsDir(suiteDir), `${id}.jsonl`);
+}
+
+export function claimFile(suiteDir: string, id: string): string {
+  return join(cellsDir(suiteDir), `${id}.claim`);
+}
+
+/** Who holds a cell: written as JSON into its claim file. */
+export interface ClaimHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly since: string;
+}
+
+export type Claim = { readonly ok: true; readonly release: () => void } | { readonly ok: false; readonly holder: ClaimHolder | null };
+
+/** Whether a process with this pid is alive on this host (EPERM: alive, owned by someone else). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The holder recorded in a claim file; null when it cannot be read (e.g. being written right now). */
+export function readClaim(path: string): ClaimHolder | null {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<ClaimHolder>;
+    return typeof v.host === 'string' && typeof v.pid === 'number' && typeof v.since === 'string' ? (v as ClaimHolder) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A claim whose process is gone: same host and the pid is not alive, or a file nobody could
+ * parse for over a minute (its writer died between create and write).
+ */
+export function claimIsStale(path: string, host = hostname(), nowMs = Date.now()): boolean {
+  const h = readClaim(path);
+  if (h) return h.host === host && !pidAlive(h.pid);
+  try {
+    return nowMs - statSync(path).mtimeMs > 60_000;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Take a cell for this process: create its claim file exclusively. When another live process
+ * holds it, `{ok: false, holder}`; a stale claim (see claimIsStale) is removed and taken.
+ */
+export function claimCell(suiteDir: string, id: string, now: Date = new Date()): Claim {
+  const path = claimFile(suiteDir, id);
+  mkdirSync(cellsDir(suiteDir), { recursive: true });
+  const me: ClaimHolder = { host: hostname(), pid: process.pid, since: now.toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (attempt === 0 && claimIsStale(path)) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      return { ok: false, holder: readClaim(path) };
+    }
+    try {
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        const h = readClaim(path);
+        if (h && h.host === me.host && h.pid === me.pid) rmSync(path, { force: true });
+      },
+    };
+  }
+  return { ok: false, holder: readClaim(path) };
+}
+
+/** A claim held by a live process (or another host), for listings; null when the cell is free. */
+export function activeClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
+  const path = claimFile(suiteDir, id);
+  if (!existsSync(path) || claimIsStale(path)) return null;
+  return readClaim(path) ?? 'unknown';
 }
 
 /** JSON with non-finite numbers as null (JSON has no NaN). */

@@ -2,7 +2,8 @@
  * `prefrl bench oracle`: the synthetic-oracle benchmark harness (issue 7). A suite is a matrix of
  * env x teacher x preference model x label budget x query method x seed (scripts/bench/
  * suites.ts); each cell is an independent job writing its own result file, so a suite resumes
- * where it stopped (finished cells are skipped) and splits over machines with `--shard i/n`.
+ * where it stopped (finished cells are skipped) and splits over machines with `--shard i/n`;
+ * several copies of the command on one folder share the cells through claim files (cells.ts).
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
@@ -11,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { type Cell, type CellRecord, cellFile, cellStatus, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { activeClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { type CellRunContext, runCell, shellQuote } from '../bench/run_cell.js';
 import { aggregate, summaryMarkdown } from '../bench/summary.js';
@@ -41,6 +42,7 @@ const spec = {
     '  prefrl bench oracle --suite smoke',
     '  prefrl bench oracle --suite online --seeds 3                  # issue 4 item 2 (hours on 2 cores)',
     '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
+    '  prefrl bench oracle --suite bpref & prefrl bench oracle --suite bpref   # two workers share one folder',
     '  prefrl bench oracle --suite bpref --summary-only               # rebuild summary.md and plots',
     '  prefrl bench oracle --suite heron --envs cheetah-run --seeds 1 --steps-scale 0.5',
   ].join('\n'),
@@ -53,10 +55,19 @@ export interface BenchOracleResult {
   readonly selected: number;
   readonly ran: readonly string[];
   readonly skipped: readonly string[];
+  /** Cells skipped because another process held them (claim files): not done by this run. */
+  readonly busy: readonly string[];
   readonly failed: readonly { readonly id: string; readonly error: string }[];
   readonly records: number;
   readonly summary: string | null;
   readonly plots: readonly string[];
+}
+
+/** How often a cell waiting on a dependency that another process is running looks again. */
+export const DEPENDENCY_POLL_MS = 15_000;
+
+function holderText(h: ClaimHolder | 'unknown' | null): string {
+  return h && h !== 'unknown' ? `pid ${h.pid} on ${h.host} since ${h.since}` : 'claim file being written';
 }
 
 /** Heading of the hand-written notes at the end of a summary.md; a rebuild keeps that section. */
@@ -107,13 +118,19 @@ export const benchOracleCommand: Command = {
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
 
     if (f.dryRun) {
-      const rows = selected.map((c) => [c.id, c.kind, status.get(c.id) as string, String(c.cost)]);
+      const shown = (c: Cell): string => {
+        const st = status.get(c.id) as string;
+        if (st === 'done') return st;
+        const h = activeClaim(suiteDir, c.id);
+        return h ? `running (${holderText(h)})` : st;
+      };
+      const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), cost: c.cost })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id), cost: c.cost })),
         });
       } else {
         ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
@@ -129,6 +146,7 @@ export const benchOracleCommand: Command = {
     const byId = new Map(suite.cells.map((c) => [c.id, c]));
     const ran: string[] = [];
     const failed: { id: string; error: string }[] = [];
+    const busy: string[] = [];
     const inFlight = new Set<string>();
     const rc: CellRunContext = {
       ctx,
@@ -150,11 +168,31 @@ export const benchOracleCommand: Command = {
     async function dependency(id: string, kind: 'train' | 'collect'): Promise<string> {
       const dep = byId.get(id);
       if (!dep || dep.kind !== kind) throw new Error(`dependency ${id} is not a ${kind} cell of suite ${suite.name}`);
-      const have = cellStatus(suiteDir, dep) === 'done' ? artifact(dep, readCellFile(cellFile(suiteDir, id))) : null;
-      if (have) return have;
+      const have = (): string | null => (cellStatus(suiteDir, dep) === 'done' ? artifact(dep, readCellFile(cellFile(suiteDir, id))) : null);
+      let path = have();
+      if (path) return path;
       if (inFlight.has(id)) throw new Error(`dependency cycle through cell ${id}`);
+      // Another process is running it: wait for its result rather than running it twice.
+      let claim = claimCell(suiteDir, id);
+      while (!claim.ok) {
+        ctx.logger.info(`waiting for cell ${id}, a dependency running in another process (${holderText(claim.holder)})`);
+        await new Promise((r) => setTimeout(r, DEPENDENCY_POLL_MS));
+        path = have();
+        if (path) return path;
+        claim = claimCell(suiteDir, id);
+      }
+      // It may have finished between the look and the claim.
+      path = have();
+      if (path) {
+        claim.release();
+        return path;
+      }
       ctx.logger.info(`running cell ${id} first (a dependency whose ${kind === 'train' ? 'run folder' : 'dataset'} is not on this machine)`);
-      const path = artifact(dep, await execute(dep));
+      try {
+        path = artifact(dep, await execute(dep));
+      } finally {
+        claim.release();
+      }
       if (!path) throw new Error(`dependency ${id} finished without its ${kind === 'train' ? 'checkpoint' : 'dataset'}`);
       return path;
     }
@@ -180,6 +218,21 @@ export const benchOracleCommand: Command = {
         progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (ran as a dependency)`);
         continue;
       }
+      // Other processes may share this folder: skip what they are running now or have finished
+      // (looked at after the claim, so a cell finished between the two is not run again).
+      const claim = claimCell(suiteDir, cell.id);
+      if (claim.ok && cellStatus(suiteDir, cell) === 'done') {
+        claim.release();
+        skipped.push(cell.id);
+        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
+        continue;
+      }
+      if (!claim.ok) {
+        busy.push(cell.id);
+        ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
+        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
+        continue;
+      }
       ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);
       try {
         await execute(cell);
@@ -187,6 +240,8 @@ export const benchOracleCommand: Command = {
         if (e instanceof UsageError) throw e;
         failed.push({ id: cell.id, error: errorMessage(e) });
         ctx.logger.error(`cell ${cell.id} failed: ${errorMessage(e)}`);
+      } finally {
+        claim.release();
       }
       progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id}${failed.some((x) => x.id === cell.id) ? ' FAILED' : ''}`);
     }
@@ -200,6 +255,7 @@ export const benchOracleCommand: Command = {
       selected: selected.length,
       ran,
       skipped,
+      busy,
       failed,
       records: out.records.length,
       summary: out.summary,
@@ -208,7 +264,7 @@ export const benchOracleCommand: Command = {
     if (f.json) printJson(ctx.io, result);
     else {
       ctx.io.stdout.write(
-        `${suite.name}: ${ran.length} cells run, ${skipped.length} skipped (done), ${failed.length} failed; summary ${out.summary}${failed.length ? `\nfailed: ${failed.map((x) => `${x.id}: ${x.error}`).join('\n        ')}` : ''}\n`,
+        `${suite.name}: ${ran.length} cells run, ${skipped.length} skipped (done), ${busy.length ? `${busy.length} running elsewhere, ` : ''}${failed.length} failed; summary ${out.summary}${failed.length ? `\nfailed: ${failed.map((x) => `${x.id}: ${x.error}`).join('\n        ')}` : ''}\n`,
       );
     }
     return failed.length ? 1 : 0;
