@@ -60,6 +60,17 @@ export class Progress {
     if (now - this.lastDraw >= this.intervalMs) this.draw(now);
   }
 
+  /**
+   * Take `n` units off the total: work this process will not do (e.g. a benchmark cell another
+   * process finished or is running), so it counts in neither the rate nor the ETA.
+   */
+  drop(n: number, note?: string): void {
+    this.total = Math.max(this.done, this.total - n);
+    if (note !== undefined) this.note = note;
+    const now = this.clock.now();
+    if (now - this.lastDraw >= this.intervalMs) this.draw(now);
+  }
+
   /** Set the absolute count. */
   update(done: number, note?: string): void {
     this.tick(done - this.done, note);

@@ -224,13 +224,13 @@ export const benchOracleCommand: Command = {
       if (claim.ok && cellStatus(suiteDir, cell) === 'done') {
         claim.release();
         skipped.push(cell.id);
-        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
+        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
         continue;
       }
       if (!claim.ok) {
         busy.push(cell.id);
         ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
-        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
+        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
         continue;
       }
       ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);

@@ -35,6 +35,19 @@ describe('Progress', () => {
     expect(out[0]).toContain('[############............]  50% 5/10 it 10/s ETA 0:01 | ep 3');
   });
 
+  it('work dropped from the total counts in neither the rate nor the ETA', () => {
+    const clock = new ManualClock();
+    const { out, sink } = capture();
+    const p = new Progress('bench', 100, { clock, sink, tty: false, intervalMs: 0, unit: 'work' });
+    clock.advance(10_000);
+    p.drop(50, 'cell 1 (running elsewhere)');
+    expect(out[0]).toBe('bench   0% 0/50 work 0/s ETA ? | cell 1 (running elsewhere)\n');
+    p.tick(10); // 10 in 10 s = 1/s; 40 left
+    expect(out[1]).toBe('bench  20% 10/50 work 1/s ETA 0:40 | cell 1 (running elsewhere)\n');
+    p.drop(1000); // never below what is done
+    expect(out[2]).toBe('bench 100% 10/10 work 1/s ETA 0:00 | cell 1 (running elsewhere)\n');
+  });
+
   it('formats durations', () => {
     expect(formatDuration(5)).toBe('0:05');
     expect(formatDuration(3725)).toBe('1:02:05');
