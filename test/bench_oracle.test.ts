@@ -13,7 +13,7 @@ import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabular
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
 import type { CommandContext } from '../scripts/command.js';
 import { main } from '../scripts/cli.js';
-import { handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
+import { benchTiming, handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
 import { trainFlags } from '../scripts/commands/train.js';
 
 function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
@@ -346,6 +346,28 @@ describe('prefrl bench oracle', () => {
     expect(existsSync(claimFile(dir, tab!.id))).toBe(false);
     expect(JSON.parse(readFileSync(claimFile(dir, random.id), 'utf8'))).toEqual(other);
     expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain(random.id); // listed as missing
+
+    // A dependency another process holds is waited for, not run twice; when that process goes
+    // away without leaving its run folder, this one runs it.
+    rmSync(claimFile(dir, random.id));
+    rmSync(join(dir, 'cells', `${regret.id}.jsonl`));
+    rmSync(resolve(byId(ppo.id)[0].runDir as string), { recursive: true });
+    writeFileSync(claimFile(dir, ppo.id), JSON.stringify(other));
+    const poll = benchTiming.dependencyPollMs;
+    benchTiming.dependencyPollMs = 50;
+    try {
+      const fifth = ctx();
+      const running = main(args, fifth.ctx);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(fifth.err.join('')).toContain(`waiting for cell ${ppo.id}, a dependency running in another process (pid 4242 on some-other-machine`);
+      rmSync(claimFile(dir, ppo.id));
+      expect(await running).toBe(0);
+      const r5 = lastJson<Result>(fifth.out);
+      expect([...r5.ran].sort()).toEqual([random.id, ppo.id, regret.id].sort());
+    } finally {
+      benchTiming.dependencyPollMs = poll;
+    }
+    expect(readdirSync(join(dir, 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]);
   });
 });
 

@@ -63,8 +63,8 @@ export interface BenchOracleResult {
   readonly plots: readonly string[];
 }
 
-/** How often a cell waiting on a dependency that another process is running looks again. */
-export const DEPENDENCY_POLL_MS = 15_000;
+/** How often a cell waiting on a dependency that another process is running looks again (ms; tests shorten it). */
+export const benchTiming = { dependencyPollMs: 15_000 };
 
 function holderText(h: ClaimHolder | 'unknown' | null): string {
   return h && h !== 'unknown' ? `pid ${h.pid} on ${h.host} since ${h.since}` : 'claim file being written';
@@ -176,7 +176,7 @@ export const benchOracleCommand: Command = {
       let claim = claimCell(suiteDir, id);
       while (!claim.ok) {
         ctx.logger.info(`waiting for cell ${id}, a dependency running in another process (${holderText(claim.holder)})`);
-        await new Promise((r) => setTimeout(r, DEPENDENCY_POLL_MS));
+        await new Promise((r) => setTimeout(r, benchTiming.dependencyPollMs));
         path = have();
         if (path) return path;
         claim = claimCell(suiteDir, id);
