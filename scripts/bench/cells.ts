@@ -201,8 +201,7 @@ export function readClaim(path: string): ClaimHolder | null {
  * A claim whose process is gone: same host and the pid is not alive, or a file nobody could
  * parse for over a minute (its writer died between create and write).
  */
-export function claimIsStale(path: string, host = hostname(), nowMs = Date.now()): boolean {
-  const h = readClaim(path);
+export function claimIsStale(path: string, host = hostname(), nowMs = Date.now(), h: ClaimHolder | null = readClaim(path)): boolean {
   if (h) return h.host === host && !pidAlive(h.pid);
   try {
     return nowMs - statSync(path).mtimeMs > 60_000;
@@ -253,8 +252,9 @@ export function claimCell(suiteDir: string, id: string, now: Date = new Date()):
 /** A claim held by a live process (or another host), for listings; null when the cell is free. */
 export function activeClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
   const path = claimFile(suiteDir, id);
-  if (!existsSync(path) || claimIsStale(path)) return null;
-  return readClaim(path) ?? 'unknown';
+  if (!existsSync(path)) return null;
+  const h = readClaim(path);
+  return claimIsStale(path, hostname(), Date.now(), h) ? null : (h ?? 'unknown');
 }
 
 /** JSON with non-finite numbers as null (JSON has no NaN). */

@@ -118,21 +118,20 @@ export const benchOracleCommand: Command = {
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
 
     if (f.dryRun) {
-      const shown = (c: Cell): string => {
-        const st = status.get(c.id) as string;
-        if (st === 'done') return st;
-        const h = activeClaim(suiteDir, c.id);
-        return h ? `running (${holderText(h)})` : st;
-      };
-      const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
+      const running = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id)]));
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id), cost: c.cost })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: running.get(c.id), cost: c.cost })),
         });
       } else {
+        const shown = (c: Cell): string => {
+          const h = running.get(c.id);
+          return h ? `running (${holderText(h)})` : (status.get(c.id) as string);
+        };
+        const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
         ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
       }
       return 0;
@@ -221,16 +220,16 @@ export const benchOracleCommand: Command = {
       // Other processes may share this folder: skip what they are running now or have finished
       // (looked at after the claim, so a cell finished between the two is not run again).
       const claim = claimCell(suiteDir, cell.id);
-      if (claim.ok && cellStatus(suiteDir, cell) === 'done') {
-        claim.release();
-        skipped.push(cell.id);
-        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
-        continue;
-      }
       if (!claim.ok) {
         busy.push(cell.id);
         ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
         progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
+        continue;
+      }
+      if (cellStatus(suiteDir, cell) === 'done') {
+        claim.release();
+        skipped.push(cell.id);
+        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
         continue;
       }
       ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);
