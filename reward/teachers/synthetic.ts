@@ -16,14 +16,19 @@
  *                   overriding steps 3-4.
  *
  * Thresholds. With margin = meanEpisodeReturn x segmentLength / episodeLength (the expected
- * return of one segment), skipThreshold = epsSkip x margin and equalThreshold =
- * epsEqual x |margin|. `updateThresholds` recomputes them from scratch every time, so
+ * return of one segment), skipThreshold = margin - (1 - epsSkip) x |margin| and
+ * equalThreshold = epsEqual x |margin|. For a positive margin the skip threshold is B-Pref's
+ * epsSkip x margin ("both segments earned less than 10% of an average segment"); for a
+ * negative margin it is the same distance below the average, (2 - epsSkip) x margin ("both
+ * cost nearly twice an average segment"). `updateThresholds` recomputes them from scratch every time, so
  * they are always exactly eps x margin. Deviations from the B-Pref code, on purpose:
  * - B-Pref's training loop passes `margin x eps` to a setter that multiplies by eps again,
  *   so after the first update its thresholds are eps^2 x margin (a defect, not copied).
- * - B-Pref applies the skip only when the threshold is positive; here it applies whenever
- *   epsSkip > 0 (with negative returns, e.g. cost-like rewards, the threshold is negative and
- *   a pair is skipped when both returns are below it).
+ * - B-Pref applies the skip only when the threshold is positive, so its skip teacher never
+ *   skips on tasks whose returns are negative (cost-like rewards, e.g. pusher here). Here the
+ *   threshold above extends the rule to negative margins instead. (An earlier version used
+ *   epsSkip x margin for negative margins too: that lies just below 0, above nearly every
+ *   segment's return, so it skipped almost every pair; see benchmarks/results/bpref.)
  * - The equal threshold uses |margin| (a tolerance cannot be negative; B-Pref's would never
  *   fire for negative mean returns).
  * - Exactly equal discounted returns give 0.5 under beta = Infinity (B-Pref picks the first).
@@ -161,7 +166,8 @@ export class SyntheticTeacher implements Teacher {
 
   /**
    * B-Pref's adaptive thresholds: margin = meanEpisodeReturn x segmentLength / episodeLength;
-   * afterwards skipThreshold = epsSkip x margin and equalThreshold = epsEqual x |margin|
+   * afterwards skipThreshold = margin - (1 - epsSkip) x |margin| (epsSkip x margin when the
+   * margin is positive) and equalThreshold = epsEqual x |margin|
    * (recomputed from scratch: no compounding of eps across updates).
    */
   updateThresholds(meanEpisodeReturn: number, episodeLength: number, segmentLength: number): void {
@@ -180,7 +186,7 @@ export class SyntheticTeacher implements Teacher {
   thresholds(length = this.marginLength): { margin: number; skip: number; equal: number } | undefined {
     if (this.margin === undefined) return undefined;
     const margin = length === this.marginLength ? this.margin : (this.margin * length) / this.marginLength;
-    return { margin, skip: this.config.epsSkip * margin, equal: this.config.epsEqual * Math.abs(margin) };
+    return { margin, skip: skipThreshold(margin, this.config.epsSkip), equal: this.config.epsEqual * Math.abs(margin) };
   }
 
   /** The decision for one pair (steps 1-5 of the header). */
@@ -235,6 +241,15 @@ export class SyntheticTeacher implements Teacher {
       return { kind: 'preference', id, pairId: pair.id, teacher: this.id, probFirst: d.probFirst };
     });
   }
+}
+
+/**
+ * The skip threshold for a segment margin (expected segment return): B-Pref's eps x margin for
+ * a positive margin, and the same distance below the average, margin - (1 - eps) x |margin|,
+ * for a negative one (which equals eps x margin when margin >= 0).
+ */
+export function skipThreshold(margin: number, epsSkip: number): number {
+  return margin >= 0 ? epsSkip * margin : margin - (1 - epsSkip) * Math.abs(margin);
 }
 
 function fmt(x: number): string {

@@ -11,7 +11,7 @@ import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
 import { HeronTeacher } from '../../reward/teachers/heron.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import { RegretTeacher, segmentRegret, type StateView, type ValueFunction } from '../../reward/teachers/regret.js';
-import { labelId, myopicReturn, SYNTHETIC_PRESETS, SyntheticTeacher } from '../../reward/teachers/synthetic.js';
+import { labelId, myopicReturn, SYNTHETIC_PRESETS, SyntheticTeacher, skipThreshold } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
 
 /**
@@ -184,11 +184,26 @@ describe('synthetic teacher: skip and equal thresholds', () => {
     expect(probs(labels)[1]).toBe(1);
   });
 
-  it('skip with a negative margin (cost-like rewards)', async () => {
+  it('skip with a negative margin (cost-like rewards): both clearly worse than an average segment', async () => {
     const t = SyntheticTeacher.preset('skip', { rng: new Rng(0) });
-    t.updateThresholds(-100, 20, 1); // margin -100 * 1 / 20 = -5, threshold -0.5
-    const labels = await t.label([pair('p1', seg('a', [-1]), seg('b', [-2])), pair('p2', seg('c', [-0.1]), seg('d', [-2]))]);
-    expect(labels.map((l) => l.kind)).toEqual(['skip', 'preference']);
+    t.updateThresholds(-100, 20, 1); // margin -100 * 1 / 20 = -5, threshold -5 - 0.9 * 5 = -9.5
+    expect(t.thresholds()?.skip).toBeCloseTo(-9.5, 12);
+    const labels = await t.label([
+      pair('p1', seg('a', [-10]), seg('b', [-12])), // both below -9.5: skip
+      pair('p2', seg('c', [-9]), seg('d', [-12])), // one above: oracle label 1
+      pair('p3', seg('e', [-1]), seg('f', [-2])), // both better than average: labelled (the old 0.1 x margin = -0.5 skipped this)
+    ]);
+    expect(labels.map((l) => l.kind)).toEqual(['skip', 'preference', 'preference']);
+    expect(labels[0].kind === 'skip' && labels[0].reason).toMatch(/skip threshold -9\.500/);
+    expect(probs(labels.slice(1))).toEqual([1, 1]);
+  });
+
+  it('skipThreshold: eps x margin for positive margins, the same distance below the mean for negative ones', () => {
+    expect(skipThreshold(10, 0.1)).toBe(1);
+    expect(skipThreshold(0, 0.1)).toBe(0);
+    expect(skipThreshold(-10, 0.1)).toBeCloseTo(-19, 12);
+    expect(skipThreshold(-10, 1)).toBe(-10); // eps 1: skip whenever both are below average
+    expect(skipThreshold(10, 1)).toBe(10);
   });
 
   it('equal: |R(a) - R(b)| < eps x |margin| -> 0.5', async () => {
