@@ -20,8 +20,8 @@
  * equalThreshold = epsEqual x |margin|. For a positive margin the skip threshold is B-Pref's
  * epsSkip x margin ("both segments earned less than 10% of an average segment"); for a
  * negative margin it is the same distance below the average, (2 - epsSkip) x margin ("both
- * cost nearly twice an average segment"). `updateThresholds` recomputes them from scratch every time, so
- * they are always exactly eps x margin. Deviations from the B-Pref code, on purpose:
+ * cost nearly twice an average segment"). `updateThresholds` recomputes both from the new
+ * margin every time (eps is never applied twice). Deviations from the B-Pref code, on purpose:
  * - B-Pref's training loop passes `margin x eps` to a setter that multiplies by eps again,
  *   so after the first update its thresholds are eps^2 x margin (a defect, not copied).
  * - B-Pref applies the skip only when the threshold is positive, so its skip teacher never
