@@ -25,7 +25,7 @@ import type { RewardFn } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
 import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries } from './query.js';
-import { cutSegments, segmentReturn, windowCount } from './segments.js';
+import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
@@ -56,6 +56,13 @@ export interface LoopOptions {
   readonly poolEpisodes: number;
   /** Ends of terminated episodes in the pool: dropped, or kept and padded (default 'pad'; see cutSegments). */
   readonly terminalSegments?: 'drop' | 'pad';
+  /**
+   * Where the pool's windows start in each episode: 'aligned' (default) at steps 0, L, 2L, ...,
+   * so every episode gives one segment that begins at its reset state; 'random' at a random
+   * offset in [0, L) drawn per episode and round, as clips drawn at random times are (B-Pref,
+   * Christiano et al. 2017), so reset states are rarely in the pool.
+   */
+  readonly segmentWindows?: 'aligned' | 'random';
   /**
    * Standardise the learned reward PPO sees to mean 0, std 1 over the query pool's
    * transitions, refitted after every feedback round (Christiano et al. 2017 normalise r-hat
@@ -140,15 +147,21 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     };
     if (learned) trainer.rewardFn = modelFn;
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
-    const pool = (): Segment[] => {
+    const pool = (round: number): Segment[] => {
       // The newest poolEpisodes episodes, and older ones while the pool is short of segments.
+      // Random windows: one offset per episode (newest first), drawn from the round's stream.
+      const offRng = rng.fork(`pool-offsets-${round}`);
+      const offsets: number[] = [];
       let m = 0;
       let n = 0;
       while (m < episodes.length && (m < o.poolEpisodes || n < MIN_POOL_SEGMENTS)) {
-        n += windowCount(episodes[episodes.length - 1 - m], cut);
+        const ep = episodes[episodes.length - 1 - m];
+        const off = o.segmentWindows === 'random' ? randomOffsets([ep], cut, offRng)[0] : 0;
+        offsets.push(off);
+        n += windowCount(ep, cut, off);
         m++;
       }
-      return cutSegments(episodes.slice(episodes.length - m), cut);
+      return cutSegments(episodes.slice(episodes.length - m), { ...cut, offsets: offsets.reverse() });
     };
 
     /** One feedback round; false when the pool has too few segments yet (try again later). */
@@ -160,7 +173,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         for (const t of extra) queryRolloutSteps += t.length;
         episodes.push(...extra);
       }
-      const segs = pool();
+      const segs = pool(round);
       if (k <= 0) return true;
       if (segs.length < 2) return false;
       const ret = recent.length ? mean(recent.map((e) => e.trueReturn)) : Number.NaN;

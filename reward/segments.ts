@@ -87,6 +87,13 @@ export interface CutOptions {
   /** Label of the origin, e.g. a run folder; each segment's source gets "#<trajectory index>". */
   readonly source?: string;
   /**
+   * Step at which the first window of each trajectory starts, one entry per trajectory
+   * (default 0 for all). Applies to trajectories cut from their start (those that did not
+   * terminate, and all of them with 'drop'); windows of a terminated episode under 'pad' stay
+   * laid back from its terminal step. An offset that leaves no room for a window gives none.
+   */
+  readonly offsets?: readonly number[];
+  /**
    * What happens to the end of an episode that terminated (fell, left the arena):
    * - 'drop' (default): windows start at step 0; the tail that does not fill a window, and an
    *   episode shorter than a segment, are dropped, so the fall itself is never compared;
@@ -111,6 +118,11 @@ export function cutSegments(trajs: readonly Trajectory[], opts: CutOptions = {})
   if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`cutSegments: stride must be a positive integer, got ${stride}`);
   const terminal = opts.terminal ?? 'drop';
   if (terminal !== 'drop' && terminal !== 'pad') throw new RangeError(`cutSegments: terminal must be 'drop' or 'pad', got ${String(terminal)}`);
+  const offsets = opts.offsets;
+  if (offsets !== undefined) {
+    if (offsets.length !== trajs.length) throw new RangeError(`cutSegments: ${offsets.length} offsets for ${trajs.length} trajectories`);
+    for (const o of offsets) if (!Number.isInteger(o) || o < 0) throw new RangeError(`cutSegments: offsets must be non-negative integers, got ${o}`);
+  }
   const out: Segment[] = [];
   trajs.forEach((tr, k) => {
     const src = `${opts.source ?? ''}#${k}`;
@@ -124,17 +136,33 @@ export function cutSegments(trajs: readonly Trajectory[], opts: CutOptions = {})
       for (const s of starts.reverse()) out.push(sliceSegment(tr, s, length, src));
       return;
     }
-    for (let s = 0; s + length <= tr.length; s += stride) out.push(sliceSegment(tr, s, length, src));
+    for (let s = offsets?.[k] ?? 0; s + length <= tr.length; s += stride) out.push(sliceSegment(tr, s, length, src));
   });
   return out;
 }
 
-/** How many segments `cutSegments` gives for one trajectory (without cutting anything). */
-export function windowCount(tr: Trajectory, opts: CutOptions = {}): number {
+/**
+ * How many segments `cutSegments` gives for one trajectory (without cutting anything), its
+ * first window starting at `offset` (ignored for a terminated episode under 'pad').
+ */
+export function windowCount(tr: Trajectory, opts: CutOptions = {}, offset = 0): number {
   const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
   const stride = opts.stride ?? length;
-  if (tr.length < length) return (opts.terminal ?? 'drop') === 'pad' && tr.terminated && tr.length > 0 ? 1 : 0;
-  return Math.floor((tr.length - length) / stride) + 1;
+  const pad = (opts.terminal ?? 'drop') === 'pad' && tr.terminated;
+  if (tr.length < length) return pad && tr.length > 0 ? 1 : 0;
+  const from = pad ? 0 : offset;
+  return tr.length - from < length ? 0 : Math.floor((tr.length - from - length) / stride) + 1;
+}
+
+/**
+ * A random start offset in [0, stride) for cutting each trajectory, so that windows are not
+ * all aligned with episode starts (with aligned windows every episode gives one segment that
+ * begins at its reset state). Capped so that a trajectory long enough for one window keeps one.
+ */
+export function randomOffsets(trajs: readonly Trajectory[], opts: CutOptions, rng: Rng): number[] {
+  const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
+  const stride = opts.stride ?? length;
+  return trajs.map((tr) => rng.int(Math.max(1, Math.min(stride, tr.length - length + 1))));
 }
 
 /**

@@ -50,6 +50,10 @@ export const trainFlags = {
     doc: 'ends of episodes that terminated (a fall): pad keeps them (last window ends at the fall; shorter episodes padded with the absorbing state), drop cuts windows from the start only',
     default: 'pad',
   }),
+  segmentWindows: flags.choice(['aligned', 'random'] as const, {
+    doc: "where the pool's windows start in an episode: aligned (steps 0, L, 2L, ...: every episode gives a segment from its reset state) or random (a random offset per episode and round, as clips drawn at random times)",
+    default: 'aligned',
+  }),
   steps: flags.int({ doc: 'total env steps', default: 300_000, min: 1 }),
   numEnvs: flags.int({ doc: 'parallel envs', default: 4, min: 1 }),
   numSteps: flags.int({ doc: 'steps per env per PPO rollout', default: 512, min: 1 }),
@@ -188,6 +192,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       warmupSteps: f.warmupSteps,
       poolEpisodes: f.poolEpisodes,
       terminalSegments: f.terminalSegments,
+      segmentWindows: f.segmentWindows,
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers },

@@ -7,7 +7,7 @@ import { makeEnv } from '../../envs/registry.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { loadTrajectories, saveTrajectories, stateAt, trajectoryReturn } from '../../envs/trajectory.js';
 import { ToyReachEnv } from '../../envs/toy.js';
-import { cutSegments, makePair, padSegment, sampleSegments, segmentReturn, sliceSegment, windowCount } from '../../reward/segments.js';
+import { cutSegments, makePair, padSegment, randomOffsets, sampleSegments, segmentReturn, sliceSegment, windowCount } from '../../reward/segments.js';
 import { trimEpisodes } from '../../reward/loop.js';
 import type { Trajectory } from '../../envs/trajectory.js';
 
@@ -89,6 +89,31 @@ describe('segments', () => {
     expect(sliceSegment(trajs[0], 20, 20, 'x').id).toBe(s.id);
     expect(new Set(segs.map((x) => x.id)).size).toBe(4);
     expect(cutSegments(trajs, { length: 20, stride: 10 }).length).toBe(8); // starts 0,10,20,30 per episode
+  });
+
+  it('starts each trajectory\'s windows at its offset, and draws offsets below the stride', () => {
+    // 50-step episodes, 20-step windows: offset 7 gives starts 7 and 27 (47 would end at 67)
+    const segs = cutSegments(trajs, { length: 20, offsets: [7, 0] });
+    expect(segs.map((s) => s.startStep)).toEqual([7, 27, 0, 20]);
+    expect(Array.from(segs[0].rewards)).toEqual(Array.from(trajs[0].rewards.subarray(7, 27)));
+    expect(segs[0].id).toBe(sliceSegment(trajs[0], 7, 20).id);
+    expect(windowCount(trajs[0], { length: 20 }, 7)).toBe(2);
+    expect(windowCount(trajs[0], { length: 20 }, 11)).toBe(1); // 11 + 20 + 20 = 51 > 50
+    expect(windowCount(trajs[0], { length: 20 }, 31)).toBe(0);
+    expect(cutSegments([trajs[0]], { length: 20, offsets: [31] })).toEqual([]);
+    expect(() => cutSegments(trajs, { length: 20, offsets: [1] })).toThrow(/1 offsets for 2 trajectories/);
+    expect(() => cutSegments(trajs, { length: 20, offsets: [1, -2] })).toThrow(/non-negative integers, got -2/);
+    // offsets lie in [0, stride) and leave room for a window: a 50-step episode with 45-step
+    // windows can only start at 0..5
+    const rng = new Rng(2);
+    const many = Array.from({ length: 200 }, () => randomOffsets(trajs, { length: 20 }, rng)).flat();
+    expect(Math.min(...many)).toBe(0);
+    expect(Math.max(...many)).toBe(19);
+    const tight = Array.from({ length: 200 }, () => randomOffsets(trajs, { length: 45 }, rng)).flat();
+    expect(Math.max(...tight)).toBe(5);
+    expect(new Set(tight).size).toBe(6);
+    // the same stream gives the same offsets
+    expect(randomOffsets(trajs, { length: 20 }, new Rng(9).fork('x'))).toEqual(randomOffsets(trajs, { length: 20 }, new Rng(9).fork('x')));
   });
 
   it('samples random windows and pairs segments of one env', () => {

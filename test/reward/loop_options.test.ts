@@ -1,8 +1,9 @@
 /**
- * Two options of the online loop's learned reward and query pool: the standardisation for PPO
+ * Options of the online loop's learned reward and query pool: the standardisation for PPO
  * (`prefrl train --reward-standardize`: the map to mean 0, std 1 over the pool's transitions,
  * checked against sums done here by hand from the members' per-step outputs, and its round
- * trip through a saved model's meta), and mean-action query rollouts (`--query-rollouts`).
+ * trip through a saved model's meta), mean-action query rollouts (`--query-rollouts`), and
+ * windows at random offsets in the episodes (`--segment-windows random`).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { ToyReachEnv } from '../../envs/toy.js';
 import { readAffine, standardization } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
 import { cutSegments } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
 
 let dir = '';
@@ -113,4 +115,25 @@ describe('reward standardisation', () => {
     const model = JSON.parse(readFileSync(join(summary.runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { queryRolloutSteps: number } };
     expect(model.meta.queryRolloutSteps).toBe(300);
   }, 120_000);
+
+  it('prefrl train --segment-windows random asks about windows that start between the aligned steps', async () => {
+    const starts = (runDir: string): number[] => {
+      const store = LabelStore.open(join(runDir, 'labels.sqlite'));
+      try {
+        return store.labelledPairs().flatMap((lp) => [lp.pair.a.startStep, lp.pair.b.startStep]);
+      } finally {
+        store.close();
+      }
+    };
+    // toy-reach episodes are 50 steps, segments 25: aligned windows start at 0 or 25 only
+    const aligned = starts((await trainToyReach([], 'aligned')).runDir);
+    expect(aligned.length).toBe(80);
+    expect(new Set(aligned)).toEqual(new Set([0, 25]));
+    const random = starts((await trainToyReach(['--segment-windows', 'random'], 'random')).runDir);
+    expect(random.length).toBe(80);
+    // one offset in [0, 25] per episode and round (a 50-step episode then holds one window, or two at offset 0)
+    expect(random.every((t) => Number.isInteger(t) && t >= 0 && t <= 25)).toBe(true);
+    expect(random.filter((t) => t !== 0 && t !== 25).length).toBeGreaterThan(40);
+  }, 120_000);
 });
+
