@@ -7,7 +7,8 @@
  * as RUNE's would pay) and the learned reward with the action set to zero (does the model
  * charge for the action the policy took?); then how many of the steps in the run's
  * labelled segments are still (joint speed under 0.5 rad/s) near the target (< 0.05 m) or away
- * from it.
+ * from it, how many of the latter lie in the first 10 steps of their episode (the arm is reset
+ * at rest), and how many segments start at a reset state.
  *
  *   npx tsx benchmarks/reacher_stillness.ts <preference run folder> <policy run folder>... > out.md
  *
@@ -102,10 +103,15 @@ let steps = 0;
 let near = 0;
 let nearStill = 0;
 let farStill = 0;
+/** Still steps away from the target within the first EARLY steps of their episode (the arm is reset at rest). */
+const EARLY = 10;
+let farStillEarly = 0;
+let fromReset = 0;
 for (const lp of store.labelledPairs()) {
   for (const g of [lp.pair.a, lp.pair.b]) {
     if (seen.has(g.id)) continue;
     seen.add(g.id);
+    if (g.startStep === 0) fromReset++;
     const D = g.obsDim;
     for (let i = 1; i <= g.length; i++) {
       const o = g.obs.subarray(i * D, (i + 1) * D);
@@ -114,10 +120,13 @@ for (const lp of store.labelledPairs()) {
       if (Math.hypot(o[8], o[9]) < NEAR) {
         near++;
         if (still) nearStill++;
-      } else if (still) farStill++;
+      } else if (still) {
+        farStill++;
+        if (g.startStep + i <= EARLY) farStillEarly++;
+      }
     }
   }
 }
 store.close();
-out.push('', `Labelled segments: ${seen.size} distinct, ${steps} steps; near the target (< ${NEAR} m): ${near}, of them still (joint speed < ${STILL} rad/s): ${nearStill}; still away from the target: ${farStill}.`);
+out.push('', `Labelled segments: ${seen.size} distinct, ${steps} steps; near the target (< ${NEAR} m): ${near}, of them still (joint speed < ${STILL} rad/s): ${nearStill}; still away from the target: ${farStill}, of them within the first ${EARLY} steps of their episode: ${farStillEarly}; segments that start at an episode's reset state: ${fromReset}.`);
 process.stdout.write(`${out.join('\n')}\n`);
