@@ -95,8 +95,9 @@ export interface CutOptions {
   readonly offsets?: readonly number[];
   /**
    * What happens to the end of an episode that terminated (fell, left the arena):
-   * - 'drop' (default): windows start at step 0; the tail that does not fill a window, and an
-   *   episode shorter than a segment, are dropped, so the fall itself is never compared;
+   * - 'drop' (default): windows start at step 0 (or the trajectory's offset); the tail that
+   *   does not fill a window, and an episode shorter than a segment, are dropped, so the fall
+   *   itself is never compared;
    * - 'pad': windows are laid back from the terminal step, so the last window ends with the
    *   termination, and an episode shorter than a segment gives one segment padded with its
    *   absorbing state (see `padSegment`). Episodes that did not terminate are cut as with 'drop'.
