@@ -31,9 +31,12 @@
  * stepping a dozen cheap envs, so a worker first polls SEQ for a short while when commands have
  * been coming back to back (adaptive: see `SpinPolicy`); when the main thread takes longer
  * between steps (policy inference, PPO updates) the workers go straight to sleep and leave it
- * the cores. The main thread waits with
- * `Atomics.waitAsync`, so its event loop (a web server, progress output) keeps running during
- * rollouts. Start-up (build envs, report the spec, receive the buffers) and start-up failures
+ * the cores. The main thread first blocks in `Atomics.wait` for up to SYNC_WAIT_MS (a futex
+ * wake-up reaches it sooner than an asynchronous one, which goes through the event loop: on
+ * the cheap envs this is most of the 2-worker speed-up), then waits with `Atomics.waitAsync`,
+ * so its event loop (a web server, progress output) is held up by at most a few ms per
+ * command during rollouts. A worker that dies is noticed once the wait falls back to the
+ * event loop. Start-up (build envs, report the spec, receive the buffers) and start-up failures
  * use ordinary messages. A worker that dies (crash, OOM) rejects the pending command instead
  * of hanging it. Workers are `unref()`ed while idle, so a vec env that is never closed does not
  * keep the process alive.
@@ -373,6 +376,8 @@ function readError(ctrl: Int32Array, err: Uint8Array, index: number): Error {
 export const SPIN_MAX_MS = 0.3;
 /** How long a probe polls (ms): longer, since a sleeping worker's gaps include wake-up latency. */
 export const PROBE_MS = 1;
+/** How long the main thread blocks on a command before it waits asynchronously (ms). */
+export const SYNC_WAIT_MS = 2;
 
 /**
  * When a worker polls for its next command instead of sleeping at once. Polling while commands
@@ -762,6 +767,10 @@ class WorkerVecEnv extends BaseVecEnv {
           if (dead) throw dead.death;
           // (No Promise.race with a death promise here: each race would leave a reaction on a
           // promise that never settles, a leak over millions of steps. Deaths notify instead.)
+          // A short blocking wait first: a futex wake-up reaches this thread sooner than
+          // waitAsync's, which has to go through the event loop; longer commands fall back to
+          // waitAsync so the event loop keeps running.
+          if (Atomics.wait(ctrl, PENDING, pending, SYNC_WAIT_MS) !== 'timed-out') continue;
           const w = waitAsync(ctrl, PENDING, pending);
           if (w.async) await w.value;
         }
