@@ -78,6 +78,12 @@ export interface RewardNetConfig {
    * negated regret (the output is an optimal advantage A-hat(s, a)); set by training.
    */
   readonly preferenceModel: PreferenceModelKind;
+  /**
+   * Observation dimensions the network does not see (default none): their input columns are
+   * set to 0 before normalisation, so they carry no information (for obs-next-obs, in both
+   * halves). For diagnosing and avoiding spurious features (causal confusion).
+   */
+  readonly ignoreObs: readonly number[];
 }
 
 export type RewardNetOptions = Partial<RewardNetConfig> & Pick<RewardNetConfig, 'obsDim' | 'actDim'>;
@@ -90,6 +96,7 @@ export const DEFAULT_REWARD_NET = {
   outputActivation: 'tanh',
   leakyAlpha: 0.01,
   preferenceModel: 'partial-return',
+  ignoreObs: [],
 } as const satisfies Omit<RewardNetConfig, 'obsDim' | 'actDim'>;
 
 /** Width of the network input for an input kind. */
@@ -124,6 +131,25 @@ function checkConfig(c: RewardNetConfig, fail: (msg: string, field: string) => n
   if (c.preferenceModel !== 'partial-return' && c.preferenceModel !== 'regret') {
     fail(`preferenceModel must be partial-return|regret, got ${JSON.stringify(c.preferenceModel)}`, 'preferenceModel');
   }
+  if (!Array.isArray(c.ignoreObs) || !c.ignoreObs.every((j) => Number.isInteger(j) && j >= 0 && j < c.obsDim)) {
+    fail(`ignoreObs must be a list of observation indices in [0, ${c.obsDim}), got ${JSON.stringify(c.ignoreObs)}`, 'ignoreObs');
+  } else if (new Set(c.ignoreObs).size !== c.ignoreObs.length) {
+    fail(`ignoreObs lists an index twice: ${JSON.stringify(c.ignoreObs)}`, 'ignoreObs');
+  } else if (c.ignoreObs.length === c.obsDim && c.input !== 'obs-action') {
+    fail(`ignoreObs hides every observation dimension, so input ${c.input} would see nothing`, 'ignoreObs');
+  }
+}
+
+/**
+ * Zero the columns of ignored observation dimensions in raw input rows [n, inputWidth]
+ * (in place; returns the rows). With obs-next-obs both the obs and the next-obs column go.
+ */
+export function maskIgnoredObs(rows: Float32Array, c: Pick<RewardNetConfig, 'input' | 'obsDim' | 'actDim' | 'ignoreObs'>): Float32Array {
+  if (c.ignoreObs.length === 0) return rows;
+  const w = inputWidth(c.input, c.obsDim, c.actDim);
+  const cols = c.input === 'obs-next-obs' ? [...c.ignoreObs, ...c.ignoreObs.map((j) => j + c.obsDim)] : c.ignoreObs;
+  for (let i = 0; i < rows.length; i += w) for (const j of cols) rows[i + j] = 0;
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,7 +333,12 @@ export class RewardNet implements RewardModel {
   /** Resolve defaults and validate (throws RangeError naming the field). */
   static resolveConfig(opts: RewardNetOptions): RewardNetConfig {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as RewardNetOptions;
-    const c: RewardNetConfig = { ...DEFAULT_REWARD_NET, ...given, hidden: [...(given.hidden ?? DEFAULT_REWARD_NET.hidden)] };
+    const c: RewardNetConfig = {
+      ...DEFAULT_REWARD_NET,
+      ...given,
+      hidden: [...(given.hidden ?? DEFAULT_REWARD_NET.hidden)],
+      ignoreObs: [...(given.ignoreObs ?? DEFAULT_REWARD_NET.ignoreObs)].sort((a, b) => a - b),
+    };
     checkConfig(c, (msg, field) => {
       throw new RangeError(`RewardNet config ${field}: ${msg}`);
     });
@@ -441,9 +472,14 @@ export class RewardNet implements RewardModel {
     });
   }
 
+  /** Zero the ignored observation columns of raw input rows (config.ignoreObs), in place. */
+  maskRows(rows: Float32Array): Float32Array {
+    return maskIgnoredObs(rows, this.config);
+  }
+
   /** Normalised input rows for a transition batch (a new array). */
   inputRows(batch: TransitionBatch, start = 0, count = batch.n - start): Float32Array {
-    return this.normalizer.apply(transitionRows(batch, this.input, this.config.obsDim, this.config.actDim, start, count));
+    return this.normalizer.apply(this.maskRows(transitionRows(batch, this.input, this.config.obsDim, this.config.actDim, start, count)));
   }
 
   /** Every member's reward for every transition: [members, n], row-major. */
@@ -451,7 +487,7 @@ export class RewardNet implements RewardModel {
     this.checkAlive();
     checkBatch(batch, this.input, this.config.obsDim, this.config.actDim);
     const { obsDim, actDim } = this.config;
-    return this.runChunked(batch.n, opts, (view, start, count) => transitionRows(batch, this.input, obsDim, actDim, start, count, view));
+    return this.runChunked(batch.n, opts, (view, start, count) => this.maskRows(transitionRows(batch, this.input, obsDim, actDim, start, count, view)));
   }
 
   /**
@@ -499,7 +535,7 @@ export class RewardNet implements RewardModel {
       if (g.obsDim !== this.config.obsDim || g.actDim !== this.config.actDim) {
         throw new RangeError(`segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the reward network expects ${this.config.obsDim}/${this.config.actDim}`);
       }
-      segmentRows(g, this.input, rows.subarray(o * this.inDim, (o + g.length) * this.inDim));
+      this.maskRows(segmentRows(g, this.input, rows.subarray(o * this.inDim, (o + g.length) * this.inDim)));
       o += g.length;
     }
     return this.predictRows(rows, n, opts);
@@ -605,10 +641,12 @@ export class RewardNet implements RewardModel {
     if (d.version !== FORMAT_VERSION) fail(`version ${JSON.stringify(d.version)} is not supported (expected ${FORMAT_VERSION})`, 'version');
     if (typeof d.config !== 'object' || d.config === null) fail('missing config object', 'config');
     const raw = d.config as Record<string, unknown>;
-    const known = new Set(['input', 'obsDim', 'actDim', 'members', 'hidden', 'activation', 'outputActivation', 'leakyAlpha', 'preferenceModel']);
+    const required = ['input', 'obsDim', 'actDim', 'members', 'hidden', 'activation', 'outputActivation', 'leakyAlpha', 'preferenceModel'];
+    // ignoreObs came later; models saved before it see every observation dimension.
+    const known = new Set([...required, 'ignoreObs']);
     for (const key of Object.keys(raw)) if (!known.has(key)) fail(`unknown key "${key}"`, `config.${key}`);
-    for (const key of known) if (!(key in raw)) fail(`missing key "${key}"`, `config.${key}`);
-    const config = raw as unknown as RewardNetConfig;
+    for (const key of required) if (!(key in raw)) fail(`missing key "${key}"`, `config.${key}`);
+    const config = { ignoreObs: [], ...raw } as unknown as RewardNetConfig;
     checkConfig(config, (msg, field) => fail(msg, `config.${field}`));
 
     const w = d.weights as Record<string, unknown> | undefined;

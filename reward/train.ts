@@ -235,7 +235,7 @@ export function pairRows(net: RewardNet, pairs: readonly Pair[]): { rows: Float3
       if (s.obsDim !== net.config.obsDim || s.actDim !== net.config.actDim) {
         throw new RangeError(`train: segment ${s.id} has obs/act sizes ${s.obsDim}/${s.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
       }
-      segmentRows(s, net.input, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w));
+      net.maskRows(segmentRows(s, net.input, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w)));
     }
   });
   return { rows, H };

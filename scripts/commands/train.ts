@@ -61,6 +61,7 @@ export const trainFlags = {
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: 20, min: 1 }),
   rewardInput: flags.choice(REWARD_INPUTS, { doc: 'reward model: what it sees of a transition', default: 'obs-action' }),
+  rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
@@ -121,6 +122,18 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
   return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
 }
 
+/** --reward-ignore-obs: distinct indices into an observation of obsDim values. */
+export function ignoredObsIndices(list: readonly string[], obsDim: number, envId: string): number[] {
+  const out = list.map((v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--reward-ignore-obs: expected observation indices (integers >= 0) separated by commas, got ${JSON.stringify(list.join(','))}`);
+    if (n >= obsDim) throw new UsageError(`--reward-ignore-obs: index ${n} is out of range; ${envId} observations have ${obsDim} values (indices 0-${obsDim - 1})`);
+    return n;
+  });
+  if (new Set(out).size !== out.length) throw new UsageError(`--reward-ignore-obs: an index is listed twice in ${JSON.stringify(list.join(','))}`);
+  return out;
+}
+
 function positiveInts(list: readonly string[], flag: string): number[] {
   return list.map((v) => {
     const n = Number(v);
@@ -148,6 +161,10 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   // The human teacher's store is the run's, opened below; it is only used once training asks.
   const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
+  const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
+  if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
+    throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
+  }
   const run = resumeDir
     ? openRunDir(resumeDir)
     : createRunDir({
@@ -195,7 +212,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       segmentWindows: f.segmentWindows,
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
-      rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers },
+      rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs },
       rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,

@@ -5,7 +5,7 @@
  * trip through a saved model's meta), mean-action query rollouts (`--query-rollouts`), and
  * windows at random offsets in the episodes (`--segment-windows random`).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,3 +137,32 @@ describe('reward standardisation', () => {
   }, 120_000);
 });
 
+
+describe('prefrl train --reward-ignore-obs', () => {
+  it('trains a reward model that does not see the listed observation values and saves the list with it', async () => {
+    const summary = await trainToyReach(['--reward-ignore-obs', '4,1'], 'ignore-obs');
+    expect(summary.labelsUsed).toBe(40);
+    const model = JSON.parse(readFileSync(join(summary.runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { config: { ignoreObs: number[] } };
+    expect(model.config.ignoreObs).toEqual([1, 4]);
+    const net = RewardNet.load(join(summary.runDir, 'artifacts', 'reward_model'));
+    // The fitted normaliser leaves the ignored columns at 0 (mean 0, std 1).
+    expect([net.normalizer.mean[1], net.normalizer.std[1], net.normalizer.mean[4], net.normalizer.std[4]]).toEqual([0, 1, 0, 1]);
+    net.dispose();
+  });
+
+  it.each([
+    [['9'], /--reward-ignore-obs: index 9 is out of range; toy-reach observations have 6 values \(indices 0-5\)/],
+    [['1,x'], /--reward-ignore-obs: expected observation indices \(integers >= 0\)/],
+    [['2,2'], /--reward-ignore-obs: an index is listed twice/],
+    [['0,1,2,3,4,5', '--reward-input', 'obs'], /hides all 6 observation values, so --reward-input obs would see nothing/],
+  ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
+    const err: string[] = [];
+    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+    const runs = join(dir, 'bad-ignore');
+    const code = await main(['train', '--env', 'toy-reach', '--reward-ignore-obs', ...extra, '--runs-dir', runs, '--quiet'], ctx);
+    expect(code).toBe(2);
+    expect(err.join('')).toMatch(message);
+    expect(existsSync(runs)).toBe(false);
+  });
+});

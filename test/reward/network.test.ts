@@ -14,6 +14,7 @@ import {
   dense,
   InputNormalizer,
   inputWidth,
+  maskIgnoredObs,
   MODEL_FILE,
   RewardNet,
   segmentRows,
@@ -301,5 +302,63 @@ describe('save and load', () => {
     expect(() => RewardNet.load(path)).toThrow(/model\.json \(config\.dropout\): unknown key/);
     writeFileSync(join(path, MODEL_FILE), JSON.stringify({ ...doc, normalizer: { ...doc.normalizer, std: doc.normalizer.std.slice(1) } }));
     expect(() => RewardNet.load(path)).toThrow(/model\.json \(normalizer\.std\)/);
+  });
+});
+
+describe('ignored observation dimensions (ignoreObs)', () => {
+  it('zeroes exactly the listed obs columns, in both halves for obs-next-obs', () => {
+    // Two rows of obs-action with obsDim 3, actDim 2: [o0 o1 o2 a0 a1].
+    const rows = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    maskIgnoredObs(rows, { input: 'obs-action', obsDim: 3, actDim: 2, ignoreObs: [1] });
+    expect(Array.from(rows)).toEqual([1, 0, 3, 4, 5, 6, 0, 8, 9, 10]);
+    // One row of obs-next-obs with obsDim 3: [o0 o1 o2 n0 n1 n2].
+    const pair = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    maskIgnoredObs(pair, { input: 'obs-next-obs', obsDim: 3, actDim: 2, ignoreObs: [0, 2] });
+    expect(Array.from(pair)).toEqual([0, 2, 0, 0, 5, 0]);
+  });
+
+  it('predictions do not depend on the ignored dimensions and do on the others', () => {
+    const net = RewardNet.create({ obsDim: 4, actDim: 1, hidden: [8], members: 2, ignoreObs: [3, 1] }, new Rng(7));
+    expect(net.config.ignoreObs).toEqual([1, 3]);
+    const batch = randomBatch(50, 4, 1, new Rng(8));
+    net.setNormalizer(InputNormalizer.fit(net.maskRows(transitionRows(batch, 'obs-action', 4, 1)), 5));
+    // A masked column is constant 0, so the fit leaves it at mean 0, std 1 (it stays 0).
+    expect(net.normalizer.mean[1]).toBe(0);
+    expect(net.normalizer.std[3]).toBe(1);
+    const base = net.predictMembers(batch);
+    const changed = { ...batch, obs: batch.obs.map((v, i) => (i % 4 === 1 || i % 4 === 3 ? v * 5 + 3 : v)) };
+    expect(Array.from(net.predictMembers(changed))).toEqual(Array.from(base));
+    const other = { ...batch, obs: batch.obs.map((v, i) => (i % 4 === 0 ? v + 1 : v)) };
+    expect(Array.from(net.predictMembers(other))).not.toEqual(Array.from(base));
+    net.dispose();
+  });
+
+  it('rejects indices out of range, repeated, or hiding every input', () => {
+    expect(() => RewardNet.create({ obsDim: 4, actDim: 1, ignoreObs: [4] }, new Rng(1))).toThrow(/ignoreObs: ignoreObs must be a list of observation indices in \[0, 4\), got \[4\]/);
+    expect(() => RewardNet.create({ obsDim: 4, actDim: 1, ignoreObs: [2, 2] }, new Rng(1))).toThrow(/lists an index twice/);
+    expect(() => RewardNet.create({ obsDim: 2, actDim: 1, input: 'obs', ignoreObs: [0, 1] }, new Rng(1))).toThrow(/input obs would see nothing/);
+  });
+
+  it('is saved and loaded; a model.json written before the field loads with none ignored', () => {
+    const net = RewardNet.create({ obsDim: 4, actDim: 1, hidden: [8], members: 1, ignoreObs: [2] }, new Rng(9));
+    const path = join(dir, 'ignore');
+    net.save(path);
+    const loaded = RewardNet.load(path);
+    expect(loaded.config.ignoreObs).toEqual([2]);
+    const batch = randomBatch(20, 4, 1, new Rng(10));
+    expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
+    loaded.dispose();
+    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
+    delete doc.config.ignoreObs;
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    const old = RewardNet.load(path);
+    expect(old.config.ignoreObs).toEqual([]);
+    // The weights are the same, but now column 2 is seen, so the outputs differ.
+    expect(Array.from(old.predictMembers(batch))).not.toEqual(Array.from(net.predictMembers(batch)));
+    old.dispose();
+    doc.config.ignoreObs = [-1];
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    expect(() => RewardNet.load(path)).toThrow(/model\.json \(config\.ignoreObs\): ignoreObs must be a list/);
+    net.dispose();
   });
 });
