@@ -477,17 +477,30 @@ export class RewardNet implements RewardModel {
     return maskIgnoredObs(rows, this.config);
   }
 
+  /**
+   * Raw (unnormalised) input rows of transitions start..start+count-1 as this network sees
+   * them: [count, inDim], ignored observation columns zeroed. Every input this network gets
+   * is built here or in segmentInputRows.
+   */
+  batchRows(batch: TransitionBatch, start = 0, count = batch.n - start, out?: Float32Array): Float32Array {
+    return this.maskRows(transitionRows(batch, this.input, this.config.obsDim, this.config.actDim, start, count, out));
+  }
+
+  /** Raw input rows of a segment's transitions as this network sees them: [length, inDim]. */
+  segmentInputRows(seg: Segment, out?: Float32Array): Float32Array {
+    return this.maskRows(segmentRows(seg, this.input, out));
+  }
+
   /** Normalised input rows for a transition batch (a new array). */
   inputRows(batch: TransitionBatch, start = 0, count = batch.n - start): Float32Array {
-    return this.normalizer.apply(this.maskRows(transitionRows(batch, this.input, this.config.obsDim, this.config.actDim, start, count)));
+    return this.normalizer.apply(this.batchRows(batch, start, count));
   }
 
   /** Every member's reward for every transition: [members, n], row-major. */
   predictMembers(batch: TransitionBatch, opts: PredictOptions = {}): Float32Array {
     this.checkAlive();
     checkBatch(batch, this.input, this.config.obsDim, this.config.actDim);
-    const { obsDim, actDim } = this.config;
-    return this.runChunked(batch.n, opts, (view, start, count) => this.maskRows(transitionRows(batch, this.input, obsDim, actDim, start, count, view)));
+    return this.runChunked(batch.n, opts, (view, start, count) => this.batchRows(batch, start, count, view));
   }
 
   /**
@@ -535,7 +548,7 @@ export class RewardNet implements RewardModel {
       if (g.obsDim !== this.config.obsDim || g.actDim !== this.config.actDim) {
         throw new RangeError(`segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the reward network expects ${this.config.obsDim}/${this.config.actDim}`);
       }
-      this.maskRows(segmentRows(g, this.input, rows.subarray(o * this.inDim, (o + g.length) * this.inDim)));
+      this.segmentInputRows(g, rows.subarray(o * this.inDim, (o + g.length) * this.inDim));
       o += g.length;
     }
     return this.predictRows(rows, n, opts);

@@ -40,7 +40,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
-import { InputNormalizer, type RewardNet, segmentRows } from './network.js';
+import { InputNormalizer, type RewardNet } from './network.js';
 import type { Label, Pair, PreferenceModelKind } from './types.js';
 
 export interface TrainOptions {
@@ -235,7 +235,7 @@ export function pairRows(net: RewardNet, pairs: readonly Pair[]): { rows: Float3
       if (s.obsDim !== net.config.obsDim || s.actDim !== net.config.actDim) {
         throw new RangeError(`train: segment ${s.id} has obs/act sizes ${s.obsDim}/${s.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
       }
-      net.maskRows(segmentRows(s, net.input, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w)));
+      net.segmentInputRows(s, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w));
     }
   });
   return { rows, H };

@@ -3,7 +3,8 @@
  * (`prefrl train --reward-standardize`: the map to mean 0, std 1 over the pool's transitions,
  * checked against sums done here by hand from the members' per-step outputs, and its round
  * trip through a saved model's meta), mean-action query rollouts (`--query-rollouts`), and
- * windows at random offsets in the episodes (`--segment-windows random`).
+ * windows at random offsets in the episodes (`--segment-windows random`), and observation values
+ * hidden from the reward model (`--reward-ignore-obs`).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,7 +137,6 @@ describe('reward standardisation', () => {
     expect(random.filter((t) => t !== 0 && t !== 25).length).toBeGreaterThan(40);
   }, 120_000);
 });
-
 
 describe('prefrl train --reward-ignore-obs', () => {
   it('trains a reward model that does not see the listed observation values and saves the list with it', async () => {
