@@ -252,6 +252,8 @@ interface Rollout {
   logProbs: Float32Array;
   values: Float32Array;
   trueRewards: Float64Array;
+  /** [T * N, nTerms] the env's reward terms. */
+  terms: Float64Array;
   dones: Uint8Array;
   terminated: Uint8Array;
   /** V(normalised final obs) where an episode was truncated (not terminated), else 0. */
@@ -346,6 +348,7 @@ export class PpoTrainer {
   private async collect(): Promise<{ ro: Rollout; episodes: EpisodeStats[] }> {
     const { numEnvs: N, numSteps: T, normObs } = this.config;
     const { obsDim: D, actDim: A } = this.spec;
+    const nTerms = this.spec.rewardTerms.length;
     const pol = this.policy;
     const ro: Rollout = {
       obsN: new Float32Array(T * N * D),
@@ -356,6 +359,7 @@ export class PpoTrainer {
       logProbs: new Float32Array(T * N),
       values: new Float32Array(T * N),
       trueRewards: new Float64Array(T * N),
+      terms: new Float64Array(T * N * nTerms),
       dones: new Uint8Array(T * N),
       terminated: new Uint8Array(T * N),
       truncValues: new Float32Array(T * N),
@@ -383,6 +387,7 @@ export class PpoTrainer {
       for (let i = 0; i < N; i++) {
         const k = t * N + i;
         ro.trueRewards[k] = res.rewards[i];
+        ro.terms.set(res.terms.subarray(i * nTerms, (i + 1) * nTerms), k * nTerms);
         const done = res.terminated[i] === 1 || res.truncated[i] === 1;
         ro.dones[k] = done ? 1 : 0;
         ro.terminated[k] = res.terminated[i];
@@ -476,7 +481,7 @@ export class PpoTrainer {
     this.globalStep += B;
 
     // Relabel with the reward source, on raw observations and the actions the env applied.
-    const learned = this.rewardFn({ n: B, obs: ro.rawObs, actions: ro.clippedActions, nextObs: ro.nextRawObs }, ro.trueRewards);
+    const learned = this.rewardFn({ n: B, obs: ro.rawObs, actions: ro.clippedActions, nextObs: ro.nextRawObs, terms: ro.terms }, ro.trueRewards);
     if (learned.length !== B) throw new Error(`reward source returned ${learned.length} rewards for ${B} transitions`);
     const rewards = Float32Array.from(learned);
     // Learned returns of finished episodes, for logging next to the true ones.

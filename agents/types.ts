@@ -10,6 +10,27 @@ export type RewardFn = (batch: TransitionBatch, trueRewards: Float64Array) => Fl
 /** The env's own reward. */
 export const trueReward: RewardFn = (_batch, trueRewards) => Float32Array.from(trueRewards);
 
+/**
+ * The env's reward terms under other weights: reward = sum over k of weights[k] x term k (the
+ * spec's term order). For reward-term ablations ("is this term needed?"); the batch must carry
+ * the terms, as PPO's rollouts do.
+ */
+export function weightedTermsReward(weights: ArrayLike<number>): RewardFn {
+  const w = Float64Array.from(weights);
+  return (batch) => {
+    const terms = batch.terms;
+    if (!terms) throw new Error('weightedTermsReward: the transitions carry no reward terms');
+    if (terms.length !== batch.n * w.length) throw new Error(`weightedTermsReward: ${terms.length} term values for ${batch.n} transitions of ${w.length} terms`);
+    const out = new Float32Array(batch.n);
+    for (let i = 0; i < batch.n; i++) {
+      let r = 0;
+      for (let k = 0; k < w.length; k++) r += w[k] * terms[i * w.length + k];
+      out[i] = r;
+    }
+    return out;
+  };
+}
+
 /** Encode a Float32Array as base64 of its little-endian bytes (exact, compact, JSON-safe). */
 export function f32ToBase64(a: Float32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');

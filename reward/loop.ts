@@ -21,7 +21,7 @@ import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
-import type { RewardFn } from '../agents/types.js';
+import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
 import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries } from './query.js';
@@ -35,6 +35,11 @@ export interface LoopOptions {
   readonly ppo: Partial<PpoConfig> & { totalSteps: number; seed: number };
   /** Learn from preferences, or from the env's true reward (the baseline). */
   readonly reward: 'learned' | 'true';
+  /**
+   * With reward 'true': PPO learns from the env's reward terms under these weights (one per
+   * term, the spec's order) instead of the env's own; evaluation still reports the env's reward.
+   */
+  readonly rewardWeights?: readonly number[];
   readonly teacher?: Teacher;
   readonly preferenceModel: PreferenceModelKind;
   /** Total labels (queries answered, skips included). */
@@ -123,6 +128,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   const start = o.clock.now();
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
+  if (learned && o.rewardWeights) throw new Error('runPreferenceLoop: rewardWeights apply to the true reward only');
   const rng = new Rng(o.ppo.seed).fork('preference-loop');
   const episodes: Trajectory[] = [];
   // A resumed trainer records episodes too: the query pool refills from its rollouts.
@@ -146,6 +152,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       return r;
     };
     if (learned) trainer.rewardFn = modelFn;
+    else if (o.rewardWeights) trainer.rewardFn = weightedTermsReward(o.rewardWeights);
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
     const pool = (round: number): Segment[] => {
       // The newest poolEpisodes episodes, and older ones while the pool is short of segments.

@@ -112,6 +112,8 @@ export interface TransitionBatch {
   readonly actions: Float32Array;
   /** [n, obsDim] */
   readonly nextObs: Float32Array;
+  /** [n, nTerms] the env's reward terms of each transition, where the producer has them (PPO's rollouts do). */
+  readonly terms?: Float64Array;
 }
 
 /** A learned per-step reward (an ensemble). */

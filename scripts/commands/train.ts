@@ -26,6 +26,11 @@ export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
   task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
   reward: flags.choice(['learned', 'true'] as const, { doc: 'learn the reward from a teacher, or use the env\'s true reward (baseline)', default: 'learned' }),
+  rewardWeights: flags.list({
+    doc: "with --reward true: PPO learns from the env's reward terms re-weighted, name=weight,... (unlisted terms keep their weights; see prefrl envs --json); evaluations still report the env's own reward. For reward-term ablations, e.g. --reward-weights on_target=0",
+    default: [],
+    defaultDoc: "the env's weights",
+  }),
   teacher: flags.string({
     doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | regret[:k=v] (needs --expert) | heron:<config.json> | human (people in the viewer)',
     default: 'oracle',
@@ -142,6 +147,30 @@ function positiveInts(list: readonly string[], flag: string): number[] {
   });
 }
 
+/** --reward-weights name=w,... as one weight per reward term (the env's weights where unlisted); undefined when none are given. */
+export function termWeights(list: readonly string[], spec: EnvSpec, reward: 'learned' | 'true'): number[] | undefined {
+  if (list.length === 0) return undefined;
+  if (reward !== 'true') throw new UsageError('--reward-weights: applies to --reward true only (a learned reward has no terms to re-weight)');
+  const names = spec.rewardTerms.map((t) => t.name);
+  const weights = spec.rewardTerms.map((t) => t.weight);
+  const seen = new Set<string>();
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq).trim();
+    const k = names.indexOf(name);
+    if (eq < 0 || k < 0) {
+      throw new UsageError(`--reward-weights: expected name=weight with a reward term of ${spec.id} (${names.join(', ')}), got ${JSON.stringify(item)}`);
+    }
+    const text = item.slice(eq + 1).trim();
+    const w = Number(text);
+    if (text === '' || !Number.isFinite(w)) throw new UsageError(`--reward-weights: ${name}: expected a finite number, got ${JSON.stringify(text)}`);
+    if (seen.has(name)) throw new UsageError(`--reward-weights: ${name} given twice`);
+    seen.add(name);
+    weights[k] = w;
+  }
+  return weights;
+}
+
 function readCheckpoint(file: string): PpoCheckpoint {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
@@ -161,6 +190,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   // The human teacher's store is the run's, opened below; it is only used once training asks.
   const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
+  const rewardWeights = termWeights(f.rewardWeights, envSpec, f.reward);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
@@ -198,6 +228,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       env: envConfig,
       ppo,
       reward: f.reward,
+      rewardWeights,
       teacher,
       preferenceModel: f.preferenceModel,
       budget: f.labels,
