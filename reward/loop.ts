@@ -7,7 +7,8 @@
  *   budget is spent, then PPO continues on the final reward model.
  *
  * With `reward: 'true'` the same loop trains PPO on the env's reward with identical settings
- * (no queries), so a comparison is one flag apart. The true return is always evaluated and
+ * (no queries), so a comparison is one flag apart; with `reward: 'model'` PPO learns from a
+ * fixed, saved reward model (no queries either). The true return is always evaluated and
  * logged next to the learned one, with the reward metrics (held-out accuracy and NLL,
  * correlation of predicted and true segment returns, EPIC distance on visited transitions).
  */
@@ -34,7 +35,13 @@ export interface LoopOptions {
   readonly env: EnvConfig;
   readonly ppo: Partial<PpoConfig> & { totalSteps: number; seed: number };
   /** Learn from preferences, or from the env's true reward (the baseline). */
-  readonly reward: 'learned' | 'true';
+  readonly reward: 'learned' | 'true' | 'model';
+  /**
+   * With reward 'model': the fixed reward model PPO learns from (a saved one: trained offline or
+   * by an earlier run), with its saved standardisation if any; no teacher is asked. The loop
+   * copies it into the run folder and disposes it.
+   */
+  readonly rewardModel?: RewardNet;
   /**
    * With reward 'true': PPO learns from the env's reward terms under these weights (one per
    * term, the spec's order) instead of the env's own; evaluation still reports the env's reward.
@@ -96,7 +103,7 @@ export interface LoopOptions {
 
 export interface LoopSummary {
   readonly env: string;
-  readonly reward: 'learned' | 'true';
+  readonly reward: 'learned' | 'true' | 'model';
   readonly teacher: string | null;
   readonly preferenceModel: PreferenceModelKind | null;
   /** Mean true return of the final policy over the evaluation episodes. */
@@ -128,13 +135,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   const start = o.clock.now();
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
-  if (learned && o.rewardWeights) throw new Error('runPreferenceLoop: rewardWeights apply to the true reward only');
+  if (o.rewardWeights && o.reward !== 'true') throw new Error('runPreferenceLoop: rewardWeights apply to the true reward only');
+  if ((o.reward === 'model') !== Boolean(o.rewardModel)) throw new Error("runPreferenceLoop: a rewardModel goes with reward 'model', and only there");
   const rng = new Rng(o.ppo.seed).fork('preference-loop');
   const episodes: Trajectory[] = [];
   // A resumed trainer records episodes too: the query pool refills from its rollouts.
   const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined });
   if (o.resume) trainer.restore(o.resume.checkpoint, o.resume.source);
-  let net: RewardNet | null = o.resume?.net ?? null;
+  let net: RewardNet | null = o.resume?.net ?? o.rewardModel ?? null;
+  if (o.resume?.net && o.rewardModel) o.rewardModel.dispose();
   const curve: [number, number][] = [];
   const recent: EpisodeStats[] = [];
   // Saved in the reward model's meta every round, so a resumed run keeps counting.
@@ -151,7 +160,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       if (affine.scale !== 1 || affine.shift !== 0) for (let i = 0; i < r.length; i++) r[i] = (r[i] - affine.shift) * affine.scale;
       return r;
     };
-    if (learned) trainer.rewardFn = modelFn;
+    if (learned || o.reward === 'model') trainer.rewardFn = modelFn;
+    if (o.reward === 'model' && !o.resume?.net) net!.save(o.run.artifact('reward_model'));
     else if (o.rewardWeights) trainer.rewardFn = weightedTermsReward(o.rewardWeights);
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
     const pool = (round: number): Segment[] => {

@@ -25,7 +25,10 @@ import { type Command, type CommandContext, parseOrHelp, printJson } from '../co
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
   task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
-  reward: flags.choice(['learned', 'true'] as const, { doc: 'learn the reward from a teacher, or use the env\'s true reward (baseline)', default: 'learned' }),
+  reward: flags.string({
+    doc: "learned (from a teacher's labels) | true (the env's reward: the baseline) | model:<dir> (a saved reward model, fixed: a run's artifacts/reward_model, or one trained offline; no teacher)",
+    default: 'learned',
+  }),
   rewardWeights: flags.list({
     doc: "with --reward true: PPO learns from the env's reward terms re-weighted, name=weight,... (unlisted terms keep their weights; see prefrl envs --json); evaluations still report the env's own reward. For reward-term ablations, e.g. --reward-weights on_target=0",
     default: [],
@@ -147,8 +150,23 @@ function positiveInts(list: readonly string[], flag: string): number[] {
   });
 }
 
+export type RewardSource = { kind: 'learned' } | { kind: 'true' } | { kind: 'model'; dir: string };
+
+/** --reward learned | true | model:<dir>; a model folder (or a run folder holding one) must have model.json. */
+export function rewardSource(value: string): RewardSource {
+  if (value === 'learned' || value === 'true') return { kind: value };
+  if (!value.startsWith('model:') || value.length === 'model:'.length) {
+    throw new UsageError(`--reward: expected learned, true or model:<dir>, got ${JSON.stringify(value)}`);
+  }
+  const given = value.slice('model:'.length);
+  const inRun = join(given, 'artifacts', 'reward_model');
+  const dir = existsSync(join(given, 'model.json')) ? given : existsSync(join(inRun, 'model.json')) ? inRun : null;
+  if (!dir) throw new UsageError(`--reward: ${given} holds no reward model (no model.json there or in artifacts/reward_model)`);
+  return { kind: 'model', dir };
+}
+
 /** --reward-weights name=w,... as one weight per reward term (the env's weights where unlisted); undefined when none are given. */
-export function termWeights(list: readonly string[], spec: EnvSpec, reward: 'learned' | 'true'): number[] | undefined {
+export function termWeights(list: readonly string[], spec: EnvSpec, reward: string): number[] | undefined {
   if (list.length === 0) return undefined;
   if (reward !== 'true') throw new UsageError('--reward-weights: applies to --reward true only (a learned reward has no terms to re-weight)');
   const names = spec.rewardTerms.map((t) => t.name);
@@ -187,6 +205,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
   probe.dispose();
+  const source = rewardSource(f.reward);
   // The human teacher's store is the run's, opened below; it is only used once training asks.
   const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
@@ -195,11 +214,23 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
+  // Loaded last: every check that can refuse the run has passed.
+  let model: RewardNet | undefined;
+  if (source.kind === 'model') {
+    model = RewardNet.load(source.dir);
+    const c = model.config;
+    if (c.obsDim !== envSpec.obsDim || c.actDim !== envSpec.actDim) {
+      model.dispose();
+      throw new UsageError(
+        `--reward: the model in ${source.dir} takes ${c.obsDim} observation and ${c.actDim} action values; ${envSpec.id} has ${envSpec.obsDim} and ${envSpec.actDim}`,
+      );
+    }
+  }
   const run = resumeDir
     ? openRunDir(resumeDir)
     : createRunDir({
         root: f.runsDir,
-        name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${f.reward === 'true' ? 'true' : f.teacher.replace(/[^a-z0-9]+/gi, '_')}-s${f.seed}`,
+        name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
         config: { command: 'train', ...f, envConfig, derived: { feedbackEvery } },
         clock: ctx.clock,
       });
@@ -220,14 +251,17 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
     }
     ctx.logger.info(
-      f.reward === 'true'
+      source.kind === 'true'
         ? `PPO on the true reward of ${envSpec.id} for ${f.steps} steps -> ${run.path}`
-        : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
+        : source.kind === 'model'
+          ? `PPO on the fixed reward model ${source.dir} on ${envSpec.id} for ${f.steps} steps -> ${run.path}`
+          : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
     );
     const summary = await runPreferenceLoop({
       env: envConfig,
       ppo,
-      reward: f.reward,
+      reward: source.kind,
+      rewardModel: model,
       rewardWeights,
       teacher,
       preferenceModel: f.preferenceModel,
