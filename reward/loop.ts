@@ -25,7 +25,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
-import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries } from './query.js';
+import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
@@ -51,6 +51,11 @@ export interface LoopOptions {
   readonly preferenceModel: PreferenceModelKind;
   /** Total labels (queries answered, skips included). */
   readonly budget: number;
+  /**
+   * Share of the pool, by the current model's predicted segment return, that candidate pairs
+   * are drawn from (1 or absent: the whole pool; the first round always uses the whole pool).
+   */
+  readonly poolTop?: number;
   readonly labelsPerRound: number;
   readonly segmentLength: number;
   readonly query: QueryMethod;
@@ -198,7 +203,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
       // Fresh candidates only: a pair already asked (this run or before a resume) is not asked again.
       const seen = new Set<string>();
-      const candidates = samplePairs(segs, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
+      // With poolTop < 1 (once a model exists), pairs come from the best-predicted share of the pool.
+      const top = net && o.poolTop !== undefined && o.poolTop < 1 ? topSegments(segs, net.segmentSums(segs), o.poolTop) : segs;
+      const candidates = samplePairs(top, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
         if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
         seen.add(p.id);
         return true;
@@ -246,6 +253,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         'teacher/labels': last.labels,
         'teacher/round_skips': skips,
         'teacher/pool_segments': segs.length,
+        ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
         'teacher/query_method': sel.used,
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,

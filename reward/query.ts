@@ -55,6 +55,24 @@ export function samplePairs(pool: readonly Segment[], count: number, rng: Rng): 
   return out;
 }
 
+/**
+ * The share `fraction` (in (0, 1]) of the pool with the highest predicted return, the mean of
+ * the members' summed outputs (`sums`: [members, pool.length], RewardNet.segmentSums); at least
+ * 2 segments, pool order kept. Pairs drawn from it compare the policy's best behaviour, where
+ * the reward's finest distinctions matter to the policy (and where few uniform pairs fall).
+ */
+export function topSegments(pool: readonly Segment[], sums: Float32Array, fraction: number): Segment[] {
+  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`topSegments: fraction must be in (0, 1], got ${fraction}`);
+  const n = pool.length;
+  if (n === 0) return [];
+  const m = membersOf(sums, n);
+  const score = new Float64Array(n);
+  for (let k = 0; k < m; k++) for (let j = 0; j < n; j++) score[j] += sums[k * n + j] / m;
+  const keep = Math.min(n, Math.max(2, Math.ceil(fraction * n)));
+  const chosen = Array.from(topK(score, keep)).sort((a, b) => a - b);
+  return chosen.map((j) => pool[j]);
+}
+
 export interface FeatureOptions {
   /** Use every stride-th step of each segment (default 1). */
   readonly stride?: number;

@@ -53,6 +53,12 @@ export const trainFlags = {
   oversample: flags.int({ doc: 'candidate pairs per query', default: 10, min: 1 }),
   feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', optional: true, defaultDoc: 'spread the budget over the first half of training', min: 1 }),
   warmupSteps: flags.int({ doc: 'env steps of the untrained policy before the first round', default: 8192, min: 0 }),
+  poolTop: flags.float({
+    doc: "candidate pairs come from this share of the pool with the highest return predicted by the current reward model (after the first round): queries compare the policy's best segments. 1: the whole pool",
+    default: 1,
+    min: 0.01,
+    max: 1,
+  }),
   poolEpisodes: flags.int({ doc: 'segments are drawn from this many recent episodes (more while they hold under 64 segments)', default: 16, min: 1 }),
   terminalSegments: flags.choice(['pad', 'drop'] as const, {
     doc: 'ends of episodes that terminated (a fall): pad keeps them (last window ends at the fall; shorter episodes padded with the absorbing state), drop cuts windows from the start only',
@@ -273,6 +279,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       feedbackEvery,
       warmupSteps: f.warmupSteps,
       poolEpisodes: f.poolEpisodes,
+      poolTop: f.poolTop,
       terminalSegments: f.terminalSegments,
       segmentWindows: f.segmentWindows,
       standardizeReward: f.rewardStandardize,

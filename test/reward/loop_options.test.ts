@@ -4,7 +4,8 @@
  * checked against sums done here by hand from the members' per-step outputs, and its round
  * trip through a saved model's meta), mean-action query rollouts (`--query-rollouts`), and
  * windows at random offsets in the episodes (`--segment-windows random`), and observation values
- * hidden from the reward model (`--reward-ignore-obs`).
+ * hidden from the reward model (`--reward-ignore-obs`), and pairs drawn from the best-predicted
+ * share of the pool (`--pool-top`).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,6 +137,17 @@ describe('reward standardisation', () => {
     expect(random.every((t) => Number.isInteger(t) && t >= 0 && t <= 25)).toBe(true);
     expect(random.filter((t) => t !== 0 && t !== 25).length).toBeGreaterThan(40);
   }, 120_000);
+});
+
+describe('prefrl train --pool-top', () => {
+  it('draws the second round\'s pairs from the best-predicted half of the pool (the first round from all of it)', async () => {
+    const summary = await trainToyReach(['--pool-top', '0.5'], 'pool-top');
+    expect(summary.labelsUsed).toBe(40);
+    const rounds = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>).filter((m) => m['teacher/pool_segments'] !== undefined);
+    expect(rounds.length).toBe(2);
+    expect(rounds[0]['teacher/pool_top_segments']).toBeUndefined();
+    expect(rounds[1]['teacher/pool_top_segments']).toBe(Math.ceil(0.5 * rounds[1]['teacher/pool_segments']));
+  });
 });
 
 describe('prefrl train --reward-ignore-obs', () => {

@@ -10,6 +10,7 @@ import {
   samplePairs,
   selectQueries,
   topK,
+  topSegments,
 } from '../../reward/query.js';
 import { cutSegments } from '../../reward/segments.js';
 import type { Pair, Segment } from '../../reward/types.js';
@@ -51,6 +52,29 @@ function toyPool(): Segment[] {
   const env = new ToyReachEnv();
   return cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 4, seed: 5 }), { length: 10 });
 }
+
+describe('topSegments (--pool-top)', () => {
+  // Five segments, two members: mean predicted returns (1+3)/2=2, (5+5)/2=5, (-1+1)/2=0, (4+8)/2=6, (2+2)/2=2.
+  const pool = ['s0', 's1', 's2', 's3', 's4'].map((id) => seg(id, [0, 0, 0]));
+  const sums = Float32Array.from([1, 5, -1, 4, 2, 3, 5, 1, 8, 2]);
+
+  it('keeps the best-predicted share of the pool by the members\' mean, in pool order', () => {
+    expect(topSegments(pool, sums, 0.4).map((g) => g.id)).toEqual(['s1', 's3']);
+    // ceil(0.6 x 5) = 3: s3 (6), s1 (5), then the tie at 2 goes to the earlier segment, s0.
+    expect(topSegments(pool, sums, 0.6).map((g) => g.id)).toEqual(['s0', 's1', 's3']);
+    expect(topSegments(pool, sums, 1).map((g) => g.id)).toEqual(['s0', 's1', 's2', 's3', 's4']);
+  });
+
+  it('keeps at least two segments, so pairs can still be drawn', () => {
+    expect(topSegments(pool, sums, 0.01).map((g) => g.id)).toEqual(['s1', 's3']);
+  });
+
+  it('rejects a fraction outside (0, 1] and predictions of the wrong size', () => {
+    expect(() => topSegments(pool, sums, 0)).toThrow(/fraction must be in \(0, 1\], got 0/);
+    expect(() => topSegments(pool, sums, 1.5)).toThrow(/fraction must be in/);
+    expect(() => topSegments(pool, new Float32Array(7), 0.5)).toThrow(/predictions of length 7 are not \[members, 5\]/);
+  });
+});
 
 describe('samplePairs', () => {
   it('never pairs a segment with itself and is seeded', () => {
