@@ -384,10 +384,11 @@ export class PpoTrainer {
         clipped[k] = Math.min(actHigh[j], Math.max(actLow[j], actions[k]));
       }
       const res = await this.vec.step(actions);
+      // res.terms is [N, nTerms] in env order, i.e. rows t * N .. t * N + N - 1 of ro.terms.
+      ro.terms.set(res.terms, t * N * nTerms);
       for (let i = 0; i < N; i++) {
         const k = t * N + i;
         ro.trueRewards[k] = res.rewards[i];
-        ro.terms.set(res.terms.subarray(i * nTerms, (i + 1) * nTerms), k * nTerms);
         const done = res.terminated[i] === 1 || res.truncated[i] === 1;
         ro.dones[k] = done ? 1 : 0;
         ro.terminated[k] = res.terminated[i];

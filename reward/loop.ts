@@ -166,8 +166,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       return r;
     };
     if (learned || o.reward === 'model') trainer.rewardFn = modelFn;
-    if (o.reward === 'model' && !o.resume?.net) net!.save(o.run.artifact('reward_model'));
     else if (o.rewardWeights) trainer.rewardFn = weightedTermsReward(o.rewardWeights);
+    // A fixed model is copied into the run at once, so a resumed run finds the reward it trained on.
+    if (o.reward === 'model' && !o.resume?.net) net!.save(o.run.artifact('reward_model'));
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
     const pool = (round: number): Segment[] => {
       // The newest poolEpisodes episodes, and older ones while the pool is short of segments.

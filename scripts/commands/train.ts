@@ -172,7 +172,7 @@ export function rewardSource(value: string): RewardSource {
 }
 
 /** --reward-weights name=w,... as one weight per reward term (the env's weights where unlisted); undefined when none are given. */
-export function termWeights(list: readonly string[], spec: EnvSpec, reward: string): number[] | undefined {
+export function termWeights(list: readonly string[], spec: EnvSpec, reward: RewardSource['kind']): number[] | undefined {
   if (list.length === 0) return undefined;
   if (reward !== 'true') throw new UsageError('--reward-weights: applies to --reward true only (a learned reward has no terms to re-weight)');
   const names = spec.rewardTerms.map((t) => t.name);
@@ -213,9 +213,9 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   probe.dispose();
   const source = rewardSource(f.reward);
   // The human teacher's store is the run's, opened below; it is only used once training asks.
-  const teacher = f.reward === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  const teacher = source.kind === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
-  const rewardWeights = termWeights(f.rewardWeights, envSpec, f.reward);
+  const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
