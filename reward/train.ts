@@ -70,6 +70,19 @@ export interface TrainOptions {
   readonly fitNormalizer?: boolean;
   /** Transitions per micro-batch (speed only; default 2048). */
   readonly microBatchRows?: number;
+  /**
+   * L2 penalty c on the weight matrices (not the biases): c / 2 * sum of squared weights is
+   * added to each member's loss, so every step adds c * W to W's gradient (default 0, as in
+   * B-Pref; Christiano et al. 2017 regularise their reward model with L2).
+   */
+  readonly weightDecay?: number;
+  /**
+   * Group-lasso penalty c on the first layer's input rows: c x the sum over input features of
+   * the L2 norm of that feature's outgoing weights is added to each member's loss, which drives
+   * whole inputs towards zero weight, so the model explains the labels with few inputs
+   * (default 0).
+   */
+  readonly inputL1?: number;
   /** Called after every epoch with its metrics. */
   readonly onEpoch?: (m: EpochMetrics) => void;
   /** Called after every gradient step. */
@@ -138,6 +151,8 @@ export const TRAIN_DEFAULTS = {
   patience: 5,
   bootstrap: false,
   microBatchRows: 2048,
+  weightDecay: 0,
+  inputL1: 0,
 } as const;
 
 /** Fewer preference labels than this: no validation split. */
@@ -327,6 +342,10 @@ export interface StepOptions {
   readonly labelSmoothing: number;
   readonly flipRate: number;
   readonly microBatchRows: number;
+  /** L2 penalty on the weight matrices (default 0). */
+  readonly weightDecay?: number;
+  /** Group-lasso penalty on the first layer's input rows (default 0). */
+  readonly inputL1?: number;
 }
 
 /** One Adam optimizer per member (B-Pref's betas; eps 1e-8 as in PyTorch). */
@@ -337,6 +356,28 @@ export function createOptimizers(net: RewardNet, lr: number): tf.AdamOptimizer[]
 /** One gradient step of member k on pairs `idx` with its own optimizer; returns the batch's mean loss. */
 export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, data: PairData, idx: ArrayLike<number>, opts: StepOptions): number {
   const { loss, grads } = memberLossAndGrads(net, k, data, idx, opts);
+  const wd = opts.weightDecay ?? 0;
+  if (wd > 0) {
+    for (const v of net.memberVariables(k)) {
+      const g = grads[v.name];
+      if (v.rank !== 2 || !g) continue;
+      grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, wd)));
+      g.dispose();
+    }
+  }
+  const gl = opts.inputL1 ?? 0;
+  if (gl > 0) {
+    // d/dW of c * sum_j ||W[j, :]||: c * W[j, :] / ||W[j, :]|| (a row at exactly zero gets 0).
+    const w = net.memberVariables(k)[0];
+    const g = grads[w.name];
+    if (g) {
+      grads[w.name] = tf.tidy(() => {
+        const norms = tf.sqrt(tf.sum(tf.square(w), 1, true));
+        return tf.add(g, tf.mul(tf.divNoNan(w, norms), gl));
+      });
+      g.dispose();
+    }
+  }
   try {
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   } finally {
@@ -361,6 +402,8 @@ export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): Resolve
   if (!posInt(o.microBatchRows)) throw new RangeError(`train: microBatchRows must be a positive integer, got ${o.microBatchRows}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 1)) throw new RangeError(`train: patience must be an integer >= 1, got ${o.patience}`);
   if (!(o.lr > 0)) throw new RangeError(`train: lr must be > 0, got ${o.lr}`);
+  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new RangeError(`train: weightDecay must be a finite number >= 0, got ${o.weightDecay}`);
+  if (!(o.inputL1 >= 0 && Number.isFinite(o.inputL1))) throw new RangeError(`train: inputL1 must be a finite number >= 0, got ${o.inputL1}`);
   if (!(o.temperature > 0)) throw new RangeError(`train: temperature must be > 0, got ${o.temperature}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing <= 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1], got ${o.labelSmoothing}`);
   checkFlipRate(o.flipRate);
@@ -473,7 +516,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   const active = new Array<boolean>(m).fill(true);
   const epochs: EpochMetrics[] = [];
   let stoppedEarly = false;
-  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows };
+  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows, weightDecay: o.weightDecay, inputL1: o.inputL1 };
 
   try {
     for (let epoch = 1; epoch <= o.epochs && active.some(Boolean); epoch++) {

@@ -79,6 +79,9 @@ export const trainFlags = {
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
+  rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: 3e-4, min: 0 }),
+  rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: 0, min: 0 }),
+  rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: 0, min: 0 }),
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),
@@ -212,6 +215,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const envSpec = probe.spec;
   probe.dispose();
   const source = rewardSource(f.reward);
+  if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
   // The human teacher's store is the run's, opened below; it is only used once training asks.
   const teacher = source.kind === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
@@ -285,7 +289,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs },
-      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience },
+      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1 },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,
       run,

@@ -178,3 +178,38 @@ describe('prefrl train --reward-ignore-obs', () => {
     expect(existsSync(runs)).toBe(false);
   });
 });
+
+describe('prefrl train reward-model regularisation flags', () => {
+  it('--reward-lr, --reward-weight-decay and --reward-input-l1 reach the reward model\'s training', async () => {
+    const plain = await trainToyReach([], 'reg-plain');
+    const reg = await trainToyReach(['--reward-lr', '0.003', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.01'], 'reg');
+    const cfg = JSON.parse(readFileSync(join(reg.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const flags = (cfg.flags ?? cfg) as Record<string, unknown>;
+    expect([flags.rewardLr, flags.rewardWeightDecay, flags.rewardInputL1]).toEqual([0.003, 0.01, 0.01]);
+    // Same seed, same labels asked in round 1 (uniform first round): only the training differs.
+    const a = RewardNet.load(join(plain.runDir, 'artifacts', 'reward_model'));
+    const b = RewardNet.load(join(reg.runDir, 'artifacts', 'reward_model'));
+    const wa = a.getMemberWeights(0)[0];
+    const wb = b.getMemberWeights(0)[0];
+    let diff = 0;
+    for (let i = 0; i < wa.length; i++) diff = Math.max(diff, Math.abs(wa[i] - wb[i]));
+    expect(diff).toBeGreaterThan(1e-3);
+    a.dispose();
+    b.dispose();
+  }, 120_000);
+
+  it.each([
+    [['--reward-lr', '0'], /--reward-lr: must be > 0, got 0/],
+    [['--reward-weight-decay', '-1'], /--reward-weight-decay/],
+    [['--reward-input-l1', 'x'], /--reward-input-l1/],
+  ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
+    const err: string[] = [];
+    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
+    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+    const runs = join(dir, 'bad-reg');
+    const code = await main(['train', '--env', 'toy-reach', ...extra, '--runs-dir', runs, '--quiet'], ctx);
+    expect(code).toBe(2);
+    expect(err.join('')).toMatch(message);
+    expect(existsSync(runs)).toBe(false);
+  });
+});

@@ -14,6 +14,7 @@ import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
 import {
   type EpochMetrics,
   memberLossAndGrads,
+  memberStep,
   type PairData,
   preferenceLoss,
   preferenceLossTensor,
@@ -92,6 +93,55 @@ describe('preference loss', () => {
     expect(t2.loss).toBeCloseTo(0.503204, 5);
     tf.dispose(t2.grads);
     net.dispose();
+  });
+
+  it('weight decay adds c * W to the weight gradients and leaves the biases alone', async () => {
+    // The linear model above: dL/dw = -0.238406, dL/db = 0. With c = 0.2 the weight's gradient is
+    // -0.238406 + 0.2 * 0.5 = -0.138406; one SGD step of rate 0.1 gives w = 0.5 + 0.0138406 = 0.5138406
+    // and leaves b = 0.1 (no decay on biases). Without decay: w = 0.5 + 0.0238406.
+    const data: PairData = { n: 2, H: 2, inDim: 1, rows: Float32Array.from([1, 2, 0, -1, 0, 0, 0, 0]), labels: Float64Array.from([1, 0.5]) };
+    for (const [c, expected] of [
+      [0.2, 0.5138406],
+      [0, 0.5238406],
+    ] as const) {
+      const net = RewardNet.create({ obsDim: 1, actDim: 0, input: 'obs', hidden: [], members: 1, outputActivation: 'linear' }, new Rng(1));
+      net.setMemberWeights(0, [Float32Array.from([0.5]), Float32Array.from([0.1])]);
+      const sgd = tf.train.sgd(0.1);
+      const loss = memberStep(net, 0, sgd, data, [0, 1], { temperature: 1, labelSmoothing: 0, flipRate: 0, microBatchRows: 1000, weightDecay: c });
+      expect(loss).toBeCloseTo(0.410038, 5); // the reported loss is the preference loss alone
+      const [w, b] = net.getMemberWeights(0);
+      expect(w[0]).toBeCloseTo(expected, 6);
+      expect(b[0]).toBeCloseTo(0.1, 6);
+      sgd.dispose();
+      net.dispose();
+    }
+    const net = RewardNet.create({ obsDim: 1, actDim: 0, input: 'obs', hidden: [], members: 1 }, new Rng(1));
+    const pairs: Pair[] = [];
+    await expect(trainRewardModel(net, pairs, [], { rng: new Rng(1), weightDecay: -1 })).rejects.toThrow(/weightDecay must be a finite number >= 0, got -1/);
+    net.dispose();
+  });
+
+  it('the input group-lasso penalty adds c * W[j] / ||W[j]|| to the first layer only', () => {
+    // obs 1 -> hidden [2] -> 1. First layer W1 = [[0.3, 0.4]] (one input row, norm 0.5): the penalty
+    // adds c * [0.6, 0.8] to its gradient. Two SGD steps of rate 0.1 from the same weights, c = 0.5
+    // and c = 0, differ in W1 by -0.1 * 0.5 * [0.6, 0.8] = [-0.03, -0.04] and nowhere else.
+    const data: PairData = { n: 2, H: 2, inDim: 1, rows: Float32Array.from([1, 2, 0, -1, 0, 0, 0, 0]), labels: Float64Array.from([1, 0.5]) };
+    const after = (c: number): Float32Array[] => {
+      const net = RewardNet.create({ obsDim: 1, actDim: 0, input: 'obs', hidden: [2], members: 1, outputActivation: 'linear' }, new Rng(1));
+      const init = net.getMemberWeights(0);
+      init[0] = Float32Array.from([0.3, 0.4]);
+      net.setMemberWeights(0, init);
+      const sgd = tf.train.sgd(0.1);
+      memberStep(net, 0, sgd, data, [0, 1], { temperature: 1, labelSmoothing: 0, flipRate: 0, microBatchRows: 1000, inputL1: c });
+      const w = net.getMemberWeights(0);
+      sgd.dispose();
+      net.dispose();
+      return w;
+    };
+    const [p, q] = [after(0.5), after(0)];
+    expect(p[0][0] - q[0][0]).toBeCloseTo(-0.03, 6);
+    expect(p[0][1] - q[0][1]).toBeCloseTo(-0.04, 6);
+    for (let i = 1; i < p.length; i++) expect(Array.from(p[i])).toEqual(Array.from(q[i]));
   });
 });
 

@@ -1,0 +1,115 @@
+/**
+ * Refit a reacher reward model from the labels a run stored, with other reward-model settings,
+ * and report the shape of the result: the mean predicted per-step reward binned by the
+ * fingertip-to-target distance after the step, on the states of 40 random-policy episodes
+ * (seed 5; the bins of benchmarks/reacher_reward_shape.ts). Rounds are replayed as the online
+ * loop trains: after round r the model continues from its weights on every label of rounds
+ * <= r. Used to screen reward-model settings without running PPO; the saved model can then
+ * drive PPO with `prefrl train --reward model:<out>`.
+ *
+ *   npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay 0] [--input-l1 0]
+ *       [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--seed 0] [--out dir]
+ *
+ * Prints one markdown table row per run of the script: the per-bin means, the rise from
+ * 0.1-0.15 m to 0-0.025 m as a share of the spread over the bins, and whether the reward
+ * falls with every step out in distance (monotone), and each input feature's share (%) of the
+ * first layer's row norms (mean over members): which inputs the model relies on.
+ */
+import { join } from 'node:path';
+import { initBackend } from '../core/backend.js';
+import { Rng } from '../core/rng.js';
+import { makeEnv } from '../envs/registry.js';
+import { randomPolicy, rollout } from '../envs/rollout.js';
+import { RewardNet } from '../reward/network.js';
+import { openLabelStore } from '../reward/store.js';
+import { trainRewardModel } from '../reward/train.js';
+import type { Label, Pair, RewardInput } from '../reward/types.js';
+
+const args = process.argv.slice(2);
+const run = args[0];
+if (!run || run.startsWith('--')) {
+  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--seed 0] [--out dir]\n');
+  process.exit(2);
+}
+const opt = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i > 0 && i + 1 < args.length ? args[i + 1] : def;
+};
+const hidden = opt('hidden', '256,256').split(',').map(Number);
+const weightDecay = Number(opt('weight-decay', '0'));
+const inputL1 = Number(opt('input-l1', '0'));
+const input = opt('input', 'obs-action') as RewardInput;
+const ignoreObs = opt('ignore-obs', '').split(',').filter((s) => s !== '').map(Number);
+const epochs = Number(opt('epochs', '20'));
+const lr = Number(opt('lr', '3e-4'));
+const patience = Number(opt('patience', '3'));
+const seed = Number(opt('seed', '0'));
+const out = opt('out', '');
+
+await initBackend('wasm');
+const store = openLabelStore(join(run, 'labels.sqlite'), { create: false });
+const all = store.labelledPairs();
+store.close();
+const rounds = [...new Set(all.map((lp) => lp.round))].sort((a, b) => a - b);
+const first = all[0].pair.a;
+const rng = new Rng(seed);
+const net = RewardNet.create({ input, obsDim: first.obsDim, actDim: first.actDim, hidden, ignoreObs }, rng.fork('reward-net'));
+let acc = Number.NaN;
+for (const r of rounds) {
+  const pairs: Pair[] = [];
+  const labels: Label[] = [];
+  for (const lp of all) {
+    if (lp.round > r) continue;
+    for (const l of lp.labels) {
+      pairs.push(lp.pair);
+      labels.push(l);
+    }
+  }
+  const res = await trainRewardModel(net, pairs, labels, { epochs, patience, lr, weightDecay, inputL1, rng: rng.fork(`train-${r}`) });
+  acc = res.valAccuracy;
+}
+if (out) net.save(out);
+
+const env = await makeEnv({ id: 'reacher' });
+const trajs = rollout(env, randomPolicy(env.spec, new Rng(5)), { episodes: 40, seed: 5 });
+env.dispose();
+const EDGES = [0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3];
+const binOf = (d: number): number => {
+  let b = EDGES.length - 1;
+  while (b > 0 && d < EDGES[b]) b--;
+  return b;
+};
+const sums = new Array<number>(EDGES.length).fill(0);
+const count = new Array<number>(EDGES.length).fill(0);
+for (const tr of trajs) {
+  const n = tr.length;
+  const D = tr.obsDim;
+  const pred = net.predict({ n, obs: tr.obs.subarray(0, n * D), actions: tr.actions, nextObs: tr.obs.subarray(D, (n + 1) * D) });
+  for (let t = 0; t < n; t++) {
+    const b = binOf(Math.hypot(tr.obs[(t + 1) * D + 8], tr.obs[(t + 1) * D + 9]));
+    sums[b] += pred[t];
+    count[b]++;
+  }
+}
+// Which inputs the model relies on: each input feature's share of the first layer's row norms
+// (mean over members; normalised inputs, so the shares are comparable across features).
+const shares = new Float64Array(net.inDim);
+for (let k = 0; k < net.members; k++) {
+  const w = net.getMemberWeights(k)[0];
+  const H = w.length / net.inDim;
+  const norms = Array.from({ length: net.inDim }, (_, j) => Math.hypot(...w.subarray(j * H, (j + 1) * H)));
+  const total = norms.reduce((a, b) => a + b, 0);
+  norms.forEach((x, j) => {
+    shares[j] += x / total / net.members;
+  });
+}
+net.dispose();
+const means = sums.map((s, b) => s / count[b]);
+const spread = Math.max(...means) - Math.min(...means);
+const rise = means[0] - means[4];
+let monotone = true;
+for (let b = 0; b + 1 < means.length; b++) if (means[b] < means[b + 1]) monotone = false;
+const label = `hidden ${hidden.join('x')}, wd ${weightDecay}, input-l1 ${inputL1}, ${input}${ignoreObs.length ? ` ignore ${ignoreObs.join(',')}` : ''}, epochs ${epochs}/${patience}, lr ${lr}, seed ${seed}`;
+process.stdout.write(
+  `| ${run.split('/').pop()} | ${label} | ${acc.toFixed(3)} | ${means.map((m) => m.toFixed(3)).join(' | ')} | ${((100 * rise) / spread).toFixed(0)}% | ${monotone ? 'yes' : 'no'} | ${Array.from(shares, (x) => (100 * x).toFixed(0)).join(' ')} |\n`,
+);
