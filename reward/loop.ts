@@ -25,7 +25,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
-import { DEFAULT_OVERSAMPLE, type QueryMethod, samplePairs, selectQueries, topSegments } from './query.js';
+import { DEFAULT_OVERSAMPLE, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
@@ -80,6 +80,8 @@ export interface LoopOptions {
    * Christiano et al. 2017), so reset states are rarely in the pool.
    */
   readonly segmentWindows?: 'aligned' | 'random';
+  /** Which segments may be paired: any two of the pool (default), or two of the same episode. */
+  readonly pairScope?: 'any' | 'episode';
   /**
    * Standardise the learned reward PPO sees to mean 0, std 1 over the query pool's
    * transitions, refitted after every feedback round (Christiano et al. 2017 normalise r-hat
@@ -206,7 +208,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const seen = new Set<string>();
       // With poolTop < 1 (once a model exists), pairs come from the best-predicted share of the pool.
       const top = net && o.poolTop !== undefined && o.poolTop < 1 ? topSegments(segs, net.segmentSums(segs), o.poolTop) : segs;
-      const candidates = samplePairs(top, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
+      const draw = o.pairScope === 'episode' ? sameEpisodePairs : samplePairs;
+      const candidates = draw(top, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
         if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
         seen.add(p.id);
         return true;

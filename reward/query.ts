@@ -56,6 +56,35 @@ export function samplePairs(pool: readonly Segment[], count: number, rng: Rng): 
 }
 
 /**
+ * `count` candidate pairs whose two segments come from the same episode (segments with the same
+ * `source`): an episode with at least 2 distinct segments is drawn uniformly, then two of its
+ * segments. What stays fixed within an episode (a task's goal or target, the start state's
+ * context) cannot explain the teacher's choice, so the reward model has to learn from what the
+ * agent did; a reward that is right up to a constant per episode ranks an episode's behaviours
+ * as the true one does. Draws are with replacement (the caller drops repeats).
+ */
+export function sameEpisodePairs(pool: readonly Segment[], count: number, rng: Rng): Pair[] {
+  if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`sameEpisodePairs: count must be a non-negative integer, got ${count}`);
+  const groups = new Map<string, Segment[]>();
+  for (const s of pool) {
+    const g = groups.get(s.source);
+    if (!g) groups.set(s.source, [s]);
+    else if (!g.some((x) => x.id === s.id)) g.push(s);
+  }
+  const eligible = [...groups.values()].filter((g) => g.length >= 2);
+  if (count === 0) return [];
+  if (eligible.length === 0) throw new RangeError(`sameEpisodePairs: no episode in the pool has 2 distinct segments (${pool.length} segments from ${groups.size} episodes)`);
+  const out: Pair[] = [];
+  while (out.length < count) {
+    const g = eligible[rng.int(eligible.length)];
+    const i = rng.int(g.length);
+    const j = rng.int(g.length - 1);
+    out.push(makePair(g[i], g[j >= i ? j + 1 : j]));
+  }
+  return out;
+}
+
+/**
  * The share `fraction` (in (0, 1]) of the pool with the highest predicted return, the mean of
  * the members' summed outputs (`sums`: [members, pool.length], RewardNet.segmentSums); at least
  * 2 segments, pool order kept. Pairs drawn from it compare the policy's best behaviour, where

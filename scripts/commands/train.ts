@@ -64,6 +64,10 @@ export const trainFlags = {
     doc: 'ends of episodes that terminated (a fall): pad keeps them (last window ends at the fall; shorter episodes padded with the absorbing state), drop cuts windows from the start only',
     default: 'pad',
   }),
+  pairScope: flags.choice(['any', 'episode'] as const, {
+    doc: "which segments a query may compare: any two of the pool, or two of the same episode (what an episode holds fixed, such as its target, then cannot explain the teacher's choice)",
+    default: 'any',
+  }),
   segmentWindows: flags.choice(['aligned', 'random'] as const, {
     doc: "where the pool's windows start in an episode: aligned (steps 0, L, 2L, ...: every episode gives a segment from its reset state) or random (a random offset per episode and round, as clips drawn at random times)",
     default: 'aligned',
@@ -286,6 +290,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       poolTop: f.poolTop,
       terminalSegments: f.terminalSegments,
       segmentWindows: f.segmentWindows,
+      pairScope: f.pairScope,
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs },

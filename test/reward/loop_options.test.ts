@@ -5,7 +5,8 @@
  * trip through a saved model's meta), mean-action query rollouts (`--query-rollouts`), and
  * windows at random offsets in the episodes (`--segment-windows random`), and observation values
  * hidden from the reward model (`--reward-ignore-obs`), and pairs drawn from the best-predicted
- * share of the pool (`--pool-top`).
+ * share of the pool (`--pool-top`), pairs within one episode (`--pair-scope episode`), and the
+ * reward model's training options (learning rate, weight decay, input group lasso).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,6 +137,28 @@ describe('reward standardisation', () => {
     // one offset in [0, 25] per episode and round (a 50-step episode then holds one window, or two at offset 0)
     expect(random.every((t) => Number.isInteger(t) && t >= 0 && t <= 25)).toBe(true);
     expect(random.filter((t) => t !== 0 && t !== 25).length).toBeGreaterThan(40);
+  }, 120_000);
+});
+
+describe('prefrl train --pair-scope episode', () => {
+  it('asks only about two windows of the same episode', async () => {
+    const summary = await trainToyReach(['--pair-scope', 'episode'], 'pair-scope');
+    expect(summary.labelsUsed).toBe(40);
+    const store = LabelStore.open(join(summary.runDir, 'labels.sqlite'));
+    try {
+      const pairs = store.labelledPairs().map((lp) => lp.pair);
+      expect(pairs.length).toBe(40);
+      for (const { a, b } of pairs) {
+        // toy-reach episodes are 50 steps and segments 25: one episode gives the windows at 0 and 25,
+        // and the first window's last observation is the second's first (obs holds H + 1 states).
+        const [early, late] = a.startStep < b.startStep ? [a, b] : [b, a];
+        expect([early.startStep, late.startStep]).toEqual([0, 25]);
+        const D = early.obsDim;
+        expect(Array.from(early.obs.subarray(25 * D, 26 * D))).toEqual(Array.from(late.obs.subarray(0, D)));
+      }
+    } finally {
+      store.close();
+    }
   }, 120_000);
 });
 

@@ -7,6 +7,7 @@ import {
   entropyScores,
   kCenterGreedy,
   pairFeatures,
+  sameEpisodePairs,
   samplePairs,
   selectQueries,
   topK,
@@ -52,6 +53,36 @@ function toyPool(): Segment[] {
   const env = new ToyReachEnv();
   return cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 4, seed: 5 }), { length: 10 });
 }
+
+describe('sameEpisodePairs (--pair-scope episode)', () => {
+  const from = (id: string, source: string): Segment => ({ ...seg(id, [0, 0, 0]), source });
+  // Episode A has 3 segments (3 possible pairs), B one (no pair), C two (one pair); a4 repeats a1's id.
+  const pool = [from('a1', 'run#0'), from('a2', 'run#0'), from('b1', 'run#1'), from('a3', 'run#0'), from('c1', 'run#2'), from('c2', 'run#2'), from('a1', 'run#0')];
+
+  it('pairs two distinct segments of one episode, never a lone segment, with episodes drawn evenly', () => {
+    const pairs = sameEpisodePairs(pool, 2000, new Rng(7));
+    expect(pairs.length).toBe(2000);
+    const key = (p: Pair): string => [p.a.id, p.b.id].sort().join('-');
+    const seen = new Map<string, number>();
+    for (const p of pairs) {
+      expect(p.a.source).toBe(p.b.source);
+      expect(p.a.id).not.toBe(p.b.id);
+      seen.set(key(p), (seen.get(key(p)) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(['a1-a2', 'a1-a3', 'a2-a3', 'c1-c2']);
+    // Episodes A and C are drawn with probability 1/2 each: C's single pair ~1000 times, A's three ~333 each.
+    expect(Math.abs((seen.get('c1-c2') ?? 0) - 1000)).toBeLessThan(100);
+    for (const k of ['a1-a2', 'a1-a3', 'a2-a3']) expect(Math.abs((seen.get(k) ?? 0) - 333)).toBeLessThan(70);
+  });
+
+  it('is seeded, returns nothing for count 0, and says why when no episode has two segments', () => {
+    const ids = (ps: Pair[]) => ps.map((p) => `${p.a.id}/${p.b.id}`);
+    expect(ids(sameEpisodePairs(pool, 20, new Rng(3)))).toEqual(ids(sameEpisodePairs(pool, 20, new Rng(3))));
+    expect(sameEpisodePairs(pool, 0, new Rng(3))).toEqual([]);
+    expect(() => sameEpisodePairs([from('x', 'run#0'), from('y', 'run#1')], 5, new Rng(3))).toThrow(/no episode in the pool has 2 distinct segments \(2 segments from 2 episodes\)/);
+    expect(() => sameEpisodePairs(pool, -1, new Rng(3))).toThrow(/count must be a non-negative integer/);
+  });
+});
 
 describe('topSegments (--pool-top)', () => {
   // Five segments, two members: mean predicted returns (1+3)/2=2, (5+5)/2=5, (-1+1)/2=0, (4+8)/2=6, (2+2)/2=2.
