@@ -18,12 +18,11 @@
 import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
-import { makeEnv } from '../envs/registry.js';
-import { randomPolicy, rollout } from '../envs/rollout.js';
 import { RewardNet } from '../reward/network.js';
 import { openLabelStore } from '../reward/store.js';
 import { trainRewardModel } from '../reward/train.js';
 import type { Label, Pair, RewardInput } from '../reward/types.js';
+import { binnedSums, shapeEpisodes } from './reacher_shape_bins.js';
 
 const args = process.argv.slice(2);
 const run = args[0];
@@ -71,27 +70,8 @@ for (const r of rounds) {
 }
 if (out) net.save(out);
 
-const env = await makeEnv({ id: 'reacher' });
-const trajs = rollout(env, randomPolicy(env.spec, new Rng(5)), { episodes: 40, seed: 5 });
-env.dispose();
-const EDGES = [0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3];
-const binOf = (d: number): number => {
-  let b = EDGES.length - 1;
-  while (b > 0 && d < EDGES[b]) b--;
-  return b;
-};
-const sums = new Array<number>(EDGES.length).fill(0);
-const count = new Array<number>(EDGES.length).fill(0);
-for (const tr of trajs) {
-  const n = tr.length;
-  const D = tr.obsDim;
-  const pred = net.predict({ n, obs: tr.obs.subarray(0, n * D), actions: tr.actions, nextObs: tr.obs.subarray(D, (n + 1) * D) });
-  for (let t = 0; t < n; t++) {
-    const b = binOf(Math.hypot(tr.obs[(t + 1) * D + 8], tr.obs[(t + 1) * D + 9]));
-    sums[b] += pred[t];
-    count[b]++;
-  }
-}
+const trajs = await shapeEpisodes();
+const { pred: sums, count } = binnedSums(net, trajs);
 // Which inputs the model relies on: each input feature's share of the first layer's row norms
 // (mean over members; normalised inputs, so the shares are comparable across features).
 const shares = new Float64Array(net.inDim);
