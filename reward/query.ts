@@ -65,6 +65,7 @@ export function samplePairs(pool: readonly Segment[], count: number, rng: Rng): 
  */
 export function sameEpisodePairs(pool: readonly Segment[], count: number, rng: Rng): Pair[] {
   if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`sameEpisodePairs: count must be a non-negative integer, got ${count}`);
+  if (count === 0) return [];
   const groups = new Map<string, Segment[]>();
   for (const s of pool) {
     const g = groups.get(s.source);
@@ -72,7 +73,6 @@ export function sameEpisodePairs(pool: readonly Segment[], count: number, rng: R
     else if (!g.some((x) => x.id === s.id)) g.push(s);
   }
   const eligible = [...groups.values()].filter((g) => g.length >= 2);
-  if (count === 0) return [];
   if (eligible.length === 0) throw new RangeError(`sameEpisodePairs: no episode in the pool has 2 distinct segments (${pool.length} segments from ${groups.size} episodes)`);
   const out: Pair[] = [];
   while (out.length < count) {

@@ -356,28 +356,19 @@ export function createOptimizers(net: RewardNet, lr: number): tf.AdamOptimizer[]
 /** One gradient step of member k on pairs `idx` with its own optimizer; returns the batch's mean loss. */
 export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, data: PairData, idx: ArrayLike<number>, opts: StepOptions): number {
   const { loss, grads } = memberLossAndGrads(net, k, data, idx, opts);
+  // Penalties enter as their gradients, added to the loss's.
+  const addGrad = (v: tf.Variable, penaltyGrad: () => tf.Tensor): void => {
+    const g = grads[v.name];
+    if (!g) return;
+    grads[v.name] = tf.tidy(() => tf.add(g, penaltyGrad()));
+    g.dispose();
+  };
+  const vars = net.memberVariables(k);
   const wd = opts.weightDecay ?? 0;
-  if (wd > 0) {
-    for (const v of net.memberVariables(k)) {
-      const g = grads[v.name];
-      if (v.rank !== 2 || !g) continue;
-      grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, wd)));
-      g.dispose();
-    }
-  }
+  if (wd > 0) for (const v of vars) if (v.rank === 2) addGrad(v, () => tf.mul(v, wd));
   const gl = opts.inputL1 ?? 0;
-  if (gl > 0) {
-    // d/dW of c * sum_j ||W[j, :]||: c * W[j, :] / ||W[j, :]|| (a row at exactly zero gets 0).
-    const w = net.memberVariables(k)[0];
-    const g = grads[w.name];
-    if (g) {
-      grads[w.name] = tf.tidy(() => {
-        const norms = tf.sqrt(tf.sum(tf.square(w), 1, true));
-        return tf.add(g, tf.mul(tf.divNoNan(w, norms), gl));
-      });
-      g.dispose();
-    }
-  }
+  // d/dW of c * sum_j ||W[j, :]||: c * W[j, :] / ||W[j, :]|| (a row at exactly zero gets 0).
+  if (gl > 0) addGrad(vars[0], () => tf.mul(tf.divNoNan(vars[0], tf.sqrt(tf.sum(tf.square(vars[0]), 1, true))), gl));
   try {
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   } finally {

@@ -5,7 +5,7 @@
  * run folder exists), a run with the env's own weights matching a plain true-reward run bit for
  * bit, and a zeroed term changing what PPO sees but not what the log calls the true reward.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { Logger } from '../../core/log.js';
 import { ToyReachEnv } from '../../envs/toy.js';
 import { main } from '../../scripts/cli.js';
 import { termWeights } from '../../scripts/commands/train.js';
+import { expectUsageError } from '../helpers/cli_usage.js';
 
 let dir = '';
 beforeAll(() => {
@@ -107,14 +108,7 @@ describe('prefrl train --reward true --reward-weights', () => {
     [['--reward-weights', 'speed=0'], /--reward-weights: expected name=weight with a reward term of toy-reach/],
     [['--reward', 'learned', '--reward-weights', 'at_goal=0'], /--reward-weights: applies to --reward true only/],
   ])('rejects %j with exit code 2 before creating a run', async (extra, message) => {
-    const err: string[] = [];
-    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const runs = join(dir, 'bad-weights');
     const args = extra.includes('learned') ? ['train', '--env', 'toy-reach', ...extra] : ['train', '--env', 'toy-reach', '--reward', 'true', ...extra];
-    const code = await main([...args, '--runs-dir', runs, '--quiet'], ctx);
-    expect(code).toBe(2);
-    expect(err.join('')).toMatch(message);
-    expect(existsSync(runs)).toBe(false);
+    await expectUsageError(args, join(dir, 'bad-weights'), message);
   });
 });

@@ -4,7 +4,7 @@
  * whose output is known by hand (every weight 0, output bias 0.5, so each step scores
  * tanh(0.5), then the saved standardisation (r - 0.4) x 2), which is what PPO's log must show.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { Rng } from '../../core/rng.js';
 import { RewardNet } from '../../reward/network.js';
 import { main } from '../../scripts/cli.js';
 import { rewardSource } from '../../scripts/commands/train.js';
+import { expectUsageError } from '../helpers/cli_usage.js';
 
 let dir = '';
 let modelDir = '';
@@ -81,13 +82,6 @@ describe('prefrl train --reward model:<dir>', () => {
     [['--env', 'reacher'], /--reward: the model in .* takes 6 observation and 2 action values; reacher has 10 and 2/],
     [['--env', 'toy-reach', '--reward-weights', 'at_goal=0'], /--reward-weights: applies to --reward true only/],
   ])('rejects %j with exit code 2 before creating a run', async (extra, message) => {
-    const err: string[] = [];
-    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const runs = join(dir, 'bad');
-    const code = await main(['train', ...extra, '--reward', `model:${modelDir}`, '--runs-dir', runs, '--quiet'], ctx);
-    expect(code).toBe(2);
-    expect(err.join('')).toMatch(message);
-    expect(existsSync(runs)).toBe(false);
+    await expectUsageError(['train', ...extra, '--reward', `model:${modelDir}`], join(dir, 'bad'), message);
   });
 });

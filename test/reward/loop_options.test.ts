@@ -8,7 +8,7 @@
  * share of the pool (`--pool-top`), pairs within one episode (`--pair-scope episode`), and the
  * reward model's training options (learning rate, weight decay, input group lasso).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { RewardNet } from '../../reward/network.js';
 import { cutSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
+import { expectUsageError } from '../helpers/cli_usage.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -191,14 +192,7 @@ describe('prefrl train --reward-ignore-obs', () => {
     [['2,2'], /--reward-ignore-obs: an index is listed twice/],
     [['0,1,2,3,4,5', '--reward-input', 'obs'], /hides all 6 observation values, so --reward-input obs would see nothing/],
   ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
-    const err: string[] = [];
-    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const runs = join(dir, 'bad-ignore');
-    const code = await main(['train', '--env', 'toy-reach', '--reward-ignore-obs', ...extra, '--runs-dir', runs, '--quiet'], ctx);
-    expect(code).toBe(2);
-    expect(err.join('')).toMatch(message);
-    expect(existsSync(runs)).toBe(false);
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-ignore-obs', ...extra], join(dir, 'bad-ignore'), message);
   });
 });
 
@@ -207,8 +201,7 @@ describe('prefrl train reward-model regularisation flags', () => {
     const plain = await trainToyReach([], 'reg-plain');
     const reg = await trainToyReach(['--reward-lr', '0.003', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.01'], 'reg');
     const cfg = JSON.parse(readFileSync(join(reg.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const flags = (cfg.flags ?? cfg) as Record<string, unknown>;
-    expect([flags.rewardLr, flags.rewardWeightDecay, flags.rewardInputL1]).toEqual([0.003, 0.01, 0.01]);
+    expect([cfg.rewardLr, cfg.rewardWeightDecay, cfg.rewardInputL1]).toEqual([0.003, 0.01, 0.01]);
     // Same seed, same labels asked in round 1 (uniform first round): only the training differs.
     const a = RewardNet.load(join(plain.runDir, 'artifacts', 'reward_model'));
     const b = RewardNet.load(join(reg.runDir, 'artifacts', 'reward_model'));
@@ -226,13 +219,6 @@ describe('prefrl train reward-model regularisation flags', () => {
     [['--reward-weight-decay', '-1'], /--reward-weight-decay/],
     [['--reward-input-l1', 'x'], /--reward-input-l1/],
   ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
-    const err: string[] = [];
-    const io = { stdout: { write: () => undefined }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-    const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
-    const runs = join(dir, 'bad-reg');
-    const code = await main(['train', '--env', 'toy-reach', ...extra, '--runs-dir', runs, '--quiet'], ctx);
-    expect(code).toBe(2);
-    expect(err.join('')).toMatch(message);
-    expect(existsSync(runs)).toBe(false);
+    await expectUsageError(['train', '--env', 'toy-reach', ...extra], join(dir, 'bad-reg'), message);
   });
 });

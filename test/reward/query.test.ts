@@ -56,7 +56,7 @@ function toyPool(): Segment[] {
 
 describe('sameEpisodePairs (--pair-scope episode)', () => {
   const from = (id: string, source: string): Segment => ({ ...seg(id, [0, 0, 0]), source });
-  // Episode A has 3 segments (3 possible pairs), B one (no pair), C two (one pair); a4 repeats a1's id.
+  // Episode A has 3 segments (3 possible pairs), B one (no pair), C two (one pair); the last entry repeats a1's id.
   const pool = [from('a1', 'run#0'), from('a2', 'run#0'), from('b1', 'run#1'), from('a3', 'run#0'), from('c1', 'run#2'), from('c2', 'run#2'), from('a1', 'run#0')];
 
   it('pairs two distinct segments of one episode, never a lone segment, with episodes drawn evenly', () => {
