@@ -21,6 +21,7 @@ import type { RunDir } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
+import type { Env } from '../envs/types.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
@@ -146,17 +147,29 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   if ((o.reward === 'model') !== Boolean(o.rewardModel)) throw new Error("runPreferenceLoop: a rewardModel goes with reward 'model', and only there");
   const rng = new Rng(o.ppo.seed).fork('preference-loop');
   const episodes: Trajectory[] = [];
-  // A resumed trainer records episodes too: the query pool refills from its rollouts.
-  const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined });
-  if (o.resume) trainer.restore(o.resume.checkpoint, o.resume.source);
+  // The loop owns the models it is given from here on, on every path out: a resumed run goes on
+  // with the model saved in it (which may be the fixed model itself, passed as both).
   let net: RewardNet | null = o.resume?.net ?? o.rewardModel ?? null;
-  if (o.resume?.net && o.rewardModel) o.rewardModel.dispose();
+  if (o.resume?.net && o.rewardModel && o.rewardModel !== o.resume.net) o.rewardModel.dispose();
+  // A resumed trainer records episodes too: the query pool refills from its rollouts.
+  const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined }).catch((e: unknown) => {
+    net?.dispose();
+    throw e;
+  });
+  let scratch: Env | null = null;
+  try {
+    if (o.resume) trainer.restore(o.resume.checkpoint, o.resume.source);
+    scratch = learned ? await makeEnv(o.env) : null;
+  } catch (e) {
+    net?.dispose();
+    await trainer.close();
+    throw e;
+  }
   const curve: [number, number][] = [];
   const recent: EpisodeStats[] = [];
   // Saved in the reward model's meta every round, so a resumed run keeps counting.
   let queryRolloutSteps = typeof o.resume?.net?.meta.queryRolloutSteps === 'number' ? (o.resume.net.meta.queryRolloutSteps as number) : 0;
   let last: Round = { labels: o.store.counts().labels, accuracy: Number.NaN, correlation: Number.NaN, epic: Number.NaN };
-  const scratch = learned ? await makeEnv(o.env) : null;
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
     // model's meta so a resumed run goes on with the same reward.

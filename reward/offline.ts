@@ -62,7 +62,7 @@ import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
-import { trainRewardModel } from './train.js';
+import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -113,6 +113,14 @@ export interface OfflineConfig {
    * (RL-VLM-F). A known teacher error rate (synthetic-vlm's errorRate) is the natural value.
    */
   readonly rewardFlipRate: number;
+  /** Reward-model training: epochs without held-out improvement before a member stops. */
+  readonly rewardPatience: number;
+  /** Reward-model training: Adam learning rate. */
+  readonly rewardLr: number;
+  /** Reward-model training: L2 penalty on the weight matrices (reward/train.ts weightDecay). */
+  readonly rewardWeightDecay: number;
+  /** Reward-model training: group lasso over the first layer's input rows (reward/train.ts inputL1). */
+  readonly rewardInputL1: number;
   /** IQL and BC gradient updates (each agent). */
   readonly updates: number;
   readonly batchSize: number;
@@ -140,6 +148,10 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardHidden: [256, 256],
   rewardEpochs: 50,
   rewardFlipRate: 0,
+  rewardPatience: TRAIN_DEFAULTS.patience,
+  rewardLr: TRAIN_DEFAULTS.lr,
+  rewardWeightDecay: TRAIN_DEFAULTS.weightDecay,
+  rewardInputL1: TRAIN_DEFAULTS.inputL1,
   updates: IQL_DEFAULTS.updates,
   batchSize: IQL_DEFAULTS.batchSize,
   hidden: IQL_DEFAULTS.hidden,
@@ -242,6 +254,14 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   posInt(r.rewardMembers, 'reward-members');
   posInt(r.rewardEpochs, 'reward-epochs');
   if (!(r.rewardFlipRate >= 0 && r.rewardFlipRate < 0.5)) bad('reward-flip-rate', `expected a rate in [0, 0.5), got ${r.rewardFlipRate}`);
+  posInt(r.rewardPatience, 'reward-patience');
+  if (!(r.rewardLr > 0 && Number.isFinite(r.rewardLr))) bad('reward-lr', `expected a finite number > 0, got ${r.rewardLr}`);
+  for (const [k, flag] of [
+    ['rewardWeightDecay', 'reward-weight-decay'],
+    ['rewardInputL1', 'reward-input-l1'],
+  ] as const) {
+    if (!(r[k] >= 0 && Number.isFinite(r[k]))) bad(flag, `expected a finite number >= 0, got ${r[k]}`);
+  }
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
   for (const [k, flag] of [
@@ -653,6 +673,10 @@ async function stageReward(c: Ctx): Promise<boolean> {
       preferenceModel: cfg.preferenceModel,
       epochs: cfg.rewardEpochs,
       flipRate: cfg.rewardFlipRate,
+      patience: cfg.rewardPatience,
+      lr: cfg.rewardLr,
+      weightDecay: cfg.rewardWeightDecay,
+      inputL1: cfg.rewardInputL1,
       rng: rng.fork('train'),
       onEpoch: (m) => {
         c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
@@ -660,7 +684,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       },
     });
     progress.finish();
-    net.meta = { teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy };
+    net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy };
     net.save(join(c.run.path, P.rewardModel));
     // How the learned segment returns rank the labelled segments against their true returns.
     const segs = new Map<string, Segment>();

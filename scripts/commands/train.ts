@@ -4,7 +4,7 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags } from '../../core/config.js';
@@ -85,6 +85,7 @@ export const trainFlags = {
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
   rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: 3e-4, min: 0 }),
   rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: 0, min: 0 }),
+  rewardFlipRate: flags.float({ doc: 'reward model: label flip rate of the noise-robust preference loss, for a teacher known to make mistakes (0: plain Bradley-Terry)', default: 0, min: 0, max: 0.49 }),
   rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: 0, min: 0 }),
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
@@ -178,6 +179,17 @@ export function rewardSource(value: string): RewardSource {
   return { kind: 'model', dir };
 }
 
+/**
+ * --reward on resume: a fixed model (model:<dir>) comes from the copy the run keeps in
+ * artifacts/reward_model, so the run goes on with the reward it trained on even when <dir> has
+ * changed or is gone; before the copy exists, from <dir> as on the first start.
+ */
+export function resumedRewardSource(value: string, runDir: string): RewardSource {
+  const copy = join(runDir, 'artifacts', 'reward_model');
+  if (value.startsWith('model:') && existsSync(join(copy, 'model.json'))) return { kind: 'model', dir: copy };
+  return rewardSource(value);
+}
+
 /** --reward-weights name=w,... as one weight per reward term (the env's weights where unlisted); undefined when none are given. */
 export function termWeights(list: readonly string[], spec: EnvSpec, reward: RewardSource['kind']): number[] | undefined {
   if (list.length === 0) return undefined;
@@ -218,7 +230,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
   probe.dispose();
-  const source = rewardSource(f.reward);
+  const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
   // The human teacher's store is the run's, opened below; it is only used once training asks.
   const teacher = source.kind === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
@@ -240,26 +252,41 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       );
     }
   }
-  const run = resumeDir
-    ? openRunDir(resumeDir)
-    : createRunDir({
-        root: f.runsDir,
-        name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
-        config: { command: 'train', ...f, envConfig, derived: { feedbackEvery } },
-        clock: ctx.clock,
-      });
-  const store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+  // Until the loop owns the models (it disposes them on every path out), a failure here must.
+  let handedOver = false;
+  let resume: { checkpoint: PpoCheckpoint; source: string; net: RewardNet | null } | undefined;
+  const disposeModels = (): void => {
+    if (handedOver) return;
+    if (resume?.net && resume.net !== model) resume.net.dispose();
+    model?.dispose();
+  };
+  let run: RunDir;
+  let store: LabelStore;
+  try {
+    run = resumeDir
+      ? openRunDir(resumeDir)
+      : createRunDir({
+          root: f.runsDir,
+          name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
+          config: { command: 'train', ...f, envConfig, derived: { feedbackEvery } },
+          clock: ctx.clock,
+        });
+    store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+  } catch (e) {
+    disposeModels();
+    throw e;
+  }
   const progress = new Progress(`train ${envSpec.id}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
   try {
     if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, lr: f.lr, seed: f.seed };
-    let resume: { checkpoint: PpoCheckpoint; source: string; net: RewardNet | null } | undefined;
     if (resumeDir) {
       const ckFile = join(run.path, 'artifacts', 'checkpoint', 'checkpoint.json');
       if (existsSync(ckFile)) {
         const checkpoint = readCheckpoint(ckFile);
         const netDir = run.artifact('reward_model');
-        const net = existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
+        // A fixed model was loaded above from the run's copy (resumedRewardSource): not twice.
+        const net = model && source.kind === 'model' && resolve(source.dir) === resolve(netDir) ? model : existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
         resume = { checkpoint, source: ckFile, net };
         ctx.logger.info(`resuming ${run.path} at ${checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
@@ -271,6 +298,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
           ? `PPO on the fixed reward model ${source.dir} on ${envSpec.id} for ${f.steps} steps -> ${run.path}`
           : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
     );
+    handedOver = true;
     const summary = await runPreferenceLoop({
       env: envConfig,
       ppo,
@@ -294,7 +322,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs },
-      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1 },
+      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1, flipRate: f.rewardFlipRate },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,
       run,
@@ -308,6 +336,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     run.writeJson('summary.json', { ...summary, runDir: run.path });
     return { summary, run };
   } finally {
+    disposeModels();
     await (teacher as { close?: () => Promise<void> } | undefined)?.close?.();
     store.close();
     run.close();

@@ -245,6 +245,18 @@ describe('prefrl offline pipeline', () => {
     expect(prefs).toBeGreaterThan(10);
   }, 60_000);
 
+  it('--reward-lr, --reward-patience, --reward-weight-decay and --reward-input-l1 reach the reward model\'s training', async () => {
+    const extra = ['--reward-lr', '0.003', '--reward-patience', '2', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.02'];
+    const { ctx, out, err } = cli();
+    const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, ...extra, '--stage', 'pairs,label,reward', '--runs-dir', join(dir, 'reg'), '--json'];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const runDir = lastJson(out).runDir as string;
+    const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
+    expect([cfg.rewardLr, cfg.rewardPatience, cfg.rewardWeightDecay, cfg.rewardInputL1]).toEqual([0.003, 2, 0.01, 0.02]);
+    const model = JSON.parse(readFileSync(join(runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { training: Record<string, unknown> } };
+    expect(model.meta.training).toMatchObject({ lr: 0.003, patience: 2, weightDecay: 0.01, inputL1: 0.02 });
+  }, 60_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
@@ -253,6 +265,10 @@ describe('prefrl offline pipeline', () => {
       [['--dataset', data], 2, /--teacher: required/],
       [['--teacher', 'oracle', '--dataset', data, '--stage', 'train'], 2, /--stage: unknown stage "train"/],
       [['--teacher', 'oracle', '--dataset', data, '--segment-length', '0'], 2, /--segment-length/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-lr', '0'], 2, /--reward-lr: expected a finite number > 0, got 0/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-weight-decay', '-1'], 2, /--reward-weight-decay/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-patience', '0'], 2, /--reward-patience/],
       [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],
       [['--teacher', 'heron', '--dataset', data, '--heron-config', join(dir, 'nope.json')], 2, /--heron-config: .*nope\.json.* not found/],
       [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
