@@ -26,7 +26,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { RewardNet, type RewardNetConfig } from './network.js';
-import { DEFAULT_OVERSAMPLE, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
+import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
@@ -81,8 +81,11 @@ export interface LoopOptions {
    * Christiano et al. 2017), so reset states are rarely in the pool.
    */
   readonly segmentWindows?: 'aligned' | 'random';
-  /** Which segments may be paired: any two of the pool (default), or two of the same episode. */
-  readonly pairScope?: 'any' | 'episode';
+  /**
+   * Which segments may be paired: any two of the pool (default), two of the same episode, or
+   * mixed: half of each round's queries (rounded down) within an episode, the rest from the whole pool.
+   */
+  readonly pairScope?: PairScope;
   /**
    * Standardise the learned reward PPO sees to mean 0, std 1 over the query pool's
    * transitions, refitted after every feedback round (Christiano et al. 2017 normalise r-hat
@@ -221,16 +224,32 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const seen = new Set<string>();
       // With poolTop < 1 (once a model exists), pairs come from the best-predicted share of the pool.
       const top = net && o.poolTop !== undefined && o.poolTop < 1 ? topSegments(segs, net.segmentSums(segs), o.poolTop) : segs;
-      const draw = o.pairScope === 'episode' ? sameEpisodePairs : samplePairs;
-      const candidates = draw(top, k * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}`)).filter((p) => {
-        if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
-        seen.add(p.id);
-        return true;
-      });
-      if (candidates.length === 0) return false;
-      const sel = selectQueries(candidates, Math.min(k, candidates.length), o.query, { rng: rng.fork(`select-${round}`), predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined });
-      o.store.putPairs(sel.pairs, { round });
-      const labels = await teacher.label(sel.pairs);
+      // The query method actually used (a model-based one falls back to uniform before a model exists).
+      let used: QueryMethod = o.query;
+      /** Up to n fresh queries drawn by `draw` and chosen by the query method. */
+      const pick = (draw: typeof samplePairs, n: number, tag: string): Pair[] => {
+        if (n <= 0) return [];
+        const candidates = draw(top, n * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}${tag}`)).filter((p) => {
+          if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
+          seen.add(p.id);
+          return true;
+        });
+        if (candidates.length === 0) return [];
+        const sel = selectQueries(candidates, Math.min(n, candidates.length), o.query, { rng: rng.fork(`select-${round}${tag}`), predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined });
+        used = sel.used;
+        return sel.pairs;
+      };
+      // mixed: half the round's queries (rounded down) within an episode, the rest from the whole pool.
+      const within = o.pairScope === 'mixed' ? Math.floor(k / 2) : 0;
+      const asked =
+        o.pairScope === 'episode'
+          ? pick(sameEpisodePairs, k, '')
+          : o.pairScope === 'mixed'
+            ? [...pick(sameEpisodePairs, within, '-within'), ...pick(samplePairs, k - within, '-across')]
+            : pick(samplePairs, k, '');
+      if (asked.length === 0) return false;
+      o.store.putPairs(asked, { round });
+      const labels = await teacher.label(asked);
       o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs();
@@ -271,7 +290,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         'teacher/round_skips': skips,
         'teacher/pool_segments': segs.length,
         ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
-        'teacher/query_method': sel.used,
+        'teacher/query_method': used,
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,
         'reward/pearson': corr.pearson,
@@ -290,7 +309,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${sel.used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
+        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };

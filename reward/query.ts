@@ -55,6 +55,10 @@ export function samplePairs(pool: readonly Segment[], count: number, rng: Rng): 
   return out;
 }
 
+/** Which segments a query may compare (see LoopOptions.pairScope). */
+export const PAIR_SCOPES = ['any', 'episode', 'mixed'] as const;
+export type PairScope = (typeof PAIR_SCOPES)[number];
+
 /**
  * `count` candidate pairs whose two segments come from the same episode (segments with the same
  * `source`): an episode with at least 2 distinct segments is drawn uniformly, then two of its

@@ -16,7 +16,7 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
 import { REWARD_INPUTS, RewardNet } from '../../reward/network.js';
-import { QUERY_METHODS } from '../../reward/query.js';
+import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
@@ -64,8 +64,8 @@ export const trainFlags = {
     doc: 'ends of episodes that terminated (a fall): pad keeps them (last window ends at the fall; shorter episodes padded with the absorbing state), drop cuts windows from the start only',
     default: 'pad',
   }),
-  pairScope: flags.choice(['any', 'episode'] as const, {
-    doc: "which segments a query may compare: any two of the pool, or two of the same episode (what an episode holds fixed, such as its target, then cannot explain the teacher's choice)",
+  pairScope: flags.choice(PAIR_SCOPES, {
+    doc: "which segments a query may compare: any two of the pool, two of the same episode (what an episode holds fixed, such as its target, then cannot explain the teacher's choice), or mixed (half of each round's queries within an episode, the rest from the whole pool)",
     default: 'any',
   }),
   segmentWindows: flags.choice(['aligned', 'random'] as const, {

@@ -141,6 +141,36 @@ describe('reward standardisation', () => {
   }, 120_000);
 });
 
+describe('prefrl train --pair-scope mixed', () => {
+  it('asks half of each round within one episode and the rest from the whole pool', async () => {
+    const summary = await trainToyReach(['--pair-scope', 'mixed'], 'pair-scope-mixed');
+    expect(summary.labelsUsed).toBe(40);
+    const store = LabelStore.open(join(summary.runDir, 'labels.sqlite'));
+    try {
+      const byRound = new Map<number, { same: number; total: number }>();
+      for (const lp of store.labelledPairs()) {
+        const r = byRound.get(lp.round) ?? { same: 0, total: 0 };
+        r.total++;
+        if (lp.pair.a.source === lp.pair.b.source) r.same++;
+        byRound.set(lp.round, r);
+      }
+      // Two rounds of 20: 10 drawn within an episode, 10 from the whole pool (where two windows
+      // of one episode are rare: toy-reach gives 2 per episode, and the pool holds 16+ episodes).
+      expect([...byRound.values()].map((r) => r.total)).toEqual([20, 20]);
+      for (const r of byRound.values()) {
+        expect(r.same).toBeGreaterThanOrEqual(10);
+        expect(r.same).toBeLessThan(20);
+      }
+    } finally {
+      store.close();
+    }
+  }, 120_000);
+
+  it('rejects an unknown scope with exit code 2 naming the flag', async () => {
+    await expectUsageError(['train', '--env', 'toy-reach', '--pair-scope', 'half'], join(dir, 'bad-scope'), /--pair-scope/);
+  });
+});
+
 describe('prefrl train --pair-scope episode', () => {
   it('asks only about two windows of the same episode', async () => {
     const summary = await trainToyReach(['--pair-scope', 'episode'], 'pair-scope');
