@@ -5,28 +5,17 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { parseFlags } from '../core/config.js';
-import { Logger } from '../core/log.js';
 import { makeEnv } from '../envs/registry.js';
 import { parseHeronConfig } from '../reward/teachers/heron.js';
 import { type CellRecord, cellId, claimCell, claimFile, claimIsStale, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
 import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
-import type { CommandContext } from '../scripts/command.js';
 import { main } from '../scripts/cli.js';
 import { benchTiming, handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
 import { trainFlags } from '../scripts/commands/train.js';
+import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
 
-function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
-}
-
-function lastJson<T>(out: string[]): T {
-  const lines = out.join('').trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as T;
-}
+const ctx = (): CapturedCli => captureCli(new ManualClock());
 
 /** Well-formed XML: every tag closed in order (comments, declarations and self-closing tags handled). */
 function wellFormedXml(text: string): boolean {

@@ -4,22 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
-import { Logger } from '../core/log.js';
 import { loadTrajectories } from '../envs/trajectory.js';
-import type { CommandContext } from '../scripts/command.js';
 import { COMMANDS, main } from '../scripts/cli.js';
+import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
 
-function ctx(): { ctx: CommandContext; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
-}
-
-function lastJson(out: string[]): Record<string, unknown> {
-  const lines = out.join('').trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
+const ctx = (): CapturedCli => captureCli(new ManualClock());
 
 describe('prefrl CLI', () => {
   it('every subcommand has --help that exits 0 and lists its flags', async () => {

@@ -12,6 +12,7 @@ import { flags, type Parsed } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
+import { rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
@@ -33,9 +34,7 @@ const offlineFlags = {
   rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
   rewardFlipRate: flags.float({ doc: 'label flip rate of the noise-robust preference loss (0: plain Bradley-Terry, RL-VLM-F)', default: 0, min: 0, max: 0.49 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
-  rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: TRAIN_DEFAULTS.lr, min: 0 }),
-  rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: 0, min: 0 }),
-  rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: 0, min: 0 }),
+  ...rewardTrainingFlags,
   updates: flags.int({ doc: 'IQL and BC gradient updates, each agent (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),
   batchSize: flags.int({ doc: 'transitions per IQL/BC batch', default: IQL_DEFAULTS.batchSize, min: 1 }),
   hidden: flags.list({ doc: 'IQL/BC hidden widths', default: IQL_DEFAULTS.hidden.map(String) }),

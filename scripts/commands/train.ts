@@ -21,6 +21,7 @@ import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
+import { rewardTrainingFlags } from './reward_flags.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
@@ -83,10 +84,8 @@ export const trainFlags = {
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
-  rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: 3e-4, min: 0 }),
-  rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: 0, min: 0 }),
+  ...rewardTrainingFlags,
   rewardFlipRate: flags.float({ doc: 'reward model: label flip rate of the noise-robust preference loss, for a teacher known to make mistakes (0: plain Bradley-Terry)', default: 0, min: 0, max: 0.49 }),
-  rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: 0, min: 0 }),
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),

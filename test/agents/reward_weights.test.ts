@@ -10,13 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weightedTermsReward } from '../../agents/types.js';
-import { systemClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
-import { Logger } from '../../core/log.js';
 import { ToyReachEnv } from '../../envs/toy.js';
 import { main } from '../../scripts/cli.js';
 import { termWeights } from '../../scripts/commands/train.js';
-import { expectUsageError } from '../helpers/cli_usage.js';
+import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
 
 let dir = '';
 beforeAll(() => {
@@ -71,14 +69,10 @@ describe('termWeights (--reward-weights)', () => {
 
 /** A short true-reward PPO run on toy-reach with extra flags: its --json summary and metrics lines. */
 async function trainTrue(extra: string[], name: string): Promise<{ summary: { finalTrueReturn: number; finalTrueReturns: number[]; runDir: string }; metrics: Record<string, number>[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+  const { ctx, out, err } = captureCli();
   const args = ['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '2048', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '4096', '--eval-episodes', '2', ...extra, '--runs-dir', dir, '--name', name, '--quiet', '--json'];
   expect(await main(args, ctx), err.join('')).toBe(0);
-  const lines = out.join('').trimEnd().split('\n');
-  const summary = JSON.parse(lines[lines.length - 1]);
+  const summary = lastJson<{ finalTrueReturn: number; finalTrueReturns: number[]; runDir: string }>(out);
   const metrics = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   return { summary, metrics };
 }

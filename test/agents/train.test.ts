@@ -7,33 +7,20 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../core/clock.js';
-import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
-import type { CommandContext } from '../../scripts/command.js';
 import { main } from '../../scripts/cli.js';
 import { relative } from '../../scripts/commands/demo.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-function capture(): { ctx: CommandContext; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  return { ctx: { io, logger: new Logger(io.stderr), clock: systemClock }, out, err };
-}
-
-function lastJson(out: string[]): Record<string, unknown> {
-  const lines = out.join('').trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('prefrl train', () => {
   it('PPO on the true reward solves toy-reach in 32k steps (random policy: about -34; solved: above +10 with every episode at the goal)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prefrl-ppo-toy-'));
-    const c = capture();
+    const c = captureCli();
     const code = await main(
       ['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '32768', '--num-envs', '4', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--runs-dir', dir, '--quiet', '--json'],
       c.ctx,
@@ -92,7 +79,7 @@ describe('prefrl train', () => {
     }
     expect(before.length).toBeGreaterThanOrEqual(20);
 
-    const c = capture();
+    const c = captureCli();
     const rc = await main(['train', '--resume', runDir, '--quiet', '--json'], c.ctx);
     expect(rc, c.err.join('')).toBe(0);
     expect(c.err.join('')).toMatch(/resuming .* at \d+ env steps with \d+ stored labels/);
@@ -118,7 +105,7 @@ describe('prefrl train', () => {
   it('hopper-hop: episodes that end in a fall still feed the query pool (padded), where dropping them starves it', async () => {
     const runs = mkdtempSync(join(tmpdir(), 'prefrl-hopper-pool-'));
     const summary = async (terminal: string): Promise<Record<string, unknown>> => {
-      const c = capture();
+      const c = captureCli();
       const args = [
         'train', '--env', 'hopper-hop', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '512',
         '--warmup-steps', '1024', '--steps', '2048', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '4096',
@@ -146,7 +133,7 @@ describe('prefrl train', () => {
 
   it('demo (npm start) runs both agents and prints the comparison, the run folders and the viewer command', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prefrl-demo-'));
-    const c = capture();
+    const c = captureCli();
     const code = await main(
       ['demo', '--env', 'toy-reach', '--steps', '8192', '--labels', '20', '--labels-per-round', '10', '--feedback-every', '1024', '--reward-epochs', '3', '--runs-dir', dir, '--quiet', '--json'],
       c.ctx,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../core/backend.js';
 import { systemClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
-import { Logger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir } from '../../core/run.js';
 import { runPreferenceLoop } from '../../reward/loop.js';
@@ -19,7 +19,7 @@ import { RewardNet } from '../../reward/network.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
 import { resumedRewardSource, rewardSource } from '../../scripts/commands/train.js';
-import { expectUsageError } from '../helpers/cli_usage.js';
+import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
 
 let dir = '';
 let modelDir = '';
@@ -33,13 +33,6 @@ function knownModel(): RewardNet {
   return net;
 }
 const KNOWN_REWARD = (Math.tanh(0.5) - 0.4) * 2; // 0.12423...
-
-function testContext(): { ctx: { io: { stdout: { write(t: string): void }; stderr: { write(t: string): void }; tty: boolean }; logger: Logger; clock: typeof systemClock }; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  return { ctx: { io, logger: new Logger(io.stderr), clock: systemClock }, out, err };
-}
 
 /** The learned-reward means PPO logged, one per iteration. */
 function learnedMeans(runDir: string): number[] {
@@ -82,11 +75,10 @@ describe('rewardSource (--reward)', () => {
 
 describe('prefrl train --reward model:<dir>', () => {
   it('trains PPO on the saved model\'s output (with its saved standardisation) and keeps a copy of the model in the run', async () => {
-    const { ctx, out, err } = testContext();
+    const { ctx, out, err } = captureCli();
     const args = ['train', '--env', 'toy-reach', '--reward', `model:${join(dir, 'run-a')}`, '--steps', '1024', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '4096', '--eval-episodes', '1', '--runs-dir', join(dir, 'runs'), '--name', 'fixed', '--quiet', '--json'];
     expect(await main(args, ctx), err.join('')).toBe(0);
-    const lines = out.join('').trimEnd().split('\n');
-    const summary = JSON.parse(lines[lines.length - 1]) as { reward: string; teacher: string | null; labelsUsed: number; runDir: string };
+    const summary = lastJson<{ reward: string; teacher: string | null; labelsUsed: number; runDir: string }>(out);
     expect(summary.reward).toBe('model');
     expect(summary.teacher).toBeNull();
     expect(summary.labelsUsed).toBe(0);
@@ -105,11 +97,10 @@ describe('prefrl train --reward model:<dir>', () => {
     const net = knownModel();
     net.save(own);
     net.dispose();
-    const first = testContext();
+    const first = captureCli();
     const args = ['train', '--env', 'toy-reach', '--reward', `model:${own}`, '--steps', '1024', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '512', '--eval-episodes', '1', '--runs-dir', join(dir, 'runs'), '--name', 'fixed-resume', '--quiet', '--json'];
     expect(await main(args, first.ctx), first.err.join('')).toBe(0);
-    const lines = first.out.join('').trimEnd().split('\n');
-    const runDir = (JSON.parse(lines[lines.length - 1]) as { runDir: string }).runDir;
+    const runDir = lastJson<{ runDir: string }>(first.out).runDir;
     expect(learnedMeans(runDir).length).toBe(2);
     // The run is cut short of a longer budget: as if it had been killed at its last checkpoint
     // (1,024 steps) of 2,048; and the folder it was started from is deleted.
@@ -119,11 +110,11 @@ describe('prefrl train --reward model:<dir>', () => {
     expect(resumedRewardSource(`model:${own}`, runDir)).toEqual({ kind: 'model', dir: join(runDir, 'artifacts', 'reward_model') });
     const load = vi.spyOn(RewardNet, 'load');
     try {
-      const again = testContext();
+      const again = captureCli();
       expect(await main(['train', '--resume', runDir, '--quiet', '--json'], again.ctx), again.err.join('')).toBe(0);
       expect(load).toHaveBeenCalledTimes(1);
       expect(load).toHaveBeenCalledWith(join(runDir, 'artifacts', 'reward_model'));
-      const summary = JSON.parse(again.out.join('').trimEnd().split('\n').pop()!) as { envSteps: number };
+      const summary = lastJson<{ envSteps: number }>(again.out);
       expect(summary.envSteps).toBe(2048);
     } finally {
       load.mockRestore();
@@ -156,7 +147,7 @@ describe('prefrl train --reward model:<dir>', () => {
         evalEvery: 4096,
         run,
         store,
-        logger: testContext().ctx.logger,
+        logger: silentLogger,
         clock: systemClock,
       });
       await expect(loop).rejects.toThrow(/no-such-env/);

@@ -13,8 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/backend.js';
-import { systemClock } from '../../core/clock.js';
-import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { ToyReachEnv } from '../../envs/toy.js';
@@ -23,7 +21,7 @@ import { RewardNet } from '../../reward/network.js';
 import { cutSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { expectUsageError } from '../helpers/cli_usage.js';
+import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -34,18 +32,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A two-round oracle run on toy-reach (40 labels, 4,096 steps, small nets) with extra flags; its --json summary. */
 async function trainToyReach(extra: string[], name: string): Promise<{ runDir: string; queryRolloutSteps: number; envSteps: number; labelsUsed: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  const ctx = { io, logger: new Logger(io.stderr), clock: systemClock };
+  const { ctx, out, err } = captureCli();
   const args = [
     'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
     '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
     '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', ...extra, '--runs-dir', dir, '--name', name, '--quiet', '--json',
   ];
   expect(await main(args, ctx), err.join('')).toBe(0);
-  const lines = out.join('').trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]);
+  return lastJson(out);
 }
 
 describe('reward standardisation', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
 import { ManualClock } from '../../core/clock.js';
-import { Logger, silentLogger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
@@ -15,8 +15,8 @@ import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synth
 import type { Segment } from '../../reward/types.js';
 import { decodePng, encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
-import type { CommandContext } from '../../scripts/command.js';
 import { main } from '../../scripts/cli.js';
+import { type CapturedCli, captureCli, lastJson } from '../helpers/cli.js';
 
 let dir = '';
 let data = '';
@@ -72,17 +72,7 @@ const tiny = (over: Partial<OfflineConfig> = {}): Partial<OfflineConfig> & Pick<
 const TINY_FLAGS = ['--labels', '40', '--label-batch', '16', '--segment-length', '10', '--reward-members', '2', '--reward-hidden', '16', '--reward-epochs', '3'];
 const TINY_AGENT = ['--updates', '10', '--batch-size', '32', '--hidden', '16,16', '--eval-episodes', '2', '--backend', 'wasm', '--quiet'];
 
-function cli(): { ctx: CommandContext; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, tty: false };
-  return { ctx: { io, logger: new Logger(io.stderr), clock: new ManualClock() }, out, err };
-}
-
-function lastJson(out: string[]): Record<string, unknown> {
-  const lines = out.join('').trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
+const cli = (): CapturedCli => captureCli(new ManualClock());
 
 describe('prefrl offline pipeline', () => {
   it('runs stage by stage, skips finished stages on re-runs, keeps labels, and a forced stage clears what depends on it', async () => {
