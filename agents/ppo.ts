@@ -43,6 +43,8 @@ export interface PpoConfig {
   readonly numSteps: number;
   /** Worker threads for the envs (0: step them in the main thread). */
   readonly workers: number;
+  /** With workers >= 1, the main thread steps a block of envs too (createVecEnv's `inline`); speed only. */
+  readonly inlineEnvs: boolean;
   /** Adam learning rate (annealed linearly to 0 when annealLr). */
   readonly lr: number;
   readonly annealLr: boolean;
@@ -87,6 +89,7 @@ export const PPO_DEFAULTS: PpoConfig = {
   numEnvs: 4,
   numSteps: 512,
   workers: 2,
+  inlineEnvs: false,
   lr: 3e-4,
   annealLr: true,
   gamma: 0.99,
@@ -320,7 +323,7 @@ export class PpoTrainer {
 
   static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
     const config = resolvePpoConfig(opts.config ?? {});
-    const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, seed: config.seed, recordState: Boolean(opts.onEpisode) });
+    const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, inline: config.inlineEnvs, seed: config.seed, recordState: Boolean(opts.onEpisode) });
     try {
       const first = await vec.reset();
       return new PpoTrainer(vec, first, opts, config);

@@ -83,6 +83,13 @@ export interface TrainOptions {
    * (default 0).
    */
   readonly inputL1?: number;
+  /**
+   * Input dropout p in [0, 1): in training, each input feature of each pair is replaced by its
+   * mean (0 after normalisation) with probability p, the same features for both segments of
+   * the pair, so the model must rank pairs from random subsets of its inputs and cannot lean
+   * on one encoding of the task alone (default 0). Prediction always sees every input.
+   */
+  readonly inputDropout?: number;
   /** Called after every epoch with its metrics. */
   readonly onEpoch?: (m: EpochMetrics) => void;
   /** Called after every gradient step. */
@@ -153,6 +160,7 @@ export const TRAIN_DEFAULTS = {
   microBatchRows: 2048,
   weightDecay: 0,
   inputL1: 0,
+  inputDropout: 0,
 } as const;
 
 /** Fewer preference labels than this: no validation split. */
@@ -275,6 +283,27 @@ function gather(data: PairData, idx: ArrayLike<number>, x: Float32Array, xT: Flo
   for (let r = 0; r < R; r++) for (let c = 0; c < w; c++) xT[c * R + r] = x[r * w + c];
 }
 
+/**
+ * Input dropout on a gathered micro-batch (x [2 P H, w] and its transpose): for each pair p,
+ * each feature is zeroed with probability `rate` in all 2 H rows of the pair (its a-segment's
+ * rows (p H ..), its b-segment's rows ((P + p) H ..)).
+ */
+export function dropInputs(x: Float32Array, xT: Float32Array, P: number, H: number, w: number, rate: number, rng: Rng | undefined): void {
+  if (!rng) throw new RangeError('train: inputDropout > 0 needs a dropout RNG');
+  const R = 2 * P * H;
+  for (let p = 0; p < P; p++) {
+    for (let c = 0; c < w; c++) {
+      if (rng.uniform() >= rate) continue;
+      for (const start of [p * H, (P + p) * H]) {
+        for (let r = start; r < start + H; r++) {
+          x[r * w + c] = 0;
+          xT[c * R + r] = 0;
+        }
+      }
+    }
+  }
+}
+
 /** Targets after smoothing, as float32 for the loss tensor. */
 function smoothedTargets(data: PairData, idx: ArrayLike<number>, eps: number): Float32Array {
   const out = new Float32Array(idx.length);
@@ -309,6 +338,7 @@ export function memberLossAndGrads(
     const xv = xBuf.subarray(0, R * data.inDim);
     const xTv = xTBuf.subarray(0, R * data.inDim);
     gather(data, mb, xv, xTv);
+    if ((opts.inputDropout ?? 0) > 0) dropInputs(xv, xTv, P, data.H, data.inDim, opts.inputDropout ?? 0, opts.dropoutRng);
     const y = smoothedTargets(data, mb, opts.labelSmoothing);
     const { value, grads } = tf.tidy(() => {
       const x = tf.tensor2d(xv, [R, data.inDim]);
@@ -346,6 +376,9 @@ export interface StepOptions {
   readonly weightDecay?: number;
   /** Group-lasso penalty on the first layer's input rows (default 0). */
   readonly inputL1?: number;
+  /** Input dropout probability per pair and feature (default 0); needs `dropoutRng` when > 0. */
+  readonly inputDropout?: number;
+  readonly dropoutRng?: Rng;
 }
 
 /** One Adam optimizer per member (B-Pref's betas; eps 1e-8 as in PyTorch). */
@@ -395,6 +428,7 @@ export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): Resolve
   if (!(o.lr > 0)) throw new RangeError(`train: lr must be > 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new RangeError(`train: weightDecay must be a finite number >= 0, got ${o.weightDecay}`);
   if (!(o.inputL1 >= 0 && Number.isFinite(o.inputL1))) throw new RangeError(`train: inputL1 must be a finite number >= 0, got ${o.inputL1}`);
+  if (!(o.inputDropout >= 0 && o.inputDropout < 1)) throw new RangeError(`train: inputDropout must be in [0, 1), got ${o.inputDropout}`);
   if (!(o.temperature > 0)) throw new RangeError(`train: temperature must be > 0, got ${o.temperature}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing <= 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1], got ${o.labelSmoothing}`);
   checkFlipRate(o.flipRate);
@@ -498,6 +532,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
     return Int32Array.from({ length: train.n }, () => r.int(train.n));
   });
   const orderRng = Array.from({ length: m }, (_, k) => o.rng.fork('order').fork(k));
+  const dropoutRng = Array.from({ length: m }, (_, k) => o.rng.fork('input-dropout').fork(k));
 
   const initial = evaluate(net, val, o.temperature, o.flipRate);
   const bestNll = initial.memberNll.slice();
@@ -507,7 +542,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   const active = new Array<boolean>(m).fill(true);
   const epochs: EpochMetrics[] = [];
   let stoppedEarly = false;
-  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows, weightDecay: o.weightDecay, inputL1: o.inputL1 };
+  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows, weightDecay: o.weightDecay, inputL1: o.inputL1, inputDropout: o.inputDropout };
 
   try {
     for (let epoch = 1; epoch <= o.epochs && active.some(Boolean); epoch++) {
@@ -515,11 +550,12 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
       for (let k = 0; k < m; k++) {
         if (!active[k]) continue;
         const order = orderRng[k].shuffle(memberData[k].slice());
+        const memberOpts = o.inputDropout > 0 ? { ...stepOpts, dropoutRng: dropoutRng[k] } : stepOpts;
         const steps = Math.ceil(order.length / o.batchSize);
         let lossSum = 0;
         for (let s = 0; s < steps; s++) {
           const idx = order.subarray(s * o.batchSize, Math.min(order.length, (s + 1) * o.batchSize));
-          const loss = memberStep(net, k, optimizers[k], train, idx, stepOpts);
+          const loss = memberStep(net, k, optimizers[k], train, idx, memberOpts);
           lossSum += loss;
           onStep?.({ epoch, member: k, step: s + 1, steps, loss });
         }
@@ -572,6 +608,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
       lr: o.lr,
       weightDecay: o.weightDecay,
       inputL1: o.inputL1,
+      inputDropout: o.inputDropout,
       patience: o.patience,
       batchSize: o.batchSize,
       bootstrap: o.bootstrap,

@@ -1,5 +1,5 @@
 /**
- * Vectorised envs: bit-identical results for workers 0/1/2, automatic reset (finalObs and the
+ * Vectorised envs: bit-identical results for workers 0/1/2 and inline mode, automatic reset (finalObs and the
  * new episode's first obs), recorded states against a single env replayed with the same
  * actions, errors from the main thread and from inside workers, and clean shutdown.
  */
@@ -34,8 +34,8 @@ function bytes(a: ArrayBufferView): Buffer {
 const STEP_KEYS = ['obs', 'rewards', 'terms', 'terminated', 'truncated', 'unstable', 'success', 'finalObs', 'qpos', 'qvel', 'act', 'time', 'finalQpos', 'finalQvel', 'finalAct'] as const;
 
 /** Digest of every array of every step, plus the number of episode ends seen. */
-async function rollout(config: EnvConfig, workers: number, numEnvs: number, steps: number): Promise<{ digest: string; ends: number; last: VecStep }> {
-  const vec = await createVecEnv(config, { numEnvs, workers, seed: 7, recordState: true });
+async function rollout(config: EnvConfig, workers: number, numEnvs: number, steps: number, inline = false): Promise<{ digest: string; ends: number; last: VecStep }> {
+  const vec = await createVecEnv(config, { numEnvs, workers, seed: 7, recordState: true, inline });
   try {
     const h = createHash('sha256');
     const first = await vec.reset();
@@ -100,6 +100,32 @@ describe('vec env determinism', () => {
     expect(runs[0].ends).toBe(5 * 4); // 50-step episodes
     expect(runs[1].digest).toBe(runs[0].digest);
     expect(runs[2].digest).toBe(runs[0].digest);
+  });
+
+  it('inline mode (the calling thread steps a block too) gives the same bits as every other mode', async () => {
+    const ref = await rollout({ id: 'toy-reach' }, 0, 5, 230);
+    const inline = await Promise.all([1, 2, 9].map((w) => rollout({ id: 'toy-reach' }, w, 5, 230, true)));
+    for (const r of inline) expect(r.digest).toBe(ref.digest);
+    const slider = sliderEnv('short_episodes_inline', '');
+    const [a, b] = await Promise.all([rollout(slider, 0, 3, 40), rollout(slider, 2, 3, 40, true)]);
+    expect(b.ends).toBe(3 * 5);
+    expect(b.digest).toBe(a.digest);
+  });
+
+  it('inline mode splits the envs into workers + 1 blocks, the calling thread taking the first', async () => {
+    const sizes = async (numEnvs: number, workers: number): Promise<[number, number]> => {
+      const vec = await createVecEnv({ id: 'toy-reach' }, { numEnvs, workers, seed: 0, inline: true });
+      const out: [number, number] = [vec.workers, vec.inlineEnvs];
+      await vec.close();
+      return out;
+    };
+    expect(await sizes(5, 1)).toEqual([1, 2]); // blocks 0..1 here, 2..4 in the worker
+    expect(await sizes(6, 2)).toEqual([2, 2]);
+    expect(await sizes(3, 8)).toEqual([2, 1]); // at most numEnvs - 1 workers
+    expect(await sizes(1, 2)).toEqual([0, 1]); // one env: no worker at all
+    const plain = await createVecEnv({ id: 'toy-reach' }, { numEnvs: 4, workers: 2, seed: 0 });
+    expect([plain.workers, plain.inlineEnvs]).toEqual([2, 0]);
+    await plain.close();
   });
 
   it('cheetah-run: workers 0, 1 and 2 give bit-identical results', async () => {
@@ -242,6 +268,27 @@ describe('vec env errors and shutdown', () => {
     await expect(vec.step(a)).rejects.toThrow(/unusable after an earlier failure/);
     await vec.close();
     await vec.close();
+  });
+
+  it('inline mode: an error in the calling thread\'s block rejects naming its env, ahead of a worker\'s error', async () => {
+    // Both threads' first envs (vec envs 0 and 1) fail on their fourth step; the calling
+    // thread's block holds the lower index, so its error is the one reported.
+    const vec = await createVecEnv(sliderEnv('flaky_inline', "throw new Error('inline task failed on purpose');"), { numEnvs: 2, workers: 1, seed: 0, inline: true });
+    expect([vec.workers, vec.inlineEnvs]).toEqual([1, 1]);
+    await vec.reset();
+    const a = new Float64Array(2);
+    for (let k = 0; k < 3; k++) await vec.step(a);
+    await expect(vec.step(a)).rejects.toThrow('inline task failed on purpose (vec env 0)');
+    await expect(vec.step(a)).rejects.toThrow(/unusable after an earlier failure/);
+    await vec.close();
+  });
+
+  it('inline mode: a model that does not compile rejects createVecEnv with its InputError', async () => {
+    const bad = join(dir, 'broken_inline.xml');
+    writeFileSync(bad, '<mujoco><worldbody><body><geom type="sphere" size="oops"/></body></worldbody></mujoco>');
+    const p = createVecEnv({ id: 'custom', model: bad }, { numEnvs: 3, workers: 1, seed: 0, inline: true });
+    await expect(p).rejects.toThrow(InputError);
+    await expect(p).rejects.toThrow(/broken_inline\.xml.*MuJoCo could not load the model/);
   });
 
   it('a worker that dies during step() rejects the step instead of hanging it', async () => {

@@ -12,6 +12,7 @@ import { RewardNet } from '../../reward/network.js';
 import { noisyNll } from '../../reward/preference.js';
 import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
 import {
+  dropInputs,
   type EpochMetrics,
   memberLossAndGrads,
   memberStep,
@@ -142,6 +143,56 @@ describe('preference loss', () => {
     expect(p[0][0] - q[0][0]).toBeCloseTo(-0.03, 6);
     expect(p[0][1] - q[0][1]).toBeCloseTo(-0.04, 6);
     for (let i = 1; i < p.length; i++) expect(Array.from(p[i])).toEqual(Array.from(q[i]));
+  });
+});
+
+describe('input dropout', () => {
+  it('zeroes the drawn features in both segments of a pair, in x and its transpose', () => {
+    // P = 2 pairs, H = 2 steps, w = 3 features: rows 0-1 pair 0's a, rows 2-3 pair 1's a, rows
+    // 4-5 pair 0's b, rows 6-7 pair 1's b. Draws below the rate drop: pair 0 drops feature 0,
+    // pair 1 drops features 1 and 2.
+    const P = 2;
+    const H = 2;
+    const w = 3;
+    const R = 2 * P * H;
+    const x = Float32Array.from({ length: R * w }, (_, i) => i + 1);
+    const xT = new Float32Array(R * w);
+    for (let r = 0; r < R; r++) for (let c = 0; c < w; c++) xT[c * R + r] = x[r * w + c];
+    const draws = [0.1, 0.5, 0.9, 0.6, 0.2, 0.29];
+    const rng = { uniform: () => draws.shift() as number } as unknown as Rng;
+    dropInputs(x, xT, P, H, w, 0.3, rng);
+    expect(draws).toEqual([]);
+    const dropped = (r: number, c: number): boolean => (c === 0 ? [0, 1, 4, 5].includes(r) : [2, 3, 6, 7].includes(r));
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < w; c++) {
+        const want = dropped(r, c) ? 0 : r * w + c + 1;
+        expect(x[r * w + c]).toBe(want);
+        expect(xT[c * R + r]).toBe(want);
+      }
+    }
+    expect(() => dropInputs(x, xT, P, H, w, 0.3, undefined)).toThrow(/needs a dropout RNG/);
+  });
+
+  it('is seeded, changes the fit, is saved with the model and rejects rates outside [0, 1)', async () => {
+    const segs = toySegments(30, 12);
+    const pairs = randomPairs(segs, 30, new Rng('drop'));
+    const labels = oracleLabels(pairs);
+    const run = async (inputDropout: number) => {
+      const net = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(3));
+      await trainRewardModel(net, pairs, labels, { rng: new Rng(1), epochs: 2, batchSize: 8, lr: 1e-2, inputDropout });
+      const w = net.getMemberWeights(0);
+      const meta = net.meta.training as Record<string, unknown>;
+      net.dispose();
+      return { w, meta };
+    };
+    const a = await run(0.5);
+    expect(a.meta.inputDropout).toBe(0.5);
+    expect((await run(0.5)).w).toEqual(a.w);
+    expect((await run(0)).w).not.toEqual(a.w);
+    const net = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(3));
+    await expect(trainRewardModel(net, pairs, labels, { rng: new Rng(1), inputDropout: 1 })).rejects.toThrow(/inputDropout must be in \[0, 1\), got 1/);
+    await expect(trainRewardModel(net, pairs, labels, { rng: new Rng(1), inputDropout: -0.1 })).rejects.toThrow(/inputDropout must be in \[0, 1\), got -0.1/);
+    net.dispose();
   });
 });
 
