@@ -51,17 +51,18 @@ describe('prefrl CLI', () => {
     const j = lastJson(out) as { envs: Record<string, unknown>[]; native: { skipped?: string } };
     expect(j.native.skipped).toBe('disabled with --no-native');
     expect(j.envs).toHaveLength(1);
-    const r = j.envs[0] as { id: string; frameSkip: number; stepsPerSec: number; physicsStepsPerSec: number; physicsRatio: number | null; ratio: number | null; workerSpeedup: number; samples: Record<string, number[]> };
+    const r = j.envs[0] as { id: string; frameSkip: number; stepsPerSec: number; physicsStepsPerSec: number; physicsRatio: number | null; ratio: number | null; workerSpeedup: number; inlineSpeedup: number; samples: Record<string, number[]> };
     expect(r.id).toBe('cartpole-swingup');
     expect(r.frameSkip).toBe(2);
     expect(r.ratio).toBeNull();
     expect(r.physicsRatio).toBeNull();
-    for (const key of ['wasm', 'physics', 'workers1', 'workers2']) {
+    for (const key of ['wasm', 'physics', 'workers1', 'workers2', 'inProcess', 'inline']) {
       expect(r.samples[key]).toHaveLength(2);
       for (const x of r.samples[key]) expect(x).toBeGreaterThan(0);
     }
     expect(r.physicsStepsPerSec).toBe((r.samples.physics[0] + r.samples.physics[1]) / 2);
     expect(r.workerSpeedup).toBeCloseTo((r.samples.workers2[0] / r.samples.workers1[0] + r.samples.workers2[1] / r.samples.workers1[1]) / 2, 10);
+    expect(r.inlineSpeedup).toBeCloseTo((r.samples.inline[0] / r.samples.inProcess[0] + r.samples.inline[1] / r.samples.inProcess[1]) / 2, 10);
     const bad = ctx();
     expect(await main(['bench', 'envs', '--envs', 'nope'], bad.ctx)).toBe(2);
     expect(bad.err.join('')).toMatch(/--envs: unknown env "nope"/);

@@ -15,8 +15,12 @@
  *   mj_forward at the horizon) run on the WASM module in this thread, over native: how much of
  *   the gap is MuJoCo's WASM build itself rather than prefrl's env code;
  * - worker speed-up: steps/s over all envs of `createVecEnv` with 2 workers over 1 worker, the
- *   same number of envs (target >= 1.7).
- * Measurements are interleaved (wasm, physics only, native, 1 worker, 2 workers, repeated) and the median of
+ *   same number of envs (target >= 1.7);
+ * - two threads over one without hand-over: the same vec env stepped in this thread alone
+ *   (workers 0) and in inline mode with 1 worker (this thread steps half the envs while the
+ *   worker steps the other half), and their ratio: how the stepping scales from one thread to
+ *   two when the 1-thread reference pays no hand-over at all (the 1-worker reference does).
+ * Measurements are interleaved (wasm, physics only, native, 1 worker, 2 workers, in-process, inline, repeated) and the median of
  * the repeats is reported, because shared machines are noisy. Steps per CPU-second are
  * reported too (process CPU time): on a busy machine they show the code's own speed.
  */
@@ -74,6 +78,11 @@ export interface EnvBenchResult {
   readonly workers2StepsPerSec: number;
   /** Median over repeats of workers2 / workers1, each pair measured back to back. */
   readonly workerSpeedup: number;
+  /** The vec env in this thread alone (workers 0), and in inline mode with 1 worker (2 threads). */
+  readonly inProcessStepsPerSec: number;
+  readonly inlineStepsPerSec: number;
+  /** Median over repeats of inline / in-process, each pair measured back to back. */
+  readonly inlineSpeedup: number;
   /** Median steps per CPU-second (process CPU time), WASM and native, and their ratio. */
   readonly stepsPerCpuSec: number;
   readonly nativeStepsPerCpuSec: number | null;
@@ -87,7 +96,15 @@ export interface EnvBenchResult {
   /** What was stripped from the native copy of the XML. */
   readonly nativeStripped: readonly string[];
   /** Every repeat, in order (steps/s). */
-  readonly samples: { readonly wasm: number[]; readonly physics: number[]; readonly native: number[]; readonly workers1: number[]; readonly workers2: number[] };
+  readonly samples: {
+    readonly wasm: number[];
+    readonly physics: number[];
+    readonly native: number[];
+    readonly workers1: number[];
+    readonly workers2: number[];
+    readonly inProcess: number[];
+    readonly inline: number[];
+  };
 }
 
 function median(xs: readonly number[]): number {
@@ -298,7 +315,7 @@ export const benchEnvsCommand: Command = {
       }
     }
 
-    const perEnv = f.repeats * (native ? 5 : 4);
+    const perEnv = f.repeats * (native ? 7 : 6);
     const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
     const results: EnvBenchResult[] = [];
     const strippedAll = new Set<string>();
@@ -323,7 +340,8 @@ export const benchEnvsCommand: Command = {
           const xmlPath = native && nativeXml !== null ? join(native.dir, `${entry.id}.xml`) : null;
           if (xmlPath && nativeXml !== null) writeFileSync(xmlPath, nativeXml);
 
-          for (const workers of [1, 2]) vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers, seed: f.seed }));
+          for (const workers of [1, 2, 0]) vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers, seed: f.seed }));
+          vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers: 1, inline: true, seed: f.seed }));
           const vecPool = actionPool(rng.fork('vec'), env, 64, f.vecEnvs);
 
           // Warm-ups: this thread's WASM, then each worker's.
@@ -336,7 +354,15 @@ export const benchEnvsCommand: Command = {
             await timeVec(v, vecPool, f.warmup);
           }
 
-          const samples = { wasm: [] as number[], physics: [] as number[], native: [] as number[], workers1: [] as number[], workers2: [] as number[] };
+          const samples = {
+            wasm: [] as number[],
+            physics: [] as number[],
+            native: [] as number[],
+            workers1: [] as number[],
+            workers2: [] as number[],
+            inProcess: [] as number[],
+            inline: [] as number[],
+          };
           const cpuWasm: number[] = [];
           const cpuNative: number[] = [];
           let nativeError: string | null = null;
@@ -367,6 +393,10 @@ export const benchEnvsCommand: Command = {
             progress.tick(1, `${entry.id}: 1 worker`);
             samples.workers2.push(await timeVec(vecs[1], vecPool, f.duration));
             progress.tick(1, `${entry.id}: 2 workers`);
+            samples.inProcess.push(await timeVec(vecs[2], vecPool, f.duration));
+            progress.tick(1, `${entry.id}: vec env in this thread`);
+            samples.inline.push(await timeVec(vecs[3], vecPool, f.duration));
+            progress.tick(1, `${entry.id}: this thread + 1 worker`);
           }
           if (nativeError !== null) notes.push(`${entry.id}: native MuJoCo could not run this model: ${nativeError}`);
           const wasm = median(samples.wasm);
@@ -387,6 +417,9 @@ export const benchEnvsCommand: Command = {
             workers1StepsPerSec: w1,
             workers2StepsPerSec: w2,
             workerSpeedup: pairedRatio(samples.workers2, samples.workers1),
+            inProcessStepsPerSec: median(samples.inProcess),
+            inlineStepsPerSec: median(samples.inline),
+            inlineSpeedup: pairedRatio(samples.inline, samples.inProcess),
             stepsPerCpuSec: cpuW,
             nativeStepsPerCpuSec: cpuN,
             cpuRatio: cpuN === null ? null : pairedRatio(cpuWasm, cpuNative),
@@ -425,7 +458,8 @@ export const benchEnvsCommand: Command = {
       'wasm: MujocoEnv.step in the main thread (frame skip, observation, reward terms; episodes reset at their end); native: mj_step x frame skip with random controls, ' +
         'resets at the horizon only (no task termination), no observation or reward code; physics: the native loop run on the WASM module (no task code), ' +
         'so "phys ratio" is the share of native speed MuJoCo\'s WASM build itself reaches',
-      `workers: createVecEnv with ${f.vecEnvs} envs, steps/s over all envs, 1 vs 2 worker threads`,
+      `workers: createVecEnv with ${f.vecEnvs} envs, steps/s over all envs, 1 vs 2 worker threads (the main thread waits); "1 thread": the same vec env stepped in the main thread alone, ` +
+        '"main+1": inline mode, the main thread stepping half the envs while 1 worker steps the other half, "2 vs 1 thr": main+1 over 1 thread (two threads over one, the one paying no hand-over)',
       `steps/s: medians of ${f.repeats} interleaved repeats of ${f.duration} s after ${f.warmup} s warm-ups; ratio and speed-up: medians of the per-repeat ratios ` +
         '(each pair measured back to back); "best": ratio of the fastest repeats; ' +
         'cpu ratio: steps per CPU-second (process CPU time), wasm over native',
@@ -454,8 +488,11 @@ export const benchEnvsCommand: Command = {
       fmtRate(r.workers2StepsPerSec),
       fmtRatio(r.workerSpeedup),
       fmtRatio(r.best.workerSpeedup),
+      fmtRate(r.inProcessStepsPerSec),
+      fmtRate(r.inlineStepsPerSec),
+      fmtRatio(r.inlineSpeedup),
     ]);
-    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best'];
+    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'];
     const out = [
       formatTable(header, rows),
       '',

@@ -49,6 +49,7 @@ const spec = {
     targetReturn: flags.float({ doc: 'medium-replay: stop PPO once an iteration\'s mean episode return reaches this', optional: true }),
     numEnvs: flags.int({ doc: 'medium-replay: parallel PPO envs', default: 4, min: 1 }),
     workers: flags.int({ doc: 'medium-replay: env worker threads (0: main thread)', default: 2, min: 0 }),
+    inlineEnvs: flags.bool({ doc: 'medium-replay: the main thread steps a block of envs too, alongside the workers', default: false }),
     out: flags.string({ doc: 'write the dataset here instead of <run>/artifacts/dataset.h5', optional: true }),
     seed: flags.int({ doc: 'seed (episode seeds, action noise, PPO)', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
@@ -159,7 +160,7 @@ export const collectCommand: Command = {
         trajs = [];
         const trainer = await PpoTrainer.create({
           env: envConfig,
-          config: { totalSteps: f.steps, numEnvs: f.numEnvs, workers: f.workers, seed: f.seed },
+          config: { totalSteps: f.steps, numEnvs: f.numEnvs, workers: f.workers, inlineEnvs: f.inlineEnvs, seed: f.seed },
           onEpisode: (t) => trajs.push(t),
         });
         try {

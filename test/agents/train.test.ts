@@ -36,6 +36,22 @@ describe('prefrl train', () => {
     expect(s.labelsUsed).toBe(0);
   }, 120_000);
 
+  it('--inline-envs (the main thread steps envs beside one worker) trains exactly as the main thread alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-inline-'));
+    const run = async (...threads: string[]) => {
+      const c = captureCli();
+      const argv = ['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '2048', '--num-envs', '4', '--num-steps', '256', '--eval-every', '1024', '--runs-dir', dir, '--quiet', '--json'];
+      expect(await main([...argv, ...threads], c.ctx), c.err.join('')).toBe(0);
+      return lastJson(c.out);
+    };
+    const inline = await run('--workers', '1', '--inline-envs');
+    const local = await run('--workers', '0');
+    expect(inline.curve).toEqual(local.curve);
+    expect(inline.finalTrueReturn).toBe(local.finalTrueReturn);
+    const config = JSON.parse(readFileSync(join(inline.runDir as string, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(JSON.stringify(config)).toContain('"inlineEnvs":true');
+  }, 60_000);
+
   it('a preference run killed with SIGKILL resumes from its last checkpoint with every stored label kept', async () => {
     const runs = mkdtempSync(join(tmpdir(), 'prefrl-resume-'));
     const args = [
