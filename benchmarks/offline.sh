@@ -15,6 +15,9 @@
 #           last step, and the reward model now scores that one transition (RL-VLM-F learns its
 #           reward from single frames) instead of spreading the label over 50 steps
 #   flip10  flip, with 10-step segments (between the two)
+#   flipnext flip, with the reward model seeing the state each step reaches too
+#           (--reward-input obs-next-obs): the teacher judges the frame after a segment's last
+#           step, which an obs-action model never sees
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
@@ -62,6 +65,7 @@ VARIANTS=${VARIANTS:-}
 variant_flags() {
   case $1 in
     flip|frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
+    flipnext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
     oracle) echo "--teacher oracle" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac

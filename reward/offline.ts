@@ -56,14 +56,14 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js'
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
-import { RewardNet } from './network.js';
+import { REWARD_INPUTS, RewardNet } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
-import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
+import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
 export type OfflineStage = (typeof OFFLINE_STAGES)[number];
@@ -107,6 +107,12 @@ export interface OfflineConfig {
   readonly preferenceModel: PreferenceModelKind;
   readonly rewardMembers: number;
   readonly rewardHidden: readonly number[];
+  /**
+   * What the reward model sees of a transition (reward/network.ts): obs-action (default), obs,
+   * or obs-next-obs (the state reached too: a teacher that judges the frame after a segment's
+   * last step judges a state the other two inputs never show the model).
+   */
+  readonly rewardInput: RewardInput;
   readonly rewardEpochs: number;
   /**
    * Flip rate rho of the noise-robust preference loss (reward/train.ts); 0: plain Bradley-Terry
@@ -146,6 +152,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   preferenceModel: 'partial-return',
   rewardMembers: 3,
   rewardHidden: [256, 256],
+  rewardInput: 'obs-action',
   rewardEpochs: 50,
   rewardFlipRate: 0,
   rewardPatience: TRAIN_DEFAULTS.patience,
@@ -270,6 +277,8 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   ] as const) {
     if (!(r[k] >= 0 && r[k] <= 1)) bad(flag, `expected a probability in [0, 1], got ${r[k]}`);
   }
+  if (!REWARD_INPUTS.includes(r.rewardInput)) bad('reward-input', `expected one of ${REWARD_INPUTS.join(', ')}, got ${JSON.stringify(r.rewardInput)}`);
+  if (r.preferenceModel === 'regret' && r.rewardInput === 'obs') bad('reward-input', 'the regret model reads the output as an optimal advantage A(s, a), which needs the action: use obs-action or obs-next-obs');
   if (r.preferenceModel !== 'partial-return' && r.preferenceModel !== 'regret') bad('preference-model', `expected partial-return or regret, got ${JSON.stringify(r.preferenceModel)}`);
   for (const [k, flag] of [
     ['hidden', 'hidden'],
@@ -666,7 +675,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
   }
   const cfg = c.cfg;
   const rng = new Rng(cfg.seed).fork('offline-reward');
-  const net = RewardNet.create({ obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
+  const net = RewardNet.create({ input: cfg.rewardInput, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {
     const progress = c.progress(`reward model (${pairs.length} preferences)`, cfg.rewardEpochs, 'epochs');
     const res = await trainRewardModel(net, pairs, labels, {

@@ -9,6 +9,7 @@ import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { OFFLINE_AGENTS, type OfflineConfig, runOffline, teacherAgreement } from '../../reward/offline.js';
+import { RewardNet } from '../../reward/network.js';
 import { successRewards } from '../../reward/relabel.js';
 import { LabelStore } from '../../reward/store.js';
 import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
@@ -235,16 +236,20 @@ describe('prefrl offline pipeline', () => {
     expect(prefs).toBeGreaterThan(10);
   }, 60_000);
 
-  it('--reward-lr, --reward-patience, --reward-weight-decay and --reward-input-l1 reach the reward model\'s training', async () => {
-    const extra = ['--reward-lr', '0.003', '--reward-patience', '2', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.02'];
+  it('--reward-lr, --reward-patience, --reward-weight-decay, --reward-input-l1 and --reward-input reach the reward model', async () => {
+    const extra = ['--reward-lr', '0.003', '--reward-patience', '2', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.02', '--reward-input', 'obs-next-obs'];
     const { ctx, out, err } = cli();
     const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, ...extra, '--stage', 'pairs,label,reward', '--runs-dir', join(dir, 'reg'), '--json'];
     expect(await main(args, ctx), err.join('')).toBe(0);
     const runDir = lastJson(out).runDir as string;
     const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
-    expect([cfg.rewardLr, cfg.rewardPatience, cfg.rewardWeightDecay, cfg.rewardInputL1]).toEqual([0.003, 2, 0.01, 0.02]);
+    expect([cfg.rewardLr, cfg.rewardPatience, cfg.rewardWeightDecay, cfg.rewardInputL1, cfg.rewardInput]).toEqual([0.003, 2, 0.01, 0.02, 'obs-next-obs']);
     const model = JSON.parse(readFileSync(join(runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { training: Record<string, unknown> } };
     expect(model.meta.training).toMatchObject({ lr: 0.003, patience: 2, weightDecay: 0.01, inputL1: 0.02 });
+    const net = RewardNet.load(join(runDir, 'artifacts', 'reward_model'));
+    expect(net.input).toBe('obs-next-obs');
+    expect(net.inDim).toBe(2 * net.config.obsDim);
+    net.dispose();
   }, 60_000);
 
   it('bad input: clear errors naming the flag or the file and field', async () => {
@@ -259,6 +264,8 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--reward-weight-decay', '-1'], 2, /--reward-weight-decay/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-patience', '0'], 2, /--reward-patience/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'pixels'], 2, /--reward-input/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'obs', '--preference-model', 'regret'], 2, /--reward-input: the regret model .* needs the action/],
       [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],
       [['--teacher', 'heron', '--dataset', data, '--heron-config', join(dir, 'nope.json')], 2, /--heron-config: .*nope\.json.* not found/],
       [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
