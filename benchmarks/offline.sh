@@ -18,6 +18,8 @@
 #   flipnext flip, with the reward model seeing the state each step reaches too
 #           (--reward-input obs-next-obs): the teacher judges the frame after a segment's last
 #           step, which an obs-action model never sees
+#   framenext frame with that input: the reward model scores the one transition whose end state
+#           the teacher judged, seeing that state (RL-VLM-F's single-frame reward)
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
@@ -65,12 +67,12 @@ VARIANTS=${VARIANTS:-}
 variant_flags() {
   case $1 in
     flip|frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
-    flipnext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
+    flipnext|framenext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
     oracle) echo "--teacher oracle" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-variant_seglen() { case $1 in frame) echo 1 ;; flip10) echo 10 ;; *) echo 50 ;; esac; }
+variant_seglen() { case $1 in frame|framenext) echo 1 ;; flip10) echo 10 ;; *) echo 50 ;; esac; }
 variant_run() {
   local variant=$1 env=$2 seed=$3 data name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
