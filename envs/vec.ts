@@ -502,7 +502,7 @@ export async function createVecEnv(config: EnvConfig, opts: VecEnvOptions): Prom
     return new LocalVecEnv(envs, record);
   }
   if (opts.inline) {
-    // Blocks of (workers + 1) sizes; the calling thread takes block 0, so at least one env
+    // workers + 1 blocks; the calling thread takes block 0; at most numEnvs - 1 workers, so one env
     // stays with each worker.
     const workers = Math.min(opts.workers, opts.numEnvs - 1);
     if (workers === 0) return createVecEnv(config, { ...opts, workers: 0, inline: false });
