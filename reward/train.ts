@@ -294,11 +294,13 @@ export function dropInputs(x: Float32Array, xT: Float32Array, P: number, H: numb
   for (let p = 0; p < P; p++) {
     for (let c = 0; c < w; c++) {
       if (rng.uniform() >= rate) continue;
-      for (const start of [p * H, (P + p) * H]) {
-        for (let r = start; r < start + H; r++) {
-          x[r * w + c] = 0;
-          xT[c * R + r] = 0;
-        }
+      for (let t = 0; t < H; t++) {
+        const a = p * H + t; // the pair's a-segment row
+        const b = (P + p) * H + t; // its b-segment row
+        x[a * w + c] = 0;
+        x[b * w + c] = 0;
+        xT[c * R + a] = 0;
+        xT[c * R + b] = 0;
       }
     }
   }

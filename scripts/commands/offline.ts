@@ -6,7 +6,6 @@
  */
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
-import { REWARD_INPUTS } from '../../reward/network.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed } from '../../core/config.js';
@@ -32,9 +31,7 @@ const offlineFlags = {
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
   rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
-  rewardInput: flags.choice(REWARD_INPUTS, { doc: 'reward model: what it sees of a transition (obs-next-obs: the state reached too, the frame a final-frame teacher judges)', default: 'obs-action' }),
   rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
-  rewardFlipRate: flags.float({ doc: 'label flip rate of the noise-robust preference loss (0: plain Bradley-Terry, RL-VLM-F)', default: 0, min: 0, max: 0.49 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
   ...rewardTrainingFlags,
   updates: flags.int({ doc: 'IQL and BC gradient updates, each agent (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),

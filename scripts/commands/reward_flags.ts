@@ -1,11 +1,22 @@
 /**
- * Reward-model training flags shared by `prefrl train` and `prefrl offline` (same names,
- * defaults and help text in both).
+ * Reward-model flags shared by `prefrl train` and `prefrl offline` (same names, defaults and
+ * help text in both).
  */
 import { flags } from '../../core/config.js';
+import { REWARD_INPUTS } from '../../reward/network.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 
 export const rewardTrainingFlags = {
+  rewardInput: flags.choice(REWARD_INPUTS, {
+    doc: 'reward model: what it sees of a transition (obs-next-obs: the state reached too, the frame a final-frame teacher judges)',
+    default: 'obs-action',
+  }),
+  rewardFlipRate: flags.float({
+    doc: 'reward model: label flip rate of the noise-robust preference loss, for a teacher known to make mistakes (0: plain Bradley-Terry, as in RL-VLM-F)',
+    default: TRAIN_DEFAULTS.flipRate,
+    min: 0,
+    max: 0.49,
+  }),
   rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: TRAIN_DEFAULTS.lr, min: 0 }),
   rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: TRAIN_DEFAULTS.weightDecay, min: 0 }),
   rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: TRAIN_DEFAULTS.inputL1, min: 0 }),

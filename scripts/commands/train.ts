@@ -15,7 +15,7 @@ import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
-import { REWARD_INPUTS, RewardNet } from '../../reward/network.js';
+import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
@@ -80,13 +80,11 @@ export const trainFlags = {
   inlineEnvs: flags.bool({ doc: 'the main thread steps a block of envs too, alongside the workers (workers + 1 threads step envs; faster when the envs are cheap and the cores are few)', default: false }),
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: 20, min: 1 }),
-  rewardInput: flags.choice(REWARD_INPUTS, { doc: 'reward model: what it sees of a transition', default: 'obs-action' }),
   rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
   ...rewardTrainingFlags,
-  rewardFlipRate: flags.float({ doc: 'reward model: label flip rate of the noise-robust preference loss, for a teacher known to make mistakes (0: plain Bradley-Terry)', default: 0, min: 0, max: 0.49 }),
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),
