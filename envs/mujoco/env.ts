@@ -39,8 +39,10 @@ export class MujocoEnv implements Env {
   private readonly clipped: Float64Array;
   /** Step with mj_step2 + mj_step1 so kinematics match the new state (not with RK4). */
   private readonly synced: boolean;
-  private readonly terms: Float64Array;
+  private readonly termCount: number;
   private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
+  /** MuJoCo's clock as last read (after reset, setState or a step), so a step reads it once. */
+  private simTime = 0;
 
   /** Load the MuJoCo module (once per thread), compile the model and bind the task. */
   static async create(task: MujocoTask, source: ModelSource, opts: MujocoEnvOptions = {}): Promise<MujocoEnv> {
@@ -94,7 +96,7 @@ export class MujocoEnv implements Env {
       modelHash: this.compiled.hash,
     };
     this.clipped = new Float64Array(nu);
-    this.terms = new Float64Array(task.rewardTerms.length);
+    this.termCount = task.rewardTerms.length;
     this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
     // RK4 evaluates the dynamics several times per step, so the split step does not apply; those
     // models then see kinematics one physics step behind (documented in the task manual).
@@ -125,6 +127,7 @@ export class MujocoEnv implements Env {
     this.physics.reset();
     this.bound.initialize(this.physics, this.rng);
     this.physics.forward();
+    this.simTime = this.physics.time;
     this.t = 0;
     this.done = false;
     return this.observe();
@@ -146,19 +149,23 @@ export class MujocoEnv implements Env {
     }
     const p = this.physics;
     const v = p.views;
-    this.prev.qpos.set(v.qpos);
-    this.prev.qvel.set(v.qvel);
-    this.prev.act.set(v.act);
-    this.prev.time = p.time;
+    const prev = this.prev;
+    prev.qpos.set(v.qpos);
+    prev.qvel.set(v.qvel);
+    if (prev.act.length > 0) prev.act.set(v.act);
+    prev.time = this.simTime;
     v.ctrl.set(a);
     this.bound.beforeStep?.(p);
     const frameSkip = this.task.frameSkip;
-    if (this.synced) for (let k = 0; k < frameSkip; k++) p.syncedStep();
+    if (this.synced) p.syncedSteps(frameSkip);
     else for (let k = 0; k < frameSkip; k++) p.step();
     // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
     // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
-    // (Two reads of the clock per env step instead of one per substep: each read crosses into WASM.)
-    let unstable = !(p.time > this.prev.time + (frameSkip - 0.5) * p.timestep);
+    // (One read of the clock per env step, not one per substep: each read crosses into WASM.
+    // The clock before the step is the one read after the last step, reset or setState.)
+    const time = p.time;
+    this.simTime = time;
+    let unstable = !(time > prev.time + (frameSkip - 0.5) * p.timestep);
     if (!unstable) {
       const q = p.views.qpos;
       for (let i = 0; i < q.length; i++) {
@@ -171,8 +178,9 @@ export class MujocoEnv implements Env {
     this.t++;
     if (unstable) return this.unstableStep();
     const obs = this.observe();
-    this.bound.rewardTerms(p, a, this.terms);
-    const rewardTerms = this.terms.slice();
+    // Written straight into the array the caller keeps (cheaper than filling a scratch array and slicing it).
+    const rewardTerms = new Float64Array(this.termCount);
+    this.bound.rewardTerms(p, a, rewardTerms);
     const reward = weightedSum(rewardTerms, spec.rewardTerms);
     const terminated = this.bound.terminated(p);
     const truncated = !terminated && this.t >= spec.horizon;
@@ -196,11 +204,12 @@ export class MujocoEnv implements Env {
     v.act.set(this.prev.act);
     p.time = this.prev.time;
     p.forward();
+    this.simTime = p.time;
     this.done = true;
     return {
       obs: this.observe(),
       reward: 0,
-      rewardTerms: new Float64Array(this.terms.length),
+      rewardTerms: new Float64Array(this.termCount),
       terminated: false,
       truncated: true,
       info: { unstable: true },
@@ -236,6 +245,7 @@ export class MujocoEnv implements Env {
     v.act.set(state.act);
     p.time = state.time;
     p.forward();
+    this.simTime = p.time;
     if (state.warmstart && state.warmstart.length === s.nv) p.views.qaccWarmstart.set(state.warmstart);
     this.t = state.t;
     this.done = state.t >= s.horizon;

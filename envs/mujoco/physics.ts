@@ -158,6 +158,18 @@ export class Physics {
     this.mj.mj_step1(this.model, this.data);
   }
 
+  /**
+   * `n` synced steps in n + 1 calls into WASM instead of 2n: mj_step2, then mj_step (= mj_step1
+   * + mj_step2) n - 1 times, then mj_step1. The same sequence of stages as n x syncedStep().
+   */
+  syncedSteps(n: number): void {
+    if (n <= 0) return;
+    const { mj, model, data } = this;
+    mj.mj_step2(model, data);
+    for (let k = 1; k < n; k++) mj.mj_step(model, data);
+    mj.mj_step1(model, data);
+  }
+
   /** Integrator id (mjtIntegrator): 0 Euler, 1 RK4, 2 implicit, 3 implicitfast. */
   get integrator(): number {
     return this.model.opt.integrator;
