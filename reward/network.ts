@@ -84,6 +84,15 @@ export interface RewardNetConfig {
    * halves). For diagnosing and avoiding spurious features (causal confusion).
    */
   readonly ignoreObs: readonly number[];
+  /**
+   * Additive structure (default false): r(x) = outAct(sum_i f_i(x_i) + b), one small MLP f_i
+   * per input feature with the widths in `hidden`, so no hidden unit combines two inputs. The
+   * model can only score each input on its own; a reward that depends on a feature only through
+   * an interaction with others (e.g. a position encoded by angles) is out of its reach, which is
+   * the point: it cannot lean on such encodings when a feature that shows the quantity directly
+   * exists. Implemented as one MLP of width inputWidth x hidden[l] with block-diagonal masks.
+   */
+  readonly additive: boolean;
 }
 
 export type RewardNetOptions = Partial<RewardNetConfig> & Pick<RewardNetConfig, 'obsDim' | 'actDim'>;
@@ -97,6 +106,7 @@ export const DEFAULT_REWARD_NET = {
   leakyAlpha: 0.01,
   preferenceModel: 'partial-return',
   ignoreObs: [],
+  additive: false,
 } as const satisfies Omit<RewardNetConfig, 'obsDim' | 'actDim'>;
 
 /** Width of the network input for an input kind. */
@@ -138,6 +148,7 @@ function checkConfig(c: RewardNetConfig, fail: (msg: string, field: string) => n
   } else if (c.ignoreObs.length === c.obsDim && c.input !== 'obs-action') {
     fail(`ignoreObs hides every observation dimension, so input ${c.input} would see nothing`, 'ignoreObs');
   }
+  if (typeof c.additive !== 'boolean') fail(`additive must be true or false, got ${JSON.stringify(c.additive)}`, 'additive');
 }
 
 /**
@@ -322,12 +333,22 @@ export class RewardNet implements RewardModel {
   /** Saved alongside the weights (training options, metrics). */
   meta: ModelMeta = {};
   private disposed = false;
+  /** Per layer, the additive structure's mask tensor (null: dense); null when not additive. */
+  private readonly masks: (tf.Tensor2D | null)[] | null;
 
   private constructor(config: RewardNetConfig, layers: DenseParams[][], normalizer: InputNormalizer) {
     this.cfg = config;
     this.inDim = inputWidth(config.input, config.obsDim, config.actDim);
     this.layers = layers;
     this.normalizer = normalizer;
+    const sizes = RewardNet.layerSizes(config);
+    this.masks = RewardNet.layerMasks(config)?.map((m, l) => (m ? tf.keep(tf.tensor2d(m, [sizes[l], sizes[l + 1]])) : null)) ?? null;
+  }
+
+  /** Layer l's weight matrix as the forward pass uses it (masked in the additive structure). */
+  private weight(p: DenseParams, l: number): tf.Tensor2D {
+    const m = this.masks?.[l] ?? null;
+    return m ? tf.mul(p.w, m) : p.w;
   }
 
   /** Resolve defaults and validate (throws RangeError naming the field). */
@@ -345,9 +366,36 @@ export class RewardNet implements RewardModel {
     return c;
   }
 
-  /** Layer sizes [in, h_1, ..., h_L, 1]. */
+  /** Layer sizes [in, h_1, ..., h_L, 1] (additive: each h_l times the input width). */
   static layerSizes(c: RewardNetConfig): number[] {
-    return [inputWidth(c.input, c.obsDim, c.actDim), ...c.hidden, 1];
+    const inDim = inputWidth(c.input, c.obsDim, c.actDim);
+    return [inDim, ...c.hidden.map((h) => (c.additive ? h * inDim : h)), 1];
+  }
+
+  /**
+   * The additive structure's masks, one [in, out] 0/1 array per layer (null for the output
+   * layer, which sums every block): layer 0 joins input i to its own block of hidden[0] units,
+   * layer l > 0 joins block g of hidden[l-1] units to block g of hidden[l]. Null when not additive.
+   */
+  static layerMasks(c: RewardNetConfig): (Float32Array | null)[] | null {
+    if (!c.additive) return null;
+    const sizes = RewardNet.layerSizes(c);
+    const widths = [1, ...c.hidden];
+    const masks: (Float32Array | null)[] = [];
+    for (let l = 0; l + 1 < sizes.length; l++) {
+      if (l === sizes.length - 2) {
+        masks.push(null);
+        continue;
+      }
+      const [nIn, nOut] = [sizes[l], sizes[l + 1]];
+      const m = new Float32Array(nIn * nOut);
+      for (let i = 0; i < nIn; i++) {
+        const g = Math.floor(i / widths[l]);
+        for (let j = g * widths[l + 1]; j < (g + 1) * widths[l + 1]; j++) m[i * nOut + j] = 1;
+      }
+      masks.push(m);
+    }
+    return masks;
   }
 
   /** The names and shapes of the saved tensors implied by a config. */
@@ -367,13 +415,18 @@ export class RewardNet implements RewardModel {
   static create(opts: RewardNetOptions, rng: Rng): RewardNet {
     const c = RewardNet.resolveConfig(opts);
     const sizes = RewardNet.layerSizes(c);
+    const masks = RewardNet.layerMasks(c);
     const values: Float32Array[] = [];
     for (let k = 0; k < c.members; k++) {
       const r = rng.fork('init').fork(k);
       for (let l = 0; l + 1 < sizes.length; l++) {
-        const bound = 1 / Math.sqrt(sizes[l]);
+        // Fan-in of a unit: what it is connected to (one block in the additive structure).
+        const mask = masks?.[l] ?? null;
+        const fanIn = mask ? [1, ...c.hidden][l] : sizes[l];
+        const bound = 1 / Math.sqrt(fanIn);
         const w = new Float32Array(sizes[l] * sizes[l + 1]);
         r.fillUniform(w, -bound, bound);
+        if (mask) for (let i = 0; i < w.length; i++) w[i] *= mask[i];
         const b = new Float32Array(sizes[l + 1]);
         r.fillUniform(b, -bound, bound);
         values.push(w, b);
@@ -451,7 +504,7 @@ export class RewardNet implements RewardModel {
     let h = x;
     layers.forEach((p, l) => {
       const act = l === layers.length - 1 ? outputActivation : activation;
-      h = dense(h, p.w, p.b, act, leakyAlpha, l === 0 ? { xT, inputGrad: false } : {});
+      h = dense(h, this.weight(p, l), p.b, act, leakyAlpha, l === 0 ? { xT, inputGrad: false } : {});
     });
     return h;
   }
@@ -464,7 +517,7 @@ export class RewardNet implements RewardModel {
       const outs = this.layers.map((layers) => {
         let h = x;
         layers.forEach((p, l) => {
-          h = denseForward(h, p.w, p.b, l === layers.length - 1 ? outputActivation : activation, leakyAlpha).y;
+          h = denseForward(h, this.weight(p, l), p.b, l === layers.length - 1 ? outputActivation : activation, leakyAlpha).y;
         });
         return tf.reshape(h, [1, n]);
       });
@@ -656,10 +709,10 @@ export class RewardNet implements RewardModel {
     const raw = d.config as Record<string, unknown>;
     const required = ['input', 'obsDim', 'actDim', 'members', 'hidden', 'activation', 'outputActivation', 'leakyAlpha', 'preferenceModel'];
     // ignoreObs came later; models saved before it see every observation dimension.
-    const known = new Set([...required, 'ignoreObs']);
+    const known = new Set([...required, 'ignoreObs', 'additive']);
     for (const key of Object.keys(raw)) if (!known.has(key)) fail(`unknown key "${key}"`, `config.${key}`);
     for (const key of required) if (!(key in raw)) fail(`missing key "${key}"`, `config.${key}`);
-    const config = { ignoreObs: [], ...raw } as unknown as RewardNetConfig;
+    const config = { ignoreObs: [], additive: false, ...raw } as unknown as RewardNetConfig;
     checkConfig(config, (msg, field) => fail(msg, `config.${field}`));
 
     const w = d.weights as Record<string, unknown> | undefined;
@@ -727,6 +780,7 @@ export class RewardNet implements RewardModel {
       p.w.dispose();
       p.b.dispose();
     }
+    for (const m of this.masks ?? []) m?.dispose();
   }
 
   get isDisposed(): boolean {

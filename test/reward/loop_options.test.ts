@@ -250,3 +250,20 @@ describe('prefrl train reward-model regularisation flags', () => {
     await expectUsageError(['train', '--env', 'toy-reach', ...extra], join(dir, 'bad-reg'), message);
   });
 });
+
+describe('prefrl train --reward-additive', () => {
+  it('trains an additive reward model (one block of --reward-hidden units per input) and records it in the config and the model', async () => {
+    const summary = await trainToyReach(['--reward-additive'], 'additive');
+    expect(summary.labelsUsed).toBe(40);
+    const cfg = JSON.parse(readFileSync(join(summary.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(cfg.rewardAdditive).toBe(true);
+    const net = RewardNet.load(join(summary.runDir, 'artifacts', 'reward_model'));
+    expect(net.config.additive).toBe(true);
+    // toy-reach, obs-action: 6 + 2 inputs, each with its own 16 units.
+    expect(RewardNet.layerSizes(net.config)).toEqual([8, 128, 1]);
+    const w0 = net.getMemberWeights(0)[0];
+    // Input 3 reaches units 48-63 only.
+    for (let j = 0; j < 128; j++) expect(w0[3 * 128 + j] !== 0).toBe(j >= 48 && j < 64);
+    net.dispose();
+  });
+});

@@ -362,3 +362,73 @@ describe('ignored observation dimensions (ignoreObs)', () => {
     net.dispose();
   });
 });
+
+describe('additive structure (additive: true)', () => {
+  it('masks join each input to its own block of units, by hand for 2 inputs and hidden [2, 1]', () => {
+    const c = RewardNet.resolveConfig({ input: 'obs', obsDim: 2, actDim: 1, hidden: [2, 1], additive: true });
+    expect(RewardNet.layerSizes(c)).toEqual([2, 4, 2, 1]);
+    const masks = RewardNet.layerMasks(c)!;
+    expect(masks.length).toBe(3);
+    // Layer 0, [2, 4]: input 0 -> units 0, 1; input 1 -> units 2, 3.
+    expect(Array.from(masks[0]!)).toEqual([1, 1, 0, 0, 0, 0, 1, 1]);
+    // Layer 1, [4, 2]: units 0, 1 -> unit 0; units 2, 3 -> unit 1.
+    expect(Array.from(masks[1]!)).toEqual([1, 0, 1, 0, 0, 1, 0, 1]);
+    // The output layer sums every block.
+    expect(masks[2]).toBeNull();
+    expect(RewardNet.layerMasks(RewardNet.resolveConfig({ obsDim: 2, actDim: 1 }))).toBeNull();
+  });
+
+  it('initialises masked weights to 0 and draws the others with the block fan-in', () => {
+    const net = RewardNet.create({ input: 'obs', obsDim: 3, actDim: 1, hidden: [4, 4], members: 1, additive: true }, new Rng(3));
+    const [w0, , w1] = net.getMemberWeights(0);
+    const masks = RewardNet.layerMasks(net.config)!;
+    for (const [w, m, bound] of [[w0, masks[0]!, 1], [w1, masks[1]!, 0.5]] as const) {
+      let inside = 0;
+      for (let i = 0; i < w.length; i++) {
+        if (m[i] === 0) expect(w[i] === 0).toBe(true);
+        else {
+          expect(Math.abs(w[i])).toBeLessThanOrEqual(bound);
+          if (w[i] !== 0) inside++;
+        }
+      }
+      expect(inside).toBe(m.reduce((a, b) => a + b, 0));
+    }
+    net.dispose();
+  });
+
+  /** r(a1, b1) + r(a2, b2) - r(a1, b2) - r(a2, b1) for a net on 2 inputs (0 when additive). */
+  function interaction(net: RewardNet): number {
+    const rows = Float32Array.from([0.3, -1.2, 1.5, 0.8, 0.3, 0.8, 1.5, -1.2]);
+    const r = net.predictRows(rows, 4, { normalized: true });
+    return r[0] + r[1] - r[2] - r[3];
+  }
+
+  it('the output is a sum of one function per input (linear output: no interaction), unlike the dense MLP', () => {
+    const add = RewardNet.create({ input: 'obs', obsDim: 2, actDim: 1, hidden: [16, 16], members: 2, outputActivation: 'linear', additive: true }, new Rng(4));
+    expect(Math.abs(interaction(add))).toBeLessThan(1e-5);
+    const full = RewardNet.create({ input: 'obs', obsDim: 2, actDim: 1, hidden: [16, 16], members: 2, outputActivation: 'linear' }, new Rng(4));
+    expect(Math.abs(interaction(full))).toBeGreaterThan(1e-3);
+    add.dispose();
+    full.dispose();
+  });
+
+  it('is saved and loaded; without the field the tensors do not fit the config; a non-boolean is rejected', () => {
+    const net = RewardNet.create({ obsDim: 3, actDim: 1, hidden: [4], members: 1, additive: true }, new Rng(8));
+    const path = join(dir, 'additive');
+    net.save(path);
+    const loaded = RewardNet.load(path);
+    expect(loaded.config.additive).toBe(true);
+    const batch = randomBatch(10, 3, 1, new Rng(9));
+    expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
+    loaded.dispose();
+    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
+    delete doc.config.additive;
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    // Without the field the config implies a dense MLP of width 4, which the saved tensors do not fit.
+    expect(() => RewardNet.load(path)).toThrow(/tensor member0\/dense0\/kernel has shape \[4,16\], the config implies \[4, 4\]/);
+    doc.config.additive = 'yes';
+    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    expect(() => RewardNet.load(path)).toThrow(/model\.json \(config\.additive\): additive must be true or false/);
+    net.dispose();
+  });
+});

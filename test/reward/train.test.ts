@@ -350,3 +350,42 @@ describe('training on toy-reach', () => {
     obsOnly.dispose();
   });
 });
+
+describe('additive reward model (additive: true) in training', () => {
+  it('masked weights stay 0 and the output stays a sum of per-input functions', async () => {
+    const segs = toySegments(30, 21);
+    const pairs = randomPairs(segs, 40, new Rng('additive'));
+    const labels = oracleLabels(pairs);
+    const net = RewardNet.create({ ...SMALL, hidden: [4, 4], members: 1, outputActivation: 'linear', additive: true }, new Rng(5));
+    const before = net.getMemberWeights(0);
+    await trainRewardModel(net, pairs, labels, { rng: new Rng(1), epochs: 2, batchSize: 8, lr: 1e-2 });
+    const after = net.getMemberWeights(0);
+    expect(after[0]).not.toEqual(before[0]);
+    const masks = RewardNet.layerMasks(net.config)!;
+    let zeros = 0;
+    for (const [l, m] of [[0, masks[0]!], [2, masks[1]!]] as const) {
+      for (let i = 0; i < m.length; i++) {
+        if (m[i] === 0) {
+          expect(after[l][i] === 0).toBe(true);
+          zeros++;
+        }
+      }
+    }
+    expect(zeros).toBe(8 * 32 - 8 * 4 + 32 * 32 - 8 * 16);
+    // r(x with inputs 0, 1 = (u1, v1)) + r(u2, v2) - r(u1, v2) - r(u2, v1) = 0 for any other inputs.
+    const w = net.inDim;
+    const rows = new Float32Array(4 * w).fill(0.4);
+    const set = (r: number, u: number, v: number) => {
+      rows[r * w] = u;
+      rows[r * w + 1] = v;
+    };
+    set(0, 0.3, -1.2);
+    set(1, 1.5, 0.8);
+    set(2, 0.3, 0.8);
+    set(3, 1.5, -1.2);
+    const r = net.predictRows(rows, 4, { normalized: true });
+    expect(Math.abs(r[0] + r[1] - r[2] - r[3])).toBeLessThan(1e-5);
+    expect(Math.abs(r[0] - r[2])).toBeGreaterThan(1e-4);
+    net.dispose();
+  });
+});
