@@ -8,7 +8,7 @@
  * drive PPO with `prefrl train --reward model:<out>`.
  *
  *   npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay 0] [--input-l1 0]
- *       [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--seed 0] [--out dir]
+ *       [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]
  *
  * Prints one markdown table row per run of the script: the per-bin means, the rise from
  * 0.1-0.15 m to 0-0.025 m as a share of the spread over the bins, and whether the reward
@@ -27,7 +27,7 @@ import { binnedSums, shapeEpisodes } from './reacher_shape_bins.js';
 const args = process.argv.slice(2);
 const run = args[0];
 if (!run || run.startsWith('--')) {
-  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--seed 0] [--out dir]\n');
+  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]\n');
   process.exit(2);
 }
 const opt = (name: string, def: string): string => {
@@ -47,6 +47,7 @@ const patience = Number(opt('patience', '3'));
 const inputDropout = Number(opt('input-dropout', '0'));
 const seed = Number(opt('seed', '0'));
 const additive = args.includes('--additive');
+const outputInit = Number(opt('output-init', '1'));
 const out = opt('out', '');
 
 await initBackend('wasm');
@@ -56,7 +57,7 @@ store.close();
 const rounds = [...new Set(all.map((lp) => lp.round))].sort((a, b) => a - b);
 const first = all[0].pair.a;
 const rng = new Rng(seed);
-const net = RewardNet.create({ input, obsDim: first.obsDim, actDim: first.actDim, hidden, ignoreObs, members, activation, additive }, rng.fork('reward-net'));
+const net = RewardNet.create({ input, obsDim: first.obsDim, actDim: first.actDim, hidden, ignoreObs, members, activation, additive }, rng.fork('reward-net'), { outputScale: outputInit });
 let acc = Number.NaN;
 for (const r of rounds) {
   const pairs: Pair[] = [];
@@ -93,7 +94,7 @@ const spread = Math.max(...means) - Math.min(...means);
 const rise = means[0] - means[4];
 let monotone = true;
 for (let b = 0; b + 1 < means.length; b++) if (means[b] < means[b + 1]) monotone = false;
-const label = `hidden ${hidden.join('x')} x ${members}, wd ${weightDecay}, input-l1 ${inputL1}, ${input}${ignoreObs.length ? ` ignore ${ignoreObs.join(',')}` : ''}, epochs ${epochs}/${patience}, lr ${lr}${activation !== 'leaky-relu' ? `, ${activation}` : ''}${inputDropout > 0 ? `, input dropout ${inputDropout}` : ''}${additive ? ', additive' : ''}, seed ${seed}`;
+const label = `hidden ${hidden.join('x')} x ${members}, wd ${weightDecay}, input-l1 ${inputL1}, ${input}${ignoreObs.length ? ` ignore ${ignoreObs.join(',')}` : ''}, epochs ${epochs}/${patience}, lr ${lr}${activation !== 'leaky-relu' ? `, ${activation}` : ''}${inputDropout > 0 ? `, input dropout ${inputDropout}` : ''}${additive ? ', additive' : ''}${outputInit !== 1 ? `, output init x${outputInit}` : ''}, seed ${seed}`;
 process.stdout.write(
   `| ${run.split('/').pop()} | ${label} | ${acc.toFixed(3)} | ${means.map((m) => m.toFixed(3)).join(' | ')} | ${((100 * rise) / spread).toFixed(0)}% | ${monotone ? 'yes' : 'no'} | ${Array.from(shares, (x) => (100 * x).toFixed(0)).join(' ')} |\n`,
 );

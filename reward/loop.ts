@@ -25,7 +25,7 @@ import type { Env } from '../envs/types.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
-import { RewardNet, type RewardNetConfig } from './network.js';
+import { RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
@@ -99,6 +99,8 @@ export interface LoopOptions {
    */
   readonly queryRollouts?: number;
   readonly rewardNet?: Partial<Omit<RewardNetConfig, 'obsDim' | 'actDim'>>;
+  /** How the reward ensemble's weights are first drawn (e.g. outputScale 0: r = 0 everywhere at the start). */
+  readonly rewardInit?: RewardNetInit;
   readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
   readonly evalEpisodes: number;
   /** Env steps between evaluations (and checkpoints). */
@@ -261,7 +263,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           lab.push(l);
         }
       }
-      if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'));
+      if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();
       const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
       const trainSeconds = (o.clock.now() - trainStart) / 1000;

@@ -97,6 +97,16 @@ export interface RewardNetConfig {
 
 export type RewardNetOptions = Partial<RewardNetConfig> & Pick<RewardNetConfig, 'obsDim' | 'actDim'>;
 
+/** How a new ensemble's weights are drawn (not part of the saved config). */
+export interface RewardNetInit {
+  /**
+   * Factor on the output layer's initial weights and bias (default 1: PyTorch's nn.Linear
+   * draw). 0 starts every member at r = 0 for every input, so whatever structure the reward
+   * has comes from the labels and not from the random initial function.
+   */
+  readonly outputScale?: number;
+}
+
 export const DEFAULT_REWARD_NET = {
   input: 'obs-action',
   members: 3,
@@ -412,7 +422,9 @@ export class RewardNet implements RewardModel {
   }
 
   /** A freshly initialised ensemble (PyTorch nn.Linear initialisation, seeded). */
-  static create(opts: RewardNetOptions, rng: Rng): RewardNet {
+  static create(opts: RewardNetOptions, rng: Rng, init: RewardNetInit = {}): RewardNet {
+    const outputScale = init.outputScale ?? 1;
+    if (!(Number.isFinite(outputScale) && outputScale >= 0)) throw new RangeError(`RewardNet init outputScale must be a finite number >= 0, got ${outputScale}`);
     const c = RewardNet.resolveConfig(opts);
     const sizes = RewardNet.layerSizes(c);
     const masks = RewardNet.layerMasks(c);
@@ -429,6 +441,11 @@ export class RewardNet implements RewardModel {
         if (mask) for (let i = 0; i < w.length; i++) w[i] *= mask[i];
         const b = new Float32Array(sizes[l + 1]);
         r.fillUniform(b, -bound, bound);
+        // The output layer's draws are scaled after drawing, so every other layer is the same at any scale.
+        if (l === sizes.length - 2 && outputScale !== 1) {
+          for (let i = 0; i < w.length; i++) w[i] = outputScale === 0 ? 0 : w[i] * outputScale;
+          for (let i = 0; i < b.length; i++) b[i] = outputScale === 0 ? 0 : b[i] * outputScale;
+        }
         values.push(w, b);
       }
     }

@@ -267,3 +267,22 @@ describe('prefrl train --reward-additive', () => {
     net.dispose();
   });
 });
+
+describe('prefrl train --reward-output-init', () => {
+  it('starts the reward model from a zero output layer (recorded in the config; the fit differs from the default draw)', async () => {
+    const plain = await trainToyReach([], 'outinit-plain');
+    const zero = await trainToyReach(['--reward-output-init', '0'], 'outinit-zero');
+    const cfg = JSON.parse(readFileSync(join(zero.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(cfg.rewardOutputInit).toBe(0);
+    const a = RewardNet.load(join(plain.runDir, 'artifacts', 'reward_model'));
+    const b = RewardNet.load(join(zero.runDir, 'artifacts', 'reward_model'));
+    // Same first-layer draws; different training paths from the different output layers.
+    expect(Array.from(b.getMemberWeights(0)[2])).not.toEqual(Array.from(a.getMemberWeights(0)[2]));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('rejects a negative scale with exit code 2 naming the flag', async () => {
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-output-init', '-1'], join(dir, 'bad-outinit'), /--reward-output-init/);
+  });
+});

@@ -432,3 +432,29 @@ describe('additive structure (additive: true)', () => {
     net.dispose();
   });
 });
+
+describe('output-layer initial scale (RewardNet.create init.outputScale)', () => {
+  it('scales only the output layer, 0 gives r = 0 everywhere, and negative scales are rejected', () => {
+    const opts = { obsDim: 3, actDim: 1, hidden: [8, 8], members: 2 } as const;
+    const base = RewardNet.create(opts, new Rng(12));
+    const half = RewardNet.create(opts, new Rng(12), { outputScale: 0.5 });
+    const zero = RewardNet.create(opts, new Rng(12), { outputScale: 0 });
+    for (let k = 0; k < 2; k++) {
+      const [b, h, z] = [base, half, zero].map((n) => n.getMemberWeights(k));
+      // Hidden layers (W, b of layers 0 and 1) are the same draws at every scale.
+      for (let i = 0; i < 4; i++) {
+        expect(h[i]).toEqual(b[i]);
+        expect(z[i]).toEqual(b[i]);
+      }
+      for (let i = 4; i < 6; i++) {
+        expect(Array.from(h[i])).toEqual(Array.from(b[i], (v) => Math.fround(v * 0.5)));
+        expect(z[i].every((v) => v === 0)).toBe(true);
+      }
+    }
+    const batch = randomBatch(16, 3, 1, new Rng(13));
+    expect(Array.from(zero.predictMembers(batch)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(base.predictMembers(batch)).some((v) => v !== 0)).toBe(true);
+    expect(() => RewardNet.create(opts, new Rng(12), { outputScale: -1 })).toThrow(/outputScale must be a finite number >= 0, got -1/);
+    for (const n of [base, half, zero]) n.dispose();
+  });
+});
