@@ -305,6 +305,24 @@ describe('save and load', () => {
   });
 });
 
+/**
+ * Save `net` under `name`, check the loaded copy predicts the same on `batch` and passes
+ * `check`, then rewrite model.json without config[key] (as a file from before that field);
+ * returns the folder and the rewritten document.
+ */
+function roundTripThenDrop(net: RewardNet, name: string, key: string, batch: TransitionBatch, check: (loaded: RewardNet) => void): { path: string; doc: { config: Record<string, unknown> } } {
+  const path = join(dir, name);
+  net.save(path);
+  const loaded = RewardNet.load(path);
+  check(loaded);
+  expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
+  loaded.dispose();
+  const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
+  delete doc.config[key];
+  writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+  return { path, doc };
+}
+
 describe('ignored observation dimensions (ignoreObs)', () => {
   it('zeroes exactly the listed obs columns, in both halves for obs-next-obs', () => {
     // Two rows of obs-action with obsDim 3, actDim 2: [o0 o1 o2 a0 a1].
@@ -341,16 +359,8 @@ describe('ignored observation dimensions (ignoreObs)', () => {
 
   it('is saved and loaded; a model.json written before the field loads with none ignored', () => {
     const net = RewardNet.create({ obsDim: 4, actDim: 1, hidden: [8], members: 1, ignoreObs: [2] }, new Rng(9));
-    const path = join(dir, 'ignore');
-    net.save(path);
-    const loaded = RewardNet.load(path);
-    expect(loaded.config.ignoreObs).toEqual([2]);
     const batch = randomBatch(20, 4, 1, new Rng(10));
-    expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
-    loaded.dispose();
-    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
-    delete doc.config.ignoreObs;
-    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    const { path, doc } = roundTripThenDrop(net, 'ignore', 'ignoreObs', batch, (loaded) => expect(loaded.config.ignoreObs).toEqual([2]));
     const old = RewardNet.load(path);
     expect(old.config.ignoreObs).toEqual([]);
     // The weights are the same, but now column 2 is seen, so the outputs differ.
@@ -414,16 +424,8 @@ describe('additive structure (additive: true)', () => {
 
   it('is saved and loaded; without the field the tensors do not fit the config; a non-boolean is rejected', () => {
     const net = RewardNet.create({ obsDim: 3, actDim: 1, hidden: [4], members: 1, additive: true }, new Rng(8));
-    const path = join(dir, 'additive');
-    net.save(path);
-    const loaded = RewardNet.load(path);
-    expect(loaded.config.additive).toBe(true);
     const batch = randomBatch(10, 3, 1, new Rng(9));
-    expect(Array.from(loaded.predictMembers(batch))).toEqual(Array.from(net.predictMembers(batch)));
-    loaded.dispose();
-    const doc = JSON.parse(readFileSync(join(path, MODEL_FILE), 'utf8'));
-    delete doc.config.additive;
-    writeFileSync(join(path, MODEL_FILE), JSON.stringify(doc));
+    const { path, doc } = roundTripThenDrop(net, 'additive', 'additive', batch, (loaded) => expect(loaded.config.additive).toBe(true));
     // Without the field the config implies a dense MLP of width 4, which the saved tensors do not fit.
     expect(() => RewardNet.load(path)).toThrow(/tensor member0\/dense0\/kernel has shape \[4,16\], the config implies \[4, 4\]/);
     doc.config.additive = 'yes';
