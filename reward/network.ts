@@ -443,8 +443,8 @@ export class RewardNet implements RewardModel {
         r.fillUniform(b, -bound, bound);
         // The output layer's draws are scaled after drawing, so every other layer is the same at any scale.
         if (l === sizes.length - 2 && outputScale !== 1) {
-          for (let i = 0; i < w.length; i++) w[i] = outputScale === 0 ? 0 : w[i] * outputScale;
-          for (let i = 0; i < b.length; i++) b[i] = outputScale === 0 ? 0 : b[i] * outputScale;
+          for (let i = 0; i < w.length; i++) w[i] *= outputScale;
+          for (let i = 0; i < b.length; i++) b[i] *= outputScale;
         }
         values.push(w, b);
       }

@@ -39,7 +39,6 @@ export class MujocoEnv implements Env {
   private readonly clipped: Float64Array;
   /** Step with mj_step2 + mj_step1 so kinematics match the new state (not with RK4). */
   private readonly synced: boolean;
-  private readonly termCount: number;
   private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
   /** MuJoCo's clock as last read (after reset, setState or a step), so a step reads it once. */
   private simTime = 0;
@@ -96,7 +95,6 @@ export class MujocoEnv implements Env {
       modelHash: this.compiled.hash,
     };
     this.clipped = new Float64Array(nu);
-    this.termCount = task.rewardTerms.length;
     this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
     // RK4 evaluates the dynamics several times per step, so the split step does not apply; those
     // models then see kinematics one physics step behind (documented in the task manual).
@@ -152,7 +150,7 @@ export class MujocoEnv implements Env {
     const prev = this.prev;
     prev.qpos.set(v.qpos);
     prev.qvel.set(v.qvel);
-    if (prev.act.length > 0) prev.act.set(v.act);
+    prev.act.set(v.act);
     prev.time = this.simTime;
     v.ctrl.set(a);
     this.bound.beforeStep?.(p);
@@ -179,7 +177,7 @@ export class MujocoEnv implements Env {
     if (unstable) return this.unstableStep();
     const obs = this.observe();
     // Written straight into the array the caller keeps (cheaper than filling a scratch array and slicing it).
-    const rewardTerms = new Float64Array(this.termCount);
+    const rewardTerms = new Float64Array(spec.rewardTerms.length);
     this.bound.rewardTerms(p, a, rewardTerms);
     const reward = weightedSum(rewardTerms, spec.rewardTerms);
     const terminated = this.bound.terminated(p);
@@ -209,7 +207,7 @@ export class MujocoEnv implements Env {
     return {
       obs: this.observe(),
       reward: 0,
-      rewardTerms: new Float64Array(this.termCount),
+      rewardTerms: new Float64Array(this.spec.rewardTerms.length),
       terminated: false,
       truncated: true,
       info: { unstable: true },
