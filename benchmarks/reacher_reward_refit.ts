@@ -7,7 +7,7 @@
  * <= r. Used to screen reward-model settings without running PPO; the saved model can then
  * drive PPO with `prefrl train --reward model:<out>`.
  *
- *   npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay 0] [--input-l1 0]
+ *   npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay 0] [--input-l1 0] [--input-prox 0] [--val-fraction 0.1]
  *       [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]
  *
  * Prints one markdown table row per run of the script: the per-bin means, the rise from
@@ -27,7 +27,7 @@ import { binnedSums, shapeEpisodes } from './reacher_shape_bins.js';
 const args = process.argv.slice(2);
 const run = args[0];
 if (!run || run.startsWith('--')) {
-  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]\n');
+  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input-prox c] [--val-fraction 0.1] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]\n');
   process.exit(2);
 }
 const opt = (name: string, def: string): string => {
@@ -37,6 +37,8 @@ const opt = (name: string, def: string): string => {
 const hidden = opt('hidden', '256,256').split(',').map(Number);
 const weightDecay = Number(opt('weight-decay', '0'));
 const inputL1 = Number(opt('input-l1', '0'));
+const inputProx = Number(opt('input-prox', '0'));
+const valFraction = Number(opt('val-fraction', '0.1'));
 const input = opt('input', 'obs-action') as RewardInput;
 const ignoreObs = opt('ignore-obs', '').split(',').filter((s) => s !== '').map(Number);
 const epochs = Number(opt('epochs', '20'));
@@ -69,7 +71,7 @@ for (const r of rounds) {
       labels.push(l);
     }
   }
-  const res = await trainRewardModel(net, pairs, labels, { epochs, patience, lr, weightDecay, inputL1, inputDropout, rng: rng.fork(`train-${r}`) });
+  const res = await trainRewardModel(net, pairs, labels, { epochs, patience, lr, weightDecay, inputL1, inputProx, inputDropout, valFraction, rng: rng.fork(`train-${r}`) });
   acc = res.valAccuracy;
 }
 if (out) net.save(out);
@@ -94,7 +96,7 @@ const spread = Math.max(...means) - Math.min(...means);
 const rise = means[0] - means[4];
 let monotone = true;
 for (let b = 0; b + 1 < means.length; b++) if (means[b] < means[b + 1]) monotone = false;
-const label = `hidden ${hidden.join('x')} x ${members}, wd ${weightDecay}, input-l1 ${inputL1}, ${input}${ignoreObs.length ? ` ignore ${ignoreObs.join(',')}` : ''}, epochs ${epochs}/${patience}, lr ${lr}${activation !== 'leaky-relu' ? `, ${activation}` : ''}${inputDropout > 0 ? `, input dropout ${inputDropout}` : ''}${additive ? ', additive' : ''}${outputInit !== 1 ? `, output init x${outputInit}` : ''}, seed ${seed}`;
+const label = `hidden ${hidden.join('x')} x ${members}, wd ${weightDecay}, input-l1 ${inputL1}${inputProx > 0 ? `, input-prox ${inputProx}` : ''}, ${input}${ignoreObs.length ? ` ignore ${ignoreObs.join(',')}` : ''}, epochs ${epochs}/${patience}${valFraction !== 0.1 ? `, val ${valFraction}` : ''}, lr ${lr}${activation !== 'leaky-relu' ? `, ${activation}` : ''}${inputDropout > 0 ? `, input dropout ${inputDropout}` : ''}${additive ? ', additive' : ''}${outputInit !== 1 ? `, output init x${outputInit}` : ''}, seed ${seed}`;
 process.stdout.write(
   `| ${run.split('/').pop()} | ${label} | ${acc.toFixed(3)} | ${means.map((m) => m.toFixed(3)).join(' | ')} | ${((100 * rise) / spread).toFixed(0)}% | ${monotone ? 'yes' : 'no'} | ${Array.from(shares, (x) => (100 * x).toFixed(0)).join(' ')} |\n`,
 );

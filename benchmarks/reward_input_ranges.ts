@@ -28,7 +28,13 @@ for (const path of paths) {
   for (let i = 0; i < w; i++) {
     const rows = new Float32Array(G * w);
     for (let g = 0; g < G; g++) rows[g * w + i] = -2 + (4 * g) / (G - 1);
-    const r = net.predictRows(rows, G, { normalized: true });
+    // predictRows gives [members, G]; the ensemble mean per grid point is what PPO sees.
+    const perMember = net.predictRows(rows, G, { normalized: true });
+    const r = Array.from({ length: G }, (_, g) => {
+      let s = 0;
+      for (let k = 0; k < net.members; k++) s += perMember[k * G + g];
+      return s / net.members;
+    });
     ranges.push((Math.max(...r) - Math.min(...r)).toFixed(3));
   }
   net.dispose();

@@ -127,6 +127,8 @@ export interface OfflineConfig {
   readonly rewardWeightDecay: number;
   /** Reward-model training: group lasso over the first layer's input rows (reward/train.ts inputL1). */
   readonly rewardInputL1: number;
+  /** Reward-model training: proximal group lasso over the first layer's input rows (reward/train.ts inputProx). */
+  readonly rewardInputProx: number;
   /** IQL and BC gradient updates (each agent). */
   readonly updates: number;
   readonly batchSize: number;
@@ -159,6 +161,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardLr: TRAIN_DEFAULTS.lr,
   rewardWeightDecay: TRAIN_DEFAULTS.weightDecay,
   rewardInputL1: TRAIN_DEFAULTS.inputL1,
+  rewardInputProx: TRAIN_DEFAULTS.inputProx,
   updates: IQL_DEFAULTS.updates,
   batchSize: IQL_DEFAULTS.batchSize,
   hidden: IQL_DEFAULTS.hidden,
@@ -266,6 +269,7 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   for (const [k, flag] of [
     ['rewardWeightDecay', 'reward-weight-decay'],
     ['rewardInputL1', 'reward-input-l1'],
+    ['rewardInputProx', 'reward-input-prox'],
   ] as const) {
     if (!(r[k] >= 0 && Number.isFinite(r[k]))) bad(flag, `expected a finite number >= 0, got ${r[k]}`);
   }
@@ -686,6 +690,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       lr: cfg.rewardLr,
       weightDecay: cfg.rewardWeightDecay,
       inputL1: cfg.rewardInputL1,
+      inputProx: cfg.rewardInputProx,
       rng: rng.fork('train'),
       onEpoch: (m) => {
         c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });

@@ -84,6 +84,14 @@ export interface TrainOptions {
    */
   readonly inputL1?: number;
   /**
+   * Proximal group lasso c on the first layer's input rows: after every optimizer step, each
+   * input feature's row of outgoing weights is shrunk towards 0 by lr x c in norm, and a row
+   * shorter than that is set to exactly 0, so inputs the labels do not keep asking for are
+   * switched off for good, not just made small (default 0; `inputL1` adds the same penalty as
+   * a gradient, which Adam rescales and which never reaches 0).
+   */
+  readonly inputProx?: number;
+  /**
    * Input dropout p in [0, 1): in training, each input feature of each pair is replaced by its
    * mean (0 after normalisation) with probability p, the same features for both segments of
    * the pair, so the model must rank pairs from random subsets of its inputs and cannot lean
@@ -160,6 +168,7 @@ export const TRAIN_DEFAULTS = {
   microBatchRows: 2048,
   weightDecay: 0,
   inputL1: 0,
+  inputProx: 0,
   inputDropout: 0,
 } as const;
 
@@ -378,6 +387,8 @@ export interface StepOptions {
   readonly weightDecay?: number;
   /** Group-lasso penalty on the first layer's input rows (default 0). */
   readonly inputL1?: number;
+  /** Proximal group-lasso shrinkage per step: lr x inputProx (default 0). */
+  readonly proxShrink?: number;
   /** Input dropout probability per pair and feature (default 0); needs `dropoutRng` when > 0. */
   readonly inputDropout?: number;
   readonly dropoutRng?: Rng;
@@ -409,6 +420,14 @@ export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, d
   } finally {
     tf.dispose(grads);
   }
+  const shrink = opts.proxShrink ?? 0;
+  // Proximal step of c * sum_j ||W[j, :]||: W[j, :] * max(0, 1 - shrink / ||W[j, :]||).
+  if (shrink > 0) {
+    const w = vars[0];
+    const next = tf.tidy(() => tf.mul(w, tf.relu(tf.sub(1, tf.divNoNan(tf.scalar(shrink), tf.sqrt(tf.sum(tf.square(w), 1, true)))))));
+    w.assign(next);
+    next.dispose();
+  }
   return loss;
 }
 
@@ -430,6 +449,7 @@ export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): Resolve
   if (!(o.lr > 0)) throw new RangeError(`train: lr must be > 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new RangeError(`train: weightDecay must be a finite number >= 0, got ${o.weightDecay}`);
   if (!(o.inputL1 >= 0 && Number.isFinite(o.inputL1))) throw new RangeError(`train: inputL1 must be a finite number >= 0, got ${o.inputL1}`);
+  if (!(o.inputProx >= 0 && Number.isFinite(o.inputProx))) throw new RangeError(`train: inputProx must be a finite number >= 0, got ${o.inputProx}`);
   if (!(o.inputDropout >= 0 && o.inputDropout < 1)) throw new RangeError(`train: inputDropout must be in [0, 1), got ${o.inputDropout}`);
   if (!(o.temperature > 0)) throw new RangeError(`train: temperature must be > 0, got ${o.temperature}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing <= 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1], got ${o.labelSmoothing}`);
@@ -544,7 +564,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   const active = new Array<boolean>(m).fill(true);
   const epochs: EpochMetrics[] = [];
   let stoppedEarly = false;
-  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows, weightDecay: o.weightDecay, inputL1: o.inputL1, inputDropout: o.inputDropout };
+  const stepOpts: StepOptions = { temperature: o.temperature, labelSmoothing: o.labelSmoothing, flipRate: o.flipRate, microBatchRows: o.microBatchRows, weightDecay: o.weightDecay, inputL1: o.inputL1, proxShrink: o.lr * o.inputProx, inputDropout: o.inputDropout };
 
   try {
     for (let epoch = 1; epoch <= o.epochs && active.some(Boolean); epoch++) {
@@ -610,6 +630,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
       lr: o.lr,
       weightDecay: o.weightDecay,
       inputL1: o.inputL1,
+      inputProx: o.inputProx,
       inputDropout: o.inputDropout,
       patience: o.patience,
       batchSize: o.batchSize,

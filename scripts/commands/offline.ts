@@ -119,6 +119,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
     rewardLr: f.rewardLr,
     rewardWeightDecay: f.rewardWeightDecay,
     rewardInputL1: f.rewardInputL1,
+    rewardInputProx: f.rewardInputProx,
     updates: f.updates,
     batchSize: f.batchSize,
     hidden: widths(f.hidden, 'hidden'),

@@ -20,4 +20,9 @@ export const rewardTrainingFlags = {
   rewardLr: flags.float({ doc: 'reward model: Adam learning rate', default: TRAIN_DEFAULTS.lr, min: 0 }),
   rewardWeightDecay: flags.float({ doc: 'reward model: L2 penalty on its weight matrices (c / 2 x sum of squared weights added to the loss)', default: TRAIN_DEFAULTS.weightDecay, min: 0 }),
   rewardInputL1: flags.float({ doc: "reward model: group-lasso penalty on its first layer (c x the sum over input features of the norm of each feature's weights), so it relies on few inputs", default: TRAIN_DEFAULTS.inputL1, min: 0 }),
+  rewardInputProx: flags.float({
+    doc: "reward model: proximal group lasso on its first layer (after every step each input feature's weights shrink by lr x c in norm, reaching exactly 0 when the labels do not hold them up), so it switches unused inputs off",
+    default: TRAIN_DEFAULTS.inputProx,
+    min: 0,
+  }),
 };

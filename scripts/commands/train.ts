@@ -323,7 +323,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
       rewardInit: { outputScale: f.rewardOutputInit },
-      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1, flipRate: f.rewardFlipRate },
+      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1, inputProx: f.rewardInputProx, flipRate: f.rewardFlipRate },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,
       run,

@@ -221,17 +221,17 @@ describe('prefrl train --reward-ignore-obs', () => {
 });
 
 describe('prefrl train reward-model regularisation flags', () => {
-  it('--reward-lr, --reward-weight-decay, --reward-input-l1 and --reward-flip-rate reach the reward model\'s training', async () => {
+  it('--reward-lr, --reward-weight-decay, --reward-input-l1, --reward-input-prox and --reward-flip-rate reach the reward model\'s training', async () => {
     const plain = await trainToyReach([], 'reg-plain');
-    const reg = await trainToyReach(['--reward-lr', '0.003', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.01', '--reward-flip-rate', '0.1'], 'reg');
+    const reg = await trainToyReach(['--reward-lr', '0.003', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.01', '--reward-input-prox', '0.5', '--reward-flip-rate', '0.1'], 'reg');
     const cfg = JSON.parse(readFileSync(join(reg.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    expect([cfg.rewardLr, cfg.rewardWeightDecay, cfg.rewardInputL1, cfg.rewardFlipRate]).toEqual([0.003, 0.01, 0.01, 0.1]);
+    expect([cfg.rewardLr, cfg.rewardWeightDecay, cfg.rewardInputL1, cfg.rewardInputProx, cfg.rewardFlipRate]).toEqual([0.003, 0.01, 0.01, 0.5, 0.1]);
     // Same seed, same labels asked in round 1 (uniform first round): only the training differs.
     const a = RewardNet.load(join(plain.runDir, 'artifacts', 'reward_model'));
     const b = RewardNet.load(join(reg.runDir, 'artifacts', 'reward_model'));
     // The options the last round trained with, as saved with the model.
-    expect(b.meta.training).toMatchObject({ lr: 0.003, weightDecay: 0.01, inputL1: 0.01, flipRate: 0.1 });
-    expect(a.meta.training).toMatchObject({ lr: 3e-4, weightDecay: 0, inputL1: 0, flipRate: 0 });
+    expect(b.meta.training).toMatchObject({ lr: 0.003, weightDecay: 0.01, inputL1: 0.01, inputProx: 0.5, flipRate: 0.1 });
+    expect(a.meta.training).toMatchObject({ lr: 3e-4, weightDecay: 0, inputL1: 0, inputProx: 0, flipRate: 0 });
     const wa = a.getMemberWeights(0)[0];
     const wb = b.getMemberWeights(0)[0];
     let diff = 0;
@@ -245,6 +245,7 @@ describe('prefrl train reward-model regularisation flags', () => {
     [['--reward-lr', '0'], /--reward-lr: must be > 0, got 0/],
     [['--reward-weight-decay', '-1'], /--reward-weight-decay/],
     [['--reward-input-l1', 'x'], /--reward-input-l1/],
+    [['--reward-input-prox', '-1'], /--reward-input-prox/],
     [['--reward-flip-rate', '0.5'], /--reward-flip-rate/],
   ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
     await expectUsageError(['train', '--env', 'toy-reach', ...extra], join(dir, 'bad-reg'), message);

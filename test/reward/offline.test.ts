@@ -237,7 +237,7 @@ describe('prefrl offline pipeline', () => {
   }, 60_000);
 
   it('--reward-lr, --reward-patience, --reward-weight-decay, --reward-input-l1 and --reward-input reach the reward model', async () => {
-    const extra = ['--reward-lr', '0.003', '--reward-patience', '2', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.02', '--reward-input', 'obs-next-obs'];
+    const extra = ['--reward-lr', '0.003', '--reward-patience', '2', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.02', '--reward-input-prox', '0.1', '--reward-input', 'obs-next-obs'];
     const { ctx, out, err } = cli();
     const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, ...extra, '--stage', 'pairs,label,reward', '--runs-dir', join(dir, 'reg'), '--json'];
     expect(await main(args, ctx), err.join('')).toBe(0);
@@ -245,7 +245,7 @@ describe('prefrl offline pipeline', () => {
     const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
     expect([cfg.rewardLr, cfg.rewardPatience, cfg.rewardWeightDecay, cfg.rewardInputL1, cfg.rewardInput]).toEqual([0.003, 2, 0.01, 0.02, 'obs-next-obs']);
     const model = JSON.parse(readFileSync(join(runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { meta: { training: Record<string, unknown> } };
-    expect(model.meta.training).toMatchObject({ lr: 0.003, patience: 2, weightDecay: 0.01, inputL1: 0.02 });
+    expect(model.meta.training).toMatchObject({ lr: 0.003, patience: 2, weightDecay: 0.01, inputL1: 0.02, inputProx: 0.1 });
     const net = RewardNet.load(join(runDir, 'artifacts', 'reward_model'));
     expect(net.input).toBe('obs-next-obs');
     expect(net.inDim).toBe(2 * net.config.obsDim);
@@ -263,6 +263,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--reward-lr', '0'], 2, /--reward-lr: expected a finite number > 0, got 0/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-weight-decay', '-1'], 2, /--reward-weight-decay/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-input-prox', '-0.5'], 2, /--reward-input-prox/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-patience', '0'], 2, /--reward-patience/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'pixels'], 2, /--reward-input/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'obs', '--preference-model', 'regret'], 2, /--reward-input: the regret model .* needs the action/],

@@ -144,6 +144,38 @@ describe('preference loss', () => {
     expect(p[0][1] - q[0][1]).toBeCloseTo(-0.04, 6);
     for (let i = 1; i < p.length; i++) expect(Array.from(p[i])).toEqual(Array.from(q[i]));
   });
+
+  it('the proximal group lasso shrinks each first-layer input row by the given norm after the step, to exactly 0 when shorter', () => {
+    // obs 2 -> hidden [2] -> 1, learning rate 0 so the step itself changes nothing. First layer
+    // rows: input 0 [0.3, 0.4] (norm 0.5), input 1 [0.03, 0.04] (norm 0.05). Shrinking by 0.1:
+    // row 0 becomes [0.3, 0.4] * (1 - 0.1 / 0.5) = [0.24, 0.32]; row 1 (norm < 0.1) becomes 0;
+    // every other weight is left as it was.
+    const data: PairData = { n: 1, H: 1, inDim: 2, rows: Float32Array.from([1, 2, 0, -1]), labels: Float64Array.from([1]) };
+    const net = RewardNet.create({ obsDim: 2, actDim: 0, input: 'obs', hidden: [2], members: 1, outputActivation: 'linear' }, new Rng(1));
+    const init = net.getMemberWeights(0);
+    init[0] = Float32Array.from([0.3, 0.4, 0.03, 0.04]);
+    net.setMemberWeights(0, init);
+    const sgd = tf.train.sgd(0);
+    memberStep(net, 0, sgd, data, [0], { temperature: 1, labelSmoothing: 0, flipRate: 0, microBatchRows: 1000, proxShrink: 0.1 });
+    const after = net.getMemberWeights(0);
+    expect(Array.from(after[0]).map((v) => Number(v.toFixed(6)))).toEqual([0.24, 0.32, 0, 0]);
+    for (let i = 1; i < after.length; i++) expect(Array.from(after[i])).toEqual(Array.from(init[i]));
+    sgd.dispose();
+    net.dispose();
+  });
+
+  it('inputProx switches inputs off during training, is saved with the model and is rejected when negative', async () => {
+    const segs = toySegments(30, 12);
+    const pairs = randomPairs(segs, 30, new Rng('prox'));
+    const labels = oracleLabels(pairs);
+    const net = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(3));
+    // lr x c far larger than any row's norm: every input row ends at exactly 0.
+    await trainRewardModel(net, pairs, labels, { rng: new Rng(1), epochs: 2, batchSize: 8, lr: 1e-2, inputProx: 1e4, valFraction: 0 });
+    expect(Array.from(net.getMemberWeights(0)[0]).every((v) => v === 0)).toBe(true);
+    expect(net.meta.training).toMatchObject({ inputProx: 1e4 });
+    await expect(trainRewardModel(net, pairs, labels, { rng: new Rng(1), inputProx: -1 })).rejects.toThrow(/inputProx must be a finite number >= 0, got -1/);
+    net.dispose();
+  });
 });
 
 describe('input dropout', () => {
