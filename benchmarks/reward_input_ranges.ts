@@ -12,7 +12,7 @@
  * observation in the env's documented order, then the action or the next observation).
  */
 import { initBackend } from '../core/backend.js';
-import { RewardNet } from '../reward/network.js';
+import { meanOverMembers, RewardNet } from '../reward/network.js';
 
 const paths = process.argv.slice(2);
 if (paths.length === 0) {
@@ -29,12 +29,7 @@ for (const path of paths) {
     const rows = new Float32Array(G * w);
     for (let g = 0; g < G; g++) rows[g * w + i] = -2 + (4 * g) / (G - 1);
     // predictRows gives [members, G]; the ensemble mean per grid point is what PPO sees.
-    const perMember = net.predictRows(rows, G, { normalized: true });
-    const r = Array.from({ length: G }, (_, g) => {
-      let s = 0;
-      for (let k = 0; k < net.members; k++) s += perMember[k * G + g];
-      return s / net.members;
-    });
+    const r = meanOverMembers(net.predictRows(rows, G, { normalized: true }), net.members, new Float64Array(G));
     ranges.push((Math.max(...r) - Math.min(...r)).toFixed(3));
   }
   net.dispose();

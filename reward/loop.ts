@@ -25,7 +25,7 @@ import type { Env } from '../envs/types.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
-import { RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
+import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
@@ -269,12 +269,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const trainSeconds = (o.clock.now() - trainStart) / 1000;
       const truth = segs.map(segmentReturn);
       const sums = net.segmentSums(segs);
-      const m = net.members;
-      const pred = Array.from({ length: segs.length }, (_, j) => {
-        let s = 0;
-        for (let q = 0; q < m; q++) s += sums[q * segs.length + j];
-        return s / m;
-      });
+      const pred = meanOverMembers(sums, net.members, new Float64Array(segs.length));
       const corr = returnCorrelation(pred, truth);
       const ep = epicPool(episodes.slice(-2));
       const epic = epicDistance(envReward(scratch!, ep.states), modelReward(net, ep.obs, ep.obsDim), subsample(ep.transitions, 256, trainer.spec.actDim, rng.fork(`epic-${round}`)), {

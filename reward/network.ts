@@ -331,6 +331,17 @@ export interface PredictRowsOptions extends PredictOptions {
 
 export const DEFAULT_PREDICT_CHUNK = 8192;
 
+/**
+ * The ensemble mean of per-member outputs laid out [members, n] (n = out.length), written into
+ * `out` (zero-filled, of the precision the caller sums in) and returned.
+ */
+export function meanOverMembers<T extends Float32Array | Float64Array>(perMember: ArrayLike<number>, members: number, out: T): T {
+  const n = out.length;
+  for (let k = 0; k < members; k++) for (let i = 0; i < n; i++) out[i] += perMember[k * n + i];
+  for (let i = 0; i < n; i++) out[i] /= members;
+  return out;
+}
+
 export class RewardNet implements RewardModel {
   private cfg: RewardNetConfig;
   /** Input width (see inputWidth). */
@@ -597,13 +608,7 @@ export class RewardNet implements RewardModel {
 
   /** Ensemble-mean reward of every transition: [n]. */
   predict(batch: TransitionBatch, opts: PredictOptions = {}): Float32Array {
-    const all = this.predictMembers(batch, opts);
-    const n = batch.n;
-    const m = this.members;
-    const out = new Float32Array(n);
-    for (let k = 0; k < m; k++) for (let i = 0; i < n; i++) out[i] += all[k * n + i];
-    for (let i = 0; i < n; i++) out[i] /= m;
-    return out;
+    return meanOverMembers(this.predictMembers(batch, opts), this.members, new Float32Array(batch.n));
   }
 
   /**

@@ -394,6 +394,11 @@ export interface StepOptions {
   readonly dropoutRng?: Rng;
 }
 
+/** The L2 norm of each row of a first-layer kernel [inputs, units] (one input feature per row): [inputs, 1]. */
+function rowNorms(w: tf.Tensor): tf.Tensor {
+  return tf.sqrt(tf.sum(tf.square(w), 1, true));
+}
+
 /** One Adam optimizer per member (B-Pref's betas; eps 1e-8 as in PyTorch). */
 export function createOptimizers(net: RewardNet, lr: number): tf.AdamOptimizer[] {
   return Array.from({ length: net.members }, () => tf.train.adam(lr, 0.9, 0.999, 1e-8));
@@ -414,7 +419,7 @@ export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, d
   if (wd > 0) for (const v of vars) if (v.rank === 2) addGrad(v, () => tf.mul(v, wd));
   const gl = opts.inputL1 ?? 0;
   // d/dW of c * sum_j ||W[j, :]||: c * W[j, :] / ||W[j, :]|| (a row at exactly zero gets 0).
-  if (gl > 0) addGrad(vars[0], () => tf.mul(tf.divNoNan(vars[0], tf.sqrt(tf.sum(tf.square(vars[0]), 1, true))), gl));
+  if (gl > 0) addGrad(vars[0], () => tf.mul(tf.divNoNan(vars[0], rowNorms(vars[0])), gl));
   try {
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   } finally {
@@ -424,7 +429,7 @@ export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, d
   // Proximal step of c * sum_j ||W[j, :]||: W[j, :] * max(0, 1 - shrink / ||W[j, :]||).
   if (shrink > 0) {
     const w = vars[0];
-    const next = tf.tidy(() => tf.mul(w, tf.relu(tf.sub(1, tf.divNoNan(tf.scalar(shrink), tf.sqrt(tf.sum(tf.square(w), 1, true)))))));
+    const next = tf.tidy(() => tf.mul(w, tf.relu(tf.sub(1, tf.divNoNan(tf.scalar(shrink), rowNorms(w))))));
     w.assign(next);
     next.dispose();
   }
