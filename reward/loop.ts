@@ -17,7 +17,7 @@ import type { Logger } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import type { RunDir } from '../core/run.js';
+import { type RunDir, writeJsonAtomic } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
@@ -29,6 +29,7 @@ import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } 
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
+import { type InputSelection, type InputSelectionOptions, selectInputs, unitName } from './select.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
@@ -102,6 +103,16 @@ export interface LoopOptions {
   /** How the reward ensemble's weights are first drawn (e.g. outputScale 0: r = 0 everywhere at the start). */
   readonly rewardInit?: RewardNetInit;
   readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
+  /**
+   * Choose the reward model's inputs from the labels (reward/select.ts: forward selection by
+   * cross-validated preference likelihood) in the first round that ends with at least this many
+   * preference labels stored; the model is then made anew on the chosen inputs and trained from
+   * scratch, and keeps them for the rest of the run (saved in its config and meta, so a resumed
+   * run does not select again). Default: never (every input of `rewardNet` is used).
+   */
+  readonly selectInputsAfter?: number;
+  /** Settings of that selection (folds, proxy networks, minGain). */
+  readonly selectInputs?: Partial<Omit<InputSelectionOptions, 'input' | 'obsDim' | 'actDim' | 'ignoreObs' | 'preferenceModel' | 'rng' | 'onScore' | 'onStep'>>;
   readonly evalEpisodes: number;
   /** Env steps between evaluations (and checkpoints). */
   readonly evalEvery: number;
@@ -263,6 +274,35 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           lab.push(l);
         }
       }
+      let selection: (InputSelection & { seconds: number }) | null = null;
+      const prefs = lab.filter((l) => l.kind !== 'skip').length;
+      if (o.selectInputsAfter !== undefined && prefs >= Math.max(o.selectInputsAfter, MIN_SELECTION_LABELS) && !net?.meta.inputSelection) {
+        const t0 = o.clock.now();
+        o.logger.info(`choosing the reward model's inputs from ${prefs} preference labels (forward selection, cross-validated)...`);
+        const sel = await selectInputs(pairs, lab, {
+          ...o.selectInputs,
+          input: o.rewardNet?.input ?? 'obs-action',
+          obsDim: trainer.spec.obsDim,
+          actDim: trainer.spec.actDim,
+          ignoreObs: o.rewardNet?.ignoreObs,
+          preferenceModel: o.preferenceModel,
+          rng: rng.fork('select-inputs'),
+          onStep: (st) => o.logger.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}, accuracy ${fmt(st.accuracy)}${st.kept ? '' : ' (not enough gain: stop)'}`),
+        });
+        selection = { ...sel, seconds: (o.clock.now() - t0) / 1000 };
+        net?.dispose();
+        net = null;
+        net = RewardNet.create(
+          { ...o.rewardNet, input: sel.input, ignoreObs: sel.ignoreObs, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel },
+          rng.fork('reward-net-selected'),
+          o.rewardInit,
+        );
+        const record = { afterLabels: sel.labels, keepObs: sel.keepObs, keepAction: sel.keepAction, baselineNll: sel.baselineNll, steps: sel.steps, fits: sel.fits, seconds: selection.seconds };
+        net.meta = { ...net.meta, inputSelection: record };
+        writeJsonAtomic(o.run.artifact('input_selection.json'), record);
+        const kept = [...sel.keepObs.map((j) => unitName(j)), ...(sel.keepAction ? ['action'] : [])];
+        o.logger.info(`input selection: the reward model now sees ${kept.join(', ')} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
+      }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();
       const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
@@ -296,6 +336,14 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         'reward/train_pairs': res.trainPairs,
         'reward/epochs': res.epochs.length,
         'reward/train_seconds': trainSeconds,
+        ...(selection
+          ? {
+              'reward/selected_obs': selection.keepObs.length,
+              'reward/selected_action': selection.keepAction ? 1 : 0,
+              'reward/selection_nll': selection.steps.filter((st) => st.kept).at(-1)?.nll ?? selection.baselineNll,
+              'reward/selection_seconds': selection.seconds,
+            }
+          : {}),
         ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
       });
       if (o.standardizeReward) {
@@ -379,6 +427,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
 
 /** The query pool reaches back over older episodes until it holds this many segments. */
 export const MIN_POOL_SEGMENTS = 64;
+/** Input selection waits for this many preference labels at least (10 per fold of 3). */
+export const MIN_SELECTION_LABELS = 30;
 
 /**
  * Drop the oldest episodes once the kept ones hold more than 2 x maxSteps steps, keeping the

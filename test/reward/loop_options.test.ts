@@ -6,7 +6,8 @@
  * windows at random offsets in the episodes (`--segment-windows random`), and observation values
  * hidden from the reward model (`--reward-ignore-obs`), and pairs drawn from the best-predicted
  * share of the pool (`--pool-top`), pairs within one episode (`--pair-scope episode`), and the
- * reward model's training options (learning rate, weight decay, input group lasso).
+ * reward model's training options (learning rate, weight decay, input group lasso), and the
+ * reward model's inputs chosen from the labels (`--reward-select-inputs`).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,6 +218,32 @@ describe('prefrl train --reward-ignore-obs', () => {
     [['0,1,2,3,4,5', '--reward-input', 'obs'], /hides all 6 observation values, so --reward-input obs would see nothing/],
   ])('rejects %j with exit code 2 and a message naming the flag, before creating a run', async (extra, message) => {
     await expectUsageError(['train', '--env', 'toy-reach', '--reward-ignore-obs', ...extra], join(dir, 'bad-ignore'), message);
+  });
+});
+
+describe('prefrl train --reward-select-inputs', () => {
+  it('chooses the inputs once enough labels are stored, trains the model anew on them and saves the choice', async () => {
+    // Two rounds of 20 oracle labels: the selection runs after round 1 (40 >= 30 labels).
+    const summary = await trainToyReach(['--reward-select-inputs', '30'], 'select-inputs');
+    expect(summary.labelsUsed).toBe(40);
+    const art = join(summary.runDir, 'artifacts');
+    const sel = JSON.parse(readFileSync(join(art, 'input_selection.json'), 'utf8')) as { afterLabels: number; keepObs: number[]; keepAction: boolean; steps: { kept: boolean }[]; fits: number };
+    expect(sel.afterLabels).toBe(40);
+    // toy-reach's reward is a function of the goal offset (observation values 4 and 5) and the action.
+    expect(sel.keepObs.some((j) => j === 4 || j === 5)).toBe(true);
+    expect(sel.steps.filter((st) => st.kept).length).toBe(sel.keepObs.length + (sel.keepAction ? 1 : 0));
+    const model = JSON.parse(readFileSync(join(art, 'reward_model', 'model.json'), 'utf8')) as { config: { ignoreObs: number[]; input: string }; meta: { inputSelection?: { keepObs: number[] } } };
+    expect(model.config.ignoreObs).toEqual([0, 1, 2, 3, 4, 5].filter((j) => !sel.keepObs.includes(j)));
+    expect(model.config.input).toBe(sel.keepAction ? 'obs-action' : 'obs');
+    expect(model.meta.inputSelection?.keepObs).toEqual(sel.keepObs);
+    const metrics = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const logged = metrics.filter((m) => 'reward/selected_obs' in m);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]['reward/selected_obs']).toBe(sel.keepObs.length);
+  });
+
+  it('refuses fewer than 30 labels, naming the flag, before creating a run', async () => {
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '10'], join(dir, 'bad-select'), /--reward-select-inputs/);
   });
 });
 
