@@ -29,7 +29,7 @@ import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } 
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
-import { type InputSelection, type InputSelectionOptions, selectInputs, unitName } from './select.js';
+import { type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, unitName } from './select.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
@@ -297,7 +297,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           rng.fork('reward-net-selected'),
           o.rewardInit,
         );
-        const record = { afterLabels: sel.labels, keepObs: sel.keepObs, keepAction: sel.keepAction, baselineNll: sel.baselineNll, steps: sel.steps, fits: sel.fits, seconds: selection.seconds };
+        const record = { ...selectionRecord(sel), seconds: selection.seconds };
         net.meta = { ...net.meta, inputSelection: record };
         writeJsonAtomic(o.run.artifact('input_selection.json'), record);
         const kept = [...sel.keepObs.map((j) => unitName(j)), ...(sel.keepAction ? ['action'] : [])];

@@ -56,12 +56,13 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js'
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
-import { REWARD_INPUTS, RewardNet } from './network.js';
+import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
+import { type InputSelection, selectInputs, selectionRecord, unitName } from './select.js';
 import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
@@ -129,6 +130,12 @@ export interface OfflineConfig {
   readonly rewardInputL1: number;
   /** Reward-model training: proximal group lasso over the first layer's input rows (reward/train.ts inputProx). */
   readonly rewardInputProx: number;
+  /**
+   * Choose the reward model's inputs from the labels before training it (reward/select.ts:
+   * forward selection by cross-validated preference likelihood); false: every input of
+   * `rewardInput`.
+   */
+  readonly rewardSelectInputs: boolean;
   /** IQL and BC gradient updates (each agent). */
   readonly updates: number;
   readonly batchSize: number;
@@ -162,6 +169,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardWeightDecay: TRAIN_DEFAULTS.weightDecay,
   rewardInputL1: TRAIN_DEFAULTS.inputL1,
   rewardInputProx: TRAIN_DEFAULTS.inputProx,
+  rewardSelectInputs: false,
   updates: IQL_DEFAULTS.updates,
   batchSize: IQL_DEFAULTS.batchSize,
   hidden: IQL_DEFAULTS.hidden,
@@ -273,6 +281,7 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   ] as const) {
     if (!(r[k] >= 0 && Number.isFinite(r[k]))) bad(flag, `expected a finite number >= 0, got ${r[k]}`);
   }
+  if (typeof r.rewardSelectInputs !== 'boolean') bad('reward-select-inputs', `expected true or false, got ${JSON.stringify(r.rewardSelectInputs)}`);
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
   for (const [k, flag] of [
@@ -679,7 +688,22 @@ async function stageReward(c: Ctx): Promise<boolean> {
   }
   const cfg = c.cfg;
   const rng = new Rng(cfg.seed).fork('offline-reward');
-  const net = RewardNet.create({ input: cfg.rewardInput, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
+  let inputs: Pick<RewardNetConfig, 'input' | 'ignoreObs'> = { input: cfg.rewardInput, ignoreObs: [] };
+  let selection: InputSelection | null = null;
+  if (cfg.rewardSelectInputs) {
+    c.log.info(`choosing the reward model's inputs from ${pairs.length - labels.filter((l) => l.kind === 'skip').length} preference labels (forward selection, cross-validated)...`);
+    selection = await selectInputs(pairs, labels, {
+      input: cfg.rewardInput,
+      obsDim: c.envSpec.obsDim,
+      actDim: c.envSpec.actDim,
+      preferenceModel: cfg.preferenceModel,
+      rng: rng.fork('select-inputs'),
+      onStep: (st) => c.log.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}${st.kept ? '' : ' (not enough gain: stop)'}`),
+    });
+    inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
+    c.log.info(`input selection: the reward model sees ${[...selection.keepObs.map((j) => unitName(j)), ...(selection.keepAction ? ['action'] : [])].join(', ')}`);
+  }
+  const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {
     const progress = c.progress(`reward model (${pairs.length} preferences)`, cfg.rewardEpochs, 'epochs');
     const res = await trainRewardModel(net, pairs, labels, {
@@ -698,7 +722,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       },
     });
     progress.finish();
-    net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy };
+    net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
     net.save(join(c.run.path, P.rewardModel));
     // How the learned segment returns rank the labelled segments against their true returns.
     const segs = new Map<string, Segment>();
@@ -724,6 +748,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       bestEpoch: res.bestEpoch,
       segmentReturnCorrelation: segmentCorrelation,
       preferenceModel: res.preferenceModel,
+      ...(selection ? { inputSelection: selectionRecord(selection) } : {}),
     });
     c.log.info(`reward: ${pairs.length} preferences, held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
   } finally {

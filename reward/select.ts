@@ -200,3 +200,8 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
   const cfg = configForUnits(kept, opts);
   return { keepObs, keepAction: kept.includes('action'), input: cfg.input, ignoreObs: cfg.ignoreObs, baselineNll, steps, labels: n, fits };
 }
+
+/** What a run keeps of a selection (saved in the model's meta and the run's files). */
+export function selectionRecord(sel: InputSelection): { labels: number; keepObs: readonly number[]; keepAction: boolean; baselineNll: number; steps: readonly SelectionStep[]; fits: number } {
+  return { labels: sel.labels, keepObs: sel.keepObs, keepAction: sel.keepAction, baselineNll: sel.baselineNll, steps: sel.steps, fits: sel.fits };
+}

@@ -227,8 +227,8 @@ describe('prefrl train --reward-select-inputs', () => {
     const summary = await trainToyReach(['--reward-select-inputs', '30'], 'select-inputs');
     expect(summary.labelsUsed).toBe(40);
     const art = join(summary.runDir, 'artifacts');
-    const sel = JSON.parse(readFileSync(join(art, 'input_selection.json'), 'utf8')) as { afterLabels: number; keepObs: number[]; keepAction: boolean; steps: { kept: boolean }[]; fits: number };
-    expect(sel.afterLabels).toBe(40);
+    const sel = JSON.parse(readFileSync(join(art, 'input_selection.json'), 'utf8')) as { labels: number; keepObs: number[]; keepAction: boolean; steps: { kept: boolean }[]; fits: number };
+    expect(sel.labels).toBe(40);
     // toy-reach's reward is a function of the goal offset (observation values 4 and 5) and the action.
     expect(sel.keepObs.some((j) => j === 4 || j === 5)).toBe(true);
     expect(sel.steps.filter((st) => st.kept).length).toBe(sel.keepObs.length + (sel.keepAction ? 1 : 0));

@@ -252,6 +252,22 @@ describe('prefrl offline pipeline', () => {
     net.dispose();
   }, 60_000);
 
+  it('--reward-select-inputs chooses the reward model\'s inputs before training and records the choice', async () => {
+    const { ctx, out, err } = cli();
+    const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, '--reward-select-inputs', '--stage', 'pairs,label,reward', '--runs-dir', join(dir, 'select'), '--json'];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const runDir = lastJson(out).runDir as string;
+    const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
+    expect(cfg.rewardSelectInputs).toBe(true);
+    const model = JSON.parse(readFileSync(join(runDir, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as { config: { ignoreObs: number[]; input: string; obsDim: number }; meta: { inputSelection: { keepObs: number[]; keepAction: boolean; steps: unknown[] } } };
+    const sel = model.meta.inputSelection;
+    expect(sel.steps.length).toBeGreaterThan(0);
+    expect(sel.keepObs.length + (sel.keepAction ? 1 : 0)).toBeGreaterThan(0);
+    // The model sees exactly the chosen inputs.
+    expect(model.config.ignoreObs).toEqual(Array.from({ length: model.config.obsDim }, (_, j) => j).filter((j) => !sel.keepObs.includes(j)));
+    expect(model.config.input).toBe(sel.keepAction ? 'obs-action' : 'obs');
+  }, 120_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
