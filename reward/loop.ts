@@ -291,7 +291,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         });
         selection = { ...sel, seconds: (o.clock.now() - t0) / 1000 };
         net?.dispose();
-        net = null;
+        net = null; // so a failure below does not dispose it twice on the way out
         net = RewardNet.create(
           { ...o.rewardNet, input: sel.input, ignoreObs: sel.ignoreObs, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel },
           rng.fork('reward-net-selected'),
