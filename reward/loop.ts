@@ -29,7 +29,7 @@ import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } 
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
-import { type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, unitName } from './select.js';
+import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, unitName } from './select.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
@@ -300,8 +300,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         const record = { ...selectionRecord(sel), seconds: selection.seconds };
         net.meta = { ...net.meta, inputSelection: record };
         writeJsonAtomic(o.run.artifact('input_selection.json'), record);
-        const kept = [...sel.keepObs.map((j) => unitName(j)), ...(sel.keepAction ? ['action'] : [])];
-        o.logger.info(`input selection: the reward model now sees ${kept.join(', ')} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
+        o.logger.info(`input selection: the reward model now sees ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
       }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();

@@ -62,7 +62,7 @@ import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
-import { type InputSelection, selectInputs, selectionRecord, unitName } from './select.js';
+import { describeSelection, type InputSelection, selectInputs, selectionRecord, unitName } from './select.js';
 import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
@@ -701,7 +701,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       onStep: (st) => c.log.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}${st.kept ? '' : ' (not enough gain: stop)'}`),
     });
     inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
-    c.log.info(`input selection: the reward model sees ${[...selection.keepObs.map((j) => unitName(j)), ...(selection.keepAction ? ['action'] : [])].join(', ')}`);
+    c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);
   }
   const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {

@@ -13,10 +13,11 @@
  * set is scored with small, fresh single-member proxy networks trained to early stopping on each
  * fold's training part, so no knowledge of the task is needed, only labels.
  */
-import { Rng } from '../core/rng.js';
+import { sigmoid } from '../core/math.js';
+import type { Rng } from '../core/rng.js';
+import { preferenceAccuracy } from './metrics.js';
 import { type RewardNetConfig, RewardNet } from './network.js';
-import { bradleyTerryNll } from './preference.js';
-import { labelledPairs, trainRewardModel } from './train.js';
+import { labelledPairs, preferenceLoss, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput } from './types.js';
 
 /** A candidate input: an observation index, or the action (all its values together). */
@@ -129,9 +130,8 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
   let fits = 0;
   const score = async (units: readonly InputUnit[]): Promise<{ nll: number; accuracy: number }> => {
     const cfg = configForUnits(units, opts);
-    let nll = 0;
-    let correct = 0;
-    let decided = 0;
+    // Each pair's logit S(a) - S(b) from the proxy that did not train on it.
+    const logits = new Float64Array(n);
     for (let f = 0; f < folds; f++) {
       const train = order.filter((i) => foldOf[i] !== f);
       const test = order.filter((i) => foldOf[i] === f);
@@ -153,30 +153,20 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
             patience: opts.patience ?? DEFAULTS.patience,
           },
         );
-        const segs = test.flatMap((i) => [data.pairs[i].a, data.pairs[i].b]);
-        const sums = net.segmentSums(segs);
+        const sums = net.segmentSums(test.flatMap((i) => [data.pairs[i].a, data.pairs[i].b]));
         test.forEach((i, t) => {
-          const d = sums[2 * t] - sums[2 * t + 1];
-          const y = data.labels[i];
-          nll += bradleyTerryNll(d, y);
-          if (y !== 0.5) {
-            decided++;
-            if (d !== 0 && d > 0 === y > 0.5) correct++;
-            else if (d === 0) correct += 0.5;
-          }
+          logits[i] = sums[2 * t] - sums[2 * t + 1];
         });
       } finally {
         net.dispose();
       }
     }
     fits++;
-    const r = { nll: nll / n, accuracy: decided ? correct / decided : Number.NaN };
+    const r = { nll: preferenceLoss(logits, data.labels), accuracy: preferenceAccuracy(logits.map(sigmoid), data.labels).accuracy };
     opts.onScore?.({ units, ...r, done: fits });
     return r;
   };
-  let baselineNll = 0;
-  for (let i = 0; i < n; i++) baselineNll += bradleyTerryNll(0, data.labels[i]);
-  baselineNll /= n;
+  const baselineNll = preferenceLoss(new Float64Array(n), data.labels);
   let kept: InputUnit[] = [...fixed];
   let current = fixed.length ? (await score(kept)).nll : baselineNll;
   const steps: SelectionStep[] = [];
@@ -199,6 +189,11 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
   const keepObs = kept.filter((u): u is number => u !== 'action').sort((a, b) => a - b);
   const cfg = configForUnits(kept, opts);
   return { keepObs, keepAction: kept.includes('action'), input: cfg.input, ignoreObs: cfg.ignoreObs, baselineNll, steps, labels: n, fits };
+}
+
+/** The chosen inputs in words ("obs 8, obs 9, action"). */
+export function describeSelection(sel: Pick<InputSelection, 'keepObs' | 'keepAction'>): string {
+  return [...sel.keepObs.map((j) => unitName(j)), ...(sel.keepAction ? ['action'] : [])].join(', ');
 }
 
 /** What a run keeps of a selection (saved in the model's meta and the run's files). */
