@@ -106,11 +106,13 @@ export interface LoopOptions {
   /**
    * Choose the reward model's inputs from the labels (reward/select.ts: forward selection by
    * cross-validated preference likelihood) in the first round that ends with at least this many
-   * preference labels stored; the model is then made anew on the chosen inputs and trained from
-   * scratch, and keeps them for the rest of the run (saved in its config and meta, so a resumed
-   * run does not select again). Default: never (every input of `rewardNet` is used).
+   * preference labels stored; with a list, again at each later count (re-selection: a choice made
+   * from few labels is checked against more). When a selection's inputs differ from the model's,
+   * the model is made anew on them and trained from scratch; when they are the same, it is kept.
+   * The choices are saved in its meta (the latest, and how many of the counts it has passed), so a
+   * resumed run does not select again. Default: never (every input of `rewardNet` is used).
    */
-  readonly selectInputsAfter?: number;
+  readonly selectInputsAfter?: number | readonly number[];
   /** Settings of that selection (folds, proxy networks, minGain). */
   readonly selectInputs?: Partial<Omit<InputSelectionOptions, 'input' | 'obsDim' | 'actDim' | 'ignoreObs' | 'preferenceModel' | 'rng' | 'onScore' | 'onStep'>>;
   readonly evalEpisodes: number;
@@ -274,9 +276,10 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           lab.push(l);
         }
       }
-      let selection: (InputSelection & { seconds: number }) | null = null;
+      let selection: (InputSelection & { seconds: number; kept: boolean }) | null = null;
       const prefs = lab.filter((l) => l.kind !== 'skip').length;
-      if (o.selectInputsAfter !== undefined && prefs >= Math.max(o.selectInputsAfter, MIN_SELECTION_LABELS) && !net?.meta.inputSelection) {
+      const passed = selectionCountsPassed(o.selectInputsAfter, prefs);
+      if (passed > selectionsDone(net)) {
         const t0 = o.clock.now();
         o.logger.info(`choosing the reward model's inputs from ${prefs} preference labels (forward selection, cross-validated)...`);
         const sel = await selectInputs(pairs, lab, {
@@ -286,21 +289,29 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           actDim: trainer.spec.actDim,
           ignoreObs: o.rewardNet?.ignoreObs,
           preferenceModel: o.preferenceModel,
-          rng: rng.fork('select-inputs'),
+          rng: rng.fork(passed === 1 ? 'select-inputs' : `select-inputs-${passed}`),
           onStep: (st) => o.logger.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}, accuracy ${fmt(st.accuracy)}${st.kept ? '' : ' (not enough gain: stop)'}`),
         });
-        selection = { ...sel, seconds: (o.clock.now() - t0) / 1000 };
-        net?.dispose();
-        net = null; // so a failure below does not dispose it twice on the way out
-        net = RewardNet.create(
-          { ...o.rewardNet, input: sel.input, ignoreObs: sel.ignoreObs, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel },
-          rng.fork('reward-net-selected'),
-          o.rewardInit,
-        );
-        const record = { ...selectionRecord(sel), seconds: selection.seconds };
-        net.meta = { ...net.meta, inputSelection: record };
-        writeJsonAtomic(o.run.artifact('input_selection.json'), record);
-        o.logger.info(`input selection: the reward model now sees ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
+        selection = { ...sel, seconds: (o.clock.now() - t0) / 1000, kept: false };
+        const record = { ...selectionRecord(sel), seconds: selection.seconds, selection: passed };
+        const history = [...((net?.meta.inputSelectionHistory as unknown[] | undefined) ?? (net?.meta.inputSelection ? [net.meta.inputSelection] : [])), record];
+        const same = net !== null && net.meta.inputSelection !== undefined && sameInputs(net.config, sel);
+        if (same && net) {
+          selection.kept = true;
+          net.meta = { ...net.meta, inputSelection: record, inputSelectionHistory: history };
+          o.logger.info(`input selection ${passed}: the reward model keeps ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s)`);
+        } else {
+          net?.dispose();
+          net = null; // so a failure below does not dispose it twice on the way out
+          net = RewardNet.create(
+            { ...o.rewardNet, input: sel.input, ignoreObs: sel.ignoreObs, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel },
+            rng.fork(passed === 1 ? 'reward-net-selected' : `reward-net-selected-${passed}`),
+            o.rewardInit,
+          );
+          net.meta = { ...net.meta, inputSelection: record, inputSelectionHistory: history };
+          o.logger.info(`input selection ${passed}: the reward model now sees ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
+        }
+        writeJsonAtomic(o.run.artifact('input_selection.json'), history.length > 1 ? { ...record, history } : record);
       }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();
@@ -341,6 +352,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
               'reward/selected_action': selection.keepAction ? 1 : 0,
               'reward/selection_nll': selection.steps.filter((st) => st.kept).at(-1)?.nll ?? selection.baselineNll,
               'reward/selection_seconds': selection.seconds,
+              'reward/selection_kept_model': selection.kept ? 1 : 0,
             }
           : {}),
         ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
@@ -428,6 +440,27 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
 export const MIN_POOL_SEGMENTS = 64;
 /** Input selection waits for this many preference labels at least (10 per fold of 3). */
 export const MIN_SELECTION_LABELS = 30;
+
+/** How many of the selection counts `at` (one count or a list) a store of `prefs` preference labels has reached (none below MIN_SELECTION_LABELS). */
+export function selectionCountsPassed(at: number | readonly number[] | undefined, prefs: number): number {
+  if (at === undefined) return 0;
+  const counts = typeof at === 'number' ? [at] : at;
+  return counts.filter((c) => prefs >= Math.max(c, MIN_SELECTION_LABELS)).length;
+}
+
+/** How many selections a reward model has been through (its meta; 0 for none, 1 for a run saved before re-selection existed). */
+export function selectionsDone(net: RewardNet | null): number {
+  const sel = net?.meta.inputSelection as { selection?: number } | undefined;
+  if (!sel) return 0;
+  return typeof sel.selection === 'number' ? sel.selection : 1;
+}
+
+/** Whether a model already sees exactly the inputs a selection chose. */
+export function sameInputs(config: { input?: string; ignoreObs?: readonly number[] }, sel: Pick<InputSelection, 'input' | 'ignoreObs'>): boolean {
+  const a = [...(config.ignoreObs ?? [])].sort((x, y) => x - y);
+  const b = [...sel.ignoreObs].sort((x, y) => x - y);
+  return (config.input ?? 'obs-action') === sel.input && a.length === b.length && a.every((v, k) => v === b[k]);
+}
 
 /**
  * Drop the oldest episodes once the kept ones hold more than 2 x maxSteps steps, keeping the

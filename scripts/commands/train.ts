@@ -14,7 +14,7 @@ import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type LoopSummary, runPreferenceLoop } from '../../reward/loop.js';
+import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
@@ -80,11 +80,10 @@ export const trainFlags = {
   inlineEnvs: flags.bool({ doc: 'the main thread steps a block of envs too, alongside the workers (workers + 1 threads step envs; faster when the envs are cheap and the cores are few)', default: false }),
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: 20, min: 1 }),
-  rewardSelectInputs: flags.int({
-    doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs for the rest of the run; a remedy for spurious features that needs no knowledge of the task. Try 300",
-    optional: true,
+  rewardSelectInputs: flags.list({
+    doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs; a remedy for spurious features that needs no knowledge of the task. Several counts, comma-separated and rising, select again at each (the model is made anew only when the choice changes). Try 300, or 100,300,600",
+    default: [],
     defaultDoc: 'off: every input',
-    min: 30,
   }),
   rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
@@ -170,6 +169,18 @@ function positiveInts(list: readonly string[], flag: string): number[] {
   });
 }
 
+/** --reward-select-inputs: rising label counts, each at least MIN_SELECTION_LABELS; undefined when off (a run saved when the flag took one count holds a number). */
+export function selectionCounts(value: readonly string[] | number | undefined): number[] | undefined {
+  const list = typeof value === 'number' ? [String(value)] : (value ?? []);
+  if (list.length === 0) return undefined;
+  const counts = positiveInts(list, '--reward-select-inputs');
+  for (let k = 0; k < counts.length; k++) {
+    if (counts[k] < MIN_SELECTION_LABELS) throw new UsageError(`--reward-select-inputs: each count must be at least ${MIN_SELECTION_LABELS} preference labels (10 per cross-validation fold), got ${counts[k]}`);
+    if (k > 0 && counts[k] <= counts[k - 1]) throw new UsageError(`--reward-select-inputs: counts must rise, got ${counts.join(',')}`);
+  }
+  return counts;
+}
+
 export type RewardSource = { kind: 'learned' } | { kind: 'true' } | { kind: 'model'; dir: string };
 
 /** --reward learned | true | model:<dir>; a model folder (or a run folder holding one) must have model.json. */
@@ -243,6 +254,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
+  const selectAt = selectionCounts(f.rewardSelectInputs);
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
@@ -329,7 +341,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       queryRollouts: f.queryRollouts,
       rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
       rewardInit: { outputScale: f.rewardOutputInit },
-      selectInputsAfter: f.rewardSelectInputs,
+      selectInputsAfter: selectAt,
       rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1, inputProx: f.rewardInputProx, flipRate: f.rewardFlipRate },
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,

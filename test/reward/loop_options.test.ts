@@ -17,11 +17,12 @@ import { initBackend } from '../../core/backend.js';
 import { Rng } from '../../core/rng.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { ToyReachEnv } from '../../envs/toy.js';
-import { readAffine, standardization } from '../../reward/loop.js';
+import { readAffine, sameInputs, selectionCountsPassed, selectionsDone, standardization } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
 import { cutSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
+import { selectionCounts } from '../../scripts/commands/train.js';
 import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
 
 let dir = '';
@@ -34,11 +35,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A two-round oracle run on toy-reach (40 labels, 4,096 steps, small nets) with extra flags; its --json summary. */
 async function trainToyReach(extra: string[], name: string): Promise<{ runDir: string; queryRolloutSteps: number; envSteps: number; labelsUsed: number }> {
   const { ctx, out, err } = captureCli();
-  const args = [
-    'train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--feedback-every', '1024', '--segment-length', '25',
-    '--warmup-steps', '1024', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '8192', '--eval-episodes', '1',
-    '--reward-epochs', '3', '--reward-hidden', '16', '--reward-members', '2', ...extra, '--runs-dir', dir, '--name', name, '--quiet', '--json',
-  ];
+  const base: Record<string, string> = {
+    '--env': 'toy-reach', '--teacher': 'oracle', '--labels': '40', '--labels-per-round': '20', '--feedback-every': '1024', '--segment-length': '25',
+    '--warmup-steps': '1024', '--steps': '4096', '--num-envs': '2', '--num-steps': '256', '--workers': '0', '--eval-every': '8192', '--eval-episodes': '1',
+    '--reward-epochs': '3', '--reward-hidden': '16', '--reward-members': '2',
+  };
+  // A flag in `extra` replaces the base's value of it.
+  const kept = Object.entries(base).filter(([flag]) => !extra.includes(flag)).flat();
+  const args = ['train', ...kept, ...extra, '--runs-dir', dir, '--name', name, '--quiet', '--json'];
   expect(await main(args, ctx), err.join('')).toBe(0);
   return lastJson(out);
 }
@@ -242,8 +246,68 @@ describe('prefrl train --reward-select-inputs', () => {
     expect(logged[0]['reward/selected_obs']).toBe(sel.keepObs.length);
   });
 
-  it('refuses fewer than 30 labels, naming the flag, before creating a run', async () => {
+  it('selects again at each later count of a list, keeping the history', async () => {
+    // Three rounds of 20 oracle labels: selections after round 1 (40 >= 30) and round 2 (60 >= 50).
+    const summary = await trainToyReach(['--labels', '60', '--steps', '6144', '--reward-select-inputs', '30,50'], 'reselect-inputs');
+    expect(summary.labelsUsed).toBe(60);
+    const art = join(summary.runDir, 'artifacts');
+    type Rec = { labels: number; keepObs: number[]; keepAction: boolean; selection: number };
+    const sel = JSON.parse(readFileSync(join(art, 'input_selection.json'), 'utf8')) as Rec & { history: Rec[] };
+    expect(sel.history.map((h) => [h.labels, h.selection])).toEqual([
+      [40, 1],
+      [60, 2],
+    ]);
+    expect(sel.selection).toBe(2);
+    expect(sel.keepObs).toEqual(sel.history[1].keepObs);
+    // The saved model sees what the latest selection chose.
+    const model = JSON.parse(readFileSync(join(art, 'reward_model', 'model.json'), 'utf8')) as { config: { ignoreObs: number[]; input: string }; meta: { inputSelection: Rec; inputSelectionHistory: Rec[] } };
+    expect(model.config.ignoreObs).toEqual([0, 1, 2, 3, 4, 5].filter((j) => !sel.keepObs.includes(j)));
+    expect(model.config.input).toBe(sel.keepAction ? 'obs-action' : 'obs');
+    expect(model.meta.inputSelectionHistory).toHaveLength(2);
+    const metrics = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const logged = metrics.filter((m) => 'reward/selected_obs' in m);
+    expect(logged).toHaveLength(2);
+    expect(logged[0]['reward/selection_kept_model']).toBe(0);
+    // The second selection keeps the model exactly when it chose what the first did.
+    const sameChoice = JSON.stringify([sel.history[0].keepObs, sel.history[0].keepAction]) === JSON.stringify([sel.history[1].keepObs, sel.history[1].keepAction]);
+    expect(logged[1]['reward/selection_kept_model']).toBe(sameChoice ? 1 : 0);
+  }, 240_000);
+
+  it('refuses fewer than 30 labels, counts that do not rise, and non-numbers, naming the flag, before creating a run', async () => {
     await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '10'], join(dir, 'bad-select'), /--reward-select-inputs/);
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '300,100'], join(dir, 'bad-select'), /--reward-select-inputs: counts must rise/);
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '100,x'], join(dir, 'bad-select'), /--reward-select-inputs/);
+  });
+
+  it('counts the selection points a store has passed, and reads a saved single count', () => {
+    expect(selectionCounts([])).toBeUndefined();
+    expect(selectionCounts(undefined)).toBeUndefined();
+    expect(selectionCounts(300)).toEqual([300]);
+    expect(selectionCounts(['100', '300', '600'])).toEqual([100, 300, 600]);
+    expect(selectionCountsPassed(undefined, 500)).toBe(0);
+    expect(selectionCountsPassed(300, 299)).toBe(0);
+    expect(selectionCountsPassed(300, 300)).toBe(1);
+    expect(selectionCountsPassed([100, 300, 600], 99)).toBe(0);
+    expect(selectionCountsPassed([100, 300, 600], 350)).toBe(2);
+    expect(selectionCountsPassed([100, 300, 600], 1000)).toBe(3);
+    // Never below the 30 labels the folds need, whatever the count asked.
+    expect(selectionCountsPassed([10], 29)).toBe(0);
+    expect(selectionCountsPassed([10], 30)).toBe(1);
+  });
+
+  it('tells whether a model already sees the chosen inputs, and how many selections it has been through', () => {
+    expect(sameInputs({ input: 'obs', ignoreObs: [3, 0, 1] }, { input: 'obs', ignoreObs: [0, 1, 3] })).toBe(true);
+    expect(sameInputs({ input: 'obs-action', ignoreObs: [0, 1, 3] }, { input: 'obs', ignoreObs: [0, 1, 3] })).toBe(false);
+    expect(sameInputs({ input: 'obs', ignoreObs: [0, 1] }, { input: 'obs', ignoreObs: [0, 1, 3] })).toBe(false);
+    expect(sameInputs({}, { input: 'obs-action', ignoreObs: [] })).toBe(true);
+    const net = RewardNet.create({ obsDim: 4, actDim: 1, hidden: [4], members: 1 }, new Rng(1));
+    expect(selectionsDone(net)).toBe(0);
+    net.meta = { ...net.meta, inputSelection: { keepObs: [2] } };
+    expect(selectionsDone(net)).toBe(1); // saved before re-selection existed
+    net.meta = { ...net.meta, inputSelection: { keepObs: [2], selection: 3 } };
+    expect(selectionsDone(net)).toBe(3);
+    expect(selectionsDone(null)).toBe(0);
+    net.dispose();
   });
 });
 
