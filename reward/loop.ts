@@ -292,15 +292,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           rng: rng.fork(passed === 1 ? 'select-inputs' : `select-inputs-${passed}`),
           onStep: (st) => o.logger.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}, accuracy ${fmt(st.accuracy)}${st.kept ? '' : ' (not enough gain: stop)'}`),
         });
-        selection = { ...sel, seconds: (o.clock.now() - t0) / 1000, kept: false };
-        const record = { ...selectionRecord(sel), seconds: selection.seconds, selection: passed };
+        const seconds = (o.clock.now() - t0) / 1000;
+        const record = { ...selectionRecord(sel), seconds, selection: passed };
         const history = [...((net?.meta.inputSelectionHistory as unknown[] | undefined) ?? (net?.meta.inputSelection ? [net.meta.inputSelection] : [])), record];
-        const same = net !== null && net.meta.inputSelection !== undefined && sameInputs(net.config, sel);
-        if (same && net) {
-          selection.kept = true;
-          net.meta = { ...net.meta, inputSelection: record, inputSelectionHistory: history };
-          o.logger.info(`input selection ${passed}: the reward model keeps ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s)`);
-        } else {
+        // A model already made on a selection that chose these same inputs is kept; otherwise it is made anew on them.
+        const kept = net !== null && net.meta.inputSelection !== undefined && sameInputs(net.config, sel);
+        selection = { ...sel, seconds, kept };
+        if (!kept || net === null) {
           net?.dispose();
           net = null; // so a failure below does not dispose it twice on the way out
           net = RewardNet.create(
@@ -308,9 +306,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
             rng.fork(passed === 1 ? 'reward-net-selected' : `reward-net-selected-${passed}`),
             o.rewardInit,
           );
-          net.meta = { ...net.meta, inputSelection: record, inputSelectionHistory: history };
-          o.logger.info(`input selection ${passed}: the reward model now sees ${describeSelection(sel)} (${sel.fits} candidate sets in ${selection.seconds.toFixed(0)} s); it is trained anew on them`);
         }
+        net.meta = { ...net.meta, inputSelection: record, inputSelectionHistory: history };
+        o.logger.info(
+          `input selection ${passed}: the reward model ${kept ? 'keeps' : 'now sees'} ${describeSelection(sel)} (${sel.fits} candidate sets in ${seconds.toFixed(0)} s)${kept ? '' : '; it is trained anew on them'}`,
+        );
         writeJsonAtomic(o.run.artifact('input_selection.json'), history.length > 1 ? { ...record, history } : record);
       }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
