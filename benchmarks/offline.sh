@@ -20,6 +20,8 @@
 #           step, which an obs-action model never sees
 #   framenext frame with that input: the reward model scores the one transition whose end state
 #           the teacher judged, seeing that state (RL-VLM-F's single-frame reward)
+#   selflip flip, with the reward model's inputs chosen from the labels first
+#           (--reward-select-inputs: forward selection by cross-validated label likelihood)
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
@@ -68,6 +70,7 @@ variant_flags() {
   case $1 in
     flip|frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     flipnext|framenext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
+    selflip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-select-inputs" ;;
     oracle) echo "--teacher oracle" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
