@@ -43,12 +43,10 @@
  * of hanging it. Workers are `unref()`ed while idle, so a vec env that is never closed does not
  * keep the process alive.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError, UsageError } from '../core/errors.js';
-import { runningFromSource } from '../core/paths.js';
 import { Rng } from '../core/rng.js';
+import { workerScript } from '../core/worker.js';
 import { type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvSpec } from './types.js';
 
@@ -653,22 +651,6 @@ interface WorkerHandle {
 }
 
 /**
- * How to start the worker script next to this file: dist/envs/vec_worker.js from the compiled
- * package; under tsx or vitest (TypeScript sources) a small bootstrap that registers tsx's
- * loader in the worker and imports vec_worker.ts. (`execArgv: ['--import', 'tsx']` does not
- * work here: on Node 20 tsx registers no hooks inside worker threads.)
- */
-function workerScript(): { file: URL | string; eval: boolean } {
-  if (!runningFromSource()) return { file: new URL('./vec_worker.js', import.meta.url), eval: false };
-  const tsxRoot = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const api = new URL('dist/esm/api/index.mjs', tsxRoot).href;
-  const target = new URL('./vec_worker.ts', import.meta.url).href;
-  // CommonJS eval code; an import failure becomes the worker's 'error' event.
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
-  return { file: code, eval: true };
-}
-
-/**
  * workers >= 1 — blocks of envs in worker threads, commands through shared memory; in inline
  * mode the calling thread steps the first block itself while the workers step theirs.
  */
@@ -705,7 +687,7 @@ class WorkerVecEnv extends BaseVecEnv {
 
   static async start(config: EnvConfig, seeds: number[], workers: number, record: boolean, inline: boolean): Promise<WorkerVecEnv> {
     const n = seeds.length;
-    const script = workerScript();
+    const script = workerScript(import.meta.url, 'vec_worker');
     const handles: WorkerHandle[] = [];
     const ready: Promise<EnvSpec>[] = [];
     // Contiguous blocks, sizes differing by at most one; in inline mode block 0 is the calling thread's.

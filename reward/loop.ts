@@ -29,7 +29,7 @@ import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } 
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
-import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, unitName } from './select.js';
+import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
@@ -281,9 +281,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const passed = selectionCountsPassed(o.selectInputsAfter, prefs);
       if (passed > selectionsDone(net)) {
         const t0 = o.clock.now();
-        o.logger.info(`choosing the reward model's inputs from ${prefs} preference labels (forward selection, cross-validated)...`);
+        const workers = selectionWorkers(o.selectInputs?.workers);
+        o.logger.info(`choosing the reward model's inputs from ${prefs} preference labels (forward selection, cross-validated${workers > 0 ? `, ${workers} worker threads` : ''})...`);
         const sel = await selectInputs(pairs, lab, {
           ...o.selectInputs,
+          workers,
           input: o.rewardNet?.input ?? 'obs-action',
           obsDim: trainer.spec.obsDim,
           actDim: trainer.spec.actDim,

@@ -62,7 +62,7 @@ import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
-import { describeSelection, type InputSelection, selectInputs, selectionRecord, unitName } from './select.js';
+import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
@@ -136,6 +136,11 @@ export interface OfflineConfig {
    * `rewardInput`.
    */
   readonly rewardSelectInputs: boolean;
+  /**
+   * Worker threads scoring the selection's candidate input sets at once (the result does not
+   * depend on it); null: one per CPU core (reward/select.ts selectionWorkers).
+   */
+  readonly rewardSelectWorkers: number | null;
   /** IQL and BC gradient updates (each agent). */
   readonly updates: number;
   readonly batchSize: number;
@@ -170,6 +175,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardInputL1: TRAIN_DEFAULTS.inputL1,
   rewardInputProx: TRAIN_DEFAULTS.inputProx,
   rewardSelectInputs: false,
+  rewardSelectWorkers: null,
   updates: IQL_DEFAULTS.updates,
   batchSize: IQL_DEFAULTS.batchSize,
   hidden: IQL_DEFAULTS.hidden,
@@ -282,6 +288,9 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
     if (!(r[k] >= 0 && Number.isFinite(r[k]))) bad(flag, `expected a finite number >= 0, got ${r[k]}`);
   }
   if (typeof r.rewardSelectInputs !== 'boolean') bad('reward-select-inputs', `expected true or false, got ${JSON.stringify(r.rewardSelectInputs)}`);
+  if (r.rewardSelectWorkers !== null && !(Number.isInteger(r.rewardSelectWorkers) && r.rewardSelectWorkers >= 0)) {
+    bad('reward-select-workers', `expected an integer >= 0, got ${JSON.stringify(r.rewardSelectWorkers)}`);
+  }
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
   for (const [k, flag] of [
@@ -691,14 +700,36 @@ async function stageReward(c: Ctx): Promise<boolean> {
   let inputs: Pick<RewardNetConfig, 'input' | 'ignoreObs'> = { input: cfg.rewardInput, ignoreObs: [] };
   let selection: InputSelection | null = null;
   if (cfg.rewardSelectInputs) {
-    c.log.info(`choosing the reward model's inputs from ${pairs.length - labels.filter((l) => l.kind === 'skip').length} preference labels (forward selection, cross-validated)...`);
+    const workers = selectionWorkers(cfg.rewardSelectWorkers);
+    c.log.info(
+      `choosing the reward model's inputs from ${pairs.length - labels.filter((l) => l.kind === 'skip').length} preference labels (forward selection, cross-validated${workers > 0 ? `, ${workers} worker threads` : ''})...`,
+    );
+    // One progress bar per step of the forward selection: step k scores every input not yet kept.
+    const regret = cfg.preferenceModel === 'regret';
+    let left = c.envSpec.obsDim + (cfg.rewardInput === 'obs-action' && !regret ? 1 : 0);
+    let step = 1;
+    let before = 0;
+    let bar: Progress | null = null;
     selection = await selectInputs(pairs, labels, {
       input: cfg.rewardInput,
       obsDim: c.envSpec.obsDim,
       actDim: c.envSpec.actDim,
       preferenceModel: cfg.preferenceModel,
       rng: rng.fork('select-inputs'),
-      onStep: (st) => c.log.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}${st.kept ? '' : ' (not enough gain: stop)'}`),
+      workers,
+      onScore: (sc) => {
+        // (With the regret model the fixed action is scored once before step 1.)
+        bar ??= c.progress(`input selection step ${step}`, left + (regret && step === 1 ? 1 : 0), 'sets');
+        bar.update(sc.done - before, `${sc.units.map(unitName).join(', ')}: NLL ${sc.nll.toFixed(4)}`);
+      },
+      onStep: (st) => {
+        bar?.finish();
+        bar = null;
+        before += left + (regret && step === 1 ? 1 : 0);
+        left--;
+        step++;
+        c.log.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}${st.kept ? '' : ' (not enough gain: stop)'}`);
+      },
     });
     inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
     c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);

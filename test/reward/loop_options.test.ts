@@ -277,6 +277,7 @@ describe('prefrl train --reward-select-inputs', () => {
     await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '10'], join(dir, 'bad-select'), /--reward-select-inputs/);
     await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '300,100'], join(dir, 'bad-select'), /--reward-select-inputs: counts must rise/);
     await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '100,x'], join(dir, 'bad-select'), /--reward-select-inputs/);
+    await expectUsageError(['train', '--env', 'toy-reach', '--reward-select-inputs', '100', '--reward-select-workers', '-2'], join(dir, 'bad-select'), /--reward-select-workers/);
   });
 
   it('counts the selection points a store has passed, and reads a saved single count', () => {

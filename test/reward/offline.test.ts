@@ -266,7 +266,17 @@ describe('prefrl offline pipeline', () => {
     // The model sees exactly the chosen inputs.
     expect(model.config.ignoreObs).toEqual(Array.from({ length: model.config.obsDim }, (_, j) => j).filter((j) => !sel.keepObs.includes(j)));
     expect(model.config.input).toBe(sel.keepAction ? 'obs-action' : 'obs');
-  }, 120_000);
+    // Left to the machine, the worker count is recorded as null; the path does not depend on it.
+    expect(cfg.rewardSelectWorkers).toBeNull();
+    const again = cli();
+    expect(await main([...args.slice(0, -3), '--reward-select-workers', '0', '--runs-dir', join(dir, 'select0'), '--json'], again.ctx), again.err.join('')).toBe(0);
+    const runDir0 = lastJson(again.out).runDir as string;
+    const cfg0 = (JSON.parse(readFileSync(join(runDir0, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
+    expect(cfg0.rewardSelectWorkers).toBe(0);
+    const model0 = JSON.parse(readFileSync(join(runDir0, 'artifacts', 'reward_model', 'model.json'), 'utf8')) as typeof model;
+    expect(model0.meta.inputSelection.steps).toEqual(sel.steps);
+    expect(model0.config.ignoreObs).toEqual(model.config.ignoreObs);
+  }, 240_000);
 
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
@@ -281,6 +291,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-prox', '-0.5'], 2, /--reward-input-prox/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-patience', '0'], 2, /--reward-patience/],
+      [['--teacher', 'oracle', '--dataset', data, '--reward-select-inputs', '--reward-select-workers', '-1'], 2, /--reward-select-workers/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'pixels'], 2, /--reward-input/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'obs', '--preference-model', 'regret'], 2, /--reward-input: the regret model .* needs the action/],
       [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/backend.js';
 import { Rng } from '../../core/rng.js';
-import { configForUnits, selectInputs } from '../../reward/select.js';
+import { availableParallelism } from 'node:os';
+import { configForUnits, MAX_AUTO_SELECTION_WORKERS, selectInputs, selectionWorkers } from '../../reward/select.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
 
 beforeAll(async () => {
@@ -71,6 +72,17 @@ describe('configForUnits', () => {
   });
 });
 
+describe('selectionWorkers', () => {
+  it('takes a given count as it is, and otherwise one per core (at most 8) with the WASM backend', () => {
+    expect(selectionWorkers(0)).toBe(0);
+    expect(selectionWorkers(3)).toBe(3);
+    const cores = availableParallelism();
+    const auto = cores > 1 ? Math.min(cores, MAX_AUTO_SELECTION_WORKERS) : 0;
+    expect(selectionWorkers(null)).toBe(auto);
+    expect(selectionWorkers(undefined)).toBe(auto);
+  });
+});
+
 describe('selectInputs (forward selection by cross-validated preference NLL)', () => {
   it('keeps only the observation value the labels depend on', async () => {
     const { pairs, labels } = dataset(150, (o) => o[2], 1);
@@ -119,5 +131,36 @@ describe('selectInputs (forward selection by cross-validated preference NLL)', (
     await expect(selectInputs(pairs, withSkips, { input: 'obs', obsDim: OBS, actDim: ACT, rng: new Rng(1), ...fast })).rejects.toThrow(/25 preference labels .* too few for 3-fold/);
     await expect(selectInputs(pairs, labels, { input: 'obs', obsDim: OBS, actDim: ACT, rng: new Rng(1), ...fast, folds: 1 })).rejects.toThrow(/folds must be an integer >= 2/);
     await expect(selectInputs(pairs, labels, { input: 'obs', obsDim: OBS, actDim: ACT, rng: new Rng(1), ...fast, minGain: 1 })).rejects.toThrow(/minGain/);
+    await expect(selectInputs(pairs, labels, { input: 'obs', obsDim: OBS, actDim: ACT, rng: new Rng(1), ...fast, workers: 1.5 })).rejects.toThrow(/workers must be an integer >= 0, got 1.5/);
+  });
+
+  it('gives exactly the same path in worker threads as in this thread, and reports every candidate set', { timeout: 240_000 }, async () => {
+    // Segments that are views into one shared buffer, as segments cut from a dataset are.
+    const { pairs, labels } = dataset(90, (o, a) => o[1] - a[0], 8);
+    const flat = new Float32Array(pairs.length * 2 * (H + 1) * OBS);
+    const viewed = pairs.map((p, i): Pair => {
+      const view = (g: Segment, j: number): Segment => {
+        const obs = flat.subarray((2 * i + j) * (H + 1) * OBS, (2 * i + j + 1) * (H + 1) * OBS);
+        obs.set(g.obs);
+        return { ...g, obs };
+      };
+      return { ...p, a: view(p.a, 0), b: view(p.b, 1) };
+    });
+    const opts = { input: 'obs-action' as const, obsDim: OBS, actDim: ACT, rng: new Rng(9), ...fast };
+    const here = await selectInputs(viewed, labels, opts);
+    const seen: string[] = [];
+    const there = await selectInputs(viewed, labels, { ...opts, workers: 2, onScore: (s) => seen.push(s.units.join('+')) });
+    expect(there.steps).toEqual(here.steps);
+    expect(there.keepObs).toEqual(here.keepObs);
+    expect(there.keepAction).toBe(here.keepAction);
+    expect(there.fits).toBe(here.fits);
+    expect(seen).toHaveLength(here.fits);
+    expect(new Set(seen).size).toBe(here.fits);
+    // A fit that fails in a worker fails the selection with the fit's own message (no hang).
+    const short: Segment = { ...pairs[5].a, length: H - 1, actions: pairs[5].a.actions.subarray(0, (H - 1) * ACT), obs: pairs[5].a.obs.subarray(0, H * OBS) };
+    const broken = pairs.map((p, i) => (i === 5 ? { ...p, a: short } : p));
+    await expect(selectInputs(broken, labels, { ...opts, workers: 1 })).rejects.toThrow(/input selection worker: train: all segments must have the same length/);
+    // The labels depend on obs 1 and the action; the first step keeps one of them.
+    expect(['1', 'action']).toContain(String(here.steps[0].unit));
   });
 });
