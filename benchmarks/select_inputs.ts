@@ -11,12 +11,10 @@
  * threads scoring candidate sets at once (default: one per core, as the CLI; the path does not
  * depend on it).
  */
-import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
 import { type InputUnit, selectInputs, selectionWorkers } from '../reward/select.js';
-import { openLabelStore } from '../reward/store.js';
-import type { Label, Pair } from '../reward/types.js';
+import { storedLabels } from './stored_labels.js';
 
 const args = process.argv.slice(2);
 const run = args[0];
@@ -35,20 +33,7 @@ const minGain = Number(opt('min-gain', '0.02'));
 const workersArg = opt('workers', '');
 
 await initBackend('wasm');
-const store = openLabelStore(join(run, 'labels.sqlite'), { create: false });
-const all = store.labelledPairs();
-store.close();
-const pairs: Pair[] = [];
-const labels: Label[] = [];
-let prefs = 0;
-for (const lp of all) {
-  for (const l of lp.labels) {
-    if (prefs >= maxLabels) break;
-    pairs.push(lp.pair);
-    labels.push(l);
-    if (l.kind !== 'skip') prefs++;
-  }
-}
+const { pairs, labels } = storedLabels(run, maxLabels);
 const first = pairs[0].a;
 const name = (u: InputUnit): string => (u === 'action' ? 'a' : String(u));
 const t0 = Date.now();

@@ -10,12 +10,10 @@
  * --max-labels N uses the run's first N preference labels (as the online loop's selection at N).
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
 import { type InputSelection, selectInputs } from '../reward/select.js';
-import { openLabelStore } from '../reward/store.js';
-import type { Label, Pair } from '../reward/types.js';
+import { storedLabels } from './stored_labels.js';
 
 const args = process.argv.slice(2);
 const run = args[0];
@@ -42,20 +40,7 @@ const repeats = num('repeats', '1', 1);
 const seed = num('seed', '0', 0);
 
 await initBackend('wasm');
-const store = openLabelStore(join(run, 'labels.sqlite'), { create: false });
-const all = store.labelledPairs();
-store.close();
-const pairs: Pair[] = [];
-const labels: Label[] = [];
-let prefs = 0;
-for (const lp of all) {
-  for (const l of lp.labels) {
-    if (prefs >= maxLabels) break;
-    pairs.push(lp.pair);
-    labels.push(l);
-    if (l.kind !== 'skip') prefs++;
-  }
-}
+const { pairs, labels, prefs } = storedLabels(run, maxLabels);
 const first = pairs[0].a;
 const select = async (w: number): Promise<[InputSelection, number]> => {
   const t0 = performance.now();

@@ -1,0 +1,26 @@
+/**
+ * The pairs and labels a run stored (its labels.sqlite), in the order they were asked, up to
+ * `maxPrefs` preference labels (skips among them kept): what the online loop had when its
+ * selection ran at that count. Shared by the input-selection benchmark scripts.
+ */
+import { join } from 'node:path';
+import { openLabelStore } from '../reward/store.js';
+import type { Label, Pair } from '../reward/types.js';
+
+export function storedLabels(run: string, maxPrefs = Infinity): { pairs: Pair[]; labels: Label[]; prefs: number } {
+  const store = openLabelStore(join(run, 'labels.sqlite'), { create: false });
+  const all = store.labelledPairs();
+  store.close();
+  const pairs: Pair[] = [];
+  const labels: Label[] = [];
+  let prefs = 0;
+  for (const lp of all) {
+    for (const l of lp.labels) {
+      if (prefs >= maxPrefs) break;
+      pairs.push(lp.pair);
+      labels.push(l);
+      if (l.kind !== 'skip') prefs++;
+    }
+  }
+  return { pairs, labels, prefs };
+}
