@@ -705,11 +705,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       `choosing the reward model's inputs from ${pairs.length - labels.filter((l) => l.kind === 'skip').length} preference labels (forward selection, cross-validated${workers > 0 ? `, ${workers} worker threads` : ''})...`,
     );
     // One progress bar per step of the forward selection: step k scores every input not yet kept.
-    const regret = cfg.preferenceModel === 'regret';
-    let left = c.envSpec.obsDim + (cfg.rewardInput === 'obs-action' && !regret ? 1 : 0);
-    let step = 1;
-    let before = 0;
-    let bar: Progress | null = null;
+    let bar: { step: number; progress: Progress } | null = null;
     selection = await selectInputs(pairs, labels, {
       input: cfg.rewardInput,
       obsDim: c.envSpec.obsDim,
@@ -718,16 +714,15 @@ async function stageReward(c: Ctx): Promise<boolean> {
       rng: rng.fork('select-inputs'),
       workers,
       onScore: (sc) => {
-        // (With the regret model the fixed action is scored once before step 1.)
-        bar ??= c.progress(`input selection step ${step}`, left + (regret && step === 1 ? 1 : 0), 'sets');
-        bar.update(sc.done - before, `${sc.units.map(unitName).join(', ')}: NLL ${sc.nll.toFixed(4)}`);
+        if (bar?.step !== sc.step) {
+          bar?.progress.finish();
+          bar = { step: sc.step, progress: c.progress(`input selection step ${sc.step}`, sc.stepSets, 'sets') };
+        }
+        bar.progress.update(sc.stepDone, `${sc.units.map(unitName).join(', ')}: NLL ${sc.nll.toFixed(4)}`);
       },
       onStep: (st) => {
-        bar?.finish();
+        bar?.progress.finish();
         bar = null;
-        before += left + (regret && step === 1 ? 1 : 0);
-        left--;
-        step++;
         c.log.info(`  input selection: best addition ${unitName(st.unit)}, cross-validated NLL ${st.nll.toFixed(4)}${st.kept ? '' : ' (not enough gain: stop)'}`);
       },
     });

@@ -54,10 +54,24 @@ export interface InputSelectionOptions {
    * Each worker loads the tensor backend this thread uses and gets a copy of the pairs.
    */
   readonly workers?: number;
-  /** Called after each candidate set is scored (progress; with workers, in the order they finish). */
-  readonly onScore?: (s: { readonly units: readonly InputUnit[]; readonly nll: number; readonly accuracy: number; readonly done: number }) => void;
+  /**
+   * Called after each candidate set is scored (progress; with workers, in the order they finish):
+   * `done` sets in all; `step` the forward-selection step it belongs to (from 1; 0 for the
+   * regret model's fixed action, scored first), and `stepDone` of that step's `stepSets`.
+   */
+  readonly onScore?: (s: ScoreEvent) => void;
   /** Called after each step of the forward selection. */
   readonly onStep?: (s: SelectionStep) => void;
+}
+
+export interface ScoreEvent {
+  readonly units: readonly InputUnit[];
+  readonly nll: number;
+  readonly accuracy: number;
+  readonly done: number;
+  readonly step: number;
+  readonly stepDone: number;
+  readonly stepSets: number;
 }
 
 export interface SelectionStep {
@@ -357,14 +371,16 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
   const pool = workers > 0 ? await ScoringPool.start(workers, job) : null;
   try {
     let fits = 0;
-    const finish = (units: readonly InputUnit[], logits: Float64Array): { nll: number; accuracy: number } => {
-      fits++;
-      const r = { nll: preferenceLoss(logits, data.labels), accuracy: preferenceAccuracy(logits.map(sigmoid), data.labels).accuracy };
-      opts.onScore?.({ units, ...r, done: fits });
-      return r;
-    };
-    /** Every candidate set's score, in the order given: in worker threads at once, or here one after another. */
-    const scoreAll = async (sets: readonly (readonly InputUnit[])[]): Promise<{ nll: number; accuracy: number }[]> => {
+    /** Every candidate set of step `step`, scored in the order given: in worker threads at once, or here one after another. */
+    const scoreAll = async (step: number, sets: readonly (readonly InputUnit[])[]): Promise<{ nll: number; accuracy: number }[]> => {
+      let stepDone = 0;
+      const finish = (units: readonly InputUnit[], logits: Float64Array): { nll: number; accuracy: number } => {
+        fits++;
+        stepDone++;
+        const r = { nll: preferenceLoss(logits, data.labels), accuracy: preferenceAccuracy(logits.map(sigmoid), data.labels).accuracy };
+        opts.onScore?.({ units, ...r, done: fits, step, stepDone, stepSets: sets.length });
+        return r;
+      };
       if (pool) return Promise.all(sets.map(async (units) => finish(units, await pool.logits(units))));
       const out: { nll: number; accuracy: number }[] = [];
       for (const units of sets) out.push(finish(units, await candidateLogits(job, units)));
@@ -372,11 +388,11 @@ export async function selectInputs(pairs: readonly Pair[], labels: readonly Labe
     };
     const baselineNll = preferenceLoss(new Float64Array(n), data.labels);
     let kept: InputUnit[] = [...fixed];
-    let current = fixed.length ? (await scoreAll([kept]))[0].nll : baselineNll;
+    let current = fixed.length ? (await scoreAll(0, [kept]))[0].nll : baselineNll;
     const steps: SelectionStep[] = [];
     let left = candidates.slice();
     while (left.length > 0) {
-      const scores = await scoreAll(left.map((u) => [...kept, u]));
+      const scores = await scoreAll(steps.length + 1, left.map((u) => [...kept, u]));
       const scored = left.map((unit, i) => ({ unit, ...scores[i] }));
       const best = scored.reduce((a, b) => (b.nll < a.nll ? b : a));
       const keep = best.nll < current * (1 - minGain);

@@ -6,7 +6,6 @@
  */
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
-import { MAX_AUTO_SELECTION_WORKERS } from '../../reward/select.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed } from '../../core/config.js';
@@ -35,12 +34,6 @@ const offlineFlags = {
   rewardSelectInputs: flags.bool({
     doc: 'reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task',
     default: false,
-  }),
-  rewardSelectWorkers: flags.int({
-    doc: 'with --reward-select-inputs: worker threads that score candidate input sets at the same time (the choice does not depend on it; 0: one after another in the main thread)',
-    optional: true,
-    min: 0,
-    defaultDoc: `one per CPU core, at most ${MAX_AUTO_SELECTION_WORKERS} (0 on one core or with a native TensorFlow backend)`,
   }),
   rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),

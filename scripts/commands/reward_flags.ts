@@ -4,6 +4,7 @@
  */
 import { flags } from '../../core/config.js';
 import { REWARD_INPUTS } from '../../reward/network.js';
+import { MAX_AUTO_SELECTION_WORKERS } from '../../reward/select.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 
 export const rewardTrainingFlags = {
@@ -24,5 +25,11 @@ export const rewardTrainingFlags = {
     doc: "reward model: proximal group lasso on its first layer (after every step each input feature's weights shrink by lr x c in norm, reaching exactly 0 when the labels do not hold them up), so it switches unused inputs off",
     default: TRAIN_DEFAULTS.inputProx,
     min: 0,
+  }),
+  rewardSelectWorkers: flags.int({
+    doc: 'with --reward-select-inputs: worker threads that score candidate input sets at the same time (the choice does not depend on it; 0: one after another in the main thread)',
+    optional: true,
+    min: 0,
+    defaultDoc: `one per CPU core, at most ${MAX_AUTO_SELECTION_WORKERS} (0 on one core or with a native TensorFlow backend)`,
   }),
 };

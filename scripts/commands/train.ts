@@ -16,7 +16,6 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
-import { MAX_AUTO_SELECTION_WORKERS } from '../../reward/select.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
@@ -85,12 +84,6 @@ export const trainFlags = {
     doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs; a remedy for spurious features that needs no knowledge of the task. Several counts, comma-separated and rising, select again at each (the model is made anew only when the choice changes). Try 300, or 100,300,600",
     default: [],
     defaultDoc: 'off: every input',
-  }),
-  rewardSelectWorkers: flags.int({
-    doc: 'with --reward-select-inputs: worker threads that score candidate input sets at the same time (the choice does not depend on it; 0: one after another in the main thread)',
-    optional: true,
-    min: 0,
-    defaultDoc: `one per CPU core, at most ${MAX_AUTO_SELECTION_WORKERS} (0 on one core or with a native TensorFlow backend)`,
   }),
   rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
   rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
