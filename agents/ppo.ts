@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
+import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -616,12 +617,6 @@ export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed:
     returns.push(ret);
   }
   return { meanReturn: mean(returns), returns, meanSuccess: success / episodes, meanLength: length / episodes };
-}
-
-function mean(x: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i];
-  return x.length ? s / x.length : Number.NaN;
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { initBackend } from '../core/backend.js';
+import { median } from '../core/math.js';
 import { Rng } from '../core/rng.js';
 import { type InputSelection, selectInputs } from '../reward/select.js';
 import { storedLabels } from './stored_labels.js';
@@ -66,10 +67,6 @@ for (let r = 0; r < repeats; r++) {
   times.push({ here: ta, workers: tb });
   process.stdout.write(`repeat ${r + 1}: main thread ${ta.toFixed(1)} s, ${workers} workers ${tb.toFixed(1)} s, speed-up ${(ta / tb).toFixed(2)}\n`);
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const speedup = median(times.map((t) => t.here / t.workers));
 const load1 = loadavg();
 process.stdout.write(

@@ -13,6 +13,14 @@ export function mean(x: ArrayLike<number>): number {
   return x.length === 0 ? Number.NaN : sum(x) / x.length;
 }
 
+/** Median (the mean of the two middle values for an even count); NaN for no values. */
+export function median(x: ArrayLike<number>): number {
+  if (x.length === 0) return Number.NaN;
+  const s = Array.from(x).sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** Population standard deviation (divides by n). */
 export function std(x: ArrayLike<number>): number {
   if (x.length === 0) return Number.NaN;

@@ -26,6 +26,7 @@ import { gaussianLogProb } from '../../agents/ppo_math.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { median } from '../../core/math.js';
 import { asset } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -59,12 +60,6 @@ interface TorchRun {
   readonly update_ms_all: number[];
   readonly blas: string | null;
   readonly blas_libs: string[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
@@ -60,12 +61,6 @@ interface TorchResult {
   readonly step_ms_all: number[];
   readonly relabel_per_s: number | null;
   readonly relabel_transitions: number;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const TORCH_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../benchmarks/torch/reward_step.py');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logSigmoid, mean, pearson, ranks, RunningMeanStd, sigmoid, spearman, std } from '../../core/math.js';
+import { logSigmoid, mean, median, pearson, ranks, RunningMeanStd, sigmoid, spearman, std } from '../../core/math.js';
 
 describe('math', () => {
   it('sigmoid and logSigmoid match hand values and stay finite', () => {
@@ -16,6 +16,16 @@ describe('math', () => {
     expect(pearson([1, 1, 1], [1, 2, 3])).toBeNaN();
     // hand: x=[1,2,3], y=[1,3,2]: cov = (-1*-1 + 0 + 1*0)/3 ... r = 1 / (sqrt(2)*sqrt(2)) = 0.5
     expect(pearson([1, 2, 3], [1, 3, 2])).toBeCloseTo(0.5, 12);
+  });
+
+  it('median takes the middle value, the mean of the two middle ones for an even count, NaN for none', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5); // (2 + 3) / 2
+    expect(median(new Float64Array([5]))).toBe(5);
+    expect(median([])).toBeNaN();
+    const xs = [3, 1, 2];
+    median(xs);
+    expect(xs).toEqual([3, 1, 2]); // the input is not sorted in place
   });
 
   it('ranks average ties and spearman uses them', () => {
