@@ -15,6 +15,8 @@
 #           last step, and the reward model now scores that one transition (RL-VLM-F learns its
 #           reward from single frames) instead of spreading the label over 50 steps
 #   flip10  flip, with 10-step segments (between the two)
+#   flip100 flip, with 100-step segments (half of a pusher or reacher episode): does a longer
+#           run up to the judged frame carry more of the shaping the final frame leaves out?
 #   flipnext flip, with the reward model seeing the state each step reaches too
 #           (--reward-input obs-next-obs): the teacher judges the frame after a segment's last
 #           step, which an obs-action model never sees
@@ -24,7 +26,8 @@
 #           (--reward-select-inputs: forward selection by cross-validated label likelihood)
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
-# without a base run (ENVS="" VARIANTS=...: variants only) the variant trains them itself.
+# without a base run they come from another variant's finished run of the same env and seed in
+# ROOT, and without either the variant trains them itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,21 +71,27 @@ lane() {
 VARIANTS=${VARIANTS:-}
 variant_flags() {
   case $1 in
-    flip|frame|flip10) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
+    flip|frame|flip10|flip100) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     flipnext|framenext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
     selflip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-select-inputs" ;;
     oracle) echo "--teacher oracle" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-variant_seglen() { case $1 in frame|framenext) echo 1 ;; flip10) echo 10 ;; *) echo 50 ;; esac; }
+variant_seglen() { case $1 in frame|framenext) echo 1 ;; flip10) echo 10 ;; flip100) echo 100 ;; *) echo 50 ;; esac; }
 variant_run() {
   local variant=$1 env=$2 seed=$3 data name="offline-$2-$1-s$3" dir base
   dir=$(ls -d "$ROOT"/*-"$name" 2>/dev/null | tail -1 || true)
   if [[ -n $dir && -f $dir/summary.json ]]; then return; fi
   data=$(dataset "$env")
-  # Without the base run (ENVS="" runs variants only) the variant trains its own baselines.
+  # Without a base run (ENVS="" runs variants only) the baselines come from another finished run
+  # of this env and seed (below) or are trained by the variant itself.
   base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" 2>/dev/null | tail -1 || true)
+  if [[ -z $base ]]; then
+    for d in "$ROOT"/*-"offline-$env"-*-"s$seed"; do
+      if [[ $d != "$dir" && -f $d/summary.json && -d $d/artifacts/agents/iql-true && -d $d/artifacts/agents/bc ]]; then base=$d; fi
+    done
+  fi
   if [[ -z $dir ]]; then
     # shellcheck disable=SC2046
     $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length "$(variant_seglen "$variant")" --reward-epochs 30 \
