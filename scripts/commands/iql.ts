@@ -167,7 +167,7 @@ export const iqlCommand: Command = {
       const progress = new Progress(`${f.algo} ${env.spec.id}`, f.updates, { unit: 'updates', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
       try {
         ctx.logger.info(
-          `${f.algo.toUpperCase()} on ${f.dataset}: ${ds.size} transitions, ${dsSummary.episodes} episodes (mean return ${dsSummary.meanReturn.toFixed(2)}), reward ${rewardKind}` +
+          `${f.algo.toUpperCase()} on ${f.dataset}: ${ds.size} transitions, ${dsSummary.episodes} episodes (mean return ${dsSummary.meanReturn.toFixed(2)}), reward ${modelDir ? `from the model in ${modelDir} (${rewardKind === 'advantage' ? 'regret model: advantage' : 'partial-return reward'})` : rewardKind}` +
             `${f.algo === 'iql' ? `, scale ${scale.toPrecision(4)}` : ''}, ${f.updates} updates -> ${run.path}`,
         );
         run.metrics.log(0, {
