@@ -40,6 +40,32 @@ export interface Views {
   readonly actuatorForce: Float64Array;
   /** [nv] warm-start accelerations of the constraint solver. */
   readonly qaccWarmstart: Float64Array;
+  /** [1] mjData.time, or null where it could not be located on the heap (see `findTimeCell`). */
+  readonly time: Float64Array | null;
+}
+
+/**
+ * A one-element view of mjData.time. The bindings expose `time` only as a property, and each
+ * read is a call into WASM (about 1% of a reacher env step, which reads the clock once). In
+ * mjData, `time` is the double just before the `energy` array, which the bindings do expose as
+ * a view; the candidate cell is used only if it reads back two different values written through
+ * the property, else null (callers then use the property). Nothing is written through the view.
+ */
+export function findTimeCell(data: MjData): Float64Array | null {
+  const d = data as unknown as { time: number; energy?: unknown };
+  const e = d.energy;
+  if (!(e instanceof Float64Array) || e.byteOffset < 8) return null;
+  const cell = new Float64Array(e.buffer, e.byteOffset - 8, 1);
+  const saved = d.time;
+  try {
+    for (const probe of [1.25, -3.5]) {
+      d.time = probe;
+      if (cell[0] !== probe) return null;
+    }
+    return cell;
+  } finally {
+    d.time = saved;
+  }
 }
 
 const OBJ_KEYS: Record<ObjType, string> = {
@@ -96,12 +122,15 @@ export class Physics {
       qfrcActuator: d.qfrc_actuator,
       actuatorForce: d.actuator_force,
       qaccWarmstart: d.qacc_warmstart,
+      time: findTimeCell(this.data),
     };
     return this.cached;
   }
 
+  /** MuJoCo's clock (through the heap view when there is one: no call into WASM). */
   get time(): number {
-    return this.data.time;
+    const cell = this.views.time;
+    return cell !== null ? cell[0] : this.data.time;
   }
   set time(t: number) {
     this.data.time = t;
