@@ -89,7 +89,9 @@ variant_run() {
   base=$(ls -d "$ROOT"/*-"offline-$env-s$seed" 2>/dev/null | tail -1 || true)
   if [[ -z $base ]]; then
     for d in "$ROOT"/*-"offline-$env"-*-"s$seed"; do
-      if [[ $d != "$dir" && -f $d/summary.json && -d $d/artifacts/agents/iql-true && -d $d/artifacts/agents/bc ]]; then base=$d; fi
+      # (same IQL length: a root should hold one UPDATES, but a run of another length must not serve)
+      if [[ $d != "$dir" && -f $d/summary.json && -d $d/artifacts/agents/iql-true && -d $d/artifacts/agents/bc ]] &&
+        grep -Eq "\"updates\": *$UPDATES," "$d/config.json"; then base=$d; fi
     done
   fi
   if [[ -z $dir ]]; then
