@@ -4,12 +4,14 @@
 # model, for each seed, so the normalised ratio compares two agents trained alike.
 #
 #   ROOT=runs/bench-offline-select VARIANT=selflip ENV=pusher SEEDS="9 10 11" EXPECTILE=0.9 BETA=10 \
-#     bash benchmarks/offline_iql_hp.sh
+#     RESULTS=benchmarks/results/offline/results-iql-e09b10.json bash benchmarks/offline_iql_hp.sh
 #
 # Needs ROOT's dataset (data-<env>-medium-replay.h5) and a finished run
 # <stamp>-offline-<env>-<variant>-s<seed> per seed (benchmarks/offline.sh). Writes run folders and
 # one JSON summary per run to OUT (default runs/iql-hp); the true and the learned run of a seed go
-# side by side. Normalise with each seed's random return from the variant's summary.json.
+# side by side. Last, a summary (printed, and written to RESULTS when set): per seed the final true
+# returns, their evaluation curves and the normalised ratio, with the random policy's return from
+# the variant run's summary.json (returns.random.meanReturn). Finished runs are not run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,7 @@ SEEDS=${SEEDS:-"9 10 11"}
 EXPECTILE=${EXPECTILE:-0.9}
 BETA=${BETA:-10}
 UPDATES=${UPDATES:-20000}
+RESULTS=${RESULTS:-}
 OUT=${OUT:-runs/iql-hp}
 PREFRL=${PREFRL:-"node bin/prefrl.js"}
 DATA=$ROOT/data-$ENV-medium-replay.h5
@@ -46,3 +49,31 @@ for seed in $SEEDS; do
   wait "$p1"
   wait "$p2"
 done
+
+# Summary of every seed (node: no dependency beyond the one the CLI needs).
+runs=()
+for seed in $SEEDS; do runs+=("$seed" "$(ls -d "$ROOT"/*-"offline-$ENV-$VARIANT-s$seed" | tail -1)"); done
+node - "$OUT" "$TAG" "$VARIANT" "$ENV" "$RESULTS" "${runs[@]}" <<'JS'
+const fs = require('node:fs');
+const [out, tag, variant, env, results, ...rest] = process.argv.slice(2);
+const read = (f) => JSON.parse(fs.readFileSync(f, 'utf8').trim().split('\n').pop());
+const rows = [];
+for (let i = 0; i < rest.length; i += 2) {
+  const seed = Number(rest[i]);
+  const random = JSON.parse(fs.readFileSync(`${rest[i + 1]}/summary.json`, 'utf8')).returns.random.meanReturn;
+  const t = read(`${out}/iql-${tag}-true-${env}-s${seed}.json`);
+  const l = read(`${out}/iql-${tag}-${variant}-${env}-s${seed}.json`);
+  rows.push({
+    seed, random, iqlTrue: t.finalTrueReturn, iqlLearned: l.finalTrueReturn,
+    normalizedRatio: (l.finalTrueReturn - random) / (t.finalTrueReturn - random),
+    evalsTrue: t.evals, evalsLearned: l.evals,
+    rewardTransitionCorrelation: l.rewardTransitionCorrelation, rewardReturnCorrelation: l.rewardReturnCorrelation,
+    runDirTrue: t.runDir, runDirLearned: l.runDir,
+  });
+}
+const mean = rows.reduce((s, r) => s + r.normalizedRatio, 0) / rows.length;
+const summary = { tag, variant, env, runs: rows, meanNormalizedRatio: mean };
+for (const r of rows) console.log(`seed ${r.seed}: IQL-true ${r.iqlTrue.toFixed(1)}, IQL learned ${r.iqlLearned.toFixed(1)}, random ${r.random.toFixed(1)}, normalised ${r.normalizedRatio.toFixed(3)}`);
+console.log(`mean normalised ratio ${mean.toFixed(3)}`);
+if (results) fs.writeFileSync(results, `${JSON.stringify(summary, null, 2)}\n`);
+JS
