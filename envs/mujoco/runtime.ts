@@ -10,7 +10,7 @@
  * - array properties such as `data.qpos` are live views into WASM memory that detach when
  *   the heap grows, so `Physics` re-fetches them when that happens.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import loadMujocoModule, { type MainModule, type MjData, type MjModel } from '@mujoco/mujoco';
 import { InputError } from '../../core/errors.js';
@@ -52,15 +52,31 @@ const ASSET_EXT = /\.(xml|mjcf|obj|stl|msh|png|skn|bin|ply)$/i;
 const MAX_ASSET_BYTES = 512 * 1024 * 1024;
 const SKIP_DIRS = new Set(['node_modules', '.git', 'runs', 'dist']);
 
-/** Files of a model's folder that MuJoCo may need, as paths relative to that folder. */
-function listAssets(root: string): string[] {
+/**
+ * Files of a model's folder that MuJoCo may need, as paths relative to that folder. Entries
+ * that cannot be read (a dangling link, a folder without permission) are skipped: MuJoCo names
+ * any file it then misses. The model's own folder must be readable.
+ */
+export function listAssets(root: string): string[] {
   const out: string[] = [];
   let total = 0;
   const walk = (dir: string, depth: number): void => {
     if (depth > 6) return;
-    for (const name of readdirSync(dir).sort()) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (e) {
+      if (depth === 0) throw new InputError(root, `cannot read the model's folder: ${(e as Error).message}`);
+      return;
+    }
+    for (const name of names) {
       const full = join(dir, name);
-      const st = statSync(full);
+      let st: Stats;
+      try {
+        st = statSync(full);
+      } catch {
+        continue;
+      }
       if (st.isDirectory()) {
         if (!SKIP_DIRS.has(name) && !name.startsWith('.')) walk(full, depth + 1);
       } else if (ASSET_EXT.test(name)) {

@@ -1,7 +1,10 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
+import { listAssets } from '../../envs/mujoco/runtime.js';
 import { makeEnv } from '../../envs/registry.js';
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'byo');
@@ -65,5 +68,35 @@ describe('bring-your-own MJCF models', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/bad_task\.mjs \(rewardTerms\[0\]\): task\.rewardTerms\[0\] needs a string name and a finite numeric weight/);
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
+  });
+
+  it('a model folder with a dangling link, other files and skipped folders: only asset files are mounted, the model loads', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      cpSync(dir, tmp, { recursive: true });
+      symlinkSync(join(tmp, 'no-such-file.obj'), join(tmp, 'dangling.obj'));
+      symlinkSync(join(tmp, 'no-such-dir'), join(tmp, 'dangling-dir'));
+      writeFileSync(join(tmp, 'notes.txt'), 'not an asset');
+      mkdirSync(join(tmp, 'node_modules'));
+      writeFileSync(join(tmp, 'node_modules', 'skipped.xml'), '<mujoco/>');
+      const files = listAssets(tmp);
+      expect(files).toContain('arm.xml');
+      expect(files).toContain('unstable.xml');
+      expect(files.some((f) => f.startsWith('meshes/'))).toBe(true);
+      expect(files.some((f) => f.startsWith('parts/'))).toBe(true);
+      for (const f of files) expect(f).toMatch(/\.(xml|mjcf|obj|stl|msh|png|skn|bin|ply)$/);
+      expect(files).not.toContain('dangling.obj');
+      expect(files).not.toContain('notes.txt');
+      expect(files.some((f) => f.startsWith('node_modules/'))).toBe(false);
+      const env = await makeEnv({ id: 'custom', model: join(tmp, 'arm.xml') });
+      try {
+        expect(env.spec.nq).toBe(3);
+      } finally {
+        env.dispose();
+      }
+      expect(() => listAssets(join(tmp, 'missing-folder'))).toThrow(/missing-folder: cannot read the model's folder/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
