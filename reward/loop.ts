@@ -409,6 +409,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
       );
     }
+    if (learned && last.labels === 0) {
+      o.logger.warn(
+        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held two complete ${o.segmentLength}-step segments, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
+      );
+    }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
     curve.push([trainer.globalStep, final.meanReturn]);
     o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });

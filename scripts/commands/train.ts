@@ -309,6 +309,10 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         ctx.logger.info(`resuming ${run.path} at ${checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
     }
+    const rolloutSteps = f.numEnvs * f.numSteps;
+    if (f.steps % rolloutSteps !== 0) {
+      ctx.logger.info(`PPO collects whole rollouts of ${rolloutSteps} env steps (--num-envs ${f.numEnvs} x --num-steps ${f.numSteps}): the run stops at the first rollout end at or past ${f.steps} steps`);
+    }
     ctx.logger.info(
       source.kind === 'true'
         ? `PPO on the true reward of ${envSpec.id} for ${f.steps} steps -> ${run.path}`
@@ -394,7 +398,8 @@ export const trainCommand: Command = {
         [
           `final true return ${summary.finalTrueReturn.toFixed(2)} (mean of ${summary.finalTrueReturns.length} deterministic episodes)`,
           `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
-          summary.reward === 'learned' ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
+          summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked; see the warning above)' : '',
+          summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
           `run folder: ${run.path}`,
           '',
         ]
