@@ -710,7 +710,12 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
   const h = await h5();
   const file = resolve(path);
   if (!existsSync(file)) throw new InputError(path, 'not found');
-  if (!hasHdf5Signature(file)) throw new InputError(path, 'cannot open as HDF5 (no HDF5 signature: not an .h5 file?)');
+  const sigAt = hdf5SignatureOffset(file);
+  if (sigAt < 0) throw new InputError(path, 'cannot open as HDF5 (no HDF5 signature: not an .h5 file?)');
+  const sizes = hdf5Sizes(file, sigAt);
+  if (sizes.declaredEnd !== null && sizes.size < sizes.declaredEnd) {
+    throw new InputError(path, `is truncated: ${sizes.size} bytes, its HDF5 superblock says ${sizes.declaredEnd} (an interrupted copy or write?)`);
+  }
   let f: H5File;
   try {
     f = new h.File(file, 'r');
@@ -718,8 +723,15 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
     throw new InputError(path, `cannot open as HDF5 (${e instanceof Error ? e.message : String(e)})`);
   }
   try {
-    const keys = f.keys();
-    const ds = keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+    let ds: OfflineDataset;
+    try {
+      const keys = f.keys();
+      ds = keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      // The HDF5 library's own failure (a damaged file): name the file, keep the library's words.
+      throw new InputError(path, `cannot read as HDF5 (damaged file?): ${e instanceof Error ? e.message : String(e)}`);
+    }
     validateDataset(ds, opts.env);
     return ds;
   } finally {
@@ -727,8 +739,8 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
   }
 }
 
-/** The HDF5 format signature sits at byte 0, 512, 1024, 2048... (after an optional user block). */
-function hasHdf5Signature(file: string): boolean {
+/** The HDF5 format signature sits at byte 0, 512, 1024, 2048... (after an optional user block); its offset, or -1. */
+function hdf5SignatureOffset(file: string): number {
   const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
   const fd = openSync(file, 'r');
   try {
@@ -736,10 +748,45 @@ function hasHdf5Signature(file: string): boolean {
     const buf = Buffer.alloc(8);
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
       readSync(fd, buf, 0, 8, off);
-      if (sig.every((b, i) => buf[i] === b)) return true;
+      if (sig.every((b, i) => buf[i] === b)) return off;
       if (off > 1 << 20) break;
     }
-    return false;
+    return -1;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The file's size and the end the HDF5 superblock at `sigAt` declares (the base address, absolute, plus the end-of-file
+ * address, relative to it), or null when the superblock cannot say (an unknown version, an undefined address).
+ * Superblock layouts (HDF5 file format spec): versions 0 and 1 keep the size of offsets at byte
+ * 13 and the base address at 24 (version 0) or 28 (version 1); versions 2 and 3 at bytes 9 and
+ * 12. The end-of-file address follows the base address and one more address.
+ */
+export function hdf5Sizes(file: string, sigAt: number): { size: number; declaredEnd: number | null } {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(64);
+    const got = readSync(fd, head, 0, 64, sigAt);
+    const version = head[8];
+    const offsetsAt = version <= 1 ? 13 : version <= 3 ? 9 : -1;
+    const baseAt = version === 0 ? 24 : version === 1 ? 28 : 12;
+    if (offsetsAt < 0) return { size, declaredEnd: null };
+    const o = head[offsetsAt];
+    if (o !== 2 && o !== 4 && o !== 8) return { size, declaredEnd: null };
+    const eofAt = baseAt + 2 * o;
+    if (eofAt + o > got) return { size, declaredEnd: null };
+    const read = (at: number): number | null => {
+      let v = 0n;
+      for (let i = o - 1; i >= 0; i--) v = (v << 8n) | BigInt(head[at + i]);
+      if (v === (1n << BigInt(8 * o)) - 1n) return null; // the undefined address
+      return Number(v);
+    };
+    const base = read(baseAt);
+    const eof = read(eofAt);
+    return { size, declaredEnd: base === null || eof === null ? null : base + eof };
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -9,6 +9,7 @@ import {
   datasetToTrajectories,
   episodeRanges,
   episodeReturns,
+  hdf5Sizes,
   type OfflineDataset,
   prefrlVersion,
   readDataset,
@@ -363,6 +364,50 @@ describe('HDF5 datasets', () => {
       writeFileSync(file, 'hello');
       const err = await inputError(readDataset(file));
       expect(err.message).toMatch(/cannot open as HDF5/);
+    });
+    it('a truncated file (an interrupted copy) is named as truncated, with its size and the size its superblock declares', async () => {
+      const whole = writeRaw('whole.h5', d4rlArrays(), {});
+      const bytes = readFileSync(whole);
+      expect(hdf5Sizes(whole, 0)).toEqual({ size: bytes.length, declaredEnd: bytes.length });
+      const file = join(dir, 'cut.h5');
+      writeFileSync(file, bytes.subarray(0, 1000));
+      const err = await inputError(readDataset(file));
+      expect(err.source).toBe(file);
+      expect(err.message).toBe(`${file}: is truncated: 1000 bytes, its HDF5 superblock says ${bytes.length} (an interrupted copy or write?)`);
+    });
+    it('superblock versions 0 and 2 by hand: the end is the base address plus the end-of-file address; undefined addresses say nothing', () => {
+      const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+      const le = (buf: Buffer, at: number, v: bigint) => buf.writeBigUInt64LE(v, at);
+      // Version 0, 8-byte offsets: base at 24, free-space address at 32, end-of-file address at 40.
+      const v0 = Buffer.alloc(96);
+      sig.forEach((b, i) => (v0[i] = b));
+      v0[8] = 0;
+      v0[13] = 8;
+      le(v0, 24, 0n);
+      le(v0, 32, 0xffffffffffffffffn);
+      le(v0, 40, 5000n);
+      const f0 = join(dir, 'v0.bin');
+      writeFileSync(f0, v0);
+      expect(hdf5Sizes(f0, 0)).toEqual({ size: 96, declaredEnd: 5000 });
+      // Version 2 after a 512-byte user block: base address 512 (absolute), end-of-file 300 relative to it.
+      const v2 = Buffer.alloc(512 + 64);
+      const h = v2.subarray(512);
+      sig.forEach((b, i) => (h[i] = b));
+      h[8] = 2;
+      h[9] = 8;
+      le(h, 12, 512n);
+      le(h, 20, 0xffffffffffffffffn);
+      le(h, 28, 300n);
+      const f2 = join(dir, 'v2.bin');
+      writeFileSync(f2, v2);
+      expect(hdf5Sizes(f2, 512)).toEqual({ size: 576, declaredEnd: 812 });
+      // An undefined end-of-file address, or an unknown superblock version: no claim.
+      le(h, 28, 0xffffffffffffffffn);
+      writeFileSync(f2, v2);
+      expect(hdf5Sizes(f2, 512).declaredEnd).toBeNull();
+      h[8] = 9;
+      writeFileSync(f2, v2);
+      expect(hdf5Sizes(f2, 512).declaredEnd).toBeNull();
     });
     it('a physics hash that differs', () => {
       const ds = datasetFromTrajectories(toyTrajectories().slice(0, 1));
