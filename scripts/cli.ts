@@ -83,7 +83,15 @@ export async function main(argv: readonly string[], ctx: CommandContext = defaul
       ctx.io.stderr.write(`prefrl ${found.command.name}: ${e.message.replace(/^prefrl [a-z -]+: /, '')}\n`);
       return e.exitCode;
     }
-    ctx.io.stderr.write(`prefrl ${found.command.name}: ${errorMessage(e)}\n${e instanceof Error && e.stack ? `${e.stack}\n` : ''}`);
+    // A file-system or network refusal (ENOENT, EACCES, ENOTDIR, ENOSPC, ...) says all in its message: no stack.
+    const stack = e instanceof Error && e.stack && !isSystemError(e) ? `${e.stack}\n` : '';
+    ctx.io.stderr.write(`prefrl ${found.command.name}: ${errorMessage(e)}\n${stack}`);
     return 1;
   }
+}
+
+/** An error Node raises for a refused system call: a code such as ENOENT and the call's name. */
+export function isSystemError(e: unknown): boolean {
+  const x = e as { code?: unknown; syscall?: unknown };
+  return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.syscall === 'string';
 }

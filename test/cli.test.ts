@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { loadTrajectories } from '../envs/trajectory.js';
-import { COMMANDS, main } from '../scripts/cli.js';
+import { COMMANDS, isSystemError, main } from '../scripts/cli.js';
 import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
 
 const ctx = (): CapturedCli => captureCli(new ManualClock());
@@ -95,6 +95,20 @@ describe('prefrl CLI', () => {
     expect(metrics[0]).toHaveProperty('charts/episode_return');
     expect(metrics[0]).toHaveProperty('reward/term_goal_distance');
     expect(loadTrajectories(j.trajectories).length).toBe(3);
+  });
+
+  it('a refused file-system call (a --runs-dir under a file) exits 1 with one line naming the path, no stack trace', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const { ctx: k, err } = ctx();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', join(file, 'runs')], k)).toBe(1);
+    const text = err.join('');
+    expect(text).toBe(`prefrl rollout: ENOTDIR: not a directory, mkdir '${join(file, 'runs')}'\n`);
+    // Other errors keep their stack (a bug report needs it).
+    expect(isSystemError(new Error('plain'))).toBe(false);
+    expect(isSystemError(Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES', syscall: 'open' }))).toBe(true);
+    expect(isSystemError(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' }))).toBe(false);
   });
 
   it('the installed bin runs the compiled CLI with the same exit codes', () => {
