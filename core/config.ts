@@ -287,3 +287,19 @@ export function validateConfig<S extends FlagSpec>(obj: unknown, spec: S, source
   }
   return out as Parsed<S>;
 }
+
+/**
+ * The values of a comma-separated list flag as positive integers (layer widths, thread counts,
+ * label budgets); `1_000` is read as 1000. `flag` names the flag in the error, which quotes the
+ * whole list as given. An empty list is an error.
+ */
+export function positiveInts(list: readonly string[], flag: string): number[] {
+  const given = JSON.stringify(list.join(','));
+  if (list.length === 0) throw new UsageError(`${flag}: expected positive integers separated by commas, got an empty list`);
+  return list.map((v) => {
+    const s = v.trim();
+    const n = /^\d{1,3}(_\d{3})+$/.test(s) ? Number(s.replace(/_/g, '')) : /^\d+$/.test(s) ? Number(s) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag}: expected positive integers separated by commas, got ${given}`);
+    return n;
+  });
+}

@@ -111,6 +111,28 @@ describe('prefrl CLI', () => {
     expect(isSystemError(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' }))).toBe(false);
   });
 
+  it('every list-of-widths or counts flag refuses a bad list with exit 2 naming the flag, before any run folder is made', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const runs = join(root, 'runs');
+    const data = join(root, 'data.h5');
+    writeFileSync(data, 'not read: the flag fails first');
+    const cases: [string[], string][] = [
+      [['train', '--env', 'toy-reach', '--reward-hidden', '64,0', '--runs-dir', runs], '--reward-hidden'],
+      [['offline', '--dataset', data, '--teacher', 'oracle', '--hidden', '64,x', '--runs-dir', runs], '--hidden'],
+      [['offline', '--dataset', data, '--teacher', 'oracle', '--reward-hidden', '2.5', '--runs-dir', runs], '--reward-hidden'],
+      [['iql', '--dataset', data, '--hidden', '-1', '--runs-dir', runs], '--hidden'],
+      [['bench', 'reward', '--hidden', '0'], '--hidden'],
+      [['bench', 'agents', '--torch-threads', '1,zero'], '--torch-threads'],
+      [['bench', 'regret', '--budgets', '10,1e2'], '--budgets'],
+    ];
+    for (const [args, flag] of cases) {
+      const { ctx: k, err } = ctx();
+      expect(await main(args, k), args.join(' ')).toBe(2);
+      expect(err.join(''), args.join(' ')).toMatch(new RegExp(`^prefrl [a-z -]+: ${flag}: expected positive integers separated by commas, got "`, 'm'));
+    }
+    expect(existsSync(runs)).toBe(false);
+  });
+
   it('the installed bin runs the compiled CLI with the same exit codes', () => {
     const bin = join(import.meta.dirname, '..', 'bin', 'prefrl.js');
     expect(existsSync(join(import.meta.dirname, '..', 'dist', 'scripts', 'cli.js'))).toBe(true);

@@ -24,8 +24,7 @@ import { Adam } from '../../agents/mlp.js';
 import { PPO_DEFAULTS, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../../agents/ppo.js';
 import { gaussianLogProb } from '../../agents/ppo_math.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
-import { flags } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { asset } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
@@ -157,11 +156,7 @@ export const benchAgentsCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const nproc = availableParallelism();
-    const threads = (f.torchThreads ?? ['1', String(nproc)]).map((t) => {
-      const v = Number(t);
-      if (!Number.isInteger(v) || v < 1) throw new UsageError(`prefrl bench agents: --torch-threads: expected positive integers, got ${JSON.stringify(t)}`);
-      return v;
-    });
+    const threads = positiveInts(f.torchThreads ?? ['1', String(nproc)], '--torch-threads');
     const uniqueThreads = [...new Set(threads)];
     const backend = await initBackend(f.backend);
     const log = ctx.logger;

@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { flags } from '../../core/config.js';
+import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
@@ -169,12 +169,7 @@ export const benchRegretCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const budgets = f.budgets.map((b) => {
-      const n = Number(b.replace(/_/g, ''));
-      if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`${spec.command}: --budgets: expected positive integers, got ${JSON.stringify(b)}`);
-      return n;
-    });
-    if (budgets.length === 0) throw new UsageError(`${spec.command}: --budgets is empty`);
+    const budgets = positiveInts(f.budgets, '--budgets');
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta must be > 0`);
     if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
     const options: ExperimentOptions = {

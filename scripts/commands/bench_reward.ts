@@ -16,8 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, initBackend } from '../../core/backend.js';
-import { flags } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
@@ -72,11 +71,7 @@ export const benchRewardCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const hidden = f.hidden.map((h) => {
-      const n = Number(h);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`prefrl bench reward: --hidden: expected positive integers, got ${JSON.stringify(h)}`);
-      return n;
-    });
+    const hidden = positiveInts(f.hidden, '--hidden');
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];

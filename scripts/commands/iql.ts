@@ -27,7 +27,7 @@ import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js
 import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
 import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
-import { flags } from '../../core/config.js';
+import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
@@ -82,11 +82,7 @@ export const iqlCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const hidden = f.hidden.map((h) => {
-      const n = Number(h);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`prefrl iql: --hidden: expected positive integers, got ${JSON.stringify(h)}`);
-      return n;
-    });
+    const hidden = positiveInts(f.hidden, '--hidden');
     let modelDir: string | null = null;
     if (f.reward.startsWith('model:')) {
       modelDir = f.reward.slice('model:'.length);

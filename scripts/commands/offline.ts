@@ -8,7 +8,7 @@ import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResul
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';
-import { flags, type Parsed } from '../../core/config.js';
+import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -82,14 +82,6 @@ function parseStages(text: string): readonly OfflineStage[] {
   return OFFLINE_STAGES.filter((s) => parts.includes(s));
 }
 
-function widths(list: readonly string[], flag: string): number[] {
-  return list.map((h) => {
-    const n = Number(h);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag}: expected positive integers, got ${JSON.stringify(h)}`);
-    return n;
-  });
-}
-
 /** The pipeline config from flags (a new run). */
 export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> {
   if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
@@ -115,7 +107,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
     segmentLength: f.segmentLength,
     preferenceModel: f.preferenceModel,
     rewardMembers: f.rewardMembers,
-    rewardHidden: widths(f.rewardHidden, 'reward-hidden'),
+    rewardHidden: positiveInts(f.rewardHidden, '--reward-hidden'),
     rewardInput: f.rewardInput,
     rewardEpochs: f.rewardEpochs,
     rewardFlipRate: f.rewardFlipRate,
@@ -128,7 +120,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
     rewardSelectWorkers: f.rewardSelectWorkers ?? null,
     updates: f.updates,
     batchSize: f.batchSize,
-    hidden: widths(f.hidden, 'hidden'),
+    hidden: positiveInts(f.hidden, '--hidden'),
     evalEpisodes: f.evalEpisodes,
     evalEvery: f.evalEvery,
     seed: f.seed,

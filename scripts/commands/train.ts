@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
-import { flags, type Parsed, parseFlags } from '../../core/config.js';
+import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -161,14 +161,6 @@ export function ignoredObsIndices(list: readonly string[], obsDim: number, envId
   return out;
 }
 
-function positiveInts(list: readonly string[], flag: string): number[] {
-  return list.map((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected positive integers separated by commas, got ${JSON.stringify(list.join(','))}`);
-    return n;
-  });
-}
-
 /** --reward-select-inputs: rising label counts, each at least MIN_SELECTION_LABELS; undefined when off (a run saved when the flag took one count holds a number). */
 export function selectionCounts(value: readonly string[] | number | undefined): number[] | undefined {
   const list = typeof value === 'number' ? [String(value)] : (value ?? []);
@@ -255,6 +247,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   const selectAt = selectionCounts(f.rewardSelectInputs);
+  const rewardHidden = positiveInts(f.rewardHidden, '--reward-hidden');
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
@@ -343,7 +336,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       pairScope: f.pairScope,
       standardizeReward: f.rewardStandardize,
       queryRollouts: f.queryRollouts,
-      rewardNet: { input: f.rewardInput, hidden: positiveInts(f.rewardHidden, '--reward-hidden'), members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
+      rewardNet: { input: f.rewardInput, hidden: rewardHidden, members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
       rewardInit: { outputScale: f.rewardOutputInit },
       selectInputsAfter: selectAt,
       selectInputs: { workers: f.rewardSelectWorkers },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flags, helpText, parseFlags, validateConfig } from '../../core/config.js';
+import { flags, helpText, parseFlags, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 
 const spec = {
@@ -87,5 +87,25 @@ describe('validateConfig', () => {
     expect(err({ margin: -1 })).toMatch(/^cfg\.json \(margin\): must be >= 0/);
     expect(err({})).toMatch(/missing required key "margin"/);
     expect(err([1])).toMatch(/expected a JSON object, got an array/);
+  });
+});
+
+describe('positiveInts', () => {
+  it('reads comma-separated positive integers, underscores as thousands separators', () => {
+    expect(positiveInts(['64', ' 32 ', '1_000'], '--hidden')).toEqual([64, 32, 1000]);
+  });
+  it('refuses zero, negatives, fractions, exponents, words and an empty list, naming the flag and quoting the list', () => {
+    const msg = (list: string[]) => {
+      try {
+        positiveInts(list, '--hidden');
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        return (e as Error).message;
+      }
+      throw new Error('expected a UsageError');
+    };
+    expect(msg(['64', '0'])).toBe('--hidden: expected positive integers separated by commas, got "64,0"');
+    for (const bad of ['-3', '2.5', '1e3', 'a', '1_00', '']) expect(msg(['8', bad])).toMatch(/^--hidden: expected positive integers separated by commas, got "8,/);
+    expect(msg([])).toBe('--hidden: expected positive integers separated by commas, got an empty list');
   });
 });
