@@ -14,10 +14,10 @@
  * A missing chromium or ffmpeg is an InputError naming the package to install.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { delimiter, extname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { InputError, UsageError } from '../core/errors.js';
 import { asset } from '../core/paths.js';
@@ -252,13 +252,43 @@ export function videoSteps(length: number, dt: number, fps: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.min(length, Math.round(i / fps / dt)));
 }
 
-/** Render a pair (or one side of it) to .mp4, .webm or .png (by the extension of `out`). */
+/**
+ * Check a render's output path and step before any work: a .mp4, .webm or .png name in an
+ * existing folder, and (for a .png) a step within the clips. Throws a UsageError naming the flag.
+ */
+export function checkRenderTarget(pair: Pair, out: string, side: 'both' | 'a' | 'b', step?: number): void {
+  const ext = extname(out).toLowerCase();
+  if (!['.mp4', '.webm', '.png'].includes(ext)) throw new UsageError(`--out ${out}: expected a .mp4, .webm or .png file`);
+  const folder = dirname(resolve(out));
+  let isDir = false;
+  try {
+    isDir = statSync(folder).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out}: is a folder`);
+  const segs = side === 'a' ? [pair.a] : side === 'b' ? [pair.b] : [pair.a, pair.b];
+  const length = Math.max(...segs.map((s) => s.length));
+  if (ext === '.png') {
+    const s = step ?? 0;
+    if (!Number.isInteger(s) || s < 0 || s > length) throw new UsageError(`--step ${s}: the clips have steps 0..${length}`);
+  }
+}
+
+/**
+ * Render a pair (or one side of it) to .mp4, .webm or .png (by the extension of `out`). The file
+ * is written under a temporary name in the same folder and renamed when complete, so a failed
+ * render leaves an existing file of that name as it was.
+ */
 export async function renderPair(pair: Pair, model: ModelPayload, out: string, opts: PairRenderOptions): Promise<RenderResult> {
   const started = performance.now();
   const ext = extname(out).toLowerCase();
-  if (!['.mp4', '.webm', '.png'].includes(ext)) throw new UsageError(`--out ${out}: expected a .mp4, .webm or .png file`);
   const side = opts.side ?? 'both';
+  checkRenderTarget(pair, out, side, opts.step);
   const segs = side === 'a' ? [pair.a] : side === 'b' ? [pair.b] : [pair.a, pair.b];
+  // ffmpeg picks the container by the extension: the temporary name keeps it.
+  const tmp = join(dirname(resolve(out)), `.${basename(out, extname(out))}.tmp-${process.pid}${ext}`);
   const ffmpeg = ext === '.png' ? null : findFfmpeg();
   let width = opts.width ?? (side === 'both' ? 1280 : 640);
   let height = opts.height ?? 480;
@@ -269,23 +299,25 @@ export async function renderPair(pair: Pair, model: ModelPayload, out: string, o
   }
   const fo: FrameOptions = { camera: opts.camera ?? { kind: 'auto' }, hideRobot: opts.hideRobot ?? false, follow: opts.follow ?? 'auto' };
   const r = await ClipRenderer.launch(opts);
+  let written = false;
   try {
     await r.load(model, segs.map(clipPayload), { width, height, layout: segs.length === 2 ? 'both' : 'single', shadows: opts.shadows ?? true, grid: opts.grid ?? true });
     const length = Math.max(...segs.map((s) => s.length));
     if (ext === '.png') {
       const step = opts.step ?? 0;
-      if (!Number.isInteger(step) || step < 0 || step > length) throw new UsageError(`--step ${step}: the clips have steps 0..${length}`);
       const png = await r.frame(
         segs.map(() => step),
         fo,
       );
-      writeFileSync(out, png);
+      writeFileSync(tmp, png);
+      renameSync(tmp, out);
+      written = true;
       return { out, frames: 1, width, height, fps: null, seconds: (performance.now() - started) / 1000 };
     }
     const fps = opts.fps ?? Math.max(1, Math.round(1 / opts.dt));
     const steps = videoSteps(length, opts.dt, fps);
     const codec = ext === '.mp4' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-movflags', '+faststart'] : ['-c:v', 'libvpx-vp9', '-b:v', '0', '-crf', '34', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1'];
-    const args = ['-y', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', '-', '-an', ...codec, '-pix_fmt', 'yuv420p', out];
+    const args = ['-y', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', '-', '-an', ...codec, '-pix_fmt', 'yuv420p', tmp];
     const proc = spawn(ffmpeg as string, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => {
@@ -299,15 +331,39 @@ export async function renderPair(pair: Pair, model: ModelPayload, out: string, o
       new Promise<void>((res, rej) => {
         proc.stdin.write(b, (e) => (e ? rej(e) : res()));
       });
+    // An ffmpeg that stops early closes its input: the write fails, and its exit code says why.
+    let writeError: unknown = null;
+    proc.stdin.on('error', (e) => {
+      writeError ??= e;
+    });
+    let frameError: unknown = null;
     try {
-      for (const s of steps) await write(await r.frame(segs.map(() => s), fo));
+      for (const s of steps) {
+        const png = await r.frame(
+          segs.map(() => s),
+          fo,
+        );
+        try {
+          await write(png);
+        } catch (e) {
+          writeError ??= e;
+          break;
+        }
+      }
+    } catch (e) {
+      frameError = e;
     } finally {
       proc.stdin.end();
     }
     const code = await done;
+    if (frameError) throw frameError;
+    if (code === 0 && writeError) throw writeError;
     if (code !== 0) throw new InputError(out, `ffmpeg failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+    renameSync(tmp, out);
+    written = true;
     return { out, frames: steps.length, width, height, fps, seconds: (performance.now() - started) / 1000 };
   } finally {
+    if (!written) rmSync(tmp, { force: true });
     await r.close();
   }
 }

@@ -9,7 +9,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { LabelStore } from '../../reward/store.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
-import { type CameraSpec, renderPair } from '../../viewer/render.js';
+import { type CameraSpec, checkRenderTarget, renderPair } from '../../viewer/render.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -77,6 +77,7 @@ export const renderCommand: Command = {
       const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(f.store, store.envId() ?? pair.a.envId);
       const dt = pair.a.length > 0 ? (pair.a.time[pair.a.length] - pair.a.time[0]) / pair.a.length : 0;
       if (!(dt > 0)) throw new InputError(f.store, `segment ${pair.a.id} has no time steps to derive its frame rate from`);
+      checkRenderTarget(pair, f.out, f.side, f.step);
       ctx.logger.info(`rendering pair ${pair.id} (${f.side}) to ${f.out}`);
       const r = await renderPair(pair, modelPayload(envConfig), f.out, {
         side: f.side,

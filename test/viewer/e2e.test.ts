@@ -9,7 +9,7 @@
  * temporary folder first.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -330,5 +330,17 @@ describe('viewer in headless Chromium', () => {
     expect(existsSync(out) && statSync(out).size > 500).toBe(true);
     const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height,pix_fmt', '-of', 'csv=p=0', out], { encoding: 'utf8' });
     if (probe.status === 0) expect(probe.stdout.trim()).toBe('160,120,yuv420p');
+    // A render that fails (an ffmpeg that exits 1) leaves the file of that name as it was, and no temporary file.
+    const before = readFileSync(out);
+    const saved = process.env.PREFRL_FFMPEG;
+    process.env.PREFRL_FFMPEG = '/bin/false';
+    try {
+      await expect(renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, { ...small, width: 160, height: 120, fps: 10, dt: env.spec.dt })).rejects.toThrow(/ffmpeg failed \(exit 1\)/);
+    } finally {
+      if (saved === undefined) delete process.env.PREFRL_FFMPEG;
+      else process.env.PREFRL_FFMPEG = saved;
+    }
+    expect(Buffer.compare(readFileSync(out), before)).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });
