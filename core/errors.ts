@@ -4,6 +4,8 @@
  * - UsageError: a bad flag, value or argument (exit code 2). The message names the flag.
  * - InputError: a bad file or field in user data (exit code 1). The message names the file
  *   and, where known, the field.
+ * - ServiceError: an outside service the command needs failed (a VLM server that refuses or
+ *   keeps failing; exit code 1). The message says what failed and what a re-run does.
  * Anything else is a bug or an environment failure and is printed with its stack.
  */
 
@@ -26,6 +28,14 @@ export class InputError extends Error {
     this.name = 'InputError';
     this.source = source;
     this.field = field;
+  }
+}
+
+export class ServiceError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServiceError';
   }
 }
 

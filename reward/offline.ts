@@ -312,6 +312,7 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
   if (r.teacher !== 'heron' && r.heronConfig) bad('heron-config', 'only for --teacher heron');
   if (r.teacher === 'vlm') {
     if (!r.vlm.baseUrl) bad('vlm-base-url', '--teacher vlm needs the server\'s base URL (e.g. http://localhost:8000/v1)');
+    if (!/^https?:\/\/[^/\s]+/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `expected an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(r.vlm.baseUrl)}`);
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
   }
   if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1)) bad('vlm-frames', `expected final or a number of frames, got ${JSON.stringify(r.vlm.frames)}`);

@@ -2,7 +2,7 @@
  * The `prefrl` command line: dispatches to subcommands, maps errors to exit codes
  * (2: bad usage, naming the flag; 1: bad input file or failure) and prints one-line messages.
  */
-import { errorMessage, InputError, UsageError } from '../core/errors.js';
+import { errorMessage, InputError, ServiceError, UsageError } from '../core/errors.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { benchAgentsCommand } from './commands/bench_agents.js';
 import { benchEnvsCommand } from './commands/bench_envs.js';
@@ -79,7 +79,7 @@ export async function main(argv: readonly string[], ctx: CommandContext = defaul
   try {
     return await found.command.run(found.rest, ctx);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof InputError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof ServiceError) {
       ctx.io.stderr.write(`prefrl ${found.command.name}: ${e.message.replace(/^prefrl [a-z -]+: /, '')}\n`);
       return e.exitCode;
     }

@@ -33,7 +33,7 @@
  * the analysis; the content the model sees is the same.
  */
 import { type Clock, systemClock } from '../../core/clock.js';
-import { UsageError } from '../../core/errors.js';
+import { ServiceError, UsageError } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
@@ -157,7 +157,7 @@ function checkConfig(c: VlmTeacherConfig): void {
 }
 
 /** Raised by label() when requests failed for good under onRequestError 'fail'. */
-export class VlmTeacherError extends Error {
+export class VlmTeacherError extends ServiceError {
   constructor(
     message: string,
     /** The pairs whose requests failed, with their errors. */

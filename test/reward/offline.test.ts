@@ -297,6 +297,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'heron', '--dataset', data], 2, /--heron-config: --teacher heron needs/],
       [['--teacher', 'heron', '--dataset', data, '--heron-config', join(dir, 'nope.json')], 2, /--heron-config: .*nope\.json.* not found/],
       [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'localhost:8000/v1', '--vlm-model', 'm'], 2, /--vlm-base-url: expected an http\(s\) URL such as http:\/\/localhost:8000\/v1, got "localhost:8000\/v1"/],
       [['--teacher', 'oracle', '--dataset', data, '--vlm-model', 'x'], 2, /--vlm-\*: only for --teacher vlm/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],

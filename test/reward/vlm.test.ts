@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
-import { UsageError } from '../../core/errors.js';
+import { ServiceError, UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
 import { asset } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
@@ -449,6 +449,9 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     const { t } = teacher(c, { pairConcurrency: 1 });
     const err = await t.label([pairOf(seg(1), seg(2)), pairOf(seg(3), seg(4)), pairOf(seg(5), seg(6))]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VlmTeacherError);
+    // The CLI prints a ServiceError as its one-line message (exit 1), without a stack trace.
+    expect(err).toBeInstanceOf(ServiceError);
+    expect((err as ServiceError).exitCode).toBe(1);
     expect((err as Error).message).toMatch(/1 of 3 queries failed.*HTTP 503: upstream unavailable \(gave up after 3 attempts\)/);
     const cause = (err as VlmTeacherError).failures[0].error as VlmError;
     expect([cause.kind, cause.status, cause.attempts]).toEqual(['http', 503, 3]);
