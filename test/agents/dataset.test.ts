@@ -376,38 +376,26 @@ describe('HDF5 datasets', () => {
       expect(err.message).toBe(`${file}: is truncated: 1000 bytes, its HDF5 superblock says ${bytes.length} (an interrupted copy or write?)`);
     });
     it('superblock versions 0 and 2 by hand: the end is the base address plus the end-of-file address; undefined addresses say nothing', () => {
-      const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-      const le = (buf: Buffer, at: number, v: bigint) => buf.writeBigUInt64LE(v, at);
-      // Version 0, 8-byte offsets: base at 24, free-space address at 32, end-of-file address at 40.
-      const v0 = Buffer.alloc(96);
-      sig.forEach((b, i) => (v0[i] = b));
-      v0[8] = 0;
-      v0[13] = 8;
-      le(v0, 24, 0n);
-      le(v0, 32, 0xffffffffffffffffn);
-      le(v0, 40, 5000n);
-      const f0 = join(dir, 'v0.bin');
-      writeFileSync(f0, v0);
-      expect(hdf5Sizes(f0, 0)).toEqual({ size: 96, declaredEnd: 5000 });
+      const UNDEFINED = 0xffffffffffffffffn;
+      /** A file of `size` bytes with a superblock at `at`: signature, version, 8-byte offsets, and the given addresses. */
+      const superblock = (name: string, size: number, at: number, version: number, offsetsAt: number, addrs: [number, bigint][]): string => {
+        const buf = Buffer.alloc(size);
+        const h = buf.subarray(at);
+        [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a].forEach((b, i) => (h[i] = b));
+        h[8] = version;
+        h[offsetsAt] = 8;
+        for (const [o, v] of addrs) h.writeBigUInt64LE(v, o);
+        const file = join(dir, name);
+        writeFileSync(file, buf);
+        return file;
+      };
+      // Version 0: base at 24, free-space address at 32, end-of-file address at 40.
+      expect(hdf5Sizes(superblock('v0.bin', 96, 0, 0, 13, [[24, 0n], [32, UNDEFINED], [40, 5000n]]), 0)).toEqual({ size: 96, declaredEnd: 5000 });
       // Version 2 after a 512-byte user block: base address 512 (absolute), end-of-file 300 relative to it.
-      const v2 = Buffer.alloc(512 + 64);
-      const h = v2.subarray(512);
-      sig.forEach((b, i) => (h[i] = b));
-      h[8] = 2;
-      h[9] = 8;
-      le(h, 12, 512n);
-      le(h, 20, 0xffffffffffffffffn);
-      le(h, 28, 300n);
-      const f2 = join(dir, 'v2.bin');
-      writeFileSync(f2, v2);
-      expect(hdf5Sizes(f2, 512)).toEqual({ size: 576, declaredEnd: 812 });
+      expect(hdf5Sizes(superblock('v2.bin', 576, 512, 2, 9, [[12, 512n], [20, UNDEFINED], [28, 300n]]), 512)).toEqual({ size: 576, declaredEnd: 812 });
       // An undefined end-of-file address, or an unknown superblock version: no claim.
-      le(h, 28, 0xffffffffffffffffn);
-      writeFileSync(f2, v2);
-      expect(hdf5Sizes(f2, 512).declaredEnd).toBeNull();
-      h[8] = 9;
-      writeFileSync(f2, v2);
-      expect(hdf5Sizes(f2, 512).declaredEnd).toBeNull();
+      expect(hdf5Sizes(superblock('v2u.bin', 576, 512, 2, 9, [[12, 512n], [20, UNDEFINED], [28, UNDEFINED]]), 512).declaredEnd).toBeNull();
+      expect(hdf5Sizes(superblock('v9.bin', 576, 512, 9, 9, [[12, 512n], [20, UNDEFINED], [28, 300n]]), 512).declaredEnd).toBeNull();
     });
     it('a physics hash that differs', () => {
       const ds = datasetFromTrajectories(toyTrajectories().slice(0, 1));
