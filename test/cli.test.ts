@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { loadTrajectories } from '../envs/trajectory.js';
 import { COMMANDS, isSystemError, main } from '../scripts/cli.js';
+import { mujocoFolder } from '../scripts/commands/bench_envs.js';
 import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
 
 const ctx = (): CapturedCli => captureCli(new ManualClock());
@@ -66,6 +67,21 @@ describe('prefrl CLI', () => {
     const bad = ctx();
     expect(await main(['bench', 'envs', '--envs', 'nope'], bad.ctx)).toBe(2);
     expect(bad.err.join('')).toMatch(/--envs: unknown env "nope"/);
+  });
+
+  it('bench envs --native-mujoco: a folder without the headers or the library exits 2 naming the flag and what is missing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mj-'));
+    expect(mujocoFolder(join(root, 'nope'))).toBe(`${join(root, 'nope')} is not a folder`);
+    expect(mujocoFolder(root)).toBe(`${root} has no include/mujoco/mujoco.h`);
+    mkdirSync(join(root, 'include', 'mujoco'), { recursive: true });
+    writeFileSync(join(root, 'include', 'mujoco', 'mujoco.h'), '');
+    expect(mujocoFolder(root)).toBe(`${root} has no libmujoco.so*`);
+    writeFileSync(join(root, 'libmujoco.so.3.14.0'), '');
+    writeFileSync(join(root, 'libmujoco.so.3.14.0.bak'), '');
+    expect(mujocoFolder(root)).toEqual({ include: join(root, 'include'), lib: 'libmujoco.so.3.14.0' });
+    const bad = ctx();
+    expect(await main(['bench', 'envs', '--envs', 'reacher', '--native-mujoco', join(root, 'include')], bad.ctx)).toBe(2);
+    expect(bad.err.join('')).toBe(`prefrl bench envs: --native-mujoco: ${join(root, 'include')} has no include/mujoco/mujoco.h\n`);
   });
 
   it('check-env --json reports ok and each check; a bad model file exits 1 naming the file', async () => {

@@ -11,6 +11,11 @@
  *   know `<size memory>` and `<flag island>`, so those two attributes are stripped from a temp
  *   copy of the XML (and the output says so). Without gcc or the headers, native is skipped;
  * - ratio = wasm / native (target >= 0.6);
+ * - with --native-mujoco DIR, a second native reference: the same program built against the
+ *   MuJoCo in DIR (include/mujoco/mujoco.h and libmujoco.so*, e.g. the `mujoco/` folder of the
+ *   Python wheel of the WASM build's own version; benchmarks/native_wheel.sh fetches it), run on
+ *   the XML as written, and its ratios. Reported for information: the targets use Debian's
+ *   MuJoCo, the reference the issue names;
  * - physics ratio: the C program's loop (set ctrl, mj_step x frame skip, mj_resetData +
  *   mj_forward at the horizon) run on the WASM module in this thread, over native: how much of
  *   the gap is MuJoCo's WASM build itself rather than prefrl's env code;
@@ -25,9 +30,9 @@
  * reported too (process CPU time): on a busy machine they show the code's own speed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { median } from '../../core/math.js';
@@ -51,6 +56,10 @@ const spec = {
     warmup: flags.float({ doc: 'Untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
     vecEnvs: flags.int({ doc: "Envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),
     native: flags.bool({ doc: 'Compare with native MuJoCo (gcc + libmujoco-dev); --no-native skips it', default: true }),
+    nativeMujoco: flags.string({
+      doc: 'Also compare with the MuJoCo in this folder (include/mujoco/mujoco.h and libmujoco.so*, e.g. the mujoco/ folder of the Python wheel; benchmarks/native_wheel.sh fetches the WASM build\'s version)',
+      optional: true,
+    }),
     seed: flags.int({ doc: 'Seed of the envs and the random actions', default: 0, min: 0 }),
     json: flags.bool({ doc: 'After the table, print one JSON object (the machine-readable result) as the last stdout line', default: false }),
   },
@@ -75,6 +84,10 @@ export interface EnvBenchResult {
   readonly physicsStepsPerSec: number;
   /** Median over repeats of that physics-only WASM loop / native. */
   readonly physicsRatio: number | null;
+  /** The same three against the --native-mujoco build (null without it, or when it failed). */
+  readonly native2StepsPerSec: number | null;
+  readonly ratio2: number | null;
+  readonly physicsRatio2: number | null;
   readonly workers1StepsPerSec: number;
   readonly workers2StepsPerSec: number;
   /** Median over repeats of workers2 / workers1, each pair measured back to back. */
@@ -101,6 +114,7 @@ export interface EnvBenchResult {
     readonly wasm: number[];
     readonly physics: number[];
     readonly native: number[];
+    readonly native2: number[];
     readonly workers1: number[];
     readonly workers2: number[];
     readonly inProcess: number[];
@@ -151,16 +165,40 @@ interface Native {
   readonly version: string;
 }
 
-/** Compile mjbench.c into a temp folder; a string says why native is skipped. */
-async function buildNative(): Promise<Native | string> {
+/**
+ * The MuJoCo of a --native-mujoco folder: its include folder and the file name of its shared
+ * library (libmujoco.so, or a versioned libmujoco.so.X.Y.Z), or a string saying what is missing.
+ */
+export function mujocoFolder(dir: string): { include: string; lib: string } | string {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) return `${dir} is not a folder`;
+  const include = join(root, 'include');
+  if (!existsSync(join(include, 'mujoco', 'mujoco.h'))) return `${dir} has no include/mujoco/mujoco.h`;
+  const libs = readdirSync(root).filter((n) => /^libmujoco\.so(\.\d+)*$/.test(n)).sort();
+  if (libs.length === 0) return `${dir} has no libmujoco.so*`;
+  return { include, lib: libs[libs.length - 1] };
+}
+
+/**
+ * Compile mjbench.c into a temp folder, against Debian's MuJoCo or (with `folder`) the one in
+ * a --native-mujoco folder (found at run time through the binary's rpath); a string says why
+ * native is skipped.
+ */
+async function buildNative(folder?: string): Promise<Native | string> {
   const src = asset('benchmarks/native/mjbench.c');
   if (!existsSync(src)) return `source ${src} not found`;
   const gcc = await run('gcc', ['--version'], 10_000);
   if (gcc.code !== 0) return 'gcc not found (install gcc to compare with native MuJoCo)';
-  if (!existsSync('/usr/include/mujoco/mujoco.h')) return 'MuJoCo headers not found (/usr/include/mujoco/mujoco.h; install libmujoco-dev)';
+  let link = ['-lmujoco'];
+  if (folder !== undefined) {
+    const found = mujocoFolder(folder);
+    if (typeof found === 'string') return found;
+    const root = resolve(folder);
+    link = [`-I${found.include}`, `-L${root}`, `-l:${found.lib}`, `-Wl,-rpath,${root}`];
+  } else if (!existsSync('/usr/include/mujoco/mujoco.h')) return 'MuJoCo headers not found (/usr/include/mujoco/mujoco.h; install libmujoco-dev)';
   const dir = mkdtempSync(join(tmpdir(), 'prefrl-mjbench-'));
   const bin = join(dir, 'mjbench');
-  const cc = await run('gcc', ['-O2', '-o', bin, src, '-lmujoco', '-lm'], 120_000);
+  const cc = await run('gcc', ['-O2', '-o', bin, src, ...link, '-lm'], 120_000);
   if (cc.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     const first = cc.stderr.split('\n').find((l) => /error/i.test(l)) ?? cc.stderr.split('\n')[0] ?? '';
@@ -289,6 +327,10 @@ export const benchEnvsCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const entries = selectEnvs(f.envs);
+    if (f.nativeMujoco !== undefined) {
+      const found = mujocoFolder(f.nativeMujoco);
+      if (typeof found === 'string') throw new UsageError(`--native-mujoco: ${found}`);
+    }
     const log = ctx.logger;
     const notes: string[] = [];
     const load0 = loadavg();
@@ -309,7 +351,16 @@ export const benchEnvsCommand: Command = {
       }
     }
 
-    const perEnv = f.repeats * (native ? 7 : 6);
+    // The second native reference (--native-mujoco): an unusable folder is a usage error.
+    let native2: Native | null = null;
+    if (f.nativeMujoco !== undefined) {
+      log.info(`bench envs: compiling benchmarks/native/mjbench.c against the MuJoCo in ${f.nativeMujoco}`);
+      const built = await buildNative(f.nativeMujoco);
+      if (typeof built === 'string') throw new UsageError(`--native-mujoco: ${built}`);
+      native2 = built;
+    }
+
+    const perEnv = f.repeats * (6 + (native ? 1 : 0) + (native2 ? 1 : 0));
     const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
     const results: EnvBenchResult[] = [];
     const strippedAll = new Set<string>();
@@ -333,6 +384,13 @@ export const benchEnvsCommand: Command = {
           }
           const xmlPath = native && nativeXml !== null ? join(native.dir, `${entry.id}.xml`) : null;
           if (xmlPath && nativeXml !== null) writeFileSync(xmlPath, nativeXml);
+          // The second native build gets the XML as written (it is meant to be the WASM build's version).
+          let xmlPath2: string | null = null;
+          if (native2) {
+            const src = env.source;
+            xmlPath2 = join(native2.dir, `${entry.id}.xml`);
+            writeFileSync(xmlPath2, src.kind === 'xml' ? src.xml : readFileSync(src.path, 'utf8'));
+          }
 
           for (const workers of [1, 2, 0]) vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers, seed: f.seed }));
           vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers: 1, inline: true, seed: f.seed }));
@@ -352,6 +410,7 @@ export const benchEnvsCommand: Command = {
             wasm: [] as number[],
             physics: [] as number[],
             native: [] as number[],
+            native2: [] as number[],
             workers1: [] as number[],
             workers2: [] as number[],
             inProcess: [] as number[],
@@ -360,6 +419,7 @@ export const benchEnvsCommand: Command = {
           const cpuWasm: number[] = [];
           const cpuNative: number[] = [];
           let nativeError: string | null = null;
+          let nativeError2: string | null = null;
           for (let r = 0; r < f.repeats; r++) {
             const [wall, cpu] = timeSingle(env, pool, f.duration);
             samples.wasm.push(wall);
@@ -383,6 +443,20 @@ export const benchEnvsCommand: Command = {
               }
               progress.tick(1, `${entry.id}: native`);
             }
+            if (native2 && xmlPath2) {
+              if (nativeError2 === null) {
+                const args = [xmlPath2, String(env.task.frameSkip), String(env.spec.horizon), String(f.duration), '0.2', String(f.seed + r)];
+                const out = await run(native2.bin, args, (f.duration + 30) * 1000);
+                if (out.code !== 0) {
+                  nativeError2 = (out.stderr.trim() || out.error?.message || `exit code ${out.code}`).split('\n').join(' ');
+                  log.warn(`bench envs: native MuJoCo ${native2.version} on ${entry.id} failed: ${nativeError2}`);
+                } else {
+                  const j = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { stepsPerSec: number };
+                  samples.native2.push(j.stepsPerSec);
+                }
+              }
+              progress.tick(1, `${entry.id}: native ${native2.version}`);
+            }
             samples.workers1.push(await timeVec(vecs[0], vecPool, f.duration));
             progress.tick(1, `${entry.id}: 1 worker`);
             samples.workers2.push(await timeVec(vecs[1], vecPool, f.duration));
@@ -393,6 +467,8 @@ export const benchEnvsCommand: Command = {
             progress.tick(1, `${entry.id}: this thread + 1 worker`);
           }
           if (nativeError !== null) notes.push(`${entry.id}: native MuJoCo could not run this model: ${nativeError}`);
+          if (nativeError2 !== null) notes.push(`${entry.id}: native MuJoCo ${native2?.version} could not run this model: ${nativeError2}`);
+          const nat2 = samples.native2.length > 0 ? median(samples.native2) : null;
           const wasm = median(samples.wasm);
           const nat = samples.native.length > 0 ? median(samples.native) : null;
           const w1 = median(samples.workers1);
@@ -408,6 +484,9 @@ export const benchEnvsCommand: Command = {
             ratio: nat === null ? null : pairedRatio(samples.wasm, samples.native),
             physicsStepsPerSec: median(samples.physics),
             physicsRatio: nat === null ? null : pairedRatio(samples.physics, samples.native),
+            native2StepsPerSec: nat2,
+            ratio2: nat2 === null ? null : pairedRatio(samples.wasm, samples.native2),
+            physicsRatio2: nat2 === null ? null : pairedRatio(samples.physics, samples.native2),
             workers1StepsPerSec: w1,
             workers2StepsPerSec: w2,
             workerSpeedup: pairedRatio(samples.workers2, samples.workers1),
@@ -433,6 +512,7 @@ export const benchEnvsCommand: Command = {
       }
     } finally {
       if (native) rmSync(native.dir, { recursive: true, force: true });
+      if (native2) rmSync(native2.dir, { recursive: true, force: true });
     }
     progress.finish('done');
 
@@ -467,6 +547,12 @@ export const benchEnvsCommand: Command = {
           'well above 0 means other processes competed for the cores and the worker speed-up in particular reads low',
       );
     }
+    if (native2) {
+      notes.push(
+        `native ${native2.version} (--native-mujoco ${f.nativeMujoco}): the same program built against that MuJoCo, on the XML as written; ` +
+          `"ratio ${native2.version}" and "phys ${native2.version}" are wasm and the physics-only loop over it, for information (the targets use ${native ? `MuJoCo ${native.version}` : "Debian's MuJoCo"})`,
+      );
+    }
     if (misses.length > 0) notes.push(`missed: ${misses.join('; ')}`);
 
     const rows = results.map((r) => [
@@ -485,18 +571,24 @@ export const benchEnvsCommand: Command = {
       fmtRate(r.inProcessStepsPerSec),
       fmtRate(r.inlineStepsPerSec),
       fmtRatio(r.inlineSpeedup),
+      ...(native2 ? [fmtRate(r.native2StepsPerSec), fmtRatio(r.ratio2), fmtRatio(r.physicsRatio2)] : []),
     ]);
-    const header = ['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'];
+    const v2 = native2?.version ?? '';
+    const header = [
+      ...['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'],
+      ...(native2 ? [`native ${v2} steps/s`, `ratio ${v2}`, `phys ${v2}`] : []),
+    ];
     const out = [
       formatTable(header, rows),
       '',
       `targets: ratio >= ${TARGETS.ratio}, speed-up >= ${TARGETS.workerSpeedup}: ${pass ? 'PASS' : 'FAIL'}`,
-      `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}`,
+      `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}${native2 ? `; also MuJoCo ${native2.version} from ${f.nativeMujoco}` : ''}`,
       ...notes.map((n) => `- ${n}`),
     ];
     ctx.io.stdout.write(`${out.join('\n')}\n`);
     // The table stays above the JSON line, so one run gives both (benchmarks/results/envs.*).
-    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, native: nativeInfo, notes });
+    const native2Info = native2 ? { version: native2.version, folder: resolve(f.nativeMujoco as string) } : null;
+    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, native: nativeInfo, native2: native2Info, notes });
     return 0;
   },
 };
