@@ -212,6 +212,15 @@ async function buildNative(folder?: string): Promise<Native | string> {
   return { bin, dir, version: v.stdout.trim() };
 }
 
+/** One timed run of a native build on `xml` with the env's frame skip and horizon: steps/s (wall and CPU), or why it failed. */
+async function runNative(native: Native, xml: string, env: MujocoEnv, seconds: number, seed: number): Promise<{ stepsPerSec: number; stepsPerCpuSec: number } | { error: string }> {
+  const args = [xml, String(env.task.frameSkip), String(env.spec.horizon), String(seconds), '0.2', String(seed)];
+  const out = await run(native.bin, args, (seconds + 30) * 1000);
+  if (out.code !== 0) return { error: (out.stderr.trim() || out.error?.message || `exit code ${out.code}`).split('\n').join(' ') };
+  const j = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { stepsPerSec: number; envSteps: number; cpuSeconds: number };
+  return { stepsPerSec: j.stepsPerSec, stepsPerCpuSec: j.envSteps / j.cpuSeconds };
+}
+
 /** Random actions in the action box: `count` rows of `size` = k x actDim values. */
 function actionPool(rng: Rng, env: MujocoEnv, count: number, envsPerRow: number): Float64Array[] {
   const { actDim, actLow, actHigh } = env.spec;
@@ -430,30 +439,24 @@ export const benchEnvsCommand: Command = {
             progress.tick(1, `${entry.id}: wasm physics only`);
             if (native && xmlPath) {
               if (nativeError === null) {
-                const args = [xmlPath, String(env.task.frameSkip), String(env.spec.horizon), String(f.duration), '0.2', String(f.seed + r)];
-                const out = await run(native.bin, args, (f.duration + 30) * 1000);
-                if (out.code !== 0) {
-                  nativeError = (out.stderr.trim() || out.error?.message || `exit code ${out.code}`).split('\n').join(' ');
+                const got = await runNative(native, xmlPath, env, f.duration, f.seed + r);
+                if ('error' in got) {
+                  nativeError = got.error;
                   log.warn(`bench envs: native ${entry.id} failed: ${nativeError}`);
                 } else {
-                  const j = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { stepsPerSec: number; envSteps: number; cpuSeconds: number };
-                  samples.native.push(j.stepsPerSec);
-                  cpuNative.push(j.envSteps / j.cpuSeconds);
+                  samples.native.push(got.stepsPerSec);
+                  cpuNative.push(got.stepsPerCpuSec);
                 }
               }
               progress.tick(1, `${entry.id}: native`);
             }
             if (native2 && xmlPath2) {
               if (nativeError2 === null) {
-                const args = [xmlPath2, String(env.task.frameSkip), String(env.spec.horizon), String(f.duration), '0.2', String(f.seed + r)];
-                const out = await run(native2.bin, args, (f.duration + 30) * 1000);
-                if (out.code !== 0) {
-                  nativeError2 = (out.stderr.trim() || out.error?.message || `exit code ${out.code}`).split('\n').join(' ');
+                const got = await runNative(native2, xmlPath2, env, f.duration, f.seed + r);
+                if ('error' in got) {
+                  nativeError2 = got.error;
                   log.warn(`bench envs: native MuJoCo ${native2.version} on ${entry.id} failed: ${nativeError2}`);
-                } else {
-                  const j = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { stepsPerSec: number };
-                  samples.native2.push(j.stepsPerSec);
-                }
+                } else samples.native2.push(got.stepsPerSec);
               }
               progress.tick(1, `${entry.id}: native ${native2.version}`);
             }
