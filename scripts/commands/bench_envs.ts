@@ -25,7 +25,7 @@
  *   (workers 0) and in inline mode with 1 worker (this thread steps half the envs while the
  *   worker steps the other half), and their ratio: how the stepping scales from one thread to
  *   two when the 1-thread reference pays no hand-over at all (the 1-worker reference does).
- * Measurements are interleaved (wasm, physics only, native, 1 worker, 2 workers, in-process, inline, repeated) and the median of
+ * Measurements are interleaved (wasm, physics only, native, the second native, 1 worker, 2 workers, in-process, inline, repeated) and the median of
  * the repeats is reported, because shared machines are noisy. Steps per CPU-second are
  * reported too (process CPU time): on a busy machine they show the code's own speed.
  */
