@@ -382,23 +382,23 @@ export const benchEnvsCommand: Command = {
           const rng = new Rng(f.seed).fork('bench-envs').fork(entry.id);
           const pool = actionPool(rng.fork('single'), env, 4096, 1);
 
-          // The native copy of the XML (built-in models are self-contained strings).
-          let nativeXml: string | null = null;
+          // The native copies of the XML (built-in models are self-contained strings): Debian's
+          // build gets it without what it does not know, the second build as written.
+          const src = env.source;
+          const raw = native || native2 ? (src.kind === 'xml' ? src.xml : readFileSync(src.path, 'utf8')) : '';
+          let xmlPath: string | null = null;
           let stripped: string[] = [];
           if (native) {
-            const src = env.source;
-            const raw = src.kind === 'xml' ? src.xml : readFileSync(src.path, 'utf8');
+            let nativeXml: string;
             ({ xml: nativeXml, stripped } = stripForNative(raw));
             for (const s of stripped) strippedAll.add(s.startsWith('<size') ? '<size memory>' : '<flag island>');
+            xmlPath = join(native.dir, `${entry.id}.xml`);
+            writeFileSync(xmlPath, nativeXml);
           }
-          const xmlPath = native && nativeXml !== null ? join(native.dir, `${entry.id}.xml`) : null;
-          if (xmlPath && nativeXml !== null) writeFileSync(xmlPath, nativeXml);
-          // The second native build gets the XML as written (it is meant to be the WASM build's version).
           let xmlPath2: string | null = null;
           if (native2) {
-            const src = env.source;
             xmlPath2 = join(native2.dir, `${entry.id}.xml`);
-            writeFileSync(xmlPath2, src.kind === 'xml' ? src.xml : readFileSync(src.path, 'utf8'));
+            writeFileSync(xmlPath2, raw);
           }
 
           for (const workers of [1, 2, 0]) vecs.push(await createVecEnv({ id: entry.id }, { numEnvs: f.vecEnvs, workers, seed: f.seed }));
