@@ -44,3 +44,15 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * JSON.parse for user files: a syntax error becomes an InputError naming the file (and field,
+ * e.g. a line number) on one line (JSON.parse quotes the bad text, newlines included).
+ */
+export function parseJson(text: string, source: string, field?: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new InputError(source, `invalid JSON: ${errorMessage(e).replace(/\s+/g, ' ')}`, field);
+  }
+}

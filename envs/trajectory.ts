@@ -21,7 +21,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../core/errors.js';
+import { InputError, parseJson } from '../core/errors.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { writeJsonAtomic } from '../core/run.js';
 import type { EnvSpec, EnvState, StepResult } from './types.js';
@@ -285,12 +285,7 @@ export function saveTrajectories(dir: string, trajs: readonly Trajectory[]): voi
 export function loadTrajectories(dir: string): Trajectory[] {
   const indexPath = join(dir, 'index.json');
   if (!existsSync(indexPath)) throw new InputError(dir, 'not a trajectory folder (index.json missing)');
-  let index: IndexFile;
-  try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8')) as IndexFile;
-  } catch (e) {
-    throw new InputError(indexPath, `invalid JSON: ${(e as Error).message}`);
-  }
+  const index = parseJson(readFileSync(indexPath, 'utf8'), indexPath) as IndexFile;
   if (index.format !== 'prefrl-trajectories-v1') throw new InputError(indexPath, `unknown format ${JSON.stringify(index.format)}`, 'format');
   const d = index.dims;
   const steps = index.episodes.reduce((n, e) => n + e.length, 0);

@@ -46,7 +46,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError } from '../core/errors.js';
+import { InputError, parseJson } from '../core/errors.js';
 import type { Label, Pair, Segment } from './types.js';
 
 /** The schema version this code writes and the newest it reads. */
@@ -997,12 +997,7 @@ export class LabelStore {
       const line = lines[i].replace(/\r$/, '');
       if (line.trim() === '') continue;
       const where = `line ${i + 1}`;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(line);
-      } catch (e) {
-        throw new InputError(file, `invalid JSON: ${(e as Error).message}`, where);
-      }
+      const obj = parseJson(line, file, where);
       if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, 'expected a JSON object (one label per line)', where);
       for (const k of Object.keys(obj)) {
         if (!LABEL_KEYS.has(k)) throw new InputError(file, `unknown key "${k}" (allowed: ${[...LABEL_KEYS].join(', ')})`, where);

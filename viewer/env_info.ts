@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, parseJson, UsageError } from '../core/errors.js';
 import { type EnvConfig, makeEnv, registeredEnv } from '../envs/registry.js';
 import { modelFiles } from '../envs/mujoco/runtime.js';
 import { builtinModel } from '../envs/tasks/common.js';
@@ -104,12 +104,7 @@ export function envConfigForStore(storePath: string, storeEnvId: string | undefi
   if (registeredEnv(storeEnvId)) return { id: storeEnvId };
   const cfgFile = join(dirname(resolve(storePath)), 'config.json');
   if (existsSync(cfgFile)) {
-    let cfg: unknown;
-    try {
-      cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    } catch (e) {
-      throw new InputError(cfgFile, `invalid JSON: ${(e as Error).message}`);
-    }
+    const cfg = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile);
     const ec = (cfg as { envConfig?: EnvConfig }).envConfig;
     if (ec && ec.id === 'custom' && typeof ec.model === 'string') {
       if (!existsSync(ec.model)) throw new InputError(cfgFile, `model file ${ec.model} no longer exists; pass --env path/to/model.xml`, 'envConfig.model');

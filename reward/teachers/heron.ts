@@ -23,7 +23,7 @@
  * "directions": { "at_goal": "higher" } (optional) }.
  */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../../core/errors.js';
+import { InputError, parseJson } from '../../core/errors.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { Label, Pair, Segment, Teacher, TeacherContext } from '../types.js';
 import { labelId } from './synthetic.js';
@@ -125,12 +125,7 @@ export function loadHeronConfig(path: string, spec: EnvSpec): HeronConfig {
   } catch (e) {
     throw new InputError(path, `cannot read HERON config: ${(e as Error).message}`);
   }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(path, `invalid JSON: ${(e as Error).message}`);
-  }
+  const obj = parseJson(text, path);
   return parseHeronConfig(obj, spec, path);
 }
 

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { flags } from '../../core/config.js';
-import { InputError, UsageError } from '../../core/errors.js';
+import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir } from '../../core/run.js';
@@ -81,12 +81,7 @@ export function loadPpoPolicy(path: string, envSpec: EnvSpec): PpoPolicy {
   const file = where.endsWith('.json') ? where : join(where, 'policy.json');
   const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
   if (existsSync(ckFile)) {
-    let env: EnvConfig | undefined;
-    try {
-      env = (JSON.parse(readFileSync(ckFile, 'utf8')) as { env?: EnvConfig }).env;
-    } catch (e) {
-      throw new InputError(ckFile, `invalid JSON: ${(e as Error).message}`);
-    }
+    const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
     const id = envSpec.id.startsWith('custom') ? 'custom' : envSpec.id;
     if (env && env.id !== id) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
-import { InputError, UsageError } from '../../core/errors.js';
+import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
@@ -372,12 +372,7 @@ export const trainCommand: Command = {
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
-      let saved: TrainFlags & { command?: string };
-      try {
-        saved = JSON.parse(readFileSync(cfgFile, 'utf8')) as TrainFlags & { command?: string };
-      } catch (e) {
-        throw new InputError(cfgFile, `invalid JSON: ${(e as Error).message}`);
-      }
+      const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       const { json, quiet } = f;
       // Flags added after the run was made take their defaults.
