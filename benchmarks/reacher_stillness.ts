@@ -21,7 +21,7 @@ import { makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import { RewardNet } from '../reward/network.js';
 import { LabelStore } from '../reward/store.js';
-import { loadPpoPolicy } from '../scripts/commands/collect.js';
+import { loadPpoPolicy } from '../agents/saved_policy.js';
 
 const [prefRun, ...policyRuns] = process.argv.slice(2);
 if (!prefRun || policyRuns.length === 0) {

@@ -97,12 +97,11 @@ export async function loadViewerEnv(config: EnvConfig): Promise<ViewerEnv> {
 /**
  * The env config of a label store when none is given: a built-in id recorded in the store,
  * or, for a bring-your-own model, the `envConfig` of the run folder the store lives in
- * (`prefrl train` writes labels.sqlite next to config.json).
+ * (`prefrl train` writes labels.sqlite next to config.json; other data passes its run's config.json).
  */
-export function envConfigForStore(storePath: string, storeEnvId: string | undefined): EnvConfig {
+export function envConfigForStore(storePath: string, storeEnvId: string | undefined, cfgFile = join(dirname(resolve(storePath)), 'config.json')): EnvConfig {
   if (storeEnvId === undefined) throw new UsageError(`${storePath} holds no segments yet, so its env is unknown; pass --env`);
   if (registeredEnv(storeEnvId)) return { id: storeEnvId };
-  const cfgFile = join(dirname(resolve(storePath)), 'config.json');
   if (existsSync(cfgFile)) {
     const cfg = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile);
     const ec = (cfg as { envConfig?: EnvConfig }).envConfig;

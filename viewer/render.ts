@@ -9,7 +9,8 @@
  *   playwright's request routing: no port is opened.
  * - `renderSegmentFrames(source, frames, opts)`: PNG buffers of chosen steps of a segment (the
  *   entry point for VLM teachers; `hideRobot` leaves only the world and loose objects).
- * - `renderPair(...)`: a pair to .mp4 / .webm (ffmpeg, yuv420p) or a .png of one step.
+ * - `renderClips(...)`: one clip or two side by side (a pair: `renderPair`) to .mp4 / .webm
+ *   (ffmpeg, yuv420p) or a .png of one step.
  *
  * A missing chromium or ffmpeg is an InputError naming the package to install.
  */
@@ -226,14 +227,22 @@ export async function renderSegmentFrames(source: SegmentSource, frames: readonl
 
 export type Side = 'a' | 'b' | 'both';
 
-export interface PairRenderOptions extends FrameRenderOptions {
-  readonly side?: Side;
+/** The clips of a pair that a side shows: a and b (a left), or one of them. */
+export function pairClips(pair: Pair, side: Side): Segment[] {
+  return side === 'a' ? [pair.a] : side === 'b' ? [pair.b] : [pair.a, pair.b];
+}
+
+export interface ClipRenderOptions extends FrameRenderOptions {
   /** Video frame rate (default: real time, 1 / dt). */
   readonly fps?: number;
   /** Step shown in a .png (default 0). */
   readonly step?: number;
   /** Seconds per env step (for real-time video). */
   readonly dt: number;
+}
+
+export interface PairRenderOptions extends ClipRenderOptions {
+  readonly side?: Side;
 }
 
 export interface RenderResult {
@@ -256,7 +265,7 @@ export function videoSteps(length: number, dt: number, fps: number): number[] {
  * Check a render's output path and step before any work: a .mp4, .webm or .png name in an
  * existing folder, and (for a .png) a step within the clips. Throws a UsageError naming the flag.
  */
-export function checkRenderTarget(pair: Pair, out: string, side: 'both' | 'a' | 'b', step?: number): void {
+export function checkRenderTarget(clips: readonly Segment[], out: string, step?: number): void {
   const ext = extname(out).toLowerCase();
   if (!['.mp4', '.webm', '.png'].includes(ext)) throw new UsageError(`--out ${out}: expected a .mp4, .webm or .png file`);
   const folder = dirname(resolve(out));
@@ -268,29 +277,33 @@ export function checkRenderTarget(pair: Pair, out: string, side: 'both' | 'a' | 
   }
   if (!isDir) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out}: is a folder`);
-  const segs = side === 'a' ? [pair.a] : side === 'b' ? [pair.b] : [pair.a, pair.b];
-  const length = Math.max(...segs.map((s) => s.length));
+  const length = Math.max(...clips.map((s) => s.length));
   if (ext === '.png') {
     const s = step ?? 0;
     if (!Number.isInteger(s) || s < 0 || s > length) throw new UsageError(`--step ${s}: the clips have steps 0..${length}`);
   }
 }
 
+/** Render a pair (or one side of it): `renderClips` of its clips. */
+export function renderPair(pair: Pair, model: ModelPayload, out: string, opts: PairRenderOptions): Promise<RenderResult> {
+  return renderClips(pairClips(pair, opts.side ?? 'both'), model, out, opts);
+}
+
 /**
- * Render a pair (or one side of it) to .mp4, .webm or .png (by the extension of `out`). The file
- * is written under a temporary name in the same folder and renamed when complete, so a failed
- * render leaves an existing file of that name as it was.
+ * Render one clip, or two side by side (the first left), to .mp4, .webm or .png (by the
+ * extension of `out`); a shorter clip holds its last step. The file is written under a
+ * temporary name in the same folder and renamed when complete, so a failed render leaves an
+ * existing file of that name as it was.
  */
-export async function renderPair(pair: Pair, model: ModelPayload, out: string, opts: PairRenderOptions): Promise<RenderResult> {
+export async function renderClips(segs: readonly Segment[], model: ModelPayload, out: string, opts: ClipRenderOptions): Promise<RenderResult> {
+  if (segs.length < 1 || segs.length > 2) throw new RangeError(`renderClips: one or two clips, got ${segs.length}`);
   const started = performance.now();
   const ext = extname(out).toLowerCase();
-  const side = opts.side ?? 'both';
-  checkRenderTarget(pair, out, side, opts.step);
-  const segs = side === 'a' ? [pair.a] : side === 'b' ? [pair.b] : [pair.a, pair.b];
+  checkRenderTarget(segs, out, opts.step);
   // ffmpeg picks the container by the extension: the temporary name keeps it.
   const tmp = join(dirname(resolve(out)), `.${basename(out, extname(out))}.tmp-${process.pid}${ext}`);
   const ffmpeg = ext === '.png' ? null : findFfmpeg();
-  let width = opts.width ?? (side === 'both' ? 1280 : 640);
+  let width = opts.width ?? (segs.length === 2 ? 1280 : 640);
   let height = opts.height ?? 480;
   if (ext !== '.png') {
     // yuv420p needs even sizes.

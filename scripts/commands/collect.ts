@@ -19,19 +19,18 @@
  * envs (medium-replay). With --steps N the random/medium/expert dataset holds exactly N
  * transitions; its last episode may be cut (no terminal or timeout flag, as in D4RL).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
+import { loadPpoPolicy } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
-import { InputError, parseJson, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir } from '../../core/run.js';
-import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
-import type { Env, EnvSpec } from '../../envs/types.js';
+import type { Env } from '../../envs/types.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
@@ -65,31 +64,6 @@ const spec = {
     '  prefrl collect --env reacher --policy medium-replay --steps 100000 --target-return -60',
   ].join('\n'),
 };
-
-/** The folder or file holding a PPO policy: a run folder, a checkpoint folder, or policy.json. */
-export function resolvePolicyPath(path: string): string {
-  const inRun = join(path, 'artifacts', 'checkpoint');
-  if (existsSync(join(inRun, 'policy.json'))) return inRun;
-  if (path.endsWith('.json') || existsSync(join(path, 'policy.json'))) return path;
-  throw new UsageError(`--checkpoint: ${JSON.stringify(path)} holds no PPO policy (expected a run folder with artifacts/checkpoint/, a checkpoint folder with policy.json, or a policy.json file)`);
-}
-
-/** Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits it. */
-export function loadPpoPolicy(path: string, envSpec: EnvSpec): PpoPolicy {
-  const where = resolvePolicyPath(path);
-  const policy = PpoPolicy.load(where);
-  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
-  const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
-  if (existsSync(ckFile)) {
-    const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
-    const id = envSpec.id.startsWith('custom') ? 'custom' : envSpec.id;
-    if (env && env.id !== id) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
-  }
-  if (policy.obsDim !== envSpec.obsDim || policy.actDim !== envSpec.actDim) {
-    throw new InputError(file, `the policy takes ${policy.obsDim} observations and gives ${policy.actDim} actions; env "${envSpec.id}" has ${envSpec.obsDim} and ${envSpec.actDim}`, 'obsDim');
-  }
-  return policy;
-}
 
 /** Record exactly `steps` transitions with a policy, episode after episode. */
 export function collectSteps(env: Env, policy: Policy, steps: number, seed: number, onStep?: () => void): Trajectory[] {

@@ -61,6 +61,7 @@ export const demoCommand: Command = {
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
     const viewer = `npx prefrl serve --store ${pref.run.path}/labels.sqlite`;
+    const watch = `npx prefrl rollout --env ${p.env} --policy ${pref.run.path} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
       teacher: p.teacher,
@@ -71,6 +72,7 @@ export const demoCommand: Command = {
       untrainedReturn: p.curve[0]?.[1] ?? null,
       ratio,
       viewer,
+      watch,
     };
     if (f.json) printJson(ctx.io, result);
     else {
@@ -84,6 +86,7 @@ export const demoCommand: Command = {
           `untrained policy: ${fmt(p.curve[0]?.[1])}${ratio === null ? '' : `; learned-reward agent reached ${(100 * ratio).toFixed(0)}% of the true-reward agent's improvement over it`}`,
           `reward model: held-out accuracy ${fmt(p.rewardAccuracy)}, correlation with true segment returns ${fmt(p.rewardCorrelation)}`,
           `see the pairs the teacher compared: ${viewer}`,
+          `watch the learned-reward agent: ${watch}`,
           `metrics: ${pref.run.path}/metrics.jsonl (eval/true_return, reward/val_accuracy, ...)`,
           '',
         ].join('\n'),

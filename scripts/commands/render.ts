@@ -1,25 +1,33 @@
 /**
- * `prefrl render`: a stored pair (or one of its clips) to a video (.mp4 / .webm) or an image
- * (.png), rendered by the viewer's own three.js scene in headless Chromium and encoded with
- * ffmpeg (yuv420p).
+ * `prefrl render`: a stored pair (or one of its clips), or one or two recorded episodes (a
+ * `prefrl rollout` or `tour` run), to a video (.mp4 / .webm) or an image (.png), rendered by the
+ * viewer's own three.js scene in headless Chromium and encoded with ffmpeg (yuv420p).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
-import { envConfigFromArgs } from '../../envs/registry.js';
+import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
+import { loadTrajectories } from '../../envs/trajectory.js';
+import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
+import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
-import { type CameraSpec, checkRenderTarget, renderPair } from '../../viewer/render.js';
+import { type CameraSpec, checkRenderTarget, pairClips, renderClips } from '../../viewer/render.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl render',
-  summary: 'Render a stored pair (both clips side by side, or one) to .mp4, .webm or .png with the viewer\'s scene in headless Chromium.',
+  summary:
+    'Render a stored pair (both clips side by side, or one), or one or two recorded episodes, to .mp4, .webm or .png with the viewer\'s scene in headless Chromium.',
   flags: {
-    store: flags.string({ doc: 'label store (.sqlite)' }),
-    pair: flags.string({ doc: 'pair id, or its 0-based index in hand-out order' }),
+    store: flags.string({ doc: 'label store (.sqlite) holding the pair', optional: true }),
+    pair: flags.string({ doc: 'with --store: pair id, or its 0-based index in hand-out order', optional: true }),
+    trajectories: flags.string({ doc: 'instead of a pair: recorded episodes, a prefrl rollout run folder or its trajectory folder', optional: true }),
+    episode: flags.string({ doc: 'with --trajectories: episode index (0-based), or two (N,M) side by side', optional: true, defaultDoc: '0' }),
     out: flags.string({ doc: 'output file: .mp4, .webm (video) or .png (one step)' }),
-    side: flags.choice(['both', 'a', 'b'] as const, { doc: 'both clips side by side (a left), or one', default: 'both' }),
+    side: flags.choice(['both', 'a', 'b'] as const, { doc: 'with --store: both clips side by side (a left), or one', optional: true, defaultDoc: 'both' }),
     width: flags.int({ doc: 'image width, px', optional: true, defaultDoc: '1280 for both, 640 for one', min: 16, max: 4096 }),
     height: flags.int({ doc: 'image height, px', default: 480, min: 16, max: 4096 }),
     fps: flags.float({ doc: 'video frames per second', optional: true, defaultDoc: 'real time, 1 / env dt', min: 1, max: 240 }),
@@ -37,8 +45,57 @@ const spec = {
     'Examples:',
     '  prefrl render --store runs/<id>/labels.sqlite --pair 0 --out pair0.mp4',
     '  prefrl render --store labels.sqlite --pair p-1a2b3c4d5e6f7a8b --side a --out a.png --step 25 --camera side',
+    '  prefrl rollout --env reacher --policy runs/<stamp>-train-reacher --episodes 5',
+    '  prefrl render --trajectories runs/<stamp>-rollout-reacher --episode 0,1 --out best.mp4',
   ].join('\n'),
 };
+
+/**
+ * The trajectory folder a --trajectories path names: the folder itself (index.json), or a run
+ * folder's artifacts/trajectories/<env>/ when it holds exactly one env.
+ */
+export function resolveTrajectoryDir(path: string): { dir: string; runConfig: string | null } {
+  if (!existsSync(path)) throw new UsageError(`--trajectories: ${path} not found`);
+  if (existsSync(join(path, 'index.json'))) {
+    // <run>/artifacts/trajectories/<env>/: the run's config.json is three levels up.
+    const cfg = resolve(path, '..', '..', '..', 'config.json');
+    return { dir: path, runConfig: existsSync(cfg) ? cfg : null };
+  }
+  const root = join(path, 'artifacts', 'trajectories');
+  let envs: string[] = [];
+  if (existsSync(root) && statSync(root).isDirectory()) envs = readdirSync(root).filter((n) => existsSync(join(root, n, 'index.json')));
+  if (envs.length === 1) {
+    const cfg = join(path, 'config.json');
+    return { dir: join(root, envs[0]), runConfig: existsSync(cfg) ? cfg : null };
+  }
+  if (envs.length > 1) throw new UsageError(`--trajectories: ${path} holds episodes of ${envs.length} envs; name one: ${envs.map((n) => join(root, n)).join(', ')}`);
+  throw new UsageError(`--trajectories: ${path} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
+}
+
+/** Parse --episode: one index, or two separated by a comma. */
+export function parseEpisodes(text: string, count: number): number[] {
+  const parts = text.split(',').map((x) => x.trim());
+  if (parts.length > 2 || !parts.every((x) => /^\d+$/.test(x))) throw new UsageError(`--episode: expected an episode index or two (N,M), got ${JSON.stringify(text)}`);
+  const idx = parts.map(Number);
+  for (const i of idx) if (i >= count) throw new UsageError(`--episode ${i}: the folder holds ${count === 0 ? 'no episodes' : `${count} episode${count === 1 ? '' : 's'} (0..${count - 1})`}`);
+  return idx;
+}
+
+export interface ClipsToRender {
+  readonly clips: Segment[];
+  readonly envConfig: EnvConfig;
+  /** What was rendered, for the summary. */
+  readonly what: Record<string, unknown>;
+  readonly close: () => void;
+}
+
+/** Seconds per env step of a clip, from its recorded clock. */
+function clipDt(seg: Segment, source: string): number {
+  const dt = seg.length > 0 ? (seg.time[seg.length] - seg.time[0]) / seg.length : 0;
+  if (!(dt > 0)) throw new InputError(source, `${seg.id || 'the clip'} has no time steps to derive its frame rate from`);
+  return dt;
+}
+
 
 /** Parse --camera. */
 export function parseCamera(text: string): CameraSpec {
@@ -60,27 +117,16 @@ export const renderCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const camera = parseCamera(f.camera);
-    if (!existsSync(f.store)) throw new UsageError(`--store: ${f.store} not found`);
-    const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
+    if ((f.store === undefined) === (f.trajectories === undefined)) throw new UsageError('prefrl render: give either --store and --pair (a stored pair) or --trajectories (recorded episodes)');
+    if (f.store !== undefined && f.episode !== undefined) throw new UsageError('--episode: only with --trajectories (pairs are chosen with --pair)');
+    if (f.trajectories !== undefined && (f.side !== undefined || f.pair !== undefined)) throw new UsageError(`--${f.side !== undefined ? 'side' : 'pair'}: only with --store (two episodes are chosen with --episode N,M)`);
+    const side = f.side ?? 'both';
+    const src = f.store !== undefined ? openPair(f.store, f.pair, side, f.env, f.task, ctx.clock) : episodeClips(f.trajectories as string, f.episode ?? '0', f.env, f.task);
     try {
-      let pairId = f.pair;
-      if (/^\d+$/.test(f.pair)) {
-        const id = store.pairIdAt(Number(f.pair));
-        if (id === undefined) {
-          const n = store.counts().pairs;
-          throw new UsageError(`--pair ${f.pair}: the store has ${n} pairs (indices 0..${n - 1})`);
-        }
-        pairId = id;
-      }
-      const pair = store.getPair(pairId);
-      if (!pair) throw new UsageError(`--pair: no pair ${JSON.stringify(pairId)} in ${f.store}`);
-      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(f.store, store.envId() ?? pair.a.envId);
-      const dt = pair.a.length > 0 ? (pair.a.time[pair.a.length] - pair.a.time[0]) / pair.a.length : 0;
-      if (!(dt > 0)) throw new InputError(f.store, `segment ${pair.a.id} has no time steps to derive its frame rate from`);
-      checkRenderTarget(pair, f.out, f.side, f.step);
-      ctx.logger.info(`rendering pair ${pair.id} (${f.side}) to ${f.out}`);
-      const r = await renderPair(pair, modelPayload(envConfig), f.out, {
-        side: f.side,
+      const dt = clipDt(src.clips[0], f.store ?? (f.trajectories as string));
+      checkRenderTarget(src.clips, f.out, f.step);
+      ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
+      const r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {
         width: f.width,
         height: f.height,
         fps: f.fps,
@@ -92,12 +138,47 @@ export const renderCommand: Command = {
         chromium: f.chromium,
         dt,
       });
-      const summary = { out: r.out, pair: pair.id, side: f.side, frames: r.frames, width: r.width, height: r.height, fps: r.fps, seconds: r.seconds };
+      const summary = { out: r.out, ...src.what, frames: r.frames, width: r.width, height: r.height, fps: r.fps, seconds: r.seconds };
       if (f.json) printJson(ctx.io, summary);
       else ctx.io.stdout.write(`wrote ${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.width}x${r.height}${r.fps ? ` at ${r.fps} fps` : ''} (${r.seconds.toFixed(1)} s)\n`);
       return 0;
     } finally {
-      store.close();
+      src.close();
     }
   },
 };
+
+function openPair(storePath: string, pairArg: string | undefined, side: 'both' | 'a' | 'b', env: string | undefined, task: string | undefined, clock: Clock): ClipsToRender {
+  if (pairArg === undefined) throw new UsageError('--pair: required with --store (a pair id, or its 0-based index)');
+  if (!existsSync(storePath)) throw new UsageError(`--store: ${storePath} not found`);
+  const store = LabelStore.open(storePath, { create: false, clock });
+  try {
+    let pairId = pairArg;
+    if (/^\d+$/.test(pairArg)) {
+      const id = store.pairIdAt(Number(pairArg));
+      if (id === undefined) {
+        const n = store.counts().pairs;
+        throw new UsageError(`--pair ${pairArg}: the store has ${n} pairs (indices 0..${n - 1})`);
+      }
+      pairId = id;
+    }
+    const pair = store.getPair(pairId);
+    if (!pair) throw new UsageError(`--pair: no pair ${JSON.stringify(pairId)} in ${storePath}`);
+    const envConfig = env ? envConfigFromArgs(env, { task }) : envConfigForStore(storePath, store.envId() ?? pair.a.envId);
+    return { clips: pairClips(pair, side), envConfig, what: { pair: pair.id, side }, close: () => store.close() };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/** The clips of one or two recorded episodes (--trajectories, --episode) and the env they ran in. */
+export function episodeClips(path: string, episodeArg: string, env: string | undefined, task: string | undefined): ClipsToRender {
+  const { dir, runConfig } = resolveTrajectoryDir(path);
+  const trajs = loadTrajectories(dir);
+  if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
+  const episodes = parseEpisodes(episodeArg, trajs.length);
+  const clips = episodes.map((i) => sliceSegment(trajs[i], 0, trajs[i].length, `${dir} episode ${i}`));
+  const envConfig = env ? envConfigFromArgs(env, { task }) : envConfigForStore(dir, trajs[0].envId, runConfig ?? join(dir, 'config.json'));
+  return { clips, envConfig, what: { trajectories: dir, episodes }, close: () => undefined };
+}

@@ -1,10 +1,16 @@
 /**
  * `prefrl rollout`: run a policy in an env and save the trajectories in a run folder
  * (obs, actions, rewards, reward terms, qpos/qvel per step, episode boundaries), plus
- * per-episode metrics. `prefrl demo` (npm start) uses the same code on several envs.
+ * per-episode metrics. The policy is random, zero, or a trained one that prefrl saved (a PPO
+ * checkpoint, an IQL or BC actor), which makes this the command that evaluates a trained agent
+ * (mean return, its spread, final task success) and records its episodes for `prefrl render
+ * --trajectories`. `prefrl tour` uses the same code on several envs.
  */
 import { join } from 'node:path';
+import { loadSavedPolicy, type SavedPolicy } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { mean, std } from '../../core/math.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, type RunDir } from '../../core/run.js';
@@ -28,9 +34,20 @@ function makePolicy(name: PolicyName, spec: EnvSpec, seed: number): Policy {
 
 export interface RolloutSummary {
   readonly env: string;
+  /** random, zero, or what trained the saved policy (ppo, iql, bc). */
+  readonly policy: string;
+  /** The saved policy's file, when there is one. */
+  readonly policyFile?: string;
+  /** Whether actions were sampled (a stochastic saved PPO policy) rather than the mean action. */
+  readonly stochastic?: boolean;
   readonly episodes: number;
   readonly steps: number;
   readonly meanReturn: number;
+  /** Standard deviation of the episode returns (population). */
+  readonly returnStd: number;
+  readonly returns: number[];
+  /** Mean task success at each episode's last step (null when the env has no success measure). */
+  readonly meanSuccess: number | null;
   readonly meanLength: number;
   /** Mean per-episode sum of each reward term. */
   readonly termMeans: Record<string, number>;
@@ -45,15 +62,16 @@ export interface RolloutSummary {
 export async function collectInto(
   run: RunDir,
   config: EnvConfig,
-  opts: { episodes: number; policy: PolicyName; seed: number },
+  opts: { episodes: number; policy: PolicyName | SavedPolicy; seed: number; quiet?: boolean },
   ctx: CommandContext,
 ): Promise<RolloutSummary> {
   const env = await makeEnv(config, { logger: ctx.logger });
   try {
     const spec = env.spec;
-    const progress = new Progress(`rollout ${spec.id}`, opts.episodes * spec.horizon, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty });
+    const progress = new Progress(`rollout ${spec.id}`, opts.episodes * spec.horizon, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: opts.quiet ?? false });
     const t0 = ctx.clock.now();
-    const trajs: Trajectory[] = rollout(env, makePolicy(opts.policy, spec, opts.seed), {
+    const policy = typeof opts.policy === 'string' ? makePolicy(opts.policy, spec, opts.seed) : opts.policy.policy;
+    const trajs: Trajectory[] = rollout(env, policy, {
       episodes: opts.episodes,
       seed: opts.seed,
       onStep: () => progress.tick(),
@@ -82,11 +100,19 @@ export async function collectInto(
     });
     const dir = run.artifact(join('trajectories', spec.id.replace(/[^A-Za-z0-9._-]/g, '_')));
     saveTrajectories(dir, trajs);
+    const returns = trajs.map(trajectoryReturn);
+    const finals = trajs.map((t) => (t.length > 0 ? t.success[t.length - 1] : Number.NaN));
+    const saved = typeof opts.policy === 'string' ? null : opts.policy;
     return {
       env: spec.id,
+      policy: saved ? saved.algo : (opts.policy as PolicyName),
+      ...(saved ? { policyFile: saved.file, stochastic: saved.stochastic } : {}),
       episodes: trajs.length,
       steps,
-      meanReturn: trajs.reduce((s, t) => s + trajectoryReturn(t), 0) / trajs.length,
+      meanReturn: mean(returns),
+      returnStd: std(returns),
+      returns,
+      meanSuccess: finals.every((x) => Number.isFinite(x)) ? mean(finals) : null,
       meanLength: steps / trajs.length,
       termMeans,
       segments50: trajs.reduce((n, t) => n + Math.floor(t.length / 50), 0),
@@ -101,8 +127,18 @@ export async function collectInto(
 
 export function summaryTable(rows: readonly RolloutSummary[]): string {
   return formatTable(
-    ['env', 'episodes', 'steps', 'mean return', 'segments(50)', 'steps/s'],
-    rows.map((r) => [r.env, String(r.episodes), String(r.steps), r.meanReturn.toFixed(2), String(r.segments50), r.stepsPerSec.toFixed(0)]),
+    ['env', 'policy', 'episodes', 'steps', 'mean return', 'std', 'success', 'segments(50)', 'steps/s'],
+    rows.map((r) => [
+      r.env,
+      r.policy,
+      String(r.episodes),
+      String(r.steps),
+      r.meanReturn.toFixed(2),
+      r.returnStd.toFixed(2),
+      r.meanSuccess === null ? '-' : r.meanSuccess.toFixed(3),
+      String(r.segments50),
+      r.stepsPerSec.toFixed(0),
+    ]),
   );
 }
 
@@ -113,12 +149,24 @@ const spec = {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
     task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
     episodes: flags.int({ doc: 'episodes to run', default: 5, min: 1 }),
-    policy: flags.choice(POLICIES, { doc: 'policy', default: 'random' }),
+    policy: flags.string({
+      doc: 'random | zero | a trained policy: a PPO run folder, checkpoint folder or policy.json (prefrl train), or an offline actor: actor.json, a folder holding it, or an iql run folder (prefrl iql, prefrl offline)',
+      default: 'random',
+    }),
+    stochastic: flags.bool({ doc: 'a saved PPO policy samples its actions instead of taking the mean action', default: false }),
     seed: flags.int({ doc: 'seed', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
     name: flags.string({ doc: 'run name (default: rollout-<env>)', optional: true }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },
+  epilog: [
+    'Examples:',
+    '  prefrl rollout --env cheetah-run --episodes 3',
+    '  prefrl rollout --env reacher --policy runs/<stamp>-train-reacher --episodes 30      # evaluate a trained PPO agent',
+    '  prefrl rollout --env pusher --policy runs/<stamp>-offline-pusher/artifacts/agents/iql-learned',
+    '  prefrl render --trajectories runs/<stamp>-rollout-reacher --episode 0 --out ep0.mp4  # watch an episode',
+  ].join('\n'),
 };
 
 export const rolloutCommand: Command = {
@@ -129,12 +177,25 @@ export const rolloutCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const config = envConfigFromArgs(f.env, { task: f.task });
+    const named = (POLICIES as readonly string[]).includes(f.policy);
+    if (named && f.stochastic) throw new UsageError('--stochastic: only for a saved PPO policy (--policy <run folder or checkpoint>)');
+    // A saved policy is loaded and checked against the env before the run folder exists.
+    let policy: PolicyName | SavedPolicy = f.policy as PolicyName;
+    if (!named) {
+      const probe = await makeEnv(config, { logger: ctx.logger });
+      try {
+        policy = loadSavedPolicy(f.policy, probe.spec, { stochastic: f.stochastic, seed: f.seed, flag: '--policy' });
+      } finally {
+        probe.dispose();
+      }
+      ctx.logger.info(`policy: ${policy.algo} from ${policy.file} (${policy.stochastic ? 'sampled actions' : 'mean action'})`);
+    }
     const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${config.id === 'custom' ? 'custom' : config.id}`, config: { command: 'rollout', ...f, envConfig: config }, clock: ctx.clock });
     try {
-      const summary = await collectInto(run, config, { episodes: f.episodes, policy: f.policy, seed: f.seed }, ctx);
+      const summary = await collectInto(run, config, { episodes: f.episodes, policy, seed: f.seed, quiet: f.quiet }, ctx);
       run.writeJson('summary.json', summary);
       if (f.json) printJson(ctx.io, { runDir: run.path, ...summary });
-      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\n`);
+      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: prefrl render --trajectories ${run.path} --episode 0 --out episode0.mp4\n`);
       return 0;
     } finally {
       run.close();

@@ -15,12 +15,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTrajectories } from '../../envs/trajectory.js';
+import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
+import { main } from '../../scripts/cli.js';
+import { episodeClips } from '../../scripts/commands/render.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
-import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
+import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
 import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
 
@@ -342,5 +347,38 @@ describe('viewer in headless Chromium', () => {
     }
     expect(Buffer.compare(readFileSync(out), before)).toBe(0);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('renders recorded episodes (prefrl rollout) side by side; a shorter clip holds its last step', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['rollout', '--env', 'reacher', '--episodes', '2', '--seed', '5', '--runs-dir', join(dir, 'runs'), '--quiet', '--json'], ctx)).toBe(0);
+    const { runDir, trajectories } = lastJson<{ runDir: string; trajectories: string }>(out);
+    const src = episodeClips(runDir, '0,1', undefined, undefined);
+    expect(src.envConfig).toEqual({ id: 'reacher' });
+    expect(src.clips.map((c) => c.length)).toEqual([200, 200]);
+    const small = { browser, staticDir: site, width: 240, height: 120, dt: env.spec.dt };
+    const png = join(dir, 'episodes.png');
+    await renderClips(src.clips, modelPayload(src.envConfig), png, { ...small, step: 200 });
+    const both = decodePng(readFileSync(png));
+    expect([both.width, both.height]).toEqual([240, 120]);
+    // The arm shows in each half.
+    const half = (img: { width: number; height: number; rgba: Uint8Array }, right: boolean) => {
+      const w = img.width / 2;
+      const o = new Uint8Array(w * img.height * 4);
+      for (let y = 0; y < img.height; y++) o.set(img.rgba.subarray((y * img.width + (right ? w : 0)) * 4, (y * img.width + (right ? w : 0) + w) * 4), y * w * 4);
+      return o;
+    };
+    expect(countOrange(half(both, false))).toBeGreaterThan(20);
+    expect(countOrange(half(both, true))).toBeGreaterThan(20);
+    // Episode 0 cut to 10 steps beside episode 1: at steps 10 and 40 its pane is the same image, the other's is not.
+    const short = sliceSegment(loadTrajectories(trajectories)[0], 0, 10);
+    const at = async (step: number) => {
+      const p = join(dir, `hold-${step}.png`);
+      await renderClips([short, src.clips[1]], modelPayload(src.envConfig), p, { ...small, step });
+      return decodePng(readFileSync(p));
+    };
+    const [s10, s40] = [await at(10), await at(40)];
+    expect(Buffer.compare(Buffer.from(half(s10, false)), Buffer.from(half(s40, false)))).toBe(0);
+    expect(Buffer.compare(Buffer.from(half(s10, true)), Buffer.from(half(s40, true)))).not.toBe(0);
   });
 });

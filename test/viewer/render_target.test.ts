@@ -1,14 +1,19 @@
 /**
  * The render command's checks before any browser starts (checkRenderTarget): the output's type
- * and folder, and a .png's step. No Chromium needed; the render itself is tested in e2e.test.ts.
+ * and folder, and a .png's step; for recorded episodes, which folder and episodes are meant, and
+ * the flags that do not go together. No Chromium needed; the render itself is tested in
+ * e2e.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
 import type { Pair } from '../../reward/types.js';
-import { checkRenderTarget } from '../../viewer/render.js';
+import { checkRenderTarget, pairClips } from '../../viewer/render.js';
+import { main } from '../../scripts/cli.js';
+import { episodeClips, parseEpisodes, resolveTrajectoryDir } from '../../scripts/commands/render.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 import { makePairs } from './helpers.js';
 
 let dir = '';
@@ -32,19 +37,63 @@ function usage(fn: () => void): string {
 
 describe('checkRenderTarget', () => {
   it('accepts .mp4, .webm and .png (any case) in an existing folder, and a .png step from 0 to the clip length', () => {
-    for (const name of ['a.mp4', 'b.WEBM', 'c.png']) expect(() => checkRenderTarget(pair, join(dir, name), 'both')).not.toThrow();
-    expect(() => checkRenderTarget(pair, join(dir, 'c.png'), 'a', 10)).not.toThrow();
+    for (const name of ['a.mp4', 'b.WEBM', 'c.png']) expect(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, name))).not.toThrow();
+    expect(() => checkRenderTarget(pairClips(pair, 'a'), join(dir, 'c.png'), 10)).not.toThrow();
   });
   it('refuses another type, a missing folder, a folder as the file, and a step past the clips, naming the flag', () => {
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'x.gif'), 'both'))).toBe(`--out ${join(dir, 'x.gif')}: expected a .mp4, .webm or .png file`);
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'nope', 'x.png'), 'both'))).toBe(`--out ${join(dir, 'nope', 'x.png')}: ${join(dir, 'nope')} is not an existing folder`);
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'x.gif')))).toBe(`--out ${join(dir, 'x.gif')}: expected a .mp4, .webm or .png file`);
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'nope', 'x.png')))).toBe(`--out ${join(dir, 'nope', 'x.png')}: ${join(dir, 'nope')} is not an existing folder`);
     writeFileSync(join(dir, 'file'), 'x');
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'file', 'x.png'), 'both'))).toMatch(/is not an existing folder$/);
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'file', 'x.png')))).toMatch(/is not an existing folder$/);
     mkdirSync(join(dir, 'folder.png'));
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'folder.png'), 'both'))).toBe(`--out ${join(dir, 'folder.png')}: is a folder`);
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'c.png'), 'b', 11))).toBe('--step 11: the clips have steps 0..10');
-    expect(usage(() => checkRenderTarget(pair, join(dir, 'c.png'), 'both', -1))).toBe('--step -1: the clips have steps 0..10');
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'folder.png')))).toBe(`--out ${join(dir, 'folder.png')}: is a folder`);
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'b'), join(dir, 'c.png'), 11))).toBe('--step 11: the clips have steps 0..10');
+    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'c.png'), -1))).toBe('--step -1: the clips have steps 0..10');
     // A video takes every step: --step is not checked there.
-    expect(() => checkRenderTarget(pair, join(dir, 'v.mp4'), 'both', 99)).not.toThrow();
+    expect(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'v.mp4'), 99)).not.toThrow();
+  });
+});
+
+describe('render --trajectories', () => {
+  it('finds the episodes of a rollout run folder or its trajectory folder, and refuses others naming the flag', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '3', '--runs-dir', join(dir, 'runs'), '--quiet', '--json'], ctx)).toBe(0);
+    const { runDir, trajectories } = lastJson<{ runDir: string; trajectories: string }>(out);
+    expect(resolveTrajectoryDir(runDir)).toEqual({ dir: trajectories, runConfig: join(runDir, 'config.json') });
+    expect(resolveTrajectoryDir(trajectories)).toEqual({ dir: trajectories, runConfig: join(runDir, 'config.json') });
+    const src = episodeClips(runDir, '2,0', undefined, undefined);
+    expect(src.clips.map((c) => c.length)).toEqual([50, 50]);
+    expect(src.what).toEqual({ trajectories, episodes: [2, 0] });
+    expect(usage(() => resolveTrajectoryDir(join(dir, 'none')))).toBe(`--trajectories: ${join(dir, 'none')} not found`);
+    expect(usage(() => resolveTrajectoryDir(dir))).toBe(`--trajectories: ${dir} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
+    // A run with several envs (prefrl tour) has to be named down to one.
+    const tour = join(dir, 'tour');
+    for (const e of ['a', 'b']) cpSync(trajectories, join(tour, 'artifacts', 'trajectories', e), { recursive: true });
+    expect(usage(() => resolveTrajectoryDir(tour))).toBe(`--trajectories: ${tour} holds episodes of 2 envs; name one: ${join(tour, 'artifacts', 'trajectories', 'a')}, ${join(tour, 'artifacts', 'trajectories', 'b')}`);
+  });
+
+  it('parses --episode: one index or two, within the folder', () => {
+    expect(parseEpisodes('0', 3)).toEqual([0]);
+    expect(parseEpisodes(' 2, 1', 3)).toEqual([2, 1]);
+    expect(usage(() => parseEpisodes('3', 3))).toBe('--episode 3: the folder holds 3 episodes (0..2)');
+    expect(usage(() => parseEpisodes('0', 0))).toBe('--episode 0: the folder holds no episodes');
+    expect(usage(() => parseEpisodes('1', 1))).toBe('--episode 1: the folder holds 1 episode (0..0)');
+    for (const bad of ['1,2,3', '-1', 'a', '1.5', '']) expect(usage(() => parseEpisodes(bad, 3))).toMatch(/^--episode: expected an episode index or two \(N,M\)/);
+  });
+
+  it('refuses flags that do not go together with exit 2, before any browser starts', async () => {
+    const cases: [string[], string][] = [
+      [['--out', join(dir, 'x.png')], 'prefrl render: give either --store and --pair (a stored pair) or --trajectories (recorded episodes)'],
+      [['--store', 's.sqlite', '--trajectories', dir, '--out', join(dir, 'x.png')], 'prefrl render: give either --store and --pair (a stored pair) or --trajectories (recorded episodes)'],
+      [['--trajectories', dir, '--side', 'a', '--out', join(dir, 'x.png')], 'prefrl render: --side: only with --store (two episodes are chosen with --episode N,M)'],
+      [['--trajectories', dir, '--pair', '0', '--out', join(dir, 'x.png')], 'prefrl render: --pair: only with --store (two episodes are chosen with --episode N,M)'],
+      [['--store', 's.sqlite', '--episode', '1', '--out', join(dir, 'x.png')], 'prefrl render: --episode: only with --trajectories (pairs are chosen with --pair)'],
+      [['--store', join(dir, 'missing.sqlite'), '--out', join(dir, 'x.png')], 'prefrl render: --pair: required with --store (a pair id, or its 0-based index)'],
+    ];
+    for (const [args, message] of cases) {
+      const { ctx, err } = captureCli();
+      expect(await main(['render', ...args], ctx)).toBe(2);
+      expect(err.join('')).toBe(`${message}\n`);
+    }
   });
 });

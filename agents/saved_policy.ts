@@ -1,0 +1,134 @@
+/**
+ * Policies that prefrl saved, loaded to act in an env:
+ *   - PPO (`prefrl train`): a run folder (artifacts/checkpoint/), a checkpoint folder holding
+ *     policy.json, or the policy.json file; deterministic (mean action) or stochastic;
+ *   - offline actors (`prefrl iql`, `prefrl offline`: IQL or BC): an actor.json file, a folder
+ *     holding one, or an `iql` run folder (artifacts/actor/). An `offline` run folder holds three
+ *     (artifacts/agents/<agent>/), so it has to be named down to one of them.
+ * Each is checked against the env it is to act in: the env it was trained on (when saved) and
+ * the observation and action sizes. A path that holds no policy is a UsageError naming the flag;
+ * a bad file is an InputError naming the file.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError, parseJson, UsageError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { EnvConfig } from '../envs/registry.js';
+import type { Policy } from '../envs/rollout.js';
+import type { EnvSpec } from '../envs/types.js';
+import { ActorSnapshot } from './iql.js';
+import { PpoPolicy } from './ppo.js';
+
+/** The folder or file holding a PPO policy: a run folder, a checkpoint folder, or policy.json. */
+export function resolvePolicyPath(path: string, flag = '--checkpoint'): string {
+  const inRun = join(path, 'artifacts', 'checkpoint');
+  if (existsSync(join(inRun, 'policy.json'))) return inRun;
+  if ((path.endsWith('.json') && existsSync(path)) || existsSync(join(path, 'policy.json'))) return path;
+  throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no PPO policy (expected a run folder with artifacts/checkpoint/, a checkpoint folder with policy.json, or a policy.json file)`);
+}
+
+/** The env id a saved config names, in the form a spec's id is compared with. */
+function specId(spec: EnvSpec): string {
+  return spec.id.startsWith('custom') ? 'custom' : spec.id;
+}
+
+function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec, what: string): void {
+  if (obsDim !== spec.obsDim || actDim !== spec.actDim) {
+    throw new InputError(file, `the ${what} takes ${obsDim} observations and gives ${actDim} actions; env "${spec.id}" has ${spec.obsDim} and ${spec.actDim}`, 'obsDim');
+  }
+}
+
+/** Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits it. */
+export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint'): PpoPolicy {
+  const where = resolvePolicyPath(path, flag);
+  const policy = PpoPolicy.load(where);
+  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
+  const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
+  if (existsSync(ckFile)) {
+    const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
+    if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
+  }
+  checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
+  return policy;
+}
+
+/**
+ * The actor.json a path names, or null when it names none. A folder of several actors (an
+ * `offline` run) is a UsageError that lists them.
+ */
+export function resolveActorFile(path: string, flag: string): string | null {
+  if (path.endsWith('.json')) return existsSync(path) && isActorFile(path) ? path : null;
+  for (const f of [join(path, 'actor.json'), join(path, 'artifacts', 'actor', 'actor.json')]) if (existsSync(f)) return f;
+  const agents = join(path, 'artifacts', 'agents');
+  if (existsSync(agents)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(agents).filter((n) => existsSync(join(agents, n, 'actor.json')));
+    } catch {
+      names = [];
+    }
+    if (names.length > 0) {
+      throw new UsageError(`${flag}: ${path} holds ${names.length} actors; name one: ${names.map((n) => join(agents, n)).join(', ')}`);
+    }
+  }
+  return null;
+}
+
+/** Whether a .json file is a saved offline actor (by its format field; unreadable files are not). */
+function isActorFile(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown }).format === 'prefrl-offline-actor';
+  } catch {
+    return false;
+  }
+}
+
+/** Load an offline actor and check it fits the env (and was trained on it, when its metadata says). */
+export function loadActor(file: string, envSpec: EnvSpec): ActorSnapshot {
+  const actor = ActorSnapshot.load(file);
+  const env = actor.json.meta?.env as EnvConfig | undefined;
+  if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
+  checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
+  return actor;
+}
+
+export interface SavedPolicy {
+  /** What trained it: ppo, iql or bc. */
+  readonly algo: string;
+  /** The file its weights came from. */
+  readonly file: string;
+  readonly stochastic: boolean;
+  readonly policy: Policy;
+}
+
+export interface LoadPolicyOptions {
+  /** Sample actions (PPO's Gaussian) instead of taking the mean. Offline actors act with their mean only. */
+  readonly stochastic?: boolean;
+  /** Seed of the sampled actions (stochastic only). */
+  readonly seed?: number;
+  /** The flag the path came from, for messages. */
+  readonly flag?: string;
+}
+
+/** Load any policy prefrl saves (PPO or an offline actor) from a path, to act in an env with this spec. */
+export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOptions = {}): SavedPolicy {
+  const flag = o.flag ?? '--policy';
+  const stochastic = o.stochastic ?? false;
+  if (!existsSync(path)) throw new UsageError(`${flag}: ${JSON.stringify(path)} not found`);
+  const actorFile = resolveActorFile(path, flag);
+  if (actorFile) {
+    if (stochastic) throw new UsageError(`${flag}: ${actorFile} is an offline actor, which acts with its mean action only (drop --stochastic)`);
+    const actor = loadActor(actorFile, envSpec);
+    return { algo: actor.json.algo, file: actorFile, stochastic: false, policy: actor.policy() };
+  }
+  let where: string;
+  try {
+    where = resolvePolicyPath(path, flag);
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no saved policy (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
+  }
+  const ppo = loadPpoPolicy(path, envSpec, flag);
+  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
+  const policy = stochastic ? ppo.stochastic(new Rng(o.seed ?? 0).fork('policy-noise')) : ppo.deterministic();
+  return { algo: 'ppo', file, stochastic, policy };
+}
