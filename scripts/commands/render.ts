@@ -111,7 +111,7 @@ export function parseCamera(text: string): CameraSpec {
 
 export const renderCommand: Command = {
   name: 'render',
-  summary: 'Render a stored pair to video or an image with the viewer\'s scene (headless Chromium + ffmpeg)',
+  summary: 'Render a stored pair or recorded episodes to video or an image with the viewer\'s scene (headless Chromium + ffmpeg)',
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -144,7 +144,7 @@ export function summaryTable(rows: readonly RolloutSummary[]): string {
 
 const spec = {
   command: 'prefrl rollout',
-  summary: 'Run a policy in an environment and save its trajectories (for segments, datasets and the viewer) in a run folder.',
+  summary: 'Run a policy (random, zero, or a trained one: PPO, IQL, BC) in an environment, report its returns and save its episodes (for segments, datasets and rendering) in a run folder.',
   flags: {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
     task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
@@ -171,7 +171,7 @@ const spec = {
 
 export const rolloutCommand: Command = {
   name: 'rollout',
-  summary: 'Run a policy in an env and save trajectories in a run folder',
+  summary: 'Run a policy (random, zero or trained) in an env: returns, success, and its episodes in a run folder',
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
