@@ -87,6 +87,12 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
   return { id: env, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
 }
 
+/** The `--env` (and `--task`) arguments that name an env config: the inverse of envConfigFromArgs. */
+export function envConfigArgs(config: EnvConfig): string {
+  if (config.id !== 'custom') return `--env ${config.id}`;
+  return `--env ${config.model ?? '<model.xml>'}${config.task ? ` --task ${config.task}` : ''}`;
+}
+
 export interface MakeEnvOptions {
   readonly logger?: Logger;
 }

@@ -218,6 +218,8 @@ export interface AgentEval {
 
 export interface OfflineSummary {
   readonly env: string;
+  /** The env config the agents were evaluated in (absent in summaries written before it was added). */
+  readonly envConfig?: EnvConfig;
   readonly dataset: string;
   readonly datasetTransitions: number;
   readonly datasetEpisodes: number;
@@ -913,6 +915,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
   }
   const summary: OfflineSummary = {
     env: c.envSpec.id,
+    envConfig: c.envConfig,
     dataset: cfg.dataset,
     datasetTransitions: ds.size,
     datasetEpisodes: dsSum.episodes,

@@ -31,7 +31,7 @@ import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
-import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
@@ -233,6 +233,7 @@ export const iqlCommand: Command = {
               `${f.updates} updates at ${result.updatesPerSec.toFixed(1)} updates/s`,
               `actor: ${actorFile}`,
               `run folder: ${run.path}`,
+              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${run.path} --episodes 5`,
               '',
             ]
               .filter((l) => l !== '')

@@ -5,12 +5,13 @@
  * (--resume) and is skipped when its output exists unless --force.
  */
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
+import { join } from 'node:path';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { envConfigFromArgs } from '../../envs/registry.js';
+import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -153,6 +154,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     '',
     `IQL learned / IQL true: ratio ${n(s.ratio, 3)}, normalised to random ${n(s.normalizedRatio, 3)}  (${s.updates} updates, seed ${s.seed})`,
     `run folder: ${s.runDir}`,
+    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${join(s.runDir, 'artifacts', 'agents', 'iql-learned')} --episodes 5 (or iql-true, bc)`,
   ].join('\n');
 }
 

@@ -12,7 +12,7 @@ import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
-import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
@@ -389,6 +389,7 @@ export const trainCommand: Command = {
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
           `run folder: ${run.path}`,
+          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${run.path} --episodes 5`,
           '',
         ]
           .filter((l) => l !== '')

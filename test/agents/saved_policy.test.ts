@@ -172,6 +172,19 @@ describe('prefrl rollout --policy', () => {
     expect(summary.returns).toEqual(j.returns);
   });
 
+  it('runs the "watch the agent" command that prefrl train prints', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'saved-'));
+    const t = captureCli();
+    expect(await main(['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '2048', '--runs-dir', join(root, 'runs'), '--quiet'], t.ctx)).toBe(0);
+    const line = t.out.join('').split('\n').find((l) => l.startsWith('watch the agent: '));
+    expect(line).toMatch(/^watch the agent: npx prefrl rollout --env toy-reach --policy \S+-train-toy-reach\S* --episodes 5$/);
+    const args = (line as string).replace('watch the agent: npx prefrl ', '').split(' ');
+    const r = captureCli();
+    expect(await main([...args, '--runs-dir', join(root, 'runs'), '--quiet', '--json'], r.ctx)).toBe(0);
+    const j = lastJson<{ policy: string; episodes: number }>(r.out);
+    expect(j).toMatchObject({ policy: 'ppo', episodes: 5 });
+  });
+
   it('refuses a bad --policy or a misplaced --stochastic with exit 2 and no run folder', async () => {
     const root = mkdtempSync(join(tmpdir(), 'saved-'));
     await expectUsageError(['rollout', '--env', 'toy-reach', '--policy', join(root, 'missing')], join(root, 'runs1'), /--policy: ".*missing" not found/);

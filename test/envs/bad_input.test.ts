@@ -6,7 +6,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
 import { MujocoEnv } from '../../envs/mujoco/env.js';
 import { heapBytes, loadMujoco } from '../../envs/mujoco/runtime.js';
-import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { ActionError } from '../../envs/types.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'byo');
@@ -30,6 +30,15 @@ describe('bad input', () => {
     expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(/--env: model file "\/no\/such\/robot\.xml" not found/);
     expect(() => envConfigFromArgs('cheetah-walk')).toThrow(/--env: unknown env "cheetah-walk" \(known: .*cheetah-run/);
     expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow(/--task: only for bring-your-own models/);
+  });
+
+  it('envConfigArgs gives back the --env and --task arguments of a config', () => {
+    expect(envConfigArgs(envConfigFromArgs('pusher'))).toBe('--env pusher');
+    const arm = join(fixtures, 'arm.xml');
+    const task = join(fixtures, 'reach_task.ts');
+    expect(envConfigArgs(envConfigFromArgs(arm))).toBe(`--env ${arm}`);
+    expect(envConfigArgs(envConfigFromArgs(arm, { task }))).toBe(`--env ${arm} --task ${task}`);
+    expect(envConfigFromArgs(arm, { task })).toEqual({ id: 'custom', model: arm, task });
   });
 
   it('actions of the wrong length or with NaN/Infinity throw an error naming the env and step', async () => {
