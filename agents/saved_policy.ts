@@ -92,6 +92,32 @@ export function loadActor(file: string, envSpec: EnvSpec): ActorSnapshot {
   return actor;
 }
 
+/**
+ * The env a saved policy was trained on, as its files record it (a PPO run's checkpoint.json,
+ * an actor's metadata), or null when they do not say. Throws like loadSavedPolicy when the path
+ * holds no policy.
+ */
+export function savedPolicyEnv(path: string, flag = '--policy'): EnvConfig | null {
+  if (!existsSync(path)) throw new UsageError(`${flag}: ${JSON.stringify(path)} not found`);
+  const actorFile = resolveActorFile(path, flag);
+  let env: unknown;
+  if (actorFile) {
+    env = (parseJson(readFileSync(actorFile, 'utf8'), actorFile) as { meta?: { env?: unknown } }).meta?.env;
+  } else {
+    let where: string;
+    try {
+      where = resolvePolicyPath(path, flag);
+    } catch {
+      return null;
+    }
+    const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
+    if (!existsSync(ckFile)) return null;
+    env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: unknown }).env;
+  }
+  if (typeof env !== 'object' || env === null || typeof (env as EnvConfig).id !== 'string') return null;
+  return env as EnvConfig;
+}
+
 export interface SavedPolicy {
   /** What trained it: ppo, iql or bc. */
   readonly algo: string;

@@ -6,8 +6,9 @@
  * (mean return, its spread, final task success) and records its episodes for `prefrl render
  * --trajectories`. `prefrl tour` uses the same code on several envs.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSavedPolicy, type SavedPolicy } from '../../agents/saved_policy.js';
+import { loadSavedPolicy, type SavedPolicy, savedPolicyEnv } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { mean, std } from '../../core/math.js';
@@ -146,7 +147,7 @@ const spec = {
   command: 'prefrl rollout',
   summary: 'Run a policy (random, zero, or a trained one: PPO, IQL, BC) in an environment, report its returns and save its episodes (for segments, datasets and rendering) in a run folder.',
   flags: {
-    env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
+    env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', optional: true, defaultDoc: 'the env a saved --policy was trained on, else reacher' }),
     task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
     episodes: flags.int({ doc: 'episodes to run', default: 5, min: 1 }),
     policy: flags.string({
@@ -163,11 +164,24 @@ const spec = {
   epilog: [
     'Examples:',
     '  prefrl rollout --env cheetah-run --episodes 3',
-    '  prefrl rollout --env reacher --policy runs/<stamp>-train-reacher --episodes 30      # evaluate a trained PPO agent',
-    '  prefrl rollout --env pusher --policy runs/<stamp>-offline-pusher/artifacts/agents/iql-learned',
+    '  prefrl rollout --policy runs/<stamp>-train-reacher --episodes 30      # evaluate a trained PPO agent in the env it learned',
+    '  prefrl rollout --policy runs/<stamp>-offline-pusher/artifacts/agents/iql-learned',
     '  prefrl render --trajectories runs/<stamp>-rollout-reacher --episode 0 --out ep0.mp4  # watch an episode',
   ].join('\n'),
 };
+
+/** --env, or the env a saved policy records (its model file must still exist), or reacher. */
+function rolloutEnv(env: string | undefined, task: string | undefined, policyPath: string | null): EnvConfig {
+  if (env !== undefined) return envConfigFromArgs(env, { task });
+  if (task !== undefined) throw new UsageError('--task: needs --env <model.xml>');
+  const saved = policyPath === null ? null : savedPolicyEnv(policyPath);
+  if (saved === null) return { id: 'reacher' };
+  if (saved.id === 'custom') {
+    if (typeof saved.model !== 'string' || !existsSync(saved.model)) throw new UsageError(`--env: the policy was trained on a bring-your-own model (${saved.model ?? 'path not saved'}) that is not there; pass --env path/to/model.xml`);
+    return { id: 'custom', model: saved.model, ...(typeof saved.task === 'string' ? { task: saved.task } : {}) };
+  }
+  return envConfigFromArgs(saved.id);
+}
 
 export const rolloutCommand: Command = {
   name: 'rollout',
@@ -176,8 +190,8 @@ export const rolloutCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const config = envConfigFromArgs(f.env, { task: f.task });
     const named = (POLICIES as readonly string[]).includes(f.policy);
+    const config = rolloutEnv(f.env, f.task, named ? null : f.policy);
     if (named && f.stochastic) throw new UsageError('--stochastic: only for a saved PPO policy (--policy <run folder or checkpoint>)');
     // A saved policy is loaded and checked against the env before the run folder exists.
     let policy: PolicyName | SavedPolicy = f.policy as PolicyName;

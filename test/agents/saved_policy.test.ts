@@ -167,6 +167,13 @@ describe('prefrl rollout --policy', () => {
         expect(t.actions[2 * i + 1]).toBe(Math.fround(-0.25));
       }
     }
+    // Without --env the actor's own env (its metadata) is used; a PPO run's comes from checkpoint.json.
+    const auto = captureCli();
+    expect(await main(['rollout', '--policy', actor, '--episodes', '1', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], auto.ctx)).toBe(0);
+    expect(lastJson<{ env: string }>(auto.out).env).toBe('toy-reach');
+    const ppo = captureCli();
+    expect(await main(['rollout', '--policy', zeroPpo(join(root, 'ppo')), '--episodes', '1', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], ppo.ctx)).toBe(0);
+    expect(lastJson<{ env: string; policy: string }>(ppo.out)).toMatchObject({ env: 'toy-reach', policy: 'ppo' });
     // The run's summary.json holds the same numbers.
     const summary = JSON.parse(readFileSync(join(j.trajectories, '..', '..', '..', 'summary.json'), 'utf8')) as { returns: number[] };
     expect(summary.returns).toEqual(j.returns);
