@@ -5,7 +5,8 @@
  * out, evaluated in the simulator next to the same learner on the true reward.
  *
  *   pairs    seeded uniform segment pairs cut from the dataset's episodes -> the run's label store
- *   label    the teacher labels every pair not labelled yet (batches; each batch is stored
+ *   label    the teacher (a VLM, its synthetic stand-in, HERON, the oracle, or people in the
+ *            viewer) labels every pair not labelled yet (batches; each batch is stored
  *            before the next is asked, so a killed run loses at most one batch, and the VLM
  *            teacher's answer cache means a re-asked batch is not paid twice)
  *   reward   a reward-model ensemble trained on the stored labels (held-out early stopping)
@@ -60,6 +61,7 @@ import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
+import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -68,7 +70,7 @@ import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } 
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
 export type OfflineStage = (typeof OFFLINE_STAGES)[number];
-export const OFFLINE_TEACHERS = ['vlm', 'synthetic-vlm', 'heron', 'oracle'] as const;
+export const OFFLINE_TEACHERS = ['vlm', 'synthetic-vlm', 'heron', 'oracle', 'human'] as const;
 export type OfflineTeacherKind = (typeof OFFLINE_TEACHERS)[number];
 /** The three agents the pipeline trains and evaluates. */
 export const OFFLINE_AGENTS = ['iql-learned', 'iql-true', 'bc'] as const;
@@ -200,6 +202,8 @@ export interface OfflineRunOptions {
   readonly name?: string;
   /** Runtime-only VLM settings (a stub server's fetch, a renderer, the key lookup); never saved. */
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
+  /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
+  readonly human?: Omit<HumanTeacherOptions, 'id' | 'store' | 'env' | 'logger' | 'clock'>;
 }
 
 export interface OfflineContext {
@@ -332,6 +336,8 @@ export function teacherSpec(c: OfflineConfig): string {
       return `heron:${c.heronConfig}`;
     case 'vlm':
       return c.vlm.frames === 'final' ? 'vlm' : `vlm:frames=${c.vlm.frames}`;
+    case 'human':
+      return 'human';
   }
 }
 
@@ -341,8 +347,8 @@ export function teacherSpec(c: OfflineConfig): string {
 /** Throws InputError naming the dataset and the missing key when the teacher cannot judge its segments. */
 export function checkTeacherInputs(ds: OfflineDataset, teacher: OfflineTeacherKind): void {
   const inf = ds.infos;
-  if (teacher === 'vlm') {
-    // Rendering replays the simulator state of every step of a segment.
+  if (teacher === 'vlm' || teacher === 'human') {
+    // Rendering (and the viewer) replays the simulator state of every step of a segment.
     const missing = (
       [
         [inf.qpos, 'infos/qpos'],
@@ -352,7 +358,7 @@ export function checkTeacherInputs(ds: OfflineDataset, teacher: OfflineTeacherKi
       ] as const
     ).filter(([a]) => a === undefined);
     if (missing.length > 0) {
-      throw new InputError(ds.source, `missing: the vlm teacher renders segments by replaying the simulator state (${missing.map(([, k]) => k).join(', ')} missing); collect the dataset with \`prefrl collect\``, missing[0][1]);
+      throw new InputError(ds.source, `missing: the ${teacher === 'vlm' ? 'vlm teacher renders' : 'viewer shows'} segments by replaying the simulator state (${missing.map(([, k]) => k).join(', ')} missing); collect the dataset with \`prefrl collect\``, missing[0][1]);
     }
   }
   if (teacher === 'synthetic-vlm') {
@@ -550,7 +556,7 @@ const STAGES: Record<OfflineStage, StageFn> = {
 };
 
 function trajectories(c: Ctx, ds: OfflineDataset): Trajectory[] {
-  return datasetToTrajectories(ds, { state: c.cfg.teacher === 'vlm' ? 'required' : 'optional' });
+  return datasetToTrajectories(ds, { state: c.cfg.teacher === 'vlm' || c.cfg.teacher === 'human' ? 'required' : 'optional' });
 }
 
 /** `count` distinct pairs of distinct segments, uniformly from all windows of the dataset's episodes. */
@@ -589,6 +595,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
   return makeTeacher(teacherSpec(c.cfg), {
     env: c.envSpec,
     rng: new Rng(c.cfg.seed).fork('teacher'),
+    human: { ...o.human, store: c.store(), env: c.envConfig, logger: c.log, clock: c.clock },
     vlm: {
       baseUrl: v.baseUrl ?? undefined,
       model: v.model ?? undefined,

@@ -113,6 +113,17 @@ describe('prefrl CLI', () => {
     expect(loadTrajectories(j.trajectories).length).toBe(3);
   });
 
+  it('train never writes the viewer\'s access token to the run folder', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const { ctx: k, out } = ctx();
+    const token = 'do-not-save-this-token';
+    expect(await main(['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '2048', '--human-token', token, '--runs-dir', root, '--quiet', '--json'], k)).toBe(0);
+    const { runDir } = lastJson<{ runDir: string }>(out);
+    const config = readFileSync(join(runDir, 'config.json'), 'utf8');
+    expect(config).not.toContain(token);
+    expect(JSON.parse(config)).toMatchObject({ command: 'train', env: 'toy-reach', humanPort: 8080 });
+  });
+
   it('a refused file-system call (a --runs-dir under a file) exits 1 with one line naming the path, no stack trace', async () => {
     const root = mkdtempSync(join(tmpdir(), 'runs-'));
     const file = join(root, 'a-file');

@@ -13,11 +13,12 @@ import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
+import { HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
-  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs', optional: true, defaultDoc: 'required unless --resume' }),
+  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*)', optional: true, defaultDoc: 'required unless --resume' }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
@@ -30,6 +31,7 @@ const offlineFlags = {
   vlmFrames: flags.string({ doc: 'vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames)', default: 'final' }),
   vlmCache: flags.string({ doc: 'vlm: answer cache folder', optional: true, defaultDoc: '<run>/vlm_cache' }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
+  ...humanTeacherFlags,
   rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
   rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
   rewardSelectInputs: flags.bool({
@@ -86,7 +88,7 @@ function parseStages(text: string): readonly OfflineStage[] {
 /** The pipeline config from flags (a new run). */
 export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> {
   if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
-  if (!f.teacher) throw new UsageError('--teacher: required (vlm, synthetic-vlm, heron or oracle)');
+  if (!f.teacher) throw new UsageError(`--teacher: required (${OFFLINE_TEACHERS.join(', ')})`);
   let frames: 'final' | number = 'final';
   if (f.vlmFrames !== 'final') {
     frames = Number(f.vlmFrames);
@@ -130,7 +132,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
 }
 
 /** Flags that change what a run computes: refused with --resume (the saved config wins). */
-const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet'].includes(k));
+const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet', ...HUMAN_FLAG_KEYS].includes(k));
 
 function n(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
@@ -166,7 +168,7 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
   }
   return runOffline(
-    { config: f.resume ? undefined : offlineConfigFromFlags(f), resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name },
+    { config: f.resume ? undefined : offlineConfigFromFlags(f), resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f) },
     { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
   );
 }

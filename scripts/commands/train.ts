@@ -21,6 +21,7 @@ import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
+import { HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
 export const trainFlags = {
@@ -39,12 +40,7 @@ export const trainFlags = {
     doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | regret[:k=v] (needs --expert) | heron:<config.json> | human (people in the viewer)',
     default: 'oracle',
   }),
-  humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
-  humanHost: flags.string({ doc: 'human teacher: viewer address; beyond 127.0.0.1 needs --human-token', default: '127.0.0.1' }),
-  humanToken: flags.string({ doc: 'human teacher: access token people present (link ?token=...)', optional: true }),
-  humanTimeout: flags.int({ doc: 'human teacher: seconds without a new answer before --human-on-timeout applies (0: wait forever)', default: 900, min: 0 }),
-  humanOnTimeout: flags.choice(['skip', 'fail'] as const, { doc: 'human teacher: skip the unanswered pairs, or stop with an error', default: 'skip' }),
-  humanOverlap: flags.int({ doc: 'human teacher: distinct people asked per pair', default: 1, min: 1 }),
+  ...humanTeacherFlags,
   expert: flags.string({ doc: 'PPO run folder or checkpoint whose critic is V* for the regret teacher', optional: true }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
@@ -137,12 +133,7 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
   const humanOpts = human && {
     store: human.store,
     env: human.envConfig,
-    host: f.humanHost,
-    port: f.humanPort,
-    token: f.humanToken,
-    timeoutS: f.humanTimeout,
-    onTimeout: f.humanOnTimeout,
-    overlap: f.humanOverlap,
+    ...humanServerSettings(f),
     logger: human.ctx.logger,
     clock: human.ctx.clock,
   };
@@ -279,7 +270,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       : createRunDir({
           root: f.runsDir,
           name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
-          config: { command: 'train', ...f, envConfig, derived: { feedbackEvery } },
+          // The viewer's access token is a secret: never written to the run folder.
+          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery } },
           clock: ctx.clock,
         });
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
@@ -375,8 +367,10 @@ export const trainCommand: Command = {
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       const { json, quiet } = f;
+      // The viewer's settings (port, address, token, timeouts) are this command line's, not the saved run's.
+      const human = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, f[k as keyof TrainFlags]]));
       // Flags added after the run was made take their defaults.
-      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), json, quiet, resume: f.resume };
+      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
     const { summary, run } = await train(f, ctx, resumeDir);

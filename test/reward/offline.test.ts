@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
 import { ManualClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/log.js';
+import { Logger, silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
@@ -18,6 +18,7 @@ import { decodePng, encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { type CapturedCli, captureCli, lastJson } from '../helpers/cli.js';
+import { TestClient } from '../viewer/helpers.js';
 
 let dir = '';
 let data = '';
@@ -278,6 +279,51 @@ describe('prefrl offline pipeline', () => {
     expect(model0.config.ignoreObs).toEqual(model.config.ignoreObs);
   }, 240_000);
 
+  it('human teacher: the pairs wait in the viewer, people\'s answers become the labels, and a resumed run takes the viewer settings from its command line', async () => {
+    const site = join(dir, 'site');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const lines: string[] = [];
+    const logger = new Logger({ write: (t: string) => void lines.push(t) });
+    const running = runOffline(
+      { config: tiny({ teacher: 'human', labels: 4, labelBatch: 4 }), stages: ['pairs', 'label'], runsDir: join(dir, 'human'), human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 60 } },
+      { logger },
+    );
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = lines.join('').match(/waiting for answers at (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(url).toBeDefined();
+    const c = await TestClient.open(url as string);
+    await c.hello({ name: 'ada' });
+    const firstWins: Record<string, number> = {};
+    for (let k = 0; k < 4; k++) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-55555555555550${k}0`, pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 5 });
+      await c.next('ack');
+      firstWins[p.pairId] = p.leftIs === 'a' ? 1 : 0;
+    }
+    c.close();
+    const res = await running;
+    const store = LabelStore.open(join(res.runDir, 'labels.sqlite'), { create: false });
+    try {
+      const labels = store.labels();
+      expect(labels.length).toBe(4);
+      for (const l of labels) expect(l).toMatchObject({ kind: 'preference', teacher: 'human:ada', probFirst: firstWins[l.pairId] });
+    } finally {
+      store.close();
+    }
+    const summary = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; preferences: number };
+    expect(summary).toMatchObject({ teacher: 'human', preferences: 4 });
+    // The token and the other server settings are not part of the saved config.
+    expect(readFileSync(join(res.runDir, 'config.json'), 'utf8')).not.toMatch(/human(Port|Token|Host)|staticDir/);
+    // A resumed run accepts the --human-* flags (they are not config flags) and goes on: labels kept.
+    const { ctx } = cli();
+    expect(await main(['offline', '--resume', res.runDir, '--stage', 'label', '--human-port', '0', '--quiet'], ctx)).toBe(0);
+  }, 60_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
@@ -301,6 +347,8 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--vlm-model', 'x'], 2, /--vlm-\*: only for --teacher vlm/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
+      [['--teacher', 'human', '--dataset', noState], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],
+      [['--teacher', 'human', '--dataset', data, '--human-port', '70000'], 2, /--human-port/],
       [['--resume', join(dir, 'not-a-run')], 2, /--resume: .* is not a run folder/],
       [['--teacher', 'oracle', '--dataset', data, '--stage', 'reward,eval'], 2, /--stage: a new run starts with the pairs stage; run reward,eval in an existing run folder with --resume/],
     ];

@@ -1,0 +1,33 @@
+/**
+ * The human teacher's flags, shared by `prefrl train` and `prefrl offline` (same names, defaults
+ * and help text in both). They are runtime settings of the labelling server, never saved in a
+ * run's config (the token least of all), so a resumed run takes them from its command line.
+ */
+import { flags } from '../../core/config.js';
+import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
+
+export const humanTeacherFlags = {
+  humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
+  humanHost: flags.string({ doc: 'human teacher: viewer address; beyond 127.0.0.1 needs --human-token', default: '127.0.0.1' }),
+  humanToken: flags.string({ doc: 'human teacher: access token people present (link ?token=...)', optional: true }),
+  humanTimeout: flags.int({ doc: 'human teacher: seconds without a new answer before --human-on-timeout applies (0: wait forever)', default: 900, min: 0 }),
+  humanOnTimeout: flags.choice(['skip', 'fail'] as const, { doc: 'human teacher: skip the unanswered pairs, or stop with an error', default: 'skip' }),
+  humanOverlap: flags.int({ doc: 'human teacher: distinct people asked per pair', default: 1, min: 1 }),
+};
+
+/** The names of these flags in a parsed-flags object. */
+export const HUMAN_FLAG_KEYS = Object.keys(humanTeacherFlags);
+
+export interface HumanFlagValues {
+  readonly humanPort: number;
+  readonly humanHost: string;
+  readonly humanToken?: string;
+  readonly humanTimeout: number;
+  readonly humanOnTimeout: 'skip' | 'fail';
+  readonly humanOverlap: number;
+}
+
+/** The server settings the flags give (the store, env, logger and clock come from the command). */
+export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOptions, 'host' | 'port' | 'token' | 'timeoutS' | 'onTimeout' | 'overlap'> {
+  return { host: f.humanHost, port: f.humanPort, token: f.humanToken, timeoutS: f.humanTimeout, onTimeout: f.humanOnTimeout, overlap: f.humanOverlap };
+}
