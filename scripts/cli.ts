@@ -20,6 +20,7 @@ import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { offlineCommand } from './commands/offline.js';
 import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,
+  runsCommand,
   benchEnvsCommand,
   benchRewardCommand,
   benchRegretCommand,

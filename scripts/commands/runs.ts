@@ -1,0 +1,152 @@
+/**
+ * `prefrl runs`: the run folders under --runs-dir (and one level of sub-folders such as a
+ * benchmark's root), oldest first: the command and env that made each, whether it finished
+ * (summary.json written), its headline number, and for an unfinished train or offline run the
+ * command that resumes it. Folders whose config cannot be read are listed as such, not skipped.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+export interface RunEntry {
+  /** Folder, relative to the runs folder. */
+  readonly run: string;
+  readonly path: string;
+  /** The command that made it (config.json), or null when its config cannot be read. */
+  readonly command: string | null;
+  readonly env: string | null;
+  readonly state: 'finished' | 'unfinished' | 'unreadable';
+  /** The headline number of its summary, in words (e.g. "return -31.2"), or null. */
+  readonly result: string | null;
+  /** How to go on with an unfinished run, when it can be resumed. */
+  readonly resume: string | null;
+}
+
+function readJson(file: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function num(x: unknown, digits = 1): string | null {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : null;
+}
+
+/** The headline of a summary.json, by the command that wrote it. */
+export function headline(command: string | null, s: Record<string, unknown>): string | null {
+  const join2 = (...parts: (string | null)[]) => parts.filter((p) => p !== null).join(', ') || null;
+  switch (command) {
+    case 'train':
+      return join2(num(s.finalTrueReturn) && `return ${num(s.finalTrueReturn)}`, typeof s.labelsUsed === 'number' && s.labelsUsed > 0 ? `${s.labelsUsed} labels` : null);
+    case 'iql':
+      return num(s.finalTrueReturn) && `return ${num(s.finalTrueReturn)}`;
+    case 'offline':
+      return join2(num(s.normalizedRatio, 3) && `learned/true ${num(s.normalizedRatio, 3)} (normalised)`, typeof s.labels === 'number' ? `${s.labels} labels` : null);
+    case 'rollout':
+      return join2(num(s.meanReturn) && `return ${num(s.meanReturn)} +- ${num(s.returnStd) ?? '?'}`, typeof s.policy === 'string' ? `policy ${s.policy}` : null);
+    case 'collect':
+      return join2(typeof s.transitions === 'number' ? `${s.transitions} transitions` : null, num(s.meanReturn) && `mean return ${num(s.meanReturn)}`);
+    default:
+      return num(s.finalTrueReturn) ?? num(s.meanReturn);
+  }
+}
+
+function entry(root: string, dir: string): RunEntry {
+  const path = join(root, dir);
+  const cfg = readJson(join(path, 'config.json'));
+  if (cfg === null) return { run: dir, path, command: null, env: null, state: 'unreadable', result: null, resume: null };
+  const command = typeof cfg.command === 'string' ? cfg.command : null;
+  const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
+  const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
+  const summary = existsSync(join(path, 'summary.json')) ? readJson(join(path, 'summary.json')) : null;
+  const finished = summary !== null;
+  const resumable = command === 'train' || command === 'offline';
+  return {
+    run: dir,
+    path,
+    command,
+    env,
+    state: finished ? 'finished' : 'unfinished',
+    result: summary ? headline(command, summary) : null,
+    resume: !finished && resumable ? `prefrl ${command} --resume ${path}` : null,
+  };
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Every run folder (a folder with config.json) in `root` and in its sub-folders one level down, by name. */
+export function listRuns(root: string): RunEntry[] {
+  if (!isDir(root)) throw new UsageError(`--runs-dir: ${root} is not a folder`);
+  const out: RunEntry[] = [];
+  for (const name of readdirSync(root).sort()) {
+    const p = join(root, name);
+    if (!isDir(p)) continue;
+    if (existsSync(join(p, 'config.json'))) {
+      out.push(entry(root, name));
+      continue;
+    }
+    let inner: string[] = [];
+    try {
+      inner = readdirSync(p).sort();
+    } catch {
+      continue;
+    }
+    for (const sub of inner) if (isDir(join(p, sub)) && existsSync(join(p, sub, 'config.json'))) out.push(entry(root, join(name, sub)));
+  }
+  // Oldest first: run folders start with their timestamp (yyyymmdd-hhmmss).
+  const stamp = (e: RunEntry) => basename(e.run).match(/^\d{8}-\d{6}/)?.[0] ?? '';
+  return out.sort((a, b) => stamp(a).localeCompare(stamp(b)) || a.run.localeCompare(b.run));
+}
+
+const spec = {
+  command: 'prefrl runs',
+  summary: 'List the run folders: the command and env that made each, finished or not, its headline result, and how to resume an unfinished one.',
+  flags: {
+    runsDir: flags.string({ doc: 'the runs folder (its sub-folders one level down are searched too)', default: 'runs' }),
+    last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
+    command: flags.string({ doc: 'only runs of this command (train, offline, iql, rollout, collect, ...)', optional: true }),
+    json: flags.bool({ doc: 'print one JSON object ({"runs": [...]}, every run listed) as the last line', default: false }),
+  },
+  epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
+};
+
+export const runsCommand: Command = {
+  name: 'runs',
+  summary: 'List the run folders: command, env, finished or not, headline result, how to resume',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    if (!existsSync(f.runsDir)) {
+      // Nothing has run yet: not an error.
+      if (f.json) printJson(ctx.io, { runsDir: f.runsDir, runs: [], total: 0 });
+      else ctx.io.stdout.write(`no run folders: ${f.runsDir} does not exist yet\n`);
+      return 0;
+    }
+    const all = listRuns(f.runsDir).filter((r) => f.command === undefined || r.command === f.command);
+    const shown = f.last > 0 ? all.slice(-f.last) : all;
+    if (f.json) {
+      printJson(ctx.io, { runsDir: f.runsDir, runs: shown, total: all.length });
+      return 0;
+    }
+    if (all.length === 0) {
+      ctx.io.stdout.write(`no run folders in ${f.runsDir}${f.command ? ` made by ${f.command}` : ''}\n`);
+      return 0;
+    }
+    const rows = shown.map((r) => [r.run, r.command ?? '?', r.env ?? '-', r.state, r.result ?? r.resume ?? '-']);
+    const more = all.length - shown.length;
+    ctx.io.stdout.write(`${formatTable(['run', 'command', 'env', 'state', 'result (or how to resume)'], rows)}\n${more > 0 ? `(${more} older not shown; --last 0 lists all)\n` : ''}`);
+    return 0;
+  },
+};

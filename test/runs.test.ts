@@ -1,0 +1,71 @@
+/**
+ * `prefrl runs`: run folders found one and two levels down, oldest first, with their command,
+ * env, state, headline (checked against the summaries written here) and the resume command of
+ * an unfinished train or offline run; unreadable configs listed, files ignored.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../scripts/cli.js';
+import { headline, listRuns, type RunEntry } from '../scripts/commands/runs.js';
+import { captureCli, lastJson } from './helpers/cli.js';
+
+function run(root: string, name: string, config: unknown, summary?: unknown): void {
+  mkdirSync(join(root, name), { recursive: true });
+  writeFileSync(join(root, name, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  if (summary !== undefined) writeFileSync(join(root, name, 'summary.json'), JSON.stringify(summary));
+}
+
+function fixture(): string {
+  const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
+  run(root, '20261201-100000-train-reacher-oracle-s0', { command: 'train', env: 'reacher', envConfig: { id: 'reacher' } }, { finalTrueReturn: -31.25, labelsUsed: 500 });
+  run(root, '20261201-090000-offline-pusher-human-s0', { command: 'offline', envConfig: { id: 'pusher' } });
+  run(root, '20261201-110000-broken', '{"command": ');
+  run(root, join('bench', '20261201-080000-rollout-custom'), { command: 'rollout', envConfig: { id: 'custom', model: '/robots/arm.xml' } }, { meanReturn: 12.345, returnStd: 1.5, policy: 'ppo' });
+  writeFileSync(join(root, 'notes.txt'), 'not a run');
+  return root;
+}
+
+describe('prefrl runs', () => {
+  it('lists runs oldest first, two levels deep, with state, headline and the resume command', () => {
+    const root = fixture();
+    const runs = listRuns(root);
+    expect(runs.map((r) => r.run)).toEqual([join('bench', '20261201-080000-rollout-custom'), '20261201-090000-offline-pusher-human-s0', '20261201-100000-train-reacher-oracle-s0', '20261201-110000-broken']);
+    const [rollout, offline, train, broken] = runs;
+    expect(rollout).toMatchObject({ command: 'rollout', env: 'arm.xml', state: 'finished', result: 'return 12.3 +- 1.5, policy ppo', resume: null });
+    expect(offline).toMatchObject({ command: 'offline', env: 'pusher', state: 'unfinished', result: null, resume: `prefrl offline --resume ${join(root, '20261201-090000-offline-pusher-human-s0')}` });
+    expect(train).toMatchObject({ command: 'train', env: 'reacher', state: 'finished', result: 'return -31.3, 500 labels' });
+    expect(broken).toMatchObject({ command: null, state: 'unreadable' });
+  });
+
+  it('headlines by command, from the summary fields each command writes', () => {
+    expect(headline('offline', { normalizedRatio: 0.8123, labels: 2000 })).toBe('learned/true 0.812 (normalised), 2000 labels');
+    expect(headline('iql', { finalTrueReturn: 5 })).toBe('return 5.0');
+    expect(headline('collect', { transitions: 100000, meanReturn: -108.29 })).toBe('100000 transitions, mean return -108.3');
+    expect(headline('train', { finalTrueReturn: Number.NaN, labelsUsed: 0 })).toBeNull();
+    expect(headline('tour', {})).toBeNull();
+  });
+
+  it('prints a table, filters by command, keeps the newest N, and --json lists them; a missing folder is no error', async () => {
+    const root = fixture();
+    const a = captureCli();
+    expect(await main(['runs', '--runs-dir', root, '--last', '2'], a.ctx)).toBe(0);
+    const text = a.out.join('');
+    expect(text).toContain('20261201-110000-broken');
+    expect(text).toContain('20261201-100000-train-reacher-oracle-s0  train');
+    expect(text).not.toContain('offline-pusher');
+    expect(text).toContain('(2 older not shown; --last 0 lists all)');
+    const b = captureCli();
+    expect(await main(['runs', '--runs-dir', root, '--command', 'offline', '--json'], b.ctx)).toBe(0);
+    const j = lastJson<{ runs: RunEntry[]; total: number }>(b.out);
+    expect(j.total).toBe(1);
+    expect(j.runs[0].resume).toMatch(/^prefrl offline --resume /);
+    const c = captureCli();
+    expect(await main(['runs', '--runs-dir', join(root, 'none')], c.ctx)).toBe(0);
+    expect(c.out.join('')).toBe(`no run folders: ${join(root, 'none')} does not exist yet\n`);
+    const d = captureCli();
+    expect(await main(['runs', '--runs-dir', join(root, 'notes.txt')], d.ctx)).toBe(2);
+    expect(d.err.join('')).toBe(`prefrl runs: --runs-dir: ${join(root, 'notes.txt')} is not a folder\n`);
+  });
+});
