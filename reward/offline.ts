@@ -86,7 +86,25 @@ export interface OfflineVlmConfig {
   readonly frames: 'final' | number;
   /** Answer cache folder; null: <run>/vlm_cache. */
   readonly cacheDir: string | null;
+  /** Size of each rendered frame, px; null: the teacher's default (512 x 384). */
+  readonly width: number | null;
+  readonly height: number | null;
+  /** Camera of the frames: the model's own view (auto) or a preset. */
+  readonly camera: VlmCameraName;
+  /** Hide the robot so it cannot occlude the objects (RL-VLM-F's tip). */
+  readonly hideRobot: boolean;
+  /** Client limits; null: the client's defaults (4 requests at once, no per-minute limit, 120 s timeout, 5 retries). */
+  readonly concurrency: number | null;
+  readonly rpm: number | null;
+  readonly timeoutS: number | null;
+  readonly retries: number | null;
 }
+
+export const VLM_CAMERAS = ['auto', 'side', 'front', 'top', 'iso'] as const;
+export type VlmCameraName = (typeof VLM_CAMERAS)[number];
+
+/** A config as given: dataset and teacher required, anything else (VLM settings field by field) defaulted. */
+export type OfflineConfigInput = Partial<Omit<OfflineConfig, 'vlm'>> & Pick<OfflineConfig, 'dataset' | 'teacher'> & { readonly vlm?: Partial<OfflineVlmConfig> };
 
 /** Everything that fixes a pipeline run (saved as config.json; a resumed run uses it as saved). */
 export interface OfflineConfig {
@@ -161,7 +179,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   errorRate: 0.2,
   unsureRate: 0.1,
   heronConfig: null,
-  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null },
+  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null },
   labels: 2000,
   labelBatch: 100,
   segmentLength: 50,
@@ -189,7 +207,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
 
 export interface OfflineRunOptions {
   /** A new run: the config (defaults filled in from OFFLINE_DEFAULTS). Ignored with `resume`. */
-  readonly config?: Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'>;
+  readonly config?: OfflineConfigInput;
   /** Continue the run in this folder with its saved config. */
   readonly resume?: string;
   /** Stages to run, in pipeline order (default: all). */
@@ -266,8 +284,8 @@ export interface OfflineResult {
 // Config
 
 /** Fill defaults and check ranges; throws UsageError naming the flag. */
-export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'>): OfflineConfig {
-  const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as Partial<OfflineConfig>;
+export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
+  const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as OfflineConfigInput;
   const r: OfflineConfig = { ...OFFLINE_DEFAULTS, ...given, vlm: { ...OFFLINE_DEFAULTS.vlm, ...(given.vlm ?? {}) } } as OfflineConfig;
   const bad = (flag: string, msg: string): never => {
     throw new UsageError(`--${flag}: ${msg}`);
@@ -322,6 +340,18 @@ export function resolveOfflineConfig(c: Partial<OfflineConfig> & Pick<OfflineCon
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
   }
   if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1)) bad('vlm-frames', `expected final or a number of frames, got ${JSON.stringify(r.vlm.frames)}`);
+  for (const [k, flag, min, max] of [
+    ['width', 'vlm-width', 16, 4096],
+    ['height', 'vlm-height', 16, 4096],
+    ['concurrency', 'vlm-concurrency', 1, 1000],
+    ['rpm', 'vlm-rpm', 0, 1e6],
+    ['retries', 'vlm-retries', 0, 100],
+  ] as const) {
+    const x = r.vlm[k];
+    if (x !== null && !(Number.isInteger(x) && x >= min && x <= max)) bad(flag, `expected an integer in ${min}..${max}, got ${JSON.stringify(x)}`);
+  }
+  if (r.vlm.timeoutS !== null && !(Number.isFinite(r.vlm.timeoutS) && r.vlm.timeoutS > 0)) bad('vlm-timeout', `expected seconds > 0, got ${JSON.stringify(r.vlm.timeoutS)}`);
+  if (!(VLM_CAMERAS as readonly string[]).includes(r.vlm.camera)) bad('vlm-camera', `expected one of ${VLM_CAMERAS.join(', ')}, got ${JSON.stringify(r.vlm.camera)}`);
   return r;
 }
 
@@ -335,10 +365,25 @@ export function teacherSpec(c: OfflineConfig): string {
     case 'heron':
       return `heron:${c.heronConfig}`;
     case 'vlm':
-      return c.vlm.frames === 'final' ? 'vlm' : `vlm:frames=${c.vlm.frames}`;
+      return vlmSpec(c.vlm);
     case 'human':
       return 'human';
   }
+}
+
+/** `vlm[:k=v,...]` with the settings that differ from the teacher's defaults (reward/teachers/vlm.ts reads it). */
+export function vlmSpec(v: OfflineVlmConfig): string {
+  const p: string[] = [];
+  if (v.frames !== 'final') p.push(`frames=${v.frames}`);
+  if (v.width !== null) p.push(`width=${v.width}`);
+  if (v.height !== null) p.push(`height=${v.height}`);
+  if (v.camera !== 'auto') p.push(`camera=${v.camera}`);
+  if (v.hideRobot) p.push('hideRobot=1');
+  if (v.concurrency !== null) p.push(`concurrency=${v.concurrency}`);
+  if (v.rpm !== null) p.push(`rpm=${v.rpm}`);
+  if (v.timeoutS !== null) p.push(`timeoutS=${v.timeoutS}`);
+  if (v.retries !== null) p.push(`retries=${v.retries}`);
+  return p.length === 0 ? 'vlm' : `vlm:${p.join(',')}`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
  * (--resume) and is skipped when its output exists unless --force.
  */
-import { OFFLINE_STAGES, OFFLINE_TEACHERS, type OfflineConfig, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
+import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { join } from 'node:path';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
@@ -30,6 +30,14 @@ const offlineFlags = {
   vlmKeyEnv: flags.string({ doc: 'vlm: NAME of the environment variable holding the API key (the key is never logged or saved)', default: 'OPENAI_API_KEY' }),
   vlmFrames: flags.string({ doc: 'vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames)', default: 'final' }),
   vlmCache: flags.string({ doc: 'vlm: answer cache folder', optional: true, defaultDoc: '<run>/vlm_cache' }),
+  vlmWidth: flags.int({ doc: 'vlm: width of each rendered frame, px', optional: true, defaultDoc: '512', min: 16, max: 4096 }),
+  vlmHeight: flags.int({ doc: 'vlm: height of each rendered frame, px', optional: true, defaultDoc: '384', min: 16, max: 4096 }),
+  vlmCamera: flags.choice(VLM_CAMERAS, { doc: 'vlm: camera of the frames (auto: the model\'s own view)', default: 'auto' }),
+  vlmHideRobot: flags.bool({ doc: 'vlm: hide the robot in the frames, so it cannot hide the objects (RL-VLM-F)', default: false }),
+  vlmConcurrency: flags.int({ doc: 'vlm: requests open at once', optional: true, defaultDoc: '4', min: 1, max: 1000 }),
+  vlmRpm: flags.int({ doc: 'vlm: requests per minute at most (0: no limit)', optional: true, defaultDoc: '0', min: 0 }),
+  vlmTimeout: flags.float({ doc: 'vlm: seconds a request may take before it is retried', optional: true, defaultDoc: '120', min: 0.001 }),
+  vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   ...humanTeacherFlags,
   rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
@@ -86,7 +94,7 @@ function parseStages(text: string): readonly OfflineStage[] {
 }
 
 /** The pipeline config from flags (a new run). */
-export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> {
+export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
   if (!f.teacher) throw new UsageError(`--teacher: required (${OFFLINE_TEACHERS.join(', ')})`);
   let frames: 'final' | number = 'final';
@@ -94,7 +102,19 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
     frames = Number(f.vlmFrames);
     if (!Number.isInteger(frames) || frames < 1) throw new UsageError(`--vlm-frames: expected final or a positive integer, got ${JSON.stringify(f.vlmFrames)}`);
   }
-  const vlmGiven = f.vlmBaseUrl !== undefined || f.vlmModel !== undefined || f.vlmCache !== undefined || f.vlmFrames !== 'final';
+  const vlmGiven =
+    f.vlmBaseUrl !== undefined ||
+    f.vlmModel !== undefined ||
+    f.vlmCache !== undefined ||
+    f.vlmFrames !== 'final' ||
+    f.vlmWidth !== undefined ||
+    f.vlmHeight !== undefined ||
+    f.vlmCamera !== 'auto' ||
+    f.vlmHideRobot ||
+    f.vlmConcurrency !== undefined ||
+    f.vlmRpm !== undefined ||
+    f.vlmTimeout !== undefined ||
+    f.vlmRetries !== undefined;
   if (vlmGiven && f.teacher !== 'vlm') throw new UsageError('--vlm-*: only for --teacher vlm');
   if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
   return {
@@ -104,7 +124,21 @@ export function offlineConfigFromFlags(f: OfflineFlags): Partial<OfflineConfig> 
     errorRate: f.errorRate,
     unsureRate: f.unsureRate,
     heronConfig: f.heronConfig ?? null,
-    vlm: { baseUrl: f.vlmBaseUrl ?? null, model: f.vlmModel ?? null, keyEnv: f.vlmKeyEnv, frames, cacheDir: f.vlmCache ?? null },
+    vlm: {
+      baseUrl: f.vlmBaseUrl ?? null,
+      model: f.vlmModel ?? null,
+      keyEnv: f.vlmKeyEnv,
+      frames,
+      cacheDir: f.vlmCache ?? null,
+      width: f.vlmWidth ?? null,
+      height: f.vlmHeight ?? null,
+      camera: f.vlmCamera,
+      hideRobot: f.vlmHideRobot,
+      concurrency: f.vlmConcurrency ?? null,
+      rpm: f.vlmRpm ?? null,
+      timeoutS: f.vlmTimeout ?? null,
+      retries: f.vlmRetries ?? null,
+    },
     labels: f.labels,
     labelBatch: f.labelBatch,
     segmentLength: f.segmentLength,

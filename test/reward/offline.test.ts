@@ -8,14 +8,14 @@ import { Logger, silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
-import { OFFLINE_AGENTS, type OfflineConfig, runOffline, teacherAgreement } from '../../reward/offline.js';
+import { OFFLINE_AGENTS, OFFLINE_DEFAULTS, type OfflineConfigInput, runOffline, teacherAgreement, vlmSpec } from '../../reward/offline.js';
 import { RewardNet } from '../../reward/network.js';
 import { successRewards } from '../../reward/relabel.js';
 import { LabelStore } from '../../reward/store.js';
 import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
 import type { Segment } from '../../reward/types.js';
 import { decodePng, encodePng } from '../../reward/vlm/png.js';
-import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
+import type { SegmentFrameRenderer, VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { type CapturedCli, captureCli, lastJson } from '../helpers/cli.js';
 import { TestClient } from '../viewer/helpers.js';
@@ -54,7 +54,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Tiny settings: seconds, not minutes. */
-const tiny = (over: Partial<OfflineConfig> = {}): Partial<OfflineConfig> & Pick<OfflineConfig, 'dataset' | 'teacher'> => ({
+const tiny = (over: Partial<OfflineConfigInput> = {}): OfflineConfigInput => ({
   dataset: data,
   teacher: 'oracle',
   labels: 40,
@@ -171,14 +171,17 @@ describe('prefrl offline pipeline', () => {
   it('vlm teacher (fake renderer, fake fetch: no network): at most two requests per pair, and a second run with the same cache pays nothing', async () => {
     // Each frame is a solid PNG whose red channel is the task success at that step x 200; the
     // fake VLM prefers the redder image, and is unsure when both are equally red.
+    const views: VlmView[] = [];
     const renderer: SegmentFrameRenderer = {
-      render: async (segment: Segment, steps: readonly number[]) =>
-        steps.map((t) => {
+      render: async (segment: Segment, steps: readonly number[], view: VlmView) => {
+        views.push(view);
+        return steps.map((t) => {
           const rgba = new Uint8Array(4 * 4 * 4);
           const red = Math.round(200 * (segment.success[Math.max(0, t - 1)] || 0));
           for (let p = 0; p < 16; p++) rgba.set([red, 0, 0, 255], 4 * p);
           return encodePng({ width: 4, height: 4, rgba });
-        }),
+        });
+      },
       close: async () => undefined,
     };
     let requests = 0;
@@ -209,6 +212,21 @@ describe('prefrl offline pipeline', () => {
     expect(b.runDir).not.toBe(a.runDir);
     expect(requests).toBe(paid);
     expect(JSON.parse(readFileSync(join(b.runDir, 'artifacts', 'labels.json'), 'utf8'))).toEqual(labels);
+    expect(views.every((v) => v.width === 512 && v.height === 384 && v.camera.kind === 'auto' && !v.hideRobot)).toBe(true);
+    // The view and client settings (--vlm-width, --vlm-camera, ...) reach the teacher; a new view is a new question.
+    views.length = 0;
+    const viewed = tiny({ teacher: 'vlm', labels: 12, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'FAKE_KEY', cacheDir: cache, width: 64, height: 48, camera: 'side', hideRobot: true, concurrency: 2, timeoutS: 5 } });
+    const c = await runOffline({ config: viewed, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm'), vlmRuntime }, { logger: silentLogger });
+    expect(views.length).toBeGreaterThan(0);
+    expect(views.every((v) => v.width === 64 && v.height === 48 && v.camera.kind === 'preset' && (v.camera as { name: string }).name === 'side' && v.hideRobot)).toBe(true);
+    expect(requests).toBeGreaterThan(paid);
+    const cl = JSON.parse(readFileSync(join(c.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string };
+    expect(cl.teacher).toMatch(/^vlm\(fake-vl\)/);
+    expect(cl.teacher).toContain('hideRobot');
+    expect(vlmSpec({ ...OFFLINE_DEFAULTS.vlm })).toBe('vlm');
+    expect(vlmSpec({ ...OFFLINE_DEFAULTS.vlm, frames: 4, width: 640, height: 480, camera: 'top', hideRobot: true, concurrency: 2, rpm: 30, timeoutS: 15, retries: 1 })).toBe(
+      'vlm:frames=4,width=640,height=480,camera=top,hideRobot=1,concurrency=2,rpm=30,timeoutS=15,retries=1',
+    );
   }, 60_000);
 
   it('1-step segments (RL-VLM-F single frames): synthetic-vlm judges the state after the one step, and the reward trains', async () => {
@@ -345,6 +363,10 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'vlm', '--dataset', data], 2, /--vlm-base-url/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'localhost:8000/v1', '--vlm-model', 'm'], 2, /--vlm-base-url: expected an http\(s\) URL such as http:\/\/localhost:8000\/v1, got "localhost:8000\/v1"/],
       [['--teacher', 'oracle', '--dataset', data, '--vlm-model', 'x'], 2, /--vlm-\*: only for --teacher vlm/],
+      [['--teacher', 'oracle', '--dataset', data, '--vlm-hide-robot'], 2, /--vlm-\*: only for --teacher vlm/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-camera', 'fisheye'], 2, /--vlm-camera/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-width', '8'], 2, /--vlm-width/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-timeout', '0'], 2, /--vlm-timeout/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
       [['--teacher', 'human', '--dataset', noState], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],
