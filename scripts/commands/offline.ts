@@ -215,12 +215,12 @@ export const offlineCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const res = await offlineFromFlags(f, argv, ctx);
-    if (f.json) printJson(ctx.io, { runDir: res.runDir, stages: res.stages, ...(res.summary ?? {}) });
+    if (f.json) printJson(ctx.io, { ...(res.summary ?? {}), runDir: res.runDir, stages: res.stages });
     else {
       const ran = Object.entries(res.stages)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
-      ctx.io.stdout.write(`${res.summary ? `${formatOfflineSummary(res.summary)}\n` : `run folder: ${res.runDir}\n`}stages: ${ran}\n`);
+      ctx.io.stdout.write(`${res.summary ? `${formatOfflineSummary({ ...res.summary, runDir: res.runDir })}\n` : `run folder: ${res.runDir}\n`}stages: ${ran}\n`);
     }
     return 0;
   },

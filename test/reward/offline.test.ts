@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,13 @@ describe('prefrl offline pipeline', () => {
     expect(text).toContain('IQL, true reward');
     expect(text).toContain('normalised to random');
     expect(text).toContain('stages: pairs skipped, label skipped, reward skipped, relabel skipped, iql skipped, eval skipped');
+    expect(text).toContain(`watch the agents: npx prefrl rollout --env toy-reach --policy ${join(j.runDir as string, 'artifacts', 'agents', 'iql-learned')} --episodes 5`);
+    // A run folder moved elsewhere reports where it is now, not where its summary was written.
+    const moved = join(dir, 'moved-run');
+    cpSync(j.runDir as string, moved, { recursive: true });
+    const m = cli();
+    expect(await main(['offline', '--resume', moved, '--quiet', '--json'], m.ctx)).toBe(0);
+    expect(lastJson(m.out).runDir).toBe(moved);
   }, 60_000);
 
   it('vlm teacher (fake renderer, fake fetch: no network): at most two requests per pair, and a second run with the same cache pays nothing', async () => {
