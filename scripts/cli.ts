@@ -18,6 +18,7 @@ import { fitStatsCommand } from './commands/fit_stats.js';
 import { iqlCommand } from './commands/iql.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { offlineCommand } from './commands/offline.js';
+import { pairsCommand } from './commands/pairs.js';
 import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { runsCommand } from './commands/runs.js';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   collectCommand,
   iqlCommand,
   offlineCommand,
+  pairsCommand,
   serveCommand,
   renderCommand,
   fitStatsCommand,

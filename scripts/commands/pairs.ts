@@ -1,0 +1,100 @@
+/**
+ * `prefrl pairs`: put pairs of segments cut from recorded episodes (`prefrl rollout` or `tour`
+ * runs) into a label store, for people to compare in the viewer (`prefrl serve`) or for any
+ * teacher. With --against, every pair holds one segment of each folder (clip A from the first,
+ * B from the second), e.g. to ask which of two trained policies behaves better. Pairs are drawn
+ * with a seed, distinct, windows uniformly over the episodes; adding them again adds nothing.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { flags } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
+import { samplePairsFromTrajectories } from '../../reward/offline.js';
+import { makePair, sampleSegments } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
+import type { Pair } from '../../reward/types.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+import { resolveTrajectoryDir } from './render.js';
+
+const spec = {
+  command: 'prefrl pairs',
+  summary: 'Put pairs of segments cut from recorded episodes (prefrl rollout runs) into a label store, for people to compare in the viewer.',
+  flags: {
+    trajectories: flags.string({ doc: 'recorded episodes: a prefrl rollout run folder or its trajectory folder' }),
+    against: flags.string({ doc: 'a second such folder: every pair is one segment of each (A from --trajectories, B from here)', optional: true }),
+    count: flags.int({ doc: 'pairs to add', default: 50, min: 1 }),
+    segmentLength: flags.int({ doc: 'steps per segment (a whole episode: its length, e.g. 200 on reacher)', default: 50, min: 1 }),
+    store: flags.string({ doc: 'label store to add them to (made when missing)', optional: true, defaultDoc: 'labels.sqlite in the --trajectories run folder' }),
+    seed: flags.int({ doc: 'seed of the draw', default: 0 }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl rollout --policy runs/<stamp>-train-reacher --episodes 20',
+    '  prefrl rollout --policy runs/<stamp>-offline-reacher/artifacts/agents/iql-learned --episodes 20',
+    '  prefrl pairs --trajectories runs/<stamp>-rollout-reacher --against runs/<stamp2>-rollout-reacher --count 30',
+    '  prefrl serve --store runs/<stamp>-rollout-reacher/labels.sqlite',
+  ].join('\n'),
+};
+
+function load(path: string): { dir: string; runDir: string | null; trajs: Trajectory[] } {
+  const { dir, runConfig } = resolveTrajectoryDir(path);
+  const trajs = loadTrajectories(dir);
+  if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
+  return { dir, runDir: runConfig ? dirname(runConfig) : null, trajs };
+}
+
+/** `count` distinct pairs, each one segment of `a` and one of `b`. */
+export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajectory[], count: number, length: number, rng: Rng, sources: [string, string]): Pair[] {
+  const out: Pair[] = [];
+  const seen = new Set<string>();
+  for (let draws = 0; out.length < count && draws < 20 * count + 100; draws++) {
+    const [sa] = sampleSegments(a, 1, length, rng, sources[0]);
+    const [sb] = sampleSegments(b, 1, length, rng, sources[1]);
+    const p = makePair(sa, sb);
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    out.push(p);
+  }
+  if (out.length < count) throw new InputError(sources[0], `and ${sources[1]} hold too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
+  return out;
+}
+
+export const pairsCommand: Command = {
+  name: 'pairs',
+  summary: 'Pairs of segments from recorded episodes into a label store, for people to compare in the viewer',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const a = load(f.trajectories);
+    const b = f.against !== undefined ? load(f.against) : null;
+    const longest = (ts: readonly Trajectory[]) => Math.max(...ts.map((t) => t.length));
+    for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
+      if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);
+    }
+    const env = a.trajs[0];
+    if (b && (b.trajs[0].envId !== env.envId || b.trajs[0].modelHash !== env.modelHash)) {
+      throw new InputError(b.dir, `episodes of ${b.trajs[0].envId} (model ${b.trajs[0].modelHash}); --trajectories holds ${env.envId} (model ${env.modelHash}): pairs compare the same robot`);
+    }
+    const rng = new Rng(f.seed).fork('pairs');
+    const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir);
+    const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
+    const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
+    try {
+      const res = store.putPairs(pairs);
+      const counts = store.counts();
+      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, serve: `npx prefrl serve --store ${storePath}` };
+      if (f.json) printJson(ctx.io, summary);
+      else {
+        ctx.io.stdout.write(
+          `${pairs.length} pairs of ${f.segmentLength}-step segments${b ? ' (A from --trajectories, B from --against)' : ''}: ${res.added} new in ${storePath} (${counts.pairs} pairs, ${counts.pending} unlabelled)\nlabel them: ${summary.serve}\n`,
+        );
+      }
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * `prefrl pairs`: pairs of segments from recorded episodes into a label store: one folder, or one
+ * segment of each of two folders (A from --trajectories, B from --against); seeded, distinct,
+ * idempotent; bad input named by flag or file, nothing stored.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LabelStore } from '../reward/store.js';
+import { main } from '../scripts/cli.js';
+import { captureCli, lastJson } from './helpers/cli.js';
+
+async function rollout(root: string, name: string, policy: string, episodes = 4, env = 'toy-reach'): Promise<string> {
+  const c = captureCli();
+  expect(await main(['rollout', '--env', env, '--episodes', String(episodes), '--policy', policy, '--name', name, '--runs-dir', root, '--quiet', '--json'], c.ctx)).toBe(0);
+  return lastJson<{ runDir: string }>(c.out).runDir;
+}
+
+async function pairs(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const c = captureCli();
+  const code = await main(['pairs', ...args], c.ctx);
+  return { code, out: c.out, err: c.err };
+}
+
+describe('prefrl pairs', () => {
+  it('adds seeded, distinct pairs from one folder or across two, to the run folder\'s store by default; again adds nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pairs-'));
+    const a = await rollout(root, 'A', 'random');
+    const b = await rollout(root, 'B', 'zero');
+    const r1 = await pairs(['--trajectories', a, '--against', b, '--count', '6', '--segment-length', '10', '--json']);
+    expect(r1.code, r1.err.join('')).toBe(0);
+    const j = lastJson<{ store: string; added: number; storePairs: number; pending: number; serve: string }>(r1.out);
+    expect(j).toMatchObject({ store: join(a, 'labels.sqlite'), added: 6, storePairs: 6, pending: 6 });
+    expect(j.serve).toBe(`npx prefrl serve --store ${join(a, 'labels.sqlite')}`);
+    const store = LabelStore.open(j.store, { create: false });
+    try {
+      const stored = store.pendingPairs();
+      expect(stored.length).toBe(6);
+      expect(new Set(stored.map((p) => p.id)).size).toBe(6);
+      for (const p of stored) {
+        expect(p.a.length).toBe(10);
+        expect(p.a.source.startsWith(join(a, 'artifacts', 'trajectories', 'toy-reach'))).toBe(true);
+        expect(p.b.source.startsWith(join(b, 'artifacts', 'trajectories', 'toy-reach'))).toBe(true);
+        // The zero policy's segments: every action 0.
+        expect(Array.from(p.b.actions).every((x) => x === 0)).toBe(true);
+      }
+    } finally {
+      store.close();
+    }
+    const again = await pairs(['--trajectories', a, '--against', b, '--count', '6', '--segment-length', '10', '--json']);
+    expect(lastJson<{ added: number }>(again.out).added).toBe(0);
+    // One folder, another store: whole 50-step episodes.
+    const own = join(root, 'own.sqlite');
+    const r2 = await pairs(['--trajectories', a, '--count', '3', '--segment-length', '50', '--store', own, '--json']);
+    expect(lastJson<{ added: number; storePairs: number }>(r2.out)).toMatchObject({ added: 3, storePairs: 3 });
+  });
+
+  it('refuses segments longer than the episodes, too many pairs, another robot and missing folders, storing nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pairs-'));
+    const a = await rollout(root, 'A', 'random', 2);
+    const long = await pairs(['--trajectories', a, '--segment-length', '51']);
+    expect(long.code).toBe(2);
+    expect(long.err.join('')).toBe(`prefrl pairs: --segment-length 51: the episodes of --trajectories ${join(a, 'artifacts', 'trajectories', 'toy-reach')} have at most 50 steps\n`);
+    // Two 50-step episodes hold two 50-step segments: two ordered pairs at most.
+    const many = await pairs(['--trajectories', a, '--segment-length', '50', '--count', '3']);
+    expect(many.code).toBe(1);
+    expect(many.err.join('')).toMatch(/holds too few distinct segments of 50 steps for 3 pairs \(got 2\)/);
+    const missing = await pairs(['--trajectories', join(root, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err.join('')).toBe(`prefrl pairs: --trajectories: ${join(root, 'nope')} not found\n`);
+    const arm = await rollout(root, 'R', 'random', 1, 'reacher');
+    const other = await pairs(['--trajectories', a, '--against', arm, '--segment-length', '10']);
+    expect(other.code).toBe(1);
+    expect(other.err.join('')).toMatch(/trajectories\/reacher: episodes of reacher \(model \w+\); --trajectories holds toy-reach \(model toy-reach-v1\): pairs compare the same robot\n$/);
+    expect(existsSync(join(a, 'labels.sqlite'))).toBe(false);
+  });
+});
