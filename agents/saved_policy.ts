@@ -27,6 +27,11 @@ export function resolvePolicyPath(path: string, flag = '--checkpoint'): string {
   throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no PPO policy (expected a run folder with artifacts/checkpoint/, a checkpoint folder with policy.json, or a policy.json file)`);
 }
 
+/** policy.json and checkpoint.json of a resolved PPO policy path (a checkpoint folder or its policy.json). */
+function ppoFiles(where: string): { policy: string; checkpoint: string } {
+  return where.endsWith('.json') ? { policy: where, checkpoint: join(where, '..', 'checkpoint.json') } : { policy: join(where, 'policy.json'), checkpoint: join(where, 'checkpoint.json') };
+}
+
 /** The env id a saved config names, in the form a spec's id is compared with. */
 function specId(spec: EnvSpec): string {
   return spec.id.startsWith('custom') ? 'custom' : spec.id;
@@ -42,8 +47,7 @@ function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec,
 export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint'): PpoPolicy {
   const where = resolvePolicyPath(path, flag);
   const policy = PpoPolicy.load(where);
-  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
-  const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
+  const { policy: file, checkpoint: ckFile } = ppoFiles(where);
   if (existsSync(ckFile)) {
     const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
     if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
@@ -110,7 +114,7 @@ export function savedPolicyEnv(path: string, flag = '--policy'): EnvConfig | nul
     } catch {
       return null;
     }
-    const ckFile = where.endsWith('.json') ? join(where, '..', 'checkpoint.json') : join(where, 'checkpoint.json');
+    const ckFile = ppoFiles(where).checkpoint;
     if (!existsSync(ckFile)) return null;
     env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: unknown }).env;
   }
@@ -154,7 +158,7 @@ export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOpt
     throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no saved policy (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
   }
   const ppo = loadPpoPolicy(path, envSpec, flag);
-  const file = where.endsWith('.json') ? where : join(where, 'policy.json');
+  const file = ppoFiles(where).policy;
   const policy = stochastic ? ppo.stochastic(new Rng(o.seed ?? 0).fork('policy-noise')) : ppo.deterministic();
   return { algo: 'ppo', file, stochastic, policy };
 }

@@ -1,7 +1,7 @@
 /**
  * The human teacher's flags, shared by `prefrl train` and `prefrl offline` (same names, defaults
- * and help text in both). They are runtime settings of the labelling server, never saved in a
- * run's config (the token least of all), so a resumed run takes them from its command line.
+ * and help text in both). They are runtime settings of the labelling server: the token is never
+ * written to a run folder, and a resumed run takes all of them from its command line.
  */
 import { flags } from '../../core/config.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';

@@ -4,8 +4,8 @@
  * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
  * (--resume) and is skipped when its output exists unless --force.
  */
-import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { join } from 'node:path';
+import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';

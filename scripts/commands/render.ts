@@ -96,7 +96,6 @@ function clipDt(seg: Segment, source: string): number {
   return dt;
 }
 
-
 /** Parse --camera. */
 export function parseCamera(text: string): CameraSpec {
   const t = text.trim().toLowerCase();
