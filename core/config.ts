@@ -137,6 +137,8 @@ export interface PositionalDef {
   readonly name: string;
   readonly doc: string;
   readonly required?: boolean;
+  /** The last positional only: it takes every remaining argument (one or more when required). */
+  readonly variadic?: boolean;
 }
 
 export interface CommandSpec<S extends FlagSpec> {
@@ -221,14 +223,14 @@ export function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: Co
     const pos = spec.positionals ?? [];
     const required = pos.filter((p) => p.required !== false).length;
     if (positionals.length < required) fail(`missing argument <${pos[positionals.length].name}>`);
-    if (positionals.length > pos.length) fail(`unexpected argument ${JSON.stringify(positionals[pos.length])}`);
+    if (positionals.length > pos.length && !pos[pos.length - 1]?.variadic) fail(`unexpected argument ${JSON.stringify(positionals[pos.length])}`);
   }
   return { flags: out as Parsed<S>, positionals, help };
 }
 
 /** Help text for a command: usage line, summary, positionals and flags with defaults. */
 export function helpText<S extends FlagSpec>(spec: CommandSpec<S>): string {
-  const pos = (spec.positionals ?? []).map((p) => (p.required === false ? `[${p.name}]` : `<${p.name}>`)).join(' ');
+  const pos = (spec.positionals ?? []).map((p) => `${p.required === false ? `[${p.name}]` : `<${p.name}>`}${p.variadic ? '...' : ''}`).join(' ');
   const lines = [`Usage: ${spec.command}${pos ? ` ${pos}` : ''} [flags]`, '', spec.summary, ''];
   if (spec.positionals && spec.positionals.length > 0) {
     lines.push('Arguments:');

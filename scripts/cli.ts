@@ -19,6 +19,7 @@ import { iqlCommand } from './commands/iql.js';
 import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
 import { offlineCommand } from './commands/offline.js';
 import { pairsCommand } from './commands/pairs.js';
+import { plotCommand } from './commands/plot.js';
 import { renderCommand } from './commands/render.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { runsCommand } from './commands/runs.js';
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   labelsExportCommand,
   labelsImportCommand,
   runsCommand,
+  plotCommand,
   benchEnvsCommand,
   benchRewardCommand,
   benchRegretCommand,

@@ -1,0 +1,139 @@
+/**
+ * `prefrl plot`: learning curves of run folders, from their metrics.jsonl, as one SVG (rendered
+ * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
+ * logged step (env steps for train, updates for iql), and a table of each curve's last value.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { flags } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { renderSvg } from '../bench/plots.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+
+export interface Curve {
+  readonly run: string;
+  readonly metric: string;
+  /** [step, value] in logged order, non-finite values left out. */
+  readonly points: [number, number][];
+}
+
+/**
+ * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
+ * line (a run killed while writing it) is left out; a damaged line before it is an InputError.
+ */
+export function readMetrics(runDir: string): Map<string, [number, number][]> {
+  const file = resolve(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
+  const out = new Map<string, [number, number][]>();
+  const lines = readFileSync(file, 'utf8').split('\n');
+  let lastFilled = lines.length - 1;
+  while (lastFilled >= 0 && lines[lastFilled].trim() === '') lastFilled--;
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      if (i === lastFilled) return;
+      throw new InputError(file, 'invalid JSON', `line ${i + 1}`);
+    }
+    const step = rec.step;
+    if (typeof step !== 'number') return;
+    for (const [k, v] of Object.entries(rec)) {
+      if (k === 'step' || typeof v !== 'number' || !Number.isFinite(v)) continue;
+      let pts = out.get(k);
+      if (!pts) out.set(k, (pts = []));
+      pts.push([step, v]);
+    }
+  });
+  return out;
+}
+
+/** The curves of the given metrics in the given runs; a metric no run logged is a UsageError that lists what they did log. */
+export function curves(runs: readonly string[], metrics: readonly string[]): Curve[] {
+  const out: Curve[] = [];
+  const seen = new Set<string>();
+  const names = runs.map((r) => basename(resolve(r)));
+  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  runs.forEach((r, i) => {
+    const m = readMetrics(r);
+    for (const k of m.keys()) seen.add(k);
+    for (const metric of metrics) {
+      const pts = m.get(metric);
+      if (pts && pts.length > 0) out.push({ run: clash ? r : names[i], metric, points: pts });
+    }
+  });
+  const missing = metrics.filter((k) => !out.some((c) => c.metric === k));
+  if (missing.length > 0) {
+    const keys = [...seen].sort();
+    throw new UsageError(`--metric: no run logged ${missing.join(', ')}; they logged: ${keys.join(', ') || 'nothing'}`);
+  }
+  return out;
+}
+
+/** A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each with its own y scale. */
+export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
+  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value })));
+  const several = new Set(cs.map((c) => c.metric)).size > 1;
+  const chart = {
+    width: 520,
+    height: several ? 200 : 300,
+    mark: { type: 'line', point: values.length <= 200 },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
+      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
+    },
+  };
+  const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
+  if (!several) return { ...common, ...chart } as TopLevelSpec;
+  return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
+}
+
+const spec = {
+  command: 'prefrl plot',
+  summary: 'Learning curves of run folders (their metrics.jsonl) as one SVG: a line per run and metric, and each curve\'s last value.',
+  flags: {
+    metric: flags.list({ doc: 'metrics to plot (comma-separated keys of metrics.jsonl)', default: ['eval/true_return'] }),
+    out: flags.string({ doc: 'the SVG file to write', default: 'curves.svg' }),
+    json: flags.bool({ doc: 'print one JSON object (the curves) as the last line', default: false }),
+  },
+  positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), one or more', variadic: true }],
+  epilog: [
+    'Examples:',
+    '  prefrl plot runs/<stamp>-train-reacher-oracle-s0 runs/<stamp>-train-reacher-true-s0',
+    '  prefrl plot runs/<stamp>-train-reacher-oracle-s0 --metric reward/val_accuracy,reward/epic --out reward.svg',
+  ].join('\n'),
+};
+
+export const plotCommand: Command = {
+  name: 'plot',
+  summary: 'Learning curves of run folders as one SVG (a line per run and metric)',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const runs = parsed.positionals;
+    if (!f.out.toLowerCase().endsWith('.svg')) throw new UsageError(`--out ${f.out}: expected an .svg file`);
+    if (!existsSync(dirname(resolve(f.out)))) throw new UsageError(`--out ${f.out}: ${dirname(resolve(f.out))} is not an existing folder`);
+    for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
+    const cs = curves(runs, f.metric);
+    const svg = await renderSvg(curvesSpec(cs, f.metric.join(', ')));
+    // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
+    const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
+    writeFileSync(tmp, svg);
+    renameSync(tmp, f.out);
+    const last = cs.map((c) => ({ run: c.run, metric: c.metric, points: c.points.length, lastStep: c.points[c.points.length - 1][0], last: c.points[c.points.length - 1][1] }));
+    if (f.json) printJson(ctx.io, { out: f.out, curves: last });
+    else {
+      ctx.io.stdout.write(
+        `${formatTable(
+          ['run', 'metric', 'points', 'last step', 'last value'],
+          last.map((l) => [l.run, l.metric, String(l.points), String(l.lastStep), l.last.toPrecision(6)]),
+        )}\nwrote ${f.out}\n`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,99 @@
+/**
+ * `prefrl plot`: curves read from metrics.jsonl (checked against the lines written here), an SVG
+ * with one line per run, the last values, and bad input named by flag, argument or file line.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError, UsageError } from '../core/errors.js';
+import { main } from '../scripts/cli.js';
+import { curves, readMetrics } from '../scripts/commands/plot.js';
+import { captureCli, lastJson } from './helpers/cli.js';
+
+function run(root: string, name: string, lines: unknown[]): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'metrics.jsonl'), `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
+  return dir;
+}
+
+function fixture(): { root: string; a: string; b: string } {
+  const root = mkdtempSync(join(tmpdir(), 'plot-'));
+  const a = run(root, '20261201-100000-train-a', [
+    { step: 0, 'eval/true_return': -30, 'charts/env': 'reacher' },
+    { step: 2048, 'losses/value_loss': 0.5 },
+    { step: 4096, 'eval/true_return': -12.5, 'reward/val_accuracy': 0.75 },
+    { 'eval/true_return': 99 }, // no step: not a point
+    { step: 6144, 'eval/true_return': null },
+  ]);
+  const b = run(root, '20261201-110000-train-b', [{ step: 0, 'eval/true_return': -31 }, { step: 4096, 'eval/true_return': -20 }]);
+  return { root, a, b };
+}
+
+describe('prefrl plot', () => {
+  it('reads numeric metrics by step and skips lines without a step or values that are not numbers', () => {
+    const { a } = fixture();
+    const m = readMetrics(a);
+    expect(m.get('eval/true_return')).toEqual([
+      [0, -30],
+      [4096, -12.5],
+    ]);
+    expect(m.get('losses/value_loss')).toEqual([[2048, 0.5]]);
+    expect(m.has('charts/env')).toBe(false);
+    const c = curves([a], ['eval/true_return', 'reward/val_accuracy']);
+    expect(c.map((x) => [x.run, x.metric, x.points.length])).toEqual([
+      ['20261201-100000-train-a', 'eval/true_return', 2],
+      ['20261201-100000-train-a', 'reward/val_accuracy', 1],
+    ]);
+  });
+
+  it('names a metric no run logged and lists what they did log; a damaged line is named by number', () => {
+    const { root, a } = fixture();
+    expect(() => curves([a], ['eval/success'])).toThrow(UsageError);
+    expect(() => curves([a], ['eval/success'])).toThrow('--metric: no run logged eval/success; they logged: eval/true_return, losses/value_loss, reward/val_accuracy');
+    // A partial last line (a killed run) is left out; a damaged line before it is an error.
+    const killed = run(root, 'killed', [{ step: 0, x: 1 }, '{"step": 1, "x"']);
+    expect(readMetrics(killed).get('x')).toEqual([[0, 1]]);
+    const bad = run(root, 'bad', [{ step: 0, x: 1 }, '{"step": 1, "x"', { step: 2, x: 3 }]);
+    expect(() => readMetrics(bad)).toThrow(InputError);
+    expect(() => readMetrics(bad)).toThrow(`${join(bad, 'metrics.jsonl')} (line 2): invalid JSON`);
+  });
+
+  it('writes one SVG with a line per run and prints each curve\'s last value', async () => {
+    const { root, a, b } = fixture();
+    const out = join(root, 'curves.svg');
+    const c = captureCli();
+    expect(await main(['plot', a, b, '--out', out, '--json'], c.ctx)).toBe(0);
+    const j = lastJson<{ curves: { run: string; last: number; lastStep: number; points: number }[] }>(c.out);
+    expect(j.curves).toEqual([
+      { run: '20261201-100000-train-a', metric: 'eval/true_return', points: 2, lastStep: 4096, last: -12.5 },
+      { run: '20261201-110000-train-b', metric: 'eval/true_return', points: 2, lastStep: 4096, last: -20 },
+    ]);
+    const svg = readFileSync(out, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('20261201-100000-train-a');
+    expect(svg).toContain('20261201-110000-train-b');
+    // Two metrics: two panels.
+    const two = join(root, 'two.svg');
+    expect(await main(['plot', a, '--metric', 'eval/true_return,reward/val_accuracy', '--out', two], captureCli().ctx)).toBe(0);
+    expect(readFileSync(two, 'utf8')).toContain('reward/val_accuracy');
+  });
+
+  it('refuses a missing run, no run, a non-SVG or unplaceable --out with exit 2, writing nothing', async () => {
+    const { root, a } = fixture();
+    const cases: [string[], string][] = [
+      [['plot', '--out', join(root, 'x.svg')], 'prefrl plot: missing argument <run>'],
+      [['plot', a, '--out', join(root, 'x.png')], `prefrl plot: --out ${join(root, 'x.png')}: expected an .svg file`],
+      [['plot', a, '--out', join(root, 'no', 'x.svg')], `prefrl plot: --out ${join(root, 'no', 'x.svg')}: ${join(root, 'no')} is not an existing folder`],
+      [['plot', join(root, 'gone'), '--out', join(root, 'x.svg')], `prefrl plot: ${join(root, 'gone')}: not found`],
+      [['plot', root, '--out', join(root, 'x.svg')], `prefrl plot: ${root}: not a run folder (no metrics.jsonl)`],
+    ];
+    for (const [args, msg] of cases) {
+      const c = captureCli();
+      expect(await main(args, c.ctx), args.join(' ')).toBe(2);
+      expect(c.err.join('')).toBe(`${msg}\n`);
+    }
+    expect(existsSync(join(root, 'x.svg'))).toBe(false);
+  });
+});
