@@ -21,6 +21,7 @@ import { offlineCommand } from './commands/offline.js';
 import { pairsCommand } from './commands/pairs.js';
 import { plotCommand } from './commands/plot.js';
 import { renderCommand } from './commands/render.js';
+import { rewardCommand } from './commands/reward.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   offlineCommand,
   pairsCommand,
   serveCommand,
+  rewardCommand,
   renderCommand,
   fitStatsCommand,
   labelsExportCommand,

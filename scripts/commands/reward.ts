@@ -1,0 +1,178 @@
+/**
+ * `prefrl reward`: train a reward model on the labels of a label store (people's answers in the
+ * viewer, `prefrl pairs` + `prefrl serve`, or any teacher's), in a run folder of its own
+ * (artifacts/reward_model, the form `prefrl train --reward model:<run>` and `prefrl iql
+ * --reward model:<run>` read). The same ensemble, preference models and training as
+ * `prefrl train` and `prefrl offline`; held-out accuracy against the labels, and, since the
+ * stored segments carry the env's true rewards, the correlation of the learned segment
+ * returns with the true ones.
+ */
+import { existsSync } from 'node:fs';
+import { initBackend, BACKENDS } from '../../core/backend.js';
+import { flags, positiveInts } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { Rng } from '../../core/rng.js';
+import { createRunDir } from '../../core/run.js';
+import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { returnCorrelation } from '../../reward/metrics.js';
+import { meanOverMembers, RewardNet } from '../../reward/network.js';
+import { segmentReturn } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
+import { TRAIN_DEFAULTS, trainRewardModel } from '../../reward/train.js';
+import type { Label, Pair } from '../../reward/types.js';
+import { envConfigForStore } from '../../viewer/env_info.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+import { rewardTrainingFlags } from './reward_flags.js';
+
+const spec = {
+  command: 'prefrl reward',
+  summary: "Train a reward model on a label store's labels (e.g. people's answers in the viewer), saved in a run folder for prefrl train / iql --reward model:<run>.",
+  flags: {
+    store: flags.string({ doc: 'label store (.sqlite) holding the labelled pairs' }),
+    teacher: flags.string({ doc: 'only the labels of teachers whose id starts with this (e.g. human, human:ada)', optional: true, defaultDoc: 'every teacher' }),
+    preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+    rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
+    rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
+    rewardEpochs: flags.int({ doc: 'max epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
+    rewardPatience: flags.int({ doc: 'epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
+    ...rewardTrainingFlags,
+    env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
+    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
+    seed: flags.int({ doc: 'seed (held-out split, initialisation, batches)', default: 0 }),
+    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
+    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    name: flags.string({ doc: 'run name (default: reward-<env>)', optional: true }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl reward --store runs/<stamp>-rollout-reacher/labels.sqlite --teacher human',
+    '  prefrl train --env reacher --reward model:runs/<stamp>-reward-reacher --steps 300000',
+  ].join('\n'),
+};
+
+/** The labelled pairs of a store, one entry per label of the chosen teachers (skips included: training leaves them out). */
+export function storeLabels(store: LabelStore, teacherPrefix?: string): { pairs: Pair[]; labels: Label[] } {
+  const pairs: Pair[] = [];
+  const labels: Label[] = [];
+  for (const lp of store.labelledPairs({ includeSkips: true })) {
+    for (const l of lp.labels) {
+      if (teacherPrefix !== undefined && !l.teacher.startsWith(teacherPrefix)) continue;
+      pairs.push(lp.pair);
+      labels.push(l);
+    }
+  }
+  return { pairs, labels };
+}
+
+export const rewardCommand: Command = {
+  name: 'reward',
+  summary: "Train a reward model on a label store's labels (e.g. people's), for train / iql --reward model:<run>",
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const hidden = positiveInts(f.rewardHidden, '--reward-hidden');
+    if (!existsSync(f.store)) throw new UsageError(`--store: ${f.store} not found`);
+    if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
+    if (f.rewardSelectWorkers !== undefined) throw new UsageError('--reward-select-workers: prefrl reward trains on the inputs --reward-input names (input selection runs in prefrl train and offline)');
+    if (f.rewardInput === 'obs' && f.preferenceModel === 'regret') throw new UsageError('--reward-input: the regret model learns an advantage, which needs the action (obs-action or obs-next-obs)');
+    const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
+    try {
+      const { pairs, labels } = storeLabels(store, f.teacher);
+      const preferences = labels.filter((l) => l.kind === 'preference').length;
+      if (preferences < 2) {
+        const c = store.counts();
+        const teachers = Object.keys(c.perTeacher);
+        throw new InputError(
+          f.store,
+          `holds ${preferences} preference label${preferences === 1 ? '' : 's'}${f.teacher ? ` of teachers "${f.teacher}..."` : ''} (${c.pairs} pairs, ${c.labels} labels${teachers.length ? ` by ${teachers.join(', ')}` : ''}); a reward model needs at least 2`,
+        );
+      }
+      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(f.store, store.envId() ?? pairs[0].a.envId);
+      const env = await makeEnv(envConfig, { logger: ctx.logger });
+      const envSpec = env.spec;
+      env.dispose();
+      if (pairs[0].a.obsDim !== envSpec.obsDim || pairs[0].a.actDim !== envSpec.actDim) {
+        throw new InputError(f.store, `segments have ${pairs[0].a.obsDim} observations and ${pairs[0].a.actDim} actions; env "${envSpec.id}" has ${envSpec.obsDim} and ${envSpec.actDim}`);
+      }
+      const backend = await initBackend(f.backend);
+      ctx.logger.info(`tensor backend: ${backend.name}`);
+      const run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock });
+      const rng = new Rng(f.seed).fork('reward');
+      const net = RewardNet.create(
+        { input: f.rewardInput, ignoreObs: [], obsDim: envSpec.obsDim, actDim: envSpec.actDim, members: f.rewardMembers, hidden, preferenceModel: f.preferenceModel },
+        rng.fork('net'),
+      );
+      try {
+        const progress = new Progress(`reward model (${preferences} preferences)`, f.rewardEpochs, { unit: 'epochs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+        const res = await trainRewardModel(net, pairs, labels, {
+          preferenceModel: f.preferenceModel,
+          epochs: f.rewardEpochs,
+          flipRate: f.rewardFlipRate,
+          patience: f.rewardPatience,
+          lr: f.rewardLr,
+          weightDecay: f.rewardWeightDecay,
+          inputL1: f.rewardInputL1,
+          inputProx: f.rewardInputProx,
+          rng: rng.fork('train'),
+          onEpoch: (m) => {
+            run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
+            progress.update(m.epoch, `held-out acc ${Number.isFinite(m.valAccuracy) ? m.valAccuracy.toFixed(3) : 'n/a'}`);
+          },
+        });
+        progress.finish();
+        if (res.bestEpoch.every((e) => e === 0)) {
+          ctx.logger.warn(`reward model: no member improved on the ${res.valPairs} held-out pairs, so each kept its initial weights; more labels, or a larger --reward-patience, may help`);
+        }
+        // The learned segment returns against the true ones, over every distinct labelled segment.
+        const segs = [...new Map(pairs.flatMap((p) => [p.a, p.b]).map((s) => [s.id, s])).values()];
+        const learned = meanOverMembers(net.segmentSums(segs), net.members, new Float64Array(segs.length));
+        const corr = returnCorrelation(learned, segs.map(segmentReturn));
+        net.meta = { ...net.meta, store: f.store, teacher: f.teacher ?? null, preferences, valAccuracy: res.valAccuracy };
+        const modelDir = run.artifact('reward_model');
+        net.save(modelDir);
+        const summary = {
+          env: envSpec.id,
+          store: f.store,
+          teacher: f.teacher ?? null,
+          preferences,
+          skips: res.skipped,
+          trainPairs: res.trainPairs,
+          valPairs: res.valPairs,
+          valAccuracy: res.valAccuracy,
+          valNll: res.valNll,
+          epochs: res.epochs.length,
+          bestEpoch: res.bestEpoch,
+          returnCorrelation: corr.pearson,
+          returnSpearman: corr.spearman,
+          rewardModel: modelDir,
+          runDir: run.path,
+        };
+        run.writeJson('summary.json', summary);
+        run.metrics.log(res.epochs.length, { 'reward/pearson': corr.pearson, 'reward/spearman': corr.spearman });
+        if (f.json) printJson(ctx.io, summary);
+        else {
+          const n = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+          ctx.io.stdout.write(
+            [
+              `reward model: ${preferences} preferences (${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
+              `learned vs true segment returns over ${segs.length} segments: Pearson ${n(corr.pearson)}, Spearman ${n(corr.spearman)}`,
+              `run folder: ${run.path}`,
+              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward model:${run.path}   (or prefrl iql --dataset D --reward model:${run.path})`,
+              '',
+            ].join('\n'),
+          );
+        }
+        return 0;
+      } finally {
+        net.dispose();
+        run.close();
+      }
+    } finally {
+      store.close();
+    }
+  },
+};
