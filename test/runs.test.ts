@@ -44,6 +44,7 @@ describe('prefrl runs', () => {
     expect(headline('iql', { finalTrueReturn: 5 })).toBe('return 5.0');
     expect(headline('collect', { transitions: 100000, meanReturn: -108.29 })).toBe('100000 transitions, mean return -108.3');
     expect(headline('train', { finalTrueReturn: Number.NaN, labelsUsed: 0 })).toBeNull();
+    expect(headline('reward', { preferences: 144, valAccuracy: 0.9333, returnCorrelation: 0.90479 })).toBe('144 preferences, held-out accuracy 0.933, return corr. 0.905');
     expect(headline('tour', {})).toBeNull();
   });
 

@@ -49,6 +49,8 @@ export function headline(command: string | null, s: Record<string, unknown>): st
       return join2(num(s.normalizedRatio, 3) && `learned/true ${num(s.normalizedRatio, 3)} (normalised)`, typeof s.labels === 'number' ? `${s.labels} labels` : null);
     case 'rollout':
       return join2(num(s.meanReturn) && `return ${num(s.meanReturn)} +- ${num(s.returnStd) ?? '?'}`, typeof s.policy === 'string' ? `policy ${s.policy}` : null);
+    case 'reward':
+      return join2(typeof s.preferences === 'number' ? `${s.preferences} preferences` : null, num(s.valAccuracy, 3) && `held-out accuracy ${num(s.valAccuracy, 3)}`, num(s.returnCorrelation, 3) && `return corr. ${num(s.returnCorrelation, 3)}`);
     case 'collect':
       return join2(typeof s.transitions === 'number' ? `${s.transitions} transitions` : null, num(s.meanReturn) && `mean return ${num(s.meanReturn)}`);
     default:
