@@ -88,6 +88,8 @@ describe('prefrl plot', () => {
       [['plot', a, '--out', join(root, 'no', 'x.svg')], `prefrl plot: --out ${join(root, 'no', 'x.svg')}: ${join(root, 'no')} is not an existing folder`],
       [['plot', join(root, 'gone'), '--out', join(root, 'x.svg')], `prefrl plot: ${join(root, 'gone')}: not found`],
       [['plot', root, '--out', join(root, 'x.svg')], `prefrl plot: ${root}: not a run folder (no metrics.jsonl)`],
+      [['plot', a, '--metric', '', '--out', join(root, 'x.svg')], 'prefrl plot: --metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)'],
+      [['plot', a, '--metric', ',', '--out', join(root, 'x.svg')], 'prefrl plot: --metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)'],
     ];
     for (const [args, msg] of cases) {
       const c = captureCli();

@@ -114,12 +114,14 @@ export const plotCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const runs = parsed.positionals;
+    const runs = [...new Set(parsed.positionals)];
+    const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
+    if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
     if (!f.out.toLowerCase().endsWith('.svg')) throw new UsageError(`--out ${f.out}: expected an .svg file`);
     if (!existsSync(dirname(resolve(f.out)))) throw new UsageError(`--out ${f.out}: ${dirname(resolve(f.out))} is not an existing folder`);
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
-    const cs = curves(runs, f.metric);
-    const svg = await renderSvg(curvesSpec(cs, f.metric.join(', ')));
+    const cs = curves(runs, metrics);
+    const svg = await renderSvg(curvesSpec(cs, metrics.join(', ')));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
     writeFileSync(tmp, svg);
