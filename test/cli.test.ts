@@ -7,7 +7,7 @@ import { ManualClock } from '../core/clock.js';
 import { loadTrajectories } from '../envs/trajectory.js';
 import { COMMANDS, isSystemError, main } from '../scripts/cli.js';
 import { mujocoFolder } from '../scripts/commands/bench_envs.js';
-import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
+import { type CapturedCli, captureCli, expectUsageError, lastJson } from './helpers/cli.js';
 
 const ctx = (): CapturedCli => captureCli(new ManualClock());
 
@@ -122,6 +122,8 @@ describe('prefrl CLI', () => {
     const config = readFileSync(join(runDir, 'config.json'), 'utf8');
     expect(config).not.toContain(token);
     expect(JSON.parse(config)).toMatchObject({ command: 'train', env: 'toy-reach', humanPort: 8080 });
+    // A viewer beyond loopback without a token is refused before any work, naming train's own flags.
+    await expectUsageError(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-host', '0.0.0.0'], join(root, 'none'), /^prefrl train: --human-host 0\.0\.0\.0: serving beyond this machine needs an access token \(--human-token, at least 12 characters\)/);
   });
 
   it('a refused file-system call (a --runs-dir under a file) exits 1 with one line naming the path, no stack trace', async () => {

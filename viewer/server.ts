@@ -46,6 +46,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
+import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from './access.js';
 import type { LabelStore, NewLabel } from '../reward/store.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
 import type { ViewerEnv } from './env_info.js';
@@ -113,9 +114,9 @@ export interface ServerInfoFile {
   readonly tokenRequired: boolean;
 }
 
+export { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS };
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_LEASE_MS = 5 * 60 * 1000;
-export const MIN_TOKEN_CHARS = 12;
 const MAX_URL_CHARS = 2048;
 const MAX_SESSIONS = 64;
 const RATE_WINDOW_MS = 10_000;
@@ -147,12 +148,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
 };
-
-/** True for addresses and names that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 /**
  * The file under `root` a URL path names, or null when it must not be served: undecodable
@@ -287,13 +282,7 @@ export class ViewerServer {
   /** Check options, bind, and start serving. Throws UsageError for unsafe or impossible settings. */
   static async start(opts: ViewerServerOptions): Promise<ViewerServer> {
     const host = opts.host ?? '127.0.0.1';
-    if (opts.token !== undefined) {
-      if (opts.token.length < MIN_TOKEN_CHARS) throw new UsageError(`--token: use at least ${MIN_TOKEN_CHARS} characters`);
-      if (!/^[\x21-\x7e]+$/.test(opts.token)) throw new UsageError('--token: use printable ASCII characters without spaces');
-    }
-    if (!isLoopbackHost(host) && opts.token === undefined) {
-      throw new UsageError(`--host ${host}: serving beyond this machine needs an access token (--token, at least ${MIN_TOKEN_CHARS} characters) that teachers present`);
-    }
+    checkViewerAccess(host, opts.token);
     const overlap = opts.overlap ?? 1;
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');

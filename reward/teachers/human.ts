@@ -178,7 +178,7 @@ export class HumanTeacher implements Teacher {
         logger: this.logger,
       });
     } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/^--(port|host|token)/, '--human-$1')}`);
+      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/--(port|host|token)\b/g, '--human-$1')}`);
       throw e;
     }
     this.server = {

@@ -5,6 +5,7 @@
  */
 import { flags } from '../../core/config.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
+import { checkViewerAccess } from '../../viewer/access.js';
 
 export const humanTeacherFlags = {
   humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
@@ -25,6 +26,11 @@ export interface HumanFlagValues {
   readonly humanTimeout: number;
   readonly humanOnTimeout: 'skip' | 'fail';
   readonly humanOverlap: number;
+}
+
+/** Check the address and token before any work (the server checks them again when it starts). */
+export function checkHumanFlags(f: HumanFlagValues): void {
+  checkViewerAccess(f.humanHost, f.humanToken, { host: '--human-host', token: '--human-token' });
 }
 
 /** The server settings the flags give (the store, env, logger and clock come from the command). */

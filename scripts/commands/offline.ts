@@ -13,7 +13,7 @@ import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
-import { HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
@@ -197,6 +197,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
 /** Run the command's work from parsed flags (also for callers that build flags themselves). */
 export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[], ctx: CommandContext): Promise<OfflineResult> {
   const stages = parseStages(f.stage);
+  checkHumanFlags(f);
   if (f.resume) {
     const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` || a.startsWith(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=`)));
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);

@@ -21,7 +21,7 @@ import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
-import { HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
 export const trainFlags = {
@@ -224,6 +224,7 @@ function readCheckpoint(file: string): PpoCheckpoint {
 
 /** Run (or resume) a training run; returns the summary. */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
+  checkHumanFlags(f);
   const backend = await initBackend(f.backend);
   ctx.logger.info(`tensor backend: ${backend.name}${backend.skipped.length ? ` (${backend.skipped.join('; ')})` : ''}`);
   const envConfig = envConfigFromArgs(f.env, { task: f.task });

@@ -378,6 +378,8 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
       [['--teacher', 'human', '--dataset', noState], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],
       [['--teacher', 'human', '--dataset', data, '--human-port', '70000'], 2, /--human-port/],
+      [['--teacher', 'human', '--dataset', data, '--human-host', '0.0.0.0'], 2, /^prefrl offline: --human-host 0\.0\.0\.0: serving beyond this machine needs an access token \(--human-token, at least 12 characters\)/],
+      [['--teacher', 'human', '--dataset', data, '--human-token', 'short'], 2, /^prefrl offline: --human-token: use at least 12 characters/],
       [['--resume', join(dir, 'not-a-run')], 2, /--resume: .* is not a run folder/],
       [['--teacher', 'oracle', '--dataset', data, '--stage', 'reward,eval'], 2, /--stage: a new run starts with the pairs stage; run reward,eval in an existing run folder with --resume/],
     ];
