@@ -16,7 +16,7 @@ import { tourCommand } from './commands/tour.js';
 import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
 import { iqlCommand } from './commands/iql.js';
-import { labelsExportCommand, labelsImportCommand } from './commands/labels.js';
+import { labelsExportCommand, labelsImportCommand, labelsStatsCommand } from './commands/labels.js';
 import { offlineCommand } from './commands/offline.js';
 import { pairsCommand } from './commands/pairs.js';
 import { plotCommand } from './commands/plot.js';
@@ -44,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   fitStatsCommand,
   labelsExportCommand,
   labelsImportCommand,
+  labelsStatsCommand,
   runsCommand,
   plotCommand,
   benchEnvsCommand,

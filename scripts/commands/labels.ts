@@ -2,10 +2,16 @@
  * `prefrl labels export` / `prefrl labels import`: move labels between label stores as JSONL
  * (one label per line; see reward/store.ts). Importing is idempotent (label ids) and
  * all-or-nothing; the target store must already hold the labelled pairs.
+ * `prefrl labels stats`: who labelled how much, how fast, how often each teacher agrees with the
+ * true partial return (the stored segments carry the env's rewards) and with the others.
  */
+import { existsSync } from 'node:fs';
 import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { median } from '../../core/math.js';
+import { teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
 const exportSpec = {
   command: 'prefrl labels export',
@@ -61,6 +67,83 @@ export const labelsImportCommand: Command = {
       const total = store.counts().labels;
       if (json) printJson(ctx.io, { store: path, in: file, lines: r.lines, added: r.added, duplicates: r.duplicates, labels: total });
       else ctx.io.stdout.write(`imported ${r.added} new label${r.added === 1 ? '' : 's'} from ${file} (${r.duplicates} already present); ${path} now holds ${total}\n`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+const statsSpec = {
+  command: 'prefrl labels stats',
+  summary: 'Per teacher: labels, preferences, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
+  flags: {
+    store: flags.string({ doc: 'Label store (SQLite file)' }),
+    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+  },
+  epilog: 'Example: prefrl labels stats --store runs/x/labels.sqlite',
+};
+
+export interface TeacherStats {
+  readonly teacher: string;
+  readonly labels: number;
+  readonly preferences: number;
+  readonly skips: number;
+  /** Median time to answer (ms), over the labels that record one; null when none does. */
+  readonly medianResponseMs: number | null;
+  /** Share of its strict preferences whose winner has the higher true segment return (ties in return left out). */
+  readonly agreementWithTrueReturn: number | null;
+}
+
+/** The per-teacher statistics of a store, most labels first. */
+export function teacherStats(store: LabelStore): TeacherStats[] {
+  const times = new Map<string, number[]>();
+  for (const l of store.labels()) {
+    if (l.responseMs === undefined || l.responseMs === null) continue;
+    let t = times.get(l.teacher);
+    if (!t) times.set(l.teacher, (t = []));
+    t.push(l.responseMs);
+  }
+  return Object.entries(store.counts().perTeacher)
+    .map(([teacher, c]) => {
+      const t = times.get(teacher);
+      return { teacher, ...c, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
+    })
+    .sort((a, b) => b.labels - a.labels || (a.teacher < b.teacher ? -1 : 1));
+}
+
+export const labelsStatsCommand: Command = {
+  name: 'labels stats',
+  summary: 'Per teacher: labels, skips, answer time, agreement with the true return and with each other',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, statsSpec, ctx.io);
+    if (!parsed) return 0;
+    const { store: path, json } = parsed.flags;
+    if (!existsSync(path)) throw new UsageError(`--store: ${path} not found`);
+    const store = LabelStore.open(path, { create: false, clock: ctx.clock });
+    try {
+      const c = store.counts();
+      const teachers = teacherStats(store);
+      const agreement = store.agreement();
+      if (json) {
+        printJson(ctx.io, { store: path, pairs: c.pairs, pending: c.pending, labels: c.labels, preferences: c.preferences, skips: c.skips, teachers, agreement });
+        return 0;
+      }
+      const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
+      const lines = [
+        `${path}: ${c.pairs} pairs (${c.pending} waiting for a label), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips`,
+        teachers.length === 0
+          ? 'no labels yet'
+          : formatTable(
+              ['teacher', 'labels', 'preferences', 'skips', 'median answer (s)', 'agrees with true return'],
+              teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
+            ),
+      ];
+      if (agreement.pairs > 0) {
+        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${f(agreement.fraction)}`);
+        for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)})`);
+      }
+      ctx.io.stdout.write(`${lines.join('\n')}\n`);
       return 0;
     } finally {
       store.close();

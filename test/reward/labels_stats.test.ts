@@ -1,0 +1,62 @@
+/**
+ * `prefrl labels stats`: per-teacher counts, median answer time and agreement with the true
+ * partial return, and agreement between teachers, all checked against labels written here.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makePair, segmentReturn } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
+import { labelId } from '../../reward/teachers/synthetic.js';
+import type { Label, Pair } from '../../reward/types.js';
+import { main } from '../../scripts/cli.js';
+import { teacherStats } from '../../scripts/commands/labels.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
+import { makePairs } from '../viewer/helpers.js';
+
+function answer(p: Pair, teacher: string, truthful: boolean, responseMs?: number): Label {
+  const first = segmentReturn(p.a) > segmentReturn(p.b);
+  return { id: labelId(teacher, p.id), pairId: p.id, teacher, kind: 'preference', probFirst: first === truthful ? 1 : 0, ...(responseMs !== undefined ? { responseMs } : {}) };
+}
+
+describe('prefrl labels stats', () => {
+  it('counts, times and agreement per teacher and between teachers', async () => {
+    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+    const half = segs.length / 2;
+    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    expect(pairs.length).toBe(8);
+    // No ties in true return among these pairs, so every preference counts for agreement.
+    expect(pairs.every((p) => segmentReturn(p.a) !== segmentReturn(p.b))).toBe(true);
+    const path = join(mkdtempSync(join(tmpdir(), 'stats-')), 'labels.sqlite');
+    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    try {
+      store.putPairs(pairs);
+      // ada: every pair, truthfully, answering in 1..8 s (median 4.5 s); bo: 4 pairs, one of them wrong; a skip by cy.
+      store.addLabels(pairs.map((p, i) => answer(p, 'human:ada', true, 1000 * (i + 1))));
+      store.addLabels(pairs.slice(0, 4).map((p, i) => answer(p, 'human:bo', i !== 2)));
+      store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
+      const stats = teacherStats(store);
+      expect(stats).toEqual([
+        { teacher: 'human:ada', labels: 8, preferences: 8, skips: 0, medianResponseMs: 4500, agreementWithTrueReturn: 1 },
+        { teacher: 'human:bo', labels: 4, preferences: 4, skips: 0, medianResponseMs: null, agreementWithTrueReturn: 0.75 },
+        { teacher: 'human:cy', labels: 1, preferences: 0, skips: 1, medianResponseMs: null, agreementWithTrueReturn: null },
+      ]);
+    } finally {
+      store.close();
+    }
+    const c = captureCli();
+    expect(await main(['labels', 'stats', '--store', path, '--json'], c.ctx)).toBe(0);
+    const j = lastJson<{ pairs: number; labels: number; skips: number; agreement: { pairs: number; comparisons: number; agreeing: number; fraction: number } }>(c.out);
+    expect(j).toMatchObject({ pairs: 8, labels: 13, skips: 1 });
+    expect(j.agreement).toMatchObject({ pairs: 4, comparisons: 4, agreeing: 3, fraction: 0.75 });
+    const h = captureCli();
+    expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
+    const text = h.out.join('');
+    expect(text).toContain('8 pairs (0 waiting for a label), 13 labels: 12 preferences, 1 skips');
+    expect(text).toContain('  human:ada vs human:bo: 3/4 (0.750)');
+    const missing = captureCli();
+    expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(2);
+    expect(missing.err.join('')).toMatch(/--store: .*no-such-store\.sqlite not found/);
+  });
+});
