@@ -604,8 +604,12 @@ function trajectories(c: Ctx, ds: OfflineDataset): Trajectory[] {
   return datasetToTrajectories(ds, { state: c.cfg.teacher === 'vlm' || c.cfg.teacher === 'human' ? 'required' : 'optional' });
 }
 
-/** `count` distinct pairs of distinct segments, uniformly from all windows of the dataset's episodes. */
-export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string): Pair[] {
+/**
+ * `count` distinct pairs of distinct segments, uniformly from all windows of the dataset's
+ * episodes. With `unordered`, (a, b) and (b, a) count as the same pair (people need not see two
+ * segments twice); the offline pipeline keeps ordered pairs, which its committed runs drew.
+ */
+export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string, unordered = false): Pair[] {
   const out: Pair[] = [];
   const seen = new Set<string>();
   const maxDraws = 20 * count + 100;
@@ -613,8 +617,9 @@ export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count:
     const [a, b] = sampleSegments(trajs, 2, length, rng, source);
     if (a.id === b.id) continue;
     const p = makePair(a, b);
-    if (seen.has(p.id)) continue;
-    seen.add(p.id);
+    const key = unordered ? [a.id, b.id].sort().join('|') : p.id;
+    if (seen.has(key)) continue;
+    seen.add(key);
     out.push(p);
   }
   if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);

@@ -79,7 +79,7 @@ export const pairsCommand: Command = {
       throw new InputError(b.dir, `episodes of ${b.trajs[0].envId} (model ${b.trajs[0].modelHash}); --trajectories holds ${env.envId} (model ${env.modelHash}): pairs compare the same robot`);
     }
     const rng = new Rng(f.seed).fork('pairs');
-    const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir);
+    const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir, true);
     const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
     const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
     try {
