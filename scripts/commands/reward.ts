@@ -13,7 +13,7 @@ import { flags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir } from '../../core/run.js';
+import { createRunDir, type RunDir } from '../../core/run.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { returnCorrelation } from '../../reward/metrics.js';
 import { meanOverMembers, RewardNet } from '../../reward/network.js';
@@ -100,12 +100,18 @@ export const rewardCommand: Command = {
       }
       const backend = await initBackend(f.backend);
       ctx.logger.info(`tensor backend: ${backend.name}`);
-      const run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock });
       const rng = new Rng(f.seed).fork('reward');
       const net = RewardNet.create(
         { input: f.rewardInput, ignoreObs: [], obsDim: envSpec.obsDim, actDim: envSpec.actDim, members: f.rewardMembers, hidden, preferenceModel: f.preferenceModel },
         rng.fork('net'),
       );
+      let run: RunDir;
+      try {
+        run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock });
+      } catch (e) {
+        net.dispose();
+        throw e;
+      }
       try {
         const progress = new Progress(`reward model (${preferences} preferences)`, f.rewardEpochs, { unit: 'epochs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         const res = await trainRewardModel(net, pairs, labels, {
