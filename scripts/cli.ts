@@ -16,6 +16,7 @@ import { tourCommand } from './commands/tour.js';
 import { envsCommand } from './commands/envs.js';
 import { fitStatsCommand } from './commands/fit_stats.js';
 import { iqlCommand } from './commands/iql.js';
+import { labelCommand } from './commands/label.js';
 import { labelsExportCommand, labelsImportCommand, labelsStatsCommand } from './commands/labels.js';
 import { offlineCommand } from './commands/offline.js';
 import { pairsCommand } from './commands/pairs.js';
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   offlineCommand,
   pairsCommand,
   serveCommand,
+  labelCommand,
   rewardCommand,
   renderCommand,
   fitStatsCommand,

@@ -1,0 +1,114 @@
+/**
+ * `prefrl label`: a synthetic teacher, HERON or a VLM answers the pairs of a label store that
+ * it has not answered yet, next to whatever people (or other teachers) said about them. With
+ * `prefrl pairs` and `prefrl serve` this makes a small study: people and, say, the oracle on the
+ * same pairs, and `prefrl labels stats` reports how often they agree.
+ *
+ * B-Pref's skip and equal thresholds scale with an average segment's return; the store holds
+ * segments, not episodes, so the context the teacher sees is the pool's mean segment return
+ * scaled to the env's horizon (an episode of horizon steps that returns like an average segment).
+ */
+import { dirname, join, resolve } from 'node:path';
+import { flags } from '../../core/config.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { Rng } from '../../core/rng.js';
+import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { segmentReturn } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
+import { makeTeacher } from '../../reward/teachers/index.js';
+import type { Pair } from '../../reward/types.js';
+import { envConfigForStore } from '../../viewer/env_info.js';
+import { type Command, parseOrHelp, printJson } from '../command.js';
+
+const spec = {
+  command: 'prefrl label',
+  summary: 'A synthetic teacher, HERON or a VLM answers the pairs of a label store it has not answered yet (next to people\'s answers, for comparison).',
+  flags: {
+    store: flags.string({ doc: 'label store (.sqlite) holding the pairs' }),
+    teacher: flags.string({
+      doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | heron:<config.json> | synthetic-vlm[:k=v] | vlm:baseUrl=...,model=...[,k=v] (people answer through prefrl serve)',
+    }),
+    batch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
+    env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
+    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
+    seed: flags.int({ doc: 'seed of the teacher\'s randomness', default: 0 }),
+    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+  },
+  epilog: [
+    'Examples:',
+    '  prefrl label --store runs/<stamp>-rollout-reacher/labels.sqlite --teacher oracle',
+    '  prefrl labels stats --store runs/<stamp>-rollout-reacher/labels.sqlite',
+  ].join('\n'),
+};
+
+/** Every pair of a store, labelled or not, in hand-out order of the store's queries. */
+export function storePairs(store: LabelStore): Pair[] {
+  const byId = new Map<string, Pair>();
+  for (const p of store.pendingPairs()) byId.set(p.id, p);
+  for (const lp of store.labelledPairs({ includeSkips: true })) if (!byId.has(lp.pair.id)) byId.set(lp.pair.id, lp.pair);
+  return [...byId.values()];
+}
+
+export const labelCommand: Command = {
+  name: 'label',
+  summary: 'A synthetic teacher, HERON or a VLM answers a label store\'s pairs it has not answered yet',
+  async run(argv, ctx) {
+    const parsed = parseOrHelp(argv, spec, ctx.io);
+    if (!parsed) return 0;
+    const f = parsed.flags;
+    const kind = f.teacher.split(':')[0];
+    if (kind === 'human') throw new UsageError('--teacher human: people answer through the viewer: prefrl serve --store <store>');
+    if (kind === 'regret') throw new UsageError('--teacher regret: needs an expert\'s value function, which prefrl train --expert provides; not available here');
+    if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
+    const storePath = f.store;
+    const store = LabelStore.open(storePath, { create: false, clock: ctx.clock });
+    try {
+      const all = storePairs(store);
+      if (all.length === 0) throw new InputError(storePath, 'holds no pairs (make some with prefrl pairs)');
+      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(storePath, store.envId() ?? all[0].a.envId);
+      const env = await makeEnv(envConfig, { logger: ctx.logger });
+      const envSpec = env.spec;
+      env.dispose();
+      const teacher = makeTeacher(f.teacher, {
+        env: envSpec,
+        rng: new Rng(f.seed).fork('teacher'),
+        vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
+      });
+      try {
+        const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
+        const todo = all.filter((p) => !answered.has(p.id));
+        if (teacher.observe) {
+          const segs = all.flatMap((p) => [p.a, p.b]);
+          const length = all[0].a.length;
+          const meanSegment = segs.reduce((s, g) => s + segmentReturn(g), 0) / segs.length;
+          teacher.observe({ meanEpisodeReturn: (meanSegment * envSpec.horizon) / length, episodeLength: envSpec.horizon, segmentLength: length, pool: segs });
+        }
+        store.putTeacher({ id: teacher.id, kind, config: { spec: f.teacher } });
+        const progress = new Progress(`label ${teacher.id}`, todo.length, { unit: 'pairs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+        let added = 0;
+        let preferences = 0;
+        for (let i = 0; i < todo.length; i += f.batch) {
+          const labels = await teacher.label(todo.slice(i, i + f.batch));
+          added += store.addLabels(labels).added;
+          preferences += labels.filter((l) => l.kind === 'preference').length;
+          progress.update(Math.min(todo.length, i + f.batch));
+        }
+        progress.finish();
+        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences };
+        if (f.json) printJson(ctx.io, summary);
+        else {
+          ctx.io.stdout.write(
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\ncompare the teachers: npx prefrl labels stats --store ${storePath}\n`,
+          );
+        }
+        return 0;
+      } finally {
+        await (teacher as { close?: () => Promise<void> }).close?.();
+      }
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * `prefrl label`: a synthetic teacher answers the pairs of a store it has not answered yet, next
+ * to other teachers' labels; again it adds nothing; people and the regret teacher are refused.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makePair, segmentReturn } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
+import { labelId } from '../../reward/teachers/synthetic.js';
+import type { Pair } from '../../reward/types.js';
+import { main } from '../../scripts/cli.js';
+import { teacherStats } from '../../scripts/commands/labels.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
+import { makePairs } from '../viewer/helpers.js';
+
+let root = '';
+let store = '';
+let pairs: Pair[] = [];
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'label-cli-'));
+  const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+  const half = segs.length / 2;
+  pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+  store = join(root, 'labels.sqlite');
+  const s = LabelStore.open(store, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+  try {
+    s.putPairs(pairs);
+    // A person answered two pairs, the first one against the true return.
+    s.addLabels(
+      pairs.slice(0, 2).map((p, i) => {
+        const truth = segmentReturn(p.a) > segmentReturn(p.b) ? 1 : 0;
+        return { id: labelId('human:ada', p.id), pairId: p.id, teacher: 'human:ada', kind: 'preference' as const, probFirst: i === 0 ? 1 - truth : truth };
+      }),
+    );
+  } finally {
+    s.close();
+  }
+});
+
+describe('prefrl label', () => {
+  it('answers every pair the teacher has not answered, beside the people\'s labels; again adds nothing', async () => {
+    const c = captureCli();
+    expect(await main(['label', '--store', store, '--teacher', 'oracle', '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
+    expect(lastJson(c.out)).toEqual({ store, teacher: 'oracle', pairs: 8, alreadyAnswered: 0, added: 8, preferences: 8, skips: 0 });
+    const again = captureCli();
+    expect(await main(['label', '--store', store, '--teacher', 'oracle', '--quiet', '--json'], again.ctx)).toBe(0);
+    expect(lastJson(again.out)).toMatchObject({ alreadyAnswered: 8, added: 0 });
+    const s = LabelStore.open(store, { create: false });
+    try {
+      const stats = teacherStats(s);
+      expect(stats.find((t) => t.teacher === 'oracle')).toMatchObject({ labels: 8, agreementWithTrueReturn: 1 });
+      expect(stats.find((t) => t.teacher === 'human:ada')).toMatchObject({ labels: 2, agreementWithTrueReturn: 0.5 });
+      // The person and the oracle on their two shared pairs: one agreement.
+      expect(s.agreement()).toMatchObject({ pairs: 2, comparisons: 2, agreeing: 1 });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('refuses people, the regret teacher, unknown teachers and stores without pairs', async () => {
+    const empty = join(root, 'empty.sqlite');
+    LabelStore.open(empty, { envId: 'toy-reach' }).close();
+    const cases: [string[], number, RegExp][] = [
+      [['--store', store, '--teacher', 'human'], 2, /^prefrl label: --teacher human: people answer through the viewer: prefrl serve --store <store>\n$/],
+      [['--store', store, '--teacher', 'regret'], 2, /^prefrl label: --teacher regret: needs an expert's value function/],
+      [['--store', store, '--teacher', 'bogus'], 2, /^prefrl label: --teacher: unknown teacher "bogus"/],
+      [['--store', empty, '--teacher', 'oracle'], 1, /^prefrl label: .*empty\.sqlite: holds no pairs \(make some with prefrl pairs\)\n$/],
+      [['--store', join(root, 'nope.sqlite'), '--teacher', 'oracle'], 1, /^prefrl label: .*nope\.sqlite: no such label store\n$/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const c = captureCli();
+      expect(await main(['label', ...args], c.ctx), args.join(' ')).toBe(code);
+      expect(c.err.join('')).toMatch(msg);
+    }
+  });
+});
