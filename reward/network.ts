@@ -650,6 +650,11 @@ export class RewardNet implements RewardModel {
     return out;
   }
 
+  /** The ensemble's mean summed output over each segment (its predicted return, or -regret). */
+  meanSegmentSums(segments: readonly Segment[], opts: PredictOptions = {}): Float64Array {
+    return meanOverMembers(this.segmentSums(segments, opts), this.members, new Float64Array(segments.length));
+  }
+
   /** Each member's P(first) for each pair, sigmoid((sum a - sum b) / T): [members, pairs.length]. */
   pairProbs(pairs: readonly Pair[], temperature = 1): Float32Array {
     const segs = pairs.flatMap((p) => [p.a, p.b]);

@@ -817,13 +817,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       segs.set(p.b.id, p.b);
     }
     const list = [...segs.values()];
-    const sums = net.segmentSums(list);
-    const pred = list.map((_, j) => {
-      let s = 0;
-      for (let q = 0; q < net.members; q++) s += sums[q * list.length + j];
-      return s / net.members;
-    });
-    const segmentCorrelation = pearson(pred, list.map(segmentReturn));
+    const segmentCorrelation = pearson(net.meanSegmentSums(list), list.map(segmentReturn));
     c.run.writeJson(P.reward, {
       preferences: pairs.length,
       trainPairs: res.trainPairs,

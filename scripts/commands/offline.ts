@@ -7,21 +7,19 @@
 import { join } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
-import { TRAIN_DEFAULTS } from '../../reward/train.js';
 import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
-import { rewardTrainingFlags } from './reward_flags.js';
+import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
   teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*)', optional: true, defaultDoc: 'required unless --resume' }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
-  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
   unsureRate: flags.float({ doc: 'synthetic-vlm: probability of "unsure" (a skip)', default: 0.1, min: 0, max: 1 }),
   heronConfig: flags.string({ doc: 'heron: JSON file with the reward-term ranking and margins', optional: true }),
@@ -40,14 +38,11 @@ const offlineFlags = {
   vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   ...humanTeacherFlags,
-  rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
-  rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
+  ...fixedLabelRewardFlags,
   rewardSelectInputs: flags.bool({
     doc: 'reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task',
     default: false,
   }),
-  rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
-  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
   ...rewardTrainingFlags,
   updates: flags.int({ doc: 'IQL and BC gradient updates, each agent (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),
   batchSize: flags.int({ doc: 'transitions per IQL/BC batch', default: IQL_DEFAULTS.batchSize, min: 1 }),

@@ -16,14 +16,14 @@ import { Rng } from '../../core/rng.js';
 import { createRunDir, type RunDir } from '../../core/run.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { returnCorrelation } from '../../reward/metrics.js';
-import { meanOverMembers, RewardNet } from '../../reward/network.js';
+import { RewardNet } from '../../reward/network.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { TRAIN_DEFAULTS, trainRewardModel } from '../../reward/train.js';
+import { trainRewardModel } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
-import { rewardTrainingFlags } from './reward_flags.js';
+import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 const spec = {
   command: 'prefrl reward',
@@ -31,11 +31,7 @@ const spec = {
   flags: {
     store: flags.string({ doc: 'label store (.sqlite) holding the labelled pairs' }),
     teacher: flags.string({ doc: 'only the labels of teachers whose id starts with this (e.g. human, human:ada)', optional: true, defaultDoc: 'every teacher' }),
-    preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
-    rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
-    rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
-    rewardEpochs: flags.int({ doc: 'max epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
-    rewardPatience: flags.int({ doc: 'epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
+    ...fixedLabelRewardFlags,
     ...rewardTrainingFlags,
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
@@ -135,8 +131,7 @@ export const rewardCommand: Command = {
         }
         // The learned segment returns against the true ones, over every distinct labelled segment.
         const segs = [...new Map(pairs.flatMap((p) => [p.a, p.b]).map((s) => [s.id, s])).values()];
-        const learned = meanOverMembers(net.segmentSums(segs), net.members, new Float64Array(segs.length));
-        const corr = returnCorrelation(learned, segs.map(segmentReturn));
+        const corr = returnCorrelation(net.meanSegmentSums(segs), segs.map(segmentReturn));
         net.meta = { ...net.meta, store: f.store, teacher: f.teacher ?? null, preferences, valAccuracy: res.valAccuracy };
         const modelDir = run.artifact('reward_model');
         net.save(modelDir);

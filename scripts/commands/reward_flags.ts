@@ -1,6 +1,6 @@
 /**
- * Reward-model flags shared by `prefrl train` and `prefrl offline` (same names, defaults and
- * help text in both).
+ * Reward-model flags shared by `prefrl train`, `prefrl offline` and `prefrl reward` (same names,
+ * defaults and help text in each).
  */
 import { flags } from '../../core/config.js';
 import { REWARD_INPUTS } from '../../reward/network.js';
@@ -32,4 +32,16 @@ export const rewardTrainingFlags = {
     min: 0,
     defaultDoc: `one per CPU core, at most ${MAX_AUTO_SELECTION_WORKERS} (0 on one core or with a native TensorFlow backend)`,
   }),
+};
+
+/**
+ * The reward model's size and training length for training on a fixed set of labels (`prefrl
+ * offline`, `prefrl reward`); `prefrl train`, which retrains every round, has its own defaults.
+ */
+export const fixedLabelRewardFlags = {
+  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+  rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
+  rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
+  rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
+  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
 };
