@@ -65,7 +65,7 @@ import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { TRAIN_DEFAULTS, trainRewardModel } from './train.js';
+import { TRAIN_DEFAULTS, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -820,12 +820,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
     const segmentCorrelation = pearson(net.meanSegmentSums(list), list.map(segmentReturn));
     c.run.writeJson(P.reward, {
       preferences: pairs.length,
-      trainPairs: res.trainPairs,
-      valPairs: res.valPairs,
-      valAccuracy: res.valAccuracy,
-      valNll: res.valNll,
-      epochs: res.epochs.length,
-      bestEpoch: res.bestEpoch,
+      ...trainResultSummary(res),
       segmentReturnCorrelation: segmentCorrelation,
       preferenceModel: res.preferenceModel,
       ...(selection ? { inputSelection: selectionRecord(selection) } : {}),

@@ -524,6 +524,11 @@ function evaluate(net: RewardNet, data: PairData, temperature: number, flipRate:
  * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
  * record the preference model in its config. See the header for the procedure.
  */
+/** The numbers of a training run that its summaries record. */
+export function trainResultSummary(res: TrainResult): { trainPairs: number; valPairs: number; valAccuracy: number; valNll: number; epochs: number; bestEpoch: readonly number[] } {
+  return { trainPairs: res.trainPairs, valPairs: res.valPairs, valAccuracy: res.valAccuracy, valNll: res.valNll, epochs: res.epochs.length, bestEpoch: res.bestEpoch };
+}
+
 export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
   const { onEpoch, onStep } = options;

@@ -19,7 +19,7 @@ import { returnCorrelation } from '../../reward/metrics.js';
 import { RewardNet } from '../../reward/network.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { trainRewardModel } from '../../reward/train.js';
+import { trainRewardModel, trainResultSummary } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
@@ -141,12 +141,7 @@ export const rewardCommand: Command = {
           teacher: f.teacher ?? null,
           preferences,
           skips: res.skipped,
-          trainPairs: res.trainPairs,
-          valPairs: res.valPairs,
-          valAccuracy: res.valAccuracy,
-          valNll: res.valNll,
-          epochs: res.epochs.length,
-          bestEpoch: res.bestEpoch,
+          ...trainResultSummary(res),
           returnCorrelation: corr.pearson,
           returnSpearman: corr.spearman,
           rewardModel: modelDir,
