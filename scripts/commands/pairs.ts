@@ -52,6 +52,7 @@ export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajecto
   for (let draws = 0; out.length < count && draws < 20 * count + 100; draws++) {
     const [sa] = sampleSegments(a, 1, length, rng, sources[0]);
     const [sb] = sampleSegments(b, 1, length, rng, sources[1]);
+    if (sa.id === sb.id) continue; // the same recorded steps in both folders
     const p = makePair(sa, sb);
     if (seen.has(p.id)) continue;
     seen.add(p.id);
