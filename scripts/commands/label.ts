@@ -5,8 +5,9 @@
  * same pairs, and `prefrl labels stats` reports how often they agree.
  *
  * B-Pref's skip and equal thresholds scale with an average segment's return; the store holds
- * segments, not episodes, so the context the teacher sees is the pool's mean segment return
- * scaled to the env's horizon (an episode of horizon steps that returns like an average segment).
+ * segments, not episodes, so the context the teacher sees is the pool's mean return per step
+ * over the env's horizon (an episode of horizon steps that returns like the average segment
+ * step), with the segments' most common length.
  */
 import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
@@ -81,9 +82,12 @@ export const labelCommand: Command = {
         const todo = all.filter((p) => !answered.has(p.id));
         if (teacher.observe) {
           const segs = all.flatMap((p) => [p.a, p.b]);
-          const length = all[0].a.length;
-          const meanSegment = segs.reduce((s, g) => s + segmentReturn(g), 0) / segs.length;
-          teacher.observe({ meanEpisodeReturn: (meanSegment * envSpec.horizon) / length, episodeLength: envSpec.horizon, segmentLength: length, pool: segs });
+          // Per-step mean return of the pool, over a horizon; the segments' most common length.
+          const perStep = segs.reduce((s, g) => s + segmentReturn(g), 0) / segs.reduce((n, g) => n + g.length, 0);
+          const lengths = new Map<number, number>();
+          for (const g of segs) lengths.set(g.length, (lengths.get(g.length) ?? 0) + 1);
+          const length = [...lengths.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
+          teacher.observe({ meanEpisodeReturn: perStep * envSpec.horizon, episodeLength: envSpec.horizon, segmentLength: length, pool: segs });
         }
         store.putTeacher({ id: teacher.id, kind, config: { spec: f.teacher } });
         const progress = new Progress(`label ${teacher.id}`, todo.length, { unit: 'pairs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
