@@ -72,6 +72,19 @@ describe('render --trajectories', () => {
     expect(usage(() => resolveTrajectoryDir(tour))).toBe(`--trajectories: ${tour} holds episodes of 2 envs; name one: ${join(tour, 'artifacts', 'trajectories', 'a')}, ${join(tour, 'artifacts', 'trajectories', 'b')}`);
   });
 
+  it('finds a bring-your-own model\'s episodes\' env in the rollout run\'s config, or asks for --env', async () => {
+    const arm = join(import.meta.dirname, '..', 'fixtures', 'byo', 'arm.xml');
+    const { ctx, out } = captureCli();
+    expect(await main(['rollout', '--env', arm, '--episodes', '1', '--runs-dir', join(dir, 'byo'), '--quiet', '--json'], ctx)).toBe(0);
+    const { runDir, trajectories } = lastJson<{ runDir: string; trajectories: string }>(out);
+    expect(episodeClips(runDir, '0', undefined, undefined).envConfig).toEqual({ id: 'custom', model: arm });
+    // The trajectory folder copied away from its run: the env is not known any more.
+    const lone = join(dir, 'lone');
+    cpSync(trajectories, lone, { recursive: true });
+    expect(usage(() => episodeClips(lone, '0', undefined, undefined))).toMatch(/a bring-your-own model; pass --env path\/to\/model\.xml/);
+    expect(episodeClips(lone, '0', arm, undefined).envConfig).toEqual({ id: 'custom', model: arm });
+  });
+
   it('parses --episode: one index or two, within the folder', () => {
     expect(parseEpisodes('0', 3)).toEqual([0]);
     expect(parseEpisodes(' 2, 1', 3)).toEqual([2, 1]);
