@@ -3,7 +3,7 @@
  * PPO checkpoints and offline actors made by hand so that their actions are known, and every
  * path that holds no usable policy refused before a run folder exists.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -191,6 +191,21 @@ describe('prefrl rollout --policy', () => {
     const j = lastJson<{ policy: string; episodes: number }>(r.out);
     expect(j).toMatchObject({ policy: 'ppo', episodes: 5 });
   });
+
+  it('runs a policy of a bring-your-own model in that model without --env, and asks for --env when the model is gone', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'saved-'));
+    const fixture = join(import.meta.dirname, '..', 'fixtures', 'byo');
+    const model = join(root, 'arm', 'arm.xml');
+    cpSync(fixture, join(root, 'arm'), { recursive: true });
+    const t = captureCli();
+    expect(await main(['train', '--env', model, '--reward', 'true', '--steps', '2048', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], t.ctx), t.err.join('')).toBe(0);
+    const { runDir } = lastJson<{ runDir: string }>(t.out);
+    const r = captureCli();
+    expect(await main(['rollout', '--policy', runDir, '--episodes', '1', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], r.ctx), r.err.join('')).toBe(0);
+    expect(lastJson<{ env: string; policy: string }>(r.out)).toMatchObject({ env: 'custom:arm.xml', policy: 'ppo' });
+    rmSync(join(root, 'arm'), { recursive: true });
+    await expectUsageError(['rollout', '--policy', runDir], join(root, 'none'), /--env: the policy was trained on a bring-your-own model \(.*arm\.xml\) that is not there; pass --env path\/to\/model\.xml/);
+  }, 60_000);
 
   it('refuses a bad --policy or a misplaced --stochastic with exit 2 and no run folder', async () => {
     const root = mkdtempSync(join(tmpdir(), 'saved-'));
