@@ -96,25 +96,33 @@ export function loadActor(file: string, envSpec: EnvSpec): ActorSnapshot {
   return actor;
 }
 
+/** Where a saved policy's files are: an offline actor's actor.json, or a PPO checkpoint folder / policy.json. */
+type Located = { readonly kind: 'actor'; readonly file: string } | { readonly kind: 'ppo'; readonly where: string };
+
+/** Find the saved policy a path names; a UsageError naming the flag when it names none. */
+function locateSavedPolicy(path: string, flag: string): Located {
+  if (!existsSync(path)) throw new UsageError(`${flag}: ${JSON.stringify(path)} not found`);
+  const actorFile = resolveActorFile(path, flag);
+  if (actorFile) return { kind: 'actor', file: actorFile };
+  try {
+    return { kind: 'ppo', where: resolvePolicyPath(path, flag) };
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no saved policy (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
+  }
+}
+
 /**
  * The env a saved policy was trained on, as its files record it (a PPO run's checkpoint.json,
  * an actor's metadata), or null when they do not say. Throws like loadSavedPolicy when the path
  * holds no policy.
  */
 export function savedPolicyEnv(path: string, flag = '--policy'): EnvConfig | null {
-  if (!existsSync(path)) throw new UsageError(`${flag}: ${JSON.stringify(path)} not found`);
-  const actorFile = resolveActorFile(path, flag);
+  const at = locateSavedPolicy(path, flag);
   let env: unknown;
-  if (actorFile) {
-    env = (parseJson(readFileSync(actorFile, 'utf8'), actorFile) as { meta?: { env?: unknown } }).meta?.env;
+  if (at.kind === 'actor') {
+    env = (parseJson(readFileSync(at.file, 'utf8'), at.file) as { meta?: { env?: unknown } }).meta?.env;
   } else {
-    let where: string;
-    try {
-      where = resolvePolicyPath(path, flag);
-    } catch {
-      return null;
-    }
-    const ckFile = ppoFiles(where).checkpoint;
+    const ckFile = ppoFiles(at.where).checkpoint;
     if (!existsSync(ckFile)) return null;
     env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: unknown }).env;
   }
@@ -144,21 +152,14 @@ export interface LoadPolicyOptions {
 export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOptions = {}): SavedPolicy {
   const flag = o.flag ?? '--policy';
   const stochastic = o.stochastic ?? false;
-  if (!existsSync(path)) throw new UsageError(`${flag}: ${JSON.stringify(path)} not found`);
-  const actorFile = resolveActorFile(path, flag);
-  if (actorFile) {
-    if (stochastic) throw new UsageError(`${flag}: ${actorFile} is an offline actor, which acts with its mean action only (drop --stochastic)`);
-    const actor = loadActor(actorFile, envSpec);
-    return { algo: actor.json.algo, file: actorFile, stochastic: false, policy: actor.policy() };
+  const at = locateSavedPolicy(path, flag);
+  if (at.kind === 'actor') {
+    if (stochastic) throw new UsageError(`${flag}: ${at.file} is an offline actor, which acts with its mean action only (drop --stochastic)`);
+    const actor = loadActor(at.file, envSpec);
+    return { algo: actor.json.algo, file: at.file, stochastic: false, policy: actor.policy() };
   }
-  let where: string;
-  try {
-    where = resolvePolicyPath(path, flag);
-  } catch {
-    throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no saved policy (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
-  }
-  const ppo = loadPpoPolicy(path, envSpec, flag);
-  const file = ppoFiles(where).policy;
+  const ppo = loadPpoPolicy(at.where, envSpec, flag);
+  const file = ppoFiles(at.where).policy;
   const policy = stochastic ? ppo.stochastic(new Rng(o.seed ?? 0).fork('policy-noise')) : ppo.deterministic();
   return { algo: 'ppo', file, stochastic, policy };
 }

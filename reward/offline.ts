@@ -610,11 +610,21 @@ function trajectories(c: Ctx, ds: OfflineDataset): Trajectory[] {
  * segments twice); the offline pipeline keeps ordered pairs, which its committed runs drew.
  */
 export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string, unordered = false): Pair[] {
+  const out = sampleDistinctPairs(() => sampleSegments(trajs, 2, length, rng, source) as [Segment, Segment], count, unordered);
+  if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
+  return out;
+}
+
+/**
+ * Up to `count` distinct pairs of two different segments from `draw`, giving up after 20 x count
+ * + 100 draws (the caller says what too few means); `unordered`: (a, b) and (b, a) are one pair.
+ */
+export function sampleDistinctPairs(draw: () => [Segment, Segment], count: number, unordered = false): Pair[] {
   const out: Pair[] = [];
   const seen = new Set<string>();
   const maxDraws = 20 * count + 100;
   for (let draws = 0; out.length < count && draws < maxDraws; draws++) {
-    const [a, b] = sampleSegments(trajs, 2, length, rng, source);
+    const [a, b] = draw();
     if (a.id === b.id) continue;
     const p = makePair(a, b);
     const key = unordered ? [a.id, b.id].sort().join('|') : p.id;
@@ -622,7 +632,6 @@ export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count:
     seen.add(key);
     out.push(p);
   }
-  if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
   return out;
 }
 
@@ -661,7 +670,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
 }
 
 /** Every stored pair (labelled or not) with its segments. */
-function allPairs(store: LabelStore): Pair[] {
+export function allPairs(store: LabelStore): Pair[] {
   const byId = new Map<string, Pair>();
   for (const lp of store.labelledPairs({ includeSkips: true })) byId.set(lp.pair.id, lp.pair);
   for (const p of store.pendingPairs()) byId.set(p.id, p);

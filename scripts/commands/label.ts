@@ -15,10 +15,10 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
-import type { Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
@@ -44,14 +44,6 @@ const spec = {
   ].join('\n'),
 };
 
-/** Every pair of a store, labelled or not, in hand-out order of the store's queries. */
-export function storePairs(store: LabelStore): Pair[] {
-  const byId = new Map<string, Pair>();
-  for (const p of store.pendingPairs()) byId.set(p.id, p);
-  for (const lp of store.labelledPairs({ includeSkips: true })) if (!byId.has(lp.pair.id)) byId.set(lp.pair.id, lp.pair);
-  return [...byId.values()];
-}
-
 export const labelCommand: Command = {
   name: 'label',
   summary: 'A synthetic teacher, HERON or a VLM answers a label store\'s pairs it has not answered yet',
@@ -66,7 +58,7 @@ export const labelCommand: Command = {
     const storePath = f.store;
     const store = LabelStore.open(storePath, { create: false, clock: ctx.clock });
     try {
-      const all = storePairs(store);
+      const all = allPairs(store);
       if (all.length === 0) throw new InputError(storePath, 'holds no pairs (make some with prefrl pairs)');
       const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(storePath, store.envId() ?? all[0].a.envId);
       const env = await makeEnv(envConfig, { logger: ctx.logger });

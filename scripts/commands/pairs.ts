@@ -10,8 +10,8 @@ import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
-import { samplePairsFromTrajectories } from '../../reward/offline.js';
-import { makePair, sampleSegments } from '../../reward/segments.js';
+import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/offline.js';
+import { sampleSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
@@ -47,17 +47,7 @@ function load(path: string): { dir: string; runDir: string | null; trajs: Trajec
 
 /** `count` distinct pairs, each one segment of `a` and one of `b`. */
 export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajectory[], count: number, length: number, rng: Rng, sources: [string, string]): Pair[] {
-  const out: Pair[] = [];
-  const seen = new Set<string>();
-  for (let draws = 0; out.length < count && draws < 20 * count + 100; draws++) {
-    const [sa] = sampleSegments(a, 1, length, rng, sources[0]);
-    const [sb] = sampleSegments(b, 1, length, rng, sources[1]);
-    if (sa.id === sb.id) continue; // the same recorded steps in both folders
-    const p = makePair(sa, sb);
-    if (seen.has(p.id)) continue;
-    seen.add(p.id);
-    out.push(p);
-  }
+  const out = sampleDistinctPairs(() => [sampleSegments(a, 1, length, rng, sources[0])[0], sampleSegments(b, 1, length, rng, sources[1])[0]], count);
   if (out.length < count) throw new InputError(sources[0], `and ${sources[1]} hold too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
   return out;
 }
