@@ -24,6 +24,9 @@
 #           the teacher judged, seeing that state (RL-VLM-F's single-frame reward)
 #   selflip flip, with the reward model's inputs chosen from the labels first
 #           (--reward-select-inputs: forward selection by cross-validated label likelihood)
+#   actflip flip, with the pairs chosen actively (--query disagreement --query-rounds 4): 500
+#           uniform pairs first, then three rounds of 500 picked from 5,000 fresh candidates each
+#           by the disagreement of a reward ensemble trained on the labels so far
 # A variant's IQL-true and BC baselines are the base run's (same dataset, updates, widths and
 # seed give bit-identical agents, see test/reward/offline.test.ts), copied rather than retrained;
 # without a base run they come from another variant's finished run of the same env and seed in
@@ -74,6 +77,7 @@ variant_flags() {
     flip|frame|flip10|flip100) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2" ;;
     flipnext|framenext) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-input obs-next-obs" ;;
     selflip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --reward-select-inputs" ;;
+    actflip) echo "--teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --reward-flip-rate 0.2 --query disagreement --query-rounds 4" ;;
     oracle) echo "--teacher oracle" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac

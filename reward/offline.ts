@@ -5,10 +5,17 @@
  * out, evaluated in the simulator next to the same learner on the true reward.
  *
  *   pairs    seeded uniform segment pairs cut from the dataset's episodes -> the run's label store
+ *            (with active query selection, `query` other than uniform: the first round only)
  *   label    the teacher (a VLM, its synthetic stand-in, HERON, the oracle, or people in the
  *            viewer) labels every pair not labelled yet (batches; each batch is stored
  *            before the next is asked, so a killed run loses at most one batch, and the VLM
- *            teacher's answer cache means a re-asked batch is not paid twice)
+ *            teacher's answer cache means a re-asked batch is not paid twice). With active
+ *            query selection the labels come in `queryRounds` rounds: after each round a
+ *            reward-model ensemble is trained on the labels so far, `queryOversample` x the
+ *            next round's size of fresh candidate pairs are drawn from the dataset, and the
+ *            round's pairs are the candidates the ensemble ranks first (reward/query.ts:
+ *            disagreement, entropy, k-center; Shin et al. 2023 query offline data this way).
+ *            The round a run is in follows from the stored pairs, so a killed run resumes.
  *   reward   a reward-model ensemble trained on the stored labels (held-out early stopping)
  *   relabel  every transition relabelled with the model's ensemble mean; Pearson correlation
  *            with the true reward per transition and per episode return
@@ -21,6 +28,7 @@
  *   config.json                       the resolved OfflineConfig (+ env config, dataset facts)
  *   labels.sqlite                     pairs, segments and labels (reward/store.ts)
  *   artifacts/pairs.json              pairs
+ *   artifacts/query.json              label, with active query selection: one record per round
  *   artifacts/labels.json             label (written when no pair is left unlabelled)
  *   artifacts/reward_model/, reward.json              reward
  *   artifacts/relabelled_rewards.npy, relabel.json    relabel
@@ -59,13 +67,14 @@ import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
 import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
+import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { TRAIN_DEFAULTS, trainRewardModel, trainResultSummary } from './train.js';
+import { TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -124,6 +133,16 @@ export interface OfflineConfig {
   readonly labels: number;
   /** Pairs handed to the teacher per call (and stored per transaction). */
   readonly labelBatch: number;
+  /**
+   * How the pairs are chosen (reward/query.ts): uniform (all `labels` pairs drawn at random up
+   * front), or an active method (disagreement, entropy, kcenter, ...) that picks each round's
+   * pairs with a reward model trained on the labels of the rounds before.
+   */
+  readonly query: QueryMethod;
+  /** Active query selection: rounds the labels come in (the first is uniform). Ignored with uniform. */
+  readonly queryRounds: number;
+  /** Active query selection: candidate pairs drawn per pair asked. Ignored with uniform. */
+  readonly queryOversample: number;
   readonly segmentLength: number;
   readonly preferenceModel: PreferenceModelKind;
   readonly rewardMembers: number;
@@ -182,6 +201,9 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null },
   labels: 2000,
   labelBatch: 100,
+  query: 'uniform',
+  queryRounds: 4,
+  queryOversample: DEFAULT_OVERSAMPLE,
   segmentLength: 50,
   preferenceModel: 'partial-return',
   rewardMembers: 3,
@@ -250,6 +272,9 @@ export interface OfflineSummary {
   readonly teacherId: string;
   readonly preferenceModel: PreferenceModelKind;
   readonly segmentLength: number;
+  /** How the pairs were chosen (OfflineConfig.query), and in how many rounds (1: all up front). */
+  readonly query: QueryMethod;
+  readonly queryRounds: number;
   /** Pairs asked, preferences and skips received. */
   readonly labels: number;
   readonly preferences: number;
@@ -296,6 +321,10 @@ export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
   };
   posInt(r.labels, 'labels');
   posInt(r.labelBatch, 'label-batch');
+  if (!(QUERY_METHODS as readonly string[]).includes(r.query)) bad('query', `expected one of ${QUERY_METHODS.join(', ')}, got ${JSON.stringify(r.query)}`);
+  posInt(r.queryRounds, 'query-rounds');
+  if (r.query !== 'uniform' && r.queryRounds > r.labels) bad('query-rounds', `${r.queryRounds} rounds cannot share ${r.labels} labels (at most one round per label)`);
+  posInt(r.queryOversample, 'oversample');
   posInt(r.updates, 'updates');
   posInt(r.batchSize, 'batch-size');
   posInt(r.evalEpisodes, 'eval-episodes');
@@ -440,6 +469,7 @@ interface Ctx {
 
 const P = {
   pairs: 'artifacts/pairs.json',
+  query: 'artifacts/query.json',
   labels: 'artifacts/labels.json',
   rewardModel: 'artifacts/reward_model',
   reward: 'artifacts/reward.json',
@@ -451,7 +481,7 @@ const P = {
 
 /** Outputs removed when a stage runs again (everything downstream that depends on it). */
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
-  pairs: [P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
+  pairs: [P.query, P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
   label: [P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
   reward: [P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
   relabel: [P.agent('iql-learned'), P.summary],
@@ -641,11 +671,178 @@ async function stagePairs(c: Ctx): Promise<boolean> {
   if (!trajs.some((t) => t.length >= c.cfg.segmentLength)) {
     throw new UsageError(`--segment-length: no episode of ${c.cfg.dataset} has ${c.cfg.segmentLength} steps`);
   }
-  const pairs = samplePairsFromTrajectories(trajs, c.cfg.labels, c.cfg.segmentLength, new Rng(c.cfg.seed).fork('offline-pairs'), c.cfg.dataset);
+  const active = c.cfg.query !== 'uniform';
+  const count = active ? roundSize(c.cfg) : c.cfg.labels;
+  const pairs = samplePairsFromTrajectories(trajs, count, c.cfg.segmentLength, new Rng(c.cfg.seed).fork('offline-pairs'), c.cfg.dataset);
   const res = c.store().putPairs(pairs, { round: 0 });
-  c.run.writeJson(P.pairs, { pairs: pairs.length, added: res.added, segmentLength: c.cfg.segmentLength, seed: c.cfg.seed, first: pairs[0].id, last: pairs[pairs.length - 1].id });
-  c.log.info(`pairs: ${pairs.length} pairs of ${c.cfg.segmentLength}-step segments from ${trajs.length} episodes (${res.added} new in the store)`);
+  c.run.writeJson(P.pairs, {
+    pairs: pairs.length,
+    added: res.added,
+    segmentLength: c.cfg.segmentLength,
+    seed: c.cfg.seed,
+    first: pairs[0].id,
+    last: pairs[pairs.length - 1].id,
+    ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds, labels: c.cfg.labels } : {}),
+  });
+  c.log.info(
+    `pairs: ${pairs.length} pairs of ${c.cfg.segmentLength}-step segments from ${trajs.length} episodes (${res.added} new in the store)` +
+      (active ? `; the first of ${c.cfg.queryRounds} rounds, the others chosen by ${c.cfg.query} in the label stage` : ''),
+  );
   return res.added > 0;
+}
+
+/** Pairs per round of active query selection (the last round may be smaller). */
+export function roundSize(cfg: Pick<OfflineConfig, 'labels' | 'queryRounds'>): number {
+  return Math.ceil(cfg.labels / cfg.queryRounds);
+}
+
+/** The stored pairs and labels of one teacher, one entry per label (skips included). */
+function teacherLabels(store: LabelStore, teacher: string): { pairs: Pair[]; labels: Label[] } {
+  const pairs: Pair[] = [];
+  const labels: Label[] = [];
+  for (const lp of store.labelledPairs()) {
+    for (const l of lp.labels) {
+      if (l.teacher !== teacher) continue;
+      pairs.push(lp.pair);
+      labels.push(l);
+    }
+  }
+  return { pairs, labels };
+}
+
+/** A reward-model ensemble of the run's settings trained on `pairs`/`labels` (the caller disposes it). */
+async function fitRewardNet(
+  c: Ctx,
+  pairs: readonly Pair[],
+  labels: readonly Label[],
+  inputs: Pick<RewardNetConfig, 'input' | 'ignoreObs'>,
+  rng: Rng,
+  label: string,
+  onEpoch?: (m: { epoch: number; trainLoss: number; valAccuracy: number; valNll: number; activeMembers: number }) => void,
+): Promise<{ net: RewardNet; res: TrainResult }> {
+  const cfg = c.cfg;
+  const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
+  try {
+    const progress = c.progress(label, cfg.rewardEpochs, 'epochs');
+    const res = await trainRewardModel(net, pairs, labels, {
+      preferenceModel: cfg.preferenceModel,
+      epochs: cfg.rewardEpochs,
+      flipRate: cfg.rewardFlipRate,
+      patience: cfg.rewardPatience,
+      lr: cfg.rewardLr,
+      weightDecay: cfg.rewardWeightDecay,
+      inputL1: cfg.rewardInputL1,
+      inputProx: cfg.rewardInputProx,
+      rng: rng.fork('train'),
+      onEpoch: (m) => {
+        onEpoch?.(m);
+        progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
+      },
+    });
+    progress.finish();
+    return { net, res };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}
+
+/** One record of artifacts/query.json. */
+export interface QueryRound {
+  readonly round: number;
+  /** Labels of the teacher the selection model was trained on (0: none yet, the round was uniform). */
+  readonly trainedOn: number;
+  readonly preferences: number;
+  readonly valAccuracy: number | null;
+  readonly candidates: number;
+  readonly selected: number;
+  readonly method: QueryMethod;
+  readonly fallback?: string;
+  /** Mean score (disagreement or entropy) of the chosen pairs and of all candidates. */
+  readonly meanScoreSelected: number | null;
+  readonly meanScoreCandidates: number | null;
+  readonly seconds: number;
+}
+
+/**
+ * Active query selection: the next round's pairs, chosen from fresh candidates by a reward model
+ * trained on the teacher's labels so far, put into the store. Returns the pairs added (0: the
+ * dataset has no candidate left that is not stored already).
+ */
+async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]): Promise<number> {
+  const cfg = c.cfg;
+  const store = c.store();
+  const t0 = c.clock.now();
+  const have = store.counts().pairs;
+  const size = roundSize(cfg);
+  const round = Math.ceil(have / size);
+  const k = Math.min(size, cfg.labels - have);
+  const rng = new Rng(cfg.seed).fork(`offline-query-${round}`);
+  const stored = allPairs(store);
+  const storedKeys = new Set(stored.map((p) => [p.a.id, p.b.id].sort().join('|')));
+  const draw = rng.fork('candidates');
+  const candidates = sampleDistinctPairs(() => sampleSegments(trajs, 2, cfg.segmentLength, draw, cfg.dataset) as [Segment, Segment], k * cfg.queryOversample, true).filter(
+    (p) => !storedKeys.has([p.a.id, p.b.id].sort().join('|')),
+  );
+  if (candidates.length === 0) {
+    c.log.warn(`query round ${round}: no segment pair of ${cfg.dataset} is left that has not been asked already; stopping at ${have} pairs`);
+    return 0;
+  }
+  const { pairs, labels } = teacherLabels(store, teacher);
+  const preferences = labels.filter((l) => l.kind === 'preference').length;
+  let net: RewardNet | null = null;
+  let res: TrainResult | null = null;
+  try {
+    if (preferences > 0) {
+      ({ net, res } = await fitRewardNet(c, pairs, labels, { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${pairs.length} labels)`));
+    }
+    const model = net;
+    const sel = selectQueries(candidates, Math.min(k, candidates.length), cfg.query, {
+      rng: rng.fork('select'),
+      predict: model ? (p) => model.pairProbs(p) : undefined,
+      labelled: stored,
+    });
+    const added = store.putPairs(sel.pairs, { round }).added;
+    const meanOf = (idx: ArrayLike<number> | null): number | null => {
+      if (!sel.scores) return null;
+      let sum = 0;
+      const n = idx ? idx.length : sel.scores.length;
+      for (let i = 0; i < n; i++) sum += sel.scores[idx ? idx[i] : i];
+      return n > 0 ? sum / n : null;
+    };
+    const record: QueryRound = {
+      round,
+      trainedOn: pairs.length,
+      preferences,
+      valAccuracy: res?.valAccuracy ?? null,
+      candidates: candidates.length,
+      selected: sel.pairs.length,
+      method: sel.used,
+      ...(sel.fallback ? { fallback: sel.fallback } : {}),
+      meanScoreSelected: meanOf(sel.indices),
+      meanScoreCandidates: meanOf(null),
+      seconds: (c.clock.now() - t0) / 1000,
+    };
+    const file = join(c.run.path, P.query);
+    const before = existsSync(file) ? readJson<{ rounds: QueryRound[] }>(file).rounds.filter((r) => r.round !== round) : [];
+    c.run.writeJson(P.query, { query: cfg.query, rounds: [...before, record] });
+    c.run.metrics.log(round, {
+      'query/round': round,
+      'query/trained_on': pairs.length,
+      'query/candidates': candidates.length,
+      'query/selected': sel.pairs.length,
+      ...(record.meanScoreSelected !== null ? { 'query/mean_score_selected': record.meanScoreSelected, 'query/mean_score_candidates': record.meanScoreCandidates ?? Number.NaN } : {}),
+    });
+    if (sel.fallback) c.log.warn(`query round ${round}: ${sel.fallback}`);
+    c.log.info(
+      `query round ${round}: ${sel.pairs.length} of ${candidates.length} candidate pairs chosen by ${sel.used}` +
+        (res ? ` (reward model on ${pairs.length} labels, held-out accuracy ${fmt(res.valAccuracy)})` : '') +
+        (record.meanScoreSelected !== null ? `; mean score ${fmt(record.meanScoreSelected)} chosen vs ${fmt(record.meanScoreCandidates ?? Number.NaN)} over the candidates` : ''),
+    );
+    return added;
+  } finally {
+    net?.dispose();
+  }
 }
 
 function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
@@ -691,23 +888,42 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       const sum = summarizeDataset(ds);
       teacher.observe({ meanEpisodeReturn: sum.meanReturn, episodeLength: sum.meanLength, segmentLength: c.cfg.segmentLength, pool });
     }
-    const total = store.counts().pairs;
+    const active = c.cfg.query !== 'uniform';
+    const total = active ? Math.max(c.cfg.labels, store.counts().pairs) : store.counts().pairs;
     const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
-    progress.update(total - store.counts().pending);
-    for (;;) {
-      const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
-      if (batch.length === 0) break;
-      const labels = await teacher.label(batch);
-      added += store.addLabels(labels).added;
+    const answered = () => {
       const counts = store.counts();
-      progress.update(total - counts.pending, `${counts.preferences} preferences, ${counts.skips} skips`);
+      return counts.pairs - counts.pending;
+    };
+    progress.update(answered());
+    const trajs = active ? trajectories(c, await c.dataset()) : [];
+    for (;;) {
+      for (;;) {
+        const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
+        if (batch.length === 0) break;
+        const labels = await teacher.label(batch);
+        added += store.addLabels(labels).added;
+        const counts = store.counts();
+        progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
+      }
+      if (!active || store.counts().pairs >= c.cfg.labels) break;
+      // The next round of active query selection (its reward model has its own progress bar).
+      if ((await selectRound(c, teacher.id, trajs)) === 0) break;
     }
     progress.finish();
     const m = (teacher as { metrics?: () => Metrics }).metrics?.();
     if (m) c.run.metrics.log(0, m);
     const counts = store.counts();
     const agreement = teacherAgreement(store, teacher.id);
-    c.run.writeJson(P.labels, { teacher: teacher.id, labels: counts.labels, preferences: counts.preferences, skips: counts.skips, teacherAgreement: agreement, skipReasons: skipReasons(store) });
+    c.run.writeJson(P.labels, {
+      teacher: teacher.id,
+      labels: counts.labels,
+      preferences: counts.preferences,
+      skips: counts.skips,
+      teacherAgreement: agreement,
+      skipReasons: skipReasons(store),
+      ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
+    });
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
   } finally {
@@ -747,15 +963,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
   need(c, 'reward', 'label');
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
-  const pairs: Pair[] = [];
-  const labels: Label[] = [];
-  for (const lp of store.labelledPairs()) {
-    for (const l of lp.labels) {
-      if (l.teacher !== teacher) continue;
-      pairs.push(lp.pair);
-      labels.push(l);
-    }
-  }
+  const { pairs, labels } = teacherLabels(store, teacher);
   if (pairs.length === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
@@ -798,25 +1006,10 @@ async function stageReward(c: Ctx): Promise<boolean> {
     inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
     c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);
   }
-  const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
+  const { net, res } = await fitRewardNet(c, pairs, labels, inputs, rng, `reward model (${pairs.length} preferences)`, (m) =>
+    c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers }),
+  );
   try {
-    const progress = c.progress(`reward model (${pairs.length} preferences)`, cfg.rewardEpochs, 'epochs');
-    const res = await trainRewardModel(net, pairs, labels, {
-      preferenceModel: cfg.preferenceModel,
-      epochs: cfg.rewardEpochs,
-      flipRate: cfg.rewardFlipRate,
-      patience: cfg.rewardPatience,
-      lr: cfg.rewardLr,
-      weightDecay: cfg.rewardWeightDecay,
-      inputL1: cfg.rewardInputL1,
-      inputProx: cfg.rewardInputProx,
-      rng: rng.fork('train'),
-      onEpoch: (m) => {
-        c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
-        progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
-      },
-    });
-    progress.finish();
     net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
     net.save(join(c.run.path, P.rewardModel));
     // How the learned segment returns rank the labelled segments against their true returns.
@@ -979,6 +1172,8 @@ async function stageEval(c: Ctx): Promise<boolean> {
     teacherId: labels.teacher,
     preferenceModel: cfg.preferenceModel,
     segmentLength: cfg.segmentLength,
+    query: cfg.query,
+    queryRounds: cfg.query === 'uniform' ? 1 : cfg.queryRounds,
     labels: labels.labels,
     preferences: labels.preferences,
     skips: labels.skips,

@@ -11,6 +11,7 @@ import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
+import { QUERY_METHODS } from '../../reward/query.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
@@ -37,6 +38,12 @@ const offlineFlags = {
   vlmTimeout: flags.float({ doc: 'vlm: seconds a request may take before it is retried', optional: true, defaultDoc: '120', min: 0.001 }),
   vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
+  query: flags.choice(QUERY_METHODS, {
+    doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
+    default: 'uniform',
+  }),
+  queryRounds: flags.int({ doc: 'active --query: rounds the labels come in (the first is uniform)', default: 4, min: 1 }),
+  oversample: flags.int({ doc: 'active --query: candidate pairs drawn per pair asked', default: 10, min: 1 }),
   ...humanTeacherFlags,
   ...fixedLabelRewardFlags,
   rewardSelectInputs: flags.bool({
@@ -136,6 +143,9 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     },
     labels: f.labels,
     labelBatch: f.labelBatch,
+    query: f.query,
+    queryRounds: f.queryRounds,
+    queryOversample: f.oversample,
     segmentLength: f.segmentLength,
     preferenceModel: f.preferenceModel,
     rewardMembers: f.rewardMembers,
@@ -173,7 +183,8 @@ export function formatOfflineSummary(s: OfflineSummary): string {
   const row = (name: string, e: { meanReturn: number; stdReturn: number; meanSuccess: number }) => [name, n(e.meanReturn), n(e.stdReturn), n(e.meanSuccess, 3)];
   return [
     `${s.env}: ${s.datasetTransitions} transitions (${s.datasetEpisodes} episodes, mean return ${n(s.datasetMeanReturn)}), teacher ${s.teacherId}, ${s.preferenceModel}`,
-    `labels ${s.labels} (${s.preferences} preferences, ${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}`,
+    `labels ${s.labels} (${s.preferences} preferences, ${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
+      (s.query && s.query !== 'uniform' ? `; pairs chosen by ${s.query} in ${s.queryRounds} rounds` : ''),
     `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
     '',
     formatTable(['policy', `true return (${s.evalEpisodes} episodes)`, 'std', 'final success'], [

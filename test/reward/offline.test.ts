@@ -8,7 +8,7 @@ import { Logger, silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
-import { OFFLINE_AGENTS, OFFLINE_DEFAULTS, type OfflineConfigInput, runOffline, teacherAgreement, vlmSpec } from '../../reward/offline.js';
+import { OFFLINE_AGENTS, OFFLINE_DEFAULTS, type OfflineConfigInput, type QueryRound, runOffline, teacherAgreement, vlmSpec } from '../../reward/offline.js';
 import { RewardNet } from '../../reward/network.js';
 import { successRewards } from '../../reward/relabel.js';
 import { LabelStore } from '../../reward/store.js';
@@ -349,6 +349,62 @@ describe('prefrl offline pipeline', () => {
     expect(await main(['offline', '--resume', res.runDir, '--stage', 'label', '--human-port', '0', '--quiet'], ctx)).toBe(0);
   }, 60_000);
 
+  it('--query disagreement: labels come in rounds, each chosen from fresh candidates by a model of the labels so far; a run killed between rounds resumes to the same pairs', async () => {
+    const { ctx, out, err } = cli();
+    const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, '--query', 'disagreement', '--query-rounds', '4', '--stage', 'pairs,label', '--json'];
+    expect(await main([...args, '--runs-dir', join(dir, 'active')], ctx), err.join('')).toBe(0);
+    const runDir = lastJson(out).runDir as string;
+    const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: Record<string, unknown> }).config;
+    expect([cfg.query, cfg.queryRounds, cfg.queryOversample]).toEqual(['disagreement', 4, 10]);
+    const store = LabelStore.open(join(runDir, 'labels.sqlite'));
+    // 40 labels in 4 rounds of 10; every pair answered; no pair asked twice, in either order.
+    expect(store.counts()).toMatchObject({ pairs: 40, labels: 40, pending: 0 });
+    const byRound = [0, 1, 2, 3].map((r) => store.labelledPairs({ includeSkips: true, round: r }).map((lp) => lp.pair));
+    expect(byRound.map((p) => p.length)).toEqual([10, 10, 10, 10]);
+    const keys = byRound.flat().map((p) => [p.a.id, p.b.id].sort().join('|'));
+    expect(new Set(keys).size).toBe(40);
+    const ids = byRound.map((r) => r.map((p) => p.id));
+    store.close();
+    // Rounds 1-3 were chosen by a model trained on the 10, 20 and 30 labels before them; the
+    // chosen pairs are the top of the candidates by disagreement, so they score above the mean.
+    const q = JSON.parse(readFileSync(join(runDir, 'artifacts', 'query.json'), 'utf8')) as { query: string; rounds: QueryRound[] };
+    expect(q.query).toBe('disagreement');
+    expect(q.rounds.map((r) => [r.round, r.trainedOn, r.selected, r.method])).toEqual([
+      [1, 10, 10, 'disagreement'],
+      [2, 20, 10, 'disagreement'],
+      [3, 30, 10, 'disagreement'],
+    ]);
+    for (const r of q.rounds) {
+      expect(r.candidates).toBeGreaterThanOrEqual(90); // 10 x 10 drawn, less any already stored
+      expect(r.meanScoreSelected!).toBeGreaterThan(r.meanScoreCandidates!);
+    }
+    const pairsFile = JSON.parse(readFileSync(join(runDir, 'artifacts', 'pairs.json'), 'utf8')) as Record<string, unknown>;
+    expect(pairsFile).toMatchObject({ pairs: 10, query: 'disagreement', rounds: 4, labels: 40 });
+    expect(JSON.parse(readFileSync(join(runDir, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ labels: 40, query: 'disagreement', rounds: 4 });
+
+    // The same run killed after round 0 was answered, before round 1 was chosen: the label stage
+    // picks up from the stored pairs and ends with the same pairs in the same rounds.
+    const killed = await runOffline({ config: tiny({ query: 'disagreement', queryRounds: 4 }), stages: ['pairs'], runsDir: join(dir, 'active-killed') }, { logger: silentLogger });
+    const s2 = LabelStore.open(join(killed.runDir, 'labels.sqlite'));
+    expect(s2.counts()).toMatchObject({ pairs: 10, pending: 10 });
+    expect(s2.pendingPairs().map((p) => p.id)).toEqual(ids[0]);
+    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'oracle' });
+    s2.addLabels(await oracle.label(s2.pendingPairs()));
+    s2.close();
+    const resumed = await runOffline({ resume: killed.runDir, stages: ['label', 'reward'] }, { logger: silentLogger });
+    expect(resumed.stages).toEqual({ label: 'ran', reward: 'ran' });
+    const s3 = LabelStore.open(join(killed.runDir, 'labels.sqlite'));
+    expect([0, 1, 2, 3].map((r) => s3.labelledPairs({ includeSkips: true, round: r }).map((lp) => lp.pair.id))).toEqual(ids);
+    s3.close();
+
+    // Uniform (the default) keeps drawing every pair up front, in one round, as before.
+    const uniform = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'uniform') }, { logger: silentLogger });
+    const s4 = LabelStore.open(join(uniform.runDir, 'labels.sqlite'));
+    expect(s4.counts().pairs).toBe(40);
+    expect(s4.pendingPairs().slice(0, 10).map((p) => p.id)).toEqual(ids[0]);
+    s4.close();
+  }, 120_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
@@ -362,6 +418,10 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-prox', '-0.5'], 2, /--reward-input-prox/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-patience', '0'], 2, /--reward-patience/],
+      [['--teacher', 'oracle', '--dataset', data, '--query', 'random'], 2, /--query/],
+      [['--teacher', 'oracle', '--dataset', data, '--query', 'disagreement', '--query-rounds', '0'], 2, /--query-rounds/],
+      [['--teacher', 'oracle', '--dataset', data, '--query', 'disagreement', '--labels', '3', '--query-rounds', '4'], 2, /--query-rounds: 4 rounds cannot share 3 labels/],
+      [['--teacher', 'oracle', '--dataset', data, '--query', 'entropy', '--oversample', '0'], 2, /--oversample/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-select-inputs', '--reward-select-workers', '-1'], 2, /--reward-select-workers/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'pixels'], 2, /--reward-input/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'obs', '--preference-model', 'regret'], 2, /--reward-input: the regret model .* needs the action/],
