@@ -30,7 +30,7 @@ import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs,
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import type { LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { type TrainOptions, trainRewardModel } from './train.js';
+import { noImprovementWarning, type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
 export interface LoopOptions {
@@ -168,6 +168,10 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   // The loop owns the models it is given from here on, on every path out: a resumed run goes on
   // with the model saved in it (which may be the fixed model itself, passed as both).
   let net: RewardNet | null = o.resume?.net ?? o.rewardModel ?? null;
+  // Models that have been trained before (a resumed or given one, or an earlier round's): for the
+  // wording of the warning when a training round keeps a model's weights.
+  const trainedBefore = new WeakSet<RewardNet>();
+  if (net) trainedBefore.add(net);
   if (o.resume?.net && o.rewardModel && o.rewardModel !== o.resume.net) o.rewardModel.dispose();
   // A resumed trainer records episodes too: the query pool refills from its rollouts.
   const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined }).catch((e: unknown) => {
@@ -317,7 +321,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       }
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();
+      const fresh = !trainedBefore.has(net);
       const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
+      trainedBefore.add(net);
+      const warning = noImprovementWarning(res, fresh ? 'initial' : 'previous');
+      if (warning) o.logger.warn(`round ${round}: ${warning}`);
       const trainSeconds = (o.clock.now() - trainStart) / 1000;
       const truth = segs.map(segmentReturn);
       const sums = net.segmentSums(segs);

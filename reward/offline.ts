@@ -74,7 +74,7 @@ import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
+import { noImprovementWarning, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -740,6 +740,8 @@ async function fitRewardNet(
       },
     });
     progress.finish();
+    const warning = noImprovementWarning(res);
+    if (warning) c.log.warn(`${label}: ${warning}`);
     return { net, res };
   } catch (e) {
     net.dispose();

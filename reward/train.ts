@@ -520,15 +520,26 @@ function evaluate(net: RewardNet, data: PairData, temperature: number, flipRate:
   return { memberNll, nll: nll / n, accuracy: preferenceAccuracy(p, data.labels).accuracy };
 }
 
-/**
- * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
- * record the preference model in its config. See the header for the procedure.
- */
 /** The numbers of a training run that its summaries record. */
 export function trainResultSummary(res: TrainResult): { trainPairs: number; valPairs: number; valAccuracy: number; valNll: number; epochs: number; bestEpoch: readonly number[] } {
   return { trainPairs: res.trainPairs, valPairs: res.valPairs, valAccuracy: res.valAccuracy, valNll: res.valNll, epochs: res.epochs.length, bestEpoch: res.bestEpoch };
 }
 
+/**
+ * A warning for the log when held-out early stopping kept every member's starting weights (no
+ * member improved on the held-out pairs in any epoch), else null. `start`: what the members
+ * started from, their initial weights or the model of the round before (a model trained on).
+ */
+export function noImprovementWarning(res: Pick<TrainResult, 'bestEpoch' | 'valPairs'>, start: 'initial' | 'previous' = 'initial'): string | null {
+  if (res.valPairs === 0 || res.bestEpoch.length === 0 || !res.bestEpoch.every((e) => e === 0)) return null;
+  const kept = start === 'initial' ? 'each kept its initial weights' : 'each kept the weights it had before this training';
+  return `reward model: no member improved on the ${res.valPairs} held-out pairs, so ${kept}; more labels, or a larger --reward-patience, may help`;
+}
+
+/**
+ * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
+ * record the preference model in its config. See the header for the procedure.
+ */
 export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
   const { onEpoch, onStep } = options;

@@ -19,7 +19,7 @@ import { returnCorrelation } from '../../reward/metrics.js';
 import { RewardNet } from '../../reward/network.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { trainRewardModel, trainResultSummary } from '../../reward/train.js';
+import { noImprovementWarning, trainRewardModel, trainResultSummary } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
@@ -126,9 +126,8 @@ export const rewardCommand: Command = {
           },
         });
         progress.finish();
-        if (res.bestEpoch.every((e) => e === 0)) {
-          ctx.logger.warn(`reward model: no member improved on the ${res.valPairs} held-out pairs, so each kept its initial weights; more labels, or a larger --reward-patience, may help`);
-        }
+        const warning = noImprovementWarning(res);
+        if (warning) ctx.logger.warn(warning);
         // The learned segment returns against the true ones, over every distinct labelled segment.
         const segs = [...new Map(pairs.flatMap((p) => [p.a, p.b]).map((s) => [s.id, s])).values()];
         const corr = returnCorrelation(net.meanSegmentSums(segs), segs.map(segmentReturn));

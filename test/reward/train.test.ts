@@ -16,6 +16,7 @@ import {
   type EpochMetrics,
   memberLossAndGrads,
   memberStep,
+  noImprovementWarning,
   type PairData,
   preferenceLoss,
   preferenceLossTensor,
@@ -334,6 +335,28 @@ describe('training on toy-reach', () => {
       } else expect(nll).toBeLessThanOrEqual(best + 1e-6);
     }
     net.dispose();
+  });
+
+  it('warns when early stopping kept every member\'s starting weights, and not when one improved', async () => {
+    const segs = toySegments(80, 5);
+    const pairs = randomPairs(segs, 60, new Rng('warn'));
+    // A learning rate too small to change any held-out prediction: no epoch beats the start.
+    const stuck = RewardNet.create({ ...SMALL, hidden: [16] }, new Rng(6));
+    const still = await trainRewardModel(stuck, pairs, oracleLabels(pairs), { rng: new Rng(7), epochs: 3, batchSize: 16, lr: 1e-30, patience: 2, valFraction: 0.25 });
+    stuck.dispose();
+    expect(still.bestEpoch).toEqual([0, 0, 0]);
+    expect(noImprovementWarning(still)).toBe(
+      'reward model: no member improved on the 15 held-out pairs, so each kept its initial weights; more labels, or a larger --reward-patience, may help',
+    );
+    expect(noImprovementWarning(still, 'previous')).toMatch(/each kept the weights it had before this training/);
+    const net = RewardNet.create({ ...SMALL, hidden: [16] }, new Rng(6));
+    const trained = await trainRewardModel(net, pairs, oracleLabels(pairs), { rng: new Rng(7), epochs: 3, batchSize: 16, lr: 1e-2, patience: 2, valFraction: 0.25 });
+    net.dispose();
+    expect(trained.bestEpoch.some((e) => e > 0)).toBe(true);
+    expect(noImprovementWarning(trained)).toBeNull();
+    // With no held-out pairs there is nothing to stop on: no warning.
+    expect(noImprovementWarning({ bestEpoch: [0, 0], valPairs: 0 })).toBeNull();
+    expect(noImprovementWarning({ bestEpoch: [0, 2], valPairs: 10 })).toBeNull();
   });
 
   it('is deterministic for a seed and leaks no tensors', async () => {
