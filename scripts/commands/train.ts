@@ -280,7 +280,10 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     disposeModels();
     throw e;
   }
-  const progress = new Progress(`train ${envSpec.id}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+  // PPO stops at the first whole rollout at or past --steps: the bar counts to that.
+  const rolloutSteps = f.numEnvs * f.numSteps;
+  const plannedSteps = Math.ceil(f.steps / rolloutSteps) * rolloutSteps;
+  const progress = new Progress(`train ${envSpec.id}`, plannedSteps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
   try {
     if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, inlineEnvs: f.inlineEnvs, lr: f.lr, seed: f.seed };
@@ -295,9 +298,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         ctx.logger.info(`resuming ${run.path} at ${checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
     }
-    const rolloutSteps = f.numEnvs * f.numSteps;
-    if (f.steps % rolloutSteps !== 0) {
-      ctx.logger.info(`PPO collects whole rollouts of ${rolloutSteps} env steps (--num-envs ${f.numEnvs} x --num-steps ${f.numSteps}): the run stops at the first rollout end at or past ${f.steps} steps`);
+    if (plannedSteps !== f.steps) {
+      ctx.logger.info(`PPO collects whole rollouts of ${rolloutSteps} env steps (--num-envs ${f.numEnvs} x --num-steps ${f.numSteps}): the run stops at the first rollout end at or past ${f.steps} steps, after ${plannedSteps}`);
     }
     ctx.logger.info(
       source.kind === 'true'

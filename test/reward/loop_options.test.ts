@@ -381,6 +381,15 @@ describe('prefrl train --reward-output-init', () => {
 });
 
 describe('prefrl train with too few steps for a feedback round', () => {
+  it('the progress bar counts to the last whole rollout, not to --steps', async () => {
+    const { ctx, err } = captureCli();
+    const args = ['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '200', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--eval-episodes', '1', '--runs-dir', dir, '--name', 'bar'];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const log = err.join('');
+    expect(log).toMatch(/train toy-reach 100% 256\/256 steps/);
+    expect(log).not.toMatch(/\/200 steps/);
+  });
+
   it('warns that no labels were asked and says the reward model was never trained, instead of printing NaN metrics', async () => {
     const { ctx, out, err } = captureCli();
     const args = ['train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--segment-length', '25',
@@ -389,7 +398,7 @@ describe('prefrl train with too few steps for a feedback round', () => {
     expect(await main(args, ctx), err.join('')).toBe(0);
     const log = err.join('');
     // 200 steps is not a whole number of 2 x 128-step rollouts: the start-up line says where the run stops.
-    expect(log).toContain('PPO collects whole rollouts of 256 env steps (--num-envs 2 x --num-steps 128)');
+    expect(log).toContain('PPO collects whole rollouts of 256 env steps (--num-envs 2 x --num-steps 128): the run stops at the first rollout end at or past 200 steps, after 256');
     // The warm-up is cut to 50 steps (a quarter of 200), 25 per env, short of one 50-step episode; the first rollout then ends the run.
     expect(log).toContain('warm-up shortened from 64 to 50 env steps');
     expect(log).toMatch(/no labels were asked: the run ended at 256 env steps, before the query pool held two complete 25-step segments/);
