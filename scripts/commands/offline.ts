@@ -42,8 +42,8 @@ const offlineFlags = {
     doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
     default: 'uniform',
   }),
-  queryRounds: flags.int({ doc: 'active --query: rounds the labels come in (the first is uniform)', default: 4, min: 1 }),
-  oversample: flags.int({ doc: 'active --query: candidate pairs drawn per pair asked', default: 10, min: 1 }),
+  queryRounds: flags.int({ doc: 'active --query: rounds the labels come in (the first is uniform)', optional: true, defaultDoc: '4', min: 1 }),
+  oversample: flags.int({ doc: 'active --query: candidate pairs drawn per pair asked', optional: true, defaultDoc: '10', min: 1 }),
   ...humanTeacherFlags,
   ...fixedLabelRewardFlags,
   rewardSelectInputs: flags.bool({
@@ -118,6 +118,12 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     f.vlmTimeout !== undefined ||
     f.vlmRetries !== undefined;
   if (vlmGiven && f.teacher !== 'vlm') throw new UsageError('--vlm-*: only for --teacher vlm');
+  for (const [v, flag] of [
+    [f.queryRounds, '--query-rounds'],
+    [f.oversample, '--oversample'],
+  ] as const) {
+    if (v !== undefined && f.query === 'uniform') throw new UsageError(`${flag}: only with an active --query (${QUERY_METHODS.filter((m) => m !== 'uniform').join(', ')}); uniform draws every pair up front`);
+  }
   if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
   return {
     dataset: f.dataset,

@@ -422,6 +422,8 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'oracle', '--dataset', data, '--query', 'disagreement', '--query-rounds', '0'], 2, /--query-rounds/],
       [['--teacher', 'oracle', '--dataset', data, '--query', 'disagreement', '--labels', '3', '--query-rounds', '4'], 2, /--query-rounds: 4 rounds cannot share 3 labels/],
       [['--teacher', 'oracle', '--dataset', data, '--query', 'entropy', '--oversample', '0'], 2, /--oversample/],
+      [['--teacher', 'oracle', '--dataset', data, '--query-rounds', '3'], 2, /--query-rounds: only with an active --query \(disagreement, entropy, kcenter/],
+      [['--teacher', 'oracle', '--dataset', data, '--query', 'uniform', '--oversample', '5'], 2, /--oversample: only with an active --query/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-select-inputs', '--reward-select-workers', '-1'], 2, /--reward-select-workers/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'pixels'], 2, /--reward-input/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input', 'obs', '--preference-model', 'regret'], 2, /--reward-input: the regret model .* needs the action/],
