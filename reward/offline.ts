@@ -696,7 +696,7 @@ export function roundSize(cfg: Pick<OfflineConfig, 'labels' | 'queryRounds'>): n
   return Math.ceil(cfg.labels / cfg.queryRounds);
 }
 
-/** The stored pairs and labels of one teacher, one entry per label (skips included). */
+/** The stored preference labels of one teacher with their pairs (skips are not stored as training data). */
 function teacherLabels(store: LabelStore, teacher: string): { pairs: Pair[]; labels: Label[] } {
   const pairs: Pair[] = [];
   const labels: Label[] = [];
@@ -752,9 +752,8 @@ async function fitRewardNet(
 /** One record of artifacts/query.json. */
 export interface QueryRound {
   readonly round: number;
-  /** Labels of the teacher the selection model was trained on (0: none yet, the round was uniform). */
+  /** Preference labels of the teacher the selection model was trained on (0: none yet, the round was uniform). */
   readonly trainedOn: number;
-  readonly preferences: number;
   readonly valAccuracy: number | null;
   readonly candidates: number;
   readonly selected: number;
@@ -791,12 +790,11 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     return 0;
   }
   const { pairs, labels } = teacherLabels(store, teacher);
-  const preferences = labels.filter((l) => l.kind === 'preference').length;
   let net: RewardNet | null = null;
   let res: TrainResult | null = null;
   try {
-    if (preferences > 0) {
-      ({ net, res } = await fitRewardNet(c, pairs, labels, { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${pairs.length} labels)`));
+    if (pairs.length > 0) {
+      ({ net, res } = await fitRewardNet(c, pairs, labels, { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${pairs.length} preferences)`));
     }
     const model = net;
     const sel = selectQueries(candidates, Math.min(k, candidates.length), cfg.query, {
@@ -815,7 +813,6 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     const record: QueryRound = {
       round,
       trainedOn: pairs.length,
-      preferences,
       valAccuracy: res?.valAccuracy ?? null,
       candidates: candidates.length,
       selected: sel.pairs.length,
@@ -838,7 +835,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     if (sel.fallback) c.log.warn(`query round ${round}: ${sel.fallback}`);
     c.log.info(
       `query round ${round}: ${sel.pairs.length} of ${candidates.length} candidate pairs chosen by ${sel.used}` +
-        (res ? ` (reward model on ${pairs.length} labels, held-out accuracy ${fmt(res.valAccuracy)})` : '') +
+        (res ? ` (reward model on ${pairs.length} preferences, held-out accuracy ${fmt(res.valAccuracy)})` : '') +
         (record.meanScoreSelected !== null ? `; mean score ${fmt(record.meanScoreSelected)} chosen vs ${fmt(record.meanScoreCandidates ?? Number.NaN)} over the candidates` : ''),
     );
     return added;
