@@ -752,7 +752,7 @@ async function fitRewardNet(
 /** One record of artifacts/query.json. */
 export interface QueryRound {
   readonly round: number;
-  /** Preference labels of the teacher the selection model was trained on (0: none yet, the round was uniform). */
+  /** Preference labels of the teacher the selection model was trained on (0: no model: none yet, or k-center, which needs none). */
   readonly trainedOn: number;
   readonly valAccuracy: number | null;
   readonly candidates: number;
@@ -793,7 +793,8 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
   let net: RewardNet | null = null;
   let res: TrainResult | null = null;
   try {
-    if (pairs.length > 0) {
+    // k-center alone spreads the pairs by their features: it needs no model.
+    if (pairs.length > 0 && cfg.query !== 'kcenter') {
       ({ net, res } = await fitRewardNet(c, pairs, labels, { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${pairs.length} preferences)`));
     }
     const model = net;
@@ -812,7 +813,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     };
     const record: QueryRound = {
       round,
-      trainedOn: pairs.length,
+      trainedOn: net ? pairs.length : 0,
       valAccuracy: res?.valAccuracy ?? null,
       candidates: candidates.length,
       selected: sel.pairs.length,
@@ -827,7 +828,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     c.run.writeJson(P.query, { query: cfg.query, rounds: [...before, record] });
     c.run.metrics.log(round, {
       'query/round': round,
-      'query/trained_on': pairs.length,
+      'query/trained_on': record.trainedOn,
       'query/candidates': candidates.length,
       'query/selected': sel.pairs.length,
       ...(record.meanScoreSelected !== null ? { 'query/mean_score_selected': record.meanScoreSelected, 'query/mean_score_candidates': record.meanScoreCandidates ?? Number.NaN } : {}),

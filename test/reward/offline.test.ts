@@ -397,6 +397,14 @@ describe('prefrl offline pipeline', () => {
     expect([0, 1, 2, 3].map((r) => s3.labelledPairs({ includeSkips: true, round: r }).map((lp) => lp.pair.id))).toEqual(ids);
     s3.close();
 
+    // k-center needs no model scores: it spreads the next round over the candidates, away from the stored pairs.
+    const kc = await runOffline({ config: tiny({ query: 'kcenter', queryRounds: 2, labels: 20 }), stages: ['pairs', 'label'], runsDir: join(dir, 'active-kcenter') }, { logger: silentLogger });
+    const kq = JSON.parse(readFileSync(join(kc.runDir, 'artifacts', 'query.json'), 'utf8')) as { rounds: QueryRound[] };
+    expect(kq.rounds.map((r) => [r.round, r.trainedOn, r.selected, r.method, r.meanScoreSelected])).toEqual([[1, 0, 10, 'kcenter', null]]);
+    const s5 = LabelStore.open(join(kc.runDir, 'labels.sqlite'));
+    expect(s5.counts()).toMatchObject({ pairs: 20, pending: 0 });
+    s5.close();
+
     // Uniform (the default) keeps drawing every pair up front, in one round, as before.
     const uniform = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'uniform') }, { logger: silentLogger });
     const s4 = LabelStore.open(join(uniform.runDir, 'labels.sqlite'));
