@@ -15,7 +15,9 @@
  *            next round's size of fresh candidate pairs are drawn from the dataset, and the
  *            round's pairs are the candidates the ensemble ranks first (reward/query.ts:
  *            disagreement, entropy, k-center; Shin et al. 2023 query offline data this way).
- *            The round a run is in follows from the stored pairs, so a killed run resumes.
+ *            These models see all of `rewardInput`'s inputs (an input selection runs in the
+ *            reward stage only); k-center needs none. The round a run is in follows from the
+ *            stored pairs, so a killed run resumes.
  *   reward   a reward-model ensemble trained on the stored labels (held-out early stopping)
  *   relabel  every transition relabelled with the model's ensemble mean; Pearson correlation
  *            with the true reward per transition and per episode return
