@@ -76,7 +76,7 @@ import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { noImprovementWarning, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
+import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -698,20 +698,6 @@ export function roundSize(cfg: Pick<OfflineConfig, 'labels' | 'queryRounds'>): n
   return Math.ceil(cfg.labels / cfg.queryRounds);
 }
 
-/** The stored preference labels of one teacher with their pairs (skips are not stored as training data). */
-function teacherLabels(store: LabelStore, teacher: string): { pairs: Pair[]; labels: Label[] } {
-  const pairs: Pair[] = [];
-  const labels: Label[] = [];
-  for (const lp of store.labelledPairs()) {
-    for (const l of lp.labels) {
-      if (l.teacher !== teacher) continue;
-      pairs.push(lp.pair);
-      labels.push(l);
-    }
-  }
-  return { pairs, labels };
-}
-
 /** A reward-model ensemble of the run's settings trained on `pairs`/`labels` (the caller disposes it). */
 async function fitRewardNet(
   c: Ctx,
@@ -720,21 +706,15 @@ async function fitRewardNet(
   inputs: Pick<RewardNetConfig, 'input' | 'ignoreObs'>,
   rng: Rng,
   label: string,
-  onEpoch?: (m: { epoch: number; trainLoss: number; valAccuracy: number; valNll: number; activeMembers: number }) => void,
+  onEpoch?: (m: EpochMetrics) => void,
 ): Promise<{ net: RewardNet; res: TrainResult }> {
   const cfg = c.cfg;
   const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {
     const progress = c.progress(label, cfg.rewardEpochs, 'epochs');
     const res = await trainRewardModel(net, pairs, labels, {
+      ...rewardTrainOptions(cfg),
       preferenceModel: cfg.preferenceModel,
-      epochs: cfg.rewardEpochs,
-      flipRate: cfg.rewardFlipRate,
-      patience: cfg.rewardPatience,
-      lr: cfg.rewardLr,
-      weightDecay: cfg.rewardWeightDecay,
-      inputL1: cfg.rewardInputL1,
-      inputProx: cfg.rewardInputProx,
       rng: rng.fork('train'),
       onEpoch: (m) => {
         onEpoch?.(m);
@@ -791,7 +771,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     c.log.warn(`query round ${round}: no segment pair of ${cfg.dataset} is left that has not been asked already; stopping at ${have} pairs`);
     return 0;
   }
-  const { pairs, labels } = teacherLabels(store, teacher);
+  const { pairs, labels } = store.teacherLabels({ keep: (t) => t === teacher });
   let net: RewardNet | null = null;
   let res: TrainResult | null = null;
   try {
@@ -965,7 +945,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
   need(c, 'reward', 'label');
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
-  const { pairs, labels } = teacherLabels(store, teacher);
+  const { pairs, labels } = store.teacherLabels({ keep: (t) => t === teacher });
   if (pairs.length === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
@@ -1008,9 +988,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
     inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
     c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);
   }
-  const { net, res } = await fitRewardNet(c, pairs, labels, inputs, rng, `reward model (${pairs.length} preferences)`, (m) =>
-    c.run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers }),
-  );
+  const { net, res } = await fitRewardNet(c, pairs, labels, inputs, rng, `reward model (${pairs.length} preferences)`, (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)));
   try {
     net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
     net.save(join(c.run.path, P.rewardModel));

@@ -862,6 +862,24 @@ export class LabelStore {
   }
 
   /**
+   * The labels of the teachers `keep` accepts (every teacher without it), flattened for
+   * trainRewardModel: labels[i] labels pairs[i] (a pair appears once per label). Skips only with
+   * `includeSkips` (training leaves them out either way).
+   */
+  teacherLabels(opts: { keep?: (teacher: string) => boolean; includeSkips?: boolean } = {}): { pairs: Pair[]; labels: Label[] } {
+    const pairs: Pair[] = [];
+    const labels: Label[] = [];
+    for (const lp of this.labelledPairs({ includeSkips: opts.includeSkips })) {
+      for (const l of lp.labels) {
+        if (opts.keep && !opts.keep(l.teacher)) continue;
+        pairs.push(lp.pair);
+        labels.push(l);
+      }
+    }
+    return { pairs, labels };
+  }
+
+  /**
    * Pairs with their labels, for training. By default only preference labels, and only pairs
    * that have at least one; `includeSkips` also returns skips (and pairs only skipped).
    */

@@ -525,6 +525,27 @@ export function trainResultSummary(res: TrainResult): { trainPairs: number; valP
   return { trainPairs: res.trainPairs, valPairs: res.valPairs, valAccuracy: res.valAccuracy, valNll: res.valNll, epochs: res.epochs.length, bestEpoch: res.bestEpoch };
 }
 
+/** Reward-model training settings under the names the CLI flags and the offline config give them. */
+export interface RewardTrainSettings {
+  readonly rewardEpochs: number;
+  readonly rewardPatience: number;
+  readonly rewardLr: number;
+  readonly rewardWeightDecay: number;
+  readonly rewardInputL1: number;
+  readonly rewardInputProx: number;
+  readonly rewardFlipRate: number;
+}
+
+/** Those settings as trainRewardModel options. */
+export function rewardTrainOptions(s: RewardTrainSettings): Pick<TrainOptions, 'epochs' | 'patience' | 'lr' | 'weightDecay' | 'inputL1' | 'inputProx' | 'flipRate'> {
+  return { epochs: s.rewardEpochs, patience: s.rewardPatience, lr: s.rewardLr, weightDecay: s.rewardWeightDecay, inputL1: s.rewardInputL1, inputProx: s.rewardInputProx, flipRate: s.rewardFlipRate };
+}
+
+/** One epoch's numbers as a run's metrics.jsonl records them. */
+export function epochMetricsRecord(m: EpochMetrics): Record<string, number> {
+  return { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers };
+}
+
 /**
  * A warning for the log when held-out early stopping kept every member's starting weights (no
  * member improved on the held-out pairs in any epoch), else null. `start`: what the members

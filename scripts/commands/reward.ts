@@ -19,7 +19,7 @@ import { returnCorrelation } from '../../reward/metrics.js';
 import { RewardNet } from '../../reward/network.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { noImprovementWarning, trainRewardModel, trainResultSummary } from '../../reward/train.js';
+import { epochMetricsRecord, noImprovementWarning, rewardTrainOptions, trainRewardModel, trainResultSummary } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
@@ -51,16 +51,7 @@ const spec = {
 
 /** The labelled pairs of a store, one entry per label of the chosen teachers (skips included: training leaves them out). */
 export function storeLabels(store: LabelStore, teacherPrefix?: string): { pairs: Pair[]; labels: Label[] } {
-  const pairs: Pair[] = [];
-  const labels: Label[] = [];
-  for (const lp of store.labelledPairs({ includeSkips: true })) {
-    for (const l of lp.labels) {
-      if (teacherPrefix !== undefined && !l.teacher.startsWith(teacherPrefix)) continue;
-      pairs.push(lp.pair);
-      labels.push(l);
-    }
-  }
-  return { pairs, labels };
+  return store.teacherLabels({ includeSkips: true, keep: teacherPrefix === undefined ? undefined : (t) => t.startsWith(teacherPrefix) });
 }
 
 export const rewardCommand: Command = {
@@ -111,17 +102,11 @@ export const rewardCommand: Command = {
       try {
         const progress = new Progress(`reward model (${preferences} preferences)`, f.rewardEpochs, { unit: 'epochs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         const res = await trainRewardModel(net, pairs, labels, {
+          ...rewardTrainOptions(f),
           preferenceModel: f.preferenceModel,
-          epochs: f.rewardEpochs,
-          flipRate: f.rewardFlipRate,
-          patience: f.rewardPatience,
-          lr: f.rewardLr,
-          weightDecay: f.rewardWeightDecay,
-          inputL1: f.rewardInputL1,
-          inputProx: f.rewardInputProx,
           rng: rng.fork('train'),
           onEpoch: (m) => {
-            run.metrics.log(m.epoch, { 'reward/train_loss': m.trainLoss, 'reward/val_accuracy': m.valAccuracy, 'reward/val_nll': m.valNll, 'reward/active_members': m.activeMembers });
+            run.metrics.log(m.epoch, epochMetricsRecord(m));
             progress.update(m.epoch, `held-out acc ${Number.isFinite(m.valAccuracy) ? m.valAccuracy.toFixed(3) : 'n/a'}`);
           },
         });

@@ -18,6 +18,7 @@ import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../..
 import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
+import { rewardTrainOptions } from '../../reward/train.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
@@ -335,7 +336,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       rewardInit: { outputScale: f.rewardOutputInit },
       selectInputsAfter: selectAt,
       selectInputs: { workers: f.rewardSelectWorkers },
-      rewardTrain: { epochs: f.rewardEpochs, patience: f.rewardPatience, lr: f.rewardLr, weightDecay: f.rewardWeightDecay, inputL1: f.rewardInputL1, inputProx: f.rewardInputProx, flipRate: f.rewardFlipRate },
+      rewardTrain: rewardTrainOptions(f),
       evalEpisodes: f.evalEpisodes,
       evalEvery: f.evalEvery,
       run,
