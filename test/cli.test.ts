@@ -49,8 +49,12 @@ describe('prefrl CLI', () => {
     const { ctx: k, out } = ctx();
     const argv = ['bench', 'envs', '--envs', 'cartpole-swingup', '--no-native', '--duration', '0.05', '--warmup', '0', '--repeats', '2', '--vec-envs', '4', '--json'];
     expect(await main(argv, k)).toBe(0);
-    const j = lastJson(out) as { envs: Record<string, unknown>[]; native: { skipped?: string } };
+    const j = lastJson(out) as { envs: Record<string, unknown>[]; wasm: { version: string }; native: { skipped?: string } };
     expect(j.native.skipped).toBe('disabled with --no-native');
+    // The WASM build's own version string, the installed package's version (pinned in package.json).
+    const pinned = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }).dependencies['@mujoco/mujoco'];
+    expect(j.wasm.version).toBe(pinned);
+    expect(out.join('')).toContain(`wasm: MuJoCo ${pinned} (@mujoco/mujoco)`);
     expect(j.envs).toHaveLength(1);
     const r = j.envs[0] as { id: string; frameSkip: number; stepsPerSec: number; physicsStepsPerSec: number; physicsRatio: number | null; ratio: number | null; workerSpeedup: number; inlineSpeedup: number; samples: Record<string, number[]> };
     expect(r.id).toBe('cartpole-swingup');

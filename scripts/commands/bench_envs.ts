@@ -40,6 +40,7 @@ import { asset } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { MujocoEnv } from '../../envs/mujoco/env.js';
+import { loadMujoco } from '../../envs/mujoco/runtime.js';
 import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
 import { createVecEnv, type VecEnv } from '../../envs/vec.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -577,6 +578,7 @@ export const benchEnvsCommand: Command = {
       ...(native2 ? [fmtRate(r.native2StepsPerSec), fmtRatio(r.ratio2), fmtRatio(r.physicsRatio2)] : []),
     ]);
     const v2 = native2?.version ?? '';
+    const wasmVersion = (await loadMujoco()).mj_versionString();
     const header = [
       ...['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'],
       ...(native2 ? [`native ${v2} steps/s`, `ratio ${v2}`, `phys ${v2}`] : []),
@@ -585,13 +587,14 @@ export const benchEnvsCommand: Command = {
       formatTable(header, rows),
       '',
       `targets: ratio >= ${TARGETS.ratio}, speed-up >= ${TARGETS.workerSpeedup}: ${pass ? 'PASS' : 'FAIL'}`,
+      `wasm: MuJoCo ${wasmVersion} (@mujoco/mujoco)`,
       `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}${native2 ? `; also MuJoCo ${native2.version} from ${f.nativeMujoco}` : ''}`,
       ...notes.map((n) => `- ${n}`),
     ];
     ctx.io.stdout.write(`${out.join('\n')}\n`);
     // The table stays above the JSON line, so one run gives both (benchmarks/results/envs.*).
     const native2Info = native2 ? { version: native2.version, folder: resolve(f.nativeMujoco as string) } : null;
-    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, native: nativeInfo, native2: native2Info, notes });
+    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, wasm: { version: wasmVersion }, native: nativeInfo, native2: native2Info, notes });
     return 0;
   },
 };
