@@ -1,13 +1,18 @@
 /**
  * Run folders: every command that does work writes `runs/<timestamp>-<name>/` with
  *   config.json    the resolved config (flags after defaults; derived values are not written back)
+ *   software.json  what made the run: prefrl's version, Node's, and the MuJoCo WASM build's (a
+ *                  different MuJoCo build can change trajectories), the platform and CPU count
  *   metrics.jsonl  scalar metrics, one JSON object per line
  *   artifacts/     models, datasets, checkpoints, plots
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 import { MetricsLog } from './log.js';
+import { packageRoot } from './paths.js';
 
 export interface RunDir {
   /** Absolute path of the run folder. */
@@ -37,7 +42,71 @@ export function safeRunName(name: string): string {
   return s.slice(0, 80) || 'run';
 }
 
-/** Create a new run folder under `root` and save the resolved config. */
+/** The versions a run folder records in software.json. */
+export interface SoftwareVersions {
+  readonly prefrl: string;
+  readonly node: string;
+  /** Version of the installed `@mujoco/mujoco` package (MuJoCo's own version number). */
+  readonly mujoco: string;
+  readonly platform: string;
+  readonly arch: string;
+  readonly cpus: number;
+}
+
+function packageVersion(packageJson: string): string {
+  try {
+    const v = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+let cachedVersions: SoftwareVersions | null = null;
+
+/** prefrl's, Node's and MuJoCo's versions, read from the installed packages (cached). */
+export function softwareVersions(): SoftwareVersions {
+  if (cachedVersions) return cachedVersions;
+  let mujoco = 'unknown';
+  try {
+    // The package's exports hide its package.json; it sits next to the entry point.
+    mujoco = packageVersion(join(dirname(createRequire(import.meta.url).resolve('@mujoco/mujoco')), 'package.json'));
+  } catch {
+    // not installed: 'unknown'
+  }
+  cachedVersions = {
+    prefrl: packageVersion(join(packageRoot(), 'package.json')),
+    node: process.version,
+    mujoco,
+    platform: process.platform,
+    arch: process.arch,
+    cpus: availableParallelism(),
+  };
+  return cachedVersions;
+}
+
+/**
+ * What differs between the software that made a run folder (its software.json) and this
+ * process, one line per difference, e.g. "MuJoCo 3.14.0 -> 3.9.0"; empty when nothing differs
+ * or the folder has no (readable) software.json (folders made before it existed).
+ */
+export function softwareChanges(runPath: string): string[] {
+  let saved: Partial<Record<keyof SoftwareVersions, unknown>>;
+  try {
+    saved = JSON.parse(readFileSync(join(runPath, 'software.json'), 'utf8')) as typeof saved;
+  } catch {
+    return [];
+  }
+  const now = softwareVersions();
+  const names: [keyof SoftwareVersions, string][] = [
+    ['mujoco', 'MuJoCo'],
+    ['prefrl', 'prefrl'],
+    ['node', 'Node'],
+  ];
+  return names.filter(([key]) => saved[key] !== undefined && saved[key] !== now[key]).map(([key, name]) => `${name} ${String(saved[key])} -> ${now[key]}`);
+}
+
+/** Create a new run folder under `root` and save the resolved config and the software versions. */
 export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock }): RunDir {
   const root = resolve(opts.root ?? 'runs');
   mkdirSync(root, { recursive: true });
@@ -46,6 +115,7 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
   for (let i = 2; existsSync(path); i++) path = join(root, `${base}-${i}`);
   mkdirSync(join(path, 'artifacts'), { recursive: true });
   writeJsonAtomic(join(path, 'config.json'), opts.config);
+  writeJsonAtomic(join(path, 'software.json'), softwareVersions());
   return openRunDir(path);
 }
 

@@ -62,7 +62,7 @@ import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import { createRunDir, openRunDir, type RunDir } from '../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
@@ -523,6 +523,10 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   for (const s of stages) if (!(OFFLINE_STAGES as readonly string[]).includes(s)) throw new UsageError(`--stage: unknown stage ${JSON.stringify(s)} (expected all or ${OFFLINE_STAGES.join(', ')})`);
   const opened = openRun(o);
   const cfg = opened.cfg;
+  if (opened.run) {
+    const changed = softwareChanges(opened.run.path);
+    if (changed.length > 0) log.warn(`--resume: ${opened.run.path} was made with other software (${changed.join(', ')}); the stages run now may not reproduce the ones run before`);
+  }
   if (!opened.run && stages.length > 0 && stages[0] !== 'pairs') {
     throw new UsageError(`--stage: a new run starts with the pairs stage; run ${stages.join(',')} in an existing run folder with --resume <run>`);
   }

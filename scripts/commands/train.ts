@@ -11,7 +11,7 @@ import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, openRunDir, type RunDir } from '../../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
@@ -280,6 +280,10 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   } catch (e) {
     disposeModels();
     throw e;
+  }
+  if (resumeDir) {
+    const changed = softwareChanges(run.path);
+    if (changed.length > 0) ctx.logger.warn(`--resume: ${run.path} was made with other software (${changed.join(', ')}); the resumed run may not reproduce an uninterrupted one`);
   }
   // PPO stops at the first whole rollout at or past --steps: the bar counts to that.
   const rolloutSteps = f.numEnvs * f.numSteps;

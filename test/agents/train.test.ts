@@ -3,7 +3,7 @@
  * killed with SIGKILL resumes from its last checkpoint keeping every stored label.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -95,10 +95,16 @@ describe('prefrl train', () => {
     }
     expect(before.length).toBeGreaterThanOrEqual(20);
 
+    // As if the run had been made with another MuJoCo build: the resume says so.
+    const swFile = join(runDir, 'software.json');
+    const sw = JSON.parse(readFileSync(swFile, 'utf8')) as { mujoco: string };
+    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '3.14.0' }));
+
     const c = captureCli();
     const rc = await main(['train', '--resume', runDir, '--quiet', '--json'], c.ctx);
     expect(rc, c.err.join('')).toBe(0);
     expect(c.err.join('')).toMatch(/resuming .* at \d+ env steps with \d+ stored labels/);
+    expect(c.err.join('')).toContain(`--resume: ${runDir} was made with other software (MuJoCo 3.14.0 -> ${sw.mujoco}); the resumed run may not reproduce an uninterrupted one`);
     const s = lastJson(c.out);
     expect(s.labelsUsed).toBe(60);
     expect(s.envSteps as number).toBeGreaterThanOrEqual(16384);

@@ -77,6 +77,21 @@ const TINY_AGENT = ['--updates', '10', '--batch-size', '32', '--hidden', '16,16'
 const cli = (): CapturedCli => captureCli(new ManualClock());
 
 describe('prefrl offline pipeline', () => {
+  it('--resume warns, naming the versions, when the run folder was made with another MuJoCo build', async () => {
+    const first = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'runs') }, { logger: silentLogger, clock: new ManualClock() });
+    const swFile = join(first.runDir, 'software.json');
+    const sw = JSON.parse(readFileSync(swFile, 'utf8')) as { mujoco: string };
+    const logger = new Logger({ write: () => undefined });
+    await runOffline({ resume: first.runDir, stages: ['pairs'] }, { logger, clock: new ManualClock() });
+    expect(logger.warnings.filter((w) => w.includes('other software'))).toEqual([]);
+    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '3.14.0' }));
+    const again = await runOffline({ resume: first.runDir, stages: ['pairs'] }, { logger, clock: new ManualClock() });
+    expect(again.stages).toEqual({ pairs: 'skipped' });
+    expect(logger.warnings.filter((w) => w.includes('other software'))).toEqual([
+      `--resume: ${first.runDir} was made with other software (MuJoCo 3.14.0 -> ${sw.mujoco}); the stages run now may not reproduce the ones run before`,
+    ]);
+  });
+
   it('runs stage by stage, skips finished stages on re-runs, keeps labels, and a forced stage clears what depends on it', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
     const first = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'runs') }, ctx);
