@@ -95,16 +95,16 @@ describe('prefrl train', () => {
     }
     expect(before.length).toBeGreaterThanOrEqual(20);
 
-    // As if the run had been made with another MuJoCo build: the resume says so.
+    // As if the run had been made with another MuJoCo build (a made-up version): the resume says so.
     const swFile = join(runDir, 'software.json');
     const sw = JSON.parse(readFileSync(swFile, 'utf8')) as { mujoco: string };
-    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '3.14.0' }));
+    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '0.0.0-test' }));
 
     const c = captureCli();
     const rc = await main(['train', '--resume', runDir, '--quiet', '--json'], c.ctx);
     expect(rc, c.err.join('')).toBe(0);
     expect(c.err.join('')).toMatch(/resuming .* at \d+ env steps with \d+ stored labels/);
-    expect(c.err.join('')).toContain(`--resume: ${runDir} was made with other software (MuJoCo 3.14.0 -> ${sw.mujoco}); the resumed run may not reproduce an uninterrupted one`);
+    expect(c.err.join('')).toContain(`--resume: ${runDir} was made with other software (MuJoCo 0.0.0-test -> ${sw.mujoco}); the resumed run may not reproduce an uninterrupted one`);
     const s = lastJson(c.out);
     expect(s.labelsUsed).toBe(60);
     expect(s.envSteps as number).toBeGreaterThanOrEqual(16384);

@@ -32,9 +32,9 @@ describe('run folders', () => {
     const run = createRunDir({ root: dir, name: 'changed', config: {}, clock: new ManualClock() });
     run.close();
     const now = softwareVersions();
-    writeFileSync(join(run.path, 'software.json'), JSON.stringify({ ...now, mujoco: '3.14.0', node: 'v18.0.0', cpus: now.cpus + 1 }));
+    writeFileSync(join(run.path, 'software.json'), JSON.stringify({ ...now, mujoco: '0.0.0-test', node: 'v18.0.0', cpus: now.cpus + 1 }));
     // cpus and platform are recorded, not compared: a run may resume on another machine.
-    expect(softwareChanges(run.path)).toEqual([`MuJoCo 3.14.0 -> ${now.mujoco}`, `Node v18.0.0 -> ${now.node}`]);
+    expect(softwareChanges(run.path)).toEqual([`MuJoCo 0.0.0-test -> ${now.mujoco}`, `Node v18.0.0 -> ${now.node}`]);
 
     const old = join(dir, 'made-before-software-json');
     mkdirSync(old);

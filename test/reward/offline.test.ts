@@ -84,11 +84,11 @@ describe('prefrl offline pipeline', () => {
     const logger = new Logger({ write: () => undefined });
     await runOffline({ resume: first.runDir, stages: ['pairs'] }, { logger, clock: new ManualClock() });
     expect(logger.warnings.filter((w) => w.includes('other software'))).toEqual([]);
-    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '3.14.0' }));
+    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '0.0.0-test' }));
     const again = await runOffline({ resume: first.runDir, stages: ['pairs'] }, { logger, clock: new ManualClock() });
     expect(again.stages).toEqual({ pairs: 'skipped' });
     expect(logger.warnings.filter((w) => w.includes('other software'))).toEqual([
-      `--resume: ${first.runDir} was made with other software (MuJoCo 3.14.0 -> ${sw.mujoco}); the stages run now may not reproduce the ones run before`,
+      `--resume: ${first.runDir} was made with other software (MuJoCo 0.0.0-test -> ${sw.mujoco}); the stages run now may not reproduce the ones run before`,
     ]);
   });
 
