@@ -651,6 +651,11 @@ export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count:
   return out;
 }
 
+/** One key for the pairs (a, b) and (b, a). */
+function unorderedKey(a: Segment, b: Segment): string {
+  return [a.id, b.id].sort().join('|');
+}
+
 /**
  * Up to `count` distinct pairs of two different segments from `draw`, giving up after 20 x count
  * + 100 draws (the caller says what too few means); `unordered`: (a, b) and (b, a) are one pair.
@@ -663,7 +668,7 @@ export function sampleDistinctPairs(draw: () => [Segment, Segment], count: numbe
     const [a, b] = draw();
     if (a.id === b.id) continue;
     const p = makePair(a, b);
-    const key = unordered ? [a.id, b.id].sort().join('|') : p.id;
+    const key = unordered ? unorderedKey(a, b) : p.id;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(p);
@@ -766,10 +771,10 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
   const k = Math.min(size, cfg.labels - have);
   const rng = new Rng(cfg.seed).fork(`offline-query-${round}`);
   const stored = allPairs(store);
-  const storedKeys = new Set(stored.map((p) => [p.a.id, p.b.id].sort().join('|')));
+  const storedKeys = new Set(stored.map((p) => unorderedKey(p.a, p.b)));
   const draw = rng.fork('candidates');
   const candidates = sampleDistinctPairs(() => sampleSegments(trajs, 2, cfg.segmentLength, draw, cfg.dataset) as [Segment, Segment], k * cfg.queryOversample, true).filter(
-    (p) => !storedKeys.has([p.a.id, p.b.id].sort().join('|')),
+    (p) => !storedKeys.has(unorderedKey(p.a, p.b)),
   );
   if (candidates.length === 0) {
     c.log.warn(`query round ${round}: no segment pair of ${cfg.dataset} is left that has not been asked already; stopping at ${have} pairs`);
