@@ -131,14 +131,51 @@ export interface DatasetExpectation {
 }
 
 type H5 = typeof H5wasm;
-let loading: Promise<H5> | null = null;
+/** The two calls of h5wasm's module that switch the HDF5 library's error reports between printing and throwing. */
+interface H5ErrorSwitch {
+  activate_throwing_error_handler(): number;
+  deactivate_throwing_error_handler(): number;
+}
+let loading: Promise<{ h: H5; errors: H5ErrorSwitch }> | null = null;
 /** h5wasm, loaded on first use (compiling its WebAssembly takes seconds; commands that never touch HDF5 do not pay it). */
-function h5(): Promise<H5> {
+function h5Module(): Promise<{ h: H5; errors: H5ErrorSwitch }> {
   loading ??= import('h5wasm/node').then(async (m) => {
-    await m.default.ready;
-    return m.default;
+    const errors = (await m.default.ready) as unknown as H5ErrorSwitch;
+    return { h: m.default, errors };
   });
   return loading;
+}
+async function h5(): Promise<H5> {
+  return (await h5Module()).h;
+}
+
+/**
+ * The HDF5 library's error stack (`HDF5-DIAG: Error detected ... #000: <file> line N in
+ * H5Fopen(): unable to open file ... #005: ...: bad object header`) in one line: the outermost
+ * failure and, when there is a deeper one, its root cause.
+ */
+export function hdf5ErrorSummary(text: string): string {
+  const entries = [...text.matchAll(/#\d+: .*? in (\w+)\(\): (.+)/g)].map((m) => `${m[1]}: ${m[2].trim()}`);
+  if (entries.length === 0) return text.split('\n')[0].trim();
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  return entries.length === 1 ? first : `${first} (cause: ${last})`;
+}
+
+/**
+ * Run `f` with the HDF5 library's errors thrown (as one-line summaries) instead of printed to
+ * stderr as many-line stacks; other errors pass through.
+ */
+function withHdf5Errors<T>(errors: H5ErrorSwitch, f: () => T): T {
+  errors.activate_throwing_error_handler();
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Error && e.message.includes('HDF5-DIAG')) throw new Error(hdf5ErrorSummary(e.message));
+    throw e;
+  } finally {
+    errors.deactivate_throwing_error_handler();
+  }
 }
 
 /** The prefrl version recorded in datasets (package.json). */
@@ -707,7 +744,7 @@ export interface ReadOptions {
  * Errors name the file and the field.
  */
 export async function readDataset(path: string, opts: ReadOptions = {}): Promise<OfflineDataset> {
-  const h = await h5();
+  const { h, errors } = await h5Module();
   const file = resolve(path);
   if (!existsSync(file)) throw new InputError(path, 'not found');
   const sigAt = hdf5SignatureOffset(file);
@@ -718,15 +755,17 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
   }
   let f: H5File;
   try {
-    f = new h.File(file, 'r');
+    f = withHdf5Errors(errors, () => new h.File(file, 'r'));
   } catch (e) {
     throw new InputError(path, `cannot open as HDF5 (${e instanceof Error ? e.message : String(e)})`);
   }
   try {
     let ds: OfflineDataset;
     try {
-      const keys = f.keys();
-      ds = keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+      ds = withHdf5Errors(errors, () => {
+        const keys = f.keys();
+        return keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+      });
     } catch (e) {
       if (e instanceof InputError) throw e;
       // The HDF5 library's own failure (a damaged file): name the file, keep the library's words.

@@ -10,6 +10,7 @@
  *   horizon       episodes are truncated exactly at the horizon (unless terminated first)
  *   memory        no WASM heap growth over 1,000 resets (MuJoCo envs)
  */
+import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvState, type StepResult } from './types.js';
@@ -26,6 +27,8 @@ export interface CheckReport {
   readonly ok: boolean;
   readonly env: string;
   readonly checks: Record<string, CheckResult>;
+  /** What the env warned about during the checks, one line per kind (e.g. how many steps went unstable). */
+  readonly warnings: string[];
 }
 
 export interface CheckOptions {
@@ -36,6 +39,18 @@ export interface CheckOptions {
   readonly seed?: number;
   /** Called after each check (for progress). */
   readonly onCheck?: (name: string, result: CheckResult) => void;
+}
+
+/** The env's warnings during the checks, one line per kind with its count and first instance. */
+export function summarizeWarnings(warnings: readonly string[]): string[] {
+  const kinds = new Map<string, { first: string; n: number }>();
+  for (const w of warnings) {
+    const key = w.replace(/[-+]?\d[\d.eE+-]*/g, '#');
+    const k = kinds.get(key);
+    if (k) k.n++;
+    else kinds.set(key, { first: w, n: 1 });
+  }
+  return [...kinds.values()].map(({ first, n }) => (n === 1 ? first : `${n} times: ${first}`));
 }
 
 function randomActions(env: Env, n: number, rng: Rng): Float64Array[] {
@@ -198,8 +213,15 @@ function checkTransitionTerms(env: Env, seed: number, actions: Float64Array[]): 
   let before = (env.reset(seed), env.getState());
   const n = Math.min(actions.length, 50);
   const recorded: { before: EnvState; after: EnvState; terms: Float64Array }[] = [];
+  let unstableAt = -1;
   for (let i = 0; i < n; i++) {
     const r = env.step(actions[i]);
+    // An unstable step restores the state before it: there is no transition to reproduce.
+    if (r.info.unstable) {
+      unstableAt = i;
+      if (recorded.length === 0) return { ok: true, skipped: true, detail: `the simulation went unstable at step ${i}: no transition to check` };
+      break;
+    }
     const after = env.getState();
     recorded.push({ before, after, terms: r.rewardTerms });
     if (r.terminated || r.truncated) break;
@@ -214,7 +236,7 @@ function checkTransitionTerms(env: Env, seed: number, actions: Float64Array[]): 
       }
     }
   }
-  return pass(`${recorded.length} transitions reproduced`);
+  return pass(`${recorded.length} transitions reproduced${unstableAt >= 0 ? ` (the simulation went unstable at step ${unstableAt})` : ''}`);
 }
 
 function checkHorizon(env: Env, seed: number, rng: Rng): CheckResult {
@@ -259,10 +281,12 @@ export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = 
     checks[name] = result;
     opts.onCheck?.(name, result);
   };
+  // The env's warnings are collected, not printed as they come: an unstable model warns on every episode.
+  const logger = new Logger({ write: () => undefined }, 'warn');
   try {
-    const a = await makeEnv(config);
+    const a = await makeEnv(config, { logger });
     envs.push(a);
-    const b = await makeEnv(config);
+    const b = await makeEnv(config, { logger });
     envs.push(b);
     const rng = new Rng(seed).fork('check-env');
     const actions = randomActions(a, stepsN, rng);
@@ -284,7 +308,7 @@ export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = 
     } catch (e) {
       record('memory', fail(`threw: ${(e as Error).message}`));
     }
-    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, checks };
+    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, checks, warnings: summarizeWarnings(logger.warnings) };
   } finally {
     for (const e of envs) e.dispose();
   }

@@ -873,7 +873,10 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   try {
     store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
     if (teacher.observe) {
-      // HERON scales its margins by the spread of reward terms over the pool: all pairs of the run.
+      // HERON scales its margins by the spread of reward terms over the pool: the pairs stored
+      // so far. With active query selection that is the first round's uniform pairs (later
+      // rounds are chosen by the ensemble, a biased sample), so the margins do not move between
+      // rounds; a resumed run sees every stored pair.
       const pool = allPairs(store).flatMap((p) => [p.a, p.b]);
       const ds = await c.dataset();
       const sum = summarizeDataset(ds);

@@ -21,13 +21,33 @@ export type { MjData, MjModel };
 
 let modulePromise: Promise<Mujoco> | null = null;
 
+/** How many times one MuJoCo message (numbers aside) is printed before it is only counted. */
+export const MUJOCO_MESSAGE_REPEATS = 3;
+
+/**
+ * Where MuJoCo's own output goes: stderr, tagged `[mujoco]`, never stdout (which carries the
+ * tables and the `--json` line). An unstable simulation makes MuJoCo warn on every step, so a
+ * message that differs from an earlier one only in its numbers (time, body index) is printed
+ * MUJOCO_MESSAGE_REPEATS times, then once more with a note that further copies are dropped.
+ */
+export function mujocoPrinter(write: (line: string) => void): (text: string) => void {
+  const seen = new Map<string, number>();
+  return (text: string) => {
+    if (text.trim() === '') return;
+    const key = text.replace(/[-+]?\d[\d.eE+-]*/g, '#').trim();
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    if (n <= MUJOCO_MESSAGE_REPEATS) write(`[mujoco] ${text}\n`);
+    else if (n === MUJOCO_MESSAGE_REPEATS + 1) write(`[mujoco] (this message came ${n} times; further copies are not printed)\n`);
+  };
+}
+
 /** The MuJoCo module for this thread (loaded on first use, ~0.4 s). */
 export function loadMujoco(): Promise<Mujoco> {
   if (!modulePromise) {
-    modulePromise = loadMujocoModule({
-      // MuJoCo prints warnings through stderr; keep them but tag them.
-      printErr: (text: string) => process.stderr.write(`[mujoco] ${text}\n`),
-    });
+    // MuJoCo 3.9 prints its warnings through `print` (stdout by default): both go to stderr.
+    const out = mujocoPrinter((line) => process.stderr.write(line));
+    modulePromise = loadMujocoModule({ print: out, printErr: out });
   }
   return modulePromise;
 }

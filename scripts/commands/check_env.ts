@@ -14,7 +14,7 @@ const spec = {
     steps: flags.int({ doc: 'steps for the determinism and replay checks', default: 300, min: 10 }),
     resets: flags.int({ doc: 'resets for the memory check', default: 1000, min: 1 }),
     seed: flags.int({ doc: 'seed', default: 0 }),
-    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks"} as the last line', default: false }),
+    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks", "warnings"} as the last line', default: false }),
   },
   epilog: 'Exit code: 0 when every check passes, 1 when one fails, 2 on bad usage.',
 };
@@ -33,6 +33,7 @@ export const checkEnvCommand: Command = {
       seed: f.seed,
       onCheck: (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`),
     });
+    for (const w of report.warnings) ctx.logger.warn(w);
     if (f.json) printJson(ctx.io, report);
     else {
       const rows = Object.entries(report.checks).map(([name, r]) => [name, r.skipped ? 'skipped' : r.ok ? 'ok' : 'FAIL', r.detail]);

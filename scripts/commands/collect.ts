@@ -19,6 +19,8 @@
  * envs (medium-replay). With --steps N the random/medium/expert dataset holds exactly N
  * transitions; its last episode may be cut (no terminal or timeout flag, as in D4RL).
  */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { loadPpoPolicy } from '../../agents/saved_policy.js';
@@ -49,7 +51,8 @@ const spec = {
     numEnvs: flags.int({ doc: 'medium-replay: parallel PPO envs', default: 4, min: 1 }),
     workers: flags.int({ doc: 'medium-replay: env worker threads (0: main thread)', default: 2, min: 0 }),
     inlineEnvs: flags.bool({ doc: 'medium-replay: the main thread steps a block of envs too, alongside the workers', default: false }),
-    out: flags.string({ doc: 'write the dataset here instead of <run>/artifacts/dataset.h5', optional: true }),
+    out: flags.string({ doc: 'write the dataset here instead of <run>/artifacts/dataset.h5 (its folder must exist; an existing file is kept unless --force)', optional: true }),
+    force: flags.bool({ doc: 'with --out: replace an existing file', default: false }),
     seed: flags.int({ doc: 'seed (episode seeds, action noise, PPO)', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
     name: flags.string({ doc: 'run name (default: collect-<env>-<policy>)', optional: true }),
@@ -97,6 +100,16 @@ export interface CollectSummary extends DatasetSummary {
   readonly ppoFinalReturn?: number;
 }
 
+/** Refuse, before any work, an --out whose folder does not exist or that would replace a file without --force. */
+function checkOutPath(out: string, force: boolean): void {
+  const folder = dirname(resolve(out));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--out: ${dirname(out)} is not an existing folder`);
+  if (existsSync(out)) {
+    if (statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a folder; give a file name such as ${join(out, 'data.h5')}`);
+    if (!force) throw new UsageError(`--out: ${out} already exists; pass --force to replace it, or choose another file`);
+  }
+}
+
 export const collectCommand: Command = {
   name: 'collect',
   summary: 'Collect an offline dataset (HDF5, D4RL layout) with a random, medium, expert or medium-replay policy',
@@ -108,6 +121,8 @@ export const collectCommand: Command = {
     if ((f.policy === 'medium' || f.policy === 'expert') && !f.checkpoint) throw new UsageError(`prefrl collect: --policy ${f.policy} needs --checkpoint <PPO run folder>`);
     if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);
     if (f.policy !== 'medium-replay' && f.targetReturn !== undefined) throw new UsageError('prefrl collect: --target-return is only for --policy medium-replay');
+    if (f.force && f.out === undefined) throw new UsageError('prefrl collect: --force is only for --out');
+    if (f.out !== undefined) checkOutPath(f.out, f.force);
     const probe = await makeEnv(envConfig, { logger: ctx.logger });
     const envSpec = probe.spec;
     probe.dispose();

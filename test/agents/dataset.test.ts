@@ -9,6 +9,7 @@ import {
   datasetToTrajectories,
   episodeRanges,
   episodeReturns,
+  hdf5ErrorSummary,
   hdf5Sizes,
   type OfflineDataset,
   prefrlVersion,
@@ -374,6 +375,38 @@ describe('HDF5 datasets', () => {
       const err = await inputError(readDataset(file));
       expect(err.source).toBe(file);
       expect(err.message).toBe(`${file}: is truncated: 1000 bytes, its HDF5 superblock says ${bytes.length} (an interrupted copy or write?)`);
+    });
+    it("a damaged superblock or object header: one line with HDF5's outermost failure and its cause; an intact file reads normally afterwards", async () => {
+      const whole = writeRaw('whole2.h5', d4rlArrays(), {});
+      const bytes = readFileSync(whole);
+      const cases: [number, RegExp][] = [
+        [8, /cannot open as HDF5 \(H5Fopen: .*\(cause: H5F__superblock_prefix_decode: bad superblock version number\)\)$/],
+        [96, /cannot read as HDF5 \(damaged file\?\): \w+: .*\(cause: .*checksum.*\)$/],
+      ];
+      for (const [at, message] of cases) {
+        const damaged = Buffer.from(bytes);
+        damaged.writeUInt32LE(0xffffffff, at);
+        const file = join(dir, `damaged-${at}.h5`);
+        writeFileSync(file, damaged);
+        const err = await inputError(readDataset(file));
+        expect(err.source).toBe(file);
+        expect(err.message).toMatch(message);
+        expect(err.message).not.toContain('\n');
+      }
+      // the library works normally afterwards
+      expect((await readDataset(whole)).size).toBe(10);
+    });
+    it('the HDF5 error stack summary: the outermost entry and the deepest one', () => {
+      const stack = [
+        'HDF5-DIAG: Error detected in HDF5 (2.0.0):',
+        '  #000: /src/H5F.c line 836 in H5Fopen(): unable to synchronously open file',
+        '    major: File accessibility',
+        '  #001: /src/H5Fsuper.c line 99 in H5F__super_read(): unable to load superblock',
+        '  #002: /src/H5Fsuper_cache.c line 7 in H5F__superblock_prefix_decode(): bad superblock version number',
+      ].join('\n');
+      expect(hdf5ErrorSummary(stack)).toBe('H5Fopen: unable to synchronously open file (cause: H5F__superblock_prefix_decode: bad superblock version number)');
+      expect(hdf5ErrorSummary(stack.split('\n').slice(0, 2).join('\n'))).toBe('H5Fopen: unable to synchronously open file');
+      expect(hdf5ErrorSummary('something else\nmore')).toBe('something else');
     });
     it('superblock versions 0 and 2 by hand: the end is the base address plus the end-of-file address; undefined addresses say nothing', () => {
       const UNDEFINED = 0xffffffffffffffffn;

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
 import { MujocoEnv } from '../../envs/mujoco/env.js';
-import { heapBytes, loadMujoco } from '../../envs/mujoco/runtime.js';
+import { heapBytes, loadMujoco, mujocoPrinter } from '../../envs/mujoco/runtime.js';
+import { main } from '../../scripts/cli.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 import { envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { ActionError } from '../../envs/types.js';
 
@@ -81,6 +83,37 @@ describe('bad input', () => {
     } finally {
       env.dispose();
     }
+  });
+
+  it('check-env on an unstable model: one summary line for the repeated warning, the transition check skips the unstable step, stdout holds only the JSON line', async () => {
+    const { ctx, out, err } = captureCli();
+    const code = await main(['check-env', join(fixtures, 'unstable.xml'), '--json', '--steps', '20', '--resets', '5'], ctx);
+    const report = lastJson<{ ok: boolean; checks: Record<string, { ok: boolean; skipped?: boolean; detail: string }>; warnings: string[] }>(out);
+    expect(out.join('').trim().split('\n')).toHaveLength(1);
+    expect(report.checks.transitionTerms.ok).toBe(true);
+    expect(report.checks.transitionTerms.detail).toMatch(/went unstable at step \d+/);
+    expect(report.warnings).toHaveLength(1);
+    const n = Number(/^(\d+) times: custom:unstable\.xml: simulation unstable/.exec(report.warnings[0])?.[1]);
+    expect(n).toBeGreaterThan(10);
+    expect(report.ok).toBe(true);
+    expect(code).toBe(0);
+    // prefrl's own warning appears once on stderr, not once per episode
+    expect(err.join('').match(/simulation unstable/g)).toHaveLength(1);
+  });
+
+  it("MuJoCo's messages: tagged, and one that repeats (numbers aside) is printed three times, then dropped with a note", () => {
+    const lines: string[] = [];
+    const print = mujocoPrinter((l) => void lines.push(l));
+    for (let i = 0; i < 10; i++) print(`WARNING: Nan, Inf or huge value in QACC at DOF 0. Time = ${i * 0.5}.`);
+    print('WARNING: something else');
+    print('');
+    expect(lines).toEqual([
+      '[mujoco] WARNING: Nan, Inf or huge value in QACC at DOF 0. Time = 0.\n',
+      '[mujoco] WARNING: Nan, Inf or huge value in QACC at DOF 0. Time = 0.5.\n',
+      '[mujoco] WARNING: Nan, Inf or huge value in QACC at DOF 0. Time = 1.\n',
+      '[mujoco] (this message came 4 times; further copies are not printed)\n',
+      '[mujoco] WARNING: something else\n',
+    ]);
   });
 
   it('creates and disposes hundreds of envs with the WASM heap staying flat', async () => {

@@ -1,0 +1,43 @@
+/** `prefrl collect`: what it writes, and its --out checks (made before any work). */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readDataset } from '../agents/dataset.js';
+import { main } from '../scripts/cli.js';
+import { captureCli, expectUsageError, lastJson } from './helpers/cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'prefrl-collect-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const collect = async (args: string[]): Promise<{ code: number; json: Record<string, unknown> | null }> => {
+  const c = captureCli();
+  const code = await main(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--runs-dir', join(root, 'runs'), '--quiet', '--json', ...args], c.ctx);
+  return { code, json: code === 0 ? lastJson(c.out) : null };
+};
+
+describe('prefrl collect --out', () => {
+  it('writes the dataset to --out, refuses to replace it without --force, replaces it with --force', async () => {
+    const out = join(root, 'data.h5');
+    const first = await collect(['--out', out, '--seed', '1']);
+    expect(first.code).toBe(0);
+    expect(first.json?.dataset).toBe(out);
+    expect((await readDataset(out)).size).toBe(60);
+    const before = readFileSync(out);
+
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--out', out], join(root, 'none1'), /--out: .*data\.h5 already exists; pass --force to replace it/);
+    expect(readFileSync(out).equals(before)).toBe(true);
+
+    const again = await collect(['--out', out, '--seed', '2', '--force']);
+    expect(again.code).toBe(0);
+    expect(readFileSync(out).equals(before)).toBe(false);
+    expect((await readDataset(out)).size).toBe(60);
+  });
+
+  it('an --out in a folder that does not exist, an --out that is a folder, and --force without --out are refused before a run folder exists', async () => {
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', join(root, 'missing', 'x.h5')], join(root, 'none2'), /--out: .*missing is not an existing folder/);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', root], join(root, 'none3'), /--out: .* is a folder; give a file name such as/);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--force'], join(root, 'none4'), /--force is only for --out/);
+    expect(statSync(root).isDirectory()).toBe(true);
+  });
+});
