@@ -35,14 +35,25 @@
  * Times are wall-clock epoch milliseconds from the injected Clock (`clock.date()`), so they
  * are comparable across processes and restarts (a monotonic clock is not).
  *
- * Work hand-out (`nextPairFor`): a pair is open while fewer distinct teachers have labelled it
- * (a preference or a skip) than it wants. A teacher is offered an open pair it has not
- * labelled, whose labels plus unexpired leases held by *other* teachers are fewer than
- * `wanted`; so with wanted = 1 concurrent teachers get different pairs, with wanted = k up to
- * k different teachers label the same pair, and no teacher gets a pair it already labelled.
- * A teacher that still holds an unexpired lease gets that pair again (a reloaded page resumes).
+ * Work hand-out (`nextPairFor`): people and machine teachers are separate audiences. A person
+ * is a teacher registered with kind "human" or whose id is "human" or starts with "human:" (the
+ * viewer's `human:<name>`); every other teacher (synthetic, HERON, VLM) is a machine. For a
+ * teacher, a pair is open while fewer distinct teachers *of its audience* have labelled it (a
+ * preference or a skip) than it wants: the oracle's labels (`prefrl label`) do not use up the
+ * pairs people are asked about, and people's answers do not use up a machine's. A teacher is
+ * offered an open pair it has not labelled, whose labels plus unexpired leases held by *other*
+ * teachers of its audience are fewer than `wanted`; so with wanted = 1 concurrent people get
+ * different pairs, with wanted = k up to k different people label the same pair, and no teacher
+ * gets a pair it already labelled. A teacher that still holds an unexpired lease gets that pair
+ * again (a reloaded page resumes). `pendingPairs` and `counts().pending` (bulk labelling by one
+ * machine teacher: `prefrl offline`) count every teacher's labels; `counts().waitingForPeople`
+ * counts people's only.
+ *
+ * One label per teacher and pair: `importJsonl` does not add a label for a pair its teacher has
+ * already labelled (under another label id), and reports how many it left out and how many of
+ * them gave another answer.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -211,8 +222,12 @@ export interface StoreCounts {
   readonly labels: number;
   readonly preferences: number;
   readonly skips: number;
-  /** Pairs that fewer distinct teachers have labelled than they want. */
+  /** Pairs that fewer distinct teachers (of any kind) have labelled than they want. */
   readonly pending: number;
+  /** Pairs waiting for people: fewer distinct people (see the header) have labelled them than they want. */
+  readonly waitingForPeople: number;
+  /** Pairs no teacher has labelled (a preference or a skip). */
+  readonly unlabelled: number;
   /** Unexpired leases at the time of the call. */
   readonly activeLeases: number;
   readonly perTeacher: Record<string, TeacherCounts>;
@@ -243,7 +258,28 @@ export interface ImportResult {
   /** Non-blank lines read. */
   readonly lines: number;
   readonly added: number;
+  /** Lines not added: label ids already stored (or repeated in the file), plus `sameTeacher`. */
   readonly duplicates: number;
+  /**
+   * Labels not added because their teacher has already labelled the pair under another label id
+   * (in the store, or earlier in the file): a teacher labels a pair once.
+   */
+  readonly sameTeacher: number;
+  /** Of `sameTeacher`, those whose answer (preference probability, or skip) differs from the kept label. */
+  readonly conflicts: number;
+  /** The pair of the first conflicting label, or null when none conflicts. */
+  readonly firstConflictPair: string | null;
+}
+
+/**
+ * SQL: whether the teacher id in `col` is a person (see the header): registered with kind
+ * "human", or an id "human" / "human:<name>". 1 or 0.
+ */
+const IS_PERSON = (col: string) => `(${col} = 'human' OR ${col} GLOB 'human:*' OR EXISTS (SELECT 1 FROM teachers tk WHERE tk.id = ${col} AND tk.kind = 'human'))`;
+
+/** The answer of a label, for comparing two labels of one teacher on one pair. */
+function answerOf(l: { kind: string; probFirst?: number | null }): string {
+  return l.kind === 'preference' ? `preference ${l.probFirst}` : 'skip';
 }
 
 interface SegmentRow {
@@ -401,7 +437,7 @@ export class LabelStore {
    */
   static open(path: string, opts: OpenOptions = {}): LabelStore {
     const create = opts.create ?? true;
-    if (!create && !existsSync(path)) throw new InputError(path, 'no such label store');
+    if (!create && !existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');
     let db: Database.Database;
     try {
       db = new Database(path, { fileMustExist: !create });
@@ -424,6 +460,9 @@ export class LabelStore {
   private static init(db: Database.Database, path: string, opts: OpenOptions): void {
     // The first statement reads the header: a non-SQLite file fails here ("file is not a database").
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    // Opening an existing store only (read-only commands): an empty file is refused before
+    // anything is written to it (WAL mode and the schema would turn it into a label store).
+    if (tables.length === 0 && opts.create === false) throw new InputError(path, 'not a label store (an empty file; stores are made by prefrl pairs, train and offline)');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new InputError(path, `cannot switch to WAL journal mode (got ${String(mode)})`);
@@ -697,6 +736,8 @@ export class LabelStore {
     const db = this.live();
     const row = db
       .transaction((): PairRow | undefined => {
+        // Only labels and leases of the teacher's own audience (people or machines) fill a pair.
+        const person = (db.prepare(`SELECT ${IS_PERSON('@teacher')} AS v`).get({ teacher }) as { v: number }).v;
         const held = db
           .prepare(
             `SELECT p.* FROM leases s JOIN pairs p ON p.id = s.pair_id
@@ -711,13 +752,14 @@ export class LabelStore {
             .prepare(
               `SELECT p.* FROM pairs p
                WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
-                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id)
+                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${IS_PERSON('l.teacher')} = @person)
                    + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
+                        AND ${IS_PERSON('s.teacher')} = @person
                         AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
                    < p.wanted
                ORDER BY p.round, p.rowid LIMIT 1`,
             )
-            .get({ teacher, now }) as PairRow | undefined);
+            .get({ teacher, now, person }) as PairRow | undefined);
         if (pick) {
           db.prepare(
             `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
@@ -930,6 +972,8 @@ export class LabelStore {
       preferences: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'"),
       skips: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'skip'"),
       pending: one('SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id) < p.wanted'),
+      waitingForPeople: one(`SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${IS_PERSON('l.teacher')}) < p.wanted`),
+      unlabelled: one('SELECT COUNT(*) AS n FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id)'),
       activeLeases: one('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now),
       perTeacher,
     };
@@ -986,8 +1030,15 @@ export class LabelStore {
     const labels = this.labels();
     const text = labels.map((l) => `${JSON.stringify(l)}\n`).join('');
     const tmp = `${out}.tmp-${process.pid}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, out);
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, out);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      // Name the file asked for, not the temporary one.
+      const code = (e as { code?: unknown }).code;
+      throw new Error(`cannot write ${out}${typeof code === 'string' ? ` (${code})` : ''}: ${(e as Error).message.replaceAll(tmp, out)}`);
+    }
     return labels.length;
   }
 
@@ -996,7 +1047,9 @@ export class LabelStore {
    * is validated first (JSON object, known keys, field types, pair present in this store, no
    * conflicting duplicate id); the first bad line throws an InputError naming the file and
    * line number and nothing is stored. Blank lines are ignored. Idempotent: importing the same
-   * file again adds nothing.
+   * file again adds nothing. A teacher labels a pair once: a label for a pair its teacher has
+   * already labelled (stored, or earlier in the file, under another id) is left out and counted
+   * in `sameTeacher` (and in `conflicts` when its answer differs from the kept one).
    */
   importJsonl(file: string): ImportResult {
     let text: string;
@@ -1008,8 +1061,15 @@ export class LabelStore {
     const db = this.live();
     const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
     const existing = db.prepare('SELECT * FROM labels WHERE id = ?');
+    const byTeacher = db.prepare('SELECT * FROM labels WHERE pair_id = ? AND teacher = ? ORDER BY created_at, rowid LIMIT 1');
     const labels: NewLabel[] = [];
     const seen = new Map<string, { line: number; label: NewLabel }>();
+    /** The answer kept for each (pair, teacher) taken from the file so far. */
+    const taken = new Map<string, string>();
+    let idDuplicates = 0;
+    let sameTeacher = 0;
+    let conflicts = 0;
+    let firstConflictPair: string | null = null;
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i].replace(/\r$/, '');
@@ -1033,14 +1093,32 @@ export class LabelStore {
         if (JSON.stringify(twin.label) !== JSON.stringify(l)) {
           throw new InputError(file, `label id ${l.id} appears again with different content (first on line ${twin.line})`, where);
         }
+        idDuplicates++;
         continue;
       }
       seen.set(l.id, { line: i + 1, label: l });
+      if (old) {
+        idDuplicates++;
+        continue;
+      }
+      // A teacher labels a pair once: keep the stored label (or the file's first) of this teacher.
+      const key = `${l.pairId}\u0000${l.teacher}`;
+      const stored = byTeacher.get(l.pairId, l.teacher) as LabelRow | undefined;
+      const kept = stored ? answerOf({ kind: stored.kind, probFirst: stored.prob_first }) : taken.get(key);
+      if (kept !== undefined) {
+        sameTeacher++;
+        if (kept !== answerOf(l)) {
+          conflicts++;
+          firstConflictPair ??= l.pairId;
+        }
+        continue;
+      }
+      taken.set(key, answerOf(l));
       labels.push(l);
     }
     const r = this.addLabels(labels);
     const count = lines.filter((s) => s.trim() !== '').length;
-    return { lines: count, added: r.added, duplicates: count - r.added };
+    return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
   }
 }
 

@@ -77,12 +77,42 @@ export function findCommand(argv: readonly string[]): { command: Command; rest: 
   return null;
 }
 
+/** The commands of a group (`labels`, `bench`): the commands named "<group> <sub>". */
+export function groupCommands(group: string): Command[] {
+  return COMMANDS.filter((c) => c.name.split(' ').length > 1 && c.name.split(' ')[0] === group);
+}
+
+/** The subcommands of a group with their one-line summaries. */
+function groupUsage(group: string, commands: readonly Command[]): string {
+  return [
+    `prefrl ${group}: a command group; its subcommands:`,
+    '',
+    formatTable(['command', 'what it does'], commands.map((c) => [`prefrl ${c.name}`, c.summary])),
+    '',
+    `(prefrl ${group} <subcommand> --help for its flags)`,
+  ].join('\n');
+}
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
+
 export async function main(argv: readonly string[], ctx: CommandContext = defaultContext()): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0 || isHelp(argv[0])) {
     ctx.io.stdout.write(`${usage()}\n`);
     return 0;
   }
   const found = findCommand(argv);
+  const group = found ? [] : groupCommands(argv[0]);
+  if (!found && group.length > 0) {
+    // A group without a subcommand: --help lists its subcommands (exit 0); nothing, a flag or an
+    // unknown subcommand is a usage error that lists them on stderr (exit 2).
+    if (isHelp(argv[1])) {
+      ctx.io.stdout.write(`${groupUsage(argv[0], group)}\n`);
+      return 0;
+    }
+    const problem = argv.length === 1 || argv[1].startsWith('-') ? 'needs a subcommand' : `unknown subcommand ${JSON.stringify(argv[1])}`;
+    ctx.io.stderr.write(`prefrl ${argv[0]}: ${problem}\n${groupUsage(argv[0], group)}\n`);
+    return 2;
+  }
   if (!found) {
     ctx.io.stderr.write(`prefrl: unknown command ${JSON.stringify(argv.join(' '))} (run prefrl --help for the list)\n`);
     return 2;

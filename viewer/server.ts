@@ -720,7 +720,7 @@ export class ViewerServer {
       type: 'progress',
       teacher: s.name === null ? 0 : (c.perTeacher[teacherIdOf(s.name)]?.labels ?? 0),
       total: c.labels,
-      waiting: c.pending,
+      waiting: c.waitingForPeople,
       agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction } : null,
     });
   }

@@ -1,4 +1,4 @@
-/** `prefrl envs`: list the registered environments with their sizes and reward terms. */
+/** `prefrl envs`: list the registered environments with their sizes, reward terms and goals. */
 import { flags } from '../../core/config.js';
 import { registeredEnvs, makeEnv } from '../../envs/registry.js';
 import { specToJson } from '../../envs/types.js';
@@ -10,7 +10,17 @@ const spec = {
   flags: {
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
+  epilog: [
+    'The table shows each env\'s goal text (what people and vision-language models are told) on the line under its row.',
+    '--json: obsLow, obsHigh, actLow and actHigh are numbers, except unbounded ones: the strings "-Infinity" and "Infinity"',
+    '(JSON has no infinities; Number("Infinity") and Python\'s float("Infinity") read them).',
+  ].join('\n'),
 };
+
+/** A bound for JSON: the number, or "Infinity" / "-Infinity" when unbounded (JSON has no infinities). */
+export function boundToJson(x: number): number | string {
+  return Number.isFinite(x) ? x : x > 0 ? 'Infinity' : x < 0 ? '-Infinity' : 'NaN';
+}
 
 export const envsCommand: Command = {
   name: 'envs',
@@ -22,7 +32,17 @@ export const envsCommand: Command = {
     for (const entry of registeredEnvs()) {
       const env = await makeEnv(entry.id, { logger: ctx.logger });
       try {
-        list.push({ ...specToJson(env.spec), kind: entry.kind, summary: entry.summary });
+        const s = env.spec;
+        const bounds = (a: Float64Array) => Array.from(a, boundToJson);
+        list.push({
+          ...specToJson(s),
+          obsLow: bounds(s.obsLow),
+          obsHigh: bounds(s.obsHigh),
+          actLow: bounds(s.actLow),
+          actHigh: bounds(s.actHigh),
+          kind: entry.kind,
+          summary: entry.summary,
+        });
       } finally {
         env.dispose();
       }
@@ -39,7 +59,10 @@ export const envsCommand: Command = {
       String(e.horizon),
       e.rewardTerms.map((t) => `${t.name}(${t.weight})`).join(' '),
     ]);
-    ctx.io.stdout.write(`${formatTable(['id', 'obs', 'act', 'dt', 'horizon', 'reward terms (weight)'], rows)}\n`);
+    // The goal text is long: a line of its own under each env's row.
+    const table = formatTable(['id', 'obs', 'act', 'dt', 'horizon', 'reward terms (weight)'], rows).split('\n');
+    const lines = [...table.slice(0, 2), ...list.flatMap((e, i) => [table[i + 2], `  goal: ${e.goal}`])];
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   },
 };

@@ -9,7 +9,8 @@
  *                (infos/success): the criterion the synthetic-vlm teacher judges by, given to
  *                IQL directly, an upper bound for rewards learned from that teacher's labels;
  *   model:<dir>  every transition relabelled with the ensemble mean of a reward model folder
- *                (reward/network.ts, e.g. <run>/artifacts/reward_model). A model trained with
+ *                (reward/network.ts), or of the one a run folder holds in artifacts/reward_model
+ *                (the run of prefrl reward or train: resolved as prefrl train does). A model trained with
  *                the regret preference model outputs an estimate of the optimal advantage
  *                A*(s, a), not a reward; it is used as the reward all the same ("mistaking it
  *                for reward"), which is sound when the estimate is good: with r = A* every
@@ -22,7 +23,6 @@
  * final actor (artifacts/actor/actor.json, plain JSON weights).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
 import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
@@ -35,13 +35,17 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
+import { rewardSource } from './train.js';
 
 const spec = {
   command: 'prefrl iql',
   summary: 'Offline RL on a dataset: IQL (CORL-faithful) or behaviour cloning, with the true reward or a learned reward model; evaluated in the simulator.',
   flags: {
     dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect, or a D4RL/Minari file with --env)' }),
-    reward: flags.string({ doc: 'true (the dataset\'s rewards), success (its task-success measure, infos/success) or model:<reward model folder>', default: 'true' }),
+    reward: flags.string({
+      doc: "true (the dataset's rewards), success (its task-success measure, infos/success) or model:<dir> (a reward model folder, or a run folder holding one in artifacts/reward_model: prefrl reward, train or offline runs)",
+      default: 'true',
+    }),
     algo: flags.choice(['iql', 'bc'] as const, { doc: 'algorithm', default: 'iql' }),
     env: flags.string({ doc: 'env to evaluate in (default: the env recorded in the dataset)', optional: true }),
     task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
@@ -71,7 +75,7 @@ const spec = {
     '  prefrl iql --dataset runs/<stamp>-collect-reacher-medium-replay/artifacts/dataset.h5 --updates 50000',
     '  prefrl iql --dataset data.h5 --algo bc --updates 50000',
     '  prefrl iql --dataset data.h5 --reward success --updates 20000   # the task-success measure as the reward',
-    '  prefrl iql --dataset data.h5 --reward model:runs/<stamp>-train-reacher-oracle-s0/artifacts/reward_model',
+    '  prefrl iql --dataset data.h5 --reward model:runs/<stamp>-reward-reacher   # a run folder: its artifacts/reward_model',
   ].join('\n'),
 };
 
@@ -84,9 +88,11 @@ export const iqlCommand: Command = {
     const f = parsed.flags;
     const hidden = positiveInts(f.hidden, '--hidden');
     let modelDir: string | null = null;
-    if (f.reward.startsWith('model:')) {
-      modelDir = f.reward.slice('model:'.length);
-      if (!existsSync(join(modelDir, 'model.json'))) throw new UsageError(`--reward: ${JSON.stringify(modelDir)} is not a reward model folder (no model.json)`);
+    if (f.reward.startsWith('model:') && f.reward.length > 'model:'.length) {
+      // The same resolution as prefrl train: a reward model folder, or a run folder holding one
+      // in artifacts/reward_model (what prefrl reward, train and offline write).
+      const source = rewardSource(f.reward);
+      if (source.kind === 'model') modelDir = source.dir;
     } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);

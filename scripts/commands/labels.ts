@@ -1,11 +1,16 @@
 /**
  * `prefrl labels export` / `prefrl labels import`: move labels between label stores as JSONL
  * (one label per line; see reward/store.ts). Importing is idempotent (label ids) and
- * all-or-nothing; the target store must already hold the labelled pairs.
+ * all-or-nothing; the target store must already hold the labelled pairs. A teacher labels a
+ * pair once: an imported label for a pair its teacher already labelled is skipped as a
+ * duplicate, and a warning counts those whose answer differs (naming the first pair).
+ * The read-only commands (export, stats) and import open an existing store only: a missing or
+ * empty file is refused, never turned into a store.
  * `prefrl labels stats`: who labelled how much, how fast, how often each teacher agrees with the
  * true partial return (the stored segments carry the env's rewards) and with the others.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { median } from '../../core/math.js';
@@ -35,6 +40,14 @@ const importSpec = {
   epilog: 'Example: prefrl labels import --store runs/y/labels.sqlite --in labels.jsonl',
 };
 
+function isFolder(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export const labelsExportCommand: Command = {
   name: 'labels export',
   summary: exportSpec.summary,
@@ -42,6 +55,9 @@ export const labelsExportCommand: Command = {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, out, json } = parsed.flags;
+    const folder = dirname(resolve(out));
+    if (!isFolder(folder)) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
+    if (isFolder(out)) throw new UsageError(`--out ${out}: is a folder (name the JSONL file to write)`);
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
       const labels = store.exportJsonl(out);
@@ -65,8 +81,31 @@ export const labelsImportCommand: Command = {
     try {
       const r = store.importJsonl(file);
       const total = store.counts().labels;
-      if (json) printJson(ctx.io, { store: path, in: file, lines: r.lines, added: r.added, duplicates: r.duplicates, labels: total });
-      else ctx.io.stdout.write(`imported ${r.added} new label${r.added === 1 ? '' : 's'} from ${file} (${r.duplicates} already present); ${path} now holds ${total}\n`);
+      if (json) {
+        printJson(ctx.io, {
+          store: path,
+          in: file,
+          lines: r.lines,
+          added: r.added,
+          duplicates: r.duplicates,
+          sameTeacher: r.sameTeacher,
+          conflicts: r.conflicts,
+          firstConflictPair: r.firstConflictPair,
+          labels: total,
+        });
+      } else {
+        const idDuplicates = r.duplicates - r.sameTeacher;
+        const skipped = [
+          idDuplicates > 0 ? `${idDuplicates} already present` : '',
+          r.sameTeacher > 0 ? `${r.sameTeacher} skipped as duplicates: their teacher had already labelled the pair` : '',
+        ].filter((x) => x !== '');
+        ctx.io.stdout.write(`imported ${r.added} new label${r.added === 1 ? '' : 's'} from ${file}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}; ${path} now holds ${total}\n`);
+        if (r.conflicts > 0) {
+          ctx.logger.warn(
+            `${file}: ${r.conflicts} of the skipped labels give another answer than the label their teacher already gave on the pair (first on pair ${r.firstConflictPair}); the stored answers are kept`,
+          );
+        }
+      }
       return 0;
     } finally {
       store.close();
@@ -119,19 +158,29 @@ export const labelsStatsCommand: Command = {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, json } = parsed.flags;
-    if (!existsSync(path)) throw new UsageError(`--store: ${path} not found`);
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
       const c = store.counts();
       const teachers = teacherStats(store);
       const agreement = store.agreement();
       if (json) {
-        printJson(ctx.io, { store: path, pairs: c.pairs, pending: c.pending, labels: c.labels, preferences: c.preferences, skips: c.skips, teachers, agreement });
+        printJson(ctx.io, {
+          store: path,
+          pairs: c.pairs,
+          pending: c.pending,
+          unlabelled: c.unlabelled,
+          waitingForPeople: c.waitingForPeople,
+          labels: c.labels,
+          preferences: c.preferences,
+          skips: c.skips,
+          teachers,
+          agreement,
+        });
         return 0;
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.pending} waiting for a label), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(

@@ -76,11 +76,11 @@ export const pairsCommand: Command = {
     try {
       const res = store.putPairs(pairs);
       const counts = store.counts();
-      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, serve: `npx prefrl serve --store ${storePath}` };
+      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${storePath}` };
       if (f.json) printJson(ctx.io, summary);
       else {
         ctx.io.stdout.write(
-          `${pairs.length} pairs of ${f.segmentLength}-step segments${b ? ' (A from --trajectories, B from --against)' : ''}: ${res.added} new in ${storePath} (${counts.pairs} pairs, ${counts.pending} unlabelled)\nlabel them: ${summary.serve}\n`,
+          `${pairs.length} pairs of ${f.segmentLength}-step segments${b ? ' (A from --trajectories, B from --against)' : ''}: ${res.added} new in ${storePath} (${counts.pairs} pairs, ${counts.unlabelled} unlabelled, ${counts.waitingForPeople} waiting for people)\nlabel them: ${summary.serve}\n`,
         );
       }
       return 0;

@@ -7,7 +7,6 @@
  * stored segments carry the env's true rewards, the correlation of the learned segment
  * returns with the true ones.
  */
-import { existsSync } from 'node:fs';
 import { initBackend, BACKENDS } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -25,6 +24,13 @@ import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
+/**
+ * The shared reward-training flags less --reward-select-workers: prefrl reward trains on the
+ * inputs --reward-input names (input selection, which the workers serve, runs in prefrl train
+ * and offline), so it neither lists nor accepts it.
+ */
+const { rewardSelectWorkers: _selectWorkers, ...rewardFlags } = rewardTrainingFlags;
+
 const spec = {
   command: 'prefrl reward',
   summary: "Train a reward model on a label store's labels (e.g. people's answers in the viewer), saved in a run folder for prefrl train / iql --reward model:<run>.",
@@ -32,7 +38,7 @@ const spec = {
     store: flags.string({ doc: 'label store (.sqlite) holding the labelled pairs' }),
     teacher: flags.string({ doc: 'only the labels of teachers whose id starts with this (e.g. human, human:ada)', optional: true, defaultDoc: 'every teacher' }),
     ...fixedLabelRewardFlags,
-    ...rewardTrainingFlags,
+    ...rewardFlags,
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
     seed: flags.int({ doc: 'seed (held-out split, initialisation, batches)', default: 0 }),
@@ -62,9 +68,7 @@ export const rewardCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const hidden = positiveInts(f.rewardHidden, '--reward-hidden');
-    if (!existsSync(f.store)) throw new UsageError(`--store: ${f.store} not found`);
     if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
-    if (f.rewardSelectWorkers !== undefined) throw new UsageError('--reward-select-workers: prefrl reward trains on the inputs --reward-input names (input selection runs in prefrl train and offline)');
     if (f.rewardInput === 'obs' && f.preferenceModel === 'regret') throw new UsageError('--reward-input: the regret model learns an advantage, which needs the action (obs-action or obs-next-obs)');
     const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
     try {

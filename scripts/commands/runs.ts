@@ -25,9 +25,15 @@ export interface RunEntry {
 }
 
 function readJson(file: string): Record<string, unknown> | null {
+  const v = readSummary(file);
+  return v !== null && !Array.isArray(v) ? v : null;
+}
+
+/** A summary.json: a JSON object, or an array (`prefrl tour` writes one row per env); null when unreadable. */
+function readSummary(file: string): Record<string, unknown> | unknown[] | null {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown> | unknown[]) : null;
   } catch {
     return null;
   }
@@ -37,9 +43,18 @@ function num(x: unknown, digits = 1): string | null {
   return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : null;
 }
 
-/** The headline of a summary.json, by the command that wrote it. */
-export function headline(command: string | null, s: Record<string, unknown>): string | null {
+/** The headline of a summary.json (an object, or an array of rows such as tour's), by the command that wrote it. */
+export function headline(command: string | null, summary: Record<string, unknown> | readonly unknown[]): string | null {
   const join2 = (...parts: (string | null)[]) => parts.filter((p) => p !== null).join(', ') || null;
+  if (Array.isArray(summary)) {
+    // tour: one RolloutSummary per env.
+    const rows = summary.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null && !Array.isArray(r));
+    if (command !== 'tour' || rows.length === 0) return rows.length > 0 ? `${rows.length} rows` : null;
+    const episodes = rows.reduce((n, r) => n + (typeof r.episodes === 'number' ? r.episodes : 0), 0);
+    const steps = rows.reduce((n, r) => n + (typeof r.steps === 'number' ? r.steps : 0), 0);
+    return join2(`${rows.length} env${rows.length === 1 ? '' : 's'}`, episodes > 0 ? `${episodes} episodes` : null, steps > 0 ? `${steps} steps` : null);
+  }
+  const s = summary as Record<string, unknown>;
   switch (command) {
     case 'train':
       return join2(num(s.finalTrueReturn) && `return ${num(s.finalTrueReturn)}`, typeof s.labelsUsed === 'number' && s.labelsUsed > 0 ? `${s.labelsUsed} labels` : null);
@@ -65,7 +80,7 @@ function entry(root: string, dir: string): RunEntry {
   const command = typeof cfg.command === 'string' ? cfg.command : null;
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
   const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
-  const summary = existsSync(join(path, 'summary.json')) ? readJson(join(path, 'summary.json')) : null;
+  const summary = existsSync(join(path, 'summary.json')) ? readSummary(join(path, 'summary.json')) : null;
   const finished = summary !== null;
   const resumable = command === 'train' || command === 'offline';
   return {

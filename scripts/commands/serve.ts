@@ -27,7 +27,11 @@ const spec = {
       optional: true,
       defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback',
     }),
-    overlap: flags.int({ doc: 'distinct teachers per pair (> 1 reports inter-teacher agreement)', default: 1, min: 1 }),
+    overlap: flags.int({
+      doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
+      default: 1,
+      min: 1,
+    }),
     leaseMs: flags.int({ doc: 'how long a handed-out pair stays reserved for its teacher, ms', default: DEFAULT_LEASE_MS, min: 1 }),
     insight: flags.string({ doc: 'reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
@@ -103,7 +107,7 @@ export const serveCommand: Command = {
         logger: ctx.logger,
       });
       const before = store.counts();
-      ctx.logger.info(`labelling ${env.spec.id}: ${before.pending} pairs waiting, ${before.labels} labels stored in ${store.path}`);
+      ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
       for (const link of server.links()) ctx.logger.info(`open ${link}`);
       if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
       ctx.logger.info('press Ctrl-C to stop');
@@ -117,9 +121,9 @@ export const serveCommand: Command = {
         process.on('SIGTERM', stop);
       });
       const after = store.counts();
-      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.pending, agreement: f.overlap > 1 ? store.agreement().fraction : null };
+      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.waitingForPeople, agreement: f.overlap > 1 ? store.agreement().fraction : null };
       if (f.json) printJson(ctx.io, summary);
-      else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.pending} pairs waiting\n`);
+      else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people\n`);
       return 0;
     } finally {
       await server?.close();

@@ -53,10 +53,10 @@ describe('prefrl labels stats', () => {
     const h = captureCli();
     expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
     const text = h.out.join('');
-    expect(text).toContain('8 pairs (0 waiting for a label), 13 labels: 12 preferences, 1 skips');
+    expect(text).toContain('8 pairs (0 unlabelled, 0 waiting for people), 13 labels: 12 preferences, 1 skips');
     expect(text).toContain('  human:ada vs human:bo: 3/4 (0.750)');
     const missing = captureCli();
-    expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(2);
-    expect(missing.err.join('')).toMatch(/--store: .*no-such-store\.sqlite not found/);
+    expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(1);
+    expect(missing.err.join('')).toMatch(/no-such-store\.sqlite: no such label store \(the file does not exist\)/);
   });
 });

@@ -80,10 +80,10 @@ describe('prefrl reward', () => {
     const empty = join(root, 'empty.sqlite');
     LabelStore.open(empty, { envId: 'toy-reach' }).close();
     const cases: [string[], number, string][] = [
-      [['--store', join(root, 'nope.sqlite')], 2, `prefrl reward: --store: ${join(root, 'nope.sqlite')} not found\n`],
+      [['--store', join(root, 'nope.sqlite')], 1, `prefrl reward: ${join(root, 'nope.sqlite')}: no such label store (the file does not exist)\n`],
       [['--store', empty], 1, `prefrl reward: ${empty}: holds 0 preference labels (0 pairs, 0 labels); a reward model needs at least 2\n`],
       [['--store', store, '--teacher', 'vlm'], 1, `prefrl reward: ${store}: holds 0 preference labels of teachers "vlm..." (${pairs.length} pairs, ${pairs.length} labels by human:ada, human:bo, oracle); a reward model needs at least 2\n`],
-      [['--store', store, '--reward-select-workers', '2'], 2, 'prefrl reward: --reward-select-workers: prefrl reward trains on the inputs --reward-input names (input selection runs in prefrl train and offline)\n'],
+      [['--store', store, '--reward-select-workers', '2'], 2, 'prefrl reward: unknown flag --reward-select-workers (see --help)\n'],
       [['--store', store, '--reward-hidden', '0'], 2, 'prefrl reward: --reward-hidden: expected positive integers separated by commas, got "0"\n'],
     ];
     for (const [args, code, msg] of cases) {

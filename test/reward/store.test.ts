@@ -285,9 +285,9 @@ describe('LabelStore JSONL', () => {
 
     const fresh = open(tmp(), new ManualClock(999_999)).store;
     fresh.putPairs(pairs);
-    expect(fresh.importJsonl(out)).toEqual({ lines: 3, added: 3, duplicates: 0 });
+    expect(fresh.importJsonl(out)).toEqual({ lines: 3, added: 3, duplicates: 0, sameTeacher: 0, conflicts: 0, firstConflictPair: null });
     expect(fresh.labels()).toEqual(store.labels());
-    expect(fresh.importJsonl(out)).toEqual({ lines: 3, added: 0, duplicates: 3 });
+    expect(fresh.importJsonl(out)).toEqual({ lines: 3, added: 0, duplicates: 3, sameTeacher: 0, conflicts: 0, firstConflictPair: null });
     expect(fresh.counts().labels).toBe(3);
     store.close();
     fresh.close();
@@ -345,7 +345,7 @@ describe('LabelStore JSONL', () => {
     expect(ex.lines).toHaveLength(1);
     expect(JSON.parse(ex.lines[0])).toEqual({ store: path, out, labels: 2 });
     const im = await run(labelsImportCommand, ['--store', targetPath, '--in', out, '--json']);
-    expect(JSON.parse(im.lines[0])).toEqual({ store: targetPath, in: out, lines: 2, added: 2, duplicates: 0, labels: 2 });
+    expect(JSON.parse(im.lines[0])).toEqual({ store: targetPath, in: out, lines: 2, added: 2, duplicates: 0, sameTeacher: 0, conflicts: 0, firstConflictPair: null, labels: 2 });
     await expect(run(labelsImportCommand, ['--store', targetPath, '--in', out, '--bogus'])).rejects.toMatchObject({ exitCode: 2 });
     await expect(run(labelsExportCommand, ['--store', join(dir, 'nope.sqlite'), '--out', out])).rejects.toThrow(/nope\.sqlite: no such label store/);
   });
