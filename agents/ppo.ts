@@ -20,7 +20,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -624,8 +624,15 @@ export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed:
  * for the regret oracle in MuJoCo tasks. The critic learned values of *scaled* rewards
  * (r / sqrt(var(G))), so its outputs are multiplied back by sqrt(var(G) + 1e-8) from the run's
  * reward scaler; values are discounted with the run's gamma.
+ *
+ * With `expect`, the checkpoint must come from that env (its saved env id) and take its
+ * observations (the critic's input size): otherwise a UsageError naming `expect.flag` (a critic
+ * fed another env's observations gives NaN or meaningless values, not an error).
  */
-export function expertValueFunction(checkpointPath: string): { value(obs: Float32Array): number; gamma: number; scale: number } {
+export function expertValueFunction(
+  checkpointPath: string,
+  expect?: { readonly spec: Pick<EnvSpec, 'id' | 'obsDim'>; readonly flag?: string; readonly given?: string },
+): { value(obs: Float32Array): number; gamma: number; scale: number } {
   const file = checkpointPath.endsWith('.json') ? checkpointPath : join(checkpointPath, 'checkpoint.json');
   let ck: PpoCheckpoint;
   try {
@@ -635,6 +642,18 @@ export function expertValueFunction(checkpointPath: string): { value(obs: Float3
   }
   if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(file, `not a PPO checkpoint (format ${JSON.stringify(ck.format)})`, 'format');
   const policy = PpoPolicy.fromJSON(ck.policy, file);
+  if (expect) {
+    const flag = expect.flag ?? '--expert';
+    const given = expect.given ?? checkpointPath;
+    const want = expect.spec.id.startsWith('custom') ? 'custom' : expect.spec.id;
+    const savedEnv = typeof ck.env?.id === 'string' ? ck.env.id : null;
+    if (savedEnv !== null && savedEnv !== want) {
+      throw new UsageError(`${flag}: ${given} is a PPO run on env "${savedEnv}" (${policy.obsDim} observation values); this run's env is "${expect.spec.id}" (${expect.spec.obsDim}): the expert's critic must come from the same env`);
+    }
+    if (policy.obsDim !== expect.spec.obsDim) {
+      throw new UsageError(`${flag}: the critic in ${given} takes ${policy.obsDim} observation values; env "${expect.spec.id}" has ${expect.spec.obsDim}: the expert's critic must come from the same env`);
+    }
+  }
   const scale = ck.config.normReward ? Math.sqrt(ck.rewardScaler.rms.var[0] + 1e-8) : 1;
   const buf = new Float32Array(policy.obsDim);
   return {

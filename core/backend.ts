@@ -71,6 +71,22 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   throw new UsageError(`--backend ${choice}: not available here (${skipped.join('; ')})`);
 }
 
+/**
+ * The start-up line: `tensor backend: wasm (not installed: @tensorflow/tfjs-node-gpu,
+ * @tensorflow/tfjs-node)`. A better backend that is installed but failed keeps its reason.
+ */
+export function describeBackend(info: BackendInfo): string {
+  const missing: string[] = [];
+  const failed: string[] = [];
+  for (const s of info.skipped) {
+    const m = /^\w+: (\S+) not available \(Cannot find (?:package|module)\b/.exec(s);
+    if (m) missing.push(m[1]);
+    else failed.push(s);
+  }
+  const notes = [...(missing.length ? [`not installed: ${missing.join(', ')}`] : []), ...failed];
+  return `tensor backend: ${info.name}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+}
+
 /** The backend chosen by initBackend, or null before it ran. */
 export function currentBackend(): BackendInfo | null {
   return current;

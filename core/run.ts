@@ -136,3 +136,45 @@ export function openRunDir(path: string): RunDir {
     close: () => metrics.close(),
   };
 }
+
+/**
+ * Drop the rows of a metrics.jsonl logged after `maxStep` (e.g. before resuming from a
+ * checkpoint taken at that step, so the resumed run's rows do not repeat and run backwards), and
+ * a damaged last line (a write cut off by a kill). The file is rewritten atomically (a temp file,
+ * then a rename): killed mid-way, the old file is still whole. Lines that do not parse elsewhere
+ * are kept. Nothing is written when nothing is dropped. Returns how many rows were dropped and
+ * the rows kept (parsed; unparsable ones left out). Call it while no MetricsLog has the file open.
+ */
+export function truncateMetrics(path: string, maxStep: number): { dropped: number; kept: Record<string, unknown>[] } {
+  if (!existsSync(path)) return { dropped: 0, kept: [] };
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  // A file that does not end in a newline ends in a partial row (or is empty).
+  const partial = lines.pop() ?? '';
+  const keepLines: string[] = [];
+  const kept: Record<string, unknown>[] = [];
+  let dropped = partial.trim() === '' ? 0 : 1;
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      keepLines.push(line);
+      continue;
+    }
+    const step = (row as { step?: unknown } | null)?.step;
+    if (typeof step === 'number' && step > maxStep) {
+      dropped++;
+      continue;
+    }
+    keepLines.push(line);
+    if (typeof row === 'object' && row !== null) kept.push(row as Record<string, unknown>);
+  }
+  if (dropped > 0) {
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, keepLines.map((l) => `${l}\n`).join(''));
+    renameSync(tmp, path);
+  }
+  return { dropped, kept };
+}

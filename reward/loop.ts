@@ -12,7 +12,9 @@
  * logged next to the learned one, with the reward metrics (held-out accuracy and NLL,
  * correlation of predicted and true segment returns, EPIC distance on visited transitions).
  */
+import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
@@ -123,8 +125,22 @@ export interface LoopOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly progress?: Progress;
-  /** Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with it. */
-  readonly resume?: { readonly checkpoint: PpoCheckpoint; readonly source: string; readonly net: RewardNet | null };
+  /**
+   * Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with
+   * it; lastFeedbackStep: the env step of the last feedback round at or before the checkpoint (the
+   * run's metrics say), so the next round comes feedbackEvery steps after it as it would have
+   * without the interruption (absent: a round at once).
+   */
+  readonly resume?: {
+    readonly checkpoint: PpoCheckpoint;
+    readonly source: string;
+    readonly net: RewardNet | null;
+    readonly lastFeedbackStep?: number;
+    /** The evaluations logged up to the checkpoint ([env step, mean true return]): the summary's curve goes on from them. */
+    readonly curve?: readonly (readonly [number, number])[];
+    /** The reward metrics of the last feedback round before the checkpoint (the summary's, when no round follows). */
+    readonly lastRound?: { readonly accuracy: number; readonly correlation: number; readonly epic: number };
+  };
 }
 
 export interface LoopSummary {
@@ -187,11 +203,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     await trainer.close();
     throw e;
   }
-  const curve: [number, number][] = [];
+  const curve: [number, number][] = (o.resume?.curve ?? []).map(([step, ret]) => [step, ret]);
   const recent: EpisodeStats[] = [];
   // Saved in the reward model's meta every round, so a resumed run keeps counting.
   let queryRolloutSteps = typeof o.resume?.net?.meta.queryRolloutSteps === 'number' ? (o.resume.net.meta.queryRolloutSteps as number) : 0;
-  let last: Round = { labels: o.store.counts().labels, accuracy: Number.NaN, correlation: Number.NaN, epic: Number.NaN };
+  const before = o.resume?.lastRound;
+  let last: Round = { labels: o.store.counts().labels, accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
     // model's meta so a resumed run goes on with the same reward.
@@ -282,6 +299,29 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       }
       let selection: (InputSelection & { seconds: number; kept: boolean }) | null = null;
       const prefs = lab.filter((l) => l.kind !== 'skip').length;
+      const skips = labels.filter((l) => l.kind === 'skip').length;
+      if (prefs === 0) {
+        // Only skips so far (a teacher that cannot tell the segments apart yet, or nobody
+        // answering): nothing to train a reward model on. The labels count against the budget;
+        // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
+        last = { ...last, labels: o.store.counts().labels };
+        o.run.metrics.log(trainer.globalStep, {
+          'teacher/labels': last.labels,
+          'teacher/round_skips': skips,
+          'teacher/pool_segments': segs.length,
+          ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
+          'teacher/query_method': used,
+          ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
+        });
+        const more = last.labels < o.budget;
+        o.logger.warn(
+          `round ${round}: ${last.labels}/${o.budget} labels, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
+            (more
+              ? `; PPO goes on with ${net ? 'the current reward model' : 'an untrained reward (r = 0)'} and the next round, in ${o.feedbackEvery} env steps, asks again`
+              : ''),
+        );
+        return true;
+      }
       const passed = selectionCountsPassed(o.selectInputsAfter, prefs);
       if (passed > selectionsDone(net)) {
         const t0 = o.clock.now();
@@ -341,7 +381,6 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         rng: rng.fork(`epic-samples-${round}`),
       });
       last = { labels: o.store.counts().labels, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
-      const skips = labels.filter((l) => l.kind === 'skip').length;
       o.run.metrics.log(trainer.globalStep, {
         'teacher/labels': last.labels,
         'teacher/round_skips': skips,
@@ -387,6 +426,17 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       trainer.save(o.run.artifact('checkpoint'), o.env);
     };
 
+    /** A learned reward whose whole budget went to skips can never be trained: stop with an error naming the teacher. */
+    const checkPreferences = (): void => {
+      if (!learned || last.labels < o.budget) return;
+      const stored = o.store.labels();
+      if (stored.length === 0 || stored.some((l) => l.kind !== 'skip')) return;
+      throw new InputError(
+        join(o.run.path, 'labels.sqlite'),
+        `${noPreferenceText((o.teacher as Teacher).id, stored)} in all ${stored.length} labels of the --labels budget; no reward model can be learned from them, so the run stops at ${trainer.globalStep} env steps (try another --teacher, or more --labels)`,
+      );
+    };
+    checkPreferences();
     let round = Math.ceil(last.labels / o.labelsPerRound);
     if (learned && trainer.globalStep === 0) {
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
@@ -395,12 +445,17 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       recent.push(...(await trainer.warmup(warmup)));
       o.progress?.update(trainer.globalStep);
     }
-    let nextFeedback = learned && last.labels < o.budget ? trainer.globalStep : Number.POSITIVE_INFINITY;
-    let nextEval = trainer.globalStep;
+    // A resumed run goes on with the round schedule it had (the next round feedbackEvery steps
+    // after the last one), and does not evaluate again at the checkpoint's step: the checkpoint
+    // was saved right after that evaluation, which the run's metrics already hold.
+    const lastFeedback = o.resume?.lastFeedbackStep;
+    let nextFeedback = learned && last.labels < o.budget ? (o.resume && lastFeedback !== undefined ? lastFeedback + o.feedbackEvery : trainer.globalStep) : Number.POSITIVE_INFINITY;
+    let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
       if (trainer.globalStep >= nextFeedback && (await feedback(round))) {
         round++;
+        checkPreferences();
         nextFeedback = last.labels < o.budget ? trainer.globalStep + o.feedbackEvery : Number.POSITIVE_INFINITY;
       }
       if (trainer.globalStep >= nextEval) {
@@ -408,6 +463,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         nextEval = trainer.globalStep + o.evalEvery;
       }
       const it = await trainer.iterate();
+      // Let signals (Ctrl-C's handler), timers and I/O run between rollouts: with every env on
+      // the main thread an iteration awaits only settled promises, which never yield to them.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       recent.push(...it.episodes);
       recent.splice(0, Math.max(0, recent.length - 20));
       trimEpisodes(episodes, 4 * o.poolEpisodes * trainer.spec.horizon);
@@ -449,6 +507,23 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     (net as RewardNet | null)?.dispose();
     await trainer.close();
   }
+}
+
+/**
+ * "the teacher <id> gave no preference, only skips (most often: "<reason>", n times)": the
+ * skip reasons say why (e.g. the synthetic VLM is unsure when both segments end with the same
+ * task success, which an untrained policy rarely reaches; a human teacher's pairs are skipped
+ * when nobody answers in time).
+ */
+export function noPreferenceText(teacher: string, labels: readonly Label[]): string {
+  const reasons = new Map<string, number>();
+  for (const l of labels) {
+    if (l.kind !== 'skip') continue;
+    const key = l.reason.replace(/\(.*\)$/, '').trim();
+    if (key) reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  const top = [...reasons.entries()].sort((a, b) => b[1] - a[1])[0];
+  return `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}`;
 }
 
 /** The query pool reaches back over older episodes until it holds this many segments. */

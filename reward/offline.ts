@@ -53,7 +53,7 @@ import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summ
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
 import { evaluatePolicy } from '../agents/ppo.js';
-import { type BackendChoice, initBackend } from '../core/backend.js';
+import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { InputError, UsageError } from '../core/errors.js';
@@ -546,7 +546,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   checkEnv(ds, envSpec);
   checkTeacherInputs(ds, cfg.teacher);
   const backend = await initBackend(cfg.backend);
-  log.info(`tensor backend: ${backend.name}`);
+  log.info(describeBackend(backend));
 
   const run =
     opened.run ??

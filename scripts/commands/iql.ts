@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
 import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
-import { BACKENDS, initBackend } from '../../core/backend.js';
+import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
@@ -98,7 +98,7 @@ export const iqlCommand: Command = {
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 
     const backend = await initBackend(f.backend);
-    ctx.logger.info(`tensor backend: ${backend.name}`);
+    ctx.logger.info(describeBackend(backend));
     const ds = await readDataset(f.dataset);
     for (const note of ds.notes) ctx.logger.warn(`${f.dataset}: ${note}`);
     let envConfig: EnvConfig;

@@ -4,13 +4,16 @@
  * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
  * (--resume) and is skipped when its output exists unless --force.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
+import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { BACKENDS } from '../../core/backend.js';
 import { flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
+import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
@@ -183,6 +186,28 @@ function n(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
 }
 
+/**
+ * The ratio line of the report. The normalised score, (R_learned - R_random) / (R_true -
+ * R_random), is the headline: it reads the same way for costs (negative returns) and rewards.
+ * The plain R_learned / R_true reads backwards for negative returns, so it is shown only when
+ * both are positive. When IQL-true does not beat the random policy by more than the spread of
+ * their episode returns (the larger std), the denominator is about noise and the normalised
+ * score is not meaningful: a note says so.
+ */
+export function ratioLine(s: Pick<OfflineSummary, 'returns' | 'normalizedRatio' | 'ratio'>): string {
+  const { iqlLearned, iqlTrue, random } = s.returns;
+  const parts = [`IQL learned vs IQL true, normalised to random: ${n(s.normalizedRatio, 3)} (the share of IQL-true's gain over the random policy that IQL-learned reaches)`];
+  if (iqlLearned.meanReturn > 0 && iqlTrue.meanReturn > 0) parts.push(`plain ratio ${n(s.ratio, 3)}`);
+  const gap = iqlTrue.meanReturn - random.meanReturn;
+  const spread = Math.max(iqlTrue.stdReturn, random.stdReturn);
+  if (!(Number.isFinite(gap) && gap > 0 && gap > spread)) {
+    parts.push(
+      `not meaningful here: IQL-true (${n(iqlTrue.meanReturn)}) does not beat random (${n(random.meanReturn)}) by more than the spread of their episode returns (std ${n(spread)}); compare the returns in the table`,
+    );
+  }
+  return parts.join('; ');
+}
+
 /** The human-readable report of a summary. */
 export function formatOfflineSummary(s: OfflineSummary): string {
   const r = s.returns;
@@ -200,7 +225,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
       row('random', r.random),
     ]),
     '',
-    `IQL learned / IQL true: ratio ${n(s.ratio, 3)}, normalised to random ${n(s.normalizedRatio, 3)}  (${s.updates} updates, seed ${s.seed})`,
+    `${ratioLine(s)}  (${s.updates} updates, seed ${s.seed})`,
     `run folder: ${s.runDir}`,
     `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${join(s.runDir, 'artifacts', 'agents', 'iql-learned')} --episodes 5 (or iql-true, bc)`,
   ].join('\n');
@@ -209,15 +234,53 @@ export function formatOfflineSummary(s: OfflineSummary): string {
 /** Run the command's work from parsed flags (also for callers that build flags themselves). */
 export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[], ctx: CommandContext): Promise<OfflineResult> {
   const stages = parseStages(f.stage);
-  checkHumanFlags(f);
+  // The viewer's address and token matter only when people label (the human teacher; on
+  // --resume, the saved run's teacher, checked when the saved config cannot be read).
+  const teacher = f.resume ? savedTeacher(f.resume) : f.teacher;
+  if (teacher === undefined || teacher === 'human') checkHumanFlags(f);
   if (f.resume) {
     const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` || a.startsWith(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=`)));
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
   }
+  const config = f.resume ? undefined : offlineConfigFromFlags(f);
+  // A HERON config is read and checked against the env before a run folder is made.
+  if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
   return runOffline(
-    { config: f.resume ? undefined : offlineConfigFromFlags(f), resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f) },
+    { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f) },
     { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
   );
+}
+
+/** The teacher a saved offline run uses, or undefined when its config cannot be read. */
+function savedTeacher(runDir: string): string | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { teacher?: unknown } };
+    return typeof saved.config?.teacher === 'string' ? saved.config.teacher : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Read and check a HERON config against the env the run will use (--env, or the one the dataset
+ * records), so a bad file is refused before the pairs stage runs and a run folder is made. When
+ * the dataset cannot be read or names no env, the pipeline's own checks report it.
+ */
+async function checkHeronConfig(file: string, dataset: string, env: EnvConfig | null): Promise<void> {
+  if (!existsSync(file)) throw new UsageError(`--heron-config: ${JSON.stringify(file)} not found`);
+  let config = env;
+  if (!config) {
+    if (!existsSync(dataset)) return;
+    const meta = (await readDataset(dataset)).meta;
+    config = meta.envConfig ?? (meta.envId ? envConfigFromArgs(meta.envId) : null);
+    if (!config) return;
+  }
+  const probe = await makeEnv(config);
+  try {
+    loadHeronConfig(file, probe.spec);
+  } finally {
+    probe.dispose();
+  }
 }
 
 export const offlineCommand: Command = {

@@ -7,7 +7,7 @@
  * stored segments carry the env's true rewards, the correlation of the learned segment
  * returns with the true ones.
  */
-import { initBackend, BACKENDS } from '../../core/backend.js';
+import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
@@ -90,7 +90,7 @@ export const rewardCommand: Command = {
         throw new InputError(f.store, `segments have ${pairs[0].a.obsDim} observations and ${pairs[0].a.actDim} actions; env "${envSpec.id}" has ${envSpec.obsDim} and ${envSpec.actDim}`);
       }
       const backend = await initBackend(f.backend);
-      ctx.logger.info(`tensor backend: ${backend.name}`);
+      ctx.logger.info(describeBackend(backend));
       const rng = new Rng(f.seed).fork('reward');
       const net = RewardNet.create(
         { input: f.rewardInput, ignoreObs: [], obsDim: envSpec.obsDim, actDim: envSpec.actDim, members: f.rewardMembers, hidden, preferenceModel: f.preferenceModel },

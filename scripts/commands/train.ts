@@ -4,17 +4,17 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
-import { BACKENDS, initBackend } from '../../core/backend.js';
+import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
+import { type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
 import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
@@ -97,7 +97,7 @@ export const trainFlags = {
   backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend for the reward model', default: 'auto' }),
   runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
   name: flags.string({ doc: 'run name', optional: true }),
-  resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint', optional: true }),
+  resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint, with its saved config (only --json, --quiet, --workers, --inline-envs and the --human-* flags may be given too); a finished run is reported, not changed', optional: true }),
   json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
   quiet: flags.bool({ doc: 'no progress bar', default: false }),
 };
@@ -128,7 +128,8 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
     const dir = existsSync(join(f.expert, 'artifacts', 'checkpoint')) ? join(f.expert, 'artifacts', 'checkpoint') : f.expert;
-    const vf = expertValueFunction(dir);
+    // Its critic must take this env's observations: another env's give NaN or meaningless values.
+    const vf = expertValueFunction(dir, { spec: envSpec, flag: '--expert', given: f.expert });
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
   const humanOpts = human && {
@@ -223,19 +224,52 @@ function readCheckpoint(file: string): PpoCheckpoint {
   }
 }
 
+/** Whether a --teacher spec names the human teacher (people in the viewer). */
+export function isHumanTeacher(spec: string): boolean {
+  return spec.trim().split(':')[0] === 'human';
+}
+
+/** A path as a user would type it: relative to the working folder when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
+ * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently.
+ */
+export function onInterrupt(ctx: CommandContext, line: () => string): () => void {
+  const handler = (): void => {
+    try {
+      ctx.io.stderr.write(`${ctx.io.tty ? '\n' : ''}${line()}\n`);
+    } finally {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGINT', handler);
+  };
+}
+
 /** Run (or resume) a training run; returns the summary. */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
-  checkHumanFlags(f);
-  const backend = await initBackend(f.backend);
-  ctx.logger.info(`tensor backend: ${backend.name}${backend.skipped.length ? ` (${backend.skipped.join('; ')})` : ''}`);
+  // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
+  const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
+  const learned = source.kind === 'learned';
+  // The viewer's address and token matter only when people label (the human teacher).
+  if (learned && isHumanTeacher(f.teacher)) checkHumanFlags(f);
+  if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
   const envConfig = envConfigFromArgs(f.env, { task: f.task });
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
   probe.dispose();
-  const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
-  if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
-  // The human teacher's store is the run's, opened below; it is only used once training asks.
-  const teacher = source.kind === 'learned' ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  if (learned && f.segmentLength > envSpec.horizon) {
+    throw new UsageError(
+      `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; use at most ${envSpec.horizon}`,
+    );
+  }
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
@@ -244,6 +278,11 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
+  // The human teacher's store is the run's, opened below; it is only used once training asks
+  // (so making the teacher here starts no server: a failure below leaves nothing to close).
+  const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  const backend = await initBackend(f.backend);
+  ctx.logger.info(describeBackend(backend));
   // Loaded last: every check that can refuse the run has passed.
   let model: RewardNet | undefined;
   if (source.kind === 'model') {
@@ -258,7 +297,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   }
   // Until the loop owns the models (it disposes them on every path out), a failure here must.
   let handedOver = false;
-  let resume: { checkpoint: PpoCheckpoint; source: string; net: RewardNet | null } | undefined;
+  let resume: LoopOptions['resume'];
   const disposeModels = (): void => {
     if (handedOver) return;
     if (resume?.net && resume.net !== model) resume.net.dispose();
@@ -266,7 +305,33 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   };
   let run: RunDir;
   let store: LabelStore;
+  let stopHint: (() => void) | undefined;
+  // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
+  // after it dropped (the resumed run logs those steps anew; kept, they would repeat and run backwards).
+  let saved: Omit<NonNullable<LoopOptions['resume']>, 'net'> | undefined;
   try {
+    if (resumeDir) {
+      const ckFile = join(resolve(resumeDir), 'artifacts', 'checkpoint', 'checkpoint.json');
+      const checkpoint = existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
+      const cut = truncateMetrics(join(resolve(resumeDir), 'metrics.jsonl'), checkpoint ? checkpoint.globalStep : -1);
+      if (cut.dropped > 0) {
+        ctx.logger.info(`--resume: dropped ${cut.dropped} metrics rows logged after ${checkpoint ? `the checkpoint at ${checkpoint.globalStep} env steps` : 'the start (no checkpoint yet)'}; the resumed run logs those steps anew`);
+      }
+      if (checkpoint) {
+        const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+        const rounds = cut.kept.filter((r) => typeof r.step === 'number' && 'teacher/labels' in r).map((r) => r.step as number);
+        // The summary goes on from what was logged: the evaluations so far and the last round's reward metrics.
+        const curve = cut.kept.filter((r) => typeof r.step === 'number' && typeof r['eval/true_return'] === 'number').map((r) => [r.step as number, r['eval/true_return'] as number] as const);
+        const trained = cut.kept.filter((r) => 'reward/val_accuracy' in r).at(-1);
+        saved = {
+          checkpoint,
+          source: ckFile,
+          lastFeedbackStep: rounds.length > 0 ? Math.max(...rounds) : undefined,
+          curve,
+          ...(trained ? { lastRound: { accuracy: num(trained['reward/val_accuracy']), correlation: num(trained['reward/pearson']), epic: num(trained['reward/epic']) } } : {}),
+        };
+      }
+    }
     run = resumeDir
       ? openRunDir(resumeDir)
       : createRunDir({
@@ -276,8 +341,12 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
           config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery } },
           clock: ctx.clock,
         });
+    // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
+    const runPath = run.path;
+    stopHint = onInterrupt(ctx, () => `stopped; resume with: prefrl train --resume ${displayPath(runPath)}`);
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
+    stopHint?.();
     disposeModels();
     throw e;
   }
@@ -293,14 +362,12 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, inlineEnvs: f.inlineEnvs, lr: f.lr, seed: f.seed };
     if (resumeDir) {
-      const ckFile = join(run.path, 'artifacts', 'checkpoint', 'checkpoint.json');
-      if (existsSync(ckFile)) {
-        const checkpoint = readCheckpoint(ckFile);
+      if (saved) {
         const netDir = run.artifact('reward_model');
         // A fixed model was loaded above from the run's copy (resumedRewardSource): not twice.
         const net = model && source.kind === 'model' && resolve(source.dir) === resolve(netDir) ? model : existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
-        resume = { checkpoint, source: ckFile, net };
-        ctx.logger.info(`resuming ${run.path} at ${checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
+        resume = { ...saved, net };
+        ctx.logger.info(`resuming ${run.path} at ${saved.checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
       } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
     }
     if (plannedSteps !== f.steps) {
@@ -354,11 +421,44 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     run.writeJson('summary.json', { ...summary, runDir: run.path });
     return { summary, run };
   } finally {
+    stopHint?.();
     disposeModels();
     await (teacher as { close?: () => Promise<void> } | undefined)?.close?.();
     store.close();
     run.close();
   }
+}
+
+/**
+ * Flags a resumed run takes from its command line: output, threads (they do not change what is
+ * computed) and the viewer's runtime settings; --runs-dir is accepted and has no effect (the
+ * run folder is the one given). Every other flag is the saved run's.
+ */
+const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', 'inlineEnvs', 'runsDir', ...HUMAN_FLAG_KEYS];
+
+function kebabFlag(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The flags given on a command line (keys), defaults left out. */
+function givenFlags(argv: readonly string[]): string[] {
+  const loose = Object.fromEntries(Object.entries(trainFlags).map(([k, d]) => [k, { ...d, default: undefined, optional: true }])) as unknown as typeof trainFlags;
+  const parsed = parseFlags(argv, { ...spec, flags: loose }).flags as Record<string, unknown>;
+  return Object.keys(parsed).filter((k) => parsed[k] !== undefined);
+}
+
+/** --resume of a finished run (it has summary.json): say so, write nothing. */
+function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: CommandContext): number {
+  const summary = parseJson(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
+  const runDir = resolve(dir);
+  if (json) {
+    printJson(ctx.io, { ...summary, runDir, alreadyFinished: true });
+    return 0;
+  }
+  const steps = typeof summary.envSteps === 'number' ? ` at ${summary.envSteps} env steps` : '';
+  const ret = typeof summary.finalTrueReturn === 'number' ? `, final true return ${summary.finalTrueReturn.toFixed(2)}` : '';
+  ctx.io.stdout.write(`${displayPath(runDir)} is already finished${steps}${ret}; nothing to resume, nothing was changed. Its summary: ${displayPath(resolve(summaryFile))}\n`);
+  return 0;
 }
 
 export const trainCommand: Command = {
@@ -374,11 +474,24 @@ export const trainCommand: Command = {
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
-      const { json, quiet } = f;
-      // The viewer's settings (port, address, token, timeouts) are this command line's, not the saved run's.
+      // The run goes on with its saved config: a flag that would change it is refused, not ignored.
+      const given = givenFlags(argv);
+      const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
+      if (fixed.length > 0) {
+        throw new UsageError(
+          `--resume: the run's saved config is used; drop ${fixed.map(kebabFlag).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume').map(kebabFlag).join(', ')} and the --human-* flags; start a new run to change the others)`,
+        );
+      }
+      // Finished: its summary is written and its last checkpoint reached the run's --steps.
+      const finished = join(f.resume, 'summary.json');
+      const ckFile = join(f.resume, 'artifacts', 'checkpoint', 'checkpoint.json');
+      if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= (saved.steps ?? Number.POSITIVE_INFINITY)) return alreadyFinished(f.resume, finished, f.json, ctx);
+      // The viewer's settings (port, address, token, timeouts), output and threads are this command line's, not the saved run's.
+      const now = Object.fromEntries(given.filter((k) => k !== 'resume').map((k) => [k, f[k as keyof TrainFlags]]));
       const human = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, f[k as keyof TrainFlags]]));
+      const { json, quiet } = f;
       // Flags added after the run was made take their defaults.
-      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, json, quiet, resume: f.resume };
+      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
     const { summary, run } = await train(f, ctx, resumeDir);

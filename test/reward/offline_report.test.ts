@@ -1,0 +1,86 @@
+/**
+ * `prefrl offline`: the ratio line of the report (the normalised score first; the plain ratio
+ * only for positive returns; a note when IQL-true does not beat random), a bad HERON config
+ * refused before a run folder is made, and the viewer's token asked only of the human teacher.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
+import { Rng } from '../../core/rng.js';
+import { rollout } from '../../envs/rollout.js';
+import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
+import type { AgentEval } from '../../reward/offline.js';
+import { main } from '../../scripts/cli.js';
+import { ratioLine } from '../../scripts/commands/offline.js';
+import { captureCli } from '../helpers/cli.js';
+
+let dir = '';
+let data = '';
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-report-'));
+  const env = new ToyReachEnv();
+  const rng = new Rng(3);
+  const trajs = Array.from({ length: 6 }, (_, k) => {
+    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + 0.5 * rng.normal())));
+    return rollout(env, policy, { episodes: 1, seed: 10 + k })[0];
+  });
+  const ds = datasetFromTrajectories(trajs, { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' }, 'test');
+  data = await writeDataset(join(dir, 'toy.h5'), ds);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ev = (meanReturn: number, stdReturn = 1): AgentEval => ({ meanReturn, stdReturn, returns: [], meanSuccess: 0 });
+const summary = (learned: AgentEval, truth: AgentEval, random: AgentEval) => ({
+  returns: { iqlLearned: learned, iqlTrue: truth, bc: ev(0), random },
+  ratio: learned.meanReturn / truth.meanReturn,
+  normalizedRatio: (learned.meanReturn - random.meanReturn) / (truth.meanReturn - random.meanReturn),
+});
+
+describe('offline report: ratios', () => {
+  it('negative returns (costs): the normalised score is the headline, the plain ratio is left out', () => {
+    const line = ratioLine(summary(ev(-12), ev(-10), ev(-40)));
+    expect(line).toMatch(/^IQL learned vs IQL true, normalised to random: 0\.933 /);
+    expect(line).not.toContain('plain ratio');
+    expect(line).not.toContain('not meaningful');
+  });
+
+  it('positive returns: the plain ratio is shown too', () => {
+    expect(ratioLine(summary(ev(80), ev(100), ev(10)))).toContain('; plain ratio 0.800');
+  });
+
+  it('IQL-true about as good as random: a note says the normalised score is not meaningful', () => {
+    const line = ratioLine(summary(ev(-40, 3), ev(-39, 3), ev(-39.5, 2)));
+    expect(line).toContain('normalised to random: -1.000');
+    expect(line).toMatch(/not meaningful here: IQL-true \(-39\.00\) does not beat random \(-39\.50\) by more than the spread of their episode returns \(std 3\.00\)/);
+    expect(ratioLine(summary(ev(5), ev(4), ev(6)))).toContain('not meaningful here');
+  });
+});
+
+describe('offline: checks before a run folder is made', () => {
+  it('--teacher heron with a config that does not fit the env is refused naming the file, and no run folder is left', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ranking: ['no_such_term'], margins: [0.1] }));
+    const runs = join(dir, 'runs-heron');
+    const c = captureCli();
+    const code = await main(['offline', '--dataset', data, '--teacher', 'heron', '--heron-config', bad, '--runs-dir', runs, '--quiet'], c.ctx);
+    expect(code).toBe(1);
+    expect(c.err.join('')).toMatch(/bad\.json \(ranking\[0\]\): unknown reward term "no_such_term"/);
+    expect(existsSync(runs) ? readdirSync(runs) : []).toEqual([]);
+    writeFileSync(bad, '{ not json');
+    const s = captureCli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'heron', '--heron-config', bad, '--runs-dir', runs, '--quiet'], s.ctx)).toBe(1);
+    expect(s.err.join('')).toContain('bad.json');
+    expect(existsSync(runs) ? readdirSync(runs) : []).toEqual([]);
+  });
+
+  it('--human-host beyond localhost needs a token only with the human teacher', async () => {
+    const runs = join(dir, 'runs-host');
+    const c = captureCli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'oracle', '--human-host', '0.0.0.0', '--stage', 'pairs', '--labels', '10', '--segment-length', '10', '--runs-dir', runs, '--quiet'], c.ctx), c.err.join('')).toBe(0);
+    const h = captureCli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'human', '--human-host', '0.0.0.0', '--runs-dir', join(dir, 'runs-human'), '--quiet'], h.ctx)).toBe(2);
+    expect(h.err.join('')).toMatch(/--human-token/);
+  });
+});
