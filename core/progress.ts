@@ -17,6 +17,8 @@ export interface ProgressOptions {
   readonly tty?: boolean;
   /** Draw nothing at all (e.g. --quiet). */
   readonly silent?: boolean;
+  /** Units done before this process started (a resumed run): counted as done, not in the rate. */
+  readonly initial?: number;
 }
 
 function formatCount(n: number): string {
@@ -27,6 +29,7 @@ function formatCount(n: number): string {
 
 export class Progress {
   private done = 0;
+  private readonly initial: number;
   private readonly start: number;
   private lastDraw = -Infinity;
   private readonly tty: boolean;
@@ -49,6 +52,8 @@ export class Progress {
     this.intervalMs = opts.intervalMs ?? (this.tty ? 100 : 5000);
     this.unit = opts.unit ?? 'it';
     this.silent = opts.silent ?? false;
+    this.initial = Math.max(0, opts.initial ?? 0);
+    this.done = this.initial;
     this.start = this.clock.now();
   }
 
@@ -79,7 +84,7 @@ export class Progress {
   /** The text of the status line (without control characters). */
   line(now = this.clock.now()): string {
     const elapsed = Math.max(1e-9, (now - this.start) / 1000);
-    const rate = this.done / elapsed;
+    const rate = (this.done - this.initial) / elapsed;
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : Number.NaN;
     const width = 24;

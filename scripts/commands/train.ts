@@ -357,7 +357,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   // PPO stops at the first whole rollout at or past --steps: the bar counts to that.
   const rolloutSteps = f.numEnvs * f.numSteps;
   const plannedSteps = Math.ceil(f.steps / rolloutSteps) * rolloutSteps;
-  const progress = new Progress(`train ${envSpec.id}`, plannedSteps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+  // A resumed run's steps before its checkpoint count as done but not in the rate.
+  const progress = new Progress(`train ${envSpec.id}`, plannedSteps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet, initial: saved?.checkpoint.globalStep ?? 0 });
   try {
     if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, inlineEnvs: f.inlineEnvs, lr: f.lr, seed: f.seed };

@@ -48,6 +48,15 @@ describe('Progress', () => {
     expect(out[2]).toBe('bench 100% 10/10 work 1/s ETA 0:00 | cell 1 (running elsewhere)\n');
   });
 
+  it('a resumed run: work done before counts in the bar, not in the rate or the ETA', () => {
+    const clock = new ManualClock();
+    const { out, sink } = capture();
+    const p = new Progress('train', 1000, { clock, sink, tty: false, intervalMs: 0, unit: 'steps', initial: 600 });
+    clock.advance(4000);
+    p.update(700); // 100 steps in 4 s = 25/s; 300 left = 12 s
+    expect(out[0]).toBe('train  70% 700/1000 steps 25/s ETA 0:12\n');
+  });
+
   it('formats durations', () => {
     expect(formatDuration(5)).toBe('0:05');
     expect(formatDuration(3725)).toBe('1:02:05');
