@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import type { Logger, Metrics } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
@@ -300,19 +300,21 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       let selection: (InputSelection & { seconds: number; kept: boolean }) | null = null;
       const prefs = lab.filter((l) => l.kind !== 'skip').length;
       const skips = labels.filter((l) => l.kind === 'skip').length;
+      // What every round logs about the teacher and the query pool.
+      const teacherMetrics = (): Metrics => ({
+        'teacher/labels': last.labels,
+        'teacher/round_skips': skips,
+        'teacher/pool_segments': segs.length,
+        ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
+        'teacher/query_method': used,
+        ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
+      });
       if (prefs === 0) {
         // Only skips so far (a teacher that cannot tell the segments apart yet, or nobody
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
         last = { ...last, labels: o.store.counts().labels };
-        o.run.metrics.log(trainer.globalStep, {
-          'teacher/labels': last.labels,
-          'teacher/round_skips': skips,
-          'teacher/pool_segments': segs.length,
-          ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
-          'teacher/query_method': used,
-          ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
-        });
+        o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
           `round ${round}: ${last.labels}/${o.budget} labels, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
@@ -382,11 +384,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       });
       last = { labels: o.store.counts().labels, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
-        'teacher/labels': last.labels,
-        'teacher/round_skips': skips,
-        'teacher/pool_segments': segs.length,
-        ...(top !== segs ? { 'teacher/pool_top_segments': top.length } : {}),
-        'teacher/query_method': used,
+        ...teacherMetrics(),
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,
         'reward/pearson': corr.pearson,
@@ -404,7 +402,6 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
               'reward/selection_kept_model': selection.kept ? 1 : 0,
             }
           : {}),
-        ...((o.queryRollouts ?? 0) > 0 ? { 'teacher/query_rollout_steps': queryRolloutSteps } : {}),
       });
       if (o.standardizeReward) {
         affine = standardization(net, segs);

@@ -2,7 +2,6 @@
  * End-to-end `prefrl train`: PPO learns the toy env from its true reward, and a preference run
  * killed with SIGKILL resumes from its last checkpoint keeping every stored label.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
 import { relative } from '../../scripts/commands/demo.js';
-import { captureCli, lastJson } from '../helpers/cli.js';
+import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,10 +57,7 @@ describe('prefrl train', () => {
       '--warmup-steps', '1024', '--steps', '16384', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '2048',
       '--eval-episodes', '2', '--reward-epochs', '5', '--runs-dir', runs, '--name', 'killed', '--quiet',
     ];
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const { child, stderr: childErr, exited } = spawnCli(args);
     // Wait until a checkpoint exists and the first round's labels are stored, then kill.
     let runDir = '';
     const deadline = Date.now() + 90_000;
@@ -83,7 +78,7 @@ describe('prefrl train', () => {
       }
     }
     const code = await exited;
-    expect(code, `the run ended by itself before it could be killed:\n${stderr}`).toBeNull();
+    expect(code, `the run ended by itself before it could be killed:\n${childErr()}`).toBeNull();
     expect(runDir).not.toBe('');
     const killedAt = JSON.parse(readFileSync(join(runDir, 'artifacts', 'checkpoint', 'checkpoint.json'), 'utf8')) as { globalStep: number };
     expect(killedAt.globalStep).toBeGreaterThan(0);

@@ -4,7 +4,6 @@
  * run (no rows after the checkpoint kept), Ctrl-C's resume hint, segments longer than an
  * episode, and checks that come before any work.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +19,8 @@ import { LabelStore } from '../../reward/store.js';
 import { SYNTHETIC_PRESETS, SyntheticTeacher } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair, Teacher } from '../../reward/types.js';
 import { main } from '../../scripts/cli.js';
-import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
+import { captureCli, expectUsageError, lastJson, spawnCli } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The flags of a small, fast toy-reach run; `over` replaces or adds flags ({'--steps': '512'}). */
@@ -216,10 +214,7 @@ describe('--resume', () => {
   it('Ctrl-C prints how to resume and exits 130; the resumed run drops the metrics rows after its checkpoint, so steps never run backwards', async () => {
     const runs = join(dir, 'sigint');
     const args = ['train', ...tiny({ '--steps': '16384', '--eval-every': '2048', '--feedback-every': '2048' }), '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--runs-dir', runs, '--name', 'stopped', '--quiet'];
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const { child, stderr: childErr, exited } = spawnCli(args);
     // Wait until metrics have been logged past the last checkpoint, then stop it as Ctrl-C would.
     let runDir = '';
     const deadline = Date.now() + 90_000;
@@ -246,8 +241,8 @@ describe('--resume', () => {
       }
     }
     const code = await exited;
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain(`stopped; resume with: prefrl train --resume ${runDir}`);
+    expect(code, childErr()).toBe(130);
+    expect(childErr()).toContain(`stopped; resume with: prefrl train --resume ${runDir}`);
     const ck = JSON.parse(readFileSync(join(runDir, 'artifacts', 'checkpoint', 'checkpoint.json'), 'utf8')) as { globalStep: number };
     expect(ck.globalStep).toBeLessThan(16384);
 

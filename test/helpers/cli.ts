@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
@@ -36,4 +38,19 @@ export async function expectUsageError(args: readonly string[], runs: string, me
   expect(code).toBe(2);
   expect(err.join('')).toMatch(message);
   expect(existsSync(runs)).toBe(false);
+}
+
+/** The repository root (where bin/ and test/ are). */
+const REPO = join(import.meta.dirname, '..', '..');
+
+/**
+ * `prefrl <args>` in a child process, from the TypeScript sources (tsx), for tests that stop it
+ * with a signal: the child, its stderr so far, and its exit code once it exits.
+ */
+export function spawnCli(args: readonly string[]): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, stderr: () => err, exited };
 }
