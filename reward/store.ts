@@ -706,6 +706,12 @@ export class LabelStore {
     return r ? { id: r.id, segA: r.seg_a, segB: r.seg_b, round: r.round, wanted: r.wanted, createdAt: iso(r.created_at) } : undefined;
   }
 
+  /** The id of `teacher`'s label on pair `pairId` (its first, should there be several), or null. */
+  labelIdOf(pairId: string, teacher: string): string | null {
+    const r = this.live().prepare('SELECT id FROM labels WHERE pair_id = ? AND teacher = ? ORDER BY created_at, rowid LIMIT 1').get(pairId, teacher) as { id: string } | undefined;
+    return r ? r.id : null;
+  }
+
   /**
    * Pairs that fewer distinct teachers have labelled than they want (leases ignored), oldest
    * round first, then in insertion order. For teachers that label in bulk (synthetic, VLM).

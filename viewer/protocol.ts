@@ -190,6 +190,10 @@ export interface PairMsg {
   readonly preview: boolean;
 }
 
+/** The WebSocket close code and reason of a server that stops (the session is over, or the server restarts). */
+export const SHUTDOWN_CODE = 1001;
+export const SHUTDOWN_REASON = 'server shutting down';
+
 export type IdleReason = 'no_pairs' | 'need_name';
 export interface IdleMsg {
   readonly type: 'idle';

@@ -65,6 +65,8 @@ import {
   probFirstOf,
   PROTOCOL_VERSION,
   type ServerMessage,
+  SHUTDOWN_CODE,
+  SHUTDOWN_REASON,
   type Side,
   type UndoMsg,
 } from './protocol.js';
@@ -122,6 +124,8 @@ const MAX_SESSIONS = 64;
 const RATE_WINDOW_MS = 10_000;
 const RATE_MAX = 300;
 const HELLO_TIMEOUT_MS = 15_000;
+/** How long close() waits for pages to answer the close handshake before cutting the sockets. */
+const CLOSE_GRACE_MS = 500;
 const HEARTBEAT_MS = 30_000;
 const HERON_POOL_TTL_MS = 30_000;
 
@@ -213,6 +217,8 @@ interface Session {
   name: string | null;
   /** Wants a pair and has none. */
   idle: boolean;
+  /** The pair last handed to this page for an answer (not a preview), until it is answered. */
+  pairId: string | null;
   /** Models this socket has received. */
   readonly models: Set<string>;
   /** Message times in the current rate window. */
@@ -382,10 +388,17 @@ export class ViewerServer {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const s of this.sessions) {
+    // Pages are told the server is going away (close code 1001, which the page shows as the end of
+    // the session) and get a moment to answer the close handshake before the sockets are cut.
+    const open = [...this.sessions];
+    const closed = Promise.all(open.map((s) => new Promise<void>((res) => (s.ws.readyState === s.ws.CLOSED ? res() : s.ws.once('close', () => res())))));
+    for (const s of open) {
       if (s.helloTimer) clearTimeout(s.helloTimer);
-      s.ws.close(1001, 'server shutting down');
+      s.ws.close(SHUTDOWN_CODE, SHUTDOWN_REASON);
     }
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise<void>((res) => (grace = setTimeout(res, CLOSE_GRACE_MS)))]);
+    clearTimeout(grace);
     await new Promise<void>((res) => this.wss.close(() => res()));
     for (const s of this.sessions) s.ws.terminate();
     this.sessions.clear();
@@ -491,7 +504,7 @@ export class ViewerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, models: new Set(), window: [], alive: true, helloTimer: null };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), window: [], alive: true, helloTimer: null };
     s.helloTimer = setTimeout(() => {
       if (!s.authed) ws.close(4408, 'no hello');
     }, HELLO_TIMEOUT_MS);
@@ -504,8 +517,27 @@ export class ViewerServer {
     ws.on('close', () => {
       if (s.helloTimer) clearTimeout(s.helloTimer);
       this.sessions.delete(s);
+      this.releaseOnClose(s);
     });
     ws.on('error', () => ws.terminate());
+  }
+
+  /**
+   * A page that closes while it holds a pair gives the pair back at once, so a person waiting
+   * gets it now rather than when the lease runs out, unless another open page of the same
+   * person shows it (the lease is theirs: one person, several tabs). A page reloaded by the
+   * same person gets the pair again first while nobody else has taken it.
+   */
+  private releaseOnClose(s: Session): void {
+    if (this.closed || s.name === null || s.pairId === null) return;
+    const name = s.name;
+    const pairId = s.pairId;
+    if ([...this.sessions].some((o) => o.name === name && o.pairId === pairId)) return;
+    try {
+      if (this.store.releaseLease(teacherIdOf(name), pairId)) this.pollIdle();
+    } catch (e) {
+      if (!isBusy(e)) this.logger.warn(`viewer: giving back the pair of a closed page failed: ${(e as Error).message}`);
+    }
   }
 
   private beat(): void {
@@ -658,6 +690,7 @@ export class ViewerServer {
       this.send(s, { type: 'model', modelId, model: this.env.model });
       s.models.add(modelId);
     }
+    if (!preview) s.pairId = pair.id;
     const leftIs: Side = preview || s.name === null ? 'a' : leftSideFor(pair.id, teacherIdOf(s.name));
     const [l, r] = leftIs === 'a' ? [pair.a, pair.b] : [pair.b, pair.a];
     this.send(s, {
@@ -730,6 +763,13 @@ export class ViewerServer {
     const teacher = teacherIdOf(msg.name);
     const info = this.store.pairInfo(msg.pairId);
     if (!info) return this.error(s, 'not_found', `no pair ${msg.pairId} in the store`, { ...re, labelId: msg.labelId });
+    // One answer per person and pair: a second one (the same pair open in two tabs, a stale page)
+    // is refused and the first kept. A re-send of the same answer (same label id) is acknowledged below.
+    const first = this.store.labelIdOf(msg.pairId, teacher);
+    if (first !== null && first !== msg.labelId) {
+      if (s.pairId === msg.pairId) s.pairId = null;
+      return this.error(s, 'conflict', 'You had already answered this pair (in another tab or window?): your first answer is kept.', { ...re, labelId: msg.labelId });
+    }
     const leftIs = leftSideFor(msg.pairId, teacher);
     const p = probFirstOf(msg.choice, leftIs);
     const base = {
@@ -757,6 +797,7 @@ export class ViewerServer {
       s.ws.terminate();
       return;
     }
+    if (s.pairId === msg.pairId) s.pairId = null;
     this.send(s, { type: 'ack', labelId: msg.labelId, pairId: msg.pairId, duplicate: result.added === 0, ...re });
     if (result.added > 0) {
       for (const fn of this.listeners) {

@@ -200,6 +200,8 @@ describe('viewer in headless Chromium', () => {
       const second = await waitReady(page, first.pairId);
       await server.close();
       await page.waitForFunction(() => !(window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected());
+      // The server said it was stopping: the page says the session ended; the pair on screen can still be answered.
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
       await page.keyboard.press('ArrowDown');
       expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
       server = await ViewerServer.start({ store, env, port, staticDir: site });

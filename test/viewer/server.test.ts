@@ -15,7 +15,7 @@ import { makeTeacher } from '../../reward/teachers/index.js';
 import { Rng } from '../../core/rng.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
-import { leftSideFor } from '../../viewer/protocol.js';
+import { leftSideFor, SHUTDOWN_CODE, SHUTDOWN_REASON } from '../../viewer/protocol.js';
 import { resolveStaticPath, serverInfoPath, ViewerServer } from '../../viewer/server.js';
 import { makePairs, TestClient } from './helpers.js';
 
@@ -177,8 +177,11 @@ describe('labelling protocol', () => {
     c.send({ ...answer, choice: 'right' });
     const err = await c.next('error');
     expect(err).toMatchObject({ code: 'conflict', labelId: 'h-aaaaaaaaaaaaaaaa' });
-    // Can't tell is a skip with a reason; answers to unknown pairs are refused.
-    c.send({ ...answer, labelId: 'h-bbbbbbbbbbbbbbbb', choice: 'cant_tell', comment: undefined });
+    // Can't tell is a skip with a reason (on the next pair: one answer per person and pair); answers to unknown pairs are refused.
+    c.send({ type: 'next' });
+    const p2 = await c.next('pair');
+    expect(p2.pairId).not.toBe(p.pairId);
+    c.send({ ...answer, labelId: 'h-bbbbbbbbbbbbbbbb', pairId: p2.pairId, choice: 'cant_tell', comment: undefined });
     await c.next('ack');
     expect(store.getLabel('h-bbbbbbbbbbbbbbbb')).toMatchObject({ kind: 'skip', reason: "can't tell (viewer)" });
     c.send({ ...answer, labelId: 'h-cccccccccccccccc', pairId: 'p-nope' });
@@ -252,6 +255,62 @@ describe('labelling protocol', () => {
     expect((await c.next('error')).code).toBe('not_allowed');
     expect(readFileSync(`${store.path}.undo.jsonl`, 'utf8')).toContain('h-1111111111111111');
     c.close();
+  });
+
+  it('one answer per person and pair: the same pair answered in a second tab is refused and the first answer kept', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const [t1, t2] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
+    await t1.hello({ name: 'ada' });
+    await t2.hello({ name: 'ada' });
+    t1.send({ type: 'next' });
+    const p1 = await t1.next('pair');
+    t2.send({ type: 'next' });
+    const p2 = await t2.next('pair');
+    // The lease is the person's: both tabs show the same pair.
+    expect(p2.pairId).toBe(p1.pairId);
+    t1.send({ type: 'answer', labelId: 'h-a000000000000001', pairId: p1.pairId, name: 'ada', choice: 'left', responseMs: 5 });
+    await t1.next('ack');
+    t2.send({ type: 'answer', labelId: 'h-a000000000000002', pairId: p2.pairId, name: 'ada', choice: 'right', responseMs: 5 });
+    const err = await t2.next('error');
+    expect(err).toMatchObject({ code: 'conflict', labelId: 'h-a000000000000002' });
+    expect(err.message).toMatch(/already answered this pair .*first answer is kept/);
+    const mine = store.labels().filter((l) => l.teacher === 'human:ada');
+    expect(mine.map((l) => l.id)).toEqual(['h-a000000000000001']);
+    // A re-send of the first answer (same id) is still acknowledged as a duplicate.
+    t1.send({ type: 'answer', labelId: 'h-a000000000000001', pairId: p1.pairId, name: 'ada', choice: 'left', responseMs: 5 });
+    expect(await t1.next('ack')).toMatchObject({ labelId: 'h-a000000000000001', duplicate: true });
+    t1.close();
+    t2.close();
+  });
+
+  it('a page closed while it holds a pair gives it back at once to a person waiting (not after the lease runs out)', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 1));
+    const s = await start(store, { leaseMs: 600_000 });
+    const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
+    await a.hello({ name: 'ada' });
+    await b.hello({ name: 'bob' });
+    a.send({ type: 'next' });
+    const pa = await a.next('pair');
+    b.send({ type: 'next' });
+    expect(await b.next('idle')).toMatchObject({ reason: 'no_pairs' });
+    a.close();
+    // bob gets the pair ada left, long before her 10-minute lease would run out
+    expect((await b.next('pair')).pairId).toBe(pa.pairId);
+    b.close();
+  });
+
+  it('close() tells open pages the server is going away (close code 1001 with its reason), the end of the session for the page', async () => {
+    const store = newStore();
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    const reason = new Promise<string>((res) => c.ws.once('close', (_code: number, r: Buffer) => res(r.toString())));
+    await s.close();
+    expect(await c.closed()).toBe(SHUTDOWN_CODE);
+    expect(await reason).toBe(SHUTDOWN_REASON);
   });
 
   it('pushes a pair to an idle page as soon as one is stored', async () => {

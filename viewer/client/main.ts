@@ -54,6 +54,8 @@ class App {
   private readonly payloads = new Map<string, ModelPayload>();
   private readonly compiled = new Map<string, ReplayModel>();
   private current: Current | null = null;
+  /** The connection state last reported (the page words its waiting message by it). */
+  private connState: ConnectionState = 'connecting';
   /** This session's answers, newest last (for undo). */
   private history: { labelId: string; pairId: string }[] = load(sessionStorage, HISTORY_KEY, []);
   /** Labels of this session the server acknowledged. */
@@ -308,13 +310,18 @@ class App {
   // ------------------------------------------------------------------ protocol
 
   private onConnState(s: ConnectionState, detail: string): void {
+    this.connState = s;
     const c = $('conn');
     c.className = `conn ${s}`;
-    c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : 'offline';
+    c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : 'offline';
     c.title = detail;
     if (s === 'unauthorized') {
       this.overlay('This server needs an access token.');
       this.openModal('token', sessionStorage.getItem(TOKEN_KEY) ? 'That token was not accepted.' : undefined);
+    } else if (s === 'ended' && !this.current) {
+      // The labelling server stopped (training finished, or someone stopped or restarts it). A
+      // pair on screen can still be answered: the answer waits on this device for the server.
+      this.overlay(this.endedText());
     } else if (s === 'closed' && !this.current) {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
     }
@@ -322,7 +329,15 @@ class App {
 
   private requestNext(): void {
     if (!this.name) return;
-    if (this.conn.request({ type: 'next' }) === null) this.overlay('Waiting for the connection…');
+    if (this.conn.request({ type: 'next' }) === null) this.overlay(this.connState === 'ended' ? this.endedText() : 'Waiting for the connection…');
+  }
+
+  /** What the page says once the server has said it is stopping. */
+  private endedText(): string {
+    const unsent = this.conn.outbox.size;
+    return unsent > 0
+      ? `The labelling session has ended. ${unsent} answer${unsent === 1 ? ' is' : 's are'} kept on this device and sent if the server comes back.`
+      : 'The labelling session has ended: thank you! Every answer you gave is saved. You can close this page (it reconnects by itself if the server comes back).';
   }
 
   private onMessage(m: ServerMessage): void {
@@ -359,7 +374,7 @@ class App {
         this.current = null;
         this.view.clearClips();
         this.setAnswersEnabled(false);
-        this.overlay('No pairs are waiting right now. New ones appear here by themselves.');
+        this.overlay('No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
         break;
       case 'ack':
         if (this.history.some((h) => h.labelId === m.labelId)) {

@@ -15,15 +15,19 @@ import {
   parseServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
+  SHUTDOWN_CODE,
   type UndoMsg,
 } from '../protocol.js';
 
 export type OutboxEntry = AnswerMsg | UndoMsg;
-export type ConnectionState = 'connecting' | 'open' | 'closed' | 'unauthorized';
+/** 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back. */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
+/** How often a page whose server stopped looks for it again. */
+const ENDED_RETRY_MS = 4000;
 
 function storage(): Storage | null {
   try {
@@ -102,6 +106,8 @@ export class Connection {
   readonly outbox = new Outbox();
   private ws: WebSocket | null = null;
   private welcomed = false;
+  /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
+  private ended = false;
   private attempt = 0;
   private retryTimer: number | null = null;
   private resendTimer: number | null = null;
@@ -160,7 +166,16 @@ export class Connection {
         this.handlers.onState('unauthorized', 'this server needs an access token');
         return;
       }
-      if (!this.stopped) this.scheduleReconnect(ev.reason || `connection closed (${ev.code})`);
+      if (this.stopped) return;
+      if (ev.code === SHUTDOWN_CODE) this.ended = true;
+      if (this.ended) {
+        // The server said it was stopping: the session is over. One that restarts comes back, so
+        // keep trying, slowly, and keep saying the session ended until it does.
+        this.handlers.onState('ended', 'the labelling server stopped');
+        this.retryTimer = window.setTimeout(() => this.connect(), ENDED_RETRY_MS);
+        return;
+      }
+      this.scheduleReconnect(ev.reason || `connection closed (${ev.code})`);
     };
     ws.onerror = () => {
       // onclose follows and schedules the reconnect.
@@ -229,6 +244,7 @@ export class Connection {
     switch (msg.type) {
       case 'welcome':
         this.welcomed = true;
+        this.ended = false;
         this.attempt = 0;
         this.handlers.onState('open', 'connected');
         this.flush();
