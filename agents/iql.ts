@@ -778,7 +778,15 @@ export function evaluateActor(env: Env, actor: ActorSnapshot, episodes: number, 
 }
 
 /** Run `updates` updates of a learner on uniformly sampled batches, evaluating along the way. */
-export function trainOffline(o: TrainOfflineOptions): TrainOfflineResult {
+/** Updates between turns given to the event loop during offline training (signals, servers, timers). */
+export const YIELD_EVERY_UPDATES = 100;
+
+/**
+ * Train an offline learner. Asynchronous only so that the event loop gets a turn every
+ * YIELD_EVERY_UPDATES updates (Ctrl-C's handler, a viewer server in the same process); the
+ * updates and their order are the same as in one synchronous loop.
+ */
+export async function trainOffline(o: TrainOfflineOptions): Promise<TrainOfflineResult> {
   const clock = o.clock ?? systemClock;
   const { learner } = o;
   learner.actor.obsMean = o.data.obsMean;
@@ -804,6 +812,7 @@ export function trainOffline(o: TrainOfflineOptions): TrainOfflineResult {
     if (m) o.onMetrics?.(k, { ...m, 'charts/updates_per_sec': (1000 * k) / Math.max(1e-9, trainMs) });
     o.onUpdate?.(k);
     if (k % evalEvery === 0 || k === o.updates) evaluate(k);
+    if (k % YIELD_EVERY_UPDATES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const seconds = (clock.now() - t0) / 1000;
   return { evals, final: evals.length > 0 ? evals[evals.length - 1] : null, updatesPerSec: (1000 * o.updates) / Math.max(1e-9, trainMs), seconds };

@@ -81,8 +81,8 @@ export function offlineRewardScale(resolved: IqlConfig | BcConfig, ds: OfflineDa
   return rewardScale(ds, rewards, resolved.rewardScaleSteps ?? ds.meta.horizon ?? 1000).scale;
 }
 
-/** Train one agent (see the header). Synchronous: the whole run happens inside this call. */
-export function trainOfflineAgent(o: OfflineAgentOptions): OfflineAgentResult {
+/** Train one agent (see the header); the event loop gets a turn every few updates (see trainOffline). */
+export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<OfflineAgentResult> {
   const resolved = resolveOfflineConfig(o);
   const data = prepareOfflineData(o.ds, o.rewards, {
     normalizeObs: true,
@@ -96,7 +96,7 @@ export function trainOfflineAgent(o: OfflineAgentOptions): OfflineAgentResult {
       o.algo === 'iql'
         ? new Iql(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as IqlConfig)
         : new Bc(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as BcConfig);
-    const training = trainOffline({
+    const training = await trainOffline({
       learner,
       data,
       updates: o.updates,

@@ -246,6 +246,8 @@ export interface OfflineRunOptions {
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
   /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
   readonly human?: Omit<HumanTeacherOptions, 'id' | 'store' | 'env' | 'logger' | 'clock'>;
+  /** Called with the run folder once it is made or opened (e.g. to tell a stopped run how to resume). */
+  readonly onRun?: (path: string) => void;
 }
 
 export interface OfflineContext {
@@ -556,6 +558,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size } },
       clock,
     });
+  o.onRun?.(run.path);
   if (opened.run) {
     const saved = readJson<{ dataset?: { transitions?: number } }>(join(run.path, 'config.json'));
     if (saved.dataset?.transitions !== undefined && saved.dataset.transitions !== ds.size) {
@@ -1076,7 +1079,7 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       }
       const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
       let last = Number.NaN;
-      const res = trainOfflineAgent({
+      const res = await trainOfflineAgent({
         algo: p.algo,
         ds,
         rewards: p.rewards(),

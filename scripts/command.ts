@@ -3,6 +3,7 @@
  * the --json contract (exactly one JSON object as the last line of stdout), and output
  * streams that tests can capture.
  */
+import { isAbsolute, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
@@ -60,4 +61,28 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** A path as a user would type it: relative to the working folder when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
+ * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently.
+ */
+export function onInterrupt(ctx: CommandContext, line: () => string): () => void {
+  const handler = (): void => {
+    try {
+      ctx.io.stderr.write(`${ctx.io.tty ? '\n' : ''}${line()}\n`);
+    } finally {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGINT', handler);
+  };
 }

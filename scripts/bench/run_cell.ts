@@ -11,7 +11,7 @@
  *   with a captured stdout whose last line is the command's JSON summary.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { evaluatePolicy } from '../../agents/ppo.js';
 import { parseFlags } from '../../core/config.js';
 import { shortHash } from '../../core/hash.js';
@@ -20,7 +20,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { randomPolicy } from '../../envs/rollout.js';
 import { deliveryGridworld, type GridWorld, randomGridworld } from '../../reward/tabular/gridworld.js';
 import { EXPERIMENT_DEFAULTS, LEARN_DEFAULTS, runWorld } from '../../reward/tabular/learn.js';
-import type { CommandContext, Io } from '../command.js';
+import { type CommandContext, displayPath, type Io } from '../command.js';
 import { train, trainFlags } from '../commands/train.js';
 import type { Cell, CellRecord, CollectCell, OfflineCell, RandomCell, TabularCell, TrainCell } from './cells.js';
 import { configHash } from './cells.js';
@@ -42,12 +42,6 @@ export interface CellRunContext {
 /** Quote an argument for a POSIX shell when it needs it. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=,+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A path relative to the working directory when it lies inside it (portable records). */
-function displayPath(p: string): string {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith('..') || rel === '' ? p : rel;
 }
 
 function finite(x: number | null | undefined): number | null {

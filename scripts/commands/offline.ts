@@ -15,7 +15,7 @@ import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
-import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, type CommandContext, displayPath, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
@@ -245,10 +245,17 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
-  return runOffline(
-    { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f) },
-    { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
-  );
+  // Ctrl-C: say how to go on (finished stages and stored labels are kept).
+  let runPath: string | null = null;
+  const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${displayPath(runPath)}` : 'stopped before a run folder was made'));
+  try {
+    return await runOffline(
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f), onRun: (p) => (runPath = p) },
+      { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
+    );
+  } finally {
+    stopHint();
+  }
 }
 
 /** The teacher a saved offline run uses, or undefined when its config cannot be read. */

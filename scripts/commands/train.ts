@@ -4,7 +4,7 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
@@ -21,7 +21,7 @@ import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
-import { type Command, type CommandContext, parseOrHelp, printJson } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -227,30 +227,6 @@ function readCheckpoint(file: string): PpoCheckpoint {
 /** Whether a --teacher spec names the human teacher (people in the viewer). */
 export function isHumanTeacher(spec: string): boolean {
   return spec.trim().split(':')[0] === 'human';
-}
-
-/** A path as a user would type it: relative to the working folder when inside it. */
-export function displayPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
-
-/**
- * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
- * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently.
- */
-export function onInterrupt(ctx: CommandContext, line: () => string): () => void {
-  const handler = (): void => {
-    try {
-      ctx.io.stderr.write(`${ctx.io.tty ? '\n' : ''}${line()}\n`);
-    } finally {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', handler);
-  return () => {
-    process.off('SIGINT', handler);
-  };
 }
 
 /** Run (or resume) a training run; returns the summary. */

@@ -142,7 +142,7 @@ describe('IQL math (hand-computed)', () => {
 });
 
 describe('IQL', () => {
-  it('beats behaviour cloning on a bandit with a known optimum, and gets near it', () => {
+  it('beats behaviour cloning on a bandit with a known optimum, and gets near it', async () => {
     const ds = banditDataset(3000, 7);
     // Rewards unscaled: the locomotion scale would squeeze this one-step reward range to 1,
     // where beta = 3 separates actions less (IQL still beats BC there, by less).
@@ -153,8 +153,8 @@ describe('IQL', () => {
     const iql = new Iql(2, 1, [-1], [1], { hidden: small.hidden, actorLr: lr, qLr: lr, vLr: lr, updates, seed: 1 });
     const bc = new Bc(2, 1, [-1], [1], { hidden: small.hidden, lr, updates, seed: 1 });
     try {
-      trainOffline({ learner: iql, data, updates, batchSize: 128, seed: 1 });
-      trainOffline({ learner: bc, data, updates, batchSize: 128, seed: 1 });
+      await trainOffline({ learner: iql, data, updates, batchSize: 128, seed: 1 });
+      await trainOffline({ learner: bc, data, updates, batchSize: 128, seed: 1 });
       const iqlRegret = banditRegret(iql.actor.snapshot('iql'));
       const bcRegret = banditRegret(bc.actor.snapshot('bc'));
       // Measured: IQL ~0.009, BC ~0.29 (uniform random actions: ~0.55).
@@ -188,26 +188,26 @@ describe('IQL', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
-  it('is deterministic for a seed (weights and losses), and the seed matters', () => {
+  it('is deterministic for a seed (weights and losses), and the seed matters', async () => {
     const ds = banditDataset(500, 2);
     const data = prepareOfflineData(ds, ds.rewards, { normalizeObs: true, obsStdEps: 1e-3, rewardScaling: 'locomotion', rewardScaleSteps: null });
-    const run = (seed: number) => {
+    const run = async (seed: number) => {
       const iql = new Iql(2, 1, [-1], [1], { ...small, updates: 15, seed });
       try {
         const losses: unknown[] = [];
-        trainOffline({ learner: iql, data, updates: 15, batchSize: 64, seed, logEvery: 5, onMetrics: (_k, m) => losses.push(m['losses/q_loss']) });
+        await trainOffline({ learner: iql, data, updates: 15, batchSize: 64, seed, logEvery: 5, onMetrics: (_k, m) => losses.push(m['losses/q_loss']) });
         return { json: JSON.stringify(iql.actor.toJSON('iql')), q: iql.q1.getWeights().map((w) => Array.from(w)), losses };
       } finally {
         iql.dispose();
       }
     };
-    const a = run(3);
-    const b = run(3);
+    const a = await run(3);
+    const b = await run(3);
     expect(b.json).toBe(a.json);
     expect(b.q).toEqual(a.q);
     expect(b.losses).toEqual(a.losses);
     expect(a.losses.length).toBe(3);
-    expect(run(4).json).not.toBe(a.json);
+    expect((await run(4)).json).not.toBe(a.json);
   });
 
   it('target Q networks start as copies of the Q networks and then trail them by Polyak averaging', () => {

@@ -17,7 +17,7 @@ import type { Segment } from '../../reward/types.js';
 import { decodePng, encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer, VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
-import { type CapturedCli, captureCli, lastJson } from '../helpers/cli.js';
+import { type CapturedCli, captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 import { TestClient } from '../viewer/helpers.js';
 
 let dir = '';
@@ -427,6 +427,28 @@ describe('prefrl offline pipeline', () => {
     expect(s4.pendingPairs().slice(0, 10).map((p) => p.id)).toEqual(ids[0]);
     s4.close();
   }, 120_000);
+
+  it('Ctrl-C during the IQL stage prints how to resume and exits 130; the resumed run keeps the finished stages', async () => {
+    const runs = join(dir, 'sigint-runs');
+    // Many updates: the IQL stage is still running when the signal comes.
+    const agent = TINY_AGENT.map((a) => (a === '10' ? '200000' : a)).filter((a) => a !== '--quiet');
+    const { child, stderr, exited } = spawnCli(['offline', '--dataset', data, '--teacher', 'oracle', ...TINY_FLAGS, ...agent, '--runs-dir', runs, '--name', 'stopped']);
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && child.exitCode === null && !stderr().includes('relabel:')) await new Promise((r) => setTimeout(r, 50));
+    // The IQL stage starts right after the relabel line; give it a moment to be inside its update loop.
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr()).toBe(130);
+    const m = /stopped; resume with: prefrl offline --resume (\S+)/.exec(stderr());
+    expect(m, stderr()).not.toBeNull();
+    const runDir = (m as RegExpExecArray)[1];
+    expect(existsSync(join(runDir, 'artifacts', 'agents', 'iql-learned', 'training.json'))).toBe(false);
+    // The stages before IQL are done and kept: resuming the reward stage alone has nothing to do.
+    const c = cli();
+    expect(await main(['offline', '--resume', runDir, '--stage', 'reward', '--quiet'], c.ctx), c.err.join('')).toBe(0);
+    expect(c.err.join('')).toContain('stage reward: done before, skipped');
+  }, 180_000);
 
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
