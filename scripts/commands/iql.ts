@@ -183,7 +183,7 @@ export const iqlCommand: Command = {
           ...rewardStats,
         });
         let lastReturn = Number.NaN;
-        const { actor, training: result, rewardScale } = trainOfflineAgent({
+        const { actor, training: result, rewardScale } = await trainOfflineAgent({
           ...agentOptions,
           ds,
           rewards,
