@@ -33,6 +33,7 @@ describe('prefrl pairs', () => {
     const j = lastJson<{ store: string; added: number; storePairs: number; pending: number; serve: string }>(r1.out);
     expect(j).toMatchObject({ store: join(a, 'labels.sqlite'), added: 6, storePairs: 6, pending: 6 });
     expect(j.serve).toBe(`npx prefrl serve --store ${join(a, 'labels.sqlite')}`);
+    expect(r1.err.join('')).not.toContain('holds the same episodes');
     const store = LabelStore.open(j.store, { create: false });
     try {
       const stored = store.pendingPairs();
@@ -54,6 +55,15 @@ describe('prefrl pairs', () => {
     const own = join(root, 'own.sqlite');
     const r2 = await pairs(['--trajectories', a, '--count', '3', '--segment-length', '50', '--store', own, '--json']);
     expect(lastJson<{ added: number; storePairs: number }>(r2.out)).toMatchObject({ added: 3, storePairs: 3 });
+  });
+
+  it('warns when --against holds the same episodes as --trajectories (the same policy and seed recorded twice)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pairs-same-'));
+    const a = await rollout(root, 'A', 'random');
+    const twin = await rollout(root, 'A2', 'random');
+    const r = await pairs(['--trajectories', a, '--against', twin, '--count', '4', '--segment-length', '10', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.err.join('')).toMatch(/--against: .* holds the same episodes as --trajectories .*every pair compares a policy with itself/);
   });
 
   it('refuses segments longer than the episodes, too many pairs, another robot and missing folders, storing nothing', async () => {

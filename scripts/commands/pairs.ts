@@ -45,6 +45,18 @@ function load(path: string): { dir: string; runDir: string | null; trajs: Trajec
   return { dir, runDir: runConfig ? dirname(runConfig) : null, trajs };
 }
 
+/** Whether two recordings hold the same episodes, step for step (the same observations, in the same order). */
+export function sameEpisodes(a: readonly Trajectory[], b: readonly Trajectory[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i].obs;
+    const y = b[i].obs;
+    if (x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+  }
+  return true;
+}
+
 /** `count` distinct pairs, each one segment of `a` and one of `b`. */
 export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajectory[], count: number, length: number, rng: Rng, sources: [string, string]): Pair[] {
   const out = sampleDistinctPairs(() => [sampleSegments(a, 1, length, rng, sources[0])[0], sampleSegments(b, 1, length, rng, sources[1])[0]], count);
@@ -68,6 +80,11 @@ export const pairsCommand: Command = {
     const env = a.trajs[0];
     if (b && (b.trajs[0].envId !== env.envId || b.trajs[0].modelHash !== env.modelHash)) {
       throw new InputError(b.dir, `episodes of ${b.trajs[0].envId} (model ${b.trajs[0].modelHash}); --trajectories holds ${env.envId} (model ${env.modelHash}): pairs compare the same robot`);
+    }
+    if (b && sameEpisodes(a.trajs, b.trajs)) {
+      ctx.logger.warn(
+        `--against: ${b.dir} holds the same episodes as --trajectories ${a.dir} (the same policy, env and seed?), so every pair compares a policy with itself; record one of them with another --seed or --policy`,
+      );
     }
     const rng = new Rng(f.seed).fork('pairs');
     const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir, true);
