@@ -94,6 +94,12 @@ describe('prefrl CLI', () => {
     const j = lastJson(out) as { ok: boolean; checks: Record<string, { ok: boolean }> };
     expect(j.ok).toBe(true);
     expect(Object.keys(j.checks)).toContain('rewardSum');
+    // Without --json: the table on stdout, each check once (no second copy on stderr).
+    const t = ctx();
+    expect(await main(['check-env', 'toy-reach', '--steps', '60'], t.ctx)).toBe(0);
+    expect(t.out.join('')).toMatch(/toy-reach: all checks passed\n.*check\s+result\s+detail/s);
+    expect(t.out.join('').match(/rewardSum/g)).toHaveLength(1);
+    expect(t.err.join('')).not.toContain('rewardSum');
     const bad = ctx();
     expect(await main(['check-env', join(import.meta.dirname, 'fixtures', 'byo', 'bad_task.mjs')], bad.ctx)).toBe(1);
     expect(bad.err.join('')).toMatch(/bad_task\.mjs: MuJoCo could not load the model/);

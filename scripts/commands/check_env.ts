@@ -31,7 +31,8 @@ export const checkEnvCommand: Command = {
       steps: f.steps,
       resets: f.resets,
       seed: f.seed,
-      onCheck: (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`),
+      // With --json the checks are reported on stderr as they finish; the table says it all otherwise.
+      onCheck: f.json ? (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`) : undefined,
     });
     for (const w of report.warnings) ctx.logger.warn(w);
     if (f.json) printJson(ctx.io, report);
