@@ -4,7 +4,7 @@
  * - scalar metrics go to a JSONL file through `MetricsLog`, one object per line with a
  *   `step` and slash-prefixed keys (`charts/`, `losses/`, `reward/`, `teacher/`, `eval/`).
  */
-import { appendFileSync, closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -75,6 +75,22 @@ export class MetricsLog {
     for (const [k, v] of Object.entries(metrics)) clean[k] = typeof v === 'number' && !Number.isFinite(v) ? null : v;
     writeSync(this.fd, `${JSON.stringify(clean)}\n`);
   }
+  /**
+   * Keep only the rows `keep` accepts (see filterMetricsFile), e.g. those of a stage that runs
+   * again and logs them anew; the file is closed, rewritten atomically and opened again.
+   * Returns how many rows were dropped.
+   */
+  rewrite(keep: (row: Record<string, unknown>) => boolean): number {
+    if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = null;
+    try {
+      return filterMetricsFile(this.path, keep).dropped;
+    } finally {
+      this.fd = openSync(this.path, 'a');
+    }
+  }
   close(): void {
     if (this.fd !== null) {
       fsyncSync(this.fd);
@@ -82,6 +98,47 @@ export class MetricsLog {
       this.fd = null;
     }
   }
+}
+
+/**
+ * Rewrite a metrics.jsonl with only the rows `keep` accepts, and without a damaged last line (a
+ * write cut off by a kill). Atomic (a temp file, then a rename): killed mid-way, the old file is
+ * still whole. Lines elsewhere that do not parse are kept as they are. Nothing is written when
+ * nothing is dropped. Returns how many rows were dropped and the rows kept (parsed; unparsable
+ * ones left out). The file must not be open in a MetricsLog (see MetricsLog.rewrite).
+ */
+export function filterMetricsFile(path: string, keep: (row: Record<string, unknown>) => boolean): { dropped: number; kept: Record<string, unknown>[] } {
+  if (!existsSync(path)) return { dropped: 0, kept: [] };
+  const lines = readFileSync(path, 'utf8').split('\n');
+  // A file that does not end in a newline ends in a partial row (or is empty).
+  const partial = lines.pop() ?? '';
+  let dropped = partial.trim() === '' ? 0 : 1;
+  const keepLines: string[] = [];
+  const kept: Record<string, unknown>[] = [];
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      keepLines.push(line);
+      continue;
+    }
+    if (typeof row === 'object' && row !== null && !Array.isArray(row)) {
+      if (!keep(row as Record<string, unknown>)) {
+        dropped++;
+        continue;
+      }
+      kept.push(row as Record<string, unknown>);
+    }
+    keepLines.push(line);
+  }
+  if (dropped > 0) {
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, keepLines.map((l) => `${l}\n`).join(''));
+    renameSync(tmp, path);
+  }
+  return { dropped, kept };
 }
 
 /** Append one JSON line to a file (for small event logs). */

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
-import { MetricsLog } from './log.js';
+import { filterMetricsFile, MetricsLog } from './log.js';
 import { packageRoot } from './paths.js';
 
 export interface RunDir {
@@ -146,35 +146,5 @@ export function openRunDir(path: string): RunDir {
  * the rows kept (parsed; unparsable ones left out). Call it while no MetricsLog has the file open.
  */
 export function truncateMetrics(path: string, maxStep: number): { dropped: number; kept: Record<string, unknown>[] } {
-  if (!existsSync(path)) return { dropped: 0, kept: [] };
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n');
-  // A file that does not end in a newline ends in a partial row (or is empty).
-  const partial = lines.pop() ?? '';
-  const keepLines: string[] = [];
-  const kept: Record<string, unknown>[] = [];
-  let dropped = partial.trim() === '' ? 0 : 1;
-  for (const line of lines) {
-    if (line.trim() === '') continue;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch {
-      keepLines.push(line);
-      continue;
-    }
-    const step = (row as { step?: unknown } | null)?.step;
-    if (typeof step === 'number' && step > maxStep) {
-      dropped++;
-      continue;
-    }
-    keepLines.push(line);
-    if (typeof row === 'object' && row !== null) kept.push(row as Record<string, unknown>);
-  }
-  if (dropped > 0) {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, keepLines.map((l) => `${l}\n`).join(''));
-    renameSync(tmp, path);
-  }
-  return { dropped, kept };
+  return filterMetricsFile(path, (row) => !(typeof row.step === 'number' && row.step > maxStep));
 }

@@ -483,6 +483,22 @@ const P = {
   summary: 'summary.json',
 };
 
+/**
+ * The metrics rows a stage writes, for the stages that compute everything anew when they run
+ * (a re-run, or a run after an interrupted one): their old rows are dropped first, so the log
+ * holds one copy and curves do not repeat. (pairs and label go on from what is stored: their rows
+ * stay. The iql stage's rows are dropped per agent, as each one trains: see stageIql.)
+ */
+const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) => boolean>> = {
+  reward: (r) => 'reward/train_loss' in r || 'stages/reward_seconds' in r,
+  relabel: (r) => 'reward/transition_correlation' in r || 'stages/relabel_seconds' in r,
+  iql: (r) => 'stages/iql_seconds' in r,
+  eval: (r) => 'eval/normalized_ratio' in r || 'stages/eval_seconds' in r,
+};
+
+/** The prefix of an agent's metrics keys (`iql_learned/...`). */
+const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
+
 /** Outputs removed when a stage runs again (everything downstream that depends on it). */
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   pairs: [P.query, P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
@@ -590,6 +606,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         log.info(`stage ${stage}: done before, skipped (--force re-runs it)`);
         status[stage] = 'skipped';
         continue;
+      }
+      const rows = STAGE_ROWS[stage];
+      if (rows) {
+        const dropped = run.metrics.rewrite((r) => !rows(r));
+        if (dropped > 0) log.info(`stage ${stage}: dropped its ${dropped} metrics rows from before; it logs them anew`);
       }
       const t0 = clock.now();
       const changed = await STAGES[stage](ctx, o);
@@ -1077,6 +1098,9 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         c.log.info(`iql: ${p.agent} trained before, kept`);
         continue;
       }
+      // An agent trains from its first update: rows of an earlier (or interrupted) training go.
+      const prefix = `${agentKey(p.agent)}/`;
+      c.run.metrics.rewrite((r) => !Object.keys(r).some((k) => k.startsWith(prefix)));
       const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
       let last = Number.NaN;
       const res = await trainOfflineAgent({
@@ -1094,7 +1118,7 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         evalEpisodes: cfg.evalEpisodes,
         clock: c.clock,
         onMetrics: (k, m) => {
-          c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${p.agent.replace(/-/g, "_")}/${key}`, v])));
+          c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${prefix}${key}`, v])));
           if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
         },
         onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),

@@ -450,6 +450,34 @@ describe('prefrl offline pipeline', () => {
     expect(c.err.join('')).toContain('stage reward: done before, skipped');
   }, 180_000);
 
+  it('stages run again (--force) replace their metrics rows instead of adding a second copy; the pairs and label rows stay', async () => {
+    const first = cli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'oracle', ...TINY_FLAGS, ...TINY_AGENT, '--runs-dir', join(dir, 'rerun'), '--json'], first.ctx), first.err.join('')).toBe(0);
+    const runDir = lastJson<{ runDir: string }>(first.out).runDir;
+    const rows = () =>
+      readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // rows holding a key, or (a key ending in '/') a key with that prefix
+    const count = (rs: Record<string, unknown>[], key: string) => rs.filter((r) => (key.endsWith('/') ? Object.keys(r).some((k) => k.startsWith(key)) : key in r)).length;
+    const before = rows();
+    const again = cli();
+    expect(await main(['offline', '--resume', runDir, '--stage', 'reward,relabel,iql,eval', '--force', '--quiet'], again.ctx), again.err.join('')).toBe(0);
+    const after = rows();
+    for (const key of ['reward/train_loss', 'reward/transition_correlation', 'iql_learned/', 'iql_true/', 'bc/', 'eval/normalized_ratio', 'stages/reward_seconds', 'stages/iql_seconds', 'stages/eval_seconds']) {
+      expect(count(before, key), key).toBeGreaterThan(0);
+      expect(count(after, key), key).toBe(count(before, key));
+    }
+    // every agent's steps appear once
+    const steps = after.filter((r) => Object.keys(r).some((k) => k.startsWith('iql_learned/'))).map((r) => r.step);
+    expect(new Set(steps).size).toBe(steps.length);
+    // the stages not run again keep their rows
+    expect(count(after, 'teacher/labels')).toBe(count(before, 'teacher/labels'));
+    expect(count(after, 'stages/pairs_seconds')).toBe(1);
+    expect(again.err.join('')).toMatch(/stage reward: dropped its \d+ metrics rows from before; it logs them anew/);
+  }, 120_000);
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
