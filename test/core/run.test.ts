@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
+import { filterMetricsFile, MetricsLog } from '../../core/log.js';
 import { createRunDir, softwareChanges, softwareVersions } from '../../core/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-run-'));
@@ -41,5 +42,40 @@ describe('run folders', () => {
     expect(softwareChanges(old)).toEqual([]);
     writeFileSync(join(old, 'software.json'), '{ not json');
     expect(softwareChanges(old)).toEqual([]);
+  });
+});
+
+describe('MetricsLog', () => {
+  it('rewrite keeps the rows asked for, atomically, and the log goes on appending to the rewritten file; bad keys are refused', () => {
+    const d = mkdtempSync(join(tmpdir(), 'prefrl-metrics-'));
+    try {
+      const path = join(d, 'metrics.jsonl');
+      const log = new MetricsLog(path);
+      log.log(1, { 'a/x': 1 });
+      log.log(2, { 'b/y': 2, 'a/nan': Number.NaN });
+      expect(log.rewrite((r) => !('a/x' in r))).toBe(1);
+      log.log(3, { 'a/x': 3 });
+      expect(log.rewrite(() => true)).toBe(0);
+      log.close();
+      expect(readFileSync(path, 'utf8')).toBe('{"step":2,"b/y":2,"a/nan":null}\n{"step":3,"a/x":3}\n');
+      expect(() => log.rewrite(() => true)).toThrow(/is closed/);
+      expect(() => new MetricsLog(join(d, 'm2.jsonl')).log(0, { loss: 1 })).toThrow(/key "loss" must be slash-prefixed/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('filterMetricsFile drops a cut-off last line and keeps lines that do not parse in the middle', () => {
+    const d = mkdtempSync(join(tmpdir(), 'prefrl-metrics-'));
+    try {
+      const path = join(d, 'metrics.jsonl');
+      writeFileSync(path, '{"step":1,"a/x":1}\nnot json\n{"step":2,"a/x":2}\n{"step":3,"a/');
+      const r = filterMetricsFile(path, (row) => row.step !== 2);
+      expect(r.dropped).toBe(2);
+      expect(r.kept).toEqual([{ step: 1, 'a/x': 1 }]);
+      expect(readFileSync(path, 'utf8')).toBe('{"step":1,"a/x":1}\nnot json\n');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
