@@ -13,7 +13,7 @@ import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/b
 import { main } from '../scripts/cli.js';
 import { benchTiming, handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
 import { trainFlags } from '../scripts/commands/train.js';
-import { type CapturedCli, captureCli, lastJson } from './helpers/cli.js';
+import { type CapturedCli, captureCli, lastJson, spawnCli } from './helpers/cli.js';
 
 const ctx = (): CapturedCli => captureCli(new ManualClock());
 
@@ -216,6 +216,15 @@ describe('prefrl bench oracle', () => {
     const d = ctx();
     expect(await main(['bench', 'oracle'], d.ctx)).toBe(2);
     expect(d.err.join('')).toMatch(/--suite/);
+    // 0 and a negative scale get the same message; an empty --envs is not "no cells, done"
+    for (const scale of ['0', '-1']) {
+      const e = ctx();
+      expect(await main(['bench', 'oracle', '--suite', 'smoke', '--steps-scale', scale, '--dry-run'], e.ctx)).toBe(2);
+      expect(e.err.join('')).toContain(`--steps-scale: must be > 0, got ${scale}`);
+    }
+    const g = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', '', '--dry-run'], g.ctx)).toBe(2);
+    expect(g.err.join('')).toContain('--envs: name at least one env');
   });
 
   it('--shard dry runs split the suite disjointly and completely', async () => {
@@ -231,6 +240,19 @@ describe('prefrl bench oracle', () => {
     expect(shards.flat().sort()).toEqual([...all].sort());
     expect(new Set(shards.flat()).size).toBe(all.length);
     expect(existsSync(join(out, 'regret'))).toBe(false); // a dry run writes nothing
+  });
+
+  it('Ctrl-C during a cell says to run the bench command again (not to resume the cell\'s own run) and exits 130', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-sigint-'));
+    const { child, stderr, exited } = spawnCli(['bench', 'oracle', '--suite', 'smoke', '--steps-scale', '20', '--out', join(root, 'results'), '--runs-dir', join(root, 'runs')]);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && child.exitCode === null && !stderr().includes('cell 1/')) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    expect(stderr()).toContain('stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): prefrl bench oracle --suite smoke');
+    expect(stderr()).not.toContain('--resume');
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('runs the smoke suite: cell files, summary, SVG plots; reruns skip finished cells; a missing cell or dependency runs again', { timeout: 240_000 }, async () => {
@@ -297,6 +319,20 @@ describe('prefrl bench oracle', () => {
     const r2 = lastJson<Result>(second.out);
     expect(r2.ran).toEqual([]);
     expect(r2.skipped).toHaveLength(suite.cells.length);
+
+    // A result made with another configuration (here: a tampered hash) is left out of the
+    // summary and named, not averaged in as finished.
+    const tabFile = join(dir, 'cells', `${tab!.id}.jsonl`);
+    const tabText = readFileSync(tabFile, 'utf8');
+    writeFileSync(tabFile, tabText.replaceAll(configHash(tab!), 'another-config'));
+    const only = ctx();
+    expect(await main([...args, '--summary-only'], only.ctx)).toBe(0);
+    const staleSummary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(staleSummary).toContain(`**Left out: 1 cell result was made with another configuration**`);
+    expect(staleSummary).toContain(`\`${tab!.id}\``);
+    expect(staleSummary).toContain(`Cells: ${suite.cells.length - 1} finished`);
+    expect(staleSummary).not.toContain('## tabular: delivery gridworld');
+    writeFileSync(tabFile, tabText);
 
     // A killed cell left no file (maybe a temp file): only it runs again. A cell whose
     // dependency's run folder is gone (results copied from another machine) reruns the dependency.

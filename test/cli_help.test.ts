@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
+import { formatTable } from '../scripts/command.js';
 import { headline, listRuns } from '../scripts/commands/runs.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -100,5 +101,15 @@ describe('prefrl runs and tour', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('formatTable', () => {
+  it('pads columns to their widest cell, and copes with a very long table (no spread of every row into Math.max)', () => {
+    expect(formatTable(['a', 'bb'], [['xyz', '1'], ['', '22']])).toBe('a    bb\n---  --\nxyz  1\n     22');
+    const rows = Array.from({ length: 300_000 }, (_, i) => [String(i), 'x']);
+    const text = formatTable(['n', 'v'], rows);
+    expect(text.split('\n')).toHaveLength(300_002);
+    expect(text.split('\n')[1]).toBe('------  -');
   });
 });

@@ -78,6 +78,12 @@ describe('prefrl plot', () => {
     const two = join(root, 'two.svg');
     expect(await main(['plot', a, '--metric', 'eval/true_return,reward/val_accuracy', '--out', two], captureCli().ctx)).toBe(0);
     expect(readFileSync(two, 'utf8')).toContain('reward/val_accuracy');
+    // A run that logged none of the metrics is named in a warning, not left out silently.
+    const other = run(root, '20261201-120000-offline-c', [{ step: 1, 'iql_true/losses/q_loss': 0.3 }]);
+    const w = captureCli();
+    expect(await main(['plot', a, other, '--out', join(root, 'three.svg')], w.ctx)).toBe(0);
+    expect(w.err.join('')).toContain(`${other}: logged none of eval/true_return; no line for it`);
+    expect(w.err.join('')).not.toContain(`${a}: logged none`);
   });
 
   it('refuses a missing run, no run, a non-SVG or unplaceable --out with exit 2, writing nothing', async () => {

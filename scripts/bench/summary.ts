@@ -223,6 +223,8 @@ export interface SummaryInput {
   readonly command: string;
   /** Cells of the suite definition (this invocation's options) without a result. */
   readonly missing: readonly string[];
+  /** Of those, cells whose result was made with another configuration: left out of the tables. */
+  readonly stale?: readonly string[];
   /** Plot files written next to the summary (relative names). */
   readonly plots: readonly { readonly file: string; readonly title: string }[];
   /** Cells that failed in this invocation, with the message. */
@@ -248,6 +250,12 @@ export function summaryMarkdown(s: SummaryInput): string {
       'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist).',
     '',
   );
+  if (s.stale?.length) {
+    lines.push(
+      `**Left out: ${s.stale.length} cell result${s.stale.length === 1 ? ' was' : 's were'} made with another configuration** (another \`--expert\`, or a changed suite definition; they run again with the command): ${s.stale.map((id) => `\`${id}\``).join(', ')}`,
+      '',
+    );
+  }
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
     'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds). "vs true PPO" (and "vs IQL true", against IQL on the true reward) is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',

@@ -12,12 +12,12 @@ import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { activeClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { activeClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { type CellRunContext, runCell, shellQuote } from '../bench/run_cell.js';
 import { aggregate, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl bench oracle',
@@ -29,7 +29,7 @@ const spec = {
     shard: flags.string({ doc: 'run every n-th cell starting at i (i/n, 0 <= i < n), e.g. one shard per machine', optional: true }),
     out: flags.string({ doc: 'results root: cells, summary.md and plots go to <out>/<suite>/', default: 'benchmarks/results' }),
     runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: 'runs/bench-oracle' }),
-    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M)', default: 1, min: 0 }),
+    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch)', default: 1 }),
     envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true }),
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
     dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
@@ -86,7 +86,17 @@ export function handNotes(text: string): string | null {
 
 /** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
 export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
-  const records = readAllRecords(suiteDir);
+  // A result made with another configuration of a cell of this suite (e.g. another --expert) is
+  // left out: averaged in, it would mix two experiments. Results of cells outside this
+  // invocation's selection (other --envs or --seeds) stay.
+  const hashes = new Map(suite.cells.map((c) => [c.id, configHash(c)]));
+  const stale = new Set<string>();
+  const records = readAllRecords(suiteDir).filter((r) => {
+    const h = hashes.get(r.cellId);
+    if (h === undefined || r.hash === h) return true;
+    stale.add(r.cellId);
+    return false;
+  });
   const aggs = aggregate(records);
   const plots = await suitePlots(aggs);
   mkdirSync(suiteDir, { recursive: true });
@@ -95,7 +105,7 @@ export async function writeSummary(suite: Suite, suiteDir: string, command: stri
   const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
   const summary = join(suiteDir, 'summary.md');
   const notes = existsSync(summary) ? handNotes(readFileSync(summary, 'utf8')) : null;
-  const text = summaryMarkdown({ suite, records, command, missing, plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
+  const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
   writeFileSync(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
   return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
 }
@@ -110,6 +120,7 @@ export const benchOracleCommand: Command = {
     const shard = f.shard === undefined ? undefined : parseShard(f.shard);
     if (!(f.stepsScale > 0)) throw new UsageError(`--steps-scale: must be > 0, got ${f.stepsScale}`);
     if (f.dryRun && f.summaryOnly) throw new UsageError('--dry-run and --summary-only exclude each other');
+    if (f.envs !== undefined && f.envs.every((e) => e.trim() === '')) throw new UsageError('--envs: name at least one env (or leave --envs out for all of the suite\'s)');
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
@@ -211,38 +222,44 @@ export const benchOracleCommand: Command = {
     // Plain lines (one per finished cell) so the suite's ETA reads well between the runs' own bars.
     const progress = new Progress(`bench oracle ${suite.name}`, total, { unit: 'work', clock: ctx.clock, sink: ctx.io.stderr, tty: false, intervalMs: 0, silent: pending.length === 0 });
     let k = 0;
-    for (const cell of pending) {
-      k++;
-      if (ran.includes(cell.id)) {
-        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (ran as a dependency)`);
-        continue;
+    // Ctrl-C: the runs of a cell are the bench's, not the user's to resume (a cell that stops starts over).
+    const stopHint = pending.length > 0 ? onInterrupt(ctx, () => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`) : () => undefined;
+    try {
+      for (const cell of pending) {
+        k++;
+        if (ran.includes(cell.id)) {
+          progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id} (ran as a dependency)`);
+          continue;
+        }
+        // Other processes may share this folder: skip what they are running now or have finished
+        // (looked at after the claim, so a cell finished between the two is not run again).
+        const claim = claimCell(suiteDir, cell.id);
+        if (!claim.ok) {
+          busy.push(cell.id);
+          ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
+          progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
+          continue;
+        }
+        if (cellStatus(suiteDir, cell) === 'done') {
+          claim.release();
+          skipped.push(cell.id);
+          progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
+          continue;
+        }
+        ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);
+        try {
+          await execute(cell);
+        } catch (e) {
+          if (e instanceof UsageError) throw e;
+          failed.push({ id: cell.id, error: errorMessage(e) });
+          ctx.logger.error(`cell ${cell.id} failed: ${errorMessage(e)}`);
+        } finally {
+          claim.release();
+        }
+        progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id}${failed.some((x) => x.id === cell.id) ? ' FAILED' : ''}`);
       }
-      // Other processes may share this folder: skip what they are running now or have finished
-      // (looked at after the claim, so a cell finished between the two is not run again).
-      const claim = claimCell(suiteDir, cell.id);
-      if (!claim.ok) {
-        busy.push(cell.id);
-        ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
-        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (running elsewhere)`);
-        continue;
-      }
-      if (cellStatus(suiteDir, cell) === 'done') {
-        claim.release();
-        skipped.push(cell.id);
-        progress.drop(cell.cost, `cell ${k}/${pending.length} ${cell.id} (done by another process)`);
-        continue;
-      }
-      ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id}`);
-      try {
-        await execute(cell);
-      } catch (e) {
-        if (e instanceof UsageError) throw e;
-        failed.push({ id: cell.id, error: errorMessage(e) });
-        ctx.logger.error(`cell ${cell.id} failed: ${errorMessage(e)}`);
-      } finally {
-        claim.release();
-      }
-      progress.tick(cell.cost, `cell ${k}/${pending.length} ${cell.id}${failed.some((x) => x.id === cell.id) ? ' FAILED' : ''}`);
+    } finally {
+      stopHint();
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);

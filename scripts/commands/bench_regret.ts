@@ -47,12 +47,12 @@ const spec = {
     lr: flags.float({ doc: 'Adam learning rate', default: LEARN_DEFAULTS.lr, min: 0 }),
     l2: flags.float({ doc: 'L2 penalty (l2/2)|w|^2', default: LEARN_DEFAULTS.l2, min: 0 }),
     valueEvery: flags.int({ doc: 'Regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
-    out: flags.string({ doc: 'Folder for summary.md, results.json and command.txt', default: 'benchmarks/results/regret/bench-regret' }),
+    out: flags.string({ doc: 'Folder for summary.md, results.json and command.txt (the default is a scratch folder: committed results are only replaced when --out names them)', default: 'runs/bench-regret' }),
     write: flags.bool({ doc: 'Write the files into --out', default: true }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
   epilog: [
-    'Defaults reproduce benchmarks/results/regret/bench-regret: prefrl bench regret --seeds 3 --mdps 10',
+    'The committed results were made with the defaults: prefrl bench regret --seeds 3 --mdps 10 --out benchmarks/results/regret/bench-regret',
     'Quick look: prefrl bench regret --seeds 1 --mdps 2 --budgets 300,1000 --no-write',
   ].join('\n'),
 };

@@ -121,6 +121,9 @@ export const plotCommand: Command = {
     if (!existsSync(dirname(resolve(f.out)))) throw new UsageError(`--out ${f.out}: ${dirname(resolve(f.out))} is not an existing folder`);
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
     const cs = curves(runs, metrics);
+    // A run without any of the metrics draws no line: say so, rather than leave it out silently.
+    const shown = new Set(cs.map((c) => c.run));
+    for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r)))) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
     const svg = await renderSvg(curvesSpec(cs, metrics.join(', ')));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
