@@ -1,5 +1,5 @@
 /**
- * `prefrl runs`: run folders found one and two levels down, oldest first, with their command,
+ * `prefrl runs`: run folders found up to three levels down, oldest first, with their command,
  * env, state, headline (checked against the summaries written here) and the resume command of
  * an unfinished train or offline run; unreadable configs listed, files ignored.
  */
@@ -23,16 +23,26 @@ function fixture(): string {
   run(root, '20261201-090000-offline-pusher-human-s0', { command: 'offline', envConfig: { id: 'pusher' } });
   run(root, '20261201-110000-broken', '{"command": ');
   run(root, join('bench', '20261201-080000-rollout-custom'), { command: 'rollout', envConfig: { id: 'custom', model: '/robots/arm.xml' } }, { meanReturn: 12.345, returnStd: 1.5, policy: 'ppo' });
+  run(root, join('bench-oracle', 'smoke', '20261201-070000-ppo-true-s0'), { command: 'train', envConfig: { id: 'toy-reach' } }, { finalTrueReturn: 3, labelsUsed: 0 });
+  // a run folder's insides are not searched; four levels down is too deep
+  run(root, join('20261201-100000-train-reacher-oracle-s0', 'artifacts', 'x'), { command: 'train' });
+  run(root, join('a', 'b', 'c', '20261201-060000-too-deep'), { command: 'train' });
   writeFileSync(join(root, 'notes.txt'), 'not a run');
   return root;
 }
 
 describe('prefrl runs', () => {
-  it('lists runs oldest first, two levels deep, with state, headline and the resume command', () => {
+  it('lists runs oldest first, up to three levels deep (not inside run folders), with state, headline and the resume command', () => {
     const root = fixture();
     const runs = listRuns(root);
-    expect(runs.map((r) => r.run)).toEqual([join('bench', '20261201-080000-rollout-custom'), '20261201-090000-offline-pusher-human-s0', '20261201-100000-train-reacher-oracle-s0', '20261201-110000-broken']);
-    const [rollout, offline, train, broken] = runs;
+    expect(runs.map((r) => r.run)).toEqual([
+      join('bench-oracle', 'smoke', '20261201-070000-ppo-true-s0'),
+      join('bench', '20261201-080000-rollout-custom'),
+      '20261201-090000-offline-pusher-human-s0',
+      '20261201-100000-train-reacher-oracle-s0',
+      '20261201-110000-broken',
+    ]);
+    const [, rollout, offline, train, broken] = runs;
     expect(rollout).toMatchObject({ command: 'rollout', env: 'arm.xml', state: 'finished', result: 'return 12.3 +- 1.5, policy ppo', resume: null });
     expect(offline).toMatchObject({ command: 'offline', env: 'pusher', state: 'unfinished', result: null, resume: `prefrl offline --resume ${join(root, '20261201-090000-offline-pusher-human-s0')}` });
     expect(train).toMatchObject({ command: 'train', env: 'reacher', state: 'finished', result: 'return -31.3, 500 labels' });
@@ -56,7 +66,7 @@ describe('prefrl runs', () => {
     expect(text).toContain('20261201-110000-broken');
     expect(text).toContain('20261201-100000-train-reacher-oracle-s0  train');
     expect(text).not.toContain('offline-pusher');
-    expect(text).toContain('(2 older not shown; --last 0 lists all)');
+    expect(text).toContain('(3 older not shown; --last 0 lists all)');
     const b = captureCli();
     expect(await main(['runs', '--runs-dir', root, '--command', 'offline', '--json'], b.ctx)).toBe(0);
     const j = lastJson<{ runs: RunEntry[]; total: number }>(b.out);

@@ -103,24 +103,30 @@ function isDir(p: string): boolean {
 }
 
 /** Every run folder (a folder with config.json) in `root` and in its sub-folders one level down, by name. */
+/** How many folder levels below the runs folder are searched for run folders. */
+export const RUN_DEPTH = 3;
+
 export function listRuns(root: string): RunEntry[] {
   if (!isDir(root)) throw new UsageError(`--runs-dir: ${root} is not a folder`);
   const out: RunEntry[] = [];
-  for (const name of readdirSync(root).sort()) {
-    const p = join(root, name);
-    if (!isDir(p)) continue;
-    if (existsSync(join(p, 'config.json'))) {
-      out.push(entry(root, name));
-      continue;
-    }
-    let inner: string[] = [];
+  // A run folder holds config.json; other folders are searched up to RUN_DEPTH levels down (the
+  // bench's cell runs sit in runs/bench-oracle/<suite>/<run>). A run folder's own insides are not.
+  const walk = (rel: string, depth: number): void => {
+    let names: string[];
     try {
-      inner = readdirSync(p).sort();
+      names = readdirSync(join(root, rel)).sort();
     } catch {
-      continue;
+      return;
     }
-    for (const sub of inner) if (isDir(join(p, sub)) && existsSync(join(p, sub, 'config.json'))) out.push(entry(root, join(name, sub)));
-  }
+    for (const name of names) {
+      const r = rel === '' ? name : join(rel, name);
+      const p = join(root, r);
+      if (!isDir(p)) continue;
+      if (existsSync(join(p, 'config.json'))) out.push(entry(root, r));
+      else if (depth + 1 < RUN_DEPTH) walk(r, depth + 1);
+    }
+  };
+  walk('', 0);
   // Oldest first: run folders start with their timestamp (yyyymmdd-hhmmss).
   const stamp = (e: RunEntry) => basename(e.run).match(/^\d{8}-\d{6}/)?.[0] ?? '';
   return out.sort((a, b) => stamp(a).localeCompare(stamp(b)) || a.run.localeCompare(b.run));
@@ -130,7 +136,7 @@ const spec = {
   command: 'prefrl runs',
   summary: 'List the run folders: the command and env that made each, finished or not, its headline result, and how to resume an unfinished one.',
   flags: {
-    runsDir: flags.string({ doc: 'the runs folder (its sub-folders one level down are searched too)', default: 'runs' }),
+    runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
     command: flags.string({ doc: 'only runs of this command (train, offline, iql, rollout, collect, ...)', optional: true }),
     json: flags.bool({ doc: 'print one JSON object ({"runs": [...]}, every run listed) as the last line', default: false }),
