@@ -44,11 +44,11 @@
  * match, wrong dtypes, NaN/Inf in observations, actions or rewards, flags other than 0/1, and a
  * dataset recorded on another env than the one requested.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type H5wasm from 'h5wasm/node';
 import { InputError } from '../core/errors.js';
-import { asset } from '../core/paths.js';
+import { softwareVersions } from '../core/run.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { TransitionBatch } from '../reward/types.js';
@@ -178,13 +178,9 @@ function withHdf5Errors<T>(errors: H5ErrorSwitch, f: () => T): T {
   }
 }
 
-/** The prefrl version recorded in datasets (package.json). */
+/** The prefrl version recorded in datasets (package.json; the one run folders record in software.json). */
 export function prefrlVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(asset('package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
+  return softwareVersions().prefrl;
 }
 
 // ---------------------------------------------------------------------------------------
