@@ -415,6 +415,18 @@ function verdict(p: number): number {
 
 const LABEL_KEYS = new Set(['id', 'pairId', 'teacher', 'kind', 'probFirst', 'reason', 'responseMs', 'comment', 'raw', 'createdAt']);
 
+/** `addLabels` was given a label for a pair its teacher had already labelled (under another label id). */
+export class SecondLabelError extends Error {
+  constructor(
+    readonly label: Pick<NewLabel, 'id' | 'pairId' | 'teacher'>,
+    /** The id of the label the teacher gave the pair first (kept). */
+    readonly firstLabelId: string,
+  ) {
+    super(`LabelStore.addLabels: teacher ${label.teacher} already labelled pair ${label.pairId} (label ${firstLabelId}); label ${label.id} would be a second answer, and a teacher labels a pair once`);
+    this.name = 'SecondLabelError';
+  }
+}
+
 export class LabelStore {
   private readonly db: Database.Database;
   private readonly clock: Clock;
@@ -851,8 +863,10 @@ export class LabelStore {
    * see the header). Idempotent on label id: a label already stored with the same content is
    * counted as a duplicate and not stored again; the same id with different content is an
    * error (and nothing of the batch is stored). Teachers seen for the first time are
-   * registered with kind "unknown". Labels must name stored pairs. A lease the teacher held on
-   * the pair ends with its label.
+   * registered with kind "unknown". Labels must name stored pairs. A teacher labels a pair once:
+   * a label (under another id) for a pair its teacher already labelled, in the store or earlier
+   * in the batch, is an error and nothing of the batch is stored. A lease the teacher held on the
+   * pair ends with its label.
    */
   addLabels(labels: readonly NewLabel[]): AddLabelsResult {
     const db = this.live();
@@ -869,6 +883,7 @@ export class LabelStore {
         const ins = db.prepare(`INSERT INTO labels (id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw, created_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
         const endLease = db.prepare('DELETE FROM leases WHERE pair_id = ? AND teacher = ?');
+        const byTeacher = db.prepare('SELECT id FROM labels WHERE pair_id = ? AND teacher = ? LIMIT 1');
         let added = 0;
         for (const l of labels) {
           const old = existing.get(l.id) as LabelRow | undefined;
@@ -877,6 +892,8 @@ export class LabelStore {
             continue;
           }
           if (!pairExists.get(l.pairId)) throw new Error(`LabelStore.addLabels: label ${l.id} names pair ${l.pairId}, which is not in ${this.path}`);
+          const first = byTeacher.get(l.pairId, l.teacher) as { id: string } | undefined;
+          if (first) throw new SecondLabelError(l, first.id);
           teacher.run(l.teacher);
           ins.run(
             l.id,

@@ -11,7 +11,7 @@ import { Rng } from '../../core/rng.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { cutSegments, makePair } from '../../reward/segments.js';
-import { LabelStore } from '../../reward/store.js';
+import { LabelStore, SecondLabelError } from '../../reward/store.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
 import { defaultContext, type Io } from '../../scripts/command.js';
 import { labelsExportCommand, labelsImportCommand } from '../../scripts/commands/labels.js';
@@ -149,6 +149,26 @@ describe('LabelStore labels', () => {
     store.close();
   });
 
+  it('a teacher labels a pair once: a second label under another id, stored or in the same batch, stores none of the batch', () => {
+    const { store } = open();
+    store.putPairs(pairs);
+    store.addLabels([pref('a', pairs[0].id, 't', 1)]);
+    let err: unknown;
+    try {
+      store.addLabels([pref('b', pairs[1].id, 't', 1), { id: 'c', pairId: pairs[0].id, teacher: 't', kind: 'skip', reason: 'unsure' }]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SecondLabelError);
+    expect((err as SecondLabelError).firstLabelId).toBe('a');
+    expect((err as Error).message).toBe(`LabelStore.addLabels: teacher t already labelled pair ${pairs[0].id} (label a); label c would be a second answer, and a teacher labels a pair once`);
+    expect(() => store.addLabels([pref('d', pairs[2].id, 'u', 1), pref('e', pairs[2].id, 'u', 0)])).toThrow(SecondLabelError);
+    expect(store.labels().map((l) => l.id)).toEqual(['a']);
+    // Another teacher on the same pair, and a re-sent identical label, are fine.
+    expect(store.addLabels([pref('f', pairs[0].id, 'u', 0), pref('a', pairs[0].id, 't', 1)])).toEqual({ added: 1, duplicates: 1 });
+    store.close();
+  });
+
   it('labelledPairs returns pairs with their preference labels (skips on request)', () => {
     const { store, clock } = open();
     store.putPairs(pairs.slice(0, 2), { round: 0 });
@@ -241,11 +261,11 @@ describe('LabelStore leases', () => {
 
 describe('LabelStore agreement', () => {
   it('is the fraction of agreeing teacher pairs on pairs with >= 2 preferences (hand-made case)', () => {
-    const { store, clock } = open();
+    const { store } = open();
     store.putPairs(pairs.slice(0, 4), { wanted: 3 });
     const [p1, p2, p3, p4] = pairs.map((p) => p.id);
     store.addLabels([
-      pref('1', p1, 'A', 0), // A's first answer on p1, replaced by the later one below
+      pref('1', p1, 'A', 0.9),
       pref('2', p1, 'B', 1),
       pref('3', p1, 'C', 0),
       pref('4', p2, 'A', 0.5),
@@ -254,8 +274,6 @@ describe('LabelStore agreement', () => {
       pref('7', p4, 'A', 0),
       { id: '8', pairId: p4, teacher: 'B', kind: 'skip', reason: 'unsure' },
     ]);
-    clock.advance(10);
-    store.addLabels([pref('9', p1, 'A', 0.9)]);
     // p1: A first, B first, C second -> AB agree, AC and BC disagree. p2: A and B equal -> agree.
     // p3 has one teacher, p4 one preference (B skipped): not counted.
     const ag = store.agreement();
