@@ -345,7 +345,8 @@ describe('prefrl bench oracle', () => {
     expect(await main(args, third.ctx)).toBe(0);
     const r3 = lastJson<Result>(third.out);
     expect([...r3.ran].sort()).toEqual([random.id, ppo.id, regret.id].sort());
-    expect(r3.skipped).toHaveLength(suite.cells.length - 2);
+    expect(r3.skipped).toHaveLength(suite.cells.length - 3);
+    expect(r3.skipped).not.toContain(ppo.id); // run again as a dependency: in ran only
     expect(existsSync(resolve(byId(ppo.id)[0].runDir as string))).toBe(true);
     expect(readdirSync(join(dir, 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]); // claims released
 

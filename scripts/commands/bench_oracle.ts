@@ -212,6 +212,9 @@ export const benchOracleCommand: Command = {
         const recs = await runCell(cell, rc);
         writeCellRecords(suiteDir, cell.id, recs);
         ran.push(cell.id);
+        // A finished cell run again for its artifact (a dependency) counts as run, not skipped.
+        const i = skipped.indexOf(cell.id);
+        if (i >= 0) skipped.splice(i, 1);
         return recs;
       } finally {
         inFlight.delete(cell.id);
