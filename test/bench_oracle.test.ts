@@ -9,6 +9,7 @@ import { makeEnv } from '../envs/registry.js';
 import { parseHeronConfig } from '../reward/teachers/heron.js';
 import { type CellRecord, cellId, claimCell, claimFile, claimIsStale, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
 import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
+import { sharedColours, suitePlots } from '../scripts/bench/plots.js';
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
 import { main } from '../scripts/cli.js';
 import { benchTiming, handNotes, NOTES_HEADING } from '../scripts/commands/bench_oracle.js';
@@ -127,6 +128,25 @@ describe('bench oracle helpers', () => {
     expect(ratios(ppo!, aggs).ratio).toBeNull();
     expect(compareRows({ method: 'preference' }, { method: 'random' })).toBeGreaterThan(0);
     expect(compareRows({ method: 'p', labels: 100 }, { method: 'p', labels: 1000 })).toBeLessThan(0);
+  });
+
+  it('a config has the same colour in every plot over labels, and a legend lists only the configs a plot shows', async () => {
+    const scale = sharedColours(['b', 'a', 'c', 'a']);
+    expect(scale(['c', 'a'])).toEqual({ domain: ['a', 'c'], range: ['#4c78a8', '#e45756'] });
+    expect(scale(['b'])).toEqual({ domain: ['b'], range: ['#f58518'] });
+    expect(() => scale(['d'])).toThrow(/"d" is not among the names given/);
+    // Sorted names: "PPO true reward" (the dashed rule, return plot only), "b-teacher", "z-teacher".
+    const recs = [rec('env', { method: 'ppo-true', steps: 10 }, 0, { finalTrueReturn: 100 })];
+    for (const teacher of ['b-teacher', 'z-teacher']) {
+      for (const labels of [100, 1000]) recs.push(rec('env', { method: 'preference', teacher, labels, steps: 10 }, 0, { finalTrueReturn: labels / 20, rewardAccuracy: 0.7 }));
+    }
+    const plots = await suitePlots(aggregate(recs));
+    const svg = (file: string) => plots.find((p) => p.file === file)!.svg;
+    const ret = svg('return_vs_labels.svg');
+    const acc = svg('accuracy_vs_labels.svg');
+    for (const c of ['#4c78a8', '#f58518', '#e45756']) expect(ret).toContain(c);
+    expect(acc).not.toContain('#4c78a8'); // the baseline's colour: not shifted onto b-teacher
+    for (const c of ['#f58518', '#e45756']) expect(acc).toContain(c);
   });
 
   it('tabular claims and the Markdown table', () => {

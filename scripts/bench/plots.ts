@@ -56,6 +56,29 @@ function varyingColumns(aggs: readonly Aggregate[]): Map<string, Set<string>> {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
+/** Vega's "tableau10" colours, then ten more: a config keeps its colour in every plot of a suite. */
+const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac', '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/**
+ * Colour scales that give each name the same colour in every plot: names are numbered in sorted
+ * order over `all`, and a plot's scale lists only the names it shows (so its legend has no
+ * entries without data) with their colours. Names beyond the palette's length reuse colours.
+ */
+export function sharedColours(all: Iterable<string>): (shown: Iterable<string>) => { domain: string[]; range: string[] } {
+  const index = new Map([...new Set(all)].sort().map((name, i) => [name, i]));
+  return (shown) => {
+    const domain = [...new Set(shown)].sort();
+    return {
+      domain,
+      range: domain.map((name) => {
+        const i = index.get(name);
+        if (i === undefined) throw new Error(`sharedColours: ${JSON.stringify(name)} is not among the names given`);
+        return PALETTE[i % PALETTE.length];
+      }),
+    };
+  };
+}
+
 function facetSpec(title: string, values: Record<string, unknown>[], layer: unknown[], columns: number): TopLevelSpec {
   return {
     $schema: SCHEMA,
@@ -95,17 +118,20 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
 
   const learned = aggs.filter((a) => !isReference(a.row) && typeof a.row.labels === 'number' && a.row.labels > 0 && a.metrics.finalTrueReturn?.n);
   const learnedTables = new Set(learned.map((a) => a.table));
+  const labelsLabel = (a: Aggregate) => configLabel({ ...a.row, labels: '-' }, varying.get(a.table) ?? new Set());
+  const baselines = aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n);
+  // The two plots over labels show the same configs: the same colours in both.
+  const labelColours = sharedColours([...learned.map(labelsLabel), ...baselines.map(label)]);
   const labelPlot = async (file: string, metric: string, title: string, yTitle: string, withBaseline: boolean) => {
     const pts = learned
       .filter((a) => a.metrics[metric]?.n)
       .map((a) => {
         const m = a.metrics[metric];
-        return { panel: a.table, config: configLabel({ ...a.row, labels: '-' }, varying.get(a.table) ?? new Set()), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config' };
+        return { panel: a.table, config: labelsLabel(a), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config' };
       });
     if (pts.length === 0) return;
-    const rules = withBaseline
-      ? aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n).map((a) => ({ panel: a.table, config: label(a), mean: a.metrics.finalTrueReturn.mean, kind: 'baseline' }))
-      : [];
+    const rules = withBaseline ? baselines.map((a) => ({ panel: a.table, config: label(a), mean: a.metrics.finalTrueReturn.mean, kind: 'baseline' })) : [];
+    const colour = { field: 'config', type: 'nominal', title: null, scale: labelColours([...pts, ...rules].map((p) => p.config)) };
     const layer: unknown[] = [
       { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'line', point: true }, encoding: { x: { field: 'labels', type: 'quantitative', title: 'labels', axis: { format: 'd' } }, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: '.4~g' } }, color: colour } },
       { transform: [{ filter: "datum.kind == 'config'" }], mark: 'rule', encoding: { x: { field: 'labels', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: colour } },
