@@ -1,10 +1,12 @@
 /**
  * Locating files that ship with prefrl (MJCF assets, the viewer build) whether the code runs
- * from TypeScript sources (tests) or from the compiled dist/ folder (CLI).
+ * from TypeScript sources (tests) or from the compiled dist/ folder (CLI); checking output file
+ * paths given on the command line.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from './errors.js';
 
 let cachedRoot: string | null = null;
 
@@ -38,4 +40,38 @@ export function asset(relative: string): string {
 /** True when this module is running from TypeScript sources rather than dist/. */
 export function runningFromSource(): boolean {
   return import.meta.url.endsWith('.ts');
+}
+
+/** How `checkOutFile` treats an existing file: `force` false refuses it (the command has --force), true or undefined lets it be replaced. */
+export interface OutFileOptions {
+  /** The flag named in errors (default --out). */
+  readonly flag?: string;
+  /** Required ending of the file name, e.g. '.svg'. */
+  readonly ext?: string;
+  /** A file name to suggest when `out` is a folder, e.g. 'data.h5'. */
+  readonly example?: string;
+  /** false: an existing file is refused (pass --force); true or undefined: it may be replaced. */
+  readonly force?: boolean;
+}
+
+/**
+ * Refuse, before any work, an output file path that cannot or should not be written: a wrong
+ * file ending, a folder that does not exist, a path that is a folder, or (with `force: false`)
+ * an existing file. The usage errors name the flag and the path.
+ */
+export function checkOutFile(out: string, opts: OutFileOptions = {}): void {
+  const flag = opts.flag ?? '--out';
+  if (opts.ext !== undefined && !out.toLowerCase().endsWith(opts.ext.toLowerCase())) throw new UsageError(`${flag} ${out}: expected a file name ending in ${opts.ext}`);
+  const folder = dirname(resolve(out));
+  if (!isFolder(folder)) throw new UsageError(`${flag} ${out}: ${folder} is not an existing folder`);
+  if (isFolder(out)) throw new UsageError(`${flag} ${out}: is a folder; give a file name${opts.example ? ` such as ${join(out, opts.example)}` : ' in it'}`);
+  if (opts.force === false && existsSync(out)) throw new UsageError(`${flag} ${out}: already exists; pass --force to replace it, or choose another file`);
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -25,7 +25,7 @@ describe('prefrl collect --out', () => {
     expect((await readDataset(out)).size).toBe(60);
     const before = readFileSync(out);
 
-    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--out', out], join(root, 'none1'), /--out: .*data\.h5 already exists; pass --force to replace it/);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--out', out], join(root, 'none1'), /--out .*data\.h5: already exists; pass --force to replace it/);
     expect(readFileSync(out).equals(before)).toBe(true);
 
     const again = await collect(['--out', out, '--seed', '2', '--force']);
@@ -35,8 +35,8 @@ describe('prefrl collect --out', () => {
   });
 
   it('an --out in a folder that does not exist, an --out that is a folder, and --force without --out are refused before a run folder exists', async () => {
-    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', join(root, 'missing', 'x.h5')], join(root, 'none2'), /--out: .*missing is not an existing folder/);
-    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', root], join(root, 'none3'), /--out: .* is a folder; give a file name such as/);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', join(root, 'missing', 'x.h5')], join(root, 'none2'), /--out .*x\.h5: .*missing is not an existing folder/);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', root], join(root, 'none3'), /--out .*: is a folder; give a file name such as .*data\.h5/);
     await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--force'], join(root, 'none4'), /--force is only for --out/);
     expect(statSync(root).isDirectory()).toBe(true);
   });

@@ -90,7 +90,7 @@ describe('prefrl plot', () => {
     const { root, a } = fixture();
     const cases: [string[], string][] = [
       [['plot', '--out', join(root, 'x.svg')], 'prefrl plot: missing argument <run>'],
-      [['plot', a, '--out', join(root, 'x.png')], `prefrl plot: --out ${join(root, 'x.png')}: expected an .svg file`],
+      [['plot', a, '--out', join(root, 'x.png')], `prefrl plot: --out ${join(root, 'x.png')}: expected a file name ending in .svg`],
       [['plot', a, '--out', join(root, 'no', 'x.svg')], `prefrl plot: --out ${join(root, 'no', 'x.svg')}: ${join(root, 'no')} is not an existing folder`],
       [['plot', join(root, 'gone'), '--out', join(root, 'x.svg')], `prefrl plot: ${join(root, 'gone')}: not found`],
       [['plot', root, '--out', join(root, 'x.svg')], `prefrl plot: ${root}: not a run folder (no metrics.jsonl)`],

@@ -19,13 +19,12 @@
  * envs (medium-replay). With --steps N the random/medium/expert dataset holds exactly N
  * transitions; its last episode may be cut (no terminal or timeout flag, as in D4RL).
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { loadPpoPolicy } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { checkOutFile } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir } from '../../core/run.js';
@@ -100,16 +99,6 @@ export interface CollectSummary extends DatasetSummary {
   readonly ppoFinalReturn?: number;
 }
 
-/** Refuse, before any work, an --out whose folder does not exist or that would replace a file without --force. */
-function checkOutPath(out: string, force: boolean): void {
-  const folder = dirname(resolve(out));
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--out: ${dirname(out)} is not an existing folder`);
-  if (existsSync(out)) {
-    if (statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a folder; give a file name such as ${join(out, 'data.h5')}`);
-    if (!force) throw new UsageError(`--out: ${out} already exists; pass --force to replace it, or choose another file`);
-  }
-}
-
 export const collectCommand: Command = {
   name: 'collect',
   summary: 'Collect an offline dataset (HDF5, D4RL layout) with a random, medium, expert or medium-replay policy',
@@ -122,7 +111,7 @@ export const collectCommand: Command = {
     if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);
     if (f.policy !== 'medium-replay' && f.targetReturn !== undefined) throw new UsageError('prefrl collect: --target-return is only for --policy medium-replay');
     if (f.force && f.out === undefined) throw new UsageError('prefrl collect: --force is only for --out');
-    if (f.out !== undefined) checkOutPath(f.out, f.force);
+    if (f.out !== undefined) checkOutFile(f.out, { example: 'data.h5', force: f.force });
     const probe = await makeEnv(envConfig, { logger: ctx.logger });
     const envSpec = probe.spec;
     probe.dispose();

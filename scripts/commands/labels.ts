@@ -9,10 +9,8 @@
  * `prefrl labels stats`: who labelled how much, how fast, how often each teacher agrees with the
  * true partial return (the stored segments carry the env's rewards) and with the others.
  */
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { checkOutFile } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
@@ -40,13 +38,6 @@ const importSpec = {
   epilog: 'Example: prefrl labels import --store runs/y/labels.sqlite --in labels.jsonl',
 };
 
-function isFolder(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 export const labelsExportCommand: Command = {
   name: 'labels export',
@@ -55,9 +46,7 @@ export const labelsExportCommand: Command = {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, out, json } = parsed.flags;
-    const folder = dirname(resolve(out));
-    if (!isFolder(folder)) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
-    if (isFolder(out)) throw new UsageError(`--out ${out}: is a folder (name the JSONL file to write)`);
+    checkOutFile(out, { example: 'labels.jsonl' });
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
       const labels = store.exportJsonl(out);

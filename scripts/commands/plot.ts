@@ -4,10 +4,11 @@
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { checkOutFile } from '../../core/paths.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
@@ -117,8 +118,7 @@ export const plotCommand: Command = {
     const runs = [...new Set(parsed.positionals)];
     const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
-    if (!f.out.toLowerCase().endsWith('.svg')) throw new UsageError(`--out ${f.out}: expected an .svg file`);
-    if (!existsSync(dirname(resolve(f.out)))) throw new UsageError(`--out ${f.out}: ${dirname(resolve(f.out))} is not an existing folder`);
+    checkOutFile(f.out, { ext: '.svg', example: 'curves.svg' });
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
     const cs = curves(runs, metrics);
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.

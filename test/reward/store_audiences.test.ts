@@ -215,7 +215,7 @@ describe('read-only commands open an existing store only', () => {
     expect(e.err.join('')).toBe(`prefrl labels export: --out ${target}: ${join(dir, 'no', 'such')} is not an existing folder\n`);
     const d = await cli(['labels', 'export', '--store', path, '--out', dir]);
     expect(d.code).toBe(2);
-    expect(d.err.join('')).toBe(`prefrl labels export: --out ${dir}: is a folder (name the JSONL file to write)\n`);
+    expect(d.err.join('')).toBe(`prefrl labels export: --out ${dir}: is a folder; give a file name such as ${join(dir, 'labels.jsonl')}\n`);
     // The store itself names the file asked for should the write fail anyway.
     const s = LabelStore.open(path, { create: false });
     try {

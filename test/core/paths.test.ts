@@ -1,0 +1,41 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../core/errors.js';
+import { checkOutFile } from '../../core/paths.js';
+
+function usage(f: () => void): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
+describe('checkOutFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prefrl-paths-'));
+  const folder = join(dir, 'folder.h5');
+  mkdirSync(folder);
+  const file = join(dir, 'old.h5');
+  writeFileSync(file, 'x');
+
+  it('accepts a new file in an existing folder, and an existing file unless force is false', () => {
+    expect(usage(() => checkOutFile(join(dir, 'new.h5')))).toBe('no error');
+    expect(usage(() => checkOutFile(file))).toBe('no error');
+    expect(usage(() => checkOutFile(file, { force: true }))).toBe('no error');
+    expect(usage(() => checkOutFile(join(dir, 'a.SVG'), { ext: '.svg' }))).toBe('no error');
+  });
+
+  it('names the flag and the path: wrong ending, missing folder, a folder, an existing file without --force', () => {
+    expect(usage(() => checkOutFile(join(dir, 'a.png'), { ext: '.svg' }))).toBe(`--out ${join(dir, 'a.png')}: expected a file name ending in .svg`);
+    expect(usage(() => checkOutFile('a.png', { ext: '.jsonl', flag: '--export' }))).toBe('--export a.png: expected a file name ending in .jsonl');
+    expect(usage(() => checkOutFile(join(dir, 'no', 'x.h5')))).toBe(`--out ${join(dir, 'no', 'x.h5')}: ${join(dir, 'no')} is not an existing folder`);
+    expect(usage(() => checkOutFile(join(file, 'x.h5')))).toBe(`--out ${join(file, 'x.h5')}: ${file} is not an existing folder`);
+    expect(usage(() => checkOutFile(folder, { example: 'data.h5' }))).toBe(`--out ${folder}: is a folder; give a file name such as ${join(folder, 'data.h5')}`);
+    expect(usage(() => checkOutFile(folder))).toBe(`--out ${folder}: is a folder; give a file name in it`);
+    expect(usage(() => checkOutFile(file, { force: false }))).toBe(`--out ${file}: already exists; pass --force to replace it, or choose another file`);
+  });
+});
