@@ -242,6 +242,8 @@ export interface OfflineRunOptions {
   readonly runsDir?: string;
   /** Run name (default offline-<env>-<teacher>-s<seed>). */
   readonly name?: string;
+  /** The command this run is part of (a benchmark's), recorded in config.json as `partOf`. */
+  readonly partOf?: string;
   /** Runtime-only VLM settings (a stub server's fetch, a renderer, the key lookup); never saved. */
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
   /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
@@ -571,7 +573,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size } },
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size }, ...(o.partOf ? { partOf: o.partOf } : {}) },
       clock,
     });
   o.onRun?.(run.path);

@@ -25,6 +25,12 @@ export interface CommandContext {
   readonly io: Io;
   readonly logger: Logger;
   readonly clock: Clock;
+  /**
+   * The command this one runs inside (e.g. a `prefrl bench oracle ...` invocation whose cells run
+   * train, collect and offline in-process). Run folders record it as `partOf`, and `prefrl runs`
+   * names it as the way to go on with an unfinished one.
+   */
+  readonly partOf?: string;
 }
 
 export function defaultContext(io: Io = processIo): CommandContext {

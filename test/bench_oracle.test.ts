@@ -308,6 +308,8 @@ describe('prefrl bench oracle', () => {
     expect(ppoRec.metrics.finalTrueReturn).toEqual(expect.any(Number));
     expect(ppoRec.curve?.length).toBeGreaterThan(2);
     expect(ppoRec.command).toMatch(/^prefrl train --env toy-reach .*--reward true/);
+    // The cell's run folder says which benchmark it is part of (`prefrl runs` names that command to go on).
+    expect(JSON.parse(readFileSync(join(resolve(ppoRec.runDir as string), 'config.json'), 'utf8')).partOf).toBe(ppoRec.benchCommand);
     const oracle = suite.cells.find((c) => c.row.teacher === 'oracle') as TrainCell;
     expect(byId(oracle.id)[0].metrics.labelsUsed).toBe(40);
     const regret = suite.cells.find((c) => c.row.teacher === 'regret') as TrainCell;

@@ -24,6 +24,8 @@ function fixture(): string {
   run(root, '20261201-110000-broken', '{"command": ');
   run(root, join('bench', '20261201-080000-rollout-custom'), { command: 'rollout', envConfig: { id: 'custom', model: '/robots/arm.xml' } }, { meanReturn: 12.345, returnStd: 1.5, policy: 'ppo' });
   run(root, join('bench-oracle', 'smoke', '20261201-070000-ppo-true-s0'), { command: 'train', envConfig: { id: 'toy-reach' } }, { finalTrueReturn: 3, labelsUsed: 0 });
+  // an unfinished cell run of a benchmark: it goes on by running the benchmark again
+  run(root, join('bench-oracle', 'smoke', '20261201-065000-oracle-s0'), { command: 'train', envConfig: { id: 'toy-reach' }, partOf: 'prefrl bench oracle --suite smoke' });
   // a run folder's insides are not searched; four levels down is too deep
   run(root, join('20261201-100000-train-reacher-oracle-s0', 'artifacts', 'x'), { command: 'train' });
   run(root, join('a', 'b', 'c', '20261201-060000-too-deep'), { command: 'train' });
@@ -36,13 +38,15 @@ describe('prefrl runs', () => {
     const root = fixture();
     const runs = listRuns(root);
     expect(runs.map((r) => r.run)).toEqual([
+      join('bench-oracle', 'smoke', '20261201-065000-oracle-s0'),
       join('bench-oracle', 'smoke', '20261201-070000-ppo-true-s0'),
       join('bench', '20261201-080000-rollout-custom'),
       '20261201-090000-offline-pusher-human-s0',
       '20261201-100000-train-reacher-oracle-s0',
       '20261201-110000-broken',
     ]);
-    const [, rollout, offline, train, broken] = runs;
+    const [cell, , rollout, offline, train, broken] = runs;
+    expect(cell).toMatchObject({ command: 'train', state: 'unfinished', resume: 'part of a benchmark; run it again: prefrl bench oracle --suite smoke' });
     expect(rollout).toMatchObject({ command: 'rollout', env: 'arm.xml', state: 'finished', result: 'return 12.3 +- 1.5, policy ppo', resume: null });
     expect(offline).toMatchObject({ command: 'offline', env: 'pusher', state: 'unfinished', result: null, resume: `prefrl offline --resume ${join(root, '20261201-090000-offline-pusher-human-s0')}` });
     expect(train).toMatchObject({ command: 'train', env: 'reacher', state: 'finished', result: 'return -31.3, 500 labels' });
@@ -66,7 +70,7 @@ describe('prefrl runs', () => {
     expect(text).toContain('20261201-110000-broken');
     expect(text).toContain('20261201-100000-train-reacher-oracle-s0  train');
     expect(text).not.toContain('offline-pusher');
-    expect(text).toContain('(3 older not shown; --last 0 lists all)');
+    expect(text).toContain('(4 older not shown; --last 0 lists all)');
     const b = captureCli();
     expect(await main(['runs', '--runs-dir', root, '--command', 'offline', '--json'], b.ctx)).toBe(0);
     const j = lastJson<{ runs: RunEntry[]; total: number }>(b.out);

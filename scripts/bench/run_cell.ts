@@ -101,7 +101,7 @@ async function runTrainCell(cell: TrainCell, rc: CellRunContext): Promise<CellRe
   const argv = await trainArgv(cell, rc);
   const f = parseFlags(argv, { command: 'prefrl train', summary: 'train (bench oracle cell)', flags: trainFlags }).flags;
   const t0 = rc.ctx.clock.now();
-  const { summary: s, run } = await train(f, rc.ctx);
+  const { summary: s, run } = await train(f, { ...rc.ctx, partOf: rc.benchCommand });
   const wall = (rc.ctx.clock.now() - t0) / 1000;
   return record(cell, rc, wall, {
     metrics: {
@@ -214,7 +214,7 @@ export async function runRegistryCommand(words: string, args: readonly string[],
   const command = `prefrl ${argv.map(shellQuote).join(' ')}`;
   const cap = capturingIo(rc.ctx.io);
   const t0 = rc.ctx.clock.now();
-  const code = await found.command.run(found.rest, { ...rc.ctx, io: cap.io });
+  const code = await found.command.run(found.rest, { ...rc.ctx, io: cap.io, partOf: rc.benchCommand });
   const wall = (rc.ctx.clock.now() - t0) / 1000;
   if (code !== 0) throw new Error(`cell ${cell.id}: ${command} exited with code ${code}`);
   const lines = cap.text().trim().split('\n');

@@ -250,7 +250,7 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${displayPath(runPath)}` : 'stopped before a run folder was made'));
   try {
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, human: humanServerSettings(f), onRun: (p) => (runPath = p) },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, ...(ctx.partOf ? { partOf: ctx.partOf } : {}), human: humanServerSettings(f), onRun: (p) => (runPath = p) },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

@@ -83,6 +83,8 @@ function entry(root: string, dir: string): RunEntry {
   const summary = existsSync(join(path, 'summary.json')) ? readSummary(join(path, 'summary.json')) : null;
   const finished = summary !== null;
   const resumable = command === 'train' || command === 'offline';
+  // A benchmark's cell run goes on by running the benchmark again (the cell starts over).
+  const partOf = typeof cfg.partOf === 'string' ? cfg.partOf : null;
   return {
     run: dir,
     path,
@@ -90,7 +92,7 @@ function entry(root: string, dir: string): RunEntry {
     env,
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
-    resume: !finished && resumable ? `prefrl ${command} --resume ${path}` : null,
+    resume: finished ? null : partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${path}` : null,
   };
 }
 

@@ -314,7 +314,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
           root: f.runsDir,
           name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
           // The viewer's access token is a secret: never written to the run folder.
-          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery } },
+          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, ...(ctx.partOf ? { partOf: ctx.partOf } : {}) },
           clock: ctx.clock,
         });
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
