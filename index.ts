@@ -1,0 +1,43 @@
+/**
+ * prefrl's library entry point: `import { makeEnv, rollout, ... } from 'prefrl'` in scripts that
+ * drive the pieces directly instead of through the CLI. It re-exports the modules' own functions
+ * and classes; their doc comments are the reference. What is not listed here is internal and may
+ * change without notice.
+ */
+
+// Seeded randomness and the tensor backend.
+export { Rng, type RngState } from './core/rng.js';
+export { type BackendChoice, type BackendInfo, currentBackend, describeBackend, initBackend } from './core/backend.js';
+export { InputError, UsageError } from './core/errors.js';
+
+// Environments: the built-in suite, bring-your-own MJCF models, vectorised envs, rollouts.
+export { type Env, type EnvSpec, type EnvState, type RewardTermSpec, type StepInfo, type StepResult, ActionError, weightedSum } from './envs/types.js';
+export { type EnvConfig, envIds, makeEnv, type MakeEnvOptions, registeredEnv, registeredEnvs } from './envs/registry.js';
+export { createVecEnv, type VecEnv, type VecEnvOptions, type VecObs, type VecStep } from './envs/vec.js';
+export { episodeSeed, type Policy, randomPolicy, rollout, type RolloutOptions } from './envs/rollout.js';
+export { loadTrajectories, saveTrajectories, stateAt, type Trajectory, TrajectoryBuilder, trajectoryReturn } from './envs/trajectory.js';
+export { type CheckReport, checkEnv, type CheckOptions } from './envs/check.js';
+export { defineTask, type MujocoTask } from './envs/mujoco/task.js';
+
+// Segments, pairs, teachers, labels.
+export type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher, TransitionBatch } from './reward/types.js';
+export { cutSegments, makePair, sampleSegments, segmentReturn } from './reward/segments.js';
+export { makeTeacher, type MakeTeacherOptions } from './reward/teachers/index.js';
+export { LabelStore, SecondLabelError } from './reward/store.js';
+
+// Preference models and learned rewards.
+export { partialReturnProb, regretProb } from './reward/preference.js';
+export { RewardNet, type RewardNetOptions, segmentTransitions } from './reward/network.js';
+export { trainRewardModel, type TrainOptions as RewardTrainOptions, type TrainResult as RewardTrainResult } from './reward/train.js';
+export { epicDistance, preferenceAccuracy, returnCorrelation } from './reward/metrics.js';
+export { relabelDataset } from './reward/relabel.js';
+
+// Agents: PPO online, IQL and behaviour cloning offline, datasets in the D4RL layout.
+export { evaluatePolicy, PpoPolicy, PpoTrainer, type PpoConfig } from './agents/ppo.js';
+export { trainOfflineAgent, type OfflineAgentOptions, type OfflineAgentResult } from './agents/offline_train.js';
+export { datasetFromTrajectories, type OfflineDataset, readDataset, summarizeDataset, writeDataset } from './agents/dataset.js';
+export { loadSavedPolicy } from './agents/saved_policy.js';
+
+// The pipelines the CLI runs: online preference learning and the offline pipeline.
+export { type LoopOptions, type LoopSummary, runPreferenceLoop } from './reward/loop.js';
+export { type OfflineResult, runOffline } from './reward/offline.js';

@@ -1,0 +1,47 @@
+/**
+ * The library entry point (index.ts, `import ... from 'prefrl'`): every name it lists is defined,
+ * the list changes only on purpose, and the README's example script runs against the built
+ * package (package.json "exports" -> dist/index.js) and prints what the README says it prints.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as api from '../index.js';
+
+const REPO = join(import.meta.dirname, '..');
+
+describe("prefrl's library entry point", () => {
+  it('lists these names, each defined (types aside)', () => {
+    expect(Object.keys(api).sort()).toEqual(
+      [
+        'ActionError', 'InputError', 'LabelStore', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
+        'checkEnv', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
+        'episodeSeed', 'evaluatePolicy', 'initBackend', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'partialReturnProb',
+        'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',
+        'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'stateAt',
+        'summarizeDataset', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
+      ].sort(),
+    );
+    for (const [name, value] of Object.entries(api)) expect(value, name).toBeDefined();
+    expect(api.partialReturnProb(1, 0)).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+  });
+
+  it("the README's example script runs from the built package and prints the README's numbers", { timeout: 120_000 }, () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Use it from a script'));
+    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(code, 'the js block of "Use it from a script"').toBeDefined();
+    expect(code).toContain("from 'prefrl';");
+    const claimed = /It prints `held-out accuracy ([\d.]+), return correlation ([\d.]+)`/.exec(section);
+    expect(claimed, 'the line the README says the script prints').not.toBeNull();
+    // Run where a user would: `import ... from 'prefrl'` resolves through package.json's exports.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code as string], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = /^held-out accuracy ([\d.]+), return correlation ([\d.]+)$/m.exec(r.stdout);
+    expect(got, r.stdout).not.toBeNull();
+    // Exact with the WASM backend (this machine); another backend may round differently.
+    expect(Math.abs(Number(got![1]) - Number(claimed![1]))).toBeLessThanOrEqual(0.05);
+    expect(Math.abs(Number(got![2]) - Number(claimed![2]))).toBeLessThanOrEqual(0.05);
+  });
+});
