@@ -382,9 +382,13 @@ describe('prefrl bench oracle', () => {
     writeFileSync(claimFile(dir, tab!.id), JSON.stringify({ host: hostname(), pid: deadPid, since: other.since }));
     const listing = ctx();
     expect(await main([...args, '--dry-run'], listing.ctx)).toBe(0);
-    const listed = lastJson<{ selected: { id: string; status: string; running: unknown }[] }>(listing.out).selected;
-    expect(listed.find((c) => c.id === random.id)).toMatchObject({ status: 'pending', running: other });
-    expect(listed.find((c) => c.id === tab!.id)).toMatchObject({ status: 'pending', running: null });
+    const listed = lastJson<{ selected: { id: string; status: string; running: unknown; stopped: unknown }[] }>(listing.out).selected;
+    expect(listed.find((c) => c.id === random.id)).toMatchObject({ status: 'pending', running: other, stopped: null });
+    expect(listed.find((c) => c.id === tab!.id)).toMatchObject({ status: 'pending', running: null, stopped: { host: hostname(), pid: deadPid } });
+    const table = ctx();
+    expect(await main([...args.filter((a) => a !== '--json'), '--dry-run'], table.ctx)).toBe(0);
+    expect(table.out.join('')).toContain(`pending (stopped: pid ${deadPid} on ${hostname()} since ${other.since} is gone; starts over)`);
+    expect(table.out.join('')).toContain(`running (pid 4242 on some-other-machine since ${other.since})`);
     const fourth = ctx();
     expect(await main(args, fourth.ctx)).toBe(0);
     const r4 = lastJson<Result & { busy: string[] }>(fourth.out);

@@ -250,6 +250,15 @@ export function claimCell(suiteDir: string, id: string, now: Date = new Date()):
 }
 
 /** A claim held by a live process (or another host), for listings; null when the cell is free. */
+/** The holder of a cell's stale claim (a process on this host that is gone: the cell was stopped and starts over on the next run), or null. */
+export function staleClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
+  const path = claimFile(suiteDir, id);
+  if (!existsSync(path)) return null;
+  const h = readClaim(path);
+  return claimIsStale(path, hostname(), Date.now(), h) ? (h ?? 'unknown') : null;
+}
+
+/** The live holder of a cell's claim (or 'unknown' while its file is being written), or null when unclaimed or stale. */
 export function activeClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
   const path = claimFile(suiteDir, id);
   if (!existsSync(path)) return null;

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { activeClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { type CellRunContext, runCell, shellQuote } from '../bench/run_cell.js';
 import { aggregate, summaryMarkdown } from '../bench/summary.js';
@@ -130,17 +130,21 @@ export const benchOracleCommand: Command = {
 
     if (f.dryRun) {
       const running = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id)]));
+      // A claim its process left behind: the cell was stopped (Ctrl-C, a kill, a crash) and starts over.
+      const stopped = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : staleClaim(suiteDir, c.id)]));
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: running.get(c.id), cost: c.cost })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
         });
       } else {
         const shown = (c: Cell): string => {
           const h = running.get(c.id);
-          return h ? `running (${holderText(h)})` : (status.get(c.id) as string);
+          if (h) return `running (${holderText(h)})`;
+          const s = stopped.get(c.id);
+          return s ? `${status.get(c.id)} (stopped: ${holderText(s)} is gone; starts over)` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
         ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
