@@ -3,8 +3,9 @@
  * folder) plus an optional task module.
  *
  * A task module (`--task my_task.js|.mjs|.ts`) exports a `MujocoTask` as its default export or
- * as `task` (or a function of no arguments returning one); see envs/mujoco/task.ts for the
- * interface and envs/tasks/*.ts for examples. TypeScript modules are compiled on the fly.
+ * as `task` (or a function of no arguments returning one, or a promise of one); see
+ * envs/mujoco/task.ts for the interface and envs/tasks/*.ts for examples. TypeScript modules are
+ * compiled on the fly, as ES modules or CommonJS as their package says.
  *
  * Without a task module the default task applies:
  *   observation  all of qpos and qvel
@@ -15,7 +16,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import { compileModel, loadMujoco } from './mujoco/runtime.js';
@@ -95,10 +96,21 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   return value as MujocoTask;
 }
 
+/**
+ * Why a task module did not load, on one line: the message's first line, or for TypeScript
+ * the line esbuild puts under its "Transform failed with N error(s):" header (file:line:col and
+ * the error).
+ */
+function loadErrorMessage(e: unknown): string {
+  const lines = errorMessage(e).split('\n');
+  return /^Transform failed with/.test(lines[0]) && lines[1] ? lines[1] : lines[0];
+}
+
 /** Import a task module (.js/.mjs, or .ts compiled on the fly) and validate its export. */
 export async function loadTaskModule(path: string): Promise<MujocoTask> {
   const abs = resolve(path);
   let mod: Record<string, unknown>;
+  let value: unknown;
   try {
     if (/\.(ts|mts|cts)$/.test(abs)) {
       const { tsImport } = await import('tsx/esm/api');
@@ -106,11 +118,15 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
     } else {
       mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
     }
+    value = mod.default ?? mod.task;
+    // A module compiled to CommonJS (a .ts or .js file outside a "type": "module" package)
+    // arrives as { default: module.exports }, its exports one level down.
+    const cjs = value as Record<string, unknown> | undefined;
+    if (typeof cjs === 'object' && cjs !== null && cjs.__esModule === true) value = cjs.default ?? cjs.task;
+    if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
-    throw new InputError(path, `cannot load the task module: ${(e as Error).message.split('\n')[0]}`);
+    throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);
   }
-  let value = mod.default ?? mod.task;
-  if (typeof value === 'function') value = (value as () => unknown)();
   return validateTask(value, path);
 }
 

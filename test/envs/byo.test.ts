@@ -70,6 +70,31 @@ describe('bring-your-own MJCF models', () => {
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
   });
 
+  it('TypeScript task modules outside an ESM package (compiled to CommonJS) load, so do factories returning a promise; a syntax error names its line', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    try {
+      // No package.json here: tsx compiles the module to CommonJS, which arrives as { default: module.exports }.
+      const body = "{ id: 'lift', goal: 'Lift.', rewardTerms: [{ name: 'z', weight: 2, doc: 'm' }], horizon: 30, frameSkip: 2, " +
+        'bind: (p: { nq: number }) => ({ obsDim: p.nq, initialize() {}, observe() {}, rewardTerms() {}, terminated: () => false }) }';
+      writeFileSync(join(tmp, 'default.ts'), `const task = ${body};\nexport default task;\n`);
+      writeFileSync(join(tmp, 'named.ts'), `export const task = ${body};\n`);
+      writeFileSync(join(tmp, 'factory.mjs'), `export default async () => (${body.replace(/: \{ nq: number \}/, '')});\n`);
+      for (const name of ['default.ts', 'named.ts', 'factory.mjs']) {
+        const env = await makeEnv({ id: 'custom', model: arm, task: join(tmp, name) });
+        try {
+          expect([env.spec.goal, env.spec.horizon, env.spec.obsDim, env.spec.rewardTerms[0].weight]).toEqual(['Lift.', 30, 3, 2]);
+        } finally {
+          env.dispose();
+        }
+      }
+      const broken = join(tmp, 'broken.ts');
+      writeFileSync(broken, 'const x: number = ;\nexport default {};\n');
+      await expect(makeEnv({ id: 'custom', model: arm, task: broken })).rejects.toThrow(`${broken}: cannot load the task module: ${broken}:1:18: ERROR: Unexpected ";"`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a model folder with a dangling link, other files and skipped folders: only asset files are mounted, the model loads', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
     try {
