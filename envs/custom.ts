@@ -20,7 +20,8 @@ import { errorMessage, InputError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import { compileModel, loadMujoco } from './mujoco/runtime.js';
-import { defineTask, type MujocoTask } from './mujoco/task.js';
+import type { Physics } from './mujoco/physics.js';
+import { type BoundTask, defineTask, type MujocoTask } from './mujoco/task.js';
 import { perturbInitialState, squaredNorm } from './tasks/common.js';
 
 /** The default task for a model with physics timestep `timestep` and `nu` actuators. */
@@ -127,7 +128,111 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
   } catch (e) {
     throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);
   }
-  return validateTask(value, path);
+  return guardTask(validateTask(value, path), path);
+}
+
+/** ", at <file>:<line>:<col>" for the innermost frame of the task module in an error's stack, or ''. */
+function taskFrame(e: unknown, file: string): string {
+  const abs = resolve(file);
+  const url = pathToFileURL(abs).href;
+  for (const line of (e instanceof Error ? (e.stack ?? '') : '').split('\n').slice(1)) {
+    // "    at fn (file:///path/task.mjs:12:5)" or "    at file:///path/task.mjs:12:5"
+    const m = /\(?(\S+?):(\d+):(\d+)\)?$/.exec(line.trim());
+    const where = m?.[1].replace(/^\(/, '').split('?')[0];
+    if (m && (where === url || where === abs)) return `, at ${basename(abs)}:${m[2]}:${m[3]}`;
+  }
+  return '';
+}
+
+/** An error thrown by the task module's own code, as an InputError naming the file and function. */
+function taskError(file: string, fn: string, e: unknown, hint = ''): InputError {
+  if (e instanceof InputError) return e;
+  const kind = e instanceof Error && e.name !== 'Error' ? `${e.name}: ` : '';
+  return new InputError(file, `task.${fn}() threw ${kind}${errorMessage(e).split('\n')[0]}${taskFrame(e, file)}${hint}`, fn);
+}
+
+/**
+ * A task module's task with every call into its code guarded: an exception becomes an
+ * InputError naming the file and the function (one line, no stack), and observations or
+ * reward terms that are not finite numbers are refused, naming the value.
+ */
+function guardTask(task: MujocoTask, file: string): MujocoTask {
+  return {
+    ...task,
+    bind(physics) {
+      let b: BoundTask;
+      try {
+        b = task.bind(physics);
+      } catch (e) {
+        throw taskError(file, 'bind', e);
+      }
+      if (typeof b !== 'object' || b === null) throw new InputError(file, 'task.bind() must return an object {obsDim, initialize, observe, rewardTerms, terminated}', 'bind');
+      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${String(b.obsDim)}; it must be a non-negative integer`, 'obsDim');
+      for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
+        if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
+      }
+      const names = task.rewardTerms.map((t) => t.name);
+      return {
+        ...b,
+        initialize(p, rng) {
+          try {
+            b.initialize(p, rng);
+          } catch (e) {
+            throw taskError(file, 'initialize', e);
+          }
+        },
+        observe(p, out) {
+          try {
+            b.observe(p, out);
+          } catch (e) {
+            throw taskError(file, 'observe', e, e instanceof RangeError ? ` (the observation holds obsDim = ${b.obsDim} values)` : '');
+          }
+          for (let i = 0; i < out.length; i++) {
+            if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
+          }
+        },
+        ...(b.beforeStep
+          ? {
+              beforeStep(p: Physics) {
+                try {
+                  b.beforeStep?.(p);
+                } catch (e) {
+                  throw taskError(file, 'beforeStep', e);
+                }
+              },
+            }
+          : {}),
+        rewardTerms(p, action, out) {
+          try {
+            b.rewardTerms(p, action, out);
+          } catch (e) {
+            throw taskError(file, 'rewardTerms', e);
+          }
+          for (let i = 0; i < out.length; i++) {
+            if (!Number.isFinite(out[i])) throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}; reward terms must be finite numbers`, 'rewardTerms');
+          }
+        },
+        terminated(p) {
+          try {
+            return b.terminated(p);
+          } catch (e) {
+            throw taskError(file, 'terminated', e);
+          }
+        },
+        ...(b.success
+          ? {
+              success(p: Physics) {
+                try {
+                  return b.success?.(p) ?? Number.NaN;
+                } catch (e) {
+                  throw taskError(file, 'success', e);
+                }
+              },
+            }
+          : {}),
+      };
+    },
+  };
 }
 
 /** Build an env from an MJCF file and an optional task module. */

@@ -6,6 +6,8 @@ import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
 import { listAssets } from '../../envs/mujoco/runtime.js';
 import { makeEnv } from '../../envs/registry.js';
+import { main } from '../../scripts/cli.js';
+import { captureCli } from '../helpers/cli.js';
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'byo');
 const arm = join(dir, 'arm.xml');
@@ -90,6 +92,66 @@ describe('bring-your-own MJCF models', () => {
       const broken = join(tmp, 'broken.ts');
       writeFileSync(broken, 'const x: number = ;\nexport default {};\n');
       await expect(makeEnv({ id: 'custom', model: arm, task: broken })).rejects.toThrow(`${broken}: cannot load the task module: ${broken}:1:18: ERROR: Unexpected ";"`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("errors in a task module's own code name the file and function; non-finite observations and reward terms are refused, naming the value", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    const task = (name: string, bound: string) => {
+      const file = join(tmp, `${name}.mjs`);
+      writeFileSync(
+        file,
+        `export default { id: '${name}', goal: 'g', rewardTerms: [{ name: 'height', weight: 1, doc: 'm' }], horizon: 20, frameSkip: 1,\n` +
+          `  bind(p) { return { obsDim: p.nq, initialize() {}, observe(p, o) { o.set(p.views.qpos, 0); }, rewardTerms(p, a, o) { o[0] = 1; }, terminated: () => false, ${bound} }; } };\n`,
+      );
+      return file;
+    };
+    try {
+      const noSite = join(tmp, 'no_site.mjs');
+      writeFileSync(noSite, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind(p) { p.id('site', 'nose'); } };\n");
+      await expect(makeEnv({ id: 'custom', model: arm, task: noSite })).rejects.toThrow(
+        new InputError(noSite, 'task.bind() threw model has no site named "nose", at no_site.mjs:2:15', 'bind'),
+      );
+      const cases: [string, string, string][] = [
+        ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
+        ['too_long', 'observe(p, o) { o.set(p.views.qpos, 1); }', '(observe): task.observe() threw RangeError: offset is out of bounds, at too_long.mjs:2:'],
+        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN; reward terms must be finite numbers'],
+        ['inf_obs', 'observe(p, o) { o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+      ];
+      for (const [name, bound, message] of cases) {
+        const file = task(name, bound);
+        const env = await makeEnv({ id: 'custom', model: arm, task: file });
+        let err: unknown = null;
+        try {
+          env.reset(0);
+          env.step([0, 0, 0]);
+        } catch (e) {
+          err = e;
+        } finally {
+          env.dispose();
+        }
+        expect(err).toBeInstanceOf(InputError);
+        expect((err as Error).message.startsWith(`${file} ${message}`)).toBe(true);
+        if (name === 'too_long') expect((err as Error).message).toMatch(/:2:\d+ \(the observation holds obsDim = 3 values\)$/);
+      }
+      const noObserve = join(tmp, 'no_observe.mjs');
+      writeFileSync(noObserve, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1, bind: () => ({ obsDim: 2, initialize() {}, terminated: () => false }) };\n");
+      await expect(makeEnv({ id: 'custom', model: arm, task: noObserve })).rejects.toThrow(`${noObserve} (observe): task.bind() returned no observe function`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('rollout with a task module that throws: exit 1 and one line naming the file and function, no stack', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    try {
+      const file = join(tmp, 'bad_init.mjs');
+      writeFileSync(file, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind: (p) => ({ obsDim: p.nq, initialize() { throw new Error('no home pose'); }, observe() {}, rewardTerms() {}, terminated: () => false }) };\n");
+      const { ctx, err } = captureCli();
+      expect(await main(['rollout', '--env', arm, '--task', file, '--episodes', '1', '--runs-dir', join(tmp, 'runs'), '--quiet'], ctx)).toBe(1);
+      expect(err.join('')).toBe(`prefrl rollout: ${file} (initialize): task.initialize() threw no home pose, at bad_init.mjs:2:54\n`);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
