@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
-import { listAssets } from '../../envs/mujoco/runtime.js';
+import { listAssets, modelFiles } from '../../envs/mujoco/runtime.js';
 import { makeEnv } from '../../envs/registry.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli } from '../helpers/cli.js';
@@ -152,6 +152,34 @@ describe('bring-your-own MJCF models', () => {
       const { ctx, err } = captureCli();
       expect(await main(['rollout', '--env', arm, '--task', file, '--episodes', '1', '--runs-dir', join(tmp, 'runs'), '--quiet'], ctx)).toBe(1);
       expect(err.join('')).toBe(`prefrl rollout: ${file} (initialize): task.initialize() threw no home pose, at bad_init.mjs:2:54\n`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('files outside the model\'s folder that its XML names load too: a ../ include, an absolute include, a meshdir="../meshes" mesh', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      mkdirSync(join(tmp, 'common'));
+      mkdirSync(join(tmp, 'meshes'));
+      mkdirSync(join(tmp, 'robots'));
+      writeFileSync(join(tmp, 'common', 'materials.xml'), '<mujoco><asset><material name="self" rgba=".7 .5 .3 1"/></asset></mujoco>');
+      writeFileSync(join(tmp, 'common', 'floor.xml'), '<mujoco><worldbody><geom name="floor" type="plane" size="1 1 .1"/></worldbody></mujoco>');
+      cpSync(join(dir, 'meshes', 'hand.obj'), join(tmp, 'meshes', 'hand.obj'));
+      const robot = join(tmp, 'robots', 'bot.xml');
+      writeFileSync(
+        robot,
+        `<mujoco model="bot"><compiler meshdir="../meshes"/><include file="../common/materials.xml"/><include file="${join(tmp, 'common', 'floor.xml')}"/>` +
+          '<asset><mesh name="hand" file="hand.obj"/></asset>' +
+          '<worldbody><body><joint type="hinge"/><geom type="mesh" mesh="hand" material="self"/></body></worldbody></mujoco>',
+      );
+      const env = await makeEnv({ id: 'custom', model: robot });
+      try {
+        expect([env.spec.nq, env.spec.actDim]).toEqual([1, 0]);
+      } finally {
+        env.dispose();
+      }
+      expect(modelFiles(robot).map((f) => f.name)).toEqual(['bot.xml', '../common/materials.xml', join(tmp, 'common', 'floor.xml'), '../meshes/hand.obj']);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
