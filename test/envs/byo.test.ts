@@ -185,6 +185,27 @@ describe('bring-your-own MJCF models', () => {
     }
   });
 
+  it('check-env on a model whose contacts use the solver warm start: the round trip fails and says why; with the warm start disabled it passes', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      const xml = (flag: string) =>
+        `<mujoco>${flag}<worldbody><geom type="plane" size="5 5 .1"/><body pos="0 0 .5"><freejoint/><geom type="box" size=".1 .1 .1"/></body></worldbody></mujoco>`;
+      writeFileSync(join(tmp, 'box.xml'), xml(''));
+      writeFileSync(join(tmp, 'box_nows.xml'), xml('<option><flag warmstart="disable"/></option>'));
+      const on = await checkEnv({ id: 'custom', model: join(tmp, 'box.xml') }, { steps: 120, resets: 5 });
+      expect(on.checks.stateRoundTrip).toEqual({
+        ok: false,
+        detail:
+          'replay diverged 1 steps after the restored state (it replays exactly when the solver warm start is restored too: recorded states do not carry it, ' +
+          'so add <flag warmstart="disable"/> to the model\'s <option>, as the built-in models do)',
+      });
+      const off = await checkEnv({ id: 'custom', model: join(tmp, 'box_nows.xml') }, { steps: 120, resets: 5 });
+      expect(off.checks.stateRoundTrip.ok).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a model folder with a dangling link, other files and skipped folders: only asset files are mounted, the model loads', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
     try {
