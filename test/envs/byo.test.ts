@@ -7,7 +7,7 @@ import { checkEnv } from '../../envs/check.js';
 import { listAssets, modelFiles } from '../../envs/mujoco/runtime.js';
 import { makeEnv } from '../../envs/registry.js';
 import { main } from '../../scripts/cli.js';
-import { captureCli } from '../helpers/cli.js';
+import { captureCli, expectUsageError } from '../helpers/cli.js';
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'byo');
 const arm = join(dir, 'arm.xml');
@@ -201,6 +201,22 @@ describe('bring-your-own MJCF models', () => {
       });
       const off = await checkEnv({ id: 'custom', model: join(tmp, 'box_nows.xml') }, { steps: 120, resets: 5 });
       expect(off.checks.stateRoundTrip.ok).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('train and iql on a model without actuators: a usage error naming the flag, no run folder (not a stack trace from the networks)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      const model = join(tmp, 'pendulum.xml');
+      writeFileSync(model, '<mujoco><worldbody><body pos="0 0 1"><joint type="hinge" axis="0 1 0"/><geom type="capsule" fromto="0 0 0 0 0 -.5" size=".03"/></body></worldbody></mujoco>');
+      const runs = join(tmp, 'runs');
+      await expectUsageError(['train', '--env', model, '--reward', 'true', '--steps', '1024'], runs, /^prefrl train: --env: custom:pendulum\.xml has no actuators, so PPO has no action to learn; add an <actuator> to the model\n$/);
+      const dataset = join(tmp, 'data.h5');
+      const { ctx } = captureCli();
+      expect(await main(['collect', '--env', model, '--policy', 'random', '--steps', '100', '--out', dataset, '--runs-dir', join(tmp, 'collect'), '--quiet'], ctx)).toBe(0);
+      await expectUsageError(['iql', '--dataset', dataset, '--updates', '10'], runs, /\nprefrl iql: --dataset: custom:pendulum\.xml has no actuators, so IQL has no action to learn; add an <actuator> to the model\n$/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
