@@ -159,11 +159,26 @@ function checkRoundTrip(env: Env, fresh: Env, seed: number, actions: Float64Arra
   if (!sameF64(again.qpos, saved.qpos) || !sameF64(again.qvel, saved.qvel) || again.time !== saved.time || again.t !== saved.t) {
     return fail('getState after setState differs from the saved state');
   }
-  for (let i = 0; i < after.length; i++) {
-    const r = fresh.step(actions[k + i]);
-    if (!sameF32(r.obs, after[i].obs) || !Object.is(r.reward, after[i].reward)) return fail(`replay diverged ${i + 1} steps after the restored state`);
+  const diverged = replayDiverges(fresh, actions.slice(k), after);
+  if (diverged > 0) {
+    // The solver's warm start is the one piece of MuJoCo state a recorded state lacks: say so when it is the cause.
+    fresh.setState(saved);
+    const cause =
+      saved.warmstart && replayDiverges(fresh, actions.slice(k), after) === 0
+        ? ' (it replays exactly when the solver warm start is restored too: recorded states do not carry it, so add <flag warmstart="disable"/> to the model\'s <option>, as the built-in models do)'
+        : '';
+    return fail(`replay diverged ${diverged} steps after the restored state${cause}`);
   }
   return pass(`state saved at step ${k}, ${after.length} steps replayed bit for bit in a fresh env (${steps} steps run)`);
+}
+
+/** The first step (from 1) at which stepping `env` with `actions` departs from `expected`, or 0. */
+function replayDiverges(env: Env, actions: Float64Array[], expected: StepResult[]): number {
+  for (let i = 0; i < expected.length; i++) {
+    const r = env.step(actions[i]);
+    if (!sameF32(r.obs, expected[i].obs) || !Object.is(r.reward, expected[i].reward)) return i + 1;
+  }
+  return 0;
 }
 
 function checkSpaces(env: Env, seed: number, actions: Float64Array[]): CheckResult {

@@ -3,8 +3,9 @@
  * folder) plus an optional task module.
  *
  * A task module (`--task my_task.js|.mjs|.ts`) exports a `MujocoTask` as its default export or
- * as `task` (or a function of no arguments returning one); see envs/mujoco/task.ts for the
- * interface and envs/tasks/*.ts for examples. TypeScript modules are compiled on the fly.
+ * as `task` (or a function of no arguments returning one, or a promise of one); see
+ * envs/mujoco/task.ts for the interface and envs/tasks/*.ts for examples. TypeScript modules are
+ * compiled on the fly, as ES modules or CommonJS as their package says.
  *
  * Without a task module the default task applies:
  *   observation  all of qpos and qvel
@@ -15,11 +16,12 @@
  */
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import { compileModel, loadMujoco } from './mujoco/runtime.js';
-import { defineTask, type MujocoTask } from './mujoco/task.js';
+import type { Physics } from './mujoco/physics.js';
+import { type BoundTask, defineTask, type MujocoTask } from './mujoco/task.js';
 import { perturbInitialState, squaredNorm } from './tasks/common.js';
 
 /** The default task for a model with physics timestep `timestep` and `nu` actuators. */
@@ -95,10 +97,21 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   return value as MujocoTask;
 }
 
+/**
+ * Why a task module did not load, on one line: the message's first line, or for TypeScript
+ * the line esbuild puts under its "Transform failed with N error(s):" header (file:line:col and
+ * the error).
+ */
+function loadErrorMessage(e: unknown): string {
+  const lines = errorMessage(e).split('\n');
+  return /^Transform failed with/.test(lines[0]) && lines[1] ? lines[1] : lines[0];
+}
+
 /** Import a task module (.js/.mjs, or .ts compiled on the fly) and validate its export. */
 export async function loadTaskModule(path: string): Promise<MujocoTask> {
   const abs = resolve(path);
   let mod: Record<string, unknown>;
+  let value: unknown;
   try {
     if (/\.(ts|mts|cts)$/.test(abs)) {
       const { tsImport } = await import('tsx/esm/api');
@@ -106,12 +119,120 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
     } else {
       mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
     }
+    value = mod.default ?? mod.task;
+    // A module compiled to CommonJS (a .ts or .js file outside a "type": "module" package)
+    // arrives as { default: module.exports }, its exports one level down.
+    const cjs = value as Record<string, unknown> | undefined;
+    if (typeof cjs === 'object' && cjs !== null && cjs.__esModule === true) value = cjs.default ?? cjs.task;
+    if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
-    throw new InputError(path, `cannot load the task module: ${(e as Error).message.split('\n')[0]}`);
+    throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);
   }
-  let value = mod.default ?? mod.task;
-  if (typeof value === 'function') value = (value as () => unknown)();
-  return validateTask(value, path);
+  return guardTask(validateTask(value, path), path);
+}
+
+/** ", at <file>:<line>:<col>" for the innermost frame of the task module in an error's stack, or ''. */
+function taskFrame(e: unknown, file: string): string {
+  const abs = resolve(file);
+  const url = pathToFileURL(abs).href;
+  for (const line of (e instanceof Error ? (e.stack ?? '') : '').split('\n').slice(1)) {
+    // "    at fn (file:///path/task.mjs:12:5)" or "    at file:///path/task.mjs:12:5"
+    const m = /\(?(\S+?):(\d+):(\d+)\)?$/.exec(line.trim());
+    const where = m?.[1].replace(/^\(/, '').split('?')[0];
+    if (m && (where === url || where === abs)) return `, at ${basename(abs)}:${m[2]}:${m[3]}`;
+  }
+  return '';
+}
+
+/** An error thrown by the task module's own code, as an InputError naming the file and function. */
+function taskError(file: string, fn: string, e: unknown, hint = ''): InputError {
+  if (e instanceof InputError) return e;
+  const kind = e instanceof Error && e.name !== 'Error' ? `${e.name}: ` : '';
+  return new InputError(file, `task.${fn}() threw ${kind}${errorMessage(e).split('\n')[0]}${taskFrame(e, file)}${hint}`, fn);
+}
+
+/**
+ * A task module's task with every call into its code guarded: an exception becomes an
+ * InputError naming the file and the function (one line, no stack), and observations or
+ * reward terms that are not finite numbers are refused, naming the value.
+ */
+function guardTask(task: MujocoTask, file: string): MujocoTask {
+  return {
+    ...task,
+    bind(physics) {
+      let b: BoundTask;
+      try {
+        b = task.bind(physics);
+      } catch (e) {
+        throw taskError(file, 'bind', e);
+      }
+      if (typeof b !== 'object' || b === null) throw new InputError(file, 'task.bind() must return an object {obsDim, initialize, observe, rewardTerms, terminated}', 'bind');
+      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${String(b.obsDim)}; it must be a non-negative integer`, 'obsDim');
+      for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
+        if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
+      }
+      const names = task.rewardTerms.map((t) => t.name);
+      return {
+        ...b,
+        initialize(p, rng) {
+          try {
+            b.initialize(p, rng);
+          } catch (e) {
+            throw taskError(file, 'initialize', e);
+          }
+        },
+        observe(p, out) {
+          try {
+            b.observe(p, out);
+          } catch (e) {
+            throw taskError(file, 'observe', e, e instanceof RangeError ? ` (the observation holds obsDim = ${b.obsDim} values)` : '');
+          }
+          for (let i = 0; i < out.length; i++) {
+            if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
+          }
+        },
+        ...(b.beforeStep
+          ? {
+              beforeStep(p: Physics) {
+                try {
+                  b.beforeStep?.(p);
+                } catch (e) {
+                  throw taskError(file, 'beforeStep', e);
+                }
+              },
+            }
+          : {}),
+        rewardTerms(p, action, out) {
+          try {
+            b.rewardTerms(p, action, out);
+          } catch (e) {
+            throw taskError(file, 'rewardTerms', e);
+          }
+          for (let i = 0; i < out.length; i++) {
+            if (!Number.isFinite(out[i])) throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}; reward terms must be finite numbers`, 'rewardTerms');
+          }
+        },
+        terminated(p) {
+          try {
+            return b.terminated(p);
+          } catch (e) {
+            throw taskError(file, 'terminated', e);
+          }
+        },
+        ...(b.success
+          ? {
+              success(p: Physics) {
+                try {
+                  return b.success?.(p) ?? Number.NaN;
+                } catch (e) {
+                  throw taskError(file, 'success', e);
+                }
+              },
+            }
+          : {}),
+      };
+    },
+  };
 }
 
 /** Build an env from an MJCF file and an optional task module. */

@@ -87,10 +87,18 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
   return { id: env, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
 }
 
-/** The `--env` (and `--task`) arguments that name an env config: the inverse of envConfigFromArgs. */
+/** A path as a POSIX shell argument: quoted when it holds a space or another special character. */
+function shellArg(path: string): string {
+  return /^[A-Za-z0-9_./:=,+@%-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `--env` (and `--task`) arguments that name an env config, ready to paste into a shell: the
+ * inverse of envConfigFromArgs.
+ */
 export function envConfigArgs(config: EnvConfig): string {
   if (config.id !== 'custom') return `--env ${config.id}`;
-  return `--env ${config.model ?? '<model.xml>'}${config.task ? ` --task ${config.task}` : ''}`;
+  return `--env ${config.model ? shellArg(config.model) : '<model.xml>'}${config.task ? ` --task ${shellArg(config.task)}` : ''}`;
 }
 
 export interface MakeEnvOptions {

@@ -11,7 +11,7 @@
  *   the heap grows, so `Physics` re-fetches them when that happens.
  */
 import { existsSync, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import loadMujocoModule, { type MainModule, type MjData, type MjModel } from '@mujoco/mujoco';
 import { InputError } from '../../core/errors.js';
 import { sha256 } from '../../core/hash.js';
@@ -148,17 +148,14 @@ export function compileModel(mj: Mujoco, source: ModelSource): CompiledModel {
   const path = resolve(source.path);
   if (!existsSync(path)) throw new InputError(source.path, 'model file not found');
   if (statSync(path).isDirectory()) throw new InputError(source.path, 'expected an MJCF .xml file, got a directory');
-  const root = dirname(path);
   const main = basename(path);
-  const files = listAssets(root);
-  if (!files.includes(main)) files.push(main);
+  const files = modelFiles(path);
   const vfs = new mj.MjVFS();
   const hashParts: string[] = [];
   try {
-    for (const f of files) {
-      const bytes = readFileSync(join(root, f));
-      vfs.addBuffer(f, new Uint8Array(bytes));
-      hashParts.push(`${f}:${sha256(bytes)}`);
+    for (const { name, bytes } of files) {
+      vfs.addBuffer(name, bytes);
+      hashParts.push(`${name}:${sha256(bytes)}`);
     }
     let model: MjModel;
     try {
@@ -173,8 +170,61 @@ export function compileModel(mj: Mujoco, source: ModelSource): CompiledModel {
   }
 }
 
-/** The files a file-based model reads, relative to its folder, with their bytes (for the viewer). */
+/** A file's bytes, or null when it cannot be read (gone since it was listed, no permission, a folder). */
+function readOrNull(file: string): Uint8Array | null {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Files outside the model's folder that its XML files name: `file` attributes (includes, meshes,
+ * textures, ...) that are absolute or start with `../`, alone or under a `meshdir`, `texturedir`
+ * or `assetdir`, as MuJoCo asks for them (relative to the model's folder). Included files found
+ * this way are searched in turn.
+ */
+function outsideFiles(root: string, xmls: { name: string; bytes: Uint8Array }[]): { name: string; bytes: Uint8Array }[] {
+  const out: { name: string; bytes: Uint8Array }[] = [];
+  const seen = new Set<string>();
+  const queue = [...xmls];
+  for (let text = queue.shift(); text !== undefined; text = queue.shift()) {
+    const xml = Buffer.from(text.bytes).toString('utf8');
+    const names: string[] = [];
+    const dirs: string[] = [];
+    for (const m of xml.matchAll(/\b(file[a-z]*|meshdir|texturedir|assetdir)\s*=\s*"([^"]+)"/g)) (m[1].startsWith('file') ? names : dirs).push(m[2]);
+    // (Normalised as the virtual file system stores them: "../meshes/../a.xml" is "../a.xml".)
+    const candidates = names.flatMap((n) => [n, ...dirs.map((d) => `${d}/${n}`)]).map((n) => posix.normalize(n));
+    for (const name of candidates) {
+      if (seen.has(name) || !(isAbsolute(name) || name.startsWith('../'))) continue;
+      seen.add(name);
+      const bytes = readOrNull(resolve(root, name));
+      if (bytes === null) continue;
+      out.push({ name, bytes });
+      if (/\.(xml|mjcf)$/i.test(name)) queue.push({ name, bytes });
+    }
+  }
+  return out;
+}
+
+/**
+ * The files a file-based model may read, with their bytes, as MuJoCo's virtual file system holds
+ * them (compiler and viewer): the asset files of its folder (listAssets; one that cannot be read
+ * by now is left out, MuJoCo then names it if it needs it), the model file itself, and the files
+ * outside the folder its XML files name (`../common/materials.xml`, absolute paths).
+ */
 export function modelFiles(path: string): { name: string; bytes: Uint8Array }[] {
-  const root = dirname(resolve(path));
-  return listAssets(root).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(root, f))) }));
+  const abs = resolve(path);
+  const root = dirname(abs);
+  const main = basename(abs);
+  const names = listAssets(root);
+  if (!names.includes(main)) names.push(main);
+  const files: { name: string; bytes: Uint8Array }[] = [];
+  for (const name of names) {
+    const bytes = readOrNull(join(root, name));
+    if (bytes !== null) files.push({ name, bytes });
+    else if (name === main) throw new InputError(path, 'cannot read the model file');
+  }
+  return [...files, ...outsideFiles(root, files.filter((f) => /\.(xml|mjcf)$/i.test(f.name)))];
 }

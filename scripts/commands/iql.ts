@@ -109,6 +109,7 @@ export const iqlCommand: Command = {
     const env = await makeEnv(envConfig, { logger: ctx.logger });
     try {
       checkEnv(ds, env.spec);
+      if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
       const dsSummary = summarizeDataset(ds);
       const refReturns: ReferenceReturns | undefined = f.refRandom !== undefined && f.refExpert !== undefined ? { random: f.refRandom, expert: f.refExpert } : undefined;
 

@@ -241,6 +241,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
   probe.dispose();
+  if (envSpec.actDim === 0) throw new UsageError(`--env: ${envSpec.id} has no actuators, so PPO has no action to learn; add an <actuator> to the model`);
   if (learned && f.segmentLength > envSpec.horizon) {
     throw new UsageError(
       `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; use at most ${envSpec.horizon}`,

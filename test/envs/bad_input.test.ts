@@ -41,6 +41,8 @@ describe('bad input', () => {
     expect(envConfigArgs(envConfigFromArgs(arm))).toBe(`--env ${arm}`);
     expect(envConfigArgs(envConfigFromArgs(arm, { task }))).toBe(`--env ${arm} --task ${task}`);
     expect(envConfigFromArgs(arm, { task })).toEqual({ id: 'custom', model: arm, task });
+    // paths with spaces or quotes come back quoted for a POSIX shell
+    expect(envConfigArgs({ id: 'custom', model: '/robots/my arm.xml', task: "/robots/bob's task.mjs" })).toBe(`--env '/robots/my arm.xml' --task '/robots/bob'\\''s task.mjs'`);
   });
 
   it('actions of the wrong length or with NaN/Infinity throw an error naming the env and step', async () => {

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
-import { listAssets } from '../../envs/mujoco/runtime.js';
+import { listAssets, modelFiles } from '../../envs/mujoco/runtime.js';
 import { makeEnv } from '../../envs/registry.js';
+import { main } from '../../scripts/cli.js';
+import { captureCli, expectUsageError } from '../helpers/cli.js';
 
 const dir = join(import.meta.dirname, '..', 'fixtures', 'byo');
 const arm = join(dir, 'arm.xml');
@@ -68,6 +70,156 @@ describe('bring-your-own MJCF models', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/bad_task\.mjs \(rewardTerms\[0\]\): task\.rewardTerms\[0\] needs a string name and a finite numeric weight/);
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
+  });
+
+  it('TypeScript task modules outside an ESM package (compiled to CommonJS) load, so do factories returning a promise; a syntax error names its line', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    try {
+      // No package.json here: tsx compiles the module to CommonJS, which arrives as { default: module.exports }.
+      const body = "{ id: 'lift', goal: 'Lift.', rewardTerms: [{ name: 'z', weight: 2, doc: 'm' }], horizon: 30, frameSkip: 2, " +
+        'bind: (p: { nq: number }) => ({ obsDim: p.nq, initialize() {}, observe() {}, rewardTerms() {}, terminated: () => false }) }';
+      writeFileSync(join(tmp, 'default.ts'), `const task = ${body};\nexport default task;\n`);
+      writeFileSync(join(tmp, 'named.ts'), `export const task = ${body};\n`);
+      writeFileSync(join(tmp, 'factory.mjs'), `export default async () => (${body.replace(/: \{ nq: number \}/, '')});\n`);
+      for (const name of ['default.ts', 'named.ts', 'factory.mjs']) {
+        const env = await makeEnv({ id: 'custom', model: arm, task: join(tmp, name) });
+        try {
+          expect([env.spec.goal, env.spec.horizon, env.spec.obsDim, env.spec.rewardTerms[0].weight]).toEqual(['Lift.', 30, 3, 2]);
+        } finally {
+          env.dispose();
+        }
+      }
+      const broken = join(tmp, 'broken.ts');
+      writeFileSync(broken, 'const x: number = ;\nexport default {};\n');
+      await expect(makeEnv({ id: 'custom', model: arm, task: broken })).rejects.toThrow(`${broken}: cannot load the task module: ${broken}:1:18: ERROR: Unexpected ";"`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("errors in a task module's own code name the file and function; non-finite observations and reward terms are refused, naming the value", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    const task = (name: string, bound: string) => {
+      const file = join(tmp, `${name}.mjs`);
+      writeFileSync(
+        file,
+        `export default { id: '${name}', goal: 'g', rewardTerms: [{ name: 'height', weight: 1, doc: 'm' }], horizon: 20, frameSkip: 1,\n` +
+          `  bind(p) { return { obsDim: p.nq, initialize() {}, observe(p, o) { o.set(p.views.qpos, 0); }, rewardTerms(p, a, o) { o[0] = 1; }, terminated: () => false, ${bound} }; } };\n`,
+      );
+      return file;
+    };
+    try {
+      const noSite = join(tmp, 'no_site.mjs');
+      writeFileSync(noSite, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind(p) { p.id('site', 'nose'); } };\n");
+      await expect(makeEnv({ id: 'custom', model: arm, task: noSite })).rejects.toThrow(
+        new InputError(noSite, 'task.bind() threw model has no site named "nose", at no_site.mjs:2:15', 'bind'),
+      );
+      const cases: [string, string, string][] = [
+        ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
+        ['too_long', 'observe(p, o) { o.set(p.views.qpos, 1); }', '(observe): task.observe() threw RangeError: offset is out of bounds, at too_long.mjs:2:'],
+        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN; reward terms must be finite numbers'],
+        ['inf_obs', 'observe(p, o) { o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+      ];
+      for (const [name, bound, message] of cases) {
+        const file = task(name, bound);
+        const env = await makeEnv({ id: 'custom', model: arm, task: file });
+        let err: unknown = null;
+        try {
+          env.reset(0);
+          env.step([0, 0, 0]);
+        } catch (e) {
+          err = e;
+        } finally {
+          env.dispose();
+        }
+        expect(err).toBeInstanceOf(InputError);
+        expect((err as Error).message.startsWith(`${file} ${message}`)).toBe(true);
+        if (name === 'too_long') expect((err as Error).message).toMatch(/:2:\d+ \(the observation holds obsDim = 3 values\)$/);
+      }
+      const noObserve = join(tmp, 'no_observe.mjs');
+      writeFileSync(noObserve, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1, bind: () => ({ obsDim: 2, initialize() {}, terminated: () => false }) };\n");
+      await expect(makeEnv({ id: 'custom', model: arm, task: noObserve })).rejects.toThrow(`${noObserve} (observe): task.bind() returned no observe function`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('rollout with a task module that throws: exit 1 and one line naming the file and function, no stack', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    try {
+      const file = join(tmp, 'bad_init.mjs');
+      writeFileSync(file, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind: (p) => ({ obsDim: p.nq, initialize() { throw new Error('no home pose'); }, observe() {}, rewardTerms() {}, terminated: () => false }) };\n");
+      const { ctx, err } = captureCli();
+      expect(await main(['rollout', '--env', arm, '--task', file, '--episodes', '1', '--runs-dir', join(tmp, 'runs'), '--quiet'], ctx)).toBe(1);
+      expect(err.join('')).toBe(`prefrl rollout: ${file} (initialize): task.initialize() threw no home pose, at bad_init.mjs:2:54\n`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('files outside the model\'s folder that its XML names load too: a ../ include, an absolute include, a meshdir="../meshes" mesh', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      mkdirSync(join(tmp, 'common'));
+      mkdirSync(join(tmp, 'meshes'));
+      mkdirSync(join(tmp, 'robots'));
+      writeFileSync(join(tmp, 'common', 'materials.xml'), '<mujoco><asset><material name="self" rgba=".7 .5 .3 1"/></asset></mujoco>');
+      writeFileSync(join(tmp, 'common', 'floor.xml'), '<mujoco><worldbody><geom name="floor" type="plane" size="1 1 .1"/></worldbody></mujoco>');
+      cpSync(join(dir, 'meshes', 'hand.obj'), join(tmp, 'meshes', 'hand.obj'));
+      const robot = join(tmp, 'robots', 'bot.xml');
+      writeFileSync(
+        robot,
+        `<mujoco model="bot"><compiler meshdir="../meshes"/><include file="../common/materials.xml"/><include file="${join(tmp, 'common', 'floor.xml')}"/>` +
+          '<asset><mesh name="hand" file="hand.obj"/></asset>' +
+          '<worldbody><body><joint type="hinge"/><geom type="mesh" mesh="hand" material="self"/></body></worldbody></mujoco>',
+      );
+      const env = await makeEnv({ id: 'custom', model: robot });
+      try {
+        expect([env.spec.nq, env.spec.actDim]).toEqual([1, 0]);
+      } finally {
+        env.dispose();
+      }
+      expect(modelFiles(robot).map((f) => f.name)).toEqual(['bot.xml', '../common/materials.xml', join(tmp, 'common', 'floor.xml'), '../meshes/hand.obj']);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('check-env on a model whose contacts use the solver warm start: the round trip fails and says why; with the warm start disabled it passes', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      const xml = (flag: string) =>
+        `<mujoco>${flag}<worldbody><geom type="plane" size="5 5 .1"/><body pos="0 0 .5"><freejoint/><geom type="box" size=".1 .1 .1"/></body></worldbody></mujoco>`;
+      writeFileSync(join(tmp, 'box.xml'), xml(''));
+      writeFileSync(join(tmp, 'box_nows.xml'), xml('<option><flag warmstart="disable"/></option>'));
+      const on = await checkEnv({ id: 'custom', model: join(tmp, 'box.xml') }, { steps: 120, resets: 5 });
+      expect(on.checks.stateRoundTrip).toEqual({
+        ok: false,
+        detail:
+          'replay diverged 1 steps after the restored state (it replays exactly when the solver warm start is restored too: recorded states do not carry it, ' +
+          'so add <flag warmstart="disable"/> to the model\'s <option>, as the built-in models do)',
+      });
+      const off = await checkEnv({ id: 'custom', model: join(tmp, 'box_nows.xml') }, { steps: 120, resets: 5 });
+      expect(off.checks.stateRoundTrip.ok).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('train and iql on a model without actuators: a usage error naming the flag, no run folder (not a stack trace from the networks)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-byo-'));
+    try {
+      const model = join(tmp, 'pendulum.xml');
+      writeFileSync(model, '<mujoco><worldbody><body pos="0 0 1"><joint type="hinge" axis="0 1 0"/><geom type="capsule" fromto="0 0 0 0 0 -.5" size=".03"/></body></worldbody></mujoco>');
+      const runs = join(tmp, 'runs');
+      await expectUsageError(['train', '--env', model, '--reward', 'true', '--steps', '1024'], runs, /^prefrl train: --env: custom:pendulum\.xml has no actuators, so PPO has no action to learn; add an <actuator> to the model\n$/);
+      const dataset = join(tmp, 'data.h5');
+      const { ctx } = captureCli();
+      expect(await main(['collect', '--env', model, '--policy', 'random', '--steps', '100', '--out', dataset, '--runs-dir', join(tmp, 'collect'), '--quiet'], ctx)).toBe(0);
+      await expectUsageError(['iql', '--dataset', dataset, '--updates', '10'], runs, /\nprefrl iql: --dataset: custom:pendulum\.xml has no actuators, so IQL has no action to learn; add an <actuator> to the model\n$/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('a model folder with a dangling link, other files and skipped folders: only asset files are mounted, the model loads', async () => {
