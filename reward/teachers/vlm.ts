@@ -102,9 +102,21 @@ export interface VlmTeacherOptions extends VlmTeacherSettings {
   readonly keepRendererOpen?: boolean;
   /** Teacher id recorded on labels (default from the model and the non-default settings). */
   readonly id?: string;
+  /** How the user sets the server's base URL, the model and the key variable, for error hints (default the spec keys). */
+  readonly settingNames?: VlmSettingNames;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
+
+/** How a command sets the client's base URL, model and key variable (named in error hints). */
+export interface VlmSettingNames {
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly keyEnv: string;
+}
+
+/** The names of `--teacher vlm:baseUrl=...,model=...,keyEnv=...`. */
+export const VLM_SPEC_SETTING_NAMES: VlmSettingNames = { baseUrl: 'baseUrl= in --teacher', model: 'model= in --teacher', keyEnv: 'keyEnv= in --teacher' };
 
 /** Per-teacher counts of outcomes. */
 export interface VlmTeacherCounts {
@@ -177,6 +189,7 @@ export class VlmTeacher implements Teacher {
   private readonly renderer: SegmentFrameRenderer;
   private readonly ownsRenderer: boolean;
   private readonly keepRendererOpen: boolean;
+  private readonly names: VlmSettingNames;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
@@ -202,6 +215,7 @@ export class VlmTeacher implements Teacher {
     this.client = opts.client;
     this.ownsRenderer = opts.renderer === undefined;
     this.keepRendererOpen = opts.keepRendererOpen ?? false;
+    this.names = opts.settingNames ?? VLM_SPEC_SETTING_NAMES;
     this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig });
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
@@ -341,7 +355,7 @@ export class VlmTeacher implements Teacher {
       this.tally.failed += failures.length;
       const done = out.filter((l) => l !== undefined).length;
       throw new VlmTeacherError(
-        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}`,
+        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
         failures,
       );
     }
@@ -352,6 +366,21 @@ export class VlmTeacher implements Teacher {
       );
     }
     return out;
+  }
+
+  /** What to check after a failed request, naming the setting to change ("" when nothing specific). */
+  private hint(e: Error): string {
+    if (!(e instanceof VlmError)) return '';
+    const n = this.names;
+    const c = this.client.config;
+    if (e.status === 401 || e.status === 403) {
+      return this.client.hasApiKey()
+        ? `; the server refused the API key in the environment variable ${c.apiKeyEnv} (${n.keyEnv} names the variable)`
+        : `; no API key was sent: the environment variable ${c.apiKeyEnv} is not set (${n.keyEnv} names the variable)`;
+    }
+    if (e.status === 404) return `; check ${n.baseUrl} (the server's base URL, often ending in /v1) and ${n.model} (a model the server serves)`;
+    if (e.kind === 'network') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
+    return '';
   }
 
   /** Close the renderer if this teacher made it (it is also closed after every batch unless keepRendererOpen). */
@@ -376,6 +405,8 @@ export interface VlmMakeOptions {
   readonly envConfig?: EnvConfig;
   /** Keep the default renderer's browser between batches (call the teacher's close() at the end). */
   readonly keepRendererOpen?: boolean;
+  /** How the command sets base URL, model and key variable, for error hints (default the spec keys). */
+  readonly settingNames?: VlmSettingNames;
   readonly fetch?: FetchFn;
   readonly clock?: Clock;
   readonly sleep?: SleepFn;
@@ -503,6 +534,7 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       renderer: v.renderer,
       envConfig: v.envConfig,
       keepRendererOpen: v.keepRendererOpen,
+      settingNames: v.settingNames,
       clock: v.clock,
       logger: v.logger,
     });

@@ -300,6 +300,11 @@ export class VlmClient {
     this.slots = new Slots(c.concurrency);
   }
 
+  /** Whether the API key variable is set (non-empty) now; the key itself never leaves the client. */
+  hasApiKey(): boolean {
+    return Boolean(this.#env[this.config.apiKeyEnv]);
+  }
+
   /** A copy of the cumulative counts. */
   counts(): VlmCounts {
     return { ...this.tally };
@@ -428,7 +433,10 @@ export class VlmClient {
             failure = { kind: 'timeout', status: null, why: `no complete answer within ${c.timeoutMs} ms`, body: null, waitMs: null };
           } else {
             const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
-            const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (e as Error).message;
+            // undici's own codes (UND_ERR_SOCKET, ...) say less than its message ("other side closed").
+            const code = typeof cause?.code === 'string' ? cause.code : null;
+            const text = typeof cause?.message === 'string' ? cause.message : null;
+            const detail = code && !code.startsWith('UND_ERR') ? code : text && code ? `${text} (${code})` : (code ?? text ?? (e as Error).message);
             failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null };
           }
         } finally {

@@ -509,6 +509,48 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     expect((err as VlmError).attempts).toBe(2);
   });
 
+  it('a failed batch says which setting to check: the key variable on 401/403, base URL and model on 404, the base URL when nothing answers', async () => {
+    const failWith = async (c: VlmClient, names?: VlmTeacherOptions['settingNames']): Promise<string> => {
+      const err = await teacher(c, names ? { settingNames: names } : {}).t.label([pairOf(seg(1), seg(2))]).catch((e: unknown) => e);
+      return (err as Error).message.replace(/^.*?\): /, '');
+    };
+    const s401 = await stub(() => ({ status: 401, body: 'no' }));
+    expect(await failWith(client(s401))).toBe(
+      `VLM ${s401.url}/chat/completions: HTTP 401: no; the server refused the API key in the environment variable ${KEY_ENV} (keyEnv= in --teacher names the variable)`,
+    );
+    expect(await failWith(client(s401, { env: {} }), { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' })).toBe(
+      `VLM ${s401.url}/chat/completions: HTTP 401: no; no API key was sent: the environment variable ${KEY_ENV} is not set (--vlm-key-env names the variable)`,
+    );
+    const s404 = await stub(() => ({ status: 404, body: 'model not found' }));
+    expect(await failWith(client(s404))).toBe(
+      `VLM ${s404.url}/chat/completions: HTTP 404: model not found; check baseUrl= in --teacher (the server's base URL, often ending in /v1) and model= in --teacher (a model the server serves)`,
+    );
+    const gone = await stub(sensibleVlm);
+    const url = gone.url;
+    await (stubs.pop() as Stub).close();
+    expect(await failWith(client(gone, { maxRetries: 0 }), { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' })).toBe(
+      `VLM ${url}/chat/completions: network error: ECONNREFUSED (gave up after 1 attempt); check --vlm-base-url: is a server running at ${url}?`,
+    );
+  });
+
+  it('names a connection closed in the middle of a reply in words, not by undici\'s code', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '500' });
+      res.write('{"choices":[{"mess');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const err = await new VlmClient({ baseUrl: url, model: MODEL, rng: new Rng(0), maxRetries: 0 }).chat([{ role: 'user', content: 'x' }]).catch((e: unknown) => e);
+      expect((err as VlmError).kind).toBe('network');
+      expect((err as VlmError).message).toBe(`VLM ${url}/chat/completions: network error: other side closed (UND_ERR_SOCKET) (gave up after 1 attempt)`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
   it('answers a repeated run from the cache without sending anything', async () => {
     const s = await stub(sensibleVlm);
     const dir = tmp();
