@@ -56,7 +56,7 @@ import { evaluatePolicy } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, ServiceError, UsageError } from '../core/errors.js';
 import type { Logger, Metrics, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -613,7 +613,15 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         if (dropped > 0) log.info(`stage ${stage}: dropped its ${dropped} metrics rows from before; it logs them anew`);
       }
       const t0 = clock.now();
-      const changed = await STAGES[stage](ctx, o);
+      let changed: boolean;
+      try {
+        changed = await STAGES[stage](ctx, o);
+      } catch (e) {
+        // An outside service failed (a VLM server): a new run would start over with an empty
+        // answer cache, so say how to go on in this one.
+        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${run.path}`;
+        throw e;
+      }
       if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
       run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
       status[stage] = 'ran';
@@ -874,6 +882,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
       cacheDir: v.cacheDir ?? join(c.run.path, 'vlm_cache'),
       envConfig: c.envConfig,
       keepRendererOpen: rt.renderer === undefined,
+      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' },
       logger: c.log,
       clock: c.clock,
       ...rt,
@@ -929,8 +938,6 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       if ((await selectRound(c, teacher.id, trajs)) === 0) break;
     }
     progress.finish();
-    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
-    if (m) c.run.metrics.log(0, m);
     const counts = store.counts();
     const agreement = teacherAgreement(store, teacher.id);
     c.run.writeJson(P.labels, {
@@ -945,6 +952,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
   } finally {
+    // The teacher's request and token counts, also when it failed part way (those requests were paid for).
+    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
+    if (m) c.run.metrics.log(0, m);
     await (teacher as { close?: () => Promise<void> }).close?.();
   }
   return added > 0;

@@ -251,6 +251,41 @@ describe('prefrl offline pipeline', () => {
     );
   }, 60_000);
 
+  it('vlm teacher refused (401, key variable unset): the error names --vlm-key-env and how to resume; the requests made are in metrics.jsonl', async () => {
+    // Every image differs (a new red level per drawing), so no two requests are shared.
+    let drawn = 0;
+    const renderer: SegmentFrameRenderer = {
+      render: async (_segment: Segment, steps: readonly number[]) =>
+        steps.map(() => {
+          const rgba = new Uint8Array(4 * 4 * 4);
+          for (let p = 0; p < 16; p++) rgba.set([++drawn % 256, 0, 0, 255], 4 * p);
+          return encodePng({ width: 4, height: 4, rgba });
+        }),
+      close: async () => undefined,
+    };
+    let requests = 0;
+    const fetch = async (): Promise<Response> => {
+      requests++;
+      return new Response(JSON.stringify({ error: { message: 'Missing bearer token' } }), { status: 401, headers: { 'Content-Type': 'application/json' } });
+    };
+    const config = tiny({ teacher: 'vlm', labels: 4, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'UNSET_KEY' } });
+    let runDir = '';
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-401'), vlmRuntime: { fetch, renderer, env: {} }, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(requests).toBe(4);
+    expect((err as Error).message).toBe(
+      'VLM teacher: 4 of 4 queries failed (0 answered and cached; a re-run asks only the rest): VLM http://vlm.invalid/v1/chat/completions: HTTP 401: {"error":{"message":"Missing bearer token"}}' +
+        '; no API key was sent: the environment variable UNSET_KEY is not set (--vlm-key-env names the variable)' +
+        `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir}`,
+    );
+    const rows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.filter((r) => 'vlm/requests' in r)).toEqual([expect.objectContaining({ 'vlm/calls': 4, 'vlm/requests': 4, 'vlm/errors': 4, 'vlm/failed': 4, 'vlm/prompt_tokens': 0 })]);
+  }, 60_000);
+
   it('1-step segments (RL-VLM-F single frames): synthetic-vlm judges the state after the one step, and the reward trains', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
     const cfg = tiny({ teacher: 'synthetic-vlm', segmentLength: 1, errorRate: 0, unsureRate: 0 });
