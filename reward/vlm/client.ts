@@ -18,7 +18,8 @@
  *      it sends one, else exponential backoff with "equal jitter" from the seeded Rng:
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
- *      retry). Other statuses (400, 401, 403, 404, ...) fail at once.
+ *      retry). Other statuses (400, 401, 403, 404, ...) fail at once. A retry is logged at
+ *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
  *   7. the answer (text, finish reason, usage) is written to the cache.
@@ -148,6 +149,8 @@ export interface VlmCounts {
 }
 
 const BODY_LIMIT = 4000;
+/** Retries are reported at info level at most this often, ms. */
+const RETRY_NOTICE_MS = 30_000;
 
 /** Replace every occurrence of `secret` (when set) in `text`. */
 export function redact(text: string, secret: string | undefined): string {
@@ -258,6 +261,8 @@ export class VlmClient {
   /** Start times (clock ms) of the attempts in the current 60 s window. */
   private readonly window: number[] = [];
   private readonly inFlight = new Map<string, Promise<ChatResult>>();
+  /** Clock ms of the last retry reported at info level (the others go to debug). */
+  private lastRetryNotice = -Infinity;
 
   constructor(opts: VlmClientOptions) {
     const c: VlmClientConfig = {
@@ -456,7 +461,13 @@ export class VlmClient {
         }
         const wait = failure.waitMs ?? this.backoff(attempt);
         this.tally.retries++;
-        this.logger.debug(`vlm: ${failure.why.slice(0, 120)} (attempt ${tries}/${c.maxRetries + 1}); retrying in ${(wait / 1000).toFixed(2)} s${failure.waitMs !== null ? ' (Retry-After)' : ''}`);
+        // A server that is down or throttling shows within seconds, at most one line per 30 s.
+        const now = this.clock.now();
+        const notice = now - this.lastRetryNotice >= RETRY_NOTICE_MS;
+        if (notice) this.lastRetryNotice = now;
+        this.logger[notice ? 'info' : 'debug'](
+          `vlm: ${failure.why.slice(0, 120)} (attempt ${tries}/${c.maxRetries + 1}); retrying in ${(wait / 1000).toFixed(2)} s${failure.waitMs !== null ? ' (Retry-After)' : ''}`,
+        );
         await this.sleep(wait);
       }
     } finally {

@@ -470,6 +470,20 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     expect(skipper.metrics()['vlm/failed']).toBe(1);
   });
 
+  it('reports retries at info level at most once per 30 s, so an outage shows without --debug', async () => {
+    const s = await stub(() => ({ status: 503, body: 'down' }));
+    const t = fakeTime();
+    let text = '';
+    const logger = new Logger({ write: (x) => (text += x) }, 'info');
+    // Backoff steps of 10 s: retries at 0, 10, 20, 30 s after the first failure.
+    const err = await client(s, { maxRetries: 4, backoffBaseMs: 20_000, backoffMaxMs: 20_000, clock: t.clock, sleep: t.sleep, rng: { uniform: () => 0 } as unknown as Rng, logger })
+      .chat([{ role: 'user', content: 'x' }])
+      .catch((e: unknown) => e);
+    expect((err as VlmError).attempts).toBe(5);
+    expect(t.sleeps).toEqual([10_000, 10_000, 10_000, 10_000]);
+    expect(text).toBe('[prefrl] vlm: HTTP 503: down (attempt 1/5); retrying in 10.00 s\n[prefrl] vlm: HTTP 503: down (attempt 4/5); retrying in 10.00 s\n');
+  });
+
   it('fails at once on a 4xx that retrying cannot fix', async () => {
     const s = await stub(() => ({ status: 400, body: { error: { message: 'this model does not accept images' } } }));
     const c = client(s);
