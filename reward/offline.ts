@@ -928,7 +928,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       for (;;) {
         const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
         if (batch.length === 0) break;
-        const labels = await teacher.label(batch);
+        const before = answered();
+        const labels = await teacher.label(batch, (k) => progress.update(before + k));
         added += store.addLabels(labels).added;
         const counts = store.counts();
         progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);

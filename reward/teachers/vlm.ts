@@ -328,8 +328,9 @@ export class VlmTeacher implements Teacher {
     };
   }
 
-  async label(pairs: readonly Pair[]): Promise<Label[]> {
+  async label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]> {
     const out: Label[] = new Array(pairs.length);
+    let answered = 0;
     const failures: { pairId: string; error: Error }[] = [];
     const unsureBefore = this.tally.unsure;
     const width = Math.max(1, Math.min(pairs.length, this.config.pairConcurrency || 2 * this.client.config.concurrency));
@@ -340,6 +341,7 @@ export class VlmTeacher implements Teacher {
         const i = next++;
         try {
           out[i] = await this.labelOne(pairs[i]);
+          onAnswered?.(++answered);
         } catch (e) {
           failures.push({ pairId: pairs[i].id, error: e instanceof Error ? e : new Error(String(e)) });
         }

@@ -86,7 +86,7 @@ export const labelCommand: Command = {
         let added = 0;
         let preferences = 0;
         for (let i = 0; i < todo.length; i += f.batch) {
-          const labels = await teacher.label(todo.slice(i, i + f.batch));
+          const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
           added += store.addLabels(labels).added;
           preferences += labels.filter((l) => l.kind === 'preference').length;
           progress.update(Math.min(todo.length, i + f.batch));

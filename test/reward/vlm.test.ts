@@ -362,6 +362,14 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     }
   });
 
+  it('reports each answered pair as it comes (progress within a batch)', async () => {
+    const s = await stub(sensibleVlm);
+    const seen: number[] = [];
+    const labels = await teacher(client(s), { pairConcurrency: 2 }).t.label([pairOf(seg(1), seg(2)), pairOf(seg(4), seg(3)), pairOf(seg(5), seg(6))], (k) => seen.push(k));
+    expect(probs(labels)).toEqual([0, 1, 0]);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('sends no Authorization header when the key variable is unset', async () => {
     const s = await stub(sensibleVlm);
     const c = client(s, { env: {} });
