@@ -417,7 +417,7 @@ export interface VlmMakeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-const VLM_SPEC_KEYS = [
+export const VLM_SPEC_KEYS = [
   'baseUrl',
   'model',
   'keyEnv',
