@@ -75,6 +75,7 @@ import { LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
+import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
@@ -372,7 +373,9 @@ export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
     if (!/^https?:\/\/[^/\s]+/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `expected an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(r.vlm.baseUrl)}`);
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
   }
-  if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1)) bad('vlm-frames', `expected final or a number of frames, got ${JSON.stringify(r.vlm.frames)}`);
+  if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1 && r.vlm.frames <= MAX_STRIP_FRAMES)) {
+    bad('vlm-frames', `expected final or a number of frames in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(r.vlm.frames)}`);
+  }
   for (const [k, flag, min, max] of [
     ['width', 'vlm-width', 16, 4096],
     ['height', 'vlm-height', 16, 4096],

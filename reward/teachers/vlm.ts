@@ -41,7 +41,7 @@ import type { EnvSpec } from '../../envs/types.js';
 import { type ChatParams, type FetchFn, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
-import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
+import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
 import { labelId } from './synthetic.js';
 
@@ -153,7 +153,7 @@ function checkConfig(c: VlmTeacherConfig): void {
   };
   if (typeof c.goal !== 'string' || c.goal.trim() === '') bad('goal', c.goal, 'the task in words (EnvSpec.goal)');
   if (c.frames.kind === 'strip') {
-    if (!(Number.isInteger(c.frames.frames) && c.frames.frames >= 1 && c.frames.frames <= 16)) bad('frames', c.frames.frames, 'an integer in 1..16');
+    if (!(Number.isInteger(c.frames.frames) && c.frames.frames >= 1 && c.frames.frames <= MAX_STRIP_FRAMES)) bad('frames', c.frames.frames, `an integer in 1..${MAX_STRIP_FRAMES}`);
     if (c.frames.columns !== undefined && !(Number.isInteger(c.frames.columns) && c.frames.columns >= 1)) bad('columns', c.frames.columns, 'an integer >= 1');
   }
   for (const [env, v] of [['(default)', c.view] as const, ...Object.entries(c.viewByEnv)]) {

@@ -15,6 +15,7 @@ import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
+import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { type Command, type CommandContext, displayPath, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
@@ -30,7 +31,7 @@ const offlineFlags = {
   vlmBaseUrl: flags.string({ doc: 'vlm: base URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1)', optional: true }),
   vlmModel: flags.string({ doc: 'vlm: model name', optional: true }),
   vlmKeyEnv: flags.string({ doc: 'vlm: NAME of the environment variable holding the API key (the key is never logged or saved)', default: 'OPENAI_API_KEY' }),
-  vlmFrames: flags.string({ doc: 'vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames)', default: 'final' }),
+  vlmFrames: flags.string({ doc: `vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames, at most ${MAX_STRIP_FRAMES})`, default: 'final' }),
   vlmCache: flags.string({ doc: 'vlm: answer cache folder', optional: true, defaultDoc: '<run>/vlm_cache' }),
   vlmWidth: flags.int({ doc: 'vlm: width of each rendered frame, px', optional: true, defaultDoc: '512', min: 16, max: 4096 }),
   vlmHeight: flags.int({ doc: 'vlm: height of each rendered frame, px', optional: true, defaultDoc: '384', min: 16, max: 4096 }),
@@ -105,7 +106,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   let frames: 'final' | number = 'final';
   if (f.vlmFrames !== 'final') {
     frames = Number(f.vlmFrames);
-    if (!Number.isInteger(frames) || frames < 1) throw new UsageError(`--vlm-frames: expected final or a positive integer, got ${JSON.stringify(f.vlmFrames)}`);
+    if (!Number.isInteger(frames) || frames < 1 || frames > MAX_STRIP_FRAMES) throw new UsageError(`--vlm-frames: expected final or an integer in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(f.vlmFrames)}`);
   }
   const vlmGiven =
     f.vlmBaseUrl !== undefined ||
