@@ -371,6 +371,8 @@ export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
   if (r.teacher === 'vlm') {
     if (!r.vlm.baseUrl) bad('vlm-base-url', '--teacher vlm needs the server\'s base URL (e.g. http://localhost:8000/v1)');
     if (!/^https?:\/\/[^/\s]+/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `expected an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(r.vlm.baseUrl)}`);
+    // Not echoed: the URL holds a secret. fetch refuses such URLs, and config.json would keep it.
+    if (/^https?:\/\/[^/\s]*@/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', 'a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env');
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
   }
   if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1 && r.vlm.frames <= MAX_STRIP_FRAMES)) {

@@ -285,6 +285,8 @@ export class VlmClient {
       url = null;
     }
     check(url !== null && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseUrl', c.baseUrl, 'an http(s) URL');
+    // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
+    if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
     check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.apiKeyEnv), 'apiKeyEnv', c.apiKeyEnv, 'an environment variable name');
     check(c.timeoutMs > 0, 'timeoutMs', c.timeoutMs, '> 0');

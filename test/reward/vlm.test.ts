@@ -573,6 +573,12 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     }
   });
 
+  it('refuses a base URL with a user name or password (fetch would refuse it, and runs save the URL)', () => {
+    expect(() => new VlmClient({ baseUrl: 'http://bob:hunter2@127.0.0.1:9/v1', model: MODEL, rng: new Rng(0) })).toThrow(
+      new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv'),
+    );
+  });
+
   it('answers a repeated run from the cache without sending anything', async () => {
     const s = await stub(sensibleVlm);
     const dir = tmp();
