@@ -75,6 +75,7 @@ import { LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
+import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
@@ -374,6 +375,7 @@ export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
     // Not echoed: the URL holds a secret. fetch refuses such URLs, and config.json would keep it.
     if (/^https?:\/\/[^/\s]*@/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', 'a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env');
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
+    if (!isEnvName(r.vlm.keyEnv)) bad('vlm-key-env', `expected ${ENV_NAME_RULE}`);
   }
   if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1 && r.vlm.frames <= MAX_STRIP_FRAMES)) {
     bad('vlm-frames', `expected final or a number of frames in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(r.vlm.frames)}`);

@@ -38,7 +38,7 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, type FetchFn, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -460,6 +460,8 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       if (!(VLM_SPEC_KEYS as readonly string[]).includes(key)) usage(`unknown parameter "${key}" (allowed: ${VLM_SPEC_KEYS.join(', ')})`);
       if (key in kv) usage(`parameter "${key}" given twice`);
       if (value === '') usage(`parameter "${key}" is empty`);
+      // Not echoed with the spec: a value that is no variable name is often the key itself.
+      if (key === 'keyEnv' && !isEnvName(value)) throw new UsageError(`--teacher: parameter "keyEnv" must be ${ENV_NAME_RULE}`);
       kv[key as (typeof VLM_SPEC_KEYS)[number]] = value;
     }
   }

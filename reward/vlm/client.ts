@@ -152,6 +152,14 @@ const BODY_LIMIT = 4000;
 /** Retries are reported at info level at most this often, ms. */
 const RETRY_NOTICE_MS = 30_000;
 
+/** What an API key variable's name must look like (for messages). */
+export const ENV_NAME_RULE = 'the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself';
+
+/** Whether `s` can name an environment variable. */
+export function isEnvName(s: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
+}
+
 /** Replace every occurrence of `secret` (when set) in `text`. */
 export function redact(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
@@ -288,7 +296,8 @@ export class VlmClient {
     // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
     if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
-    check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.apiKeyEnv), 'apiKeyEnv', c.apiKeyEnv, 'an environment variable name');
+    // Not echoed: a value that is no variable name is often the key itself, pasted in its place.
+    if (!isEnvName(c.apiKeyEnv)) throw new RangeError(`VLM client: apiKeyEnv must be ${ENV_NAME_RULE}`);
     check(c.timeoutMs > 0, 'timeoutMs', c.timeoutMs, '> 0');
     check(Number.isInteger(c.maxRetries) && c.maxRetries >= 0, 'maxRetries', c.maxRetries, 'an integer >= 0');
     check(c.backoffBaseMs >= 0 && c.backoffMaxMs >= c.backoffBaseMs, 'backoffMaxMs', c.backoffMaxMs, `>= backoffBaseMs (${c.backoffBaseMs}) >= 0`);

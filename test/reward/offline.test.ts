@@ -544,6 +544,11 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-camera', 'fisheye'], 2, /--vlm-camera/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-width', '8'], 2, /--vlm-width/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-timeout', '0'], 2, /--vlm-timeout/],
+      [
+        ['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-key-env', 'sk-proj-9f8e-pasted'],
+        2,
+        /^prefrl offline: --vlm-key-env: expected the NAME of an environment variable \(letters, digits and _\), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself\n$/,
+      ],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://bob:hunter2@127.0.0.1:9/v1', '--vlm-model', 'm'], 2, /^prefrl offline: --vlm-base-url: a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env\n$/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-frames', '20'], 2, /^prefrl offline: --vlm-frames: expected final or an integer in 1\.\.16, got "20"\n$/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],

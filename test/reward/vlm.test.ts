@@ -722,6 +722,12 @@ describe('makeTeacher: vlm and synthetic-vlm specs', () => {
   it('rejects incomplete or bad vlm specs with a UsageError', () => {
     const bad = ['vlm', 'vlm:model=m', 'vlm:baseUrl=http://127.0.0.1:9/v1', 'vlm:baseUrl=ftp://x,model=m', 'vlm:baseUrl=http://h/v1,model=m,frames=many', 'vlm:baseUrl=http://h/v1,model=m,color=red', 'vlm:baseUrl=http://h/v1,model=m,camera=below', 'vlm:baseUrl=http://h/v1,model=m,keyEnv=1bad', 'vlm:baseUrl=http://h/v1,model=m,frames=40'];
     for (const spec of bad) expect(() => makeTeacher(spec, { env: TOY_SPEC, rng }), spec).toThrow(UsageError);
+    // The key pasted where its variable's name goes is not echoed back.
+    const pasted = 'sk-proj-9f8e-pasted';
+    expect(() => makeTeacher(`vlm:baseUrl=http://h/v1,model=m,keyEnv=${pasted}`, { env: TOY_SPEC, rng })).toThrow(
+      new UsageError('--teacher: parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
+    );
+    expect(() => new VlmClient({ baseUrl: 'http://h/v1', model: 'm', apiKeyEnv: pasted, rng })).toThrow(/^VLM client: apiKeyEnv must be the NAME of an environment variable .*the value given is not shown/);
   });
 
   it('builds synthetic-vlm with its defaults or overrides', () => {
