@@ -244,6 +244,11 @@ export interface OfflineRunOptions {
   readonly runsDir?: string;
   /** Run name (default offline-<env>-<teacher>-s<seed>). */
   readonly name?: string;
+  /**
+   * A resumed run's way to its VLM server, over the saved config's (not saved): the address, key
+   * variable and limits do not change the answers (the cache key holds model, prompt and images).
+   */
+  readonly vlmConnection?: Partial<Pick<OfflineVlmConfig, 'baseUrl' | 'keyEnv' | 'concurrency' | 'rpm' | 'timeoutS' | 'retries'>>;
   /** Runtime-only VLM settings (a stub server's fetch, a renderer, the key lookup); never saved. */
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
   /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
@@ -531,7 +536,10 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     if (!existsSync(file)) throw new UsageError(`--resume: ${o.resume} is not a run folder (no config.json)`);
     const saved = readJson<{ command?: string; config?: OfflineConfig }>(file);
     if (saved.command !== 'offline' || !saved.config) throw new UsageError(`--resume: ${o.resume} is not a prefrl offline run`);
-    return { run: openRunDir(o.resume), cfg: resolveOfflineConfig(saved.config) };
+    const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
+    if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
+    const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } });
+    return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');
   const cfg = resolveOfflineConfig(o.config);

@@ -286,6 +286,43 @@ describe('prefrl offline pipeline', () => {
     expect(rows.filter((r) => 'vlm/requests' in r)).toEqual([expect.objectContaining({ 'vlm/calls': 4, 'vlm/requests': 4, 'vlm/errors': 4, 'vlm/failed': 4, 'vlm/prompt_tokens': 0 })]);
   }, 60_000);
 
+  it('a resumed vlm run may name where its server is now (--vlm-base-url on --resume); the model stays the saved one', async () => {
+    const renderer: SegmentFrameRenderer = {
+      // Each segment's image is its id's first 16 characters: no two pairs ask the same question.
+      render: async (segment: Segment, steps: readonly number[]) => steps.map(() => encodePng({ width: 2, height: 2, rgba: Uint8Array.from(segment.id.padEnd(16).slice(0, 16), (ch) => ch.charCodeAt(0)) })),
+      close: async () => undefined,
+    };
+    const hosts: string[] = [];
+    const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+      hosts.push(new URL(url).host);
+      if (new URL(url).host !== 'new.invalid') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+      const body = JSON.parse(String(init.body)) as { model: string; messages: unknown[] };
+      const reply = { model: body.model, choices: [{ message: { content: body.messages.length === 2 ? 'analysis' : '0' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1 } };
+      return new Response(JSON.stringify(reply), { status: 200 });
+    };
+    const vlmRuntime = { fetch, renderer, env: {}, client: { maxRetries: 0 } };
+    const config = tiny({ teacher: 'vlm', labels: 3, vlm: { baseUrl: 'http://old.invalid:8000/v1', model: 'fake-vl' } });
+    let runDir = '';
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-moved'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(/ECONNREFUSED .*check --vlm-base-url: is a server running at http:\/\/old\.invalid:8000\/v1\?/);
+    expect(hosts.every((h) => h === 'old.invalid:8000')).toBe(true);
+    hosts.length = 0;
+    const res = await runOffline({ resume: runDir, stages: ['label'], vlmConnection: { baseUrl: 'http://new.invalid/v1', keyEnv: undefined }, vlmRuntime }, { logger: silentLogger });
+    expect(res.stages).toEqual({ label: 'ran' });
+    expect(hosts).toEqual(Array(6).fill('new.invalid'));
+    expect(JSON.parse(readFileSync(join(runDir, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ teacher: 'vlm(fake-vl)', labels: 3, preferences: 3 });
+    // The saved config keeps its address; only this command line changed it.
+    expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).config.vlm.baseUrl).toBe('http://old.invalid:8000/v1');
+    // What the answers depend on still cannot change on --resume; and a run without a VLM refuses --vlm-*.
+    const c = cli();
+    expect(await main(['offline', '--resume', runDir, '--vlm-model', 'other', '--vlm-base-url', 'http://new.invalid/v1'], c.ctx)).toBe(2);
+    expect(c.err.join('')).toBe("prefrl offline: --resume: the run's saved config is used; drop --vlm-model\n");
+    const oracle = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'vlm-moved') }, { logger: silentLogger });
+    const o = cli();
+    expect(await main(['offline', '--resume', oracle.runDir, '--vlm-rpm', '10'], o.ctx)).toBe(2);
+    expect(o.err.join('')).toBe('prefrl offline: --vlm-*: only for --teacher vlm (the run\'s teacher is oracle)\n');
+  }, 60_000);
+
   it('1-step segments (RL-VLM-F single frames): synthetic-vlm judges the state after the one step, and the reward trains', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
     const cfg = tiny({ teacher: 'synthetic-vlm', segmentLength: 1, errorRate: 0, unsureRate: 0 });
