@@ -27,6 +27,12 @@ function formatCount(n: number): string {
   return String(Math.round(n));
 }
 
+/** A rate: below 10 per second with up to two significant digits (0.25/s, 1.5/s), so slow work does not read 0/s. */
+function formatRate(r: number): string {
+  if (!(r > 0) || r >= 10) return formatCount(r);
+  return String(Number(r.toPrecision(2)));
+}
+
 export class Progress {
   private done = 0;
   private readonly initial: number;
@@ -93,7 +99,7 @@ export class Progress {
     const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
     const tail = this.finished ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(eta)}`;
     const note = this.note ? ` | ${this.note}` : '';
-    return `${this.label} ${bar}${pct} ${formatCount(this.done)}/${formatCount(this.total)} ${this.unit} ${formatCount(rate)}/s ${tail}${note}`;
+    return `${this.label} ${bar}${pct} ${formatCount(this.done)}/${formatCount(this.total)} ${this.unit} ${formatRate(rate)}/s ${tail}${note}`;
   }
 
   private draw(now: number): void {

@@ -56,7 +56,7 @@ import { evaluatePolicy } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, ServiceError, UsageError } from '../core/errors.js';
 import type { Logger, Metrics, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -75,6 +75,8 @@ import { LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
+import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
+import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
@@ -244,6 +246,11 @@ export interface OfflineRunOptions {
   readonly name?: string;
   /** The command this run is part of (a benchmark's), recorded in config.json as `partOf`. */
   readonly partOf?: string;
+  /**
+   * A resumed run's way to its VLM server, over the saved config's (not saved): the address, key
+   * variable and limits do not change the answers (the cache key holds model, prompt and images).
+   */
+  readonly vlmConnection?: Partial<Pick<OfflineVlmConfig, 'baseUrl' | 'keyEnv' | 'concurrency' | 'rpm' | 'timeoutS' | 'retries'>>;
   /** Runtime-only VLM settings (a stub server's fetch, a renderer, the key lookup); never saved. */
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
   /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
@@ -372,9 +379,14 @@ export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
   if (r.teacher === 'vlm') {
     if (!r.vlm.baseUrl) bad('vlm-base-url', '--teacher vlm needs the server\'s base URL (e.g. http://localhost:8000/v1)');
     if (!/^https?:\/\/[^/\s]+/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `expected an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(r.vlm.baseUrl)}`);
+    // Not echoed: the URL holds a secret. fetch refuses such URLs, and config.json would keep it.
+    if (/^https?:\/\/[^/\s]*@/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', 'a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env');
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
+    if (!isEnvName(r.vlm.keyEnv)) bad('vlm-key-env', `expected ${ENV_NAME_RULE}`);
   }
-  if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1)) bad('vlm-frames', `expected final or a number of frames, got ${JSON.stringify(r.vlm.frames)}`);
+  if (r.vlm.frames !== 'final' && !(Number.isInteger(r.vlm.frames) && r.vlm.frames >= 1 && r.vlm.frames <= MAX_STRIP_FRAMES)) {
+    bad('vlm-frames', `expected final or a number of frames in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(r.vlm.frames)}`);
+  }
   for (const [k, flag, min, max] of [
     ['width', 'vlm-width', 16, 4096],
     ['height', 'vlm-height', 16, 4096],
@@ -526,7 +538,10 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     if (!existsSync(file)) throw new UsageError(`--resume: ${o.resume} is not a run folder (no config.json)`);
     const saved = readJson<{ command?: string; config?: OfflineConfig }>(file);
     if (saved.command !== 'offline' || !saved.config) throw new UsageError(`--resume: ${o.resume} is not a prefrl offline run`);
-    return { run: openRunDir(o.resume), cfg: resolveOfflineConfig(saved.config) };
+    const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
+    if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
+    const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } });
+    return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');
   const cfg = resolveOfflineConfig(o.config);
@@ -615,7 +630,15 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         if (dropped > 0) log.info(`stage ${stage}: dropped its ${dropped} metrics rows from before; it logs them anew`);
       }
       const t0 = clock.now();
-      const changed = await STAGES[stage](ctx, o);
+      let changed: boolean;
+      try {
+        changed = await STAGES[stage](ctx, o);
+      } catch (e) {
+        // An outside service failed (a VLM server): a new run would start over with an empty
+        // answer cache, so say how to go on in this one.
+        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${run.path}`;
+        throw e;
+      }
       if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
       run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
       status[stage] = 'ran';
@@ -876,6 +899,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
       cacheDir: v.cacheDir ?? join(c.run.path, 'vlm_cache'),
       envConfig: c.envConfig,
       keepRendererOpen: rt.renderer === undefined,
+      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' },
       logger: c.log,
       clock: c.clock,
       ...rt,
@@ -921,7 +945,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       for (;;) {
         const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
         if (batch.length === 0) break;
-        const labels = await teacher.label(batch);
+        const before = answered();
+        const labels = await teacher.label(batch, (k) => progress.update(before + k));
         added += store.addLabels(labels).added;
         const counts = store.counts();
         progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
@@ -931,8 +956,6 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       if ((await selectRound(c, teacher.id, trajs)) === 0) break;
     }
     progress.finish();
-    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
-    if (m) c.run.metrics.log(0, m);
     const counts = store.counts();
     const agreement = teacherAgreement(store, teacher.id);
     c.run.writeJson(P.labels, {
@@ -947,6 +970,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
   } finally {
+    // The teacher's request and token counts, also when it failed part way (those requests were paid for).
+    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
+    if (m) c.run.metrics.log(0, m);
     await (teacher as { close?: () => Promise<void> }).close?.();
   }
   return added > 0;

@@ -88,8 +88,11 @@ export interface TeacherContext {
 /** Anything that answers comparisons: synthetic oracles, HERON, people in the viewer, VLMs. */
 export interface Teacher {
   readonly id: string;
-  /** One label per pair, in the order of `pairs` (skips included). */
-  label(pairs: readonly Pair[]): Promise<Label[]>;
+  /**
+   * One label per pair, in the order of `pairs` (skips included). Slow teachers (a VLM) may call
+   * `onAnswered` with the number of pairs of this call answered so far, for a progress bar.
+   */
+  label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]>;
   /**
    * Optional: called before each feedback round, e.g. B-Pref's adaptive skip/equal thresholds
    * follow the recent episode return, HERON's margins follow the pool's term spreads.

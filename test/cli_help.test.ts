@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { VLM_SPEC_KEYS } from '../reward/teachers/vlm.js';
 import { main } from '../scripts/cli.js';
 import { formatTable } from '../scripts/command.js';
 import { headline, listRuns } from '../scripts/commands/runs.js';
@@ -57,6 +58,14 @@ describe('help vs flags', () => {
     const r = await cli(['reward', '--store', 'x.sqlite', '--reward-select-workers', '2']);
     expect(r.code).toBe(2);
     expect(r.err).toBe('prefrl reward: unknown flag --reward-select-workers (see --help)\n');
+  });
+
+  it('label --help names every key of --teacher vlm:k=v,... (those the spec parser accepts)', async () => {
+    const h = await cli(['label', '--help']);
+    expect(h.code).toBe(0);
+    const section = h.out.slice(h.out.indexOf('VLM teacher'), h.out.indexOf('Examples:'));
+    const named = new Set([...section.matchAll(/\b[a-z][A-Za-z]+\b/g)].map((m) => m[0]));
+    for (const key of VLM_SPEC_KEYS) expect(named.has(key), key).toBe(true);
   });
 
   it('envs prints each env\'s goal under its row; --json writes unbounded bounds as "Infinity" / "-Infinity"', async () => {

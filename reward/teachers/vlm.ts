@@ -38,10 +38,10 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, type FetchFn, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
-import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
+import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
 import { labelId } from './synthetic.js';
 
@@ -102,9 +102,21 @@ export interface VlmTeacherOptions extends VlmTeacherSettings {
   readonly keepRendererOpen?: boolean;
   /** Teacher id recorded on labels (default from the model and the non-default settings). */
   readonly id?: string;
+  /** How the user sets the server's base URL, the model and the key variable, for error hints (default the spec keys). */
+  readonly settingNames?: VlmSettingNames;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
+
+/** How a command sets the client's base URL, model and key variable (named in error hints). */
+export interface VlmSettingNames {
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly keyEnv: string;
+}
+
+/** The names of `--teacher vlm:baseUrl=...,model=...,keyEnv=...`. */
+export const VLM_SPEC_SETTING_NAMES: VlmSettingNames = { baseUrl: 'baseUrl= in --teacher', model: 'model= in --teacher', keyEnv: 'keyEnv= in --teacher' };
 
 /** Per-teacher counts of outcomes. */
 export interface VlmTeacherCounts {
@@ -141,7 +153,7 @@ function checkConfig(c: VlmTeacherConfig): void {
   };
   if (typeof c.goal !== 'string' || c.goal.trim() === '') bad('goal', c.goal, 'the task in words (EnvSpec.goal)');
   if (c.frames.kind === 'strip') {
-    if (!(Number.isInteger(c.frames.frames) && c.frames.frames >= 1 && c.frames.frames <= 16)) bad('frames', c.frames.frames, 'an integer in 1..16');
+    if (!(Number.isInteger(c.frames.frames) && c.frames.frames >= 1 && c.frames.frames <= MAX_STRIP_FRAMES)) bad('frames', c.frames.frames, `an integer in 1..${MAX_STRIP_FRAMES}`);
     if (c.frames.columns !== undefined && !(Number.isInteger(c.frames.columns) && c.frames.columns >= 1)) bad('columns', c.frames.columns, 'an integer >= 1');
   }
   for (const [env, v] of [['(default)', c.view] as const, ...Object.entries(c.viewByEnv)]) {
@@ -177,6 +189,7 @@ export class VlmTeacher implements Teacher {
   private readonly renderer: SegmentFrameRenderer;
   private readonly ownsRenderer: boolean;
   private readonly keepRendererOpen: boolean;
+  private readonly names: VlmSettingNames;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
@@ -202,6 +215,7 @@ export class VlmTeacher implements Teacher {
     this.client = opts.client;
     this.ownsRenderer = opts.renderer === undefined;
     this.keepRendererOpen = opts.keepRendererOpen ?? false;
+    this.names = opts.settingNames ?? VLM_SPEC_SETTING_NAMES;
     this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig });
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
@@ -314,8 +328,9 @@ export class VlmTeacher implements Teacher {
     };
   }
 
-  async label(pairs: readonly Pair[]): Promise<Label[]> {
+  async label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]> {
     const out: Label[] = new Array(pairs.length);
+    let answered = 0;
     const failures: { pairId: string; error: Error }[] = [];
     const unsureBefore = this.tally.unsure;
     const width = Math.max(1, Math.min(pairs.length, this.config.pairConcurrency || 2 * this.client.config.concurrency));
@@ -326,6 +341,7 @@ export class VlmTeacher implements Teacher {
         const i = next++;
         try {
           out[i] = await this.labelOne(pairs[i]);
+          onAnswered?.(++answered);
         } catch (e) {
           failures.push({ pairId: pairs[i].id, error: e instanceof Error ? e : new Error(String(e)) });
         }
@@ -341,7 +357,7 @@ export class VlmTeacher implements Teacher {
       this.tally.failed += failures.length;
       const done = out.filter((l) => l !== undefined).length;
       throw new VlmTeacherError(
-        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}`,
+        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
         failures,
       );
     }
@@ -352,6 +368,21 @@ export class VlmTeacher implements Teacher {
       );
     }
     return out;
+  }
+
+  /** What to check after a failed request, naming the setting to change ("" when nothing specific). */
+  private hint(e: Error): string {
+    if (!(e instanceof VlmError)) return '';
+    const n = this.names;
+    const c = this.client.config;
+    if (e.status === 401 || e.status === 403) {
+      return this.client.hasApiKey()
+        ? `; the server refused the API key in the environment variable ${c.apiKeyEnv} (${n.keyEnv} names the variable)`
+        : `; no API key was sent: the environment variable ${c.apiKeyEnv} is not set (${n.keyEnv} names the variable)`;
+    }
+    if (e.status === 404) return `; check ${n.baseUrl} (the server's base URL, often ending in /v1) and ${n.model} (a model the server serves)`;
+    if (e.kind === 'network') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
+    return '';
   }
 
   /** Close the renderer if this teacher made it (it is also closed after every batch unless keepRendererOpen). */
@@ -376,6 +407,8 @@ export interface VlmMakeOptions {
   readonly envConfig?: EnvConfig;
   /** Keep the default renderer's browser between batches (call the teacher's close() at the end). */
   readonly keepRendererOpen?: boolean;
+  /** How the command sets base URL, model and key variable, for error hints (default the spec keys). */
+  readonly settingNames?: VlmSettingNames;
   readonly fetch?: FetchFn;
   readonly clock?: Clock;
   readonly sleep?: SleepFn;
@@ -384,7 +417,7 @@ export interface VlmMakeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-const VLM_SPEC_KEYS = [
+export const VLM_SPEC_KEYS = [
   'baseUrl',
   'model',
   'keyEnv',
@@ -427,6 +460,8 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       if (!(VLM_SPEC_KEYS as readonly string[]).includes(key)) usage(`unknown parameter "${key}" (allowed: ${VLM_SPEC_KEYS.join(', ')})`);
       if (key in kv) usage(`parameter "${key}" given twice`);
       if (value === '') usage(`parameter "${key}" is empty`);
+      // Not echoed with the spec: a value that is no variable name is often the key itself.
+      if (key === 'keyEnv' && !isEnvName(value)) throw new UsageError(`--teacher: parameter "keyEnv" must be ${ENV_NAME_RULE}`);
       kv[key as (typeof VLM_SPEC_KEYS)[number]] = value;
     }
   }
@@ -503,6 +538,7 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       renderer: v.renderer,
       envConfig: v.envConfig,
       keepRendererOpen: v.keepRendererOpen,
+      settingNames: v.settingNames,
       clock: v.clock,
       logger: v.logger,
     });

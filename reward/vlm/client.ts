@@ -18,7 +18,8 @@
  *      it sends one, else exponential backoff with "equal jitter" from the seeded Rng:
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
- *      retry). Other statuses (400, 401, 403, 404, ...) fail at once.
+ *      retry). Other statuses (400, 401, 403, 404, ...) fail at once. A retry is logged at
+ *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
  *   7. the answer (text, finish reason, usage) is written to the cache.
@@ -148,6 +149,16 @@ export interface VlmCounts {
 }
 
 const BODY_LIMIT = 4000;
+/** Retries are reported at info level at most this often, ms. */
+const RETRY_NOTICE_MS = 30_000;
+
+/** What an API key variable's name must look like (for messages). */
+export const ENV_NAME_RULE = 'the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself';
+
+/** Whether `s` can name an environment variable. */
+export function isEnvName(s: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
+}
 
 /** Replace every occurrence of `secret` (when set) in `text`. */
 export function redact(text: string, secret: string | undefined): string {
@@ -258,6 +269,8 @@ export class VlmClient {
   /** Start times (clock ms) of the attempts in the current 60 s window. */
   private readonly window: number[] = [];
   private readonly inFlight = new Map<string, Promise<ChatResult>>();
+  /** Clock ms of the last retry reported at info level (the others go to debug). */
+  private lastRetryNotice = -Infinity;
 
   constructor(opts: VlmClientOptions) {
     const c: VlmClientConfig = {
@@ -280,8 +293,11 @@ export class VlmClient {
       url = null;
     }
     check(url !== null && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseUrl', c.baseUrl, 'an http(s) URL');
+    // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
+    if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
-    check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.apiKeyEnv), 'apiKeyEnv', c.apiKeyEnv, 'an environment variable name');
+    // Not echoed: a value that is no variable name is often the key itself, pasted in its place.
+    if (!isEnvName(c.apiKeyEnv)) throw new RangeError(`VLM client: apiKeyEnv must be ${ENV_NAME_RULE}`);
     check(c.timeoutMs > 0, 'timeoutMs', c.timeoutMs, '> 0');
     check(Number.isInteger(c.maxRetries) && c.maxRetries >= 0, 'maxRetries', c.maxRetries, 'an integer >= 0');
     check(c.backoffBaseMs >= 0 && c.backoffMaxMs >= c.backoffBaseMs, 'backoffMaxMs', c.backoffMaxMs, `>= backoffBaseMs (${c.backoffBaseMs}) >= 0`);
@@ -298,6 +314,11 @@ export class VlmClient {
     this.logger = opts.logger ?? silentLogger;
     this.cache = c.cacheDir === null ? null : new ResponseCache(c.cacheDir);
     this.slots = new Slots(c.concurrency);
+  }
+
+  /** Whether the API key variable is set (non-empty) now; the key itself never leaves the client. */
+  hasApiKey(): boolean {
+    return Boolean(this.#env[this.config.apiKeyEnv]);
   }
 
   /** A copy of the cumulative counts. */
@@ -428,7 +449,10 @@ export class VlmClient {
             failure = { kind: 'timeout', status: null, why: `no complete answer within ${c.timeoutMs} ms`, body: null, waitMs: null };
           } else {
             const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
-            const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (e as Error).message;
+            // undici's own codes (UND_ERR_SOCKET, ...) say less than its message ("other side closed").
+            const code = typeof cause?.code === 'string' ? cause.code : null;
+            const text = typeof cause?.message === 'string' ? cause.message : null;
+            const detail = code && !code.startsWith('UND_ERR') ? code : text && code ? `${text} (${code})` : (code ?? text ?? (e as Error).message);
             failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null };
           }
         } finally {
@@ -448,7 +472,13 @@ export class VlmClient {
         }
         const wait = failure.waitMs ?? this.backoff(attempt);
         this.tally.retries++;
-        this.logger.debug(`vlm: ${failure.why.slice(0, 120)} (attempt ${tries}/${c.maxRetries + 1}); retrying in ${(wait / 1000).toFixed(2)} s${failure.waitMs !== null ? ' (Retry-After)' : ''}`);
+        // A server that is down or throttling shows within seconds, at most one line per 30 s.
+        const now = this.clock.now();
+        const notice = now - this.lastRetryNotice >= RETRY_NOTICE_MS;
+        if (notice) this.lastRetryNotice = now;
+        this.logger[notice ? 'info' : 'debug'](
+          `vlm: ${failure.why.slice(0, 120)} (attempt ${tries}/${c.maxRetries + 1}); retrying in ${(wait / 1000).toFixed(2)} s${failure.waitMs !== null ? ' (Retry-After)' : ''}`,
+        );
         await this.sleep(wait);
       }
     } finally {

@@ -39,6 +39,9 @@ export interface VlmView {
 
 export const DEFAULT_VLM_VIEW: VlmView = { width: 512, height: 384, camera: { kind: 'auto' }, hideRobot: false, follow: 'auto', shadows: true, grid: true };
 
+/** Most frames a strip may have. */
+export const MAX_STRIP_FRAMES = 16;
+
 /** Which steps of a segment one side's image shows. */
 export type FrameMode = { readonly kind: 'final' } | { readonly kind: 'strip'; readonly frames: number; readonly columns?: number };
 

@@ -38,8 +38,20 @@ const spec = {
     quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },
   epilog: [
+    'VLM teacher (--teacher vlm:k=v,...; any OpenAI-compatible chat-completions server):',
+    '  baseUrl, model      the server (e.g. http://localhost:8000/v1) and model name (required)',
+    '  keyEnv              NAME of the variable holding the API key (default OPENAI_API_KEY; unset: no key is sent)',
+    '  frames, columns     final (the final frame, default) or k: a strip of k frames, in rows of columns',
+    '  width, height       size of each frame, px (default 512x384)',
+    '  camera              auto | side | front | top | iso; hideRobot 0/1; follow auto | on | off',
+    '  temperature         sampling temperature (default 0)',
+    '  concurrency, rpm    requests open at once (default 4), requests per minute (default 0: no limit)',
+    '  timeoutS, retries   seconds per request (default 120), retries after 429/5xx/timeouts (default 5)',
+    '  onError             fail (default) or skip the pairs whose requests fail',
+    '  cacheDir            answer cache (default <store folder>/vlm_cache: a re-run asks nothing twice)',
     'Examples:',
     '  prefrl label --store runs/<stamp>-rollout-reacher/labels.sqlite --teacher oracle',
+    '  prefrl label --store labels.sqlite --teacher vlm:baseUrl=http://localhost:8000/v1,model=Qwen/Qwen2.5-VL-7B-Instruct,frames=4',
     '  prefrl labels stats --store runs/<stamp>-rollout-reacher/labels.sqlite',
   ].join('\n'),
 };
@@ -86,7 +98,7 @@ export const labelCommand: Command = {
         let added = 0;
         let preferences = 0;
         for (let i = 0; i < todo.length; i += f.batch) {
-          const labels = await teacher.label(todo.slice(i, i + f.batch));
+          const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
           added += store.addLabels(labels).added;
           preferences += labels.filter((l) => l.kind === 'preference').length;
           progress.update(Math.min(todo.length, i + f.batch));

@@ -15,6 +15,7 @@ import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
+import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { type Command, type CommandContext, displayPath, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
@@ -30,7 +31,7 @@ const offlineFlags = {
   vlmBaseUrl: flags.string({ doc: 'vlm: base URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1)', optional: true }),
   vlmModel: flags.string({ doc: 'vlm: model name', optional: true }),
   vlmKeyEnv: flags.string({ doc: 'vlm: NAME of the environment variable holding the API key (the key is never logged or saved)', default: 'OPENAI_API_KEY' }),
-  vlmFrames: flags.string({ doc: 'vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames)', default: 'final' }),
+  vlmFrames: flags.string({ doc: `vlm: final (the final frame, RL-VLM-F) or k (a strip of k frames, at most ${MAX_STRIP_FRAMES})`, default: 'final' }),
   vlmCache: flags.string({ doc: 'vlm: answer cache folder', optional: true, defaultDoc: '<run>/vlm_cache' }),
   vlmWidth: flags.int({ doc: 'vlm: width of each rendered frame, px', optional: true, defaultDoc: '512', min: 16, max: 4096 }),
   vlmHeight: flags.int({ doc: 'vlm: height of each rendered frame, px', optional: true, defaultDoc: '384', min: 16, max: 4096 }),
@@ -79,6 +80,7 @@ const spec = {
   flags: offlineFlags,
   epilog: [
     `Stages: ${OFFLINE_STAGES.join(' -> ')}; each is skipped when its output exists in the run folder (--force re-runs it).`,
+    '--resume uses the run\'s saved config; the --human-* viewer settings and how the run reaches its VLM server may be given anew (--vlm-base-url, --vlm-key-env, --vlm-concurrency, --vlm-rpm, --vlm-timeout, --vlm-retries).',
     'Examples:',
     '  prefrl offline --dataset data.h5 --teacher synthetic-vlm --error-rate 0.2 --labels 2000 --updates 20000',
     '  prefrl offline --dataset data.h5 --teacher vlm --vlm-base-url http://localhost:8000/v1 --vlm-model qwen2.5-vl-7b --stage pairs,label',
@@ -105,7 +107,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   let frames: 'final' | number = 'final';
   if (f.vlmFrames !== 'final') {
     frames = Number(f.vlmFrames);
-    if (!Number.isInteger(frames) || frames < 1) throw new UsageError(`--vlm-frames: expected final or a positive integer, got ${JSON.stringify(f.vlmFrames)}`);
+    if (!Number.isInteger(frames) || frames < 1 || frames > MAX_STRIP_FRAMES) throw new UsageError(`--vlm-frames: expected final or an integer in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(f.vlmFrames)}`);
   }
   const vlmGiven =
     f.vlmBaseUrl !== undefined ||
@@ -179,8 +181,14 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   };
 }
 
+/** How a run reaches its VLM server: given with --resume, they replace the saved values (a server moved, a wrong port). */
+const VLM_CONNECTION_FLAGS = ['vlmBaseUrl', 'vlmKeyEnv', 'vlmConcurrency', 'vlmRpm', 'vlmTimeout', 'vlmRetries'] as const;
+
 /** Flags that change what a run computes: refused with --resume (the saved config wins). */
-const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet', ...HUMAN_FLAG_KEYS].includes(k));
+const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet', ...HUMAN_FLAG_KEYS, ...VLM_CONNECTION_FLAGS].includes(k));
+
+/** `--kebab-case` of a flag key. */
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 function n(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
@@ -239,9 +247,13 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const teacher = f.resume ? savedTeacher(f.resume) : f.teacher;
   if (teacher === undefined || teacher === 'human') checkHumanFlags(f);
   if (f.resume) {
-    const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` || a.startsWith(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=`)));
-    if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+    const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === flagName(k) || a.startsWith(`${flagName(k)}=`)));
+    if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);
   }
+  const keyEnvGiven = argv.some((a) => a === flagName('vlmKeyEnv') || a.startsWith(`${flagName('vlmKeyEnv')}=`));
+  const vlmConnection = f.resume
+    ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
+    : undefined;
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
@@ -250,7 +262,7 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${displayPath(runPath)}` : 'stopped before a run folder was made'));
   try {
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, ...(ctx.partOf ? { partOf: ctx.partOf } : {}), human: humanServerSettings(f), onRun: (p) => (runPath = p) },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, ...(ctx.partOf ? { partOf: ctx.partOf } : {}), human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

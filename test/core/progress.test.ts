@@ -57,6 +57,19 @@ describe('Progress', () => {
     expect(out[0]).toBe('train  70% 700/1000 steps 25/s ETA 0:12\n');
   });
 
+  it('slow work (a VLM labelling pairs) shows its rate below 1/s, not 0/s', () => {
+    const clock = new ManualClock();
+    const { out, sink } = capture();
+    const p = new Progress('label', 100, { clock, sink, tty: false, intervalMs: 0, unit: 'pairs' });
+    clock.advance(40_000);
+    p.update(10); // 10 pairs in 40 s = 0.25/s; 90 left = 6 min
+    clock.advance(5_000);
+    p.update(16); // 16 in 45 s = 0.3556/s
+    clock.advance(3_000);
+    p.update(72); // 72 in 48 s = 1.5/s; 28 left
+    expect(out).toEqual(['label  10% 10/100 pairs 0.25/s ETA 6:00\n', 'label  16% 16/100 pairs 0.36/s ETA 3:56\n', 'label  72% 72/100 pairs 1.5/s ETA 0:19\n']);
+  });
+
   it('formats durations', () => {
     expect(formatDuration(5)).toBe('0:05');
     expect(formatDuration(3725)).toBe('1:02:05');

@@ -251,6 +251,78 @@ describe('prefrl offline pipeline', () => {
     );
   }, 60_000);
 
+  it('vlm teacher refused (401, key variable unset): the error names --vlm-key-env and how to resume; the requests made are in metrics.jsonl', async () => {
+    // Every image differs (a new red level per drawing), so no two requests are shared.
+    let drawn = 0;
+    const renderer: SegmentFrameRenderer = {
+      render: async (_segment: Segment, steps: readonly number[]) =>
+        steps.map(() => {
+          const rgba = new Uint8Array(4 * 4 * 4);
+          for (let p = 0; p < 16; p++) rgba.set([++drawn % 256, 0, 0, 255], 4 * p);
+          return encodePng({ width: 4, height: 4, rgba });
+        }),
+      close: async () => undefined,
+    };
+    let requests = 0;
+    const fetch = async (): Promise<Response> => {
+      requests++;
+      return new Response(JSON.stringify({ error: { message: 'Missing bearer token' } }), { status: 401, headers: { 'Content-Type': 'application/json' } });
+    };
+    const config = tiny({ teacher: 'vlm', labels: 4, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'UNSET_KEY' } });
+    let runDir = '';
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-401'), vlmRuntime: { fetch, renderer, env: {} }, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(requests).toBe(4);
+    expect((err as Error).message).toBe(
+      'VLM teacher: 4 of 4 queries failed (0 answered and cached; a re-run asks only the rest): VLM http://vlm.invalid/v1/chat/completions: HTTP 401: {"error":{"message":"Missing bearer token"}}' +
+        '; no API key was sent: the environment variable UNSET_KEY is not set (--vlm-key-env names the variable)' +
+        `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir}`,
+    );
+    const rows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.filter((r) => 'vlm/requests' in r)).toEqual([expect.objectContaining({ 'vlm/calls': 4, 'vlm/requests': 4, 'vlm/errors': 4, 'vlm/failed': 4, 'vlm/prompt_tokens': 0 })]);
+  }, 60_000);
+
+  it('a resumed vlm run may name where its server is now (--vlm-base-url on --resume); the model stays the saved one', async () => {
+    const renderer: SegmentFrameRenderer = {
+      // Each segment's image is its id's first 16 characters: no two pairs ask the same question.
+      render: async (segment: Segment, steps: readonly number[]) => steps.map(() => encodePng({ width: 2, height: 2, rgba: Uint8Array.from(segment.id.padEnd(16).slice(0, 16), (ch) => ch.charCodeAt(0)) })),
+      close: async () => undefined,
+    };
+    const hosts: string[] = [];
+    const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+      hosts.push(new URL(url).host);
+      if (new URL(url).host !== 'new.invalid') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+      const body = JSON.parse(String(init.body)) as { model: string; messages: unknown[] };
+      const reply = { model: body.model, choices: [{ message: { content: body.messages.length === 2 ? 'analysis' : '0' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1 } };
+      return new Response(JSON.stringify(reply), { status: 200 });
+    };
+    const vlmRuntime = { fetch, renderer, env: {}, client: { maxRetries: 0 } };
+    const config = tiny({ teacher: 'vlm', labels: 3, vlm: { baseUrl: 'http://old.invalid:8000/v1', model: 'fake-vl' } });
+    let runDir = '';
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-moved'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(/ECONNREFUSED .*check --vlm-base-url: is a server running at http:\/\/old\.invalid:8000\/v1\?/);
+    expect(hosts.every((h) => h === 'old.invalid:8000')).toBe(true);
+    hosts.length = 0;
+    const res = await runOffline({ resume: runDir, stages: ['label'], vlmConnection: { baseUrl: 'http://new.invalid/v1', keyEnv: undefined }, vlmRuntime }, { logger: silentLogger });
+    expect(res.stages).toEqual({ label: 'ran' });
+    expect(hosts).toEqual(Array(6).fill('new.invalid'));
+    expect(JSON.parse(readFileSync(join(runDir, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ teacher: 'vlm(fake-vl)', labels: 3, preferences: 3 });
+    // The saved config keeps its address; only this command line changed it.
+    expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).config.vlm.baseUrl).toBe('http://old.invalid:8000/v1');
+    // What the answers depend on still cannot change on --resume; and a run without a VLM refuses --vlm-*.
+    const c = cli();
+    expect(await main(['offline', '--resume', runDir, '--vlm-model', 'other', '--vlm-base-url', 'http://new.invalid/v1'], c.ctx)).toBe(2);
+    expect(c.err.join('')).toBe("prefrl offline: --resume: the run's saved config is used; drop --vlm-model\n");
+    const oracle = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'vlm-moved') }, { logger: silentLogger });
+    const o = cli();
+    expect(await main(['offline', '--resume', oracle.runDir, '--vlm-rpm', '10'], o.ctx)).toBe(2);
+    expect(o.err.join('')).toBe('prefrl offline: --vlm-*: only for --teacher vlm (the run\'s teacher is oracle)\n');
+  }, 60_000);
+
   it('1-step segments (RL-VLM-F single frames): synthetic-vlm judges the state after the one step, and the reward trains', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
     const cfg = tiny({ teacher: 'synthetic-vlm', segmentLength: 1, errorRate: 0, unsureRate: 0 });
@@ -509,6 +581,13 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-camera', 'fisheye'], 2, /--vlm-camera/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-width', '8'], 2, /--vlm-width/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-timeout', '0'], 2, /--vlm-timeout/],
+      [
+        ['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-key-env', 'sk-proj-9f8e-pasted'],
+        2,
+        /^prefrl offline: --vlm-key-env: expected the NAME of an environment variable \(letters, digits and _\), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself\n$/,
+      ],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://bob:hunter2@127.0.0.1:9/v1', '--vlm-model', 'm'], 2, /^prefrl offline: --vlm-base-url: a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env\n$/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-frames', '20'], 2, /^prefrl offline: --vlm-frames: expected final or an integer in 1\.\.16, got "20"\n$/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
       [['--teacher', 'human', '--dataset', noState], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],

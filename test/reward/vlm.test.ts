@@ -362,6 +362,14 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     }
   });
 
+  it('reports each answered pair as it comes (progress within a batch)', async () => {
+    const s = await stub(sensibleVlm);
+    const seen: number[] = [];
+    const labels = await teacher(client(s), { pairConcurrency: 2 }).t.label([pairOf(seg(1), seg(2)), pairOf(seg(4), seg(3)), pairOf(seg(5), seg(6))], (k) => seen.push(k));
+    expect(probs(labels)).toEqual([0, 1, 0]);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('sends no Authorization header when the key variable is unset', async () => {
     const s = await stub(sensibleVlm);
     const c = client(s, { env: {} });
@@ -470,6 +478,20 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     expect(skipper.metrics()['vlm/failed']).toBe(1);
   });
 
+  it('reports retries at info level at most once per 30 s, so an outage shows without --debug', async () => {
+    const s = await stub(() => ({ status: 503, body: 'down' }));
+    const t = fakeTime();
+    let text = '';
+    const logger = new Logger({ write: (x) => (text += x) }, 'info');
+    // Backoff steps of 10 s: retries at 0, 10, 20, 30 s after the first failure.
+    const err = await client(s, { maxRetries: 4, backoffBaseMs: 20_000, backoffMaxMs: 20_000, clock: t.clock, sleep: t.sleep, rng: { uniform: () => 0 } as unknown as Rng, logger })
+      .chat([{ role: 'user', content: 'x' }])
+      .catch((e: unknown) => e);
+    expect((err as VlmError).attempts).toBe(5);
+    expect(t.sleeps).toEqual([10_000, 10_000, 10_000, 10_000]);
+    expect(text).toBe('[prefrl] vlm: HTTP 503: down (attempt 1/5); retrying in 10.00 s\n[prefrl] vlm: HTTP 503: down (attempt 4/5); retrying in 10.00 s\n');
+  });
+
   it('fails at once on a 4xx that retrying cannot fix', async () => {
     const s = await stub(() => ({ status: 400, body: { error: { message: 'this model does not accept images' } } }));
     const c = client(s);
@@ -507,6 +529,54 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
       .catch((e: unknown) => e);
     expect((err as VlmError).kind).toBe('network');
     expect((err as VlmError).attempts).toBe(2);
+  });
+
+  it('a failed batch says which setting to check: the key variable on 401/403, base URL and model on 404, the base URL when nothing answers', async () => {
+    const failWith = async (c: VlmClient, names?: VlmTeacherOptions['settingNames']): Promise<string> => {
+      const err = await teacher(c, names ? { settingNames: names } : {}).t.label([pairOf(seg(1), seg(2))]).catch((e: unknown) => e);
+      return (err as Error).message.replace(/^.*?\): /, '');
+    };
+    const s401 = await stub(() => ({ status: 401, body: 'no' }));
+    expect(await failWith(client(s401))).toBe(
+      `VLM ${s401.url}/chat/completions: HTTP 401: no; the server refused the API key in the environment variable ${KEY_ENV} (keyEnv= in --teacher names the variable)`,
+    );
+    expect(await failWith(client(s401, { env: {} }), { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' })).toBe(
+      `VLM ${s401.url}/chat/completions: HTTP 401: no; no API key was sent: the environment variable ${KEY_ENV} is not set (--vlm-key-env names the variable)`,
+    );
+    const s404 = await stub(() => ({ status: 404, body: 'model not found' }));
+    expect(await failWith(client(s404))).toBe(
+      `VLM ${s404.url}/chat/completions: HTTP 404: model not found; check baseUrl= in --teacher (the server's base URL, often ending in /v1) and model= in --teacher (a model the server serves)`,
+    );
+    const gone = await stub(sensibleVlm);
+    const url = gone.url;
+    await (stubs.pop() as Stub).close();
+    expect(await failWith(client(gone, { maxRetries: 0 }), { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' })).toBe(
+      `VLM ${url}/chat/completions: network error: ECONNREFUSED (gave up after 1 attempt); check --vlm-base-url: is a server running at ${url}?`,
+    );
+  });
+
+  it('names a connection closed in the middle of a reply in words, not by undici\'s code', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '500' });
+      res.write('{"choices":[{"mess');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const err = await new VlmClient({ baseUrl: url, model: MODEL, rng: new Rng(0), maxRetries: 0 }).chat([{ role: 'user', content: 'x' }]).catch((e: unknown) => e);
+      expect((err as VlmError).kind).toBe('network');
+      expect((err as VlmError).message).toBe(`VLM ${url}/chat/completions: network error: other side closed (UND_ERR_SOCKET) (gave up after 1 attempt)`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
+  it('refuses a base URL with a user name or password (fetch would refuse it, and runs save the URL)', () => {
+    expect(() => new VlmClient({ baseUrl: 'http://bob:hunter2@127.0.0.1:9/v1', model: MODEL, rng: new Rng(0) })).toThrow(
+      new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv'),
+    );
   });
 
   it('answers a repeated run from the cache without sending anything', async () => {
@@ -652,6 +722,12 @@ describe('makeTeacher: vlm and synthetic-vlm specs', () => {
   it('rejects incomplete or bad vlm specs with a UsageError', () => {
     const bad = ['vlm', 'vlm:model=m', 'vlm:baseUrl=http://127.0.0.1:9/v1', 'vlm:baseUrl=ftp://x,model=m', 'vlm:baseUrl=http://h/v1,model=m,frames=many', 'vlm:baseUrl=http://h/v1,model=m,color=red', 'vlm:baseUrl=http://h/v1,model=m,camera=below', 'vlm:baseUrl=http://h/v1,model=m,keyEnv=1bad', 'vlm:baseUrl=http://h/v1,model=m,frames=40'];
     for (const spec of bad) expect(() => makeTeacher(spec, { env: TOY_SPEC, rng }), spec).toThrow(UsageError);
+    // The key pasted where its variable's name goes is not echoed back.
+    const pasted = 'sk-proj-9f8e-pasted';
+    expect(() => makeTeacher(`vlm:baseUrl=http://h/v1,model=m,keyEnv=${pasted}`, { env: TOY_SPEC, rng })).toThrow(
+      new UsageError('--teacher: parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
+    );
+    expect(() => new VlmClient({ baseUrl: 'http://h/v1', model: 'm', apiKeyEnv: pasted, rng })).toThrow(/^VLM client: apiKeyEnv must be the NAME of an environment variable .*the value given is not shown/);
   });
 
   it('builds synthetic-vlm with its defaults or overrides', () => {
