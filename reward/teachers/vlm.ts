@@ -13,9 +13,12 @@
  *      "-1" -> skip ("VLM unsure"), anything else -> skip with the parse failure as reason.
  * Prompts and parsing rules: reward/vlm/prompts.ts. The label's `raw` is a JSON object with the
  * model's replies of both stages as received ({ model, analysis, answer, cached }), or with the
- * error and server body for a malformed reply, for audit.
+ * error and server body for a malformed reply, for audit (each reply cut at RAW_REPLY_LIMIT characters).
  *
- * Failures. A malformed body (bad JSON, no choices) is a skip with the body in `raw`. A request
+ * Failures. A malformed body (bad JSON, no choices) is a skip with the body in `raw`; but
+ * MALFORMED_STREAK of them in a row, with no well-formed reply between, say the endpoint is not a
+ * chat-completions server (a proxy's error page, a wrong path): label() then fails as for a
+ * request failure below, so the pairs are not stored as skips that a re-run would never ask. A request
  * that fails for good (retries used up on 429/5xx/timeouts, or a 4xx such as 401 or 400) is,
  * by default (`onRequestError: 'fail'`), an error: no new queries start, the ones in flight
  * finish (their answers land in the cache), and label() throws naming how many failed. A re-run
@@ -44,6 +47,17 @@ import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinki
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
 import { labelId } from './synthetic.js';
+
+/** Malformed replies in a row (no well-formed one between) that fail label(): the endpoint is not a chat-completions server. */
+export const MALFORMED_STREAK = 5;
+
+/** Longest reply text kept in a label's `raw`, characters (a runaway reply would bloat the label store; the cache keeps it whole). */
+export const RAW_REPLY_LIMIT = 20_000;
+
+/** A reply as stored with its label: whole up to RAW_REPLY_LIMIT characters, else cut there with a note of how much was left out. */
+export function clipReply(text: string): string {
+  return text.length <= RAW_REPLY_LIMIT ? text : `${text.slice(0, RAW_REPLY_LIMIT)} [... ${text.length - RAW_REPLY_LIMIT} more characters not stored]`;
+}
 
 export type VlmRequestErrorPolicy = 'fail' | 'skip';
 
@@ -193,6 +207,8 @@ export class VlmTeacher implements Teacher {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
+  /** Malformed replies since the last well-formed one. */
+  private malformedStreak = 0;
   /** Recently drawn images (a segment often appears in several pairs of a batch). */
   private readonly images = new Map<string, Promise<string>>();
 
@@ -270,6 +286,11 @@ export class VlmTeacher implements Teacher {
     const model = this.client.config.model;
     if (e instanceof VlmError && e.kind === 'bad-response') {
       this.tally.malformed++;
+      if (++this.malformedStreak >= MALFORMED_STREAK) {
+        throw new Error(
+          `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
+        );
+      }
       return this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);
     }
     if (this.config.onRequestError === 'skip') {
@@ -294,18 +315,20 @@ export class VlmTeacher implements Teacher {
     } catch (e) {
       return this.failure(pair, 1, e, {}, t0);
     }
+    this.malformedStreak = 0;
     const analysis = stripThinking(r1.text).trim();
     if (analysis === '') {
       this.tally.unparseable++;
-      return this.skip(pair, 'VLM stage 1 (analysis) reply is empty', { model, analysis: r1.text, cached: [r1.cached] }, t0);
+      return this.skip(pair, 'VLM stage 1 (analysis) reply is empty', { model, analysis: clipReply(r1.text), cached: [r1.cached] }, t0);
     }
     let r2;
     try {
       r2 = await this.client.chat(labelMessages(stage1, analysis, goal), this.params(this.config.labelMaxTokens));
     } catch (e) {
-      return this.failure(pair, 2, e, { analysis: r1.text }, t0);
+      return this.failure(pair, 2, e, { analysis: clipReply(r1.text) }, t0);
     }
-    const raw = { model, analysis: r1.text, answer: r2.text, cached: [r1.cached, r2.cached] };
+    this.malformedStreak = 0;
+    const raw = { model, analysis: clipReply(r1.text), answer: clipReply(r2.text), cached: [r1.cached, r2.cached] };
     const parsed = parseVlmLabel(r2.text);
     if (!parsed.ok) {
       this.tally.unparseable++;

@@ -20,7 +20,7 @@ import { TOY_SPEC } from '../../envs/toy.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import { SyntheticTeacher } from '../../reward/teachers/synthetic.js';
 import { finalSuccess, SyntheticVlmTeacher } from '../../reward/teachers/synthetic_vlm.js';
-import { VlmTeacher, type VlmTeacherOptions, VlmTeacherError } from '../../reward/teachers/vlm.js';
+import { clipReply, MALFORMED_STREAK, RAW_REPLY_LIMIT, VlmTeacher, type VlmTeacherOptions, VlmTeacherError } from '../../reward/teachers/vlm.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
 import { cacheKey } from '../../reward/vlm/cache.js';
 import { parseRetryAfter, VlmClient, type VlmClientOptions, VlmError } from '../../reward/vlm/client.js';
@@ -419,6 +419,36 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     // Malformed bodies are not retried.
     expect(c.counts().retries).toBe(0);
     expect(s.requests).toHaveLength(7);
+  });
+
+  it(`fails the batch after ${MALFORMED_STREAK} malformed replies in a row (not a chat-completions server), storing no skips; a well-formed reply between resets the count`, async () => {
+    // Not a chat completion at all, as a proxy's or a wrong path's JSON would be.
+    const broken = await stub(() => ({ body: { status: 'ok' } }));
+    const pairs = Array.from({ length: 8 }, (_, i) => pairOf(seg(i), seg(i + 20)));
+    const bad = teacher(client(broken)).t;
+    const err = await bad.label(pairs).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VlmTeacherError);
+    expect((err as Error).message).toMatch(new RegExp(`: ${MALFORMED_STREAK} replies in a row were not chat completions \\(last: .*\\); check baseUrl= in --teacher \\(.*\\) and model= in --teacher$`));
+    expect(bad.counts().malformed).toBeGreaterThanOrEqual(MALFORMED_STREAK); // pairs already in flight finish
+    // Every other stage-1 reply well-formed: never 5 in a row, so the pairs are skips as before.
+    let n = 0;
+    const flaky = await stub((r) => (isStage1(r) && n++ % 2 === 0 ? { body: { status: 'ok' } } : { body: completion(isStage1(r) ? 'analysis' : '0') }));
+    const labels = await teacher(client(flaky)).t.label(pairs);
+    // (Pairs run concurrently, so which pairs got the bad replies varies; how many does not.)
+    expect(labels.filter((l) => l.kind === 'skip')).toHaveLength(4);
+    expect(labels.filter((l) => l.kind === 'preference')).toHaveLength(4);
+  });
+
+  it('keeps at most RAW_REPLY_LIMIT characters of each reply in the label, saying how much was cut', async () => {
+    expect(clipReply('abc')).toBe('abc');
+    const long = 'x'.repeat(RAW_REPLY_LIMIT + 7);
+    expect(clipReply(long)).toBe(`${'x'.repeat(RAW_REPLY_LIMIT)} [... 7 more characters not stored]`);
+    const s = await stub((r) => ({ body: completion(isStage1(r) ? `${'y'.repeat(RAW_REPLY_LIMIT + 100)} so the first is better.` : '0') }));
+    const [l] = await teacher(client(s)).t.label([pairOf(seg(1), seg(2))]);
+    expect(l).toMatchObject({ kind: 'preference', probFirst: 1 });
+    const raw = JSON.parse(l.raw as string);
+    expect(raw.analysis).toHaveLength(RAW_REPLY_LIMIT + ' [... 124 more characters not stored]'.length);
+    expect(raw.answer).toBe('0');
   });
 
   it('retries a 429 after its Retry-After and counts the retry', async () => {
