@@ -779,7 +779,8 @@ async function fitRewardNet(
         progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
       },
     });
-    progress.finish();
+    // The bar showed each epoch's accuracy; it ends on the kept (best-epoch) weights', as the log does.
+    progress.finish(`held-out acc ${fmt(res.valAccuracy)} (kept weights)`);
     const warning = noImprovementWarning(res);
     if (warning) c.log.warn(`${label}: ${warning}`);
     return { net, res };

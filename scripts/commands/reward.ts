@@ -114,7 +114,8 @@ export const rewardCommand: Command = {
             progress.update(m.epoch, `held-out acc ${Number.isFinite(m.valAccuracy) ? m.valAccuracy.toFixed(3) : 'n/a'}`);
           },
         });
-        progress.finish();
+        // The bar showed each epoch's accuracy; it ends on the kept (best-epoch) weights', as the summary does.
+        progress.finish(`held-out acc ${Number.isFinite(res.valAccuracy) ? res.valAccuracy.toFixed(3) : 'n/a'} (kept weights)`);
         const warning = noImprovementWarning(res);
         if (warning) ctx.logger.warn(warning);
         // The learned segment returns against the true ones, over every distinct labelled segment.

@@ -72,6 +72,12 @@ describe('prefrl reward', () => {
     expect(j.rewardModel).toBe(join(j.runDir, 'artifacts', 'reward_model'));
     // Noise-free labels of the true return: the learned segment returns follow the true ones.
     expect(j.returnCorrelation, JSON.stringify(j)).toBeGreaterThan(0.5);
+    // Without --quiet the bar's last line gives the kept weights' held-out accuracy, as the summary does.
+    const shown = captureCli();
+    expect(await main(args.filter((a) => a !== '--quiet'), shown.ctx)).toBe(0);
+    expect(lastJson<{ valAccuracy: number }>(shown.out).valAccuracy).toBe(j.valAccuracy);
+    const bar = shown.err.join('').split('\n').filter((l) => l.startsWith('reward model ('));
+    expect(bar.at(-1)).toMatch(new RegExp(`in \\S+ \\| held-out acc ${j.valAccuracy.toFixed(3)} \\(kept weights\\)$`));
     const t = captureCli();
     expect(await main(['train', '--env', 'toy-reach', '--reward', `model:${j.runDir}`, '--steps', '2048', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], t.ctx), t.err.join('')).toBe(0);
   }, 120_000);
