@@ -579,6 +579,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   const envSpec = probe.spec;
   probe.dispose();
   checkEnv(ds, envSpec);
+  if (envSpec.actDim === 0) throw new UsageError(`--dataset: ${envSpec.id} has no actuators, so IQL and BC have no action to learn; add an <actuator> to the model`);
   checkTeacherInputs(ds, cfg.teacher);
   const backend = await initBackend(cfg.backend);
   log.info(describeBackend(backend));
