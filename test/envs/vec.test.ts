@@ -264,7 +264,7 @@ describe('vec env errors and shutdown', () => {
     await vec.reset();
     const a = new Float64Array(2);
     for (let k = 0; k < 3; k++) await vec.step(a);
-    await expect(vec.step(a)).rejects.toThrow('flaky task failed on purpose (vec env 0)');
+    await expect(vec.step(a)).rejects.toThrow(/flaky\.mjs \(rewardTerms\): task\.rewardTerms\(\) threw flaky task failed on purpose, at flaky\.mjs:\d+:\d+ \(vec env 0\)$/);
     await expect(vec.step(a)).rejects.toThrow(/unusable after an earlier failure/);
     await vec.close();
     await vec.close();
@@ -278,7 +278,7 @@ describe('vec env errors and shutdown', () => {
     await vec.reset();
     const a = new Float64Array(2);
     for (let k = 0; k < 3; k++) await vec.step(a);
-    await expect(vec.step(a)).rejects.toThrow('inline task failed on purpose (vec env 0)');
+    await expect(vec.step(a)).rejects.toThrow(/flaky_inline\.mjs \(rewardTerms\): task\.rewardTerms\(\) threw inline task failed on purpose, at flaky_inline\.mjs:\d+:\d+ \(vec env 0\)$/);
     await expect(vec.step(a)).rejects.toThrow(/unusable after an earlier failure/);
     await vec.close();
   });
