@@ -75,3 +75,8 @@ function isFolder(path: string): boolean {
     return false;
   }
 }
+
+/** Quote an argument for a POSIX shell when it needs it (a path with spaces, quotes, ...), so printed commands paste as they are. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=,+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

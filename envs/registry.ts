@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
 import type { MujocoTask } from './mujoco/task.js';
 import { cartpoleSwingup } from './tasks/cartpole_swingup.js';
@@ -88,17 +89,13 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
 }
 
 /** A path as a POSIX shell argument: quoted when it holds a space or another special character. */
-function shellArg(path: string): string {
-  return /^[A-Za-z0-9_./:=,+@%-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The `--env` (and `--task`) arguments that name an env config, ready to paste into a shell: the
  * inverse of envConfigFromArgs.
  */
 export function envConfigArgs(config: EnvConfig): string {
   if (config.id !== 'custom') return `--env ${config.id}`;
-  return `--env ${config.model ? shellArg(config.model) : '<model.xml>'}${config.task ? ` --task ${shellArg(config.task)}` : ''}`;
+  return `--env ${config.model ? shellQuote(config.model) : '<model.xml>'}${config.task ? ` --task ${shellQuote(config.task)}` : ''}`;
 }
 
 export interface MakeEnvOptions {

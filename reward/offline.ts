@@ -63,6 +63,7 @@ import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../core/run.js';
+import { shellQuote } from '../core/paths.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
@@ -637,7 +638,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       } catch (e) {
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
-        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${run.path}`;
+        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${shellQuote(run.path)}`;
         throw e;
       }
       if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { isAbsolute, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
+import { shellQuote } from '../core/paths.js';
 
 export interface Io {
   readonly stdout: Sink;
@@ -74,6 +75,11 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 export function displayPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** A path as an argument of a printed command: displayPath, quoted for the shell when it needs it. */
+export function shellPath(path: string): string {
+  return shellQuote(displayPath(path));
 }
 
 /**

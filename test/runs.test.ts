@@ -53,6 +53,12 @@ describe('prefrl runs', () => {
     expect(broken).toMatchObject({ command: null, state: 'unreadable' });
   });
 
+  it('quotes a resume command whose run folder path needs it (a space in the runs folder)', () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'runs-list-')), 'my runs');
+    run(root, '20261201-100000-train-reacher-oracle-s0', { command: 'train', envConfig: { id: 'reacher' } });
+    expect(listRuns(root)[0].resume).toBe(`prefrl train --resume '${join(root, '20261201-100000-train-reacher-oracle-s0')}'`);
+  });
+
   it('headlines by command, from the summary fields each command writes', () => {
     expect(headline('offline', { normalizedRatio: 0.8123, labels: 2000 })).toBe('learned/true 0.812 (normalised), 2000 labels');
     expect(headline('iql', { finalTrueReturn: 5 })).toBe('return 5.0');

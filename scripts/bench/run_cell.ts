@@ -24,6 +24,7 @@ import { type CommandContext, displayPath, type Io } from '../command.js';
 import { train, trainFlags } from '../commands/train.js';
 import type { Cell, CellRecord, CollectCell, OfflineCell, RandomCell, TabularCell, TrainCell } from './cells.js';
 import { configHash } from './cells.js';
+import { shellQuote } from '../../core/paths.js';
 
 export interface CellRunContext {
   readonly ctx: CommandContext;
@@ -37,11 +38,6 @@ export interface CellRunContext {
   readonly runFolderOf: (cellId: string) => Promise<string>;
   /** Dataset file of a finished collect cell, running it first when needed. */
   readonly datasetOf: (cellId: string) => Promise<string>;
-}
-
-/** Quote an argument for a POSIX shell when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=,+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 function finite(x: number | null | undefined): number | null {

@@ -9,7 +9,8 @@
  */
 import { flags, parseFlags } from '../../core/config.js';
 import type { LoopSummary } from '../../reward/loop.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { join } from 'node:path';
+import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 import { train, trainFlags } from './train.js';
 
 const spec = {
@@ -60,8 +61,8 @@ export const demoCommand: Command = {
     }
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
-    const viewer = `npx prefrl serve --store ${pref.run.path}/labels.sqlite`;
-    const watch = `npx prefrl rollout --env ${p.env} --policy ${pref.run.path} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
+    const viewer = `npx prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
+    const watch = `npx prefrl rollout --env ${p.env} --policy ${shellPath(pref.run.path)} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
       teacher: p.teacher,

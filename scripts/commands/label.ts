@@ -20,7 +20,7 @@ import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
 
 const spec = {
   command: 'prefrl label',
@@ -108,7 +108,7 @@ export const labelCommand: Command = {
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\ncompare the teachers: npx prefrl labels stats --store ${storePath}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\ncompare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;

@@ -14,7 +14,7 @@ import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/o
 import { sampleSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
 
 const spec = {
@@ -93,7 +93,7 @@ export const pairsCommand: Command = {
     try {
       const res = store.putPairs(pairs);
       const counts = store.counts();
-      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${storePath}` };
+      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${shellPath(storePath)}` };
       if (f.json) printJson(ctx.io, summary);
       else {
         ctx.io.stdout.write(

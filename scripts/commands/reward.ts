@@ -21,7 +21,8 @@ import { LabelStore } from '../../reward/store.js';
 import { epochMetricsRecord, noImprovementWarning, rewardTrainOptions, trainRewardModel, trainResultSummary } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { shellQuote } from '../../core/paths.js';
+import { type Command, displayPath, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 /**
@@ -146,7 +147,7 @@ export const rewardCommand: Command = {
               `reward model: ${preferences} preferences (${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
               `learned vs true segment returns over ${segs.length} segments: Pearson ${n(corr.pearson)}, Spearman ${n(corr.spearman)}`,
               `run folder: ${run.path}`,
-              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward model:${run.path}   (or prefrl iql --dataset D --reward model:${run.path})`,
+              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${shellQuote(`model:${displayPath(run.path)}`)}   (or prefrl iql --dataset D --reward ${shellQuote(`model:${displayPath(run.path)}`)})`,
               '',
             ].join('\n'),
           );

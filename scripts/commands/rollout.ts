@@ -19,7 +19,7 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.
 import { type Policy, randomPolicy, rollout } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type Command, type CommandContext, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, type CommandContext, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -209,7 +209,7 @@ export const rolloutCommand: Command = {
       const summary = await collectInto(run, config, { episodes: f.episodes, policy, seed: f.seed, quiet: f.quiet }, ctx);
       run.writeJson('summary.json', summary);
       if (f.json) printJson(ctx.io, { runDir: run.path, ...summary });
-      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: npx prefrl render --trajectories ${run.path} --episode 0 --out episode0.mp4\n`);
+      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: npx prefrl render --trajectories ${shellPath(run.path)} --episode 0 --out episode0.mp4\n`);
       return 0;
     } finally {
       run.close();

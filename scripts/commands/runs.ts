@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { shellQuote } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
 export interface RunEntry {
@@ -92,7 +93,7 @@ function entry(root: string, dir: string): RunEntry {
     env,
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
-    resume: finished ? null : partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${path}` : null,
+    resume: finished ? null : partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : null,
   };
 }
 

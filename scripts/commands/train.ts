@@ -21,7 +21,7 @@ import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
-import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -320,7 +320,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         });
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
-    stopHint = onInterrupt(ctx, () => `stopped; resume with: prefrl train --resume ${displayPath(runPath)}`);
+    stopHint = onInterrupt(ctx, () => `stopped; resume with: prefrl train --resume ${shellPath(runPath)}`);
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();

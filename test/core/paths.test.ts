@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, shellQuote } from '../../core/paths.js';
 
 function usage(f: () => void): string {
   try {
@@ -37,5 +37,16 @@ describe('checkOutFile', () => {
     expect(usage(() => checkOutFile(folder, { example: 'data.h5' }))).toBe(`--out ${folder}: is a folder; give a file name such as ${join(folder, 'data.h5')}`);
     expect(usage(() => checkOutFile(folder))).toBe(`--out ${folder}: is a folder; give a file name in it`);
     expect(usage(() => checkOutFile(file, { force: false }))).toBe(`--out ${file}: already exists; pass --force to replace it, or choose another file`);
+  });
+});
+
+describe('shellQuote', () => {
+  it('leaves plain arguments alone and single-quotes the rest, quotes inside included', () => {
+    expect(shellQuote('runs/20261206-040000-train-reacher-oracle-s0')).toBe('runs/20261206-040000-train-reacher-oracle-s0');
+    expect(shellQuote('model:runs/a,b=c@d%e+f')).toBe('model:runs/a,b=c@d%e+f');
+    expect(shellQuote('/home/me/my robots/arm.xml')).toBe("'/home/me/my robots/arm.xml'");
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+    expect(shellQuote('$HOME')).toBe("'$HOME'");
+    expect(shellQuote('')).toBe("''");
   });
 });
