@@ -923,6 +923,17 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   const store = c.store();
   const teacher = buildTeacher(c, o);
   let added = 0;
+  // The teacher's request and token counts go to the run log however the stage ends: done, failed
+  // part way (those requests were paid for), or stopped by Ctrl-C (whose handler exits the process;
+  // 'exit' listeners still run, and the log is written synchronously).
+  let countsLogged = false;
+  const logTeacherCounts = (): void => {
+    if (countsLogged) return;
+    countsLogged = true;
+    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
+    if (m) c.run.metrics.log(0, m);
+  };
+  process.on('exit', logTeacherCounts);
   try {
     store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
     if (teacher.observe) {
@@ -973,9 +984,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
   } finally {
-    // The teacher's request and token counts, also when it failed part way (those requests were paid for).
-    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
-    if (m) c.run.metrics.log(0, m);
+    process.off('exit', logTeacherCounts);
+    logTeacherCounts();
     await (teacher as { close?: () => Promise<void> }).close?.();
   }
   return added > 0;

@@ -286,6 +286,47 @@ describe('prefrl offline pipeline', () => {
     expect(rows.filter((r) => 'vlm/requests' in r)).toEqual([expect.objectContaining({ 'vlm/calls': 4, 'vlm/requests': 4, 'vlm/errors': 4, 'vlm/failed': 4, 'vlm/prompt_tokens': 0 })]);
   }, 60_000);
 
+  it("the VLM's request and token counts reach metrics.jsonl when the process exits mid-labelling (Ctrl-C's handler calls process.exit)", async () => {
+    const renderer: SegmentFrameRenderer = {
+      render: async (segment: Segment, steps: readonly number[]) => steps.map(() => encodePng({ width: 2, height: 2, rgba: Uint8Array.from(segment.id.padEnd(16).slice(0, 16), (ch) => ch.charCodeAt(0)) })),
+      close: async () => undefined,
+    };
+    // The first request is answered; the next ones hang until released, as a slow server's would.
+    let requests = 0;
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((r) => (release = r));
+    const fetch = async (): Promise<Response> => {
+      if (++requests > 1) {
+        await hung;
+        throw new TypeError('fetch failed');
+      }
+      const body = { choices: [{ message: { role: 'assistant', content: 'The first is closer.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 } };
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    };
+    const config = tiny({ teacher: 'vlm', labels: 4, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'UNSET_KEY', retries: 0 } });
+    const before = new Set(process.listeners('exit'));
+    let runDir = '';
+    const run = runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-exit'), vlmRuntime: { fetch, renderer, env: {} }, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch(() => undefined);
+    while (requests < 2) await new Promise((r) => setTimeout(r, 10));
+    // What process.exit(130) would run: the stage's 'exit' listener.
+    const added = process.listeners('exit').filter((l) => !before.has(l));
+    expect(added).toHaveLength(1);
+    const sent = requests; // the first answered, the rest in flight (the teacher asks several pairs at once)
+    (added[0] as () => void)();
+    const vlmRows = () =>
+      readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => 'vlm/requests' in r);
+    expect(vlmRows()).toEqual([expect.objectContaining({ 'vlm/requests': sent, 'vlm/prompt_tokens': 11, 'vlm/completion_tokens': 5, 'vlm/total_tokens': 16 })]);
+    // The stage then ends (here by the hung requests failing): the counts are not logged twice, and the listener is gone.
+    release();
+    await run;
+    expect(vlmRows()).toHaveLength(1);
+    expect(process.listeners('exit').filter((l) => !before.has(l))).toEqual([]);
+  }, 60_000);
+
   it('a resumed vlm run may name where its server is now (--vlm-base-url on --resume); the model stays the saved one', async () => {
     const renderer: SegmentFrameRenderer = {
       // Each segment's image is its id's first 16 characters: no two pairs ask the same question.
