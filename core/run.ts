@@ -6,7 +6,7 @@
  *   metrics.jsonl  scalar metrics, one JSON object per line
  *   artifacts/     models, datasets, checkpoints, plots
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -135,6 +135,24 @@ export function openRunDir(path: string): RunDir {
     },
     close: () => metrics.close(),
   };
+}
+
+/** What a run folder holds before its command has produced anything. */
+const NEW_RUN_FILES = new Set(['config.json', 'software.json', 'metrics.jsonl', 'artifacts']);
+
+/**
+ * Remove a run folder that holds nothing its command produced (only config.json, software.json,
+ * an empty metrics.jsonl and an empty artifacts/), e.g. after a rollout that failed at its
+ * first step, so `prefrl runs` does not list it as unfinished. Call it after close(). Returns
+ * whether the folder was removed; a folder with anything else in it is left as it is.
+ */
+export function removeIfEmpty(run: RunDir): boolean {
+  const entries = readdirSync(run.path);
+  if (entries.some((e) => !NEW_RUN_FILES.has(e))) return false;
+  if (existsSync(join(run.path, 'metrics.jsonl')) && statSync(join(run.path, 'metrics.jsonl')).size > 0) return false;
+  if (existsSync(join(run.path, 'artifacts')) && readdirSync(join(run.path, 'artifacts')).length > 0) return false;
+  rmSync(run.path, { recursive: true });
+  return true;
 }
 
 /**

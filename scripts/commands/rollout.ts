@@ -14,7 +14,7 @@ import { UsageError } from '../../core/errors.js';
 import { mean, std } from '../../core/math.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, type RunDir } from '../../core/run.js';
+import { createRunDir, removeIfEmpty, type RunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { type Policy, randomPolicy, rollout } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
@@ -211,6 +211,11 @@ export const rolloutCommand: Command = {
       if (f.json) printJson(ctx.io, { runDir: run.path, ...summary });
       else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: npx prefrl render --trajectories ${shellPath(run.path)} --episode 0 --out episode0.mp4\n`);
       return 0;
+    } catch (e) {
+      // Failed before any episode was saved: leave no empty "unfinished" run folder behind.
+      run.close();
+      removeIfEmpty(run);
+      throw e;
     } finally {
       run.close();
     }

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { filterMetricsFile, MetricsLog } from '../../core/log.js';
-import { createRunDir, softwareChanges, softwareVersions } from '../../core/run.js';
+import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions } from '../../core/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +42,31 @@ describe('run folders', () => {
     expect(softwareChanges(old)).toEqual([]);
     writeFileSync(join(old, 'software.json'), '{ not json');
     expect(softwareChanges(old)).toEqual([]);
+  });
+});
+
+describe('removeIfEmpty', () => {
+  it('removes a run folder holding only what createRunDir wrote, and keeps one with a metric row or an artifact', () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-empty-'));
+    const make = (name: string) => createRunDir({ root, name, config: { command: 'rollout' }, clock: new ManualClock() });
+    const empty = make('empty');
+    empty.close();
+    expect(removeIfEmpty(empty)).toBe(true);
+    expect(existsSync(empty.path)).toBe(false);
+    const logged = make('logged');
+    logged.metrics.log(0, { 'rollout/x': 1 });
+    logged.close();
+    expect(removeIfEmpty(logged)).toBe(false);
+    const saved = make('saved');
+    writeFileSync(saved.artifact('episodes.bin'), 'x');
+    saved.close();
+    expect(removeIfEmpty(saved)).toBe(false);
+    const summary = make('summary');
+    summary.writeJson('summary.json', {});
+    summary.close();
+    expect(removeIfEmpty(summary)).toBe(false);
+    for (const r of [logged, saved, summary]) expect(existsSync(join(r.path, 'config.json'))).toBe(true);
+    rmSync(root, { recursive: true, force: true });
   });
 });
 

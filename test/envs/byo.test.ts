@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +152,8 @@ describe('bring-your-own MJCF models', () => {
       const { ctx, err } = captureCli();
       expect(await main(['rollout', '--env', arm, '--task', file, '--episodes', '1', '--runs-dir', join(tmp, 'runs'), '--quiet'], ctx)).toBe(1);
       expect(err.join('')).toBe(`prefrl rollout: ${file} (initialize): task.initialize() threw no home pose, at bad_init.mjs:2:54\n`);
+      // Nothing was produced: no empty "unfinished" run folder is left behind.
+      expect(readdirSync(join(tmp, 'runs'))).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
