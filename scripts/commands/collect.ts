@@ -27,7 +27,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkOutFile } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir } from '../../core/run.js';
+import { createRunDir, removeIfEmpty } from '../../core/run.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
@@ -204,6 +204,11 @@ export const collectCommand: Command = {
         );
       }
       return 0;
+    } catch (e) {
+      // Failed before anything was saved: leave no empty "unfinished" run folder behind.
+      run.close();
+      removeIfEmpty(run);
+      throw e;
     } finally {
       run.close();
     }

@@ -144,7 +144,7 @@ describe('bring-your-own MJCF models', () => {
     }
   });
 
-  it('rollout with a task module that throws: exit 1 and one line naming the file and function, no stack', async () => {
+  it('rollout and collect with a task module that throws: exit 1 and one line naming the file and function, no stack, no empty run folder', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
     try {
       const file = join(tmp, 'bad_init.mjs');
@@ -152,7 +152,11 @@ describe('bring-your-own MJCF models', () => {
       const { ctx, err } = captureCli();
       expect(await main(['rollout', '--env', arm, '--task', file, '--episodes', '1', '--runs-dir', join(tmp, 'runs'), '--quiet'], ctx)).toBe(1);
       expect(err.join('')).toBe(`prefrl rollout: ${file} (initialize): task.initialize() threw no home pose, at bad_init.mjs:2:54\n`);
-      // Nothing was produced: no empty "unfinished" run folder is left behind.
+      // Nothing was produced: no empty "unfinished" run folder is left behind (collect likewise).
+      expect(readdirSync(join(tmp, 'runs'))).toEqual([]);
+      const c = captureCli();
+      expect(await main(['collect', '--env', arm, '--task', file, '--policy', 'random', '--steps', '20', '--runs-dir', join(tmp, 'runs'), '--quiet'], c.ctx)).toBe(1);
+      expect(c.err.join('')).toContain('task.initialize() threw no home pose');
       expect(readdirSync(join(tmp, 'runs'))).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
