@@ -254,6 +254,14 @@ export interface RenderResult {
   readonly seconds: number;
 }
 
+/** Highest frame rate a video gets by default: envs with shorter steps show every k-th step, still in real time. */
+export const MAX_DEFAULT_FPS = 60;
+
+/** The default video frame rate for steps of `dt` s: one frame per step (real time), at most MAX_DEFAULT_FPS. */
+export function defaultFps(dt: number): number {
+  return Math.min(MAX_DEFAULT_FPS, Math.max(1, Math.round(1 / dt)));
+}
+
 /** Steps shown at each video frame when a clip of `length` steps of `dt` s plays at `fps`. */
 export function videoSteps(length: number, dt: number, fps: number): number[] {
   const duration = length * dt;
@@ -327,7 +335,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
       written = true;
       return { out, frames: 1, width, height, fps: null, seconds: (performance.now() - started) / 1000 };
     }
-    const fps = opts.fps ?? Math.max(1, Math.round(1 / opts.dt));
+    const fps = opts.fps ?? defaultFps(opts.dt);
     const steps = videoSteps(length, opts.dt, fps);
     const codec = ext === '.mp4' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-movflags', '+faststart'] : ['-c:v', 'libvpx-vp9', '-b:v', '0', '-crf', '34', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1'];
     const args = ['-y', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', '-', '-an', ...codec, '-pix_fmt', 'yuv420p', tmp];

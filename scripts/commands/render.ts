@@ -30,7 +30,7 @@ const spec = {
     side: flags.choice(['both', 'a', 'b'] as const, { doc: 'with --store: both clips side by side (a left), or one', optional: true, defaultDoc: 'both' }),
     width: flags.int({ doc: 'image width, px', optional: true, defaultDoc: '1280 for both, 640 for one', min: 16, max: 4096 }),
     height: flags.int({ doc: 'image height, px', default: 480, min: 16, max: 4096 }),
-    fps: flags.float({ doc: 'video frames per second', optional: true, defaultDoc: 'real time, 1 / env dt', min: 1, max: 240 }),
+    fps: flags.float({ doc: 'video frames per second', optional: true, defaultDoc: 'real time: 1 / env dt, at most 60 (shorter steps: every k-th step is shown)', min: 1, max: 240 }),
     step: flags.int({ doc: 'step shown in a .png', default: 0, min: 0 }),
     camera: flags.string({ doc: 'auto | side | front | top | iso | AZ,EL[,DIST] (degrees, metres)', default: 'auto' }),
     follow: flags.choice(['auto', 'on', 'off'] as const, { doc: 'camera follows each robot (auto: when it travels)', default: 'auto' }),

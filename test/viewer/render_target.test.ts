@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
 import type { Pair } from '../../reward/types.js';
-import { checkRenderTarget, pairClips } from '../../viewer/render.js';
+import { checkRenderTarget, defaultFps, pairClips, videoSteps } from '../../viewer/render.js';
 import { main } from '../../scripts/cli.js';
 import { episodeClips, parseEpisodes, resolveTrajectoryDir } from '../../scripts/commands/render.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
@@ -108,5 +108,19 @@ describe('render --trajectories', () => {
       expect(await main(['render', ...args], ctx)).toBe(2);
       expect(err.join('')).toBe(`${message}\n`);
     }
+  });
+});
+
+describe('video frame rate', () => {
+  it('defaults to one frame per env step, at most 60 fps, and keeps real time by showing every k-th step', () => {
+    expect(defaultFps(0.02)).toBe(50); // reacher, cartpole
+    expect(defaultFps(0.05)).toBe(20); // cheetah, pusher
+    expect(defaultFps(0.002)).toBe(60); // a bring-your-own model stepping at 500 Hz
+    expect(defaultFps(10)).toBe(1);
+    // 1 s of 0.002 s steps at 60 fps: 61 frames (both ends), steps 0, 8, 17, ... 500.
+    const steps = videoSteps(500, 0.002, 60);
+    expect(steps).toHaveLength(61);
+    expect(steps.slice(0, 4)).toEqual([0, 8, 17, 25]);
+    expect(steps.at(-1)).toBe(500);
   });
 });
