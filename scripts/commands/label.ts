@@ -56,6 +56,19 @@ const spec = {
   ].join('\n'),
 };
 
+/** A teacher's request and token counts (the VLM teacher's `vlm/*` metrics) and a line saying them, or null for teachers that make no requests. */
+export function teacherUsage(teacher: unknown): { metrics: Record<string, number>; line: string } | null {
+  const m = (teacher as { metrics?: () => Record<string, unknown> }).metrics?.();
+  if (!m || typeof m['vlm/requests'] !== 'number') return null;
+  const metrics = Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  const n = (k: string) => metrics[`vlm/${k}`] ?? 0;
+  const line =
+    `VLM usage: ${n('requests')} requests (${n('retries')} retries, ${n('errors')} errors), ${n('cache_hits')} answers from the cache; ` +
+    `tokens ${n('prompt_tokens')} prompt + ${n('completion_tokens')} completion = ${n('total_tokens')}` +
+    (n('saved_prompt_tokens') + n('saved_completion_tokens') > 0 ? ` (the cache saved ${n('saved_prompt_tokens') + n('saved_completion_tokens')})` : '');
+  return { metrics, line };
+}
+
 export const labelCommand: Command = {
   name: 'label',
   summary: 'A synthetic teacher, HERON or a VLM answers a label store\'s pairs it has not answered yet',
@@ -81,6 +94,7 @@ export const labelCommand: Command = {
         rng: new Rng(f.seed).fork('teacher'),
         vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
       });
+      let reported = false;
       try {
         const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
         const todo = all.filter((p) => !answered.has(p.id));
@@ -104,15 +118,22 @@ export const labelCommand: Command = {
           progress.update(Math.min(todo.length, i + f.batch));
         }
         progress.finish();
-        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences };
+        // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.
+        const usage = teacherUsage(teacher);
+        reported = true;
+        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences, ...(usage ? { usage: usage.metrics } : {}) };
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\ncompare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;
       } finally {
+        if (!reported) {
+          const usage = teacherUsage(teacher);
+          if (usage) ctx.logger.info(`before stopping: ${usage.line}`);
+        }
         await (teacher as { close?: () => Promise<void> }).close?.();
       }
     } finally {

@@ -3,6 +3,8 @@
  * to other teachers' labels; again it adds nothing; people and the regret teacher are refused.
  */
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { labelId } from '../../reward/teachers/synthetic.js';
 import type { Pair } from '../../reward/types.js';
 import { main } from '../../scripts/cli.js';
 import { teacherStats } from '../../scripts/commands/labels.js';
+import { renderToolsAvailable } from '../../viewer/render.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 import { makePairs } from '../viewer/helpers.js';
 
@@ -74,6 +77,51 @@ describe('prefrl label', () => {
       const c = captureCli();
       expect(await main(['label', ...args], c.ctx), args.join(' ')).toBe(code);
       expect(c.err.join('')).toMatch(msg);
+    }
+  });
+
+  it('with a VLM teacher, says what the run cost: requests, cache hits and tokens (text and --json); a second run is answered from the cache', { timeout: 120_000 }, async () => {
+    if (!renderToolsAvailable(false)) throw new Error('this test renders frames with headless Chromium: apt-get install -y chromium');
+    // An OpenAI-compatible stub on loopback: stage 1 gets an analysis, stage 2 the label "0"; 7 + 2 tokens per reply.
+    let requests = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        requests++;
+        const stage2 = (JSON.parse(body) as { messages: { role: string }[] }).messages.some((m) => m.role === 'assistant');
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: stage2 ? '0' : 'The first arm is closer.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'label-vlm-'));
+      const vpairs = await makePairs('reacher', { episodes: 2, steps: 20, length: 10, seed: 2 });
+      const path = join(dir, 'labels.sqlite');
+      const s = LabelStore.open(path, { envId: 'reacher', modelHash: vpairs[0].a.modelHash });
+      s.putPairs(vpairs.slice(0, 2));
+      s.close();
+      const teacherSpec = `vlm:baseUrl=http://127.0.0.1:${(server.address() as AddressInfo).port}/v1,model=stub-vl,keyEnv=PREFRL_TEST_UNSET_KEY`;
+      const c = captureCli();
+      expect(await main(['label', '--store', path, '--teacher', teacherSpec, '--quiet'], c.ctx), c.err.join('')).toBe(0);
+      expect(requests).toBe(4);
+      expect(c.out.join('')).toContain('VLM usage: 4 requests (0 retries, 0 errors), 0 answers from the cache; tokens 28 prompt + 8 completion = 36\n');
+      // Answered pairs are not asked again.
+      const again = captureCli();
+      expect(await main(['label', '--store', path, '--teacher', teacherSpec, '--quiet', '--json'], again.ctx)).toBe(0);
+      expect(lastJson(again.out)).toMatchObject({ added: 0, usage: { 'vlm/requests': 0, 'vlm/total_tokens': 0 } });
+      // The same pairs in another store of the folder: the shared answer cache (vlm_cache/) answers, nothing is sent.
+      const other = join(dir, 'copy.sqlite');
+      const s2 = LabelStore.open(other, { envId: 'reacher', modelHash: vpairs[0].a.modelHash });
+      s2.putPairs(vpairs.slice(0, 2));
+      s2.close();
+      const cached = captureCli();
+      expect(await main(['label', '--store', other, '--teacher', teacherSpec, '--quiet', '--json'], cached.ctx)).toBe(0);
+      expect(lastJson(cached.out)).toMatchObject({ added: 2, preferences: 2, usage: { 'vlm/requests': 0, 'vlm/cache_hits': 4, 'vlm/total_tokens': 0, 'vlm/saved_prompt_tokens': 28, 'vlm/saved_completion_tokens': 8 } });
+      expect(requests).toBe(4);
+    } finally {
+      server.close();
     }
   });
 });
