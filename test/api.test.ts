@@ -44,4 +44,14 @@ describe("prefrl's library entry point", () => {
     expect(Math.abs(Number(got![1]) - Number(claimed![1]))).toBeLessThanOrEqual(0.05);
     expect(Math.abs(Number(got![2]) - Number(claimed![2]))).toBeLessThanOrEqual(0.05);
   });
+
+  it('npm pack puts the compiled entry point, its types, the workers, the CLI and the MJCF assets in the package', { timeout: 60_000 }, () => {
+    // (Without .npmignore npm applies .gitignore, which lists dist/: a tarball install had no dist/index.js.)
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/envs/vec_worker.js', 'dist/reward/select_worker.js', 'dist/scripts/cli.js', 'bin/prefrl.js', 'envs/assets/reacher.xml', 'dist/viewer-web/index.html'];
+    expect(needed.filter((f) => !files.has(f))).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('node_modules/') || f.startsWith('runs/'))).toEqual([]);
+  });
 });
