@@ -4,7 +4,8 @@
  * package (package.json "exports" -> dist/index.js) and prints what the README says it prints.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as api from '../index.js';
@@ -15,16 +16,53 @@ describe("prefrl's library entry point", () => {
   it('lists these names, each defined (types aside)', () => {
     expect(Object.keys(api).sort()).toEqual(
       [
-        'ActionError', 'InputError', 'LabelStore', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
-        'checkEnv', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
-        'episodeSeed', 'evaluatePolicy', 'initBackend', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'partialReturnProb',
+        'ActionError', 'InputError', 'LabelStore', 'Logger', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
+        'checkEnv', 'createRunDir', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
+        'episodeSeed', 'evaluatePolicy', 'initBackend', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
         'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',
-        'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'stateAt',
-        'summarizeDataset', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
+        'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'silentLogger', 'stateAt',
+        'summarizeDataset', 'systemClock', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
       ].sort(),
     );
     for (const [name, value] of Object.entries(api)) expect(value, name).toBeDefined();
     expect(api.partialReturnProb(1, 0)).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+  });
+
+  it('runPreferenceLoop can be called with the entry point alone: a run folder, a logger and a clock from it', { timeout: 60_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-api-'));
+    try {
+      const run = api.createRunDir({ root, name: 'api', config: {} });
+      const store = api.LabelStore.open(join(run.path, 'labels.sqlite'));
+      const options: api.LoopOptions = {
+        env: { id: 'toy-reach' },
+        ppo: { totalSteps: 512, seed: 0, numEnvs: 2, numSteps: 128, workers: 0 },
+        reward: 'true',
+        preferenceModel: 'partial-return',
+        budget: 0,
+        labelsPerRound: 1,
+        segmentLength: 10,
+        query: 'uniform',
+        feedbackEvery: 512,
+        warmupSteps: 0,
+        poolEpisodes: 1,
+        evalEpisodes: 1,
+        evalEvery: 512,
+        run,
+        store,
+        logger: api.silentLogger,
+        clock: api.systemClock,
+      };
+      const summary = await api.runPreferenceLoop(options);
+      store.close();
+      run.close();
+      expect([summary.env, summary.reward, summary.envSteps, summary.labelsUsed]).toEqual(['toy-reach', 'true', 512, 0]);
+      const env = await api.makeEnv('toy-reach');
+      const saved = api.loadSavedPolicy(run.path, env.spec);
+      env.dispose();
+      expect([saved.algo, saved.file]).toEqual(['ppo', join(run.path, 'artifacts', 'checkpoint', 'policy.json')]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("the README's example script runs from the built package and prints the README's numbers", { timeout: 120_000 }, () => {
