@@ -555,6 +555,8 @@ export class ActorSnapshot {
   /** The clipped mean action for a raw observation (a new array). */
   act(obs: ArrayLike<number>): Float32Array {
     const j = this.json;
+    // Another size would give NaN actions (or quietly use part of the observation).
+    if (obs.length !== j.obsDim) throw new RangeError(`${j.algo} actor: the observation has ${obs.length} values, the actor takes ${j.obsDim}`);
     let h = new Float32Array(j.obsDim);
     for (let i = 0; i < j.obsDim; i++) h[i] = (obs[i] - j.obsMean[i]) / j.obsStd[i];
     this.layers.forEach((L, l) => {
