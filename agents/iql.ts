@@ -49,6 +49,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { warnWithoutBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
@@ -615,6 +616,7 @@ export class Iql implements OfflineLearner {
   updates = 0;
 
   constructor(obsDim: number, actDim: number, actLow: ArrayLike<number>, actHigh: ArrayLike<number>, config: Partial<IqlConfig> = {}) {
+    warnWithoutBackend('IQL');
     const c = resolveIqlConfig(config);
     this.config = c;
     const rng = new Rng(c.seed).fork('iql-init');

@@ -76,6 +76,8 @@ describe("prefrl's library entry point", () => {
     // Run where a user would: `import ... from 'prefrl'` resolves through package.json's exports.
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code as string], { cwd: REPO, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
+    // It chose a backend first: no warning about models made without one (core/backend.ts).
+    expect(r.stderr).not.toContain('PrefrlWarning');
     const got = /^held-out accuracy ([\d.]+), return correlation ([\d.]+)$/m.exec(r.stdout);
     expect(got, r.stdout).not.toBeNull();
     // Exact with the WASM backend (this machine); another backend may round differently.
