@@ -28,6 +28,31 @@ describe("prefrl's library entry point", () => {
     expect(api.partialReturnProb(1, 0)).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
   });
 
+  it("names the option and result types of its functions, so scripts can annotate them (tsc checks this file)", async () => {
+    const entry: api.RegisteredEnv | undefined = api.registeredEnv('reacher');
+    const env = await api.makeEnv('toy-reach');
+    const episodes = api.rollout(env, api.randomPolicy(env.spec, new api.Rng(0)), { episodes: 2, seed: 0, maxSteps: 30 });
+    env.dispose();
+    const cut: api.CutOptions = { length: 10 };
+    const meta: api.DatasetMeta = { envId: 'toy-reach' };
+    const ds = api.datasetFromTrajectories(episodes, meta);
+    const task: api.MujocoTask = api.defineTask({
+      id: 'typed',
+      goal: 'none',
+      rewardTerms: [{ name: 'zero', weight: 1, doc: '' }],
+      horizon: 10,
+      frameSkip: 1,
+      bind: (physics: api.Physics): api.BoundTask => ({
+        obsDim: physics.nq,
+        initialize: () => undefined,
+        observe: (p, out) => out.set(p.views.qpos),
+        rewardTerms: (_p, _a, out) => out.fill(0),
+        terminated: () => false,
+      }),
+    });
+    expect([entry?.modelFile, api.cutSegments(episodes, cut).length, ds.size, ds.meta.envId, task.id]).toEqual(['reacher.xml', 6, 60, 'toy-reach', 'typed']);
+  });
+
   it('runPreferenceLoop can be called with the entry point alone: a run folder, a logger and a clock from it', { timeout: 60_000 }, async () => {
     const root = mkdtempSync(join(tmpdir(), 'prefrl-api-'));
     try {
