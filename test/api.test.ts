@@ -90,6 +90,30 @@ describe("prefrl's library entry point", () => {
     }
   });
 
+  it("a script ends once it closes its teacher: the human teacher's labelling server stops (Teacher.close)", { timeout: 60_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-api-human-'));
+    const script = `
+      import { cutSegments, makeEnv, makePair, makeTeacher, randomPolicy, rollout, Rng, LabelStore, silentLogger } from 'prefrl';
+      const env = await makeEnv('toy-reach');
+      const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(0)), { episodes: 1, seed: 0 }), { length: 10 });
+      const store = LabelStore.open(${JSON.stringify(join(dir, 'labels.sqlite'))});
+      const human = { store, env: { id: 'toy-reach' }, port: 0, timeoutS: 1, onTimeout: 'skip', logger: silentLogger };
+      const teacher = makeTeacher('human', { env: env.spec, rng: new Rng(0), human });
+      const labels = await teacher.label([makePair(segs[0], segs[1])]);
+      await teacher.close?.();
+      store.close();
+      env.dispose();
+      console.log(labels.map((l) => l.kind).join(','));
+    `;
+    try {
+      // Without the close() the server keeps the process alive and spawnSync's timeout kills it.
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 40_000 });
+      expect([r.status, r.signal, r.stdout.trim()], r.stderr).toEqual([0, null, 'skip']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the README's example script runs from the built package and prints the README's numbers", { timeout: 120_000 }, () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Use it from a script'));
