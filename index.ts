@@ -10,19 +10,27 @@ export { Rng, type RngState } from './core/rng.js';
 export { type BackendChoice, type BackendInfo, currentBackend, describeBackend, initBackend } from './core/backend.js';
 export { InputError, UsageError } from './core/errors.js';
 
+// What the pipelines and the PPO trainer take as collaborators: run folders, a logger, a clock.
+export { createRunDir, openRunDir, type RunDir } from './core/run.js';
+export { Logger, silentLogger, type Sink } from './core/log.js';
+export { type Clock, systemClock } from './core/clock.js';
+
 // Environments: the built-in suite, bring-your-own MJCF models, vectorised envs, rollouts.
 export { type Env, type EnvSpec, type EnvState, type RewardTermSpec, type StepInfo, type StepResult, ActionError, weightedSum } from './envs/types.js';
-export { type EnvConfig, envIds, makeEnv, type MakeEnvOptions, registeredEnv, registeredEnvs } from './envs/registry.js';
+export { type EnvConfig, envIds, makeEnv, type MakeEnvOptions, type RegisteredEnv, registeredEnv, registeredEnvs } from './envs/registry.js';
 export { createVecEnv, type VecEnv, type VecEnvOptions, type VecObs, type VecStep } from './envs/vec.js';
 export { episodeSeed, type Policy, randomPolicy, rollout, type RolloutOptions } from './envs/rollout.js';
 export { loadTrajectories, saveTrajectories, stateAt, type Trajectory, TrajectoryBuilder, trajectoryReturn } from './envs/trajectory.js';
 export { type CheckReport, checkEnv, type CheckOptions } from './envs/check.js';
-export { defineTask, type MujocoTask } from './envs/mujoco/task.js';
+export { type BoundTask, defineTask, type MujocoTask } from './envs/mujoco/task.js';
+export type { Physics } from './envs/mujoco/physics.js';
 
 // Segments, pairs, teachers, labels.
 export type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher, TransitionBatch } from './reward/types.js';
-export { cutSegments, makePair, sampleSegments, segmentReturn } from './reward/segments.js';
+export { type CutOptions, cutSegments, makePair, sampleSegments, segmentReturn } from './reward/segments.js';
 export { makeTeacher, type MakeTeacherOptions } from './reward/teachers/index.js';
+export type { ValueFunction } from './reward/teachers/regret.js';
+export type { QueryMethod } from './reward/query.js';
 export { LabelStore, SecondLabelError } from './reward/store.js';
 
 // Preference models and learned rewards.
@@ -30,14 +38,15 @@ export { partialReturnProb, regretProb } from './reward/preference.js';
 export { RewardNet, type RewardNetOptions, segmentTransitions } from './reward/network.js';
 export { trainRewardModel, type TrainOptions as RewardTrainOptions, type TrainResult as RewardTrainResult } from './reward/train.js';
 export { epicDistance, preferenceAccuracy, returnCorrelation } from './reward/metrics.js';
-export { relabelDataset } from './reward/relabel.js';
+export { relabelDataset, type Relabelling } from './reward/relabel.js';
 
 // Agents: PPO online, IQL and behaviour cloning offline, datasets in the D4RL layout.
-export { evaluatePolicy, PpoPolicy, PpoTrainer, type PpoConfig } from './agents/ppo.js';
+export { evaluatePolicy, PpoPolicy, PpoTrainer, type PpoConfig, type PpoTrainerOptions } from './agents/ppo.js';
+export type { RewardFn } from './agents/types.js';
 export { trainOfflineAgent, type OfflineAgentOptions, type OfflineAgentResult } from './agents/offline_train.js';
-export { datasetFromTrajectories, type OfflineDataset, readDataset, summarizeDataset, writeDataset } from './agents/dataset.js';
-export { loadSavedPolicy } from './agents/saved_policy.js';
+export { datasetFromTrajectories, type DatasetMeta, type OfflineDataset, type ReadOptions as ReadDatasetOptions, readDataset, summarizeDataset, writeDataset } from './agents/dataset.js';
+export { type LoadPolicyOptions, loadSavedPolicy, type SavedPolicy } from './agents/saved_policy.js';
 
 // The pipelines the CLI runs: online preference learning and the offline pipeline.
 export { type LoopOptions, type LoopSummary, runPreferenceLoop } from './reward/loop.js';
-export { type OfflineResult, runOffline } from './reward/offline.js';
+export { type OfflineConfigInput, type OfflineContext, type OfflineResult, type OfflineRunOptions, type OfflineSummary, runOffline } from './reward/offline.js';

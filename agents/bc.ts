@@ -11,6 +11,7 @@
  * Evaluation acts with the mean, like IQL. Rewards are not used.
  */
 import * as tf from '@tensorflow/tfjs';
+import { warnWithoutBackend } from '../core/backend.js';
 import type { Metrics } from '../core/log.js';
 import { ScheduledAdam } from '../core/nn.js';
 import { Rng } from '../core/rng.js';
@@ -56,6 +57,7 @@ export class Bc implements OfflineLearner {
   updates = 0;
 
   constructor(obsDim: number, actDim: number, actLow: ArrayLike<number>, actHigh: ArrayLike<number>, config: Partial<BcConfig> = {}) {
+    warnWithoutBackend('BC');
     const c: BcConfig = { ...BC_DEFAULTS, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) };
     if (!Number.isInteger(c.updates) || c.updates < 1) throw new RangeError(`BcConfig.updates must be a positive integer, got ${c.updates}`);
     this.config = c;

@@ -49,6 +49,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { warnWithoutBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
@@ -555,6 +556,8 @@ export class ActorSnapshot {
   /** The clipped mean action for a raw observation (a new array). */
   act(obs: ArrayLike<number>): Float32Array {
     const j = this.json;
+    // Another size would give NaN actions (or quietly use part of the observation).
+    if (obs.length !== j.obsDim) throw new RangeError(`${j.algo} actor: the observation has ${obs.length} values, the actor takes ${j.obsDim}`);
     let h = new Float32Array(j.obsDim);
     for (let i = 0; i < j.obsDim; i++) h[i] = (obs[i] - j.obsMean[i]) / j.obsStd[i];
     this.layers.forEach((L, l) => {
@@ -613,6 +616,7 @@ export class Iql implements OfflineLearner {
   updates = 0;
 
   constructor(obsDim: number, actDim: number, actLow: ArrayLike<number>, actHigh: ArrayLike<number>, config: Partial<IqlConfig> = {}) {
+    warnWithoutBackend('IQL');
     const c = resolveIqlConfig(config);
     this.config = c;
     const rng = new Rng(c.seed).fork('iql-init');

@@ -83,6 +83,11 @@ export function offlineRewardScale(resolved: IqlConfig | BcConfig, ds: OfflineDa
 
 /** Train one agent (see the header); the event loop gets a turn every few updates (see trainOffline). */
 export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<OfflineAgentResult> {
+  // Checked here: a shorter reward array would train on NaN rewards, a wrong box would scale actions wrongly.
+  if (o.rewards.length !== o.ds.size) throw new RangeError(`trainOfflineAgent: ${o.rewards.length} rewards for a dataset of ${o.ds.size} transitions (one reward per transition)`);
+  if (o.actLow.length !== o.ds.actDim || o.actHigh.length !== o.ds.actDim) {
+    throw new RangeError(`trainOfflineAgent: the action box has ${o.actLow.length} low and ${o.actHigh.length} high bounds, the dataset's actions have ${o.ds.actDim} values`);
+  }
   const resolved = resolveOfflineConfig(o);
   const data = prepareOfflineData(o.ds, o.rewards, {
     normalizeObs: true,

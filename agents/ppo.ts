@@ -170,6 +170,7 @@ export class PpoPolicy {
   deterministic(): Policy {
     const buf = new Float32Array(this.obsDim);
     return (obs) => {
+      this.checkObs(obs);
       this.obsNorm.apply(obs, 1, buf);
       return this.mean(buf, 1);
     };
@@ -179,11 +180,17 @@ export class PpoPolicy {
   stochastic(rng: Rng): Policy {
     const buf = new Float32Array(this.obsDim);
     return (obs) => {
+      this.checkObs(obs);
       this.obsNorm.apply(obs, 1, buf);
       const m = this.mean(buf, 1);
       for (let j = 0; j < this.actDim; j++) m[j] += Math.exp(this.logStd[j]) * rng.normal();
       return m;
     };
+  }
+
+  /** An observation of another size would give NaN actions (or quietly use part of it): refuse it. */
+  private checkObs(obs: ArrayLike<number>): void {
+    if (obs.length !== this.obsDim) throw new RangeError(`PPO policy: the observation has ${obs.length} values, the policy takes ${this.obsDim}`);
   }
 
   toJSON(): PolicyJson {

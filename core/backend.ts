@@ -87,6 +87,20 @@ export function describeBackend(info: BackendInfo): string {
   return `tensor backend: ${info.name}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
 
+let warnedWithout = false;
+
+/**
+ * Called where tensors are first made (reward networks, IQL, BC): once per process, a warning
+ * when initBackend has not run. TensorFlow.js then falls back to its plain-JS backend, which
+ * trained the README's example reward model 25 times slower than WASM (5.5 min for 13 s), and
+ * its own start-up note suggests installing tfjs-node, not calling initBackend.
+ */
+export function warnWithoutBackend(what: string): void {
+  if (current || warnedWithout) return;
+  warnedWithout = true;
+  process.emitWarning(`${what} before initBackend(): TensorFlow.js falls back to its plain-JS backend, many times slower than WASM; call \`await initBackend()\` once first`, 'PrefrlWarning');
+}
+
 /** The backend chosen by initBackend, or null before it ran. */
 export function currentBackend(): BackendInfo | null {
   return current;

@@ -44,6 +44,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { warnWithoutBackend } from '../core/backend.js';
 import { InputError } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
@@ -434,6 +435,7 @@ export class RewardNet implements RewardModel {
 
   /** A freshly initialised ensemble (PyTorch nn.Linear initialisation, seeded). */
   static create(opts: RewardNetOptions, rng: Rng, init: RewardNetInit = {}): RewardNet {
+    warnWithoutBackend('RewardNet.create');
     const outputScale = init.outputScale ?? 1;
     if (!(Number.isFinite(outputScale) && outputScale >= 0)) throw new RangeError(`RewardNet init outputScale must be a finite number >= 0, got ${outputScale}`);
     const c = RewardNet.resolveConfig(opts);
@@ -716,6 +718,7 @@ export class RewardNet implements RewardModel {
 
   /** Load a folder written by save(); errors name the file (and field) at fault. */
   static load(dir: string): RewardNet {
+    warnWithoutBackend('RewardNet.load');
     const modelPath = join(dir, MODEL_FILE);
     const weightsPath = join(dir, WEIGHTS_FILE);
     if (!existsSync(modelPath)) throw new InputError(modelPath, 'not found (expected a reward model folder with model.json and weights.bin)');

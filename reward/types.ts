@@ -98,6 +98,12 @@ export interface Teacher {
    * follow the recent episode return, HERON's margins follow the pool's term spreads.
    */
   observe?(ctx: TeacherContext): void;
+  /**
+   * Optional: release what the teacher holds once it is done: the human teacher's labelling
+   * server, a VLM teacher's kept-open browser. Until then they keep the process alive; call
+   * `await teacher.close?.()` when a script is done with any teacher.
+   */
+  close?(): Promise<void>;
 }
 
 /** How preferences relate to rewards. */

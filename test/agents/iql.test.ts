@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bc } from '../../agents/bc.js';
+import { trainOfflineAgent } from '../../agents/offline_train.js';
 import type { OfflineDataset } from '../../agents/dataset.js';
 import {
   ActorSnapshot,
@@ -138,6 +139,21 @@ describe('IQL math (hand-computed)', () => {
     const ds = { size: 6, terminals: Uint8Array.from([0, 1, 0, 0, 0, 0]), timeouts: Uint8Array.from([0, 0, 0, 0, 1, 0]) } as unknown as OfflineDataset;
     expect(rewardScale(ds, [1, 2, 3, 4, 5, 100], 1000)).toEqual({ scale: 1000 / 9, minReturn: 3, maxReturn: 12 });
     expect(normalizedScore(55, { random: 10, expert: 100 })).toBe(50);
+  });
+});
+
+describe('trainOfflineAgent', () => {
+  it('refuses rewards or an action box whose sizes do not match the dataset, before training', async () => {
+    const ds = banditDataset(40, 0);
+    const common = { ds, rewards: ds.rewards, actLow: [-1], actHigh: [1], updates: 2, batchSize: 8, hidden: [4], seed: 0 };
+    await expect(trainOfflineAgent({ ...common, algo: 'iql', rewards: new Float64Array(39) })).rejects.toThrow(
+      new RangeError('trainOfflineAgent: 39 rewards for a dataset of 40 transitions (one reward per transition)'),
+    );
+    await expect(trainOfflineAgent({ ...common, algo: 'bc', actLow: [-1, -1], actHigh: [1, 1] })).rejects.toThrow(
+      new RangeError("trainOfflineAgent: the action box has 2 low and 2 high bounds, the dataset's actions have 1 values"),
+    );
+    const ok = await trainOfflineAgent({ ...common, algo: 'bc' });
+    expect([ok.actor.json.algo, ok.rewardScale, ok.actor.json.obsDim, ok.actor.json.actDim]).toEqual(['bc', 1, 2, 1]);
   });
 });
 

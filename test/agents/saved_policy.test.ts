@@ -102,6 +102,19 @@ describe('loadSavedPolicy', () => {
     expect(draw(4)).not.toEqual(a);
   });
 
+  it('refuses an observation of another size instead of acting on it (PPO: NaN actions, offline actor: part of it)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'saved-'));
+    const spec = await toySpec();
+    const ppo = loadSavedPolicy(zeroPpo(join(root, 'ppo')), spec);
+    const noisy = loadSavedPolicy(join(root, 'ppo'), spec, { stochastic: true });
+    const actor = loadSavedPolicy(writeActor(join(root, 'actor'), linearActor()), spec);
+    expect(() => ppo.policy(new Float32Array(5))).toThrow(new RangeError('PPO policy: the observation has 5 values, the policy takes 6'));
+    expect(() => noisy.policy(new Float32Array(7))).toThrow(new RangeError('PPO policy: the observation has 7 values, the policy takes 6'));
+    expect(() => actor.policy(new Float32Array(10))).toThrow(new RangeError('iql actor: the observation has 10 values, the actor takes 6'));
+    expect(Array.from(ppo.policy(new Float32Array(6)))).toEqual([0, 0]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('refuses paths without a usable policy, naming the flag or the file', async () => {
     const root = mkdtempSync(join(tmpdir(), 'saved-'));
     const spec = await toySpec();
