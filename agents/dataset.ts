@@ -49,7 +49,7 @@ import { dirname, resolve } from 'node:path';
 import type H5wasm from 'h5wasm/node';
 import { InputError } from '../core/errors.js';
 import { softwareVersions } from '../core/run.js';
-import type { EnvConfig } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { TransitionBatch } from '../reward/types.js';
 
@@ -567,7 +567,7 @@ export async function writeDataset(path: string, ds: OfflineDataset): Promise<st
     int('format_version', DATASET_FORMAT_VERSION);
     str('env_id', m.envId);
     str('model_hash', m.modelHash);
-    if (m.envConfig) str('env_config', JSON.stringify(m.envConfig));
+    if (m.envConfig) str('env_config', JSON.stringify(absoluteEnvConfig(m.envConfig)));
     int('obs_dim', ds.obsDim);
     int('act_dim', ds.actDim);
     int('nq', inf.nq);

@@ -25,7 +25,7 @@ import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
-import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig, makeEnv } from '../envs/registry.js';
 import type { Policy } from '../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
@@ -568,7 +568,7 @@ export class PpoTrainer {
   /** Save the checkpoint (and the policy alone, for datasets and evaluation) into `dir`. */
   save(dir: string, envConfig: EnvConfig): void {
     mkdirSync(dir, { recursive: true });
-    const ck = { ...this.checkpoint(), env: envConfig };
+    const ck = { ...this.checkpoint(), env: absoluteEnvConfig(envConfig) };
     writeJsonAtomic(join(dir, 'policy.json'), ck.policy);
     writeJsonAtomic(join(dir, 'checkpoint.json'), ck);
   }

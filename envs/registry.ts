@@ -88,7 +88,6 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
   return { id: env, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
 }
 
-/** A path as a POSIX shell argument: quoted when it holds a space or another special character. */
 /**
  * The `--env` (and `--task`) arguments that name an env config, ready to paste into a shell: the
  * inverse of envConfigFromArgs.
@@ -98,13 +97,24 @@ export function envConfigArgs(config: EnvConfig): string {
   return `--env ${config.model ? shellQuote(config.model) : '<model.xml>'}${config.task ? ` --task ${shellQuote(config.task)}` : ''}`;
 }
 
+/**
+ * The config with a bring-your-own model's and task's paths made absolute (resolved against the
+ * working directory), as it should be saved: in a checkpoint, a dataset or a run's config, so
+ * the run can be replayed from another folder. Built-in configs come back unchanged.
+ */
+export function absoluteEnvConfig(config: EnvConfig): EnvConfig {
+  if (config.id !== 'custom') return config;
+  return { ...config, ...(config.model ? { model: resolve(config.model) } : {}), ...(config.task ? { task: resolve(config.task) } : {}) };
+}
+
 export interface MakeEnvOptions {
   readonly logger?: Logger;
 }
 
 /** Build an env from a config (or a registry id). The caller owns it and must dispose() it. */
 export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions = {}): Promise<Env> {
-  const cfg: EnvConfig = typeof config === 'string' ? { id: config } : config;
+  // A string is a registry id or, as on the command line, a path to an MJCF file.
+  const cfg: EnvConfig = typeof config === 'string' ? (looksLikeModelPath(config) ? envConfigFromArgs(config, { flag: 'makeEnv' }) : { id: config }) : config;
   if (cfg.id === 'custom') {
     if (!cfg.model) throw new UsageError('custom env: a model path is required (--env path/to/model.xml)');
     const { makeCustomEnv } = await import('./custom.js');

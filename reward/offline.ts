@@ -64,7 +64,7 @@ import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
-import { type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
@@ -572,7 +572,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   const ds = await readDataset(cfg.dataset);
   for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
   let envConfig: EnvConfig;
-  if (cfg.env) envConfig = cfg.env;
+  if (cfg.env) envConfig = absoluteEnvConfig(cfg.env);
   else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
   else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
   else throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);

@@ -1,11 +1,13 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
 import { listAssets, modelFiles } from '../../envs/mujoco/runtime.js';
-import { makeEnv } from '../../envs/registry.js';
+import { absoluteEnvConfig, makeEnv } from '../../envs/registry.js';
+import { PpoTrainer } from '../../agents/ppo.js';
+import { readFileSync } from 'node:fs';
 import { main } from '../../scripts/cli.js';
 import { captureCli, expectUsageError } from '../helpers/cli.js';
 
@@ -255,6 +257,28 @@ describe('bring-your-own MJCF models', () => {
       }
       expect(() => listAssets(join(tmp, 'missing-folder'))).toThrow(/missing-folder: cannot read the model's folder/);
     } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('makeEnv takes a model path as the CLI does; configs are saved with absolute model and task paths (a PPO checkpoint here)', async () => {
+    const rel = relative(process.cwd(), arm);
+    const env = await makeEnv(rel);
+    expect(env.spec.id).toBe('custom:arm.xml');
+    env.dispose();
+    await expect(makeEnv('no/such/robot.xml')).rejects.toThrow('makeEnv: model file "no/such/robot.xml" not found');
+    await expect(makeEnv('reacher-v9')).rejects.toThrow(/unknown env "reacher-v9"/);
+    const task = relative(process.cwd(), join(dir, 'reach_task.mjs'));
+    expect(absoluteEnvConfig({ id: 'custom', model: rel, task, seed: 3 })).toEqual({ id: 'custom', model: arm, task: join(dir, 'reach_task.mjs'), seed: 3 });
+    expect(absoluteEnvConfig({ id: 'reacher' })).toEqual({ id: 'reacher' });
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-abs-'));
+    const trainer = await PpoTrainer.create({ env: { id: 'custom', model: rel, task }, config: { numEnvs: 1, numSteps: 32, workers: 0, seed: 0 } });
+    try {
+      trainer.save(tmp, { id: 'custom', model: rel, task });
+      const ck = JSON.parse(readFileSync(join(tmp, 'checkpoint.json'), 'utf8')) as { env: unknown };
+      expect(ck.env).toEqual({ id: 'custom', model: arm, task: join(dir, 'reach_task.mjs') });
+    } finally {
+      await trainer.close();
       rmSync(tmp, { recursive: true, force: true });
     }
   });
