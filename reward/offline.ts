@@ -936,6 +936,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   process.on('exit', logTeacherCounts);
   try {
     store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
+    // New labels are counted in the store: the human teacher's server stores people's answers
+    // (and the teacher its timeout skips) before label() returns them, so addLabels adds none.
+    const labelsBefore = store.counts().labels;
     if (teacher.observe) {
       // HERON scales its margins by the spread of reward terms over the pool: the pairs stored
       // so far. With active query selection that is the first round's uniform pairs (later
@@ -961,7 +964,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         if (batch.length === 0) break;
         const before = answered();
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
-        added += store.addLabels(labels).added;
+        store.addLabels(labels);
         const counts = store.counts();
         progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
       }
@@ -971,6 +974,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     }
     progress.finish();
     const counts = store.counts();
+    added = counts.labels - labelsBefore;
     const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
     c.run.writeJson(P.labels, {
       teacher: teacher.id,

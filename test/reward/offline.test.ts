@@ -480,6 +480,8 @@ describe('prefrl offline pipeline', () => {
     expect(strict).toBeGreaterThan(0);
     const summary = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; preferences: number; teacherAgreement: number | null };
     expect(summary).toMatchObject({ teacher: 'human', preferences: 4, teacherAgreement: agreeing / strict });
+    // The server stored the answers before the teacher returned them: they still count as new (before: "0 new").
+    expect(lines.join('')).toContain('label: 4 labels (4 preferences, 0 skips; 4 new)');
     // The reward stage learns from the people's answers (before: "the teacher human gave no preference, only skips").
     await runOffline({ resume: res.runDir, stages: ['reward'] }, { logger: silentLogger });
     const reward = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'reward.json'), 'utf8')) as { preferences: number };
