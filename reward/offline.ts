@@ -832,7 +832,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
     c.log.warn(`query round ${round}: no segment pair of ${cfg.dataset} is left that has not been asked already; stopping at ${have} pairs`);
     return 0;
   }
-  const { pairs, labels } = store.teacherLabels({ keep: (t) => t === teacher });
+  const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
   let net: RewardNet | null = null;
   let res: TrainResult | null = null;
   try {
@@ -936,6 +936,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   process.on('exit', logTeacherCounts);
   try {
     store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
+    // New labels are counted in the store: the human teacher's server stores people's answers
+    // (and the teacher its timeout skips) before label() returns them, so addLabels adds none.
+    const labelsBefore = store.counts().labels;
     if (teacher.observe) {
       // HERON scales its margins by the spread of reward terms over the pool: the pairs stored
       // so far. With active query selection that is the first round's uniform pairs (later
@@ -961,7 +964,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         if (batch.length === 0) break;
         const before = answered();
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
-        added += store.addLabels(labels).added;
+        store.addLabels(labels);
         const counts = store.counts();
         progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
       }
@@ -971,7 +974,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     }
     progress.finish();
     const counts = store.counts();
-    const agreement = teacherAgreement(store, teacher.id);
+    added = counts.labels - labelsBefore;
+    const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
     c.run.writeJson(P.labels, {
       teacher: teacher.id,
       labels: counts.labels,
@@ -991,8 +995,18 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   return added > 0;
 }
 
-/** Fraction of strict preferences of `teacher` whose winner has the higher true segment return (ties in return left out). */
-export function teacherAgreement(store: LabelStore, teacher: string): number | null {
+/**
+ * Whether a stored label with teacher id `labelTeacher` is the run's teacher's: the human
+ * teacher stores each person's answers under the person's id (`human:<name>`) and only its
+ * timeout skips under its own id `human`.
+ */
+export function labelsOf(teacher: string, labelTeacher: string): boolean {
+  return labelTeacher === teacher || (teacher === 'human' && labelTeacher.startsWith('human:'));
+}
+
+/** Fraction of strict preferences of `teacher` (an id, or a test of ids) whose winner has the higher true segment return (ties in return left out). */
+export function teacherAgreement(store: LabelStore, teacher: string | ((id: string) => boolean)): number | null {
+  const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
   let n = 0;
   let agree = 0;
   for (const lp of store.labelledPairs()) {
@@ -1000,7 +1014,7 @@ export function teacherAgreement(store: LabelStore, teacher: string): number | n
     const rb = segmentReturn(lp.pair.b);
     if (ra === rb) continue;
     for (const l of lp.labels) {
-      if (l.teacher !== teacher || l.kind !== 'preference' || l.probFirst === 0.5) continue;
+      if (!keep(l.teacher) || l.kind !== 'preference' || l.probFirst === 0.5) continue;
       n++;
       if (l.probFirst > 0.5 === ra > rb) agree++;
     }
@@ -1022,7 +1036,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
   need(c, 'reward', 'label');
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
-  const { pairs, labels } = store.teacherLabels({ keep: (t) => t === teacher });
+  const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
   if (pairs.length === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];

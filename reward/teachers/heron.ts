@@ -90,7 +90,8 @@ export function parseHeronConfig(obj: unknown, spec: EnvSpec, source: string): H
     throw new InputError(source, `${margins.length} margins for ${ranking.length} ranked terms (one margin per level)`, 'margins');
   }
   margins.forEach((m, i) => {
-    if (typeof m !== 'number' || !Number.isFinite(m)) throw new InputError(source, `expected a finite number, got ${JSON.stringify(m)}`, `margins[${i}]`);
+    // String(): JSON.stringify writes a number too large for a double (1e400, read as Infinity) as null.
+    if (typeof m !== 'number' || !Number.isFinite(m)) throw new InputError(source, `expected a finite number, got ${typeof m === 'number' ? String(m) : JSON.stringify(m)}`, `margins[${i}]`);
     if (m < 0) throw new InputError(source, `margins must be >= 0, got ${m}`, `margins[${i}]`);
   });
   const dirs: Record<string, HeronDirection> = {};

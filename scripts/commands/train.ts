@@ -236,6 +236,10 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const learned = source.kind === 'learned';
   // The viewer's address and token matter only when people label (the human teacher).
   if (learned && isHumanTeacher(f.teacher)) checkHumanFlags(f);
+  // Only the regret teacher reads --expert: given to another, it would be ignored (a resumed run keeps what it was started with).
+  if (!resumeDir && f.expert !== undefined && !(learned && f.teacher.startsWith('regret'))) {
+    throw new UsageError(`--expert: only for --teacher regret (its critic is V*); this run ${learned ? `uses --teacher ${f.teacher}` : `learns from --reward ${f.reward}`}, which would ignore it`);
+  }
   if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
   const envConfig = envConfigFromArgs(f.env, { task: f.task });
   const probe = await makeEnv(envConfig);

@@ -154,6 +154,11 @@ describe('refused up front', () => {
     await expectUsageError(['train', ...TINY, '--teacher', 'regret', '--expert', expert, '--labels', '20'], join(dir, 'never-regret'), /--expert: the critic in .* takes 10 observation values; env "toy-reach" has 6/);
   }, 60_000);
 
+  it('--expert with a teacher other than regret, or with --reward true, is a usage error (it was silently ignored)', async () => {
+    await expectUsageError(['train', ...TINY, '--teacher', 'oracle', '--expert', 'runs/x'], join(dir, 'never-expert'), /^prefrl train: --expert: only for --teacher regret \(its critic is V\*\); this run uses --teacher oracle, which would ignore it\n/);
+    await expectUsageError(['train', ...TINY, '--reward', 'true', '--expert', 'runs/x'], join(dir, 'never-expert'), /^prefrl train: --expert: only for --teacher regret \(its critic is V\*\); this run learns from --reward true, which would ignore it\n/);
+  });
+
   it('--segment-length longer than an episode can be (toy-reach: 50 steps) is a usage error naming --segment-length', async () => {
     await expectUsageError(['train', ...tiny({ '--segment-length': '51' }), '--teacher', 'oracle'], join(dir, 'never-seg'), /^prefrl train: --segment-length: 51 steps is longer than any episode of toy-reach \(its horizon is 50 steps\)/);
   });

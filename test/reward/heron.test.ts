@@ -201,5 +201,9 @@ describe('HERON config', () => {
     const badMargin = join(dir, 'bad.json');
     writeFileSync(badMargin, JSON.stringify({ ranking: ['at_goal'], margins: [-1] }));
     expect(() => loadHeronConfig(badMargin, TOY_SPEC)).toThrow(/bad\.json \(margins\[0\]\)/);
+    // 1e400 is valid JSON that reads as Infinity: the message says so (JSON.stringify would write null).
+    const huge = join(dir, 'huge.json');
+    writeFileSync(huge, '{"ranking": ["at_goal"], "margins": [1e400]}');
+    expect(() => loadHeronConfig(huge, TOY_SPEC)).toThrow(`${huge} (margins[0]): expected a finite number, got Infinity`);
   });
 });

@@ -11,6 +11,7 @@ import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { OFFLINE_AGENTS, OFFLINE_DEFAULTS, type OfflineConfigInput, type QueryRound, runOffline, teacherAgreement, vlmSpec } from '../../reward/offline.js';
 import { RewardNet } from '../../reward/network.js';
 import { successRewards } from '../../reward/relabel.js';
+import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { SyntheticTeacher, SYNTHETIC_PRESETS } from '../../reward/teachers/synthetic.js';
 import type { Segment } from '../../reward/types.js';
@@ -432,7 +433,7 @@ describe('prefrl offline pipeline', () => {
     expect(model0.config.ignoreObs).toEqual(model.config.ignoreObs);
   }, 240_000);
 
-  it('human teacher: the pairs wait in the viewer, people\'s answers become the labels, and a resumed run takes the viewer settings from its command line', async () => {
+  it('human teacher: the pairs wait in the viewer, people\'s answers (stored as human:<name>) become the labels the reward model learns from, and a resumed run takes the viewer settings from its command line', async () => {
     const site = join(dir, 'site');
     mkdirSync(site, { recursive: true });
     writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
@@ -461,15 +462,30 @@ describe('prefrl offline pipeline', () => {
     c.close();
     const res = await running;
     const store = LabelStore.open(join(res.runDir, 'labels.sqlite'), { create: false });
+    let agreeing = 0;
+    let strict = 0;
     try {
       const labels = store.labels();
       expect(labels.length).toBe(4);
       for (const l of labels) expect(l).toMatchObject({ kind: 'preference', teacher: 'human:ada', probFirst: firstWins[l.pairId] });
+      for (const lp of store.labelledPairs()) {
+        const [ra, rb] = [segmentReturn(lp.pair.a), segmentReturn(lp.pair.b)];
+        if (ra === rb) continue;
+        strict++;
+        if (firstWins[lp.pair.id] === 1 === ra > rb) agreeing++;
+      }
     } finally {
       store.close();
     }
-    const summary = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; preferences: number };
-    expect(summary).toMatchObject({ teacher: 'human', preferences: 4 });
+    expect(strict).toBeGreaterThan(0);
+    const summary = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; preferences: number; teacherAgreement: number | null };
+    expect(summary).toMatchObject({ teacher: 'human', preferences: 4, teacherAgreement: agreeing / strict });
+    // The server stored the answers before the teacher returned them: they still count as new (before: "0 new").
+    expect(lines.join('')).toContain('label: 4 labels (4 preferences, 0 skips; 4 new)');
+    // The reward stage learns from the people's answers (before: "the teacher human gave no preference, only skips").
+    await runOffline({ resume: res.runDir, stages: ['reward'] }, { logger: silentLogger });
+    const reward = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'reward.json'), 'utf8')) as { preferences: number };
+    expect(reward.preferences).toBe(4);
     // The token and the other server settings are not part of the saved config.
     expect(readFileSync(join(res.runDir, 'config.json'), 'utf8')).not.toMatch(/human(Port|Token|Host)|staticDir/);
     // A resumed run accepts the --human-* flags (they are not config flags) and goes on: labels kept.
