@@ -302,10 +302,37 @@ async function checkHeronConfig(file: string, dataset: string, env: EnvConfig | 
   }
 }
 
+/**
+ * `--teacher heron:<file>`, the form train and label take, as `--teacher heron --heron-config <file>`
+ * (both forms at once are refused).
+ */
+export function heronShorthand(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let file: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = a === '--teacher' ? argv[i + 1] : a.startsWith('--teacher=') ? a.slice('--teacher='.length) : undefined;
+    if (value?.startsWith('heron:')) {
+      file = value.slice('heron:'.length);
+      if (file === '') throw new UsageError('--teacher heron:<file>: name the HERON config file (or use --teacher heron --heron-config <file>)');
+      out.push('--teacher', 'heron');
+      if (a === '--teacher') i++;
+      continue;
+    }
+    out.push(a);
+  }
+  if (file !== null) {
+    if (out.some((a) => a === '--heron-config' || a.startsWith('--heron-config='))) throw new UsageError('--teacher heron:<file> and --heron-config: give the HERON config once');
+    out.push('--heron-config', file);
+  }
+  return out;
+}
+
 export const offlineCommand: Command = {
   name: 'offline',
   summary: 'Offline preference pipeline: teacher labels on dataset segments -> reward -> relabel -> IQL, vs IQL on the true reward and BC',
-  async run(argv, ctx) {
+  async run(argv0, ctx) {
+    const argv = heronShorthand(argv0);
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;

@@ -19,6 +19,8 @@ import {
   termSums,
 } from '../../reward/teachers/heron.js';
 import type { Pair, Segment } from '../../reward/types.js';
+import { heronShorthand } from '../../scripts/commands/offline.js';
+import { expectUsageError } from '../helpers/cli.js';
 
 // toy-reach terms: goal_distance (weight -1), control_effort (weight -0.05), at_goal (weight +0.5)
 
@@ -205,5 +207,21 @@ describe('HERON config', () => {
     const huge = join(dir, 'huge.json');
     writeFileSync(huge, '{"ranking": ["at_goal"], "margins": [1e400]}');
     expect(() => loadHeronConfig(huge, TOY_SPEC)).toThrow(`${huge} (margins[0]): expected a finite number, got Infinity`);
+  });
+});
+
+describe('offline --teacher heron:<file>', () => {
+  it('is read as --teacher heron --heron-config <file>, as train and label take it; both forms at once, or no file, are refused', async () => {
+    expect(heronShorthand(['--dataset', 'd.h5', '--teacher', 'heron:h.json', '--labels', '10'])).toEqual(['--dataset', 'd.h5', '--teacher', 'heron', '--labels', '10', '--heron-config', 'h.json']);
+    expect(heronShorthand(['--teacher=heron:dir/h.json'])).toEqual(['--teacher', 'heron', '--heron-config', 'dir/h.json']);
+    expect(heronShorthand(['--teacher', 'heron', '--heron-config', 'h.json'])).toEqual(['--teacher', 'heron', '--heron-config', 'h.json']);
+    expect(heronShorthand(['--teacher', 'oracle'])).toEqual(['--teacher', 'oracle']);
+    expect(() => heronShorthand(['--teacher', 'heron:'])).toThrow('--teacher heron:<file>: name the HERON config file');
+    expect(() => heronShorthand(['--teacher', 'heron:a.json', '--heron-config', 'b.json'])).toThrow('--teacher heron:<file> and --heron-config: give the HERON config once');
+    // Through the command: the file is checked as --heron-config is, before any run folder.
+    const dir = mkdtempSync(join(tmpdir(), 'heron-short-'));
+    const data = join(dir, 'd.h5');
+    writeFileSync(data, 'x');
+    await expectUsageError(['offline', '--dataset', data, '--teacher', `heron:${join(dir, 'missing.json')}`], join(dir, 'runs'), new RegExp(`--heron-config: "${join(dir, 'missing.json')}" not found`));
   });
 });
