@@ -92,7 +92,8 @@ let warnedWithout = false;
 /**
  * Called where tensors are first made (reward networks, IQL, BC): once per process, a warning
  * when initBackend has not run. TensorFlow.js then falls back to its plain-JS backend, which
- * trained the README's example reward model 25 times slower than WASM (5.5 min for 13 s), and
+ * trained the README's example reward model about 25 times slower than WASM in one uncommitted
+ * measurement (5.5 min against 13 s), and
  * its own start-up note suggests installing tfjs-node, not calling initBackend.
  */
 export function warnWithoutBackend(what: string): void {

@@ -68,7 +68,8 @@ export function checkOutFile(out: string, opts: OutFileOptions = {}): void {
   if (opts.force === false && existsSync(out)) throw new UsageError(`${flag} ${out}: already exists; pass --force to replace it, or choose another file`);
 }
 
-function isFolder(path: string): boolean {
+/** Whether `path` is an existing folder. */
+export function isFolder(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {

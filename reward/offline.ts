@@ -57,7 +57,7 @@ import { type BackendChoice, describeBackend, initBackend } from '../core/backen
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { InputError, ServiceError, UsageError } from '../core/errors.js';
-import type { Logger, Metrics, Sink } from '../core/log.js';
+import type { Logger, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
@@ -930,7 +930,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   const logTeacherCounts = (): void => {
     if (countsLogged) return;
     countsLogged = true;
-    const m = (teacher as { metrics?: () => Metrics }).metrics?.();
+    const m = teacher.metrics?.();
     if (m) c.run.metrics.log(0, m);
   };
   process.on('exit', logTeacherCounts);
@@ -990,7 +990,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   } finally {
     process.off('exit', logTeacherCounts);
     logTeacherCounts();
-    await (teacher as { close?: () => Promise<void> }).close?.();
+    await teacher.close?.();
   }
   return added > 0;
 }

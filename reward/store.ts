@@ -49,9 +49,9 @@
  * machine teacher: `prefrl offline`) count every teacher's labels; `counts().waitingForPeople`
  * counts people's only.
  *
- * One label per teacher and pair: `importJsonl` does not add a label for a pair its teacher has
- * already labelled (under another label id), and reports how many it left out and how many of
- * them gave another answer.
+ * One label per teacher and pair: `addLabels` refuses a label for a pair its teacher has already
+ * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
+ * reports how many it left out and how many of them gave another answer.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';

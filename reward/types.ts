@@ -3,6 +3,7 @@
  * Every stage of the pipeline (query selection, synthetic / human / VLM teachers, the label
  * store, reward training, relabelling) speaks these types.
  */
+import type { Metrics } from '../core/log.js';
 import type { TrajectoryDims } from '../envs/trajectory.js';
 
 /**
@@ -104,6 +105,8 @@ export interface Teacher {
    * `await teacher.close?.()` when a script is done with any teacher.
    */
   close?(): Promise<void>;
+  /** Optional: what the teacher counts (a VLM's requests and tokens, `vlm/*`), for the run log. */
+  metrics?(): Metrics;
 }
 
 /** How preferences relate to rewards. */

@@ -19,6 +19,7 @@ import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
+import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
 
@@ -57,8 +58,8 @@ const spec = {
 };
 
 /** A teacher's request and token counts (the VLM teacher's `vlm/*` metrics) and a line saying them, or null for teachers that make no requests. */
-export function teacherUsage(teacher: unknown): { metrics: Record<string, number>; line: string } | null {
-  const m = (teacher as { metrics?: () => Record<string, unknown> }).metrics?.();
+export function teacherUsage(teacher: Teacher): { metrics: Record<string, number>; line: string } | null {
+  const m = teacher.metrics?.();
   if (!m || typeof m['vlm/requests'] !== 'number') return null;
   const metrics = Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
   const n = (k: string) => metrics[`vlm/${k}`] ?? 0;
@@ -94,7 +95,6 @@ export const labelCommand: Command = {
         rng: new Rng(f.seed).fork('teacher'),
         vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
       });
-      let reported = false;
       try {
         const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
         const todo = all.filter((p) => !answered.has(p.id));
@@ -120,7 +120,6 @@ export const labelCommand: Command = {
         progress.finish();
         // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.
         const usage = teacherUsage(teacher);
-        reported = true;
         const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences, ...(usage ? { usage: usage.metrics } : {}) };
         if (f.json) printJson(ctx.io, summary);
         else {
@@ -129,12 +128,12 @@ export const labelCommand: Command = {
           );
         }
         return 0;
+      } catch (e) {
+        const usage = teacherUsage(teacher);
+        if (usage) ctx.logger.info(`before stopping: ${usage.line}`);
+        throw e;
       } finally {
-        if (!reported) {
-          const usage = teacherUsage(teacher);
-          if (usage) ctx.logger.info(`before stopping: ${usage.line}`);
-        }
-        await (teacher as { close?: () => Promise<void> }).close?.();
+        await teacher.close?.();
       }
     } finally {
       store.close();

@@ -142,12 +142,13 @@ export const rewardCommand: Command = {
         if (f.json) printJson(ctx.io, summary);
         else {
           const n = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+          const model = shellQuote(`model:${displayPath(run.path)}`);
           ctx.io.stdout.write(
             [
               `reward model: ${preferences} preferences (${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
               `learned vs true segment returns over ${segs.length} segments: Pearson ${n(corr.pearson)}, Spearman ${n(corr.spearman)}`,
               `run folder: ${run.path}`,
-              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${shellQuote(`model:${displayPath(run.path)}`)}   (or prefrl iql --dataset D --reward ${shellQuote(`model:${displayPath(run.path)}`)})`,
+              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${model}   (or prefrl iql --dataset D --reward ${model})`,
               '',
             ].join('\n'),
           );

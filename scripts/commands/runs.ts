@@ -4,11 +4,11 @@
  * (summary.json written), its headline number, and for an unfinished train or offline run the
  * command that resumes it. Folders whose config cannot be read are listed as such, not skipped.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { shellQuote } from '../../core/paths.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
 export interface RunEntry {
@@ -97,20 +97,12 @@ function entry(root: string, dir: string): RunEntry {
   };
 }
 
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** Every run folder (a folder with config.json) in `root` and in its sub-folders one level down, by name. */
 /** How many folder levels below the runs folder are searched for run folders. */
 export const RUN_DEPTH = 3;
 
+/** Every run folder (a folder with config.json) in `root` and below it (see RUN_DEPTH), oldest first. */
 export function listRuns(root: string): RunEntry[] {
-  if (!isDir(root)) throw new UsageError(`--runs-dir: ${root} is not a folder`);
+  if (!isFolder(root)) throw new UsageError(`--runs-dir: ${root} is not a folder`);
   const out: RunEntry[] = [];
   // A run folder holds config.json; other folders are searched up to RUN_DEPTH levels down (the
   // bench's cell runs sit in runs/bench-oracle/<suite>/<run>). A run folder's own insides are not.
@@ -124,7 +116,7 @@ export function listRuns(root: string): RunEntry[] {
     for (const name of names) {
       const r = rel === '' ? name : join(rel, name);
       const p = join(root, r);
-      if (!isDir(p)) continue;
+      if (!isFolder(p)) continue;
       if (existsSync(join(p, 'config.json'))) out.push(entry(root, r));
       else if (depth + 1 < RUN_DEPTH) walk(r, depth + 1);
     }

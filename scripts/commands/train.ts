@@ -405,7 +405,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   } finally {
     stopHint?.();
     disposeModels();
-    await (teacher as { close?: () => Promise<void> } | undefined)?.close?.();
+    await teacher?.close?.();
     store.close();
     run.close();
   }
