@@ -239,6 +239,8 @@ export interface ClipRenderOptions extends FrameRenderOptions {
   readonly step?: number;
   /** Seconds per env step (for real-time video). */
   readonly dt: number;
+  /** Called after each video frame is written: frames done and the total (progress). */
+  readonly onFrame?: (done: number, total: number) => void;
 }
 
 export interface PairRenderOptions extends ClipRenderOptions {
@@ -358,6 +360,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
       writeError ??= e;
     });
     let frameError: unknown = null;
+    let framesDone = 0;
     try {
       for (const s of steps) {
         const png = await r.frame(
@@ -370,6 +373,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
           writeError ??= e;
           break;
         }
+        opts.onFrame?.(++framesDone, steps.length);
       }
     } catch (e) {
       frameError = e;

@@ -4,17 +4,18 @@
  * viewer's own three.js scene in headless Chromium and encoded with ffmpeg (yuv420p).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
 import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
-import { type CameraSpec, checkRenderTarget, pairClips, renderClips } from '../../viewer/render.js';
+import { type CameraSpec, checkRenderTarget, defaultFps, pairClips, renderClips, videoSteps } from '../../viewer/render.js';
 import { type Command, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -40,6 +41,7 @@ const spec = {
     task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
     chromium: flags.string({ doc: 'Chromium binary', optional: true, defaultDoc: '$PREFRL_CHROMIUM or chromium on the PATH' }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },
   epilog: [
     'Examples:',
@@ -125,6 +127,14 @@ export const renderCommand: Command = {
       const dt = clipDt(src.clips[0], f.store ?? (f.trajectories as string));
       checkRenderTarget(src.clips, f.out, f.step);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
+      // A video of long episodes takes minutes (a frame is a Chromium screenshot): show progress.
+      const video = extname(f.out).toLowerCase() !== '.png';
+      const frames = video ? videoSteps(Math.max(...src.clips.map((c) => c.length)), dt, f.fps ?? defaultFps(dt)).length : 1;
+      const progress = new Progress(`render ${basename(f.out)}`, frames, { unit: 'frames', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet || !video });
+      const onFrame = (done: number, total: number): void => {
+        progress.tick(1);
+        if (done === total) progress.finish();
+      };
       const r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {
         width: f.width,
         height: f.height,
@@ -136,6 +146,7 @@ export const renderCommand: Command = {
         shadows: f.shadows,
         chromium: f.chromium,
         dt,
+        onFrame,
       });
       const summary = { out: r.out, ...src.what, frames: r.frames, width: r.width, height: r.height, fps: r.fps, seconds: r.seconds };
       if (f.json) printJson(ctx.io, summary);

@@ -332,8 +332,12 @@ describe('viewer in headless Chromium', () => {
     expect(red).toBeGreaterThan(3);
     // A pair to video (ffmpeg, yuv420p), both clips side by side.
     const out = join(dir, 'pair.mp4');
-    const v = await renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, { ...small, width: 160, height: 120, fps: 10, dt: env.spec.dt });
+    const calls: [number, number][] = [];
+    const v = await renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, { ...small, width: 160, height: 120, fps: 10, dt: env.spec.dt, onFrame: (d, t) => calls.push([d, t]) });
     expect(v.frames).toBe(Math.floor(pairs[1].a.length * env.spec.dt * 10 + 1e-9) + 1);
+    // 20 steps of 0.02 s at 10 fps: frames at 0, 0.1, ..., 0.4 s; onFrame counts each one written.
+    expect(v.frames).toBe(5);
+    expect(calls).toEqual([1, 2, 3, 4, 5].map((d) => [d, 5]));
     expect(existsSync(out) && statSync(out).size > 500).toBe(true);
     const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height,pix_fmt', '-of', 'csv=p=0', out], { encoding: 'utf8' });
     if (probe.status === 0) expect(probe.stdout.trim()).toBe('160,120,yuv420p');
@@ -382,5 +386,15 @@ describe('viewer in headless Chromium', () => {
     const [s10, s40] = [await at(10), await at(40)];
     expect(Buffer.compare(Buffer.from(half(s10, false)), Buffer.from(half(s40, false)))).toBe(0);
     expect(Buffer.compare(Buffer.from(half(s10, true)), Buffer.from(half(s40, true)))).not.toBe(0);
+    // The command shows progress on the frames of a video (plain lines when not on a terminal):
+    // 200 steps of 0.02 s at 5 fps are frames at 0, 0.2, ..., 4 s, 21 in all.
+    const cli = captureCli();
+    const mp4 = join(dir, 'episodes.mp4');
+    expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--json'], cli.ctx)).toBe(0);
+    expect(lastJson<{ frames: number }>(cli.out).frames).toBe(21);
+    expect(cli.err.join('')).toMatch(/render episodes\.mp4 100% 21\/21 frames [\d.]+\/s in /);
+    const quiet = captureCli();
+    expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--quiet'], quiet.ctx)).toBe(0);
+    expect(quiet.err.join('')).not.toMatch(/frames/);
   });
 });
