@@ -3,6 +3,7 @@
  * (2: bad usage, naming the flag; 1: bad input file or failure) and prints one-line messages.
  */
 import { errorMessage, InputError, ServiceError, UsageError } from '../core/errors.js';
+import { softwareVersions } from '../core/run.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { benchAgentsCommand } from './commands/bench_agents.js';
 import { benchEnvsCommand } from './commands/bench_envs.js';
@@ -61,7 +62,7 @@ function usage(): string {
   return [
     'prefrl: reinforcement learning from trajectory comparisons (MuJoCo WASM, preference models, PPO, IQL)',
     '',
-    'Usage: prefrl <command> [flags]    (prefrl <command> --help for its flags)',
+    'Usage: prefrl <command> [flags]    (prefrl <command> --help for its flags; prefrl --version for the versions in use)',
     '',
     formatTable(['command', 'what it does'], rows),
   ].join('\n');
@@ -98,6 +99,15 @@ const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 
 export async function main(argv: readonly string[], ctx: CommandContext = defaultContext()): Promise<number> {
   if (argv.length === 0 || isHelp(argv[0])) {
     ctx.io.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    if (argv.length > 1) {
+      ctx.io.stderr.write(`prefrl ${argv[0]}: takes no arguments, got ${JSON.stringify(argv.slice(1).join(' '))}\n`);
+      return 2;
+    }
+    const v = softwareVersions();
+    ctx.io.stdout.write(`prefrl ${v.prefrl} (MuJoCo ${v.mujoco} WASM, Node ${v.node}, ${v.platform}-${v.arch})\n`);
     return 0;
   }
   const found = findCommand(argv);

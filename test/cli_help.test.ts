@@ -6,7 +6,7 @@
  * - envs shows each env's goal text, and its JSON writes unbounded bounds as "Infinity" / "-Infinity";
  * - runs reads tour's summary.json (an array, one row per env) as finished, with a headline.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,23 @@ describe('command groups', () => {
     const sub = await cli([...subs[0].split(' '), '--help']);
     expect(sub.code).toBe(0);
     expect(sub.out).toContain(`prefrl ${subs[0]}`);
+  });
+});
+
+describe('prefrl --version', () => {
+  it("prints prefrl's version from package.json and the MuJoCo build's from the installed package, on one line; extra words are a usage error", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+    for (const flag of ['--version', '-V', 'version']) {
+      const v = await cli([flag]);
+      expect(v.code).toBe(0);
+      expect(v.err).toBe('');
+      // package.json pins @mujoco/mujoco exactly, so the installed version is the pinned one.
+      expect(v.out).toBe(`prefrl ${pkg.version} (MuJoCo ${pkg.dependencies['@mujoco/mujoco']} WASM, Node ${process.version}, ${process.platform}-${process.arch})\n`);
+    }
+    const bad = await cli(['--version', 'train']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toBe('');
+    expect(bad.err).toBe('prefrl --version: takes no arguments, got "train"\n');
   });
 });
 
