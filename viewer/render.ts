@@ -20,7 +20,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, ServiceError, UsageError } from '../core/errors.js';
 import { asset } from '../core/paths.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { LabelStore } from '../reward/store.js';
@@ -381,7 +381,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
       proc.stdin.end();
     }
     const code = await done;
-    if (frameError) throw frameError;
+    if (frameError) throw browserGone(frameError, framesDone, steps.length, out);
     if (code === 0 && writeError) throw writeError;
     if (code !== 0) throw new InputError(out, `ffmpeg failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
     renameSync(tmp, out);
@@ -391,6 +391,20 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
     if (!written) rmSync(tmp, { force: true });
     await r.close();
   }
+}
+
+/**
+ * A frame that failed because Chromium went away (it crashed, was killed, or ran out of memory)
+ * is not a bug of prefrl's: say so in one line, with where the render stopped and what helps.
+ * Other errors pass through as they are.
+ */
+export function browserGone(err: unknown, framesDone: number, frames: number, out: string): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (!/has been closed|Target closed|crashed|disconnected/i.test(msg)) return err;
+  return new ServiceError(
+    `Chromium closed during the render, after ${framesDone} of ${frames} frames; nothing was written to ${out}. ` +
+      'If the machine is short of memory, render fewer frames (--fps), smaller ones (--width, --height) or without shadows (--no-shadows)',
+  );
 }
 
 /** True when chromium and (for video) ffmpeg are available; for tests that must skip without them. */

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceError } from '../../core/errors.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
@@ -351,6 +352,25 @@ describe('viewer in headless Chromium', () => {
       if (saved === undefined) delete process.env.PREFRL_FFMPEG;
       else process.env.PREFRL_FFMPEG = saved;
     }
+    expect(Buffer.compare(readFileSync(out), before)).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // Chromium going away mid-video (killed, crashed, out of memory) is one line saying where the
+    // render stopped, and the file is again left as it was.
+    const doomed = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+    const gone = renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, {
+      ...small,
+      browser: doomed,
+      width: 160,
+      height: 120,
+      fps: 10,
+      dt: env.spec.dt,
+      onFrame: (d) => {
+        if (d === 2) void doomed.close();
+      },
+    });
+    await expect(gone).rejects.toThrow(ServiceError);
+    // (The close races the next frame's request: the render stops after frame 2, 3 or 4.)
+    await expect(gone).rejects.toThrow(new RegExp(`^Chromium closed during the render, after [234] of 5 frames; nothing was written to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\. `));
     expect(Buffer.compare(readFileSync(out), before)).toBe(0);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
