@@ -393,14 +393,19 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
   }
 }
 
+/** A playwright error that means the browser, its context or the page is gone. */
+export function isBrowserGone(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /has been closed|Target closed|crashed|disconnected/i.test(msg);
+}
+
 /**
  * A frame that failed because Chromium went away (it crashed, was killed, or ran out of memory)
  * is not a bug of prefrl's: say so in one line, with where the render stopped and what helps.
  * Other errors pass through as they are.
  */
 export function browserGone(err: unknown, framesDone: number, frames: number, out: string): unknown {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (!/has been closed|Target closed|crashed|disconnected/i.test(msg)) return err;
+  if (!isBrowserGone(err)) return err;
   return new ServiceError(
     `Chromium closed during the render, after ${framesDone} of ${frames} frames; nothing was written to ${out}. ` +
       'If the machine is short of memory, render fewer frames (--fps), smaller ones (--width, --height) or without shadows (--no-shadows)',

@@ -232,9 +232,9 @@ export class VlmTeacher implements Teacher {
     this.ownsRenderer = opts.renderer === undefined;
     this.keepRendererOpen = opts.keepRendererOpen ?? false;
     this.names = opts.settingNames ?? VLM_SPEC_SETTING_NAMES;
-    this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig });
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
+    this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig, onRestart: (reason) => this.logger.warn(reason) });
     const settings = describeVlmSettings(this.config);
     this.id = opts.id ?? `vlm(${this.client.config.model})${settings ? `:${settings}` : ''}`;
   }

@@ -13,6 +13,7 @@
  * with a fake renderer, synthetic teachers) does not load playwright. The renderer is an
  * interface so tests and other backends can stand in.
  */
+import { errorMessage, ServiceError } from '../../core/errors.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { ModelPayload } from '../../viewer/protocol.js';
 import type { CameraSpec } from '../../viewer/render_api.js';
@@ -83,11 +84,15 @@ export interface ChromiumFrameRendererOptions extends LaunchOptions {
    * registry envs are found from `segment.envId`.
    */
   readonly env?: EnvConfig;
+  /** Told when Chromium went away (killed, crashed, out of memory) and a new one is started. */
+  readonly onRestart?: (reason: string) => void;
 }
 
 /**
  * Renders through viewer/render.ts's ClipRenderer: one headless Chromium page launched on first
- * use and kept until `close()`; calls are serialised (one page draws one clip at a time).
+ * use and kept until `close()`; calls are serialised (one page draws one clip at a time). A
+ * Chromium that goes away mid-job is started again once per call, so a long labelling run
+ * survives a crash of its browser (not a browser passed in `opts.browser`, which is the caller's).
  */
 export class ChromiumFrameRenderer implements SegmentFrameRenderer {
   private renderer: ClipRenderer | null = null;
@@ -120,12 +125,29 @@ export class ChromiumFrameRenderer implements SegmentFrameRenderer {
       }
       const mod = await import('../../viewer/render.js');
       const model = await this.model(segment);
-      if (!this.renderer) this.renderer = await mod.ClipRenderer.launch(this.opts);
-      const r = this.renderer;
-      await r.load(model, [mod.clipPayload(segment)], { width: view.width, height: view.height, layout: 'single', shadows: view.shadows, grid: view.grid });
-      const out: Uint8Array[] = [];
-      for (const s of steps) out.push(new Uint8Array(await r.frame([s], { camera: view.camera, hideRobot: view.hideRobot, follow: view.follow })));
-      return out;
+      const draw = async (): Promise<Uint8Array[]> => {
+        if (!this.renderer) this.renderer = await mod.ClipRenderer.launch(this.opts);
+        const r = this.renderer;
+        await r.load(model, [mod.clipPayload(segment)], { width: view.width, height: view.height, layout: 'single', shadows: view.shadows, grid: view.grid });
+        const out: Uint8Array[] = [];
+        for (const s of steps) out.push(new Uint8Array(await r.frame([s], { camera: view.camera, hideRobot: view.hideRobot, follow: view.follow })));
+        return out;
+      };
+      try {
+        return await draw();
+      } catch (e) {
+        if (this.opts.browser !== undefined || !mod.isBrowserGone(e)) throw e;
+        const dead = this.renderer;
+        this.renderer = null;
+        await dead?.close().catch(() => undefined);
+        this.opts.onRestart?.(`Chromium went away while rendering ${segment.id} (${errorMessage(e).split('\n')[0]}); starting a new one`);
+        try {
+          return await draw();
+        } catch (e2) {
+          if (!mod.isBrowserGone(e2)) throw e2;
+          throw new ServiceError(`Chromium went away twice in a row while rendering ${segment.id}; is the machine out of memory? (${errorMessage(e2).split('\n')[0]})`);
+        }
+      }
     });
   }
 

@@ -19,6 +19,7 @@ import { ServiceError } from '../../core/errors.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
+import { ChromiumFrameRenderer, type VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { episodeClips } from '../../scripts/commands/render.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
@@ -416,5 +417,26 @@ describe('viewer in headless Chromium', () => {
     const quiet = captureCli();
     expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--quiet'], quiet.ctx)).toBe(0);
     expect(quiet.err.join('')).not.toMatch(/frames/);
+  });
+  it('a VLM frame renderer whose Chromium is killed mid-job starts a new one and draws the same frame', async () => {
+    // The Chromium processes this test process has started so far (the suite's shared browser).
+    const children = () => new Set(spawnSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number));
+    const before = children();
+    const notes: string[] = [];
+    const r = new ChromiumFrameRenderer({ staticDir: site, onRestart: (m) => notes.push(m) });
+    const view: VlmView = { width: 64, height: 48, camera: { kind: 'auto' }, hideRobot: false, follow: 'off', shadows: false, grid: true };
+    try {
+      const seg = pairs[0].a;
+      const [x] = await r.render(seg, [5], view);
+      const mine = [...children()].filter((p) => !before.has(p));
+      expect(mine.length).toBeGreaterThan(0);
+      for (const p of mine) process.kill(p, 'SIGKILL');
+      const [y] = await r.render(seg, [5], view);
+      expect(Buffer.from(y).equals(Buffer.from(x))).toBe(true);
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(new RegExp(`^Chromium went away while rendering ${seg.id} \\(.*\\); starting a new one$`));
+    } finally {
+      await r.close();
+    }
   });
 });
