@@ -300,6 +300,14 @@ export function renderPair(pair: Pair, model: ModelPayload, out: string, opts: P
 }
 
 /**
+ * Where renderClips writes `out` until it is complete (beside it, hidden, this process's own;
+ * ffmpeg picks the container by the extension, so the name keeps it).
+ */
+export function renderTempPath(out: string): string {
+  return join(dirname(resolve(out)), `.${basename(out, extname(out))}.tmp-${process.pid}${extname(out).toLowerCase()}`);
+}
+
+/**
  * Render one clip, or two side by side (the first left), to .mp4, .webm or .png (by the
  * extension of `out`); a shorter clip holds its last step. The file is written under a
  * temporary name in the same folder and renamed when complete, so a failed render leaves an
@@ -310,8 +318,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
   const started = performance.now();
   const ext = extname(out).toLowerCase();
   checkRenderTarget(segs, out, opts.step);
-  // ffmpeg picks the container by the extension: the temporary name keeps it.
-  const tmp = join(dirname(resolve(out)), `.${basename(out, extname(out))}.tmp-${process.pid}${ext}`);
+  const tmp = renderTempPath(out);
   const ffmpeg = ext === '.png' ? null : findFfmpeg();
   let width = opts.width ?? (segs.length === 2 ? 1280 : 640);
   let height = opts.height ?? 480;
@@ -323,6 +330,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
   const fo: FrameOptions = { camera: opts.camera ?? { kind: 'auto' }, hideRobot: opts.hideRobot ?? false, follow: opts.follow ?? 'auto' };
   const r = await ClipRenderer.launch(opts);
   let written = false;
+  let onExit: (() => void) | null = null;
   try {
     await r.load(model, segs.map(clipPayload), { width, height, layout: segs.length === 2 ? 'both' : 'single', shadows: opts.shadows ?? true, grid: opts.grid ?? true });
     const length = Math.max(...segs.map((s) => s.length));
@@ -342,6 +350,13 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
     const codec = ext === '.mp4' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-movflags', '+faststart'] : ['-c:v', 'libvpx-vp9', '-b:v', '0', '-crf', '34', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1'];
     const args = ['-y', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', '-', '-an', ...codec, '-pix_fmt', 'yuv420p', tmp];
     const proc = spawn(ffmpeg as string, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // A process that exits mid-video (Ctrl-C) must not leave ffmpeg behind to finish a partial
+    // video from what it was given so far: kill it, and remove what it wrote.
+    onExit = (): void => {
+      proc.kill('SIGKILL');
+      rmSync(tmp, { force: true });
+    };
+    process.on('exit', onExit);
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -388,6 +403,7 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
     written = true;
     return { out, frames: steps.length, width, height, fps, seconds: (performance.now() - started) / 1000 };
   } finally {
+    if (onExit) process.off('exit', onExit);
     if (!written) rmSync(tmp, { force: true });
     await r.close();
   }

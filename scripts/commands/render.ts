@@ -4,7 +4,7 @@
  * viewer's own three.js scene in headless Chromium and encoded with ffmpeg (yuv420p).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -15,8 +15,8 @@ import { sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
-import { type CameraSpec, checkRenderTarget, defaultFps, pairClips, renderClips, videoSteps } from '../../viewer/render.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type CameraSpec, checkRenderTarget, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
+import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl render',
@@ -128,26 +128,33 @@ export const renderCommand: Command = {
       checkRenderTarget(src.clips, f.out, f.step);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
       // A video of long episodes takes minutes (a frame is a Chromium screenshot): show progress.
-      const video = extname(f.out).toLowerCase() !== '.png';
-      const frames = video ? videoSteps(Math.max(...src.clips.map((c) => c.length)), dt, f.fps ?? defaultFps(dt)).length : 1;
-      const progress = new Progress(`render ${basename(f.out)}`, frames, { unit: 'frames', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet || !video });
+      // The rate starts at the first frame, after Chromium has started and loaded the model.
+      let progress: Progress | null = null;
       const onFrame = (done: number, total: number): void => {
-        progress.tick(1);
+        if (progress === null) progress = new Progress(`render ${basename(f.out)}`, total, { unit: 'frames', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet, initial: done });
+        else progress.update(done);
         if (done === total) progress.finish();
       };
-      const r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {
-        width: f.width,
-        height: f.height,
-        fps: f.fps,
-        step: f.step,
-        camera,
-        follow: f.follow,
-        hideRobot: f.hideRobot,
-        shadows: f.shadows,
-        chromium: f.chromium,
-        dt,
-        onFrame,
-      });
+      // Ctrl-C: the partial video goes (renderClips cleans up on exit), a file already at --out stays as it was.
+      const stopHint = onInterrupt(ctx, () => `stopped; nothing was written to ${f.out}`);
+      let r: RenderResult;
+      try {
+        r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {
+          width: f.width,
+          height: f.height,
+          fps: f.fps,
+          step: f.step,
+          camera,
+          follow: f.follow,
+          hideRobot: f.hideRobot,
+          shadows: f.shadows,
+          chromium: f.chromium,
+          dt,
+          onFrame,
+        });
+      } finally {
+        stopHint();
+      }
       const summary = { out: r.out, ...src.what, frames: r.frames, width: r.width, height: r.height, fps: r.fps, seconds: r.seconds };
       if (f.json) printJson(ctx.io, summary);
       else ctx.io.stdout.write(`wrote ${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.width}x${r.height}${r.fps ? ` at ${r.fps} fps` : ''} (${r.seconds.toFixed(1)} s)\n`);

@@ -22,7 +22,7 @@ import { LabelStore } from '../../reward/store.js';
 import { ChromiumFrameRenderer, type VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { episodeClips } from '../../scripts/commands/render.js';
-import { captureCli, lastJson } from '../helpers/cli.js';
+import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
@@ -376,7 +376,7 @@ describe('viewer in headless Chromium', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('renders recorded episodes (prefrl rollout) side by side; a shorter clip holds its last step', async () => {
+  it('renders recorded episodes (prefrl rollout) side by side; a shorter clip holds its last step', { timeout: 180_000 }, async () => {
     const { ctx, out } = captureCli();
     expect(await main(['rollout', '--env', 'reacher', '--episodes', '2', '--seed', '5', '--runs-dir', join(dir, 'runs'), '--quiet', '--json'], ctx)).toBe(0);
     const { runDir, trajectories } = lastJson<{ runDir: string; trajectories: string }>(out);
@@ -417,6 +417,17 @@ describe('viewer in headless Chromium', () => {
     const quiet = captureCli();
     expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--quiet'], quiet.ctx)).toBe(0);
     expect(quiet.err.join('')).not.toMatch(/frames/);
+    // Ctrl-C mid-video: exit 130 with one line; the partial video goes, the file already there stays.
+    const kept = readFileSync(mp4);
+    const { child, stderr, exited } = spawnCli(['render', '--trajectories', runDir, '--episode', '0,1', '--width', '64', '--height', '48', '--out', mp4]);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && child.exitCode === null && !/render episodes\.mp4 .*frames/.test(stderr())) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    expect(stderr()).toContain(`stopped; nothing was written to ${mp4}\n`);
+    expect(stderr()).not.toContain('Chromium closed');
+    expect(Buffer.compare(readFileSync(mp4), kept)).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
   it('a VLM frame renderer whose Chromium is killed mid-job starts a new one and draws the same frame', async () => {
     // The Chromium processes this test process has started so far (the suite's shared browser).
