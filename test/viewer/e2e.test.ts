@@ -332,6 +332,32 @@ describe('viewer in headless Chromium', () => {
     let red = 0; // the hand mesh, rgba 0.9 0.3 0.2
     for (let i = 0; i < dbyo.rgba.length; i += 4) if (dbyo.rgba[i] > 110 && dbyo.rgba[i] > dbyo.rgba[i + 1] + 60 && dbyo.rgba[i] > dbyo.rgba[i + 2] + 60) red++;
     expect(red).toBeGreaterThan(3);
+    // A model without a camera of its own: the auto view frames what the clip shows over all its
+    // steps. A 1.5 m pole upright at qpos0 and swung down to the side at the clip's last step
+    // keeps its red hand whole in the image at both ends (framed on qpos0 alone, the swung hand
+    // is cut by the image's edge).
+    const poleArm = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo', 'pole_arm.xml') };
+    const [pole] = await makePairs(poleArm, { episodes: 1, steps: 20, length: 10 });
+    const swung = { ...pole.a, qpos: pole.a.qpos.slice() };
+    for (let i = 0; i <= swung.length; i++) swung.qpos[i] = i === swung.length ? 1.55 : 0;
+    const handBox = async (step: number): Promise<{ n: number; x0: number; x1: number; y0: number; y1: number }> => {
+      const [img] = await renderSegmentFrames({ segment: swung, env: poleArm }, [step], { ...small, camera: { kind: 'auto' }, follow: 'off' });
+      const { width, rgba: d } = decodePng(img);
+      const b = { n: 0, x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
+      for (let i = 0; i < d.length; i += 4) {
+        if (!(d[i] > 110 && d[i] > d[i + 1] + 60 && d[i] > d[i + 2] + 60)) continue;
+        const x = (i / 4) % width;
+        const y = Math.floor(i / 4 / width);
+        b.n++;
+        [b.x0, b.x1, b.y0, b.y1] = [Math.min(b.x0, x), Math.max(b.x1, x), Math.min(b.y0, y), Math.max(b.y1, y)];
+      }
+      return b;
+    };
+    for (const step of [0, swung.length]) {
+      const b = await handBox(step);
+      expect(b.n, `step ${step}`).toBeGreaterThan(10);
+      expect([b.x0 > 0, b.y0 > 0, b.x1 < 199, b.y1 < 149], `step ${step}: ${JSON.stringify(b)}`).toEqual([true, true, true, true]);
+    }
     // A pair to video (ffmpeg, yuv420p), both clips side by side.
     const out = join(dir, 'pair.mp4');
     const calls: [number, number][] = [];

@@ -21,6 +21,8 @@ class Renderer implements RenderApi {
   private setup: RenderSetup | null = null;
   private readonly camera = new THREE.PerspectiveCamera(40, 1, 0.01, 1000);
   private travels: boolean[] = [];
+  /** What the auto camera frames when the model has no camera and nothing travels (see load). */
+  private framing: { center: [number, number, number]; extent: number } | null = null;
 
   async load(payload: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<{ nq: number; geoms: number }> {
     this.dispose();
@@ -47,6 +49,16 @@ class Renderer implements RenderApi {
       }
       return max > 0.5 * model.extent;
     });
+    // A model without a camera of its own is framed on what the clips show over all their
+    // steps (a swinging arm can leave the box it fills at qpos0), unless the camera follows a
+    // travelling robot; at most ~100 steps per clip are sampled.
+    this.framing = null;
+    if (!model.camera && !this.travels.some(Boolean)) {
+      const rows: Float64Array[] = [];
+      for (const c of this.clips) for (let i = 0; i <= c.length; i += Math.max(1, Math.floor(c.length / 100))) rows.push(clipRow(c, i));
+      for (const c of this.clips) rows.push(clipRow(c, c.length));
+      this.framing = model.bounds(rows);
+    }
     const canvas = document.getElementById('c') as HTMLCanvasElement;
     canvas.width = setup.width;
     canvas.height = setup.height;
@@ -60,7 +72,7 @@ class Renderer implements RenderApi {
 
   private view(spec: CameraSpec): OrbitView {
     const model = this.model as ReplayModel;
-    const base = defaultView(model);
+    const base = defaultView(model, this.framing);
     if (spec.kind === 'auto') return base;
     const target: [number, number, number] = [...model.center];
     const distance = 2.2 * model.extent;

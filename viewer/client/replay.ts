@@ -80,6 +80,8 @@ export class ReplayModel {
   readonly qpos0: Float64Array;
   private model: MjModel | null;
   private data: MjData | null;
+  /** Each geom's bounding-sphere radius. */
+  private readonly rbound: Float64Array;
 
   private constructor(
     private readonly mj: MainModule,
@@ -93,23 +95,13 @@ export class ReplayModel {
     this.nq = model.nq;
     this.trackBody = robotRoot(this.arrays);
     this.qpos0 = (model.qpos0 as Float64Array).slice();
+    this.rbound = (model.geom_rbound as Float64Array).slice();
     const p0 = this.pose(this.qpos0);
     this.track0 = p0.track;
-    // Size and centre of what is drawn (planes excluded), from each geom's bounding sphere at
-    // qpos0. MuJoCo's own mjStatistic counts infinite floors, which makes it too large.
-    const rbound = model.geom_rbound as Float64Array;
-    const lo = [Infinity, Infinity, Infinity];
-    const hi = [-Infinity, -Infinity, -Infinity];
-    for (const d of this.descriptors) {
-      if (d.type === 'plane') continue;
-      for (let k = 0; k < 3; k++) {
-        lo[k] = Math.min(lo[k], p0.xpos[3 * d.index + k] - rbound[d.index]);
-        hi[k] = Math.max(hi[k], p0.xpos[3 * d.index + k] + rbound[d.index]);
-      }
-    }
-    if (Number.isFinite(lo[0])) {
-      this.center = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2];
-      this.extent = Math.max(0.05, 0.5 * Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]));
+    const b = this.bounds([this.qpos0]);
+    if (b) {
+      this.center = b.center;
+      this.extent = b.extent;
     } else {
       const stat = model.stat;
       const c = stat.center as Float64Array;
@@ -167,6 +159,33 @@ export class ReplayModel {
       return out;
     }
     return { xpos: xp.slice(), xmat: xm.slice(), track };
+  }
+
+  /**
+   * Size and centre of what is drawn over some configurations (qpos rows): the box around every
+   * geom's bounding sphere in each (planes excluded; MuJoCo's own mjStatistic counts infinite
+   * floors, which makes it too large). Centre and half-diagonal, metres; null without such geoms.
+   */
+  bounds(rows: Iterable<ArrayLike<number>>): { center: [number, number, number]; extent: number } | null {
+    const rbound = this.rbound;
+    const lo = [Infinity, Infinity, Infinity];
+    const hi = [-Infinity, -Infinity, -Infinity];
+    const p = this.newPose();
+    for (const q of rows) {
+      this.pose(q, p);
+      for (const d of this.descriptors) {
+        if (d.type === 'plane') continue;
+        for (let k = 0; k < 3; k++) {
+          lo[k] = Math.min(lo[k], p.xpos[3 * d.index + k] - rbound[d.index]);
+          hi[k] = Math.max(hi[k], p.xpos[3 * d.index + k] + rbound[d.index]);
+        }
+      }
+    }
+    if (!Number.isFinite(lo[0])) return null;
+    return {
+      center: [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2],
+      extent: Math.max(0.05, 0.5 * Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2])),
+    };
   }
 
   /** Allocate a pose buffer for `pose(q, out)`. */

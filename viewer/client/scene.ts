@@ -254,9 +254,10 @@ export function orbitPosition(v: OrbitView): [number, number, number] {
  * The starting view of a model: from its first MJCF camera when it has one (kept nearly
  * as is: a straight-down camera is tilted by a degree so the orbit has a defined up
  * direction, and a level one looks down at least 12 degrees so the floor grid reads),
- * else a three-quarter view of the model's centre at 2.2 x its extent.
+ * else a three-quarter view of the model's centre at 2.2 x its extent (or of `frame`, e.g. what
+ * a clip shows over all its steps, when given).
  */
-export function defaultView(model: ReplayModel): OrbitView {
+export function defaultView(model: ReplayModel, frame?: { readonly center: readonly [number, number, number]; readonly extent: number } | null): OrbitView {
   const cam = model.camera;
   if (cam) {
     const [fx, fy, fz] = cam.forward;
@@ -276,7 +277,8 @@ export function defaultView(model: ReplayModel): OrbitView {
     if (elevation < 12) elevation = 12;
     return { target, azimuth, elevation, distance: t };
   }
-  return { target: [...model.center], azimuth: -60, elevation: 22, distance: 2.2 * model.extent };
+  const f = frame ?? model;
+  return { target: [...f.center], azimuth: -60, elevation: 22, distance: 2.2 * f.extent };
 }
 
 /** Point a camera along an orbit view (z up). */
