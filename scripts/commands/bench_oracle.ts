@@ -14,7 +14,7 @@ import { errorMessage, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
-import { shellQuote } from '../../core/paths.js';
+import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
@@ -125,6 +125,8 @@ export const benchOracleCommand: Command = {
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
+    checkOutFolder(join(f.out, suite.name), '--out');
+    if (!f.dryRun && !f.summaryOnly) checkOutFolder(join(f.runsDir, suite.name), '--runs-dir');
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
     const selected = selectShard(suite.cells, shard);
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));

@@ -17,6 +17,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
 import {
@@ -183,6 +184,7 @@ export const benchRegretCommand: Command = {
     const budgets = risingBudgets(f.budgets);
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta must be > 0`);
     if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
+    if (f.write) checkOutFolder(f.out);
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
       budgets,
