@@ -247,6 +247,38 @@ describe('prefrl bench oracle', () => {
     expect(g.err.join('')).toContain('--envs: name at least one env');
   });
 
+  it('a damaged cell file stops a run and --summary-only (exit 1, one line naming the file and line) and is listed by --dry-run; no cell file is changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-damaged-'));
+    const out = join(root, 'results');
+    const cells = join(out, 'smoke', 'cells');
+    mkdirSync(cells, { recursive: true });
+    const [s0, s1] = buildSuite('smoke', { stepsScale: 1, seeds: 2, envs: ['gridworld'] }).cells;
+    // seed 0: a finished cell (a record with its config hash); seed 1: a copy cut off in its first line.
+    const good = `${JSON.stringify({ ...rec(s0.table, { source: 'regret', model: 'regret', labels: 30 }, 0, { scaledReturn: 0.5 }), suite: 'smoke', cellId: s0.id, hash: configHash(s0), kind: 'tabular' })}\n`;
+    const cut = '{"suite":"smoke","cellId":"gridworld_delivery_b30-10';
+    writeFileSync(join(cells, `${s0.id}.jsonl`), good);
+    writeFileSync(join(cells, `${s1.id}.jsonl`), cut);
+    const base = ['bench', 'oracle', '--suite', 'smoke', '--seeds', '2', '--envs', 'gridworld', '--out', out, '--runs-dir', join(root, 'runs'), '--quiet'];
+    for (const mode of [[], ['--summary-only']]) {
+      const k = ctx();
+      expect(await main([...base, ...mode], k.ctx)).toBe(1);
+      const text = k.err.join('').trim();
+      expect(text.split('\n')).toHaveLength(1);
+      expect(text).toContain(`${join(cells, `${s1.id}.jsonl`)} (line 1): not JSON`);
+      expect(text).toMatch(/move it out of .* to run its cell again$/);
+    }
+    const dry = ctx();
+    expect(await main([...base, '--dry-run', '--json'], dry.ctx)).toBe(0);
+    expect(lastJson<{ selected: { id: string; status: string }[] }>(dry.out).selected.map((c) => [c.id, c.status])).toEqual([
+      [s0.id, 'done'],
+      [s1.id, 'damaged'],
+    ]);
+    expect(readFileSync(join(cells, `${s0.id}.jsonl`), 'utf8')).toBe(good);
+    expect(readFileSync(join(cells, `${s1.id}.jsonl`), 'utf8')).toBe(cut);
+    expect(existsSync(join(out, 'smoke', 'summary.md'))).toBe(false);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('--shard dry runs split the suite disjointly and completely', async () => {
     const out = mkdtempSync(join(tmpdir(), 'prefrl-bench-shard-'));
     const ids = async (extra: string[]) => {

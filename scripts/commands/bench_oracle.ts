@@ -10,9 +10,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
-import { errorMessage, UsageError } from '../../core/errors.js';
+import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, damagedCellFiles, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -130,6 +130,14 @@ export const benchOracleCommand: Command = {
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
     const selected = selectShard(suite.cells, shard);
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
+    // A damaged cell file (say, a truncated copy from another machine) is not taken for a missing
+    // result: running the cell again would replace it, and the summary would leave it out unsaid.
+    const damaged = new Map(damagedCellFiles(suiteDir).map((d) => [d.file, d]));
+    if (!f.dryRun && damaged.size > 0) {
+      const d = [...damaged.values()][0];
+      const more = damaged.size > 1 ? ` (and ${damaged.size - 1} more damaged cell file${damaged.size > 2 ? 's' : ''}; --dry-run lists them)` : '';
+      throw new InputError(d.file, `${d.problem}; repair it, or move it out of ${join(suiteDir, 'cells')} to run its cell again${more}`, d.line === undefined ? undefined : `line ${d.line}`);
+    }
 
     if (f.dryRun) {
       const running = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id)]));
@@ -140,17 +148,24 @@ export const benchOracleCommand: Command = {
           suite: suite.name,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
+          damaged: [...damaged.values()],
         });
       } else {
         const shown = (c: Cell): string => {
           const h = running.get(c.id);
           if (h) return `running (${holderText(h)})`;
+          const d = damaged.get(cellFile(suiteDir, c.id));
+          if (d) return `damaged file (${d.line === undefined ? '' : `line ${d.line}: `}${d.problem})`;
           const s = stopped.get(c.id);
           return s ? `${status.get(c.id)} (stopped: ${holderText(s)} is gone; starts over)` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
         ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
+        if (damaged.size) {
+          const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
+          ctx.io.stdout.write(`${damaged.size} damaged cell file${damaged.size > 1 ? 's' : ''} (a run or --summary-only stops on ${damaged.size > 1 ? 'them' : 'it'} until repaired or moved away):\n${list}`);
+        }
       }
       return 0;
     }
