@@ -300,10 +300,31 @@ describe('prefrl bench oracle', () => {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && child.exitCode === null && !stderr().includes('cell 1/')) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1000));
+    const claims = () => readdirSync(join(root, 'results', 'smoke', 'cells')).filter((f) => f.endsWith('.claim'));
+    while (Date.now() < deadline && child.exitCode === null && claims().length === 0) await new Promise((r) => setTimeout(r, 50));
+    expect(claims()).toHaveLength(1);
     child.kill('SIGINT');
     expect(await exited, stderr()).toBe(130);
     expect(stderr()).toContain('stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): prefrl bench oracle --suite smoke');
     expect(stderr()).not.toContain('--resume');
+    // The claim of the cell that was running is given back (another host would respect it).
+    expect(readdirSync(join(root, 'results', 'smoke', 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('SIGTERM (a batch system\'s time limit) during a cell gives its claim back, prints how to go on and exits 143', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-sigterm-'));
+    const cells = join(root, 'results', 'smoke', 'cells');
+    const { child, stderr, exited } = spawnCli(['bench', 'oracle', '--suite', 'smoke', '--envs', 'toy-reach', '--steps-scale', '20', '--out', join(root, 'results'), '--runs-dir', join(root, 'runs')]);
+    const deadline = Date.now() + 60_000;
+    const claims = () => (existsSync(cells) ? readdirSync(cells).filter((f) => f.endsWith('.claim')) : []);
+    // Cell 2 is PPO on the true reward, 81,920 steps at this scale: long enough to be stopped in.
+    while (Date.now() < deadline && child.exitCode === null && !(stderr().includes('cell 2/') && claims().length === 1)) await new Promise((r) => setTimeout(r, 50));
+    expect(claims()).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited, stderr()).toBe(143);
+    expect(stderr()).toContain('stopped; run the same command again to go on');
+    expect(claims()).toEqual([]);
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -180,6 +180,21 @@ export const benchOracleCommand: Command = {
     const failed: { id: string; error: string }[] = [];
     const busy: string[] = [];
     const inFlight = new Set<string>();
+    // Claims this process holds: released when it stops (Ctrl-C, SIGTERM, a crash) as well, since
+    // another host would otherwise respect them until someone deletes the files.
+    const held = new Set<() => void>();
+    const take = (id: string): ReturnType<typeof claimCell> => {
+      const c = claimCell(suiteDir, id);
+      if (!c.ok) return c;
+      held.add(c.release);
+      return {
+        ok: true,
+        release: () => {
+          held.delete(c.release);
+          c.release();
+        },
+      };
+    };
     const rc: CellRunContext = {
       ctx,
       runsDir,
@@ -205,13 +220,13 @@ export const benchOracleCommand: Command = {
       if (path) return path;
       if (inFlight.has(id)) throw new Error(`dependency cycle through cell ${id}`);
       // Another process is running it: wait for its result rather than running it twice.
-      let claim = claimCell(suiteDir, id);
+      let claim = take(id);
       while (!claim.ok) {
         ctx.logger.info(`waiting for cell ${id}, a dependency running in another process (${holderText(claim.holder)})`);
         await new Promise((r) => setTimeout(r, benchTiming.dependencyPollMs));
         path = have();
         if (path) return path;
-        claim = claimCell(suiteDir, id);
+        claim = take(id);
       }
       // It may have finished between the look and the claim.
       path = have();
@@ -248,7 +263,20 @@ export const benchOracleCommand: Command = {
     const progress = new Progress(`bench oracle ${suite.name}`, total, { unit: 'work', clock: ctx.clock, sink: ctx.io.stderr, tty: false, intervalMs: 0, silent: pending.length === 0 });
     let k = 0;
     // Ctrl-C: the runs of a cell are the bench's, not the user's to resume (a cell that stops starts over).
-    const stopHint = pending.length > 0 ? onInterrupt(ctx, () => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`) : () => undefined;
+    const stopLine = (): string => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`;
+    const stopHint = pending.length > 0 ? onInterrupt(ctx, stopLine) : () => undefined;
+    const releaseHeld = (): void => {
+      for (const r of [...held]) r();
+    };
+    const onTerm = (): void => {
+      try {
+        ctx.io.stderr.write(`${stopLine()}\n`);
+      } finally {
+        process.exit(143);
+      }
+    };
+    process.on('exit', releaseHeld);
+    if (pending.length > 0) process.on('SIGTERM', onTerm);
     try {
       for (const cell of pending) {
         k++;
@@ -258,7 +286,7 @@ export const benchOracleCommand: Command = {
         }
         // Other processes may share this folder: skip what they are running now or have finished
         // (looked at after the claim, so a cell finished between the two is not run again).
-        const claim = claimCell(suiteDir, cell.id);
+        const claim = take(cell.id);
         if (!claim.ok) {
           busy.push(cell.id);
           ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
@@ -285,6 +313,8 @@ export const benchOracleCommand: Command = {
       }
     } finally {
       stopHint();
+      process.off('SIGTERM', onTerm);
+      process.off('exit', releaseHeld);
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);
