@@ -279,6 +279,21 @@ describe('prefrl bench oracle', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it('--summary-only with no cell results (a mistyped --out, cells not copied yet) exits 2 naming the folder and keeps an existing summary.md', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-nocells-'));
+    const missing = join(root, 'typo');
+    const k = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--summary-only', '--out', missing], k.ctx)).toBe(2);
+    expect(k.err.join('').trim()).toBe(`prefrl bench oracle: --summary-only: no cell results in ${join(missing, 'smoke', 'cells')} (check --out ${missing}, or copy every machine's cells/*.jsonl there first)`);
+    expect(existsSync(missing)).toBe(false);
+    // A folder whose cells were moved away: its summary is not replaced by an empty one.
+    mkdirSync(join(root, 'results', 'smoke', 'cells'), { recursive: true });
+    writeFileSync(join(root, 'results', 'smoke', 'summary.md'), '# the good summary\n');
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--summary-only', '--out', join(root, 'results')], ctx().ctx)).toBe(2);
+    expect(readFileSync(join(root, 'results', 'smoke', 'summary.md'), 'utf8')).toBe('# the good summary\n');
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('--shard dry runs split the suite disjointly and completely', async () => {
     const out = mkdtempSync(join(tmpdir(), 'prefrl-bench-shard-'));
     const ids = async (extra: string[]) => {

@@ -170,6 +170,10 @@ export const benchOracleCommand: Command = {
       return 0;
     }
 
+    if (f.summaryOnly && readAllRecords(suiteDir).length === 0) {
+      // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
+      throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+    }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
     for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again`);
