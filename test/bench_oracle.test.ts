@@ -245,6 +245,11 @@ describe('prefrl bench oracle', () => {
     const g = ctx();
     expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', '', '--dry-run'], g.ctx)).toBe(2);
     expect(g.err.join('')).toContain('--envs: name at least one env');
+    // A missing --expert is refused up front, not when the first regret-teacher cell starts.
+    const h = ctx();
+    const nowhere = join(tmpdir(), 'prefrl-no-such-expert');
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--expert', nowhere, '--dry-run'], h.ctx)).toBe(2);
+    expect(h.err.join('').trim()).toBe(`prefrl bench oracle: --expert ${nowhere}: not found (a PPO run folder or its checkpoint)`);
   });
 
   it('a damaged cell file stops a run and --summary-only (exit 1, one line naming the file and line) and is listed by --dry-run; no cell file is changed', async () => {

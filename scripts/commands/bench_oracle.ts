@@ -122,6 +122,8 @@ export const benchOracleCommand: Command = {
     if (!(f.stepsScale > 0)) throw new UsageError(`--steps-scale: must be > 0, got ${f.stepsScale}`);
     if (f.dryRun && f.summaryOnly) throw new UsageError('--dry-run and --summary-only exclude each other');
     if (f.envs !== undefined && f.envs.every((e) => e.trim() === '')) throw new UsageError('--envs: name at least one env (or leave --envs out for all of the suite\'s)');
+    // Checked now, not when the first regret-teacher cell starts (possibly hours into the suite).
+    if (f.expert !== undefined && !existsSync(f.expert)) throw new UsageError(`--expert ${f.expert}: not found (a PPO run folder or its checkpoint)`);
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
