@@ -68,6 +68,20 @@ export function checkOutFile(out: string, opts: OutFileOptions = {}): void {
   if (opts.force === false && existsSync(out)) throw new UsageError(`${flag} ${out}: already exists; pass --force to replace it, or choose another file`);
 }
 
+/**
+ * Refuse, before any work, an output folder path that cannot be created: the path, or a folder
+ * above it, is an existing file. The usage error names the flag and the path.
+ */
+export function checkOutFolder(out: string, flag = '--out'): void {
+  for (let p = resolve(out); ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (!isFolder(p)) throw new UsageError(`${flag} ${out}: ${p === resolve(out) ? 'is a file' : `${p} is a file`}, not a folder`);
+      return;
+    }
+    if (dirname(p) === p) return;
+  }
+}
+
 /** Whether `path` is an existing folder. */
 export function isFolder(path: string): boolean {
   try {

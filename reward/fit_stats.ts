@@ -45,6 +45,12 @@
  * fitted on the other k - 1 folds and scored on the fold; held-out NLL and accuracy are pooled
  * over all rows. `nllDifference` is the mean and standard error of the per-row difference
  * (regret minus partial return) of held-out NLL; negative favours regret.
+ *
+ * Which model is better. `better` names the model with the lower held-out NLL only when the
+ * mean difference is more than 2 standard errors from 0 (about a two-sided 95% normal test of
+ * the paired per-row differences) and at least 0.00005 nats per row (so it does not print as
+ * 0.0000 at the 4 decimals shown); otherwise the models are `level`. `lowerNll` is the raw
+ * comparison of the two NLLs, whatever the size of the difference.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -237,6 +243,30 @@ export interface FitStatsResult {
   readonly lowerNll: StatsModel | 'equal';
   /** Held-out NLL of regret minus partial return per row: mean and standard error (negative favours regret). */
   readonly nllDifference: { readonly mean: number; readonly se: number };
+  /** The model whose held-out NLL is lower by a distinguishable margin (see `betterModel`), or 'level'. */
+  readonly better: StatsModel | 'level';
+}
+
+/** A mean difference must exceed this many standard errors for one model to be named better. */
+export const BETTER_SE_MULTIPLE = 2;
+/** Smallest mean difference (nats per row) named: smaller ones print as 0.0000. */
+export const BETTER_MIN_NATS = 0.00005;
+
+/**
+ * The better model given per-row held-out NLL differences (regret minus partial return): mean,
+ * standard error (sample std / sqrt(n); 0 for one row) and the verdict: the model with the lower
+ * NLL when |mean| > BETTER_SE_MULTIPLE x se and |mean| >= BETTER_MIN_NATS, else 'level'.
+ */
+export function betterModel(diff: ArrayLike<number>): { mean: number; se: number; better: StatsModel | 'level' } {
+  const n = diff.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += diff[i];
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (diff[i] - mean) ** 2;
+  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  const distinct = Math.abs(mean) > BETTER_SE_MULTIPLE * se && Math.abs(mean) >= BETTER_MIN_NATS;
+  return { mean, se, better: !distinct ? 'level' : mean < 0 ? 'regret' : 'partial-return' };
 }
 
 const P_CLIP = 1e-6;
@@ -297,8 +327,7 @@ export function fitStats(stats: PreferenceStats, opts: { folds?: number; seed?: 
 
   const diff = new Float64Array(n);
   for (let i = 0; i < n; i++) diff[i] = perRow.regret[i] - perRow['partial-return'][i];
-  const dMean = diff.reduce((a, b) => a + b, 0) / n;
-  const dVar = n > 1 ? diff.reduce((a, d) => a + (d - dMean) ** 2, 0) / (n - 1) : 0;
+  const verdict = betterModel(diff);
   const pr = models['partial-return'].heldOutNll;
   const rg = models.regret.heldOutNll;
 
@@ -322,7 +351,8 @@ export function fitStats(stats: PreferenceStats, opts: { folds?: number; seed?: 
     models,
     constant: { probFirst: meanLabel(y, all), foldProbFirst, heldOutNll: constTotal / n, heldOutAccuracy: acc.accuracy },
     lowerNll: rg < pr ? 'regret' : pr < rg ? 'partial-return' : 'equal',
-    nllDifference: { mean: dMean, se: Math.sqrt(dVar / n) },
+    nllDifference: { mean: verdict.mean, se: verdict.se },
+    better: verdict.better,
   };
 }
 

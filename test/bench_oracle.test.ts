@@ -245,6 +245,58 @@ describe('prefrl bench oracle', () => {
     const g = ctx();
     expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', '', '--dry-run'], g.ctx)).toBe(2);
     expect(g.err.join('')).toContain('--envs: name at least one env');
+    // A missing --expert is refused up front, not when the first regret-teacher cell starts.
+    const h = ctx();
+    const nowhere = join(tmpdir(), 'prefrl-no-such-expert');
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--expert', nowhere, '--dry-run'], h.ctx)).toBe(2);
+    expect(h.err.join('').trim()).toBe(`prefrl bench oracle: --expert ${nowhere}: not found (a PPO run folder or its checkpoint)`);
+  });
+
+  it('a damaged cell file stops a run and --summary-only (exit 1, one line naming the file and line) and is listed by --dry-run; no cell file is changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-damaged-'));
+    const out = join(root, 'results');
+    const cells = join(out, 'smoke', 'cells');
+    mkdirSync(cells, { recursive: true });
+    const [s0, s1] = buildSuite('smoke', { stepsScale: 1, seeds: 2, envs: ['gridworld'] }).cells;
+    // seed 0: a finished cell (a record with its config hash); seed 1: a copy cut off in its first line.
+    const good = `${JSON.stringify({ ...rec(s0.table, { source: 'regret', model: 'regret', labels: 30 }, 0, { scaledReturn: 0.5 }), suite: 'smoke', cellId: s0.id, hash: configHash(s0), kind: 'tabular' })}\n`;
+    const cut = '{"suite":"smoke","cellId":"gridworld_delivery_b30-10';
+    writeFileSync(join(cells, `${s0.id}.jsonl`), good);
+    writeFileSync(join(cells, `${s1.id}.jsonl`), cut);
+    const base = ['bench', 'oracle', '--suite', 'smoke', '--seeds', '2', '--envs', 'gridworld', '--out', out, '--runs-dir', join(root, 'runs'), '--quiet'];
+    for (const mode of [[], ['--summary-only']]) {
+      const k = ctx();
+      expect(await main([...base, ...mode], k.ctx)).toBe(1);
+      const text = k.err.join('').trim();
+      expect(text.split('\n')).toHaveLength(1);
+      expect(text).toContain(`${join(cells, `${s1.id}.jsonl`)} (line 1): not JSON`);
+      expect(text).toMatch(/move it out of .* to run its cell again$/);
+    }
+    const dry = ctx();
+    expect(await main([...base, '--dry-run', '--json'], dry.ctx)).toBe(0);
+    expect(lastJson<{ selected: { id: string; status: string }[] }>(dry.out).selected.map((c) => [c.id, c.status])).toEqual([
+      [s0.id, 'done'],
+      [s1.id, 'damaged'],
+    ]);
+    expect(readFileSync(join(cells, `${s0.id}.jsonl`), 'utf8')).toBe(good);
+    expect(readFileSync(join(cells, `${s1.id}.jsonl`), 'utf8')).toBe(cut);
+    expect(existsSync(join(out, 'smoke', 'summary.md'))).toBe(false);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('--summary-only with no cell results (a mistyped --out, cells not copied yet) exits 2 naming the folder and keeps an existing summary.md', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-nocells-'));
+    const missing = join(root, 'typo');
+    const k = ctx();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--summary-only', '--out', missing], k.ctx)).toBe(2);
+    expect(k.err.join('').trim()).toBe(`prefrl bench oracle: --summary-only: no cell results in ${join(missing, 'smoke', 'cells')} (check --out ${missing}, or copy every machine's cells/*.jsonl there first)`);
+    expect(existsSync(missing)).toBe(false);
+    // A folder whose cells were moved away: its summary is not replaced by an empty one.
+    mkdirSync(join(root, 'results', 'smoke', 'cells'), { recursive: true });
+    writeFileSync(join(root, 'results', 'smoke', 'summary.md'), '# the good summary\n');
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--summary-only', '--out', join(root, 'results')], ctx().ctx)).toBe(2);
+    expect(readFileSync(join(root, 'results', 'smoke', 'summary.md'), 'utf8')).toBe('# the good summary\n');
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('--shard dry runs split the suite disjointly and completely', async () => {
@@ -268,10 +320,31 @@ describe('prefrl bench oracle', () => {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && child.exitCode === null && !stderr().includes('cell 1/')) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1000));
+    const claims = () => readdirSync(join(root, 'results', 'smoke', 'cells')).filter((f) => f.endsWith('.claim'));
+    while (Date.now() < deadline && child.exitCode === null && claims().length === 0) await new Promise((r) => setTimeout(r, 50));
+    expect(claims()).toHaveLength(1);
     child.kill('SIGINT');
     expect(await exited, stderr()).toBe(130);
     expect(stderr()).toContain('stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): prefrl bench oracle --suite smoke');
     expect(stderr()).not.toContain('--resume');
+    // The claim of the cell that was running is given back (another host would respect it).
+    expect(readdirSync(join(root, 'results', 'smoke', 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('SIGTERM (a batch system\'s time limit) during a cell gives its claim back, prints how to go on and exits 143', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-bench-sigterm-'));
+    const cells = join(root, 'results', 'smoke', 'cells');
+    const { child, stderr, exited } = spawnCli(['bench', 'oracle', '--suite', 'smoke', '--envs', 'toy-reach', '--steps-scale', '20', '--out', join(root, 'results'), '--runs-dir', join(root, 'runs')]);
+    const deadline = Date.now() + 60_000;
+    const claims = () => (existsSync(cells) ? readdirSync(cells).filter((f) => f.endsWith('.claim')) : []);
+    // Cell 2 is PPO on the true reward, 81,920 steps at this scale: long enough to be stopped in.
+    while (Date.now() < deadline && child.exitCode === null && !(stderr().includes('cell 2/') && claims().length === 1)) await new Promise((r) => setTimeout(r, 50));
+    expect(claims()).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited, stderr()).toBe(143);
+    expect(stderr()).toContain('stopped; run the same command again to go on');
+    expect(claims()).toEqual([]);
     rmSync(root, { recursive: true, force: true });
   });
 

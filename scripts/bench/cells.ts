@@ -7,7 +7,8 @@
  *   <out>/<suite>/cells/<cellId>.jsonl
  * atomically (temp file + rename) when it finishes: one JSON record per line. A cell whose file
  * exists with the same config hash is done and skipped on the next run (resumable); a killed
- * cell left no file and simply runs again. Shards (`--shard i/n`: every n-th cell) write
+ * cell left no file and simply runs again. A file that cannot be read as records (damaged in a
+ * copy, edited by hand) is reported by damagedCellFiles, and the command refuses to go on. Shards (`--shard i/n`: every n-th cell) write
  * disjoint files, so merging machines is copying the cell files into one folder.
  *
  * Several processes on one folder (two copies of the same command on a 2-core machine, or batch
@@ -283,20 +284,50 @@ export function writeCellRecords(suiteDir: string, id: string, records: readonly
   return path;
 }
 
-/** Parse one cell file; null when it is missing or unreadable (the cell then runs again). */
+/** What is wrong with an existing cell file, or its records: `{ problem, line }` (line 1-based, where one is to blame). */
+export function parseCellFile(path: string): { records: CellRecord[] } | { problem: string; line?: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return { problem: `cannot read: ${(e as Error).message}` };
+  }
+  const lines = text.split('\n');
+  const records: CellRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    let r: Partial<CellRecord> | null;
+    try {
+      r = JSON.parse(lines[i]) as Partial<CellRecord> | null;
+    } catch {
+      return { problem: 'not JSON (a truncated or damaged copy?)', line: i + 1 };
+    }
+    if (r === null || typeof r !== 'object' || typeof r.cellId !== 'string' || typeof r.hash !== 'string' || typeof r.metrics !== 'object' || r.metrics === null) {
+      return { problem: 'not a cell record (cellId, hash and metrics expected)', line: i + 1 };
+    }
+    records.push(r as CellRecord);
+  }
+  return records.length ? { records } : { problem: 'empty (no records)' };
+}
+
+/** Parse one cell file; null when it is missing or damaged (see damagedCellFiles). */
 export function readCellFile(path: string): CellRecord[] | null {
   if (!existsSync(path)) return null;
-  try {
-    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
-    if (lines.length === 0) return null;
-    const recs = lines.map((l) => JSON.parse(l) as CellRecord);
-    for (const r of recs) {
-      if (typeof r.cellId !== 'string' || typeof r.hash !== 'string' || typeof r.metrics !== 'object' || r.metrics === null) return null;
-    }
-    return recs;
-  } catch {
-    return null;
+  const p = parseCellFile(path);
+  return 'records' in p ? p.records : null;
+}
+
+/** The cell files (*.jsonl) of a suite folder that cannot be read as cell results, with what is wrong. */
+export function damagedCellFiles(suiteDir: string): { file: string; problem: string; line?: number }[] {
+  const dir = cellsDir(suiteDir);
+  if (!existsSync(dir)) return [];
+  const out: { file: string; problem: string; line?: number }[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.jsonl')) continue;
+    const p = parseCellFile(join(dir, f));
+    if (!('records' in p)) out.push({ file: join(dir, f), ...p });
   }
+  return out;
 }
 
 export type CellStatus = 'done' | 'pending' | 'stale';

@@ -26,7 +26,7 @@ import { gaussianLogProb } from '../../agents/ppo_math.js';
 import { BACKENDS, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
-import { asset } from '../../core/paths.js';
+import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { findTorchPython, runJsonScript } from '../torch.js';
@@ -158,6 +158,7 @@ export const benchAgentsCommand: Command = {
     const nproc = availableParallelism();
     const threads = positiveInts(f.torchThreads ?? ['1', String(nproc)], '--torch-threads');
     const uniqueThreads = [...new Set(threads)];
+    if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];

@@ -10,11 +10,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
-import { errorMessage, UsageError } from '../../core/errors.js';
+import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, damagedCellFiles, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
-import { shellQuote } from '../../core/paths.js';
+import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
@@ -122,12 +122,24 @@ export const benchOracleCommand: Command = {
     if (!(f.stepsScale > 0)) throw new UsageError(`--steps-scale: must be > 0, got ${f.stepsScale}`);
     if (f.dryRun && f.summaryOnly) throw new UsageError('--dry-run and --summary-only exclude each other');
     if (f.envs !== undefined && f.envs.every((e) => e.trim() === '')) throw new UsageError('--envs: name at least one env (or leave --envs out for all of the suite\'s)');
+    // Checked now, not when the first regret-teacher cell starts (possibly hours into the suite).
+    if (f.expert !== undefined && !existsSync(f.expert)) throw new UsageError(`--expert ${f.expert}: not found (a PPO run folder or its checkpoint)`);
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
+    checkOutFolder(join(f.out, suite.name), '--out');
+    if (!f.dryRun && !f.summaryOnly) checkOutFolder(join(f.runsDir, suite.name), '--runs-dir');
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
     const selected = selectShard(suite.cells, shard);
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
+    // A damaged cell file (say, a truncated copy from another machine) is not taken for a missing
+    // result: running the cell again would replace it, and the summary would leave it out unsaid.
+    const damaged = new Map(damagedCellFiles(suiteDir).map((d) => [d.file, d]));
+    if (!f.dryRun && damaged.size > 0) {
+      const d = [...damaged.values()][0];
+      const more = damaged.size > 1 ? ` (and ${damaged.size - 1} more damaged cell file${damaged.size > 2 ? 's' : ''}; --dry-run lists them)` : '';
+      throw new InputError(d.file, `${d.problem}; repair it, or move it out of ${join(suiteDir, 'cells')} to run its cell again${more}`, d.line === undefined ? undefined : `line ${d.line}`);
+    }
 
     if (f.dryRun) {
       const running = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id)]));
@@ -138,21 +150,32 @@ export const benchOracleCommand: Command = {
           suite: suite.name,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
+          damaged: [...damaged.values()],
         });
       } else {
         const shown = (c: Cell): string => {
           const h = running.get(c.id);
           if (h) return `running (${holderText(h)})`;
+          const d = damaged.get(cellFile(suiteDir, c.id));
+          if (d) return `damaged file (${d.line === undefined ? '' : `line ${d.line}: `}${d.problem})`;
           const s = stopped.get(c.id);
           return s ? `${status.get(c.id)} (stopped: ${holderText(s)} is gone; starts over)` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
         ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
+        if (damaged.size) {
+          const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
+          ctx.io.stdout.write(`${damaged.size} damaged cell file${damaged.size > 1 ? 's' : ''} (a run or --summary-only stops on ${damaged.size > 1 ? 'them' : 'it'} until repaired or moved away):\n${list}`);
+        }
       }
       return 0;
     }
 
+    if (f.summaryOnly && readAllRecords(suiteDir).length === 0) {
+      // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
+      throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+    }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
     for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again`);
@@ -163,6 +186,21 @@ export const benchOracleCommand: Command = {
     const failed: { id: string; error: string }[] = [];
     const busy: string[] = [];
     const inFlight = new Set<string>();
+    // Claims this process holds: released when it stops (Ctrl-C, SIGTERM, a crash) as well, since
+    // another host would otherwise respect them until someone deletes the files.
+    const held = new Set<() => void>();
+    const take = (id: string): ReturnType<typeof claimCell> => {
+      const c = claimCell(suiteDir, id);
+      if (!c.ok) return c;
+      held.add(c.release);
+      return {
+        ok: true,
+        release: () => {
+          held.delete(c.release);
+          c.release();
+        },
+      };
+    };
     const rc: CellRunContext = {
       ctx,
       runsDir,
@@ -188,13 +226,13 @@ export const benchOracleCommand: Command = {
       if (path) return path;
       if (inFlight.has(id)) throw new Error(`dependency cycle through cell ${id}`);
       // Another process is running it: wait for its result rather than running it twice.
-      let claim = claimCell(suiteDir, id);
+      let claim = take(id);
       while (!claim.ok) {
         ctx.logger.info(`waiting for cell ${id}, a dependency running in another process (${holderText(claim.holder)})`);
         await new Promise((r) => setTimeout(r, benchTiming.dependencyPollMs));
         path = have();
         if (path) return path;
-        claim = claimCell(suiteDir, id);
+        claim = take(id);
       }
       // It may have finished between the look and the claim.
       path = have();
@@ -231,7 +269,20 @@ export const benchOracleCommand: Command = {
     const progress = new Progress(`bench oracle ${suite.name}`, total, { unit: 'work', clock: ctx.clock, sink: ctx.io.stderr, tty: false, intervalMs: 0, silent: pending.length === 0 });
     let k = 0;
     // Ctrl-C: the runs of a cell are the bench's, not the user's to resume (a cell that stops starts over).
-    const stopHint = pending.length > 0 ? onInterrupt(ctx, () => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`) : () => undefined;
+    const stopLine = (): string => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`;
+    const stopHint = pending.length > 0 ? onInterrupt(ctx, stopLine) : () => undefined;
+    const releaseHeld = (): void => {
+      for (const r of [...held]) r();
+    };
+    const onTerm = (): void => {
+      try {
+        ctx.io.stderr.write(`${stopLine()}\n`);
+      } finally {
+        process.exit(143);
+      }
+    };
+    process.on('exit', releaseHeld);
+    if (pending.length > 0) process.on('SIGTERM', onTerm);
     try {
       for (const cell of pending) {
         k++;
@@ -241,7 +292,7 @@ export const benchOracleCommand: Command = {
         }
         // Other processes may share this folder: skip what they are running now or have finished
         // (looked at after the claim, so a cell finished between the two is not run again).
-        const claim = claimCell(suiteDir, cell.id);
+        const claim = take(cell.id);
         if (!claim.ok) {
           busy.push(cell.id);
           ctx.logger.info(`cell ${k}/${pending.length}: ${cell.id} is running in another process (${holderText(claim.holder)}); skipped`);
@@ -268,6 +319,8 @@ export const benchOracleCommand: Command = {
       }
     } finally {
       stopHint();
+      process.off('SIGTERM', onTerm);
+      process.off('exit', releaseHeld);
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);

@@ -17,6 +17,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
 import {
@@ -40,7 +41,7 @@ const spec = {
     mdps: flags.int({ doc: 'Random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),
     gridworld: flags.bool({ doc: 'Include the fixed 10x10 delivery gridworld', default: true }),
     mdpSeed: flags.int({ doc: 'Seed of the random MDPs', default: 0 }),
-    budgets: flags.list({ doc: 'Preference-set sizes (nested)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
+    budgets: flags.list({ doc: 'Preference-set sizes, rising: each run\'s sets are nested (the first N of one sample of the largest)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
     segmentLength: flags.int({ doc: 'Actions per segment', default: EXPERIMENT_DEFAULTS.segmentLength, min: 1 }),
     beta: flags.float({ doc: 'Oracle rationality (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true, min: 0 }),
     steps: flags.int({ doc: 'Full-batch Adam steps per fit', default: LEARN_DEFAULTS.steps, min: 1 }),
@@ -82,6 +83,17 @@ export interface PairedDifference {
   readonly n: number;
   readonly mean: number;
   readonly se: number;
+}
+
+/** --budgets: positive integers that rise strictly (the preference sets are nested prefixes, so a repeated or smaller size is a mistake). */
+export function risingBudgets(list: readonly string[]): number[] {
+  const budgets = positiveInts(list, '--budgets');
+  for (let k = 1; k < budgets.length; k++) {
+    if (budgets[k] <= budgets[k - 1]) {
+      throw new UsageError(`--budgets: preference-set sizes must rise (nested sets), got ${budgets.join(',')} (${budgets[k]} after ${budgets[k - 1]})`);
+    }
+  }
+  return budgets;
 }
 
 function meanSe(x: readonly number[]): { mean: number; se: number } {
@@ -169,9 +181,10 @@ export const benchRegretCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const budgets = positiveInts(f.budgets, '--budgets');
+    const budgets = risingBudgets(f.budgets);
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta must be > 0`);
     if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
+    if (f.write) checkOutFolder(f.out);
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
       budgets,

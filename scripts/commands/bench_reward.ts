@@ -21,6 +21,7 @@ import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
+import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { findTorchPython } from '../torch.js';
 
@@ -72,6 +73,7 @@ export const benchRewardCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const hidden = positiveInts(f.hidden, '--hidden');
+    if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];

@@ -21,6 +21,8 @@ const spec = {
   epilog: [
     'Models: partial return P(first) = sigmoid(dR / T); regret P(first) = sigmoid((dR + dV_end - dV_start) / T);',
     'constant P(first) = mean training label. NLL in nats per row; accuracy over rows with label 0 or 1.',
+    'A model is named better only when its held-out NLL is lower by more than 2 standard errors of the per-row',
+    'difference (regret minus partial return) and by at least 0.00005 nats per row; otherwise the models are level.',
     'Example: prefrl fit-stats --x human_X.npy --y human_Y.npy --folds 10 --json',
   ].join('\n'),
 };
@@ -57,10 +59,11 @@ export const fitStatsCommand: Command = {
     rows.push(['constant', `p=${r.constant.probFirst.toFixed(3)}`, '-', fmt(r.constant.heldOutNll), fmt(r.constant.heldOutAccuracy, 3)]);
     out.write(`${formatTable(['model', 'T (all rows)', 'train NLL', 'held-out NLL', 'held-out acc'], rows)}\n\n`);
     const d = r.nllDifference;
+    const diffText = `regret minus partial return: ${d.mean.toFixed(4)} +- ${d.se.toFixed(4)} nats per row, mean +- s.e.`;
     out.write(
-      r.lowerNll === 'equal'
-        ? 'Both models have the same held-out NLL.\n'
-        : `Lower held-out NLL: ${r.lowerNll} (regret minus partial return: ${d.mean.toFixed(4)} +- ${d.se.toFixed(4)} nats per row, mean +- s.e.)\n`,
+      r.better === 'level'
+        ? `Held-out NLL: the models are level, no better model (${diffText}; a model is named only when the difference exceeds 2 s.e. and 0.00005).\n`
+        : `Better model (lower held-out NLL by more than 2 s.e.): ${r.better} (${diffText})\n`,
     );
     return 0;
   },

@@ -8,6 +8,7 @@ import { encodeNpy } from '../../core/npy.js';
 import { Rng } from '../../core/rng.js';
 import {
   accuracy,
+  betterModel,
   fitStats,
   fitTemperature,
   meanNll,
@@ -72,6 +73,7 @@ describe('preference-model fitting', () => {
     const r1 = fitStats(regretData, { folds: 10, seed: 0 });
     expect(r1.lowerNll).toBe('regret');
     expect(r1.nllDifference.mean).toBeLessThan(-3 * r1.nllDifference.se);
+    expect(r1.better).toBe('regret');
     expect(r1.models.regret.heldOutNll).toBeLessThan(r1.constant.heldOutNll);
     expect(r1.models.regret.foldTemperatures).toHaveLength(10);
     expect(r1.ties).toBeGreaterThan(140);
@@ -82,6 +84,7 @@ describe('preference-model fitting', () => {
     const r2 = fitStats(prData, { folds: 10, seed: 0 });
     expect(r2.lowerNll).toBe('partial-return');
     expect(r2.nllDifference.mean).toBeGreaterThan(3 * r2.nllDifference.se);
+    expect(r2.better).toBe('partial-return');
     expect(r2.models['partial-return'].heldOutAccuracy as number).toBeGreaterThan(r2.models.regret.heldOutAccuracy as number);
   });
 
@@ -108,6 +111,32 @@ describe('preference-model fitting', () => {
     expect(deg.nll).toBeCloseTo(Math.LN2, 12);
     // Separable data: the likelihood keeps improving as T -> 0, reported at the bound.
     expect(fitTemperature([1, -2, 3], [1, 0, 1]).atBound).toBe(true);
+  });
+
+  it('names a better model only beyond 2 standard errors and 0.00005 nats per row (hand-computed differences)', () => {
+    // [-0.3, -0.1, -0.2, -0.2]: mean -0.2; squared deviations 0.01, 0.01, 0, 0 -> sample variance 0.02 / 3,
+    // s.e. sqrt(0.02 / 3 / 4) = 0.0408248; |mean| > 2 s.e. = 0.0816497 -> regret (lower NLL) is better.
+    const a = betterModel([-0.3, -0.1, -0.2, -0.2]);
+    expect(a.mean).toBeCloseTo(-0.2, 12);
+    expect(a.se).toBeCloseTo(0.0408248, 6);
+    expect(a.better).toBe('regret');
+    // [0.3, -0.1, 0.1, 0.1]: mean 0.1; squared deviations 0.04, 0.04, 0, 0 -> variance 0.08 / 3,
+    // s.e. sqrt(0.08 / 3 / 4) = 0.0816497: the mean is above 1 s.e. but within 2 (0.1632993) -> level.
+    const b = betterModel([0.3, -0.1, 0.1, 0.1]);
+    expect(b.mean).toBeCloseTo(0.1, 12);
+    expect(b.se).toBeCloseTo(0.0816497, 6);
+    expect(b.better).toBe('level');
+    // [0.9, -0.3, then 0.3 seven times]: mean 2.7 / 9 = 0.3; squared deviations 0.36, 0.36, 0 x 7 ->
+    // variance 0.72 / 8 = 0.09, s.e. sqrt(0.09 / 9) = 0.1; 0.3 > 2 s.e. -> partial return better.
+    const c = betterModel([0.9, -0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]);
+    expect(c.mean).toBeCloseTo(0.3, 12);
+    expect(c.se).toBeCloseTo(0.1, 12);
+    expect(c.better).toBe('partial-return');
+    // A constant difference of 0.00001 has s.e. 0 but prints as 0.0000: level. 0.0001 prints and is named.
+    expect(betterModel([1e-5, 1e-5, 1e-5])).toEqual({ mean: 1e-5, se: 0, better: 'level' });
+    expect(betterModel([1e-4, 1e-4]).better).toBe('partial-return');
+    // Identical models.
+    expect(betterModel([0, 0, 0]).better).toBe('level');
   });
 
   it('the constant baseline predicts the mean training label', () => {
@@ -219,7 +248,31 @@ describe('prefrl fit-stats', () => {
     expect(out).toMatch(/partial-return/);
     expect(out).toMatch(/regret/);
     expect(out).toMatch(/constant/);
-    expect(out).toMatch(/Lower held-out NLL: /);
+    expect(out).toMatch(/Better model \(lower held-out NLL by more than 2 s\.e\.\): regret \(regret minus partial return: -0\.\d{4} \+- 0\.\d{4} nats per row/);
+  });
+
+  it('says the models are level when the regret score differs from the partial return by 1e-6 (a difference that prints as 0.0000)', async () => {
+    // dV_end ~ 1e-6 x N(0, 1), dV_start = 0: the two models' scores (and NLLs) differ in the 7th
+    // decimal, so one of them has the lower NLL by rounding noise alone.
+    const rng = new Rng(4);
+    const n = 40;
+    const x = new Float64Array(3 * n);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x[3 * i] = 2 * rng.normal();
+      x[3 * i + 2] = 1e-6 * rng.normal();
+      y[i] = rng.bernoulli(sigmoid(x[3 * i])) ? 1 : 0;
+    }
+    const xf = file('tinyx.npy', encodeNpy(x, [n, 3]));
+    const yf = file('tinyy.npy', encodeNpy(y, [n]));
+    const j = JSON.parse((await run(['--x', xf, '--y', yf, '--folds', '5', '--json'])).out);
+    expect(j.lowerNll).not.toBe('equal');
+    expect(Math.abs(j.nllDifference.mean)).toBeLessThan(0.00005);
+    expect(j.better).toBe('level');
+    const { code, out } = await run(['--x', xf, '--y', yf, '--folds', '5']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/Held-out NLL: the models are level, no better model \(regret minus partial return: -?0\.0000 \+- 0\.0000 nats per row/);
+    expect(out).not.toMatch(/Better model/);
   });
 
   it('exits 2 on an unknown flag or too many folds, 1 on bad input', async () => {

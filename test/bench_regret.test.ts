@@ -1,0 +1,41 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../scripts/cli.js';
+import { captureCli, lastJson } from './helpers/cli.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-bench-regret-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The smallest run: the delivery gridworld alone, one seed, 5 Adam steps per fit. */
+const TINY = ['--seeds', '1', '--mdps', '0', '--steps', '5'];
+
+describe('prefrl bench regret --budgets', () => {
+  it.each([
+    ['100,30', /--budgets: preference-set sizes must rise \(nested sets\), got 100,30 \(30 after 100\)/],
+    ['30,30', /--budgets: .*got 30,30 \(30 after 30\)/],
+    ['30,100,50', /--budgets: .*got 30,100,50 \(50 after 100\)/],
+  ])('refuses %s (sizes that do not rise) with exit 2 and one line naming the flag and the values; nothing written', async (budgets, message) => {
+    const out = join(dir, `refused-${budgets}`);
+    const { ctx, err } = captureCli();
+    const code = await main(['bench', 'regret', ...TINY, '--budgets', budgets, '--out', out], ctx);
+    expect(code).toBe(2);
+    const text = err.join('').trim();
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('runs rising budgets and reports them in that order', async () => {
+    const { ctx, out } = captureCli();
+    const code = await main(['bench', 'regret', ...TINY, '--budgets', '20,50', '--no-write', '--json'], ctx);
+    expect(code).toBe(0);
+    const j = lastJson<{ setup: { budgets: number[] }; cells: { budget: number }[] }>(out);
+    expect(j.setup.budgets).toEqual([20, 50]);
+    expect([...new Set(j.cells.map((c) => c.budget))]).toEqual([20, 50]);
+  });
+});
