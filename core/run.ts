@@ -32,9 +32,22 @@ function stamp(d: Date): string {
 
 /** Write JSON atomically: a reader sees the old file or the new one, never half of one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
+  writeTextAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Write a text file whole or not at all: through a temporary file of this process, renamed over
+ * `path`, so a reader (or another process writing the same file) never sees it half written.
+ */
+export function writeTextAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 export function safeRunName(name: string): string {

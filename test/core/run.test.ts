@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { filterMetricsFile, MetricsLog } from '../../core/log.js';
-import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions } from '../../core/run.js';
+import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions, writeTextAtomic } from '../../core/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +42,21 @@ describe('run folders', () => {
     expect(softwareChanges(old)).toEqual([]);
     writeFileSync(join(old, 'software.json'), '{ not json');
     expect(softwareChanges(old)).toEqual([]);
+  });
+});
+
+describe('writeTextAtomic', () => {
+  it('replaces a file whole through a temporary file of its own, leaving only the file; a folder in the way throws and keeps the folder', () => {
+    const d = mkdtempSync(join(tmpdir(), 'prefrl-atomic-'));
+    const f = join(d, 'summary.md');
+    writeFileSync(f, 'old text that is longer than the new one\n');
+    writeTextAtomic(f, 'new\n');
+    expect(readFileSync(f, 'utf8')).toBe('new\n');
+    expect(readdirSync(d)).toEqual(['summary.md']);
+    mkdirSync(join(d, 'plot.svg'));
+    expect(() => writeTextAtomic(join(d, 'plot.svg'), '<svg/>')).toThrow();
+    expect(readdirSync(d).sort()).toEqual(['plot.svg', 'summary.md']);
+    rmSync(d, { recursive: true, force: true });
   });
 });
 
