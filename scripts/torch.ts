@@ -6,6 +6,7 @@
  * `python3-torch` lives under /usr/bin/python3; an explicit `--python` wins.
  */
 import { spawnSync } from 'node:child_process';
+import { UsageError } from '../core/errors.js';
 
 /** The first interpreter that imports torch, or why none did. */
 export function findTorchPython(explicit?: string): { python: string } | { skipped: string } {
@@ -17,6 +18,16 @@ export function findTorchPython(explicit?: string): { python: string } | { skipp
     why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
   }
   return { skipped: `no python with torch (${why.join('; ')})` };
+}
+
+/**
+ * An interpreter named with --python must import torch: checked before any measuring, so a typo
+ * is a usage error rather than a benchmark without its reference (the default search only skips).
+ */
+export function checkExplicitPython(explicit: string | undefined, torch: boolean): void {
+  if (explicit === undefined || !torch) return;
+  const found = findTorchPython(explicit);
+  if ('skipped' in found) throw new UsageError(`--python ${explicit}: cannot run the PyTorch reference: ${found.skipped.replace(/^no python with torch \((.*)\)$/, '$1')}`);
 }
 
 /** Run `python script args...` and parse the JSON object on the last line of its stdout. */

@@ -44,3 +44,17 @@ describe('bench commands refuse an output folder that is a file, before any work
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('bench reward and bench agents: an interpreter named with --python must import torch', () => {
+  it('a --python that does not exist is a usage error naming the flag, before any measuring; --no-torch does not look at it', async () => {
+    const missing = join(dir, 'no-such-python');
+    await refused(['bench', 'reward', '--python', missing, '--repeats', '1'], /^prefrl bench reward: --python .*no-such-python: cannot run the PyTorch reference: .*no-such-python: spawnSync .*ENOENT$/);
+    await refused(['bench', 'agents', '--python', missing], /^prefrl bench agents: --python .*no-such-python: cannot run the PyTorch reference: .*ENOENT$/);
+    // With --no-torch the interpreter is not run: the next problem reported is the --out file.
+    await refused(['bench', 'agents', '--python', missing, '--no-torch', '--out', file], /bench agents: --out .*notes\.txt: is a file, not a folder$/);
+    // A python without torch (a shell script that fails like one) is refused the same way.
+    const noTorch = join(dir, 'python-without-torch');
+    writeFileSync(noTorch, '#!/bin/sh\necho "ModuleNotFoundError: No module named \'torch\'" >&2\nexit 1\n', { mode: 0o755 });
+    await refused(['bench', 'reward', '--python', noTorch, '--repeats', '1'], /--python .*python-without-torch: cannot run the PyTorch reference: .*python-without-torch: ModuleNotFoundError: No module named 'torch'$/);
+  });
+});

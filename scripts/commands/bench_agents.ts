@@ -29,7 +29,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { findTorchPython, runJsonScript } from '../torch.js';
+import { checkExplicitPython, findTorchPython, runJsonScript } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench agents',
@@ -155,6 +155,7 @@ export const benchAgentsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
+    checkExplicitPython(f.python, f.torch);
     const nproc = availableParallelism();
     const threads = positiveInts(f.torchThreads ?? ['1', String(nproc)], '--torch-threads');
     const uniqueThreads = [...new Set(threads)];

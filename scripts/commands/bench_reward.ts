@@ -23,7 +23,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { findTorchPython } from '../torch.js';
+import { checkExplicitPython, findTorchPython } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -72,6 +72,7 @@ export const benchRewardCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
+    checkExplicitPython(f.python, f.torch);
     const hidden = positiveInts(f.hidden, '--hidden');
     if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
