@@ -265,7 +265,7 @@ export class HumanTeacher implements Teacher {
             missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, id: labelId(this.id, p.id), pairId: p.id, teacher: this.id, reason })),
           );
           this.logger.warn(
-            `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer (a resumed run asks them again)`,
+            `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,
           );
           got = this.answered(store, ids);
           for (const p of missing) {
