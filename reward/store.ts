@@ -45,7 +45,9 @@
  * teachers of its audience are fewer than `wanted`; so with wanted = 1 concurrent people get
  * different pairs, with wanted = k up to k different people label the same pair, and no teacher
  * gets a pair it already labelled. A teacher that still holds an unexpired lease gets that pair
- * again (a reloaded page resumes). `pendingPairs` and `counts().pending` (bulk labelling by one
+ * again (a reloaded page resumes). Pairs go out newest round first, in insertion order within a
+ * round: in a live `train` run people get the batch the trainer waits for before pairs left open
+ * by an interrupted round. `pendingPairs` and `counts().pending` (bulk labelling by one
  * machine teacher: `prefrl offline`) count every teacher's labels; `counts().waitingForPeople`
  * counts people's only.
  *
@@ -753,8 +755,8 @@ export class LabelStore {
   /**
    * Pairs that fewer distinct teachers have answered than they want (leases ignored; timeout
    * skips are not answers), pairs never timed out first, then oldest round first, then in
-   * insertion order (the order `nextPairFor` hands pairs out in). For teachers that label in bulk
-   * (synthetic, VLM, the offline pipeline's human teacher).
+   * insertion order. For teachers that label in bulk (synthetic, VLM, the offline pipeline's
+   * human teacher).
    */
   pendingPairs(opts: { limit?: number; round?: number } = {}): Pair[] {
     const limit = opts.limit ?? -1;
@@ -803,7 +805,7 @@ export class LabelStore {
                         AND ${IS_PERSON('s.teacher')} = @person
                         AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
                    < p.wanted
-               ORDER BY ${TIMED_OUT('p')}, p.round, p.rowid LIMIT 1`,
+               ORDER BY ${TIMED_OUT('p')}, p.round DESC, p.rowid LIMIT 1`,
             )
             .get({ teacher, now, person }) as PairRow | undefined);
         if (pick) {
@@ -843,7 +845,7 @@ export class LabelStore {
     return db.transaction(() => pairIds.reduce((acc, id) => acc + st.run(n, id, n).changes, 0)).immediate();
   }
 
-  /** The id of the n-th pair (0-based) in hand-out order (round, then insertion), or undefined. */
+  /** The id of the n-th pair (0-based) by round, then insertion, or undefined. */
   pairIdAt(n: number): string | undefined {
     const r = this.live().prepare('SELECT id FROM pairs ORDER BY round, rowid LIMIT 1 OFFSET ?').get(Math.max(0, Math.floor(n))) as { id: string } | undefined;
     return r?.id;

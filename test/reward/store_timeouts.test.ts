@@ -77,6 +77,23 @@ describe('timeout skips are not answers', () => {
     }
   });
 
+  it('people get the newest round first and timed-out pairs last, so a live run\'s current batch goes before pairs an interrupted round left open', () => {
+    const s = LabelStore.open(join(dir, `${n++}.sqlite`), { clock: new ManualClock() });
+    try {
+      const [p0, p1, p2, p3] = pairs.map((p) => p.id);
+      s.putPairs(pairs.slice(0, 2), { round: 0 }); // an interrupted round: never answered, never timed out
+      s.putPairs(pairs.slice(2, 4), { round: 1 });
+      s.addLabels([timeout(p3)]);
+      // Not timed out: p2 (round 1), then p0, p1 (round 0); then the timed-out p3.
+      const order = ['ann', 'ben', 'cat', 'dan'].map((who) => s.nextPairFor(`human:${who}`, { leaseMs: LEASE })?.pair.id);
+      expect(order).toEqual([p2, p0, p1, p3]);
+      // Bulk labelling keeps its order: oldest round first, timed-out pairs last.
+      expect(s.pendingPairs().map((p) => p.id)).toEqual([p0, p1, p2, p3]);
+    } finally {
+      s.close();
+    }
+  });
+
   it('a store exported with timeout skips and imported again reads the same (the reason carries the rule)', () => {
     const a = open();
     const b = open();
