@@ -542,6 +542,42 @@ describe('prefrl offline pipeline', () => {
     expect((await runOffline({ resume: first.runDir, stages: ['label'], human: { port: 0, staticDir: site, timeoutS: 0.2 } }, { logger: silentLogger })).stages).toEqual({ label: 'skipped' });
   }, 60_000);
 
+  it('human teacher with --human-overlap 2: once one person answered every pair the label stage ends (it does not ask the still-open pairs again in a loop), and the pairs wait for a second person', async () => {
+    const site = join(dir, 'site-overlap');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const lines: string[] = [];
+    const logger = new Logger({ write: (t: string) => void lines.push(t) });
+    const running = runOffline(
+      { config: tiny({ teacher: 'human', labels: 2, labelBatch: 2 }), stages: ['pairs', 'label'], runsDir: join(dir, 'human-overlap'), human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 30, overlap: 2 } },
+      { logger },
+    );
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = lines.join('').match(/waiting for answers at (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    const c = await TestClient.open(url as string);
+    await c.hello({ name: 'ada' });
+    for (let k = 0; k < 2; k++) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-55555555555551${k}0`, pairId: p.pairId, name: 'ada', choice: 'right', responseMs: 5 });
+      await c.next('ack');
+    }
+    c.close();
+    const res = await running;
+    expect(res.stages).toEqual({ pairs: 'ran', label: 'ran' });
+    // One batch asked once: "2 of 2 pairs answered" is logged once, not in a loop.
+    expect(lines.join('').match(/human teacher: 2 of 2 pairs answered/g)).toHaveLength(1);
+    const store = LabelStore.open(join(res.runDir, 'labels.sqlite'), { create: false });
+    try {
+      expect(store.counts()).toMatchObject({ pairs: 2, labels: 2, preferences: 2, pending: 2, waitingForPeople: 2, unlabelled: 0 });
+    } finally {
+      store.close();
+    }
+  }, 60_000);
+
   it('--query disagreement: labels come in rounds, each chosen from fresh candidates by a model of the labels so far; a run killed between rounds resumes to the same pairs', async () => {
     const { ctx, out, err } = cli();
     const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, '--query', 'disagreement', '--query-rounds', '4', '--stage', 'pairs,label', '--json'];
