@@ -72,7 +72,7 @@ import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
-import { LabelStore } from './store.js';
+import { isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
@@ -1058,6 +1058,13 @@ async function stageReward(c: Ctx): Promise<boolean> {
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
   const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
+  if (pairs.length === 0 && store.counts().timeouts > 0 && !store.labels().some((l) => labelsOf(teacher, l.teacher) && !isTimeoutSkip(l))) {
+    const file = join(c.run.path, 'labels.sqlite');
+    throw new InputError(
+      file,
+      `nobody answered: the ${store.counts().timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; prefrl offline --resume ${shellQuote(c.run.path)} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
+    );
+  }
   if (pairs.length === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];

@@ -514,6 +514,10 @@ describe('prefrl offline pipeline', () => {
       }
     };
     expect(counts()).toMatchObject({ pairs: 4, timeouts: 4, pending: 4, waitingForPeople: 4 });
+    // The reward stage says nobody answered and how to ask again (not "no reward model can be learned with this teacher").
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'] }, { logger: silentLogger })).rejects.toThrow(
+      /nobody answered: the 4 pairs asked got no answer within the human teacher's timeout, .*prefrl offline --resume \S+ asks them again/,
+    );
 
     // Resumed (no --force): the label stage runs again and a person answers all four.
     const lines: string[] = [];
