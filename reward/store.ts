@@ -65,7 +65,7 @@
  * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
  * reports how many it left out and how many of them gave another answer.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -1080,11 +1080,23 @@ export class LabelStore {
   /**
    * Write every label as one JSON object per line (the StoredLabel fields; optional fields
    * only when set), in the order stored. Written to a temporary file and renamed, so `out`
-   * is never half-written. Returns the number of labels.
+   * is never half-written; a pipe or device (`/dev/stdout`) is written into, not replaced.
+   * Returns the number of labels.
    */
   exportJsonl(out: string): number {
     const labels = this.labels();
     const text = labels.map((l) => `${JSON.stringify(l)}\n`).join('');
+    let special = false;
+    try {
+      special = !statSync(out).isFile();
+    } catch {
+      // not there yet: written through a temporary file below
+    }
+    if (special) {
+      // A pipe or device (--out /dev/stdout): write into it; a rename would replace it with a file.
+      writeFileSync(out, text);
+      return labels.length;
+    }
     const tmp = `${out}.tmp-${process.pid}`;
     try {
       writeFileSync(tmp, text);
