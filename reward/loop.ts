@@ -30,7 +30,7 @@ import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } fro
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
 import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
-import type { LabelStore } from './store.js';
+import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { noImprovementWarning, type TrainOptions, trainRewardModel } from './train.js';
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
@@ -208,7 +208,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   // Saved in the reward model's meta every round, so a resumed run keeps counting.
   let queryRolloutSteps = typeof o.resume?.net?.meta.queryRolloutSteps === 'number' ? (o.resume.net.meta.queryRolloutSteps as number) : 0;
   const before = o.resume?.lastRound;
-  let last: Round = { labels: o.store.counts().labels, accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
+  // The --labels budget counts answers: pairs nobody answered before the human teacher's timeout
+  // (timeout skips, reward/store.ts) do not use it up, so a resumed run asks again.
+  const answers = (): number => {
+    const c = o.store.counts();
+    return c.labels - c.timeouts;
+  };
+  let last: Round = { labels: answers(), accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
     // model's meta so a resumed run goes on with the same reward.
@@ -313,7 +319,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         // Only skips so far (a teacher that cannot tell the segments apart yet, or nobody
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
-        last = { ...last, labels: o.store.counts().labels };
+        last = { ...last, labels: answers() };
         o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
@@ -382,7 +388,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         samples: 32,
         rng: rng.fork(`epic-samples-${round}`),
       });
-      last = { labels: o.store.counts().labels, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
+      last = { labels: answers(), accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
         ...teacherMetrics(),
         'reward/val_accuracy': res.valAccuracy,
@@ -426,7 +432,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     /** A learned reward whose whole budget went to skips can never be trained: stop with an error naming the teacher. */
     const checkPreferences = (): void => {
       if (!learned || last.labels < o.budget) return;
-      const stored = o.store.labels();
+      const stored = o.store.labels().filter((l) => !isTimeoutSkip(l));
       if (stored.length === 0 || stored.some((l) => l.kind !== 'skip')) return;
       throw new InputError(
         join(o.run.path, 'labels.sqlite'),
@@ -434,7 +440,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     };
     checkPreferences();
-    let round = Math.ceil(last.labels / o.labelsPerRound);
+    // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw).
+    let round = Math.ceil(o.store.counts().labels / o.labelsPerRound);
     if (learned && trainer.globalStep === 0) {
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
       const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
@@ -472,7 +479,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
       );
     }
-    if (learned && last.labels === 0) {
+    const timeouts = learned ? o.store.counts().timeouts : 0;
+    if (learned && last.labels === 0 && timeouts > 0) {
+      o.logger.warn(
+        `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve`,
+      );
+    } else if (learned && last.labels === 0) {
       o.logger.warn(
         `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held two complete ${o.segmentLength}-step segments, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
       );

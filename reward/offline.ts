@@ -72,7 +72,7 @@ import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
-import { LabelStore } from './store.js';
+import { isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
@@ -621,7 +621,10 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     for (const stage of OFFLINE_STAGES) {
       if (!stages.includes(stage)) continue;
       const done = stageDone(ctx, stage);
-      if (done && !o.force) {
+      // Pairs the human teacher timed out on are not answered: the label stage asks them again.
+      const reopen = done && !o.force && stage === 'label' && timedOutPairs(ctx) > 0;
+      if (reopen) log.info(`stage label: done before, but ${timedOutPairs(ctx)} pairs got no answer before the human teacher's timeout; asking them again`);
+      if (done && !o.force && !reopen) {
         log.info(`stage ${stage}: done before, skipped (--force re-runs it)`);
         status[stage] = 'skipped';
         continue;
@@ -669,6 +672,12 @@ function stageDone(c: Ctx, stage: OfflineStage): boolean {
     case 'eval':
       return has(P.summary);
   }
+}
+
+/** Pairs still open after a timeout skip (with timeouts, every open pair: the label stage had asked them all). */
+function timedOutPairs(c: Ctx): number {
+  const counts = c.store().counts();
+  return counts.timeouts > 0 ? counts.pending : 0;
 }
 
 function need(c: Ctx, stage: OfflineStage, before: OfflineStage): void {
@@ -958,12 +967,19 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     };
     progress.update(answered());
     const trajs = active ? trajectories(c, await c.dataset()) : [];
+    // Pairs the teacher has returned a label for in this call: asked once per call, also when they
+    // stay open (a human teacher's timeout, which is not an answer, or overlap wanting more people).
+    const asked = new Set<string>();
     for (;;) {
       for (;;) {
-        const batch = store.pendingPairs({ limit: c.cfg.labelBatch });
+        const batch = store
+          .pendingPairs({ limit: c.cfg.labelBatch + asked.size })
+          .filter((p) => !asked.has(p.id))
+          .slice(0, c.cfg.labelBatch);
         if (batch.length === 0) break;
         const before = answered();
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
+        for (const p of batch) asked.add(p.id);
         store.addLabels(labels);
         const counts = store.counts();
         progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
@@ -981,12 +997,17 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       labels: counts.labels,
       preferences: counts.preferences,
       skips: counts.skips,
+      // Of the skips, pairs nobody answered before the human teacher's timeout: asked again on --resume.
+      timeouts: counts.timeouts,
       teacherAgreement: agreement,
       skipReasons: skipReasons(store),
       ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
     });
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+    if (counts.timeouts > 0 && counts.pending > 0) {
+      c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
+    }
   } finally {
     process.off('exit', logTeacherCounts);
     logTeacherCounts();
@@ -1037,6 +1058,13 @@ async function stageReward(c: Ctx): Promise<boolean> {
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
   const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
+  if (pairs.length === 0 && store.counts().timeouts > 0 && !store.labels().some((l) => labelsOf(teacher, l.teacher) && !isTimeoutSkip(l))) {
+    const file = join(c.run.path, 'labels.sqlite');
+    throw new InputError(
+      file,
+      `nobody answered: the ${store.counts().timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; prefrl offline --resume ${shellQuote(c.run.path)} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
+    );
+  }
   if (pairs.length === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];

@@ -45,15 +45,27 @@
  * teachers of its audience are fewer than `wanted`; so with wanted = 1 concurrent people get
  * different pairs, with wanted = k up to k different people label the same pair, and no teacher
  * gets a pair it already labelled. A teacher that still holds an unexpired lease gets that pair
- * again (a reloaded page resumes). `pendingPairs` and `counts().pending` (bulk labelling by one
+ * again (a reloaded page resumes). Pairs go out newest round first, in insertion order within a
+ * round: in a live `train` run people get the batch the trainer waits for before pairs left open
+ * by an interrupted round. `pendingPairs` and `counts().pending` (bulk labelling by one
  * machine teacher: `prefrl offline`) count every teacher's labels; `counts().waitingForPeople`
  * counts people's only.
+ *
+ * Timeouts are not answers. When nobody answers the human teacher within its idle timeout, it
+ * stores a skip whose reason ends with TIMEOUT_SKIP_TAG ("no answer within 60 s (human teacher
+ * timeout)"; stores written before this rule hold the same text, so they read the same way). Such
+ * a skip keeps the run going (the pair is settled for that call) but does not fill the pair:
+ * `pendingPairs`, `counts()` and `nextPairFor` leave it out, so a resumed run, `--stage label
+ * --force` and `prefrl serve` ask the pair again, after the pairs never asked (a late person
+ * answers the current batch first). A person's deliberate skip ("can't tell") is an answer like
+ * a preference. The one-label-per-teacher rule still holds for timeouts: the human teacher,
+ * timing out on a pair again, reuses its first timeout skip.
  *
  * One label per teacher and pair: `addLabels` refuses a label for a pair its teacher has already
  * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
  * reports how many it left out and how many of them gave another answer.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -222,11 +234,13 @@ export interface StoreCounts {
   readonly labels: number;
   readonly preferences: number;
   readonly skips: number;
-  /** Pairs that fewer distinct teachers (of any kind) have labelled than they want. */
+  /** Of `skips`, timeout skips: pairs nobody answered before the human teacher's timeout (not answers). */
+  readonly timeouts: number;
+  /** Pairs that fewer distinct teachers (of any kind) have answered than they want (timeouts are not answers). */
   readonly pending: number;
-  /** Pairs waiting for people: fewer distinct people (see the header) have labelled them than they want. */
+  /** Pairs waiting for people: fewer distinct people (see the header) have answered them than they want. */
   readonly waitingForPeople: number;
-  /** Pairs no teacher has labelled (a preference or a skip). */
+  /** Pairs no teacher has answered (a preference or a skip; a timeout is not an answer). */
   readonly unlabelled: number;
   /** Unexpired leases at the time of the call. */
   readonly activeLeases: number;
@@ -270,6 +284,20 @@ export interface ImportResult {
   /** The pair of the first conflicting label, or null when none conflicts. */
   readonly firstConflictPair: string | null;
 }
+
+/** The end of the reason of a skip the human teacher stored because nobody answered in time (see the header). */
+export const TIMEOUT_SKIP_TAG = '(human teacher timeout)';
+
+/** Whether a label is a timeout skip (not an answer; see the header). */
+export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null }): boolean {
+  return l.kind === 'skip' && typeof l.reason === 'string' && l.reason.endsWith(TIMEOUT_SKIP_TAG);
+}
+
+/** SQL: whether the label row aliased `l` answers its pair (anything but a timeout skip). 1 or 0. */
+const ANSWERS = (l: string) => `NOT (${l}.kind = 'skip' AND ${l}.reason GLOB '*${TIMEOUT_SKIP_TAG}')`;
+
+/** SQL: 1 when the pair aliased `p` holds a timeout skip, for handing such pairs out after the others. */
+const TIMED_OUT = (p: string) => `EXISTS (SELECT 1 FROM labels lt WHERE lt.pair_id = ${p}.id AND NOT ${ANSWERS('lt')})`;
 
 /**
  * SQL: whether the teacher id in `col` is a person (see the header): registered with kind
@@ -725,17 +753,19 @@ export class LabelStore {
   }
 
   /**
-   * Pairs that fewer distinct teachers have labelled than they want (leases ignored), oldest
-   * round first, then in insertion order. For teachers that label in bulk (synthetic, VLM).
+   * Pairs that fewer distinct teachers have answered than they want (leases ignored; timeout
+   * skips are not answers), pairs never timed out first, then oldest round first, then in
+   * insertion order. For teachers that label in bulk (synthetic, VLM, the offline pipeline's
+   * human teacher).
    */
   pendingPairs(opts: { limit?: number; round?: number } = {}): Pair[] {
     const limit = opts.limit ?? -1;
     const rows = this.live()
       .prepare(
         `SELECT p.* FROM pairs p
-         WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id) < p.wanted
+         WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')}) < p.wanted
            AND (@round IS NULL OR p.round = @round)
-         ORDER BY p.round, p.rowid LIMIT @limit`,
+         ORDER BY ${TIMED_OUT('p')}, p.round, p.rowid LIMIT @limit`,
       )
       .all({ round: opts.round ?? null, limit }) as PairRow[];
     return this.materialise(rows);
@@ -770,12 +800,12 @@ export class LabelStore {
             .prepare(
               `SELECT p.* FROM pairs p
                WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
-                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${IS_PERSON('l.teacher')} = @person)
+                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')} AND ${IS_PERSON('l.teacher')} = @person)
                    + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
                         AND ${IS_PERSON('s.teacher')} = @person
                         AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
                    < p.wanted
-               ORDER BY p.round, p.rowid LIMIT 1`,
+               ORDER BY ${TIMED_OUT('p')}, p.round DESC, p.rowid LIMIT 1`,
             )
             .get({ teacher, now, person }) as PairRow | undefined);
         if (pick) {
@@ -815,7 +845,7 @@ export class LabelStore {
     return db.transaction(() => pairIds.reduce((acc, id) => acc + st.run(n, id, n).changes, 0)).immediate();
   }
 
-  /** The id of the n-th pair (0-based) in hand-out order (round, then insertion), or undefined. */
+  /** The id of the n-th pair (0-based) by round, then insertion, or undefined. */
   pairIdAt(n: number): string | undefined {
     const r = this.live().prepare('SELECT id FROM pairs ORDER BY round, rowid LIMIT 1 OFFSET ?').get(Math.max(0, Math.floor(n))) as { id: string } | undefined;
     return r?.id;
@@ -994,9 +1024,12 @@ export class LabelStore {
       labels: one('SELECT COUNT(*) AS n FROM labels'),
       preferences: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'"),
       skips: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'skip'"),
-      pending: one('SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id) < p.wanted'),
-      waitingForPeople: one(`SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${IS_PERSON('l.teacher')}) < p.wanted`),
-      unlabelled: one('SELECT COUNT(*) AS n FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id)'),
+      timeouts: one(`SELECT COUNT(*) AS n FROM labels l WHERE NOT ${ANSWERS('l')}`),
+      pending: one(`SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')}) < p.wanted`),
+      waitingForPeople: one(
+        `SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')} AND ${IS_PERSON('l.teacher')}) < p.wanted`,
+      ),
+      unlabelled: one(`SELECT COUNT(*) AS n FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')})`),
       activeLeases: one('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now),
       perTeacher,
     };
@@ -1047,11 +1080,23 @@ export class LabelStore {
   /**
    * Write every label as one JSON object per line (the StoredLabel fields; optional fields
    * only when set), in the order stored. Written to a temporary file and renamed, so `out`
-   * is never half-written. Returns the number of labels.
+   * is never half-written; a pipe or device (`/dev/stdout`) is written into, not replaced.
+   * Returns the number of labels.
    */
   exportJsonl(out: string): number {
     const labels = this.labels();
     const text = labels.map((l) => `${JSON.stringify(l)}\n`).join('');
+    let special = false;
+    try {
+      special = !statSync(out).isFile();
+    } catch {
+      // not there yet: written through a temporary file below
+    }
+    if (special) {
+      // A pipe or device (--out /dev/stdout): write into it; a rename would replace it with a file.
+      writeFileSync(out, text);
+      return labels.length;
+    }
     const tmp = `${out}.tmp-${process.pid}`;
     try {
       writeFileSync(tmp, text);

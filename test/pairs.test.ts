@@ -85,4 +85,17 @@ describe('prefrl pairs', () => {
     expect(other.err.join('')).toMatch(/trajectories\/reacher: episodes of reacher \(model \w+\); --trajectories holds toy-reach \(model toy-reach-v1\): pairs compare the same robot\n$/);
     expect(existsSync(join(a, 'labels.sqlite'))).toBe(false);
   });
+
+  it('--store in a folder that does not exist, or naming a folder, is a usage error naming --store (exit 2), and makes nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pairs-'));
+    const a = await rollout(root, 'A', 'random', 2);
+    const store = join(root, 'nofolder', 'x.sqlite');
+    const r = await pairs(['--trajectories', a, '--segment-length', '10', '--count', '1', '--store', store]);
+    expect(r.code).toBe(2);
+    expect(r.err.join('')).toBe(`prefrl pairs: --store ${store}: ${join(root, 'nofolder')} is not an existing folder\n`);
+    const dirStore = await pairs(['--trajectories', a, '--segment-length', '10', '--count', '1', '--store', root]);
+    expect(dirStore.code).toBe(2);
+    expect(dirStore.err.join('')).toBe(`prefrl pairs: --store ${root}: is a folder; give a file name in it\n`);
+    expect(existsSync(join(root, 'nofolder'))).toBe(false);
+  });
 });

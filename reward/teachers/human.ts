@@ -16,9 +16,12 @@
  * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER for this batch (an idle
  * timeout: a slow but present teacher never hits it). Default 900 s; 0 waits forever. When
  * it runs out, `onTimeout` decides:
- *   skip (default)  the unanswered pairs get skip labels (reason "no answer within ... s"),
- *                   stored like any label, so training goes on with the answers it has and the
- *                   skipped pairs leave the viewer's queue;
+ *   skip (default)  the unanswered pairs get timeout skips (reason "no answer within ... s
+ *                   (human teacher timeout)"), so training goes on with the answers it has. A
+ *                   timeout skip is not an answer (reward/store.ts): the viewer still offers the
+ *                   pair, after the pairs never asked, and a resumed run asks it again; this
+ *                   teacher's later batches return a person's answer when one came, else its
+ *                   first timeout skip of that pair;
  *   fail            throw an Error naming the store and the unanswered pairs; answers given so
  *                   far stay stored (a `prefrl train` run can be resumed with --resume).
  *
@@ -30,7 +33,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { EnvConfig } from '../../envs/registry.js';
-import type { LabelStore, StoredLabel } from '../store.js';
+import { isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
 import type { ViewerServer as ViewerServerType } from '../../viewer/server.js';
 import type { Label, Pair, Teacher } from '../types.js';
 import { labelId } from './synthetic.js';
@@ -193,10 +196,10 @@ export class HumanTeacher implements Teacher {
     return this.server;
   }
 
-  /** The first stored label of each of the batch's pairs. */
+  /** The first stored answer of each of the batch's pairs (timeout skips are not answers). */
   private answered(store: LabelStore, ids: ReadonlySet<string>): Map<string, StoredLabel> {
     const got = new Map<string, StoredLabel>();
-    for (const l of store.labels()) if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
+    for (const l of store.labels()) if (ids.has(l.pairId) && !got.has(l.pairId) && !isTimeoutSkip(l)) got.set(l.pairId, l);
     return got;
   }
 
@@ -252,10 +255,23 @@ export class HumanTeacher implements Teacher {
                 .join(', ')}${missing.length > 3 ? ', ...' : ''}); the ${got.size} answers given are stored in ${store.path}`,
             );
           }
-          const reason = `no answer within ${timeoutS} s (human teacher timeout)`;
-          store.addLabels(missing.map((p) => ({ kind: 'skip' as const, id: labelId(this.id, p.id), pairId: p.id, teacher: this.id, reason })));
-          this.logger.warn(`human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped`);
+          const reason = `no answer within ${timeoutS} s ${TIMEOUT_SKIP_TAG}`;
+          // A pair that timed out before (an earlier run) keeps its first timeout skip: a teacher labels a pair once.
+          const before = (p: Pair) => {
+            const id = store.labelIdOf(p.id, this.id);
+            return id === null ? undefined : store.getLabel(id);
+          };
+          store.addLabels(
+            missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, id: labelId(this.id, p.id), pairId: p.id, teacher: this.id, reason })),
+          );
+          this.logger.warn(
+            `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,
+          );
           got = this.answered(store, ids);
+          for (const p of missing) {
+            const l = got.has(p.id) ? undefined : before(p);
+            if (l) got.set(p.id, l);
+          }
           break;
         }
         if (now - lastStatus >= statusMs) {

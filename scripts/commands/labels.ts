@@ -162,6 +162,7 @@ export const labelsStatsCommand: Command = {
           labels: c.labels,
           preferences: c.preferences,
           skips: c.skips,
+          timeouts: c.timeouts,
           teachers,
           agreement,
         });
@@ -169,7 +170,7 @@ export const labelsStatsCommand: Command = {
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(

@@ -7,6 +7,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
+import { checkOutFile } from '../../core/paths.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
@@ -71,6 +72,8 @@ export const pairsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
+    // A new store is made where --store says: its folder must exist (an existing store is added to).
+    if (f.store !== undefined) checkOutFile(f.store, { flag: '--store' });
     const a = load(f.trajectories);
     const b = f.against !== undefined ? load(f.against) : null;
     const longest = (ts: readonly Trajectory[]) => Math.max(...ts.map((t) => t.length));

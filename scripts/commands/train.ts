@@ -483,7 +483,7 @@ export const trainCommand: Command = {
         [
           `final true return ${summary.finalTrueReturn.toFixed(2)} (mean of ${summary.finalTrueReturns.length} deterministic episodes)`,
           `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
-          summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked; see the warning above)' : '',
+          summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
           `run folder: ${run.path}`,
           `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${run.path} --episodes 5`,

@@ -404,7 +404,7 @@ describe('prefrl train with too few steps for a feedback round', () => {
     expect(log).toMatch(/no labels were asked: the run ended at 256 env steps, before the query pool held two complete 25-step segments/);
     const text = out.join('');
     expect(text).toContain('labels used 0, env steps 256');
-    expect(text).toContain('reward model: never trained (no labels were asked; see the warning above)');
+    expect(text).toContain('reward model: never trained (no labels were asked, or nobody answered; see the warning above)');
     expect(text).not.toMatch(/NaN/);
   });
 });

@@ -493,6 +493,95 @@ describe('prefrl offline pipeline', () => {
     expect(await main(['offline', '--resume', res.runDir, '--stage', 'label', '--human-port', '0', '--quiet'], ctx)).toBe(0);
   }, 60_000);
 
+  it('human teacher timeout: pairs nobody answered are not answers; the label stage ends, and --resume asks them again (people answer them) until none is open', async () => {
+    const site = join(dir, 'site-timeout');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    // 4 pairs in batches of 2, nobody there: each batch times out once (the stage does not ask a pair twice in one call).
+    const first = await runOffline(
+      { config: tiny({ teacher: 'human', labels: 4, labelBatch: 2 }), stages: ['pairs', 'label'], runsDir: join(dir, 'human-timeout'), human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 0.2 } },
+      { logger: silentLogger },
+    );
+    const summary = JSON.parse(readFileSync(join(first.runDir, 'artifacts', 'labels.json'), 'utf8')) as Record<string, unknown>;
+    expect(summary).toMatchObject({ teacher: 'human', labels: 4, preferences: 0, skips: 4, timeouts: 4 });
+    const storePath = join(first.runDir, 'labels.sqlite');
+    const counts = () => {
+      const s = LabelStore.open(storePath, { create: false });
+      try {
+        return s.counts();
+      } finally {
+        s.close();
+      }
+    };
+    expect(counts()).toMatchObject({ pairs: 4, timeouts: 4, pending: 4, waitingForPeople: 4 });
+    // The reward stage says nobody answered and how to ask again (not "no reward model can be learned with this teacher").
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'] }, { logger: silentLogger })).rejects.toThrow(
+      /nobody answered: the 4 pairs asked got no answer within the human teacher's timeout, .*prefrl offline --resume \S+ asks them again/,
+    );
+
+    // Resumed (no --force): the label stage runs again and a person answers all four.
+    const lines: string[] = [];
+    const logger = new Logger({ write: (t: string) => void lines.push(t) });
+    const running = runOffline({ resume: first.runDir, stages: ['label'], human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 30 } }, { logger });
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = lines.join('').match(/waiting for answers at (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(lines.join('')).toContain('stage label: done before, but 4 pairs got no answer before the human teacher\'s timeout; asking them again');
+    const c = await TestClient.open(url as string);
+    await c.hello({ name: 'ada' });
+    for (let k = 0; k < 4; k++) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-66666666666660${k}0`, pairId: p.pairId, name: 'ada', choice: k === 3 ? 'cant_tell' : 'left', responseMs: 5 });
+      await c.next('ack');
+    }
+    c.close();
+    expect((await running).stages).toEqual({ label: 'ran' });
+    // 4 timeouts + 3 preferences + 1 deliberate skip ("can't tell" answers the pair).
+    expect(counts()).toMatchObject({ labels: 8, preferences: 3, skips: 5, timeouts: 4, pending: 0, waitingForPeople: 0 });
+    expect(lines.join('')).toContain('label: 8 labels (3 preferences, 5 skips; 4 new)');
+    // Nothing open: a further resume leaves the stage alone.
+    expect((await runOffline({ resume: first.runDir, stages: ['label'], human: { port: 0, staticDir: site, timeoutS: 0.2 } }, { logger: silentLogger })).stages).toEqual({ label: 'skipped' });
+  }, 60_000);
+
+  it('human teacher with --human-overlap 2: once one person answered every pair the label stage ends (it does not ask the still-open pairs again in a loop), and the pairs wait for a second person', async () => {
+    const site = join(dir, 'site-overlap');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const lines: string[] = [];
+    const logger = new Logger({ write: (t: string) => void lines.push(t) });
+    const running = runOffline(
+      { config: tiny({ teacher: 'human', labels: 2, labelBatch: 2 }), stages: ['pairs', 'label'], runsDir: join(dir, 'human-overlap'), human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 30, overlap: 2 } },
+      { logger },
+    );
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = lines.join('').match(/waiting for answers at (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    const c = await TestClient.open(url as string);
+    await c.hello({ name: 'ada' });
+    for (let k = 0; k < 2; k++) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-55555555555551${k}0`, pairId: p.pairId, name: 'ada', choice: 'right', responseMs: 5 });
+      await c.next('ack');
+    }
+    c.close();
+    const res = await running;
+    expect(res.stages).toEqual({ pairs: 'ran', label: 'ran' });
+    // One batch asked once: "2 of 2 pairs answered" is logged once, not in a loop.
+    expect(lines.join('').match(/human teacher: 2 of 2 pairs answered/g)).toHaveLength(1);
+    const store = LabelStore.open(join(res.runDir, 'labels.sqlite'), { create: false });
+    try {
+      expect(store.counts()).toMatchObject({ pairs: 2, labels: 2, preferences: 2, pending: 2, waitingForPeople: 2, unlabelled: 0 });
+    } finally {
+      store.close();
+    }
+  }, 60_000);
+
   it('--query disagreement: labels come in rounds, each chosen from fresh candidates by a model of the labels so far; a run killed between rounds resumes to the same pairs', async () => {
     const { ctx, out, err } = cli();
     const args = ['offline', '--teacher', 'oracle', '--dataset', data, ...TINY_FLAGS, ...TINY_AGENT, '--query', 'disagreement', '--query-rounds', '4', '--stage', 'pairs,label', '--json'];

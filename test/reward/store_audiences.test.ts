@@ -8,6 +8,7 @@
  * - read-only commands (labels stats / export, reward) never make a store out of a missing or
  *   empty file; `labels export --out` into a missing folder is a usage error naming --out.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,5 +225,31 @@ describe('read-only commands open an existing store only', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('labels export --out a named pipe (as /dev/stdout is) writes the labels into it and leaves the pipe in place, not replaced by a file', async () => {
+    const path = tmp();
+    const store = LabelStore.open(path);
+    store.putPairs(pairs.slice(0, 2));
+    store.addLabels([pref('e0', pairs[0].id, 'human:ada', 1), pref('e1', pairs[1].id, 'human:ada', 0)]);
+    store.close();
+    const fifo = join(dir, `${n++}-pipe`);
+    execFileSync('mkfifo', [fifo]);
+    // A reader in another process (opening a pipe blocks until both ends are open): it gets
+    // everything written until the writer closes the pipe.
+    const reader = spawn('cat', [fifo], { timeout: 10_000 });
+    const read = new Promise<string>((res) => {
+      let text = '';
+      reader.stdout.on('data', (d) => (text += String(d)));
+      reader.on('close', () => res(text));
+    });
+    const e = await cli(['labels', 'export', '--store', path, '--out', fifo]);
+    expect(e.code, e.err.join('')).toBe(0);
+    const lines = (await read).trim().split('\n').map((l) => JSON.parse(l) as { id: string; probFirst: number });
+    expect(lines.map((l) => [l.id, l.probFirst])).toEqual([
+      ['e0', 1],
+      ['e1', 0],
+    ]);
+    expect(statSync(fifo).isFIFO()).toBe(true);
   });
 });

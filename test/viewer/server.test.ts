@@ -411,4 +411,45 @@ describe('human teacher (scripted page)', () => {
     expect(() => makeTeacher('human', { env: env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
     expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
   });
+
+  it('pairs that timed out are asked again by a later batch (a resumed run): the page gets them, the person\'s answers are returned; a second timeout returns the first timeout skip', async () => {
+    const store = newStore();
+    const [p0, p1, p2] = pairs.slice(0, 3);
+    const first = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.2, pollMs: 20 });
+    open.unshift(first);
+    const skipped = await first.label([p0, p1, p2]); // nobody there
+    expect(skipped.map((l) => [l.teacher, l.kind])).toEqual([['human', 'skip'], ['human', 'skip'], ['human', 'skip']]);
+    await first.close();
+    expect(store.counts()).toMatchObject({ labels: 3, timeouts: 3, pending: 3, waitingForPeople: 3 });
+
+    const again = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 5, pollMs: 20 });
+    open.unshift(again);
+    const pending = again.label([p0, p1]);
+    while (again.url === null) await new Promise((r) => setTimeout(r, 20));
+    const c = await TestClient.open(again.url);
+    await c.hello({ name: 'ada' });
+    const want: Record<string, Record<string, unknown>> = {};
+    for (const [k, choice] of (['left', 'cant_tell'] as const).entries()) {
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      c.send({ type: 'answer', labelId: `h-7777777777777${k}00`, pairId: p.pairId, name: 'ada', choice, responseMs: 9 });
+      await c.next('ack');
+      want[p.pairId] = choice === 'left' ? { kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0 } : { kind: 'skip', reason: "can't tell (viewer)" };
+    }
+    c.close();
+    expect(Object.keys(want).sort()).toEqual([p0.id, p1.id].sort()); // the timed-out pairs are offered again, in store order
+    const labels = await pending;
+    expect(labels.map((l) => l.pairId)).toEqual([p0.id, p1.id]);
+    for (const l of labels) expect(l).toMatchObject({ teacher: 'human:ada', ...want[l.pairId] });
+    // The person's skip answers the pair; p2 is still open.
+    expect(store.counts()).toMatchObject({ labels: 5, timeouts: 3, pending: 1, waitingForPeople: 1 });
+    await again.close();
+
+    // Nobody again: p2 keeps its first timeout skip (no second label of teacher human, no error).
+    const third = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.1, pollMs: 20 });
+    open.unshift(third);
+    const [l2] = await third.label([p2]);
+    expect(l2).toMatchObject({ id: skipped[2].id, teacher: 'human', kind: 'skip', reason: 'no answer within 0.2 s (human teacher timeout)' });
+    expect(store.counts()).toMatchObject({ labels: 5, timeouts: 3, pending: 1 });
+  });
 });
