@@ -9,6 +9,7 @@ import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
+import { isFolder } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
@@ -42,7 +43,7 @@ export const trainFlags = {
     default: 'oracle',
   }),
   ...humanTeacherFlags,
-  expert: flags.string({ doc: 'PPO run folder or checkpoint whose critic is V* for the regret teacher', optional: true }),
+  expert: flags.string({ doc: 'PPO run folder (a train run on the env\'s true reward, --reward true) or checkpoint whose critic is V* for the regret teacher', optional: true }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
   labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
@@ -123,13 +124,49 @@ function derivedFeedbackEvery(f: TrainFlags): number {
   return Math.max(f.numEnvs * f.numSteps, Math.floor((f.steps - f.warmupSteps) / (2 * rounds)));
 }
 
+/**
+ * The PPO checkpoint (folder or checkpoint.json) that `--expert` names: a `prefrl train` run
+ * folder on the env's own reward (its artifacts/checkpoint), a checkpoint folder, or a
+ * checkpoint.json. Any other run folder (iql, rollout, offline, ...), a train run stopped before
+ * its first checkpoint, or one whose PPO learned another reward than the env's (its critic is
+ * not V* of the rewards the regret teacher sums) is refused, saying what it is and what is needed.
+ */
+export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): string {
+  const need = `the regret teacher needs V* from the critic of a \`prefrl train\` PPO run on env "${envSpec.id}" (e.g. prefrl train --env ${envSpec.id} --reward true)`;
+  if (!existsSync(given)) throw new UsageError(`--expert: "${given}" not found; ${need}`);
+  if (!isFolder(given)) {
+    if (given.endsWith('.json')) return given;
+    throw new UsageError(`--expert: ${given} is a file, not a PPO run folder or checkpoint.json; ${need}`);
+  }
+  const configFile = join(given, 'config.json');
+  if (!existsSync(configFile)) {
+    if (existsSync(join(given, 'checkpoint.json'))) return given;
+    throw new UsageError(`--expert: ${given} is neither a prefrl run folder (no config.json) nor a PPO checkpoint folder (no checkpoint.json); ${need}`);
+  }
+  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
+  const command = typeof config.command === 'string' ? config.command : 'unknown';
+  if (command !== 'train') {
+    const what = command === 'iql' ? `\`prefrl iql\` run (${config.algo === 'bc' ? 'behaviour cloning' : 'IQL'}: an offline actor, no PPO critic)` : `\`prefrl ${command}\` run, not a PPO run`;
+    throw new UsageError(`--expert: ${given} is a ${what}; ${need}`);
+  }
+  const ck = join(given, 'artifacts', 'checkpoint');
+  if (!existsSync(join(ck, 'checkpoint.json'))) {
+    throw new UsageError(`--expert: ${given} is a \`prefrl train\` run stopped before its first checkpoint (every --eval-every steps): go on with prefrl train --resume ${shellPath(given)}, or give another; ${need}`);
+  }
+  const weights = Array.isArray(config.rewardWeights) ? config.rewardWeights : [];
+  if (config.reward !== 'true' || weights.length > 0) {
+    const learnt = config.reward !== 'true' ? `--reward ${String(config.reward)}` : `--reward-weights ${weights.join(',')}`;
+    throw new UsageError(`--expert: ${given} is a \`prefrl train\` run whose PPO learned another reward than the env's (${learnt}), so its critic is not V* of the rewards the regret teacher sums; ${need}`);
+  }
+  return ck;
+}
+
 function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvConfig; store: () => LabelStore; ctx: CommandContext }): Teacher {
   let values;
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
-    const dir = existsSync(join(f.expert, 'artifacts', 'checkpoint')) ? join(f.expert, 'artifacts', 'checkpoint') : f.expert;
     // Its critic must take this env's observations: another env's give NaN or meaningless values.
-    const vf = expertValueFunction(dir, { spec: envSpec, flag: '--expert', given: f.expert });
+    const vf = expertValueFunction(expertCheckpoint(f.expert, envSpec), { spec: envSpec, flag: '--expert', given: f.expert });
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
   const humanOpts = human && {
