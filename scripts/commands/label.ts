@@ -110,21 +110,24 @@ export const labelCommand: Command = {
         store.putTeacher({ id: teacher.id, kind, config: { spec: f.teacher } });
         const progress = new Progress(`label ${teacher.id}`, todo.length, { unit: 'pairs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         let added = 0;
+        // Strict preferences and ties (probFirst 0.5) apart, as labels stats counts them.
         let preferences = 0;
+        let ties = 0;
         for (let i = 0; i < todo.length; i += f.batch) {
           const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
           added += store.addLabels(labels).added;
-          preferences += labels.filter((l) => l.kind === 'preference').length;
+          preferences += labels.filter((l) => l.kind === 'preference' && l.probFirst !== 0.5).length;
+          ties += labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
           progress.update(Math.min(todo.length, i + f.batch));
         }
         progress.finish();
         // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.
         const usage = teacherUsage(teacher);
-        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences, ...(usage ? { usage: usage.metrics } : {}) };
+        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, ties, skips: added - preferences - ties, ...(usage ? { usage: usage.metrics } : {}) };
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;

@@ -104,7 +104,7 @@ export const labelsImportCommand: Command = {
 
 const statsSpec = {
   command: 'prefrl labels stats',
-  summary: 'Per teacher: labels, preferences, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
+  summary: 'Per teacher: labels, preferences, ties, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
   flags: {
     store: flags.string({ doc: 'Label store (SQLite file)' }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
@@ -115,7 +115,10 @@ const statsSpec = {
 export interface TeacherStats {
   readonly teacher: string;
   readonly labels: number;
+  /** Strict preferences (probFirst other than 0.5). labels = preferences + ties + skips. */
   readonly preferences: number;
+  /** Ties: preference labels with probFirst 0.5 (an "equal" teacher's, a HERON tie, a person's "can't choose"). */
+  readonly ties: number;
   readonly skips: number;
   /** Median time to answer (ms), over the labels that record one; null when none does. */
   readonly medianResponseMs: number | null;
@@ -135,14 +138,14 @@ export function teacherStats(store: LabelStore): TeacherStats[] {
   return Object.entries(store.counts().perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
-      return { teacher, ...c, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
+      return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
     })
     .sort((a, b) => b.labels - a.labels || (a.teacher < b.teacher ? -1 : 1));
 }
 
 export const labelsStatsCommand: Command = {
   name: 'labels stats',
-  summary: 'Per teacher: labels, skips, answer time, agreement with the true return and with each other',
+  summary: 'Per teacher: labels, preferences, ties, skips, answer time, agreement with the true return and with each other',
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
@@ -160,7 +163,8 @@ export const labelsStatsCommand: Command = {
           unlabelled: c.unlabelled,
           waitingForPeople: c.waitingForPeople,
           labels: c.labels,
-          preferences: c.preferences,
+          preferences: c.preferences - c.ties,
+          ties: c.ties,
           skips: c.skips,
           teachers,
           agreement,
@@ -169,12 +173,12 @@ export const labelsStatsCommand: Command = {
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(
-              ['teacher', 'labels', 'preferences', 'skips', 'median answer (s)', 'agrees with true return'],
-              teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
+              ['teacher', 'labels', 'preferences', 'ties', 'skips', 'median answer (s)', 'agrees with true return'],
+              teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.ties), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
             ),
       ];
       if (agreement.pairs > 0) {
