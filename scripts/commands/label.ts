@@ -18,7 +18,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -90,11 +90,13 @@ export const labelCommand: Command = {
       const env = await makeEnv(envConfig, { logger: ctx.logger });
       const envSpec = env.spec;
       env.dispose();
-      const teacher = makeTeacher(f.teacher, {
-        env: envSpec,
-        rng: new Rng(f.seed).fork('teacher'),
-        vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
-      });
+      const teacher = asFlag('--teacher', () =>
+        makeTeacher(f.teacher, {
+          env: envSpec,
+          rng: new Rng(f.seed).fork('teacher'),
+          vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
+        }),
+      );
       try {
         const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
         const todo = all.filter((p) => !answered.has(p.id));

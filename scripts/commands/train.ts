@@ -20,7 +20,8 @@ import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
+import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
@@ -162,7 +163,7 @@ export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): s
 }
 
 function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvConfig; store: () => LabelStore; ctx: CommandContext }): Teacher {
-  let values;
+  let values: ValueFunction | undefined;
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
     // Its critic must take this env's observations: another env's give NaN or meaningless values.
@@ -176,7 +177,7 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
     logger: human.ctx.logger,
     clock: human.ctx.clock,
   };
-  return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
+  return asFlag('--teacher', () => makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts }));
 }
 
 /** --reward-ignore-obs: distinct indices into an observation of obsDim values. */
