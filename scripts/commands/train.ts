@@ -489,6 +489,8 @@ export const trainCommand: Command = {
     if (!parsed) return 0;
     let f = parsed.flags;
     let resumeDir: string | undefined;
+    // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
+    if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
