@@ -9,7 +9,10 @@
  * `prefrl labels stats`: who labelled how much, how fast, how often each teacher agrees with the
  * true partial return (the stored segments carry the env's rewards) and with the others.
  */
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
 import { checkOutFile } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
@@ -21,7 +24,8 @@ const exportSpec = {
   summary: 'Write every label of a label store to a JSONL file (one JSON object per line).',
   flags: {
     store: flags.string({ doc: 'Label store (SQLite file)' }),
-    out: flags.string({ doc: 'JSONL file to write (replaced atomically)' }),
+    out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself)' }),
+    force: flags.bool({ doc: 'replace an existing --out file', default: false }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
   epilog: 'Example: prefrl labels export --store runs/x/labels.sqlite --out labels.jsonl',
@@ -45,8 +49,12 @@ export const labelsExportCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
-    const { store: path, out, json } = parsed.flags;
-    checkOutFile(out, { example: 'labels.jsonl' });
+    const { store: path, out, json, force } = parsed.flags;
+    // Written over the store, the JSONL would destroy every label it holds (people's answers too).
+    if (existsSync(path) && existsSync(out) && realpathSync(out) === realpathSync(path)) {
+      throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
+    }
+    checkOutFile(out, { example: 'labels.jsonl', force });
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
       const labels = store.exportJsonl(out);
