@@ -232,9 +232,13 @@ describe('synthetic teacher: skip and equal thresholds', () => {
     expect(t.thresholds(20)?.margin).toBeCloseTo(2, 12);
   });
 
-  it('refuses to label before thresholds exist', async () => {
+  it('refuses to label before thresholds exist, naming observe() (the Teacher method) and updateThresholds()', async () => {
     const t = SyntheticTeacher.preset('skip', { rng: new Rng(0) });
     await expect(t.label([pair('p', seg('a', [1]), seg('b', [0]))])).rejects.toThrow(/updateThresholds/);
+    const viaSpec = makeTeacher('equal', { env: TOY_SPEC, rng: new Rng(0) });
+    await expect(viaSpec.label([pair('p', seg('a', [1]), seg('b', [0]))])).rejects.toThrow(/^equal: .*call observe\(\{ meanEpisodeReturn, episodeLength, segmentLength, pool \}\)/);
+    viaSpec.observe?.({ meanEpisodeReturn: 10, episodeLength: 10, segmentLength: 1, pool: [] });
+    expect(await viaSpec.label([pair('p', seg('a', [1]), seg('b', [0]))])).toHaveLength(1);
   });
 });
 
