@@ -293,6 +293,12 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   const selectAt = selectionCounts(f.rewardSelectInputs);
+  // A count above the budget is never reached: the selection would silently never run (a run
+  // saved with one still resumes).
+  const unreachable = learned && !resumeDir ? selectAt?.find((c) => c > f.labels) : undefined;
+  if (unreachable !== undefined) {
+    throw new UsageError(`--reward-select-inputs: ${unreachable} preference labels is more than the --labels budget (${f.labels}), so that selection would never run; use counts up to ${f.labels}`);
+  }
   const rewardHidden = positiveInts(f.rewardHidden, '--reward-hidden');
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);

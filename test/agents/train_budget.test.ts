@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/backend.js';
 import { main } from '../../scripts/cli.js';
-import { captureCli, lastJson } from '../helpers/cli.js';
+import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -37,4 +37,9 @@ describe('a --labels budget the schedule cannot spend', () => {
     expect(lastJson(c.out)).toMatchObject({ labelsUsed: 40 });
     expect(c.err.join('')).not.toContain('labels asked');
   }, 60_000);
+
+  it('--reward-select-inputs counts above --labels (never reached) are refused before any work, naming the flag', async () => {
+    const runs = join(mkdtempSync(join(tmpdir(), 'prefrl-budget-')), 'never');
+    await expectUsageError(['train', ...RUN, '--steps', '2048', '--labels', '60', '--reward-select-inputs', '40,100'], runs, /^prefrl train: --reward-select-inputs: 100 preference labels is more than the --labels budget \(60\), so that selection would never run; use counts up to 60\n$/);
+  });
 });
