@@ -48,6 +48,9 @@ describe('--expert that is not a PPO run on the env reward', () => {
     const ck = { 'artifacts/checkpoint/checkpoint.json': '{}' };
     const learned = runFolder('learned', { command: 'train', reward: 'learned', rewardWeights: [] }, ck);
     await expectUsageError(['train', ...TINY, '--expert', learned], join(dir, 'never'), /--expert: .*learned is a `prefrl train` run whose PPO learned another reward than the env's \(--reward learned\), so its critic is not V\* of the rewards the regret teacher sums; /);
+    // Stopped before its first checkpoint, it is still the wrong reward: that is what is said.
+    const learnedEarly = runFolder('learned-early', { command: 'train', reward: 'learned', rewardWeights: [] });
+    await expectUsageError(['train', ...TINY, '--expert', learnedEarly], join(dir, 'never'), /--expert: .*learned-early is a `prefrl train` run whose PPO learned another reward than the env's \(--reward learned\)/);
     const weighted = runFolder('weighted', { command: 'train', reward: 'true', rewardWeights: ['at_goal=0'] }, ck);
     await expectUsageError(['train', ...TINY, '--expert', weighted], join(dir, 'never'), /--expert: .*weighted is a `prefrl train` run whose PPO learned another reward than the env's \(--reward-weights at_goal=0\)/);
   });
