@@ -214,7 +214,7 @@ export interface TeacherCounts {
   readonly labels: number;
   /** Labels of kind "preference", ties included. */
   readonly preferences: number;
-  /** Of the preferences, the ties (probFirst exactly 0.5: "equal", a HERON tie, a person's "can't choose"). */
+  /** Of the preferences, the ties (probFirst exactly 0.5: the equal teacher's, a HERON tie, a person's "equal"; "can't tell" is a skip). */
   readonly ties: number;
   readonly skips: number;
 }

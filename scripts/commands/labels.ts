@@ -125,7 +125,7 @@ export interface TeacherStats {
   readonly labels: number;
   /** Strict preferences (probFirst other than 0.5). labels = preferences + ties + skips. */
   readonly preferences: number;
-  /** Ties: preference labels with probFirst 0.5 (an "equal" teacher's, a HERON tie, a person's "can't choose"). */
+  /** Ties: preference labels with probFirst 0.5 (an "equal" teacher's, a HERON tie, a person's "equal"; "can't tell" is a skip). */
   readonly ties: number;
   readonly skips: number;
   /** Median time to answer (ms), over the labels that record one; null when none does. */
