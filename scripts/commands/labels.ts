@@ -50,13 +50,14 @@ export const labelsExportCommand: Command = {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, out, json, force } = parsed.flags;
-    // Written over the store, the JSONL would destroy every label it holds (people's answers too).
-    if (existsSync(path) && existsSync(out) && realpathSync(out) === realpathSync(path)) {
-      throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
-    }
-    checkOutFile(out, { example: 'labels.jsonl', force });
+    // The store first (a missing one is the first thing to say), then --out.
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
+      // Written over the store, the JSONL would destroy every label it holds (people's answers too).
+      if (existsSync(out) && realpathSync(out) === realpathSync(path)) {
+        throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
+      }
+      checkOutFile(out, { example: 'labels.jsonl', force });
       const labels = store.exportJsonl(out);
       if (json) printJson(ctx.io, { store: path, out, labels });
       else ctx.io.stdout.write(`exported ${labels} label${labels === 1 ? '' : 's'} from ${path} to ${out}\n`);
