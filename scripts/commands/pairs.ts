@@ -38,8 +38,8 @@ const spec = {
   ].join('\n'),
 };
 
-function load(path: string): { dir: string; runDir: string | null; trajs: Trajectory[] } {
-  const { dir, runConfig } = resolveTrajectoryDir(path);
+function load(path: string, flag: '--trajectories' | '--against'): { dir: string; runDir: string | null; trajs: Trajectory[] } {
+  const { dir, runConfig } = resolveTrajectoryDir(path, flag);
   const trajs = loadTrajectories(dir);
   if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
   return { dir, runDir: runConfig ? dirname(runConfig) : null, trajs };
@@ -71,8 +71,8 @@ export const pairsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const a = load(f.trajectories);
-    const b = f.against !== undefined ? load(f.against) : null;
+    const a = load(f.trajectories, '--trajectories');
+    const b = f.against !== undefined ? load(f.against, '--against') : null;
     const longest = (ts: readonly Trajectory[]) => Math.max(...ts.map((t) => t.length));
     for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
       if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);
