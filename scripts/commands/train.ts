@@ -150,9 +150,11 @@ export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): s
     const what = command === 'iql' ? `\`prefrl iql\` run (${config.algo === 'bc' ? 'behaviour cloning' : 'IQL'}: an offline actor, no PPO critic)` : `\`prefrl ${command}\` run, not a PPO run`;
     throw new UsageError(`--expert: ${given} is a ${what}; ${need}`);
   }
+  // (A config that does not record its reward is given the benefit of the doubt.)
   const weights = Array.isArray(config.rewardWeights) ? config.rewardWeights : [];
-  if (config.reward !== 'true' || weights.length > 0) {
-    const learnt = config.reward !== 'true' ? `--reward ${String(config.reward)}` : `--reward-weights ${weights.join(',')}`;
+  const otherReward = typeof config.reward === 'string' && config.reward !== 'true';
+  if (otherReward || weights.length > 0) {
+    const learnt = otherReward ? `--reward ${String(config.reward)}` : `--reward-weights ${weights.join(',')}`;
     throw new UsageError(`--expert: ${given} is a \`prefrl train\` run whose PPO learned another reward than the env's (${learnt}), so its critic is not V* of the rewards the regret teacher sums; ${need}`);
   }
   const ck = join(given, 'artifacts', 'checkpoint');

@@ -76,5 +76,8 @@ describe('--expert that is not a PPO run on the env reward', () => {
     expect(expertCheckpoint(join(good, 'artifacts', 'checkpoint'), { id: 'toy-reach' })).toBe(join(good, 'artifacts', 'checkpoint'));
     const file = join(good, 'artifacts', 'checkpoint', 'checkpoint.json');
     expect(expertCheckpoint(file, { id: 'toy-reach' })).toBe(file);
+    // A train config that does not record its reward (say, an older run's) is not refused for it.
+    const unsaid = runFolder('unsaid', { command: 'train' }, { 'artifacts/checkpoint/checkpoint.json': '{}' });
+    expect(expertCheckpoint(unsaid, { id: 'toy-reach' })).toBe(join(unsaid, 'artifacts', 'checkpoint'));
   });
 });
