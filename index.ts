@@ -28,7 +28,7 @@ export type { Physics } from './envs/mujoco/physics.js';
 // Segments, pairs, teachers, labels.
 export type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher, TransitionBatch } from './reward/types.js';
 export { type CutOptions, cutSegments, makePair, sampleSegments, segmentReturn } from './reward/segments.js';
-export { makeTeacher, type MakeTeacherOptions } from './reward/teachers/index.js';
+export { makeTeacher, type MakeTeacherOptions, TeacherSpecError } from './reward/teachers/index.js';
 export type { ValueFunction } from './reward/teachers/regret.js';
 export type { QueryMethod } from './reward/query.js';
 export { LabelStore, SecondLabelError } from './reward/store.js';

@@ -65,7 +65,16 @@ export function checkOutFile(out: string, opts: OutFileOptions = {}): void {
   const folder = dirname(resolve(out));
   if (!isFolder(folder)) throw new UsageError(`${flag} ${out}: ${folder} is not an existing folder`);
   if (isFolder(out)) throw new UsageError(`${flag} ${out}: is a folder; give a file name${opts.example ? ` such as ${join(out, opts.example)}` : ' in it'}`);
-  if (opts.force === false && existsSync(out)) throw new UsageError(`${flag} ${out}: already exists; pass --force to replace it, or choose another file`);
+  // Only a regular file is "replaced": a pipe or device (--out /dev/stdout) is written into.
+  if (opts.force === false && isRegularFile(out)) throw new UsageError(`${flag} ${out}: already exists; pass --force to replace it, or choose another file`);
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
+import { UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
 import { packageRoot } from './paths.js';
 
@@ -122,7 +123,14 @@ export function softwareChanges(runPath: string): string[] {
 /** Create a new run folder under `root` and save the resolved config and the software versions. */
 export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock }): RunDir {
   const root = resolve(opts.root ?? 'runs');
-  mkdirSync(root, { recursive: true });
+  try {
+    mkdirSync(root, { recursive: true });
+  } catch (e) {
+    // A file where the runs folder (or a folder above it) should be: say so, not mkdir's EEXIST / ENOTDIR.
+    const code = (e as { code?: unknown }).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new UsageError(`runs folder ${opts.root ?? 'runs'}: ${code === 'EEXIST' ? 'is a file' : 'a path above it is a file'}, not a folder`);
+    throw e;
+  }
   const base = `${stamp((opts.clock ?? systemClock).date())}-${safeRunName(opts.name)}`;
   let path = join(root, base);
   for (let i = 2; existsSync(path); i++) path = join(root, `${base}-${i}`);

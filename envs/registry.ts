@@ -116,12 +116,16 @@ export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions =
   // A string is a registry id or, as on the command line, a path to an MJCF file.
   const cfg: EnvConfig = typeof config === 'string' ? (looksLikeModelPath(config) ? envConfigFromArgs(config, { flag: 'makeEnv' }) : { id: config }) : config;
   if (cfg.id === 'custom') {
-    if (!cfg.model) throw new UsageError('custom env: a model path is required (--env path/to/model.xml)');
+    if (!cfg.model) throw new UsageError('env config { id: "custom" }: needs model, the path of an MJCF file');
     const { makeCustomEnv } = await import('./custom.js');
     return makeCustomEnv(cfg.model, cfg.task, { seed: cfg.seed, logger: opts.logger });
   }
   const entry = registeredEnv(cfg.id);
   if (!entry) throw new UsageError(`unknown env ${JSON.stringify(cfg.id)} (known: ${envIds().join(', ')})`);
+  // A model or task given with a built-in id would be ignored: the built-in env has its own.
+  for (const key of ['model', 'task'] as const) {
+    if (cfg[key] !== undefined) throw new UsageError(`env config { id: ${JSON.stringify(cfg.id)} }: ${key} is only for a bring-your-own model ({ id: "custom", model: "robot.xml", task: ... })`);
+  }
   if (entry.kind === 'toy') return new ToyReachEnv({ seed: cfg.seed });
   if (!entry.task || !entry.modelFile) throw new Error(`registry entry ${entry.id} is missing its task or model`);
   return MujocoEnv.create(entry.task, builtinModel(entry.modelFile), { seed: cfg.seed, logger: opts.logger });

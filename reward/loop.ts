@@ -488,6 +488,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       o.logger.warn(
         `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held two complete ${o.segmentLength}-step segments, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
       );
+    } else if (learned && last.labels < o.budget) {
+      // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
+      o.logger.warn(
+        `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels asked: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
+      );
     }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
     curve.push([trainer.globalStep, final.meanReturn]);

@@ -224,7 +224,10 @@ export interface TeacherInfo {
 
 export interface TeacherCounts {
   readonly labels: number;
+  /** Labels of kind "preference", ties included. */
   readonly preferences: number;
+  /** Of the preferences, the ties (probFirst exactly 0.5: the equal teacher's, a HERON tie, a person's "equal"; "can't tell" is a skip). */
+  readonly ties: number;
   readonly skips: number;
 }
 
@@ -232,7 +235,10 @@ export interface StoreCounts {
   readonly segments: number;
   readonly pairs: number;
   readonly labels: number;
+  /** Labels of kind "preference", ties included. */
   readonly preferences: number;
+  /** Of the preferences, the ties (probFirst exactly 0.5). */
+  readonly ties: number;
   readonly skips: number;
   /** Of `skips`, timeout skips: pairs nobody answered before the human teacher's timeout (not answers). */
   readonly timeouts: number;
@@ -1013,16 +1019,18 @@ export class LabelStore {
     const perTeacher: Record<string, TeacherCounts> = {};
     const rows = db
       .prepare(
-        `SELECT teacher, COUNT(*) AS labels, SUM(kind = 'preference') AS preferences, SUM(kind = 'skip') AS skips
+        `SELECT teacher, COUNT(*) AS labels, SUM(kind = 'preference') AS preferences, SUM(kind = 'preference' AND prob_first = 0.5) AS ties,
+                SUM(kind = 'skip') AS skips
          FROM labels GROUP BY teacher ORDER BY teacher`,
       )
-      .all() as { teacher: string; labels: number; preferences: number; skips: number }[];
-    for (const r of rows) perTeacher[r.teacher] = { labels: r.labels, preferences: r.preferences, skips: r.skips };
+      .all() as { teacher: string; labels: number; preferences: number; ties: number; skips: number }[];
+    for (const r of rows) perTeacher[r.teacher] = { labels: r.labels, preferences: r.preferences, ties: r.ties, skips: r.skips };
     return {
       segments: one('SELECT COUNT(*) AS n FROM segments'),
       pairs: one('SELECT COUNT(*) AS n FROM pairs'),
       labels: one('SELECT COUNT(*) AS n FROM labels'),
       preferences: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'"),
+      ties: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference' AND prob_first = 0.5"),
       skips: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'skip'"),
       timeouts: one(`SELECT COUNT(*) AS n FROM labels l WHERE NOT ${ANSWERS('l')}`),
       pending: one(`SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')}) < p.wanted`),

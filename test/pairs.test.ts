@@ -79,6 +79,12 @@ describe('prefrl pairs', () => {
     const missing = await pairs(['--trajectories', join(root, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.err.join('')).toBe(`prefrl pairs: --trajectories: ${join(root, 'nope')} not found\n`);
+    // A bad --against is named as --against, not --trajectories.
+    const againstMissing = await pairs(['--trajectories', a, '--against', join(root, 'nope')]);
+    expect(againstMissing.code).toBe(2);
+    expect(againstMissing.err.join('')).toBe(`prefrl pairs: --against: ${join(root, 'nope')} not found\n`);
+    const againstEmpty = await pairs(['--trajectories', a, '--against', root]);
+    expect(againstEmpty.err.join('')).toBe(`prefrl pairs: --against: ${root} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)\n`);
     const arm = await rollout(root, 'R', 'random', 1, 'reacher');
     const other = await pairs(['--trajectories', a, '--against', arm, '--segment-length', '10']);
     expect(other.code).toBe(1);

@@ -14,7 +14,6 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
-import { UsageError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { Teacher } from '../types.js';
@@ -22,6 +21,7 @@ import { HeronTeacher, loadHeronConfig } from './heron.js';
 import { HumanTeacher, type HumanTeacherOptions } from './human.js';
 import { RegretTeacher, type ValueFunction } from './regret.js';
 import { isSyntheticPreset, SYNTHETIC_PRESET_NAMES, SYNTHETIC_PRESETS, type SyntheticConfig, SyntheticTeacher } from './synthetic.js';
+import { TeacherSpecError } from './spec_error.js';
 import { SyntheticVlmTeacher } from './synthetic_vlm.js';
 import { type VlmMakeOptions, vlmTeacherFromSpec } from './vlm.js';
 
@@ -42,8 +42,10 @@ const SYNTHETIC_KEYS = ['beta', 'gamma', 'epsMistake', 'epsSkip', 'epsEqual'] as
 const REGRET_KEYS = ['gamma', 'beta', 'tieTolerance'] as const;
 const SYNTHETIC_VLM_KEYS = ['errorRate', 'unsureRate', 'tieTolerance'] as const;
 
+export { asFlag, TeacherSpecError } from './spec_error.js';
+
 function usage(msg: string): never {
-  throw new UsageError(`--teacher: ${msg}`);
+  throw new TeacherSpecError(msg);
 }
 
 /** "k=v,k=v" -> numbers, keys restricted to `allowed`. */
@@ -64,7 +66,10 @@ function parseParams<K extends string>(text: string, allowed: readonly K[], spec
   return out;
 }
 
-/** Build a teacher from a `--teacher` spec. Throws UsageError naming --teacher on bad input. */
+/**
+ * Build a teacher from a spec (the grammar above). A bad spec throws a TeacherSpecError
+ * ("teacher spec: ..."); commands report it as their flag with `asFlag('--teacher', ...)`.
+ */
 export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
   const s = spec.trim();
   const colon = s.indexOf(':');
@@ -81,7 +86,7 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
     }
   }
   if (name === 'regret') {
-    if (!opts.values) usage('"regret" needs a value function (V*), which this command does not provide');
+    if (!opts.values) usage('"regret" needs a value function (V*): the values option');
     const p = rest === undefined ? {} : parseParams(rest, REGRET_KEYS, s);
     try {
       return new RegretTeacher({ values: opts.values, ...p, rng, id: s });
@@ -104,7 +109,7 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
   if (name === 'vlm') return vlmTeacherFromSpec(s, rest, { env: opts.env, rng, vlm: opts.vlm });
   if (name === 'human') {
     if (rest !== undefined) usage('"human" takes no parameters here; its settings are the --human-* flags');
-    if (!opts.human) usage('"human" needs a label store and a viewer server, which this command does not provide');
+    if (!opts.human) usage('"human" needs a label store and a viewer server: the human option');
     return new HumanTeacher({ ...opts.human, id: s });
   }
   return usage(`unknown teacher "${s}" (expected ${SYNTHETIC_PRESET_NAMES.join(', ')}, synthetic:..., regret, heron:<file>, human, synthetic-vlm, vlm)`);

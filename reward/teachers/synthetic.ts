@@ -199,7 +199,7 @@ export class SyntheticTeacher implements Teacher {
     if (epsSkip > 0 || epsEqual > 0) {
       const t = this.thresholds(a.length);
       if (!t) {
-        throw new Error(`${this.id}: epsSkip/epsEqual > 0 but no thresholds yet; call updateThresholds() (or pass margin) before label()`);
+        throw new Error(`${this.id}: epsSkip/epsEqual > 0 but no thresholds yet; before label(), call observe({ meanEpisodeReturn, episodeLength, segmentLength, pool }) (a Teacher from makeTeacher) or updateThresholds(), or pass margin`);
       }
       th = t;
     }

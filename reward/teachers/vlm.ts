@@ -46,6 +46,7 @@ import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
+import { TeacherSpecError } from './spec_error.js';
 import { labelId } from './synthetic.js';
 
 /** Malformed replies in a row (no well-formed one between) that fail label(): the endpoint is not a chat-completions server. */
@@ -470,7 +471,7 @@ export const VLM_SPEC_KEYS = [
  */
 export function vlmTeacherFromSpec(spec: string, params: string | undefined, opts: { env: EnvSpec; rng: Rng; vlm?: VlmMakeOptions }): VlmTeacher {
   const usage = (msg: string): never => {
-    throw new UsageError(`--teacher: ${msg} in "${spec}"`);
+    throw new TeacherSpecError(`${msg} in "${spec}"`);
   };
   const kv: Partial<Record<(typeof VLM_SPEC_KEYS)[number], string>> = {};
   if (params !== undefined) {
@@ -484,7 +485,7 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       if (key in kv) usage(`parameter "${key}" given twice`);
       if (value === '') usage(`parameter "${key}" is empty`);
       // Not echoed with the spec: a value that is no variable name is often the key itself.
-      if (key === 'keyEnv' && !isEnvName(value)) throw new UsageError(`--teacher: parameter "keyEnv" must be ${ENV_NAME_RULE}`);
+      if (key === 'keyEnv' && !isEnvName(value)) throw new TeacherSpecError(`parameter "keyEnv" must be ${ENV_NAME_RULE}`);
       kv[key as (typeof VLM_SPEC_KEYS)[number]] = value;
     }
   }

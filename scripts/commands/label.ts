@@ -18,7 +18,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -90,11 +90,13 @@ export const labelCommand: Command = {
       const env = await makeEnv(envConfig, { logger: ctx.logger });
       const envSpec = env.spec;
       env.dispose();
-      const teacher = makeTeacher(f.teacher, {
-        env: envSpec,
-        rng: new Rng(f.seed).fork('teacher'),
-        vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
-      });
+      const teacher = asFlag('--teacher', () =>
+        makeTeacher(f.teacher, {
+          env: envSpec,
+          rng: new Rng(f.seed).fork('teacher'),
+          vlm: { envConfig, cacheDir: join(dirname(resolve(storePath)), 'vlm_cache'), keepRendererOpen: true, logger: ctx.logger, clock: ctx.clock },
+        }),
+      );
       try {
         const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
         const todo = all.filter((p) => !answered.has(p.id));
@@ -110,21 +112,24 @@ export const labelCommand: Command = {
         store.putTeacher({ id: teacher.id, kind, config: { spec: f.teacher } });
         const progress = new Progress(`label ${teacher.id}`, todo.length, { unit: 'pairs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         let added = 0;
+        // Strict preferences and ties (probFirst 0.5) apart, as labels stats counts them.
         let preferences = 0;
+        let ties = 0;
         for (let i = 0; i < todo.length; i += f.batch) {
           const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
           added += store.addLabels(labels).added;
-          preferences += labels.filter((l) => l.kind === 'preference').length;
+          preferences += labels.filter((l) => l.kind === 'preference' && l.probFirst !== 0.5).length;
+          ties += labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
           progress.update(Math.min(todo.length, i + f.batch));
         }
         progress.finish();
         // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.
         const usage = teacherUsage(teacher);
-        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, skips: added - preferences, ...(usage ? { usage: usage.metrics } : {}) };
+        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, ties, skips: added - preferences - ties, ...(usage ? { usage: usage.metrics } : {}) };
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${added - preferences} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;

@@ -9,7 +9,10 @@
  * `prefrl labels stats`: who labelled how much, how fast, how often each teacher agrees with the
  * true partial return (the stored segments carry the env's rewards) and with the others.
  */
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
 import { checkOutFile } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
@@ -21,7 +24,8 @@ const exportSpec = {
   summary: 'Write every label of a label store to a JSONL file (one JSON object per line).',
   flags: {
     store: flags.string({ doc: 'Label store (SQLite file)' }),
-    out: flags.string({ doc: 'JSONL file to write (replaced atomically)' }),
+    out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself)' }),
+    force: flags.bool({ doc: 'replace an existing --out file', default: false }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
   epilog: 'Example: prefrl labels export --store runs/x/labels.sqlite --out labels.jsonl',
@@ -45,10 +49,15 @@ export const labelsExportCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
-    const { store: path, out, json } = parsed.flags;
-    checkOutFile(out, { example: 'labels.jsonl' });
+    const { store: path, out, json, force } = parsed.flags;
+    // The store first (a missing one is the first thing to say), then --out.
     const store = LabelStore.open(path, { create: false, clock: ctx.clock });
     try {
+      // Written over the store, the JSONL would destroy every label it holds (people's answers too).
+      if (existsSync(out) && realpathSync(out) === realpathSync(path)) {
+        throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
+      }
+      checkOutFile(out, { example: 'labels.jsonl', force });
       const labels = store.exportJsonl(out);
       if (json) printJson(ctx.io, { store: path, out, labels });
       else ctx.io.stdout.write(`exported ${labels} label${labels === 1 ? '' : 's'} from ${path} to ${out}\n`);
@@ -104,7 +113,7 @@ export const labelsImportCommand: Command = {
 
 const statsSpec = {
   command: 'prefrl labels stats',
-  summary: 'Per teacher: labels, preferences, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
+  summary: 'Per teacher: labels, preferences, ties, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
   flags: {
     store: flags.string({ doc: 'Label store (SQLite file)' }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
@@ -115,7 +124,10 @@ const statsSpec = {
 export interface TeacherStats {
   readonly teacher: string;
   readonly labels: number;
+  /** Strict preferences (probFirst other than 0.5). labels = preferences + ties + skips. */
   readonly preferences: number;
+  /** Ties: preference labels with probFirst 0.5 (an "equal" teacher's, a HERON tie, a person's "equal"; "can't tell" is a skip). */
+  readonly ties: number;
   readonly skips: number;
   /** Median time to answer (ms), over the labels that record one; null when none does. */
   readonly medianResponseMs: number | null;
@@ -135,14 +147,14 @@ export function teacherStats(store: LabelStore): TeacherStats[] {
   return Object.entries(store.counts().perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
-      return { teacher, ...c, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
+      return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
     })
     .sort((a, b) => b.labels - a.labels || (a.teacher < b.teacher ? -1 : 1));
 }
 
 export const labelsStatsCommand: Command = {
   name: 'labels stats',
-  summary: 'Per teacher: labels, skips, answer time, agreement with the true return and with each other',
+  summary: 'Per teacher: labels, preferences, ties, skips, answer time, agreement with the true return and with each other',
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
@@ -160,7 +172,8 @@ export const labelsStatsCommand: Command = {
           unlabelled: c.unlabelled,
           waitingForPeople: c.waitingForPeople,
           labels: c.labels,
-          preferences: c.preferences,
+          preferences: c.preferences - c.ties,
+          ties: c.ties,
           skips: c.skips,
           timeouts: c.timeouts,
           teachers,
@@ -170,12 +183,12 @@ export const labelsStatsCommand: Command = {
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences} preferences, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(
-              ['teacher', 'labels', 'preferences', 'skips', 'median answer (s)', 'agrees with true return'],
-              teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
+              ['teacher', 'labels', 'preferences', 'ties', 'skips', 'median answer (s)', 'agrees with true return'],
+              teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.ties), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
             ),
       ];
       if (agreement.pairs > 0) {

@@ -242,6 +242,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
 /** Run the command's work from parsed flags (also for callers that build flags themselves). */
 export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[], ctx: CommandContext): Promise<OfflineResult> {
   const stages = parseStages(f.stage);
+  if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the offline run folder to go on with (runs/<id>)');
   // The viewer's address and token matter only when people label (the human teacher; on
   // --resume, the saved run's teacher, checked when the saved config cannot be read).
   const teacher = f.resume ? savedTeacher(f.resume) : f.teacher;

@@ -39,8 +39,8 @@ const spec = {
   ].join('\n'),
 };
 
-function load(path: string): { dir: string; runDir: string | null; trajs: Trajectory[] } {
-  const { dir, runConfig } = resolveTrajectoryDir(path);
+function load(path: string, flag: '--trajectories' | '--against'): { dir: string; runDir: string | null; trajs: Trajectory[] } {
+  const { dir, runConfig } = resolveTrajectoryDir(path, flag);
   const trajs = loadTrajectories(dir);
   if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
   return { dir, runDir: runConfig ? dirname(runConfig) : null, trajs };
@@ -74,8 +74,8 @@ export const pairsCommand: Command = {
     const f = parsed.flags;
     // A new store is made where --store says: its folder must exist (an existing store is added to).
     if (f.store !== undefined) checkOutFile(f.store, { flag: '--store' });
-    const a = load(f.trajectories);
-    const b = f.against !== undefined ? load(f.against) : null;
+    const a = load(f.trajectories, '--trajectories');
+    const b = f.against !== undefined ? load(f.against, '--against') : null;
     const longest = (ts: readonly Trajectory[]) => Math.max(...ts.map((t) => t.length));
     for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
       if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);

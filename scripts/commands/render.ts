@@ -54,10 +54,10 @@ const spec = {
 
 /**
  * The trajectory folder a --trajectories path names: the folder itself (index.json), or a run
- * folder's artifacts/trajectories/<env>/ when it holds exactly one env.
+ * folder's artifacts/trajectories/<env>/ when it holds exactly one env. Errors name `flag`.
  */
-export function resolveTrajectoryDir(path: string): { dir: string; runConfig: string | null } {
-  if (!existsSync(path)) throw new UsageError(`--trajectories: ${path} not found`);
+export function resolveTrajectoryDir(path: string, flag = '--trajectories'): { dir: string; runConfig: string | null } {
+  if (!existsSync(path)) throw new UsageError(`${flag}: ${path} not found`);
   if (existsSync(join(path, 'index.json'))) {
     // <run>/artifacts/trajectories/<env>/: the run's config.json is three levels up.
     const cfg = resolve(path, '..', '..', '..', 'config.json');
@@ -70,8 +70,8 @@ export function resolveTrajectoryDir(path: string): { dir: string; runConfig: st
     const cfg = join(path, 'config.json');
     return { dir: join(root, envs[0]), runConfig: existsSync(cfg) ? cfg : null };
   }
-  if (envs.length > 1) throw new UsageError(`--trajectories: ${path} holds episodes of ${envs.length} envs; name one: ${envs.map((n) => join(root, n)).join(', ')}`);
-  throw new UsageError(`--trajectories: ${path} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
+  if (envs.length > 1) throw new UsageError(`${flag}: ${path} holds episodes of ${envs.length} envs; name one: ${envs.map((n) => join(root, n)).join(', ')}`);
+  throw new UsageError(`${flag}: ${path} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
 }
 
 /** Parse --episode: one index, or two separated by a comma. */

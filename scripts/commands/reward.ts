@@ -75,6 +75,8 @@ export const rewardCommand: Command = {
     try {
       const { pairs, labels } = storeLabels(store, f.teacher);
       const preferences = labels.filter((l) => l.kind === 'preference').length;
+      // Ties (probFirst 0.5) train as soft labels, so they count among the preferences here; said apart as in labels stats.
+      const ties = labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
       if (preferences < 2) {
         const c = store.counts();
         const teachers = Object.keys(c.perTeacher);
@@ -130,6 +132,7 @@ export const rewardCommand: Command = {
           store: f.store,
           teacher: f.teacher ?? null,
           preferences,
+          ties,
           skips: res.skipped,
           ...trainResultSummary(res),
           returnCorrelation: corr.pearson,
@@ -145,7 +148,7 @@ export const rewardCommand: Command = {
           const model = shellQuote(`model:${displayPath(run.path)}`);
           ctx.io.stdout.write(
             [
-              `reward model: ${preferences} preferences (${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
+              `reward model: ${preferences} preferences (${ties} of them ties; ${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
               `learned vs true segment returns over ${segs.length} segments: Pearson ${n(corr.pearson)}, Spearman ${n(corr.spearman)}`,
               `run folder: ${run.path}`,
               `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${model}   (or prefrl iql --dataset D --reward ${model})`,

@@ -9,6 +9,7 @@ import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
+import { isFolder } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
@@ -19,7 +20,9 @@ import { RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
+import { HeronTeacher } from '../../reward/teachers/heron.js';
+import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
 import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
@@ -42,7 +45,7 @@ export const trainFlags = {
     default: 'oracle',
   }),
   ...humanTeacherFlags,
-  expert: flags.string({ doc: 'PPO run folder or checkpoint whose critic is V* for the regret teacher', optional: true }),
+  expert: flags.string({ doc: 'PPO run folder (a train run on the env\'s true reward, --reward true) or checkpoint whose critic is V* for the regret teacher', optional: true }),
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
   labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
@@ -123,13 +126,51 @@ function derivedFeedbackEvery(f: TrainFlags): number {
   return Math.max(f.numEnvs * f.numSteps, Math.floor((f.steps - f.warmupSteps) / (2 * rounds)));
 }
 
+/**
+ * The PPO checkpoint (folder or checkpoint.json) that `--expert` names: a `prefrl train` run
+ * folder on the env's own reward (its artifacts/checkpoint), a checkpoint folder, or a
+ * checkpoint.json. Any other run folder (iql, rollout, offline, ...), a train run stopped before
+ * its first checkpoint, or one whose PPO learned another reward than the env's (its critic is
+ * not V* of the rewards the regret teacher sums) is refused, saying what it is and what is needed.
+ */
+export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): string {
+  const need = `the regret teacher needs V* from the critic of a \`prefrl train\` PPO run on env "${envSpec.id}" (e.g. prefrl train --env ${envSpec.id} --reward true)`;
+  if (!existsSync(given)) throw new UsageError(`--expert: "${given}" not found; ${need}`);
+  if (!isFolder(given)) {
+    if (given.endsWith('.json')) return given;
+    throw new UsageError(`--expert: ${given} is a file, not a PPO run folder or checkpoint.json; ${need}`);
+  }
+  const configFile = join(given, 'config.json');
+  if (!existsSync(configFile)) {
+    if (existsSync(join(given, 'checkpoint.json'))) return given;
+    throw new UsageError(`--expert: ${given} is neither a prefrl run folder (no config.json) nor a PPO checkpoint folder (no checkpoint.json); ${need}`);
+  }
+  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
+  const command = typeof config.command === 'string' ? config.command : 'unknown';
+  if (command !== 'train') {
+    const what = command === 'iql' ? `\`prefrl iql\` run (${config.algo === 'bc' ? 'behaviour cloning' : 'IQL'}: an offline actor, no PPO critic)` : `\`prefrl ${command}\` run, not a PPO run`;
+    throw new UsageError(`--expert: ${given} is a ${what}; ${need}`);
+  }
+  // (A config that does not record its reward is given the benefit of the doubt.)
+  const weights = Array.isArray(config.rewardWeights) ? config.rewardWeights : [];
+  const otherReward = typeof config.reward === 'string' && config.reward !== 'true';
+  if (otherReward || weights.length > 0) {
+    const learnt = otherReward ? `--reward ${String(config.reward)}` : `--reward-weights ${weights.join(',')}`;
+    throw new UsageError(`--expert: ${given} is a \`prefrl train\` run whose PPO learned another reward than the env's (${learnt}), so its critic is not V* of the rewards the regret teacher sums; ${need}`);
+  }
+  const ck = join(given, 'artifacts', 'checkpoint');
+  if (!existsSync(join(ck, 'checkpoint.json'))) {
+    throw new UsageError(`--expert: ${given} is a \`prefrl train\` run stopped before its first checkpoint (every --eval-every steps): go on with prefrl train --resume ${shellPath(given)}, or give another; ${need}`);
+  }
+  return ck;
+}
+
 function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvConfig; store: () => LabelStore; ctx: CommandContext }): Teacher {
-  let values;
+  let values: ValueFunction | undefined;
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
-    const dir = existsSync(join(f.expert, 'artifacts', 'checkpoint')) ? join(f.expert, 'artifacts', 'checkpoint') : f.expert;
     // Its critic must take this env's observations: another env's give NaN or meaningless values.
-    const vf = expertValueFunction(dir, { spec: envSpec, flag: '--expert', given: f.expert });
+    const vf = expertValueFunction(expertCheckpoint(f.expert, envSpec), { spec: envSpec, flag: '--expert', given: f.expert });
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
   const humanOpts = human && {
@@ -139,7 +180,7 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
     logger: human.ctx.logger,
     clock: human.ctx.clock,
   };
-  return makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts });
+  return asFlag('--teacher', () => makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts }));
 }
 
 /** --reward-ignore-obs: distinct indices into an observation of obsDim values. */
@@ -255,6 +296,12 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   const selectAt = selectionCounts(f.rewardSelectInputs);
+  // A count above the budget is never reached: the selection would silently never run (a run
+  // saved with one still resumes).
+  const unreachable = learned && !resumeDir ? selectAt?.find((c) => c > f.labels) : undefined;
+  if (unreachable !== undefined) {
+    throw new UsageError(`--reward-select-inputs: ${unreachable} preference labels is more than the --labels budget (${f.labels}), so that selection would never run; use counts up to ${f.labels}`);
+  }
   const rewardHidden = positiveInts(f.rewardHidden, '--reward-hidden');
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
@@ -341,7 +388,18 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   // A resumed run's steps before its checkpoint count as done but not in the rate.
   const progress = new Progress(`train ${envSpec.id}`, plannedSteps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet, initial: saved?.checkpoint.globalStep ?? 0 });
   try {
-    if (teacher) store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher } });
+    if (teacher) {
+      // A HERON teacher reads its config file by path: its levels are kept with the labels, and a
+      // resumed run refuses a file changed since (the rest of the budget would follow another
+      // ranking under the same teacher id).
+      const heron = teacher instanceof HeronTeacher ? teacher.levels : undefined;
+      const before = store.teachers().find((t) => t.id === teacher.id)?.config.heronLevels;
+      if (resumeDir && heron && before !== undefined && JSON.stringify(before) !== JSON.stringify(heron)) {
+        const file = f.teacher.slice('heron:'.length);
+        throw new InputError(file, `HERON config changed since the run started: its labels so far follow the levels stored with them in ${join(run.path, 'labels.sqlite')} (${JSON.stringify(before)}), this file gives ${JSON.stringify(heron)}; restore it to go on`);
+      }
+      store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher, ...(heron ? { heronLevels: heron } : {}) } });
+    }
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, inlineEnvs: f.inlineEnvs, lr: f.lr, seed: f.seed };
     if (resumeDir) {
       if (saved) {
@@ -451,6 +509,8 @@ export const trainCommand: Command = {
     if (!parsed) return 0;
     let f = parsed.flags;
     let resumeDir: string | undefined;
+    // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
+    if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
+import { UsageError } from '../../core/errors.js';
 import { filterMetricsFile, MetricsLog } from '../../core/log.js';
 import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions, writeTextAtomic } from '../../core/run.js';
 
@@ -12,6 +13,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; dependencies: Record<string, string> };
 
 describe('run folders', () => {
+  it('a runs folder that is a file (or under one) is a usage error naming it, not mkdir\'s EEXIST / ENOTDIR; the file is left as it was', () => {
+    const file = join(dir, 'data.h5');
+    writeFileSync(file, 'dataset');
+    expect(() => createRunDir({ root: file, name: 'x', config: {} })).toThrow(new UsageError(`runs folder ${file}: is a file, not a folder`));
+    expect(() => createRunDir({ root: join(file, 'runs'), name: 'x', config: {} })).toThrow(new UsageError(`runs folder ${join(file, 'runs')}: a path above it is a file, not a folder`));
+    expect(readFileSync(file, 'utf8')).toBe('dataset');
+  });
+
   it('a new run folder records the software that made it: prefrl, Node and the pinned MuJoCo build', () => {
     const run = createRunDir({ root: dir, name: 'sw', config: { a: 1 }, clock: new ManualClock() });
     run.close();

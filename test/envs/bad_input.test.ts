@@ -34,6 +34,17 @@ describe('bad input', () => {
     expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow(/--task: only for bring-your-own models/);
   });
 
+  it('makeEnv refuses a model or task given with a built-in id (it was ignored) and a custom config without a model, naming the config field', async () => {
+    await expect(makeEnv({ id: 'toy-reach', task: 'my_task.ts' })).rejects.toThrow(
+      new UsageError('env config { id: "toy-reach" }: task is only for a bring-your-own model ({ id: "custom", model: "robot.xml", task: ... })'),
+    );
+    await expect(makeEnv({ id: 'reacher', model: 'robot.xml' })).rejects.toThrow(/^env config \{ id: "reacher" \}: model is only for a bring-your-own model/);
+    await expect(makeEnv({ id: 'custom' })).rejects.toThrow(new UsageError('env config { id: "custom" }: needs model, the path of an MJCF file'));
+    const env = await makeEnv({ id: 'toy-reach', seed: 3 });
+    expect(env.spec.id).toBe('toy-reach');
+    env.dispose();
+  });
+
   it('envConfigArgs gives back the --env and --task arguments of a config', () => {
     expect(envConfigArgs(envConfigFromArgs('pusher'))).toBe('--env pusher');
     const arm = join(fixtures, 'arm.xml');

@@ -2,7 +2,7 @@
  * `prefrl label`: a synthetic teacher answers the pairs of a store it has not answered yet, next
  * to other teachers' labels; again it adds nothing; people and the regret teacher are refused.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -47,7 +47,7 @@ describe('prefrl label', () => {
   it('answers every pair the teacher has not answered, beside the people\'s labels; again adds nothing', async () => {
     const c = captureCli();
     expect(await main(['label', '--store', store, '--teacher', 'oracle', '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
-    expect(lastJson(c.out)).toEqual({ store, teacher: 'oracle', pairs: 8, alreadyAnswered: 0, added: 8, preferences: 8, skips: 0 });
+    expect(lastJson(c.out)).toEqual({ store, teacher: 'oracle', pairs: 8, alreadyAnswered: 0, added: 8, preferences: 8, ties: 0, skips: 0 });
     const again = captureCli();
     expect(await main(['label', '--store', store, '--teacher', 'oracle', '--quiet', '--json'], again.ctx)).toBe(0);
     expect(lastJson(again.out)).toMatchObject({ alreadyAnswered: 8, added: 0 });
@@ -58,6 +58,26 @@ describe('prefrl label', () => {
       expect(stats.find((t) => t.teacher === 'human:ada')).toMatchObject({ labels: 2, agreementWithTrueReturn: 0.5 });
       // The person and the oracle on their two shared pairs: one agreement.
       expect(s.agreement()).toMatchObject({ pairs: 2, comparisons: 2, agreeing: 1 });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('counts ties apart from preferences: a HERON teacher whose one margin no pair exceeds ties on every pair', async () => {
+    const configs = [1e6, 1e7].map((margin, i) => {
+      const file = join(root, `heron_tie${i}.json`);
+      writeFileSync(file, JSON.stringify({ ranking: ['goal_distance'], margins: [margin] }));
+      return file;
+    });
+    const c = captureCli();
+    expect(await main(['label', '--store', store, '--teacher', `heron:${configs[0]}`, '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
+    expect(lastJson(c.out)).toMatchObject({ added: 8, preferences: 0, ties: 8, skips: 0 });
+    const text = captureCli();
+    expect(await main(['label', '--store', store, '--teacher', `heron:${configs[1]}`, '--quiet'], text.ctx)).toBe(0);
+    expect(text.out.join('')).toContain(`heron:${configs[1]}: 8 new labels (0 preferences, 8 ties, 0 skips) on 8 pairs`);
+    const s = LabelStore.open(store, { create: false });
+    try {
+      expect(teacherStats(s).find((t) => t.teacher === `heron:${configs[0]}`)).toMatchObject({ labels: 8, preferences: 0, ties: 8, skips: 0, agreementWithTrueReturn: null });
     } finally {
       s.close();
     }

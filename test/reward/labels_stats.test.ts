@@ -38,9 +38,9 @@ describe('prefrl labels stats', () => {
       store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
       const stats = teacherStats(store);
       expect(stats).toEqual([
-        { teacher: 'human:ada', labels: 8, preferences: 8, skips: 0, medianResponseMs: 4500, agreementWithTrueReturn: 1 },
-        { teacher: 'human:bo', labels: 4, preferences: 4, skips: 0, medianResponseMs: null, agreementWithTrueReturn: 0.75 },
-        { teacher: 'human:cy', labels: 1, preferences: 0, skips: 1, medianResponseMs: null, agreementWithTrueReturn: null },
+        { teacher: 'human:ada', labels: 8, preferences: 8, ties: 0, skips: 0, medianResponseMs: 4500, agreementWithTrueReturn: 1 },
+        { teacher: 'human:bo', labels: 4, preferences: 4, ties: 0, skips: 0, medianResponseMs: null, agreementWithTrueReturn: 0.75 },
+        { teacher: 'human:cy', labels: 1, preferences: 0, ties: 0, skips: 1, medianResponseMs: null, agreementWithTrueReturn: null },
       ]);
     } finally {
       store.close();
@@ -53,10 +53,41 @@ describe('prefrl labels stats', () => {
     const h = captureCli();
     expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
     const text = h.out.join('');
-    expect(text).toContain('8 pairs (0 unlabelled, 0 waiting for people), 13 labels: 12 preferences, 1 skips');
+    expect(text).toContain('8 pairs (0 unlabelled, 0 waiting for people), 13 labels: 12 preferences, 0 ties, 1 skips');
     expect(text).toContain('  human:ada vs human:bo: 3/4 (0.750)');
     const missing = captureCli();
     expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(1);
     expect(missing.err.join('')).toMatch(/no-such-store\.sqlite: no such label store \(the file does not exist\)/);
+  });
+  it('counts ties (probFirst 0.5: a HERON tie, an "equal" teacher\'s) apart from strict preferences and skips', async () => {
+    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+    const half = segs.length / 2;
+    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    const path = join(mkdtempSync(join(tmpdir(), 'stats-ties-')), 'labels.sqlite');
+    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    const tie = (p: Pair, teacher: string): Label => ({ id: labelId(teacher, p.id), pairId: p.id, teacher, kind: 'preference', probFirst: 0.5 });
+    try {
+      store.putPairs(pairs);
+      // HERON: truthful strict preferences on pairs 0, 1 and 4, ties on 2 and 3, a skip on 5.
+      const heron = 'heron:h.json';
+      store.addLabels([answer(pairs[0], heron, true), answer(pairs[1], heron, true), tie(pairs[2], heron), tie(pairs[3], heron), answer(pairs[4], heron, true)]);
+      store.addLabels([{ id: labelId(heron, pairs[5].id), pairId: pairs[5].id, teacher: heron, kind: 'skip', reason: 'no term decided' }]);
+      // equal: a tie on pair 0, an untruthful strict preference on pair 1.
+      store.addLabels([tie(pairs[0], 'equal'), answer(pairs[1], 'equal', false)]);
+      expect(teacherStats(store)).toEqual([
+        { teacher: heron, labels: 6, preferences: 3, ties: 2, skips: 1, medianResponseMs: null, agreementWithTrueReturn: 1 },
+        { teacher: 'equal', labels: 2, preferences: 1, ties: 1, skips: 0, medianResponseMs: null, agreementWithTrueReturn: 0 },
+      ]);
+    } finally {
+      store.close();
+    }
+    const c = captureCli();
+    expect(await main(['labels', 'stats', '--store', path, '--json'], c.ctx)).toBe(0);
+    expect(lastJson(c.out)).toMatchObject({ pairs: 8, labels: 8, preferences: 4, ties: 3, skips: 1 });
+    const h = captureCli();
+    expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
+    const text = h.out.join('');
+    expect(text).toContain('8 pairs (2 unlabelled, 8 waiting for people), 8 labels: 4 preferences, 3 ties, 1 skips');
+    expect(text).toMatch(/heron:h\.json +6 +3 +2 +1 /);
   });
 });

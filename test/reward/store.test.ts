@@ -128,8 +128,9 @@ describe('LabelStore labels', () => {
     expect(store.addLabels(batch)).toEqual({ added: 0, duplicates: 3 });
     expect(store.addLabels([batch[0], pref('l4', pairs[3].id, 'bob', 0)])).toEqual({ added: 1, duplicates: 1 });
     const c = store.counts();
-    expect(c).toMatchObject({ labels: 4, preferences: 3, skips: 1, pending: pairs.length - 4 });
-    expect(c.perTeacher).toEqual({ alice: { labels: 2, preferences: 1, skips: 1 }, bob: { labels: 2, preferences: 2, skips: 0 } });
+    // bob's 0.5 is a tie: counted among the preferences and in ties.
+    expect(c).toMatchObject({ labels: 4, preferences: 3, ties: 1, skips: 1, pending: pairs.length - 4 });
+    expect(c.perTeacher).toEqual({ alice: { labels: 2, preferences: 1, ties: 0, skips: 1 }, bob: { labels: 2, preferences: 2, ties: 1, skips: 0 } });
     expect(store.getLabel('l2')).toMatchObject({ kind: 'skip', reason: 'cannot tell', responseMs: 1234, comment: 'both fall', raw: '{"k":1}' });
     expect(store.teachers().map((t) => [t.id, t.kind])).toEqual([
       ['alice', 'unknown'],

@@ -9,7 +9,7 @@ import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
 import { HeronTeacher } from '../../reward/teachers/heron.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { asFlag, makeTeacher, TeacherSpecError } from '../../reward/teachers/index.js';
 import { RegretTeacher, segmentRegret, type StateView, type ValueFunction } from '../../reward/teachers/regret.js';
 import { labelId, myopicReturn, SYNTHETIC_PRESETS, SyntheticTeacher, skipThreshold } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
@@ -232,9 +232,13 @@ describe('synthetic teacher: skip and equal thresholds', () => {
     expect(t.thresholds(20)?.margin).toBeCloseTo(2, 12);
   });
 
-  it('refuses to label before thresholds exist', async () => {
+  it('refuses to label before thresholds exist, naming observe() (the Teacher method) and updateThresholds()', async () => {
     const t = SyntheticTeacher.preset('skip', { rng: new Rng(0) });
     await expect(t.label([pair('p', seg('a', [1]), seg('b', [0]))])).rejects.toThrow(/updateThresholds/);
+    const viaSpec = makeTeacher('equal', { env: TOY_SPEC, rng: new Rng(0) });
+    await expect(viaSpec.label([pair('p', seg('a', [1]), seg('b', [0]))])).rejects.toThrow(/^equal: .*call observe\(\{ meanEpisodeReturn, episodeLength, segmentLength, pool \}\)/);
+    viaSpec.observe?.({ meanEpisodeReturn: 10, episodeLength: 10, segmentLength: 1, pool: [] });
+    expect(await viaSpec.label([pair('p', seg('a', [1]), seg('b', [0]))])).toHaveLength(1);
   });
 });
 
@@ -314,10 +318,21 @@ describe('makeTeacher', () => {
     expect(makeTeacher(`heron:${file}`, opts)).toBeInstanceOf(HeronTeacher);
   });
 
-  it('bad specs are UsageErrors naming --teacher', () => {
-    for (const bad of ['sage', 'oracle:beta', 'oracle:temperature=1', 'stochastic:beta=abc', 'mistake:epsMistake=2', 'regret', 'heron', 'oracle:beta=1,beta=2']) {
+  it('bad specs are UsageErrors naming the teacher spec (not a CLI flag); asFlag reports them as the flag', () => {
+    for (const bad of ['sage', 'oracle:beta', 'oracle:temperature=1', 'stochastic:beta=abc', 'mistake:epsMistake=2', 'regret', 'heron', 'oracle:beta=1,beta=2', 'human']) {
+      expect(() => makeTeacher(bad, opts), bad).toThrow(TeacherSpecError);
       expect(() => makeTeacher(bad, opts), bad).toThrow(UsageError);
-      expect(() => makeTeacher(bad, opts), bad).toThrow(/^--teacher: /);
+      expect(() => makeTeacher(bad, opts), bad).toThrow(/^teacher spec: /);
+      expect(() => asFlag('--teacher', () => makeTeacher(bad, opts)), bad).toThrow(/^--teacher: /);
     }
+    const unknown = new TeacherSpecError('unknown parameter "temperature" in "oracle:temperature=1" (allowed: beta, gamma, epsMistake, epsSkip, epsEqual)');
+    expect(unknown.message).toBe('teacher spec: unknown parameter "temperature" in "oracle:temperature=1" (allowed: beta, gamma, epsMistake, epsSkip, epsEqual)');
+    expect(() => makeTeacher('oracle:temperature=1', opts)).toThrow(unknown);
+    expect(() => makeTeacher('regret', opts)).toThrow(new TeacherSpecError('"regret" needs a value function (V*): the values option'));
+    expect(() => asFlag('--teacher', () => makeTeacher('oracle:temperature=1', opts))).toThrow(
+      new UsageError('--teacher: unknown parameter "temperature" in "oracle:temperature=1" (allowed: beta, gamma, epsMistake, epsSkip, epsEqual)'),
+    );
+    // Other errors pass through asFlag unchanged.
+    expect(() => asFlag('--teacher', () => { throw new RangeError('x'); })).toThrow(new RangeError('x'));
   });
 });

@@ -17,7 +17,7 @@ import { Logger } from '../../core/log.js';
 import { asset } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { TOY_SPEC } from '../../envs/toy.js';
-import { makeTeacher } from '../../reward/teachers/index.js';
+import { makeTeacher, TeacherSpecError } from '../../reward/teachers/index.js';
 import { SyntheticTeacher } from '../../reward/teachers/synthetic.js';
 import { finalSuccess, SyntheticVlmTeacher } from '../../reward/teachers/synthetic_vlm.js';
 import { clipReply, MALFORMED_STREAK, RAW_REPLY_LIMIT, VlmTeacher, type VlmTeacherOptions, VlmTeacherError } from '../../reward/teachers/vlm.js';
@@ -755,7 +755,7 @@ describe('makeTeacher: vlm and synthetic-vlm specs', () => {
     // The key pasted where its variable's name goes is not echoed back.
     const pasted = 'sk-proj-9f8e-pasted';
     expect(() => makeTeacher(`vlm:baseUrl=http://h/v1,model=m,keyEnv=${pasted}`, { env: TOY_SPEC, rng })).toThrow(
-      new UsageError('--teacher: parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
+      new TeacherSpecError('parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
     );
     expect(() => new VlmClient({ baseUrl: 'http://h/v1', model: 'm', apiKeyEnv: pasted, rng })).toThrow(/^VLM client: apiKeyEnv must be the NAME of an environment variable .*the value given is not shown/);
   });
