@@ -136,14 +136,21 @@ describe('prefrl CLI', () => {
     await expectUsageError(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-host', '0.0.0.0'], join(root, 'none'), /^prefrl train: --human-host 0\.0\.0\.0: serving beyond this machine needs an access token \(--human-token, at least 12 characters\)/);
   });
 
-  it('a refused file-system call (a --runs-dir under a file) exits 1 with one line naming the path, no stack trace', async () => {
+  it('a --runs-dir under a file is a usage error naming it; a refused file-system call exits 1 with one line naming the path, no stack trace', async () => {
     const root = mkdtempSync(join(tmpdir(), 'runs-'));
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
+    const bad = ctx();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', join(file, 'runs')], bad.ctx)).toBe(2);
+    expect(bad.err.join('')).toBe(`prefrl rollout: runs folder ${join(file, 'runs')}: a path above it is a file, not a folder\n`);
+    // A write the system refuses (a new file in /proc) after the checks pass: one line, exit 1.
+    const made = ctx();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], made.ctx)).toBe(0);
+    const { runDir } = lastJson<{ runDir: string }>(made.out);
     const { ctx: k, err } = ctx();
-    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', join(file, 'runs')], k)).toBe(1);
+    expect(await main(['plot', runDir, '--metric', 'charts/episode_return', '--out', '/proc/prefrl-test.svg'], k)).toBe(1);
     const text = err.join('');
-    expect(text).toBe(`prefrl rollout: ENOTDIR: not a directory, mkdir '${join(file, 'runs')}'\n`);
+    expect(text).toMatch(/^prefrl plot: ENOENT: no such file or directory, open '\/proc\/prefrl-test\.svg[^']*'\n$/);
     // Other errors keep their stack (a bug report needs it).
     expect(isSystemError(new Error('plain'))).toBe(false);
     expect(isSystemError(Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES', syscall: 'open' }))).toBe(true);
