@@ -12,7 +12,7 @@ import { initBackend } from '../../core/backend.js';
 import { systemClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, truncateMetrics } from '../../core/run.js';
+import { createRunDir, type RunDir, truncateMetrics } from '../../core/run.js';
 import { TOY_SPEC } from '../../envs/toy.js';
 import { noPreferenceText, runPreferenceLoop } from '../../reward/loop.js';
 import { LabelStore } from '../../reward/store.js';
@@ -32,6 +32,32 @@ function tiny(over: Record<string, string> = {}): string[] {
   return Object.entries({ ...base, ...over }).flat();
 }
 const TINY = tiny();
+
+/** A short preference loop on toy-reach (10 labels a round, 4,096 steps) for the teacher-behaviour tests. */
+function tinyLoop(teacher: Teacher, run: RunDir, store: LabelStore, logger: Logger, budget: number): ReturnType<typeof runPreferenceLoop> {
+  return runPreferenceLoop({
+    env: { id: 'toy-reach' },
+    ppo: { totalSteps: 4096, numEnvs: 2, numSteps: 256, workers: 0, seed: 0 },
+    reward: 'learned',
+    teacher,
+    preferenceModel: 'partial-return',
+    budget,
+    labelsPerRound: 10,
+    segmentLength: 25,
+    query: 'uniform',
+    feedbackEvery: 1024,
+    warmupSteps: 1024,
+    poolEpisodes: 16,
+    rewardNet: { hidden: [16], members: 1 },
+    rewardTrain: { epochs: 2 },
+    evalEpisodes: 1,
+    evalEvery: 8192,
+    run,
+    store,
+    logger,
+    clock: systemClock,
+  });
+}
 
 let dir = '';
 beforeAll(async () => {
@@ -103,28 +129,7 @@ describe('feedback rounds with no preference (only skips)', () => {
     const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
     const logger = new Logger({ write: () => undefined });
     try {
-      const s = await runPreferenceLoop({
-        env: { id: 'toy-reach' },
-        ppo: { totalSteps: 4096, numEnvs: 2, numSteps: 256, workers: 0, seed: 0 },
-        reward: 'learned',
-        teacher,
-        preferenceModel: 'partial-return',
-        budget: 10,
-        labelsPerRound: 10,
-        segmentLength: 25,
-        query: 'uniform',
-        feedbackEvery: 1024,
-        warmupSteps: 1024,
-        poolEpisodes: 16,
-        rewardNet: { hidden: [16], members: 1 },
-        rewardTrain: { epochs: 2 },
-        evalEpisodes: 1,
-        evalEvery: 8192,
-        run,
-        store,
-        logger,
-        clock: systemClock,
-      });
+      const s = await tinyLoop(teacher, run, store, logger, 10);
       // Round 0: 10 timeouts (budget still 10 answers away); round 1: 10 answers; then the budget is spent.
       expect(asked).toEqual([10, 10]);
       expect(s.labelsUsed).toBe(10);
@@ -154,28 +159,7 @@ describe('feedback rounds with no preference (only skips)', () => {
     const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
     const logger = new Logger({ write: () => undefined });
     try {
-      const s = await runPreferenceLoop({
-        env: { id: 'toy-reach' },
-        ppo: { totalSteps: 4096, numEnvs: 2, numSteps: 256, workers: 0, seed: 0 },
-        reward: 'learned',
-        teacher,
-        preferenceModel: 'partial-return',
-        budget: 20,
-        labelsPerRound: 10,
-        segmentLength: 25,
-        query: 'uniform',
-        feedbackEvery: 1024,
-        warmupSteps: 1024,
-        poolEpisodes: 16,
-        rewardNet: { hidden: [16], members: 1 },
-        rewardTrain: { epochs: 2 },
-        evalEpisodes: 1,
-        evalEvery: 8192,
-        run,
-        store,
-        logger,
-        clock: systemClock,
-      });
+      const s = await tinyLoop(teacher, run, store, logger, 20);
       expect(s.labelsUsed).toBe(20);
       expect(Number.isNaN(s.rewardAccuracy) || Number.isFinite(s.rewardAccuracy)).toBe(true);
       expect(logger.warnings.filter((w) => w.includes('of this round are skips'))).toHaveLength(1);
