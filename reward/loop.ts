@@ -490,8 +490,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
+      const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve)` : '';
       o.logger.warn(
-        `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels asked: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
+        `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
     }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);

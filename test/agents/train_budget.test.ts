@@ -25,7 +25,7 @@ describe('a --labels budget the schedule cannot spend', () => {
     expect(code, c.err.join('')).toBe(0);
     expect(lastJson(c.out)).toMatchObject({ labelsUsed: 40, envSteps: 2048 });
     expect(c.err.join('')).toContain(
-      'warn: the run ended at 2048 env steps with 40 of its 100 labels asked: rounds of 20 labels every 1024 env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round\n',
+      'warn: the run ended at 2048 env steps with 40 of its 100 labels answered: rounds of 20 labels every 1024 env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round\n',
     );
   }, 60_000);
 

@@ -143,6 +143,37 @@ describe('feedback rounds with no preference (only skips)', () => {
     expect(logged.map((r) => r['teacher/labels'])).toEqual([0, 10]);
   }, 60_000);
 
+  it('a budget cut short after timeouts says how many pairs got no answer, not only that the rounds did not fit', async () => {
+    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'human' });
+    let calls = 0;
+    const teacher: Teacher = {
+      id: 'human',
+      observe: (info) => oracle.observe?.(info),
+      async label(pairs: readonly Pair[]): Promise<Label[]> {
+        calls++;
+        if (calls === 1) return pairs.map((p) => ({ kind: 'skip' as const, id: `t-${p.id}`, pairId: p.id, teacher: 'human', reason: 'no answer within 1 s (human teacher timeout)' }));
+        return oracle.label(pairs);
+      },
+    };
+    const run = createRunDir({ root: join(dir, 'short'), name: 'short', config: {} });
+    const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
+    const warnings: string[] = [];
+    const logger = new Logger({ write: (t: string) => void warnings.push(t) });
+    try {
+      // A budget of 1,000 labels cannot be spent in 4,096 steps of rounds of 10.
+      const s = await tinyLoop(teacher, run, store, logger, 1000);
+      const c = store.counts();
+      expect(c.timeouts).toBe(10);
+      expect(s.labelsUsed).toBe(c.labels - 10);
+      const last = warnings.filter((w) => w.includes('the run ended at'));
+      expect(last).toHaveLength(1);
+      expect(last[0]).toContain(`with ${s.labelsUsed} of its 1000 labels answered; 10 of the pairs asked got no answer within the human teacher's timeout (they stay in ${join(run.path, 'labels.sqlite')} for prefrl serve): rounds of 10 labels`);
+    } finally {
+      store.close();
+      run.close();
+    }
+  }, 60_000);
+
   it('a first round of skips only, then preferences: the loop trains the reward model from the second round on', async () => {
     const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'late' });
     let calls = 0;
