@@ -3,11 +3,14 @@
  * the --json contract (exactly one JSON object as the last line of stdout), and output
  * streams that tests can capture.
  */
-import { isAbsolute, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
-import { shellQuote } from '../core/paths.js';
+import { UsageError } from '../core/errors.js';
+import { isFolder, shellQuote } from '../core/paths.js';
+import { LabelStore } from '../reward/store.js';
 
 export interface Io {
   readonly stdout: Sink;
@@ -98,4 +101,15 @@ export function onInterrupt(ctx: CommandContext, line: () => string): () => void
   return () => {
     process.off('SIGINT', handler);
   };
+}
+
+/**
+ * Open the existing label store a flag names. A path that is not there, or is a folder, is a
+ * usage error naming the flag (exit 2, as for a missing --dataset); a file that is not a label
+ * store is an InputError naming the file (exit 1), from LabelStore.open.
+ */
+export function openStoreFlag(path: string, clock: Clock, flag = '--store'): LabelStore {
+  if (!existsSync(path)) throw new UsageError(`${flag}: ${path} not found (a label store, e.g. runs/<id>/labels.sqlite)`);
+  if (isFolder(path)) throw new UsageError(`${flag}: ${path} is a folder; give the label store file, e.g. ${join(path, 'labels.sqlite')}`);
+  return LabelStore.open(path, { create: false, clock });
 }

@@ -17,11 +17,10 @@ import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
-import { LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
-import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 
 const spec = {
   command: 'prefrl label',
@@ -82,7 +81,7 @@ export const labelCommand: Command = {
     if (kind === 'regret') throw new UsageError('--teacher regret: needs an expert\'s value function, which prefrl train --expert provides; not available here');
     if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
     const storePath = f.store;
-    const store = LabelStore.open(storePath, { create: false, clock: ctx.clock });
+    const store = openStoreFlag(storePath, ctx.clock);
     try {
       const all = allPairs(store);
       if (all.length === 0) throw new InputError(storePath, 'holds no pairs (make some with prefrl pairs)');

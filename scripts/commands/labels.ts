@@ -17,7 +17,7 @@ import { checkOutFile } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const exportSpec = {
   command: 'prefrl labels export',
@@ -51,7 +51,7 @@ export const labelsExportCommand: Command = {
     if (!parsed) return 0;
     const { store: path, out, json, force } = parsed.flags;
     // The store first (a missing one is the first thing to say), then --out.
-    const store = LabelStore.open(path, { create: false, clock: ctx.clock });
+    const store = openStoreFlag(path, ctx.clock);
     try {
       // Written over the store, the JSONL would destroy every label it holds (people's answers too).
       if (existsSync(out) && realpathSync(out) === realpathSync(path)) {
@@ -75,7 +75,7 @@ export const labelsImportCommand: Command = {
     const parsed = parseOrHelp(argv, importSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, in: file, json } = parsed.flags;
-    const store = LabelStore.open(path, { create: false, clock: ctx.clock });
+    const store = openStoreFlag(path, ctx.clock);
     try {
       const r = store.importJsonl(file);
       const total = store.counts().labels;
@@ -159,7 +159,7 @@ export const labelsStatsCommand: Command = {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, json } = parsed.flags;
-    const store = LabelStore.open(path, { create: false, clock: ctx.clock });
+    const store = openStoreFlag(path, ctx.clock);
     try {
       const c = store.counts();
       const teachers = teacherStats(store);

@@ -12,11 +12,10 @@ import { Progress } from '../../core/progress.js';
 import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
-import { LabelStore } from '../../reward/store.js';
 import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
 import { type CameraSpec, checkRenderTarget, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
-import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type Command, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl render',
@@ -167,8 +166,7 @@ export const renderCommand: Command = {
 
 function openPair(storePath: string, pairArg: string | undefined, side: 'both' | 'a' | 'b', env: string | undefined, task: string | undefined, clock: Clock): ClipsToRender {
   if (pairArg === undefined) throw new UsageError('--pair: required with --store (a pair id, or its 0-based index)');
-  if (!existsSync(storePath)) throw new UsageError(`--store: ${storePath} not found`);
-  const store = LabelStore.open(storePath, { create: false, clock });
+  const store = openStoreFlag(storePath, clock);
   try {
     let pairId = pairArg;
     if (/^\d+$/.test(pairArg)) {

@@ -22,7 +22,7 @@ import { epochMetricsRecord, noImprovementWarning, rewardTrainOptions, trainRewa
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { shellQuote } from '../../core/paths.js';
-import { type Command, displayPath, parseOrHelp, printJson } from '../command.js';
+import { type Command, displayPath, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 /**
@@ -71,7 +71,7 @@ export const rewardCommand: Command = {
     const hidden = positiveInts(f.rewardHidden, '--reward-hidden');
     if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
     if (f.rewardInput === 'obs' && f.preferenceModel === 'regret') throw new UsageError('--reward-input: the regret model learns an advantage, which needs the action (obs-action or obs-next-obs)');
-    const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
+    const store = openStoreFlag(f.store, ctx.clock);
     try {
       const { pairs, labels } = storeLabels(store, f.teacher);
       const preferences = labels.filter((l) => l.kind === 'preference').length;

@@ -4,15 +4,13 @@
  * answers go to the label store. Runs until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
-import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, isLoopbackHost, MIN_TOKEN_CHARS, ViewerServer } from '../../viewer/server.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl serve',
@@ -73,13 +71,12 @@ export const serveCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    if (!existsSync(f.store)) throw new UsageError(`--store: ${f.store} not found (a label store holding pairs, e.g. runs/<id>/labels.sqlite)`);
+    const store = openStoreFlag(f.store, ctx.clock);
     let token = f.token ?? process.env.PREFRL_VIEWER_TOKEN;
     if (token === undefined && !isLoopbackHost(f.host)) {
       token = randomBytes(18).toString('base64url');
       ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
     }
-    const store = LabelStore.open(f.store, { create: false, clock: ctx.clock });
     let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;
     let server: ViewerServer | undefined;
     try {

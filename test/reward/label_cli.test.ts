@@ -91,7 +91,8 @@ describe('prefrl label', () => {
       [['--store', store, '--teacher', 'regret'], 2, /^prefrl label: --teacher regret: needs an expert's value function/],
       [['--store', store, '--teacher', 'bogus'], 2, /^prefrl label: --teacher: unknown teacher "bogus"/],
       [['--store', empty, '--teacher', 'oracle'], 1, /^prefrl label: .*empty\.sqlite: holds no pairs \(make some with prefrl pairs\)\n$/],
-      [['--store', join(root, 'nope.sqlite'), '--teacher', 'oracle'], 1, /^prefrl label: .*nope\.sqlite: no such label store \(the file does not exist\)\n$/],
+      [['--store', join(root, 'nope.sqlite'), '--teacher', 'oracle'], 2, /^prefrl label: --store: .*nope\.sqlite not found \(a label store, e\.g\. runs\/<id>\/labels\.sqlite\)\n$/],
+      [['--store', root, '--teacher', 'oracle'], 2, /^prefrl label: --store: .* is a folder; give the label store file, e\.g\. .*labels\.sqlite\n$/],
     ];
     for (const [args, code, msg] of cases) {
       const c = captureCli();

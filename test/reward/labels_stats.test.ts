@@ -56,8 +56,8 @@ describe('prefrl labels stats', () => {
     expect(text).toContain('8 pairs (0 unlabelled, 0 waiting for people), 13 labels: 12 preferences, 0 ties, 1 skips');
     expect(text).toContain('  human:ada vs human:bo: 3/4 (0.750)');
     const missing = captureCli();
-    expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(1);
-    expect(missing.err.join('')).toMatch(/no-such-store\.sqlite: no such label store \(the file does not exist\)/);
+    expect(await main(['labels', 'stats', '--store', join(tmpdir(), 'no-such-store.sqlite')], missing.ctx)).toBe(2);
+    expect(missing.err.join('')).toMatch(/^prefrl labels stats: --store: .*no-such-store\.sqlite not found \(a label store/);
   });
   it('counts ties (probFirst 0.5: a HERON tie, an "equal" teacher\'s) apart from strict preferences and skips', async () => {
     const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);

@@ -86,7 +86,7 @@ describe('prefrl reward', () => {
     const empty = join(root, 'empty.sqlite');
     LabelStore.open(empty, { envId: 'toy-reach' }).close();
     const cases: [string[], number, string][] = [
-      [['--store', join(root, 'nope.sqlite')], 1, `prefrl reward: ${join(root, 'nope.sqlite')}: no such label store (the file does not exist)\n`],
+      [['--store', join(root, 'nope.sqlite')], 2, `prefrl reward: --store: ${join(root, 'nope.sqlite')} not found (a label store, e.g. runs/<id>/labels.sqlite)\n`],
       [['--store', empty], 1, `prefrl reward: ${empty}: holds 0 preference labels (0 pairs, 0 labels); a reward model needs at least 2\n`],
       [['--store', store, '--teacher', 'vlm'], 1, `prefrl reward: ${store}: holds 0 preference labels of teachers "vlm..." (${pairs.length} pairs, ${pairs.length} labels by human:ada, human:bo, oracle); a reward model needs at least 2\n`],
       [['--store', store, '--reward-select-workers', '2'], 2, 'prefrl reward: unknown flag --reward-select-workers (see --help)\n'],

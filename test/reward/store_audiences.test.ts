@@ -192,8 +192,8 @@ describe('read-only commands open an existing store only', () => {
       expect(e.err.join(''), cmd.join(' ')).toContain(`${empty}: not a label store (an empty file`);
       expect(statSync(empty).size).toBe(0);
       const m = await cli([...cmd, missing]);
-      expect(m.code, cmd.join(' ')).toBe(1);
-      expect(m.err.join(''), cmd.join(' ')).toContain(`${missing}: no such label store (the file does not exist)`);
+      expect(m.code, cmd.join(' ')).toBe(2);
+      expect(m.err.join(''), cmd.join(' ')).toContain(`--store: ${missing} not found (a label store, e.g. runs/<id>/labels.sqlite)`);
       expect(existsSync(missing)).toBe(false);
     }
     expect(readdirSync(dir).filter((f) => f.includes('empty.sqlite'))).toEqual([`${empty.split('/').pop()}`]);
