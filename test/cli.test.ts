@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
@@ -134,6 +135,21 @@ describe('prefrl CLI', () => {
     expect(JSON.parse(config)).toMatchObject({ command: 'train', env: 'toy-reach', humanPort: 8080 });
     // A viewer beyond loopback without a token is refused before any work, naming train's own flags.
     await expectUsageError(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-host', '0.0.0.0'], join(root, 'none'), /^prefrl train: --human-host 0\.0\.0\.0: serving beyond this machine needs an access token \(--human-token, at least 12 characters\)/);
+  });
+
+  it('a new train or offline run with people refuses a viewer port already in use before any work, naming --human-port', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const msg = new RegExp(`^prefrl (train|offline): --human-port ${port}: already in use on 127\\.0\\.0\\.1 \\(pick another port, or 0 for any free one\\)\\n$`);
+      await expectUsageError(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-port', String(port)], join(root, 'train'), msg);
+      // (Checked before the dataset is read: a missing file is not reached.)
+      await expectUsageError(['offline', '--dataset', join(root, 'data.h5'), '--teacher', 'human', '--human-port', String(port)], join(root, 'offline'), msg);
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
   });
 
   it('a --runs-dir under a file is a usage error naming it; a refused file-system call exits 1 with one line naming the path, no stack trace', async () => {

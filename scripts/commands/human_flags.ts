@@ -3,7 +3,9 @@
  * and help text in both). They are runtime settings of the labelling server: the token is never
  * written to a run folder, and a resumed run takes all of them from its command line.
  */
+import { createServer } from 'node:net';
 import { flags } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
 import { checkViewerAccess } from '../../viewer/access.js';
 
@@ -36,4 +38,23 @@ export function checkHumanFlags(f: HumanFlagValues): void {
 /** The server settings the flags give (the store, env, logger and clock come from the command). */
 export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOptions, 'host' | 'port' | 'token' | 'timeoutS' | 'onTimeout' | 'overlap'> {
   return { host: f.humanHost, port: f.humanPort, token: f.humanToken, timeoutS: f.humanTimeout, onTimeout: f.humanOnTimeout, overlap: f.humanOverlap };
+}
+
+/**
+ * Bind the viewer's port for a moment before any work: a port already taken would otherwise be
+ * found only when the first pairs are asked (after the warm-up or the pairs stage, minutes in).
+ * Port 0 (any free port) needs no check. A later taker of the port is still caught when the
+ * server starts.
+ */
+export async function checkHumanPort(f: HumanFlagValues): Promise<void> {
+  if (f.humanPort === 0) return;
+  await new Promise<void>((done, fail) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') fail(new UsageError(`--human-port ${f.humanPort}: already in use on ${f.humanHost} (pick another port, or 0 for any free one)`));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') fail(new UsageError(`--human-host ${f.humanHost}: not an address of this machine`));
+      else fail(e);
+    });
+    probe.listen(f.humanPort, f.humanHost, () => probe.close(() => done()));
+  });
 }

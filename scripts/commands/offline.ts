@@ -17,7 +17,7 @@ import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { type Command, type CommandContext, formatTable, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
-import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
@@ -247,6 +247,8 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   // --resume, the saved run's teacher, checked when the saved config cannot be read).
   const teacher = f.resume ? savedTeacher(f.resume) : f.teacher;
   if (teacher === undefined || teacher === 'human') checkHumanFlags(f);
+  // A new run with people checks the viewer's port now, not after the pairs stage.
+  if (!f.resume && teacher === 'human') await checkHumanPort(f);
   if (f.resume) {
     const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === flagName(k) || a.startsWith(`${flagName(k)}=`)));
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);

@@ -25,7 +25,7 @@ import { HeronTeacher } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
-import { checkHumanFlags, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
 export const trainFlags = {
@@ -276,7 +276,11 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
   // The viewer's address and token matter only when people label (the human teacher).
-  if (learned && isHumanTeacher(f.teacher)) checkHumanFlags(f);
+  if (learned && isHumanTeacher(f.teacher)) {
+    checkHumanFlags(f);
+    // A resumed run may find its own labelling server still running: only a new run checks the port.
+    if (!resumeDir) await checkHumanPort(f);
+  }
   // Only the regret teacher reads --expert: given to another, it would be ignored (a resumed run keeps what it was started with).
   if (!resumeDir && f.expert !== undefined && !(learned && f.teacher.startsWith('regret'))) {
     throw new UsageError(`--expert: only for --teacher regret (its critic is V*); this run ${learned ? `uses --teacher ${f.teacher}` : `learns from --reward ${f.reward}`}, which would ignore it`);

@@ -736,7 +736,7 @@ describe('prefrl offline pipeline', () => {
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-frames', '20'], 2, /^prefrl offline: --vlm-frames: expected final or an integer in 1\.\.16, got "20"\n$/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
-      [['--teacher', 'human', '--dataset', noState], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],
+      [['--teacher', 'human', '--dataset', noState, '--human-port', '0'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the viewer shows segments by replaying the simulator state/],
       [['--teacher', 'human', '--dataset', data, '--human-port', '70000'], 2, /--human-port/],
       [['--teacher', 'human', '--dataset', data, '--human-host', '0.0.0.0'], 2, /^prefrl offline: --human-host 0\.0\.0\.0: serving beyond this machine needs an access token \(--human-token, at least 12 characters\)/],
       [['--teacher', 'human', '--dataset', data, '--human-token', 'short'], 2, /^prefrl offline: --human-token: use at least 12 characters/],
