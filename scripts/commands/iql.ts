@@ -94,6 +94,8 @@ export const iqlCommand: Command = {
       const source = rewardSource(f.reward);
       if (source.kind === 'model') modelDir = source.dir;
     } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
+    // BC learns the dataset's actions: a reward given to it would only rename the run.
+    if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 

@@ -57,5 +57,7 @@ describe('prefrl iql --reward model:<run folder>', () => {
   it('a folder with no model.json there or in artifacts/reward_model, and an empty model:, exit 2 naming --reward', async () => {
     await expectUsageError(['iql', '--dataset', data, '--reward', `model:${join(dir, 'empty-run')}`], join(dir, 'bad-runs'), /--reward: .*empty-run holds no reward model \(no model\.json there or in artifacts\/reward_model\)/);
     await expectUsageError(['iql', '--dataset', data, '--reward', 'model:'], join(dir, 'bad-runs'), /--reward: expected true, success or model:<dir>, got "model:"/);
+    // Behaviour cloning uses no reward: one given to it is refused rather than only renaming the run.
+    await expectUsageError(['iql', '--dataset', data, '--algo', 'bc', '--reward', 'success'], join(dir, 'bad-runs'), /^prefrl iql: --reward success: behaviour cloning \(--algo bc\) uses no reward; drop --reward, or use --algo iql\n$/);
   });
 });
