@@ -505,8 +505,8 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
   const v = opts.vlm ?? {};
   const baseUrl = kv.baseUrl ?? v.baseUrl;
   const model = kv.model ?? v.model;
-  if (!baseUrl) return usage('"vlm" needs the server\'s base URL (baseUrl=http://host:port/v1, or the VLM options of this command)');
-  if (!model) return usage('"vlm" needs a model name (model=..., or the VLM options of this command)');
+  if (!baseUrl) return usage('"vlm" needs the server\'s base URL: baseUrl=http://host:port/v1');
+  if (!model) return usage('"vlm" needs a model name: model=...');
 
   const t = v.teacher ?? {};
   let frames: FrameMode | undefined = t.frames;

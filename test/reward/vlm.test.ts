@@ -757,6 +757,9 @@ describe('makeTeacher: vlm and synthetic-vlm specs', () => {
     expect(() => makeTeacher(`vlm:baseUrl=http://h/v1,model=m,keyEnv=${pasted}`, { env: TOY_SPEC, rng })).toThrow(
       new TeacherSpecError('parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
     );
+    // What a spec lacks is said in the spec's own terms (train and label have no --vlm-* flags).
+    expect(() => makeTeacher('vlm:model=m', { env: TOY_SPEC, rng })).toThrow(new TeacherSpecError('"vlm" needs the server\'s base URL: baseUrl=http://host:port/v1 in "vlm:model=m"'));
+    expect(() => makeTeacher('vlm:baseUrl=http://h/v1', { env: TOY_SPEC, rng })).toThrow(new TeacherSpecError('"vlm" needs a model name: model=... in "vlm:baseUrl=http://h/v1"'));
     expect(() => new VlmClient({ baseUrl: 'http://h/v1', model: 'm', apiKeyEnv: pasted, rng })).toThrow(/^VLM client: apiKeyEnv must be the NAME of an environment variable .*the value given is not shown/);
   });
 
