@@ -107,7 +107,20 @@ function locateSavedPolicy(path: string, flag: string): Located {
   try {
     return { kind: 'ppo', where: resolvePolicyPath(path, flag) };
   } catch {
-    throw new UsageError(`${flag}: ${JSON.stringify(path)} holds no saved policy (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
+    // A run folder of another command: say which, so the user sees why (a rollout run holds episodes).
+    const command = runCommand(path);
+    const what = command === null ? 'holds no saved policy' : `is a \`prefrl ${command}\` run folder${command === 'train' ? ' without a checkpoint yet' : ''}, which holds no saved policy`;
+    throw new UsageError(`${flag}: ${JSON.stringify(path)} ${what} (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
+  }
+}
+
+/** The command recorded in a run folder's config.json, or null (not a run folder, or unreadable). */
+function runCommand(path: string): string | null {
+  try {
+    const c = (JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as { command?: unknown }).command;
+    return typeof c === 'string' && /^[a-z][a-z -]*$/.test(c) ? c : null;
+  } catch {
+    return null;
   }
 }
 

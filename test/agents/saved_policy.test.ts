@@ -224,6 +224,11 @@ describe('prefrl rollout --policy', () => {
     const root = mkdtempSync(join(tmpdir(), 'saved-'));
     await expectUsageError(['rollout', '--env', 'toy-reach', '--policy', join(root, 'missing')], join(root, 'runs1'), /--policy: ".*missing" not found/);
     await expectUsageError(['rollout', '--env', 'toy-reach', '--policy', root], join(root, 'runs2'), /--policy: ".*" holds no saved policy/);
+    // A run folder of another command says which: a rollout run holds episodes, not a policy.
+    const made = captureCli();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], made.ctx)).toBe(0);
+    const { runDir } = lastJson<{ runDir: string }>(made.out);
+    await expectUsageError(['rollout', '--policy', runDir], join(root, 'runs4'), /^prefrl rollout: --policy: ".*rollout-toy-reach" is a `prefrl rollout` run folder, which holds no saved policy \(expected a PPO run folder/);
     await expectUsageError(['rollout', '--env', 'toy-reach', '--stochastic'], join(root, 'runs3'), /^prefrl rollout: --stochastic: only for a saved PPO policy/);
   });
 });
