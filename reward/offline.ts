@@ -75,6 +75,7 @@ import { makePair, sampleSegments, segmentReturn } from './segments.js';
 import { isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
+import { heronStoreRecord } from './teachers/heron.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
 import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
@@ -944,7 +945,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   };
   process.on('exit', logTeacherCounts);
   try {
-    store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg) } });
+    // (HERON: the levels are kept with the labels; a resume after its file changed is refused.)
+    store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg), ...heronStoreRecord(store, teacher, c.cfg.heronConfig) } });
     // New labels are counted in the store: the human teacher's server stores people's answers
     // (and the teacher its timeout skips) before label() returns them, so addLabels adds none.
     const labelsBefore = store.counts().labels;

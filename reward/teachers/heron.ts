@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError, parseJson } from '../../core/errors.js';
 import type { EnvSpec } from '../../envs/types.js';
+import type { LabelStore } from '../store.js';
 import type { Label, Pair, Segment, Teacher, TeacherContext } from '../types.js';
 import { labelId } from './synthetic.js';
 
@@ -247,4 +248,22 @@ export class HeronTeacher implements Teacher {
       if (s.nTerms !== n) throw new RangeError(`${this.id}: segment ${s.id} has ${s.nTerms} reward terms, ${this.spec.id} has ${n}`);
     }
   }
+}
+
+/**
+ * What a label store keeps about a HERON teacher beside its spec: the levels its config file gave
+ * when it first labelled. A run resumed after the file changed would label the rest of its
+ * budget by another ranking under the same teacher id, so that is refused, naming the file.
+ * Other teachers keep nothing extra ({}).
+ */
+export function heronStoreRecord(store: Pick<LabelStore, 'teachers' | 'path'>, teacher: Teacher, file: string | null): { heronLevels?: readonly HeronLevel[] } {
+  if (!(teacher instanceof HeronTeacher)) return {};
+  const before = store.teachers().find((t) => t.id === teacher.id)?.config.heronLevels;
+  if (before !== undefined && JSON.stringify(before) !== JSON.stringify(teacher.levels)) {
+    throw new InputError(
+      file ?? teacher.id,
+      `HERON config changed since the run started: its labels so far follow the levels stored with them in ${store.path} (${JSON.stringify(before)}), this file gives ${JSON.stringify(teacher.levels)}; restore it to go on`,
+    );
+  }
+  return { heronLevels: teacher.levels };
 }

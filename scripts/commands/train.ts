@@ -21,7 +21,7 @@ import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
-import { HeronTeacher } from '../../reward/teachers/heron.js';
+import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -396,13 +396,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       // A HERON teacher reads its config file by path: its levels are kept with the labels, and a
       // resumed run refuses a file changed since (the rest of the budget would follow another
       // ranking under the same teacher id).
-      const heron = teacher instanceof HeronTeacher ? teacher.levels : undefined;
-      const before = store.teachers().find((t) => t.id === teacher.id)?.config.heronLevels;
-      if (resumeDir && heron && before !== undefined && JSON.stringify(before) !== JSON.stringify(heron)) {
-        const file = f.teacher.slice('heron:'.length);
-        throw new InputError(file, `HERON config changed since the run started: its labels so far follow the levels stored with them in ${join(run.path, 'labels.sqlite')} (${JSON.stringify(before)}), this file gives ${JSON.stringify(heron)}; restore it to go on`);
-      }
-      store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher, ...(heron ? { heronLevels: heron } : {}) } });
+      const heron = heronStoreRecord(store, teacher, f.teacher.startsWith('heron:') ? f.teacher.slice('heron:'.length) : null);
+      store.putTeacher({ id: teacher.id, kind: f.teacher.split(':')[0], config: { spec: f.teacher, ...heron } });
     }
     const ppo = { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, workers: f.workers, inlineEnvs: f.inlineEnvs, lr: f.lr, seed: f.seed };
     if (resumeDir) {

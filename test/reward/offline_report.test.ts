@@ -75,6 +75,23 @@ describe('offline: checks before a run folder is made', () => {
     expect(existsSync(runs) ? readdirSync(runs) : []).toEqual([]);
   });
 
+  it('--teacher heron: the levels are kept with the labels, and re-labelling after the config file changed is refused naming it', async () => {
+    const file = join(dir, 'heron-resume.json');
+    const first = JSON.stringify({ ranking: ['goal_distance', 'at_goal'], margins: [0.5, 0.5] });
+    writeFileSync(file, first);
+    const runs = join(dir, 'runs-heron-resume');
+    const c = captureCli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'heron', '--heron-config', file, '--labels', '8', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet'], c.ctx), c.err.join('')).toBe(0);
+    const run = join(runs, readdirSync(runs)[0]);
+    writeFileSync(file, JSON.stringify({ ranking: ['control_effort'], margins: [0] }));
+    const changed = captureCli();
+    expect(await main(['offline', '--resume', run, '--stage', 'label', '--force', '--quiet'], changed.ctx)).toBe(1);
+    expect(changed.err.join('')).toContain(`prefrl offline: ${file}: HERON config changed since the run started: its labels so far follow the levels stored with them in ${join(run, 'labels.sqlite')}`);
+    writeFileSync(file, first);
+    const restored = captureCli();
+    expect(await main(['offline', '--resume', run, '--stage', 'label', '--force', '--quiet'], restored.ctx), restored.err.join('')).toBe(0);
+  }, 60_000);
+
   it('--human-host beyond localhost needs a token only with the human teacher', async () => {
     const runs = join(dir, 'runs-host');
     const c = captureCli();
