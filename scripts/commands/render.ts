@@ -23,7 +23,7 @@ const spec = {
     'Render a stored pair (both clips side by side, or one), or one or two recorded episodes, to .mp4, .webm or .png with the viewer\'s scene in headless Chromium.',
   flags: {
     store: flags.string({ doc: 'label store (.sqlite) holding the pair', optional: true }),
-    pair: flags.string({ doc: 'with --store: pair id, or its 0-based index in hand-out order', optional: true }),
+    pair: flags.string({ doc: 'with --store: pair id, or its 0-based index in the store (oldest round first, then as stored)', optional: true }),
     trajectories: flags.string({ doc: 'instead of a pair: recorded episodes, a prefrl rollout run folder or its trajectory folder', optional: true }),
     episode: flags.string({ doc: 'with --trajectories: episode index (0-based), or two (N,M) side by side', optional: true, defaultDoc: '0' }),
     out: flags.string({ doc: 'output file: .mp4, .webm (video) or .png (one step)' }),
