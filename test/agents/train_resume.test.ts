@@ -33,6 +33,22 @@ function tiny(over: Record<string, string> = {}): string[] {
 }
 const TINY = tiny();
 
+/** A teacher `id` that skips every pair of its first call (with `reason`), then answers as the oracle; `asked` holds each call's pair count. */
+function skipsFirstThenOracle(id: string, reason: string): { teacher: Teacher; asked: number[] } {
+  const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id });
+  const asked: number[] = [];
+  const teacher: Teacher = {
+    id,
+    observe: (info) => oracle.observe?.(info),
+    async label(pairs: readonly Pair[]): Promise<Label[]> {
+      asked.push(pairs.length);
+      if (asked.length === 1) return pairs.map((p) => ({ kind: 'skip' as const, id: `${id}-${p.id}`, pairId: p.id, teacher: id, reason }));
+      return oracle.label(pairs);
+    },
+  };
+  return { teacher, asked };
+}
+
 /** A short preference loop on toy-reach (10 labels a round, 4,096 steps) for the teacher-behaviour tests. */
 function tinyLoop(teacher: Teacher, run: RunDir, store: LabelStore, logger: Logger, budget: number): ReturnType<typeof runPreferenceLoop> {
   return runPreferenceLoop({
@@ -114,17 +130,7 @@ describe('feedback rounds with no preference (only skips)', () => {
   }, 60_000);
 
   it('timeout skips do not use up the budget: after a round nobody answered, the next round asks the whole budget again and the reward model trains on those answers', async () => {
-    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'human' });
-    const asked: number[] = [];
-    const teacher: Teacher = {
-      id: 'human',
-      observe: (info) => oracle.observe?.(info),
-      async label(pairs: readonly Pair[]): Promise<Label[]> {
-        asked.push(pairs.length);
-        if (asked.length === 1) return pairs.map((p) => ({ kind: 'skip' as const, id: `t-${p.id}`, pairId: p.id, teacher: 'human', reason: 'no answer within 1 s (human teacher timeout)' }));
-        return oracle.label(pairs);
-      },
-    };
+    const { teacher, asked } = skipsFirstThenOracle('human', 'no answer within 1 s (human teacher timeout)');
     const run = createRunDir({ root: join(dir, 'timeouts'), name: 'timeouts', config: {} });
     const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
     const logger = new Logger({ write: () => undefined });
@@ -144,17 +150,7 @@ describe('feedback rounds with no preference (only skips)', () => {
   }, 60_000);
 
   it('a budget cut short after timeouts says how many pairs got no answer, not only that the rounds did not fit', async () => {
-    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'human' });
-    let calls = 0;
-    const teacher: Teacher = {
-      id: 'human',
-      observe: (info) => oracle.observe?.(info),
-      async label(pairs: readonly Pair[]): Promise<Label[]> {
-        calls++;
-        if (calls === 1) return pairs.map((p) => ({ kind: 'skip' as const, id: `t-${p.id}`, pairId: p.id, teacher: 'human', reason: 'no answer within 1 s (human teacher timeout)' }));
-        return oracle.label(pairs);
-      },
-    };
+    const { teacher } = skipsFirstThenOracle('human', 'no answer within 1 s (human teacher timeout)');
     const run = createRunDir({ root: join(dir, 'short'), name: 'short', config: {} });
     const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
     const warnings: string[] = [];
@@ -175,17 +171,7 @@ describe('feedback rounds with no preference (only skips)', () => {
   }, 60_000);
 
   it('a first round of skips only, then preferences: the loop trains the reward model from the second round on', async () => {
-    const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'late' });
-    let calls = 0;
-    const teacher: Teacher = {
-      id: 'late',
-      observe: (info) => oracle.observe?.(info),
-      async label(pairs: readonly Pair[]): Promise<Label[]> {
-        calls++;
-        if (calls === 1) return pairs.map((p) => ({ kind: 'skip' as const, id: `late-${p.id}`, pairId: p.id, teacher: 'late', reason: 'not looking yet' }));
-        return oracle.label(pairs);
-      },
-    };
+    const { teacher } = skipsFirstThenOracle('late', 'not looking yet');
     const run = createRunDir({ root: join(dir, 'late'), name: 'late', config: {} });
     const store = LabelStore.open(join(run.path, 'labels.sqlite'), { envId: TOY_SPEC.id, modelHash: TOY_SPEC.modelHash });
     const logger = new Logger({ write: () => undefined });
