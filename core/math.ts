@@ -21,6 +21,18 @@ export function median(x: ArrayLike<number>): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** Mean and standard error of the mean (sample standard deviation, n - 1, over sqrt(n)); se 0 for one value. */
+export function meanSe(x: ArrayLike<number>): { mean: number; se: number } {
+  const n = x.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i];
+  const m = s / n;
+  if (n < 2) return { mean: m, se: 0 };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (x[i] - m) ** 2;
+  return { mean: m, se: Math.sqrt(ss / (n - 1) / n) };
+}
+
 /** Population standard deviation (divides by n). */
 export function std(x: ArrayLike<number>): number {
   if (x.length === 0) return Number.NaN;

@@ -55,6 +55,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../core/errors.js';
+import { meanSe } from '../core/math.js';
 import { parseNpy } from '../core/npy.js';
 import { Rng } from '../core/rng.js';
 import { bradleyTerryNll } from './preference.js';
@@ -258,13 +259,7 @@ export const BETTER_MIN_NATS = 0.00005;
  * NLL when |mean| > BETTER_SE_MULTIPLE x se and |mean| >= BETTER_MIN_NATS, else 'level'.
  */
 export function betterModel(diff: ArrayLike<number>): { mean: number; se: number; better: StatsModel | 'level' } {
-  const n = diff.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += diff[i];
-  const mean = sum / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) ss += (diff[i] - mean) ** 2;
-  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  const { mean, se } = meanSe(diff);
   const distinct = Math.abs(mean) > BETTER_SE_MULTIPLE * se && Math.abs(mean) >= BETTER_MIN_NATS;
   return { mean, se, better: !distinct ? 'level' : mean < 0 ? 'regret' : 'partial-return' };
 }

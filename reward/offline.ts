@@ -623,8 +623,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       if (!stages.includes(stage)) continue;
       const done = stageDone(ctx, stage);
       // Pairs the human teacher timed out on are not answered: the label stage asks them again.
-      const reopen = done && !o.force && stage === 'label' && timedOutPairs(ctx) > 0;
-      if (reopen) log.info(`stage label: done before, but ${timedOutPairs(ctx)} pairs got no answer before the human teacher's timeout; asking them again`);
+      const open = done && !o.force && stage === 'label' ? timedOutPairs(ctx) : 0;
+      const reopen = open > 0;
+      if (reopen) log.info(`stage label: done before, but ${open} pairs got no answer before the human teacher's timeout; asking them again`);
       if (done && !o.force && !reopen) {
         log.info(`stage ${stage}: done before, skipped (--force re-runs it)`);
         status[stage] = 'skipped';
@@ -1060,11 +1061,12 @@ async function stageReward(c: Ctx): Promise<boolean> {
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
   const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
-  if (pairs.length === 0 && store.counts().timeouts > 0 && !store.labels().some((l) => labelsOf(teacher, l.teacher) && !isTimeoutSkip(l))) {
+  const timeouts = pairs.length === 0 ? store.counts().timeouts : 0;
+  if (timeouts > 0 && !store.labels().some((l) => labelsOf(teacher, l.teacher) && !isTimeoutSkip(l))) {
     const file = join(c.run.path, 'labels.sqlite');
     throw new InputError(
       file,
-      `nobody answered: the ${store.counts().timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; prefrl offline --resume ${shellQuote(c.run.path)} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
+      `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; prefrl offline --resume ${shellQuote(c.run.path)} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
     );
   }
   if (pairs.length === 0) {

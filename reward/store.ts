@@ -294,6 +294,11 @@ export interface ImportResult {
 /** The end of the reason of a skip the human teacher stored because nobody answered in time (see the header). */
 export const TIMEOUT_SKIP_TAG = '(human teacher timeout)';
 
+/** Whether a label is a tie: a preference with probFirst exactly 0.5 (the `ties` of the counts). */
+export function isTie(l: Pick<Label, 'kind'> & { probFirst?: number }): boolean {
+  return l.kind === 'preference' && l.probFirst === 0.5;
+}
+
 /** Whether a label is a timeout skip (not an answer; see the header). */
 export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null }): boolean {
   return l.kind === 'skip' && typeof l.reason === 'string' && l.reason.endsWith(TIMEOUT_SKIP_TAG);

@@ -87,19 +87,24 @@ export function shellPath(path: string): string {
 
 /**
  * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
- * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently.
+ * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently. With
+ * `sigterm`, SIGTERM (a batch system's time limit) does the same and exits with 143.
  */
-export function onInterrupt(ctx: CommandContext, line: () => string): () => void {
-  const handler = (): void => {
+export function onInterrupt(ctx: CommandContext, line: () => string, opts: { sigterm?: boolean } = {}): () => void {
+  const stop = (code: number) => (): void => {
     try {
-      ctx.io.stderr.write(`${ctx.io.tty ? '\n' : ''}${line()}\n`);
+      ctx.io.stderr.write(`${ctx.io.tty && code === 130 ? '\n' : ''}${line()}\n`);
     } finally {
-      process.exit(130);
+      process.exit(code);
     }
   };
-  process.on('SIGINT', handler);
+  const onInt = stop(130);
+  const onTerm = stop(143);
+  process.on('SIGINT', onInt);
+  if (opts.sigterm) process.on('SIGTERM', onTerm);
   return () => {
-    process.off('SIGINT', handler);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   };
 }
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { UsageError } from '../core/errors.js';
 
 /** The first interpreter that imports torch, or why none did. */
-export function findTorchPython(explicit?: string): { python: string } | { skipped: string } {
+export function findTorchPython(explicit?: string): { python: string } | { skipped: string; why: string } {
   const candidates = explicit ? [explicit] : ['python3', '/usr/bin/python3'];
   const why: string[] = [];
   for (const py of candidates) {
@@ -17,17 +17,19 @@ export function findTorchPython(explicit?: string): { python: string } | { skipp
     if (r.status === 0) return { python: py };
     why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
   }
-  return { skipped: `no python with torch (${why.join('; ')})` };
+  return { skipped: `no python with torch (${why.join('; ')})`, why: why.join('; ') };
 }
 
 /**
- * An interpreter named with --python must import torch: checked before any measuring, so a typo
- * is a usage error rather than a benchmark without its reference (the default search only skips).
+ * The interpreter of a benchmark's PyTorch reference, looked for once, before any measuring, or
+ * why there is none. One named with --python must import torch: a typo is a usage error rather
+ * than a benchmark without its reference (the default search only skips).
  */
-export function checkExplicitPython(explicit: string | undefined, torch: boolean): void {
-  if (explicit === undefined || !torch) return;
+export function torchReference(explicit: string | undefined, torch: boolean): { python: string } | { skipped: string } {
+  if (!torch) return { skipped: 'disabled by --no-torch' };
   const found = findTorchPython(explicit);
-  if ('skipped' in found) throw new UsageError(`--python ${explicit}: cannot run the PyTorch reference: ${found.skipped.replace(/^no python with torch \((.*)\)$/, '$1')}`);
+  if ('skipped' in found && explicit !== undefined) throw new UsageError(`--python ${explicit}: cannot run the PyTorch reference: ${found.why}`);
+  return found;
 }
 
 /** Run `python script args...` and parse the JSON object on the last line of its stdout. */

@@ -303,7 +303,7 @@ export function renderPair(pair: Pair, model: ModelPayload, out: string, opts: P
  * Where renderClips writes `out` until it is complete (beside it, hidden, this process's own;
  * ffmpeg picks the container by the extension, so the name keeps it).
  */
-export function renderTempPath(out: string): string {
+function renderTempPath(out: string): string {
   return join(dirname(resolve(out)), `.${basename(out, extname(out))}.tmp-${process.pid}${extname(out).toLowerCase()}`);
 }
 
@@ -420,7 +420,7 @@ export function isBrowserGone(err: unknown): boolean {
  * is not a bug of prefrl's: say so in one line, with where the render stopped and what helps.
  * Other errors pass through as they are.
  */
-export function browserGone(err: unknown, framesDone: number, frames: number, out: string): unknown {
+function browserGone(err: unknown, framesDone: number, frames: number, out: string): unknown {
   if (!isBrowserGone(err)) return err;
   return new ServiceError(
     `Chromium closed during the render, after ${framesDone} of ${frames} frames; nothing was written to ${out}. ` +

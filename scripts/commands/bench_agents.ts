@@ -29,7 +29,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { checkExplicitPython, findTorchPython, runJsonScript } from '../torch.js';
+import { runJsonScript, torchReference } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench agents',
@@ -155,7 +155,7 @@ export const benchAgentsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    checkExplicitPython(f.python, f.torch);
+    const found = torchReference(f.python, f.torch);
     const nproc = availableParallelism();
     const threads = positiveInts(f.torchThreads ?? ['1', String(nproc)], '--torch-threads');
     const uniqueThreads = [...new Set(threads)];
@@ -173,20 +173,16 @@ export const benchAgentsCommand: Command = {
 
     const torchRuns: { threads: number; ppo: TorchRun | null; iql: TorchRun | null; errors: string[] }[] = [];
     let torchSkipped: string | null = null;
-    if (!f.torch) torchSkipped = 'disabled by --no-torch';
+    if ('skipped' in found) torchSkipped = found.skipped;
     else {
-      const found = findTorchPython(f.python);
-      if ('skipped' in found) torchSkipped = found.skipped;
-      else {
-        for (const t of uniqueThreads) {
-          log.info(`PyTorch references with ${found.python} (${t} thread${t === 1 ? '' : 's'})`);
-          const common = [`--obs-dim=${f.obsDim}`, `--act-dim=${f.actDim}`, `--threads=${t}`, `--seed=${f.seed}`];
-          const ppo = runJsonScript<TorchRun>(found.python, asset('benchmarks/torch/ppo_update.py'), [...common, `--warmup=${f.ppoWarmup}`, `--repeats=${f.ppoRepeats}`]);
-          const iq = runJsonScript<TorchRun>(found.python, asset('benchmarks/torch/iql_update.py'), [...common, `--warmup=${f.iqlWarmup}`, `--repeats=${f.iqlRepeats}`]);
-          const errors = [ppo, iq].flatMap((r) => ('error' in r ? [r.error] : []));
-          for (const e of errors) log.warn(e);
-          torchRuns.push({ threads: t, ppo: 'result' in ppo ? ppo.result : null, iql: 'result' in iq ? iq.result : null, errors });
-        }
+      for (const t of uniqueThreads) {
+        log.info(`PyTorch references with ${found.python} (${t} thread${t === 1 ? '' : 's'})`);
+        const common = [`--obs-dim=${f.obsDim}`, `--act-dim=${f.actDim}`, `--threads=${t}`, `--seed=${f.seed}`];
+        const ppo = runJsonScript<TorchRun>(found.python, asset('benchmarks/torch/ppo_update.py'), [...common, `--warmup=${f.ppoWarmup}`, `--repeats=${f.ppoRepeats}`]);
+        const iq = runJsonScript<TorchRun>(found.python, asset('benchmarks/torch/iql_update.py'), [...common, `--warmup=${f.iqlWarmup}`, `--repeats=${f.iqlRepeats}`]);
+        const errors = [ppo, iq].flatMap((r) => ('error' in r ? [r.error] : []));
+        for (const e of errors) log.warn(e);
+        torchRuns.push({ threads: t, ppo: 'result' in ppo ? ppo.result : null, iql: 'result' in iq ? iq.result : null, errors });
       }
     }
     if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);

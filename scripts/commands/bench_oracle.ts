@@ -271,20 +271,12 @@ export const benchOracleCommand: Command = {
     const progress = new Progress(`bench oracle ${suite.name}`, total, { unit: 'work', clock: ctx.clock, sink: ctx.io.stderr, tty: false, intervalMs: 0, silent: pending.length === 0 });
     let k = 0;
     // Ctrl-C: the runs of a cell are the bench's, not the user's to resume (a cell that stops starts over).
-    const stopLine = (): string => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`;
-    const stopHint = pending.length > 0 ? onInterrupt(ctx, stopLine) : () => undefined;
+    // SIGTERM too (a batch system's time limit): the claims go back through the 'exit' listener.
+    const stopHint = pending.length > 0 ? onInterrupt(ctx, () => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`, { sigterm: true }) : () => undefined;
     const releaseHeld = (): void => {
       for (const r of [...held]) r();
     };
-    const onTerm = (): void => {
-      try {
-        ctx.io.stderr.write(`${stopLine()}\n`);
-      } finally {
-        process.exit(143);
-      }
-    };
     process.on('exit', releaseHeld);
-    if (pending.length > 0) process.on('SIGTERM', onTerm);
     try {
       for (const cell of pending) {
         k++;
@@ -321,7 +313,6 @@ export const benchOracleCommand: Command = {
       }
     } finally {
       stopHint();
-      process.off('SIGTERM', onTerm);
       process.off('exit', releaseHeld);
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkOutFolder } from '../../core/paths.js';
+import { meanSe } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
 import {
@@ -94,14 +95,6 @@ export function risingBudgets(list: readonly string[]): number[] {
     }
   }
   return budgets;
-}
-
-function meanSe(x: readonly number[]): { mean: number; se: number } {
-  const n = x.length;
-  const mean = x.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, se: 0 };
-  const v = x.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
-  return { mean, se: Math.sqrt(v / n) };
 }
 
 const groupOf = (world: string): string => (world === 'delivery' ? 'delivery' : 'random');

@@ -23,7 +23,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { checkExplicitPython, findTorchPython } from '../torch.js';
+import { torchReference } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -72,7 +72,7 @@ export const benchRewardCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    checkExplicitPython(f.python, f.torch);
+    const found = torchReference(f.python, f.torch);
     const hidden = positiveInts(f.hidden, '--hidden');
     if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
@@ -134,36 +134,32 @@ export const benchRewardCommand: Command = {
     let torch: TorchResult | null = null;
     let torchSkipped: string | null = null;
     const torchThreads = f.torchThreads ?? availableParallelism();
-    if (!f.torch) torchSkipped = 'disabled by --no-torch';
+    if ('skipped' in found) torchSkipped = found.skipped;
     else {
-      const found = findTorchPython(f.python);
-      if ('skipped' in found) torchSkipped = found.skipped;
+      log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
+      const args = [
+        TORCH_SCRIPT,
+        `--members=${f.members}`,
+        `--hidden=${hidden.join(',')}`,
+        `--in-dim=${inDim}`,
+        `--pairs=${f.pairs}`,
+        `--length=${f.length}`,
+        `--activation=${DEFAULT_REWARD_NET.activation}`,
+        `--output-activation=${DEFAULT_REWARD_NET.outputActivation}`,
+        `--warmup=${f.warmup}`,
+        `--repeats=${f.repeats}`,
+        `--threads=${torchThreads}`,
+        `--relabel=${f.relabel > 0 ? f.torchRelabel : 0}`,
+        `--seed=${f.seed}`,
+      ];
+      const r = spawnSync(found.python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const last = r.stdout?.trim().split('\n').pop() ?? '';
+      if (r.status !== 0) torchSkipped = `the PyTorch script failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
       else {
-        log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
-        const args = [
-          TORCH_SCRIPT,
-          `--members=${f.members}`,
-          `--hidden=${hidden.join(',')}`,
-          `--in-dim=${inDim}`,
-          `--pairs=${f.pairs}`,
-          `--length=${f.length}`,
-          `--activation=${DEFAULT_REWARD_NET.activation}`,
-          `--output-activation=${DEFAULT_REWARD_NET.outputActivation}`,
-          `--warmup=${f.warmup}`,
-          `--repeats=${f.repeats}`,
-          `--threads=${torchThreads}`,
-          `--relabel=${f.relabel > 0 ? f.torchRelabel : 0}`,
-          `--seed=${f.seed}`,
-        ];
-        const r = spawnSync(found.python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-        const last = r.stdout?.trim().split('\n').pop() ?? '';
-        if (r.status !== 0) torchSkipped = `the PyTorch script failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-        else {
-          try {
-            torch = JSON.parse(last) as TorchResult;
-          } catch {
-            torchSkipped = `the PyTorch script printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})`;
-          }
+        try {
+          torch = JSON.parse(last) as TorchResult;
+        } catch {
+          torchSkipped = `the PyTorch script printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})`;
         }
       }
     }

@@ -17,6 +17,7 @@ import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { allPairs } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
+import { isTie } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
@@ -117,8 +118,9 @@ export const labelCommand: Command = {
         for (let i = 0; i < todo.length; i += f.batch) {
           const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
           added += store.addLabels(labels).added;
-          preferences += labels.filter((l) => l.kind === 'preference' && l.probFirst !== 0.5).length;
-          ties += labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
+          const t = labels.filter(isTie).length;
+          ties += t;
+          preferences += labels.filter((l) => l.kind === 'preference').length - t;
           progress.update(Math.min(todo.length, i + f.batch));
         }
         progress.finish();

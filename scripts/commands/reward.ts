@@ -17,7 +17,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { returnCorrelation } from '../../reward/metrics.js';
 import { RewardNet } from '../../reward/network.js';
 import { segmentReturn } from '../../reward/segments.js';
-import { LabelStore } from '../../reward/store.js';
+import { isTie, type LabelStore } from '../../reward/store.js';
 import { epochMetricsRecord, noImprovementWarning, rewardTrainOptions, trainRewardModel, trainResultSummary } from '../../reward/train.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
@@ -76,7 +76,7 @@ export const rewardCommand: Command = {
       const { pairs, labels } = storeLabels(store, f.teacher);
       const preferences = labels.filter((l) => l.kind === 'preference').length;
       // Ties (probFirst 0.5) train as soft labels, so they count among the preferences here; said apart as in labels stats.
-      const ties = labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
+      const ties = labels.filter(isTie).length;
       if (preferences < 2) {
         const c = store.counts();
         const teachers = Object.keys(c.perTeacher);

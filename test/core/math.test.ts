@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { logSigmoid, mean, median, pearson, ranks, RunningMeanStd, sigmoid, spearman, std } from '../../core/math.js';
+import { logSigmoid, mean, meanSe, median, pearson, ranks, RunningMeanStd, sigmoid, spearman, std } from '../../core/math.js';
 
 describe('math', () => {
+  it('meanSe: mean and standard error with the sample deviation (n - 1); se 0 for one value', () => {
+    // 1, 2, 3, 4: mean 2.5, squared deviations 5, sample variance 5/3, se sqrt(5/3/4) = 0.6455.
+    const r = meanSe([1, 2, 3, 4]);
+    expect(r.mean).toBe(2.5);
+    expect(r.se).toBeCloseTo(Math.sqrt(5 / 12), 12);
+    expect(meanSe(Float64Array.of(7))).toEqual({ mean: 7, se: 0 });
+  });
+
   it('sigmoid and logSigmoid match hand values and stay finite', () => {
     expect(sigmoid(0)).toBe(0.5);
     expect(sigmoid(2)).toBeCloseTo(0.880797, 6); // 1 / (1 + e^-2)
