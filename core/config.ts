@@ -85,6 +85,11 @@ export function toKebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** The command-line flag of a flag key: `vlmKeyEnv` -> `--vlm-key-env`. */
+export function flagName(key: string): string {
+  return `--${toKebab(key)}`;
+}
+
 function toCamel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }

@@ -164,10 +164,12 @@ const NEW_RUN_FILES = new Set(['config.json', 'software.json', 'metrics.jsonl', 
 /**
  * Remove a run folder that holds nothing its command produced (only config.json, software.json,
  * an empty metrics.jsonl and an empty artifacts/), e.g. after a rollout that failed at its
- * first step, so `prefrl runs` does not list it as unfinished. Call it after close(). Returns
- * whether the folder was removed; a folder with anything else in it is left as it is.
+ * first step, so `prefrl runs` does not list it as unfinished. It closes the run first (closing
+ * again is harmless). Returns whether the folder was removed; a folder with anything else in it
+ * is left as it is.
  */
 export function removeIfEmpty(run: RunDir): boolean {
+  run.close();
   const entries = readdirSync(run.path);
   if (entries.some((e) => !NEW_RUN_FILES.has(e))) return false;
   if (existsSync(join(run.path, 'metrics.jsonl')) && statSync(join(run.path, 'metrics.jsonl')).size > 0) return false;

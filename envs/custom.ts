@@ -172,64 +172,38 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }
       const names = task.rewardTerms.map((t) => t.name);
+      // Each of the task's functions, run so that an exception becomes one line naming the file and the function.
+      const guard =
+        <A extends unknown[], R>(name: string, fn: (...a: A) => R, hint?: (e: unknown) => string) =>
+        (...a: A): R => {
+          try {
+            return fn(...a);
+          } catch (e) {
+            throw taskError(file, name, e, hint?.(e) ?? '');
+          }
+        };
+      const observe = guard('observe', b.observe.bind(b), (e) => (e instanceof RangeError ? ` (the observation holds obsDim = ${b.obsDim} values)` : ''));
+      const rewardTerms = guard('rewardTerms', b.rewardTerms.bind(b));
+      const { beforeStep, success } = b;
       return {
         ...b,
-        initialize(p, rng) {
-          try {
-            b.initialize(p, rng);
-          } catch (e) {
-            throw taskError(file, 'initialize', e);
-          }
-        },
+        initialize: guard('initialize', b.initialize.bind(b)),
         observe(p, out) {
-          try {
-            b.observe(p, out);
-          } catch (e) {
-            throw taskError(file, 'observe', e, e instanceof RangeError ? ` (the observation holds obsDim = ${b.obsDim} values)` : '');
-          }
+          observe(p, out);
           for (let i = 0; i < out.length; i++) {
             if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
           }
         },
-        ...(b.beforeStep
-          ? {
-              beforeStep(p: Physics) {
-                try {
-                  b.beforeStep?.(p);
-                } catch (e) {
-                  throw taskError(file, 'beforeStep', e);
-                }
-              },
-            }
-          : {}),
+        ...(beforeStep ? { beforeStep: guard('beforeStep', beforeStep.bind(b)) } : {}),
         rewardTerms(p, action, out) {
-          try {
-            b.rewardTerms(p, action, out);
-          } catch (e) {
-            throw taskError(file, 'rewardTerms', e);
-          }
+          rewardTerms(p, action, out);
           for (let i = 0; i < out.length; i++) {
             if (!Number.isFinite(out[i])) throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}; reward terms must be finite numbers`, 'rewardTerms');
           }
         },
-        terminated(p) {
-          try {
-            return b.terminated(p);
-          } catch (e) {
-            throw taskError(file, 'terminated', e);
-          }
-        },
-        ...(b.success
-          ? {
-              success(p: Physics) {
-                try {
-                  return b.success?.(p) ?? Number.NaN;
-                } catch (e) {
-                  throw taskError(file, 'success', e);
-                }
-              },
-            }
-          : {}),
+        terminated: guard('terminated', b.terminated.bind(b)),
+        // (A JS task whose success() returns nothing reads as NaN: no measure.)
+        ...(success ? { success: guard('success', (p: Physics) => success.call(b, p) ?? Number.NaN) } : {}),
       };
     },
   };

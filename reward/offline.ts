@@ -591,7 +591,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size }, ...(o.partOf ? { partOf: o.partOf } : {}) },
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size }, partOf: o.partOf },
       clock,
     });
   o.onRun?.(run.path);

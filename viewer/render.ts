@@ -15,13 +15,13 @@
  * A missing chromium or ffmpeg is an InputError naming the package to install.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { InputError, ServiceError, UsageError } from '../core/errors.js';
-import { asset } from '../core/paths.js';
+import { asset, isFolder } from '../core/paths.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { LabelStore } from '../reward/store.js';
 import type { Pair, Segment } from '../reward/types.js';
@@ -233,7 +233,7 @@ export function pairClips(pair: Pair, side: Side): Segment[] {
 }
 
 export interface ClipRenderOptions extends FrameRenderOptions {
-  /** Video frame rate (default: real time, 1 / dt). */
+  /** Video frame rate (default: defaultFps(dt), real time at most MAX_DEFAULT_FPS). */
   readonly fps?: number;
   /** Step shown in a .png (default 0). */
   readonly step?: number;
@@ -279,14 +279,8 @@ export function checkRenderTarget(clips: readonly Segment[], out: string, step?:
   const ext = extname(out).toLowerCase();
   if (!['.mp4', '.webm', '.png'].includes(ext)) throw new UsageError(`--out ${out}: expected a .mp4, .webm or .png file`);
   const folder = dirname(resolve(out));
-  let isDir = false;
-  try {
-    isDir = statSync(folder).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
-  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out}: is a folder`);
+  if (!isFolder(folder)) throw new UsageError(`--out ${out}: ${folder} is not an existing folder`);
+  if (isFolder(out)) throw new UsageError(`--out ${out}: is a folder`);
   const length = Math.max(...clips.map((s) => s.length));
   if (ext === '.png') {
     const s = step ?? 0;

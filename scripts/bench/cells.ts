@@ -250,21 +250,16 @@ export function claimCell(suiteDir: string, id: string, now: Date = new Date()):
   return { ok: false, holder: readClaim(path) };
 }
 
-/** A claim held by a live process (or another host), for listings; null when the cell is free. */
-/** The holder of a cell's stale claim (a process on this host that is gone: the cell was stopped and starts over on the next run), or null. */
-export function staleClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
+/**
+ * A cell's claim, for listings, read once: its holder ('unknown' while the file is being written)
+ * and whether it is stale (a process on this host that is gone: the cell was stopped and starts
+ * over on the next run); null when the cell is unclaimed.
+ */
+export function claimState(suiteDir: string, id: string): { holder: ClaimHolder | 'unknown'; stale: boolean } | null {
   const path = claimFile(suiteDir, id);
   if (!existsSync(path)) return null;
   const h = readClaim(path);
-  return claimIsStale(path, hostname(), Date.now(), h) ? (h ?? 'unknown') : null;
-}
-
-/** The live holder of a cell's claim (or 'unknown' while its file is being written), or null when unclaimed or stale. */
-export function activeClaim(suiteDir: string, id: string): ClaimHolder | 'unknown' | null {
-  const path = claimFile(suiteDir, id);
-  if (!existsSync(path)) return null;
-  const h = readClaim(path);
-  return claimIsStale(path, hostname(), Date.now(), h) ? null : (h ?? 'unknown');
+  return { holder: h ?? 'unknown', stale: claimIsStale(path, hostname(), Date.now(), h) };
 }
 
 /** JSON with non-finite numbers as null (JSON has no NaN). */

@@ -13,7 +13,7 @@ import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeTextAtomic } from '../../core/run.js';
-import { activeClaim, staleClaim, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, damagedCellFiles, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, damagedCellFiles, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -144,9 +144,10 @@ export const benchOracleCommand: Command = {
     }
 
     if (f.dryRun) {
-      const running = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : activeClaim(suiteDir, c.id)]));
+      const claims = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : claimState(suiteDir, c.id)]));
+      const running = new Map([...claims].map(([id, c]) => [id, c && !c.stale ? c.holder : null]));
       // A claim its process left behind: the cell was stopped (Ctrl-C, a kill, a crash) and starts over.
-      const stopped = new Map(selected.map((c) => [c.id, status.get(c.id) === 'done' ? null : staleClaim(suiteDir, c.id)]));
+      const stopped = new Map([...claims].map(([id, c]) => [id, c?.stale ? c.holder : null]));
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,

@@ -120,7 +120,7 @@ export const collectCommand: Command = {
     const run = createRunDir({
       root: f.runsDir,
       name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,
-      config: { command: 'collect', ...f, envConfig, ...(ctx.partOf ? { partOf: ctx.partOf } : {}) },
+      config: { command: 'collect', ...f, envConfig, partOf: ctx.partOf },
       clock: ctx.clock,
     });
     const progress = new Progress(`collect ${envSpec.id} ${f.policy}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
@@ -206,7 +206,6 @@ export const collectCommand: Command = {
       return 0;
     } catch (e) {
       // Failed before anything was saved: leave no empty "unfinished" run folder behind.
-      run.close();
       removeIfEmpty(run);
       throw e;
     } finally {

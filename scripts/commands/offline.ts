@@ -10,7 +10,7 @@ import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput,
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { BACKENDS } from '../../core/backend.js';
-import { flags, type Parsed, positiveInts } from '../../core/config.js';
+import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
@@ -188,7 +188,6 @@ const VLM_CONNECTION_FLAGS = ['vlmBaseUrl', 'vlmKeyEnv', 'vlmConcurrency', 'vlmR
 const CONFIG_FLAGS = Object.keys(offlineFlags).filter((k) => !['stage', 'force', 'resume', 'runsDir', 'name', 'json', 'quiet', ...HUMAN_FLAG_KEYS, ...VLM_CONNECTION_FLAGS].includes(k));
 
 /** `--kebab-case` of a flag key. */
-const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 function n(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
@@ -265,7 +264,7 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${shellPath(runPath)}` : 'stopped before a run folder was made'));
   try {
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, ...(ctx.partOf ? { partOf: ctx.partOf } : {}), human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

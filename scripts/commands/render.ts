@@ -14,7 +14,7 @@ import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
 import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
-import { type CameraSpec, checkRenderTarget, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
+import { type CameraSpec, checkRenderTarget, MAX_DEFAULT_FPS, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
 import { type Command, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -30,7 +30,7 @@ const spec = {
     side: flags.choice(['both', 'a', 'b'] as const, { doc: 'with --store: both clips side by side (a left), or one', optional: true, defaultDoc: 'both' }),
     width: flags.int({ doc: 'image width, px', optional: true, defaultDoc: '1280 for both, 640 for one', min: 16, max: 4096 }),
     height: flags.int({ doc: 'image height, px', default: 480, min: 16, max: 4096 }),
-    fps: flags.float({ doc: 'video frames per second', optional: true, defaultDoc: 'real time: 1 / env dt, at most 60 (shorter steps: every k-th step is shown)', min: 1, max: 240 }),
+    fps: flags.float({ doc: 'video frames per second', optional: true, defaultDoc: `real time: 1 / env dt, at most ${MAX_DEFAULT_FPS} (shorter steps: every k-th step is shown)`, min: 1, max: 240 }),
     step: flags.int({ doc: 'step shown in a .png', default: 0, min: 0 }),
     camera: flags.string({ doc: 'auto | side | front | top | iso | AZ,EL[,DIST] (degrees, metres)', default: 'auto' }),
     follow: flags.choice(['auto', 'on', 'off'] as const, { doc: 'camera follows each robot (auto: when it travels)', default: 'auto' }),

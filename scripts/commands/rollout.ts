@@ -213,7 +213,6 @@ export const rolloutCommand: Command = {
       return 0;
     } catch (e) {
       // Failed before any episode was saved: leave no empty "unfinished" run folder behind.
-      run.close();
       removeIfEmpty(run);
       throw e;
     } finally {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
-import { flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
+import { flagName, flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { isFolder } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
@@ -370,7 +370,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
           root: f.runsDir,
           name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
           // The viewer's access token is a secret: never written to the run folder.
-          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, ...(ctx.partOf ? { partOf: ctx.partOf } : {}) },
+          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
         });
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
@@ -475,10 +475,6 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
  */
 const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', 'inlineEnvs', 'runsDir', ...HUMAN_FLAG_KEYS];
 
-function kebabFlag(key: string): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
-
 /** The flags given on a command line (keys), defaults left out. */
 function givenFlags(argv: readonly string[]): string[] {
   const loose = Object.fromEntries(Object.entries(trainFlags).map(([k, d]) => [k, { ...d, default: undefined, optional: true }])) as unknown as typeof trainFlags;
@@ -520,7 +516,7 @@ export const trainCommand: Command = {
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
-          `--resume: the run's saved config is used; drop ${fixed.map(kebabFlag).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume').map(kebabFlag).join(', ')} and the --human-* flags; start a new run to change the others)`,
+          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
         );
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
