@@ -66,6 +66,8 @@ const perRun = runs.map((r) => ({
   normalizedRatio: r.normalizedRatio,
   labels: r.labels,
   preferences: r.preferences,
+  // Absent in summaries written before ties were counted apart (their preferences include them).
+  ties: r.ties ?? null,
   skips: r.skips,
   teacherAgreement: r.teacherAgreement,
   rewardValAccuracy: r.rewardValAccuracy,
@@ -82,11 +84,11 @@ writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === '
 const f1 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
 const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 const lines = [
-  '| configuration | seed | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / skips | teacher agreement | corr. transition / episode | wall (s) |',
+  '| configuration | seed | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / ties / skips | teacher agreement | corr. transition / episode | wall (s) |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...perRun.map(
     (r) =>
-      `| ${r.group} | ${r.seed} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${f3(r.ratio)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
+      `| ${r.group} | ${r.seed} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${f3(r.ratio)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
   ),
   '',
   '| configuration | seeds | IQL learned | IQL true | BC | random | normalised ratio (mean of seeds) | normalised ratio of means | ratio of means |',

@@ -72,7 +72,7 @@ import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
-import { isTimeoutSkip, LabelStore } from './store.js';
+import { isTie, isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { heronStoreRecord } from './teachers/heron.js';
@@ -290,9 +290,15 @@ export interface OfflineSummary {
   /** How the pairs were chosen (OfflineConfig.query), and in how many rounds (1: all up front). */
   readonly query: QueryMethod;
   readonly queryRounds: number;
-  /** Pairs asked, preferences and skips received. */
+  /**
+   * Labels received (one per pair asked): strict preferences, ties (probFirst 0.5: a HERON tie,
+   * a person's "can't choose") and skips, counted apart as labels stats counts them, so
+   * labels = preferences + ties + skips. In summaries written before ties were counted apart,
+   * `ties` is absent and `preferences` includes them.
+   */
   readonly labels: number;
   readonly preferences: number;
+  readonly ties?: number;
   readonly skips: number;
   /** Fraction of strict preferences that agree with the true partial returns of the two segments. */
   readonly teacherAgreement: number | null;
@@ -985,7 +991,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         for (const p of batch) asked.add(p.id);
         store.addLabels(labels);
         const counts = store.counts();
-        progress.update(answered(), `${counts.preferences} preferences, ${counts.skips} skips`);
+        progress.update(answered(), `${counts.preferences - counts.ties} preferences, ${counts.ties} ties, ${counts.skips} skips`);
       }
       if (!active || store.counts().pairs >= c.cfg.labels) break;
       // The next round of active query selection (its reward model has its own progress bar).
@@ -998,7 +1004,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     c.run.writeJson(P.labels, {
       teacher: teacher.id,
       labels: counts.labels,
-      preferences: counts.preferences,
+      // Strict preferences and ties apart (the store's preferences include the ties).
+      preferences: counts.preferences - counts.ties,
+      ties: counts.ties,
       skips: counts.skips,
       // Of the skips, pairs nobody answered before the human teacher's timeout: asked again on --resume.
       timeouts: counts.timeouts,
@@ -1006,8 +1014,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       skipReasons: skipReasons(store),
       ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
     });
-    c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
-    c.log.info(`label: ${counts.labels} labels (${counts.preferences} preferences, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+    c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences - counts.ties, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
+    c.log.info(`label: ${counts.labels} labels (${counts.preferences - counts.ties} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
@@ -1111,6 +1119,8 @@ async function stageReward(c: Ctx): Promise<boolean> {
     inputs = { input: selection.input, ignoreObs: selection.ignoreObs };
     c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);
   }
+  // Ties train as soft labels, so they count among the preferences here; said apart as in prefrl reward.
+  const ties = labels.filter(isTie).length;
   const { net, res } = await fitRewardNet(c, pairs, labels, inputs, rng, `reward model (${pairs.length} preferences)`, (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)));
   try {
     net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
@@ -1125,12 +1135,13 @@ async function stageReward(c: Ctx): Promise<boolean> {
     const segmentCorrelation = pearson(net.meanSegmentSums(list), list.map(segmentReturn));
     c.run.writeJson(P.reward, {
       preferences: pairs.length,
+      ties,
       ...trainResultSummary(res),
       segmentReturnCorrelation: segmentCorrelation,
       preferenceModel: res.preferenceModel,
       ...(selection ? { inputSelection: selectionRecord(selection) } : {}),
     });
-    c.log.info(`reward: ${pairs.length} preferences, held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
+    c.log.info(`reward: ${pairs.length} preferences (${ties} of them ties), held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
   } finally {
     net.dispose();
   }
@@ -1254,7 +1265,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
   } finally {
     env.dispose();
   }
-  const labels = readJson<{ teacher: string; labels: number; preferences: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
+  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
   const reward = readJson<{ valAccuracy: number }>(join(c.run.path, P.reward));
   const relabel = readJson<{ transitionCorrelation: number; returnCorrelation: number }>(join(c.run.path, P.relabel));
   const learned = evals['iql-learned'] as AgentEval;
@@ -1282,6 +1293,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
     queryRounds: cfg.query === 'uniform' ? 1 : cfg.queryRounds,
     labels: labels.labels,
     preferences: labels.preferences,
+    ...(labels.ties === undefined ? {} : { ties: labels.ties }),
     skips: labels.skips,
     teacherAgreement: labels.teacherAgreement,
     rewardValAccuracy: reward.valAccuracy,

@@ -221,7 +221,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
   const row = (name: string, e: { meanReturn: number; stdReturn: number; meanSuccess: number }) => [name, n(e.meanReturn), n(e.stdReturn), n(e.meanSuccess, 3)];
   return [
     `${s.env}: ${s.datasetTransitions} transitions (${s.datasetEpisodes} episodes, mean return ${n(s.datasetMeanReturn)}), teacher ${s.teacherId}, ${s.preferenceModel}`,
-    `labels ${s.labels} (${s.preferences} preferences, ${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
+    `labels ${s.labels} (${s.preferences} preferences, ${s.ties === undefined ? '' : `${s.ties} ties, `}${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
       (s.query && s.query !== 'uniform' ? `; pairs chosen by ${s.query} in ${s.queryRounds} rounds` : ''),
     `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
     '',

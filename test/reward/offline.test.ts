@@ -130,7 +130,8 @@ describe('prefrl offline pipeline', () => {
     const s = rest.summary!;
     expect(s.env).toBe('toy-reach');
     expect(s).toMatchObject({ labels: 40, teacher: 'oracle', teacherId: 'oracle', updates: 10, evalEpisodes: 2, segmentLength: 10, preferenceModel: 'partial-return' });
-    expect(s.preferences + s.skips).toBe(40);
+    // The oracle never ties (its probFirst is 0 or 1), so every answer is a strict preference.
+    expect(s).toMatchObject({ preferences: 40, ties: 0, skips: 0 });
     for (const k of ['iqlLearned', 'iqlTrue', 'bc', 'random'] as const) {
       expect(Number.isFinite(s.returns[k].meanReturn)).toBe(true);
       expect(s.returns[k].returns).toHaveLength(2);
@@ -170,7 +171,7 @@ describe('prefrl offline pipeline', () => {
       expect(j, k).toHaveProperty(k);
     }
     expect(j.teacherId).toBe('synthetic-vlm:errorRate=0.2,unsureRate=0.1');
-    expect((j.preferences as number) + (j.skips as number)).toBe(40);
+    expect((j.preferences as number) + (j.ties as number) + (j.skips as number)).toBe(40);
     expect(j.skips as number).toBeGreaterThan(0); // equal final successes are "unsure"
     expect(Object.keys(j.returns as object).sort()).toEqual(['bc', 'iqlLearned', 'iqlTrue', 'random']);
 
@@ -479,9 +480,9 @@ describe('prefrl offline pipeline', () => {
     }
     expect(strict).toBeGreaterThan(0);
     const summary = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; preferences: number; teacherAgreement: number | null };
-    expect(summary).toMatchObject({ teacher: 'human', preferences: 4, teacherAgreement: agreeing / strict });
+    expect(summary).toMatchObject({ teacher: 'human', preferences: 4, ties: 0, skips: 0, teacherAgreement: agreeing / strict });
     // The server stored the answers before the teacher returned them: they still count as new (before: "0 new").
-    expect(lines.join('')).toContain('label: 4 labels (4 preferences, 0 skips; 4 new)');
+    expect(lines.join('')).toContain('label: 4 labels (4 preferences, 0 ties, 0 skips; 4 new)');
     // The reward stage learns from the people's answers (before: "the teacher human gave no preference, only skips").
     await runOffline({ resume: res.runDir, stages: ['reward'] }, { logger: silentLogger });
     const reward = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'reward.json'), 'utf8')) as { preferences: number };
@@ -534,14 +535,14 @@ describe('prefrl offline pipeline', () => {
     for (let k = 0; k < 4; k++) {
       c.send({ type: 'next' });
       const p = await c.next('pair');
-      c.send({ type: 'answer', labelId: `h-66666666666660${k}0`, pairId: p.pairId, name: 'ada', choice: k === 3 ? 'cant_tell' : 'left', responseMs: 5 });
+      c.send({ type: 'answer', labelId: `h-66666666666660${k}0`, pairId: p.pairId, name: 'ada', choice: k === 3 ? 'cant_tell' : k === 2 ? 'equal' : 'left', responseMs: 5 });
       await c.next('ack');
     }
     c.close();
     expect((await running).stages).toEqual({ label: 'ran' });
-    // 4 timeouts + 3 preferences + 1 deliberate skip ("can't tell" answers the pair).
-    expect(counts()).toMatchObject({ labels: 8, preferences: 3, skips: 5, timeouts: 4, pending: 0, waitingForPeople: 0 });
-    expect(lines.join('')).toContain('label: 8 labels (3 preferences, 5 skips; 4 new)');
+    // 4 timeouts + 2 strict preferences + 1 tie ("equal") + 1 deliberate skip ("can't tell" answers the pair).
+    expect(counts()).toMatchObject({ labels: 8, preferences: 3, ties: 1, skips: 5, timeouts: 4, pending: 0, waitingForPeople: 0 });
+    expect(lines.join('')).toContain('label: 8 labels (2 preferences, 1 ties, 5 skips; 4 new)');
     // Nothing open: a further resume leaves the stage alone.
     expect((await runOffline({ resume: first.runDir, stages: ['label'], human: { port: 0, staticDir: site, timeoutS: 0.2 } }, { logger: silentLogger })).stages).toEqual({ label: 'skipped' });
   }, 60_000);

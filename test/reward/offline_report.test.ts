@@ -1,9 +1,10 @@
 /**
  * `prefrl offline`: the ratio line of the report (the normalised score first; the plain ratio
  * only for positive returns; a note when IQL-true does not beat random), a bad HERON config
- * refused before a run folder is made, and the viewer's token asked only of the human teacher.
+ * refused before a run folder is made, the viewer's token asked only of the human teacher, and
+ * ties counted apart from strict preferences.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import type { AgentEval } from '../../reward/offline.js';
 import { main } from '../../scripts/cli.js';
 import { ratioLine } from '../../scripts/commands/offline.js';
-import { captureCli } from '../helpers/cli.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 
 let dir = '';
 let data = '';
@@ -100,4 +101,23 @@ describe('offline: checks before a run folder is made', () => {
     expect(await main(['offline', '--dataset', data, '--teacher', 'human', '--human-host', '0.0.0.0', '--runs-dir', join(dir, 'runs-human'), '--quiet'], h.ctx)).toBe(2);
     expect(h.err.join('')).toMatch(/--human-token/);
   });
+});
+
+describe('offline: label counts', () => {
+  it('--teacher heron whose one margin no pair exceeds: every label is a tie, counted apart from strict preferences in labels.json, reward.json, the summary and the report', async () => {
+    const file = join(dir, 'heron-ties.json');
+    writeFileSync(file, JSON.stringify({ ranking: ['goal_distance'], margins: [1e6] }));
+    const runs = join(dir, 'runs-heron-ties');
+    const agent = ['--updates', '4', '--batch-size', '16', '--hidden', '8', '--eval-episodes', '1', '--reward-members', '1', '--reward-hidden', '8', '--reward-epochs', '2', '--backend', 'wasm'];
+    const c = captureCli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'heron', '--heron-config', file, '--labels', '8', '--segment-length', '10', ...agent, '--runs-dir', runs, '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
+    const run = join(runs, readdirSync(runs)[0]);
+    expect(JSON.parse(readFileSync(join(run, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ labels: 8, preferences: 0, ties: 8, skips: 0 });
+    // The reward model trains on ties as soft labels: they count among its preferences, said apart.
+    expect(JSON.parse(readFileSync(join(run, 'artifacts', 'reward.json'), 'utf8'))).toMatchObject({ preferences: 8, ties: 8 });
+    expect(lastJson(c.out)).toMatchObject({ labels: 8, preferences: 0, ties: 8, skips: 0 });
+    const h = captureCli();
+    expect(await main(['offline', '--resume', run, '--quiet'], h.ctx), h.err.join('')).toBe(0);
+    expect(h.out.join('')).toContain('labels 8 (0 preferences, 8 ties, 0 skips), agreement with the true partial return n/a');
+  }, 60_000);
 });
