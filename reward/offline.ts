@@ -72,7 +72,7 @@ import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn } from './segments.js';
-import { isTie, isTimeoutSkip, LabelStore } from './store.js';
+import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { heronStoreRecord } from './teachers/heron.js';
@@ -1030,10 +1030,11 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
 /**
  * Whether a stored label with teacher id `labelTeacher` is the run's teacher's: the human
  * teacher stores each person's answers under the person's id (`human:<name>`) and only its
- * timeout skips under its own id `human`.
+ * timeout skips under its own id `human` (isPersonId: the id rule of the store's `isPerson`; a
+ * run's store registers no other people).
  */
 export function labelsOf(teacher: string, labelTeacher: string): boolean {
-  return labelTeacher === teacher || (teacher === 'human' && labelTeacher.startsWith('human:'));
+  return labelTeacher === teacher || (teacher === HUMAN_TEACHER_ID && isPersonId(labelTeacher));
 }
 
 /** Fraction of strict preferences of `teacher` (an id, or a test of ids) whose winner has the higher true segment return (ties in return left out). */

@@ -310,11 +310,32 @@ const ANSWERS = (l: string) => `NOT (${l}.kind = 'skip' AND ${l}.reason GLOB '*$
 /** SQL: 1 when the pair aliased `p` holds a timeout skip, for handing such pairs out after the others. */
 const TIMED_OUT = (p: string) => `EXISTS (SELECT 1 FROM labels lt WHERE lt.pair_id = ${p}.id AND NOT ${ANSWERS('lt')})`;
 
+/** The human teacher's id: people as one teacher (it stores its timeout skips under this id). */
+export const HUMAN_TEACHER_ID = 'human';
+/** The start of one person's teacher id, `human:<name>` (the viewer's). */
+export const PERSON_ID_PREFIX = 'human:';
+/** The teacher kind people are registered with (`putTeacher`). */
+export const PERSON_KIND = 'human';
+
+/** Whether a teacher id by itself names a person: "human" or "human:<name>" (no registry needed). */
+export function isPersonId(teacher: string): boolean {
+  return teacher === HUMAN_TEACHER_ID || teacher.startsWith(PERSON_ID_PREFIX);
+}
+
 /**
- * SQL: whether the teacher id in `col` is a person (see the header): registered with kind
- * "human", or an id "human" / "human:<name>". 1 or 0.
+ * Whether a teacher is a person (see the header): its id names one (`isPersonId`), or it is
+ * registered with kind "human" (`kind`: its kind in the teachers table, null when unregistered).
+ * The one definition: the store's SQL calls it as `prefrl_is_person` (IS_PERSON below).
  */
-const IS_PERSON = (col: string) => `(${col} = 'human' OR ${col} GLOB 'human:*' OR EXISTS (SELECT 1 FROM teachers tk WHERE tk.id = ${col} AND tk.kind = 'human'))`;
+export function isPerson(teacher: string, kind: string | null | undefined): boolean {
+  return isPersonId(teacher) || kind === PERSON_KIND;
+}
+
+/** Name of the SQL function each open store registers for `isPerson`. */
+const IS_PERSON_FN = 'prefrl_is_person';
+
+/** SQL: whether the teacher id in `col` is a person (`isPerson`, with its registered kind). 1 or 0. */
+const IS_PERSON = (col: string) => `${IS_PERSON_FN}(${col}, (SELECT tk.kind FROM teachers tk WHERE tk.id = ${col}))`;
 
 /** The answer of a label, for comparing two labels of one teacher on one pair. */
 function answerOf(l: { kind: string; probFirst?: number | null }): string {
@@ -497,6 +518,7 @@ export class LabelStore {
     }
     try {
       LabelStore.init(db, path, opts);
+      db.function(IS_PERSON_FN, { deterministic: true }, (teacher: unknown, kind: unknown) => (isPerson(String(teacher), typeof kind === 'string' ? kind : null) ? 1 : 0));
     } catch (e) {
       db.close();
       if (e instanceof InputError) throw e;
@@ -796,7 +818,7 @@ export class LabelStore {
     const row = db
       .transaction((): PairRow | undefined => {
         // Only labels and leases of the teacher's own audience (people or machines) fill a pair.
-        const person = (db.prepare(`SELECT ${IS_PERSON('@teacher')} AS v`).get({ teacher }) as { v: number }).v;
+        const person = this.isPerson(teacher) ? 1 : 0;
         const held = db
           .prepare(
             `SELECT p.* FROM leases s JOIN pairs p ON p.id = s.pair_id
@@ -892,6 +914,11 @@ export class LabelStore {
     this.live()
       .prepare('INSERT INTO teachers (id, kind, config) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, config = excluded.config')
       .run(t.id, t.kind, JSON.stringify(t.config ?? {}));
+  }
+
+  /** Whether `teacher` is a person (`isPerson` with the kind it is registered with, if any), as the store's queries decide it. */
+  isPerson(teacher: string): boolean {
+    return (this.live().prepare(`SELECT ${IS_PERSON('@teacher')} AS v`).get({ teacher }) as { v: number }).v === 1;
   }
 
   teachers(): TeacherInfo[] {

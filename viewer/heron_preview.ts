@@ -5,7 +5,7 @@
  * which term decided, and how often it agrees with the preferences people stored.
  */
 import type { EnvSpec } from '../envs/types.js';
-import type { LabelStore } from '../reward/store.js';
+import { isPerson, type LabelStore } from '../reward/store.js';
 import { heronDecide, heronLevels, parseHeronConfig, termSums, termSumStds } from '../reward/teachers/heron.js';
 import type { Pair, Segment } from '../reward/types.js';
 import type { HeronConfigJson, HeronDecisionJson, HeronResultMsg } from './protocol.js';
@@ -34,9 +34,11 @@ export interface HeronPoolOptions {
 export function loadHeronPool(store: LabelStore, opts: HeronPoolOptions = {}): HeronPool | null {
   const k = opts.samples ?? 8;
   const labelledAll = store.labelledPairs({ includeSkips: false }).slice(0, opts.maxLabelled ?? 2000);
+  // People's labels by the store's rule (isPerson: "human", "human:<name>" or registered with kind "human").
+  const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
   const labelled = labelledAll.map((lp) => ({
     pair: lp.pair,
-    human: lp.labels.filter((l) => l.kind === 'preference' && l.teacher.startsWith('human:')).map((l) => (l.kind === 'preference' ? l.probFirst : 0.5)),
+    human: lp.labels.flatMap((l) => (l.kind === 'preference' && isPerson(l.teacher, kinds.get(l.teacher)) ? [l.probFirst] : [])),
   }));
   const pending = store.pendingPairs({ limit: opts.maxPending ?? 200 });
   const segs = new Map<string, Segment>();

@@ -33,7 +33,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { EnvConfig } from '../../envs/registry.js';
-import { isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
+import { HUMAN_TEACHER_ID, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
 import type { ViewerServer as ViewerServerType } from '../../viewer/server.js';
 import type { Label, Pair, Teacher } from '../types.js';
 import { labelId } from './synthetic.js';
@@ -101,7 +101,7 @@ export class HumanTeacher implements Teacher {
 
   constructor(opts: HumanTeacherOptions) {
     this.opts = opts;
-    this.id = opts.id ?? 'human';
+    this.id = opts.id ?? HUMAN_TEACHER_ID;
     this.logger = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
     const t = opts.timeoutS ?? DEFAULT_HUMAN_TIMEOUT_S;
