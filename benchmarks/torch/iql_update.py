@@ -15,10 +15,7 @@ Prints one JSON object on the last line of stdout.
 """
 import argparse
 import copy
-import json
-import re
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -27,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal
 from torch.optim.lr_scheduler import CosineAnnealingLR
+
+from bench_common import print_result, setup_torch, timed_runs
 
 EXP_ADV_MAX = 100.0
 LOG_STD_MIN = -20.0
@@ -92,9 +91,7 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
+    setup_torch(a.threads, a.seed)
     np.random.seed(a.seed)
     n = a.dataset
     states = torch.randn(n, a.obs_dim)
@@ -150,28 +147,8 @@ def main():
         schedule.step()
         return (time.perf_counter() - t0) * 1000
 
-    for _ in range(a.warmup):
-        update()
-    times = [update() for _ in range(a.repeats)]
-    m = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    try:  # the BLAS libraries this process actually loaded (Debian's libblas.so.3 alternative)
-        with open("/proc/self/maps") as f:
-            blas_libs = sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
-    except OSError:
-        blas_libs = []
-    print(
-        json.dumps(
-            {
-                "torch": torch.__version__,
-                "python": sys.version.split()[0],
-                "threads": torch.get_num_threads(),
-                "blas": m.group(1) if m else None,
-                "blas_libs": blas_libs,
-                "update_ms": statistics.median(times),
-                "update_ms_all": times,
-            }
-        )
-    )
+    times = timed_runs(update, a.warmup, a.repeats)
+    print_result(update_ms=statistics.median(times), update_ms_all=times)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ Relabelling: the ensemble's forward pass (no grad) over `relabel` transitions in
 Prints one JSON object on the last line of stdout.
 """
 import argparse
-import json
-import re
 import statistics
-import sys
 import time
 
 import torch
 from torch import nn
+
+from bench_common import print_result, setup_torch, timed_runs
 
 
 def make_mlp(in_dim, hidden, activation, output_activation):
@@ -55,9 +54,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
 
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
+    setup_torch(a.threads, a.seed)
     hidden = [int(h) for h in a.hidden.split(",") if h]
     nets = [make_mlp(a.in_dim, hidden, a.activation, a.output_activation) for _ in range(a.members)]
     opts = [torch.optim.Adam(n.parameters(), lr=3e-4, betas=(0.9, 0.999), eps=1e-8) for n in nets]
@@ -73,13 +70,12 @@ def main():
             loss.backward()
             opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(a.repeats):
+    def timed_step():
         t0 = time.perf_counter()
         step()
-        times.append((time.perf_counter() - t0) * 1000)
+        return (time.perf_counter() - t0) * 1000
+
+    times = timed_runs(timed_step, a.warmup, a.repeats)
 
     relabel_per_s = None
     if a.relabel > 0:
@@ -96,30 +92,7 @@ def main():
                 rates.append(a.relabel / (time.perf_counter() - t0))
         relabel_per_s = statistics.median(rates)
 
-    m = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    blas = m.group(1) if m else None
-    # The BLAS libraries actually loaded by this process (Debian's torch links libblas.so.3,
-    # whose provider is chosen by update-alternatives: reference BLAS, OpenBLAS, BLIS...).
-    try:
-        with open("/proc/self/maps") as f:
-            blas_libs = sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
-    except OSError:
-        blas_libs = []
-    print(
-        json.dumps(
-            {
-                "torch": torch.__version__,
-                "python": sys.version.split()[0],
-                "threads": torch.get_num_threads(),
-                "blas": blas,
-                "blas_libs": blas_libs,
-                "step_ms": statistics.median(times),
-                "step_ms_all": times,
-                "relabel_per_s": relabel_per_s,
-                "relabel_transitions": a.relabel,
-            }
-        )
-    )
+    print_result(step_ms=statistics.median(times), step_ms_all=times, relabel_per_s=relabel_per_s, relabel_transitions=a.relabel)
 
 
 if __name__ == "__main__":
