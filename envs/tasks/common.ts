@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { asset } from '../../core/paths.js';
 import type { Rng } from '../../core/rng.js';
 import type { Physics } from '../mujoco/physics.js';
+import type { BoundTask } from '../mujoco/task.js';
 import type { ModelSource } from '../mujoco/runtime.js';
 
 const xmlCache = new Map<string, string>();
@@ -54,6 +55,13 @@ export function tolerance(x: number, lo: number, hi: number, margin: number): nu
   return Math.max(0, 1 - d / margin);
 }
 
+/** A point at a radius in [r0, r1) and a direction in [-a, a) rad from +x, m (the radius is drawn first). */
+export function polar(rng: Rng, r0: number, r1: number, a: number): [number, number] {
+  const r = rng.range(r0, r1);
+  const angle = rng.range(-a, a);
+  return [r * Math.cos(angle), r * Math.sin(angle)];
+}
+
 /** Distance in the x-y plane between row `i` of `a` and row `j` of `b` ([n, 3] position arrays, metres). */
 export function planarDistance(a: Float64Array, i: number, b: Float64Array, j: number): number {
   const dx = a[3 * i] - b[3 * j];
@@ -83,4 +91,49 @@ export interface PlanarHealthyRange {
 /** True while a planar robot's torso height and pitch are inside the healthy range (not fallen). */
 export function planarHealthy(height: number, pitch: number, range: PlanarHealthyRange): boolean {
   return height > range.minHeight && height < range.maxHeight && Math.abs(pitch) < range.maxPitch;
+}
+
+/** What the planar walkers (hopper-hop, walker-walk) share once bound to their model. */
+export interface PlanarWalker {
+  /** qvel address of the root x slide: the forward velocity, m/s. */
+  readonly xDof: number;
+  /** qpos address of the root pitch hinge, rad. */
+  readonly pitchQ: number;
+  /** True while the torso is inside the healthy range (not fallen). */
+  healthy(physics: Physics): boolean;
+  /**
+   * Everything of the bound task but its reward terms: observation qpos without root x and all
+   * of qvel; initial state qpos + U(-0.01, 0.01), qvel + N(0, 0.01^2); terminated once fallen;
+   * success the forward velocity scaled to [0, 1] at `successSpeed` m/s, 0 once fallen.
+   */
+  readonly task: Omit<BoundTask, 'rewardTerms'>;
+}
+
+/**
+ * Bind a planar walker (root joints "root_x" slide and "root_pitch" hinge, a "torso" body) with
+ * its healthy range and the forward speed that counts as full success, m/s.
+ */
+export function bindPlanarWalker(physics: Physics, range: PlanarHealthyRange, successSpeed: number): PlanarWalker {
+  const xDof = physics.jointDofAdr(physics.id('joint', 'root_x'));
+  const pitchQ = physics.jointQposAdr(physics.id('joint', 'root_pitch'));
+  const torso = physics.id('body', 'torso');
+  const healthy = (p: Physics): boolean => planarHealthy(p.views.xpos[3 * torso + 2], p.views.qpos[pitchQ], range);
+  return {
+    xDof,
+    pitchQ,
+    healthy,
+    task: {
+      obsDim: physics.nq - 1 + physics.nv,
+      initialize(p, rng) {
+        perturbInitialState(p, rng, 0.01, 0.01);
+      },
+      observe(p, out) {
+        writeQposQvel(p, out, 1);
+      },
+      terminated: (p) => !healthy(p),
+      success(p) {
+        return healthy(p) ? Math.min(1, Math.max(0, p.views.qvel[xDof] / successSpeed)) : 0;
+      },
+    },
+  };
 }

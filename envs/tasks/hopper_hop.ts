@@ -16,7 +16,7 @@
  * Success: forward velocity scaled to [0, 1] at 3 m/s, and 0 once fallen.
  */
 import { defineTask } from '../mujoco/task.js';
-import { perturbInitialState, planarHealthy, type PlanarHealthyRange, squaredNorm, writeQposQvel } from './common.js';
+import { bindPlanarWalker, type PlanarHealthyRange, squaredNorm } from './common.js';
 
 /** Torso ranges outside which the hopper counts as fallen (episode terminates). */
 export const HOPPER_HEALTHY: PlanarHealthyRange = { minHeight: 0.7, maxHeight: 2.5, maxPitch: 0.5 };
@@ -32,26 +32,13 @@ export const hopperHop = defineTask({
   horizon: 1000,
   frameSkip: 4,
   bind(physics) {
-    const xDof = physics.jointDofAdr(physics.id('joint', 'root_x'));
-    const pitchQ = physics.jointQposAdr(physics.id('joint', 'root_pitch'));
-    const torso = physics.id('body', 'torso');
-    const healthy = (p: typeof physics): boolean => planarHealthy(p.views.xpos[3 * torso + 2], p.views.qpos[pitchQ], HOPPER_HEALTHY);
+    const { xDof, healthy, task } = bindPlanarWalker(physics, HOPPER_HEALTHY, 3);
     return {
-      obsDim: physics.nq - 1 + physics.nv,
-      initialize(p, rng) {
-        perturbInitialState(p, rng, 0.01, 0.01);
-      },
-      observe(p, out) {
-        writeQposQvel(p, out, 1);
-      },
+      ...task,
       rewardTerms(p, action, out) {
         out[0] = p.views.qvel[xDof];
         out[1] = healthy(p) ? 1 : 0;
         out[2] = squaredNorm(action);
-      },
-      terminated: (p) => !healthy(p),
-      success(p) {
-        return healthy(p) ? Math.min(1, Math.max(0, p.views.qvel[xDof] / 3)) : 0;
       },
     };
   },

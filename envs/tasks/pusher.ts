@@ -29,21 +29,13 @@
  *   history at 0; the synthetic-vlm teacher (which judges only this measure at a segment's final
  *   frame, as a VLM judges a picture of where the puck is) then saw 87-89% of pairs as ties.
  */
-import type { Rng } from '../../core/rng.js';
 import { defineTask } from '../mujoco/task.js';
-import { planarDistance, squaredNorm, tolerance, writeCosSin } from './common.js';
+import { planarDistance, polar, squaredNorm, tolerance, writeCosSin } from './common.js';
 
 /** Radius of the goal disc in pusher.xml, m. */
 export const PUSHER_GOAL_RADIUS = 0.05;
 /** Distance beyond the goal disc over which success falls linearly from 1 to 0, m. */
 export const PUSHER_SUCCESS_MARGIN = 0.35;
-
-/** A point at a radius in [r0, r1) and a direction in [-a, a) rad from +x, m. */
-function polar(rng: Rng, r0: number, r1: number, a: number): [number, number] {
-  const r = rng.range(r0, r1);
-  const angle = rng.range(-a, a);
-  return [r * Math.cos(angle), r * Math.sin(angle)];
-}
 
 export const pusher = defineTask({
   id: 'pusher',

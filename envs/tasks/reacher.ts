@@ -19,7 +19,7 @@
  * Success: 1 with the fingertip inside the target, falling linearly to 0 at 0.1 m beyond it.
  */
 import { defineTask } from '../mujoco/task.js';
-import { planarDistance, squaredNorm, tolerance, writeCosSin } from './common.js';
+import { planarDistance, polar, squaredNorm, tolerance, writeCosSin } from './common.js';
 
 /** Radius of the target sphere in reacher.xml, m. */
 export const REACHER_TARGET_RADIUS = 0.05;
@@ -50,10 +50,7 @@ export const reacher = defineTask({
         v.qpos[armQ[1]] = rng.range(-2.5, 2.5);
         v.qvel[armV[0]] = 0.1 * rng.normal();
         v.qvel[armV[1]] = 0.1 * rng.normal();
-        const r = rng.range(0.07, 0.22);
-        const angle = rng.range(-Math.PI, Math.PI);
-        v.qpos[txQ] = r * Math.cos(angle);
-        v.qpos[tyQ] = r * Math.sin(angle);
+        [v.qpos[txQ], v.qpos[tyQ]] = polar(rng, 0.07, 0.22, Math.PI);
       },
       observe(p, out) {
         const v = p.views;

@@ -17,7 +17,7 @@
  * Success: forward velocity scaled to [0, 1] at 1.5 m/s (a brisk walk), and 0 once fallen.
  */
 import { defineTask } from '../mujoco/task.js';
-import { perturbInitialState, planarHealthy, type PlanarHealthyRange, squaredNorm, writeQposQvel } from './common.js';
+import { bindPlanarWalker, type PlanarHealthyRange, squaredNorm } from './common.js';
 
 /** Torso ranges outside which the walker counts as fallen (episode terminates). */
 export const WALKER_HEALTHY: PlanarHealthyRange = { minHeight: 0.75, maxHeight: 2.5, maxPitch: 1.0 };
@@ -37,27 +37,14 @@ export const walkerWalk = defineTask({
   horizon: 1000,
   frameSkip: 4,
   bind(physics) {
-    const xDof = physics.jointDofAdr(physics.id('joint', 'root_x'));
-    const pitchQ = physics.jointQposAdr(physics.id('joint', 'root_pitch'));
-    const torso = physics.id('body', 'torso');
-    const healthy = (p: typeof physics): boolean => planarHealthy(p.views.xpos[3 * torso + 2], p.views.qpos[pitchQ], WALKER_HEALTHY);
+    const { xDof, pitchQ, healthy, task } = bindPlanarWalker(physics, WALKER_HEALTHY, 1.5);
     return {
-      obsDim: physics.nq - 1 + physics.nv,
-      initialize(p, rng) {
-        perturbInitialState(p, rng, 0.01, 0.01);
-      },
-      observe(p, out) {
-        writeQposQvel(p, out, 1);
-      },
+      ...task,
       rewardTerms(p, action, out) {
         out[0] = Math.min(WALKER_VELOCITY_CAP, p.views.qvel[xDof]);
         out[1] = healthy(p) ? 1 : 0;
         out[2] = Math.cos(p.views.qpos[pitchQ]);
         out[3] = squaredNorm(action);
-      },
-      terminated: (p) => !healthy(p),
-      success(p) {
-        return healthy(p) ? Math.min(1, Math.max(0, p.views.qvel[xDof] / 1.5)) : 0;
       },
     };
   },
