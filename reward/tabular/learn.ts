@@ -91,6 +91,17 @@ function sampleIndex(p: ArrayLike<number>, u: number, from = 0, to = p.length): 
   return to - 1;
 }
 
+/** The segment walked: states [steps + 1], actions and transition entries [steps]. */
+function tabularSegment(mdp: TabularMdp, states: number[], actions: number[], entries: number[]): TabularSegment {
+  return {
+    states: Int32Array.from(states),
+    actions: Int32Array.from(actions),
+    entries: Int32Array.from(entries),
+    steps: entries.length,
+    endsTerminal: mdp.terminal[states[states.length - 1]] === 1,
+  };
+}
+
 /** A segment: start from mdp.start, `length` uniformly random actions, stop at a terminal. */
 export function sampleSegment(mdp: TabularMdp, length: number, rng: Rng): TabularSegment {
   if (!(Number.isInteger(length) && length >= 1)) throw new RangeError(`sampleSegment: length must be a positive integer, got ${length}`);
@@ -107,13 +118,7 @@ export function sampleSegment(mdp: TabularMdp, length: number, rng: Rng): Tabula
     entries.push(e);
     states.push(mdp.next[e]);
   }
-  return {
-    states: Int32Array.from(states),
-    actions: Int32Array.from(actions),
-    entries: Int32Array.from(entries),
-    steps: entries.length,
-    endsTerminal: mdp.terminal[states[states.length - 1]] === 1,
-  };
+  return tabularSegment(mdp, states, actions, entries);
 }
 
 /**
@@ -132,13 +137,7 @@ export function segmentFromActions(mdp: TabularMdp, start: number, actions: read
     entries.push(e);
     states.push(mdp.next[e]);
   }
-  return {
-    states: Int32Array.from(states),
-    actions: Int32Array.from(taken),
-    entries: Int32Array.from(entries),
-    steps: entries.length,
-    endsTerminal: mdp.terminal[states[states.length - 1]] === 1,
-  };
+  return tabularSegment(mdp, states, taken, entries);
 }
 
 /** n pairs of independently sampled segments. */
