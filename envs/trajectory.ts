@@ -35,7 +35,11 @@ export interface TrajectoryDims {
   readonly na: number;
 }
 
-export interface Trajectory extends TrajectoryDims {
+/**
+ * Steps of one env in the layouts of the header: a trajectory, or a segment cut from one
+ * (reward/types.ts).
+ */
+export interface StepArrays extends TrajectoryDims {
   readonly envId: string;
   readonly modelHash: string;
   /** Number of steps T. */
@@ -49,6 +53,9 @@ export interface Trajectory extends TrajectoryDims {
   readonly act: Float64Array;
   readonly time: Float64Array;
   readonly success: Float32Array;
+}
+
+export interface Trajectory extends StepArrays {
   /** Step index of s_0 within its episode. */
   readonly t0: number;
   readonly terminated: boolean;

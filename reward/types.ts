@@ -4,7 +4,7 @@
  * store, reward training, relabelling) speaks these types.
  */
 import type { Metrics } from '../core/log.js';
-import type { TrajectoryDims } from '../envs/trajectory.js';
+import type { StepArrays } from '../envs/trajectory.js';
 
 /**
  * A fixed-length window of H steps of one trajectory, with everything needed to replay it
@@ -13,25 +13,13 @@ import type { TrajectoryDims } from '../envs/trajectory.js';
  *   obs [(H+1), obsDim], actions [H, actDim], rewards [H], terms [H, nTerms],
  *   qpos [(H+1), nq], qvel [(H+1), nv], act [(H+1), na], time [(H+1)], success [H].
  */
-export interface Segment extends TrajectoryDims {
+export interface Segment extends StepArrays {
   /** Content hash (model hash, start state, actions): the same window always gets the same id. */
   readonly id: string;
-  readonly envId: string;
-  readonly modelHash: string;
-  /** Number of steps H. */
-  readonly length: number;
   /** Step index of s_0 within its episode. */
   readonly startStep: number;
-  readonly obs: Float32Array;
-  readonly actions: Float32Array;
   /** True rewards (teachers and metrics only; never an input of a reward model). */
   readonly rewards: Float64Array;
-  readonly terms: Float64Array;
-  readonly qpos: Float64Array;
-  readonly qvel: Float64Array;
-  readonly act: Float64Array;
-  readonly time: Float64Array;
-  readonly success: Float32Array;
   /** s_H is a terminal state (its value is 0 for regret computations). */
   readonly endsTerminal: boolean;
   /** Where it came from (run folder / dataset and episode), for people. */
