@@ -50,7 +50,7 @@ import type H5wasm from 'h5wasm/node';
 import { InputError } from '../core/errors.js';
 import { softwareVersions } from '../core/run.js';
 import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
-import type { Trajectory } from '../envs/trajectory.js';
+import { concat, type Trajectory } from '../envs/trajectory.js';
 import type { TransitionBatch } from '../reward/types.js';
 
 export const DATASET_FORMAT = 'prefrl-dataset';
@@ -337,16 +337,6 @@ export function transitionBatch(ds: OfflineDataset): TransitionBatch {
 
 // ---------------------------------------------------------------------------------------
 // Conversion to and from trajectories
-
-function concat<A extends Float32Array | Float64Array>(parts: readonly A[], make: (n: number) => A): A {
-  const out = make(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * Build a dataset from trajectories of one env (e.g. rollouts or PPO's episodes), in order.
