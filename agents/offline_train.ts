@@ -9,9 +9,6 @@
  *
  * The learner's tensors are disposed before returning; the snapshot holds plain numbers.
  */
-import type { Clock } from '../core/clock.js';
-import type { Metrics } from '../core/log.js';
-import type { Env } from '../envs/types.js';
 import { BC_DEFAULTS, Bc, type BcConfig } from './bc.js';
 import type { OfflineDataset } from './dataset.js';
 import {
@@ -21,17 +18,20 @@ import {
   type IqlConfig,
   type OfflineLearner,
   prepareOfflineData,
-  type ReferenceReturns,
   resolveIqlConfig,
   rewardScale,
   trainOffline,
+  type TrainOfflineOptions,
   type TrainOfflineResult,
 } from './iql.js';
 
 export const OFFLINE_ALGOS = ['iql', 'bc'] as const;
 export type OfflineAlgo = (typeof OFFLINE_ALGOS)[number];
 
-export interface OfflineAgentOptions {
+/** What trainOffline takes as given: the run length, the seed, evaluation, logging and progress (see TrainOfflineOptions). */
+type PassedOn = 'updates' | 'batchSize' | 'seed' | 'evalEnv' | 'evalEvery' | 'evalEpisodes' | 'refReturns' | 'logEvery' | 'clock' | 'onMetrics' | 'onUpdate';
+
+export interface OfflineAgentOptions extends Pick<TrainOfflineOptions, PassedOn> {
   readonly algo: OfflineAlgo;
   readonly ds: OfflineDataset;
   /** Reward of every transition [ds.size] (the dataset's own, or a relabelling). */
@@ -39,23 +39,11 @@ export interface OfflineAgentOptions {
   /** The action box of the env the actor will act in. */
   readonly actLow: ArrayLike<number>;
   readonly actHigh: ArrayLike<number>;
-  readonly updates: number;
-  readonly batchSize: number;
   readonly hidden: readonly number[];
-  readonly seed: number;
   /** IQL settings beyond the common ones (defaults: IQL_DEFAULTS). */
   readonly iql?: Partial<Pick<IqlConfig, 'beta' | 'expectile' | 'targetRate' | 'actor' | 'rewardScaling'>>;
   /** BC loss: 'mse' (deterministic actor) or 'nll' (Gaussian actor); default mse. */
   readonly bcLoss?: BcConfig['loss'];
-  /** Evaluate in this env every evalEvery updates and after the last one (none: no evaluation). */
-  readonly evalEnv?: Env;
-  readonly evalEvery?: number;
-  readonly evalEpisodes?: number;
-  readonly refReturns?: ReferenceReturns;
-  readonly logEvery?: number;
-  readonly clock?: Clock;
-  readonly onMetrics?: (update: number, m: Metrics) => void;
-  readonly onUpdate?: (done: number) => void;
   /** Recorded in the actor file's meta. */
   readonly actorMeta?: Record<string, unknown>;
 }
@@ -101,21 +89,8 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
       o.algo === 'iql'
         ? new Iql(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as IqlConfig)
         : new Bc(o.ds.obsDim, o.ds.actDim, o.actLow, o.actHigh, resolved as BcConfig);
-    const training = await trainOffline({
-      learner,
-      data,
-      updates: o.updates,
-      batchSize: o.batchSize,
-      seed: o.seed,
-      evalEnv: o.evalEnv,
-      evalEvery: o.evalEvery,
-      evalEpisodes: o.evalEpisodes,
-      refReturns: o.refReturns,
-      logEvery: o.logEvery,
-      clock: o.clock,
-      onMetrics: o.onMetrics,
-      onUpdate: o.onUpdate,
-    });
+    const { updates, batchSize, seed, evalEnv, evalEvery, evalEpisodes, refReturns, logEvery, clock, onMetrics, onUpdate } = o;
+    const training = await trainOffline({ learner, data, updates, batchSize, seed, evalEnv, evalEvery, evalEpisodes, refReturns, logEvery, clock, onMetrics, onUpdate });
     const actor = learner.actor.snapshot(o.algo, o.actorMeta);
     return { actor, training, rewardScale: data.rewardScale, resolved };
   } finally {
