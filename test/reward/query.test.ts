@@ -15,33 +15,11 @@ import {
 } from '../../reward/query.js';
 import { cutSegments } from '../../reward/segments.js';
 import type { Pair, Segment } from '../../reward/types.js';
+import { handSegment } from '../helpers/segments.js';
 
 /** A 2-step segment with 1-d obs (3 values) and 1-d actions (2 values). */
 function seg(id: string, obs: [number, number, number], actions: [number, number] = [0, 0]): Segment {
-  return {
-    id,
-    envId: 'test',
-    modelHash: 'test',
-    obsDim: 1,
-    actDim: 1,
-    nTerms: 1,
-    nq: 1,
-    nv: 1,
-    na: 0,
-    length: 2,
-    startStep: 0,
-    obs: Float32Array.from(obs),
-    actions: Float32Array.from(actions),
-    rewards: new Float64Array(2),
-    terms: new Float64Array(2),
-    qpos: new Float64Array(3),
-    qvel: new Float64Array(3),
-    act: new Float64Array(0),
-    time: new Float64Array(3),
-    success: new Float32Array(2),
-    endsTerminal: false,
-    source: 'hand',
-  };
+  return handSegment(id, 2, { obs: Float32Array.from(obs), actions: Float32Array.from(actions) });
 }
 
 /** A pair whose features are [x, 0, x, 0 | x, 0, x, 0] (obs_t, action_t for t = 0, 1, then b). */

@@ -4,6 +4,7 @@ import { Rng } from '../../core/rng.js';
 import { availableParallelism } from 'node:os';
 import { configForUnits, MAX_AUTO_SELECTION_WORKERS, selectInputs, selectionWorkers } from '../../reward/select.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
+import { handSegment } from '../helpers/segments.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -18,30 +19,7 @@ function seg(id: string, rng: Rng): Segment {
   for (let i = 0; i < obs.length; i++) obs[i] = rng.normal();
   const actions = new Float32Array(H * ACT);
   for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform() * 2 - 1;
-  return {
-    id,
-    envId: 'test',
-    modelHash: 'test',
-    obsDim: OBS,
-    actDim: ACT,
-    nTerms: 1,
-    nq: 1,
-    nv: 1,
-    na: 0,
-    length: H,
-    startStep: 0,
-    obs,
-    actions,
-    rewards: new Float64Array(H),
-    terms: new Float64Array(H),
-    qpos: new Float64Array(H + 1),
-    qvel: new Float64Array(H + 1),
-    act: new Float64Array(0),
-    time: new Float64Array(H + 1),
-    success: new Float32Array(H),
-    endsTerminal: false,
-    source: 'hand',
-  };
+  return handSegment(id, H, { obsDim: OBS, actDim: ACT, obs, actions });
 }
 
 /** n random pairs labelled by the higher sum of `reward(obs_t, action_t)` over the H steps. */

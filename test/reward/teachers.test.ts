@@ -13,6 +13,7 @@ import { asFlag, makeTeacher, TeacherSpecError } from '../../reward/teachers/ind
 import { RegretTeacher, segmentRegret, type StateView, type ValueFunction } from '../../reward/teachers/regret.js';
 import { labelId, myopicReturn, SYNTHETIC_PRESETS, SyntheticTeacher, skipThreshold } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
+import { handSegment } from '../helpers/segments.js';
 
 /**
  * A hand-made segment with given rewards (1-d obs/actions; qpos[0] of each state holds a
@@ -21,30 +22,14 @@ import type { Label, Pair, Segment } from '../../reward/types.js';
 function seg(id: string, rewards: number[], opts: { states?: number[]; endsTerminal?: boolean } = {}): Segment {
   const h = rewards.length;
   const states = opts.states ?? Array.from({ length: h + 1 }, (_, i) => i);
-  return {
-    id,
-    envId: 'test',
-    modelHash: 'test',
-    obsDim: 1,
-    actDim: 1,
-    nTerms: 1,
-    nq: 1,
-    nv: 1,
-    na: 0,
-    length: h,
-    startStep: 0,
+  return handSegment(id, h, {
     obs: Float32Array.from(states),
-    actions: new Float32Array(h),
     rewards: Float64Array.from(rewards),
     terms: Float64Array.from(rewards),
     qpos: Float64Array.from(states),
-    qvel: new Float64Array(h + 1),
-    act: new Float64Array(0),
     time: Float64Array.from({ length: h + 1 }, (_, i) => i * 0.1),
-    success: new Float32Array(h),
     endsTerminal: opts.endsTerminal ?? false,
-    source: 'hand',
-  };
+  });
 }
 
 const pair = (id: string, a: Segment, b: Segment): Pair => ({ id, a, b });

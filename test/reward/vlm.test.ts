@@ -28,6 +28,7 @@ import { decodePng, encodePng, isPng, tilePngs } from '../../reward/vlm/png.js';
 import { parseVlmLabel } from '../../reward/vlm/prompts.js';
 import { ChromiumFrameRenderer, frameSteps, type SegmentFrameRenderer, type VlmView } from '../../reward/vlm/render.js';
 import { renderToolsAvailable } from '../../viewer/render.js';
+import { handSegment } from '../helpers/segments.js';
 
 const KEY = 'sk-test-9f8e7d6c5b4a-never-leak-me';
 const KEY_ENV = 'PREFRL_TEST_VLM_KEY';
@@ -40,30 +41,13 @@ const MODEL = 'test-vlm-7b';
 function seg(n: number, opts: { rewards?: number[]; success?: number[]; envId?: string } = {}): Segment {
   const rewards = opts.rewards ?? [0, 0, 0, 0];
   const h = rewards.length;
-  return {
-    id: `s${n}`,
+  return handSegment(`s${n}`, h, {
     envId: opts.envId ?? 'test',
-    modelHash: 'test',
-    obsDim: 1,
-    actDim: 1,
-    nTerms: 1,
-    nq: 1,
-    nv: 1,
-    na: 0,
-    length: h,
-    startStep: 0,
-    obs: new Float32Array(h + 1),
-    actions: new Float32Array(h),
     rewards: Float64Array.from(rewards),
     terms: Float64Array.from(rewards),
-    qpos: new Float64Array(h + 1),
-    qvel: new Float64Array(h + 1),
-    act: new Float64Array(0),
     time: Float64Array.from({ length: h + 1 }, (_, i) => i * 0.1),
     success: Float32Array.from(opts.success ?? new Array(h).fill(0)),
-    endsTerminal: false,
-    source: 'hand',
-  };
+  });
 }
 
 const pairOf = (a: Segment, b: Segment): Pair => ({ id: `p-${a.id}-${b.id}`, a, b });
