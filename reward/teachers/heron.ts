@@ -27,7 +27,7 @@ import { InputError, parseJson } from '../../core/errors.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { LabelStore } from '../store.js';
 import type { Label, Pair, Segment, Teacher, TeacherContext } from '../types.js';
-import { labelId } from './synthetic.js';
+import { labelHead } from './synthetic.js';
 
 export type HeronDirection = 'higher' | 'lower';
 
@@ -233,9 +233,7 @@ export class HeronTeacher implements Teacher {
       const d = this.decide(pair, stds);
       return {
         kind: 'preference',
-        id: labelId(this.id, pair.id),
-        pairId: pair.id,
-        teacher: this.id,
+        ...labelHead(this.id, pair.id),
         probFirst: d.probFirst,
         raw: JSON.stringify(d.term === null ? { decidedBy: null } : { decidedBy: d.term, level: d.level, diff: d.diff, threshold: d.threshold }),
       };

@@ -36,7 +36,7 @@ import type { EnvConfig } from '../../envs/registry.js';
 import { HUMAN_TEACHER_ID, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
 import type { ViewerServer as ViewerServerType } from '../../viewer/server.js';
 import type { Label, Pair, Teacher } from '../types.js';
-import { labelId } from './synthetic.js';
+import { labelHead } from './synthetic.js';
 
 export type HumanTimeoutPolicy = 'skip' | 'fail';
 
@@ -262,7 +262,7 @@ export class HumanTeacher implements Teacher {
             return id === null ? undefined : store.getLabel(id);
           };
           store.addLabels(
-            missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, id: labelId(this.id, p.id), pairId: p.id, teacher: this.id, reason })),
+            missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, ...labelHead(this.id, p.id), reason })),
           );
           this.logger.warn(
             `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,

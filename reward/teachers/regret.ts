@@ -16,7 +16,7 @@ import { sigmoid } from '../../core/math.js';
 import type { Rng } from '../../core/rng.js';
 import { regret } from '../preference.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
-import { labelId } from './synthetic.js';
+import { labelHead } from './synthetic.js';
 
 /** The simulator state of one step of a segment (what a value function may look at). */
 export interface StateView {
@@ -137,9 +137,7 @@ export class RegretTeacher implements Teacher {
       else y = (this.rng as Rng).fork(pair.id).bernoulli(sigmoid(this.beta * (rb - ra))) ? 1 : 0;
       return {
         kind: 'preference',
-        id: labelId(this.id, pair.id),
-        pairId: pair.id,
-        teacher: this.id,
+        ...labelHead(this.id, pair.id),
         probFirst: y,
         raw: JSON.stringify({ regretA: ra, regretB: rb }),
       };

@@ -52,6 +52,11 @@ export function labelId(teacherId: string, pairId: string): string {
   return `l-${shortHash(`${teacherId}|${pairId}`)}`;
 }
 
+/** The fields a label of `teacherId` on the pair `pairId` starts with: its deterministic id, the pair, the teacher. */
+export function labelHead(teacherId: string, pairId: string): { readonly id: string; readonly pairId: string; readonly teacher: string } {
+  return { id: labelId(teacherId, pairId), pairId, teacher: teacherId };
+}
+
 export interface SyntheticConfig {
   /** Rationality: Infinity = argmax (perfectly rational); finite > 0 = Bradley-Terry sampling. */
   readonly beta: number;
@@ -227,18 +232,15 @@ export class SyntheticTeacher implements Teacher {
   async label(pairs: readonly Pair[]): Promise<Label[]> {
     return pairs.map((pair) => {
       const d = this.decide(pair);
-      const id = labelId(this.id, pair.id);
       if (d.kind === 'skip') {
         const th = this.thresholds(pair.a.length);
         return {
           kind: 'skip',
-          id,
-          pairId: pair.id,
-          teacher: this.id,
+          ...labelHead(this.id, pair.id),
           reason: `both returns below the skip threshold ${fmt(th?.skip ?? Number.NaN)} (${fmt(d.returnA)}, ${fmt(d.returnB)})`,
         };
       }
-      return { kind: 'preference', id, pairId: pair.id, teacher: this.id, probFirst: d.probFirst };
+      return { kind: 'preference', ...labelHead(this.id, pair.id), probFirst: d.probFirst };
     });
   }
 }

@@ -21,7 +21,7 @@
 import type { Metrics } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
-import { labelId } from './synthetic.js';
+import { labelHead } from './synthetic.js';
 
 export interface SyntheticVlmConfig {
   /** Probability of a wrong label among answered, non-tied pairs, in [0, 1]. */
@@ -109,7 +109,6 @@ export class SyntheticVlmTeacher implements Teacher {
   async label(pairs: readonly Pair[]): Promise<Label[]> {
     return pairs.map((pair) => {
       const d = this.decide(pair);
-      const id = labelId(this.id, pair.id);
       const answer = d.kind === 'skip' ? '-1' : d.probFirst === 1 ? '0' : '1';
       const raw = JSON.stringify({ answer, successA: d.successA, successB: d.successB, flipped: d.flipped });
       if (d.cause === 'no-success') this.tally.noSuccess++;
@@ -120,8 +119,8 @@ export class SyntheticVlmTeacher implements Teacher {
         else this.tally.second++;
         if (d.flipped) this.tally.flipped++;
       }
-      if (d.kind === 'skip') return { kind: 'skip', id, pairId: pair.id, teacher: this.id, reason: d.reason, raw };
-      return { kind: 'preference', id, pairId: pair.id, teacher: this.id, probFirst: d.probFirst, raw };
+      if (d.kind === 'skip') return { kind: 'skip', ...labelHead(this.id, pair.id), reason: d.reason, raw };
+      return { kind: 'preference', ...labelHead(this.id, pair.id), probFirst: d.probFirst, raw };
     });
   }
 

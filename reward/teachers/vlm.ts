@@ -47,7 +47,7 @@ import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinki
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
 import { TeacherSpecError } from './spec_error.js';
-import { labelId } from './synthetic.js';
+import { labelHead } from './synthetic.js';
 
 /** Malformed replies in a row (no well-formed one between) that fail label(): the endpoint is not a chat-completions server. */
 export const MALFORMED_STREAK = 5;
@@ -279,7 +279,7 @@ export class VlmTeacher implements Teacher {
   }
 
   private skip(pair: Pair, reason: string, raw: unknown, t0: number): Label {
-    return { kind: 'skip', id: labelId(this.id, pair.id), pairId: pair.id, teacher: this.id, reason, raw: JSON.stringify(raw), responseMs: this.clock.now() - t0 };
+    return { kind: 'skip', ...labelHead(this.id, pair.id), reason, raw: JSON.stringify(raw), responseMs: this.clock.now() - t0 };
   }
 
   /** A failed chat call: malformed replies skip; request failures skip or throw (policy). */
@@ -343,9 +343,7 @@ export class VlmTeacher implements Teacher {
     else this.tally.second++;
     return {
       kind: 'preference',
-      id: labelId(this.id, pair.id),
-      pairId: pair.id,
-      teacher: this.id,
+      ...labelHead(this.id, pair.id),
       probFirst: parsed.value === 0 ? 1 : 0,
       raw: JSON.stringify(raw),
       responseMs: this.clock.now() - t0,
