@@ -1026,15 +1026,6 @@ function readMinari(f: H5File, source: string, keys: string[]): OfflineDataset {
     terms.push(te8);
     truncs.push(tr8);
   }
-  const cat8 = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
   const observations = concat(obs, (k) => new Float32Array(k));
   return {
     size: observations.length / Math.max(1, D),
@@ -1043,8 +1034,8 @@ function readMinari(f: H5File, source: string, keys: string[]): OfflineDataset {
     observations,
     actions: concat(actions, (k) => new Float32Array(k)),
     rewards: concat(rewards, (k) => new Float64Array(k)),
-    terminals: cat8(terms),
-    timeouts: cat8(truncs),
+    terminals: concat(terms, (k) => new Uint8Array(k)),
+    timeouts: concat(truncs, (k) => new Uint8Array(k)),
     nextObservations: concat(next, (k) => new Float32Array(k)),
     infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
     meta: {},

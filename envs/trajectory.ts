@@ -242,7 +242,7 @@ interface IndexFile {
 }
 
 /** The parts one after another in one new array made by `make(total length)` (rows of several trajectories). */
-export function concat<A extends Float32Array | Float64Array>(parts: readonly A[], make: (n: number) => A): A {
+export function concat<A extends Float32Array | Float64Array | Uint8Array>(parts: readonly A[], make: (n: number) => A): A {
   const out = make(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -26,7 +26,7 @@
  */
 import { pearson, spearman } from '../core/math.js';
 import type { Rng } from '../core/rng.js';
-import type { Trajectory } from '../envs/trajectory.js';
+import { concat, type Trajectory } from '../envs/trajectory.js';
 import { type Env, type EnvState, weightedSum } from '../envs/types.js';
 import { bradleyTerryNllFromProb } from './preference.js';
 import type { Label, RewardModel } from './types.js';
@@ -301,15 +301,7 @@ export function epicPool(trajs: readonly Trajectory[]): EpicPool {
       next.push(base + t + 1);
     }
   }
-  const cat = (parts: Float32Array[]) => {
-    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
+  const cat = (parts: Float32Array[]) => concat(parts, (n) => new Float32Array(n));
   const actions = cat(actParts);
   return { states, obs: cat(obsParts), obsDim, actDim, actions, transitions: { s: Int32Array.from(s), a: actions, next: Int32Array.from(next) } };
 }
