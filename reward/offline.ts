@@ -80,7 +80,7 @@ import type { VlmMakeOptions } from './teachers/vlm.js';
 import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
+import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -121,8 +121,11 @@ export type VlmCameraName = (typeof VLM_CAMERAS)[number];
 /** A config as given: dataset and teacher required, anything else (VLM settings field by field) defaulted. */
 export type OfflineConfigInput = Partial<Omit<OfflineConfig, 'vlm'>> & Pick<OfflineConfig, 'dataset' | 'teacher'> & { readonly vlm?: Partial<OfflineVlmConfig> };
 
-/** Everything that fixes a pipeline run (saved as config.json; a resumed run uses it as saved). */
-export interface OfflineConfig {
+/**
+ * Everything that fixes a pipeline run (saved as config.json; a resumed run uses it as saved);
+ * the reward-model training settings (rewardEpochs ... rewardFlipRate) are RewardTrainSettings.
+ */
+export interface OfflineConfig extends RewardTrainSettings {
   /** HDF5 dataset (agents/dataset.ts). */
   readonly dataset: string;
   /** Env to evaluate in; null: the env recorded in the dataset. */
@@ -159,22 +162,6 @@ export interface OfflineConfig {
    * last step judges a state the other two inputs never show the model).
    */
   readonly rewardInput: RewardInput;
-  readonly rewardEpochs: number;
-  /**
-   * Flip rate rho of the noise-robust preference loss (reward/train.ts); 0: plain Bradley-Terry
-   * (RL-VLM-F). A known teacher error rate (synthetic-vlm's errorRate) is the natural value.
-   */
-  readonly rewardFlipRate: number;
-  /** Reward-model training: epochs without held-out improvement before a member stops. */
-  readonly rewardPatience: number;
-  /** Reward-model training: Adam learning rate. */
-  readonly rewardLr: number;
-  /** Reward-model training: L2 penalty on the weight matrices (reward/train.ts weightDecay). */
-  readonly rewardWeightDecay: number;
-  /** Reward-model training: group lasso over the first layer's input rows (reward/train.ts inputL1). */
-  readonly rewardInputL1: number;
-  /** Reward-model training: proximal group lasso over the first layer's input rows (reward/train.ts inputProx). */
-  readonly rewardInputProx: number;
   /**
    * Choose the reward model's inputs from the labels before training it (reward/select.ts:
    * forward selection by cross-validated preference likelihood); false: every input of

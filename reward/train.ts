@@ -527,12 +527,22 @@ export function trainResultSummary(res: TrainResult): { trainPairs: number; valP
 
 /** Reward-model training settings under the names the CLI flags and the offline config give them. */
 export interface RewardTrainSettings {
+  /** Reward-model training: epochs at most. */
   readonly rewardEpochs: number;
+  /** Reward-model training: epochs without held-out improvement before a member stops. */
   readonly rewardPatience: number;
+  /** Reward-model training: Adam learning rate. */
   readonly rewardLr: number;
+  /** Reward-model training: L2 penalty on the weight matrices (weightDecay). */
   readonly rewardWeightDecay: number;
+  /** Reward-model training: group lasso over the first layer's input rows (inputL1). */
   readonly rewardInputL1: number;
+  /** Reward-model training: proximal group lasso over the first layer's input rows (inputProx). */
   readonly rewardInputProx: number;
+  /**
+   * Flip rate rho of the noise-robust preference loss (flipRate); 0: plain Bradley-Terry
+   * (RL-VLM-F). A known teacher error rate (synthetic-vlm's errorRate) is the natural value.
+   */
   readonly rewardFlipRate: number;
 }
 
