@@ -414,7 +414,7 @@ export class VlmTeacher implements Teacher {
 }
 
 /** What makeTeacher passes through for `vlm` (the spec's parameters override these). */
-export interface VlmMakeOptions {
+export interface VlmMakeOptions extends Pick<VlmTeacherOptions, 'renderer' | 'envConfig' | 'keepRendererOpen' | 'settingNames' | 'clock' | 'logger'> {
   readonly baseUrl?: string;
   readonly model?: string;
   /** Name of the variable holding the API key (default OPENAI_API_KEY). */
@@ -424,17 +424,8 @@ export interface VlmMakeOptions {
   readonly client?: Partial<Omit<VlmClientConfig, 'baseUrl' | 'model' | 'apiKeyEnv' | 'cacheDir'>>;
   /** Teacher settings (frames, view, per-env views, sampling, error policy). */
   readonly teacher?: VlmTeacherSettings;
-  readonly renderer?: SegmentFrameRenderer;
-  /** Env config of the segments' model for the default renderer (bring-your-own models). */
-  readonly envConfig?: EnvConfig;
-  /** Keep the default renderer's browser between batches (call the teacher's close() at the end). */
-  readonly keepRendererOpen?: boolean;
-  /** How the command sets base URL, model and key variable, for error hints (default the spec keys). */
-  readonly settingNames?: VlmSettingNames;
   readonly fetch?: FetchFn;
-  readonly clock?: Clock;
   readonly sleep?: SleepFn;
-  readonly logger?: Logger;
   /** Where the API key variable is read (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
