@@ -116,22 +116,12 @@ export function weightedSum(terms: ArrayLike<number>, specs: readonly RewardTerm
 }
 
 /** JSON form of a spec: typed arrays become arrays, infinities become null. */
-export interface EnvSpecJson {
-  readonly id: string;
-  readonly obsDim: number;
-  readonly actDim: number;
+export interface EnvSpecJson extends Omit<EnvSpec, 'obsLow' | 'obsHigh' | 'actLow' | 'actHigh' | 'rewardTerms'> {
   readonly obsLow: (number | null)[];
   readonly obsHigh: (number | null)[];
   readonly actLow: (number | null)[];
   readonly actHigh: (number | null)[];
   readonly rewardTerms: RewardTermSpec[];
-  readonly dt: number;
-  readonly horizon: number;
-  readonly goal: string;
-  readonly nq: number;
-  readonly nv: number;
-  readonly na: number;
-  readonly modelHash: string;
 }
 
 export function specToJson(spec: EnvSpec): EnvSpecJson {
