@@ -23,17 +23,9 @@ import { openLabelStore } from '../reward/store.js';
 import { trainRewardModel } from '../reward/train.js';
 import type { Label, Pair, RewardInput } from '../reward/types.js';
 import { binnedSums, shapeEpisodes } from './reacher_shape_bins.js';
+import { runArgs } from './stored_labels.js';
 
-const args = process.argv.slice(2);
-const run = args[0];
-if (!run || run.startsWith('--')) {
-  process.stderr.write('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input-prox c] [--val-fraction 0.1] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]\n');
-  process.exit(2);
-}
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i > 0 && i + 1 < args.length ? args[i + 1] : def;
-};
+const { args, run, opt } = runArgs('usage: npx tsx benchmarks/reacher_reward_refit.ts <run folder> [--hidden 256,256] [--weight-decay c] [--input-l1 c] [--input-prox c] [--val-fraction 0.1] [--input obs-action] [--ignore-obs i,j] [--epochs 20] [--patience 3] [--lr 3e-4] [--members 3] [--activation leaky-relu] [--input-dropout 0] [--additive] [--output-init 1] [--seed 0] [--out dir]\n');
 const hidden = opt('hidden', '256,256').split(',').map(Number);
 const weightDecay = Number(opt('weight-decay', '0'));
 const inputL1 = Number(opt('input-l1', '0'));

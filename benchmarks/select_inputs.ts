@@ -14,18 +14,9 @@
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
 import { type InputUnit, selectInputs, selectionWorkers } from '../reward/select.js';
-import { storedLabels } from './stored_labels.js';
+import { runArgs, storedLabels } from './stored_labels.js';
 
-const args = process.argv.slice(2);
-const run = args[0];
-if (!run || run.startsWith('--')) {
-  process.stderr.write('usage: npx tsx benchmarks/select_inputs.ts <run folder> [--max-labels N] [--seed 0] [--folds 3] [--min-gain 0.02] [--workers N]\n');
-  process.exit(2);
-}
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i > 0 && i + 1 < args.length ? args[i + 1] : def;
-};
+const { run, opt } = runArgs('usage: npx tsx benchmarks/select_inputs.ts <run folder> [--max-labels N] [--seed 0] [--folds 3] [--min-gain 0.02] [--workers N]\n');
 const maxLabels = Number(opt('max-labels', 'Infinity'));
 const seed = Number(opt('seed', '0'));
 const folds = Number(opt('folds', '3'));

@@ -14,19 +14,10 @@ import { initBackend } from '../core/backend.js';
 import { median } from '../core/math.js';
 import { Rng } from '../core/rng.js';
 import { type InputSelection, selectInputs } from '../reward/select.js';
-import { storedLabels } from './stored_labels.js';
+import { runArgs, storedLabels } from './stored_labels.js';
 
-const args = process.argv.slice(2);
-const run = args[0];
 const usage = 'usage: npx tsx benchmarks/select_speed.ts <run folder> [--max-labels N] [--workers 2] [--repeats 1] [--seed 0] [--json]\n';
-if (!run || run.startsWith('--')) {
-  process.stderr.write(usage);
-  process.exit(2);
-}
-const opt = (name: string, def: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i > 0 && i + 1 < args.length ? args[i + 1] : def;
-};
+const { args, run, opt } = runArgs(usage);
 const num = (name: string, def: string, min: number): number => {
   const v = Number(opt(name, def));
   if (!(v >= min) || (name !== 'max-labels' && !Number.isInteger(v))) {
