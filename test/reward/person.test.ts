@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { isPerson, isPersonId, LabelStore } from '../../reward/store.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair } from '../../reward/types.js';
+import { storeWith } from '../helpers/store.js';
 import { makePairs } from '../viewer/helpers.js';
 
 /** [teacher id, kind it is registered with (null: not registered), a person?] */
@@ -52,11 +53,8 @@ describe('isPerson: one rule for TS and the store', () => {
 
   it("waiting for people and the people's audience follow the rule: a teacher of kind human fills a pair, a synthetic one does not", async () => {
     const pairs = (await makePairs('toy-reach', { episodes: 4, steps: 20, length: 10, seed: 2 })).slice(0, 4);
-    const store = LabelStore.open(join(mkdtempSync(join(tmpdir(), 'person-')), 'labels.sqlite'), { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    const store = storeWith(pairs, { ada: 'human', oracle: 'synthetic' });
     try {
-      store.putPairs(pairs);
-      store.putTeacher({ id: 'ada', kind: 'human' });
-      store.putTeacher({ id: 'oracle', kind: 'synthetic' });
       // Pair 0 by ada (a person by kind), 1 by human:bo (by id), 2 by the oracle (a machine), 3 by nobody.
       store.addLabels([pref(pairs[0], 'ada'), pref(pairs[1], 'human:bo'), pref(pairs[2], 'oracle')]);
       expect(store.counts()).toMatchObject({ pairs: 4, waitingForPeople: 2 });

@@ -2,14 +2,11 @@
  * The HERON page's pool: the people's labels it compares with are the store's people
  * (`isPerson`: "human:<name>" or a teacher registered with kind "human"), not machines'.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LabelStore } from '../../reward/store.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { loadHeronPool } from '../../viewer/heron_preview.js';
+import { storeWith } from '../helpers/store.js';
 import { makePairs } from './helpers.js';
 
 const pref = (p: Pair, teacher: string, probFirst: number): Label => ({ id: labelId(teacher, p.id), pairId: p.id, teacher, kind: 'preference', probFirst });
@@ -17,11 +14,8 @@ const pref = (p: Pair, teacher: string, probFirst: number): Label => ({ id: labe
 describe('loadHeronPool', () => {
   it("keeps people's preferences (by id or registered kind) and leaves machines' out", async () => {
     const pairs = (await makePairs('toy-reach', { episodes: 4, steps: 20, length: 10, seed: 3 })).slice(0, 3);
-    const store = LabelStore.open(join(mkdtempSync(join(tmpdir(), 'heron-pool-')), 'labels.sqlite'), { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    const store = storeWith(pairs, { ada: 'human', oracle: 'synthetic' });
     try {
-      store.putPairs(pairs);
-      store.putTeacher({ id: 'ada', kind: 'human' });
-      store.putTeacher({ id: 'oracle', kind: 'synthetic' });
       store.addLabels([pref(pairs[0], 'human:bo', 1), pref(pairs[0], 'ada', 0.5), pref(pairs[0], 'oracle', 0), pref(pairs[1], 'oracle', 1), pref(pairs[2], 'ada', 0)]);
       const pool = loadHeronPool(store);
       expect(pool?.labelled.map((l) => [l.pair.id, l.human])).toEqual([
