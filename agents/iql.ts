@@ -46,7 +46,7 @@
  * episodes in the simulator and reports the mean true return, and a D4RL-style normalised
  * score 100 (R - R_random) / (R_expert - R_random) when reference returns are given.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
@@ -61,7 +61,7 @@ import type { Policy } from '../envs/rollout.js';
 import type { Env } from '../envs/types.js';
 import { episodeRanges, type OfflineDataset, transitionBatch } from './dataset.js';
 import { evaluatePolicy } from './ppo.js';
-import { base64ToF32, f32ToBase64, type RewardFn } from './types.js';
+import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn } from './types.js';
 
 // ---------------------------------------------------------------------------------------
 // Config
@@ -536,14 +536,8 @@ export class ActorSnapshot {
 
   /** Load a saved actor (a folder with actor.json, or the file). */
   static load(path: string): ActorSnapshot {
-    const file = path.endsWith('.json') ? path : join(path, 'actor.json');
-    let j: ActorJson;
-    try {
-      j = JSON.parse(readFileSync(file, 'utf8')) as ActorJson;
-    } catch (e) {
-      throw new InputError(file, `cannot read the actor: ${(e as Error).message}`);
-    }
-    return ActorSnapshot.fromJSON(j, file);
+    const { file, json } = readSavedJson<ActorJson>(path, 'actor.json', 'actor');
+    return ActorSnapshot.fromJSON(json, file);
   }
 
   save(dir: string): string {

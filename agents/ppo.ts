@@ -16,7 +16,7 @@
  * Rewards come from any RewardFn: the true reward, a learned reward model or an ensemble mean;
  * the true return is tracked and logged next to the learned one whenever the env has one.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -33,7 +33,7 @@ import { createVecEnv, type VecEnv, type VecObs } from '../envs/vec.js';
 import { Adam, clipGradNorm, Mlp } from './mlp.js';
 import { ObsNormalizer, RewardScaler } from './normalize.js';
 import { clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
-import { base64ToF32, f32ToBase64, type RewardFn, trueReward } from './types.js';
+import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn, trueReward } from './types.js';
 
 export interface PpoConfig {
   /** Total env steps to train for. */
@@ -208,14 +208,8 @@ export class PpoPolicy {
 
   /** Load a policy saved by a PPO run (`policy.json` in a checkpoint folder or the file itself). */
   static load(path: string): PpoPolicy {
-    const file = path.endsWith('.json') ? path : join(path, 'policy.json');
-    let j: PolicyJson;
-    try {
-      j = JSON.parse(readFileSync(file, 'utf8')) as PolicyJson;
-    } catch (e) {
-      throw new InputError(file, `cannot read the policy: ${(e as Error).message}`);
-    }
-    return PpoPolicy.fromJSON(j, file);
+    const { file, json } = readSavedJson<PolicyJson>(path, 'policy.json', 'policy');
+    return PpoPolicy.fromJSON(json, file);
   }
 }
 
@@ -640,13 +634,7 @@ export function expertValueFunction(
   checkpointPath: string,
   expect?: { readonly spec: Pick<EnvSpec, 'id' | 'obsDim'>; readonly flag?: string; readonly given?: string },
 ): { value(obs: Float32Array): number; gamma: number; scale: number } {
-  const file = checkpointPath.endsWith('.json') ? checkpointPath : join(checkpointPath, 'checkpoint.json');
-  let ck: PpoCheckpoint;
-  try {
-    ck = JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
-  } catch (e) {
-    throw new InputError(file, `cannot read the PPO checkpoint: ${(e as Error).message}`);
-  }
+  const { file, json: ck } = readSavedJson<PpoCheckpoint>(checkpointPath, 'checkpoint.json', 'PPO checkpoint');
   if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(file, `not a PPO checkpoint (format ${JSON.stringify(ck.format)})`, 'format');
   const policy = PpoPolicy.fromJSON(ck.policy, file);
   if (expect) {

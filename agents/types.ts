@@ -2,6 +2,9 @@
  * What agents learn from and report. A reward source turns a batch of transitions into rewards:
  * the env's true reward, a learned reward model, or the ensemble mean of one.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../core/errors.js';
 import type { TransitionBatch } from '../reward/types.js';
 
 /** Rewards for n transitions ([n]); `trueRewards` are the env's rewards for the same transitions. */
@@ -41,4 +44,18 @@ export function base64ToF32(s: string): Float32Array {
   const out = new Float32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
+}
+
+/**
+ * A saved agent file: `path` itself when it ends in .json, else the file `name` in the folder
+ * `path`. Returns the file and its parsed content (not checked); a file that cannot be read or
+ * parsed is an InputError naming it ("cannot read the <what>: ...").
+ */
+export function readSavedJson<T>(path: string, name: string, what: string): { file: string; json: T } {
+  const file = path.endsWith('.json') ? path : join(path, name);
+  try {
+    return { file, json: JSON.parse(readFileSync(file, 'utf8')) as T };
+  } catch (e) {
+    throw new InputError(file, `cannot read the ${what}: ${(e as Error).message}`);
+  }
 }
