@@ -137,17 +137,22 @@ export function pairFeatures(pairs: readonly Pair[], stride = 1): { data: Float6
   return { data, dim };
 }
 
+/** Mean and population std of column `col` of a row-major [rows, width] matrix. */
+function columnMoments(data: ArrayLike<number>, rows: number, width: number, col: number): { mean: number; std: number } {
+  let m = 0;
+  for (let i = 0; i < rows; i++) m += data[i * width + col];
+  m /= rows;
+  let v = 0;
+  for (let i = 0; i < rows; i++) v += (data[i * width + col] - m) ** 2;
+  return { mean: m, std: Math.sqrt(v / rows) };
+}
+
 /** Z-score each column of a row-major [n, dim] matrix in place (constant columns: centred only). */
 export function normalizeColumns(data: Float64Array, dim: number): void {
   const n = dim === 0 ? 0 : data.length / dim;
   if (n === 0) return;
   for (let d = 0; d < dim; d++) {
-    let m = 0;
-    for (let i = 0; i < n; i++) m += data[i * dim + d];
-    m /= n;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (data[i * dim + d] - m) ** 2;
-    const sd = Math.sqrt(v / n);
+    const { mean: m, std: sd } = columnMoments(data, n, dim, d);
     const scale = sd > 0 ? 1 / sd : 1;
     for (let i = 0; i < n; i++) data[i * dim + d] = (data[i * dim + d] - m) * scale;
   }
@@ -226,14 +231,7 @@ export interface Selection {
 export function disagreementScores(preds: Float32Array, n: number): Float64Array {
   const m = membersOf(preds, n);
   const out = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    let mu = 0;
-    for (let i = 0; i < m; i++) mu += preds[i * n + j];
-    mu /= m;
-    let v = 0;
-    for (let i = 0; i < m; i++) v += (preds[i * n + j] - mu) ** 2;
-    out[j] = Math.sqrt(v / m);
-  }
+  for (let j = 0; j < n; j++) out[j] = columnMoments(preds, m, n, j).std;
   return out;
 }
 
