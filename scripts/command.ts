@@ -85,27 +85,84 @@ export function shellPath(path: string): string {
   return shellQuote(displayPath(path));
 }
 
-/**
- * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
- * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently. With
- * `sigterm`, SIGTERM (a batch system's time limit) does the same and exits with 143.
- */
-export function onInterrupt(ctx: CommandContext, line: () => string, opts: { sigterm?: boolean } = {}): () => void {
-  const stop = (code: number) => (): void => {
+/** What a command stopped by a signal says: how to go on, and what was kept. */
+export interface Stopped {
+  /** The one line on stderr, e.g. `stopped; resume with: prefrl train --resume runs/<id>`. */
+  readonly line: string;
+  /** With --json, fields of the JSON object besides the common ones (the run folder, the command that goes on, ...). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/** The exit code of a command stopped by each signal it handles (128 + the signal's number, as a shell reports it). */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+interface Hint {
+  readonly ctx: CommandContext;
+  readonly stopped: () => Stopped;
+  readonly json: boolean;
+}
+
+/** The hints registered now, outermost first: a command run inside another (a bench cell) leaves the stop to the outer one. */
+const hints: Hint[] = [];
+
+function stopBy(signal: StopSignal): () => void {
+  return () => {
+    const hint = hints[0];
+    if (!hint) return;
+    const code = SIGNAL_EXIT_CODES[signal];
+    const { io } = hint.ctx;
     try {
-      ctx.io.stderr.write(`${ctx.io.tty && code === 130 ? '\n' : ''}${line()}\n`);
+      const s = hint.stopped();
+      io.stderr.write(`${io.tty && signal === 'SIGINT' ? '\n' : ''}${s.line}\n`);
+      if (hint.json) printJson(io, { ...s.fields, ok: false, interrupted: true, signal, exitCode: code, message: s.line });
     } finally {
       process.exit(code);
     }
   };
-  const onInt = stop(130);
-  const onTerm = stop(143);
-  process.on('SIGINT', onInt);
-  if (opts.sigterm) process.on('SIGTERM', onTerm);
+}
+const onSigint = stopBy('SIGINT');
+const onSigterm = stopBy('SIGTERM');
+
+/** What a stopped `train` or `offline` run says: its run folder and the command that goes on with it (finished work is kept). */
+export function resumeHint(command: 'train' | 'offline', runPath: string): Stopped {
+  const resume = `prefrl ${command} --resume ${shellPath(runPath)}`;
+  return { line: `stopped; resume with: ${resume}`, fields: { runDir: runPath, resume } };
+}
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) and SIGTERM (a batch system's time
+ * limit) write one line on stderr (`stopped().line`, e.g. how to resume) and exit with 130 and
+ * 143, as the uncaught signals would, but not silently. With `json` (the command's --json), the
+ * last line of stdout is still one JSON object: `{"ok":false,"interrupted":true,"signal":"SIGINT",
+ * "exitCode":130,"message":<the line>, ...stopped().fields}`. Registered inside another command
+ * (a bench cell run in-process), the outermost one speaks.
+ */
+export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: { json: boolean }): () => void {
+  const hint: Hint = { ctx, stopped, json: opts.json };
+  if (hints.length === 0) {
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+  }
+  hints.push(hint);
   return () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    const i = hints.indexOf(hint);
+    if (i < 0) return;
+    hints.splice(i, 1);
+    if (hints.length === 0) {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
   };
+}
+
+/**
+ * Let the event loop run (and a signal's listener with it). Work under onInterrupt that runs
+ * synchronously, or awaits only settled promises, awaits this now and then: else Ctrl-C waits
+ * for the work to end.
+ */
+export function letSignalsIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -16,7 +16,7 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
-import { type Command, type CommandContext, formatTable, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
@@ -261,7 +261,7 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
-  const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${shellPath(runPath)}` : 'stopped before a run folder was made'));
+  const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });
   try {
     return await runOffline(
       { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },

@@ -135,7 +135,7 @@ export const renderCommand: Command = {
         if (done === total) progress.finish();
       };
       // Ctrl-C: the partial video goes (renderClips cleans up on exit), a file already at --out stays as it was.
-      const stopHint = onInterrupt(ctx, () => `stopped; nothing was written to ${f.out}`);
+      const stopHint = onInterrupt(ctx, () => ({ line: `stopped; nothing was written to ${f.out}`, fields: { out: f.out, written: false } }), { json: f.json });
       let r: RenderResult;
       try {
         r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {

@@ -24,7 +24,7 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
-import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -375,7 +375,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         });
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
-    stopHint = onInterrupt(ctx, () => `stopped; resume with: prefrl train --resume ${shellPath(runPath)}`);
+    stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
