@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
-import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
+import { type CommandSpec, type FlagSpec, flagName, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
 import { UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
@@ -64,6 +64,23 @@ export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: C
 /** Print the machine-readable result: one JSON object on one line (always the last line of stdout). */
 export function printJson(io: Io, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+}
+
+/** The flag keys among `keys` given on a command line (as --flag, --flag=value or --no-flag). */
+export function flagsGiven(argv: readonly string[], keys: readonly string[]): string[] {
+  return keys.filter((k) => {
+    const name = flagName(k);
+    return argv.some((a) => a === name || a.startsWith(`${name}=`) || a === `--no-${name.slice(2)}`);
+  });
+}
+
+/**
+ * One warning line naming flags given that this run does not read, and why. Not refused: a
+ * script may pass one set of flags to several kinds of runs (a true-reward baseline beside
+ * learned-reward runs).
+ */
+export function warnIgnoredFlags(ctx: CommandContext, keys: readonly string[], why: string): void {
+  if (keys.length > 0) ctx.logger.warn(`ignored ${keys.map(flagName).join(', ')}: ${why}`);
 }
 
 /** Left-aligned plain-text table for human output. */

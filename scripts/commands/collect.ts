@@ -32,7 +32,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
 import type { Env, EnvSpec } from '../../envs/types.js';
-import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -126,6 +126,7 @@ export const collectCommand: Command = {
     if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);
     if (f.policy !== 'medium-replay' && f.targetReturn !== undefined) throw new UsageError('prefrl collect: --target-return is only for --policy medium-replay');
     if (f.force && f.out === undefined) throw new UsageError('prefrl collect: --force is only for --out');
+    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     if (f.out !== undefined) checkOutFile(f.out, { example: 'data.h5', force: f.force });
     const probe = await makeEnv(envConfig, { logger: ctx.logger });
     const envSpec = probe.spec;

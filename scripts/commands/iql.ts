@@ -34,7 +34,7 @@ import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
-import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
 
 const spec = {
@@ -96,6 +96,8 @@ export const iqlCommand: Command = {
     } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
     // BC learns the dataset's actions: a reward given to it would only rename the run.
     if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
+    if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(argv, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
+    else warnIgnoredFlags(ctx, flagsGiven(argv, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 

@@ -16,7 +16,7 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
-import { type Command, type CommandContext, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint } from '../command.js';
+import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
@@ -249,10 +249,12 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   // A new run with people checks the viewer's port now, not after the pairs stage.
   if (!f.resume && teacher === 'human') await checkHumanPort(f);
   if (f.resume) {
-    const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === flagName(k) || a.startsWith(`${flagName(k)}=`)));
+    const given = flagsGiven(argv, CONFIG_FLAGS);
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);
   }
-  const keyEnvGiven = argv.some((a) => a === flagName('vlmKeyEnv') || a.startsWith(`${flagName('vlmKeyEnv')}=`));
+  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(argv, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
+  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(argv, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
+  const keyEnvGiven = flagsGiven(argv, ['vlmKeyEnv']).length > 0;
   const vlmConnection = f.resume
     ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
     : undefined;

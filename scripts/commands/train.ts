@@ -24,7 +24,7 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
-import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -270,6 +270,22 @@ export function isHumanTeacher(spec: string): boolean {
   return spec.trim().split(':')[0] === 'human';
 }
 
+/** Flags only a learned reward reads: the teacher, the queries, the reward model and its training. */
+const LEARNED_ONLY_FLAGS: readonly string[] = [
+  'teacher', 'preferenceModel', 'labels', 'labelsPerRound', 'segmentLength', 'query', 'oversample', 'feedbackEvery', 'warmupSteps', 'poolTop', 'poolEpisodes',
+  'terminalSegments', 'pairScope', 'segmentWindows', 'queryRollouts', 'rewardStandardize', 'rewardEpochs', 'rewardSelectInputs', 'rewardIgnoreObs', 'rewardHidden',
+  'rewardOutputInit', 'rewardAdditive', 'rewardMembers', 'rewardPatience', ...Object.keys(rewardTrainingFlags),
+];
+
+/** Warn about given flags the run will not read (`given`: flag keys from the command line). */
+function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: CommandContext): void {
+  if (f.reward !== 'learned') {
+    warnIgnoredFlags(ctx, given.filter((k) => LEARNED_ONLY_FLAGS.includes(k) || HUMAN_FLAG_KEYS.includes(k)), `--reward ${f.reward} learns from no teacher's labels`);
+  } else if (!isHumanTeacher(f.teacher)) {
+    warnIgnoredFlags(ctx, given.filter((k) => HUMAN_FLAG_KEYS.includes(k)), `they set up the viewer of --teacher human; this run's teacher is ${f.teacher}`);
+  }
+}
+
 /** Run (or resume) a training run; returns the summary. */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
@@ -504,6 +520,7 @@ export const trainCommand: Command = {
     if (!parsed) return 0;
     let f = parsed.flags;
     let resumeDir: string | undefined;
+    const given = givenFlags(argv);
     // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
     if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
     if (f.resume) {
@@ -512,7 +529,6 @@ export const trainCommand: Command = {
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       // The run goes on with its saved config: a flag that would change it is refused, not ignored.
-      const given = givenFlags(argv);
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
@@ -531,6 +547,7 @@ export const trainCommand: Command = {
       f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
+    warnIgnoredTrainFlags(f, given, ctx);
     const { summary, run } = await train(f, ctx, resumeDir);
     if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
     else {
