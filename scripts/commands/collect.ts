@@ -126,13 +126,13 @@ export const collectCommand: Command = {
     if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);
     if (f.policy !== 'medium-replay' && f.targetReturn !== undefined) throw new UsageError('prefrl collect: --target-return is only for --policy medium-replay');
     if (f.force && f.out === undefined) throw new UsageError('prefrl collect: --force is only for --out');
-    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     if (f.out !== undefined) checkOutFile(f.out, { example: 'data.h5', force: f.force });
     const probe = await makeEnv(envConfig, { logger: ctx.logger });
     const envSpec = probe.spec;
     probe.dispose();
     // Check the checkpoint before creating a run folder.
     const ppoPolicy = f.checkpoint ? checkpointPolicy(f.checkpoint, envSpec) : null;
+    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
       name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,

@@ -96,8 +96,6 @@ export const iqlCommand: Command = {
     } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
     // BC learns the dataset's actions: a reward given to it would only rename the run.
     if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
-    if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(argv, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
-    else warnIgnoredFlags(ctx, flagsGiven(argv, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 
@@ -159,6 +157,8 @@ export const iqlCommand: Command = {
       const resolved = resolveOfflineConfig(agentOptions);
       const scale = offlineRewardScale(resolved, ds, rewards);
       const rewardTag = modelDir ? 'model' : f.reward;
+      if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(argv, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
+      else warnIgnoredFlags(ctx, flagsGiven(argv, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
       const run = createRunDir({
         root: f.runsDir,
         name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,

@@ -252,8 +252,6 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
     const given = flagsGiven(argv, CONFIG_FLAGS);
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);
   }
-  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(argv, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
-  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(argv, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   const keyEnvGiven = flagsGiven(argv, ['vlmKeyEnv']).length > 0;
   const vlmConnection = f.resume
     ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
@@ -261,6 +259,8 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
+  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(argv, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
+  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(argv, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
   const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });

@@ -286,8 +286,11 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
   }
 }
 
-/** Run (or resume) a training run; returns the summary. */
-export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
+/**
+ * Run (or resume) a training run; returns the summary. `given`: the flag keys of the command
+ * line, for the warning about those the run does not read (once every check has passed).
+ */
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -343,6 +346,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       );
     }
   }
+  warnIgnoredTrainFlags(f, given, ctx);
   // Until the loop owns the models (it disposes them on every path out), a failure here must.
   let handedOver = false;
   let resume: LoopOptions['resume'];
@@ -547,8 +551,7 @@ export const trainCommand: Command = {
       f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
-    warnIgnoredTrainFlags(f, given, ctx);
-    const { summary, run } = await train(f, ctx, resumeDir);
+    const { summary, run } = await train(f, ctx, resumeDir, given);
     if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
     else {
       ctx.io.stdout.write(
