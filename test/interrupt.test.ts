@@ -102,4 +102,16 @@ describe('a signal under --json', () => {
     expect(lastLine(stdout())).toEqual({ runDir: null, dataset: null, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: 'stopped; no dataset was written' });
     expect(readdirSync(runs)).toEqual([]);
   }, 90_000);
+
+  it('bench envs: Ctrl-C reports the envs measured so far (none yet here) and the ones asked for, exit 130', async () => {
+    const { child, stdout, stderr, exited } = spawnCli(['bench', 'envs', '--envs', 'reacher,cartpole-swingup', '--no-native', '--duration', '0.5', '--repeats', '10', '--warmup', '0', '--json']);
+    const deadline = Date.now() + 60_000;
+    // The first progress line: the first measurement is done, the first env is not (30 more seconds of it).
+    while (Date.now() < deadline && child.exitCode === null && !stderr().includes('bench envs')) await sleep(50);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const line = 'stopped after 0 of 2 envs; bench envs saves nothing, run it again for the table';
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(lastLine(stdout())).toEqual({ envs: [], of: ['reacher', 'cartpole-swingup'], ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+  }, 90_000);
 });
