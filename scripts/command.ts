@@ -8,7 +8,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CommandSpec, type FlagSpec, flagName, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
-import { UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
 import { LabelStore } from '../reward/store.js';
 
@@ -180,6 +180,20 @@ export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: {
  */
 export function letSignalsIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Load the saved policy a flag names for an env. One trained on another env (or of another env's
+ * sizes) is a usage error naming the flag (exit 2, as `train --expert` of another env is); a
+ * damaged file stays an InputError naming the file (exit 1).
+ */
+export function policyForEnv<T>(flag: string, load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof InputError && (e.field === 'env' || e.field === 'meta.env' || e.field === 'obsDim')) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**

@@ -43,7 +43,7 @@ describe('prefrl collect --out', () => {
   });
 });
 
-describe('prefrl collect --checkpoint', () => {
+describe('prefrl collect --checkpoint, rollout --policy', () => {
   /** A PPO checkpoint folder of toy-reach's sizes (6 observations, 2 actions) recording `env`. */
   const checkpoint = (name: string, env: string, obsDim = 6): string => {
     const dir = join(root, name);
@@ -66,5 +66,14 @@ describe('prefrl collect --checkpoint', () => {
     const args = ['collect', '--env', 'toy-reach', '--policy', 'expert', '--checkpoint', checkpoint('ppo-own', 'toy-reach'), '--steps', '60', '--runs-dir', join(root, 'runs'), '--quiet', '--json'];
     expect(await main(args, c.ctx), c.err.join('')).toBe(0);
     expect(lastJson(c.out)).toMatchObject({ policy: 'expert', transitions: 60 });
+  });
+
+  it('rollout --policy of another env is a usage error naming --policy too (the same check)', async () => {
+    const other = checkpoint('ppo-reacher-2', 'reacher');
+    await expectUsageError(
+      ['rollout', '--env', 'toy-reach', '--policy', other, '--episodes', '1'],
+      join(root, 'none7'),
+      new RegExp(`^prefrl rollout: --policy: ${join(other, 'checkpoint.json')} \\(env\\): the policy was trained on env "reacher", not "toy-reach"\n$`),
+    );
   });
 });

@@ -23,7 +23,7 @@ import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDa
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { loadPpoPolicy } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
-import { InputError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { checkOutFile } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -31,8 +31,8 @@ import { createRunDir, removeIfEmpty } from '../../core/run.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
-import type { Env, EnvSpec } from '../../envs/types.js';
-import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
+import type { Env } from '../../envs/types.js';
+import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -100,20 +100,6 @@ export interface CollectSummary extends DatasetSummary {
   readonly ppoFinalReturn?: number;
 }
 
-/**
- * The PPO policy --checkpoint names. One trained on another env (or of another env's sizes) is a
- * usage error naming the flag, as `train --expert` of another env is; a damaged file stays an
- * InputError naming it.
- */
-function checkpointPolicy(path: string, envSpec: EnvSpec): PpoPolicy {
-  try {
-    return loadPpoPolicy(path, envSpec);
-  } catch (e) {
-    if (e instanceof InputError && (e.field === 'env' || e.field === 'obsDim')) throw new UsageError(`--checkpoint: ${e.message}`);
-    throw e;
-  }
-}
-
 export const collectCommand: Command = {
   name: 'collect',
   summary: 'Collect an offline dataset (HDF5, D4RL layout) with a random, medium, expert or medium-replay policy',
@@ -131,7 +117,7 @@ export const collectCommand: Command = {
     const envSpec = probe.spec;
     probe.dispose();
     // Check the checkpoint before creating a run folder.
-    const ppoPolicy = f.checkpoint ? checkpointPolicy(f.checkpoint, envSpec) : null;
+    const ppoPolicy = f.checkpoint ? policyForEnv('--checkpoint', () => loadPpoPolicy(f.checkpoint as string, envSpec)) : null;
     if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
