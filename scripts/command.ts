@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
-import { type CommandSpec, type FlagSpec, helpText, type ParseResult, parseFlags } from '../core/config.js';
+import { type CommandSpec, type FlagSpec, flagName, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
-import { UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
 import { LabelStore } from '../reward/store.js';
 
@@ -66,6 +66,23 @@ export function printJson(io: Io, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
 }
 
+/** The flag keys among `keys` given on a command line (as --flag, --flag=value or --no-flag). */
+export function flagsGiven(argv: readonly string[], keys: readonly string[]): string[] {
+  return keys.filter((k) => {
+    const name = flagName(k);
+    return argv.some((a) => a === name || a.startsWith(`${name}=`) || a === `--no-${name.slice(2)}`);
+  });
+}
+
+/**
+ * One warning line naming flags given that this run does not read, and why. Not refused: a
+ * script may pass one set of flags to several kinds of runs (a true-reward baseline beside
+ * learned-reward runs).
+ */
+export function warnIgnoredFlags(ctx: CommandContext, keys: readonly string[], why: string): void {
+  if (keys.length > 0) ctx.logger.warn(`ignored ${keys.map(flagName).join(', ')}: ${why}`);
+}
+
 /** Left-aligned plain-text table for human output. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   // A loop, not Math.max(...column): spreading hundreds of thousands of rows overflows the stack.
@@ -85,27 +102,98 @@ export function shellPath(path: string): string {
   return shellQuote(displayPath(path));
 }
 
-/**
- * Until the returned function is called, Ctrl-C (SIGINT) writes one line on stderr (`line()`,
- * e.g. how to resume) and exits with 130, as an uncaught SIGINT would, but not silently. With
- * `sigterm`, SIGTERM (a batch system's time limit) does the same and exits with 143.
- */
-export function onInterrupt(ctx: CommandContext, line: () => string, opts: { sigterm?: boolean } = {}): () => void {
-  const stop = (code: number) => (): void => {
+/** What a command stopped by a signal says: how to go on, and what was kept. */
+export interface Stopped {
+  /** The one line on stderr, e.g. `stopped; resume with: prefrl train --resume runs/<id>`. */
+  readonly line: string;
+  /** With --json, fields of the JSON object besides the common ones (the run folder, the command that goes on, ...). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/** The exit code of a command stopped by each signal it handles (128 + the signal's number, as a shell reports it). */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+interface Hint {
+  readonly ctx: CommandContext;
+  readonly stopped: () => Stopped;
+  readonly json: boolean;
+}
+
+/** The hints registered now, outermost first: a command run inside another (a bench cell) leaves the stop to the outer one. */
+const hints: Hint[] = [];
+
+function stopBy(signal: StopSignal): () => void {
+  return () => {
+    const hint = hints[0];
+    if (!hint) return;
+    const code = SIGNAL_EXIT_CODES[signal];
+    const { io } = hint.ctx;
     try {
-      ctx.io.stderr.write(`${ctx.io.tty && code === 130 ? '\n' : ''}${line()}\n`);
+      const s = hint.stopped();
+      io.stderr.write(`${io.tty && signal === 'SIGINT' ? '\n' : ''}${s.line}\n`);
+      if (hint.json) printJson(io, { ...s.fields, ok: false, interrupted: true, signal, exitCode: code, message: s.line });
     } finally {
       process.exit(code);
     }
   };
-  const onInt = stop(130);
-  const onTerm = stop(143);
-  process.on('SIGINT', onInt);
-  if (opts.sigterm) process.on('SIGTERM', onTerm);
+}
+const onSigint = stopBy('SIGINT');
+const onSigterm = stopBy('SIGTERM');
+
+/** What a stopped `train` or `offline` run says: its run folder and the command that goes on with it (finished work is kept). */
+export function resumeHint(command: 'train' | 'offline', runPath: string): Stopped {
+  const resume = `prefrl ${command} --resume ${shellPath(runPath)}`;
+  return { line: `stopped; resume with: ${resume}`, fields: { runDir: runPath, resume } };
+}
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) and SIGTERM (a batch system's time
+ * limit) write one line on stderr (`stopped().line`, e.g. how to resume) and exit with 130 and
+ * 143, as the uncaught signals would, but not silently. With `json` (the command's --json), the
+ * last line of stdout is still one JSON object: `{"ok":false,"interrupted":true,"signal":"SIGINT",
+ * "exitCode":130,"message":<the line>, ...stopped().fields}`. Registered inside another command
+ * (a bench cell run in-process), the outermost one speaks.
+ */
+export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: { json: boolean }): () => void {
+  const hint: Hint = { ctx, stopped, json: opts.json };
+  if (hints.length === 0) {
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+  }
+  hints.push(hint);
   return () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    const i = hints.indexOf(hint);
+    if (i < 0) return;
+    hints.splice(i, 1);
+    if (hints.length === 0) {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
   };
+}
+
+/**
+ * Let the event loop run (and a signal's listener with it). Work under onInterrupt that runs
+ * synchronously, or awaits only settled promises, awaits this now and then: else Ctrl-C waits
+ * for the work to end.
+ */
+export function letSignalsIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Load the saved policy a flag names for an env. One trained on another env (or of another env's
+ * sizes) is a usage error naming the flag (exit 2, as `train --expert` of another env is); a
+ * damaged file stays an InputError naming the file (exit 1).
+ */
+export function policyForEnv<T>(flag: string, load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof InputError && (e.field === 'env' || e.field === 'meta.env' || e.field === 'obsDim')) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**

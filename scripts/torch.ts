@@ -1,12 +1,17 @@
 /**
  * The PyTorch side of the benchmarks: find a Python interpreter that imports torch and run a
- * reference script that prints one JSON object as its last line of stdout.
+ * reference script that prints one JSON object as its last line of stdout; and what the timing
+ * benches against it (bench reward, bench agents) record alike: the machine, the result files.
  *
  * Why a search: on these machines `python3` on PATH (pyenv) has no torch, while Debian's
  * `python3-torch` lives under /usr/bin/python3; an explicit `--python` wins.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 
 /** The first interpreter that imports torch, or why none did. */
 export function findTorchPython(explicit?: string): { python: string } | { skipped: string; why: string } {
@@ -42,4 +47,40 @@ export function runJsonScript<T>(python: string, script: string, args: readonly 
   } catch {
     return { error: `${script} printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})` };
   }
+}
+
+/** The machine a timing ran on; the 1-minute load average before and after says how far other jobs inflated it. */
+export interface BenchMachine {
+  readonly nproc: number;
+  readonly cpu: string;
+  readonly node: string;
+  readonly backend: string;
+  readonly loadavg1Before: number;
+  readonly loadavg1After: number;
+}
+
+/** The machine record of a timing that began at load average `loadBefore` and ends now. */
+export function benchMachine(backend: string, loadBefore: number): BenchMachine {
+  return {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    backend,
+    loadavg1Before: Math.round(loadBefore * 100) / 100,
+    loadavg1After: Math.round(loadavg()[0] * 100) / 100,
+  };
+}
+
+/** Write `<out>/<name>.json` (the result, indented) and `<out>/<name>.md`, making the folder. */
+export function writeBenchFiles(out: string, name: string, result: unknown, md: string, log: Logger): void {
+  const dir = resolve(out);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}.md`), md);
+  log.info(`wrote ${join(dir, `${name}.json`)} and ${join(dir, `${name}.md`)}`);
+}
+
+/** A number with `digits` decimals and thousands separators, for the tables; '-' for none. */
+export function fmtFixed(v: number | null | undefined, digits: number): string {
+  return v === null || v === undefined ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }

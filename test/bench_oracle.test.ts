@@ -166,6 +166,20 @@ describe('bench oracle helpers', () => {
     expect(md).toContain('| regret | regret | 1000 | 1 | 1.000 |');
     expect(md).toContain('Command: `prefrl bench oracle --suite smoke`');
   });
+
+  it('labels used: "-" (not applicable) for true-reward PPO, also for records made when it was logged as 0; counted for preference rows', () => {
+    const recs = [
+      // Seed 0 as recorded before (0 labels), seed 1 as recorded now (null).
+      rec('e', { method: 'ppo-true', labels: 0, steps: 10 }, 0, { finalTrueReturn: 10, labelsUsed: 0 }),
+      rec('e', { method: 'ppo-true', labels: 0, steps: 10 }, 1, { finalTrueReturn: 12, labelsUsed: null }),
+      rec('e', { method: 'preference', labels: 40, steps: 10 }, 0, { finalTrueReturn: 8, labelsUsed: 40 }),
+      rec('e', { method: 'preference', labels: 40, steps: 10 }, 1, { finalTrueReturn: 6, labelsUsed: 38 }),
+    ];
+    const md = summaryMarkdown({ suite: buildSuite('smoke', { stepsScale: 1 }), records: recs, command: 'c', missing: [], plots: [], failed: [] });
+    expect(md).toContain('| method | labels | steps | seeds | final true return | vs true PPO | normalised | labels used |');
+    expect(md).toContain('| ppo-true | - | 10 | 2 | 11.00 ± 1.414 | - | - | - |');
+    expect(md).toContain('| preference | 40 | 10 | 2 | 7.000 ± 1.414 | 64% | - | 39 ± 1 |');
+  });
 });
 
 describe('bench oracle suites', () => {
@@ -378,6 +392,8 @@ describe('prefrl bench oracle', () => {
     const ppo = suite.cells.find((c) => c.kind === 'train' && c.row.method === 'ppo-true') as TrainCell;
     const ppoRec = byId(ppo.id)[0];
     expect(ppoRec.metrics.envSteps).toBe(4096);
+    // It asks for no labels: not applicable (null), not 0.
+    expect(ppoRec.metrics.labelsUsed).toBeNull();
     expect(ppoRec.metrics.finalTrueReturn).toEqual(expect.any(Number));
     expect(ppoRec.curve?.length).toBeGreaterThan(2);
     expect(ppoRec.command).toMatch(/^prefrl train --env toy-reach .*--reward true/);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
-import { captureCli } from './helpers/cli.js';
+import { captureCli, lastJson } from './helpers/cli.js';
 
 let dir: string;
 let file: string;
@@ -56,5 +56,46 @@ describe('bench reward and bench agents: an interpreter named with --python must
     const noTorch = join(dir, 'python-without-torch');
     writeFileSync(noTorch, '#!/bin/sh\necho "ModuleNotFoundError: No module named \'torch\'" >&2\nexit 1\n', { mode: 0o755 });
     await refused(['bench', 'reward', '--python', noTorch, '--repeats', '1'], /--python .*python-without-torch: cannot run the PyTorch reference: .*python-without-torch: ModuleNotFoundError: No module named 'torch'$/);
+  });
+});
+
+describe('bench reward: result files and the PyTorch reference', () => {
+  it('writes reward.json (the --json object) and reward.md with the machine; a reference that prints no JSON is reported as skipped, naming its script', async () => {
+    // An interpreter that imports torch (the check) but whose script prints no JSON.
+    const fake = join(dir, 'python-no-json');
+    writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\necho "half a line"\n', { mode: 0o755 });
+    const out = join(dir, 'reward-out');
+    const { ctx, out: stdout } = captureCli();
+    const args = ['bench', 'reward', '--python', fake, '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0', '--out', out, '--json'];
+    expect(await main(args, ctx)).toBe(0);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown; torchSkipped: string; ratio: unknown; setup: { layers: number[] } }>(stdout);
+    expect(JSON.parse(readFileSync(join(out, 'reward.json'), 'utf8'))).toEqual(json);
+    expect(json.torch).toBeNull();
+    expect(json.ratio).toBeNull();
+    expect(json.torchSkipped).toMatch(/benchmarks\/torch\/reward_step\.py printed no JSON \(last line: "half a line"\)$/);
+    expect(json.setup.layers).toEqual([4, 4, 1]);
+    expect(Object.keys(json.machine)).toEqual(['nproc', 'cpu', 'node', 'backend', 'loadavg1Before', 'loadavg1After']);
+    expect(json.machine.node).toBe(process.version);
+    const md = readFileSync(join(out, 'reward.md'), 'utf8');
+    expect(md).toContain(`- PyTorch: skipped (${json.torchSkipped})`);
+    expect(md).toContain(`- 1-minute load average before / after: ${json.machine.loadavg1Before} / ${json.machine.loadavg1After}`);
+  });
+});
+
+describe('bench agents: result files', () => {
+  it('writes agents.json (the --json object) and agents.md with the machine', async () => {
+    const out = join(dir, 'agents-out');
+    const { ctx, out: stdout } = captureCli();
+    const args = ['bench', 'agents', '--no-torch', '--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1', '--out', out, '--json'];
+    expect(await main(args, ctx)).toBe(0);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; prefrl: { ppoUpdateMsAll: number[] } }>(stdout);
+    expect(JSON.parse(readFileSync(join(out, 'agents.json'), 'utf8'))).toEqual(json);
+    expect(json.torch).toEqual([]);
+    expect(json.torchSkipped).toBe('disabled by --no-torch');
+    expect(json.prefrl.ppoUpdateMsAll).toHaveLength(1);
+    expect(Object.keys(json.machine)).toEqual(['nproc', 'cpu', 'node', 'backend', 'loadavg1Before', 'loadavg1After']);
+    const md = readFileSync(join(out, 'agents.md'), 'utf8');
+    expect(md).toContain(`- nproc: ${json.machine.nproc} (${json.machine.cpu}); node ${process.version}; tfjs backend: ${json.machine.backend}`);
+    expect(md).toContain('- PyTorch: skipped (disabled by --no-torch)');
   });
 });

@@ -1,9 +1,10 @@
 /** `prefrl collect`: what it writes, and its --out checks (made before any work). */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDataset } from '../agents/dataset.js';
+import { PpoPolicy } from '../agents/ppo.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, expectUsageError, lastJson } from './helpers/cli.js';
 
@@ -39,5 +40,40 @@ describe('prefrl collect --out', () => {
     await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--out', root], join(root, 'none3'), /--out .*: is a folder; give a file name such as .*data\.h5/);
     await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'random', '--force'], join(root, 'none4'), /--force is only for --out/);
     expect(statSync(root).isDirectory()).toBe(true);
+  });
+});
+
+describe('prefrl collect --checkpoint, rollout --policy', () => {
+  /** A PPO checkpoint folder of toy-reach's sizes (6 observations, 2 actions) recording `env`. */
+  const checkpoint = (name: string, env: string, obsDim = 6): string => {
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'policy.json'), JSON.stringify(new PpoPolicy(obsDim, 2, [4]).toJSON()));
+    writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ env: { id: env } }));
+    return dir;
+  };
+
+  it('a policy trained on another env, or of another size, is a usage error naming --checkpoint (exit 2, no run folder); one of this env collects', async () => {
+    const other = checkpoint('ppo-reacher', 'reacher');
+    await expectUsageError(
+      ['collect', '--env', 'toy-reach', '--policy', 'expert', '--checkpoint', other, '--steps', '60'],
+      join(root, 'none5'),
+      new RegExp(`^prefrl collect: --checkpoint: ${join(other, 'checkpoint.json')} \\(env\\): the policy was trained on env "reacher", not "toy-reach"\n$`),
+    );
+    const wide = checkpoint('ppo-wide', 'toy-reach', 10);
+    await expectUsageError(['collect', '--env', 'toy-reach', '--policy', 'medium', '--checkpoint', wide], join(root, 'none6'), /^prefrl collect: --checkpoint: .*policy\.json \(obsDim\): the policy takes 10 observations and gives 2 actions; env "toy-reach" has 6 and 2\n$/);
+    const c = captureCli();
+    const args = ['collect', '--env', 'toy-reach', '--policy', 'expert', '--checkpoint', checkpoint('ppo-own', 'toy-reach'), '--steps', '60', '--runs-dir', join(root, 'runs'), '--quiet', '--json'];
+    expect(await main(args, c.ctx), c.err.join('')).toBe(0);
+    expect(lastJson(c.out)).toMatchObject({ policy: 'expert', transitions: 60 });
+  });
+
+  it('rollout --policy of another env is a usage error naming --policy too (the same check)', async () => {
+    const other = checkpoint('ppo-reacher-2', 'reacher');
+    await expectUsageError(
+      ['rollout', '--env', 'toy-reach', '--policy', other, '--episodes', '1'],
+      join(root, 'none7'),
+      new RegExp(`^prefrl rollout: --policy: ${join(other, 'checkpoint.json')} \\(env\\): the policy was trained on env "reacher", not "toy-reach"\n$`),
+    );
   });
 });

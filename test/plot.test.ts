@@ -60,6 +60,23 @@ describe('prefrl plot', () => {
     expect(() => readMetrics(bad)).toThrow(`${join(bad, 'metrics.jsonl')} (line 2): invalid JSON`);
   });
 
+  it('plot warns about a cut-off last line, naming the file and line, and plots the rest; a damaged line before it exits 1 naming them', async () => {
+    const { root } = fixture();
+    const killed = join(root, 'killed');
+    mkdirSync(killed);
+    // A run killed while writing its third row: no newline after it.
+    writeFileSync(join(killed, 'metrics.jsonl'), '{"step":0,"eval/true_return":-3}\n{"step":8,"eval/true_return":-2}\n{"step":16,"eval/tr');
+    const c = captureCli();
+    expect(await main(['plot', killed, '--out', join(root, 'killed.svg'), '--json'], c.ctx), c.err.join('')).toBe(0);
+    expect(c.err.join('')).toBe(`[prefrl] warn: ${join(killed, 'metrics.jsonl')} (line 3): cut off (the run was stopped while writing it?); left out\n`);
+    expect(lastJson<{ curves: unknown[] }>(c.out).curves).toEqual([{ run: 'killed', metric: 'eval/true_return', points: 2, lastStep: 8, last: -2 }]);
+    const bad = run(root, 'bad', [{ step: 0, 'eval/true_return': 1 }, '{"step": 1, "eval', { step: 2, 'eval/true_return': 3 }]);
+    const b = captureCli();
+    expect(await main(['plot', bad, '--out', join(root, 'bad.svg')], b.ctx)).toBe(1);
+    expect(b.err.join('')).toBe(`prefrl plot: ${join(bad, 'metrics.jsonl')} (line 2): invalid JSON\n`);
+    expect(existsSync(join(root, 'bad.svg'))).toBe(false);
+  });
+
   it('writes one SVG with a line per run and prints each curve\'s last value', async () => {
     const { root, a, b } = fixture();
     const out = join(root, 'curves.svg');

@@ -103,7 +103,8 @@ async function runTrainCell(cell: TrainCell, rc: CellRunContext): Promise<CellRe
     metrics: {
       finalTrueReturn: finite(s.finalTrueReturn),
       finalSuccess: finite(s.finalSuccess),
-      labelsUsed: s.labelsUsed,
+      // PPO on the true reward (or a fixed model) asks for no labels: not applicable, not 0.
+      labelsUsed: s.reward === 'learned' ? s.labelsUsed : null,
       envSteps: s.envSteps,
       stepsPerSecond: finite(s.envSteps / s.wallSeconds),
       ppoStepsPerSecond: ppoThroughput(join(run.path, 'metrics.jsonl')),

@@ -171,6 +171,21 @@ export const HERON_CONFIGS: Readonly<Record<string, HeronConfig>> = {
 
 const seedsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * The cells of an RL suite, env by env and seed by seed: the references (random policy,
+ * true-reward PPO at `steps` with `setup`) and then the suite's own `cells` there.
+ */
+function perEnvAndSeed(
+  suite: SuiteName,
+  envs: readonly string[],
+  seeds: readonly number[],
+  steps: number,
+  cells: (env: string, seed: number) => Cell[] = () => [],
+  setup: Partial<TrainSetup> = {},
+): Cell[] {
+  return unique(envs.flatMap((env) => seeds.flatMap((seed) => [...references(suite, env, steps, seed, setup), ...cells(env, seed)])));
+}
+
 /** Deduplicate by id (shared references), keeping the first. */
 function unique(cells: readonly Cell[]): Cell[] {
   const seen = new Set<string>();
@@ -210,7 +225,7 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         ],
         defaultSeeds: 3,
         envs,
-        cells: unique(envs.flatMap((env) => seeds.flatMap((seed) => references(name, env, steps, seed)))),
+        cells: perEnvAndSeed(name, envs, seeds, steps),
       };
     }
     case 'online': {
@@ -228,11 +243,7 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         ],
         defaultSeeds: 3,
         envs,
-        cells: unique(
-          envs.flatMap((env) =>
-            seeds.flatMap((seed) => [...references(name, env, steps, seed, { evalEpisodes: 10 }), ...teachers.map((teacher) => trainCell(name, { env, steps, teacher, labels: 1000, evalEpisodes: 10 }, seed))]),
-          ),
-        ),
+        cells: perEnvAndSeed(name, envs, seeds, steps, (env, seed) => teachers.map((teacher) => trainCell(name, { env, steps, teacher, labels: 1000, evalEpisodes: 10 }, seed)), { evalEpisodes: 10 }),
       };
     }
     case 'bpref': {
@@ -252,13 +263,8 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         ],
         defaultSeeds: 3,
         envs,
-        cells: unique(
-          envs.flatMap((env) =>
-            seeds.flatMap((seed) => [
-              ...references(name, env, steps, seed),
-              ...teachers.flatMap((teacher) => budgets.flatMap((labels) => queries.map((query) => trainCell(name, { env, steps, teacher, labels, query, labelsPerRound: Math.min(100, labels) }, seed)))),
-            ]),
-          ),
+        cells: perEnvAndSeed(name, envs, seeds, steps, (env, seed) =>
+          teachers.flatMap((teacher) => budgets.flatMap((labels) => queries.map((query) => trainCell(name, { env, steps, teacher, labels, query, labelsPerRound: Math.min(100, labels) }, seed)))),
         ),
       };
     }
@@ -311,15 +317,10 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
         ],
         defaultSeeds: 3,
         envs,
-        cells: unique(
-          envs.flatMap((env) =>
-            seeds.flatMap((seed) => [
-              ...references(name, env, steps, seed),
-              trainCell(name, { env, steps, teacher: 'heron', heron: HERON_CONFIGS[env], labels: 1000, query: 'uniform' }, seed),
-              trainCell(name, { env, steps, teacher: 'oracle', labels: 1000, query: 'uniform' }, seed),
-            ]),
-          ),
-        ),
+        cells: perEnvAndSeed(name, envs, seeds, steps, (env, seed) => [
+          trainCell(name, { env, steps, teacher: 'heron', heron: HERON_CONFIGS[env], labels: 1000, query: 'uniform' }, seed),
+          trainCell(name, { env, steps, teacher: 'oracle', labels: 1000, query: 'uniform' }, seed),
+        ]),
       };
     }
     case 'vlm': {

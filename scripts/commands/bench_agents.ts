@@ -15,9 +15,7 @@
  * shapes: speed does not depend on them. The 1-minute load average is recorded before and
  * after, because the machine may be shared.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler, Iql, type OfflineData } from '../../agents/iql.js';
 import { Adam } from '../../agents/mlp.js';
@@ -29,7 +27,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { runJsonScript, torchReference } from '../torch.js';
+import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench agents',
@@ -203,14 +201,7 @@ export const benchAgentsCommand: Command = {
           repeats: f.iqlRepeats,
         },
       },
-      machine: {
-        nproc,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        backend: backend.name,
-        loadavg1Before: Math.round(loadBefore * 100) / 100,
-        loadavg1After: Math.round(loadavg()[0] * 100) / 100,
-      },
+      machine: benchMachine(backend.name, loadBefore),
       prefrl: { ppoUpdateMs: round1(ppoMedian), ppoUpdateMsAll: ppoMs, iqlUpdateMs: round1(iqlMedian), iqlUpdateMsAll: iqlMs, iqlUpdatesPerSec: round1(1000 / iqlMedian), iqlTensorsLeaked: tensorsAfter },
       torch: torchRuns.map((r) => ({
         threads: r.threads,
@@ -228,13 +219,7 @@ export const benchAgentsCommand: Command = {
       torchSkipped,
     };
     const md = markdown(result);
-    if (f.out) {
-      const dir = resolve(f.out);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'agents.json'), `${JSON.stringify(result, null, 2)}\n`);
-      writeFileSync(join(dir, 'agents.md'), md);
-      log.info(`wrote ${join(dir, 'agents.json')} and ${join(dir, 'agents.md')}`);
-    }
+    if (f.out) writeBenchFiles(f.out, 'agents', result, md, log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;
@@ -250,7 +235,7 @@ interface BenchResult {
     ppo: { batch: number; epochs: number; minibatches: number; minibatchSize: number; networks: string; warmup: number; repeats: number };
     iql: { batch: number; networks: string; warmup: number; repeats: number };
   };
-  machine: { nproc: number; cpu: string; node: string; backend: string; loadavg1Before: number; loadavg1After: number };
+  machine: BenchMachine;
   prefrl: { ppoUpdateMs: number; ppoUpdateMsAll: number[]; iqlUpdateMs: number; iqlUpdateMsAll: number[]; iqlUpdatesPerSec: number; iqlTensorsLeaked: number };
   torch: {
     threads: number;
@@ -268,9 +253,7 @@ interface BenchResult {
   torchSkipped: string | null;
 }
 
-function fmt(v: number | null | undefined, digits = 1): string {
-  return v === null || v === undefined ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
+const fmt = (v: number | null | undefined, digits = 1): string => fmtFixed(v, digits);
 
 function table(r: BenchResult): string {
   const head = ['', 'prefrl (1 thread)', ...r.torch.map((t) => `PyTorch ${t.version ?? ''} (${t.threads} thr)`), ...r.torch.map((t) => `prefrl / PyTorch (${t.threads} thr)`)];

@@ -43,7 +43,7 @@ import { MujocoEnv } from '../../envs/mujoco/env.js';
 import { loadMujoco } from '../../envs/mujoco/runtime.js';
 import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
 import { createVecEnv, type VecEnv } from '../../envs/vec.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
 
@@ -374,6 +374,18 @@ export const benchEnvsCommand: Command = {
     const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
     const results: EnvBenchResult[] = [];
     const strippedAll = new Set<string>();
+    const removeNative = (): void => {
+      for (const n of [native, native2]) if (n) rmSync(n.dir, { recursive: true, force: true });
+    };
+    // Ctrl-C: the envs measured so far are reported (with --json, in the JSON object); the native builds go.
+    const stopHint = onInterrupt(
+      ctx,
+      () => {
+        removeNative();
+        return { line: `stopped after ${results.length} of ${entries.length} envs; bench envs saves nothing, run it again for the table`, fields: { envs: results, of: entries.map((e) => e.id) } };
+      },
+      { json: f.json },
+    );
     try {
       for (const entry of entries) {
         const env = await makeEnv({ id: entry.id, seed: f.seed }, { logger: log });
@@ -515,8 +527,8 @@ export const benchEnvsCommand: Command = {
         }
       }
     } finally {
-      if (native) rmSync(native.dir, { recursive: true, force: true });
-      if (native2) rmSync(native2.dir, { recursive: true, force: true });
+      stopHint();
+      removeNative();
     }
     progress.finish('done');
 

@@ -273,7 +273,17 @@ export const benchOracleCommand: Command = {
     let k = 0;
     // Ctrl-C: the runs of a cell are the bench's, not the user's to resume (a cell that stops starts over).
     // SIGTERM too (a batch system's time limit): the claims go back through the 'exit' listener.
-    const stopHint = pending.length > 0 ? onInterrupt(ctx, () => `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`, { sigterm: true }) : () => undefined;
+    const stopHint =
+      pending.length > 0
+        ? onInterrupt(
+            ctx,
+            () => ({
+              line: `stopped; run the same command again to go on (finished cells are kept; the cells that were running start over): ${command}`,
+              fields: { suite: suite.name, outDir: suiteDir, ran: [...ran], failed: [...failed], running: [...inFlight], rerun: command },
+            }),
+            { json: f.json },
+          )
+        : () => undefined;
     const releaseHeld = (): void => {
       for (const r of [...held]) r();
     };

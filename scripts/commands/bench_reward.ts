@@ -9,10 +9,8 @@
  * (benchmarks/torch/reward_step.py) and the ratio prefrl / PyTorch is reported (< 1: prefrl
  * is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
-import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, initBackend } from '../../core/backend.js';
@@ -23,7 +21,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
-import { torchReference } from '../torch.js';
+import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -138,7 +136,6 @@ export const benchRewardCommand: Command = {
     else {
       log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
       const args = [
-        TORCH_SCRIPT,
         `--members=${f.members}`,
         `--hidden=${hidden.join(',')}`,
         `--in-dim=${inDim}`,
@@ -152,16 +149,9 @@ export const benchRewardCommand: Command = {
         `--relabel=${f.relabel > 0 ? f.torchRelabel : 0}`,
         `--seed=${f.seed}`,
       ];
-      const r = spawnSync(found.python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-      const last = r.stdout?.trim().split('\n').pop() ?? '';
-      if (r.status !== 0) torchSkipped = `the PyTorch script failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-      else {
-        try {
-          torch = JSON.parse(last) as TorchResult;
-        } catch {
-          torchSkipped = `the PyTorch script printed no JSON (last line: ${JSON.stringify(last.slice(0, 200))})`;
-        }
-      }
+      const r = runJsonScript<TorchResult>(found.python, TORCH_SCRIPT, args);
+      if ('error' in r) torchSkipped = r.error;
+      else torch = r.result;
     }
     if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);
 
@@ -181,14 +171,7 @@ export const benchRewardCommand: Command = {
         repeats: f.repeats,
         microBatchRows: f.microBatchRows,
       },
-      machine: {
-        nproc: availableParallelism(),
-        cpu: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        backend: backend.name,
-        loadavg1Before: Math.round(loadBefore * 100) / 100,
-        loadavg1After: Math.round(loadavg()[0] * 100) / 100,
-      },
+      machine: benchMachine(backend.name, loadBefore),
       prefrl: { stepMs, stepMsAll, relabelPerS: relabelPerS === null ? null : Math.round(relabelPerS), relabelTransitions: f.relabel, tensorsAfter },
       torch: torch
         ? {
@@ -208,13 +191,7 @@ export const benchRewardCommand: Command = {
     };
 
     const md = markdown(result);
-    if (f.out) {
-      const dir = resolve(f.out);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'reward.json'), `${JSON.stringify(result, null, 2)}\n`);
-      writeFileSync(join(dir, 'reward.md'), md);
-      log.info(`wrote ${join(dir, 'reward.json')} and ${join(dir, 'reward.md')}`);
-    }
+    if (f.out) writeBenchFiles(f.out, 'reward', result, md, log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;
@@ -224,16 +201,14 @@ export const benchRewardCommand: Command = {
 type BenchResult = {
   command: string;
   setup: { members: number; layers: number[]; activation: string; outputActivation: string; pairs: number; segmentLength: number; transitionsPerStep: number; warmup: number; repeats: number; microBatchRows: number };
-  machine: { nproc: number; cpu: string; node: string; backend: string; loadavg1Before: number; loadavg1After: number };
+  machine: BenchMachine;
   prefrl: { stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number };
   torch: { version: string; threads: number; blas: string | null; blasLibs: string[]; stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number } | null;
   torchSkipped: string | null;
   ratio: number | null;
 };
 
-function fmt(v: number | null | undefined, digits = 0): string {
-  return v === null || v === undefined ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
+const fmt = (v: number | null | undefined, digits = 0): string => fmtFixed(v, digits);
 
 function table(r: BenchResult): string {
   const t = r.torch;

@@ -32,7 +32,7 @@ import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
 import type { Env } from '../../envs/types.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -67,11 +67,12 @@ const spec = {
   ].join('\n'),
 };
 
-/** Record exactly `steps` transitions with a policy, episode after episode. */
-export function collectSteps(env: Env, policy: Policy, steps: number, seed: number, onStep?: () => void): Trajectory[] {
+/** Record exactly `steps` transitions with a policy, episode after episode (letting signals in between episodes). */
+export async function collectSteps(env: Env, policy: Policy, steps: number, seed: number, onStep?: () => void): Promise<Trajectory[]> {
   const out: Trajectory[] = [];
   let total = 0;
   for (let k = 0; total < steps; k++) {
+    await letSignalsIn();
     let obs = env.reset(episodeSeed(seed, k));
     const b = new TrajectoryBuilder(env.spec, Math.min(env.spec.horizon, steps - total));
     b.start(obs, env.getState());
@@ -116,7 +117,8 @@ export const collectCommand: Command = {
     const envSpec = probe.spec;
     probe.dispose();
     // Check the checkpoint before creating a run folder.
-    const ppoPolicy = f.checkpoint ? loadPpoPolicy(f.checkpoint, envSpec) : null;
+    const ppoPolicy = f.checkpoint ? policyForEnv('--checkpoint', () => loadPpoPolicy(f.checkpoint as string, envSpec)) : null;
+    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
       name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,
@@ -125,6 +127,15 @@ export const collectCommand: Command = {
     });
     const progress = new Progress(`collect ${envSpec.id} ${f.policy}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
     const t0 = ctx.clock.now();
+    // Ctrl-C: the dataset is written at the end only; a run folder with nothing in it yet goes.
+    const stopHint = onInterrupt(
+      ctx,
+      () => {
+        const removed = removeIfEmpty(run);
+        return { line: `stopped; no dataset was written${removed ? '' : ` (${run.path} holds the metrics so far)`}`, fields: { runDir: removed ? null : run.path, dataset: null } };
+      },
+      { json: f.json },
+    );
     try {
       let trajs: Trajectory[];
       let ppoSteps: number | undefined;
@@ -138,6 +149,8 @@ export const collectCommand: Command = {
         });
         try {
           while (trainer.globalStep < f.steps) {
+            // With --workers 0 an iteration awaits only settled promises: a Ctrl-C would wait for the end.
+            await letSignalsIn();
             const it = await trainer.iterate();
             const ret = it.metrics['charts/episodic_return'];
             if (typeof ret === 'number') {
@@ -160,7 +173,7 @@ export const collectCommand: Command = {
         try {
           const rng = new Rng(f.seed).fork('policy');
           const policy = f.policy === 'random' ? randomPolicy(envSpec, rng) : (ppoPolicy as PpoPolicy).stochastic(rng);
-          trajs = collectSteps(env, policy, f.steps, f.seed, () => progress.tick());
+          trajs = await collectSteps(env, policy, f.steps, f.seed, () => progress.tick());
         } finally {
           env.dispose();
         }
@@ -209,6 +222,7 @@ export const collectCommand: Command = {
       removeIfEmpty(run);
       throw e;
     } finally {
+      stopHint();
       run.close();
     }
   },

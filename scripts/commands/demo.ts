@@ -41,7 +41,8 @@ export const demoCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const common = ['--env', f.env, '--steps', String(f.steps), '--seed', String(f.seed), '--runs-dir', f.runsDir, ...(f.quiet ? ['--quiet'] : [])];
+    // --json goes on to the runs: stopped by Ctrl-C, the one running still prints its JSON object.
+    const common = ['--env', f.env, '--steps', String(f.steps), '--seed', String(f.seed), '--runs-dir', f.runsDir, ...(f.quiet ? ['--quiet'] : []), ...(f.json ? ['--json'] : [])];
     const trainSpec = { command: 'prefrl train', summary: '', flags: trainFlags };
     const prefArgs = [
       ...common,

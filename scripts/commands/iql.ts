@@ -34,7 +34,7 @@ import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
 
 const spec = {
@@ -157,6 +157,8 @@ export const iqlCommand: Command = {
       const resolved = resolveOfflineConfig(agentOptions);
       const scale = offlineRewardScale(resolved, ds, rewards);
       const rewardTag = modelDir ? 'model' : f.reward;
+      if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(argv, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
+      else warnIgnoredFlags(ctx, flagsGiven(argv, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
       const run = createRunDir({
         root: f.runsDir,
         name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,
@@ -170,6 +172,8 @@ export const iqlCommand: Command = {
         clock: ctx.clock,
       });
       const progress = new Progress(`${f.algo} ${env.spec.id}`, f.updates, { unit: 'updates', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
+      // Ctrl-C: the actor is saved at the end only, so a stopped run keeps its metrics and no actor.
+      const stopHint = onInterrupt(ctx, () => ({ line: `stopped; no actor was saved (${run.path} holds the metrics so far); run the command again to train one`, fields: { runDir: run.path, actor: null } }), { json: f.json });
       try {
         ctx.logger.info(
           `${f.algo.toUpperCase()} on ${f.dataset}: ${ds.size} transitions, ${dsSummary.episodes} episodes (mean return ${dsSummary.meanReturn.toFixed(2)}), reward ${modelDir ? `from the model in ${modelDir} (${rewardKind === 'advantage' ? 'regret model: advantage' : 'partial-return reward'})` : rewardKind}` +
@@ -251,6 +255,7 @@ export const iqlCommand: Command = {
         }
         return 0;
       } finally {
+        stopHint();
         run.close();
       }
     } finally {

@@ -21,7 +21,7 @@ import { isTie } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Teacher } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
-import { type Command, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 
 const spec = {
   command: 'prefrl label',
@@ -115,13 +115,25 @@ export const labelCommand: Command = {
         // Strict preferences and ties (probFirst 0.5) apart, as labels stats counts them.
         let preferences = 0;
         let ties = 0;
-        for (let i = 0; i < todo.length; i += f.batch) {
-          const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
-          added += store.addLabels(labels).added;
-          const t = labels.filter(isTie).length;
-          ties += t;
-          preferences += labels.filter((l) => l.kind === 'preference').length - t;
-          progress.update(Math.min(todo.length, i + f.batch));
+        // Ctrl-C: each batch's labels are stored as it ends; the same command goes on with the pairs left.
+        const stopHint = onInterrupt(
+          ctx,
+          () => ({ line: `stopped; ${added} new labels are stored in ${storePath}; run the same command again to label the pairs left`, fields: { store: storePath, teacher: teacher.id, pairs: all.length, added } }),
+          { json: f.json },
+        );
+        try {
+          for (let i = 0; i < todo.length; i += f.batch) {
+            // A synthetic teacher answers without giving the event loop a turn: let a signal in.
+            await letSignalsIn();
+            const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
+            added += store.addLabels(labels).added;
+            const t = labels.filter(isTie).length;
+            ties += t;
+            preferences += labels.filter((l) => l.kind === 'preference').length - t;
+            progress.update(Math.min(todo.length, i + f.batch));
+          }
+        } finally {
+          stopHint();
         }
         progress.finish();
         // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.

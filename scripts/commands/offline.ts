@@ -16,7 +16,7 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
-import { type Command, type CommandContext, formatTable, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
@@ -249,19 +249,21 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   // A new run with people checks the viewer's port now, not after the pairs stage.
   if (!f.resume && teacher === 'human') await checkHumanPort(f);
   if (f.resume) {
-    const given = CONFIG_FLAGS.filter((k) => argv.some((a) => a === flagName(k) || a.startsWith(`${flagName(k)}=`)));
+    const given = flagsGiven(argv, CONFIG_FLAGS);
     if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);
   }
-  const keyEnvGiven = argv.some((a) => a === flagName('vlmKeyEnv') || a.startsWith(`${flagName('vlmKeyEnv')}=`));
+  const keyEnvGiven = flagsGiven(argv, ['vlmKeyEnv']).length > 0;
   const vlmConnection = f.resume
     ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
     : undefined;
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
+  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(argv, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
+  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(argv, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
-  const stopHint = onInterrupt(ctx, () => (runPath ? `stopped; resume with: prefrl offline --resume ${shellPath(runPath)}` : 'stopped before a run folder was made'));
+  const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });
   try {
     return await runOffline(
       { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },

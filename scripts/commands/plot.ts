@@ -21,9 +21,10 @@ export interface Curve {
 
 /**
  * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
- * line (a run killed while writing it) is left out; a damaged line before it is an InputError.
+ * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
+ * is an InputError naming the file and line.
  */
-export function readMetrics(runDir: string): Map<string, [number, number][]> {
+export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
   const out = new Map<string, [number, number][]>();
@@ -36,7 +37,10 @@ export function readMetrics(runDir: string): Map<string, [number, number][]> {
     try {
       rec = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      if (i === lastFilled) return;
+      if (i === lastFilled) {
+        warn(`${file} (line ${i + 1}): cut off (the run was stopped while writing it?); left out`);
+        return;
+      }
       throw new InputError(file, 'invalid JSON', `line ${i + 1}`);
     }
     const step = rec.step;
@@ -51,14 +55,14 @@ export function readMetrics(runDir: string): Map<string, [number, number][]> {
   return out;
 }
 
-/** The curves of the given metrics in the given runs; a metric no run logged is a UsageError that lists what they did log. */
-export function curves(runs: readonly string[], metrics: readonly string[]): Curve[] {
+/** The curves of the given metrics in the given runs; a metric no run logged is a UsageError that lists what they did log. `warn` as for readMetrics. */
+export function curves(runs: readonly string[], metrics: readonly string[], warn?: (message: string) => void): Curve[] {
   const out: Curve[] = [];
   const seen = new Set<string>();
   const names = runs.map((r) => basename(resolve(r)));
   const clash = names.some((n, i) => names.indexOf(n) !== i);
   runs.forEach((r, i) => {
-    const m = readMetrics(r);
+    const m = readMetrics(r, warn);
     for (const k of m.keys()) seen.add(k);
     for (const metric of metrics) {
       const pts = m.get(metric);
@@ -120,7 +124,7 @@ export const plotCommand: Command = {
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
     checkOutFile(f.out, { ext: '.svg', example: 'curves.svg' });
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
-    const cs = curves(runs, metrics);
+    const cs = curves(runs, metrics, (m) => ctx.logger.warn(m));
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
     for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r)))) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);

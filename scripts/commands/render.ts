@@ -4,7 +4,7 @@
  * viewer's own three.js scene in headless Chromium and encoded with ffmpeg (yuv420p).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -15,7 +15,7 @@ import { sliceSegment } from '../../reward/segments.js';
 import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
 import { type CameraSpec, checkRenderTarget, MAX_DEFAULT_FPS, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
-import { type Command, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { type Command, flagsGiven, onInterrupt, openStoreFlag, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 
 const spec = {
   command: 'prefrl render',
@@ -125,6 +125,8 @@ export const renderCommand: Command = {
     try {
       const dt = clipDt(src.clips[0], f.store ?? (f.trajectories as string));
       checkRenderTarget(src.clips, f.out, f.step);
+      const png = extname(f.out).toLowerCase() === '.png';
+      warnIgnoredFlags(ctx, flagsGiven(argv, [png ? 'fps' : 'step']), png ? 'a .png shows one step' : `${f.out} is a video of every step (--step picks the step of a .png)`);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
       // A video of long episodes takes minutes (a frame is a Chromium screenshot): show progress.
       // The rate starts at the first frame, after Chromium has started and loaded the model.
@@ -135,7 +137,7 @@ export const renderCommand: Command = {
         if (done === total) progress.finish();
       };
       // Ctrl-C: the partial video goes (renderClips cleans up on exit), a file already at --out stays as it was.
-      const stopHint = onInterrupt(ctx, () => `stopped; nothing was written to ${f.out}`);
+      const stopHint = onInterrupt(ctx, () => ({ line: `stopped; nothing was written to ${f.out}`, fields: { out: f.out, written: false } }), { json: f.json });
       let r: RenderResult;
       try {
         r = await renderClips(src.clips, modelPayload(src.envConfig), f.out, {

@@ -19,7 +19,7 @@ import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.
 import { type Policy, randomPolicy, rollout } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type Command, type CommandContext, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, formatTable, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -198,7 +198,7 @@ export const rolloutCommand: Command = {
     if (!named) {
       const probe = await makeEnv(config, { logger: ctx.logger });
       try {
-        policy = loadSavedPolicy(f.policy, probe.spec, { stochastic: f.stochastic, seed: f.seed, flag: '--policy' });
+        policy = policyForEnv('--policy', () => loadSavedPolicy(f.policy, probe.spec, { stochastic: f.stochastic, seed: f.seed, flag: '--policy' }));
       } finally {
         probe.dispose();
       }

@@ -24,7 +24,7 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
-import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -270,8 +270,27 @@ export function isHumanTeacher(spec: string): boolean {
   return spec.trim().split(':')[0] === 'human';
 }
 
-/** Run (or resume) a training run; returns the summary. */
-export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string): Promise<{ summary: LoopSummary; run: RunDir }> {
+/** Flags only a learned reward reads: the teacher, the queries, the reward model and its training. */
+const LEARNED_ONLY_FLAGS: readonly string[] = [
+  'teacher', 'preferenceModel', 'labels', 'labelsPerRound', 'segmentLength', 'query', 'oversample', 'feedbackEvery', 'warmupSteps', 'poolTop', 'poolEpisodes',
+  'terminalSegments', 'pairScope', 'segmentWindows', 'queryRollouts', 'rewardStandardize', 'rewardEpochs', 'rewardSelectInputs', 'rewardIgnoreObs', 'rewardHidden',
+  'rewardOutputInit', 'rewardAdditive', 'rewardMembers', 'rewardPatience', ...Object.keys(rewardTrainingFlags),
+];
+
+/** Warn about given flags the run will not read (`given`: flag keys from the command line). */
+function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: CommandContext): void {
+  if (f.reward !== 'learned') {
+    warnIgnoredFlags(ctx, given.filter((k) => LEARNED_ONLY_FLAGS.includes(k) || HUMAN_FLAG_KEYS.includes(k)), `--reward ${f.reward} learns from no teacher's labels`);
+  } else if (!isHumanTeacher(f.teacher)) {
+    warnIgnoredFlags(ctx, given.filter((k) => HUMAN_FLAG_KEYS.includes(k)), `they set up the viewer of --teacher human; this run's teacher is ${f.teacher}`);
+  }
+}
+
+/**
+ * Run (or resume) a training run; returns the summary. `given`: the flag keys of the command
+ * line, for the warning about those the run does not read (once every check has passed).
+ */
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -327,6 +346,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
       );
     }
   }
+  warnIgnoredTrainFlags(f, given, ctx);
   // Until the loop owns the models (it disposes them on every path out), a failure here must.
   let handedOver = false;
   let resume: LoopOptions['resume'];
@@ -375,7 +395,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         });
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
-    stopHint = onInterrupt(ctx, () => `stopped; resume with: prefrl train --resume ${shellPath(runPath)}`);
+    stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
@@ -504,6 +524,7 @@ export const trainCommand: Command = {
     if (!parsed) return 0;
     let f = parsed.flags;
     let resumeDir: string | undefined;
+    const given = givenFlags(argv);
     // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
     if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
     if (f.resume) {
@@ -512,7 +533,6 @@ export const trainCommand: Command = {
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       // The run goes on with its saved config: a flag that would change it is refused, not ignored.
-      const given = givenFlags(argv);
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
@@ -531,7 +551,7 @@ export const trainCommand: Command = {
       f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
-    const { summary, run } = await train(f, ctx, resumeDir);
+    const { summary, run } = await train(f, ctx, resumeDir, given);
     if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
     else {
       ctx.io.stdout.write(

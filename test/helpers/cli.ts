@@ -45,12 +45,15 @@ const REPO = join(import.meta.dirname, '..', '..');
 
 /**
  * `prefrl <args>` in a child process, from the TypeScript sources (tsx), for tests that stop it
- * with a signal: the child, its stderr so far, and its exit code once it exits.
+ * with a signal: the child, its stdout and stderr so far, and its exit code once it exits.
  */
-export function spawnCli(args: readonly string[]): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnCli(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
   let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, stderr: () => err, exited };
+  // 'close', not 'exit': by then both pipes are read to their end.
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
 }

@@ -1,0 +1,117 @@
+// Ctrl-C and SIGTERM under --json: the last line of stdout is still one JSON object saying what was
+// kept and how to go on, with the exit codes of the signals (130, 143) and the stderr line kept.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { onInterrupt, resumeHint } from '../scripts/command.js';
+import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dir = mkdtempSync(join(tmpdir(), 'prefrl-interrupt-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The last line of a child's stdout, parsed. */
+function lastLine(out: string): Record<string, unknown> {
+  const lines = out.trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+describe('onInterrupt', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('the outermost command speaks (one JSON object with --json); unregistering removes its listeners', () => {
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    const exits: number[] = [];
+    vi.spyOn(process, 'exit').mockImplementation(((code?: number) => void exits.push(code ?? 0)) as typeof process.exit);
+    const outer = captureCli();
+    const inner = captureCli();
+    const stopOuter = onInterrupt(outer.ctx, () => ({ line: 'stopped; run it again', fields: { outDir: '/tmp/x', ran: ['a'] } }), { json: true });
+    const stopInner = onInterrupt(inner.ctx, () => resumeHint('train', '/tmp/runs/r1'), { json: true });
+    expect(process.listenerCount('SIGINT')).toBe(before[0] + 1);
+    process.emit('SIGTERM');
+    expect(exits).toEqual([143]);
+    expect(inner.out).toEqual([]);
+    expect(inner.err).toEqual([]);
+    expect(outer.err.join('')).toBe('stopped; run it again\n');
+    expect(outer.out.join('')).toBe('{"outDir":"/tmp/x","ran":["a"],"ok":false,"interrupted":true,"signal":"SIGTERM","exitCode":143,"message":"stopped; run it again"}\n');
+    // The outer one done, the inner one speaks; without --json stdout stays empty.
+    stopOuter();
+    process.emit('SIGINT');
+    expect(exits).toEqual([143, 130]);
+    expect(inner.err.join('')).toBe('stopped; resume with: prefrl train --resume /tmp/runs/r1\n');
+    expect(lastJson(inner.out)).toEqual({
+      runDir: '/tmp/runs/r1',
+      resume: 'prefrl train --resume /tmp/runs/r1',
+      ok: false,
+      interrupted: true,
+      signal: 'SIGINT',
+      exitCode: 130,
+      message: 'stopped; resume with: prefrl train --resume /tmp/runs/r1',
+    });
+    stopInner();
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before);
+    const plain = captureCli();
+    const stopPlain = onInterrupt(plain.ctx, () => ({ line: 'stopped' }), { json: false });
+    process.emit('SIGINT');
+    stopPlain();
+    expect(plain.out).toEqual([]);
+    expect(plain.err.join('')).toBe('stopped\n');
+  });
+});
+
+describe('a signal under --json', () => {
+  it('train: Ctrl-C prints the run folder and the resume command as the last JSON line, exit 130', async () => {
+    const runs = join(dir, 'train');
+    const args = ['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '1000000', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '100000', '--runs-dir', runs, '--name', 'stopped', '--quiet', '--json'];
+    const { child, stdout, stderr, exited } = spawnCli(args);
+    let runDir = '';
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && child.exitCode === null && runDir === '') {
+      await sleep(50);
+      const found = existsSync(runs) ? readdirSync(runs).find((d) => d.endsWith('-stopped')) : undefined;
+      if (found && existsSync(join(runs, found, 'config.json'))) runDir = join(runs, found);
+    }
+    // Inside PPO's loop (a moment after the run folder is made).
+    await sleep(500);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    expect(stderr()).toContain(`stopped; resume with: prefrl train --resume ${runDir}\n`);
+    expect(lastLine(stdout())).toEqual({
+      runDir,
+      resume: `prefrl train --resume ${runDir}`,
+      ok: false,
+      interrupted: true,
+      signal: 'SIGINT',
+      exitCode: 130,
+      message: `stopped; resume with: prefrl train --resume ${runDir}`,
+    });
+    expect(stdout().trimEnd().split('\n')).toHaveLength(1);
+  }, 90_000);
+
+  it('collect: SIGTERM says no dataset was written, removes the empty run folder and exits 143', async () => {
+    const runs = join(dir, 'collect');
+    const { child, stdout, stderr, exited } = spawnCli(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '50000000', '--runs-dir', runs, '--json']);
+    const deadline = Date.now() + 60_000;
+    // The progress line: collecting has begun (and the run folder is made).
+    while (Date.now() < deadline && child.exitCode === null && !/collect toy-reach random/.test(stderr())) await sleep(50);
+    expect(readdirSync(runs)).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited, stderr()).toBe(143);
+    expect(stderr()).toMatch(/stopped; no dataset was written\n$/);
+    expect(lastLine(stdout())).toEqual({ runDir: null, dataset: null, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: 'stopped; no dataset was written' });
+    expect(readdirSync(runs)).toEqual([]);
+  }, 90_000);
+
+  it('bench envs: Ctrl-C reports the envs measured so far (none yet here) and the ones asked for, exit 130', async () => {
+    const { child, stdout, stderr, exited } = spawnCli(['bench', 'envs', '--envs', 'reacher,cartpole-swingup', '--no-native', '--duration', '0.5', '--repeats', '10', '--warmup', '0', '--json']);
+    const deadline = Date.now() + 60_000;
+    // The first progress line: the first measurement is done, the first env is not (30 more seconds of it).
+    while (Date.now() < deadline && child.exitCode === null && !stderr().includes('bench envs')) await sleep(50);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const line = 'stopped after 0 of 2 envs; bench envs saves nothing, run it again for the table';
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(lastLine(stdout())).toEqual({ envs: [], of: ['reacher', 'cartpole-swingup'], ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+  }, 90_000);
+});
