@@ -69,11 +69,12 @@ export function modelPayload(config: EnvConfig): ModelPayload {
   }
   const entry = registeredEnv(config.id);
   if (!entry) throw new UsageError(`unknown env ${JSON.stringify(config.id)}`);
-  if (entry.kind === 'toy') return { kind: 'xml', name: 'toy-reach (viewer model)', xml: TOY_REACH_MJCF };
+  // prefrl's own models take the viewer's floor grid instead of their floor textures (ModelPayload).
+  if (entry.kind === 'toy') return { kind: 'xml', name: 'toy-reach (viewer model)', xml: TOY_REACH_MJCF, floorGrid: true };
   if (!entry.modelFile) throw new Error(`registry entry ${entry.id} has no model file`);
   const src = builtinModel(entry.modelFile);
   if (src.kind !== 'xml') throw new Error(`built-in model ${entry.modelFile} is not XML`);
-  return { kind: 'xml', name: src.name, xml: src.xml };
+  return { kind: 'xml', name: src.name, xml: src.xml, floorGrid: true };
 }
 
 /** Build the env once to read its spec, and collect its model files. */

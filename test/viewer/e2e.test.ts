@@ -402,6 +402,69 @@ describe('viewer in headless Chromium', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it('draws MJCF textures: a PNG file of the model folder on the floor, a mesh\'s own texture coordinates, a builtin checker', async () => {
+    // test/fixtures/byo_textured: tiles.png (magenta, green / blue, yellow quadrants) once across
+    // the 2 x 2 m floor, seen from the model's camera straight above (image up = +y). Without
+    // textures every geom is the material's white.
+    const textured = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo_textured', 'textured.xml') };
+    const [p] = await makePairs(textured, { episodes: 1, steps: 20, length: 10 });
+    const seg = { ...p.a, qpos: p.a.qpos.map(() => 0) };
+    const W = 200;
+    const H = 200;
+    const warnings: string[] = [];
+    const r = await ClipRenderer.launch({ browser, staticDir: site, warn: (l) => warnings.push(l) });
+    let floor: Buffer;
+    let robot: Buffer;
+    try {
+      const loaded = await r.load(modelPayload(textured), [clipPayload(seg)], { width: W, height: H, layout: 'single', shadows: true, grid: true });
+      expect(loaded.skippedTextures).toEqual([]);
+      const fo = { camera: { kind: 'auto' as const }, hideRobot: true, follow: 'off' as const };
+      floor = await r.frame([0], fo);
+      robot = await r.frame([0], { ...fo, hideRobot: false });
+    } finally {
+      await r.close();
+    }
+    expect(warnings).toEqual([]);
+    const colourOf = (px: Uint8Array, i: number): string => {
+      const [red, g, b] = [px[i], px[i + 1], px[i + 2]];
+      if (red > g + 80 && b > g + 60) return 'magenta';
+      if (g > red + 60 && g > b + 40) return 'green';
+      if (b > red + 80 && b > g + 60) return 'blue';
+      if (red > g + 70 && g > b + 50) return 'orange';
+      if (Math.abs(red - g) < 60 && g > b + 90) return 'yellow';
+      return 'other';
+    };
+    /** Pixels of each colour in each quarter of the image (tl, tr, bl, br). */
+    const quarters = (png: Buffer): Record<string, Record<string, number>> => {
+      const { width, rgba } = decodePng(png);
+      const q: Record<string, Record<string, number>> = { tl: {}, tr: {}, bl: {}, br: {} };
+      for (let i = 0; i < rgba.length; i += 4) {
+        const x = (i / 4) % width;
+        const y = Math.floor(i / 4 / width);
+        const k = `${y < H / 2 ? 't' : 'b'}${x < W / 2 ? 'l' : 'r'}`;
+        const c = colourOf(rgba, i);
+        q[k][c] = (q[k][c] ?? 0) + 1;
+      }
+      return q;
+    };
+    const f = quarters(floor);
+    const quarter = (W * H) / 4;
+    // Each quarter of the floor shows the image's quadrant, upright and not mirrored (as in
+    // MuJoCo: the texture's top row at +y, its left column at -x).
+    const want = { tl: 'magenta', tr: 'green', bl: 'blue', br: 'yellow' } as const;
+    for (const [k, colour] of Object.entries(want)) {
+      expect(f[k][colour] ?? 0, `${k}: ${JSON.stringify(f[k])}`).toBeGreaterThan(0.6 * quarter);
+      for (const other of Object.values(want)) if (other !== colour) expect(f[k][other] ?? 0, `${k} ${other}: ${JSON.stringify(f[k])}`).toBeLessThan(0.05 * quarter);
+    }
+    // The crate (a mesh above the green quarter) has texture coordinates that all point into the
+    // blue quadrant: its top face is blue all over (MuJoCo's generated coordinates would spread
+    // the whole image over it, a quarter of it blue). The box above the blue quarter shows its
+    // orange checker.
+    const g = quarters(robot);
+    expect(g.tr.blue ?? 0, JSON.stringify(g.tr)).toBeGreaterThan(800);
+    expect(g.bl.orange ?? 0, JSON.stringify(g.bl)).toBeGreaterThan(200);
+  });
+
   it('renders recorded episodes (prefrl rollout) side by side; a shorter clip holds its last step', { timeout: 180_000 }, async () => {
     const { ctx, out } = captureCli();
     expect(await main(['rollout', '--env', 'reacher', '--episodes', '2', '--seed', '5', '--runs-dir', join(dir, 'runs'), '--quiet', '--json'], ctx)).toBe(0);

@@ -5,7 +5,7 @@
  */
 import * as THREE from 'three';
 import { base64ToFloat64, type ModelPayload } from '../protocol.js';
-import type { CameraSpec, ClipPayload, FrameOptions, RenderApi, RenderSetup } from '../render_api.js';
+import type { CameraSpec, ClipPayload, FrameOptions, LoadResult, RenderApi, RenderSetup } from '../render_api.js';
 import { type Clip, clipRow, mujoco, type Pose, ReplayModel } from './replay.js';
 import { ClipScene, DEFAULT_STYLE, defaultView, makeRenderer, ModelAssets, type OrbitView, placeCamera, renderWithOffset } from './scene.js';
 
@@ -24,7 +24,7 @@ class Renderer implements RenderApi {
   /** What the auto camera frames when the model has no camera and nothing travels (see load). */
   private framing: { center: [number, number, number]; extent: number } | null = null;
 
-  async load(payload: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<{ nq: number; geoms: number }> {
+  async load(payload: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<LoadResult> {
     this.dispose();
     const mj = await mujoco();
     const model = ReplayModel.compile(mj, payload);
@@ -67,7 +67,7 @@ class Renderer implements RenderApi {
     this.renderer = makeRenderer(canvas, { shadows: setup.shadows, preserveDrawingBuffer: true });
     this.renderer.setPixelRatio(1);
     this.renderer.setSize(setup.width, setup.height, false);
-    return { nq: model.nq, geoms: model.descriptors.length };
+    return { nq: model.nq, geoms: model.descriptors.length, skippedTextures: model.skippedTextures };
   }
 
   private view(spec: CameraSpec): OrbitView {
