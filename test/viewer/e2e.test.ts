@@ -78,6 +78,11 @@ async function waitReady(page: Page, notPair?: string): Promise<{ pairId: string
   return page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current() as { pairId: string; leftIs: 'a' | 'b' });
 }
 
+/** The labelling page's camera: where it is and where it looks. */
+async function camera(page: Page): Promise<{ position: [number, number, number]; target: [number, number, number] }> {
+  return page.evaluate(() => (window as unknown as { prefrlDebug: { camera(): { position: [number, number, number]; target: [number, number, number] } } }).prefrlDebug.camera());
+}
+
 /**
  * Pixel statistics of both canvases, computed in the page (shipping the pixels to Node would
  * cost seconds): pixels unlike the top-left corner, orange (robot link) pixels, and pixels
@@ -145,6 +150,7 @@ describe('viewer in headless Chromium', () => {
     const { page, ctx, errors } = await openPage(server.url);
     try {
       const cur = await waitReady(page);
+      const cam0 = await camera(page);
       await page.keyboard.press('p'); // pause, so both panes hold one step
       await page.waitForTimeout(100);
       const px = await panes(page);
@@ -168,6 +174,8 @@ describe('viewer in headless Chromium', () => {
       expect(l.responseMs).toBeGreaterThan(0);
       const next = await waitReady(page, cur.pairId);
       expect(next.pairId).not.toBe(cur.pairId);
+      // The reacher has an MJCF camera: every pair is seen from its view, framed on nothing else.
+      expect(await camera(page)).toEqual(cam0);
       await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
       // Undo (Z): the label is removed and the same pair comes back; answering again stores a new label.
       await page.keyboard.press('z');
@@ -176,6 +184,63 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowDown');
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, probFirst: 0.5 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
+    // pole_arm: a 1.5 m arm upright at qpos0 on a fixed base, no camera. Three pairs whose first
+    // clip ends swung to +1.55 rad, -1.55 rad or stays upright (the second clip stays upright).
+    // By hand, from each drawn geom's bounding sphere (box 0.1 * sqrt 3 at z 0.1, capsule 0.78 about
+    // its middle 0.75 m up the arm from the hinge at z 0.2, hand 0.08 at its end): swung to +1.55
+    // the box around all steps spans x -0.78..1.5797, y -0.78..0.78, z -0.5644..1.78, so the view
+    // looks at (0.3998, 0, 0.6078) from 2.2 x its half-diagonal 1.8370 = 4.0413 m; upright it
+    // looks at (0, 0, 0.8534) from 3.1694 m. (Framed on qpos0 alone, every pair got the latter.)
+    const poleArm = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo', 'pole_arm.xml') };
+    const poleEnv = await loadViewerEnv(poleArm);
+    const base = await makePairs(poleArm, { episodes: 1, steps: 60, length: 10 });
+    const swings = [1.55, -1.55, 0];
+    const shown = base.slice(0, 3).map((p, k) => ({ ...p, a: { ...p.a, qpos: p.a.qpos.map((_, i) => (i === p.a.length ? swings[k] : 0)) }, b: { ...p.b, qpos: p.b.qpos.map(() => 0) } }));
+    const framed = (pairId: string): { target: number[]; distance: number } => {
+      const swing = swings[shown.findIndex((p) => p.id === pairId)];
+      return swing === 0 ? { target: [0, 0, 0.8534], distance: 3.1694 } : { target: [Math.sign(swing) * 0.3998, 0, 0.6078], distance: 4.0413 };
+    };
+    const expectFramed = async (pairId: string): Promise<void> => {
+      const c = await camera(page);
+      const want = framed(pairId);
+      const got = { target: c.target, distance: Math.hypot(...c.position.map((x, k) => x - c.target[k])) };
+      expect(got.target.every((x, k) => Math.abs(x - want.target[k]) < 1e-3) && Math.abs(got.distance - want.distance) < 1e-3, `${JSON.stringify(got)} vs ${JSON.stringify(want)}`).toBe(true);
+    };
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    store.putPairs(shown);
+    const server = await ViewerServer.start({ store, env: poleEnv, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      const first = await waitReady(page);
+      await expectFramed(first.pairId);
+      await page.keyboard.press('ArrowLeft');
+      const second = await waitReady(page, first.pairId);
+      await expectFramed(second.pairId);
+      const auto = await camera(page);
+      // The person orbits the camera: the next pair keeps their view.
+      const box = (await page.locator('#clips').boundingBox()) as { x: number; y: number; width: number; height: number };
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2 + 20, { steps: 5 });
+      await page.mouse.up();
+      const moved = await camera(page);
+      expect(Math.hypot(...moved.position.map((x, k) => x - auto.position[k]))).toBeGreaterThan(0.5);
+      await page.keyboard.press('ArrowLeft');
+      const third = await waitReady(page, second.pairId);
+      expect(third.pairId).not.toBe(first.pairId);
+      expect(await camera(page)).toEqual(moved);
+      // Reset view (r) frames the pair on screen.
+      await page.keyboard.press('r');
+      await expectFramed(third.pairId);
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();

@@ -129,6 +129,7 @@ class App {
       connected: () => this.conn.isOpen,
       drop: () => this.conn.drop(),
       sessionLabels: () => this.counted.size,
+      camera: () => this.view.cameraState(),
     };
   }
 

@@ -291,6 +291,28 @@ export interface Clip {
   readonly qpos: Float64Array;
 }
 
+/** What an auto view frames: a centre and a half-diagonal, metres. */
+export interface Framing {
+  readonly center: [number, number, number];
+  readonly extent: number;
+}
+
+/**
+ * What the auto view of a model without a camera of its own frames when it shows `clips`: every
+ * drawn geom over the clips' steps (about 100 sampled per clip, and the last), since a swinging
+ * arm can leave the box it fills at qpos0. Null for a model with a camera (its view is kept).
+ * The labelling page and headless rendering both frame with this.
+ */
+export function clipFraming(model: ReplayModel, clips: readonly Clip[]): Framing | null {
+  if (model.camera) return null;
+  const rows: Float64Array[] = [];
+  for (const c of clips) {
+    for (let i = 0; i <= c.length; i += Math.max(1, Math.floor(c.length / 100))) rows.push(clipRow(c, i));
+    rows.push(clipRow(c, c.length));
+  }
+  return model.bounds(rows);
+}
+
 /** Row `i` of a clip (clamped to the last row). */
 export function clipRow(c: Clip, i: number): Float64Array {
   const r = Math.max(0, Math.min(c.length, i));
