@@ -160,8 +160,8 @@ export type ModelPayload =
       /**
        * The page draws the model's planes in their colour under its own floor grid, without
        * their textures (prefrl's own env models, written for the viewer: their builtin checker
-       * floors, multiplied by the floor's rgba as MuJoCo does, come out nearly black and in 1 m
-       * squares). Absent: planes show their textures like every other geom.
+       * floors, multiplied by the floor's rgba as MuJoCo does, come out as dark as the page's
+       * background, in 1 m squares). Absent: planes show their textures like every other geom.
        */
       readonly floorGrid?: true;
     }
