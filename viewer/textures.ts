@@ -30,6 +30,8 @@
  * geom's rgba), and the viewer treats rgba values as sRGB; texture bytes are sRGB here too,
  * whatever tex_colorspace says (MuJoCo marks a PNG without an sRGB chunk "linear").
  */
+import { toRgba } from '../core/pixels.js';
+import type { ModelArrays } from './geoms.js';
 
 /** mjtTexture names by tex_type. */
 export const TEXTURE_TYPES = ['2d', 'cube', 'skybox'] as const;
@@ -39,13 +41,9 @@ export const TEXTURE_ROLES = 10;
 export const ROLE_RGB = 1;
 
 /** The model arrays the texture mapping reads (typed arrays straight from the bindings work). */
-export interface TextureArrays {
+export interface TextureArrays extends Pick<ModelArrays, 'geom_type' | 'geom_size' | 'geom_matid' | 'geom_dataid' | 'mesh_faceadr' | 'mesh_facenum'> {
   readonly ntex: number;
   readonly nmat: number;
-  readonly geom_type: ArrayLike<number>;
-  readonly geom_size: ArrayLike<number>;
-  readonly geom_matid: ArrayLike<number>;
-  readonly geom_dataid: ArrayLike<number>;
   readonly tex_type: ArrayLike<number>;
   readonly tex_width: ArrayLike<number>;
   readonly tex_height: ArrayLike<number>;
@@ -58,8 +56,6 @@ export interface TextureArrays {
   readonly mesh_texcoordadr: ArrayLike<number>;
   readonly mesh_texcoord: ArrayLike<number>;
   readonly mesh_facetexcoord: ArrayLike<number>;
-  readonly mesh_faceadr: ArrayLike<number>;
-  readonly mesh_facenum: ArrayLike<number>;
 }
 
 /** How a geom's texture is laid on it. */
@@ -158,19 +154,5 @@ export function texturePixels(m: Pick<TextureArrays, 'tex_width' | 'tex_height' 
   const adr = Number(m.tex_adr[tex]);
   if (!(c >= 1 && c <= 4)) throw new RangeError(`texturePixels: texture ${tex} has ${c} channels`);
   if (adr < 0 || adr + w * h * c > data.length) throw new RangeError(`texturePixels: texture ${tex} (${w}x${h}x${c} at ${adr}) is outside tex_data (${data.length} bytes)`);
-  const rgba = new Uint8Array(4 * w * h);
-  for (let i = 0; i < w * h; i++) {
-    const s = adr + c * i;
-    const o = 4 * i;
-    if (c <= 2) {
-      rgba[o] = rgba[o + 1] = rgba[o + 2] = data[s];
-      rgba[o + 3] = c === 2 ? data[s + 1] : 255;
-    } else {
-      rgba[o] = data[s];
-      rgba[o + 1] = data[s + 1];
-      rgba[o + 2] = data[s + 2];
-      rgba[o + 3] = c === 4 ? data[s + 3] : 255;
-    }
-  }
-  return { width: w, height: h, rgba };
+  return { width: w, height: h, rgba: toRgba(data, adr, w * h, c) };
 }
