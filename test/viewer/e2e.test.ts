@@ -370,7 +370,8 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
-  it('renders segment frames and pair videos through the same scene', async () => {
+  // Many renders and a video: ~25-55 s alone on a loaded 2-core machine, past 60 s in a full run.
+  it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };
     // Frames for a VLM: two steps with the robot, one without (world and target only).
