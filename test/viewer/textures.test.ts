@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompiledModel, compileModel, loadMujoco, type Mujoco } from '../../envs/mujoco/runtime.js';
 import { modelArrays, ReplayModel } from '../../viewer/client/replay.js';
-import { modelPayload } from '../../viewer/env_info.js';
+import { checkModelMessage, modelPayload } from '../../viewer/env_info.js';
 import { geomTexture, meshUV, type TextureArrays, texgenUV, texturePixels, textureSkipReason } from '../../viewer/textures.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/byo_textured/textured.xml', import.meta.url));
@@ -251,5 +251,15 @@ describe('ReplayModel textures (what the page compiles)', () => {
     } finally {
       r.dispose();
     }
+  });
+});
+
+describe('checkModelMessage', () => {
+  it('refuses a model whose files would not fit the page\'s limit per message, naming it', () => {
+    // 1 MiB of XML plus under 1000 bytes of JSON around it.
+    const big = { kind: 'xml' as const, name: 'big.xml', xml: 'x'.repeat(2 ** 20) };
+    expect(() => checkModelMessage(big, 2 ** 20 + 1000)).not.toThrow();
+    expect(() => checkModelMessage(big, 2 ** 19)).toThrow("big.xml: its files come to 1.0 MiB as the labelling page receives them (base64), over the page's limit of 0.5 MiB; keep only the files the model uses in its folder, or make its textures and meshes smaller");
+    expect(() => checkModelMessage(modelPayload({ id: 'custom', model: FIXTURE }))).not.toThrow();
   });
 });
