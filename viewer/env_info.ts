@@ -17,7 +17,7 @@ import { type EnvConfig, makeEnv, registeredEnv } from '../envs/registry.js';
 import { modelFiles } from '../envs/mujoco/runtime.js';
 import { builtinModel } from '../envs/tasks/common.js';
 import type { EnvSpec } from '../envs/types.js';
-import { bytesToBase64, type ModelPayload, type TermInfo } from './protocol.js';
+import { bytesToBase64, MAX_SERVER_MESSAGE_BYTES, type ModelPayload, type TermInfo, utf8Length } from './protocol.js';
 
 export interface ViewerEnv {
   readonly config: EnvConfig;
@@ -69,14 +69,27 @@ export function modelPayload(config: EnvConfig): ModelPayload {
   }
   const entry = registeredEnv(config.id);
   if (!entry) throw new UsageError(`unknown env ${JSON.stringify(config.id)}`);
-  if (entry.kind === 'toy') return { kind: 'xml', name: 'toy-reach (viewer model)', xml: TOY_REACH_MJCF };
+  // prefrl's own models take the viewer's floor grid instead of their floor textures (ModelPayload).
+  if (entry.kind === 'toy') return { kind: 'xml', name: 'toy-reach (viewer model)', xml: TOY_REACH_MJCF, floorGrid: true };
   if (!entry.modelFile) throw new Error(`registry entry ${entry.id} has no model file`);
   const src = builtinModel(entry.modelFile);
   if (src.kind !== 'xml') throw new Error(`built-in model ${entry.modelFile} is not XML`);
-  return { kind: 'xml', name: src.name, xml: src.xml };
+  return { kind: 'xml', name: src.name, xml: src.xml, floorGrid: true };
 }
 
-/** Build the env once to read its spec, and collect its model files. */
+/**
+ * Check that the labelling page can take a model: its `model` message (the model's files as
+ * base64, in JSON) must fit the page's limit per message, or the page could never show a pair.
+ * Throws an InputError naming the model.
+ */
+export function checkModelMessage(payload: ModelPayload, limit: number = MAX_SERVER_MESSAGE_BYTES): void {
+  const bytes = utf8Length(JSON.stringify({ type: 'model', modelId: modelIdOf('0'.repeat(64)), model: payload }));
+  if (bytes <= limit) return;
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  throw new InputError(payload.name, `its files come to ${mib(bytes)} MiB as the labelling page receives them (base64), over the page's limit of ${mib(limit)} MiB; keep only the files the model uses in its folder, or make its textures and meshes smaller`);
+}
+
+/** Build the env once to read its spec, and collect its model files (checked to fit the page). */
 export async function loadViewerEnv(config: EnvConfig): Promise<ViewerEnv> {
   const env = await makeEnv(config);
   let spec: EnvSpec;
@@ -85,11 +98,13 @@ export async function loadViewerEnv(config: EnvConfig): Promise<ViewerEnv> {
   } finally {
     env.dispose();
   }
+  const model = modelPayload(config);
+  checkModelMessage(model);
   return {
     config,
     spec,
     modelId: modelIdOf(spec.modelHash),
-    model: modelPayload(config),
+    model,
     terms: spec.rewardTerms.map((t) => ({ name: t.name, weight: t.weight, doc: t.doc })),
   };
 }

@@ -147,9 +147,24 @@ export interface WelcomeMsg {
   readonly maxCommentChars: number;
 }
 
-/** The files a model needs, sent once per model and socket. */
+/**
+ * The files a model needs, sent once per model and socket. The page compiles them with MuJoCo,
+ * so textures travel as what the model names: a bring-your-own model's image files (PNG, as
+ * compressed as on disk) and builtin textures as their MJCF attributes.
+ */
 export type ModelPayload =
-  | { readonly kind: 'xml'; readonly name: string; readonly xml: string }
+  | {
+      readonly kind: 'xml';
+      readonly name: string;
+      readonly xml: string;
+      /**
+       * The page draws the model's planes in their colour under its own floor grid, without
+       * their textures (prefrl's own env models, written for the viewer: their builtin checker
+       * floors, multiplied by the floor's rgba as MuJoCo does, come out as dark as the page's
+       * background, in 1 m squares). Absent: planes show their textures like every other geom.
+       */
+      readonly floorGrid?: true;
+    }
   | { readonly kind: 'files'; readonly name: string; readonly main: string; readonly files: { readonly name: string; readonly b64: string }[] };
 
 export interface ModelMsg {
@@ -553,7 +568,10 @@ function segmentPayload(v: unknown, what: string): SegmentPayload {
 function modelPayload(v: unknown): ModelPayload {
   if (!isObj(v)) fail('model.model must be an object');
   const name = str(v, 'name', 'model', { max: 1024 }) as string;
-  if (v.kind === 'xml') return { kind: 'xml', name, xml: str(v, 'xml', 'model', { max: MAX_SERVER_MESSAGE_BYTES, min: 1 }) as string };
+  if (v.kind === 'xml') {
+    if (v.floorGrid !== undefined && v.floorGrid !== true) fail('model.floorGrid must be true when given');
+    return { kind: 'xml', name, xml: str(v, 'xml', 'model', { max: MAX_SERVER_MESSAGE_BYTES, min: 1 }) as string, ...(v.floorGrid ? { floorGrid: true as const } : {}) };
+  }
   if (v.kind === 'files') {
     const main = str(v, 'main', 'model', { max: 1024, min: 1 }) as string;
     if (!Array.isArray(v.files)) fail('model.files must be an array');

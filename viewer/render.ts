@@ -27,7 +27,7 @@ import type { LabelStore } from '../reward/store.js';
 import type { Pair, Segment } from '../reward/types.js';
 import { modelPayload } from './env_info.js';
 import { float64ToBase64, type ModelPayload } from './protocol.js';
-import type { CameraSpec, ClipPayload, FrameOptions, RenderApi, RenderSetup } from './render_api.js';
+import type { CameraSpec, ClipPayload, FrameOptions, LoadResult, RenderApi, RenderSetup } from './render_api.js';
 import { resolveStaticPath } from './server.js';
 
 export type { CameraSpec, FrameOptions, RenderSetup };
@@ -115,6 +115,8 @@ export interface LaunchOptions {
   readonly staticDir?: string;
   /** An already running browser to open the page in (not closed by `close()`). */
   readonly browser?: Browser;
+  /** Where a line about the model goes (a texture not drawn; default: stderr, tagged `[viewer]`). */
+  readonly warn?: (line: string) => void;
 }
 
 /** A headless render page: load a model and clips once, then render any steps of them. */
@@ -124,6 +126,7 @@ export class ClipRenderer {
     private readonly browser: Browser,
     private readonly ownsBrowser: boolean,
     private readonly files: { close(): Promise<void> },
+    private readonly warn: (line: string) => void,
   ) {}
 
   static async launch(opts: LaunchOptions = {}): Promise<ClipRenderer> {
@@ -155,14 +158,19 @@ export class ClipRenderer {
       if (owns) await browser.close().catch(() => undefined);
       throw e;
     }
-    return new ClipRenderer(page, browser, owns, files);
+    return new ClipRenderer(page, browser, owns, files, opts.warn ?? ((line) => process.stderr.write(`[viewer] ${line}\n`)));
   }
 
-  /** Compile the model and take the clips (one per pane; at most two are shown side by side). */
-  async load(model: ModelPayload, clips: readonly ClipPayload[], setup: RenderSetup): Promise<{ nq: number; geoms: number }> {
+  /**
+   * Compile the model and take the clips (one per pane; at most two are shown side by side).
+   * Each texture the page does not draw (too large, or a cube or skybox) is named through `warn`.
+   */
+  async load(model: ModelPayload, clips: readonly ClipPayload[], setup: RenderSetup): Promise<LoadResult> {
     if (!(setup.width >= 16 && setup.height >= 16 && setup.width <= 4096 && setup.height <= 4096)) throw new UsageError(`render size ${setup.width}x${setup.height}: use 16..4096 pixels`);
     await this.page.setViewportSize({ width: setup.width, height: setup.height });
-    return this.page.evaluate(([m, c, s]) => (window as unknown as { prefrlRender: RenderApi }).prefrlRender.load(m, c, s), [model, clips as ClipPayload[], setup] as const);
+    const r = await this.page.evaluate(([m, c, s]) => (window as unknown as { prefrlRender: RenderApi }).prefrlRender.load(m, c, s), [model, clips as ClipPayload[], setup] as const);
+    for (const line of r.skippedTextures) this.warn(`${model.name}: ${line}`);
+    return r;
   }
 
   /** PNG bytes of step steps[k] of clip k. */

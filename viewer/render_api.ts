@@ -36,8 +36,15 @@ export interface ClipPayload {
   readonly qpos: string;
 }
 
+/** What `load` reports: the model's nq, the geoms drawn, and one line per texture not drawn (with the reason). */
+export interface LoadResult {
+  readonly nq: number;
+  readonly geoms: number;
+  readonly skippedTextures: string[];
+}
+
 export interface RenderApi {
-  load(model: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<{ nq: number; geoms: number }>;
+  load(model: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<LoadResult>;
   /** PNG data URL showing step steps[k] of clip k in pane k. */
   frame(steps: number[], opts: FrameOptions): string;
   dispose(): void;

@@ -7,6 +7,7 @@
  * Pixels are row-major RGBA bytes: rgba[(y * width + x) * 4 + c], c = R, G, B, A.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
+import { toRgba } from '../../core/pixels.js';
 
 export interface RgbaImage {
   readonly width: number;
@@ -126,20 +127,7 @@ export function decodePng(bytes: Uint8Array): RgbaImage {
       px[row + i] = v & 0xff;
     }
   }
-  const rgba = new Uint8Array(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    const s = p * ch;
-    const d = p * 4;
-    if (ch === 1 || ch === 2) {
-      rgba[d] = rgba[d + 1] = rgba[d + 2] = px[s];
-      rgba[d + 3] = ch === 2 ? px[s + 1] : 255;
-    } else {
-      rgba[d] = px[s];
-      rgba[d + 1] = px[s + 1];
-      rgba[d + 2] = px[s + 2];
-      rgba[d + 3] = ch === 4 ? px[s + 3] : 255;
-    }
-  }
+  const rgba = toRgba(px, 0, width * height, ch);
   return { width, height, rgba };
 }
 

@@ -78,6 +78,11 @@ async function waitReady(page: Page, notPair?: string): Promise<{ pairId: string
   return page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current() as { pairId: string; leftIs: 'a' | 'b' });
 }
 
+/** The labelling page's camera: where it is and where it looks. */
+async function camera(page: Page): Promise<{ position: [number, number, number]; target: [number, number, number] }> {
+  return page.evaluate(() => (window as unknown as { prefrlDebug: { camera(): { position: [number, number, number]; target: [number, number, number] } } }).prefrlDebug.camera());
+}
+
 /**
  * Pixel statistics of both canvases, computed in the page (shipping the pixels to Node would
  * cost seconds): pixels unlike the top-left corner, orange (robot link) pixels, and pixels
@@ -145,6 +150,7 @@ describe('viewer in headless Chromium', () => {
     const { page, ctx, errors } = await openPage(server.url);
     try {
       const cur = await waitReady(page);
+      const cam0 = await camera(page);
       await page.keyboard.press('p'); // pause, so both panes hold one step
       await page.waitForTimeout(100);
       const px = await panes(page);
@@ -168,6 +174,8 @@ describe('viewer in headless Chromium', () => {
       expect(l.responseMs).toBeGreaterThan(0);
       const next = await waitReady(page, cur.pairId);
       expect(next.pairId).not.toBe(cur.pairId);
+      // The reacher has an MJCF camera: every pair is seen from its view, framed on nothing else.
+      expect(await camera(page)).toEqual(cam0);
       await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
       // Undo (Z): the label is removed and the same pair comes back; answering again stores a new label.
       await page.keyboard.press('z');
@@ -176,6 +184,63 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowDown');
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, probFirst: 0.5 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
+    // pole_arm: a 1.5 m arm upright at qpos0 on a fixed base, no camera. Three pairs whose first
+    // clip ends swung to +1.55 rad, -1.55 rad or stays upright (the second clip stays upright).
+    // By hand, from each drawn geom's bounding sphere (box 0.1 * sqrt 3 at z 0.1, capsule 0.78 about
+    // its middle 0.75 m up the arm from the hinge at z 0.2, hand 0.08 at its end): swung to +1.55
+    // the box around all steps spans x -0.78..1.5797, y -0.78..0.78, z -0.5644..1.78, so the view
+    // looks at (0.3998, 0, 0.6078) from 2.2 x its half-diagonal 1.8370 = 4.0413 m; upright it
+    // looks at (0, 0, 0.8534) from 3.1694 m. (Framed on qpos0 alone, every pair got the latter.)
+    const poleArm = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo', 'pole_arm.xml') };
+    const poleEnv = await loadViewerEnv(poleArm);
+    const base = await makePairs(poleArm, { episodes: 1, steps: 60, length: 10 });
+    const swings = [1.55, -1.55, 0];
+    const shown = base.slice(0, 3).map((p, k) => ({ ...p, a: { ...p.a, qpos: p.a.qpos.map((_, i) => (i === p.a.length ? swings[k] : 0)) }, b: { ...p.b, qpos: p.b.qpos.map(() => 0) } }));
+    const framed = (pairId: string): { target: number[]; distance: number } => {
+      const swing = swings[shown.findIndex((p) => p.id === pairId)];
+      return swing === 0 ? { target: [0, 0, 0.8534], distance: 3.1694 } : { target: [Math.sign(swing) * 0.3998, 0, 0.6078], distance: 4.0413 };
+    };
+    const expectFramed = async (pairId: string): Promise<void> => {
+      const c = await camera(page);
+      const want = framed(pairId);
+      const got = { target: c.target, distance: Math.hypot(...c.position.map((x, k) => x - c.target[k])) };
+      expect(got.target.every((x, k) => Math.abs(x - want.target[k]) < 1e-3) && Math.abs(got.distance - want.distance) < 1e-3, `${JSON.stringify(got)} vs ${JSON.stringify(want)}`).toBe(true);
+    };
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    store.putPairs(shown);
+    const server = await ViewerServer.start({ store, env: poleEnv, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      const first = await waitReady(page);
+      await expectFramed(first.pairId);
+      await page.keyboard.press('ArrowLeft');
+      const second = await waitReady(page, first.pairId);
+      await expectFramed(second.pairId);
+      const auto = await camera(page);
+      // The person orbits the camera: the next pair keeps their view.
+      const box = (await page.locator('#clips').boundingBox()) as { x: number; y: number; width: number; height: number };
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2 + 20, { steps: 5 });
+      await page.mouse.up();
+      const moved = await camera(page);
+      expect(Math.hypot(...moved.position.map((x, k) => x - auto.position[k]))).toBeGreaterThan(0.5);
+      await page.keyboard.press('ArrowLeft');
+      const third = await waitReady(page, second.pairId);
+      expect(third.pairId).not.toBe(first.pairId);
+      expect(await camera(page)).toEqual(moved);
+      // Reset view (r) frames the pair on screen.
+      await page.keyboard.press('r');
+      await expectFramed(third.pairId);
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();
@@ -305,7 +370,8 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
-  it('renders segment frames and pair videos through the same scene', async () => {
+  // Many renders and a video: ~25-55 s alone on a loaded 2-core machine, past 60 s in a full run.
+  it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };
     // Frames for a VLM: two steps with the robot, one without (world and target only).
@@ -400,6 +466,69 @@ describe('viewer in headless Chromium', () => {
     await expect(gone).rejects.toThrow(new RegExp(`^Chromium closed during the render, after [234] of 5 frames; nothing was written to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\. `));
     expect(Buffer.compare(readFileSync(out), before)).toBe(0);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('draws MJCF textures: a PNG file of the model folder on the floor, a mesh\'s own texture coordinates, a builtin checker', async () => {
+    // test/fixtures/byo_textured: tiles.png (magenta, green / blue, yellow quadrants) once across
+    // the 2 x 2 m floor, seen from the model's camera straight above (image up = +y). Without
+    // textures every geom is the material's white.
+    const textured = { id: 'custom', model: join(ROOT, 'test', 'fixtures', 'byo_textured', 'textured.xml') };
+    const [p] = await makePairs(textured, { episodes: 1, steps: 20, length: 10 });
+    const seg = { ...p.a, qpos: p.a.qpos.map(() => 0) };
+    const W = 200;
+    const H = 200;
+    const warnings: string[] = [];
+    const r = await ClipRenderer.launch({ browser, staticDir: site, warn: (l) => warnings.push(l) });
+    let floor: Buffer;
+    let robot: Buffer;
+    try {
+      const loaded = await r.load(modelPayload(textured), [clipPayload(seg)], { width: W, height: H, layout: 'single', shadows: true, grid: true });
+      expect(loaded.skippedTextures).toEqual([]);
+      const fo = { camera: { kind: 'auto' as const }, hideRobot: true, follow: 'off' as const };
+      floor = await r.frame([0], fo);
+      robot = await r.frame([0], { ...fo, hideRobot: false });
+    } finally {
+      await r.close();
+    }
+    expect(warnings).toEqual([]);
+    const colourOf = (px: Uint8Array, i: number): string => {
+      const [red, g, b] = [px[i], px[i + 1], px[i + 2]];
+      if (red > g + 80 && b > g + 60) return 'magenta';
+      if (g > red + 60 && g > b + 40) return 'green';
+      if (b > red + 80 && b > g + 60) return 'blue';
+      if (red > g + 70 && g > b + 50) return 'orange';
+      if (Math.abs(red - g) < 60 && g > b + 90) return 'yellow';
+      return 'other';
+    };
+    /** Pixels of each colour in each quarter of the image (tl, tr, bl, br). */
+    const quarters = (png: Buffer): Record<string, Record<string, number>> => {
+      const { width, rgba } = decodePng(png);
+      const q: Record<string, Record<string, number>> = { tl: {}, tr: {}, bl: {}, br: {} };
+      for (let i = 0; i < rgba.length; i += 4) {
+        const x = (i / 4) % width;
+        const y = Math.floor(i / 4 / width);
+        const k = `${y < H / 2 ? 't' : 'b'}${x < W / 2 ? 'l' : 'r'}`;
+        const c = colourOf(rgba, i);
+        q[k][c] = (q[k][c] ?? 0) + 1;
+      }
+      return q;
+    };
+    const f = quarters(floor);
+    const quarter = (W * H) / 4;
+    // Each quarter of the floor shows the image's quadrant, upright and not mirrored (as in
+    // MuJoCo: the texture's top row at +y, its left column at -x).
+    const want = { tl: 'magenta', tr: 'green', bl: 'blue', br: 'yellow' } as const;
+    for (const [k, colour] of Object.entries(want)) {
+      expect(f[k][colour] ?? 0, `${k}: ${JSON.stringify(f[k])}`).toBeGreaterThan(0.6 * quarter);
+      for (const other of Object.values(want)) if (other !== colour) expect(f[k][other] ?? 0, `${k} ${other}: ${JSON.stringify(f[k])}`).toBeLessThan(0.05 * quarter);
+    }
+    // The crate (a mesh above the green quarter) has texture coordinates that all point into the
+    // blue quadrant: its top face is blue all over (MuJoCo's generated coordinates would spread
+    // the whole image over it, a quarter of it blue). The box above the blue quarter shows its
+    // orange checker.
+    const g = quarters(robot);
+    expect(g.tr.blue ?? 0, JSON.stringify(g.tr)).toBeGreaterThan(800);
+    expect(g.bl.orange ?? 0, JSON.stringify(g.bl)).toBeGreaterThan(200);
   });
 
   it('renders recorded episodes (prefrl rollout) side by side; a shorter clip holds its last step', { timeout: 180_000 }, async () => {

@@ -117,7 +117,7 @@ describe('server messages', () => {
   const seg = { id: 's-1', length: 2, nq: 2, qpos };
   const valid: ServerMessage[] = [
     { type: 'welcome', v: 1, envId: 'reacher', goal: 'reach', terms: [{ name: 'd', weight: -1, doc: 'm' }], dt: 0.02, name: null, overlap: 1, insight: false, heronPath: '/x/heron.json', maxCommentChars: 2000 },
-    { type: 'model', modelId: 'm-abc', model: { kind: 'xml', name: 'r', xml: '<mujoco/>' } },
+    { type: 'model', modelId: 'm-abc', model: { kind: 'xml', name: 'r', xml: '<mujoco/>', floorGrid: true } },
     { type: 'model', modelId: 'm-abc', model: { kind: 'files', name: 'arm.xml', main: 'arm.xml', files: [{ name: 'arm.xml', b64: 'PG11am9jby8+' }, { name: 'meshes/a.obj', b64: '' }] } },
     { type: 'pair', pairId: 'p-1', modelId: 'm-abc', envId: 'reacher', goal: 'reach', termNames: ['d', 'e'], round: 0, leftIs: 'b', left: seg, right: seg, dt: 0.02, leaseExpiresAt: 5, preview: false },
     { type: 'idle', reason: 'no_pairs' },
@@ -152,12 +152,15 @@ describe('server messages', () => {
       { ...valid[3], termNames: [1] },
       { ...valid[2], model: { kind: 'files', name: 'x', main: 'arm.xml', files: [{ name: '../etc/passwd', b64: '' }, { name: 'arm.xml', b64: '' }] } },
       { ...valid[2], model: { kind: 'files', name: 'x', main: 'arm.xml', files: [] } },
+      { ...valid[1], model: { kind: 'xml', name: 'r', xml: '<mujoco/>', floorGrid: false } },
       { type: 'error', code: 'teapot', message: 'x' },
       { type: 'insight', ...(valid[9] as object), probLeft: 1.5 },
       { type: 'progress', teacher: -1, total: 0, waiting: 0, agreement: null },
       { type: 'mystery' },
     ];
     for (const m of broken) expect(parseServerMessage(JSON.stringify(m)).ok, JSON.stringify(m).slice(0, 80)).toBe(false);
+    const r = parseServerMessage(JSON.stringify({ ...valid[1], model: { kind: 'xml', name: 'r', xml: '<mujoco/>', floorGrid: 1 } }));
+    expect(r.ok ? null : r.message).toMatch(/model\.floorGrid must be true when given/);
   });
 });
 

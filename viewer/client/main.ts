@@ -129,6 +129,7 @@ class App {
       connected: () => this.conn.isOpen,
       drop: () => this.conn.drop(),
       sessionLabels: () => this.counted.size,
+      camera: () => this.view.cameraState(),
     };
   }
 
@@ -448,6 +449,7 @@ class App {
     this.overlay('Loading the physics engine…');
     const mj = await mujoco();
     const m = ReplayModel.compile(mj, payload);
+    for (const line of m.skippedTextures) console.warn(`[prefrl viewer] ${payload.name}: ${line}`);
     this.compiled.set(modelId, m);
     return m;
   }

@@ -5,8 +5,8 @@
  */
 import * as THREE from 'three';
 import { base64ToFloat64, type ModelPayload } from '../protocol.js';
-import type { CameraSpec, ClipPayload, FrameOptions, RenderApi, RenderSetup } from '../render_api.js';
-import { type Clip, clipRow, mujoco, type Pose, ReplayModel } from './replay.js';
+import type { CameraSpec, ClipPayload, FrameOptions, LoadResult, RenderApi, RenderSetup } from '../render_api.js';
+import { type Clip, clipFraming, clipRow, type Framing, mujoco, type Pose, ReplayModel } from './replay.js';
 import { ClipScene, DEFAULT_STYLE, defaultView, makeRenderer, ModelAssets, type OrbitView, placeCamera, renderWithOffset } from './scene.js';
 
 const GAP = 4;
@@ -22,9 +22,9 @@ class Renderer implements RenderApi {
   private readonly camera = new THREE.PerspectiveCamera(40, 1, 0.01, 1000);
   private travels: boolean[] = [];
   /** What the auto camera frames when the model has no camera and nothing travels (see load). */
-  private framing: { center: [number, number, number]; extent: number } | null = null;
+  private framing: Framing | null = null;
 
-  async load(payload: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<{ nq: number; geoms: number }> {
+  async load(payload: ModelPayload, clips: ClipPayload[], setup: RenderSetup): Promise<LoadResult> {
     this.dispose();
     const mj = await mujoco();
     const model = ReplayModel.compile(mj, payload);
@@ -50,15 +50,8 @@ class Renderer implements RenderApi {
       return max > 0.5 * model.extent;
     });
     // A model without a camera of its own is framed on what the clips show over all their
-    // steps (a swinging arm can leave the box it fills at qpos0), unless the camera follows a
-    // travelling robot; at most ~100 steps per clip are sampled.
-    this.framing = null;
-    if (!model.camera && !this.travels.some(Boolean)) {
-      const rows: Float64Array[] = [];
-      for (const c of this.clips) for (let i = 0; i <= c.length; i += Math.max(1, Math.floor(c.length / 100))) rows.push(clipRow(c, i));
-      for (const c of this.clips) rows.push(clipRow(c, c.length));
-      this.framing = model.bounds(rows);
-    }
+    // steps, unless the camera follows a travelling robot.
+    this.framing = this.travels.some(Boolean) ? null : clipFraming(model, this.clips);
     const canvas = document.getElementById('c') as HTMLCanvasElement;
     canvas.width = setup.width;
     canvas.height = setup.height;
@@ -67,7 +60,7 @@ class Renderer implements RenderApi {
     this.renderer = makeRenderer(canvas, { shadows: setup.shadows, preserveDrawingBuffer: true });
     this.renderer.setPixelRatio(1);
     this.renderer.setSize(setup.width, setup.height, false);
-    return { nq: model.nq, geoms: model.descriptors.length };
+    return { nq: model.nq, geoms: model.descriptors.length, skippedTextures: model.skippedTextures };
   }
 
   private view(spec: CameraSpec): OrbitView {

@@ -10,6 +10,7 @@
 import loadMujoco, { type MainModule, type MjData, type MjModel } from '@mujoco/mujoco';
 import { geomDescriptors, type GeomDescriptor, type MeshData, meshData, type ModelArrays, robotRoot } from '../geoms.js';
 import { base64ToBytes, type ModelPayload } from '../protocol.js';
+import { type GeomTexture, geomTexture, ROLE_RGB, TEXTURE_ROLES, type TextureArrays, type TextureImage, texturePixels, textureSkipReason } from '../textures.js';
 
 let modulePromise: Promise<MainModule> | null = null;
 
@@ -32,8 +33,19 @@ export interface CameraHint {
   readonly up: [number, number, number];
 }
 
-function copyArrays(m: MjModel): ModelArrays {
+/** Copies of the arrays the viewer reads from a compiled model (views into WASM memory detach when its heap grows). */
+export function modelArrays(m: MjModel): ModelArrays & TextureArrays {
   const c = <T extends { slice(): T }>(a: T): T => a.slice();
+  // The bindings cannot read mat_texuniform as an array (3.9.0); one material at a time works.
+  const texuniform = new Uint8Array(m.nmat);
+  for (let i = 0; i < m.nmat; i++) {
+    const mat = m.mat(i);
+    try {
+      texuniform[i] = mat.texuniform ? 1 : 0;
+    } finally {
+      mat.delete();
+    }
+  }
   return {
     ngeom: m.ngeom,
     nbody: m.nbody,
@@ -53,6 +65,19 @@ function copyArrays(m: MjModel): ModelArrays {
     mesh_facenum: c(m.mesh_facenum as Int32Array),
     mesh_vert: c(m.mesh_vert as Float32Array),
     mesh_face: c(m.mesh_face as Int32Array),
+    ntex: m.ntex,
+    nmat: m.nmat,
+    tex_type: c(m.tex_type as Int32Array),
+    tex_width: c(m.tex_width as Int32Array),
+    tex_height: c(m.tex_height as Int32Array),
+    tex_nchannel: c(m.tex_nchannel as Int32Array),
+    tex_adr: c(m.tex_adr as BigInt64Array),
+    mat_texid: c(m.mat_texid as Int32Array),
+    mat_texrepeat: c(m.mat_texrepeat as Float32Array),
+    mat_texuniform: texuniform,
+    mesh_texcoordadr: c(m.mesh_texcoordadr as Int32Array),
+    mesh_texcoord: c(m.mesh_texcoord as Float32Array),
+    mesh_facetexcoord: c(m.mesh_facetexcoord as Int32Array),
   };
 }
 
@@ -64,9 +89,15 @@ export interface Pose {
 }
 
 export class ReplayModel {
-  readonly arrays: ModelArrays;
+  readonly arrays: ModelArrays & TextureArrays;
   readonly descriptors: GeomDescriptor[];
   readonly meshes = new Map<number, MeshData>();
+  /** How each textured drawn geom (by geom id) shows its 2D texture. */
+  readonly geomTextures = new Map<number, GeomTexture>();
+  /** The pixels of the textures those geoms use, by texture id (read once, at compile). */
+  readonly textures = new Map<number, TextureImage>();
+  /** One line per texture a drawn geom's material names that is not drawn, with the reason. */
+  readonly skippedTextures: string[] = [];
   readonly nq: number;
   /** Centre and half-diagonal of the drawn geoms (planes excluded) at qpos0, metres. */
   readonly center: [number, number, number];
@@ -86,12 +117,15 @@ export class ReplayModel {
   private constructor(
     private readonly mj: MainModule,
     model: MjModel,
+    /** Planes keep their colour under the viewer's grid, without their textures (ModelPayload.floorGrid). */
+    readonly floorGrid: boolean,
   ) {
     this.model = model;
     this.data = new mj.MjData(model);
-    this.arrays = copyArrays(model);
+    this.arrays = modelArrays(model);
     this.descriptors = geomDescriptors(this.arrays);
     for (const d of this.descriptors) if (d.mesh !== null && !this.meshes.has(d.mesh)) this.meshes.set(d.mesh, meshData(this.arrays, d.mesh));
+    this.readTextures(model);
     this.nq = model.nq;
     this.trackBody = robotRoot(this.arrays);
     this.qpos0 = (model.qpos0 as Float64Array).slice();
@@ -127,7 +161,7 @@ export class ReplayModel {
       }
     }
     try {
-      return new ReplayModel(mj, model);
+      return new ReplayModel(mj, model, payload.kind === 'xml' && payload.floorGrid === true);
     } catch (e) {
       model.delete();
       throw e;
@@ -193,6 +227,43 @@ export class ReplayModel {
     return { xpos: new Float64Array(3 * this.arrays.ngeom), xmat: new Float64Array(9 * this.arrays.ngeom), track: [0, 0, 0] };
   }
 
+  /**
+   * The textures of drawn geoms: the pixels of each 2D texture within the size limits (read
+   * straight from tex_data, which can be large, into RGBA), and a line for each one skipped (a
+   * cube or skybox texture, or one too large); geoms with a skipped texture keep their colour.
+   */
+  private readTextures(model: MjModel): void {
+    const a = this.arrays;
+    const used = new Map<number, number>();
+    const textured = this.descriptors.filter((d) => !(this.floorGrid && d.type === 'plane'));
+    for (const d of textured) {
+      const mat = a.geom_matid[d.index];
+      const tex = mat >= 0 ? a.mat_texid[TEXTURE_ROLES * mat + ROLE_RGB] : -1;
+      if (tex >= 0) used.set(tex, (used.get(tex) ?? 0) + 1);
+    }
+    for (const [tex, geoms] of [...used.entries()].sort((x, y) => x[0] - y[0])) {
+      const reason = textureSkipReason(a, tex);
+      if (reason === null) {
+        // No WASM call in between: the tex_data view stays attached while it is read.
+        this.textures.set(tex, texturePixels(a, model.tex_data as Uint8Array, tex));
+        continue;
+      }
+      const acc = model.tex(tex);
+      let name: string;
+      try {
+        name = acc.name || `#${tex}`;
+      } finally {
+        acc.delete();
+      }
+      const keep = geoms === 1 ? 'the geom using it keeps its colour' : `the ${geoms} geoms using it keep their colour`;
+      this.skippedTextures.push(`texture "${name}" (${a.tex_width[tex]}x${a.tex_height[tex]}) is not drawn: ${reason}; ${keep}`);
+    }
+    for (const d of textured) {
+      const t = geomTexture(a, d.index);
+      if (t && this.textures.has(t.tex)) this.geomTextures.set(d.index, t);
+    }
+  }
+
   private cameraHint(): CameraHint | null {
     const { model, data } = this.live();
     if (model.ncam < 1) return null;
@@ -218,6 +289,28 @@ export interface Clip {
   readonly length: number;
   readonly nq: number;
   readonly qpos: Float64Array;
+}
+
+/** What an auto view frames: a centre and a half-diagonal, metres. */
+export interface Framing {
+  readonly center: [number, number, number];
+  readonly extent: number;
+}
+
+/**
+ * What the auto view of a model without a camera of its own frames when it shows `clips`: every
+ * drawn geom over the clips' steps (about 100 sampled per clip, and the last), since a swinging
+ * arm can leave the box it fills at qpos0. Null for a model with a camera (its view is kept).
+ * The labelling page and headless rendering both frame with this.
+ */
+export function clipFraming(model: ReplayModel, clips: readonly Clip[]): Framing | null {
+  if (model.camera) return null;
+  const rows: Float64Array[] = [];
+  for (const c of clips) {
+    for (let i = 0; i <= c.length; i += Math.max(1, Math.floor(c.length / 100))) rows.push(clipRow(c, i));
+    rows.push(clipRow(c, c.length));
+  }
+  return model.bounds(rows);
 }
 
 /** Row `i` of a clip (clamped to the last row). */

@@ -10,6 +10,7 @@
  */
 import * as THREE from 'three';
 import { type GeomDescriptor, gridSpacing, poseMatrix } from '../geoms.js';
+import { meshUV, texgenUV } from '../textures.js';
 import type { Pose, ReplayModel } from './replay.js';
 
 export interface SceneStyle {
@@ -26,10 +27,11 @@ function colour(rgba: readonly number[]): THREE.Color {
   return new THREE.Color().setRGB(rgba[0], rgba[1], rgba[2], THREE.SRGBColorSpace);
 }
 
-/** Geometries and materials of a model, shared by every pane that shows it. */
+/** Geometries, materials and textures of a model, shared by every pane that shows it. */
 export class ModelAssets {
   private readonly geometries = new Map<number, THREE.BufferGeometry>();
   private readonly materials = new Map<string, THREE.Material>();
+  private readonly textures = new Map<number, THREE.DataTexture>();
   /** Size used for infinite planes, m. */
   readonly floorSize: number;
 
@@ -74,17 +76,46 @@ export class ModelAssets {
         break;
       }
     }
+    const tex = this.model.geomTextures.get(d.index);
+    if (tex) {
+      // MuJoCo's texture coordinates replace three.js's own (a mesh's per face corner, in the
+      // order of the un-indexed triangles; generated ones from the geom-frame positions).
+      const uv = tex.mapping.kind === 'mesh' ? meshUV(this.model.arrays, d.mesh as number) : texgenUV((g.getAttribute('position') as THREE.BufferAttribute).array, tex.mapping.scale);
+      if (uv) g.setAttribute('uv', new THREE.BufferAttribute(uv, 2));
+    }
     this.geometries.set(d.index, g);
     return g;
   }
 
+  /** The GPU texture of a model texture (one per texture, whatever uses it). */
+  private texture(id: number): THREE.DataTexture {
+    let t = this.textures.get(id);
+    if (t) return t;
+    const img = this.model.textures.get(id);
+    if (!img) throw new Error(`ModelAssets: texture ${id} missing`);
+    t = new THREE.DataTexture(img.rgba, img.width, img.height, THREE.RGBAFormat, THREE.UnsignedByteType);
+    t.wrapS = THREE.RepeatWrapping;
+    t.wrapT = THREE.RepeatWrapping;
+    t.magFilter = THREE.LinearFilter;
+    t.minFilter = THREE.LinearMipmapLinearFilter;
+    t.generateMipmaps = true;
+    t.anisotropy = 8;
+    t.colorSpace = THREE.SRGBColorSpace;
+    t.needsUpdate = true;
+    this.textures.set(id, t);
+    return t;
+  }
+
   material(d: GeomDescriptor): THREE.Material {
-    const key = `${d.type === 'plane' ? 'p' : 'g'}:${d.rgba.map((x) => x.toFixed(4)).join(',')}`;
+    const tex = this.model.geomTextures.get(d.index)?.tex ?? -1;
+    const key = `${d.type === 'plane' ? 'p' : 'g'}:${d.rgba.map((x) => x.toFixed(4)).join(',')}:${tex}`;
     let m = this.materials.get(key);
     if (m) return m;
     const alpha = d.rgba[3];
     m = new THREE.MeshStandardMaterial({
+      // As in MuJoCo, a texture's colours are multiplied by the geom's.
       color: colour(d.rgba),
+      map: tex >= 0 ? this.texture(tex) : null,
       roughness: d.type === 'plane' ? 0.95 : 0.55,
       metalness: d.type === 'plane' ? 0 : 0.05,
       transparent: alpha < 1,
@@ -123,8 +154,10 @@ export class ModelAssets {
     this.grid = null;
     for (const g of this.geometries.values()) g.dispose();
     for (const m of this.materials.values()) m.dispose();
+    for (const t of this.textures.values()) t.dispose();
     this.geometries.clear();
     this.materials.clear();
+    this.textures.clear();
   }
 }
 

@@ -6,12 +6,18 @@
  * camera by its own robot's displacement, so runners stay in view while the grid shows
  * their progress.
  *
+ * A model without a camera of its own is framed on what each pair shows over all its steps
+ * (clipFraming, as in headless rendering), pair after pair, until the person moves the camera:
+ * from then on their view stays put across pairs (it is theirs, and a view that jumps on every
+ * pair would undo it), until "reset view" frames the current pair again. A model with a camera
+ * (all built-in envs) keeps that camera's view.
+ *
  * Rendering happens only when something changed (a new step, a camera move, a resize), which
  * keeps the page light on a teacher's laptop.
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
-import { type Clip, clipRow, type Pose, type ReplayModel } from './replay.js';
+import { type Clip, clipFraming, clipRow, type Framing, type Pose, type ReplayModel } from './replay.js';
 import { ClipScene, DEFAULT_STYLE, defaultView, makeRenderer, ModelAssets, placeCamera, renderWithOffset, type SceneStyle } from './scene.js';
 
 export const SPEEDS = [0.25, 0.5, 1, 1.5, 2] as const;
@@ -60,6 +66,10 @@ export class ComparisonView {
   private last = 0;
   private raf = 0;
   private readyFired = false;
+  /** What the auto view frames for the current pair (null: the model's own view). */
+  private framing: Framing | null = null;
+  /** The person moved the camera since it was last placed for them. */
+  private userMoved = false;
   private readonly observer: ResizeObserver;
   /** Called once per pair, after both panes showed its first frame. */
   onReady: (() => void) | null = null;
@@ -86,6 +96,10 @@ export class ComparisonView {
     this.controls.screenSpacePanning = true;
     this.controls.addEventListener('change', () => {
       this.dirty = true;
+    });
+    // 'start' comes from the person only (a drag, the wheel, the keys), never from update().
+    this.controls.addEventListener('start', () => {
+      this.userMoved = true;
     });
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(els.left);
@@ -127,13 +141,19 @@ export class ComparisonView {
       p.scene = new ClipScene(this.assets, this.style);
       p.pose = model.newPose();
     }
+    this.framing = null;
     this.resetCamera();
   }
 
-  /** Put the camera back to the model's starting view. */
+  /** Put the camera back to the model's starting view (framing the current pair) and let it follow new pairs again. */
   resetCamera(): void {
     if (!this.model) return;
-    const v = defaultView(this.model);
+    this.userMoved = false;
+    this.placeView();
+  }
+
+  private placeView(): void {
+    const v = defaultView(this.model as ReplayModel, this.framing);
     placeCamera(this.camera, v);
     this.controls.target.set(v.target[0], v.target[1], v.target[2]);
     this.controls.update();
@@ -154,8 +174,19 @@ export class ComparisonView {
     this.frame = -1;
     this.readyFired = false;
     this.follow = this.travels(left) || this.travels(right);
+    // A camera-less model is framed on this pair (unless the camera follows travelling robots),
+    // and the camera moves there unless the person has placed it themselves.
+    this.framing = this.follow ? null : clipFraming(model, [left, right]);
+    if (!model.camera && !this.userMoved) this.placeView();
     this.dirty = true;
     this.emit();
+  }
+
+  /** Where the camera is and looks (for tests). */
+  cameraState(): { position: [number, number, number]; target: [number, number, number] } {
+    const p = this.camera.position;
+    const t = this.controls.target;
+    return { position: [p.x, p.y, p.z], target: [t.x, t.y, t.z] };
   }
 
   /** Show nothing (no pair). */
