@@ -294,10 +294,16 @@ export interface ImportResult {
 /** The end of the reason of a skip the human teacher stored because nobody answered in time (see the header). */
 export const TIMEOUT_SKIP_TAG = '(human teacher timeout)';
 
-/** Whether a label is a tie: a preference with probFirst exactly 0.5 (the `ties` of the counts). */
+/** The probFirst of a tie: neither segment preferred (the equal teacher's, a HERON tie, a person's "equal"). */
+export const TIE_PROB = 0.5;
+
+/** Whether a label is a tie: a preference with probFirst exactly TIE_PROB (the `ties` of the counts). */
 export function isTie(l: Pick<Label, 'kind'> & { probFirst?: number }): boolean {
-  return l.kind === 'preference' && l.probFirst === 0.5;
+  return l.kind === 'preference' && l.probFirst === TIE_PROB;
 }
+
+/** SQL: `isTie` of a row of the labels table, 1 or 0. */
+const IS_TIE = `(kind = 'preference' AND prob_first = ${TIE_PROB})`;
 
 /** Whether a label is a timeout skip (not an answer; see the header). */
 export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null }): boolean {
@@ -470,7 +476,7 @@ export function labelProblem(l: NewLabel): string | null {
 
 /** Verdict of a preference: 1 first, -1 second, 0 equal. */
 function verdict(p: number): number {
-  return p > 0.5 ? 1 : p < 0.5 ? -1 : 0;
+  return p > TIE_PROB ? 1 : p < TIE_PROB ? -1 : 0;
 }
 
 const LABEL_KEYS = new Set(['id', 'pairId', 'teacher', 'kind', 'probFirst', 'reason', 'responseMs', 'comment', 'raw', 'createdAt']);
@@ -1051,7 +1057,7 @@ export class LabelStore {
     const perTeacher: Record<string, TeacherCounts> = {};
     const rows = db
       .prepare(
-        `SELECT teacher, COUNT(*) AS labels, SUM(kind = 'preference') AS preferences, SUM(kind = 'preference' AND prob_first = 0.5) AS ties,
+        `SELECT teacher, COUNT(*) AS labels, SUM(kind = 'preference') AS preferences, SUM(${IS_TIE}) AS ties,
                 SUM(kind = 'skip') AS skips
          FROM labels GROUP BY teacher ORDER BY teacher`,
       )
@@ -1062,7 +1068,7 @@ export class LabelStore {
       pairs: one('SELECT COUNT(*) AS n FROM pairs'),
       labels: one('SELECT COUNT(*) AS n FROM labels'),
       preferences: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'"),
-      ties: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference' AND prob_first = 0.5"),
+      ties: one(`SELECT COUNT(*) AS n FROM labels WHERE ${IS_TIE}`),
       skips: one("SELECT COUNT(*) AS n FROM labels WHERE kind = 'skip'"),
       timeouts: one(`SELECT COUNT(*) AS n FROM labels l WHERE NOT ${ANSWERS('l')}`),
       pending: one(`SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')}) < p.wanted`),

@@ -47,7 +47,7 @@ import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from './access.js';
-import type { LabelStore, NewLabel } from '../reward/store.js';
+import { type LabelStore, type NewLabel, PERSON_ID_PREFIX } from '../reward/store.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
 import type { ViewerEnv } from './env_info.js';
 import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool } from './heron_preview.js';
@@ -228,7 +228,7 @@ interface Session {
 }
 
 function teacherIdOf(name: string): string {
-  return `human:${name}`;
+  return `${PERSON_ID_PREFIX}${name}`;
 }
 
 function isBusy(e: unknown): boolean {
