@@ -1,15 +1,25 @@
 // Ctrl-C and SIGTERM under --json: the last line of stdout is still one JSON object saying what was
 // kept and how to go on, with the exit codes of the signals (130, 143) and the stderr line kept.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { makePair } from '../reward/segments.js';
+import { LabelStore } from '../reward/store.js';
+import { labelId } from '../reward/teachers/synthetic.js';
 import { onInterrupt, resumeHint } from '../scripts/command.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
+import { makePairs } from './viewer/helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-interrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Wait (up to a minute) until `ready()` or the child has exited. */
+async function waitFor(child: { exitCode: number | null }, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && child.exitCode === null && !ready()) await sleep(50);
+}
 
 /** The last line of a child's stdout, parsed. */
 function lastLine(out: string): Record<string, unknown> {
@@ -113,5 +123,73 @@ describe('a signal under --json', () => {
     const line = 'stopped after 0 of 2 envs; bench envs saves nothing, run it again for the table';
     expect(stderr().endsWith(`${line}\n`)).toBe(true);
     expect(lastLine(stdout())).toEqual({ envs: [], of: ['reacher', 'cartpole-swingup'], ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+  }, 90_000);
+
+  it('rollout: Ctrl-C says how many episodes ran, that none was saved, removes the run folder and exits 130', async () => {
+    const runs = join(dir, 'rollout');
+    const { child, stdout, stderr, exited } = spawnCli(['rollout', '--env', 'toy-reach', '--episodes', '10000000', '--runs-dir', runs, '--json']);
+    // The progress line: episodes are running (rollout held the signal until all of them were done before).
+    await waitFor(child, () => /rollout toy-reach/.test(stderr()));
+    expect(readdirSync(runs)).toHaveLength(1);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const json = lastLine(stdout());
+    const n = json.episodesRun as number;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(10_000_000);
+    const line = `stopped after ${n} of 10000000 episodes; no trajectories were saved (the run folder was removed); run the command again`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(json).toEqual({ runDir: null, trajectories: null, episodesRun: n, ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+    expect(readdirSync(runs)).toEqual([]);
+  }, 90_000);
+
+  it('reward: Ctrl-C after some epochs keeps their metrics, saves no model, names the run folder and exits 130', async () => {
+    const root = join(dir, 'reward');
+    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+    const half = segs.length / 2;
+    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    const storePath = join(dir, 'reward.sqlite');
+    const store = LabelStore.open(storePath, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    try {
+      store.putPairs(pairs);
+      store.addLabels(pairs.map((p, i) => ({ id: labelId('synthetic:t', p.id), pairId: p.id, teacher: 'synthetic:t', kind: 'preference' as const, probFirst: i % 2 })));
+    } finally {
+      store.close();
+    }
+    const args = ['reward', '--store', storePath, '--reward-epochs', '1000000', '--reward-patience', '1000000', '--reward-members', '1', '--reward-hidden', '8', '--runs-dir', root, '--quiet', '--json'];
+    const { child, stdout, stderr, exited } = spawnCli(args);
+    // A few epochs logged: training is under way.
+    const metrics = () => {
+      const found = existsSync(root) ? readdirSync(root) : [];
+      return found.length === 1 ? join(root, found[0], 'metrics.jsonl') : '';
+    };
+    await waitFor(child, () => metrics() !== '' && existsSync(metrics()) && readFileSync(metrics(), 'utf8').split('\n').length > 3);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const runDir = join(root, readdirSync(root)[0]);
+    const epochs = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trimEnd().split('\n').length;
+    const line = `stopped after ${epochs} of 1000000 epochs; no reward model was saved (${runDir} holds the metrics of the epochs so far); run the command again to train one`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(lastLine(stdout())).toEqual({ runDir, rewardModel: null, epochs, ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+    expect(stdout().trimEnd().split('\n')).toHaveLength(1);
+    expect(existsSync(join(runDir, 'artifacts', 'reward_model'))).toBe(false);
+  }, 90_000);
+
+  it('bench reward: SIGTERM reports the steps timed so far, writes nothing to --out and exits 143', async () => {
+    const out = join(dir, 'bench-reward');
+    const args = ['bench', 'reward', '--no-torch', '--warmup', '0', '--repeats', '100000', '--relabel', '0', '--members', '1', '--hidden', '16', '--pairs', '8', '--length', '10', '--out', out, '--json'];
+    const { child, stdout, stderr, exited } = spawnCli(args);
+    // The info line before the timed steps.
+    await waitFor(child, () => stderr().includes('prefrl: 1 x MLP'));
+    await sleep(300);
+    child.kill('SIGTERM');
+    expect(await exited, stderr()).toBe(143);
+    const json = lastLine(stdout());
+    const timed = json.stepMsAll as number[];
+    expect(timed.length).toBeGreaterThan(0);
+    const line = `stopped in the timed steps after ${timed.length} of 100000 timed steps; bench reward wrote nothing to ${out}, run it again for the timings`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(json).toEqual({ phase: 'timed steps', stepMsAll: timed, repeats: 100000, out, written: false, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: line });
+    expect(existsSync(out)).toBe(false);
   }, 90_000);
 });
