@@ -192,4 +192,49 @@ describe('a signal under --json', () => {
     expect(json).toEqual({ phase: 'timed steps', stepMsAll: timed, repeats: 100000, out, written: false, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: line });
     expect(existsSync(out)).toBe(false);
   }, 90_000);
+
+  it('bench agents: Ctrl-C reports the PPO updates timed so far, nothing written, exit 130', async () => {
+    const { child, stdout, stderr, exited } = spawnCli(['bench', 'agents', '--no-torch', '--ppo-warmup', '0', '--ppo-repeats', '100000', '--json']);
+    await waitFor(child, () => stderr().includes('prefrl PPO update'));
+    await sleep(300);
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const json = lastLine(stdout());
+    const ppo = json.ppoMsAll as number[];
+    const line = `stopped after ${ppo.length} of 100000 timed PPO and 0 of 20 timed IQL updates; bench agents wrote nothing, run it again for the timings`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(json).toEqual({ ppoMsAll: ppo, iqlMsAll: [], out: null, written: false, ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+  }, 90_000);
+
+  it('bench regret: SIGTERM between reward fits counts the runs done, writes nothing to --out, exit 143', async () => {
+    const out = join(dir, 'bench-regret');
+    const { child, stdout, stderr, exited } = spawnCli(['bench', 'regret', '--seeds', '1000', '--mdps', '0', '--budgets', '30,100', '--steps', '50', '--out', out, '--json']);
+    // The first (MDP, seed) run is done.
+    await waitFor(child, () => stderr().includes('seed 0 done'));
+    child.kill('SIGTERM');
+    expect(await exited, stderr()).toBe(143);
+    const json = lastLine(stdout());
+    const runs = json.runs as number;
+    expect(runs).toBeGreaterThan(0);
+    expect(json.records as number).toBeGreaterThanOrEqual(runs * 8);
+    const line = `stopped after ${runs} of 1000 (MDP, seed) runs; bench regret wrote nothing to ${out}, run it again for the table`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(json).toEqual({ runs, of: 1000, records: json.records, out, written: false, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: line });
+    expect(existsSync(out)).toBe(false);
+  }, 90_000);
+
+  it('tour: Ctrl-C in the first env saves nothing, removes the run folder and exits 130', async () => {
+    const runs = join(dir, 'tour');
+    const { child, stdout, stderr, exited } = spawnCli(['tour', '--episodes', '100000', '--runs-dir', runs, '--json']);
+    await waitFor(child, () => /rollout \S+/.test(stderr()));
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    const json = lastLine(stdout());
+    const of = json.of as string[];
+    expect(of.length).toBeGreaterThan(1);
+    const line = `stopped after 0 of ${of.length} envs; nothing was saved (the run folder was removed); run prefrl tour again for all`;
+    expect(stderr().endsWith(`${line}\n`)).toBe(true);
+    expect(json).toEqual({ runDir: null, envs: [], of, ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+    expect(readdirSync(runs)).toEqual([]);
+  }, 90_000);
 });
