@@ -35,23 +35,39 @@ export function episodeSeed(seed: number, k: number): number {
   return new Rng(seed).fork('episode').fork(k).seed31();
 }
 
+/** Episode k of a rollout: reset with its seed, run to the end or `cap` steps, record it. */
+function recordEpisode(env: Env, policy: Policy, opts: RolloutOptions, k: number): Trajectory {
+  const cap = opts.maxSteps ?? env.spec.horizon;
+  let obs = env.reset(episodeSeed(opts.seed, k));
+  const b = new TrajectoryBuilder(env.spec, Math.min(cap, env.spec.horizon));
+  b.start(obs, env.getState());
+  for (let t = 0; t < cap; t++) {
+    const action = policy(obs);
+    const step = env.step(action);
+    b.add(action, step, env.getState());
+    obs = step.obs;
+    opts.onStep?.();
+    if (step.terminated || step.truncated) break;
+  }
+  return b.finish();
+}
+
 /** Run whole episodes and record them. Deterministic for a given env, policy and seed. */
 export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Trajectory[] {
   const out: Trajectory[] = [];
-  const cap = opts.maxSteps ?? env.spec.horizon;
+  for (let k = 0; k < opts.episodes; k++) out.push(recordEpisode(env, policy, opts, k));
+  return out;
+}
+
+/**
+ * `rollout`, awaiting `afterEpisode` (given the episodes done) after each episode: a caller lets
+ * the event loop run there (a Ctrl-C listener, progress output). The same trajectories as `rollout`.
+ */
+export async function rolloutAsync(env: Env, policy: Policy, opts: RolloutOptions & { readonly afterEpisode: (done: number) => Promise<void> }): Promise<Trajectory[]> {
+  const out: Trajectory[] = [];
   for (let k = 0; k < opts.episodes; k++) {
-    let obs = env.reset(episodeSeed(opts.seed, k));
-    const b = new TrajectoryBuilder(env.spec, Math.min(cap, env.spec.horizon));
-    b.start(obs, env.getState());
-    for (let t = 0; t < cap; t++) {
-      const action = policy(obs);
-      const step = env.step(action);
-      b.add(action, step, env.getState());
-      obs = step.obs;
-      opts.onStep?.();
-      if (step.terminated || step.truncated) break;
-    }
-    out.push(b.finish());
+    out.push(recordEpisode(env, policy, opts, k));
+    await opts.afterEpisode(out.length);
   }
   return out;
 }

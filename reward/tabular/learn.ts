@@ -530,10 +530,17 @@ export interface RunRecord {
  * supplied by the caller.
  */
 export function runWorld(world: GridWorld, seed: number, rng: Rng, opts: ExperimentOptions = EXPERIMENT_DEFAULTS): RunRecord[] {
+  return Array.from(worldRecords(world, seed, rng, opts));
+}
+
+/**
+ * The records of `runWorld`, one at a time (each one reward fit and its evaluation): a caller may
+ * let the event loop run between them (a Ctrl-C listener). The same records, in the same order.
+ */
+export function* worldRecords(world: GridWorld, seed: number, rng: Rng, opts: ExperimentOptions = EXPERIMENT_DEFAULTS): Generator<RunRecord> {
   const ref = worldReference(world);
   const maxBudget = Math.max(...opts.budgets);
   const pairs = samplePairs(world.mdp, maxBudget, opts.segmentLength, rng.fork('pairs'));
-  const out: RunRecord[] = [];
   for (const source of opts.sources) {
     const labels = labelPairs(world, ref, pairs, source, opts.oracle, rng.fork('labels').fork(source));
     for (const budget of opts.budgets) {
@@ -544,7 +551,7 @@ export function runWorld(world: GridWorld, seed: number, rng: Rng, opts: Experim
       for (const model of opts.models) {
         const fit = learnReward(world, sub, y, model, opts.learn, rng.fork('init'));
         const ev = evaluateWeights(world, ref, fit.weights);
-        out.push({
+        yield {
           world: world.name,
           seed,
           source,
@@ -561,9 +568,8 @@ export function runWorld(world: GridWorld, seed: number, rng: Rng, opts: Experim
           trainAccuracy: fit.trainAccuracy,
           gradNorm: fit.gradNorm,
           weights: Array.from(fit.weights),
-        });
+        };
       }
     }
   }
-  return out;
 }

@@ -26,7 +26,7 @@ import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 
 const spec = {
@@ -62,14 +62,19 @@ interface TorchRun {
 const round1 = (v: number) => Math.round(v * 10) / 10;
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
-/** Median ms of `repeats` calls of `f` after `warmup` untimed ones; `prepare` runs untimed before each. */
-function timeIt(f: () => void, warmup: number, repeats: number, prepare: () => void = () => undefined): number[] {
+/**
+ * The ms of `repeats` calls of `f` after `warmup` untimed ones, pushed onto `out` as each is timed
+ * (and returned); `prepare` runs untimed before each. The event loop gets a turn before each call
+ * (a Ctrl-C stops there), outside the timed region.
+ */
+async function timeIt(out: number[], f: () => void, warmup: number, repeats: number, prepare: () => void = () => undefined): Promise<number[]> {
   for (let i = 0; i < warmup; i++) {
+    await letSignalsIn();
     prepare();
     f();
   }
-  const out: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    await letSignalsIn();
     prepare();
     const t0 = performance.now();
     f();
@@ -78,8 +83,8 @@ function timeIt(f: () => void, warmup: number, repeats: number, prepare: () => v
   return out;
 }
 
-/** One PPO update of CleanRL sizes on a synthetic batch; every repeat from the same start. */
-function benchPpo(obsDim: number, actDim: number, warmup: number, repeats: number, seed: number): number[] {
+/** One PPO update of CleanRL sizes on a synthetic batch; every repeat from the same start. Timings go onto `out`. */
+function benchPpo(out: number[], obsDim: number, actDim: number, warmup: number, repeats: number, seed: number): Promise<number[]> {
   const c = resolvePpoConfig({ numEnvs: 1, numSteps: 2048, numMinibatches: PPO_DEFAULTS.numMinibatches, updateEpochs: PPO_DEFAULTS.updateEpochs });
   const B = c.numEnvs * c.numSteps;
   const rng = new Rng(seed).fork('ppo-bench');
@@ -99,6 +104,7 @@ function benchPpo(obsDim: number, actDim: number, warmup: number, repeats: numbe
   let adam = new Adam(pol.theta.length, c.lr, 0.9, 0.999, 1e-5);
   let shuffle = rng.fork('shuffle');
   return timeIt(
+    out,
     () => void ppoUpdate(pol, adam, shuffle, c, batch, advantages, returns),
     warmup,
     repeats,
@@ -110,8 +116,8 @@ function benchPpo(obsDim: number, actDim: number, warmup: number, repeats: numbe
   );
 }
 
-/** One IQL update (batch 256) on a synthetic dataset of 100k transitions. */
-function benchIql(obsDim: number, actDim: number, warmup: number, repeats: number, seed: number): number[] {
+/** One IQL update (batch 256) on a synthetic dataset of 100k transitions. Timings go onto `out`. */
+async function benchIql(out: number[], obsDim: number, actDim: number, warmup: number, repeats: number, seed: number): Promise<number[]> {
   const n = 100_000;
   const rng = new Rng(seed).fork('iql-bench');
   const obs = new Float32Array(n * obsDim);
@@ -140,7 +146,7 @@ function benchIql(obsDim: number, actDim: number, warmup: number, repeats: numbe
   try {
     const sampler = new BatchSampler(data, iql.config.batchSize, rng.fork('batches'));
     // Losses are read back every update, as CORL logs them with .item() every step.
-    return timeIt(() => void iql.update(sampler.next(), true), warmup, repeats);
+    return await timeIt(out, () => void iql.update(sampler.next(), true), warmup, repeats);
   } finally {
     iql.dispose();
   }
@@ -162,17 +168,36 @@ export const benchAgentsCommand: Command = {
     const log = ctx.logger;
     const loadBefore = loadavg()[0];
 
-    log.info(`prefrl PPO update: obs ${f.obsDim}, act ${f.actDim}, 2048 steps, 10 epochs x 32 minibatches`);
-    const ppoMs = benchPpo(f.obsDim, f.actDim, f.ppoWarmup, f.ppoRepeats, f.seed).map(round1);
-    log.info(`prefrl IQL update: batch 256, obs ${f.obsDim}, act ${f.actDim}, backend ${backend.name}`);
-    const tensorsBefore = tf.memory().numTensors;
-    const iqlMs = benchIql(f.obsDim, f.actDim, f.iqlWarmup, f.iqlRepeats, f.seed).map(round1);
-    const tensorsAfter = tf.memory().numTensors - tensorsBefore;
-
+    // Ctrl-C: the updates timed so far are reported; nothing is written (--out is written at the end, whole).
+    const timed = { ppo: [] as number[], iql: [] as number[] };
+    const stopHint = onInterrupt(
+      ctx,
+      () => ({
+        line: `stopped after ${timed.ppo.length} of ${f.ppoRepeats} timed PPO and ${timed.iql.length} of ${f.iqlRepeats} timed IQL updates; bench agents wrote nothing${f.out ? ` to ${f.out}` : ''}, run it again for the timings`,
+        fields: { ppoMsAll: timed.ppo.map(round1), iqlMsAll: timed.iql.map(round1), out: f.out ?? null, written: false },
+      }),
+      { json: f.json },
+    );
     const torchRuns: { threads: number; ppo: TorchRun | null; iql: TorchRun | null; errors: string[] }[] = [];
     let torchSkipped: string | null = null;
-    if ('skipped' in found) torchSkipped = found.skipped;
-    else {
+    let tensorsAfter = 0;
+    try {
+      log.info(`prefrl PPO update: obs ${f.obsDim}, act ${f.actDim}, 2048 steps, 10 epochs x 32 minibatches`);
+      await benchPpo(timed.ppo, f.obsDim, f.actDim, f.ppoWarmup, f.ppoRepeats, f.seed);
+      log.info(`prefrl IQL update: batch 256, obs ${f.obsDim}, act ${f.actDim}, backend ${backend.name}`);
+      const tensorsBefore = tf.memory().numTensors;
+      await benchIql(timed.iql, f.obsDim, f.actDim, f.iqlWarmup, f.iqlRepeats, f.seed);
+      tensorsAfter = tf.memory().numTensors - tensorsBefore;
+      if ('skipped' in found) torchSkipped = found.skipped;
+      else await runTorch();
+    } finally {
+      stopHint();
+    }
+    const ppoMs = timed.ppo.map(round1);
+    const iqlMs = timed.iql.map(round1);
+
+    async function runTorch(): Promise<void> {
+      if ('skipped' in found) return;
       for (const t of uniqueThreads) {
         log.info(`PyTorch references with ${found.python} (${t} thread${t === 1 ? '' : 's'})`);
         const common = [`--obs-dim=${f.obsDim}`, `--act-dim=${f.actDim}`, `--threads=${t}`, `--seed=${f.seed}`];
@@ -181,6 +206,8 @@ export const benchAgentsCommand: Command = {
         const errors = [ppo, iq].flatMap((r) => ('error' in r ? [r.error] : []));
         for (const e of errors) log.warn(e);
         torchRuns.push({ threads: t, ppo: 'result' in ppo ? ppo.result : null, iql: 'result' in iq ? iq.result : null, errors });
+        // A Ctrl-C while the references ran (a terminal's also stops python) is let in here, before anything is written.
+        await letSignalsIn();
       }
     }
     if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);

@@ -12,7 +12,7 @@
  * preferences the regret model (1) reaches a mean of at least 0.9 by 1,000 preferences and
  * (2) beats the partial-return model at every budget.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
@@ -20,6 +20,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { meanSe } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
+import { writeTextAtomic } from '../../core/run.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
 import {
   EXPERIMENT_DEFAULTS,
@@ -30,9 +31,9 @@ import {
   type PreferenceModel,
   type PreferenceSource,
   type RunRecord,
-  runWorld,
+  worldRecords,
 } from '../../reward/tabular/learn.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
   command: 'prefrl bench regret',
@@ -194,12 +195,30 @@ export const benchRegretCommand: Command = {
     const t0 = ctx.clock.now();
     const records: RunRecord[] = [];
     let done = 0;
-    for (const world of worlds) {
-      for (let seed = 0; seed < f.seeds; seed++) {
-        records.push(...runWorld(world, seed, new Rng(seed).fork(world.name), options));
-        done++;
-        log.info(`${world.name} seed ${seed} done (${done}/${worlds.length * f.seeds}, ${((ctx.clock.now() - t0) / 1000).toFixed(0)} s)`);
+    const runs = worlds.length * f.seeds;
+    // Ctrl-C: the (world, seed) runs done so far are counted; nothing is written (the files are written at the end, whole).
+    const stopHint = onInterrupt(
+      ctx,
+      () => ({
+        line: `stopped after ${done} of ${runs} (MDP, seed) runs; bench regret wrote nothing${f.write ? ` to ${f.out}` : ''}, run it again for the table`,
+        fields: { runs: done, of: runs, records: records.length, out: f.write ? f.out : null, written: false },
+      }),
+      { json: f.json },
+    );
+    try {
+      for (const world of worlds) {
+        for (let seed = 0; seed < f.seeds; seed++) {
+          // The event loop gets a turn after each reward fit (a signal stops there); the records are those of runWorld.
+          for (const record of worldRecords(world, seed, new Rng(seed).fork(world.name), options)) {
+            records.push(record);
+            await letSignalsIn();
+          }
+          done++;
+          log.info(`${world.name} seed ${seed} done (${done}/${runs}, ${((ctx.clock.now() - t0) / 1000).toFixed(0)} s)`);
+        }
       }
+    } finally {
+      stopHint();
     }
     const seconds = (ctx.clock.now() - t0) / 1000;
     const { cells, differences } = summarise(records, budgets);
@@ -232,9 +251,9 @@ export const benchRegretCommand: Command = {
     if (f.write) {
       const dir = resolve(f.out);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-      writeFileSync(join(dir, 'summary.md'), text);
-      writeFileSync(join(dir, 'command.txt'), `${command}\n`);
+      writeTextAtomic(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      writeTextAtomic(join(dir, 'summary.md'), text);
+      writeTextAtomic(join(dir, 'command.txt'), `${command}\n`);
       log.info(`wrote ${join(dir, 'summary.md')}, results.json and command.txt`);
     }
     if (f.json) printJson(ctx.io, { ...result, records: undefined, recordCount: records.length });

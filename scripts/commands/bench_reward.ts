@@ -20,7 +20,7 @@ import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
-import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 
 const spec = {
@@ -93,16 +93,33 @@ export const benchRewardCommand: Command = {
     let stepMsAll: number[] = [];
     let relabelPerS: number | null = null;
     let tensorsAfter = 0;
+    let phase: 'warm-up' | 'timed steps' | 'relabelling' | 'PyTorch reference' = 'warm-up';
+    // Ctrl-C: the steps timed so far are reported; nothing is written (--out is written at the end, whole).
+    const stopHint = onInterrupt(
+      ctx,
+      () => ({
+        line: `stopped in the ${phase} after ${stepMsAll.length} of ${f.repeats} timed steps; bench reward wrote nothing${f.out ? ` to ${f.out}` : ''}, run it again for the timings`,
+        fields: { phase, stepMsAll: stepMsAll.map((v) => Math.round(v * 10) / 10), repeats: f.repeats, out: f.out ?? null, written: false },
+      }),
+      { json: f.json },
+    );
     try {
       log.info(`prefrl: ${f.members} x MLP ${[inDim, ...hidden, 1].join('-')}, ${f.pairs} pairs x 2 x ${f.length} steps, backend ${backend.name}`);
-      for (let i = 0; i < f.warmup; i++) step();
+      // The event loop gets a turn before each step (a signal stops there), outside the timed region.
+      for (let i = 0; i < f.warmup; i++) {
+        await letSignalsIn();
+        step();
+      }
+      phase = 'timed steps';
       for (let i = 0; i < f.repeats; i++) {
+        await letSignalsIn();
         const t0 = ctx.clock.now();
         step();
         stepMsAll.push(ctx.clock.now() - t0);
       }
       // --- prefrl: relabelling throughput of the ensemble predict.
       if (f.relabel > 0) {
+        phase = 'relabelling';
         const n = f.relabel;
         const r = rng.fork('relabel');
         const obs = new Float32Array(n * f.obsDim);
@@ -114,12 +131,16 @@ export const benchRewardCommand: Command = {
         net.predict({ n: warm, obs: obs.subarray(0, warm * f.obsDim), actions: actions.subarray(0, warm * f.actDim), nextObs: batch.nextObs });
         const rates: number[] = [];
         for (let i = 0; i < 3; i++) {
+          await letSignalsIn();
           const t0 = ctx.clock.now();
           net.predict(batch);
           rates.push(n / ((ctx.clock.now() - t0) / 1000));
         }
         relabelPerS = median(rates);
       }
+    } catch (e) {
+      stopHint();
+      throw e;
     } finally {
       for (const o of optimizers) o.dispose();
       net.dispose();
@@ -134,6 +155,7 @@ export const benchRewardCommand: Command = {
     const torchThreads = f.torchThreads ?? availableParallelism();
     if ('skipped' in found) torchSkipped = found.skipped;
     else {
+      phase = 'PyTorch reference';
       log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
       const args = [
         `--members=${f.members}`,
@@ -154,6 +176,9 @@ export const benchRewardCommand: Command = {
       else torch = r.result;
     }
     if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);
+    // A Ctrl-C while the reference ran (a terminal's also stops python) is let in here, before anything is written.
+    await letSignalsIn();
+    stopHint();
 
     const ratio = torch ? stepMs / torch.step_ms : null;
     const result = {

@@ -12,7 +12,7 @@ import { flags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, type RunDir } from '../../core/run.js';
+import { createRunDir, removeIfEmpty, type RunDir } from '../../core/run.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { returnCorrelation } from '../../reward/metrics.js';
 import { RewardNet } from '../../reward/network.js';
@@ -22,7 +22,7 @@ import { epochMetricsRecord, noImprovementWarning, rewardTrainOptions, trainRewa
 import type { Label, Pair } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { shellQuote } from '../../core/paths.js';
-import { type Command, displayPath, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { type Command, displayPath, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 /**
@@ -106,6 +106,20 @@ export const rewardCommand: Command = {
         net.dispose();
         throw e;
       }
+      let epochsDone = 0;
+      // Ctrl-C (trainRewardModel lets it in after each epoch): no model is saved; the epochs' metrics are kept.
+      const stopHint = onInterrupt(
+        ctx,
+        () => {
+          const removed = removeIfEmpty(run);
+          const where = removed ? 'the run folder was removed' : `${run.path} holds the metrics of the epochs so far`;
+          return {
+            line: `stopped after ${epochsDone} of ${f.rewardEpochs} epochs; no reward model was saved (${where}); run the command again to train one`,
+            fields: { runDir: removed ? null : run.path, rewardModel: null, epochs: epochsDone },
+          };
+        },
+        { json: f.json },
+      );
       try {
         const progress = new Progress(`reward model (${preferences} preferences)`, f.rewardEpochs, { unit: 'epochs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         const res = await trainRewardModel(net, pairs, labels, {
@@ -113,6 +127,7 @@ export const rewardCommand: Command = {
           preferenceModel: f.preferenceModel,
           rng: rng.fork('train'),
           onEpoch: (m) => {
+            epochsDone = m.epoch;
             run.metrics.log(m.epoch, epochMetricsRecord(m));
             progress.update(m.epoch, `held-out acc ${Number.isFinite(m.valAccuracy) ? m.valAccuracy.toFixed(3) : 'n/a'}`);
           },
@@ -158,6 +173,7 @@ export const rewardCommand: Command = {
         }
         return 0;
       } finally {
+        stopHint();
         net.dispose();
         run.close();
       }

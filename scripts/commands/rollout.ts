@@ -16,10 +16,10 @@ import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, removeIfEmpty, type RunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { type Policy, randomPolicy, rollout } from '../../envs/rollout.js';
+import { type Policy, randomPolicy, rolloutAsync } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type Command, type CommandContext, formatTable, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
+import { type Command, type CommandContext, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -59,11 +59,15 @@ export interface RolloutSummary {
   readonly trajectories: string;
 }
 
-/** Collect episodes for one env into `run` (artifacts/trajectories/<env>/) and log metrics. */
+/**
+ * Collect episodes for one env into `run` (artifacts/trajectories/<env>/) and log metrics. The
+ * event loop gets a turn after each episode (a Ctrl-C under onInterrupt stops there, before
+ * anything of this env is saved); `onEpisode` hears how many episodes are done.
+ */
 export async function collectInto(
   run: RunDir,
   config: EnvConfig,
-  opts: { episodes: number; policy: PolicyName | SavedPolicy; seed: number; quiet?: boolean },
+  opts: { episodes: number; policy: PolicyName | SavedPolicy; seed: number; quiet?: boolean; onEpisode?: (done: number) => void },
   ctx: CommandContext,
 ): Promise<RolloutSummary> {
   const env = await makeEnv(config, { logger: ctx.logger });
@@ -72,10 +76,14 @@ export async function collectInto(
     const progress = new Progress(`rollout ${spec.id}`, opts.episodes * spec.horizon, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: opts.quiet ?? false });
     const t0 = ctx.clock.now();
     const policy = typeof opts.policy === 'string' ? makePolicy(opts.policy, spec, opts.seed) : opts.policy.policy;
-    const trajs: Trajectory[] = rollout(env, policy, {
+    const trajs: Trajectory[] = await rolloutAsync(env, policy, {
       episodes: opts.episodes,
       seed: opts.seed,
       onStep: () => progress.tick(),
+      afterEpisode: async (done) => {
+        opts.onEpisode?.(done);
+        await letSignalsIn();
+      },
     });
     const seconds = (ctx.clock.now() - t0) / 1000;
     const steps = trajs.reduce((n, t) => n + t.length, 0);
@@ -205,8 +213,22 @@ export const rolloutCommand: Command = {
       ctx.logger.info(`policy: ${policy.algo} from ${policy.file} (${policy.stochastic ? 'sampled actions' : 'mean action'})`);
     }
     const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${config.id === 'custom' ? 'custom' : config.id}`, config: { command: 'rollout', ...f, envConfig: config }, clock: ctx.clock });
+    let episodesRun = 0;
+    // Ctrl-C: the episodes are saved together at the end, so none is kept; the run folder (only its config by then) goes.
+    const stopHint = onInterrupt(
+      ctx,
+      () => {
+        const removed = removeIfEmpty(run);
+        const where = removed ? 'the run folder was removed' : `${run.path} is left unfinished`;
+        return {
+          line: `stopped after ${episodesRun} of ${f.episodes} episodes; no trajectories were saved (${where}); run the command again`,
+          fields: { runDir: removed ? null : run.path, trajectories: null, episodesRun },
+        };
+      },
+      { json: f.json },
+    );
     try {
-      const summary = await collectInto(run, config, { episodes: f.episodes, policy, seed: f.seed, quiet: f.quiet }, ctx);
+      const summary = await collectInto(run, config, { episodes: f.episodes, policy, seed: f.seed, quiet: f.quiet, onEpisode: (n) => void (episodesRun = n) }, ctx);
       run.writeJson('summary.json', summary);
       if (f.json) printJson(ctx.io, { runDir: run.path, ...summary });
       else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: npx prefrl render --trajectories ${shellPath(run.path)} --episode 0 --out episode0.mp4\n`);
@@ -216,6 +238,7 @@ export const rolloutCommand: Command = {
       removeIfEmpty(run);
       throw e;
     } finally {
+      stopHint();
       run.close();
     }
   },

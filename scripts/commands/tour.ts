@@ -4,9 +4,9 @@
  * folder (the material segments and comparisons are cut from), and prints what was made.
  */
 import { flags } from '../../core/config.js';
-import { createRunDir } from '../../core/run.js';
+import { createRunDir, removeIfEmpty } from '../../core/run.js';
 import { registeredEnvs } from '../../envs/registry.js';
-import { type Command, parseOrHelp, printJson } from '../command.js';
+import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
 
 const spec = {
@@ -31,10 +31,24 @@ export const tourCommand: Command = {
     const run = createRunDir({ root: f.runsDir, name: 'tour', config: { command: 'tour', ...f, envs: envs.map((e) => e.id) }, clock: ctx.clock });
     ctx.logger.info(`tour: ${f.episodes} random-policy episodes in each of ${envs.length} MuJoCo envs -> ${run.path}`);
     const rows: RolloutSummary[] = [];
+    // Ctrl-C (collectInto lets it in after each episode): the envs done so far keep their trajectories; summary.json is not written.
+    const stopHint = onInterrupt(
+      ctx,
+      () => {
+        const removed = removeIfEmpty(run);
+        const kept = removed ? 'nothing was saved (the run folder was removed)' : `the trajectories of ${rows.map((r) => r.env).join(', ')} are in ${run.path} (no summary.json)`;
+        return {
+          line: `stopped after ${rows.length} of ${envs.length} envs; ${kept}; run prefrl tour again for all`,
+          fields: { runDir: removed ? null : run.path, envs: rows, of: envs.map((e) => e.id) },
+        };
+      },
+      { json: f.json },
+    );
     try {
       for (const e of envs) rows.push(await collectInto(run, { id: e.id }, { episodes: f.episodes, policy: 'random', seed: f.seed }, ctx));
       run.writeJson('summary.json', rows);
     } finally {
+      stopHint();
       run.close();
     }
     if (f.json) printJson(ctx.io, { runDir: run.path, envs: rows });
