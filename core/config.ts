@@ -161,6 +161,8 @@ export interface ParseResult<S extends FlagSpec> {
   readonly positionals: string[];
   /** True when --help or -h was given; the caller prints `helpText(spec)` and exits 0. */
   readonly help: boolean;
+  /** The keys of the flags given on the command line, in their order (defaults left out). */
+  readonly given: ReadonlySet<string>;
 }
 
 /** Parse argv (without the command words) against a command spec. Throws UsageError. */
@@ -230,7 +232,7 @@ export function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: Co
     if (positionals.length < required) fail(`missing argument <${pos[positionals.length].name}>`);
     if (positionals.length > pos.length && !pos[pos.length - 1]?.variadic) fail(`unexpected argument ${JSON.stringify(positionals[pos.length])}`);
   }
-  return { flags: out as Parsed<S>, positionals, help };
+  return { flags: out as Parsed<S>, positionals, help, given: seen };
 }
 
 /** Help text for a command: usage line, summary, positionals and flags with defaults. */

@@ -66,12 +66,9 @@ export function printJson(io: Io, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
 }
 
-/** The flag keys among `keys` given on a command line (as --flag, --flag=value or --no-flag). */
-export function flagsGiven(argv: readonly string[], keys: readonly string[]): string[] {
-  return keys.filter((k) => {
-    const name = flagName(k);
-    return argv.some((a) => a === name || a.startsWith(`${name}=`) || a === `--no-${name.slice(2)}`);
-  });
+/** The flag keys among `keys` given on the command line (`given`: the parse result's). */
+export function flagsGiven(given: ReadonlySet<string>, keys: readonly string[]): string[] {
+  return keys.filter((k) => given.has(k));
 }
 
 /**

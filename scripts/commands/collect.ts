@@ -118,7 +118,7 @@ export const collectCommand: Command = {
     probe.dispose();
     // Check the checkpoint before creating a run folder.
     const ppoPolicy = f.checkpoint ? policyForEnv('--checkpoint', () => loadPpoPolicy(f.checkpoint as string, envSpec)) : null;
-    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(argv, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
+    if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
       name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,

@@ -157,8 +157,8 @@ export const iqlCommand: Command = {
       const resolved = resolveOfflineConfig(agentOptions);
       const scale = offlineRewardScale(resolved, ds, rewards);
       const rewardTag = modelDir ? 'model' : f.reward;
-      if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(argv, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
-      else warnIgnoredFlags(ctx, flagsGiven(argv, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
+      if (f.algo === 'bc') warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling']), 'they set up IQL; behaviour cloning (--algo bc) has --bc-loss only');
+      else warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['bcLoss']), 'only for behaviour cloning (--algo bc)');
       const run = createRunDir({
         root: f.runsDir,
         name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,

@@ -239,7 +239,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
 }
 
 /** Run the command's work from parsed flags (also for callers that build flags themselves). */
-export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[], ctx: CommandContext): Promise<OfflineResult> {
+export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<string>, ctx: CommandContext): Promise<OfflineResult> {
   const stages = parseStages(f.stage);
   if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the offline run folder to go on with (runs/<id>)');
   // The viewer's address and token matter only when people label (the human teacher; on
@@ -249,18 +249,18 @@ export async function offlineFromFlags(f: OfflineFlags, argv: readonly string[],
   // A new run with people checks the viewer's port now, not after the pairs stage.
   if (!f.resume && teacher === 'human') await checkHumanPort(f);
   if (f.resume) {
-    const given = flagsGiven(argv, CONFIG_FLAGS);
-    if (given.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${given.map(flagName).join(', ')}`);
+    const fixed = flagsGiven(given, CONFIG_FLAGS);
+    if (fixed.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')}`);
   }
-  const keyEnvGiven = flagsGiven(argv, ['vlmKeyEnv']).length > 0;
+  const keyEnvGiven = flagsGiven(given, ['vlmKeyEnv']).length > 0;
   const vlmConnection = f.resume
     ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
     : undefined;
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
-  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(argv, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
-  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(argv, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
+  if (teacher !== undefined && teacher !== 'human') warnIgnoredFlags(ctx, flagsGiven(given, HUMAN_FLAG_KEYS), `they set up the viewer of --teacher human; this run's teacher is ${teacher}`);
+  if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(given, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
   const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });
@@ -340,7 +340,7 @@ export const offlineCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const res = await offlineFromFlags(f, argv, ctx);
+    const res = await offlineFromFlags(f, parsed.given, ctx);
     if (f.json) printJson(ctx.io, { ...(res.summary ?? {}), runDir: res.runDir, stages: res.stages });
     else {
       const ran = Object.entries(res.stages)

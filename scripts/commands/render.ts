@@ -126,7 +126,7 @@ export const renderCommand: Command = {
       const dt = clipDt(src.clips[0], f.store ?? (f.trajectories as string));
       checkRenderTarget(src.clips, f.out, f.step);
       const png = extname(f.out).toLowerCase() === '.png';
-      warnIgnoredFlags(ctx, flagsGiven(argv, [png ? 'fps' : 'step']), png ? 'a .png shows one step' : `${f.out} is a video of every step (--step picks the step of a .png)`);
+      warnIgnoredFlags(ctx, flagsGiven(parsed.given, [png ? 'fps' : 'step']), png ? 'a .png shows one step' : `${f.out} is a video of every step (--step picks the step of a .png)`);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
       // A video of long episodes takes minutes (a frame is a Chromium screenshot): show progress.
       // The rate starts at the first frame, after Chromium has started and loaded the model.

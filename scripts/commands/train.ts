@@ -495,13 +495,6 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
  */
 const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', 'inlineEnvs', 'runsDir', ...HUMAN_FLAG_KEYS];
 
-/** The flags given on a command line (keys), defaults left out. */
-function givenFlags(argv: readonly string[]): string[] {
-  const loose = Object.fromEntries(Object.entries(trainFlags).map(([k, d]) => [k, { ...d, default: undefined, optional: true }])) as unknown as typeof trainFlags;
-  const parsed = parseFlags(argv, { ...spec, flags: loose }).flags as Record<string, unknown>;
-  return Object.keys(parsed).filter((k) => parsed[k] !== undefined);
-}
-
 /** --resume of a finished run (it has summary.json): say so, write nothing. */
 function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: CommandContext): number {
   const summary = parseJson(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
@@ -524,7 +517,7 @@ export const trainCommand: Command = {
     if (!parsed) return 0;
     let f = parsed.flags;
     let resumeDir: string | undefined;
-    const given = givenFlags(argv);
+    const given = [...parsed.given];
     // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
     if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
     if (f.resume) {

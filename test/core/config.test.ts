@@ -37,6 +37,11 @@ describe('parseFlags', () => {
     expect(d.flags.name).toBeUndefined();
   });
 
+  it('lists the flags given on the command line, in their order, defaults left out', () => {
+    expect([...parseFlags(['reacher', '--lr=0.001', '--no-json', '--labels-per-round', '25'], spec).given]).toEqual(['lr', 'json', 'labelsPerRound']);
+    expect([...parseFlags(['reacher'], spec).given]).toEqual([]);
+  });
+
   it('accepts --no-flag for booleans and negative numbers as values', () => {
     expect(parseFlags(['r', '--no-json'], spec).flags.json).toBe(false);
     expect(() => parseFlags(['r', '--lr', '-1'], spec)).toThrow('--lr: must be >= 0, got -1');
