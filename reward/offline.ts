@@ -988,11 +988,12 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const counts = store.counts();
     added = counts.labels - labelsBefore;
     const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
+    // Strict preferences and ties apart (the store's preferences include the ties).
+    const strict = counts.preferences - counts.ties;
     c.run.writeJson(P.labels, {
       teacher: teacher.id,
       labels: counts.labels,
-      // Strict preferences and ties apart (the store's preferences include the ties).
-      preferences: counts.preferences - counts.ties,
+      preferences: strict,
       ties: counts.ties,
       skips: counts.skips,
       // Of the skips, pairs nobody answered before the human teacher's timeout: asked again on --resume.
@@ -1001,8 +1002,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       skipReasons: skipReasons(store),
       ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
     });
-    c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': counts.preferences - counts.ties, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
-    c.log.info(`label: ${counts.labels} labels (${counts.preferences - counts.ties} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+    c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': strict, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
+    c.log.info(`label: ${counts.labels} labels (${strict} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
