@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../core/errors.js';
 import { main } from '../scripts/cli.js';
-import { curves, readMetrics } from '../scripts/commands/plot.js';
+import { curves, isOwnPlot, markPlot, PLOT_MARK, readMetrics } from '../scripts/commands/plot.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 function run(root: string, name: string, lines: unknown[]): string {
@@ -120,5 +120,38 @@ describe('prefrl plot', () => {
       expect(c.err.join('')).toBe(`${msg}\n`);
     }
     expect(existsSync(join(root, 'x.svg'))).toBe(false);
+  });
+
+  it('replaces its own earlier plot without --force, but keeps any other existing file unless --force is given', async () => {
+    const { root, a, b } = fixture();
+    const out = join(root, 'curves.svg');
+    expect(await main(['plot', a, '--out', out], captureCli().ctx)).toBe(0);
+    const first = readFileSync(out, 'utf8');
+    expect(first.startsWith('<svg')).toBe(true);
+    expect(first).toContain(PLOT_MARK);
+    expect(first).not.toContain('20261201-110000-train-b');
+    // Plotting again into the same file replaces it: no --force needed for the command's own plot.
+    expect(await main(['plot', a, b, '--out', out], captureCli().ctx)).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain('20261201-110000-train-b');
+    // A file the command did not write (a hand-edited figure) is refused and left as it was.
+    const mine = join(root, 'figure.svg');
+    writeFileSync(mine, '<svg xmlns="http://www.w3.org/2000/svg"><text>my figure</text></svg>');
+    const c = captureCli();
+    expect(await main(['plot', a, '--out', mine], c.ctx)).toBe(2);
+    expect(c.err.join('')).toBe(`prefrl plot: --out ${mine}: already exists; pass --force to replace it, or choose another file\n`);
+    expect(readFileSync(mine, 'utf8')).toBe('<svg xmlns="http://www.w3.org/2000/svg"><text>my figure</text></svg>');
+    expect(await main(['plot', a, '--out', mine, '--force'], captureCli().ctx)).toBe(0);
+    expect(readFileSync(mine, 'utf8')).toContain(PLOT_MARK);
+  });
+
+  it('markPlot puts the mark right after the opening svg tag; isOwnPlot reads it back and says no for other files and folders', () => {
+    expect(markPlot('<svg a="1"><g/></svg>')).toBe(`<svg a="1">${PLOT_MARK}<g/></svg>`);
+    const d = mkdtempSync(join(tmpdir(), 'prefrl-plotmark-'));
+    writeFileSync(join(d, 'own.svg'), markPlot('<svg><g/></svg>'));
+    writeFileSync(join(d, 'other.svg'), '<svg><g/></svg>');
+    expect(isOwnPlot(join(d, 'own.svg'))).toBe(true);
+    expect(isOwnPlot(join(d, 'other.svg'))).toBe(false);
+    expect(isOwnPlot(join(d, 'missing.svg'))).toBe(false);
+    expect(isOwnPlot(d)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
@@ -96,12 +96,38 @@ export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
 }
 
+/** Written into every SVG this command makes, so a later `plot` knows it may replace the file. */
+export const PLOT_MARK = '<!-- prefrl plot -->';
+
+/** Put PLOT_MARK right after the opening <svg ...> tag (the file still starts with <svg). */
+export function markPlot(svg: string): string {
+  const end = svg.indexOf('>');
+  return end < 0 ? svg : `${svg.slice(0, end + 1)}${PLOT_MARK}${svg.slice(end + 1)}`;
+}
+
+/** Whether `path` is a regular file whose first 4 KiB hold PLOT_MARK (an earlier plot of this command). */
+export function isOwnPlot(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    if (!statSync(path).isFile()) return false;
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).toString('utf8').includes(PLOT_MARK);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 const spec = {
   command: 'prefrl plot',
   summary: 'Learning curves of run folders (their metrics.jsonl) as one SVG: a line per run and metric, and each curve\'s last value.',
   flags: {
     metric: flags.list({ doc: 'metrics to plot (comma-separated keys of metrics.jsonl)', default: ['eval/true_return'] }),
-    out: flags.string({ doc: 'the SVG file to write', default: 'curves.svg' }),
+    out: flags.string({ doc: 'the SVG file to write (an earlier plot of this command is replaced; any other existing file needs --force)', default: 'curves.svg' }),
+    force: flags.bool({ doc: 'replace --out even when it is not a plot this command wrote', default: false }),
     json: flags.bool({ doc: 'print one JSON object (the curves) as the last line', default: false }),
   },
   positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), one or more', variadic: true }],
@@ -122,13 +148,14 @@ export const plotCommand: Command = {
     const runs = [...new Set(parsed.positionals)];
     const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
-    checkOutFile(f.out, { ext: '.svg', example: 'curves.svg' });
+    // Re-plotting replaces the earlier plot; a file this command did not write is kept unless --force.
+    checkOutFile(f.out, { ext: '.svg', example: 'curves.svg', force: f.force || isOwnPlot(f.out) });
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
     const cs = curves(runs, metrics, (m) => ctx.logger.warn(m));
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
     for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r)))) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
-    const svg = await renderSvg(curvesSpec(cs, metrics.join(', ')));
+    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
     writeFileSync(tmp, svg);
