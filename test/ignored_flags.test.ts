@@ -28,6 +28,15 @@ describe('ignored flags', () => {
     expect((await warnings([...TINY_TRAIN, '--reward', 'true'])).warns).toEqual([]);
   });
 
+  it('train --reward true starts no tensor backend (PPO is plain TypeScript) and names a given --backend as ignored', async () => {
+    const b = await warnings([...TINY_TRAIN, '--reward', 'true', '--backend', 'cpu']);
+    expect(b.warns).toEqual(['[prefrl] warn: ignored --backend: the tensor backend serves a reward network, and --reward true has none (PPO runs in plain TypeScript)']);
+    const c = captureCli();
+    expect(await main([...TINY_TRAIN, '--reward', 'true', '--runs-dir', runs, '--json'], c.ctx), c.err.join('')).toBe(0);
+    const info = c.err.join('').split('\n').filter((l) => l.includes('tensor backend'));
+    expect(info).toEqual(['[prefrl] tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)']);
+  });
+
   it('train with a synthetic teacher names the --human-* flags', async () => {
     const args = [...TINY_TRAIN, '--teacher', 'oracle', '--labels', '4', '--labels-per-round', '4', '--warmup-steps', '128', '--segment-length', '10', '--reward-epochs', '1'];
     const a = await warnings([...args, '--human-token', 'a-long-enough-token', '--human-overlap', '2']);

@@ -281,6 +281,7 @@ const LEARNED_ONLY_FLAGS: readonly string[] = [
 function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: CommandContext): void {
   if (f.reward !== 'learned') {
     warnIgnoredFlags(ctx, given.filter((k) => LEARNED_ONLY_FLAGS.includes(k) || HUMAN_FLAG_KEYS.includes(k)), `--reward ${f.reward} learns from no teacher's labels`);
+    if (f.reward === 'true') warnIgnoredFlags(ctx, given.filter((k) => k === 'backend'), 'the tensor backend serves a reward network, and --reward true has none (PPO runs in plain TypeScript)');
   } else if (!isHumanTeacher(f.teacher)) {
     warnIgnoredFlags(ctx, given.filter((k) => HUMAN_FLAG_KEYS.includes(k)), `they set up the viewer of --teacher human; this run's teacher is ${f.teacher}`);
   }
@@ -332,8 +333,9 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   // The human teacher's store is the run's, opened below; it is only used once training asks
   // (so making the teacher here starts no server: a failure below leaves nothing to close).
   const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
-  const backend = await initBackend(f.backend);
-  ctx.logger.info(describeBackend(backend));
+  // PPO runs in plain TypeScript: only a reward network (learned or model:<dir>) needs tensors.
+  if (source.kind === 'true') ctx.logger.info('tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)');
+  else ctx.logger.info(describeBackend(await initBackend(f.backend)));
   // Loaded last: every check that can refuse the run has passed.
   let model: RewardNet | undefined;
   if (source.kind === 'model') {
