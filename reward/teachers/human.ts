@@ -13,9 +13,10 @@
  *      polling), printing a status line now and then;
  *   4. returns one label per pair, in pair order: the first label stored for it.
  *
- * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER for this batch (an idle
- * timeout: a slow but present teacher never hits it). Default 900 s; 0 waits forever. When
- * it runs out, `onTimeout` decides:
+ * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER in the store, to a pair of
+ * this batch or any other (an idle timeout: a slow but present teacher never hits it, even while
+ * the people answer pairs an earlier batch left open, or a second opinion on one with overlap).
+ * Default 900 s; 0 waits forever. When it runs out, `onTimeout` decides:
  *   skip (default)  the unanswered pairs get timeout skips (reason "no answer within ... s
  *                   (human teacher timeout)"), so training goes on with the answers it has. A
  *                   timeout skip is not an answer (reward/store.ts): the viewer still offers the
@@ -196,11 +197,19 @@ export class HumanTeacher implements Teacher {
     return this.server;
   }
 
-  /** The first stored answer of each of the batch's pairs (timeout skips are not answers). */
-  private answered(store: LabelStore, ids: ReadonlySet<string>): Map<string, StoredLabel> {
+  /**
+   * The first stored answer of each of the batch's pairs (timeout skips are not answers), and
+   * how many answers the whole store holds (any pair, any person: the idle timer's measure).
+   */
+  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number } {
     const got = new Map<string, StoredLabel>();
-    for (const l of store.labels()) if (ids.has(l.pairId) && !got.has(l.pairId) && !isTimeoutSkip(l)) got.set(l.pairId, l);
-    return got;
+    let all = 0;
+    for (const l of store.labels()) {
+      if (isTimeoutSkip(l)) continue;
+      all++;
+      if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
+    }
+    return { got, all };
   }
 
   async label(pairs: readonly Pair[]): Promise<Label[]> {
@@ -224,8 +233,7 @@ export class HumanTeacher implements Teacher {
     const unsubscribe = server.onLabel(() => wake?.());
     const pollMs = this.opts.pollMs ?? 1000;
     const statusMs = (this.opts.statusEveryS ?? 30) * 1000;
-    let got = this.answered(store, ids);
-    let lastCount = got.size;
+    let { got, all: lastCount } = this.answered(store, ids);
     let lastAnswer = this.clock.now();
     let lastStatus = this.clock.now();
     try {
@@ -238,10 +246,12 @@ export class HumanTeacher implements Teacher {
           };
         });
         wake = null;
-        got = this.answered(store, ids);
+        const seen = this.answered(store, ids);
+        got = seen.got;
         const now = this.clock.now();
-        if (got.size > lastCount) {
-          lastCount = got.size;
+        // Any new answer in the store (or an undone one) shows the people are there: the idle timer starts again.
+        if (seen.all !== lastCount) {
+          lastCount = seen.all;
           lastAnswer = now;
         }
         if (got.size >= pairs.length) break;
@@ -267,7 +277,7 @@ export class HumanTeacher implements Teacher {
           this.logger.warn(
             `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,
           );
-          got = this.answered(store, ids);
+          got = this.answered(store, ids).got;
           for (const p of missing) {
             const l = got.has(p.id) ? undefined : before(p);
             if (l) got.set(p.id, l);

@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
+import { labelHead } from '../../reward/teachers/synthetic.js';
+import { ManualClock } from '../../core/clock.js';
 import { Rng } from '../../core/rng.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
@@ -410,6 +412,42 @@ describe('human teacher (scripted page)', () => {
     await expect(failing.label(pairs.slice(3, 4))).rejects.toThrow(/no answer for 1 of 1 pairs within 0.3 s/);
     expect(() => makeTeacher('human', { env: env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
     expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
+  });
+
+  it('the idle timeout counts from the last answer anywhere in the store: answers to pairs outside the batch keep a present teacher from timing out', async () => {
+    const store = newStore();
+    const [p0, p1] = pairs.slice(0, 2);
+    store.putPairs([p0], { round: 0 }); // a pair an earlier batch left open
+    const clock = new ManualClock();
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 10, pollMs: 5, clock });
+    open.unshift(t);
+    let done = false;
+    const pending = t.label([p1]).then((l) => {
+      done = true;
+      return l;
+    });
+    // Wait until the teacher has read the store twice more (so once wholly after the last change), at the clock's present reading.
+    const read = store.labels.bind(store);
+    let reads = 0;
+    store.labels = () => {
+      reads++;
+      return read();
+    };
+    const polls = async () => {
+      const from = reads;
+      while (reads < from + 2) await new Promise((r) => setTimeout(r, 5));
+    };
+    await polls();
+    clock.advance(6000);
+    // Someone answers the older pair p0 (e.g. through prefrl serve on the same store) 6 s in.
+    store.addLabels([{ ...labelHead('human:bob', p0.id), kind: 'preference', probFirst: 1 }]);
+    await polls();
+    clock.advance(6000); // 12 s after the batch was asked, 6 s after bob's answer: not idle yet
+    await polls();
+    expect(done).toBe(false);
+    clock.advance(4500); // 10.5 s after the last answer: idle
+    const [l] = await pending;
+    expect(l).toMatchObject({ pairId: p1.id, teacher: 'human', kind: 'skip', reason: 'no answer within 10 s (human teacher timeout)' });
   });
 
   it('pairs that timed out are asked again by a later batch (a resumed run): the page gets them, the person\'s answers are returned; a second timeout returns the first timeout skip', async () => {
