@@ -54,6 +54,17 @@ export function gae(
 }
 
 /**
+ * Fold the value of a truncated episode's final observation into its last reward, in place:
+ *   r_t <- r_t + gamma * V(s_final)   where dones[t] = 1 and terminated[t] = 0,
+ * so GAE, which does not look past any episode end, still bootstraps a time-limit cut
+ * (Pardo et al. 2018, "Time limits in reinforcement learning") while a termination earns
+ * nothing after it. `finalValues` [T, N] holds V(s_final) at those steps (read nowhere else).
+ */
+export function bootstrapTruncated(rewards: Float32Array, dones: Uint8Array, terminated: Uint8Array, finalValues: Float32Array, gamma: number): void {
+  for (let k = 0; k < rewards.length; k++) if (dones[k] === 1 && terminated[k] !== 1) rewards[k] += gamma * finalValues[k];
+}
+
+/**
  * Log-density of actions under N(mean, exp(logStd)^2) per dimension, summed over dimensions.
  * mean, actions: [n, d]; logStd: [d]. Returns [n].
  */
