@@ -32,7 +32,7 @@ import type { Env, EnvSpec } from '../envs/types.js';
 import { createVecEnv, type VecEnv, type VecObs } from '../envs/vec.js';
 import { Adam, clipGradNorm, Mlp } from './mlp.js';
 import { ObsNormalizer, RewardScaler } from './normalize.js';
-import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
+import { annealedLr, bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
 import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn, trueReward } from './types.js';
 
 export interface PpoConfig {
@@ -481,7 +481,7 @@ export class PpoTrainer {
     this.iteration++;
     // Linear annealing over the env-step budget (CleanRL anneals over iterations; the same
     // schedule when no warm-up steps were collected without updates).
-    if (c.annealLr) this.adam.lr = c.lr * Math.max(0, 1 - this.globalStep / c.totalSteps);
+    if (c.annealLr) this.adam.lr = annealedLr(c.lr, this.globalStep, c.totalSteps);
     const { ro, episodes } = await this.collect();
     const tCollect = this.clock.now();
     this.globalStep += B;

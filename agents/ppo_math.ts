@@ -54,6 +54,16 @@ export function gae(
 }
 
 /**
+ * CleanRL's linear learning-rate annealing, lr0 * (1 - (iteration - 1) / iterations), written
+ * over env steps: lr0 * max(0, 1 - stepsBefore / totalSteps), where `stepsBefore` counts the env
+ * steps collected before this update's rollout (warm-up steps included). The first update uses
+ * lr0; with totalSteps = K rollouts of B steps the last one uses lr0 * B / totalSteps.
+ */
+export function annealedLr(lr0: number, stepsBefore: number, totalSteps: number): number {
+  return lr0 * Math.max(0, 1 - stepsBefore / totalSteps);
+}
+
+/**
  * Fold the value of a truncated episode's final observation into its last reward, in place:
  *   r_t <- r_t + gamma * V(s_final)   where dones[t] = 1 and terminated[t] = 0,
  * so GAE, which does not look past any episode end, still bootstraps a time-limit cut

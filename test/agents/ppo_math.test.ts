@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../../agents/ppo_math.js';
+import { annealedLr, bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../../agents/ppo_math.js';
 
 const f32 = (x: number[]) => Float32Array.from(x);
 
@@ -61,6 +61,16 @@ describe('truncation vs termination', () => {
     bootstrapTruncated(r, Uint8Array.from([0, 0, 1]), Uint8Array.from([0, 0, 0]), f32([5, 5, -1]), 0.5);
     // only step 2 (truncated): 3 + 0.5 * -1 = 2.5
     expect(Array.from(r)).toEqual([1, 2, 2.5]);
+  });
+});
+
+describe('learning-rate annealing', () => {
+  it('falls linearly from lr0 at the first update to lr0 B / total at the last (CleanRL per iteration)', () => {
+    // 4 rollouts of 2048 steps, lr0 3e-4: updates start after 0, 2048, 4096, 6144 steps
+    // -> 3e-4 * [1, 0.75, 0.5, 0.25] = [3e-4, 2.25e-4, 1.5e-4, 0.75e-4]
+    expect([0, 2048, 4096, 6144].map((s) => annealedLr(3e-4, s, 8192))).toEqual([3e-4, 2.25e-4, 1.5e-4, 0.75e-4].map((v) => expect.closeTo(v, 15)));
+    // past the budget (a resumed run given fewer steps) it stays at 0, never negative
+    expect(annealedLr(3e-4, 10000, 8192)).toBe(0);
   });
 });
 
