@@ -43,7 +43,7 @@ describe('RewardScaler (Gymnasium NormalizeReward + CleanRL clip)', () => {
     expect(Array.from(rc)).toEqual([0.25, -0.25]);
   });
 
-  it('scale uses the rewards given to step() with an offset into a [T, N] buffer', () => {
+  it('scales the row at `offset` of a [T, N] buffer and leaves the other rows alone', () => {
     // offset 2 addresses row t = 1 of a [2, 2] buffer; row 0 is left alone
     const s = new RewardScaler(2, 0.9, 10);
     const buf = f32([7, 7, 1, 3]);
