@@ -32,7 +32,7 @@ import type { Env, EnvSpec } from '../envs/types.js';
 import { createVecEnv, type VecEnv, type VecObs } from '../envs/vec.js';
 import { Adam, clipGradNorm, Mlp } from './mlp.js';
 import { ObsNormalizer, RewardScaler } from './normalize.js';
-import { clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
+import { annealedLr, bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
 import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn, trueReward } from './types.js';
 
 export interface PpoConfig {
@@ -481,7 +481,7 @@ export class PpoTrainer {
     this.iteration++;
     // Linear annealing over the env-step budget (CleanRL anneals over iterations; the same
     // schedule when no warm-up steps were collected without updates).
-    if (c.annealLr) this.adam.lr = c.lr * Math.max(0, 1 - this.globalStep / c.totalSteps);
+    if (c.annealLr) this.adam.lr = annealedLr(c.lr, this.globalStep, c.totalSteps);
     const { ro, episodes } = await this.collect();
     const tCollect = this.clock.now();
     this.globalStep += B;
@@ -493,7 +493,7 @@ export class PpoTrainer {
     // Learned returns of finished episodes, for logging next to the true ones.
     this.attachLearnedReturns(episodes, learned, ro.dones);
     if (c.normReward) for (let t = 0; t < T; t++) this.scaler.step(rewards, ro.dones, t * N);
-    for (let k = 0; k < B; k++) if (ro.truncValues[k] !== 0) rewards[k] += c.gamma * ro.truncValues[k];
+    bootstrapTruncated(rewards, ro.dones, ro.terminated, ro.truncValues, c.gamma);
     const { advantages, returns } = gae(rewards, ro.values, ro.dones, ro.lastValues, T, N, c.gamma, c.gaeLambda);
 
     const m = ppoUpdate(this.policy, this.adam, this.rng, c, ro, advantages, returns);

@@ -54,6 +54,27 @@ export function gae(
 }
 
 /**
+ * CleanRL's linear learning-rate annealing, lr0 * (1 - (iteration - 1) / iterations), written
+ * over env steps: lr0 * max(0, 1 - stepsBefore / totalSteps), where `stepsBefore` counts the env
+ * steps collected before this update's rollout (warm-up steps included). The first update uses
+ * lr0; with totalSteps = K rollouts of B steps the last one uses lr0 * B / totalSteps.
+ */
+export function annealedLr(lr0: number, stepsBefore: number, totalSteps: number): number {
+  return lr0 * Math.max(0, 1 - stepsBefore / totalSteps);
+}
+
+/**
+ * Fold the value of a truncated episode's final observation into its last reward, in place:
+ *   r_t <- r_t + gamma * V(s_final)   where dones[t] = 1 and terminated[t] = 0,
+ * so GAE, which does not look past any episode end, still bootstraps a time-limit cut
+ * (Pardo et al. 2018, "Time limits in reinforcement learning") while a termination earns
+ * nothing after it. `finalValues` [T, N] holds V(s_final) at those steps (read nowhere else).
+ */
+export function bootstrapTruncated(rewards: Float32Array, dones: Uint8Array, terminated: Uint8Array, finalValues: Float32Array, gamma: number): void {
+  for (let k = 0; k < rewards.length; k++) if (dones[k] === 1 && terminated[k] !== 1) rewards[k] += gamma * finalValues[k];
+}
+
+/**
  * Log-density of actions under N(mean, exp(logStd)^2) per dimension, summed over dimensions.
  * mean, actions: [n, d]; logStd: [d]. Returns [n].
  */

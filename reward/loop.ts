@@ -22,7 +22,7 @@ import { Rng } from '../core/rng.js';
 import { type RunDir, writeJsonAtomic } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
-import type { Trajectory } from '../envs/trajectory.js';
+import { type Trajectory, trajectoryReturn } from '../envs/trajectory.js';
 import type { Env } from '../envs/types.js';
 import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
@@ -259,8 +259,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const segs = pool(round);
       if (k <= 0) return true;
       if (segs.length < 2) return false;
-      const ret = recent.length ? mean(recent.map((e) => e.trueReturn)) : Number.NaN;
-      const len = recent.length ? mean(recent.map((e) => e.length)) : trainer.spec.horizon;
+      // B-Pref's margin follows the true returns of recent training episodes. Before any has
+      // finished (no warm-up, or a resumed run) while --query-rollouts filled the pool, the
+      // episodes the pool is cut from stand in (a skip/equal teacher cannot label without one).
+      const basis = recent.length ? recent.map((e) => ({ ret: e.trueReturn, len: e.length })) : episodes.map((tr) => ({ ret: trajectoryReturn(tr), len: tr.length }));
+      const ret = basis.length ? mean(basis.map((e) => e.ret)) : Number.NaN;
+      const len = basis.length ? mean(basis.map((e) => e.len)) : trainer.spec.horizon;
       teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
       // Fresh candidates only: a pair already asked (this run or before a resume) is not asked again.
       const seen = new Set<string>();

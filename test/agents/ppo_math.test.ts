@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../../agents/ppo_math.js';
+import { annealedLr, bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../../agents/ppo_math.js';
 
 const f32 = (x: number[]) => Float32Array.from(x);
 
@@ -33,6 +33,44 @@ describe('GAE', () => {
       g += gamma ** (T - t) * c;
       expect(advantages[t]).toBeCloseTo(g - c, 5);
     }
+  });
+});
+
+describe('truncation vs termination', () => {
+  it('a time-limit cut bootstraps from V(s_final), a termination does not (hand values through GAE)', () => {
+    // 1 env, T = 2, rewards [1, 1], values [0.5, 0.5], the episode ends at step 1; V(s_final) = 2;
+    // gamma 0.9, lambda 1. lastValues (the next episode's first state) must not leak in: 100.
+    const run = (terminated: number) => {
+      const r = f32([1, 1]);
+      bootstrapTruncated(r, Uint8Array.from([0, 1]), Uint8Array.from([0, terminated]), f32([0, 2]), 0.9);
+      return { r: Array.from(r), ...gae(r, f32([0.5, 0.5]), Uint8Array.from([0, 1]), f32([100]), 2, 1, 0.9, 1) };
+    };
+    // truncated: r_1 = 1 + 0.9 * 2 = 2.8; A_1 = 2.8 - 0.5 = 2.3;
+    //            A_0 = (1 + 0.9 * 0.5 - 0.5) + 0.9 * 2.3 = 0.95 + 2.07 = 3.02
+    const tr = run(0);
+    expect(tr.r.map((x) => +x.toFixed(5))).toEqual([1, 2.8]);
+    expect(Array.from(tr.advantages).map((x) => +x.toFixed(5))).toEqual([3.02, 2.3]);
+    // terminated: r_1 stays 1; A_1 = 1 - 0.5 = 0.5; A_0 = 0.95 + 0.9 * 0.5 = 1.4
+    const te = run(1);
+    expect(te.r).toEqual([1, 1]);
+    expect(Array.from(te.advantages).map((x) => +x.toFixed(5))).toEqual([1.4, 0.5]);
+  });
+
+  it('leaves steps that did not end an episode alone, whatever the final-value buffer holds', () => {
+    const r = f32([1, 2, 3]);
+    bootstrapTruncated(r, Uint8Array.from([0, 0, 1]), Uint8Array.from([0, 0, 0]), f32([5, 5, -1]), 0.5);
+    // only step 2 (truncated): 3 + 0.5 * -1 = 2.5
+    expect(Array.from(r)).toEqual([1, 2, 2.5]);
+  });
+});
+
+describe('learning-rate annealing', () => {
+  it('falls linearly from lr0 at the first update to lr0 B / total at the last (CleanRL per iteration)', () => {
+    // 4 rollouts of 2048 steps, lr0 3e-4: updates start after 0, 2048, 4096, 6144 steps
+    // -> 3e-4 * [1, 0.75, 0.5, 0.25] = [3e-4, 2.25e-4, 1.5e-4, 0.75e-4]
+    expect([0, 2048, 4096, 6144].map((s) => annealedLr(3e-4, s, 8192))).toEqual([3e-4, 2.25e-4, 1.5e-4, 0.75e-4].map((v) => expect.closeTo(v, 15)));
+    // past the budget (a resumed run given fewer steps) it stays at 0, never negative
+    expect(annealedLr(3e-4, 10000, 8192)).toBe(0);
   });
 });
 

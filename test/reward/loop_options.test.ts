@@ -119,6 +119,16 @@ describe('reward standardisation', () => {
     expect(model.meta.queryRolloutSteps).toBe(300);
   }, 120_000);
 
+  it('prefrl train --teacher skip --warmup-steps 0 --query-rollouts: the first round takes B-Pref\'s margin from the query rollouts (no PPO episode has finished yet)', async () => {
+    // Round 1 comes at step 0: the pool holds only the 2 mean-action episodes, and no training
+    // episode has ended to give the mean return the skip threshold is made from.
+    const summary = await trainToyReach(['--teacher', 'skip', '--warmup-steps', '0', '--query-rollouts', '2'], 'skip-qr');
+    expect(summary.labelsUsed).toBe(40);
+    // (the first rounds' small pools hold fewer fresh pairs than a round asks for, so the rounds number 2 or more)
+    expect(summary.queryRolloutSteps % (2 * 50)).toBe(0);
+    expect(summary.queryRolloutSteps).toBeGreaterThanOrEqual(2 * 2 * 50);
+  }, 120_000);
+
   it('prefrl train --segment-windows random asks about windows that start between the aligned steps', async () => {
     const starts = (runDir: string): number[] => {
       const store = LabelStore.open(join(runDir, 'labels.sqlite'));
