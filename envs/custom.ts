@@ -152,6 +152,30 @@ function taskError(file: string, fn: string, e: unknown, hint = ''): InputError 
 }
 
 /**
+ * Observation bounds from a task module as a Float64Array of `obsDim` numbers (a plain array is
+ * fine; ±Infinity where unbounded); anything else is an InputError naming the file and field.
+ * (Bounds of the wrong length read as undefined past their end, and every comparison with
+ * undefined is false: check-env found every observation "in bounds".)
+ */
+function checkBounds(file: string, field: 'obsLow' | 'obsHigh', value: unknown, obsDim: number): Float64Array {
+  const v = value as ArrayLike<unknown> | null;
+  const length = typeof v === 'object' && v !== null && typeof v.length === 'number' ? v.length : undefined;
+  if (length !== obsDim) {
+    const what = length === undefined ? `a ${typeof value}, not an array` : `of length ${length}`;
+    throw new InputError(file, `task.bind() returned ${field} ${what}; it must hold obsDim = ${obsDim} numbers`, field);
+  }
+  const out = new Float64Array(obsDim);
+  for (let i = 0; i < obsDim; i++) {
+    const x = (v as ArrayLike<unknown>)[i];
+    if (typeof x !== 'number' || Number.isNaN(x)) {
+      throw new InputError(file, `task.bind() returned ${field}[${i}] = ${String(x)}; bounds must be numbers (-Infinity/Infinity where unbounded)`, field);
+    }
+    out[i] = x;
+  }
+  return out;
+}
+
+/**
  * A task module's task with every call into its code guarded: an exception becomes an
  * InputError naming the file and the function (one line, no stack), and observations or
  * reward terms that are not finite numbers are refused, naming the value.
@@ -171,6 +195,11 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }
+      const obsLow = b.obsLow === undefined ? undefined : checkBounds(file, 'obsLow', b.obsLow, b.obsDim);
+      const obsHigh = b.obsHigh === undefined ? undefined : checkBounds(file, 'obsHigh', b.obsHigh, b.obsDim);
+      for (let i = 0; obsLow && obsHigh && i < b.obsDim; i++) {
+        if (obsLow[i] > obsHigh[i]) throw new InputError(file, `task.bind() returned obsLow[${i}] = ${obsLow[i]} above obsHigh[${i}] = ${obsHigh[i]}`, 'obsLow');
+      }
       const names = task.rewardTerms.map((t) => t.name);
       // Each of the task's functions, run so that an exception becomes one line naming the file and the function.
       const guard =
@@ -187,6 +216,8 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       const { beforeStep, success } = b;
       return {
         ...b,
+        ...(obsLow ? { obsLow } : {}),
+        ...(obsHigh ? { obsHigh } : {}),
         initialize: guard('initialize', b.initialize.bind(b)),
         observe(p, out) {
           observe(p, out);

@@ -74,6 +74,42 @@ describe('bring-your-own MJCF models', () => {
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
   });
 
+  it('observation bounds of the wrong length, low above high or NaN are refused naming the file and field; plain-array bounds become Float64Arrays', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    const task = (name: string, terms: string, bounds: string) => {
+      const file = join(tmp, `${name}.mjs`);
+      writeFileSync(
+        file,
+        `export default { id: '${name}', goal: 'g', rewardTerms: ${terms}, horizon: 20, frameSkip: 1,\n` +
+          `  bind(p) { return { obsDim: 3, ${bounds} initialize() {}, observe(p, o) { o.set(p.views.qpos, 0); }, rewardTerms(p, a, o) { o.fill(1); }, terminated: () => false }; } };\n`,
+      );
+      return file;
+    };
+    const one = "[{ name: 'a', weight: 1, doc: '' }]";
+    try {
+      const cases: [string, string, string, string][] = [
+        ['short_low', one, 'obsLow: new Float64Array(2).fill(-1),', '(obsLow): task.bind() returned obsLow of length 2; it must hold obsDim = 3 numbers'],
+        ['long_high', one, 'obsHigh: [1, 1, 1, 1],', '(obsHigh): task.bind() returned obsHigh of length 4; it must hold obsDim = 3 numbers'],
+        ['not_array', one, "obsHigh: 'big',", '(obsHigh): task.bind() returned obsHigh a string, not an array; it must hold obsDim = 3 numbers'],
+        ['nan_low', one, 'obsLow: [0, NaN, 0],', '(obsLow): task.bind() returned obsLow[1] = NaN; bounds must be numbers (-Infinity/Infinity where unbounded)'],
+        ['crossed', one, 'obsLow: [0, 2, 0], obsHigh: [1, 1, 1],', '(obsLow): task.bind() returned obsLow[1] = 2 above obsHigh[1] = 1'],
+      ];
+      for (const [name, terms, bounds, message] of cases) {
+        const file = task(name, terms, bounds);
+        await expect(makeEnv({ id: 'custom', model: arm, task: file }), name).rejects.toThrow(`${file} ${message}`);
+      }
+      const ok = await makeEnv({ id: 'custom', model: arm, task: task('plain', one, 'obsLow: [-1, -2, -Infinity], obsHigh: [1, 2, Infinity],') });
+      try {
+        expect(ok.spec.obsLow).toEqual(Float64Array.from([-1, -2, -Infinity]));
+        expect(ok.spec.obsHigh).toEqual(Float64Array.from([1, 2, Infinity]));
+      } finally {
+        ok.dispose();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('TypeScript task modules outside an ESM package (compiled to CommonJS) load, so do factories returning a promise; a syntax error names its line', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
     try {
