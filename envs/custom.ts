@@ -88,11 +88,18 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   if (!Array.isArray(t.rewardTerms) || t.rewardTerms.length === 0) {
     throw new InputError(file, 'task.rewardTerms must be a non-empty array of {name, weight, doc}', 'rewardTerms');
   }
+  const seen = new Map<string, number>();
   t.rewardTerms.forEach((term: unknown, i: number) => {
     const r = term as Record<string, unknown>;
     if (typeof r?.name !== 'string' || typeof r.weight !== 'number' || !Number.isFinite(r.weight)) {
       throw new InputError(file, `task.rewardTerms[${i}] needs a string name and a finite numeric weight`, `rewardTerms[${i}]`);
     }
+    // Terms are looked up by name (teachers' weights, rankings, reward features): two of one name would be one term.
+    const first = seen.get(r.name);
+    if (first !== undefined) {
+      throw new InputError(file, `task.rewardTerms[${i}] is named ${JSON.stringify(r.name)} like rewardTerms[${first}]; reward term names must differ`, `rewardTerms[${i}]`);
+    }
+    seen.set(r.name, i);
   });
   return value as MujocoTask;
 }

@@ -74,7 +74,7 @@ describe('bring-your-own MJCF models', () => {
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
   });
 
-  it('observation bounds of the wrong length, low above high or NaN are refused naming the file and field; plain-array bounds become Float64Arrays', async () => {
+  it('observation bounds of the wrong length, low above high or NaN, and reward terms sharing a name are refused naming the file and field; plain-array bounds become Float64Arrays', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
     const task = (name: string, terms: string, bounds: string) => {
       const file = join(tmp, `${name}.mjs`);
@@ -93,6 +93,7 @@ describe('bring-your-own MJCF models', () => {
         ['not_array', one, "obsHigh: 'big',", '(obsHigh): task.bind() returned obsHigh a string, not an array; it must hold obsDim = 3 numbers'],
         ['nan_low', one, 'obsLow: [0, NaN, 0],', '(obsLow): task.bind() returned obsLow[1] = NaN; bounds must be numbers (-Infinity/Infinity where unbounded)'],
         ['crossed', one, 'obsLow: [0, 2, 0], obsHigh: [1, 1, 1],', '(obsLow): task.bind() returned obsLow[1] = 2 above obsHigh[1] = 1'],
+        ['dup_terms', "[{ name: 'a', weight: 1, doc: '' }, { name: 'a', weight: 2, doc: '' }]", '', '(rewardTerms[1]): task.rewardTerms[1] is named "a" like rewardTerms[0]; reward term names must differ'],
       ];
       for (const [name, terms, bounds, message] of cases) {
         const file = task(name, terms, bounds);
