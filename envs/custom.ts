@@ -227,8 +227,14 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         ...(obsHigh ? { obsHigh } : {}),
         initialize: guard('initialize', b.initialize.bind(b)),
         observe(p, out) {
+          // NaN marks the entries the task must write: one left over is an observation shorter
+          // than obsDim (writes past the end of a typed array vanish without an error).
+          out.fill(Number.NaN);
           observe(p, out);
           for (let i = 0; i < out.length; i++) {
+            if (Number.isNaN(out[i])) {
+              throw new InputError(file, `task.observe() left index ${i} unwritten (or wrote NaN there); it must write all obsDim = ${b.obsDim} values, finite numbers`, 'observe');
+            }
             if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
           }
         },

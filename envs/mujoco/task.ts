@@ -21,7 +21,7 @@ export interface BoundTask {
    * The only place a task may draw random numbers: steps are deterministic given actions.
    */
   initialize(physics: Physics, rng: Rng): void;
-  /** Write the observation of the current state into `out` ([obsDim]). */
+  /** Write the observation of the current state into `out` ([obsDim]): every entry (a task module's unwritten entry is an error). */
   observe(physics: Physics, out: Float32Array): void;
   /** Optional hook before the physics steps (e.g. to remember a position for displacement terms). */
   beforeStep?(physics: Physics): void;

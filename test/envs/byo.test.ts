@@ -157,7 +157,9 @@ describe('bring-your-own MJCF models', () => {
         ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
         ['too_long', 'observe(p, o) { o.set(p.views.qpos, 1); }', '(observe): task.observe() threw RangeError: offset is out of bounds, at too_long.mjs:2:'],
         ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN; reward terms must be finite numbers'],
-        ['inf_obs', 'observe(p, o) { o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+        ['inf_obs', 'observe(p, o) { o.set(p.views.qpos, 0); o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+        // An observation shorter than obsDim: the entries never written are named (they read as 0 before, silently).
+        ['short_obs', 'observe(p, o) { o[0] = p.views.qpos[0]; o[3] = 1; }', '(observe): task.observe() left index 1 unwritten (or wrote NaN there); it must write all obsDim = 3 values, finite numbers'],
       ];
       for (const [name, bound, message] of cases) {
         const file = task(name, bound);
