@@ -4,7 +4,8 @@
  * Step semantics: the action is checked (length, finiteness), clipped to the bounds, written to
  * `ctrl`, and the physics is stepped `frameSkip` times with mj_step2 + mj_step1, so positions
  * the task reads after a step (xpos, site positions) belong to the new state, exactly as after
- * setState(). This is the same computation as mj_step for Euler/implicit integrators. If the simulation goes unstable
+ * setState(). This is the same computation as mj_step for Euler/implicit integrators; with RK4 the
+ * env steps with mj_step and then runs mj_forward on the new state. If the simulation goes unstable
  * (MuJoCo's bad-qacc auto-reset, or non-finite state), the env restores the state before the
  * failed step, truncates the episode with `info.unstable = true` and a zero reward, and logs a
  * warning; the process keeps running.
@@ -42,7 +43,7 @@ export class MujocoEnv implements Env {
   private disposed = false;
   private readonly logger: Logger;
   private readonly clipped: Float64Array;
-  /** Step with mj_step2 + mj_step1 so kinematics match the new state (not with RK4). */
+  /** Step with mj_step2 + mj_step1 so kinematics match the new state (RK4: mj_step, then mj_forward). */
   private readonly synced: boolean;
   private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
   /** MuJoCo's clock as last read (after reset, setState or a step), so a step reads it once. */
@@ -102,11 +103,8 @@ export class MujocoEnv implements Env {
     this.clipped = new Float64Array(nu);
     this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
     // RK4 evaluates the dynamics several times per step, so the split step does not apply; those
-    // models then see kinematics one physics step behind (documented in the task manual).
+    // models step with mj_step and recompute the kinematics of the new state with mj_forward.
     this.synced = p.integrator !== 1;
-    if (!this.synced) {
-      this.logger.warn(`${this.spec.id}: RK4 integrator; positions read after a step lag qpos by one physics step`);
-    }
   }
 
   /** The model source (to rebuild this env in a worker or in the viewer). */
@@ -163,7 +161,7 @@ export class MujocoEnv implements Env {
     this.bound.beforeStep?.(p);
     const frameSkip = this.task.frameSkip;
     if (this.synced) p.syncedSteps(frameSkip);
-    else for (let k = 0; k < frameSkip; k++) p.step();
+    else p.rk4Steps(frameSkip);
     // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
     // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
     // (One read of the clock per env step, not one per substep: each read crosses into WASM.

@@ -199,6 +199,19 @@ export class Physics {
     mj.mj_step1(model, data);
   }
 
+  /**
+   * `n` RK4 steps (mj_step), then mj_forward so that positions, velocities-dependent quantities
+   * and sensors belong to the new state, as after setState() (mj_step leaves them at the state
+   * before its integration: rewards read from them differed between a run and its replay).
+   * mj_forward changes no state the next mj_step reads (that step starts with its own mj_forward),
+   * so qpos/qvel/act evolve exactly as with n plain mj_step calls.
+   */
+  rk4Steps(n: number): void {
+    const { mj, model, data } = this;
+    for (let k = 0; k < n; k++) mj.mj_step(model, data);
+    mj.mj_forward(model, data);
+  }
+
   /** Integrator id (mjtIntegrator): 0 Euler, 1 RK4, 2 implicit, 3 implicitfast. */
   get integrator(): number {
     return this.model.opt.integrator;
