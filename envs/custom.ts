@@ -240,9 +240,14 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         },
         ...(beforeStep ? { beforeStep: guard('beforeStep', beforeStep.bind(b)) } : {}),
         rewardTerms(p, action, out) {
+          // As for observations: NaN marks the terms the task must write.
+          out.fill(Number.NaN);
           rewardTerms(p, action, out);
           for (let i = 0; i < out.length; i++) {
-            if (!Number.isFinite(out[i])) throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}; reward terms must be finite numbers`, 'rewardTerms');
+            if (!Number.isFinite(out[i])) {
+              const unset = Number.isNaN(out[i]) ? ' (or left it unwritten)' : '';
+              throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}${unset}; reward terms must be finite numbers`, 'rewardTerms');
+            }
           }
         },
         terminated: guard('terminated', b.terminated.bind(b)),

@@ -26,7 +26,7 @@ export interface BoundTask {
   /** Optional hook before the physics steps (e.g. to remember a position for displacement terms). */
   beforeStep?(physics: Physics): void;
   /**
-   * Write the reward terms after a step into `out` ([rewardTerms.length]), given the clipped
+   * Write the reward terms after a step into `out` ([rewardTerms.length], every one), given the clipped
    * action. The env computes reward = sum of weight x term itself.
    */
   rewardTerms(physics: Physics, action: Float64Array, out: Float64Array): void;

@@ -156,7 +156,7 @@ describe('bring-your-own MJCF models', () => {
       const cases: [string, string, string][] = [
         ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
         ['too_long', 'observe(p, o) { o.set(p.views.qpos, 1); }', '(observe): task.observe() threw RangeError: offset is out of bounds, at too_long.mjs:2:'],
-        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN; reward terms must be finite numbers'],
+        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN (or left it unwritten); reward terms must be finite numbers'],
         ['inf_obs', 'observe(p, o) { o.set(p.views.qpos, 0); o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
         // An observation shorter than obsDim: the entries never written are named (they read as 0 before, silently).
         ['short_obs', 'observe(p, o) { o[0] = p.views.qpos[0]; o[3] = 1; }', '(observe): task.observe() left index 1 unwritten (or wrote NaN there); it must write all obsDim = 3 values, finite numbers'],
@@ -176,6 +176,20 @@ describe('bring-your-own MJCF models', () => {
         expect(err).toBeInstanceOf(InputError);
         expect((err as Error).message.startsWith(`${file} ${message}`)).toBe(true);
         if (name === 'too_long') expect((err as Error).message).toMatch(/:2:\d+ \(the observation holds obsDim = 3 values\)$/);
+      }
+      // A task that declares two terms and writes one: the other is named (it read as 0 before, silently).
+      const shortTerms = join(tmp, 'short_terms.mjs');
+      writeFileSync(
+        shortTerms,
+        "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }, { name: 'b', weight: 2, doc: '' }], horizon: 5, frameSkip: 1,\n" +
+          '  bind: (p) => ({ obsDim: 1, initialize() {}, observe(p, o) { o[0] = 1; }, rewardTerms(p, a, o) { o[0] = 1; }, terminated: () => false }) };\n',
+      );
+      const short = await makeEnv({ id: 'custom', model: arm, task: shortTerms });
+      try {
+        short.reset(0);
+        expect(() => short.step([0, 0, 0])).toThrow(`${shortTerms} (rewardTerms): task.rewardTerms() gave b = NaN (or left it unwritten); reward terms must be finite numbers`);
+      } finally {
+        short.dispose();
       }
       const noObserve = join(tmp, 'no_observe.mjs');
       writeFileSync(noObserve, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1, bind: () => ({ obsDim: 2, initialize() {}, terminated: () => false }) };\n");
