@@ -137,6 +137,9 @@ export class ToyReachEnv implements Env {
 
   transitionTerms(_before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
     if (action.length !== 2) throw new ActionError('toy-reach', after.t, `action has length ${action.length}, expected 2`);
+    for (let i = 0; i < 2; i++) {
+      if (!Number.isFinite(action[i])) throw new ActionError('toy-reach', after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
+    }
     return toyTerms(action, after.qpos);
   }
 

@@ -94,7 +94,8 @@ export interface Env {
    * The reward terms the task assigns to a transition (before-state, action, after-state),
    * defined for arbitrary pairs of states (not only ones the dynamics connect). Used to
    * evaluate the true reward off-trajectory (EPIC canonicalisation). Leaves the env in an
-   * unspecified state: use a scratch env, or reset/setState afterwards.
+   * unspecified state: use a scratch env, or reset/setState afterwards. The action is checked and
+   * clipped as in step() (an ActionError names the env and `after.t`).
    */
   transitionTerms(before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array;
   dispose(): void;

@@ -260,7 +260,10 @@ export class MujocoEnv implements Env {
     const spec = this.spec;
     if (action.length !== spec.actDim) throw new ActionError(spec.id, after.t, `action has length ${action.length}, expected ${spec.actDim}`);
     const a = new Float64Array(spec.actDim);
-    for (let i = 0; i < a.length; i++) a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
+    for (let i = 0; i < a.length; i++) {
+      if (!Number.isFinite(action[i])) throw new ActionError(spec.id, after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
+      a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
+    }
     this.setState(before);
     this.bound.beforeStep?.(this.physics);
     this.setState(after);

@@ -73,6 +73,24 @@ describe('bad input', () => {
     }
   });
 
+  it('transitionTerms refuses NaN/Infinity actions as step() does, naming the env and step (it gave a NaN term, or clipped Infinity)', async () => {
+    for (const id of ['reacher', 'toy-reach']) {
+      const env = await makeEnv(id);
+      try {
+        env.reset(0);
+        const before = env.getState();
+        env.step([0.1, 0.2]);
+        const after = env.getState();
+        const terms = env.transitionTerms(before, [0.1, 0.2], after);
+        expect(terms.every(Number.isFinite)).toBe(true);
+        expect(() => env.transitionTerms(before, [Number.NaN, 0], after)).toThrow(new ActionError(id, 1, 'action[0] is NaN; actions must be finite numbers'));
+        expect(() => env.transitionTerms(before, [0, Number.POSITIVE_INFINITY], after)).toThrow(new ActionError(id, 1, 'action[1] is Infinity; actions must be finite numbers'));
+      } finally {
+        env.dispose();
+      }
+    }
+  });
+
   it('an unstable simulation truncates the episode with unstable: true and a logged warning, without crashing', async () => {
     const lines: string[] = [];
     const logger = new Logger({ write: (t) => void lines.push(t) });
