@@ -16,7 +16,7 @@
  * [-0.9, 0.9]^2, zero velocity.
  */
 import { Rng } from '../core/rng.js';
-import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
+import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
 
 const DT = 0.1;
 const HORIZON = 50;
@@ -127,6 +127,7 @@ export class ToyReachEnv implements Env {
     if (state.qpos.length !== 4 || state.qvel.length !== 2) {
       throw new Error(`toy-reach: state sizes (qpos ${state.qpos.length}, qvel ${state.qvel.length}) do not match (4, 2)`);
     }
+    checkStateFinite('toy-reach', state);
     this.qpos.set(state.qpos);
     this.qvel.set(state.qvel);
     this.time = state.time;

@@ -109,6 +109,20 @@ export class ActionError extends Error {
   }
 }
 
+/**
+ * Throws naming the env and the first non-finite entry of a state given to setState (a NaN
+ * state stepped into an "unstable" truncation that restored the NaN state and observed NaN).
+ */
+export function checkStateFinite(envId: string, state: Pick<EnvState, 'qpos' | 'qvel' | 'act' | 'time'>): void {
+  for (const key of ['qpos', 'qvel', 'act'] as const) {
+    const v = state[key];
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new Error(`${envId}: state ${key}[${i}] is ${v[i]}; a state must hold finite numbers`);
+    }
+  }
+  if (!Number.isFinite(state.time)) throw new Error(`${envId}: state time is ${state.time}; a state must hold finite numbers`);
+}
+
 /** reward = sum_k weight_k * term_k (the contract every env satisfies). */
 export function weightedSum(terms: ArrayLike<number>, specs: readonly RewardTermSpec[]): number {
   let r = 0;

@@ -12,7 +12,7 @@
  */
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
+import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
 import { Physics } from './physics.js';
 import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
 import type { BoundTask, MujocoTask } from './task.js';
@@ -240,6 +240,7 @@ export class MujocoEnv implements Env {
         `${s.id}: state sizes (qpos ${state.qpos.length}, qvel ${state.qvel.length}, act ${state.act.length}) do not match the model (${s.nq}, ${s.nv}, ${s.na})`,
       );
     }
+    checkStateFinite(s.id, state);
     const p = this.physics;
     p.reset();
     const v = p.views;

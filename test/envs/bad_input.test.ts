@@ -91,6 +91,27 @@ describe('bad input', () => {
     }
   });
 
+  it('setState refuses a state with NaN or infinite values, naming the env and the entry, and leaves the env as it was', async () => {
+    for (const id of ['reacher', 'toy-reach']) {
+      const env = await makeEnv(id);
+      try {
+        env.reset(0);
+        env.step([0.1, 0.2]);
+        const good = env.getState();
+        const bad = (key: 'qpos' | 'qvel', i: number, x: number) => ({ ...good, [key]: Float64Array.from(good[key], (v, j) => (j === i ? x : v)) });
+        expect(() => env.setState(bad('qpos', 2, Number.NaN))).toThrow(`${id}: state qpos[2] is NaN; a state must hold finite numbers`);
+        expect(() => env.setState(bad('qvel', 1, Number.NEGATIVE_INFINITY))).toThrow(`${id}: state qvel[1] is -Infinity; a state must hold finite numbers`);
+        expect(() => env.setState({ ...good, time: Number.NaN })).toThrow(`${id}: state time is NaN; a state must hold finite numbers`);
+        // Nothing was written: the env steps on from where it was.
+        const s = env.getState();
+        expect(Array.from(s.qpos)).toEqual(Array.from(good.qpos));
+        expect(env.step([0, 0]).obs.every(Number.isFinite)).toBe(true);
+      } finally {
+        env.dispose();
+      }
+    }
+  });
+
   it('an unstable simulation truncates the episode with unstable: true and a logged warning, without crashing', async () => {
     const lines: string[] = [];
     const logger = new Logger({ write: (t) => void lines.push(t) });
