@@ -156,7 +156,7 @@ function checkRoundTrip(env: Env, fresh: Env, seed: number, actions: Float64Arra
   const restoredObs = fresh.setState(recorded);
   if (!sameF32(restoredObs, savedObs)) return fail('setState returned a different observation than the one at the saved step');
   const again = fresh.getState();
-  if (!sameF64(again.qpos, saved.qpos) || !sameF64(again.qvel, saved.qvel) || again.time !== saved.time || again.t !== saved.t) {
+  if (!sameF64(again.qpos, saved.qpos) || !sameF64(again.qvel, saved.qvel) || !sameF64(again.act, saved.act) || again.time !== saved.time || again.t !== saved.t) {
     return fail('getState after setState differs from the saved state');
   }
   const diverged = replayDiverges(fresh, actions.slice(k), after);

@@ -336,3 +336,48 @@ describe('bring-your-own MJCF models', () => {
     }
   });
 });
+
+describe('models with activation dynamics', () => {
+  // A slider driven by a first-order filter actuator and an integrator actuator: act (na = 2)
+  // is state that the observation (qpos, qvel) does not show, and it drives the next steps.
+  const xml =
+    '<mujoco><option timestep="0.005"/><worldbody><body><joint name="x" type="slide" axis="1 0 0" damping="0.5"/>' +
+    '<geom type="sphere" size="0.1" mass="1"/></body></worldbody><actuator>' +
+    '<general joint="x" dyntype="filter" dynprm="0.3" gainprm="4" ctrlrange="-1 1"/>' +
+    '<general joint="x" dyntype="integrator" gainprm="2" ctrlrange="-1 1" actlimited="true" actrange="-1 1"/></actuator></mujoco>';
+
+  it('getState/setState carry act mid-episode: a fresh env replays bit for bit, and the same state without act does not', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-act-'));
+    const model = join(tmp, 'filter.xml');
+    writeFileSync(model, xml);
+    const [a, b] = [await makeEnv({ id: 'custom', model }), await makeEnv({ id: 'custom', model })];
+    try {
+      expect([a.spec.na, a.spec.obsDim]).toEqual([2, 2]);
+      a.reset(3);
+      for (let t = 0; t < 10; t++) a.step([1, 0.5]);
+      const saved = a.getState();
+      // 10 steps of frame skip 8 at dt 0.005 = 0.4 s: the filter (tau 0.3 s) is part way to its control 1;
+      // the integrator has summed its control 0.5 over 0.4 s.
+      expect(saved.act[0]).toBeCloseTo(1 - Math.exp(-0.4 / 0.3), 2);
+      expect(saved.act[1]).toBeCloseTo(0.2, 12);
+      const actions = [[-1, -1], [0.2, 1], [1, -0.3], [0, 0], [-0.5, 0.5]];
+      const expected = actions.map((x) => a.step(x));
+      b.reset(99);
+      b.setState(saved);
+      expect(Array.from(b.getState().act)).toEqual(Array.from(saved.act));
+      for (let i = 0; i < actions.length; i++) {
+        const r = b.step(actions[i]);
+        expect(Array.from(r.obs)).toEqual(Array.from(expected[i].obs));
+        expect(r.reward).toBe(expected[i].reward);
+      }
+      b.setState({ ...saved, act: new Float64Array(2) });
+      expect(Array.from(b.step(actions[0]).obs)).not.toEqual(Array.from(expected[0].obs));
+      const report = await checkEnv({ id: 'custom', model }, { steps: 60, resets: 20 });
+      expect(report.checks.stateRoundTrip).toMatchObject({ ok: true });
+    } finally {
+      a.dispose();
+      b.dispose();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
