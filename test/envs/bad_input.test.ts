@@ -31,7 +31,9 @@ describe('bad input', () => {
     expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(UsageError);
     expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(/--env: model file "\/no\/such\/robot\.xml" not found/);
     expect(() => envConfigFromArgs('cheetah-walk')).toThrow(/--env: unknown env "cheetah-walk" \(known: .*cheetah-run/);
-    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow(/--task: only for bring-your-own models/);
+    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow('--task: only for bring-your-own models (--env path/to/model.xml)');
+    // check-env takes the env as its argument, not as --env: the hint says so.
+    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js', flag: '<env>' })).toThrow('--task: only for bring-your-own models (<env> a path to an MJCF .xml file)');
   });
 
   it('makeEnv refuses a model or task given with a built-in id (it was ignored) and a custom config without a model, naming the config field', async () => {
