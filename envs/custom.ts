@@ -12,7 +12,7 @@
  *   reward terms forward_velocity (x velocity of the first moving body, m/s; weight 1.0) and,
  *                when the model has actuators, control_effort (sum of squared controls; -0.1)
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
- *   initial      qpos + U(-0.01, 0.01), qvel + N(0, 0.01^2)
+ *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -381,3 +381,31 @@ describe('models with activation dynamics', () => {
     }
   });
 });
+
+describe('default task on free and ball joints', () => {
+  it('the perturbed initial state keeps every quaternion a unit quaternion (free joint of a 3D body, ball joint)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-quat-'));
+    const model = join(tmp, 'float.xml');
+    writeFileSync(
+      model,
+      '<mujoco><worldbody><geom type="plane" size="5 5 0.1"/><body pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.1"/>' +
+        '<body pos="0.2 0 0"><joint type="ball"/><geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/></body></body></worldbody></mujoco>',
+    );
+    const env = await makeEnv({ id: 'custom', model });
+    try {
+      expect([env.spec.nq, env.spec.nv, env.spec.actDim]).toEqual([11, 9, 0]);
+      for (const seed of [0, 1, 2]) {
+        env.reset(seed);
+        const q = env.getState().qpos;
+        // qpos: free joint position (3) and quaternion (4), then the ball joint's quaternion (4).
+        for (const at of [3, 7]) expect(Math.hypot(q[at], q[at + 1], q[at + 2], q[at + 3])).toBeCloseTo(1, 14);
+        // Still perturbed: the free joint's position moved off (0, 0, 1) by at most 0.01.
+        expect(Math.abs(q[2] - 1)).toBeLessThanOrEqual(0.01);
+        expect(q[0]).not.toBe(0);
+      }
+    } finally {
+      env.dispose();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
