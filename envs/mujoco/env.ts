@@ -160,15 +160,20 @@ export class MujocoEnv implements Env {
     copyInto(v.ctrl, a);
     this.bound.beforeStep?.(p);
     const frameSkip = this.task.frameSkip;
+    // MuJoCo resets the data (time back to 0) when it detects a bad qpos, qvel or qacc, then
+    // finishes the physics step it was in: after a reset in substep j the clock reads
+    // (frameSkip - j) steps, below the mark below unless the step started at j steps (j < frameSkip),
+    // as the first step of an episode does (time 0, reset in substep 0). Only there are MuJoCo's
+    // warning counters read (a few calls into WASM); elsewhere one read of the clock per env step
+    // decides, not one per substep: each read crosses into WASM. (The clock before the step is
+    // the one read after the last step, reset or setState.)
+    const clockBlind = prev.time < frameSkip * p.timestep;
+    const badBefore = clockBlind ? p.badStateCount() : 0;
     if (this.synced) p.syncedSteps(frameSkip);
     else p.rk4Steps(frameSkip);
-    // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
-    // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
-    // (One read of the clock per env step, not one per substep: each read crosses into WASM.
-    // The clock before the step is the one read after the last step, reset or setState.)
     const time = p.time;
     this.simTime = time;
-    let unstable = !(time > prev.time + (frameSkip - 0.5) * p.timestep);
+    let unstable = !(time > prev.time + (frameSkip - 0.5) * p.timestep) || (clockBlind && p.badStateCount() > badBefore);
     if (!unstable) {
       const q = p.views.qpos;
       for (let i = 0; i < q.length; i++) {
@@ -195,7 +200,7 @@ export class MujocoEnv implements Env {
   /** Restore the state before the failed step, warn, and truncate the episode. */
   private unstableStep(): StepResult {
     const p = this.physics;
-    // (MuJoCo's warning counters are not read: the 3.14 bindings abort when their handles are freed.)
+    // (MuJoCo's warning counters are read only where the clock cannot tell: see step().)
     this.logger.warn(
       `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s): MuJoCo found NaN/Inf or huge values ` +
         '(bad qpos, qvel or qacc) and reset the data; state restored to before the step, episode truncated',

@@ -139,6 +139,27 @@ describe('bad input', () => {
     }
   });
 
+  it('a simulation unstable at the first step of an episode (time 0, where the clock cannot tell) is truncated with unstable: true too', async () => {
+    const logger = new Logger({ write: () => {} });
+    const env = await makeEnv({ id: 'custom', model: join(fixtures, 'unstable_first_step.xml') }, { logger });
+    try {
+      for (const seed of [0, 1]) {
+        const obs0 = env.reset(seed);
+        const s0 = env.getState();
+        const r = env.step([0.5]);
+        // MuJoCo reset the data to qpos0 inside the step; the env says so and restores the initial state.
+        expect([r.truncated, r.terminated, r.info.unstable, r.reward]).toEqual([true, false, true, 0]);
+        expect(Array.from(r.obs)).toEqual(Array.from(obs0));
+        expect(Array.from(env.getState().qpos)).toEqual(Array.from(s0.qpos));
+        expect(s0.qpos[0]).not.toBe(0);
+      }
+      expect(logger.warnings).toHaveLength(2);
+      expect(logger.warnings[0]).toMatch(/^custom:unstable_first_step\.xml: simulation unstable at step 1 \(t=0\.000 s\)/);
+    } finally {
+      env.dispose();
+    }
+  });
+
   it('check-env on an unstable model: one summary line for the repeated warning, the transition check skips the unstable step, stdout holds only the JSON line', async () => {
     const { ctx, out, err } = captureCli();
     const code = await main(['check-env', join(fixtures, 'unstable.xml'), '--json', '--steps', '20', '--resets', '5'], ctx);
