@@ -127,10 +127,14 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
       mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
     }
     value = mod.default ?? mod.task;
-    // A module compiled to CommonJS (a .ts or .js file outside a "type": "module" package)
-    // arrives as { default: module.exports }, its exports one level down.
+    // A CommonJS module (a .js file, or a .ts one compiled, outside a "type": "module" package)
+    // arrives as { default: module.exports }, its exports one level down: a compiled one marks
+    // them with __esModule; a hand-written one (`exports.task = ...`, `module.exports = { task }`)
+    // is an exports object that is no task itself (no bind) but holds one.
     const cjs = value as Record<string, unknown> | undefined;
-    if (typeof cjs === 'object' && cjs !== null && cjs.__esModule === true) value = cjs.default ?? cjs.task;
+    if (typeof cjs === 'object' && cjs !== null && (cjs.__esModule === true || (typeof cjs.bind !== 'function' && (cjs.task !== undefined || cjs.default !== undefined)))) {
+      value = cjs.default ?? cjs.task;
+    }
     if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
     throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);

@@ -120,7 +120,10 @@ describe('bring-your-own MJCF models', () => {
       writeFileSync(join(tmp, 'default.ts'), `const task = ${body};\nexport default task;\n`);
       writeFileSync(join(tmp, 'named.ts'), `export const task = ${body};\n`);
       writeFileSync(join(tmp, 'factory.mjs'), `export default async () => (${body.replace(/: \{ nq: number \}/, '')});\n`);
-      for (const name of ['default.ts', 'named.ts', 'factory.mjs']) {
+      // CommonJS JavaScript (no package.json here: .js is CommonJS): `exports.task = ...` and `module.exports = { task }`.
+      writeFileSync(join(tmp, 'exports_task.js'), `exports.task = ${body.replace(/: \{ nq: number \}/, '')};\n`);
+      writeFileSync(join(tmp, 'module_exports.js'), `const task = ${body.replace(/: \{ nq: number \}/, '')};\nmodule.exports = { task };\n`);
+      for (const name of ['default.ts', 'named.ts', 'factory.mjs', 'exports_task.js', 'module_exports.js']) {
         const env = await makeEnv({ id: 'custom', model: arm, task: join(tmp, name) });
         try {
           expect([env.spec.goal, env.spec.horizon, env.spec.obsDim, env.spec.rewardTerms[0].weight]).toEqual(['Lift.', 30, 3, 2]);
