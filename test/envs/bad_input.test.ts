@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
+import { checkEnv } from '../../envs/check.js';
 import { MujocoEnv } from '../../envs/mujoco/env.js';
 import { heapBytes, loadMujoco, mujocoPrinter } from '../../envs/mujoco/runtime.js';
 import { main } from '../../scripts/cli.js';
@@ -158,6 +159,12 @@ describe('bad input', () => {
     } finally {
       env.dispose();
     }
+  });
+
+  it("check-env's memory check steps once after every reset, so a leak in an episode's first step shows", async () => {
+    const report = await checkEnv({ id: 'custom', model: join(fixtures, 'unstable_first_step.xml') }, { steps: 10, resets: 2000 });
+    expect(report.checks.memory).toMatchObject({ ok: true });
+    expect(report.checks.memory.detail).toMatch(/before and after 2000 resets \(each with a step\)$/);
   });
 
   it('check-env on an unstable model: one summary line for the repeated warning, the transition check skips the unstable step, stdout holds only the JSON line', async () => {
