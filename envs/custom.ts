@@ -12,7 +12,7 @@
  *   reward terms forward_velocity (x velocity of the first moving body, m/s; weight 1.0) and,
  *                when the model has actuators, control_effort (sum of squared controls; -0.1)
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
- *   initial      qpos + U(-0.01, 0.01), qvel + N(0, 0.01^2)
+ *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -88,11 +88,18 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   if (!Array.isArray(t.rewardTerms) || t.rewardTerms.length === 0) {
     throw new InputError(file, 'task.rewardTerms must be a non-empty array of {name, weight, doc}', 'rewardTerms');
   }
+  const seen = new Map<string, number>();
   t.rewardTerms.forEach((term: unknown, i: number) => {
     const r = term as Record<string, unknown>;
     if (typeof r?.name !== 'string' || typeof r.weight !== 'number' || !Number.isFinite(r.weight)) {
       throw new InputError(file, `task.rewardTerms[${i}] needs a string name and a finite numeric weight`, `rewardTerms[${i}]`);
     }
+    // Terms are looked up by name (teachers' weights, rankings, reward features): two of one name would be one term.
+    const first = seen.get(r.name);
+    if (first !== undefined) {
+      throw new InputError(file, `task.rewardTerms[${i}] is named ${JSON.stringify(r.name)} like rewardTerms[${first}]; reward term names must differ`, `rewardTerms[${i}]`);
+    }
+    seen.set(r.name, i);
   });
   return value as MujocoTask;
 }
@@ -120,10 +127,14 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
       mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
     }
     value = mod.default ?? mod.task;
-    // A module compiled to CommonJS (a .ts or .js file outside a "type": "module" package)
-    // arrives as { default: module.exports }, its exports one level down.
+    // A CommonJS module (a .js file, or a .ts one compiled, outside a "type": "module" package)
+    // arrives as { default: module.exports }, its exports one level down: a compiled one marks
+    // them with __esModule; a hand-written one (`exports.task = ...`, `module.exports = { task }`)
+    // is an exports object that is no task itself (no bind) but holds one.
     const cjs = value as Record<string, unknown> | undefined;
-    if (typeof cjs === 'object' && cjs !== null && cjs.__esModule === true) value = cjs.default ?? cjs.task;
+    if (typeof cjs === 'object' && cjs !== null && (cjs.__esModule === true || (typeof cjs.bind !== 'function' && (cjs.task !== undefined || cjs.default !== undefined)))) {
+      value = cjs.default ?? cjs.task;
+    }
     if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
     throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);
@@ -152,6 +163,30 @@ function taskError(file: string, fn: string, e: unknown, hint = ''): InputError 
 }
 
 /**
+ * Observation bounds from a task module as a Float64Array of `obsDim` numbers (a plain array is
+ * fine; ±Infinity where unbounded); anything else is an InputError naming the file and field.
+ * (Bounds of the wrong length read as undefined past their end, and every comparison with
+ * undefined is false: check-env found every observation "in bounds".)
+ */
+function checkBounds(file: string, field: 'obsLow' | 'obsHigh', value: unknown, obsDim: number): Float64Array {
+  const v = value as ArrayLike<unknown> | null;
+  const length = typeof v === 'object' && v !== null && typeof v.length === 'number' ? v.length : undefined;
+  if (length !== obsDim) {
+    const what = length === undefined ? `a ${typeof value}, not an array` : `of length ${length}`;
+    throw new InputError(file, `task.bind() returned ${field} ${what}; it must hold obsDim = ${obsDim} numbers`, field);
+  }
+  const out = new Float64Array(obsDim);
+  for (let i = 0; i < obsDim; i++) {
+    const x = (v as ArrayLike<unknown>)[i];
+    if (typeof x !== 'number' || Number.isNaN(x)) {
+      throw new InputError(file, `task.bind() returned ${field}[${i}] = ${String(x)}; bounds must be numbers (-Infinity/Infinity where unbounded)`, field);
+    }
+    out[i] = x;
+  }
+  return out;
+}
+
+/**
  * A task module's task with every call into its code guarded: an exception becomes an
  * InputError naming the file and the function (one line, no stack), and observations or
  * reward terms that are not finite numbers are refused, naming the value.
@@ -171,6 +206,11 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }
+      const obsLow = b.obsLow === undefined ? undefined : checkBounds(file, 'obsLow', b.obsLow, b.obsDim);
+      const obsHigh = b.obsHigh === undefined ? undefined : checkBounds(file, 'obsHigh', b.obsHigh, b.obsDim);
+      for (let i = 0; obsLow && obsHigh && i < b.obsDim; i++) {
+        if (obsLow[i] > obsHigh[i]) throw new InputError(file, `task.bind() returned obsLow[${i}] = ${obsLow[i]} above obsHigh[${i}] = ${obsHigh[i]}`, 'obsLow');
+      }
       const names = task.rewardTerms.map((t) => t.name);
       // Each of the task's functions, run so that an exception becomes one line naming the file and the function.
       const guard =
@@ -187,18 +227,31 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       const { beforeStep, success } = b;
       return {
         ...b,
+        ...(obsLow ? { obsLow } : {}),
+        ...(obsHigh ? { obsHigh } : {}),
         initialize: guard('initialize', b.initialize.bind(b)),
         observe(p, out) {
+          // NaN marks the entries the task must write: one left over is an observation shorter
+          // than obsDim (writes past the end of a typed array vanish without an error).
+          out.fill(Number.NaN);
           observe(p, out);
           for (let i = 0; i < out.length; i++) {
+            if (Number.isNaN(out[i])) {
+              throw new InputError(file, `task.observe() left index ${i} unwritten (or wrote NaN there); it must write all obsDim = ${b.obsDim} values, finite numbers`, 'observe');
+            }
             if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
           }
         },
         ...(beforeStep ? { beforeStep: guard('beforeStep', beforeStep.bind(b)) } : {}),
         rewardTerms(p, action, out) {
+          // As for observations: NaN marks the terms the task must write.
+          out.fill(Number.NaN);
           rewardTerms(p, action, out);
           for (let i = 0; i < out.length; i++) {
-            if (!Number.isFinite(out[i])) throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}; reward terms must be finite numbers`, 'rewardTerms');
+            if (!Number.isFinite(out[i])) {
+              const unset = Number.isNaN(out[i]) ? ' (or left it unwritten)' : '';
+              throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}${unset}; reward terms must be finite numbers`, 'rewardTerms');
+            }
           }
         },
         terminated: guard('terminated', b.terminated.bind(b)),

@@ -84,7 +84,9 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
   if (!registeredEnv(env)) {
     throw new UsageError(`${flag}: unknown env ${JSON.stringify(env)} (known: ${envIds().join(', ')}; or a path to an MJCF .xml file)`);
   }
-  if (opts.task !== undefined) throw new UsageError('--task: only for bring-your-own models (--env path/to/model.xml)');
+  if (opts.task !== undefined) {
+    throw new UsageError(`--task: only for bring-your-own models (${flag.startsWith('--') ? `${flag} path/to/model.xml` : `${flag} a path to an MJCF .xml file`})`);
+  }
   return { id: env, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
 }
 

@@ -16,7 +16,7 @@
  * [-0.9, 0.9]^2, zero velocity.
  */
 import { Rng } from '../core/rng.js';
-import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
+import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
 
 const DT = 0.1;
 const HORIZON = 50;
@@ -127,6 +127,7 @@ export class ToyReachEnv implements Env {
     if (state.qpos.length !== 4 || state.qvel.length !== 2) {
       throw new Error(`toy-reach: state sizes (qpos ${state.qpos.length}, qvel ${state.qvel.length}) do not match (4, 2)`);
     }
+    checkStateFinite('toy-reach', state);
     this.qpos.set(state.qpos);
     this.qvel.set(state.qvel);
     this.time = state.time;
@@ -137,6 +138,9 @@ export class ToyReachEnv implements Env {
 
   transitionTerms(_before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
     if (action.length !== 2) throw new ActionError('toy-reach', after.t, `action has length ${action.length}, expected 2`);
+    for (let i = 0; i < 2; i++) {
+      if (!Number.isFinite(action[i])) throw new ActionError('toy-reach', after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
+    }
     return toyTerms(action, after.qpos);
   }
 

@@ -289,33 +289,68 @@ export function saveTrajectories(dir: string, trajs: readonly Trajectory[]): voi
   writeJsonAtomic(join(dir, 'index.json'), index);
 }
 
+const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+
+/**
+ * A parsed index.json checked field by field: dims of non-negative integers, episodes whose
+ * starts follow one another (episode k starts where k - 1 ended: the arrays are cut by them).
+ */
+function checkIndex(value: unknown, file: string): IndexFile {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(file, 'not a trajectory index (a JSON object with format, dims and episodes)');
+  }
+  const index = value as IndexFile;
+  if (index.format !== 'prefrl-trajectories-v1') throw new InputError(file, `unknown format ${JSON.stringify(index.format)}`, 'format');
+  const dims = index.dims as unknown as Record<string, unknown> | undefined;
+  if (typeof dims !== 'object' || dims === null) throw new InputError(file, 'must be an object of non-negative integers obsDim, actDim, nTerms, nq, nv, na', 'dims');
+  for (const key of ['obsDim', 'actDim', 'nTerms', 'nq', 'nv', 'na']) {
+    if (!isCount(dims[key])) throw new InputError(file, `must be a non-negative integer, got ${JSON.stringify(dims[key])}`, `dims.${key}`);
+  }
+  if (!Array.isArray(index.episodes)) throw new InputError(file, 'must be an array of {start, length, t0, terminated, truncated, unstable}', 'episodes');
+  let start = 0;
+  index.episodes.forEach((e: unknown, k: number) => {
+    const r = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+    for (const key of ['length', 't0', 'start']) {
+      if (!isCount(r[key])) throw new InputError(file, `must be a non-negative integer, got ${JSON.stringify(r[key])}`, `episodes[${k}].${key}`);
+    }
+    if (r.start !== start) throw new InputError(file, `${r.start}, expected ${start} (the steps of the episodes before it)`, `episodes[${k}].start`);
+    start += r.length as number;
+  });
+  return index;
+}
+
 /** Load trajectories saved by saveTrajectories; errors name the file and field. */
 export function loadTrajectories(dir: string): Trajectory[] {
   const indexPath = join(dir, 'index.json');
   if (!existsSync(indexPath)) throw new InputError(dir, 'not a trajectory folder (index.json missing)');
-  const index = parseJson(readFileSync(indexPath, 'utf8'), indexPath) as IndexFile;
-  if (index.format !== 'prefrl-trajectories-v1') throw new InputError(indexPath, `unknown format ${JSON.stringify(index.format)}`, 'format');
+  const index = checkIndex(parseJson(readFileSync(indexPath, 'utf8'), indexPath), indexPath);
   const d = index.dims;
   const steps = index.episodes.reduce((n, e) => n + e.length, 0);
   const states = steps + index.episodes.length;
-  const load = (name: string, rows: number, cols: number) => {
+  // Each array in the dtype saveTrajectories writes: obs of float64 would reach networks and
+  // replays as a Float64Array where every consumer expects the float32 the env produced.
+  const load = <A extends Float32Array | Float64Array>(name: string, rows: number, cols: number, type: new (n: number) => A): A => {
     const file = join(dir, `${name}.npy`);
     const arr = readNpy(file);
     const expect = rows * cols;
     if (arr.data.length !== expect) {
       throw new InputError(file, `expected ${rows} x ${cols} values for ${index.episodes.length} trajectories, found shape (${arr.shape.join(', ')})`);
     }
+    if (!(arr.data instanceof type)) {
+      const want = type === (Float32Array as unknown) ? '<f4 (float32)' : '<f8 (float64)';
+      throw new InputError(file, `holds ${arr.dtype} values; a trajectory folder stores ${name} as ${want}`);
+    }
     return arr.data;
   };
-  const obs = load('obs', states, d.obsDim) as Float32Array;
-  const actions = load('actions', steps, d.actDim) as Float32Array;
-  const rewards = load('rewards', steps, 1) as Float64Array;
-  const terms = load('terms', steps, d.nTerms) as Float64Array;
-  const qpos = load('qpos', states, d.nq) as Float64Array;
-  const qvel = load('qvel', states, d.nv) as Float64Array;
-  const act = load('act', states, d.na) as Float64Array;
-  const time = load('time', states, 1) as Float64Array;
-  const success = load('success', steps, 1) as Float32Array;
+  const obs = load('obs', states, d.obsDim, Float32Array);
+  const actions = load('actions', steps, d.actDim, Float32Array);
+  const rewards = load('rewards', steps, 1, Float64Array);
+  const terms = load('terms', steps, d.nTerms, Float64Array);
+  const qpos = load('qpos', states, d.nq, Float64Array);
+  const qvel = load('qvel', states, d.nv, Float64Array);
+  const act = load('act', states, d.na, Float64Array);
+  const time = load('time', states, 1, Float64Array);
+  const success = load('success', steps, 1, Float32Array);
   return index.episodes.map((e, k) => {
     const s0 = e.start + k; // state rows: each earlier trajectory holds one more state than steps
     return {

@@ -94,7 +94,8 @@ export interface Env {
    * The reward terms the task assigns to a transition (before-state, action, after-state),
    * defined for arbitrary pairs of states (not only ones the dynamics connect). Used to
    * evaluate the true reward off-trajectory (EPIC canonicalisation). Leaves the env in an
-   * unspecified state: use a scratch env, or reset/setState afterwards.
+   * unspecified state: use a scratch env, or reset/setState afterwards. The action is checked and
+   * clipped as in step() (an ActionError names the env and `after.t`).
    */
   transitionTerms(before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array;
   dispose(): void;
@@ -106,6 +107,20 @@ export class ActionError extends Error {
     super(`${envId} step ${step}: ${message}`);
     this.name = 'ActionError';
   }
+}
+
+/**
+ * Throws naming the env and the first non-finite entry of a state given to setState (a NaN
+ * state stepped into an "unstable" truncation that restored the NaN state and observed NaN).
+ */
+export function checkStateFinite(envId: string, state: Pick<EnvState, 'qpos' | 'qvel' | 'act' | 'time'>): void {
+  for (const key of ['qpos', 'qvel', 'act'] as const) {
+    const v = state[key];
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new Error(`${envId}: state ${key}[${i}] is ${v[i]}; a state must hold finite numbers`);
+    }
+  }
+  if (!Number.isFinite(state.time)) throw new Error(`${envId}: state time is ${state.time}; a state must hold finite numbers`);
 }
 
 /** reward = sum_k weight_k * term_k (the contract every env satisfies). */

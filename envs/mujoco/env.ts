@@ -4,14 +4,15 @@
  * Step semantics: the action is checked (length, finiteness), clipped to the bounds, written to
  * `ctrl`, and the physics is stepped `frameSkip` times with mj_step2 + mj_step1, so positions
  * the task reads after a step (xpos, site positions) belong to the new state, exactly as after
- * setState(). This is the same computation as mj_step for Euler/implicit integrators. If the simulation goes unstable
+ * setState(). This is the same computation as mj_step for Euler/implicit integrators; with RK4 the
+ * env steps with mj_step and then runs mj_forward on the new state. If the simulation goes unstable
  * (MuJoCo's bad-qacc auto-reset, or non-finite state), the env restores the state before the
  * failed step, truncates the episode with `info.unstable = true` and a zero reward, and logs a
  * warning; the process keeps running.
  */
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
+import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
 import { Physics } from './physics.js';
 import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
 import type { BoundTask, MujocoTask } from './task.js';
@@ -42,7 +43,7 @@ export class MujocoEnv implements Env {
   private disposed = false;
   private readonly logger: Logger;
   private readonly clipped: Float64Array;
-  /** Step with mj_step2 + mj_step1 so kinematics match the new state (not with RK4). */
+  /** Step with mj_step2 + mj_step1 so kinematics match the new state (RK4: mj_step, then mj_forward). */
   private readonly synced: boolean;
   private readonly prev: { qpos: Float64Array; qvel: Float64Array; act: Float64Array; time: number };
   /** MuJoCo's clock as last read (after reset, setState or a step), so a step reads it once. */
@@ -102,11 +103,8 @@ export class MujocoEnv implements Env {
     this.clipped = new Float64Array(nu);
     this.prev = { qpos: new Float64Array(p.nq), qvel: new Float64Array(p.nv), act: new Float64Array(p.na), time: 0 };
     // RK4 evaluates the dynamics several times per step, so the split step does not apply; those
-    // models then see kinematics one physics step behind (documented in the task manual).
+    // models step with mj_step and recompute the kinematics of the new state with mj_forward.
     this.synced = p.integrator !== 1;
-    if (!this.synced) {
-      this.logger.warn(`${this.spec.id}: RK4 integrator; positions read after a step lag qpos by one physics step`);
-    }
   }
 
   /** The model source (to rebuild this env in a worker or in the viewer). */
@@ -162,15 +160,20 @@ export class MujocoEnv implements Env {
     copyInto(v.ctrl, a);
     this.bound.beforeStep?.(p);
     const frameSkip = this.task.frameSkip;
+    // MuJoCo resets the data (time back to 0) when it detects a bad qpos, qvel or qacc, then
+    // finishes the physics step it was in: after a reset in substep j the clock reads
+    // (frameSkip - j) steps, below the mark below unless the step started at j steps (j < frameSkip),
+    // as the first step of an episode does (time 0, reset in substep 0). Only there are MuJoCo's
+    // warning counters read (a few calls into WASM); elsewhere one read of the clock per env step
+    // decides, not one per substep: each read crosses into WASM. (The clock before the step is
+    // the one read after the last step, reset or setState.)
+    const clockBlind = prev.time < frameSkip * p.timestep;
+    const badBefore = clockBlind ? p.badStateCount() : 0;
     if (this.synced) p.syncedSteps(frameSkip);
-    else for (let k = 0; k < frameSkip; k++) p.step();
-    // MuJoCo resets the data (time back to 0) when it detects bad accelerations; after a reset
-    // in any substep the clock stands at most (frameSkip - 1) steps from 0, below this mark.
-    // (One read of the clock per env step, not one per substep: each read crosses into WASM.
-    // The clock before the step is the one read after the last step, reset or setState.)
+    else p.rk4Steps(frameSkip);
     const time = p.time;
     this.simTime = time;
-    let unstable = !(time > prev.time + (frameSkip - 0.5) * p.timestep);
+    let unstable = !(time > prev.time + (frameSkip - 0.5) * p.timestep) || (clockBlind && p.badStateCount() > badBefore);
     if (!unstable) {
       const q = p.views.qpos;
       for (let i = 0; i < q.length; i++) {
@@ -197,7 +200,7 @@ export class MujocoEnv implements Env {
   /** Restore the state before the failed step, warn, and truncate the episode. */
   private unstableStep(): StepResult {
     const p = this.physics;
-    // (MuJoCo's warning counters are not read: the 3.14 bindings abort when their handles are freed.)
+    // (MuJoCo's warning counters are read only where the clock cannot tell: see step().)
     this.logger.warn(
       `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s): MuJoCo found NaN/Inf or huge values ` +
         '(bad qpos, qvel or qacc) and reset the data; state restored to before the step, episode truncated',
@@ -242,6 +245,7 @@ export class MujocoEnv implements Env {
         `${s.id}: state sizes (qpos ${state.qpos.length}, qvel ${state.qvel.length}, act ${state.act.length}) do not match the model (${s.nq}, ${s.nv}, ${s.na})`,
       );
     }
+    checkStateFinite(s.id, state);
     const p = this.physics;
     p.reset();
     const v = p.views;
@@ -262,7 +266,10 @@ export class MujocoEnv implements Env {
     const spec = this.spec;
     if (action.length !== spec.actDim) throw new ActionError(spec.id, after.t, `action has length ${action.length}, expected ${spec.actDim}`);
     const a = new Float64Array(spec.actDim);
-    for (let i = 0; i < a.length; i++) a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
+    for (let i = 0; i < a.length; i++) {
+      if (!Number.isFinite(action[i])) throw new ActionError(spec.id, after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
+      a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
+    }
     this.setState(before);
     this.bound.beforeStep?.(this.physics);
     this.setState(after);

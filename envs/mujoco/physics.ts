@@ -199,6 +199,38 @@ export class Physics {
     mj.mj_step1(model, data);
   }
 
+  /**
+   * `n` RK4 steps (mj_step), then mj_forward so that positions, velocities-dependent quantities
+   * and sensors belong to the new state, as after setState() (mj_step leaves them at the state
+   * before its integration: rewards read from them differed between a run and its replay).
+   * mj_forward changes no state the next mj_step reads (that step starts with its own mj_forward),
+   * so qpos/qvel/act evolve exactly as with n plain mj_step calls.
+   */
+  rk4Steps(n: number): void {
+    const { mj, model, data } = this;
+    for (let k = 0; k < n; k++) mj.mj_step(model, data);
+    mj.mj_forward(model, data);
+  }
+
+  /**
+   * How many times MuJoCo found a bad qpos, qvel or qacc (and reset the data) since the data was
+   * last reset: mjData.warning's counters for mjWARN_BADQPOS, BADQVEL and BADQACC. A few calls
+   * into WASM: for the one case the clock cannot tell (see MujocoEnv.step). Each element the
+   * bindings hand out is a copy that must be deleted; the vector itself belongs to the MjData
+   * wrapper (deleting it aborts).
+   */
+  badStateCount(): number {
+    const kinds = this.mj.mjtWarning as unknown as Record<string, { value: number }>;
+    const warnings = (this.data as unknown as { warning: { get(i: number): { number: number; delete(): void } } }).warning;
+    let n = 0;
+    for (const key of ['mjWARN_BADQPOS', 'mjWARN_BADQVEL', 'mjWARN_BADQACC']) {
+      const stat = warnings.get(kinds[key].value);
+      n += stat.number;
+      stat.delete();
+    }
+    return n;
+  }
+
   /** Integrator id (mjtIntegrator): 0 Euler, 1 RK4, 2 implicit, 3 implicitfast. */
   get integrator(): number {
     return this.model.opt.integrator;

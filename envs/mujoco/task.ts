@@ -21,12 +21,12 @@ export interface BoundTask {
    * The only place a task may draw random numbers: steps are deterministic given actions.
    */
   initialize(physics: Physics, rng: Rng): void;
-  /** Write the observation of the current state into `out` ([obsDim]). */
+  /** Write the observation of the current state into `out` ([obsDim]): every entry (a task module's unwritten entry is an error). */
   observe(physics: Physics, out: Float32Array): void;
   /** Optional hook before the physics steps (e.g. to remember a position for displacement terms). */
   beforeStep?(physics: Physics): void;
   /**
-   * Write the reward terms after a step into `out` ([rewardTerms.length]), given the clipped
+   * Write the reward terms after a step into `out` ([rewardTerms.length], every one), given the clipped
    * action. The env computes reward = sum of weight x term itself.
    */
   rewardTerms(physics: Physics, action: Float64Array, out: Float64Array): void;

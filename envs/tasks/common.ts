@@ -30,11 +30,29 @@ export function writeQposQvel(physics: Physics, out: Float32Array, qposFrom: num
   return o;
 }
 
-/** Add uniform noise in [-scale, scale] to every qpos entry and normal noise (std `velScale`) to qvel. */
+/**
+ * Add uniform noise in [-scale, scale] to every qpos entry and normal noise (std `velScale`) to
+ * qvel; the quaternions of free and ball joints are then scaled back to unit length (noise on
+ * each component left them off the unit sphere: an observation no later step would show).
+ */
 export function perturbInitialState(physics: Physics, rng: Rng, scale: number, velScale: number): void {
   const v = physics.views;
   for (let i = 0; i < v.qpos.length; i++) v.qpos[i] += rng.range(-scale, scale);
   for (let i = 0; i < v.qvel.length; i++) v.qvel[i] += velScale * rng.normal();
+  normalizeQuaternions(physics);
+}
+
+/** Scale the quaternion of every free joint (qpos 3..6 of the joint) and ball joint (0..3) to unit length. */
+export function normalizeQuaternions(physics: Physics): void {
+  const types = physics.model.jnt_type as Int32Array;
+  const q = physics.views.qpos;
+  for (let j = 0; j < types.length; j++) {
+    // mjtJoint: 0 free, 1 ball, 2 slide, 3 hinge.
+    if (types[j] > 1) continue;
+    const at = physics.jointQposAdr(j) + (types[j] === 0 ? 3 : 0);
+    const n = Math.hypot(q[at], q[at + 1], q[at + 2], q[at + 3]);
+    if (n > 0) for (let k = 0; k < 4; k++) q[at + k] /= n;
+  }
 }
 
 /** Sum of squared action components (a control-effort term). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
+import { checkEnv } from '../../envs/check.js';
 import { MujocoEnv } from '../../envs/mujoco/env.js';
 import { heapBytes, loadMujoco, mujocoPrinter } from '../../envs/mujoco/runtime.js';
 import { main } from '../../scripts/cli.js';
@@ -31,7 +32,9 @@ describe('bad input', () => {
     expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(UsageError);
     expect(() => envConfigFromArgs('/no/such/robot.xml')).toThrow(/--env: model file "\/no\/such\/robot\.xml" not found/);
     expect(() => envConfigFromArgs('cheetah-walk')).toThrow(/--env: unknown env "cheetah-walk" \(known: .*cheetah-run/);
-    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow(/--task: only for bring-your-own models/);
+    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js' })).toThrow('--task: only for bring-your-own models (--env path/to/model.xml)');
+    // check-env takes the env as its argument, not as --env: the hint says so.
+    expect(() => envConfigFromArgs('cheetah-run', { task: 'x.js', flag: '<env>' })).toThrow('--task: only for bring-your-own models (<env> a path to an MJCF .xml file)');
   });
 
   it('makeEnv refuses a model or task given with a built-in id (it was ignored) and a custom config without a model, naming the config field', async () => {
@@ -73,6 +76,45 @@ describe('bad input', () => {
     }
   });
 
+  it('transitionTerms refuses NaN/Infinity actions as step() does, naming the env and step (it gave a NaN term, or clipped Infinity)', async () => {
+    for (const id of ['reacher', 'toy-reach']) {
+      const env = await makeEnv(id);
+      try {
+        env.reset(0);
+        const before = env.getState();
+        env.step([0.1, 0.2]);
+        const after = env.getState();
+        const terms = env.transitionTerms(before, [0.1, 0.2], after);
+        expect(terms.every(Number.isFinite)).toBe(true);
+        expect(() => env.transitionTerms(before, [Number.NaN, 0], after)).toThrow(new ActionError(id, 1, 'action[0] is NaN; actions must be finite numbers'));
+        expect(() => env.transitionTerms(before, [0, Number.POSITIVE_INFINITY], after)).toThrow(new ActionError(id, 1, 'action[1] is Infinity; actions must be finite numbers'));
+      } finally {
+        env.dispose();
+      }
+    }
+  });
+
+  it('setState refuses a state with NaN or infinite values, naming the env and the entry, and leaves the env as it was', async () => {
+    for (const id of ['reacher', 'toy-reach']) {
+      const env = await makeEnv(id);
+      try {
+        env.reset(0);
+        env.step([0.1, 0.2]);
+        const good = env.getState();
+        const bad = (key: 'qpos' | 'qvel', i: number, x: number) => ({ ...good, [key]: Float64Array.from(good[key], (v, j) => (j === i ? x : v)) });
+        expect(() => env.setState(bad('qpos', 2, Number.NaN))).toThrow(`${id}: state qpos[2] is NaN; a state must hold finite numbers`);
+        expect(() => env.setState(bad('qvel', 1, Number.NEGATIVE_INFINITY))).toThrow(`${id}: state qvel[1] is -Infinity; a state must hold finite numbers`);
+        expect(() => env.setState({ ...good, time: Number.NaN })).toThrow(`${id}: state time is NaN; a state must hold finite numbers`);
+        // Nothing was written: the env steps on from where it was.
+        const s = env.getState();
+        expect(Array.from(s.qpos)).toEqual(Array.from(good.qpos));
+        expect(env.step([0, 0]).obs.every(Number.isFinite)).toBe(true);
+      } finally {
+        env.dispose();
+      }
+    }
+  });
+
   it('an unstable simulation truncates the episode with unstable: true and a logged warning, without crashing', async () => {
     const lines: string[] = [];
     const logger = new Logger({ write: (t) => void lines.push(t) });
@@ -96,6 +138,33 @@ describe('bad input', () => {
     } finally {
       env.dispose();
     }
+  });
+
+  it('a simulation unstable at the first step of an episode (time 0, where the clock cannot tell) is truncated with unstable: true too', async () => {
+    const logger = new Logger({ write: () => {} });
+    const env = await makeEnv({ id: 'custom', model: join(fixtures, 'unstable_first_step.xml') }, { logger });
+    try {
+      for (const seed of [0, 1]) {
+        const obs0 = env.reset(seed);
+        const s0 = env.getState();
+        const r = env.step([0.5]);
+        // MuJoCo reset the data to qpos0 inside the step; the env says so and restores the initial state.
+        expect([r.truncated, r.terminated, r.info.unstable, r.reward]).toEqual([true, false, true, 0]);
+        expect(Array.from(r.obs)).toEqual(Array.from(obs0));
+        expect(Array.from(env.getState().qpos)).toEqual(Array.from(s0.qpos));
+        expect(s0.qpos[0]).not.toBe(0);
+      }
+      expect(logger.warnings).toHaveLength(2);
+      expect(logger.warnings[0]).toMatch(/^custom:unstable_first_step\.xml: simulation unstable at step 1 \(t=0\.000 s\)/);
+    } finally {
+      env.dispose();
+    }
+  });
+
+  it("check-env's memory check steps once after every reset, so a leak in an episode's first step shows", async () => {
+    const report = await checkEnv({ id: 'custom', model: join(fixtures, 'unstable_first_step.xml') }, { steps: 10, resets: 2000 });
+    expect(report.checks.memory).toMatchObject({ ok: true });
+    expect(report.checks.memory.detail).toMatch(/before and after 2000 resets \(each with a step\)$/);
   });
 
   it('check-env on an unstable model: one summary line for the repeated warning, the transition check skips the unstable step, stdout holds only the JSON line', async () => {

@@ -74,6 +74,43 @@ describe('bring-your-own MJCF models', () => {
     await expect(makeEnv({ id: 'custom', model: arm, task: join(dir, 'missing.mjs') })).rejects.toThrow(/missing\.mjs: cannot load the task module/);
   });
 
+  it('observation bounds of the wrong length, low above high or NaN, and reward terms sharing a name are refused naming the file and field; plain-array bounds become Float64Arrays', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
+    const task = (name: string, terms: string, bounds: string) => {
+      const file = join(tmp, `${name}.mjs`);
+      writeFileSync(
+        file,
+        `export default { id: '${name}', goal: 'g', rewardTerms: ${terms}, horizon: 20, frameSkip: 1,\n` +
+          `  bind(p) { return { obsDim: 3, ${bounds} initialize() {}, observe(p, o) { o.set(p.views.qpos, 0); }, rewardTerms(p, a, o) { o.fill(1); }, terminated: () => false }; } };\n`,
+      );
+      return file;
+    };
+    const one = "[{ name: 'a', weight: 1, doc: '' }]";
+    try {
+      const cases: [string, string, string, string][] = [
+        ['short_low', one, 'obsLow: new Float64Array(2).fill(-1),', '(obsLow): task.bind() returned obsLow of length 2; it must hold obsDim = 3 numbers'],
+        ['long_high', one, 'obsHigh: [1, 1, 1, 1],', '(obsHigh): task.bind() returned obsHigh of length 4; it must hold obsDim = 3 numbers'],
+        ['not_array', one, "obsHigh: 'big',", '(obsHigh): task.bind() returned obsHigh a string, not an array; it must hold obsDim = 3 numbers'],
+        ['nan_low', one, 'obsLow: [0, NaN, 0],', '(obsLow): task.bind() returned obsLow[1] = NaN; bounds must be numbers (-Infinity/Infinity where unbounded)'],
+        ['crossed', one, 'obsLow: [0, 2, 0], obsHigh: [1, 1, 1],', '(obsLow): task.bind() returned obsLow[1] = 2 above obsHigh[1] = 1'],
+        ['dup_terms', "[{ name: 'a', weight: 1, doc: '' }, { name: 'a', weight: 2, doc: '' }]", '', '(rewardTerms[1]): task.rewardTerms[1] is named "a" like rewardTerms[0]; reward term names must differ'],
+      ];
+      for (const [name, terms, bounds, message] of cases) {
+        const file = task(name, terms, bounds);
+        await expect(makeEnv({ id: 'custom', model: arm, task: file }), name).rejects.toThrow(`${file} ${message}`);
+      }
+      const ok = await makeEnv({ id: 'custom', model: arm, task: task('plain', one, 'obsLow: [-1, -2, -Infinity], obsHigh: [1, 2, Infinity],') });
+      try {
+        expect(ok.spec.obsLow).toEqual(Float64Array.from([-1, -2, -Infinity]));
+        expect(ok.spec.obsHigh).toEqual(Float64Array.from([1, 2, Infinity]));
+      } finally {
+        ok.dispose();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('TypeScript task modules outside an ESM package (compiled to CommonJS) load, so do factories returning a promise; a syntax error names its line', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'prefrl-task-'));
     try {
@@ -83,7 +120,10 @@ describe('bring-your-own MJCF models', () => {
       writeFileSync(join(tmp, 'default.ts'), `const task = ${body};\nexport default task;\n`);
       writeFileSync(join(tmp, 'named.ts'), `export const task = ${body};\n`);
       writeFileSync(join(tmp, 'factory.mjs'), `export default async () => (${body.replace(/: \{ nq: number \}/, '')});\n`);
-      for (const name of ['default.ts', 'named.ts', 'factory.mjs']) {
+      // CommonJS JavaScript (no package.json here: .js is CommonJS): `exports.task = ...` and `module.exports = { task }`.
+      writeFileSync(join(tmp, 'exports_task.js'), `exports.task = ${body.replace(/: \{ nq: number \}/, '')};\n`);
+      writeFileSync(join(tmp, 'module_exports.js'), `const task = ${body.replace(/: \{ nq: number \}/, '')};\nmodule.exports = { task };\n`);
+      for (const name of ['default.ts', 'named.ts', 'factory.mjs', 'exports_task.js', 'module_exports.js']) {
         const env = await makeEnv({ id: 'custom', model: arm, task: join(tmp, name) });
         try {
           expect([env.spec.goal, env.spec.horizon, env.spec.obsDim, env.spec.rewardTerms[0].weight]).toEqual(['Lift.', 30, 3, 2]);
@@ -119,8 +159,10 @@ describe('bring-your-own MJCF models', () => {
       const cases: [string, string, string][] = [
         ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
         ['too_long', 'observe(p, o) { o.set(p.views.qpos, 1); }', '(observe): task.observe() threw RangeError: offset is out of bounds, at too_long.mjs:2:'],
-        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN; reward terms must be finite numbers'],
-        ['inf_obs', 'observe(p, o) { o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+        ['nan_reward', 'rewardTerms(p, a, o) { o[0] = 0 / 0; }', '(rewardTerms): task.rewardTerms() gave height = NaN (or left it unwritten); reward terms must be finite numbers'],
+        ['inf_obs', 'observe(p, o) { o.set(p.views.qpos, 0); o[1] = 1 / 0; }', '(observe): task.observe() wrote Infinity at index 1; observations must be finite numbers'],
+        // An observation shorter than obsDim: the entries never written are named (they read as 0 before, silently).
+        ['short_obs', 'observe(p, o) { o[0] = p.views.qpos[0]; o[3] = 1; }', '(observe): task.observe() left index 1 unwritten (or wrote NaN there); it must write all obsDim = 3 values, finite numbers'],
       ];
       for (const [name, bound, message] of cases) {
         const file = task(name, bound);
@@ -137,6 +179,20 @@ describe('bring-your-own MJCF models', () => {
         expect(err).toBeInstanceOf(InputError);
         expect((err as Error).message.startsWith(`${file} ${message}`)).toBe(true);
         if (name === 'too_long') expect((err as Error).message).toMatch(/:2:\d+ \(the observation holds obsDim = 3 values\)$/);
+      }
+      // A task that declares two terms and writes one: the other is named (it read as 0 before, silently).
+      const shortTerms = join(tmp, 'short_terms.mjs');
+      writeFileSync(
+        shortTerms,
+        "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }, { name: 'b', weight: 2, doc: '' }], horizon: 5, frameSkip: 1,\n" +
+          '  bind: (p) => ({ obsDim: 1, initialize() {}, observe(p, o) { o[0] = 1; }, rewardTerms(p, a, o) { o[0] = 1; }, terminated: () => false }) };\n',
+      );
+      const short = await makeEnv({ id: 'custom', model: arm, task: shortTerms });
+      try {
+        short.reset(0);
+        expect(() => short.step([0, 0, 0])).toThrow(`${shortTerms} (rewardTerms): task.rewardTerms() gave b = NaN (or left it unwritten); reward terms must be finite numbers`);
+      } finally {
+        short.dispose();
       }
       const noObserve = join(tmp, 'no_observe.mjs');
       writeFileSync(noObserve, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1, bind: () => ({ obsDim: 2, initialize() {}, terminated: () => false }) };\n");
@@ -279,6 +335,79 @@ describe('bring-your-own MJCF models', () => {
       expect(ck.env).toEqual({ id: 'custom', model: arm, task: join(dir, 'reach_task.mjs') });
     } finally {
       await trainer.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('models with activation dynamics', () => {
+  // A slider driven by a first-order filter actuator and an integrator actuator: act (na = 2)
+  // is state that the observation (qpos, qvel) does not show, and it drives the next steps.
+  const xml =
+    '<mujoco><option timestep="0.005"/><worldbody><body><joint name="x" type="slide" axis="1 0 0" damping="0.5"/>' +
+    '<geom type="sphere" size="0.1" mass="1"/></body></worldbody><actuator>' +
+    '<general joint="x" dyntype="filter" dynprm="0.3" gainprm="4" ctrlrange="-1 1"/>' +
+    '<general joint="x" dyntype="integrator" gainprm="2" ctrlrange="-1 1" actlimited="true" actrange="-1 1"/></actuator></mujoco>';
+
+  it('getState/setState carry act mid-episode: a fresh env replays bit for bit, and the same state without act does not', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-act-'));
+    const model = join(tmp, 'filter.xml');
+    writeFileSync(model, xml);
+    const [a, b] = [await makeEnv({ id: 'custom', model }), await makeEnv({ id: 'custom', model })];
+    try {
+      expect([a.spec.na, a.spec.obsDim]).toEqual([2, 2]);
+      a.reset(3);
+      for (let t = 0; t < 10; t++) a.step([1, 0.5]);
+      const saved = a.getState();
+      // 10 steps of frame skip 8 at dt 0.005 = 0.4 s: the filter (tau 0.3 s) is part way to its control 1;
+      // the integrator has summed its control 0.5 over 0.4 s.
+      expect(saved.act[0]).toBeCloseTo(1 - Math.exp(-0.4 / 0.3), 2);
+      expect(saved.act[1]).toBeCloseTo(0.2, 12);
+      const actions = [[-1, -1], [0.2, 1], [1, -0.3], [0, 0], [-0.5, 0.5]];
+      const expected = actions.map((x) => a.step(x));
+      b.reset(99);
+      b.setState(saved);
+      expect(Array.from(b.getState().act)).toEqual(Array.from(saved.act));
+      for (let i = 0; i < actions.length; i++) {
+        const r = b.step(actions[i]);
+        expect(Array.from(r.obs)).toEqual(Array.from(expected[i].obs));
+        expect(r.reward).toBe(expected[i].reward);
+      }
+      b.setState({ ...saved, act: new Float64Array(2) });
+      expect(Array.from(b.step(actions[0]).obs)).not.toEqual(Array.from(expected[0].obs));
+      const report = await checkEnv({ id: 'custom', model }, { steps: 60, resets: 20 });
+      expect(report.checks.stateRoundTrip).toMatchObject({ ok: true });
+    } finally {
+      a.dispose();
+      b.dispose();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('default task on free and ball joints', () => {
+  it('the perturbed initial state keeps every quaternion a unit quaternion (free joint of a 3D body, ball joint)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'prefrl-quat-'));
+    const model = join(tmp, 'float.xml');
+    writeFileSync(
+      model,
+      '<mujoco><worldbody><geom type="plane" size="5 5 0.1"/><body pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.1"/>' +
+        '<body pos="0.2 0 0"><joint type="ball"/><geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/></body></body></worldbody></mujoco>',
+    );
+    const env = await makeEnv({ id: 'custom', model });
+    try {
+      expect([env.spec.nq, env.spec.nv, env.spec.actDim]).toEqual([11, 9, 0]);
+      for (const seed of [0, 1, 2]) {
+        env.reset(seed);
+        const q = env.getState().qpos;
+        // qpos: free joint position (3) and quaternion (4), then the ball joint's quaternion (4).
+        for (const at of [3, 7]) expect(Math.hypot(q[at], q[at + 1], q[at + 2], q[at + 3])).toBeCloseTo(1, 14);
+        // Still perturbed: the free joint's position moved off (0, 0, 1) by at most 0.01.
+        expect(Math.abs(q[2] - 1)).toBeLessThanOrEqual(0.01);
+        expect(q[0]).not.toBe(0);
+      }
+    } finally {
+      env.dispose();
       rmSync(tmp, { recursive: true, force: true });
     }
   });

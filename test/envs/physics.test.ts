@@ -3,8 +3,14 @@
  * WASM) must be the same computation as n x syncedStep() (2n calls), bit for bit, and leave
  * positions in sync with the new state.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
+import { checkEnv } from '../../envs/check.js';
+import { makeCustomEnv } from '../../envs/custom.js';
 import type { MujocoEnv } from '../../envs/mujoco/env.js';
 import { findTimeCell } from '../../envs/mujoco/physics.js';
 import type { MjData } from '../../envs/mujoco/runtime.js';
@@ -104,5 +110,60 @@ describe('Physics.time', () => {
     const cell = findTimeCell(real as unknown as MjData);
     expect(cell).not.toBeNull();
     expect(cell![0]).toBe(9); // the saved value is back
+  });
+});
+
+describe('RK4 models', () => {
+  // A hinged arm with a motor, an RK4 integrator and a body position the default task reads
+  // (forward velocity from xpos): its reward depends on the kinematics after each step.
+  const xml =
+    '<mujoco><option timestep="0.005" integrator="RK4"/><worldbody><body name="cart"><joint name="s" type="slide" axis="1 0 0"/>' +
+    '<geom type="box" size="0.1 0.1 0.05" mass="1"/><body pos="0 0 0.05"><joint name="h" type="hinge" axis="0 1 0"/>' +
+    '<geom type="capsule" fromto="0 0 0 0 0 0.4" size="0.03" mass="0.3"/></body></body></worldbody>' +
+    '<actuator><motor joint="s" gear="5" ctrlrange="-1 1"/><motor joint="h" gear="2" ctrlrange="-1 1"/></actuator></mujoco>';
+
+  it('step leaves positions in sync with the new state (as setState does) while qpos/qvel follow plain mj_step; check-env passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-rk4-'));
+    const model = join(dir, 'rk4.xml');
+    writeFileSync(model, xml);
+    const logger = new Logger({ write: () => {} });
+    const env = await makeCustomEnv(model, undefined, { logger });
+    try {
+      expect(env.physics.integrator).toBe(1);
+      const { mj, model: m } = env.physics;
+      const raw = new mj.MjData(m);
+      try {
+        env.reset(4);
+        const s0 = env.getState();
+        (raw.qpos as Float64Array).set(s0.qpos);
+        (raw.qvel as Float64Array).set(s0.qvel);
+        const rng = new Rng(8);
+        for (let t = 0; t < 40; t++) {
+          const a = [rng.range(-1, 1), rng.range(-1, 1)];
+          env.step(a);
+          (raw.ctrl as Float64Array).set(a.map((x) => Math.fround(x)));
+          for (let k = 0; k < env.task.frameSkip; k++) mj.mj_step(m, raw);
+          const v = env.physics.views;
+          // The dynamics are those of mj_step, bit for bit.
+          expect(Array.from(v.qpos)).toEqual(Array.from(raw.qpos as Float64Array));
+          expect(Array.from(v.qvel)).toEqual(Array.from(raw.qvel as Float64Array));
+          // Positions belong to the new state: recomputing them from qpos changes nothing.
+          const xpos = Array.from(v.xpos);
+          env.physics.kinematics();
+          expect(Array.from(env.physics.views.xpos)).toEqual(xpos);
+        }
+      } finally {
+        raw.delete();
+      }
+    } finally {
+      env.dispose();
+    }
+    const report = await checkEnv({ id: 'custom', model }, { steps: 60, resets: 20 });
+    expect(report.checks.stateRoundTrip).toMatchObject({ ok: true });
+    expect(report.checks.transitionTerms).toMatchObject({ ok: true });
+    expect(report.ok).toBe(true);
+    // (No warning about lagging positions any more.)
+    expect(logger.warnings).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { InputError } from '../../core/errors.js';
+import { writeNpy } from '../../core/npy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { makeEnv } from '../../envs/registry.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
-import { loadTrajectories, saveTrajectories, stateAt, trajectoryReturn } from '../../envs/trajectory.js';
+import { concat, loadTrajectories, saveTrajectories, stateAt, trajectoryReturn } from '../../envs/trajectory.js';
 import { ToyReachEnv } from '../../envs/toy.js';
 import { cutSegments, makePair, padSegment, randomOffsets, sampleSegments, segmentReturn, sliceSegment, windowCount } from '../../reward/segments.js';
 import { trimEpisodes } from '../../reward/loop.js';
@@ -64,6 +66,37 @@ describe('trajectories', () => {
       expect(back[i].length).toBe(27);
       expect(back[i].truncated).toBe(trajs[i].truncated);
     }
+    // A damaged index.json or arrays of another dtype: an InputError naming the file and field,
+    // never a TypeError or episodes cut from the wrong rows.
+    const indexPath = join(dir, 'index.json');
+    const good = readFileSync(indexPath, 'utf8');
+    const broken: [string, (ix: Record<string, any>) => unknown, string][] = [
+      ['null', () => null, `${indexPath}: not a trajectory index (a JSON object with format, dims and episodes)`],
+      ['no episodes', (ix) => ({ ...ix, episodes: undefined }), `${indexPath} (episodes): must be an array of {start, length, t0, terminated, truncated, unstable}`],
+      ['no dims', (ix) => ({ ...ix, dims: undefined }), `${indexPath} (dims): must be an object of non-negative integers obsDim, actDim, nTerms, nq, nv, na`],
+      ['bad dim', (ix) => ({ ...ix, dims: { ...ix.dims, nq: -1 } }), `${indexPath} (dims.nq): must be a non-negative integer, got -1`],
+      ['overlap', (ix) => ({ ...ix, episodes: ix.episodes.map((e: { start: number }, k: number) => ({ ...e, start: k * 20 })) }), `${indexPath} (episodes[1].start): 20, expected 27 (the steps of the episodes before it)`],
+      ['bad length', (ix) => ({ ...ix, episodes: ix.episodes.map((e: object, k: number) => (k === 2 ? { ...e, length: 26.5 } : e)) }), `${indexPath} (episodes[2].length): must be a non-negative integer, got 26.5`],
+      ['bad t0', (ix) => ({ ...ix, episodes: ix.episodes.map((e: object, k: number) => (k === 0 ? { ...e, t0: 'x' } : e)) }), `${indexPath} (episodes[0].t0): must be a non-negative integer, got "x"`],
+    ];
+    for (const [what, edit, message] of broken) {
+      writeFileSync(indexPath, JSON.stringify(edit(JSON.parse(good))));
+      let err: unknown = null;
+      try {
+        loadTrajectories(dir);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, what).toBeInstanceOf(InputError);
+      expect((err as Error).message, what).toBe(message);
+    }
+    writeFileSync(indexPath, good);
+    const obsFile = join(dir, 'obs.npy');
+    const obs = readFileSync(obsFile);
+    writeNpy(obsFile, Float64Array.from(concat(trajs.map((t) => t.obs), (n) => new Float32Array(n))), [3 * 28, env.spec.obsDim]);
+    expect(() => loadTrajectories(dir)).toThrow(`${obsFile}: holds <f8 values; a trajectory folder stores obs as <f4 (float32)`);
+    writeFileSync(obsFile, obs);
+    expect(loadTrajectories(dir)).toHaveLength(3);
     writeFileSync(join(dir, 'rewards.npy'), 'garbage');
     expect(() => loadTrajectories(dir)).toThrow(/rewards\.npy: not a NumPy \.npy file/);
     expect(() => loadTrajectories(join(dir, 'nope'))).toThrow(/not a trajectory folder/);
