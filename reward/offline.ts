@@ -48,7 +48,7 @@
  * "reaches x% of IQL with the true reward" on every env.
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
@@ -606,7 +606,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       new Progress(label, total, { unit, clock, sink: context.progress?.sink, tty: context.progress?.tty ?? false, silent: context.progress?.silent ?? context.progress === undefined }),
     dataset: async () => ds,
     store: () => {
-      store ??= LabelStore.open(join(run.path, 'labels.sqlite'), { clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+      store ??= LabelStore.open(join(run.path, 'labels.sqlite'), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
       return store;
     },
   };

@@ -20,7 +20,9 @@
  *   labels again and nothing is stored twice.
  *
  * Schema (version 1; `meta.schema_version`; newer versions are refused):
- *   meta(key, value)                       schema_version, env_id, model_hash, created_at
+ *   meta(key, value)                       schema_version, env_id, model_hash, created_at;
+ *                                          dataset (an offline run's store: where its pairs
+ *                                          come from)
  *   segments(id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length,
  *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
  *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
@@ -168,6 +170,12 @@ export interface OpenOptions {
   readonly envId?: string;
   /** The env model hash this store must hold (same rules as envId). */
   readonly modelHash?: string;
+  /**
+   * The dataset an offline run cuts its pairs from (an absolute path), recorded in the store's
+   * meta (`dataset`) when it holds none, so other commands can tell the store belongs to that
+   * run (`prefrl pairs` adds no pairs from elsewhere to it).
+   */
+  readonly dataset?: string;
   /** How long to wait for another process's write lock, ms (default 5000). */
   readonly busyTimeoutMs?: number;
 }
@@ -557,6 +565,7 @@ export class LabelStore {
         put.run('created_at', (opts.clock ?? systemClock).date().toISOString());
         if (opts.envId !== undefined) put.run('env_id', opts.envId);
         if (opts.modelHash !== undefined) put.run('model_hash', opts.modelHash);
+        if (opts.dataset !== undefined) put.run('dataset', opts.dataset);
       }).immediate();
       return;
     }
@@ -590,6 +599,7 @@ export class LabelStore {
         throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`, key);
       }
     }
+    if (opts.dataset !== undefined && !meta.has('dataset')) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('dataset', opts.dataset);
   }
 
   private live(): Database.Database {
@@ -612,6 +622,21 @@ export class LabelStore {
   envId(): string | undefined {
     const r = this.live().prepare("SELECT value FROM meta WHERE key = 'env_id'").get() as { value: string } | undefined;
     return r?.value;
+  }
+
+  /** The dataset of the offline run this store belongs to (OpenOptions.dataset), if it records one. */
+  dataset(): string | undefined {
+    const r = this.live().prepare("SELECT value FROM meta WHERE key = 'dataset'").get() as { value: string } | undefined;
+    return r?.value;
+  }
+
+  /**
+   * Where the stored segments come from: each segment's source without its "#<episode>" suffix
+   * (a dataset file, a trajectory folder), distinct, sorted.
+   */
+  sources(): string[] {
+    const rows = this.live().prepare('SELECT DISTINCT source FROM segments').all() as { source: string }[];
+    return [...new Set(rows.map((r) => r.source.replace(/#\d+$/, '')))].sort();
   }
 
   /** SQLite's `PRAGMA integrity_check`: "ok", or the problems it found joined by newlines. */
