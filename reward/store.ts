@@ -22,7 +22,8 @@
  * Schema (version 1; `meta.schema_version`; newer versions are refused):
  *   meta(key, value)                       schema_version, env_id, model_hash, created_at;
  *                                          dataset (an offline run's store: where its pairs
- *                                          come from)
+ *                                          come from); audience "people" (a store made for
+ *                                          people to label: prefrl pairs)
  *   segments(id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length,
  *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
  *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
@@ -637,6 +638,24 @@ export class LabelStore {
   sources(): string[] {
     const rows = this.live().prepare('SELECT DISTINCT source FROM segments').all() as { source: string }[];
     return [...new Set(rows.map((r) => r.source.replace(/#\d+$/, '')))].sort();
+  }
+
+  /**
+   * Whether the store is meant for people to label: it says so (`markForPeople`: `prefrl pairs`
+   * makes pools for people), or a person is among its teachers (registered with kind "human",
+   * e.g. by the viewer or a `--teacher human` run, or named human / human:<name> on a label).
+   * A store only machine teachers (synthetic, HERON, VLM) know of is not: its
+   * `counts().waitingForPeople` says nothing anyone waits for.
+   */
+  forPeople(): boolean {
+    const db = this.live();
+    if ((db.prepare("SELECT value FROM meta WHERE key = 'audience'").get() as { value: string } | undefined)?.value === 'people') return true;
+    return db.prepare(`SELECT 1 FROM teachers t WHERE ${IS_PERSON('t.id')} LIMIT 1`).get() !== undefined;
+  }
+
+  /** Record that the store is meant for people to label (`forPeople`). */
+  markForPeople(): void {
+    this.live().prepare("INSERT INTO meta (key, value) VALUES ('audience', 'people') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
   }
 
   /** SQLite's `PRAGMA integrity_check`: "ok", or the problems it found joined by newlines. */

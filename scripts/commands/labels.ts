@@ -164,13 +164,16 @@ export const labelsStatsCommand: Command = {
       const c = store.counts();
       const teachers = teacherStats(store);
       const agreement = store.agreement();
+      // People are spoken of only where the store is meant for them (not an offline run's oracle store).
+      const forPeople = store.forPeople();
       if (json) {
         printJson(ctx.io, {
           store: path,
           pairs: c.pairs,
           pending: c.pending,
           unlabelled: c.unlabelled,
-          waitingForPeople: c.waitingForPeople,
+          forPeople,
+          waitingForPeople: forPeople ? c.waitingForPeople : null,
           labels: c.labels,
           preferences: c.preferences - c.ties,
           ties: c.ties,
@@ -183,7 +186,7 @@ export const labelsStatsCommand: Command = {
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled${forPeople ? `, ${c.waitingForPeople} waiting for people` : ''}), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(

@@ -128,6 +128,8 @@ export const pairsCommand: Command = {
         );
       }
       const res = store.putPairs(pairs);
+      // These pairs are for people to compare (labels stats then counts the pairs waiting for them).
+      store.markForPeople();
       const counts = store.counts();
       const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${shellPath(storePath)}` };
       if (f.json) printJson(ctx.io, summary);
