@@ -624,6 +624,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         status[stage] = 'skipped';
         continue;
       }
+      // A stage that reads the label store opens it first: a damaged store stops the stage before
+      // its metrics rows from before are dropped.
+      if (stage === 'pairs' || stage === 'label' || stage === 'reward') ctx.store();
       const rows = STAGE_ROWS[stage];
       if (rows) {
         const dropped = run.metrics.rewrite((r) => !rows(r));

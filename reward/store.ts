@@ -569,7 +569,9 @@ export class LabelStore {
       db.close();
       if (e instanceof InputError) throw e;
       const msg = (e as Error).message;
-      if (/not a database|file is encrypted|malformed/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
+      // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
+      if (/malformed/i.test(msg)) throw new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
+      if (/not a database|file is encrypted/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
       throw new InputError(path, `cannot open label store: ${msg}`);
     }
     return new LabelStore(path, db, opts.clock ?? systemClock);

@@ -697,6 +697,20 @@ describe('prefrl offline pipeline', () => {
     expect(again.err.join('')).toMatch(/stage reward: dropped its \d+ metrics rows from before; it logs them anew/);
   }, 120_000);
 
+  it('a damaged label store stops a forced reward stage before it drops the metrics rows from before, naming the store', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs', 'label', 'reward'], runsDir: join(dir, 'damaged') }, ctx);
+    const storePath = join(first.runDir, 'labels.sqlite');
+    const metrics = readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8');
+    expect(metrics).toContain('reward/train_loss');
+    // A truncated copy: the first pages only.
+    writeFileSync(storePath, readFileSync(storePath).subarray(0, 8192));
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'], force: true }, ctx)).rejects.toThrow(
+      `${storePath}: a damaged label store (database disk image is malformed); the labels in it cannot be read: restore the file from a copy`,
+    );
+    expect(readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+  });
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
