@@ -48,6 +48,7 @@
  * "reaches x% of IQL with the true reward" on every env.
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
@@ -584,14 +585,22 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size }, partOf: o.partOf },
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint: datasetFingerprint(ds) }, partOf: o.partOf },
       clock,
     });
   o.onRun?.(run.path);
   if (opened.run) {
-    const saved = readJson<{ dataset?: { transitions?: number } }>(join(run.path, 'config.json'));
+    const saved = readJson<{ dataset?: { transitions?: number; fingerprint?: string } }>(join(run.path, 'config.json'));
     if (saved.dataset?.transitions !== undefined && saved.dataset.transitions !== ds.size) {
       throw new InputError(cfg.dataset, `has ${ds.size} transitions; the run ${run.path} was made from ${saved.dataset.transitions}`);
+    }
+    // Runs made before the fingerprint was recorded have none to compare.
+    const now = saved.dataset?.fingerprint !== undefined ? datasetFingerprint(ds) : undefined;
+    if (now !== undefined && now !== saved.dataset?.fingerprint) {
+      throw new InputError(
+        cfg.dataset,
+        `is not the dataset the run ${run.path} was made from (the same ${ds.size} transitions in number, other contents: fingerprint ${now}, the run's ${saved.dataset?.fingerprint}); its pairs and labels were cut from that one: put it back, or start a new run on this one`,
+      );
     }
   }
   let store: LabelStore | null = null;
@@ -652,6 +661,17 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   }
   const summaryFile = join(run.path, P.summary);
   return { runDir: run.path, stages: status, summary: existsSync(summaryFile) ? readJson<OfflineSummary>(summaryFile) : null };
+}
+
+/**
+ * A short fingerprint of a dataset's contents (SHA-256 of its observations, actions, rewards,
+ * terminals and timeouts; 16 hex digits), recorded in a new run's config.json so that --resume
+ * notices a dataset file replaced by other data of the same size.
+ */
+export function datasetFingerprint(ds: OfflineDataset): string {
+  const h = createHash('sha256');
+  for (const a of [ds.observations, ds.actions, ds.rewards, ds.terminals, ds.timeouts]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex').slice(0, 16);
 }
 
 function stageDone(c: Ctx, stage: OfflineStage): boolean {

@@ -711,6 +711,24 @@ describe('prefrl offline pipeline', () => {
     expect(readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
   });
 
+  it('--resume refuses a dataset file replaced by other data of the same size (the run\'s pairs were cut from the first), naming the file; nothing is dropped', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const file = join(dir, 'replaced.h5');
+    await writeDataset(file, toyDataset());
+    const first = await runOffline({ config: tiny({ dataset: file }), stages: ['pairs', 'label'], runsDir: join(dir, 'replaced') }, ctx);
+    const saved = JSON.parse(readFileSync(join(first.runDir, 'config.json'), 'utf8')) as { dataset: { transitions: number; fingerprint?: string } };
+    expect(saved.dataset.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const metrics = readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8');
+    // The same episodes with every reward halved: as many transitions, other data.
+    const ds = toyDataset();
+    await writeDataset(file, { ...ds, rewards: ds.rewards.map((r) => r / 2) });
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'] }, ctx)).rejects.toThrow(
+      `${file}: is not the dataset the run ${first.runDir} was made from (the same ${saved.dataset.transitions} transitions in number, other contents: fingerprint`,
+    );
+    expect(readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    expect(existsSync(join(first.runDir, 'artifacts', 'reward_model'))).toBe(false);
+  });
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
