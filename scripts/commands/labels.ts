@@ -13,7 +13,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
@@ -76,6 +76,13 @@ export const labelsImportCommand: Command = {
     if (!parsed) return 0;
     const { store: path, in: file, json } = parsed.flags;
     const store = openStoreFlag(path, ctx.clock);
+    try {
+      if (!existsSync(file)) throw new UsageError(`--in: ${file} not found (a JSONL file of labels, as prefrl labels export writes)`);
+      if (isFolder(file)) throw new UsageError(`--in: ${file} is a folder; give the JSONL file, e.g. ${join(file, 'labels.jsonl')}`);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     try {
       const r = store.importJsonl(file);
       const total = store.counts().labels;
