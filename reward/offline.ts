@@ -481,6 +481,9 @@ interface Ctx {
   envSpec: EnvSpec;
 }
 
+/** The run's label store (pairs, segments, labels). */
+const STORE_FILE = 'labels.sqlite';
+
 const P = {
   pairs: 'artifacts/pairs.json',
   query: 'artifacts/query.json',
@@ -615,7 +618,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       new Progress(label, total, { unit, clock, sink: context.progress?.sink, tty: context.progress?.tty ?? false, silent: context.progress?.silent ?? context.progress === undefined }),
     dataset: async () => ds,
     store: () => {
-      store ??= LabelStore.open(join(run.path, 'labels.sqlite'), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
+      store ??= LabelStore.open(join(run.path, STORE_FILE), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
       return store;
     },
   };
@@ -635,7 +638,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       }
       // A stage that reads the label store opens it first: a damaged store stops the stage before
       // its metrics rows from before are dropped.
-      if (stage === 'pairs' || stage === 'label' || stage === 'reward') ctx.store();
+      if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
       const rows = STAGE_ROWS[stage];
       if (rows) {
         const dropped = run.metrics.rewrite((r) => !rows(r));
@@ -678,7 +681,8 @@ function stageDone(c: Ctx, stage: OfflineStage): boolean {
   const has = (p: string) => existsSync(join(c.run.path, p));
   switch (stage) {
     case 'pairs':
-      return has(P.pairs);
+      // Its pairs live in the label store: a store deleted since is a pairs stage to run again (the same seeded draw).
+      return has(P.pairs) && has(STORE_FILE);
     case 'label':
       return has(P.labels);
     case 'reward':
@@ -699,6 +703,11 @@ function timedOutPairs(c: Ctx): number {
 }
 
 function need(c: Ctx, stage: OfflineStage, before: OfflineStage): void {
+  const store = join(c.run.path, STORE_FILE);
+  if ((before === 'pairs' || before === 'label') && existsSync(join(c.run.path, P.pairs)) && !existsSync(store)) {
+    const redo = before === 'pairs' ? `pairs,${stage}` : `pairs,label,${stage}`;
+    throw new UsageError(`--stage ${stage}: the pairs stage's label store ${store} is missing; run --stage ${redo} to draw the same pairs into a new one`);
+  }
   if (!stageDone(c, before)) throw new UsageError(`--stage ${stage}: the ${before} stage has not run in ${c.run.path}; run --stage ${before} (or --stage all) first`);
 }
 

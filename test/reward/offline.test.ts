@@ -729,6 +729,26 @@ describe('prefrl offline pipeline', () => {
     expect(existsSync(join(first.runDir, 'artifacts', 'reward_model'))).toBe(false);
   });
 
+  it('a run whose label store was deleted after the pairs stage says so, and the pairs stage draws the same pairs into a new one', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'lost') }, ctx);
+    const storePath = join(first.runDir, 'labels.sqlite');
+    const drawn = readFileSync(join(first.runDir, 'artifacts', 'pairs.json'), 'utf8');
+    for (const f of [storePath, `${storePath}-wal`, `${storePath}-shm`]) rmSync(f, { force: true });
+    await expect(runOffline({ resume: first.runDir, stages: ['label'] }, ctx)).rejects.toThrow(
+      `--stage label: the pairs stage's label store ${storePath} is missing; run --stage pairs,label to draw the same pairs into a new one`,
+    );
+    expect(existsSync(storePath)).toBe(false);
+    const reward = runOffline({ resume: first.runDir, stages: ['reward'] }, ctx);
+    await expect(reward).rejects.toThrow(`--stage reward: the pairs stage's label store ${storePath} is missing; run --stage pairs,label,reward to draw the same pairs into a new one`);
+    const again = await runOffline({ resume: first.runDir, stages: ['pairs', 'label'] }, ctx);
+    expect(again.stages).toEqual({ pairs: 'ran', label: 'ran' });
+    expect(readFileSync(join(first.runDir, 'artifacts', 'pairs.json'), 'utf8')).toBe(drawn);
+    const store = LabelStore.open(storePath, { create: false });
+    expect(store.counts()).toMatchObject({ pairs: 40, labels: 40, pending: 0 });
+    store.close();
+  });
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],
