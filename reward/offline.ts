@@ -48,7 +48,8 @@
  * "reaches x% of IQL with the true reward" on every env.
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
@@ -480,6 +481,9 @@ interface Ctx {
   envSpec: EnvSpec;
 }
 
+/** The run's label store (pairs, segments, labels). */
+const STORE_FILE = 'labels.sqlite';
+
 const P = {
   pairs: 'artifacts/pairs.json',
   query: 'artifacts/query.json',
@@ -584,14 +588,22 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size }, partOf: o.partOf },
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint: datasetFingerprint(ds) }, partOf: o.partOf },
       clock,
     });
   o.onRun?.(run.path);
   if (opened.run) {
-    const saved = readJson<{ dataset?: { transitions?: number } }>(join(run.path, 'config.json'));
+    const saved = readJson<{ dataset?: { transitions?: number; fingerprint?: string } }>(join(run.path, 'config.json'));
     if (saved.dataset?.transitions !== undefined && saved.dataset.transitions !== ds.size) {
       throw new InputError(cfg.dataset, `has ${ds.size} transitions; the run ${run.path} was made from ${saved.dataset.transitions}`);
+    }
+    // Runs made before the fingerprint was recorded have none to compare.
+    const now = saved.dataset?.fingerprint !== undefined ? datasetFingerprint(ds) : undefined;
+    if (now !== undefined && now !== saved.dataset?.fingerprint) {
+      throw new InputError(
+        cfg.dataset,
+        `is not the dataset the run ${run.path} was made from (the same ${ds.size} transitions in number, other contents: fingerprint ${now}, the run's ${saved.dataset?.fingerprint}); its pairs and labels were cut from that one: put it back, or start a new run on this one`,
+      );
     }
   }
   let store: LabelStore | null = null;
@@ -606,7 +618,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       new Progress(label, total, { unit, clock, sink: context.progress?.sink, tty: context.progress?.tty ?? false, silent: context.progress?.silent ?? context.progress === undefined }),
     dataset: async () => ds,
     store: () => {
-      store ??= LabelStore.open(join(run.path, 'labels.sqlite'), { clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+      store ??= LabelStore.open(join(run.path, STORE_FILE), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
       return store;
     },
   };
@@ -624,6 +636,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         status[stage] = 'skipped';
         continue;
       }
+      // A stage that reads the label store opens it first: a damaged store stops the stage before
+      // its metrics rows from before are dropped.
+      if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
       const rows = STAGE_ROWS[stage];
       if (rows) {
         const dropped = run.metrics.rewrite((r) => !rows(r));
@@ -651,11 +666,23 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   return { runDir: run.path, stages: status, summary: existsSync(summaryFile) ? readJson<OfflineSummary>(summaryFile) : null };
 }
 
+/**
+ * A short fingerprint of a dataset's contents (SHA-256 of its observations, actions, rewards,
+ * terminals and timeouts; 16 hex digits), recorded in a new run's config.json so that --resume
+ * notices a dataset file replaced by other data of the same size.
+ */
+export function datasetFingerprint(ds: OfflineDataset): string {
+  const h = createHash('sha256');
+  for (const a of [ds.observations, ds.actions, ds.rewards, ds.terminals, ds.timeouts]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex').slice(0, 16);
+}
+
 function stageDone(c: Ctx, stage: OfflineStage): boolean {
   const has = (p: string) => existsSync(join(c.run.path, p));
   switch (stage) {
     case 'pairs':
-      return has(P.pairs);
+      // Its pairs live in the label store: a store deleted since is a pairs stage to run again (the same seeded draw).
+      return has(P.pairs) && has(STORE_FILE);
     case 'label':
       return has(P.labels);
     case 'reward':
@@ -676,6 +703,11 @@ function timedOutPairs(c: Ctx): number {
 }
 
 function need(c: Ctx, stage: OfflineStage, before: OfflineStage): void {
+  const store = join(c.run.path, STORE_FILE);
+  if ((before === 'pairs' || before === 'label') && existsSync(join(c.run.path, P.pairs)) && !existsSync(store)) {
+    const redo = before === 'pairs' ? `pairs,${stage}` : `pairs,label,${stage}`;
+    throw new UsageError(`--stage ${stage}: the pairs stage's label store ${store} is missing; run --stage ${redo} to draw the same pairs into a new one`);
+  }
   if (!stageDone(c, before)) throw new UsageError(`--stage ${stage}: the ${before} stage has not run in ${c.run.path}; run --stage ${before} (or --stage all) first`);
 }
 

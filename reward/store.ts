@@ -20,7 +20,10 @@
  *   labels again and nothing is stored twice.
  *
  * Schema (version 1; `meta.schema_version`; newer versions are refused):
- *   meta(key, value)                       schema_version, env_id, model_hash, created_at
+ *   meta(key, value)                       schema_version, env_id, model_hash, created_at;
+ *                                          dataset (an offline run's store: where its pairs
+ *                                          come from); audience "people" (a store made for
+ *                                          people to label: prefrl pairs)
  *   segments(id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length,
  *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
  *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
@@ -52,8 +55,13 @@
  * counts people's only.
  *
  * Timeouts are not answers. When nobody answers the human teacher within its idle timeout, it
- * stores a skip whose reason ends with TIMEOUT_SKIP_TAG ("no answer within 60 s (human teacher
- * timeout)"; stores written before this rule hold the same text, so they read the same way). Such
+ * stores a skip marked as a timeout: the labels table's `timeout` column (1), a StoredLabel's
+ * `timeout: true`, a JSONL line's `"timeout": true`. Its reason ends with TIMEOUT_SKIP_TAG ("no
+ * answer within 60 s (human teacher timeout)"), but the wording of a reason decides nothing: an
+ * imported skip whose free text happens to end the same way is an answer. Two places read the
+ * words, both for the human teacher's own skips only (teacher id "human"): `addLabels` given such
+ * a skip without a `timeout` field (the human teacher writes them so), and a store written
+ * before the column, whose human-teacher skips of that reason are marked when it is opened. Such
  * a skip keeps the run going (the pair is settled for that call) but does not fill the pair:
  * `pendingPairs`, `counts()` and `nextPairFor` leave it out, so a resumed run, `--stage label
  * --force` and `prefrl serve` ask the pair again, after the pairs never asked (a late person
@@ -136,6 +144,7 @@ CREATE TABLE labels (
   comment     TEXT,
   raw         TEXT,
   created_at  INTEGER NOT NULL,
+  timeout     INTEGER NOT NULL DEFAULT 0 CHECK (timeout IN (0, 1)),
   CHECK ((kind = 'preference' AND prob_first BETWEEN 0 AND 1 AND reason IS NULL)
       OR (kind = 'skip' AND prob_first IS NULL AND reason IS NOT NULL))
 );
@@ -154,10 +163,20 @@ CREATE INDEX leases_teacher ON leases(teacher, expires_at);
 export type StoredLabel = Label & {
   /** ISO 8601 time the label was first stored (from the store's Clock, or kept from an import). */
   readonly createdAt: string;
+  /** Set (true) on the human teacher's timeout skips: not answers (see the header). */
+  readonly timeout?: true;
 };
 
 /** A label to add; `createdAt` (ISO 8601) is kept when given (imports), else taken from the Clock. */
-export type NewLabel = Label & { readonly createdAt?: string };
+export type NewLabel = Label & {
+  readonly createdAt?: string;
+  /**
+   * A skip stored because nobody answered in time (see the header): true marks it, false says it
+   * is not one. Left out: false, except for the human teacher's own skips with its timeout reason
+   * given to `addLabels` (not to `importJsonl`).
+   */
+  readonly timeout?: boolean;
+};
 
 export interface OpenOptions {
   /** Source of timestamps (default: the system clock). */
@@ -168,6 +187,12 @@ export interface OpenOptions {
   readonly envId?: string;
   /** The env model hash this store must hold (same rules as envId). */
   readonly modelHash?: string;
+  /**
+   * The dataset an offline run cuts its pairs from (an absolute path), recorded in the store's
+   * meta (`dataset`) when it holds none, so other commands can tell the store belongs to that
+   * run (`prefrl pairs` adds no pairs from elsewhere to it).
+   */
+  readonly dataset?: string;
   /** How long to wait for another process's write lock, ms (default 5000). */
   readonly busyTimeoutMs?: number;
 }
@@ -305,13 +330,22 @@ export function isTie(l: Pick<Label, 'kind'> & { probFirst?: number }): boolean 
 /** SQL: `isTie` of a row of the labels table, 1 or 0. */
 const IS_TIE = `(kind = 'preference' AND prob_first = ${TIE_PROB})`;
 
-/** Whether a label is a timeout skip (not an answer; see the header). */
-export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null }): boolean {
-  return l.kind === 'skip' && typeof l.reason === 'string' && l.reason.endsWith(TIMEOUT_SKIP_TAG);
+/** Whether a label is a timeout skip (not an answer; see the header): its structured `timeout` field, never its reason. */
+export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null; timeout?: boolean }): boolean {
+  return l.kind === 'skip' && l.timeout === true;
+}
+
+/**
+ * Whether a label given to `addLabels` without a `timeout` field is the human teacher's timeout
+ * skip, from its reason (reward/teachers/human.ts writes them so): the one teacher id that
+ * stores timeouts, and the reason it writes. Imports do not use this.
+ */
+function humanTimeoutByReason(l: NewLabel): boolean {
+  return l.teacher === HUMAN_TEACHER_ID && l.kind === 'skip' && typeof l.reason === 'string' && l.reason.endsWith(TIMEOUT_SKIP_TAG);
 }
 
 /** SQL: whether the label row aliased `l` answers its pair (anything but a timeout skip). 1 or 0. */
-const ANSWERS = (l: string) => `NOT (${l}.kind = 'skip' AND ${l}.reason GLOB '*${TIMEOUT_SKIP_TAG}')`;
+const ANSWERS = (l: string) => `${l}.timeout = 0`;
 
 /** SQL: 1 when the pair aliased `p` holds a timeout skip, for handing such pairs out after the others. */
 const TIMED_OUT = (p: string) => `EXISTS (SELECT 1 FROM labels lt WHERE lt.pair_id = ${p}.id AND NOT ${ANSWERS('lt')})`;
@@ -393,6 +427,7 @@ interface LabelRow {
   comment: string | null;
   raw: string | null;
   created_at: number;
+  timeout: number;
 }
 
 function blob(a: Float32Array | Float64Array): Buffer {
@@ -419,8 +454,8 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** The fields that make two labels with one id "the same label" (createdAt excluded). */
-function sameLabel(row: LabelRow, l: Label): boolean {
+/** The fields that make two labels with one id "the same label" (createdAt excluded; a `timeout` left out matches either). */
+function sameLabel(row: LabelRow, l: NewLabel): boolean {
   const opt = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
   return (
     row.pair_id === l.pairId &&
@@ -430,7 +465,8 @@ function sameLabel(row: LabelRow, l: Label): boolean {
     row.reason === (l.kind === 'skip' ? l.reason : null) &&
     row.response_ms === opt(l.responseMs) &&
     row.comment === opt(l.comment) &&
-    row.raw === opt(l.raw)
+    row.raw === opt(l.raw) &&
+    (l.timeout === undefined || (row.timeout === 1) === l.timeout)
   );
 }
 
@@ -446,7 +482,7 @@ function labelFromRow(r: LabelRow): StoredLabel {
   };
   return r.kind === 'preference'
     ? { ...base, kind: 'preference', probFirst: r.prob_first as number }
-    : { ...base, kind: 'skip', reason: r.reason as string };
+    : { ...base, kind: 'skip', reason: r.reason as string, ...(r.timeout === 1 ? { timeout: true as const } : {}) };
 }
 
 /** Problems with one label, or null when it is well-formed. */
@@ -468,6 +504,10 @@ export function labelProblem(l: NewLabel): string | null {
   }
   if (l.comment !== undefined && typeof l.comment !== 'string') return 'comment must be a string';
   if (l.raw !== undefined && typeof l.raw !== 'string') return 'raw must be a string';
+  if (l.timeout !== undefined) {
+    if (typeof l.timeout !== 'boolean') return `timeout must be true or false, got ${JSON.stringify(l.timeout)}`;
+    if (l.timeout && l.kind !== 'skip') return 'only a skip can be a timeout';
+  }
   if (l.createdAt !== undefined && (typeof l.createdAt !== 'string' || Number.isNaN(Date.parse(l.createdAt)))) {
     return `createdAt must be an ISO 8601 time, got ${JSON.stringify(l.createdAt)}`;
   }
@@ -479,7 +519,7 @@ function verdict(p: number): number {
   return p > TIE_PROB ? 1 : p < TIE_PROB ? -1 : 0;
 }
 
-const LABEL_KEYS = new Set(['id', 'pairId', 'teacher', 'kind', 'probFirst', 'reason', 'responseMs', 'comment', 'raw', 'createdAt']);
+const LABEL_KEYS = new Set(['id', 'pairId', 'teacher', 'kind', 'probFirst', 'reason', 'responseMs', 'comment', 'raw', 'createdAt', 'timeout']);
 
 /** `addLabels` was given a label for a pair its teacher had already labelled (under another label id). */
 export class SecondLabelError extends Error {
@@ -529,7 +569,9 @@ export class LabelStore {
       db.close();
       if (e instanceof InputError) throw e;
       const msg = (e as Error).message;
-      if (/not a database|file is encrypted|malformed/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
+      // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
+      if (/malformed/i.test(msg)) throw new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
+      if (/not a database|file is encrypted/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
       throw new InputError(path, `cannot open label store: ${msg}`);
     }
     return new LabelStore(path, db, opts.clock ?? systemClock);
@@ -557,6 +599,7 @@ export class LabelStore {
         put.run('created_at', (opts.clock ?? systemClock).date().toISOString());
         if (opts.envId !== undefined) put.run('env_id', opts.envId);
         if (opts.modelHash !== undefined) put.run('model_hash', opts.modelHash);
+        if (opts.dataset !== undefined) put.run('dataset', opts.dataset);
       }).immediate();
       return;
     }
@@ -573,6 +616,7 @@ export class LabelStore {
         'meta.schema_version',
       );
     }
+    LabelStore.addTimeoutColumn(db);
     for (const [key, want] of [
       ['env_id', opts.envId],
       ['model_hash', opts.modelHash],
@@ -590,6 +634,23 @@ export class LabelStore {
         throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`, key);
       }
     }
+    if (opts.dataset !== undefined && !meta.has('dataset')) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('dataset', opts.dataset);
+  }
+
+  /**
+   * A store written before the labels' `timeout` column gets it; the skips its human teacher
+   * stored with the timeout reason are marked (the one reading of the words, for stores that have
+   * nothing else; see the header). One IMMEDIATE transaction, so two processes opening the store
+   * at once add it once.
+   */
+  private static addTimeoutColumn(db: Database.Database): void {
+    const has = () => (db.prepare('SELECT name FROM pragma_table_info(\'labels\')').all() as { name: string }[]).some((c) => c.name === 'timeout');
+    if (has()) return;
+    db.transaction(() => {
+      if (has()) return;
+      db.exec('ALTER TABLE labels ADD COLUMN timeout INTEGER NOT NULL DEFAULT 0 CHECK (timeout IN (0, 1))');
+      db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
+    }).immediate();
   }
 
   private live(): Database.Database {
@@ -612,6 +673,39 @@ export class LabelStore {
   envId(): string | undefined {
     const r = this.live().prepare("SELECT value FROM meta WHERE key = 'env_id'").get() as { value: string } | undefined;
     return r?.value;
+  }
+
+  /** The dataset of the offline run this store belongs to (OpenOptions.dataset), if it records one. */
+  dataset(): string | undefined {
+    const r = this.live().prepare("SELECT value FROM meta WHERE key = 'dataset'").get() as { value: string } | undefined;
+    return r?.value;
+  }
+
+  /**
+   * Where the stored segments come from: each segment's source without its "#<episode>" suffix
+   * (a dataset file, a trajectory folder), distinct, sorted.
+   */
+  sources(): string[] {
+    const rows = this.live().prepare('SELECT DISTINCT source FROM segments').all() as { source: string }[];
+    return [...new Set(rows.map((r) => r.source.replace(/#\d+$/, '')))].sort();
+  }
+
+  /**
+   * Whether the store is meant for people to label: it says so (`markForPeople`: `prefrl pairs`
+   * makes pools for people), or a person is among its teachers (registered with kind "human",
+   * e.g. by the viewer or a `--teacher human` run, or named human / human:<name> on a label).
+   * A store only machine teachers (synthetic, HERON, VLM) know of is not: its
+   * `counts().waitingForPeople` says nothing anyone waits for.
+   */
+  forPeople(): boolean {
+    const db = this.live();
+    if ((db.prepare("SELECT value FROM meta WHERE key = 'audience'").get() as { value: string } | undefined)?.value === 'people') return true;
+    return db.prepare(`SELECT 1 FROM teachers t WHERE ${IS_PERSON('t.id')} LIMIT 1`).get() !== undefined;
+  }
+
+  /** Record that the store is meant for people to label (`forPeople`). */
+  markForPeople(): void {
+    this.live().prepare("INSERT INTO meta (key, value) VALUES ('audience', 'people') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
   }
 
   /** SQLite's `PRAGMA integrity_check`: "ok", or the problems it found joined by newlines. */
@@ -943,6 +1037,11 @@ export class LabelStore {
    * pair ends with its label.
    */
   addLabels(labels: readonly NewLabel[]): AddLabelsResult {
+    return this.insertLabels(labels, true);
+  }
+
+  /** addLabels; `byReason`: a human-teacher skip without a `timeout` field is read by its reason (not for imports). */
+  private insertLabels(labels: readonly NewLabel[], byReason: boolean): AddLabelsResult {
     const db = this.live();
     for (const l of labels) {
       const problem = labelProblem(l);
@@ -954,8 +1053,8 @@ export class LabelStore {
         const existing = db.prepare('SELECT * FROM labels WHERE id = ?');
         const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
         const teacher = db.prepare("INSERT INTO teachers (id, kind, config) VALUES (?, 'unknown', '{}') ON CONFLICT (id) DO NOTHING");
-        const ins = db.prepare(`INSERT INTO labels (id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        const ins = db.prepare(`INSERT INTO labels (id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw, created_at, timeout)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
         const endLease = db.prepare('DELETE FROM leases WHERE pair_id = ? AND teacher = ?');
         const byTeacher = db.prepare('SELECT id FROM labels WHERE pair_id = ? AND teacher = ? LIMIT 1');
         let added = 0;
@@ -980,6 +1079,7 @@ export class LabelStore {
             l.comment ?? null,
             l.raw ?? null,
             l.createdAt !== undefined ? Date.parse(l.createdAt) : now,
+            (l.timeout ?? (byReason && humanTimeoutByReason(l))) ? 1 : 0,
           );
           endLease.run(l.pairId, l.teacher);
           added++;
@@ -1230,7 +1330,7 @@ export class LabelStore {
       taken.set(key, answerOf(l));
       labels.push(l);
     }
-    const r = this.addLabels(labels);
+    const r = this.insertLabels(labels, false);
     const count = lines.filter((s) => s.trim() !== '').length;
     return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
   }

@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
@@ -103,5 +104,42 @@ describe('prefrl pairs', () => {
     expect(dirStore.code).toBe(2);
     expect(dirStore.err.join('')).toBe(`prefrl pairs: --store ${root}: is a folder; give a file name in it\n`);
     expect(existsSync(join(root, 'nofolder'))).toBe(false);
+  });
+
+  it("refuses to add recorded episodes' pairs to an offline run's store (its pairs come from the run's dataset), naming --store and both sources; the store keeps what it held", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pairs-foreign-'));
+    const data = join(root, 'd.h5');
+    const c = captureCli();
+    expect(await main(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '400', '--out', data, '--runs-dir', join(root, 'runs'), '--quiet'], c.ctx), c.err.join('')).toBe(0);
+    const o = captureCli();
+    const off = ['offline', '--dataset', data, '--teacher', 'oracle', '--labels', '6', '--segment-length', '10', '--stage', 'pairs', '--runs-dir', join(root, 'runs'), '--quiet', '--json'];
+    expect(await main(off, o.ctx), o.err.join('')).toBe(0);
+    const run = lastJson<{ runDir: string }>(o.out).runDir;
+    const storePath = join(run, 'labels.sqlite');
+    const a = await rollout(root, 'A', 'random', 2);
+    const r = await pairs(['--trajectories', a, '--count', '2', '--segment-length', '10', '--store', storePath]);
+    expect(r.code).toBe(2);
+    const dir = join(a, 'artifacts', 'trajectories', 'toy-reach');
+    expect(r.err.join('')).toBe(
+      `prefrl pairs: --store ${storePath}: the label store of the offline run ${run}, whose pairs come from its dataset ${data}; --trajectories ${dir} is another source, and its pairs would train the run's reward model (give another --store)\n`,
+    );
+    const store = LabelStore.open(storePath, { create: false });
+    try {
+      expect(store.counts().pairs).toBe(6);
+      expect(store.sources()).toEqual([data]);
+      expect(store.dataset()).toBe(data);
+    } finally {
+      store.close();
+    }
+    // A store written before the dataset was recorded in it: the run's config.json beside it says so.
+    const db = new Database(storePath);
+    db.prepare("DELETE FROM meta WHERE key = 'dataset'").run();
+    db.close();
+    const old = await pairs(['--trajectories', a, '--count', '2', '--segment-length', '10', '--store', storePath]);
+    expect(old.code).toBe(2);
+    expect(old.err.join('')).toContain(`--store ${storePath}: the label store of the offline run ${run}, whose pairs come from its dataset ${data}; --trajectories ${dir} is another source`);
+    // The same episodes in a store of their own are fine.
+    const own = await pairs(['--trajectories', a, '--count', '2', '--segment-length', '10', '--json']);
+    expect(lastJson<{ added: number }>(own.out).added).toBe(2);
   });
 });

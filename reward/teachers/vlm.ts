@@ -210,6 +210,8 @@ export class VlmTeacher implements Teacher {
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
   /** Malformed replies since the last well-formed one. */
   private malformedStreak = 0;
+  /** The skips made of malformed replies (not answers, not cached), for the failure message. */
+  private readonly malformedSkips = new WeakSet<Label>();
   /** Recently drawn images (a segment often appears in several pairs of a batch). */
   private readonly images = new Map<string, Promise<string>>();
 
@@ -292,7 +294,9 @@ export class VlmTeacher implements Teacher {
           `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
         );
       }
-      return this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);
+      const l = this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);
+      this.malformedSkips.add(l);
+      return l;
     }
     if (this.config.onRequestError === 'skip') {
       this.tally.failed++;
@@ -377,9 +381,10 @@ export class VlmTeacher implements Teacher {
     }
     if (failures.length > 0) {
       this.tally.failed += failures.length;
-      const done = out.filter((l) => l !== undefined).length;
+      const got = out.filter((l) => l !== undefined);
+      const malformed = got.filter((l) => this.malformedSkips.has(l)).length;
       throw new VlmTeacherError(
-        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${done} answered and cached; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
+        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${got.length - malformed} answered and cached${malformed > 0 ? `, ${malformed} malformed replies` : ''}; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
         failures,
       );
     }

@@ -90,6 +90,13 @@ export const labelCommand: Command = {
       const env = await makeEnv(envConfig, { logger: ctx.logger });
       const envSpec = env.spec;
       env.dispose();
+      // --env must be the env the segments were recorded on: a VLM would render another robot, and B-Pref's thresholds use its horizon.
+      const seg = all[0].a;
+      if (f.env && (envSpec.id !== seg.envId || envSpec.modelHash !== seg.modelHash)) {
+        throw new UsageError(
+          `--env ${f.env}: the store holds segments of ${seg.envId} (model ${seg.modelHash}), not of ${envSpec.id} (model ${envSpec.modelHash}); leave --env out, or give the env the segments were recorded on`,
+        );
+      }
       const teacher = asFlag('--teacher', () =>
         makeTeacher(f.teacher, {
           env: envSpec,

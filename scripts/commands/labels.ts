@@ -13,7 +13,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreement } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
@@ -76,6 +76,13 @@ export const labelsImportCommand: Command = {
     if (!parsed) return 0;
     const { store: path, in: file, json } = parsed.flags;
     const store = openStoreFlag(path, ctx.clock);
+    try {
+      if (!existsSync(file)) throw new UsageError(`--in: ${file} not found (a JSONL file of labels, as prefrl labels export writes)`);
+      if (isFolder(file)) throw new UsageError(`--in: ${file} is a folder; give the JSONL file, e.g. ${join(file, 'labels.jsonl')}`);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     try {
       const r = store.importJsonl(file);
       const total = store.counts().labels;
@@ -164,13 +171,16 @@ export const labelsStatsCommand: Command = {
       const c = store.counts();
       const teachers = teacherStats(store);
       const agreement = store.agreement();
+      // People are spoken of only where the store is meant for them (not an offline run's oracle store).
+      const forPeople = store.forPeople();
       if (json) {
         printJson(ctx.io, {
           store: path,
           pairs: c.pairs,
           pending: c.pending,
           unlabelled: c.unlabelled,
-          waitingForPeople: c.waitingForPeople,
+          forPeople,
+          waitingForPeople: forPeople ? c.waitingForPeople : null,
           labels: c.labels,
           preferences: c.preferences - c.ties,
           ties: c.ties,
@@ -183,7 +193,7 @@ export const labelsStatsCommand: Command = {
       }
       const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
       const lines = [
-        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled, ${c.waitingForPeople} waiting for people), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
+        `${path}: ${c.pairs} pairs (${c.unlabelled} unlabelled${forPeople ? `, ${c.waitingForPeople} waiting for people` : ''}), ${c.labels} labels: ${c.preferences - c.ties} preferences, ${c.ties} ties, ${c.skips} skips${c.timeouts > 0 ? ` (${c.timeouts} of them timeouts, not answers)` : ''}`,
         teachers.length === 0
           ? 'no labels yet'
           : formatTable(

@@ -5,6 +5,7 @@
  * B from the second), e.g. to ask which of two trained policies behaves better. Pairs are drawn
  * with a seed, distinct, windows uniformly over the episodes; adding them again adds nothing.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { checkOutFile } from '../../core/paths.js';
@@ -44,6 +45,32 @@ function load(path: string, flag: '--trajectories' | '--against'): { dir: string
   const trajs = loadTrajectories(dir);
   if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
   return { dir, runDir: runConfig ? dirname(runConfig) : null, trajs };
+}
+
+/**
+ * The run a label store belongs to, when its pairs must all come from that run: an offline run's
+ * store (its dataset is recorded in the store, or, in stores written before that, in the run's
+ * config.json beside it) or a train run's (pairs of its own rollouts). Its labels train the run's
+ * reward model, so pairs from other recordings do not belong in it. Null for any other store
+ * and for a store that holds no segments yet.
+ */
+export function runOfStore(storePath: string, store: LabelStore): { run: string; command: string; source: string } | null {
+  // A store that holds no segments yet has nothing for new pairs to be foreign to.
+  if (store.sources().length === 0) return null;
+  const folder = dirname(resolve(storePath));
+  let config: { command?: unknown; config?: { dataset?: unknown } } = {};
+  const file = join(folder, 'config.json');
+  if (existsSync(file)) {
+    try {
+      config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
+    } catch {
+      // not a run's config: the store's own record decides
+    }
+  }
+  const dataset = store.dataset() ?? (config.command === 'offline' && typeof config.config?.dataset === 'string' ? config.config.dataset : undefined);
+  if (dataset !== undefined) return { run: folder, command: 'offline', source: `its dataset ${dataset}` };
+  if (config.command === 'train') return { run: folder, command: 'train', source: 'its own rollouts' };
+  return null;
 }
 
 /** Whether two recordings hold the same episodes, step for step (the same observations, in the same order). */
@@ -94,7 +121,15 @@ export const pairsCommand: Command = {
     const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
     const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
     try {
+      const owner = runOfStore(storePath, store);
+      if (owner) {
+        throw new UsageError(
+          `--store ${storePath}: the label store of the ${owner.command} run ${owner.run}, whose pairs come from ${owner.source}; --trajectories ${a.dir} is another source, and its pairs would train the run's reward model (give another --store)`,
+        );
+      }
       const res = store.putPairs(pairs);
+      // These pairs are for people to compare (labels stats then counts the pairs waiting for them).
+      store.markForPeople();
       const counts = store.counts();
       const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${shellPath(storePath)}` };
       if (f.json) printJson(ctx.io, summary);

@@ -93,12 +93,23 @@ describe('prefrl label', () => {
       [['--store', empty, '--teacher', 'oracle'], 1, /^prefrl label: .*empty\.sqlite: holds no pairs \(make some with prefrl pairs\)\n$/],
       [['--store', join(root, 'nope.sqlite'), '--teacher', 'oracle'], 2, /^prefrl label: --store: .*nope\.sqlite not found \(a label store, e\.g\. runs\/<id>\/labels\.sqlite\)\n$/],
       [['--store', root, '--teacher', 'oracle'], 2, /^prefrl label: --store: .* is a folder; give the label store file, e\.g\. .*labels\.sqlite\n$/],
+      // --env naming another env than the store's segments (a VLM would render the wrong robot).
+      [['--store', store, '--teacher', 'oracle', '--env', 'reacher'], 2, /^prefrl label: --env reacher: the store holds segments of toy-reach \(model toy-reach-v1\), not of reacher \(model \w+\); leave --env out, or give the env the segments were recorded on\n$/],
     ];
+    const labelCount = () => {
+      const s = LabelStore.open(store, { create: false });
+      const n = s.counts().labels;
+      s.close();
+      return n;
+    };
+    const before = labelCount();
     for (const [args, code, msg] of cases) {
       const c = captureCli();
       expect(await main(['label', ...args], c.ctx), args.join(' ')).toBe(code);
       expect(c.err.join('')).toMatch(msg);
     }
+    // None of them labelled anything.
+    expect(labelCount()).toBe(before);
   });
 
   it('with a VLM teacher, says what the run cost: requests, cache hits and tokens (text and --json); a second run is answered from the cache', { timeout: 120_000 }, async () => {

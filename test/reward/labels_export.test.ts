@@ -53,4 +53,22 @@ describe('labels export --out', () => {
     expect((await cli(['labels', 'export', '--store', path, '--out', jsonl, '--force'])).code).toBe(0);
     expect(readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { teacher: string }).teacher)).toEqual(['human:ada', 'human:ada']);
   });
+
+  it('labels import --in: a missing file or a folder is a usage error naming --in (exit 2), and the store is left as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'labels-import-'));
+    const segs = (await makePairs('toy-reach', { episodes: 2, steps: 20, length: 10, seed: 1 })).flatMap((p) => [p.a, p.b]);
+    const path = join(dir, 'labels.sqlite');
+    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: segs[0].modelHash });
+    store.putPairs([makePair(segs[0], segs[1])]);
+    store.close();
+    const missing = await cli(['labels', 'import', '--store', path, '--in', join(dir, 'nope.jsonl')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toBe(`prefrl labels import: --in: ${join(dir, 'nope.jsonl')} not found (a JSONL file of labels, as prefrl labels export writes)\n`);
+    const folder = await cli(['labels', 'import', '--store', path, '--in', dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.err).toBe(`prefrl labels import: --in: ${dir} is a folder; give the JSONL file, e.g. ${join(dir, 'labels.jsonl')}\n`);
+    const s = LabelStore.open(path, { create: false });
+    expect(s.counts().labels).toBe(0);
+    s.close();
+  });
 });

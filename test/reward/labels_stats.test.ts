@@ -87,7 +87,41 @@ describe('prefrl labels stats', () => {
     const h = captureCli();
     expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
     const text = h.out.join('');
-    expect(text).toContain('8 pairs (2 unlabelled, 8 waiting for people), 8 labels: 4 preferences, 3 ties, 1 skips');
+    // Machines only (HERON, equal), and the store is not for people: no word of people.
+    expect(text).toContain('8 pairs (2 unlabelled), 8 labels: 4 preferences, 3 ties, 1 skips');
     expect(text).toMatch(/heron:h\.json +6 +3 +2 +1 /);
+  });
+
+  it('speaks of people only for a store meant for people (a person among its teachers, or made by prefrl pairs)', async () => {
+    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+    const half = segs.length / 2;
+    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    const path = join(mkdtempSync(join(tmpdir(), 'stats-audience-')), 'labels.sqlite');
+    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    const stats = async () => {
+      const j = captureCli();
+      expect(await main(['labels', 'stats', '--store', path, '--json'], j.ctx)).toBe(0);
+      const t = captureCli();
+      expect(await main(['labels', 'stats', '--store', path], t.ctx)).toBe(0);
+      return { json: lastJson<{ forPeople: boolean; waitingForPeople: number | null; unlabelled: number }>(j.out), text: t.out.join('') };
+    };
+    try {
+      store.putPairs(pairs);
+      // An offline run's oracle: every pair but one labelled by a synthetic teacher.
+      store.putTeacher({ id: 'oracle', kind: 'oracle' });
+      store.addLabels(pairs.slice(1).map((p) => answer(p, 'oracle', true)));
+      let s = await stats();
+      expect(s.json).toMatchObject({ forPeople: false, waitingForPeople: null, unlabelled: 1 });
+      expect(s.text).toContain(`${path}: 8 pairs (1 unlabelled), 7 labels: 7 preferences, 0 ties, 0 skips\n`);
+      expect(s.text).not.toContain('waiting for people');
+      // A person joins (the viewer registers them): the pairs wait for people's answers.
+      store.putTeacher({ id: 'human:ada', kind: 'human' });
+      store.addLabels([answer(pairs[0], 'human:ada', true)]);
+      s = await stats();
+      expect(s.json).toMatchObject({ forPeople: true, waitingForPeople: 7, unlabelled: 0 });
+      expect(s.text).toContain(`${path}: 8 pairs (0 unlabelled, 7 waiting for people), 8 labels: 8 preferences, 0 ties, 0 skips\n`);
+    } finally {
+      store.close();
+    }
   });
 });

@@ -697,6 +697,58 @@ describe('prefrl offline pipeline', () => {
     expect(again.err.join('')).toMatch(/stage reward: dropped its \d+ metrics rows from before; it logs them anew/);
   }, 120_000);
 
+  it('a damaged label store stops a forced reward stage before it drops the metrics rows from before, naming the store', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs', 'label', 'reward'], runsDir: join(dir, 'damaged') }, ctx);
+    const storePath = join(first.runDir, 'labels.sqlite');
+    const metrics = readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8');
+    expect(metrics).toContain('reward/train_loss');
+    // A truncated copy: the first pages only.
+    writeFileSync(storePath, readFileSync(storePath).subarray(0, 8192));
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'], force: true }, ctx)).rejects.toThrow(
+      `${storePath}: a damaged label store (database disk image is malformed); the labels in it cannot be read: restore the file from a copy`,
+    );
+    expect(readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+  });
+
+  it('--resume refuses a dataset file replaced by other data of the same size (the run\'s pairs were cut from the first), naming the file; nothing is dropped', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const file = join(dir, 'replaced.h5');
+    await writeDataset(file, toyDataset());
+    const first = await runOffline({ config: tiny({ dataset: file }), stages: ['pairs', 'label'], runsDir: join(dir, 'replaced') }, ctx);
+    const saved = JSON.parse(readFileSync(join(first.runDir, 'config.json'), 'utf8')) as { dataset: { transitions: number; fingerprint?: string } };
+    expect(saved.dataset.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const metrics = readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8');
+    // The same episodes with every reward halved: as many transitions, other data.
+    const ds = toyDataset();
+    await writeDataset(file, { ...ds, rewards: ds.rewards.map((r) => r / 2) });
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'] }, ctx)).rejects.toThrow(
+      `${file}: is not the dataset the run ${first.runDir} was made from (the same ${saved.dataset.transitions} transitions in number, other contents: fingerprint`,
+    );
+    expect(readFileSync(join(first.runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    expect(existsSync(join(first.runDir, 'artifacts', 'reward_model'))).toBe(false);
+  });
+
+  it('a run whose label store was deleted after the pairs stage says so, and the pairs stage draws the same pairs into a new one', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'lost') }, ctx);
+    const storePath = join(first.runDir, 'labels.sqlite');
+    const drawn = readFileSync(join(first.runDir, 'artifacts', 'pairs.json'), 'utf8');
+    for (const f of [storePath, `${storePath}-wal`, `${storePath}-shm`]) rmSync(f, { force: true });
+    await expect(runOffline({ resume: first.runDir, stages: ['label'] }, ctx)).rejects.toThrow(
+      `--stage label: the pairs stage's label store ${storePath} is missing; run --stage pairs,label to draw the same pairs into a new one`,
+    );
+    expect(existsSync(storePath)).toBe(false);
+    const reward = runOffline({ resume: first.runDir, stages: ['reward'] }, ctx);
+    await expect(reward).rejects.toThrow(`--stage reward: the pairs stage's label store ${storePath} is missing; run --stage pairs,label,reward to draw the same pairs into a new one`);
+    const again = await runOffline({ resume: first.runDir, stages: ['pairs', 'label'] }, ctx);
+    expect(again.stages).toEqual({ pairs: 'ran', label: 'ran' });
+    expect(readFileSync(join(first.runDir, 'artifacts', 'pairs.json'), 'utf8')).toBe(drawn);
+    const store = LabelStore.open(storePath, { create: false });
+    expect(store.counts()).toMatchObject({ pairs: 40, labels: 40, pending: 0 });
+    store.close();
+  });
+
   it('bad input: clear errors naming the flag or the file and field', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--teacher', 'oracle', '--dataset', join(dir, 'missing.h5')], 2, /--dataset: .*missing\.h5.* not found/],

@@ -2,12 +2,15 @@
  * The human teacher's timeout skips are not answers (reward/store.ts header): a pair nobody
  * answered in time stays open for people (`serve`), for `pendingPairs` (a resumed offline run)
  * and in the counts, and is handed out after the pairs never asked; a person's deliberate skip
- * still answers the pair. Stores written before the rule hold the same reason text and read the
- * same way (the JSONL below is what such a store exports).
+ * still answers the pair. A timeout is told by the label's structured `timeout` field (exported
+ * and imported with it), not by the wording of its reason: an imported skip whose reason merely
+ * ends like the human teacher's is an answer. Stores written before the field read their human
+ * teacher's timeout skips as timeouts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { Rng } from '../../core/rng.js';
@@ -42,8 +45,10 @@ function open(): LabelStore {
 const timeout = (pairId: string): Label => ({ id: `t-${pairId}`, pairId, teacher: 'human', kind: 'skip', reason: 'no answer within 3 s (human teacher timeout)' });
 
 describe('timeout skips are not answers', () => {
-  it('isTimeoutSkip tells the timeout reason from a person\'s "can\'t tell" and from preferences', () => {
-    expect(isTimeoutSkip({ kind: 'skip', reason: 'no answer within 900 s (human teacher timeout)' })).toBe(true);
+  it('isTimeoutSkip reads the structured timeout field, not the wording of the reason', () => {
+    expect(isTimeoutSkip({ kind: 'skip', reason: 'no answer within 900 s (human teacher timeout)', timeout: true })).toBe(true);
+    expect(isTimeoutSkip({ kind: 'skip', reason: 'no answer within 900 s (human teacher timeout)' })).toBe(false);
+    expect(isTimeoutSkip({ kind: 'skip', reason: 'no answer within 900 s (human teacher timeout)', timeout: false })).toBe(false);
     expect(isTimeoutSkip({ kind: 'skip', reason: "can't tell (viewer)" })).toBe(false);
     expect(isTimeoutSkip({ kind: 'skip', reason: 'both segments below 10% of the average return' })).toBe(false);
     expect(isTimeoutSkip({ kind: 'preference' })).toBe(false);
@@ -94,24 +99,76 @@ describe('timeout skips are not answers', () => {
     }
   });
 
-  it('a store exported with timeout skips and imported again reads the same (the reason carries the rule)', () => {
+  it('a store exported with timeout skips and imported again reads the same (the structured timeout field carries the rule)', () => {
     const a = open();
     const b = open();
     const file = join(dir, 'labels.jsonl');
     try {
       a.addLabels([timeout(pairs[0].id), timeout(pairs[1].id)]);
+      expect(a.labels().map((l) => l.timeout)).toEqual([true, true]);
       expect(a.exportJsonl(file)).toBe(2);
+      expect(readFileSync(file, 'utf8').split('\n').filter((x) => x !== '').map((x) => (JSON.parse(x) as { timeout?: boolean }).timeout)).toEqual([true, true]);
       expect(b.importJsonl(file)).toMatchObject({ added: 2 });
       expect(b.counts()).toMatchObject({ labels: 2, skips: 2, timeouts: 2, pending: 4, waitingForPeople: 4, unlabelled: 4 });
-      // Written by hand with the older reason text only: the same.
-      const c = open();
-      writeFileSync(file, `${JSON.stringify({ ...timeout(pairs[2].id), createdAt: '2026-12-01T00:00:00.000Z' })}\n`);
-      c.importJsonl(file);
-      expect(c.counts()).toMatchObject({ timeouts: 1, pending: 4 });
-      c.close();
+      // Again: nothing new, and the same labels.
+      expect(b.importJsonl(file)).toMatchObject({ added: 0, duplicates: 2 });
     } finally {
       a.close();
       b.close();
     }
+  });
+
+  it('an imported skip whose reason merely ends with the timeout words is an answer, not a timeout; "timeout": true marks one', () => {
+    const c = open();
+    const file = join(dir, 'imported.jsonl');
+    try {
+      const lines = [
+        { id: 'i0', pairId: pairs[0].id, teacher: 'human:ada', kind: 'skip', reason: 'I waited, then gave up (human teacher timeout)', createdAt: '2026-12-01T00:00:00.000Z' },
+        { id: 'i1', pairId: pairs[1].id, teacher: 'human', kind: 'skip', reason: 'no answer within 3 s (human teacher timeout)', createdAt: '2026-12-01T00:00:01.000Z' },
+        { id: 'i2', pairId: pairs[2].id, teacher: 'human', kind: 'skip', reason: 'no answer within 3 s (human teacher timeout)', timeout: true, createdAt: '2026-12-01T00:00:02.000Z' },
+      ];
+      writeFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      expect(c.importJsonl(file)).toMatchObject({ added: 3 });
+      // i0 and i1 answer their pairs (skips); i2 is a timeout: p2 and the never-labelled p3 stay open.
+      expect(c.counts()).toMatchObject({ labels: 3, skips: 3, timeouts: 1, pending: 2, unlabelled: 2 });
+      expect(c.pendingPairs().map((p) => p.id)).toEqual([pairs[3].id, pairs[2].id]);
+      // A timeout on a preference, or a timeout that is not true or false, is refused naming the line.
+      writeFileSync(file, `${JSON.stringify({ id: 'i3', pairId: pairs[3].id, teacher: 'human', kind: 'preference', probFirst: 1, timeout: true })}\n`);
+      expect(() => c.importJsonl(file)).toThrow(`${file} (line 1): only a skip can be a timeout`);
+      writeFileSync(file, `${JSON.stringify({ id: 'i3', pairId: pairs[3].id, teacher: 'human', kind: 'skip', reason: 'x', timeout: 'yes' })}\n`);
+      expect(() => c.importJsonl(file)).toThrow(`${file} (line 1): timeout must be true or false, got "yes"`);
+      expect(c.counts().labels).toBe(3);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a store written before the timeout field reads its human teacher\'s timeout skips as timeouts (and only those)', () => {
+    const path = join(dir, `${n++}-old.sqlite`);
+    const s = LabelStore.open(path, { clock: new ManualClock() });
+    s.putPairs(pairs);
+    s.close();
+    // The labels table as stores before the field hold it: no timeout column.
+    const db = new Database(path);
+    db.exec('ALTER TABLE labels DROP COLUMN timeout');
+    const ins = db.prepare("INSERT INTO labels (id, pair_id, teacher, kind, reason, created_at) VALUES (?, ?, ?, 'skip', ?, 0)");
+    db.prepare("INSERT INTO teachers (id, kind) VALUES ('human', 'human'), ('human:ada', 'human')").run();
+    ins.run('t0', pairs[0].id, 'human', 'no answer within 60 s (human teacher timeout)');
+    ins.run('a1', pairs[1].id, 'human:ada', 'my own words (human teacher timeout)');
+    db.close();
+    const old = LabelStore.open(path, { create: false });
+    try {
+      expect(old.counts()).toMatchObject({ labels: 2, skips: 2, timeouts: 1, pending: 3, unlabelled: 3 });
+      expect(old.labels().map((l) => [l.id, l.timeout])).toEqual([
+        ['t0', true],
+        ['a1', undefined],
+      ]);
+    } finally {
+      old.close();
+    }
+    // Opened again (already migrated): the same.
+    const again = LabelStore.open(path, { create: false });
+    expect(again.counts()).toMatchObject({ timeouts: 1, pending: 3 });
+    again.close();
   });
 });

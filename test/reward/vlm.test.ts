@@ -414,6 +414,8 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     expect(err).toBeInstanceOf(VlmTeacherError);
     expect((err as Error).message).toMatch(new RegExp(`: ${MALFORMED_STREAK} replies in a row were not chat completions \\(last: .*\\); check baseUrl= in --teacher \\(.*\\) and model= in --teacher$`));
     expect(bad.counts().malformed).toBeGreaterThanOrEqual(MALFORMED_STREAK); // pairs already in flight finish
+    // Malformed replies are neither answers nor cached: the message does not count them as such.
+    expect((err as Error).message).toMatch(/^VLM teacher: \d+ of 8 queries failed \(0 answered and cached, \d+ malformed replies; a re-run asks only the rest\)/);
     // Every other stage-1 reply well-formed: never 5 in a row, so the pairs are skips as before.
     let n = 0;
     const flaky = await stub((r) => (isStage1(r) && n++ % 2 === 0 ? { body: { status: 'ok' } } : { body: completion(isStage1(r) ? 'analysis' : '0') }));
