@@ -272,7 +272,7 @@ export class HumanTeacher implements Teacher {
             return id === null ? undefined : store.getLabel(id);
           };
           store.addLabels(
-            missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, ...labelHead(this.id, p.id), reason })),
+            missing.filter((p) => before(p) === undefined).map((p) => ({ kind: 'skip' as const, ...labelHead(this.id, p.id), reason, timeout: true })),
           );
           this.logger.warn(
             `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,

@@ -447,7 +447,7 @@ describe('human teacher (scripted page)', () => {
     expect(done).toBe(false);
     clock.advance(4500); // 10.5 s after the last answer: idle
     const [l] = await pending;
-    expect(l).toMatchObject({ pairId: p1.id, teacher: 'human', kind: 'skip', reason: 'no answer within 10 s (human teacher timeout)' });
+    expect(l).toMatchObject({ pairId: p1.id, teacher: 'human', kind: 'skip', reason: 'no answer within 10 s (human teacher timeout)', timeout: true });
   });
 
   it('pairs that timed out are asked again by a later batch (a resumed run): the page gets them, the person\'s answers are returned; a second timeout returns the first timeout skip', async () => {
