@@ -235,8 +235,11 @@ export function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: Co
   return { flags: out as Parsed<S>, positionals, help, given: seen };
 }
 
-/** Help text for a command: usage line, summary, positionals and flags with defaults. */
-export function helpText<S extends FlagSpec>(spec: CommandSpec<S>): string {
+/**
+ * Help text for a command: usage line, summary, positionals and flags with defaults; `extra`:
+ * more flag lines ([flag, doc]) shown before --help (e.g. a spelling the command layer adds).
+ */
+export function helpText<S extends FlagSpec>(spec: CommandSpec<S>, extra: readonly (readonly [string, string])[] = []): string {
   const pos = (spec.positionals ?? []).map((p) => `${p.required === false ? `[${p.name}]` : `<${p.name}>`}${p.variadic ? '...' : ''}`).join(' ');
   const lines = [`Usage: ${spec.command}${pos ? ` ${pos}` : ''} [flags]`, '', spec.summary, ''];
   if (spec.positionals && spec.positionals.length > 0) {
@@ -257,11 +260,17 @@ export function helpText<S extends FlagSpec>(spec: CommandSpec<S>): string {
     else if (def.default !== undefined && !(def.kind === 'bool' && def.default === false)) {
       right += ` (default: ${Array.isArray(def.default) ? def.default.join(',') : String(def.default)})`;
     } else if (def.default === undefined && !def.optional) right += ' (required)';
-    lines.push(left.length > 30 ? `  ${left}\n  ${''.padEnd(30)} ${right}` : `  ${left.padEnd(30)} ${right}`);
+    lines.push(flagLine(left, right));
   }
+  for (const [left, right] of extra) lines.push(flagLine(left, right));
   lines.push(`  ${'--help'.padEnd(30)} Show this help`);
   if (spec.epilog) lines.push('', spec.epilog);
   return lines.join('\n');
+}
+
+/** One flag line of the help: the flag in a 30-column field, then its doc (on the next line when the flag is longer). */
+function flagLine(left: string, right: string): string {
+  return left.length > 30 ? `  ${left}\n  ${''.padEnd(30)} ${right}` : `  ${left.padEnd(30)} ${right}`;
 }
 
 /**

@@ -10,6 +10,7 @@ import { type CommandSpec, type FlagSpec, flagName, helpText, type ParseResult, 
 import { Logger, type Sink } from '../core/log.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
+import { looksLikeModelPath } from '../envs/registry.js';
 import { LabelStore } from '../reward/store.js';
 
 export interface Io {
@@ -49,13 +50,49 @@ export interface Command {
   run(argv: readonly string[], ctx: CommandContext): Promise<number>;
 }
 
+/** Whether a command takes `--model path.xml`: it has `--env` and `--task` (bring-your-own robots) and no `--model` of its own. */
+function takesModel(spec: CommandSpec<FlagSpec>): boolean {
+  return 'env' in spec.flags && 'task' in spec.flags && !('model' in spec.flags);
+}
+
+/** The help line of `--model` (see `modelAsEnv`). */
+const MODEL_HELP: readonly [string, string] = ['--model S', 'path to an MJCF .xml file (a bring-your-own robot): the same as --env path/to/robot.xml'];
+
+/**
+ * `--model path/to/robot.xml` on a command that takes `--env` and `--task`: the same as `--env
+ * path/to/robot.xml` (argv with it spelled so). Refused, naming --model, when --env is given too,
+ * the value is missing or names no model file (a built-in id goes with --env), or the file is not
+ * there. Arguments after `--` are left alone.
+ */
+export function modelAsEnv(argv: readonly string[], spec: CommandSpec<FlagSpec>): readonly string[] {
+  if (!takesModel(spec)) return argv;
+  const end = argv.indexOf('--') < 0 ? argv.length : argv.indexOf('--');
+  const at = argv.slice(0, end).flatMap((a, i) => (a === '--model' || a.startsWith('--model=') ? [i] : []));
+  if (at.length === 0) return argv;
+  const fail = (msg: string): never => {
+    throw new UsageError(`${spec.command}: ${msg}`);
+  };
+  if (at.length > 1) fail('flag --model given twice');
+  if (argv.slice(0, end).some((a) => a === '--env' || a.startsWith('--env='))) {
+    fail('--model and --env both name the env; give one (--model path/to/robot.xml is the same as --env path/to/robot.xml)');
+  }
+  const i = at[0];
+  const inline = argv[i].startsWith('--model=');
+  const value = inline ? argv[i].slice('--model='.length) : argv[i + 1];
+  if (value === undefined || (!inline && i + 1 >= end) || (!inline && value.startsWith('--') && value.length > 2)) fail('flag --model needs a value');
+  if (!looksLikeModelPath(value)) fail(`--model: expected a path to an MJCF .xml file, got ${JSON.stringify(value)} (a built-in env goes with --env ${value})`);
+  if (!existsSync(value)) fail(`--model: model file ${JSON.stringify(value)} not found`);
+  return [...argv.slice(0, i), '--env', value, ...argv.slice(i + (inline ? 1 : 2))];
+}
+
 /**
  * Parse argv for a command. Returns null after printing help (the command then exits 0).
+ * Commands with `--env` and `--task` also take `--model path.xml` (see `modelAsEnv`).
  */
 export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: CommandSpec<S>, io: Io): ParseResult<S> | null {
-  const parsed = parseFlags(argv, spec);
+  const parsed = parseFlags(modelAsEnv(argv, spec), spec);
   if (parsed.help) {
-    io.stdout.write(`${helpText(spec)}\n`);
+    io.stdout.write(`${helpText(spec, takesModel(spec) ? [MODEL_HELP] : [])}\n`);
     return null;
   }
   return parsed;
