@@ -58,10 +58,11 @@
  * stores a skip marked as a timeout: the labels table's `timeout` column (1), a StoredLabel's
  * `timeout: true`, a JSONL line's `"timeout": true`. Its reason ends with TIMEOUT_SKIP_TAG ("no
  * answer within 60 s (human teacher timeout)"), but the wording of a reason decides nothing: an
- * imported skip whose free text happens to end the same way is an answer. Two places read the
- * words, both for the human teacher's own skips only (teacher id "human"): `addLabels` given such
- * a skip without a `timeout` field (the human teacher writes them so), and a store written
- * before the column, whose human-teacher skips of that reason are marked when it is opened. Such
+ * imported skip of a person (`human:<name>`) whose free text happens to end the same way is an
+ * answer. The words are read only for the human teacher's own skips (teacher id "human", which
+ * stores nothing but its timeouts) that carry no `timeout` field: labels given to `addLabels` or
+ * imported (JSONL exported before the field) without it, and a store written before the column,
+ * whose human-teacher skips of that reason are marked when it is opened. Such
  * a skip keeps the run going (the pair is settled for that call) but does not fill the pair:
  * `pendingPairs`, `counts()` and `nextPairFor` leave it out, so a resumed run, `--stage label
  * --force` and `prefrl serve` ask the pair again, after the pairs never asked (a late person
@@ -336,9 +337,9 @@ export function isTimeoutSkip(l: Pick<Label, 'kind'> & { reason?: string | null;
 }
 
 /**
- * Whether a label given to `addLabels` without a `timeout` field is the human teacher's timeout
- * skip, from its reason (reward/teachers/human.ts writes them so): the one teacher id that
- * stores timeouts, and the reason it writes. Imports do not use this.
+ * Whether a label stored or imported without a `timeout` field is the human teacher's timeout
+ * skip, from its reason (what the human teacher wrote before the field): the one teacher id that
+ * stores timeouts, and the reason it writes.
  */
 function humanTimeoutByReason(l: NewLabel): boolean {
   return l.teacher === HUMAN_TEACHER_ID && l.kind === 'skip' && typeof l.reason === 'string' && l.reason.endsWith(TIMEOUT_SKIP_TAG);
@@ -1037,11 +1038,11 @@ export class LabelStore {
    * pair ends with its label.
    */
   addLabels(labels: readonly NewLabel[]): AddLabelsResult {
-    return this.insertLabels(labels, true);
+    return this.insertLabels(labels);
   }
 
-  /** addLabels; `byReason`: a human-teacher skip without a `timeout` field is read by its reason (not for imports). */
-  private insertLabels(labels: readonly NewLabel[], byReason: boolean): AddLabelsResult {
+  /** addLabels (and imports): a human-teacher skip without a `timeout` field is read by its reason (`humanTimeoutByReason`). */
+  private insertLabels(labels: readonly NewLabel[]): AddLabelsResult {
     const db = this.live();
     for (const l of labels) {
       const problem = labelProblem(l);
@@ -1079,7 +1080,7 @@ export class LabelStore {
             l.comment ?? null,
             l.raw ?? null,
             l.createdAt !== undefined ? Date.parse(l.createdAt) : now,
-            (l.timeout ?? (byReason && humanTimeoutByReason(l))) ? 1 : 0,
+            (l.timeout ?? humanTimeoutByReason(l)) ? 1 : 0,
           );
           endLease.run(l.pairId, l.teacher);
           added++;
@@ -1330,7 +1331,7 @@ export class LabelStore {
       taken.set(key, answerOf(l));
       labels.push(l);
     }
-    const r = this.insertLabels(labels, false);
+    const r = this.insertLabels(labels);
     const count = lines.filter((s) => s.trim() !== '').length;
     return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
   }

@@ -118,7 +118,7 @@ describe('timeout skips are not answers', () => {
     }
   });
 
-  it('an imported skip whose reason merely ends with the timeout words is an answer, not a timeout; "timeout": true marks one', () => {
+  it('an imported skip of a person whose reason merely ends with the timeout words is an answer; "timeout": true marks a timeout, and so does the human teacher\'s own skip of an export made before the field', () => {
     const c = open();
     const file = join(dir, 'imported.jsonl');
     try {
@@ -129,9 +129,9 @@ describe('timeout skips are not answers', () => {
       ];
       writeFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
       expect(c.importJsonl(file)).toMatchObject({ added: 3 });
-      // i0 and i1 answer their pairs (skips); i2 is a timeout: p2 and the never-labelled p3 stay open.
-      expect(c.counts()).toMatchObject({ labels: 3, skips: 3, timeouts: 1, pending: 2, unlabelled: 2 });
-      expect(c.pendingPairs().map((p) => p.id)).toEqual([pairs[3].id, pairs[2].id]);
+      // i0 (a person's skip) answers its pair; i1 (the human teacher's, exported before the field) and i2 are timeouts: p1, p2 and the never-labelled p3 stay open.
+      expect(c.counts()).toMatchObject({ labels: 3, skips: 3, timeouts: 2, pending: 3, unlabelled: 3 });
+      expect(c.pendingPairs().map((p) => p.id)).toEqual([pairs[3].id, pairs[1].id, pairs[2].id]);
       // A timeout on a preference, or a timeout that is not true or false, is refused naming the line.
       writeFileSync(file, `${JSON.stringify({ id: 'i3', pairId: pairs[3].id, teacher: 'human', kind: 'preference', probFirst: 1, timeout: true })}\n`);
       expect(() => c.importJsonl(file)).toThrow(`${file} (line 1): only a skip can be a timeout`);
