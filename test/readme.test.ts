@@ -7,6 +7,7 @@
  *   the same for inline spans like `iql --algo bc` that name a command without `prefrl`;
  * - the command table has a row for every command of `prefrl --help`;
  * - every relative link points to a file or folder that exists;
+ * - each Results row's first command is recorded in the output file the row links;
  * - the environment table matches `prefrl envs --json` (sizes, dt, horizon, reward terms and weights).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -148,6 +149,21 @@ describe('README', () => {
     const targets = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((t) => !/^[a-z]+:/.test(t) && !t.startsWith('#'));
     expect(targets.length).toBeGreaterThan(10);
     expect(targets.filter((t) => !existsSync(join(REPO, t.split('#')[0])))).toEqual([]);
+  });
+
+  it("each result row's first command is one its committed output file records", () => {
+    const rows = section(README, '## Results')
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| What ') && !l.startsWith('|---'));
+    expect(rows.length).toBeGreaterThan(8);
+    for (const row of rows) {
+      const cells = row.split(' | ');
+      const command = /`([^`]+)`/.exec(cells[3])?.[1];
+      const output = /\]\(([^)]+)\)/.exec(cells[4])?.[1];
+      expect([command, output], row.slice(0, 80)).not.toContain(undefined);
+      const recorded = readFileSync(join(REPO, output!), 'utf8');
+      expect(recorded.includes(command!), `${output} records \`${command}\``).toBe(true);
+    }
   });
 
   it('the environment table matches prefrl envs --json', async () => {
