@@ -6,7 +6,7 @@
  *   and every --flag written after it in the same snippet is listed in that command's --help;
  *   the same for inline spans like `iql --algo bc` that name a command without `prefrl`;
  * - the command table has a row for every command of `prefrl --help`;
- * - every relative link points to a file or folder that exists;
+ * - every relative link, and every repository file it names in code (scripts it runs), exists;
  * - each Results row's first command is recorded in the output file the row links;
  * - the environment table matches `prefrl envs --json` (sizes, dt, horizon, reward terms and weights).
  */
@@ -149,6 +149,10 @@ describe('README', () => {
     const targets = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((t) => !/^[a-z]+:/.test(t) && !t.startsWith('#'));
     expect(targets.length).toBeGreaterThan(10);
     expect(targets.filter((t) => !existsSync(join(REPO, t.split('#')[0])))).toEqual([]);
+    // Scripts and files it names in code (`bash benchmarks/offline.sh`, `npx tsx benchmarks/select_inputs.ts <run>`).
+    const named = [...README.matchAll(/(?<![\w/.-])((?:benchmarks|scripts|test|envs|reward|agents|viewer|core)\/[\w./-]+\.(?:ts|mjs|js|sh|md|txt|json))/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.filter((t) => !existsSync(join(REPO, t)))).toEqual([]);
   });
 
   it("each result row's first command is one its committed output file records", () => {
