@@ -50,7 +50,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { checkEnv, datasetToTrajectories, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
+import { checkEnv, datasetToTrajectories, episodeRanges, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
 import { evaluatePolicy } from '../agents/ppo.js';
@@ -580,6 +580,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   checkEnv(ds, envSpec);
   if (envSpec.actDim === 0) throw new UsageError(`--dataset: ${envSpec.id} has no actuators, so IQL and BC have no action to learn; add an <actuator> to the model`);
   checkTeacherInputs(ds, cfg.teacher);
+  // Before the run folder is made: a run that cannot cut a segment would be left unfinished.
+  if (stages.includes('pairs')) checkSegmentLength(ds, cfg);
   const backend = await initBackend(cfg.backend);
   log.info(describeBackend(backend));
 
@@ -763,12 +765,18 @@ export function sampleDistinctPairs(draw: () => [Segment, Segment], count: numbe
   return out;
 }
 
+/** Refuse a --segment-length longer than every episode of the dataset (no segment could be cut), naming the longest. */
+function checkSegmentLength(ds: OfflineDataset, cfg: Pick<OfflineConfig, 'dataset' | 'segmentLength'>): void {
+  const longest = episodeRanges(ds).reduce((m, e) => Math.max(m, e.length), 0);
+  if (longest < cfg.segmentLength) {
+    throw new UsageError(`--segment-length: no episode of ${cfg.dataset} has ${cfg.segmentLength} steps (the longest has ${longest}); use at most ${longest}`);
+  }
+}
+
 async function stagePairs(c: Ctx): Promise<boolean> {
   const ds = await c.dataset();
+  checkSegmentLength(ds, c.cfg);
   const trajs = trajectories(c, ds);
-  if (!trajs.some((t) => t.length >= c.cfg.segmentLength)) {
-    throw new UsageError(`--segment-length: no episode of ${c.cfg.dataset} has ${c.cfg.segmentLength} steps`);
-  }
   const active = c.cfg.query !== 'uniform';
   const count = active ? roundSize(c.cfg) : c.cfg.labels;
   const pairs = samplePairsFromTrajectories(trajs, count, c.cfg.segmentLength, new Rng(c.cfg.seed).fork('offline-pairs'), c.cfg.dataset);

@@ -757,6 +757,7 @@ describe('prefrl offline pipeline', () => {
       [['--dataset', data], 2, /--teacher: required/],
       [['--teacher', 'oracle', '--dataset', data, '--stage', 'train'], 2, /--stage: unknown stage "train"/],
       [['--teacher', 'oracle', '--dataset', data, '--segment-length', '0'], 2, /--segment-length/],
+      [['--teacher', 'oracle', '--dataset', data, '--segment-length', '51'], 2, /^prefrl offline: --segment-length: no episode of .*toy\.h5 has 51 steps \(the longest has 50\); use at most 50\n$/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-lr', '0'], 2, /--reward-lr: expected a finite number > 0, got 0/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-weight-decay', '-1'], 2, /--reward-weight-decay/],
       [['--teacher', 'oracle', '--dataset', data, '--reward-input-l1', 'x'], 2, /--reward-input-l1/],
