@@ -320,6 +320,34 @@ export const WEIGHTS_FILE = 'weights.bin';
 /** Extra facts saved with a model (training options and results, for people and tools). */
 export type ModelMeta = Record<string, unknown>;
 
+/** The env a reward model's training segments came from (`meta.env`; models saved before it have none). */
+export interface ModelEnv {
+  readonly id: string;
+  readonly modelHash: string;
+}
+
+/** `meta.env` of a model, when it holds a well-formed one. */
+export function modelEnv(net: Pick<RewardNet, 'meta'>): ModelEnv | undefined {
+  const e = net.meta.env as Partial<ModelEnv> | undefined;
+  return typeof e === 'object' && e !== null && typeof e.id === 'string' && typeof e.modelHash === 'string' ? { id: e.id, modelHash: e.modelHash } : undefined;
+}
+
+/**
+ * Whether a reward model fits data or an env of `envId` / `modelHash` (`what` names them in the
+ * message, e.g. "the dataset was recorded on"): `error` when the model was trained on another env,
+ * `warning` when on the same env id with another model file (an edited MJCF may still fit); both
+ * undefined when it fits or either side does not say.
+ */
+export function envFit(net: Pick<RewardNet, 'meta'>, envId: string | undefined, modelHash: string | undefined, what: string): { error?: string; warning?: string } {
+  const e = modelEnv(net);
+  if (!e || !envId || envId === 'unknown') return {};
+  if (e.id !== envId) return { error: `the model was trained on segments of ${e.id}; ${what} ${envId}` };
+  if (modelHash && modelHash !== 'unknown' && e.modelHash !== modelHash) {
+    return { warning: `the model was trained on segments of ${e.id} from another model file (hash ${e.modelHash}); ${what} ${envId} with hash ${modelHash}` };
+  }
+  return {};
+}
+
 export interface PredictOptions {
   /** Transitions per forward pass (default 8192); results do not depend on it. */
   readonly chunkSize?: number;

@@ -12,7 +12,7 @@ import { episodeReturns, type OfflineDataset } from '../agents/dataset.js';
 import { datasetRewards } from '../agents/iql.js';
 import { InputError } from '../core/errors.js';
 import { pearson } from '../core/math.js';
-import type { RewardNet } from './network.js';
+import { envFit, type RewardNet } from './network.js';
 
 export interface Relabelling {
   /** The model's reward of every transition [ds.size]. */
@@ -27,8 +27,11 @@ export interface Relabelling {
 
 /** Why a model cannot relabel a dataset (sizes differ), or null when it can. */
 export function relabelMismatch(net: RewardNet, ds: OfflineDataset): string | null {
-  if (net.config.obsDim === ds.obsDim && net.config.actDim === ds.actDim) return null;
-  return `the model takes obs/act sizes ${net.config.obsDim}/${net.config.actDim}, the dataset has ${ds.obsDim}/${ds.actDim}`;
+  if (net.config.obsDim !== ds.obsDim || net.config.actDim !== ds.actDim) {
+    return `the model takes obs/act sizes ${net.config.obsDim}/${net.config.actDim}, the dataset has ${ds.obsDim}/${ds.actDim}`;
+  }
+  // Sizes alone let a model of another env with the same sizes through.
+  return envFit(net, ds.meta.envId, ds.meta.modelHash, 'the dataset was recorded on').error ?? null;
 }
 
 /** Relabel every transition with the model's ensemble mean and measure it against the true rewards. */

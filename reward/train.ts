@@ -40,7 +40,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
-import { InputNormalizer, type RewardNet } from './network.js';
+import { InputNormalizer, type ModelEnv, type RewardNet } from './network.js';
 import type { Label, Pair, PreferenceModelKind } from './types.js';
 
 export interface TrainOptions {
@@ -571,6 +571,14 @@ export function noImprovementWarning(res: Pick<TrainResult, 'bestEpoch' | 'valPa
  * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
  * record the preference model in its config. See the header for the procedure.
  */
+/** The env (id and model hash) every segment of the pairs comes from; undefined when they differ or are unknown. */
+export function segmentsEnv(pairs: readonly Pair[]): ModelEnv | undefined {
+  if (pairs.length === 0) return undefined;
+  const { envId: id, modelHash } = pairs[0].a;
+  if (!id || id === 'unknown' || !modelHash || modelHash === 'unknown') return undefined;
+  return pairs.every((p) => [p.a, p.b].every((s) => s.envId === id && s.modelHash === modelHash)) ? { id, modelHash } : undefined;
+}
+
 export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
   const { onEpoch, onStep } = options;
@@ -671,9 +679,12 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   }
   if (nVal > 0) for (let k = 0; k < m; k++) net.setMemberWeights(k, bestWeights[k]);
   const final = evaluate(net, val, o.temperature, o.flipRate);
-  // Saved with the model: the temperature is part of the preference model's meaning.
+  // Saved with the model: the temperature is part of the preference model's meaning, and the
+  // env of the segments tells later users (iql, train --reward model:) which env it rewards.
+  const env = segmentsEnv(lp.pairs);
   net.meta = {
     ...net.meta,
+    ...(env ? { env } : {}),
     training: {
       preferenceModel: o.preferenceModel,
       temperature: o.temperature,

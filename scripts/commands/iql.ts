@@ -32,7 +32,7 @@ import { UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { RewardNet } from '../../reward/network.js';
+import { envFit, RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
@@ -130,6 +130,8 @@ export const iqlCommand: Command = {
         try {
           const problem = relabelMismatch(net, ds);
           if (problem) throw new UsageError(`--reward: ${problem}`);
+          const other = envFit(net, ds.meta.envId, ds.meta.modelHash, 'the dataset was recorded on').warning;
+          if (other) ctx.logger.warn(`--reward: ${other}`);
           const rel = relabelDataset(ds, net);
           rewardKind = rel.kind;
           if (rewardKind === 'advantage') {

@@ -16,7 +16,7 @@ import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
-import { RewardNet } from '../../reward/network.js';
+import { envFit, RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions } from '../../reward/train.js';
@@ -347,6 +347,13 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
         `--reward: the model in ${source.dir} takes ${c.obsDim} observation and ${c.actDim} action values; ${envSpec.id} has ${envSpec.obsDim} and ${envSpec.actDim}`,
       );
     }
+    // Sizes alone let a model of another env with the same sizes through.
+    const fit = envFit(model, envSpec.id, envSpec.modelHash, 'this run is on');
+    if (fit.error) {
+      model.dispose();
+      throw new UsageError(`--reward: ${fit.error} (${source.dir})`);
+    }
+    if (fit.warning) ctx.logger.warn(`--reward: ${fit.warning} (${source.dir})`);
   }
   warnIgnoredTrainFlags(f, given, ctx);
   // Until the loop owns the models (it disposes them on every path out), a failure here must.

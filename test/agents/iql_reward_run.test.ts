@@ -54,6 +54,21 @@ describe('prefrl iql --reward model:<run folder>', () => {
     expect(err.join('')).toContain(`reward from the model in ${join(runDir, 'artifacts', 'reward_model')}`);
   }, 60_000);
 
+  it('a model trained on another env (its meta.env) is refused naming --reward, even with the same sizes; the same env from another model file only warns', async () => {
+    const other = join(dir, 'other-env-model');
+    const net = RewardNet.create({ obsDim: TOY_SPEC.obsDim, actDim: TOY_SPEC.actDim, hidden: [4], members: 1 }, new Rng(2));
+    net.meta = { env: { id: 'reacher', modelHash: 'abc' } };
+    net.save(other);
+    await expectUsageError(['iql', '--dataset', data, '--reward', `model:${other}`], join(dir, 'bad-runs'), /\nprefrl iql: --reward: the model was trained on segments of reacher; the dataset was recorded on toy-reach\n$/);
+    const edited = join(dir, 'edited-model');
+    net.meta = { env: { id: 'toy-reach', modelHash: 'abc' } };
+    net.save(edited);
+    net.dispose();
+    const { ctx, err } = captureCli();
+    expect(await main(['iql', '--dataset', data, '--reward', `model:${edited}`, ...TINY, '--runs-dir', join(dir, 'iql-edited')], ctx), err.join('')).toBe(0);
+    expect(err.join('')).toContain(`warn: --reward: the model was trained on segments of toy-reach from another model file (hash abc); the dataset was recorded on toy-reach with hash ${TOY_SPEC.modelHash}`);
+  }, 60_000);
+
   it('a folder with no model.json there or in artifacts/reward_model, and an empty model:, exit 2 naming --reward', async () => {
     await expectUsageError(['iql', '--dataset', data, '--reward', `model:${join(dir, 'empty-run')}`], join(dir, 'bad-runs'), /--reward: .*empty-run holds no reward model \(no model\.json there or in artifacts\/reward_model\)/);
     await expectUsageError(['iql', '--dataset', data, '--reward', 'model:'], join(dir, 'bad-runs'), /--reward: expected true, success or model:<dir>, got "model:"/);

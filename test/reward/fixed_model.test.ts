@@ -74,6 +74,19 @@ describe('rewardSource (--reward)', () => {
 });
 
 describe('prefrl train --reward model:<dir>', () => {
+  it('refuses a model trained on another env with the same sizes (its meta.env), naming --reward and the folder, before a run folder exists', async () => {
+    const other = join(dir, 'other-env');
+    const net = knownModel();
+    net.meta = { ...net.meta, env: { id: 'reacher', modelHash: 'abc' } };
+    net.save(other);
+    net.dispose();
+    await expectUsageError(
+      ['train', '--env', 'toy-reach', '--reward', `model:${other}`, '--steps', '512', '--num-envs', '2', '--num-steps', '256', '--workers', '0'],
+      join(dir, 'refused-runs'),
+      new RegExp(`\\nprefrl train: --reward: the model was trained on segments of reacher; this run is on toy-reach \\(${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\n$`),
+    );
+  });
+
   it('trains PPO on the saved model\'s output (with its saved standardisation) and keeps a copy of the model in the run', async () => {
     const { ctx, out, err } = captureCli();
     const args = ['train', '--env', 'toy-reach', '--reward', `model:${join(dir, 'run-a')}`, '--steps', '1024', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-every', '4096', '--eval-episodes', '1', '--runs-dir', join(dir, 'runs'), '--name', 'fixed', '--quiet', '--json'];

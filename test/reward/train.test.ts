@@ -174,6 +174,8 @@ describe('preference loss', () => {
     await trainRewardModel(net, pairs, labels, { rng: new Rng(1), epochs: 2, batchSize: 8, lr: 1e-2, inputProx: 1e4, valFraction: 0 });
     expect(Array.from(net.getMemberWeights(0)[0]).every((v) => v === 0)).toBe(true);
     expect(net.meta.training).toMatchObject({ inputProx: 1e4 });
+    // The env of the segments is saved with the model, for iql / train --reward model: to check.
+    expect(net.meta.env).toEqual({ id: 'toy-reach', modelHash: 'toy-reach-v1' });
     await expect(trainRewardModel(net, pairs, labels, { rng: new Rng(1), inputProx: -1 })).rejects.toThrow(/inputProx must be a finite number >= 0, got -1/);
     net.dispose();
   });
