@@ -16,7 +16,7 @@
  * [-0.9, 0.9]^2, zero velocity.
  */
 import { Rng } from '../core/rng.js';
-import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
+import { ActionError, checkStateFinite, clipAction, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
 
 const DT = 0.1;
 const HORIZON = 50;
@@ -89,12 +89,8 @@ export class ToyReachEnv implements Env {
   step(action: ArrayLike<number>): StepResult {
     if (this.disposed) throw new Error('toy-reach: env used after dispose()');
     if (this.done) throw new Error(`toy-reach step ${this.t}: step() called before reset() or after the episode ended`);
-    if (action.length !== 2) throw new ActionError('toy-reach', this.t, `action has length ${action.length}, expected 2`);
     const a = [0, 0];
-    for (let i = 0; i < 2; i++) {
-      if (!Number.isFinite(action[i])) throw new ActionError('toy-reach', this.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
-      a[i] = Math.fround(Math.min(1, Math.max(-1, action[i])));
-    }
+    clipAction(this.spec, this.t, action, a);
     for (let i = 0; i < 2; i++) {
       this.qvel[i] = 0.8 * this.qvel[i] + 0.5 * a[i];
       const p = this.qpos[i] + DT * this.qvel[i];

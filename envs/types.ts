@@ -110,6 +110,20 @@ export class ActionError extends Error {
 }
 
 /**
+ * The action a step takes: checked (length, finite entries; an ActionError names the env and step
+ * `t`) and written into `out` clipped to the bounds at float32 precision (what trajectories and
+ * datasets store, so recordings replay exactly). One rule for step() and transitionTerms().
+ */
+export function clipAction(spec: Pick<EnvSpec, 'id' | 'actDim' | 'actLow' | 'actHigh'>, t: number, action: ArrayLike<number>, out: Float64Array | number[]): void {
+  if (action.length !== spec.actDim) throw new ActionError(spec.id, t, `action has length ${action.length}, expected ${spec.actDim}`);
+  for (let i = 0; i < spec.actDim; i++) {
+    const x = action[i];
+    if (!Number.isFinite(x)) throw new ActionError(spec.id, t, `action[${i}] is ${x}; actions must be finite numbers`);
+    out[i] = Math.fround(x < spec.actLow[i] ? spec.actLow[i] : x > spec.actHigh[i] ? spec.actHigh[i] : x);
+  }
+}
+
+/**
  * Throws naming the env and the first non-finite entry of a state given to setState (a NaN
  * state stepped into an "unstable" truncation that restored the NaN state and observed NaN).
  */

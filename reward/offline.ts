@@ -774,8 +774,8 @@ function checkSegmentLength(ds: OfflineDataset, cfg: Pick<OfflineConfig, 'datase
 }
 
 async function stagePairs(c: Ctx): Promise<boolean> {
+  // (runOffline checked --segment-length against the dataset before any stage ran.)
   const ds = await c.dataset();
-  checkSegmentLength(ds, c.cfg);
   const trajs = trajectories(c, ds);
   const active = c.cfg.query !== 'uniform';
   const count = active ? roundSize(c.cfg) : c.cfg.labels;

@@ -12,7 +12,7 @@
  */
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { ActionError, checkStateFinite, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
+import { ActionError, checkStateFinite, clipAction, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
 import { Physics } from './physics.js';
 import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
 import type { BoundTask, MujocoTask } from './task.js';
@@ -138,6 +138,7 @@ export class MujocoEnv implements Env {
     this.check();
     const spec = this.spec;
     if (this.done) throw new Error(`${spec.id} step ${this.t}: step() called before reset() or after the episode ended`);
+    // clipAction's rule, written out: this loop is on the path `prefrl bench envs` times.
     if (action.length !== spec.actDim) {
       throw new ActionError(spec.id, this.t, `action has length ${action.length}, expected ${spec.actDim}`);
     }
@@ -145,7 +146,6 @@ export class MujocoEnv implements Env {
     for (let i = 0; i < a.length; i++) {
       const x = action[i];
       if (!Number.isFinite(x)) throw new ActionError(spec.id, this.t, `action[${i}] is ${x}; actions must be finite numbers`);
-      // float32 precision: what trajectories and datasets store, so recordings replay exactly.
       a[i] = Math.fround(x < spec.actLow[i] ? spec.actLow[i] : x > spec.actHigh[i] ? spec.actHigh[i] : x);
     }
     const p = this.physics;
@@ -264,12 +264,8 @@ export class MujocoEnv implements Env {
   transitionTerms(before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
     this.check();
     const spec = this.spec;
-    if (action.length !== spec.actDim) throw new ActionError(spec.id, after.t, `action has length ${action.length}, expected ${spec.actDim}`);
     const a = new Float64Array(spec.actDim);
-    for (let i = 0; i < a.length; i++) {
-      if (!Number.isFinite(action[i])) throw new ActionError(spec.id, after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
-      a[i] = Math.fround(Math.min(spec.actHigh[i], Math.max(spec.actLow[i], action[i])));
-    }
+    clipAction(spec, after.t, action, a);
     this.setState(before);
     this.bound.beforeStep?.(this.physics);
     this.setState(after);
