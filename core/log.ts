@@ -80,7 +80,7 @@ export class MetricsLog {
    * again and logs them anew; the file is closed, rewritten atomically and opened again.
    * Returns how many rows were dropped.
    */
-  rewrite(keep: (row: Record<string, unknown>) => boolean): number {
+  rewrite(keep: (row: Record<string, unknown>, line: number) => boolean): number {
     if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);
     fsyncSync(this.fd);
     closeSync(this.fd);
@@ -90,6 +90,19 @@ export class MetricsLog {
     } finally {
       this.fd = openSync(this.path, 'a');
     }
+  }
+  /**
+   * How many whole lines the file holds now: the `line` index (see rewrite) the next row gets, so
+   * rows logged from here on can be told from the rows before, e.g. to drop one set or the other
+   * once a stage has ended. A rewrite that drops rows shifts the lines after them down (and
+   * leaves out blank lines).
+   */
+  lines(): number {
+    if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);
+    const text = readFileSync(this.path, 'utf8');
+    let n = 0;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+    return n;
   }
   close(): void {
     if (this.fd !== null) {
@@ -104,10 +117,11 @@ export class MetricsLog {
  * Rewrite a metrics.jsonl with only the rows `keep` accepts, and without a damaged last line (a
  * write cut off by a kill). Atomic (a temp file, then a rename): killed mid-way, the old file is
  * still whole. Lines elsewhere that do not parse are kept as they are. Nothing is written when
- * nothing is dropped. Returns how many rows were dropped and the rows kept (parsed; unparsable
- * ones left out). The file must not be open in a MetricsLog (see MetricsLog.rewrite).
+ * nothing is dropped. `keep` gets each row and its line's index in the file (0 for the first
+ * line, blank lines counted). Returns how many rows were dropped and the rows kept (parsed;
+ * unparsable ones left out). The file must not be open in a MetricsLog (see MetricsLog.rewrite).
  */
-export function filterMetricsFile(path: string, keep: (row: Record<string, unknown>) => boolean): { dropped: number; kept: Record<string, unknown>[] } {
+export function filterMetricsFile(path: string, keep: (row: Record<string, unknown>, line: number) => boolean): { dropped: number; kept: Record<string, unknown>[] } {
   if (!existsSync(path)) return { dropped: 0, kept: [] };
   const lines = readFileSync(path, 'utf8').split('\n');
   // A file that does not end in a newline ends in a partial row (or is empty).
@@ -115,7 +129,7 @@ export function filterMetricsFile(path: string, keep: (row: Record<string, unkno
   let dropped = partial.trim() === '' ? 0 : 1;
   const keepLines: string[] = [];
   const kept: Record<string, unknown>[] = [];
-  for (const line of lines) {
+  for (const [index, line] of lines.entries()) {
     if (line.trim() === '') continue;
     let row: unknown;
     try {
@@ -125,7 +139,7 @@ export function filterMetricsFile(path: string, keep: (row: Record<string, unkno
       continue;
     }
     if (typeof row === 'object' && row !== null && !Array.isArray(row)) {
-      if (!keep(row as Record<string, unknown>)) {
+      if (!keep(row as Record<string, unknown>, index)) {
         dropped++;
         continue;
       }

@@ -16,7 +16,7 @@
  * [-0.9, 0.9]^2, zero velocity.
  */
 import { Rng } from '../core/rng.js';
-import { ActionError, checkStateFinite, clipAction, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
+import { checkStateFinite, clipAction, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from './types.js';
 
 const DT = 0.1;
 const HORIZON = 50;
@@ -44,10 +44,13 @@ export const TOY_SPEC: EnvSpec = {
   modelHash: 'toy-reach-v1',
 };
 
-/** Reward terms of a transition: every toy term depends on the action and the state after it. */
+/**
+ * Reward terms of a transition: every toy term depends on the action (as clipAction leaves it:
+ * clipped to the bounds, float32) and the state after it.
+ */
 function toyTerms(action: ArrayLike<number>, qposAfter: ArrayLike<number>): Float64Array {
-  const a0 = Math.fround(Math.min(1, Math.max(-1, action[0])));
-  const a1 = Math.fround(Math.min(1, Math.max(-1, action[1])));
+  const a0 = action[0];
+  const a1 = action[1];
   const dist = Math.hypot(qposAfter[2] - qposAfter[0], qposAfter[3] - qposAfter[1]);
   return Float64Array.from([dist, a0 * a0 + a1 * a1, dist < GOAL_RADIUS ? 1 : 0]);
 }
@@ -133,11 +136,9 @@ export class ToyReachEnv implements Env {
   }
 
   transitionTerms(_before: EnvState, action: ArrayLike<number>, after: EnvState): Float64Array {
-    if (action.length !== 2) throw new ActionError('toy-reach', after.t, `action has length ${action.length}, expected 2`);
-    for (let i = 0; i < 2; i++) {
-      if (!Number.isFinite(action[i])) throw new ActionError('toy-reach', after.t, `action[${i}] is ${action[i]}; actions must be finite numbers`);
-    }
-    return toyTerms(action, after.qpos);
+    const a = [0, 0];
+    clipAction(this.spec, after.t, action, a);
+    return toyTerms(a, after.qpos);
   }
 
   success(): number {

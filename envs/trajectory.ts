@@ -319,7 +319,7 @@ function checkIndex(value: unknown, file: string): IndexFile {
   return index;
 }
 
-/** Load trajectories saved by saveTrajectories; errors name the file and field. */
+/** Load trajectories saved by saveTrajectories; errors name the file and field (or the row of a value that is not finite). */
 export function loadTrajectories(dir: string): Trajectory[] {
   const indexPath = join(dir, 'index.json');
   if (!existsSync(indexPath)) throw new InputError(dir, 'not a trajectory folder (index.json missing)');
@@ -340,7 +340,14 @@ export function loadTrajectories(dir: string): Trajectory[] {
       const want = type === (Float32Array as unknown) ? '<f4 (float32)' : '<f8 (float64)';
       throw new InputError(file, `holds ${arr.dtype} values; a trajectory folder stores ${name} as ${want}`);
     }
-    return arr.data;
+    // A NaN would reach reward training and the viewer only to turn into NaN losses or a blank clip.
+    const data = arr.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new InputError(file, `row ${Math.floor(i / cols)}${cols > 1 ? `, column ${i % cols}` : ''} is ${data[i]}; a trajectory folder holds finite values only`);
+      }
+    }
+    return data;
   };
   const obs = load('obs', states, d.obsDim, Float32Array);
   const actions = load('actions', steps, d.actDim, Float32Array);

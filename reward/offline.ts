@@ -498,9 +498,11 @@ const P = {
 
 /**
  * The metrics rows a stage writes, for the stages that compute everything anew when they run
- * (a re-run, or a run after an interrupted one): their old rows are dropped first, so the log
- * holds one copy and curves do not repeat. (pairs and label go on from what is stored: their rows
- * stay. The iql stage's rows are dropped per agent, as each one trains: see stageIql.)
+ * (a re-run, or a run after an interrupted one): once the stage has ended well its old rows are
+ * dropped, so the log holds one copy and curves do not repeat; a stage that fails drops its own
+ * rows instead, and the old ones stay with the outputs they describe. (pairs and label go on from
+ * what is stored: their rows stay. The iql stage's rows are replaced per agent, as each one
+ * trains: see stageIql.)
  */
 const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) => boolean>> = {
   reward: (r) => 'reward/train_loss' in r || 'stages/reward_seconds' in r,
@@ -639,22 +641,40 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         continue;
       }
       // A stage that reads the label store opens it first: a damaged store stops the stage before
-      // its metrics rows from before are dropped.
+      // it logs anything.
       if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
       const rows = STAGE_ROWS[stage];
+      // Rows from line `mark` on are this attempt's. The rows from before stay until the stage has
+      // ended well (its outputs from before stay too when it fails). The first rewrite only
+      // drops a row cut off by a kill, so the new rows start on a line of their own.
+      let mark = 0;
       if (rows) {
-        const dropped = run.metrics.rewrite((r) => !rows(r));
-        if (dropped > 0) log.info(`stage ${stage}: dropped its ${dropped} metrics rows from before; it logs them anew`);
+        run.metrics.rewrite(() => true);
+        mark = run.metrics.lines();
       }
       const t0 = clock.now();
       let changed: boolean;
       try {
         changed = await STAGES[stage](ctx, o);
       } catch (e) {
+        // The failed attempt's rows go; the rows from before describe the outputs that are kept.
+        if (rows) {
+          try {
+            run.metrics.rewrite((r, line) => line < mark || !rows(r));
+          } catch (cleanup) {
+            log.warn(`stage ${stage}: could not drop the failed attempt's metrics rows: ${(cleanup as Error).message}`);
+          }
+        }
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
         if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${shellQuote(run.path)}`;
         throw e;
+      }
+      if (rows) {
+        // (The iql stage's own rewrites, one per agent, drop only rows from before `mark`: they
+        // shift later rows down, never an old row to `mark` or beyond.)
+        const dropped = run.metrics.rewrite((r, line) => line >= mark || !rows(r));
+        if (dropped > 0) log.info(`stage ${stage}: replaced its ${dropped} metrics rows from before with the new ones`);
       }
       if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
       run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
@@ -1225,32 +1245,45 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         c.log.info(`iql: ${p.agent} trained before, kept`);
         continue;
       }
-      // An agent trains from its first update: rows of an earlier (or interrupted) training go.
+      // An agent trains from its first update: once it has trained, the rows of an earlier (or
+      // interrupted) training go; if it fails, its own rows go and the agent saved before stays.
       const prefix = `${agentKey(p.agent)}/`;
-      c.run.metrics.rewrite((r) => !Object.keys(r).some((k) => k.startsWith(prefix)));
+      const mine = (r: Record<string, unknown>) => Object.keys(r).some((k) => k.startsWith(prefix));
+      c.run.metrics.rewrite(() => true);
+      const mark = c.run.metrics.lines();
       const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
       let last = Number.NaN;
-      const res = await trainOfflineAgent({
-        algo: p.algo,
-        ds,
-        rewards: p.rewards(),
-        actLow: c.envSpec.actLow,
-        actHigh: c.envSpec.actHigh,
-        updates: cfg.updates,
-        batchSize: cfg.batchSize,
-        hidden: cfg.hidden,
-        seed: cfg.seed,
-        evalEnv: env,
-        evalEvery: cfg.evalEvery || undefined,
-        evalEpisodes: cfg.evalEpisodes,
-        clock: c.clock,
-        onMetrics: (k, m) => {
-          c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${prefix}${key}`, v])));
-          if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
-        },
-        onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),
-        actorMeta: { agent: p.agent, dataset: cfg.dataset, updates: cfg.updates, seed: cfg.seed, env: c.envConfig },
-      });
+      let res: Awaited<ReturnType<typeof trainOfflineAgent>>;
+      try {
+        res = await trainOfflineAgent({
+          algo: p.algo,
+          ds,
+          rewards: p.rewards(),
+          actLow: c.envSpec.actLow,
+          actHigh: c.envSpec.actHigh,
+          updates: cfg.updates,
+          batchSize: cfg.batchSize,
+          hidden: cfg.hidden,
+          seed: cfg.seed,
+          evalEnv: env,
+          evalEvery: cfg.evalEvery || undefined,
+          evalEpisodes: cfg.evalEpisodes,
+          clock: c.clock,
+          onMetrics: (k, m) => {
+            c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${prefix}${key}`, v])));
+            if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
+          },
+          onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),
+          actorMeta: { agent: p.agent, dataset: cfg.dataset, updates: cfg.updates, seed: cfg.seed, env: c.envConfig },
+        });
+      } catch (e) {
+        try {
+          c.run.metrics.rewrite((r, line) => line < mark || !mine(r));
+        } catch (cleanup) {
+          c.log.warn(`iql: could not drop the failed training's metrics rows of ${p.agent}: ${(cleanup as Error).message}`);
+        }
+        throw e;
+      }
       progress.finish();
       res.actor.save(dir);
       c.run.writeJson(join(P.agent(p.agent), 'training.json'), {
@@ -1264,6 +1297,7 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         resolved: res.resolved,
       });
       c.log.info(`iql: ${p.agent} ${cfg.updates} updates at ${res.training.updatesPerSec.toFixed(1)} updates/s`);
+      c.run.metrics.rewrite((r, line) => line >= mark || !mine(r));
     }
   } finally {
     env?.dispose();

@@ -32,6 +32,11 @@
  * - The equal threshold uses |margin| (a tolerance cannot be negative; B-Pref's would never
  *   fire for negative mean returns).
  * - Exactly equal discounted returns give 0.5 under beta = Infinity (B-Pref picks the first).
+ * - B-Pref's margin divides the mean return of the last 10 training episodes by the env's
+ *   maximum episode length; here episodeLength is what the caller passes, and reward/loop.ts
+ *   passes the mean length of the last 20 training episodes. The margin is then the expected
+ *   return of one segment also where episodes end early (a hopper or walker that falls); with
+ *   episodes that all run to the horizon the two agree.
  * If epsSkip or epsEqual is positive, `updateThresholds` (or the `margin` option) must be
  * given before labelling; label() throws otherwise rather than silently never skipping.
  * A pair whose segments are longer or shorter than the segment length the margin was

@@ -99,8 +99,6 @@ export const iqlCommand: Command = {
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 
-    const backend = await initBackend(f.backend);
-    ctx.logger.info(describeBackend(backend));
     const ds = await readDataset(f.dataset);
     for (const note of ds.notes) ctx.logger.warn(`${f.dataset}: ${note}`);
     let envConfig: EnvConfig;
@@ -112,6 +110,10 @@ export const iqlCommand: Command = {
     try {
       checkEnv(ds, env.spec);
       if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
+      // The tensor backend starts once the dataset and the env have passed their checks, so a bad
+      // file is reported at once.
+      const backend = await initBackend(f.backend);
+      ctx.logger.info(describeBackend(backend));
       const dsSummary = summarizeDataset(ds);
       const refReturns: ReferenceReturns | undefined = f.refRandom !== undefined && f.refExpert !== undefined ? { random: f.refRandom, expert: f.refExpert } : undefined;
 

@@ -114,6 +114,36 @@ describe('MetricsLog', () => {
     }
   });
 
+  it('lines() counts whole lines, and rewrite tells keep each row\'s line, so the rows logged after a mark can be kept or dropped as a set', () => {
+    const d = mkdtempSync(join(tmpdir(), 'prefrl-metrics-'));
+    try {
+      const path = join(d, 'metrics.jsonl');
+      const log = new MetricsLog(path);
+      expect(log.lines()).toBe(0);
+      log.log(1, { 'a/x': 1 });
+      log.log(1, { 'b/y': 1 });
+      const mark = log.lines();
+      expect(mark).toBe(2);
+      log.log(2, { 'a/x': 2 });
+      log.log(2, { 'b/y': 2 });
+      const seen: number[] = [];
+      // the old a/x row goes, the new one stays
+      expect(
+        log.rewrite((r, line) => {
+          seen.push(line);
+          return line >= mark || !('a/x' in r);
+        }),
+      ).toBe(1);
+      expect(seen).toEqual([0, 1, 2, 3]);
+      expect(log.lines()).toBe(3);
+      log.close();
+      expect(readFileSync(path, 'utf8')).toBe('{"step":1,"b/y":1}\n{"step":2,"a/x":2}\n{"step":2,"b/y":2}\n');
+      expect(() => log.lines()).toThrow(/is closed/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('filterMetricsFile drops a cut-off last line and keeps lines that do not parse in the middle', () => {
     const d = mkdtempSync(join(tmpdir(), 'prefrl-metrics-'));
     try {

@@ -280,7 +280,7 @@ describe('bring-your-own MJCF models', () => {
       const dataset = join(tmp, 'data.h5');
       const { ctx } = captureCli();
       expect(await main(['collect', '--env', model, '--policy', 'random', '--steps', '100', '--out', dataset, '--runs-dir', join(tmp, 'collect'), '--quiet'], ctx)).toBe(0);
-      await expectUsageError(['iql', '--dataset', dataset, '--updates', '10'], runs, /\nprefrl iql: --dataset: custom:pendulum\.xml has no actuators, so IQL has no action to learn; add an <actuator> to the model\n$/);
+      await expectUsageError(['iql', '--dataset', dataset, '--updates', '10'], runs, /^prefrl iql: --dataset: custom:pendulum\.xml has no actuators, so IQL has no action to learn; add an <actuator> to the model\n$/);
       await expectUsageError(['offline', '--dataset', dataset, '--teacher', 'oracle', '--labels', '10', '--segment-length', '10'], runs, /^prefrl offline: --dataset: custom:pendulum\.xml has no actuators, so IQL and BC have no action to learn; add an <actuator> to the model\n$/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -97,6 +97,17 @@ describe('trajectories', () => {
     expect(() => loadTrajectories(dir)).toThrow(`${obsFile}: holds <f8 values; a trajectory folder stores obs as <f4 (float32)`);
     writeFileSync(obsFile, obs);
     expect(loadTrajectories(dir)).toHaveLength(3);
+    const bad = Float32Array.from(concat(trajs.map((t) => t.obs), (n) => new Float32Array(n)));
+    bad[5 * env.spec.obsDim + 1] = Number.NaN;
+    writeNpy(obsFile, bad, [3 * 28, env.spec.obsDim]);
+    expect(() => loadTrajectories(dir)).toThrow(`${obsFile}: row 5, column 1 is NaN; a trajectory folder holds finite values only`);
+    const timeFile = join(dir, 'time.npy');
+    const time = readFileSync(timeFile);
+    writeNpy(timeFile, Float64Array.from({ length: 3 * 28 }, (_, i) => (i === 30 ? Number.POSITIVE_INFINITY : i)), [3 * 28, 1]);
+    writeFileSync(obsFile, obs);
+    expect(() => loadTrajectories(dir)).toThrow(`${timeFile}: row 30 is Infinity; a trajectory folder holds finite values only`);
+    writeFileSync(timeFile, time);
+    expect(loadTrajectories(dir)).toHaveLength(3);
     writeFileSync(join(dir, 'rewards.npy'), 'garbage');
     expect(() => loadTrajectories(dir)).toThrow(/rewards\.npy: not a NumPy \.npy file/);
     expect(() => loadTrajectories(join(dir, 'nope'))).toThrow(/not a trajectory folder/);

@@ -694,8 +694,30 @@ describe('prefrl offline pipeline', () => {
     // the stages not run again keep their rows
     expect(count(after, 'teacher/labels')).toBe(count(before, 'teacher/labels'));
     expect(count(after, 'stages/pairs_seconds')).toBe(1);
-    expect(again.err.join('')).toMatch(/stage reward: dropped its \d+ metrics rows from before; it logs them anew/);
+    expect(again.err.join('')).toMatch(/stage reward: replaced its \d+ metrics rows from before with the new ones/);
   }, 120_000);
+
+  it('a forced reward stage that fails after training keeps the metrics rows from before and leaves none of its own', async () => {
+    const ctx = { logger: silentLogger, clock: new ManualClock() };
+    const first = await runOffline({ config: tiny(), stages: ['pairs', 'label', 'reward'], runsDir: join(dir, 'failed-reward') }, ctx);
+    const metricsFile = join(first.runDir, 'metrics.jsonl');
+    const metrics = readFileSync(metricsFile, 'utf8');
+    const trainRows = metrics.split('\n').filter((l) => l.includes('"reward/train_loss"')).length;
+    expect(trainRows).toBeGreaterThan(0);
+    // The model's folder replaced by a plain file: the stage trains (logging its epochs) and then
+    // cannot save.
+    const modelDir = join(first.runDir, 'artifacts', 'reward_model');
+    rmSync(modelDir, { recursive: true, force: true });
+    writeFileSync(modelDir, 'not a folder');
+    await expect(runOffline({ resume: first.runDir, stages: ['reward'], force: true }, ctx)).rejects.toThrow(/reward_model/);
+    expect(readFileSync(metricsFile, 'utf8')).toBe(metrics);
+    // Put back, the forced stage runs and its rows replace the old ones: as many as before.
+    rmSync(modelDir, { force: true });
+    await runOffline({ resume: first.runDir, stages: ['reward'], force: true }, ctx);
+    const after = readFileSync(metricsFile, 'utf8').split('\n');
+    expect(after.filter((l) => l.includes('"reward/train_loss"')).length).toBe(trainRows);
+    expect(after.filter((l) => l.includes('"stages/reward_seconds"')).length).toBe(1);
+  });
 
   it('a damaged label store stops a forced reward stage before it drops the metrics rows from before, naming the store', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
