@@ -235,11 +235,8 @@ export function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: Co
   return { flags: out as Parsed<S>, positionals, help, given: seen };
 }
 
-/**
- * Help text for a command: usage line, summary, positionals and flags with defaults; `extra`:
- * more flag lines ([flag, doc]) shown before --help (e.g. a spelling the command layer adds).
- */
-export function helpText<S extends FlagSpec>(spec: CommandSpec<S>, extra: readonly (readonly [string, string])[] = []): string {
+/** Help text for a command: usage line, summary, positionals and flags with defaults. */
+export function helpText<S extends FlagSpec>(spec: CommandSpec<S>): string {
   const pos = (spec.positionals ?? []).map((p) => `${p.required === false ? `[${p.name}]` : `<${p.name}>`}${p.variadic ? '...' : ''}`).join(' ');
   const lines = [`Usage: ${spec.command}${pos ? ` ${pos}` : ''} [flags]`, '', spec.summary, ''];
   if (spec.positionals && spec.positionals.length > 0) {
@@ -262,7 +259,6 @@ export function helpText<S extends FlagSpec>(spec: CommandSpec<S>, extra: readon
     } else if (def.default === undefined && !def.optional) right += ' (required)';
     lines.push(flagLine(left, right));
   }
-  for (const [left, right] of extra) lines.push(flagLine(left, right));
   lines.push(`  ${'--help'.padEnd(30)} Show this help`);
   if (spec.epilog) lines.push('', spec.epilog);
   return lines.join('\n');

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
-import { type CommandSpec, type FlagSpec, flagName, helpText, type ParseResult, parseFlags } from '../core/config.js';
+import { type CommandSpec, type FlagSpec, flagName, flags, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
@@ -55,47 +55,43 @@ function takesModel(spec: CommandSpec<FlagSpec>): boolean {
   return 'env' in spec.flags && 'task' in spec.flags && !('model' in spec.flags);
 }
 
-/** The help line of `--model` (see `modelAsEnv`). */
-const MODEL_HELP: readonly [string, string] = ['--model S', 'path to an MJCF .xml file (a bring-your-own robot): the same as --env path/to/robot.xml'];
-
-/**
- * `--model path/to/robot.xml` on a command that takes `--env` and `--task`: the same as `--env
- * path/to/robot.xml` (argv with it spelled so). Refused, naming --model, when --env is given too,
- * the value is missing or names no model file (a built-in id goes with --env), or the file is not
- * there. Arguments after `--` are left alone.
- */
-export function modelAsEnv(argv: readonly string[], spec: CommandSpec<FlagSpec>): readonly string[] {
-  if (!takesModel(spec)) return argv;
-  const end = argv.indexOf('--') < 0 ? argv.length : argv.indexOf('--');
-  const at = argv.slice(0, end).flatMap((a, i) => (a === '--model' || a.startsWith('--model=') ? [i] : []));
-  if (at.length === 0) return argv;
-  const fail = (msg: string): never => {
-    throw new UsageError(`${spec.command}: ${msg}`);
-  };
-  if (at.length > 1) fail('flag --model given twice');
-  if (argv.slice(0, end).some((a) => a === '--env' || a.startsWith('--env='))) {
-    fail('--model and --env both name the env; give one (--model path/to/robot.xml is the same as --env path/to/robot.xml)');
-  }
-  const i = at[0];
-  const inline = argv[i].startsWith('--model=');
-  const value = inline ? argv[i].slice('--model='.length) : argv[i + 1];
-  if (value === undefined || (!inline && i + 1 >= end) || (!inline && value.startsWith('--') && value.length > 2)) fail('flag --model needs a value');
-  if (!looksLikeModelPath(value)) fail(`--model: expected a path to an MJCF .xml file, got ${JSON.stringify(value)} (a built-in env goes with --env ${value})`);
-  if (!existsSync(value)) fail(`--model: model file ${JSON.stringify(value)} not found`);
-  return [...argv.slice(0, i), '--env', value, ...argv.slice(i + (inline ? 1 : 2))];
-}
+/** The `--model` flag added to the commands that take --env and --task (see parseOrHelp). */
+const MODEL_FLAG = flags.string({ doc: 'path to an MJCF .xml file (a bring-your-own robot): the same as --env path/to/robot.xml', optional: true });
 
 /**
  * Parse argv for a command. Returns null after printing help (the command then exits 0).
- * Commands with `--env` and `--task` also take `--model path.xml` (see `modelAsEnv`).
+ * Commands with `--env` and `--task` also take `--model path/to/robot.xml`: parsed like their
+ * other flags, then handed to the command as `--env path/to/robot.xml`. Refused, naming --model,
+ * beside --env, or when the value names no model file (a built-in id goes with --env) or a file
+ * that is not there.
  */
 export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: CommandSpec<S>, io: Io): ParseResult<S> | null {
-  const parsed = parseFlags(modelAsEnv(argv, spec), spec);
+  if (!takesModel(spec)) {
+    const parsed = parseFlags(argv, spec);
+    if (parsed.help) {
+      io.stdout.write(`${helpText(spec)}\n`);
+      return null;
+    }
+    return parsed;
+  }
+  const withModel = { ...spec, flags: { ...spec.flags, model: MODEL_FLAG } };
+  const parsed = parseFlags(argv, withModel);
   if (parsed.help) {
-    io.stdout.write(`${helpText(spec, takesModel(spec) ? [MODEL_HELP] : [])}\n`);
+    io.stdout.write(`${helpText(withModel)}\n`);
     return null;
   }
-  return parsed;
+  const { model, ...rest } = parsed.flags as Record<string, unknown>;
+  if (model === undefined) return { ...parsed, flags: rest as ParseResult<S>['flags'] };
+  const fail = (msg: string): never => {
+    throw new UsageError(`${spec.command}: ${msg}`);
+  };
+  const value = model as string;
+  if (parsed.given.has('env')) fail('--model and --env both name the env; give one (--model path/to/robot.xml is the same as --env path/to/robot.xml)');
+  if (!looksLikeModelPath(value)) fail(`--model: expected a path to an MJCF .xml file, got ${JSON.stringify(value)} (a built-in env goes with --env ${value})`);
+  if (!existsSync(value)) fail(`--model: model file ${JSON.stringify(value)} not found`);
+  // The command sees --env given, in --model's place among the flags given.
+  const given = new Set([...parsed.given].map((k) => (k === 'model' ? 'env' : k)));
+  return { ...parsed, flags: { ...rest, env: value } as ParseResult<S>['flags'], given };
 }
 
 /** Print the machine-readable result: one JSON object on one line (always the last line of stdout). */

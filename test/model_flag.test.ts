@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { flags } from '../core/config.js';
 import { main } from '../scripts/cli.js';
-import { modelAsEnv } from '../scripts/command.js';
+import { parseOrHelp } from '../scripts/command.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 /** The command exits 2 with exactly `message` on stderr. */
@@ -19,7 +20,12 @@ const root = mkdtempSync(join(tmpdir(), 'prefrl-model-flag-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const arm = 'test/fixtures/byo/arm.xml';
 const task = 'test/fixtures/byo/reach_task.mjs';
-const spec = { command: 'prefrl x', summary: '', flags: { env: { kind: 'string', doc: '' }, task: { kind: 'string', doc: '' } } } as const;
+const spec = {
+  command: 'prefrl x',
+  summary: '',
+  positionals: [{ name: 'rest', doc: '', required: false, variadic: true }],
+  flags: { seed: flags.int({ doc: '', default: 0 }), env: flags.string({ doc: '', optional: true }), task: flags.string({ doc: '', optional: true }), json: flags.bool({ doc: '', default: false }) },
+};
 
 describe('--model path.xml', () => {
   it('rollout --model gives the same episodes as --env with the same path and seed', async () => {
@@ -47,11 +53,16 @@ describe('--model path.xml', () => {
     await expectUsageError(['envs', '--model', arm], 'prefrl envs: unknown flag --model (see --help)');
   });
 
-  it('modelAsEnv spells --model as --env in place and leaves arguments after -- alone', () => {
-    expect(modelAsEnv(['--seed', '1', '--model', arm, '--json'], spec)).toEqual(['--seed', '1', '--env', arm, '--json']);
-    expect(modelAsEnv([`--model=${arm}`], spec)).toEqual(['--env', arm]);
-    expect(modelAsEnv(['--env', 'reacher', '--', '--model', 'x'], spec)).toEqual(['--env', 'reacher', '--', '--model', 'x']);
-    expect(modelAsEnv(['--model', arm], { ...spec, flags: { env: spec.flags.env } })).toEqual(['--model', arm]);
+  it('parseOrHelp hands --model to the command as --env given in its place; arguments after -- and commands without --env and --task are left alone', () => {
+    const io = captureCli().ctx.io;
+    const p = parseOrHelp(['--seed', '1', '--model', arm, '--json'], spec, io);
+    expect(p?.flags).toEqual({ seed: 1, env: arm, json: true });
+    expect([...(p?.given ?? [])]).toEqual(['seed', 'env', 'json']);
+    expect(parseOrHelp([`--model=${arm}`], spec, io)?.flags).toEqual({ seed: 0, env: arm, json: false });
+    const after = parseOrHelp(['--env', 'reacher', '--', '--model', 'x'], spec, io);
+    expect(after?.flags.env).toBe('reacher');
+    expect(after?.positionals).toEqual(['--model', 'x']);
+    expect(() => parseOrHelp(['--model', arm], { ...spec, flags: { env: spec.flags.env } }, io)).toThrow('prefrl x: unknown flag --model (see --help)');
   });
 
   it('--help of the commands that take it shows --model; others do not', async () => {
