@@ -104,6 +104,18 @@ describe('prefrl CLI', () => {
     const bad = ctx();
     expect(await main(['check-env', join(import.meta.dirname, 'fixtures', 'byo', 'bad_task.mjs')], bad.ctx)).toBe(1);
     expect(bad.err.join('')).toMatch(/bad_task\.mjs: MuJoCo could not load the model/);
+    expect(bad.out.join('')).toBe('');
+    // With --json the failed load is the report's one check, as the last line of stdout.
+    const badJson = ctx();
+    const file = join(import.meta.dirname, 'fixtures', 'byo', 'bad_task.mjs');
+    expect(await main(['check-env', file, '--json'], badJson.ctx)).toBe(1);
+    const r = lastJson(badJson.out) as { ok: boolean; env: string; checks: Record<string, { ok: boolean; detail: string }> };
+    expect(r.ok).toBe(false);
+    expect(r.env).toBe(file);
+    expect(Object.keys(r.checks)).toEqual(['load']);
+    expect(r.checks.load.ok).toBe(false);
+    expect(r.checks.load.detail).toMatch(/bad_task\.mjs: MuJoCo could not load the model/);
+    expect(badJson.err.join('')).toMatch(/bad_task\.mjs: MuJoCo could not load the model/);
   });
 
   it('rollout writes a run folder with the resolved config, JSONL metrics and trajectories', async () => {

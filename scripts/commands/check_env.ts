@@ -1,6 +1,7 @@
 /** `prefrl check-env <id | path.xml>`: run the environment contract checks. */
 import { flags } from '../../core/config.js';
-import { checkEnv } from '../../envs/check.js';
+import { InputError } from '../../core/errors.js';
+import { type CheckReport, checkEnv } from '../../envs/check.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 
@@ -14,7 +15,7 @@ const spec = {
     steps: flags.int({ doc: 'steps for the determinism and replay checks', default: 300, min: 10 }),
     resets: flags.int({ doc: 'resets for the memory check', default: 1000, min: 1 }),
     seed: flags.int({ doc: 'seed', default: 0 }),
-    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks", "warnings"} as the last line', default: false }),
+    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks", "warnings"} as the last line (a model that does not load: {"ok": false, "checks": {"load": ...}}, exit 1)', default: false }),
   },
   epilog: 'Exit code: 0 when every check passes, 1 when one fails, 2 on bad usage.',
 };
@@ -27,13 +28,21 @@ export const checkEnvCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const config = envConfigFromArgs(parsed.positionals[0], { task: f.task, flag: '<env>' });
-    const report = await checkEnv(config, {
-      steps: f.steps,
-      resets: f.resets,
-      seed: f.seed,
-      // With --json the checks are reported on stderr as they finish; the table says it all otherwise.
-      onCheck: f.json ? (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`) : undefined,
-    });
+    let report: CheckReport;
+    try {
+      report = await checkEnv(config, {
+        steps: f.steps,
+        resets: f.resets,
+        seed: f.seed,
+        // With --json the checks are reported on stderr as they finish; the table says it all otherwise.
+        onCheck: f.json ? (name, r) => ctx.logger.info(`${r.ok ? 'ok  ' : 'FAIL'} ${name}: ${r.detail}`) : undefined,
+      });
+    } catch (e) {
+      // A model (or task module) that does not load fails the first check: --json still ends in
+      // the report, and the error goes to stderr with exit code 1 as for every command.
+      if (f.json && e instanceof InputError) printJson(ctx.io, { ok: false, env: parsed.positionals[0], checks: { load: { ok: false, detail: e.message } }, warnings: [] });
+      throw e;
+    }
     for (const w of report.warnings) ctx.logger.warn(w);
     if (f.json) printJson(ctx.io, report);
     else {
