@@ -319,7 +319,7 @@ function checkIndex(value: unknown, file: string): IndexFile {
   return index;
 }
 
-/** Load trajectories saved by saveTrajectories; errors name the file and field (or the row of a value that is not finite). */
+/** Load trajectories saved by saveTrajectories; errors name the file and field (or the row of a value that is not finite; success may be NaN, its value for an env without a success measure). */
 export function loadTrajectories(dir: string): Trajectory[] {
   const indexPath = join(dir, 'index.json');
   if (!existsSync(indexPath)) throw new InputError(dir, 'not a trajectory folder (index.json missing)');
@@ -329,7 +329,8 @@ export function loadTrajectories(dir: string): Trajectory[] {
   const states = steps + index.episodes.length;
   // Each array in the dtype saveTrajectories writes: obs of float64 would reach networks and
   // replays as a Float64Array where every consumer expects the float32 the env produced.
-  const load = <A extends Float32Array | Float64Array>(name: string, rows: number, cols: number, type: new (n: number) => A): A => {
+  // `nanOk`: NaN is a value of the array (success: the env has no success measure).
+  const load = <A extends Float32Array | Float64Array>(name: string, rows: number, cols: number, type: new (n: number) => A, nanOk = false): A => {
     const file = join(dir, `${name}.npy`);
     const arr = readNpy(file);
     const expect = rows * cols;
@@ -343,7 +344,7 @@ export function loadTrajectories(dir: string): Trajectory[] {
     // A NaN would reach reward training and the viewer only to turn into NaN losses or a blank clip.
     const data = arr.data;
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) {
+      if (!Number.isFinite(data[i]) && !(nanOk && Number.isNaN(data[i]))) {
         throw new InputError(file, `row ${Math.floor(i / cols)}${cols > 1 ? `, column ${i % cols}` : ''} is ${data[i]}; a trajectory folder holds finite values only`);
       }
     }
@@ -357,7 +358,7 @@ export function loadTrajectories(dir: string): Trajectory[] {
   const qvel = load('qvel', states, d.nv, Float64Array);
   const act = load('act', states, d.na, Float64Array);
   const time = load('time', states, 1, Float64Array);
-  const success = load('success', steps, 1, Float32Array);
+  const success = load('success', steps, 1, Float32Array, true);
   return index.episodes.map((e, k) => {
     const s0 = e.start + k; // state rows: each earlier trajectory holds one more state than steps
     return {

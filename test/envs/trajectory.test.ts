@@ -108,6 +108,14 @@ describe('trajectories', () => {
     expect(() => loadTrajectories(dir)).toThrow(`${timeFile}: row 30 is Infinity; a trajectory folder holds finite values only`);
     writeFileSync(timeFile, time);
     expect(loadTrajectories(dir)).toHaveLength(3);
+    // success is NaN for an env without a success measure (a bring-your-own model's default task).
+    const successFile = join(dir, 'success.npy');
+    const success = readFileSync(successFile);
+    writeNpy(successFile, new Float32Array(3 * 27).fill(Number.NaN), [3 * 27, 1]);
+    expect(Number.isNaN(loadTrajectories(dir)[1].success[4])).toBe(true);
+    writeNpy(successFile, Float32Array.from({ length: 3 * 27 }, (_, i) => (i === 7 ? Number.NEGATIVE_INFINITY : 0)), [3 * 27, 1]);
+    expect(() => loadTrajectories(dir)).toThrow(`${successFile}: row 7 is -Infinity; a trajectory folder holds finite values only`);
+    writeFileSync(successFile, success);
     writeFileSync(join(dir, 'rewards.npy'), 'garbage');
     expect(() => loadTrajectories(dir)).toThrow(/rewards\.npy: not a NumPy \.npy file/);
     expect(() => loadTrajectories(join(dir, 'nope'))).toThrow(/not a trajectory folder/);
