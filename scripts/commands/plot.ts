@@ -77,20 +77,23 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
   return out;
 }
 
-/** A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each with its own y scale. */
+/**
+ * A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each
+ * with its own y scale. Points are marked where there are few (<= 200 in all); a curve of one
+ * point is always marked, since a line through one point draws nothing.
+ */
 export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
-  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value })));
+  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1 })));
   const several = new Set(cs.map((c) => c.metric)).size > 1;
-  const chart = {
-    width: 520,
-    height: several ? 200 : 300,
-    mark: { type: 'line', point: values.length <= 200 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
-      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
-    },
+  const points = values.length <= 200;
+  const encoding = {
+    x: { field: 'step', type: 'quantitative', title: 'step' },
+    y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
+    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
   };
+  const layer: unknown[] = [{ mark: { type: 'line', point: points }, encoding }];
+  if (!points && values.some((v) => v.lone)) layer.push({ transform: [{ filter: 'datum.lone' }], mark: { type: 'point', filled: true, size: 40, opacity: 1 }, encoding });
+  const chart = { width: 520, height: several ? 200 : 300, layer };
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
   if (!several) return { ...common, ...chart } as TopLevelSpec;
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
