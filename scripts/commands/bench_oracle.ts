@@ -191,6 +191,13 @@ export const benchOracleCommand: Command = {
     if (!f.dryRun && !f.summaryOnly) checkOutFolder(join(f.runsDir, suite.name), '--runs-dir');
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
     const selected = selectShard(suite.cells, shard);
+    // More shards than cells (say a fixed number of batch jobs on a small suite, or --envs/--seeds
+    // that leave few cells): some shards have nothing to do. Said, and not an error for the job.
+    const emptyShard = shard !== undefined && selected.length === 0;
+    if (emptyShard) {
+      const narrowed = f.envs !== undefined || f.seeds !== undefined ? ' with these --envs/--seeds' : '';
+      ctx.logger.warn(`--shard ${f.shard}: no cells in this shard (suite ${suite.name}${narrowed} has ${suite.cells.length} cell${suite.cells.length === 1 ? '' : 's'}, fewer than the ${shard.count} shards); nothing to run`);
+    }
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
     // A damaged cell file (say, a truncated copy from another machine) is not taken for a missing
     // result: running the cell again would replace it, and the summary would leave it out unsaid.
@@ -236,6 +243,13 @@ export const benchOracleCommand: Command = {
     if (f.summaryOnly && readAllRecords(suiteDir).length === 0) {
       // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
       throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+    }
+    if (emptyShard && !f.summaryOnly) {
+      // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
+      const result: BenchOracleResult = { suite: suite.name, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
+      if (f.json) printJson(ctx.io, result);
+      else ctx.io.stdout.write(`${suite.name}: shard ${f.shard} has no cells; nothing run, summary not rebuilt\n`);
+      return 0;
     }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
