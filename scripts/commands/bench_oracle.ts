@@ -7,13 +7,13 @@
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeTextAtomic } from '../../core/run.js';
-import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, parseCellFile, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseCellFile, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -144,6 +144,32 @@ export function unusableCellFiles(suiteDir: string): { file: string; problem: st
   return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
+/** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
+export function replacedDir(suiteDir: string): string {
+  return join(cellsDir(suiteDir), 'replaced');
+}
+
+/**
+ * Before a cell's new result is written: move its existing file aside when that holds a result
+ * made with another configuration (another --expert, or a suite definition changed since), to
+ * <cells>/replaced/<cellId>.<old hash>.jsonl (.2, .3, ... when taken), so that no finished result
+ * is lost; summaries read only the files directly in cells/. Returns the new path, or null when
+ * there was nothing to move (no file, or one of this configuration).
+ */
+export function keepReplacedResult(suiteDir: string, cell: Cell): string | null {
+  const file = cellFile(suiteDir, cell.id);
+  const recs = readCellFile(file);
+  const h = configHash(cell);
+  if (!recs || recs.every((r) => r.hash === h)) return null;
+  const dir = replacedDir(suiteDir);
+  mkdirSync(dir, { recursive: true });
+  const base = `${cell.id}.${idPart(recs[0].hash) || 'unknown'}`;
+  let dest = join(dir, `${base}.jsonl`);
+  for (let k = 2; existsSync(dest); k++) dest = join(dir, `${base}.${k}.jsonl`);
+  renameSync(file, dest);
+  return dest;
+}
+
 /** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
 export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
   // A result made with another configuration of a cell of this suite (e.g. another --expert) is
@@ -253,7 +279,7 @@ export const benchOracleCommand: Command = {
     }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
-    for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again`);
+    for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again (the old result goes to ${replacedDir(suiteDir)} when the new one is written)`);
     if (!f.summaryOnly) ctx.logger.info(`bench oracle ${suite.name}: ${selected.length} of ${suite.cells.length} cells selected, ${skipped.length} already done, ${pending.length} to run -> ${suiteDir}`);
 
     const byId = new Map(suite.cells.map((c) => [c.id, c]));
@@ -328,6 +354,8 @@ export const benchOracleCommand: Command = {
       inFlight.add(cell.id);
       try {
         const recs = await runCell(cell, rc);
+        const kept = keepReplacedResult(suiteDir, cell);
+        if (kept) ctx.logger.info(`cell ${cell.id}: its earlier result, made with another configuration, is kept as ${kept}`);
         writeCellRecords(suiteDir, cell.id, recs);
         ran.push(cell.id);
         // A finished cell run again for its artifact (a dependency) counts as run, not skipped.
