@@ -124,6 +124,25 @@ describe('prefrl plot', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it('a metric logged only as null (a diverged run: NaN written as null) is named as such, not as never logged', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-null-'));
+    const diverged = run(root, 'diverged', [{ step: 0, 'eval/true_return': null, 'losses/value_loss': 0.5 }, { step: 8, 'eval/true_return': null }]);
+    const fine = run(root, 'fine', [{ step: 0, 'eval/true_return': -3 }, { step: 8, 'eval/true_return': -2 }]);
+    // Alone: refused in one line that says the values were null.
+    const a = captureCli();
+    expect(await main(['plot', diverged, '--out', join(root, 'a.svg')], a.ctx)).toBe(2);
+    expect(a.err.join('')).toBe('prefrl plot: --metric: no run logged eval/true_return (eval/true_return: only null, i.e. NaN or infinite, values); they logged: losses/value_loss\n');
+    expect(existsSync(join(root, 'a.svg'))).toBe(false);
+    // Beside a run with numbers: plotted, with one warning naming the run and why it has no line.
+    const b = captureCli();
+    expect(await main(['plot', diverged, fine, '--out', join(root, 'b.svg'), '--json'], b.ctx)).toBe(0);
+    expect(b.err.join('')).toBe(`[prefrl] warn: ${diverged}: every value of eval/true_return is null (NaN or infinite when logged); no line for it\n`);
+    expect(lastJson<{ curves: { run: string }[] }>(b.out).curves.map((c) => c.run)).toEqual(['fine']);
+    // A metric never logged at all keeps the plain message.
+    expect(() => curves([diverged], ['eval/success'])).toThrow('--metric: no run logged eval/success; they logged: losses/value_loss');
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('refuses a missing run, no run, a non-SVG or unplaceable --out with exit 2, writing nothing', async () => {
     const { root, a } = fixture();
     const cases: [string[], string][] = [
