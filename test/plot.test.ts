@@ -2,7 +2,7 @@
  * `prefrl plot`: curves read from metrics.jsonl (checked against the lines written here), an SVG
  * with one line per run, the last values, and bad input named by flag, argument or file line.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,6 +101,46 @@ describe('prefrl plot', () => {
     expect(await main(['plot', a, other, '--out', join(root, 'three.svg')], w.ctx)).toBe(0);
     expect(w.err.join('')).toContain(`${other}: logged none of eval/true_return; no line for it`);
     expect(w.err.join('')).not.toContain(`${a}: logged none`);
+  });
+
+  it('a curve of one point is drawn as a point also when the others are too long for point marks', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-lone-'));
+    const long = run(root, 'long', Array.from({ length: 300 }, (_, i) => ({ step: 10 * i, 'eval/true_return': i % 7, 'reward/val_accuracy': 0.5 })));
+    const lone = run(root, 'lone', [{ step: 1500, 'eval/true_return': 2.5, 'reward/val_accuracy': 0.75 }]);
+    // Vega writes each mark as a <path> whose aria-label lists its datum; a one-point line is "M x,yZ", which draws nothing.
+    const marks = (svg: string, run: string) => [...svg.matchAll(/<path aria-label="([^"]*)"[^>]*aria-roledescription="([a-z ]+)"/g)].filter((m) => m[1].endsWith(`run: ${run}`)).map((m) => `${m[2]}: ${m[1]}`);
+    for (const metric of ['eval/true_return', 'eval/true_return,reward/val_accuracy']) {
+      const out = join(root, `${metric.length}.svg`);
+      expect(await main(['plot', long, lone, '--metric', metric, '--out', out], captureCli().ctx)).toBe(0);
+      const svg = readFileSync(out, 'utf8');
+      // One metric: the y field is titled by the metric; several: "value", in one panel per metric.
+      expect(marks(svg, 'lone')).toContain(`point: step: 1500; ${metric.includes(',') ? 'value' : 'eval/true_return'}: 2.5; run: lone`);
+      // The 300-point run stays a line without point marks.
+      expect(marks(svg, 'long').filter((m) => m.startsWith('point'))).toEqual([]);
+      expect(marks(svg, 'long').filter((m) => m.startsWith('line mark'))).toHaveLength(metric.includes(',') ? 2 : 1);
+    }
+    const two = readFileSync(join(root, `${'eval/true_return,reward/val_accuracy'.length}.svg`), 'utf8');
+    expect(marks(two, 'lone')).toContain('point: step: 1500; value: 0.75; run: lone');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a metric logged only as null (a diverged run: NaN written as null) is named as such, not as never logged', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-null-'));
+    const diverged = run(root, 'diverged', [{ step: 0, 'eval/true_return': null, 'losses/value_loss': 0.5 }, { step: 8, 'eval/true_return': null }]);
+    const fine = run(root, 'fine', [{ step: 0, 'eval/true_return': -3 }, { step: 8, 'eval/true_return': -2 }]);
+    // Alone: refused in one line that says the values were null.
+    const a = captureCli();
+    expect(await main(['plot', diverged, '--out', join(root, 'a.svg')], a.ctx)).toBe(2);
+    expect(a.err.join('')).toBe('prefrl plot: --metric: no run logged eval/true_return (eval/true_return: only null, i.e. NaN or infinite, values); they logged: losses/value_loss\n');
+    expect(existsSync(join(root, 'a.svg'))).toBe(false);
+    // Beside a run with numbers: plotted, with one warning naming the run and why it has no line.
+    const b = captureCli();
+    expect(await main(['plot', diverged, fine, '--out', join(root, 'b.svg'), '--json'], b.ctx)).toBe(0);
+    expect(b.err.join('')).toBe(`[prefrl] warn: ${diverged}: every value of eval/true_return is null (NaN or infinite when logged); no line for it\n`);
+    expect(lastJson<{ curves: { run: string }[] }>(b.out).curves.map((c) => c.run)).toEqual(['fine']);
+    // A metric never logged at all keeps the plain message.
+    expect(() => curves([diverged], ['eval/success'])).toThrow('--metric: no run logged eval/success; they logged: losses/value_loss');
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('refuses a missing run, no run, a non-SVG or unplaceable --out with exit 2, writing nothing', async () => {

@@ -118,13 +118,21 @@ export class RegretTeacher implements Teacher {
     if (!(this.tieTolerance >= 0)) throw new RangeError(`regret teacher: tieTolerance must be >= 0, got ${this.tieTolerance}`);
   }
 
-  /** Regrets of both segments of every pair: [2 * n] as (a_0, b_0, a_1, b_1, ...). */
+  /**
+   * Regrets of both segments of every pair: [2 * n] as (a_0, b_0, a_1, b_1, ...). A V* that is
+   * not a finite number where the regret uses it (a missing or broken critic) is an error naming
+   * the segment: a NaN regret would otherwise turn into a label silently (NaN < x is false).
+   */
   regrets(pairs: readonly Pair[]): Float64Array {
     const segs = pairs.flatMap((p) => [p.a, p.b]);
     const v = segmentValues(segs, this.vf);
-    return Float64Array.from(segs, (s, i) =>
-      regret({ rewards: s.rewards, valueStart: v[2 * i], valueEnd: v[2 * i + 1], gamma: this.gamma, endsTerminal: s.endsTerminal }),
-    );
+    return Float64Array.from(segs, (s, i) => {
+      const bad = !Number.isFinite(v[2 * i]) ? ['start', v[2 * i]] : !s.endsTerminal && !Number.isFinite(v[2 * i + 1]) ? ['end', v[2 * i + 1]] : null;
+      if (bad) throw new RangeError(`${this.id}: V* at the ${bad[0]} of segment ${s.id} is ${bad[1]}, not a finite number (is the value function / expert critic missing or broken?)`);
+      const g = regret({ rewards: s.rewards, valueStart: v[2 * i], valueEnd: v[2 * i + 1], gamma: this.gamma, endsTerminal: s.endsTerminal });
+      if (!Number.isFinite(g)) throw new RangeError(`${this.id}: the regret of segment ${s.id} is ${g} (its rewards are not all finite)`);
+      return g;
+    });
   }
 
   async label(pairs: readonly Pair[]): Promise<Label[]> {

@@ -7,13 +7,13 @@
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeTextAtomic } from '../../core/run.js';
-import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, configHash, damagedCellFiles, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseCellFile, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -86,6 +86,90 @@ export function handNotes(text: string): string | null {
   return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
 }
 
+/**
+ * What is wrong with one record of the cell file `<id>.jsonl` beyond what parseCellFile checks,
+ * for the summary and the status of its cell: the fields the summary reads, of the right types,
+ * and the cell id of the file's name (a record copied or renamed into another cell's file would
+ * mark that cell done and count under the cell it names). Null when it is fine.
+ */
+export function recordProblem(r: CellRecord, id: string): string | null {
+  const v = r as unknown as Record<string, unknown>;
+  if (r.cellId !== id) return `a record of cell ${JSON.stringify(r.cellId)} in the file of cell ${id} (renamed or hand-edited?)`;
+  for (const k of ['suite', 'kind', 'table', 'benchCommand', 'finishedAt'] as const) if (typeof v[k] !== 'string') return `"${k}" must be a string, got ${JSON.stringify(v[k]) ?? 'nothing'}`;
+  if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
+  if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
+  const row = v.row;
+  if (typeof row !== 'object' || row === null || Array.isArray(row)) return `"row" must be an object of display columns, got ${JSON.stringify(row) ?? 'nothing'}`;
+  for (const [k, x] of Object.entries(row)) if (typeof x !== 'string' && typeof x !== 'number') return `"row.${k}" must be a string or a number, got ${JSON.stringify(x)}`;
+  if (Array.isArray(r.metrics)) return '"metrics" must be an object of numbers';
+  for (const [k, x] of Object.entries(r.metrics)) if (x !== null && typeof x !== 'number') return `"metrics.${k}" must be a number or null, got ${JSON.stringify(x)}`;
+  const curve = v.curve;
+  if (curve !== undefined) {
+    if (!Array.isArray(curve)) return `"curve" must be a list of [env steps, return] points, got ${JSON.stringify(curve)}`;
+    const bad = curve.findIndex((p) => !Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || (p[1] !== null && typeof p[1] !== 'number'));
+    if (bad >= 0) return `"curve[${bad}]" must be an [env steps, return] pair of numbers, got ${JSON.stringify(curve[bad])}`;
+  }
+  return null;
+}
+
+/**
+ * The cell files of a suite folder that cannot be used as results: those damagedCellFiles finds
+ * (not JSON, not records) and those with a record recordProblem refuses, sorted by file.
+ */
+export function unusableCellFiles(suiteDir: string): { file: string; problem: string; line?: number }[] {
+  const out = damagedCellFiles(suiteDir);
+  const seen = new Set(out.map((d) => d.file));
+  const dir = cellsDir(suiteDir);
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).sort()) {
+    const file = join(dir, f);
+    if (!f.endsWith('.jsonl') || seen.has(file)) continue;
+    const p = parseCellFile(file);
+    if (!('records' in p)) continue;
+    // parseCellFile skips blank lines: count them to name the record's line.
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const lineOf = (k: number): number => {
+      let n = -1;
+      for (let i = 0; i < lines.length; i++) if (lines[i].trim() !== '' && ++n === k) return i + 1;
+      return k + 1;
+    };
+    for (let k = 0; k < p.records.length; k++) {
+      const problem = recordProblem(p.records[k], basename(f, '.jsonl'));
+      if (problem) {
+        out.push({ file, problem, line: lineOf(k) });
+        break;
+      }
+    }
+  }
+  return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
+/** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
+export function replacedDir(suiteDir: string): string {
+  return join(cellsDir(suiteDir), 'replaced');
+}
+
+/**
+ * Before a cell's new result is written: move its existing file aside when that holds a result
+ * made with another configuration (another --expert, or a suite definition changed since), to
+ * <cells>/replaced/<cellId>.<old hash>.jsonl (.2, .3, ... when taken), so that no finished result
+ * is lost; summaries read only the files directly in cells/. Returns the new path, or null when
+ * there was nothing to move (no file, or one of this configuration).
+ */
+export function keepReplacedResult(suiteDir: string, cell: Cell): string | null {
+  const file = cellFile(suiteDir, cell.id);
+  const recs = readCellFile(file);
+  const h = configHash(cell);
+  if (!recs || recs.every((r) => r.hash === h)) return null;
+  const dir = replacedDir(suiteDir);
+  mkdirSync(dir, { recursive: true });
+  const base = `${cell.id}.${idPart(recs[0].hash) || 'unknown'}`;
+  let dest = join(dir, `${base}.jsonl`);
+  for (let k = 2; existsSync(dest); k++) dest = join(dir, `${base}.${k}.jsonl`);
+  renameSync(file, dest);
+  return dest;
+}
+
 /** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
 export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
   // A result made with another configuration of a cell of this suite (e.g. another --expert) is
@@ -133,10 +217,17 @@ export const benchOracleCommand: Command = {
     if (!f.dryRun && !f.summaryOnly) checkOutFolder(join(f.runsDir, suite.name), '--runs-dir');
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
     const selected = selectShard(suite.cells, shard);
+    // More shards than cells (say a fixed number of batch jobs on a small suite, or --envs/--seeds
+    // that leave few cells): some shards have nothing to do. Said, and not an error for the job.
+    const emptyShard = shard !== undefined && selected.length === 0;
+    if (emptyShard) {
+      const narrowed = f.envs !== undefined || f.seeds !== undefined ? ' with these --envs/--seeds' : '';
+      ctx.logger.warn(`--shard ${f.shard}: no cells in this shard (suite ${suite.name}${narrowed} has ${suite.cells.length} cell${suite.cells.length === 1 ? '' : 's'}, fewer than the ${shard.count} shards); nothing to run`);
+    }
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
     // A damaged cell file (say, a truncated copy from another machine) is not taken for a missing
     // result: running the cell again would replace it, and the summary would leave it out unsaid.
-    const damaged = new Map(damagedCellFiles(suiteDir).map((d) => [d.file, d]));
+    const damaged = new Map(unusableCellFiles(suiteDir).map((d) => [d.file, d]));
     if (!f.dryRun && damaged.size > 0) {
       const d = [...damaged.values()][0];
       const more = damaged.size > 1 ? ` (and ${damaged.size - 1} more damaged cell file${damaged.size > 2 ? 's' : ''}; --dry-run lists them)` : '';
@@ -179,9 +270,16 @@ export const benchOracleCommand: Command = {
       // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
       throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
     }
+    if (emptyShard && !f.summaryOnly) {
+      // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
+      const result: BenchOracleResult = { suite: suite.name, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
+      if (f.json) printJson(ctx.io, result);
+      else ctx.io.stdout.write(`${suite.name}: shard ${f.shard} has no cells; nothing run, summary not rebuilt\n`);
+      return 0;
+    }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
-    for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again`);
+    for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again (the old result goes to ${replacedDir(suiteDir)} when the new one is written)`);
     if (!f.summaryOnly) ctx.logger.info(`bench oracle ${suite.name}: ${selected.length} of ${suite.cells.length} cells selected, ${skipped.length} already done, ${pending.length} to run -> ${suiteDir}`);
 
     const byId = new Map(suite.cells.map((c) => [c.id, c]));
@@ -256,6 +354,8 @@ export const benchOracleCommand: Command = {
       inFlight.add(cell.id);
       try {
         const recs = await runCell(cell, rc);
+        const kept = keepReplacedResult(suiteDir, cell);
+        if (kept) ctx.logger.info(`cell ${cell.id}: its earlier result, made with another configuration, is kept as ${kept}`);
         writeCellRecords(suiteDir, cell.id, recs);
         ran.push(cell.id);
         // A finished cell run again for its artifact (a dependency) counts as run, not skipped.

@@ -24,7 +24,7 @@ export interface Curve {
  * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
  * is an InputError naming the file and line.
  */
-export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined): Map<string, [number, number][]> {
+export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
   const out = new Map<string, [number, number][]>();
@@ -46,6 +46,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     const step = rec.step;
     if (typeof step !== 'number') return;
     for (const [k, v] of Object.entries(rec)) {
+      // null: how JSON writes a NaN or infinite value (a diverged run); `nulls` collects those keys.
+      if (k !== 'step' && (v === null || (typeof v === 'number' && !Number.isFinite(v)))) nulls?.add(k);
       if (k === 'step' || typeof v !== 'number' || !Number.isFinite(v)) continue;
       let pts = out.get(k);
       if (!pts) out.set(k, (pts = []));
@@ -55,42 +57,61 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
   return out;
 }
 
-/** The curves of the given metrics in the given runs; a metric no run logged is a UsageError that lists what they did log. `warn` as for readMetrics. */
-export function curves(runs: readonly string[], metrics: readonly string[], warn?: (message: string) => void): Curve[] {
+/**
+ * The curves of the given metrics in the given runs; a metric no run logged is a UsageError that
+ * lists what they did log. `warn` as for readMetrics, and for each run that logged a metric only
+ * as null (NaN or infinite values: a diverged run), which gets no line for it (after the check
+ * for missing metrics, so a refusal stays one line); `warned` collects those runs.
+ */
+export function curves(runs: readonly string[], metrics: readonly string[], warn?: (message: string) => void, warned?: Set<string>): Curve[] {
   const out: Curve[] = [];
   const seen = new Set<string>();
+  const onlyNull = new Set<string>();
+  const nullRuns: string[] = [];
   const names = runs.map((r) => basename(resolve(r)));
   const clash = names.some((n, i) => names.indexOf(n) !== i);
   runs.forEach((r, i) => {
-    const m = readMetrics(r, warn);
+    const nulls = new Set<string>();
+    const m = readMetrics(r, warn, nulls);
     for (const k of m.keys()) seen.add(k);
     for (const metric of metrics) {
       const pts = m.get(metric);
       if (pts && pts.length > 0) out.push({ run: clash ? r : names[i], metric, points: pts });
+      else if (nulls.has(metric)) {
+        onlyNull.add(metric);
+        nullRuns.push(`${r}: every value of ${metric} is null (NaN or infinite when logged); no line for it`);
+        warned?.add(r);
+      }
     }
   });
   const missing = metrics.filter((k) => !out.some((c) => c.metric === k));
   if (missing.length > 0) {
     const keys = [...seen].sort();
-    throw new UsageError(`--metric: no run logged ${missing.join(', ')}; they logged: ${keys.join(', ') || 'nothing'}`);
+    const nullNote = missing.some((k) => onlyNull.has(k)) ? ` (${missing.filter((k) => onlyNull.has(k)).join(', ')}: only null, i.e. NaN or infinite, values)` : '';
+    throw new UsageError(`--metric: no run logged ${missing.join(', ')}${nullNote}; they logged: ${keys.join(', ') || 'nothing'}`);
   }
+  // Said once the plot is going ahead (a refusal stays one line).
+  for (const m of nullRuns) warn?.(m);
   return out;
 }
 
-/** A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each with its own y scale. */
+/**
+ * A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each
+ * with its own y scale. Points are marked where there are few (<= 200 in all); a curve of one
+ * point is always marked, since a line through one point draws nothing.
+ */
 export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
-  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value })));
+  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1 })));
   const several = new Set(cs.map((c) => c.metric)).size > 1;
-  const chart = {
-    width: 520,
-    height: several ? 200 : 300,
-    mark: { type: 'line', point: values.length <= 200 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
-      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
-    },
+  const points = values.length <= 200;
+  const encoding = {
+    x: { field: 'step', type: 'quantitative', title: 'step' },
+    y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
+    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
   };
+  const layer: unknown[] = [{ mark: { type: 'line', point: points }, encoding }];
+  if (!points && values.some((v) => v.lone)) layer.push({ transform: [{ filter: 'datum.lone' }], mark: { type: 'point', filled: true, size: 40, opacity: 1 }, encoding });
+  const chart = { width: 520, height: several ? 200 : 300, layer };
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
   if (!several) return { ...common, ...chart } as TopLevelSpec;
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
@@ -151,10 +172,11 @@ export const plotCommand: Command = {
     // Re-plotting replaces the earlier plot; a file this command did not write is kept unless --force.
     checkOutFile(f.out, { ext: '.svg', example: 'curves.svg', force: f.force || isOwnPlot(f.out) });
     for (const r of runs) if (!existsSync(r)) throw new UsageError(`${r}: not found`);
-    const cs = curves(runs, metrics, (m) => ctx.logger.warn(m));
+    const warned = new Set<string>();
+    const cs = curves(runs, metrics, (m) => ctx.logger.warn(m), warned);
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
-    for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r)))) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
     const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
