@@ -244,6 +244,12 @@ export class HeronTeacher implements Teacher {
     const n = this.spec.rewardTerms.length;
     for (const s of segs) {
       if (s.nTerms !== n) throw new RangeError(`${this.id}: segment ${s.id} has ${s.nTerms} reward terms, ${this.spec.id} has ${n}`);
+      // A NaN term would fall through every level (NaN > x is false) and turn into a silent tie.
+      for (let i = 0; i < s.terms.length; i++) {
+        if (!Number.isFinite(s.terms[i])) {
+          throw new RangeError(`${this.id}: segment ${s.id} has reward term ${this.spec.rewardTerms[i % n].name} = ${s.terms[i]} at step ${Math.floor(i / n)}; HERON compares finite terms only`);
+        }
+      }
     }
   }
 }

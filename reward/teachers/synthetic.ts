@@ -205,6 +205,10 @@ export class SyntheticTeacher implements Teacher {
     const { a, b } = pair;
     const returnA = partialReturn(a.rewards);
     const returnB = partialReturn(b.rewards);
+    // A NaN return would become a silent tie or "second better" (NaN > x and NaN < x are false).
+    for (const [seg, ret] of [[a, returnA], [b, returnB]] as const) {
+      if (!Number.isFinite(ret)) throw new RangeError(`${this.id}: segment ${seg.id} has a return of ${ret} (its rewards are not all finite); a synthetic teacher compares finite returns only`);
+    }
     let th = { skip: -Infinity, equal: 0 };
     if (epsSkip > 0 || epsEqual > 0) {
       const t = this.thresholds(a.length);

@@ -67,6 +67,12 @@ function teacher(config = CONFIG): HeronTeacher {
 }
 
 describe('HERON decision', () => {
+  it('a segment with a reward term that is not finite is refused, naming segment, term and step (NaN used to fall through every level to a tie)', async () => {
+    const bad = seg('bad', [1, Number.NaN, 0]);
+    await expect(teacher().label([pair('p', seg('a', [0, 0, 0]), bad)])).rejects.toThrow('heron: segment bad has reward term control_effort = NaN at step 0; HERON compares finite terms only');
+    expect(() => teacher().setPool([...POOL, bad])).toThrow('heron: segment bad has reward term control_effort = NaN at step 0');
+  });
+
   it('pool stds of term segment sums', () => {
     expect(Array.from(termSumStds(POOL))).toEqual([1, 2, 0.5]);
     // sums over steps: a two-step segment's terms add up

@@ -64,6 +64,18 @@ describe('synthetic teacher: presets', () => {
 });
 
 describe('synthetic teacher: labels', () => {
+  it('a segment whose return is not finite is refused, naming it (NaN used to label the pair as a tie or "second better")', async () => {
+    const good = seg('good', [1, 2]);
+    const bad = seg('bad', [1, Number.NaN]);
+    for (const preset of ['oracle', 'stochastic'] as const) {
+      const t = SyntheticTeacher.preset(preset, { rng: new Rng(1) });
+      await expect(t.label([pair('p1', good, bad)])).rejects.toThrow(`${preset}: segment bad has a return of NaN (its rewards are not all finite); a synthetic teacher compares finite returns only`);
+      await expect(t.label([pair('p2', seg('inf', [Number.POSITIVE_INFINITY]), good)])).rejects.toThrow(`${preset}: segment inf has a return of Infinity`);
+    }
+    // finite returns still label: 3 > 1
+    expect(probs(await SyntheticTeacher.preset('oracle', { rng: new Rng(1) }).label([pair('p3', good, seg('low', [1]))]))).toEqual([1]);
+  });
+
   it('oracle picks the higher return on toy-reach segments, ties 0.5', async () => {
     const segs = toySegments();
     const rng = new Rng(5);
