@@ -95,6 +95,17 @@ function toCamel(flag: string): string {
 }
 
 /**
+ * A number written in decimal (`3`, `-0.5`, `.5`, `1e-3`), else NaN: what users mean by a number
+ * on a command line (Number() also takes `0x10`, `0b11` and an empty string).
+ */
+export function decimalNumber(text: string): number {
+  const t = text.trim();
+  return DECIMAL_RE.test(t) ? Number(t) : Number.NaN;
+}
+
+const DECIMAL_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
  * Convert one raw value for `def`. `where` names the flag or key for the error message.
  * Returns the converted value or an error string.
  */
@@ -104,7 +115,7 @@ function convert(def: FlagDef, raw: unknown, where: string): { value: unknown } 
     case 'float': {
       let n: number;
       if (typeof raw === 'number') n = raw;
-      else if (typeof raw === 'string' && raw.trim() !== '' && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw.trim())) {
+      else if (typeof raw === 'string' && DECIMAL_RE.test(raw.trim())) {
         n = Number(raw);
       } else if (typeof raw === 'string' && /^[-+]?\d{1,3}(_\d{3})+$/.test(raw.trim())) {
         n = Number(raw.replace(/_/g, ''));

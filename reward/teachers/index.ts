@@ -14,6 +14,7 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
+import { decimalNumber } from '../../core/config.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { Teacher } from '../types.js';
@@ -59,7 +60,7 @@ function parseParams<K extends string>(text: string, allowed: readonly K[], spec
     const raw = part.slice(eq + 1).trim();
     if (!(allowed as readonly string[]).includes(key)) usage(`unknown parameter "${key}" in "${spec}" (allowed: ${allowed.join(', ')})`);
     if (key in out) usage(`parameter "${key}" given twice in "${spec}"`);
-    const value = /^\+?(inf|infinity)$/i.test(raw) ? Infinity : raw === '' ? Number.NaN : Number(raw);
+    const value = /^\+?(inf|infinity)$/i.test(raw) ? Infinity : decimalNumber(raw);
     if (Number.isNaN(value)) usage(`parameter "${key}" must be a number, got "${raw}" in "${spec}"`);
     out[key as K] = value;
   }

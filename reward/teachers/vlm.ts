@@ -35,6 +35,7 @@
  * (the images are sent once per request, as chat history) rather than a fresh prompt quoting
  * the analysis; the content the model sees is the same.
  */
+import { decimalNumber } from '../../core/config.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ServiceError, UsageError } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
@@ -486,7 +487,7 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
   const num = (key: (typeof VLM_SPEC_KEYS)[number], integer: boolean): number | undefined => {
     const raw = kv[key];
     if (raw === undefined) return undefined;
-    const v = Number(raw);
+    const v = decimalNumber(raw);
     if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) usage(`parameter "${key}" must be ${integer ? 'an integer' : 'a number'}, got "${raw}"`);
     return v;
   };

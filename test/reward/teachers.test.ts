@@ -316,6 +316,10 @@ describe('makeTeacher', () => {
   });
 
   it('bad specs are UsageErrors naming the teacher spec (not a CLI flag); asFlag reports them as the flag', () => {
+    // Numbers are decimal: Number() would read 0x10 as 16 and "" as 0.
+    expect(() => makeTeacher('stochastic:beta=0x10', opts)).toThrow(new TeacherSpecError('parameter "beta" must be a number, got "0x10" in "stochastic:beta=0x10"'));
+    expect(() => makeTeacher('mistake:epsMistake= ', opts)).toThrow(new TeacherSpecError('parameter "epsMistake" must be a number, got "" in "mistake:epsMistake="'));
+    expect((makeTeacher('stochastic:beta=.5e1', opts) as SyntheticTeacher).config.beta).toBe(5);
     for (const bad of ['sage', 'oracle:beta', 'oracle:temperature=1', 'stochastic:beta=abc', 'mistake:epsMistake=2', 'regret', 'heron', 'oracle:beta=1,beta=2', 'human']) {
       expect(() => makeTeacher(bad, opts), bad).toThrow(TeacherSpecError);
       expect(() => makeTeacher(bad, opts), bad).toThrow(UsageError);

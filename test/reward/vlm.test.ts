@@ -743,6 +743,8 @@ describe('makeTeacher: vlm and synthetic-vlm specs', () => {
     expect(() => makeTeacher(`vlm:baseUrl=http://h/v1,model=m,keyEnv=${pasted}`, { env: TOY_SPEC, rng })).toThrow(
       new TeacherSpecError('parameter "keyEnv" must be the NAME of an environment variable (letters, digits and _), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself'),
     );
+    expect(() => makeTeacher('vlm:baseUrl=http://h/v1,model=m,concurrency=0x4', { env: TOY_SPEC, rng })).toThrow(/^teacher spec: parameter "concurrency" must be an integer, got "0x4"/);
+    expect(() => makeTeacher('synthetic-vlm:errorRate=0x0', { env: TOY_SPEC, rng })).toThrow(/^teacher spec: parameter "errorRate" must be a number, got "0x0"/);
     // What a spec lacks is said in the spec's own terms (train and label have no --vlm-* flags).
     expect(() => makeTeacher('vlm:model=m', { env: TOY_SPEC, rng })).toThrow(new TeacherSpecError('"vlm" needs the server\'s base URL: baseUrl=http://host:port/v1 in "vlm:model=m"'));
     expect(() => makeTeacher('vlm:baseUrl=http://h/v1', { env: TOY_SPEC, rng })).toThrow(new TeacherSpecError('"vlm" needs a model name: model=... in "vlm:baseUrl=http://h/v1"'));
