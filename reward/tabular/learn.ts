@@ -82,13 +82,18 @@ export type PreferenceModel = 'regret' | 'partial-return';
 export const PREFERENCE_SOURCES: readonly PreferenceSource[] = ['regret', 'partial-return'];
 export const PREFERENCE_MODELS: readonly PreferenceModel[] = ['regret', 'partial-return'];
 
-function sampleIndex(p: ArrayLike<number>, u: number, from = 0, to = p.length): number {
+/** Index i with probability p[i] over [from, to) for u ~ U[0, 1) (inverse CDF). */
+export function sampleIndex(p: ArrayLike<number>, u: number, from = 0, to = p.length): number {
   let c = 0;
+  let last = to - 1;
   for (let i = from; i < to; i++) {
     c += p[i];
     if (u < c) return i;
+    if (p[i] > 0) last = i;
   }
-  return to - 1;
+  // u at or above a sum that rounding left just under 1: the last entry that can occur, never
+  // one of probability 0 after it.
+  return last;
 }
 
 /** The segment walked: states [steps + 1], actions and transition entries [steps]. */

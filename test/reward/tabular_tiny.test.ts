@@ -19,7 +19,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { makeGridWorld, parseLayout } from '../../reward/tabular/gridworld.js';
-import { evaluateWeights, labelPairs, segmentFromActions, segmentRegret, terminalProbabilities, worldReference } from '../../reward/tabular/learn.js';
+import { evaluateWeights, labelPairs, sampleIndex, segmentFromActions, segmentRegret, terminalProbabilities, worldReference } from '../../reward/tabular/learn.js';
 import { deterministicPolicy, evaluatePolicy, expectedReturn, greedyPolicy, policyIteration, scaledReturn, uniformRandomPolicy, valueIteration } from '../../reward/tabular/mdp.js';
 
 const UP = 0;
@@ -102,5 +102,20 @@ describe('tabular: a 1 x 4 gridworld solved by hand (unreachable goal, never-end
     // A finite beta draws each pair from its own stream: the same labels for the same seed.
     const a = labelPairs(w, ref, pairs, 'regret', { beta: 1, tieTolerance: 0 }, new Rng(4));
     expect(Array.from(labelPairs(w, ref, pairs, 'regret', { beta: 1, tieTolerance: 0 }, new Rng(4)))).toEqual(Array.from(a));
+  });
+});
+
+describe('sampleIndex', () => {
+  it('inverts the cumulative sum, within [from, to), and never returns an entry of probability 0 when rounding leaves the sum under u', () => {
+    const p = [0.25, 0.5, 0.25];
+    expect([0, 0.2499, 0.25, 0.7499, 0.75, 0.9999].map((u) => sampleIndex(p, u))).toEqual([0, 0, 1, 1, 2, 2]);
+    // a slice: entries 1..3 of [9, 0.5, 0.5, 9]
+    expect(sampleIndex([9, 0.5, 0.5, 9], 0.6, 1, 3)).toBe(2);
+    // 0.7 + 0.2 + 0.1 sums to 1 - 2^-53 in floating point, the largest u below 1; then a state of
+    // probability 0 (a terminal state no episode starts in): the last possible entry, index 2
+    const start = [0.7, 0.2, 0.1, 0];
+    const u = 1 - 2 ** -53;
+    expect(start[0] + start[1] + start[2]).toBe(u);
+    expect(sampleIndex(start, u)).toBe(2);
   });
 });
