@@ -214,6 +214,17 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     const c = o.store.counts();
     return c.labels - c.timeouts;
   };
+  /**
+   * Stored preference labels the reward model has not been trained on: all of them without a
+   * model, those beyond its meta's trainedPreferences with one (a model saved without that
+   * count, by an older version, is taken as trained on every stored label).
+   */
+  const untrainedPreferences = (): number => {
+    if (!learned) return 0;
+    const stored = o.store.counts().preferences;
+    const trained = net === null ? 0 : typeof net.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : stored;
+    return Math.max(0, stored - trained);
+  };
   let last: Round = { labels: answers(), accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
@@ -247,17 +258,25 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       return cutSegments(episodes.slice(episodes.length - m), { ...cut, offsets: offsets.reverse() });
     };
 
-    /** One feedback round; false when the pool has too few segments yet (try again later). */
+    /**
+     * One feedback round; false when the pool has too few segments yet (try again later). With
+     * the budget spent but stored preferences the reward model was not trained on (a run stopped
+     * between storing a round's labels and saving the model it trained on them), a catch-up
+     * round: no new queries, the model is trained on the stored labels.
+     */
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
       const k = Math.min(o.labelsPerRound, o.budget - last.labels);
+      const catchUp = k <= 0 && untrainedPreferences() > 0;
+      // It goes on with the stopped round's number (its pool windows and random streams), as that round would have trained.
+      if (catchUp) round = Math.max(0, ...o.store.labelledPairs().map((lp) => lp.round));
       if (k > 0 && (o.queryRollouts ?? 0) > 0) {
         const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
         for (const t of extra) queryRolloutSteps += t.length;
         episodes.push(...extra);
       }
       const segs = pool(round);
-      if (k <= 0) return true;
+      if (k <= 0 && !catchUp) return true;
       if (segs.length < 2) return false;
       // B-Pref's margin follows the true returns of recent training episodes. Before any has
       // finished (no warm-up, or a resumed run) while --query-rollouts filled the pool, the
@@ -265,7 +284,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const basis = recent.length ? recent.map((e) => ({ ret: e.trueReturn, len: e.length })) : episodes.map((tr) => ({ ret: trajectoryReturn(tr), len: tr.length }));
       const ret = basis.length ? mean(basis.map((e) => e.ret)) : Number.NaN;
       const len = basis.length ? mean(basis.map((e) => e.len)) : trainer.spec.horizon;
-      teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
+      if (!catchUp) teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
       // Fresh candidates only: a pair already asked (this run or before a resume) is not asked again.
       const seen = new Set<string>();
       // With poolTop < 1 (once a model exists), pairs come from the best-predicted share of the pool.
@@ -287,16 +306,22 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       };
       // mixed: half the round's queries (rounded down) within an episode, the rest from the whole pool.
       const within = o.pairScope === 'mixed' ? Math.floor(k / 2) : 0;
-      const asked =
+      const pickAll = (): Pair[] =>
         o.pairScope === 'episode'
           ? pick(sameEpisodePairs, k, '')
           : o.pairScope === 'mixed'
             ? [...pick(sameEpisodePairs, within, '-within'), ...pick(samplePairs, k - within, '-across')]
             : pick(samplePairs, k, '');
-      if (asked.length === 0) return false;
-      o.store.putPairs(asked, { round });
-      const labels = await teacher.label(asked);
-      o.store.addLabels(labels);
+      if (catchUp) {
+        o.logger.info(
+          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (the run was stopped during a feedback round): training it on them, with no new queries (the --labels budget is spent)`,
+        );
+      }
+      const asked = catchUp ? [] : pickAll();
+      if (!catchUp && asked.length === 0) return false;
+      if (asked.length > 0) o.store.putPairs(asked, { round });
+      const labels = asked.length > 0 ? await teacher.label(asked) : [];
+      if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs();
       const pairs: Pair[] = [];
@@ -395,6 +420,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       last = { labels: answers(), accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
         ...teacherMetrics(),
+        ...(catchUp ? { 'reward/catch_up': 1 } : {}),
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,
         'reward/pearson': corr.pearson,
@@ -419,9 +445,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
       }
       if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
+      // How many preference labels it has been trained on: a resumed run trains it on any stored after.
+      net.meta = { ...net.meta, trainedPreferences: prefs };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
+        `round ${round}: ${last.labels}/${o.budget} labels (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };
@@ -457,7 +485,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     // after the last one), and does not evaluate again at the checkpoint's step: the checkpoint
     // was saved right after that evaluation, which the run's metrics already hold.
     const lastFeedback = o.resume?.lastFeedbackStep;
-    let nextFeedback = learned && last.labels < o.budget ? (o.resume && lastFeedback !== undefined ? lastFeedback + o.feedbackEvery : trainer.globalStep) : Number.POSITIVE_INFINITY;
+    // With the budget spent, stored labels the model was not trained on get a catch-up round at once.
+    let nextFeedback =
+      learned && last.labels < o.budget
+        ? o.resume && lastFeedback !== undefined
+          ? lastFeedback + o.feedbackEvery
+          : trainer.globalStep
+        : untrainedPreferences() > 0
+          ? trainer.globalStep
+          : Number.POSITIVE_INFINITY;
     let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
