@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
+import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
@@ -259,12 +259,16 @@ export function termWeights(list: readonly string[], spec: EnvSpec, reward: Rewa
   return weights;
 }
 
+/** A run's checkpoint.json, its shape checked (a damaged one names the file and field before anything is resumed from it). */
 function readCheckpoint(file: string): PpoCheckpoint {
+  let ck: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
+    ck = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `unreadable checkpoint (${(e as Error).message}); delete it to restart the run from its stored labels`);
   }
+  checkPpoCheckpoint(ck, file);
+  return ck;
 }
 
 /** The file a `prefrl train` holds in its run folder while it works there (the host, pid and start of that process). */
