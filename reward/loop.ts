@@ -536,8 +536,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
-    curve.push([trainer.globalStep, final.meanReturn]);
-    o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+    // A run stopped after its final checkpoint (while its summary was written) has logged this
+    // final evaluation already: the deterministic episodes are run again for the summary, not logged twice.
+    const logged = o.resume !== undefined && trainer.globalStep === o.resume.checkpoint.globalStep && curve.at(-1)?.[0] === trainer.globalStep;
+    if (!logged) {
+      curve.push([trainer.globalStep, final.meanReturn]);
+      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+    }
     trainer.save(o.run.artifact('checkpoint'), o.env);
     if (net) net.save(o.run.artifact('reward_model'));
     return {

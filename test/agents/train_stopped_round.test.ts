@@ -1,9 +1,11 @@
 /**
- * `prefrl train` stopped inside its last feedback round, after the teacher's labels were stored
+ * `prefrl train` stopped at two late moments, resumed. Inside its last feedback round, after the teacher's labels were stored
  * and before the reward model trained on them was saved (Ctrl-C or a kill during reward
  * training): the resumed run must train the reward model on those labels, although the --labels
  * budget is spent and no round asks again. It used to go on with no reward model at all (PPO on
- * r = 0 everywhere) while its summary counted the labels as used.
+ * r = 0 everywhere) while its summary counted the labels as used. After its final checkpoint,
+ * before its summary was written: the resumed run must not log the final evaluation twice (its
+ * curve used to end with the same point twice, and metrics.jsonl with the same row twice).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,5 +82,28 @@ describe('a run stopped between storing its last round\'s labels and saving the 
     const { wallSeconds: _c, runDir: _d, ...again } = resumed;
     expect(again).toEqual(same);
     expect(Number.isFinite(resumed.rewardAccuracy)).toBe(true);
+  }, 90_000);
+});
+
+describe('a run stopped after its final checkpoint, before its summary was written', () => {
+  it('the resumed run writes the summary of the uninterrupted run, with no evaluation logged twice', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'prefrl-stopped-end-'));
+    const c = captureCli();
+    expect(await main([...ARGS.map((a, i, all) => (all[i - 1] === '--eval-every' ? '512' : a)), '--runs-dir', runs, '--name', 'whole'], c.ctx), c.err.join('')).toBe(0);
+    const whole = lastJson(c.out);
+    const wholeDir = whole.runDir as string;
+    expect((whole.curve as unknown[]).length).toBe(3); // 256 (after the round), 768, and the final one at 1024
+    const stopped = join(runs, 'stopped');
+    cpSync(wholeDir, stopped, { recursive: true });
+    rmSync(join(stopped, 'summary.json'));
+
+    const r = captureCli();
+    expect(await main(['train', '--resume', stopped, '--quiet', '--json'], r.ctx), r.err.join('')).toBe(0);
+    expect(r.err.join('')).toContain('at 1024 env steps with 10 stored labels');
+    const resumed = lastJson(r.out);
+    const { wallSeconds: _a, runDir: _b, ...same } = whole;
+    const { wallSeconds: _c, runDir: _d, ...again } = resumed;
+    expect(again).toEqual(same);
+    expect(rows(stopped)).toEqual(rows(wholeDir));
   }, 90_000);
 });
