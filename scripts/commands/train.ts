@@ -27,6 +27,7 @@ import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
+import { TRAIN_LOCK } from './runs.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -271,8 +272,7 @@ function readCheckpoint(file: string): PpoCheckpoint {
   return ck;
 }
 
-/** The file a `prefrl train` holds in its run folder while it works there (the host, pid and start of that process). */
-export const TRAIN_LOCK = 'train.lock';
+export { TRAIN_LOCK };
 
 /**
  * Take a run folder's lock for this process, so two `prefrl train` processes never work in one
