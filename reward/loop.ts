@@ -28,7 +28,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
-import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
+import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -294,6 +294,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       /** Up to n fresh queries drawn by `draw` and chosen by the query method. */
       const pick = (draw: typeof samplePairs, n: number, tag: string): Pair[] => {
         if (n <= 0) return [];
+        // No episode of the pool holds two segments yet (short episodes): no same-episode pair to draw.
+        if (draw === sameEpisodePairs && !hasSameEpisodePair(top)) return [];
         const candidates = draw(top, n * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}${tag}`)).filter((p) => {
           if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
           seen.add(p.id);
@@ -304,8 +306,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         used = sel.used;
         return sel.pairs;
       };
-      // mixed: half the round's queries (rounded down) within an episode, the rest from the whole pool.
-      const within = o.pairScope === 'mixed' ? Math.floor(k / 2) : 0;
+      // mixed: half the round's queries (rounded down) within an episode, the rest from the whole
+      // pool (all of them while no episode of the pool holds two segments).
+      const within = o.pairScope === 'mixed' && hasSameEpisodePair(top) ? Math.floor(k / 2) : 0;
       const pickAll = (): Pair[] =>
         o.pairScope === 'episode'
           ? pick(sameEpisodePairs, k, '')
@@ -525,8 +528,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve`,
       );
     } else if (learned && last.labels === 0) {
+      const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;
       o.logger.warn(
-        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held two complete ${o.segmentLength}-step segments, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
+        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.

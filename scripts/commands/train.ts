@@ -383,6 +383,12 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; use at most ${envSpec.horizon}`,
     );
   }
+  // Pairs within an episode need two segments in one: the horizon must hold two windows.
+  if (learned && f.pairScope !== 'any' && 2 * f.segmentLength > envSpec.horizon) {
+    throw new UsageError(
+      `--pair-scope ${f.pairScope}: compares two segments of one episode, and an episode of ${envSpec.id} (at most ${envSpec.horizon} steps) holds only one ${f.segmentLength}-step segment (--segment-length); use --segment-length ${Math.floor(envSpec.horizon / 2)} or less, or --pair-scope any`,
+    );
+  }
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
