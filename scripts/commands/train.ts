@@ -447,6 +447,15 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   try {
     if (resumeDir) {
       const ckFile = join(resolve(resumeDir), 'artifacts', 'checkpoint', 'checkpoint.json');
+      // A run opens its label store at its start: one that is gone was removed, with the labels
+      // its checkpoint and reward model were made from. Going on would ask anew and count from 0.
+      const storeFile = join(resolve(resumeDir), 'labels.sqlite');
+      if (learned && !existsSync(storeFile) && (existsSync(ckFile) || existsSync(join(resolve(resumeDir), 'artifacts', 'reward_model', 'model.json')))) {
+        throw new InputError(
+          storeFile,
+          "not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run",
+        );
+      }
       const checkpoint = existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
       const cut = truncateMetrics(join(resolve(resumeDir), 'metrics.jsonl'), checkpoint ? checkpoint.globalStep : -1);
       if (cut.dropped > 0) {

@@ -4,12 +4,17 @@
  * resumed from it or anything in the folder changes. A missing optimiser state used to end in a
  * TypeError with a stack trace, and `{}` in "resuming ... at undefined env steps" first.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../core/backend.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
 
 type Ck = Record<string, unknown> & { adam: Record<string, unknown>; rng: Record<string, unknown>; policy: Record<string, unknown> };
 
@@ -58,5 +63,35 @@ describe('--resume of a run with a damaged checkpoint', () => {
     const ok = captureCli();
     expect(await main(['train', '--resume', runDir, '--quiet', '--json'], ok.ctx), ok.err.join('')).toBe(0);
     expect(lastJson(ok.out).envSteps).toBe(1024);
+  }, 60_000);
+});
+
+describe('--resume of a learned-reward run whose label store is gone', () => {
+  it('names labels.sqlite (exit 1) and changes nothing; put back, the run resumes with its labels', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'prefrl-no-store-'));
+    const c = captureCli();
+    const args = [
+      'train', '--env', 'toy-reach', '--steps', '1024', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--warmup-steps', '256', '--segment-length', '10',
+      '--labels', '10', '--labels-per-round', '10', '--eval-every', '512', '--eval-episodes', '1', '--reward-hidden', '8', '--reward-members', '1',
+    ];
+    expect(await main([...args, '--runs-dir', runs, '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
+    const runDir = lastJson(c.out).runDir as string;
+    rmSync(join(runDir, 'summary.json'));
+    const store = join(runDir, 'labels.sqlite');
+    copyFileSync(store, join(runs, 'kept.sqlite'));
+    rmSync(store);
+    const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
+    const r = captureCli();
+    expect(await main(['train', '--resume', runDir, '--quiet', '--json'], r.ctx)).toBe(1);
+    expect(r.err.join('')).toContain(
+      `prefrl train: ${store}: not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run\n`,
+    );
+    expect(existsSync(store)).toBe(false);
+    expect(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    copyFileSync(join(runs, 'kept.sqlite'), store);
+    const ok = captureCli();
+    expect(await main(['train', '--resume', runDir, '--quiet', '--json'], ok.ctx), ok.err.join('')).toBe(0);
+    expect(ok.err.join('')).toContain('with 10 stored labels');
+    expect(lastJson(ok.out).labelsUsed).toBe(10);
   }, 60_000);
 });
