@@ -567,16 +567,36 @@ export class PpoTrainer {
     writeJsonAtomic(join(dir, 'checkpoint.json'), ck);
   }
 
-  /** Restore networks, optimiser, normalisers, RNG and counters from a checkpoint. */
+  /**
+   * Restore networks, optimiser, normalisers, RNG and counters from a checkpoint. A damaged one
+   * (a field missing or of the wrong kind) is an InputError naming `source` and the field; the
+   * trainer is changed only once every part has been read.
+   */
   restore(ck: PpoCheckpoint, source = 'checkpoint'): void {
-    if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(source, `unknown checkpoint format ${JSON.stringify(ck.format)}`, 'format');
+    checkPpoCheckpoint(ck, source);
     const p = PpoPolicy.fromJSON(ck.policy, source);
     if (p.theta.length !== this.policy.theta.length) throw new InputError(source, 'the saved policy does not match this env and network size', 'policy');
+    const part = <T>(field: string, read: () => T): T => {
+      try {
+        return read();
+      } catch (e) {
+        throw new InputError(source, `damaged checkpoint: ${(e as Error).message}; delete it to restart the run from its stored labels`, field);
+      }
+    };
+    // Read into throwaway objects first: a damaged part fails before anything is changed.
+    part('policy.obsNorm', () => new ObsNormalizer(this.policy.obsNorm.dim).load(ck.policy.obsNorm));
+    const m = part('adam.m', () => base64ToF32(ck.adam.m));
+    const v = part('adam.v', () => base64ToF32(ck.adam.v));
+    if (m.length !== this.policy.theta.length || v.length !== this.policy.theta.length) {
+      throw new InputError(source, `damaged checkpoint: the optimiser state has ${m.length} and ${v.length} values, the policy ${this.policy.theta.length}`, 'adam');
+    }
+    const rng = part('rng', () => Rng.fromState(ck.rng));
+    part('rewardScaler', () => new RewardScaler(this.config.numEnvs, this.config.gamma).load(ck.rewardScaler));
     this.policy.theta.set(p.theta);
     this.policy.obsNorm.load(ck.policy.obsNorm);
-    this.adam.setState({ m: base64ToF32(ck.adam.m), v: base64ToF32(ck.adam.v), t: ck.adam.t, lr: ck.adam.lr });
+    this.adam.setState({ m, v, t: ck.adam.t, lr: ck.adam.lr });
     this.scaler.load(ck.rewardScaler);
-    this.rng = Rng.fromState(ck.rng);
+    this.rng = rng;
     this.iteration = ck.iteration;
     this.globalStep = ck.globalStep;
   }
@@ -586,6 +606,47 @@ export class PpoTrainer {
     this.evalEnv = null;
     await this.vec.close();
   }
+}
+
+/**
+ * Check the shape of a PPO checkpoint read from `source` (its format, step counters, optimiser
+ * state, reward scaler and random state): an InputError naming the file and the field at fault,
+ * so a damaged file says so instead of failing with a TypeError somewhere later.
+ */
+export function checkPpoCheckpoint(ck: unknown, source: string): asserts ck is PpoCheckpoint {
+  const bad = (field: string, what: string): never => {
+    throw new InputError(source, `damaged checkpoint: ${what}; delete it to restart the run from its stored labels`, field);
+  };
+  if (typeof ck !== 'object' || ck === null || Array.isArray(ck)) throw new InputError(source, 'not a PPO checkpoint (expected a JSON object)');
+  const c = ck as Record<string, unknown>;
+  if (c.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(source, `unknown checkpoint format ${JSON.stringify(c.format)}`, 'format');
+  for (const k of ['globalStep', 'iteration'] as const) {
+    if (typeof c[k] !== 'number' || !Number.isInteger(c[k]) || (c[k] as number) < 0) bad(k, `expected an integer >= 0, found ${JSON.stringify(c[k])}`);
+  }
+  const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const policy = c.policy;
+  if (!obj(policy)) return bad('policy', 'missing');
+  const adam = c.adam;
+  if (!obj(adam)) return bad('adam', 'missing');
+  if (typeof adam.m !== 'string' || typeof adam.v !== 'string') bad('adam', 'expected base64 strings m and v');
+  if (typeof adam.t !== 'number' || typeof adam.lr !== 'number' || !Number.isFinite(adam.t) || !Number.isFinite(adam.lr)) bad('adam', 'expected numbers t and lr');
+  // Its parts agree with each other: the optimiser keeps two values per policy parameter.
+  const count = (field: string, b64: unknown): number => {
+    try {
+      return base64ToF32(b64 as string).length;
+    } catch (e) {
+      return bad(field, `not base64 float32 values (${(e as Error).message})`);
+    }
+  };
+  if (typeof policy.theta !== 'string') bad('policy.theta', 'expected a base64 string');
+  const params = count('policy.theta', policy.theta);
+  const m = count('adam.m', adam.m);
+  const v = count('adam.v', adam.v);
+  if (m !== params || v !== params) bad('adam', `the optimiser state has ${m} and ${v} values, the policy ${params} parameters`);
+  const scaler = c.rewardScaler;
+  if (!obj(scaler) || !obj(scaler.rms) || !Array.isArray(scaler.returns)) bad('rewardScaler', 'expected {rms, returns}');
+  const rng = c.rng;
+  if (!obj(rng) || typeof rng.path !== 'string' || !Array.isArray(rng.s) || rng.s.length !== 4) bad('rng', 'expected {path, s: [4 numbers]}');
 }
 
 export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {

@@ -28,7 +28,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
-import { DEFAULT_OVERSAMPLE, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
+import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -214,6 +214,17 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     const c = o.store.counts();
     return c.labels - c.timeouts;
   };
+  /**
+   * Stored preference labels the reward model has not been trained on: all of them without a
+   * model, those beyond its meta's trainedPreferences with one (a model saved without that
+   * count, by an older version, is taken as trained on every stored label).
+   */
+  const untrainedPreferences = (): number => {
+    if (!learned) return 0;
+    const stored = o.store.counts().preferences;
+    const trained = net === null ? 0 : typeof net.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : stored;
+    return Math.max(0, stored - trained);
+  };
   let last: Round = { labels: answers(), accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
@@ -247,17 +258,25 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       return cutSegments(episodes.slice(episodes.length - m), { ...cut, offsets: offsets.reverse() });
     };
 
-    /** One feedback round; false when the pool has too few segments yet (try again later). */
+    /**
+     * One feedback round; false when the pool has too few segments yet (try again later). With
+     * the budget spent but stored preferences the reward model was not trained on (a run stopped
+     * between storing a round's labels and saving the model it trained on them), a catch-up
+     * round: no new queries, the model is trained on the stored labels.
+     */
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
       const k = Math.min(o.labelsPerRound, o.budget - last.labels);
+      const catchUp = k <= 0 && untrainedPreferences() > 0;
+      // It goes on with the stopped round's number (its pool windows and random streams), as that round would have trained.
+      if (catchUp) round = Math.max(0, ...o.store.labelledPairs().map((lp) => lp.round));
       if (k > 0 && (o.queryRollouts ?? 0) > 0) {
         const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
         for (const t of extra) queryRolloutSteps += t.length;
         episodes.push(...extra);
       }
       const segs = pool(round);
-      if (k <= 0) return true;
+      if (k <= 0 && !catchUp) return true;
       if (segs.length < 2) return false;
       // B-Pref's margin follows the true returns of recent training episodes. Before any has
       // finished (no warm-up, or a resumed run) while --query-rollouts filled the pool, the
@@ -265,7 +284,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const basis = recent.length ? recent.map((e) => ({ ret: e.trueReturn, len: e.length })) : episodes.map((tr) => ({ ret: trajectoryReturn(tr), len: tr.length }));
       const ret = basis.length ? mean(basis.map((e) => e.ret)) : Number.NaN;
       const len = basis.length ? mean(basis.map((e) => e.len)) : trainer.spec.horizon;
-      teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
+      if (!catchUp) teacher.observe?.({ meanEpisodeReturn: ret, episodeLength: len, segmentLength: o.segmentLength, pool: segs });
       // Fresh candidates only: a pair already asked (this run or before a resume) is not asked again.
       const seen = new Set<string>();
       // With poolTop < 1 (once a model exists), pairs come from the best-predicted share of the pool.
@@ -275,6 +294,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       /** Up to n fresh queries drawn by `draw` and chosen by the query method. */
       const pick = (draw: typeof samplePairs, n: number, tag: string): Pair[] => {
         if (n <= 0) return [];
+        // No episode of the pool holds two segments yet (short episodes): no same-episode pair to draw.
+        if (draw === sameEpisodePairs && !hasSameEpisodePair(top)) return [];
         const candidates = draw(top, n * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}${tag}`)).filter((p) => {
           if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
           seen.add(p.id);
@@ -285,18 +306,25 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         used = sel.used;
         return sel.pairs;
       };
-      // mixed: half the round's queries (rounded down) within an episode, the rest from the whole pool.
-      const within = o.pairScope === 'mixed' ? Math.floor(k / 2) : 0;
-      const asked =
+      // mixed: half the round's queries (rounded down) within an episode, the rest from the whole
+      // pool (all of them while no episode of the pool holds two segments).
+      const within = o.pairScope === 'mixed' && hasSameEpisodePair(top) ? Math.floor(k / 2) : 0;
+      const pickAll = (): Pair[] =>
         o.pairScope === 'episode'
           ? pick(sameEpisodePairs, k, '')
           : o.pairScope === 'mixed'
             ? [...pick(sameEpisodePairs, within, '-within'), ...pick(samplePairs, k - within, '-across')]
             : pick(samplePairs, k, '');
-      if (asked.length === 0) return false;
-      o.store.putPairs(asked, { round });
-      const labels = await teacher.label(asked);
-      o.store.addLabels(labels);
+      if (catchUp) {
+        o.logger.info(
+          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (the run was stopped during a feedback round): training it on them, with no new queries (the --labels budget is spent)`,
+        );
+      }
+      const asked = catchUp ? [] : pickAll();
+      if (!catchUp && asked.length === 0) return false;
+      if (asked.length > 0) o.store.putPairs(asked, { round });
+      const labels = asked.length > 0 ? await teacher.label(asked) : [];
+      if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs();
       const pairs: Pair[] = [];
@@ -395,6 +423,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       last = { labels: answers(), accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
         ...teacherMetrics(),
+        ...(catchUp ? { 'reward/catch_up': 1 } : {}),
         'reward/val_accuracy': res.valAccuracy,
         'reward/val_nll': res.valNll,
         'reward/pearson': corr.pearson,
@@ -419,9 +448,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
       }
       if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
+      // How many preference labels it has been trained on: a resumed run trains it on any stored after.
+      net.meta = { ...net.meta, trainedPreferences: prefs };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${skips} skipped, ${used}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
+        `round ${round}: ${last.labels}/${o.budget} labels (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };
@@ -457,7 +488,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     // after the last one), and does not evaluate again at the checkpoint's step: the checkpoint
     // was saved right after that evaluation, which the run's metrics already hold.
     const lastFeedback = o.resume?.lastFeedbackStep;
-    let nextFeedback = learned && last.labels < o.budget ? (o.resume && lastFeedback !== undefined ? lastFeedback + o.feedbackEvery : trainer.globalStep) : Number.POSITIVE_INFINITY;
+    // With the budget spent, stored labels the model was not trained on get a catch-up round at once.
+    let nextFeedback =
+      learned && last.labels < o.budget
+        ? o.resume && lastFeedback !== undefined
+          ? lastFeedback + o.feedbackEvery
+          : trainer.globalStep
+        : untrainedPreferences() > 0
+          ? trainer.globalStep
+          : Number.POSITIVE_INFINITY;
     let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
@@ -489,8 +528,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve`,
       );
     } else if (learned && last.labels === 0) {
+      const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;
       o.logger.warn(
-        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held two complete ${o.segmentLength}-step segments, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
+        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
@@ -500,8 +540,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
-    curve.push([trainer.globalStep, final.meanReturn]);
-    o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+    // A run stopped after its final checkpoint (while its summary was written) has logged this
+    // final evaluation already: the deterministic episodes are run again for the summary, not logged twice.
+    const logged = o.resume !== undefined && trainer.globalStep === o.resume.checkpoint.globalStep && curve.at(-1)?.[0] === trainer.globalStep;
+    if (!logged) {
+      curve.push([trainer.globalStep, final.meanReturn]);
+      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+    }
     trainer.save(o.run.artifact('checkpoint'), o.env);
     if (net) net.save(o.run.artifact('reward_model'));
     return {

@@ -88,6 +88,17 @@ export function sameEpisodePairs(pool: readonly Segment[], count: number, rng: R
   return out;
 }
 
+/** Whether sameEpisodePairs can draw from the pool: some episode (segments with the same `source`) holds 2 distinct segments. */
+export function hasSameEpisodePair(pool: readonly Segment[]): boolean {
+  const first = new Map<string, string>();
+  for (const s of pool) {
+    const id = first.get(s.source);
+    if (id === undefined) first.set(s.source, s.id);
+    else if (id !== s.id) return true;
+  }
+  return false;
+}
+
 /**
  * The share `fraction` (in (0, 1]) of the pool with the highest predicted return, the mean of
  * the members' summed outputs (`sums`: [members, pool.length], RewardNet.segmentSums); at least

@@ -106,8 +106,12 @@ describe('a signal under --json', () => {
     }
     // Inside PPO's loop (a moment after the run folder is made).
     await sleep(500);
+    // The run holds its folder's lock (a --resume of it meanwhile is refused) ...
+    expect(JSON.parse(readFileSync(join(runDir, 'train.lock'), 'utf8'))).toMatchObject({ pid: child.pid });
     child.kill('SIGINT');
     expect(await exited, stderr()).toBe(130);
+    // ... and a stop leaves none behind.
+    expect(existsSync(join(runDir, 'train.lock'))).toBe(false);
     expect(stderr()).toContain(`stopped; resume with: prefrl train --resume ${runDir}\n`);
     expect(lastLine(stdout())).toEqual({
       runDir,

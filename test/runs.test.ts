@@ -4,7 +4,8 @@
  * an unfinished train or offline run; unreadable configs listed, files ignored.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
@@ -51,6 +52,19 @@ describe('prefrl runs', () => {
     expect(offline).toMatchObject({ command: 'offline', env: 'pusher', state: 'unfinished', result: null, resume: `prefrl offline --resume ${join(root, '20261201-090000-offline-pusher-human-s0')}` });
     expect(train).toMatchObject({ command: 'train', env: 'reacher', state: 'finished', result: 'return -31.3, 500 labels' });
     expect(broken).toMatchObject({ command: null, state: 'unreadable' });
+  });
+
+  it('a train run whose train.lock a live process holds is running (no resume command); a lock left by a process that is gone is not', () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
+    run(root, '20261201-100000-train-a', { command: 'train', envConfig: { id: 'reacher' } });
+    run(root, '20261201-110000-train-b', { command: 'train', envConfig: { id: 'reacher' } });
+    const since = '2026-12-01T10:00:00.000Z';
+    writeFileSync(join(root, '20261201-100000-train-a', 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
+    const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+    writeFileSync(join(root, '20261201-110000-train-b', 'train.lock'), JSON.stringify({ host: hostname(), pid: gone, since }));
+    const [a, b] = listRuns(root);
+    expect(a).toMatchObject({ state: 'running', result: null, resume: `running now (pid ${process.pid} on ${hostname()}, since ${since})` });
+    expect(b).toMatchObject({ state: 'unfinished', resume: `prefrl train --resume ${join(root, '20261201-110000-train-b')}` });
   });
 
   it('quotes a resume command whose run folder path needs it (a space in the runs folder)', () => {

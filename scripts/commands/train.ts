@@ -3,9 +3,10 @@
  * comparisons), or PPO on the env's true reward with identical settings (`--reward true`).
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
+import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
@@ -24,7 +25,9 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
+import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
+import { TRAIN_LOCK } from './runs.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -257,11 +260,65 @@ export function termWeights(list: readonly string[], spec: EnvSpec, reward: Rewa
   return weights;
 }
 
+/** A run's checkpoint.json, its shape checked (a damaged one names the file and field before anything is resumed from it). */
 function readCheckpoint(file: string): PpoCheckpoint {
+  let ck: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PpoCheckpoint;
+    ck = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `unreadable checkpoint (${(e as Error).message}); delete it to restart the run from its stored labels`);
+  }
+  checkPpoCheckpoint(ck, file);
+  return ck;
+}
+
+export { TRAIN_LOCK };
+
+/**
+ * Take a run folder's lock for this process, so two `prefrl train` processes never work in one
+ * run folder at once (a second --resume of a run still going, or a --resume of a run still being
+ * made, would interleave its metrics rows, checkpoints and labels with the first's). A lock left by
+ * a process that is gone (Ctrl-C, a kill, a crash on this host) is taken over; one held by a
+ * live process is a usage error naming `flag` and the holder. Returns the release (also run
+ * at process exit, so a stopped run leaves no lock behind).
+ */
+export function lockRunDir(dir: string, ctx: CommandContext, flag: string): () => void {
+  const path = join(dir, TRAIN_LOCK);
+  const me: ClaimHolder = { host: hostname(), pid: process.pid, since: ctx.clock.date().toISOString() };
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = readClaim(path);
+      if (attempt === 0 && claimIsStale(path, me.host, Date.now(), holder)) {
+        ctx.logger.info(`${flag}: ${dir} was left locked by a run that is gone (${holder ? `pid ${holder.pid}, since ${holder.since}` : 'its lock was never written'}); taking it over`);
+        rmSync(path, { force: true });
+        continue;
+      }
+      const who = holder ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'its lock is being written';
+      throw new UsageError(
+        `${flag}: ${dir} is in use by another prefrl train (${who}); two processes in one run folder would mix their metrics, checkpoints and labels. Wait for it to end, or stop it and resume; if no such process runs, delete ${path}`,
+      );
+    }
+    try {
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      const h = readClaim(path);
+      if (h && h.host === me.host && h.pid === me.pid) rmSync(path, { force: true });
+    };
+    process.on('exit', release);
+    return () => {
+      process.off('exit', release);
+      release();
+    };
   }
 }
 
@@ -292,6 +349,16 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
  * line, for the warning about those the run does not read (once every check has passed).
  */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
+  // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
+  const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume') : undefined;
+  try {
+    return await trainLocked(f, ctx, resumeDir, given);
+  } finally {
+    unlock?.();
+  }
+}
+
+async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[]): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -314,6 +381,12 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   if (learned && f.segmentLength > envSpec.horizon) {
     throw new UsageError(
       `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; use at most ${envSpec.horizon}`,
+    );
+  }
+  // Pairs within an episode need two segments in one: the horizon must hold two windows.
+  if (learned && f.pairScope !== 'any' && 2 * f.segmentLength > envSpec.horizon) {
+    throw new UsageError(
+      `--pair-scope ${f.pairScope}: compares two segments of one episode, and an episode of ${envSpec.id} (at most ${envSpec.horizon} steps) holds only one ${f.segmentLength}-step segment (--segment-length); use --segment-length ${Math.floor(envSpec.horizon / 2)} or less, or --pair-scope any`,
     );
   }
   const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
@@ -367,12 +440,22 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   let run: RunDir;
   let store: LabelStore;
   let stopHint: (() => void) | undefined;
+  let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
   // after it dropped (the resumed run logs those steps anew; kept, they would repeat and run backwards).
   let saved: Omit<NonNullable<LoopOptions['resume']>, 'net'> | undefined;
   try {
     if (resumeDir) {
       const ckFile = join(resolve(resumeDir), 'artifacts', 'checkpoint', 'checkpoint.json');
+      // A run opens its label store at its start: one that is gone was removed, with the labels
+      // its checkpoint and reward model were made from. Going on would ask anew and count from 0.
+      const storeFile = join(resolve(resumeDir), 'labels.sqlite');
+      if (learned && !existsSync(storeFile) && (existsSync(ckFile) || existsSync(join(resolve(resumeDir), 'artifacts', 'reward_model', 'model.json')))) {
+        throw new InputError(
+          storeFile,
+          "not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run",
+        );
+      }
       const checkpoint = existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
       const cut = truncateMetrics(join(resolve(resumeDir), 'metrics.jsonl'), checkpoint ? checkpoint.globalStep : -1);
       if (cut.dropped > 0) {
@@ -402,6 +485,8 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
           config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
         });
+    // A new run's folder is locked at once (a resumed one is already): a --resume of it while it runs is refused.
+    if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume');
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
     stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });
@@ -409,6 +494,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   } catch (e) {
     stopHint?.();
     disposeModels();
+    unlock?.();
     throw e;
   }
   if (resumeDir) {
@@ -494,6 +580,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
     await teacher?.close?.();
     store.close();
     run.close();
+    unlock?.();
   }
 }
 
