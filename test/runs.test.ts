@@ -67,6 +67,18 @@ describe('prefrl runs', () => {
     expect(b).toMatchObject({ state: 'unfinished', resume: `prefrl train --resume ${join(root, '20261201-110000-train-b')}` });
   });
 
+  it('an offline run whose offline.lock a live process holds is running too; its train.lock would not count', () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
+    run(root, '20261201-100000-offline-a', { command: 'offline', envConfig: { id: 'reacher' } });
+    run(root, '20261201-110000-offline-b', { command: 'offline', envConfig: { id: 'reacher' } });
+    const since = '2026-12-01T10:00:00.000Z';
+    writeFileSync(join(root, '20261201-100000-offline-a', 'offline.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
+    writeFileSync(join(root, '20261201-110000-offline-b', 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
+    const [a, b] = listRuns(root);
+    expect(a).toMatchObject({ state: 'running', resume: `running now (pid ${process.pid} on ${hostname()}, since ${since})` });
+    expect(b).toMatchObject({ state: 'unfinished', resume: `prefrl offline --resume ${join(root, '20261201-110000-offline-b')}` });
+  });
+
   it('quotes a resume command whose run folder path needs it (a space in the runs folder)', () => {
     const root = join(mkdtempSync(join(tmpdir(), 'runs-list-')), 'my runs');
     run(root, '20261201-100000-train-reacher-oracle-s0', { command: 'train', envConfig: { id: 'reacher' } });

@@ -5,7 +5,7 @@
  * (--resume) and is skipped when its output exists unless --force.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
@@ -16,6 +16,8 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
+import { isFolder } from '../../core/paths.js';
+import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
@@ -263,13 +265,22 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(given, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
+  let unlock: (() => void) | undefined;
   const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });
+  // The run folder is locked before anything in it is read or changed (a resumed one at once, a
+  // new one as soon as it is made): a second process in it would mix its stages, labels and metrics.
+  const onRun = (p: string): void => {
+    unlock ??= lockRunDir(p, ctx, '--resume', 'offline');
+    runPath = p;
+  };
   try {
+    if (f.resume && isFolder(f.resume)) unlock = lockRunDir(resolve(f.resume), ctx, '--resume', 'offline');
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun: (p) => (runPath = p) },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {
+    unlock?.();
     stopHint();
   }
 }

@@ -2,8 +2,8 @@
  * `prefrl runs`: the run folders under --runs-dir (and one level of sub-folders such as a
  * benchmark's root), oldest first: the command and env that made each, whether it finished
  * (summary.json written), its headline number, and for an unfinished train or offline run the
- * command that resumes it; a train run that a live process holds (its train.lock) is listed as
- * running, not as one to resume. Folders whose config cannot be read are listed as such, not skipped.
+ * command that resumes it; a train or offline run that a live process holds (its train.lock or
+ * offline.lock, scripts/run_lock.ts) is listed as running, not as one to resume. Folders whose config cannot be read are listed as such, not skipped.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -12,9 +12,10 @@ import { UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { lockFileName } from '../run_lock.js';
 
-/** The file a `prefrl train` holds in its run folder while it works there (the host, pid and start of that process; scripts/commands/train.ts). */
-export const TRAIN_LOCK = 'train.lock';
+/** The file a `prefrl train` holds in its run folder while it works there (the host, pid and start of that process). */
+export const TRAIN_LOCK = lockFileName('train');
 
 export interface RunEntry {
   /** Folder, relative to the runs folder. */
@@ -23,7 +24,7 @@ export interface RunEntry {
   /** The command that made it (config.json), or null when its config cannot be read. */
   readonly command: string | null;
   readonly env: string | null;
-  /** running: an unfinished train run whose folder a live process holds (its train.lock). */
+  /** running: an unfinished train or offline run whose folder a live process holds (its lock file). */
   readonly state: 'finished' | 'unfinished' | 'running' | 'unreadable';
   /** The headline number of its summary, in words (e.g. "return -31.2"), or null. */
   readonly result: string | null;
@@ -92,9 +93,9 @@ function entry(root: string, dir: string): RunEntry {
   const resumable = command === 'train' || command === 'offline';
   // A benchmark's cell run goes on by running the benchmark again (the cell starts over).
   const partOf = typeof cfg.partOf === 'string' ? cfg.partOf : null;
-  // A train run going on now (its lock's process is alive; a lock it was stopped with is stale): its --resume would be refused.
-  const lock = join(path, TRAIN_LOCK);
-  const holder = !finished && command === 'train' && existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
+  // A train or offline run going on now (its lock's process is alive; a lock it was stopped with is stale): its --resume would be refused.
+  const lock = resumable ? join(path, lockFileName(command)) : null;
+  const holder = !finished && lock !== null && existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
   if (holder) return { run: dir, path, command, env, state: 'running', result: null, resume: `running now (pid ${holder.pid} on ${holder.host}, since ${holder.since})` };
   return {
     run: dir,

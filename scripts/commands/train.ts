@@ -3,8 +3,7 @@
  * comparisons), or PPO on the env's true reward with identical settings (`--reward true`).
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
@@ -25,7 +24,7 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
-import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
+import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { TRAIN_LOCK } from './runs.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
@@ -274,54 +273,6 @@ function readCheckpoint(file: string): PpoCheckpoint {
 
 export { TRAIN_LOCK };
 
-/**
- * Take a run folder's lock for this process, so two `prefrl train` processes never work in one
- * run folder at once (a second --resume of a run still going, or a --resume of a run still being
- * made, would interleave its metrics rows, checkpoints and labels with the first's). A lock left by
- * a process that is gone (Ctrl-C, a kill, a crash on this host) is taken over; one held by a
- * live process is a usage error naming `flag` and the holder. Returns the release (also run
- * at process exit, so a stopped run leaves no lock behind).
- */
-export function lockRunDir(dir: string, ctx: CommandContext, flag: string): () => void {
-  const path = join(dir, TRAIN_LOCK);
-  const me: ClaimHolder = { host: hostname(), pid: process.pid, since: ctx.clock.date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = readClaim(path);
-      if (attempt === 0 && claimIsStale(path, me.host, Date.now(), holder)) {
-        ctx.logger.info(`${flag}: ${dir} was left locked by a run that is gone (${holder ? `pid ${holder.pid}, since ${holder.since}` : 'its lock was never written'}); taking it over`);
-        rmSync(path, { force: true });
-        continue;
-      }
-      const who = holder ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'its lock is being written';
-      throw new UsageError(
-        `${flag}: ${dir} is in use by another prefrl train (${who}); two processes in one run folder would mix their metrics, checkpoints and labels. Wait for it to end, or stop it and resume; if no such process runs, delete ${path}`,
-      );
-    }
-    try {
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      const h = readClaim(path);
-      if (h && h.host === me.host && h.pid === me.pid) rmSync(path, { force: true });
-    };
-    process.on('exit', release);
-    return () => {
-      process.off('exit', release);
-      release();
-    };
-  }
-}
-
 /** Whether a --teacher spec names the human teacher (people in the viewer). */
 export function isHumanTeacher(spec: string): boolean {
   return spec.trim().split(':')[0] === 'human';
@@ -350,7 +301,7 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
  */
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
-  const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume') : undefined;
+  const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
   try {
     return await trainLocked(f, ctx, resumeDir, given);
   } finally {
@@ -486,7 +437,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           clock: ctx.clock,
         });
     // A new run's folder is locked at once (a resumed one is already): a --resume of it while it runs is refused.
-    if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume');
+    if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume', 'train');
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
     stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
@@ -696,6 +697,33 @@ describe('prefrl offline pipeline', () => {
     expect(count(after, 'stages/pairs_seconds')).toBe(1);
     expect(again.err.join('')).toMatch(/stage reward: replaced its \d+ metrics rows from before with the new ones/);
   }, 120_000);
+
+  it('offline --resume of a run another live process holds is refused naming --resume and the holder, nothing changed; a lock left by a process that is gone is taken over and removed at the end', async () => {
+    const first = cli();
+    expect(await main(['offline', '--dataset', data, '--teacher', 'oracle', ...TINY_FLAGS, ...TINY_AGENT, '--stage', 'pairs', '--runs-dir', join(dir, 'locked'), '--json'], first.ctx), first.err.join('')).toBe(0);
+    const runDir = lastJson<{ runDir: string }>(first.out).runDir;
+    const lockFile = join(runDir, 'offline.lock');
+    expect(existsSync(lockFile)).toBe(false); // released when the command ended
+    const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
+    const lock = JSON.stringify({ host: hostname(), pid: process.pid, since: '2026-12-01T10:00:00.000Z' });
+    writeFileSync(lockFile, lock);
+    const held = cli();
+    expect(await main(['offline', '--resume', runDir, '--quiet'], held.ctx)).toBe(2);
+    expect(held.err.join('')).toBe(
+      `prefrl offline: --resume: ${runDir} is in use by another prefrl offline (pid ${process.pid} on ${hostname()}, since 2026-12-01T10:00:00.000Z); two processes in one run folder would mix their metrics, stages and labels. Wait for it to end, or stop it and resume; if no such process runs, delete ${lockFile}\n`,
+    );
+    expect(readFileSync(lockFile, 'utf8')).toBe(lock);
+    expect(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    expect(existsSync(join(runDir, 'artifacts', 'labels.json'))).toBe(false);
+    // A lock whose process has ended: taken over, and the label stage runs.
+    const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+    writeFileSync(lockFile, JSON.stringify({ host: hostname(), pid: gone, since: '2026-12-01T10:00:00.000Z' }));
+    const resumed = cli();
+    expect(await main(['offline', '--resume', runDir, '--stage', 'label', '--quiet'], resumed.ctx), resumed.err.join('')).toBe(0);
+    expect(resumed.err.join('')).toContain(`--resume: ${runDir} was left locked by a run that is gone (pid ${gone}`);
+    expect(existsSync(join(runDir, 'artifacts', 'labels.json'))).toBe(true);
+    expect(existsSync(lockFile)).toBe(false);
+  });
 
   it('a forced reward stage that fails after training keeps the metrics rows from before and leaves none of its own', async () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
