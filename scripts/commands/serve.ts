@@ -9,7 +9,8 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
-import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, isLoopbackHost, MIN_TOKEN_CHARS, ViewerServer } from '../../viewer/server.js';
+import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
+import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -71,12 +72,19 @@ export const serveCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const store = openStoreFlag(f.store, ctx.clock);
-    let token = f.token ?? process.env.PREFRL_VIEWER_TOKEN;
+    // The token: --token, else $PREFRL_VIEWER_TOKEN (set but empty counts as unset), checked
+    // before the store is opened, and errors name where the bad token came from.
+    const envToken = process.env.PREFRL_VIEWER_TOKEN;
+    let token = f.token ?? (envToken === '' ? undefined : envToken);
+    const tokenSource = f.token !== undefined ? '--token' : '$PREFRL_VIEWER_TOKEN';
+    let generated = false;
     if (token === undefined && !isLoopbackHost(f.host)) {
       token = randomBytes(18).toString('base64url');
-      ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
+      generated = true;
     }
+    checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
+    const store = openStoreFlag(f.store, ctx.clock);
+    if (generated) ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
     let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;
     let server: ViewerServer | undefined;
     try {
