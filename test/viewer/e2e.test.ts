@@ -192,6 +192,37 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('undoes the last answer after the person changed their name: the undo names the answer\'s teacher', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'alice');
+    try {
+      const cur = await waitReady(page);
+      await page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:alice' });
+      const next = await waitReady(page, cur.pairId);
+      // A typo in the name: change it (the modal), then take the last answer back.
+      await page.click('#rename');
+      await page.fill('#modal-input', 'Alice B');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.getElementById('name-label')?.textContent === 'Alice B');
+      await page.keyboard.press('z');
+      await waitFor(() => store.counts().labels === 0);
+      expect(await page.textContent('#toast')).toBe('Answer undone');
+      // The pair comes back, and the new answer is stored under the new name.
+      expect((await waitReady(page, next.pairId)).pairId).toBe(cur.pairId);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:Alice B' });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
     // pole_arm: a 1.5 m arm upright at qpos0 on a fixed base, no camera. Three pairs whose first
     // clip ends swung to +1.55 rad, -1.55 rad or stays upright (the second clip stays upright).

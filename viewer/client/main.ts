@@ -56,8 +56,12 @@ class App {
   private current: Current | null = null;
   /** The connection state last reported (the page words its waiting message by it). */
   private connState: ConnectionState = 'connecting';
-  /** This session's answers, newest last (for undo). */
-  private history: { labelId: string; pairId: string }[] = load(sessionStorage, HISTORY_KEY, []);
+  /**
+   * This session's answers, newest last (for undo), with the name each was given under: an undo
+   * names the answer's teacher, which is not the current name after a rename (entries saved
+   * before the field have none and use the current name).
+   */
+  private history: { labelId: string; pairId: string; name?: string }[] = load(sessionStorage, HISTORY_KEY, []);
   /** Labels of this session the server acknowledged. */
   private counted = new Set<string>(load<string[]>(sessionStorage, COUNTED_KEY, []));
   private pairQueue: Promise<void> = Promise.resolve();
@@ -490,7 +494,7 @@ class App {
     };
     this.flash(choice);
     this.conn.enqueue(msg);
-    this.history.push({ labelId: msg.labelId, pairId: msg.pairId });
+    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name });
     if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
@@ -504,13 +508,14 @@ class App {
 
   private undo(): void {
     const last = this.history.pop();
-    if (!last || !this.name) {
+    const name = last?.name ?? this.name;
+    if (!last || !name) {
       if (last) this.history.push(last);
       return;
     }
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
-    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name: this.name });
+    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name });
     this.overlay('Undoing…');
   }
 }
