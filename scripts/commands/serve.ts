@@ -4,6 +4,8 @@
  * answers go to the label store. Runs until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
@@ -65,6 +67,16 @@ async function loadInsight(dir: string): Promise<InsightModel & { dispose(): voi
   };
 }
 
+/**
+ * --heron-out is written when someone saves on the HERON page: a missing folder would only show
+ * then, as an error on the page after the ranking work, so it is checked at start.
+ */
+function checkHeronOut(path: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--heron-out ${path}: ${dir} is not an existing folder`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
@@ -83,6 +95,7 @@ export const serveCommand: Command = {
       generated = true;
     }
     checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
+    if (f.heronOut !== undefined) checkHeronOut(f.heronOut);
     const store = openStoreFlag(f.store, ctx.clock);
     if (generated) ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
     let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;

@@ -64,4 +64,11 @@ describe('prefrl serve: settings refused before anything starts', () => {
     }
     expect(await serveError(['--store', storePath, '--port', '70000'])).toBe('prefrl serve: --port: must be <= 65535, got 70000\n');
   });
+
+  it('refuses a --heron-out in a missing folder or naming a folder (the HERON page\'s save would fail only after the ranking work)', async () => {
+    delete process.env.PREFRL_VIEWER_TOKEN;
+    const inMissing = join(dir, 'no-such-folder', 'heron.json');
+    expect(await serveError(['--store', storePath, '--port', '0', '--heron-out', inMissing])).toBe(`prefrl serve: --heron-out ${inMissing}: ${join(dir, 'no-such-folder')} is not an existing folder\n`);
+    expect(await serveError(['--store', storePath, '--port', '0', '--heron-out', dir])).toBe(`prefrl serve: --heron-out ${dir}: is a folder (name the .json file to write)\n`);
+  });
 });
