@@ -414,6 +414,34 @@ describe('human teacher (scripted page)', () => {
     expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
   });
 
+  it('returns people\'s answers only: labels of a machine teacher on the same pairs (prefrl label, for comparison) are not answers', async () => {
+    const store = newStore();
+    const [p0, p1] = pairs.slice(0, 2);
+    store.putPairs([p0, p1], { round: 0 });
+    store.putTeacher({ id: 'oracle', kind: 'synthetic' });
+    store.addLabels([
+      { ...labelHead('oracle', p0.id), kind: 'preference', probFirst: 0 },
+      { ...labelHead('oracle', p1.id), kind: 'preference', probFirst: 1 },
+    ]);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 1.5, pollMs: 20 });
+    open.unshift(t);
+    const pending = t.label([p0, p1]);
+    while (t.url === null) await new Promise((r) => setTimeout(r, 20));
+    const c = await TestClient.open(t.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    c.send({ type: 'answer', labelId: 'h-55555555555550000', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 4 });
+    await c.next('ack');
+    c.close();
+    const labels = await pending; // the other pair: nobody answers it
+    const other = p.pairId === p0.id ? p1.id : p0.id;
+    expect(labels.map((l) => l.pairId)).toEqual([p0.id, p1.id]);
+    const byPair = new Map(labels.map((l) => [l.pairId, l]));
+    expect(byPair.get(p.pairId)).toMatchObject({ id: 'h-55555555555550000', teacher: 'human:ada', kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0 });
+    expect(byPair.get(other)).toMatchObject({ teacher: 'human', kind: 'skip', timeout: true, reason: 'no answer within 1.5 s (human teacher timeout)' });
+  });
+
   it('the idle timeout counts from the last answer anywhere in the store: answers to pairs outside the batch keep a present teacher from timing out', async () => {
     const store = newStore();
     const [p0, p1] = pairs.slice(0, 2);
