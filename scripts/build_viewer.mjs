@@ -22,12 +22,14 @@ const out = resolve(root, outIdx >= 0 ? args[outIdx + 1] : 'dist/viewer-web');
 const dev = args.includes('--dev');
 const client = join(root, 'viewer', 'client');
 
-// The output folder is emptied first: only when it is a previous bundle (or empty), so a
-// mistyped --out (".", the repository, a home folder) never deletes anything else.
+// The output folder is emptied first: only when it holds nothing but files this script writes
+// (a previous bundle, whole or partial), so a mistyped --out (".", the repository, a home
+// folder) never deletes anything else.
+const BUNDLE_FILE = /^(?:(?:app|render)\.js(?:\.map|\.gz|\.LEGAL\.txt)?|(?:index|render)\.html|(?:style|render)\.css|mujoco\.wasm(?:\.gz)?)$/;
 if (existsSync(out)) {
   if (!statSync(out).isDirectory()) usage(`--out ${out}: is a file, not a folder`);
-  const bundle = existsSync(join(out, 'index.html')) && existsSync(join(out, 'render.html'));
-  if (!bundle && readdirSync(out).length > 0) usage(`--out ${out}: holds files that are not a viewer bundle; give an empty or new folder`);
+  const other = readdirSync(out).filter((name) => !BUNDLE_FILE.test(name)).sort();
+  if (other.length > 0) usage(`--out ${out}: holds files that are not a viewer bundle (${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); give an empty or new folder`);
 }
 
 const started = Date.now();
