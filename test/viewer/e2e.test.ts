@@ -26,7 +26,7 @@ import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
-import { MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
+import { leftSideFor, MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
 import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
 import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
@@ -215,6 +215,32 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowLeft');
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:Alice B' });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('stores the clip the person saw on the left as "left" after a rename while the pair is on screen (the layout depends on the name)', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'alice');
+    try {
+      const cur = await waitReady(page);
+      // A new name under which this pair's layout would be the other way round.
+      const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(cur.pairId, `human:${n}`) !== cur.leftIs) as string;
+      expect(renamed).toBeDefined();
+      await page.click('#rename');
+      await page.fill('#modal-input', renamed);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((nm) => document.getElementById('name-label')?.textContent === nm, renamed);
+      // The same pair, same layout, is still on screen: "left" is the clip shown on the left.
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current())).toMatchObject({ pairId: cur.pairId, leftIs: cur.leftIs });
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: `human:${renamed}`, kind: 'preference', probFirst: cur.leftIs === 'a' ? 1 : 0 });
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();

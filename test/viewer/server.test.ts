@@ -191,6 +191,31 @@ describe('labelling protocol', () => {
     c.close();
   });
 
+  it('reads "left" by the layout the page says it showed (leftIs), else by the answer\'s name', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    // ada renames while the pair is on screen, to a name whose layout of this pair is the other way round.
+    const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(p.pairId, `human:${n}`) !== p.leftIs) as string;
+    c.send({ type: 'set_name', name: renamed });
+    await c.next('progress');
+    c.send({ type: 'answer', labelId: 'h-1e1e1e1e1e1e1e1e', pairId: p.pairId, name: renamed, choice: 'left', responseMs: 10, leftIs: p.leftIs });
+    await c.next('ack');
+    expect(store.getLabel('h-1e1e1e1e1e1e1e1e')).toMatchObject({ teacher: `human:${renamed}`, probFirst: p.leftIs === 'a' ? 1 : 0 });
+    expect(JSON.parse(store.getLabel('h-1e1e1e1e1e1e1e1e')?.raw as string)).toEqual({ choice: 'left', leftIs: p.leftIs, via: 'viewer' });
+    // A page that does not say (before the field): the layout of the answer's name.
+    const other = pairs[1].id === p.pairId ? pairs[0].id : pairs[1].id;
+    const byName = leftSideFor(other, `human:${renamed}`);
+    c.send({ type: 'answer', labelId: 'h-2e2e2e2e2e2e2e2e', pairId: other, name: renamed, choice: 'right', responseMs: 10 });
+    await c.next('ack');
+    expect(store.getLabel('h-2e2e2e2e2e2e2e2e')).toMatchObject({ probFirst: byName === 'a' ? 0 : 1 });
+    c.close();
+  });
+
   it('hands different pairs to concurrent teachers, and the same pair to k teachers with overlap k', async () => {
     const store = newStore();
     store.putPairs(pairs.slice(0, 2));

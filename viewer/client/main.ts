@@ -490,6 +490,7 @@ class App {
       name: this.name,
       choice,
       responseMs: Math.max(0, Math.round(performance.now() - cur.readyAt)),
+      leftIs: cur.pair.leftIs,
       ...(comment ? { comment: comment.slice(0, this.welcome?.maxCommentChars ?? 2000) } : {}),
     };
     this.flash(choice);
