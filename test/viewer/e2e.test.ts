@@ -249,6 +249,30 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('keeps the HERON ranking a person made across a dropped connection', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      await waitReady(page);
+      await page.click('#tab-btn-heron');
+      const ranking = async () => (JSON.parse((await page.textContent('#heron-json')) as string) as { ranking: string[] }).ranking;
+      // The first guess: by |weight|; the person moves the first term down one place.
+      expect(await ranking()).toEqual(['fingertip_distance', 'on_target', 'control_effort']);
+      await page.click('#heron-terms li:first-child button.mv:last-child');
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.drop());
+      await page.waitForFunction(() => !(window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected());
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 15_000 });
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
     // pole_arm: a 1.5 m arm upright at qpos0 on a fixed base, no camera. Three pairs whose first
     // clip ends swung to +1.55 rad, -1.55 rad or stays upright (the second clip stays upright).
