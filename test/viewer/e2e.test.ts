@@ -273,6 +273,32 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('an undo the server refuses (the answer was passed to training) says so and shows the pair on screen again', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      const cur = await waitReady(page);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      server.lockLabels([store.labels()[0].id]); // what the human teacher does with the labels it returns
+      const next = await waitReady(page, cur.pairId);
+      await page.keyboard.press('z');
+      await page.waitForFunction(() => /cannot be undone/.test(document.getElementById('toast')?.textContent ?? ''));
+      await page.waitForFunction(() => document.getElementById('overlay')?.classList.contains('hidden') === true, null, { timeout: 5000 });
+      expect(store.counts().labels).toBe(1);
+      // The pair on screen can be answered as before.
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current())).toMatchObject({ pairId: next.pairId, ready: true });
+      await page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 2);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
     // pole_arm: a 1.5 m arm upright at qpos0 on a fixed base, no camera. Three pairs whose first
     // clip ends swung to +1.55 rad, -1.55 rad or stays upright (the second clip stays upright).

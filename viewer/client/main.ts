@@ -68,6 +68,8 @@ class App {
   private modal: 'name' | 'token' | null = null;
   private toastTimer: number | null = null;
   private tab: 'label' | 'heron' = 'label';
+  /** The label of the undo in flight (its "Undoing…" overlay goes when the server answers it). */
+  private undoing: string | null = null;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -389,6 +391,7 @@ class App {
         }
         break;
       case 'undone':
+        if (this.undoing === m.labelId) this.undoing = null;
         this.counted.delete(m.labelId);
         save(sessionStorage, COUNTED_KEY, [...this.counted]);
         $('p-session').textContent = String(this.counted.size);
@@ -441,6 +444,12 @@ class App {
       this.history = this.history.filter((h) => h.labelId !== m.labelId || m.code === 'store' || m.code === 'internal');
       save(sessionStorage, HISTORY_KEY, this.history);
       this.updateUndo();
+      // A refused undo (e.g. the answer was already passed to training): the pair on screen comes back.
+      if (this.undoing === m.labelId && m.code !== 'store' && m.code !== 'internal') {
+        this.undoing = null;
+        if (this.current) this.overlay(null);
+        else this.requestNext();
+      }
     }
     this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
   }
@@ -517,6 +526,7 @@ class App {
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
     this.conn.enqueue({ type: 'undo', labelId: last.labelId, name });
+    this.undoing = last.labelId;
     this.overlay('Undoing…');
   }
 }
