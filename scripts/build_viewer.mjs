@@ -3,7 +3,7 @@
 // CSS, mujoco.wasm next to the bundles (the MuJoCo loader looks for it beside the script),
 // and gzip copies of the big files that the server sends to browsers that accept gzip.
 // Run by `npm run build` after tsc. Usage: node scripts/build_viewer.mjs [--out dir] [--dev]
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,24 @@ import { build } from 'esbuild';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const outIdx = args.indexOf('--out');
+function usage(message) {
+  process.stderr.write(`build_viewer: ${message}\n`);
+  process.exit(2);
+}
+if (outIdx >= 0 && (args[outIdx + 1] === undefined || args[outIdx + 1].startsWith('--'))) usage('--out: expected a folder');
 const out = resolve(root, outIdx >= 0 ? args[outIdx + 1] : 'dist/viewer-web');
 const dev = args.includes('--dev');
 const client = join(root, 'viewer', 'client');
+
+// The output folder is emptied first: only when it holds nothing but files this script writes
+// (a previous bundle, whole or partial), so a mistyped --out (".", the repository, a home
+// folder) never deletes anything else.
+const BUNDLE_FILE = /^(?:(?:app|render)\.js(?:\.map|\.gz|\.LEGAL\.txt)?|(?:index|render)\.html|(?:style|render)\.css|mujoco\.wasm(?:\.gz)?)$/;
+if (existsSync(out)) {
+  if (!statSync(out).isDirectory()) usage(`--out ${out}: is a file, not a folder`);
+  const other = readdirSync(out).filter((name) => !BUNDLE_FILE.test(name)).sort();
+  if (other.length > 0) usage(`--out ${out}: holds files that are not a viewer bundle (${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); give an empty or new folder`);
+}
 
 const started = Date.now();
 rmSync(out, { recursive: true, force: true });

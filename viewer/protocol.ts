@@ -16,7 +16,7 @@
  *                                    reward-term names, step time, both clips' qpos), or
  *                                    S `idle` when none is open (the server pushes a `pair`
  *                                    when one appears)
- *   C answer {labelId, pairId, name, choice, responseMs, comment?}
+ *   C answer {labelId, pairId, name, choice, responseMs, comment?, leftIs?}
  *                                    S `ack` after the label is committed to the store, then
  *                                    S `progress` (and S `insight` when the server has a model)
  *   C undo {labelId, name}           S `undone` (and the pair again) or S `error`
@@ -96,6 +96,12 @@ export interface AnswerMsg extends Seq {
   /** From both clips being ready on screen to the answer, ms. */
   readonly responseMs: number;
   readonly comment?: string;
+  /**
+   * Which stored segment the page showed on the left (the pair message's `leftIs`), so "left"
+   * means the clip the person saw on the left even after a rename (the layout depends on the
+   * name). Absent (pages before the field): the server derives it from `name`.
+   */
+  readonly leftIs?: Side;
 }
 export interface UndoMsg extends Seq {
   readonly type: 'undo';
@@ -488,7 +494,7 @@ function validateClient(o: Obj): ClientMessage {
       keysOnly(o, [], 'next');
       return { type, ...base };
     case 'answer': {
-      keysOnly(o, ['labelId', 'pairId', 'name', 'choice', 'responseMs', 'comment'], 'answer');
+      keysOnly(o, ['labelId', 'pairId', 'name', 'choice', 'responseMs', 'comment', 'leftIs'], 'answer');
       const labelId = str(o, 'labelId', 'answer', { max: 80, pattern: LABEL_ID_PATTERN }) as string;
       const pairId = str(o, 'pairId', 'answer', { max: 128, pattern: ID_PATTERN }) as string;
       const rawName = str(o, 'name', 'answer', { max: MAX_NAME_CHARS * 2, min: 1 }) as string;
@@ -499,7 +505,19 @@ function validateClient(o: Obj): ClientMessage {
       const responseMs = num(o, 'responseMs', 'answer', { min: 0, max: MAX_RESPONSE_MS }) as number;
       const comment = str(o, 'comment', 'answer', { max: MAX_COMMENT_CHARS, optional: true });
       if (comment !== undefined && /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(comment)) fail('answer: "comment" holds control characters');
-      return { type, labelId, pairId, name, choice: choice as Choice, responseMs, ...(comment !== undefined && comment !== '' ? { comment } : {}), ...base };
+      const leftIs = o.leftIs;
+      if (leftIs !== undefined && leftIs !== 'a' && leftIs !== 'b') fail('answer: "leftIs" must be "a" or "b"');
+      return {
+        type,
+        labelId,
+        pairId,
+        name,
+        choice: choice as Choice,
+        responseMs,
+        ...(comment !== undefined && comment !== '' ? { comment } : {}),
+        ...(leftIs !== undefined ? { leftIs: leftIs as Side } : {}),
+        ...base,
+      };
     }
     case 'undo': {
       keysOnly(o, ['labelId', 'name'], 'undo');

@@ -770,7 +770,9 @@ export class ViewerServer {
       if (s.pairId === msg.pairId) s.pairId = null;
       return this.error(s, 'conflict', 'You had already answered this pair (in another tab or window?): your first answer is kept.', { ...re, labelId: msg.labelId });
     }
-    const leftIs = leftSideFor(msg.pairId, teacher);
+    // The layout the page showed (it depends on the name the pair was sent under, which a rename
+    // since then changes); older pages do not say, and showed the layout of the answer's name.
+    const leftIs = msg.leftIs ?? leftSideFor(msg.pairId, teacher);
     const p = probFirstOf(msg.choice, leftIs);
     const base = {
       id: msg.labelId,

@@ -11,9 +11,10 @@
  *   3. prints the viewer's URL once, then waits: every answer is committed to the store by
  *      the server, and this teacher watches the store (woken by the in-process server, or
  *      polling), printing a status line now and then;
- *   4. returns one label per pair, in pair order: the first label stored for it.
+ *   4. returns one label per pair, in pair order: the first answer a person stored for it
+ *      (labels of machine teachers on the same store do not count).
  *
- * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER in the store, to a pair of
+ * Timeout policy. `timeoutS` counts seconds WITHOUT A NEW ANSWER of a person in the store, to a pair of
  * this batch or any other (an idle timeout: a slow but present teacher never hits it, even while
  * the people answer pairs an earlier batch left open, or a second opinion on one with overlap).
  * Default 900 s; 0 waits forever. When it runs out, `onTimeout` decides:
@@ -34,7 +35,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { EnvConfig } from '../../envs/registry.js';
-import { HUMAN_TEACHER_ID, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
+import { HUMAN_TEACHER_ID, isPerson, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
 import type { ViewerServer as ViewerServerType } from '../../viewer/server.js';
 import type { Label, Pair, Teacher } from '../types.js';
 import { labelHead } from './synthetic.js';
@@ -198,14 +199,17 @@ export class HumanTeacher implements Teacher {
   }
 
   /**
-   * The first stored answer of each of the batch's pairs (timeout skips are not answers), and
-   * how many answers the whole store holds (any pair, any person: the idle timer's measure).
+   * The first stored answer of a person to each of the batch's pairs (timeout skips are not
+   * answers; neither are labels of machine teachers, e.g. `prefrl label --teacher oracle` on the
+   * same store: the store's own rule, isPerson), and how many such answers the whole store holds
+   * (any pair, any person: the idle timer's measure).
    */
   private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number } {
     const got = new Map<string, StoredLabel>();
+    const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
     let all = 0;
     for (const l of store.labels()) {
-      if (isTimeoutSkip(l)) continue;
+      if (isTimeoutSkip(l) || !isPerson(l.teacher, kinds.get(l.teacher))) continue;
       all++;
       if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
     }

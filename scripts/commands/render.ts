@@ -90,6 +90,24 @@ export interface ClipsToRender {
   readonly close: () => void;
 }
 
+/**
+ * The env id the clips of `config` carry (what EnvSpec.id is: a built-in id, or
+ * "custom:<file name>" for a bring-your-own model), to compare with recorded clips before any
+ * browser starts.
+ */
+export function envIdOfConfig(config: EnvConfig): string {
+  return config.id === 'custom' && config.model ? `custom:${basename(config.model)}` : config.id;
+}
+
+/**
+ * An --env given for clips recorded in another env would replay their joint states in the wrong
+ * model (the page refuses, after Chromium has started, with a stack trace): refuse it first.
+ */
+export function checkEnvOfClips(config: EnvConfig, clipsEnvId: string, source: string): void {
+  const want = envIdOfConfig(config);
+  if (want !== clipsEnvId) throw new UsageError(`--env: ${source} holds ${clipsEnvId} clips, not ${want}`);
+}
+
 /** Seconds per env step of a clip, from its recorded clock. */
 function clipDt(seg: Segment, source: string): number {
   const dt = seg.length > 0 ? (seg.time[seg.length] - seg.time[0]) / seg.length : 0;
@@ -182,6 +200,7 @@ function openPair(storePath: string, pairArg: string | undefined, side: 'both' |
     const pair = store.getPair(pairId);
     if (!pair) throw new UsageError(`--pair: no pair ${JSON.stringify(pairId)} in ${storePath}`);
     const envConfig = env ? envConfigFromArgs(env, { task }) : envConfigForStore(storePath, store.envId() ?? pair.a.envId);
+    if (env) checkEnvOfClips(envConfig, pair.a.envId, storePath);
     return { clips: pairClips(pair, side), envConfig, what: { pair: pair.id, side }, close: () => store.close() };
   } catch (e) {
     store.close();
@@ -197,5 +216,6 @@ export function episodeClips(path: string, episodeArg: string, env: string | und
   const episodes = parseEpisodes(episodeArg, trajs.length);
   const clips = episodes.map((i) => sliceSegment(trajs[i], 0, trajs[i].length, `${dir} episode ${i}`));
   const envConfig = env ? envConfigFromArgs(env, { task }) : envConfigForStore(dir, trajs[0].envId, runConfig ?? join(dir, 'config.json'));
+  if (env) checkEnvOfClips(envConfig, trajs[0].envId, dir);
   return { clips, envConfig, what: { trajectories: dir, episodes }, close: () => undefined };
 }

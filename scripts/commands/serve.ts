@@ -4,12 +4,15 @@
  * answers go to the label store. Runs until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
-import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, isLoopbackHost, MIN_TOKEN_CHARS, ViewerServer } from '../../viewer/server.js';
+import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
+import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const spec = {
@@ -64,6 +67,16 @@ async function loadInsight(dir: string): Promise<InsightModel & { dispose(): voi
   };
 }
 
+/**
+ * --heron-out is written when someone saves on the HERON page: a missing folder would only show
+ * then, as an error on the page after the ranking work, so it is checked at start.
+ */
+function checkHeronOut(path: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--heron-out ${path}: ${dir} is not an existing folder`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
@@ -71,12 +84,20 @@ export const serveCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const store = openStoreFlag(f.store, ctx.clock);
-    let token = f.token ?? process.env.PREFRL_VIEWER_TOKEN;
+    // The token: --token, else $PREFRL_VIEWER_TOKEN (set but empty counts as unset), checked
+    // before the store is opened, and errors name where the bad token came from.
+    const envToken = process.env.PREFRL_VIEWER_TOKEN;
+    let token = f.token ?? (envToken === '' ? undefined : envToken);
+    const tokenSource = f.token !== undefined ? '--token' : '$PREFRL_VIEWER_TOKEN';
+    let generated = false;
     if (token === undefined && !isLoopbackHost(f.host)) {
       token = randomBytes(18).toString('base64url');
-      ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
+      generated = true;
     }
+    checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
+    if (f.heronOut !== undefined) checkHeronOut(f.heronOut);
+    const store = openStoreFlag(f.store, ctx.clock);
+    if (generated) ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
     let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;
     let server: ViewerServer | undefined;
     try {

@@ -26,7 +26,7 @@ import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
-import { MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
+import { leftSideFor, MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
 import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
 import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
@@ -184,6 +184,113 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowDown');
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, probFirst: 0.5 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('undoes the last answer after the person changed their name: the undo names the answer\'s teacher', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'alice');
+    try {
+      const cur = await waitReady(page);
+      await page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:alice' });
+      const next = await waitReady(page, cur.pairId);
+      // A typo in the name: change it (the modal), then take the last answer back.
+      await page.click('#rename');
+      await page.fill('#modal-input', 'Alice B');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.getElementById('name-label')?.textContent === 'Alice B');
+      await page.keyboard.press('z');
+      await waitFor(() => store.counts().labels === 0);
+      expect(await page.textContent('#toast')).toBe('Answer undone');
+      // The pair comes back, and the new answer is stored under the new name.
+      expect((await waitReady(page, next.pairId)).pairId).toBe(cur.pairId);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:Alice B' });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('stores the clip the person saw on the left as "left" after a rename while the pair is on screen (the layout depends on the name)', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'alice');
+    try {
+      const cur = await waitReady(page);
+      // A new name under which this pair's layout would be the other way round.
+      const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(cur.pairId, `human:${n}`) !== cur.leftIs) as string;
+      expect(renamed).toBeDefined();
+      await page.click('#rename');
+      await page.fill('#modal-input', renamed);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((nm) => document.getElementById('name-label')?.textContent === nm, renamed);
+      // The same pair, same layout, is still on screen: "left" is the clip shown on the left.
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current())).toMatchObject({ pairId: cur.pairId, leftIs: cur.leftIs });
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: `human:${renamed}`, kind: 'preference', probFirst: cur.leftIs === 'a' ? 1 : 0 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('keeps the HERON ranking a person made across a dropped connection', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      await waitReady(page);
+      await page.click('#tab-btn-heron');
+      const ranking = async () => (JSON.parse((await page.textContent('#heron-json')) as string) as { ranking: string[] }).ranking;
+      // The first guess: by |weight|; the person moves the first term down one place.
+      expect(await ranking()).toEqual(['fingertip_distance', 'on_target', 'control_effort']);
+      await page.click('#heron-terms li:first-child button.mv:last-child');
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.drop());
+      await page.waitForFunction(() => !(window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected());
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 15_000 });
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('an undo the server refuses (the answer was passed to training) says so and shows the pair on screen again', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url);
+    try {
+      const cur = await waitReady(page);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      server.lockLabels([store.labels()[0].id]); // what the human teacher does with the labels it returns
+      const next = await waitReady(page, cur.pairId);
+      await page.keyboard.press('z');
+      await page.waitForFunction(() => /cannot be undone/.test(document.getElementById('toast')?.textContent ?? ''));
+      await page.waitForFunction(() => document.getElementById('overlay')?.classList.contains('hidden') === true, null, { timeout: 5000 });
+      expect(store.counts().labels).toBe(1);
+      // The pair on screen can be answered as before.
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current())).toMatchObject({ pairId: next.pairId, ready: true });
+      await page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 2);
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();

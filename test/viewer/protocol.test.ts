@@ -48,6 +48,11 @@ describe('client messages', () => {
     for (const [type, v] of Object.entries(VALID)) expect(ok(JSON.stringify(v)).type).toBe(type);
   });
 
+  it('keeps the layout an answer was given on (leftIs)', () => {
+    expect(ok(JSON.stringify({ ...(VALID.answer as object), leftIs: 'b' }))).toMatchObject({ type: 'answer', choice: 'left', leftIs: 'b' });
+    expect('leftIs' in ok(JSON.stringify(VALID.answer))).toBe(false);
+  });
+
   it('normalises names and drops an empty comment', () => {
     expect(ok(JSON.stringify(VALID.set_name))).toEqual({ type: 'set_name', name: 'Ada Lovelace' });
     const a = ok(JSON.stringify({ ...(VALID.answer as object), comment: '' }));
@@ -74,6 +79,7 @@ describe('client messages', () => {
       [{ ...(VALID.answer as object), comment: 'x'.repeat(MAX_COMMENT_CHARS + 1) }, /comment/],
       [{ ...(VALID.answer as object), comment: 'bell\u0007' }, /control/],
       [{ ...(VALID.answer as object), name: undefined }, /name/],
+      [{ ...(VALID.answer as object), leftIs: 'left' }, /"leftIs" must be "a" or "b"/],
       [{ type: 'undo', labelId: LABEL }, /name/],
       [{ type: 'heron_preview', config: { ranking: ['a'], margins: [1, 2] } }, /one margin per/],
       [{ type: 'heron_preview', config: { ranking: [], margins: [] } }, /ranking/],

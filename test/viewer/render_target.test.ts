@@ -4,11 +4,12 @@
  * the flags that do not go together. No Chromium needed; the render itself is tested in
  * e2e.test.ts.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
+import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { checkRenderTarget, defaultFps, pairClips, videoSteps } from '../../viewer/render.js';
 import { main } from '../../scripts/cli.js';
@@ -122,5 +123,30 @@ describe('video frame rate', () => {
     expect(steps).toHaveLength(61);
     expect(steps.slice(0, 4)).toEqual([0, 8, 17, 25]);
     expect(steps.at(-1)).toBe(500);
+  });
+
+  it('refuses an --env other than the one the clips were recorded in, with exit 2, before any browser starts', async () => {
+    const storePath = join(dir, 'env-check.sqlite');
+    const store = LabelStore.open(storePath);
+    store.putPairs([pair], { round: 0 });
+    store.close();
+    const runs = join(dir, 'env-check-runs');
+    const roll = captureCli();
+    expect(await main(['rollout', '--env', 'toy-reach', '--episodes', '1', '--runs-dir', runs, '--quiet', '--json'], roll.ctx)).toBe(0);
+    const { trajectories } = lastJson<{ trajectories: string }>(roll.out);
+    const arm = join(import.meta.dirname, '..', 'fixtures', 'byo', 'arm.xml');
+    const cases: [string[], string][] = [
+      [['--store', storePath, '--pair', '0', '--env', 'reacher'], `prefrl render: --env: ${storePath} holds toy-reach clips, not reacher`],
+      [['--store', storePath, '--pair', '0', '--env', arm], `prefrl render: --env: ${storePath} holds toy-reach clips, not custom:arm.xml`],
+      [['--trajectories', trajectories, '--env', 'cheetah-run'], `prefrl render: --env: ${trajectories} holds toy-reach clips, not cheetah-run`],
+    ];
+    for (const [args, message] of cases) {
+      const { ctx, err } = captureCli();
+      expect(await main(['render', ...args, '--out', join(dir, 'wrong-env.png')], ctx)).toBe(2);
+      expect(err.join('')).toBe(`${message}\n`);
+    }
+    expect(existsSync(join(dir, 'wrong-env.png'))).toBe(false);
+    // The env the clips were recorded in passes the check (no browser here: checked directly).
+    expect(episodeClips(trajectories, '0', 'toy-reach', undefined).envConfig).toEqual({ id: 'toy-reach' });
   });
 });

@@ -191,6 +191,31 @@ describe('labelling protocol', () => {
     c.close();
   });
 
+  it('reads "left" by the layout the page says it showed (leftIs), else by the answer\'s name', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    // ada renames while the pair is on screen, to a name whose layout of this pair is the other way round.
+    const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(p.pairId, `human:${n}`) !== p.leftIs) as string;
+    c.send({ type: 'set_name', name: renamed });
+    await c.next('progress');
+    c.send({ type: 'answer', labelId: 'h-1e1e1e1e1e1e1e1e', pairId: p.pairId, name: renamed, choice: 'left', responseMs: 10, leftIs: p.leftIs });
+    await c.next('ack');
+    expect(store.getLabel('h-1e1e1e1e1e1e1e1e')).toMatchObject({ teacher: `human:${renamed}`, probFirst: p.leftIs === 'a' ? 1 : 0 });
+    expect(JSON.parse(store.getLabel('h-1e1e1e1e1e1e1e1e')?.raw as string)).toEqual({ choice: 'left', leftIs: p.leftIs, via: 'viewer' });
+    // A page that does not say (before the field): the layout of the answer's name.
+    const other = pairs[1].id === p.pairId ? pairs[0].id : pairs[1].id;
+    const byName = leftSideFor(other, `human:${renamed}`);
+    c.send({ type: 'answer', labelId: 'h-2e2e2e2e2e2e2e2e', pairId: other, name: renamed, choice: 'right', responseMs: 10 });
+    await c.next('ack');
+    expect(store.getLabel('h-2e2e2e2e2e2e2e2e')).toMatchObject({ probFirst: byName === 'a' ? 0 : 1 });
+    c.close();
+  });
+
   it('hands different pairs to concurrent teachers, and the same pair to k teachers with overlap k', async () => {
     const store = newStore();
     store.putPairs(pairs.slice(0, 2));
@@ -412,6 +437,34 @@ describe('human teacher (scripted page)', () => {
     await expect(failing.label(pairs.slice(3, 4))).rejects.toThrow(/no answer for 1 of 1 pairs within 0.3 s/);
     expect(() => makeTeacher('human', { env: env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
     expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
+  });
+
+  it('returns people\'s answers only: labels of a machine teacher on the same pairs (prefrl label, for comparison) are not answers', async () => {
+    const store = newStore();
+    const [p0, p1] = pairs.slice(0, 2);
+    store.putPairs([p0, p1], { round: 0 });
+    store.putTeacher({ id: 'oracle', kind: 'synthetic' });
+    store.addLabels([
+      { ...labelHead('oracle', p0.id), kind: 'preference', probFirst: 0 },
+      { ...labelHead('oracle', p1.id), kind: 'preference', probFirst: 1 },
+    ]);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 1.5, pollMs: 20 });
+    open.unshift(t);
+    const pending = t.label([p0, p1]);
+    while (t.url === null) await new Promise((r) => setTimeout(r, 20));
+    const c = await TestClient.open(t.url);
+    await c.hello({ name: 'ada' });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    c.send({ type: 'answer', labelId: 'h-55555555555550000', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 4 });
+    await c.next('ack');
+    c.close();
+    const labels = await pending; // the other pair: nobody answers it
+    const other = p.pairId === p0.id ? p1.id : p0.id;
+    expect(labels.map((l) => l.pairId)).toEqual([p0.id, p1.id]);
+    const byPair = new Map(labels.map((l) => [l.pairId, l]));
+    expect(byPair.get(p.pairId)).toMatchObject({ id: 'h-55555555555550000', teacher: 'human:ada', kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0 });
+    expect(byPair.get(other)).toMatchObject({ teacher: 'human', kind: 'skip', timeout: true, reason: 'no answer within 1.5 s (human teacher timeout)' });
   });
 
   it('the idle timeout counts from the last answer anywhere in the store: answers to pairs outside the batch keep a present teacher from timing out', async () => {

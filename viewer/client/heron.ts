@@ -54,8 +54,16 @@ export class HeronPanel {
     root.download.addEventListener('click', () => this.download());
   }
 
-  /** Start from the env's terms, ordered by |weight| (a first guess people then adjust). */
+  /**
+   * Start from the env's terms, ordered by |weight| (a first guess people then adjust). The same
+   * terms again (every reconnect's welcome) keep the person's ranking, margins and directions.
+   */
   setTerms(terms: readonly TermInfo[]): void {
+    const same = this.rows.length === terms.length && terms.every((t) => this.rows.some((r) => r.term.name === t.name && r.term.weight === t.weight));
+    if (same) {
+      this.changed();
+      return;
+    }
     const sorted = [...terms].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight));
     this.rows = sorted.map((term, i) => ({ term, on: term.weight !== 0, margin: i === 0 ? 0.5 : 0.25, direction: 'auto' }));
     this.render();

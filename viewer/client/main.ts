@@ -56,14 +56,20 @@ class App {
   private current: Current | null = null;
   /** The connection state last reported (the page words its waiting message by it). */
   private connState: ConnectionState = 'connecting';
-  /** This session's answers, newest last (for undo). */
-  private history: { labelId: string; pairId: string }[] = load(sessionStorage, HISTORY_KEY, []);
+  /**
+   * This session's answers, newest last (for undo), with the name each was given under: an undo
+   * names the answer's teacher, which is not the current name after a rename (entries saved
+   * before the field have none and use the current name).
+   */
+  private history: { labelId: string; pairId: string; name?: string }[] = load(sessionStorage, HISTORY_KEY, []);
   /** Labels of this session the server acknowledged. */
   private counted = new Set<string>(load<string[]>(sessionStorage, COUNTED_KEY, []));
   private pairQueue: Promise<void> = Promise.resolve();
   private modal: 'name' | 'token' | null = null;
   private toastTimer: number | null = null;
   private tab: 'label' | 'heron' = 'label';
+  /** The label of the undo in flight (its "Undoing…" overlay goes when the server answers it). */
+  private undoing: string | null = null;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -385,6 +391,7 @@ class App {
         }
         break;
       case 'undone':
+        if (this.undoing === m.labelId) this.undoing = null;
         this.counted.delete(m.labelId);
         save(sessionStorage, COUNTED_KEY, [...this.counted]);
         $('p-session').textContent = String(this.counted.size);
@@ -437,6 +444,12 @@ class App {
       this.history = this.history.filter((h) => h.labelId !== m.labelId || m.code === 'store' || m.code === 'internal');
       save(sessionStorage, HISTORY_KEY, this.history);
       this.updateUndo();
+      // A refused undo (e.g. the answer was already passed to training): the pair on screen comes back.
+      if (this.undoing === m.labelId && m.code !== 'store' && m.code !== 'internal') {
+        this.undoing = null;
+        if (this.current) this.overlay(null);
+        else this.requestNext();
+      }
     }
     this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
   }
@@ -486,11 +499,12 @@ class App {
       name: this.name,
       choice,
       responseMs: Math.max(0, Math.round(performance.now() - cur.readyAt)),
+      leftIs: cur.pair.leftIs,
       ...(comment ? { comment: comment.slice(0, this.welcome?.maxCommentChars ?? 2000) } : {}),
     };
     this.flash(choice);
     this.conn.enqueue(msg);
-    this.history.push({ labelId: msg.labelId, pairId: msg.pairId });
+    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name });
     if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
@@ -504,13 +518,15 @@ class App {
 
   private undo(): void {
     const last = this.history.pop();
-    if (!last || !this.name) {
+    const name = last?.name ?? this.name;
+    if (!last || !name) {
       if (last) this.history.push(last);
       return;
     }
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
-    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name: this.name });
+    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name });
+    this.undoing = last.labelId;
     this.overlay('Undoing…');
   }
 }
