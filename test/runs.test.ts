@@ -54,28 +54,28 @@ describe('prefrl runs', () => {
     expect(broken).toMatchObject({ command: null, state: 'unreadable' });
   });
 
-  it('a train run whose train.lock a live process holds is running (no resume command); a lock left by a process that is gone is not', () => {
+  /** Two unfinished runs of `command`, with the lock files `locks` gives ([file, pid] per run), listed. */
+  function lockedRuns(command: string, locks: [string, number][]): { root: string; runs: RunEntry[] } {
     const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
-    run(root, '20261201-100000-train-a', { command: 'train', envConfig: { id: 'reacher' } });
-    run(root, '20261201-110000-train-b', { command: 'train', envConfig: { id: 'reacher' } });
-    const since = '2026-12-01T10:00:00.000Z';
-    writeFileSync(join(root, '20261201-100000-train-a', 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
+    locks.forEach(([file, pid], i) => {
+      const name = `20261201-1${i}0000-${command}-${'ab'[i]}`;
+      run(root, name, { command, envConfig: { id: 'reacher' } });
+      writeFileSync(join(root, name, file), JSON.stringify({ host: hostname(), pid, since: SINCE }));
+    });
+    return { root, runs: listRuns(root) };
+  }
+  const SINCE = '2026-12-01T10:00:00.000Z';
+
+  it('a train run whose train.lock a live process holds is running (no resume command); a lock left by a process that is gone is not', () => {
     const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
-    writeFileSync(join(root, '20261201-110000-train-b', 'train.lock'), JSON.stringify({ host: hostname(), pid: gone, since }));
-    const [a, b] = listRuns(root);
-    expect(a).toMatchObject({ state: 'running', result: null, resume: `running now (pid ${process.pid} on ${hostname()}, since ${since})` });
+    const { root, runs: [a, b] } = lockedRuns('train', [['train.lock', process.pid], ['train.lock', gone]]);
+    expect(a).toMatchObject({ state: 'running', result: null, resume: `running now (pid ${process.pid} on ${hostname()}, since ${SINCE})` });
     expect(b).toMatchObject({ state: 'unfinished', resume: `prefrl train --resume ${join(root, '20261201-110000-train-b')}` });
   });
 
   it('an offline run whose offline.lock a live process holds is running too; its train.lock would not count', () => {
-    const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
-    run(root, '20261201-100000-offline-a', { command: 'offline', envConfig: { id: 'reacher' } });
-    run(root, '20261201-110000-offline-b', { command: 'offline', envConfig: { id: 'reacher' } });
-    const since = '2026-12-01T10:00:00.000Z';
-    writeFileSync(join(root, '20261201-100000-offline-a', 'offline.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
-    writeFileSync(join(root, '20261201-110000-offline-b', 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since }));
-    const [a, b] = listRuns(root);
-    expect(a).toMatchObject({ state: 'running', resume: `running now (pid ${process.pid} on ${hostname()}, since ${since})` });
+    const { root, runs: [a, b] } = lockedRuns('offline', [['offline.lock', process.pid], ['train.lock', process.pid]]);
+    expect(a).toMatchObject({ state: 'running', resume: `running now (pid ${process.pid} on ${hostname()}, since ${SINCE})` });
     expect(b).toMatchObject({ state: 'unfinished', resume: `prefrl offline --resume ${join(root, '20261201-110000-offline-b')}` });
   });
 

@@ -40,6 +40,18 @@ async function start(store: LabelStore, opts: Partial<Parameters<typeof ViewerSe
   return s;
 }
 
+/** A store of two pairs, a server on it, and ada's page showing its first pair. */
+async function adaOnFirstPair() {
+  const store = newStore();
+  store.putPairs(pairs.slice(0, 2));
+  const s = await start(store);
+  const c = await TestClient.open(s.url);
+  await c.hello({ name: 'ada' });
+  c.send({ type: 'next' });
+  const p = await c.next('pair');
+  return { store, s, c, p };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-server-'));
   site = join(dir, 'site');
@@ -192,13 +204,7 @@ describe('labelling protocol', () => {
   });
 
   it('reads "left" by the layout the page says it showed (leftIs), else by the answer\'s name', async () => {
-    const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
-    const s = await start(store);
-    const c = await TestClient.open(s.url);
-    await c.hello({ name: 'ada' });
-    c.send({ type: 'next' });
-    const p = await c.next('pair');
+    const { store, c, p } = await adaOnFirstPair();
     // ada renames while the pair is on screen, to a name whose layout of this pair is the other way round.
     const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(p.pairId, `human:${n}`) !== p.leftIs) as string;
     c.send({ type: 'set_name', name: renamed });
@@ -257,13 +263,7 @@ describe('labelling protocol', () => {
   });
 
   it('undoes a teacher\'s own answer and gives the pair back', async () => {
-    const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
-    const s = await start(store);
-    const c = await TestClient.open(s.url);
-    await c.hello({ name: 'ada' });
-    c.send({ type: 'next' });
-    const p = await c.next('pair');
+    const { store, s, c, p } = await adaOnFirstPair();
     c.send({ type: 'answer', labelId: 'h-1111111111111111', pairId: p.pairId, name: 'ada', choice: 'equal', responseMs: 5 });
     await c.next('ack');
     c.send({ type: 'undo', labelId: 'h-1111111111111111', name: 'bob' });
