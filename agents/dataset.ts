@@ -51,6 +51,7 @@ import { InputError } from '../core/errors.js';
 import { softwareVersions } from '../core/run.js';
 import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
+import { modelHashNote } from '../envs/types.js';
 import type { TransitionBatch } from '../reward/types.js';
 
 export const DATASET_FORMAT = 'prefrl-dataset';
@@ -254,7 +255,7 @@ export function checkEnv(ds: OfflineDataset, expect: DatasetExpectation): void {
     throw new InputError(ds.source, `the dataset was recorded on env "${m.envId}", not "${expect.id}"`, 'attrs.env_id');
   }
   if (m.modelHash !== undefined && expect.modelHash !== undefined && m.modelHash !== expect.modelHash) {
-    throw new InputError(ds.source, `the dataset's physics (model hash ${m.modelHash}) differs from env "${expect.id}" (${expect.modelHash})`, 'attrs.model_hash');
+    throw new InputError(ds.source, `the dataset's physics (model hash ${m.modelHash}) differs from env "${expect.id}" (${expect.modelHash})${modelHashNote(expect.id)}`, 'attrs.model_hash');
   }
   if (ds.obsDim !== expect.obsDim) throw new InputError(ds.source, `observations have ${ds.obsDim} columns, env "${expect.id}" has ${expect.obsDim}`, 'observations');
   if (ds.actDim !== expect.actDim) throw new InputError(ds.source, `actions have ${ds.actDim} columns, env "${expect.id}" has ${expect.actDim}`, 'actions');

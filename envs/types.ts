@@ -137,6 +137,17 @@ export function checkStateFinite(envId: string, state: Pick<EnvState, 'qpos' | '
   if (!Number.isFinite(state.time)) throw new Error(`${envId}: state time is ${state.time}; a state must hold finite numbers`);
 }
 
+/**
+ * What a model-hash mismatch means for a bring-your-own model (`custom:` ids; '' for built-in
+ * envs): its hash covers every file of the model's folder that MuJoCo may read, so an edit to any
+ * of them, another robot's XML file there included, changes it.
+ */
+export function modelHashNote(envId: string | undefined): string {
+  return envId?.startsWith('custom:')
+    ? " (a model file's hash covers the files of its folder: its meshes, textures and XML files, another robot's included; an edit to any of them changes it)"
+    : '';
+}
+
 /** reward = sum_k weight_k * term_k (the contract every env satisfies). */
 export function weightedSum(terms: ArrayLike<number>, specs: readonly RewardTermSpec[]): number {
   let r = 0;

@@ -79,6 +79,7 @@ import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, parseJson } from '../core/errors.js';
+import { modelHashNote } from '../envs/types.js';
 import type { Label, Pair, Segment } from './types.js';
 
 /** The schema version this code writes and the newest it reads. */
@@ -632,7 +633,7 @@ export class LabelStore {
         }
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, want);
       } else if (have !== want) {
-        throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`, key);
+        throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}${key === 'model_hash' ? modelHashNote(opts.envId) : ''}`, key);
       }
     }
     if (opts.dataset !== undefined && !meta.has('dataset')) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('dataset', opts.dataset);

@@ -432,7 +432,12 @@ describe('HDF5 datasets', () => {
     });
     it('a physics hash that differs', () => {
       const ds = datasetFromTrajectories(toyTrajectories().slice(0, 1));
-      expect(() => checkEnv(ds, { id: 'toy-reach', obsDim: 6, actDim: 2, modelHash: 'other' })).toThrow(/model hash toy-reach-v1\) differs/);
+      expect(() => checkEnv(ds, { id: 'toy-reach', obsDim: 6, actDim: 2, modelHash: 'other' })).toThrow(/model hash toy-reach-v1\) differs from env "toy-reach" \(other\)$/);
+      // A bring-your-own model's hash covers its folder: the message says so.
+      const custom = { ...ds, meta: { ...ds.meta, envId: 'custom:arm.xml' } };
+      expect(() => checkEnv(custom, { id: 'custom:arm.xml', obsDim: 6, actDim: 2, modelHash: 'other' })).toThrow(
+        `differs from env "custom:arm.xml" (other) (a model file's hash covers the files of its folder: its meshes, textures and XML files, another robot's included; an edit to any of them changes it)`,
+      );
     });
   });
 

@@ -413,6 +413,13 @@ describe('LabelStore bad files', () => {
     expect(e2.message).toMatch(/store is for env id "toy-reach", expected "cheetah-run"/);
     expect(e2.message).toContain(p2);
     LabelStore.open(p2, { envId: 'toy-reach' }).close();
+    // Another model hash: a bring-your-own model's (custom:) message says what its hash covers.
+    const p3 = open().path;
+    LabelStore.open(p3, { envId: 'custom:arm.xml', modelHash: 'aaaa' }).close();
+    expect(openError(p3, { envId: 'custom:arm.xml', modelHash: 'bbbb' }).message).toMatch(/store is for model hash "aaaa", expected "bbbb" \(a model file's hash covers the files of its folder: .*an edit to any of them changes it\)$/);
+    const p4 = open().path;
+    LabelStore.open(p4, { envId: 'reacher', modelHash: 'aaaa' }).close();
+    expect(openError(p4, { envId: 'reacher', modelHash: 'bbbb' }).message).toMatch(/store is for model hash "aaaa", expected "bbbb"$/);
   });
 
   it('records the expected env in a new store and refuses segments of another env', () => {
