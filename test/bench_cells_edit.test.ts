@@ -9,10 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CellRecord, configHash } from '../scripts/bench/cells.js';
+import { type CellRecord, configHash, recordProblem } from '../scripts/bench/cells.js';
 import { buildSuite } from '../scripts/bench/suites.js';
 import { main } from '../scripts/cli.js';
-import { recordProblem } from '../scripts/commands/bench_oracle.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 const [s0, s1] = buildSuite('smoke', { stepsScale: 1, seeds: 2, envs: ['gridworld'] }).cells;

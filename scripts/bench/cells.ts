@@ -20,7 +20,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
@@ -279,6 +279,32 @@ export function writeCellRecords(suiteDir: string, id: string, records: readonly
   return path;
 }
 
+/**
+ * What is wrong with one record of the cell file `<id>.jsonl` beyond being one (parseCellFile),
+ * for the summary and the status of its cell: the fields the summary reads, of the right types,
+ * and the cell id of the file's name (a record copied or renamed into another cell's file would
+ * mark that cell done and count under the cell it names). Null when it is fine.
+ */
+export function recordProblem(r: CellRecord, id: string): string | null {
+  const v = r as unknown as Record<string, unknown>;
+  if (r.cellId !== id) return `a record of cell ${JSON.stringify(r.cellId)} in the file of cell ${id} (renamed or hand-edited?)`;
+  for (const k of ['suite', 'kind', 'table', 'benchCommand', 'finishedAt'] as const) if (typeof v[k] !== 'string') return `"${k}" must be a string, got ${JSON.stringify(v[k]) ?? 'nothing'}`;
+  if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
+  if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
+  const row = v.row;
+  if (typeof row !== 'object' || row === null || Array.isArray(row)) return `"row" must be an object of display columns, got ${JSON.stringify(row) ?? 'nothing'}`;
+  for (const [k, x] of Object.entries(row)) if (typeof x !== 'string' && typeof x !== 'number') return `"row.${k}" must be a string or a number, got ${JSON.stringify(x)}`;
+  if (Array.isArray(r.metrics)) return '"metrics" must be an object of numbers';
+  for (const [k, x] of Object.entries(r.metrics)) if (x !== null && typeof x !== 'number') return `"metrics.${k}" must be a number or null, got ${JSON.stringify(x)}`;
+  const curve = v.curve;
+  if (curve !== undefined) {
+    if (!Array.isArray(curve)) return `"curve" must be a list of [env steps, return] points, got ${JSON.stringify(curve)}`;
+    const bad = curve.findIndex((p) => !Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || (p[1] !== null && typeof p[1] !== 'number'));
+    if (bad >= 0) return `"curve[${bad}]" must be an [env steps, return] pair of numbers, got ${JSON.stringify(curve[bad])}`;
+  }
+  return null;
+}
+
 /** What is wrong with an existing cell file, or its records: `{ problem, line }` (line 1-based, where one is to blame). */
 export function parseCellFile(path: string): { records: CellRecord[] } | { problem: string; line?: number } {
   let text: string;
@@ -300,6 +326,8 @@ export function parseCellFile(path: string): { records: CellRecord[] } | { probl
     if (r === null || typeof r !== 'object' || typeof r.cellId !== 'string' || typeof r.hash !== 'string' || typeof r.metrics !== 'object' || r.metrics === null) {
       return { problem: 'not a cell record (cellId, hash and metrics expected)', line: i + 1 };
     }
+    const problem = recordProblem(r as CellRecord, basename(path, '.jsonl'));
+    if (problem) return { problem, line: i + 1 };
     records.push(r as CellRecord);
   }
   return records.length ? { records } : { problem: 'empty (no records)' };

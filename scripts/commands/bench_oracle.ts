@@ -7,13 +7,13 @@
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeTextAtomic } from '../../core/run.js';
-import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseCellFile, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -86,63 +86,6 @@ export function handNotes(text: string): string | null {
   return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
 }
 
-/**
- * What is wrong with one record of the cell file `<id>.jsonl` beyond what parseCellFile checks,
- * for the summary and the status of its cell: the fields the summary reads, of the right types,
- * and the cell id of the file's name (a record copied or renamed into another cell's file would
- * mark that cell done and count under the cell it names). Null when it is fine.
- */
-export function recordProblem(r: CellRecord, id: string): string | null {
-  const v = r as unknown as Record<string, unknown>;
-  if (r.cellId !== id) return `a record of cell ${JSON.stringify(r.cellId)} in the file of cell ${id} (renamed or hand-edited?)`;
-  for (const k of ['suite', 'kind', 'table', 'benchCommand', 'finishedAt'] as const) if (typeof v[k] !== 'string') return `"${k}" must be a string, got ${JSON.stringify(v[k]) ?? 'nothing'}`;
-  if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
-  if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
-  const row = v.row;
-  if (typeof row !== 'object' || row === null || Array.isArray(row)) return `"row" must be an object of display columns, got ${JSON.stringify(row) ?? 'nothing'}`;
-  for (const [k, x] of Object.entries(row)) if (typeof x !== 'string' && typeof x !== 'number') return `"row.${k}" must be a string or a number, got ${JSON.stringify(x)}`;
-  if (Array.isArray(r.metrics)) return '"metrics" must be an object of numbers';
-  for (const [k, x] of Object.entries(r.metrics)) if (x !== null && typeof x !== 'number') return `"metrics.${k}" must be a number or null, got ${JSON.stringify(x)}`;
-  const curve = v.curve;
-  if (curve !== undefined) {
-    if (!Array.isArray(curve)) return `"curve" must be a list of [env steps, return] points, got ${JSON.stringify(curve)}`;
-    const bad = curve.findIndex((p) => !Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || (p[1] !== null && typeof p[1] !== 'number'));
-    if (bad >= 0) return `"curve[${bad}]" must be an [env steps, return] pair of numbers, got ${JSON.stringify(curve[bad])}`;
-  }
-  return null;
-}
-
-/**
- * The cell files of a suite folder that cannot be used as results: those damagedCellFiles finds
- * (not JSON, not records) and those with a record recordProblem refuses, sorted by file.
- */
-export function unusableCellFiles(suiteDir: string): { file: string; problem: string; line?: number }[] {
-  const out = damagedCellFiles(suiteDir);
-  const seen = new Set(out.map((d) => d.file));
-  const dir = cellsDir(suiteDir);
-  if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).sort()) {
-    const file = join(dir, f);
-    if (!f.endsWith('.jsonl') || seen.has(file)) continue;
-    const p = parseCellFile(file);
-    if (!('records' in p)) continue;
-    // parseCellFile skips blank lines: count them to name the record's line.
-    const lines = readFileSync(file, 'utf8').split('\n');
-    const lineOf = (k: number): number => {
-      let n = -1;
-      for (let i = 0; i < lines.length; i++) if (lines[i].trim() !== '' && ++n === k) return i + 1;
-      return k + 1;
-    };
-    for (let k = 0; k < p.records.length; k++) {
-      const problem = recordProblem(p.records[k], basename(f, '.jsonl'));
-      if (problem) {
-        out.push({ file, problem, line: lineOf(k) });
-        break;
-      }
-    }
-  }
-  return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-}
 
 /** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
 export function replacedDir(suiteDir: string): string {
@@ -227,7 +170,7 @@ export const benchOracleCommand: Command = {
     const status = new Map(selected.map((c) => [c.id, cellStatus(suiteDir, c)]));
     // A damaged cell file (say, a truncated copy from another machine) is not taken for a missing
     // result: running the cell again would replace it, and the summary would leave it out unsaid.
-    const damaged = new Map(unusableCellFiles(suiteDir).map((d) => [d.file, d]));
+    const damaged = new Map(damagedCellFiles(suiteDir).map((d) => [d.file, d]));
     if (!f.dryRun && damaged.size > 0) {
       const d = [...damaged.values()][0];
       const more = damaged.size > 1 ? ` (and ${damaged.size - 1} more damaged cell file${damaged.size > 2 ? 's' : ''}; --dry-run lists them)` : '';
