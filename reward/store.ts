@@ -33,7 +33,8 @@
  *                                          distinct teachers that should label the pair
  *   teachers(id, kind, config)             config is a JSON object
  *   labels(id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw,
- *          created_at)                     kind 'preference' has prob_first, 'skip' a reason
+ *          created_at, timeout, locked)    kind 'preference' has prob_first, 'skip' a reason;
+ *                                          locked: passed to training, no undo (lockLabels)
  *   leases(pair_id, teacher, expires_at)   a pair handed to a teacher until expires_at
  * Times are wall-clock epoch milliseconds from the injected Clock (`clock.date()`), so they
  * are comparable across processes and restarts (a monotonic clock is not).
@@ -147,6 +148,7 @@ CREATE TABLE labels (
   raw         TEXT,
   created_at  INTEGER NOT NULL,
   timeout     INTEGER NOT NULL DEFAULT 0 CHECK (timeout IN (0, 1)),
+  locked      INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
   CHECK ((kind = 'preference' AND prob_first BETWEEN 0 AND 1 AND reason IS NULL)
       OR (kind = 'skip' AND prob_first IS NULL AND reason IS NOT NULL))
 );
@@ -619,6 +621,7 @@ export class LabelStore {
       );
     }
     LabelStore.addTimeoutColumn(db);
+    LabelStore.addLockedColumn(db);
     for (const [key, want] of [
       ['env_id', opts.envId],
       ['model_hash', opts.modelHash],
@@ -652,6 +655,16 @@ export class LabelStore {
       if (has()) return;
       db.exec('ALTER TABLE labels ADD COLUMN timeout INTEGER NOT NULL DEFAULT 0 CHECK (timeout IN (0, 1))');
       db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
+    }).immediate();
+  }
+
+  /** Stores made before the `locked` column get it (every label unlocked: undo as before). */
+  private static addLockedColumn(db: Database.Database): void {
+    const has = () => (db.prepare('SELECT name FROM pragma_table_info(\'labels\')').all() as { name: string }[]).some((c) => c.name === 'locked');
+    if (has()) return;
+    db.transaction(() => {
+      if (has()) return;
+      db.exec('ALTER TABLE labels ADD COLUMN locked INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1))');
     }).immediate();
   }
 
@@ -996,19 +1009,32 @@ export class LabelStore {
   /**
    * Undo: delete label `id` if it belongs to `teacher` (one IMMEDIATE transaction). Returns the
    * pair it was on, or undefined when no such label is stored (an undo that arrives twice is not
-   * an error); throws when the label belongs to another teacher.
+   * an error); throws when the label belongs to another teacher or was locked (lockLabels).
    */
   deleteLabel(id: string, teacher: string): { pairId: string } | undefined {
     const db = this.live();
     return db
       .transaction((): { pairId: string } | undefined => {
-        const row = db.prepare('SELECT pair_id, teacher FROM labels WHERE id = ?').get(id) as { pair_id: string; teacher: string } | undefined;
+        const row = db.prepare('SELECT pair_id, teacher, locked FROM labels WHERE id = ?').get(id) as { pair_id: string; teacher: string; locked: number } | undefined;
         if (!row) return undefined;
         if (row.teacher !== teacher) throw new Error(`label ${id} belongs to another teacher`);
+        if (row.locked === 1) throw new Error(`label ${id} was passed to training and cannot be undone`);
         db.prepare('DELETE FROM labels WHERE id = ?').run(id);
         return { pairId: row.pair_id };
       })
       .immediate();
+  }
+
+  /**
+   * Mark labels as passed to training (the human teacher returned them to a run): deleteLabel
+   * refuses them from then on, whichever process serves the viewer. Unknown ids are ignored.
+   */
+  lockLabels(ids: Iterable<string>): void {
+    const db = this.live();
+    const st = db.prepare('UPDATE labels SET locked = 1 WHERE id = ?');
+    db.transaction(() => {
+      for (const id of ids) st.run(id);
+    }).immediate();
   }
 
   /** Register or update a teacher (kind e.g. "human", "synthetic", "vlm"; config a JSON object). */

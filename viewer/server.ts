@@ -368,9 +368,11 @@ export class ViewerServer {
     return () => this.listeners.delete(fn);
   }
 
-  /** Labels a trainer has taken: undo is refused for them from now on. */
+  /** Labels a trainer has taken: undo is refused for them from now on (also after a restart: the store keeps the lock). */
   lockLabels(ids: Iterable<string>): void {
-    for (const id of ids) this.locked.add(id);
+    const list = [...ids];
+    for (const id of list) this.locked.add(id);
+    this.store.lockLabels(list);
   }
 
   /** Make pairs want at least `n` teachers (the human teacher's overlap). */
@@ -866,6 +868,10 @@ export class ViewerServer {
       removed = this.store.deleteLabel(msg.labelId, teacher) ?? null;
     } catch (e) {
       if (/another teacher/.test((e as Error).message)) return this.error(s, 'not_allowed', 'only your own answers can be undone', { ...re, labelId: msg.labelId });
+      // Locked in the store by a human teacher in another process (prefrl train with this server running apart).
+      if (/passed to training/.test((e as Error).message)) {
+        return this.error(s, 'not_allowed', 'this answer was already passed to training and cannot be undone', { ...re, labelId: msg.labelId });
+      }
       throw e;
     }
     if (removed) {

@@ -27,8 +27,9 @@
  *   fail            throw an Error naming the store and the unanswered pairs; answers given so
  *                   far stay stored (a `prefrl train` run can be resumed with --resume).
  *
- * Labels handed back are locked against undo in the in-process server (a person can undo an
- * answer only until training has taken it).
+ * Labels handed back are locked against undo in the label store (a person can undo an answer
+ * only until training has taken it), which the in-process server and a `prefrl serve` of the same
+ * store in another process both respect.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../core/clock.js';
@@ -148,7 +149,8 @@ export class HumanTeacher implements Teacher {
       url,
       links: [url],
       onLabel: () => () => undefined,
-      lockLabels: () => undefined,
+      // That server is another process: the lock goes through the store it reads.
+      lockLabels: (ids) => store.lockLabels(ids),
       raiseWanted: (n, ids) => {
         store.raiseWanted(n, ids);
       },

@@ -171,4 +171,31 @@ describe('timeout skips are not answers', () => {
     expect(again.counts()).toMatchObject({ timeouts: 1, pending: 3 });
     again.close();
   });
+
+  it('a label locked as passed to training cannot be undone; a store made before the lock column gets it with every label unlocked', () => {
+    const path = join(dir, `${n++}-lock.sqlite`);
+    const s = LabelStore.open(path, { clock: new ManualClock() });
+    s.putPairs(pairs);
+    s.putTeacher({ id: 'human:ada', kind: 'human' });
+    const answer = (id: string, pair: Pair): Label => ({ kind: 'preference', id, pairId: pair.id, teacher: 'human:ada', probFirst: 1 });
+    s.addLabels([answer('h-1', pairs[0]), answer('h-2', pairs[1])]);
+    s.lockLabels(['h-1', 'h-unknown']);
+    expect(() => s.deleteLabel('h-1', 'human:ada')).toThrow('label h-1 was passed to training and cannot be undone');
+    expect(s.getLabel('h-1')).toMatchObject({ kind: 'preference' });
+    expect(s.deleteLabel('h-2', 'human:ada')).toEqual({ pairId: pairs[1].id });
+    s.close();
+    // The labels table as stores before the lock hold it: no locked column.
+    const db = new Database(path);
+    db.exec('ALTER TABLE labels DROP COLUMN locked');
+    db.close();
+    const old = LabelStore.open(path, { create: false });
+    try {
+      expect(old.deleteLabel('h-1', 'human:ada')).toEqual({ pairId: pairs[0].id });
+      old.addLabels([answer('h-3', pairs[2])]);
+      old.lockLabels(['h-3']);
+      expect(() => old.deleteLabel('h-3', 'human:ada')).toThrow(/passed to training/);
+    } finally {
+      old.close();
+    }
+  });
 });

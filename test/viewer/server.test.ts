@@ -284,6 +284,38 @@ describe('labelling protocol', () => {
     c.close();
   });
 
+  it('an answer locked in the store by another process (a human teacher using this server from apart) cannot be undone; the server restarted on the store keeps its own locks', async () => {
+    const { store, s, c, p } = await adaOnFirstPair();
+    c.send({ type: 'answer', labelId: 'h-3333333333333333', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 5 });
+    await c.next('ack');
+    // Another handle on the same file, as prefrl train in another process holds it.
+    const other = LabelStore.open(store.path);
+    other.lockLabels(['h-3333333333333333']);
+    other.close();
+    c.send({ type: 'undo', labelId: 'h-3333333333333333', name: 'ada' });
+    const err = await c.next('error');
+    expect(err).toMatchObject({ code: 'not_allowed', labelId: 'h-3333333333333333' });
+    expect(err.message).toBe('this answer was already passed to training and cannot be undone');
+    expect(store.getLabel('h-3333333333333333')).toMatchObject({ kind: 'preference' });
+    c.close();
+    // The server's own lock goes to the store too: a new server on it refuses the undo.
+    const c2 = await TestClient.open(s.url);
+    await c2.hello({ name: 'bob' });
+    c2.send({ type: 'next' });
+    const q = await c2.next('pair');
+    c2.send({ type: 'answer', labelId: 'h-4444444444444444', pairId: q.pairId, name: 'bob', choice: 'right', responseMs: 5 });
+    await c2.next('ack');
+    s.lockLabels(['h-4444444444444444']);
+    c2.close();
+    await s.close();
+    const s2 = await start(store);
+    const c3 = await TestClient.open(s2.url);
+    await c3.hello({ name: 'bob' });
+    c3.send({ type: 'undo', labelId: 'h-4444444444444444', name: 'bob' });
+    expect((await c3.next('error')).code).toBe('not_allowed');
+    c3.close();
+  });
+
   it('one answer per person and pair: the same pair answered in a second tab is refused and the first answer kept', async () => {
     const store = newStore();
     store.putPairs(pairs.slice(0, 2));
