@@ -645,26 +645,30 @@ export class LabelStore {
   /**
    * A store written before the labels' `timeout` column gets it; the skips its human teacher
    * stored with the timeout reason are marked (the one reading of the words, for stores that have
-   * nothing else; see the header). One IMMEDIATE transaction, so two processes opening the store
-   * at once add it once.
+   * nothing else; see the header).
    */
   private static addTimeoutColumn(db: Database.Database): void {
-    const has = () => (db.prepare('SELECT name FROM pragma_table_info(\'labels\')').all() as { name: string }[]).some((c) => c.name === 'timeout');
-    if (has()) return;
-    db.transaction(() => {
-      if (has()) return;
-      db.exec('ALTER TABLE labels ADD COLUMN timeout INTEGER NOT NULL DEFAULT 0 CHECK (timeout IN (0, 1))');
+    LabelStore.addLabelsColumn(db, 'timeout', () => {
       db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
-    }).immediate();
+    });
   }
 
   /** Stores made before the `locked` column get it (every label unlocked: undo as before). */
   private static addLockedColumn(db: Database.Database): void {
-    const has = () => (db.prepare('SELECT name FROM pragma_table_info(\'labels\')').all() as { name: string }[]).some((c) => c.name === 'locked');
+    LabelStore.addLabelsColumn(db, 'locked');
+  }
+
+  /**
+   * Add a 0/1 column `name` (default 0) to the labels table of a store made before it, then run
+   * `fill`. One IMMEDIATE transaction, so two processes opening the store at once add it once.
+   */
+  private static addLabelsColumn(db: Database.Database, name: 'timeout' | 'locked', fill?: () => void): void {
+    const has = () => (db.prepare("SELECT name FROM pragma_table_info('labels')").all() as { name: string }[]).some((c) => c.name === name);
     if (has()) return;
     db.transaction(() => {
       if (has()) return;
-      db.exec('ALTER TABLE labels ADD COLUMN locked INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1))');
+      db.exec(`ALTER TABLE labels ADD COLUMN ${name} INTEGER NOT NULL DEFAULT 0 CHECK (${name} IN (0, 1))`);
+      fill?.();
     }).immediate();
   }
 
