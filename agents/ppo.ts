@@ -585,11 +585,9 @@ export class PpoTrainer {
     };
     // Read into throwaway objects first: a damaged part fails before anything is changed.
     part('policy.obsNorm', () => new ObsNormalizer(this.policy.obsNorm.dim).load(ck.policy.obsNorm));
+    // (checkPpoCheckpoint compared their sizes with the saved policy's, and that with this one's.)
     const m = part('adam.m', () => base64ToF32(ck.adam.m));
     const v = part('adam.v', () => base64ToF32(ck.adam.v));
-    if (m.length !== this.policy.theta.length || v.length !== this.policy.theta.length) {
-      throw new InputError(source, `damaged checkpoint: the optimiser state has ${m.length} and ${v.length} values, the policy ${this.policy.theta.length}`, 'adam');
-    }
     const rng = part('rng', () => Rng.fromState(ck.rng));
     part('rewardScaler', () => new RewardScaler(this.config.numEnvs, this.config.gamma).load(ck.rewardScaler));
     this.policy.theta.set(p.theta);

@@ -104,6 +104,31 @@ export class MetricsLog {
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
     return n;
   }
+  /**
+   * Run `work`, which logs rows anew that `mine` accepts (a stage run again), and keep one copy:
+   * once it has ended well the rows `mine` accepts from before it are dropped; if it throws, the
+   * ones it logged are (the rows from before stay with the outputs they describe) and its error
+   * goes on (`onCleanupError` hears of a failed cleanup). First a row cut off by a kill goes, so
+   * the new rows start on a line of their own. Returns work's result and how many rows went.
+   * (A rewrite inside `work` that drops rows from before it moves work's rows below the mark: then
+   * `mine` must accept none of the rows work logs, as with the iql stage's own per-agent rows.)
+   */
+  async replaceRows<T>(mine: (row: Record<string, unknown>) => boolean, work: () => Promise<T>, onCleanupError?: (e: Error) => void): Promise<{ result: T; dropped: number }> {
+    this.rewrite(() => true);
+    const mark = this.lines();
+    let result: T;
+    try {
+      result = await work();
+    } catch (e) {
+      try {
+        this.rewrite((r, line) => line < mark || !mine(r));
+      } catch (cleanup) {
+        onCleanupError?.(cleanup as Error);
+      }
+      throw e;
+    }
+    return { result, dropped: this.rewrite((r, line) => line >= mark || !mine(r)) };
+  }
   close(): void {
     if (this.fd !== null) {
       fsyncSync(this.fd);

@@ -644,37 +644,21 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       // it logs anything.
       if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
       const rows = STAGE_ROWS[stage];
-      // Rows from line `mark` on are this attempt's. The rows from before stay until the stage has
-      // ended well (its outputs from before stay too when it fails). The first rewrite only
-      // drops a row cut off by a kill, so the new rows start on a line of their own.
-      let mark = 0;
-      if (rows) {
-        run.metrics.rewrite(() => true);
-        mark = run.metrics.lines();
-      }
       const t0 = clock.now();
+      const runStage = () => STAGES[stage](ctx, o);
       let changed: boolean;
       try {
-        changed = await STAGES[stage](ctx, o);
-      } catch (e) {
-        // The failed attempt's rows go; the rows from before describe the outputs that are kept.
         if (rows) {
-          try {
-            run.metrics.rewrite((r, line) => line < mark || !rows(r));
-          } catch (cleanup) {
-            log.warn(`stage ${stage}: could not drop the failed attempt's metrics rows: ${(cleanup as Error).message}`);
-          }
-        }
+          // The rows from before stay until the stage has ended well (its outputs from before stay too when it fails).
+          const r = await run.metrics.replaceRows(rows, runStage, (e) => log.warn(`stage ${stage}: could not drop the failed attempt's metrics rows: ${e.message}`));
+          changed = r.result;
+          if (r.dropped > 0) log.info(`stage ${stage}: replaced its ${r.dropped} metrics rows from before with the new ones`);
+        } else changed = await runStage();
+      } catch (e) {
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
         if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${shellQuote(run.path)}`;
         throw e;
-      }
-      if (rows) {
-        // (The iql stage's own rewrites, one per agent, drop only rows from before `mark`: they
-        // shift later rows down, never an old row to `mark` or beyond.)
-        const dropped = run.metrics.rewrite((r, line) => line >= mark || !rows(r));
-        if (dropped > 0) log.info(`stage ${stage}: replaced its ${dropped} metrics rows from before with the new ones`);
       }
       if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
       run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
@@ -1245,59 +1229,52 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         c.log.info(`iql: ${p.agent} trained before, kept`);
         continue;
       }
-      // An agent trains from its first update: once it has trained, the rows of an earlier (or
-      // interrupted) training go; if it fails, its own rows go and the agent saved before stays.
+      // An agent trains from its first update: once it has trained and been saved, the rows of an
+      // earlier (or interrupted) training go; if it fails, its own rows go and the agent saved before stays.
       const prefix = `${agentKey(p.agent)}/`;
       const mine = (r: Record<string, unknown>) => Object.keys(r).some((k) => k.startsWith(prefix));
-      c.run.metrics.rewrite(() => true);
-      const mark = c.run.metrics.lines();
-      const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
-      let last = Number.NaN;
-      let res: Awaited<ReturnType<typeof trainOfflineAgent>>;
-      try {
-        res = await trainOfflineAgent({
-          algo: p.algo,
-          ds,
-          rewards: p.rewards(),
-          actLow: c.envSpec.actLow,
-          actHigh: c.envSpec.actHigh,
-          updates: cfg.updates,
-          batchSize: cfg.batchSize,
-          hidden: cfg.hidden,
-          seed: cfg.seed,
-          evalEnv: env,
-          evalEvery: cfg.evalEvery || undefined,
-          evalEpisodes: cfg.evalEpisodes,
-          clock: c.clock,
-          onMetrics: (k, m) => {
-            c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${prefix}${key}`, v])));
-            if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
-          },
-          onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),
-          actorMeta: { agent: p.agent, dataset: cfg.dataset, updates: cfg.updates, seed: cfg.seed, env: c.envConfig },
-        });
-      } catch (e) {
-        try {
-          c.run.metrics.rewrite((r, line) => line < mark || !mine(r));
-        } catch (cleanup) {
-          c.log.warn(`iql: could not drop the failed training's metrics rows of ${p.agent}: ${(cleanup as Error).message}`);
-        }
-        throw e;
-      }
-      progress.finish();
-      res.actor.save(dir);
-      c.run.writeJson(join(P.agent(p.agent), 'training.json'), {
-        agent: p.agent,
-        algo: p.algo,
-        updates: cfg.updates,
-        updatesPerSec: res.training.updatesPerSec,
-        seconds: res.training.seconds,
-        rewardScale: res.rewardScale,
-        evals: res.training.evals.map((e) => [e.update, e.meanReturn]),
-        resolved: res.resolved,
-      });
-      c.log.info(`iql: ${p.agent} ${cfg.updates} updates at ${res.training.updatesPerSec.toFixed(1)} updates/s`);
-      c.run.metrics.rewrite((r, line) => line >= mark || !mine(r));
+      await c.run.metrics.replaceRows(
+        mine,
+        async () => {
+          const progress = c.progress(`${p.agent} ${c.envSpec.id}`, cfg.updates, 'updates');
+          let last = Number.NaN;
+          const res = await trainOfflineAgent({
+            algo: p.algo,
+            ds,
+            rewards: p.rewards(),
+            actLow: c.envSpec.actLow,
+            actHigh: c.envSpec.actHigh,
+            updates: cfg.updates,
+            batchSize: cfg.batchSize,
+            hidden: cfg.hidden,
+            seed: cfg.seed,
+            evalEnv: env,
+            evalEvery: cfg.evalEvery || undefined,
+            evalEpisodes: cfg.evalEpisodes,
+            clock: c.clock,
+            onMetrics: (k, m) => {
+              c.run.metrics.log(k, Object.fromEntries(Object.entries(m).map(([key, v]) => [`${prefix}${key}`, v])));
+              if (typeof m['eval/true_return'] === 'number') last = m['eval/true_return'];
+            },
+            onUpdate: (k) => progress.update(k, Number.isNaN(last) ? undefined : `return ${last.toFixed(1)}`),
+            actorMeta: { agent: p.agent, dataset: cfg.dataset, updates: cfg.updates, seed: cfg.seed, env: c.envConfig },
+          });
+          progress.finish();
+          res.actor.save(dir);
+          c.run.writeJson(join(P.agent(p.agent), 'training.json'), {
+            agent: p.agent,
+            algo: p.algo,
+            updates: cfg.updates,
+            updatesPerSec: res.training.updatesPerSec,
+            seconds: res.training.seconds,
+            rewardScale: res.rewardScale,
+            evals: res.training.evals.map((e) => [e.update, e.meanReturn]),
+            resolved: res.resolved,
+          });
+          c.log.info(`iql: ${p.agent} ${cfg.updates} updates at ${res.training.updatesPerSec.toFixed(1)} updates/s`);
+        },
+        (e) => c.log.warn(`iql: could not drop the failed training's metrics rows of ${p.agent}: ${e.message}`),
+      );
     }
   } finally {
     env?.dispose();

@@ -621,7 +621,8 @@ export class LabelStore {
       );
     }
     LabelStore.addTimeoutColumn(db);
-    LabelStore.addLockedColumn(db);
+    // Stores made before the `locked` column get it with every label unlocked (undo as before).
+    LabelStore.addLabelsColumn(db, 'locked');
     for (const [key, want] of [
       ['env_id', opts.envId],
       ['model_hash', opts.modelHash],
@@ -651,11 +652,6 @@ export class LabelStore {
     LabelStore.addLabelsColumn(db, 'timeout', () => {
       db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
     });
-  }
-
-  /** Stores made before the `locked` column get it (every label unlocked: undo as before). */
-  private static addLockedColumn(db: Database.Database): void {
-    LabelStore.addLabelsColumn(db, 'locked');
   }
 
   /**
@@ -1013,7 +1009,7 @@ export class LabelStore {
   /**
    * Undo: delete label `id` if it belongs to `teacher` (one IMMEDIATE transaction). Returns the
    * pair it was on, or undefined when no such label is stored (an undo that arrives twice is not
-   * an error); throws when the label belongs to another teacher or was locked (lockLabels).
+   * an error); throws when the label was locked (lockLabels) or belongs to another teacher.
    */
   deleteLabel(id: string, teacher: string): { pairId: string } | undefined {
     const db = this.live();
@@ -1021,8 +1017,8 @@ export class LabelStore {
       .transaction((): { pairId: string } | undefined => {
         const row = db.prepare('SELECT pair_id, teacher, locked FROM labels WHERE id = ?').get(id) as { pair_id: string; teacher: string; locked: number } | undefined;
         if (!row) return undefined;
-        if (row.teacher !== teacher) throw new Error(`label ${id} belongs to another teacher`);
         if (row.locked === 1) throw new Error(`label ${id} was passed to training and cannot be undone`);
+        if (row.teacher !== teacher) throw new Error(`label ${id} belongs to another teacher`);
         db.prepare('DELETE FROM labels WHERE id = ?').run(id);
         return { pairId: row.pair_id };
       })
@@ -1066,14 +1062,10 @@ export class LabelStore {
    * registered with kind "unknown". Labels must name stored pairs. A teacher labels a pair once:
    * a label (under another id) for a pair its teacher already labelled, in the store or earlier
    * in the batch, is an error and nothing of the batch is stored. A lease the teacher held on the
-   * pair ends with its label.
+   * pair ends with its label. A human-teacher skip without a `timeout` field is read by its
+   * reason (humanTimeoutByReason), for imports and for callers alike.
    */
   addLabels(labels: readonly NewLabel[]): AddLabelsResult {
-    return this.insertLabels(labels);
-  }
-
-  /** addLabels (and imports): a human-teacher skip without a `timeout` field is read by its reason (`humanTimeoutByReason`). */
-  private insertLabels(labels: readonly NewLabel[]): AddLabelsResult {
     const db = this.live();
     for (const l of labels) {
       const problem = labelProblem(l);
@@ -1362,7 +1354,7 @@ export class LabelStore {
       taken.set(key, answerOf(l));
       labels.push(l);
     }
-    const r = this.insertLabels(labels);
+    const r = this.addLabels(labels);
     const count = lines.filter((s) => s.trim() !== '').length;
     return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
   }

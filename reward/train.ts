@@ -567,10 +567,6 @@ export function noImprovementWarning(res: Pick<TrainResult, 'bestEpoch' | 'valPa
   return `reward model: no member improved on the ${res.valPairs} held-out pairs, so ${kept}; more labels, or a larger --reward-patience, may help`;
 }
 
-/**
- * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
- * record the preference model in its config. See the header for the procedure.
- */
 /** The env (id and model hash) every segment of the pairs comes from; undefined when they differ or are unknown. */
 export function segmentsEnv(pairs: readonly Pair[]): ModelEnv | undefined {
   if (pairs.length === 0) return undefined;
@@ -579,6 +575,10 @@ export function segmentsEnv(pairs: readonly Pair[]): ModelEnv | undefined {
   return pairs.every((p) => [p.a, p.b].every((s) => s.envId === id && s.modelHash === modelHash)) ? { id, modelHash } : undefined;
 }
 
+/**
+ * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
+ * record the preference model in its config. See the header for the procedure.
+ */
 export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
   const { onEpoch, onStep } = options;

@@ -254,8 +254,6 @@ export class ViewerServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
-  /** Labels handed to a trainer: undo is refused for them. */
-  private readonly locked = new Set<string>();
   private nextSessionId = 1;
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -370,9 +368,7 @@ export class ViewerServer {
 
   /** Labels a trainer has taken: undo is refused for them from now on (also after a restart: the store keeps the lock). */
   lockLabels(ids: Iterable<string>): void {
-    const list = [...ids];
-    for (const id of list) this.locked.add(id);
-    this.store.lockLabels(list);
+    this.store.lockLabels(ids);
   }
 
   /** Make pairs want at least `n` teachers (the human teacher's overlap). */
@@ -860,15 +856,12 @@ export class ViewerServer {
   private undo(s: Session, msg: UndoMsg): void {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
     const teacher = teacherIdOf(msg.name);
-    if (this.locked.has(msg.labelId)) {
-      return this.error(s, 'not_allowed', 'this answer was already passed to training and cannot be undone', { ...re, labelId: msg.labelId });
-    }
     let removed: { pairId: string } | null;
     try {
       removed = this.store.deleteLabel(msg.labelId, teacher) ?? null;
     } catch (e) {
       if (/another teacher/.test((e as Error).message)) return this.error(s, 'not_allowed', 'only your own answers can be undone', { ...re, labelId: msg.labelId });
-      // Locked in the store by a human teacher in another process (prefrl train with this server running apart).
+      // Locked in the store (lockLabels) by the human teacher, in this process or another.
       if (/passed to training/.test((e as Error).message)) {
         return this.error(s, 'not_allowed', 'this answer was already passed to training and cannot be undone', { ...re, labelId: msg.labelId });
       }

@@ -78,7 +78,6 @@ interface ServerHandle {
   readonly url: string;
   readonly links: string[];
   onLabel(fn: () => void): () => void;
-  lockLabels(ids: Iterable<string>): void;
   raiseWanted(n: number, ids: readonly string[]): void;
   wake(): void;
   close(): Promise<void>;
@@ -149,8 +148,6 @@ export class HumanTeacher implements Teacher {
       url,
       links: [url],
       onLabel: () => () => undefined,
-      // That server is another process: the lock goes through the store it reads.
-      lockLabels: (ids) => store.lockLabels(ids),
       raiseWanted: (n, ids) => {
         store.raiseWanted(n, ids);
       },
@@ -192,7 +189,6 @@ export class HumanTeacher implements Teacher {
       url: s.url,
       links: s.links(),
       onLabel: (fn) => s.onLabel(fn),
-      lockLabels: (ids) => s.lockLabels(ids),
       raiseWanted: (n, ids) => s.raiseWanted(n, ids),
       wake: () => s.wake(),
       close: () => s.close(),
@@ -305,7 +301,8 @@ export class HumanTeacher implements Teacher {
       const { createdAt: _createdAt, ...label } = l;
       return label;
     });
-    server.lockLabels(out.map((l) => l.id));
+    // Locked in the store, which the in-process server and a prefrl serve in another process both read.
+    store.lockLabels(out.map((l) => l.id));
     this.logger.info(`human teacher: ${out.filter((l) => l.teacher !== this.id).length} of ${pairs.length} pairs answered`);
     return out;
   }

@@ -86,7 +86,6 @@ export function handNotes(text: string): string | null {
   return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
 }
 
-
 /** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
 export function replacedDir(suiteDir: string): string {
   return join(cellsDir(suiteDir), 'replaced');

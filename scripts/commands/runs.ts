@@ -14,9 +14,6 @@ import { claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
 
-/** The file a `prefrl train` holds in its run folder while it works there (the host, pid and start of that process). */
-export const TRAIN_LOCK = lockFileName('train');
-
 export interface RunEntry {
   /** Folder, relative to the runs folder. */
   readonly run: string;

@@ -26,7 +26,6 @@ import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
-import { TRAIN_LOCK } from './runs.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { rewardTrainingFlags } from './reward_flags.js';
 
@@ -270,8 +269,6 @@ function readCheckpoint(file: string): PpoCheckpoint {
   checkPpoCheckpoint(ck, file);
   return ck;
 }
-
-export { TRAIN_LOCK };
 
 /** Whether a --teacher spec names the human teacher (people in the viewer). */
 export function isHumanTeacher(spec: string): boolean {

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/backend.js';
 import { main } from '../../scripts/cli.js';
-import { TRAIN_LOCK } from '../../scripts/commands/train.js';
+import { lockFileName } from '../../scripts/run_lock.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
+
+const TRAIN_LOCK = lockFileName('train');
 
 beforeAll(async () => {
   await initBackend('wasm');
