@@ -209,6 +209,8 @@ describe('viewer in headless Chromium', () => {
       await page.waitForFunction(() => document.getElementById('name-label')?.textContent === 'Alice B');
       await page.keyboard.press('z');
       await waitFor(() => store.counts().labels === 0);
+      // The store changes before the server's reply reaches the page: wait for the page to say so.
+      await page.waitForFunction(() => document.getElementById('toast')?.textContent === 'Answer undone');
       expect(await page.textContent('#toast')).toBe('Answer undone');
       // The pair comes back, and the new answer is stored under the new name.
       expect((await waitReady(page, next.pairId)).pairId).toBe(cur.pairId);

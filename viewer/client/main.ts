@@ -311,6 +311,9 @@ class App {
 
   private closeModal(): void {
     this.modal = null;
+    // Blurred now: a hidden input keeps the focus until the browser's next focus fix-up, and a key
+    // pressed at once (z to undo, an arrow to answer) would be taken as typing into it.
+    $<HTMLInputElement>('modal-input').blur();
     $('modal').classList.add('hidden');
   }
 
