@@ -66,6 +66,20 @@ async function openPage(url: string, name = 'alice'): Promise<{ page: Page; ctx:
   return { page, ctx, errors };
 }
 
+/** A store of newStore()'s pairs, a viewer server over it and a page signed in as `name`; all three are closed afterwards. */
+async function withPage(name: string, body: (v: { store: LabelStore; server: ViewerServer; page: Page; errors: string[] }) => Promise<void>): Promise<void> {
+  const store = newStore();
+  const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+  const { page, ctx, errors } = await openPage(server.url, name);
+  try {
+    await body({ store, server, page, errors });
+  } finally {
+    await ctx.close();
+    await server.close();
+    store.close();
+  }
+}
+
 async function waitReady(page: Page, notPair?: string): Promise<{ pairId: string; leftIs: 'a' | 'b' }> {
   await page.waitForFunction(
     (skip) => {
@@ -145,10 +159,7 @@ describe('viewer in headless Chromium', () => {
   });
 
   it('renders both clips of the robot, stores the answer a key press gives, and undoes it', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url);
-    try {
+    await withPage('alice', async ({ store, page, errors }) => {
       const cur = await waitReady(page);
       const cam0 = await camera(page);
       await page.keyboard.press('p'); // pause, so both panes hold one step
@@ -185,18 +196,11 @@ describe('viewer in headless Chromium', () => {
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, probFirst: 0.5 });
       expect(errors).toEqual([]);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('undoes the last answer after the person changed their name: the undo names the answer\'s teacher', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url, 'alice');
-    try {
+    await withPage('alice', async ({ store, page, errors }) => {
       const cur = await waitReady(page);
       await page.keyboard.press('ArrowRight');
       await waitFor(() => store.counts().labels === 1);
@@ -218,18 +222,11 @@ describe('viewer in headless Chromium', () => {
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: 'human:Alice B' });
       expect(errors).toEqual([]);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('stores the clip the person saw on the left as "left" after a rename while the pair is on screen (the layout depends on the name)', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url, 'alice');
-    try {
+    await withPage('alice', async ({ store, page, errors }) => {
       const cur = await waitReady(page);
       // A new name under which this pair's layout would be the other way round.
       const renamed = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].find((n) => leftSideFor(cur.pairId, `human:${n}`) !== cur.leftIs) as string;
@@ -244,18 +241,11 @@ describe('viewer in headless Chromium', () => {
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, teacher: `human:${renamed}`, kind: 'preference', probFirst: cur.leftIs === 'a' ? 1 : 0 });
       expect(errors).toEqual([]);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('keeps the HERON ranking a person made across a dropped connection', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url);
-    try {
+    await withPage('alice', async ({ page, errors }) => {
       await waitReady(page);
       await page.click('#tab-btn-heron');
       const ranking = async () => (JSON.parse((await page.textContent('#heron-json')) as string) as { ranking: string[] }).ranking;
@@ -268,18 +258,11 @@ describe('viewer in headless Chromium', () => {
       await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 15_000 });
       expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
       expect(errors).toEqual([]);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('an undo the server refuses (the answer was passed to training) says so and shows the pair on screen again', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url);
-    try {
+    await withPage('alice', async ({ store, server, page, errors }) => {
       const cur = await waitReady(page);
       await page.keyboard.press('ArrowLeft');
       await waitFor(() => store.counts().labels === 1);
@@ -294,11 +277,7 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowRight');
       await waitFor(() => store.counts().labels === 2);
       expect(errors).toEqual([]);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('frames a camera-less model on each pair it shows, until the person moves the camera; reset frames the current pair', async () => {
