@@ -241,6 +241,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     // A fixed model is copied into the run at once, so a resumed run finds the reward it trained on.
     if (o.reward === 'model' && !o.resume?.net) net!.save(o.run.artifact('reward_model'));
     const cut = { length: o.segmentLength, source: o.run.path, terminal: o.terminalSegments ?? 'pad' } as const;
+    /**
+     * A run with no checkpoint to resume from (a new one, or one stopped before its first
+     * checkpoint and started over from env step 0 with the labels it stored) replays its rounds:
+     * its envs, policy and random streams are those of the stopped session, so each round draws
+     * the pairs that session stored for it again; those already answered are not asked twice and
+     * their labels count for that round. The run then ends as an uninterrupted one would. (Stored
+     * labels that already spend the whole budget get the catch-up round instead: the same result.)
+     */
+    const replay = !o.resume;
     const pool = (round: number): Segment[] => {
       // The newest poolEpisodes episodes, and older ones while the pool is short of segments.
       // Random windows: one offset per episode (newest first), drawn from the round's stream.
@@ -266,8 +275,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
      */
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
-      const k = Math.min(o.labelsPerRound, o.budget - last.labels);
-      const catchUp = k <= 0 && untrainedPreferences() > 0;
+      // Stored labels that spend the whole budget, and a model not trained on all of them: a catch-up round.
+      const catchUp = last.labels >= o.budget && untrainedPreferences() > 0;
+      // The labels an earlier session stored for this round's pairs (a run started over, see
+      // `replay`): they count as this round's, not as labels spent before it.
+      const replayed = replay && !catchUp ? o.store.labelledPairs({ includeSkips: true, round }) : [];
+      const replayedAnswers = replayed.reduce((n, lp) => n + lp.labels.filter((l) => !isTimeoutSkip(l)).length, 0);
+      const k = catchUp ? 0 : Math.min(o.labelsPerRound, o.budget - (last.labels - replayedAnswers));
       // It goes on with the stopped round's number (its pool windows and random streams), as that round would have trained.
       if (catchUp) round = Math.max(0, ...o.store.labelledPairs().map((lp) => lp.round));
       if (k > 0 && (o.queryRollouts ?? 0) > 0) {
@@ -297,7 +311,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         // No episode of the pool holds two segments yet (short episodes): no same-episode pair to draw.
         if (draw === sameEpisodePairs && !hasSameEpisodePair(top)) return [];
         const candidates = draw(top, n * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}${tag}`)).filter((p) => {
-          if (seen.has(p.id) || o.store.pairInfo(p.id)) return false;
+          const info = o.store.pairInfo(p.id);
+          // A pair stored before is not asked again, unless a run started over draws it again in the round that stored it.
+          if (seen.has(p.id) || (info && !(replay && info.round === round))) return false;
           seen.add(p.id);
           return true;
         });
@@ -320,8 +336,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (the run was stopped during a feedback round): training it on them, with no new queries (the --labels budget is spent)`,
         );
       }
-      const asked = catchUp ? [] : pickAll();
-      if (!catchUp && asked.length === 0) return false;
+      const picked = catchUp ? [] : pickAll();
+      if (!catchUp && picked.length === 0) return false;
+      // Pairs of this round answered before the run started over are not asked twice.
+      const answered = new Set(replayed.map((lp) => lp.pair.id));
+      const asked = picked.filter((p) => !answered.has(p.id));
       if (asked.length > 0) o.store.putPairs(asked, { round });
       const labels = asked.length > 0 ? await teacher.label(asked) : [];
       if (labels.length > 0) o.store.addLabels(labels);
@@ -337,7 +356,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       }
       let selection: (InputSelection & { seconds: number; kept: boolean }) | null = null;
       const prefs = lab.filter((l) => l.kind !== 'skip').length;
-      const skips = labels.filter((l) => l.kind === 'skip').length;
+      const skips = [...labels, ...replayed.filter((lp) => picked.some((p) => p.id === lp.pair.id)).flatMap((lp) => lp.labels)].filter((l) => l.kind === 'skip').length;
       // What every round logs about the teacher and the query pool.
       const teacherMetrics = (): Metrics => ({
         'teacher/labels': last.labels,
@@ -475,8 +494,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     };
     checkPreferences();
-    // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw).
-    let round = Math.ceil(o.store.counts().labels / o.labelsPerRound);
+    // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw);
+    // a run started over counts them again from 0 (see `replay`).
+    let round = replay ? 0 : Math.ceil(o.store.counts().labels / o.labelsPerRound);
     if (learned && trainer.globalStep === 0) {
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
       const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
