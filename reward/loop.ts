@@ -247,7 +247,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
      * its envs, policy and random streams are those of the stopped session, so each round draws
      * the pairs that session stored for it again; those already answered are not asked twice and
      * their labels count for that round. The run then ends as an uninterrupted one would. (Stored
-     * labels that already spend the whole budget get the catch-up round instead: the same result.)
+     * labels that already spend the whole budget get the catch-up round instead, at the first
+     * feedback step: the model is trained on all of them there, which repeats the stopped run
+     * exactly only when they were all stored in one round.)
      */
     const replay = !o.resume;
     const pool = (round: number): Segment[] => {
