@@ -2,7 +2,8 @@
  * Run folders: every command that does work writes `runs/<timestamp>-<name>/` with
  *   config.json    the resolved config (flags after defaults; derived values are not written back)
  *   software.json  what made the run: prefrl's version, Node's, and the MuJoCo WASM build's (a
- *                  different MuJoCo build can change trajectories), the platform and CPU count
+ *                  different MuJoCo build can change trajectories), the platform and CPU count,
+ *                  and the TensorFlow.js backend that ran (backends round differently), if one did
  *   metrics.jsonl  scalar metrics, one JSON object per line
  *   artifacts/     models, datasets, checkpoints, plots
  */
@@ -65,6 +66,8 @@ export interface SoftwareVersions {
   readonly platform: string;
   readonly arch: string;
   readonly cpus: number;
+  /** The TensorFlow.js backend a run's networks ran on (gpu, node, wasm or cpu); absent when none started. */
+  readonly tensorBackend?: string;
 }
 
 function packageVersion(packageJson: string): string {
@@ -104,24 +107,28 @@ export function softwareVersions(): SoftwareVersions {
  * process, one line per difference, e.g. "MuJoCo 3.14.0 -> 3.9.0"; empty when nothing differs
  * or the folder has no (readable) software.json (folders made before it existed).
  */
-export function softwareChanges(runPath: string): string[] {
+export function softwareChanges(runPath: string, tensorBackend?: string): string[] {
   let saved: Partial<Record<keyof SoftwareVersions, unknown>>;
   try {
     saved = JSON.parse(readFileSync(join(runPath, 'software.json'), 'utf8')) as typeof saved;
   } catch {
     return [];
   }
-  const now = softwareVersions();
+  const now: SoftwareVersions = { ...softwareVersions(), tensorBackend };
   const names: [keyof SoftwareVersions, string][] = [
     ['mujoco', 'MuJoCo'],
     ['prefrl', 'prefrl'],
     ['node', 'Node'],
+    ['tensorBackend', 'tensor backend'],
   ];
-  return names.filter(([key]) => saved[key] !== undefined && saved[key] !== now[key]).map(([key, name]) => `${name} ${String(saved[key])} -> ${now[key]}`);
+  return names.filter(([key]) => saved[key] !== undefined && now[key] !== undefined && saved[key] !== now[key]).map(([key, name]) => `${name} ${String(saved[key])} -> ${now[key]}`);
 }
 
-/** Create a new run folder under `root` and save the resolved config and the software versions. */
-export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock }): RunDir {
+/**
+ * Create a new run folder under `root` and save the resolved config and the software versions
+ * (with `tensorBackend`, the kind of TensorFlow.js backend the command started, when it started one).
+ */
+export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock; tensorBackend?: string }): RunDir {
   const root = resolve(opts.root ?? 'runs');
   try {
     mkdirSync(root, { recursive: true });
@@ -136,7 +143,8 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
   for (let i = 2; existsSync(path); i++) path = join(root, `${base}-${i}`);
   mkdirSync(join(path, 'artifacts'), { recursive: true });
   writeJsonAtomic(join(path, 'config.json'), opts.config);
-  writeJsonAtomic(join(path, 'software.json'), softwareVersions());
+  const software: SoftwareVersions = opts.tensorBackend === undefined ? softwareVersions() : { ...softwareVersions(), tensorBackend: opts.tensorBackend };
+  writeJsonAtomic(join(path, 'software.json'), software);
   return openRunDir(path);
 }
 

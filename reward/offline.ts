@@ -559,10 +559,6 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   for (const s of stages) if (!(OFFLINE_STAGES as readonly string[]).includes(s)) throw new UsageError(`--stage: unknown stage ${JSON.stringify(s)} (expected all or ${OFFLINE_STAGES.join(', ')})`);
   const opened = openRun(o);
   const cfg = opened.cfg;
-  if (opened.run) {
-    const changed = softwareChanges(opened.run.path);
-    if (changed.length > 0) log.warn(`--resume: ${opened.run.path} was made with other software (${changed.join(', ')}); the stages run now may not reproduce the ones run before`);
-  }
   if (!opened.run && stages.length > 0 && stages[0] !== 'pairs') {
     throw new UsageError(`--stage: a new run starts with the pairs stage; run ${stages.join(',')} in an existing run folder with --resume <run>`);
   }
@@ -586,6 +582,10 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   if (stages.includes('pairs')) checkSegmentLength(ds, cfg);
   const backend = await initBackend(cfg.backend);
   log.info(describeBackend(backend));
+  if (opened.run) {
+    const changed = softwareChanges(opened.run.path, backend.kind);
+    if (changed.length > 0) log.warn(`--resume: ${opened.run.path} was made with other software (${changed.join(', ')}); the stages run now may not reproduce the ones run before`);
+  }
 
   const run =
     opened.run ??
@@ -594,6 +594,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
       config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint: datasetFingerprint(ds) }, partOf: o.partOf },
       clock,
+      tensorBackend: backend.kind,
     });
   o.onRun?.(run.path);
   if (opened.run) {

@@ -173,6 +173,7 @@ export const iqlCommand: Command = {
           resolved,
           derived: { rewardScale: scale, rewardKind },
         },
+        tensorBackend: backend.kind,
         clock: ctx.clock,
       });
       const progress = new Progress(`${f.algo} ${env.spec.id}`, f.updates, { unit: 'updates', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });

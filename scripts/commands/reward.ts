@@ -101,7 +101,7 @@ export const rewardCommand: Command = {
       );
       let run: RunDir;
       try {
-        run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock });
+        run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock, tensorBackend: backend.kind });
       } catch (e) {
         net.dispose();
         throw e;

@@ -355,8 +355,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // (so making the teacher here starts no server: a failure below leaves nothing to close).
   const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
   // PPO runs in plain TypeScript: only a reward network (learned or model:<dir>) needs tensors.
-  if (source.kind === 'true') ctx.logger.info('tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)');
-  else ctx.logger.info(describeBackend(await initBackend(f.backend)));
+  const backend = source.kind === 'true' ? undefined : await initBackend(f.backend);
+  ctx.logger.info(backend ? describeBackend(backend) : 'tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)');
   // Loaded last: every check that can refuse the run has passed.
   let model: RewardNet | undefined;
   if (source.kind === 'model') {
@@ -432,6 +432,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           // The viewer's access token is a secret: never written to the run folder.
           config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
+          tensorBackend: backend?.kind,
         });
     // A new run's folder is locked at once (a resumed one is already): a --resume of it while it runs is refused.
     if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume', 'train');
@@ -446,7 +447,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     throw e;
   }
   if (resumeDir) {
-    const changed = softwareChanges(run.path);
+    const changed = softwareChanges(run.path, backend?.kind);
     if (changed.length > 0) ctx.logger.warn(`--resume: ${run.path} was made with other software (${changed.join(', ')}); the resumed run may not reproduce an uninterrupted one`);
   }
   // PPO stops at the first whole rollout at or past --steps: the bar counts to that.

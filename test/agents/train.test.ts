@@ -90,16 +90,18 @@ describe('prefrl train', () => {
     }
     expect(before.length).toBeGreaterThanOrEqual(20);
 
-    // As if the run had been made with another MuJoCo build (a made-up version): the resume says so.
+    // As if the run had been made with another MuJoCo build and tensor backend (made-up names): the resume says so.
     const swFile = join(runDir, 'software.json');
-    const sw = JSON.parse(readFileSync(swFile, 'utf8')) as { mujoco: string };
-    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '0.0.0-test' }));
+    const sw = JSON.parse(readFileSync(swFile, 'utf8')) as { mujoco: string; tensorBackend: string };
+    // The run recorded the backend its reward networks ran on.
+    expect(['gpu', 'node', 'wasm', 'cpu']).toContain(sw.tensorBackend);
+    writeFileSync(swFile, JSON.stringify({ ...sw, mujoco: '0.0.0-test', tensorBackend: 'gpu-test' }));
 
     const c = captureCli();
     const rc = await main(['train', '--resume', runDir, '--quiet', '--json'], c.ctx);
     expect(rc, c.err.join('')).toBe(0);
     expect(c.err.join('')).toMatch(/resuming .* at \d+ env steps with \d+ stored labels/);
-    expect(c.err.join('')).toContain(`--resume: ${runDir} was made with other software (MuJoCo 0.0.0-test -> ${sw.mujoco}); the resumed run may not reproduce an uninterrupted one`);
+    expect(c.err.join('')).toContain(`--resume: ${runDir} was made with other software (MuJoCo 0.0.0-test -> ${sw.mujoco}, tensor backend gpu-test -> ${sw.tensorBackend}); the resumed run may not reproduce an uninterrupted one`);
     const s = lastJson(c.out);
     expect(s.labelsUsed).toBe(60);
     expect(s.envSteps as number).toBeGreaterThanOrEqual(16384);

@@ -52,6 +52,21 @@ describe('run folders', () => {
     writeFileSync(join(old, 'software.json'), '{ not json');
     expect(softwareChanges(old)).toEqual([]);
   });
+
+  it('records the tensor backend a run started, and softwareChanges names a different one only when the caller says which runs now', () => {
+    const run = createRunDir({ root: dir, name: 'backend', config: {}, clock: new ManualClock(), tensorBackend: 'wasm' });
+    run.close();
+    expect(JSON.parse(readFileSync(join(run.path, 'software.json'), 'utf8'))).toEqual({ ...softwareVersions(), tensorBackend: 'wasm' });
+    expect(softwareChanges(run.path, 'wasm')).toEqual([]);
+    expect(softwareChanges(run.path, 'cpu')).toEqual(['tensor backend wasm -> cpu']);
+    // A resume that starts no backend (or has not yet) compares nothing about it.
+    expect(softwareChanges(run.path)).toEqual([]);
+    // A folder made without one (a run with no networks, or made before the field existed): nothing to compare.
+    const plain = createRunDir({ root: dir, name: 'no-backend', config: {}, clock: new ManualClock() });
+    plain.close();
+    expect(JSON.parse(readFileSync(join(plain.path, 'software.json'), 'utf8'))).not.toHaveProperty('tensorBackend');
+    expect(softwareChanges(plain.path, 'cpu')).toEqual([]);
+  });
 });
 
 describe('writeTextAtomic', () => {
