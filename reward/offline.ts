@@ -1001,28 +1001,57 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const active = c.cfg.query !== 'uniform';
     const total = active ? Math.max(c.cfg.labels, store.counts().pairs) : store.counts().pairs;
     const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
-    const answered = () => {
-      const counts = store.counts();
-      return counts.pairs - counts.pending;
-    };
-    progress.update(answered());
     const trajs = active ? trajectories(c, await c.dataset()) : [];
     // Pairs the teacher has returned a label for in this call: asked once per call, also when they
     // stay open (a human teacher's timeout, which is not an answer, or overlap wanting more people).
     const asked = new Set<string>();
     for (;;) {
+      // The store is counted once a round; the progress line then counts the batches' pairs and
+      // labels itself (counting the store, or reading every pending pair, for each batch made
+      // the stage quadratic in the number of pairs).
+      const start = store.counts();
+      let answered = start.pairs - start.pending;
+      const tally = { preferences: start.preferences - start.ties, ties: start.ties, skips: start.skips };
+      progress.update(answered);
+      // The pending pairs' ids in the order they are asked, read once and again when used up
+      // (pairs may have become pending again meanwhile, e.g. a person's answer undone).
+      let queue: string[] = [];
+      let next = 0;
+      const nextBatch = (): Pair[] => {
+        let reread = false;
+        for (;;) {
+          const ids: string[] = [];
+          while (ids.length < c.cfg.labelBatch) {
+            if (next >= queue.length) {
+              if (reread) break;
+              queue = store.pendingPairIds();
+              next = 0;
+              reread = true;
+              continue;
+            }
+            const id = queue[next++];
+            if (!asked.has(id)) ids.push(id);
+          }
+          if (ids.length === 0) return [];
+          // Another process (a viewer) may have answered some since the list was read.
+          const open = store.stillPending(ids);
+          if (open.length > 0) return store.getPairs(open);
+        }
+      };
       for (;;) {
-        const batch = store
-          .pendingPairs({ limit: c.cfg.labelBatch + asked.size })
-          .filter((p) => !asked.has(p.id))
-          .slice(0, c.cfg.labelBatch);
+        const batch = nextBatch();
         if (batch.length === 0) break;
-        const before = answered();
+        const before = answered;
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
         for (const p of batch) asked.add(p.id);
         store.addLabels(labels);
-        const counts = store.counts();
-        progress.update(answered(), `${counts.preferences - counts.ties} preferences, ${counts.ties} ties, ${counts.skips} skips`);
+        answered += batch.length - store.stillPending(batch.map((p) => p.id)).length;
+        for (const l of labels) {
+          if (l.kind === 'skip') tally.skips++;
+          else if (isTie(l)) tally.ties++;
+          else tally.preferences++;
+        }
+        progress.update(answered, `${tally.preferences} preferences, ${tally.ties} ties, ${tally.skips} skips`);
       }
       if (!active || store.counts().pairs >= c.cfg.labels) break;
       // The next round of active query selection (its reward model has its own progress bar).
