@@ -1103,17 +1103,38 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
   const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
   let n = 0;
   let agree = 0;
+  for (const [t, c] of agreementCounts(store)) {
+    if (!keep(t)) continue;
+    n += c.n;
+    agree += c.agree;
+  }
+  return n > 0 ? agree / n : null;
+}
+
+/**
+ * teacherAgreement of every teacher that has strict preferences, from one pass over the labelled
+ * pairs (each segment read once, whatever the number of teachers); teachers without any are left out.
+ */
+export function teacherAgreements(store: LabelStore): Map<string, number> {
+  return new Map([...agreementCounts(store)].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+}
+
+/** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
+function agreementCounts(store: LabelStore): Map<string, { n: number; agree: number }> {
+  const out = new Map<string, { n: number; agree: number }>();
   for (const lp of store.labelledPairs()) {
     const ra = segmentReturn(lp.pair.a);
     const rb = segmentReturn(lp.pair.b);
     if (ra === rb) continue;
     for (const l of lp.labels) {
-      if (!keep(l.teacher) || l.kind !== 'preference' || l.probFirst === 0.5) continue;
-      n++;
-      if (l.probFirst > 0.5 === ra > rb) agree++;
+      if (l.kind !== 'preference' || l.probFirst === 0.5) continue;
+      let c = out.get(l.teacher);
+      if (!c) out.set(l.teacher, (c = { n: 0, agree: 0 }));
+      c.n++;
+      if (l.probFirst > 0.5 === ra > rb) c.agree++;
     }
   }
-  return n > 0 ? agree / n : null;
+  return out;
 }
 
 function skipReasons(store: LabelStore): Record<string, number> {
