@@ -745,11 +745,12 @@ export class ViewerServer {
   }
 
   private sendProgress(s: Session): void {
-    const c = this.store.counts();
+    // Only the three counts shown (a whole counts() scanned every pair three times per answer).
+    const c = this.store.progressCounts(s.name === null ? '' : teacherIdOf(s.name));
     const agreement = this.overlap > 1 ? this.store.agreement() : null;
     this.send(s, {
       type: 'progress',
-      teacher: s.name === null ? 0 : (c.perTeacher[teacherIdOf(s.name)]?.labels ?? 0),
+      teacher: s.name === null ? 0 : c.teacherLabels,
       total: c.labels,
       waiting: c.waitingForPeople,
       agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction } : null,
