@@ -1014,6 +1014,20 @@ export class LabelStore {
   }
 
   /** Give a leased pair back before it expires (e.g. the person closed the page). Returns whether a lease was held. */
+  /**
+   * When nextPairFor's answer can change (for asking it again only then): `stamp` changes with
+   * every commit to the store, by this connection or another (a process adding pairs); `until` is
+   * when the next lease held now ends (ms on the store's clock; Infinity when none is held), the
+   * one change that comes with time alone; `now` is the store's clock now.
+   */
+  handOutState(): { stamp: string; until: number; now: number } {
+    const now = this.nowMs();
+    const version = (this.statement('PRAGMA data_version').get() as { data_version: number }).data_version;
+    const changes = (this.statement('SELECT total_changes() AS n').get() as { n: number }).n;
+    const next = (this.statement('SELECT MIN(expires_at) AS t FROM leases WHERE expires_at > ?').get(now) as { t: number | null }).t;
+    return { stamp: `${version}:${changes}`, until: next ?? Number.POSITIVE_INFINITY, now };
+  }
+
   releaseLease(teacher: string, pairId: string): boolean {
     return this.live().prepare('DELETE FROM leases WHERE teacher = ? AND pair_id = ?').run(teacher, pairId).changes > 0;
   }
