@@ -320,13 +320,20 @@ export function summarizeDataset(ds: OfflineDataset): DatasetSummary {
   const complete = eps.map((e, k) => (e.terminated || e.truncated ? k : -1)).filter((k) => k >= 0);
   const use = complete.length > 0 ? complete : eps.map((_, k) => k);
   const r = use.map((k) => rets[k]);
+  // A loop, not Math.min(...r): spreading some 120,000 episodes' returns overflows the call stack.
+  let minReturn = Number.POSITIVE_INFINITY;
+  let maxReturn = Number.NEGATIVE_INFINITY;
+  for (const x of r) {
+    if (x < minReturn) minReturn = x;
+    if (x > maxReturn) maxReturn = x;
+  }
   return {
     transitions: ds.size,
     episodes: eps.length,
     completeEpisodes: complete.length,
     meanReturn: r.reduce((s, x) => s + x, 0) / r.length,
-    minReturn: Math.min(...r),
-    maxReturn: Math.max(...r),
+    minReturn,
+    maxReturn,
     meanLength: use.reduce((s, k) => s + eps[k].length, 0) / use.length,
   };
 }

@@ -1002,28 +1002,57 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const active = c.cfg.query !== 'uniform';
     const total = active ? Math.max(c.cfg.labels, store.counts().pairs) : store.counts().pairs;
     const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
-    const answered = () => {
-      const counts = store.counts();
-      return counts.pairs - counts.pending;
-    };
-    progress.update(answered());
     const trajs = active ? trajectories(c, await c.dataset()) : [];
     // Pairs the teacher has returned a label for in this call: asked once per call, also when they
     // stay open (a human teacher's timeout, which is not an answer, or overlap wanting more people).
     const asked = new Set<string>();
     for (;;) {
+      // The store is counted once a round; the progress line then counts the batches' pairs and
+      // labels itself (counting the store, or reading every pending pair, for each batch made
+      // the stage quadratic in the number of pairs).
+      const start = store.counts();
+      let answered = start.pairs - start.pending;
+      const tally = { preferences: start.preferences - start.ties, ties: start.ties, skips: start.skips };
+      progress.update(answered);
+      // The pending pairs' ids in the order they are asked, read once and again when used up
+      // (pairs may have become pending again meanwhile, e.g. a person's answer undone).
+      let queue: string[] = [];
+      let next = 0;
+      const nextBatch = (): Pair[] => {
+        let reread = false;
+        for (;;) {
+          const ids: string[] = [];
+          while (ids.length < c.cfg.labelBatch) {
+            if (next >= queue.length) {
+              if (reread) break;
+              queue = store.pendingPairIds();
+              next = 0;
+              reread = true;
+              continue;
+            }
+            const id = queue[next++];
+            if (!asked.has(id)) ids.push(id);
+          }
+          if (ids.length === 0) return [];
+          // Another process (a viewer) may have answered some since the list was read.
+          const open = store.stillPending(ids);
+          if (open.length > 0) return store.getPairs(open);
+        }
+      };
       for (;;) {
-        const batch = store
-          .pendingPairs({ limit: c.cfg.labelBatch + asked.size })
-          .filter((p) => !asked.has(p.id))
-          .slice(0, c.cfg.labelBatch);
+        const batch = nextBatch();
         if (batch.length === 0) break;
-        const before = answered();
+        const before = answered;
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
         for (const p of batch) asked.add(p.id);
         store.addLabels(labels);
-        const counts = store.counts();
-        progress.update(answered(), `${counts.preferences - counts.ties} preferences, ${counts.ties} ties, ${counts.skips} skips`);
+        answered += batch.length - store.stillPending(batch.map((p) => p.id)).length;
+        for (const l of labels) {
+          if (l.kind === 'skip') tally.skips++;
+          else if (isTie(l)) tally.ties++;
+          else tally.preferences++;
+        }
+        progress.update(answered, `${tally.preferences} preferences, ${tally.ties} ties, ${tally.skips} skips`);
       }
       if (!active || store.counts().pairs >= c.cfg.labels) break;
       // The next round of active query selection (its reward model has its own progress bar).
@@ -1075,17 +1104,38 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
   const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
   let n = 0;
   let agree = 0;
+  for (const [t, c] of agreementCounts(store)) {
+    if (!keep(t)) continue;
+    n += c.n;
+    agree += c.agree;
+  }
+  return n > 0 ? agree / n : null;
+}
+
+/**
+ * teacherAgreement of every teacher that has strict preferences, from one pass over the labelled
+ * pairs (each segment read once, whatever the number of teachers); teachers without any are left out.
+ */
+export function teacherAgreements(store: LabelStore): Map<string, number> {
+  return new Map([...agreementCounts(store)].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+}
+
+/** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
+function agreementCounts(store: LabelStore): Map<string, { n: number; agree: number }> {
+  const out = new Map<string, { n: number; agree: number }>();
   for (const lp of store.labelledPairs()) {
     const ra = segmentReturn(lp.pair.a);
     const rb = segmentReturn(lp.pair.b);
     if (ra === rb) continue;
     for (const l of lp.labels) {
-      if (!keep(l.teacher) || l.kind !== 'preference' || l.probFirst === 0.5) continue;
-      n++;
-      if (l.probFirst > 0.5 === ra > rb) agree++;
+      if (l.kind !== 'preference' || l.probFirst === 0.5) continue;
+      let c = out.get(l.teacher);
+      if (!c) out.set(l.teacher, (c = { n: 0, agree: 0 }));
+      c.n++;
+      if (l.probFirst > 0.5 === ra > rb) c.agree++;
     }
   }
-  return n > 0 ? agree / n : null;
+  return out;
 }
 
 function skipReasons(store: LabelStore): Record<string, number> {

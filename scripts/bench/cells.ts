@@ -371,7 +371,8 @@ export function readAllRecords(suiteDir: string): CellRecord[] {
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.jsonl')) continue;
     const recs = readCellFile(join(dir, f));
-    if (recs) out.push(...recs);
+    // One at a time: push(...recs) overflows the call stack past some 120,000 records in a file.
+    if (recs) for (const r of recs) out.push(r);
   }
   return out;
 }

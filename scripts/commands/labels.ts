@@ -15,7 +15,7 @@ import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
-import { teacherAgreement } from '../../reward/offline.js';
+import { teacherAgreements } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
@@ -151,10 +151,12 @@ export function teacherStats(store: LabelStore): TeacherStats[] {
     if (!t) times.set(l.teacher, (t = []));
     t.push(l.responseMs);
   }
+  // One pass over the labelled pairs for every teacher (one per teacher read every segment again).
+  const agreement = teacherAgreements(store);
   return Object.entries(store.counts().perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
-      return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: teacherAgreement(store, teacher) };
+      return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: agreement.get(teacher) ?? null };
     })
     .sort((a, b) => b.labels - a.labels || (a.teacher < b.teacher ? -1 : 1));
 }

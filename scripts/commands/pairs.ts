@@ -103,7 +103,7 @@ export const pairsCommand: Command = {
     if (f.store !== undefined) checkOutFile(f.store, { flag: '--store' });
     const a = load(f.trajectories, '--trajectories');
     const b = f.against !== undefined ? load(f.against, '--against') : null;
-    const longest = (ts: readonly Trajectory[]) => Math.max(...ts.map((t) => t.length));
+    const longest = (ts: readonly Trajectory[]) => ts.reduce((m, t) => Math.max(m, t.length), Number.NEGATIVE_INFINITY);
     for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
       if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);
     }
