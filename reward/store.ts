@@ -1013,7 +1013,6 @@ export class LabelStore {
     return { pair: this.materialise([row])[0], round: row.round, expiresAt: now + opts.leaseMs };
   }
 
-  /** Give a leased pair back before it expires (e.g. the person closed the page). Returns whether a lease was held. */
   /**
    * When nextPairFor's answer can change (for asking it again only then): `stamp` changes with
    * every commit to the store, by this connection or another (a process adding pairs); `until` is
@@ -1028,6 +1027,7 @@ export class LabelStore {
     return { stamp: `${version}:${changes}`, until: next ?? Number.POSITIVE_INFINITY, now };
   }
 
+  /** Give a leased pair back before it expires (e.g. the person closed the page). Returns whether a lease was held. */
   releaseLease(teacher: string, pairId: string): boolean {
     return this.live().prepare('DELETE FROM leases WHERE teacher = ? AND pair_id = ?').run(teacher, pairId).changes > 0;
   }
