@@ -307,6 +307,10 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const top = net && o.poolTop !== undefined && o.poolTop < 1 ? topSegments(segs, net.segmentSums(segs), o.poolTop) : segs;
       // The query method actually used (a model-based one falls back to uniform before a model exists).
       let used: QueryMethod = o.query;
+      // k-center starts from the pairs labelled in earlier rounds as centres (B-Pref's label
+      // buffer), so this round's queries spread away from what is covered already. Earlier rounds
+      // only: a run started over has later rounds' labels in its store too.
+      const centres = o.query.startsWith('kcenter') ? o.store.labelledPairs().filter((lp) => lp.round < round).map((lp) => lp.pair) : undefined;
       /** Up to n fresh queries drawn by `draw` and chosen by the query method. */
       const pick = (draw: typeof samplePairs, n: number, tag: string): Pair[] => {
         if (n <= 0) return [];
@@ -320,7 +324,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
           return true;
         });
         if (candidates.length === 0) return [];
-        const sel = selectQueries(candidates, Math.min(n, candidates.length), o.query, { rng: rng.fork(`select-${round}${tag}`), predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined });
+        const sel = selectQueries(candidates, Math.min(n, candidates.length), o.query, {
+          rng: rng.fork(`select-${round}${tag}`),
+          predict: net ? (p) => (net as RewardNet).pairProbs(p) : undefined,
+          labelled: centres,
+        });
         used = sel.used;
         return sel.pairs;
       };
