@@ -1,8 +1,12 @@
 /**
- * Idle pages are checked for new pairs every pollMs; each check (LabelStore.nextPairFor) reads
- * every pair (0.4 s at 100,000 pairs, once a second per idle page). A page whose last check
- * found nothing is checked again only once the store changed (a commit here or by another
- * process) or a lease held then has ended. Counted through nextPairFor, not timed.
+ * The viewer server at scale, checked by counting store calls, not timed:
+ * - The progress message after each answer comes from three counts, not a whole
+ *   LabelStore.counts() (which scans every pair for pending, waiting and unlabelled: 0.73 s per
+ *   answer at 100,000 pairs and 200,000 labels, the server deaf to every page meanwhile).
+ * - Idle pages are checked for new pairs every pollMs; each check (LabelStore.nextPairFor) reads
+ *   every pair (0.4 s at 100,000 pairs, once a second per idle page). A page whose last check
+ *   found nothing is checked again only once the store changed (a commit here or by another
+ *   process) or a lease held then has ended.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +25,7 @@ let pairs: Pair[];
 let n = 0;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-scale-idle-'));
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-scale-viewer-'));
   site = join(dir, 'site');
   mkdirSync(site);
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
@@ -34,6 +38,46 @@ afterAll(() => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('viewer progress at scale', () => {
+  it('sends labels, the person\'s labels and the pairs waiting for people without counting the whole store', async () => {
+    expect(pairs.length).toBeGreaterThanOrEqual(3);
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
+    const counts = vi.spyOn(LabelStore.prototype, 'counts');
+    try {
+      store.putPairs(pairs.slice(0, 3));
+      // A machine's label (does not fill a pair for people) and bo's answer on pair 2.
+      store.addLabels([
+        { id: 'm-0', pairId: pairs[0].id, teacher: 'oracle', kind: 'preference', probFirst: 1 },
+        { id: 'b-2', pairId: pairs[2].id, teacher: 'human:bo', kind: 'preference', probFirst: 0 },
+      ]);
+      const c = await TestClient.open(server.url);
+      await c.hello({ name: 'ada' });
+      c.send({ type: 'next' });
+      const p = await c.next('pair');
+      expect(p.pairId).not.toBe(pairs[2].id);
+      c.send({ type: 'answer', labelId: 'h-0123456789abcdef', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 5, leftIs: p.leftIs });
+      await c.next('ack');
+      // The progress after the answer (the first came with the welcome).
+      while (c.received.filter((m) => m.type === 'progress').length < 2) await c.next('progress');
+      const progress = [...c.received].reverse().find((m) => m.type === 'progress');
+      // 3 labels in all; 1 of them ada's; pairs 0-2 want one person each: ada and bo answered two of them, one waits.
+      expect(progress).toMatchObject({ type: 'progress', teacher: 1, total: 3, waiting: 1 });
+      // The same numbers as counts() gives...
+      const whole = store.counts();
+      expect([whole.labels, whole.perTeacher['human:ada']?.labels, whole.waitingForPeople]).toEqual([3, 1, 1]);
+      expect(store.progressCounts('human:ada')).toEqual({ labels: 3, teacherLabels: 1, waitingForPeople: 1 });
+      // ...which the server itself never called (the one call above is the test's).
+      expect(counts).toHaveBeenCalledTimes(1);
+      c.close();
+    } finally {
+      counts.mockRestore();
+      await server.close();
+      store.close();
+    }
+  });
+});
 
 describe('viewer idle pages at scale', () => {
   it('an idle page is not checked again until the store changes; a pair added by another process still reaches it', async () => {
