@@ -8,5 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // TMPDIR: one folder per run, removed at its end (the tests' mkdtemp folders go with it).
+    globalSetup: ['test/helpers/run_tmpdir.ts'],
   },
 });
