@@ -520,10 +520,10 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
   it('aborts a request that hangs past the timeout, and retries it', async () => {
     let n = 0;
     const s = await stub((r) => (n++ === 0 ? 'hang' : sensibleVlm(r)));
-    const c = client(s, { timeoutMs: 200 });
-    const started = performance.now();
+    // 1 s: long enough for the stub's good answer on a loaded machine; the hang is cut at it
+    // (the counts say so: one timeout, one retry) instead of running into the test's own limit.
+    const c = client(s, { timeoutMs: 1000 });
     const labels = await teacher(c).t.label([pairOf(seg(2), seg(1))]);
-    expect(performance.now() - started).toBeLessThan(5000);
     expect(probs(labels)).toEqual([1]);
     expect(c.counts()).toMatchObject({ timeouts: 1, retries: 1, requests: 3 });
 
