@@ -436,10 +436,31 @@ describe('labelling protocol', () => {
   });
 });
 
+/**
+ * Resolves once `store.labels()` has been read twice more from now (a human teacher reads it on
+ * every poll): so the teacher has looked at the store at least once wholly after the last change,
+ * at the clock's present reading, before a test moves its ManualClock on.
+ */
+function storeReads(store: LabelStore): () => Promise<void> {
+  const read = store.labels.bind(store);
+  let reads = 0;
+  store.labels = () => {
+    reads++;
+    return read();
+  };
+  return async () => {
+    const from = reads;
+    while (reads < from + 2) await new Promise((r) => setTimeout(r, 5));
+  };
+}
+
 describe('human teacher (scripted page)', () => {
   it('returns the answers in pair order, skips unanswered pairs after the idle timeout, or fails', async () => {
     const store = newStore();
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.6, pollMs: 30 });
+    // The idle timeout runs on a ManualClock: the page may take as long as a loaded machine needs.
+    const clock = new ManualClock();
+    const polls = storeReads(store);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.6, pollMs: 30, clock });
     open.unshift(t);
     const batch = pairs.slice(0, 3);
     const pending = t.label(batch);
@@ -454,7 +475,9 @@ describe('human teacher (scripted page)', () => {
       await c.next('ack');
       answered[p.pairId] = choice === 'equal' ? 0.5 : p.leftIs === 'a' ? 1 : 0;
     }
-    const labels = await pending; // the third pair times out
+    await polls();
+    clock.advance(700); // 0.7 s after the last answer, nobody answers the third pair: it times out
+    const labels = await pending;
     expect(labels.map((l) => l.pairId)).toEqual(batch.map((p) => p.id));
     for (const l of labels) {
       if (l.pairId in answered) expect(l).toMatchObject({ kind: 'preference', probFirst: answered[l.pairId], teacher: 'human:ada' });
@@ -480,7 +503,9 @@ describe('human teacher (scripted page)', () => {
       { ...labelHead('oracle', p0.id), kind: 'preference', probFirst: 0 },
       { ...labelHead('oracle', p1.id), kind: 'preference', probFirst: 1 },
     ]);
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 1.5, pollMs: 20 });
+    const clock = new ManualClock();
+    const polls = storeReads(store);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 1.5, pollMs: 20, clock });
     open.unshift(t);
     const pending = t.label([p0, p1]);
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
@@ -491,7 +516,9 @@ describe('human teacher (scripted page)', () => {
     c.send({ type: 'answer', labelId: 'h-55555555555550000', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 4 });
     await c.next('ack');
     c.close();
-    const labels = await pending; // the other pair: nobody answers it
+    await polls();
+    clock.advance(1600); // the other pair: nobody answers it within 1.5 s
+    const labels = await pending;
     const other = p.pairId === p0.id ? p1.id : p0.id;
     expect(labels.map((l) => l.pairId)).toEqual([p0.id, p1.id]);
     const byPair = new Map(labels.map((l) => [l.pairId, l]));
@@ -511,17 +538,7 @@ describe('human teacher (scripted page)', () => {
       done = true;
       return l;
     });
-    // Wait until the teacher has read the store twice more (so once wholly after the last change), at the clock's present reading.
-    const read = store.labels.bind(store);
-    let reads = 0;
-    store.labels = () => {
-      reads++;
-      return read();
-    };
-    const polls = async () => {
-      const from = reads;
-      while (reads < from + 2) await new Promise((r) => setTimeout(r, 5));
-    };
+    const polls = storeReads(store);
     await polls();
     clock.advance(6000);
     // Someone answers the older pair p0 (e.g. through prefrl serve on the same store) 6 s in.
