@@ -1338,6 +1338,8 @@ export class LabelStore {
       const fd = openSync(out, 'w');
       try {
         return writeLabelLines(fd, rows);
+      } catch (e) {
+        throw e instanceof StoreReadError ? e.inner : e;
       } finally {
         closeSync(fd);
       }
