@@ -30,10 +30,12 @@
  * so a tie (y = 0.5) counts as half a win for each side (its minimum, log 2, is at p = 0.5);
  * it is `bradleyTerryNll` of reward/preference.ts (the shared reference for this math).
  * NLL figures are means over rows, in nats. The NLL is convex in beta = 1/T, hence unimodal in
- * u = log T; T is found by a grid scan of u over [log(c 1e-4), log(c 1e4)] (c = mean |s| over
- * rows with s != 0) followed by golden-section search around the best grid point. When the
- * optimum sits at an end of the range (separable data: T -> 0; scores unrelated or opposed to
- * the labels: T -> infinity) the fit reports `atBound`.
+ * u = log T; T is searched in u over [log(c 1e-4), log(c 1e4)] (c = mean |s| over rows with
+ * s != 0): the NLL's slope in beta (a sum over rows, as is its second derivative) is checked at
+ * both ends, and between them its root is found by safeguarded Newton steps on log beta (a
+ * handful of passes over the rows). When the optimum sits at an end of the range (separable
+ * data: T -> 0; scores unrelated or opposed to the labels: T -> infinity), or within 1e-6 of one
+ * in u, the fit reports `atBound`.
  *
  * Accuracy. Computed over rows with a strict label (y = 0 or 1); tie-labelled rows are left
  * out (reported as `accuracyRows`). A prediction is "first" when P > 0.5, "second" when
@@ -135,12 +137,44 @@ export interface TemperatureFit {
   readonly degenerate: boolean;
 }
 
-const GOLDEN = (Math.sqrt(5) - 1) / 2;
 /** Search range of T: this many decades either side of the mean |score|. */
 const RANGE_DECADES = 4;
-const GRID_POINTS = 41;
+/** Newton iterations stop when a step moves log(beta) by less than this (T to about 1e-12 relative). */
+const LOG_BETA_TOL = 1e-12;
+const MAX_ITERATIONS = 200;
 
-/** Maximum-likelihood temperature of P = sigma(s / T) for labels y, over rows `idx` (default all). */
+/**
+ * First and second derivative in beta of the summed NLL of P = sigma(beta s_i) for labels y_i,
+ * over rows with s_i != 0 (rows with s_i = 0 do not depend on beta), in one pass with one exp per
+ * row: d/dbeta = sum s_i (sigma(z_i) - y_i), d2/dbeta2 = sum s_i^2 sigma(z_i) sigma(-z_i),
+ * z_i = beta s_i. sigma(z) - y is formed without cancellation (e = exp(-|z|)), so the tiny
+ * slopes of nearly separable data keep their sign.
+ */
+function nllSlope(sv: Float64Array, yv: Float64Array, beta: number): { d1: number; d2: number } {
+  let d1 = 0;
+  let d2 = 0;
+  for (let k = 0; k < sv.length; k++) {
+    const si = sv[k];
+    const yi = yv[k];
+    const z = beta * si;
+    const e = Math.exp(-Math.abs(z));
+    const inv = 1 / (1 + e);
+    // sigma(z) = inv, sigma(-z) = e inv for z >= 0 (swapped for z < 0).
+    const d = z >= 0 ? (1 - yi - yi * e) * inv : ((1 - yi) * e - yi) * inv;
+    d1 += si * d;
+    d2 += si * si * e * inv * inv;
+  }
+  return { d1, d2 };
+}
+
+/**
+ * Maximum-likelihood temperature of P = sigma(s / T) for labels y, over rows `idx` (default all).
+ * The NLL is convex in beta = 1/T, so its slope in beta rises through the range: when the slope is
+ * still falling (<= 0) at the largest beta (T = the lower end) or already rising (>= 0) at the
+ * smallest (T = the upper end), the optimum is that end (`atBound`); otherwise the root of the
+ * slope is found by Newton's method on v = log(beta), kept inside a bracket that bisects whenever a
+ * step would leave it or not halve the step before last.
+ */
 export function fitTemperature(s: ArrayLike<number>, y: ArrayLike<number>, idx?: ArrayLike<number>): TemperatureFit {
   const n = idx ? idx.length : s.length;
   if (n === 0) throw new RangeError('fitTemperature: no rows');
@@ -157,50 +191,50 @@ export function fitTemperature(s: ArrayLike<number>, y: ArrayLike<number>, idx?:
   const c = absSum / nonzero;
   const lo = Math.log(c) - RANGE_DECADES * Math.LN10;
   const hi = Math.log(c) + RANGE_DECADES * Math.LN10;
-  const f = (u: number) => meanNll(s, y, Math.exp(u), idx);
-  // Coarse scan: robust to flat regions and to rounding far from the optimum.
-  const step = (hi - lo) / (GRID_POINTS - 1);
-  let best = 0;
-  let bestF = Infinity;
-  for (let g = 0; g < GRID_POINTS; g++) {
-    const v = f(lo + g * step);
-    if (v < bestF) {
-      bestF = v;
-      best = g;
+  // The rows that depend on T, contiguous.
+  const sv = new Float64Array(nonzero);
+  const yv = new Float64Array(nonzero);
+  for (let k = 0, j = 0; k < n; k++) {
+    const i = idx ? idx[k] : k;
+    if (s[i] !== 0) {
+      sv[j] = s[i];
+      yv[j++] = y[i];
     }
   }
-  // Golden-section search on the bracket around the best grid point (unimodal in u).
-  let a = lo + Math.max(0, best - 1) * step;
-  let b = lo + Math.min(GRID_POINTS - 1, best + 1) * step;
-  let x1 = b - GOLDEN * (b - a);
-  let x2 = a + GOLDEN * (b - a);
-  let f1 = f(x1);
-  let f2 = f(x2);
-  while (b - a > 1e-8) {
-    if (f1 <= f2) {
-      b = x2;
-      x2 = x1;
-      f2 = f1;
-      x1 = b - GOLDEN * (b - a);
-      f1 = f(x1);
-    } else {
-      a = x1;
-      x1 = x2;
-      f1 = f2;
-      x2 = a + GOLDEN * (b - a);
-      f2 = f(x2);
+  // v = log(beta) = -u, u = log(T) in [lo, hi].
+  let u: number;
+  if (nllSlope(sv, yv, Math.exp(-lo)).d1 <= 0) u = lo;
+  else if (nllSlope(sv, yv, Math.exp(-hi)).d1 >= 0) u = hi;
+  else {
+    let vNeg = -hi; // slope < 0 here
+    let vPos = -lo; // slope > 0 here
+    let v = -Math.log(c);
+    let step = vPos - vNeg;
+    let stepBefore = step;
+    for (let it = 0; it < MAX_ITERATIONS; it++) {
+      const beta = Math.exp(v);
+      const { d1, d2 } = nllSlope(sv, yv, beta);
+      if (d1 === 0) break;
+      if (d1 < 0) vNeg = v;
+      else vPos = v;
+      const newton = v - d1 / (d2 * beta);
+      const prev = stepBefore;
+      stepBefore = step;
+      let next: number;
+      if (!(newton > vNeg && newton < vPos) || Math.abs(newton - v) > Math.abs(prev) / 2) {
+        next = (vNeg + vPos) / 2;
+      } else {
+        next = newton;
+      }
+      step = next - v;
+      v = next;
+      if (Math.abs(step) < LOG_BETA_TOL || vPos - vNeg < LOG_BETA_TOL) break;
     }
+    u = -v;
   }
-  let u = (a + b) / 2;
-  let nll = f(u);
-  // Keep the grid point if the refinement did not beat it (e.g. the optimum is an end point).
-  const uGrid = lo + best * step;
-  if (bestF < nll) {
-    u = uGrid;
-    nll = bestF;
-  }
+  const temperature = Math.exp(u);
   const atBound = u - lo < 1e-6 || hi - u < 1e-6;
-  return { temperature: Math.exp(u), nll, atBound, degenerate: false };
+  return { temperature, nll: meanNll(s, y, temperature, idx), atBound, degenerate: false };
 }
 
 export interface ModelReport {

@@ -75,7 +75,7 @@
  * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
  * reports how many it left out and how many of them gave another answer.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -1321,11 +1321,12 @@ export class LabelStore {
    * Write every label as one JSON object per line (the StoredLabel fields; optional fields
    * only when set), in the order stored. Written to a temporary file and renamed, so `out`
    * is never half-written; a pipe or device (`/dev/stdout`) is written into, not replaced.
-   * Returns the number of labels.
+   * Streams: the labels are read from the store and written a chunk of lines at a time, so no
+   * string holds the whole file (a store of VLM labels with long raw replies can pass V8's
+   * string limit, about 512 MiB). Returns the number of labels.
    */
   exportJsonl(out: string): number {
-    const labels = this.labels();
-    const text = labels.map((l) => `${JSON.stringify(l)}\n`).join('');
+    const rows = this.live().prepare('SELECT * FROM labels ORDER BY created_at, rowid');
     let special = false;
     try {
       special = !statSync(out).isFile();
@@ -1334,20 +1335,33 @@ export class LabelStore {
     }
     if (special) {
       // A pipe or device (--out /dev/stdout): write into it; a rename would replace it with a file.
-      writeFileSync(out, text);
-      return labels.length;
+      const fd = openSync(out, 'w');
+      try {
+        return writeLabelLines(fd, rows);
+      } catch (e) {
+        throw e instanceof StoreReadError ? e.inner : e;
+      } finally {
+        closeSync(fd);
+      }
     }
     const tmp = `${out}.tmp-${process.pid}`;
+    let count: number;
     try {
-      writeFileSync(tmp, text);
+      const fd = openSync(tmp, 'w');
+      try {
+        count = writeLabelLines(fd, rows);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, out);
     } catch (e) {
       rmSync(tmp, { force: true });
+      if (e instanceof StoreReadError) throw e.inner;
       // Name the file asked for, not the temporary one.
       const code = (e as { code?: unknown }).code;
       throw new Error(`cannot write ${out}${typeof code === 'string' ? ` (${code})` : ''}: ${(e as Error).message.replaceAll(tmp, out)}`);
     }
-    return labels.length;
+    return count;
   }
 
   /**
@@ -1357,15 +1371,10 @@ export class LabelStore {
    * line number and nothing is stored. Blank lines are ignored. Idempotent: importing the same
    * file again adds nothing. A teacher labels a pair once: a label for a pair its teacher has
    * already labelled (stored, or earlier in the file, under another id) is left out and counted
-   * in `sameTeacher` (and in `conflicts` when its answer differs from the kept one).
+   * in `sameTeacher` (and in `conflicts` when its answer differs from the kept one). The file is
+   * read a chunk at a time, line by line (no string holds the whole file).
    */
   importJsonl(file: string): ImportResult {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InputError(file, `cannot read file: ${(e as Error).message}`);
-    }
     const db = this.live();
     const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
     const existing = db.prepare('SELECT * FROM labels WHERE id = ?');
@@ -1378,10 +1387,14 @@ export class LabelStore {
     let sameTeacher = 0;
     let conflicts = 0;
     let firstConflictPair: string | null = null;
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].replace(/\r$/, '');
+    /** Lines that are not blank. */
+    let count = 0;
+    let i = -1;
+    for (const raw of jsonlLines(file)) {
+      i++;
+      const line = raw.replace(/\r$/, '');
       if (line.trim() === '') continue;
+      count++;
       const where = `line ${i + 1}`;
       const obj = parseJson(line, file, where);
       if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, 'expected a JSON object (one label per line)', where);
@@ -1425,8 +1438,97 @@ export class LabelStore {
       labels.push(l);
     }
     const r = this.addLabels(labels);
-    const count = lines.filter((s) => s.trim() !== '').length;
     return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
+  }
+}
+
+/** How many bytes labels export writes, and labels import reads, at a time. */
+const JSONL_CHUNK_BYTES = 1 << 20;
+
+/** An error reading the store while exporting (not one writing the file): rethrown as it was. */
+class StoreReadError extends Error {
+  constructor(readonly inner: unknown) {
+    super('store read failed');
+  }
+}
+
+/** Write all of `text` to `fd` (writeSync may write less than asked, e.g. into a pipe). */
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
+}
+
+/** Write the labels `rows` selects to `fd`, one JSON line each, about JSONL_CHUNK_BYTES at a time; returns how many. */
+function writeLabelLines(fd: number, rows: Database.Statement): number {
+  let count = 0;
+  let chunk = '';
+  const it = rows.iterate() as IterableIterator<LabelRow>;
+  try {
+    for (;;) {
+      let next: IteratorResult<LabelRow>;
+      try {
+        next = it.next();
+      } catch (e) {
+        throw new StoreReadError(e);
+      }
+      if (next.done) break;
+      chunk += `${JSON.stringify(labelFromRow(next.value))}\n`;
+      count++;
+      // UTF-16 length: at most 3 bytes a unit in UTF-8, so a chunk stays within a few MiB.
+      if (chunk.length >= JSONL_CHUNK_BYTES) {
+        writeAll(fd, chunk);
+        chunk = '';
+      }
+    }
+  } finally {
+    it.return?.();
+  }
+  if (chunk !== '') writeAll(fd, chunk);
+  return count;
+}
+
+/**
+ * The lines of `file` as `text.split('\n')` would give them (the last one after the final
+ * newline included, '' when the file ends with one), read JSONL_CHUNK_BYTES at a time. Lines are
+ * cut at the byte 0x0A, which never occurs inside a UTF-8 character, then decoded. A file that
+ * cannot be opened or read throws an InputError naming it.
+ */
+function* jsonlLines(file: string): Generator<string> {
+  const cannot = (e: unknown) => new InputError(file, `cannot read file: ${(e as Error).message}`);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw cannot(e);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(JSONL_CHUNK_BYTES);
+    /** The start of the current line, from earlier chunks. */
+    let parts: Buffer[] = [];
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        throw cannot(e);
+      }
+      if (n === 0) break;
+      const got = buf.subarray(0, n);
+      let start = 0;
+      for (let nl = got.indexOf(10); nl !== -1; nl = got.indexOf(10, start)) {
+        const piece = got.subarray(start, nl);
+        const line = parts.length === 0 ? piece.toString('utf8') : Buffer.concat([...parts, piece]).toString('utf8');
+        parts = [];
+        start = nl + 1;
+        yield line;
+      }
+      // buf is reused for the next read: keep a copy of the unfinished line.
+      if (start < n) parts.push(Buffer.from(got.subarray(start)));
+    }
+    yield Buffer.concat(parts).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
