@@ -170,14 +170,9 @@ describe('labels export / import stream', () => {
     const good = pairs.slice(0, 29).map((p, i) => JSON.stringify({ id: `g${i}`, pairId: p.id, teacher: 'vlm', kind: 'preference', probFirst: 1, raw: rawReply(i, 100_000) }));
     const f = tmp('bad.jsonl');
     realFs.writeFileSync(f, `${good.join('\n')}\n\n${JSON.stringify({ id: 'x', pairId: pairs[29].id, teacher: 'vlm', kind: 'preference', probFirst: 2 })}\n`);
-    let err: unknown;
-    try {
-      store.importJsonl(f);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toBe(`${f} (line 31): probFirst must be a number in [0, 1], got 2`);
+    const exactly = (file: string, rest: string) => new RegExp(`^${`${file} ${rest}`.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+    expect(() => store.importJsonl(f)).toThrow(InputError);
+    expect(() => store.importJsonl(f)).toThrow(exactly(f, '(line 31): probFirst must be a number in [0, 1], got 2'));
     expect(store.counts().labels).toBe(0);
     // A truncated last line (a file cut short) is invalid JSON on its own line number.
     const cut = tmp('cut.jsonl');
