@@ -89,10 +89,7 @@ describe('viewer idle pages at scale', () => {
     try {
       const c = await TestClient.open(server.url);
       await c.hello({ name: 'ada' });
-      c.send({ type: 'next' });
-      const p = await c.next('pair');
-      c.send({ type: 'answer', labelId: 'h-00000000000000a1', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 5, leftIs: p.leftIs });
-      await c.next('ack');
+      await c.answerNext({ name: 'ada', labelId: 'h-00000000000000a1', choice: 'left', responseMs: 5, leftIs: true });
       c.send({ type: 'next' });
       expect(await c.next('idle')).toMatchObject({ reason: 'no_pairs' });
       const before = checks.mock.calls.length;

@@ -86,6 +86,25 @@ export class TestClient {
     return this.next('welcome');
   }
 
+  /**
+   * Ask for the next pair and answer it (next, pair, answer, ack); returns the pair. `choice`
+   * may depend on the pair shown; `leftIs` sends the layout the page showed with the answer.
+   */
+  async answerNext(a: {
+    name: string;
+    labelId: string;
+    choice: string | ((p: Extract<ServerMessage, { type: 'pair' }>) => string);
+    responseMs: number;
+    leftIs?: boolean;
+  }): Promise<Extract<ServerMessage, { type: 'pair' }>> {
+    this.send({ type: 'next' });
+    const p = await this.next('pair');
+    const choice = typeof a.choice === 'function' ? a.choice(p) : a.choice;
+    this.send({ type: 'answer', labelId: a.labelId, pairId: p.pairId, name: a.name, choice, responseMs: a.responseMs, ...(a.leftIs ? { leftIs: p.leftIs } : {}) });
+    await this.next('ack');
+    return p;
+  }
+
   closed(): Promise<number> {
     if (this.closeCode !== null) return Promise.resolve(this.closeCode);
     return new Promise((res) => this.ws.once('close', (code) => res(code)));

@@ -301,10 +301,7 @@ describe('labelling protocol', () => {
     // The server's own lock goes to the store too: a new server on it refuses the undo.
     const c2 = await TestClient.open(s.url);
     await c2.hello({ name: 'bob' });
-    c2.send({ type: 'next' });
-    const q = await c2.next('pair');
-    c2.send({ type: 'answer', labelId: 'h-4444444444444444', pairId: q.pairId, name: 'bob', choice: 'right', responseMs: 5 });
-    await c2.next('ack');
+    await c2.answerNext({ name: 'bob', labelId: 'h-4444444444444444', choice: 'right', responseMs: 5 });
     s.lockLabels(['h-4444444444444444']);
     c2.close();
     await s.close();
@@ -469,10 +466,7 @@ describe('human teacher (scripted page)', () => {
     await c.hello({ name: 'ada' });
     const answered: Record<string, number> = {};
     for (const choice of ['left', 'equal'] as const) {
-      c.send({ type: 'next' });
-      const p = await c.next('pair');
-      c.send({ type: 'answer', labelId: `h-4444444444444${Object.keys(answered).length}00`, pairId: p.pairId, name: 'ada', choice, responseMs: 7 });
-      await c.next('ack');
+      const p = await c.answerNext({ name: 'ada', labelId: `h-4444444444444${Object.keys(answered).length}00`, choice, responseMs: 7 });
       answered[p.pairId] = choice === 'equal' ? 0.5 : p.leftIs === 'a' ? 1 : 0;
     }
     await polls();
@@ -511,10 +505,7 @@ describe('human teacher (scripted page)', () => {
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
     const c = await TestClient.open(t.url);
     await c.hello({ name: 'ada' });
-    c.send({ type: 'next' });
-    const p = await c.next('pair');
-    c.send({ type: 'answer', labelId: 'h-55555555555550000', pairId: p.pairId, name: 'ada', choice: 'left', responseMs: 4 });
-    await c.next('ack');
+    const p = await c.answerNext({ name: 'ada', labelId: 'h-55555555555550000', choice: 'left', responseMs: 4 });
     c.close();
     await polls();
     clock.advance(1600); // the other pair: nobody answers it within 1.5 s
@@ -570,10 +561,7 @@ describe('human teacher (scripted page)', () => {
     await c.hello({ name: 'ada' });
     const want: Record<string, Record<string, unknown>> = {};
     for (const [k, choice] of (['left', 'cant_tell'] as const).entries()) {
-      c.send({ type: 'next' });
-      const p = await c.next('pair');
-      c.send({ type: 'answer', labelId: `h-7777777777777${k}00`, pairId: p.pairId, name: 'ada', choice, responseMs: 9 });
-      await c.next('ack');
+      const p = await c.answerNext({ name: 'ada', labelId: `h-7777777777777${k}00`, choice, responseMs: 9 });
       want[p.pairId] = choice === 'left' ? { kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0 } : { kind: 'skip', reason: "can't tell (viewer)" };
     }
     c.close();
