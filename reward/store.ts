@@ -354,6 +354,9 @@ const ANSWERS = (l: string) => `${l}.timeout = 0`;
 /** SQL: 1 when the pair aliased `p` holds a timeout skip, for handing such pairs out after the others. */
 const TIMED_OUT = (p: string) => `EXISTS (SELECT 1 FROM labels lt WHERE lt.pair_id = ${p}.id AND NOT ${ANSWERS('lt')})`;
 
+/** SQL: every label, in the order stored (labels(), exportJsonl). */
+const LABELS_IN_ORDER = 'SELECT * FROM labels ORDER BY created_at, rowid';
+
 /** SQL: whether the pair aliased `p` is pending: fewer distinct teachers answered it than it wants. */
 const PENDING_WHERE = (p: string) => `(SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = ${p}.id AND ${ANSWERS('l')}) < ${p}.wanted`;
 
@@ -908,15 +911,20 @@ export class LabelStore {
     return rows.map((r) => ({ id: r.id, a: seg(r.seg_a), b: seg(r.seg_b) }));
   }
 
+  /** A pair's row, or undefined. */
+  private pairRow(id: string): PairRow | undefined {
+    return this.statement('SELECT * FROM pairs WHERE id = ?').get(id) as PairRow | undefined;
+  }
+
   /** A stored pair with both segments (typed arrays bit-identical to what was stored), or undefined. */
   getPair(id: string): Pair | undefined {
-    const r = this.live().prepare('SELECT * FROM pairs WHERE id = ?').get(id) as PairRow | undefined;
+    const r = this.pairRow(id);
     return r ? this.materialise([r])[0] : undefined;
   }
 
   /** Round, wanted count and segment ids of a pair, without loading segments. */
   pairInfo(id: string): PairInfo | undefined {
-    const r = this.live().prepare('SELECT * FROM pairs WHERE id = ?').get(id) as PairRow | undefined;
+    const r = this.pairRow(id);
     return r ? { id: r.id, segA: r.seg_a, segB: r.seg_b, round: r.round, wanted: r.wanted, createdAt: iso(r.created_at) } : undefined;
   }
 
@@ -954,9 +962,8 @@ export class LabelStore {
 
   /** Stored pairs with their segments, in the order of `ids` (each segment read once); an unknown id throws. */
   getPairs(ids: readonly string[]): Pair[] {
-    const st = this.statement('SELECT * FROM pairs WHERE id = ?');
     const rows = ids.map((id) => {
-      const r = st.get(id) as PairRow | undefined;
+      const r = this.pairRow(id);
       if (!r) throw new InputError(this.path, `no pair ${id}`, 'pairs');
       return r;
     });
@@ -1173,7 +1180,7 @@ export class LabelStore {
 
   /** Every stored label, in the order stored. */
   labels(): StoredLabel[] {
-    return (this.live().prepare('SELECT * FROM labels ORDER BY created_at, rowid').all() as LabelRow[]).map(labelFromRow);
+    return (this.live().prepare(LABELS_IN_ORDER).all() as LabelRow[]).map(labelFromRow);
   }
 
   /** A stored label by id, or undefined. */
@@ -1223,8 +1230,7 @@ export class LabelStore {
       }
       e.labels.push(labelFromRow(r));
     }
-    const getPair = db.prepare('SELECT * FROM pairs WHERE id = ?');
-    const pairRows = [...byPair.keys()].map((id) => getPair.get(id) as PairRow);
+    const pairRows = [...byPair.keys()].map((id) => this.pairRow(id) as PairRow);
     const pairs = this.materialise(pairRows);
     return pairs.map((pair) => {
       const e = byPair.get(pair.id) as { round: number; labels: StoredLabel[] };
@@ -1326,7 +1332,8 @@ export class LabelStore {
    * string limit, about 512 MiB). Returns the number of labels.
    */
   exportJsonl(out: string): number {
-    const rows = this.live().prepare('SELECT * FROM labels ORDER BY created_at, rowid');
+    // Its own statement (not the cache's): it stays busy while the rows are iterated.
+    const rows = this.live().prepare(LABELS_IN_ORDER);
     let special = false;
     try {
       special = !statSync(out).isFile();
