@@ -19,7 +19,8 @@
  * - Label ids make re-sends idempotent: a client that lost the acknowledgement sends the same
  *   labels again and nothing is stored twice.
  *
- * Schema (version 1; `meta.schema_version`; newer versions are refused):
+ * Schema (version 2; `meta.schema_version`; newer versions are refused, version 1 is migrated
+ * when opened):
  *   meta(key, value)                       schema_version, env_id, model_hash, created_at;
  *                                          dataset (an offline run's store: where its pairs
  *                                          come from); audience "people" (a store made for
@@ -28,9 +29,13 @@
  *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
  *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
  *                                          (little-endian, row-major, as in reward/types.ts)
- *   pairs(id, seg_a, seg_b, round, wanted, created_at)
+ *   pairs(id, seg_a, seg_b, round, wanted, created_at, people, machines, answered, timed_out)
  *                                          seg_a is the "first" segment; wanted = number of
- *                                          distinct teachers that should label the pair
+ *                                          distinct teachers that should label the pair;
+ *                                          people / machines / answered = distinct
+ *                                          teachers of each audience / of both that answered
+ *                                          it; timed_out = 1 when it holds a timeout skip
+ *                                          (see "Counters" below)
  *   teachers(id, kind, config)             config is a JSON object
  *   labels(id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw,
  *          created_at, timeout, locked)    kind 'preference' has prob_first, 'skip' a reason;
@@ -38,6 +43,20 @@
  *   leases(pair_id, teacher, expires_at)   a pair handed to a teacher until expires_at
  * Times are wall-clock epoch milliseconds from the injected Clock (`clock.date()`), so they
  * are comparable across processes and restarts (a monotonic clock is not).
+ *
+ * Counters (version 2). A pair's `people`, `machines`, `answered` and `timed_out` are what the rules below
+ * compute from its labels, kept so by SQLite triggers (on inserting, deleting or updating a
+ * label's pair, teacher or timeout, and on a teacher's kind changing): every write, by this code,
+ * an older prefrl already running on the file or any SQLite client, updates them in the same
+ * transaction. The triggers are plain SQL (the person rule written out, PERSON_SQL), so they run
+ * in connections that have not registered prefrl's functions. Partial indexes over them hold the
+ * pairs open to each audience and the pending pairs in hand-out order, so `nextPairFor` walks
+ * pairs in that order and stops at the first it may hand out, and `counts()`' pending and
+ * waiting-for-people counts read only those indexes, instead of counting every pair's labels.
+ * Opening a version-1 store adds the columns, indexes and triggers and counts every pair's
+ * labels, in one IMMEDIATE transaction (two processes opening it at once migrate it once). An
+ * older prefrl refuses to open a version-2 store (its version check), so it never writes one
+ * without the triggers it would not know of.
  *
  * Work hand-out (`nextPairFor`): people and machine teachers are separate audiences. A person
  * is a teacher registered with kind "human" or whose id is "human" or starts with "human:" (the
@@ -84,7 +103,7 @@ import { modelHashNote } from '../envs/types.js';
 import type { Label, Pair, Segment } from './types.js';
 
 /** The schema version this code writes and the newest it reads. */
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 /** SQLite `application_id` of label stores ("pref"), so `file(1)`-style tools can tell them apart. */
 const APPLICATION_ID = 0x70726566;
 
@@ -351,19 +370,16 @@ function humanTimeoutByReason(l: NewLabel): boolean {
 /** SQL: whether the label row aliased `l` answers its pair (anything but a timeout skip). 1 or 0. */
 const ANSWERS = (l: string) => `${l}.timeout = 0`;
 
-/** SQL: 1 when the pair aliased `p` holds a timeout skip, for handing such pairs out after the others. */
-const TIMED_OUT = (p: string) => `EXISTS (SELECT 1 FROM labels lt WHERE lt.pair_id = ${p}.id AND NOT ${ANSWERS('lt')})`;
-
 /** SQL: every label, in the order stored (labels(), exportJsonl). */
 const LABELS_IN_ORDER = 'SELECT * FROM labels ORDER BY created_at, rowid';
 
-/** SQL: whether the pair aliased `p` is pending: fewer distinct teachers answered it than it wants. */
-const PENDING_WHERE = (p: string) => `(SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = ${p}.id AND ${ANSWERS('l')}) < ${p}.wanted`;
+/** SQL: whether the pair aliased `p` is pending: fewer distinct teachers answered it than it wants (the index pairs_pending holds these pairs). */
+const PENDING_WHERE = (p: string) => `${p}.answered < ${p}.wanted`;
 
 /** SQL: `cols` of the pending pairs (@round: one round, or NULL for all), in pendingPairs' order, at most @limit (-1: all). */
 const PENDING_SQL = (cols: string) => `SELECT ${cols} FROM pairs p
   WHERE ${PENDING_WHERE('p')} AND (@round IS NULL OR p.round = @round)
-  ORDER BY ${TIMED_OUT('p')}, p.round, p.rowid LIMIT @limit`;
+  ORDER BY p.timed_out, p.round, p.rowid LIMIT @limit`;
 
 /** The human teacher's id: people as one teacher (it stores its timeout skips under this id). */
 export const HUMAN_TEACHER_ID = 'human';
@@ -380,7 +396,9 @@ export function isPersonId(teacher: string): boolean {
 /**
  * Whether a teacher is a person (see the header): its id names one (`isPersonId`), or it is
  * registered with kind "human" (`kind`: its kind in the teachers table, null when unregistered).
- * The one definition: the store's SQL calls it as `prefrl_is_person` (IS_PERSON below).
+ * The one definition: the store's SQL calls it as `prefrl_is_person` (IS_PERSON below); the
+ * triggers that keep the pairs' counters spell it out in plain SQL (PERSON_SQL; person.test.ts
+ * checks the two agree).
  */
 export function isPerson(teacher: string, kind: string | null | undefined): boolean {
   return isPersonId(teacher) || kind === PERSON_KIND;
@@ -392,8 +410,79 @@ const IS_PERSON_FN = 'prefrl_is_person';
 /** SQL: whether the teacher id in `col` is a person (`isPerson`, with its registered kind). 1 or 0. */
 const IS_PERSON = (col: string) => `${IS_PERSON_FN}(${col}, (SELECT tk.kind FROM teachers tk WHERE tk.id = ${col}))`;
 
-/** SQL: how many pairs fewer distinct people answered than the pair wants (StoreCounts.waitingForPeople). */
-const WAITING_FOR_PEOPLE_SQL = `SELECT COUNT(*) AS n FROM pairs p WHERE (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')} AND ${IS_PERSON('l.teacher')}) < p.wanted`;
+/**
+ * SQL: `isPerson` of the teacher id in `col` written out in plain SQL (1 or 0, never NULL), for the
+ * triggers that keep the pairs' counters: they run in whatever connection writes a label, which
+ * need not have registered prefrl_is_person. person.test.ts checks it against `isPerson`.
+ */
+const PERSON_SQL = (col: string) =>
+  `(${col} = '${HUMAN_TEACHER_ID}' OR substr(${col}, 1, ${PERSON_ID_PREFIX.length}) = '${PERSON_ID_PREFIX}' OR IFNULL((SELECT tk.kind FROM teachers tk WHERE tk.id = ${col}), '') = '${PERSON_KIND}')`;
+
+/** SQL: set the counters of the pairs `where` selects (a WHERE clause on `pairs`) from their labels (see the header). */
+const RECOUNT = (where: string) => `UPDATE pairs SET
+    people = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')} AND ${PERSON_SQL('l.teacher')}),
+    machines = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')} AND NOT ${PERSON_SQL('l.teacher')}),
+    answered = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')}),
+    timed_out = EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = pairs.id AND NOT ${ANSWERS('l')})
+  WHERE ${where}`;
+
+/**
+ * What version 2 adds to a version-1 store (and a new store gets after SCHEMA): the pairs'
+ * counters, the partial indexes the hand-out and the counts walk, and the triggers that keep the
+ * counters (see the header). The indexes end in the rowid (SQLite appends it), so each holds its
+ * pairs in the order they go out: never timed out first, then newest round (pairs_*_open, for
+ * nextPairFor) or oldest round (pairs_pending, for pendingPairs), then insertion order.
+ */
+const SCHEMA_V2 = `
+ALTER TABLE pairs ADD COLUMN people INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN machines INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN timed_out INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX pairs_people_open ON pairs(timed_out, round DESC) WHERE people < wanted;
+CREATE INDEX pairs_machines_open ON pairs(timed_out, round DESC) WHERE machines < wanted;
+CREATE INDEX pairs_pending ON pairs(timed_out, round) WHERE answered < wanted;
+CREATE TRIGGER labels_insert_counts AFTER INSERT ON labels BEGIN
+  ${RECOUNT('id = NEW.pair_id')};
+END;
+CREATE TRIGGER labels_delete_counts AFTER DELETE ON labels BEGIN
+  ${RECOUNT('id = OLD.pair_id')};
+END;
+CREATE TRIGGER labels_update_counts AFTER UPDATE OF pair_id, teacher, timeout ON labels BEGIN
+  ${RECOUNT('id IN (OLD.pair_id, NEW.pair_id)')};
+END;
+CREATE TRIGGER teachers_insert_counts AFTER INSERT ON teachers BEGIN
+  ${RECOUNT('id IN (SELECT l.pair_id FROM labels l WHERE l.teacher = NEW.id)')};
+END;
+CREATE TRIGGER teachers_update_counts AFTER UPDATE OF id, kind ON teachers BEGIN
+  ${RECOUNT('id IN (SELECT l.pair_id FROM labels l WHERE l.teacher IN (OLD.id, NEW.id))')};
+END;
+CREATE TRIGGER teachers_delete_counts AFTER DELETE ON teachers BEGIN
+  ${RECOUNT('id IN (SELECT l.pair_id FROM labels l WHERE l.teacher = OLD.id)')};
+END;
+`;
+
+/** SQL: how many pairs fewer distinct people answered than the pair wants (StoreCounts.waitingForPeople; the index pairs_people_open holds them). */
+const WAITING_FOR_PEOPLE_SQL = 'SELECT COUNT(*) AS n FROM pairs p WHERE p.people < p.wanted';
+
+/**
+ * SQL: the pair nextPairFor hands to @teacher, of the people's audience (`person`) or the
+ * machines': one it has not labelled, whose answers of its audience plus the unexpired leases of
+ * the audience's other teachers (who have not labelled it) are fewer than it wants; never timed
+ * out first, newest round first, then insertion order. `p.<audience> < p.wanted` is implied by
+ * that rule; it is spelled out so SQLite walks the audience's partial index (already in this
+ * order) and stops at the first pair that passes the rest.
+ */
+const HAND_OUT_SQL = (person: boolean) => {
+  const answered = person ? 'p.people' : 'p.machines';
+  return `SELECT p.* FROM pairs p INDEXED BY ${person ? 'pairs_people_open' : 'pairs_machines_open'}
+    WHERE ${answered} < p.wanted
+      AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
+      AND ${answered} + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
+            AND ${IS_PERSON('s.teacher')} = ${person ? 1 : 0}
+            AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
+        < p.wanted
+    ORDER BY p.timed_out, p.round DESC, p.rowid LIMIT 1`;
+};
 
 /** The answer of a label, for comparing two labels of one teacher on one pair. */
 function answerOf(l: { kind: string; probFirst?: number | null }): string {
@@ -611,6 +700,7 @@ export class LabelStore {
     if (tables.length === 0) {
       db.transaction(() => {
         db.exec(SCHEMA);
+        db.exec(SCHEMA_V2);
         db.pragma(`application_id = ${APPLICATION_ID}`);
         const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
         put.run('schema_version', String(STORE_SCHEMA_VERSION));
@@ -637,6 +727,7 @@ export class LabelStore {
     LabelStore.addTimeoutColumn(db);
     // Stores made before the `locked` column get it with every label unlocked (undo as before).
     LabelStore.addLabelsColumn(db, 'locked');
+    LabelStore.migrateToV2(db);
     for (const [key, want] of [
       ['env_id', opts.envId],
       ['model_hash', opts.modelHash],
@@ -666,6 +757,23 @@ export class LabelStore {
     LabelStore.addLabelsColumn(db, 'timeout', () => {
       db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
     });
+  }
+
+  /**
+   * A version-1 store gets the pairs' counters, their indexes and triggers (SCHEMA_V2), every
+   * pair's counters counted from its labels, and schema_version 2 (see the header). One IMMEDIATE
+   * transaction that checks the version again inside it, so two processes opening the store at
+   * once migrate it once, and a crash leaves it at version 1.
+   */
+  private static migrateToV2(db: Database.Database): void {
+    const version = () => Number((db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value);
+    if (version() >= 2) return;
+    db.transaction(() => {
+      if (version() >= 2) return;
+      db.exec(SCHEMA_V2);
+      db.exec(RECOUNT('1'));
+      db.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    }).immediate();
   }
 
   /**
@@ -984,7 +1092,7 @@ export class LabelStore {
     const row = db
       .transaction((): PairRow | undefined => {
         // Only labels and leases of the teacher's own audience (people or machines) fill a pair.
-        const person = this.isPerson(teacher) ? 1 : 0;
+        const person = this.isPerson(teacher);
         const held = db
           .prepare(
             `SELECT p.* FROM leases s JOIN pairs p ON p.id = s.pair_id
@@ -993,20 +1101,7 @@ export class LabelStore {
              ORDER BY s.expires_at LIMIT 1`,
           )
           .get({ teacher, now }) as PairRow | undefined;
-        const pick =
-          held ??
-          (db
-            .prepare(
-              `SELECT p.* FROM pairs p
-               WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
-                 AND (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')} AND ${IS_PERSON('l.teacher')} = @person)
-                   + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
-                        AND ${IS_PERSON('s.teacher')} = @person
-                        AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.pair_id = p.id AND l2.teacher = s.teacher))
-                   < p.wanted
-               ORDER BY ${TIMED_OUT('p')}, p.round DESC, p.rowid LIMIT 1`,
-            )
-            .get({ teacher, now, person }) as PairRow | undefined);
+        const pick = held ?? (this.statement(HAND_OUT_SQL(person)).get({ teacher, now }) as PairRow | undefined);
         if (pick) {
           db.prepare(
             `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
@@ -1261,7 +1356,7 @@ export class LabelStore {
       timeouts: one(`SELECT COUNT(*) AS n FROM labels l WHERE NOT ${ANSWERS('l')}`),
       pending: one(`SELECT COUNT(*) AS n FROM pairs p WHERE ${PENDING_WHERE('p')}`),
       waitingForPeople: one(WAITING_FOR_PEOPLE_SQL),
-      unlabelled: one(`SELECT COUNT(*) AS n FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND ${ANSWERS('l')})`),
+      unlabelled: one('SELECT COUNT(*) AS n FROM pairs p WHERE p.answered = 0'),
       activeLeases: one('SELECT COUNT(*) AS n FROM leases WHERE expires_at > ?', now),
       perTeacher,
     };
@@ -1269,8 +1364,9 @@ export class LabelStore {
 
   /**
    * What the viewer shows a person after each answer, as counts() counts it: every label, the
-   * labels of `teacher`, and the pairs waiting for people. Without counts()' other scans of every
-   * pair (pending, unlabelled), which cost the viewer most of a second per answer at 100,000 pairs.
+   * labels of `teacher`, and the pairs waiting for people (read from the index of the pairs open to
+   * people). Without counts()' other counts (labels by kind and teacher, unlabelled pairs), which
+   * read every label or pair.
    */
   progressCounts(teacher: string): { labels: number; teacherLabels: number; waitingForPeople: number } {
     const one = (sql: string, ...args: unknown[]) => (this.statement(sql).get(...args) as { n: number }).n;

@@ -404,7 +404,7 @@ describe('LabelStore bad files', () => {
     const e = openError(path);
     expect(e).toBeInstanceOf(InputError);
     expect(e.message).toContain(path);
-    expect(e.message).toMatch(/schema version 7 is newer than this prefrl supports \(1\)/);
+    expect(e.message).toMatch(/schema version 7 is newer than this prefrl supports \(2\)/);
 
     const p2 = open().path;
     LabelStore.open(p2).putSegments(segments.slice(0, 1));

@@ -19,6 +19,7 @@ import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { cutSegments, makePair } from '../../reward/segments.js';
 import { isTimeoutSkip, LabelStore } from '../../reward/store.js';
 import type { Label, Pair } from '../../reward/types.js';
+import { writeV1Store } from './store_v1.js';
 
 const LEASE = 60_000;
 let dir = '';
@@ -144,11 +145,13 @@ describe('timeout skips are not answers', () => {
   });
 
   it('a store written before the timeout field reads its human teacher\'s timeout skips as timeouts (and only those)', () => {
-    const path = join(dir, `${n++}-old.sqlite`);
-    const s = LabelStore.open(path, { clock: new ManualClock() });
+    const made = join(dir, `${n++}-new.sqlite`);
+    const s = LabelStore.open(made, { clock: new ManualClock() });
     s.putPairs(pairs);
     s.close();
-    // The labels table as stores before the field hold it: no timeout column.
+    // A version-1 store (the field came in version 1), its labels table as stores before the field hold it: no timeout column.
+    const path = join(dir, `${n++}-old.sqlite`);
+    writeV1Store(made, path);
     const db = new Database(path);
     db.exec('ALTER TABLE labels DROP COLUMN timeout');
     const ins = db.prepare("INSERT INTO labels (id, pair_id, teacher, kind, reason, created_at) VALUES (?, ?, ?, 'skip', ?, 0)");
