@@ -1,11 +1,13 @@
 /**
- * Who is a person: the TS predicate `isPerson` and the store's SQL (which calls it as a
- * registered function) agree on every case, and the store's people-only figures (waiting for
- * people, the people's audience of `nextPairFor`) follow it.
+ * Who is a person: the TS predicate `isPerson`, the store's SQL (which calls it as a registered
+ * function) and the rule the store's triggers spell out in plain SQL agree on every case, and the
+ * store's people-only figures (waiting for people, the people's audience of `nextPairFor`)
+ * follow it.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { isPerson, isPersonId, LabelStore } from '../../reward/store.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
@@ -45,6 +47,28 @@ describe('isPerson: one rule for TS and the store', () => {
         for (const [id, kind] of cases) if (kind !== null) store.putTeacher({ id, kind });
         expect(cases.map(([id]) => store.isPerson(id))).toEqual(cases.map(([id, kind]) => isPerson(id, kind)));
         expect(cases.map(([id]) => store.isPerson(id))).toEqual(cases.map((c) => c[2]));
+      } finally {
+        store.close();
+      }
+    }
+  });
+
+  it("the counters the store's triggers keep (plain SQL, no registered function) agree with the predicate, also when a teacher is registered after its label", async () => {
+    const pairs = (await makePairs('toy-reach', { episodes: 10, steps: 20, length: 10, seed: 3 })).slice(0, CASES.length);
+    expect(pairs).toHaveLength(CASES.length);
+    for (const registered of [false, true]) {
+      const store = storeWith(pairs);
+      const path = store.path;
+      try {
+        const cases = CASES.map((c, i) => [c, pairs[i]] as const).filter(([[id, kind]]) => (id === 'human:alice' ? (kind !== null) === registered : true));
+        // Labelled first (each teacher registered as "unknown"), then registered with its kind.
+        store.addLabels(cases.map(([[id], p]) => pref(p, id)));
+        for (const [[id, kind]] of cases) if (kind !== null) store.putTeacher({ id, kind });
+        const db = new Database(path);
+        const row = db.prepare('SELECT people, machines FROM pairs WHERE id = ?');
+        const got = cases.map(([, p]) => row.get(p.id));
+        db.close();
+        expect(got).toEqual(cases.map(([[id, kind]]) => (isPerson(id, kind) ? { people: 1, machines: 0 } : { people: 0, machines: 1 })));
       } finally {
         store.close();
       }
