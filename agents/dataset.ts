@@ -665,8 +665,11 @@ function describeType(meta: { type: number; size: number; signed: boolean }): st
   return ['integer', 'float', 'time', 'string', 'bitfield', 'opaque', 'compound', 'reference', 'enum', 'vlen', 'array'][meta.type] ?? `type class ${meta.type}`;
 }
 
-/** Read one numeric dataset: `kind` float (observations...) or flag (bool / integer / 0-1 float). */
-function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', source: string): RawArray | undefined {
+/**
+ * Read one numeric dataset: `kind` float (observations...) or flag (bool / integer / 0-1 float).
+ * Without `values`, only its type and shape are checked and read (data is empty).
+ */
+function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', source: string, values = true): RawArray | undefined {
   const entity = f.get(key);
   if (entity === null) return undefined;
   if (!isDataset(entity)) throw new InputError(source, 'expected an array, found a group', key);
@@ -682,6 +685,7 @@ function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', sour
     const isBoolEnum = meta.type === H5T_ENUM && meta.enum_type?.type === H5T_INTEGER;
     if (meta.type !== H5T_INTEGER && meta.type !== H5T_FLOAT && !isBoolEnum) bad('booleans, integers or 0/1 floats');
   }
+  if (!values) return { data: [], shape };
   const value = d.value;
   if (kind === 'flag' && ArrayBuffer.isView(value) && !(value instanceof DataView)) checkFlags(value as unknown as ArrayLike<number>, source, key);
   if (!ArrayBuffer.isView(value) || value instanceof BigInt64Array || value instanceof BigUint64Array || value instanceof DataView) {
@@ -780,6 +784,12 @@ function readMeta(f: H5Group, source: string): DatasetMeta {
 export interface ReadOptions {
   /** The env the data must come from (id, sizes and, when both know it, the physics hash). */
   readonly env?: DatasetExpectation;
+  /**
+   * Read the transitions only: what transitionsOnly(readDataset(path)) gives, without reading the
+   * infos/ arrays' values (their types and shapes are still checked, and give nq, nv, na and
+   * nTerms), for work that needs no simulator state or reward terms (relabelling, IQL, BC).
+   */
+  readonly transitionsOnly?: boolean;
 }
 
 /**
@@ -807,7 +817,7 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
     try {
       ds = withHdf5Errors(errors, () => {
         const keys = f.keys();
-        return keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+        return keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path, opts.transitionsOnly ?? false) : readMinari(f, path, keys);
       });
     } catch (e) {
       if (e instanceof InputError) throw e;
@@ -874,7 +884,7 @@ export function hdf5Sizes(file: string, sigAt: number): { size: number; declared
   }
 }
 
-function readD4rl(f: H5File, source: string): OfflineDataset {
+function readD4rl(f: H5File, source: string, transitionsOnly = false): OfflineDataset {
   const notes: string[] = [];
   for (const key of ['observations', 'actions', 'rewards', 'terminals']) {
     if (f.get(key) === null) throw new InputError(source, `missing key "${key}" (a D4RL-layout file needs observations, actions, rewards, terminals)`, key);
@@ -901,7 +911,7 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
   if (nextRaw && nextW !== D) throw new InputError(source, `has ${nextW} columns, observations has ${D}`, 'next_observations');
 
   const info = (key: string, kind: 'float' | 'flag' | 'int', mode: 'vector' | 'matrix' | 'either') => {
-    const raw = f.get('infos') === null ? undefined : readArray(f, `infos/${key}`, kind, source);
+    const raw = f.get('infos') === null ? undefined : readArray(f, `infos/${key}`, kind, source, !transitionsOnly);
     return { raw, width: rowsOf(raw, `infos/${key}`, mode) };
   };
   const qpos = info('qpos', 'float', 'matrix');
@@ -932,7 +942,8 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
   attrW('na', act, 'infos/act');
   attrW('obs_dim', { raw: obsRaw, width: D }, 'observations');
   attrW('act_dim', { raw: actRaw, width: a.width }, 'actions');
-  const f64 = (x: { raw?: RawArray }) => (x.raw ? toF64(x.raw.data) : undefined);
+  // (With transitionsOnly the infos arrays were checked by type and shape, their values not read.)
+  const f64 = (x: { raw?: RawArray }) => (x.raw && !transitionsOnly ? toF64(x.raw.data) : undefined);
   const na = act.raw ? act.width : nact.raw ? nact.width : 0;
   let ds: OfflineDataset = {
     size: n,
@@ -957,10 +968,10 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
       nextAct: na > 0 ? f64(nact) : undefined,
       time: f64(time),
       nextTime: f64(ntime),
-      step: step.raw ? Int32Array.from(step.raw.data) : undefined,
+      step: step.raw && !transitionsOnly ? Int32Array.from(step.raw.data) : undefined,
       rewardTerms: f64(terms),
-      success: success.raw ? toF32(success.raw.data) : undefined,
-      unstable: unstable.raw ? toU8(unstable.raw.data) : undefined,
+      success: success.raw && !transitionsOnly ? toF32(success.raw.data) : undefined,
+      unstable: unstable.raw && !transitionsOnly ? toU8(unstable.raw.data) : undefined,
     },
     meta,
     source,

@@ -569,7 +569,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
 
   // The dataset, its env and the teacher's needs are checked before a run folder is made. (Let
   // go, and read again when needed, around stages that do not need all of it: see the stage loop.)
-  let ds: OfflineDataset | null = await readDataset(cfg.dataset);
+  // Only the pairs and label stages read the simulator state, reward terms and the like (infos/).
+  const needsInfos = stages.includes('pairs') || stages.includes('label');
+  let ds: OfflineDataset | null = await readDataset(cfg.dataset, { transitionsOnly: !needsInfos });
   const size = ds.size;
   const fingerprint = datasetFingerprint(ds);
   for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
@@ -583,7 +585,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   probe.dispose();
   checkEnv(ds, envSpec);
   if (envSpec.actDim === 0) throw new UsageError(`--dataset: ${envSpec.id} has no actuators, so IQL and BC have no action to learn; add an <actuator> to the model`);
-  checkTeacherInputs(ds, cfg.teacher);
+  // (What the teacher needs matters to the stages that ask it.)
+  if (needsInfos) checkTeacherInputs(ds, cfg.teacher);
   // Before the run folder is made: a run that cannot cut a segment would be left unfinished.
   if (stages.includes('pairs')) checkSegmentLength(ds, cfg);
   const backend = await initBackend(cfg.backend);
@@ -630,11 +633,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     dataset: async () => {
       if (ds) return ds;
       // Let go before a stage that did not need it: read again, the same data as the run checked.
-      const again = await readDataset(cfg.dataset);
+      const again = await readDataset(cfg.dataset, { transitionsOnly: true });
       if (again.size !== size || datasetFingerprint(again) !== fingerprint) {
         throw new InputError(cfg.dataset, `changed while this run was going on (fingerprint ${datasetFingerprint(again)}, ${again.size} transitions; the run read ${fingerprint}, ${size} transitions); put the dataset back and resume with prefrl offline --resume ${shellQuote(run.path)}`);
       }
-      ds = transitionsOnly(again);
+      ds = again;
       return ds;
     },
     store: () => {

@@ -12,6 +12,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import h5wasm from 'h5wasm/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as datasetModule from '../../agents/dataset.js';
 import { datasetFromTrajectories, datasetToTrajectories, episodeWindows, type OfflineDataset, transitionsOnly, writeDataset } from '../../agents/dataset.js';
@@ -295,6 +296,37 @@ describe('teacherAgreement in chunks', () => {
   });
 });
 
+describe('readDataset with transitionsOnly', () => {
+  it('gives transitionsOnly of the whole dataset without reading the infos arrays', async () => {
+    const whole = await datasetModule.readDataset(data);
+    const light = await datasetModule.readDataset(data, { transitionsOnly: true });
+    expect(light).toEqual(transitionsOnly(whole));
+    expect(light.infos).toEqual({ nq: whole.infos.nq, nv: whole.infos.nv, na: whole.infos.na, nTerms: whole.infos.nTerms });
+    expect(whole.infos.qpos?.length).toBe(whole.size * whole.infos.nq);
+  });
+
+  it('still refuses an infos array of the wrong shape, by name', async () => {
+    await h5wasm.ready;
+    const raw = (name: string, qposRows: number): string => {
+      const file = join(dir, name);
+      const f = new h5wasm.File(file, 'w');
+      f.create_dataset({ name: 'observations', data: Float32Array.from({ length: 30 }, (_, i) => i), shape: [10, 3], dtype: '<f' });
+      f.create_dataset({ name: 'actions', data: new Float32Array(10), shape: [10, 1], dtype: '<f' });
+      f.create_dataset({ name: 'rewards', data: new Float64Array(10), shape: [10], dtype: '<d' });
+      f.create_dataset({ name: 'terminals', data: new Uint8Array(10), shape: [10], dtype: '<B' });
+      f.create_group('infos').create_dataset({ name: 'qpos', data: new Float64Array(qposRows * 2), shape: [qposRows, 2], dtype: '<d' });
+      f.close();
+      return file;
+    };
+    const good = raw('good-qpos.h5', 10);
+    const light = await datasetModule.readDataset(good, { transitionsOnly: true });
+    // (No next_observations: the last step, whose successor is unknown, is dropped, as D4RL does.)
+    expect([light.infos.nq, light.infos.qpos, light.size]).toEqual([2, undefined, 9]);
+    const bad = raw('bad-qpos.h5', 9);
+    for (const o of [{}, { transitionsOnly: true }]) await expect(datasetModule.readDataset(bad, o)).rejects.toThrow(/bad-qpos\.h5 \(infos\/qpos\): has 9 rows, observations has 10/);
+  });
+});
+
 describe('offline pipeline: the dataset around the reward stage', () => {
   it('is read again after the reward stage, and a dataset changed meanwhile is refused by name', async () => {
     const read = vi.mocked(datasetModule.readDataset);
@@ -302,8 +334,16 @@ describe('offline pipeline: the dataset around the reward stage', () => {
     read.mockClear();
     const done = await runOffline({ resume: first.runDir, stages: ['reward', 'relabel'] }, ctx());
     expect(done.stages).toEqual({ reward: 'ran', relabel: 'ran' });
-    // Once to check it, once more for relabel (it was let go during the reward stage).
-    expect(read.mock.calls.map(([p]) => p)).toEqual([data, data]);
+    // Once to check it, once more for relabel (it was let go during the reward stage); neither
+    // pairs nor label runs, so both read only the transitions.
+    expect(read.mock.calls).toEqual([
+      [data, { transitionsOnly: true }],
+      [data, { transitionsOnly: true }],
+    ]);
+    // Pairs (or label) among the stages: the whole dataset, once.
+    read.mockClear();
+    await runOffline({ resume: first.runDir, stages: ['pairs', 'relabel'] }, ctx());
+    expect(read.mock.calls).toEqual([[data, { transitionsOnly: false }]]);
 
     // The file is replaced by other data while the reward stage runs: relabel refuses it.
     const swap = vi.spyOn(LabelStore.prototype, 'teacherLabels').mockImplementation(function (this: LabelStore, opts) {
