@@ -828,6 +828,10 @@ export class DatasetSegments {
  * `chunk` pairs, in order, so that no more than one chunk's segments are held at a time (100,000
  * pairs of 20-step segments are some 600 MB as objects). The pairs are drawn first, keeping only
  * where each segment starts; too few distinct pairs is an error before any chunk is handed out.
+ * Segments with one id (the same start state and actions, e.g. in a dataset that repeats
+ * episodes) are handed out as cut at the last place the draws met them: what the store keeps of
+ * one putPairs call of all the pairs (its map of segments keeps each id's last one), so stores
+ * filled chunk by chunk and in one call hold the same rows, `source` and `startStep` included.
  * Returns the number of pairs and the first and last pair ids.
  */
 export function streamDatasetPairs(
@@ -842,6 +846,8 @@ export function streamDatasetPairs(
   let last: [number, number, number, number] = [0, 0, 0, 0];
   let ids: string[] = [];
   let n = 0;
+  // Segment id -> where in `at` its last occurrence starts (episode, start).
+  const lastOf = new Map<string, number>();
   forEachDistinctPair(
     () => {
       const a = segs.draw(rng);
@@ -852,14 +858,22 @@ export function streamDatasetPairs(
     count,
     false,
     (p) => {
-      at.set(last, 4 * n++);
+      at.set(last, 4 * n);
+      lastOf.set(p.a.id, 4 * n);
+      lastOf.set(p.b.id, 4 * n + 2);
+      n++;
       ids = n === 1 ? [p.id, p.id] : [ids[0], p.id];
     },
   );
+  const cut = (i: number): Segment => {
+    const seg = segs.segment(at[i], at[i + 1]);
+    const j = lastOf.get(seg.id) ?? i;
+    return j === i || (at[j] === at[i] && at[j + 1] === at[i + 1]) ? seg : segs.segment(at[j], at[j + 1]);
+  };
   if (n < count) throw new InputError(segs.source, `holds too few distinct segments of ${segs.length} steps for ${count} pairs (got ${n})`);
   for (let i = 0; i < n; i += chunk) {
     const pairs: Pair[] = [];
-    for (let j = i; j < Math.min(n, i + chunk); j++) pairs.push(makePair(segs.segment(at[4 * j], at[4 * j + 1]), segs.segment(at[4 * j + 2], at[4 * j + 3])));
+    for (let j = i; j < Math.min(n, i + chunk); j++) pairs.push(makePair(cut(4 * j), cut(4 * j + 2)));
     onChunk(pairs);
   }
   return { pairs: n, first: ids[0], last: ids[1] };

@@ -252,6 +252,32 @@ describe('offline pipeline: pairs and label stages at scale', () => {
     expect(labels).toMatchObject({ labels: 2500, teacherAgreement: 1 });
   });
 
+  it('stores the segment rows one putPairs call of all the pairs stores, also for segments a dataset repeats', async () => {
+    // Every episode twice: a segment id (start state and actions) is met in two episodes, and the
+    // store keeps one row per id; one call keeps the last one met (its source names that episode).
+    const ds = toyDataset();
+    const trajs = datasetToTrajectories(ds);
+    const twice = datasetFromTrajectories([...trajs, ...trajs], ds.meta, 'test');
+    const file = await writeDataset(join(dir, 'twice.h5'), twice);
+    const res = await runOffline({ config: tiny({ dataset: file, labels: 2500 }), stages: ['pairs'], runsDir: join(dir, 'twice') }, ctx());
+    const expected = samplePairsFromTrajectories(datasetToTrajectories(twice, { state: 'optional' }), 2500, 10, new Rng(0).fork('offline-pairs'), file);
+    const oneCall = storeWith(expected);
+    const store = LabelStore.open(join(res.runDir, 'labels.sqlite'));
+    try {
+      const ids = [...new Set(expected.flatMap((p) => [p.a.id, p.b.id]))];
+      const sources = (st: LabelStore) => ids.map((id) => st.getSegment(id)?.source);
+      // Some ids were met in both copies of an episode, in different chunks.
+      const bySource = new Map<string, Set<string>>();
+      for (const p of expected) for (const sg of [p.a, p.b]) bySource.set(sg.id, (bySource.get(sg.id) ?? new Set()).add(sg.source));
+      expect([...bySource.values()].filter((v) => v.size > 1).length).toBeGreaterThan(10);
+      expect(sources(store)).toEqual(sources(oneCall));
+      expect(ids.map((id) => store.getSegment(id))).toEqual(ids.map((id) => oneCall.getSegment(id)));
+    } finally {
+      store.close();
+      oneCall.close();
+    }
+  });
+
   it('too few distinct segments for the pairs asked is an error before anything is stored', async () => {
     // 50-step segments of 12 episodes of 50 steps: 12 windows, 12 x 11 = 132 ordered pairs.
     await expect(runOffline({ config: tiny({ labels: 200, segmentLength: 50 }), stages: ['pairs'], runsDir: join(dir, 'few'), name: 'few' }, ctx())).rejects.toThrow(
