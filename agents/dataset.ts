@@ -338,6 +338,16 @@ export function summarizeDataset(ds: OfflineDataset): DatasetSummary {
   };
 }
 
+/**
+ * The dataset without its infos/ arrays (simulator state, time, reward terms, success: half of a
+ * prefrl dataset's bytes), for work that reads only its transitions (relabelling, IQL and BC,
+ * summaries); nq, nv, na and nTerms stay. The other arrays are the same objects, not copies.
+ */
+export function transitionsOnly(ds: OfflineDataset): OfflineDataset {
+  const { nq, nv, na, nTerms } = ds.infos;
+  return { ...ds, infos: { nq, nv, na, nTerms } };
+}
+
 /** The dataset's transitions as a batch for reward models (views, no copies). */
 export function transitionBatch(ds: OfflineDataset): TransitionBatch {
   return { n: ds.size, obs: ds.observations, actions: ds.actions, nextObs: ds.nextObservations };
@@ -436,9 +446,35 @@ export interface ToTrajectoriesOptions {
 /**
  * The dataset's episodes as trajectories (copies), e.g. to cut preference segments from a
  * dataset. Reward terms are included when the file has them (else nTerms = 0); success is NaN
- * when unknown; t0 comes from infos/step (0 when absent).
+ * when unknown; t0 comes from infos/step (0 when absent). This copies every row of the dataset
+ * once more: to cut a few windows, use episodeWindows, which copies only the windows' rows.
  */
 export function datasetToTrajectories(ds: OfflineDataset, opts: ToTrajectoriesOptions = {}): Trajectory[] {
+  const w = episodeWindows(ds, opts);
+  return w.episodes.map((e, k) => w.window(k, 0, e.length));
+}
+
+/** The dataset's episodes, and any window of one as a trajectory of its own (see episodeWindows). */
+export interface EpisodeWindows {
+  /** The episodes (episodeRanges), indexed as datasetToTrajectories indexes its trajectories. */
+  readonly episodes: readonly EpisodeRange[];
+  /**
+   * Steps [start, start + length) of episode k as a trajectory of `length` steps (copies of
+   * those rows only): row for row what datasetToTrajectories' trajectory k holds there, so a
+   * segment cut from the window at 0 equals the segment cut from that trajectory at `start`.
+   * t0 is the episode's t0 + start; the window terminated (or was truncated, or is unstable)
+   * only when it ends where its episode does.
+   */
+  window(k: number, start: number, length: number): Trajectory;
+}
+
+/**
+ * Windows of the dataset's episodes without copying the dataset: datasetToTrajectories builds
+ * every episode through it, and the offline pipeline cuts its segments from it directly (a
+ * trajectory copy of a 1M-transition dataset is some 150 MB more). Throws like
+ * datasetToTrajectories when the state is required and missing.
+ */
+export function episodeWindows(ds: OfflineDataset, opts: ToTrajectoriesOptions = {}): EpisodeWindows {
   const inf = ds.infos;
   const need: [unknown, string][] = [
     [inf.qpos, 'infos/qpos'],
@@ -463,24 +499,36 @@ export function datasetToTrajectories(ds: OfflineDataset, opts: ToTrajectoriesOp
   const na = withState ? inf.na : 0;
   const nTerms = inf.rewardTerms ? inf.nTerms : 0;
   const dt = ds.meta.dt ?? 0;
-  const withNext = (rows: Float64Array | Float32Array | undefined, next: Float64Array | Float32Array | undefined, s: number, T: number, w: number): Float64Array => {
-    const out = new Float64Array((T + 1) * w);
-    if (w === 0 || !rows || !next) return out;
-    out.set(rows.subarray(s * w, (s + T) * w));
-    out.set(next.subarray((s + T - 1) * w, (s + T) * w), T * w);
-    return out;
-  };
-  return episodeRanges(ds).map((e) => {
-    const { start: s, length: T } = e;
-    const obs = new Float32Array((T + 1) * D);
-    obs.set(ds.observations.subarray(s * D, (s + T) * D));
-    obs.set(ds.nextObservations.subarray((s + T - 1) * D, (s + T) * D), T * D);
+  const episodes = episodeRanges(ds);
+  const window = (k: number, start: number, length: number): Trajectory => {
+    const e = episodes[k];
+    if (e === undefined) throw new RangeError(`episodeWindows: no episode ${k} (the dataset has ${episodes.length})`);
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > e.length) {
+      throw new RangeError(`episodeWindows: window [${start}, ${start + length}) outside episode ${k} of ${e.length} steps`);
+    }
+    const T = e.length;
+    // Rows s .. s + L - 1 of the window's steps; its state after the last step is the next
+    // step's row inside the episode, or the episode's next_* row at its end.
+    const s = e.start + start;
+    const L = length;
+    const atEnd = start + L === T;
+    const states = <A2 extends Float32Array | Float64Array>(out: A2, rows: A2 | undefined, next: A2 | undefined, w: number): A2 => {
+      if (w === 0 || !rows || !next) return out;
+      out.set(rows.subarray(s * w, (s + L) * w));
+      out.set(atEnd ? next.subarray((s + L - 1) * w, (s + L) * w) : rows.subarray((s + L) * w, (s + L + 1) * w), L * w);
+      return out;
+    };
+    const obs = states(new Float32Array((L + 1) * D), ds.observations, ds.nextObservations, D);
     let time: Float64Array;
-    if (inf.time && inf.nextTime) time = withNext(inf.time, inf.nextTime, s, T, 1);
+    if (inf.time && inf.nextTime) time = states(new Float64Array(L + 1), inf.time, inf.nextTime, 1);
     else {
-      time = new Float64Array(T + 1);
-      const t0 = inf.time ? inf.time[s] : 0;
-      for (let i = 0; i <= T; i++) time[i] = inf.time && i < T ? inf.time[s + i] : t0 + i * dt;
+      // i: the step's index in its episode, as datasetToTrajectories counts it.
+      time = new Float64Array(L + 1);
+      const t0 = inf.time ? inf.time[e.start] : 0;
+      for (let j = 0; j <= L; j++) {
+        const i = start + j;
+        time[j] = inf.time && i < T ? inf.time[e.start + i] : t0 + i * dt;
+      }
     }
     return {
       envId: ds.meta.envId ?? 'unknown',
@@ -491,22 +539,23 @@ export function datasetToTrajectories(ds: OfflineDataset, opts: ToTrajectoriesOp
       nq,
       nv,
       na,
-      length: T,
+      length: L,
       obs,
-      actions: ds.actions.slice(s * A, (s + T) * A),
-      rewards: ds.rewards.slice(s, s + T),
-      terms: inf.rewardTerms ? inf.rewardTerms.slice(s * nTerms, (s + T) * nTerms) : new Float64Array(0),
-      qpos: withState ? withNext(inf.qpos, inf.nextQpos, s, T, nq) : new Float64Array(0),
-      qvel: withState ? withNext(inf.qvel, inf.nextQvel, s, T, nv) : new Float64Array(0),
-      act: withState ? withNext(inf.act, inf.nextAct, s, T, na) : new Float64Array(0),
+      actions: ds.actions.slice(s * A, (s + L) * A),
+      rewards: ds.rewards.slice(s, s + L),
+      terms: inf.rewardTerms ? inf.rewardTerms.slice(s * nTerms, (s + L) * nTerms) : new Float64Array(0),
+      qpos: withState ? states(new Float64Array((L + 1) * nq), inf.qpos, inf.nextQpos, nq) : new Float64Array(0),
+      qvel: withState ? states(new Float64Array((L + 1) * nv), inf.qvel, inf.nextQvel, nv) : new Float64Array(0),
+      act: withState ? states(new Float64Array((L + 1) * na), inf.act, inf.nextAct, na) : new Float64Array(0),
       time,
-      success: inf.success ? inf.success.slice(s, s + T) : new Float32Array(T).fill(Number.NaN),
-      t0: inf.step ? inf.step[s] : 0,
-      terminated: e.terminated,
-      truncated: e.truncated,
-      unstable: inf.unstable ? inf.unstable[s + T - 1] === 1 : false,
+      success: inf.success ? inf.success.slice(s, s + L) : new Float32Array(L).fill(Number.NaN),
+      t0: (inf.step ? inf.step[e.start] : 0) + start,
+      terminated: atEnd && e.terminated,
+      truncated: atEnd && e.truncated,
+      unstable: atEnd && inf.unstable ? inf.unstable[e.start + T - 1] === 1 : false,
     };
-  });
+  };
+  return { episodes, window };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -616,8 +665,11 @@ function describeType(meta: { type: number; size: number; signed: boolean }): st
   return ['integer', 'float', 'time', 'string', 'bitfield', 'opaque', 'compound', 'reference', 'enum', 'vlen', 'array'][meta.type] ?? `type class ${meta.type}`;
 }
 
-/** Read one numeric dataset: `kind` float (observations...) or flag (bool / integer / 0-1 float). */
-function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', source: string): RawArray | undefined {
+/**
+ * Read one numeric dataset: `kind` float (observations...) or flag (bool / integer / 0-1 float).
+ * Without `values`, only its type and shape are checked and read (data is empty).
+ */
+function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', source: string, values = true): RawArray | undefined {
   const entity = f.get(key);
   if (entity === null) return undefined;
   if (!isDataset(entity)) throw new InputError(source, 'expected an array, found a group', key);
@@ -633,6 +685,7 @@ function readArray(f: H5Group, key: string, kind: 'float' | 'flag' | 'int', sour
     const isBoolEnum = meta.type === H5T_ENUM && meta.enum_type?.type === H5T_INTEGER;
     if (meta.type !== H5T_INTEGER && meta.type !== H5T_FLOAT && !isBoolEnum) bad('booleans, integers or 0/1 floats');
   }
+  if (!values) return { data: [], shape };
   const value = d.value;
   if (kind === 'flag' && ArrayBuffer.isView(value) && !(value instanceof DataView)) checkFlags(value as unknown as ArrayLike<number>, source, key);
   if (!ArrayBuffer.isView(value) || value instanceof BigInt64Array || value instanceof BigUint64Array || value instanceof DataView) {
@@ -731,6 +784,12 @@ function readMeta(f: H5Group, source: string): DatasetMeta {
 export interface ReadOptions {
   /** The env the data must come from (id, sizes and, when both know it, the physics hash). */
   readonly env?: DatasetExpectation;
+  /**
+   * Read the transitions only: what transitionsOnly(readDataset(path)) gives, without reading the
+   * infos/ arrays' values (their types and shapes are still checked, and give nq, nv, na and
+   * nTerms), for work that needs no simulator state or reward terms (relabelling, IQL, BC).
+   */
+  readonly transitionsOnly?: boolean;
 }
 
 /**
@@ -758,7 +817,7 @@ export async function readDataset(path: string, opts: ReadOptions = {}): Promise
     try {
       ds = withHdf5Errors(errors, () => {
         const keys = f.keys();
-        return keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path) : readMinari(f, path, keys);
+        return keys.includes('observations') || !keys.some((k) => /^episode_\d+$/.test(k)) ? readD4rl(f, path, opts.transitionsOnly ?? false) : readMinari(f, path, keys);
       });
     } catch (e) {
       if (e instanceof InputError) throw e;
@@ -825,7 +884,7 @@ export function hdf5Sizes(file: string, sigAt: number): { size: number; declared
   }
 }
 
-function readD4rl(f: H5File, source: string): OfflineDataset {
+function readD4rl(f: H5File, source: string, transitionsOnly = false): OfflineDataset {
   const notes: string[] = [];
   for (const key of ['observations', 'actions', 'rewards', 'terminals']) {
     if (f.get(key) === null) throw new InputError(source, `missing key "${key}" (a D4RL-layout file needs observations, actions, rewards, terminals)`, key);
@@ -852,7 +911,7 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
   if (nextRaw && nextW !== D) throw new InputError(source, `has ${nextW} columns, observations has ${D}`, 'next_observations');
 
   const info = (key: string, kind: 'float' | 'flag' | 'int', mode: 'vector' | 'matrix' | 'either') => {
-    const raw = f.get('infos') === null ? undefined : readArray(f, `infos/${key}`, kind, source);
+    const raw = f.get('infos') === null ? undefined : readArray(f, `infos/${key}`, kind, source, !transitionsOnly);
     return { raw, width: rowsOf(raw, `infos/${key}`, mode) };
   };
   const qpos = info('qpos', 'float', 'matrix');
@@ -883,7 +942,8 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
   attrW('na', act, 'infos/act');
   attrW('obs_dim', { raw: obsRaw, width: D }, 'observations');
   attrW('act_dim', { raw: actRaw, width: a.width }, 'actions');
-  const f64 = (x: { raw?: RawArray }) => (x.raw ? toF64(x.raw.data) : undefined);
+  // (With transitionsOnly the infos arrays were checked by type and shape, their values not read.)
+  const f64 = (x: { raw?: RawArray }) => (x.raw && !transitionsOnly ? toF64(x.raw.data) : undefined);
   const na = act.raw ? act.width : nact.raw ? nact.width : 0;
   let ds: OfflineDataset = {
     size: n,
@@ -908,10 +968,10 @@ function readD4rl(f: H5File, source: string): OfflineDataset {
       nextAct: na > 0 ? f64(nact) : undefined,
       time: f64(time),
       nextTime: f64(ntime),
-      step: step.raw ? Int32Array.from(step.raw.data) : undefined,
+      step: step.raw && !transitionsOnly ? Int32Array.from(step.raw.data) : undefined,
       rewardTerms: f64(terms),
-      success: success.raw ? toF32(success.raw.data) : undefined,
-      unstable: unstable.raw ? toU8(unstable.raw.data) : undefined,
+      success: success.raw && !transitionsOnly ? toF32(success.raw.data) : undefined,
+      unstable: unstable.raw && !transitionsOnly ? toU8(unstable.raw.data) : undefined,
     },
     meta,
     source,

@@ -50,7 +50,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { checkEnv, datasetToTrajectories, episodeRanges, type OfflineDataset, readDataset, summarizeDataset } from '../agents/dataset.js';
+import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
 import { evaluatePolicy } from '../agents/ppo.js';
@@ -72,7 +72,7 @@ import type { Env, EnvSpec } from '../envs/types.js';
 import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
-import { makePair, sampleSegments, segmentReturn } from './segments.js';
+import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segments.js';
 import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
@@ -551,6 +551,9 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
   return { run: null, cfg };
 }
 
+/** The stages that read the dataset's transitions only (agents/dataset.ts transitionsOnly). */
+const LATE_STAGES: readonly OfflineStage[] = ['relabel', 'iql', 'eval'];
+
 /** Run (or resume) the pipeline; see the header. */
 export async function runOffline(o: OfflineRunOptions, context: OfflineContext): Promise<OfflineResult> {
   const clock = context.clock ?? systemClock;
@@ -564,8 +567,13 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   }
   if (!existsSync(cfg.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(cfg.dataset)} not found`);
 
-  // The dataset, its env and the teacher's needs are checked before a run folder is made.
-  const ds = await readDataset(cfg.dataset);
+  // The dataset, its env and the teacher's needs are checked before a run folder is made. (Let
+  // go, and read again when needed, around stages that do not need all of it: see the stage loop.)
+  // Only the pairs and label stages read the simulator state, reward terms and the like (infos/).
+  const needsInfos = stages.includes('pairs') || stages.includes('label');
+  let ds: OfflineDataset | null = await readDataset(cfg.dataset, { transitionsOnly: !needsInfos });
+  const size = ds.size;
+  const fingerprint = datasetFingerprint(ds);
   for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
   let envConfig: EnvConfig;
   if (cfg.env) envConfig = absoluteEnvConfig(cfg.env);
@@ -577,7 +585,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   probe.dispose();
   checkEnv(ds, envSpec);
   if (envSpec.actDim === 0) throw new UsageError(`--dataset: ${envSpec.id} has no actuators, so IQL and BC have no action to learn; add an <actuator> to the model`);
-  checkTeacherInputs(ds, cfg.teacher);
+  // (What the teacher needs matters to the stages that ask it.)
+  if (needsInfos) checkTeacherInputs(ds, cfg.teacher);
   // Before the run folder is made: a run that cannot cut a segment would be left unfinished.
   if (stages.includes('pairs')) checkSegmentLength(ds, cfg);
   const backend = await initBackend(cfg.backend);
@@ -592,7 +601,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint: datasetFingerprint(ds) }, partOf: o.partOf },
+      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint }, partOf: o.partOf },
       clock,
       tensorBackend: backend.kind,
     });
@@ -603,7 +612,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       throw new InputError(cfg.dataset, `has ${ds.size} transitions; the run ${run.path} was made from ${saved.dataset.transitions}`);
     }
     // Runs made before the fingerprint was recorded have none to compare.
-    const now = saved.dataset?.fingerprint !== undefined ? datasetFingerprint(ds) : undefined;
+    const now = saved.dataset?.fingerprint !== undefined ? fingerprint : undefined;
     if (now !== undefined && now !== saved.dataset?.fingerprint) {
       throw new InputError(
         cfg.dataset,
@@ -621,7 +630,16 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     clock,
     progress: (label, total, unit) =>
       new Progress(label, total, { unit, clock, sink: context.progress?.sink, tty: context.progress?.tty ?? false, silent: context.progress?.silent ?? context.progress === undefined }),
-    dataset: async () => ds,
+    dataset: async () => {
+      if (ds) return ds;
+      // Let go before a stage that did not need it: read again, the same data as the run checked.
+      const again = await readDataset(cfg.dataset, { transitionsOnly: true });
+      if (again.size !== size || datasetFingerprint(again) !== fingerprint) {
+        throw new InputError(cfg.dataset, `changed while this run was going on (fingerprint ${datasetFingerprint(again)}, ${again.size} transitions; the run read ${fingerprint}, ${size} transitions); put the dataset back and resume with prefrl offline --resume ${shellQuote(run.path)}`);
+      }
+      ds = again;
+      return ds;
+    },
     store: () => {
       store ??= LabelStore.open(join(run.path, STORE_FILE), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
       return store;
@@ -641,6 +659,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         status[stage] = 'skipped';
         continue;
       }
+      // The reward stage reads only the label store, and the stages after it only the dataset's
+      // transitions (not the simulator state, reward terms and the like under infos/): what they
+      // do not need is let go before they run (some 260 and 180 MB at 1M transitions).
+      if (stage === 'reward') ds = null;
+      else if (ds && LATE_STAGES.includes(stage)) ds = transitionsOnly(ds);
       // A stage that reads the label store opens it first: a damaged store stops the stage before
       // it logs anything.
       if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
@@ -730,8 +753,130 @@ const STAGES: Record<OfflineStage, StageFn> = {
   eval: stageEval,
 };
 
-function trajectories(c: Ctx, ds: OfflineDataset): Trajectory[] {
-  return datasetToTrajectories(ds, { state: c.cfg.teacher === 'vlm' || c.cfg.teacher === 'human' ? 'required' : 'optional' });
+/** The run's segments of the dataset (with the simulator state the vlm and human teachers need). */
+function datasetSegments(c: Ctx, ds: OfflineDataset): DatasetSegments {
+  return new DatasetSegments(ds, c.cfg.segmentLength, c.cfg.dataset, { state: c.cfg.teacher === 'vlm' || c.cfg.teacher === 'human' ? 'required' : 'optional' });
+}
+
+/**
+ * Segments of `length` steps cut from a dataset's episodes: what sampleSegments cuts from
+ * datasetToTrajectories(ds) (the same draws of the rng, the same segments, sources
+ * `<source>#<episode>`), without copying the dataset into trajectories first: each segment copies
+ * its own rows only (agents/dataset.ts episodeWindows).
+ */
+export class DatasetSegments {
+  private readonly w: EpisodeWindows;
+  /** Windows (segment starts) of episodes 0..k, summed: a window's episode is found by bisection. */
+  private readonly upTo: Float64Array;
+  /** Windows of all episodes. */
+  readonly total: number;
+
+  constructor(
+    ds: OfflineDataset,
+    readonly length: number,
+    readonly source: string,
+    opts: { state?: 'required' | 'optional' } = {},
+  ) {
+    this.w = episodeWindows(ds, opts);
+    this.upTo = new Float64Array(this.w.episodes.length);
+    let sum = 0;
+    this.w.episodes.forEach((e, k) => {
+      sum += Math.max(0, e.length - length + 1);
+      this.upTo[k] = sum;
+    });
+    this.total = sum;
+  }
+
+  /** Number of episodes. */
+  get episodes(): number {
+    return this.w.episodes.length;
+  }
+
+  /** The segment of episode k that starts at step `start` of it. */
+  segment(k: number, start: number): Segment {
+    return sliceSegment(this.w.window(k, start, this.length), 0, this.length, `${this.source}#${k}`);
+  }
+
+  /**
+   * One uniformly random window, drawn as sampleSegments draws one (rng.int over all windows;
+   * the episode whose windows hold that number): [episode, start].
+   */
+  draw(rng: Rng): [number, number] {
+    if (this.total === 0) throw new RangeError(`sampleSegments: no trajectory has ${this.length} steps`);
+    const r = rng.int(this.total);
+    // The first episode whose running total exceeds r (episodes without a window never do first).
+    let lo = 0;
+    let hi = this.upTo.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.upTo[mid] > r) hi = mid;
+      else lo = mid + 1;
+    }
+    return [lo, r - (lo > 0 ? this.upTo[lo - 1] : 0)];
+  }
+
+  /** `count` random segments: sampleSegments(datasetToTrajectories(ds), count, length, rng, source). */
+  sample(count: number, rng: Rng): Segment[] {
+    const out: Segment[] = [];
+    for (let i = 0; i < count; i++) out.push(this.segment(...this.draw(rng)));
+    return out;
+  }
+}
+
+/**
+ * samplePairsFromTrajectories(datasetToTrajectories(ds), count, ...) handed out in chunks of
+ * `chunk` pairs, in order, so that no more than one chunk's segments are held at a time (100,000
+ * pairs of 20-step segments are some 600 MB as objects). The pairs are drawn first, keeping only
+ * where each segment starts; too few distinct pairs is an error before any chunk is handed out.
+ * Segments with one id (the same start state and actions, e.g. in a dataset that repeats
+ * episodes) are handed out as cut at the last place the draws met them: what the store keeps of
+ * one putPairs call of all the pairs (its map of segments keeps each id's last one), so stores
+ * filled chunk by chunk and in one call hold the same rows, `source` and `startStep` included.
+ * Returns the number of pairs and the first and last pair ids.
+ */
+export function streamDatasetPairs(
+  segs: DatasetSegments,
+  count: number,
+  rng: Rng,
+  chunk: number,
+  onChunk: (pairs: Pair[]) => void,
+): { pairs: number; first: string; last: string } {
+  // Episode and start of both segments of each pair kept, in the order drawn.
+  const at = new Float64Array(4 * count);
+  let last: [number, number, number, number] = [0, 0, 0, 0];
+  let ids: string[] = [];
+  let n = 0;
+  // Segment id -> where in `at` its last occurrence starts (episode, start).
+  const lastOf = new Map<string, number>();
+  forEachDistinctPair(
+    () => {
+      const a = segs.draw(rng);
+      const b = segs.draw(rng);
+      last = [a[0], a[1], b[0], b[1]];
+      return [segs.segment(a[0], a[1]), segs.segment(b[0], b[1])];
+    },
+    count,
+    false,
+    (p) => {
+      at.set(last, 4 * n);
+      lastOf.set(p.a.id, 4 * n);
+      lastOf.set(p.b.id, 4 * n + 2);
+      n++;
+      ids = n === 1 ? [p.id, p.id] : [ids[0], p.id];
+    },
+  );
+  const cut = (i: number): Segment => {
+    const seg = segs.segment(at[i], at[i + 1]);
+    const j = lastOf.get(seg.id) ?? i;
+    return j === i || (at[j] === at[i] && at[j + 1] === at[i + 1]) ? seg : segs.segment(at[j], at[j + 1]);
+  };
+  if (n < count) throw new InputError(segs.source, `holds too few distinct segments of ${segs.length} steps for ${count} pairs (got ${n})`);
+  for (let i = 0; i < n; i += chunk) {
+    const pairs: Pair[] = [];
+    for (let j = i; j < Math.min(n, i + chunk); j++) pairs.push(makePair(cut(4 * j), cut(4 * j + 2)));
+    onChunk(pairs);
+  }
+  return { pairs: n, first: ids[0], last: ids[1] };
 }
 
 /**
@@ -756,18 +901,25 @@ function unorderedKey(a: Segment, b: Segment): string {
  */
 export function sampleDistinctPairs(draw: () => [Segment, Segment], count: number, unordered = false): Pair[] {
   const out: Pair[] = [];
+  forEachDistinctPair(draw, count, unordered, (p) => out.push(p));
+  return out;
+}
+
+/** sampleDistinctPairs handing each pair to `take` as it is drawn (the caller keeps what it needs of it). */
+function forEachDistinctPair(draw: () => [Segment, Segment], count: number, unordered: boolean, take: (p: Pair) => void): void {
+  let taken = 0;
   const seen = new Set<string>();
   const maxDraws = 20 * count + 100;
-  for (let draws = 0; out.length < count && draws < maxDraws; draws++) {
+  for (let draws = 0; taken < count && draws < maxDraws; draws++) {
     const [a, b] = draw();
     if (a.id === b.id) continue;
     const p = makePair(a, b);
     const key = unordered ? unorderedKey(a, b) : p.id;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push(p);
+    taken++;
+    take(p);
   }
-  return out;
 }
 
 /** Refuse a --segment-length longer than every episode of the dataset (no segment could be cut), naming the longest. */
@@ -778,25 +930,31 @@ function checkSegmentLength(ds: OfflineDataset, cfg: Pick<OfflineConfig, 'datase
   }
 }
 
+/** Pairs the pairs stage stores per transaction. */
+const PAIRS_CHUNK = 1000;
+
 async function stagePairs(c: Ctx): Promise<boolean> {
   // (runOffline checked --segment-length against the dataset before any stage ran.)
   const ds = await c.dataset();
-  const trajs = trajectories(c, ds);
+  const segs = datasetSegments(c, ds);
   const active = c.cfg.query !== 'uniform';
   const count = active ? roundSize(c.cfg) : c.cfg.labels;
-  const pairs = samplePairsFromTrajectories(trajs, count, c.cfg.segmentLength, new Rng(c.cfg.seed).fork('offline-pairs'), c.cfg.dataset);
-  const res = c.store().putPairs(pairs, { round: 0 });
+  // The pairs go to the store a chunk at a time (each chunk one transaction), not all held at once.
+  const res = { added: 0 };
+  const drawn = streamDatasetPairs(segs, count, new Rng(c.cfg.seed).fork('offline-pairs'), PAIRS_CHUNK, (chunk) => {
+    res.added += c.store().putPairs(chunk, { round: 0 }).added;
+  });
   c.run.writeJson(P.pairs, {
-    pairs: pairs.length,
+    pairs: drawn.pairs,
     added: res.added,
     segmentLength: c.cfg.segmentLength,
     seed: c.cfg.seed,
-    first: pairs[0].id,
-    last: pairs[pairs.length - 1].id,
+    first: drawn.first,
+    last: drawn.last,
     ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds, labels: c.cfg.labels } : {}),
   });
   c.log.info(
-    `pairs: ${pairs.length} pairs of ${c.cfg.segmentLength}-step segments from ${trajs.length} episodes (${res.added} new in the store)` +
+    `pairs: ${drawn.pairs} pairs of ${c.cfg.segmentLength}-step segments from ${segs.episodes} episodes (${res.added} new in the store)` +
       (active ? `; the first of ${c.cfg.queryRounds} rounds, the others chosen by ${c.cfg.query} in the label stage` : ''),
   );
   return res.added > 0;
@@ -862,7 +1020,7 @@ export interface QueryRound {
  * trained on the teacher's labels so far, put into the store. Returns the pairs added (0: the
  * dataset has no candidate left that is not stored already).
  */
-async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]): Promise<number> {
+async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Promise<number> {
   const cfg = c.cfg;
   const store = c.store();
   const t0 = c.clock.now();
@@ -874,7 +1032,7 @@ async function selectRound(c: Ctx, teacher: string, trajs: readonly Trajectory[]
   const stored = allPairs(store);
   const storedKeys = new Set(stored.map((p) => unorderedKey(p.a, p.b)));
   const draw = rng.fork('candidates');
-  const candidates = sampleDistinctPairs(() => sampleSegments(trajs, 2, cfg.segmentLength, draw, cfg.dataset) as [Segment, Segment], k * cfg.queryOversample, true).filter(
+  const candidates = sampleDistinctPairs(() => segs.sample(2, draw) as [Segment, Segment], k * cfg.queryOversample, true).filter(
     (p) => !storedKeys.has(unorderedKey(p.a, p.b)),
   );
   if (candidates.length === 0) {
@@ -994,15 +1152,25 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       // so far. With active query selection that is the first round's uniform pairs (later
       // rounds are chosen by the ensemble, a biased sample), so the margins do not move between
       // rounds; a resumed run sees every stored pair.
-      const pool = allPairs(store).flatMap((p) => [p.a, p.b]);
+      // The pool is read from the store only if the teacher looks at it (HERON does; the synthetic
+      // teachers do not): every stored pair's segments at once are some 600 MB at 100,000 pairs.
       const ds = await c.dataset();
       const sum = summarizeDataset(ds);
-      teacher.observe({ meanEpisodeReturn: sum.meanReturn, episodeLength: sum.meanLength, segmentLength: c.cfg.segmentLength, pool });
+      let pool: Segment[] | null = null;
+      teacher.observe({
+        meanEpisodeReturn: sum.meanReturn,
+        episodeLength: sum.meanLength,
+        segmentLength: c.cfg.segmentLength,
+        get pool(): Segment[] {
+          pool ??= allPairs(store).flatMap((p) => [p.a, p.b]);
+          return pool;
+        },
+      });
     }
     const active = c.cfg.query !== 'uniform';
     const total = active ? Math.max(c.cfg.labels, store.counts().pairs) : store.counts().pairs;
     const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
-    const trajs = active ? trajectories(c, await c.dataset()) : [];
+    const segs = active ? datasetSegments(c, await c.dataset()) : null;
     // Pairs the teacher has returned a label for in this call: asked once per call, also when they
     // stay open (a human teacher's timeout, which is not an answer, or overlap wanting more people).
     const asked = new Set<string>();
@@ -1056,7 +1224,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       }
       if (!active || store.counts().pairs >= c.cfg.labels) break;
       // The next round of active query selection (its reward model has its own progress bar).
-      if ((await selectRound(c, teacher.id, trajs)) === 0) break;
+      if (!segs || (await selectRound(c, teacher.id, segs)) === 0) break;
     }
     progress.finish();
     const counts = store.counts();
@@ -1099,12 +1267,16 @@ export function labelsOf(teacher: string, labelTeacher: string): boolean {
   return labelTeacher === teacher || (teacher === HUMAN_TEACHER_ID && isPersonId(labelTeacher));
 }
 
-/** Fraction of strict preferences of `teacher` (an id, or a test of ids) whose winner has the higher true segment return (ties in return left out). */
+/**
+ * Fraction of strict preferences of `teacher` (an id, or a test of ids) whose winner has the
+ * higher true segment return (ties in return left out). The labelled pairs' segments are read a
+ * chunk at a time (labelledPairsInChunks), not all at once.
+ */
 export function teacherAgreement(store: LabelStore, teacher: string | ((id: string) => boolean)): number | null {
   const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
   let n = 0;
   let agree = 0;
-  for (const [t, c] of agreementCounts(store)) {
+  for (const [t, c] of agreementCounts(labelledPairsInChunks(store))) {
     if (!keep(t)) continue;
     n += c.n;
     agree += c.agree;
@@ -1117,13 +1289,13 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
  * pairs (each segment read once, whatever the number of teachers); teachers without any are left out.
  */
 export function teacherAgreements(store: LabelStore): Map<string, number> {
-  return new Map([...agreementCounts(store)].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+  return new Map([...agreementCounts(store.labelledPairs())].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
 }
 
 /** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
-function agreementCounts(store: LabelStore): Map<string, { n: number; agree: number }> {
+function agreementCounts(labelled: Iterable<{ readonly pair: Pair; readonly labels: readonly Label[] }>): Map<string, { n: number; agree: number }> {
   const out = new Map<string, { n: number; agree: number }>();
-  for (const lp of store.labelledPairs()) {
+  for (const lp of labelled) {
     const ra = segmentReturn(lp.pair.a);
     const rb = segmentReturn(lp.pair.b);
     if (ra === rb) continue;
@@ -1136,6 +1308,28 @@ function agreementCounts(store: LabelStore): Map<string, { n: number; agree: num
     }
   }
   return out;
+}
+
+/** Pairs whose segments labelledPairsInChunks reads from the store at a time. */
+export const LABELLED_CHUNK = 1000;
+
+/**
+ * The pairs with preference labels and their preference labels, as store.labelledPairs() gives
+ * them, but reading the pairs' segments LABELLED_CHUNK pairs at a time (the labels first, without
+ * segments): every labelled pair's segments at once are some 600 MB at 100,000 pairs of 20 steps.
+ */
+export function* labelledPairsInChunks(store: LabelStore): Generator<{ pair: Pair; labels: Label[] }> {
+  const byPair = new Map<string, Label[]>();
+  for (const l of store.labels()) {
+    if (l.kind !== 'preference') continue;
+    let ls = byPair.get(l.pairId);
+    if (!ls) byPair.set(l.pairId, (ls = []));
+    ls.push(l);
+  }
+  const ids = [...byPair.keys()];
+  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) {
+    for (const pair of store.getPairs(ids.slice(i, i + LABELLED_CHUNK))) yield { pair, labels: byPair.get(pair.id) ?? [] };
+  }
 }
 
 function skipReasons(store: LabelStore): Record<string, number> {
