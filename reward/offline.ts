@@ -1286,10 +1286,11 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
 
 /**
  * teacherAgreement of every teacher that has strict preferences, from one pass over the labelled
- * pairs (each segment read once, whatever the number of teachers); teachers without any are left out.
+ * pairs (each segment read once, whatever the number of teachers, a chunk of pairs at a time);
+ * teachers without any are left out.
  */
 export function teacherAgreements(store: LabelStore): Map<string, number> {
-  return new Map([...agreementCounts(store.labelledPairs())].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+  return new Map([...agreementCounts(labelledPairsInChunks(store))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
 }
 
 /** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
