@@ -124,7 +124,9 @@ export async function main(argv: readonly string[], ctx: CommandContext = defaul
     return 2;
   }
   if (!found) {
-    ctx.io.stderr.write(`prefrl: unknown command ${JSON.stringify(argv.join(' '))} (run prefrl --help for the list)\n`);
+    // Name the word that is not a command, not the whole line: its flags are not to blame.
+    const problem = argv[0].startsWith('-') ? `${argv[0]} before a command: flags follow the command (prefrl <command> ${argv[0]})` : `unknown command ${JSON.stringify(argv[0])}`;
+    ctx.io.stderr.write(`prefrl: ${problem} (run prefrl --help for the list)\n`);
     return 2;
   }
   try {

@@ -1,0 +1,49 @@
+/**
+ * Usage-error messages found in a walk through the README: each names the word or flag to blame
+ * and exits 2.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../scripts/cli.js';
+import { captureCli } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prefrl-cli-messages-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const c = captureCli();
+  const code = await main(argv, c.ctx);
+  return { code, out: c.out.join(''), err: c.err.join('') };
+}
+
+describe('CLI usage-error messages', () => {
+  it('an unknown command is named alone, not with the flags after it', async () => {
+    const r = await run(['frobnicate', '--quiet', '--seed', '3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('prefrl: unknown command "frobnicate" (run prefrl --help for the list)\n');
+    expect(r.out).toBe('');
+  });
+
+  it('a flag before the command says that flags follow the command', async () => {
+    const r = await run(['--json', 'envs']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('prefrl: --json before a command: flags follow the command (prefrl <command> --json) (run prefrl --help for the list)\n');
+  });
+
+  it('fit-stats: a missing --x or --y file is a usage error naming the flag', async () => {
+    const y = join(dir, 'y.csv');
+    writeFileSync(y, '1\n0\n1\n');
+    const missing = join(dir, 'nope.npy');
+    const a = await run(['fit-stats', '--x', missing, '--y', y]);
+    expect(a.code).toBe(2);
+    expect(a.err).toBe(`prefrl fit-stats: --x: ${JSON.stringify(missing)} not found\n`);
+    const x = join(dir, 'x.csv');
+    writeFileSync(x, '1,0,0\n-1,0,0\n2,0,0\n');
+    const b = await run(['fit-stats', '--x', x, '--y', missing, '--json']);
+    expect(b.code).toBe(2);
+    expect(b.err).toBe(`prefrl fit-stats: --y: ${JSON.stringify(missing)} not found\n`);
+    expect(b.out).toBe('');
+  });
+});
