@@ -2,12 +2,12 @@
  * Usage-error messages found in a walk through the README: each names the word or flag to blame
  * and exits 2.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
-import { captureCli } from './helpers/cli.js';
+import { captureCli, expectUsageError } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-cli-messages-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,5 +45,14 @@ describe('CLI usage-error messages', () => {
     expect(b.code).toBe(2);
     expect(b.err).toBe(`prefrl fit-stats: --y: ${JSON.stringify(missing)} not found\n`);
     expect(b.out).toBe('');
+  });
+
+  it('train --resume with a flag of the saved config lists what may be given, without --runs-dir (accepted, no effect)', async () => {
+    const run = join(dir, 'train-run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ command: 'train' }));
+    const expected = `prefrl train: --resume: the run's saved config is used; drop --steps (a resumed run can change only --json, --quiet, --workers, --inline-envs and the --human-* flags; start a new run to change the others)`;
+    const escaped = expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expectUsageError(['train', '--resume', run, '--steps', '5'], join(dir, 'no-runs'), new RegExp(`^${escaped}\n$`));
   });
 });

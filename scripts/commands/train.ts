@@ -574,7 +574,7 @@ export const trainCommand: Command = {
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
-          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
+          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
         );
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
