@@ -55,4 +55,12 @@ describe('CLI usage-error messages', () => {
     const escaped = expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     await expectUsageError(['train', '--resume', run, '--steps', '5'], join(dir, 'no-runs'), new RegExp(`^${escaped}\n$`));
   });
+
+  it('train --preference-model regret --reward-input obs is a usage error at the start (no run folder), not a crash at the first feedback round', async () => {
+    await expectUsageError(
+      ['train', '--env', 'toy-reach', '--preference-model', 'regret', '--reward-input', 'obs', '--steps', '4096', '--warmup-steps', '2048', '--labels', '20', '--labels-per-round', '20', '--workers', '0'],
+      join(dir, 'regret-obs'),
+      /^prefrl train: --reward-input: the regret model \(--preference-model regret\) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs\n$/,
+    );
+  });
 });

@@ -348,6 +348,10 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     throw new UsageError(`--reward-select-inputs: ${unreachable} preference labels is more than the --labels budget (${f.labels}), so that selection would never run; use counts up to ${f.labels}`);
   }
   const rewardHidden = positiveInts(f.rewardHidden, '--reward-hidden');
+  // Refused here, before the run folder and the warm-up, not at the first feedback round.
+  if (learned && f.preferenceModel === 'regret' && f.rewardInput === 'obs') {
+    throw new UsageError('--reward-input: the regret model (--preference-model regret) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs');
+  }
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
