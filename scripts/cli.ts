@@ -97,6 +97,8 @@ function groupUsage(group: string, commands: readonly Command[]): string {
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
 export async function main(argv: readonly string[], ctx: CommandContext = defaultContext()): Promise<number> {
+  // `prefrl help train` is `prefrl train --help` (and `prefrl help labels` lists the group's subcommands).
+  if (argv[0] === 'help' && argv.length > 1) return main([...argv.slice(1), '--help'], ctx);
   if (argv.length === 0 || isHelp(argv[0])) {
     ctx.io.stdout.write(`${usage()}\n`);
     return 0;

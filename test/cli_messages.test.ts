@@ -63,4 +63,19 @@ describe('CLI usage-error messages', () => {
       /^prefrl train: --reward-input: the regret model \(--preference-model regret\) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs\n$/,
     );
   });
+
+  it('prefrl help <command> prints that command\'s help; help <group> lists its subcommands; help <unknown> exits 2', async () => {
+    const a = await run(['help', 'labels', 'stats']);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/^Usage: prefrl labels stats \[flags\]\n/);
+    const b = await run(['help', 'bench']);
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/^prefrl bench: a command group; its subcommands:\n/);
+    const c = await run(['help', 'frobnicate']);
+    expect(c.code).toBe(2);
+    expect(c.err).toBe('prefrl: unknown command "frobnicate" (run prefrl --help for the list)\n');
+    const d = await run(['help']);
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/^prefrl: reinforcement learning from trajectory comparisons/);
+  });
 });
