@@ -32,21 +32,6 @@ describe('CLI usage-error messages', () => {
     expect(r.err).toBe('prefrl: --json before a command: flags follow the command (prefrl <command> --json) (run prefrl --help for the list)\n');
   });
 
-  it('fit-stats: a missing --x or --y file is a usage error naming the flag', async () => {
-    const y = join(dir, 'y.csv');
-    writeFileSync(y, '1\n0\n1\n');
-    const missing = join(dir, 'nope.npy');
-    const a = await run(['fit-stats', '--x', missing, '--y', y]);
-    expect(a.code).toBe(2);
-    expect(a.err).toBe(`prefrl fit-stats: --x: ${JSON.stringify(missing)} not found\n`);
-    const x = join(dir, 'x.csv');
-    writeFileSync(x, '1,0,0\n-1,0,0\n2,0,0\n');
-    const b = await run(['fit-stats', '--x', x, '--y', missing, '--json']);
-    expect(b.code).toBe(2);
-    expect(b.err).toBe(`prefrl fit-stats: --y: ${JSON.stringify(missing)} not found\n`);
-    expect(b.out).toBe('');
-  });
-
   it('train --resume with a flag of the saved config lists what may be given, without --runs-dir (accepted, no effect)', async () => {
     const run = join(dir, 'train-run');
     mkdirSync(run);
