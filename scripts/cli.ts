@@ -97,6 +97,8 @@ function groupUsage(group: string, commands: readonly Command[]): string {
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
 export async function main(argv: readonly string[], ctx: CommandContext = defaultContext()): Promise<number> {
+  // `prefrl help train` is `prefrl train --help` (and `prefrl help labels` lists the group's subcommands).
+  if (argv[0] === 'help' && argv.length > 1) return main([...argv.slice(1), '--help'], ctx);
   if (argv.length === 0 || isHelp(argv[0])) {
     ctx.io.stdout.write(`${usage()}\n`);
     return 0;
@@ -124,7 +126,9 @@ export async function main(argv: readonly string[], ctx: CommandContext = defaul
     return 2;
   }
   if (!found) {
-    ctx.io.stderr.write(`prefrl: unknown command ${JSON.stringify(argv.join(' '))} (run prefrl --help for the list)\n`);
+    // Name the word that is not a command, not the whole line: its flags are not to blame.
+    const problem = argv[0].startsWith('-') ? `${argv[0]} before a command: flags follow the command (prefrl <command> ${argv[0]})` : `unknown command ${JSON.stringify(argv[0])}`;
+    ctx.io.stderr.write(`prefrl: ${problem} (run prefrl --help for the list)\n`);
     return 2;
   }
   try {

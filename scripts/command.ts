@@ -110,7 +110,10 @@ export function flagsGiven(given: ReadonlySet<string>, keys: readonly string[]):
  * learned-reward runs).
  */
 export function warnIgnoredFlags(ctx: CommandContext, keys: readonly string[], why: string): void {
-  if (keys.length > 0) ctx.logger.warn(`ignored ${keys.map(flagName).join(', ')}: ${why}`);
+  if (keys.length === 0) return;
+  // Reasons are written for several flags ("they set up ..."); one flag reads "it sets up ...".
+  const text = keys.length === 1 ? why.replace(/^they set\b/, 'it sets') : why;
+  ctx.logger.warn(`ignored ${keys.map(flagName).join(', ')}: ${text}`);
 }
 
 /** Left-aligned plain-text table for human output. */

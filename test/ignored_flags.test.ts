@@ -51,6 +51,9 @@ describe('ignored flags', () => {
     const dataset = c.json.dataset as string;
     const bc = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--expectile', '0.9', '--actor', 'deterministic']);
     expect(bc.warns).toEqual(['[prefrl] warn: ignored --expectile, --actor: they set up IQL; behaviour cloning (--algo bc) has --bc-loss only']);
+    // One flag: "it sets up", not "they set up".
+    const one = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--expectile', '0.9']);
+    expect(one.warns).toEqual(['[prefrl] warn: ignored --expectile: it sets up IQL; behaviour cloning (--algo bc) has --bc-loss only']);
     const iql = await warnings(['iql', '--dataset', dataset, '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--bc-loss', 'nll']);
     expect(iql.warns).toEqual(['[prefrl] warn: ignored --bc-loss: only for behaviour cloning (--algo bc)']);
   });
@@ -72,8 +75,8 @@ describe('ignored flags', () => {
     const c = await warnings(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '200']);
     const o = await warnings(['offline', '--dataset', c.json.dataset as string, '--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--stage', 'pairs', '--human-port', '0', '--error-rate', '0.3']);
     expect(o.warns).toEqual([
-      "[prefrl] warn: ignored --human-port: they set up the viewer of --teacher human; this run's teacher is oracle",
-      "[prefrl] warn: ignored --error-rate: they set the mistakes of --teacher synthetic-vlm; this run's teacher is oracle",
+      "[prefrl] warn: ignored --human-port: it sets up the viewer of --teacher human; this run's teacher is oracle",
+      "[prefrl] warn: ignored --error-rate: it sets the mistakes of --teacher synthetic-vlm; this run's teacher is oracle",
     ]);
   });
 });

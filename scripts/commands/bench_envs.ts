@@ -63,6 +63,7 @@ const spec = {
     }),
     seed: flags.int({ doc: 'Seed of the envs and the random actions', default: 0, min: 0 }),
     json: flags.bool({ doc: 'After the table, print one JSON object (the machine-readable result) as the last stdout line', default: false }),
+    quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },
   epilog: [
     'Examples:',
@@ -371,7 +372,7 @@ export const benchEnvsCommand: Command = {
     }
 
     const perEnv = f.repeats * (6 + (native ? 1 : 0) + (native2 ? 1 : 0));
-    const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock });
+    const progress = new Progress('bench envs', entries.length * perEnv, { unit: 'measurements', sink: ctx.io.stderr, tty: ctx.io.tty, clock: ctx.clock, silent: f.quiet });
     const results: EnvBenchResult[] = [];
     const strippedAll = new Set<string>();
     const removeNative = (): void => {

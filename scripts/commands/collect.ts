@@ -213,7 +213,8 @@ export const collectCommand: Command = {
           `${formatTable(
             ['env', 'policy', 'transitions', 'episodes', 'mean return', 'min', 'max'],
             [[summary.env, summary.policy, String(summary.transitions), `${summary.episodes} (${summary.completeEpisodes} complete)`, summary.meanReturn.toFixed(2), summary.minReturn.toFixed(2), summary.maxReturn.toFixed(2)]],
-          )}\ndataset: ${file}\nrun folder: ${run.path}\n`,
+          )}\ndataset: ${file}\nrun folder: ${run.path}\n` +
+            `use it: npx prefrl iql --dataset ${file}   (or prefrl offline --dataset ${file} --teacher synthetic-vlm, preferences on its segments)\n`,
         );
       }
       return 0;

@@ -63,6 +63,7 @@ export const demoCommand: Command = {
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
     const viewer = `npx prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
+    const plot = `npx prefrl plot ${[pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ')}`;
     const watch = `npx prefrl rollout --env ${p.env} --policy ${shellPath(pref.run.path)} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
@@ -75,6 +76,7 @@ export const demoCommand: Command = {
       ratio,
       viewer,
       watch,
+      plot,
     };
     if (f.json) printJson(ctx.io, result);
     else {
@@ -90,6 +92,7 @@ export const demoCommand: Command = {
           `see the pairs the teacher compared: ${viewer}`,
           `watch the learned-reward agent: ${watch}`,
           `metrics: ${pref.run.path}/metrics.jsonl (eval/true_return, reward/val_accuracy, ...)`,
+          `learning curves: ${plot} (writes curves.svg)`,
           '',
         ].join('\n'),
       );

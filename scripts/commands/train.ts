@@ -348,6 +348,10 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     throw new UsageError(`--reward-select-inputs: ${unreachable} preference labels is more than the --labels budget (${f.labels}), so that selection would never run; use counts up to ${f.labels}`);
   }
   const rewardHidden = positiveInts(f.rewardHidden, '--reward-hidden');
+  // Refused here, before the run folder and the warm-up, not at the first feedback round.
+  if (learned && f.preferenceModel === 'regret' && f.rewardInput === 'obs') {
+    throw new UsageError('--reward-input: the regret model (--preference-model regret) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs');
+  }
   if (ignoreObs.length === envSpec.obsDim && f.rewardInput !== 'obs-action') {
     throw new UsageError(`--reward-ignore-obs: hides all ${envSpec.obsDim} observation values, so --reward-input ${f.rewardInput} would see nothing`);
   }
@@ -574,7 +578,7 @@ export const trainCommand: Command = {
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
-          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
+          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
         );
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.

@@ -1,0 +1,66 @@
+/**
+ * Usage-error messages found in a walk through the README: each names the word or flag to blame
+ * and exits 2.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../scripts/cli.js';
+import { captureCli, expectUsageError } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prefrl-cli-messages-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const c = captureCli();
+  const code = await main(argv, c.ctx);
+  return { code, out: c.out.join(''), err: c.err.join('') };
+}
+
+describe('CLI usage-error messages', () => {
+  it('an unknown command is named alone, not with the flags after it', async () => {
+    const r = await run(['frobnicate', '--quiet', '--seed', '3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('prefrl: unknown command "frobnicate" (run prefrl --help for the list)\n');
+    expect(r.out).toBe('');
+  });
+
+  it('a flag before the command says that flags follow the command', async () => {
+    const r = await run(['--json', 'envs']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('prefrl: --json before a command: flags follow the command (prefrl <command> --json) (run prefrl --help for the list)\n');
+  });
+
+  it('train --resume with a flag of the saved config lists what may be given, without --runs-dir (accepted, no effect)', async () => {
+    const run = join(dir, 'train-run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ command: 'train' }));
+    const expected = `prefrl train: --resume: the run's saved config is used; drop --steps (a resumed run can change only --json, --quiet, --workers, --inline-envs and the --human-* flags; start a new run to change the others)`;
+    const escaped = expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expectUsageError(['train', '--resume', run, '--steps', '5'], join(dir, 'no-runs'), new RegExp(`^${escaped}\n$`));
+  });
+
+  it('train --preference-model regret --reward-input obs is a usage error at the start (no run folder), not a crash at the first feedback round', async () => {
+    await expectUsageError(
+      ['train', '--env', 'toy-reach', '--preference-model', 'regret', '--reward-input', 'obs', '--steps', '4096', '--warmup-steps', '2048', '--labels', '20', '--labels-per-round', '20', '--workers', '0'],
+      join(dir, 'regret-obs'),
+      /^prefrl train: --reward-input: the regret model \(--preference-model regret\) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs\n$/,
+    );
+  });
+
+  it('prefrl help <command> prints that command\'s help; help <group> lists its subcommands; help <unknown> exits 2', async () => {
+    const a = await run(['help', 'labels', 'stats']);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/^Usage: prefrl labels stats \[flags\]\n/);
+    const b = await run(['help', 'bench']);
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/^prefrl bench: a command group; its subcommands:\n/);
+    const c = await run(['help', 'frobnicate']);
+    expect(c.code).toBe(2);
+    expect(c.err).toBe('prefrl: unknown command "frobnicate" (run prefrl --help for the list)\n');
+    const d = await run(['help']);
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/^prefrl: reinforcement learning from trajectory comparisons/);
+  });
+});
