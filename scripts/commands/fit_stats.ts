@@ -3,6 +3,7 @@
  * labelled comparisons better? Fits each model's temperature by maximum likelihood and reports
  * k-fold held-out NLL and accuracy (definitions and sign conventions in reward/fit_stats.ts).
  */
+import { existsSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { flags } from '../../core/config.js';
 import { fitStats, readPreferenceStats, STATS_MODELS } from '../../reward/fit_stats.js';
@@ -38,6 +39,10 @@ export const fitStatsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
+    // A file that is not there is a usage error naming its flag, as for every other command's input files.
+    for (const [flag, file] of [['--x', f.x], ['--y', f.y]] as const) {
+      if (!existsSync(file)) throw new UsageError(`${spec.command}: ${flag}: ${JSON.stringify(file)} not found`);
+    }
     const stats = readPreferenceStats(f.x, f.y);
     if (f.folds > stats.n) throw new UsageError(`${spec.command}: --folds ${f.folds} exceeds the number of rows (${stats.n}) in ${f.x}`);
     const r = fitStats(stats, { folds: f.folds, seed: f.seed });

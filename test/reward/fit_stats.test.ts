@@ -275,13 +275,23 @@ describe('prefrl fit-stats', () => {
     expect(out).not.toMatch(/Better model/);
   });
 
-  it('exits 2 on an unknown flag or too many folds, 1 on bad input', async () => {
+  it('exits 2 on an unknown flag, too many folds or a missing --x / --y file, 1 on bad input', async () => {
     const { x, y } = dataFiles();
     await expect(run(['--x', x, '--y', y, '--bogus'])).rejects.toSatisfy((e) => e instanceof UsageError && e.exitCode === 2 && /--bogus/.test(e.message));
     await expect(run(['--x', x, '--y', y, '--folds', '1000'])).rejects.toSatisfy((e) => e instanceof UsageError && /--folds 1000 exceeds the number of rows \(400\)/.test(e.message));
     await expect(run(['--x', x])).rejects.toSatisfy((e) => e instanceof UsageError && /--y/.test(e.message));
+    // A file that is not there names its flag (exit 2), as other commands' input files do.
     await expect(run(['--x', x, '--y', join(dir, 'nope.npy')])).rejects.toSatisfy(
-      (e) => e instanceof InputError && e.exitCode === 1 && !e.message.includes('\n') && /nope\.npy: no such file/.test(e.message),
+      (e) => e instanceof UsageError && e.exitCode === 2 && /^prefrl fit-stats: --y: ".*nope\.npy" not found$/.test(e.message),
+    );
+    await expect(run(['--x', join(dir, 'nope.csv'), '--y', y])).rejects.toSatisfy(
+      (e) => e instanceof UsageError && e.exitCode === 2 && /^prefrl fit-stats: --x: ".*nope\.csv" not found$/.test(e.message),
+    );
+    // A file that is there but not data is bad input (exit 1), naming the file on one line.
+    const junk = join(dir, 'junk-cli.npy');
+    writeFileSync(junk, 'not numbers at all\n');
+    await expect(run(['--x', junk, '--y', y])).rejects.toSatisfy(
+      (e) => e instanceof InputError && e.exitCode === 1 && !e.message.includes('\n') && /junk-cli\.npy/.test(e.message),
     );
   });
 });
