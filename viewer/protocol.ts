@@ -495,7 +495,7 @@ function validateClient(o: Obj): ClientMessage {
       return { type, ...base };
     case 'answer': {
       keysOnly(o, ['labelId', 'pairId', 'name', 'choice', 'responseMs', 'comment', 'leftIs'], 'answer');
-      const labelId = str(o, 'labelId', 'answer', { max: 80, pattern: LABEL_ID_PATTERN }) as string;
+      const labelId = str(o, 'labelId', 'answer', { min: 8, max: 80, pattern: LABEL_ID_PATTERN }) as string;
       const pairId = str(o, 'pairId', 'answer', { max: 128, pattern: ID_PATTERN }) as string;
       const rawName = str(o, 'name', 'answer', { max: MAX_NAME_CHARS * 2, min: 1 }) as string;
       const name = normaliseName(rawName);
@@ -521,7 +521,7 @@ function validateClient(o: Obj): ClientMessage {
     }
     case 'undo': {
       keysOnly(o, ['labelId', 'name'], 'undo');
-      const labelId = str(o, 'labelId', 'undo', { max: 80, pattern: LABEL_ID_PATTERN }) as string;
+      const labelId = str(o, 'labelId', 'undo', { min: 8, max: 80, pattern: LABEL_ID_PATTERN }) as string;
       const name = normaliseName(str(o, 'name', 'undo', { max: MAX_NAME_CHARS * 2, min: 1 }) as string);
       if (name === null) fail('undo: "name" is not a valid teacher name');
       return { type, labelId, name, ...base };
