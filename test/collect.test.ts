@@ -52,6 +52,24 @@ describe('prefrl collect --out', () => {
   });
 });
 
+describe('prefrl collect --policy medium-replay', () => {
+  it('runs PPO for whole iterations and keeps only the episodes it finished', async () => {
+    // PPO's defaults: 4 envs x 512 steps = 2,048 env steps an iteration, so --steps 300 is one
+    // iteration; toy-reach episodes last 50 steps (no early end), so each env finishes 10 of
+    // them (500 steps) and its last 12 steps, of an unfinished episode, are left out.
+    const c = captureCli();
+    const code = await main(['collect', '--env', 'toy-reach', '--policy', 'medium-replay', '--steps', '300', '--seed', '3', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], c.ctx);
+    expect(code, c.err.join('')).toBe(0);
+    const json = lastJson(c.out);
+    expect(json).toMatchObject({ policy: 'medium-replay', ppoSteps: 2048, transitions: 2000, episodes: 40, completeEpisodes: 40, meanLength: 50 });
+    const ds = await readDataset(json.dataset as string);
+    expect(ds.size).toBe(2000);
+    const ends = [...ds.timeouts].map((t, i) => t || ds.terminals[i]);
+    expect(ends.filter(Boolean)).toHaveLength(40);
+    expect(ends[ends.length - 1]).toBe(1);
+  });
+});
+
 describe('prefrl collect --checkpoint, rollout --policy', () => {
   /** A PPO checkpoint folder of toy-reach's sizes (6 observations, 2 actions) recording `env`. */
   const checkpoint = (name: string, env: string, obsDim = 6): string => {

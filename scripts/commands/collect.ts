@@ -44,7 +44,7 @@ const spec = {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
     task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
     policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data' }),
-    steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps)', default: 100_000, min: 1 }),
+    steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps, in whole PPO iterations; the dataset keeps the episodes PPO finished, not those still running at the end)', default: 100_000, min: 1 }),
     checkpoint: flags.string({ doc: 'PPO run folder, checkpoint folder or policy.json (medium, expert)', optional: true }),
     targetReturn: flags.float({ doc: 'medium-replay: stop PPO once an iteration\'s mean episode return reaches this', optional: true }),
     numEnvs: flags.int({ doc: 'medium-replay: parallel PPO envs', default: 4, min: 1 }),
