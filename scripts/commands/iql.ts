@@ -99,7 +99,9 @@ export const iqlCommand: Command = {
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
 
-    const ds = await readDataset(f.dataset);
+    // Only --reward success reads an infos array (infos/success); the rest of the infos (simulator
+    // state, time, reward terms: about half of a prefrl dataset's bytes) is checked, not read.
+    const ds = await readDataset(f.dataset, { transitionsOnly: f.reward !== 'success' });
     for (const note of ds.notes) ctx.logger.warn(`${f.dataset}: ${note}`);
     let envConfig: EnvConfig;
     if (f.env) envConfig = envConfigFromArgs(f.env, { task: f.task });
