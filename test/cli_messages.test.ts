@@ -1,8 +1,8 @@
 /**
  * Usage-error messages found in a walk through the README: each names the word or flag to blame
- * and exits 2.
+ * and exits 2. Also what the walk found hard to tell apart (run folder names).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,17 @@ describe('CLI usage-error messages', () => {
       join(dir, 'regret-obs'),
       /^prefrl train: --reward-input: the regret model \(--preference-model regret\) learns an optimal advantage, which needs the action: use obs-action or obs-next-obs, not obs\n$/,
     );
+  });
+
+  it('a train run with the regret model says so in its folder name; the default model\'s name is as before', async () => {
+    const names: string[] = [];
+    for (const model of ['regret', 'partial-return']) {
+      const runs = join(dir, `names-${model}`);
+      const r = await run(['train', '--env', 'toy-reach', '--preference-model', model, '--teacher', 'oracle', '--steps', '2048', '--warmup-steps', '512', '--labels', '10', '--labels-per-round', '10', '--workers', '0', '--eval-episodes', '1', '--runs-dir', runs, '--quiet']);
+      expect(r.code, r.err).toBe(0);
+      names.push(...readdirSync(runs).map((n) => n.replace(/^\d{8}-\d{6}-/, '')));
+    }
+    expect(names).toEqual(['train-toy-reach-oracle-regret-s0', 'train-toy-reach-oracle-s0']);
   });
 
   it('prefrl help <command> prints that command\'s help; help <group> lists its subcommands; help <unknown> exits 2', async () => {

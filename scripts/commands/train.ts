@@ -432,7 +432,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       ? openRunDir(resumeDir)
       : createRunDir({
           root: f.runsDir,
-          name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? f.teacher.replace(/[^a-z0-9]+/gi, '_') : source.kind}-s${f.seed}`,
+          // The regret model's runs say so in their name (the default model's names stay as they were).
+          name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? `${f.teacher.replace(/[^a-z0-9]+/gi, '_')}${f.preferenceModel === 'regret' ? '-regret' : ''}` : source.kind}-s${f.seed}`,
           // The viewer's access token is a secret: never written to the run folder.
           config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
