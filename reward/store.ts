@@ -679,6 +679,11 @@ export class LabelStore {
       // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
       if (/malformed/i.test(msg)) throw new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
       if (/not a database|file is encrypted/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
+      // Another connection held the write lock for longer than the busy timeout: a long write, or
+      // the one-time upgrade of a large version-1 store by another prefrl.
+      if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new InputError(path, `cannot open label store: ${msg}: another process held its write lock for more than ${LabelStore.busyMs(opts)} ms (a long write, or the one-time upgrade of a large store made by an older prefrl); try again when it is done`);
+      }
       throw new InputError(path, `cannot open label store: ${msg}`);
     }
     return new LabelStore(path, db, opts.clock ?? systemClock);
@@ -691,7 +696,7 @@ export class LabelStore {
     // Opening an existing store only (read-only commands): an empty file is refused before
     // anything is written to it (WAL mode and the schema would turn it into a label store).
     if (tables.length === 0 && opts.create === false) throw new InputError(path, 'not a label store (an empty file; stores are made by prefrl pairs, train and offline)');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${LabelStore.busyMs(opts)}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new InputError(path, `cannot switch to WAL journal mode (got ${String(mode)})`);
     // See the header: FULL fsyncs the WAL on every commit, so acknowledged labels survive power loss.
@@ -757,6 +762,11 @@ export class LabelStore {
     LabelStore.addLabelsColumn(db, 'timeout', () => {
       db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
     });
+  }
+
+  /** How long opening and writing wait for another connection's write lock (ms; default 5 s). */
+  private static busyMs(opts: OpenOptions): number {
+    return Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   }
 
   /**

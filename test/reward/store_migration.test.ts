@@ -157,6 +157,26 @@ describe('a version-1 store is migrated to version 2 when opened', () => {
     expect(raw(path, 'SELECT id, people, machines, answered, timed_out FROM pairs ORDER BY rowid')).toEqual(raw(made, 'SELECT id, people, machines, answered, timed_out FROM pairs ORDER BY rowid'));
   });
 
+  it('a version-1 store whose write lock another connection holds past the busy timeout is refused, naming the file and saying why; once the lock is gone it is migrated', () => {
+    const path = join(dir, 'busy.sqlite');
+    copyFileSync(v1, path);
+    const other = new Database(path);
+    try {
+      other.pragma('journal_mode = WAL');
+      other.exec('BEGIN IMMEDIATE');
+      expect(() => LabelStore.open(path, { create: false, busyTimeoutMs: 50 })).toThrow(
+        `${path}: cannot open label store: database is locked: another process held its write lock for more than 50 ms (a long write, or the one-time upgrade of a large store made by an older prefrl); try again when it is done`,
+      );
+      expect(version(path)).toBe('1');
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    const store = LabelStore.open(path, { create: false, busyTimeoutMs: 50 });
+    store.close();
+    expect(version(path)).toBe('2');
+  });
+
   it('a store of a newer version (3) is refused, naming the file and the version', () => {
     const path = join(dir, 'v3.sqlite');
     copyFileSync(made, path);
