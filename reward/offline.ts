@@ -1125,6 +1125,17 @@ export function allPairs(store: LabelStore): Pair[] {
   return [...byId.values()];
 }
 
+/**
+ * The segments of allPairs(store) (each pair's a, then b), in the same order, LABELLED_CHUNK
+ * pairs at a time: the ids first, then each chunk's segments, never every pair's at once.
+ */
+export function* allPairsInChunks(store: LabelStore): Generator<Segment[]> {
+  const labelled = store.labelledPairIds({ includeSkips: true });
+  const seen = new Set(labelled);
+  const ids = [...labelled, ...store.pendingPairIds().filter((id) => !seen.has(id))];
+  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) yield store.getPairs(ids.slice(i, i + LABELLED_CHUNK)).flatMap((p) => [p.a, p.b]);
+}
+
 async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   need(c, 'label', 'pairs');
   const store = c.store();
@@ -1165,6 +1176,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
           pool ??= allPairs(store).flatMap((p) => [p.a, p.b]);
           return pool;
         },
+        poolChunks: () => allPairsInChunks(store),
       });
     }
     const active = c.cfg.query !== 'uniform';

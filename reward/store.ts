@@ -1313,6 +1313,20 @@ export class LabelStore {
   }
 
   /**
+   * The ids of the labelledPairs (with the same options), in the same order (round, then
+   * insertion), without reading their labels or segments.
+   */
+  labelledPairIds(opts: { includeSkips?: boolean; round?: number } = {}): string[] {
+    const kinds = opts.includeSkips ? "('preference', 'skip')" : "('preference')";
+    const rows = this.statement(
+      `SELECT p.id FROM pairs p
+       WHERE EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.kind IN ${kinds}) AND (@round IS NULL OR p.round = @round)
+       ORDER BY p.round, p.rowid`,
+    ).all({ round: opts.round ?? null }) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /**
    * Pairs with their labels, for training. By default only preference labels, and only pairs
    * that have at least one; `includeSkips` also returns skips (and pairs only skipped).
    */

@@ -72,6 +72,12 @@ export interface TeacherContext {
   readonly segmentLength: number;
   /** The current segment pool the queries are drawn from. */
   readonly pool: readonly Segment[];
+  /**
+   * Optional: the same pool, in the same order, a chunk of segments at a time, for a teacher that
+   * needs only something of each segment (HERON: its term sums) and a pool too large to hold at
+   * once (every stored pair of an offline run).
+   */
+  readonly poolChunks?: () => Iterable<readonly Segment[]>;
 }
 
 /** Anything that answers comparisons: synthetic oracles, HERON, people in the viewer, VLMs. */

@@ -154,8 +154,13 @@ export function termSums(seg: Segment): Float64Array {
 /** Population std of each term's segment sums over a pool: [nTerms]. */
 export function termSumStds(pool: readonly Segment[]): Float64Array {
   if (pool.length === 0) throw new RangeError('termSumStds: empty pool');
-  const n = pool[0].nTerms;
-  const sums = pool.map(termSums);
+  return sumStds(pool.map(termSums));
+}
+
+/** Population std of each term over the pool's segment sums (termSums of each segment, in pool order): [nTerms]. */
+export function sumStds(sums: readonly Float64Array[]): Float64Array {
+  if (sums.length === 0) throw new RangeError('sumStds: empty pool');
+  const n = sums[0].length;
   const mean = new Float64Array(n);
   const out = new Float64Array(n);
   for (const s of sums) for (let k = 0; k < n; k++) mean[k] += s[k] / sums.length;
@@ -208,9 +213,24 @@ export class HeronTeacher implements Teacher {
     this.stds = termSumStds(pool);
   }
 
-  /** Teacher hook: margins follow the current segment pool. */
+  /**
+   * setPool for a pool given a chunk of segments at a time (e.g. read from a label store), keeping
+   * only each segment's term sums: the same checks, and the same stds as setPool of the chunks
+   * one after the other. A pool of fewer than two segments leaves the stds as they were (observe).
+   */
+  setPoolChunks(chunks: Iterable<readonly Segment[]>): void {
+    const sums: Float64Array[] = [];
+    for (const chunk of chunks) {
+      this.checkSegments(chunk);
+      for (const s of chunk) sums.push(termSums(s));
+    }
+    if (sums.length > 1) this.stds = sumStds(sums);
+  }
+
+  /** Teacher hook: margins follow the current segment pool (read a chunk at a time when the context offers that). */
   observe(ctx: TeacherContext): void {
-    if (ctx.pool.length > 1) this.setPool(ctx.pool);
+    if (ctx.poolChunks) this.setPoolChunks(ctx.poolChunks());
+    else if (ctx.pool.length > 1) this.setPool(ctx.pool);
   }
 
   /** The current per-term stds (undefined before setPool). */

@@ -73,6 +73,26 @@ describe('HERON decision', () => {
     expect(() => teacher().setPool([...POOL, bad])).toThrow('heron: segment bad has reward term control_effort = NaN at step 0');
   });
 
+  it('a pool given a chunk at a time (setPoolChunks) gives the stds of the whole pool, with the same checks', () => {
+    const rng = new Rng(11);
+    const pool = Array.from({ length: 25 }, (_, i) => seg(`r${i}`, [rng.normal() * 3, rng.uniform() * 7, rng.uniform() < 0.3 ? 1 : 0]));
+    const whole = new HeronTeacher({ spec: TOY_SPEC, config: CONFIG });
+    whole.setPool(pool);
+    const chunked = new HeronTeacher({ spec: TOY_SPEC, config: CONFIG });
+    chunked.setPoolChunks([pool.slice(0, 10), pool.slice(10, 20), pool.slice(20)]);
+    expect(chunked.poolStds()).toEqual(whole.poolStds());
+    // observe() takes the chunks when the context offers them (the pool itself is not read).
+    const viaObserve = new HeronTeacher({ spec: TOY_SPEC, config: CONFIG });
+    viaObserve.observe({ meanEpisodeReturn: 0, episodeLength: 1, segmentLength: 1, get pool(): Segment[] { throw new Error('read the whole pool'); }, poolChunks: () => [pool.slice(0, 13), pool.slice(13)] });
+    expect(viaObserve.poolStds()).toEqual(whole.poolStds());
+    // Fewer than two segments: the stds stay as they were (as observe() does with a pool).
+    const one = new HeronTeacher({ spec: TOY_SPEC, config: CONFIG });
+    one.setPoolChunks([[pool[0]], []]);
+    expect(one.poolStds()).toBeUndefined();
+    // A segment that is not finite, in a later chunk, is refused as setPool refuses it.
+    expect(() => one.setPoolChunks([POOL, [seg('bad', [1, Number.NaN, 0])]])).toThrow('heron: segment bad has reward term control_effort = NaN at step 0');
+  });
+
   it('pool stds of term segment sums', () => {
     expect(Array.from(termSumStds(POOL))).toEqual([1, 2, 0.5]);
     // sums over steps: a two-step segment's terms add up

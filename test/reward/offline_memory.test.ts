@@ -5,11 +5,11 @@
  *   and the pairs stage never builds that copy;
  * - the pairs stage stores its pairs a chunk at a time (it held every pair's segments at once);
  * - the label stage's agreement with the true return reads the labelled pairs a chunk at a time
- *   (store.labelledPairs() read them all at once);
+ *   (store.labelledPairs() read them all at once), and so does HERON's pool (its term sums);
  * - the dataset is let go during the reward stage and read again after it (checked to be the
  *   same data), and the stages after it keep only its transitions (transitionsOnly).
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -21,9 +21,10 @@ import { silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
-import { DatasetSegments, LABELLED_CHUNK, type OfflineConfigInput, runOffline, samplePairsFromTrajectories, teacherAgreement, teacherAgreements } from '../../reward/offline.js';
+import { allPairs, DatasetSegments, LABELLED_CHUNK, type OfflineConfigInput, runOffline, samplePairsFromTrajectories, teacherAgreement, teacherAgreements } from '../../reward/offline.js';
 import { makePair, sampleSegments, sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
+import { HeronTeacher, termSumStds } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
 import { handSegment } from '../helpers/segments.js';
 import { storeWith } from '../helpers/store.js';
@@ -383,6 +384,43 @@ describe('offline pipeline: the dataset around the reward stage', () => {
       await expect(runOffline({ resume: first.runDir, stages: ['reward', 'relabel'], force: true }, ctx())).rejects.toThrow(/toy\.h5: changed while this run was going on \(fingerprint [0-9a-f]{16}, \d+ transitions; the run read [0-9a-f]{16}/);
     } finally {
       copyFileSync(join(dir, 'toy-backup.h5'), data);
+    }
+  });
+});
+
+describe('offline label stage with HERON: the pool read a chunk at a time', () => {
+  it('sets the margins from every stored pair\'s segments as the whole pool would, without reading every pair at once', async () => {
+    const config = join(dir, 'heron.json');
+    writeFileSync(config, JSON.stringify({ ranking: ['goal_distance', 'control_effort', 'at_goal'], margins: [0.5, 0.5, 0.5] }));
+    const res = await runOffline({ config: tiny({ labels: 1500, teacher: 'heron', heronConfig: config }), stages: ['pairs'], runsDir: join(dir, 'runs') }, ctx());
+    const path = join(res.runDir, 'labels.sqlite');
+    // What the teacher must see: the pool of allPairs (every stored pair's a, then b), at once.
+    let expected: Float64Array;
+    const before = LabelStore.open(path);
+    try {
+      expected = termSumStds(allPairs(before).flatMap((p) => [p.a, p.b]));
+      expect(before.counts().pairs).toBe(1500);
+    } finally {
+      before.close();
+    }
+    const chunked = vi.spyOn(HeronTeacher.prototype, 'setPoolChunks');
+    const all = vi.spyOn(LabelStore.prototype, 'labelledPairs');
+    const pending = vi.spyOn(LabelStore.prototype, 'pendingPairs');
+    const some = vi.spyOn(LabelStore.prototype, 'getPairs');
+    await runOffline({ resume: res.runDir, stages: ['label'] }, ctx());
+    expect(chunked).toHaveBeenCalledTimes(1);
+    expect(all).not.toHaveBeenCalled();
+    expect(pending).not.toHaveBeenCalled();
+    expect(Math.max(...some.mock.calls.map(([ids]) => ids.length))).toBe(LABELLED_CHUNK);
+    // Each label records the threshold it used: margin x the pool's std of the deciding term.
+    const store = LabelStore.open(path);
+    try {
+      const decided = store.labels().map((l) => JSON.parse(l.raw ?? '{}') as { decidedBy: string | null; threshold?: number }).filter((r) => r.decidedBy !== null);
+      expect(decided.length).toBeGreaterThan(100);
+      const index = new Map(TOY_SPEC.rewardTerms.map((t, k) => [t.name, k]));
+      for (const r of decided) expect(r.threshold).toBe(0.5 * expected[index.get(r.decidedBy as string) as number]);
+    } finally {
+      store.close();
     }
   });
 });

@@ -187,6 +187,11 @@ describe('LabelStore labels', () => {
     expect(store.labelledPairs({ includeSkips: true }).map((e) => e.pair.id)).toEqual([pairs[0].id, pairs[1].id, pairs[2].id]);
     expect(store.labelledPairs({ round: 1 }).map((e) => e.pair.id)).toEqual([pairs[2].id]);
     expect(store.pendingPairs().map((p) => p.id)).toEqual([pairs[3].id]);
+    // labelledPairIds: the same ids in the same order, without the labels or segments.
+    expect(store.labelledPairIds()).toEqual([pairs[0].id, pairs[2].id]);
+    expect(store.labelledPairIds({ includeSkips: true })).toEqual([pairs[0].id, pairs[1].id, pairs[2].id]);
+    expect(store.labelledPairIds({ round: 1 })).toEqual([pairs[2].id]);
+    expect(store.labelledPairIds({ round: 0, includeSkips: true })).toEqual([pairs[0].id, pairs[1].id]);
     store.close();
   });
 });
