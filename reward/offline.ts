@@ -1117,12 +1117,24 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
   });
 }
 
-/** Every stored pair (labelled or not) with its segments. */
+/**
+ * The ids of every stored pair (labelled or not): the labelled ones (a preference or a skip) in
+ * labelledPairs' order, then the others in pendingPairs' order.
+ */
+function allPairIds(store: LabelStore): string[] {
+  const labelled = store.labelledPairIds({ includeSkips: true });
+  const seen = new Set(labelled);
+  return [...labelled, ...store.pendingPairIds().filter((id) => !seen.has(id))];
+}
+
+/** Every stored pair (labelled or not) with its segments, in allPairIds' order. */
 export function allPairs(store: LabelStore): Pair[] {
-  const byId = new Map<string, Pair>();
-  for (const lp of store.labelledPairs({ includeSkips: true })) byId.set(lp.pair.id, lp.pair);
-  for (const p of store.pendingPairs()) byId.set(p.id, p);
-  return [...byId.values()];
+  return store.getPairs(allPairIds(store));
+}
+
+/** The pairs of `ids` with their segments, LABELLED_CHUNK pairs at a time, in order. */
+function* pairChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
+  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) yield store.getPairs(ids.slice(i, i + LABELLED_CHUNK));
 }
 
 /**
@@ -1130,10 +1142,7 @@ export function allPairs(store: LabelStore): Pair[] {
  * pairs at a time: the ids first, then each chunk's segments, never every pair's at once.
  */
 export function* allPairsInChunks(store: LabelStore): Generator<Segment[]> {
-  const labelled = store.labelledPairIds({ includeSkips: true });
-  const seen = new Set(labelled);
-  const ids = [...labelled, ...store.pendingPairIds().filter((id) => !seen.has(id))];
-  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) yield store.getPairs(ids.slice(i, i + LABELLED_CHUNK)).flatMap((p) => [p.a, p.b]);
+  for (const chunk of pairChunks(store, allPairIds(store))) yield chunk.flatMap((p) => [p.a, p.b]);
 }
 
 async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
@@ -1163,8 +1172,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       // so far. With active query selection that is the first round's uniform pairs (later
       // rounds are chosen by the ensemble, a biased sample), so the margins do not move between
       // rounds; a resumed run sees every stored pair.
-      // The pool is read from the store only if the teacher looks at it (HERON does; the synthetic
-      // teachers do not): every stored pair's segments at once are some 600 MB at 100,000 pairs.
+      // The pool is read from the store only if the teacher looks at it, and HERON reads it a chunk
+      // at a time (poolChunks; the synthetic teachers read none): every stored pair's segments at
+      // once are some 600 MB at 100,000 pairs.
       const ds = await c.dataset();
       const sum = summarizeDataset(ds);
       let pool: Segment[] | null = null;
@@ -1173,7 +1183,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         episodeLength: sum.meanLength,
         segmentLength: c.cfg.segmentLength,
         get pool(): Segment[] {
-          pool ??= allPairs(store).flatMap((p) => [p.a, p.b]);
+          pool ??= [...allPairsInChunks(store)].flat();
           return pool;
         },
         poolChunks: () => allPairsInChunks(store),
@@ -1339,9 +1349,8 @@ export function* labelledPairsInChunks(store: LabelStore): Generator<{ pair: Pai
     if (!ls) byPair.set(l.pairId, (ls = []));
     ls.push(l);
   }
-  const ids = [...byPair.keys()];
-  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) {
-    for (const pair of store.getPairs(ids.slice(i, i + LABELLED_CHUNK))) yield { pair, labels: byPair.get(pair.id) ?? [] };
+  for (const chunk of pairChunks(store, [...byPair.keys()])) {
+    for (const pair of chunk) yield { pair, labels: byPair.get(pair.id) ?? [] };
   }
 }
 

@@ -370,6 +370,9 @@ function humanTimeoutByReason(l: NewLabel): boolean {
 /** SQL: whether the label row aliased `l` answers its pair (anything but a timeout skip). 1 or 0. */
 const ANSWERS = (l: string) => `${l}.timeout = 0`;
 
+/** SQL: the label kinds that make a pair labelled (labelledPairs, labelledPairIds): preferences, and skips when asked. */
+const LABELLED_KINDS = (opts: { includeSkips?: boolean }) => (opts.includeSkips ? "('preference', 'skip')" : "('preference')");
+
 /** SQL: every label, in the order stored (labels(), exportJsonl). */
 const LABELS_IN_ORDER = 'SELECT * FROM labels ORDER BY created_at, rowid';
 
@@ -1317,10 +1320,9 @@ export class LabelStore {
    * insertion), without reading their labels or segments.
    */
   labelledPairIds(opts: { includeSkips?: boolean; round?: number } = {}): string[] {
-    const kinds = opts.includeSkips ? "('preference', 'skip')" : "('preference')";
     const rows = this.statement(
       `SELECT p.id FROM pairs p
-       WHERE EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.kind IN ${kinds}) AND (@round IS NULL OR p.round = @round)
+       WHERE EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.kind IN ${LABELLED_KINDS(opts)}) AND (@round IS NULL OR p.round = @round)
        ORDER BY p.round, p.rowid`,
     ).all({ round: opts.round ?? null }) as { id: string }[];
     return rows.map((r) => r.id);
@@ -1332,11 +1334,10 @@ export class LabelStore {
    */
   labelledPairs(opts: { includeSkips?: boolean; round?: number } = {}): LabelledPair[] {
     const db = this.live();
-    const kinds = opts.includeSkips ? "('preference', 'skip')" : "('preference')";
     const rows = db
       .prepare(
         `SELECT l.*, p.round AS p_round FROM labels l JOIN pairs p ON p.id = l.pair_id
-         WHERE l.kind IN ${kinds} AND (@round IS NULL OR p.round = @round)
+         WHERE l.kind IN ${LABELLED_KINDS(opts)} AND (@round IS NULL OR p.round = @round)
          ORDER BY p.round, p.rowid, l.created_at, l.rowid`,
       )
       .all({ round: opts.round ?? null }) as (LabelRow & { p_round: number })[];
