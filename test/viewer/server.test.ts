@@ -434,14 +434,15 @@ describe('labelling protocol', () => {
 });
 
 /**
- * Resolves once `store.labels()` has been read twice more from now (a human teacher reads it on
- * every poll): so the teacher has looked at the store at least once wholly after the last change,
- * at the clock's present reading, before a test moves its ManualClock on.
+ * Resolves once a human teacher has polled the store twice more from now (it reads the store's
+ * commit stamp, handOutState, on every poll, and its labels when the stamp changed): so the
+ * teacher has looked at the store at least once wholly after the last change, at the clock's
+ * present reading, before a test moves its ManualClock on.
  */
 function storeReads(store: LabelStore): () => Promise<void> {
-  const read = store.labels.bind(store);
+  const read = store.handOutState.bind(store);
   let reads = 0;
-  store.labels = () => {
+  store.handOutState = () => {
     reads++;
     return read();
   };
@@ -515,6 +516,48 @@ describe('human teacher (scripted page)', () => {
     const byPair = new Map(labels.map((l) => [l.pairId, l]));
     expect(byPair.get(p.pairId)).toMatchObject({ id: 'h-55555555555550000', teacher: 'human:ada', kind: 'preference', probFirst: p.leftIs === 'a' ? 1 : 0 });
     expect(byPair.get(other)).toMatchObject({ teacher: 'human', kind: 'skip', timeout: true, reason: 'no answer within 1.5 s (human teacher timeout)' });
+  });
+
+  it('a waiting teacher reads the store\'s labels again only after a commit, not on every poll (a long wait costs no scans of a growing store)', async () => {
+    const store = newStore();
+    const [p0, p1] = pairs.slice(0, 2);
+    store.putPairs([p0], { round: 0 });
+    const clock = new ManualClock();
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 10, pollMs: 2, clock });
+    open.unshift(t);
+    const readLabels = store.labels.bind(store);
+    let scans = 0;
+    store.labels = () => {
+      scans++;
+      return readLabels();
+    };
+    // Every poll reads the clock once (nothing else does here: no page is connected).
+    const now = clock.now.bind(clock);
+    let ticks = 0;
+    clock.now = () => {
+      ticks++;
+      return now();
+    };
+    const polls = async (n = 2) => {
+      const from = ticks;
+      while (ticks < from + n) await new Promise((r) => setTimeout(r, 5));
+    };
+    const pending = t.label([p1]);
+    // 20 polls with nobody answering: the labels were read once, when the wait began.
+    await polls(20);
+    expect(scans).toBe(1);
+    // An answer to another pair (prefrl serve on the same store): read once more, and it restarts the idle timer.
+    clock.advance(6000);
+    store.addLabels([{ ...labelHead('human:bob', p0.id), kind: 'preference', probFirst: 1 }]);
+    await polls(20);
+    expect(scans).toBe(2);
+    clock.advance(6000); // 6 s after bob's answer: not idle yet
+    await polls();
+    // The answer to the batch's pair ends the wait.
+    store.addLabels([{ ...labelHead('human:ada', p1.id), kind: 'preference', probFirst: 0 }]);
+    const [l] = await pending;
+    expect(l).toMatchObject({ pairId: p1.id, teacher: 'human:ada', kind: 'preference', probFirst: 0 });
+    expect(scans).toBe(3);
   });
 
   it('the idle timeout counts from the last answer anywhere in the store: answers to pairs outside the batch keep a present teacher from timing out', async () => {
