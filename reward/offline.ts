@@ -81,7 +81,7 @@ import type { VlmMakeOptions } from './teachers/vlm.js';
 import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, TRAIN_DEFAULTS, type TrainedRows, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
+import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -910,61 +910,56 @@ function storeSource(store: LabelStore, prefs: ReturnType<LabelStore['teacherPre
 }
 
 /**
- * The reward stage's segment-return correlation, pearson(net.meanSegmentSums(list),
- * list.map(segmentReturn)) over `list`, the distinct segments of the training pairs (each pair's
- * a, then b, a segment where it is first met), without holding those segments: `watch` records
- * each segment's first place and true return as training reads the pairs, and `correlation`
- * takes the segments' rows from the rows training normalised (the rows predictRows would
- * normalise the same way). The rows go through net.predictRows as one array, as meanSegmentSums
+ * pearson(net.meanSegmentSums(list), list.map(segmentReturn)) over `list`: the distinct segments
+ * of the pairs of `pairIds` (each pair's a, then b, a segment where it is first met), found from
+ * the pairs' segment ids and read one segment at a time (each once), keeping only the segments'
+ * input rows and returns. The rows go through net.predictRows as one array, as meanSegmentSums
  * sends them, and are summed in its order, so the number is the same to the last bit.
  */
-export class SegmentReturns {
-  /** Distinct segment id -> label index and side (0: a, 1: b) where it was first met, and its true return; in first-met order. */
-  private readonly first = new Map<string, { i: number; side: number; ret: number }>();
-
-  /** `src`, recording the segments of every pair it visits. */
-  watch(src: LabelledPairSource): LabelledPairSource {
-    return {
-      ...src,
-      forEachPair: (visit) =>
-        src.forEachPair((p, i) => {
-          this.see(p.a, i, 0);
-          this.see(p.b, i, 1);
-          visit(p, i);
-        }),
-    };
-  }
-
-  private see(g: Segment, i: number, side: number): void {
-    if (!this.first.has(g.id)) this.first.set(g.id, { i, side, ret: segmentReturn(g) });
-  }
-
-  /** The correlation for `net` from the rows its training held (trainRewardModelFrom's `after`). */
-  correlation(net: RewardNet, trained: TrainedRows): number {
-    const S = this.first.size;
-    const H = trained.H;
-    const span = H * net.inDim;
-    const rows = new Float32Array(S * span);
-    const returns = new Array<number>(S);
-    let k = 0;
-    for (const { i, side, ret } of this.first.values()) {
-      rows.set(trained.pairRows(i).subarray(side * span, (side + 1) * span), k * span);
-      returns[k++] = ret;
+export function segmentReturnCorrelation(net: RewardNet, store: LabelStore, pairIds: readonly string[]): number {
+  const order = new Set<string>();
+  const distinctPairs = [...new Set(pairIds)];
+  for (let i = 0; i < distinctPairs.length; i += LABELLED_CHUNK) {
+    for (const p of store.pairSegmentIds(distinctPairs.slice(i, i + LABELLED_CHUNK))) {
+      order.add(p.segA);
+      order.add(p.segB);
     }
-    const n = S * H;
-    const per = net.predictRows(rows, n, { normalized: true });
-    // As RewardNet.segmentSums, then meanSegmentSums: each member's sum per segment (float32), the members' mean.
-    const m = net.members;
-    const sums = new Float32Array(m * S);
-    for (let kk = 0; kk < m; kk++) {
-      for (let s = 0; s < S; s++) {
-        let acc = 0;
-        for (let t = 0; t < H; t++) acc += per[kk * n + s * H + t];
-        sums[kk * S + s] = acc;
-      }
-    }
-    return pearson(meanOverMembers(sums, m, new Float64Array(S)), returns);
   }
+  const S = order.size;
+  const w = net.inDim;
+  let H = -1;
+  let rows = new Float32Array(0);
+  const returns = new Array<number>(S).fill(0);
+  let j = 0;
+  for (const id of order) {
+    const g = store.getSegment(id);
+    if (!g) throw new InputError(store.path, `pair references missing segment ${id}`, 'pairs');
+    if (H < 0) {
+      H = g.length;
+      rows = new Float32Array(S * H * w);
+    }
+    if (g.length !== H) throw new RangeError(`segment ${g.id} has ${g.length} steps, the first segment ${H}`);
+    if (g.obsDim !== net.config.obsDim || g.actDim !== net.config.actDim) {
+      throw new RangeError(`segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the reward network expects ${net.config.obsDim}/${net.config.actDim}`);
+    }
+    net.segmentInputRows(g, rows.subarray(j * H * w, (j + 1) * H * w));
+    returns[j] = segmentReturn(g);
+    j++;
+  }
+  const n = S * Math.max(H, 0);
+  const per = net.predictRows(rows, n);
+  rows = new Float32Array(0);
+  // As RewardNet.segmentSums, then meanSegmentSums: each member's sum per segment (float32), the members' mean.
+  const m = net.members;
+  const sums = new Float32Array(m * S);
+  for (let k = 0; k < m; k++) {
+    for (let s = 0; s < S; s++) {
+      let acc = 0;
+      for (let i = 0; i < H; i++) acc += per[k * n + s * H + i];
+      sums[k * S + s] = acc;
+    }
+  }
+  return pearson(meanOverMembers(sums, m, new Float64Array(S)), returns);
 }
 
 /**
@@ -1045,26 +1040,20 @@ async function fitRewardNet(
   rng: Rng,
   label: string,
   onEpoch?: (m: EpochMetrics) => void,
-  after?: (net: RewardNet, rows: TrainedRows) => void,
 ): Promise<{ net: RewardNet; res: TrainResult }> {
   const cfg = c.cfg;
   const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {
     const progress = c.progress(label, cfg.rewardEpochs, 'epochs');
-    const res = await trainRewardModelFrom(
-      net,
-      src,
-      {
-        ...rewardTrainOptions(cfg),
-        preferenceModel: cfg.preferenceModel,
-        rng: rng.fork('train'),
-        onEpoch: (m) => {
-          onEpoch?.(m);
-          progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
-        },
+    const res = await trainRewardModelFrom(net, src, {
+      ...rewardTrainOptions(cfg),
+      preferenceModel: cfg.preferenceModel,
+      rng: rng.fork('train'),
+      onEpoch: (m) => {
+        onEpoch?.(m);
+        progress.update(m.epoch, `held-out acc ${fmt(m.valAccuracy)}`);
       },
-      after ? (rows) => after(net, rows) : undefined,
-    );
+    });
     // The bar showed each epoch's accuracy; it ends on the kept (best-epoch) weights', as the log does.
     progress.finish(`held-out acc ${fmt(res.valAccuracy)} (kept weights)`);
     const warning = noImprovementWarning(res);
@@ -1508,22 +1497,12 @@ async function stageReward(c: Ctx): Promise<boolean> {
   // Ties train as soft labels, so they count among the preferences here; said apart as in prefrl reward.
   let ties = 0;
   for (const y of prefs.probFirst) if (isTie({ kind: 'preference', probFirst: y })) ties++;
-  // How the learned segment returns rank the labelled segments against their true returns:
-  // computed from the rows training held, before they are let go.
-  const segReturns = new SegmentReturns();
-  let segmentCorrelation = Number.NaN;
-  const { net, res } = await fitRewardNet(
-    c,
-    segReturns.watch(storeSource(store, prefs)),
-    inputs,
-    rng,
-    `reward model (${preferences} preferences)`,
-    (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)),
-    (trained, rows) => (segmentCorrelation = segReturns.correlation(trained, rows)),
-  );
+  const { net, res } = await fitRewardNet(c, storeSource(store, prefs), inputs, rng, `reward model (${preferences} preferences)`, (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)));
   try {
     net.meta = { ...net.meta, teacher, preferences, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
     net.save(join(c.run.path, P.rewardModel));
+    // How the learned segment returns rank the labelled segments against their true returns.
+    const segmentCorrelation = segmentReturnCorrelation(net, store, prefs.pairIds);
     c.run.writeJson(P.reward, {
       preferences,
       ties,

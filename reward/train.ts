@@ -669,7 +669,7 @@ function packSplitRows(
   src: LabelledPairSource,
   trainIdx: readonly number[],
   valIdx: readonly number[],
-): { H: number; train: Float32Array; val: Float32Array; env: ModelEnv | undefined; slot: Int32Array } {
+): { H: number; train: Float32Array; val: Float32Array; env: ModelEnv | undefined } {
   const n = src.pairIds.length;
   const slot = new Int32Array(n);
   trainIdx.forEach((i, j) => (slot[i] = j));
@@ -702,7 +702,7 @@ function packSplitRows(
     }
   });
   const known = !!envId && envId !== 'unknown' && !!modelHash && modelHash !== 'unknown';
-  return { H, train, val, env: known && sameEnv ? { id: envId as string, modelHash: modelHash as string } : undefined, slot };
+  return { H, train, val, env: known && sameEnv ? { id: envId as string, modelHash: modelHash as string } : undefined };
 }
 
 /**
@@ -719,23 +719,12 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
  * pairs' packed input rows are held (the training and held-out rows, one array each), never
  * every pair's segments, when the source reads them a chunk at a time.
  */
-export async function trainRewardModelFrom(net: RewardNet, src: LabelledPairSource, options: TrainOptions, after?: (rows: TrainedRows) => void): Promise<TrainResult> {
+export async function trainRewardModelFrom(net: RewardNet, src: LabelledPairSource, options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
-  return trainOnSource(net, src, o, options, after);
+  return trainOnSource(net, src, o, options);
 }
 
-/**
- * The normalised input rows training held, handed to trainRewardModelFrom's `after` once the
- * kept weights are set (valid only during that call: they are let go when training returns).
- */
-export interface TrainedRows {
-  /** Segment length. */
-  readonly H: number;
-  /** Label i's pair's rows as the network sees them after normalisation: [2, H, inDim] (a, then b); a view, not a copy. */
-  readonly pairRows: (i: number) => Float32Array;
-}
-
-async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: ResolvedTrainOptions, options: TrainOptions, after?: (rows: TrainedRows) => void): Promise<TrainResult> {
+async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: ResolvedTrainOptions, options: TrainOptions): Promise<TrainResult> {
   const { onEpoch, onStep } = options;
   const n = src.pairIds.length;
   if (n === 0) throw new RangeError('train: no preference labels (every label is a skip, or there are none)');
@@ -829,16 +818,6 @@ async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: Resolve
   // Saved with the model: the temperature is part of the preference model's meaning, and the
   // env of the segments tells later users (iql, train --reward model:) which env it rewards.
   const env = packed.env;
-  if (after) {
-    const seg = 2 * packed.H * net.inDim;
-    after({
-      H: packed.H,
-      pairRows: (i) => {
-        const s = packed.slot[i];
-        return s < train.n ? train.rows.subarray(s * seg, (s + 1) * seg) : val.rows.subarray((s - train.n) * seg, (s - train.n + 1) * seg);
-      },
-    });
-  }
   net.meta = {
     ...net.meta,
     ...(env ? { env } : {}),

@@ -5,8 +5,7 @@
  *   store.pairSegmentIds a pair's segment ids without its segments;
  * - training on a LabelledPairSource that reads the pairs in chunks gives the weights and result
  *   of trainRewardModel on every pair in memory, bit for bit;
- * - SegmentReturns gives the number meanSegmentSums over every distinct segment gave, from the
- *   rows training held (no second read of the segments);
+ * - segmentReturnCorrelation is the number meanSegmentSums over every distinct segment gave;
  * - k-center with its labelled pairs as chunks picks what it picked with them as one array;
  * - the offline reward stage and query rounds never call teacherLabels / labelledPairs and read
  *   at most LABELLED_CHUNK pairs at once, with the model the old path (every pair in memory) made.
@@ -24,7 +23,7 @@ import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { RewardNet } from '../../reward/network.js';
-import { LABELLED_CHUNK, labelsOf, type OfflineConfigInput, type QueryRound, resolveOfflineConfig, runOffline, SegmentReturns } from '../../reward/offline.js';
+import { LABELLED_CHUNK, labelsOf, type OfflineConfigInput, type QueryRound, resolveOfflineConfig, runOffline, segmentReturnCorrelation } from '../../reward/offline.js';
 import { selectQueries } from '../../reward/query.js';
 import { cutSegments, makePair, segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
@@ -193,39 +192,37 @@ describe('training on pairs read a chunk at a time', () => {
   });
 });
 
-describe('SegmentReturns', () => {
-  it('gives pearson(meanSegmentSums, returns) over the distinct segments in first-met order, from the rows training held', async () => {
-    const { pairs } = toyPairs(300);
+describe('segmentReturnCorrelation', () => {
+  it('is pearson(meanSegmentSums, returns) over the distinct segments in first-met order, reading each segment once and no pair', () => {
+    const { pairs } = toyPairs(1300);
+    expect(pairs.length).toBe(1300);
+    const store = newStore('corr', pairs[0].a);
     const net = RewardNet.create({ obsDim: pairs[0].a.obsDim, actDim: pairs[0].a.actDim, members: 3, hidden: [8] }, new Rng(2));
     try {
-      // Pairs 0-9 labelled twice (once more at the end), 5 skips.
-      const labels: Label[] = [...pairs.map((p) => oracle(p)), ...pairs.slice(0, 10).map((p) => oracle(p, 'bob'))];
-      for (const i of [3, 50, 51, 120, 299]) labels[i] = { id: `skip-${i}`, pairId: pairs[i].id, teacher: 'oracle', kind: 'skip', reason: 'unsure' };
-      const byId = new Map(pairs.map((p) => [p.id, p]));
-      const tally = new SegmentReturns();
-      let got = Number.NaN;
-      let calls = 0;
-      const src = tally.watch(labelledPairSource(labels, (ids) => ids.map((id) => byId.get(id) as Pair), 64));
-      await trainRewardModelFrom(net, src, { rng: new Rng(3), epochs: 2 }, (rows) => {
-        calls++;
-        expect(rows.H).toBe(10);
-        got = tally.correlation(net, rows);
-      });
-      expect(calls).toBe(1);
-      // The old path, after training: the distinct segments of the labelled (non-skip) pairs in a Map.
+      store.putPairs(pairs);
+      store.putTeacher({ id: 'oracle', kind: 'synthetic' });
+      store.addLabels(pairs.map((p) => oracle(p)));
+      // The old path: every labelled pair in memory, its segments in a Map.
+      const old = store.teacherLabels();
       const segs = new Map<string, Segment>();
-      for (const [i, l] of labels.entries()) {
-        if (l.kind === 'skip') continue;
-        const p = i < pairs.length ? pairs[i] : pairs[i - pairs.length];
+      for (const p of old.pairs) {
         segs.set(p.a.id, p.a);
         segs.set(p.b.id, p.b);
       }
       const list = [...segs.values()];
-      expect(list.length).toBeGreaterThan(60);
-      expect(got).toBe(pearson(net.meanSegmentSums(list), list.map(segmentReturn)));
-      expect(Number.isFinite(got)).toBe(true);
+      const expected = pearson(net.meanSegmentSums(list), list.map(segmentReturn));
+      const get = vi.spyOn(LabelStore.prototype, 'getPairs');
+      const one = vi.spyOn(LabelStore.prototype, 'getSegment');
+      // Pairs repeated (a pair labelled twice) change nothing.
+      const ids = [...old.labels.map((l) => l.pairId), old.labels[5].pairId];
+      expect(segmentReturnCorrelation(net, store, ids)).toBe(expected);
+      expect(get).not.toHaveBeenCalled();
+      expect(one.mock.calls.map(([id]) => id)).toEqual(list.map((g) => g.id));
+      // 1,300 pairs over the 70 segments: every segment is met.
+      expect(list.length).toBe(70);
     } finally {
       net.dispose();
+      store.close();
     }
   });
 });
@@ -290,7 +287,7 @@ describe('offline reward stage: the labelled pairs a chunk at a time', () => {
     expect(whole).not.toHaveBeenCalled();
     expect(labelled).not.toHaveBeenCalled();
     const sizes = get.mock.calls.map(([ids]) => ids.length);
-    // Training reads the 1,200 labelled pairs in two chunks; the correlation reads nothing more.
+    // Training reads the 1,200 labelled pairs in two chunks (the correlation reads segments by id).
     expect(sizes).toEqual([LABELLED_CHUNK, 200]);
     vi.restoreAllMocks();
 
