@@ -69,7 +69,7 @@ import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '.
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
-import { REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
+import { meanOverMembers, REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segments.js';
@@ -81,7 +81,7 @@ import type { VlmMakeOptions } from './teachers/vlm.js';
 import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, TRAIN_DEFAULTS, type TrainResult, trainRewardModel, trainResultSummary } from './train.js';
+import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -892,7 +892,74 @@ export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count:
 
 /** One key for the pairs (a, b) and (b, a). */
 function unorderedKey(a: Segment, b: Segment): string {
-  return [a.id, b.id].sort().join('|');
+  return unorderedIdKey(a.id, b.id);
+}
+
+/** unorderedKey of two segment ids. */
+function unorderedIdKey(a: string, b: string): string {
+  return [a, b].sort().join('|');
+}
+
+/**
+ * The teacher's preferences (store.teacherPreferences) as a training source whose pairs are read
+ * from the store LABELLED_CHUNK at a time: the same labels and pairs as store.teacherLabels, without
+ * every labelled pair's segments (or every label as an object) at once.
+ */
+function storeSource(store: LabelStore, prefs: ReturnType<LabelStore['teacherPreferences']>): LabelledPairSource {
+  return preferenceSource(prefs, (ids) => store.getPairs(ids), LABELLED_CHUNK);
+}
+
+/**
+ * pearson(net.meanSegmentSums(list), list.map(segmentReturn)) over `list`: the distinct segments
+ * of the pairs of `pairIds` (each pair's a, then b, a segment where it is first met), found from
+ * the pairs' segment ids and read one segment at a time (each once), keeping only the segments'
+ * input rows and returns. The rows go through net.predictRows as one array, as meanSegmentSums
+ * sends them, and are summed in its order, so the number is the same to the last bit.
+ */
+export function segmentReturnCorrelation(net: RewardNet, store: LabelStore, pairIds: readonly string[]): number {
+  const order = new Set<string>();
+  const distinctPairs = [...new Set(pairIds)];
+  for (let i = 0; i < distinctPairs.length; i += LABELLED_CHUNK) {
+    for (const p of store.pairSegmentIds(distinctPairs.slice(i, i + LABELLED_CHUNK))) {
+      order.add(p.segA);
+      order.add(p.segB);
+    }
+  }
+  const S = order.size;
+  const w = net.inDim;
+  let H = -1;
+  let rows = new Float32Array(0);
+  const returns = new Array<number>(S).fill(0);
+  let j = 0;
+  for (const id of order) {
+    const g = store.getSegment(id);
+    if (!g) throw new InputError(store.path, `pair references missing segment ${id}`, 'pairs');
+    if (H < 0) {
+      H = g.length;
+      rows = new Float32Array(S * H * w);
+    }
+    if (g.length !== H) throw new RangeError(`segment ${g.id} has ${g.length} steps, the first segment ${H}`);
+    if (g.obsDim !== net.config.obsDim || g.actDim !== net.config.actDim) {
+      throw new RangeError(`segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the reward network expects ${net.config.obsDim}/${net.config.actDim}`);
+    }
+    net.segmentInputRows(g, rows.subarray(j * H * w, (j + 1) * H * w));
+    returns[j] = segmentReturn(g);
+    j++;
+  }
+  const n = S * Math.max(H, 0);
+  const per = net.predictRows(rows, n);
+  rows = new Float32Array(0);
+  // As RewardNet.segmentSums, then meanSegmentSums: each member's sum per segment (float32), the members' mean.
+  const m = net.members;
+  const sums = new Float32Array(m * S);
+  for (let k = 0; k < m; k++) {
+    for (let s = 0; s < S; s++) {
+      let acc = 0;
+      for (let i = 0; i < H; i++) acc += per[k * n + s * H + i];
+      sums[k * S + s] = acc;
+    }
+  }
+  return pearson(meanOverMembers(sums, m, new Float64Array(S)), returns);
 }
 
 /**
@@ -965,11 +1032,10 @@ export function roundSize(cfg: Pick<OfflineConfig, 'labels' | 'queryRounds'>): n
   return Math.ceil(cfg.labels / cfg.queryRounds);
 }
 
-/** A reward-model ensemble of the run's settings trained on `pairs`/`labels` (the caller disposes it). */
+/** A reward-model ensemble of the run's settings trained on the labelled pairs of `src` (the caller disposes it). */
 async function fitRewardNet(
   c: Ctx,
-  pairs: readonly Pair[],
-  labels: readonly Label[],
+  src: LabelledPairSource,
   inputs: Pick<RewardNetConfig, 'input' | 'ignoreObs'>,
   rng: Rng,
   label: string,
@@ -979,7 +1045,7 @@ async function fitRewardNet(
   const net = RewardNet.create({ ...inputs, obsDim: c.envSpec.obsDim, actDim: c.envSpec.actDim, members: cfg.rewardMembers, hidden: cfg.rewardHidden, preferenceModel: cfg.preferenceModel }, rng.fork('net'));
   try {
     const progress = c.progress(label, cfg.rewardEpochs, 'epochs');
-    const res = await trainRewardModel(net, pairs, labels, {
+    const res = await trainRewardModelFrom(net, src, {
       ...rewardTrainOptions(cfg),
       preferenceModel: cfg.preferenceModel,
       rng: rng.fork('train'),
@@ -1029,8 +1095,8 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
   const round = Math.ceil(have / size);
   const k = Math.min(size, cfg.labels - have);
   const rng = new Rng(cfg.seed).fork(`offline-query-${round}`);
-  const stored = allPairs(store);
-  const storedKeys = new Set(stored.map((p) => unorderedKey(p.a, p.b)));
+  // The stored pairs' keys from their segment ids alone (no segments read).
+  const storedKeys = new Set(store.pairSegmentIds().map((p) => unorderedIdKey(p.segA, p.segB)));
   const draw = rng.fork('candidates');
   const candidates = sampleDistinctPairs(() => segs.sample(2, draw) as [Segment, Segment], k * cfg.queryOversample, true).filter(
     (p) => !storedKeys.has(unorderedKey(p.a, p.b)),
@@ -1039,19 +1105,23 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
     c.log.warn(`query round ${round}: no segment pair of ${cfg.dataset} is left that has not been asked already; stopping at ${have} pairs`);
     return 0;
   }
-  const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
+  // The teacher's preferences as columns, without their pairs' segments: training reads those a chunk at a time.
+  const prefs = store.teacherPreferences({ keep: (t) => labelsOf(teacher, t) });
+  const preferences = prefs.pairIds.length;
   let net: RewardNet | null = null;
   let res: TrainResult | null = null;
   try {
     // k-center alone spreads the pairs by their features: it needs no model.
-    if (pairs.length > 0 && cfg.query !== 'kcenter') {
-      ({ net, res } = await fitRewardNet(c, pairs, labels, { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${pairs.length} preferences)`));
+    if (preferences > 0 && cfg.query !== 'kcenter') {
+      ({ net, res } = await fitRewardNet(c, storeSource(store, prefs), { input: cfg.rewardInput, ignoreObs: [] }, rng.fork('reward'), `query round ${round}: reward model (${preferences} preferences)`));
     }
     const model = net;
+    // k-center's centres: every stored pair (allPairs' order), read a chunk at a time and only by k-center.
+    const ids = allPairIds(store);
     const sel = selectQueries(candidates, Math.min(k, candidates.length), cfg.query, {
       rng: rng.fork('select'),
       predict: model ? (p) => model.pairProbs(p) : undefined,
-      labelled: stored,
+      labelledChunks: { count: ids.length, chunks: () => pairChunks(store, ids) },
     });
     const added = store.putPairs(sel.pairs, { round }).added;
     const meanOf = (idx: ArrayLike<number> | null): number | null => {
@@ -1063,7 +1133,7 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
     };
     const record: QueryRound = {
       round,
-      trainedOn: net ? pairs.length : 0,
+      trainedOn: net ? preferences : 0,
       valAccuracy: res?.valAccuracy ?? null,
       candidates: candidates.length,
       selected: sel.pairs.length,
@@ -1086,7 +1156,7 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
     if (sel.fallback) c.log.warn(`query round ${round}: ${sel.fallback}`);
     c.log.info(
       `query round ${round}: ${sel.pairs.length} of ${candidates.length} candidate pairs chosen by ${sel.used}` +
-        (res ? ` (reward model on ${pairs.length} preferences, held-out accuracy ${fmt(res.valAccuracy)})` : '') +
+        (res ? ` (reward model on ${preferences} preferences, held-out accuracy ${fmt(res.valAccuracy)})` : '') +
         (record.meanScoreSelected !== null ? `; mean score ${fmt(record.meanScoreSelected)} chosen vs ${fmt(record.meanScoreCandidates ?? Number.NaN)} over the candidates` : ''),
     );
     return added;
@@ -1368,8 +1438,11 @@ async function stageReward(c: Ctx): Promise<boolean> {
   need(c, 'reward', 'label');
   const store = c.store();
   const { teacher } = readJson<{ teacher: string }>(join(c.run.path, P.labels));
-  const { pairs, labels } = store.teacherLabels({ keep: (t) => labelsOf(teacher, t) });
-  const timeouts = pairs.length === 0 ? store.counts().timeouts : 0;
+  const keep = (t: string) => labelsOf(teacher, t);
+  // The preferences alone, as columns: the pairs' segments are read a chunk at a time where they are used.
+  const prefs = store.teacherPreferences({ keep });
+  const preferences = prefs.pairIds.length;
+  const timeouts = preferences === 0 ? store.counts().timeouts : 0;
   if (timeouts > 0 && !store.labels().some((l) => labelsOf(teacher, l.teacher) && !isTimeoutSkip(l))) {
     const file = join(c.run.path, 'labels.sqlite');
     throw new InputError(
@@ -1377,7 +1450,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
       `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; prefrl offline --resume ${shellQuote(c.run.path)} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
     );
   }
-  if (pairs.length === 0) {
+  if (preferences === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
     throw new InputError(
@@ -1392,11 +1465,13 @@ async function stageReward(c: Ctx): Promise<boolean> {
   if (cfg.rewardSelectInputs) {
     const workers = selectionWorkers(cfg.rewardSelectWorkers);
     c.log.info(
-      `choosing the reward model's inputs from ${pairs.length - labels.filter((l) => l.kind === 'skip').length} preference labels (forward selection, cross-validated${workers > 0 ? `, ${workers} worker threads` : ''})...`,
+      `choosing the reward model's inputs from ${preferences} preference labels (forward selection, cross-validated${workers > 0 ? `, ${workers} worker threads` : ''})...`,
     );
     // One progress bar per step of the forward selection: step k scores every input not yet kept.
     let bar: { step: number; progress: Progress } | null = null;
-    selection = await selectInputs(pairs, labels, {
+    // The forward selection takes the pairs themselves (held only while it runs).
+    const held = store.teacherLabels({ keep });
+    selection = await selectInputs(held.pairs, held.labels, {
       input: cfg.rewardInput,
       obsDim: c.envSpec.obsDim,
       actDim: c.envSpec.actDim,
@@ -1420,28 +1495,23 @@ async function stageReward(c: Ctx): Promise<boolean> {
     c.log.info(`input selection: the reward model sees ${describeSelection(selection)}`);
   }
   // Ties train as soft labels, so they count among the preferences here; said apart as in prefrl reward.
-  const ties = labels.filter(isTie).length;
-  const { net, res } = await fitRewardNet(c, pairs, labels, inputs, rng, `reward model (${pairs.length} preferences)`, (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)));
+  let ties = 0;
+  for (const y of prefs.probFirst) if (isTie({ kind: 'preference', probFirst: y })) ties++;
+  const { net, res } = await fitRewardNet(c, storeSource(store, prefs), inputs, rng, `reward model (${preferences} preferences)`, (m) => c.run.metrics.log(m.epoch, epochMetricsRecord(m)));
   try {
-    net.meta = { ...net.meta, teacher, preferences: pairs.length, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
+    net.meta = { ...net.meta, teacher, preferences, dataset: cfg.dataset, valAccuracy: res.valAccuracy, ...(selection ? { inputSelection: selectionRecord(selection) } : {}) };
     net.save(join(c.run.path, P.rewardModel));
     // How the learned segment returns rank the labelled segments against their true returns.
-    const segs = new Map<string, Segment>();
-    for (const p of pairs) {
-      segs.set(p.a.id, p.a);
-      segs.set(p.b.id, p.b);
-    }
-    const list = [...segs.values()];
-    const segmentCorrelation = pearson(net.meanSegmentSums(list), list.map(segmentReturn));
+    const segmentCorrelation = segmentReturnCorrelation(net, store, prefs.pairIds);
     c.run.writeJson(P.reward, {
-      preferences: pairs.length,
+      preferences,
       ties,
       ...trainResultSummary(res),
       segmentReturnCorrelation: segmentCorrelation,
       preferenceModel: res.preferenceModel,
       ...(selection ? { inputSelection: selectionRecord(selection) } : {}),
     });
-    c.log.info(`reward: ${pairs.length} preferences (${ties} of them ties), held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
+    c.log.info(`reward: ${preferences} preferences (${ties} of them ties), held-out accuracy ${fmt(res.valAccuracy)}, segment-return correlation ${fmt(segmentCorrelation)}`);
   } finally {
     net.dispose();
   }

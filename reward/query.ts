@@ -127,25 +127,78 @@ export interface FeatureOptions {
 /** Raw pair features, row-major [pairs.length, dim] (see the header). */
 export function pairFeatures(pairs: readonly Pair[], stride = 1): { data: Float64Array; dim: number } {
   if (pairs.length === 0) return { data: new Float64Array(0), dim: 0 };
+  const shape = featureShape(pairs[0].a, stride);
+  const data = new Float64Array(pairs.length * shape.dim);
+  writePairFeatures(pairs, shape, data, 0);
+  return { data, dim: shape.dim };
+}
+
+/** The feature layout of pairs shaped like `first` (a segment of the first pair). */
+interface FeatureShape {
+  readonly obsDim: number;
+  readonly actDim: number;
+  readonly length: number;
+  readonly stride: number;
+  /** Width of one segment's half of the row, and of the whole row. */
+  readonly half: number;
+  readonly dim: number;
+}
+
+function featureShape(first: Segment, stride: number): FeatureShape {
   if (!(Number.isInteger(stride) && stride >= 1)) throw new RangeError(`pairFeatures: stride must be a positive integer, got ${stride}`);
-  const { obsDim, actDim, length } = pairs[0].a;
-  const steps = Math.ceil(length / stride);
-  const half = steps * (obsDim + actDim);
-  const dim = 2 * half;
-  const data = new Float64Array(pairs.length * dim);
+  const { obsDim, actDim, length } = first;
+  const half = Math.ceil(length / stride) * (obsDim + actDim);
+  return { obsDim, actDim, length, stride, half, dim: 2 * half };
+}
+
+/** Write the features of `pairs` into rows row0, row0 + 1, ... of `data` ([rows, shape.dim]). */
+function writePairFeatures(pairs: readonly Pair[], shape: FeatureShape, data: Float64Array, row0: number): void {
+  const { obsDim, actDim, length, stride, half, dim } = shape;
   pairs.forEach((p, i) => {
     [p.a, p.b].forEach((s, side) => {
       if (s.obsDim !== obsDim || s.actDim !== actDim || s.length !== length) {
         throw new RangeError(`pairFeatures: segment ${s.id} differs in shape from the first pair's`);
       }
-      let o = i * dim + side * half;
+      let o = (row0 + i) * dim + side * half;
       for (let t = 0; t < length; t += stride) {
         for (let d = 0; d < obsDim; d++) data[o++] = s.obs[t * obsDim + d];
         for (let d = 0; d < actDim; d++) data[o++] = s.actions[t * actDim + d];
       }
     });
   });
-  return { data, dim };
+}
+
+/**
+ * Already-labelled pairs given a chunk at a time (k-center's centres): `count` pairs in all,
+ * `chunks()` yields them in order. Only their features are kept, never every pair's segments.
+ */
+export interface LabelledChunks {
+  readonly count: number;
+  readonly chunks: () => Iterable<readonly Pair[]>;
+}
+
+/**
+ * pairFeatures of the candidates followed by the labelled pairs (an array, or chunks): the same
+ * rows as pairFeatures([...candidates, ...labelled]).
+ */
+function candidateFeatures(candidates: readonly Pair[], labelled: readonly Pair[] | LabelledChunks, stride: number): { data: Float64Array; dim: number; nLabelled: number } {
+  if (Array.isArray(labelled)) return { ...pairFeatures([...candidates, ...(labelled as readonly Pair[])], stride), nLabelled: labelled.length };
+  const lc = labelled as LabelledChunks;
+  if (candidates.length === 0) {
+    const all = [...lc.chunks()].flat();
+    return { ...pairFeatures(all, stride), nLabelled: all.length };
+  }
+  const shape = featureShape(candidates[0].a, stride);
+  const data = new Float64Array((candidates.length + lc.count) * shape.dim);
+  writePairFeatures(candidates, shape, data, 0);
+  let row = candidates.length;
+  for (const chunk of lc.chunks()) {
+    if (row + chunk.length > candidates.length + lc.count) throw new RangeError(`selectQueries: the labelled chunks hold more than the ${lc.count} pairs they announce`);
+    writePairFeatures(chunk, shape, data, row);
+    row += chunk.length;
+  }
+  if (row !== candidates.length + lc.count) throw new RangeError(`selectQueries: the labelled chunks hold ${row - candidates.length} pairs, not the ${lc.count} they announce`);
+  return { data, dim: shape.dim, nLabelled: lc.count };
 }
 
 /** Mean and population std of column `col` of a row-major [rows, width] matrix. */
@@ -219,6 +272,11 @@ export interface SelectOptions {
   readonly predict?: (pairs: readonly Pair[]) => Float32Array;
   /** Already-labelled pairs: initial k-center centres. */
   readonly labelled?: readonly Pair[];
+  /**
+   * The same as `labelled`, given a chunk at a time (not with `labelled`): read only by the
+   * k-center methods, and only their features are kept, never every pair's segments.
+   */
+  readonly labelledChunks?: LabelledChunks;
   /** Fraction of candidates kept by score before k-center in kcenter-* methods (default 0.5). */
   readonly topFraction?: number;
   readonly features?: FeatureOptions;
@@ -277,6 +335,7 @@ export function selectQueries(candidates: readonly Pair[], k: number, method: Qu
   if (!QUERY_METHODS.includes(method)) throw new RangeError(`selectQueries: unknown method "${method}" (expected ${QUERY_METHODS.join(', ')})`);
   if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`selectQueries: k must be a non-negative integer, got ${k}`);
   if (k > candidates.length) throw new RangeError(`selectQueries: asked for ${k} queries from ${candidates.length} candidates`);
+  if (opts.labelled && opts.labelledChunks) throw new RangeError('selectQueries: give the labelled pairs as labelled or as labelledChunks, not both');
   const done = (indices: Int32Array, used: QueryMethod, extra: { fallback?: string; scores?: Float64Array } = {}): Selection => ({
     pairs: Array.from(indices, (i) => candidates[i]),
     indices,
@@ -302,11 +361,9 @@ export function selectQueries(candidates: readonly Pair[], k: number, method: Qu
     if (!(frac > 0 && frac <= 1)) throw new RangeError(`selectQueries: topFraction must be in (0, 1], got ${frac}`);
     among = topK(scores, Math.max(k, Math.floor(frac * candidates.length)));
   }
-  const labelled = opts.labelled ?? [];
-  const all = [...candidates, ...labelled];
-  const { data, dim } = pairFeatures(all, opts.features?.stride ?? 1);
+  const { data, dim, nLabelled } = candidateFeatures(candidates, opts.labelledChunks ?? opts.labelled ?? [], opts.features?.stride ?? 1);
   if (opts.features?.normalize ?? true) normalizeColumns(data, dim);
-  const centres = Int32Array.from(labelled, (_, i) => candidates.length + i);
+  const centres = Int32Array.from({ length: nLabelled }, (_, i) => candidates.length + i);
   const picked = kCenterGreedy(data, dim, k, { among: among ?? Int32Array.from(candidates, (_, i) => i), centres, rng: opts.rng });
   return done(picked, method, scores ? { scores } : {});
 }

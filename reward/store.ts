@@ -1172,6 +1172,42 @@ export class LabelStore {
     return r?.id;
   }
 
+  /**
+   * The labels teacherLabels({ keep }) returns (preferences only, in its order: labels[i] is its
+   * labels[i]) as three columns: label ids, pair ids and probFirst; without reading any pair's
+   * segments or making label objects, the rows read one at a time.
+   */
+  teacherPreferences(opts: { keep?: (teacher: string) => boolean } = {}): { ids: string[]; pairIds: string[]; probFirst: Float64Array } {
+    const st = this.live().prepare(
+      `SELECT l.id AS id, l.pair_id AS pair_id, l.teacher AS teacher, l.prob_first AS prob_first FROM labels l JOIN pairs p ON p.id = l.pair_id
+       WHERE l.kind IN ${LABELLED_KINDS({})}
+       ORDER BY p.round, p.rowid, l.created_at, l.rowid`,
+    );
+    const ids: string[] = [];
+    const pairIds: string[] = [];
+    const probs: number[] = [];
+    for (const r of st.iterate() as Iterable<{ id: string; pair_id: string; teacher: string; prob_first: number }>) {
+      if (opts.keep && !opts.keep(r.teacher)) continue;
+      ids.push(r.id);
+      pairIds.push(r.pair_id);
+      probs.push(r.prob_first);
+    }
+    return { ids, pairIds, probFirst: Float64Array.from(probs) };
+  }
+
+  /** The segment ids (a, b) of the pairs of `ids` (every stored pair without it), without reading segments; an unknown id throws. */
+  pairSegmentIds(ids?: readonly string[]): { id: string; segA: string; segB: string }[] {
+    if (ids === undefined) {
+      return (this.statement('SELECT id, seg_a, seg_b FROM pairs ORDER BY round, rowid').all() as { id: string; seg_a: string; seg_b: string }[]).map((r) => ({ id: r.id, segA: r.seg_a, segB: r.seg_b }));
+    }
+    const st = this.statement('SELECT id, seg_a, seg_b FROM pairs WHERE id = ?');
+    return ids.map((id) => {
+      const r = st.get(id) as { id: string; seg_a: string; seg_b: string } | undefined;
+      if (!r) throw new InputError(this.path, `no pair ${id}`, 'pairs');
+      return { id: r.id, segA: r.seg_a, segB: r.seg_b };
+    });
+  }
+
   /** Delete expired leases (housekeeping; expired leases are ignored anyway). Returns how many. */
   pruneLeases(now: number = this.nowMs()): number {
     return this.live().prepare('DELETE FROM leases WHERE expires_at <= ?').run(now).changes;

@@ -576,14 +576,157 @@ export function segmentsEnv(pairs: readonly Pair[]): ModelEnv | undefined {
 }
 
 /**
+ * Labelled pairs as one training call reads them: the preference labels (skips left out) with the
+ * ids of their pairs, and the pairs themselves, visited in that order by `forEachPair`, which
+ * may read them a chunk at a time (the training keeps only their input rows, packed).
+ */
+export interface LabelledPairSource {
+  /** pairIds[i]: the pair that preference label i labels (a pair appears once per label). */
+  readonly pairIds: readonly string[];
+  /** [n] raw label probFirst, in [0, 1]. */
+  readonly labels: Float64Array;
+  /** Skip labels left out. */
+  readonly skipped: number;
+  /** Call `visit(pair, i)` for i = 0 .. n - 1 in order, pair being the pair of pairIds[i]. */
+  readonly forEachPair: (visit: (pair: Pair, i: number) => void) => void;
+}
+
+/** Pairs a LabelledPairSource built by labelledPairSource reads at a time. */
+export const SOURCE_CHUNK = 1000;
+
+/**
+ * The preference labels of `labels` as a LabelledPairSource whose pairs `readPairs(ids)` reads,
+ * SOURCE_CHUNK ids at a time (so only one chunk of pairs' segments is held at once); a pair read
+ * that is not the one asked for throws.
+ */
+export function labelledPairSource(labels: readonly Label[], readPairs: (ids: readonly string[]) => readonly Pair[], chunk = SOURCE_CHUNK): LabelledPairSource {
+  const ids: string[] = [];
+  const ys: number[] = [];
+  let skipped = 0;
+  for (const l of labels) {
+    if (l.kind === 'skip') {
+      skipped++;
+      continue;
+    }
+    if (!(l.probFirst >= 0 && l.probFirst <= 1)) throw new RangeError(`train: label ${l.id} has probFirst ${l.probFirst}, outside [0, 1]`);
+    ids.push(l.pairId);
+    ys.push(l.probFirst);
+  }
+  return chunkedSource(ids, Float64Array.from(ys), skipped, readPairs, chunk);
+}
+
+/**
+ * Preference labels given as columns (label ids, pair ids, probFirst; no skips) as a
+ * LabelledPairSource whose pairs `readPairs(ids)` reads, `chunk` ids at a time: the same source
+ * labelledPairSource makes of the same labels as objects.
+ */
+export function preferenceSource(
+  cols: { readonly ids: readonly string[]; readonly pairIds: readonly string[]; readonly probFirst: Float64Array },
+  readPairs: (ids: readonly string[]) => readonly Pair[],
+  chunk = SOURCE_CHUNK,
+): LabelledPairSource {
+  const n = cols.pairIds.length;
+  if (cols.ids.length !== n || cols.probFirst.length !== n) throw new RangeError(`train: ${cols.ids.length} label ids, ${n} pair ids and ${cols.probFirst.length} probFirst values (need one each per label)`);
+  for (let i = 0; i < n; i++) {
+    const y = cols.probFirst[i];
+    if (!(y >= 0 && y <= 1)) throw new RangeError(`train: label ${cols.ids[i]} has probFirst ${y}, outside [0, 1]`);
+  }
+  return chunkedSource(cols.pairIds, cols.probFirst, 0, readPairs, chunk);
+}
+
+function chunkedSource(ids: readonly string[], labels: Float64Array, skipped: number, readPairs: (ids: readonly string[]) => readonly Pair[], chunk: number): LabelledPairSource {
+  return {
+    pairIds: ids,
+    labels,
+    skipped,
+    forEachPair: (visit) => {
+      for (let start = 0; start < ids.length; start += chunk) {
+        const want = ids.slice(start, start + chunk);
+        const got = readPairs(want);
+        want.forEach((id, j) => {
+          const p = got[j];
+          if (!p || p.id !== id) throw new RangeError(`train: label ${start + j} is for pair ${id}, but the pairs read give ${p ? p.id : 'none'} there`);
+          visit(p, start + j);
+        });
+      }
+    },
+  };
+}
+
+/** In-memory pairs as a LabelledPairSource (labels[i] labels pairs[i]; checked as labelledPairs does). */
+export function pairsSource(pairs: readonly Pair[], labels: readonly Label[]): LabelledPairSource {
+  const lp = labelledPairs(pairs, labels);
+  return { pairIds: lp.pairs.map((p) => p.id), labels: lp.labels, skipped: lp.skipped, forEachPair: (visit) => lp.pairs.forEach(visit) };
+}
+
+/**
+ * The raw input rows of the source's pairs, written straight into the training and held-out
+ * arrays (pair trainIdx[j] at slot j of `train`, valIdx[j] at slot j of `val`), in pair order,
+ * with pairRows' checks; and the env of the segments as segmentsEnv gives it.
+ */
+function packSplitRows(
+  net: RewardNet,
+  src: LabelledPairSource,
+  trainIdx: readonly number[],
+  valIdx: readonly number[],
+): { H: number; train: Float32Array; val: Float32Array; env: ModelEnv | undefined } {
+  const n = src.pairIds.length;
+  const slot = new Int32Array(n);
+  trainIdx.forEach((i, j) => (slot[i] = j));
+  valIdx.forEach((i, j) => (slot[i] = trainIdx.length + j));
+  const w = net.inDim;
+  let H = 0;
+  let seg = 0;
+  let train = new Float32Array(0);
+  let val = new Float32Array(0);
+  let envId: string | undefined;
+  let modelHash: string | undefined;
+  let sameEnv = true;
+  src.forEachPair((p, i) => {
+    if (i === 0) {
+      H = p.a.length;
+      seg = 2 * H * w;
+      train = new Float32Array(trainIdx.length * seg);
+      val = new Float32Array(valIdx.length * seg);
+      ({ envId, modelHash } = p.a);
+    }
+    const s = slot[i];
+    const dest = s < trainIdx.length ? train.subarray(s * seg, (s + 1) * seg) : val.subarray((s - trainIdx.length) * seg, (s - trainIdx.length + 1) * seg);
+    for (const [j, g] of [p.a, p.b].entries()) {
+      if (g.length !== H) throw new RangeError(`train: all segments must have the same length; pair ${p.id} has ${g.length} steps, the first pair ${H}`);
+      if (g.obsDim !== net.config.obsDim || g.actDim !== net.config.actDim) {
+        throw new RangeError(`train: segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
+      }
+      net.segmentInputRows(g, dest.subarray(j * H * w, (j + 1) * H * w));
+      if (g.envId !== envId || g.modelHash !== modelHash) sameEnv = false;
+    }
+  });
+  const known = !!envId && envId !== 'unknown' && !!modelHash && modelHash !== 'unknown';
+  return { H, train, val, env: known && sameEnv ? { id: envId as string, modelHash: modelHash as string } : undefined };
+}
+
+/**
  * Train `net` in place on labelled pairs (labels[i] labels pairs[i]; skips ignored) and
  * record the preference model in its config. See the header for the procedure.
  */
 export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], labels: readonly Label[], options: TrainOptions): Promise<TrainResult> {
   const o = resolveTrainOptions(net, options);
+  return trainOnSource(net, pairsSource(pairs, labels), o, options);
+}
+
+/**
+ * trainRewardModel on a LabelledPairSource: the same training, the same weights; only the
+ * pairs' packed input rows are held (the training and held-out rows, one array each), never
+ * every pair's segments, when the source reads them a chunk at a time.
+ */
+export async function trainRewardModelFrom(net: RewardNet, src: LabelledPairSource, options: TrainOptions): Promise<TrainResult> {
+  const o = resolveTrainOptions(net, options);
+  return trainOnSource(net, src, o, options);
+}
+
+async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: ResolvedTrainOptions, options: TrainOptions): Promise<TrainResult> {
   const { onEpoch, onStep } = options;
-  const lp = labelledPairs(pairs, labels);
-  const n = lp.pairs.length;
+  const n = src.pairIds.length;
   if (n === 0) throw new RangeError('train: no preference labels (every label is a skip, or there are none)');
 
   // Validation split.
@@ -592,18 +735,11 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   const valIdx = Array.from(perm.subarray(0, nVal)).sort((a, b) => a - b);
   const trainIdx = Array.from(perm.subarray(nVal)).sort((a, b) => a - b);
 
-  // Inputs: fit the normaliser on the training transitions, then normalise everything.
-  const all = pairRows(net, lp.pairs);
-  const seg = 2 * all.H * net.inDim;
-  const pick = (idx: number[]): Float32Array => {
-    const out = new Float32Array(idx.length * seg);
-    idx.forEach((i, j) => out.set(all.rows.subarray(i * seg, (i + 1) * seg), j * seg));
-    return out;
-  };
-  const trainRaw = pick(trainIdx);
-  if (o.fitNormalizer) net.setNormalizer(InputNormalizer.fit(trainRaw, net.inDim));
-  const train: PairData = { n: trainIdx.length, H: all.H, inDim: net.inDim, rows: net.normalizer.apply(trainRaw), labels: Float64Array.from(trainIdx, (i) => lp.labels[i]) };
-  const val: PairData = { n: nVal, H: all.H, inDim: net.inDim, rows: net.normalizer.apply(pick(valIdx)), labels: Float64Array.from(valIdx, (i) => lp.labels[i]) };
+  // Inputs: fit the normaliser on the training transitions, then normalise everything (in place).
+  const packed = packSplitRows(net, src, trainIdx, valIdx);
+  if (o.fitNormalizer) net.setNormalizer(InputNormalizer.fit(packed.train, net.inDim));
+  const train: PairData = { n: trainIdx.length, H: packed.H, inDim: net.inDim, rows: net.normalizer.apply(packed.train), labels: Float64Array.from(trainIdx, (i) => src.labels[i]) };
+  const val: PairData = { n: nVal, H: packed.H, inDim: net.inDim, rows: net.normalizer.apply(packed.val), labels: Float64Array.from(valIdx, (i) => src.labels[i]) };
   net.setPreferenceModel(o.preferenceModel);
 
   const m = net.members;
@@ -681,7 +817,7 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
   const final = evaluate(net, val, o.temperature, o.flipRate);
   // Saved with the model: the temperature is part of the preference model's meaning, and the
   // env of the segments tells later users (iql, train --reward model:) which env it rewards.
-  const env = segmentsEnv(lp.pairs);
+  const env = packed.env;
   net.meta = {
     ...net.meta,
     ...(env ? { env } : {}),
@@ -711,8 +847,8 @@ export async function trainRewardModel(net: RewardNet, pairs: readonly Pair[], l
     bestEpoch,
     trainPairs: train.n,
     valPairs: nVal,
-    valPairIds: valIdx.map((i) => lp.pairs[i].id),
-    skipped: lp.skipped,
+    valPairIds: valIdx.map((i) => src.pairIds[i]),
+    skipped: src.skipped,
     valAccuracy: final.accuracy,
     valNll: final.nll,
     stoppedEarly,

@@ -373,9 +373,10 @@ describe('offline pipeline: the dataset around the reward stage', () => {
     expect(read.mock.calls).toEqual([[data, { transitionsOnly: false }]]);
 
     // The file is replaced by other data while the reward stage runs: relabel refuses it.
-    const swap = vi.spyOn(LabelStore.prototype, 'teacherLabels').mockImplementation(function (this: LabelStore, opts) {
+    // (The reward stage reads the teacher's preferences as columns: teacherPreferences.)
+    const swap = vi.spyOn(LabelStore.prototype, 'teacherPreferences').mockImplementation(function (this: LabelStore, opts) {
       swap.mockRestore();
-      const out = this.teacherLabels(opts);
+      const out = this.teacherPreferences(opts);
       copyFileSync(other, data);
       return out;
     });
