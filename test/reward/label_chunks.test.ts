@@ -193,6 +193,16 @@ describe('prefrl label, a chunk at a time', () => {
       } finally {
         s.close();
       }
+      // Nothing left: the first pair (env check) is all that is read; the pool is not.
+      sizes.length = 0;
+      vi.spyOn(LabelStore.prototype, 'getPairs').mockImplementation(function (this: LabelStore, ids: readonly string[]) {
+        sizes.push(ids.length);
+        return getPairs.call(this, ids);
+      });
+      const again = captureCli();
+      expect(await main(['label', '--store', path, '--teacher', spec1, '--quiet', '--json'], again.ctx), again.err.join('')).toBe(0);
+      expect(lastJson(again.out)).toEqual({ store: path, teacher: spec1, pairs: 1066, alreadyAnswered: 1066, added: 0, preferences: 0, ties: 0, skips: 0 });
+      expect(sizes).toEqual([1]);
     });
   }
 });
