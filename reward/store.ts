@@ -1384,6 +1384,31 @@ export class LabelStore {
     return (this.statement('SELECT COUNT(DISTINCT pair_id) AS n FROM labels WHERE teacher = ?').get(teacher) as { n: number }).n;
   }
 
+  /**
+   * The length and rewards of each pair's segments (a, then b) for the pairs of `ids`, in order,
+   * without their other arrays (the rewards as getPairs decodes them): what a pool's mean return
+   * per step needs. An unknown id throws, as in getPairs.
+   */
+  pairRewards(ids: readonly string[]): { length: number; rewards: Float64Array }[] {
+    const st = this.statement('SELECT id, length, rewards FROM segments WHERE id = ?');
+    const cache = new Map<string, { length: number; rewards: Float64Array }>();
+    const seg = (id: string) => {
+      let s = cache.get(id);
+      if (!s) {
+        const r = st.get(id) as { id: string; length: number; rewards: Buffer } | undefined;
+        if (!r) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
+        s = { length: r.length, rewards: fromBlob(Float64Array, r.rewards, r.length, this.path, `segment ${r.id} rewards`) };
+        cache.set(id, s);
+      }
+      return s;
+    };
+    return ids.flatMap((id) => {
+      const r = this.pairRow(id);
+      if (!r) throw new InputError(this.path, `no pair ${id}`, 'pairs');
+      return [seg(r.seg_a), seg(r.seg_b)];
+    });
+  }
+
   /** Row counts, pending pairs, active leases and per-teacher label counts. */
   counts(now: number = this.nowMs()): StoreCounts {
     const db = this.live();

@@ -15,7 +15,6 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { segmentReturn } from '../../reward/segments.js';
 import { isTie, type LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Pair, Segment, Teacher, TeacherContext } from '../../reward/types.js';
@@ -80,8 +79,8 @@ function* pairsInChunks(store: LabelStore, ids: readonly string[]): Generator<Pa
 /**
  * What the teacher observes of the pool (every stored pair's segments, each pair's a then b, in
  * `ids`' order): the per-step mean return over a horizon and the most common segment length, in
- * one pass over the chunks on first use (the same sum in the same order as over the whole pool),
- * and the pool itself a chunk at a time (poolChunks; HERON) or, only if asked for, whole.
+ * one pass over the segments' rewards on first use (the same sum in the same order as over the
+ * whole pool), and the pool itself a chunk at a time (poolChunks; HERON) or, only if asked for, whole.
  */
 export function labelContext(store: LabelStore, ids: readonly string[], horizon: number): TeacherContext {
   const chunks = function* (): Generator<Segment[]> {
@@ -93,9 +92,13 @@ export function labelContext(store: LabelStore, ids: readonly string[], horizon:
     let ret = 0;
     let steps = 0;
     const lengths = new Map<number, number>();
-    for (const segs of chunks()) {
-      for (const g of segs) {
-        ret += segmentReturn(g);
+    // Only the rewards are read (LabelStore.pairRewards), LABEL_CHUNK pairs at a time; each
+    // segment's return summed step by step as segmentReturn does, then added in pool order.
+    for (let i = 0; i < ids.length; i += LABEL_CHUNK) {
+      for (const g of store.pairRewards(ids.slice(i, i + LABEL_CHUNK))) {
+        let r = 0;
+        for (let t = 0; t < g.length; t++) r += g.rewards[t];
+        ret += r;
         steps += g.length;
         lengths.set(g.length, (lengths.get(g.length) ?? 0) + 1);
       }

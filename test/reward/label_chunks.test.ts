@@ -133,7 +133,12 @@ describe('prefrl label, a chunk at a time', () => {
       expect(segs.length).toBe(2 * 1066);
       let ret = 0;
       for (const g of segs) ret += segmentReturn(g);
-      const ctx = labelContext(s, s.pairIdsToLabel(), spec.horizon);
+      // pairRewards: each pair's a and b, their lengths and rewards as getPairs reads them.
+      const ids = s.pairIdsToLabel();
+      const some = [ids[3], ids[1000], ids[3]];
+      expect(s.pairRewards(some)).toEqual(s.getPairs(some).flatMap((p) => [p.a, p.b]).map((g) => ({ length: g.length, rewards: g.rewards })));
+      expect(() => s.pairRewards(['nope'])).toThrow(/no pair nope/);
+      const ctx = labelContext(s, ids, spec.horizon);
       expect(Object.is(ctx.meanEpisodeReturn, (ret / (1892 * 10 + 240 * 5)) * spec.horizon)).toBe(true);
       expect(ctx.episodeLength).toBe(spec.horizon);
       expect(ctx.segmentLength).toBe(10);
@@ -172,6 +177,12 @@ describe('prefrl label, a chunk at a time', () => {
         sizes.push(ids.length);
         return getPairs.call(this, ids);
       });
+      const rewardSizes: number[] = [];
+      const pairRewards = LabelStore.prototype.pairRewards;
+      vi.spyOn(LabelStore.prototype, 'pairRewards').mockImplementation(function (this: LabelStore, ids: readonly string[]) {
+        rewardSizes.push(ids.length);
+        return pairRewards.call(this, ids);
+      });
       const whole = ['labels', 'labelledPairs', 'teacherLabels', 'pendingPairs'] as const;
       const wholeSpies = whole.map((m) => vi.spyOn(LabelStore.prototype, m));
       const c = captureCli();
@@ -181,9 +192,11 @@ describe('prefrl label, a chunk at a time', () => {
       const t = ref.labels.filter((l) => l.kind === 'preference' && l.probFirst === 0.5).length;
       const p = ref.labels.filter((l) => l.kind === 'preference').length - t;
       expect(out).toEqual({ store: path, teacher: spec1, pairs: 1066, alreadyAnswered: 2, added: 1064, preferences: p, ties: t, skips: 1064 - p - t });
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(LABEL_CHUNK);
-      // The first pair (env check), the pool once (observe), then each pair to label once.
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(1 + 1066 + 1064);
+      expect(Math.max(...sizes, ...rewardSizes)).toBeLessThanOrEqual(LABEL_CHUNK);
+      // The first pair (env check), the pool once (observe: HERON its segments, B-Pref only their
+      // rewards), then each pair to label once.
+      const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      expect([total(sizes), total(rewardSizes)]).toEqual(name === 'heron' ? [1 + 1066 + 1064, 0] : [1 + 1064, 1066]);
       for (const s of wholeSpies) expect(s).not.toHaveBeenCalled();
       const s = LabelStore.open(path, { create: false });
       try {
