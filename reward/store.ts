@@ -1394,6 +1394,57 @@ export class LabelStore {
     });
   }
 
+  /**
+   * The ids of every stored pair in the order `prefrl label` answers them, without reading labels
+   * or segments: the labelled ones (a preference or a skip, by anyone) in labelledPairIds'
+   * order (round, then insertion), then the others in pendingPairIds' order. `unansweredBy`
+   * leaves out the pairs that teacher has a label on (of any kind, timeout skips included; an
+   * undone label is no label).
+   */
+  pairIdsToLabel(opts: { unansweredBy?: string } = {}): string[] {
+    const rows = this.statement(
+      `WITH q AS (
+         SELECT p.id, p.round, p.rowid AS r, p.timed_out, p.answered, p.wanted,
+                EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.kind IN ${LABELLED_KINDS({ includeSkips: true })}) AS labelled
+         FROM pairs p)
+       SELECT q.id FROM q
+       WHERE (q.labelled OR ${PENDING_WHERE('q')})
+         AND (@teacher IS NULL OR NOT EXISTS (SELECT 1 FROM labels t WHERE t.pair_id = q.id AND t.teacher = @teacher))
+       ORDER BY q.labelled DESC, CASE WHEN q.labelled THEN 0 ELSE q.timed_out END, q.round, q.r`,
+    ).all({ teacher: opts.unansweredBy ?? null }) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** How many pairs `teacher` has a label on (of any kind; each pair once). */
+  answeredPairCount(teacher: string): number {
+    return (this.statement('SELECT COUNT(DISTINCT pair_id) AS n FROM labels WHERE teacher = ?').get(teacher) as { n: number }).n;
+  }
+
+  /**
+   * The length and rewards of each pair's segments (a, then b) for the pairs of `ids`, in order,
+   * without their other arrays (the rewards as getPairs decodes them): what a pool's mean return
+   * per step needs. An unknown id throws, as in getPairs.
+   */
+  pairRewards(ids: readonly string[]): { length: number; rewards: Float64Array }[] {
+    const st = this.statement('SELECT id, length, rewards FROM segments WHERE id = ?');
+    const cache = new Map<string, { length: number; rewards: Float64Array }>();
+    const seg = (id: string) => {
+      let s = cache.get(id);
+      if (!s) {
+        const r = st.get(id) as { id: string; length: number; rewards: Buffer } | undefined;
+        if (!r) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
+        s = { length: r.length, rewards: fromBlob(Float64Array, r.rewards, r.length, this.path, `segment ${r.id} rewards`) };
+        cache.set(id, s);
+      }
+      return s;
+    };
+    return ids.flatMap((id) => {
+      const r = this.pairRow(id);
+      if (!r) throw new InputError(this.path, `no pair ${id}`, 'pairs');
+      return [seg(r.seg_a), seg(r.seg_b)];
+    });
+  }
+
   /** Row counts, pending pairs, active leases and per-teacher label counts. */
   counts(now: number = this.nowMs()): StoreCounts {
     const db = this.live();

@@ -15,11 +15,9 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { allPairs } from '../../reward/offline.js';
-import { segmentReturn } from '../../reward/segments.js';
-import { isTie } from '../../reward/store.js';
+import { isTie, type LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
-import type { Teacher } from '../../reward/types.js';
+import type { Pair, Segment, Teacher, TeacherContext } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 
@@ -70,6 +68,63 @@ export function teacherUsage(teacher: Teacher): { metrics: Record<string, number
   return { metrics, line };
 }
 
+/** Pairs whose segments `prefrl label` reads from the store at once, at most (the observe pass's chunks and each batch's reads). */
+export const LABEL_CHUNK = 1000;
+
+/** The pairs of `ids` with their segments, in order, LABEL_CHUNK pairs at a time. */
+function* pairsInChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
+  for (let i = 0; i < ids.length; i += LABEL_CHUNK) yield store.getPairs(ids.slice(i, i + LABEL_CHUNK));
+}
+
+/**
+ * What the teacher observes of the pool (every stored pair's segments, each pair's a then b, in
+ * `ids`' order): the per-step mean return over a horizon and the most common segment length, in
+ * one pass over the segments' rewards on first use (the same sum in the same order as over the
+ * whole pool), and the pool itself a chunk at a time (poolChunks; HERON) or, only if asked for, whole.
+ */
+export function labelContext(store: LabelStore, ids: readonly string[], horizon: number): TeacherContext {
+  const chunks = function* (): Generator<Segment[]> {
+    for (const chunk of pairsInChunks(store, ids)) yield chunk.flatMap((p) => [p.a, p.b]);
+  };
+  let stats: { perStep: number; length: number } | null = null;
+  const poolStats = (): { perStep: number; length: number } => {
+    if (stats) return stats;
+    let ret = 0;
+    let steps = 0;
+    const lengths = new Map<number, number>();
+    // Only the rewards are read (LabelStore.pairRewards), LABEL_CHUNK pairs at a time; each
+    // segment's return summed step by step as segmentReturn does, then added in pool order.
+    for (let i = 0; i < ids.length; i += LABEL_CHUNK) {
+      for (const g of store.pairRewards(ids.slice(i, i + LABEL_CHUNK))) {
+        let r = 0;
+        for (let t = 0; t < g.length; t++) r += g.rewards[t];
+        ret += r;
+        steps += g.length;
+        lengths.set(g.length, (lengths.get(g.length) ?? 0) + 1);
+      }
+    }
+    const length = [...lengths.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
+    stats = { perStep: ret / steps, length };
+    return stats;
+  };
+  let pool: Segment[] | null = null;
+  return {
+    // Per-step mean return of the pool, over a horizon; the segments' most common length.
+    get meanEpisodeReturn(): number {
+      return poolStats().perStep * horizon;
+    },
+    episodeLength: horizon,
+    get segmentLength(): number {
+      return poolStats().length;
+    },
+    get pool(): Segment[] {
+      pool ??= [...chunks()].flat();
+      return pool;
+    },
+    poolChunks: chunks,
+  };
+}
+
 export const labelCommand: Command = {
   name: 'label',
   summary: 'A synthetic teacher, HERON or a VLM answers a label store\'s pairs it has not answered yet',
@@ -84,14 +139,18 @@ export const labelCommand: Command = {
     const storePath = f.store;
     const store = openStoreFlag(storePath, ctx.clock);
     try {
-      const all = allPairs(store);
-      if (all.length === 0) throw new InputError(storePath, 'holds no pairs (make some with prefrl pairs)');
-      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(storePath, store.envId() ?? all[0].a.envId);
+      // Only ids up front (every pair's, in the order labelled, and those this teacher has not
+      // answered); segments are read LABEL_CHUNK pairs at a time as the observe pass and the
+      // batches need them, never every pair's at once.
+      const allIds = store.pairIdsToLabel();
+      if (allIds.length === 0) throw new InputError(storePath, 'holds no pairs (make some with prefrl pairs)');
+      const first = store.getPairs(allIds.slice(0, 1))[0];
+      const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(storePath, store.envId() ?? first.a.envId);
       const env = await makeEnv(envConfig, { logger: ctx.logger });
       const envSpec = env.spec;
       env.dispose();
       // --env must be the env the segments were recorded on: a VLM would render another robot, and B-Pref's thresholds use its horizon.
-      const seg = all[0].a;
+      const seg = first.a;
       if (f.env && (envSpec.id !== seg.envId || envSpec.modelHash !== seg.modelHash)) {
         throw new UsageError(
           `--env ${f.env}: the store holds segments of ${seg.envId} (model ${seg.modelHash}), not of ${envSpec.id} (model ${envSpec.modelHash}); leave --env out, or give the env the segments were recorded on`,
@@ -105,17 +164,10 @@ export const labelCommand: Command = {
         }),
       );
       try {
-        const answered = new Set(store.labels().filter((l) => l.teacher === teacher.id).map((l) => l.pairId));
-        const todo = all.filter((p) => !answered.has(p.id));
-        if (teacher.observe) {
-          const segs = all.flatMap((p) => [p.a, p.b]);
-          // Per-step mean return of the pool, over a horizon; the segments' most common length.
-          const perStep = segs.reduce((s, g) => s + segmentReturn(g), 0) / segs.reduce((n, g) => n + g.length, 0);
-          const lengths = new Map<number, number>();
-          for (const g of segs) lengths.set(g.length, (lengths.get(g.length) ?? 0) + 1);
-          const length = [...lengths.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
-          teacher.observe({ meanEpisodeReturn: perStep * envSpec.horizon, episodeLength: envSpec.horizon, segmentLength: length, pool: segs });
-        }
+        const answered = store.answeredPairCount(teacher.id);
+        const todo = store.pairIdsToLabel({ unansweredBy: teacher.id });
+        // Nothing left to answer: the pool is not read (what the teacher observes only shapes new labels).
+        if (teacher.observe && todo.length > 0) teacher.observe(labelContext(store, allIds, envSpec.horizon));
         store.putTeacher({ id: teacher.id, kind, config: { spec: f.teacher } });
         const progress = new Progress(`label ${teacher.id}`, todo.length, { unit: 'pairs', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });
         let added = 0;
@@ -125,14 +177,14 @@ export const labelCommand: Command = {
         // Ctrl-C: each batch's labels are stored as it ends; the same command goes on with the pairs left.
         const stopHint = onInterrupt(
           ctx,
-          () => ({ line: `stopped; ${added} new labels are stored in ${storePath}; run the same command again to label the pairs left`, fields: { store: storePath, teacher: teacher.id, pairs: all.length, added } }),
+          () => ({ line: `stopped; ${added} new labels are stored in ${storePath}; run the same command again to label the pairs left`, fields: { store: storePath, teacher: teacher.id, pairs: allIds.length, added } }),
           { json: f.json },
         );
         try {
           for (let i = 0; i < todo.length; i += f.batch) {
             // A synthetic teacher answers without giving the event loop a turn: let a signal in.
             await letSignalsIn();
-            const labels = await teacher.label(todo.slice(i, i + f.batch), (k) => progress.update(i + k));
+            const labels = await teacher.label([...pairsInChunks(store, todo.slice(i, i + f.batch))].flat(), (k) => progress.update(i + k));
             added += store.addLabels(labels).added;
             const t = labels.filter(isTie).length;
             ties += t;
@@ -145,11 +197,11 @@ export const labelCommand: Command = {
         progress.finish();
         // A VLM's requests and tokens (what the run cost); a VLM that failed part way reports them below.
         const usage = teacherUsage(teacher);
-        const summary = { store: storePath, teacher: teacher.id, pairs: all.length, alreadyAnswered: answered.size, added, preferences, ties, skips: added - preferences - ties, ...(usage ? { usage: usage.metrics } : {}) };
+        const summary = { store: storePath, teacher: teacher.id, pairs: allIds.length, alreadyAnswered: answered, added, preferences, ties, skips: added - preferences - ties, ...(usage ? { usage: usage.metrics } : {}) };
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${all.length} pairs of ${storePath} (${answered.size} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${allIds.length} pairs of ${storePath} (${answered} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;
