@@ -1189,12 +1189,11 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
 
 /**
  * The ids of every stored pair (labelled or not): the labelled ones (a preference or a skip) in
- * labelledPairs' order, then the others in pendingPairs' order.
+ * labelledPairs' order, then the others in pendingPairs' order (LabelStore.pairIdsToLabel, the
+ * order `prefrl label` answers them in: one definition for both).
  */
 function allPairIds(store: LabelStore): string[] {
-  const labelled = store.labelledPairIds({ includeSkips: true });
-  const seen = new Set(labelled);
-  return [...labelled, ...store.pendingPairIds().filter((id) => !seen.has(id))];
+  return store.pairIdsToLabel();
 }
 
 /** Every stored pair (labelled or not) with its segments, in allPairIds' order. */

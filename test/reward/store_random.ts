@@ -152,6 +152,14 @@ export function randomRun(store: LabelStore, ref: V1Reference, clock: ManualCloc
     expect({ pending: c.pending, waitingForPeople: c.waitingForPeople, unlabelled: c.unlabelled }, `seed ${seed} step ${step}: counts`).toEqual(ref.counts());
     expect(store.pendingPairIds(), `seed ${seed} step ${step}: pendingPairIds`).toEqual(ref.pendingIds());
     expect(store.progressCounts(teacher).waitingForPeople).toBe(c.waitingForPeople);
+    // The order `prefrl label` answers in (and offline's allPairs): every stored pair once, the
+    // labelled ones (preference or skip) in labelledPairIds' order, then pendingPairIds' order;
+    // for a teacher, without the pairs it has a label on.
+    const labelled = store.labelledPairIds({ includeSkips: true });
+    const all = [...labelled, ...store.pendingPairIds().filter((id) => !labelled.includes(id))];
+    expect(all.length, `seed ${seed} step ${step}: every stored pair`).toBe(store.counts().pairs);
+    expect(store.pairIdsToLabel(), `seed ${seed} step ${step}: pairIdsToLabel`).toEqual(all);
+    expect(store.pairIdsToLabel({ unansweredBy: teacher }), `seed ${seed} step ${step}: pairIdsToLabel(${teacher})`).toEqual(all.filter((id) => store.labelIdOf(id, teacher) === null));
   }
   return run;
 }
