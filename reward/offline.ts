@@ -1202,7 +1202,7 @@ export function allPairs(store: LabelStore): Pair[] {
 }
 
 /** The pairs of `ids` with their segments, LABELLED_CHUNK pairs at a time, in order. */
-function* pairChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
+export function* pairChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
   for (let i = 0; i < ids.length; i += LABELLED_CHUNK) yield store.getPairs(ids.slice(i, i + LABELLED_CHUNK));
 }
 

@@ -230,7 +230,7 @@ export function makePair(a: Segment, b: Segment): Pair {
 }
 
 /** Sum of true rewards of a segment (its partial return). */
-export function segmentReturn(s: Segment): number {
+export function segmentReturn(s: Pick<Segment, 'length' | 'rewards'>): number {
   let r = 0;
   for (let i = 0; i < s.length; i++) r += s.rewards[i];
   return r;

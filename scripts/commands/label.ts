@@ -15,9 +15,11 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { LABELLED_CHUNK, pairChunks } from '../../reward/offline.js';
+import { segmentReturn } from '../../reward/segments.js';
 import { isTie, type LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
-import type { Pair, Segment, Teacher, TeacherContext } from '../../reward/types.js';
+import type { Segment, Teacher, TeacherContext } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 
@@ -68,13 +70,8 @@ export function teacherUsage(teacher: Teacher): { metrics: Record<string, number
   return { metrics, line };
 }
 
-/** Pairs whose segments `prefrl label` reads from the store at once, at most (the observe pass's chunks and each batch's reads). */
-export const LABEL_CHUNK = 1000;
-
-/** The pairs of `ids` with their segments, in order, LABEL_CHUNK pairs at a time. */
-function* pairsInChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
-  for (let i = 0; i < ids.length; i += LABEL_CHUNK) yield store.getPairs(ids.slice(i, i + LABEL_CHUNK));
-}
+/** Pairs whose segments `prefrl label` reads from the store at once, at most (the observe pass's chunks and each batch's reads): offline's chunk. */
+export const LABEL_CHUNK = LABELLED_CHUNK;
 
 /**
  * What the teacher observes of the pool (every stored pair's segments, each pair's a then b, in
@@ -84,7 +81,7 @@ function* pairsInChunks(store: LabelStore, ids: readonly string[]): Generator<Pa
  */
 export function labelContext(store: LabelStore, ids: readonly string[], horizon: number): TeacherContext {
   const chunks = function* (): Generator<Segment[]> {
-    for (const chunk of pairsInChunks(store, ids)) yield chunk.flatMap((p) => [p.a, p.b]);
+    for (const chunk of pairChunks(store, ids)) yield chunk.flatMap((p) => [p.a, p.b]);
   };
   let stats: { perStep: number; length: number } | null = null;
   const poolStats = (): { perStep: number; length: number } => {
@@ -93,12 +90,10 @@ export function labelContext(store: LabelStore, ids: readonly string[], horizon:
     let steps = 0;
     const lengths = new Map<number, number>();
     // Only the rewards are read (LabelStore.pairRewards), LABEL_CHUNK pairs at a time; each
-    // segment's return summed step by step as segmentReturn does, then added in pool order.
+    // segment's return (segmentReturn), added in pool order.
     for (let i = 0; i < ids.length; i += LABEL_CHUNK) {
       for (const g of store.pairRewards(ids.slice(i, i + LABEL_CHUNK))) {
-        let r = 0;
-        for (let t = 0; t < g.length; t++) r += g.rewards[t];
-        ret += r;
+        ret += segmentReturn(g);
         steps += g.length;
         lengths.set(g.length, (lengths.get(g.length) ?? 0) + 1);
       }
@@ -184,7 +179,7 @@ export const labelCommand: Command = {
           for (let i = 0; i < todo.length; i += f.batch) {
             // A synthetic teacher answers without giving the event loop a turn: let a signal in.
             await letSignalsIn();
-            const labels = await teacher.label([...pairsInChunks(store, todo.slice(i, i + f.batch))].flat(), (k) => progress.update(i + k));
+            const labels = await teacher.label([...pairChunks(store, todo.slice(i, i + f.batch))].flat(), (k) => progress.update(i + k));
             added += store.addLabels(labels).added;
             const t = labels.filter(isTie).length;
             ties += t;
