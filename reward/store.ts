@@ -100,6 +100,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, parseJson } from '../core/errors.js';
 import { modelHashNote } from '../envs/types.js';
+import { AgreementTally } from './agreement_tally.js';
 import type { Label, Pair, Segment } from './types.js';
 
 /** The schema version this code writes and the newest it reads. */
@@ -1489,44 +1490,38 @@ export class LabelStore {
     };
   }
 
-  /** Inter-teacher agreement (defined on the `Agreement` type). */
+  /** The running agreement tally (agreement()), or null before the first call. */
+  private tally: AgreementTally | null = null;
+
+  /**
+   * Inter-teacher agreement (defined on the `Agreement` type). Incremental: the store keeps a
+   * tally of the preference labels it has read (AgreementTally) and each call reads only the rows
+   * stored since, by this or any other process. Labels are only ever added, except undone ones
+   * (deleteLabel); a call that finds fewer preference rows than the tally fed plus the new ones
+   * (a label deleted), or another label under the highest rowid it fed (SQLite hands a deleted
+   * last row's rowid to the next insert; VACUUM renumbers), starts a fresh tally from every row.
+   * Count and new rows are read in one transaction, so they describe the same state.
+   */
   agreement(): Agreement {
-    // Latest preference of each teacher on each pair.
-    const rows = this.live()
-      .prepare(
-        `SELECT pair_id, teacher, prob_first FROM labels WHERE kind = 'preference'
-         ORDER BY pair_id, teacher, created_at, rowid`,
-      )
-      .all() as { pair_id: string; teacher: string; prob_first: number }[];
-    const byPair = new Map<string, Map<string, number>>();
-    for (const r of rows) {
-      let m = byPair.get(r.pair_id);
-      if (!m) byPair.set(r.pair_id, (m = new Map()));
-      m.set(r.teacher, verdict(r.prob_first)); // later rows overwrite: the latest label wins
-    }
-    let pairs = 0;
-    let comparisons = 0;
-    let agreeing = 0;
-    const by: Record<string, { comparisons: number; agreeing: number }> = {};
-    for (const m of byPair.values()) {
-      if (m.size < 2) continue;
-      pairs++;
-      const entries = [...m.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-      for (let i = 0; i < entries.length; i++) {
-        for (let j = i + 1; j < entries.length; j++) {
-          const key = `${entries[i][0]}|${entries[j][0]}`;
-          const agree = entries[i][1] === entries[j][1] ? 1 : 0;
-          comparisons++;
-          agreeing += agree;
-          const b = (by[key] ??= { comparisons: 0, agreeing: 0 });
-          b.comparisons++;
-          b.agreeing += agree;
-        }
+    const db = this.live();
+    return db.transaction((): Agreement => {
+      const total = (this.statement(`SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'`).get() as { n: number }).n;
+      const since = (after: number) =>
+        this.statement(
+          `SELECT rowid AS rowid, id, pair_id, teacher, prob_first, created_at FROM labels
+           WHERE kind = 'preference' AND rowid > ? ORDER BY rowid`,
+        ).all(after) as { rowid: number; id: string; pair_id: string; teacher: string; prob_first: number; created_at: number }[];
+      let t = this.tally;
+      let rows = since(t?.lastRowid ?? 0);
+      if (t && (t.rows + rows.length !== total || (t.lastRowid > 0 && (this.statement('SELECT id FROM labels WHERE rowid = ?').get(t.lastRowid) as { id: string } | undefined)?.id !== t.lastId))) {
+        t = null;
+        rows = since(0);
       }
-    }
-    const byTeachers: Agreement['byTeachers'] = {};
-    for (const [k, v] of Object.entries(by)) byTeachers[k] = { ...v, fraction: v.agreeing / v.comparisons };
-    return { pairs, comparisons, agreeing, fraction: comparisons > 0 ? agreeing / comparisons : null, byTeachers };
+      t ??= new AgreementTally();
+      for (const r of rows) t.add({ rowid: r.rowid, pairId: r.pair_id, teacher: r.teacher, verdict: verdict(r.prob_first), createdAt: r.created_at }, r.id);
+      this.tally = t;
+      return t.figures();
+    })();
   }
 
   // ---------------------------------------------------------------- JSONL

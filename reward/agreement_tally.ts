@@ -1,0 +1,112 @@
+/**
+ * The running inter-teacher agreement tally behind LabelStore.agreement() (the figures are
+ * defined on the `Agreement` type in store.ts).
+ *
+ * A tally is fed preference label rows in rowid order and keeps, for each pair, each teacher's
+ * latest verdict (latest by created_at, then rowid, as the store orders labels) together with the
+ * sums the figures need. Feeding a row subtracts its pair's old share of the sums and adds the new
+ * one, so the cost of a row is the pair's teacher count squared, not the store's size: a viewer
+ * that asks after every answer reads only the rows stored since its last ask. The store decides
+ * when rows it already fed may have changed (a label undone, a file rewritten) and then starts a
+ * fresh tally; a tally never forgets a row by itself.
+ */
+
+/** One preference label row, as the tally needs it. */
+export interface TallyRow {
+  readonly rowid: number;
+  readonly pairId: string;
+  readonly teacher: string;
+  /** first (1), second (-1) or equal (0). */
+  readonly verdict: number;
+  /** Milliseconds (the labels table's created_at). */
+  readonly createdAt: number;
+}
+
+/** A teacher's latest verdict on a pair. */
+interface Latest {
+  readonly teacher: string;
+  verdict: number;
+  createdAt: number;
+  rowid: number;
+}
+
+/** The agreement sums over a set of pairs. */
+export interface TallyFigures {
+  readonly pairs: number;
+  readonly comparisons: number;
+  readonly agreeing: number;
+  readonly fraction: number | null;
+  /** Per pair of teachers ("a|b" with a < b), in key order. */
+  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null }>;
+}
+
+export class AgreementTally {
+  /** Each pair's teachers' latest verdicts, sorted by teacher. */
+  private readonly byPair = new Map<string, Latest[]>();
+  private pairs = 0;
+  private comparisons = 0;
+  private agreeing = 0;
+  private readonly by = new Map<string, { comparisons: number; agreeing: number }>();
+  /** The highest rowid fed (0 before any), and the label id stored under it. */
+  lastRowid = 0;
+  lastId: string | null = null;
+  /** Rows fed. */
+  rows = 0;
+
+  /** Feed one row; rows come in increasing rowid order. */
+  add(row: TallyRow, labelId: string): void {
+    if (row.rowid <= this.lastRowid) throw new Error(`AgreementTally.add: row ${row.rowid} after row ${this.lastRowid} (rows come in rowid order)`);
+    this.lastRowid = row.rowid;
+    this.lastId = labelId;
+    this.rows++;
+    let list = this.byPair.get(row.pairId);
+    if (!list) this.byPair.set(row.pairId, (list = []));
+    const at = list.findIndex((l) => l.teacher >= row.teacher);
+    const same = at >= 0 && list[at].teacher === row.teacher ? list[at] : undefined;
+    // An earlier label of this teacher that is later by created_at stays the latest.
+    if (same && (same.createdAt > row.createdAt || (same.createdAt === row.createdAt && same.rowid > row.rowid))) return;
+    this.share(list, -1);
+    if (same) {
+      same.verdict = row.verdict;
+      same.createdAt = row.createdAt;
+      same.rowid = row.rowid;
+    } else {
+      list.splice(at < 0 ? list.length : at, 0, { teacher: row.teacher, verdict: row.verdict, createdAt: row.createdAt, rowid: row.rowid });
+    }
+    this.share(list, 1);
+  }
+
+  /** Add (sign 1) or take away (sign -1) one pair's share of the sums. */
+  private share(list: readonly Latest[], sign: 1 | -1): void {
+    if (list.length < 2) return;
+    this.pairs += sign;
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        const key = `${list[i].teacher}|${list[j].teacher}`;
+        const agree = list[i].verdict === list[j].verdict ? 1 : 0;
+        this.comparisons += sign;
+        this.agreeing += sign * agree;
+        let b = this.by.get(key);
+        if (!b) this.by.set(key, (b = { comparisons: 0, agreeing: 0 }));
+        b.comparisons += sign;
+        b.agreeing += sign * agree;
+        if (b.comparisons === 0) this.by.delete(key);
+      }
+    }
+  }
+
+  figures(): TallyFigures {
+    const byTeachers: TallyFigures['byTeachers'] = {};
+    for (const key of [...this.by.keys()].sort()) {
+      const b = this.by.get(key) as { comparisons: number; agreeing: number };
+      byTeachers[key] = { comparisons: b.comparisons, agreeing: b.agreeing, fraction: b.agreeing / b.comparisons };
+    }
+    return {
+      pairs: this.pairs,
+      comparisons: this.comparisons,
+      agreeing: this.agreeing,
+      fraction: this.comparisons > 0 ? this.agreeing / this.comparisons : null,
+      byTeachers,
+    };
+  }
+}
