@@ -30,14 +30,23 @@ interface Latest {
   rowid: number;
 }
 
-/** The agreement sums over a set of pairs. */
+/** The agreement sums over a set of pairs (the fields are defined on `Agreement` in store.ts). */
 export interface TallyFigures {
   readonly pairs: number;
   readonly comparisons: number;
   readonly agreeing: number;
   readonly fraction: number | null;
+  readonly kappa: number | null;
   /** Per pair of teachers ("a|b" with a < b), in key order. */
-  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null }>;
+  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null; kappa: number | null }>;
+}
+
+/** Verdict counts by category: [second, equal, first] (verdict + 1). */
+type Counts = [number, number, number];
+
+/** Agreement beyond chance, (observed - expected) / (1 - expected); null when chance alone agrees always (expected 1) or nothing was compared. */
+function kappa(observed: number, expected: number, compared: number): number | null {
+  return compared > 0 && expected < 1 ? (observed - expected) / (1 - expected) : null;
 }
 
 export class AgreementTally {
@@ -46,7 +55,10 @@ export class AgreementTally {
   private pairs = 0;
   private comparisons = 0;
   private agreeing = 0;
-  private readonly by = new Map<string, { comparisons: number; agreeing: number }>();
+  /** Verdicts on the counted pairs (those with two or more teachers), by category. */
+  private readonly verdicts: Counts = [0, 0, 0];
+  /** Per pair of teachers: comparisons, agreeing ones, and each side's verdicts on them by category. */
+  private readonly by = new Map<string, { comparisons: number; agreeing: number; a: Counts; b: Counts }>();
   /** The highest rowid fed (0 before any), and the label id stored under it. */
   lastRowid = 0;
   lastId: string | null = null;
@@ -80,6 +92,7 @@ export class AgreementTally {
   private share(list: readonly Latest[], sign: 1 | -1): void {
     if (list.length < 2) return;
     this.pairs += sign;
+    for (const l of list) this.verdicts[l.verdict + 1] += sign;
     for (let i = 0; i < list.length; i++) {
       for (let j = i + 1; j < list.length; j++) {
         const key = `${list[i].teacher}|${list[j].teacher}`;
@@ -87,9 +100,11 @@ export class AgreementTally {
         this.comparisons += sign;
         this.agreeing += sign * agree;
         let b = this.by.get(key);
-        if (!b) this.by.set(key, (b = { comparisons: 0, agreeing: 0 }));
+        if (!b) this.by.set(key, (b = { comparisons: 0, agreeing: 0, a: [0, 0, 0], b: [0, 0, 0] }));
         b.comparisons += sign;
         b.agreeing += sign * agree;
+        b.a[list[i].verdict + 1] += sign;
+        b.b[list[j].verdict + 1] += sign;
         if (b.comparisons === 0) this.by.delete(key);
       }
     }
@@ -98,14 +113,22 @@ export class AgreementTally {
   figures(): TallyFigures {
     const byTeachers: TallyFigures['byTeachers'] = {};
     for (const key of [...this.by.keys()].sort()) {
-      const b = this.by.get(key) as { comparisons: number; agreeing: number };
-      byTeachers[key] = { comparisons: b.comparisons, agreeing: b.agreeing, fraction: b.agreeing / b.comparisons };
+      const b = this.by.get(key) as { comparisons: number; agreeing: number; a: Counts; b: Counts };
+      const n = b.comparisons;
+      // Cohen's: chance agreement from each teacher's own verdict shares on their shared pairs.
+      const expected = (b.a[0] * b.b[0] + b.a[1] * b.b[1] + b.a[2] * b.b[2]) / (n * n);
+      byTeachers[key] = { comparisons: n, agreeing: b.agreeing, fraction: b.agreeing / n, kappa: kappa(b.agreeing / n, expected, n) };
     }
+    // Fleiss': chance agreement from the verdict shares of all teachers together.
+    const total = this.verdicts[0] + this.verdicts[1] + this.verdicts[2];
+    const expected = total > 0 ? this.verdicts.reduce((acc, c) => acc + (c / total) ** 2, 0) : 1;
+    const fraction = this.comparisons > 0 ? this.agreeing / this.comparisons : null;
     return {
       pairs: this.pairs,
       comparisons: this.comparisons,
       agreeing: this.agreeing,
-      fraction: this.comparisons > 0 ? this.agreeing / this.comparisons : null,
+      fraction,
+      kappa: kappa(fraction ?? 0, expected, this.comparisons),
       byTeachers,
     };
   }

@@ -319,8 +319,19 @@ export interface Agreement {
   readonly comparisons: number;
   readonly agreeing: number;
   readonly fraction: number | null;
-  /** The same per pair of teachers ("a|b" with a < b). */
-  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null }>;
+  /**
+   * Agreement beyond chance, (fraction - chance) / (1 - chance), where chance is the probability
+   * that two verdicts drawn at random from all teachers' verdicts on the counted pairs are the
+   * same (the sum over first/second/equal of each one's share squared): Fleiss' kappa when every
+   * counted pair has the same number of teachers. 1 is full agreement, 0 what chance gives, below
+   * 0 worse than chance. Null when there are no comparisons or every verdict is the same (chance 1).
+   */
+  readonly kappa: number | null;
+  /**
+   * The same per pair of teachers ("a|b" with a < b, in that order); kappa there is Cohen's, chance
+   * coming from each of the two teachers' own verdict shares on the pairs they share.
+   */
+  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null; kappa: number | null }>;
 }
 
 export interface ImportResult {

@@ -51,24 +51,56 @@ function fromScratch(path: string): Agreement {
   let pairsCounted = 0;
   let comparisons = 0;
   let agreeing = 0;
-  const by: Record<string, { comparisons: number; agreeing: number; fraction: number | null }> = {};
+  const by: Record<string, { comparisons: number; agreeing: number; fraction: number | null; kappa: number | null }> = {};
+  // Verdicts on counted pairs, overall and per teacher pair and side.
+  const all: string[] = [];
+  const sides = new Map<string, { a: string[]; b: string[] }>();
   for (const m of latest.values()) {
     if (m.size < 2) continue;
     pairsCounted++;
+    all.push(...m.values());
     const ts = [...m.keys()].sort();
     for (let i = 0; i < ts.length; i++) {
       for (let j = i + 1; j < ts.length; j++) {
         const same = m.get(ts[i]) === m.get(ts[j]) ? 1 : 0;
         comparisons++;
         agreeing += same;
-        const b = (by[`${ts[i]}|${ts[j]}`] ??= { comparisons: 0, agreeing: 0, fraction: null });
+        const key = `${ts[i]}|${ts[j]}`;
+        const b = (by[key] ??= { comparisons: 0, agreeing: 0, fraction: null, kappa: null });
         b.comparisons++;
         b.agreeing += same;
         b.fraction = b.agreeing / b.comparisons;
+        if (!sides.has(key)) sides.set(key, { a: [], b: [] });
+        sides.get(key)!.a.push(m.get(ts[i])!);
+        sides.get(key)!.b.push(m.get(ts[j])!);
       }
     }
   }
-  return { pairs: pairsCounted, comparisons, agreeing, fraction: comparisons ? agreeing / comparisons : null, byTeachers: by };
+  const share = (xs: string[], v: string) => xs.filter((x) => x === v).length / xs.length;
+  const kinds = ['first', 'second', 'equal'];
+  const kappa = (po: number, pe: number) => (pe < 1 ? (po - pe) / (1 - pe) : null);
+  for (const [key, s] of sides) by[key].kappa = kappa(by[key].fraction!, kinds.reduce((acc, v) => acc + share(s.a, v) * share(s.b, v), 0));
+  const fraction = comparisons ? agreeing / comparisons : null;
+  return {
+    pairs: pairsCounted,
+    comparisons,
+    agreeing,
+    fraction,
+    kappa: fraction === null ? null : kappa(fraction, kinds.reduce((acc, v) => acc + share(all, v) ** 2, 0)),
+    byTeachers: by,
+  };
+}
+
+/** Equal figures; kappas to 12 digits (the sums are added in another order). */
+function expectSameFigures(got: Agreement, want: Agreement, what: string): void {
+  const strip = (a: Agreement) => ({ ...a, kappa: undefined, byTeachers: Object.fromEntries(Object.entries(a.byTeachers).map(([k, v]) => [k, { ...v, kappa: undefined }])) });
+  expect(strip(got), what).toEqual(strip(want));
+  const close = (x: number | null, y: number | null, where: string) => {
+    if (y === null) expect(x, where).toBeNull();
+    else expect(x, where).toBeCloseTo(y, 12);
+  };
+  close(got.kappa, want.kappa, `${what}: kappa`);
+  for (const k of Object.keys(want.byTeachers)) close(got.byTeachers[k].kappa, want.byTeachers[k].kappa, `${what}: ${k} kappa`);
 }
 
 function rowidOf(path: string, labelId: string): number | undefined {
@@ -82,20 +114,30 @@ describe('AgreementTally', () => {
   it('adds and takes away a pair\'s share as its teachers\' latest verdicts change (hand-counted)', () => {
     const t = new AgreementTally();
     t.add({ rowid: 1, pairId: 'p', teacher: 'B', verdict: 1, createdAt: 10 }, 'l1');
-    expect(t.figures()).toEqual({ pairs: 0, comparisons: 0, agreeing: 0, fraction: null, byTeachers: {} });
+    expect(t.figures()).toEqual({ pairs: 0, comparisons: 0, agreeing: 0, fraction: null, kappa: null, byTeachers: {} });
     t.add({ rowid: 2, pairId: 'p', teacher: 'A', verdict: 1, createdAt: 11 }, 'l2');
     t.add({ rowid: 3, pairId: 'p', teacher: 'C', verdict: -1, createdAt: 12 }, 'l3');
-    // p: A first, B first, C second -> AB agree; AC, BC disagree.
-    expect(t.figures()).toEqual({
+    // p: A first, B first, C second -> AB agree; AC, BC disagree. Verdicts: 2 first, 1 second,
+    // so chance = (2/3)^2 + (1/3)^2 = 5/9 and kappa = (1/3 - 5/9) / (4/9) = -1/2. Per teacher pair
+    // one comparison each: A|B both first, chance 1 -> no kappa; A|C first vs second, chance 0 -> 0.
+    const f = t.figures();
+    expect(f).toMatchObject({
       pairs: 1,
       comparisons: 3,
       agreeing: 1,
       fraction: 1 / 3,
-      byTeachers: { 'A|B': { comparisons: 1, agreeing: 1, fraction: 1 }, 'A|C': { comparisons: 1, agreeing: 0, fraction: 0 }, 'B|C': { comparisons: 1, agreeing: 0, fraction: 0 } },
+      byTeachers: {
+        'A|B': { comparisons: 1, agreeing: 1, fraction: 1, kappa: null },
+        'A|C': { comparisons: 1, agreeing: 0, fraction: 0, kappa: 0 },
+        'B|C': { comparisons: 1, agreeing: 0, fraction: 0, kappa: 0 },
+      },
     });
+    expect(f.kappa).toBeCloseTo(-0.5, 12);
+    expect(Object.keys(f.byTeachers)).toEqual(['A|B', 'A|C', 'B|C']);
     // C's later label says first: all three agree now.
     t.add({ rowid: 4, pairId: 'p', teacher: 'C', verdict: 1, createdAt: 13 }, 'l4');
-    expect(t.figures()).toMatchObject({ pairs: 1, comparisons: 3, agreeing: 3, fraction: 1 });
+    // All first: chance 1, so no kappa.
+    expect(t.figures()).toMatchObject({ pairs: 1, comparisons: 3, agreeing: 3, fraction: 1, kappa: null });
     // A label of B stored later but dated earlier than B's first one does not replace it.
     t.add({ rowid: 5, pairId: 'p', teacher: 'B', verdict: -1, createdAt: 9 }, 'l5');
     expect(t.figures()).toMatchObject({ comparisons: 3, agreeing: 3 });
@@ -104,6 +146,27 @@ describe('AgreementTally', () => {
     expect(t.figures()).toMatchObject({ comparisons: 3, agreeing: 1, byTeachers: { 'A|B': { comparisons: 1, agreeing: 0, fraction: 0 }, 'A|C': { comparisons: 1, agreeing: 1, fraction: 1 } } });
     expect(t).toMatchObject({ rows: 6, lastRowid: 6, lastId: 'l6' });
     expect(() => t.add({ rowid: 6, pairId: 'q', teacher: 'A', verdict: 1, createdAt: 20 }, 'l7')).toThrow(/rowid order/);
+  });
+});
+
+describe('agreement beyond chance (kappa)', () => {
+  it('is Cohen\'s per teacher pair and Fleiss\' overall (hand-counted)', () => {
+    const t = new AgreementTally();
+    // A: first, first, second, equal; B: first, second, second, first (pairs p1..p4).
+    const a = [1, 1, -1, 0];
+    const b = [1, -1, -1, 1];
+    let rowid = 0;
+    for (let i = 0; i < 4; i++) {
+      t.add({ rowid: ++rowid, pairId: `p${i}`, teacher: 'A', verdict: a[i], createdAt: 0 }, `a${i}`);
+      t.add({ rowid: ++rowid, pairId: `p${i}`, teacher: 'B', verdict: b[i], createdAt: 0 }, `b${i}`);
+    }
+    const f = t.figures();
+    // Agree on p1 and p3: observed 1/2. Cohen: A's shares (first, second, equal) 2/4, 1/4, 1/4;
+    // B's 2/4, 2/4, 0: chance 1/4 + 1/8 = 3/8, kappa (1/2 - 3/8) / (5/8) = 1/5.
+    expect(f.byTeachers['A|B'].fraction).toBe(0.5);
+    expect(f.byTeachers['A|B'].kappa).toBeCloseTo(0.2, 12);
+    // Fleiss: 8 verdicts, 4 first, 3 second, 1 equal: chance 26/64, kappa (3/32) / (19/32) = 3/19.
+    expect(f.kappa).toBeCloseTo(3 / 19, 12);
   });
 });
 
@@ -143,7 +206,7 @@ describe('LabelStore.agreement (incremental)', () => {
           expect((e as Error).name).toBe('SecondLabelError');
         }
       }
-      if (step % 3 === 0 || step > 150) expect(store.agreement(), `step ${step}`).toEqual(fromScratch(path));
+      if (step % 3 === 0 || step > 150) expectSameFigures(store.agreement(), fromScratch(path), `step ${step}`);
     }
     const final = store.agreement();
     expect(final.comparisons).toBeGreaterThan(10);
@@ -167,7 +230,7 @@ describe('LabelStore.agreement (incremental)', () => {
     // Same number of preference rows, and the new label under the undone one's rowid.
     expect(rowidOf(path, 'b2')).toBe(before);
     expect(store.agreement()).toMatchObject({ pairs: 1, comparisons: 1, agreeing: 0, fraction: 0 });
-    expect(store.agreement()).toEqual(fromScratch(path));
+    expectSameFigures(store.agreement(), fromScratch(path), 'after');
     store.close();
   });
 
@@ -188,11 +251,11 @@ describe('LabelStore.agreement (incremental)', () => {
     const put = db.prepare(`INSERT INTO labels (id, pair_id, teacher, kind, prob_first, created_at) VALUES (?, ?, 'B', 'preference', 0, ?)`);
     put.run('b-old', p1, at('b') - 86_400_000);
     expect(store.agreement()).toMatchObject({ comparisons: 1, agreeing: 1 });
-    expect(store.agreement()).toEqual(fromScratch(path));
+    expectSameFigures(store.agreement(), fromScratch(path), 'after');
     put.run('b-new', p1, at('b') + 86_400_000);
     db.close();
     expect(store.agreement()).toMatchObject({ comparisons: 1, agreeing: 0 });
-    expect(store.agreement()).toEqual(fromScratch(path));
+    expectSameFigures(store.agreement(), fromScratch(path), 'after');
     store.close();
   });
 });

@@ -284,14 +284,18 @@ describe('LabelStore agreement', () => {
     // p3 has one teacher, p4 one preference (B skipped): not counted.
     const ag = store.agreement();
     expect(ag).toMatchObject({ pairs: 2, comparisons: 4, agreeing: 2, fraction: 0.5 });
+    // Beyond chance: verdicts on p1, p2 are 2 first, 1 second, 2 equal, chance 9/25, kappa
+    // (1/2 - 9/25) / (16/25) = 7/32. A|B: each first once, equal once, chance 1/2, kappa 1;
+    // A|C and B|C: first against second, chance 0, kappa 0.
+    expect(ag.kappa).toBeCloseTo(7 / 32, 12);
     expect(ag.byTeachers).toEqual({
-      'A|B': { comparisons: 2, agreeing: 2, fraction: 1 },
-      'A|C': { comparisons: 1, agreeing: 0, fraction: 0 },
-      'B|C': { comparisons: 1, agreeing: 0, fraction: 0 },
+      'A|B': { comparisons: 2, agreeing: 2, fraction: 1, kappa: 1 },
+      'A|C': { comparisons: 1, agreeing: 0, fraction: 0, kappa: 0 },
+      'B|C': { comparisons: 1, agreeing: 0, fraction: 0, kappa: 0 },
     });
     store.close();
     const empty = open().store;
-    expect(empty.agreement()).toMatchObject({ pairs: 0, comparisons: 0, fraction: null });
+    expect(empty.agreement()).toMatchObject({ pairs: 0, comparisons: 0, fraction: null, kappa: null });
     empty.close();
   });
 });
