@@ -252,6 +252,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
      * exactly only when they were all stored in one round.)
      */
     const replay = !o.resume;
+    /**
+     * The labelled pairs read so far (pair id -> Pair), kept across rounds: each round reads every
+     * label again (store.labelledPairs, so labels added or undone by another process are seen)
+     * but decodes only the segments of pairs not read before. Stored pairs never change (a pair
+     * id names fixed segments, see labelledPairs in reward/store.ts), so a cached pair is the one
+     * a fresh read would give. The store keeps it to the labelled pairs (it holds what `all`
+     * below held each round).
+     */
+    const labelledCache = new Map<string, Pair>();
     const pool = (round: number): Segment[] => {
       // The newest poolEpisodes episodes, and older ones while the pool is short of segments.
       // Random windows: one offset per episode (newest first), drawn from the round's stream.
@@ -281,11 +290,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const catchUp = last.labels >= o.budget && untrainedPreferences() > 0;
       // The labels an earlier session stored for this round's pairs (a run started over, see
       // `replay`): they count as this round's, not as labels spent before it.
-      const replayed = replay && !catchUp ? o.store.labelledPairs({ includeSkips: true, round }) : [];
+      const replayed = replay && !catchUp ? o.store.labelledPairs({ includeSkips: true, round, cache: labelledCache }) : [];
       const replayedAnswers = replayed.reduce((n, lp) => n + lp.labels.filter((l) => !isTimeoutSkip(l)).length, 0);
       const k = catchUp ? 0 : Math.min(o.labelsPerRound, o.budget - (last.labels - replayedAnswers));
       // It goes on with the stopped round's number (its pool windows and random streams), as that round would have trained.
-      if (catchUp) round = Math.max(0, ...o.store.labelledPairs().map((lp) => lp.round));
+      // (The newest round with a preference label, read without decoding any segment.)
+      if (catchUp) round = Math.max(0, o.store.labelledMaxRound() ?? 0);
       if (k > 0 && (o.queryRollouts ?? 0) > 0) {
         const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
         for (const t of extra) queryRolloutSteps += t.length;
@@ -309,8 +319,15 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       let used: QueryMethod = o.query;
       // k-center starts from the pairs labelled in earlier rounds as centres (B-Pref's label
       // buffer), so this round's queries spread away from what is covered already. Earlier rounds
-      // only: a run started over has later rounds' labels in its store too.
-      const centres = o.query.startsWith('kcenter') ? o.store.labelledPairs().filter((lp) => lp.round < round).map((lp) => lp.pair) : undefined;
+      // only: a run started over has later rounds' labels in its store too. Read before this
+      // round's labels (people may add or undo labels on earlier pairs until `all` is read), through
+      // the cache: `all` below decodes only this round's new pairs.
+      const centres = o.query.startsWith('kcenter')
+        ? o.store
+            .labelledPairs({ cache: labelledCache })
+            .filter((lp) => lp.round < round)
+            .map((lp) => lp.pair)
+        : undefined;
       /** Up to n fresh queries drawn by `draw` and chosen by the query method. */
       const pick = (draw: typeof samplePairs, n: number, tag: string): Pair[] => {
         if (n <= 0) return [];
@@ -355,7 +372,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const labels = asked.length > 0 ? await teacher.label(asked) : [];
       if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
-      const all = o.store.labelledPairs();
+      const all = o.store.labelledPairs({ cache: labelledCache });
       const pairs: Pair[] = [];
       const lab: Label[] = [];
       for (const lp of all) {

@@ -1379,31 +1379,81 @@ export class LabelStore {
   /**
    * Pairs with their labels, for training. By default only preference labels, and only pairs
    * that have at least one; `includeSkips` also returns skips (and pairs only skipped).
+   *
+   * `cache` (pair id -> Pair, kept by the caller across calls: the online loop reads every label
+   * each feedback round) saves decoding segments again: the label rows are read every call, as
+   * without it, so labels added or undone since (by this process or another, e.g. the viewer's
+   * people) are seen the same; only the pairs not in the cache are read and decoded, and they are
+   * added to it. Caching is safe because a stored pair never changes: its id names fixed segments
+   * (putPairs refuses a stored pair id with other segments, and nothing updates a pair's seg_a or
+   * seg_b), segments are stored under content-hash ids and never updated (insertSegments:
+   * ON CONFLICT DO NOTHING), and no pair or segment is ever deleted. The result is deep-equal to
+   * a call without the cache (same pairs, order, rounds and labels; typed arrays bit-equal),
+   * while its Pair objects are the cached ones: a caller must not write into them (none does).
+   * A call without `round` also drops from the cache the pairs it does not return (labels undone,
+   * or only skips while skips are not asked for), so the cache holds only labelled pairs. One
+   * cache serves one store file.
    */
-  labelledPairs(opts: { includeSkips?: boolean; round?: number } = {}): LabelledPair[] {
-    const db = this.live();
-    const rows = db
-      .prepare(
-        `SELECT l.*, p.round AS p_round FROM labels l JOIN pairs p ON p.id = l.pair_id
-         WHERE l.kind IN ${LABELLED_KINDS(opts)} AND (@round IS NULL OR p.round = @round)
-         ORDER BY p.round, p.rowid, l.created_at, l.rowid`,
-      )
-      .all({ round: opts.round ?? null }) as (LabelRow & { p_round: number })[];
-    const byPair = new Map<string, { round: number; labels: StoredLabel[] }>();
+  labelledPairs(opts: { includeSkips?: boolean; round?: number; cache?: Map<string, Pair> } = {}): LabelledPair[] {
+    const rows = this.statement(
+      `SELECT l.*, p.round AS p_round, p.seg_a AS p_seg_a, p.seg_b AS p_seg_b FROM labels l JOIN pairs p ON p.id = l.pair_id
+       WHERE l.kind IN ${LABELLED_KINDS(opts)} AND (@round IS NULL OR p.round = @round)
+       ORDER BY p.round, p.rowid, l.created_at, l.rowid`,
+    ).all({ round: opts.round ?? null }) as (LabelRow & { p_round: number; p_seg_a: string; p_seg_b: string })[];
+    const byPair = new Map<string, { round: number; segA: string; segB: string; labels: StoredLabel[] }>();
     for (const r of rows) {
       let e = byPair.get(r.pair_id);
       if (!e) {
-        e = { round: r.p_round, labels: [] };
+        e = { round: r.p_round, segA: r.p_seg_a, segB: r.p_seg_b, labels: [] };
         byPair.set(r.pair_id, e);
       }
       e.labels.push(labelFromRow(r));
     }
-    const pairRows = [...byPair.keys()].map((id) => this.pairRow(id) as PairRow);
-    const pairs = this.materialise(pairRows);
-    return pairs.map((pair) => {
-      const e = byPair.get(pair.id) as { round: number; labels: StoredLabel[] };
-      return { pair, round: e.round, labels: e.labels };
-    });
+    const cache = opts.cache;
+    // Segments are decoded once per call (pairs sharing one share the object), and not at all
+    // for a segment of a cached pair.
+    let segs: Map<string, Segment> | undefined;
+    const seg = (id: string): Segment => {
+      if (!segs) {
+        segs = new Map();
+        for (const p of cache?.values() ?? []) {
+          segs.set(p.a.id, p.a);
+          segs.set(p.b.id, p.b);
+        }
+      }
+      let s = segs.get(id);
+      if (!s) {
+        s = this.getSegment(id);
+        if (!s) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
+        segs.set(id, s);
+      }
+      return s;
+    };
+    const out: LabelledPair[] = [];
+    for (const [id, e] of byPair) {
+      let pair = cache?.get(id);
+      if (!pair) {
+        pair = { id, a: seg(e.segA), b: seg(e.segB) };
+        cache?.set(id, pair);
+      }
+      out.push({ pair, round: e.round, labels: e.labels });
+    }
+    if (cache && opts.round === undefined) {
+      for (const id of cache.keys()) if (!byPair.has(id)) cache.delete(id);
+    }
+    return out;
+  }
+
+  /**
+   * The highest round of a pair with a label of the kinds labelledPairs returns (the same
+   * options), or undefined when there is none; reads no segments.
+   */
+  labelledMaxRound(opts: { includeSkips?: boolean } = {}): number | undefined {
+    const r = this.statement(
+      `SELECT MAX(p.round) AS m FROM pairs p
+       WHERE EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.kind IN ${LABELLED_KINDS(opts)})`,
+    ).get() as { m: number | null };
+    return r.m ?? undefined;
   }
 
   /**
