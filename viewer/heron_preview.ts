@@ -33,13 +33,16 @@ export interface HeronPoolOptions {
 /** Read the pool from a store (null when it holds no pairs). */
 export function loadHeronPool(store: LabelStore, opts: HeronPoolOptions = {}): HeronPool | null {
   const k = opts.samples ?? 8;
-  const labelledAll = store.labelledPairs({ includeSkips: false }).slice(0, opts.maxLabelled ?? 2000);
+  // The first maxLabelled pairs with preferences (labelledPairs' order), their segments read for
+  // those pairs only: a store of 100,000 labelled pairs holds some 600 MB of segments.
+  const ids = store.labelledPairIds({ includeSkips: false }).slice(0, opts.maxLabelled ?? 2000);
   // People's labels by the store's rule (isPerson: "human", "human:<name>" or registered with kind "human").
   const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
-  const labelled = labelledAll.map((lp) => ({
-    pair: lp.pair,
-    human: lp.labels.flatMap((l) => (l.kind === 'preference' && isPerson(l.teacher, kinds.get(l.teacher)) ? [l.probFirst] : [])),
-  }));
+  const human = new Map<string, number[]>(ids.map((id) => [id, []]));
+  for (const l of store.labels()) {
+    if (l.kind === 'preference' && isPerson(l.teacher, kinds.get(l.teacher))) human.get(l.pairId)?.push(l.probFirst);
+  }
+  const labelled = store.getPairs(ids).map((pair) => ({ pair, human: human.get(pair.id) as number[] }));
   const pending = store.pendingPairs({ limit: opts.maxPending ?? 200 });
   const segs = new Map<string, Segment>();
   for (const p of [...labelled.map((l) => l.pair), ...pending]) {

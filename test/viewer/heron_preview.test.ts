@@ -28,6 +28,11 @@ describe('loadHeronPool', () => {
         [pairs[2].id, [0]],
         [pairs[1].id, []],
       ]);
+      // maxLabelled: the first pairs with preferences in the store's order (pairs[0], pairs[1]);
+      // pairs[2] is not read, so its person's label is not in the figure.
+      const two = loadHeronPool(store, { maxLabelled: 2 });
+      expect(two?.labelled.map((l) => [l.pair.id, l.human])).toEqual([[pairs[0].id, [1, 0.5]]]);
+      expect(two?.samples.map((s) => s.pair.id)).toEqual([pairs[0].id, pairs[1].id]);
     } finally {
       store.close();
     }
