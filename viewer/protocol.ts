@@ -242,6 +242,8 @@ export interface AgreementInfo {
   readonly pairs: number;
   readonly comparisons: number;
   readonly fraction: number | null;
+  /** Agreement beyond chance (LabelStore's Agreement.kappa); absent from older servers. */
+  readonly kappa?: number | null;
 }
 
 export interface ProgressMsg {
@@ -684,6 +686,7 @@ function validateServer(o: Obj): ServerMessage {
           pairs: num(a, 'pairs', 'agreement', { int: true, min: 0 }) as number,
           comparisons: num(a, 'comparisons', 'agreement', { int: true, min: 0 }) as number,
           fraction: a.fraction === null ? null : (num(a, 'fraction', 'agreement', { min: 0, max: 1 }) as number),
+          ...(a.kappa === undefined ? {} : { kappa: a.kappa === null ? null : (num(a, 'kappa', 'agreement', { max: 1 }) as number) }),
         };
       }
       return {

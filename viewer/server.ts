@@ -769,7 +769,7 @@ export class ViewerServer {
       teacher: s.name === null ? 0 : c.teacherLabels,
       total: c.labels,
       waiting: c.waitingForPeople,
-      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction } : null,
+      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction, kappa: agreement.kappa } : null,
     });
   }
 

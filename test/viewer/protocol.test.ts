@@ -142,6 +142,8 @@ describe('server messages', () => {
       agreement: { pairs: 1, agreeing: 1 },
     },
     { type: 'heron_saved', path: '/x/heron.json', config: { ranking: ['d'], margins: [1] } },
+    { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: -0.25 } },
+    { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 1, comparisons: 1, fraction: 1, kappa: null } },
   ];
 
   it('accepts a valid message of every kind and round-trips it', () => {
@@ -163,6 +165,8 @@ describe('server messages', () => {
       { type: 'error', code: 'teapot', message: 'x' },
       { type: 'insight', ...(valid[9] as object), probLeft: 1.5 },
       { type: 'progress', teacher: -1, total: 0, waiting: 0, agreement: null },
+      { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: 1.5 } },
+      { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: 'high' } },
       { type: 'mystery' },
     ];
     for (const m of broken) expect(parseServerMessage(JSON.stringify(m)).ok, JSON.stringify(m).slice(0, 80)).toBe(false);

@@ -408,7 +408,9 @@ class App {
         $('p-waiting').textContent = String(m.waiting);
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
-          $('p-agree-val').textContent = m.agreement.fraction === null ? '– (no overlap yet)' : `${Math.round(m.agreement.fraction * 100)}% of ${m.agreement.comparisons}`;
+          const k = m.agreement.kappa;
+          $('p-agree-val').textContent =
+            m.agreement.fraction === null ? '– (no overlap yet)' : `${Math.round(m.agreement.fraction * 100)}% of ${m.agreement.comparisons}${k === undefined || k === null ? '' : `, κ ${k.toFixed(2)}`}`;
         }
         break;
       }
