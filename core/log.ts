@@ -15,14 +15,103 @@ export interface Sink {
 
 export const stderrSink: Sink = { write: (t) => process.stderr.write(t) };
 
+/** How many warnings a logger keeps word for word (the first ones; later ones are only counted). */
+export const KEPT_WARNINGS = 10_000;
+/** How many kinds of warning a logger counts one by one (see warningKind); later kinds are counted together. */
+export const COUNTED_WARNING_KINDS = 100;
+
+/** A warning's kind: its text with every number made `#`, so "unstable at step 7" and "... step 9" are one kind. */
+export function warningKind(msg: string): string {
+  return msg.replace(/[-+]?\d[\d.eE+-]*/g, '#');
+}
+
+/** One kind of warning (see warningKind): its first message and how many times it came. */
+export interface WarningKind {
+  readonly first: string;
+  readonly count: number;
+}
+
+/**
+ * A logger's warnings, in bounded memory however many come: the first `keep` word for word, the
+ * first `kinds` kinds with their first message and count, and totals for the rest.
+ */
+class WarningTally {
+  readonly kept: string[] = [];
+  total = 0;
+  /** Warnings of the kinds after the first `kinds` (not counted one by one). */
+  otherKinds = 0;
+  readonly kinds = new Map<string, { first: string; count: number }>();
+  constructor(
+    readonly keep: number,
+    readonly maxKinds: number,
+  ) {}
+  add(msg: string): void {
+    this.total++;
+    if (this.kept.length < this.keep) this.kept.push(msg);
+    const key = warningKind(msg);
+    const k = this.kinds.get(key);
+    if (k) k.count++;
+    else if (this.kinds.size < this.maxKinds) this.kinds.set(key, { first: msg, count: 1 });
+    else this.otherKinds++;
+  }
+}
+
+/** Bounds on what a Logger keeps of its warnings (defaults KEPT_WARNINGS, COUNTED_WARNING_KINDS). */
+export interface WarningLimits {
+  readonly keep?: number;
+  readonly kinds?: number;
+}
+
 export class Logger {
-  /** Warnings seen so far (also kept for reports and tests). */
-  readonly warnings: string[] = [];
+  /** Shared with the children (see child). */
+  private tally: WarningTally;
   constructor(
     private readonly sink: Sink = stderrSink,
     private readonly level: Level = 'info',
     private readonly prefix = 'prefrl',
-  ) {}
+    limits: WarningLimits = {},
+  ) {
+    const keep = limits.keep ?? KEPT_WARNINGS;
+    const kinds = limits.kinds ?? COUNTED_WARNING_KINDS;
+    for (const [name, v] of [['keep', keep], ['kinds', kinds]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`Logger: warning limit "${name}" must be a whole number >= 0, got ${v}`);
+    }
+    this.tally = new WarningTally(keep, kinds);
+  }
+  /**
+   * The first warnings seen (at most KEPT_WARNINGS, or the `keep` limit), word for word, in order
+   * (also kept for reports and tests); warningCount says how many there were in all.
+   */
+  get warnings(): readonly string[] {
+    return this.tally.kept;
+  }
+  /** How many warnings this logger (and its children) gave, kept or not. */
+  get warningCount(): number {
+    return this.tally.total;
+  }
+  /** How many warnings are not in `warnings` (those after the first KEPT_WARNINGS). */
+  get warningsLeftOut(): number {
+    return this.tally.total - this.tally.kept.length;
+  }
+  /**
+   * Every warning counted by kind (see warningKind), in the order the kinds first came: the first
+   * COUNTED_WARNING_KINDS kinds (or the `kinds` limit) one by one, and how many warnings were of
+   * the kinds after those (`otherKinds`). The counts cover all warnings, kept or not.
+   */
+  warningKinds(): { kinds: WarningKind[]; otherKinds: number } {
+    return { kinds: [...this.tally.kinds.values()].map(({ first, count }) => ({ first, count })), otherKinds: this.tally.otherKinds };
+  }
+  /**
+   * The warnings as report lines, one per kind: its first message, after "N times: " when it came
+   * N > 1 times; then, if there were more kinds than are counted one by one, a line saying how
+   * many warnings of other kinds were left out.
+   */
+  warningSummary(): string[] {
+    const { kinds, otherKinds } = this.warningKinds();
+    const lines = kinds.map(({ first, count }) => (count === 1 ? first : `${count} times: ${first}`));
+    if (otherKinds > 0) lines.push(`${otherKinds} more warning${otherKinds === 1 ? '' : 's'} of other kinds left out (only the first ${this.tally.maxKinds} kinds are counted)`);
+    return lines;
+  }
   private emit(level: Level, msg: string): void {
     if (ORDER[level] < ORDER[this.level]) return;
     const tag = level === 'info' ? '' : `${level}: `;
@@ -35,16 +124,16 @@ export class Logger {
     this.emit('info', msg);
   }
   warn(msg: string): void {
-    this.warnings.push(msg);
+    this.tally.add(msg);
     this.emit('warn', msg);
   }
   error(msg: string): void {
     this.emit('error', msg);
   }
   child(prefix: string): Logger {
+    // Children share the warning tally so a run can report every warning it saw.
     const c = new Logger(this.sink, this.level, `${this.prefix}:${prefix}`);
-    // Children share the warning list so a run can report every warning it saw.
-    (c as { warnings: string[] }).warnings = this.warnings;
+    c.tally = this.tally;
     return c;
   }
 }

@@ -221,10 +221,42 @@ interface Session {
   pairId: string | null;
   /** Models this socket has received. */
   readonly models: Set<string>;
-  /** Message times in the current rate window. */
-  window: number[];
+  /** The times of its last messages, for the rate limit. */
+  readonly rate: RateWindow;
   alive: boolean;
   helloTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * A page's message rate limit: a message is refused when it makes more than `max` messages
+ * (refused ones included) in the last `windowMs` ms. Kept in fixed memory, a ring of the last `max`
+ * message times: as the times never go back (a monotonic clock), the messages less than windowMs
+ * old are the latest ones, so there are more than `max` of them exactly when the message `max`
+ * before this one is less than windowMs old, and that one time decides. (A list of every time in
+ * the window, filtered per message, gives the same answers but grows with a flood.)
+ */
+export class RateWindow {
+  private readonly times: Float64Array;
+  /** Where the next time goes: once the ring is full, the time `max` messages back. */
+  private next = 0;
+  private seen = 0;
+  constructor(
+    readonly max: number,
+    readonly windowMs: number,
+  ) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`RateWindow: max must be a whole number >= 1, got ${max}`);
+    if (!(windowMs > 0)) throw new RangeError(`RateWindow: windowMs must be > 0, got ${windowMs}`);
+    this.times = new Float64Array(max);
+  }
+  /** Count a message at time `now` (ms, never less than the last one's); true when it is one too many. */
+  hit(now: number): boolean {
+    const full = this.seen === this.max;
+    const refused = full && now - this.times[this.next] < this.windowMs;
+    this.times[this.next] = now;
+    this.next = this.next + 1 === this.max ? 0 : this.next + 1;
+    if (!full) this.seen++;
+    return refused;
+  }
 }
 
 function teacherIdOf(name: string): string {
@@ -502,7 +534,7 @@ export class ViewerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), window: [], alive: true, helloTimer: null };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null };
     s.helloTimer = setTimeout(() => {
       if (!s.authed) ws.close(4408, 'no hello');
     }, HELLO_TIMEOUT_MS);
@@ -557,15 +589,8 @@ export class ViewerServer {
     this.send(s, { type: 'error', code, message, ...extra });
   }
 
-  private rateLimited(s: Session): boolean {
-    const now = this.clock.now();
-    s.window = s.window.filter((t) => now - t < RATE_WINDOW_MS);
-    s.window.push(now);
-    return s.window.length > RATE_MAX;
-  }
-
   private onMessage(s: Session, data: RawData, isBinary: boolean): void {
-    if (this.rateLimited(s)) return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
+    if (s.rate.hit(this.clock.now())) return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) return this.error(s, 'invalid', 'binary messages are not accepted; send JSON text');
     if (buf.length > MAX_CLIENT_MESSAGE_BYTES) return this.error(s, 'too_large', `message of ${buf.length} bytes is larger than the limit of ${MAX_CLIENT_MESSAGE_BYTES} bytes`);

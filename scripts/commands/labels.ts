@@ -16,7 +16,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreements } from '../../reward/offline.js';
-import { LabelStore } from '../../reward/store.js';
+import { LabelStore, type StoreCounts } from '../../reward/store.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 
 const exportSpec = {
@@ -142,8 +142,11 @@ export interface TeacherStats {
   readonly agreementWithTrueReturn: number | null;
 }
 
-/** The per-teacher statistics of a store, most labels first. */
-export function teacherStats(store: LabelStore): TeacherStats[] {
+/**
+ * The per-teacher statistics of a store, most labels first. `counts`: the store's counts() where
+ * the caller has read them already (each call counts every label and pair again).
+ */
+export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTeacher'> = store.counts()): TeacherStats[] {
   const times = new Map<string, number[]>();
   for (const l of store.labels()) {
     if (l.responseMs === undefined || l.responseMs === null) continue;
@@ -152,8 +155,9 @@ export function teacherStats(store: LabelStore): TeacherStats[] {
     t.push(l.responseMs);
   }
   // One pass over the labelled pairs for every teacher (one per teacher read every segment again).
+  // It reads every label again (offline's labelledPairsInChunks reads store.labels() itself).
   const agreement = teacherAgreements(store);
-  return Object.entries(store.counts().perTeacher)
+  return Object.entries(counts.perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
       return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: agreement.get(teacher) ?? null };
@@ -171,7 +175,7 @@ export const labelsStatsCommand: Command = {
     const store = openStoreFlag(path, ctx.clock);
     try {
       const c = store.counts();
-      const teachers = teacherStats(store);
+      const teachers = teacherStats(store, c);
       const agreement = store.agreement();
       // People are spoken of only where the store is meant for them (not an offline run's oracle store).
       const forPeople = store.forPeople();

@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makePair, segmentReturn } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
@@ -19,6 +19,8 @@ function answer(p: Pair, teacher: string, truthful: boolean, responseMs?: number
   const first = segmentReturn(p.a) > segmentReturn(p.b);
   return { id: labelId(teacher, p.id), pairId: p.id, teacher, kind: 'preference', probFirst: first === truthful ? 1 : 0, ...(responseMs !== undefined ? { responseMs } : {}) };
 }
+
+afterEach(() => vi.restoreAllMocks());
 
 describe('prefrl labels stats', () => {
   it('counts, times and agreement per teacher and between teachers', async () => {
@@ -123,5 +125,63 @@ describe('prefrl labels stats', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("reads the store's counts once a run (before: twice), with the whole output as before, by hand", async () => {
+    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+    const half = segs.length / 2;
+    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    const path = join(mkdtempSync(join(tmpdir(), 'stats-once-')), 'labels.sqlite');
+    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    try {
+      store.putPairs(pairs);
+      // As in the first test: ada all 8 truthfully in 1..8 s, bo 4 with one wrong, cy one skip.
+      store.addLabels(pairs.map((p, i) => answer(p, 'human:ada', true, 1000 * (i + 1))));
+      store.addLabels(pairs.slice(0, 4).map((p, i) => answer(p, 'human:bo', i !== 2)));
+      store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
+      // Given the counts or reading them itself, teacherStats says the same.
+      expect(teacherStats(store, store.counts())).toEqual(teacherStats(store));
+    } finally {
+      store.close();
+    }
+    const counts = vi.spyOn(LabelStore.prototype, 'counts');
+    const teachers = [
+      { teacher: 'human:ada', labels: 8, preferences: 8, ties: 0, skips: 0, medianResponseMs: 4500, agreementWithTrueReturn: 1 },
+      { teacher: 'human:bo', labels: 4, preferences: 4, ties: 0, skips: 0, medianResponseMs: null, agreementWithTrueReturn: 0.75 },
+      { teacher: 'human:cy', labels: 1, preferences: 0, ties: 0, skips: 1, medianResponseMs: null, agreementWithTrueReturn: null },
+    ];
+    const j = captureCli();
+    expect(await main(['labels', 'stats', '--store', path, '--json'], j.ctx)).toBe(0);
+    expect(counts).toHaveBeenCalledTimes(1);
+    // Every pair answered by ada (a person): none pending, unlabelled or waiting; 12 preferences, 1 skip.
+    expect(JSON.parse(j.out.join(''))).toEqual({
+      store: path,
+      pairs: 8,
+      pending: 0,
+      unlabelled: 0,
+      forPeople: true,
+      waitingForPeople: 0,
+      labels: 13,
+      preferences: 12,
+      ties: 0,
+      skips: 1,
+      timeouts: 0,
+      teachers,
+      agreement: { pairs: 4, comparisons: 4, agreeing: 3, fraction: 0.75, byTeachers: { 'human:ada|human:bo': { comparisons: 4, agreeing: 3, fraction: 0.75 } } },
+    });
+    const h = captureCli();
+    expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
+    expect(counts).toHaveBeenCalledTimes(2);
+    expect(h.out.join('').split('\n')).toEqual([
+      `${path}: 8 pairs (0 unlabelled, 0 waiting for people), 13 labels: 12 preferences, 0 ties, 1 skips`,
+      'teacher    labels  preferences  ties  skips  median answer (s)  agrees with true return',
+      '---------  ------  -----------  ----  -----  -----------------  -----------------------',
+      'human:ada  8       8            0     0      4.5                1.000',
+      'human:bo   4       4            0     0      -                  0.750',
+      'human:cy   1       0            0     1      -                  -',
+      'between teachers: 4 pairs answered by two or more, 4 comparisons, agreement 0.750',
+      '  human:ada vs human:bo: 3/4 (0.750)',
+      '',
+    ]);
   });
 });
