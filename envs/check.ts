@@ -10,7 +10,7 @@
  *   horizon       episodes are truncated exactly at the horizon (unless terminated first)
  *   memory        no WASM heap growth over 1,000 resets, each followed by a step (MuJoCo envs)
  */
-import { Logger } from '../core/log.js';
+import { Logger, warningKind } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvState, type StepResult } from './types.js';
@@ -41,11 +41,15 @@ export interface CheckOptions {
   readonly onCheck?: (name: string, result: CheckResult) => void;
 }
 
-/** The env's warnings during the checks, one line per kind with its count and first instance. */
+/**
+ * Warnings, one line per kind (core/log's warningKind) with its count and first instance: the
+ * format of Logger.warningSummary, which checkEnv reports (it counts past the logger's cap on
+ * warnings kept word for word).
+ */
 export function summarizeWarnings(warnings: readonly string[]): string[] {
   const kinds = new Map<string, { first: string; n: number }>();
   for (const w of warnings) {
-    const key = w.replace(/[-+]?\d[\d.eE+-]*/g, '#');
+    const key = warningKind(w);
     const k = kinds.get(key);
     if (k) k.n++;
     else kinds.set(key, { first: w, n: 1 });
@@ -330,7 +334,7 @@ export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = 
     } catch (e) {
       record('memory', fail(`threw: ${(e as Error).message}`));
     }
-    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, checks, warnings: summarizeWarnings(logger.warnings) };
+    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, checks, warnings: logger.warningSummary() };
   } finally {
     for (const e of envs) e.dispose();
   }
