@@ -1380,8 +1380,8 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
  * pairs (each segment read once, whatever the number of teachers, a chunk of pairs at a time);
  * teachers without any are left out.
  */
-export function teacherAgreements(store: LabelStore): Map<string, number> {
-  return new Map([...agreementCounts(labelledPairsInChunks(store))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+export function teacherAgreements(store: LabelStore, labels: readonly Label[] = store.labels()): Map<string, number> {
+  return new Map([...agreementCounts(labelledPairsInChunks(store, labels))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
 }
 
 /** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
@@ -1410,9 +1410,9 @@ export const LABELLED_CHUNK = 1000;
  * them, but reading the pairs' segments LABELLED_CHUNK pairs at a time (the labels first, without
  * segments): every labelled pair's segments at once are some 600 MB at 100,000 pairs of 20 steps.
  */
-export function* labelledPairsInChunks(store: LabelStore): Generator<{ pair: Pair; labels: Label[] }> {
+export function* labelledPairsInChunks(store: LabelStore, labels: readonly Label[] = store.labels()): Generator<{ pair: Pair; labels: Label[] }> {
   const byPair = new Map<string, Label[]>();
-  for (const l of store.labels()) {
+  for (const l of labels) {
     if (l.kind !== 'preference') continue;
     let ls = byPair.get(l.pairId);
     if (!ls) byPair.set(l.pairId, (ls = []));

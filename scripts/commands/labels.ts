@@ -148,15 +148,15 @@ export interface TeacherStats {
  */
 export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTeacher'> = store.counts()): TeacherStats[] {
   const times = new Map<string, number[]>();
-  for (const l of store.labels()) {
+  const labels = store.labels();
+  for (const l of labels) {
     if (l.responseMs === undefined || l.responseMs === null) continue;
     let t = times.get(l.teacher);
     if (!t) times.set(l.teacher, (t = []));
     t.push(l.responseMs);
   }
   // One pass over the labelled pairs for every teacher (one per teacher read every segment again).
-  // It reads every label again (offline's labelledPairsInChunks reads store.labels() itself).
-  const agreement = teacherAgreements(store);
+  const agreement = teacherAgreements(store, labels);
   return Object.entries(counts.perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
@@ -208,8 +208,9 @@ export const labelsStatsCommand: Command = {
             ),
       ];
       if (agreement.pairs > 0) {
-        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${f(agreement.fraction)}`);
-        for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)})`);
+        // kappa: agreement beyond chance (Fleiss' overall, Cohen's per pair of teachers; "-" where chance agrees always).
+        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${f(agreement.fraction)}, kappa ${f(agreement.kappa)}`);
+        for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)}), kappa ${f(v.kappa)}`);
       }
       ctx.io.stdout.write(`${lines.join('\n')}\n`);
       return 0;

@@ -141,6 +141,11 @@ describe('prefrl labels stats', () => {
       store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
       // Given the counts or reading them itself, teacherStats says the same.
       expect(teacherStats(store, store.counts())).toEqual(teacherStats(store));
+      // The true return puts the first clip ahead on pairs 0 to 3, so ada says first four times
+      // and bo (wrong on pair 2) first, first, second, first. Agreement 3/4; beyond chance,
+      // Cohen's: ada's shares (first, second) 1, 0, bo's 3/4, 1/4: chance 3/4, kappa 0. Fleiss':
+      // 7 first, 1 second of 8 verdicts: chance 50/64, kappa (48 - 50) / 14 = -1/7.
+      expect(pairs.slice(0, 4).map((p) => segmentReturn(p.a) > segmentReturn(p.b))).toEqual([true, true, true, true]);
     } finally {
       store.close();
     }
@@ -167,7 +172,7 @@ describe('prefrl labels stats', () => {
       skips: 1,
       timeouts: 0,
       teachers,
-      agreement: { pairs: 4, comparisons: 4, agreeing: 3, fraction: 0.75, byTeachers: { 'human:ada|human:bo': { comparisons: 4, agreeing: 3, fraction: 0.75 } } },
+      agreement: { pairs: 4, comparisons: 4, agreeing: 3, fraction: 0.75, kappa: expect.closeTo(-1 / 7, 12), byTeachers: { 'human:ada|human:bo': { comparisons: 4, agreeing: 3, fraction: 0.75, kappa: 0 } } },
     });
     const h = captureCli();
     expect(await main(['labels', 'stats', '--store', path], h.ctx)).toBe(0);
@@ -179,8 +184,8 @@ describe('prefrl labels stats', () => {
       'human:ada  8       8            0     0      4.5                1.000',
       'human:bo   4       4            0     0      -                  0.750',
       'human:cy   1       0            0     1      -                  -',
-      'between teachers: 4 pairs answered by two or more, 4 comparisons, agreement 0.750',
-      '  human:ada vs human:bo: 3/4 (0.750)',
+      'between teachers: 4 pairs answered by two or more, 4 comparisons, agreement 0.750, kappa -0.143',
+      '  human:ada vs human:bo: 3/4 (0.750), kappa 0.000',
       '',
     ]);
   });
