@@ -123,6 +123,12 @@ const MAX_URL_CHARS = 2048;
 const MAX_SESSIONS = 64;
 const RATE_WINDOW_MS = 10_000;
 const RATE_MAX = 300;
+/**
+ * A page refused for flooding while more than this many bytes of replies wait to go out to it is
+ * dropped: it is not reading them, and every refused message would add another reply to the
+ * server's buffer. Pages that read their replies never get near it.
+ */
+const FLOOD_BUFFER_BYTES = 1024 * 1024;
 const HELLO_TIMEOUT_MS = 15_000;
 /** How long close() waits for pages to answer the close handshake before cutting the sockets. */
 const CLOSE_GRACE_MS = 500;
@@ -590,7 +596,15 @@ export class ViewerServer {
   }
 
   private onMessage(s: Session, data: RawData, isBinary: boolean): void {
-    if (s.rate.hit(this.clock.now())) return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
+    if (s.rate.hit(this.clock.now())) {
+      if (s.ws.bufferedAmount > FLOOD_BUFFER_BYTES) {
+        // terminate, not close: a closing handshake would wait behind the unread replies.
+        this.logger.warn(`viewer: dropped a page that sent more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s without reading the replies`);
+        s.ws.terminate();
+        return;
+      }
+      return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
+    }
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) return this.error(s, 'invalid', 'binary messages are not accepted; send JSON text');
     if (buf.length > MAX_CLIENT_MESSAGE_BYTES) return this.error(s, 'too_large', `message of ${buf.length} bytes is larger than the limit of ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
