@@ -74,4 +74,29 @@ describe('CLI usage-error messages', () => {
     expect(d.code).toBe(0);
     expect(d.out).toMatch(/^prefrl: reinforcement learning from trajectory comparisons/);
   });
+
+  it('runs --command with a name no command writes run folders under (a misspelling) is a usage error naming --command, not an empty listing', async () => {
+    const root = join(dir, 'runs-command');
+    mkdirSync(join(root, '20261201-100000-train-reacher-oracle-s0'), { recursive: true });
+    writeFileSync(join(root, '20261201-100000-train-reacher-oracle-s0', 'config.json'), JSON.stringify({ command: 'train', envConfig: { id: 'reacher' } }));
+    const bad = await run(['runs', '--runs-dir', root, '--command', 'trian']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('prefrl runs: --command: no command called "trian" makes run folders (those that do: tour, rollout, train, collect, iql, offline, reward; prefrl demo and bench oracle make train runs)\n');
+    expect(bad.out).toBe('');
+    // A real command with no runs of its own is an empty listing, as before; one with runs lists them.
+    const none = await run(['runs', '--runs-dir', root, '--command', 'iql']);
+    expect([none.code, none.out]).toEqual([0, `no run folders in ${root} made by iql\n`]);
+    const train = await run(['runs', '--runs-dir', root, '--command', 'train']);
+    expect(train.code).toBe(0);
+    expect(train.out).toContain('20261201-100000-train-reacher-oracle-s0  train    reacher');
+  });
+
+  it('offline: --vlm-* flags with another teacher are refused naming each flag given', async () => {
+    await expectUsageError(
+      ['offline', '--dataset', join(dir, 'none.h5'), '--teacher', 'oracle', '--vlm-model', 'm', '--vlm-rpm', '3', '--vlm-hide-robot'],
+      join(dir, 'vlm-flags'),
+      /^prefrl offline: --vlm-\*: only for --teacher vlm \(given: --vlm-model, --vlm-hide-robot, --vlm-rpm; the teacher is oracle\)\n$/,
+    );
+    await expectUsageError(['offline', '--dataset', join(dir, 'none.h5'), '--teacher', 'synthetic-vlm', '--vlm-frames', '4'], join(dir, 'vlm-flags'), /^prefrl offline: --vlm-\*: only for --teacher vlm \(given: --vlm-frames; the teacher is synthetic-vlm\)\n$/);
+  });
 });

@@ -111,20 +111,26 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     frames = Number(f.vlmFrames);
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_STRIP_FRAMES) throw new UsageError(`--vlm-frames: expected final or an integer in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(f.vlmFrames)}`);
   }
-  const vlmGiven =
-    f.vlmBaseUrl !== undefined ||
-    f.vlmModel !== undefined ||
-    f.vlmCache !== undefined ||
-    f.vlmFrames !== 'final' ||
-    f.vlmWidth !== undefined ||
-    f.vlmHeight !== undefined ||
-    f.vlmCamera !== 'auto' ||
-    f.vlmHideRobot ||
-    f.vlmConcurrency !== undefined ||
-    f.vlmRpm !== undefined ||
-    f.vlmTimeout !== undefined ||
-    f.vlmRetries !== undefined;
-  if (vlmGiven && f.teacher !== 'vlm') throw new UsageError('--vlm-*: only for --teacher vlm');
+  // The --vlm-* flags given (a value other than the default), named in the error.
+  const vlmGiven = (
+    [
+      ['--vlm-base-url', f.vlmBaseUrl !== undefined],
+      ['--vlm-model', f.vlmModel !== undefined],
+      ['--vlm-cache', f.vlmCache !== undefined],
+      ['--vlm-frames', f.vlmFrames !== 'final'],
+      ['--vlm-width', f.vlmWidth !== undefined],
+      ['--vlm-height', f.vlmHeight !== undefined],
+      ['--vlm-camera', f.vlmCamera !== 'auto'],
+      ['--vlm-hide-robot', f.vlmHideRobot],
+      ['--vlm-concurrency', f.vlmConcurrency !== undefined],
+      ['--vlm-rpm', f.vlmRpm !== undefined],
+      ['--vlm-timeout', f.vlmTimeout !== undefined],
+      ['--vlm-retries', f.vlmRetries !== undefined],
+    ] as const
+  )
+    .filter(([, given]) => given)
+    .map(([flag]) => flag);
+  if (vlmGiven.length > 0 && f.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (given: ${vlmGiven.join(', ')}; the teacher is ${f.teacher})`);
   for (const [v, flag] of [
     [f.queryRounds, '--query-rounds'],
     [f.oversample, '--oversample'],
