@@ -99,4 +99,9 @@ describe('CLI usage-error messages', () => {
     );
     await expectUsageError(['offline', '--dataset', join(dir, 'none.h5'), '--teacher', 'synthetic-vlm', '--vlm-frames', '4'], join(dir, 'vlm-flags'), /^prefrl offline: --vlm-\*: only for --teacher vlm \(given: --vlm-frames; the teacher is synthetic-vlm\)\n$/);
   });
+
+  it('demo with a bad --teacher or --env prints the one-line usage error alone (its stage line comes only once the run\'s checks pass), and makes no run folder', async () => {
+    await expectUsageError(['demo', '--teacher', 'orcle'], join(dir, 'demo-teacher'), /^prefrl demo: --teacher: unknown teacher "orcle" \(expected oracle, [^\n]*\)\n$/);
+    await expectUsageError(['demo', '--env', 'reachr'], join(dir, 'demo-env'), /^prefrl demo: --env: unknown env "reachr" \(known: [^\n]*\)\n$/);
+  });
 });

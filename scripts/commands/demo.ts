@@ -52,12 +52,13 @@ export const demoCommand: Command = {
       '--feedback-every', String(f.feedbackEvery),
       '--reward-epochs', String(f.rewardEpochs),
     ];
-    ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`);
-    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx);
+    // Each stage is announced once train's checks have passed: a refused --env or --teacher prints its one-line error alone.
+    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx, undefined, [], () =>
+      ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`),
+    );
     let base: { summary: LoopSummary; runDir: string } | null = null;
     if (f.baseline) {
-      ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`);
-      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx);
+      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx, undefined, [], () => ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`));
       base = { summary: b.summary, runDir: b.run.path };
     }
     const p = pref.summary;

@@ -296,17 +296,22 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
  * Run (or resume) a training run; returns the summary. `given`: the flag keys of the command
  * line, for the warning about those the run does not read (once every check has passed).
  */
-export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
+/**
+ * Run `prefrl train` with parsed flags. `onChecked`, when given, is called once every check that
+ * can refuse the run has passed, before the tensor backend starts (`prefrl demo` announces its
+ * stage there, so a refused flag prints its one-line error alone).
+ */
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: LoopSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
   try {
-    return await trainLocked(f, ctx, resumeDir, given);
+    return await trainLocked(f, ctx, resumeDir, given, onChecked);
   } finally {
     unlock?.();
   }
 }
 
-async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[]): Promise<{ summary: LoopSummary; run: RunDir }> {
+async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[], onChecked: (() => void) | undefined): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -358,6 +363,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // The human teacher's store is the run's, opened below; it is only used once training asks
   // (so making the teacher here starts no server: a failure below leaves nothing to close).
   const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  onChecked?.();
   // PPO runs in plain TypeScript: only a reward network (learned or model:<dir>) needs tensors.
   const backend = source.kind === 'true' ? undefined : await initBackend(f.backend);
   ctx.logger.info(backend ? describeBackend(backend) : 'tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)');
