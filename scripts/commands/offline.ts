@@ -23,8 +23,8 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, 
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
-  dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
-  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*)', optional: true, defaultDoc: 'required unless --resume' }),
+  dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
+  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*); required, except with --resume', optional: true }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
   errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
