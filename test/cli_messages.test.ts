@@ -2,7 +2,7 @@
  * Usage-error messages found in a walk through the README: each names the word or flag to blame
  * and exits 2. Also what the walk found hard to tell apart (run folder names).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,5 +103,24 @@ describe('CLI usage-error messages', () => {
   it('demo with a bad --teacher or --env prints the one-line usage error alone (its stage line comes only once the run\'s checks pass), and makes no run folder', async () => {
     await expectUsageError(['demo', '--teacher', 'orcle'], join(dir, 'demo-teacher'), /^prefrl demo: --teacher: unknown teacher "orcle" \(expected oracle, [^\n]*\)\n$/);
     await expectUsageError(['demo', '--env', 'reachr'], join(dir, 'demo-env'), /^prefrl demo: --env: unknown env "reachr" \(known: [^\n]*\)\n$/);
+  });
+
+  it('train --resume of a run whose config.json holds a bad value (edited by hand, damaged) stops naming the file and key, before anything in the folder changes', async () => {
+    for (const [key, value, message] of [
+      ['steps', 'many', 'expected a number, got a string "many"'],
+      ['steps', -5, 'must be >= 1, got -5'],
+      ['query', 'random', 'expected one of uniform|disagreement|entropy|kcenter|kcenter-disagreement|kcenter-entropy, got "random"'],
+      ['rewardHidden', '256,256', 'expected an array of strings, got "256,256"'],
+    ] as const) {
+      const runDir = join(dir, `bad-config-${key}-${String(value)}`);
+      mkdirSync(runDir);
+      const config = JSON.stringify({ command: 'train', env: 'toy-reach', envConfig: { id: 'toy-reach' }, [key]: value });
+      writeFileSync(join(runDir, 'config.json'), config);
+      const r = await run(['train', '--resume', runDir, '--quiet']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toBe(`prefrl train: ${join(runDir, 'config.json')} (${key}): ${message}\n`);
+      expect(readdirSync(runDir)).toEqual(['config.json']);
+      expect(readFileSync(join(runDir, 'config.json'), 'utf8')).toBe(config);
+    }
   });
 });

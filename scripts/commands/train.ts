@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
-import { flagName, flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
+import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { isFolder } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
@@ -581,6 +581,10 @@ export const trainCommand: Command = {
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
+      // The saved flags are checked as the command line's are (types, ranges, choices): a config
+      // edited by hand or damaged stops here naming the file and key, not as a run of NaN steps.
+      // Flags added after the run was made take their defaults.
+      const savedFlags = validateConfig(Object.fromEntries(Object.entries(saved).filter(([k]) => k in trainFlags)), trainFlags, cfgFile);
       // The run goes on with its saved config: a flag that would change it is refused, not ignored.
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
@@ -591,13 +595,12 @@ export const trainCommand: Command = {
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
       const finished = join(f.resume, 'summary.json');
       const ckFile = join(f.resume, 'artifacts', 'checkpoint', 'checkpoint.json');
-      if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= (saved.steps ?? Number.POSITIVE_INFINITY)) return alreadyFinished(f.resume, finished, f.json, ctx);
+      if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= savedFlags.steps) return alreadyFinished(f.resume, finished, f.json, ctx);
       // The viewer's settings (port, address, token, timeouts), output and threads are this command line's, not the saved run's.
       const now = Object.fromEntries(given.filter((k) => k !== 'resume').map((k) => [k, f[k as keyof TrainFlags]]));
       const human = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, f[k as keyof TrainFlags]]));
       const { json, quiet } = f;
-      // Flags added after the run was made take their defaults.
-      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
+      f = { ...savedFlags, ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
     const { summary, run } = await train(f, ctx, resumeDir, given);
