@@ -29,6 +29,7 @@ import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
@@ -253,7 +254,7 @@ export const iqlCommand: Command = {
               `${f.updates} updates at ${result.updatesPerSec.toFixed(1)} updates/s`,
               `actor: ${actorFile}`,
               `run folder: ${run.path}`,
-              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${run.path} --episodes 5`,
+              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${shellQuote(run.path)} --episodes 5`,
               '',
             ]
               .filter((l) => l !== '')

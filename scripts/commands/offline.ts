@@ -16,7 +16,7 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
-import { isFolder } from '../../core/paths.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
@@ -242,7 +242,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     '',
     `${ratioLine(s)}  (${s.updates} updates, seed ${s.seed})`,
     `run folder: ${s.runDir}`,
-    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${join(s.runDir, 'artifacts', 'agents', 'iql-learned')} --episodes 5 (or iql-true, bc)`,
+    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${shellQuote(join(s.runDir, 'artifacts', 'agents', 'iql-learned'))} --episodes 5 (or iql-true, bc)`,
   ].join('\n');
 }
 

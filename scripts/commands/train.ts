@@ -9,7 +9,7 @@ import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
-import { isFolder } from '../../core/paths.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
@@ -613,7 +613,7 @@ export const trainCommand: Command = {
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
           `run folder: ${run.path}`,
-          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${run.path} --episodes 5`,
+          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
           '',
         ]
           .filter((l) => l !== '')
