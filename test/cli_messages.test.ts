@@ -123,4 +123,19 @@ describe('CLI usage-error messages', () => {
       expect(readFileSync(join(runDir, 'config.json'), 'utf8')).toBe(config);
     }
   });
+
+  it('iql and offline --dataset naming a folder (the collect run folder, not its dataset) is a usage error naming --dataset and the file to give, not EISDIR', async () => {
+    const collectRun = join(dir, '20261201-100000-collect-reacher-random');
+    mkdirSync(join(collectRun, 'artifacts'), { recursive: true });
+    writeFileSync(join(collectRun, 'artifacts', 'dataset.h5'), '');
+    const other = join(dir, 'datasets');
+    mkdirSync(other);
+    const named = `--dataset: ${collectRun} is a folder (a prefrl collect run); give its dataset file, ${join(collectRun, 'artifacts', 'dataset.h5')}`;
+    const plain = `--dataset: ${other} is a folder; give an HDF5 dataset file (prefrl collect writes one to <run folder>/artifacts/dataset.h5, or to --out)`;
+    const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`);
+    await expectUsageError(['iql', '--dataset', collectRun], join(dir, 'ds-runs'), exactly(`prefrl iql: ${named}`));
+    await expectUsageError(['iql', '--dataset', other], join(dir, 'ds-runs'), exactly(`prefrl iql: ${plain}`));
+    await expectUsageError(['offline', '--dataset', collectRun, '--teacher', 'oracle'], join(dir, 'ds-runs'), exactly(`prefrl offline: ${named}`));
+    await expectUsageError(['offline', '--dataset', other, '--teacher', 'synthetic-vlm'], join(dir, 'ds-runs'), exactly(`prefrl offline: ${plain}`));
+  });
 });

@@ -35,7 +35,7 @@ import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
-import { type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
+import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
 
 const spec = {
@@ -99,6 +99,7 @@ export const iqlCommand: Command = {
     if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
+    checkDatasetNotFolder(f.dataset);
 
     // Only --reward success reads an infos array (infos/success); the rest of the infos (simulator
     // state, time, reward terms: about half of a prefrl dataset's bytes) is checked, not read.

@@ -18,7 +18,7 @@ import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
-import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
+import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
@@ -105,6 +105,7 @@ function parseStages(text: string): readonly OfflineStage[] {
 /** The pipeline config from flags (a new run). */
 export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
+  checkDatasetNotFolder(f.dataset);
   if (!f.teacher) throw new UsageError(`--teacher: required (${OFFLINE_TEACHERS.join(', ')})`);
   let frames: 'final' | number = 'final';
   if (f.vlmFrames !== 'final') {
