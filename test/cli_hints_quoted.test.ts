@@ -1,14 +1,15 @@
 /**
  * The commands that collect, train, iql and offline print for what to do next ("use it:",
  * "watch the agent:") can be pasted into a shell as printed when the runs folder's path holds a
- * space: the path is one shell word, naming the dataset or run folder that exists.
+ * space: the path is one shell word, naming the dataset or run folder that exists. The rollout
+ * command demo prints for a bring-your-own model names the model file, not its env id.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
-import { captureCli } from './helpers/cli.js';
+import { captureCli, lastJson } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-hints-'));
 const runs = join(dir, 'my runs');
@@ -79,5 +80,19 @@ describe('printed next commands quote a path with a space', () => {
     const actor = argAfter(offline, 'watch the agents: ', '--policy');
     expect(actor).toMatch(/my runs\/[^/]*-offline-toy-reach-oracle-s0\/artifacts\/agents\/iql-learned$/);
     expect(existsSync(actor)).toBe(true);
+  }, 120_000);
+
+  it('demo on a bring-your-own model: the printed rollout command names the model file as --env, and runs', async () => {
+    const arm = join(import.meta.dirname, 'fixtures', 'byo', 'arm.xml');
+    const c = captureCli();
+    const code = await main(['demo', '--env', arm, '--steps', '2048', '--labels', '10', '--labels-per-round', '10', '--no-baseline', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
+    expect(code, c.err.join('')).toBe(0);
+    const watch = lastJson<{ watch: string }>(c.out).watch.split(', then ')[0];
+    const words = shellWords(watch);
+    expect(words.slice(0, 3)).toEqual(['npx', 'prefrl', 'rollout']);
+    expect(words[words.indexOf('--env') + 1]).toBe(arm);
+    const r = captureCli();
+    expect(words.slice(-2)).toEqual(['--episodes', '5']);
+    expect(await main([...words.slice(2, -2), '--episodes', '1', '--runs-dir', runs, '--quiet'], r.ctx), r.err.join('')).toBe(0);
   }, 120_000);
 });
