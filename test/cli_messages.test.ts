@@ -138,4 +138,18 @@ describe('CLI usage-error messages', () => {
     await expectUsageError(['offline', '--dataset', collectRun, '--teacher', 'oracle'], join(dir, 'ds-runs'), exactly(`prefrl offline: ${named}`));
     await expectUsageError(['offline', '--dataset', other, '--teacher', 'synthetic-vlm'], join(dir, 'ds-runs'), exactly(`prefrl offline: ${plain}`));
   });
+
+  it('iql --batch-size larger than the dataset warns once, naming the flag and the dataset size; equal to it, no warning', async () => {
+    const runs = join(dir, 'iql-batch');
+    const c = captureCli();
+    expect(await main(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '100', '--runs-dir', runs, '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
+    const dataset = JSON.parse(c.out.join('').trim().split('\n').at(-1) as string).dataset as string;
+    const iql = async (batch: string) => {
+      const r = captureCli();
+      expect(await main(['iql', '--dataset', dataset, '--batch-size', batch, '--updates', '1', '--eval-every', '1', '--eval-episodes', '1', '--hidden', '8,8', '--runs-dir', runs, '--quiet'], r.ctx), r.err.join('')).toBe(0);
+      return r.err.join('').split('\n').filter((l) => l.includes('--batch-size'));
+    };
+    expect(await iql('500')).toEqual([`[prefrl] warn: --batch-size 500 is more than the 100 transitions of ${dataset}: each batch repeats transitions (drawn with replacement) and every update costs 500 rows`]);
+    expect(await iql('100')).toEqual([]);
+  });
 });
