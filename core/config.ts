@@ -124,6 +124,9 @@ function convert(def: FlagDef, raw: unknown, where: string): { value: unknown } 
       }
       if (!Number.isFinite(n)) return { error: `${where}: expected a finite number, got ${JSON.stringify(raw)}` };
       if (def.kind === 'int' && !Number.isInteger(n)) return { error: `${where}: expected an integer, got ${JSON.stringify(raw)}` };
+      // Beyond 2^53 a double no longer holds every integer: 9007199254740993 would silently become
+      // ...992 (another seed than the one typed, recorded as such), so it is refused.
+      if (def.kind === 'int' && !Number.isSafeInteger(n)) return { error: `${where}: expected an integer of magnitude at most ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(raw)}` };
       if (def.min !== undefined && n < def.min) return { error: `${where}: must be >= ${def.min}, got ${n}` };
       if (def.max !== undefined && n > def.max) return { error: `${where}: must be <= ${def.max}, got ${n}` };
       return { value: n };

@@ -230,6 +230,21 @@ export function policyForEnv<T>(flag: string, load: () => T): T {
 }
 
 /**
+ * A --dataset that names a folder (say, the run folder `prefrl collect` printed, rather than its
+ * dataset file) is a usage error naming the flag and the file to give, not the file system's
+ * EISDIR from the HDF5 reader.
+ */
+export function checkDatasetNotFolder(path: string, flag = '--dataset'): void {
+  if (!isFolder(path)) return;
+  const inRun = join(path, 'artifacts', 'dataset.h5');
+  throw new UsageError(
+    existsSync(inRun)
+      ? `${flag}: ${path} is a folder (a prefrl collect run); give its dataset file, ${inRun}`
+      : `${flag}: ${path} is a folder; give an HDF5 dataset file (prefrl collect writes one to <run folder>/artifacts/dataset.h5, or to --out)`,
+  );
+}
+
+/**
  * Open the existing label store a flag names. A path that is not there, or is a folder, is a
  * usage error naming the flag (exit 2, as for a missing --dataset); a file that is not a label
  * store is an InputError naming the file (exit 1), from LabelStore.open.

@@ -5,13 +5,14 @@
  * - reward's help does not list --reward-select-workers, which it does not accept;
  * - envs shows each env's goal text, and its JSON writes unbounded bounds as "Infinity" / "-Infinity";
  * - runs reads tour's summary.json (an array, one row per env) as finished, with a headline.
+ * - offline says --dataset and --teacher are required except with --resume (no "(default: required" anywhere).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VLM_SPEC_KEYS } from '../reward/teachers/vlm.js';
-import { main } from '../scripts/cli.js';
+import { COMMANDS, main } from '../scripts/cli.js';
 import { formatTable } from '../scripts/command.js';
 import { headline, listRuns } from '../scripts/commands/runs.js';
 import { captureCli, lastJson } from './helpers/cli.js';
@@ -137,5 +138,18 @@ describe('formatTable', () => {
     const text = formatTable(['n', 'v'], rows);
     expect(text.split('\n')).toHaveLength(300_002);
     expect(text.split('\n')[1]).toBe('------  -');
+  });
+});
+
+describe('flag docs', () => {
+  it('offline --help says --dataset and --teacher are required except with --resume; no help shows "(default: required ...)"', async () => {
+    const h = await cli(['offline', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/\n {2}--dataset S +HDF5 dataset \(prefrl collect\); required, except with --resume\n/);
+    expect(h.out).toMatch(/\n {2}--teacher vlm\|synthetic-vlm\|heron\|oracle\|human\n +who labels the pairs \(human: people in the viewer, see --human-\*\); required, except with --resume\n/);
+    for (const c of COMMANDS) {
+      const ch = await cli([...c.name.split(' '), '--help']);
+      expect(ch.out, c.name).not.toContain('(default: required');
+    }
   });
 });

@@ -8,13 +8,15 @@
  * - the command table has a row for every command of `prefrl --help`;
  * - every relative link, and every repository file it names in code (scripts it runs), exists;
  * - each Results row's first command is recorded in the output file the row links;
- * - the environment table matches `prefrl envs --json` (sizes, dt, horizon, reward terms and weights).
+ * - the environment table matches `prefrl envs --json` (sizes, dt, horizon, reward terms and weights);
+ * - the flags it says are refused when they contradict the command line are (exit 2, naming them).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, main } from '../scripts/cli.js';
-import { captureCli, lastJson } from './helpers/cli.js';
+import { captureCli, expectUsageError, lastJson } from './helpers/cli.js';
 
 const REPO = join(import.meta.dirname, '..');
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -183,6 +185,21 @@ describe('README', () => {
       const [, , obs, act, dt, horizon, terms] = rows[i];
       expect([Number(obs), Number(act), Number(dt), Number(horizon)], e.id).toEqual([e.obsDim, e.actDim, e.dt, e.horizon]);
       expect(terms, e.id).toBe(e.rewardTerms.map((t) => `${t.name} (${t.weight})`).join(', '));
+    }
+  });
+
+  it('the contradicting flags it says are refused are: exit 2, naming the flag, no run folder', async () => {
+    const text = section(README, '## Command line').replace(/\s+/g, ' ');
+    const runs = join(mkdtempSync(join(tmpdir(), 'prefrl-readme-refused-')), 'runs');
+    const cases: [string, string[], RegExp][] = [
+      ['`--expert` without `--teacher regret`', ['train', '--expert', join(runs, 'expert'), '--steps', '2048'], /^prefrl train: --expert: only for --teacher regret/],
+      ["`offline`'s `--vlm-*` flags without `--teacher vlm`", ['offline', '--dataset', join(runs, 'd.h5'), '--teacher', 'oracle', '--vlm-model', 'm'], /^prefrl offline: --vlm-\*: only for --teacher vlm \(given: --vlm-model;/],
+      ['`--reward-weights` without `--reward true`', ['train', '--reward-weights', 'on_target=0', '--steps', '2048'], /^prefrl train: --reward-weights: applies to --reward true only/],
+      ['`rollout --stochastic` without a saved PPO policy', ['rollout', '--stochastic', '--episodes', '1'], /^prefrl rollout: --stochastic: only for a saved PPO policy/],
+    ];
+    for (const [said, args, message] of cases) {
+      expect(text).toContain(said);
+      await expectUsageError(args, runs, message);
     }
   });
 });

@@ -24,7 +24,7 @@ import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { loadPpoPolicy } from '../../agents/saved_policy.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, removeIfEmpty } from '../../core/run.js';
@@ -214,7 +214,7 @@ export const collectCommand: Command = {
             ['env', 'policy', 'transitions', 'episodes', 'mean return', 'min', 'max'],
             [[summary.env, summary.policy, String(summary.transitions), `${summary.episodes} (${summary.completeEpisodes} complete)`, summary.meanReturn.toFixed(2), summary.minReturn.toFixed(2), summary.maxReturn.toFixed(2)]],
           )}\ndataset: ${file}\nrun folder: ${run.path}\n` +
-            `use it: npx prefrl iql --dataset ${file}   (or prefrl offline --dataset ${file} --teacher synthetic-vlm, preferences on its segments)\n`,
+            `use it: npx prefrl iql --dataset ${shellQuote(file)}   (or prefrl offline --dataset ${shellQuote(file)} --teacher synthetic-vlm, preferences on its segments)\n`,
         );
       }
       return 0;

@@ -8,6 +8,7 @@
  * command that opens the viewer on the pairs the teacher compared.
  */
 import { flags, parseFlags } from '../../core/config.js';
+import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import type { LoopSummary } from '../../reward/loop.js';
 import { join } from 'node:path';
 import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -18,7 +19,7 @@ const spec = {
   summary:
     'The main job of `npm start`: online preference learning on reacher with the oracle teacher, next to PPO on the true reward at the same env steps.',
   flags: {
-    env: flags.string({ doc: 'env id', default: 'reacher' }),
+    env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
     teacher: flags.string({ doc: 'teacher spec (see prefrl train --help)', default: 'oracle' }),
     labels: flags.int({ doc: 'feedback budget (labels)', default: 500, min: 1 }),
     labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
@@ -52,19 +53,20 @@ export const demoCommand: Command = {
       '--feedback-every', String(f.feedbackEvery),
       '--reward-epochs', String(f.rewardEpochs),
     ];
-    ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`);
-    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx);
+    // Each stage is announced once train's checks have passed: a refused --env or --teacher prints its one-line error alone.
+    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx, undefined, [], () =>
+      ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`),
+    );
     let base: { summary: LoopSummary; runDir: string } | null = null;
     if (f.baseline) {
-      ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`);
-      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx);
+      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx, undefined, [], () => ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`));
       base = { summary: b.summary, runDir: b.run.path };
     }
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
     const viewer = `npx prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
     const plot = `npx prefrl plot ${[pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ')}`;
-    const watch = `npx prefrl rollout --env ${p.env} --policy ${shellPath(pref.run.path)} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
+    const watch = `npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env))} --policy ${shellPath(pref.run.path)} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
       teacher: p.teacher,

@@ -29,12 +29,13 @@ import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
-import { type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
+import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
 
 const spec = {
@@ -98,6 +99,7 @@ export const iqlCommand: Command = {
     if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
+    checkDatasetNotFolder(f.dataset);
 
     // Only --reward success reads an infos array (infos/success); the rest of the infos (simulator
     // state, time, reward terms: about half of a prefrl dataset's bytes) is checked, not read.
@@ -111,6 +113,9 @@ export const iqlCommand: Command = {
     const env = await makeEnv(envConfig, { logger: ctx.logger });
     try {
       checkEnv(ds, env.spec);
+      // Batches are drawn with replacement, so a batch larger than the dataset is legal, but it
+      // repeats transitions in every batch and costs its full size per update: most likely a typo.
+      if (f.batchSize > ds.size) ctx.logger.warn(`--batch-size ${f.batchSize} is more than the ${ds.size} transitions of ${f.dataset}: each batch repeats transitions (drawn with replacement) and every update costs ${f.batchSize} rows`);
       if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
       // The tensor backend starts once the dataset and the env have passed their checks, so a bad
       // file is reported at once.
@@ -253,7 +258,7 @@ export const iqlCommand: Command = {
               `${f.updates} updates at ${result.updatesPerSec.toFixed(1)} updates/s`,
               `actor: ${actorFile}`,
               `run folder: ${run.path}`,
-              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${run.path} --episodes 5`,
+              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${shellQuote(run.path)} --episodes 5`,
               '',
             ]
               .filter((l) => l !== '')

@@ -16,15 +16,15 @@ import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../..
 import { loadHeronConfig } from '../../reward/teachers/heron.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
-import { isFolder } from '../../core/paths.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
-import { type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
+import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 
 const offlineFlags = {
-  dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); not needed with --resume', optional: true }),
-  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*)', optional: true, defaultDoc: 'required unless --resume' }),
+  dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
+  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*); required, except with --resume', optional: true }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
   errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
@@ -105,26 +105,33 @@ function parseStages(text: string): readonly OfflineStage[] {
 /** The pipeline config from flags (a new run). */
 export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
   if (!f.dataset) throw new UsageError('--dataset: required (or --resume <run folder>)');
+  checkDatasetNotFolder(f.dataset);
   if (!f.teacher) throw new UsageError(`--teacher: required (${OFFLINE_TEACHERS.join(', ')})`);
   let frames: 'final' | number = 'final';
   if (f.vlmFrames !== 'final') {
     frames = Number(f.vlmFrames);
     if (!Number.isInteger(frames) || frames < 1 || frames > MAX_STRIP_FRAMES) throw new UsageError(`--vlm-frames: expected final or an integer in 1..${MAX_STRIP_FRAMES}, got ${JSON.stringify(f.vlmFrames)}`);
   }
-  const vlmGiven =
-    f.vlmBaseUrl !== undefined ||
-    f.vlmModel !== undefined ||
-    f.vlmCache !== undefined ||
-    f.vlmFrames !== 'final' ||
-    f.vlmWidth !== undefined ||
-    f.vlmHeight !== undefined ||
-    f.vlmCamera !== 'auto' ||
-    f.vlmHideRobot ||
-    f.vlmConcurrency !== undefined ||
-    f.vlmRpm !== undefined ||
-    f.vlmTimeout !== undefined ||
-    f.vlmRetries !== undefined;
-  if (vlmGiven && f.teacher !== 'vlm') throw new UsageError('--vlm-*: only for --teacher vlm');
+  // The --vlm-* flags given (a value other than the default), named in the error.
+  const vlmGiven = (
+    [
+      ['--vlm-base-url', f.vlmBaseUrl !== undefined],
+      ['--vlm-model', f.vlmModel !== undefined],
+      ['--vlm-cache', f.vlmCache !== undefined],
+      ['--vlm-frames', f.vlmFrames !== 'final'],
+      ['--vlm-width', f.vlmWidth !== undefined],
+      ['--vlm-height', f.vlmHeight !== undefined],
+      ['--vlm-camera', f.vlmCamera !== 'auto'],
+      ['--vlm-hide-robot', f.vlmHideRobot],
+      ['--vlm-concurrency', f.vlmConcurrency !== undefined],
+      ['--vlm-rpm', f.vlmRpm !== undefined],
+      ['--vlm-timeout', f.vlmTimeout !== undefined],
+      ['--vlm-retries', f.vlmRetries !== undefined],
+    ] as const
+  )
+    .filter(([, given]) => given)
+    .map(([flag]) => flag);
+  if (vlmGiven.length > 0 && f.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (given: ${vlmGiven.join(', ')}; the teacher is ${f.teacher})`);
   for (const [v, flag] of [
     [f.queryRounds, '--query-rounds'],
     [f.oversample, '--oversample'],
@@ -236,7 +243,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     '',
     `${ratioLine(s)}  (${s.updates} updates, seed ${s.seed})`,
     `run folder: ${s.runDir}`,
-    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${join(s.runDir, 'artifacts', 'agents', 'iql-learned')} --episodes 5 (or iql-true, bc)`,
+    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${shellQuote(join(s.runDir, 'artifacts', 'agents', 'iql-learned'))} --episodes 5 (or iql-true, bc)`,
   ].join('\n');
 }
 

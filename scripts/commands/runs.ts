@@ -141,11 +141,18 @@ const spec = {
   flags: {
     runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
-    command: flags.string({ doc: 'only runs of this command (train, offline, iql, rollout, collect, ...)', optional: true }),
+    command: flags.string({ doc: 'only runs of this command: tour, rollout, train, collect, iql, offline or reward (demo and bench oracle make train runs)', optional: true }),
     json: flags.bool({ doc: 'print one JSON object ({"runs": [...]}, every run listed) as the last line', default: false }),
   },
   epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
 };
+
+/**
+ * The commands that make run folders (the `command` of their config.json); `prefrl demo` and
+ * `prefrl bench oracle` make train runs. A --command outside it is a misspelling, not a filter
+ * that happens to match nothing.
+ */
+export const RUN_COMMANDS: readonly string[] = ['tour', 'rollout', 'train', 'collect', 'iql', 'offline', 'reward'];
 
 export const runsCommand: Command = {
   name: 'runs',
@@ -154,6 +161,9 @@ export const runsCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
+    if (f.command !== undefined && !RUN_COMMANDS.includes(f.command)) {
+      throw new UsageError(`--command: no command called ${JSON.stringify(f.command)} makes run folders (those that do: ${RUN_COMMANDS.join(', ')}; prefrl demo and bench oracle make train runs)`);
+    }
     if (!existsSync(f.runsDir)) {
       // Nothing has run yet: not an error.
       if (f.json) printJson(ctx.io, { runsDir: f.runsDir, runs: [], total: 0 });

@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
 import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
-import { flagName, flags, type Parsed, parseFlags, positiveInts } from '../../core/config.js';
+import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
-import { isFolder } from '../../core/paths.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
@@ -296,17 +296,22 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
  * Run (or resume) a training run; returns the summary. `given`: the flag keys of the command
  * line, for the warning about those the run does not read (once every check has passed).
  */
-export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = []): Promise<{ summary: LoopSummary; run: RunDir }> {
+/**
+ * Run `prefrl train` with parsed flags. `onChecked`, when given, is called once every check that
+ * can refuse the run has passed, before the tensor backend starts (`prefrl demo` announces its
+ * stage there, so a refused flag prints its one-line error alone).
+ */
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: LoopSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
   try {
-    return await trainLocked(f, ctx, resumeDir, given);
+    return await trainLocked(f, ctx, resumeDir, given, onChecked);
   } finally {
     unlock?.();
   }
 }
 
-async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[]): Promise<{ summary: LoopSummary; run: RunDir }> {
+async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[], onChecked: (() => void) | undefined): Promise<{ summary: LoopSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -358,6 +363,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // The human teacher's store is the run's, opened below; it is only used once training asks
   // (so making the teacher here starts no server: a failure below leaves nothing to close).
   const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  onChecked?.();
   // PPO runs in plain TypeScript: only a reward network (learned or model:<dir>) needs tensors.
   const backend = source.kind === 'true' ? undefined : await initBackend(f.backend);
   ctx.logger.info(backend ? describeBackend(backend) : 'tensor backend: not started (--reward true has no reward network; PPO runs in plain TypeScript)');
@@ -575,6 +581,10 @@ export const trainCommand: Command = {
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
       const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
+      // The saved flags are checked as the command line's are (types, ranges, choices): a config
+      // edited by hand or damaged stops here naming the file and key, not as a run of NaN steps.
+      // Flags added after the run was made take their defaults.
+      const savedFlags = validateConfig(Object.fromEntries(Object.entries(saved).filter(([k]) => k in trainFlags)), trainFlags, cfgFile);
       // The run goes on with its saved config: a flag that would change it is refused, not ignored.
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
@@ -585,13 +595,12 @@ export const trainCommand: Command = {
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
       const finished = join(f.resume, 'summary.json');
       const ckFile = join(f.resume, 'artifacts', 'checkpoint', 'checkpoint.json');
-      if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= (saved.steps ?? Number.POSITIVE_INFINITY)) return alreadyFinished(f.resume, finished, f.json, ctx);
+      if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= savedFlags.steps) return alreadyFinished(f.resume, finished, f.json, ctx);
       // The viewer's settings (port, address, token, timeouts), output and threads are this command line's, not the saved run's.
       const now = Object.fromEntries(given.filter((k) => k !== 'resume').map((k) => [k, f[k as keyof TrainFlags]]));
       const human = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, f[k as keyof TrainFlags]]));
       const { json, quiet } = f;
-      // Flags added after the run was made take their defaults.
-      f = { ...parseFlags([], spec).flags, ...(saved as TrainFlags), ...human, ...now, json, quiet, resume: f.resume };
+      f = { ...savedFlags, ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
     }
     const { summary, run } = await train(f, ctx, resumeDir, given);
@@ -604,7 +613,7 @@ export const trainCommand: Command = {
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
           `run folder: ${run.path}`,
-          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${run.path} --episodes 5`,
+          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
           '',
         ]
           .filter((l) => l !== '')
