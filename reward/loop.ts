@@ -524,11 +524,21 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw);
     // a run started over counts them again from 0 (see `replay`).
     let round = replay ? 0 : Math.ceil(o.store.counts().labels / o.labelsPerRound);
+    /** Env steps at the end of this session's warm-up (-1 without one), and whether a feedback round was due at all. */
+    let warmupSteps = -1;
+    let feedbackTried = false;
     if (learned && trainer.globalStep === 0) {
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
       const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
-      if (warmup < o.warmupSteps) o.logger.warn(`warm-up shortened from ${o.warmupSteps} to ${warmup} env steps (a quarter of the ${o.ppo.totalSteps} steps of the run)`);
+      if (warmup < o.warmupSteps) {
+        // PPO collects whole rollouts: say what the warm-up then takes when that is more.
+        const B = trainer.config.numEnvs * trainer.config.numSteps;
+        const taken = Math.ceil(warmup / B) * B;
+        const rounded = taken > warmup ? `; it collects whole rollouts of ${B} env steps, so it takes ${taken}` : '';
+        o.logger.warn(`warm-up shortened from ${o.warmupSteps} to ${warmup} env steps (a quarter of the ${o.ppo.totalSteps} steps of the run)${rounded}`);
+      }
       recent.push(...(await trainer.warmup(warmup)));
+      warmupSteps = trainer.globalStep;
       o.progress?.update(trainer.globalStep);
     }
     // A resumed run goes on with the round schedule it had (the next round feedbackEvery steps
@@ -547,6 +557,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
+      if (trainer.globalStep >= nextFeedback) feedbackTried = true;
       if (trainer.globalStep >= nextFeedback && (await feedback(round))) {
         round++;
         checkPreferences();
@@ -573,6 +584,10 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     if (learned && last.labels === 0 && timeouts > 0) {
       o.logger.warn(
         `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve`,
+      );
+    } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
+      o.logger.warn(
+        `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${trainer.config.numEnvs * trainer.config.numSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; give more --steps`,
       );
     } else if (learned && last.labels === 0) {
       const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;

@@ -412,12 +412,26 @@ describe('prefrl train with too few steps for a feedback round', () => {
     const log = err.join('');
     // 200 steps is not a whole number of 2 x 128-step rollouts: the start-up line says where the run stops.
     expect(log).toContain('PPO collects whole rollouts of 256 env steps (--num-envs 2 x --num-steps 128): the run stops at the first rollout end at or past 200 steps, after 256');
-    // The warm-up is cut to 50 steps (a quarter of 200), 25 per env, short of one 50-step episode; the first rollout then ends the run.
-    expect(log).toContain('warm-up shortened from 64 to 50 env steps');
-    expect(log).toMatch(/no labels were asked: the run ended at 256 env steps, before the query pool held two complete 25-step segments/);
+    // The warm-up is cut to 50 steps (a quarter of 200), but PPO collects whole 256-step
+    // rollouts, so it takes 256 steps: the whole run, and no feedback round comes.
+    expect(log).toContain('warm-up shortened from 64 to 50 env steps (a quarter of the 200 steps of the run); it collects whole rollouts of 256 env steps, so it takes 256');
+    expect(log).toContain('no labels were asked: the warm-up took all 256 env steps of the run (--steps 200; PPO collects whole rollouts of 256 env steps, --num-envs x --num-steps), so no feedback round ran');
+    expect(log).not.toContain('before the query pool held');
     const text = out.join('');
     expect(text).toContain('labels used 0, env steps 256');
     expect(text).toContain('reward model: never trained (no labels were asked, or nobody answered; see the warning above)');
     expect(text).not.toMatch(/NaN/);
+  });
+
+  it('without a warm-up, says the query pool was short when the one feedback round came', async () => {
+    const { ctx, err } = captureCli();
+    const args = ['train', '--env', 'toy-reach', '--teacher', 'oracle', '--labels', '40', '--labels-per-round', '20', '--segment-length', '25',
+      '--warmup-steps', '0', '--steps', '256', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--eval-episodes', '1',
+      '--reward-hidden', '8', '--reward-members', '1', '--runs-dir', dir, '--name', 'no-warmup', '--quiet'];
+    expect(await main(args, ctx), err.join('')).toBe(0);
+    const log = err.join('');
+    // The round at step 0 finds an empty pool; the one rollout then ends the run.
+    expect(log).not.toContain('warm-up shortened');
+    expect(log).toMatch(/no labels were asked: the run ended at 256 env steps, before the query pool held two complete 25-step segments/);
   });
 });
