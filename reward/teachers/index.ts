@@ -14,6 +14,7 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
+import { existsSync, statSync } from 'node:fs';
 import { decimalNumber } from '../../core/config.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
@@ -97,6 +98,9 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
   }
   if (name === 'heron') {
     if (!rest) usage('"heron" needs a config file: heron:path/to/heron.json');
+    // A file that is not there (or a folder) is a mistake in the spec, as with offline's --heron-config.
+    if (!existsSync(rest)) usage(`HERON config ${JSON.stringify(rest)} not found (in "${s}")`);
+    if (statSync(rest).isDirectory()) usage(`HERON config ${JSON.stringify(rest)} is a folder, not a JSON file (in "${s}")`);
     return new HeronTeacher({ spec: opts.env, config: loadHeronConfig(rest, opts.env), id: s });
   }
   if (name === 'synthetic-vlm') {

@@ -313,6 +313,10 @@ describe('makeTeacher', () => {
     const file = join(dir, 'heron.json');
     writeFileSync(file, JSON.stringify({ ranking: ['goal_distance', 'control_effort'], margins: [1, 0.5] }));
     expect(makeTeacher(`heron:${file}`, opts)).toBeInstanceOf(HeronTeacher);
+    // A config that is not there, or a folder: a mistake in the spec (--teacher, exit 2), named.
+    const missing = join(dir, 'nosuch.json');
+    expect(() => asFlag('--teacher', () => makeTeacher(`heron:${missing}`, opts))).toThrow(new UsageError(`--teacher: HERON config ${JSON.stringify(missing)} not found (in "heron:${missing}")`));
+    expect(() => makeTeacher(`heron:${dir}`, opts)).toThrow(new TeacherSpecError(`HERON config ${JSON.stringify(dir)} is a folder, not a JSON file (in "heron:${dir}")`));
   });
 
   it('bad specs are UsageErrors naming the teacher spec (not a CLI flag); asFlag reports them as the flag', () => {
