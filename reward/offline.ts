@@ -1650,7 +1650,14 @@ async function stageEval(c: Ctx): Promise<boolean> {
   const stageSeconds: Record<string, number> = {};
   for (const line of readFileSync(join(c.run.path, 'metrics.jsonl'), 'utf8').split('\n')) {
     if (!line.includes('stages/')) continue;
-    for (const [k, v] of Object.entries(JSON.parse(line) as Record<string, unknown>)) {
+    // A line damaged by a kill (in a run folder resumed before such lines were dropped) says nothing.
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const [k, v] of Object.entries(row)) {
       if (k.startsWith('stages/') && typeof v === 'number') stageSeconds[k.slice(7).replace(/_seconds$/, '')] = v;
     }
   }
