@@ -9,12 +9,9 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
-import { Rng } from '../../core/rng.js';
 import { openRunDir } from '../../core/run.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { main } from '../../scripts/cli.js';
+import { writeToyDataset } from './toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
 let dir = '';
@@ -22,14 +19,7 @@ let data = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-cut-metrics-'));
-  const env = new ToyReachEnv();
-  const rng = new Rng(11);
-  const trajs = Array.from({ length: 12 }, (_, k) => {
-    const noise = (k % 4) * 0.6;
-    return rollout(env, (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal()))), { episodes: 1, seed: 100 + k })[0];
-  });
-  const meta = { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' };
-  data = await writeDataset(join(dir, 'toy.h5'), datasetFromTrajectories(trajs, meta, 'test'));
+  data = await writeToyDataset(dir, 12);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

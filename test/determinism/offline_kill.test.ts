@@ -12,12 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
-import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
+import { writeToyDataset } from './toy_dataset.js';
 import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 
 let dir = '';
@@ -25,15 +22,7 @@ let data = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-kill-'));
-  // toy-reach episodes of a noisy goal-seeking policy: returns and final successes vary.
-  const env = new ToyReachEnv();
-  const rng = new Rng(11);
-  const trajs = Array.from({ length: 40 }, (_, k) => {
-    const noise = (k % 4) * 0.6;
-    return rollout(env, (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal()))), { episodes: 1, seed: 100 + k })[0];
-  });
-  const meta = { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' };
-  data = await writeDataset(join(dir, 'toy.h5'), datasetFromTrajectories(trajs, meta, 'test'));
+  data = await writeToyDataset(dir, 40);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
