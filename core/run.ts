@@ -148,10 +148,15 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
   return openRunDir(path);
 }
 
-/** Open an existing run folder (e.g. for --resume). */
+/**
+ * Open an existing run folder (e.g. for --resume). A last line of metrics.jsonl cut off by a kill
+ * is dropped first: the rows logged from here on would be appended to it, and the line they made
+ * together would parse as neither.
+ */
 export function openRunDir(path: string): RunDir {
   const abs = resolve(path);
   mkdirSync(join(abs, 'artifacts'), { recursive: true });
+  filterMetricsFile(join(abs, 'metrics.jsonl'), () => true);
   const metrics = new MetricsLog(join(abs, 'metrics.jsonl'));
   return {
     path: abs,

@@ -47,7 +47,7 @@
  * (D4RL's normalised score with IQL-true as the expert reference); it is the one to read for
  * "reaches x% of IQL with the true reward" on every env.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
@@ -1123,7 +1123,6 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
       predict: model ? (p) => model.pairProbs(p) : undefined,
       labelledChunks: { count: ids.length, chunks: () => pairChunks(store, ids) },
     });
-    const added = store.putPairs(sel.pairs, { round }).added;
     const meanOf = (idx: ArrayLike<number> | null): number | null => {
       if (!sel.scores) return null;
       let sum = 0;
@@ -1145,7 +1144,11 @@ async function selectRound(c: Ctx, teacher: string, segs: DatasetSegments): Prom
     };
     const file = join(c.run.path, P.query);
     const before = existsSync(file) ? readJson<{ rounds: QueryRound[] }>(file).rounds.filter((r) => r.round !== round) : [];
+    // The round's record before its pairs: a run killed in between chooses the same pairs again
+    // on --resume (the round follows from the stored pairs) and writes the record anew; the
+    // other way round, the record of a round whose pairs were stored would be lost.
     c.run.writeJson(P.query, { query: cfg.query, rounds: [...before, record] });
+    const added = store.putPairs(sel.pairs, { round }).added;
     c.run.metrics.log(round, {
       'query/round': round,
       'query/trained_on': record.trainedOn,
@@ -1523,7 +1526,12 @@ async function stageRelabel(c: Ctx): Promise<boolean> {
   const net = RewardNet.load(join(c.run.path, P.rewardModel));
   try {
     const rel = relabelDataset(ds, net);
-    writeNpy(join(c.run.path, P.rewards), rel.rewards, [ds.size]);
+    // Whole or not at all (a temporary file renamed over it): a run killed while a forced re-run
+    // writes it keeps the rewards from before next to their relabel.json, not half of the new ones.
+    const rewardsFile = join(c.run.path, P.rewards);
+    const tmp = `${rewardsFile}.tmp-${process.pid}`;
+    writeNpy(tmp, rel.rewards, [ds.size]);
+    renameSync(tmp, rewardsFile);
     c.run.writeJson(P.relabel, {
       kind: rel.kind,
       transitions: ds.size,
@@ -1650,7 +1658,14 @@ async function stageEval(c: Ctx): Promise<boolean> {
   const stageSeconds: Record<string, number> = {};
   for (const line of readFileSync(join(c.run.path, 'metrics.jsonl'), 'utf8').split('\n')) {
     if (!line.includes('stages/')) continue;
-    for (const [k, v] of Object.entries(JSON.parse(line) as Record<string, unknown>)) {
+    // A line damaged by a kill (in a run folder resumed before such lines were dropped) says nothing.
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const [k, v] of Object.entries(row)) {
       if (k.startsWith('stages/') && typeof v === 'number') stageSeconds[k.slice(7).replace(/_seconds$/, '')] = v;
     }
   }
