@@ -532,6 +532,14 @@ function readJson<T>(file: string): T {
   }
 }
 
+/** The config.json key a flag of resolveOfflineConfig's checks sets ("label-batch" -> "labelBatch", "vlm-model" -> "vlm.model"). */
+function configKeyOf(flag: string): string {
+  const special: Record<string, string> = { oversample: 'queryOversample', 'vlm-timeout': 'vlm.timeoutS' };
+  if (special[flag]) return special[flag];
+  const camel = (x: string) => x.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return flag.startsWith('vlm-') ? `vlm.${camel(flag.slice(4))}` : camel(flag);
+}
+
 /** Create or open the run folder; returns the config the run uses. */
 function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig } {
   if (o.resume) {
@@ -541,7 +549,15 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     if (saved.command !== 'offline' || !saved.config) throw new UsageError(`--resume: ${o.resume} is not a prefrl offline run`);
     const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
     if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
-    const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } });
+    let cfg: OfflineConfig;
+    try {
+      cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } });
+    } catch (e) {
+      // A value the run's own config.json holds (edited by hand, damaged): name the file and key, not a flag nobody gave.
+      const m = e instanceof UsageError ? /^--([a-z-]+): ([\s\S]*)$/.exec(e.message) : null;
+      if (!m || (conn as Record<string, unknown>)[configKeyOf(m[1]).replace(/^vlm\./, '')] !== undefined) throw e;
+      throw new InputError(file, m[2], configKeyOf(m[1]));
+    }
     return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');

@@ -124,6 +124,28 @@ describe('CLI usage-error messages', () => {
     }
   });
 
+  it('offline --resume of a run whose config.json holds a bad value names the file and key (exit 1), not a flag nobody gave, and changes nothing', async () => {
+    for (const [key, value, message] of [
+      ['labels', 'many', 'expected a positive integer, got many'],
+      ['queryOversample', 0, 'expected a positive integer, got 0'],
+      ['vlm.timeoutS', -1, null],
+    ] as const) {
+      const runDir = join(dir, `bad-offline-config-${key}`);
+      mkdirSync(runDir);
+      const cfg: Record<string, unknown> = { dataset: join(dir, 'none.h5'), teacher: key.startsWith('vlm.') ? 'vlm' : 'oracle' };
+      if (key.startsWith('vlm.')) cfg.vlm = { baseUrl: 'http://127.0.0.1:9/v1', model: 'm', [key.slice(4)]: value };
+      else cfg[key] = value;
+      const config = JSON.stringify({ command: 'offline', config: cfg });
+      writeFileSync(join(runDir, 'config.json'), config);
+      const r = await run(['offline', '--resume', runDir, '--quiet']);
+      expect(r.code, r.err).toBe(1);
+      if (message !== null) expect(r.err).toBe(`prefrl offline: ${join(runDir, 'config.json')} (${key}): ${message}\n`);
+      else expect(r.err).toMatch(new RegExp(`^prefrl offline: ${join(runDir, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${key.replace('.', '\\.')}\\): `));
+      expect(readdirSync(runDir)).toEqual(['config.json']);
+      expect(readFileSync(join(runDir, 'config.json'), 'utf8')).toBe(config);
+    }
+  });
+
   it('iql and offline --dataset naming a folder (the collect run folder, not its dataset) is a usage error naming --dataset and the file to give, not EISDIR', async () => {
     const collectRun = join(dir, '20261201-100000-collect-reacher-random');
     mkdirSync(join(collectRun, 'artifacts'), { recursive: true });
