@@ -49,12 +49,12 @@ describe('ignored flags', () => {
     const c = await warnings(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--workers', '1', '--num-envs=2']);
     expect(c.warns).toEqual(['[prefrl] warn: ignored --num-envs, --workers: they set up the PPO run of --policy medium-replay; --policy random acts in one env']);
     const dataset = c.json.dataset as string;
-    const bc = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--expectile', '0.9', '--actor', 'deterministic']);
+    const bc = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--batch-size', '32', '--expectile', '0.9', '--actor', 'deterministic']);
     expect(bc.warns).toEqual(['[prefrl] warn: ignored --expectile, --actor: they set up IQL; behaviour cloning (--algo bc) has --bc-loss only']);
     // One flag: "it sets up", not "they set up".
-    const one = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--expectile', '0.9']);
+    const one = await warnings(['iql', '--dataset', dataset, '--algo', 'bc', '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--batch-size', '32', '--expectile', '0.9']);
     expect(one.warns).toEqual(['[prefrl] warn: ignored --expectile: it sets up IQL; behaviour cloning (--algo bc) has --bc-loss only']);
-    const iql = await warnings(['iql', '--dataset', dataset, '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--bc-loss', 'nll']);
+    const iql = await warnings(['iql', '--dataset', dataset, '--updates', '5', '--eval-every', '5', '--eval-episodes', '1', '--hidden', '8', '--batch-size', '32', '--bc-loss', 'nll']);
     expect(iql.warns).toEqual(['[prefrl] warn: ignored --bc-loss: only for behaviour cloning (--algo bc)']);
   });
 

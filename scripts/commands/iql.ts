@@ -113,10 +113,10 @@ export const iqlCommand: Command = {
     const env = await makeEnv(envConfig, { logger: ctx.logger });
     try {
       checkEnv(ds, env.spec);
-      // Batches are drawn with replacement, so a batch larger than the dataset is legal, but it
+      if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
+      // (After the checks that refuse the run.) Batches are drawn with replacement, so a batch larger than the dataset is legal, but it
       // repeats transitions in every batch and costs its full size per update: most likely a typo.
       if (f.batchSize > ds.size) ctx.logger.warn(`--batch-size ${f.batchSize} is more than the ${ds.size} transitions of ${f.dataset}: each batch repeats transitions (drawn with replacement) and every update costs ${f.batchSize} rows`);
-      if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
       // The tensor backend starts once the dataset and the env have passed their checks, so a bad
       // file is reported at once.
       const backend = await initBackend(f.backend);
