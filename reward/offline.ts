@@ -36,9 +36,13 @@
  *   artifacts/relabelled_rewards.npy, relabel.json    relabel
  *   artifacts/agents/<iql-learned|iql-true|bc>/{actor.json,training.json}   iql
  *   summary.json                      eval
+ *   rerunning.json                    a done stage running again (see RERUN_MARKER)
  * A stage whose output exists is skipped unless forced; a stage that runs removes the outputs of
  * the later stages that depend on it (the baselines depend only on the dataset and the agent
  * settings and are kept). A stage whose inputs are missing is an error naming the stage to run.
+ * A done stage run again that fails keeps its outputs from before, and so do the later stages;
+ * one killed before the later outputs were removed is run again by the next resume, with every
+ * stage after it.
  *
  * Ratios. `ratio` = R(IQL learned) / R(IQL true) is only meaningful when both returns are
  * positive; reacher and pusher returns are negative (costs), where that quotient reads
@@ -63,7 +67,7 @@ import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges, writeJsonAtomic } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
 import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
@@ -515,6 +519,15 @@ const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) =>
 const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
 
 /** Outputs removed when a stage runs again (everything downstream that depends on it). */
+/**
+ * Written before a stage that was done runs again (--force, or the label stage reopened for the
+ * human teacher's timed-out pairs) and removed once the outputs of the stages after it are gone:
+ * a run killed in between (a re-run stage's new outputs next to the later stages' old ones, which
+ * the next resume would take as done) is known by it. The next resume runs that stage again and
+ * makes everything after it anew. Holds { stage }.
+ */
+const RERUN_MARKER = 'rerunning.json';
+
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   pairs: [P.query, P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
   label: [P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
@@ -662,10 +675,20 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     },
   };
   const status: Record<string, 'ran' | 'skipped'> = {};
+  const markerFile = join(run.path, RERUN_MARKER);
+  const interrupted = existsSync(markerFile) ? readJson<{ stage?: string }>(markerFile).stage : undefined;
+  if (interrupted !== undefined) {
+    if (!(OFFLINE_STAGES as readonly string[]).includes(interrupted)) throw new InputError(markerFile, `unknown stage ${JSON.stringify(interrupted)}`, 'stage');
+    const selected = stages.includes(interrupted as OfflineStage);
+    log.warn(
+      `stage ${interrupted} was running again when this run stopped, before the outputs of the stages after it were made anew: ${selected ? `it runs again now, and the stages after it with it` : `the outputs after it may be stale; run it (--stage ${interrupted}, or all stages) to make them anew`}`,
+    );
+  }
   try {
     for (const stage of OFFLINE_STAGES) {
       if (!stages.includes(stage)) continue;
-      const done = stageDone(ctx, stage);
+      const pending = stage === interrupted;
+      const done = stageDone(ctx, stage) && !pending;
       // Pairs the human teacher timed out on are not answered: the label stage asks them again.
       const open = done && !o.force && stage === 'label' ? timedOutPairs(ctx) : 0;
       const reopen = open > 0;
@@ -686,6 +709,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       const rows = STAGE_ROWS[stage];
       const t0 = clock.now();
       const runStage = () => STAGES[stage](ctx, o);
+      // A stage run again over outputs of its own: marked until the later stages' outputs are gone.
+      const rerun = done || pending;
+      if (rerun) writeJsonAtomic(markerFile, { stage });
       let changed: boolean;
       try {
         if (rows) {
@@ -695,12 +721,17 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
           if (r.dropped > 0) log.info(`stage ${stage}: replaced its ${r.dropped} metrics rows from before with the new ones`);
         } else changed = await runStage();
       } catch (e) {
+        // A stage that failed keeps its outputs from before, and the later ones stay theirs
+        // (unless it was re-running after a kill: the marker stays for the next resume).
+        if (rerun && !pending) rmSync(markerFile, { force: true });
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
         if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${shellQuote(run.path)}`;
         throw e;
       }
-      if (changed) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+      // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
+      if (changed || pending) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+      if (rerun) rmSync(markerFile, { force: true });
       run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
       status[stage] = 'ran';
     }
