@@ -45,10 +45,10 @@
  * dataset recorded on another env than the one requested.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type H5wasm from 'h5wasm/node';
 import { InputError } from '../core/errors.js';
-import { softwareVersions } from '../core/run.js';
+import { removeStaleTemps, softwareVersions } from '../core/run.js';
 import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
 import { modelHashNote } from '../envs/types.js';
@@ -579,6 +579,8 @@ export async function writeDataset(path: string, ds: OfflineDataset): Promise<st
   const h = await h5();
   const file = resolve(path);
   mkdirSync(dirname(file), { recursive: true });
+  // A half-written copy a killed writer left next to it (e.g. collect --out) goes first.
+  removeStaleTemps(dirname(file), basename(file));
   const tmp = `${file}.tmp-${process.pid}`;
   let f: H5File | null = new h.File(tmp, 'w');
   try {

@@ -7,7 +7,7 @@
  *   metrics.jsonl  scalar metrics, one JSON object per line
  *   artifacts/     models, datasets, checkpoints, plots
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -50,6 +50,51 @@ export function writeTextAtomic(path: string, text: string): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** A temporary file of the atomic writers: `<file>.tmp-<pid>` (writeTextAtomic and the others name theirs so). */
+const TEMP_NAME = /^(.+)\.tmp-(\d+)$/;
+
+/** Whether process `pid` runs on this machine (a signal-0 probe; EPERM: it runs, as another user). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the temporary files that writers killed mid-write left behind (`<file>.tmp-<pid>` of a
+ * process that no longer runs): the ones of `file` when given, else every one in `dir` and the
+ * folders below it. A temporary file of a process that still runs (a writer at work now) is kept.
+ * Returns the paths removed.
+ */
+export function removeStaleTemps(dir: string, file?: string): string[] {
+  const removed: string[] = [];
+  const walk = (d: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return; // not there (yet), or not readable: nothing of ours to clean
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (file === undefined) walk(p);
+        continue;
+      }
+      const m = TEMP_NAME.exec(e.name);
+      if (!m || (file !== undefined && m[1] !== file) || processAlive(Number(m[2]))) continue;
+      rmSync(p, { force: true });
+      removed.push(p);
+    }
+  };
+  walk(dir);
+  return removed;
 }
 
 export function safeRunName(name: string): string {
@@ -156,6 +201,8 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
 export function openRunDir(path: string): RunDir {
   const abs = resolve(path);
   mkdirSync(join(abs, 'artifacts'), { recursive: true });
+  // Half-written files of a run killed before (its atomic writes never renamed them into place).
+  removeStaleTemps(abs);
   filterMetricsFile(join(abs, 'metrics.jsonl'), () => true);
   const metrics = new MetricsLog(join(abs, 'metrics.jsonl'));
   return {
