@@ -11,6 +11,8 @@
  * fresh tally; a tally never forgets a row by itself.
  */
 
+import type { Agreement } from './store.js';
+
 /** One preference label row, as the tally needs it. */
 export interface TallyRow {
   readonly rowid: number;
@@ -28,17 +30,6 @@ interface Latest {
   verdict: number;
   createdAt: number;
   rowid: number;
-}
-
-/** The agreement sums over a set of pairs (the fields are defined on `Agreement` in store.ts). */
-export interface TallyFigures {
-  readonly pairs: number;
-  readonly comparisons: number;
-  readonly agreeing: number;
-  readonly fraction: number | null;
-  readonly kappa: number | null;
-  /** Per pair of teachers ("a|b" with a < b), in key order. */
-  readonly byTeachers: Record<string, { comparisons: number; agreeing: number; fraction: number | null; kappa: number | null }>;
 }
 
 /** Verdict counts by category: [second, equal, first] (verdict + 1). */
@@ -110,8 +101,9 @@ export class AgreementTally {
     }
   }
 
-  figures(): TallyFigures {
-    const byTeachers: TallyFigures['byTeachers'] = {};
+  /** The figures (defined on `Agreement` in store.ts), byTeachers in key order. */
+  figures(): Agreement {
+    const byTeachers: Agreement['byTeachers'] = {};
     for (const key of [...this.by.keys()].sort()) {
       const b = this.by.get(key) as { comparisons: number; agreeing: number; a: Counts; b: Counts };
       const n = b.comparisons;

@@ -1029,18 +1029,33 @@ export class LabelStore {
     return r ? this.segmentFromRow(r) : undefined;
   }
 
-  /** Materialise pairs from rows, reading each segment once. */
-  private materialise(rows: readonly PairRow[]): Pair[] {
-    const cache = new Map<string, Segment>();
-    const seg = (id: string): Segment => {
-      let s = cache.get(id);
+  /**
+   * A reader of the segments pairs reference, by id: each segment is read and decoded once per
+   * reader, and not at all when one of `known`'s pairs holds it (looked at on the first read).
+   */
+  private segmentReader(known?: Iterable<Pair>): (id: string) => Segment {
+    let segs: Map<string, Segment> | undefined;
+    return (id) => {
+      if (!segs) {
+        segs = new Map();
+        for (const p of known ?? []) {
+          segs.set(p.a.id, p.a);
+          segs.set(p.b.id, p.b);
+        }
+      }
+      let s = segs.get(id);
       if (!s) {
         s = this.getSegment(id);
         if (!s) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
-        cache.set(id, s);
+        segs.set(id, s);
       }
       return s;
     };
+  }
+
+  /** Materialise pairs from rows, reading each segment once. */
+  private materialise(rows: readonly PairRow[]): Pair[] {
+    const seg = this.segmentReader();
     return rows.map((r) => ({ id: r.id, a: seg(r.seg_a), b: seg(r.seg_b) }));
   }
 
@@ -1412,23 +1427,7 @@ export class LabelStore {
     const cache = opts.cache;
     // Segments are decoded once per call (pairs sharing one share the object), and not at all
     // for a segment of a cached pair.
-    let segs: Map<string, Segment> | undefined;
-    const seg = (id: string): Segment => {
-      if (!segs) {
-        segs = new Map();
-        for (const p of cache?.values() ?? []) {
-          segs.set(p.a.id, p.a);
-          segs.set(p.b.id, p.b);
-        }
-      }
-      let s = segs.get(id);
-      if (!s) {
-        s = this.getSegment(id);
-        if (!s) throw new InputError(this.path, `pair references missing segment ${id}`, 'pairs');
-        segs.set(id, s);
-      }
-      return s;
-    };
+    const seg = this.segmentReader(cache?.values());
     const out: LabelledPair[] = [];
     for (const [id, e] of byPair) {
       let pair = cache?.get(id);

@@ -22,22 +22,30 @@ function answer(p: Pair, teacher: string, truthful: boolean, responseMs?: number
 
 afterEach(() => vi.restoreAllMocks());
 
+/**
+ * A store of 8 toy-reach pairs: ada answers every pair truthfully in 1..8 s (median 4.5 s); bo 4
+ * pairs, the third of them wrong; cy skips the last one.
+ */
+async function threeTeachers(prefix: string): Promise<{ path: string; pairs: Pair[]; store: LabelStore }> {
+  const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
+  const half = segs.length / 2;
+  const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+  const path = join(mkdtempSync(join(tmpdir(), prefix)), 'labels.sqlite');
+  const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+  store.putPairs(pairs);
+  store.addLabels(pairs.map((p, i) => answer(p, 'human:ada', true, 1000 * (i + 1))));
+  store.addLabels(pairs.slice(0, 4).map((p, i) => answer(p, 'human:bo', i !== 2)));
+  store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
+  return { path, pairs, store };
+}
+
 describe('prefrl labels stats', () => {
   it('counts, times and agreement per teacher and between teachers', async () => {
-    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
-    const half = segs.length / 2;
-    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
+    const { path, pairs, store } = await threeTeachers('stats-');
     expect(pairs.length).toBe(8);
     // No ties in true return among these pairs, so every preference counts for agreement.
     expect(pairs.every((p) => segmentReturn(p.a) !== segmentReturn(p.b))).toBe(true);
-    const path = join(mkdtempSync(join(tmpdir(), 'stats-')), 'labels.sqlite');
-    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
     try {
-      store.putPairs(pairs);
-      // ada: every pair, truthfully, answering in 1..8 s (median 4.5 s); bo: 4 pairs, one of them wrong; a skip by cy.
-      store.addLabels(pairs.map((p, i) => answer(p, 'human:ada', true, 1000 * (i + 1))));
-      store.addLabels(pairs.slice(0, 4).map((p, i) => answer(p, 'human:bo', i !== 2)));
-      store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
       const stats = teacherStats(store);
       expect(stats).toEqual([
         { teacher: 'human:ada', labels: 8, preferences: 8, ties: 0, skips: 0, medianResponseMs: 4500, agreementWithTrueReturn: 1 },
@@ -128,17 +136,9 @@ describe('prefrl labels stats', () => {
   });
 
   it("reads the store's counts once a run (before: twice), with the whole output as before, by hand", async () => {
-    const segs = (await makePairs('toy-reach', { episodes: 8, steps: 20, length: 10, seed: 4 })).flatMap((p) => [p.a, p.b]);
-    const half = segs.length / 2;
-    const pairs = segs.slice(0, half).map((a, i) => makePair(a, segs[half + i]));
-    const path = join(mkdtempSync(join(tmpdir(), 'stats-once-')), 'labels.sqlite');
-    const store = LabelStore.open(path, { envId: 'toy-reach', modelHash: pairs[0].a.modelHash });
+    // As in the first test: ada all 8 truthfully in 1..8 s, bo 4 with one wrong, cy one skip.
+    const { path, pairs, store } = await threeTeachers('stats-once-');
     try {
-      store.putPairs(pairs);
-      // As in the first test: ada all 8 truthfully in 1..8 s, bo 4 with one wrong, cy one skip.
-      store.addLabels(pairs.map((p, i) => answer(p, 'human:ada', true, 1000 * (i + 1))));
-      store.addLabels(pairs.slice(0, 4).map((p, i) => answer(p, 'human:bo', i !== 2)));
-      store.addLabels([{ id: labelId('human:cy', pairs[7].id), pairId: pairs[7].id, teacher: 'human:cy', kind: 'skip', reason: "can't tell" }]);
       // Given the counts or reading them itself, teacherStats says the same.
       expect(teacherStats(store, store.counts())).toEqual(teacherStats(store));
       // The true return puts the first clip ahead on pairs 0 to 3, so ada says first four times
