@@ -242,6 +242,8 @@ export interface AgreementInfo {
   readonly pairs: number;
   readonly comparisons: number;
   readonly fraction: number | null;
+  /** Comparisons that agree; absent from older servers. */
+  readonly agreeing?: number;
   /** Agreement beyond chance (LabelStore's Agreement.kappa); absent from older servers. */
   readonly kappa?: number | null;
 }
@@ -686,8 +688,10 @@ function validateServer(o: Obj): ServerMessage {
           pairs: num(a, 'pairs', 'agreement', { int: true, min: 0 }) as number,
           comparisons: num(a, 'comparisons', 'agreement', { int: true, min: 0 }) as number,
           fraction: a.fraction === null ? null : (num(a, 'fraction', 'agreement', { min: 0, max: 1 }) as number),
+          ...(a.agreeing === undefined ? {} : { agreeing: num(a, 'agreeing', 'agreement', { int: true, min: 0 }) as number }),
           ...(a.kappa === undefined ? {} : { kappa: a.kappa === null ? null : (num(a, 'kappa', 'agreement', { max: 1 }) as number) }),
         };
+        if (agreement.agreeing !== undefined && agreement.agreeing > agreement.comparisons) fail('progress.agreement: "agreeing" must be <= "comparisons"');
       }
       return {
         type,

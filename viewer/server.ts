@@ -808,7 +808,7 @@ export class ViewerServer {
       teacher: s.name === null ? 0 : c.teacherLabels,
       total: c.labels,
       waiting: c.waitingForPeople,
-      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, fraction: agreement.fraction, kappa: agreement.kappa } : null,
+      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, agreeing: agreement.agreeing, fraction: agreement.fraction, kappa: agreement.kappa } : null,
     });
   }
 

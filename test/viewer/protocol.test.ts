@@ -143,6 +143,7 @@ describe('server messages', () => {
     },
     { type: 'heron_saved', path: '/x/heron.json', config: { ranking: ['d'], margins: [1] } },
     { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: -0.25 } },
+    { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 1, fraction: 0.5, kappa: -0.25 } },
     { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 1, comparisons: 1, fraction: 1, kappa: null } },
   ];
 
@@ -167,6 +168,8 @@ describe('server messages', () => {
       { type: 'progress', teacher: -1, total: 0, waiting: 0, agreement: null },
       { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: 1.5 } },
       { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: 'high' } },
+      { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 3, fraction: 0.5 } },
+      { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 0.5, fraction: 0.5 } },
       { type: 'mystery' },
     ];
     for (const m of broken) expect(parseServerMessage(JSON.stringify(m)).ok, JSON.stringify(m).slice(0, 80)).toBe(false);

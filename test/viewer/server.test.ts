@@ -256,7 +256,7 @@ describe('labelling protocol', () => {
     const prog = await d.next('progress');
     while (d.received.filter((m) => m.type === 'progress').length < 3) await d.next('progress');
     const last = [...d.received].reverse().find((m) => m.type === 'progress');
-    expect(last && last.type === 'progress' && last.agreement).toMatchObject({ pairs: 1, comparisons: 1, fraction: 1, kappa: null });
+    expect(last && last.type === 'progress' && last.agreement).toMatchObject({ pairs: 1, comparisons: 1, agreeing: 1, fraction: 1, kappa: null });
     expect(prog.total).toBeGreaterThanOrEqual(1);
     c.close();
     d.close();

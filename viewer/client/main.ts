@@ -408,9 +408,12 @@ class App {
         $('p-waiting').textContent = String(m.waiting);
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
-          const k = m.agreement.kappa;
+          const { fraction, comparisons, agreeing, kappa: k } = m.agreement;
+          const share = fraction === null ? '' : `${Math.round(fraction * 100)}%`;
           $('p-agree-val').textContent =
-            m.agreement.fraction === null ? '– (no overlap yet)' : `${Math.round(m.agreement.fraction * 100)}% of ${m.agreement.comparisons}${k === undefined || k === null ? '' : `, κ ${k.toFixed(2)}`}`;
+            fraction === null
+              ? '– (no overlap yet)'
+              : `${agreeing === undefined ? `${share} of ${comparisons}` : `${agreeing} of ${comparisons} (${share})`}${k === undefined || k === null ? '' : `, κ ${k.toFixed(2)}`}`;
         }
         break;
       }
