@@ -3,8 +3,9 @@
  * statistics are shipped in. Little-endian numeric dtypes, C order. Anything else is rejected
  * with an InputError naming the file and what was wrong.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InputError } from './errors.js';
+import { writeFileAtomic } from './run.js';
 
 export type NpyData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
@@ -130,6 +131,7 @@ export function encodeNpy(data: NpyData, shape: readonly number[]): Uint8Array {
   return out;
 }
 
+/** Write an .npy file, whole or not at all (core/run's writeFileAtomic). */
 export function writeNpy(file: string, data: NpyData, shape: readonly number[]): void {
-  writeFileSync(file, encodeNpy(data, shape));
+  writeFileAtomic(file, encodeNpy(data, shape));
 }

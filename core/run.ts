@@ -34,17 +34,18 @@ function stamp(d: Date): string {
 
 /** Write JSON atomically: a reader sees the old file or the new one, never half of one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeTextAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**
- * Write a text file whole or not at all: through a temporary file of this process, renamed over
- * `path`, so a reader (or another process writing the same file) never sees it half written.
+ * Write a file (text or bytes) whole or not at all: through a temporary file of this process,
+ * renamed over `path`, so a reader (or another process writing the same file) never sees it half
+ * written, and a process killed mid-write leaves the file from before.
  */
-export function writeTextAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, text);
+    writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
@@ -52,7 +53,7 @@ export function writeTextAtomic(path: string, text: string): void {
   }
 }
 
-/** A temporary file of the atomic writers: `<file>.tmp-<pid>` (writeTextAtomic and the others name theirs so). */
+/** A temporary file of the atomic writers: `<file>.tmp-<pid>` (writeFileAtomic and the others name theirs so). */
 const TEMP_NAME = /^(.+)\.tmp-(\d+)$/;
 
 /** Whether process `pid` runs on this machine (a signal-0 probe; EPERM: it runs, as another user). */

@@ -10,7 +10,7 @@
  *   horizon       episodes are truncated exactly at the horizon (unless terminated first)
  *   memory        no WASM heap growth over 1,000 resets, each followed by a step (MuJoCo envs)
  */
-import { Logger, warningKind } from '../core/log.js';
+import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvState, type StepResult } from './types.js';
@@ -39,22 +39,6 @@ export interface CheckOptions {
   readonly seed?: number;
   /** Called after each check (for progress). */
   readonly onCheck?: (name: string, result: CheckResult) => void;
-}
-
-/**
- * Warnings, one line per kind (core/log's warningKind) with its count and first instance: the
- * format of Logger.warningSummary, which checkEnv reports (it counts past the logger's cap on
- * warnings kept word for word).
- */
-export function summarizeWarnings(warnings: readonly string[]): string[] {
-  const kinds = new Map<string, { first: string; n: number }>();
-  for (const w of warnings) {
-    const key = warningKind(w);
-    const k = kinds.get(key);
-    if (k) k.n++;
-    else kinds.set(key, { first: w, n: 1 });
-  }
-  return [...kinds.values()].map(({ first, n }) => (n === 1 ? first : `${n} times: ${first}`));
 }
 
 function randomActions(env: Env, n: number, rng: Rng): Float64Array[] {

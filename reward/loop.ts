@@ -524,6 +524,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw);
     // a run started over counts them again from 0 (see `replay`).
     let round = replay ? 0 : Math.ceil(o.store.counts().labels / o.labelsPerRound);
+    /** Env steps of one PPO rollout: PPO steps (and warms up) this many at a time. */
+    const rolloutSteps = trainer.config.numEnvs * trainer.config.numSteps;
     /** Env steps at the end of this session's warm-up (-1 without one), and whether a feedback round was due at all. */
     let warmupSteps = -1;
     let feedbackTried = false;
@@ -532,9 +534,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
       if (warmup < o.warmupSteps) {
         // PPO collects whole rollouts: say what the warm-up then takes when that is more.
-        const B = trainer.config.numEnvs * trainer.config.numSteps;
-        const taken = Math.ceil(warmup / B) * B;
-        const rounded = taken > warmup ? `; it collects whole rollouts of ${B} env steps, so it takes ${taken}` : '';
+        const taken = Math.ceil(warmup / rolloutSteps) * rolloutSteps;
+        const rounded = taken > warmup ? `; it collects whole rollouts of ${rolloutSteps} env steps, so it takes ${taken}` : '';
         o.logger.warn(`warm-up shortened from ${o.warmupSteps} to ${warmup} env steps (a quarter of the ${o.ppo.totalSteps} steps of the run)${rounded}`);
       }
       recent.push(...(await trainer.warmup(warmup)));
@@ -557,11 +558,13 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
-      if (trainer.globalStep >= nextFeedback) feedbackTried = true;
-      if (trainer.globalStep >= nextFeedback && (await feedback(round))) {
-        round++;
-        checkPreferences();
-        nextFeedback = last.labels < o.budget ? trainer.globalStep + o.feedbackEvery : Number.POSITIVE_INFINITY;
+      if (trainer.globalStep >= nextFeedback) {
+        feedbackTried = true;
+        if (await feedback(round)) {
+          round++;
+          checkPreferences();
+          nextFeedback = last.labels < o.budget ? trainer.globalStep + o.feedbackEvery : Number.POSITIVE_INFINITY;
+        }
       }
       if (trainer.globalStep >= nextEval) {
         await evaluate();
@@ -587,12 +590,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
       o.logger.warn(
-        `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${trainer.config.numEnvs * trainer.config.numSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; give more --steps`,
+        `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${rolloutSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; give more --steps`,
       );
     } else if (learned && last.labels === 0) {
       const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;
       o.logger.warn(
-        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${trainer.config.numEnvs * trainer.config.numSteps} at a time)`,
+        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${rolloutSteps} at a time)`,
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.

@@ -51,7 +51,7 @@
  * (D4RL's normalised score with IQL-true as the expert reference); it is the one to read for
  * "reaches x% of IQL with the true reward" on every env.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
@@ -321,11 +321,18 @@ export interface OfflineResult {
 // ---------------------------------------------------------------------------------------
 // Config
 
-/** Fill defaults and check ranges; throws UsageError naming the flag. */
-export function resolveOfflineConfig(c: OfflineConfigInput): OfflineConfig {
+/**
+ * Fill defaults and check ranges; throws a UsageError naming the flag. With `saved` (a resumed
+ * run's config.json), a bad value that came from that file is an InputError naming the file and
+ * key instead (edited by hand, damaged: not a flag anybody gave); the keys in `saved.flagKeys`
+ * ("vlm.model", ...) came from this command line and are still named as flags.
+ */
+export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly file: string; readonly flagKeys: ReadonlySet<string> }): OfflineConfig {
   const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as OfflineConfigInput;
   const r: OfflineConfig = { ...OFFLINE_DEFAULTS, ...given, vlm: { ...OFFLINE_DEFAULTS.vlm, ...(given.vlm ?? {}) } } as OfflineConfig;
   const bad = (flag: string, msg: string): never => {
+    const key = configKeyOf(flag);
+    if (saved && !saved.flagKeys.has(key)) throw new InputError(saved.file, msg, key);
     throw new UsageError(`--${flag}: ${msg}`);
   };
   if (!(OFFLINE_TEACHERS as readonly string[]).includes(r.teacher)) bad('teacher', `unknown teacher ${JSON.stringify(r.teacher)} (expected ${OFFLINE_TEACHERS.join(', ')})`);
@@ -518,7 +525,6 @@ const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) =>
 /** The prefix of an agent's metrics keys (`iql_learned/...`). */
 const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
 
-/** Outputs removed when a stage runs again (everything downstream that depends on it). */
 /**
  * Written before a stage that was done runs again (--force, or the label stage reopened for the
  * human teacher's timed-out pairs) and removed once the outputs of the stages after it are gone:
@@ -528,6 +534,7 @@ const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
  */
 const RERUN_MARKER = 'rerunning.json';
 
+/** Outputs removed when a stage runs again (everything downstream that depends on it). */
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   pairs: [P.query, P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
   label: [P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
@@ -562,15 +569,7 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     if (saved.command !== 'offline' || !saved.config) throw new UsageError(`--resume: ${o.resume} is not a prefrl offline run`);
     const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
     if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
-    let cfg: OfflineConfig;
-    try {
-      cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } });
-    } catch (e) {
-      // A value the run's own config.json holds (edited by hand, damaged): name the file and key, not a flag nobody gave.
-      const m = e instanceof UsageError ? /^--([a-z-]+): ([\s\S]*)$/.exec(e.message) : null;
-      if (!m || (conn as Record<string, unknown>)[configKeyOf(m[1]).replace(/^vlm\./, '')] !== undefined) throw e;
-      throw new InputError(file, m[2], configKeyOf(m[1]));
-    }
+    const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } }, { file, flagKeys: new Set(Object.keys(conn).map((k) => `vlm.${k}`)) });
     return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');
@@ -1573,12 +1572,9 @@ async function stageRelabel(c: Ctx): Promise<boolean> {
   const net = RewardNet.load(join(c.run.path, P.rewardModel));
   try {
     const rel = relabelDataset(ds, net);
-    // Whole or not at all (a temporary file renamed over it): a run killed while a forced re-run
-    // writes it keeps the rewards from before next to their relabel.json, not half of the new ones.
-    const rewardsFile = join(c.run.path, P.rewards);
-    const tmp = `${rewardsFile}.tmp-${process.pid}`;
-    writeNpy(tmp, rel.rewards, [ds.size]);
-    renameSync(tmp, rewardsFile);
+    // writeNpy writes whole or not at all: a run killed while a forced re-run writes it keeps the
+    // rewards from before next to their relabel.json, not half of the new ones.
+    writeNpy(join(c.run.path, P.rewards), rel.rewards, [ds.size]);
     c.run.writeJson(P.relabel, {
       kind: rel.kind,
       transitions: ds.size,

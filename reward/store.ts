@@ -1573,7 +1573,9 @@ export class LabelStore {
         ).all(after) as { rowid: number; id: string; pair_id: string; teacher: string; prob_first: number; created_at: number }[];
       let t = this.tally;
       let rows = since(t?.lastRowid ?? 0);
-      if (t && (t.rows + rows.length !== total || (t.lastRowid > 0 && (this.statement('SELECT id FROM labels WHERE rowid = ?').get(t.lastRowid) as { id: string } | undefined)?.id !== t.lastId))) {
+      // Rows it fed are gone (the count falls short) or another label holds its last rowid: start over.
+      const lastIdNow = () => (this.statement('SELECT id FROM labels WHERE rowid = ?').get(t?.lastRowid) as { id: string } | undefined)?.id ?? null;
+      if (t && (t.rows + rows.length !== total || (t.lastRowid > 0 && lastIdNow() !== t.lastId))) {
         t = null;
         rows = since(0);
       }

@@ -12,7 +12,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { writeTextAtomic } from '../core/run.js';
+import { writeFileAtomic } from '../core/run.js';
 
 /** The first interpreter that imports torch, or why none did. */
 export function findTorchPython(explicit?: string): { python: string } | { skipped: string; why: string } {
@@ -72,12 +72,12 @@ export function benchMachine(backend: string, loadBefore: number): BenchMachine 
   };
 }
 
-/** Write `<out>/<name>.json` (the result, indented) and `<out>/<name>.md`, making the folder; each whole or not at all (writeTextAtomic). */
+/** Write `<out>/<name>.json` (the result, indented) and `<out>/<name>.md`, making the folder; each whole or not at all (writeFileAtomic). */
 export function writeBenchFiles(out: string, name: string, result: unknown, md: string, log: Logger): void {
   const dir = resolve(out);
   mkdirSync(dir, { recursive: true });
-  writeTextAtomic(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeTextAtomic(join(dir, `${name}.md`), md);
+  writeFileAtomic(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileAtomic(join(dir, `${name}.md`), md);
   log.info(`wrote ${join(dir, `${name}.json`)} and ${join(dir, `${name}.md`)}`);
 }
 

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { writeTextAtomic } from '../../core/run.js';
+import { writeFileAtomic } from '../../core/run.js';
 import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
@@ -129,13 +129,13 @@ export async function writeSummary(suite: Suite, suiteDir: string, command: stri
   const plots = await suitePlots(aggs);
   mkdirSync(suiteDir, { recursive: true });
   // Whole files only: two copies of the suite may finish at once and write these together.
-  for (const p of plots) writeTextAtomic(join(suiteDir, p.file), p.svg);
+  for (const p of plots) writeFileAtomic(join(suiteDir, p.file), p.svg);
   const done = new Set(records.map((r) => r.cellId));
   const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
   const summary = join(suiteDir, 'summary.md');
   const notes = existsSync(summary) ? handNotes(readFileSync(summary, 'utf8')) : null;
   const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
-  writeTextAtomic(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
+  writeFileAtomic(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
   return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
 }
 

@@ -20,7 +20,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { meanSe } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
-import { writeTextAtomic } from '../../core/run.js';
+import { writeFileAtomic } from '../../core/run.js';
 import { deliveryGridworld, FEATURE_NAMES, type GridWorld, randomGridworld, renderLayout } from '../../reward/tabular/gridworld.js';
 import {
   EXPERIMENT_DEFAULTS,
@@ -251,9 +251,9 @@ export const benchRegretCommand: Command = {
     if (f.write) {
       const dir = resolve(f.out);
       mkdirSync(dir, { recursive: true });
-      writeTextAtomic(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-      writeTextAtomic(join(dir, 'summary.md'), text);
-      writeTextAtomic(join(dir, 'command.txt'), `${command}\n`);
+      writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      writeFileAtomic(join(dir, 'summary.md'), text);
+      writeFileAtomic(join(dir, 'command.txt'), `${command}\n`);
       log.info(`wrote ${join(dir, 'summary.md')}, results.json and command.txt`);
     }
     if (f.json) printJson(ctx.io, { ...result, records: undefined, recordCount: records.length });

@@ -2,7 +2,18 @@
 // COUNTED_WARNING_KINDS kinds counted one by one, totals for the rest; every warning still goes to the sink.
 import { describe, expect, it } from 'vitest';
 import { COUNTED_WARNING_KINDS, KEPT_WARNINGS, Logger, warningKind } from '../../core/log.js';
-import { summarizeWarnings } from '../../envs/check.js';
+
+/** check-env's summary as it was made before from the full list: one line per kind, its count and first message. */
+function summarizeWarnings(warnings: readonly string[]): string[] {
+  const kinds = new Map<string, { first: string; n: number }>();
+  for (const w of warnings) {
+    const key = warningKind(w);
+    const k = kinds.get(key);
+    if (k) k.n++;
+    else kinds.set(key, { first: w, n: 1 });
+  }
+  return [...kinds.values()].map(({ first, n }) => (n === 1 ? first : `${n} times: ${first}`));
+}
 
 function collecting(limits?: { keep?: number; kinds?: number }): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
 import { filterMetricsFile, MetricsLog } from '../../core/log.js';
-import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions, writeTextAtomic } from '../../core/run.js';
+import { createRunDir, removeIfEmpty, softwareChanges, softwareVersions, writeFileAtomic } from '../../core/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,16 +69,16 @@ describe('run folders', () => {
   });
 });
 
-describe('writeTextAtomic', () => {
+describe('writeFileAtomic', () => {
   it('replaces a file whole through a temporary file of its own, leaving only the file; a folder in the way throws and keeps the folder', () => {
     const d = mkdtempSync(join(tmpdir(), 'prefrl-atomic-'));
     const f = join(d, 'summary.md');
     writeFileSync(f, 'old text that is longer than the new one\n');
-    writeTextAtomic(f, 'new\n');
+    writeFileAtomic(f, 'new\n');
     expect(readFileSync(f, 'utf8')).toBe('new\n');
     expect(readdirSync(d)).toEqual(['summary.md']);
     mkdirSync(join(d, 'plot.svg'));
-    expect(() => writeTextAtomic(join(d, 'plot.svg'), '<svg/>')).toThrow();
+    expect(() => writeFileAtomic(join(d, 'plot.svg'), '<svg/>')).toThrow();
     expect(readdirSync(d).sort()).toEqual(['plot.svg', 'summary.md']);
     rmSync(d, { recursive: true, force: true });
   });
