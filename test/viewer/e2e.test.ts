@@ -459,6 +459,41 @@ describe('viewer in headless Chromium', () => {
   });
 
   // Many renders and a video: ~25-55 s alone on a loaded 2-core machine, past 60 s in a full run.
+  it('fits a phone-sized window: no sideways scrolling on either tab, the transport controls wrap inside it, the clips stack below 600 px', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'alice');
+    try {
+      await waitReady(page);
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      for (const width of [320, 375, 700]) {
+        await page.setViewportSize({ width, height: 700 });
+        await page.click('#tab-btn-label');
+        expect(await overflow()).toBe(0);
+        // Every transport control lies inside the window (they wrap instead of running off its edge).
+        const right = await page.$$eval('.transport > *', (es) => Math.max(...es.map((e) => e.getBoundingClientRect().right)));
+        expect(right).toBeLessThanOrEqual(width);
+        await page.click('#tab-btn-heron');
+        await page.waitForSelector('#heron-samples tr');
+        expect(await overflow()).toBe(0);
+      }
+      await page.click('#tab-btn-label');
+      // The two clips stack on a 320 px phone; side by side at 700 px.
+      const tops = async () => page.$$eval('.pane', (es) => es.map((e) => Math.round(e.getBoundingClientRect().top)));
+      await page.setViewportSize({ width: 320, height: 700 });
+      const [t1, t2] = await tops();
+      expect(t2).toBeGreaterThan(t1);
+      await page.setViewportSize({ width: 700, height: 700 });
+      const [s1, s2] = await tops();
+      expect(s2).toBe(s1);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };
