@@ -494,6 +494,48 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('names its controls for screen readers, announces its messages, and keeps the answers off until a pair is on screen', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+    const page = await ctx.newPage();
+    try {
+      await page.goto(server.url);
+      // No name yet: the name dialog is named by its title, and so is its text box.
+      const dialog = page.getByRole('dialog', { name: 'Your name' });
+      await dialog.waitFor();
+      expect(await dialog.getByRole('textbox', { name: 'Your name' }).count()).toBe(1);
+      // Nothing to answer yet: the answer buttons are off.
+      expect(await page.$$eval('.answer', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled))).toEqual([true, true, true, true]);
+      // The overlay's messages are announced.
+      expect(await page.getByRole('status').filter({ hasText: 'Enter your name to start.' }).count()).toBe(1);
+      await page.fill('#modal-input', 'alice');
+      await page.keyboard.press('Enter');
+      await waitReady(page);
+      expect(await page.$$eval('.answer', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled))).toEqual([false, false, false, false]);
+      // Each answer is named by its words (not the key caps) and says its shortcut.
+      for (const [name, keys] of [
+        ['Left is better', 'ArrowLeft'],
+        ['About equal', 'ArrowDown ='],
+        ["Can't tell", 'Space'],
+        ['Right is better', 'ArrowRight'],
+      ]) {
+        const b = page.getByRole('button', { name, exact: true });
+        expect(await b.count()).toBe(1);
+        expect(await b.getAttribute('aria-keyshortcuts')).toBe(keys);
+      }
+      expect(await page.getByRole('textbox', { name: 'Optional comment, sent with your next answer' }).count()).toBe(1);
+      expect(await page.getByRole('img', { name: 'left clip' }).count()).toBe(1);
+      expect(await page.getByRole('img', { name: 'right clip' }).count()).toBe(1);
+      // The page says what "about equal" and "can't tell" mean.
+      expect(await page.textContent('#tab-label')).toContain("Can't tell: you cannot judge this pair; it is skipped, not counted as a preference.");
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };
