@@ -459,6 +459,31 @@ describe('viewer in headless Chromium', () => {
   });
 
   // Many renders and a video: ~25-55 s alone on a loaded 2-core machine, past 60 s in a full run.
+  it('Space on an answer button reached with Tab presses that button; after a mouse click elsewhere it still means "can\'t tell"', async () => {
+    await withPage('alice', async ({ store, page, errors }) => {
+      const cur = await waitReady(page);
+      // A keyboard-only person tabs to "Right is better" and presses Space, the usual way to press a button.
+      let focused = '';
+      for (let k = 0; k < 40 && focused !== 'right'; k++) {
+        await page.keyboard.press('Tab');
+        focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.choice ?? '');
+      }
+      expect(focused).toBe('right');
+      await page.keyboard.press('Space');
+      await waitFor(() => store.counts().labels === 1);
+      // The right clip is preferred: B when A was on the left (probFirst 0), A when B was.
+      expect(store.labels()[0]).toMatchObject({ pairId: cur.pairId, kind: 'preference', probFirst: cur.leftIs === 'a' ? 0 : 1 });
+      // A mouse click on a transport button leaves it focused without :focus-visible: Space is the shortcut again.
+      const next = await waitReady(page, cur.pairId);
+      await page.click('#reset-cam');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('reset-cam');
+      await page.keyboard.press('Space');
+      await waitFor(() => store.counts().labels === 2);
+      expect(store.labels()[1]).toMatchObject({ pairId: next.pairId, kind: 'skip', reason: "can't tell (viewer)" });
+      expect(errors).toEqual([]);
+    });
+  });
+
   it('fits a phone-sized window: no sideways scrolling on either tab, the transport controls wrap inside it, the clips stack below 600 px', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });

@@ -70,6 +70,9 @@ class App {
   private tab: 'label' | 'heron' = 'label';
   /** The label of the undo in flight (its "Undoing…" overlay goes when the server answers it). */
   private undoing: string | null = null;
+  /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
+  private lastInput: 'key' | 'pointer' = 'pointer';
+  private keyboardFocus: EventTarget | null = null;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -164,6 +167,9 @@ class App {
       e.preventDefault();
       this.submitModal();
     });
+    document.addEventListener('pointerdown', () => (this.lastInput = 'pointer'), true);
+    document.addEventListener('keydown', () => (this.lastInput = 'key'), true);
+    document.addEventListener('focusin', (e) => (this.keyboardFocus = this.lastInput === 'key' ? e.target : null));
     document.addEventListener('keydown', (e) => this.onKey(e), true);
     this.updateUndo();
   }
@@ -187,6 +193,11 @@ class App {
       return;
     }
     if (this.tab !== 'label') return;
+    // A button or checkbox reached with the keyboard (Tab) is pressed by Space, as everywhere else:
+    // a keyboard user on "Right is better" who presses Space means that button, not "can't tell".
+    // One focused by a mouse click keeps Space as the shortcut. (:focus-visible cannot tell them
+    // apart here: Chromium turns it on for the focused control at the key press itself.)
+    if (e.key === ' ' && t !== null && t === this.keyboardFocus && pressable(t)) return;
     const choice: Record<string, Choice> = { ArrowLeft: 'left', ArrowRight: 'right', ArrowDown: 'equal', '=': 'equal', ' ': 'cant_tell' };
     const c = choice[e.key];
     if (c) {
@@ -537,6 +548,11 @@ class App {
     this.undoing = last.labelId;
     this.overlay('Undoing…');
   }
+}
+
+/** A control that Space presses when it has the keyboard's focus. */
+function pressable(t: HTMLElement): boolean {
+  return t.tagName === 'BUTTON' || (t.tagName === 'INPUT' && (t as HTMLInputElement).type === 'checkbox');
 }
 
 function start(): void {
