@@ -561,6 +561,40 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('counts answers and undos apart in what it keeps on the device while the server is away', async () => {
+    const store = newStore();
+    let server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const port = server.boundPort;
+    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    try {
+      const cur = await waitReady(page);
+      await server.close();
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      await page.keyboard.press('ArrowLeft');
+      await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer waiting to be sent');
+      await page.waitForFunction(() => document.getElementById('overlay')?.textContent === 'The labelling session has ended. 1 answer is kept on this device and sent if the server comes back.');
+      // Taking it back while the server is away queues an undo: one answer and one undo, not "2 answers".
+      await page.keyboard.press('z');
+      await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer and 1 undo waiting to be sent');
+      await page.waitForFunction(
+        () => document.getElementById('overlay')?.textContent === 'The labelling session has ended. 1 answer and 1 undo are kept on this device and sent if the server comes back.',
+        null,
+        { timeout: 10_000 },
+      );
+      // Back: the answer is stored and undone, and the pair is offered again.
+      server = await ViewerServer.start({ store, env, port, staticDir: site });
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      expect(store.counts().labels).toBe(0);
+      expect((await waitReady(page)).pairId).toBe(cur.pairId);
+      expect(await page.isHidden('#p-outbox')).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };

@@ -280,7 +280,7 @@ class App {
 
   private showOutbox(n: number): void {
     const e = $('p-outbox');
-    e.textContent = n === 1 ? '1 answer waiting to be saved' : `${n} answers waiting to be saved`;
+    e.textContent = `${unsentText(this.conn.outbox.list())} waiting to be sent`;
     e.classList.toggle('hidden', n === 0);
   }
 
@@ -355,9 +355,9 @@ class App {
 
   /** What the page says once the server has said it is stopping. */
   private endedText(): string {
-    const unsent = this.conn.outbox.size;
-    return unsent > 0
-      ? `The labelling session has ended. ${unsent} answer${unsent === 1 ? ' is' : 's are'} kept on this device and sent if the server comes back.`
+    const unsent = this.conn.outbox.list();
+    return unsent.length > 0
+      ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.`
       : 'The labelling session has ended: thank you! Every answer you gave is saved. You can close this page (it reconnects by itself if the server comes back).';
   }
 
@@ -553,6 +553,14 @@ class App {
 /** A control that Space presses when it has the keyboard's focus. */
 function pressable(t: HTMLElement): boolean {
   return t.tagName === 'BUTTON' || (t.tagName === 'INPUT' && (t as HTMLInputElement).type === 'checkbox');
+}
+
+/** What the outbox holds, in words: "1 answer", "2 answers and 1 undo", "1 undo". */
+function unsentText(entries: readonly { type: 'answer' | 'undo' }[]): string {
+  const count = (type: 'answer' | 'undo') => entries.filter((e) => e.type === type).length;
+  const words = (n: number, one: string) => (n === 0 ? null : `${n} ${one}${n === 1 ? '' : 's'}`);
+  const parts = [words(count('answer'), 'answer'), words(count('undo'), 'undo')].filter((x): x is string => x !== null);
+  return parts.length === 0 ? 'nothing' : parts.join(' and ');
 }
 
 function start(): void {
