@@ -595,6 +595,40 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('says so when the server stops while a pair is on screen (once, not at every retry); the pair can still be answered', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    try {
+      await waitReady(page);
+      // Count the times the toast is shown (the page retries the server every 4 s once it has ended).
+      await page.evaluate(() => {
+        const w = window as unknown as { toasts: string[] };
+        w.toasts = [];
+        const t = document.getElementById('toast') as HTMLElement;
+        new MutationObserver(() => {
+          if (t.classList.contains('show') && w.toasts[w.toasts.length - 1] !== t.textContent) w.toasts.push(t.textContent ?? '');
+        }).observe(t, { attributes: true, childList: true, characterData: true, subtree: true });
+      });
+      await server.close();
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      await page.waitForFunction(() => /You can still answer this pair/.test(document.getElementById('toast')?.textContent ?? ''));
+      expect(await page.$eval('#toast', (t) => t.classList.contains('show'))).toBe(true);
+      // Past one retry (4 s): still one toast.
+      await page.waitForTimeout(5000);
+      expect(await page.evaluate(() => (window as unknown as { toasts: string[] }).toasts)).toEqual([
+        'The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.',
+      ]);
+      await page.keyboard.press('ArrowLeft');
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };

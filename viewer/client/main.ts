@@ -56,6 +56,8 @@ class App {
   private current: Current | null = null;
   /** The connection state last reported (the page words its waiting message by it). */
   private connState: ConnectionState = 'connecting';
+  /** The server said it stopped and has not welcomed the page since (the page retries in between: "connecting", then "ended" again). */
+  private endedBefore = false;
   /**
    * This session's answers, newest last (for undo), with the name each was given under: an undo
    * names the answer's teacher, which is not the current name after a rename (entries saved
@@ -331,6 +333,9 @@ class App {
   // ------------------------------------------------------------------ protocol
 
   private onConnState(s: ConnectionState, detail: string): void {
+    const wasEnded = this.endedBefore;
+    if (s === 'ended') this.endedBefore = true;
+    else if (s === 'open') this.endedBefore = false;
     this.connState = s;
     const c = $('conn');
     c.className = `conn ${s}`;
@@ -340,9 +345,12 @@ class App {
       this.overlay('This server needs an access token.');
       this.openModal('token', sessionStorage.getItem(TOKEN_KEY) ? 'That token was not accepted.' : undefined);
     } else if (s === 'ended' && !this.current) {
-      // The labelling server stopped (training finished, or someone stopped or restarts it). A
-      // pair on screen can still be answered: the answer waits on this device for the server.
+      // The labelling server stopped (training finished, or someone stopped or restarts it).
       this.overlay(this.endedText());
+    } else if (s === 'ended' && !wasEnded) {
+      // A pair on screen can still be answered: the answer waits on this device for the server.
+      // Said once, when the server goes (the pill alone is easy to miss while watching the clips).
+      this.toast('The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.', true);
     } else if (s === 'closed' && !this.current) {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
     }
