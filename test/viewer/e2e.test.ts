@@ -629,6 +629,42 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('a change of name can be called off (Esc or Cancel) and keeps the name; the first name cannot', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+    const page = await ctx.newPage();
+    try {
+      await page.goto(server.url);
+      await page.waitForSelector('#modal:not(.hidden)');
+      // The first name: no way around it.
+      expect(await page.isHidden('#modal-cancel')).toBe(true);
+      await page.keyboard.press('Escape');
+      expect(await page.isVisible('#modal')).toBe(true);
+      await page.fill('#modal-input', 'alice');
+      await page.keyboard.press('Enter');
+      await waitReady(page);
+      // Renaming: Esc, then Cancel, close the dialog and keep "alice".
+      await page.click('#rename');
+      await page.fill('#modal-input', 'typo');
+      await page.keyboard.press('Escape');
+      expect(await page.isHidden('#modal')).toBe(true);
+      await page.click('#rename');
+      expect(await page.inputValue('#modal-input')).toBe('alice');
+      await page.click('#modal-cancel');
+      expect(await page.isHidden('#modal')).toBe(true);
+      expect(await page.textContent('#name-label')).toBe('alice');
+      // The keys work again at once: an answer is stored under alice.
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0].teacher).toBe('human:alice');
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('renders segment frames and pair videos through the same scene', { timeout: 180_000 }, async () => {
     const seg = pairs[0].a;
     const small = { browser, staticDir: site, width: 200, height: 150 };

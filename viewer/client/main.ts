@@ -163,6 +163,7 @@ class App {
     $('reset-cam').addEventListener('click', () => this.view.resetCamera());
     $('undo').addEventListener('click', () => this.undo());
     $('rename').addEventListener('click', () => this.openModal('name'));
+    $('modal-cancel').addEventListener('click', () => this.closeModal());
     $('preview-back').addEventListener('click', () => this.backToLabelling());
     for (const t of document.querySelectorAll<HTMLButtonElement>('.tab')) t.addEventListener('click', () => this.switchTab(t.dataset.tab === 'heron' ? 'heron' : 'label'));
     $<HTMLFormElement>('modal-form').addEventListener('submit', (e) => {
@@ -177,7 +178,13 @@ class App {
   }
 
   private onKey(e: KeyboardEvent): void {
-    if (this.modal) return;
+    if (this.modal) {
+      if (e.key === 'Escape' && this.canCancelModal()) {
+        e.preventDefault();
+        this.closeModal();
+      }
+      return;
+    }
     const t = e.target as HTMLElement | null;
     const typing = t !== null && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') && (t as HTMLInputElement).type !== 'range' && (t as HTMLInputElement).type !== 'checkbox';
     if (typing) {
@@ -296,6 +303,7 @@ class App {
     const err = $('modal-error');
     err.textContent = error ?? '';
     err.classList.toggle('hidden', !error);
+    $('modal-cancel').classList.toggle('hidden', !this.canCancelModal());
     $('modal').classList.remove('hidden');
     input.focus();
   }
@@ -320,6 +328,11 @@ class App {
     this.closeModal();
     this.conn.request({ type: 'set_name', name: value });
     if (!this.current) this.requestNext();
+  }
+
+  /** A change of name can be called off (the name stays); the first name and a token cannot. */
+  private canCancelModal(): boolean {
+    return this.modal === 'name' && this.name !== null;
   }
 
   private closeModal(): void {
