@@ -261,6 +261,40 @@ describe('viewer in headless Chromium', () => {
     });
   });
 
+  it('HERON terms can be ranked with the keyboard: a move keeps the focus on the moved term, and each control names its term', async () => {
+    await withPage('alice', async ({ page, errors }) => {
+      await waitReady(page);
+      await page.click('#tab-btn-heron');
+      const ranking = async () => (JSON.parse((await page.textContent('#heron-json')) as string) as { ranking: string[] }).ranking;
+      expect(await ranking()).toEqual(['fingertip_distance', 'on_target', 'control_effort']);
+      // Focus the first term's "down" button by name, and press Enter twice: it moves to the bottom.
+      await page.getByRole('button', { name: 'move fingertip_distance down (less important)' }).focus();
+      await page.keyboard.press('Enter');
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      await page.keyboard.press('Enter');
+      expect(await ranking()).toEqual(['on_target', 'control_effort', 'fingertip_distance']);
+      // At the bottom its "down" is disabled: the focus is on its "up", and Enter moves it back one place.
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('move fingertip_distance up (more important)');
+      await page.keyboard.press('Enter');
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      // Switching a term off with Space keeps the focus on its box, so Space switches it on again.
+      await page.getByRole('checkbox', { name: 'use on_target' }).focus();
+      await page.keyboard.press('Space');
+      expect(await ranking()).toEqual(['fingertip_distance', 'control_effort']);
+      await page.keyboard.press('Space');
+      expect(await ranking()).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      for (const t of ['fingertip_distance', 'on_target', 'control_effort']) {
+        expect(await page.getByRole('spinbutton', { name: `${t} margin (x std of the term total over stored clips)` }).count()).toBe(1);
+        expect(await page.getByRole('combobox', { name: `${t}: which way is better` }).count()).toBe(1);
+      }
+      await page.waitForSelector('#heron-samples tr button');
+      const views = await page.$$eval('#heron-samples button', (bs) => bs.map((b) => b.getAttribute('aria-label')));
+      expect(views.length).toBe(3);
+      for (const v of views) expect(v).toMatch(/^view pair p-[0-9a-f]+ \(A on the left\)$/);
+      expect(errors).toEqual([]);
+    });
+  });
+
   it('an undo the server refuses (the answer was passed to training) says so and shows the pair on screen again', async () => {
     await withPage('alice', async ({ store, server, page, errors }) => {
       const cur = await waitReady(page);

@@ -90,15 +90,20 @@ export class HeronPanel {
     }, 250);
   }
 
-  private move(from: number, to: number): void {
+  private move(from: number, to: number, focus?: 'up' | 'down'): void {
     if (from === to || from < 0 || to < 0 || from >= this.rows.length || to >= this.rows.length) return;
     const [r] = this.rows.splice(from, 1);
     this.rows.splice(to, 0, r);
-    this.render();
+    this.render(focus && { term: r.term.name, ctl: focus });
     this.changed();
   }
 
-  private render(): void {
+  /**
+   * Draw the rows anew. `focus` names the control that had the keyboard's focus (the rows are
+   * rebuilt, so it would be lost): the same control of the same term gets it back, or, for a
+   * move button now disabled at the top or bottom, the other one.
+   */
+  private render(focus?: { term: string; ctl: 'up' | 'down' | 'on' }): void {
     const list = this.root.list;
     list.replaceChildren();
     let rank = 0;
@@ -106,6 +111,7 @@ export class HeronPanel {
       const li = el('li', `heron-term${r.on ? '' : ' off'}`);
       li.draggable = true;
       li.dataset.index = String(i);
+      li.dataset.term = r.term.name;
       li.addEventListener('dragstart', (ev) => {
         this.dragFrom = i;
         li.classList.add('dragging');
@@ -134,9 +140,11 @@ export class HeronPanel {
       on.type = 'checkbox';
       on.checked = r.on;
       on.title = 'use this term';
+      on.dataset.ctl = 'on';
+      on.setAttribute('aria-label', `use ${r.term.name}`);
       on.addEventListener('change', () => {
         r.on = on.checked;
-        this.render();
+        this.render({ term: r.term.name, ctl: 'on' });
         this.changed();
       });
       const margin = el('input');
@@ -145,6 +153,7 @@ export class HeronPanel {
       margin.step = '0.05';
       margin.value = String(r.margin);
       margin.title = 'margin (x std of the term total over stored clips)';
+      margin.setAttribute('aria-label', `${r.term.name} margin (x std of the term total over stored clips)`);
       margin.addEventListener('input', () => {
         const v = Number(margin.value);
         if (Number.isFinite(v) && v >= 0) {
@@ -164,22 +173,34 @@ export class HeronPanel {
       }
       dir.value = r.direction;
       dir.title = 'which way is better';
+      dir.setAttribute('aria-label', `${r.term.name}: which way is better`);
       dir.addEventListener('change', () => {
         r.direction = dir.value as TermRow['direction'];
         this.changed();
       });
       const up = el('button', 'mv', '↑');
       up.title = 'more important';
+      up.dataset.ctl = 'up';
+      up.setAttribute('aria-label', `move ${r.term.name} up (more important)`);
       up.disabled = i === 0;
-      up.addEventListener('click', () => this.move(i, i - 1));
+      up.addEventListener('click', () => this.move(i, i - 1, 'up'));
       const down = el('button', 'mv', '↓');
       down.title = 'less important';
+      down.dataset.ctl = 'down';
+      down.setAttribute('aria-label', `move ${r.term.name} down (less important)`);
       down.disabled = i === this.rows.length - 1;
-      down.addEventListener('click', () => this.move(i, i + 1));
+      down.addEventListener('click', () => this.move(i, i + 1, 'down'));
       ctrls.append(on, margin, dir, up, down);
       li.append(handle, rankEl, name, ctrls);
       list.appendChild(li);
     });
+    if (focus) {
+      const row = [...list.children].find((li) => (li as HTMLElement).dataset.term === focus.term);
+      const ctl = (c: string) => row?.querySelector<HTMLButtonElement | HTMLInputElement>(`[data-ctl="${c}"]`) ?? null;
+      const target = ctl(focus.ctl);
+      const other = focus.ctl === 'up' ? ctl('down') : focus.ctl === 'down' ? ctl('up') : null;
+      (target && !target.disabled ? target : other)?.focus();
+    }
   }
 
   showResult(m: HeronResultMsg, terms: readonly TermInfo[]): void {
@@ -213,6 +234,7 @@ export class HeronPanel {
       const td = el('td');
       const view = el('button', undefined, 'View');
       view.title = 'watch this pair (A on the left)';
+      view.setAttribute('aria-label', `view pair ${d.pairId} (A on the left)`);
       view.addEventListener('click', () => this.cb.view(d.pairId));
       td.appendChild(view);
       tr.appendChild(td);
