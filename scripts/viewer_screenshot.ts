@@ -39,7 +39,7 @@ store.putPairs([0, 1, 2].map((k) => makePair(segs[2 * k + 1], segs[2 * k + 2])))
 const server = await ViewerServer.start({ store, env: await loadViewerEnv({ id: envId }), port: 0 });
 const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
 try {
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 770 } });
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 830 } });
   await ctx.addInitScript(() => localStorage.setItem('prefrl.name', JSON.stringify('Ada')));
   const page = await ctx.newPage();
   const ready = async (skip: string | null) => {
