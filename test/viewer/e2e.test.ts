@@ -586,6 +586,13 @@ describe('viewer in headless Chromium', () => {
       expect(await page.getByRole('textbox', { name: 'Optional comment, sent with your next answer' }).count()).toBe(1);
       expect(await page.getByRole('img', { name: 'left clip' }).count()).toBe(1);
       expect(await page.getByRole('img', { name: 'right clip' }).count()).toBe(1);
+      // The two tabs and their panels are tied together: one visible panel, named by its tab.
+      expect(await page.getByRole('tab', { name: 'Compare' }).getAttribute('aria-selected')).toBe('true');
+      expect(await page.getByRole('tabpanel', { name: 'Compare' }).isVisible()).toBe(true);
+      await page.getByRole('tab', { name: 'HERON' }).click();
+      expect(await page.getByRole('tabpanel', { name: 'HERON' }).isVisible()).toBe(true);
+      expect(await page.getByRole('tab', { name: 'Compare' }).getAttribute('aria-selected')).toBe('false');
+      await page.getByRole('tab', { name: 'Compare' }).click();
       // The page says what "about equal" and "can't tell" mean.
       expect(await page.textContent('#tab-label')).toContain("Can't tell: you cannot judge this pair; it is skipped, not counted as a preference.");
     } finally {
