@@ -126,7 +126,7 @@ describe('a teacher of your own, from the entry point alone', () => {
       }
       async label(ps: readonly api.Pair[]): Promise<api.Label[]> {
         return ps.map((p): api.PreferenceLabel | api.SkipLabel => {
-          const end = (s: api.Segment): number => Math.hypot(s.obs[s.length * 6 + 4], s.obs[s.length * 6 + 5]);
+          const end = (s: api.Segment): number => Math.hypot(s.obs[s.length * s.obsDim + 4], s.obs[s.length * s.obsDim + 5]);
           const [da, db] = [end(p.a), end(p.b)];
           const head = { id: api.labelId(this.id, p.id), pairId: p.id, teacher: this.id };
           return Math.abs(da - db) < 1e-3 ? { ...head, kind: 'skip', reason: 'too close' } : { ...head, kind: 'preference', probFirst: da < db ? 1 : 0 };

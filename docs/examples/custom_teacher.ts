@@ -30,8 +30,7 @@ class NearerEndTeacher implements Teacher {
 
   /** Distance to the goal after the segment's last step: toy-reach observes [x, y, vx, vy, gx - x, gy - y]. */
   private endDistance(s: Segment): number {
-    const obsDim = s.obs.length / (s.length + 1); // obs rows: s_0 .. s_H
-    const last = s.length * obsDim;
+    const last = s.length * s.obsDim; // obs rows s_0 .. s_H, obsDim values each: s_H starts here
     return Math.hypot(s.obs[last + 4], s.obs[last + 5]);
   }
 
