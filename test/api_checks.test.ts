@@ -142,16 +142,63 @@ describe('a teacher of your own, from the entry point alone', () => {
     try {
       const opts: api.LabelStoreOpenOptions = { envId: env.spec.id, modelHash: env.spec.modelHash };
       const store = api.LabelStore.open(join(dir, 'labels.sqlite'), opts);
-      const put: api.PutResult = store.putPairs(pairs);
-      const added: api.AddLabelsResult = store.addLabels(labels);
+      const round: api.PutPairsOptions = { round: 3 };
+      const put: api.PutResult = store.putPairs(pairs, round);
+      const toAdd: api.NewLabel[] = labels;
+      const added: api.AddLabelsResult = store.addLabels(toAdd);
       // The same answers again (same ids, same content): duplicates, not errors.
       const again = store.addLabels(labels);
       const stored: api.StoredLabel[] = store.labels();
       const counts: api.StoreCounts = store.counts();
+      const labelled: api.LabelledPair[] = store.labelledPairs();
       store.close();
       expect([put.added, added.added, again.duplicates, stored.map((l) => l.id), counts.perTeacher['nearer-end'].labels]).toEqual([2, 2, 2, labels.map((l) => l.id), 2]);
+      expect(labelled.map((lp) => [lp.pair.id, lp.round, lp.labels.length])).toEqual(pairs.map((p) => [p.id, 3, 1]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      env.dispose();
+    }
+  });
+});
+
+describe('the types the pipelines take and give are named by the entry point (tsc checks this file)', () => {
+  it('annotates a reward net, a contract check, an offline agent and a trajectory with them', { timeout: 60_000 }, async () => {
+    await api.initBackend('auto');
+    const env = await api.makeEnv('toy-reach');
+    try {
+      const init: api.RewardNetInit = { outputScale: 0 };
+      const net = api.RewardNet.create({ obsDim: 6, actDim: 2, members: 2, hidden: [8] }, new api.Rng(0), init);
+      const config: api.RewardNetConfig = net.config;
+      // outputScale 0: every member starts at r = 0 for every input.
+      const r = net.predict(api.segmentTransitions(api.cutSegments(api.rollout(env, api.randomPolicy(env.spec, new api.Rng(1)), { episodes: 1, seed: 0 }), { length: 5 })[0]));
+      net.dispose();
+      expect([config.members, config.hidden, config.input, Array.from(r)]).toEqual([2, [8], 'obs-action', [0, 0, 0, 0, 0]]);
+
+      const checks: [string, api.CheckResult][] = [];
+      const report: api.CheckReport = await api.checkEnv('toy-reach', { steps: 20, resets: 5, onCheck: (name, result) => checks.push([name, result]) });
+      expect(report.ok).toBe(true);
+      expect(checks.map(([name]) => name)).toEqual(Object.keys(report.checks));
+
+      const eps: api.Trajectory[] = api.rollout(env, api.randomPolicy(env.spec, new api.Rng(2)), { episodes: 2, seed: 1, maxSteps: 20 });
+      const dims: api.TrajectoryDims = eps[0];
+      const steps: api.StepArrays = eps[1];
+      expect([dims.obsDim, dims.actDim, dims.nTerms, steps.length, steps.obs.length]).toEqual([6, 2, 3, 20, 21 * 6]);
+
+      const ds = api.datasetFromTrajectories(eps, { envId: 'toy-reach' });
+      const algo: api.OfflineAlgo = 'bc';
+      const trained = await api.trainOfflineAgent({ algo, ds, rewards: ds.rewards, actLow: env.spec.actLow, actHigh: env.spec.actHigh, hidden: [8], updates: 4, batchSize: 8, seed: 0, evalEnv: env, evalEpisodes: 1, evalEvery: 2 });
+      const actor: api.ActorSnapshot = trained.actor;
+      const training: api.TrainOfflineResult = trained.training;
+      const evals: api.EvalResult[] = training.evals;
+      // Evaluated after updates 2 and 4 (the last update always is), one episode each.
+      expect([actor.json.algo, evals.map((e) => [e.update, e.returns.length]), training.final?.update]).toEqual(['bc', [[2, 1], [4, 1]], 4]);
+
+      const stage: api.OfflineStage = 'relabel';
+      const teacherKind: api.OfflineTeacherKind = 'synthetic-vlm';
+      const scope: api.PairScope = 'episode';
+      const metrics: api.Metrics = { 'teacher/labels': 3 };
+      expect([stage, teacherKind, scope, metrics['teacher/labels']]).toEqual(['relabel', 'synthetic-vlm', 'episode', 3]);
+    } finally {
       env.dispose();
     }
   });
