@@ -278,13 +278,16 @@ export async function makeCustomEnv(
 ): Promise<MujocoEnv> {
   const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v);
   if (typeof modelPath !== 'string' || modelPath === '') throw new TypeError(`env config { id: "custom" }: model must be the path of an MJCF file (a string), got ${shown(modelPath)}`);
-  if (taskPath !== undefined && typeof taskPath !== 'string') throw new TypeError(`env config { id: "custom" }: task must be the path of a task module (a string), got ${shown(taskPath)}`);
+  // (null is read as absent, as before: a config written by hand may say "task": null.)
+  if (taskPath != null && typeof taskPath !== 'string') throw new TypeError(`env config { id: "custom" }: task must be the path of a task module (a string), got ${shown(taskPath)}`);
+  // An empty path is no task module, not the default task (leave task out for that).
+  if (taskPath === '') throw new TypeError('env config { id: "custom" }: task is an empty string; give the path of a task module, or leave task out for the default task');
   if (opts.seed !== undefined && (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed))) {
     throw new TypeError(`env config { id: "custom" }: seed must be a finite number, got ${typeof opts.seed === 'string' ? JSON.stringify(opts.seed) : shown(opts.seed)}`);
   }
   const source = { kind: 'file', path: resolve(modelPath) } as const;
   let task: MujocoTask;
-  if (taskPath) task = await loadTaskModule(taskPath);
+  if (taskPath != null) task = await loadTaskModule(taskPath);
   else {
     const mj = await loadMujoco();
     const probe = compileModel(mj, source);

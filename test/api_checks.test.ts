@@ -88,6 +88,8 @@ describe("makeEnv({ id: 'custom' }): an env config a script got wrong", () => {
     const cases: [unknown, string][] = [
       [{ id: 'custom', model: 3 }, 'env config { id: "custom" }: model must be the path of an MJCF file (a string), got 3'],
       [{ id: 'custom', model: ARM, task: 5 }, 'env config { id: "custom" }: task must be the path of a task module (a string), got 5'],
+      // Was: the default task, without a word.
+      [{ id: 'custom', model: ARM, task: '' }, 'env config { id: "custom" }: task is an empty string; give the path of a task module, or leave task out for the default task'],
       [{ id: 'custom', model: ARM, seed: Number.NaN }, 'env config { id: "custom" }: seed must be a finite number, got NaN'],
       [{ id: 'custom', model: ARM, seed: '1' }, 'env config { id: "custom" }: seed must be a finite number, got "1"'],
     ];
