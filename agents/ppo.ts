@@ -655,7 +655,14 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
   return c;
 }
 
-/** Mean true return, success and length of deterministic episodes with fixed seeds. */
+/**
+ * Mean true return (the env's reward), success rate and mean length over `episodes` whole
+ * episodes of `policy`. Episode e resets with `new Rng(seed).fork('eval').fork(e).seed31()`:
+ * the same seed gives the same start states (not those of `rollout` with that seed, which
+ * forks 'episode'), and the same returns when the policy is deterministic (PPO's mean action,
+ * an offline actor); a stochastic policy draws from its own Rng. `returns` holds each episode's
+ * return, in order.
+ */
 export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed: number): { meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number } {
   const returns: number[] = [];
   let success = 0;

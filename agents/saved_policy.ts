@@ -153,16 +153,41 @@ export interface SavedPolicy {
 }
 
 export interface LoadPolicyOptions {
-  /** Sample actions (PPO's Gaussian) instead of taking the mean. Offline actors act with their mean only. */
+  /** Sample actions (PPO's Gaussian) instead of taking the mean (default false). Offline actors act with their mean only. */
   readonly stochastic?: boolean;
-  /** Seed of the sampled actions (stochastic only). */
+  /** Seed of the sampled actions (stochastic only; an integer, default 0). */
   readonly seed?: number;
-  /** The flag the path came from, for messages. */
+  /**
+   * What the path is called in messages about it (default "--policy", the flag of `prefrl
+   * rollout`); a script can pass its own name for it.
+   */
   readonly flag?: string;
 }
 
-/** Load any policy prefrl saves (PPO or an offline actor) from a path, to act in an env with this spec. */
+/** Arguments of loadSavedPolicy that are not what its types say: a TypeError/RangeError naming the argument. */
+function checkLoadArgs(path: unknown, envSpec: unknown, o: unknown): void {
+  const what = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'nothing' : typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : typeof v);
+  if (typeof path !== 'string' || path === '') throw new TypeError(`loadSavedPolicy: path must be a non-empty string (a run folder, checkpoint folder, policy.json or actor.json), got ${what(path)}`);
+  const spec = envSpec as Partial<EnvSpec> | null | undefined;
+  if (typeof spec !== 'object' || spec === null || typeof spec.id !== 'string' || !Number.isInteger(spec.obsDim) || !Number.isInteger(spec.actDim)) {
+    throw new TypeError(`loadSavedPolicy: envSpec must be the spec of the env the policy is to act in (env.spec), got ${what(envSpec)}`);
+  }
+  if (typeof o !== 'object' || o === null) throw new TypeError(`loadSavedPolicy: options must be an object { stochastic?, seed?, flag? }, got ${what(o)}`);
+  const { stochastic, seed, flag } = o as Record<string, unknown>;
+  if (stochastic !== undefined && typeof stochastic !== 'boolean') throw new TypeError(`loadSavedPolicy: options.stochastic must be true or false, got ${what(stochastic)}`);
+  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`loadSavedPolicy: options.seed must be an integer, got ${what(seed)}`);
+  if (flag !== undefined && typeof flag !== 'string') throw new TypeError(`loadSavedPolicy: options.flag must be a string, got ${what(flag)}`);
+}
+
+/**
+ * Load any policy prefrl saves (PPO or an offline actor) from a path, to act in an env with this
+ * spec: `policy` maps an observation to an action (a Policy for rollout and evaluatePolicy).
+ * A path that holds no policy is a UsageError naming `o.flag`; a policy file that does not fit
+ * the env (trained on another env, other sizes) an InputError naming the file; arguments of the
+ * wrong type a TypeError naming the argument.
+ */
 export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOptions = {}): SavedPolicy {
+  checkLoadArgs(path, envSpec, o);
   const flag = o.flag ?? '--policy';
   const stochastic = o.stochastic ?? false;
   const at = locateSavedPolicy(path, flag);

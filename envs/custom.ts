@@ -14,6 +14,7 @@
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
  *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage, InputError } from '../core/errors.js';
@@ -117,6 +118,8 @@ function loadErrorMessage(e: unknown): string {
 /** Import a task module (.js/.mjs, or .ts compiled on the fly) and validate its export. */
 export async function loadTaskModule(path: string): Promise<MujocoTask> {
   const abs = resolve(path);
+  // Said plainly rather than as the import's "Cannot find module ... imported from <prefrl's own file>".
+  if (!existsSync(abs)) throw new InputError(path, 'cannot load the task module: no such file');
   let mod: Record<string, unknown>;
   let value: unknown;
   try {
@@ -262,15 +265,29 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
   };
 }
 
-/** Build an env from an MJCF file and an optional task module. */
+/**
+ * Build an env from an MJCF file and an optional task module (what `makeEnv({ id: 'custom',
+ * model, task, seed })` does). Paths of the wrong type and a seed that is not a finite number
+ * are a TypeError naming the field of the env config; a missing or bad file an InputError
+ * naming the file.
+ */
 export async function makeCustomEnv(
   modelPath: string,
   taskPath: string | undefined,
   opts: { seed?: number; logger?: Logger } = {},
 ): Promise<MujocoEnv> {
+  const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v);
+  if (typeof modelPath !== 'string' || modelPath === '') throw new TypeError(`env config { id: "custom" }: model must be the path of an MJCF file (a string), got ${shown(modelPath)}`);
+  // (null is read as absent, as before: a config written by hand may say "task": null.)
+  if (taskPath != null && typeof taskPath !== 'string') throw new TypeError(`env config { id: "custom" }: task must be the path of a task module (a string), got ${shown(taskPath)}`);
+  // An empty path is no task module, not the default task (leave task out for that).
+  if (taskPath === '') throw new TypeError('env config { id: "custom" }: task is an empty string; give the path of a task module, or leave task out for the default task');
+  if (opts.seed !== undefined && (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed))) {
+    throw new TypeError(`env config { id: "custom" }: seed must be a finite number, got ${typeof opts.seed === 'string' ? JSON.stringify(opts.seed) : shown(opts.seed)}`);
+  }
   const source = { kind: 'file', path: resolve(modelPath) } as const;
   let task: MujocoTask;
-  if (taskPath) task = await loadTaskModule(taskPath);
+  if (taskPath != null) task = await loadTaskModule(taskPath);
   else {
     const mj = await loadMujoco();
     const probe = compileModel(mj, source);

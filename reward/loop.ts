@@ -36,7 +36,13 @@ import { noImprovementWarning, type TrainOptions, trainRewardModel } from './tra
 import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
 
 export interface LoopOptions {
+  /** The env PPO trains in: a registry id (`{ id: 'reacher' }`) or a bring-your-own model (`{ id: 'custom', model, task }`). */
   readonly env: EnvConfig;
+  /**
+   * PPO's settings over PPO_DEFAULTS (agents/ppo.ts): totalSteps is the run's env-step budget,
+   * seed seeds PPO and every random draw of the loop (the same seed repeats the run). `workers`
+   * (default 2) steps the envs in worker threads; 0 steps them in this thread.
+   */
   readonly ppo: Partial<PpoConfig> & { totalSteps: number; seed: number };
   /** Learn from preferences, or from the env's true reward (the baseline). */
   readonly reward: 'learned' | 'true' | 'model';
@@ -51,7 +57,13 @@ export interface LoopOptions {
    * term, the spec's order) instead of the env's own; evaluation still reports the env's reward.
    */
   readonly rewardWeights?: readonly number[];
+  /**
+   * With reward 'learned' (and only needed there): who answers the queries, e.g.
+   * `makeTeacher('oracle', ...)` or an object of your own (reward/types.ts Teacher). The caller
+   * closes it (`teacher.close?.()`) after the loop.
+   */
   readonly teacher?: Teacher;
+  /** How preferences relate to the learned reward: partial-return (Bradley-Terry on segment sums) or regret. */
   readonly preferenceModel: PreferenceModelKind;
   /** Total labels (queries answered, skips included). */
   readonly budget: number;
@@ -60,8 +72,11 @@ export interface LoopOptions {
    * are drawn from (1 or absent: the whole pool; the first round always uses the whole pool).
    */
   readonly poolTop?: number;
+  /** Labels asked for per feedback round (the last round asks for what is left of the budget). */
   readonly labelsPerRound: number;
+  /** Steps per segment: the length of the clips the teacher compares. */
   readonly segmentLength: number;
+  /** How each round's pairs are chosen from the candidates (uniform, disagreement, entropy, k-center variants; reward/query.ts). */
   readonly query: QueryMethod;
   /** Candidates per query (B-Pref: 10). */
   readonly oversample?: number;
@@ -117,13 +132,22 @@ export interface LoopOptions {
   readonly selectInputsAfter?: number | readonly number[];
   /** Settings of that selection (folds, proxy networks, minGain). */
   readonly selectInputs?: Partial<Omit<InputSelectionOptions, 'input' | 'obsDim' | 'actDim' | 'ignoreObs' | 'preferenceModel' | 'rng' | 'onScore' | 'onStep'>>;
+  /** Deterministic (mean-action) episodes per evaluation; their mean true return makes the summary's curve. */
   readonly evalEpisodes: number;
   /** Env steps between evaluations (and checkpoints). */
   readonly evalEvery: number;
+  /**
+   * The run folder (createRunDir): metrics.jsonl, the PPO checkpoint (artifacts/checkpoint, which
+   * loadSavedPolicy reads) and the reward model (artifacts/reward_model) are written there.
+   */
   readonly run: RunDir;
+  /** Where the queried pairs and their labels are kept (LabelStore.open; `prefrl train` uses <run>/labels.sqlite). */
   readonly store: LabelStore;
+  /** Where progress lines and warnings go (silentLogger: nowhere). */
   readonly logger: Logger;
+  /** Wall-clock time for the summary's wallSeconds (systemClock). */
   readonly clock: Clock;
+  /** Optional progress bar (the CLI's); none by default. */
   readonly progress?: Progress;
   /**
    * Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with
@@ -172,7 +196,15 @@ interface Round {
   epic: number;
 }
 
-/** Run the loop to the env-step budget. The caller owns run, store and trainer disposal order. */
+/**
+ * Run the loop to the env-step budget (`ppo.totalSteps`): PPO collects experience; every
+ * `feedbackEvery` env steps (after `warmupSteps`) the teacher labels `labelsPerRound` pairs of
+ * segments from recent episodes until `budget` labels are used, and the reward ensemble is
+ * trained on every stored label; PPO learns from its prediction. Returns the summary; the run
+ * folder holds the rest. The caller closes run and store (and the teacher) afterwards; the loop
+ * disposes the reward models it made or was given. The numbers are taken as given (the CLI's
+ * flags check theirs).
+ */
 export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   const start = o.clock.now();
   const learned = o.reward === 'learned';

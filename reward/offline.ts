@@ -582,7 +582,14 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
 /** The stages that read the dataset's transitions only (agents/dataset.ts transitionsOnly). */
 const LATE_STAGES: readonly OfflineStage[] = ['relabel', 'iql', 'eval'];
 
-/** Run (or resume) the pipeline; see the header. */
+/**
+ * Run (or resume) the pipeline; see the header. A new run takes `o.config` (only `dataset` and
+ * `teacher` are required; OFFLINE_DEFAULTS fill the rest) and makes its folder under
+ * `o.runsDir` (default runs/, relative to the working directory); `o.resume` names an existing
+ * run folder instead. The config is checked as `prefrl offline` checks its flags: a bad value is
+ * a UsageError naming the flag (`--labels: ...`). `context.logger` is required (silentLogger for
+ * none). The result's summary holds the three agents' evaluations once the eval stage has run.
+ */
 export async function runOffline(o: OfflineRunOptions, context: OfflineContext): Promise<OfflineResult> {
   const clock = context.clock ?? systemClock;
   const log = context.logger;

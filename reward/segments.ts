@@ -221,6 +221,12 @@ export function pairId(a: Segment, b: Segment): string {
   return `p-${shortHash(`${a.id}|${b.id}`)}`;
 }
 
+/**
+ * Two segments to compare, `a` first: its id follows from the two segment ids in this order
+ * (makePair(b, a) is another pair). Both must come from the same env (id and model hash) and
+ * have the same length, else an Error says which differs. A segment paired with itself is
+ * allowed (teachers see two equal segments).
+ */
 export function makePair(a: Segment, b: Segment): Pair {
   if (a.envId !== b.envId || a.modelHash !== b.modelHash) {
     throw new Error(`makePair: segments come from different envs (${a.envId}/${a.modelHash} vs ${b.envId}/${b.modelHash})`);

@@ -35,10 +35,18 @@ export interface Pair {
 }
 
 interface LabelBase {
-  /** Unique label id (idempotent re-sends carry the same id). */
+  /**
+   * Unique label id (idempotent re-sends carry the same id). A teacher of your own can take
+   * `labelId(teacher.id, pair.id)`, as the built-in synthetic teachers do: the same answer to the
+   * same pair then has the same id, and storing it twice is a duplicate, not an error.
+   */
   readonly id: string;
+  /** The id of the pair this label answers (`Pair.id`). */
   readonly pairId: string;
-  /** Who labelled: a synthetic teacher's name, a person's name, a VLM model name. */
+  /**
+   * Who labelled: a synthetic teacher's name, a person's name, a VLM model name. A teacher's
+   * labels carry its `Teacher.id` (label stores count and filter labels by it).
+   */
   readonly teacher: string;
   /** Time the teacher took to answer, when known (ms). */
   readonly responseMs?: number;
@@ -84,8 +92,9 @@ export interface TeacherContext {
 export interface Teacher {
   readonly id: string;
   /**
-   * One label per pair, in the order of `pairs` (skips included). Slow teachers (a VLM) may call
-   * `onAnswered` with the number of pairs of this call answered so far, for a progress bar.
+   * One label per pair, in the order of `pairs` (skips included): labels[i].pairId is
+   * pairs[i].id. Slow teachers (a VLM) may call `onAnswered` with the number of pairs of this
+   * call answered so far, for a progress bar.
    */
   label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]>;
   /**

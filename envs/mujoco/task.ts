@@ -13,7 +13,10 @@ import type { Physics } from './physics.js';
 export interface BoundTask {
   /** Length of the observation vector. */
   readonly obsDim: number;
-  /** Optional observation bounds (default unbounded). */
+  /**
+   * Optional observation bounds (default unbounded), obsDim numbers each, ±Infinity where
+   * unbounded (a task module may give plain arrays: they are checked and copied).
+   */
   readonly obsLow?: Float64Array;
   readonly obsHigh?: Float64Array;
   /**
@@ -37,10 +40,18 @@ export interface BoundTask {
 }
 
 export interface MujocoTask {
-  /** Env id, e.g. "cheetah-run". */
+  /**
+   * The task's name. A built-in task's is its env id ("cheetah-run"); an env made from a
+   * bring-your-own model is named `custom:<model file name>` whatever its task module calls
+   * itself, so there this is only checked to be a string.
+   */
   readonly id: string;
-  /** One sentence describing the goal. */
+  /** One sentence describing the goal (the env spec's `goal`: shown to people in the viewer, given to VLM teachers). */
   readonly goal: string;
+  /**
+   * The reward terms, in the order `rewardTerms()` writes them: the env's reward is the sum of
+   * weight x term. Names must differ (teachers and HERON configs name terms).
+   */
   readonly rewardTerms: readonly RewardTermSpec[];
   /** Episode length in env steps. */
   readonly horizon: number;

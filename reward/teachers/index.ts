@@ -68,11 +68,29 @@ function parseParams<K extends string>(text: string, allowed: readonly K[], spec
   return out;
 }
 
+/** What a script passed that is not a spec string or MakeTeacherOptions: a TypeError naming the argument. */
+function checkMakeTeacherArgs(spec: unknown, opts: unknown): void {
+  const what = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v) : typeof v);
+  if (typeof spec !== 'string') throw new TypeError(`makeTeacher: spec must be a string such as "oracle" or "stochastic:beta=1", got ${what(spec)}`);
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`makeTeacher: options must be an object { env, rng, ... }, got ${what(opts)}`);
+  const o = opts as Record<string, unknown>;
+  const env = o.env as Record<string, unknown> | null | undefined;
+  if (typeof env !== 'object' || env === null || typeof env.id !== 'string' || !Array.isArray(env.rewardTerms)) {
+    throw new TypeError(`makeTeacher: options.env must be the env's spec (env.spec, an EnvSpec), got ${env === undefined ? 'nothing' : what(env)}`);
+  }
+  if (typeof (o.rng as { fork?: unknown } | null | undefined)?.fork !== 'function') {
+    throw new TypeError(`makeTeacher: options.rng must be an Rng (new Rng(seed)), got ${o.rng === undefined ? 'nothing' : what(o.rng)}`);
+  }
+}
+
 /**
  * Build a teacher from a spec (the grammar above). A bad spec throws a TeacherSpecError
  * ("teacher spec: ..."); commands report it as their flag with `asFlag('--teacher', ...)`.
+ * A spec that is not a string, or options without an env spec and an Rng, throw a TypeError
+ * naming the argument (a script's mistake, not a user's).
  */
 export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
+  checkMakeTeacherArgs(spec, opts);
   const s = spec.trim();
   const colon = s.indexOf(':');
   const name = colon < 0 ? s : s.slice(0, colon);
