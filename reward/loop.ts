@@ -12,7 +12,6 @@
  * logged next to the learned one, with the reward metrics (held-out accuracy and NLL,
  * correlation of predicted and true segment returns, EPIC distance on visited transitions).
  */
-import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
 import type { Logger, Metrics } from '../core/log.js';
@@ -28,7 +27,7 @@ import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } fro
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
-import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
+import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, QUERY_METHODS, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -189,6 +188,61 @@ export interface LoopSummary {
   readonly curve: readonly (readonly [number, number])[];
 }
 
+/** A value as a script wrote it, for an error message (JSON would print NaN as null). */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null ? String(v) : typeof v;
+}
+
+/**
+ * The options' numbers and names, checked before anything starts: the CLI's flags check theirs,
+ * but a script's typo ('learnt') or NaN would otherwise run to the end without a word (a reward
+ * kind not known trained on the true reward; a NaN budget asked nothing).
+ */
+function checkLoopOptions(o: LoopOptions): void {
+  const fail = (name: string, want: string, v: unknown, E: new (m: string) => Error = RangeError): never => {
+    throw new E(`runPreferenceLoop: option ${name} must be ${want}, got ${shown(v)}`);
+  };
+  const int = (name: string, v: unknown, min: number, optional = false): void => {
+    if (v === undefined && optional) return;
+    if (typeof v !== 'number') fail(name, `a whole number >= ${min}`, v, TypeError);
+    if (!Number.isSafeInteger(v) || (v as number) < min) fail(name, `a whole number >= ${min}`, v);
+  };
+  if (!(['learned', 'true', 'model'] as unknown[]).includes(o.reward)) fail('reward', "'learned', 'true' or 'model'", o.reward);
+  if (typeof o.ppo !== 'object' || o.ppo === null) fail('ppo', 'an object with totalSteps and seed', o.ppo, TypeError);
+  int('ppo.totalSteps', o.ppo.totalSteps, 1);
+  if (typeof o.ppo.seed !== 'number' || !Number.isFinite(o.ppo.seed)) fail('ppo.seed', 'a finite number', o.ppo.seed, TypeError);
+  const learned = o.reward === 'learned';
+  int('budget', o.budget, learned ? 1 : 0);
+  int('labelsPerRound', o.labelsPerRound, 1);
+  int('segmentLength', o.segmentLength, 2);
+  int('feedbackEvery', o.feedbackEvery, 1);
+  int('warmupSteps', o.warmupSteps, 0);
+  int('poolEpisodes', o.poolEpisodes, 1);
+  int('evalEpisodes', o.evalEpisodes, 1);
+  int('evalEvery', o.evalEvery, 1);
+  int('oversample', o.oversample, 1, true);
+  int('queryRollouts', o.queryRollouts, 0, true);
+  if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
+  if (learned) {
+    if (!(['partial-return', 'regret'] as unknown[]).includes(o.preferenceModel)) fail('preferenceModel', "'partial-return' or 'regret'", o.preferenceModel);
+    if (!(QUERY_METHODS as readonly unknown[]).includes(o.query)) fail('query', `one of ${QUERY_METHODS.join(', ')}`, o.query);
+  }
+}
+
+/**
+ * The teacher's answer to one round, as reward/types.ts's Teacher promises it: one label per pair,
+ * in the pairs' order. A teacher of a script's own that answers fewer would otherwise let the run
+ * finish with fewer labels (none: PPO on a reward of 0) and no word.
+ */
+function checkAnswer(teacher: Teacher, asked: readonly Pair[], labels: readonly Label[]): void {
+  if (!Array.isArray(labels)) throw new TypeError(`runPreferenceLoop: teacher ${teacher.id} answered with ${shown(labels)}, not an array of labels`);
+  const bad = labels.length === asked.length ? labels.findIndex((l, i) => l?.pairId !== asked[i].id) : -1;
+  if (labels.length !== asked.length || bad >= 0) {
+    const what = bad >= 0 ? `label ${bad} is for pair ${shown(labels[bad]?.pairId)}, not ${asked[bad].id}` : `${labels.length} labels for ${asked.length} pairs`;
+    throw new Error(`runPreferenceLoop: teacher ${teacher.id} must answer one label per pair, in the pairs' order (reward/types.ts Teacher.label): ${what}`);
+  }
+}
+
 interface Round {
   labels: number;
   accuracy: number;
@@ -202,10 +256,11 @@ interface Round {
  * segments from recent episodes until `budget` labels are used, and the reward ensemble is
  * trained on every stored label; PPO learns from its prediction. Returns the summary; the run
  * folder holds the rest. The caller closes run and store (and the teacher) afterwards; the loop
- * disposes the reward models it made or was given. The numbers are taken as given (the CLI's
- * flags check theirs).
+ * disposes the reward models it made or was given. Its options are checked first (a RangeError or
+ * TypeError naming the option), and so is every answer of the teacher (one label per pair, in order).
  */
 export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
+  checkLoopOptions(o);
   const start = o.clock.now();
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
@@ -402,6 +457,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const asked = picked.filter((p) => !answered.has(p.id));
       if (asked.length > 0) o.store.putPairs(asked, { round });
       const labels = asked.length > 0 ? await teacher.label(asked) : [];
+      checkAnswer(teacher, asked, labels);
       if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs({ cache: labelledCache });
@@ -548,8 +604,8 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const stored = o.store.labels().filter((l) => !isTimeoutSkip(l));
       if (stored.length === 0 || stored.some((l) => l.kind !== 'skip')) return;
       throw new InputError(
-        join(o.run.path, 'labels.sqlite'),
-        `${noPreferenceText((o.teacher as Teacher).id, stored)} in all ${stored.length} labels of the --labels budget; no reward model can be learned from them, so the run stops at ${trainer.globalStep} env steps (try another --teacher, or more --labels)`,
+        o.store.path,
+        `${noPreferenceText((o.teacher as Teacher).id, stored)} in all ${stored.length} labels of the --labels budget; no reward model can be learned from them, so the run stops at ${trainer.globalStep} env steps (try another --teacher, or more --labels; from a script: another teacher, or a larger budget)`,
       );
     };
     checkPreferences();
@@ -618,7 +674,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     const timeouts = learned ? o.store.counts().timeouts : 0;
     if (learned && last.labels === 0 && timeouts > 0) {
       o.logger.warn(
-        `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve`,
+        `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${o.store.path} for prefrl serve`,
       );
     } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
       o.logger.warn(
@@ -631,7 +687,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
-      const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${join(o.run.path, 'labels.sqlite')} for prefrl serve)` : '';
+      const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${o.store.path} for prefrl serve)` : '';
       o.logger.warn(
         `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
