@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
-import { UsageError } from './errors.js';
+import { InputError, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
 import { packageRoot } from './paths.js';
 
@@ -175,6 +175,7 @@ export function softwareChanges(runPath: string, tensorBackend?: string): string
  * (with `tensorBackend`, the kind of TensorFlow.js backend the command started, when it started one).
  */
 export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock; tensorBackend?: string }): RunDir {
+  if (typeof opts?.name !== 'string') throw new TypeError(`createRunDir: option name (a word for the folder name) must be a string, got ${typeof opts?.name}`);
   const root = resolve(opts.root ?? 'runs');
   try {
     mkdirSync(root, { recursive: true });
@@ -201,6 +202,9 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
  */
 export function openRunDir(path: string): RunDir {
   const abs = resolve(path);
+  // An existing folder only: a mistyped path made a new, empty run folder before (createRunDir makes new ones).
+  if (!existsSync(abs)) throw new InputError(path, 'no such run folder (createRunDir makes a new one)');
+  if (!statSync(abs).isDirectory()) throw new InputError(path, 'not a run folder (a file)');
   mkdirSync(join(abs, 'artifacts'), { recursive: true });
   // Half-written files of a run killed before (its atomic writes never renamed them into place).
   removeStaleTemps(abs);

@@ -52,8 +52,20 @@ function recordEpisode(env: Env, policy: Policy, opts: RolloutOptions, k: number
   return b.finish();
 }
 
+/** A script's rollout options, checked before any episode: a NaN episode count recorded nothing without a word. */
+function checkRolloutOptions(opts: RolloutOptions, fn: string): void {
+  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: options { episodes, seed } are required`);
+  if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shown(opts.episodes)}`);
+  if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shown(opts.seed)}`);
+  if (opts.maxSteps !== undefined && (typeof opts.maxSteps !== 'number' || !Number.isSafeInteger(opts.maxSteps) || opts.maxSteps < 1)) {
+    throw new RangeError(`${fn}: option maxSteps must be a whole number >= 1, got ${shown(opts.maxSteps)}`);
+  }
+}
+
 /** Run whole episodes and record them. Deterministic for a given env, policy and seed. */
 export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Trajectory[] {
+  checkRolloutOptions(opts, 'rollout');
   const out: Trajectory[] = [];
   for (let k = 0; k < opts.episodes; k++) out.push(recordEpisode(env, policy, opts, k));
   return out;
@@ -64,6 +76,7 @@ export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Traject
  * the event loop run there (a Ctrl-C listener, progress output). The same trajectories as `rollout`.
  */
 export async function rolloutAsync(env: Env, policy: Policy, opts: RolloutOptions & { readonly afterEpisode: (done: number) => Promise<void> }): Promise<Trajectory[]> {
+  checkRolloutOptions(opts, 'rolloutAsync');
   const out: Trajectory[] = [];
   for (let k = 0; k < opts.episodes; k++) {
     out.push(recordEpisode(env, policy, opts, k));

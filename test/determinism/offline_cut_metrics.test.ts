@@ -5,7 +5,7 @@
  * with a SyntaxError on every resume after. Now openRunDir drops a cut last line before
  * anything is logged, and the eval stage passes over a damaged line left by a resume from before.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ const rows = (file: string): Record<string, unknown>[] =>
 describe('a metrics.jsonl cut off by a kill', () => {
   it('openRunDir drops the cut last line before logging: the rows before it and the new row stay whole', () => {
     const run = join(dir, 'unit');
-    openRunDir(run).close();
+    mkdirSync(run, { recursive: true });
     writeFileSync(join(run, 'metrics.jsonl'), '{"step":0,"a/x":1}\n{"step":1,"a/x":2}\n{"step":2,"a/');
     const r = openRunDir(run);
     r.metrics.log(3, { 'b/y': 4 });
