@@ -1378,6 +1378,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         let reread = false;
         for (;;) {
           const ids: string[] = [];
+          // The list read again holds the pairs taken into this batch before it (still pending):
+          // each once (a short last batch took its pairs twice, and a VLM paid for both).
+          const taken = new Set<string>();
           while (ids.length < c.cfg.labelBatch) {
             if (next >= queue.length) {
               if (reread) break;
@@ -1387,7 +1390,10 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
               continue;
             }
             const id = queue[next++];
-            if (!asked.has(id)) ids.push(id);
+            if (!asked.has(id) && !taken.has(id)) {
+              ids.push(id);
+              taken.add(id);
+            }
           }
           if (ids.length === 0) return [];
           // Another process (a viewer) may have answered some since the list was read.

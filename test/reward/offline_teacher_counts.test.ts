@@ -139,6 +139,27 @@ describe('offline: the VLM teacher\'s counts over a failed and a resumed attempt
   }, 60_000);
 });
 
+describe('offline: a last batch smaller than --label-batch', () => {
+  it('asks each of its pairs once (it was handed its pairs twice: the VLM paid twice and the stage failed storing two answers with one id)', async () => {
+    const server = fakeServer();
+    // 5 pairs in batches of 2: the last batch holds one pair.
+    const res = await runOffline({ config: { ...config(), labels: 5 }, stages: ['pairs', 'label'], runsDir: join(dir, 'last'), vlmRuntime: { fetch: server.fetch, renderer, env: {} } }, { logger: silentLogger });
+    expect(res.stages).toEqual({ pairs: 'ran', label: 'ran' });
+    expect(server.seen()).toBe(10);
+    const saved = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'teacher_counts.json'), 'utf8')) as { counts: Record<string, number> };
+    expect(saved.counts).toMatchObject({ 'vlm/labels_first': 5, 'vlm/calls': 10, 'vlm/requests': 10 });
+  }, 60_000);
+
+  it('the synthetic VLM decides each pair once: its counts add up to the labels (80 pairs in batches of 7)', async () => {
+    const res = await runOffline(
+      { config: { ...config(), teacher: 'synthetic-vlm', vlm: undefined, labels: 80, labelBatch: 7 }, stages: ['pairs', 'label'], runsDir: join(dir, 'last-synthetic') },
+      { logger: silentLogger },
+    );
+    const c = (JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'teacher_counts.json'), 'utf8')) as { counts: Record<string, number> }).counts;
+    expect(c['vlm/labels_first'] + c['vlm/labels_second'] + c['vlm/unsure'] + c['vlm/no_success']).toBe(80);
+  }, 60_000);
+});
+
 describe('the report lines', () => {
   it('teacher counts: the nonzero ones, without the vlm/ prefix, in order; none: no line', () => {
     expect(teacherCountsLine({ 'vlm/labels_first': 3, 'vlm/unsure': 0, 'vlm/requests': 7, ok: 1 })).toBe('teacher counts (all attempts of the label stage): labels_first 3, requests 7, ok 1');
