@@ -1631,9 +1631,15 @@ async function stageReward(c: Ctx): Promise<boolean> {
   if (preferences === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
+    // The synthetic VLM judges the task success at a segment's final frame alone: equal everywhere
+    // (a random policy's data, where nothing succeeds) leaves it nothing to prefer.
+    const equalSuccess = c.cfg.teacher === 'synthetic-vlm' && top !== undefined && top[0].startsWith('unsure: equal success');
     throw new InputError(
       join(c.run.path, 'labels.sqlite'),
-      `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}; no reward model can be learned from this dataset with this teacher`,
+      `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}; no reward model can be learned from this dataset with this teacher` +
+        (equalSuccess
+          ? `: it judges only the task success at each segment's final frame, and the segments of ${c.cfg.dataset} end equally successful (a random policy's data often never succeeds); collect a dataset with some successes (prefrl collect --policy medium-replay), or use --teacher oracle`
+          : ''),
     );
   }
   const cfg = c.cfg;
@@ -1818,7 +1824,8 @@ async function stageEval(c: Ctx): Promise<boolean> {
       progress.tick(1, `${a} ${fmt(evals[a].meanReturn)}`);
     }
     evals.random = agentEval(evaluatePolicy(env, randomPolicy(env.spec, new Rng(cfg.seed).fork('random-policy')), cfg.evalEpisodes, cfg.seed));
-    progress.tick(1);
+    // (Its own return on the bar's last line: it kept bc's before.)
+    progress.tick(1, `random ${fmt(evals.random.meanReturn)}`);
     progress.finish();
   } finally {
     env.dispose();
