@@ -83,6 +83,7 @@ const spec = {
   epilog: [
     `Stages: ${OFFLINE_STAGES.join(' -> ')}; each is skipped when its output exists in the run folder (--force re-runs it).`,
     '--resume uses the run\'s saved config; the --human-* viewer settings and how the run reaches its VLM server may be given anew (--vlm-base-url, --vlm-key-env, --vlm-concurrency, --vlm-rpm, --vlm-timeout, --vlm-retries).',
+    'The run folder: summary.json (the report\'s numbers, with each stage\'s seconds and what they cover), metrics.jsonl, labels.sqlite, artifacts/ (labels.json; teacher_counts.json: the teacher\'s requests and answers summed over every attempt, a killed or failed one\'s too; the reward model; the agents).',
     'Examples:',
     '  prefrl offline --dataset data.h5 --teacher synthetic-vlm --error-rate 0.2 --labels 2000 --updates 20000',
     '  prefrl offline --dataset data.h5 --teacher vlm --vlm-base-url http://localhost:8000/v1 --vlm-model qwen2.5-vl-7b --stage pairs,label',

@@ -43,4 +43,11 @@ describe('prefrl offline on a random policy\'s dataset', () => {
     const random = (lastJson(c.out).returns as { random: { meanReturn: number } }).random.meanReturn;
     expect(c.err.join('')).toMatch(new RegExp(`eval toy-reach 100% 4/4 policies .*\\| random ${random.toFixed(3).replace('.', '\\.')}\\n`));
   }, 60_000);
+
+  it('--help says what the run folder holds, the teacher\'s counts over every attempt among it', async () => {
+    const c = captureCli();
+    expect(await main(['offline', '--help'], c.ctx)).toBe(0);
+    expect(c.out.join('')).toContain("teacher_counts.json: the teacher's requests and answers summed over every attempt, a killed or failed one's too");
+    expect(c.out.join('')).toContain("summary.json (the report's numbers, with each stage's seconds and what they cover)");
+  });
 });
