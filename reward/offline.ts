@@ -32,6 +32,8 @@
  *   artifacts/pairs.json              pairs
  *   artifacts/query.json              label, with active query selection: one record per round
  *   artifacts/labels.json             label (written when no pair is left unlabelled)
+ *   artifacts/teacher_counts.json     the teacher's request/answer counts over every attempt of
+ *                                     the label stage (written with each batch; see TeacherCountsRecord)
  *   artifacts/reward_model/, reward.json              reward
  *   artifacts/relabelled_rewards.npy, relabel.json    relabel
  *   artifacts/agents/<iql-learned|iql-true|bc>/{actor.json,training.json}   iql
@@ -294,6 +296,13 @@ export interface OfflineSummary {
   readonly skips: number;
   /** Fraction of strict preferences that agree with the true partial returns of the two segments. */
   readonly teacherAgreement: number | null;
+  /**
+   * What the teacher counted, summed over every attempt of the label stage (a killed run's too;
+   * see TeacherCountsRecord): the VLM teacher's `vlm/requests`, `vlm/cache_hits`, tokens, answers
+   * ...; the synthetic VLM's answers, flips and unsures. Absent for teachers that count nothing
+   * (oracle, HERON, human) and in runs labelled before it was recorded.
+   */
+  readonly teacherCounts?: Record<string, number>;
   readonly rewardValAccuracy: number;
   readonly rewardTransitionCorrelation: number;
   readonly rewardReturnCorrelation: number;
@@ -305,8 +314,20 @@ export interface OfflineSummary {
   readonly ratio: number;
   /** (R_learned - R_random) / (R_true - R_random). */
   readonly normalizedRatio: number;
-  /** Seconds each stage took when it last ran. */
+  /**
+   * Seconds each stage's last attempt took (the one that finished it, in this process or an
+   * earlier one); stageTiming says what each covers. Summaries before the eval stage's seconds
+   * were recorded here lack `eval`.
+   */
   readonly stageSeconds: Record<string, number>;
+  /**
+   * Per stage (every stage named): 'whole' (its last attempt did all of its work),
+   * 'last-attempt' (the attempt went on from work an earlier attempt saved: labels stored,
+   * agents trained, by a killed attempt or by a finished one now re-run; that attempt's time is
+   * not counted, so the seconds are less than the stage took in all), 'not-recorded' (done before, its time lost with a process killed just
+   * after; absent from stageSeconds). Absent in summaries written before it was added.
+   */
+  readonly stageTiming?: Record<string, StageTiming>;
   readonly runDir: string;
 }
 
@@ -490,6 +511,12 @@ interface Ctx {
   dataset(): Promise<OfflineDataset>;
   store(): LabelStore;
   envSpec: EnvSpec;
+  /**
+   * The stage running now: when it started (clock ms); whether it goes on from work an earlier
+   * attempt saved (labels stored, agents trained: that attempt's time is not in this one's); the
+   * seconds it reports itself (the eval stage, which writes them into the summary before it ends).
+   */
+  stage: { t0: number; continued: boolean; seconds: number | null };
 }
 
 /** The run's label store (pairs, segments, labels). */
@@ -503,6 +530,7 @@ const P = {
   reward: 'artifacts/reward.json',
   rewards: 'artifacts/relabelled_rewards.npy',
   relabel: 'artifacts/relabel.json',
+  teacherCounts: 'artifacts/teacher_counts.json',
   agent: (a: OfflineAgent) => `artifacts/agents/${a}`,
   summary: 'summary.json',
 };
@@ -679,6 +707,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       store ??= LabelStore.open(join(run.path, STORE_FILE), { clock, envId: envSpec.id, modelHash: envSpec.modelHash, dataset: resolve(cfg.dataset) });
       return store;
     },
+    stage: { t0: clock.now(), continued: false, seconds: null },
   };
   const status: Record<string, 'ran' | 'skipped'> = {};
   const markerFile = join(run.path, RERUN_MARKER);
@@ -714,6 +743,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       if ((stage === 'pairs' || stage === 'label' || stage === 'reward') && existsSync(join(run.path, STORE_FILE))) ctx.store();
       const rows = STAGE_ROWS[stage];
       const t0 = clock.now();
+      ctx.stage = { t0, continued: false, seconds: null };
       const runStage = () => STAGES[stage](ctx, o);
       // A stage run again over outputs of its own: marked until the later stages' outputs are gone.
       const rerun = done || pending;
@@ -738,7 +768,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
       if (changed || pending) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
       if (rerun) rmSync(markerFile, { force: true });
-      run.metrics.log(0, { [`stages/${stage}_seconds`]: (clock.now() - t0) / 1000 });
+      // This attempt's seconds, marked when it went on from work an earlier attempt saved (see OfflineSummary.stageTiming).
+      run.metrics.log(0, { [`stages/${stage}_seconds`]: ctx.stage.seconds ?? (clock.now() - t0) / 1000, ...(ctx.stage.continued ? { [`stages/${stage}_continued`]: 1 } : {}) });
       status[stage] = 'ran';
     }
   } finally {
@@ -1061,9 +1092,12 @@ async function stagePairs(c: Ctx): Promise<boolean> {
   const count = active ? roundSize(c.cfg) : c.cfg.labels;
   // The pairs go to the store a chunk at a time (each chunk one transaction), not all held at once.
   const res = { added: 0 };
+  const before = existsSync(join(c.run.path, STORE_FILE)) ? c.store().counts().pairs : 0;
   const drawn = streamDatasetPairs(segs, count, new Rng(c.cfg.seed).fork('offline-pairs'), PAIRS_CHUNK, (chunk) => {
     res.added += c.store().putPairs(chunk, { round: 0 }).added;
   });
+  // Pairs stored by an earlier attempt that stopped before it was done: this one went on from them.
+  if (before > 0 && !existsSync(join(c.run.path, P.pairs))) c.stage.continued = true;
   c.run.writeJson(P.pairs, {
     pairs: drawn.pairs,
     added: res.added,
@@ -1275,23 +1309,37 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   const store = c.store();
   const teacher = buildTeacher(c, o);
   let added = 0;
+  // New labels are counted in the store: the human teacher's server stores people's answers
+  // (and the teacher its timeout skips) before label() returns them, so addLabels adds none.
+  const labelsBefore = store.counts().labels;
+  // The teacher's counts of the attempts before this one (a killed or failed run), and this
+  // attempt's from here on: stored beside the labels, batch by batch (TEACHER_COUNTS).
+  const tracked = teacher.metrics ? readTeacherCounts(c, teacher.id, store, labelsBefore) : null;
+  const totals = (): Record<string, number> | null => (tracked && teacher.metrics ? addCounts(tracked.counts, teacher.metrics()) : null);
+  // The labels' count and the totals as of the last batch known to be stored.
+  let confirmed = tracked ? { labels: tracked.labels, counts: tracked.counts } : null;
+  // This attempt goes on from labels an earlier one stored (a killed attempt, or a finished one
+  // re-run or reopened): that attempt's time is not in this one's seconds.
+  if (labelsBefore > 0) c.stage.continued = true;
   // The teacher's request and token counts go to the run log however the stage ends: done, failed
   // part way (those requests were paid for), or stopped by Ctrl-C (whose handler exits the process;
-  // 'exit' listeners still run, and the log is written synchronously).
+  // 'exit' listeners still run, and the log is written synchronously). Each row holds the run's
+  // totals so far (every attempt's), so its last row is the run's. A stage that did not end well
+  // saves its totals too (requests paid, failures), for the next attempt to add to.
   let countsLogged = false;
+  let countsSaved = false;
   const logTeacherCounts = (): void => {
     if (countsLogged) return;
     countsLogged = true;
-    const m = teacher.metrics?.();
-    if (m) c.run.metrics.log(0, m);
+    const m = totals();
+    if (m && confirmed && !countsSaved) writeJsonAtomic(join(c.run.path, P.teacherCounts), { teacher: teacher.id, labels: confirmed.labels, counts: m } satisfies TeacherCountsRecord);
+    const row = m ?? teacher.metrics?.();
+    if (row) c.run.metrics.log(0, row);
   };
   process.on('exit', logTeacherCounts);
   try {
     // (HERON: the levels are kept with the labels; a resume after its file changed is refused.)
     store.putTeacher({ id: teacher.id, kind: c.cfg.teacher, config: { spec: teacherSpec(c.cfg), ...heronStoreRecord(store, teacher, c.cfg.heronConfig) } });
-    // New labels are counted in the store: the human teacher's server stores people's answers
-    // (and the teacher its timeout skips) before label() returns them, so addLabels adds none.
-    const labelsBefore = store.counts().labels;
     if (teacher.observe) {
       // HERON scales its margins by the spread of reward terms over the pool: the pairs stored
       // so far. With active query selection that is the first round's uniform pairs (later
@@ -1337,6 +1385,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         let reread = false;
         for (;;) {
           const ids: string[] = [];
+          // The list read again holds the pairs taken into this batch before it (still pending):
+          // each once (a short last batch took its pairs twice, and a VLM paid for both).
+          const taken = new Set<string>();
           while (ids.length < c.cfg.labelBatch) {
             if (next >= queue.length) {
               if (reread) break;
@@ -1346,7 +1397,10 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
               continue;
             }
             const id = queue[next++];
-            if (!asked.has(id)) ids.push(id);
+            if (!asked.has(id) && !taken.has(id)) {
+              ids.push(id);
+              taken.add(id);
+            }
           }
           if (ids.length === 0) return [];
           // Another process (a viewer) may have answered some since the list was read.
@@ -1360,7 +1414,21 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
         const before = answered;
         const labels = await teacher.label(batch, (k) => progress.update(before + k));
         for (const p of batch) asked.add(p.id);
-        store.addLabels(labels);
+        const now = totals();
+        const last = labels.at(-1);
+        // The totals with this batch go to disk before its labels, marked pending on one of them:
+        // a resume after a kill in between finds whether the batch was stored (the store adds a
+        // batch whole or not at all) and takes the totals with or without it.
+        if (confirmed && now && last) {
+          writeJsonAtomic(join(c.run.path, P.teacherCounts), {
+            teacher: teacher.id,
+            labels: confirmed.labels,
+            counts: confirmed.counts,
+            pending: { pair: last.pairId, labels: confirmed.labels + labels.length, counts: now },
+          } satisfies TeacherCountsRecord);
+        }
+        const res = store.addLabels(labels);
+        if (confirmed && now) confirmed = { labels: confirmed.labels + res.added, counts: now };
         answered += batch.length - store.stillPending(batch.map((p) => p.id)).length;
         for (const l of labels) {
           if (l.kind === 'skip') tally.skips++;
@@ -1376,6 +1444,11 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     progress.finish();
     const counts = store.counts();
     added = counts.labels - labelsBefore;
+    const teacherCounts = totals();
+    if (teacherCounts) {
+      writeJsonAtomic(join(c.run.path, P.teacherCounts), { teacher: teacher.id, labels: counts.labels, counts: teacherCounts } satisfies TeacherCountsRecord);
+      countsSaved = true;
+    }
     const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
     // Strict preferences and ties apart (the store's preferences include the ties).
     const strict = counts.preferences - counts.ties;
@@ -1402,6 +1475,63 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     await teacher.close?.();
   }
   return added > 0;
+}
+
+/**
+ * artifacts/teacher_counts.json: what the teacher counted (teacher.metrics(): the VLM teacher's
+ * requests, retries, cache hits, tokens and answers; the synthetic VLM's answers, flips and
+ * unsure), summed over every attempt of the label stage, so a run killed and resumed reports the
+ * whole run's, not only the last attempt's. Written (atomically) before each batch's labels are
+ * stored, the batch's totals marked `pending` on its last label's pair; a resume takes the
+ * pending totals if that label is in the store, else `counts` (the store adds a batch whole or
+ * not at all). An attempt that ends otherwise (a failed request, Ctrl-C) saves everything it
+ * counted, the batch it was in included. So the totals count what every attempt did, except the
+ * batch a SIGKILL cut short before its labels were stored (not saved: it is asked again, and for
+ * the VLM its answers received before the kill then come from the answer cache, counted as
+ * cache hits and saved tokens). Answers of a batch asked again after a failure or Ctrl-C are
+ * counted each time they are received (the second time from the cache). `labels`: the store's
+ * labels the totals go with; a store holding fewer (replaced since) starts the counts from zero.
+ */
+interface TeacherCountsRecord {
+  readonly teacher: string;
+  readonly labels: number;
+  readonly counts: Record<string, number>;
+  readonly pending?: { readonly pair: string; readonly labels: number; readonly counts: Record<string, number> };
+}
+
+/** a + b key by key (keys of either; a count missing from one is 0 there). */
+function addCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<string, unknown>>): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/** The teacher's totals of the label stage's attempts before this one (zeros when none), and the labels they go with. */
+function readTeacherCounts(c: Ctx, teacherId: string, store: LabelStore, storedLabels: number): { labels: number; counts: Record<string, number> } {
+  const file = join(c.run.path, P.teacherCounts);
+  if (!existsSync(file)) return { labels: storedLabels, counts: {} };
+  const r = readJson<Partial<TeacherCountsRecord>>(file);
+  const isCounts = (x: unknown): x is Record<string, number> =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+  const bad = (key: string, what: string): never => {
+    throw new InputError(file, `${what}; delete the file to count this run's teacher requests and answers from zero`, key);
+  };
+  if (typeof r.teacher !== 'string') bad('teacher', 'expected the teacher id');
+  if (!(typeof r.labels === 'number' && Number.isInteger(r.labels) && r.labels >= 0)) bad('labels', 'expected a whole number of labels');
+  if (!isCounts(r.counts)) bad('counts', 'expected numbers >= 0 by name');
+  const p = r.pending;
+  if (p !== undefined && !(typeof p === 'object' && p !== null && typeof p.pair === 'string' && typeof p.labels === 'number' && isCounts(p.counts))) bad('pending', 'expected { pair, labels, counts }');
+  if (r.teacher !== teacherId) {
+    c.log.warn(`label: ${file} counts the requests and answers of teacher ${r.teacher}, not ${teacherId}; counting from zero`);
+    return { labels: storedLabels, counts: {} };
+  }
+  const stored = p !== undefined && store.labelIdOf(p.pair, teacherId) !== null;
+  const from = stored && p ? { labels: p.labels, counts: p.counts } : { labels: r.labels as number, counts: r.counts as Record<string, number> };
+  if (storedLabels < from.labels) {
+    c.log.warn(`label: ${file} counts the teacher's answers for ${from.labels} labels, the label store holds ${storedLabels} (made anew since?); counting from zero`);
+    return { labels: storedLabels, counts: {} };
+  }
+  return from;
 }
 
 /**
@@ -1508,9 +1638,15 @@ async function stageReward(c: Ctx): Promise<boolean> {
   if (preferences === 0) {
     const reasons = skipReasons(store);
     const top = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0];
+    // The synthetic VLM judges the task success at a segment's final frame alone: equal everywhere
+    // (a random policy's data, where nothing succeeds) leaves it nothing to prefer.
+    const equalSuccess = c.cfg.teacher === 'synthetic-vlm' && top !== undefined && top[0].startsWith('unsure: equal success');
     throw new InputError(
       join(c.run.path, 'labels.sqlite'),
-      `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}; no reward model can be learned from this dataset with this teacher`,
+      `the teacher ${teacher} gave no preference, only skips${top ? ` (most often: "${top[0]}", ${top[1]} times)` : ''}; no reward model can be learned from this dataset with this teacher` +
+        (equalSuccess
+          ? `: it judges only the task success at each segment's final frame, and the segments of ${c.cfg.dataset} end equally successful (a random policy's data often never succeeds); collect a dataset with some successes (prefrl collect --policy medium-replay), or use --teacher oracle`
+          : ''),
     );
   }
   const cfg = c.cfg;
@@ -1621,6 +1757,7 @@ async function stageIql(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       const dir = join(c.run.path, P.agent(p.agent));
       if (existsSync(join(dir, 'training.json')) && !o.force) {
         c.log.info(`iql: ${p.agent} trained before, kept`);
+        c.stage.continued = true;
         continue;
       }
       // An agent trains from its first update: once it has trained and been saved, the rows of an
@@ -1694,31 +1831,26 @@ async function stageEval(c: Ctx): Promise<boolean> {
       progress.tick(1, `${a} ${fmt(evals[a].meanReturn)}`);
     }
     evals.random = agentEval(evaluatePolicy(env, randomPolicy(env.spec, new Rng(cfg.seed).fork('random-policy')), cfg.evalEpisodes, cfg.seed));
-    progress.tick(1);
+    // (Its own return on the bar's last line: it kept bc's before.)
+    progress.tick(1, `random ${fmt(evals.random.meanReturn)}`);
     progress.finish();
   } finally {
     env.dispose();
   }
   const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
+  // The teacher's totals as the label stage left them (none for teachers that count nothing).
+  const countsFile = join(c.run.path, P.teacherCounts);
+  const teacherCounts = existsSync(countsFile) ? readJson<{ counts?: Record<string, number> }>(countsFile).counts : undefined;
   const reward = readJson<{ valAccuracy: number }>(join(c.run.path, P.reward));
   const relabel = readJson<{ transitionCorrelation: number; returnCorrelation: number }>(join(c.run.path, P.relabel));
   const learned = evals['iql-learned'] as AgentEval;
   const truth = evals['iql-true'] as AgentEval;
   const rand = evals.random as AgentEval;
-  const stageSeconds: Record<string, number> = {};
-  for (const line of readFileSync(join(c.run.path, 'metrics.jsonl'), 'utf8').split('\n')) {
-    if (!line.includes('stages/')) continue;
-    // A line damaged by a kill (in a run folder resumed before such lines were dropped) says nothing.
-    let row: Record<string, unknown>;
-    try {
-      row = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    for (const [k, v] of Object.entries(row)) {
-      if (k.startsWith('stages/') && typeof v === 'number') stageSeconds[k.slice(7).replace(/_seconds$/, '')] = v;
-    }
-  }
+  const { stageSeconds, stageTiming } = stageTimes(join(c.run.path, 'metrics.jsonl'));
+  // This stage's own time, up to the summary (its row is logged with the same number when it ends).
+  c.stage.seconds = (c.clock.now() - c.stage.t0) / 1000;
+  stageSeconds.eval = c.stage.seconds;
+  stageTiming.eval = 'whole';
   const summary: OfflineSummary = {
     env: c.envSpec.id,
     envConfig: c.envConfig,
@@ -1737,6 +1869,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
     ...(labels.ties === undefined ? {} : { ties: labels.ties }),
     skips: labels.skips,
     teacherAgreement: labels.teacherAgreement,
+    ...(teacherCounts ? { teacherCounts } : {}),
     rewardValAccuracy: reward.valAccuracy,
     rewardTransitionCorrelation: relabel.transitionCorrelation,
     rewardReturnCorrelation: relabel.returnCorrelation,
@@ -1747,6 +1880,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
     ratio: learned.meanReturn / truth.meanReturn,
     normalizedRatio: (learned.meanReturn - rand.meanReturn) / (truth.meanReturn - rand.meanReturn),
     stageSeconds,
+    stageTiming,
     runDir: c.run.path,
   };
   c.run.writeJson(P.summary, summary);
@@ -1759,6 +1893,42 @@ async function stageEval(c: Ctx): Promise<boolean> {
     'eval/normalized_ratio': summary.normalizedRatio,
   });
   return true;
+}
+
+/** What a stage's seconds in the summary cover (OfflineSummary.stageTiming). */
+export type StageTiming = 'whole' | 'last-attempt' | 'not-recorded';
+
+/**
+ * The seconds of each stage's last attempt from the run log (`stages/<stage>_seconds` rows; the
+ * last row of a stage is its last attempt), and what they cover: the whole stage, or only the
+ * attempt that finished it when that attempt went on from work an earlier one saved (its row
+ * marked `stages/<stage>_continued`). A stage done before whose row is missing (its process was
+ * killed after its outputs were saved, before the row) is 'not-recorded', with no seconds.
+ */
+export function stageTimes(metricsFile: string): { stageSeconds: Record<string, number>; stageTiming: Record<string, StageTiming> } {
+  const stageSeconds: Record<string, number> = {};
+  const timing: Record<string, StageTiming> = {};
+  const text = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8') : '';
+  for (const line of text.split('\n')) {
+    if (!line.includes('stages/')) continue;
+    // A line damaged by a kill (in a run folder resumed before such lines were dropped) says nothing.
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const [k, v] of Object.entries(row)) {
+      const m = /^stages\/(.+)_seconds$/.exec(k);
+      if (!m || typeof v !== 'number') continue;
+      stageSeconds[m[1]] = v;
+      timing[m[1]] = row[`stages/${m[1]}_continued`] === 1 ? 'last-attempt' : 'whole';
+    }
+  }
+  // Every stage of the pipeline named, in its order (the eval stage fills in its own).
+  const stageTiming: Record<string, StageTiming> = {};
+  for (const s of OFFLINE_STAGES) stageTiming[s] = timing[s] ?? 'not-recorded';
+  return { stageSeconds, stageTiming };
 }
 
 function fmt(x: number): string {

@@ -4,7 +4,7 @@
  * run still being made) cannot interleave its metrics rows, checkpoints, stages and labels with
  * the first's.
  */
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
@@ -20,10 +20,38 @@ export function lockFileName(command: LockingCommand): string {
 }
 
 /**
+ * How long a lock file may be empty or unreadable while its writer is still writing it, ms. The
+ * writer creates the file and writes its holder line at once (one small write, microseconds
+ * later), so an empty or garbled lock older than this has no writer left: it died in between (a
+ * SIGKILL, a full disk) and the lock is taken over.
+ */
+export const LOCK_WRITE_GRACE_MS = 5_000;
+
+/** A lock file as found: its text (null: gone meanwhile) and how long ago it was last written, ms. */
+function lockFileState(path: string): { text: string; ageMs: number } | null {
+  try {
+    const ageMs = Date.now() - statSync(path).mtimeMs;
+    return { text: readFileSync(path, 'utf8'), ageMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** What an unreadable lock holds, in words: empty, or its first characters. */
+function describeUnreadable(text: string): string {
+  if (text.trim() === '') return 'is empty';
+  const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+  return `holds no holder (${JSON.stringify(shown)}, not {host, pid, since})`;
+}
+
+/**
  * Take a run folder's lock for this process. A lock left by a process that is gone (Ctrl-C, a
- * kill, a crash on this host) is taken over; one held by a live process is a usage error naming
- * `flag` and the holder. Returns the release (also run at process exit, so a stopped run leaves
- * no lock behind).
+ * kill, a crash on this host) is taken over; so is an empty or garbled lock older than
+ * LOCK_WRITE_GRACE_MS (its writer died while making it). One held by a live process is a usage
+ * error naming `flag` and the holder; an empty or garbled one younger than that (a process
+ * starting this moment may be writing it) is a usage error saying when it will be taken over.
+ * Returns the release (also run at process exit, so a stopped run leaves no lock behind).
  */
 export function lockRunDir(dir: string, ctx: Pick<CommandContext, 'clock' | 'logger'>, flag: string, command: LockingCommand): () => void {
   const path = join(dir, lockFileName(command));
@@ -35,15 +63,30 @@ export function lockRunDir(dir: string, ctx: Pick<CommandContext, 'clock' | 'log
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = readClaim(path);
+      if (holder === null) {
+        const found = lockFileState(path);
+        // Released between the create and the read: try again.
+        if (found === null && attempt < 3) continue;
+        const state = found ?? { text: '', ageMs: 0 };
+        const what = describeUnreadable(state.text);
+        const age = `${(Math.max(0, state.ageMs) / 1000).toFixed(1)} s`;
+        if (attempt === 0 && state.ageMs > LOCK_WRITE_GRACE_MS) {
+          ctx.logger.info(`${flag}: ${dir} was left locked by a run that died while writing its lock: ${path} ${what}, last written ${age} ago; taking it over`);
+          rmSync(path, { force: true });
+          continue;
+        }
+        throw new UsageError(
+          `${flag}: ${dir} is locked: ${path} ${what}, written ${age} ago: a prefrl ${command} starting this moment may be writing it. Try again in a few seconds (a lock still like this ${LOCK_WRITE_GRACE_MS / 1000} s after it was written is taken over)`,
+        );
+      }
       if (attempt === 0 && claimIsStale(path, me.host, Date.now(), holder)) {
-        ctx.logger.info(`${flag}: ${dir} was left locked by a run that is gone (${holder ? `pid ${holder.pid}, since ${holder.since}` : 'its lock was never written'}); taking it over`);
+        ctx.logger.info(`${flag}: ${dir} was left locked by a run that is gone (pid ${holder.pid}, since ${holder.since}); taking it over`);
         rmSync(path, { force: true });
         continue;
       }
-      const who = holder ? `pid ${holder.pid} on ${holder.host}, since ${holder.since}` : 'its lock is being written';
       const what = command === 'train' ? 'metrics, checkpoints and labels' : 'metrics, stages and labels';
       throw new UsageError(
-        `${flag}: ${dir} is in use by another prefrl ${command} (${who}); two processes in one run folder would mix their ${what}. Wait for it to end, or stop it and resume; if no such process runs, delete ${path}`,
+        `${flag}: ${dir} is in use by another prefrl ${command} (pid ${holder.pid} on ${holder.host}, since ${holder.since}); two processes in one run folder would mix their ${what}. Wait for it to end, or stop it and resume; if no such process runs, delete ${path}`,
       );
     }
     try {

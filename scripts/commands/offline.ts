@@ -83,6 +83,7 @@ const spec = {
   epilog: [
     `Stages: ${OFFLINE_STAGES.join(' -> ')}; each is skipped when its output exists in the run folder (--force re-runs it).`,
     '--resume uses the run\'s saved config; the --human-* viewer settings and how the run reaches its VLM server may be given anew (--vlm-base-url, --vlm-key-env, --vlm-concurrency, --vlm-rpm, --vlm-timeout, --vlm-retries).',
+    'The run folder: summary.json (the report\'s numbers, with each stage\'s seconds and what they cover), metrics.jsonl, labels.sqlite, artifacts/ (labels.json; teacher_counts.json: the teacher\'s requests and answers summed over every attempt, a killed or failed one\'s too; the reward model; the agents).',
     'Examples:',
     '  prefrl offline --dataset data.h5 --teacher synthetic-vlm --error-rate 0.2 --labels 2000 --updates 20000',
     '  prefrl offline --dataset data.h5 --teacher vlm --vlm-base-url http://localhost:8000/v1 --vlm-model qwen2.5-vl-7b --stage pairs,label',
@@ -224,6 +225,30 @@ export function ratioLine(s: Pick<OfflineSummary, 'returns' | 'normalizedRatio' 
   return parts.join('; ');
 }
 
+/**
+ * The teacher's counts over the whole run (every attempt of the label stage), nonzero ones, in
+ * the teacher's order: "teacher counts (all attempts): requests 812, cache_hits 40, ...".
+ */
+export function teacherCountsLine(counts: Readonly<Record<string, number>>): string | null {
+  const parts = Object.entries(counts)
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => `${k.replace(/^vlm\//, '')} ${v}`);
+  return parts.length === 0 ? null : `teacher counts (all attempts of the label stage): ${parts.join(', ')}`;
+}
+
+/**
+ * Seconds per stage, each stage's last attempt: "stage seconds: pairs 0.1, label 2.3 (this
+ * attempt only: it went on from work saved before), ...; not recorded: reward".
+ */
+export function stageSecondsLine(s: Pick<OfflineSummary, 'stageSeconds' | 'stageTiming'>): string {
+  const timing = s.stageTiming ?? {};
+  const parts = Object.entries(s.stageSeconds).map(([k, v]) => `${k} ${n(v, 1)}${timing[k] === 'last-attempt' ? ' (last attempt only: it went on from work saved before)' : ''}`);
+  const lost = Object.entries(timing)
+    .filter(([, t]) => t === 'not-recorded')
+    .map(([k]) => k);
+  return `stage seconds: ${parts.join(', ')}${lost.length > 0 ? `; not recorded: ${lost.join(', ')} (done by a process stopped before it logged its time)` : ''}`;
+}
+
 /** The human-readable report of a summary. */
 export function formatOfflineSummary(s: OfflineSummary): string {
   const r = s.returns;
@@ -232,6 +257,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     `${s.env}: ${s.datasetTransitions} transitions (${s.datasetEpisodes} episodes, mean return ${n(s.datasetMeanReturn)}), teacher ${s.teacherId}, ${s.preferenceModel}`,
     `labels ${s.labels} (${s.preferences} preferences, ${s.ties === undefined ? '' : `${s.ties} ties, `}${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
       (s.query && s.query !== 'uniform' ? `; pairs chosen by ${s.query} in ${s.queryRounds} rounds` : ''),
+    ...(s.teacherCounts ? [teacherCountsLine(s.teacherCounts)].filter((l): l is string => l !== null) : []),
     `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
     '',
     formatTable(['policy', `true return (${s.evalEpisodes} episodes)`, 'std', 'final success'], [
@@ -242,6 +268,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     ]),
     '',
     `${ratioLine(s)}  (${s.updates} updates, seed ${s.seed})`,
+    stageSecondsLine(s),
     `run folder: ${s.runDir}`,
     `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${shellQuote(join(s.runDir, 'artifacts', 'agents', 'iql-learned'))} --episodes 5 (or iql-true, bc)`,
   ].join('\n');

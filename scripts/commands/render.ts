@@ -8,6 +8,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { checkOutFile } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
@@ -26,7 +27,8 @@ const spec = {
     pair: flags.string({ doc: 'with --store: pair id, or its 0-based index in the store (oldest round first, then as stored)', optional: true }),
     trajectories: flags.string({ doc: 'instead of a pair: recorded episodes, a prefrl rollout run folder or its trajectory folder', optional: true }),
     episode: flags.string({ doc: 'with --trajectories: episode index (0-based), or two (N,M) side by side', optional: true, defaultDoc: '0' }),
-    out: flags.string({ doc: 'output file: .mp4, .webm (video) or .png (one step)' }),
+    out: flags.string({ doc: 'output file: .mp4, .webm (video) or .png (one step); an existing file is kept unless --force' }),
+    force: flags.bool({ doc: 'replace an existing --out file (written whole, then renamed over it)', default: false }),
     side: flags.choice(['both', 'a', 'b'] as const, { doc: 'with --store: both clips side by side (a left), or one', optional: true, defaultDoc: 'both' }),
     width: flags.int({ doc: 'image width, px', optional: true, defaultDoc: '1280 for both, 640 for one', min: 16, max: 4096 }),
     height: flags.int({ doc: 'image height, px', default: 480, min: 16, max: 4096 }),
@@ -45,6 +47,7 @@ const spec = {
   epilog: [
     'Examples:',
     '  prefrl render --store runs/<id>/labels.sqlite --pair 0 --out pair0.mp4',
+    '  prefrl render --store runs/<id>/labels.sqlite --pair 0 --out pair0.mp4 --force   (replace pair0.mp4)',
     '  prefrl render --store labels.sqlite --pair p-1a2b3c4d5e6f7a8b --side a --out a.png --step 25 --camera side',
     '  prefrl rollout --env reacher --policy runs/<stamp>-train-reacher --episodes 5',
     '  prefrl render --trajectories runs/<stamp>-rollout-reacher --episode 0,1 --out best.mp4',
@@ -143,6 +146,8 @@ export const renderCommand: Command = {
     try {
       const dt = clipDt(src.clips[0], f.store ?? (f.trajectories as string));
       checkRenderTarget(src.clips, f.out, f.step);
+      // Before any browser starts: an existing file (a render of last week) is not replaced silently.
+      checkOutFile(f.out, { force: f.force });
       const png = extname(f.out).toLowerCase() === '.png';
       warnIgnoredFlags(ctx, flagsGiven(parsed.given, [png ? 'fps' : 'step']), png ? 'a .png shows one step' : `${f.out} is a video of every step (--step picks the step of a .png)`);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);

@@ -69,8 +69,11 @@ describe('a metrics.jsonl cut off by a kill', () => {
     // The row from before the cut stays at the top; the label stage's rows follow, whole.
     expect(after[0]).toEqual(whole[0]);
     expect(after[1]).toMatchObject({ step: 0, 'teacher/labels': 20 });
-    expect(Object.keys(s.stageSeconds as object).sort()).toEqual(['iql', 'label', 'pairs', 'relabel', 'reward']);
+    // Every stage, the eval stage included (its seconds go into the summary it writes, and into its row).
+    expect(Object.keys(s.stageSeconds as object).sort()).toEqual(['eval', 'iql', 'label', 'pairs', 'relabel', 'reward']);
     expect((s.stageSeconds as Record<string, number>).pairs).toBe(whole[0]['stages/pairs_seconds']);
+    expect((s.stageSeconds as Record<string, number>).eval).toBe(after.find((r) => 'stages/eval_seconds' in r)?.['stages/eval_seconds']);
+    expect(s.stageTiming).toEqual({ pairs: 'whole', label: 'whole', reward: 'whole', relabel: 'whole', iql: 'whole', eval: 'whole' });
   }, 60_000);
 
   it('the eval stage passes over a damaged line a resume made before the fix, taking the seconds from the whole rows', async () => {
@@ -86,5 +89,18 @@ describe('a metrics.jsonl cut off by a kill', () => {
     const seconds = s.stageSeconds as Record<string, number>;
     expect(seconds.label).toBe(0.75);
     expect(seconds.pairs).toBe(pairsSeconds);
+  }, 60_000);
+
+  it('a stage done before whose seconds row was lost (killed after its outputs, before the row) is named as not recorded, not left out silently', async () => {
+    const first = await cli(['offline', '--dataset', data, ...TINY, '--stage', 'pairs', '--runs-dir', join(dir, 'c')]);
+    const runDir = first.runDir as string;
+    const file = join(runDir, 'metrics.jsonl');
+    writeFileSync(file, rows(file).filter((r) => !('stages/pairs_seconds' in r)).map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const c = captureCli();
+    expect(await main(['offline', '--resume', runDir, '--quiet'], c.ctx), c.err.join('')).toBe(0);
+    const s = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { stageSeconds: Record<string, number>; stageTiming: Record<string, string> };
+    expect(Object.keys(s.stageSeconds).sort()).toEqual(['eval', 'iql', 'label', 'relabel', 'reward']);
+    expect(s.stageTiming).toEqual({ pairs: 'not-recorded', label: 'whole', reward: 'whole', relabel: 'whole', iql: 'whole', eval: 'whole' });
+    expect(c.out.join('')).toContain('; not recorded: pairs (done by a process stopped before it logged its time)\n');
   }, 60_000);
 });

@@ -52,10 +52,14 @@ function labelCount(runDir: string): number {
   }
 }
 
-/** What must not depend on a kill: the labels, the reward model, the relabelled rewards, the agents, the summary (less timings and the folder). */
+/**
+ * What must not depend on a kill: the labels, the reward model, the relabelled rewards, the
+ * agents, the summary (less the timings and the folder; the teacher's counts included: they add
+ * up over the attempts).
+ */
 function outputs(runDir: string) {
   const a = join(runDir, 'artifacts');
-  const { stageSeconds: _s, runDir: _r, ...summary } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  const { stageSeconds: _s, stageTiming: _t, runDir: _r, ...summary } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
   return {
     labels: storedLabels(runDir).map(([, pair, kind, value]) => [pair, kind, value]),
     weights: readFileSync(join(a, 'reward_model', 'weights.bin')).toString('hex'),
@@ -92,6 +96,13 @@ describe('prefrl offline killed with SIGKILL', () => {
     expect(ref.labels).toHaveLength(LABELS);
     // The teacher's noise: some pairs unsure (skips), the rest answered.
     expect(ref.labels.some(([, kind]) => kind === 'skip')).toBe(true);
+    // The synthetic VLM's counts agree with the labels stored: every pair answered (first or
+    // second better) or unsure (its ties among them), none without a success measure.
+    const counts = ref.summary.teacherCounts as Record<string, number>;
+    expect(counts['vlm/labels_first'] + counts['vlm/labels_second']).toBe(ref.summary.preferences);
+    expect(counts['vlm/unsure']).toBe(ref.summary.skips);
+    expect(counts['vlm/labels_first'] + counts['vlm/labels_second'] + counts['vlm/unsure']).toBe(LABELS);
+    expect(counts['vlm/no_success']).toBe(0);
 
     // 1. Killed in the label stage, some labels stored.
     const runs = join(dir, 'killed');
@@ -125,6 +136,11 @@ describe('prefrl offline killed with SIGKILL', () => {
     expect(got.weights).toBe(ref.weights);
     expect(got.relabelled).toBe(ref.relabelled);
     expect(got.actors).toEqual(ref.actors);
+    // The teacher's counts too (in the summary): the killed attempts' and the last one's added up.
     expect(got.summary).toEqual(ref.summary);
+    // The stages whose last attempt went on from an earlier one's work say so; their seconds are that attempt's.
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { stageTiming: Record<string, string>; stageSeconds: Record<string, number> };
+    expect(summary.stageTiming).toEqual({ pairs: 'whole', label: 'last-attempt', reward: 'whole', relabel: 'whole', iql: 'last-attempt', eval: 'whole' });
+    expect(Object.keys(summary.stageSeconds).sort()).toEqual(['eval', 'iql', 'label', 'pairs', 'relabel', 'reward']);
   }, 120_000);
 });

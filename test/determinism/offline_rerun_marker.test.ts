@@ -33,7 +33,7 @@ async function cli(args: string[]): Promise<{ json: Record<string, unknown>; err
 
 /** summary.json without what differs between runs of the same config. */
 function summary(runDir: string): Record<string, unknown> {
-  const { stageSeconds: _s, runDir: _r, ...rest } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  const { stageSeconds: _s, stageTiming: _t, runDir: _r, ...rest } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
   return rest;
 }
 
@@ -66,6 +66,15 @@ describe('prefrl offline: a stage re-run that was stopped before the later outpu
     expect(existsSync(join(runDir, 'rerunning.json'))).toBe(false);
     expect(readFileSync(join(runDir, 'artifacts', 'relabel.json'), 'utf8')).toBe(relabelRef);
     expect(summary(runDir)).toEqual(ref);
+    // The iql stage kept the two baselines trained before (only IQL on the new reward trained): its seconds are that attempt's.
+    expect((JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { stageTiming: unknown }).stageTiming).toEqual({
+      pairs: 'whole',
+      label: 'whole',
+      reward: 'whole',
+      relabel: 'whole',
+      iql: 'last-attempt',
+      eval: 'whole',
+    });
   }, 120_000);
 
   it('a marker naming no stage is a clear error naming the file', async () => {
