@@ -905,11 +905,11 @@ describe('viewer in headless Chromium', () => {
     expect(lastJson<{ frames: number }>(cli.out).frames).toBe(21);
     expect(cli.err.join('')).toMatch(/render episodes\.mp4 100% 21\/21 frames [\d.]+\/s in /);
     const quiet = captureCli();
-    expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--quiet'], quiet.ctx)).toBe(0);
+    expect(await main(['render', '--trajectories', runDir, '--episode', '0', '--fps', '5', '--width', '64', '--height', '48', '--out', mp4, '--force', '--quiet'], quiet.ctx)).toBe(0);
     expect(quiet.err.join('')).not.toMatch(/frames/);
     // Ctrl-C mid-video: exit 130 with one line; the partial video goes, the file already there stays.
     const kept = readFileSync(mp4);
-    const { child, stderr, exited } = spawnCli(['render', '--trajectories', runDir, '--episode', '0,1', '--width', '64', '--height', '48', '--out', mp4]);
+    const { child, stderr, exited } = spawnCli(['render', '--trajectories', runDir, '--episode', '0,1', '--width', '64', '--height', '48', '--out', mp4, '--force']);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && child.exitCode === null && !/render episodes\.mp4 .*frames/.test(stderr())) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
