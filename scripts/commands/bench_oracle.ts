@@ -113,14 +113,27 @@ export function keepReplacedResult(suiteDir: string, cell: Cell): string | null 
 }
 
 /** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
-export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
+export async function writeSummary(
+  suite: Suite,
+  suiteDir: string,
+  command: string,
+  failed: BenchOracleResult['failed'],
+): Promise<{ summary: string; plots: string[]; records: CellRecord[]; foreign: { id: string; suite: string }[] }> {
   // A result made with another configuration of a cell of this suite (e.g. another --expert) is
-  // left out: averaged in, it would mix two experiments. Results of cells outside this
-  // invocation's selection (other --envs or --seeds) stay.
+  // left out: averaged in, it would mix two experiments. So is a cell file of another suite
+  // copied into this folder that is no cell of this suite (its rows would read as this suite's;
+  // a cell both suites have, with the same configuration, counts: say, true-reward PPO taken
+  // from the ppo suite). Results of cells outside this invocation's selection (other --envs or
+  // --seeds) stay.
   const hashes = new Map(suite.cells.map((c) => [c.id, configHash(c)]));
   const stale = new Set<string>();
+  const foreign = new Map<string, string>();
   const records = readAllRecords(suiteDir).filter((r) => {
     const h = hashes.get(r.cellId);
+    if (h === undefined && r.suite !== suite.name) {
+      foreign.set(r.cellId, r.suite);
+      return false;
+    }
     if (h === undefined || r.hash === h) return true;
     stale.add(r.cellId);
     return false;
@@ -134,9 +147,10 @@ export async function writeSummary(suite: Suite, suiteDir: string, command: stri
   const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
   const summary = join(suiteDir, 'summary.md');
   const notes = existsSync(summary) ? handNotes(readFileSync(summary, 'utf8')) : null;
-  const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
+  const foreignList = [...foreign].map(([id, s]) => ({ id, suite: s })).sort((a, b) => a.id.localeCompare(b.id));
+  const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed, foreign: foreignList });
   writeFileAtomic(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
-  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
+  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records, foreign: foreignList };
 }
 
 export const benchOracleCommand: Command = {
@@ -370,6 +384,10 @@ export const benchOracleCommand: Command = {
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);
+    if (out.foreign.length) {
+      const names = out.foreign.slice(0, 3).map((x) => `${x.id} (suite ${x.suite})`).join(', ');
+      ctx.logger.warn(`${out.foreign.length} cell file${out.foreign.length === 1 ? '' : 's'} in ${cellsDir(suiteDir)} hold${out.foreign.length === 1 ? 's' : ''} results of another suite, left out of summary.md: ${names}${out.foreign.length > 3 ? ', ...' : ''}`);
+    }
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
       suite: suite.name,
