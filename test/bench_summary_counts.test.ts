@@ -47,7 +47,7 @@ describe('bench summary: counts', () => {
     const other = rec('toy-reach', { method: 'random', steps: 0 }, 7, { finalTrueReturn: -57 }, { cellId: 'toy-reach_random_s7' });
     expect(summaryMarkdown({ suite: smoke, records: [inSuite], command: 'c', missing: [], plots: [], failed: [] })).not.toContain('outside this command');
     expect(summaryMarkdown({ suite: smoke, records: [inSuite, other], command: 'c', missing: [], plots: [], failed: [] })).toContain(
-      "Also in the tables: 1 cell result outside this command's suite definition (made with other `--seeds`, `--envs` or `--steps-scale`): `toy-reach_random_s7`.",
+      "Also in the tables: 1 cell result outside this command's suite definition (made with other `--seeds`, `--envs` or `--steps-scale`, or cells the suite no longer has): `toy-reach_random_s7`.",
     );
   });
 

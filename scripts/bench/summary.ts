@@ -298,7 +298,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   const outside = [...cellIds].filter((id) => !defined.has(id)).sort();
   if (outside.length) {
     lines.push(
-      `Also in the tables: ${outside.length} cell result${outside.length === 1 ? '' : 's'} outside this command's suite definition (made with other \`--seeds\`, \`--envs\` or \`--steps-scale\`): ${outside.slice(0, 8).map((id) => `\`${id}\``).join(', ')}${outside.length > 8 ? ', ...' : ''}.`,
+      `Also in the tables: ${outside.length} cell result${outside.length === 1 ? '' : 's'} outside this command's suite definition (made with other \`--seeds\`, \`--envs\` or \`--steps-scale\`, or cells the suite no longer has): ${outside.slice(0, 8).map((id) => `\`${id}\``).join(', ')}${outside.length > 8 ? ', ...' : ''}.`,
       '',
     );
   }
