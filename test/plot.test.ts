@@ -124,6 +124,19 @@ describe('prefrl plot', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it('the legend shows long run names whole (bench cell runs differ only in their ends)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-names-'));
+    const names = ['20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s3', '20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s4'];
+    const dirs = names.map((n, i) => run(root, n, [{ step: 0, 'eval/true_return': -30 }, { step: 4096, 'eval/true_return': -20 + i }]));
+    const out = join(root, 'names.svg');
+    expect(await main(['plot', ...dirs, '--out', out], captureCli().ctx)).toBe(0);
+    const labels = [...readFileSync(out, 'utf8').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    // Before: both read "20261207-004037-toy-reach_oracle_partial-return_l40_disagr…".
+    for (const n of names) expect(labels).toContain(n);
+    expect(labels.some((l) => l.endsWith('…'))).toBe(false);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('a metric logged only as null (a diverged run: NaN written as null) is named as such, not as never logged', async () => {
     const root = mkdtempSync(join(tmpdir(), 'plot-null-'));
     const diverged = run(root, 'diverged', [{ step: 0, 'eval/true_return': null, 'losses/value_loss': 0.5 }, { step: 8, 'eval/true_return': null }]);

@@ -107,7 +107,10 @@ export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
   const encoding = {
     x: { field: 'step', type: 'quantitative', title: 'step' },
     y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
-    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
+    // No label limit: Vega in Node (no canvas) estimates text widths and cut run names of more than
+    // about 60 characters (a bench cell's run folder is longer) with an ellipsis, so two runs
+    // differing only in their ends (seed, query method) read alike in the legend.
+    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 0 } },
   };
   const layer: unknown[] = [{ mark: { type: 'line', point: points }, encoding }];
   if (!points && values.some((v) => v.lone)) layer.push({ transform: [{ filter: 'datum.lone' }], mark: { type: 'point', filled: true, size: 40, opacity: 1 }, encoding });
