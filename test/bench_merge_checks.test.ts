@@ -87,6 +87,28 @@ describe('bench cell files: record counts', () => {
     expect(md).toContain('| regret | regret | 30 | 2 | 0.625 ± 0.177 |');
   });
 
+  it('cells of two --steps-scale values in one folder: --summary-only warns that the table mixes env-step budgets', async () => {
+    const out = join(root, 'mixed');
+    const suiteDir = join(out, 'smoke');
+    const ppo = buildSuite('smoke', { stepsScale: 1, envs: ['toy-reach'] }).cells.find((c) => c.id === 'toy-reach_ppo-true_st4096_s0');
+    const big = buildSuite('smoke', { stepsScale: 1.5, envs: ['toy-reach'] }).cells.find((c) => c.id === 'toy-reach_ppo-true_st6144_s0');
+    if (!ppo || !big) throw new Error('the smoke suite has no true-reward PPO cell at 4,096 or 6,144 steps');
+    for (const [c, ret] of [[ppo, -42.5], [big, -27.5]] as const) {
+      writeCellRecords(suiteDir, c.id, [{ ...rec(c.table, c.row, 0, { finalTrueReturn: ret }), cellId: c.id, hash: configHash(c) }]);
+    }
+    const k = captureCli(new ManualClock());
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', 'toy-reach', '--out', out, '--summary-only'], k.ctx)).toBe(0);
+    expect(k.err.join('')).toContain(`warn: table toy-reach mixes env-step budgets 4,096, 6,144 (cells of another --steps-scale in ${join(suiteDir, 'cells')}?); summary.md keeps them in separate rows`);
+    const md = readFileSync(join(suiteDir, 'summary.md'), 'utf8');
+    expect(md).toContain('| ppo-true | - | - | - | - | 4096 | 1 | -42.50 |');
+    expect(md).toContain('| ppo-true | - | - | - | - | 6144 | 1 | -27.50 |');
+    // One budget: no warning.
+    rmSync(join(suiteDir, 'cells', `${big.id}.jsonl`));
+    const one = captureCli(new ManualClock());
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', 'toy-reach', '--out', out, '--summary-only'], one.ctx)).toBe(0);
+    expect(one.err.join('')).not.toContain('mixes');
+  });
+
   it('an empty cells folder is refused by --summary-only, and a folder with a cells/ file of another kind too', async () => {
     const out = join(root, 'empty');
     mkdirSync(join(out, 'smoke', 'cells'), { recursive: true });

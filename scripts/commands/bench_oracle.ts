@@ -17,7 +17,7 @@ import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cel
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
-import { aggregate, summaryMarkdown } from '../bench/summary.js';
+import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
@@ -387,6 +387,14 @@ export const benchOracleCommand: Command = {
     if (out.foreign.length) {
       const names = out.foreign.slice(0, 3).map((x) => `${x.id} (suite ${x.suite})`).join(', ');
       ctx.logger.warn(`${out.foreign.length} cell file${out.foreign.length === 1 ? '' : 's'} in ${cellsDir(suiteDir)} hold${out.foreign.length === 1 ? 's' : ''} results of another suite, left out of summary.md: ${names}${out.foreign.length > 3 ? ', ...' : ''}`);
+    }
+    // Rows of one table at several budgets (cells of another --steps-scale in the folder): said here
+    // as well as in summary.md, since a plot or a mean read alone would mix them up.
+    const aggs = aggregate(out.records);
+    for (const t of [...new Set(aggs.map((a) => a.table))]) {
+      for (const m of mixedBudgets(aggs.filter((a) => a.table === t))) {
+        ctx.logger.warn(`table ${t} mixes ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} ${m.values.map((v) => v.toLocaleString('en-US')).join(', ')} (cells of another --steps-scale in ${cellsDir(suiteDir)}?); summary.md keeps them in separate rows`);
+      }
     }
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
