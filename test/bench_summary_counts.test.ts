@@ -67,6 +67,15 @@ describe('bench summary: counts', () => {
     );
   });
 
+  it('true-reward PPO at two budgets (the ppo suite at two --steps-scale values) gets two legend entries, not one line through both', async () => {
+    const recs = [100, 200].map((steps) => rec('e', { method: 'ppo-true', steps }, 0, { finalTrueReturn: steps / 10 }, { curve: [[steps / 2, 1], [steps, steps / 10]] }));
+    const curves = (await suitePlots(aggregate(recs))).find((p) => p.file === 'learning_curves.svg');
+    const labels = [...(curves?.svg ?? '').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(labels).toContain('PPO true reward (100 steps)');
+    expect(labels).toContain('PPO true reward (200 steps)');
+    expect(labels).not.toContain('PPO true reward');
+  });
+
   it('plot titles say how many records each point averages', async () => {
     expect(countText([3, 3])).toBe('n = 3');
     expect(countText([1, 3, 2])).toBe('n = 1-3 per point');

@@ -49,6 +49,9 @@ function varyingColumns(aggs: readonly Aggregate[]): Map<string, Set<string>> {
     const inT = aggs.filter((a) => a.table === t && !isReference(a.row));
     const cols = new Set<string>();
     for (const k of new Set(inT.flatMap((a) => Object.keys(a.row)))) if (new Set(inT.map((a) => String(a.row[k]))).size > 1) cols.add(k);
+    // True-reward PPO at several budgets (the ppo suite, or cells of two --steps-scale values): one
+    // legend entry each, or one line would join the points of both.
+    if (new Set(aggs.filter((a) => a.table === t && a.row.method === 'ppo-true').map((a) => String(a.row.steps))).size > 1) cols.add('steps');
     out.set(t, cols);
   }
   return out;
