@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CellRecord } from '../scripts/bench/cells.js';
-import { countText, suitePlots } from '../scripts/bench/plots.js';
+import { configLabel, countText, suitePlots } from '../scripts/bench/plots.js';
 import { aggregate, fmtStat, mixedBudgets, summaryMarkdown } from '../scripts/bench/summary.js';
 import { buildSuite } from '../scripts/bench/suites.js';
 
@@ -74,6 +74,12 @@ describe('bench summary: counts', () => {
     expect(labels).toContain('PPO true reward (100 steps)');
     expect(labels).toContain('PPO true reward (200 steps)');
     expect(labels).not.toContain('PPO true reward');
+  });
+
+  it('a legend label names the unit of an IQL update count that varies (the vlm suite at two --steps-scale values)', () => {
+    const row = { method: 'offline IQL', teacher: 'oracle', model: 'partial-return', labels: 1000, query: 'uniform', steps: 0, updates: 5000 };
+    expect(configLabel(row, new Set(['updates']))).toBe('offline IQL / oracle / 5000 updates');
+    expect(configLabel(row, new Set())).toBe('offline IQL / oracle');
   });
 
   it('plot titles say how many records each point averages', async () => {

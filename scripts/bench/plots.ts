@@ -37,7 +37,7 @@ export function configLabel(row: Row, varying: ReadonlySet<string>): string {
   if (row.method !== 'preference' && row.method !== undefined) parts.push(String(row.method));
   for (const [k, v] of Object.entries(row)) {
     if (k === 'method' || v === '-' || !(varying.has(k) || k === 'teacher' || k === 'source')) continue;
-    parts.push(k === 'labels' ? `${v} labels` : k === 'steps' ? `${v} steps` : k === 'source' ? `${v} prefs` : k === 'model' ? `${v} model` : String(v));
+    parts.push(k === 'labels' ? `${v} labels` : k === 'steps' ? `${v} steps` : k === 'updates' ? `${v} updates` : k === 'source' ? `${v} prefs` : k === 'model' ? `${v} model` : String(v));
   }
   return parts.join(' / ') || 'config';
 }
