@@ -109,6 +109,18 @@ describe('bench cell files: record counts', () => {
     expect(one.err.join('')).not.toContain('mixes');
   });
 
+  it('--summary-only warns about a result made with another configuration (another version of the cell), which it leaves out', async () => {
+    const out = join(root, 'stale');
+    const suiteDir = join(out, 'smoke');
+    writeCellRecords(suiteDir, s0.id, [tab(s0, 'regret', 30, 0.5)]);
+    writeCellRecords(suiteDir, s1.id, [{ ...tab(s1, 'regret', 30, 0.75), hash: 'an-older-config' }]);
+    const k = captureCli(new ManualClock());
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--seeds', '2', '--envs', 'gridworld', '--out', out, '--summary-only', '--json'], k.ctx)).toBe(0);
+    expect(lastJson<{ records: number }>(k.out).records).toBe(1);
+    expect(k.err.join('')).toContain(`warn: 1 cell result was made with another configuration of its cell, left out of summary.md (they run again without --summary-only): ${s1.id}`);
+    expect(readFileSync(join(suiteDir, 'summary.md'), 'utf8')).toContain('| regret | regret | 30 | 1 | 0.500 |');
+  });
+
   it('an empty cells folder is refused by --summary-only, and a folder with a cells/ file of another kind too', async () => {
     const out = join(root, 'empty');
     mkdirSync(join(out, 'smoke', 'cells'), { recursive: true });

@@ -119,7 +119,7 @@ export async function writeSummary(
   suiteDir: string,
   command: string,
   failed: BenchOracleResult['failed'],
-): Promise<{ summary: string; plots: string[]; records: CellRecord[]; foreign: { id: string; suite: string }[] }> {
+): Promise<{ summary: string; plots: string[]; records: CellRecord[]; foreign: { id: string; suite: string }[]; stale: string[] }> {
   // A result made with another configuration of a cell of this suite (e.g. another --expert) is
   // left out: averaged in, it would mix two experiments. So is a cell file of another suite
   // copied into this folder that is no cell of this suite (its rows would read as this suite's;
@@ -151,7 +151,7 @@ export async function writeSummary(
   const foreignList = [...foreign].map(([id, s]) => ({ id, suite: s })).sort((a, b) => a.id.localeCompare(b.id));
   const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed, foreign: foreignList });
   writeFileAtomic(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
-  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records, foreign: foreignList };
+  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records, foreign: foreignList, stale: [...stale].sort() };
 }
 
 export const benchOracleCommand: Command = {
@@ -385,6 +385,11 @@ export const benchOracleCommand: Command = {
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);
+    // Results that a run would have replaced (it warns per cell) but --summary-only only leaves out.
+    const unreplaced = out.stale.filter((id) => !ran.includes(id));
+    if (f.summaryOnly && unreplaced.length) {
+      ctx.logger.warn(`${unreplaced.length} cell result${unreplaced.length === 1 ? ' was' : 's were'} made with another configuration of ${unreplaced.length === 1 ? 'its cell' : 'their cells'}, left out of summary.md (they run again without --summary-only): ${unreplaced.slice(0, 3).join(', ')}${unreplaced.length > 3 ? ', ...' : ''}`);
+    }
     if (out.foreign.length) {
       const names = out.foreign.slice(0, 3).map((x) => `${x.id} (suite ${x.suite})`).join(', ');
       ctx.logger.warn(`${out.foreign.length} cell file${out.foreign.length === 1 ? '' : 's'} in ${cellsDir(suiteDir)} hold${out.foreign.length === 1 ? 's' : ''} results of another suite, left out of summary.md: ${names}${out.foreign.length > 3 ? ', ...' : ''}`);
