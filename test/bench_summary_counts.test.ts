@@ -47,6 +47,15 @@ describe('bench summary: counts', () => {
     expect(md).toContain('seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds');
   });
 
+  it('the same row with its columns in another order is one row of the summary (mean over both seeds), not two that read alike', () => {
+    const a = rec('e', { method: 'ppo-true', labels: 0, steps: 10 }, 0, { finalTrueReturn: 10 });
+    const b = rec('e', { steps: 10, method: 'ppo-true', labels: 0 }, 1, { finalTrueReturn: 14 });
+    const aggs = aggregate([a, b]);
+    expect(aggs).toHaveLength(1);
+    expect(aggs[0].n).toBe(2);
+    expect(aggs[0].metrics.finalTrueReturn).toEqual({ mean: 12, std: Math.sqrt(8), n: 2 });
+  });
+
   it('mixedBudgets: the trained rows of a table at several env-step budgets or update counts; random, dataset and expert rows do not count', () => {
     const a = (row: Record<string, string | number>) => aggregate([rec('e', row, 0, { finalTrueReturn: 1 })])[0];
     const refs = [a({ method: 'random', steps: 0 }), a({ method: 'dataset (random)', steps: 2000 }), a({ method: 'expert (V*)', steps: 300 })];

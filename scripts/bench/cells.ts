@@ -408,7 +408,11 @@ export function isReference(row: Row): boolean {
   return m === 'random' || m === 'ppo-true' || m.startsWith('dataset') || m.startsWith('expert');
 }
 
-/** Stable key of a display row (insertion order of its columns is part of the key). */
+/**
+ * Stable key of a display row: its columns sorted by name, so that the same row written with its
+ * columns in another order (a record edited by hand, or made by another version) is one row of
+ * the summary, not two rows that read alike.
+ */
 export function rowKey(table: string, row: Row): string {
-  return JSON.stringify([table, Object.entries(row)]);
+  return JSON.stringify([table, Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
