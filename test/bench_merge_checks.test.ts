@@ -121,6 +121,20 @@ describe('bench cell files: record counts', () => {
     expect(readFileSync(join(suiteDir, 'summary.md'), 'utf8')).toContain('| regret | regret | 30 | 1 | 0.500 |');
   });
 
+  it('--summary-only on a folder holding only another suite\'s cell files exits 2 naming that suite and keeps summary.md', async () => {
+    const out = join(root, 'only-foreign');
+    const suiteDir = join(out, 'smoke');
+    const bpref = { ...rec('pusher', { method: 'random', steps: 0 }, 0, { finalTrueReturn: -217 }), suite: 'bpref', cellId: 'pusher_random_s0' };
+    writeCellRecords(suiteDir, bpref.cellId, [bpref]);
+    writeFileSync(join(suiteDir, 'summary.md'), '# the good summary\n');
+    const k = captureCli(new ManualClock());
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--out', out, '--summary-only'], k.ctx)).toBe(2);
+    expect(k.err.join('').trim()).toBe(
+      `prefrl bench oracle: --summary-only: no cell results of suite smoke (only cell files of suite bpref, which it would leave out) in ${join(suiteDir, 'cells')} (check --out ${out}, or copy every machine's cells/*.jsonl there first)`,
+    );
+    expect(readFileSync(join(suiteDir, 'summary.md'), 'utf8')).toBe('# the good summary\n');
+  });
+
   it('an empty cells folder is refused by --summary-only, and a folder with a cells/ file of another kind too', async () => {
     const out = join(root, 'empty');
     mkdirSync(join(out, 'smoke', 'cells'), { recursive: true });

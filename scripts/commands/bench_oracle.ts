@@ -223,9 +223,16 @@ export const benchOracleCommand: Command = {
       return 0;
     }
 
-    if (f.summaryOnly && readAllRecords(suiteDir).length === 0) {
+    if (f.summaryOnly) {
       // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
-      throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+      // So would one made only of another suite's cell files (copied into the wrong folder), which it leaves out.
+      const all = readAllRecords(suiteDir);
+      const ids = new Set(suite.cells.map((c) => c.id));
+      if (!all.some((r) => r.suite === suite.name || ids.has(r.cellId))) {
+        const others = [...new Set(all.map((r) => r.suite))].sort();
+        const only = others.length ? ` of suite ${suite.name} (only cell files of suite ${others.join(', ')}, which it would leave out)` : '';
+        throw new UsageError(`--summary-only: no cell results${only} in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+      }
     }
     if (emptyShard && !f.summaryOnly) {
       // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
