@@ -100,12 +100,12 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
  * with its own y scale. Points are marked where there are few (<= 200 in all); a curve of one
  * point is always marked, since a line through one point draws nothing.
  */
-export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
+export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step'): TopLevelSpec {
   const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1 })));
   const several = new Set(cs.map((c) => c.metric)).size > 1;
   const points = values.length <= 200;
   const encoding = {
-    x: { field: 'step', type: 'quantitative', title: 'step' },
+    x: { field: 'step', type: 'quantitative', title: xTitle },
     y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
     // No label limit: Vega in Node (no canvas) estimates text widths and cut run names of more than
     // about 60 characters (a bench cell's run folder is longer) with an ellipsis, so two runs
@@ -118,6 +118,26 @@ export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
   if (!several) return { ...common, ...chart } as TopLevelSpec;
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
+}
+
+/**
+ * What the logged step counts in these runs, for the x axis: "env steps" when every run is a
+ * `train` run (config.json's command), "updates" when every one is an `iql` run (IQL or BC), else "step".
+ */
+export function stepTitle(runs: readonly string[]): string {
+  const commands = new Set(
+    runs.map((r) => {
+      try {
+        const c = (JSON.parse(readFileSync(resolve(r, 'config.json'), 'utf8')) as { command?: unknown }).command;
+        return typeof c === 'string' ? c : null;
+      } catch {
+        return null;
+      }
+    }),
+  );
+  if (commands.size !== 1) return 'step';
+  const only = [...commands][0];
+  return only === 'train' ? 'env steps' : only === 'iql' ? 'updates' : 'step';
 }
 
 /** Written into every SVG this command makes, so a later `plot` knows it may replace the file. */
@@ -180,7 +200,7 @@ export const plotCommand: Command = {
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
     for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
-    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '))));
+    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
     writeFileSync(tmp, svg);
