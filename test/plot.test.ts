@@ -144,6 +144,20 @@ describe('prefrl plot', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it('warns about a run folder without summary.json (stopped before the end), naming where its line ends; a finished one is not named', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-unfinished-'));
+    const done = run(root, 'done', [{ step: 0, 'eval/true_return': -3 }, { step: 4096, 'eval/true_return': -2 }]);
+    const cut = run(root, 'cut', [{ step: 0, 'eval/true_return': -3 }, { step: 1536, 'eval/true_return': -2.5 }]);
+    for (const d of [done, cut]) writeFileSync(join(d, 'config.json'), JSON.stringify({ command: 'train' }));
+    writeFileSync(join(done, 'summary.json'), '{}');
+    const k = captureCli();
+    expect(await main(['plot', done, cut, '--out', join(root, 'p.svg')], k.ctx)).toBe(0);
+    const err = k.err.join('');
+    expect(err).toContain(`warn: ${cut}: unfinished (no summary.json); its line ends at step 1536`);
+    expect(err).not.toContain(`${done}:`);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('the legend shows long run names whole (bench cell runs differ only in their ends)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'plot-names-'));
     const names = ['20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s3', '20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s4'];

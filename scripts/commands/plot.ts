@@ -200,6 +200,14 @@ export const plotCommand: Command = {
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
     for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
+    // that a comparison could take for a finished one: said (summary.json is written at the end).
+    runs.forEach((r) => {
+      if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
+      const own = cs.filter((c) => c.run === r || c.run === basename(resolve(r)));
+      const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
+      ctx.logger.warn(`${r}: unfinished (no summary.json)${own.length ? `; its line ends at step ${last}` : ''}`);
+    });
     const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
