@@ -119,6 +119,10 @@ describe('bench cell files: record counts', () => {
     expect(lastJson<{ records: number }>(k.out).records).toBe(1);
     expect(k.err.join('')).toContain(`warn: 1 cell result was made with another configuration of its cell, left out of summary.md (they run again without --summary-only): ${s1.id}`);
     expect(readFileSync(join(suiteDir, 'summary.md'), 'utf8')).toContain('| regret | regret | 30 | 1 | 0.500 |');
+    // Without --json: what was rebuilt from what (it said "0 cells run, 2 skipped (done)").
+    const text = captureCli(new ManualClock());
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--seeds', '2', '--envs', 'gridworld', '--out', out, '--summary-only'], text.ctx)).toBe(0);
+    expect(text.out.join('')).toBe(`smoke: summary rebuilt from 1 cell result (1 record); summary ${join(suiteDir, 'summary.md')}\n`);
   });
 
   it('--summary-only on a folder holding only another suite\'s cell files exits 2 naming that suite and keeps summary.md', async () => {

@@ -424,6 +424,11 @@ export const benchOracleCommand: Command = {
       plots: out.plots,
     };
     if (f.json) printJson(ctx.io, result);
+    else if (f.summaryOnly) {
+      const cells = new Set(out.records.map((r) => r.cellId)).size;
+      const n = out.records.length;
+      ctx.io.stdout.write(`${suite.name}: summary rebuilt from ${cells} cell result${cells === 1 ? '' : 's'} (${n} record${n === 1 ? '' : 's'}); summary ${out.summary}\n`);
+    }
     else {
       ctx.io.stdout.write(
         `${suite.name}: ${ran.length} cells run, ${skipped.length} skipped (done), ${busy.length ? `${busy.length} running elsewhere, ` : ''}${failed.length} failed; summary ${out.summary}${failed.length ? `\nfailed: ${failed.map((x) => `${x.id}: ${x.error}`).join('\n        ')}` : ''}\n`,
