@@ -38,4 +38,13 @@ describe('prefrl bench regret --budgets', () => {
     expect(j.setup.budgets).toEqual([20, 50]);
     expect([...new Set(j.cells.map((c) => c.budget))]).toEqual([20, 50]);
   });
+
+  it('the summary\'s columns name the budgets as preferences and its heading the runs per cell (one run: singular)', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['bench', 'regret', ...TINY, '--budgets', '20,50', '--no-write'], ctx)).toBe(0);
+    const text = out.join('');
+    expect(text).toContain('## delivery (1 run per cell)');
+    expect(text).toMatch(/^preferences from {2}model {11}20 prefs +50 prefs$/m);
+    expect(text).not.toContain('n=20');
+  });
 });

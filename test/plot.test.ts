@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../core/errors.js';
 import { main } from '../scripts/cli.js';
-import { curves, isOwnPlot, markPlot, PLOT_MARK, readMetrics } from '../scripts/commands/plot.js';
+import { curves, isOwnPlot, markPlot, PLOT_MARK, readMetrics, stepTitle } from '../scripts/commands/plot.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 function run(root: string, name: string, lines: unknown[]): string {
@@ -121,6 +121,53 @@ describe('prefrl plot', () => {
     }
     const two = readFileSync(join(root, `${'eval/true_return,reward/val_accuracy'.length}.svg`), 'utf8');
     expect(marks(two, 'lone')).toContain('point: step: 1500; value: 0.75; run: lone');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the x axis says what the step counts: env steps for train runs, updates for iql runs, "step" for a mix or runs without a config', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-units-'));
+    const made = (name: string, command: string | null) => {
+      const dir = run(root, name, [{ step: 0, 'eval/true_return': -3 }, { step: 8, 'eval/true_return': -2 }]);
+      if (command !== null) writeFileSync(join(dir, 'config.json'), JSON.stringify({ command, env: 'reacher' }));
+      return dir;
+    };
+    const [t1, t2, q, bare] = [made('t1', 'train'), made('t2', 'train'), made('q', 'iql'), made('bare', null)];
+    expect(stepTitle([t1, t2])).toBe('env steps');
+    expect(stepTitle([q])).toBe('updates');
+    expect(stepTitle([t1, q])).toBe('step');
+    expect(stepTitle([t1, bare])).toBe('step');
+    const out = join(root, 'train.svg');
+    expect(await main(['plot', t1, t2, '--out', out], captureCli().ctx)).toBe(0);
+    const texts = [...readFileSync(out, 'utf8').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(texts).toContain('env steps');
+    expect(texts).not.toContain('step');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('warns about a run folder without summary.json (stopped before the end), naming where its line ends; a finished one is not named', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-unfinished-'));
+    const done = run(root, 'done', [{ step: 0, 'eval/true_return': -3 }, { step: 4096, 'eval/true_return': -2 }]);
+    const cut = run(root, 'cut', [{ step: 0, 'eval/true_return': -3 }, { step: 1536, 'eval/true_return': -2.5 }]);
+    for (const d of [done, cut]) writeFileSync(join(d, 'config.json'), JSON.stringify({ command: 'train' }));
+    writeFileSync(join(done, 'summary.json'), '{}');
+    const k = captureCli();
+    expect(await main(['plot', done, cut, '--out', join(root, 'p.svg')], k.ctx)).toBe(0);
+    const err = k.err.join('');
+    expect(err).toContain(`warn: ${cut}: unfinished (no summary.json); its line ends at step 1536`);
+    expect(err).not.toContain(`${done}:`);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the legend shows long run names whole (bench cell runs differ only in their ends)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plot-names-'));
+    const names = ['20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s3', '20261207-004037-toy-reach_oracle_partial-return_l40_disagreement_st4096_s4'];
+    const dirs = names.map((n, i) => run(root, n, [{ step: 0, 'eval/true_return': -30 }, { step: 4096, 'eval/true_return': -20 + i }]));
+    const out = join(root, 'names.svg');
+    expect(await main(['plot', ...dirs, '--out', out], captureCli().ctx)).toBe(0);
+    const labels = [...readFileSync(out, 'utf8').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    // Before: both read "20261207-004037-toy-reach_oracle_partial-return_l40_disagr…".
+    for (const n of names) expect(labels).toContain(n);
+    expect(labels.some((l) => l.endsWith('…'))).toBe(false);
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -114,6 +114,11 @@ export interface CellRecord {
   readonly benchCommand: string;
   readonly wallSeconds: number;
   readonly finishedAt: string;
+  /**
+   * How many records the cell's file holds (written by writeCellRecords since 2026-12-07; older
+   * files have none): a copy cut off at a line end is then told from a whole file.
+   */
+  readonly records?: number;
 }
 
 /** Lower-case, file-name-safe id part: "stochastic:epsMistake=0.1" -> "stochastic-epsmistake-0.1". */
@@ -274,7 +279,7 @@ export function writeCellRecords(suiteDir: string, id: string, records: readonly
   mkdirSync(dir, { recursive: true });
   const path = cellFile(suiteDir, id);
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, records.map((r) => `${jsonLine(r)}\n`).join(''));
+  writeFileSync(tmp, records.map((r) => `${jsonLine({ ...r, records: records.length })}\n`).join(''));
   renameSync(tmp, path);
   return path;
 }
@@ -291,6 +296,7 @@ export function recordProblem(r: CellRecord, id: string): string | null {
   for (const k of ['suite', 'kind', 'table', 'benchCommand', 'finishedAt'] as const) if (typeof v[k] !== 'string') return `"${k}" must be a string, got ${JSON.stringify(v[k]) ?? 'nothing'}`;
   if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
   if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
+  if (v.records !== undefined && !(Number.isInteger(v.records) && (v.records as number) >= 1)) return `"records" must be a whole number >= 1 (the records in the cell's file), got ${JSON.stringify(v.records)}`;
   const row = v.row;
   if (typeof row !== 'object' || row === null || Array.isArray(row)) return `"row" must be an object of display columns, got ${JSON.stringify(row) ?? 'nothing'}`;
   for (const [k, x] of Object.entries(row)) if (typeof x !== 'string' && typeof x !== 'number') return `"row.${k}" must be a string or a number, got ${JSON.stringify(x)}`;
@@ -330,7 +336,15 @@ export function parseCellFile(path: string): { records: CellRecord[] } | { probl
     if (problem) return { problem, line: i + 1 };
     records.push(r as CellRecord);
   }
-  return records.length ? { records } : { problem: 'empty (no records)' };
+  if (records.length === 0) return { problem: 'empty (no records)' };
+  // Files written since records carry their count: one cut off at a line end parses but is short,
+  // and two copies joined by hand (cat a b > a) would count the cell's seed twice.
+  const said = records.find((r) => r.records !== undefined)?.records;
+  if (said !== undefined && records.length !== said) {
+    const why = records.length < said ? 'a copy cut off at a line end?' : 'files joined by hand?';
+    return { problem: `holds ${records.length} record${records.length === 1 ? '' : 's'}, but its records say the cell wrote ${said} (${why})` };
+  }
+  return { records };
 }
 
 /** Parse one cell file; null when it is missing or damaged (see damagedCellFiles). */
@@ -394,7 +408,11 @@ export function isReference(row: Row): boolean {
   return m === 'random' || m === 'ppo-true' || m.startsWith('dataset') || m.startsWith('expert');
 }
 
-/** Stable key of a display row (insertion order of its columns is part of the key). */
+/**
+ * Stable key of a display row: its columns sorted by name, so that the same row written with its
+ * columns in another order (a record edited by hand, or made by another version) is one row of
+ * the summary, not two rows that read alike.
+ */
 export function rowKey(table: string, row: Row): string {
-  return JSON.stringify([table, Object.entries(row)]);
+  return JSON.stringify([table, Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }

@@ -37,7 +37,7 @@ export function configLabel(row: Row, varying: ReadonlySet<string>): string {
   if (row.method !== 'preference' && row.method !== undefined) parts.push(String(row.method));
   for (const [k, v] of Object.entries(row)) {
     if (k === 'method' || v === '-' || !(varying.has(k) || k === 'teacher' || k === 'source')) continue;
-    parts.push(k === 'labels' ? `${v} labels` : k === 'steps' ? `${v} steps` : k === 'source' ? `${v} prefs` : k === 'model' ? `${v} model` : String(v));
+    parts.push(k === 'labels' ? `${v} labels` : k === 'steps' ? `${v} steps` : k === 'updates' ? `${v} updates` : k === 'source' ? `${v} prefs` : k === 'model' ? `${v} model` : String(v));
   }
   return parts.join(' / ') || 'config';
 }
@@ -49,9 +49,19 @@ function varyingColumns(aggs: readonly Aggregate[]): Map<string, Set<string>> {
     const inT = aggs.filter((a) => a.table === t && !isReference(a.row));
     const cols = new Set<string>();
     for (const k of new Set(inT.flatMap((a) => Object.keys(a.row)))) if (new Set(inT.map((a) => String(a.row[k]))).size > 1) cols.add(k);
+    // True-reward PPO at several budgets (the ppo suite, or cells of two --steps-scale values): one
+    // legend entry each, or one line would join the points of both.
+    if (new Set(aggs.filter((a) => a.table === t && a.row.method === 'ppo-true').map((a) => String(a.row.steps))).size > 1) cols.add('steps');
     out.set(t, cols);
   }
   return out;
+}
+
+/** How many records each point averages, for a plot's title: "n = 3", or "n = 1-3" when points differ. */
+export function countText(ns: readonly number[]): string {
+  const lo = Math.min(...ns);
+  const hi = Math.max(...ns);
+  return lo === hi ? `n = ${lo}` : `n = ${lo}-${hi} per point`;
 }
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -101,9 +111,10 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
   const colour = { field: 'config', type: 'nominal', title: null };
 
   // Experts train for another budget (a dependency, not a compared config): left out of the curves.
-  const curves = aggs.filter((a) => a.curve.length > 1 && !String(a.row.method ?? '').startsWith('expert')).flatMap((a) => a.curve.map((p) => ({ panel: a.table, config: label(a), steps: p.steps, mean: p.mean, lo: p.mean - p.std, hi: p.mean + p.std })));
+  const curves = aggs.filter((a) => a.curve.length > 1 && !String(a.row.method ?? '').startsWith('expert')).flatMap((a) => a.curve.map((p) => ({ panel: a.table, config: label(a), steps: p.steps, mean: p.mean, lo: p.mean - p.std, hi: p.mean + p.std, n: p.n })));
   if (curves.length) {
-    const title = 'True evaluation return vs env steps (mean ± std over seeds)';
+    // n in the title: a band of one seed is 0 wide, which reads as "no spread" without it.
+    const title = `True evaluation return vs env steps (mean ± std over seeds, ${countText(curves.map((p) => p.n))})`;
     const spec = facetSpec(
       title,
       curves,
@@ -122,14 +133,16 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
   const baselines = aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n);
   // The two plots over labels show the same configs: the same colours in both.
   const labelColours = sharedColours([...learned.map(labelsLabel), ...baselines.map(label)]);
+  // `title`'s "{n}" becomes the records per point (countText).
   const labelPlot = async (file: string, metric: string, title: string, yTitle: string, withBaseline: boolean) => {
     const pts = learned
       .filter((a) => a.metrics[metric]?.n)
       .map((a) => {
         const m = a.metrics[metric];
-        return { panel: a.table, config: labelsLabel(a), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config' };
+        return { panel: a.table, config: labelsLabel(a), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config', n: m.n };
       });
     if (pts.length === 0) return;
+    title = title.replace('{n}', countText(pts.map((p) => p.n)));
     const rules = withBaseline ? baselines.map((a) => ({ panel: a.table, config: label(a), mean: a.metrics.finalTrueReturn.mean, kind: 'baseline' })) : [];
     const colour = { field: 'config', type: 'nominal', title: null, scale: labelColours([...pts, ...rules].map((p) => p.config)) };
     const layer: unknown[] = [
@@ -139,16 +152,16 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
     if (rules.length) layer.push({ transform: [{ filter: "datum.kind == 'baseline'" }], mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'mean', type: 'quantitative' }, color: colour } });
     plots.push({ file, title, svg: await renderSvg(facetSpec(title, [...pts, ...rules], layer, panels(pts))) });
   };
-  await labelPlot('return_vs_labels.svg', 'finalTrueReturn', 'Final true return vs number of labels (mean ± std over seeds; dashed: PPO on the true reward)', 'final true return', true);
-  await labelPlot('accuracy_vs_labels.svg', 'rewardAccuracy', "Reward model's held-out preference accuracy vs number of labels", 'held-out accuracy', false);
+  await labelPlot('return_vs_labels.svg', 'finalTrueReturn', 'Final true return vs number of labels (mean ± std over seeds, {n}; dashed: PPO on the true reward)', 'final true return', true);
+  await labelPlot('accuracy_vs_labels.svg', 'rewardAccuracy', "Reward model's held-out preference accuracy vs number of labels (mean ± std over seeds, {n})", 'held-out accuracy', false);
 
   const tab = aggs.filter((a) => a.metrics.scaledReturn?.n);
   if (tab.length) {
-    const title = 'Tabular: mean scaled return vs number of preferences (mean ± std over worlds x seeds)';
     const pts = tab.map((a) => {
       const m = a.metrics.scaledReturn;
-      return { panel: a.table, source: a.row.source, model: a.row.model, labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std };
+      return { panel: a.table, source: a.row.source, model: a.row.model, labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, n: m.n };
     });
+    const title = `Tabular: mean scaled return vs number of preferences (mean ± std over worlds x seeds, ${countText(pts.map((p) => p.n))})`;
     const budgets = [...new Set(pts.map((p) => Number(p.labels)))].sort((a, b) => a - b);
     const x = { field: 'labels', type: 'quantitative', title: 'preferences', scale: { type: 'log', nice: false, padding: 12 }, axis: { format: 'd', values: budgets } };
     const source = { field: 'source', type: 'nominal', title: 'preferences from' };

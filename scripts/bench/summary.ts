@@ -124,10 +124,38 @@ export function fmtNum(x: number): string {
 /** Metrics that are counts or rates: shown rounded to integers. */
 const COUNTS = new Set(['labelsUsed', 'envSteps', 'stepsPerSecond', 'ppoStepsPerSecond', 'transitions', 'skips']);
 
-export function fmtStat(s: Stat | undefined, integer = false): string {
+/**
+ * "mean ± std" (the mean alone for one value). `rows`: the records of the table row; when the
+ * statistic has fewer values (a record without it, or with a NaN or infinite value written as
+ * null) its own count follows as "(n=k)", since the row's seeds column would overstate it.
+ */
+export function fmtStat(s: Stat | undefined, integer = false, rows?: number): string {
   if (!s || s.n === 0) return '-';
   const f = integer ? (x: number) => Math.round(x).toLocaleString('en-US') : fmtNum;
-  return s.n > 1 ? `${f(s.mean)} ± ${f(s.std)}` : f(s.mean);
+  const text = s.n > 1 ? `${f(s.mean)} ± ${f(s.std)}` : f(s.mean);
+  return rows !== undefined && s.n < rows ? `${text} (n=${s.n})` : text;
+}
+
+/** The budget columns of a display row: a table that holds compared rows at several values of one mixes budgets. */
+const BUDGET_COLUMNS = ['steps', 'updates'] as const;
+
+/**
+ * The budgets (env steps, IQL updates) a table's trained rows were run at, per budget column,
+ * where there is more than one: rows of one suite run with different --steps-scale (or cells of
+ * another size copied in). Reference rows whose budget is their own are not counted: the random
+ * policy (no steps), datasets (collection steps) and experts (trained longer on purpose).
+ */
+export function mixedBudgets(aggs: readonly Aggregate[]): { column: string; values: number[] }[] {
+  const trained = aggs.filter((a) => {
+    const m = String(a.row.method ?? '');
+    return m !== 'random' && !m.startsWith('dataset') && !m.startsWith('expert');
+  });
+  const out: { column: string; values: number[] }[] = [];
+  for (const column of BUDGET_COLUMNS) {
+    const values = [...new Set(trained.map((a) => a.row[column]).filter((v): v is number => typeof v === 'number' && v > 0))].sort((x, y) => x - y);
+    if (values.length > 1) out.push({ column, values });
+  }
+  return out;
 }
 
 const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
@@ -190,8 +218,8 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
       (k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) || (k === 'labelsUsed' && isReference(a.row))
         ? '-'
         : PERCENT.has(k) && a.metrics[k]?.n
-          ? pct(a.metrics[k].mean)
-          : fmtStat(a.metrics[k], COUNTS.has(k)),
+          ? `${pct(a.metrics[k].mean)}${a.metrics[k].n < a.n ? ` (n=${a.metrics[k].n})` : ''}`
+          : fmtStat(a.metrics[k], COUNTS.has(k), a.n),
     );
     return [
       ...rowCols.map((c) => (a.row[c] === undefined ? '' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
@@ -229,6 +257,8 @@ export interface SummaryInput {
   readonly plots: readonly { readonly file: string; readonly title: string }[];
   /** Cells that failed in this invocation, with the message. */
   readonly failed: readonly { readonly id: string; readonly error: string }[];
+  /** Cell files in the folder whose records name another suite (copied from its folder?): left out of the tables. */
+  readonly foreign?: readonly { readonly id: string; readonly suite: string }[];
 }
 
 export function summaryMarkdown(s: SummaryInput): string {
@@ -256,14 +286,36 @@ export function summaryMarkdown(s: SummaryInput): string {
       '',
     );
   }
+  if (s.foreign?.length) {
+    lines.push(
+      `**Left out: ${s.foreign.length} cell result${s.foreign.length === 1 ? '' : 's'} of another suite** (copied from another suite's folder?): ${s.foreign.map((f) => `\`${f.id}\` (suite ${f.suite})`).join(', ')}`,
+      '',
+    );
+  }
+  // Results of cells this invocation's suite definition does not have (other --seeds, --envs or
+  // --steps-scale) stay in the tables; said, so a table is not read as this command's alone.
+  const defined = new Set(s.suite.cells.map((c) => c.id));
+  const outside = [...cellIds].filter((id) => !defined.has(id)).sort();
+  if (outside.length) {
+    lines.push(
+      `Also in the tables: ${outside.length} cell result${outside.length === 1 ? '' : 's'} outside this command's suite definition (made with other \`--seeds\`, \`--envs\` or \`--steps-scale\`, or cells the suite no longer has): ${outside.slice(0, 8).map((id) => `\`${id}\``).join(', ')}${outside.length > 8 ? ', ...' : ''}.`,
+      '',
+    );
+  }
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" (and "vs IQL true", against IQL on the true reward) is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0. Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds. "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
     const inTable = aggs.filter((a) => a.table === t).sort((x, y) => compareRows(x.row, y.row));
     lines.push(tableMarkdown(t, inTable, aggs));
+    for (const m of mixedBudgets(inTable)) {
+      lines.push(
+        `**Mixed budgets:** this table's rows were run at ${m.values.length} ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} (${m.values.map((v) => v.toLocaleString('en-US')).join(', ')}; the \`${m.column}\` column); compare rows at the same budget (each learned row is set against true-reward PPO at its own steps).`,
+        '',
+      );
+    }
     if (t.startsWith('tabular')) {
       const c = tabularClaims(inTable);
       lines.push(

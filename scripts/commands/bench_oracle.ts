@@ -17,7 +17,7 @@ import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cel
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
-import { aggregate, summaryMarkdown } from '../bench/summary.js';
+import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 
@@ -41,7 +41,8 @@ const spec = {
   },
   epilog: [
     'Examples:',
-    '  prefrl bench oracle --suite smoke',
+    '  prefrl bench oracle --suite smoke                             # 8 tiny cells: try the whole path in about a minute',
+    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs (labels stay)',
     '  prefrl bench oracle --suite online --seeds 3                  # issue 4 item 2 (hours on 2 cores)',
     '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
     '  prefrl bench oracle --suite bpref & prefrl bench oracle --suite bpref   # two workers share one folder',
@@ -113,14 +114,27 @@ export function keepReplacedResult(suiteDir: string, cell: Cell): string | null 
 }
 
 /** Write summary.md and the plots from every cell file of the suite folder; hand-written notes at its end are kept. */
-export async function writeSummary(suite: Suite, suiteDir: string, command: string, failed: BenchOracleResult['failed']): Promise<{ summary: string; plots: string[]; records: CellRecord[] }> {
+export async function writeSummary(
+  suite: Suite,
+  suiteDir: string,
+  command: string,
+  failed: BenchOracleResult['failed'],
+): Promise<{ summary: string; plots: string[]; records: CellRecord[]; foreign: { id: string; suite: string }[]; stale: string[] }> {
   // A result made with another configuration of a cell of this suite (e.g. another --expert) is
-  // left out: averaged in, it would mix two experiments. Results of cells outside this
-  // invocation's selection (other --envs or --seeds) stay.
+  // left out: averaged in, it would mix two experiments. So is a cell file of another suite
+  // copied into this folder that is no cell of this suite (its rows would read as this suite's;
+  // a cell both suites have, with the same configuration, counts: say, true-reward PPO taken
+  // from the ppo suite). Results of cells outside this invocation's selection (other --envs or
+  // --seeds) stay.
   const hashes = new Map(suite.cells.map((c) => [c.id, configHash(c)]));
   const stale = new Set<string>();
+  const foreign = new Map<string, string>();
   const records = readAllRecords(suiteDir).filter((r) => {
     const h = hashes.get(r.cellId);
+    if (h === undefined && r.suite !== suite.name) {
+      foreign.set(r.cellId, r.suite);
+      return false;
+    }
     if (h === undefined || r.hash === h) return true;
     stale.add(r.cellId);
     return false;
@@ -134,9 +148,10 @@ export async function writeSummary(suite: Suite, suiteDir: string, command: stri
   const missing = suite.cells.filter((c) => !done.has(c.id)).map((c) => c.id);
   const summary = join(suiteDir, 'summary.md');
   const notes = existsSync(summary) ? handNotes(readFileSync(summary, 'utf8')) : null;
-  const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed });
+  const foreignList = [...foreign].map(([id, s]) => ({ id, suite: s })).sort((a, b) => a.id.localeCompare(b.id));
+  const text = summaryMarkdown({ suite, records, command, missing, stale: [...stale].sort(), plots: plots.map((p) => ({ file: p.file, title: p.title })), failed, foreign: foreignList });
   writeFileAtomic(summary, notes ? `${text.trimEnd()}\n\n${notes}` : text);
-  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records };
+  return { summary, plots: plots.map((p) => join(suiteDir, p.file)), records, foreign: foreignList, stale: [...stale].sort() };
 }
 
 export const benchOracleCommand: Command = {
@@ -208,9 +223,16 @@ export const benchOracleCommand: Command = {
       return 0;
     }
 
-    if (f.summaryOnly && readAllRecords(suiteDir).length === 0) {
+    if (f.summaryOnly) {
       // Most likely a mistyped --out or cells not copied yet: an empty summary would replace a good one.
-      throw new UsageError(`--summary-only: no cell results in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+      // So would one made only of another suite's cell files (copied into the wrong folder), which it leaves out.
+      const all = readAllRecords(suiteDir);
+      const ids = new Set(suite.cells.map((c) => c.id));
+      if (!all.some((r) => r.suite === suite.name || ids.has(r.cellId))) {
+        const others = [...new Set(all.map((r) => r.suite))].sort();
+        const only = others.length ? ` of suite ${suite.name} (only cell files of suite ${others.join(', ')}, which it would leave out)` : '';
+        throw new UsageError(`--summary-only: no cell results${only} in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+      }
     }
     if (emptyShard && !f.summaryOnly) {
       // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
@@ -370,6 +392,23 @@ export const benchOracleCommand: Command = {
     }
     if (pending.length) progress.finish(`${ran.length} cells run, ${failed.length} failed`);
     const out = await writeSummary(suite, suiteDir, command, failed);
+    // Results that a run would have replaced (it warns per cell) but --summary-only only leaves out.
+    const unreplaced = out.stale.filter((id) => !ran.includes(id));
+    if (f.summaryOnly && unreplaced.length) {
+      ctx.logger.warn(`${unreplaced.length} cell result${unreplaced.length === 1 ? ' was' : 's were'} made with another configuration of ${unreplaced.length === 1 ? 'its cell' : 'their cells'}, left out of summary.md (they run again without --summary-only): ${unreplaced.slice(0, 3).join(', ')}${unreplaced.length > 3 ? ', ...' : ''}`);
+    }
+    if (out.foreign.length) {
+      const names = out.foreign.slice(0, 3).map((x) => `${x.id} (suite ${x.suite})`).join(', ');
+      ctx.logger.warn(`${out.foreign.length} cell file${out.foreign.length === 1 ? '' : 's'} in ${cellsDir(suiteDir)} hold${out.foreign.length === 1 ? 's' : ''} results of another suite, left out of summary.md: ${names}${out.foreign.length > 3 ? ', ...' : ''}`);
+    }
+    // Rows of one table at several budgets (cells of another --steps-scale in the folder): said here
+    // as well as in summary.md, since a plot or a mean read alone would mix them up.
+    const aggs = aggregate(out.records);
+    for (const t of [...new Set(aggs.map((a) => a.table))]) {
+      for (const m of mixedBudgets(aggs.filter((a) => a.table === t))) {
+        ctx.logger.warn(`table ${t} mixes ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} ${m.values.map((v) => v.toLocaleString('en-US')).join(', ')} (cells of another --steps-scale in ${cellsDir(suiteDir)}?); summary.md keeps them in separate rows`);
+      }
+    }
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
       suite: suite.name,
@@ -385,6 +424,11 @@ export const benchOracleCommand: Command = {
       plots: out.plots,
     };
     if (f.json) printJson(ctx.io, result);
+    else if (f.summaryOnly) {
+      const cells = new Set(out.records.map((r) => r.cellId)).size;
+      const n = out.records.length;
+      ctx.io.stdout.write(`${suite.name}: summary rebuilt from ${cells} cell result${cells === 1 ? '' : 's'} (${n} record${n === 1 ? '' : 's'}); summary ${out.summary}\n`);
+    }
     else {
       ctx.io.stdout.write(
         `${suite.name}: ${ran.length} cells run, ${skipped.length} skipped (done), ${busy.length ? `${busy.length} running elsewhere, ` : ''}${failed.length} failed; summary ${out.summary}${failed.length ? `\nfailed: ${failed.map((x) => `${x.id}: ${x.error}`).join('\n        ')}` : ''}\n`,

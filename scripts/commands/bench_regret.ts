@@ -161,7 +161,8 @@ function cellTable(cells: readonly CellSummary[], group: string, budgets: readon
       rows.push(row);
     }
   }
-  return formatTable(['preferences from', 'model', ...budgets.map((b) => `n=${b}`)], rows);
+  // Budgets as "300 prefs": "n=300" read like the number of runs, which the heading gives.
+  return formatTable(['preferences from', 'model', ...budgets.map((b) => `${b} prefs`)], rows);
 }
 
 function verdict(x: boolean | null): string {
@@ -286,7 +287,7 @@ function report(
   lines.push('Cells: mean scaled return +- standard error over (MDP, seed) runs, (fraction of runs > 0.9).', '');
   for (const g of groups) {
     const n = cells.find((c) => c.group === g)?.n ?? 0;
-    lines.push(`## ${g} (${n} runs per cell)`, '', '```', cellTable(cells, g, budgets), '```', '');
+    lines.push(`## ${g} (${n} run${n === 1 ? '' : 's'} per cell)`, '', '```', cellTable(cells, g, budgets), '```', '');
     const rows = differences
       .filter((d) => d.group === g)
       .map((d) => [d.source, String(d.budget), `${f3(d.mean)} +- ${f3(d.se)}`]);

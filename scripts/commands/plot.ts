@@ -100,14 +100,17 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
  * with its own y scale. Points are marked where there are few (<= 200 in all); a curve of one
  * point is always marked, since a line through one point draws nothing.
  */
-export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
+export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step'): TopLevelSpec {
   const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1 })));
   const several = new Set(cs.map((c) => c.metric)).size > 1;
   const points = values.length <= 200;
   const encoding = {
-    x: { field: 'step', type: 'quantitative', title: 'step' },
+    x: { field: 'step', type: 'quantitative', title: xTitle },
     y: { field: 'value', type: 'quantitative', title: several ? null : cs[0].metric, scale: { zero: false } },
-    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 480 } },
+    // No label limit: Vega in Node (no canvas) estimates text widths and cut run names of more than
+    // about 60 characters (a bench cell's run folder is longer) with an ellipsis, so two runs
+    // differing only in their ends (seed, query method) read alike in the legend.
+    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 0 } },
   };
   const layer: unknown[] = [{ mark: { type: 'line', point: points }, encoding }];
   if (!points && values.some((v) => v.lone)) layer.push({ transform: [{ filter: 'datum.lone' }], mark: { type: 'point', filled: true, size: 40, opacity: 1 }, encoding });
@@ -115,6 +118,26 @@ export function curvesSpec(cs: readonly Curve[], title: string): TopLevelSpec {
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
   if (!several) return { ...common, ...chart } as TopLevelSpec;
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
+}
+
+/**
+ * What the logged step counts in these runs, for the x axis: "env steps" when every run is a
+ * `train` run (config.json's command), "updates" when every one is an `iql` run (IQL or BC), else "step".
+ */
+export function stepTitle(runs: readonly string[]): string {
+  const commands = new Set(
+    runs.map((r) => {
+      try {
+        const c = (JSON.parse(readFileSync(resolve(r, 'config.json'), 'utf8')) as { command?: unknown }).command;
+        return typeof c === 'string' ? c : null;
+      } catch {
+        return null;
+      }
+    }),
+  );
+  if (commands.size !== 1) return 'step';
+  const only = [...commands][0];
+  return only === 'train' ? 'env steps' : only === 'iql' ? 'updates' : 'step';
 }
 
 /** Written into every SVG this command makes, so a later `plot` knows it may replace the file. */
@@ -177,7 +200,15 @@ export const plotCommand: Command = {
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
     const shown = new Set(cs.map((c) => c.run));
     for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
-    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '))));
+    // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
+    // that a comparison could take for a finished one: said (summary.json is written at the end).
+    runs.forEach((r) => {
+      if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
+      const own = cs.filter((c) => c.run === r || c.run === basename(resolve(r)));
+      const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
+      ctx.logger.warn(`${r}: unfinished (no summary.json)${own.length ? `; its line ends at step ${last}` : ''}`);
+    });
+    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
     writeFileSync(tmp, svg);
