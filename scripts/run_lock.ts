@@ -8,7 +8,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from '
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { type ClaimHolder, claimIsStale, readClaim } from './bench/cells.js';
+import { CLAIM_WRITE_GRACE_MS, type ClaimHolder, claimIsStale, readClaim } from './bench/cells.js';
 import type { CommandContext } from './command.js';
 
 /** The commands whose run folders can be resumed, and so locked. */
@@ -19,13 +19,8 @@ export function lockFileName(command: LockingCommand): string {
   return `${command}.lock`;
 }
 
-/**
- * How long a lock file may be empty or unreadable while its writer is still writing it, ms. The
- * writer creates the file and writes its holder line at once (one small write, microseconds
- * later), so an empty or garbled lock older than this has no writer left: it died in between (a
- * SIGKILL, a full disk) and the lock is taken over.
- */
-export const LOCK_WRITE_GRACE_MS = 5_000;
+/** How long a lock file may be empty or unreadable while its writer is still writing it, ms (the bench cell claims' grace). */
+export const LOCK_WRITE_GRACE_MS = CLAIM_WRITE_GRACE_MS;
 
 /** A lock file as found: its text (null: gone meanwhile) and how long ago it was last written, ms. */
 function lockFileState(path: string): { text: string; ageMs: number } | null {

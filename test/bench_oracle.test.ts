@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -514,7 +514,7 @@ describe('prefrl bench oracle', () => {
 });
 
 describe('cell claims', () => {
-  it('exclusive per cell; released by the holder only; unreadable claims are respected for a minute', () => {
+  it('exclusive per cell; released by the holder only; unreadable claims are respected for 5 s (as run-folder locks)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prefrl-claims-'));
     const a = claimCell(dir, 'c1');
     expect(a.ok).toBe(true);
@@ -529,15 +529,15 @@ describe('cell claims', () => {
     writeFileSync(claimFile(dir, 'c1'), JSON.stringify({ host: 'elsewhere', pid: 1, since: 'x' }));
     if (c.ok) c.release();
     expect(existsSync(claimFile(dir, 'c1'))).toBe(true);
-    // Half-written claim: respected while fresh, stale after a minute.
+    // Half-written claim: respected while fresh, stale 5 s after it was written.
     mkdirSync(join(dir, 'cells'), { recursive: true });
     const path = claimFile(dir, 'c3');
     writeFileSync(path, '{"host": "h');
     expect(claimCell(dir, 'c3')).toEqual({ ok: false, holder: null });
-    const t = Date.now();
-    expect(claimIsStale(path, hostname(), t)).toBe(false);
-    expect(claimIsStale(path, hostname(), t + 120_000)).toBe(true);
-    utimesSync(path, new Date(t - 120_000), new Date(t - 120_000));
+    const t = statSync(path).mtimeMs;
+    expect(claimIsStale(path, hostname(), t + 4_900)).toBe(false);
+    expect(claimIsStale(path, hostname(), t + 5_100)).toBe(true);
+    utimesSync(path, new Date(Date.now() - 6_000), new Date(Date.now() - 6_000));
     expect(claimCell(dir, 'c3').ok).toBe(true);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid });
   });

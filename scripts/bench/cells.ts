@@ -204,13 +204,21 @@ export function readClaim(path: string): ClaimHolder | null {
 }
 
 /**
+ * How long a claim or lock file may be empty or unreadable while its writer is still writing it,
+ * ms. The writer creates the file and writes its holder line at once (one small write,
+ * microseconds later), so one older than this has no writer left: it died in between (a SIGKILL,
+ * a full disk). Bench cell claims and run-folder locks (scripts/run_lock.ts) share it.
+ */
+export const CLAIM_WRITE_GRACE_MS = 5_000;
+
+/**
  * A claim whose process is gone: same host and the pid is not alive, or a file nobody could
- * parse for over a minute (its writer died between create and write).
+ * parse for over CLAIM_WRITE_GRACE_MS (its writer died between create and write).
  */
 export function claimIsStale(path: string, host = hostname(), nowMs = Date.now(), h: ClaimHolder | null = readClaim(path)): boolean {
   if (h) return h.host === host && !pidAlive(h.pid);
   try {
-    return nowMs - statSync(path).mtimeMs > 60_000;
+    return nowMs - statSync(path).mtimeMs > CLAIM_WRITE_GRACE_MS;
   } catch {
     return false;
   }
