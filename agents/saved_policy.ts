@@ -10,9 +10,12 @@
  * a bad file is an InputError naming the file.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { InputError, parseJson, UsageError } from '../core/errors.js';
+import { sha256 } from '../core/hash.js';
+import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
+import { customEnvSource } from '../envs/custom.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { Policy } from '../envs/rollout.js';
 import type { EnvSpec } from '../envs/types.js';
@@ -43,16 +46,64 @@ function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec,
   }
 }
 
-/** Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits it. */
-export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint'): PpoPolicy {
+/** The text of a file, or null when it cannot be read. */
+function readOrNull(file: string): Buffer | null {
+  try {
+    return readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How the task module of the bring-your-own env this spec belongs to differs from the one a
+ * policy was trained with (its saved env config), or null when it does not or cannot be told.
+ * Every custom env of one model file has the env id `custom:<model file>` whatever its task, so
+ * the id check passes a policy trained with task A into an env that runs task B, whose
+ * observations and rewards may mean something else. Paths are compared first; two paths whose
+ * files hold the same text (a copy) are the same task. What is compared: the paths the env was
+ * built from (customEnvSource: envs made in this thread by makeEnv), so a copied spec, a spec
+ * from a worker and a built-in env are not checked.
+ */
+export function taskModuleMismatch(saved: EnvConfig, envSpec: EnvSpec): string | null {
+  if (saved.id !== 'custom') return null;
+  const now = customEnvSource(envSpec);
+  if (now === undefined) return null;
+  const was = typeof saved.task === 'string' && saved.task !== '' ? resolve(saved.task) : null;
+  if (was === now.task) return null;
+  const same = `both are env "${envSpec.id}" to prefrl, so nothing else tells the two apart`;
+  if (was === null) return `the policy was trained with the default task of ${basename(now.model)} (no task module), but this env runs task module ${now.task}; ${same}`;
+  if (now.task === null) return `the policy was trained with task module ${was}, but this env runs the default task of ${basename(now.model)} (no task module); ${same}`;
+  const before = readOrNull(was);
+  const after = readOrNull(now.task);
+  if (before !== null && after !== null && sha256(before) === sha256(after)) return null;
+  const why = before === null ? 'no longer there, so its text could not be compared' : after === null ? "not compared: this env's module can no longer be read" : 'its text differs';
+  return `the policy was trained with task module ${was} (${why}), but this env runs ${now.task}; ${same}`;
+}
+
+/** Warn through `logger` (prefrl's stderr logger when none is given) when the task modules differ (taskModuleMismatch). */
+function warnTaskMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, file: string, logger: Logger | undefined): void {
+  if (typeof saved !== 'object' || saved === null) return;
+  const msg = taskModuleMismatch(saved, envSpec);
+  if (msg !== null) (logger ?? new Logger()).warn(`${file}: ${msg}: if the tasks differ, this env's observations and rewards are not those the policy learned from (loaded anyway: a task module may have been moved or renamed)`);
+}
+
+/**
+ * Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits
+ * it; a bring-your-own env's task module other than the one it was trained with is a warning
+ * (taskModuleMismatch) through `logger`.
+ */
+export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint', logger?: Logger): PpoPolicy {
   const where = resolvePolicyPath(path, flag);
   const policy = PpoPolicy.load(where);
   const { policy: file, checkpoint: ckFile } = ppoFiles(where);
+  let env: EnvConfig | undefined;
   if (existsSync(ckFile)) {
-    const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
+    env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
     if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }
   checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
+  warnTaskMismatch(env, envSpec, ckFile, logger);
   return policy;
 }
 
@@ -87,12 +138,16 @@ function isActorFile(file: string): boolean {
   }
 }
 
-/** Load an offline actor and check it fits the env (and was trained on it, when its metadata says). */
-export function loadActor(file: string, envSpec: EnvSpec): ActorSnapshot {
+/**
+ * Load an offline actor and check it fits the env (and was trained on it, when its metadata
+ * says); another task module than the one it was trained with is a warning, as for loadPpoPolicy.
+ */
+export function loadActor(file: string, envSpec: EnvSpec, logger?: Logger): ActorSnapshot {
   const actor = ActorSnapshot.load(file);
   const env = actor.json.meta?.env as EnvConfig | undefined;
   if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
   checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
+  warnTaskMismatch(env, envSpec, file, logger);
   return actor;
 }
 
@@ -162,6 +217,12 @@ export interface LoadPolicyOptions {
    * rollout`); a script can pass its own name for it.
    */
   readonly flag?: string;
+  /**
+   * Where a warning goes (default: a Logger on stderr): a bring-your-own env whose task module
+   * is not the one the policy was trained with (same model file, same env id) loads with a
+   * warning that names both modules, not an error, since task modules get moved and renamed.
+   */
+  readonly logger?: Logger;
 }
 
 /** Arguments of loadSavedPolicy that are not what its types say: a TypeError/RangeError naming the argument. */
@@ -177,6 +238,10 @@ function checkLoadArgs(path: unknown, envSpec: unknown, o: unknown): void {
   if (stochastic !== undefined && typeof stochastic !== 'boolean') throw new TypeError(`loadSavedPolicy: options.stochastic must be true or false, got ${what(stochastic)}`);
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`loadSavedPolicy: options.seed must be an integer, got ${what(seed)}`);
   if (flag !== undefined && typeof flag !== 'string') throw new TypeError(`loadSavedPolicy: options.flag must be a string, got ${what(flag)}`);
+  const { logger } = o as Record<string, unknown>;
+  if (logger !== undefined && !(typeof logger === 'object' && logger !== null && typeof (logger as { warn?: unknown }).warn === 'function')) {
+    throw new TypeError(`loadSavedPolicy: options.logger must be a Logger, got ${what(logger)}`);
+  }
 }
 
 /**
@@ -193,10 +258,10 @@ export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOpt
   const at = locateSavedPolicy(path, flag);
   if (at.kind === 'actor') {
     if (stochastic) throw new UsageError(`${flag}: ${at.file} is an offline actor, which acts with its mean action only (drop --stochastic)`);
-    const actor = loadActor(at.file, envSpec);
+    const actor = loadActor(at.file, envSpec, o.logger);
     return { algo: actor.json.algo, file: at.file, stochastic: false, policy: actor.policy() };
   }
-  const ppo = loadPpoPolicy(at.where, envSpec, flag);
+  const ppo = loadPpoPolicy(at.where, envSpec, flag, o.logger);
   const file = ppoFiles(at.where).policy;
   const policy = stochastic ? ppo.stochastic(new Rng(o.seed ?? 0).fork('policy-noise')) : ppo.deterministic();
   return { algo: 'ppo', file, stochastic, policy };
