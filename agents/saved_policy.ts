@@ -55,43 +55,57 @@ function readOrNull(file: string): Buffer | null {
   }
 }
 
+/** Null when a file a policy was trained with and the env's own are the same (one path, or the same text), else why not. */
+function fileDiffers(was: string, now: string): string | null {
+  if (was === now) return null;
+  const before = readOrNull(was);
+  const after = readOrNull(now);
+  if (before !== null && after !== null) return sha256(before) === sha256(after) ? null : 'its text differs';
+  return before === null ? 'no longer there, so its text could not be compared' : "not compared: this env's file can no longer be read";
+}
+
 /**
- * How the task module of the bring-your-own env this spec belongs to differs from the one a
- * policy was trained with (its saved env config), or null when it does not or cannot be told.
- * Every custom env of one model file has the env id `custom:<model file>` whatever its task, so
- * the id check passes a policy trained with task A into an env that runs task B, whose
- * observations and rewards may mean something else. Paths are compared first; two paths whose
- * files hold the same text (a copy) are the same task. What is compared: the paths the env was
- * built from (customEnvSource: envs made in this thread by makeEnv), so a copied spec, a spec
- * from a worker and a built-in env are not checked.
+ * How the bring-your-own env this spec belongs to differs from the one a policy was trained
+ * with (its saved env config: model file and task module), or null when it does not or cannot
+ * be told. The saved env check passes every custom env (env "custom"; the spec's id
+ * `custom:<model file>` does not name the task), so a policy trained with task A loads into an
+ * env that runs task B, whose observations and rewards may mean something else, and only the
+ * sizes are checked. Paths are compared first; two paths whose files hold the same text (a copy,
+ * a move) are the same. What is compared is the files the env was built from (customEnvSource:
+ * envs made by makeEnv in this thread), so a copied spec, a worker's spec and a built-in env's
+ * are not checked.
  */
-export function taskModuleMismatch(saved: EnvConfig, envSpec: EnvSpec): string | null {
+export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec): string | null {
   if (saved.id !== 'custom') return null;
   const now = customEnvSource(envSpec);
   if (now === undefined) return null;
-  const was = typeof saved.task === 'string' && saved.task !== '' ? resolve(saved.task) : null;
-  if (was === now.task) return null;
-  const same = `both are env "${envSpec.id}" to prefrl, so nothing else tells the two apart`;
-  if (was === null) return `the policy was trained with the default task of ${basename(now.model)} (no task module), but this env runs task module ${now.task}; ${same}`;
-  if (now.task === null) return `the policy was trained with task module ${was}, but this env runs the default task of ${basename(now.model)} (no task module); ${same}`;
-  const before = readOrNull(was);
-  const after = readOrNull(now.task);
-  if (before !== null && after !== null && sha256(before) === sha256(after)) return null;
-  const why = before === null ? 'no longer there, so its text could not be compared' : after === null ? "not compared: this env's module can no longer be read" : 'its text differs';
-  return `the policy was trained with task module ${was} (${why}), but this env runs ${now.task}; ${same}`;
+  const path = (p: unknown): string | null => (typeof p === 'string' && p !== '' ? resolve(p) : null);
+  const out: string[] = [];
+  const model = path(saved.model);
+  const modelWhy = model === null ? null : fileDiffers(model, now.model);
+  if (modelWhy !== null) out.push(`model file ${model} (${modelWhy}), but this env runs ${now.model}`);
+  const task = path(saved.task);
+  if (task === null && now.task !== null) out.push(`the default task of its model (no task module), but this env runs task module ${now.task}`);
+  else if (task !== null && now.task === null) out.push(`task module ${task}, but this env runs the default task of ${basename(now.model)} (no task module)`);
+  else if (task !== null && now.task !== null) {
+    const why = fileDiffers(task, now.task);
+    if (why !== null) out.push(`task module ${task} (${why}), but this env runs ${now.task}`);
+  }
+  if (out.length === 0) return null;
+  return `the policy was trained with ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
 }
 
-/** Warn through `logger` (prefrl's stderr logger when none is given) when the task modules differ (taskModuleMismatch). */
-function warnTaskMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, file: string, logger: Logger | undefined): void {
+/** Warn through `logger` (prefrl's stderr logger when none is given) when the env's files differ from the policy's (customEnvMismatch). */
+function warnCustomEnvMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, file: string, logger: Logger | undefined): void {
   if (typeof saved !== 'object' || saved === null) return;
-  const msg = taskModuleMismatch(saved, envSpec);
-  if (msg !== null) (logger ?? new Logger()).warn(`${file}: ${msg}: if the tasks differ, this env's observations and rewards are not those the policy learned from (loaded anyway: a task module may have been moved or renamed)`);
+  const msg = customEnvMismatch(saved, envSpec);
+  if (msg !== null) (logger ?? new Logger()).warn(`${file}: ${msg}: if they differ, this env's observations and rewards are not those the policy learned from (loaded anyway: files get moved and renamed)`);
 }
 
 /**
  * Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits
- * it; a bring-your-own env's task module other than the one it was trained with is a warning
- * (taskModuleMismatch) through `logger`.
+ * it; a bring-your-own env built from another model file or task module than the policy's is a
+ * warning (customEnvMismatch) through `logger`.
  */
 export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint', logger?: Logger): PpoPolicy {
   const where = resolvePolicyPath(path, flag);
@@ -103,7 +117,7 @@ export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoi
     if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }
   checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
-  warnTaskMismatch(env, envSpec, ckFile, logger);
+  warnCustomEnvMismatch(env, envSpec, ckFile, logger);
   return policy;
 }
 
@@ -140,14 +154,14 @@ function isActorFile(file: string): boolean {
 
 /**
  * Load an offline actor and check it fits the env (and was trained on it, when its metadata
- * says); another task module than the one it was trained with is a warning, as for loadPpoPolicy.
+ * says); another model file or task module than its own is a warning, as for loadPpoPolicy.
  */
 export function loadActor(file: string, envSpec: EnvSpec, logger?: Logger): ActorSnapshot {
   const actor = ActorSnapshot.load(file);
   const env = actor.json.meta?.env as EnvConfig | undefined;
   if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
   checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
-  warnTaskMismatch(env, envSpec, file, logger);
+  warnCustomEnvMismatch(env, envSpec, file, logger);
   return actor;
 }
 
@@ -218,9 +232,9 @@ export interface LoadPolicyOptions {
    */
   readonly flag?: string;
   /**
-   * Where a warning goes (default: a Logger on stderr): a bring-your-own env whose task module
-   * is not the one the policy was trained with (same model file, same env id) loads with a
-   * warning that names both modules, not an error, since task modules get moved and renamed.
+   * Where a warning goes (default: a Logger on stderr): a bring-your-own env whose model file or
+   * task module is not the one the policy was trained with (another path with other text) loads
+   * with a warning that names both, not an error, since files get moved and renamed.
    */
   readonly logger?: Logger;
 }

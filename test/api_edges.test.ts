@@ -4,13 +4,13 @@
  * env's seed named as the env config's field, the warning when a saved policy meets another task
  * module on the same model, and tensorMemory() from the entry point.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ActorJson } from '../agents/iql.js';
 import { evaluatePolicy, PpoPolicy } from '../agents/ppo.js';
-import { loadSavedPolicy, taskModuleMismatch } from '../agents/saved_policy.js';
+import { loadSavedPolicy, customEnvMismatch } from '../agents/saved_policy.js';
 import { f32ToBase64 } from '../agents/types.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
@@ -263,16 +263,16 @@ describe('a saved policy meets another task module on the same model', () => {
       };
       expect(load(envA.spec)).toEqual([]);
       expect(load(envCopy.spec)).toEqual([]);
-      const same = `both are env "custom:arm.xml" to prefrl, so nothing else tells the two apart: if the tasks differ, this env's observations and rewards are not those the policy learned from (loaded anyway: a task module may have been moved or renamed)`;
+      const same = `every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart: if they differ, this env's observations and rewards are not those the policy learned from (loaded anyway: files get moved and renamed)`;
       const ckFile = join(ck, 'checkpoint.json');
       expect(load(envB.spec)).toEqual([`${ckFile}: the policy was trained with task module ${a} (its text differs), but this env runs ${b}; ${same}`]);
       // The env's spec alone, without a logger: a copy of it is not checked (no source known), a built-in spec neither.
-      expect(taskModuleMismatch({ id: 'custom', model: MODEL, task: a }, { ...envB.spec })).toBeNull();
-      expect(taskModuleMismatch({ id: 'toy-reach' }, envB.spec)).toBeNull();
+      expect(customEnvMismatch({ id: 'custom', model: MODEL, task: a }, { ...envB.spec })).toBeNull();
+      expect(customEnvMismatch({ id: 'toy-reach' }, envB.spec)).toBeNull();
       // The model's default task against a task module, both ways.
       const ckDefault = ppoTrainedWith(join(ROOT, 'ppoDefault'), { id: 'custom', model: MODEL }, obsDim, actDim);
-      expect(taskModuleMismatch({ id: 'custom', model: MODEL }, envA.spec)).toBe(`the policy was trained with the default task of arm.xml (no task module), but this env runs task module ${a}; both are env "custom:arm.xml" to prefrl, so nothing else tells the two apart`);
-      expect(taskModuleMismatch({ id: 'custom', model: MODEL, task: a }, envDefault.spec)).toBe(`the policy was trained with task module ${a}, but this env runs the default task of arm.xml (no task module); both are env "custom:arm.xml" to prefrl, so nothing else tells the two apart`);
+      expect(customEnvMismatch({ id: 'custom', model: MODEL }, envA.spec)).toBe(`the policy was trained with the default task of its model (no task module), but this env runs task module ${a}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`);
+      expect(customEnvMismatch({ id: 'custom', model: MODEL, task: a }, envDefault.spec)).toBe(`the policy was trained with task module ${a}, but this env runs the default task of arm.xml (no task module); every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`);
       const logger = new Logger({ write: () => undefined });
       loadSavedPolicy(ckDefault, envA.spec, { logger });
       expect(logger.warnings).toHaveLength(1);
@@ -284,6 +284,34 @@ describe('a saved policy meets another task module on the same model', () => {
       expect(errorOf(() => loadSavedPolicy(ck, envA.spec, { logger: 'stderr' as unknown as Logger }))).toEqual(['TypeError', 'loadSavedPolicy: options.logger must be a Logger, got "stderr"']);
     } finally {
       for (const e of [envA, envCopy, envB, envDefault]) e.dispose();
+    }
+  });
+
+  it('the model file too: a copy of its folder is no warning, a changed copy is, with the task named as well when both differ', async () => {
+    const dir = join(ROOT, 'models');
+    const { a, b } = taskFiles(join(dir, 'tasks'));
+    // The model with its included parts and meshes, copied; and a copy whose floor is another colour.
+    const copied = join(dir, 'copy');
+    const changed = join(dir, 'changed');
+    for (const to of [copied, changed]) cpSync(FIXTURES, to, { recursive: true });
+    const armText = readFileSync(MODEL, 'utf8');
+    writeFileSync(join(changed, 'arm.xml'), armText.replace('rgba="0.4 0.45 0.5 1"', 'rgba="0.5 0.45 0.4 1"'));
+    expect(readFileSync(join(changed, 'arm.xml'), 'utf8')).not.toBe(armText);
+    const envCopied = await makeEnv({ id: 'custom', model: join(copied, 'arm.xml'), task: a });
+    const envChanged = await makeEnv({ id: 'custom', model: join(changed, 'arm.xml'), task: a });
+    const envBoth = await makeEnv({ id: 'custom', model: join(changed, 'arm.xml'), task: b });
+    try {
+      const saved = { id: 'custom', model: MODEL, task: a };
+      expect(customEnvMismatch(saved, envCopied.spec)).toBeNull();
+      const tail = 'every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart';
+      expect(customEnvMismatch(saved, envChanged.spec)).toBe(`the policy was trained with model file ${MODEL} (its text differs), but this env runs ${join(changed, 'arm.xml')}; ${tail}`);
+      expect(customEnvMismatch(saved, envBoth.spec)).toBe(
+        `the policy was trained with model file ${MODEL} (its text differs), but this env runs ${join(changed, 'arm.xml')}; and with task module ${a} (its text differs), but this env runs ${b}; ${tail}`,
+      );
+      // A relative saved path is read against the working directory, as makeEnv reads it.
+      expect(customEnvMismatch({ id: 'custom', model: relative(process.cwd(), MODEL), task: relative(process.cwd(), a) }, envCopied.spec)).toBeNull();
+    } finally {
+      for (const e of [envCopied, envChanged, envBoth]) e.dispose();
     }
   });
 
@@ -315,7 +343,7 @@ describe('a saved policy meets another task module on the same model', () => {
       const logger = new Logger({ write: () => undefined });
       expect(loadSavedPolicy(actorDir, envB.spec, { logger }).algo).toBe('bc');
       expect(logger.warnings).toEqual([
-        `${join(actorDir, 'actor.json')}: the policy was trained with task module ${a} (its text differs), but this env runs ${b}; both are env "custom:arm.xml" to prefrl, so nothing else tells the two apart: if the tasks differ, this env's observations and rewards are not those the policy learned from (loaded anyway: a task module may have been moved or renamed)`,
+        `${join(actorDir, 'actor.json')}: the policy was trained with task module ${a} (its text differs), but this env runs ${b}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart: if they differ, this env's observations and rewards are not those the policy learned from (loaded anyway: files get moved and renamed)`,
       ]);
     } finally {
       envB.dispose();
