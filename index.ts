@@ -8,6 +8,13 @@
 // Seeded randomness and the tensor backend.
 export { Rng, type RngState } from './core/rng.js';
 export { type BackendChoice, type BackendInfo, currentBackend, describeBackend, initBackend } from './core/backend.js';
+/**
+ * `tensorMemory()`: what TensorFlow.js's engine holds now (`numTensors`, `numBytes`, ...), i.e.
+ * `tf.memory()` of the engine prefrl's networks use. A script checks that it disposes what it
+ * made (a RewardNet, a trainer) by comparing `numTensors` before and after, without importing
+ * '@tensorflow/tfjs' itself.
+ */
+export { memory as tensorMemory, type MemoryInfo as TensorMemoryInfo } from '@tensorflow/tfjs';
 export { InputError, UsageError } from './core/errors.js';
 
 // What the pipelines and the PPO trainer take as collaborators: run folders, a logger, a clock.

@@ -655,15 +655,30 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
   return c;
 }
 
+/** evaluatePolicy's arguments, as a script may get them wrong: an error naming the argument. */
+function checkEvaluateArgs(env: unknown, policy: unknown, episodes: unknown, seed: unknown): void {
+  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || v === null || v === undefined ? String(v) : typeof v);
+  const e = env as Partial<Env> | null;
+  if (typeof e !== 'object' || e === null || typeof e.reset !== 'function' || typeof e.step !== 'function') throw new TypeError(`evaluatePolicy: env must be an env (from makeEnv), got ${shown(env)}`);
+  if (typeof policy !== 'function') throw new TypeError(`evaluatePolicy: policy must be a function from an observation to an action, got ${shown(policy)}`);
+  if (typeof episodes !== 'number') throw new TypeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shown(episodes)}`);
+  if (!Number.isSafeInteger(episodes) || episodes < 1) throw new RangeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shown(episodes)}`);
+  if (typeof seed !== 'number') throw new TypeError(`evaluatePolicy: seed must be a finite number, got ${shown(seed)}`);
+  if (!Number.isFinite(seed)) throw new RangeError(`evaluatePolicy: seed must be a finite number, got ${shown(seed)}`);
+}
+
 /**
  * Mean true return (the env's reward), success rate and mean length over `episodes` whole
  * episodes of `policy`. Episode e resets with `new Rng(seed).fork('eval').fork(e).seed31()`:
  * the same seed gives the same start states (not those of `rollout` with that seed, which
  * forks 'episode'), and the same returns when the policy is deterministic (PPO's mean action,
  * an offline actor); a stochastic policy draws from its own Rng. `returns` holds each episode's
- * return, in order.
+ * return, in order. `episodes` must be a whole number >= 1 and `seed` a finite number (else a
+ * RangeError, a TypeError for a value of the wrong type, before any episode): a NaN count gave
+ * means of NaN.
  */
 export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed: number): { meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number } {
+  checkEvaluateArgs(env, policy, episodes, seed);
   const returns: number[] = [];
   let success = 0;
   let length = 0;

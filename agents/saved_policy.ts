@@ -10,9 +10,12 @@
  * a bad file is an InputError naming the file.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { InputError, parseJson, UsageError } from '../core/errors.js';
+import { sha256 } from '../core/hash.js';
+import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
+import { customEnvSource } from '../envs/custom.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { Policy } from '../envs/rollout.js';
 import type { EnvSpec } from '../envs/types.js';
@@ -43,16 +46,78 @@ function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec,
   }
 }
 
-/** Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits it. */
-export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint'): PpoPolicy {
+/** The text of a file, or null when it cannot be read. */
+function readOrNull(file: string): Buffer | null {
+  try {
+    return readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/** Null when a file a policy was trained with and the env's own are the same (one path, or the same text), else why not. */
+function fileDiffers(was: string, now: string): string | null {
+  if (was === now) return null;
+  const before = readOrNull(was);
+  const after = readOrNull(now);
+  if (before !== null && after !== null) return sha256(before) === sha256(after) ? null : 'its text differs';
+  return before === null ? 'no longer there, so its text could not be compared' : "not compared: this env's file can no longer be read";
+}
+
+/**
+ * How the bring-your-own env this spec belongs to differs from the one a policy was trained
+ * with (its saved env config: model file and task module), or null when it does not or cannot
+ * be told. The saved env check passes every custom env (env "custom"; the spec's id
+ * `custom:<model file>` does not name the task), so a policy trained with task A loads into an
+ * env that runs task B, whose observations and rewards may mean something else, and only the
+ * sizes are checked. Paths are compared first; two paths whose files hold the same text (a copy,
+ * a move) are the same. What is compared is the files the env was built from (customEnvSource:
+ * envs made by makeEnv in this thread), so a copied spec, a worker's spec and a built-in env's
+ * are not checked.
+ */
+export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec): string | null {
+  if (saved.id !== 'custom') return null;
+  const now = customEnvSource(envSpec);
+  if (now === undefined) return null;
+  const path = (p: unknown): string | null => (typeof p === 'string' && p !== '' ? resolve(p) : null);
+  const out: string[] = [];
+  const model = path(saved.model);
+  const modelWhy = model === null ? null : fileDiffers(model, now.model);
+  if (modelWhy !== null) out.push(`model file ${model} (${modelWhy}), but this env runs ${now.model}`);
+  const task = path(saved.task);
+  if (task === null && now.task !== null) out.push(`the default task of its model (no task module), but this env runs task module ${now.task}`);
+  else if (task !== null && now.task === null) out.push(`task module ${task}, but this env runs the default task of ${basename(now.model)} (no task module)`);
+  else if (task !== null && now.task !== null) {
+    const why = fileDiffers(task, now.task);
+    if (why !== null) out.push(`task module ${task} (${why}), but this env runs ${now.task}`);
+  }
+  if (out.length === 0) return null;
+  return `the policy was trained with ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
+}
+
+/** Warn through `logger` (prefrl's stderr logger when none is given) when the env's files differ from the policy's (customEnvMismatch). */
+function warnCustomEnvMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, file: string, logger: Logger | undefined): void {
+  if (typeof saved !== 'object' || saved === null) return;
+  const msg = customEnvMismatch(saved, envSpec);
+  if (msg !== null) (logger ?? new Logger()).warn(`${file}: ${msg}: if they differ, this env's observations and rewards are not those the policy learned from (loaded anyway: files get moved and renamed)`);
+}
+
+/**
+ * Load a PPO policy and check it was trained on this env (checkpoint.json, when present) and fits
+ * it; a bring-your-own env built from another model file or task module than the policy's is a
+ * warning (customEnvMismatch) through `logger`.
+ */
+export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoint', logger?: Logger): PpoPolicy {
   const where = resolvePolicyPath(path, flag);
   const policy = PpoPolicy.load(where);
   const { policy: file, checkpoint: ckFile } = ppoFiles(where);
+  let env: EnvConfig | undefined;
   if (existsSync(ckFile)) {
-    const env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
+    env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
     if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }
   checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
+  warnCustomEnvMismatch(env, envSpec, ckFile, logger);
   return policy;
 }
 
@@ -87,12 +152,16 @@ function isActorFile(file: string): boolean {
   }
 }
 
-/** Load an offline actor and check it fits the env (and was trained on it, when its metadata says). */
-export function loadActor(file: string, envSpec: EnvSpec): ActorSnapshot {
+/**
+ * Load an offline actor and check it fits the env (and was trained on it, when its metadata
+ * says); another model file or task module than its own is a warning, as for loadPpoPolicy.
+ */
+export function loadActor(file: string, envSpec: EnvSpec, logger?: Logger): ActorSnapshot {
   const actor = ActorSnapshot.load(file);
   const env = actor.json.meta?.env as EnvConfig | undefined;
   if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
   checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
+  warnCustomEnvMismatch(env, envSpec, file, logger);
   return actor;
 }
 
@@ -162,6 +231,12 @@ export interface LoadPolicyOptions {
    * rollout`); a script can pass its own name for it.
    */
   readonly flag?: string;
+  /**
+   * Where a warning goes (default: a Logger on stderr): a bring-your-own env whose model file or
+   * task module is not the one the policy was trained with (another path with other text) loads
+   * with a warning that names both, not an error, since files get moved and renamed.
+   */
+  readonly logger?: Logger;
 }
 
 /** Arguments of loadSavedPolicy that are not what its types say: a TypeError/RangeError naming the argument. */
@@ -177,6 +252,10 @@ function checkLoadArgs(path: unknown, envSpec: unknown, o: unknown): void {
   if (stochastic !== undefined && typeof stochastic !== 'boolean') throw new TypeError(`loadSavedPolicy: options.stochastic must be true or false, got ${what(stochastic)}`);
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`loadSavedPolicy: options.seed must be an integer, got ${what(seed)}`);
   if (flag !== undefined && typeof flag !== 'string') throw new TypeError(`loadSavedPolicy: options.flag must be a string, got ${what(flag)}`);
+  const { logger } = o as Record<string, unknown>;
+  if (logger !== undefined && !(typeof logger === 'object' && logger !== null && typeof (logger as { warn?: unknown }).warn === 'function')) {
+    throw new TypeError(`loadSavedPolicy: options.logger must be a Logger, got ${what(logger)}`);
+  }
 }
 
 /**
@@ -193,10 +272,10 @@ export function loadSavedPolicy(path: string, envSpec: EnvSpec, o: LoadPolicyOpt
   const at = locateSavedPolicy(path, flag);
   if (at.kind === 'actor') {
     if (stochastic) throw new UsageError(`${flag}: ${at.file} is an offline actor, which acts with its mean action only (drop --stochastic)`);
-    const actor = loadActor(at.file, envSpec);
+    const actor = loadActor(at.file, envSpec, o.logger);
     return { algo: actor.json.algo, file: at.file, stochastic: false, policy: actor.policy() };
   }
-  const ppo = loadPpoPolicy(at.where, envSpec, flag);
+  const ppo = loadPpoPolicy(at.where, envSpec, flag, o.logger);
   const file = ppoFiles(at.where).policy;
   const policy = stochastic ? ppo.stochastic(new Rng(o.seed ?? 0).fork('policy-noise')) : ppo.deterministic();
   return { algo: 'ppo', file, stochastic, policy };

@@ -24,6 +24,7 @@ import { compileModel, loadMujoco } from './mujoco/runtime.js';
 import type { Physics } from './mujoco/physics.js';
 import { type BoundTask, defineTask, type MujocoTask } from './mujoco/task.js';
 import { perturbInitialState, squaredNorm } from './tasks/common.js';
+import type { EnvSpec } from './types.js';
 
 /** The default task for a model with physics timestep `timestep` and `nu` actuators. */
 export function defaultTask(modelName: string, timestep: number, nu: number): MujocoTask {
@@ -297,5 +298,28 @@ export async function makeCustomEnv(
       probe.dispose();
     }
   }
-  return MujocoEnv.create(task, source, { seed: opts.seed, logger: opts.logger, id: `custom:${basename(modelPath)}` });
+  const env = await MujocoEnv.create(task, source, { seed: opts.seed, logger: opts.logger, id: `custom:${basename(modelPath)}` });
+  builtFrom.set(env.spec, { model: source.path, task: taskPath != null ? resolve(taskPath) : null });
+  return env;
+}
+
+/** The files a bring-your-own env was built from: absolute paths, as makeCustomEnv resolved them. */
+export interface CustomEnvSource {
+  /** The MJCF file. */
+  readonly model: string;
+  /** The task module, or null for the model's default task. */
+  readonly task: string | null;
+}
+
+/** makeCustomEnv's envs, by their spec object (weakly: the entry goes with the env). */
+const builtFrom = new WeakMap<EnvSpec, CustomEnvSource>();
+
+/**
+ * The files the env with this spec was built from, when makeCustomEnv built it in this thread;
+ * undefined for a built-in env, a copy of a spec, or a spec that came from a worker thread. The
+ * spec's id (`custom:<model file>`) names neither the model's folder nor the task module, so a
+ * saved policy's loader compares these paths with the ones the policy was trained with.
+ */
+export function customEnvSource(spec: EnvSpec): CustomEnvSource | undefined {
+  return builtFrom.get(spec);
 }

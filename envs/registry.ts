@@ -128,6 +128,11 @@ export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions =
   for (const key of ['model', 'task'] as const) {
     if (cfg[key] !== undefined) throw new UsageError(`env config { id: ${JSON.stringify(cfg.id)} }: ${key} is only for a bring-your-own model ({ id: "custom", model: "robot.xml", task: ... })`);
   }
+  // Named as the custom path names it (makeCustomEnv), not as the Rng's "seed must be ..." deep inside.
+  if (cfg.seed !== undefined && (typeof cfg.seed !== 'number' || !Number.isFinite(cfg.seed))) {
+    const got = typeof cfg.seed === 'string' ? JSON.stringify(cfg.seed) : typeof cfg.seed === 'number' || cfg.seed === null ? String(cfg.seed) : typeof cfg.seed;
+    throw new TypeError(`env config { id: ${JSON.stringify(cfg.id)} }: seed must be a finite number, got ${got}`);
+  }
   if (entry.kind === 'toy') return new ToyReachEnv({ seed: cfg.seed });
   if (!entry.task || !entry.modelFile) throw new Error(`registry entry ${entry.id} is missing its task or model`);
   return MujocoEnv.create(entry.task, builtinModel(entry.modelFile), { seed: cfg.seed, logger: opts.logger });

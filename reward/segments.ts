@@ -107,22 +107,39 @@ export interface CutOptions {
   readonly terminal?: 'drop' | 'pad';
 }
 
+/** A value as a message shows it: a number with String (NaN reads NaN), a string quoted, an object or list by its kind. */
+function shown(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/** A count given to a script's call (`name`: how the message names it): a TypeError when it is no number, a RangeError when it is not a whole number >= min. */
+function wholeNumber(fn: string, name: string, v: unknown, min: number): void {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a whole number >= ${min}, got ${shown(v)}`);
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${fn}: ${name} must be a whole number >= ${min}, got ${shown(v)}`);
+}
+
 /**
  * Cut trajectories into segments. With `terminal: 'drop'` (the default) trajectories shorter
  * than the segment length give none (e.g. a hopper that fell early) and the tail that does not
  * fill a window is dropped; `terminal: 'pad'` keeps the ends of terminated episodes.
  */
 export function cutSegments(trajs: readonly Trajectory[], opts: CutOptions = {}): Segment[] {
+  if (!Array.isArray(trajs)) throw new TypeError(`cutSegments: trajs must be a list of trajectories (rollout's result), got ${shown(trajs)}`);
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`cutSegments: options must be an object { length?, stride?, terminal?, offsets?, source? }, got ${shown(opts)}`);
   const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
   const stride = opts.stride ?? length;
-  if (!Number.isInteger(length) || length < 1) throw new RangeError(`cutSegments: length must be a positive integer, got ${length}`);
-  if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`cutSegments: stride must be a positive integer, got ${stride}`);
+  wholeNumber('cutSegments', 'option length', length, 1);
+  wholeNumber('cutSegments', 'option stride', stride, 1);
   const terminal = opts.terminal ?? 'drop';
-  if (terminal !== 'drop' && terminal !== 'pad') throw new RangeError(`cutSegments: terminal must be 'drop' or 'pad', got ${String(terminal)}`);
+  if (terminal !== 'drop' && terminal !== 'pad') throw new RangeError(`cutSegments: option terminal must be 'drop' or 'pad', got ${String(terminal)}`);
   const offsets = opts.offsets;
   if (offsets !== undefined) {
+    if (!Array.isArray(offsets)) throw new TypeError(`cutSegments: option offsets must be a list of non-negative integers, one per trajectory, got ${shown(offsets)}`);
     if (offsets.length !== trajs.length) throw new RangeError(`cutSegments: ${offsets.length} offsets for ${trajs.length} trajectories`);
-    for (const o of offsets) if (!Number.isInteger(o) || o < 0) throw new RangeError(`cutSegments: offsets must be non-negative integers, got ${o}`);
+    for (const o of offsets) if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0) throw new RangeError(`cutSegments: option offsets must be non-negative integers, got ${shown(o)}`);
   }
   const out: Segment[] = [];
   trajs.forEach((tr, k) => {
@@ -204,6 +221,12 @@ export function padSegment(tr: Trajectory, length: number, source = ''): Segment
  * windows it holds, so every window is equally likely).
  */
 export function sampleSegments(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source = ''): Segment[] {
+  // Checked before any draw: a NaN count gave no segments without a word, a NaN length failed inside the Rng.
+  if (!Array.isArray(trajs)) throw new TypeError(`sampleSegments: trajs must be a list of trajectories (rollout's result), got ${shown(trajs)}`);
+  wholeNumber('sampleSegments', 'count', count, 0);
+  wholeNumber('sampleSegments', 'length', length, 1);
+  if (typeof rng !== 'object' || rng === null || typeof (rng as { int?: unknown }).int !== 'function') throw new TypeError(`sampleSegments: rng must be an Rng (new Rng(seed)), got ${shown(rng)}`);
+  if (typeof source !== 'string') throw new TypeError(`sampleSegments: source must be a string, got ${shown(source)}`);
   const windows = trajs.map((t) => Math.max(0, t.length - length + 1));
   const total = windows.reduce((a, b) => a + b, 0);
   if (total === 0) throw new RangeError(`sampleSegments: no trajectory has ${length} steps`);

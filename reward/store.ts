@@ -607,6 +607,11 @@ function labelFromRow(r: LabelRow): StoredLabel {
     : { ...base, kind: 'skip', reason: r.reason as string, ...(r.timeout === 1 ? { timeout: true as const } : {}) };
 }
 
+/** A label's field as a message shows it: a number with String (NaN reads NaN, not JSON's null), else as JSON. */
+function shownValue(v: unknown): string {
+  return typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));
+}
+
 /** Problems with one label, or null when it is well-formed. */
 export function labelProblem(l: NewLabel): string | null {
   if (typeof l.id !== 'string' || l.id === '') return 'id must be a non-empty string';
@@ -614,7 +619,7 @@ export function labelProblem(l: NewLabel): string | null {
   if (typeof l.teacher !== 'string' || l.teacher === '') return 'teacher must be a non-empty string';
   if (l.kind === 'preference') {
     if (typeof l.probFirst !== 'number' || !Number.isFinite(l.probFirst) || l.probFirst < 0 || l.probFirst > 1) {
-      return `probFirst must be a number in [0, 1], got ${JSON.stringify(l.probFirst)}`;
+      return `probFirst must be a number in [0, 1], got ${shownValue(l.probFirst)}`;
     }
   } else if (l.kind === 'skip') {
     if (typeof l.reason !== 'string') return 'a skip needs a reason (string)';
@@ -622,12 +627,12 @@ export function labelProblem(l: NewLabel): string | null {
     return `kind must be "preference" or "skip", got ${JSON.stringify((l as { kind: unknown }).kind)}`;
   }
   if (l.responseMs !== undefined && (typeof l.responseMs !== 'number' || !Number.isFinite(l.responseMs) || l.responseMs < 0)) {
-    return `responseMs must be a non-negative number, got ${JSON.stringify(l.responseMs)}`;
+    return `responseMs must be a non-negative number, got ${shownValue(l.responseMs)}`;
   }
   if (l.comment !== undefined && typeof l.comment !== 'string') return 'comment must be a string';
   if (l.raw !== undefined && typeof l.raw !== 'string') return 'raw must be a string';
   if (l.timeout !== undefined) {
-    if (typeof l.timeout !== 'boolean') return `timeout must be true or false, got ${JSON.stringify(l.timeout)}`;
+    if (typeof l.timeout !== 'boolean') return `timeout must be true or false, got ${shownValue(l.timeout)}`;
     if (l.timeout && l.kind !== 'skip') return 'only a skip can be a timeout';
   }
   if (l.createdAt !== undefined && (typeof l.createdAt !== 'string' || Number.isNaN(Date.parse(l.createdAt)))) {

@@ -21,7 +21,7 @@ describe("prefrl's library entry point", () => {
         'episodeSeed', 'evaluatePolicy', 'initBackend', 'labelId', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
         'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',
         'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'silentLogger', 'stateAt',
-        'summarizeDataset', 'systemClock', 'TeacherSpecError', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
+        'summarizeDataset', 'systemClock', 'TeacherSpecError', 'tensorMemory', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
       ].sort(),
     );
     for (const [name, value] of Object.entries(api)) expect(value, name).toBeDefined();

@@ -206,7 +206,7 @@ export const rolloutCommand: Command = {
     if (!named) {
       const probe = await makeEnv(config, { logger: ctx.logger });
       try {
-        policy = policyForEnv('--policy', () => loadSavedPolicy(f.policy, probe.spec, { stochastic: f.stochastic, seed: f.seed, flag: '--policy' }));
+        policy = policyForEnv('--policy', () => loadSavedPolicy(f.policy, probe.spec, { stochastic: f.stochastic, seed: f.seed, flag: '--policy', logger: ctx.logger }));
       } finally {
         probe.dispose();
       }
