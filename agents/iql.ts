@@ -140,7 +140,7 @@ export function resolveIqlConfig(partial: Partial<IqlConfig> = {}): IqlConfig {
   posInt('batchSize');
   if (!(c.expectile > 0 && c.expectile < 1)) throw new RangeError(`IqlConfig.expectile must be in (0, 1), got ${c.expectile}`);
   if (!(c.targetRate > 0 && c.targetRate <= 1)) throw new RangeError(`IqlConfig.targetRate must be in (0, 1], got ${c.targetRate}`);
-  if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${JSON.stringify(c.hidden)}`);
+  if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${Array.isArray(c.hidden) ? `[${c.hidden.map(String).join(',')}]` : String(c.hidden)}`);
   return c;
 }
 

@@ -383,7 +383,7 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
   }
   if (typeof r.rewardSelectInputs !== 'boolean') bad('reward-select-inputs', `expected true or false, got ${JSON.stringify(r.rewardSelectInputs)}`);
   if (r.rewardSelectWorkers !== null && !(Number.isInteger(r.rewardSelectWorkers) && r.rewardSelectWorkers >= 0)) {
-    bad('reward-select-workers', `expected an integer >= 0, got ${JSON.stringify(r.rewardSelectWorkers)}`);
+    bad('reward-select-workers', `expected an integer >= 0, got ${typeof r.rewardSelectWorkers === 'number' ? String(r.rewardSelectWorkers) : JSON.stringify(r.rewardSelectWorkers)}`);
   }
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);

@@ -10,12 +10,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetFromTrajectories } from '../agents/dataset.js';
 import { type OfflineAgentOptions, trainOfflineAgent } from '../agents/offline_train.js';
+import { resolveIqlConfig } from '../agents/iql.js';
 import { initBackend } from '../core/backend.js';
 import { InputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { createRunDir, openRunDir } from '../core/run.js';
 import { randomPolicy, rollout, rolloutAsync } from '../envs/rollout.js';
 import { ToyReachEnv } from '../envs/toy.js';
+import { resolveOfflineConfig } from '../reward/offline.js';
+import { VlmTeacher } from '../reward/teachers/vlm.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -85,5 +88,13 @@ describe('run folders from a script', () => {
     const again = openRunDir(run.path);
     expect(again.path).toBe(run.path);
     again.close();
+  });
+});
+
+describe('a NaN in a message reads NaN (JSON.stringify wrote null)', () => {
+  it("IQL's hidden sizes, offline's reward-select workers, the VLM teacher's temperature", () => {
+    expect(() => resolveIqlConfig({ hidden: [64, Number.NaN] })).toThrow('IqlConfig.hidden must be positive integers, got [64,NaN]');
+    expect(() => resolveOfflineConfig({ dataset: 'd.h5', teacher: 'oracle', rewardSelectWorkers: Number.NaN } as never)).toThrow('--reward-select-workers: expected an integer >= 0, got NaN');
+    expect(() => new VlmTeacher({ goal: 'g', client: { model: 'm', baseUrl: 'http://x' } as never, temperature: Number.NaN } as never)).toThrow('VLM teacher: temperature must be >= 0, got NaN');
   });
 });

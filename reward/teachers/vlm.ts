@@ -165,7 +165,7 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
 
 function checkConfig(c: VlmTeacherConfig): void {
   const bad = (field: string, v: unknown, want: string): never => {
-    throw new RangeError(`VLM teacher: ${field} must be ${want}, got ${JSON.stringify(v)}`);
+    throw new RangeError(`VLM teacher: ${field} must be ${want}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   };
   if (typeof c.goal !== 'string' || c.goal.trim() === '') bad('goal', c.goal, 'the task in words (EnvSpec.goal)');
   if (c.frames.kind === 'strip') {

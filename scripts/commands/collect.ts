@@ -117,7 +117,7 @@ export const collectCommand: Command = {
     const envSpec = probe.spec;
     probe.dispose();
     // Check the checkpoint before creating a run folder.
-    const ppoPolicy = f.checkpoint ? policyForEnv('--checkpoint', () => loadPpoPolicy(f.checkpoint as string, envSpec)) : null;
+    const ppoPolicy = f.checkpoint ? policyForEnv('--checkpoint', () => loadPpoPolicy(f.checkpoint as string, envSpec, '--checkpoint', ctx.logger)) : null;
     if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
