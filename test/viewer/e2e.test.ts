@@ -636,6 +636,64 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('after the session ends, saved answers cannot be undone (says why); what is kept on the device goes only to a server of its own store, not to another session on the same port', async () => {
+    const storeA = newStore();
+    let server = await ViewerServer.start({ store: storeA, env, port: 0, staticDir: site });
+    const port = server.boundPort;
+    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    const storeB = newStore(); // the same pairs (same ids) in another store: a new run on the same port
+    try {
+      const first = await waitReady(page);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => storeA.counts().labels === 1);
+      const second = await waitReady(page, first.pairId);
+      await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
+      expect(await page.isEnabled('#undo')).toBe(true);
+      await server.close();
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      // The saved answer may be in training already: Undo is off, and says why (button title; Z gives a toast).
+      await page.waitForFunction(() => (document.getElementById('undo') as HTMLButtonElement).disabled);
+      expect(await page.getAttribute('#undo', 'title')).toBe(
+        'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.',
+      );
+      await page.keyboard.press('z');
+      await page.waitForFunction(() => /cannot be undone now/.test(document.getElementById('toast')?.textContent ?? ''));
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(0);
+      // The pair on screen can still be answered: kept on the device for store A's server.
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer waiting to be sent');
+      // A different session (another store) on the same port: the answer is not sent to it.
+      server = await ViewerServer.start({ store: storeB, env, port, staticDir: site });
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected', null, { timeout: 20_000 });
+      await page.waitForFunction(
+        () => document.getElementById('p-outbox')?.textContent === '1 answer of an earlier labelling session is kept on this device for its own server (not sent to this one)',
+      );
+      // Answer a pair of this session: its ack comes after anything sent before it on the socket.
+      const inB = await waitReady(page);
+      await page.keyboard.press('ArrowDown');
+      await waitFor(() => storeB.counts().labels === 1);
+      await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '2');
+      expect(storeB.labels()).toMatchObject([{ pairId: inB.pairId, kind: 'preference', probFirst: 0.5 }]);
+      expect(storeB.getLabel(storeA.labels()[0].id)).toBeUndefined();
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
+      // Store A's server back on the port: the kept answer is stored there, where it belongs.
+      await server.close();
+      server = await ViewerServer.start({ store: storeA, env, port, staticDir: site });
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      const labelsA = storeA.labels();
+      expect(labelsA.map((l) => l.pairId)).toEqual([first.pairId, second.pairId]);
+      expect(labelsA[1]).toMatchObject({ teacher: 'human:bob', probFirst: second.leftIs === 'a' ? 0 : 1 });
+      expect(storeB.counts().labels).toBe(1);
+      expect(await page.isHidden('#p-outbox')).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      storeA.close();
+      storeB.close();
+    }
+  });
+
   it('says so when the server stops while a pair is on screen (once, not at every retry); the pair can still be answered', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });

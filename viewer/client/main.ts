@@ -63,7 +63,7 @@ class App {
    * names the answer's teacher, which is not the current name after a rename (entries saved
    * before the field have none and use the current name).
    */
-  private history: { labelId: string; pairId: string; name?: string }[] = load(sessionStorage, HISTORY_KEY, []);
+  private history: { labelId: string; pairId: string; name?: string; forStore?: string }[] = load(sessionStorage, HISTORY_KEY, []);
   /** Labels of this session the server acknowledged. */
   private counted = new Set<string>(load<string[]>(sessionStorage, COUNTED_KEY, []));
   private pairQueue: Promise<void> = Promise.resolve();
@@ -279,7 +279,22 @@ class App {
   }
 
   private updateUndo(): void {
-    $<HTMLButtonElement>('undo').disabled = this.history.length === 0;
+    const b = $<HTMLButtonElement>('undo');
+    const ended = this.undoEnded();
+    b.disabled = this.history.length === 0 || ended;
+    b.title = ended ? UNDO_ENDED : 'Undo your last answer (Z)';
+  }
+
+  /**
+   * The session has ended and the last answer was stored by its server: it may already be in
+   * training (a `train --teacher human` run takes its answers as the session ends), so an undo
+   * could not succeed, and queued on this device it would wait for a later server. Undo comes
+   * back when the server does. An answer given after the end (still on this device) can be undone:
+   * the undo waits with it.
+   */
+  private undoEnded(): boolean {
+    const last = this.history[this.history.length - 1];
+    return this.connState === 'ended' && last !== undefined && this.counted.has(last.labelId);
   }
 
   private updateName(): void {
@@ -289,7 +304,12 @@ class App {
 
   private showOutbox(n: number): void {
     const e = $('p-outbox');
-    e.textContent = `${unsentText(this.conn.outbox.list())} waiting to be sent`;
+    const { here, elsewhere } = this.conn.split();
+    const parts: string[] = [];
+    if (here.length > 0) parts.push(`${unsentText(here)} waiting to be sent`);
+    // Kept for the server of another labelling session (another store on this address): never sent here.
+    if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
+    e.textContent = parts.join(' · ');
     e.classList.toggle('hidden', n === 0);
   }
 
@@ -350,6 +370,7 @@ class App {
     if (s === 'ended') this.endedBefore = true;
     else if (s === 'open') this.endedBefore = false;
     this.connState = s;
+    this.updateUndo();
     const c = $('conn');
     c.className = `conn ${s}`;
     c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : 'offline';
@@ -376,16 +397,25 @@ class App {
 
   /** What the page says once the server has said it is stopping. */
   private endedText(): string {
-    const unsent = this.conn.outbox.list();
+    const unsent = this.conn.split().here;
+    const noUndo = this.undoEnded() ? ' Saved answers can no longer be undone from this page.' : '';
     return unsent.length > 0
-      ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.`
-      : 'The labelling session has ended: thank you! Every answer you gave is saved. You can close this page (it reconnects by itself if the server comes back).';
+      ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.${noUndo}`
+      : `The labelling session has ended: thank you! Every answer you gave is saved.${noUndo} You can close this page (it reconnects by itself if the server comes back).`;
   }
 
   private onMessage(m: ServerMessage): void {
     switch (m.type) {
-      case 'welcome':
+      case 'welcome': {
         this.welcome = m;
+        // Answers of another session's store cannot be undone through this server.
+        const store = this.conn.store;
+        if (store !== null && this.history.some((h) => h.forStore !== undefined && h.forStore !== store)) {
+          this.history = this.history.filter((h) => h.forStore === undefined || h.forStore === store);
+          save(sessionStorage, HISTORY_KEY, this.history);
+          this.updateUndo();
+        }
+        this.showOutbox(this.conn.outbox.size);
         $('goal').textContent = m.goal;
         document.title = `prefrl · ${m.envId}`;
         this.heron.setTerms(m.terms);
@@ -400,6 +430,7 @@ class App {
           this.openModal('name');
         } else if (!this.current || this.current.pair.preview) this.requestNext();
         break;
+      }
       case 'model':
         this.payloads.set(m.modelId, m.model);
         break;
@@ -423,6 +454,7 @@ class App {
           this.counted.add(m.labelId);
           save(sessionStorage, COUNTED_KEY, [...this.counted]);
           $('p-session').textContent = String(this.counted.size);
+          this.updateUndo();
         }
         break;
       case 'undone':
@@ -544,7 +576,7 @@ class App {
     };
     this.flash(choice);
     this.conn.enqueue(msg);
-    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name });
+    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name, ...(this.conn.store !== null ? { forStore: this.conn.store } : {}) });
     if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
@@ -557,6 +589,10 @@ class App {
   }
 
   private undo(): void {
+    if (this.undoEnded()) {
+      this.toast(UNDO_ENDED, true);
+      return;
+    }
     const last = this.history.pop();
     const name = last?.name ?? this.name;
     if (!last || !name) {
@@ -565,11 +601,14 @@ class App {
     }
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
-    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name });
+    // The undo goes where its answer went: to a server of the answer's store only.
+    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name }, last.forStore ?? this.conn.store);
     this.undoing = last.labelId;
     this.overlay('Undoing…');
   }
 }
+
+const UNDO_ENDED = 'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.';
 
 /** A control that Space presses when it has the keyboard's focus. */
 function pressable(t: HTMLElement): boolean {
