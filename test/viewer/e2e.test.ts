@@ -728,6 +728,54 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('the name dialog keeps the keyboard in it: Tab and Shift+Tab go round its controls, the page behind is inert', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+    const page = await ctx.newPage();
+    const focused = () => page.evaluate(() => (document.activeElement === document.body ? 'body' : (document.activeElement?.id || document.activeElement?.textContent || '?')));
+    try {
+      await page.goto(server.url);
+      await page.waitForSelector('#modal:not(.hidden)');
+      expect(await focused()).toBe('modal-input');
+      // The first name: the text box and Continue (Cancel is hidden), round and round both ways.
+      const forward: string[] = [];
+      for (let k = 0; k < 4; k++) {
+        await page.keyboard.press('Tab');
+        forward.push(await focused());
+      }
+      expect(forward).toEqual(['Continue', 'modal-input', 'Continue', 'modal-input']);
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('Continue');
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('modal-input');
+      expect(await page.$eval('main', (m) => (m as HTMLElement).inert)).toBe(true);
+      expect(await page.$eval('header', (m) => (m as HTMLElement).inert)).toBe(true);
+      await page.fill('#modal-input', 'alice');
+      await page.keyboard.press('Enter');
+      await waitReady(page);
+      expect(await page.$eval('main', (m) => (m as HTMLElement).inert)).toBe(false);
+      // A rename: Cancel is in the round too; Esc closes it and the page takes keys again.
+      await page.click('#rename');
+      await page.waitForSelector('#modal:not(.hidden)');
+      const round: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        await page.keyboard.press('Tab');
+        round.push(await focused());
+      }
+      expect(round).toEqual(['modal-cancel', 'Continue', 'modal-input']);
+      await page.keyboard.press('Escape');
+      expect(await page.isHidden('#modal')).toBe(true);
+      expect(await page.$eval('header', (m) => (m as HTMLElement).inert)).toBe(false);
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement !== document.body && !document.getElementById('modal')?.contains(document.activeElement))).toBe(true);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('a change of name can be called off (Esc or Cancel) and keeps the name; the first name cannot', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });

@@ -182,7 +182,7 @@ class App {
       if (e.key === 'Escape' && this.canCancelModal()) {
         e.preventDefault();
         this.closeModal();
-      }
+      } else if (e.key === 'Tab') this.trapTab(e);
       return;
     }
     const t = e.target as HTMLElement | null;
@@ -325,6 +325,7 @@ class App {
     err.classList.toggle('hidden', !error);
     $('modal-cancel').classList.toggle('hidden', !this.canCancelModal());
     $('modal').classList.remove('hidden');
+    this.setBehindInert(true);
     input.focus();
   }
 
@@ -350,6 +351,26 @@ class App {
     if (!this.current) this.requestNext();
   }
 
+  /**
+   * Tab and Shift+Tab stay in the open dialog, going round its controls (the page behind is inert
+   * too, so neither the keyboard nor a screen reader's cursor reaches it).
+   */
+  private trapTab(e: KeyboardEvent): void {
+    const items = [...$('modal').querySelectorAll<HTMLElement>('input, button, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')].filter(
+      (el) => !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
+    );
+    e.preventDefault();
+    if (items.length === 0) return;
+    const i = items.indexOf(document.activeElement as HTMLElement);
+    const next = e.shiftKey ? (i <= 0 ? items.length - 1 : i - 1) : i < 0 || i === items.length - 1 ? 0 : i + 1;
+    items[next].focus();
+  }
+
+  /** The page behind the dialog: out of reach (focus, clicks, screen readers) while it is open. */
+  private setBehindInert(on: boolean): void {
+    for (const el of document.querySelectorAll<HTMLElement>('body > header, body > main')) el.inert = on;
+  }
+
   /** A change of name can be called off (the name stays); the first name and a token cannot. */
   private canCancelModal(): boolean {
     return this.modal === 'name' && this.name !== null;
@@ -361,6 +382,7 @@ class App {
     // pressed at once (z to undo, an arrow to answer) would be taken as typing into it.
     $<HTMLInputElement>('modal-input').blur();
     $('modal').classList.add('hidden');
+    this.setBehindInert(false);
   }
 
   // ------------------------------------------------------------------ protocol
