@@ -5,6 +5,7 @@
  * (when the server has one) and the HERON page.
  */
 import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
+import { agreementText } from './agreement.js';
 import { HeronPanel } from './heron.js';
 import { drawCurves, insightText } from './insight.js';
 import { Connection, type ConnectionState, newLabelId } from './net.js';
@@ -494,12 +495,9 @@ class App {
         $('p-waiting').textContent = String(m.waiting);
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
-          const { fraction, comparisons, agreeing, kappa: k } = m.agreement;
-          const share = fraction === null ? '' : `${Math.round(fraction * 100)}%`;
-          $('p-agree-val').textContent =
-            fraction === null
-              ? '– (no overlap yet)'
-              : `${agreeing === undefined ? `${share} of ${comparisons}` : `${agreeing} of ${comparisons} (${share})`}${k === undefined || k === null ? '' : `, κ ${k.toFixed(2)}`}`;
+          const { text, title } = agreementText(m.agreement);
+          $('p-agree-val').textContent = text;
+          $('p-agree').title = title;
         }
         break;
       }
