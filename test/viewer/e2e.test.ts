@@ -728,6 +728,62 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('on a slow network says how far the physics engine download is, and a reload revalidates it instead of downloading it again', async () => {
+    await withPage('alice', async ({ page: first }) => {
+      const url = first.url();
+      const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+      try {
+        await ctx.addInitScript(() => {
+          localStorage.setItem('prefrl.name', JSON.stringify('bob'));
+          // Every text the overlay shows, in order.
+          const w = window as unknown as { overlayTexts: string[] };
+          w.overlayTexts = [];
+          new MutationObserver(() => {
+            const t = document.getElementById('overlay')?.textContent ?? '';
+            if (w.overlayTexts[w.overlayTexts.length - 1] !== t) w.overlayTexts.push(t);
+          }).observe(document, { childList: true, characterData: true, subtree: true });
+        });
+        const page = await ctx.newPage();
+        const cdp = await ctx.newCDPSession(page);
+        await cdp.send('Network.enable');
+        // 2 MB/s: the 2.3 MB gzipped engine takes about 1.2 s.
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 2_000_000, uploadThroughput: 2_000_000 });
+        const wasm: Promise<{ asked: string | null; etag: string; body: number }>[] = [];
+        page.on('response', (r) => {
+          if (r.url().endsWith('/mujoco.wasm')) {
+            wasm.push(
+              Promise.all([r.request().allHeaders(), r.allHeaders(), r.request().sizes()]).then(([req, res, sizes]) => ({
+                asked: req['if-none-match'] ?? null,
+                etag: res.etag,
+                body: sizes.responseBodySize,
+              })),
+            );
+          }
+        });
+        await page.goto(url);
+        await waitReady(page);
+        const texts = await page.evaluate(() => (window as unknown as { overlayTexts: string[] }).overlayTexts);
+        const loading = texts.filter((t) => t.startsWith('Loading the physics engine'));
+        expect(loading[0]).toBe('Loading the physics engine (MuJoCo): a one-off download: the browser keeps it for next time…');
+        const shares = loading.map((t) => /: (\d+)%, a one-off 2\.3 MB download: the browser keeps it for next time…$/.exec(t)).filter((m) => m !== null).map((m) => Number(m[1]));
+        // Several steps on the way, in order.
+        expect(shares.filter((p) => p > 0 && p < 100).length).toBeGreaterThanOrEqual(3);
+        expect([...shares].sort((a, b) => a - b)).toEqual(shares);
+        expect(loading.at(-1)).toBe('Loading the physics engine (MuJoCo): downloaded, starting it…');
+        const [got] = await Promise.all(wasm);
+        expect(got).toMatchObject({ asked: null, body: 2_320_080 });
+        // A reload: the browser asks whether its copy is current (ETag), the server says it is
+        // (304), and nothing is downloaded again.
+        await page.reload();
+        await waitReady(page);
+        const [, again] = await Promise.all(wasm);
+        expect(again).toEqual({ asked: got.etag, etag: got.etag, body: 0 });
+      } finally {
+        await ctx.close();
+      }
+    });
+  });
+
   it('the name dialog keeps the keyboard in it: Tab and Shift+Tab go round its controls, the page behind is inert', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });

@@ -7,6 +7,7 @@
 import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
 import { agreementText } from './agreement.js';
 import { HeronPanel } from './heron.js';
+import { engineLoadingText } from './loading.js';
 import { drawCurves, insightText } from './insight.js';
 import { Connection, type ConnectionState, newLabelId } from './net.js';
 import { type Clip, mujoco, ReplayModel } from './replay.js';
@@ -76,6 +77,8 @@ class App {
   /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
   private lastInput: 'key' | 'pointer' = 'pointer';
   private keyboardFocus: EventTarget | null = null;
+  /** The physics engine is being downloaded (its progress goes to the overlay). */
+  private engineLoading = false;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -551,8 +554,17 @@ class App {
     if (have) return have;
     const payload = this.payloads.get(modelId);
     if (!payload) throw new Error(`model ${modelId} was not sent`);
-    this.overlay('Loading the physics engine…');
-    const mj = await mujoco();
+    this.overlay(engineLoadingText(null));
+    this.engineLoading = true;
+    let mj;
+    try {
+      mj = await mujoco((p) => {
+        // Only while the loading message is still what the page shows (not an ended session's).
+        if (this.engineLoading && $('overlay').textContent?.startsWith('Loading the physics engine')) this.overlay(engineLoadingText(p));
+      });
+    } finally {
+      this.engineLoading = false;
+    }
     const m = ReplayModel.compile(mj, payload);
     for (const line of m.skippedTextures) console.warn(`[prefrl viewer] ${payload.name}: ${line}`);
     this.compiled.set(modelId, m);
