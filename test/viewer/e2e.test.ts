@@ -659,6 +659,21 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('z');
       await page.waitForFunction(() => /cannot be undone now/.test(document.getElementById('toast')?.textContent ?? ''));
       expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(0);
+      // It stays off while the page looks for the server again (every 4 s, "connecting…" in between).
+      await page.evaluate(() => {
+        const w = window as unknown as { undoOn: number; retried: boolean };
+        w.undoOn = 0;
+        w.retried = false;
+        const undo = document.getElementById('undo') as HTMLButtonElement;
+        new MutationObserver(() => {
+          if (!undo.disabled) w.undoOn++;
+        }).observe(undo, { attributes: true });
+        new MutationObserver(() => {
+          if (document.getElementById('conn')?.textContent === 'connecting…') w.retried = true;
+        }).observe(document.getElementById('conn') as HTMLElement, { childList: true, characterData: true, subtree: true });
+      });
+      await page.waitForFunction(() => (window as unknown as { retried: boolean }).retried && document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      expect(await page.evaluate(() => (window as unknown as { undoOn: number }).undoOn)).toBe(0);
       // The pair on screen can still be answered: kept on the device for store A's server.
       await page.keyboard.press('ArrowRight');
       await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer waiting to be sent');

@@ -298,7 +298,9 @@ class App {
    */
   private undoEnded(): boolean {
     const last = this.history[this.history.length - 1];
-    return this.connState === 'ended' && last !== undefined && this.counted.has(last.labelId);
+    // endedBefore, not connState: the page looks for the server again every few seconds
+    // ("connecting" in between), and Undo must not come back for those moments.
+    return this.endedBefore && last !== undefined && this.counted.has(last.labelId);
   }
 
   private updateName(): void {
