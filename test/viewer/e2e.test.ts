@@ -799,6 +799,42 @@ describe('viewer in headless Chromium', () => {
     });
   });
 
+  it('two teachers on one pair (overlap 2): agreement without κ from one comparison, and at the end every page shows the last counts', async () => {
+    const store = newStore(1);
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, overlap: 2 });
+    const a = await openPage(server.url, 'alice');
+    const b = await openPage(server.url, 'bob');
+    try {
+      const pa = await waitReady(a.page);
+      const pb = await waitReady(b.page);
+      expect(pb.pairId).toBe(pa.pairId);
+      // They disagree: each says the pair's first clip is better, and the other the second.
+      await a.page.keyboard.press(pa.leftIs === 'a' ? 'ArrowLeft' : 'ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      await a.page.waitForFunction(() => document.getElementById('p-waiting')?.textContent === '1');
+      await b.page.keyboard.press(pb.leftIs === 'a' ? 'ArrowRight' : 'ArrowLeft');
+      await waitFor(() => store.counts().labels === 2);
+      await b.page.waitForFunction(() => document.getElementById('p-agree-val')?.textContent === '0 of 1 (0%)');
+      expect(await b.page.getAttribute('#p-agree', 'title')).toMatch(/shown from 10 comparisons on\. 9 more comparisons to go\.$/);
+      expect(await b.page.textContent('#p-waiting')).toBe('0');
+      // alice's page last heard "1 waiting" (her own answer's progress); the server's last progress corrects it.
+      expect(await a.page.textContent('#p-waiting')).toBe('1');
+      await server.close();
+      for (const { page } of [a, b]) {
+        await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+        expect(await page.textContent('#p-waiting')).toBe('0');
+        expect(await page.textContent('#p-total')).toBe('2');
+      }
+      expect(await a.page.textContent('#p-agree-val')).toBe('0 of 1 (0%)');
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    } finally {
+      await a.ctx.close();
+      await b.ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('the name dialog keeps the keyboard in it: Tab and Shift+Tab go round its controls, the page behind is inert', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
