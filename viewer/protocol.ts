@@ -151,6 +151,13 @@ export interface WelcomeMsg {
   /** Where `heron_save` writes the config. */
   readonly heronPath: string;
   readonly maxCommentChars: number;
+  /**
+   * Which label store this server serves (storeIdOf: a hash of its path, as /healthz gives it);
+   * absent from older servers. The page tags what it keeps in its outbox with it and sends those
+   * entries to a server of the same store only, so an answer or undo kept after one session ended
+   * never reaches another session's server on the same address.
+   */
+  readonly storeId?: string;
 }
 
 /**
@@ -633,6 +640,7 @@ function validateServer(o: Obj): ServerMessage {
         insight: bool(o, 'insight', 'welcome'),
         heronPath: str(o, 'heronPath', 'welcome', { max: 4096 }) as string,
         maxCommentChars: num(o, 'maxCommentChars', 'welcome', { int: true, min: 0 }) as number,
+        ...(o.storeId === undefined ? {} : { storeId: str(o, 'storeId', 'welcome', { max: 128, min: 1, pattern: ID_PATTERN }) as string }),
       };
     }
     case 'model':

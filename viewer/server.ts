@@ -427,6 +427,19 @@ export class ViewerServer {
     // Pages are told the server is going away (close code 1001, which the page shows as the end of
     // the session) and get a moment to answer the close handshake before the sockets are cut.
     const open = [...this.sessions];
+    // A last progress to every page first: each page is sent progress only after its own requests,
+    // so without it a teacher's page ends on the counts of its own last answer (e.g. "Pairs
+    // waiting 1" after another teacher answered the last pair).
+    for (const s of open) {
+      if (!s.authed) continue;
+      try {
+        this.sendProgress(s);
+      } catch (e) {
+        // e.g. the store was closed first: the pages keep their last counts.
+        this.logger.warn(`viewer: the last progress update failed: ${(e as Error).message}`);
+        break;
+      }
+    }
     const closed = Promise.all(open.map((s) => new Promise<void>((res) => (s.ws.readyState === s.ws.CLOSED ? res() : s.ws.once('close', () => res())))));
     for (const s of open) {
       if (s.helloTimer) clearTimeout(s.helloTimer);
@@ -496,13 +509,26 @@ export class ViewerServer {
     const ext = extname(file).toLowerCase();
     const accepts = String(req.headers['accept-encoding'] ?? '');
     const gz = `${file}.gz`;
-    const useGz = /\bgzip\b/.test(accepts) && (ext === '.wasm' || ext === '.js') && existsSync(gz);
+    const hasGz = (ext === '.wasm' || ext === '.js') && existsSync(gz);
+    const useGz = hasGz && /\bgzip\b/.test(accepts);
     const send = useGz ? gz : file;
-    const size = statSync(send).size;
+    const st = statSync(send);
+    // A validator, so a page revalidating (Cache-Control no-cache) gets 304 instead of the whole
+    // file again: the 2.3 MB physics engine is downloaded once per version, not on every load.
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${useGz ? '-gz' : ''}"`;
+    const cache = { 'Cache-Control': 'no-cache', ETag: etag, ...(hasGz ? { Vary: 'Accept-Encoding' } : {}) };
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+      this.headers(res, MIME[ext], cache);
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
     this.headers(res, MIME[ext], {
-      'Content-Length': String(size),
-      'Cache-Control': 'no-cache',
-      ...(useGz ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
+      'Content-Length': String(st.size),
+      ...cache,
+      // The size after decoding, so the page can show how far a download of a gzipped file is.
+      ...(useGz ? { 'Content-Encoding': 'gzip', 'X-Uncompressed-Length': String(statSync(file).size) } : {}),
     });
     res.statusCode = 200;
     if (req.method === 'HEAD') {
@@ -653,6 +679,7 @@ export class ViewerServer {
           insight: this.insight !== undefined,
           heronPath: this.heronOut,
           maxCommentChars: MAX_COMMENT_CHARS,
+          storeId: storeIdOf(this.store.path),
         });
         this.sendProgress(s);
         return;

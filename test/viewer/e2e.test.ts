@@ -636,6 +636,79 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it('after the session ends, saved answers cannot be undone (says why); what is kept on the device goes only to a server of its own store, not to another session on the same port', async () => {
+    const storeA = newStore();
+    let server = await ViewerServer.start({ store: storeA, env, port: 0, staticDir: site });
+    const port = server.boundPort;
+    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    const storeB = newStore(); // the same pairs (same ids) in another store: a new run on the same port
+    try {
+      const first = await waitReady(page);
+      await page.keyboard.press('ArrowLeft');
+      await waitFor(() => storeA.counts().labels === 1);
+      const second = await waitReady(page, first.pairId);
+      await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
+      expect(await page.isEnabled('#undo')).toBe(true);
+      await server.close();
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      // The saved answer may be in training already: Undo is off, and says why (button title; Z gives a toast).
+      await page.waitForFunction(() => (document.getElementById('undo') as HTMLButtonElement).disabled);
+      expect(await page.getAttribute('#undo', 'title')).toBe(
+        'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.',
+      );
+      await page.keyboard.press('z');
+      await page.waitForFunction(() => /cannot be undone now/.test(document.getElementById('toast')?.textContent ?? ''));
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(0);
+      // It stays off while the page looks for the server again (every 4 s, "connecting…" in between).
+      await page.evaluate(() => {
+        const w = window as unknown as { undoOn: number; retried: boolean };
+        w.undoOn = 0;
+        w.retried = false;
+        const undo = document.getElementById('undo') as HTMLButtonElement;
+        new MutationObserver(() => {
+          if (!undo.disabled) w.undoOn++;
+        }).observe(undo, { attributes: true });
+        new MutationObserver(() => {
+          if (document.getElementById('conn')?.textContent === 'connecting…') w.retried = true;
+        }).observe(document.getElementById('conn') as HTMLElement, { childList: true, characterData: true, subtree: true });
+      });
+      await page.waitForFunction(() => (window as unknown as { retried: boolean }).retried && document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+      expect(await page.evaluate(() => (window as unknown as { undoOn: number }).undoOn)).toBe(0);
+      // The pair on screen can still be answered: kept on the device for store A's server.
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer waiting to be sent');
+      // A different session (another store) on the same port: the answer is not sent to it.
+      server = await ViewerServer.start({ store: storeB, env, port, staticDir: site });
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected', null, { timeout: 20_000 });
+      await page.waitForFunction(
+        () => document.getElementById('p-outbox')?.textContent === '1 answer of an earlier labelling session is kept on this device for its own server (not sent to this one)',
+      );
+      // Answer a pair of this session: its ack comes after anything sent before it on the socket.
+      const inB = await waitReady(page);
+      await page.keyboard.press('ArrowDown');
+      await waitFor(() => storeB.counts().labels === 1);
+      await page.waitForFunction(() => document.getElementById('p-session')?.textContent === '2');
+      expect(storeB.labels()).toMatchObject([{ pairId: inB.pairId, kind: 'preference', probFirst: 0.5 }]);
+      expect(storeB.getLabel(storeA.labels()[0].id)).toBeUndefined();
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
+      // Store A's server back on the port: the kept answer is stored there, where it belongs.
+      await server.close();
+      server = await ViewerServer.start({ store: storeA, env, port, staticDir: site });
+      await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      const labelsA = storeA.labels();
+      expect(labelsA.map((l) => l.pairId)).toEqual([first.pairId, second.pairId]);
+      expect(labelsA[1]).toMatchObject({ teacher: 'human:bob', probFirst: second.leftIs === 'a' ? 0 : 1 });
+      expect(storeB.counts().labels).toBe(1);
+      expect(await page.isHidden('#p-outbox')).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      storeA.close();
+      storeB.close();
+    }
+  });
+
   it('says so when the server stops while a pair is on screen (once, not at every retry); the pair can still be answered', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
@@ -663,6 +736,146 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowLeft');
       expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
       expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('on a slow network says how far the physics engine download is, and a reload revalidates it instead of downloading it again', async () => {
+    await withPage('alice', async ({ page: first }) => {
+      const url = first.url();
+      const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+      try {
+        await ctx.addInitScript(() => {
+          localStorage.setItem('prefrl.name', JSON.stringify('bob'));
+          // Every text the overlay shows, in order.
+          const w = window as unknown as { overlayTexts: string[] };
+          w.overlayTexts = [];
+          new MutationObserver(() => {
+            const t = document.getElementById('overlay')?.textContent ?? '';
+            if (w.overlayTexts[w.overlayTexts.length - 1] !== t) w.overlayTexts.push(t);
+          }).observe(document, { childList: true, characterData: true, subtree: true });
+        });
+        const page = await ctx.newPage();
+        const cdp = await ctx.newCDPSession(page);
+        await cdp.send('Network.enable');
+        // 2 MB/s: the 2.3 MB gzipped engine takes about 1.2 s.
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 2_000_000, uploadThroughput: 2_000_000 });
+        const wasm: Promise<{ asked: string | null; etag: string; body: number }>[] = [];
+        page.on('response', (r) => {
+          if (r.url().endsWith('/mujoco.wasm')) {
+            wasm.push(
+              Promise.all([r.request().allHeaders(), r.allHeaders(), r.request().sizes()]).then(([req, res, sizes]) => ({
+                asked: req['if-none-match'] ?? null,
+                etag: res.etag,
+                body: sizes.responseBodySize,
+              })),
+            );
+          }
+        });
+        await page.goto(url);
+        await waitReady(page);
+        const texts = await page.evaluate(() => (window as unknown as { overlayTexts: string[] }).overlayTexts);
+        const loading = texts.filter((t) => t.startsWith('Loading the physics engine'));
+        expect(loading[0]).toBe('Loading the physics engine (MuJoCo): a one-off download: the browser keeps it for next time…');
+        const shares = loading.map((t) => /: (\d+)%, a one-off 2\.3 MB download: the browser keeps it for next time…$/.exec(t)).filter((m) => m !== null).map((m) => Number(m[1]));
+        // Several steps on the way, in order.
+        expect(shares.filter((p) => p > 0 && p < 100).length).toBeGreaterThanOrEqual(3);
+        expect([...shares].sort((a, b) => a - b)).toEqual(shares);
+        expect(loading.at(-1)).toBe('Loading the physics engine (MuJoCo): downloaded, starting it…');
+        const [got] = await Promise.all(wasm);
+        expect(got).toMatchObject({ asked: null, body: 2_320_080 });
+        // A reload: the browser asks whether its copy is current (ETag), the server says it is
+        // (304), and nothing is downloaded again.
+        await page.reload();
+        await waitReady(page);
+        const [, again] = await Promise.all(wasm);
+        expect(again).toEqual({ asked: got.etag, etag: got.etag, body: 0 });
+      } finally {
+        await ctx.close();
+      }
+    });
+  });
+
+  it('two teachers on one pair (overlap 2): agreement without κ from one comparison, and at the end every page shows the last counts', async () => {
+    const store = newStore(1);
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, overlap: 2 });
+    const a = await openPage(server.url, 'alice');
+    const b = await openPage(server.url, 'bob');
+    try {
+      const pa = await waitReady(a.page);
+      const pb = await waitReady(b.page);
+      expect(pb.pairId).toBe(pa.pairId);
+      // They disagree: each says the pair's first clip is better, and the other the second.
+      await a.page.keyboard.press(pa.leftIs === 'a' ? 'ArrowLeft' : 'ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      await a.page.waitForFunction(() => document.getElementById('p-waiting')?.textContent === '1');
+      await b.page.keyboard.press(pb.leftIs === 'a' ? 'ArrowRight' : 'ArrowLeft');
+      await waitFor(() => store.counts().labels === 2);
+      await b.page.waitForFunction(() => document.getElementById('p-agree-val')?.textContent === '0 of 1 (0%)');
+      expect(await b.page.getAttribute('#p-agree', 'title')).toMatch(/shown from 10 comparisons on\. 9 more comparisons to go\.$/);
+      expect(await b.page.textContent('#p-waiting')).toBe('0');
+      // alice's page last heard "1 waiting" (her own answer's progress); the server's last progress corrects it.
+      expect(await a.page.textContent('#p-waiting')).toBe('1');
+      await server.close();
+      for (const { page } of [a, b]) {
+        await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
+        expect(await page.textContent('#p-waiting')).toBe('0');
+        expect(await page.textContent('#p-total')).toBe('2');
+      }
+      expect(await a.page.textContent('#p-agree-val')).toBe('0 of 1 (0%)');
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    } finally {
+      await a.ctx.close();
+      await b.ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
+  it('the name dialog keeps the keyboard in it: Tab and Shift+Tab go round its controls, the page behind is inert', async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+    const page = await ctx.newPage();
+    const focused = () => page.evaluate(() => (document.activeElement === document.body ? 'body' : (document.activeElement?.id || document.activeElement?.textContent || '?')));
+    try {
+      await page.goto(server.url);
+      await page.waitForSelector('#modal:not(.hidden)');
+      expect(await focused()).toBe('modal-input');
+      // The first name: the text box and Continue (Cancel is hidden), round and round both ways.
+      const forward: string[] = [];
+      for (let k = 0; k < 4; k++) {
+        await page.keyboard.press('Tab');
+        forward.push(await focused());
+      }
+      expect(forward).toEqual(['Continue', 'modal-input', 'Continue', 'modal-input']);
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('Continue');
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('modal-input');
+      expect(await page.$eval('main', (m) => (m as HTMLElement).inert)).toBe(true);
+      expect(await page.$eval('header', (m) => (m as HTMLElement).inert)).toBe(true);
+      await page.fill('#modal-input', 'alice');
+      await page.keyboard.press('Enter');
+      await waitReady(page);
+      expect(await page.$eval('main', (m) => (m as HTMLElement).inert)).toBe(false);
+      // A rename: Cancel is in the round too; Esc closes it and the page takes keys again.
+      await page.click('#rename');
+      await page.waitForSelector('#modal:not(.hidden)');
+      const round: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        await page.keyboard.press('Tab');
+        round.push(await focused());
+      }
+      expect(round).toEqual(['modal-cancel', 'Continue', 'modal-input']);
+      await page.keyboard.press('Escape');
+      expect(await page.isHidden('#modal')).toBe(true);
+      expect(await page.$eval('header', (m) => (m as HTMLElement).inert)).toBe(false);
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement !== document.body && !document.getElementById('modal')?.contains(document.activeElement))).toBe(true);
     } finally {
       await ctx.close();
       await server.close();

@@ -145,6 +145,7 @@ describe('server messages', () => {
     { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, fraction: 0.5, kappa: -0.25 } },
     { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 1, fraction: 0.5, kappa: -0.25 } },
     { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 1, comparisons: 1, fraction: 1, kappa: null } },
+    { type: 'welcome', v: 1, envId: 'reacher', goal: 'reach', terms: [], dt: 0.02, name: 'ada', overlap: 2, insight: true, heronPath: '/x/heron.json', maxCommentChars: 2000, storeId: '0123456789abcdef' },
   ];
 
   it('accepts a valid message of every kind and round-trips it', () => {
@@ -171,6 +172,9 @@ describe('server messages', () => {
       { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 3, fraction: 0.5 } },
       { type: 'progress', teacher: 1, total: 3, waiting: 9, agreement: { pairs: 2, comparisons: 2, agreeing: 0.5, fraction: 0.5 } },
       { type: 'mystery' },
+      { ...(valid[0] as object), storeId: '' },
+      { ...(valid[0] as object), storeId: 7 },
+      { ...(valid[0] as object), storeId: 'a b<script>' },
     ];
     for (const m of broken) expect(parseServerMessage(JSON.stringify(m)).ok, JSON.stringify(m).slice(0, 80)).toBe(false);
     const r = parseServerMessage(JSON.stringify({ ...valid[1], model: { kind: 'xml', name: 'r', xml: '<mujoco/>', floorGrid: 1 } }));

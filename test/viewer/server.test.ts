@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
@@ -367,6 +368,103 @@ describe('labelling protocol', () => {
     await s.close();
     expect(await c.closed()).toBe(SHUTDOWN_CODE);
     expect(await reason).toBe(SHUTDOWN_REASON);
+  });
+
+  it('close() first sends every page a last progress: a teacher who answered before another ends on the final counts, not "1 waiting"', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store);
+    const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
+    await a.hello({ name: 'ada' });
+    await b.hello({ name: 'bob' });
+    await a.answerNext({ name: 'ada', labelId: 'h-a000000000000001', choice: 'left', responseMs: 10 });
+    await b.answerNext({ name: 'bob', labelId: 'h-b000000000000001', choice: 'left', responseMs: 10 });
+    const progressOf = (c: TestClient) => c.received.filter((m): m is Extract<typeof m, { type: 'progress' }> => m.type === 'progress');
+    // Wait until bob's answer's progress (0 waiting) has arrived; ada's page last heard of 1 waiting.
+    while (progressOf(b).at(-1)?.waiting !== 0) await b.next('progress');
+    expect(progressOf(a).at(-1)).toMatchObject({ teacher: 1, total: 1, waiting: 1 });
+    const before = progressOf(a).length;
+    await s.close();
+    expect(await a.closed()).toBe(SHUTDOWN_CODE);
+    expect(progressOf(a).length).toBe(before + 1);
+    expect(progressOf(a).at(-1)).toEqual({ type: 'progress', teacher: 1, total: 2, waiting: 0, agreement: null });
+    expect(progressOf(b).at(-1)).toEqual({ type: 'progress', teacher: 1, total: 2, waiting: 0, agreement: null });
+    // The last message before the close is that progress.
+    expect(a.received.at(-1)?.type).toBe('progress');
+  });
+
+  it('close() with the store already closed still closes every page (the last progress is skipped)', async () => {
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    store.putPairs(pairs.slice(0, 1));
+    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
+    const c = await TestClient.open(s.url);
+    await c.hello({ name: 'ada' });
+    await c.next('progress');
+    const count = c.received.length;
+    store.close();
+    await s.close();
+    expect(await c.closed()).toBe(SHUTDOWN_CODE);
+    expect(c.received.length).toBe(count);
+  });
+
+  it('welcome names the store (the hash /healthz gives): the same for a server restarted on it, another for another store', async () => {
+    const store = newStore();
+    const s = await start(store);
+    const c = await TestClient.open(s.url);
+    const w = await c.hello({ name: 'ada' });
+    const health = JSON.parse((await rawGet(s.boundPort, '/healthz')).body) as { storeId: string };
+    expect(w.storeId).toMatch(/^[0-9a-f]{16}$/);
+    expect(w.storeId).toBe(health.storeId);
+    c.close();
+    await s.close();
+    const again = await start(store);
+    const c2 = await TestClient.open(again.url);
+    expect((await c2.hello({ name: 'ada' })).storeId).toBe(w.storeId);
+    c2.close();
+    const other = await start(newStore());
+    const c3 = await TestClient.open(other.url);
+    expect((await c3.hello({ name: 'ada' })).storeId).not.toBe(w.storeId);
+    c3.close();
+  });
+
+  it('static files carry an ETag: a revalidation gets 304 without the body; a gzipped file says its decoded size', async () => {
+    const big = join(dir, 'site-etag');
+    mkdirSync(big, { recursive: true });
+    writeFileSync(join(big, 'index.html'), '<!doctype html><title>t</title>');
+    const wasm = Buffer.alloc(5000, 7);
+    writeFileSync(join(big, 'mujoco.wasm'), wasm);
+    writeFileSync(join(big, 'mujoco.wasm.gz'), gzipSync(wasm));
+    const store = newStore();
+    const s = await start(store, { staticDir: big });
+    const port = s.boundPort;
+    const plain = await rawGet(port, '/mujoco.wasm');
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-length']).toBe('5000');
+    expect(plain.headers['x-uncompressed-length']).toBeUndefined();
+    expect(plain.headers.vary).toBe('Accept-Encoding');
+    const etag = String(plain.headers.etag);
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    const gz = await rawGet(port, '/mujoco.wasm', { 'Accept-Encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers['content-length']).toBe(String(gzipSync(wasm).length));
+    expect(gz.headers['x-uncompressed-length']).toBe('5000');
+    const gzTag = String(gz.headers.etag);
+    expect(gzTag).toMatch(/-gz"$/);
+    const hit = await rawGet(port, '/mujoco.wasm', { 'If-None-Match': etag });
+    expect(hit.status).toBe(304);
+    expect(hit.body).toBe('');
+    expect(hit.headers.etag).toBe(etag);
+    expect(hit.headers['x-content-type-options']).toBe('nosniff');
+    // The gzipped copy's tag does not validate the plain file, and a stale tag gets the file.
+    expect((await rawGet(port, '/mujoco.wasm', { 'If-None-Match': gzTag })).status).toBe(200);
+    expect((await rawGet(port, '/mujoco.wasm', { 'If-None-Match': '"0-0", ' + gzTag, 'Accept-Encoding': 'gzip' })).status).toBe(304);
+    const stale = await rawGet(port, '/mujoco.wasm', { 'If-None-Match': '"1-1"' });
+    expect(stale.status).toBe(200);
+    expect(stale.body.length).toBe(5000);
+    // index.html: no gzip copy, no Vary.
+    const page = await rawGet(port, '/');
+    expect(page.headers.vary).toBeUndefined();
+    expect((await rawGet(port, '/', { 'If-None-Match': String(page.headers.etag) })).status).toBe(304);
   });
 
   it('pushes a pair to an idle page as soon as one is stored', async () => {

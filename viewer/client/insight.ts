@@ -8,36 +8,64 @@ import type { InsightMsg } from '../protocol.js';
 const LEFT = '#5aa9e6';
 const RIGHT = '#e36f8f';
 
-/** Draw both reward curves (left blue, right pink) on a shared y range with a zero line. */
-export function drawCurves(canvas: HTMLCanvasElement, left: readonly number[], right: readonly number[]): void {
+/** Where drawCurves put the plot, in canvas pixels (the axis labels are outside it). */
+export interface CurvesLayout {
+  readonly left: number;
+  readonly right: number;
+  readonly top: number;
+  readonly bottom: number;
+  /** The y range drawn (it always holds 0). */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+const FONT_PX = 11;
+/** Gap between the canvas edge, the labels and the plot, px. */
+const GAP = 4;
+
+/**
+ * Draw both reward curves (left blue, right pink: the page's legend names them) on a shared y range
+ * with a zero line. The labels sit in margins of their own inside the canvas: the range's ends and
+ * 0 on the left of the plot, the first and last step below it, so none is cut at the canvas edge
+ * or drawn over a curve. Returns the layout, or null when there is nothing to draw.
+ */
+export function drawCurves(canvas: HTMLCanvasElement, left: readonly number[], right: readonly number[]): CurvesLayout | null {
   const ctx = canvas.getContext('2d');
-  if (!ctx) return;
+  if (!ctx) return null;
   const w = canvas.width;
   const h = canvas.height;
   ctx.clearRect(0, 0, w, h);
   const all = [...left, ...right];
-  if (all.length === 0) return;
+  if (all.length === 0) return null;
   let lo = Math.min(0, ...all);
   let hi = Math.max(0, ...all);
   if (hi - lo < 1e-9) {
     hi += 1;
     lo -= 1;
   }
-  const pad = 6;
-  const y = (v: number) => pad + (h - 2 * pad) * (1 - (v - lo) / (hi - lo));
+  ctx.font = `${FONT_PX}px system-ui, sans-serif`;
+  const hiText = hi.toFixed(2);
+  const loText = lo.toFixed(2);
+  const labelW = Math.ceil(Math.max(ctx.measureText(hiText).width, ctx.measureText(loText).width, ctx.measureText('0').width));
+  const layout: CurvesLayout = { left: GAP + labelW + GAP, right: w - GAP, top: GAP, bottom: h - GAP - FONT_PX - GAP, lo, hi };
+  const { left: x0, right: x1, top: y0, bottom: y1 } = layout;
+  const y = (v: number) => y0 + (y1 - y0) * (1 - (v - lo) / (hi - lo));
   ctx.strokeStyle = '#3a4452';
   ctx.lineWidth = 1;
   ctx.beginPath();
-  ctx.moveTo(0, y(0));
-  ctx.lineTo(w, y(0));
+  ctx.moveTo(x0, y(0));
+  ctx.lineTo(x1, y(0));
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x0, y1);
   ctx.stroke();
+  const steps = Math.max(left.length, right.length);
   const line = (vals: readonly number[], colour: string) => {
     if (vals.length === 0) return;
     ctx.strokeStyle = colour;
     ctx.lineWidth = 2;
     ctx.beginPath();
     vals.forEach((v, i) => {
-      const x = vals.length === 1 ? w / 2 : (i / (vals.length - 1)) * (w - 2 * pad) + pad;
+      const x = steps === 1 ? (x0 + x1) / 2 : x0 + (i / (steps - 1)) * (x1 - x0);
       if (i === 0) ctx.moveTo(x, y(v));
       else ctx.lineTo(x, y(v));
     });
@@ -46,9 +74,25 @@ export function drawCurves(canvas: HTMLCanvasElement, left: readonly number[], r
   line(left, LEFT);
   line(right, RIGHT);
   ctx.fillStyle = '#94a0b2';
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.fillText(`${hi.toFixed(2)}`, 4, 12);
-  ctx.fillText(`${lo.toFixed(2)}`, 4, h - 4);
+  // The y range, right-aligned against the plot: the top value hangs from the plot's top, the
+  // bottom one stands on its bottom, 0 at its line when it is clear of both.
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'top';
+  ctx.fillText(hiText, x0 - GAP, y0);
+  ctx.textBaseline = 'bottom';
+  ctx.fillText(loText, x0 - GAP, y1);
+  const yZero = y(0);
+  if (yZero - y0 > FONT_PX * 1.5 && y1 - yZero > FONT_PX * 1.5) {
+    ctx.textBaseline = 'middle';
+    ctx.fillText('0', x0 - GAP, yZero);
+  }
+  // The steps, under the plot.
+  ctx.textBaseline = 'bottom';
+  ctx.textAlign = 'left';
+  ctx.fillText('step 0', x0, h - GAP);
+  ctx.textAlign = 'right';
+  ctx.fillText(`step ${Math.max(0, steps - 1)}`, x1, h - GAP);
+  return layout;
 }
 
 const CHOICE_TEXT: Record<InsightMsg['choice'], string> = {

@@ -5,7 +5,9 @@
  * (when the server has one) and the HERON page.
  */
 import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
+import { agreementText } from './agreement.js';
 import { HeronPanel } from './heron.js';
+import { engineLoadingText } from './loading.js';
 import { drawCurves, insightText } from './insight.js';
 import { Connection, type ConnectionState, newLabelId } from './net.js';
 import { type Clip, mujoco, ReplayModel } from './replay.js';
@@ -63,7 +65,7 @@ class App {
    * names the answer's teacher, which is not the current name after a rename (entries saved
    * before the field have none and use the current name).
    */
-  private history: { labelId: string; pairId: string; name?: string }[] = load(sessionStorage, HISTORY_KEY, []);
+  private history: { labelId: string; pairId: string; name?: string; forStore?: string }[] = load(sessionStorage, HISTORY_KEY, []);
   /** Labels of this session the server acknowledged. */
   private counted = new Set<string>(load<string[]>(sessionStorage, COUNTED_KEY, []));
   private pairQueue: Promise<void> = Promise.resolve();
@@ -75,6 +77,8 @@ class App {
   /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
   private lastInput: 'key' | 'pointer' = 'pointer';
   private keyboardFocus: EventTarget | null = null;
+  /** The physics engine is being downloaded (its progress goes to the overlay). */
+  private engineLoading = false;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -182,7 +186,7 @@ class App {
       if (e.key === 'Escape' && this.canCancelModal()) {
         e.preventDefault();
         this.closeModal();
-      }
+      } else if (e.key === 'Tab') this.trapTab(e);
       return;
     }
     const t = e.target as HTMLElement | null;
@@ -279,7 +283,24 @@ class App {
   }
 
   private updateUndo(): void {
-    $<HTMLButtonElement>('undo').disabled = this.history.length === 0;
+    const b = $<HTMLButtonElement>('undo');
+    const ended = this.undoEnded();
+    b.disabled = this.history.length === 0 || ended;
+    b.title = ended ? UNDO_ENDED : 'Undo your last answer (Z)';
+  }
+
+  /**
+   * The session has ended and the last answer was stored by its server: it may already be in
+   * training (a `train --teacher human` run takes its answers as the session ends), so an undo
+   * could not succeed, and queued on this device it would wait for a later server. Undo comes
+   * back when the server does. An answer given after the end (still on this device) can be undone:
+   * the undo waits with it.
+   */
+  private undoEnded(): boolean {
+    const last = this.history[this.history.length - 1];
+    // endedBefore, not connState: the page looks for the server again every few seconds
+    // ("connecting" in between), and Undo must not come back for those moments.
+    return this.endedBefore && last !== undefined && this.counted.has(last.labelId);
   }
 
   private updateName(): void {
@@ -289,7 +310,12 @@ class App {
 
   private showOutbox(n: number): void {
     const e = $('p-outbox');
-    e.textContent = `${unsentText(this.conn.outbox.list())} waiting to be sent`;
+    const { here, elsewhere } = this.conn.split();
+    const parts: string[] = [];
+    if (here.length > 0) parts.push(`${unsentText(here)} waiting to be sent`);
+    // Kept for the server of another labelling session (another store on this address): never sent here.
+    if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
+    e.textContent = parts.join(' · ');
     e.classList.toggle('hidden', n === 0);
   }
 
@@ -305,6 +331,7 @@ class App {
     err.classList.toggle('hidden', !error);
     $('modal-cancel').classList.toggle('hidden', !this.canCancelModal());
     $('modal').classList.remove('hidden');
+    this.setBehindInert(true);
     input.focus();
   }
 
@@ -330,6 +357,26 @@ class App {
     if (!this.current) this.requestNext();
   }
 
+  /**
+   * Tab and Shift+Tab stay in the open dialog, going round its controls (the page behind is inert
+   * too, so neither the keyboard nor a screen reader's cursor reaches it).
+   */
+  private trapTab(e: KeyboardEvent): void {
+    const items = [...$('modal').querySelectorAll<HTMLElement>('input, button, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')].filter(
+      (el) => !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0,
+    );
+    e.preventDefault();
+    if (items.length === 0) return;
+    const i = items.indexOf(document.activeElement as HTMLElement);
+    const next = e.shiftKey ? (i <= 0 ? items.length - 1 : i - 1) : i < 0 || i === items.length - 1 ? 0 : i + 1;
+    items[next].focus();
+  }
+
+  /** The page behind the dialog: out of reach (focus, clicks, screen readers) while it is open. */
+  private setBehindInert(on: boolean): void {
+    for (const el of document.querySelectorAll<HTMLElement>('body > header, body > main')) el.inert = on;
+  }
+
   /** A change of name can be called off (the name stays); the first name and a token cannot. */
   private canCancelModal(): boolean {
     return this.modal === 'name' && this.name !== null;
@@ -341,6 +388,7 @@ class App {
     // pressed at once (z to undo, an arrow to answer) would be taken as typing into it.
     $<HTMLInputElement>('modal-input').blur();
     $('modal').classList.add('hidden');
+    this.setBehindInert(false);
   }
 
   // ------------------------------------------------------------------ protocol
@@ -350,6 +398,7 @@ class App {
     if (s === 'ended') this.endedBefore = true;
     else if (s === 'open') this.endedBefore = false;
     this.connState = s;
+    this.updateUndo();
     const c = $('conn');
     c.className = `conn ${s}`;
     c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : 'offline';
@@ -376,16 +425,25 @@ class App {
 
   /** What the page says once the server has said it is stopping. */
   private endedText(): string {
-    const unsent = this.conn.outbox.list();
+    const unsent = this.conn.split().here;
+    const noUndo = this.undoEnded() ? ' Saved answers can no longer be undone from this page.' : '';
     return unsent.length > 0
-      ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.`
-      : 'The labelling session has ended: thank you! Every answer you gave is saved. You can close this page (it reconnects by itself if the server comes back).';
+      ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.${noUndo}`
+      : `The labelling session has ended: thank you! Every answer you gave is saved.${noUndo} You can close this page (it reconnects by itself if the server comes back).`;
   }
 
   private onMessage(m: ServerMessage): void {
     switch (m.type) {
-      case 'welcome':
+      case 'welcome': {
         this.welcome = m;
+        // Answers of another session's store cannot be undone through this server.
+        const store = this.conn.store;
+        if (store !== null && this.history.some((h) => h.forStore !== undefined && h.forStore !== store)) {
+          this.history = this.history.filter((h) => h.forStore === undefined || h.forStore === store);
+          save(sessionStorage, HISTORY_KEY, this.history);
+          this.updateUndo();
+        }
+        this.showOutbox(this.conn.outbox.size);
         $('goal').textContent = m.goal;
         document.title = `prefrl · ${m.envId}`;
         this.heron.setTerms(m.terms);
@@ -400,6 +458,7 @@ class App {
           this.openModal('name');
         } else if (!this.current || this.current.pair.preview) this.requestNext();
         break;
+      }
       case 'model':
         this.payloads.set(m.modelId, m.model);
         break;
@@ -423,6 +482,7 @@ class App {
           this.counted.add(m.labelId);
           save(sessionStorage, COUNTED_KEY, [...this.counted]);
           $('p-session').textContent = String(this.counted.size);
+          this.updateUndo();
         }
         break;
       case 'undone':
@@ -440,12 +500,9 @@ class App {
         $('p-waiting').textContent = String(m.waiting);
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
-          const { fraction, comparisons, agreeing, kappa: k } = m.agreement;
-          const share = fraction === null ? '' : `${Math.round(fraction * 100)}%`;
-          $('p-agree-val').textContent =
-            fraction === null
-              ? '– (no overlap yet)'
-              : `${agreeing === undefined ? `${share} of ${comparisons}` : `${agreeing} of ${comparisons} (${share})`}${k === undefined || k === null ? '' : `, κ ${k.toFixed(2)}`}`;
+          const { text, title } = agreementText(m.agreement);
+          $('p-agree-val').textContent = text;
+          $('p-agree').title = title;
         }
         break;
       }
@@ -499,8 +556,17 @@ class App {
     if (have) return have;
     const payload = this.payloads.get(modelId);
     if (!payload) throw new Error(`model ${modelId} was not sent`);
-    this.overlay('Loading the physics engine…');
-    const mj = await mujoco();
+    this.overlay(engineLoadingText(null));
+    this.engineLoading = true;
+    let mj;
+    try {
+      mj = await mujoco((p) => {
+        // Only while the loading message is still what the page shows (not an ended session's).
+        if (this.engineLoading && $('overlay').textContent?.startsWith('Loading the physics engine')) this.overlay(engineLoadingText(p));
+      });
+    } finally {
+      this.engineLoading = false;
+    }
     const m = ReplayModel.compile(mj, payload);
     for (const line of m.skippedTextures) console.warn(`[prefrl viewer] ${payload.name}: ${line}`);
     this.compiled.set(modelId, m);
@@ -544,7 +610,7 @@ class App {
     };
     this.flash(choice);
     this.conn.enqueue(msg);
-    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name });
+    this.history.push({ labelId: msg.labelId, pairId: msg.pairId, name: msg.name, ...(this.conn.store !== null ? { forStore: this.conn.store } : {}) });
     if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
@@ -557,6 +623,10 @@ class App {
   }
 
   private undo(): void {
+    if (this.undoEnded()) {
+      this.toast(UNDO_ENDED, true);
+      return;
+    }
     const last = this.history.pop();
     const name = last?.name ?? this.name;
     if (!last || !name) {
@@ -565,11 +635,14 @@ class App {
     }
     save(sessionStorage, HISTORY_KEY, this.history);
     this.updateUndo();
-    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name });
+    // The undo goes where its answer went: to a server of the answer's store only.
+    this.conn.enqueue({ type: 'undo', labelId: last.labelId, name }, last.forStore ?? this.conn.store);
     this.undoing = last.labelId;
     this.overlay('Undoing…');
   }
 }
+
+const UNDO_ENDED = 'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.';
 
 /** A control that Space presses when it has the keyboard's focus. */
 function pressable(t: HTMLElement): boolean {

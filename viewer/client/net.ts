@@ -7,6 +7,14 @@
  * entries leave it only on `ack` / `undone` or a permanent error about them. The server
  * stores labels idempotently by id, so a re-send of an answer that was stored but whose
  * acknowledgement got lost is harmless.
+ *
+ * Each entry is tagged (on this device only; the tag is not sent) with the store of the server
+ * the page was talking to when it was made (the welcome's `storeId`), and goes only to a server of
+ * that store: an answer or undo kept after a session ended is never applied by another session's
+ * server that later runs on the same address (a new run's store would answer an undo of an
+ * unknown label as done, and refuse an answer to an unknown pair). Such entries stay kept for
+ * their own server. Untagged entries (older pages) and servers that do not name their store go
+ * everywhere, as before.
  */
 import {
   type AnswerMsg,
@@ -20,6 +28,8 @@ import {
 } from '../protocol.js';
 
 export type OutboxEntry = AnswerMsg | UndoMsg;
+/** An outbox entry as kept on the device: with the store it belongs to (not sent). */
+export type KeptEntry = OutboxEntry & { readonly forStore?: string };
 /** 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back. */
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized';
 
@@ -42,26 +52,26 @@ function storage(): Storage | null {
  * localStorage first, so two tabs of one server never overwrite each other's entries.
  */
 export class Outbox {
-  private memory: OutboxEntry[] = [];
+  private memory: KeptEntry[] = [];
 
   constructor(private readonly key = OUTBOX_KEY) {
     this.memory = this.read();
   }
 
-  private read(): OutboxEntry[] {
+  private read(): KeptEntry[] {
     const st = storage();
     if (!st) return this.memory;
     const raw = st.getItem(this.key);
     if (!raw) return [];
     try {
       const parsed = JSON.parse(raw) as unknown;
-      return Array.isArray(parsed) ? parsed.filter((e): e is OutboxEntry => typeof e === 'object' && e !== null && (e.type === 'answer' || e.type === 'undo')) : [];
+      return Array.isArray(parsed) ? parsed.filter((e): e is KeptEntry => typeof e === 'object' && e !== null && (e.type === 'answer' || e.type === 'undo')) : [];
     } catch {
       return [];
     }
   }
 
-  private write(entries: OutboxEntry[]): void {
+  private write(entries: KeptEntry[]): void {
     this.memory = entries;
     try {
       storage()?.setItem(this.key, JSON.stringify(entries));
@@ -70,7 +80,7 @@ export class Outbox {
     }
   }
 
-  add(e: OutboxEntry): void {
+  add(e: KeptEntry): void {
     const entries = this.read();
     if (!entries.some((x) => x.type === e.type && x.labelId === e.labelId)) entries.push(e);
     this.write(entries);
@@ -85,7 +95,7 @@ export class Outbox {
     return kept.length !== entries.length;
   }
 
-  list(): readonly OutboxEntry[] {
+  list(): readonly KeptEntry[] {
     this.memory = this.read();
     return this.memory;
   }
@@ -113,6 +123,8 @@ export class Connection {
   private resendTimer: number | null = null;
   private seq = 1;
   private stopped = false;
+  /** The store of the server that last welcomed this page (null: none yet, or a server that does not say). */
+  private storeId: string | null = null;
   /** When each outbox entry was last sent (by labelId + type). */
   private readonly sentAt = new Map<string, number>();
 
@@ -216,25 +228,50 @@ export class Connection {
     return this.rawSend({ ...msg, seq } as ClientMessage) ? seq : null;
   }
 
-  /** Queue an answer or undo durably and send it when possible. */
-  enqueue(entry: OutboxEntry): void {
-    this.outbox.add(entry);
-    this.handlers.onOutbox(this.outbox.size);
-    if (this.isOpen) this.sendEntry(entry);
+  /** The store of the server that last welcomed this page (kept after it stops), or null. */
+  get store(): string | null {
+    return this.storeId;
   }
 
-  private sendEntry(e: OutboxEntry): void {
-    if (this.rawSend(e)) this.sentAt.set(`${e.type}:${e.labelId}`, performance.now());
+  /**
+   * Queue an answer or undo durably and send it when possible. It belongs to `forStore` (default:
+   * the store of the server that last welcomed the page, also after that server stopped).
+   */
+  enqueue(entry: OutboxEntry, forStore: string | null = this.storeId): void {
+    const kept: KeptEntry = forStore === null ? entry : { ...entry, forStore };
+    this.outbox.add(kept);
+    this.handlers.onOutbox(this.outbox.size);
+    if (this.isOpen && this.belongsHere(kept)) this.sendEntry(kept);
+  }
+
+  /** Whether an entry may go to the server the page talks to now (its own store's, or either side does not say). */
+  belongsHere(e: KeptEntry): boolean {
+    return e.forStore === undefined || this.storeId === null || e.forStore === this.storeId;
+  }
+
+  /** The kept entries of this server's session, and those kept for another session's server. */
+  split(): { here: KeptEntry[]; elsewhere: KeptEntry[] } {
+    const here: KeptEntry[] = [];
+    const elsewhere: KeptEntry[] = [];
+    for (const e of this.outbox.list()) (this.belongsHere(e) ? here : elsewhere).push(e);
+    return { here, elsewhere };
+  }
+
+  private sendEntry(e: KeptEntry): void {
+    // The tag stays on the device: the server's validator takes only the protocol's fields.
+    const { forStore: _tag, ...wire } = e;
+    if (this.rawSend(wire)) this.sentAt.set(`${e.type}:${e.labelId}`, performance.now());
   }
 
   private flush(): void {
-    for (const e of this.outbox.list()) this.sendEntry(e);
+    for (const e of this.outbox.list()) if (this.belongsHere(e)) this.sendEntry(e);
   }
 
   private resendStale(): void {
     if (!this.isOpen) return;
     const now = performance.now();
     for (const e of this.outbox.list()) {
+      if (!this.belongsHere(e)) continue;
       const t = this.sentAt.get(`${e.type}:${e.labelId}`);
       if (t === undefined || now - t > RESEND_MS) this.sendEntry(e);
     }
@@ -245,6 +282,7 @@ export class Connection {
       case 'welcome':
         this.welcomed = true;
         this.ended = false;
+        this.storeId = msg.storeId ?? null;
         this.attempt = 0;
         this.handlers.onState('open', 'connected');
         this.flush();

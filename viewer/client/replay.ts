@@ -10,18 +10,38 @@
 import loadMujoco, { type MainModule, type MjData, type MjModel } from '@mujoco/mujoco';
 import { geomDescriptors, type GeomDescriptor, type MeshData, meshData, type ModelArrays, robotRoot } from '../geoms.js';
 import { base64ToBytes, type ModelPayload } from '../protocol.js';
+import { instantiateWithProgress, type LoadProgress } from './loading.js';
 import { type GeomTexture, geomTexture, ROLE_RGB, TEXTURE_ROLES, type TextureArrays, type TextureImage, texturePixels, textureSkipReason } from '../textures.js';
 
 let modulePromise: Promise<MainModule> | null = null;
+const progressListeners = new Set<(p: LoadProgress) => void>();
 
-/** The MuJoCo module (loaded once; mujoco.wasm sits next to the bundle). */
-export function mujoco(): Promise<MainModule> {
+/**
+ * The MuJoCo module (loaded once; mujoco.wasm sits next to the bundle). With `onProgress` (the
+ * labelling page) the page downloads the WebAssembly itself and reports how far it is; without
+ * (headless rendering) MuJoCo's loader fetches it.
+ */
+export function mujoco(onProgress?: (p: LoadProgress) => void): Promise<MainModule> {
+  if (onProgress) progressListeners.add(onProgress);
   if (!modulePromise) {
-    modulePromise = loadMujoco({
-      locateFile: (path: string) => new URL(path, import.meta.url).href,
-      print: () => undefined,
-      printErr: (text: string) => console.warn(`[mujoco] ${text}`),
-    });
+    const locateFile = (path: string) => new URL(path, import.meta.url).href;
+    const base = { locateFile, print: () => undefined, printErr: (text: string) => console.warn(`[mujoco] ${text}`) };
+    if (onProgress) {
+      // MuJoCo's loader waits for instantiateWasm's callback and never hears of a failure: the
+      // failure rejects the race instead.
+      let fail: (e: unknown) => void = () => undefined;
+      const failed = new Promise<never>((_, reject) => (fail = reject));
+      const loading = loadMujoco({
+        ...base,
+        instantiateWasm: (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
+          instantiateWithProgress(locateFile('mujoco.wasm'), imports, (p) => {
+            for (const l of progressListeners) l(p);
+          }).then((r) => done(r.instance, r.module), fail);
+          return {};
+        },
+      });
+      modulePromise = Promise.race([loading, failed]).finally(() => progressListeners.clear());
+    } else modulePromise = loadMujoco(base);
   }
   return modulePromise;
 }
