@@ -857,6 +857,12 @@ export class LabelStore {
     return r?.value;
   }
 
+  /** When the store was made (meta.created_at, ISO time), if it records it. */
+  createdAt(): string | undefined {
+    const r = this.live().prepare("SELECT value FROM meta WHERE key = 'created_at'").get() as { value: string } | undefined;
+    return r?.value;
+  }
+
   /** The dataset of the offline run this store belongs to (OpenOptions.dataset), if it records one. */
   dataset(): string | undefined {
     const r = this.live().prepare("SELECT value FROM meta WHERE key = 'dataset'").get() as { value: string } | undefined;

@@ -205,9 +205,16 @@ function tokenMatches(given: string | undefined, want: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** A short id of a store path, for /healthz (the path itself is not published). */
-export function storeIdOf(path: string): string {
-  return createHash('sha256').update(resolve(path)).digest('hex').slice(0, 16);
+/**
+ * A short id of a label store, for /healthz and the welcome (the path itself is not published): a
+ * hash of its path and the time it was made, so a store made anew at the same path (a new run's
+ * labels.sqlite where an old one was deleted) is another store to a page holding answers for the old one.
+ */
+export function storeIdOf(store: Pick<LabelStore, 'path' | 'createdAt'>): string {
+  return createHash('sha256')
+    .update(`${resolve(store.path)}\n${store.createdAt() ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The file a running server advertises itself in. */
@@ -282,6 +289,8 @@ export class ViewerServer {
   readonly leaseMs: number;
   readonly staticDir: string;
   readonly heronOut: string;
+  /** storeIdOf(store), read once at start (the store may be closed before the server). */
+  readonly storeId: string;
   private readonly token: string | undefined;
   private readonly insight: InsightModel | undefined;
   private readonly clock: Clock;
@@ -303,6 +312,7 @@ export class ViewerServer {
 
   private constructor(opts: ViewerServerOptions) {
     this.store = opts.store;
+    this.storeId = storeIdOf(opts.store);
     this.env = opts.env;
     this.host = opts.host ?? '127.0.0.1';
     this.token = opts.token;
@@ -357,7 +367,7 @@ export class ViewerServer {
         this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
         this.heartbeat.unref();
         try {
-          const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: storeIdOf(this.store.path), tokenRequired: this.token !== undefined };
+          const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
           writeJsonAtomic(this.infoFile, info);
         } catch (e) {
           this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
@@ -501,7 +511,7 @@ export class ViewerServer {
     const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     if (path === '/healthz') {
       this.headers(res, 'application/json; charset=utf-8', { 'Cache-Control': 'no-store' });
-      res.end(JSON.stringify({ app: 'prefrl-viewer', v: PROTOCOL_VERSION, storeId: storeIdOf(this.store.path), env: this.env.spec.id }));
+      res.end(JSON.stringify({ app: 'prefrl-viewer', v: PROTOCOL_VERSION, storeId: this.storeId, env: this.env.spec.id }));
       return;
     }
     const file = resolveStaticPath(this.staticDir, path);
@@ -679,7 +689,7 @@ export class ViewerServer {
           insight: this.insight !== undefined,
           heronPath: this.heronOut,
           maxCommentChars: MAX_COMMENT_CHARS,
-          storeId: storeIdOf(this.store.path),
+          storeId: this.storeId,
         });
         this.sendProgress(s);
         return;

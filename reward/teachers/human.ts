@@ -140,7 +140,7 @@ export class HumanTeacher implements Teacher {
       const res = await fetch(new URL('healthz', url), { signal: ctl.signal });
       clearTimeout(timer);
       const body = (await res.json()) as { app?: string; storeId?: string };
-      if (body.app !== 'prefrl-viewer' || body.storeId !== storeIdOf(store.path)) return null;
+      if (body.app !== 'prefrl-viewer' || body.storeId !== storeIdOf(store)) return null;
     } catch {
       return null;
     }

@@ -19,7 +19,7 @@ import { Rng } from '../../core/rng.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { leftSideFor, SHUTDOWN_CODE, SHUTDOWN_REASON } from '../../viewer/protocol.js';
-import { resolveStaticPath, serverInfoPath, ViewerServer } from '../../viewer/server.js';
+import { resolveStaticPath, serverInfoPath, storeIdOf, ViewerServer } from '../../viewer/server.js';
 import { makePairs, TestClient } from './helpers.js';
 
 let dir: string;
@@ -425,6 +425,23 @@ describe('labelling protocol', () => {
     const c3 = await TestClient.open(other.url);
     expect((await c3.hello({ name: 'ada' })).storeId).not.toBe(w.storeId);
     c3.close();
+  });
+
+  it("a store made anew at the same path is another store (its creation time is in the id); the same store opened again is the same", () => {
+    const path = join(dir, 'remade.sqlite');
+    const clock = new ManualClock();
+    const first = LabelStore.open(path, { clock });
+    const id = storeIdOf(first);
+    first.close();
+    const reopened = LabelStore.open(path, { clock });
+    expect(storeIdOf(reopened)).toBe(id);
+    reopened.close();
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    clock.advance(1);
+    const remade = LabelStore.open(path, { clock });
+    expect(remade.createdAt()).toBe('2026-01-01T00:00:00.001Z');
+    expect(storeIdOf(remade)).not.toBe(id);
+    remade.close();
   });
 
   it('static files carry an ETag: a revalidation gets 304 without the body; a gzipped file says its decoded size', async () => {
