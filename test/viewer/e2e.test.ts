@@ -54,11 +54,14 @@ interface Debug {
   sessionLabels(): number;
 }
 
-async function openPage(url: string, name = 'alice'): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+/** A new browser context's page at `url`, signed in as `name` (null: no name yet, the name dialog shows). */
+async function openPage(url: string, name: string | null = 'alice'): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
-  await ctx.addInitScript((nm) => {
-    if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
-  }, name);
+  if (name !== null) {
+    await ctx.addInitScript((nm) => {
+      if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
+    }, name);
+  }
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -66,8 +69,8 @@ async function openPage(url: string, name = 'alice'): Promise<{ page: Page; ctx:
   return { page, ctx, errors };
 }
 
-/** A store of newStore()'s pairs, a viewer server over it and a page signed in as `name`; all three are closed afterwards. */
-async function withPage(name: string, body: (v: { store: LabelStore; server: ViewerServer; page: Page; errors: string[] }) => Promise<void>): Promise<void> {
+/** A store of newStore()'s pairs, a viewer server over it and a page signed in as `name` (null: not yet); all three are closed afterwards. */
+async function withPage(name: string | null, body: (v: { store: LabelStore; server: ViewerServer; page: Page; errors: string[] }) => Promise<void>): Promise<void> {
   const store = newStore();
   const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
   const { page, ctx, errors } = await openPage(server.url, name);
@@ -554,12 +557,7 @@ describe('viewer in headless Chromium', () => {
   });
 
   it('names its controls for screen readers, announces its messages, and keeps the answers off until a pair is on screen', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
-    const page = await ctx.newPage();
-    try {
-      await page.goto(server.url);
+    await withPage(null, async ({ page }) => {
       // No name yet: the name dialog is named by its title, and so is its text box.
       const dialog = page.getByRole('dialog', { name: 'Your name' });
       await dialog.waitFor();
@@ -595,11 +593,7 @@ describe('viewer in headless Chromium', () => {
       await page.getByRole('tab', { name: 'Compare' }).click();
       // The page says what "about equal" and "can't tell" mean.
       expect(await page.textContent('#tab-label')).toContain("Can't tell: you cannot judge this pair; it is skipped, not counted as a preference.");
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('counts answers and undos apart in what it keeps on the device while the server is away', async () => {
@@ -836,13 +830,8 @@ describe('viewer in headless Chromium', () => {
   });
 
   it('the name dialog keeps the keyboard in it: Tab and Shift+Tab go round its controls, the page behind is inert', async () => {
-    const store = newStore();
-    const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
-    const page = await ctx.newPage();
-    const focused = () => page.evaluate(() => (document.activeElement === document.body ? 'body' : (document.activeElement?.id || document.activeElement?.textContent || '?')));
-    try {
-      await page.goto(server.url);
+    await withPage(null, async ({ page }) => {
+      const focused = () => page.evaluate(() => (document.activeElement === document.body ? 'body' : (document.activeElement?.id || document.activeElement?.textContent || '?')));
       await page.waitForSelector('#modal:not(.hidden)');
       expect(await focused()).toBe('modal-input');
       // The first name: the text box and Continue (Cancel is hidden), round and round both ways.
@@ -876,11 +865,7 @@ describe('viewer in headless Chromium', () => {
       expect(await page.$eval('header', (m) => (m as HTMLElement).inert)).toBe(false);
       await page.keyboard.press('Tab');
       expect(await page.evaluate(() => document.activeElement !== document.body && !document.getElementById('modal')?.contains(document.activeElement))).toBe(true);
-    } finally {
-      await ctx.close();
-      await server.close();
-      store.close();
-    }
+    });
   });
 
   it('a change of name can be called off (Esc or Cancel) and keeps the name; the first name cannot', async () => {
