@@ -96,7 +96,9 @@ describe('docs/cli.md', () => {
     expect(checked).toBeGreaterThan(300);
   });
 
-  it('states the machine-dependent defaults by their text, not by a number of CPUs', () => {
+  it('states the machine-dependent defaults by their text, not by a number of CPUs, and names no path of this checkout', () => {
+    expect(SAVED).not.toContain(REPO);
+    expect(SAVED).not.toContain(process.cwd());
     const workers = /^- `--reward-select-workers N` \(integer, at least 0; default: one per CPU core, at most \d+ /m;
     expect(section(SAVED, 'prefrl train')).toMatch(workers);
     expect(section(SAVED, 'prefrl bench reward')).toContain('- `--torch-threads N` (integer, at least 1; default: number of CPUs): ');
