@@ -65,6 +65,8 @@ function usage(): string {
     'Usage: prefrl <command> [flags]    (prefrl <command> --help for its flags; prefrl --version for the versions in use)',
     '',
     formatTable(['command', 'what it does'], rows),
+    '',
+    'Every command with all its flags, on one page: docs/cli.md in the prefrl repository or package.',
   ].join('\n');
 }
 

@@ -18,6 +18,12 @@ export interface Io {
   readonly stderr: Sink;
   /** Whether stderr is a terminal (progress bars redraw in place). */
   readonly tty: boolean;
+  /**
+   * Called with the spec a command's --help is made from, just before the help is printed (the
+   * --model flag included where parseOrHelp adds it). The CLI reference generator
+   * (scripts/cli_reference.ts) reads each flag's type, default and range from it; the CLI leaves it unset.
+   */
+  readonly onHelp?: (spec: CommandSpec<FlagSpec>) => void;
 }
 
 export const processIo: Io = {
@@ -69,6 +75,7 @@ export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: C
   if (!takesModel(spec)) {
     const parsed = parseFlags(argv, spec);
     if (parsed.help) {
+      io.onHelp?.(spec);
       io.stdout.write(`${helpText(spec)}\n`);
       return null;
     }
@@ -77,6 +84,7 @@ export function parseOrHelp<S extends FlagSpec>(argv: readonly string[], spec: C
   const withModel = { ...spec, flags: { ...spec.flags, model: MODEL_FLAG } };
   const parsed = parseFlags(argv, withModel);
   if (parsed.help) {
+    io.onHelp?.(withModel);
     io.stdout.write(`${helpText(withModel)}\n`);
     return null;
   }

@@ -44,7 +44,7 @@ const spec = {
     python: flags.string({ doc: 'Python interpreter for the references', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
     backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend (IQL)', default: 'wasm' }),
     seed: flags.int({ doc: 'Seed of the weights and the random data', default: 0 }),
-    out: flags.string({ doc: 'Folder to write agents.json and agents.md into', optional: true }),
+    out: flags.string({ doc: 'Folder to write agents.json and agents.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
 };

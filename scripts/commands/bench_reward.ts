@@ -43,7 +43,7 @@ const spec = {
     python: flags.string({ doc: 'Python interpreter for the reference', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
     backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'wasm' }),
     seed: flags.int({ doc: 'Seed of the weights and the random batch', default: 0 }),
-    out: flags.string({ doc: 'Folder to write reward.json and reward.md into', optional: true }),
+    out: flags.string({ doc: 'Folder to write reward.json and reward.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
     json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
   },
 };

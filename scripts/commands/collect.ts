@@ -42,7 +42,7 @@ const spec = {
   summary: 'Collect an offline dataset (D4RL layout, HDF5) with a random, medium, expert or medium-replay policy, with the simulator state of every step.',
   flags: {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
-    task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
+    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
     policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data' }),
     steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps, in whole PPO iterations; the dataset keeps the episodes PPO finished, not those still running at the end)', default: 100_000, min: 1 }),
     checkpoint: flags.string({ doc: 'PPO run folder, checkpoint folder or policy.json (medium, expert)', optional: true }),
@@ -54,7 +54,7 @@ const spec = {
     force: flags.bool({ doc: 'with --out: replace an existing file', default: false }),
     seed: flags.int({ doc: 'seed (episode seeds, action noise, PPO)', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-    name: flags.string({ doc: 'run name (default: collect-<env>-<policy>)', optional: true }),
+    name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'collect-<env>-<policy>' }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
     quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },

@@ -33,7 +33,7 @@ const spec = {
     }),
     batch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
+    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
     seed: flags.int({ doc: 'seed of the teacher\'s randomness', default: 0 }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
     quiet: flags.bool({ doc: 'no progress bar', default: false }),

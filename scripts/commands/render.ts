@@ -39,7 +39,7 @@ const spec = {
     hideRobot: flags.bool({ doc: 'hide the robot, keep the world and loose objects', default: false }),
     shadows: flags.bool({ doc: 'draw shadows (--no-shadows to turn off)', default: true }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
+    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
     chromium: flags.string({ doc: 'Chromium binary', optional: true, defaultDoc: '$PREFRL_CHROMIUM or chromium on the PATH' }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
     quiet: flags.bool({ doc: 'no progress bar', default: false }),

@@ -40,8 +40,8 @@ export const rewardTrainingFlags = {
  */
 export const fixedLabelRewardFlags = {
   preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
-  rewardMembers: flags.int({ doc: 'reward-model ensemble size', default: 3, min: 1 }),
-  rewardHidden: flags.list({ doc: 'reward-model hidden widths', default: ['256', '256'] }),
+  rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1 }),
+  rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
   rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
 };

@@ -165,7 +165,7 @@ const spec = {
     stochastic: flags.bool({ doc: 'a saved PPO policy samples its actions instead of taking the mean action', default: false }),
     seed: flags.int({ doc: 'seed', default: 0 }),
     runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-    name: flags.string({ doc: 'run name (default: rollout-<env>)', optional: true }),
+    name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'rollout-<env>' }),
     json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
     quiet: flags.bool({ doc: 'no progress bar', default: false }),
   },

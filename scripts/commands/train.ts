@@ -31,7 +31,7 @@ import { rewardTrainingFlags } from './reward_flags.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
-  task: flags.string({ doc: 'task module for a bring-your-own model', optional: true }),
+  task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
   reward: flags.string({
     doc: "learned (from a teacher's labels) | true (the env's reward: the baseline) | model:<dir> (a saved reward model, fixed: a run's artifacts/reward_model, or one trained offline; no teacher)",
     default: 'learned',
@@ -100,7 +100,7 @@ export const trainFlags = {
   seed: flags.int({ doc: 'seed', default: 0 }),
   backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend for the reward model', default: 'auto' }),
   runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-  name: flags.string({ doc: 'run name', optional: true }),
+  name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'train-<env>-<teacher>-s<seed>, with -regret after <teacher> under --preference-model regret; train-<env>-true-s<seed> or train-<env>-model-s<seed> with --reward true or model:<dir>' }),
   resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint, with its saved config (only --json, --quiet, --workers, --inline-envs and the --human-* flags may be given too); a finished run is reported, not changed', optional: true }),
   json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
   quiet: flags.bool({ doc: 'no progress bar', default: false }),
