@@ -59,7 +59,9 @@ export interface LoopOptions {
   /**
    * With reward 'learned' (and only needed there): who answers the queries, e.g.
    * `makeTeacher('oracle', ...)` or an object of your own (reward/types.ts Teacher). The caller
-   * closes it (`teacher.close?.()`) after the loop.
+   * closes it (`teacher.close?.()`) after the loop. `prefrl train` makes its teacher with
+   * `rng: new Rng(seed).fork('teacher')` (seed: ppo.seed): a noisy teacher made so answers as
+   * the command's does.
    */
   readonly teacher?: Teacher;
   /** How preferences relate to the learned reward: partial-return (Bradley-Terry on segment sums) or regret. */
@@ -79,7 +81,11 @@ export interface LoopOptions {
   readonly query: QueryMethod;
   /** Candidates per query (B-Pref: 10). */
   readonly oversample?: number;
-  /** Env steps between feedback rounds. */
+  /**
+   * Env steps between feedback rounds. `prefrl train` without --feedback-every spreads the budget
+   * over the first half of training: max(numEnvs x numSteps, floor((totalSteps - warmupSteps) /
+   * (2 x ceil(budget / labelsPerRound)))).
+   */
   readonly feedbackEvery: number;
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
