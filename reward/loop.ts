@@ -59,7 +59,9 @@ export interface LoopOptions {
   /**
    * With reward 'learned' (and only needed there): who answers the queries, e.g.
    * `makeTeacher('oracle', ...)` or an object of your own (reward/types.ts Teacher). The caller
-   * closes it (`teacher.close?.()`) after the loop.
+   * closes it (`teacher.close?.()`) after the loop. `prefrl train` makes its teacher with
+   * `rng: new Rng(seed).fork('teacher')` (seed: ppo.seed): a noisy teacher made so answers as
+   * the command's does.
    */
   readonly teacher?: Teacher;
   /** How preferences relate to the learned reward: partial-return (Bradley-Terry on segment sums) or regret. */
@@ -79,7 +81,11 @@ export interface LoopOptions {
   readonly query: QueryMethod;
   /** Candidates per query (B-Pref: 10). */
   readonly oversample?: number;
-  /** Env steps between feedback rounds. */
+  /**
+   * Env steps between feedback rounds. `prefrl train` without --feedback-every spreads the budget
+   * over the first half of training: max(numEnvs x numSteps, floor((totalSteps - warmupSteps) /
+   * (2 x ceil(budget / labelsPerRound)))).
+   */
   readonly feedbackEvery: number;
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
@@ -118,6 +124,13 @@ export interface LoopOptions {
   readonly rewardNet?: Partial<Omit<RewardNetConfig, 'obsDim' | 'actDim'>>;
   /** How the reward ensemble's weights are first drawn (e.g. outputScale 0: r = 0 everywhere at the start). */
   readonly rewardInit?: RewardNetInit;
+  /**
+   * How each round trains the reward ensemble (trainRewardModel's options). Epochs and patience
+   * left out are LOOP_REWARD_TRAIN_DEFAULTS (`prefrl train`'s --reward-epochs 20 and
+   * --reward-patience 3: every round continues from the last round's weights), not
+   * trainRewardModel's own 50 and 5 (TRAIN_DEFAULTS, for one training on a fixed set of labels);
+   * the rest are TRAIN_DEFAULTS, as in `prefrl train`.
+   */
   readonly rewardTrain?: Partial<Omit<TrainOptions, 'rng' | 'onEpoch' | 'onStep'>>;
   /**
    * Choose the reward model's inputs from the labels (reward/select.ts: forward selection by
@@ -166,6 +179,13 @@ export interface LoopOptions {
   };
 }
 
+/**
+ * The reward ensemble's training length per round when LoopOptions.rewardTrain leaves it out:
+ * the defaults of `prefrl train` (--reward-epochs, --reward-patience), so a script that passes
+ * no rewardTrain trains as the command does.
+ */
+export const LOOP_REWARD_TRAIN_DEFAULTS = { epochs: 20, patience: 3 } as const;
+
 export interface LoopSummary {
   readonly env: string;
   readonly reward: 'learned' | 'true' | 'model';
@@ -186,6 +206,11 @@ export interface LoopSummary {
   readonly epic: number;
   /** [env steps, mean true eval return] at each evaluation. */
   readonly curve: readonly (readonly [number, number])[];
+}
+
+/** The options given a value (an option written as undefined takes its default, as when left out). */
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** A value as a script wrote it, for an error message (JSON would print NaN as null). */
@@ -536,7 +561,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       if (!net) net = RewardNet.create({ ...o.rewardNet, obsDim: trainer.spec.obsDim, actDim: trainer.spec.actDim, preferenceModel: o.preferenceModel }, rng.fork('reward-net'), o.rewardInit);
       const trainStart = o.clock.now();
       const fresh = !trainedBefore.has(net);
-      const res = await trainRewardModel(net, pairs, lab, { ...o.rewardTrain, preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
+      const res = await trainRewardModel(net, pairs, lab, { ...LOOP_REWARD_TRAIN_DEFAULTS, ...definedOnly(o.rewardTrain), preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
       trainedBefore.add(net);
       const warning = noImprovementWarning(res, fresh ? 'initial' : 'previous');
       if (warning) o.logger.warn(`round ${round}: ${warning}`);

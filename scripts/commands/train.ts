@@ -15,7 +15,7 @@ import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
+import { LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
@@ -80,7 +80,7 @@ export const trainFlags = {
   workers: flags.int({ doc: 'env worker threads (0: main thread)', default: 2, min: 0 }),
   inlineEnvs: flags.bool({ doc: 'the main thread steps a block of envs too, alongside the workers (workers + 1 threads step envs; faster when the envs are cheap and the cores are few)', default: false }),
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
-  rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: 20, min: 1 }),
+  rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: LOOP_REWARD_TRAIN_DEFAULTS.epochs, min: 1 }),
   rewardSelectInputs: flags.list({
     doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs; a remedy for spurious features that needs no knowledge of the task. Several counts, comma-separated and rising, select again at each (the model is made anew only when the choice changes). Try 300, or 100,300,600",
     default: [],
@@ -91,7 +91,7 @@ export const trainFlags = {
   rewardOutputInit: flags.float({ doc: "reward model: factor on its output layer's initial weights (1: PyTorch's default draw; 0: every member starts at r = 0 everywhere, so the reward's shape comes from the labels, not from the random initial function)", default: 1, min: 0 }),
   rewardAdditive: flags.bool({ doc: 'reward model: additive structure, one small MLP per input feature (--reward-hidden gives its widths) summed, so no unit combines two inputs; try --reward-hidden 32,32', default: false }),
   rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
-  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: 3, min: 1 }),
+  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: LOOP_REWARD_TRAIN_DEFAULTS.patience, min: 1 }),
   ...rewardTrainingFlags,
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
