@@ -73,13 +73,20 @@ export function parseHeronConfig(obj: unknown, spec: EnvSpec, source: string): H
   }
   const o = obj as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!KEYS.includes(k)) throw new InputError(source, `unknown key "${k}" (allowed: ${KEYS.join(', ')})`, k);
+    if (!KEYS.includes(k)) {
+      // A near miss ("margin", "Ranking", "directions " ...) gets the key it was meant to be.
+      const near = KEYS.find((key) => [key, key.slice(0, -1)].includes(k.trim().toLowerCase()));
+      throw new InputError(source, `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''} (allowed: ${KEYS.join(', ')})`, k);
+    }
   }
   const names = spec.rewardTerms.map((t) => t.name);
   const known = `${spec.id} has: ${names.join(', ')}`;
   const { ranking, margins, directions } = o;
   if (ranking === undefined) throw new InputError(source, 'missing required key "ranking"', 'ranking');
-  if (!Array.isArray(ranking) || ranking.length === 0) throw new InputError(source, `expected a non-empty array of reward-term names (${known})`, 'ranking');
+  if (!Array.isArray(ranking) || ranking.length === 0) {
+    const got = Array.isArray(ranking) ? '' : `, got ${JSON.stringify(ranking)}${typeof ranking === 'string' ? ` (write [${JSON.stringify(ranking)}] for one term)` : ''}`;
+    throw new InputError(source, `expected a non-empty array of reward-term names, most important first (${known})${got}`, 'ranking');
+  }
   ranking.forEach((name, i) => {
     if (typeof name !== 'string') throw new InputError(source, `expected a term name, got ${JSON.stringify(name)}`, `ranking[${i}]`);
     if (!names.includes(name)) throw new InputError(source, `unknown reward term "${name}" (${known})`, `ranking[${i}]`);

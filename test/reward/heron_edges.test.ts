@@ -155,12 +155,20 @@ describe('HERON configs for reacher and pusher', () => {
     expect(e.message).not.toMatch(/\n/);
   });
 
-  it('a term ranked twice, an empty ranking and a negative margin are one-line errors naming file and key', () => {
+  it('a term ranked twice, an empty or mistyped ranking, a negative margin and a misspelt key are one-line errors naming file and key', () => {
     const cases: [string, string, string][] = [
       ['{"ranking": ["on_target", "fingertip_distance", "on_target"], "margins": [1, 1, 1]}', 'ranking[2]', 'term "on_target" ranked twice'],
       ['{"ranking": [], "margins": []}', 'ranking', 'expected a non-empty array of reward-term names'],
       ['{"ranking": ["on_target"], "margins": [-0.1]}', 'margins[0]', 'margins must be >= 0, got -0.1'],
-      ['{"ranking": ["on_target"], "margin": [1]}', 'margin', 'unknown key "margin"'],
+      ['{"ranking": ["on_target"], "margin": [1]}', 'margin', 'unknown key "margin" (did you mean "margins"?) (allowed: ranking, margins, directions)'],
+      ['{"Ranking": ["on_target"], "margins": [1]}', 'Ranking', 'unknown key "Ranking" (did you mean "ranking"?)'],
+      ['{"ranking": ["on_target"], "margins": [1], "sigma": 2}', 'sigma', 'unknown key "sigma" (allowed: ranking, margins, directions)'],
+      [
+        '{"ranking": "fingertip_distance", "margins": [1]}',
+        'ranking',
+        'expected a non-empty array of reward-term names, most important first (reacher has: fingertip_distance, on_target, control_effort), got "fingertip_distance" (write ["fingertip_distance"] for one term)',
+      ],
+      ['{"ranking": {"on_target": 1}, "margins": [1]}', 'ranking', 'expected a non-empty array of reward-term names, most important first (reacher has: fingertip_distance, on_target, control_effort), got {"on_target":1}'],
     ];
     cases.forEach(([text, field, msg], i) => {
       const f = write(`bad${i}.json`, text);
