@@ -281,6 +281,40 @@ export class HeronTeacher implements Teacher {
   }
 }
 
+/** How a HERON teacher's labels were decided: labels per deciding term, ties, and labels whose raw is not a HERON record. */
+export interface HeronDecidedBy {
+  /** Preferences decided by each term (keys in the order first met). */
+  readonly terms: Readonly<Record<string, number>>;
+  /** Preferences no level decided (probFirst 0.5, `{"decidedBy": null}`). */
+  readonly ties: number;
+  /** Labels without a HERON record in raw (skips, another teacher's labels, hand-edited imports). */
+  readonly other: number;
+}
+
+/**
+ * Count which term decided each of `labels` from the record HERON keeps in a label's raw field
+ * (`{"decidedBy", "level", "diff", "threshold"}`), e.g. for a "decided by" line in a summary.
+ * The caller picks the labels (one teacher's); this reads raw only.
+ */
+export function heronDecidedBy(labels: Iterable<Label>): HeronDecidedBy {
+  const terms: Record<string, number> = {};
+  let ties = 0;
+  let other = 0;
+  for (const l of labels) {
+    let rec: unknown;
+    try {
+      rec = l.kind === 'preference' && l.raw !== undefined ? JSON.parse(l.raw) : undefined;
+    } catch {
+      rec = undefined;
+    }
+    const by = typeof rec === 'object' && rec !== null && !Array.isArray(rec) && 'decidedBy' in rec ? (rec as { decidedBy: unknown }).decidedBy : undefined;
+    if (by === null) ties++;
+    else if (typeof by === 'string') terms[by] = (terms[by] ?? 0) + 1;
+    else other++;
+  }
+  return { terms, ties, other };
+}
+
 /**
  * What a label store keeps about a HERON teacher beside its spec: the levels its config file gave
  * when it first labelled. A run resumed after the file changed would label the rest of its

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { TOY_SPEC } from '../../envs/toy.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type HeronConfig, HeronTeacher, loadHeronConfig, parseHeronConfig, termSumStds } from '../../reward/teachers/heron.js';
+import { type HeronConfig, HeronTeacher, heronDecidedBy, loadHeronConfig, parseHeronConfig, termSumStds } from '../../reward/teachers/heron.js';
 import type { Pair, Segment } from '../../reward/types.js';
 import { handSegment } from '../helpers/segments.js';
 
@@ -177,5 +177,22 @@ describe('HERON configs for reacher and pusher', () => {
       expect(e.message.startsWith(`${f} (${field}): ${msg}`)).toBe(true);
       expect(e.message).not.toMatch(/\n/);
     });
+  });
+});
+
+describe('heronDecidedBy', () => {
+  it("counts the deciding term of a teacher's labels from their raw records", async () => {
+    const t = teacher({ ranking: ['fingertip_distance', 'on_target', 'control_effort'], margins: [0.5, 0.5, 0] });
+    const labels = await t.label([
+      pair('p1', seg('a', [0, 0, 0]), seg('b', [1, 0, 0])), // fingertip 1 > 0.5
+      pair('p2', seg('c', [0, 0, 0]), seg('d', [0, 1, 0])), // on_target 1 > 0.5
+      pair('p3', seg('e', [0, 0, 1]), seg('f', [0, 0, 0])), // control_effort 1 > 0
+      pair('p4', seg('g', [0, 0, 0]), seg('h', [2, 0, 0])), // fingertip again
+      pair('p5', seg('i', [0, 0, 0]), seg('j', [0.2, 0.2, 0])), // within both margins, effort equal: a tie
+    ]);
+    const skip = { kind: 'skip' as const, id: 's', pairId: 'p6', teacher: 'heron', reason: 'x' };
+    const vlm = { kind: 'preference' as const, id: 'v', pairId: 'p7', teacher: 'vlm', probFirst: 1, raw: 'Image 1 is better' };
+    expect(heronDecidedBy([...labels, skip, vlm])).toEqual({ terms: { fingertip_distance: 2, on_target: 1, control_effort: 1 }, ties: 1, other: 2 });
+    expect(heronDecidedBy([])).toEqual({ terms: {}, ties: 0, other: 0 });
   });
 });
