@@ -13,6 +13,7 @@ import type { LoopSummary } from '../../reward/loop.js';
 import { join } from 'node:path';
 import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 import { train, trainFlags } from './train.js';
+import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl demo',
@@ -27,10 +28,10 @@ const spec = {
     steps: flags.int({ doc: 'env steps of each of the two PPO runs', default: 150_000, min: 1 }),
     rewardEpochs: flags.int({ doc: 'max reward-model epochs per round', default: 20, min: 1 }),
     baseline: flags.bool({ doc: 'also run PPO on the true reward (--no-baseline skips it)', default: true }),
-    seed: flags.int({ doc: 'seed (the same for both runs)', default: 0 }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bars', default: false }),
+    seed: seedFlag('the same for both runs'),
+    runsDir: runsDirFlag,
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: ['Examples:', '  npm start', '  prefrl demo --steps 300000 --labels 1000', '  prefrl demo --teacher stochastic:beta=1,epsMistake=0.1'].join('\n'),
 };
