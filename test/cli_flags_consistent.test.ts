@@ -36,6 +36,13 @@ function defsOf(key: string): Map<string, FlagDef> {
   return out;
 }
 
+/** The spec of one command. */
+function specOf(name: string): CommandSpec<FlagSpec> {
+  const s = specs.get(name);
+  if (!s) throw new Error(`no command ${name}`);
+  return s;
+}
+
 /** `--<key> <value>` parsed by command `name`'s definition of that flag alone (its other flags may be required). */
 function parseOne(name: string, key: string, value: string): unknown {
   const spec = specs.get(name);
@@ -131,6 +138,20 @@ describe('the same reward-model flag in train, offline and reward', () => {
       expect(parseOne(name, 'rewardMembers', '17')).toBe(17);
       expect(() => parseOne(name, 'rewardMembers', '0')).toThrow(`prefrl ${name}: --reward-members: must be >= 1, got 0`);
     }
+  });
+
+  it('--preference-model and --reward-hidden: one definition each in train, offline and reward; demo takes --env, --labels-per-round and --reward-epochs as train does', () => {
+    for (const key of ['preferenceModel', 'rewardHidden']) {
+      const defs = defsOf(key);
+      expect([...defs.keys()].sort(), key).toEqual(['offline', 'reward', 'train']);
+      for (const d of defs.values()) expect(d, key).toBe(defs.get('train'));
+    }
+    expect(defsOf('preferenceModel').get('train')?.default).toBe('partial-return');
+    expect(defsOf('rewardHidden').get('train')?.default).toEqual(['256', '256']);
+    for (const key of ['env', 'labelsPerRound', 'rewardEpochs']) expect(specOf('demo').flags[key], key).toBe(specOf('train').flags[key]);
+    expect(specOf('demo').flags.rewardEpochs.default).toBe(LOOP_REWARD_TRAIN_DEFAULTS.epochs);
+    // demo's own budget keeps its default (500) and takes train's wording.
+    expect(specOf('demo').flags.labels).toEqual({ kind: 'int', doc: specOf('train').flags.labels.doc, default: 500, min: 1 });
   });
 
   it('--segment-length: at least 1 in offline and pairs, 2 in train, whose doc says the online loop needs it', () => {

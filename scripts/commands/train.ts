@@ -27,7 +27,7 @@ import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
-import { rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
+import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 export const trainFlags = {
@@ -48,7 +48,7 @@ export const trainFlags = {
   }),
   ...humanTeacherFlags,
   expert: flags.string({ doc: 'PPO run folder (a train run on the env\'s true reward, --reward true) or checkpoint whose critic is V* for the regret teacher', optional: true }),
-  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+  preferenceModel: preferenceModelFlag,
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
   labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (at least 2, which the online loop needs; prefrl offline and pairs take 1-step segments too)', default: 50, min: 2 }),
@@ -88,7 +88,7 @@ export const trainFlags = {
     defaultDoc: 'off: every input',
   }),
   rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
-  rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
+  rewardHidden: rewardHiddenFlag,
   rewardOutputInit: flags.float({ doc: "reward model: factor on its output layer's initial weights (1: PyTorch's default draw; 0: every member starts at r = 0 everywhere, so the reward's shape comes from the labels, not from the random initial function)", default: 1, min: 0 }),
   rewardAdditive: flags.bool({ doc: 'reward model: additive structure, one small MLP per input feature (--reward-hidden gives its widths) summed, so no unit combines two inputs; try --reward-hidden 32,32', default: false }),
   rewardMembers: rewardMembersFlag,
