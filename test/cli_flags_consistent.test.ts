@@ -154,12 +154,12 @@ describe('the same reward-model flag in train, offline and reward', () => {
     expect(specOf('demo').flags.labels).toEqual({ kind: 'int', doc: specOf('train').flags.labels.doc, default: 500, min: 1 });
   });
 
-  it('--segment-length: at least 1 in offline and pairs, 2 in train, whose doc says the online loop needs it', () => {
+  it('--segment-length: at least 1 in offline and pairs, 2 in train (the minimum of runPreferenceLoop, reward/loop.ts), whose doc says so', () => {
     const defs = defsOf('segmentLength');
     expect((defs.get('offline') as { min?: number }).min).toBe(1);
     expect((defs.get('pairs') as { min?: number }).min).toBe(1);
     expect((defs.get('train') as { min?: number }).min).toBe(2);
-    expect(defs.get('train')?.doc).toBe('steps per segment (at least 2, which the online loop needs; prefrl offline and pairs take 1-step segments too)');
+    expect(defs.get('train')?.doc).toBe("steps per segment (at least 2, the online loop's minimum; prefrl offline and pairs take 1-step segments too)");
     expect(() => parseOne('train', 'segmentLength', '1')).toThrow('prefrl train: --segment-length: must be >= 2, got 1');
   });
 

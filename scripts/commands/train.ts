@@ -51,7 +51,7 @@ export const trainFlags = {
   preferenceModel: preferenceModelFlag,
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
   labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
-  segmentLength: flags.int({ doc: 'steps per segment (at least 2, which the online loop needs; prefrl offline and pairs take 1-step segments too)', default: 50, min: 2 }),
+  segmentLength: flags.int({ doc: "steps per segment (at least 2, the online loop's minimum; prefrl offline and pairs take 1-step segments too)", default: 50, min: 2 }),
   query: flags.choice(QUERY_METHODS, { doc: 'query selection (the k-center methods start from the pairs labelled in earlier rounds, as B-Pref does)', default: 'disagreement' }),
   oversample: flags.int({ doc: 'candidate pairs per query', default: 10, min: 1 }),
   feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', optional: true, defaultDoc: 'spread the budget over the first half of training', min: 1 }),
