@@ -21,31 +21,32 @@ import { BatchSampler, Iql, type OfflineData } from '../../agents/iql.js';
 import { Adam } from '../../agents/mlp.js';
 import { PPO_DEFAULTS, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../../agents/ppo.js';
 import { gaussianLogProb } from '../../agents/ppo_math.js';
-import { BACKENDS, initBackend } from '../../core/backend.js';
+import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench agents',
   summary: 'Time one PPO update and one IQL update, next to the same computations in PyTorch when available.',
   flags: {
-    obsDim: flags.int({ doc: 'Observation size', default: 17, min: 1 }),
-    actDim: flags.int({ doc: 'Action size', default: 6, min: 1 }),
-    ppoWarmup: flags.int({ doc: 'Untimed PPO updates before timing', default: 1, min: 0 }),
-    ppoRepeats: flags.int({ doc: 'Timed PPO updates (median reported)', default: 5, min: 1 }),
-    iqlWarmup: flags.int({ doc: 'Untimed IQL updates before timing', default: 5, min: 0 }),
-    iqlRepeats: flags.int({ doc: 'Timed IQL updates (median reported)', default: 20, min: 1 }),
-    torch: flags.bool({ doc: 'Run the PyTorch references when python3 with torch is found', default: true }),
+    obsDim: flags.int({ doc: 'observation size', default: 17, min: 1 }),
+    actDim: flags.int({ doc: 'action size', default: 6, min: 1 }),
+    ppoWarmup: flags.int({ doc: 'untimed PPO updates before timing', default: 1, min: 0 }),
+    ppoRepeats: flags.int({ doc: 'timed PPO updates (median reported)', default: 5, min: 1 }),
+    iqlWarmup: flags.int({ doc: 'untimed IQL updates before timing', default: 5, min: 0 }),
+    iqlRepeats: flags.int({ doc: 'timed IQL updates (median reported)', default: 20, min: 1 }),
+    torch: flags.bool({ doc: 'run the PyTorch references when python3 with torch is found', default: true }),
     torchThreads: flags.list({ doc: 'torch.set_num_threads values to run the references with', defaultDoc: '1,<number of CPUs>', optional: true }),
     python: flags.string({ doc: 'Python interpreter for the references', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
-    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend (IQL)', default: 'wasm' }),
-    seed: flags.int({ doc: 'Seed of the weights and the random data', default: 0 }),
-    out: flags.string({ doc: 'Folder to write agents.json and agents.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    backend: benchBackendFlag('IQL; PPO does not use it'),
+    seed: seedFlag('the weights and the random data'),
+    out: flags.string({ doc: 'folder to write agents.json and agents.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
+    json: jsonFlag(),
   },
 };
 

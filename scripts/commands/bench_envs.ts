@@ -44,6 +44,7 @@ import { loadMujoco } from '../../envs/mujoco/runtime.js';
 import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
 import { createVecEnv, type VecEnv } from '../../envs/vec.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, quietFlag, seedFlag } from './common_flags.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
 
@@ -51,19 +52,19 @@ const spec = {
   command: 'prefrl bench envs',
   summary: 'Benchmark the built-in MuJoCo envs: WASM vs native MuJoCo steps/s, and 2 worker threads vs 1.',
   flags: {
-    envs: flags.list({ doc: 'Envs to benchmark, comma-separated', optional: true, defaultDoc: 'every built-in MuJoCo env' }),
-    duration: flags.float({ doc: 'Seconds per timed measurement', default: 1, min: 0.05, max: 60 }),
-    repeats: flags.int({ doc: 'Repeats of each measurement; the median is reported', default: 5, min: 1, max: 50 }),
-    warmup: flags.float({ doc: 'Untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
-    vecEnvs: flags.int({ doc: "Envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),
-    native: flags.bool({ doc: 'Compare with native MuJoCo (gcc + libmujoco-dev); --no-native skips it', default: true }),
+    envs: flags.list({ doc: 'envs to benchmark, comma-separated', optional: true, defaultDoc: 'every built-in MuJoCo env' }),
+    duration: flags.float({ doc: 'seconds per timed measurement', default: 1, min: 0.05, max: 60 }),
+    repeats: flags.int({ doc: 'repeats of each measurement; the median is reported', default: 5, min: 1, max: 50 }),
+    warmup: flags.float({ doc: 'untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
+    vecEnvs: flags.int({ doc: "envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),
+    native: flags.bool({ doc: 'compare with native MuJoCo (gcc + libmujoco-dev); --no-native skips it', default: true }),
     nativeMujoco: flags.string({
-      doc: 'Also compare with the MuJoCo in this folder (include/mujoco/mujoco.h and libmujoco.so*, e.g. the mujoco/ folder of the Python wheel; benchmarks/native_wheel.sh fetches the WASM build\'s version)',
+      doc: 'also compare with the MuJoCo in this folder (include/mujoco/mujoco.h and libmujoco.so*, e.g. the mujoco/ folder of the Python wheel; benchmarks/native_wheel.sh fetches the WASM build\'s version)',
       optional: true,
     }),
-    seed: flags.int({ doc: 'Seed of the envs and the random actions', default: 0, min: 0 }),
-    json: flags.bool({ doc: 'After the table, print one JSON object (the machine-readable result) as the last stdout line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    seed: seedFlag('the envs and the random actions'),
+    json: jsonFlag({ when: 'after the table' }),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

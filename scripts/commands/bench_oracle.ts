@@ -20,6 +20,7 @@ import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, quietFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench oracle',
@@ -36,8 +37,8 @@ const spec = {
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
     dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
     summaryOnly: flags.bool({ doc: 'run no cells; rebuild summary.md and plots from the cell files', default: false }),
-    quiet: flags.bool({ doc: 'no progress bars from the cells\' training runs', default: false }),
-    json: flags.bool({ doc: 'print one JSON object as the last line', default: false }),
+    quiet: quietFlag("from the cells' training runs"),
+    json: jsonFlag(),
   },
   epilog: [
     'Examples:',

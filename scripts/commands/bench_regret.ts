@@ -34,25 +34,26 @@ import {
   worldRecords,
 } from '../../reward/tabular/learn.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench regret',
   summary: 'Regret vs partial-return preference models on tabular delivery gridworlds (mean scaled return of the learned reward).',
   flags: {
-    seeds: flags.int({ doc: 'Seeds per MDP (0..seeds-1): pairs, labels and the learner init', default: 3, min: 1 }),
-    mdps: flags.int({ doc: 'Random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),
-    gridworld: flags.bool({ doc: 'Include the fixed 10x10 delivery gridworld', default: true }),
-    mdpSeed: flags.int({ doc: 'Seed of the random MDPs', default: 0 }),
-    budgets: flags.list({ doc: 'Preference-set sizes, rising: each run\'s sets are nested (the first N of one sample of the largest)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
-    segmentLength: flags.int({ doc: 'Actions per segment', default: EXPERIMENT_DEFAULTS.segmentLength, min: 1 }),
-    beta: flags.float({ doc: 'Oracle rationality (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true, min: 0 }),
-    steps: flags.int({ doc: 'Full-batch Adam steps per fit', default: LEARN_DEFAULTS.steps, min: 1 }),
+    seeds: flags.int({ doc: 'seeds per MDP (0..seeds-1): pairs, labels and the learner init', default: 3, min: 1 }),
+    mdps: flags.int({ doc: 'random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),
+    gridworld: flags.bool({ doc: 'include the fixed 10x10 delivery gridworld', default: true }),
+    mdpSeed: flags.int({ doc: 'seed of the random MDPs', default: 0 }),
+    budgets: flags.list({ doc: 'preference-set sizes, rising: each run\'s sets are nested (the first N of one sample of the largest)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
+    segmentLength: flags.int({ doc: 'actions per segment', default: EXPERIMENT_DEFAULTS.segmentLength, min: 1 }),
+    beta: flags.float({ doc: 'oracle rationality (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true, min: 0 }),
+    steps: flags.int({ doc: 'full-batch Adam steps per fit', default: LEARN_DEFAULTS.steps, min: 1 }),
     lr: flags.float({ doc: 'Adam learning rate', default: LEARN_DEFAULTS.lr, min: 0 }),
     l2: flags.float({ doc: 'L2 penalty (l2/2)|w|^2', default: LEARN_DEFAULTS.l2, min: 0 }),
-    valueEvery: flags.int({ doc: 'Regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
-    out: flags.string({ doc: 'Folder for summary.md, results.json and command.txt (the default is a scratch folder: committed results are only replaced when --out names them)', default: 'runs/bench-regret' }),
-    write: flags.bool({ doc: 'Write the files into --out', default: true }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    valueEvery: flags.int({ doc: 'regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
+    out: flags.string({ doc: 'folder for summary.md, results.json and command.txt (the default is a scratch folder: committed results are only replaced when --out names them)', default: 'runs/bench-regret' }),
+    write: flags.bool({ doc: 'write the files into --out', default: true }),
+    json: jsonFlag(),
   },
   epilog: [
     'The committed results were made with the defaults: prefrl bench regret --seeds 3 --mdps 10 --out benchmarks/results/regret/bench-regret',

@@ -13,7 +13,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { BACKENDS, initBackend } from '../../core/backend.js';
+import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
@@ -22,29 +22,30 @@ import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench reward',
   summary: 'Time one training step and the relabelling throughput of the reward ensemble, next to PyTorch when available.',
   flags: {
-    members: flags.int({ doc: 'Ensemble members', default: DEFAULT_REWARD_NET.members, min: 1 }),
-    hidden: flags.list({ doc: 'Hidden layer widths', default: DEFAULT_REWARD_NET.hidden.map(String) }),
-    obsDim: flags.int({ doc: 'Observation size (input = obs + action)', default: 17, min: 1 }),
-    actDim: flags.int({ doc: 'Action size', default: 6, min: 1 }),
-    pairs: flags.int({ doc: 'Pairs per training batch', default: 128, min: 1 }),
-    length: flags.int({ doc: 'Steps per segment', default: 50, min: 1 }),
-    warmup: flags.int({ doc: 'Untimed steps before timing', default: 2, min: 0 }),
-    repeats: flags.int({ doc: 'Timed steps (the median is reported)', default: 5, min: 1 }),
-    microBatchRows: flags.int({ doc: 'Transitions per micro-batch inside a step', default: TRAIN_DEFAULTS.microBatchRows, min: 1 }),
-    relabel: flags.int({ doc: 'Transitions relabelled for the throughput figure (0: skip)', default: 100_000, min: 0 }),
-    torch: flags.bool({ doc: 'Run the PyTorch reference when python3 with torch is found', default: true }),
+    members: flags.int({ doc: 'ensemble members', default: DEFAULT_REWARD_NET.members, min: 1 }),
+    hidden: flags.list({ doc: 'hidden layer widths', default: DEFAULT_REWARD_NET.hidden.map(String) }),
+    obsDim: flags.int({ doc: 'observation size (input = obs + action)', default: 17, min: 1 }),
+    actDim: flags.int({ doc: 'action size', default: 6, min: 1 }),
+    pairs: flags.int({ doc: 'pairs per training batch', default: 128, min: 1 }),
+    length: flags.int({ doc: 'steps per segment', default: 50, min: 1 }),
+    warmup: flags.int({ doc: 'untimed steps before timing', default: 2, min: 0 }),
+    repeats: flags.int({ doc: 'timed steps (the median is reported)', default: 5, min: 1 }),
+    microBatchRows: flags.int({ doc: 'transitions per micro-batch inside a step', default: TRAIN_DEFAULTS.microBatchRows, min: 1 }),
+    relabel: flags.int({ doc: 'transitions relabelled for the throughput figure (0: skip)', default: 100_000, min: 0 }),
+    torch: flags.bool({ doc: 'run the PyTorch reference when python3 with torch is found', default: true }),
     torchThreads: flags.int({ doc: 'torch.set_num_threads for the reference', defaultDoc: 'number of CPUs', optional: true, min: 1 }),
-    torchRelabel: flags.int({ doc: 'Transitions for PyTorch relabelling (slow with reference BLAS)', default: 20_000, min: 0 }),
+    torchRelabel: flags.int({ doc: 'transitions for PyTorch relabelling (slow with reference BLAS)', default: 20_000, min: 0 }),
     python: flags.string({ doc: 'Python interpreter for the reference', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
-    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'wasm' }),
-    seed: flags.int({ doc: 'Seed of the weights and the random batch', default: 0 }),
-    out: flags.string({ doc: 'Folder to write reward.json and reward.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    backend: benchBackendFlag('the reward ensemble'),
+    seed: seedFlag('the weights and the random batch'),
+    out: flags.string({ doc: 'folder to write reward.json and reward.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
+    json: jsonFlag(),
   },
 };
 

@@ -4,6 +4,7 @@ import { InputError } from '../../core/errors.js';
 import { type CheckReport, checkEnv } from '../../envs/check.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, seedFlag, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl check-env',
@@ -11,11 +12,11 @@ const spec = {
     'Check an environment against the contract: determinism under a seed, reward = weighted sum of its terms, exact state round trip, spaces, transition terms, horizon, and no WASM memory growth over 1,000 resets.',
   positionals: [{ name: 'env', doc: 'a registered env id (see prefrl envs) or a path to an MJCF .xml file' }],
   flags: {
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    task: taskFlag(),
     steps: flags.int({ doc: 'steps for the determinism and replay checks', default: 300, min: 10 }),
     resets: flags.int({ doc: 'resets for the memory check', default: 1000, min: 1 }),
-    seed: flags.int({ doc: 'seed', default: 0 }),
-    json: flags.bool({ doc: 'print one JSON object {"ok", "env", "checks", "warnings"} as the last line (a model that does not load: {"ok": false, "checks": {"load": ...}}, exit 1)', default: false }),
+    seed: seedFlag(),
+    json: jsonFlag({ holds: '{"ok", "env", "checks", "warnings"}; a model that does not load gives {"ok": false, "checks": {"load": ...}} and exit code 1' }),
   },
   epilog: 'Exit code: 0 when every check passes, 1 when one fails, 2 on bad usage.',
 };

@@ -33,6 +33,7 @@ import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
 import type { Env } from '../../envs/types.js';
 import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
+import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -42,7 +43,7 @@ const spec = {
   summary: 'Collect an offline dataset (D4RL layout, HDF5) with a random, medium, expert or medium-replay policy, with the simulator state of every step.',
   flags: {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    task: taskFlag(),
     policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data' }),
     steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps, in whole PPO iterations; the dataset keeps the episodes PPO finished, not those still running at the end)', default: 100_000, min: 1 }),
     checkpoint: flags.string({ doc: 'PPO run folder, checkpoint folder or policy.json (medium, expert)', optional: true }),
@@ -52,11 +53,11 @@ const spec = {
     inlineEnvs: flags.bool({ doc: 'medium-replay: the main thread steps a block of envs too, alongside the workers', default: false }),
     out: flags.string({ doc: 'write the dataset here instead of <run>/artifacts/dataset.h5 (its folder must exist; an existing file is kept unless --force)', optional: true }),
     force: flags.bool({ doc: 'with --out: replace an existing file', default: false }),
-    seed: flags.int({ doc: 'seed (episode seeds, action noise, PPO)', default: 0 }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    seed: seedFlag('episode seeds, action noise, PPO'),
+    runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'collect-<env>-<policy>' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

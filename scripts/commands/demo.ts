@@ -13,24 +13,25 @@ import type { LoopSummary } from '../../reward/loop.js';
 import { join } from 'node:path';
 import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 import { train, trainFlags } from './train.js';
+import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl demo',
   summary:
     'The main job of `npm start`: online preference learning on reacher with the oracle teacher, next to PPO on the true reward at the same env steps.',
   flags: {
-    env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
+    env: trainFlags.env,
     teacher: flags.string({ doc: 'teacher spec (see prefrl train --help)', default: 'oracle' }),
-    labels: flags.int({ doc: 'feedback budget (labels)', default: 500, min: 1 }),
-    labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
+    labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 500, min: 1 }),
+    labelsPerRound: trainFlags.labelsPerRound,
     feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', default: 8192, min: 1 }),
     steps: flags.int({ doc: 'env steps of each of the two PPO runs', default: 150_000, min: 1 }),
-    rewardEpochs: flags.int({ doc: 'max reward-model epochs per round', default: 20, min: 1 }),
+    rewardEpochs: trainFlags.rewardEpochs,
     baseline: flags.bool({ doc: 'also run PPO on the true reward (--no-baseline skips it)', default: true }),
-    seed: flags.int({ doc: 'seed (the same for both runs)', default: 0 }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bars', default: false }),
+    seed: seedFlag('the same for both runs'),
+    runsDir: runsDirFlag,
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: ['Examples:', '  npm start', '  prefrl demo --steps 300000 --labels 1000', '  prefrl demo --teacher stochastic:beta=1,epsMistake=0.1'].join('\n'),
 };

@@ -1,14 +1,14 @@
 /** `prefrl envs`: list the registered environments with their sizes, reward terms and goals. */
-import { flags } from '../../core/config.js';
 import { registeredEnvs, makeEnv } from '../../envs/registry.js';
 import { specToJson } from '../../envs/types.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl envs',
   summary: 'List the built-in environments: observation and action sizes, dt, horizon, reward terms and goal.',
   flags: {
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    json: jsonFlag(),
   },
   epilog: [
     'The table shows each env\'s goal text (what people and vision-language models are told) on the line under its row.',

@@ -8,16 +8,17 @@ import { UsageError } from '../../core/errors.js';
 import { flags } from '../../core/config.js';
 import { fitStats, readPreferenceStats, STATS_MODELS } from '../../reward/fit_stats.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl fit-stats',
   summary: 'Fit the partial-return and regret preference models to comparison statistics and compare held-out NLL and accuracy.',
   flags: {
-    x: flags.string({ doc: 'Statistics per pair, [n, 3]: dR, dV_start, dV_end, each first minus second (.npy or CSV)' }),
-    y: flags.string({ doc: 'Labels per pair, [n] or [n, 1]: 1 first preferred, 0 second, 0.5 tie (.npy or CSV)' }),
-    folds: flags.int({ doc: 'Number of cross-validation folds', default: 10, min: 2 }),
-    seed: flags.int({ doc: 'Seed of the fold assignment', default: 0 }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    x: flags.string({ doc: 'statistics per pair, [n, 3]: dR, dV_start, dV_end, each first minus second (.npy or CSV)' }),
+    y: flags.string({ doc: 'labels per pair, [n] or [n, 1]: 1 first preferred, 0 second, 0.5 tie (.npy or CSV)' }),
+    folds: flags.int({ doc: 'number of cross-validation folds', default: 10, min: 2 }),
+    seed: seedFlag('the fold assignment'),
+    json: jsonFlag(),
   },
   epilog: [
     'Models: partial return P(first) = sigmoid(dR / T); regret P(first) = sigmoid((dR + dV_end - dV_start) / T);',

@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
 import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
-import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
+import { describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
@@ -37,6 +37,7 @@ import { envFit, RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
+import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl iql',
@@ -49,7 +50,7 @@ const spec = {
     }),
     algo: flags.choice(['iql', 'bc'] as const, { doc: 'algorithm', default: 'iql' }),
     env: flags.string({ doc: 'env to evaluate in', optional: true, defaultDoc: 'the env recorded in the dataset' }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    task: taskFlag(),
     updates: flags.int({ doc: 'gradient updates (CORL: 1,000,000)', default: IQL_DEFAULTS.updates, min: 1 }),
     batchSize: flags.int({ doc: 'transitions per batch', default: IQL_DEFAULTS.batchSize, min: 1 }),
     evalEvery: flags.int({ doc: 'updates between evaluations (the last update is always evaluated)', default: 5000, min: 1 }),
@@ -64,12 +65,12 @@ const spec = {
     hidden: flags.list({ doc: 'hidden layer widths', default: IQL_DEFAULTS.hidden.map(String) }),
     refRandom: flags.float({ doc: 'reference return of a random policy, for the normalised score (give --ref-expert too)', optional: true }),
     refExpert: flags.float({ doc: 'reference return of an expert policy, for the normalised score (give --ref-random too)', optional: true }),
-    seed: flags.int({ doc: 'seed (weights, batches, evaluation episodes)', default: 0 }),
-    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    seed: seedFlag('weights, batches, evaluation episodes'),
+    backend: backendFlag(),
+    runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: '<algo>-<env>-<reward>-s<seed>' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

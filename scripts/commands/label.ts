@@ -22,21 +22,22 @@ import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import type { Segment, Teacher, TeacherContext } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
+import { jsonFlag, quietFlag, seedFlag, storeFlag, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl label',
   summary: 'A synthetic teacher, HERON or a VLM answers the pairs of a label store it has not answered yet (next to people\'s answers, for comparison).',
   flags: {
-    store: flags.string({ doc: 'label store (.sqlite) holding the pairs' }),
+    store: storeFlag('holding the pairs'),
     teacher: flags.string({
       doc: 'oracle | stochastic | mistake | skip | equal | myopic | <preset>:k=v,... | heron:<config.json> | synthetic-vlm[:k=v] | vlm:baseUrl=...,model=...[,k=v] (people answer through prefrl serve)',
     }),
     batch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
-    seed: flags.int({ doc: 'seed of the teacher\'s randomness', default: 0 }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    task: taskFlag(),
+    seed: seedFlag('the teacher\'s randomness'),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'VLM teacher (--teacher vlm:k=v,...; any OpenAI-compatible chat-completions server):',

@@ -18,15 +18,16 @@ import { median } from '../../core/math.js';
 import { teacherAgreements } from '../../reward/offline.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, storeFlag } from './common_flags.js';
 
 const exportSpec = {
   command: 'prefrl labels export',
   summary: 'Write every label of a label store to a JSONL file (one JSON object per line).',
   flags: {
-    store: flags.string({ doc: 'Label store (SQLite file)' }),
+    store: storeFlag('to read'),
     out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself)' }),
     force: flags.bool({ doc: 'replace an existing --out file', default: false }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    json: jsonFlag(),
   },
   epilog: 'Example: prefrl labels export --store runs/x/labels.sqlite --out labels.jsonl',
 };
@@ -35,9 +36,9 @@ const importSpec = {
   command: 'prefrl labels import',
   summary: 'Add labels from a JSONL file to a label store (validated line by line; re-importing adds nothing).',
   flags: {
-    store: flags.string({ doc: 'Label store (SQLite file) holding the labelled pairs' }),
+    store: storeFlag('holding the labelled pairs'),
     in: flags.string({ doc: 'JSONL file of labels, as written by `prefrl labels export`' }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    json: jsonFlag(),
   },
   epilog: 'Example: prefrl labels import --store runs/y/labels.sqlite --in labels.jsonl',
 };
@@ -122,8 +123,8 @@ const statsSpec = {
   command: 'prefrl labels stats',
   summary: 'Per teacher: labels, preferences, ties, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
   flags: {
-    store: flags.string({ doc: 'Label store (SQLite file)' }),
-    json: flags.bool({ doc: 'Print one JSON object (the machine-readable contract) as the last line', default: false }),
+    store: storeFlag('to read'),
+    json: jsonFlag(),
   },
   epilog: 'Example: prefrl labels stats --store runs/x/labels.sqlite',
 };

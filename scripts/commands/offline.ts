@@ -9,7 +9,6 @@ import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
-import { BACKENDS } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
@@ -21,6 +20,7 @@ import { lockRunDir } from '../run_lock.js';
 import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
+import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
@@ -53,7 +53,7 @@ const offlineFlags = {
   ...humanTeacherFlags,
   ...fixedLabelRewardFlags,
   rewardSelectInputs: flags.bool({
-    doc: 'reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task',
+    doc: "reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task. A switch here, as offline trains once on all its labels; prefrl train's --reward-select-inputs takes the label counts to select at",
     default: false,
   }),
   ...rewardTrainingFlags,
@@ -63,16 +63,16 @@ const offlineFlags = {
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes per policy', default: 10, min: 1 }),
   evalEvery: flags.int({ doc: 'updates between evaluations during training (0: only the eval stage)', default: 0, min: 0 }),
   env: flags.string({ doc: 'env to evaluate in', optional: true, defaultDoc: 'the env recorded in the dataset' }),
-  task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model (with --env)', optional: true }),
-  seed: flags.int({ doc: 'seed (pairs, teacher noise, reward model, agents, evaluation episodes)', default: 0 }),
+  task: taskFlag('with --env'),
+  seed: seedFlag('pairs, teacher noise, reward model, agents, evaluation episodes'),
   stage: flags.string({ doc: `all, or stages to run, comma-separated: ${OFFLINE_STAGES.join(', ')}`, default: 'all' }),
   force: flags.bool({ doc: 're-run the selected stages even when their output exists (stored labels are kept)', default: false }),
   resume: flags.string({ doc: 'work in this run folder, with its saved config', optional: true }),
-  backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
-  runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+  backend: backendFlag(),
+  runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'offline-<env>-<teacher>-s<seed>' }),
-  json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-  quiet: flags.bool({ doc: 'no progress bars', default: false }),
+  json: jsonFlag(),
+  quiet: quietFlag(),
 };
 
 const spec = {

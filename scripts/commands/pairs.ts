@@ -18,6 +18,7 @@ import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
+import { jsonFlag, optionalStoreFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl pairs',
@@ -27,9 +28,9 @@ const spec = {
     against: flags.string({ doc: 'a second such folder: every pair is one segment of each (A from --trajectories, B from here)', optional: true }),
     count: flags.int({ doc: 'pairs to add', default: 50, min: 1 }),
     segmentLength: flags.int({ doc: 'steps per segment (a whole episode: its length, e.g. 200 on reacher)', default: 50, min: 1 }),
-    store: flags.string({ doc: 'label store to add them to (made when missing)', optional: true, defaultDoc: 'labels.sqlite in the --trajectories run folder' }),
-    seed: flags.int({ doc: 'seed of the draw', default: 0 }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    store: optionalStoreFlag('to add them to (made when missing)', 'labels.sqlite in the --trajectories run folder'),
+    seed: seedFlag('the draw of pairs'),
+    json: jsonFlag(),
   },
   epilog: [
     'Examples:',

@@ -11,6 +11,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { checkOutFile } from '../../core/paths.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag } from './common_flags.js';
 
 export interface Curve {
   readonly run: string;
@@ -172,7 +173,7 @@ const spec = {
     metric: flags.list({ doc: 'metrics to plot (comma-separated keys of metrics.jsonl)', default: ['eval/true_return'] }),
     out: flags.string({ doc: 'the SVG file to write (an earlier plot of this command is replaced; any other existing file needs --force)', default: 'curves.svg' }),
     force: flags.bool({ doc: 'replace --out even when it is not a plot this command wrote', default: false }),
-    json: flags.bool({ doc: 'print one JSON object (the curves) as the last line', default: false }),
+    json: jsonFlag({ holds: 'the curves' }),
   },
   positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), one or more', variadic: true }],
   epilog: [

@@ -17,13 +17,14 @@ import type { Segment } from '../../reward/types.js';
 import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
 import { type CameraSpec, checkRenderTarget, MAX_DEFAULT_FPS, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
 import { type Command, flagsGiven, onInterrupt, openStoreFlag, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
+import { jsonFlag, optionalStoreFlag, quietFlag, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl render',
   summary:
     'Render a stored pair (both clips side by side, or one), or one or two recorded episodes, to .mp4, .webm or .png with the viewer\'s scene in headless Chromium.',
   flags: {
-    store: flags.string({ doc: 'label store (.sqlite) holding the pair', optional: true }),
+    store: optionalStoreFlag('holding the pair'),
     pair: flags.string({ doc: 'with --store: pair id, or its 0-based index in the store (oldest round first, then as stored)', optional: true }),
     trajectories: flags.string({ doc: 'instead of a pair: recorded episodes, a prefrl rollout run folder or its trajectory folder', optional: true }),
     episode: flags.string({ doc: 'with --trajectories: episode index (0-based), or two (N,M) side by side', optional: true, defaultDoc: '0' }),
@@ -39,10 +40,10 @@ const spec = {
     hideRobot: flags.bool({ doc: 'hide the robot, keep the world and loose objects', default: false }),
     shadows: flags.bool({ doc: 'draw shadows (--no-shadows to turn off)', default: true }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    task: taskFlag(),
     chromium: flags.string({ doc: 'Chromium binary', optional: true, defaultDoc: '$PREFRL_CHROMIUM or chromium on the PATH' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

@@ -7,7 +7,7 @@
  * stored segments carry the env's true rewards, the correlation of the learned segment
  * returns with the true ones.
  */
-import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
+import { describeBackend, initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
@@ -24,6 +24,7 @@ import { envConfigForStore } from '../../viewer/env_info.js';
 import { shellQuote } from '../../core/paths.js';
 import { type Command, displayPath, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
+import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, storeFlag, taskFlag } from './common_flags.js';
 
 /**
  * The shared reward-training flags less --reward-select-workers: prefrl reward trains on the
@@ -36,18 +37,18 @@ const spec = {
   command: 'prefrl reward',
   summary: "Train a reward model on a label store's labels (e.g. people's answers in the viewer), saved in a run folder for prefrl train / iql --reward model:<run>.",
   flags: {
-    store: flags.string({ doc: 'label store (.sqlite) holding the labelled pairs' }),
+    store: storeFlag('holding the labelled pairs'),
     teacher: flags.string({ doc: 'only the labels of teachers whose id starts with this (e.g. human, human:ada)', optional: true, defaultDoc: 'every teacher' }),
     ...fixedLabelRewardFlags,
     ...rewardFlags,
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
-    seed: flags.int({ doc: 'seed (held-out split, initialisation, batches)', default: 0 }),
-    backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend', default: 'auto' }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    task: taskFlag(),
+    seed: seedFlag('held-out split, initialisation, batches'),
+    backend: backendFlag(),
+    runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'reward-<env>' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

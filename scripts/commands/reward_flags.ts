@@ -35,13 +35,25 @@ export const rewardTrainingFlags = {
 };
 
 /**
+ * `--reward-members`, the same in train, offline and reward: any positive count, as RewardNet
+ * takes (train's stopped at 16 before, a bound no code needs).
+ */
+export const rewardMembersFlag = flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1 });
+
+/** `--preference-model`, the same in train, offline and reward. */
+export const preferenceModelFlag = flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' });
+
+/** `--reward-hidden`, the same in train, offline and reward. */
+export const rewardHiddenFlag = flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] });
+
+/**
  * The reward model's size and training length for training on a fixed set of labels (`prefrl
  * offline`, `prefrl reward`); `prefrl train`, which retrains every round, has its own defaults.
  */
 export const fixedLabelRewardFlags = {
-  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
-  rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1 }),
-  rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
+  preferenceModel: preferenceModelFlag,
+  rewardMembers: rewardMembersFlag,
+  rewardHidden: rewardHiddenFlag,
   rewardEpochs: flags.int({ doc: 'max reward-model epochs (early stopping on held-out pairs)', default: 50, min: 1 }),
   rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: TRAIN_DEFAULTS.patience, min: 1 }),
 };

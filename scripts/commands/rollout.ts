@@ -20,6 +20,7 @@ import { type Policy, randomPolicy, rolloutAsync } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { type Command, type CommandContext, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
+import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -156,18 +157,18 @@ const spec = {
   summary: 'Run a policy (random, zero, or a trained one: PPO, IQL, BC) in an environment, report its returns and save its episodes (for segments, datasets and rendering) in a run folder.',
   flags: {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', optional: true, defaultDoc: 'the env a saved --policy was trained on, else reacher' }),
-    task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+    task: taskFlag(),
     episodes: flags.int({ doc: 'episodes to run', default: 5, min: 1 }),
     policy: flags.string({
       doc: 'random | zero | a trained policy: a PPO run folder, checkpoint folder or policy.json (prefrl train), or an offline actor: actor.json, a folder holding it, or an iql run folder (prefrl iql, prefrl offline)',
       default: 'random',
     }),
     stochastic: flags.bool({ doc: 'a saved PPO policy samples its actions instead of taking the mean action', default: false }),
-    seed: flags.int({ doc: 'seed', default: 0 }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+    seed: seedFlag(),
+    runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'rollout-<env>' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-    quiet: flags.bool({ doc: 'no progress bar', default: false }),
+    json: jsonFlag(),
+    quiet: quietFlag(),
   },
   epilog: [
     'Examples:',

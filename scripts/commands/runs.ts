@@ -13,6 +13,7 @@ import { isFolder, shellQuote } from '../../core/paths.js';
 import { claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
+import { jsonFlag } from './common_flags.js';
 
 export interface RunEntry {
   /** Folder, relative to the runs folder. */
@@ -142,7 +143,7 @@ const spec = {
     runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
     command: flags.string({ doc: 'only runs of this command: tour, rollout, train, collect, iql, offline or reward (demo and bench oracle make train runs)', optional: true }),
-    json: flags.bool({ doc: 'print one JSON object ({"runs": [...]}, every run listed) as the last line', default: false }),
+    json: jsonFlag({ holds: '{"runs": [...]}, every run listed' }),
   },
   epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
 };

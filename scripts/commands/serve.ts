@@ -14,13 +14,14 @@ import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { jsonFlag, STORE_DOC, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl serve',
   summary:
     'Serve the labelling page: people compare two clips side by side and say which is better; answers go to the label store. Binds 127.0.0.1 unless --host says otherwise (then an access token is required).',
   flags: {
-    store: flags.string({ doc: 'label store (.sqlite) holding the pairs to label', default: 'labels.sqlite' }),
+    store: flags.string({ doc: `${STORE_DOC} holding the pairs to label`, default: 'labels.sqlite' }),
     port: flags.int({ doc: 'port (0: any free port)', default: DEFAULT_PORT, min: 0, max: 65535 }),
     host: flags.string({ doc: 'address to bind; 0.0.0.0 serves the whole network (needs a token)', default: '127.0.0.1' }),
     token: flags.string({
@@ -37,8 +38,8 @@ const spec = {
     insight: flags.string({ doc: 'reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
-    task: flags.string({ doc: 'task module of a bring-your-own model', optional: true }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line when the server stops', default: false }),
+    task: taskFlag(),
+    json: jsonFlag({ when: 'when the server stops' }),
   },
   epilog: [
     'Examples:',

@@ -8,15 +8,16 @@ import { createRunDir, removeIfEmpty } from '../../core/run.js';
 import { registeredEnvs } from '../../envs/registry.js';
 import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
+import { jsonFlag, runsDirFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl tour',
   summary: 'A short tour: random-policy rollouts in every built-in robot, saved as trajectories in a run folder.',
   flags: {
     episodes: flags.int({ doc: 'episodes per env', default: 2, min: 1 }),
-    seed: flags.int({ doc: 'seed', default: 0 }),
-    runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
-    json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
+    seed: seedFlag(),
+    runsDir: runsDirFlag,
+    json: jsonFlag(),
   },
 };
 

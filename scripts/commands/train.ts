@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
-import { BACKENDS, describeBackend, initBackend } from '../../core/backend.js';
+import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
@@ -19,7 +19,7 @@ import { LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, MIN_SEL
 import { envFit, RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
-import { rewardTrainOptions } from '../../reward/train.js';
+import { rewardTrainOptions, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
 import { heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
@@ -27,11 +27,12 @@ import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
-import { rewardTrainingFlags } from './reward_flags.js';
+import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
+import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
-  task: flags.string({ doc: 'task module (.js/.mjs/.ts) for a bring-your-own model', optional: true }),
+  task: taskFlag(),
   reward: flags.string({
     doc: "learned (from a teacher's labels) | true (the env's reward: the baseline) | model:<dir> (a saved reward model, fixed: a run's artifacts/reward_model, or one trained offline; no teacher)",
     default: 'learned',
@@ -47,10 +48,10 @@ export const trainFlags = {
   }),
   ...humanTeacherFlags,
   expert: flags.string({ doc: 'PPO run folder (a train run on the env\'s true reward, --reward true) or checkpoint whose critic is V* for the regret teacher', optional: true }),
-  preferenceModel: flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' }),
+  preferenceModel: preferenceModelFlag,
   labels: flags.int({ doc: 'feedback budget: total labels (queries answered, skips included)', default: 1000, min: 1 }),
   labelsPerRound: flags.int({ doc: 'labels per feedback round', default: 100, min: 1 }),
-  segmentLength: flags.int({ doc: 'steps per segment', default: 50, min: 2 }),
+  segmentLength: flags.int({ doc: "steps per segment (at least 2, the online loop's minimum; prefrl offline and pairs take 1-step segments too)", default: 50, min: 2 }),
   query: flags.choice(QUERY_METHODS, { doc: 'query selection (the k-center methods start from the pairs labelled in earlier rounds, as B-Pref does)', default: 'disagreement' }),
   oversample: flags.int({ doc: 'candidate pairs per query', default: 10, min: 1 }),
   feedbackEvery: flags.int({ doc: 'env steps between feedback rounds', optional: true, defaultDoc: 'spread the budget over the first half of training', min: 1 }),
@@ -87,23 +88,23 @@ export const trainFlags = {
     defaultDoc: 'off: every input',
   }),
   rewardIgnoreObs: flags.list({ doc: 'reward model: observation indices it does not see (comma-separated, from 0; each built-in layout is described at the top of envs/tasks/<env>.ts), e.g. joint velocities suspected of being spurious features', default: [], defaultDoc: 'none' }),
-  rewardHidden: flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] }),
+  rewardHidden: rewardHiddenFlag,
   rewardOutputInit: flags.float({ doc: "reward model: factor on its output layer's initial weights (1: PyTorch's default draw; 0: every member starts at r = 0 everywhere, so the reward's shape comes from the labels, not from the random initial function)", default: 1, min: 0 }),
   rewardAdditive: flags.bool({ doc: 'reward model: additive structure, one small MLP per input feature (--reward-hidden gives its widths) summed, so no unit combines two inputs; try --reward-hidden 32,32', default: false }),
-  rewardMembers: flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1, max: 16 }),
-  rewardPatience: flags.int({ doc: 'reward model: epochs without held-out improvement before a member stops', default: LOOP_REWARD_TRAIN_DEFAULTS.patience, min: 1 }),
+  rewardMembers: rewardMembersFlag,
+  rewardPatience: flags.int({ doc: `reward model: epochs without held-out improvement before a member stops (${LOOP_REWARD_TRAIN_DEFAULTS.patience} by default here, where each round continues from the last round's weights; offline and reward, which train once, default to ${TRAIN_DEFAULTS.patience})`, default: LOOP_REWARD_TRAIN_DEFAULTS.patience, min: 1 }),
   ...rewardTrainingFlags,
   queryRollouts: flags.int({ doc: 'mean-action episodes of the current policy added to the query pool before each round (their steps are reported apart)', default: 0, min: 0 }),
   rewardStandardize: flags.bool({ doc: 'PPO sees the learned reward standardised to mean 0, std 1 over the query pool, refitted each round (Christiano et al. 2017)', default: false }),
   evalEpisodes: flags.int({ doc: 'deterministic evaluation episodes', default: 5, min: 1 }),
   evalEvery: flags.int({ doc: 'env steps between evaluations and checkpoints', default: 20_000, min: 1 }),
-  seed: flags.int({ doc: 'seed', default: 0 }),
-  backend: flags.choice(BACKENDS, { doc: 'TensorFlow.js backend for the reward model', default: 'auto' }),
-  runsDir: flags.string({ doc: 'where run folders are created', default: 'runs' }),
+  seed: seedFlag(),
+  backend: backendFlag('the reward model'),
+  runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'train-<env>-<teacher>-s<seed>, with -regret after <teacher> under --preference-model regret; train-<env>-true-s<seed> or train-<env>-model-s<seed> with --reward true or model:<dir>' }),
   resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint, with its saved config (only --json, --quiet, --workers, --inline-envs and the --human-* flags may be given too); a finished run is reported, not changed', optional: true }),
-  json: flags.bool({ doc: 'print one JSON summary object as the last line', default: false }),
-  quiet: flags.bool({ doc: 'no progress bar', default: false }),
+  json: jsonFlag(),
+  quiet: quietFlag(),
 };
 
 const spec = {
