@@ -17,6 +17,8 @@ import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreements } from '../../reward/offline.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
+import { type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
+import type { Label } from '../../reward/types.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, storeFlag } from './common_flags.js';
 
@@ -121,7 +123,7 @@ export const labelsImportCommand: Command = {
 
 const statsSpec = {
   command: 'prefrl labels stats',
-  summary: 'Per teacher: labels, preferences, ties, skips, median answer time, agreement with the true partial return; and agreement between teachers on shared pairs.',
+  summary: "Per teacher: labels, preferences, ties, skips, median answer time, agreement with the true partial return (a HERON teacher's: which reward term decided its labels); and agreement between teachers on shared pairs.",
   flags: {
     store: storeFlag('to read'),
     json: jsonFlag(),
@@ -141,6 +143,12 @@ export interface TeacherStats {
   readonly medianResponseMs: number | null;
   /** Share of its strict preferences whose winner has the higher true segment return (ties in return left out). */
   readonly agreementWithTrueReturn: number | null;
+  /**
+   * A HERON teacher's labels by the reward term that decided them (from the record each keeps in
+   * raw; ties: no level decided; other: labels without a record, e.g. skips). Only for teachers
+   * with such records.
+   */
+  readonly decidedBy?: HeronDecidedBy;
 }
 
 /**
@@ -150,7 +158,11 @@ export interface TeacherStats {
 export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTeacher'> = store.counts()): TeacherStats[] {
   const times = new Map<string, number[]>();
   const labels = store.labels();
+  const byTeacher = new Map<string, Label[]>();
   for (const l of labels) {
+    let own = byTeacher.get(l.teacher);
+    if (!own) byTeacher.set(l.teacher, (own = []));
+    own.push(l);
     if (l.responseMs === undefined || l.responseMs === null) continue;
     let t = times.get(l.teacher);
     if (!t) times.set(l.teacher, (t = []));
@@ -161,14 +173,25 @@ export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTe
   return Object.entries(counts.perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
-      return { teacher, labels: c.labels, preferences: c.preferences - c.ties, ties: c.ties, skips: c.skips, medianResponseMs: t && t.length > 0 ? median(t) : null, agreementWithTrueReturn: agreement.get(teacher) ?? null };
+      const decided = heronDecidedBy(byTeacher.get(teacher) ?? []);
+      const heron = Object.keys(decided.terms).length > 0 || decided.ties > 0;
+      return {
+        teacher,
+        labels: c.labels,
+        preferences: c.preferences - c.ties,
+        ties: c.ties,
+        skips: c.skips,
+        medianResponseMs: t && t.length > 0 ? median(t) : null,
+        agreementWithTrueReturn: agreement.get(teacher) ?? null,
+        ...(heron ? { decidedBy: decided } : {}),
+      };
     })
     .sort((a, b) => b.labels - a.labels || (a.teacher < b.teacher ? -1 : 1));
 }
 
 export const labelsStatsCommand: Command = {
   name: 'labels stats',
-  summary: 'Per teacher: labels, preferences, ties, skips, answer time, agreement with the true return and with each other',
+  summary: "Per teacher: labels, preferences, ties, skips, answer time, agreement with the true return and with each other, and which reward term decided a HERON teacher's labels",
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
@@ -208,6 +231,13 @@ export const labelsStatsCommand: Command = {
               teachers.map((t) => [t.teacher, String(t.labels), String(t.preferences), String(t.ties), String(t.skips), t.medianResponseMs === null ? '-' : (t.medianResponseMs / 1000).toFixed(1), f(t.agreementWithTrueReturn)]),
             ),
       ];
+      // Which reward term decided a HERON teacher's labels, most often first.
+      for (const t of teachers) {
+        if (!t.decidedBy) continue;
+        const d = t.decidedBy;
+        const terms = Object.entries(d.terms).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+        lines.push(`${t.teacher} decided by: ${[...terms.map(([k, v]) => `${k} ${v}`), `ties ${d.ties}`, ...(d.other > 0 ? [`no record ${d.other}`] : [])].join(', ')}`);
+      }
       if (agreement.pairs > 0) {
         // kappa: agreement beyond chance (Fleiss' overall, Cohen's per pair of teachers; "-" where chance agrees always).
         lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${f(agreement.fraction)}, kappa ${f(agreement.kappa)}`);
