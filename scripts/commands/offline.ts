@@ -4,7 +4,7 @@
  * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
  * (--resume) and is skipped when its output exists unless --force.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { readDataset } from '../../agents/dataset.js';
@@ -24,7 +24,7 @@ import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } fro
 
 const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
-  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*); required, except with --resume', optional: true }),
+  teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*; heron:<file> is short for --teacher heron --heron-config <file>); required, except with --resume', optional: true }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
   segmentLength: flags.int({ doc: 'steps per segment (1: single transitions, as RL-VLM-F learns its reward from single frames)', default: 50, min: 1 }),
   errorRate: flags.float({ doc: 'synthetic-vlm: probability of a wrong label', default: 0.2, min: 0, max: 1 }),
@@ -377,10 +377,25 @@ export function heronShorthand(argv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * The file of a `--teacher heron:<file>` in argv, checked as train and label check theirs (named
+ * by --teacher: the --heron-config check the shorthand becomes would name a flag nobody typed).
+ */
+function checkHeronShorthandFile(argv: readonly string[]): void {
+  argv.forEach((a, i) => {
+    const value = a === '--teacher' ? argv[i + 1] : a.startsWith('--teacher=') ? a.slice('--teacher='.length) : undefined;
+    const file = value?.startsWith('heron:') ? value.slice('heron:'.length) : '';
+    if (file === '') return;
+    if (!existsSync(file)) throw new UsageError(`--teacher: HERON config ${JSON.stringify(file)} not found (in "${value}")`);
+    if (statSync(file).isDirectory()) throw new UsageError(`--teacher: HERON config ${JSON.stringify(file)} is a folder, not a JSON file (in "${value}")`);
+  });
+}
+
 export const offlineCommand: Command = {
   name: 'offline',
   summary: 'Offline preference pipeline: teacher labels on dataset segments -> reward -> relabel -> IQL, vs IQL on the true reward and BC',
   async run(argv0, ctx) {
+    checkHeronShorthandFile(argv0);
     const argv = heronShorthand(argv0);
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -244,10 +244,11 @@ describe('offline --teacher heron:<file>', () => {
     expect(heronShorthand(['--teacher', 'oracle'])).toEqual(['--teacher', 'oracle']);
     expect(() => heronShorthand(['--teacher', 'heron:'])).toThrow('--teacher heron:<file>: name the HERON config file');
     expect(() => heronShorthand(['--teacher', 'heron:a.json', '--heron-config', 'b.json'])).toThrow('--teacher heron:<file> and --heron-config: give the HERON config once');
-    // Through the command: the file is checked as --heron-config is, before any run folder.
+    // Through the command: the file is checked as train and label check theirs, naming --teacher (the flag typed), before any run folder.
     const dir = mkdtempSync(join(tmpdir(), 'heron-short-'));
     const data = join(dir, 'd.h5');
     writeFileSync(data, 'x');
-    await expectUsageError(['offline', '--dataset', data, '--teacher', `heron:${join(dir, 'missing.json')}`], join(dir, 'runs'), new RegExp(`--heron-config: "${join(dir, 'missing.json')}" not found`));
+    await expectUsageError(['offline', '--dataset', data, '--teacher', `heron:${join(dir, 'missing.json')}`], join(dir, 'runs'), new RegExp(`^prefrl offline: --teacher: HERON config "${join(dir, 'missing.json')}" not found \\(in "heron:${join(dir, 'missing.json')}"\\)`));
+    await expectUsageError(['offline', '--dataset', data, `--teacher=heron:${dir}`], join(dir, 'runs'), new RegExp(`^prefrl offline: --teacher: HERON config "${dir}" is a folder, not a JSON file`));
   });
 });
