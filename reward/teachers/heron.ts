@@ -95,7 +95,7 @@ export function parseHeronConfig(obj: unknown, spec: EnvSpec, source: string): H
   if (margins === undefined) throw new InputError(source, 'missing required key "margins"', 'margins');
   if (!Array.isArray(margins)) throw new InputError(source, `expected an array of numbers, got ${JSON.stringify(margins)}`, 'margins');
   if (margins.length !== ranking.length) {
-    throw new InputError(source, `${margins.length} margins for ${ranking.length} ranked terms (one margin per level)`, 'margins');
+    throw new InputError(source, `${margins.length} margin${margins.length === 1 ? '' : 's'} for ${ranking.length} ranked term${ranking.length === 1 ? '' : 's'} (one margin per level)`, 'margins');
   }
   margins.forEach((m, i) => {
     // String(): JSON.stringify writes a number too large for a double (1e400, read as Infinity) as null.

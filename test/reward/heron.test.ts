@@ -202,7 +202,8 @@ describe('HERON config', () => {
     bad({ ranking: ['goal_distance', 'speed'], margins: [1, 1] }, 'ranking[1]', /unknown reward term "speed".*goal_distance, control_effort, at_goal/);
     bad({ ranking: ['at_goal', 'at_goal'], margins: [1, 1] }, 'ranking[1]', /ranked twice/);
     bad({ ranking: ['goal_distance'] }, 'margins', /missing required key/);
-    bad({ ranking: ['goal_distance', 'at_goal'], margins: [1] }, 'margins', /1 margins for 2 ranked terms/);
+    bad({ ranking: ['goal_distance', 'at_goal'], margins: [1] }, 'margins', /1 margin for 2 ranked terms/);
+    bad({ ranking: ['goal_distance'], margins: [1, 2] }, 'margins', /2 margins for 1 ranked term \(/);
     bad({ ranking: ['goal_distance', 'at_goal'], margins: [1, -0.5] }, 'margins[1]', /must be >= 0/);
     bad({ ranking: ['goal_distance'], margins: ['1'] }, 'margins[0]', /finite number/);
     bad({ ranking: ['goal_distance'], margins: [1], directions: { at_goal: 'higher' } }, 'directions.at_goal', /not in the ranking/);
