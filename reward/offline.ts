@@ -719,6 +719,13 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       `stage ${interrupted} was running again when this run stopped, before the outputs of the stages after it were made anew: ${selected ? `it runs again now, and the stages after it with it` : `the outputs after it may be stale; run it (--stage ${interrupted}, or all stages) to make them anew`}`,
     );
   }
+  // Stages skipped in a row are said in one line (a finished run resumed said six), when the next stage runs or at the end.
+  let skipped: OfflineStage[] = [];
+  const saySkipped = (): void => {
+    if (skipped.length === 1) log.info(`stage ${skipped[0]}: done before, skipped (--force re-runs it)`);
+    else if (skipped.length > 1) log.info(`stages ${skipped.join(', ')}: done before, skipped (--force re-runs them)`);
+    skipped = [];
+  };
   try {
     for (const stage of OFFLINE_STAGES) {
       if (!stages.includes(stage)) continue;
@@ -727,12 +734,13 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       // Pairs the human teacher timed out on are not answered: the label stage asks them again.
       const open = done && !o.force && stage === 'label' ? timedOutPairs(ctx) : 0;
       const reopen = open > 0;
-      if (reopen) log.info(`stage label: done before, but ${open} pairs got no answer before the human teacher's timeout; asking them again`);
       if (done && !o.force && !reopen) {
-        log.info(`stage ${stage}: done before, skipped (--force re-runs it)`);
+        skipped.push(stage);
         status[stage] = 'skipped';
         continue;
       }
+      saySkipped();
+      if (reopen) log.info(`stage label: done before, but ${open} pairs got no answer before the human teacher's timeout; asking them again`);
       // The reward stage reads only the label store, and the stages after it only the dataset's
       // transitions (not the simulator state, reward terms and the like under infos/): what they
       // do not need is let go before they run (some 260 and 180 MB at 1M transitions).
@@ -772,6 +780,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       run.metrics.log(0, { [`stages/${stage}_seconds`]: ctx.stage.seconds ?? (clock.now() - t0) / 1000, ...(ctx.stage.continued ? { [`stages/${stage}_continued`]: 1 } : {}) });
       status[stage] = 'ran';
     }
+    saySkipped();
   } finally {
     (store as LabelStore | null)?.close();
     run.close();

@@ -42,6 +42,11 @@ describe('prefrl offline on a random policy\'s dataset', () => {
     expect(await main(['offline', '--dataset', dataset, '--teacher', 'oracle', ...TINY, '--runs-dir', join(root, 'runs'), '--json'], c.ctx), c.err.join('')).toBe(0);
     const random = (lastJson(c.out).returns as { random: { meanReturn: number } }).random.meanReturn;
     expect(c.err.join('')).toMatch(new RegExp(`eval toy-reach 100% 4/4 policies .*\\| random ${random.toFixed(3).replace('.', '\\.')}\\n`));
+    // Resumed when finished: the six skipped stages in one line (it printed one line each).
+    const again = captureCli();
+    expect(await main(['offline', '--resume', lastJson(c.out).runDir as string, '--json'], again.ctx), again.err.join('')).toBe(0);
+    const said = again.err.join('').split('\n').filter((l) => l.includes('done before'));
+    expect(said).toEqual(['[prefrl] stages pairs, label, reward, relabel, iql, eval: done before, skipped (--force re-runs them)']);
   }, 60_000);
 
   it('--help says what the run folder holds, the teacher\'s counts over every attempt among it', async () => {
