@@ -10,9 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, w
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../core/errors.js';
 import { LOCK_WRITE_GRACE_MS, lockRunDir } from '../scripts/run_lock.js';
-import { captureCli } from './helpers/cli.js';
+import { captureCli, usageMessage } from './helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prefrl-run-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,16 +26,6 @@ function lockedDir(text: string, ageMs: number): { dir: string; lock: string } {
   const t = (Date.now() - ageMs) / 1000;
   utimesSync(lock, t, t);
   return { dir, lock };
-}
-
-function refused(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a UsageError');
 }
 
 describe('lockRunDir and an empty or garbled lock file', () => {
@@ -67,7 +56,7 @@ describe('lockRunDir and an empty or garbled lock file', () => {
   it('an empty lock written just now is refused at once, naming the file and when it would be taken over; it is left as it was', () => {
     const { dir, lock } = lockedDir('', 0);
     const c = captureCli();
-    const msg = refused(() => lockRunDir(dir, c.ctx, '--resume', 'offline'));
+    const msg = usageMessage(() => lockRunDir(dir, c.ctx, '--resume', 'offline'));
     expect(msg).toMatch(
       new RegExp(
         `^--resume: ${dir} is locked: ${lock} is empty, written \\d\\.\\d s ago: a prefrl offline starting this moment may be writing it\\. Try again in a few seconds \\(a lock still like this ${LOCK_WRITE_GRACE_MS / 1000} s after it was written is taken over\\)$`,
@@ -80,7 +69,7 @@ describe('lockRunDir and an empty or garbled lock file', () => {
   it('a lock held by a live process is still refused whatever its age', () => {
     const text = JSON.stringify({ host: hostname(), pid: process.pid, since: '2026-12-01T10:00:00.000Z' });
     const { dir, lock } = lockedDir(text, 600_000);
-    const msg = refused(() => lockRunDir(dir, captureCli().ctx, '--resume', 'offline'));
+    const msg = usageMessage(() => lockRunDir(dir, captureCli().ctx, '--resume', 'offline'));
     expect(msg).toContain(`is in use by another prefrl offline (pid ${process.pid} on ${hostname()}, since 2026-12-01T10:00:00.000Z)`);
     expect(readFileSync(lock, 'utf8')).toBe(text);
   });

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { UsageError } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
 import type { CommandContext } from '../../scripts/command.js';
 import { main } from '../../scripts/cli.js';
@@ -38,6 +39,18 @@ export async function expectUsageError(args: readonly string[], runs: string, me
   expect(code).toBe(2);
   expect(err.join('')).toMatch(message);
   expect(existsSync(runs)).toBe(false);
+}
+
+/** The message of the UsageError (exit code 2) that `fn` throws; fails the test when it throws none or another error. */
+export function usageMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as UsageError).exitCode).toBe(2);
+    return (e as Error).message;
+  }
+  throw new Error('expected a UsageError');
 }
 
 /** The repository root (where bin/ and test/ are). */

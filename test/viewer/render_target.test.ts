@@ -8,13 +8,12 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../core/errors.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { checkRenderTarget, defaultFps, pairClips, videoSteps } from '../../viewer/render.js';
 import { main } from '../../scripts/cli.js';
 import { episodeClips, parseEpisodes, resolveTrajectoryDir } from '../../scripts/commands/render.js';
-import { captureCli, lastJson } from '../helpers/cli.js';
+import { captureCli, lastJson, usageMessage } from '../helpers/cli.js';
 import { makePairs } from './helpers.js';
 
 let dir = '';
@@ -26,30 +25,20 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function usage(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
-
 describe('checkRenderTarget', () => {
   it('accepts .mp4, .webm and .png (any case) in an existing folder, and a .png step from 0 to the clip length', () => {
     for (const name of ['a.mp4', 'b.WEBM', 'c.png']) expect(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, name))).not.toThrow();
     expect(() => checkRenderTarget(pairClips(pair, 'a'), join(dir, 'c.png'), 10)).not.toThrow();
   });
   it('refuses another type, a missing folder, a folder as the file, and a step past the clips, naming the flag', () => {
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'x.gif')))).toBe(`--out ${join(dir, 'x.gif')}: expected a .mp4, .webm or .png file`);
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'nope', 'x.png')))).toBe(`--out ${join(dir, 'nope', 'x.png')}: ${join(dir, 'nope')} is not an existing folder`);
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'x.gif')))).toBe(`--out ${join(dir, 'x.gif')}: expected a .mp4, .webm or .png file`);
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'nope', 'x.png')))).toBe(`--out ${join(dir, 'nope', 'x.png')}: ${join(dir, 'nope')} is not an existing folder`);
     writeFileSync(join(dir, 'file'), 'x');
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'file', 'x.png')))).toMatch(/is not an existing folder$/);
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'file', 'x.png')))).toMatch(/is not an existing folder$/);
     mkdirSync(join(dir, 'folder.png'));
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'folder.png')))).toBe(`--out ${join(dir, 'folder.png')}: is a folder`);
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'b'), join(dir, 'c.png'), 11))).toBe('--step 11: the clips have steps 0..10');
-    expect(usage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'c.png'), -1))).toBe('--step -1: the clips have steps 0..10');
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'folder.png')))).toBe(`--out ${join(dir, 'folder.png')}: is a folder`);
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'b'), join(dir, 'c.png'), 11))).toBe('--step 11: the clips have steps 0..10');
+    expect(usageMessage(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'c.png'), -1))).toBe('--step -1: the clips have steps 0..10');
     // A video takes every step: --step is not checked there.
     expect(() => checkRenderTarget(pairClips(pair, 'both'), join(dir, 'v.mp4'), 99)).not.toThrow();
   });
@@ -65,12 +54,12 @@ describe('render --trajectories', () => {
     const src = episodeClips(runDir, '2,0', undefined, undefined);
     expect(src.clips.map((c) => c.length)).toEqual([50, 50]);
     expect(src.what).toEqual({ trajectories, episodes: [2, 0] });
-    expect(usage(() => resolveTrajectoryDir(join(dir, 'none')))).toBe(`--trajectories: ${join(dir, 'none')} not found`);
-    expect(usage(() => resolveTrajectoryDir(dir))).toBe(`--trajectories: ${dir} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
+    expect(usageMessage(() => resolveTrajectoryDir(join(dir, 'none')))).toBe(`--trajectories: ${join(dir, 'none')} not found`);
+    expect(usageMessage(() => resolveTrajectoryDir(dir))).toBe(`--trajectories: ${dir} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
     // A run with several envs (prefrl tour) has to be named down to one.
     const tour = join(dir, 'tour');
     for (const e of ['a', 'b']) cpSync(trajectories, join(tour, 'artifacts', 'trajectories', e), { recursive: true });
-    expect(usage(() => resolveTrajectoryDir(tour))).toBe(`--trajectories: ${tour} holds episodes of 2 envs; name one: ${join(tour, 'artifacts', 'trajectories', 'a')}, ${join(tour, 'artifacts', 'trajectories', 'b')}`);
+    expect(usageMessage(() => resolveTrajectoryDir(tour))).toBe(`--trajectories: ${tour} holds episodes of 2 envs; name one: ${join(tour, 'artifacts', 'trajectories', 'a')}, ${join(tour, 'artifacts', 'trajectories', 'b')}`);
   });
 
   it('finds a bring-your-own model\'s episodes\' env in the rollout run\'s config, or asks for --env', async () => {
@@ -82,17 +71,17 @@ describe('render --trajectories', () => {
     // The trajectory folder copied away from its run: the env is not known any more.
     const lone = join(dir, 'lone');
     cpSync(trajectories, lone, { recursive: true });
-    expect(usage(() => episodeClips(lone, '0', undefined, undefined))).toMatch(/a bring-your-own model; pass --env path\/to\/model\.xml/);
+    expect(usageMessage(() => episodeClips(lone, '0', undefined, undefined))).toMatch(/a bring-your-own model; pass --env path\/to\/model\.xml/);
     expect(episodeClips(lone, '0', arm, undefined).envConfig).toEqual({ id: 'custom', model: arm });
   });
 
   it('parses --episode: one index or two, within the folder', () => {
     expect(parseEpisodes('0', 3)).toEqual([0]);
     expect(parseEpisodes(' 2, 1', 3)).toEqual([2, 1]);
-    expect(usage(() => parseEpisodes('3', 3))).toBe('--episode 3: the folder holds 3 episodes (0..2)');
-    expect(usage(() => parseEpisodes('0', 0))).toBe('--episode 0: the folder holds no episodes');
-    expect(usage(() => parseEpisodes('1', 1))).toBe('--episode 1: the folder holds 1 episode (0..0)');
-    for (const bad of ['1,2,3', '-1', 'a', '1.5', '']) expect(usage(() => parseEpisodes(bad, 3))).toMatch(/^--episode: expected an episode index or two \(N,M\)/);
+    expect(usageMessage(() => parseEpisodes('3', 3))).toBe('--episode 3: the folder holds 3 episodes (0..2)');
+    expect(usageMessage(() => parseEpisodes('0', 0))).toBe('--episode 0: the folder holds no episodes');
+    expect(usageMessage(() => parseEpisodes('1', 1))).toBe('--episode 1: the folder holds 1 episode (0..0)');
+    for (const bad of ['1,2,3', '-1', 'a', '1.5', '']) expect(usageMessage(() => parseEpisodes(bad, 3))).toMatch(/^--episode: expected an episode index or two \(N,M\)/);
   });
 
   it('refuses flags that do not go together with exit 2, before any browser starts', async () => {
