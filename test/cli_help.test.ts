@@ -146,7 +146,7 @@ describe('flag docs', () => {
     const h = await cli(['offline', '--help']);
     expect(h.code).toBe(0);
     expect(h.out).toMatch(/\n {2}--dataset S +HDF5 dataset \(prefrl collect\); required, except with --resume\n/);
-    expect(h.out).toMatch(/\n {2}--teacher vlm\|synthetic-vlm\|heron\|oracle\|human\n +who labels the pairs \(human: people in the viewer, see --human-\*\); required, except with --resume\n/);
+    expect(h.out).toMatch(/\n {2}--teacher vlm\|synthetic-vlm\|heron\|oracle\|human\n +who labels the pairs \(human: people in the viewer, see --human-\*; heron:<file> is short for --teacher heron --heron-config <file>\); required, except with --resume\n/);
     for (const c of COMMANDS) {
       const ch = await cli([...c.name.split(' '), '--help']);
       expect(ch.out, c.name).not.toContain('(default: required');
