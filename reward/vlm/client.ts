@@ -18,7 +18,9 @@
  *      it sends one, else exponential backoff with "equal jitter" from the seeded Rng:
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
- *      retry). Other statuses (400, 401, 403, 404, ...) fail at once. A retry is logged at
+ *      retry). Other statuses (400, 401, 403, 404, 413, ...) fail at once, and so do a 429 whose
+ *      body says the quota is used up ("insufficient_quota": no wait refills it) and a host name
+ *      that does not resolve (ENOTFOUND: a typo in the base URL, not an outage). A retry is logged at
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
@@ -113,6 +115,8 @@ export class VlmError extends Error {
     readonly attempts: number,
     /** The server's body (redacted, at most 4000 characters), when there was one. */
     readonly body: string | null,
+    /** The system error code of a network failure (ECONNREFUSED, ENOTFOUND, ...), when there was one. */
+    readonly code: string | null = null,
   ) {
     super(message);
     this.name = 'VlmError';
@@ -163,6 +167,20 @@ export function isEnvName(s: string): boolean {
 /** Replace every occurrence of `secret` (when set) in `text`. */
 export function redact(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
+}
+
+/** Whether an error body says the account's quota or credit is used up (OpenAI: code/type "insufficient_quota"). */
+export function isQuotaExhausted(body: string): boolean {
+  return /insufficient_quota/i.test(body);
+}
+
+/** host[:port] of a URL (for messages). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** The URL without user info (for messages). */
@@ -413,7 +431,7 @@ export class VlmClient {
         if (secret) headers.Authorization = `Bearer ${secret}`;
         this.tally.requests++;
         const tries = attempt + 1;
-        let failure: { kind: VlmErrorKind; status: number | null; why: string; body: string | null; waitMs: number | null };
+        let failure: { kind: VlmErrorKind; status: number | null; why: string; body: string | null; waitMs: number | null; code?: string | null };
         const ctrl = new AbortController();
         let timedOut = false;
         const timer = setTimeout(() => {
@@ -437,8 +455,9 @@ export class VlmClient {
             this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
             return { ...answer, key, cached: false, attempts: tries };
           }
-          const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
           const excerpt = text.slice(0, BODY_LIMIT);
+          // A 429 that says the account's quota or credit is used up (OpenAI's insufficient_quota) is no rate limit: waiting does not help.
+          const retryable = (res.status === 429 && !isQuotaExhausted(excerpt)) || res.status === 408 || res.status >= 500;
           const why = `HTTP ${res.status}${excerpt.trim() ? `: ${excerpt.trim().slice(0, 300)}` : ''}`;
           if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', res.status, tries, excerpt);
           failure = { kind: 'http', status: res.status, why, body: excerpt, waitMs: parseRetryAfter(res.headers, this.clock.date()) };
@@ -453,17 +472,21 @@ export class VlmClient {
             const code = typeof cause?.code === 'string' ? cause.code : null;
             const text = typeof cause?.message === 'string' ? cause.message : null;
             const detail = code && !code.startsWith('UND_ERR') ? code : text && code ? `${text} (${code})` : (code ?? text ?? (e as Error).message);
-            failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null };
+            failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null, code };
+            // A host name that does not resolve is a typo in the base URL, not an outage: no retry.
+            if (code === 'ENOTFOUND') {
+              throw new VlmError(`VLM ${where}: ${failure.why}: the host name ${hostOf(this.endpoint)} is not found (DNS)`, 'network', null, tries, null, code);
+            }
           }
         } finally {
           clearTimeout(timer);
         }
         if (attempt >= c.maxRetries) {
-          throw new VlmError(`VLM ${where}: ${failure.why} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, failure.kind, failure.status, tries, failure.body);
+          throw new VlmError(`VLM ${where}: ${failure.why} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, failure.kind, failure.status, tries, failure.body, failure.code ?? null);
         }
         if (failure.waitMs !== null && failure.waitMs > c.maxRetryAfterMs) {
           throw new VlmError(
-            `VLM ${where}: ${failure.why}; the server asks to wait ${(failure.waitMs / 1000).toFixed(0)} s (Retry-After), more than maxRetryAfterMs ${c.maxRetryAfterMs} ms`,
+            `VLM ${where}: ${failure.why}; the server asks to wait ${(failure.waitMs / 1000).toFixed(0)} s (Retry-After), longer than the ${(c.maxRetryAfterMs / 1000).toFixed(0)} s a request waits at most (maxRetryAfterMs)`,
             'retry-after',
             failure.status,
             tries,
