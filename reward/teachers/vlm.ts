@@ -456,7 +456,7 @@ export class VlmTeacher implements Teacher {
     if (unparseable > 0 && unparseable >= 0.5 * pairs.length) {
       const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason));
       this.logger.warn(
-        `VLM replies of ${unparseable} of ${pairs.length} pairs were no answer "0", "1" or "-1" (stored as skips; first: ${first?.kind === 'skip' ? first.reason.slice(0, 200) : '?'}): the model may not follow the answer format; try another model, or check its chat template`,
+        `VLM replies for ${unparseable} of ${pairs.length} pairs were not "0", "1" or "-1" (stored as skips; first: ${first?.kind === 'skip' ? first.reason.slice(0, 200) : '?'}): the model may not follow the answer format; try another model, or check its chat template`,
       );
     }
     return out;
@@ -486,7 +486,7 @@ export class VlmTeacher implements Teacher {
     if (e.kind === 'timeout' || e.status === 408) return `; if the server is only slow (a large model, a busy GPU), raise ${n.timeout} (now ${c.timeoutMs / 1000} s) or lower ${n.concurrency} (now ${c.concurrency})`;
     if (e.status !== null && e.status >= 500) return `; the server failed every attempt: see its log (out of GPU memory? the model still loading?); ${n.retries} (now ${c.maxRetries}) sets how often a request is retried`;
     if (e.kind === 'network') {
-      if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `; check ${n.baseUrl}: its host name ${hostName(c.baseUrl)} is not found`;
+      if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `; check the host name ${hostName(c.baseUrl)} in ${n.baseUrl} (a typo? a machine this one cannot see?)`;
       if (e.code === null || e.code === 'ECONNREFUSED') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
       return `; the connection to ${c.baseUrl} broke off: check ${n.baseUrl} (http or https?) and the server's log`;
     }

@@ -221,7 +221,7 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
       };
     const url = 'http://gpu-box.invalid:8000/v1';
     const one = (code: string) => failure(teacher(client(url, { fetch: failing(code), maxRetries: 0 }).c, { settingNames: flags }));
-    expect(await one('ENOTFOUND')).toMatch(/ENOTFOUND: the host name gpu-box.invalid:8000 is not found \(DNS\); check --vlm-base-url: its host name gpu-box.invalid is not found$/);
+    expect(await one('ENOTFOUND')).toMatch(/ENOTFOUND: the host name gpu-box.invalid:8000 is not found \(DNS\); check the host name gpu-box.invalid in --vlm-base-url \(a typo\? a machine this one cannot see\?\)$/);
     expect(await one('ECONNREFUSED')).toMatch(/ECONNREFUSED \(gave up after 1 attempt\); check --vlm-base-url: is a server running at http:\/\/gpu-box.invalid:8000\/v1\?$/);
     expect(await one('UND_ERR_SOCKET')).toMatch(
       /other side closed \(UND_ERR_SOCKET\) \(gave up after 1 attempt\); the connection to http:\/\/gpu-box.invalid:8000\/v1 broke off: check --vlm-base-url \(http or https\?\) and the server's log$/,
@@ -240,7 +240,7 @@ describe('VLM teacher: replies that are no label', () => {
     expect(labels.map((l) => l.kind)).toEqual(['skip', 'skip']);
     expect(t.counts()).toMatchObject({ unparseable: 2, first: 0, second: 0 });
     expect(text).toBe(
-      '[prefrl] warn: VLM replies of 2 of 2 pairs were no answer "0", "1" or "-1" (stored as skips; first: VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1, I think"): the model may not follow the answer format; try another model, or check its chat template\n',
+      '[prefrl] warn: VLM replies for 2 of 2 pairs were not "0", "1" or "-1" (stored as skips; first: VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1, I think"): the model may not follow the answer format; try another model, or check its chat template\n',
     );
   });
 
