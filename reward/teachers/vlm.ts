@@ -42,7 +42,7 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, isQuotaExhausted, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -487,6 +487,7 @@ export class VlmTeacher implements Teacher {
     if (e.status !== null && e.status >= 500) return `; the server failed every attempt: see its log (out of GPU memory? the model still loading?); ${n.retries} (now ${c.maxRetries}) sets how often a request is retried`;
     if (e.kind === 'network') {
       if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `; check the host name ${hostName(c.baseUrl)} in ${n.baseUrl} (a typo? a machine this one cannot see?)`;
+      if (e.code !== null && PERMANENT_NETWORK_ERRORS[e.code] !== undefined) return `; check ${n.baseUrl}`;
       if (e.code === null || e.code === 'ECONNREFUSED') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
       return `; the connection to ${c.baseUrl} broke off: check ${n.baseUrl} (http or https?) and the server's log`;
     }

@@ -19,8 +19,9 @@
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
  *      retry). Other statuses (400, 401, 403, 404, 413, ...) fail at once, and so do a 429 whose
- *      body says the quota is used up ("insufficient_quota": no wait refills it) and a host name
- *      that does not resolve (ENOTFOUND: a typo in the base URL, not an outage). A retry is logged at
+ *      body says the quota is used up ("insufficient_quota": no wait refills it) and the network
+ *      errors of a wrong base URL (PERMANENT_NETWORK_ERRORS: a host name not found, https to
+ *      an http server, an untrusted certificate). A retry is logged at
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
@@ -169,6 +170,20 @@ export function redact(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
 }
 
+const BAD_CERTIFICATE = (host: string) => `the server's TLS certificate for ${host} is not trusted`;
+
+/** Network error codes that a retry cannot fix, with what they mean (given the host). */
+export const PERMANENT_NETWORK_ERRORS: Readonly<Record<string, (host: string) => string>> = {
+  ENOTFOUND: (host) => `the host name ${host} is not found (DNS)`,
+  ERR_SSL_WRONG_VERSION_NUMBER: (host) => `the server at ${host} does not speak https (try http://)`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: BAD_CERTIFICATE,
+  SELF_SIGNED_CERT_IN_CHAIN: BAD_CERTIFICATE,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: BAD_CERTIFICATE,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: BAD_CERTIFICATE,
+  CERT_HAS_EXPIRED: (host) => `the server's TLS certificate for ${host} has expired`,
+  ERR_TLS_CERT_ALTNAME_INVALID: (host) => `the server's TLS certificate is not for ${host}`,
+};
+
 /** Whether an error body says the account's quota or credit is used up (OpenAI: code/type "insufficient_quota"). */
 export function isQuotaExhausted(body: string): boolean {
   return /insufficient_quota/i.test(body);
@@ -313,6 +328,10 @@ export class VlmClient {
     check(url !== null && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseUrl', c.baseUrl, 'an http(s) URL');
     // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
     if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
+    // The full endpoint pasted as the base URL would be asked at .../chat/completions/chat/completions (a 404).
+    if (url && /\/chat\/completions\/*$/.test(url.pathname)) {
+      throw new RangeError(`VLM client: baseUrl must be the API's base URL, without /chat/completions (appended to it), such as ${c.baseUrl.replace(/\/chat\/completions\/*(?=$|[?#])/, '')}; got ${JSON.stringify(publicUrl(c.baseUrl))}`);
+    }
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
     // Not echoed: a value that is no variable name is often the key itself, pasted in its place.
     if (!isEnvName(c.apiKeyEnv)) throw new RangeError(`VLM client: apiKeyEnv must be ${ENV_NAME_RULE}`);
@@ -473,9 +492,10 @@ export class VlmClient {
             const text = typeof cause?.message === 'string' ? cause.message : null;
             const detail = code && !code.startsWith('UND_ERR') ? code : text && code ? `${text} (${code})` : (code ?? text ?? (e as Error).message);
             failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null, code };
-            // A host name that does not resolve is a typo in the base URL, not an outage: no retry.
-            if (code === 'ENOTFOUND') {
-              throw new VlmError(`VLM ${where}: ${failure.why}: the host name ${hostOf(this.endpoint)} is not found (DNS)`, 'network', null, tries, null, code);
+            // A host name that does not resolve, or TLS that cannot work, is a mistake in the base URL, not an outage: no retry.
+            const permanent = code === null ? undefined : PERMANENT_NETWORK_ERRORS[code];
+            if (permanent !== undefined) {
+              throw new VlmError(`VLM ${where}: ${failure.why}: ${permanent(hostOf(this.endpoint))}`, 'network', null, tries, null, code);
             }
           }
         } finally {

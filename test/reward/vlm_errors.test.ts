@@ -140,6 +140,37 @@ describe('VLM client: what is retried', () => {
     expect(refused.c.counts()).toMatchObject({ requests: 3, retries: 2, errors: 1 });
   });
 
+  it('does not retry https to an http server or an untrusted certificate, and says what each means', async () => {
+    const cases: [string, string][] = [
+      ['ERR_SSL_WRONG_VERSION_NUMBER', 'the server at gpu:8443 does not speak https (try http://)'],
+      ['DEPTH_ZERO_SELF_SIGNED_CERT', "the server's TLS certificate for gpu:8443 is not trusted"],
+      ['CERT_HAS_EXPIRED', "the server's TLS certificate for gpu:8443 has expired"],
+      ['ERR_TLS_CERT_ALTNAME_INVALID', "the server's TLS certificate is not for gpu:8443"],
+    ];
+    for (const [code, words] of cases) {
+      let calls = 0;
+      const { c, sleeps } = client('https://gpu:8443/v1', {
+        maxRetries: 3,
+        fetch: async () => {
+          calls++;
+          throw new TypeError('fetch failed', { cause: Object.assign(new Error('tls'), { code }) });
+        },
+      });
+      const err = (await c.chat([{ role: 'user', content: 'x' }]).catch((e: unknown) => e)) as VlmError;
+      expect([err.code, err.attempts, calls, sleeps.length]).toEqual([code, 1, 1, 0]);
+      expect(err.message).toBe(`VLM https://gpu:8443/v1/chat/completions: network error: ${code}: ${words}`);
+    }
+  });
+
+  it('refuses the whole endpoint given as the base URL, naming the base URL to give instead', () => {
+    for (const bad of ['http://127.0.0.1:8000/v1/chat/completions', 'http://127.0.0.1:8000/v1/chat/completions/']) {
+      expect(() => new VlmClient({ baseUrl: bad, model: MODEL, rng: new Rng(0) })).toThrow(
+        new RangeError(`VLM client: baseUrl must be the API's base URL, without /chat/completions (appended to it), such as http://127.0.0.1:8000/v1; got "${bad}"`),
+      );
+    }
+    expect(new VlmClient({ baseUrl: 'http://127.0.0.1:8000/v1/', model: MODEL, rng: new Rng(0) }).endpoint).toBe('http://127.0.0.1:8000/v1/chat/completions');
+  });
+
   it('says how long a too-long Retry-After is, in seconds, next to the longest wait', async () => {
     const s = await serve(() => ({ status: 429, headers: { 'Retry-After': '3600' }, body: '{"error":{"message":"quota per hour"}}' }));
     const err = (await client(s.url).c.chat([{ role: 'user', content: 'x' }]).catch((e: unknown) => e)) as VlmError;
@@ -223,6 +254,7 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
     const one = (code: string) => failure(teacher(client(url, { fetch: failing(code), maxRetries: 0 }).c, { settingNames: flags }));
     expect(await one('ENOTFOUND')).toMatch(/ENOTFOUND: the host name gpu-box.invalid:8000 is not found \(DNS\); check the host name gpu-box.invalid in --vlm-base-url \(a typo\? a machine this one cannot see\?\)$/);
     expect(await one('ECONNREFUSED')).toMatch(/ECONNREFUSED \(gave up after 1 attempt\); check --vlm-base-url: is a server running at http:\/\/gpu-box.invalid:8000\/v1\?$/);
+    expect(await one('ERR_SSL_WRONG_VERSION_NUMBER')).toMatch(/ERR_SSL_WRONG_VERSION_NUMBER: the server at gpu-box.invalid:8000 does not speak https \(try http:\/\/\); check --vlm-base-url$/);
     expect(await one('UND_ERR_SOCKET')).toMatch(
       /other side closed \(UND_ERR_SOCKET\) \(gave up after 1 attempt\); the connection to http:\/\/gpu-box.invalid:8000\/v1 broke off: check --vlm-base-url \(http or https\?\) and the server's log$/,
     );
