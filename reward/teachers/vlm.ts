@@ -394,7 +394,9 @@ export class VlmTeacher implements Teacher {
     const parsed = parseVlmLabel(r2.text);
     if (!parsed.ok) {
       this.tally.unparseable++;
-      return this.skip(pair, `VLM label unparseable: ${parsed.reason}`, raw, t0);
+      // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
+      const cut = r2.finishReason === 'length' ? ` (the reply was cut at labelMaxTokens ${this.config.labelMaxTokens}: finish_reason "length")` : '';
+      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${cut}`, raw, t0);
     }
     if (parsed.value === -1) {
       this.tally.unsure++;

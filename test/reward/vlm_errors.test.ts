@@ -276,6 +276,21 @@ describe('VLM teacher: replies that are no label', () => {
     );
   });
 
+  it('says when an unparseable label was cut at the token limit (finish_reason "length"), and only then', async () => {
+    const reply = (text: string, finish: string) =>
+      JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }], usage: { prompt_tokens: 10, completion_tokens: 16 } });
+    const s = await serve((n, body) => ({
+      status: 200,
+      body: body.messages.length === 2 ? completion('analysis') : n === 1 ? reply('<think>Let me compare the two images', 'length') : reply('Image 1', 'stop'),
+    }));
+    const t = teacher(client(s.url).c, { labelMaxTokens: 16 });
+    const labels = await t.label([pair(1, 2), pair(3, 4)]);
+    expect(labels.map((l) => (l.kind === 'skip' ? l.reason : l.kind))).toEqual([
+      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Let me compare the two images" (the reply was cut at labelMaxTokens 16: finish_reason "length")',
+      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1"',
+    ]);
+  });
+
   it('stays quiet when fewer than half of the pairs are unparseable', async () => {
     // Pairs are asked one at a time (pairConcurrency 1): requests 0-1 are pair 1, 2-3 pair 2, 4-5 pair 3.
     const s = await serve((n, body) => ({ status: 200, body: completion(body.messages.length === 2 ? 'analysis' : n === 1 ? 'maybe' : '0') }));
