@@ -181,6 +181,13 @@ export function completeSettingNames(n: VlmSettingNames): Required<VlmSettingNam
   return out as unknown as Required<VlmSettingNames>;
 }
 
+/** The start of a reply body, on one line, for a message ("" when there is none). */
+export function bodyExcerpt(body: string | null): string {
+  const t = (body ?? '').replace(/\s+/g, ' ').trim();
+  if (t === '') return ', an empty body';
+  return `, the body: ${JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}...` : t)}`;
+}
+
 /** The host name of a URL (for messages). */
 function hostName(url: string): string {
   try {
@@ -348,7 +355,7 @@ export class VlmTeacher implements Teacher {
       this.tally.malformed++;
       if (++this.malformedStreak >= MALFORMED_STREAK) {
         throw new Error(
-          `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
+          `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}${bodyExcerpt(e.body)}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
         );
       }
       const l = this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);

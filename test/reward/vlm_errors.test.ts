@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { completeSettingNames, VLM_FLAG_SETTING_NAMES, VLM_SPEC_SETTING_NAMES, VlmTeacher, VlmTeacherError, type VlmTeacherOptions } from '../../reward/teachers/vlm.js';
+import { bodyExcerpt, completeSettingNames, MALFORMED_STREAK, VLM_FLAG_SETTING_NAMES, VLM_SPEC_SETTING_NAMES, VlmTeacher, VlmTeacherError, type VlmTeacherOptions } from '../../reward/teachers/vlm.js';
 import type { Pair, Segment } from '../../reward/types.js';
 import { type FetchFn, isQuotaExhausted, VlmClient, type VlmClientOptions, VlmError } from '../../reward/vlm/client.js';
 import { encodePng } from '../../reward/vlm/png.js';
@@ -262,6 +262,21 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
 });
 
 describe('VLM teacher: replies that are no label', () => {
+  it('quotes the start of the last body when malformed replies stop the batch (a proxy page says where the requests went)', async () => {
+    expect(bodyExcerpt(null)).toBe(', an empty body');
+    expect(bodyExcerpt('  \n ')).toBe(', an empty body');
+    expect(bodyExcerpt('<html>\n  <b>hi</b>\n</html>')).toBe(', the body: "<html> <b>hi</b> </html>"');
+    expect(bodyExcerpt('x'.repeat(250))).toBe(`, the body: "${'x'.repeat(200)}..."`);
+    const s = await serve(() => ({ status: 200, body: '<html><body>Welcome to nginx!</body></html>' }));
+    const msg = await failure(
+      teacher(client(s.url).c),
+      Array.from({ length: MALFORMED_STREAK }, (_, i) => pair(i, i + 10)),
+    );
+    expect(msg).toBe(
+      `VLM server at ${s.url}: ${MALFORMED_STREAK} replies in a row were not chat completions (last: VLM ${s.url}/chat/completions: the response body is not JSON, the body: "<html><body>Welcome to nginx!</body></html>"); check baseUrl= in --teacher (an OpenAI-compatible chat-completions base URL, often ending in /v1) and model= in --teacher`,
+    );
+  });
+
   it('warns when half or more of a batch is no "0", "1" or "-1", quoting the first reason', async () => {
     // Stage 2 (the conversation with the analysis in it) answers in words.
     const s = await serve((_n, body) => ({ status: 200, body: completion(body.messages.length > 2 ? 'Image 1, I think.' : 'Image 0 is further from the target.') }));
