@@ -492,6 +492,9 @@ export class VlmTeacher implements Teacher {
       const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';
       return `; the request is too large for the server (two images per request): lower ${n.size} (now ${v.width}x${v.height})${strip}, or raise the server's request size limit`;
     }
+    if (e.status === 400 || e.status === 422) {
+      return `; the server refused the request as sent (see its message): does ${n.model} (now ${c.model}) take images, and does its context hold two images of ${n.size}?`;
+    }
     if (e.kind === 'timeout' || e.status === 408) return `; if the server is only slow (a large model, a busy GPU), raise ${n.timeout} (now ${c.timeoutMs / 1000} s) or lower ${n.concurrency} (now ${c.concurrency})`;
     if (e.status !== null && e.status >= 500) return `; the server failed every attempt: see its log (out of GPU memory? the model still loading?); ${n.retries} (now ${c.maxRetries}) sets how often a request is retried`;
     if (e.kind === 'network') {

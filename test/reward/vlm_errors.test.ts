@@ -224,6 +224,14 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
     expect(s.count()).toBe(2);
   });
 
+  it('400/422: whether the model takes images, naming the model and size settings', async () => {
+    const s = await serve(() => ({ status: 400, body: '{"error":{"message":"qwen2.5-7b is not a multimodal model"}}' }));
+    expect(await failure(teacher(client(s.url).c, { settingNames: flags }))).toBe(
+      `VLM ${s.url}/chat/completions: HTTP 400: {"error":{"message":"qwen2.5-7b is not a multimodal model"}}; the server refused the request as sent (see its message): does --vlm-model (now ${MODEL}) take images, and does its context hold two images of --vlm-width and --vlm-height?`,
+    );
+    expect(s.count()).toBe(1);
+  });
+
   it('timeouts: the time limit with its value, and the concurrency', async () => {
     const never = createServer(() => undefined);
     servers.push(never);
