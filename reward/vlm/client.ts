@@ -25,7 +25,9 @@
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
- *   7. the answer (text, finish reason, usage) is written to the cache.
+ *   7. the answer (text, finish reason, usage) is written to the cache; a cache that cannot be
+ *      written (disk full, no permission) is warned about once and the answer still returned
+ *      (it is paid for: retrying it as a failure would pay again).
  * When retries run out the call throws a VlmError naming the endpoint, the last status or
  * cause and the number of attempts; what to do with it is the caller's choice (the VLM
  * teacher fails the batch by default, see teachers/vlm.ts).
@@ -151,6 +153,8 @@ export interface VlmCounts {
   /** Tokens the cache hits would have cost (from the cached usage). */
   savedPromptTokens: number;
   savedCompletionTokens: number;
+  /** Answers that could not be written to the cache (they were still returned). */
+  cacheWriteErrors: number;
 }
 
 const BODY_LIMIT = 4000;
@@ -289,7 +293,7 @@ const realSleep: SleepFn = (ms) => new Promise((res) => setTimeout(res, Math.max
 export class VlmClient {
   readonly config: VlmClientConfig;
   readonly endpoint: string;
-  private readonly tally: VlmCounts = { calls: 0, requests: 0, retries: 0, timeouts: 0, errors: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, savedPromptTokens: 0, savedCompletionTokens: 0 };
+  private readonly tally: VlmCounts = { calls: 0, requests: 0, retries: 0, timeouts: 0, errors: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, savedPromptTokens: 0, savedCompletionTokens: 0, cacheWriteErrors: 0 };
   private readonly fetchFn: FetchFn;
   private readonly clock: Clock;
   private readonly sleep: SleepFn;
@@ -414,6 +418,15 @@ export class VlmClient {
     }
   }
 
+  /** Warn (once per client) that answers cannot be cached; they still reach the caller. */
+  private cacheWriteFailed(err: unknown): void {
+    this.tally.cacheWriteErrors++;
+    if (this.tally.cacheWriteErrors > 1) return;
+    this.logger.warn(
+      `vlm: cannot write the answer cache in ${this.config.cacheDir} (${(err as Error).message}); the answers still count, but a re-run will ask (and pay) for them again: free space or fix the folder`,
+    );
+  }
+
   /** Wait for a place in the sliding one-minute window of request starts. */
   private async ratePlace(): Promise<void> {
     const rpm = this.config.requestsPerMinute;
@@ -471,7 +484,13 @@ export class VlmClient {
             this.tally.promptTokens += ans.usage.promptTokens;
             this.tally.completionTokens += ans.usage.completionTokens;
             const answer: CachedAnswer = { ...ans, text: redact(ans.text, secret) };
-            this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+            // The answer is paid for: a cache that cannot be written (disk full, no permission) must not
+            // turn it into a failure, and above all not into a "network error" that is asked again.
+            try {
+              this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+            } catch (err) {
+              this.cacheWriteFailed(err);
+            }
             return { ...answer, key, cached: false, attempts: tries };
           }
           const excerpt = text.slice(0, BODY_LIMIT);

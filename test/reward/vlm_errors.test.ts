@@ -4,8 +4,11 @@
  * chat-completions server on loopback (or a fetch that fails like undici does); sleeps are
  * recorded, never waited.
  */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
@@ -169,6 +172,32 @@ describe('VLM client: what is retried', () => {
       );
     }
     expect(new VlmClient({ baseUrl: 'http://127.0.0.1:8000/v1/', model: MODEL, rng: new Rng(0) }).endpoint).toBe('http://127.0.0.1:8000/v1/chat/completions');
+  });
+
+  it('returns a paid answer when the cache cannot be written, warning once, and does not ask again', async () => {
+    const s = await serve(() => ({ status: 200, body: completion('fine') }));
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-vlm-cache-'));
+    try {
+      const dir = join(root, 'cache');
+      let text = '';
+      const { c, sleeps } = client(s.url, { cacheDir: dir, logger: new Logger({ write: (x) => (text += x) }, 'info') });
+      // The folder made by the client becomes a file: every write of an entry fails (ENOTDIR/EEXIST).
+      rmSync(dir, { recursive: true });
+      writeFileSync(dir, 'not a folder');
+      const a = await c.chat([{ role: 'user', content: 'one' }]);
+      const b = await c.chat([{ role: 'user', content: 'two' }]);
+      expect([a.text, a.attempts, b.text, b.attempts]).toEqual(['fine', 1, 'fine', 1]);
+      expect(s.count()).toBe(2);
+      expect(sleeps).toEqual([]);
+      expect(c.counts()).toMatchObject({ requests: 2, retries: 0, errors: 0, cacheWriteErrors: 2, promptTokens: 20, completionTokens: 4 });
+      const lines = text.split('\n').filter((l) => l !== '');
+      expect(lines).toHaveLength(1);
+      expect(lines[0].startsWith(`[prefrl] warn: vlm: cannot write the answer cache in ${dir} (`)).toBe(true);
+      expect(lines[0].endsWith('); the answers still count, but a re-run will ask (and pay) for them again: free space or fix the folder')).toBe(true);
+      expect(readdirSync(root)).toEqual(['cache']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('says how long a too-long Retry-After is, in seconds, next to the longest wait', async () => {
