@@ -500,7 +500,8 @@ export class VlmTeacher implements Teacher {
     if (e.kind === 'network') {
       if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `; check the host name ${hostName(c.baseUrl)} in ${n.baseUrl} (a typo? a machine this one cannot see?)`;
       if (e.code !== null && PERMANENT_NETWORK_ERRORS[e.code] !== undefined) return `; check ${n.baseUrl}`;
-      if (e.code === null || e.code === 'ECONNREFUSED') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
+      // Nothing answered at all (refused, unreachable, no connection within undici's connect timeout).
+      if (e.code === null || ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT'].includes(e.code)) return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
       return `; the connection to ${c.baseUrl} broke off: check ${n.baseUrl} (http or https?) and the server's log`;
     }
     return '';

@@ -291,6 +291,7 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
     const one = (code: string) => failure(teacher(client(url, { fetch: failing(code), maxRetries: 0 }).c, { settingNames: flags }));
     expect(await one('ENOTFOUND')).toMatch(/ENOTFOUND: the host name gpu-box.invalid:8000 is not found \(DNS\); check the host name gpu-box.invalid in --vlm-base-url \(a typo\? a machine this one cannot see\?\)$/);
     expect(await one('ECONNREFUSED')).toMatch(/ECONNREFUSED \(gave up after 1 attempt\); check --vlm-base-url: is a server running at http:\/\/gpu-box.invalid:8000\/v1\?$/);
+    for (const code of ['EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']) expect(await one(code)).toMatch(/; check --vlm-base-url: is a server running at http:\/\/gpu-box.invalid:8000\/v1\?$/);
     expect(await one('ERR_SSL_WRONG_VERSION_NUMBER')).toMatch(/ERR_SSL_WRONG_VERSION_NUMBER: the server at gpu-box.invalid:8000 does not speak https \(try http:\/\/\); check --vlm-base-url$/);
     expect(await one('UND_ERR_SOCKET')).toMatch(
       /other side closed \(UND_ERR_SOCKET\) \(gave up after 1 attempt\); the connection to http:\/\/gpu-box.invalid:8000\/v1 broke off: check --vlm-base-url \(http or https\?\) and the server's log$/,
