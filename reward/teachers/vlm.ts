@@ -485,7 +485,7 @@ export class VlmTeacher implements Teacher {
     if (e.status === 429 && isQuotaExhausted(e.body ?? '')) {
       return `; the account of the API key in ${c.apiKeyEnv} has no quota or credit left: waiting does not help; add credit, or use another key (${n.keyEnv} names its variable)`;
     }
-    if (e.kind === 'retry-after') return '; the server asks for a long pause (a quota per hour or day?): go on later, a re-run asks only the rest';
+    if (e.kind === 'retry-after') return '; the server asks for a long pause (a quota per hour or day, maintenance): go on later, a re-run asks only the rest';
     if (e.status === 429) return `; the server kept refusing for too many requests: lower ${n.rpm} (now ${c.requestsPerMinute || 'no limit'}) or ${n.concurrency} (now ${c.concurrency}), or raise ${n.retries} (now ${c.maxRetries})`;
     if (e.status === 413) {
       const v = viewFor('', this.config.view, {});

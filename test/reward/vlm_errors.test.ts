@@ -239,7 +239,7 @@ describe('VLM teacher: a failed batch names the setting to change', () => {
   it('a Retry-After too long to wait: go on later', async () => {
     const s = await serve(() => ({ status: 503, headers: { 'Retry-After': '7200' }, body: 'maintenance' }));
     const msg = await failure(teacher(client(s.url).c));
-    expect(msg).toMatch(/wait 7200 s \(Retry-After\).*; the server asks for a long pause \(a quota per hour or day\?\): go on later, a re-run asks only the rest$/);
+    expect(msg).toMatch(/wait 7200 s \(Retry-After\).*; the server asks for a long pause \(a quota per hour or day, maintenance\): go on later, a re-run asks only the rest$/);
   });
 
   it('413: the image size (and the strip length when there is one), with the values sent', async () => {
