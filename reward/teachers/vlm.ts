@@ -181,7 +181,7 @@ export function completeSettingNames(n: VlmSettingNames): Required<VlmSettingNam
   return out as unknown as Required<VlmSettingNames>;
 }
 
-/** The start of a reply body, on one line, for a message ("" when there is none). */
+/** The start of a reply body, on one line, to append to a message (", an empty body" when there is none). */
 export function bodyExcerpt(body: string | null): string {
   const t = (body ?? '').replace(/\s+/g, ' ').trim();
   if (t === '') return ', an empty body';
