@@ -42,7 +42,7 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -124,15 +124,78 @@ export interface VlmTeacherOptions extends VlmTeacherSettings {
   readonly logger?: Logger;
 }
 
-/** How a command sets the client's base URL, model and key variable (named in error hints). */
+/**
+ * How a command sets the client's and the view's settings (named in error hints). The optional
+ * ones, when left out, are taken from VLM_FLAG_SETTING_NAMES when `baseUrl` is its flag, else from
+ * VLM_SPEC_SETTING_NAMES.
+ */
 export interface VlmSettingNames {
   readonly baseUrl: string;
   readonly model: string;
   readonly keyEnv: string;
+  /** Time limit of one request (a 408 or a timeout). */
+  readonly timeout?: string;
+  /** Retries of a request (5xx, 429, timeouts, network errors). */
+  readonly retries?: string;
+  /** Requests open at once (429). */
+  readonly concurrency?: string;
+  /** Requests per minute (429). */
+  readonly rpm?: string;
+  /** Image size (413). */
+  readonly size?: string;
+  /** Frames per image (413). */
+  readonly frames?: string;
 }
 
 /** The names of `--teacher vlm:baseUrl=...,model=...,keyEnv=...`. */
-export const VLM_SPEC_SETTING_NAMES: VlmSettingNames = { baseUrl: 'baseUrl= in --teacher', model: 'model= in --teacher', keyEnv: 'keyEnv= in --teacher' };
+export const VLM_SPEC_SETTING_NAMES: Required<VlmSettingNames> = {
+  baseUrl: 'baseUrl= in --teacher',
+  model: 'model= in --teacher',
+  keyEnv: 'keyEnv= in --teacher',
+  timeout: 'timeoutS= in --teacher',
+  retries: 'retries= in --teacher',
+  concurrency: 'concurrency= in --teacher',
+  rpm: 'rpm= in --teacher',
+  size: 'width= and height= in --teacher',
+  frames: 'frames= in --teacher',
+};
+
+/** The names of `prefrl offline`'s --vlm-* flags. */
+export const VLM_FLAG_SETTING_NAMES: Required<VlmSettingNames> = {
+  baseUrl: '--vlm-base-url',
+  model: '--vlm-model',
+  keyEnv: '--vlm-key-env',
+  timeout: '--vlm-timeout',
+  retries: '--vlm-retries',
+  concurrency: '--vlm-concurrency',
+  rpm: '--vlm-rpm',
+  size: '--vlm-width and --vlm-height',
+  frames: '--vlm-frames',
+};
+
+/** Every name, the missing ones from the set whose base-URL name matches (flags), else the spec keys. */
+export function completeSettingNames(n: VlmSettingNames): Required<VlmSettingNames> {
+  const base = n.baseUrl === VLM_FLAG_SETTING_NAMES.baseUrl ? VLM_FLAG_SETTING_NAMES : VLM_SPEC_SETTING_NAMES;
+  const out: Record<string, string> = { ...base };
+  for (const [k, v] of Object.entries(n)) if (typeof v === 'string') out[k] = v;
+  return out as unknown as Required<VlmSettingNames>;
+}
+
+/** The start of a reply body, on one line, to append to a message (", an empty body" when there is none). */
+export function bodyExcerpt(body: string | null): string {
+  const t = (body ?? '').replace(/\s+/g, ' ').trim();
+  if (t === '') return ', an empty body';
+  return `, the body: ${JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}...` : t)}`;
+}
+
+/** The host name of a URL (for messages). */
+function hostName(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}
 
 /** Per-teacher counts of outcomes. */
 export interface VlmTeacherCounts {
@@ -205,7 +268,7 @@ export class VlmTeacher implements Teacher {
   private readonly renderer: SegmentFrameRenderer;
   private readonly ownsRenderer: boolean;
   private readonly keepRendererOpen: boolean;
-  private readonly names: VlmSettingNames;
+  private readonly names: Required<VlmSettingNames>;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
@@ -235,7 +298,7 @@ export class VlmTeacher implements Teacher {
     this.client = opts.client;
     this.ownsRenderer = opts.renderer === undefined;
     this.keepRendererOpen = opts.keepRendererOpen ?? false;
-    this.names = opts.settingNames ?? VLM_SPEC_SETTING_NAMES;
+    this.names = completeSettingNames(opts.settingNames ?? VLM_SPEC_SETTING_NAMES);
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.renderer = opts.renderer ?? new ChromiumFrameRenderer({ env: opts.envConfig, onRestart: (reason) => this.logger.warn(reason) });
@@ -292,7 +355,7 @@ export class VlmTeacher implements Teacher {
       this.tally.malformed++;
       if (++this.malformedStreak >= MALFORMED_STREAK) {
         throw new Error(
-          `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
+          `VLM server at ${this.client.config.baseUrl}: ${this.malformedStreak} replies in a row were not chat completions (last: ${e.message}${bodyExcerpt(e.body)}); check ${this.names.baseUrl} (an OpenAI-compatible chat-completions base URL, often ending in /v1) and ${this.names.model}`,
         );
       }
       const l = this.skip(pair, `VLM stage ${stage} reply is malformed: ${e.message}`, { model, ...audit, stage, error: e.message, body: e.body }, t0);
@@ -338,7 +401,9 @@ export class VlmTeacher implements Teacher {
     const parsed = parseVlmLabel(r2.text);
     if (!parsed.ok) {
       this.tally.unparseable++;
-      return this.skip(pair, `VLM label unparseable: ${parsed.reason}`, raw, t0);
+      // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
+      const cut = r2.finishReason === 'length' ? ` (the reply was cut at labelMaxTokens ${this.config.labelMaxTokens}: finish_reason "length")` : '';
+      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${cut}`, raw, t0);
     }
     if (parsed.value === -1) {
       this.tally.unsure++;
@@ -360,6 +425,7 @@ export class VlmTeacher implements Teacher {
     let answered = 0;
     const failures: { pairId: string; error: Error }[] = [];
     const unsureBefore = this.tally.unsure;
+    const unparseableBefore = this.tally.unparseable;
     const width = Math.max(1, Math.min(pairs.length, this.config.pairConcurrency || 2 * this.client.config.concurrency));
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -395,6 +461,13 @@ export class VlmTeacher implements Teacher {
         `VLM answered "unsure" for ${unsure} of ${pairs.length} pairs (a known RL-VLM-F failure mode): check that the goal text names what is visible, that the camera shows it (try hideRobot when the robot covers the object), and the model`,
       );
     }
+    const unparseable = this.tally.unparseable - unparseableBefore;
+    if (unparseable > 0 && unparseable >= 0.5 * pairs.length) {
+      const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason));
+      this.logger.warn(
+        `VLM replies for ${unparseable} of ${pairs.length} pairs were not "0", "1" or "-1" (stored as skips; first: ${first?.kind === 'skip' ? first.reason.slice(0, 200) : '?'}): the model may not follow the answer format; try another model, or check its chat template`,
+      );
+    }
     return out;
   }
 
@@ -409,7 +482,28 @@ export class VlmTeacher implements Teacher {
         : `; no API key was sent: the environment variable ${c.apiKeyEnv} is not set (${n.keyEnv} names the variable)`;
     }
     if (e.status === 404) return `; check ${n.baseUrl} (the server's base URL, often ending in /v1) and ${n.model} (a model the server serves)`;
-    if (e.kind === 'network') return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
+    if (e.status === 429 && isQuotaExhausted(e.body ?? '')) {
+      return `; the account of the API key in ${c.apiKeyEnv} has no quota or credit left: waiting does not help; add credit, or use another key (${n.keyEnv} names its variable)`;
+    }
+    if (e.kind === 'retry-after') return '; the server asks for a long pause (a quota per hour or day, maintenance): go on later, a re-run asks only the rest';
+    if (e.status === 429) return `; the server kept refusing for too many requests: lower ${n.rpm} (now ${c.requestsPerMinute || 'no limit'}) or ${n.concurrency} (now ${c.concurrency}), or raise ${n.retries} (now ${c.maxRetries})`;
+    if (e.status === 413) {
+      const v = viewFor('', this.config.view, {});
+      const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';
+      return `; the request is too large for the server (two images per request): lower ${n.size} (now ${v.width}x${v.height})${strip}, or raise the server's request size limit`;
+    }
+    if (e.status === 400 || e.status === 422) {
+      return `; the server refused the request as sent (see its message): does ${n.model} (now ${c.model}) take images, and does its context hold two images of ${n.size}?`;
+    }
+    if (e.kind === 'timeout' || e.status === 408) return `; if the server is only slow (a large model, a busy GPU), raise ${n.timeout} (now ${c.timeoutMs / 1000} s) or lower ${n.concurrency} (now ${c.concurrency})`;
+    if (e.status !== null && e.status >= 500) return `; the server failed every attempt: see its log (out of GPU memory? the model still loading?); ${n.retries} (now ${c.maxRetries}) sets how often a request is retried`;
+    if (e.kind === 'network') {
+      if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `; check the host name ${hostName(c.baseUrl)} in ${n.baseUrl} (a typo? a machine this one cannot see?)`;
+      if (e.code !== null && PERMANENT_NETWORK_ERRORS[e.code] !== undefined) return `; check ${n.baseUrl}`;
+      // Nothing answered at all (refused, unreachable, no connection within undici's connect timeout).
+      if (e.code === null || ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT'].includes(e.code)) return `; check ${n.baseUrl}: is a server running at ${c.baseUrl}?`;
+      return `; the connection to ${c.baseUrl} broke off: check ${n.baseUrl} (http or https?) and the server's log`;
+    }
     return '';
   }
 

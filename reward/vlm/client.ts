@@ -18,11 +18,16 @@
  *      it sends one, else exponential backoff with "equal jitter" from the seeded Rng:
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
- *      retry). Other statuses (400, 401, 403, 404, ...) fail at once. A retry is logged at
+ *      retry). Other statuses (400, 401, 403, 404, 413, ...) fail at once, and so do a 429 whose
+ *      body says the quota is used up ("insufficient_quota": no wait refills it) and the network
+ *      errors of a wrong base URL (PERMANENT_NETWORK_ERRORS: a host name not found, https to
+ *      an http server, an untrusted certificate). A retry is logged at
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
  *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
  *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
- *   7. the answer (text, finish reason, usage) is written to the cache.
+ *   7. the answer (text, finish reason, usage) is written to the cache; a cache that cannot be
+ *      written (disk full, no permission) is warned about once and the answer still returned
+ *      (it is paid for: retrying it as a failure would pay again).
  * When retries run out the call throws a VlmError naming the endpoint, the last status or
  * cause and the number of attempts; what to do with it is the caller's choice (the VLM
  * teacher fails the batch by default, see teachers/vlm.ts).
@@ -113,6 +118,8 @@ export class VlmError extends Error {
     readonly attempts: number,
     /** The server's body (redacted, at most 4000 characters), when there was one. */
     readonly body: string | null,
+    /** The system error code of a network failure (ECONNREFUSED, ENOTFOUND, ...), when there was one. */
+    readonly code: string | null = null,
   ) {
     super(message);
     this.name = 'VlmError';
@@ -146,6 +153,8 @@ export interface VlmCounts {
   /** Tokens the cache hits would have cost (from the cached usage). */
   savedPromptTokens: number;
   savedCompletionTokens: number;
+  /** Answers that could not be written to the cache (they were still returned). */
+  cacheWriteErrors: number;
 }
 
 const BODY_LIMIT = 4000;
@@ -163,6 +172,34 @@ export function isEnvName(s: string): boolean {
 /** Replace every occurrence of `secret` (when set) in `text`. */
 export function redact(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
+}
+
+const BAD_CERTIFICATE = (host: string) => `the server's TLS certificate for ${host} is not trusted`;
+
+/** Network error codes that a retry cannot fix, with what they mean (given the host). */
+export const PERMANENT_NETWORK_ERRORS: Readonly<Record<string, (host: string) => string>> = {
+  ENOTFOUND: (host) => `the host name ${host} is not found (DNS)`,
+  ERR_SSL_WRONG_VERSION_NUMBER: (host) => `the server at ${host} does not speak https (try http://)`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: BAD_CERTIFICATE,
+  SELF_SIGNED_CERT_IN_CHAIN: BAD_CERTIFICATE,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: BAD_CERTIFICATE,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: BAD_CERTIFICATE,
+  CERT_HAS_EXPIRED: (host) => `the server's TLS certificate for ${host} has expired`,
+  ERR_TLS_CERT_ALTNAME_INVALID: (host) => `the server's TLS certificate is not for ${host}`,
+};
+
+/** Whether an error body says the account's quota or credit is used up (OpenAI: code/type "insufficient_quota"). */
+export function isQuotaExhausted(body: string): boolean {
+  return /insufficient_quota/i.test(body);
+}
+
+/** host[:port] of a URL (for messages). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** The URL without user info (for messages). */
@@ -256,7 +293,7 @@ const realSleep: SleepFn = (ms) => new Promise((res) => setTimeout(res, Math.max
 export class VlmClient {
   readonly config: VlmClientConfig;
   readonly endpoint: string;
-  private readonly tally: VlmCounts = { calls: 0, requests: 0, retries: 0, timeouts: 0, errors: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, savedPromptTokens: 0, savedCompletionTokens: 0 };
+  private readonly tally: VlmCounts = { calls: 0, requests: 0, retries: 0, timeouts: 0, errors: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, savedPromptTokens: 0, savedCompletionTokens: 0, cacheWriteErrors: 0 };
   private readonly fetchFn: FetchFn;
   private readonly clock: Clock;
   private readonly sleep: SleepFn;
@@ -295,6 +332,10 @@ export class VlmClient {
     check(url !== null && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseUrl', c.baseUrl, 'an http(s) URL');
     // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
     if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
+    // The full endpoint pasted as the base URL would be asked at .../chat/completions/chat/completions (a 404).
+    if (url && /\/chat\/completions\/*$/.test(url.pathname)) {
+      throw new RangeError(`VLM client: baseUrl must be the API's base URL, without /chat/completions (appended to it), such as ${c.baseUrl.replace(/\/chat\/completions\/*(?=$|[?#])/, '')}; got ${JSON.stringify(publicUrl(c.baseUrl))}`);
+    }
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
     // Not echoed: a value that is no variable name is often the key itself, pasted in its place.
     if (!isEnvName(c.apiKeyEnv)) throw new RangeError(`VLM client: apiKeyEnv must be ${ENV_NAME_RULE}`);
@@ -377,6 +418,15 @@ export class VlmClient {
     }
   }
 
+  /** Warn (once per client) that answers cannot be cached; they still reach the caller. */
+  private cacheWriteFailed(err: unknown): void {
+    this.tally.cacheWriteErrors++;
+    if (this.tally.cacheWriteErrors > 1) return;
+    this.logger.warn(
+      `vlm: cannot write the answer cache in ${this.config.cacheDir} (${(err as Error).message}); the answers still count, but a re-run will ask (and pay) for them again: free space or fix the folder`,
+    );
+  }
+
   /** Wait for a place in the sliding one-minute window of request starts. */
   private async ratePlace(): Promise<void> {
     const rpm = this.config.requestsPerMinute;
@@ -413,7 +463,7 @@ export class VlmClient {
         if (secret) headers.Authorization = `Bearer ${secret}`;
         this.tally.requests++;
         const tries = attempt + 1;
-        let failure: { kind: VlmErrorKind; status: number | null; why: string; body: string | null; waitMs: number | null };
+        let failure: { kind: VlmErrorKind; status: number | null; why: string; body: string | null; waitMs: number | null; code?: string | null };
         const ctrl = new AbortController();
         let timedOut = false;
         const timer = setTimeout(() => {
@@ -434,11 +484,18 @@ export class VlmClient {
             this.tally.promptTokens += ans.usage.promptTokens;
             this.tally.completionTokens += ans.usage.completionTokens;
             const answer: CachedAnswer = { ...ans, text: redact(ans.text, secret) };
-            this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+            // The answer is paid for: a cache that cannot be written (disk full, no permission) must not
+            // turn it into a failure, and above all not into a "network error" that is asked again.
+            try {
+              this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+            } catch (err) {
+              this.cacheWriteFailed(err);
+            }
             return { ...answer, key, cached: false, attempts: tries };
           }
-          const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
           const excerpt = text.slice(0, BODY_LIMIT);
+          // A 429 that says the account's quota or credit is used up (OpenAI's insufficient_quota) is no rate limit: waiting does not help.
+          const retryable = (res.status === 429 && !isQuotaExhausted(excerpt)) || res.status === 408 || res.status >= 500;
           const why = `HTTP ${res.status}${excerpt.trim() ? `: ${excerpt.trim().slice(0, 300)}` : ''}`;
           if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', res.status, tries, excerpt);
           failure = { kind: 'http', status: res.status, why, body: excerpt, waitMs: parseRetryAfter(res.headers, this.clock.date()) };
@@ -453,17 +510,22 @@ export class VlmClient {
             const code = typeof cause?.code === 'string' ? cause.code : null;
             const text = typeof cause?.message === 'string' ? cause.message : null;
             const detail = code && !code.startsWith('UND_ERR') ? code : text && code ? `${text} (${code})` : (code ?? text ?? (e as Error).message);
-            failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null };
+            failure = { kind: 'network', status: null, why: `network error: ${redact(String(detail), secret)}`, body: null, waitMs: null, code };
+            // A host name that does not resolve, or TLS that cannot work, is a mistake in the base URL, not an outage: no retry.
+            const permanent = code === null ? undefined : PERMANENT_NETWORK_ERRORS[code];
+            if (permanent !== undefined) {
+              throw new VlmError(`VLM ${where}: ${failure.why}: ${permanent(hostOf(this.endpoint))}`, 'network', null, tries, null, code);
+            }
           }
         } finally {
           clearTimeout(timer);
         }
         if (attempt >= c.maxRetries) {
-          throw new VlmError(`VLM ${where}: ${failure.why} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, failure.kind, failure.status, tries, failure.body);
+          throw new VlmError(`VLM ${where}: ${failure.why} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, failure.kind, failure.status, tries, failure.body, failure.code ?? null);
         }
         if (failure.waitMs !== null && failure.waitMs > c.maxRetryAfterMs) {
           throw new VlmError(
-            `VLM ${where}: ${failure.why}; the server asks to wait ${(failure.waitMs / 1000).toFixed(0)} s (Retry-After), more than maxRetryAfterMs ${c.maxRetryAfterMs} ms`,
+            `VLM ${where}: ${failure.why}; the server asks to wait ${(failure.waitMs / 1000).toFixed(0)} s (Retry-After), longer than the ${(c.maxRetryAfterMs / 1000).toFixed(0)} s a request waits at most (maxRetryAfterMs)`,
             'retry-after',
             failure.status,
             tries,
