@@ -409,6 +409,9 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
     if (!/^https?:\/\/[^/\s]+/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `expected an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(r.vlm.baseUrl)}`);
     // Not echoed: the URL holds a secret. fetch refuses such URLs, and config.json would keep it.
     if (/^https?:\/\/[^/\s]*@/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', 'a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env');
+    // The full endpoint pasted as the base URL (the client appends /chat/completions): named by the flag here, before any run folder.
+    const endpoint = /\/chat\/completions\/*(?=$|[?#])/;
+    if (endpoint.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `give the API's base URL without /chat/completions (prefrl appends it), such as ${(r.vlm.baseUrl ?? '').replace(endpoint, '')}`);
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
     if (!isEnvName(r.vlm.keyEnv)) bad('vlm-key-env', `expected ${ENV_NAME_RULE}`);
   }

@@ -837,6 +837,7 @@ describe('prefrl offline pipeline', () => {
         /^prefrl offline: --vlm-key-env: expected the NAME of an environment variable \(letters, digits and _\), such as OPENAI_API_KEY; the value given is not shown, in case it is the key itself\n$/,
       ],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://bob:hunter2@127.0.0.1:9/v1', '--vlm-model', 'm'], 2, /^prefrl offline: --vlm-base-url: a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env\n$/],
+      [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1/chat/completions', '--vlm-model', 'm'], 2, /^prefrl offline: --vlm-base-url: give the API's base URL without \/chat\/completions \(prefrl appends it\), such as http:\/\/127\.0\.0\.1:9\/v1\n$/],
       [['--teacher', 'vlm', '--dataset', data, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-frames', '20'], 2, /^prefrl offline: --vlm-frames: expected final or an integer in 1\.\.16, got "20"\n$/],
       [['--teacher', 'vlm', '--dataset', noState, '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm'], 1, /toy-nostate\.h5 \(infos\/qpos\): missing: the vlm teacher renders/],
       [['--teacher', 'synthetic-vlm', '--dataset', noSuccess], 1, /toy-nosuccess\.h5 \(infos\/success\): missing: the synthetic-vlm teacher/],
