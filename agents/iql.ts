@@ -52,7 +52,7 @@ import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError } from '../core/errors.js';
+import { InputError, shownValue } from '../core/errors.js';
 import type { Metrics } from '../core/log.js';
 import { DenseStack, ScheduledAdam, transposeRows } from '../core/nn.js';
 import { Rng } from '../core/rng.js';
@@ -140,7 +140,7 @@ export function resolveIqlConfig(partial: Partial<IqlConfig> = {}): IqlConfig {
   posInt('batchSize');
   if (!(c.expectile > 0 && c.expectile < 1)) throw new RangeError(`IqlConfig.expectile must be in (0, 1), got ${c.expectile}`);
   if (!(c.targetRate > 0 && c.targetRate <= 1)) throw new RangeError(`IqlConfig.targetRate must be in (0, 1], got ${c.targetRate}`);
-  if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${Array.isArray(c.hidden) ? `[${c.hidden.map(String).join(',')}]` : String(c.hidden)}`);
+  if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${shownValue(c.hidden)}`);
   return c;
 }
 

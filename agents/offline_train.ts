@@ -9,6 +9,7 @@
  *
  * The learner's tensors are disposed before returning; the snapshot holds plain numbers.
  */
+import { shownArg } from '../core/errors.js';
 import { BC_DEFAULTS, Bc, type BcConfig } from './bc.js';
 import type { OfflineDataset } from './dataset.js';
 import {
@@ -73,10 +74,10 @@ export function offlineRewardScale(resolved: IqlConfig | BcConfig, ds: OfflineDa
 export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<OfflineAgentResult> {
   // A script's options (the CLI's flags check theirs): any other algo name trained BC before.
   if (typeof o !== 'object' || o === null || typeof o.ds !== 'object' || o.ds === null) throw new TypeError('trainOfflineAgent: options.ds (an OfflineDataset, e.g. readDataset or datasetFromTrajectories) is required');
-  if (!(OFFLINE_ALGOS as readonly unknown[]).includes(o.algo)) throw new RangeError(`trainOfflineAgent: option algo must be ${OFFLINE_ALGOS.map((a) => `'${a}'`).join(' or ')}, got ${typeof o.algo === 'string' ? JSON.stringify(o.algo) : String(o.algo)}`);
+  if (!(OFFLINE_ALGOS as readonly unknown[]).includes(o.algo)) throw new RangeError(`trainOfflineAgent: option algo must be ${OFFLINE_ALGOS.map((a) => `'${a}'`).join(' or ')}, got ${shownArg(o.algo)}`);
   if (o.rewards === null || typeof o.rewards !== 'object' || typeof o.rewards.length !== 'number') throw new TypeError('trainOfflineAgent: option rewards (one number per transition) is required');
   for (const [name, v] of [['updates', o.updates], ['batchSize', o.batchSize]] as const) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`trainOfflineAgent: option ${name} must be a whole number >= 1, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`trainOfflineAgent: option ${name} must be a whole number >= 1, got ${shownArg(v)}`);
   }
   // Checked here: a shorter reward array would train on NaN rewards, a wrong box would scale actions wrongly.
   if (o.rewards.length !== o.ds.size) throw new RangeError(`trainOfflineAgent: ${o.rewards.length} rewards for a dataset of ${o.ds.size} transitions (one reward per transition)`);

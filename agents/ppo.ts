@@ -20,7 +20,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, shownArg, UsageError } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -657,14 +657,13 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
 
 /** evaluatePolicy's arguments, as a script may get them wrong: an error naming the argument. */
 function checkEvaluateArgs(env: unknown, policy: unknown, episodes: unknown, seed: unknown): void {
-  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || v === null || v === undefined ? String(v) : typeof v);
   const e = env as Partial<Env> | null;
-  if (typeof e !== 'object' || e === null || typeof e.reset !== 'function' || typeof e.step !== 'function') throw new TypeError(`evaluatePolicy: env must be an env (from makeEnv), got ${shown(env)}`);
-  if (typeof policy !== 'function') throw new TypeError(`evaluatePolicy: policy must be a function from an observation to an action, got ${shown(policy)}`);
-  if (typeof episodes !== 'number') throw new TypeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shown(episodes)}`);
-  if (!Number.isSafeInteger(episodes) || episodes < 1) throw new RangeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shown(episodes)}`);
-  if (typeof seed !== 'number') throw new TypeError(`evaluatePolicy: seed must be a finite number, got ${shown(seed)}`);
-  if (!Number.isFinite(seed)) throw new RangeError(`evaluatePolicy: seed must be a finite number, got ${shown(seed)}`);
+  if (typeof e !== 'object' || e === null || typeof e.reset !== 'function' || typeof e.step !== 'function') throw new TypeError(`evaluatePolicy: env must be an env (from makeEnv), got ${shownArg(env)}`);
+  if (typeof policy !== 'function') throw new TypeError(`evaluatePolicy: policy must be a function from an observation to an action, got ${shownArg(policy)}`);
+  if (typeof episodes !== 'number') throw new TypeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shownArg(episodes)}`);
+  if (!Number.isSafeInteger(episodes) || episodes < 1) throw new RangeError(`evaluatePolicy: episodes must be a whole number >= 1, got ${shownArg(episodes)}`);
+  if (typeof seed !== 'number') throw new TypeError(`evaluatePolicy: seed must be a finite number, got ${shownArg(seed)}`);
+  if (!Number.isFinite(seed)) throw new RangeError(`evaluatePolicy: seed must be a finite number, got ${shownArg(seed)}`);
 }
 
 /**

@@ -39,6 +39,25 @@ export class ServiceError extends Error {
   }
 }
 
+/**
+ * A value in an error message about data (a config field, a label's field): a number with String
+ * (NaN reads NaN, where JSON.stringify writes null), a list item by item, anything else as JSON.
+ */
+export function shownValue(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `[${v.map(shownValue).join(',')}]`;
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * What a script passed for an argument or option, in a type or range error: text quoted, a number,
+ * boolean, null or undefined as written, anything else by its type ("object", "function").
+ */
+export function shownArg(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  return typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null ? String(v) : typeof v;
+}
+
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -3,6 +3,7 @@
  * qpos/qvel per step, episode boundaries). Vectorised collection for training lives in
  * envs/vec.ts; this is the simple, exact path for demos, datasets and tests.
  */
+import { shownArg } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { type Trajectory, TrajectoryBuilder } from './trajectory.js';
 import type { Env, EnvSpec } from './types.js';
@@ -54,12 +55,11 @@ function recordEpisode(env: Env, policy: Policy, opts: RolloutOptions, k: number
 
 /** A script's rollout options, checked before any episode: a NaN episode count recorded nothing without a word. */
 function checkRolloutOptions(opts: RolloutOptions, fn: string): void {
-  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: options { episodes, seed } are required`);
-  if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shown(opts.episodes)}`);
-  if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shown(opts.seed)}`);
+  if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shownArg(opts.episodes)}`);
+  if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shownArg(opts.seed)}`);
   if (opts.maxSteps !== undefined && (typeof opts.maxSteps !== 'number' || !Number.isSafeInteger(opts.maxSteps) || opts.maxSteps < 1)) {
-    throw new RangeError(`${fn}: option maxSteps must be a whole number >= 1, got ${shown(opts.maxSteps)}`);
+    throw new RangeError(`${fn}: option maxSteps must be a whole number >= 1, got ${shownArg(opts.maxSteps)}`);
   }
 }
 

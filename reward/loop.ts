@@ -13,7 +13,7 @@
  * correlation of predicted and true segment returns, EPIC distance on visited transitions).
  */
 import type { Clock } from '../core/clock.js';
-import { InputError } from '../core/errors.js';
+import { InputError, shownArg } from '../core/errors.js';
 import type { Logger, Metrics } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
@@ -32,7 +32,7 @@ import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segmen
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { noImprovementWarning, type TrainOptions, trainRewardModel } from './train.js';
-import type { Label, Pair, PreferenceModelKind, Segment, Teacher } from './types.js';
+import { type Label, type Pair, PREFERENCE_MODELS, type PreferenceModelKind, type Segment, type Teacher } from './types.js';
 
 export interface LoopOptions {
   /** The env PPO trains in: a registry id (`{ id: 'reacher' }`) or a bring-your-own model (`{ id: 'custom', model, task }`). */
@@ -213,11 +213,6 @@ function definedOnly<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** A value as a script wrote it, for an error message (JSON would print NaN as null). */
-function shown(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null ? String(v) : typeof v;
-}
-
 /**
  * The options' numbers and names, checked before anything starts: the CLI's flags check theirs,
  * but a script's typo ('learnt') or NaN would otherwise run to the end without a word (a reward
@@ -225,7 +220,7 @@ function shown(v: unknown): string {
  */
 function checkLoopOptions(o: LoopOptions): void {
   const fail = (name: string, want: string, v: unknown, E: new (m: string) => Error = RangeError): never => {
-    throw new E(`runPreferenceLoop: option ${name} must be ${want}, got ${shown(v)}`);
+    throw new E(`runPreferenceLoop: option ${name} must be ${want}, got ${shownArg(v)}`);
   };
   const int = (name: string, v: unknown, min: number, optional = false): void => {
     if (v === undefined && optional) return;
@@ -249,7 +244,7 @@ function checkLoopOptions(o: LoopOptions): void {
   int('queryRollouts', o.queryRollouts, 0, true);
   if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
   if (learned) {
-    if (!(['partial-return', 'regret'] as unknown[]).includes(o.preferenceModel)) fail('preferenceModel', "'partial-return' or 'regret'", o.preferenceModel);
+    if (!(PREFERENCE_MODELS as readonly unknown[]).includes(o.preferenceModel)) fail('preferenceModel', PREFERENCE_MODELS.map((m) => `'${m}'`).join(' or '), o.preferenceModel);
     if (!(QUERY_METHODS as readonly unknown[]).includes(o.query)) fail('query', `one of ${QUERY_METHODS.join(', ')}`, o.query);
   }
 }
@@ -260,10 +255,10 @@ function checkLoopOptions(o: LoopOptions): void {
  * finish with fewer labels (none: PPO on a reward of 0) and no word.
  */
 function checkAnswer(teacher: Teacher, asked: readonly Pair[], labels: readonly Label[]): void {
-  if (!Array.isArray(labels)) throw new TypeError(`runPreferenceLoop: teacher ${teacher.id} answered with ${shown(labels)}, not an array of labels`);
+  if (!Array.isArray(labels)) throw new TypeError(`runPreferenceLoop: teacher ${teacher.id} answered with ${shownArg(labels)}, not an array of labels`);
   const bad = labels.length === asked.length ? labels.findIndex((l, i) => l?.pairId !== asked[i].id) : -1;
   if (labels.length !== asked.length || bad >= 0) {
-    const what = bad >= 0 ? `label ${bad} is for pair ${shown(labels[bad]?.pairId)}, not ${asked[bad].id}` : `${labels.length} labels for ${asked.length} pairs`;
+    const what = bad >= 0 ? `label ${bad} is for pair ${shownArg(labels[bad]?.pairId)}, not ${asked[bad].id}` : `${labels.length} labels for ${asked.length} pairs`;
     throw new Error(`runPreferenceLoop: teacher ${teacher.id} must answer one label per pair, in the pairs' order (reward/types.ts Teacher.label): ${what}`);
   }
 }

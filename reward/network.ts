@@ -45,7 +45,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
-import { InputError } from '../core/errors.js';
+import { InputError, shownValue } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -132,44 +132,34 @@ export function inputWidth(input: RewardInput, obsDim: number, actDim: number): 
   }
 }
 
-/**
- * A config value as a message shows it: a number with String (NaN reads NaN, where
- * JSON.stringify would write null), a list item by item, anything else as JSON.
- */
-function shown(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (Array.isArray(v)) return `[${v.map(shown).join(',')}]`;
-  return JSON.stringify(v) ?? String(v);
-}
-
 function checkConfig(c: RewardNetConfig, fail: (msg: string, field: string) => never): void {
   const posInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  if (!REWARD_INPUTS.includes(c.input)) fail(`input must be one of ${REWARD_INPUTS.join('|')}, got ${shown(c.input)}`, 'input');
-  if (!posInt(c.obsDim)) fail(`obsDim must be a positive integer, got ${shown(c.obsDim)}`, 'obsDim');
+  if (!REWARD_INPUTS.includes(c.input)) fail(`input must be one of ${REWARD_INPUTS.join('|')}, got ${shownValue(c.input)}`, 'input');
+  if (!posInt(c.obsDim)) fail(`obsDim must be a positive integer, got ${shownValue(c.obsDim)}`, 'obsDim');
   if (!(typeof c.actDim === 'number' && Number.isInteger(c.actDim) && c.actDim >= 0)) {
-    fail(`actDim must be a non-negative integer, got ${shown(c.actDim)}`, 'actDim');
+    fail(`actDim must be a non-negative integer, got ${shownValue(c.actDim)}`, 'actDim');
   }
   if (c.input === 'obs-action' && c.actDim === 0) fail('input obs-action needs actDim > 0', 'input');
-  if (!posInt(c.members)) fail(`members must be a positive integer, got ${shown(c.members)}`, 'members');
-  if (!Array.isArray(c.hidden) || !c.hidden.every(posInt)) fail(`hidden must be a list of positive integers, got ${shown(c.hidden)}`, 'hidden');
-  if (!ACTIVATIONS.includes(c.activation)) fail(`activation must be one of ${ACTIVATIONS.join('|')}, got ${shown(c.activation)}`, 'activation');
+  if (!posInt(c.members)) fail(`members must be a positive integer, got ${shownValue(c.members)}`, 'members');
+  if (!Array.isArray(c.hidden) || !c.hidden.every(posInt)) fail(`hidden must be a list of positive integers, got ${shownValue(c.hidden)}`, 'hidden');
+  if (!ACTIVATIONS.includes(c.activation)) fail(`activation must be one of ${ACTIVATIONS.join('|')}, got ${shownValue(c.activation)}`, 'activation');
   if (!ACTIVATIONS.includes(c.outputActivation)) {
-    fail(`outputActivation must be one of ${ACTIVATIONS.join('|')}, got ${shown(c.outputActivation)}`, 'outputActivation');
+    fail(`outputActivation must be one of ${ACTIVATIONS.join('|')}, got ${shownValue(c.outputActivation)}`, 'outputActivation');
   }
   if (!(typeof c.leakyAlpha === 'number' && c.leakyAlpha >= 0 && c.leakyAlpha < 1)) {
-    fail(`leakyAlpha must be in [0, 1), got ${shown(c.leakyAlpha)}`, 'leakyAlpha');
+    fail(`leakyAlpha must be in [0, 1), got ${shownValue(c.leakyAlpha)}`, 'leakyAlpha');
   }
   if (c.preferenceModel !== 'partial-return' && c.preferenceModel !== 'regret') {
-    fail(`preferenceModel must be partial-return|regret, got ${shown(c.preferenceModel)}`, 'preferenceModel');
+    fail(`preferenceModel must be partial-return|regret, got ${shownValue(c.preferenceModel)}`, 'preferenceModel');
   }
   if (!Array.isArray(c.ignoreObs) || !c.ignoreObs.every((j) => Number.isInteger(j) && j >= 0 && j < c.obsDim)) {
-    fail(`ignoreObs must be a list of observation indices in [0, ${c.obsDim}), got ${shown(c.ignoreObs)}`, 'ignoreObs');
+    fail(`ignoreObs must be a list of observation indices in [0, ${c.obsDim}), got ${shownValue(c.ignoreObs)}`, 'ignoreObs');
   } else if (new Set(c.ignoreObs).size !== c.ignoreObs.length) {
-    fail(`ignoreObs lists an index twice: ${shown(c.ignoreObs)}`, 'ignoreObs');
+    fail(`ignoreObs lists an index twice: ${shownValue(c.ignoreObs)}`, 'ignoreObs');
   } else if (c.ignoreObs.length === c.obsDim && c.input !== 'obs-action') {
     fail(`ignoreObs hides every observation dimension, so input ${c.input} would see nothing`, 'ignoreObs');
   }
-  if (typeof c.additive !== 'boolean') fail(`additive must be true or false, got ${shown(c.additive)}`, 'additive');
+  if (typeof c.additive !== 'boolean') fail(`additive must be true or false, got ${shownValue(c.additive)}`, 'additive');
 }
 
 /**

@@ -63,7 +63,7 @@ import { evaluatePolicy } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, ServiceError, UsageError } from '../core/errors.js';
+import { InputError, ServiceError, shownValue, UsageError } from '../core/errors.js';
 import type { Logger, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -84,7 +84,7 @@ import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { heronStoreRecord } from './teachers/heron.js';
 import type { VlmMakeOptions } from './teachers/vlm.js';
-import { ENV_NAME_RULE, isEnvName } from './vlm/client.js';
+import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
@@ -383,7 +383,7 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
   }
   if (typeof r.rewardSelectInputs !== 'boolean') bad('reward-select-inputs', `expected true or false, got ${JSON.stringify(r.rewardSelectInputs)}`);
   if (r.rewardSelectWorkers !== null && !(Number.isInteger(r.rewardSelectWorkers) && r.rewardSelectWorkers >= 0)) {
-    bad('reward-select-workers', `expected an integer >= 0, got ${typeof r.rewardSelectWorkers === 'number' ? String(r.rewardSelectWorkers) : JSON.stringify(r.rewardSelectWorkers)}`);
+    bad('reward-select-workers', `expected an integer >= 0, got ${shownValue(r.rewardSelectWorkers)}`);
   }
   if (!Number.isInteger(r.segmentLength) || r.segmentLength < 1) bad('segment-length', `expected a positive integer, got ${r.segmentLength}`);
   if (!Number.isInteger(r.evalEvery) || r.evalEvery < 0) bad('eval-every', `expected an integer >= 0, got ${r.evalEvery}`);
@@ -410,8 +410,8 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
     // Not echoed: the URL holds a secret. fetch refuses such URLs, and config.json would keep it.
     if (/^https?:\/\/[^/\s]*@/i.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', 'a user name or password in the URL is not supported; put the API key in the environment variable named by --vlm-key-env');
     // The full endpoint pasted as the base URL (the client appends /chat/completions): named by the flag here, before any run folder.
-    const endpoint = /\/chat\/completions\/*(?=$|[?#])/;
-    if (endpoint.test(r.vlm.baseUrl ?? '')) bad('vlm-base-url', `give the API's base URL without /chat/completions (prefrl appends it), such as ${(r.vlm.baseUrl ?? '').replace(endpoint, '')}`);
+    const meant = baseUrlWithoutEndpoint(r.vlm.baseUrl ?? '');
+    if (meant !== null) bad('vlm-base-url', `give the API's base URL without /chat/completions (prefrl appends it), such as ${meant}`);
     if (!r.vlm.model) bad('vlm-model', '--teacher vlm needs a model name');
     if (!isEnvName(r.vlm.keyEnv)) bad('vlm-key-env', `expected ${ENV_NAME_RULE}`);
   }

@@ -98,7 +98,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError, parseJson } from '../core/errors.js';
+import { InputError, parseJson, shownValue } from '../core/errors.js';
 import { modelHashNote } from '../envs/types.js';
 import { AgreementTally } from './agreement_tally.js';
 import type { Label, Pair, Segment } from './types.js';
@@ -605,11 +605,6 @@ function labelFromRow(r: LabelRow): StoredLabel {
   return r.kind === 'preference'
     ? { ...base, kind: 'preference', probFirst: r.prob_first as number }
     : { ...base, kind: 'skip', reason: r.reason as string, ...(r.timeout === 1 ? { timeout: true as const } : {}) };
-}
-
-/** A label's field as a message shows it: a number with String (NaN reads NaN, not JSON's null), else as JSON. */
-function shownValue(v: unknown): string {
-  return typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));
 }
 
 /** Problems with one label, or null when it is well-formed. */

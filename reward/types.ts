@@ -113,7 +113,8 @@ export interface Teacher {
 }
 
 /** How preferences relate to rewards. */
-export type PreferenceModelKind = 'partial-return' | 'regret';
+export const PREFERENCE_MODELS = ['partial-return', 'regret'] as const;
+export type PreferenceModelKind = (typeof PREFERENCE_MODELS)[number];
 
 /** What a reward network sees of a transition. */
 export type RewardInput = 'obs' | 'obs-action' | 'obs-next-obs';

@@ -22,11 +22,12 @@
  * Config (JSON, strict): { "ranking": ["goal_distance", "at_goal"], "margins": [1.0, 0.5],
  * "directions": { "at_goal": "higher" } (optional) }.
  */
-import { readFileSync } from 'node:fs';
-import { InputError, parseJson } from '../../core/errors.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { InputError, parseJson, shownValue } from '../../core/errors.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { LabelStore } from '../store.js';
 import type { Label, Pair, Segment, Teacher, TeacherContext } from '../types.js';
+import { TeacherSpecError } from './spec_error.js';
 import { labelHead } from './synthetic.js';
 
 export type HeronDirection = 'higher' | 'lower';
@@ -99,7 +100,7 @@ export function parseHeronConfig(obj: unknown, spec: EnvSpec, source: string): H
   }
   margins.forEach((m, i) => {
     // String(): JSON.stringify writes a number too large for a double (1e400, read as Infinity) as null.
-    if (typeof m !== 'number' || !Number.isFinite(m)) throw new InputError(source, `expected a finite number, got ${typeof m === 'number' ? String(m) : JSON.stringify(m)}`, `margins[${i}]`);
+    if (typeof m !== 'number' || !Number.isFinite(m)) throw new InputError(source, `expected a finite number, got ${shownValue(m)}`, `margins[${i}]`);
     if (m < 0) throw new InputError(source, `margins must be >= 0, got ${m}`, `margins[${i}]`);
   });
   const dirs: Record<string, HeronDirection> = {};
@@ -313,6 +314,16 @@ export function heronDecidedBy(labels: Iterable<Label>): HeronDecidedBy {
     else other++;
   }
   return { terms, ties, other };
+}
+
+/**
+ * The file of a `heron:<file>` teacher spec is there and not a folder: a TeacherSpecError quoting
+ * the spec otherwise (a mistake in the spec, as with offline's --heron-config), checked before
+ * the file is read.
+ */
+export function checkHeronFile(file: string, spec: string): void {
+  if (!existsSync(file)) throw new TeacherSpecError(`HERON config ${JSON.stringify(file)} not found (in "${spec}")`);
+  if (statSync(file).isDirectory()) throw new TeacherSpecError(`HERON config ${JSON.stringify(file)} is a folder, not a JSON file (in "${spec}")`);
 }
 
 /**

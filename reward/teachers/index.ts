@@ -14,12 +14,11 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
-import { existsSync, statSync } from 'node:fs';
 import { decimalNumber } from '../../core/config.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
 import type { Teacher } from '../types.js';
-import { HeronTeacher, loadHeronConfig } from './heron.js';
+import { checkHeronFile, HeronTeacher, loadHeronConfig } from './heron.js';
 import { HumanTeacher, type HumanTeacherOptions } from './human.js';
 import { RegretTeacher, type ValueFunction } from './regret.js';
 import { isSyntheticPreset, SYNTHETIC_PRESET_NAMES, SYNTHETIC_PRESETS, type SyntheticConfig, SyntheticTeacher } from './synthetic.js';
@@ -116,9 +115,7 @@ export function makeTeacher(spec: string, opts: MakeTeacherOptions): Teacher {
   }
   if (name === 'heron') {
     if (!rest) usage('"heron" needs a config file: heron:path/to/heron.json');
-    // A file that is not there (or a folder) is a mistake in the spec, as with offline's --heron-config.
-    if (!existsSync(rest)) usage(`HERON config ${JSON.stringify(rest)} not found (in "${s}")`);
-    if (statSync(rest).isDirectory()) usage(`HERON config ${JSON.stringify(rest)} is a folder, not a JSON file (in "${s}")`);
+    checkHeronFile(rest, s);
     return new HeronTeacher({ spec: opts.env, config: loadHeronConfig(rest, opts.env), id: s });
   }
   if (name === 'synthetic-vlm') {

@@ -37,7 +37,7 @@
  */
 import { decimalNumber } from '../../core/config.js';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { ServiceError, UsageError } from '../../core/errors.js';
+import { ServiceError, shownValue, UsageError } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
@@ -228,7 +228,7 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
 
 function checkConfig(c: VlmTeacherConfig): void {
   const bad = (field: string, v: unknown, want: string): never => {
-    throw new RangeError(`VLM teacher: ${field} must be ${want}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
+    throw new RangeError(`VLM teacher: ${field} must be ${want}, got ${shownValue(v)}`);
   };
   if (typeof c.goal !== 'string' || c.goal.trim() === '') bad('goal', c.goal, 'the task in words (EnvSpec.goal)');
   if (c.frames.kind === 'strip') {

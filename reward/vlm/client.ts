@@ -193,6 +193,15 @@ export function isQuotaExhausted(body: string): boolean {
   return /insufficient_quota/i.test(body);
 }
 
+/**
+ * The base URL a user meant when they pasted the full endpoint (`.../chat/completions`, which the
+ * client appends itself) as the base URL; null when the URL does not end so.
+ */
+export function baseUrlWithoutEndpoint(baseUrl: string): string | null {
+  const endpoint = /\/chat\/completions\/*(?=$|[?#])/;
+  return endpoint.test(baseUrl) ? baseUrl.replace(endpoint, '') : null;
+}
+
 /** host[:port] of a URL (for messages). */
 function hostOf(url: string): string {
   try {
@@ -333,9 +342,8 @@ export class VlmClient {
     // fetch refuses URLs with user info, and the URL is saved with runs: never a place for a secret.
     if (url && (url.username !== '' || url.password !== '')) throw new RangeError('VLM client: baseUrl must not hold a user name or password (fetch refuses them, and the URL is saved with runs); put the key in the variable named by apiKeyEnv');
     // The full endpoint pasted as the base URL would be asked at .../chat/completions/chat/completions (a 404).
-    if (url && /\/chat\/completions\/*$/.test(url.pathname)) {
-      throw new RangeError(`VLM client: baseUrl must be the API's base URL, without /chat/completions (appended to it), such as ${c.baseUrl.replace(/\/chat\/completions\/*(?=$|[?#])/, '')}; got ${JSON.stringify(publicUrl(c.baseUrl))}`);
-    }
+    const meant = url ? baseUrlWithoutEndpoint(c.baseUrl) : null;
+    if (meant !== null) throw new RangeError(`VLM client: baseUrl must be the API's base URL, without /chat/completions (appended to it), such as ${meant}; got ${JSON.stringify(publicUrl(c.baseUrl))}`);
     check(typeof c.model === 'string' && c.model.trim() !== '', 'model', c.model, 'a model name');
     // Not echoed: a value that is no variable name is often the key itself, pasted in its place.
     if (!isEnvName(c.apiKeyEnv)) throw new RangeError(`VLM client: apiKeyEnv must be ${ENV_NAME_RULE}`);

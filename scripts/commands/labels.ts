@@ -158,11 +158,14 @@ export interface TeacherStats {
 export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTeacher'> = store.counts()): TeacherStats[] {
   const times = new Map<string, number[]>();
   const labels = store.labels();
-  const byTeacher = new Map<string, Label[]>();
+  // HERON teachers' labels (their spec names them: heron:<config file>), for which term decided them.
+  const heronLabels = new Map<string, Label[]>();
   for (const l of labels) {
-    let own = byTeacher.get(l.teacher);
-    if (!own) byTeacher.set(l.teacher, (own = []));
-    own.push(l);
+    if (l.teacher.startsWith('heron:')) {
+      let own = heronLabels.get(l.teacher);
+      if (!own) heronLabels.set(l.teacher, (own = []));
+      own.push(l);
+    }
     if (l.responseMs === undefined || l.responseMs === null) continue;
     let t = times.get(l.teacher);
     if (!t) times.set(l.teacher, (t = []));
@@ -173,8 +176,9 @@ export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTe
   return Object.entries(counts.perTeacher)
     .map(([teacher, c]) => {
       const t = times.get(teacher);
-      const decided = heronDecidedBy(byTeacher.get(teacher) ?? []);
-      const heron = Object.keys(decided.terms).length > 0 || decided.ties > 0;
+      const own = heronLabels.get(teacher);
+      const decided = own ? heronDecidedBy(own) : null;
+      const heron = decided !== null && (Object.keys(decided.terms).length > 0 || decided.ties > 0);
       return {
         teacher,
         labels: c.labels,

@@ -4,7 +4,7 @@
  * IQL on the true reward and BC). Every stage can be run alone (--stage) in a run folder
  * (--resume) and is skipped when its output exists unless --force.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { readDataset } from '../../agents/dataset.js';
@@ -12,7 +12,8 @@ import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { loadHeronConfig } from '../../reward/teachers/heron.js';
+import { checkHeronFile, loadHeronConfig } from '../../reward/teachers/heron.js';
+import { asFlag } from '../../reward/teachers/spec_error.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
@@ -353,9 +354,11 @@ async function checkHeronConfig(file: string, dataset: string, env: EnvConfig | 
 
 /**
  * `--teacher heron:<file>`, the form train and label take, as `--teacher heron --heron-config <file>`
- * (both forms at once are refused).
+ * (both forms at once are refused). `checkFile` is given the file and the spec it came in, when
+ * there is one (the command checks it there, naming --teacher: the --heron-config check the
+ * shorthand becomes would name a flag nobody typed).
  */
-export function heronShorthand(argv: readonly string[]): string[] {
+export function heronShorthand(argv: readonly string[], checkFile?: (file: string, spec: string) => void): string[] {
   const out: string[] = [];
   let file: string | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -364,6 +367,7 @@ export function heronShorthand(argv: readonly string[]): string[] {
     if (value?.startsWith('heron:')) {
       file = value.slice('heron:'.length);
       if (file === '') throw new UsageError('--teacher heron:<file>: name the HERON config file (or use --teacher heron --heron-config <file>)');
+      checkFile?.(file, value);
       out.push('--teacher', 'heron');
       if (a === '--teacher') i++;
       continue;
@@ -377,26 +381,12 @@ export function heronShorthand(argv: readonly string[]): string[] {
   return out;
 }
 
-/**
- * The file of a `--teacher heron:<file>` in argv, checked as train and label check theirs (named
- * by --teacher: the --heron-config check the shorthand becomes would name a flag nobody typed).
- */
-function checkHeronShorthandFile(argv: readonly string[]): void {
-  argv.forEach((a, i) => {
-    const value = a === '--teacher' ? argv[i + 1] : a.startsWith('--teacher=') ? a.slice('--teacher='.length) : undefined;
-    const file = value?.startsWith('heron:') ? value.slice('heron:'.length) : '';
-    if (file === '') return;
-    if (!existsSync(file)) throw new UsageError(`--teacher: HERON config ${JSON.stringify(file)} not found (in "${value}")`);
-    if (statSync(file).isDirectory()) throw new UsageError(`--teacher: HERON config ${JSON.stringify(file)} is a folder, not a JSON file (in "${value}")`);
-  });
-}
-
 export const offlineCommand: Command = {
   name: 'offline',
   summary: 'Offline preference pipeline: teacher labels on dataset segments -> reward -> relabel -> IQL, vs IQL on the true reward and BC',
   async run(argv0, ctx) {
-    checkHeronShorthandFile(argv0);
-    const argv = heronShorthand(argv0);
+    // The file is checked as train and label check theirs.
+    const argv = heronShorthand(argv0, (file, heronSpec) => asFlag('--teacher', () => checkHeronFile(file, heronSpec)));
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;

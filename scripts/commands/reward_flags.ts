@@ -6,6 +6,7 @@ import { flags } from '../../core/config.js';
 import { REWARD_INPUTS } from '../../reward/network.js';
 import { MAX_AUTO_SELECTION_WORKERS } from '../../reward/select.js';
 import { TRAIN_DEFAULTS } from '../../reward/train.js';
+import { PREFERENCE_MODELS } from '../../reward/types.js';
 
 export const rewardTrainingFlags = {
   rewardInput: flags.choice(REWARD_INPUTS, {
@@ -41,7 +42,7 @@ export const rewardTrainingFlags = {
 export const rewardMembersFlag = flags.int({ doc: 'reward model: ensemble members', default: 3, min: 1 });
 
 /** `--preference-model`, the same in train, offline and reward. */
-export const preferenceModelFlag = flags.choice(['partial-return', 'regret'] as const, { doc: 'preference model the reward network is trained with', default: 'partial-return' });
+export const preferenceModelFlag = flags.choice(PREFERENCE_MODELS, { doc: 'preference model the reward network is trained with', default: 'partial-return' });
 
 /** `--reward-hidden`, the same in train, offline and reward. */
 export const rewardHiddenFlag = flags.list({ doc: 'reward model: hidden layer widths', default: ['256', '256'] });
