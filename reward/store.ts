@@ -99,6 +99,7 @@ import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, parseJson, shownValue } from '../core/errors.js';
+import { PERSON_ID_PREFIX } from '../core/person.js';
 import { modelHashNote } from '../envs/types.js';
 import { AgreementTally } from './agreement_tally.js';
 import type { Label, Pair, Segment } from './types.js';
@@ -398,8 +399,7 @@ const PENDING_SQL = (cols: string) => `SELECT ${cols} FROM pairs p
 
 /** The human teacher's id: people as one teacher (it stores its timeout skips under this id). */
 export const HUMAN_TEACHER_ID = 'human';
-/** The start of one person's teacher id, `human:<name>` (the viewer's). */
-export const PERSON_ID_PREFIX = 'human:';
+export { PERSON_ID_PREFIX };
 /** The teacher kind people are registered with (`putTeacher`). */
 export const PERSON_KIND = 'human';
 

@@ -34,6 +34,7 @@
  * Segment arrays travel as base64 of little-endian float64 bytes (exact and about half the
  * size of JSON numbers).
  */
+import { personTeacherId } from '../core/person.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -873,4 +874,35 @@ export function probFirstOf(choice: Choice, leftIs: Side): number | null {
   if (choice === 'equal') return 0.5;
   const leftBetter = choice === 'left';
   return leftBetter === (leftIs === 'a') ? 1 : 0;
+}
+
+/** The label an answer stores, in the label store's JSONL form (`prefrl labels import` reads it). */
+export type AnswerLabel = {
+  readonly id: string;
+  readonly pairId: string;
+  readonly teacher: string;
+  readonly responseMs: number;
+  readonly comment?: string;
+  readonly raw: string;
+  /** ISO 8601; only in a label written by the page (the server's store stamps its own). */
+  readonly createdAt?: string;
+} & ({ readonly kind: 'preference'; readonly probFirst: number } | { readonly kind: 'skip'; readonly reason: string });
+
+/**
+ * The label one answer becomes: the server stores it, and a page saves answers it could not
+ * deliver (kept for an earlier session's server) in the same form. `leftIs`: the layout the page
+ * showed (the answer's own, or derived from the name for older pages).
+ */
+export function answerLabel(msg: AnswerMsg, leftIs: Side, createdAt?: string): AnswerLabel {
+  const p = probFirstOf(msg.choice, leftIs);
+  const base = {
+    id: msg.labelId,
+    pairId: msg.pairId,
+    teacher: personTeacherId(msg.name),
+    responseMs: msg.responseMs,
+    ...(msg.comment !== undefined ? { comment: msg.comment } : {}),
+    raw: JSON.stringify({ choice: msg.choice, leftIs, via: 'viewer' }),
+    ...(createdAt !== undefined ? { createdAt } : {}),
+  };
+  return p === null ? { ...base, kind: 'skip', reason: "can't tell (viewer)" } : { ...base, kind: 'preference', probFirst: p };
 }

@@ -47,11 +47,13 @@ import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from './access.js';
-import { type LabelStore, type NewLabel, PERSON_ID_PREFIX } from '../reward/store.js';
+import { type LabelStore, type NewLabel } from '../reward/store.js';
+import { personTeacherId } from '../core/person.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
 import type { ViewerEnv } from './env_info.js';
 import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool } from './heron_preview.js';
 import {
+  answerLabel,
   type AnswerMsg,
   type ClientMessage,
   float64ToBase64,
@@ -62,7 +64,6 @@ import {
   normaliseName,
   type PairMsg,
   parseClientMessage,
-  probFirstOf,
   PROTOCOL_VERSION,
   type ServerMessage,
   SHUTDOWN_CODE,
@@ -273,7 +274,7 @@ export class RateWindow {
 }
 
 function teacherIdOf(name: string): string {
-  return `${PERSON_ID_PREFIX}${name}`;
+  return personTeacherId(name);
 }
 
 function isBusy(e: unknown): boolean {
@@ -864,16 +865,7 @@ export class ViewerServer {
     // The layout the page showed (it depends on the name the pair was sent under, which a rename
     // since then changes); older pages do not say, and showed the layout of the answer's name.
     const leftIs = msg.leftIs ?? leftSideFor(msg.pairId, teacher);
-    const p = probFirstOf(msg.choice, leftIs);
-    const base = {
-      id: msg.labelId,
-      pairId: msg.pairId,
-      teacher,
-      responseMs: msg.responseMs,
-      ...(msg.comment !== undefined ? { comment: msg.comment } : {}),
-      raw: JSON.stringify({ choice: msg.choice, leftIs, via: 'viewer' }),
-    };
-    const label: NewLabel = p === null ? { ...base, kind: 'skip', reason: "can't tell (viewer)" } : { ...base, kind: 'preference', probFirst: p };
+    const label: NewLabel = answerLabel(msg, leftIs);
     if (s.name === null) this.setName(s, msg.name);
     else this.store.putTeacher({ id: teacher, kind: 'human', config: { name: msg.name, via: 'viewer' } });
     let result;
@@ -900,7 +892,7 @@ export class ViewerServer {
           this.logger.warn(`viewer: label listener failed: ${(e as Error).message}`);
         }
       }
-      if (this.insight) this.sendInsight(s, msg, leftIs, p);
+      if (this.insight) this.sendInsight(s, msg, leftIs, label.kind === 'preference' ? label.probFirst : null);
     }
     this.sendProgress(s);
   }

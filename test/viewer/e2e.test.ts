@@ -677,6 +677,16 @@ describe('viewer in headless Chromium', () => {
       await page.waitForFunction(
         () => document.getElementById('p-outbox')?.textContent === '1 answer of an earlier labelling session is kept on this device for its own server (not sent to this one)',
       );
+      // It can be saved as a label file for that session's store (`prefrl labels import`); it stays kept.
+      expect(await page.isVisible('#p-elsewhere')).toBe(true);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#elsewhere-save')]);
+      expect(download.suggestedFilename()).toMatch(/^prefrl-unsent-[a-z-]+-\d{8}-\d{4}-[0-9a-f]{8}\.jsonl$/);
+      const savedLines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+      expect(savedLines).toHaveLength(1);
+      const saved = JSON.parse(savedLines[0]) as Record<string, unknown>;
+      expect(saved).toMatchObject({ pairId: second.pairId, teacher: 'human:bob', kind: 'preference', probFirst: second.leftIs === 'a' ? 0 : 1 });
+      await page.waitForFunction(() => /^Saved 1 answer to prefrl-unsent-.*labels import --store/.test(document.getElementById('toast')?.textContent ?? ''));
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
       // Answer a pair of this session: its ack comes after anything sent before it on the socket.
       const inB = await waitReady(page);
       await page.keyboard.press('ArrowDown');
@@ -692,8 +702,14 @@ describe('viewer in headless Chromium', () => {
       const labelsA = storeA.labels();
       expect(labelsA.map((l) => l.pairId)).toEqual([first.pairId, second.pairId]);
       expect(labelsA[1]).toMatchObject({ teacher: 'human:bob', probFirst: second.leftIs === 'a' ? 0 : 1 });
+      // The saved file held the very label the server stored (only the time differs: the page's is when it was answered).
+      const { createdAt: _stored, ...storedA } = labelsA[1] as unknown as Record<string, unknown>;
+      const { createdAt: savedAt, ...savedLabel } = saved;
+      expect(savedLabel).toEqual(storedA);
+      expect(Number.isNaN(Date.parse(String(savedAt)))).toBe(false);
       expect(storeB.counts().labels).toBe(1);
       expect(await page.isHidden('#p-outbox')).toBe(true);
+      expect(await page.isHidden('#p-elsewhere')).toBe(true);
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();
@@ -701,6 +717,44 @@ describe('viewer in headless Chromium', () => {
       storeA.close();
       storeB.close();
     }
+  });
+
+  it('answers kept for an earlier session can be saved as a label file (an undone answer left out, an undo of a saved answer counted) and discarded with a second press', async () => {
+    await withPage('bob', async ({ page, server, errors }) => {
+      await waitReady(page);
+      const other = server.storeId === 'feedbeeffeedbeef' ? 'cafecafecafecafe' : 'feedbeeffeedbeef';
+      const at = '2026-12-01T09:30:00.000Z';
+      const kept = [
+        { type: 'answer', labelId: 'L1', pairId: 'p1', name: 'bob', choice: 'left', responseMs: 900, leftIs: 'b', forStore: other, keptAt: at, envId: 'reacher' },
+        { type: 'undo', labelId: 'L1', name: 'bob', forStore: other, keptAt: at },
+        { type: 'answer', labelId: 'L2', pairId: 'p2', name: 'bob', choice: 'left', responseMs: 1200, comment: 'closer', leftIs: 'b', forStore: other, keptAt: at, envId: 'reacher' },
+        { type: 'undo', labelId: 'L3', name: 'bob', forStore: other, keptAt: at },
+      ];
+      await page.evaluate((k) => localStorage.setItem('prefrl.outbox.v1', JSON.stringify(k)), kept);
+      await page.reload();
+      await waitReady(page);
+      await page.waitForFunction(() => /^2 answers and 2 undos of an earlier labelling session are kept/.test(document.getElementById('p-outbox')?.textContent ?? ''));
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#elsewhere-save')]);
+      expect(download.suggestedFilename()).toBe(`prefrl-unsent-reacher-20261201-0930-${other.slice(0, 8)}.jsonl`);
+      const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
+      // L1 was taken back by its kept undo; L2's left clip was segment b, so "left" is P(first better) = 0.
+      expect(lines).toEqual([
+        { id: 'L2', pairId: 'p2', teacher: 'human:bob', responseMs: 1200, comment: 'closer', raw: JSON.stringify({ choice: 'left', leftIs: 'b', via: 'viewer' }), createdAt: at, kind: 'preference', probFirst: 0 },
+      ]);
+      await page.waitForFunction(() => /1 undo of answers that session already saved cannot go in a label file/.test(document.getElementById('toast')?.textContent ?? ''));
+      // One press only arms the button; nothing is forgotten yet.
+      await page.click('#elsewhere-discard');
+      expect(await page.textContent('#elsewhere-discard')).toBe('discard for good? (press again)');
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(4);
+      await page.click('#elsewhere-discard');
+      await page.waitForFunction(() => document.getElementById('toast')?.textContent === 'Discarded 2 answers and 2 undos kept for an earlier labelling session');
+      expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(0);
+      expect(await page.evaluate(() => localStorage.getItem('prefrl.outbox.v1'))).toBe('[]');
+      expect(await page.isHidden('#p-outbox')).toBe(true);
+      expect(await page.isHidden('#p-elsewhere')).toBe(true);
+      expect(await page.textContent('#elsewhere-discard')).toBe('discard them');
+      expect(errors).toEqual([]);
+    });
   });
 
   it('says so when the server stops while a pair is on screen (once, not at every retry); the pair can still be answered', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  answerLabel,
   base64ToBytes,
   base64ToFloat64,
   bytesToBase64,
@@ -209,5 +210,31 @@ describe('encoding helpers', () => {
     expect(left).toBeGreaterThan(160);
     expect(left).toBeLessThan(240);
     expect(leftSideFor('p-7', 'human:ada')).toBe(leftSideFor('p-7', 'human:ada'));
+  });
+});
+
+describe('answerLabel: the label an answer becomes (the server stores it; a page saves undeliverable ones in the same form)', () => {
+  const msg = { type: 'answer' as const, labelId: 'L9', pairId: 'p4', name: 'ana', choice: 'right' as const, responseMs: 750 };
+  it('maps the clip chosen on screen to P(first segment better) through the layout shown', () => {
+    // Right chosen, segment a on the left: the second segment (b) is better.
+    expect(answerLabel(msg, 'a')).toEqual({ id: 'L9', pairId: 'p4', teacher: 'human:ana', responseMs: 750, raw: '{"choice":"right","leftIs":"a","via":"viewer"}', kind: 'preference', probFirst: 0 });
+    // The same press with segment b on the left: the first segment (a, on the right) is better.
+    expect(answerLabel(msg, 'b')).toMatchObject({ kind: 'preference', probFirst: 1 });
+    expect(answerLabel({ ...msg, choice: 'equal' }, 'b')).toMatchObject({ kind: 'preference', probFirst: 0.5 });
+  });
+  it("stores can't tell as a skip, keeps a comment, and carries a given time only", () => {
+    const skip = answerLabel({ ...msg, choice: 'cant_tell', comment: 'both fell' }, 'a', '2026-12-07T02:00:00.000Z');
+    expect(skip).toEqual({
+      id: 'L9',
+      pairId: 'p4',
+      teacher: 'human:ana',
+      responseMs: 750,
+      comment: 'both fell',
+      raw: '{"choice":"cant_tell","leftIs":"a","via":"viewer"}',
+      createdAt: '2026-12-07T02:00:00.000Z',
+      kind: 'skip',
+      reason: "can't tell (viewer)",
+    });
+    expect('createdAt' in answerLabel(msg, 'a')).toBe(false);
   });
 });

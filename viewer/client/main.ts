@@ -74,6 +74,8 @@ class App {
   private tab: 'label' | 'heron' = 'label';
   /** The label of the undo in flight (its "Undoing…" overlay goes when the server answers it). */
   private undoing: string | null = null;
+  /** Set while the "discard them" button waits for its second press. */
+  private discardTimer: number | null = null;
   /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
   private lastInput: 'key' | 'pointer' = 'pointer';
   private keyboardFocus: EventTarget | null = null;
@@ -166,6 +168,8 @@ class App {
     $<HTMLInputElement>('follow').addEventListener('change', (e) => this.view.setFollow((e.target as HTMLInputElement).checked));
     $('reset-cam').addEventListener('click', () => this.view.resetCamera());
     $('undo').addEventListener('click', () => this.undo());
+    $('elsewhere-save').addEventListener('click', () => this.saveElsewhere());
+    $('elsewhere-discard').addEventListener('click', () => this.discardElsewhere());
     $('rename').addEventListener('click', () => this.openModal('name'));
     $('modal-cancel').addEventListener('click', () => this.closeModal());
     $('preview-back').addEventListener('click', () => this.backToLabelling());
@@ -262,13 +266,13 @@ class App {
     }
   }
 
-  private toast(text: string, bad = false): void {
+  private toast(text: string, bad = false, ms = bad ? 5000 : 1400): void {
     const t = $('toast');
     t.textContent = text;
     t.classList.toggle('bad', bad);
     t.classList.add('show');
     if (this.toastTimer !== null) window.clearTimeout(this.toastTimer);
-    this.toastTimer = window.setTimeout(() => t.classList.remove('show'), bad ? 5000 : 1400);
+    this.toastTimer = window.setTimeout(() => t.classList.remove('show'), ms);
   }
 
   private flash(choice: Choice | null): void {
@@ -317,6 +321,59 @@ class App {
     if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
     e.textContent = parts.join(' · ');
     e.classList.toggle('hidden', n === 0);
+    $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
+    if (elsewhere.length === 0) this.disarmDiscard();
+  }
+
+  /** Download the answers kept for earlier sessions' servers, one label file per session. */
+  private saveElsewhere(): void {
+    const files = this.conn.savedElsewhere();
+    const names: string[] = [];
+    let undos = 0;
+    for (const f of files) {
+      undos += f.undosLeftOut;
+      if (f.answers === 0) continue;
+      const when = (f.firstAt ?? new Date().toISOString()).slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+      const name = `prefrl-unsent-${f.envId ?? 'answers'}-${when}-${f.forStore.slice(0, 8)}.jsonl`;
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([f.jsonl], { type: 'application/x-ndjson' }));
+      a.download = name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+      names.push(`${f.answers} answer${f.answers === 1 ? '' : 's'} to ${name}`);
+    }
+    const left = undos > 0 ? ` ${undos} undo${undos === 1 ? '' : 's'} of answers that session already saved cannot go in a label file: tell whoever ran it.` : '';
+    if (names.length === 0) {
+      this.toast(`Nothing to save: no answers are kept for an earlier session.${left}`, undos > 0);
+      return;
+    }
+    this.toast(`Saved ${names.join(' and ')}. Whoever ran that labelling session adds them with: prefrl labels import --store <its labels.sqlite> --in <the file>. They stay kept here until you discard them.${left}`, true, 15000);
+  }
+
+  /** Discard asks twice: the first press arms the button for a few seconds, the second forgets the entries. */
+  private discardElsewhere(): void {
+    const b = $<HTMLButtonElement>('elsewhere-discard');
+    if (this.discardTimer === null) {
+      b.textContent = 'discard for good? (press again)';
+      b.classList.add('armed');
+      this.discardTimer = window.setTimeout(() => this.disarmDiscard(), 5000);
+      return;
+    }
+    this.disarmDiscard();
+    const { elsewhere } = this.conn.split();
+    const what = unsentText(elsewhere);
+    const n = this.conn.discardElsewhere();
+    if (n > 0) this.toast(`Discarded ${what} kept for an earlier labelling session`);
+  }
+
+  private disarmDiscard(): void {
+    if (this.discardTimer !== null) window.clearTimeout(this.discardTimer);
+    this.discardTimer = null;
+    const b = $<HTMLButtonElement>('elsewhere-discard');
+    b.textContent = 'discard them';
+    b.classList.remove('armed');
   }
 
   private openModal(kind: 'name' | 'token', error?: string): void {

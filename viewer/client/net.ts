@@ -16,9 +16,12 @@
  * their own server. Untagged entries (older pages) and servers that do not name their store go
  * everywhere, as before.
  */
+import { personTeacherId } from '../../core/person.js';
 import {
+  answerLabel,
   type AnswerMsg,
   type ClientMessage,
+  leftSideFor,
   PERMANENT_ERRORS,
   parseServerMessage,
   PROTOCOL_VERSION,
@@ -28,8 +31,25 @@ import {
 } from '../protocol.js';
 
 export type OutboxEntry = AnswerMsg | UndoMsg;
-/** An outbox entry as kept on the device: with the store it belongs to (not sent). */
-export type KeptEntry = OutboxEntry & { readonly forStore?: string };
+/**
+ * An outbox entry as kept on the device: with the store it belongs to, when it was made and the
+ * session's env (none of them sent; the last two are absent from entries kept by older pages).
+ */
+export type KeptEntry = OutboxEntry & { readonly forStore?: string; readonly keptAt?: string; readonly envId?: string };
+
+/** Answers kept for one earlier session's server, as a JSONL file `prefrl labels import` reads. */
+export interface SavedAnswers {
+  readonly forStore: string;
+  /** The env of that session, when the page knew it. */
+  readonly envId: string | null;
+  /** When the first of them was made (ISO 8601), when known. */
+  readonly firstAt: string | null;
+  /** One label per line (answers taken back by a kept undo are left out). */
+  readonly jsonl: string;
+  readonly answers: number;
+  /** Undos of answers that server had already stored: a label file cannot say "remove", so they are not in it. */
+  readonly undosLeftOut: number;
+}
 /** 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back. */
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized';
 
@@ -95,6 +115,15 @@ export class Outbox {
     return kept.length !== entries.length;
   }
 
+  /** Remove every entry `drop` picks; how many went. */
+  removeWhere(drop: (e: KeptEntry) => boolean): number {
+    const entries = this.read();
+    const kept = entries.filter((e) => !drop(e));
+    if (kept.length !== entries.length) this.write(kept);
+    else this.memory = entries;
+    return entries.length - kept.length;
+  }
+
   list(): readonly KeptEntry[] {
     this.memory = this.read();
     return this.memory;
@@ -125,6 +154,8 @@ export class Connection {
   private stopped = false;
   /** The store of the server that last welcomed this page (null: none yet, or a server that does not say). */
   private storeId: string | null = null;
+  /** The env of the server that last welcomed this page. */
+  private envId: string | null = null;
   /** When each outbox entry was last sent (by labelId + type). */
   private readonly sentAt = new Map<string, number>();
 
@@ -238,7 +269,7 @@ export class Connection {
    * the store of the server that last welcomed the page, also after that server stopped).
    */
   enqueue(entry: OutboxEntry, forStore: string | null = this.storeId): void {
-    const kept: KeptEntry = forStore === null ? entry : { ...entry, forStore };
+    const kept: KeptEntry = { ...entry, ...(forStore === null ? {} : { forStore }), keptAt: new Date().toISOString(), ...(this.envId === null ? {} : { envId: this.envId }) };
     this.outbox.add(kept);
     this.handlers.onOutbox(this.outbox.size);
     if (this.isOpen && this.belongsHere(kept)) this.sendEntry(kept);
@@ -257,9 +288,53 @@ export class Connection {
     return { here, elsewhere };
   }
 
+  /**
+   * The answers kept for earlier sessions' servers, one file's worth per store, as labels
+   * `prefrl labels import --store <that session's store>` adds (the form the server would have
+   * stored them in). Nothing leaves the outbox.
+   */
+  savedElsewhere(): SavedAnswers[] {
+    const byStore = new Map<string, KeptEntry[]>();
+    for (const e of this.split().elsewhere) {
+      if (e.forStore === undefined) continue;
+      const list = byStore.get(e.forStore) ?? [];
+      list.push(e);
+      byStore.set(e.forStore, list);
+    }
+    const out: SavedAnswers[] = [];
+    for (const [forStore, entries] of byStore) {
+      const undone = new Set(entries.filter((e) => e.type === 'undo').map((e) => e.labelId));
+      const answers = entries.filter((e): e is AnswerMsg & KeptEntry => e.type === 'answer');
+      const answered = new Set(answers.map((e) => e.labelId));
+      const lines: string[] = [];
+      for (const a of answers) {
+        if (undone.has(a.labelId)) continue;
+        const leftIs = a.leftIs ?? leftSideFor(a.pairId, personTeacherId(a.name));
+        lines.push(JSON.stringify(answerLabel(a, leftIs, a.keptAt)));
+      }
+      const times = entries.map((e) => e.keptAt).filter((t): t is string => t !== undefined).sort();
+      out.push({
+        forStore,
+        envId: entries.find((e) => e.envId !== undefined)?.envId ?? null,
+        firstAt: times[0] ?? null,
+        jsonl: lines.map((l) => `${l}\n`).join(''),
+        answers: lines.length,
+        undosLeftOut: [...undone].filter((id) => !answered.has(id)).length,
+      });
+    }
+    return out;
+  }
+
+  /** Forget everything kept for earlier sessions' servers; how many entries went. */
+  discardElsewhere(): number {
+    const n = this.outbox.removeWhere((e) => !this.belongsHere(e));
+    if (n > 0) this.handlers.onOutbox(this.outbox.size);
+    return n;
+  }
+
   private sendEntry(e: KeptEntry): void {
-    // The tag stays on the device: the server's validator takes only the protocol's fields.
-    const { forStore: _tag, ...wire } = e;
+    // The tags stay on the device: the server's validator takes only the protocol's fields.
+    const { forStore: _tag, keptAt: _at, envId: _env, ...wire } = e;
     if (this.rawSend(wire)) this.sentAt.set(`${e.type}:${e.labelId}`, performance.now());
   }
 
@@ -283,6 +358,7 @@ export class Connection {
         this.welcomed = true;
         this.ended = false;
         this.storeId = msg.storeId ?? null;
+        this.envId = msg.envId;
         this.attempt = 0;
         this.handlers.onState('open', 'connected');
         this.flush();
