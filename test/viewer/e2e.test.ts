@@ -719,6 +719,43 @@ describe('viewer in headless Chromium', () => {
     }
   });
 
+  it("shows the reward model's opinion after an answer, its chart drawn sharp on a 2x screen at its page size", async () => {
+    const store = newStore();
+    const server = await ViewerServer.start({
+      store,
+      env,
+      port: 0,
+      staticDir: site,
+      insight: { explain: (p) => ({ probFirst: 0.75, rewardsA: Float32Array.from({ length: p.a.length }, (_, i) => i / 10), rewardsB: new Float32Array(p.b.length).fill(-0.5) }) },
+    });
+    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, deviceScaleFactor: 2 });
+    await ctx.addInitScript(() => localStorage.setItem('prefrl.name', JSON.stringify('bob')));
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(server.url);
+      const pair = await waitReady(page);
+      expect(await page.isHidden('#insight')).toBe(true);
+      await page.keyboard.press('ArrowLeft');
+      await page.waitForFunction(() => !document.getElementById('insight')?.classList.contains('hidden'));
+      // The model gives the first segment 75%: shown as P(left) through the layout on screen.
+      const left = pair.leftIs === 'a' ? 75 : 25;
+      expect(await page.textContent('#insight-text')).toBe(`Model: P(left better) = ${left}%, P(right better) = ${100 - left}%. You said left is better — the model ${left > 50 ? 'agrees' : 'disagrees (logged)'}.`);
+      const chart = await page.evaluate(() => {
+        const c = document.getElementById('insight-curves') as HTMLCanvasElement;
+        const r = c.getBoundingClientRect();
+        return { w: c.width, h: c.height, cssW: r.width, cssH: r.height, ratio: window.devicePixelRatio };
+      });
+      expect(chart).toEqual({ w: 840, h: 240, cssW: 420, cssH: 120, ratio: 2 });
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+      await server.close();
+      store.close();
+    }
+  });
+
   it('answers kept for an earlier session can be saved as a label file (an undone answer left out, an undo of a saved answer counted) and discarded with a second press', async () => {
     await withPage('bob', async ({ page, server, errors }) => {
       await waitReady(page);

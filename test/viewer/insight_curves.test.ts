@@ -24,6 +24,10 @@ function fakeCanvas(width: number, height: number) {
     fillStyle: '',
     strokeStyle: '',
     lineWidth: 1,
+    transform: [1, 0, 0, 1, 0, 0] as number[],
+    setTransform(...m: number[]) {
+      ctx.transform = m;
+    },
     clearRect: () => undefined,
     beginPath: () => undefined,
     stroke: () => undefined,
@@ -38,8 +42,8 @@ function fakeCanvas(width: number, height: number) {
       texts.push({ text, x, y, align: ctx.textAlign, baseline: ctx.textBaseline });
     },
   };
-  const canvas = { width, height, getContext: () => ctx } as unknown as HTMLCanvasElement;
-  return { canvas, texts, points };
+  const canvas = { width, height, dataset: {} as Record<string, string>, style: { width: '' }, getContext: () => ctx } as unknown as HTMLCanvasElement;
+  return { canvas, texts, points, ctx };
 }
 
 /** A text's box from its anchor, alignment and baseline (11 px font). */
@@ -105,5 +109,36 @@ describe('drawCurves', () => {
     const flat = fakeCanvas(420, 120);
     expect(drawCurves(flat.canvas, [0, 0], [0, 0])).toMatchObject({ lo: -1, hi: 1 });
     expect(flat.texts.map((t) => t.text)).toEqual(['1.00', '-1.00', '0', 'step 0', 'step 1']);
+  });
+});
+
+describe('drawCurves on a high-DPI screen', () => {
+  it('draws into a backing store of the pixel ratio times the page size, in page pixels, and keeps the page size', () => {
+    const { canvas, ctx } = fakeCanvas(420, 120);
+    const at1 = drawCurves(canvas, [0, 1, 2], [0.5, 0.5, 0.5]);
+    expect([canvas.width, canvas.height]).toEqual([420, 120]);
+    const at2 = drawCurves(canvas, [0, 1, 2], [0.5, 0.5, 0.5], 2);
+    // 840 x 240 device pixels, scaled by 2 so the same layout (page pixels) fills it.
+    expect([canvas.width, canvas.height]).toEqual([840, 240]);
+    expect(ctx.transform).toEqual([2, 0, 0, 2, 0, 0]);
+    expect(at2).toEqual(at1);
+    expect(canvas.style.width).toBe('420px');
+    expect(canvas.dataset).toEqual({ cssWidth: '420', cssHeight: '120' });
+    // Drawn again (the next answer) it does not grow; back on a 1x screen it returns to 420 x 120.
+    drawCurves(canvas, [1, 2], [3, 4], 2);
+    expect([canvas.width, canvas.height]).toEqual([840, 240]);
+    drawCurves(canvas, [1, 2], [3, 4], 1.5);
+    expect([canvas.width, canvas.height, ...ctx.transform.slice(0, 4)]).toEqual([630, 180, 1.5, 0, 0, 1.5]);
+    drawCurves(canvas, [1, 2], [3, 4], 1);
+    expect([canvas.width, canvas.height]).toEqual([420, 120]);
+  });
+  it('treats a missing or odd pixel ratio as 1 and caps it at 4', () => {
+    const { canvas } = fakeCanvas(420, 120);
+    drawCurves(canvas, [1], [2], Number.NaN);
+    expect(canvas.width).toBe(420);
+    drawCurves(canvas, [1], [2], 0);
+    expect(canvas.width).toBe(420);
+    drawCurves(canvas, [1], [2], 9);
+    expect([canvas.width, canvas.height]).toEqual([1680, 480]);
   });
 });

@@ -24,16 +24,40 @@ const FONT_PX = 11;
 const GAP = 4;
 
 /**
+ * Size the canvas's backing store for the screen's pixel ratio (a high-DPI screen draws the chart
+ * sharp, not scaled up) while it keeps its size on the page. The page's size is the canvas's own
+ * width/height as first drawn (its HTML attributes), remembered in data-css-width/-height; the
+ * drawing then works in those page pixels. Returns them.
+ */
+export function sharpCanvas(canvas: HTMLCanvasElement, pixelRatio: number): { w: number; h: number } {
+  const ds = canvas.dataset as DOMStringMap | undefined;
+  const w = Number(ds?.cssWidth ?? canvas.width);
+  const h = Number(ds?.cssHeight ?? canvas.height);
+  const ratio = Number.isFinite(pixelRatio) && pixelRatio > 0 ? Math.min(pixelRatio, 4) : 1;
+  if (ds) {
+    ds.cssWidth = String(w);
+    ds.cssHeight = String(h);
+  }
+  const bw = Math.round(w * ratio);
+  const bh = Math.round(h * ratio);
+  if (canvas.width !== bw) canvas.width = bw;
+  if (canvas.height !== bh) canvas.height = bh;
+  // The page size stays the drawing size whatever the backing store (max-width still shrinks it).
+  if (canvas.style && canvas.style.width !== `${w}px`) canvas.style.width = `${w}px`;
+  return { w, h };
+}
+
+/**
  * Draw both reward curves (left blue, right pink: the page's legend names them) on a shared y range
  * with a zero line. The labels sit in margins of their own inside the canvas: the range's ends and
  * 0 on the left of the plot, the first and last step below it, so none is cut at the canvas edge
  * or drawn over a curve. Returns the layout, or null when there is nothing to draw.
  */
-export function drawCurves(canvas: HTMLCanvasElement, left: readonly number[], right: readonly number[]): CurvesLayout | null {
+export function drawCurves(canvas: HTMLCanvasElement, left: readonly number[], right: readonly number[], pixelRatio = 1): CurvesLayout | null {
   const ctx = canvas.getContext('2d');
   if (!ctx) return null;
-  const w = canvas.width;
-  const h = canvas.height;
+  const { w, h } = sharpCanvas(canvas, pixelRatio);
+  ctx.setTransform(canvas.width / w, 0, 0, canvas.height / h, 0, 0);
   ctx.clearRect(0, 0, w, h);
   const all = [...left, ...right];
   if (all.length === 0) return null;

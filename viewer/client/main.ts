@@ -568,7 +568,7 @@ class App {
         $('insight').classList.toggle('disagree', m.agree === false);
         $('insight-text').textContent = insightText(m);
         $('insight-bar').style.width = `${(m.probLeft * 100).toFixed(1)}%`;
-        drawCurves($<HTMLCanvasElement>('insight-curves'), m.rewardsLeft, m.rewardsRight);
+        drawCurves($<HTMLCanvasElement>('insight-curves'), m.rewardsLeft, m.rewardsRight, window.devicePixelRatio);
         break;
       }
       case 'heron_result':
