@@ -44,7 +44,7 @@
  * match, wrong dtypes, NaN/Inf in observations, actions or rewards, flags other than 0/1, and a
  * dataset recorded on another env than the one requested.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type H5wasm from 'h5wasm/node';
 import { InputError } from '../core/errors.js';
@@ -53,6 +53,7 @@ import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
 import { modelHashNote } from '../envs/types.js';
 import type { TransitionBatch } from '../reward/types.js';
+import { makeFolder } from '../core/paths.js';
 
 export const DATASET_FORMAT = 'prefrl-dataset';
 export const DATASET_FORMAT_VERSION = 1;
@@ -578,7 +579,7 @@ export async function writeDataset(path: string, ds: OfflineDataset): Promise<st
   validateDataset(ds);
   const h = await h5();
   const file = resolve(path);
-  mkdirSync(dirname(file), { recursive: true });
+  makeFolder(dirname(file));
   // A half-written copy a killed writer left next to it (e.g. collect --out) goes first.
   removeStaleTemps(dirname(file), basename(file));
   const tmp = `${file}.tmp-${process.pid}`;

@@ -46,7 +46,6 @@
  * episodes in the simulator and reports the mean true return, and a D4RL-style normalised
  * score 100 (R - R_random) / (R_expert - R_random) when reference returns are given.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
@@ -62,6 +61,7 @@ import type { Env } from '../envs/types.js';
 import { episodeRanges, type OfflineDataset, transitionBatch } from './dataset.js';
 import { evaluatePolicy } from './ppo.js';
 import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn } from './types.js';
+import { makeFolder } from '../core/paths.js';
 
 // ---------------------------------------------------------------------------------------
 // Config
@@ -541,7 +541,7 @@ export class ActorSnapshot {
   }
 
   save(dir: string): string {
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     const file = join(dir, 'actor.json');
     writeJsonAtomic(file, this.json);
     return file;

@@ -16,7 +16,6 @@
  * Rewards come from any RewardFn: the true reward, a learned reward model or an ensemble mean;
  * the true return is tracked and logged next to the learned one whenever the env has one.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -34,6 +33,7 @@ import { Adam, clipGradNorm, Mlp } from './mlp.js';
 import { ObsNormalizer, RewardScaler } from './normalize.js';
 import { annealedLr, bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from './ppo_math.js';
 import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn, trueReward } from './types.js';
+import { makeFolder } from '../core/paths.js';
 
 export interface PpoConfig {
   /** Total env steps to train for. */
@@ -561,7 +561,7 @@ export class PpoTrainer {
 
   /** Save the checkpoint (and the policy alone, for datasets and evaluation) into `dir`. */
   save(dir: string, envConfig: EnvConfig): void {
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     const ck = { ...this.checkpoint(), env: absoluteEnvConfig(envConfig) };
     writeJsonAtomic(join(dir, 'policy.json'), ck.policy);
     writeJsonAtomic(join(dir, 'checkpoint.json'), ck);

@@ -3,7 +3,7 @@
  * from TypeScript sources (tests) or from the compiled dist/ folder (CLI); checking output file
  * paths given on the command line.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
@@ -103,4 +103,34 @@ export function isFolder(path: string): boolean {
 /** Quote an argument for a POSIX shell when it needs it (a path with spaces, quotes, ...), so printed commands paste as they are. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=,+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `mkdir -p`: make a folder and any missing folders above it (nothing when it exists). Node's own
+ * `mkdirSync(path, { recursive: true })` never returns when a parent exists but refuses children
+ * with ENOENT (a path under /proc): this makes each missing folder once, top down, and throws the
+ * first refusal (mkdir's error, naming the folder it could not make).
+ */
+export function makeFolder(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  if (existsSync(p) && !isFolder(p)) {
+    // What mkdir -p (and Node's recursive mkdirSync) says about a file in the folder's place.
+    throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${p}'`), { code: 'EEXIST', path: p, syscall: 'mkdir' });
+  }
+  while (!existsSync(p)) {
+    missing.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      // Made meanwhile by another process: fine when it is a folder.
+      if ((e as { code?: unknown }).code === 'EEXIST' && isFolder(m)) continue;
+      throw e;
+    }
+  }
 }

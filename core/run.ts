@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 import { InputError, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
-import { packageRoot } from './paths.js';
+import { makeFolder, packageRoot } from './paths.js';
 
 export interface RunDir {
   /** Absolute path of the run folder. */
@@ -170,6 +170,9 @@ export function softwareChanges(runPath: string, tensorBackend?: string): string
   return names.filter(([key]) => saved[key] !== undefined && now[key] !== undefined && saved[key] !== now[key]).map(([key, name]) => `${name} ${String(saved[key])} -> ${now[key]}`);
 }
 
+/** mkdir's refusals that say the folder given is the wrong place (not a full disk or the like). */
+const REFUSED_MKDIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR']);
+
 /**
  * Create a new run folder under `root` and save the resolved config and the software versions
  * (with `tensorBackend`, the kind of TensorFlow.js backend the command started, when it started one).
@@ -178,17 +181,29 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
   if (typeof opts?.name !== 'string') throw new TypeError(`createRunDir: option name (a word for the folder name) must be a string, got ${typeof opts?.name}`);
   const root = resolve(opts.root ?? 'runs');
   try {
-    mkdirSync(root, { recursive: true });
+    makeFolder(root);
   } catch (e) {
     // A file where the runs folder (or a folder above it) should be: say so, not mkdir's EEXIST / ENOTDIR.
     const code = (e as { code?: unknown }).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new UsageError(`runs folder ${opts.root ?? 'runs'}: ${code === 'EEXIST' ? 'is a file' : 'a path above it is a file'}, not a folder`);
+    if (REFUSED_MKDIR.has(String(code))) throw new UsageError(`runs folder ${opts.root ?? 'runs'}: cannot be made (${(e as Error).message})`);
     throw e;
   }
   const base = `${stamp((opts.clock ?? systemClock).date())}-${safeRunName(opts.name)}`;
+  // Each candidate name is claimed by mkdir itself, so two runs started in the same second never share one.
   let path = join(root, base);
-  for (let i = 2; existsSync(path); i++) path = join(root, `${base}-${i}`);
-  mkdirSync(join(path, 'artifacts'), { recursive: true });
+  for (let i = 2; ; i++) {
+    try {
+      mkdirSync(path);
+      break;
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (REFUSED_MKDIR.has(String(code))) throw new UsageError(`runs folder ${opts.root ?? 'runs'}: cannot make a run folder in it (${(e as Error).message})`);
+      if (code !== 'EEXIST') throw e;
+      path = join(root, `${base}-${i}`);
+    }
+  }
+  mkdirSync(join(path, 'artifacts'));
   writeJsonAtomic(join(path, 'config.json'), opts.config);
   const software: SoftwareVersions = opts.tensorBackend === undefined ? softwareVersions() : { ...softwareVersions(), tensorBackend: opts.tensorBackend };
   writeJsonAtomic(join(path, 'software.json'), software);
@@ -205,7 +220,7 @@ export function openRunDir(path: string): RunDir {
   // An existing folder only: a mistyped path made a new, empty run folder before (createRunDir makes new ones).
   if (!existsSync(abs)) throw new InputError(path, 'no such run folder (createRunDir makes a new one)');
   if (!statSync(abs).isDirectory()) throw new InputError(path, 'not a run folder (a file)');
-  mkdirSync(join(abs, 'artifacts'), { recursive: true });
+  makeFolder(join(abs, 'artifacts'));
   // Half-written files of a run killed before (its atomic writes never renamed them into place).
   removeStaleTemps(abs);
   filterMetricsFile(join(abs, 'metrics.jsonl'), () => true);

@@ -19,12 +19,13 @@
  * Collections of trajectories are saved as a folder of .npy files (concatenated rows) plus
  * index.json, readable from NumPy as well.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, parseJson } from '../core/errors.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { writeJsonAtomic } from '../core/run.js';
 import type { EnvSpec, EnvState, StepResult } from './types.js';
+import { makeFolder } from '../core/paths.js';
 
 export interface TrajectoryDims {
   readonly obsDim: number;
@@ -264,7 +265,7 @@ export function saveTrajectories(dir: string, trajs: readonly Trajectory[]): voi
       throw new Error(`saveTrajectories: mixed envs (${first.envId} and ${t.envId}) in one folder`);
     }
   }
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   const d: TrajectoryDims = { obsDim: first.obsDim, actDim: first.actDim, nTerms: first.nTerms, nq: first.nq, nv: first.nv, na: first.na };
   const steps = trajs.reduce((n, t) => n + t.length, 0);
   const states = steps + trajs.length;

@@ -41,7 +41,7 @@
  * Loading checks the config, every tensor name and shape against the config and the byte
  * size of weights.bin, and names the offending file in the error.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
@@ -50,6 +50,7 @@ import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
 import type { Pair, PreferenceModelKind, RewardInput, RewardModel, Segment, TransitionBatch } from './types.js';
+import { makeFolder } from '../core/paths.js';
 
 // The dense layer with a custom gradient lives in core/nn.ts (shared with the offline agents);
 // re-exported here so existing imports keep working.
@@ -717,7 +718,7 @@ export class RewardNet implements RewardModel {
   /** Save to a folder (created if needed): model.json + weights.bin. Returns the folder. */
   save(dir: string): string {
     this.checkAlive();
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     const entries = RewardNet.tensorEntries(this.config);
     const values = this.layers.flatMap((_, k) => this.getMemberWeights(k));
     const total = values.reduce((s, v) => s + v.length, 0);

@@ -7,12 +7,12 @@
  * `python3-torch` lives under /usr/bin/python3; an explicit `--python` wins.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { writeFileAtomic } from '../core/run.js';
+import { makeFolder } from '../core/paths.js';
 
 /** The first interpreter that imports torch, or why none did. */
 export function findTorchPython(explicit?: string): { python: string } | { skipped: string; why: string } {
@@ -75,7 +75,7 @@ export function benchMachine(backend: string, loadBefore: number): BenchMachine 
 /** Write `<out>/<name>.json` (the result, indented) and `<out>/<name>.md`, making the folder; each whole or not at all (writeFileAtomic). */
 export function writeBenchFiles(out: string, name: string, result: unknown, md: string, log: Logger): void {
   const dir = resolve(out);
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   writeFileAtomic(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileAtomic(join(dir, `${name}.md`), md);
   log.info(`wrote ${join(dir, `${name}.json`)} and ${join(dir, `${name}.md`)}`);

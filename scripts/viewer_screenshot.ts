@@ -7,7 +7,7 @@
  *   npx tsx scripts/viewer_screenshot.ts [--out docs/viewer.png] [--env cheetah-run]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -19,6 +19,7 @@ import { LabelStore } from '../reward/store.js';
 import { loadViewerEnv } from '../viewer/env_info.js';
 import { CHROMIUM_ARGS, findChromium } from '../viewer/render.js';
 import { ViewerServer } from '../viewer/server.js';
+import { makeFolder } from '../core/paths.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -68,7 +69,7 @@ try {
   });
   await page.fill('#comment', 'right one lands its feet better');
   await page.waitForTimeout(600);
-  mkdirSync(dirname(out), { recursive: true });
+  makeFolder(dirname(out));
   const raw = join(dir, 'raw.png');
   await page.screenshot({ path: raw });
   let bytes = statSync(raw).size;

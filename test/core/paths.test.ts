@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFile, shellQuote } from '../../core/paths.js';
+import { checkOutFile, makeFolder, shellQuote } from '../../core/paths.js';
 
 function usage(f: () => void): string {
   try {
@@ -48,5 +48,27 @@ describe('shellQuote', () => {
     expect(shellQuote("it's")).toBe("'it'\\''s'");
     expect(shellQuote('$HOME')).toBe("'$HOME'");
     expect(shellQuote('')).toBe("''");
+  });
+});
+
+describe('makeFolder (mkdir -p that returns everywhere)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prefrl-mkdir-'));
+  it('makes missing folders top down and does nothing for an existing one', () => {
+    const deep = join(dir, 'a', 'b', 'c');
+    makeFolder(deep);
+    expect(statSync(deep).isDirectory()).toBe(true);
+    makeFolder(deep);
+    makeFolder(join(dir, 'a'));
+    expect(statSync(deep).isDirectory()).toBe(true);
+  });
+  it("throws mkdir's own error when a file is in the way", () => {
+    const file = join(dir, 'plain.txt');
+    writeFileSync(file, 'x');
+    expect(() => makeFolder(file)).toThrow(/EEXIST/);
+    expect(() => makeFolder(join(file, 'sub', 'deeper'))).toThrow(/ENOTDIR.*plain\.txt/);
+    expect(existsSync(join(file, 'sub'))).toBe(false);
+  });
+  it.runIf(existsSync('/proc/self'))('throws for a folder under /proc (where Node\'s recursive mkdirSync never returns)', () => {
+    expect(() => makeFolder('/proc/prefrl-not-here/runs')).toThrow("ENOENT: no such file or directory, mkdir '/proc/prefrl-not-here'");
   });
 });

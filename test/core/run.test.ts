@@ -18,7 +18,26 @@ describe('run folders', () => {
     writeFileSync(file, 'dataset');
     expect(() => createRunDir({ root: file, name: 'x', config: {} })).toThrow(new UsageError(`runs folder ${file}: is a file, not a folder`));
     expect(() => createRunDir({ root: join(file, 'runs'), name: 'x', config: {} })).toThrow(new UsageError(`runs folder ${join(file, 'runs')}: a path above it is a file, not a folder`));
+    if (existsSync('/proc/self')) {
+      // A folder where nothing can be made: an error naming it, not a hang (Node's recursive mkdir loops there).
+      expect(() => createRunDir({ root: '/proc', name: 'x', config: {} })).toThrow(/^runs folder \/proc: cannot make a run folder in it \(ENOENT: no such file or directory, mkdir '\/proc\/\d{8}-\d{6}-x'\)$/);
+      expect(() => createRunDir({ root: '/proc/prefrl-none/runs', name: 'x', config: {} })).toThrow(
+        new UsageError("runs folder /proc/prefrl-none/runs: cannot be made (ENOENT: no such file or directory, mkdir '/proc/prefrl-none')"),
+      );
+    }
     expect(readFileSync(file, 'utf8')).toBe('dataset');
+  });
+
+  it('runs made in the same second with one name get folders of their own (-2, -3), each claimed by mkdir', () => {
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-same-second-'));
+    const clock = new ManualClock();
+    const runs = [1, 2, 3].map((i) => createRunDir({ root, name: 'twin', config: { i }, clock }));
+    for (const r of runs) r.close();
+    const names = runs.map((r) => r.path.slice(root.length + 1));
+    expect(names[1]).toBe(`${names[0]}-2`);
+    expect(names[2]).toBe(`${names[0]}-3`);
+    expect(runs.map((r) => JSON.parse(readFileSync(join(r.path, 'config.json'), 'utf8')) as unknown)).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }]);
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('a new run folder records the software that made it: prefrl, Node and the pinned MuJoCo build', () => {
