@@ -69,7 +69,7 @@ export { datasetFromTrajectories, type DatasetMeta, type OfflineDataset, type Re
 export { type LoadPolicyOptions, loadSavedPolicy, type SavedPolicy } from './agents/saved_policy.js';
 
 // The pipelines the CLI runs: online preference learning and the offline pipeline.
-export { type LoopOptions, type LoopSummary, runPreferenceLoop } from './reward/loop.js';
+export { type LoopOptions, type LoopResume, type LoopSummary, readLoopResume, runPreferenceLoop } from './reward/loop.js';
 export type { InputSelectionOptions } from './reward/select.js';
 export {
   type OfflineConfig,

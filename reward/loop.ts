@@ -12,18 +12,20 @@
  * logged next to the learned one, with the reward metrics (held-out accuracy and NLL,
  * correlation of predicted and true segment returns, EPIC distance on visited transitions).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InputError, shownArg } from '../core/errors.js';
 import type { Logger, Metrics } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import { type RunDir, writeJsonAtomic } from '../core/run.js';
+import { type RunDir, truncateMetrics, writeJsonAtomic } from '../core/run.js';
 import { type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import { type Trajectory, trajectoryReturn } from '../envs/trajectory.js';
 import type { Env } from '../envs/types.js';
-import { type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
+import { checkPpoCheckpoint, type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
@@ -176,6 +178,71 @@ export interface LoopOptions {
     readonly curve?: readonly (readonly [number, number])[];
     /** The reward metrics of the last feedback round before the checkpoint (the summary's, when no round follows). */
     readonly lastRound?: { readonly accuracy: number; readonly correlation: number; readonly epic: number };
+  };
+}
+
+/** Where a run folder keeps its last PPO checkpoint (a `prefrl train` run's, or a script's runPreferenceLoop run's). */
+export function checkpointFile(runPath: string): string {
+  return join(runPath, 'artifacts', 'checkpoint', 'checkpoint.json');
+}
+
+/** A run's checkpoint.json, its shape checked (a damaged one names the file and field before anything is resumed from it). */
+export function readCheckpoint(file: string): PpoCheckpoint {
+  let ck: unknown;
+  try {
+    ck = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(file, `unreadable checkpoint (${(e as Error).message}); delete it to restart the run from its stored labels`);
+  }
+  checkPpoCheckpoint(ck, file);
+  return ck;
+}
+
+/** What readLoopResume found in a stopped run's folder. */
+export interface LoopResume {
+  /** LoopOptions.resume, or undefined when the run stopped before its first checkpoint (run it again from the start: its stored labels are kept and not asked again). */
+  readonly resume: NonNullable<LoopOptions['resume']> | undefined;
+  /** Metrics rows logged after the checkpoint, dropped from metrics.jsonl (the resumed run logs those steps anew). */
+  readonly droppedMetrics: number;
+}
+
+/**
+ * Read what a stopped run needs to go on from its folder, as `prefrl train --resume` does: the last
+ * PPO checkpoint (checked; a damaged one is an error naming the file), the env step of its last
+ * feedback round, the evaluations logged so far and the last round's reward metrics (from
+ * metrics.jsonl), and the reward model saved with the checkpoint (artifacts/reward_model; null
+ * when none was saved yet, or with `loadRewardModel: false`). First it drops the metrics rows
+ * logged after the checkpoint (and a line cut off by a kill), so call it before `openRunDir` opens
+ * the folder's log. Then give `resume` to runPreferenceLoop with the run's own options, its
+ * `openRunDir(path)` and its label store (`LabelStore.open(join(path, 'labels.sqlite'))`); the
+ * loop owns the reward model from then on. The run goes on where the checkpoint left it.
+ */
+export function readLoopResume(runPath: string, opts: { readonly loadRewardModel?: boolean } = {}): LoopResume {
+  if (typeof runPath !== 'string') throw new TypeError(`readLoopResume: runPath must be a run folder's path (a string), got ${typeof runPath}`);
+  const abs = resolve(runPath);
+  if (!existsSync(abs)) throw new InputError(runPath, 'no such run folder');
+  const ckFile = checkpointFile(abs);
+  const checkpoint = existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
+  const metricsFile = join(abs, 'metrics.jsonl');
+  const cut = existsSync(metricsFile) ? truncateMetrics(metricsFile, checkpoint ? checkpoint.globalStep : -1) : { dropped: 0, kept: [] };
+  if (!checkpoint) return { resume: undefined, droppedMetrics: cut.dropped };
+  const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+  const rounds = cut.kept.filter((r) => typeof r.step === 'number' && 'teacher/labels' in r).map((r) => r.step as number);
+  // The summary goes on from what was logged: the evaluations so far and the last round's reward metrics.
+  const curve = cut.kept.filter((r) => typeof r.step === 'number' && typeof r['eval/true_return'] === 'number').map((r) => [r.step as number, r['eval/true_return'] as number] as const);
+  const trained = cut.kept.filter((r) => 'reward/val_accuracy' in r).at(-1);
+  const netDir = join(abs, 'artifacts', 'reward_model');
+  const net = opts.loadRewardModel !== false && existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
+  return {
+    resume: {
+      checkpoint,
+      source: ckFile,
+      net,
+      lastFeedbackStep: rounds.length > 0 ? Math.max(...rounds) : undefined,
+      curve,
+      ...(trained ? { lastRound: { accuracy: num(trained['reward/val_accuracy']), correlation: num(trained['reward/pearson']), epic: num(trained['reward/epic']) } } : {}),
+    },
+    droppedMetrics: cut.dropped,
   };
 }
 

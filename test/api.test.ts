@@ -20,7 +20,7 @@ describe("prefrl's library entry point", () => {
         'checkEnv', 'createRunDir', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
         'episodeSeed', 'evaluatePolicy', 'initBackend', 'labelId', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
         'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',
-        'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'silentLogger', 'stateAt',
+        'readLoopResume', 'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'silentLogger', 'stateAt',
         'summarizeDataset', 'systemClock', 'TeacherSpecError', 'tensorMemory', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
       ].sort(),
     );

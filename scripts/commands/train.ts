@@ -5,17 +5,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkPpoCheckpoint, expertValueFunction, type PpoCheckpoint } from '../../agents/ppo.js';
+import { expertValueFunction } from '../../agents/ppo.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges, truncateMetrics } from '../../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, runPreferenceLoop } from '../../reward/loop.js';
+import { checkpointFile, LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, readCheckpoint, readLoopResume, runPreferenceLoop } from '../../reward/loop.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
@@ -259,18 +259,6 @@ export function termWeights(list: readonly string[], spec: EnvSpec, reward: Rewa
   return weights;
 }
 
-/** A run's checkpoint.json, its shape checked (a damaged one names the file and field before anything is resumed from it). */
-function readCheckpoint(file: string): PpoCheckpoint {
-  let ck: unknown;
-  try {
-    ck = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(file, `unreadable checkpoint (${(e as Error).message}); delete it to restart the run from its stored labels`);
-  }
-  checkPpoCheckpoint(ck, file);
-  return ck;
-}
-
 /** Whether a --teacher spec names the human teacher (people in the viewer). */
 export function isHumanTeacher(spec: string): boolean {
   return spec.trim().split(':')[0] === 'human';
@@ -405,7 +393,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   let saved: Omit<NonNullable<LoopOptions['resume']>, 'net'> | undefined;
   try {
     if (resumeDir) {
-      const ckFile = join(resolve(resumeDir), 'artifacts', 'checkpoint', 'checkpoint.json');
+      const ckFile = checkpointFile(resolve(resumeDir));
       // A run opens its label store at its start: one that is gone was removed, with the labels
       // its checkpoint and reward model were made from. Going on would ask anew and count from 0.
       const storeFile = join(resolve(resumeDir), 'labels.sqlite');
@@ -415,24 +403,16 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           "not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run",
         );
       }
-      const checkpoint = existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
-      const cut = truncateMetrics(join(resolve(resumeDir), 'metrics.jsonl'), checkpoint ? checkpoint.globalStep : -1);
-      if (cut.dropped > 0) {
-        ctx.logger.info(`--resume: dropped ${cut.dropped} metrics rows logged after ${checkpoint ? `the checkpoint at ${checkpoint.globalStep} env steps` : 'the start (no checkpoint yet)'}; the resumed run logs those steps anew`);
+      // The reward model is loaded below (a fixed model's copy may be loaded already).
+      const found = readLoopResume(resumeDir, { loadRewardModel: false });
+      if (found.droppedMetrics > 0) {
+        ctx.logger.info(
+          `--resume: dropped ${found.droppedMetrics} metrics rows logged after ${found.resume ? `the checkpoint at ${found.resume.checkpoint.globalStep} env steps` : 'the start (no checkpoint yet)'}; the resumed run logs those steps anew`,
+        );
       }
-      if (checkpoint) {
-        const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
-        const rounds = cut.kept.filter((r) => typeof r.step === 'number' && 'teacher/labels' in r).map((r) => r.step as number);
-        // The summary goes on from what was logged: the evaluations so far and the last round's reward metrics.
-        const curve = cut.kept.filter((r) => typeof r.step === 'number' && typeof r['eval/true_return'] === 'number').map((r) => [r.step as number, r['eval/true_return'] as number] as const);
-        const trained = cut.kept.filter((r) => 'reward/val_accuracy' in r).at(-1);
-        saved = {
-          checkpoint,
-          source: ckFile,
-          lastFeedbackStep: rounds.length > 0 ? Math.max(...rounds) : undefined,
-          curve,
-          ...(trained ? { lastRound: { accuracy: num(trained['reward/val_accuracy']), correlation: num(trained['reward/pearson']), epic: num(trained['reward/epic']) } } : {}),
-        };
+      if (found.resume) {
+        const { net: _none, ...rest } = found.resume;
+        saved = rest;
       }
     }
     run = resumeDir
@@ -595,7 +575,7 @@ export const trainCommand: Command = {
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
       const finished = join(f.resume, 'summary.json');
-      const ckFile = join(f.resume, 'artifacts', 'checkpoint', 'checkpoint.json');
+      const ckFile = checkpointFile(f.resume);
       if (existsSync(finished) && existsSync(ckFile) && readCheckpoint(ckFile).globalStep >= savedFlags.steps) return alreadyFinished(f.resume, finished, f.json, ctx);
       // The viewer's settings (port, address, token, timeouts), output and threads are this command line's, not the saved run's.
       const now = Object.fromEntries(given.filter((k) => k !== 'resume').map((k) => [k, f[k as keyof TrainFlags]]));
