@@ -681,7 +681,8 @@ describe('viewer in headless Chromium', () => {
       expect(await page.isVisible('#p-elsewhere')).toBe(true);
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#elsewhere-save')]);
       expect(download.suggestedFilename()).toMatch(/^prefrl-unsent-[a-z-]+-\d{8}-\d{4}-[0-9a-f]{8}\.jsonl$/);
-      const savedLines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+      const savedFile = await download.path();
+      const savedLines = readFileSync(savedFile, 'utf8').trim().split('\n');
       expect(savedLines).toHaveLength(1);
       const saved = JSON.parse(savedLines[0]) as Record<string, unknown>;
       expect(saved).toMatchObject({ pairId: second.pairId, teacher: 'human:bob', kind: 'preference', probFirst: second.leftIs === 'a' ? 0 : 1 });
@@ -707,6 +708,16 @@ describe('viewer in headless Chromium', () => {
       const { createdAt: savedAt, ...savedLabel } = saved;
       expect(savedLabel).toEqual(storedA);
       expect(Number.isNaN(Date.parse(String(savedAt)))).toBe(false);
+      // And `prefrl labels import` takes the file: a store of the same pairs holds that label after it.
+      const storeC = newStore();
+      try {
+        expect(storeC.importJsonl(savedFile)).toMatchObject({ lines: 1, added: 1 });
+        const { createdAt: importedAt, ...imported } = storeC.labels()[0] as unknown as Record<string, unknown>;
+        expect(imported).toEqual(storedA);
+        expect(importedAt).toBe(savedAt);
+      } finally {
+        storeC.close();
+      }
       expect(storeB.counts().labels).toBe(1);
       expect(await page.isHidden('#p-outbox')).toBe(true);
       expect(await page.isHidden('#p-elsewhere')).toBe(true);
