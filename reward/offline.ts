@@ -83,7 +83,7 @@ import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from '
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { heronStoreRecord } from './teachers/heron.js';
-import type { VlmMakeOptions } from './teachers/vlm.js';
+import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
 import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -120,6 +120,9 @@ export interface OfflineVlmConfig {
   readonly rpm: number | null;
   readonly timeoutS: number | null;
   readonly retries: number | null;
+  /** Reply length limits of the two stages, tokens; null: the teacher's defaults (1024 for the analysis, 16 for the label). Absent in runs made before they were settable. */
+  readonly analysisMaxTokens: number | null;
+  readonly labelMaxTokens: number | null;
 }
 
 export const VLM_CAMERAS = ['auto', 'side', 'front', 'top', 'iso'] as const;
@@ -198,7 +201,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   errorRate: 0.2,
   unsureRate: 0.1,
   heronConfig: null,
-  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null },
+  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null, analysisMaxTokens: null, labelMaxTokens: null },
   labels: 2000,
   labelBatch: 100,
   query: 'uniform',
@@ -424,6 +427,8 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
     ['concurrency', 'vlm-concurrency', 1, 1000],
     ['rpm', 'vlm-rpm', 0, 1e6],
     ['retries', 'vlm-retries', 0, 100],
+    ['analysisMaxTokens', 'vlm-analysis-max-tokens', 1, 1e6],
+    ['labelMaxTokens', 'vlm-label-max-tokens', 1, 1e6],
   ] as const) {
     const x = r.vlm[k];
     if (x !== null && !(Number.isInteger(x) && x >= min && x <= max)) bad(flag, `expected an integer in ${min}..${max}, got ${JSON.stringify(x)}`);
@@ -461,6 +466,8 @@ export function vlmSpec(v: OfflineVlmConfig): string {
   if (v.rpm !== null) p.push(`rpm=${v.rpm}`);
   if (v.timeoutS !== null) p.push(`timeoutS=${v.timeoutS}`);
   if (v.retries !== null) p.push(`retries=${v.retries}`);
+  if (v.analysisMaxTokens !== null) p.push(`analysisMaxTokens=${v.analysisMaxTokens}`);
+  if (v.labelMaxTokens !== null) p.push(`labelMaxTokens=${v.labelMaxTokens}`);
   return p.length === 0 ? 'vlm' : `vlm:${p.join(',')}`;
 }
 
@@ -1281,7 +1288,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
       cacheDir: v.cacheDir ?? join(c.run.path, 'vlm_cache'),
       envConfig: c.envConfig,
       keepRendererOpen: rt.renderer === undefined,
-      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' },
+      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env', analysisMaxTokens: '--vlm-analysis-max-tokens', labelMaxTokens: '--vlm-label-max-tokens' },
       logger: c.log,
       clock: c.clock,
       ...rt,
@@ -1481,6 +1488,11 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
+  } catch (e) {
+    // What this attempt's requests cost before it stopped, as `prefrl label` says it (the run's totals are in teacher_counts.json).
+    const usage = vlmUsageLine(teacher.metrics?.());
+    if (usage) c.log.info(`before stopping: ${usage}`);
+    throw e;
   } finally {
     process.off('exit', logTeacherCounts);
     logTeacherCounts();

@@ -44,6 +44,8 @@ const offlineFlags = {
   vlmRpm: flags.int({ doc: 'vlm: requests per minute at most (0: no limit)', optional: true, defaultDoc: '0', min: 0 }),
   vlmTimeout: flags.float({ doc: 'vlm: seconds a request may take before it is retried', optional: true, defaultDoc: '120', min: 0.001 }),
   vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
+  vlmAnalysisMaxTokens: flags.int({ doc: 'vlm: reply length limit of the analysis (stage 1), tokens; a model that reasons before it answers needs more', optional: true, defaultDoc: '1024', min: 1, max: 1_000_000 }),
+  vlmLabelMaxTokens: flags.int({ doc: 'vlm: reply length limit of the answer (stage 2: 0, 1 or -1), tokens; a reasoning model needs more', optional: true, defaultDoc: '16', min: 1, max: 1_000_000 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   query: flags.choice(QUERY_METHODS, {
     doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
@@ -129,6 +131,8 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       ['--vlm-rpm', f.vlmRpm !== undefined],
       ['--vlm-timeout', f.vlmTimeout !== undefined],
       ['--vlm-retries', f.vlmRetries !== undefined],
+      ['--vlm-analysis-max-tokens', f.vlmAnalysisMaxTokens !== undefined],
+      ['--vlm-label-max-tokens', f.vlmLabelMaxTokens !== undefined],
     ] as const
   )
     .filter(([, given]) => given)
@@ -162,6 +166,8 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       rpm: f.vlmRpm ?? null,
       timeoutS: f.vlmTimeout ?? null,
       retries: f.vlmRetries ?? null,
+      analysisMaxTokens: f.vlmAnalysisMaxTokens ?? null,
+      labelMaxTokens: f.vlmLabelMaxTokens ?? null,
     },
     labels: f.labels,
     labelBatch: f.labelBatch,
