@@ -82,7 +82,7 @@ import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segment
 import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
-import { heronStoreRecord } from './teachers/heron.js';
+import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from './teachers/heron.js';
 import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
 import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
@@ -306,6 +306,12 @@ export interface OfflineSummary {
    * (oracle, HERON, human) and in runs labelled before it was recorded.
    */
   readonly teacherCounts?: Record<string, number>;
+  /**
+   * A HERON teacher's labels by the reward term that decided them (ties: no level decided; other:
+   * labels without HERON's record), as `prefrl labels stats` counts them. Absent for other
+   * teachers and in runs labelled before it was recorded.
+   */
+  readonly decidedBy?: HeronDecidedBy;
   readonly rewardValAccuracy: number;
   readonly rewardTransitionCorrelation: number;
   readonly rewardReturnCorrelation: number;
@@ -1471,6 +1477,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
     // Strict preferences and ties apart (the store's preferences include the ties).
     const strict = counts.preferences - counts.ties;
+    // HERON: which reward term decided each of its labels (from the record each keeps in raw).
+    const decidedBy = c.cfg.teacher === 'heron' ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
     c.run.writeJson(P.labels, {
       teacher: teacher.id,
       labels: counts.labels,
@@ -1481,10 +1489,12 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       timeouts: counts.timeouts,
       teacherAgreement: agreement,
       skipReasons: skipReasons(store),
+      ...(decidedBy ? { decidedBy } : {}),
       ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
     });
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': strict, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${strict} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+    if (decidedBy) c.log.info(`label: ${teacher.id} decided by: ${decidedByText(decidedBy)}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
@@ -1861,7 +1871,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
   } finally {
     env.dispose();
   }
-  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
+  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null; decidedBy?: HeronDecidedBy }>(join(c.run.path, P.labels));
   // The teacher's totals as the label stage left them (none for teachers that count nothing).
   const countsFile = join(c.run.path, P.teacherCounts);
   const teacherCounts = existsSync(countsFile) ? readJson<{ counts?: Record<string, number> }>(countsFile).counts : undefined;
@@ -1894,6 +1904,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
     skips: labels.skips,
     teacherAgreement: labels.teacherAgreement,
     ...(teacherCounts ? { teacherCounts } : {}),
+    ...(labels.decidedBy ? { decidedBy: labels.decidedBy } : {}),
     rewardValAccuracy: reward.valAccuracy,
     rewardTransitionCorrelation: relabel.transitionCorrelation,
     rewardReturnCorrelation: relabel.returnCorrelation,

@@ -21,10 +21,9 @@ import type { Pair, Segment } from '../reward/types.js';
 import { VlmClient } from '../reward/vlm/client.js';
 import { encodePng } from '../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../reward/vlm/render.js';
-import { captureCli } from './helpers/cli.js';
-import { handSegment } from './helpers/segments.js';
-import { usageMessage } from './helpers/cli.js';
 import { main } from '../scripts/cli.js';
+import { captureCli, usageMessage } from './helpers/cli.js';
+import { handSegment } from './helpers/segments.js';
 
 let dir = '';
 let data = '';
@@ -125,7 +124,7 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
     const t = new VlmTeacher({ goal: TOY_SPEC.goal, client: c, renderer, pairConcurrency: 1, settingNames: VLM_FLAG_SETTING_NAMES, logger: new Logger({ write: (x) => (warned += x) }, 'info') });
     const labels = await t.label([pair(1, 2), pair(3, 4)]);
     expect(labels.map((l) => (l.kind === 'skip' ? l.reason : `${l.kind} ${l.probFirst}`))).toEqual([
-      'VLM stage 1 (analysis) reply is empty (cut at the token limit of 1024, finish_reason "length": raise --vlm-analysis-max-tokens)',
+      'VLM stage 1 (analysis) reply is empty; cut at the token limit of 1024 (finish_reason "length"): raise --vlm-analysis-max-tokens',
       'preference 0',
     ]);
     expect(warned).toContain(
@@ -139,7 +138,7 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
     const t = fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,labelMaxTokens=8', { fetch: s.fetch, cacheDir: null, logger: new Logger({ write: (x) => (warned += x) }, 'info'), teacher: { pairConcurrency: 1 } });
     const labels = await t.label([pair(1, 2), pair(3, 4), pair(5, 6)]);
     expect(labels.map((l) => (l.kind === 'skip' ? l.reason : l.kind))).toEqual([
-      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Compare the" (cut at the token limit of 8, finish_reason "length": raise labelMaxTokens= in --teacher)',
+      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Compare the"; cut at the token limit of 8 (finish_reason "length"): raise labelMaxTokens= in --teacher',
       'preference',
       'preference',
     ]);

@@ -456,7 +456,8 @@ export class VlmTeacher implements Teacher {
   /** What a skip reason adds for a reply cut at its stage's token limit, naming the setting that raises it. */
   private cutNote(stage: 'analysis' | 'label'): string {
     const limit = stage === 'analysis' ? this.config.analysisMaxTokens : this.config.labelMaxTokens;
-    return ` (cut at the token limit of ${limit}, finish_reason "length": raise ${stage === 'analysis' ? this.names.analysisMaxTokens : this.names.labelMaxTokens})`;
+    // Not in parentheses at the end: the offline summary's skip reasons drop a trailing "(...)".
+    return `; cut at the token limit of ${limit} (finish_reason "length"): raise ${stage === 'analysis' ? this.names.analysisMaxTokens : this.names.labelMaxTokens}`;
   }
 
   async label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]> {

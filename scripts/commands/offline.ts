@@ -12,7 +12,7 @@ import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { checkHeronFile, loadHeronConfig } from '../../reward/teachers/heron.js';
+import { checkHeronFile, decidedByText, loadHeronConfig } from '../../reward/teachers/heron.js';
 import { asFlag } from '../../reward/teachers/spec_error.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
@@ -265,6 +265,8 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     `labels ${s.labels} (${s.preferences} preferences, ${s.ties === undefined ? '' : `${s.ties} ties, `}${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
       (s.query && s.query !== 'uniform' ? `; pairs chosen by ${s.query} in ${s.queryRounds} rounds` : ''),
     ...(s.teacherCounts ? [teacherCountsLine(s.teacherCounts)].filter((l): l is string => l !== null) : []),
+    // HERON: which reward term decided its labels (as prefrl labels stats says it).
+    ...(s.decidedBy ? [`${s.teacherId} decided by: ${decidedByText(s.decidedBy)}`] : []),
     `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
     '',
     formatTable(['policy', `true return (${s.evalEpisodes} episodes)`, 'std', 'final success'], [
