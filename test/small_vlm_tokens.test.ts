@@ -128,7 +128,20 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
       'preference 0',
     ]);
     expect(warned).toContain(
-      '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the analysis of 2 of 2 pairs (at 1024 tokens; raise --vlm-analysis-max-tokens); a model that reasons before it answers needs room for its thinking\n',
+      '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the analysis of 2 of 2 pairs (at 1024 tokens; raise --vlm-analysis-max-tokens); 1 of the 2 pairs got no answer to read (stored as skips); a model that reasons before it answers needs room for its thinking\n',
+    );
+  });
+
+  it('when the cut replies are what made the skips, the warning names the limit, not the answer format', async () => {
+    const s = stub(() => ({ content: null, finish: 'length' }));
+    let warned = '';
+    const c = new VlmClient({ baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', fetch: s.fetch, rng: new Rng(0), env: {} });
+    const t = new VlmTeacher({ goal: TOY_SPEC.goal, client: c, renderer, settingNames: VLM_FLAG_SETTING_NAMES, logger: new Logger({ write: (x) => (warned += x) }, 'info') });
+    const labels = await t.label([pair(1, 2), pair(3, 4), pair(5, 6)]);
+    expect(labels.every((l) => l.kind === 'skip')).toBe(true);
+    expect(t.counts()).toMatchObject({ unparseable: 3 });
+    expect(warned).toBe(
+      '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the analysis of 3 of 3 pairs (at 1024 tokens; raise --vlm-analysis-max-tokens); 3 of the 3 pairs got no answer to read (stored as skips); a model that reasons before it answers needs room for its thinking\n',
     );
   });
 
@@ -143,7 +156,7 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
       'preference',
     ]);
     expect(warned).toBe(
-      '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the label of 1 of 3 pairs (at 8 tokens; raise labelMaxTokens= in --teacher); a model that reasons before it answers needs room for its thinking\n',
+      '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the label of 1 of 3 pairs (at 8 tokens; raise labelMaxTokens= in --teacher); 1 of the 3 pairs got no answer to read (stored as skips); a model that reasons before it answers needs room for its thinking\n',
     );
     // A batch with no cut reply says nothing.
     warned = '';

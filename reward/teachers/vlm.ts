@@ -304,8 +304,8 @@ export class VlmTeacher implements Teacher {
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
   /** Malformed replies since the last well-formed one. */
   private malformedStreak = 0;
-  /** Replies cut at their token limit (finish_reason "length") since the teacher was made, per stage. */
-  private readonly cut = { analysis: 0, label: 0 };
+  /** Replies cut at their token limit (finish_reason "length") since the teacher was made, per stage; `skipped`: the pairs such a cut made skips of. */
+  private readonly cut = { analysis: 0, label: 0, skipped: 0 };
   /** The skips made of malformed replies (not answers, not cached), for the failure message. */
   private readonly malformedSkips = new WeakSet<Label>();
   /** Recently drawn images (a segment often appears in several pairs of a batch). */
@@ -421,6 +421,7 @@ export class VlmTeacher implements Teacher {
     const analysis = stripThinking(r1.text).trim();
     if (analysis === '') {
       this.tally.unparseable++;
+      if (r1.finishReason === 'length') this.cut.skipped++;
       return this.skip(pair, `VLM stage 1 (analysis) reply is empty${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`, { model, analysis: clipReply(r1.text), cached: [r1.cached] }, t0);
     }
     let r2;
@@ -436,6 +437,7 @@ export class VlmTeacher implements Teacher {
     if (!parsed.ok) {
       this.tally.unparseable++;
       // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
+      if (r2.finishReason === 'length') this.cut.skipped++;
       return this.skip(pair, `VLM label unparseable: ${parsed.reason}${r2.finishReason === 'length' ? this.cutNote('label') : ''}`, raw, t0);
     }
     if (parsed.value === -1) {
@@ -502,9 +504,11 @@ export class VlmTeacher implements Teacher {
         `VLM answered "unsure" for ${unsure} of ${pairs.length} pairs (a known RL-VLM-F failure mode): check that the goal text names what is visible, that the camera shows it (try hideRobot when the robot covers the object), and the model`,
       );
     }
-    const unparseable = this.tally.unparseable - unparseableBefore;
+    // Replies that were not an answer though not cut (a cut one is the limit's doing, warned about below).
+    const cutSkipped = this.cut.skipped - cutBefore.skipped;
+    const unparseable = this.tally.unparseable - unparseableBefore - cutSkipped;
     if (unparseable > 0 && unparseable >= 0.5 * pairs.length) {
-      const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason));
+      const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason) && !l.reason.includes('; cut at the token limit of '));
       this.logger.warn(
         `VLM replies for ${unparseable} of ${pairs.length} pairs were not "0", "1" or "-1" (stored as skips; first: ${first?.kind === 'skip' ? first.reason.slice(0, 200) : '?'}): the model may not follow the answer format; try another model, or check its chat template`,
       );
@@ -517,7 +521,8 @@ export class VlmTeacher implements Teacher {
         ...(cutAnalysis > 0 ? [`the analysis of ${cutAnalysis} of ${pairs.length} pairs (at ${this.config.analysisMaxTokens} tokens; raise ${this.names.analysisMaxTokens})`] : []),
         ...(cutLabel > 0 ? [`the label of ${cutLabel} of ${pairs.length} pairs (at ${this.config.labelMaxTokens} tokens; raise ${this.names.labelMaxTokens})`] : []),
       ];
-      this.logger.warn(`VLM replies cut at the token limit (finish_reason "length"): ${parts.join(', ')}; a model that reasons before it answers needs room for its thinking`);
+      const skipped = cutSkipped > 0 ? `; ${cutSkipped} of the ${pairs.length} pairs got no answer to read (stored as skips)` : '';
+      this.logger.warn(`VLM replies cut at the token limit (finish_reason "length"): ${parts.join(', ')}${skipped}; a model that reasons before it answers needs room for its thinking`);
     }
     return out;
   }
