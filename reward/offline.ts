@@ -1495,6 +1495,9 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': strict, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${strict} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
     if (decidedBy) c.log.info(`label: ${teacher.id} decided by: ${decidedByText(decidedBy)}`);
+    // What this attempt's requests cost, as `prefrl label` says it (the summary's teacher counts sum every attempt).
+    const usage = vlmUsageLine(teacher.metrics?.());
+    if (usage) c.log.info(`label: ${usage}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }

@@ -184,12 +184,16 @@ describe('VLM token limits: prefrl offline', () => {
     expect(vlmSpec({ ...OFFLINE_DEFAULTS.vlm })).toBe('vlm');
   });
 
-  it('the limits reach the requests and the teacher id of the run', async () => {
+  it('the limits reach the requests and the teacher id of the run; the stage says what its requests cost', async () => {
     const s = stub(answers);
+    let log = '';
     const r = await runOffline(
       { config: tiny({ analysisMaxTokens: 2048, labelMaxTokens: 128 }), stages: ['pairs', 'label'], runsDir: join(dir, 'runs'), vlmRuntime: { fetch: s.fetch, renderer, env: {} } },
-      { logger: new Logger({ write: () => undefined }, 'info') },
+      { logger: new Logger({ write: (x) => (log += x) }, 'info') },
     );
+    // 4 pairs, 2 requests each (every image differs: no cache hits), 10 prompt and 3 completion tokens a reply.
+    expect(s.bodies).toHaveLength(8);
+    expect(log).toContain('[prefrl] label: VLM usage: 8 requests (0 retries, 0 errors), 0 answers from the cache; tokens 80 prompt + 24 completion = 104\n');
     const labels = JSON.parse(readFileSync(join(r.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; labels: number };
     expect(labels).toMatchObject({ teacher: 'vlm(fake-vl):analysisMaxTokens=2048,labelMaxTokens=128', labels: 4 });
     expect(new Set(s.bodies.map((b) => `${b.messages.length === 2 ? 'analysis' : 'label'} ${b.max_tokens}`))).toEqual(new Set(['analysis 2048', 'label 128']));
