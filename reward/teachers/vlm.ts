@@ -209,7 +209,7 @@ function hostName(url: string): string {
  * The VLM teacher's requests and tokens in one line (from its `vlm/*` metrics: VlmTeacher.metrics()),
  * or null when `metrics` holds none (a teacher that makes no requests): "VLM usage: 812 requests
  * (3 retries, 0 errors), 40 answers from the cache; tokens ...". `prefrl label` prints it when done
- * or stopped; `prefrl offline` when its label stage fails.
+ * or stopped; `prefrl offline` when its label stage ends or fails.
  */
 export function vlmUsageLine(metrics: Readonly<Record<string, unknown>> | undefined): string | null {
   if (!metrics || typeof metrics['vlm/requests'] !== 'number') return null;
