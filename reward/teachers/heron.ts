@@ -319,7 +319,8 @@ export function heronDecidedBy(labels: Iterable<Label>): HeronDecidedBy {
 /**
  * The counts of heronDecidedBy as text, terms most often first (ties of count by name), then the
  * ties and the labels without a record (when any): "forward_velocity 3, control_effort 1, ties 1".
- * `prefrl labels stats` and `prefrl offline`'s summary print it after "<teacher> decided by: ".
+ * `prefrl labels stats` and the end summaries of `prefrl offline` and `prefrl train` print it after
+ * "<teacher> decided by: ".
  */
 export function decidedByText(d: HeronDecidedBy): string {
   const terms = Object.entries(d.terms).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
