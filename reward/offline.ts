@@ -82,8 +82,8 @@ import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segment
 import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
 import type { HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
-import { heronStoreRecord } from './teachers/heron.js';
-import type { VlmMakeOptions } from './teachers/vlm.js';
+import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from './teachers/heron.js';
+import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
 import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
@@ -120,6 +120,9 @@ export interface OfflineVlmConfig {
   readonly rpm: number | null;
   readonly timeoutS: number | null;
   readonly retries: number | null;
+  /** Reply length limits of the two stages, tokens; null: the teacher's defaults (1024 for the analysis, 16 for the label). Absent in runs made before they were settable. */
+  readonly analysisMaxTokens: number | null;
+  readonly labelMaxTokens: number | null;
 }
 
 export const VLM_CAMERAS = ['auto', 'side', 'front', 'top', 'iso'] as const;
@@ -198,7 +201,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   errorRate: 0.2,
   unsureRate: 0.1,
   heronConfig: null,
-  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null },
+  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null, analysisMaxTokens: null, labelMaxTokens: null },
   labels: 2000,
   labelBatch: 100,
   query: 'uniform',
@@ -303,6 +306,12 @@ export interface OfflineSummary {
    * (oracle, HERON, human) and in runs labelled before it was recorded.
    */
   readonly teacherCounts?: Record<string, number>;
+  /**
+   * A HERON teacher's labels by the reward term that decided them (ties: no level decided; other:
+   * labels without HERON's record), as `prefrl labels stats` counts them. Absent for other
+   * teachers and in runs labelled before it was recorded.
+   */
+  readonly decidedBy?: HeronDecidedBy;
   readonly rewardValAccuracy: number;
   readonly rewardTransitionCorrelation: number;
   readonly rewardReturnCorrelation: number;
@@ -424,6 +433,8 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
     ['concurrency', 'vlm-concurrency', 1, 1000],
     ['rpm', 'vlm-rpm', 0, 1e6],
     ['retries', 'vlm-retries', 0, 100],
+    ['analysisMaxTokens', 'vlm-analysis-max-tokens', 1, 1e6],
+    ['labelMaxTokens', 'vlm-label-max-tokens', 1, 1e6],
   ] as const) {
     const x = r.vlm[k];
     if (x !== null && !(Number.isInteger(x) && x >= min && x <= max)) bad(flag, `expected an integer in ${min}..${max}, got ${JSON.stringify(x)}`);
@@ -461,6 +472,8 @@ export function vlmSpec(v: OfflineVlmConfig): string {
   if (v.rpm !== null) p.push(`rpm=${v.rpm}`);
   if (v.timeoutS !== null) p.push(`timeoutS=${v.timeoutS}`);
   if (v.retries !== null) p.push(`retries=${v.retries}`);
+  if (v.analysisMaxTokens !== null) p.push(`analysisMaxTokens=${v.analysisMaxTokens}`);
+  if (v.labelMaxTokens !== null) p.push(`labelMaxTokens=${v.labelMaxTokens}`);
   return p.length === 0 ? 'vlm' : `vlm:${p.join(',')}`;
 }
 
@@ -1281,7 +1294,7 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
       cacheDir: v.cacheDir ?? join(c.run.path, 'vlm_cache'),
       envConfig: c.envConfig,
       keepRendererOpen: rt.renderer === undefined,
-      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' },
+      settingNames: { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env', analysisMaxTokens: '--vlm-analysis-max-tokens', labelMaxTokens: '--vlm-label-max-tokens' },
       logger: c.log,
       clock: c.clock,
       ...rt,
@@ -1464,6 +1477,8 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const agreement = teacherAgreement(store, (t) => labelsOf(teacher.id, t));
     // Strict preferences and ties apart (the store's preferences include the ties).
     const strict = counts.preferences - counts.ties;
+    // HERON: which reward term decided each of its labels (from the record each keeps in raw).
+    const decidedBy = c.cfg.teacher === 'heron' ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
     c.run.writeJson(P.labels, {
       teacher: teacher.id,
       labels: counts.labels,
@@ -1474,13 +1489,23 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       timeouts: counts.timeouts,
       teacherAgreement: agreement,
       skipReasons: skipReasons(store),
+      ...(decidedBy ? { decidedBy } : {}),
       ...(active ? { query: c.cfg.query, rounds: c.cfg.queryRounds } : {}),
     });
     c.run.metrics.log(0, { 'teacher/labels': counts.labels, 'teacher/preferences': strict, 'teacher/ties': counts.ties, 'teacher/skips': counts.skips, 'teacher/agreement_true_return': agreement });
     c.log.info(`label: ${counts.labels} labels (${strict} preferences, ${counts.ties} ties, ${counts.skips} skips; ${added} new), agreement with the true partial return ${fmt(agreement ?? Number.NaN)}`);
+    if (decidedBy) c.log.info(`label: ${teacher.id} decided by: ${decidedByText(decidedBy)}`);
+    // What this attempt's requests cost, as `prefrl label` says it (the summary's teacher counts sum every attempt).
+    const usage = vlmUsageLine(teacher.metrics?.());
+    if (usage) c.log.info(`label: ${usage}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
       c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: prefrl offline --resume ${shellQuote(c.run.path)} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
+  } catch (e) {
+    // What this attempt's requests cost before it stopped, as `prefrl label` says it (the run's totals are in teacher_counts.json).
+    const usage = vlmUsageLine(teacher.metrics?.());
+    if (usage) c.log.info(`before stopping: ${usage}`);
+    throw e;
   } finally {
     process.off('exit', logTeacherCounts);
     logTeacherCounts();
@@ -1849,7 +1874,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
   } finally {
     env.dispose();
   }
-  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null }>(join(c.run.path, P.labels));
+  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null; decidedBy?: HeronDecidedBy }>(join(c.run.path, P.labels));
   // The teacher's totals as the label stage left them (none for teachers that count nothing).
   const countsFile = join(c.run.path, P.teacherCounts);
   const teacherCounts = existsSync(countsFile) ? readJson<{ counts?: Record<string, number> }>(countsFile).counts : undefined;
@@ -1882,6 +1907,7 @@ async function stageEval(c: Ctx): Promise<boolean> {
     skips: labels.skips,
     teacherAgreement: labels.teacherAgreement,
     ...(teacherCounts ? { teacherCounts } : {}),
+    ...(labels.decidedBy ? { decidedBy: labels.decidedBy } : {}),
     rewardValAccuracy: reward.valAccuracy,
     rewardTransitionCorrelation: relabel.transitionCorrelation,
     rewardReturnCorrelation: relabel.returnCorrelation,

@@ -317,6 +317,17 @@ export function heronDecidedBy(labels: Iterable<Label>): HeronDecidedBy {
 }
 
 /**
+ * The counts of heronDecidedBy as text, terms most often first (ties of count by name), then the
+ * ties and the labels without a record (when any): "forward_velocity 3, control_effort 1, ties 1".
+ * `prefrl labels stats` and the end summaries of `prefrl offline` and `prefrl train` print it after
+ * "<teacher> decided by: ".
+ */
+export function decidedByText(d: HeronDecidedBy): string {
+  const terms = Object.entries(d.terms).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return [...terms.map(([k, v]) => `${k} ${v}`), `ties ${d.ties}`, ...(d.other > 0 ? [`no record ${d.other}`] : [])].join(', ');
+}
+
+/**
  * The file of a `heron:<file>` teacher spec is there and not a folder: a TeacherSpecError quoting
  * the spec otherwise (a mistake in the spec, as with offline's --heron-config), checked before
  * the file is read.

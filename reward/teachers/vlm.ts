@@ -145,6 +145,10 @@ export interface VlmSettingNames {
   readonly size?: string;
   /** Frames per image (413). */
   readonly frames?: string;
+  /** Reply length limit of the analysis (a reply cut at it: finish_reason "length"). */
+  readonly analysisMaxTokens?: string;
+  /** Reply length limit of the label (a reply cut at it). */
+  readonly labelMaxTokens?: string;
 }
 
 /** The names of `--teacher vlm:baseUrl=...,model=...,keyEnv=...`. */
@@ -158,6 +162,8 @@ export const VLM_SPEC_SETTING_NAMES: Required<VlmSettingNames> = {
   rpm: 'rpm= in --teacher',
   size: 'width= and height= in --teacher',
   frames: 'frames= in --teacher',
+  analysisMaxTokens: 'analysisMaxTokens= in --teacher',
+  labelMaxTokens: 'labelMaxTokens= in --teacher',
 };
 
 /** The names of `prefrl offline`'s --vlm-* flags. */
@@ -171,6 +177,8 @@ export const VLM_FLAG_SETTING_NAMES: Required<VlmSettingNames> = {
   rpm: '--vlm-rpm',
   size: '--vlm-width and --vlm-height',
   frames: '--vlm-frames',
+  analysisMaxTokens: '--vlm-analysis-max-tokens',
+  labelMaxTokens: '--vlm-label-max-tokens',
 };
 
 /** Every name, the missing ones from the set whose base-URL name matches (flags), else the spec keys. */
@@ -195,6 +203,25 @@ function hostName(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * The VLM teacher's requests and tokens in one line (from its `vlm/*` metrics: VlmTeacher.metrics()),
+ * or null when `metrics` holds none (a teacher that makes no requests): "VLM usage: 812 requests
+ * (3 retries, 0 errors), 40 answers from the cache; tokens ...". `prefrl label` prints it when done
+ * or stopped; `prefrl offline` when its label stage ends or fails.
+ */
+export function vlmUsageLine(metrics: Readonly<Record<string, unknown>> | undefined): string | null {
+  if (!metrics || typeof metrics['vlm/requests'] !== 'number') return null;
+  const n = (k: string): number => {
+    const v = metrics[`vlm/${k}`];
+    return typeof v === 'number' ? v : 0;
+  };
+  return (
+    `VLM usage: ${n('requests')} requests (${n('retries')} retries, ${n('errors')} errors), ${n('cache_hits')} answers from the cache; ` +
+    `tokens ${n('prompt_tokens')} prompt + ${n('completion_tokens')} completion = ${n('total_tokens')}` +
+    (n('saved_prompt_tokens') + n('saved_completion_tokens') > 0 ? ` (the cache saved ${n('saved_prompt_tokens') + n('saved_completion_tokens')})` : '')
+  );
 }
 
 /** Per-teacher counts of outcomes. */
@@ -222,6 +249,9 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
   if (Object.keys(c.viewByEnv).length > 0) out.push(`perEnvViews=${Object.keys(c.viewByEnv).sort().join('+')}`);
   if (c.temperature !== d.temperature) out.push(`temperature=${c.temperature}`);
   if (c.seed !== null) out.push(`seed=${c.seed}`);
+  // A reply cut shorter (or let run longer) is another answer: a changed limit is another teacher, whose pairs are asked anew.
+  if (c.analysisMaxTokens !== d.analysisMaxTokens) out.push(`analysisMaxTokens=${c.analysisMaxTokens}`);
+  if (c.labelMaxTokens !== d.labelMaxTokens) out.push(`labelMaxTokens=${c.labelMaxTokens}`);
   if (c.imageDetail !== null) out.push(`detail=${c.imageDetail}`);
   return out.join(',');
 }
@@ -274,6 +304,8 @@ export class VlmTeacher implements Teacher {
   private readonly tally: VlmTeacherCounts = { first: 0, second: 0, unsure: 0, unparseable: 0, malformed: 0, failed: 0 };
   /** Malformed replies since the last well-formed one. */
   private malformedStreak = 0;
+  /** Replies cut at their token limit (finish_reason "length") since the teacher was made, per stage; `skipped`: the pairs such a cut made skips of. */
+  private readonly cut = { analysis: 0, label: 0, skipped: 0 };
   /** The skips made of malformed replies (not answers, not cached), for the failure message. */
   private readonly malformedSkips = new WeakSet<Label>();
   /** Recently drawn images (a segment often appears in several pairs of a batch). */
@@ -385,10 +417,12 @@ export class VlmTeacher implements Teacher {
       return this.failure(pair, 1, e, {}, t0);
     }
     this.malformedStreak = 0;
+    if (r1.finishReason === 'length') this.cut.analysis++;
     const analysis = stripThinking(r1.text).trim();
     if (analysis === '') {
       this.tally.unparseable++;
-      return this.skip(pair, 'VLM stage 1 (analysis) reply is empty', { model, analysis: clipReply(r1.text), cached: [r1.cached] }, t0);
+      if (r1.finishReason === 'length') this.cut.skipped++;
+      return this.skip(pair, `VLM stage 1 (analysis) reply is empty${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`, { model, analysis: clipReply(r1.text), cached: [r1.cached] }, t0);
     }
     let r2;
     try {
@@ -397,13 +431,14 @@ export class VlmTeacher implements Teacher {
       return this.failure(pair, 2, e, { analysis: clipReply(r1.text) }, t0);
     }
     this.malformedStreak = 0;
+    if (r2.finishReason === 'length') this.cut.label++;
     const raw = { model, analysis: clipReply(r1.text), answer: clipReply(r2.text), cached: [r1.cached, r2.cached] };
     const parsed = parseVlmLabel(r2.text);
     if (!parsed.ok) {
       this.tally.unparseable++;
       // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
-      const cut = r2.finishReason === 'length' ? ` (the reply was cut at labelMaxTokens ${this.config.labelMaxTokens}: finish_reason "length")` : '';
-      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${cut}`, raw, t0);
+      if (r2.finishReason === 'length') this.cut.skipped++;
+      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${r2.finishReason === 'length' ? this.cutNote('label') : ''}`, raw, t0);
     }
     if (parsed.value === -1) {
       this.tally.unsure++;
@@ -420,10 +455,18 @@ export class VlmTeacher implements Teacher {
     };
   }
 
+  /** What a skip reason adds for a reply cut at its stage's token limit, naming the setting that raises it. */
+  private cutNote(stage: 'analysis' | 'label'): string {
+    const limit = stage === 'analysis' ? this.config.analysisMaxTokens : this.config.labelMaxTokens;
+    // Not in parentheses at the end: the offline summary's skip reasons drop a trailing "(...)".
+    return `; cut at the token limit of ${limit} (finish_reason "length"): raise ${stage === 'analysis' ? this.names.analysisMaxTokens : this.names.labelMaxTokens}`;
+  }
+
   async label(pairs: readonly Pair[], onAnswered?: (answered: number) => void): Promise<Label[]> {
     const out: Label[] = new Array(pairs.length);
     let answered = 0;
     const failures: { pairId: string; error: Error }[] = [];
+    const cutBefore = { ...this.cut };
     const unsureBefore = this.tally.unsure;
     const unparseableBefore = this.tally.unparseable;
     const width = Math.max(1, Math.min(pairs.length, this.config.pairConcurrency || 2 * this.client.config.concurrency));
@@ -461,12 +504,25 @@ export class VlmTeacher implements Teacher {
         `VLM answered "unsure" for ${unsure} of ${pairs.length} pairs (a known RL-VLM-F failure mode): check that the goal text names what is visible, that the camera shows it (try hideRobot when the robot covers the object), and the model`,
       );
     }
-    const unparseable = this.tally.unparseable - unparseableBefore;
+    // Replies that were not an answer though not cut (a cut one is the limit's doing, warned about below).
+    const cutSkipped = this.cut.skipped - cutBefore.skipped;
+    const unparseable = this.tally.unparseable - unparseableBefore - cutSkipped;
     if (unparseable > 0 && unparseable >= 0.5 * pairs.length) {
-      const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason));
+      const first = out.find((l) => l.kind === 'skip' && /^VLM (label unparseable|stage 1 \(analysis\) reply is empty)/.test(l.reason) && !l.reason.includes('; cut at the token limit of '));
       this.logger.warn(
         `VLM replies for ${unparseable} of ${pairs.length} pairs were not "0", "1" or "-1" (stored as skips; first: ${first?.kind === 'skip' ? first.reason.slice(0, 200) : '?'}): the model may not follow the answer format; try another model, or check its chat template`,
       );
+    }
+    // Replies cut at their token limit: a model that reasons before it answers spends tokens thinking.
+    const cutAnalysis = this.cut.analysis - cutBefore.analysis;
+    const cutLabel = this.cut.label - cutBefore.label;
+    if (cutAnalysis + cutLabel > 0) {
+      const parts = [
+        ...(cutAnalysis > 0 ? [`the analysis of ${cutAnalysis} of ${pairs.length} pairs (at ${this.config.analysisMaxTokens} tokens; raise ${this.names.analysisMaxTokens})`] : []),
+        ...(cutLabel > 0 ? [`the label of ${cutLabel} of ${pairs.length} pairs (at ${this.config.labelMaxTokens} tokens; raise ${this.names.labelMaxTokens})`] : []),
+      ];
+      const skipped = cutSkipped > 0 ? `; ${cutSkipped} of the ${pairs.length} pairs got no answer to read (stored as skips)` : '';
+      this.logger.warn(`VLM replies cut at the token limit (finish_reason "length"): ${parts.join(', ')}${skipped}; a model that reasons before it answers needs room for its thinking`);
     }
     return out;
   }
@@ -543,6 +599,8 @@ export const VLM_SPEC_KEYS = [
   'hideRobot',
   'follow',
   'temperature',
+  'analysisMaxTokens',
+  'labelMaxTokens',
   'concurrency',
   'rpm',
   'timeoutS',
@@ -554,7 +612,8 @@ export const VLM_SPEC_KEYS = [
  * A VLM teacher from a `--teacher vlm[:k=v,...]` spec. Keys: baseUrl, model, keyEnv (the
  * variable's NAME, never the key), cacheDir, frames (final or k = strip of k frames), columns,
  * width, height (per frame), camera (auto|side|front|top|iso), hideRobot (0/1), follow
- * (auto|on|off), temperature, concurrency, rpm, timeoutS, retries, onError (fail|skip).
+ * (auto|on|off), temperature, analysisMaxTokens and labelMaxTokens (reply length limits of the two
+ * stages, tokens), concurrency, rpm, timeoutS, retries, onError (fail|skip).
  * baseUrl and model must come from the spec or from `opts.vlm`. The teacher's id names the
  * model and any setting that changes answers, e.g. "vlm(qwen2.5-vl-7b):frames=4,hideRobot".
  */
@@ -646,6 +705,8 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       frames,
       view,
       temperature: num('temperature', false) ?? t.temperature,
+      analysisMaxTokens: num('analysisMaxTokens', true) ?? t.analysisMaxTokens,
+      labelMaxTokens: num('labelMaxTokens', true) ?? t.labelMaxTokens,
       onRequestError: oneOf('onError', ['fail', 'skip'] as const) ?? t.onRequestError,
       client,
       renderer: v.renderer,

@@ -19,6 +19,7 @@ import { LABELLED_CHUNK, pairChunks } from '../../reward/offline.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { isTie, type LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
+import { vlmUsageLine } from '../../reward/teachers/vlm.js';
 import type { Segment, Teacher, TeacherContext } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -47,6 +48,8 @@ const spec = {
     '  width, height       size of each frame, px (default 512x384)',
     '  camera              auto | side | front | top | iso; hideRobot 0/1; follow auto | on | off',
     '  temperature         sampling temperature (default 0)',
+    '  analysisMaxTokens   reply length limit of the analysis, tokens (default 1024; a model that reasons first needs more)',
+    '  labelMaxTokens      reply length limit of the answer, tokens (default 16)',
     '  concurrency, rpm    requests open at once (default 4), requests per minute (default 0: no limit)',
     '  timeoutS, retries   seconds per request (default 120), retries after 429/5xx/timeouts (default 5)',
     '  onError             fail (default) or skip the pairs whose requests fail',
@@ -61,13 +64,9 @@ const spec = {
 /** A teacher's request and token counts (the VLM teacher's `vlm/*` metrics) and a line saying them, or null for teachers that make no requests. */
 export function teacherUsage(teacher: Teacher): { metrics: Record<string, number>; line: string } | null {
   const m = teacher.metrics?.();
-  if (!m || typeof m['vlm/requests'] !== 'number') return null;
+  const line = vlmUsageLine(m);
+  if (!m || line === null) return null;
   const metrics = Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
-  const n = (k: string) => metrics[`vlm/${k}`] ?? 0;
-  const line =
-    `VLM usage: ${n('requests')} requests (${n('retries')} retries, ${n('errors')} errors), ${n('cache_hits')} answers from the cache; ` +
-    `tokens ${n('prompt_tokens')} prompt + ${n('completion_tokens')} completion = ${n('total_tokens')}` +
-    (n('saved_prompt_tokens') + n('saved_completion_tokens') > 0 ? ` (the cache saved ${n('saved_prompt_tokens') + n('saved_completion_tokens')})` : '');
   return { metrics, line };
 }
 

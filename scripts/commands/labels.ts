@@ -17,7 +17,7 @@ import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
 import { teacherAgreements } from '../../reward/offline.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
-import { type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
+import { decidedByText, type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, storeFlag } from './common_flags.js';
@@ -238,9 +238,7 @@ export const labelsStatsCommand: Command = {
       // Which reward term decided a HERON teacher's labels, most often first.
       for (const t of teachers) {
         if (!t.decidedBy) continue;
-        const d = t.decidedBy;
-        const terms = Object.entries(d.terms).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-        lines.push(`${t.teacher} decided by: ${[...terms.map(([k, v]) => `${k} ${v}`), `ties ${d.ties}`, ...(d.other > 0 ? [`no record ${d.other}`] : [])].join(', ')}`);
+        lines.push(`${t.teacher} decided by: ${decidedByText(t.decidedBy)}`);
       }
       if (agreement.pairs > 0) {
         // kappa: agreement beyond chance (Fleiss' overall, Cohen's per pair of teachers; "-" where chance agrees always).

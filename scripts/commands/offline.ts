@@ -12,7 +12,7 @@ import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { checkHeronFile, loadHeronConfig } from '../../reward/teachers/heron.js';
+import { checkHeronFile, decidedByText, loadHeronConfig } from '../../reward/teachers/heron.js';
 import { asFlag } from '../../reward/teachers/spec_error.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
@@ -44,6 +44,8 @@ const offlineFlags = {
   vlmRpm: flags.int({ doc: 'vlm: requests per minute at most (0: no limit)', optional: true, defaultDoc: '0', min: 0 }),
   vlmTimeout: flags.float({ doc: 'vlm: seconds a request may take before it is retried', optional: true, defaultDoc: '120', min: 0.001 }),
   vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
+  vlmAnalysisMaxTokens: flags.int({ doc: 'vlm: reply length limit of the analysis (stage 1), tokens; a model that reasons before it answers needs more', optional: true, defaultDoc: '1024', min: 1, max: 1_000_000 }),
+  vlmLabelMaxTokens: flags.int({ doc: 'vlm: reply length limit of the answer (stage 2: 0, 1 or -1), tokens; a reasoning model needs more', optional: true, defaultDoc: '16', min: 1, max: 1_000_000 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   query: flags.choice(QUERY_METHODS, {
     doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
@@ -129,6 +131,8 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       ['--vlm-rpm', f.vlmRpm !== undefined],
       ['--vlm-timeout', f.vlmTimeout !== undefined],
       ['--vlm-retries', f.vlmRetries !== undefined],
+      ['--vlm-analysis-max-tokens', f.vlmAnalysisMaxTokens !== undefined],
+      ['--vlm-label-max-tokens', f.vlmLabelMaxTokens !== undefined],
     ] as const
   )
     .filter(([, given]) => given)
@@ -162,6 +166,8 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       rpm: f.vlmRpm ?? null,
       timeoutS: f.vlmTimeout ?? null,
       retries: f.vlmRetries ?? null,
+      analysisMaxTokens: f.vlmAnalysisMaxTokens ?? null,
+      labelMaxTokens: f.vlmLabelMaxTokens ?? null,
     },
     labels: f.labels,
     labelBatch: f.labelBatch,
@@ -259,6 +265,8 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     `labels ${s.labels} (${s.preferences} preferences, ${s.ties === undefined ? '' : `${s.ties} ties, `}${s.skips} skips), agreement with the true partial return ${s.teacherAgreement === null ? 'n/a' : n(s.teacherAgreement, 3)}` +
       (s.query && s.query !== 'uniform' ? `; pairs chosen by ${s.query} in ${s.queryRounds} rounds` : ''),
     ...(s.teacherCounts ? [teacherCountsLine(s.teacherCounts)].filter((l): l is string => l !== null) : []),
+    // HERON: which reward term decided its labels (as prefrl labels stats says it).
+    ...(s.decidedBy ? [`${s.teacherId} decided by: ${decidedByText(s.decidedBy)}`] : []),
     `reward model: held-out accuracy ${n(s.rewardValAccuracy, 3)}, correlation with the true reward ${n(s.rewardTransitionCorrelation, 3)} per transition, ${n(s.rewardReturnCorrelation, 3)} per episode return`,
     '',
     formatTable(['policy', `true return (${s.evalEpisodes} episodes)`, 'std', 'final success'], [

@@ -21,7 +21,7 @@ import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
 import { rewardTrainOptions, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
-import { heronStoreRecord } from '../../reward/teachers/heron.js';
+import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from '../../reward/teachers/heron.js';
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
@@ -290,7 +290,10 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
  * can refuse the run has passed, before the tensor backend starts (`prefrl demo` announces its
  * stage there, so a refused flag prints its one-line error alone).
  */
-export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: LoopSummary; run: RunDir }> {
+/** A train run's summary: the loop's, and for a HERON teacher which reward term decided its labels (as prefrl labels stats counts them). */
+export type TrainSummary = LoopSummary & { readonly decidedBy?: HeronDecidedBy };
+
+export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: TrainSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
   try {
@@ -300,7 +303,7 @@ export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: stri
   }
 }
 
-async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[], onChecked: (() => void) | undefined): Promise<{ summary: LoopSummary; run: RunDir }> {
+async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string | undefined, given: readonly string[], onChecked: (() => void) | undefined): Promise<{ summary: TrainSummary; run: RunDir }> {
   // Every check that can refuse the run comes before the tensor backend starts and the run folder is made.
   const source = resumeDir ? resumedRewardSource(f.reward, resumeDir) : rewardSource(f.reward);
   const learned = source.kind === 'learned';
@@ -513,8 +516,11 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       resume,
     });
     progress.finish();
-    run.writeJson('summary.json', { ...summary, runDir: run.path });
-    return { summary, run };
+    // HERON: which reward term decided each of its labels (from the record each keeps in raw).
+    const decidedBy = teacher && f.teacher.startsWith('heron:') ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
+    const full: TrainSummary = decidedBy ? { ...summary, decidedBy } : summary;
+    run.writeJson('summary.json', { ...full, runDir: run.path });
+    return { summary: full, run };
   } finally {
     stopHint?.();
     disposeModels();
@@ -593,6 +599,7 @@ export const trainCommand: Command = {
           `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
+          summary.decidedBy ? `${summary.teacher} decided by: ${decidedByText(summary.decidedBy)}` : '',
           `run folder: ${run.path}`,
           `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
           '',

@@ -339,7 +339,7 @@ describe('VLM teacher: replies that are no label', () => {
     const t = teacher(client(s.url).c, { labelMaxTokens: 16 });
     const labels = await t.label([pair(1, 2), pair(3, 4)]);
     expect(labels.map((l) => (l.kind === 'skip' ? l.reason : l.kind))).toEqual([
-      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Let me compare the two images" (the reply was cut at labelMaxTokens 16: finish_reason "length")',
+      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Let me compare the two images"; cut at the token limit of 16 (finish_reason "length"): raise labelMaxTokens= in --teacher',
       'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1"',
     ]);
   });
