@@ -217,7 +217,7 @@ describe('VLM token limits: prefrl offline', () => {
 
   it('vlmUsageLine: the counts by hand; null for a teacher with no requests', () => {
     expect(vlmUsageLine({ 'vlm/requests': 12, 'vlm/retries': 2, 'vlm/errors': 1, 'vlm/cache_hits': 4, 'vlm/prompt_tokens': 300, 'vlm/completion_tokens': 20, 'vlm/total_tokens': 320, 'vlm/saved_prompt_tokens': 90, 'vlm/saved_completion_tokens': 6 })).toBe(
-      'VLM usage: 12 requests (2 retries, 1 errors), 4 answers from the cache; tokens 300 prompt + 20 completion = 320 (the cache saved 96)',
+      'VLM usage: 12 requests (2 retries, 1 error), 4 answers from the cache; tokens 300 prompt + 20 completion = 320 (the cache saved 96)',
     );
     expect(vlmUsageLine({ 'vlm/labels_first': 3 })).toBeNull();
     expect(vlmUsageLine(undefined)).toBeNull();

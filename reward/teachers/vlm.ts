@@ -217,8 +217,9 @@ export function vlmUsageLine(metrics: Readonly<Record<string, unknown>> | undefi
     const v = metrics[`vlm/${k}`];
     return typeof v === 'number' ? v : 0;
   };
+  const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
   return (
-    `VLM usage: ${n('requests')} requests (${n('retries')} retries, ${n('errors')} errors), ${n('cache_hits')} answers from the cache; ` +
+    `VLM usage: ${count('requests', 'request')} (${count('retries', 'retry', 'retries')}, ${count('errors', 'error')}), ${count('cache_hits', 'answer')} from the cache; ` +
     `tokens ${n('prompt_tokens')} prompt + ${n('completion_tokens')} completion = ${n('total_tokens')}` +
     (n('saved_prompt_tokens') + n('saved_completion_tokens') > 0 ? ` (the cache saved ${n('saved_prompt_tokens') + n('saved_completion_tokens')})` : '')
   );

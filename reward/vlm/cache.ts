@@ -16,7 +16,8 @@
  *
  * A file that cannot be read or parsed counts as a miss (it is overwritten on the next answer).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { makeFolder } from '../../core/paths.js';
 import { join } from 'node:path';
 import { sha256 } from '../../core/hash.js';
 
@@ -106,7 +107,7 @@ export function auditPrompt(messages: readonly ChatMessage[]): { role: string; c
 export class ResponseCache {
   private writes = 0;
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
   }
 
   pathOf(key: string): string {
@@ -132,7 +133,7 @@ export class ResponseCache {
 
   put(entry: CacheEntry): void {
     const path = this.pathOf(entry.key);
-    mkdirSync(join(this.dir, entry.key.slice(0, 2)), { recursive: true });
+    makeFolder(join(this.dir, entry.key.slice(0, 2)));
     const tmp = `${path}.${process.pid}.${this.writes++}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(entry, null, 1)}\n`);
     renameSync(tmp, path);
