@@ -181,7 +181,7 @@ export const benchRegretCommand: Command = {
     // Both must be above 0: beta 0 makes every label a coin flip, lr 0 returns the random init as the learned reward.
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta: must be > 0, got ${f.beta}`);
     if (!(f.lr > 0)) throw new UsageError(`${spec.command}: --lr: must be > 0, got ${f.lr}`);
-    if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
+    if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--no-gridworld and --mdps 0: no MDP left)`);
     if (f.write) checkOutFolder(f.out);
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
