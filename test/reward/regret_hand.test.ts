@@ -22,10 +22,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
+import type { Trajectory } from '../../envs/trajectory.js';
 import { bradleyTerryNll, regret, regretProb } from '../../reward/preference.js';
 import { type GridWorld, makeGridWorld, parseLayout } from '../../reward/tabular/gridworld.js';
 import { labelPairs, PreferenceObjective, segmentFromActions, segmentRegret, worldReference } from '../../reward/tabular/learn.js';
 import { buildMdp, entryCount, linearReward, policyIteration, solveLinearOptimal, valueIteration } from '../../reward/tabular/mdp.js';
+import { padSegment, sliceSegment } from '../../reward/segments.js';
 import { RegretTeacher, type ValueFunction } from '../../reward/teachers/regret.js';
 import type { Pair, Segment } from '../../reward/types.js';
 import { handSegment } from '../helpers/segments.js';
@@ -278,5 +280,32 @@ describe('the regret teacher (segments of a continuous task, V* from a value fun
     const big = new RegretTeacher({ values: { value: (_o, st) => (st.qpos[0] === 30 ? 1e6 : 0) }, beta: 1, rng: new Rng(1) });
     const out = await big.label(Array.from({ length: 20 }, (_, i) => ({ id: `q${i}`, a: A, b: far })));
     expect(out.every((l) => l.kind === 'preference' && l.probFirst === 1)).toBe(true);
+  });
+
+  it('segments cut from episodes: a window ending where the episode terminated ignores V(s_H), one ending at a truncation uses it, padding adds gamma-discounted zeros', async () => {
+    /** An episode through the given states (qpos[0]) with these rewards. */
+    const episode = (states: number[], rewards: number[], terminated: boolean): Trajectory => ({
+      ...handSegment('ep', rewards.length, { obs: Float32Array.from(states), qpos: Float64Array.from(states), rewards: Float64Array.from(rewards) }),
+      t0: 0,
+      terminated,
+      truncated: !terminated,
+      unstable: false,
+    });
+    // The chain's optimal episode 0 -> 1 -> 2 -> 3 (terminal; its table value 1000 must never be used).
+    const vt: ValueFunction = { value: (_o, st) => ({ 0: 3, 1: 4, 2: 4, 3: 1000, 10: 3, 11: 3, 12: 4 })[st.qpos[0]] as number };
+    const done = episode([0, 1, 2, 3], [1, 2, 4], true);
+    const head = sliceSegment(done, 0, 2); // 0, 1, 2: 3 - (1 + 2/2 + 4/4) = 0
+    const tail = sliceSegment(done, 1, 2); // 1, 2, 3 terminal: 4 - (2 + 4/2) = 0
+    const padded = padSegment(done, 5); // 0..3 then 3 twice: rewards 1, 2, 4, 0, 0 -> 3 - (1 + 1 + 1) = 0
+    expect([head.endsTerminal, tail.endsTerminal, padded.endsTerminal]).toEqual([false, true, true]);
+    expect(Array.from(padded.rewards)).toEqual([1, 2, 4, 0, 0]);
+    // The stay-then-advance episode, cut by the time limit after 2 steps in state 12: 3 - (0 + 1/2 + 4/4) = 1.5.
+    const cut = sliceSegment(episode([10, 11, 12], [0, 1], false), 0, 2);
+    expect(cut.endsTerminal).toBe(false);
+    const t = new RegretTeacher({ values: vt, gamma: 0.5 });
+    expect(Array.from(t.regrets([{ id: 'x', a: head, b: tail }, { id: 'y', a: padded, b: padded }, { id: 'z', a: cut, b: head }]))).toEqual([0, 0, 0, 0, 1.5, 0]);
+    const labels = await t.label([{ id: 'z', a: cut, b: head }]);
+    expect(labels[0].kind === 'preference' && labels[0].probFirst).toBe(0);
+    expect(() => padSegment(episode([10, 11, 12], [0, 1], false), 4)).toThrow('padSegment: the trajectory did not terminate');
   });
 });
