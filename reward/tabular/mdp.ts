@@ -400,12 +400,13 @@ export interface PolicyIterationResult extends OptimalSolution {
  */
 function startActions(mdp: TabularMdp, reward: ArrayLike<number>, where: string): Int32Array {
   if (mdp.gamma < 1) return new Int32Array(mdp.nStates);
-  const v = undiscounted(where, () => evaluatePolicy(mdp, uniformRandomPolicy(mdp), reward));
+  const v = undiscounted(mdp, where, () => evaluatePolicy(mdp, uniformRandomPolicy(mdp), reward));
   return greedyActions(mdp, qFromV(mdp, reward, v));
 }
 
-/** Runs a policy evaluation at gamma = 1, turning a singular system into an error that says what it means here. */
-function undiscounted<T>(where: string, f: () => T): T {
+/** Runs a policy evaluation; at gamma = 1 a singular system becomes an error that says what it means here. */
+function undiscounted<T>(mdp: TabularMdp, where: string, f: () => T): T {
+  if (mdp.gamma < 1) return f();
   try {
     return f();
   } catch (e) {
@@ -428,7 +429,7 @@ export function policyIteration(mdp: TabularMdp, reward: ArrayLike<number>, init
   const actions = init ? Int32Array.from(init) : startActions(mdp, reward, 'policyIteration');
   const q = new Float64Array(mdp.nStates * mdp.nActions);
   for (let it = 1; it <= maxIterations; it++) {
-    const v = undiscounted('policyIteration', () => evaluatePolicy(mdp, deterministicPolicy(mdp, actions), reward));
+    const v = undiscounted(mdp, 'policyIteration', () => evaluatePolicy(mdp, deterministicPolicy(mdp, actions), reward));
     qFromV(mdp, reward, v, q);
     if (improve(mdp, q, actions, tieScale(q, 1e-10)) === 0) return { v, q, actions, iterations: it };
   }
@@ -452,7 +453,7 @@ export function solveLinearOptimal(mdp: TabularMdp, features: Float64Array, dim:
   const q = new Float64Array(S * mdp.nActions);
   const v = new Float64Array(S);
   for (let it = 1; it <= maxIterations; it++) {
-    const psi = undiscounted('solveLinearOptimal', () => successorFeatures(mdp, deterministicPolicy(mdp, actions), features, dim));
+    const psi = undiscounted(mdp, 'solveLinearOptimal', () => successorFeatures(mdp, deterministicPolicy(mdp, actions), features, dim));
     for (let s = 0; s < S; s++) {
       let x = 0;
       for (let k = 0; k < dim; k++) x += psi[s * dim + k] * w[k];

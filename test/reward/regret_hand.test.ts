@@ -196,6 +196,16 @@ describe('gamma = 1 (undiscounted, the paper\'s delivery setting)', () => {
     const pi = policyIteration(mdp, reward);
     expect(Array.from(pi.v)).toEqual([7, 6, 4, 0]);
     expect(Array.from(pi.actions.subarray(0, 3))).toEqual([1, 1, 1]);
+    // The same through successor features (the regret learner's solver): features [stay, adv0, adv1, adv2],
+    // weights [-1, 1, 2, 4]; psi(0) = [0, 1, 1, 1] (three advances, undiscounted).
+    const features = new Float64Array(entryCount(mdp) * 4);
+    for (let s = 0; s < 3; s++) {
+      features[(2 * s) * 4] = 1;
+      features[(2 * s + 1) * 4 + 1 + s] = 1;
+    }
+    const lin = solveLinearOptimal(mdp, features, 4, [-1, 1, 2, 4]);
+    expect(Array.from(lin.v)).toEqual([7, 6, 4, 0]);
+    expect(Array.from(lin.psi.subarray(0, 4))).toEqual([0, 1, 1, 1]);
     // Warm-started from the never-ending policy the caller gave: the error says what it means.
     expect(() => policyIteration(mdp, reward, [0, 0, 0, 0])).toThrow(
       'policyIteration: with gamma = 1 a policy on the way never ends its episode (a state that cannot reach a terminal state, or a cycle of states worth >= 0 under this reward), so its values are not finite; use gamma < 1',
