@@ -75,7 +75,7 @@ function fileDiffers(was: string, now: string): string | null {
  * envs made by makeEnv in this thread), so a copied spec, a worker's spec and a built-in env's
  * are not checked.
  */
-export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec): string | null {
+export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec, what = 'the policy'): string | null {
   if (saved.id !== 'custom') return null;
   const now = customEnvSource(envSpec);
   if (now === undefined) return null;
@@ -92,7 +92,7 @@ export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec): string | 
     if (why !== null) out.push(`task module ${task} (${why}), but this env runs ${now.task}`);
   }
   if (out.length === 0) return null;
-  return `the policy was trained with ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
+  return `${what} was trained with ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
 }
 
 /** Warn through `logger` (prefrl's stderr logger when none is given) when the env's files differ from the policy's (customEnvMismatch). */
@@ -100,6 +100,27 @@ function warnCustomEnvMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, f
   if (typeof saved !== 'object' || saved === null) return;
   const msg = customEnvMismatch(saved, envSpec);
   if (msg !== null) (logger ?? new Logger()).warn(`${file}: ${msg}: if they differ, this env's observations and rewards are not those the policy learned from (loaded anyway: files get moved and renamed)`);
+}
+
+/**
+ * The regret teacher's `--expert` (a PPO checkpoint whose critic is V*): warn through `o.logger`
+ * (prefrl's stderr logger when none is given), as loadPpoPolicy does for a policy, when the
+ * bring-your-own env it was trained on was built from another model file or task module than
+ * this env's (customEnvMismatch): its critic then values other rewards than those the teacher
+ * sums. `checkpoint` is a checkpoint folder or its checkpoint.json (what train's expertCheckpoint
+ * returns); one that records no env says nothing (the other checks are expertValueFunction's).
+ * The warning names `o.flag` (default "--expert") and the path as the user gave it (`o.given`).
+ */
+export function warnExpertEnvMismatch(checkpoint: string, envSpec: EnvSpec, o: { readonly flag?: string; readonly given?: string; readonly logger?: Logger } = {}): void {
+  const file = checkpoint.endsWith('.json') ? checkpoint : join(checkpoint, 'checkpoint.json');
+  if (!existsSync(file)) return;
+  const env = (parseJson(readFileSync(file, 'utf8'), file) as { env?: unknown }).env;
+  if (typeof env !== 'object' || env === null) return;
+  const msg = customEnvMismatch(env as EnvConfig, envSpec, 'the expert');
+  if (msg === null) return;
+  (o.logger ?? new Logger()).warn(
+    `${o.flag ?? '--expert'} ${o.given ?? checkpoint}: ${msg}: if they differ, its critic is not V* of this env's rewards and the regret teacher's labels follow other rewards (used anyway: files get moved and renamed)`,
+  );
 }
 
 /**

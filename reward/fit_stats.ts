@@ -514,6 +514,7 @@ export function readPreferenceStats(xFile: string, yFile: string): PreferenceSta
       `X must be 2-D with 3 columns [dR, dV_start, dV_end] (first minus second), got shape (${X.shape.join(', ')}${X.shape.length === 1 ? ',' : ''})`,
     );
   }
+  if (X.rows === 0) throw new InputError(xFile, 'no rows: X has shape (0, 3), so there is nothing to fit');
   for (let r = 0; r < X.rows; r++) {
     for (let c = 0; c < 3; c++) {
       const v = X.data[3 * r + c];

@@ -48,3 +48,20 @@ describe('prefrl bench regret --budgets', () => {
     expect(text).not.toContain('n=20');
   });
 });
+
+describe('prefrl bench regret --beta, --lr and nothing to run', () => {
+  it.each([
+    ['--beta', '0', 'prefrl bench regret: --beta: must be > 0, got 0'],
+    ['--beta', '-1', 'prefrl bench regret: --beta: must be > 0, got -1'],
+    ['--lr', '0', 'prefrl bench regret: --lr: must be > 0, got 0'],
+    ['--lr', '-0.1', 'prefrl bench regret: --lr: must be > 0, got -0.1'],
+    // With --mdps 0 (TINY). It named "--gridworld false", which the parser refuses as an unexpected argument.
+    ['--no-gridworld', '--mdp-seed=3', 'prefrl bench regret: nothing to run (--no-gridworld and --mdps 0: no MDP left)'],
+  ])('%s %s is a usage error (exit 2, one line naming the flag; --beta 0 and -1 worded alike; --lr 0 ran the whole bench on the random init); nothing written', async (flag, value, message) => {
+    const out = join(dir, `refused${flag}${value}`);
+    const { ctx, err } = captureCli();
+    expect(await main(['bench', 'regret', ...TINY, flag, value, '--out', out], ctx)).toBe(2);
+    expect(err.join('').trim()).toBe(message);
+    expect(existsSync(out)).toBe(false);
+  });
+});

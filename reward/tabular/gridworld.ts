@@ -16,7 +16,9 @@
  * - Start states: uniform over non-terminal cells. Discount gamma (default 0.99): the paper's
  *   delivery task is episodic and undiscounted, but a learned reward may make a never-ending
  *   policy optimal (V* infinite at gamma = 1), so every quantity here (true and learned) uses
- *   the same gamma < 1.
+ *   the same gamma < 1. A world built with gamma = 1 has exact V*, J* and regret labels for its
+ *   true reward (policy iteration starts from a policy that ends its episodes), but the regret
+ *   learner refuses it and a learned reward whose optimal policy never ends is an error.
  *
  * Sizes. The fixed domain is 10 x 10 (100 states, 4 actions), the scale of the paper's delivery
  * gridworld; random MDPs are 5..10 cells a side with the same cell types, random layouts and

@@ -20,7 +20,9 @@
  *   With gamma = 1 this needs a proper policy (terminates with probability 1); otherwise the
  *   system is singular and a RangeError is thrown.
  * - policyIteration: exact V* and Q* as the fixed point of evaluate-and-improve, optionally
- *   warm-started from a previous policy (the learning loop calls it every step).
+ *   warm-started from a previous policy (the learning loop calls it every step). With gamma = 1
+ *   it starts from a policy that ends its episodes (not action 0, which may bump into a wall
+ *   forever) and needs every policy on the way to end them.
  * - solveLinearOptimal: policy iteration for a reward linear in per-transition features,
  *   r = Phi w; returns the successor features psi^pi* (s) with V*(s) = psi^pi*(s) . w, which
  *   is also the gradient of V*_w(s) with respect to w wherever the optimal policy is unique
@@ -389,16 +391,45 @@ export interface PolicyIterationResult extends OptimalSolution {
 }
 
 /**
+ * The policy that policy iteration starts from when the caller gives none: action 0 everywhere
+ * when gamma < 1. With gamma = 1 that policy may never end its episode (bumping into a wall
+ * forever), whose linear system is singular although V* is finite; there the start is the
+ * policy greedy on Q of the uniformly random policy, which ends its episode wherever every state
+ * can reach a terminal state, and improving a policy that ends its episodes keeps it so when every
+ * cycle of states costs something (the stochastic-shortest-path condition).
+ */
+function startActions(mdp: TabularMdp, reward: ArrayLike<number>, where: string): Int32Array {
+  if (mdp.gamma < 1) return new Int32Array(mdp.nStates);
+  const v = undiscounted(mdp, where, () => evaluatePolicy(mdp, uniformRandomPolicy(mdp), reward));
+  return greedyActions(mdp, qFromV(mdp, reward, v));
+}
+
+/** Runs a policy evaluation; at gamma = 1 a singular system becomes an error that says what it means here. */
+function undiscounted<T>(mdp: TabularMdp, where: string, f: () => T): T {
+  if (mdp.gamma < 1) return f();
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof RangeError && /singular/.test(e.message))) throw e;
+    throw new RangeError(
+      `${where}: with gamma = 1 a policy on the way never ends its episode (a state that cannot reach a terminal state, or a cycle of states worth >= 0 under this reward), so its values are not finite; use gamma < 1`,
+    );
+  }
+}
+
+/**
  * Policy iteration: evaluate the current deterministic policy exactly, improve greedily, stop
- * when no state improves by more than 1e-10 (1 + max|Q|). Requires gamma < 1 or proper policies
- * throughout. `init` warm-starts from a previous policy [S] (default: action 0 everywhere).
+ * when no state improves by more than 1e-10 (1 + max|Q|). `init` warm-starts from a previous
+ * policy [S]; without it the start is action 0 everywhere (gamma < 1) or, with gamma = 1, a
+ * policy that ends its episodes (startActions). With gamma = 1 every policy on the way must end
+ * its episodes, else a RangeError says so.
  */
 export function policyIteration(mdp: TabularMdp, reward: ArrayLike<number>, init?: ArrayLike<number>, maxIterations = 1000): PolicyIterationResult {
   checkReward(mdp, reward, 'policyIteration');
-  const actions = init ? Int32Array.from(init) : new Int32Array(mdp.nStates);
+  const actions = init ? Int32Array.from(init) : startActions(mdp, reward, 'policyIteration');
   const q = new Float64Array(mdp.nStates * mdp.nActions);
   for (let it = 1; it <= maxIterations; it++) {
-    const v = evaluatePolicy(mdp, deterministicPolicy(mdp, actions), reward);
+    const v = undiscounted(mdp, 'policyIteration', () => evaluatePolicy(mdp, deterministicPolicy(mdp, actions), reward));
     qFromV(mdp, reward, v, q);
     if (improve(mdp, q, actions, tieScale(q, 1e-10)) === 0) return { v, q, actions, iterations: it };
   }
@@ -418,11 +449,11 @@ export interface LinearOptimalResult extends PolicyIterationResult {
 export function solveLinearOptimal(mdp: TabularMdp, features: Float64Array, dim: number, w: ArrayLike<number>, init?: ArrayLike<number>, maxIterations = 1000): LinearOptimalResult {
   const reward = linearReward(features, dim, w);
   const S = mdp.nStates;
-  const actions = init ? Int32Array.from(init) : new Int32Array(S);
+  const actions = init ? Int32Array.from(init) : startActions(mdp, reward, 'solveLinearOptimal');
   const q = new Float64Array(S * mdp.nActions);
   const v = new Float64Array(S);
   for (let it = 1; it <= maxIterations; it++) {
-    const psi = successorFeatures(mdp, deterministicPolicy(mdp, actions), features, dim);
+    const psi = undiscounted(mdp, 'solveLinearOptimal', () => successorFeatures(mdp, deterministicPolicy(mdp, actions), features, dim));
     for (let s = 0; s < S; s++) {
       let x = 0;
       for (let k = 0; k < dim; k++) x += psi[s * dim + k] * w[k];

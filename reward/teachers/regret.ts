@@ -11,6 +11,15 @@
  * probability sigmoid(beta (regret(b) - regret(a))), drawn from `rng.fork(pair.id)`).
  * Regret assumes deterministic transitions; with stochastic dynamics it is the regret of the
  * realised segment, a noisy estimate.
+ *
+ * Discount. gamma defaults to 1: the undiscounted statistic of CPL's oracle, which the
+ * committed regret-teacher results were made with. A trained critic's values are discounted
+ * with its run's gamma (0.99 for prefrl's PPO), and V(s_t) = r_t + gamma V(s_{t+1}) along an
+ * optimal path makes the undiscounted statistic of an optimal segment
+ * -(1 - gamma) (V(s_1) + ... + V(s_H)) rather than 0: it leans towards segments through states
+ * of higher value, a partial-return-like term besides the regret. `regret:gamma=0.99` (the
+ * critic's own gamma) gives the regret of the critic's values exactly; both are hand-checked in
+ * test/reward/regret_hand.test.ts.
  */
 import { sigmoid } from '../../core/math.js';
 import type { Rng } from '../../core/rng.js';
@@ -85,7 +94,7 @@ export function segmentRegret(seg: Segment, vf: ValueFunction, gamma = 1): numbe
 export interface RegretTeacherOptions {
   /** V* (exact for tabular domains, a trained critic otherwise). */
   readonly values: ValueFunction;
-  /** Discount used in the regret (default 1). */
+  /** Discount used in the regret (default 1, CPL's undiscounted statistic; a critic's own gamma gives its exact regret: see the header). */
   readonly gamma?: number;
   /** Rationality: Infinity (default) = deterministic; finite > 0 = Bradley-Terry sampling. */
   readonly beta?: number;

@@ -46,9 +46,9 @@ const spec = {
     mdpSeed: flags.int({ doc: 'seed of the random MDPs', default: 0 }),
     budgets: flags.list({ doc: 'preference-set sizes, rising: each run\'s sets are nested (the first N of one sample of the largest)', default: EXPERIMENT_DEFAULTS.budgets.map(String) }),
     segmentLength: flags.int({ doc: 'actions per segment', default: EXPERIMENT_DEFAULTS.segmentLength, min: 1 }),
-    beta: flags.float({ doc: 'oracle rationality (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true, min: 0 }),
+    beta: flags.float({ doc: 'oracle rationality, > 0 (P = sigmoid(beta x difference)); omit for deterministic labels with ties at 0.5', optional: true }),
     steps: flags.int({ doc: 'full-batch Adam steps per fit', default: LEARN_DEFAULTS.steps, min: 1 }),
-    lr: flags.float({ doc: 'Adam learning rate', default: LEARN_DEFAULTS.lr, min: 0 }),
+    lr: flags.float({ doc: 'Adam learning rate, > 0', default: LEARN_DEFAULTS.lr }),
     l2: flags.float({ doc: 'L2 penalty (l2/2)|w|^2', default: LEARN_DEFAULTS.l2, min: 0 }),
     valueEvery: flags.int({ doc: 'regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
     out: flags.string({ doc: 'folder for summary.md, results.json and command.txt (the default is a scratch folder: committed results are only replaced when --out names them)', default: 'runs/bench-regret' }),
@@ -178,8 +178,10 @@ export const benchRegretCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const budgets = risingBudgets(f.budgets);
-    if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta must be > 0`);
-    if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--gridworld false and --mdps 0)`);
+    // Both must be above 0: beta 0 makes every label a coin flip, lr 0 returns the random init as the learned reward.
+    if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta: must be > 0, got ${f.beta}`);
+    if (!(f.lr > 0)) throw new UsageError(`${spec.command}: --lr: must be > 0, got ${f.lr}`);
+    if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--no-gridworld and --mdps 0: no MDP left)`);
     if (f.write) checkOutFolder(f.out);
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
