@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expertValueFunction } from '../../agents/ppo.js';
+import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
@@ -172,7 +173,10 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
   if (f.teacher.startsWith('regret')) {
     if (!f.expert) throw new UsageError('--teacher regret needs --expert <PPO run folder or checkpoint> (its critic is V*)');
     // Its critic must take this env's observations: another env's give NaN or meaningless values.
-    const vf = expertValueFunction(expertCheckpoint(f.expert, envSpec), { spec: envSpec, flag: '--expert', given: f.expert });
+    const ck = expertCheckpoint(f.expert, envSpec);
+    const vf = expertValueFunction(ck, { spec: envSpec, flag: '--expert', given: f.expert });
+    // Every bring-your-own env is "custom": an expert of another model file or task module says so.
+    warnExpertEnvMismatch(ck, envSpec, { given: f.expert, logger: human?.ctx.logger });
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
   const humanOpts = human && {

@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { Logger } from '../../core/log.js';
 import { makeEnv } from '../../envs/registry.js';
+import { main } from '../../scripts/cli.js';
+import { captureCli, lastJson } from '../helpers/cli.js';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'regret-expert-env-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -63,4 +65,24 @@ describe('--expert trained with another bring-your-own task module', () => {
       for (const e of [envB, envCopy, toy]) e.dispose();
     }
   });
+
+  it('prefrl train --teacher regret --expert <a run of task A> on task B warns on stderr naming --expert; an expert of the same task does not', async () => {
+    const text = readFileSync(join(FIXTURES, 'reach_task.mjs'), 'utf8');
+    const a = join(ROOT, 'cliTaskA.mjs');
+    const b = join(ROOT, 'cliTaskB.mjs');
+    writeFileSync(a, text);
+    writeFileSync(b, text.replace("weight: -1, doc: 'sum of |qvel|'", "weight: 1, doc: 'sum of |qvel|'"));
+    const small = ['--model', MODEL, '--steps', '256', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--eval-every', '256', '--eval-episodes', '1', '--quiet', '--json', '--runs-dir', ROOT];
+    const e = captureCli();
+    expect(await main(['train', ...small, '--task', a, '--reward', 'true', '--name', 'expertA'], e.ctx), e.err.join('')).toBe(0);
+    const expert = lastJson(e.out).runDir as string;
+    const regret = ['--teacher', 'regret', '--expert', expert, '--labels', '4', '--labels-per-round', '4', '--warmup-steps', '128', '--segment-length', '10', '--reward-epochs', '1', '--reward-members', '1', '--reward-hidden', '8'];
+    const other = captureCli();
+    expect(await main(['train', ...small, ...regret, '--task', b, '--name', 'onB'], other.ctx), other.err.join('')).toBe(0);
+    expect(other.err.join('')).toContain(`--expert ${expert}: the expert was trained with task module ${a} (its text differs), but this env runs ${b};`);
+    const same = captureCli();
+    expect(await main(['train', ...small, ...regret, '--task', a, '--name', 'onA'], same.ctx), same.err.join('')).toBe(0);
+    expect(same.err.join('')).not.toContain('the expert was trained with');
+  }, 120_000);
 });
+
