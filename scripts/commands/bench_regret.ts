@@ -12,12 +12,11 @@
  * preferences the regret model (1) reaches a mean of at least 0.9 by 1,000 preferences and
  * (2) beats the partial-return model at every budget.
  */
-import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFolder } from '../../core/paths.js';
+import { checkOutFolder, makeFolder } from '../../core/paths.js';
 import { meanSe } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { writeFileAtomic } from '../../core/run.js';
@@ -254,7 +253,7 @@ export const benchRegretCommand: Command = {
     const text = report(result.command, cells, differences, claims, groups, budgets, seconds, options, f.beta);
     if (f.write) {
       const dir = resolve(f.out);
-      mkdirSync(dir, { recursive: true });
+      makeFolder(dir);
       writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
       writeFileAtomic(join(dir, 'summary.md'), text);
       writeFileAtomic(join(dir, 'command.txt'), `${command}\n`);
