@@ -55,8 +55,8 @@ interface Debug {
 }
 
 /** A new browser context's page at `url`, signed in as `name` (null: no name yet, the name dialog shows). */
-async function openPage(url: string, name: string | null = 'alice'): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
-  const ctx = await browser.newContext({ viewport: { width: 820, height: 640 } });
+async function openPage(url: string, name: string | null = 'alice', context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, ...context });
   if (name !== null) {
     await ctx.addInitScript((nm) => {
       if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
@@ -739,13 +739,8 @@ describe('viewer in headless Chromium', () => {
       staticDir: site,
       insight: { explain: (p) => ({ probFirst: 0.75, rewardsA: Float32Array.from({ length: p.a.length }, (_, i) => i / 10), rewardsB: new Float32Array(p.b.length).fill(-0.5) }) },
     });
-    const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, deviceScaleFactor: 2 });
-    await ctx.addInitScript(() => localStorage.setItem('prefrl.name', JSON.stringify('bob')));
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    const { page, ctx, errors } = await openPage(server.url, 'bob', { deviceScaleFactor: 2 });
     try {
-      await page.goto(server.url);
       const pair = await waitReady(page);
       expect(await page.isHidden('#insight')).toBe(true);
       await page.keyboard.press('ArrowLeft');
