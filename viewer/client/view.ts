@@ -1,10 +1,11 @@
 /**
  * The comparison view: two panes (left and right clip), each a WebGL canvas with its own
  * scene, looping in sync on one clock, seen through ONE camera that an orbit control on the
- * clip area moves (drag to orbit, right-drag / shift-drag to pan, wheel to zoom), so both
- * robots are always seen from the same angle. With "follow" on each pane shifts the shared
- * camera by its own robot's displacement, so runners stay in view while the grid shows
- * their progress.
+ * clip area moves (drag to orbit, right-drag / shift-drag to pan, wheel to zoom; on a touch
+ * screen a sideways drag orbits, two fingers pinch to zoom and pan, and a vertical swipe scrolls
+ * the page), so both robots are always seen from the same angle. With "follow" on each pane
+ * shifts the shared camera by its own robot's displacement, so runners stay in view while the
+ * grid shows their progress.
  *
  * A model without a camera of its own is framed on what each pair shows over all its steps
  * (clipFraming, as in headless rendering), pair after pair, until the person moves the camera:
@@ -41,6 +42,14 @@ interface Pane {
   height: number;
 }
 
+/** Where the camera is, and whether the person had moved it (to put back after a swipe that scrolled the page). */
+interface CameraPlace {
+  position: THREE.Vector3;
+  quaternion: THREE.Quaternion;
+  target: THREE.Vector3;
+  userMoved: boolean;
+}
+
 export interface ViewState {
   readonly playing: boolean;
   readonly speed: number;
@@ -70,6 +79,15 @@ export class ComparisonView {
   private framing: Framing | null = null;
   /** The person moved the camera since it was last placed for them. */
   private userMoved = false;
+  /** Between the controls' 'start' and 'end': a gesture of the person's is under way. */
+  private gesture = false;
+  /** The view is placing the camera itself (its moves are not the person's). */
+  private placing = false;
+  /** Touch or pen pointers down on the clip area now. */
+  private readonly touching = new Set<number>();
+  /** The camera as it was when the first of them went down (restored if the browser takes the gesture over). */
+  private touchStart: (CameraPlace & { id: number; x0: number; y0: number; x: number; y: number; fingers: number }) | null = null;
+  private readonly listening = new AbortController();
   private readonly observer: ResizeObserver;
   /** Called once per pair, after both panes showed its first frame. */
   onReady: (() => void) | null = null;
@@ -94,18 +112,96 @@ export class ComparisonView {
     this.controls = new OrbitControls(this.camera, els.area);
     this.controls.enableDamping = false;
     this.controls.screenSpacePanning = true;
+    // OrbitControls sets touch-action: none on the clip area, which leaves a phone user no way to
+    // scroll past the clips (they fill most of its screen) to the answers. The stylesheet's pan-y
+    // applies instead: the browser scrolls the page on a vertical swipe and hands a sideways drag
+    // (orbit) and two fingers (pinch to zoom, pan) to the controls.
+    els.area.style.touchAction = '';
     this.controls.addEventListener('change', () => {
       this.dirty = true;
+      // The person moved the camera when it moved during their gesture (a drag, a pinch, the
+      // wheel); a click or a tap that moves nothing leaves the automatic view on.
+      if (this.gesture && !this.placing) this.userMoved = true;
     });
-    // 'start' comes from the person only (a drag, the wheel, the keys), never from update().
+    // 'start' and 'end' come from the person only, never from update().
     this.controls.addEventListener('start', () => {
-      this.userMoved = true;
+      this.gesture = true;
     });
+    this.controls.addEventListener('end', () => {
+      this.gesture = false;
+    });
+    this.watchTouch(els.area);
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(els.left);
     this.observer.observe(els.right);
     this.resize();
     this.raf = requestAnimationFrame((t) => this.tick(t));
+  }
+
+  /**
+   * A vertical swipe on the clips is the browser's (touch-action pan-y: it scrolls the page), but
+   * it reaches the controls first, as a pointerdown and the moves within the browser's touch
+   * slop (a few pixels, enough to turn the camera a little), and ends in pointercancel when the
+   * browser takes it over. Then the camera goes back exactly to where it was when the finger went
+   * down, and the swipe does not count as the person moving it. A gesture cancelled otherwise (a
+   * sideways drag, two fingers: the browser leaves those to the page) keeps what it did.
+   *
+   * Two fingers on the clips are the camera's: Chromium leaves them to the page under pan-y; for
+   * browsers that would scroll with them their touchmoves are cancelled.
+   */
+  private watchTouch(area: HTMLElement): void {
+    const signal = this.listening.signal;
+    area.addEventListener(
+      'pointerdown',
+      (e) => {
+        if (e.pointerType === 'mouse') return;
+        // The first finger of a gesture is the primary pointer (no other is down): start afresh.
+        if (e.isPrimary || this.touching.size === 0) {
+          this.touching.clear();
+          this.touchStart = { ...this.cameraNow(), id: e.pointerId, x0: e.clientX, y0: e.clientY, x: e.clientX, y: e.clientY, fingers: 0 };
+        }
+        this.touching.add(e.pointerId);
+        if (this.touchStart) this.touchStart.fingers = Math.max(this.touchStart.fingers, this.touching.size);
+      },
+      { signal },
+    );
+    area.addEventListener(
+      'pointermove',
+      (e) => {
+        const s = this.touchStart;
+        if (s && e.pointerId === s.id) [s.x, s.y] = [e.clientX, e.clientY];
+      },
+      { signal },
+    );
+    const lift = (e: PointerEvent, cancelled: boolean): void => {
+      if (!this.touching.delete(e.pointerId)) return;
+      const s = this.touchStart;
+      // The browser takes over one finger moving more up or down than sideways (pan-y).
+      if (cancelled && s && s.fingers === 1 && Math.abs(s.y - s.y0) >= Math.abs(s.x - s.x0)) {
+        // Put back exactly (controls.update() would recompute the position, a rounding off).
+        this.camera.position.copy(s.position);
+        this.camera.quaternion.copy(s.quaternion);
+        this.controls.target.copy(s.target);
+        this.userMoved = s.userMoved;
+        this.dirty = true;
+      }
+      if (this.touching.size === 0) this.touchStart = null;
+    };
+    area.addEventListener('pointerup', (e) => lift(e, false), { signal });
+    area.addEventListener('pointercancel', (e) => lift(e, true), { signal });
+    area.addEventListener(
+      'touchmove',
+      (e) => {
+        let fingers = 0;
+        for (let i = 0; i < e.touches.length; i++) if (e.touches[i].target instanceof Node && area.contains(e.touches[i].target as Node)) fingers++;
+        if (fingers >= 2 && e.cancelable) e.preventDefault();
+      },
+      { passive: false, signal },
+    );
+  }
+
+  private cameraNow(): CameraPlace {
+    return { position: this.camera.position.clone(), quaternion: this.camera.quaternion.clone(), target: this.controls.target.clone(), userMoved: this.userMoved };
   }
 
   private resize(): void {
@@ -154,9 +250,13 @@ export class ComparisonView {
 
   private placeView(): void {
     const v = defaultView(this.model as ReplayModel, this.framing);
+    this.placing = true;
     placeCamera(this.camera, v);
     this.controls.target.set(v.target[0], v.target[1], v.target[2]);
     this.controls.update();
+    this.placing = false;
+    // A swipe under way that the browser takes over later goes back to this view, not the one before.
+    if (this.touchStart) Object.assign(this.touchStart, this.cameraNow());
     this.dirty = true;
   }
 
@@ -317,6 +417,7 @@ export class ComparisonView {
   dispose(): void {
     cancelAnimationFrame(this.raf);
     this.observer.disconnect();
+    this.listening.abort();
     this.controls.dispose();
     for (const p of this.panes) {
       p.scene?.dispose();
