@@ -6,7 +6,14 @@
  * Accuracy and ties. A label y = probFirst > 0.5 says "first", < 0.5 says "second"; the
  * prediction p = P(first) is correct when it is on the same side of 0.5. A prediction of
  * exactly 0.5 earns half a point. Tie labels (y = 0.5) have no side: they are left out of
- * the accuracy and counted in `ties` (the NLL does include them, as soft labels).
+ * the accuracy and counted in `ties` (the NLL does include them, as soft labels). A NaN
+ * prediction on a scored label makes the accuracy NaN, as it makes the NLL NaN (it used to
+ * count as correct against every "second" label, since NaN > 0.5 is false).
+ *
+ * Correlations (return correlation, EPIC's rho) are NaN when either side is constant. Checked
+ * here by exact equality of the values: core/math's pearson tests a zero sum of squares, which
+ * rounding misses when the mean of equal values is not exactly that value (three 0.1s have the
+ * mean 0.10000000000000002), and it then returned about 0 (EPIC distance 0.707) instead of NaN.
  *
  * EPIC. For a reward R(s, a, s'), coverage distributions D_S (uniform over a pool of visited
  * states) and D_A (uniform over a pool of visited actions, or uniform in the action box),
@@ -69,7 +76,8 @@ export function preferenceAccuracy(pFirst: ArrayLike<number>, targets: ArrayLike
     }
     n++;
     const p = pFirst[i];
-    if (p === 0.5) correct += 0.5;
+    if (Number.isNaN(p)) correct = Number.NaN;
+    else if (p === 0.5) correct += 0.5;
     else if (p > 0.5 === y > 0.5) correct += 1;
   }
   return { accuracy: n === 0 ? Number.NaN : correct / n, n, ties };
@@ -84,9 +92,26 @@ export function preferenceNll(pFirst: ArrayLike<number>, targets: ArrayLike<numb
   return s / targets.length;
 }
 
-/** Pearson and Spearman (average ranks for ties) correlation of predicted vs true returns. */
+/** Whether every value equals the first (an empty array counts as constant). */
+function isConstant(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0]) return false;
+  return true;
+}
+
+/** Pearson correlation, NaN when either side is constant (see the header). */
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const r = pearson(a, b);
+  return isConstant(a) || isConstant(b) ? Number.NaN : r;
+}
+
+/**
+ * Pearson and Spearman (average ranks for ties) correlation of predicted vs true returns; both
+ * NaN when either side is constant.
+ */
 export function returnCorrelation(predicted: ArrayLike<number>, truth: ArrayLike<number>): { pearson: number; spearman: number } {
-  return { pearson: pearson(predicted, truth), spearman: spearman(predicted, truth) };
+  const constant = isConstant(predicted) || isConstant(truth);
+  const result = { pearson: pearson(predicted, truth), spearman: spearman(predicted, truth) };
+  return constant ? { pearson: Number.NaN, spearman: Number.NaN } : result;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -256,7 +281,7 @@ export function epicDistance(rA: BatchReward, rB: BatchReward, tr: EpicTransitio
   const smp = drawEpicSamples(opts);
   const canonicalA = canonicalRewards(rA, tr, smp, opts);
   const canonicalB = canonicalRewards(rB, tr, smp, opts);
-  const rho = pearson(canonicalA, canonicalB);
+  const rho = correlation(canonicalA, canonicalB);
   const distance = Number.isNaN(rho) ? Number.NaN : Math.sqrt(Math.max(0, (1 - rho) / 2));
   return { distance, rho, canonicalA, canonicalB };
 }
