@@ -1,0 +1,89 @@
+/**
+ * PPO maths (agents/ppo_math.ts) on small hand-computed cases that test/agents/ppo_math.test.ts
+ * does not cover: negative advantages in the clipped surrogate, value clipping in both
+ * directions, GAE over two envs with a truncation and a termination at the same step
+ * (lambda < 1), the Gaussian log-density over several dimensions and rows, and
+ * advantage normalisation of a minibatch prefix.
+ */
+import { describe, expect, it } from 'vitest';
+import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../agents/ppo_math.js';
+
+const f32 = (x: number[]) => Float32Array.from(x);
+const rounded = (x: ArrayLike<number>, digits = 5) => Array.from(x, (v) => +v.toFixed(digits));
+
+describe('clipped surrogate with negative advantages (clip 0.2)', () => {
+  it('clips ratios below 1 - c (no gradient) but lets ratios above 1 + c pay in full', () => {
+    // L_i = max(-A r, -A clip(r, 0.8, 1.2)); old log-probs 0, so r = exp(new log-prob).
+    //   s0: A = -1, r = 0.5: -A r = 0.5, -A * 0.8 = 0.8 -> clipped term 0.8, gradient 0
+    //   s1: A = -1, r = 1.5: -A r = 1.5, -A * 1.2 = 1.2 -> unclipped 1.5, dL/dlogp = -A r / n = 1.5 / 4 = 0.375
+    //   s2: A = -2, r = 0.9 (inside): both 1.8 -> dL/dlogp = 2 * 0.9 / 4 = 0.45
+    //   s3: A = 0,  r = 2: both 0 -> no gradient
+    // loss = (0.8 + 1.5 + 1.8 + 0) / 4 = 1.025; outside the range: s0, s1, s3 -> clip fraction 0.75
+    // KL estimator r - 1 - ln r: 0.193147, 0.094535, 0.005361, 0.306853 -> mean 0.149974
+    const r = clippedSurrogate(f32([Math.log(0.5), Math.log(1.5), Math.log(0.9), Math.log(2)]), f32([0, 0, 0, 0]), f32([-1, -1, -2, 0]), 4, 0.2);
+    expect(r.loss).toBeCloseTo(1.025, 6);
+    expect(rounded(r.dLogProb)).toEqual([0, 0.375, 0.45, 0]);
+    expect(r.clipFraction).toBe(0.75);
+    expect(r.approxKl).toBeCloseTo(0.149974, 5);
+  });
+});
+
+describe('clipped value loss in both directions (clip 0.2)', () => {
+  it('takes the larger squared error; the gradient flows only through the unclipped branch or inside the range', () => {
+    // i0: v = 2, vOld = 1, R = 0:  unclipped 4; clipped v' = 1.2, 1.44 -> unclipped wins, dL/dv = (2 - 0) / 3
+    // i1: v = 0, vOld = 1, R = 1:  unclipped 1; clipped v' = 0.8, 0.04 -> unclipped wins, dL/dv = (0 - 1) / 3
+    // i2: v = 0, vOld = 1, R = -1: unclipped 1; clipped v' = 0.8, 3.24 -> clipped wins, v' is constant: 0
+    // loss = 0.5 * (4 + 1 + 3.24) / 3 = 1.373333
+    const r = valueLoss(f32([2, 0, 0]), f32([1, 1, 1]), f32([0, 1, -1]), 3, 0.2);
+    expect(r.loss).toBeCloseTo(1.373333, 6);
+    expect(rounded(r.dValue)).toEqual(rounded([2 / 3, -1 / 3, 0]));
+  });
+});
+
+describe('GAE over two envs: a truncation and a termination at the same step', () => {
+  it('bootstraps the truncated env from V(s_final), not the terminated one, and never reads past either end', () => {
+    // gamma 0.9, lambda 0.5, T = 3, N = 2 ([T, N] layout); both episodes end at t = 1.
+    // env 0: r = [1, 1, 1], V = [1, 2, 3], truncated at t = 1 with V(s_final) = 4, V(s_3) = 5
+    // env 1: r = [0, 2, 0], V = [0.5, 0.5, 0.5], terminated at t = 1 (final-value slot 100, unused), V(s_3) = 1
+    const rewards = f32([1, 0, 1, 2, 1, 0]);
+    const dones = Uint8Array.from([0, 0, 1, 1, 0, 0]);
+    const terminated = Uint8Array.from([0, 0, 0, 1, 0, 0]);
+    bootstrapTruncated(rewards, dones, terminated, f32([0, 0, 4, 100, 0, 0]), 0.9);
+    // env 0, t = 1: r = 1 + 0.9 * 4 = 4.6; env 1 keeps r = 2
+    expect(rounded(rewards)).toEqual([1, 0, 4.6, 2, 1, 0]);
+    const { advantages, returns } = gae(rewards, f32([1, 0.5, 2, 0.5, 3, 0.5]), dones, f32([5, 1]), 3, 2, 0.9, 0.5);
+    // env 0: t2: 1 + 0.9 * 5 - 3 = 2.5;  t1: 4.6 - 2 = 2.6 (end: no V(s_2), no A_2);
+    //        t0: delta 1 + 0.9 * 2 - 1 = 1.8, A = 1.8 + 0.45 * 2.6 = 2.97
+    // env 1: t2: 0 + 0.9 * 1 - 0.5 = 0.4;  t1: 2 - 0.5 = 1.5;
+    //        t0: delta 0 + 0.9 * 0.5 - 0.5 = -0.05, A = -0.05 + 0.45 * 1.5 = 0.625
+    expect(rounded(advantages)).toEqual([2.97, 0.625, 2.6, 1.5, 2.5, 0.4]);
+    // returns = A + V
+    expect(rounded(returns)).toEqual([3.97, 1.125, 4.6, 2, 5.5, 0.9]);
+  });
+});
+
+describe('diagonal Gaussian with a state-independent log-std', () => {
+  it('sums the log-density over dimensions with per-dimension sigmas, row by row', () => {
+    // logStd = [0, ln 0.5] (sigma 1 and 0.5); norm = sum_j (logStd_j + 0.5 ln 2 pi) = -0.693147 + 1.837877 = 1.144730
+    // row 0: mean [0, 1], a [1, 1.5]: z = [1, 1],  -0.5 * 2 - 1.144730 = -2.144730
+    // row 1: mean [2, -1], a [2, -2]: z = [0, -2], -0.5 * 4 - 1.144730 = -3.144730
+    const logStd = f32([0, Math.log(0.5)]);
+    const lp = gaussianLogProb(f32([0, 1, 2, -1]), logStd, f32([1, 1.5, 2, -2]), 2, 2);
+    expect(rounded(lp)).toEqual([-2.14473, -3.14473]);
+    // entropy = sum_j (0.5 + 0.5 ln 2 pi + logStd_j) = 1 + 1.837877 - 0.693147 = 2.144730
+    expect(gaussianEntropy(logStd)).toBeCloseTo(2.14473, 5);
+  });
+});
+
+describe('advantage normalisation of a minibatch', () => {
+  it('normalises only the first n values (unbiased std) and maps a single value to 0, not NaN', () => {
+    // [1, 3 | 100], n = 2: mean 2, unbiased std sqrt(2) = 1.414214 -> [-0.707107, 0.707107], 100 untouched
+    const x = f32([1, 3, 100]);
+    normalizeInPlace(x, 2);
+    expect(rounded(x)).toEqual([-0.70711, 0.70711, 100]);
+    // one value: std over n - 1 = 0 samples taken as 0; (x - mean) = 0 -> 0 (torch's std() would be NaN)
+    const one = f32([5]);
+    normalizeInPlace(one);
+    expect(one[0]).toBe(0);
+  });
+});
