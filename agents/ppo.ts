@@ -69,7 +69,10 @@ export interface PpoConfig {
   readonly vfCoef: number;
   /** Global gradient-norm clip. */
   readonly maxGradNorm: number;
-  /** Stop an update's epochs early when the approximate KL exceeds this (null: never). */
+  /**
+   * Stop an update's epochs early when the approximate KL of an epoch's last minibatch exceeds
+   * this: the epoch is finished, no further epoch starts (CleanRL's check; null: never).
+   */
   readonly targetKl: number | null;
   /** Hidden layer widths of actor and critic. */
   readonly hidden: readonly number[];
@@ -784,7 +787,8 @@ const B = c.numEnvs * c.numSteps;
   let gnSum = 0;
   let count = 0;
   let stoppedAt = -1;
-  outer: for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
+  let lastKl = 0;
+  for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
     const perm = rng.permutation(B);
     for (let start = 0; start + mb <= B; start += mb) {
       for (let r = 0; r < mb; r++) {
@@ -829,10 +833,12 @@ const B = c.numEnvs * c.numSteps;
       klSum += pl.approxKl;
       clipSum += pl.clipFraction;
       count++;
-      if (c.targetKl !== null && pl.approxKl > c.targetKl) {
-        stoppedAt = epoch;
-        break outer;
-      }
+      lastKl = pl.approxKl;
+    }
+    // CleanRL checks the target after the whole epoch, with the last minibatch's KL.
+    if (c.targetKl !== null && lastKl > c.targetKl) {
+      stoppedAt = epoch;
+      break;
     }
   }
   // explained variance of the value predictions on this rollout

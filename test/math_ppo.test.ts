@@ -3,10 +3,13 @@
  * does not cover: negative advantages in the clipped surrogate, value clipping in both
  * directions, GAE over two envs with a truncation and a termination at the same step
  * (lambda < 1), the Gaussian log-density over several dimensions and rows, and
- * advantage normalisation of a minibatch prefix.
+ * advantage normalisation of a minibatch prefix; and where ppoUpdate checks the target KL.
  */
 import { describe, expect, it } from 'vitest';
+import type { Adam } from '../agents/mlp.js';
+import { PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate } from '../agents/ppo.js';
 import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../agents/ppo_math.js';
+import { Rng } from '../core/rng.js';
 
 const f32 = (x: number[]) => Float32Array.from(x);
 const rounded = (x: ArrayLike<number>, digits = 5) => Array.from(x, (v) => +v.toFixed(digits));
@@ -85,5 +88,24 @@ describe('advantage normalisation of a minibatch', () => {
     const one = f32([5]);
     normalizeInPlace(one);
     expect(one[0]).toBe(0);
+  });
+});
+
+describe('target KL early stop (CleanRL: checked after each epoch, with the last minibatch\'s KL)', () => {
+  it('finishes the epoch in which the KL passed the target, then stops', () => {
+    // targetKl -1: the estimator r - 1 - ln r >= 0 always exceeds it. 2 epochs x 2 minibatches of
+    // one sample: CleanRL runs both minibatches of epoch 0 (2 optimiser steps), then breaks.
+    const pol = new PpoPolicy(1, 1, [], 10, f32([0.5, 0, 0, 1, 0]));
+    const steps: number[] = [];
+    const adam = { lr: 0, step: () => steps.push(1) } as unknown as Adam;
+    const c: PpoConfig = { ...PPO_DEFAULTS, numEnvs: 1, numSteps: 2, numMinibatches: 2, updateEpochs: 2, targetKl: -1 };
+    const lp = gaussianLogProb(f32([0.5, 0.5]), pol.logStd, f32([1, 0]), 2, 1);
+    const m = ppoUpdate(pol, adam, new Rng(0), c, { obsN: f32([1, 1]), actions: f32([1, 0]), logProbs: lp, values: f32([1, 1]) }, f32([1, -1]), f32([2, 0]));
+    expect(steps).toHaveLength(2);
+    expect(m['losses/early_stop_epoch']).toBe(0);
+    // without a target: all 2 x 2 steps
+    steps.length = 0;
+    ppoUpdate(pol, adam, new Rng(0), { ...c, targetKl: null }, { obsN: f32([1, 1]), actions: f32([1, 0]), logProbs: lp, values: f32([1, 1]) }, f32([1, -1]), f32([2, 0]));
+    expect(steps).toHaveLength(4);
   });
 });
