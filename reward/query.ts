@@ -25,7 +25,8 @@
  * b: [2 ceil(H / stride) (obsDim + actDim)]. With `normalize` (default true) every feature
  * column is z-scored over the candidates and the labelled pairs together (constant columns
  * are only centred), so observation dimensions with large units do not dominate the
- * Euclidean distance. B-Pref uses raw features with stride 1.
+ * Euclidean distance. B-Pref uses raw features with stride 1, and only the observations
+ * (its `sa_t[:, :, :ds]`): the actions are left out of its distances.
  */
 import type { Rng } from '../core/rng.js';
 import { binaryEntropy } from './preference.js';
