@@ -48,8 +48,11 @@ export class ObsNormalizer {
 /**
  * Reward scaling by the running standard deviation of each env's discounted return:
  *   G_i <- gamma * G_i + r_i;  update var(G) with the batch of G;  r_i / sqrt(var(G) + 1e-8),
- * clipped to [-clip, clip]. G_i restarts at the end of an episode (terminated or truncated;
- * Gymnasium's wrapper restarts only on termination, which carries returns across truncations).
+ * clipped to [-clip, clip]. G_i restarts after the last step of an episode (terminated or
+ * truncated), so each G is a discounted return within one episode. Gymnasium's wrapper differs
+ * in two ways: it never restarts at a truncation (returns run on across time limits), and at a
+ * termination it computes G <- gamma * G * (1 - terminated) + r, i.e. it drops the return
+ * before the terminal step (G_T = r_T) and then carries r_T into the next episode's first step.
  */
 export class RewardScaler {
   rms = new RunningMeanStd(1);
