@@ -65,6 +65,38 @@ describe('GAE over two envs: a truncation and a termination at the same step', (
   });
 });
 
+describe('GAE against its definition', () => {
+  it('equals sum_k (gamma lambda)^k delta_{t+k} up to and including the episode\'s last step, on random rollouts', () => {
+    // The recursion A_t = delta_t + gamma lambda (1 - done_t) A_{t+1} unrolled: for each env and t,
+    // add (gamma lambda)^k delta_{t+k} for k = 0, 1, ... and stop after the first step u >= t with
+    // done_u = 1 (or at T - 1), where delta_u = r_u + gamma V_{u+1} (1 - done_u) - V_u, V_T = lastValues.
+    const rng = new Rng(21);
+    const T = 7;
+    const N = 3;
+    const gamma = 0.97;
+    const lambda = 0.8;
+    for (let trial = 0; trial < 5; trial++) {
+      const r = Float32Array.from({ length: T * N }, () => rng.range(-2, 2));
+      const v = Float32Array.from({ length: T * N }, () => rng.range(-1, 3));
+      const dones = Uint8Array.from({ length: T * N }, () => (rng.uniform() < 0.25 ? 1 : 0));
+      const last = Float32Array.from({ length: N }, () => rng.range(-1, 3));
+      const { advantages } = gae(r, v, dones, last, T, N, gamma, lambda);
+      for (let i = 0; i < N; i++) {
+        for (let t = 0; t < T; t++) {
+          let want = 0;
+          for (let u = t; u < T; u++) {
+            const k = u * N + i;
+            const next = u === T - 1 ? last[i] : v[k + N];
+            want += (gamma * lambda) ** (u - t) * (r[k] + gamma * next * (1 - dones[k]) - v[k]);
+            if (dones[k]) break;
+          }
+          expect(advantages[t * N + i]).toBeCloseTo(want, 4);
+        }
+      }
+    }
+  });
+});
+
 describe('diagonal Gaussian with a state-independent log-std', () => {
   it('sums the log-density over dimensions with per-dimension sigmas, row by row', () => {
     // logStd = [0, ln 0.5] (sigma 1 and 0.5); norm = sum_j (logStd_j + 0.5 ln 2 pi) = -0.693147 + 1.837877 = 1.144730
