@@ -5,7 +5,10 @@
  * algorithms/offline/any_percent_bc.py (deterministic actor, squared error, Adam 3e-4, batch
  * 256, state normalisation) at 100% of the data.
  *
- *   loss 'mse': mean over the batch of |mu(s) - a|^2 (summed over action dimensions)
+ *   loss 'mse': mean over the batch of |mu(s) - a|^2 (summed over action dimensions; CORL's
+ *               F.mse_loss also averages over the action dimensions, so its logged loss is this
+ *               one / actDim; Adam's steps are the same, as Adam ignores a constant loss scale
+ *               up to its eps)
  *   loss 'nll': mean of -log N(a; mu(s), exp(logStd)^2) with a state-independent log-std, i.e.
  *               IQL's actor loss with every advantage weight equal to 1
  * Evaluation acts with the mean, like IQL. Rewards are not used.
