@@ -3,13 +3,15 @@
  * not cover: the scheduled Adam really steps with the current learning rate, IQL's actor and
  * BC follow the cosine schedule update by update, the data preparation (population std + eps on
  * observations and next observations, H / (max - min) reward scale, terminals as the only
- * dones), the Gaussian actor's log-std clamp, and BC's reported losses.
+ * dones), the Gaussian actor's log-std clamp, and BC's reported losses; and the options of
+ * trainOfflineAgent that a script may leave out.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bc } from '../agents/bc.js';
 import type { OfflineDataset } from '../agents/dataset.js';
 import { Iql, type OfflineBatch, prepareOfflineData } from '../agents/iql.js';
+import { trainOfflineAgent } from '../agents/offline_train.js';
 import { initBackend } from '../core/backend.js';
 import { ScheduledAdam, transposeRows } from '../core/nn.js';
 
@@ -174,5 +176,46 @@ describe('prepareOfflineData', () => {
     expect(Array.from(raw.rewards)).toEqual([1, 2, 3, 10]);
     expect(Array.from(raw.obs)).toEqual([0, 2, 4, 6]);
     expect(Array.from(raw.obsStd)).toEqual([1]);
+  });
+});
+
+describe('trainOfflineAgent: options a script may leave out or get wrong', () => {
+  const n = 4;
+  const ds = {
+    size: n,
+    obsDim: 1,
+    actDim: 1,
+    observations: f32([1, 2, 3, 4]),
+    actions: f32([0.1, 0.2, -0.3, 0.4]),
+    rewards: new Float64Array(n),
+    terminals: new Uint8Array(n).fill(1),
+    timeouts: new Uint8Array(n),
+    nextObservations: new Float32Array(n),
+    infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
+    meta: { horizon: 1 },
+    source: 'hand',
+    notes: [],
+  } as unknown as OfflineDataset;
+  const base = { algo: 'bc' as const, ds, rewards: new Float64Array(n), actLow: [-1], actHigh: [1], hidden: [4], updates: 2, batchSize: 2, seed: 0 };
+  const bad = (o: Record<string, unknown>) => trainOfflineAgent({ ...base, ...o } as unknown as Parameters<typeof trainOfflineAgent>[0]);
+
+  it('a missing or non-finite seed, a missing or bad hidden list and a missing action box are named before training', async () => {
+    // before: a missing seed trained from the seed "undefined"; the others were TypeErrors such as
+    // "Cannot read properties of undefined (reading 'length')" or "o.hidden is not iterable"
+    await expect(bad({ seed: undefined })).rejects.toThrow(new TypeError('trainOfflineAgent: option seed must be a finite number, got undefined'));
+    await expect(bad({ seed: Number.NaN })).rejects.toThrow(new RangeError('trainOfflineAgent: option seed must be a finite number, got NaN'));
+    await expect(bad({ hidden: undefined })).rejects.toThrow(new TypeError('trainOfflineAgent: option hidden (the hidden layer widths, e.g. [256, 256]) must be an array, got undefined'));
+    // BC used to say "DenseStack: bad layer sizes [1,0,1]"
+    await expect(bad({ hidden: [8, 0] })).rejects.toThrow(new RangeError('trainOfflineAgent: option hidden must hold whole numbers >= 1, got [8, 0]'));
+    await expect(bad({ algo: 'iql', hidden: [2.5] })).rejects.toThrow(new RangeError('trainOfflineAgent: option hidden must hold whole numbers >= 1, got [2.5]'));
+    await expect(bad({ actLow: undefined })).rejects.toThrow(
+      new TypeError("trainOfflineAgent: option actLow (the action box's bounds, one number per action value, e.g. env.spec.actLow) is required, got undefined"),
+    );
+    await expect(bad({ actHigh: null })).rejects.toThrow(
+      new TypeError("trainOfflineAgent: option actHigh (the action box's bounds, one number per action value, e.g. env.spec.actHigh) is required, got null"),
+    );
+    // the same options otherwise train (2 updates of BC)
+    const ok = await bad({});
+    expect(ok.actor.json.algo).toBe('bc');
   });
 });
