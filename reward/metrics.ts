@@ -31,6 +31,7 @@
  * Rewards are batch callbacks over state indices into the pool and actions:
  *   (sIdx: Int32Array [n], actions: Float32Array [n, actDim], nextIdx: Int32Array [n]) -> [n].
  */
+import { shownArg } from '../core/errors.js';
 import { pearson, spearman } from '../core/math.js';
 import type { Rng } from '../core/rng.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
@@ -70,6 +71,8 @@ export function preferenceAccuracy(pFirst: ArrayLike<number>, targets: ArrayLike
   let ties = 0;
   for (let i = 0; i < targets.length; i++) {
     const y = targets[i];
+    // A NaN target used to count as a "second" label, 2 as a "first" one.
+    if (!(y >= 0 && y <= 1)) throw new RangeError(`preferenceAccuracy: target ${i} is ${y}; targets are label probabilities probFirst in [0, 1]`);
     if (y === 0.5) {
       ties++;
       continue;
@@ -161,7 +164,13 @@ export interface EpicSamples {
 export function drawEpicSamples(opts: EpicOptions): EpicSamples {
   const { nStates, actDim, rng } = opts;
   if (!(Number.isInteger(nStates) && nStates > 0)) throw new RangeError(`EPIC: nStates must be a positive integer, got ${nStates}`);
-  const dist = opts.actions;
+  if (!(Number.isInteger(actDim) && actDim > 0)) throw new RangeError(`EPIC: actDim must be a positive integer, got ${shownArg(actDim)}`);
+  const dist = opts.actions as ActionDistribution | null | undefined;
+  if (typeof dist !== 'object' || dist === null || (dist.kind !== 'pool' && dist.kind !== 'uniform')) {
+    throw new TypeError(`EPIC: option actions must be { kind: 'pool', actions } or { kind: 'uniform', low, high }, got ${shownArg(dist)}`);
+  }
+  if (typeof rng !== 'object' || rng === null || typeof (rng as Partial<Rng>).int !== 'function') throw new TypeError(`EPIC: option rng (an Rng, e.g. new Rng(seed)) is required, got ${shownArg(rng)}`);
+  if (dist.kind === 'pool' && !(dist.actions.length > 0 && dist.actions.length % actDim === 0)) throw new RangeError(`EPIC: action pool of length ${dist.actions.length} is not [nA, ${actDim}]`);
   const samples = opts.samples ?? 256;
   if (samples === 'all') {
     if (dist.kind !== 'pool') throw new RangeError("EPIC: samples 'all' needs a finite action pool");
@@ -180,7 +189,6 @@ export function drawEpicSamples(opts: EpicOptions): EpicSamples {
   if (!(Number.isInteger(samples) && samples > 0)) throw new RangeError(`EPIC: samples must be a positive integer or 'all', got ${samples}`);
   const a = new Float32Array(samples * actDim);
   const nA = dist.kind === 'pool' ? dist.actions.length / actDim : 0;
-  if (dist.kind === 'pool' && !(Number.isInteger(nA) && nA > 0)) throw new RangeError(`EPIC: action pool of length ${dist.actions.length} is not [nA, ${actDim}]`);
   for (let j = 0; j < samples; j++) {
     if (dist.kind === 'pool') {
       const i = rng.int(nA);
@@ -240,10 +248,19 @@ export function canonicalRewards(
   smp: EpicSamples,
   opts: Pick<EpicOptions, 'gamma' | 'actDim' | 'nStates' | 'chunk'>,
 ): Float64Array {
-  const { gamma, actDim } = opts;
+  const { gamma, actDim, nStates } = opts;
   const chunk = opts.chunk ?? 65536;
+  // A missing gamma gave NaN canonical rewards (distance NaN), a chunk of 0 never returned.
+  if (typeof gamma !== 'number' || !(gamma >= 0 && gamma <= 1)) throw new RangeError(`EPIC: gamma must be a number in [0, 1], got ${shownArg(gamma)}`);
+  if (!(Number.isSafeInteger(chunk) && chunk >= 1)) throw new RangeError(`EPIC: chunk must be a whole number >= 1, got ${shownArg(chunk)}`);
   const n = tr.s.length;
   if (tr.next.length !== n || tr.a.length !== n * actDim) throw new RangeError('EPIC: transitions s, a, next have inconsistent lengths');
+  // A state index outside the pool reached the reward callbacks (or gave NaN with exact means).
+  for (let i = 0; i < n; i++) {
+    for (const [name, x] of [['s', tr.s[i]], ['next', tr.next[i]]] as const) {
+      if (!(x >= 0 && x < nStates)) throw new RangeError(`EPIC: transition ${i} has ${name} = ${x}, outside the pool of ${nStates} states (indices 0..${nStates - 1})`);
+    }
+  }
   // Unique states needing E[R(x, A, S')]: every pool state when exact, else those visited.
   const needed = smp.exact ? Int32Array.from({ length: opts.nStates }, (_, i) => i) : Int32Array.from(new Set([...tr.s, ...tr.next])).sort();
   const means = stateMeans(r, needed, smp, actDim, chunk);

@@ -87,3 +87,34 @@ describe('correlations and accuracy: NaN where undefined', () => {
     expect(preferenceAccuracy([Number.NaN, 0.9], [0.5, 1])).toEqual({ accuracy: 1, n: 1, ties: 1 });
   });
 });
+
+describe('bad options and inputs are refused, naming them', () => {
+  const tr = { s: Int32Array.of(0, 1), a: Float32Array.of(0, 1), next: Int32Array.of(1, 0) };
+  const rA: BatchReward = (_s, a) => Float64Array.from(a);
+  const opts = { nStates: 2, actDim: 1, gamma: 0.5, actions: { kind: 'pool' as const, actions: Float32Array.of(0, 1) }, samples: 4, rng: new Rng(0) };
+  const epic = (o: Record<string, unknown>, t = tr) => () => epicDistance(rA, rA, t, { ...opts, ...o } as unknown as Parameters<typeof epicDistance>[3]);
+
+  it('EPIC: gamma, chunk, rng, actions, actDim and state indices outside the pool', () => {
+    // before: a missing gamma gave distance NaN, gamma 2 a number, chunk 0 never returned, an index
+    // outside the pool reached the reward callbacks; a missing rng or actions was a TypeError inside
+    expect(epic({ gamma: undefined })).toThrow(new RangeError('EPIC: gamma must be a number in [0, 1], got undefined'));
+    expect(epic({ gamma: 2 })).toThrow(new RangeError('EPIC: gamma must be a number in [0, 1], got 2'));
+    expect(epic({ chunk: 0 })).toThrow(new RangeError('EPIC: chunk must be a whole number >= 1, got 0'));
+    expect(epic({ rng: undefined })).toThrow(new TypeError('EPIC: option rng (an Rng, e.g. new Rng(seed)) is required, got undefined'));
+    expect(epic({ actions: undefined })).toThrow(new TypeError("EPIC: option actions must be { kind: 'pool', actions } or { kind: 'uniform', low, high }, got undefined"));
+    expect(epic({ actDim: 0 })).toThrow(new RangeError('EPIC: actDim must be a positive integer, got 0'));
+    expect(epic({ actions: { kind: 'pool', actions: Float32Array.of(0, 1, 2) }, actDim: 2 }, { ...tr, a: Float32Array.of(0, 0, 1, 1) })).toThrow(
+      new RangeError('EPIC: action pool of length 3 is not [nA, 2]'),
+    );
+    expect(epic({ nStates: 1 })).toThrow(new RangeError('EPIC: transition 0 has next = 1, outside the pool of 1 states (indices 0..0)'));
+    // gamma 0 and 1 are allowed
+    expect(epic({ gamma: 1 })().distance).toBeCloseTo(0, 7);
+    expect(epic({ gamma: 0 })().distance).toBeCloseTo(0, 7);
+  });
+
+  it('preference accuracy: a target outside [0, 1] (NaN included) is refused, naming its index', () => {
+    // before: a NaN target counted as a "second" label, 2 as a "first" one
+    expect(() => preferenceAccuracy([0.7, 0.2], [1, Number.NaN])).toThrow(new RangeError('preferenceAccuracy: target 1 is NaN; targets are label probabilities probFirst in [0, 1]'));
+    expect(() => preferenceAccuracy([0.7], [2])).toThrow(new RangeError('preferenceAccuracy: target 0 is 2; targets are label probabilities probFirst in [0, 1]'));
+  });
+});
