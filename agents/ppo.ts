@@ -650,10 +650,27 @@ export function checkPpoCheckpoint(ck: unknown, source: string): asserts ck is P
   if (!obj(rng) || typeof rng.path !== 'string' || !Array.isArray(rng.s) || rng.s.length !== 4) bad('rng', 'expected {path, s: [4 numbers]}');
 }
 
+/**
+ * PPO_DEFAULTS with `partial` over them (a field given as undefined keeps its default), checked:
+ * a RangeError naming the first bad field. (numSteps 0 made every update loop forever, a missing
+ * or NaN gamma, lambda or learning rate trained on NaN.)
+ */
 export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
-  const c = { ...PPO_DEFAULTS, ...partial };
+  const c = { ...PPO_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as PpoConfig;
+  const bad = (k: keyof PpoConfig, what: string): never => {
+    const v = c[k];
+    throw new RangeError(`PpoConfig.${k} must be ${what}, got ${Array.isArray(v) ? `[${v.map(shownArg).join(', ')}]` : shownArg(v)}`);
+  };
   const batch = c.numEnvs * c.numSteps;
   if (!Number.isInteger(c.numEnvs) || c.numEnvs < 1) throw new RangeError(`numEnvs must be a positive integer, got ${c.numEnvs}`);
+  for (const k of ['totalSteps', 'numSteps', 'numMinibatches', 'updateEpochs'] as const) if (!(Number.isSafeInteger(c[k]) && c[k] >= 1)) bad(k, 'a whole number >= 1');
+  if (!(Number.isSafeInteger(c.workers) && c.workers >= 0)) bad('workers', 'a whole number >= 0');
+  for (const k of ['gamma', 'gaeLambda'] as const) if (!(typeof c[k] === 'number' && c[k] >= 0 && c[k] <= 1)) bad(k, 'a number in [0, 1]');
+  for (const k of ['lr', 'vfCoef'] as const) if (!(Number.isFinite(c[k]) && c[k] >= 0)) bad(k, 'a finite number >= 0');
+  for (const k of ['entCoef', 'initLogStd'] as const) if (!Number.isFinite(c[k])) bad(k, 'a finite number');
+  for (const k of ['clipCoef', 'maxGradNorm', 'clipObs', 'clipReward'] as const) if (!(typeof c[k] === 'number' && c[k] > 0)) bad(k, 'a number > 0');
+  if (c.targetKl !== null && !(typeof c.targetKl === 'number' && c.targetKl >= 0)) bad('targetKl', 'null or a number >= 0');
+  if (!Array.isArray(c.hidden) || !c.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) bad('hidden', 'a list of whole numbers >= 1');
   if (batch % c.numMinibatches !== 0) throw new RangeError(`the batch (numEnvs x numSteps = ${batch}) must divide into ${c.numMinibatches} minibatches`);
   return c;
 }

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Adam } from '../agents/mlp.js';
-import { PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate } from '../agents/ppo.js';
+import { PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../agents/ppo.js';
 import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../agents/ppo_math.js';
 import { Rng } from '../core/rng.js';
 
@@ -139,5 +139,24 @@ describe('target KL early stop (CleanRL: checked after each epoch, with the last
     steps.length = 0;
     ppoUpdate(pol, adam, new Rng(0), { ...c, targetKl: null }, { obsN: f32([1, 1]), actions: f32([1, 0]), logProbs: lp, values: f32([1, 1]) }, f32([1, -1]), f32([2, 0]));
     expect(steps).toHaveLength(4);
+  });
+});
+
+describe('resolvePpoConfig', () => {
+  it('refuses fields that would loop forever or train on NaN, naming the field; undefined keeps the default', () => {
+    // numSteps 0: an empty batch, and ppoUpdate's minibatch loop (start + 0 <= 0) never ended
+    expect(() => resolvePpoConfig({ numSteps: 0 })).toThrow(new RangeError('PpoConfig.numSteps must be a whole number >= 1, got 0'));
+    expect(() => resolvePpoConfig({ gamma: Number.NaN })).toThrow(new RangeError('PpoConfig.gamma must be a number in [0, 1], got NaN'));
+    expect(() => resolvePpoConfig({ gaeLambda: 1.5 })).toThrow(new RangeError('PpoConfig.gaeLambda must be a number in [0, 1], got 1.5'));
+    expect(() => resolvePpoConfig({ lr: -3e-4 })).toThrow(new RangeError('PpoConfig.lr must be a finite number >= 0, got -0.0003'));
+    expect(() => resolvePpoConfig({ clipCoef: 0 })).toThrow(new RangeError('PpoConfig.clipCoef must be a number > 0, got 0'));
+    expect(() => resolvePpoConfig({ maxGradNorm: -1 })).toThrow(new RangeError('PpoConfig.maxGradNorm must be a number > 0, got -1'));
+    expect(() => resolvePpoConfig({ targetKl: -0.01 })).toThrow(new RangeError('PpoConfig.targetKl must be null or a number >= 0, got -0.01'));
+    expect(() => resolvePpoConfig({ hidden: [64, 0] })).toThrow(new RangeError('PpoConfig.hidden must be a list of whole numbers >= 1, got [64, 0]'));
+    expect(() => resolvePpoConfig({ workers: -1 })).toThrow(new RangeError('PpoConfig.workers must be a whole number >= 0, got -1'));
+    // a field given as undefined (e.g. an optional setting passed through) keeps its default; it
+    // used to override it with undefined (a NaN learning rate)
+    const c = resolvePpoConfig({ lr: undefined, gamma: undefined, numSteps: 64 });
+    expect([c.lr, c.gamma, c.numSteps]).toEqual([3e-4, 0.99, 64]);
   });
 });
