@@ -141,6 +141,19 @@ export function resolveIqlConfig(partial: Partial<IqlConfig> = {}): IqlConfig {
   if (!(c.expectile > 0 && c.expectile < 1)) throw new RangeError(`IqlConfig.expectile must be in (0, 1), got ${c.expectile}`);
   if (!(c.targetRate > 0 && c.targetRate <= 1)) throw new RangeError(`IqlConfig.targetRate must be in (0, 1], got ${c.targetRate}`);
   if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${shownValue(c.hidden)}`);
+  // A NaN discount, temperature or learning rate trained on NaN without a word; a negative beta
+  // weights the worst actions most.
+  const bad = (k: keyof IqlConfig, what: string): never => {
+    throw new RangeError(`IqlConfig.${k} must be ${what}, got ${shownValue(c[k])}`);
+  };
+  if (!(typeof c.discount === 'number' && c.discount >= 0 && c.discount <= 1)) bad('discount', 'a number in [0, 1]');
+  for (const k of ['beta', 'actorLr', 'qLr', 'vLr', 'obsStdEps'] as const) if (!(Number.isFinite(c[k]) && c[k] >= 0)) bad(k, 'a finite number >= 0');
+  if (!(typeof c.maxWeight === 'number' && c.maxWeight > 0)) bad('maxWeight', 'a number > 0');
+  if (!(Number.isFinite(c.logStdMin) && Number.isFinite(c.logStdMax) && c.logStdMin < c.logStdMax)) bad('logStdMin', `a finite number below logStdMax (${shownValue(c.logStdMax)})`);
+  if (c.actor !== 'gaussian' && c.actor !== 'deterministic') bad('actor', "'gaussian' or 'deterministic'");
+  if (c.rewardScaling !== 'locomotion' && c.rewardScaling !== 'none') bad('rewardScaling', "'locomotion' or 'none'");
+  if (c.rewardScaleSteps !== null && !(typeof c.rewardScaleSteps === 'number' && c.rewardScaleSteps > 0 && Number.isFinite(c.rewardScaleSteps))) bad('rewardScaleSteps', 'null or a finite number > 0');
+  if (!Number.isFinite(c.seed)) bad('seed', 'a finite number');
   return c;
 }
 

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bc } from '../agents/bc.js';
 import type { OfflineDataset } from '../agents/dataset.js';
-import { Iql, type OfflineBatch, prepareOfflineData } from '../agents/iql.js';
+import { Iql, type OfflineBatch, prepareOfflineData, resolveIqlConfig } from '../agents/iql.js';
 import { trainOfflineAgent } from '../agents/offline_train.js';
 import { initBackend } from '../core/backend.js';
 import { ScheduledAdam, transposeRows } from '../core/nn.js';
@@ -217,5 +217,22 @@ describe('trainOfflineAgent: options a script may leave out or get wrong', () =>
     // the same options otherwise train (2 updates of BC)
     const ok = await bad({});
     expect(ok.actor.json.algo).toBe('bc');
+  });
+});
+
+describe('resolveIqlConfig', () => {
+  it('refuses a NaN or out-of-range discount, temperature, learning rate, weight clip or log-std range, naming the field', () => {
+    // before: each was accepted and trained on NaN targets or weights (or, for beta < 0, imitated the worst actions most)
+    expect(() => resolveIqlConfig({ discount: Number.NaN })).toThrow(new RangeError('IqlConfig.discount must be a number in [0, 1], got NaN'));
+    expect(() => resolveIqlConfig({ discount: 1.01 })).toThrow(new RangeError('IqlConfig.discount must be a number in [0, 1], got 1.01'));
+    expect(() => resolveIqlConfig({ beta: -3 })).toThrow(new RangeError('IqlConfig.beta must be a finite number >= 0, got -3'));
+    expect(() => resolveIqlConfig({ actorLr: Number.POSITIVE_INFINITY })).toThrow(new RangeError('IqlConfig.actorLr must be a finite number >= 0, got Infinity'));
+    expect(() => resolveIqlConfig({ maxWeight: 0 })).toThrow(new RangeError('IqlConfig.maxWeight must be a number > 0, got 0'));
+    expect(() => resolveIqlConfig({ logStdMin: 3 })).toThrow(new RangeError('IqlConfig.logStdMin must be a finite number below logStdMax (2), got 3'));
+    expect(() => resolveIqlConfig({ rewardScaleSteps: 0 })).toThrow(new RangeError('IqlConfig.rewardScaleSteps must be null or a finite number > 0, got 0'));
+    expect(() => resolveIqlConfig({ actor: 'beta' as never })).toThrow(new RangeError('IqlConfig.actor must be \'gaussian\' or \'deterministic\', got "beta"'));
+    // the edges of the ranges are fine: discount 0 and 1, beta 0 (plain behaviour cloning)
+    expect(resolveIqlConfig({ discount: 1, beta: 0 }).beta).toBe(0);
+    expect(resolveIqlConfig({ discount: 0 }).discount).toBe(0);
   });
 });
