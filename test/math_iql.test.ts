@@ -236,3 +236,33 @@ describe('resolveIqlConfig', () => {
     expect(resolveIqlConfig({ discount: 0 }).discount).toBe(0);
   });
 });
+
+describe('Bc config', () => {
+  it('refuses an unknown loss (it trained the Gaussian NLL), a NaN learning rate and bad hidden widths', () => {
+    expect(() => new Bc(1, 1, [-1], [1], { loss: 'l1' as never })).toThrow(new RangeError('BcConfig.loss must be \'mse\' or \'nll\', got "l1"'));
+    expect(() => new Bc(1, 1, [-1], [1], { lr: Number.NaN })).toThrow(new RangeError('BcConfig.lr must be a finite number >= 0, got NaN'));
+    expect(() => new Bc(1, 1, [-1], [1], { hidden: [4, 0] })).toThrow(new RangeError('BcConfig.hidden must be positive integers, got [4,0]'));
+  });
+
+  it('trainOfflineAgent passes bcLoss through: an unknown name is refused before training', async () => {
+    const n = 2;
+    const ds = {
+      size: n,
+      obsDim: 1,
+      actDim: 1,
+      observations: f32([1, 2]),
+      actions: f32([0.1, 0.2]),
+      rewards: new Float64Array(n),
+      terminals: Uint8Array.of(1, 1),
+      timeouts: new Uint8Array(n),
+      nextObservations: new Float32Array(n),
+      infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
+      meta: { horizon: 1 },
+      source: 'hand',
+      notes: [],
+    } as unknown as OfflineDataset;
+    await expect(
+      trainOfflineAgent({ algo: 'bc', ds, rewards: new Float64Array(n), actLow: [-1], actHigh: [1], hidden: [4], updates: 1, batchSize: 2, seed: 0, bcLoss: 'huber' as never }),
+    ).rejects.toThrow(new RangeError('BcConfig.loss must be \'mse\' or \'nll\', got "huber"'));
+  });
+});
