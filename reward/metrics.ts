@@ -171,6 +171,14 @@ export function drawEpicSamples(opts: EpicOptions): EpicSamples {
   }
   if (typeof rng !== 'object' || rng === null || typeof (rng as Partial<Rng>).int !== 'function') throw new TypeError(`EPIC: option rng (an Rng, e.g. new Rng(seed)) is required, got ${shownArg(rng)}`);
   if (dist.kind === 'pool' && !(dist.actions.length > 0 && dist.actions.length % actDim === 0)) throw new RangeError(`EPIC: action pool of length ${dist.actions.length} is not [nA, ${actDim}]`);
+  if (dist.kind === 'uniform') {
+    // An unbounded box drew NaN actions (rng.range(-Infinity, Infinity)).
+    for (let d = 0; d < actDim; d++) {
+      const lo = dist.low?.[d];
+      const hi = dist.high?.[d];
+      if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new RangeError(`EPIC: uniform actions need a finite box; dimension ${d} has bounds [${lo}, ${hi}]`);
+    }
+  }
   const samples = opts.samples ?? 256;
   if (samples === 'all') {
     if (dist.kind !== 'pool') throw new RangeError("EPIC: samples 'all' needs a finite action pool");

@@ -94,7 +94,7 @@ describe('bad options and inputs are refused, naming them', () => {
   const opts = { nStates: 2, actDim: 1, gamma: 0.5, actions: { kind: 'pool' as const, actions: Float32Array.of(0, 1) }, samples: 4, rng: new Rng(0) };
   const epic = (o: Record<string, unknown>, t = tr) => () => epicDistance(rA, rA, t, { ...opts, ...o } as unknown as Parameters<typeof epicDistance>[3]);
 
-  it('EPIC: gamma, chunk, rng, actions, actDim and state indices outside the pool', () => {
+  it('EPIC: gamma, chunk, rng, actions (an unbounded uniform box included), actDim and state indices outside the pool', () => {
     // before: a missing gamma gave distance NaN, gamma 2 a number, chunk 0 never returned, an index
     // outside the pool reached the reward callbacks; a missing rng or actions was a TypeError inside
     expect(epic({ gamma: undefined })).toThrow(new RangeError('EPIC: gamma must be a number in [0, 1], got undefined'));
@@ -106,6 +106,7 @@ describe('bad options and inputs are refused, naming them', () => {
     expect(epic({ actions: { kind: 'pool', actions: Float32Array.of(0, 1, 2) }, actDim: 2 }, { ...tr, a: Float32Array.of(0, 0, 1, 1) })).toThrow(
       new RangeError('EPIC: action pool of length 3 is not [nA, 2]'),
     );
+    expect(epic({ actions: { kind: 'uniform', low: [-Infinity], high: [1] } })).toThrow(new RangeError('EPIC: uniform actions need a finite box; dimension 0 has bounds [-Infinity, 1]'));
     expect(epic({ nStates: 1 })).toThrow(new RangeError('EPIC: transition 0 has next = 1, outside the pool of 1 states (indices 0..0)'));
     // gamma 0 and 1 are allowed
     expect(epic({ gamma: 1 })().distance).toBeCloseTo(0, 7);
