@@ -535,6 +535,16 @@ export class ActorSnapshot {
     for (const k of ['obsDim', 'actDim', 'hidden', 'weights', 'obsMean', 'obsStd', 'actLow', 'actHigh'] as const) {
       if (j[k] === undefined) throw new InputError(source, `missing field "${k}"`, k);
     }
+    // A normalisation or box of another size gave NaN actions without a word (undefined entries).
+    for (const [k, n] of [['obsMean', j.obsDim], ['obsStd', j.obsDim], ['actLow', j.actDim], ['actHigh', j.actDim]] as const) {
+      const v = j[k] as unknown;
+      const finite = Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+      if (!Array.isArray(v) || v.length !== n || !finite) {
+        const found = Array.isArray(v) ? `${v.length} value${v.length === 1 ? '' : 's'}${finite ? '' : ', not all finite numbers'}` : shownValue(v);
+        throw new InputError(source, `expected ${n} finite number${n === 1 ? '' : 's'} (one per ${k.startsWith('obs') ? 'observation' : 'action'} value), found ${found}`, k);
+      }
+    }
+    if (!j.obsStd.every((x) => x > 0)) throw new InputError(source, `expected positive numbers (a std plus eps), found ${shownValue(j.obsStd)}`, 'obsStd');
     const sizes = [j.obsDim, ...j.hidden, j.actDim];
     if (j.weights.length !== 2 * (sizes.length - 1)) throw new InputError(source, `lists ${j.weights.length} weight arrays, the sizes imply ${2 * (sizes.length - 1)}`, 'weights');
     const layers = [];

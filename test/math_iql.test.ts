@@ -10,9 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bc } from '../agents/bc.js';
 import type { OfflineDataset } from '../agents/dataset.js';
-import { Iql, type OfflineBatch, prepareOfflineData, resolveIqlConfig } from '../agents/iql.js';
+import { ActorSnapshot, Iql, type OfflineBatch, prepareOfflineData, resolveIqlConfig } from '../agents/iql.js';
 import { trainOfflineAgent } from '../agents/offline_train.js';
 import { initBackend } from '../core/backend.js';
+import { InputError } from '../core/errors.js';
 import { ScheduledAdam, transposeRows } from '../core/nn.js';
 
 beforeAll(async () => {
@@ -264,5 +265,23 @@ describe('Bc config', () => {
     await expect(
       trainOfflineAgent({ algo: 'bc', ds, rewards: new Float64Array(n), actLow: [-1], actHigh: [1], hidden: [4], updates: 1, batchSize: 2, seed: 0, bcLoss: 'huber' as never }),
     ).rejects.toThrow(new RangeError('BcConfig.loss must be \'mse\' or \'nll\', got "huber"'));
+  });
+});
+
+describe('ActorSnapshot.fromJSON', () => {
+  it('refuses an observation normalisation or action box of another size (it acted with NaN), naming the field', () => {
+    const bc = new Bc(2, 1, [-1], [1], { hidden: [3], updates: 1 });
+    try {
+      const good = bc.actor.toJSON('bc');
+      expect(ActorSnapshot.fromJSON(good).act([0.5, -0.5])).toHaveLength(1);
+      expect(() => ActorSnapshot.fromJSON({ ...good, obsMean: [0] }, 'a.json')).toThrow(new InputError('a.json', 'expected 2 finite numbers (one per observation value), found 1 value', 'obsMean'));
+      expect(() => ActorSnapshot.fromJSON({ ...good, obsStd: [1, 0] }, 'a.json')).toThrow(new InputError('a.json', 'expected positive numbers (a std plus eps), found [1,0]', 'obsStd'));
+      expect(() => ActorSnapshot.fromJSON({ ...good, actHigh: [1, 1] }, 'a.json')).toThrow(new InputError('a.json', 'expected 1 finite number (one per action value), found 2 values', 'actHigh'));
+      expect(() => ActorSnapshot.fromJSON({ ...good, actLow: [null as unknown as number] }, 'a.json')).toThrow(
+        new InputError('a.json', 'expected 1 finite number (one per action value), found 1 value, not all finite numbers', 'actLow'),
+      );
+    } finally {
+      bc.dispose();
+    }
   });
 });
