@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, shownArg, UsageError } from '../core/errors.js';
+import { InputError, shownArg, shownValue, UsageError } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -200,11 +200,43 @@ export class PpoPolicy {
     return { obsDim: this.obsDim, actDim: this.actDim, hidden: [...this.hidden], clipObs: this.obsNorm.clip, theta: f32ToBase64(this.theta), obsNorm: this.obsNorm.toJSON() };
   }
 
-  static fromJSON(j: PolicyJson, source = 'policy'): PpoPolicy {
+  /**
+   * A policy from its saved form, read from `source` (fields inside it named with `prefix`, e.g.
+   * "policy." in a checkpoint). Every part is checked first: a damaged one is an InputError naming
+   * the file and field. (Parameters of another count or an odd byte length were a bare RangeError
+   * such as "offset is out of bounds"; observation statistics of another size a RangeError
+   * without the file; a negative or non-finite variance acted with NaN.)
+   */
+  static fromJSON(j: PolicyJson, source = 'policy', prefix = ''): PpoPolicy {
+    const bad = (field: string, what: string): never => {
+      throw new InputError(source, what, prefix + field);
+    };
     for (const key of ['obsDim', 'actDim', 'hidden', 'theta', 'obsNorm'] as const) {
-      if (j[key] === undefined) throw new InputError(source, `missing field "${key}"`, key);
+      if (j[key] === undefined) bad(key, `missing field "${key}"`);
     }
-    const p = new PpoPolicy(j.obsDim, j.actDim, j.hidden, j.clipObs ?? 10, base64ToF32(j.theta));
+    const whole = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+    for (const key of ['obsDim', 'actDim'] as const) if (!whole(j[key])) bad(key, `expected a whole number >= 1, found ${shownValue(j[key])}`);
+    if (!Array.isArray(j.hidden) || !j.hidden.every(whole)) bad('hidden', `expected a list of whole numbers >= 1, found ${shownValue(j.hidden)}`);
+    const clipObs = j.clipObs ?? 10;
+    if (!(typeof clipObs === 'number' && clipObs > 0)) bad('clipObs', `expected a number > 0, found ${shownValue(clipObs)}`);
+    const theta = ((): Float32Array => {
+      try {
+        return base64ToF32(j.theta);
+      } catch (e) {
+        return bad('theta', `not base64 float32 values (${(e as Error).message})`);
+      }
+    })();
+    const expected = new Mlp([j.obsDim, ...j.hidden, j.actDim]).numParams + j.actDim + new Mlp([j.obsDim, ...j.hidden, 1]).numParams;
+    if (theta.length !== expected) bad('theta', `holds ${theta.length} parameters; obsDim ${j.obsDim}, actDim ${j.actDim} and hidden [${j.hidden.join(', ')}] take ${expected}`);
+    const o = j.obsNorm as Partial<PolicyJson['obsNorm']> | null;
+    if (typeof o !== 'object' || o === null) bad('obsNorm', `expected {mean, var, count}, found ${shownValue(o)}`);
+    for (const k of ['mean', 'var'] as const) {
+      const v = (o as Record<string, unknown>)[k];
+      const ok = Array.isArray(v) && v.length === j.obsDim && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (k === 'mean' || x >= 0));
+      if (!ok) bad(`obsNorm.${k}`, `expected ${j.obsDim} finite numbers${k === 'var' ? ' >= 0' : ''} (one per observation value), found ${Array.isArray(v) && v.length !== j.obsDim ? `${v.length} values` : shownValue(v)}`);
+    }
+    if (!(typeof o?.count === 'number' && o.count > 0 && Number.isFinite(o.count))) bad('obsNorm.count', `expected a finite number > 0, found ${shownValue(o?.count)}`);
+    const p = new PpoPolicy(j.obsDim, j.actDim, j.hidden, clipObs, theta);
     p.obsNorm.load(j.obsNorm);
     return p;
   }
@@ -577,7 +609,7 @@ export class PpoTrainer {
    */
   restore(ck: PpoCheckpoint, source = 'checkpoint'): void {
     checkPpoCheckpoint(ck, source);
-    const p = PpoPolicy.fromJSON(ck.policy, source);
+    const p = PpoPolicy.fromJSON(ck.policy, source, 'policy.');
     if (p.theta.length !== this.policy.theta.length) throw new InputError(source, 'the saved policy does not match this env and network size', 'policy');
     const part = <T>(field: string, read: () => T): T => {
       try {
@@ -736,7 +768,7 @@ export function expertValueFunction(
 ): { value(obs: Float32Array): number; gamma: number; scale: number } {
   const { file, json: ck } = readSavedJson<PpoCheckpoint>(checkpointPath, 'checkpoint.json', 'PPO checkpoint');
   if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(file, `not a PPO checkpoint (format ${JSON.stringify(ck.format)})`, 'format');
-  const policy = PpoPolicy.fromJSON(ck.policy, file);
+  const policy = PpoPolicy.fromJSON(ck.policy, file, 'policy.');
   if (expect) {
     const flag = expect.flag ?? '--expert';
     const given = expect.given ?? checkpointPath;

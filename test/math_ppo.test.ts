@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Adam } from '../agents/mlp.js';
 import { PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../agents/ppo.js';
 import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../agents/ppo_math.js';
+import { InputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 const f32 = (x: number[]) => Float32Array.from(x);
@@ -158,5 +159,30 @@ describe('resolvePpoConfig', () => {
     // used to override it with undefined (a NaN learning rate)
     const c = resolvePpoConfig({ lr: undefined, gamma: undefined, numSteps: 64 });
     expect([c.lr, c.gamma, c.numSteps]).toEqual([3e-4, 0.99, 64]);
+  });
+});
+
+describe('PpoPolicy.fromJSON of a damaged policy', () => {
+  it('names the file and field: parameters of another count or byte length, observation statistics of another size or a negative variance', () => {
+    const pol = new PpoPolicy(2, 1, [3]);
+    pol.init(new Rng(0));
+    const good = pol.toJSON();
+    // [2, 3, 1] actor (9 + 4 = 13), 1 log-std, [2, 3, 1] critic (13): 27 parameters
+    expect(PpoPolicy.fromJSON(good).theta).toHaveLength(27);
+    const short = Buffer.from(new Float32Array(26).buffer).toString('base64');
+    // before: "PpoPolicy: expected 27 parameters, got 26" without the file; an odd byte length "offset is out of bounds"
+    expect(() => PpoPolicy.fromJSON({ ...good, theta: short }, 'p.json')).toThrow(new InputError('p.json', 'holds 26 parameters; obsDim 2, actDim 1 and hidden [3] take 27', 'theta'));
+    expect(() => PpoPolicy.fromJSON({ ...good, theta: 'AAAAAAAA' }, 'p.json')).toThrow(/^p\.json \(theta\): not base64 float32 values \(/);
+    // before: "ObsNormalizer: saved statistics have 1 dims, expected 2" without the file
+    expect(() => PpoPolicy.fromJSON({ ...good, obsNorm: { ...good.obsNorm, mean: [0] } }, 'p.json')).toThrow(
+      new InputError('p.json', 'expected 2 finite numbers (one per observation value), found 1 values', 'obsNorm.mean'),
+    );
+    // before: accepted, and the policy acted with NaN (sqrt of a negative variance)
+    expect(() => PpoPolicy.fromJSON({ ...good, obsNorm: { ...good.obsNorm, var: [1, -1] } }, 'p.json')).toThrow(
+      new InputError('p.json', 'expected 2 finite numbers >= 0 (one per observation value), found [1,-1]', 'obsNorm.var'),
+    );
+    expect(() => PpoPolicy.fromJSON({ ...good, hidden: [0] }, 'p.json')).toThrow(new InputError('p.json', 'expected a list of whole numbers >= 1, found [0]', 'hidden'));
+    // inside a checkpoint the fields are named under policy.
+    expect(() => PpoPolicy.fromJSON({ ...good, obsDim: 0 }, 'checkpoint.json', 'policy.')).toThrow(new InputError('checkpoint.json', 'expected a whole number >= 1, found 0', 'policy.obsDim'));
   });
 });
