@@ -781,7 +781,21 @@ export function expertValueFunction(
       throw new UsageError(`${flag}: the critic in ${given} takes ${policy.obsDim} observation values; env "${expect.spec.id}" has ${expect.spec.obsDim}: the expert's critic must come from the same env`);
     }
   }
-  const scale = ck.config.normReward ? Math.sqrt(ck.rewardScaler.rms.var[0] + 1e-8) : 1;
+  // A damaged config or reward scaler gave a TypeError, or NaN values (a negative variance).
+  const config = ck.config as Partial<PpoConfig> | undefined;
+  if (typeof config !== 'object' || config === null || typeof config.gamma !== 'number' || !(config.gamma >= 0 && config.gamma <= 1)) {
+    throw new InputError(file, 'damaged checkpoint: expected a config with a discount gamma in [0, 1]', 'config');
+  }
+  let scale = 1;
+  if (config.normReward) {
+    try {
+      const scaler = new RewardScaler(1, config.gamma);
+      scaler.load(ck.rewardScaler);
+      scale = Math.sqrt(scaler.rms.var[0] + 1e-8);
+    } catch (e) {
+      throw new InputError(file, `damaged checkpoint: ${(e as Error).message}`, 'rewardScaler');
+    }
+  }
   const buf = new Float32Array(policy.obsDim);
   return {
     gamma: ck.config.gamma,

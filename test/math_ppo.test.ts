@@ -5,9 +5,13 @@
  * (lambda < 1), the Gaussian log-density over several dimensions and rows, and
  * advantage normalisation of a minibatch prefix; and where ppoUpdate checks the target KL.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Adam } from '../agents/mlp.js';
-import { PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../agents/ppo.js';
+import { ObsNormalizer, RewardScaler } from '../agents/normalize.js';
+import { expertValueFunction, PPO_DEFAULTS, type PpoConfig, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../agents/ppo.js';
 import { bootstrapTruncated, clippedSurrogate, gae, gaussianEntropy, gaussianLogProb, normalizeInPlace, valueLoss } from '../agents/ppo_math.js';
 import { InputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -184,5 +188,50 @@ describe('PpoPolicy.fromJSON of a damaged policy', () => {
     expect(() => PpoPolicy.fromJSON({ ...good, hidden: [0] }, 'p.json')).toThrow(new InputError('p.json', 'expected a list of whole numbers >= 1, found [0]', 'hidden'));
     // inside a checkpoint the fields are named under policy.
     expect(() => PpoPolicy.fromJSON({ ...good, obsDim: 0 }, 'checkpoint.json', 'policy.')).toThrow(new InputError('checkpoint.json', 'expected a whole number >= 1, found 0', 'policy.obsDim'));
+  });
+});
+
+describe('saved normalisation statistics', () => {
+  it('RewardScaler and ObsNormalizer refuse a negative or non-finite variance, a bad count and returns that are not finite numbers', () => {
+    // before: loaded, and a resumed run scaled every reward by 1 / sqrt(-1) = NaN
+    const good = { rms: { mean: [0.5], var: [4], count: 10 }, returns: [1, 2] };
+    const s = new RewardScaler(2);
+    s.load(good);
+    expect([s.rms.var[0], s.rms.count]).toEqual([4, 10]);
+    expect(() => new RewardScaler(2).load({ ...good, rms: { ...good.rms, var: [-1] } })).toThrow(new RangeError('RewardScaler: saved variances must be 1 finite numbers >= 0'));
+    expect(() => new RewardScaler(2).load({ ...good, rms: { ...good.rms, count: 0 } })).toThrow(new RangeError('RewardScaler: the saved count must be a finite number > 0, got 0'));
+    expect(() => new RewardScaler(2).load({ ...good, returns: [1, Number.NaN] })).toThrow(new RangeError('RewardScaler: saved returns must be finite numbers'));
+    expect(() => new ObsNormalizer(2).load({ mean: [0, 0], var: [1, Number.NaN], count: 3 })).toThrow(new RangeError('ObsNormalizer: saved variances must be 2 finite numbers >= 0'));
+    expect(() => new ObsNormalizer(2).load({ mean: [0, 0], var: [1, 1], count: -3 })).toThrow(new RangeError('ObsNormalizer: the saved count must be a finite number > 0, got -3'));
+  });
+});
+
+describe('expertValueFunction of a hand-written checkpoint', () => {
+  it('multiplies the critic by sqrt(var(G) + 1e-8) of the run\'s reward scaler; a damaged scaler or config names the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-math-expert-'));
+    try {
+      // linear critic V(x) = 0.5 x + 1 on a 1-d observation (no hidden layers), statistics mean 0, var 1
+      const pol = new PpoPolicy(1, 1, [], 10, Float32Array.from([0, 0, 0, 0.5, 1]));
+      pol.obsNorm.load({ mean: [0], var: [1], count: 5 });
+      const write = (o: Record<string, unknown>) => {
+        const file = join(dir, 'checkpoint.json');
+        writeFileSync(file, JSON.stringify({ format: 'prefrl-ppo-checkpoint-v1', config: { gamma: 0.9, normReward: true }, env: { id: 'toy-reach' }, policy: pol.toJSON(), rewardScaler: { rms: { mean: [0], var: [4], count: 9 }, returns: [0] }, ...o }));
+        return file;
+      };
+      // x = 2: z = 2 / sqrt(1 + 1e-8) = 2 (float32); V = 0.5 * 2 + 1 = 2; scale sqrt(4 + 1e-8) = 2 -> 4
+      const v = expertValueFunction(write({}));
+      expect(v.gamma).toBe(0.9);
+      expect(v.scale).toBeCloseTo(2, 8);
+      expect(v.value(Float32Array.from([2]))).toBeCloseTo(4, 5);
+      // without reward normalisation the critic is in reward units already
+      expect(expertValueFunction(write({ config: { gamma: 0.9, normReward: false } })).value(Float32Array.from([2]))).toBeCloseTo(2, 5);
+      // before: a negative variance gave scale NaN (every value NaN); no config a TypeError
+      const bad = write({ rewardScaler: { rms: { mean: [0], var: [-4], count: 9 }, returns: [0] } });
+      expect(() => expertValueFunction(bad)).toThrow(new InputError(bad, 'damaged checkpoint: RewardScaler: saved variances must be 1 finite numbers >= 0', 'rewardScaler'));
+      const noConfig = write({ config: undefined });
+      expect(() => expertValueFunction(noConfig)).toThrow(new InputError(noConfig, 'damaged checkpoint: expected a config with a discount gamma in [0, 1]', 'config'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
