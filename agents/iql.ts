@@ -808,6 +808,13 @@ export const YIELD_EVERY_UPDATES = 100;
  * updates and their order are the same as in one synchronous loop.
  */
 export async function trainOffline(o: TrainOfflineOptions): Promise<TrainOfflineResult> {
+  // Equal references gave a score of +-Infinity (null in JSON) at every evaluation, after training.
+  if (o.refReturns) {
+    const { random, expert } = o.refReturns;
+    if (!(Number.isFinite(random) && Number.isFinite(expert) && expert !== random)) {
+      throw new RangeError(`trainOffline: refReturns must be two different finite returns (the normalised score divides by expert - random), got random ${random} and expert ${expert}`);
+    }
+  }
   const clock = o.clock ?? systemClock;
   const { learner } = o;
   learner.actor.obsMean = o.data.obsMean;

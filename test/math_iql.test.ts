@@ -285,3 +285,31 @@ describe('ActorSnapshot.fromJSON', () => {
     }
   });
 });
+
+describe('normalised score references', () => {
+  it('equal or non-finite reference returns are refused before training (every score was +-Infinity, null in JSON)', async () => {
+    const n = 2;
+    const ds = {
+      size: n,
+      obsDim: 1,
+      actDim: 1,
+      observations: f32([1, 2]),
+      actions: f32([0.1, 0.2]),
+      rewards: Float64Array.of(1, 2),
+      terminals: Uint8Array.of(1, 1),
+      timeouts: new Uint8Array(n),
+      nextObservations: new Float32Array(n),
+      infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
+      meta: { horizon: 1 },
+      source: 'hand',
+      notes: [],
+    } as unknown as OfflineDataset;
+    let updates = 0;
+    const opts = { algo: 'bc' as const, ds, rewards: ds.rewards, actLow: [-1], actHigh: [1], hidden: [4], updates: 2, batchSize: 2, seed: 0, onUpdate: () => updates++ };
+    await expect(trainOfflineAgent({ ...opts, refReturns: { random: 5, expert: 5 } })).rejects.toThrow(
+      new RangeError('trainOffline: refReturns must be two different finite returns (the normalised score divides by expert - random), got random 5 and expert 5'),
+    );
+    await expect(trainOfflineAgent({ ...opts, refReturns: { random: Number.NaN, expert: 5 } })).rejects.toThrow(/got random NaN and expert 5$/);
+    expect(updates).toBe(0);
+  });
+});
