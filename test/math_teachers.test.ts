@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
-import { kCenterGreedy, normalizeColumns } from '../reward/query.js';
+import { kCenterGreedy, normalizeColumns, topK } from '../reward/query.js';
 import { SyntheticTeacher } from '../reward/teachers/synthetic.js';
 import type { Pair, Segment } from '../reward/types.js';
 import { handSegment } from './helpers/segments.js';
@@ -67,5 +67,17 @@ describe('k-center feature scaling', () => {
     const z = raw.slice();
     normalizeColumns(z, 2);
     expect(Array.from(kCenterGreedy(z, 2, 1, { among: [1, 2, 3], centres: [0], rng: new Rng(0) }))).toEqual([2]);
+  });
+});
+
+describe('topK with NaN scores', () => {
+  it('ranks NaN below every number (an ensemble that output NaN must not win the query), ties to the lower index', () => {
+    // before: the comparator returned NaN, and [0.3, NaN, 0.9, NaN, 0.1] gave [0, 1, 2]
+    expect(Array.from(topK([0.3, Number.NaN, 0.9, Number.NaN, 0.1], 3))).toEqual([2, 0, 4]);
+    expect(Array.from(topK([Number.NaN, 0.2, 0.5], 2))).toEqual([2, 1]);
+    // all NaN: index order
+    expect(Array.from(topK([Number.NaN, Number.NaN], 2))).toEqual([0, 1]);
+    // +-Infinity are ordinary scores
+    expect(Array.from(topK([Number.NEGATIVE_INFINITY, Number.NaN, Number.POSITIVE_INFINITY, 0], 4))).toEqual([2, 3, 0, 1]);
   });
 });
