@@ -5,13 +5,17 @@
  * algorithms/offline/any_percent_bc.py (deterministic actor, squared error, Adam 3e-4, batch
  * 256, state normalisation) at 100% of the data.
  *
- *   loss 'mse': mean over the batch of |mu(s) - a|^2 (summed over action dimensions)
+ *   loss 'mse': mean over the batch of |mu(s) - a|^2 (summed over action dimensions; CORL's
+ *               F.mse_loss also averages over the action dimensions, so its logged loss is this
+ *               one / actDim; Adam's steps are the same, as Adam ignores a constant loss scale
+ *               up to its eps)
  *   loss 'nll': mean of -log N(a; mu(s), exp(logStd)^2) with a state-independent log-std, i.e.
  *               IQL's actor loss with every advantage weight equal to 1
  * Evaluation acts with the mean, like IQL. Rewards are not used.
  */
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
+import { shownValue } from '../core/errors.js';
 import type { Metrics } from '../core/log.js';
 import { ScheduledAdam } from '../core/nn.js';
 import { Rng } from '../core/rng.js';
@@ -60,6 +64,11 @@ export class Bc implements OfflineLearner {
     warnWithoutBackend('BC');
     const c: BcConfig = { ...BC_DEFAULTS, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) };
     if (!Number.isInteger(c.updates) || c.updates < 1) throw new RangeError(`BcConfig.updates must be a positive integer, got ${c.updates}`);
+    // Any loss name but 'mse' used to train the Gaussian NLL; a NaN learning rate trained on NaN.
+    if (c.loss !== 'mse' && c.loss !== 'nll') throw new RangeError(`BcConfig.loss must be 'mse' or 'nll', got ${shownValue(c.loss)}`);
+    if (!(Number.isFinite(c.lr) && c.lr >= 0)) throw new RangeError(`BcConfig.lr must be a finite number >= 0, got ${shownValue(c.lr)}`);
+    if (!(Number.isFinite(c.obsStdEps) && c.obsStdEps >= 0)) throw new RangeError(`BcConfig.obsStdEps must be a finite number >= 0, got ${shownValue(c.obsStdEps)}`);
+    if (!(Array.isArray(c.hidden) && c.hidden.every((h) => Number.isInteger(h) && h > 0))) throw new RangeError(`BcConfig.hidden must be positive integers, got ${shownValue(c.hidden)}`);
     this.config = c;
     this.actor = new Actor({ obsDim, actDim, hidden: c.hidden, kind: c.loss === 'mse' ? 'deterministic' : 'gaussian', actLow, actHigh }, new Rng(c.seed).fork('bc-init'));
     this.opt = new ScheduledAdam(c.lr);

@@ -141,6 +141,19 @@ export function resolveIqlConfig(partial: Partial<IqlConfig> = {}): IqlConfig {
   if (!(c.expectile > 0 && c.expectile < 1)) throw new RangeError(`IqlConfig.expectile must be in (0, 1), got ${c.expectile}`);
   if (!(c.targetRate > 0 && c.targetRate <= 1)) throw new RangeError(`IqlConfig.targetRate must be in (0, 1], got ${c.targetRate}`);
   if (!c.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`IqlConfig.hidden must be positive integers, got ${shownValue(c.hidden)}`);
+  // A NaN discount, temperature or learning rate trained on NaN without a word; a negative beta
+  // weights the worst actions most.
+  const bad = (k: keyof IqlConfig, what: string): never => {
+    throw new RangeError(`IqlConfig.${k} must be ${what}, got ${shownValue(c[k])}`);
+  };
+  if (!(typeof c.discount === 'number' && c.discount >= 0 && c.discount <= 1)) bad('discount', 'a number in [0, 1]');
+  for (const k of ['beta', 'actorLr', 'qLr', 'vLr', 'obsStdEps'] as const) if (!(Number.isFinite(c[k]) && c[k] >= 0)) bad(k, 'a finite number >= 0');
+  if (!(typeof c.maxWeight === 'number' && c.maxWeight > 0)) bad('maxWeight', 'a number > 0');
+  if (!(Number.isFinite(c.logStdMin) && Number.isFinite(c.logStdMax) && c.logStdMin < c.logStdMax)) bad('logStdMin', `a finite number below logStdMax (${shownValue(c.logStdMax)})`);
+  if (c.actor !== 'gaussian' && c.actor !== 'deterministic') bad('actor', "'gaussian' or 'deterministic'");
+  if (c.rewardScaling !== 'locomotion' && c.rewardScaling !== 'none') bad('rewardScaling', "'locomotion' or 'none'");
+  if (c.rewardScaleSteps !== null && !(typeof c.rewardScaleSteps === 'number' && c.rewardScaleSteps > 0 && Number.isFinite(c.rewardScaleSteps))) bad('rewardScaleSteps', 'null or a finite number > 0');
+  if (!Number.isFinite(c.seed)) bad('seed', 'a finite number');
   return c;
 }
 
@@ -522,6 +535,16 @@ export class ActorSnapshot {
     for (const k of ['obsDim', 'actDim', 'hidden', 'weights', 'obsMean', 'obsStd', 'actLow', 'actHigh'] as const) {
       if (j[k] === undefined) throw new InputError(source, `missing field "${k}"`, k);
     }
+    // A normalisation or box of another size gave NaN actions without a word (undefined entries).
+    for (const [k, n] of [['obsMean', j.obsDim], ['obsStd', j.obsDim], ['actLow', j.actDim], ['actHigh', j.actDim]] as const) {
+      const v = j[k] as unknown;
+      const finite = Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+      if (!Array.isArray(v) || v.length !== n || !finite) {
+        const found = Array.isArray(v) ? `${v.length} value${v.length === 1 ? '' : 's'}${finite ? '' : ', not all finite numbers'}` : shownValue(v);
+        throw new InputError(source, `expected ${n} finite number${n === 1 ? '' : 's'} (one per ${k.startsWith('obs') ? 'observation' : 'action'} value), found ${found}`, k);
+      }
+    }
+    if (!j.obsStd.every((x) => x > 0)) throw new InputError(source, `expected positive numbers (a std plus eps), found ${shownValue(j.obsStd)}`, 'obsStd');
     const sizes = [j.obsDim, ...j.hidden, j.actDim];
     if (j.weights.length !== 2 * (sizes.length - 1)) throw new InputError(source, `lists ${j.weights.length} weight arrays, the sizes imply ${2 * (sizes.length - 1)}`, 'weights');
     const layers = [];
@@ -785,6 +808,13 @@ export const YIELD_EVERY_UPDATES = 100;
  * updates and their order are the same as in one synchronous loop.
  */
 export async function trainOffline(o: TrainOfflineOptions): Promise<TrainOfflineResult> {
+  // Equal references gave a score of +-Infinity (null in JSON) at every evaluation, after training.
+  if (o.refReturns) {
+    const { random, expert } = o.refReturns;
+    if (!(Number.isFinite(random) && Number.isFinite(expert) && expert !== random)) {
+      throw new RangeError(`trainOffline: refReturns must be two different finite returns (the normalised score divides by expert - random), got random ${random} and expert ${expert}`);
+    }
+  }
   const clock = o.clock ?? systemClock;
   const { learner } = o;
   learner.actor.obsMean = o.data.obsMean;

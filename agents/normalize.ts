@@ -41,15 +41,18 @@ export class ObsNormalizer {
 
   load(o: ReturnType<RunningMeanStd['toJSON']>): void {
     if (o.mean.length !== this.dim) throw new RangeError(`ObsNormalizer: saved statistics have ${o.mean.length} dims, expected ${this.dim}`);
-    this.rms = RunningMeanStd.fromJSON(o);
+    this.rms = checkedStatistics(o, this.dim, 'ObsNormalizer');
   }
 }
 
 /**
  * Reward scaling by the running standard deviation of each env's discounted return:
  *   G_i <- gamma * G_i + r_i;  update var(G) with the batch of G;  r_i / sqrt(var(G) + 1e-8),
- * clipped to [-clip, clip]. G_i restarts at the end of an episode (terminated or truncated;
- * Gymnasium's wrapper restarts only on termination, which carries returns across truncations).
+ * clipped to [-clip, clip]. G_i restarts after the last step of an episode (terminated or
+ * truncated), so each G is a discounted return within one episode. Gymnasium's wrapper differs
+ * in two ways: it never restarts at a truncation (returns run on across time limits), and at a
+ * termination it computes G <- gamma * G * (1 - terminated) + r, i.e. it drops the return
+ * before the terminal step (G_T = r_T) and then carries r_T into the next episode's first step.
  */
 export class RewardScaler {
   rms = new RunningMeanStd(1);
@@ -87,7 +90,23 @@ export class RewardScaler {
   }
 
   load(o: { rms: ReturnType<RunningMeanStd['toJSON']>; returns: number[] }): void {
-    this.rms = RunningMeanStd.fromJSON(o.rms);
+    if (typeof o !== 'object' || o === null) throw new RangeError('RewardScaler: saved state must be {rms, returns}');
+    const rms = checkedStatistics(o.rms, 1, 'RewardScaler');
+    if (!Array.isArray(o.returns) || !o.returns.every(Number.isFinite)) throw new RangeError('RewardScaler: saved returns must be finite numbers');
+    this.rms = rms;
     if (o.returns.length === this.numEnvs) this.returns = Float64Array.from(o.returns);
   }
+}
+
+/**
+ * Saved running statistics, checked: `dim` finite means, `dim` finite variances >= 0 and a finite
+ * count > 0. (A negative variance scaled by sqrt(negative) = NaN: every reward or observation of
+ * a resumed run became NaN.)
+ */
+function checkedStatistics(o: ReturnType<RunningMeanStd['toJSON']>, dim: number, who: string): RunningMeanStd {
+  const list = (v: unknown, min: number): boolean => Array.isArray(v) && v.length === dim && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= min);
+  if (!list(o?.mean, -Infinity)) throw new RangeError(`${who}: saved means must be ${dim} finite numbers`);
+  if (!list(o.var, 0)) throw new RangeError(`${who}: saved variances must be ${dim} finite numbers >= 0`);
+  if (!(typeof o.count === 'number' && Number.isFinite(o.count) && o.count > 0)) throw new RangeError(`${who}: the saved count must be a finite number > 0, got ${o.count}`);
+  return RunningMeanStd.fromJSON(o);
 }

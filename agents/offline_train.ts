@@ -79,6 +79,17 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
   for (const [name, v] of [['updates', o.updates], ['batchSize', o.batchSize]] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`trainOfflineAgent: option ${name} must be a whole number >= 1, got ${shownArg(v)}`);
   }
+  // A missing seed trained from the seed "undefined"; a missing box or hidden list failed with a TypeError deep inside.
+  if (typeof o.seed !== 'number') throw new TypeError(`trainOfflineAgent: option seed must be a finite number, got ${shownArg(o.seed)}`);
+  if (!Number.isFinite(o.seed)) throw new RangeError(`trainOfflineAgent: option seed must be a finite number, got ${shownArg(o.seed)}`);
+  if (!Array.isArray(o.hidden)) throw new TypeError(`trainOfflineAgent: option hidden (the hidden layer widths, e.g. [256, 256]) must be an array, got ${shownArg(o.hidden)}`);
+  if (!o.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) throw new RangeError(`trainOfflineAgent: option hidden must hold whole numbers >= 1, got [${o.hidden.map(shownArg).join(', ')}]`);
+  for (const name of ['actLow', 'actHigh'] as const) {
+    const box = o[name] as unknown;
+    if (box === null || typeof box !== 'object' || typeof (box as { length?: unknown }).length !== 'number') {
+      throw new TypeError(`trainOfflineAgent: option ${name} (the action box's bounds, one number per action value, e.g. env.spec.${name}) is required, got ${shownArg(box)}`);
+    }
+  }
   // Checked here: a shorter reward array would train on NaN rewards, a wrong box would scale actions wrongly.
   if (o.rewards.length !== o.ds.size) throw new RangeError(`trainOfflineAgent: ${o.rewards.length} rewards for a dataset of ${o.ds.size} transitions (one reward per transition)`);
   if (o.actLow.length !== o.ds.actDim || o.actHigh.length !== o.ds.actDim) {

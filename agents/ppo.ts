@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, shownArg, UsageError } from '../core/errors.js';
+import { InputError, shownArg, shownValue, UsageError } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -69,7 +69,10 @@ export interface PpoConfig {
   readonly vfCoef: number;
   /** Global gradient-norm clip. */
   readonly maxGradNorm: number;
-  /** Stop an update's epochs early when the approximate KL exceeds this (null: never). */
+  /**
+   * Stop an update's epochs early when the approximate KL of an epoch's last minibatch exceeds
+   * this: the epoch is finished, no further epoch starts (CleanRL's check; null: never).
+   */
   readonly targetKl: number | null;
   /** Hidden layer widths of actor and critic. */
   readonly hidden: readonly number[];
@@ -197,11 +200,43 @@ export class PpoPolicy {
     return { obsDim: this.obsDim, actDim: this.actDim, hidden: [...this.hidden], clipObs: this.obsNorm.clip, theta: f32ToBase64(this.theta), obsNorm: this.obsNorm.toJSON() };
   }
 
-  static fromJSON(j: PolicyJson, source = 'policy'): PpoPolicy {
+  /**
+   * A policy from its saved form, read from `source` (fields inside it named with `prefix`, e.g.
+   * "policy." in a checkpoint). Every part is checked first: a damaged one is an InputError naming
+   * the file and field. (Parameters of another count or an odd byte length were a bare RangeError
+   * such as "offset is out of bounds"; observation statistics of another size a RangeError
+   * without the file; a negative or non-finite variance acted with NaN.)
+   */
+  static fromJSON(j: PolicyJson, source = 'policy', prefix = ''): PpoPolicy {
+    const bad = (field: string, what: string): never => {
+      throw new InputError(source, what, prefix + field);
+    };
     for (const key of ['obsDim', 'actDim', 'hidden', 'theta', 'obsNorm'] as const) {
-      if (j[key] === undefined) throw new InputError(source, `missing field "${key}"`, key);
+      if (j[key] === undefined) bad(key, `missing field "${key}"`);
     }
-    const p = new PpoPolicy(j.obsDim, j.actDim, j.hidden, j.clipObs ?? 10, base64ToF32(j.theta));
+    const whole = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+    for (const key of ['obsDim', 'actDim'] as const) if (!whole(j[key])) bad(key, `expected a whole number >= 1, found ${shownValue(j[key])}`);
+    if (!Array.isArray(j.hidden) || !j.hidden.every(whole)) bad('hidden', `expected a list of whole numbers >= 1, found ${shownValue(j.hidden)}`);
+    const clipObs = j.clipObs ?? 10;
+    if (!(typeof clipObs === 'number' && clipObs > 0)) bad('clipObs', `expected a number > 0, found ${shownValue(clipObs)}`);
+    const theta = ((): Float32Array => {
+      try {
+        return base64ToF32(j.theta);
+      } catch (e) {
+        return bad('theta', `not base64 float32 values (${(e as Error).message})`);
+      }
+    })();
+    const expected = new Mlp([j.obsDim, ...j.hidden, j.actDim]).numParams + j.actDim + new Mlp([j.obsDim, ...j.hidden, 1]).numParams;
+    if (theta.length !== expected) bad('theta', `holds ${theta.length} parameters; obsDim ${j.obsDim}, actDim ${j.actDim} and hidden [${j.hidden.join(', ')}] take ${expected}`);
+    const o = j.obsNorm as Partial<PolicyJson['obsNorm']> | null;
+    if (typeof o !== 'object' || o === null) bad('obsNorm', `expected {mean, var, count}, found ${shownValue(o)}`);
+    for (const k of ['mean', 'var'] as const) {
+      const v = (o as Record<string, unknown>)[k];
+      const ok = Array.isArray(v) && v.length === j.obsDim && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (k === 'mean' || x >= 0));
+      if (!ok) bad(`obsNorm.${k}`, `expected ${j.obsDim} finite numbers${k === 'var' ? ' >= 0' : ''} (one per observation value), found ${Array.isArray(v) && v.length !== j.obsDim ? `${v.length} values` : shownValue(v)}`);
+    }
+    if (!(typeof o?.count === 'number' && o.count > 0 && Number.isFinite(o.count))) bad('obsNorm.count', `expected a finite number > 0, found ${shownValue(o?.count)}`);
+    const p = new PpoPolicy(j.obsDim, j.actDim, j.hidden, clipObs, theta);
     p.obsNorm.load(j.obsNorm);
     return p;
   }
@@ -574,7 +609,7 @@ export class PpoTrainer {
    */
   restore(ck: PpoCheckpoint, source = 'checkpoint'): void {
     checkPpoCheckpoint(ck, source);
-    const p = PpoPolicy.fromJSON(ck.policy, source);
+    const p = PpoPolicy.fromJSON(ck.policy, source, 'policy.');
     if (p.theta.length !== this.policy.theta.length) throw new InputError(source, 'the saved policy does not match this env and network size', 'policy');
     const part = <T>(field: string, read: () => T): T => {
       try {
@@ -647,10 +682,27 @@ export function checkPpoCheckpoint(ck: unknown, source: string): asserts ck is P
   if (!obj(rng) || typeof rng.path !== 'string' || !Array.isArray(rng.s) || rng.s.length !== 4) bad('rng', 'expected {path, s: [4 numbers]}');
 }
 
+/**
+ * PPO_DEFAULTS with `partial` over them (a field given as undefined keeps its default), checked:
+ * a RangeError naming the first bad field. (numSteps 0 made every update loop forever, a missing
+ * or NaN gamma, lambda or learning rate trained on NaN.)
+ */
 export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
-  const c = { ...PPO_DEFAULTS, ...partial };
+  const c = { ...PPO_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as PpoConfig;
+  const bad = (k: keyof PpoConfig, what: string): never => {
+    const v = c[k];
+    throw new RangeError(`PpoConfig.${k} must be ${what}, got ${Array.isArray(v) ? `[${v.map(shownArg).join(', ')}]` : shownArg(v)}`);
+  };
   const batch = c.numEnvs * c.numSteps;
   if (!Number.isInteger(c.numEnvs) || c.numEnvs < 1) throw new RangeError(`numEnvs must be a positive integer, got ${c.numEnvs}`);
+  for (const k of ['totalSteps', 'numSteps', 'numMinibatches', 'updateEpochs'] as const) if (!(Number.isSafeInteger(c[k]) && c[k] >= 1)) bad(k, 'a whole number >= 1');
+  if (!(Number.isSafeInteger(c.workers) && c.workers >= 0)) bad('workers', 'a whole number >= 0');
+  for (const k of ['gamma', 'gaeLambda'] as const) if (!(typeof c[k] === 'number' && c[k] >= 0 && c[k] <= 1)) bad(k, 'a number in [0, 1]');
+  for (const k of ['lr', 'vfCoef'] as const) if (!(Number.isFinite(c[k]) && c[k] >= 0)) bad(k, 'a finite number >= 0');
+  for (const k of ['entCoef', 'initLogStd'] as const) if (!Number.isFinite(c[k])) bad(k, 'a finite number');
+  for (const k of ['clipCoef', 'maxGradNorm', 'clipObs', 'clipReward'] as const) if (!(typeof c[k] === 'number' && c[k] > 0)) bad(k, 'a number > 0');
+  if (c.targetKl !== null && !(typeof c.targetKl === 'number' && c.targetKl >= 0)) bad('targetKl', 'null or a number >= 0');
+  if (!Array.isArray(c.hidden) || !c.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) bad('hidden', 'a list of whole numbers >= 1');
   if (batch % c.numMinibatches !== 0) throw new RangeError(`the batch (numEnvs x numSteps = ${batch}) must divide into ${c.numMinibatches} minibatches`);
   return c;
 }
@@ -716,7 +768,7 @@ export function expertValueFunction(
 ): { value(obs: Float32Array): number; gamma: number; scale: number } {
   const { file, json: ck } = readSavedJson<PpoCheckpoint>(checkpointPath, 'checkpoint.json', 'PPO checkpoint');
   if (ck.format !== 'prefrl-ppo-checkpoint-v1') throw new InputError(file, `not a PPO checkpoint (format ${JSON.stringify(ck.format)})`, 'format');
-  const policy = PpoPolicy.fromJSON(ck.policy, file);
+  const policy = PpoPolicy.fromJSON(ck.policy, file, 'policy.');
   if (expect) {
     const flag = expect.flag ?? '--expert';
     const given = expect.given ?? checkpointPath;
@@ -729,7 +781,21 @@ export function expertValueFunction(
       throw new UsageError(`${flag}: the critic in ${given} takes ${policy.obsDim} observation values; env "${expect.spec.id}" has ${expect.spec.obsDim}: the expert's critic must come from the same env`);
     }
   }
-  const scale = ck.config.normReward ? Math.sqrt(ck.rewardScaler.rms.var[0] + 1e-8) : 1;
+  // A damaged config or reward scaler gave a TypeError, or NaN values (a negative variance).
+  const config = ck.config as Partial<PpoConfig> | undefined;
+  if (typeof config !== 'object' || config === null || typeof config.gamma !== 'number' || !(config.gamma >= 0 && config.gamma <= 1)) {
+    throw new InputError(file, 'damaged checkpoint: expected a config with a discount gamma in [0, 1]', 'config');
+  }
+  let scale = 1;
+  if (config.normReward) {
+    try {
+      const scaler = new RewardScaler(1, config.gamma);
+      scaler.load(ck.rewardScaler);
+      scale = Math.sqrt(scaler.rms.var[0] + 1e-8);
+    } catch (e) {
+      throw new InputError(file, `damaged checkpoint: ${(e as Error).message}`, 'rewardScaler');
+    }
+  }
   const buf = new Float32Array(policy.obsDim);
   return {
     gamma: ck.config.gamma,
@@ -784,7 +850,8 @@ const B = c.numEnvs * c.numSteps;
   let gnSum = 0;
   let count = 0;
   let stoppedAt = -1;
-  outer: for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
+  let lastKl = 0;
+  for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
     const perm = rng.permutation(B);
     for (let start = 0; start + mb <= B; start += mb) {
       for (let r = 0; r < mb; r++) {
@@ -829,10 +896,12 @@ const B = c.numEnvs * c.numSteps;
       klSum += pl.approxKl;
       clipSum += pl.clipFraction;
       count++;
-      if (c.targetKl !== null && pl.approxKl > c.targetKl) {
-        stoppedAt = epoch;
-        break outer;
-      }
+      lastKl = pl.approxKl;
+    }
+    // CleanRL checks the target after the whole epoch, with the last minibatch's KL.
+    if (c.targetKl !== null && lastKl > c.targetKl) {
+      stoppedAt = epoch;
+      break;
     }
   }
   // explained variance of the value predictions on this rollout

@@ -6,7 +6,14 @@
  * Accuracy and ties. A label y = probFirst > 0.5 says "first", < 0.5 says "second"; the
  * prediction p = P(first) is correct when it is on the same side of 0.5. A prediction of
  * exactly 0.5 earns half a point. Tie labels (y = 0.5) have no side: they are left out of
- * the accuracy and counted in `ties` (the NLL does include them, as soft labels).
+ * the accuracy and counted in `ties` (the NLL does include them, as soft labels). A NaN
+ * prediction on a scored label makes the accuracy NaN, as it makes the NLL NaN (it used to
+ * count as correct against every "second" label, since NaN > 0.5 is false).
+ *
+ * Correlations (return correlation, EPIC's rho) are NaN when either side is constant. Checked
+ * here by exact equality of the values: core/math's pearson tests a zero sum of squares, which
+ * rounding misses when the mean of equal values is not exactly that value (three 0.1s have the
+ * mean 0.10000000000000002), and it then returned about 0 (EPIC distance 0.707) instead of NaN.
  *
  * EPIC. For a reward R(s, a, s'), coverage distributions D_S (uniform over a pool of visited
  * states) and D_A (uniform over a pool of visited actions, or uniform in the action box),
@@ -24,6 +31,7 @@
  * Rewards are batch callbacks over state indices into the pool and actions:
  *   (sIdx: Int32Array [n], actions: Float32Array [n, actDim], nextIdx: Int32Array [n]) -> [n].
  */
+import { shownArg } from '../core/errors.js';
 import { pearson, spearman } from '../core/math.js';
 import type { Rng } from '../core/rng.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
@@ -63,13 +71,16 @@ export function preferenceAccuracy(pFirst: ArrayLike<number>, targets: ArrayLike
   let ties = 0;
   for (let i = 0; i < targets.length; i++) {
     const y = targets[i];
+    // A NaN target used to count as a "second" label, 2 as a "first" one.
+    if (!(y >= 0 && y <= 1)) throw new RangeError(`preferenceAccuracy: target ${i} is ${y}; targets are label probabilities probFirst in [0, 1]`);
     if (y === 0.5) {
       ties++;
       continue;
     }
     n++;
     const p = pFirst[i];
-    if (p === 0.5) correct += 0.5;
+    if (Number.isNaN(p)) correct = Number.NaN;
+    else if (p === 0.5) correct += 0.5;
     else if (p > 0.5 === y > 0.5) correct += 1;
   }
   return { accuracy: n === 0 ? Number.NaN : correct / n, n, ties };
@@ -84,9 +95,26 @@ export function preferenceNll(pFirst: ArrayLike<number>, targets: ArrayLike<numb
   return s / targets.length;
 }
 
-/** Pearson and Spearman (average ranks for ties) correlation of predicted vs true returns. */
+/** Whether every value equals the first (an empty array counts as constant). */
+function isConstant(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0]) return false;
+  return true;
+}
+
+/** Pearson correlation, NaN when either side is constant (see the header). */
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const r = pearson(a, b);
+  return isConstant(a) || isConstant(b) ? Number.NaN : r;
+}
+
+/**
+ * Pearson and Spearman (average ranks for ties) correlation of predicted vs true returns; both
+ * NaN when either side is constant.
+ */
 export function returnCorrelation(predicted: ArrayLike<number>, truth: ArrayLike<number>): { pearson: number; spearman: number } {
-  return { pearson: pearson(predicted, truth), spearman: spearman(predicted, truth) };
+  const constant = isConstant(predicted) || isConstant(truth);
+  const result = { pearson: pearson(predicted, truth), spearman: spearman(predicted, truth) };
+  return constant ? { pearson: Number.NaN, spearman: Number.NaN } : result;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -136,7 +164,21 @@ export interface EpicSamples {
 export function drawEpicSamples(opts: EpicOptions): EpicSamples {
   const { nStates, actDim, rng } = opts;
   if (!(Number.isInteger(nStates) && nStates > 0)) throw new RangeError(`EPIC: nStates must be a positive integer, got ${nStates}`);
-  const dist = opts.actions;
+  if (!(Number.isInteger(actDim) && actDim > 0)) throw new RangeError(`EPIC: actDim must be a positive integer, got ${shownArg(actDim)}`);
+  const dist = opts.actions as ActionDistribution | null | undefined;
+  if (typeof dist !== 'object' || dist === null || (dist.kind !== 'pool' && dist.kind !== 'uniform')) {
+    throw new TypeError(`EPIC: option actions must be { kind: 'pool', actions } or { kind: 'uniform', low, high }, got ${shownArg(dist)}`);
+  }
+  if (typeof rng !== 'object' || rng === null || typeof (rng as Partial<Rng>).int !== 'function') throw new TypeError(`EPIC: option rng (an Rng, e.g. new Rng(seed)) is required, got ${shownArg(rng)}`);
+  if (dist.kind === 'pool' && !(dist.actions.length > 0 && dist.actions.length % actDim === 0)) throw new RangeError(`EPIC: action pool of length ${dist.actions.length} is not [nA, ${actDim}]`);
+  if (dist.kind === 'uniform') {
+    // An unbounded box drew NaN actions (rng.range(-Infinity, Infinity)).
+    for (let d = 0; d < actDim; d++) {
+      const lo = dist.low?.[d];
+      const hi = dist.high?.[d];
+      if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new RangeError(`EPIC: uniform actions need a finite box; dimension ${d} has bounds [${lo}, ${hi}]`);
+    }
+  }
   const samples = opts.samples ?? 256;
   if (samples === 'all') {
     if (dist.kind !== 'pool') throw new RangeError("EPIC: samples 'all' needs a finite action pool");
@@ -155,7 +197,6 @@ export function drawEpicSamples(opts: EpicOptions): EpicSamples {
   if (!(Number.isInteger(samples) && samples > 0)) throw new RangeError(`EPIC: samples must be a positive integer or 'all', got ${samples}`);
   const a = new Float32Array(samples * actDim);
   const nA = dist.kind === 'pool' ? dist.actions.length / actDim : 0;
-  if (dist.kind === 'pool' && !(Number.isInteger(nA) && nA > 0)) throw new RangeError(`EPIC: action pool of length ${dist.actions.length} is not [nA, ${actDim}]`);
   for (let j = 0; j < samples; j++) {
     if (dist.kind === 'pool') {
       const i = rng.int(nA);
@@ -215,10 +256,19 @@ export function canonicalRewards(
   smp: EpicSamples,
   opts: Pick<EpicOptions, 'gamma' | 'actDim' | 'nStates' | 'chunk'>,
 ): Float64Array {
-  const { gamma, actDim } = opts;
+  const { gamma, actDim, nStates } = opts;
   const chunk = opts.chunk ?? 65536;
+  // A missing gamma gave NaN canonical rewards (distance NaN), a chunk of 0 never returned.
+  if (typeof gamma !== 'number' || !(gamma >= 0 && gamma <= 1)) throw new RangeError(`EPIC: gamma must be a number in [0, 1], got ${shownArg(gamma)}`);
+  if (!(Number.isSafeInteger(chunk) && chunk >= 1)) throw new RangeError(`EPIC: chunk must be a whole number >= 1, got ${shownArg(chunk)}`);
   const n = tr.s.length;
   if (tr.next.length !== n || tr.a.length !== n * actDim) throw new RangeError('EPIC: transitions s, a, next have inconsistent lengths');
+  // A state index outside the pool reached the reward callbacks (or gave NaN with exact means).
+  for (let i = 0; i < n; i++) {
+    for (const [name, x] of [['s', tr.s[i]], ['next', tr.next[i]]] as const) {
+      if (!(x >= 0 && x < nStates)) throw new RangeError(`EPIC: transition ${i} has ${name} = ${x}, outside the pool of ${nStates} states (indices 0..${nStates - 1})`);
+    }
+  }
   // Unique states needing E[R(x, A, S')]: every pool state when exact, else those visited.
   const needed = smp.exact ? Int32Array.from({ length: opts.nStates }, (_, i) => i) : Int32Array.from(new Set([...tr.s, ...tr.next])).sort();
   const means = stateMeans(r, needed, smp, actDim, chunk);
@@ -256,7 +306,7 @@ export function epicDistance(rA: BatchReward, rB: BatchReward, tr: EpicTransitio
   const smp = drawEpicSamples(opts);
   const canonicalA = canonicalRewards(rA, tr, smp, opts);
   const canonicalB = canonicalRewards(rB, tr, smp, opts);
-  const rho = pearson(canonicalA, canonicalB);
+  const rho = correlation(canonicalA, canonicalB);
   const distance = Number.isNaN(rho) ? Number.NaN : Math.sqrt(Math.max(0, (1 - rho) / 2));
   return { distance, rho, canonicalA, canonicalB };
 }

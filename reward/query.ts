@@ -25,7 +25,8 @@
  * b: [2 ceil(H / stride) (obsDim + actDim)]. With `normalize` (default true) every feature
  * column is z-scored over the candidates and the labelled pairs together (constant columns
  * are only centred), so observation dimensions with large units do not dominate the
- * Euclidean distance. B-Pref uses raw features with stride 1.
+ * Euclidean distance. B-Pref uses raw features with stride 1, and only the observations
+ * (its `sa_t[:, :, :ds]`): the actions are left out of its distances.
  */
 import type { Rng } from '../core/rng.js';
 import { binaryEntropy } from './preference.js';
@@ -323,10 +324,15 @@ function membersOf(preds: Float32Array, n: number): number {
   return preds.length / n;
 }
 
-/** Indices of the `k` highest scores, highest first (ties: lower index first). */
+/**
+ * Indices of the `k` highest scores, highest first (ties: lower index first; NaN ranks below
+ * every number, as NumPy's argsort puts it last). A NaN made the comparison inconsistent:
+ * [0.3, NaN, 0.9, NaN, 0.1] gave [0, 1, 2] instead of [2, 0, 4].
+ */
 export function topK(scores: ArrayLike<number>, k: number): Int32Array {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((i, j) => scores[j] - scores[i] || i - j);
+  const v = (i: number) => (Number.isNaN(scores[i]) ? Number.NEGATIVE_INFINITY : scores[i]);
+  idx.sort((i, j) => (v(j) > v(i) ? 1 : v(j) < v(i) ? -1 : i - j));
   return Int32Array.from(idx.slice(0, k));
 }
 
