@@ -67,6 +67,9 @@ export function argmax(x: ArrayLike<number>): number {
 /** Pearson correlation of two equal-length arrays; NaN when either is constant. */
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`pearson: lengths differ (${a.length} vs ${b.length})`);
+  // Constant values have no correlation with anything (NaN), also when their float mean is
+  // inexact (three 0.1s: centred values of 1e-17, not 0, whose "correlation" is noise).
+  if (allEqual(a) || allEqual(b)) return Number.NaN;
   const ma = mean(a);
   const mb = mean(b);
   let sab = 0;
@@ -80,6 +83,12 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
     sbb += db * db;
   }
   return saa === 0 || sbb === 0 ? Number.NaN : sab / Math.sqrt(saa * sbb);
+}
+
+/** Whether every value is the same number (true for fewer than two values). */
+function allEqual(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0]) return false;
+  return true;
 }
 
 /** Ranks starting at 1, ties get their average rank. */

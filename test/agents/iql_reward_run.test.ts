@@ -75,4 +75,16 @@ describe('prefrl iql --reward model:<run folder>', () => {
     // Behaviour cloning uses no reward: one given to it is refused rather than only renaming the run.
     await expectUsageError(['iql', '--dataset', data, '--algo', 'bc', '--reward', 'success'], join(dir, 'bad-runs'), /^prefrl iql: --reward success: behaviour cloning \(--algo bc\) uses no reward; drop --reward, or use --algo iql\n$/);
   });
+
+  it('IQL settings that leave it nothing to learn (expectile 0 or 1, target rate 0) and equal reference returns exit 2 naming the flag, before any run folder', async () => {
+    for (const tau of ['0', '1']) {
+      await expectUsageError(['iql', '--dataset', data, '--expectile', tau], join(dir, 'bad-runs'), new RegExp(`^prefrl iql: --expectile: must be above 0 and below 1 \\(0 and 1 weigh one side of the value loss by 0\\), got ${tau}\n$`));
+    }
+    await expectUsageError(['iql', '--dataset', data, '--target-rate', '0'], join(dir, 'bad-runs'), /^prefrl iql: --target-rate: must be above 0 \(0 never moves the target Q networks\), got 0\n$/);
+    await expectUsageError(
+      ['iql', '--dataset', data, '--ref-random', '5', '--ref-expert', '5'],
+      join(dir, 'bad-runs'),
+      /^prefrl iql: --ref-random and --ref-expert: both are 5; the normalised score divides by their difference, so give two different returns\n$/,
+    );
+  });
 });

@@ -22,6 +22,11 @@ describe('math', () => {
     expect(pearson([1, 2, 3, 4], [3, 5, 7, 9])).toBeCloseTo(1, 12);
     expect(pearson([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
     expect(pearson([1, 1, 1], [1, 2, 3])).toBeNaN();
+    // Three 0.1s have the float mean 0.10000000000000002: centred, they are 1e-17, not 0; still constant.
+    expect(mean([0.1, 0.1, 0.1])).not.toBe(0.1);
+    expect(pearson([0.1, 0.1, 0.1], [1, 2, 3])).toBeNaN();
+    expect(pearson([1, 2, 3], [0.1, 0.1, 0.1])).toBeNaN();
+    expect(spearman([0.1, 0.1, 0.1], [1, 2, 3])).toBeNaN();
     // hand: x=[1,2,3], y=[1,3,2]: cov = (-1*-1 + 0 + 1*0)/3 ... r = 1 / (sqrt(2)*sqrt(2)) = 0.5
     expect(pearson([1, 2, 3], [1, 3, 2])).toBeCloseTo(0.5, 12);
   });
