@@ -98,4 +98,32 @@ describe('bench agents: result files', () => {
     expect(md).toContain(`- nproc: ${json.machine.nproc} (${json.machine.cpu}); node ${process.version}; tfjs backend: ${json.machine.backend}`);
     expect(md).toContain('- PyTorch: skipped (disabled by --no-torch)');
   });
+
+  it('agents.md is a well-formed table: every row has the header\'s cells; no ratio rows without PyTorch, one column and ratio per --torch-threads value with it', async () => {
+    const cells = (line: string): number => line.split('|').length - 2;
+    const tableOf = (md: string): string[] => md.split('\n').filter((l) => l.startsWith('|'));
+    const small = ['--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1'];
+    // Without PyTorch: 2 columns (label, prefrl), and the ratio rows are left out.
+    const bare = join(dir, 'agents-bare');
+    expect(await main(['bench', 'agents', '--no-torch', ...small, '--out', bare], captureCli().ctx)).toBe(0);
+    const bareRows = tableOf(readFileSync(join(bare, 'agents.md'), 'utf8'));
+    expect(bareRows[0]).toBe('| | prefrl (1 thread) |');
+    expect(bareRows.map(cells)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(bareRows.some((l) => l.includes('prefrl / PyTorch'))).toBe(false);
+    // A fake interpreter that imports torch and answers each reference with 200 ms per update.
+    const fake = join(dir, 'python-200ms');
+    writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\necho \'{"torch": "9.9", "blas": null, "blas_libs": [], "update_ms": 200, "update_ms_all": [200]}\'\n', { mode: 0o755 });
+    const withTorch = join(dir, 'agents-torch');
+    const { ctx, out: stdout } = captureCli();
+    expect(await main(['bench', 'agents', '--python', fake, '--torch-threads', '1,2', ...small, '--out', withTorch, '--json'], ctx)).toBe(0);
+    const json = lastJson<{ prefrl: { ppoUpdateMs: number; iqlUpdateMs: number }; torch: { threads: number; ppoRatio: number; iqlRatio: number }[] }>(stdout);
+    expect(json.torch.map((t) => t.threads)).toEqual([1, 2]);
+    const rows = tableOf(readFileSync(join(withTorch, 'agents.md'), 'utf8'));
+    expect(rows[0]).toBe('| | prefrl (1 thread) | PyTorch 9.9, 1 thread | PyTorch 9.9, 2 threads |');
+    expect(rows.map(cells)).toEqual([4, 4, 4, 4, 4, 4, 4, 4]);
+    // The ratio is prefrl's median over the reference's 200 ms, to 3 decimals.
+    const ppoRatio = Math.round((json.prefrl.ppoUpdateMs / 200) * 1000) / 1000;
+    expect(json.torch[0]!.ppoRatio).toBeCloseTo(ppoRatio, 2);
+    expect(rows.find((l) => l.startsWith('| PPO, prefrl / PyTorch (time) |'))).toBe(`| PPO, prefrl / PyTorch (time) | | ${json.torch[0]!.ppoRatio.toFixed(3)} | ${json.torch[1]!.ppoRatio.toFixed(3)} |`);
+  });
 });
