@@ -7,6 +7,10 @@
 #   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
 #   ENVS="" VARIANTS="flip:pusher" LANES=1 RESULTS=benchmarks/results/offline/results-flip-pusher.json benchmarks/offline.sh
 #
+# RESULTS defaults to the committed benchmarks/results/offline/results.json: a trial names its own
+# ROOT and RESULTS. A finished run or a dataset already in ROOT is reused whatever the budget
+# variables say now. RESULTS records the command line with the budget it ran at.
+#
 # Variants (VARIANTS="flip:reacher oracle:reacher ...", default none), same dataset, labels,
 # updates and seeds as the base runs:
 #   flip    the noise-robust preference loss at the teacher's known error rate (--reward-flip-rate 0.2)
@@ -134,4 +138,5 @@ for v in $VARIANTS; do
 done
 for p in "${jobs_[@]}"; do wait "$p"; done
 
-npx tsx benchmarks/offline_summary.ts "$ROOT" "$RESULTS"
+npx tsx benchmarks/offline_summary.ts "$ROOT" "$RESULTS" \
+  "ROOT=$ROOT RESULTS=$RESULTS UPDATES=$UPDATES SEEDS=\"$SEEDS\" ENVS=\"$ENVS\" VARIANTS=\"$VARIANTS\" bash benchmarks/offline.sh"

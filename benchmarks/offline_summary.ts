@@ -3,18 +3,27 @@
  * per run the true returns of IQL on the learned reward, IQL on the true reward, BC and a random
  * policy, the two ratios, label and reward-model statistics and stage times; per configuration
  * (run name without timestamp and seed, e.g. offline-reacher) the mean
- * and standard deviation over seeds.
+ * and standard deviation over seeds. Prints two markdown tables (per run, per configuration).
  *
- *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json>
+ *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json> [command]
+ *
+ * `command` is recorded as the results file's `command` (the scripts pass their own command line
+ * with the budget they ran at, e.g. `UPDATES=100 SEEDS="0" bash benchmarks/iql_cheetah.sh`);
+ * without it, the line that ran this summary. Each run's IQL updates and dataset size are
+ * recorded beside its returns, so a small trial's file says it is one.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mean, std } from '../core/math.js';
 import type { OfflineSummary } from '../reward/offline.js';
 
-const [root, out] = process.argv.slice(2);
-if (!root || !out) {
-  process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json>\n');
+const [root, out, commandArg, ...extra] = process.argv.slice(2);
+if (!root || !out || extra.length) {
+  process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json> [command]\n');
+  process.exit(2);
+}
+if (!existsSync(root) || !statSync(root).isDirectory()) {
+  process.stderr.write(`offline_summary.ts: <runs root> ${root}: ${existsSync(root) ? 'is not a folder' : 'no such folder'}\n`);
   process.exit(2);
 }
 /** Runs grouped by configuration: the run name without its timestamp and seed (offline-<env>[-variant]). */
@@ -25,6 +34,11 @@ for (const d of readdirSync(root).sort()) {
     const group = d.replace(/^\d{8}-\d{6}-/, '').replace(/-s\d+(-\d+)?$/, '');
     runs.push({ ...(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary), group });
   }
+}
+if (!runs.length) {
+  // Nothing to summarise: say so rather than write an empty results file over a real one.
+  process.stderr.write(`offline_summary.ts: no finished offline run (a <stamp>-offline-... folder with summary.json) in ${root}; ${out} not written\n`);
+  process.exit(1);
 }
 runs.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.seed - b.seed));
 const stat = (xs: number[]) => ({ mean: mean(xs), std: std(xs), n: xs.length });
@@ -74,21 +88,29 @@ const perRun = runs.map((r) => ({
   rewardTransitionCorrelation: r.rewardTransitionCorrelation,
   rewardReturnCorrelation: r.rewardReturnCorrelation,
   updates: r.updates,
+  datasetTransitions: r.datasetTransitions,
   evalEpisodes: r.evalEpisodes,
   stageSeconds: r.stageSeconds,
   runDir: r.runDir,
 }));
-const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
+const command = commandArg ?? `npx tsx benchmarks/offline_summary.ts ${root} ${out}`;
+const result = { command, teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
 writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
 // Markdown tables for the README: per run, then per configuration (mean +- std over seeds).
 const f1 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
 const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
+// learned / true says how close IQL on the learned reward came only when the true-reward return is
+// positive; with negative returns (reacher, pusher, a barely trained cheetah) a ratio above 1 is a
+// worse agent, so it is shown as n/a and the normalised ratio is the one to read.
+const ratioShown = (ratio: number, iqlTrue: number) => (iqlTrue > 0 ? f3(ratio) : 'n/a');
 const lines = [
-  '| configuration | seed | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / ties / skips | teacher agreement | corr. transition / episode | wall (s) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  `Command: ${command}`,
+  '',
+  '| configuration | seed | updates | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / ties / skips | teacher agreement | corr. transition / episode | wall (s) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...perRun.map(
     (r) =>
-      `| ${r.group} | ${r.seed} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${f3(r.ratio)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
+      `| ${r.group} | ${r.seed} | ${r.updates} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${ratioShown(r.ratio, r.iqlTrue)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
   ),
   '',
   '| configuration | seeds | IQL learned | IQL true | BC | random | normalised ratio (mean of seeds) | normalised ratio of means | ratio of means |',
@@ -96,8 +118,10 @@ const lines = [
   ...Object.entries(byEnv).map(([g, v]) => {
     const e = v as Record<string, { mean: number; std: number }> & { seeds: number[]; ratioOfMeans: number; normalizedRatioOfMeans: number };
     const pm = (k: string) => `${f1(e[k].mean)} +- ${f1(e[k].std)}`;
-    return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)} | ${f3(e.normalizedRatioOfMeans)} | ${f3(e.ratioOfMeans)} |`;
+    return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)} | ${f3(e.normalizedRatioOfMeans)} | ${ratioShown(e.ratioOfMeans, e.iqlTrue.mean)} |`;
   }),
+  '',
+  '"ratio": IQL learned / IQL true, shown only where IQL true\'s return is positive; "normalised ratio": (learned - random) / (true - random).',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 
