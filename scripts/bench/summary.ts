@@ -261,6 +261,14 @@ export interface SummaryInput {
   readonly foreign?: readonly { readonly id: string; readonly suite: string }[];
 }
 
+/** " on 2026-12-03" or " between 2026-12-03 and 2026-12-04" (UTC days the records' cells finished); "" without records. */
+export function finishedDates(records: readonly Pick<CellRecord, 'finishedAt'>[]): string {
+  const days = records.map((r) => r.finishedAt.slice(0, 10)).sort();
+  if (!days.length) return '';
+  const [first, last] = [days[0], days[days.length - 1]];
+  return first === last ? ` on ${first} (UTC)` : ` between ${first} and ${last} (UTC)`;
+}
+
 export function summaryMarkdown(s: SummaryInput): string {
   const aggs = aggregate(s.records);
   const tables = [...new Set(aggs.map((a) => a.table))];
@@ -275,9 +283,10 @@ export function summaryMarkdown(s: SummaryInput): string {
   const others = commands.filter((c) => c !== s.command);
   if (others.length) lines.push(`Cells were produced by: ${commands.map((c) => `\`${c}\``).join(', ')}.`, '');
   lines.push(
-    `Cells: ${cellIds.size} finished${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
+    `Cells: ${cellIds.size} finished${finishedDates(s.records)}${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
       `${fmtNum(wall / 60)} min of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
-      'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist).',
+      'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist). ' +
+      "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
   );
   if (s.stale?.length) {
