@@ -158,6 +158,22 @@ export function mixedBudgets(aggs: readonly Aggregate[]): { column: string; valu
   return out;
 }
 
+/**
+ * Rows whose runs used fewer labels than the row's label budget (mean of "labels used" below
+ * "labels"): a run whose env steps ended before its feedback rounds had asked them all, as at a
+ * small `--steps-scale`. Such a row does not measure its budget, and rows of several budgets
+ * may then be the same runs.
+ */
+export function labelsShort(aggs: readonly Aggregate[]): { row: Row; labels: number; used: number }[] {
+  const out: { row: Row; labels: number; used: number }[] = [];
+  for (const a of aggs) {
+    const labels = a.row.labels;
+    const used = a.metrics.labelsUsed;
+    if (typeof labels === 'number' && labels > 0 && used && used.n > 0 && used.mean < labels) out.push({ row: a.row, labels, used: used.mean });
+  }
+  return out;
+}
+
 const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
 
 /** Metric columns in display order: [key, header]. Any other metric is appended generically. */
@@ -322,6 +338,14 @@ export function summaryMarkdown(s: SummaryInput): string {
     for (const m of mixedBudgets(inTable)) {
       lines.push(
         `**Mixed budgets:** this table's rows were run at ${m.values.length} ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} (${m.values.map((v) => v.toLocaleString('en-US')).join(', ')}; the \`${m.column}\` column); compare rows at the same budget (each learned row is set against true-reward PPO at its own steps).`,
+        '',
+      );
+    }
+    const short = labelsShort(inTable);
+    if (short.length) {
+      const shown = short.slice(0, 4).map((x) => `${x.row.teacher ?? x.row.method} ${x.labels.toLocaleString('en-US')} labels: ${Number.isInteger(x.used) ? x.used.toLocaleString('en-US') : fmtNum(x.used)} used`);
+      lines.push(
+        `**Label budget not reached** in ${short.length} row${short.length === 1 ? '' : 's'} (${shown.join('; ')}${short.length > 4 ? '; ...' : ''}): the runs' env steps ended before their feedback rounds had asked every label, so ${short.length === 1 ? 'this row does' : 'these rows do'} not measure ${short.length === 1 ? 'its' : 'their'} label budget; more env steps (\`--steps-scale\`) reach it.`,
         '',
       );
     }

@@ -43,7 +43,7 @@ const spec = {
   epilog: [
     'Examples:',
     '  prefrl bench oracle --suite smoke                             # 8 tiny cells: try the whole path in about a minute',
-    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs (labels stay)',
+    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs: room for one round of 100 labels each',
     '  prefrl bench oracle --suite online --seeds 3                  # online preference PPO vs true-reward PPO (hours on 2 cores)',
     '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
     '  prefrl bench oracle --suite bpref & prefrl bench oracle --suite bpref   # two workers share one folder',
