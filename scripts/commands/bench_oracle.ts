@@ -32,7 +32,7 @@ const spec = {
     shard: flags.string({ doc: 'run every n-th cell starting at i (i/n, 0 <= i < n), e.g. one shard per machine', optional: true, defaultDoc: 'every cell' }),
     out: flags.string({ doc: 'results root: cells, summary.md and plots go to <out>/<suite>/', default: 'benchmarks/results' }),
     runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: 'runs/bench-oracle' }),
-    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch)', default: 1 }),
+    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch; label budgets are not scaled, and a run too short for all its feedback rounds uses fewer labels, which summary.md names)', default: 1 }),
     envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true, defaultDoc: 'every env of the suite' }),
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
     dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
