@@ -8,13 +8,18 @@
  *
  *   npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json>
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import './script_errors.js';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mean, std } from '../core/math.js';
 
 const [root, out] = process.argv.slice(2);
 if (!root || !out) {
   process.stderr.write('usage: npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json>\n');
+  process.exit(2);
+}
+if (!existsSync(root) || !statSync(root).isDirectory()) {
+  process.stderr.write(`offline_success_summary.ts: <runs root> ${root}: ${existsSync(root) ? 'is not a folder' : 'no such folder'}\n`);
   process.exit(2);
 }
 const lastJson = (file: string): Record<string, unknown> => {

@@ -12,6 +12,7 @@
  * without it, the line that ran this summary. Each run's IQL updates and dataset size are
  * recorded beside its returns, so a small trial's file says it is one.
  */
+import './script_errors.js';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mean, std } from '../core/math.js';
@@ -32,7 +33,13 @@ for (const d of readdirSync(root).sort()) {
   const f = join(root, d, 'summary.json');
   if (existsSync(f) && /offline-/.test(d)) {
     const group = d.replace(/^\d{8}-\d{6}-/, '').replace(/-s\d+(-\d+)?$/, '');
-    runs.push({ ...(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary), group });
+    let summary: OfflineSummary;
+    try {
+      summary = JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary;
+    } catch (e) {
+      throw new Error(`${f}: not a run summary (${e instanceof Error ? e.message : String(e)})`);
+    }
+    runs.push({ ...summary, group });
   }
 }
 if (!runs.length) {

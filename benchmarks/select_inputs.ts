@@ -11,6 +11,7 @@
  * threads scoring candidate sets at once (default: one per core, as the CLI; the path does not
  * depend on it).
  */
+import './script_errors.js';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
 import { type InputUnit, selectInputs, selectionWorkers } from '../reward/select.js';

@@ -9,6 +9,7 @@
  *
  * --max-labels N uses the run's first N preference labels (as the online loop's selection at N).
  */
+import './script_errors.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { initBackend } from '../core/backend.js';
 import { median } from '../core/math.js';

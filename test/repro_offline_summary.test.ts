@@ -106,6 +106,14 @@ describe('benchmarks/offline_summary.ts', () => {
     expect(none.status).toBe(1);
     expect(none.stderr).toBe(`offline_summary.ts: no finished offline run (a <stamp>-offline-... folder with summary.json) in ${empty}; ${out} not written\n`);
     expect(existsSync(out)).toBe(false);
+    // A damaged summary.json: one line naming it (script_errors.ts), nothing written.
+    const damaged = join(dir, 'damaged', '20260101-000000-offline-pusher-s0');
+    mkdirSync(damaged, { recursive: true });
+    writeFileSync(join(damaged, 'summary.json'), '{broken');
+    const bad = summarise([join(dir, 'damaged'), out]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^offline_summary\\.ts: ${join(damaged, 'summary.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a run summary \\(.*JSON.*\\)\n$`));
+    expect(existsSync(out)).toBe(false);
     const usage = summarise([]);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/^usage: npx tsx benchmarks\/offline_summary\.ts <runs root> <results\.json> \[command\]\n$/);

@@ -60,3 +60,12 @@ describe('benchmarks/select_inputs.ts and select_speed.ts: bad input', () => {
     }
   });
 });
+
+describe('benchmarks/script_errors.ts: the diagnostic scripts that start the tensor backend end with one line', () => {
+  it('reward_input_ranges.ts on a folder that is not a reward model: exit 1, `<script>: <message>` only (no minified WASM source)', () => {
+    const missing = join(dir, 'not-a-model');
+    const r = script('reward_input_ranges.ts', [missing]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`reward_input_ranges.ts: ${join(missing, 'model.json')}: not found (expected a reward model folder with model.json and weights.bin)\n`);
+  });
+});
