@@ -27,6 +27,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
@@ -247,7 +248,8 @@ export const benchAgentsCommand: Command = {
       torchSkipped,
     };
     const md = markdown(result);
-    if (f.out) writeBenchFiles(f.out, 'agents', result, md, log);
+    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
+    if (f.out) writeBenchFiles(f.out, 'agents', result, withHandNotes(f.out, 'agents', md), log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;

@@ -21,6 +21,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
@@ -217,7 +218,8 @@ export const benchRewardCommand: Command = {
     };
 
     const md = markdown(result);
-    if (f.out) writeBenchFiles(f.out, 'reward', result, md, log);
+    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
+    if (f.out) writeBenchFiles(f.out, 'reward', result, withHandNotes(f.out, 'reward', md), log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;
