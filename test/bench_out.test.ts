@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CARRIED_LINE, handNotes } from '../scripts/bench/hand_notes.js';
+import { CARRIED_NOTES_HEADING, handNotes } from '../scripts/bench/hand_notes.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -131,27 +131,26 @@ describe('bench agents: result files', () => {
 
 describe('bench reward and bench agents --out: notes written by hand into the result file are kept', () => {
   const tiny = ['bench', 'reward', '--no-torch', '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0'];
-  it('a rerun into a folder whose reward.md has a "## Notes (added by hand" section carries it over, marked once however many reruns', async () => {
+  it('a rerun into a folder whose reward.md ends with "## Notes (added by hand ...)" carries them over under a heading saying they are about earlier runs, the same after a second rerun', async () => {
     const out = join(dir, 'reward-notes');
-    const notes = '## Notes (added by hand; from the same session)\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.';
     expect(await main([...tiny, '--out', out], captureCli().ctx)).toBe(0);
-    writeFileSync(join(out, 'reward.md'), `${readFileSync(join(out, 'reward.md'), 'utf8')}\n${notes}\n`);
+    const fresh = readFileSync(join(out, 'reward.md'), 'utf8');
+    writeFileSync(join(out, 'reward.md'), `${fresh}\n## Notes (added by hand; from the same session)\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.\n`);
     for (let run = 0; run < 2; run++) {
       expect(await main([...tiny, '--out', out], captureCli().ctx)).toBe(0);
       const md = readFileSync(join(out, 'reward.md'), 'utf8');
-      // The new run's table and command, then the notes with the carried-over line under their heading.
+      // The new run's file, then the notes once, under the carried-over heading.
       expect(md.startsWith('# Reward model benchmark\n')).toBe(true);
-      expect(md.split(CARRIED_LINE)).toHaveLength(2);
-      expect(handNotes(md)).toBe(`## Notes (added by hand; from the same session)\n\n${CARRIED_LINE}\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.`);
       expect(md.split('# Reward model benchmark')).toHaveLength(2);
+      expect(md.split('## Notes (added by hand')).toHaveLength(2);
+      expect(md.endsWith(`\n\n${CARRIED_NOTES_HEADING}\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.\n`)).toBe(true);
     }
   });
 
   it('a file without such a section is replaced whole; agents.md keeps its notes the same way', async () => {
-    expect(handNotes('# Reward model benchmark\n\n| a |\n')).toBeNull();
-    expect(handNotes('## Notes (added by hand)\nx\n')).toBe('## Notes (added by hand)\nx');
+    expect(handNotes('# Reward model benchmark\n\n| a |\n', CARRIED_NOTES_HEADING)).toBeNull();
     // "## Notes" of another kind is not hand-written.
-    expect(handNotes('# t\n## Notes\nx\n')).toBeNull();
+    expect(handNotes('# t\n## Notes\nx\n', CARRIED_NOTES_HEADING)).toBeNull();
     const out = join(dir, 'agents-notes');
     const args = ['bench', 'agents', '--no-torch', '--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1', '--out', out];
     expect(await main(args, captureCli().ctx)).toBe(0);
@@ -160,6 +159,6 @@ describe('bench reward and bench agents --out: notes written by hand into the re
     const md = readFileSync(join(out, 'agents.md'), 'utf8');
     expect(md.startsWith('# Agents benchmark\n')).toBe(true);
     expect(md).not.toContain('# old file');
-    expect(md.endsWith(`## Notes (added by hand; measurements)\n\n${CARRIED_LINE}\n\n- IQL ~40 ms.\n`)).toBe(true);
+    expect(md.endsWith(`\n\n${CARRIED_NOTES_HEADING}\n\n- IQL ~40 ms.\n`)).toBe(true);
   });
 });

@@ -1,37 +1,39 @@
 /**
- * Notes written by hand into a bench result file (`prefrl bench reward` / `bench agents --out`
- * write reward.md / agents.md): the committed files end with a section "## Notes (added by
- * hand; ...)" holding measurements no command makes (other BLAS builds, rejected designs). A rerun
- * of the documented command into the same folder replaced the whole file and lost them. The
- * section is carried into the new file instead, marked as written about an earlier run.
+ * Notes written by hand at the end of a result file that a command rewrites: a suite's
+ * summary.md (`prefrl bench oracle`) and reward.md / agents.md (`prefrl bench reward` / `bench
+ * agents --out`). The committed files end with a section "## Notes (added by hand; ...)" holding
+ * what no command measures (other BLAS builds, rejected designs, probes); a rewrite keeps that
+ * section, under a heading that says how it got there.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The heading that starts a section written by hand, at the start of a line. */
-export const HAND_NOTES_HEADING = '## Notes (added by hand';
+/** Heading of the hand-written notes at the end of a summary.md; a rebuild keeps that section. */
+export const NOTES_HEADING = '## Notes (added by hand; kept when the summary is rebuilt)';
 
-/** The line put under the heading of carried notes (once, however many reruns carry them). */
-export const CARRIED_LINE = '_Carried over from the file an earlier `--out` run wrote here: these notes describe the measurements of that run and those before it, not the table above._';
+/**
+ * Heading of the notes `bench reward` / `bench agents --out` carry from the .md they replace: the
+ * notes were written about the runs before, not the table above them.
+ */
+export const CARRIED_NOTES_HEADING = '## Notes (added by hand about earlier runs of this command, not the table above; carried over when it rewrites this file)';
 
-/** The hand-written section of `text` (from its heading to the end), or null without one. */
-export function handNotes(text: string): string | null {
-  const at = text.startsWith(HAND_NOTES_HEADING) ? 0 : text.indexOf(`\n${HAND_NOTES_HEADING}`);
-  if (at < 0) return null;
-  return text.slice(at === 0 ? 0 : at + 1).trimEnd();
+/**
+ * The hand-written notes section of `text` (from its "## Notes (added by hand" heading to the
+ * end), put under `heading`, or null when it has none or it is empty.
+ */
+export function handNotes(text: string, heading: string = NOTES_HEADING): string | null {
+  const m = /^## Notes \(added by hand[^\n]*\n/m.exec(text);
+  if (!m) return null;
+  const body = text.slice(m.index + m[0].length).trim();
+  return body ? `${heading}\n\n${body}\n` : null;
 }
 
 /**
- * `md` (a command's new result file) with the hand-written notes of the file it replaces at
- * `<out>/<name>.md`, if that file has any, appended and marked as carried over.
+ * `md` (a bench command's new result file) followed by the hand-written notes of the file it
+ * replaces at `<out>/<name>.md`, if that has any, under CARRIED_NOTES_HEADING.
  */
 export function withHandNotes(out: string, name: string, md: string): string {
   const file = join(out, `${name}.md`);
-  if (!existsSync(file)) return md;
-  const notes = handNotes(readFileSync(file, 'utf8'));
-  if (notes === null) return md;
-  const [heading, ...rest] = notes.split('\n');
-  const body = rest.join('\n').replace(/^\n*/, '');
-  const marked = body.startsWith(CARRIED_LINE) ? body : `${CARRIED_LINE}\n\n${body}`;
-  return `${md.trimEnd()}\n\n${heading}\n\n${marked}\n`;
+  const notes = existsSync(file) ? handNotes(readFileSync(file, 'utf8'), CARRIED_NOTES_HEADING) : null;
+  return notes ? `${md.trimEnd()}\n\n${notes}` : md;
 }

@@ -14,6 +14,7 @@ import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeFileAtomic } from '../../core/run.js';
 import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -74,19 +75,9 @@ function holderText(h: ClaimHolder | 'unknown' | null): string {
   return h && h !== 'unknown' ? `pid ${h.pid} on ${h.host} since ${h.since}` : 'claim file being written';
 }
 
-/** Heading of the hand-written notes at the end of a summary.md; a rebuild keeps that section. */
-export const NOTES_HEADING = '## Notes (added by hand; kept when the summary is rebuilt)';
-
-/**
- * The hand-written notes section of a summary.md (from its "## Notes (added by hand" heading to
- * the end, under the current heading), or null when it has none.
- */
-export function handNotes(text: string): string | null {
-  const m = /^## Notes \(added by hand[^\n]*\n/m.exec(text);
-  if (!m) return null;
-  const body = text.slice(m.index + m[0].length).trim();
-  return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
-}
+// The hand-written notes of a summary.md (kept when it is rebuilt): one definition, shared with
+// bench reward / bench agents (scripts/bench/hand_notes.ts).
+export { handNotes, NOTES_HEADING };
 
 /** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
 export function replacedDir(suiteDir: string): string {
