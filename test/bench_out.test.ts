@@ -141,6 +141,9 @@ describe('bench reward and bench agents --out: notes written by hand into the re
       const md = readFileSync(join(out, 'reward.md'), 'utf8');
       // The new run's file, then the notes once, under the carried-over heading.
       expect(md.startsWith('# Reward model benchmark\n')).toBe(true);
+      // One member, one step, no warm-up: said in the singular.
+      expect(md).toContain('the reward ensemble: 1 MLP 4-4-1 (');
+      expect(md).toContain('Median of 1 step after 0 warm-up steps.');
       expect(md.split('# Reward model benchmark')).toHaveLength(2);
       expect(md.split('## Notes (added by hand')).toHaveLength(2);
       expect(md.endsWith(`\n\n${CARRIED_NOTES_HEADING}\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.\n`)).toBe(true);

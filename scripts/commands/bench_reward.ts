@@ -261,9 +261,9 @@ function markdown(r: BenchResult): string {
   const lines = [
     '# Reward model benchmark',
     '',
-    `One training step of the reward ensemble: ${s.members} MLPs ${s.layers.join('-')} (${s.activation} hidden, ${s.outputActivation} output), ` +
+    `One training step of the reward ensemble: ${s.members} MLP${s.members === 1 ? '' : 's'} ${s.layers.join('-')} (${s.activation} hidden, ${s.outputActivation} output), ` +
       `a batch of ${s.pairs} pairs of ${s.segmentLength}-step segments (${s.transitionsPerStep.toLocaleString('en-US')} transitions per member), ` +
-      `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} steps after ${s.warmup} warm-up steps. ` +
+      `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} step${s.repeats === 1 ? '' : 's'} after ${s.warmup} warm-up step${s.warmup === 1 ? '' : 's'}. ` +
       'Relabelling: the ensemble-mean predict over random transitions.',
     '',
     '| | prefrl (tfjs, 1 thread) | PyTorch | prefrl / PyTorch (time) |',
