@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CellRecord } from '../scripts/bench/cells.js';
-import { aggregate, finishedDates, labelsShort, summaryMarkdown } from '../scripts/bench/summary.js';
+import { aboveRandom, aggregate, finishedDates, labelsShort, ratios, summaryMarkdown } from '../scripts/bench/summary.js';
 import { buildSuite } from '../scripts/bench/suites.js';
 
 function rec(seed: number, finishedAt: string): CellRecord {
@@ -57,5 +57,46 @@ describe('bench summary: rows whose label budget was not reached', () => {
     );
     const full = summaryMarkdown({ suite: smoke, records: [trained('oracle', 1000, 0, 1000), trained('oracle', 100, 0, 100)], command: 'c', missing: [], plots: [], failed: [] });
     expect(full).not.toContain('Label budget not reached');
+  });
+});
+
+describe('bench summary: a normalised score only where the reference beats the random policy', () => {
+  const row = (method: string) => ({ method, teacher: method === 'preference' ? 'oracle' : '-', labels: method === 'preference' ? 100 : 0, steps: method === 'random' ? 0 : 3000 });
+  const at = (method: string, ret: number): CellRecord => ({ ...rec(0, '2026-12-07T00:00:00.000Z'), cellId: `${method}-0`, table: 'reacher', row: row(method), metrics: { finalTrueReturn: ret } });
+
+  it('PPO on the true reward below the random policy (a run too short to learn): normalised "-", not a percentage above 100 for a worse policy', () => {
+    // Random -177.5, true PPO -195.9, learned -215.7: (R - random) / (PPO - random) = -38.2 / -18.4 = 208%.
+    const below = aggregate([at('random', -177.5), at('ppo-true', -195.9), at('preference', -215.7)]);
+    const learned = below.find((a) => a.row.method === 'preference')!;
+    expect(ratios(learned, below).normalised).toBeNull();
+    expect(summaryMarkdown({ suite: smoke, records: [at('random', -177.5), at('ppo-true', -195.9), at('preference', -215.7)], command: 'c', missing: [], plots: [], failed: [] })).toContain(
+      '| preference | oracle | 100 | 3000 | 1 | -215.7 | - | - |',
+    );
+    // Above: -150 against random -200 and PPO -100 is 50%.
+    const above = aggregate([at('random', -200), at('ppo-true', -100), at('preference', -150)]);
+    expect(ratios(above.find((a) => a.row.method === 'preference')!, above).normalised).toBeCloseTo(0.5, 12);
+  });
+
+  it('aboveRandom: both known and the reference strictly higher', () => {
+    expect(aboveRandom(-195.9, -177.5)).toBe(false);
+    expect(aboveRandom(-177.5, -177.5)).toBe(false);
+    expect(aboveRandom(-100, -200)).toBe(true);
+    expect(aboveRandom(undefined, -200)).toBe(false);
+    expect(aboveRandom(Number.NaN, -200)).toBe(false);
+  });
+
+  it('an offline row whose IQL-true mean is below the random policy shows "normalised (IQL)" as "-"', () => {
+    const off = (seed: number, iqlTrue: number): CellRecord => ({
+      ...rec(seed, '2026-12-07T00:00:00.000Z'),
+      cellId: `off-${seed}`,
+      table: 'reacher',
+      row: { method: 'offline IQL', teacher: 'oracle', labels: 1000, steps: 0, updates: 200 },
+      metrics: { finalTrueReturn: -215.7, iqlTrueReturn: iqlTrue, randomReturn: -177.5, ratioToIqlTrue: -215.7 / iqlTrue, normalisedToIqlTrue: (-215.7 + 177.5) / (iqlTrue + 177.5) },
+    });
+    const md = summaryMarkdown({ suite: smoke, records: [off(0, -195.9)], command: 'c', missing: [], plots: [], failed: [] });
+    expect(md).toContain('| offline IQL | oracle | 1000 | - | 200 | 1 | -215.7 | -195.9 | - | - |');
+    // IQL-true above random (-100): (-215.7 + 177.5) / (-100 + 177.5) = -49%.
+    const ok = summaryMarkdown({ suite: smoke, records: [off(0, -100)], command: 'c', missing: [], plots: [], failed: [] });
+    expect(ok).toContain('| offline IQL | oracle | 1000 | - | 200 | 1 | -215.7 | -100.0 | - | -49% |');
   });
 });

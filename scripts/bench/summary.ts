@@ -105,7 +105,9 @@ export function ratios(a: Aggregate, all: readonly Aggregate[]): Ratios {
     // A ratio of returns means something only on a positive scale: PPO's return positive and the
     // random policy's not far below zero (reacher's returns are negative distances: normalised only).
     ratio: positiveScale(baseline ?? undefined, random ?? undefined) ? r / (baseline as number) : null,
-    normalised: baseline !== null && random !== null && baseline !== random ? (r - random) / (baseline - random) : null,
+    // Only where the reference beats the random policy: below it (a run too short to learn, as in a
+    // small --steps-scale trial) the scale turns over and a worse policy reads above 100%.
+    normalised: baseline !== null && random !== null && baseline > random ? (r - random) / (baseline - random) : null,
     baseline,
     random,
   };
@@ -221,6 +223,11 @@ export function positiveScale(reference: number | undefined, random: number | un
   return random === undefined || !Number.isFinite(random) || random >= -0.1 * reference;
 }
 
+/** Whether a reference return is above the random policy's (both known): the condition for a normalised score. */
+export function aboveRandom(reference: number | undefined, random: number | undefined): boolean {
+  return reference !== undefined && random !== undefined && Number.isFinite(reference) && Number.isFinite(random) && reference > random;
+}
+
 /** One Markdown table per summary table (env or tabular domain). */
 export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[]): string {
   const rowCols = [...new Set(aggs.flatMap((a) => Object.keys(a.row)))];
@@ -231,7 +238,9 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
   const rows = aggs.map((a) => {
     const r = ratios(a, all);
     const metricCells = metricCols.map(([k]) =>
-      (k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) || (k === 'labelsUsed' && isReference(a.row))
+      (k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) ||
+      (k === 'normalisedToIqlTrue' && !aboveRandom(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) ||
+      (k === 'labelsUsed' && isReference(a.row))
         ? '-'
         : PERCENT.has(k) && a.metrics[k]?.n
           ? `${pct(a.metrics[k].mean)}${a.metrics[k].n < a.n ? ` (n=${a.metrics[k].n})` : ''}`
@@ -329,7 +338,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   }
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds. "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds (shown when R_PPO is above R_random; "normalised (IQL)" likewise when the IQL-true mean is above the random policy mean). "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
