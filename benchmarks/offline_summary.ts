@@ -110,6 +110,12 @@ const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.
 // positive; with negative returns (reacher, pusher, a barely trained cheetah) a ratio above 1 is a
 // worse agent, so it is shown as n/a and the normalised ratio is the one to read.
 const ratioShown = (ratio: number, iqlTrue: number) => (iqlTrue > 0 ? f3(ratio) : 'n/a');
+// The normalised ratio means something only where IQL-true beats the random policy (every seed
+// for the mean of seeds, the means for the ratio of means); below it a worse agent reads higher.
+const normShown = (group: string, e: Record<string, { mean: number; std: number }>) => {
+  const seedsOk = perRun.filter((r) => r.group === group).every((r) => r.iqlTrue > r.random);
+  return seedsOk && e.normalizedRatio ? `${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)}` : 'n/a';
+};
 const lines = [
   `Command: ${command}`,
   '',
@@ -117,7 +123,7 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...perRun.map(
     (r) =>
-      `| ${r.group} | ${r.seed} | ${r.updates} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${ratioShown(r.ratio, r.iqlTrue)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
+      `| ${r.group} | ${r.seed} | ${r.updates} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${ratioShown(r.ratio, r.iqlTrue)} | ${r.iqlTrue > r.random ? f3(r.normalizedRatio) : 'n/a'} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${Math.round(Object.values(r.stageSeconds).reduce((a, b) => a + b, 0))} |`,
   ),
   '',
   '| configuration | seeds | IQL learned | IQL true | BC | random | normalised ratio (mean of seeds) | normalised ratio of means | ratio of means |',
@@ -125,10 +131,10 @@ const lines = [
   ...Object.entries(byEnv).map(([g, v]) => {
     const e = v as Record<string, { mean: number; std: number }> & { seeds: number[]; ratioOfMeans: number; normalizedRatioOfMeans: number };
     const pm = (k: string) => `${f1(e[k].mean)} +- ${f1(e[k].std)}`;
-    return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)} | ${f3(e.normalizedRatioOfMeans)} | ${ratioShown(e.ratioOfMeans, e.iqlTrue.mean)} |`;
+    return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${normShown(g, e)} | ${e.iqlTrue.mean > e.random.mean ? f3(e.normalizedRatioOfMeans) : 'n/a'} | ${ratioShown(e.ratioOfMeans, e.iqlTrue.mean)} |`;
   }),
   '',
-  '"ratio": IQL learned / IQL true, shown only where IQL true\'s return is positive; "normalised ratio": (learned - random) / (true - random).',
+  '"ratio": IQL learned / IQL true, shown only where IQL true\'s return is positive; "normalised ratio": (learned - random) / (true - random), shown only where IQL true\'s return is above the random policy\'s.',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 

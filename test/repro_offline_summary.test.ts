@@ -81,15 +81,20 @@ describe('benchmarks/offline_summary.ts', () => {
     expect(lines).toContain('| offline-pusher | 0, 1 | -140.0 +- 10.0 | -110.0 +- 10.0 | -165.0 +- 5.0 | -200.0 +- 0.0 | 0.688 +- 0.188 | 0.667 | n/a |');
   });
 
-  it('shows the plain ratio where IQL-true\'s return is positive; without a command, records its own command line', () => {
+  it('shows the plain ratio where IQL-true\'s return is positive and the normalised one where it beats the random policy; without a command, records its own command line', () => {
     const root = join(dir, 'runs-positive');
     run(root, 'offline-cheetah-run-oracle500', 0, { learned: 600, iqlTrue: 800, bc: 400, random: -200 });
+    // A trial too small for IQL to beat the random policy: (learned - random) / (true - random) =
+    // 2.6 / -9.7 would read -0.27, and a worse agent would read higher; shown as n/a.
+    run(root, 'offline-reacher', 0, { learned: -204.2, iqlTrue: -216.5, bc: -214.8, random: -206.8 });
     const out = join(dir, 'results-positive.json');
     const r = summarise([root, out]);
     expect(r.status).toBe(0);
     expect(JSON.parse(readFileSync(out, 'utf8')).command).toBe(`npx tsx benchmarks/offline_summary.ts ${root} ${out}`);
     // 600 / 800 = 0.75; (600 + 200) / (800 + 200) = 0.8.
     expect(r.stdout).toContain('| offline-cheetah-run-oracle500 | 0 | 100 | 600.0 | 800.0 | 400.0 | -200.0 | 0.750 | 0.800 |');
+    expect(r.stdout).toContain('| offline-reacher | 0 | 100 | -204.2 | -216.5 | -214.8 | -206.8 | n/a | n/a |');
+    expect(r.stdout).toContain('| offline-reacher | 0 | -204.2 +- 0.0 | -216.5 +- 0.0 | -214.8 +- 0.0 | -206.8 +- 0.0 | n/a | n/a | n/a |');
   });
 
   it('a runs root that is missing, a file, or holds no finished run: one line naming it, and no results file written', () => {
