@@ -36,7 +36,7 @@ const spec = {
     stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch; label budgets are not scaled, and a run too short for all its feedback rounds uses fewer labels, which summary.md names)', default: 1 }),
     envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true, defaultDoc: 'every env of the suite' }),
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
-    dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
+    dryRun: flags.bool({ doc: 'list the cells and their status (cost: estimated env-step equivalents, what the progress bar and ETA count); run nothing, write nothing', default: false }),
     summaryOnly: flags.bool({ doc: 'run no cells; rebuild summary.md and plots from the cell files', default: false }),
     quiet: quietFlag("from the cells' training runs"),
     json: jsonFlag(),
