@@ -124,3 +124,27 @@ describe('benchmarks/offline_summary.ts', () => {
     expect(usage.stderr).toMatch(/^usage: npx tsx benchmarks\/offline_summary\.ts <runs root> <results\.json> \[command\]\n$/);
   });
 });
+
+describe('benchmarks/offline_success_summary.ts (end of offline_success.sh)', () => {
+  it('records the command it is given; normalises against the base run of the same seed (hand-checked), n/a where IQL-true does not beat random', () => {
+    const root = join(dir, 'success-root');
+    mkdirSync(root);
+    const base = (iqlTrue: number) => JSON.stringify({ returns: { iqlLearned: { meanReturn: -150 }, iqlTrue: { meanReturn: iqlTrue }, random: { meanReturn: -200 } }, updates: 200 });
+    const iql = (ret: number) => JSON.stringify({ finalTrueReturn: ret, finalSuccess: 0.5, rewardTransitionCorrelation: 0.7, rewardReturnCorrelation: 0.8, updates: 200, runDir: 'r' });
+    // Seed 0: IQL true -100 above random -200: success (-120 + 200) / 100 = 0.80, learned 0.50.
+    writeFileSync(join(root, 'offline-reacher-s0.json'), `log line\n${base(-100)}\n`);
+    writeFileSync(join(root, 'iql-success-reacher-s0.json'), `${iql(-120)}\n`);
+    // Seed 1: IQL true -216.5 below random -200: the ratios turn over, so n/a.
+    writeFileSync(join(root, 'offline-reacher-s1.json'), `${base(-216.5)}\n`);
+    writeFileSync(join(root, 'iql-success-reacher-s1.json'), `${iql(-197.3)}\n`);
+    const out = join(dir, 'success.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'benchmarks', 'offline_success_summary.ts'), root, out, 'UPDATES=200 bash benchmarks/offline_success.sh'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as { command: string; runs: { seed: number; normalizedSuccess: number }[] };
+    expect(res.command).toBe('UPDATES=200 bash benchmarks/offline_success.sh');
+    expect(res.runs[0]!.normalizedSuccess).toBeCloseTo(0.8, 12);
+    expect(r.stdout).toContain('| reacher | 0 | -120.0 | -100.0 | -150.0 | -200.0 | 0.80 | 0.50 | 0.70 / 0.80 |');
+    expect(r.stdout).toContain('| reacher | 1 | -197.3 | -216.5 | -150.0 | -200.0 | n/a | n/a | 0.70 / 0.80 |');
+  });
+});
