@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { CellRecord } from '../scripts/bench/cells.js';
 import { aboveRandom, aggregate, finishedDates, labelsShort, ratios, summaryMarkdown } from '../scripts/bench/summary.js';
 import { buildSuite } from '../scripts/bench/suites.js';
+import { main } from '../scripts/cli.js';
+import { captureCli, lastJson } from './helpers/cli.js';
 
 function rec(seed: number, finishedAt: string): CellRecord {
   return { suite: 'smoke', cellId: `e-${seed}`, hash: 'h', kind: 'train', seed, table: 'e', row: { method: 'preference', labels: 40, steps: 10 }, metrics: { finalTrueReturn: seed }, benchCommand: 'c', wallSeconds: 30, finishedAt };
@@ -98,5 +100,19 @@ describe('bench summary: a normalised score only where the reference beats the r
     // IQL-true above random (-100): (-215.7 + 177.5) / (-100 + 177.5) = -49%.
     const ok = summaryMarkdown({ suite: smoke, records: [off(0, -100)], command: 'c', missing: [], plots: [], failed: [] });
     expect(ok).toContain('| offline IQL | oracle | 1000 | - | 200 | 1 | -215.7 | -100.0 | - | -49% |');
+  });
+});
+
+describe('bench oracle --json says the budget it ran at', () => {
+  it('--dry-run (a run\'s result object has the same field: bench_shard.test.ts): "budget" holds --seeds (or the suite default), the envs selected (or all) and --steps-scale', async () => {
+    const dry = captureCli();
+    expect(await main(['bench', 'oracle', '--suite', 'bpref', '--envs', 'pusher', '--seeds', '1', '--steps-scale', '0.03', '--out', '/nonexistent-qa-repro', '--dry-run', '--json'], dry.ctx)).toBe(0);
+    const d = lastJson<{ budget: unknown; selected: unknown[] }>(dry.out);
+    expect(d.budget).toEqual({ seeds: 1, envs: ['pusher'], stepsScale: 0.03 });
+    // 1 random + 1 true-reward PPO + 6 teachers x 3 budgets x 2 queries on one env and seed.
+    expect(d.selected).toHaveLength(38);
+    const all = captureCli();
+    expect(await main(['bench', 'oracle', '--suite', 'ppo', '--out', '/nonexistent-qa-repro', '--dry-run', '--json'], all.ctx)).toBe(0);
+    expect(lastJson<{ budget: unknown }>(all.out).budget).toEqual({ seeds: 3, envs: ['cheetah-run', 'hopper-hop', 'walker-walk', 'reacher'], stepsScale: 1 });
   });
 });

@@ -53,8 +53,19 @@ const spec = {
   ].join('\n'),
 };
 
+/** The budget a run of the command was made at: what its cells' ids and summary.md assume. */
+export interface BenchBudget {
+  /** Seeds 0..seeds-1 (--seeds, or the suite's default). */
+  readonly seeds: number;
+  /** The suite's envs this run selected (--envs, or all of them; gridworld: the tabular cells). */
+  readonly envs: readonly string[];
+  /** --steps-scale: every env-step budget times this (1: the suite's own sizes). */
+  readonly stepsScale: number;
+}
+
 export interface BenchOracleResult {
   readonly suite: string;
+  readonly budget: BenchBudget;
   readonly outDir: string;
   readonly cells: number;
   readonly selected: number;
@@ -160,6 +171,7 @@ export const benchOracleCommand: Command = {
     // Checked now, not when the first regret-teacher cell starts (possibly hours into the suite).
     if (f.expert !== undefined && !existsSync(f.expert)) throw new UsageError(`--expert ${f.expert}: not found (a PPO run folder or its checkpoint)`);
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
+    const budget: BenchBudget = { seeds: f.seeds ?? suite.defaultSeeds, envs: f.envs ?? [...suite.envs], stepsScale: f.stepsScale };
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
     checkOutFolder(join(f.out, suite.name), '--out');
@@ -191,6 +203,7 @@ export const benchOracleCommand: Command = {
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
+          budget,
           outDir: suiteDir,
           cells: suite.cells.length,
           selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
@@ -228,7 +241,7 @@ export const benchOracleCommand: Command = {
     }
     if (emptyShard && !f.summaryOnly) {
       // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
-      const result: BenchOracleResult = { suite: suite.name, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
+      const result: BenchOracleResult = { suite: suite.name, budget, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
       if (f.json) printJson(ctx.io, result);
       else ctx.io.stdout.write(`${suite.name}: shard ${f.shard} has no cells; nothing run, summary not rebuilt\n`);
       return 0;
@@ -404,6 +417,7 @@ export const benchOracleCommand: Command = {
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
       suite: suite.name,
+      budget,
       outDir: suiteDir,
       cells: suite.cells.length,
       selected: selected.length,
