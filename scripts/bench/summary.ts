@@ -352,7 +352,7 @@ export function summaryMarkdown(s: SummaryInput): string {
     }
     const short = labelsShort(inTable);
     if (short.length) {
-      const shown = short.slice(0, 4).map((x) => `${x.row.teacher ?? x.row.method} ${x.labels.toLocaleString('en-US')} labels: ${Number.isInteger(x.used) ? x.used.toLocaleString('en-US') : fmtNum(x.used)} used`);
+      const shown = short.slice(0, 4).map((x) => `${x.row.teacher ?? x.row.method}${x.row.query ? ` ${x.row.query}` : ''} ${x.labels.toLocaleString('en-US')} labels: ${Number.isInteger(x.used) ? x.used.toLocaleString('en-US') : fmtNum(x.used)} used`);
       lines.push(
         `**Label budget not reached** in ${short.length} row${short.length === 1 ? '' : 's'} (${shown.join('; ')}${short.length > 4 ? '; ...' : ''}): the runs' env steps ended before their feedback rounds had asked every label, so ${short.length === 1 ? 'this row does' : 'these rows do'} not measure ${short.length === 1 ? 'its' : 'their'} label budget; more env steps (\`--steps-scale\`) reach it.`,
         '',
