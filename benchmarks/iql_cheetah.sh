@@ -10,6 +10,13 @@
 #
 #   benchmarks/iql_cheetah.sh
 #   UPDATES=10000 SEEDS="0 1 2" HIDDEN=128,128 benchmarks/iql_cheetah.sh
+#
+# A small trial (about 3 minutes of 2 cores: a 4,000-transition dataset, 100 IQL updates, one
+# seed), with its runs and results out of the committed folder (OUT defaults to it):
+#   ROOT=/tmp/iqlc OUT=/tmp/iqlc/out UPDATES=100 SEEDS=0 DATA_STEPS=4096 bash benchmarks/iql_cheetah.sh
+# DATA_STEPS counts PPO env steps in whole iterations (4 envs x 512); a dataset already in ROOT
+# is reused whatever DATA_STEPS says, and a finished seed in ROOT is not run again, so give a
+# trial its own ROOT. results.json records this command line with the budget it ran at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,4 +50,5 @@ for seed in $SEEDS; do
 done
 
 cp "$ROOT/collect.json" "$OUT/collect.json"
-npx tsx benchmarks/offline_summary.ts "$ROOT" "$OUT/results.json"
+npx tsx benchmarks/offline_summary.ts "$ROOT" "$OUT/results.json" \
+  "ROOT=$ROOT OUT=$OUT UPDATES=$UPDATES SEEDS=\"$SEEDS\" HIDDEN=$HIDDEN DATA_STEPS=$DATA_STEPS TARGET=$TARGET bash benchmarks/iql_cheetah.sh"

@@ -7,6 +7,17 @@
 #   UPDATES=5000 SEEDS="0 1 2" ENVS="reacher pusher" benchmarks/offline.sh
 #   ENVS="" VARIANTS="flip:pusher" LANES=1 RESULTS=benchmarks/results/offline/results-flip-pusher.json benchmarks/offline.sh
 #
+# A small trial (31 s on a shared 2-core machine; its numbers mean nothing), out of the committed folders:
+#   ROOT=/tmp/offline-trial RESULTS=/tmp/offline-trial/results.json ENVS=reacher SEEDS=0 LANES=1 \
+#     DATA_STEPS=8192 LABELS=200 UPDATES=200 EVAL_EPISODES=5 bash benchmarks/offline.sh
+# DATA_STEPS (PPO env steps of each env's medium-replay dataset; default reacher 100,000, pusher
+# 200,000), LABELS (default 2,000) and EVAL_EPISODES (default 30) exist for such trials: the
+# committed results use the defaults.
+#
+# RESULTS defaults to the committed benchmarks/results/offline/results.json: a trial names its own
+# ROOT and RESULTS. A finished run or a dataset already in ROOT is reused whatever the budget
+# variables say now. RESULTS records the command line with the budget it ran at.
+#
 # Variants (VARIANTS="flip:reacher oracle:reacher ...", default none), same dataset, labels,
 # updates and seeds as the base runs:
 #   flip    the noise-robust preference loss at the teacher's known error rate (--reward-flip-rate 0.2)
@@ -45,10 +56,13 @@ mkdir -p "$ROOT"
 
 # Medium-replay datasets: PPO's rollout history on the true reward (prefrl collect).
 declare -A STEPS=([reacher]=100000 [pusher]=200000)
+DATA_STEPS=${DATA_STEPS:-}
+LABELS=${LABELS:-2000}
+EVAL_EPISODES=${EVAL_EPISODES:-30}
 dataset() {
   local env=$1 out="$ROOT/data-$1-medium-replay.h5"
   if [[ ! -f $out ]]; then
-    $PREFRL collect --env "$env" --policy medium-replay --steps "${STEPS[$env]}" --workers 0 --seed 0 \
+    $PREFRL collect --env "$env" --policy medium-replay --steps "${DATA_STEPS:-${STEPS[$env]}}" --workers 0 --seed 0 \
       --runs-dir "$ROOT" --name "collect-$env-medium-replay" --out "$out" --quiet --json >"$ROOT/collect-$env.json"
   fi
   echo "$out"
@@ -64,8 +78,8 @@ lane() {
     if [[ -n $dir ]]; then
       $PREFRL offline --resume "$dir" --quiet --json >"$ROOT/$name.json"
     else
-      $PREFRL offline --dataset "$data" --teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --labels 2000 \
-        --segment-length 50 --reward-epochs 30 --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 --seed "$seed" \
+      $PREFRL offline --dataset "$data" --teacher synthetic-vlm --error-rate 0.2 --unsure-rate 0.1 --labels "$LABELS" \
+        --segment-length 50 --reward-epochs 30 --updates "$UPDATES" --hidden 128,128 --eval-episodes "$EVAL_EPISODES" --seed "$seed" \
         --runs-dir "$ROOT" --name "$name" --quiet --json >"$ROOT/$name.json"
     fi
   done
@@ -100,8 +114,8 @@ variant_run() {
   fi
   if [[ -z $dir ]]; then
     # shellcheck disable=SC2046
-    $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels 2000 --segment-length "$(variant_seglen "$variant")" --reward-epochs 30 \
-      --updates "$UPDATES" --hidden 128,128 --eval-episodes 30 --seed "$seed" --runs-dir "$ROOT" --name "$name" \
+    $PREFRL offline --dataset "$data" $(variant_flags "$variant") --labels "$LABELS" --segment-length "$(variant_seglen "$variant")" --reward-epochs 30 \
+      --updates "$UPDATES" --hidden 128,128 --eval-episodes "$EVAL_EPISODES" --seed "$seed" --runs-dir "$ROOT" --name "$name" \
       --stage pairs --quiet --json >/dev/null
     dir=$(ls -d "$ROOT"/*-"$name" | tail -1)
   fi
@@ -134,4 +148,5 @@ for v in $VARIANTS; do
 done
 for p in "${jobs_[@]}"; do wait "$p"; done
 
-npx tsx benchmarks/offline_summary.ts "$ROOT" "$RESULTS"
+npx tsx benchmarks/offline_summary.ts "$ROOT" "$RESULTS" \
+  "ROOT=$ROOT RESULTS=$RESULTS UPDATES=$UPDATES SEEDS=\"$SEEDS\" ENVS=\"$ENVS\" VARIANTS=\"$VARIANTS\"${DATA_STEPS:+ DATA_STEPS=$DATA_STEPS} LABELS=$LABELS EVAL_EPISODES=$EVAL_EPISODES bash benchmarks/offline.sh"

@@ -35,4 +35,5 @@ for pair in $CHECK_TRUE; do run_iql true "${pair%%:*}" "${pair##*:}"; done
 for env in $ENVS; do
   for seed in $SEEDS; do run_iql success "$env" "$seed"; done
 done
-npx tsx benchmarks/offline_success_summary.ts "$ROOT" "$RESULTS"
+npx tsx benchmarks/offline_success_summary.ts "$ROOT" "$RESULTS" \
+  "ROOT=$ROOT RESULTS=$RESULTS UPDATES=$UPDATES SEEDS=\"$SEEDS\" ENVS=\"$ENVS\"${CHECK_TRUE:+ CHECK_TRUE=\"$CHECK_TRUE\"} bash benchmarks/offline_success.sh"

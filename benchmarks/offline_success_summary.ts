@@ -6,15 +6,23 @@
  * (R - random) / (IQL true - random) of each; and, for iql-true-<env>-s<seed>.json checks,
  * whether `prefrl iql --reward true` reproduced the base run's IQL-true return.
  *
- *   npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json>
+ *   npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json> [command]
+ *
+ * `command` is recorded as the results file's `command` (offline_success.sh passes its command
+ * line with the budget it ran at); without it, the line that ran this summary.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import './script_errors.js';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mean, std } from '../core/math.js';
 
-const [root, out] = process.argv.slice(2);
-if (!root || !out) {
-  process.stderr.write('usage: npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json>\n');
+const [root, out, commandArg, ...extra] = process.argv.slice(2);
+if (!root || !out || extra.length) {
+  process.stderr.write('usage: npx tsx benchmarks/offline_success_summary.ts <runs root> <results.json> [command]\n');
+  process.exit(2);
+}
+if (!existsSync(root) || !statSync(root).isDirectory()) {
+  process.stderr.write(`offline_success_summary.ts: <runs root> ${root}: ${existsSync(root) ? 'is not a folder' : 'no such folder'}\n`);
   process.exit(2);
 }
 const lastJson = (file: string): Record<string, unknown> => {
@@ -72,13 +80,16 @@ for (const env of [...new Set(runs.map((r) => r.env as string))]) {
   };
   byEnv[env] = { seeds: rs.map((r) => r.seed), iqlSuccess: st('iqlSuccess'), iqlTrue: st('iqlTrue'), normalizedSuccess: st('normalizedSuccess'), normalizedLearned: st('normalizedLearned') };
 }
-const result = { command: 'benchmarks/offline_success.sh', root, byEnv, runs, checks };
+const result = { command: commandArg ?? `npx tsx benchmarks/offline_success_summary.ts ${root} ${out}`, root, byEnv, runs, checks };
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 const f = (x: number, k = 1) => x.toFixed(k);
 const lines = ['| env | seed | IQL on success | IQL true | IQL learned (base run) | random | normalised: success | normalised: learned | corr. transition / episode |', '|---|---|---|---|---|---|---|---|---|'];
+// (R - random) / (IQL true - random) turns over where IQL-true does not beat the random policy (a
+// run too small to learn): shown as n/a there, as offline_summary.ts does.
+const normalised = (r: Record<string, unknown>, k: string) => ((r.iqlTrue as number) > (r.random as number) ? f(r[k] as number, 2) : 'n/a');
 for (const r of runs) {
   lines.push(
-    `| ${r.env} | ${r.seed} | ${f(r.iqlSuccess as number)} | ${f(r.iqlTrue as number)} | ${f(r.iqlLearned as number)} | ${f(r.random as number)} | ${f(r.normalizedSuccess as number, 2)} | ${f(r.normalizedLearned as number, 2)} | ${f(r.successRewardTransitionCorrelation as number, 2)} / ${f(r.successRewardReturnCorrelation as number, 2)} |`,
+    `| ${r.env} | ${r.seed} | ${f(r.iqlSuccess as number)} | ${f(r.iqlTrue as number)} | ${f(r.iqlLearned as number)} | ${f(r.random as number)} | ${normalised(r, 'normalizedSuccess')} | ${normalised(r, 'normalizedLearned')} | ${f(r.successRewardTransitionCorrelation as number, 2)} / ${f(r.successRewardReturnCorrelation as number, 2)} |`,
   );
 }
 for (const c of checks) lines.push('', `check: ${c.env} seed ${c.seed}: prefrl iql --reward true ${f(c.iqlTrueHere as number, 4)}, base run IQL-true ${f(c.iqlTrueBase as number, 4)} (${c.identical ? 'identical' : 'DIFFERENT'})`);

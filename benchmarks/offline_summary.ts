@@ -12,9 +12,16 @@
  * ">=" in the table and `wallSecondsComplete: false` with the stages named in the results, and
  * left out of its configuration's mean (whose n then says how many runs it averages).
  *
- *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json>
+ * Prints two markdown tables (per run, per configuration).
+ *
+ *   npx tsx benchmarks/offline_summary.ts <runs root> <results.json> [command]
+ *
+ * `command` is recorded as the results file's `command` (the scripts pass their own command line
+ * with the budget they ran at, e.g. `UPDATES=100 SEEDS="0" bash benchmarks/iql_cheetah.sh`);
+ * without it, the line that ran this summary. Each run's IQL updates and dataset size are
+ * recorded beside its returns, so a small trial's file says it is one.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mean, std } from '../core/math.js';
@@ -51,10 +58,14 @@ export function wallNote(runs: readonly { readonly group: string; readonly seed:
   return `wall (s) ">=": a lower bound, left out of the configuration's mean wall time: ${what.join('; ')}`;
 }
 
-function main(root: string | undefined, out: string | undefined): void {
-
-  if (!root || !out) {
-    process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json>\n');
+function main(args: readonly string[]): void {
+  const [root, out, commandArg, ...extra] = args;
+  if (!root || !out || extra.length) {
+    process.stderr.write('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json> [command]\n');
+    process.exit(2);
+  }
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    process.stderr.write(`offline_summary.ts: <runs root> ${root}: ${existsSync(root) ? 'is not a folder' : 'no such folder'}\n`);
     process.exit(2);
   }
   /** Runs grouped by configuration: the run name without its timestamp and seed (offline-<env>[-variant]). */
@@ -63,8 +74,21 @@ function main(root: string | undefined, out: string | undefined): void {
     const f = join(root, d, 'summary.json');
     if (existsSync(f) && /offline-/.test(d)) {
       const group = d.replace(/^\d{8}-\d{6}-/, '').replace(/-s\d+(-\d+)?$/, '');
-      runs.push({ ...(JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary), group });
+      let summary: OfflineSummary;
+      try {
+        summary = JSON.parse(readFileSync(f, 'utf8')) as OfflineSummary;
+      } catch (e) {
+        // One line (tests import this module's helpers, so it installs no process-wide error handler of its own).
+        process.stderr.write(`offline_summary.ts: ${f}: not a run summary (${e instanceof Error ? e.message : String(e)})\n`);
+        process.exit(1);
+      }
+      runs.push({ ...summary, group });
     }
+  }
+  if (!runs.length) {
+    // Nothing to summarise: say so rather than write an empty results file over a real one.
+    process.stderr.write(`offline_summary.ts: no finished offline run (a <stamp>-offline-... folder with summary.json) in ${root}; ${out} not written\n`);
+    process.exit(1);
   }
   runs.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.seed - b.seed));
   const stat = (xs: number[]) => ({ mean: mean(xs), std: std(xs), n: xs.length });
@@ -115,6 +139,7 @@ function main(root: string | undefined, out: string | undefined): void {
     rewardTransitionCorrelation: r.rewardTransitionCorrelation,
     rewardReturnCorrelation: r.rewardReturnCorrelation,
     updates: r.updates,
+    datasetTransitions: r.datasetTransitions,
     evalEpisodes: r.evalEpisodes,
     stageSeconds: r.stageSeconds,
     // Absent in summaries written before it was recorded (their stage times count as whole).
@@ -125,17 +150,30 @@ function main(root: string | undefined, out: string | undefined): void {
     wallPartialStages: runWallSeconds(r).partial,
     runDir: r.runDir,
   }));
-  const result = { command: 'benchmarks/offline.sh', teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
+  const command = commandArg ?? `npx tsx benchmarks/offline_summary.ts ${root} ${out}`;
+  const result = { command, teacher: runs[0]?.teacherId ?? null, byGroup: byEnv, runs: perRun };
   writeFileSync(out, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   // Markdown tables for the README: per run, then per configuration (mean +- std over seeds).
   const f1 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
   const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
+  // learned / true says how close IQL on the learned reward came only when the true-reward return is
+  // positive; with negative returns (reacher, pusher, a barely trained cheetah) a ratio above 1 is a
+  // worse agent, so it is shown as n/a and the normalised ratio is the one to read.
+  const ratioShown = (ratio: number, iqlTrue: number) => (iqlTrue > 0 ? f3(ratio) : 'n/a');
+  // The normalised ratio means something only where IQL-true beats the random policy (every seed
+  // for the mean of seeds, the means for the ratio of means); below it a worse agent reads higher.
+  const normShown = (group: string, e: Record<string, { mean: number; std: number }>) => {
+    const seedsOk = perRun.filter((r) => r.group === group).every((r) => r.iqlTrue > r.random);
+    return seedsOk && e.normalizedRatio ? `${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)}` : 'n/a';
+  };
   const lines = [
-    '| configuration | seed | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / ties / skips | teacher agreement | corr. transition / episode | wall (s) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `Command: ${command}`,
+    '',
+    '| configuration | seed | updates | IQL learned | IQL true | BC | random | ratio | normalised ratio | preferences / ties / skips | teacher agreement | corr. transition / episode | wall (s) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...perRun.map(
       (r) =>
-        `| ${r.group} | ${r.seed} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${f3(r.ratio)} | ${f3(r.normalizedRatio)} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${wallCell({ seconds: r.wallSeconds, complete: r.wallSecondsComplete, partial: r.wallPartialStages })} |`,
+        `| ${r.group} | ${r.seed} | ${r.updates} | ${f1(r.iqlLearned)} | ${f1(r.iqlTrue)} | ${f1(r.bc)} | ${f1(r.random)} | ${ratioShown(r.ratio, r.iqlTrue)} | ${r.iqlTrue > r.random ? f3(r.normalizedRatio) : 'n/a'} | ${r.preferences} / ${r.ties ?? '-'} / ${r.skips} | ${f3(r.teacherAgreement)} | ${f3(r.rewardTransitionCorrelation)} / ${f3(r.rewardReturnCorrelation)} | ${wallCell({ seconds: r.wallSeconds, complete: r.wallSecondsComplete, partial: r.wallPartialStages })} |`,
     ),
     ...(wallNote(perRun) ? ['', wallNote(perRun)] : []),
     '',
@@ -144,11 +182,13 @@ function main(root: string | undefined, out: string | undefined): void {
     ...Object.entries(byEnv).map(([g, v]) => {
       const e = v as Record<string, { mean: number; std: number }> & { seeds: number[]; ratioOfMeans: number; normalizedRatioOfMeans: number };
       const pm = (k: string) => `${f1(e[k].mean)} +- ${f1(e[k].std)}`;
-      return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${f3(e.normalizedRatio.mean)} +- ${f3(e.normalizedRatio.std)} | ${f3(e.normalizedRatioOfMeans)} | ${f3(e.ratioOfMeans)} |`;
+      return `| ${g} | ${e.seeds.join(', ')} | ${pm('iqlLearned')} | ${pm('iqlTrue')} | ${pm('bc')} | ${pm('random')} | ${normShown(g, e)} | ${e.iqlTrue.mean > e.random.mean ? f3(e.normalizedRatioOfMeans) : 'n/a'} | ${ratioShown(e.ratioOfMeans, e.iqlTrue.mean)} |`;
     }),
+    '',
+    '"ratio": IQL learned / IQL true, shown only where IQL true\'s return is positive; "normalised ratio": (learned - random) / (true - random), shown only where IQL true\'s return is above the random policy\'s.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv[2], process.argv[3]);
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
 

@@ -15,6 +15,7 @@
  * falls with every step out in distance (monotone), and each input feature's share (%) of the
  * first layer's row norms (mean over members): which inputs the model relies on.
  */
+import './script_errors.js';
 import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';

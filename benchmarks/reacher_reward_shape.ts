@@ -6,6 +6,7 @@
  *
  *   npx tsx benchmarks/reacher_reward_shape.ts <reward_model folder>... > out.md
  */
+import './script_errors.js';
 import { initBackend } from '../core/backend.js';
 import { RewardNet } from '../reward/network.js';
 import { binnedSums, EDGES, shapeEpisodes } from './reacher_shape_bins.js';

@@ -15,6 +15,7 @@
  * The preference run folder gives the reward model (artifacts/reward_model) and the labels
  * (labels.sqlite); each policy run folder gives a PPO policy (artifacts/checkpoint).
  */
+import './script_errors.js';
 import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { makeEnv } from '../envs/registry.js';

@@ -11,6 +11,7 @@
  * One markdown table row per model: the folder, then the range of inputs 0, 1, ... (the
  * observation in the env's documented order, then the action or the next observation).
  */
+import './script_errors.js';
 import { initBackend } from '../core/backend.js';
 import { meanOverMembers, RewardNet } from '../reward/network.js';
 

@@ -11,28 +11,30 @@
  * threads scoring candidate sets at once (default: one per core, as the CLI; the path does not
  * depend on it).
  */
+import './script_errors.js';
 import { initBackend } from '../core/backend.js';
 import { Rng } from '../core/rng.js';
 import { type InputUnit, selectInputs, selectionWorkers } from '../reward/select.js';
-import { runArgs, storedLabels } from './stored_labels.js';
+import { numOpt, runArgs, scriptFail, scriptLabels } from './stored_labels.js';
 
-const { run, opt } = runArgs('usage: npx tsx benchmarks/select_inputs.ts <run folder> [--max-labels N] [--seed 0] [--folds 3] [--min-gain 0.02] [--workers N]\n');
-const maxLabels = Number(opt('max-labels', 'Infinity'));
-const seed = Number(opt('seed', '0'));
-const folds = Number(opt('folds', '3'));
-const minGain = Number(opt('min-gain', '0.02'));
-const workersArg = opt('workers', '');
+const SCRIPT = 'select_inputs.ts';
+const usage = 'usage: npx tsx benchmarks/select_inputs.ts <run folder> [--max-labels N] [--seed 0] [--folds 3] [--min-gain 0.02] [--workers N]\n';
+const { run, opt } = runArgs(usage);
+const maxLabels = numOpt(SCRIPT, usage, opt, 'max-labels', 'Infinity', 1);
+const seed = numOpt(SCRIPT, usage, opt, 'seed', '0', 0);
+const folds = numOpt(SCRIPT, usage, opt, 'folds', '3', 2);
+const minGain = numOpt(SCRIPT, usage, opt, 'min-gain', '0.02', 0, false);
+const workersArg = opt('workers', '') === '' ? null : numOpt(SCRIPT, usage, opt, 'workers', '', 0);
 
-await initBackend('wasm');
-const { pairs, labels } = storedLabels(run, maxLabels);
+const { pairs, labels } = scriptLabels(SCRIPT, run, maxLabels);
 const first = pairs[0].a;
 const name = (u: InputUnit): string => (u === 'action' ? 'a' : String(u));
 const t0 = Date.now();
-const workers = selectionWorkers(workersArg === '' ? null : Number(workersArg));
-const sel = await selectInputs(pairs, labels, { input: 'obs-action', obsDim: first.obsDim, actDim: first.actDim, rng: new Rng(seed).fork('select-inputs'), folds, minGain, workers });
+const workers = selectionWorkers(workersArg);
+const sel = await initBackend('wasm').then(() => selectInputs(pairs, labels, { input: 'obs-action', obsDim: first.obsDim, actDim: first.actDim, rng: new Rng(seed).fork('select-inputs'), folds, minGain, workers })).catch((e: unknown) => scriptFail(SCRIPT, e));
 process.stdout.write(`${run.split('/').pop()}: ${sel.labels} preference labels, ${folds} folds, min gain ${minGain}; NLL with no inputs ${sel.baselineNll.toFixed(4)}\n`);
 for (const st of sel.steps) {
   const cands = st.candidates.map((c) => `${name(c.unit)}:${c.nll.toFixed(3)}`).join(' ');
   process.stdout.write(`  best +${name(st.unit)}: NLL ${st.nll.toFixed(4)}, accuracy ${st.accuracy.toFixed(3)}, ${st.kept ? 'kept' : 'not kept (stop)'}   [${cands}]\n`);
 }
-process.stdout.write(`  kept: obs ${sel.keepObs.join(',') || '-'}${sel.keepAction ? ' + action' : ''} (${sel.fits} candidate sets, ${((Date.now() - t0) / 1000).toFixed(0)} s, ${workers} worker threads)\n`);
+process.stdout.write(`  kept: obs ${sel.keepObs.join(',') || '-'}${sel.keepAction ? ' + action' : ''} (${sel.fits} candidate sets, ${((Date.now() - t0) / 1000).toFixed(0)} s, ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`})\n`);

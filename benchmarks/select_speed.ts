@@ -9,34 +9,29 @@
  *
  * --max-labels N uses the run's first N preference labels (as the online loop's selection at N).
  */
+import './script_errors.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { initBackend } from '../core/backend.js';
 import { median } from '../core/math.js';
 import { Rng } from '../core/rng.js';
 import { type InputSelection, selectInputs } from '../reward/select.js';
-import { runArgs, storedLabels } from './stored_labels.js';
+import { numOpt, runArgs, scriptFail, scriptLabels } from './stored_labels.js';
 
 const usage = 'usage: npx tsx benchmarks/select_speed.ts <run folder> [--max-labels N] [--workers 2] [--repeats 1] [--seed 0] [--json]\n';
 const { args, run, opt } = runArgs(usage);
-const num = (name: string, def: string, min: number): number => {
-  const v = Number(opt(name, def));
-  if (!(v >= min) || (name !== 'max-labels' && !Number.isInteger(v))) {
-    process.stderr.write(`--${name}: expected ${name === 'max-labels' ? 'a number' : 'an integer'} >= ${min}, got ${opt(name, def)}\n${usage}`);
-    process.exit(2);
-  }
-  return v;
-};
+const SCRIPT = 'select_speed.ts';
+const num = (name: string, def: string, min: number): number => numOpt(SCRIPT, usage, opt, name, def, min, name !== 'max-labels');
 const maxLabels = num('max-labels', 'Infinity', 30);
 const workers = num('workers', '2', 1);
 const repeats = num('repeats', '1', 1);
 const seed = num('seed', '0', 0);
 
+const { pairs, labels, prefs } = scriptLabels(SCRIPT, run, maxLabels);
 await initBackend('wasm');
-const { pairs, labels, prefs } = storedLabels(run, maxLabels);
 const first = pairs[0].a;
 const select = async (w: number): Promise<[InputSelection, number]> => {
   const t0 = performance.now();
-  const sel = await selectInputs(pairs, labels, { input: 'obs-action', obsDim: first.obsDim, actDim: first.actDim, rng: new Rng(seed).fork('select-inputs'), workers: w });
+  const sel = await selectInputs(pairs, labels, { input: 'obs-action', obsDim: first.obsDim, actDim: first.actDim, rng: new Rng(seed).fork('select-inputs'), workers: w }).catch((e: unknown) => scriptFail(SCRIPT, e));
   return [sel, (performance.now() - t0) / 1000];
 };
 const load0 = loadavg();

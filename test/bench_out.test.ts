@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CARRIED_NOTES_HEADING, handNotes } from '../scripts/bench/hand_notes.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -97,5 +98,70 @@ describe('bench agents: result files', () => {
     const md = readFileSync(join(out, 'agents.md'), 'utf8');
     expect(md).toContain(`- nproc: ${json.machine.nproc} (${json.machine.cpu}); node ${process.version}; tfjs backend: ${json.machine.backend}`);
     expect(md).toContain('- PyTorch: skipped (disabled by --no-torch)');
+  });
+
+  it('agents.md is a well-formed table: every row has the header\'s cells; no ratio rows without PyTorch, one column and ratio per --torch-threads value with it', async () => {
+    const cells = (line: string): number => line.split('|').length - 2;
+    const tableOf = (md: string): string[] => md.split('\n').filter((l) => l.startsWith('|'));
+    const small = ['--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1'];
+    // Without PyTorch: 2 columns (label, prefrl), and the ratio rows are left out.
+    const bare = join(dir, 'agents-bare');
+    expect(await main(['bench', 'agents', '--no-torch', ...small, '--out', bare], captureCli().ctx)).toBe(0);
+    const bareRows = tableOf(readFileSync(join(bare, 'agents.md'), 'utf8'));
+    expect(bareRows[0]).toBe('| | prefrl (1 thread) |');
+    expect(bareRows.map(cells)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(bareRows.some((l) => l.includes('prefrl / PyTorch'))).toBe(false);
+    // A fake interpreter that imports torch and answers each reference with 200 ms per update.
+    const fake = join(dir, 'python-200ms');
+    writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\necho \'{"torch": "9.9", "blas": null, "blas_libs": [], "update_ms": 200, "update_ms_all": [200]}\'\n', { mode: 0o755 });
+    const withTorch = join(dir, 'agents-torch');
+    const { ctx, out: stdout } = captureCli();
+    expect(await main(['bench', 'agents', '--python', fake, '--torch-threads', '1,2', ...small, '--out', withTorch, '--json'], ctx)).toBe(0);
+    const json = lastJson<{ prefrl: { ppoUpdateMs: number; iqlUpdateMs: number }; torch: { threads: number; ppoRatio: number; iqlRatio: number }[] }>(stdout);
+    expect(json.torch.map((t) => t.threads)).toEqual([1, 2]);
+    const rows = tableOf(readFileSync(join(withTorch, 'agents.md'), 'utf8'));
+    expect(rows[0]).toBe('| | prefrl (1 thread) | PyTorch 9.9, 1 thread | PyTorch 9.9, 2 threads |');
+    expect(rows.map(cells)).toEqual([4, 4, 4, 4, 4, 4, 4, 4]);
+    // The ratio is prefrl's median over the reference's 200 ms, to 3 decimals.
+    const ppoRatio = Math.round((json.prefrl.ppoUpdateMs / 200) * 1000) / 1000;
+    expect(json.torch[0]!.ppoRatio).toBeCloseTo(ppoRatio, 2);
+    expect(rows.find((l) => l.startsWith('| PPO, prefrl / PyTorch (time) |'))).toBe(`| PPO, prefrl / PyTorch (time) | | ${json.torch[0]!.ppoRatio.toFixed(3)} | ${json.torch[1]!.ppoRatio.toFixed(3)} |`);
+  });
+});
+
+describe('bench reward and bench agents --out: notes written by hand into the result file are kept', () => {
+  const tiny = ['bench', 'reward', '--no-torch', '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0'];
+  it('a rerun into a folder whose reward.md ends with "## Notes (added by hand ...)" carries them over under a heading saying they are about earlier runs, the same after a second rerun', async () => {
+    const out = join(dir, 'reward-notes');
+    expect(await main([...tiny, '--out', out], captureCli().ctx)).toBe(0);
+    const fresh = readFileSync(join(out, 'reward.md'), 'utf8');
+    writeFileSync(join(out, 'reward.md'), `${fresh}\n## Notes (added by hand; from the same session)\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.\n`);
+    for (let run = 0; run < 2; run++) {
+      expect(await main([...tiny, '--out', out], captureCli().ctx)).toBe(0);
+      const md = readFileSync(join(out, 'reward.md'), 'utf8');
+      // The new run's file, then the notes once, under the carried-over heading.
+      expect(md.startsWith('# Reward model benchmark\n')).toBe(true);
+      // One member, one step, no warm-up: said in the singular.
+      expect(md).toContain('the reward ensemble: 1 MLP 4-4-1 (');
+      expect(md).toContain('Median of 1 step after 0 warm-up steps.');
+      expect(md.split('# Reward model benchmark')).toHaveLength(2);
+      expect(md.split('## Notes (added by hand')).toHaveLength(2);
+      expect(md.endsWith(`\n\n${CARRIED_NOTES_HEADING}\n\n- **Which PyTorch.** OpenBLAS gave 1.54.\n- Second note.\n`)).toBe(true);
+    }
+  });
+
+  it('a file without such a section is replaced whole; agents.md keeps its notes the same way', async () => {
+    expect(handNotes('# Reward model benchmark\n\n| a |\n', CARRIED_NOTES_HEADING)).toBeNull();
+    // "## Notes" of another kind is not hand-written.
+    expect(handNotes('# t\n## Notes\nx\n', CARRIED_NOTES_HEADING)).toBeNull();
+    const out = join(dir, 'agents-notes');
+    const args = ['bench', 'agents', '--no-torch', '--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1', '--out', out];
+    expect(await main(args, captureCli().ctx)).toBe(0);
+    writeFileSync(join(out, 'agents.md'), '# old file\n\n## Notes (added by hand; measurements)\n\n- IQL ~40 ms.\n');
+    expect(await main(args, captureCli().ctx)).toBe(0);
+    const md = readFileSync(join(out, 'agents.md'), 'utf8');
+    expect(md.startsWith('# Agents benchmark\n')).toBe(true);
+    expect(md).not.toContain('# old file');
+    expect(md.endsWith(`\n\n${CARRIED_NOTES_HEADING}\n\n- IQL ~40 ms.\n`)).toBe(true);
   });
 });

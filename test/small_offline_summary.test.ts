@@ -93,6 +93,6 @@ describe('offline_summary: wall time and stageTiming', () => {
   it('the script without its arguments prints its usage and exits 2', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'benchmarks', 'offline_summary.ts')], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json>\n');
+    expect(r.stderr).toBe('usage: npx tsx benchmarks/offline_summary.ts <runs root> <results.json> [command]\n');
   });
 });

@@ -105,7 +105,9 @@ export function ratios(a: Aggregate, all: readonly Aggregate[]): Ratios {
     // A ratio of returns means something only on a positive scale: PPO's return positive and the
     // random policy's not far below zero (reacher's returns are negative distances: normalised only).
     ratio: positiveScale(baseline ?? undefined, random ?? undefined) ? r / (baseline as number) : null,
-    normalised: baseline !== null && random !== null && baseline !== random ? (r - random) / (baseline - random) : null,
+    // Only where the reference beats the random policy: below it (a run too short to learn, as in a
+    // small --steps-scale trial) the scale turns over and a worse policy reads above 100%.
+    normalised: baseline !== null && random !== null && baseline > random ? (r - random) / (baseline - random) : null,
     baseline,
     random,
   };
@@ -158,6 +160,22 @@ export function mixedBudgets(aggs: readonly Aggregate[]): { column: string; valu
   return out;
 }
 
+/**
+ * Rows whose runs used fewer labels than the row's label budget (mean of "labels used" below
+ * "labels"): a run whose env steps ended before its feedback rounds had asked them all, as at a
+ * small `--steps-scale`. Such a row does not measure its budget, and rows of several budgets
+ * may then be the same runs.
+ */
+export function labelsShort(aggs: readonly Aggregate[]): { row: Row; labels: number; used: number }[] {
+  const out: { row: Row; labels: number; used: number }[] = [];
+  for (const a of aggs) {
+    const labels = a.row.labels;
+    const used = a.metrics.labelsUsed;
+    if (typeof labels === 'number' && labels > 0 && used && used.n > 0 && used.mean < labels) out.push({ row: a.row, labels, used: used.mean });
+  }
+  return out;
+}
+
 const pct = (x: number | null): string => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
 
 /** Metric columns in display order: [key, header]. Any other metric is appended generically. */
@@ -205,6 +223,11 @@ export function positiveScale(reference: number | undefined, random: number | un
   return random === undefined || !Number.isFinite(random) || random >= -0.1 * reference;
 }
 
+/** Whether a reference return is above the random policy's (both known): the condition for a normalised score. */
+export function aboveRandom(reference: number | undefined, random: number | undefined): boolean {
+  return reference !== undefined && random !== undefined && Number.isFinite(reference) && Number.isFinite(random) && reference > random;
+}
+
 /** One Markdown table per summary table (env or tabular domain). */
 export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[]): string {
   const rowCols = [...new Set(aggs.flatMap((a) => Object.keys(a.row)))];
@@ -215,7 +238,9 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
   const rows = aggs.map((a) => {
     const r = ratios(a, all);
     const metricCells = metricCols.map(([k]) =>
-      (k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) || (k === 'labelsUsed' && isReference(a.row))
+      (k === 'ratioToIqlTrue' && !positiveScale(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) ||
+      (k === 'normalisedToIqlTrue' && !aboveRandom(a.metrics.iqlTrueReturn?.mean, a.metrics.randomReturn?.mean)) ||
+      (k === 'labelsUsed' && isReference(a.row))
         ? '-'
         : PERCENT.has(k) && a.metrics[k]?.n
           ? `${pct(a.metrics[k].mean)}${a.metrics[k].n < a.n ? ` (n=${a.metrics[k].n})` : ''}`
@@ -261,6 +286,14 @@ export interface SummaryInput {
   readonly foreign?: readonly { readonly id: string; readonly suite: string }[];
 }
 
+/** " on 2026-12-03" or " between 2026-12-03 and 2026-12-04" (UTC days the records' cells finished); "" without records. */
+export function finishedDates(records: readonly Pick<CellRecord, 'finishedAt'>[]): string {
+  const days = records.map((r) => r.finishedAt.slice(0, 10)).sort();
+  if (!days.length) return '';
+  const [first, last] = [days[0], days[days.length - 1]];
+  return first === last ? ` on ${first} (UTC)` : ` between ${first} and ${last} (UTC)`;
+}
+
 export function summaryMarkdown(s: SummaryInput): string {
   const aggs = aggregate(s.records);
   const tables = [...new Set(aggs.map((a) => a.table))];
@@ -275,9 +308,10 @@ export function summaryMarkdown(s: SummaryInput): string {
   const others = commands.filter((c) => c !== s.command);
   if (others.length) lines.push(`Cells were produced by: ${commands.map((c) => `\`${c}\``).join(', ')}.`, '');
   lines.push(
-    `Cells: ${cellIds.size} finished${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
+    `Cells: ${cellIds.size} finished${finishedDates(s.records)}${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
       `${fmtNum(wall / 60)} min of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
-      'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist).',
+      'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist). ' +
+      "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
   );
   if (s.stale?.length) {
@@ -304,7 +338,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   }
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds. "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds (shown when R_PPO is above R_random; "normalised (IQL)" likewise when the IQL-true mean is above the random policy mean). "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
   for (const t of tables) {
@@ -313,6 +347,14 @@ export function summaryMarkdown(s: SummaryInput): string {
     for (const m of mixedBudgets(inTable)) {
       lines.push(
         `**Mixed budgets:** this table's rows were run at ${m.values.length} ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} (${m.values.map((v) => v.toLocaleString('en-US')).join(', ')}; the \`${m.column}\` column); compare rows at the same budget (each learned row is set against true-reward PPO at its own steps).`,
+        '',
+      );
+    }
+    const short = labelsShort(inTable);
+    if (short.length) {
+      const shown = short.slice(0, 4).map((x) => `${x.row.teacher ?? x.row.method}${x.row.query ? ` ${x.row.query}` : ''} ${x.labels.toLocaleString('en-US')} labels: ${Number.isInteger(x.used) ? x.used.toLocaleString('en-US') : fmtNum(x.used)} used`);
+      lines.push(
+        `**Label budget not reached** in ${short.length} row${short.length === 1 ? '' : 's'} (${shown.join('; ')}${short.length > 4 ? '; ...' : ''}): the runs' env steps ended before their feedback rounds had asked every label, so ${short.length === 1 ? 'this row does' : 'these rows do'} not measure ${short.length === 1 ? 'its' : 'their'} label budget; more env steps (\`--steps-scale\`) reach it.`,
         '',
       );
     }

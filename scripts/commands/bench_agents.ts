@@ -27,6 +27,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
@@ -247,7 +248,8 @@ export const benchAgentsCommand: Command = {
       torchSkipped,
     };
     const md = markdown(result);
-    if (f.out) writeBenchFiles(f.out, 'agents', result, md, log);
+    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
+    if (f.out) writeBenchFiles(f.out, 'agents', result, withHandNotes(f.out, 'agents', md), log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;
@@ -294,6 +296,13 @@ function table(r: BenchResult): string {
   return lines.join('\n');
 }
 
+/** A markdown table: the first row is the header; every row has the header's number of cells. */
+function mdRows(rows: readonly (readonly string[])[]): string[] {
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`.replace(/ {2}\|/g, ' |');
+  const [head, ...body] = rows;
+  return [line(head!), `|${head!.map(() => '---|').join('')}`, ...body.map(line)];
+}
+
 function markdown(r: BenchResult): string {
   const s = r.setup;
   const t = r.torch;
@@ -306,14 +315,17 @@ function markdown(r: BenchResult): string {
     `- **IQL update** (\`Iql.update\`, agents/iql.ts): batch ${s.iql.batch} sampled from 100k synthetic transitions, ${s.iql.networks}, ` +
       `V step, Q step, Polyak update, Gaussian actor step, losses read back every update. Reference: benchmarks/torch/iql_update.py (CORL's train step). Median of ${s.iql.repeats} after ${s.iql.warmup} warm-up.`,
     '',
-    `| | prefrl (1 thread) | ${t.map((x) => `PyTorch ${x.version ?? ''}, ${x.threads} thread${x.threads === 1 ? '' : 's'}`).join(' | ')} |`,
-    `|---|---|${t.map(() => '---|').join('')}`,
-    `| PPO update, ms (median) | ${fmt(r.prefrl.ppoUpdateMs)} | ${t.map((x) => fmt(x.ppoUpdateMs)).join(' | ')} |`,
-    `| PPO, prefrl / PyTorch (time) | | ${t.map((x) => fmt(x.ppoRatio, 3)).join(' | ')} |`,
-    `| IQL update, ms (median) | ${fmt(r.prefrl.iqlUpdateMs)} | ${t.map((x) => fmt(x.iqlUpdateMs)).join(' | ')} |`,
-    `| IQL, prefrl / PyTorch (time) | | ${t.map((x) => fmt(x.iqlRatio, 3)).join(' | ')} |`,
-    `| PPO update, ms (all) | ${r.prefrl.ppoUpdateMsAll.join(', ')} | ${t.map((x) => (x.ppoUpdateMsAll ?? []).join(', ')).join(' | ')} |`,
-    `| IQL update, ms (all) | ${r.prefrl.iqlUpdateMsAll.join(', ')} | ${t.map((x) => (x.iqlUpdateMsAll ?? []).join(', ')).join(' | ')} |`,
+    // One cell per column in every row: without a PyTorch reference the table has two columns
+    // and no ratio rows (they would be empty).
+    ...mdRows([
+      ['', 'prefrl (1 thread)', ...t.map((x) => `PyTorch ${x.version ?? ''}, ${x.threads} thread${x.threads === 1 ? '' : 's'}`)],
+      ['PPO update, ms (median)', fmt(r.prefrl.ppoUpdateMs), ...t.map((x) => fmt(x.ppoUpdateMs))],
+      ...(t.length ? [['PPO, prefrl / PyTorch (time)', '', ...t.map((x) => fmt(x.ppoRatio, 3))]] : []),
+      ['IQL update, ms (median)', fmt(r.prefrl.iqlUpdateMs), ...t.map((x) => fmt(x.iqlUpdateMs))],
+      ...(t.length ? [['IQL, prefrl / PyTorch (time)', '', ...t.map((x) => fmt(x.iqlRatio, 3))]] : []),
+      ['PPO update, ms (all)', r.prefrl.ppoUpdateMsAll.join(', '), ...t.map((x) => (x.ppoUpdateMsAll ?? []).join(', '))],
+      ['IQL update, ms (all)', r.prefrl.iqlUpdateMsAll.join(', '), ...t.map((x) => (x.iqlUpdateMsAll ?? []).join(', '))],
+    ]),
     '',
     `Command: \`${r.command}\``,
     '',

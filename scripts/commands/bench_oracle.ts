@@ -14,6 +14,7 @@ import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeFileAtomic } from '../../core/run.js';
 import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
@@ -32,10 +33,10 @@ const spec = {
     shard: flags.string({ doc: 'run every n-th cell starting at i (i/n, 0 <= i < n), e.g. one shard per machine', optional: true, defaultDoc: 'every cell' }),
     out: flags.string({ doc: 'results root: cells, summary.md and plots go to <out>/<suite>/', default: 'benchmarks/results' }),
     runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: 'runs/bench-oracle' }),
-    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch)', default: 1 }),
+    stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch; label budgets are not scaled, and a run too short for all its feedback rounds uses fewer labels, which summary.md names)', default: 1 }),
     envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true, defaultDoc: 'every env of the suite' }),
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
-    dryRun: flags.bool({ doc: 'list the cells and their status; run nothing, write nothing', default: false }),
+    dryRun: flags.bool({ doc: 'list the cells and their status (cost: estimated env-step equivalents, what the progress bar and ETA count); run nothing, write nothing', default: false }),
     summaryOnly: flags.bool({ doc: 'run no cells; rebuild summary.md and plots from the cell files', default: false }),
     quiet: quietFlag("from the cells' training runs"),
     json: jsonFlag(),
@@ -43,7 +44,7 @@ const spec = {
   epilog: [
     'Examples:',
     '  prefrl bench oracle --suite smoke                             # 8 tiny cells: try the whole path in about a minute',
-    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs (labels stay)',
+    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs: room for one round of 100 labels each',
     '  prefrl bench oracle --suite online --seeds 3                  # online preference PPO vs true-reward PPO (hours on 2 cores)',
     '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
     '  prefrl bench oracle --suite bpref & prefrl bench oracle --suite bpref   # two workers share one folder',
@@ -52,8 +53,19 @@ const spec = {
   ].join('\n'),
 };
 
+/** The budget a run of the command was made at: what its cells' ids and summary.md assume. */
+export interface BenchBudget {
+  /** Seeds 0..seeds-1 (--seeds, or the suite's default). */
+  readonly seeds: number;
+  /** The suite's envs this run selected (--envs, or all of them; gridworld: the tabular cells). */
+  readonly envs: readonly string[];
+  /** --steps-scale: every env-step budget times this (1: the suite's own sizes). */
+  readonly stepsScale: number;
+}
+
 export interface BenchOracleResult {
   readonly suite: string;
+  readonly budget: BenchBudget;
   readonly outDir: string;
   readonly cells: number;
   readonly selected: number;
@@ -74,19 +86,9 @@ function holderText(h: ClaimHolder | 'unknown' | null): string {
   return h && h !== 'unknown' ? `pid ${h.pid} on ${h.host} since ${h.since}` : 'claim file being written';
 }
 
-/** Heading of the hand-written notes at the end of a summary.md; a rebuild keeps that section. */
-export const NOTES_HEADING = '## Notes (added by hand; kept when the summary is rebuilt)';
-
-/**
- * The hand-written notes section of a summary.md (from its "## Notes (added by hand" heading to
- * the end, under the current heading), or null when it has none.
- */
-export function handNotes(text: string): string | null {
-  const m = /^## Notes \(added by hand[^\n]*\n/m.exec(text);
-  if (!m) return null;
-  const body = text.slice(m.index + m[0].length).trim();
-  return body ? `${NOTES_HEADING}\n\n${body}\n` : null;
-}
+// The hand-written notes of a summary.md (kept when it is rebuilt): one definition, shared with
+// bench reward / bench agents (scripts/bench/hand_notes.ts).
+export { handNotes, NOTES_HEADING };
 
 /** Where a cell's result made with another configuration goes when the cell runs again: <cells>/replaced/. */
 export function replacedDir(suiteDir: string): string {
@@ -169,6 +171,7 @@ export const benchOracleCommand: Command = {
     // Checked now, not when the first regret-teacher cell starts (possibly hours into the suite).
     if (f.expert !== undefined && !existsSync(f.expert)) throw new UsageError(`--expert ${f.expert}: not found (a PPO run folder or its checkpoint)`);
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
+    const budget: BenchBudget = { seeds: f.seeds ?? suite.defaultSeeds, envs: f.envs ?? [...suite.envs], stepsScale: f.stepsScale };
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
     checkOutFolder(join(f.out, suite.name), '--out');
@@ -200,6 +203,7 @@ export const benchOracleCommand: Command = {
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
+          budget,
           outDir: suiteDir,
           cells: suite.cells.length,
           selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
@@ -237,7 +241,7 @@ export const benchOracleCommand: Command = {
     }
     if (emptyShard && !f.summaryOnly) {
       // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
-      const result: BenchOracleResult = { suite: suite.name, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
+      const result: BenchOracleResult = { suite: suite.name, budget, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
       if (f.json) printJson(ctx.io, result);
       else ctx.io.stdout.write(`${suite.name}: shard ${f.shard} has no cells; nothing run, summary not rebuilt\n`);
       return 0;
@@ -413,6 +417,7 @@ export const benchOracleCommand: Command = {
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
       suite: suite.name,
+      budget,
       outDir: suiteDir,
       cells: suite.cells.length,
       selected: selected.length,

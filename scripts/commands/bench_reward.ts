@@ -21,6 +21,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
@@ -217,7 +218,8 @@ export const benchRewardCommand: Command = {
     };
 
     const md = markdown(result);
-    if (f.out) writeBenchFiles(f.out, 'reward', result, md, log);
+    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
+    if (f.out) writeBenchFiles(f.out, 'reward', result, withHandNotes(f.out, 'reward', md), log);
     if (f.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${table(result)}\n`);
     return 0;
@@ -259,9 +261,9 @@ function markdown(r: BenchResult): string {
   const lines = [
     '# Reward model benchmark',
     '',
-    `One training step of the reward ensemble: ${s.members} MLPs ${s.layers.join('-')} (${s.activation} hidden, ${s.outputActivation} output), ` +
+    `One training step of the reward ensemble: ${s.members} MLP${s.members === 1 ? '' : 's'} ${s.layers.join('-')} (${s.activation} hidden, ${s.outputActivation} output), ` +
       `a batch of ${s.pairs} pairs of ${s.segmentLength}-step segments (${s.transitionsPerStep.toLocaleString('en-US')} transitions per member), ` +
-      `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} steps after ${s.warmup} warm-up steps. ` +
+      `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} step${s.repeats === 1 ? '' : 's'} after ${s.warmup} warm-up step${s.warmup === 1 ? '' : 's'}. ` +
       'Relabelling: the ensemble-mean predict over random transitions.',
     '',
     '| | prefrl (tfjs, 1 thread) | PyTorch | prefrl / PyTorch (time) |',
