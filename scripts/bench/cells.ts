@@ -18,12 +18,13 @@
  * process that died (same host, pid no longer alive) is taken over; a claim from another host
  * is respected until someone deletes the file.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
+import { makeFolder } from '../../core/paths.js';
 
 /** Display columns of a config (seed excluded): what a summary row is grouped by. */
 export type Row = Readonly<Record<string, string | number>>;
@@ -230,7 +231,7 @@ export function claimIsStale(path: string, host = hostname(), nowMs = Date.now()
  */
 export function claimCell(suiteDir: string, id: string, now: Date = new Date()): Claim {
   const path = claimFile(suiteDir, id);
-  mkdirSync(cellsDir(suiteDir), { recursive: true });
+  makeFolder(cellsDir(suiteDir));
   const me: ClaimHolder = { host: hostname(), pid: process.pid, since: now.toISOString() };
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number;
@@ -284,7 +285,7 @@ export function jsonLine(value: unknown): string {
 export function writeCellRecords(suiteDir: string, id: string, records: readonly CellRecord[]): string {
   if (records.length === 0) throw new Error(`cell ${id}: no records to write`);
   const dir = cellsDir(suiteDir);
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   const path = cellFile(suiteDir, id);
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, records.map((r) => `${jsonLine({ ...r, records: records.length })}\n`).join(''));

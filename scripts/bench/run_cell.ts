@@ -10,7 +10,7 @@
  * - collect and offline cells: `prefrl collect` / `prefrl offline` found in the CLI registry, run
  *   with a captured stdout whose last line is the command's JSON summary.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { evaluatePolicy } from '../../agents/ppo.js';
 import { parseFlags } from '../../core/config.js';
@@ -24,7 +24,7 @@ import { type CommandContext, displayPath, type Io } from '../command.js';
 import { train, trainFlags } from '../commands/train.js';
 import type { Cell, CellRecord, CollectCell, OfflineCell, RandomCell, TabularCell, TrainCell } from './cells.js';
 import { configHash } from './cells.js';
-import { shellQuote } from '../../core/paths.js';
+import { makeFolder, shellQuote } from '../../core/paths.js';
 
 export interface CellRunContext {
   readonly ctx: CommandContext;
@@ -80,7 +80,7 @@ export async function trainArgv(cell: TrainCell, rc: CellRunContext): Promise<st
   const argv = [...cell.args];
   if (cell.heron) {
     const dir = join(rc.runsDir, 'heron');
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     const file = join(dir, `${cell.env}-${shortHash(JSON.stringify(cell.heron))}.json`);
     writeFileSync(file, `${JSON.stringify(cell.heron, null, 2)}\n`);
     const k = argv.indexOf('--teacher');

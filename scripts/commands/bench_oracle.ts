@@ -7,7 +7,7 @@
  * After the cells, the suite's summary.md (mean ± std over seeds, ratio to PPO on the true
  * reward) and SVG plots are rebuilt from every cell file in the suite folder.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../core/run.js';
 import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
 import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
-import { checkOutFolder, shellQuote } from '../../core/paths.js';
+import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
@@ -108,7 +108,7 @@ export function keepReplacedResult(suiteDir: string, cell: Cell): string | null 
   const h = configHash(cell);
   if (!recs || recs.every((r) => r.hash === h)) return null;
   const dir = replacedDir(suiteDir);
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   const base = `${cell.id}.${idPart(recs[0].hash) || 'unknown'}`;
   let dest = join(dir, `${base}.jsonl`);
   for (let k = 2; existsSync(dest); k++) dest = join(dir, `${base}.${k}.jsonl`);
@@ -144,7 +144,7 @@ export async function writeSummary(
   });
   const aggs = aggregate(records);
   const plots = await suitePlots(aggs);
-  mkdirSync(suiteDir, { recursive: true });
+  makeFolder(suiteDir);
   // Whole files only: two copies of the suite may finish at once and write these together.
   for (const p of plots) writeFileAtomic(join(suiteDir, p.file), p.svg);
   const done = new Set(records.map((r) => r.cellId));
