@@ -68,6 +68,22 @@ export type Parsed<S extends FlagSpec> = {
   -readonly [K in keyof S]: IsOptional<S[K]> extends true ? ValueOf<S[K]> | undefined : ValueOf<S[K]>;
 };
 
+/** What a flag's value is, for "needs a value": " (an integer)", " (one of a, b)"; "" for text. */
+function valueKind(def: FlagDef): string {
+  switch (def.kind) {
+    case 'int':
+      return ' (an integer)';
+    case 'float':
+      return ' (a number)';
+    case 'choice':
+      return ` (one of ${def.choices.join('|')})`;
+    case 'list':
+      return ' (comma-separated values; see --help)';
+    default:
+      return '';
+  }
+}
+
 /** Builders that keep literal types (choices) for inference. */
 export const flags = {
   int: <const D extends Omit<IntDef, 'kind'>>(d: D): D & { kind: 'int' } => ({ ...d, kind: 'int' }),
@@ -226,7 +242,7 @@ export function parseFlags<S extends FlagSpec>(argv: readonly string[], spec: Co
       else if (def.kind === 'bool') raw = true;
       else {
         const next = argv[i + 1];
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) fail(`flag --${name} needs a value`);
+        if (next === undefined || (next.startsWith('--') && next.length > 2)) fail(`flag --${name} needs a value${valueKind(def)}`);
         raw = next;
         i++;
       }

@@ -54,7 +54,11 @@ describe('parseFlags', () => {
     expect(usage(['r', '--labels-per-round', '2.5'])).toMatch(/--labels-per-round: expected an integer/);
     expect(usage(['r', '--labels-per-round', '0'])).toMatch(/--labels-per-round: must be >= 1, got 0/);
     expect(usage(['r', '--teacher', 'robot'])).toBe('prefrl demo: --teacher: expected one of oracle|human, got "robot"');
-    expect(usage(['r', '--lr'])).toMatch(/flag --lr needs a value/);
+    expect(usage(['r', '--lr'])).toMatch(/flag --lr needs a value \(a number\)$/);
+    expect(usage(['r', '--labels-per-round'])).toBe('prefrl demo: flag --labels-per-round needs a value (an integer)');
+    expect(usage(['r', '--teacher', '--json'])).toBe('prefrl demo: flag --teacher needs a value (one of oracle|human)');
+    expect(usage(['r', '--envs'])).toBe('prefrl demo: flag --envs needs a value (comma-separated values; see --help)');
+    expect(usage(['r', '--name'])).toBe('prefrl demo: flag --name needs a value');
     expect(usage(['r', '--lr', 'nan'])).toMatch(/--lr: expected a number/);
     expect(usage(['r', '--json', '--json'])).toMatch(/--json given twice/);
     expect(usage([])).toMatch(/missing argument <env>/);
