@@ -140,6 +140,8 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
     const labels = await t.label([pair(1, 2), pair(3, 4), pair(5, 6)]);
     expect(labels.every((l) => l.kind === 'skip')).toBe(true);
     expect(t.counts()).toMatchObject({ unparseable: 3 });
+    // The run log's metrics count the cut replies per stage (3 analyses; no label was asked).
+    expect(t.metrics()).toMatchObject({ 'vlm/cut_analysis': 3, 'vlm/cut_label': 0 });
     expect(warned).toBe(
       '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the analysis of 3 of 3 pairs (at 1024 tokens; raise --vlm-analysis-max-tokens); 3 of the 3 pairs got no answer to read (stored as skips); a model that reasons before it answers needs room for its thinking\n',
     );
@@ -155,6 +157,7 @@ describe('VLM token limits: a reply cut at the limit (finish_reason "length")', 
       'preference',
       'preference',
     ]);
+    expect(t.metrics()).toMatchObject({ 'vlm/cut_analysis': 0, 'vlm/cut_label': 1 });
     expect(warned).toBe(
       '[prefrl] warn: VLM replies cut at the token limit (finish_reason "length"): the label of 1 of 3 pairs (at 8 tokens; raise labelMaxTokens= in --teacher); 1 of the 3 pairs got no answer to read (stored as skips); a model that reasons before it answers needs room for its thinking\n',
     );

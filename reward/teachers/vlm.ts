@@ -354,6 +354,9 @@ export class VlmTeacher implements Teacher {
       'vlm/unparseable': t.unparseable,
       'vlm/malformed': t.malformed,
       'vlm/failed': t.failed,
+      // Replies cut at their stage's token limit (finish_reason "length"): a reasoning model that needs a higher limit.
+      'vlm/cut_analysis': this.cut.analysis,
+      'vlm/cut_label': this.cut.label,
       ...this.client.metrics(),
     };
   }

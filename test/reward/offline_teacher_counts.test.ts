@@ -91,6 +91,8 @@ describe('offline: the VLM teacher\'s counts over a failed and a resumed attempt
       'vlm/unparseable': 0,
       'vlm/malformed': 0,
       'vlm/failed': 2,
+      'vlm/cut_analysis': 0,
+      'vlm/cut_label': 0,
       'vlm/calls': 14,
       'vlm/requests': 14,
       'vlm/retries': 0,
