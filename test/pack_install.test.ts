@@ -31,6 +31,7 @@ let root = '';
 let project = '';
 let pkg = '';
 let bin = '';
+let packedFiles: string[] = [];
 
 /** `prefrl <args>` from the project folder, through the packed bin. */
 function prefrl(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
@@ -63,7 +64,9 @@ beforeAll(() => {
   // --ignore-scripts: packing runs `prepare` (the build) otherwise; the build is already there.
   const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], { cwd: REPO, encoding: 'utf8' });
   if (packed.status !== 0) throw new Error(`npm pack failed: ${packed.stderr}`);
-  const tarball = join(root, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
+  const info = (JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[])[0];
+  packedFiles = info.files.map((f) => f.path);
+  const tarball = join(root, info.filename);
   project = join(root, 'project');
   const modules = join(project, 'node_modules');
   mkdirSync(modules, { recursive: true });
@@ -116,6 +119,14 @@ beforeAll(() => {
 }, 120_000);
 
 describe('prefrl installed from its npm pack tarball into a project', () => {
+  it("packs the files the commands read at run time (the bench references' scripts too), and not the tests or the committed benchmark results", () => {
+    const files = new Set(packedFiles);
+    const needed = ['benchmarks/torch/reward_step.py', 'benchmarks/torch/ppo_update.py', 'benchmarks/torch/iql_update.py', 'benchmarks/torch/bench_common.py', 'benchmarks/native/mjbench.c', 'docs/cli.md', 'dist/viewer-web/mujoco.wasm', 'dist/viewer-web/app.js', 'dist/viewer-web/render.js'];
+    expect(needed.filter((f) => !files.has(f))).toEqual([]);
+    for (const xml of readdirSync(join(REPO, 'envs', 'assets')).filter((f) => f.endsWith('.xml'))) expect(files.has(`envs/assets/${xml}`), xml).toBe(true);
+    expect(packedFiles.filter((f) => f.startsWith('test/') || f.startsWith('benchmarks/results/') || f.startsWith('.ci/'))).toEqual([]);
+  });
+
   it('has no import in its compiled code of a package that is not a dependency, an optional dependency or a Node built-in', () => {
     const allowed = new Set([...Object.keys(PJ.dependencies), ...Object.keys(PJ.optionalDependencies ?? {}), 'prefrl']);
     const builtins = new Set(builtinModules);
