@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -33,9 +33,16 @@ let pkg = '';
 let bin = '';
 let packedFiles: string[] = [];
 
+/** The environment of the commands: no viewer token from the caller's shell (serve would then ask the test's fetches for it). */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.PREFRL_VIEWER_TOKEN;
+  return env;
+}
+
 /** `prefrl <args>` from the project folder, through the packed bin. */
 function prefrl(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: project, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: project, encoding: 'utf8', timeout: 120_000, env: childEnv() });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -74,7 +81,7 @@ beforeAll(() => {
   const untar = spawnSync('tar', ['xzf', tarball, '-C', modules], { encoding: 'utf8' });
   if (untar.status !== 0) throw new Error(`tar xzf ${tarball} failed: ${untar.stderr}`);
   pkg = join(modules, 'prefrl');
-  spawnSync('mv', [join(modules, 'package'), pkg]);
+  renameSync(join(modules, 'package'), pkg);
   bin = join(pkg, 'bin', 'prefrl.js');
   // The dependencies beside it, as npm's flat layout puts them; devDependencies are not installed for a user.
   const dev = new Set(Object.keys(PJ.devDependencies));
@@ -202,7 +209,7 @@ describe('prefrl installed from its npm pack tarball into a project', () => {
     const pairs = prefrl(['pairs', '--trajectories', runDir, '--count', '2', '--store', 'labels.sqlite']);
     expect(pairs.status, pairs.stderr).toBe(0);
     const web = join(pkg, 'dist', 'viewer-web');
-    const server: ChildProcess = spawn(process.execPath, [bin, 'serve', '--store', 'labels.sqlite', '--port', '0'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const server: ChildProcess = spawn(process.execPath, [bin, 'serve', '--store', 'labels.sqlite', '--port', '0'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     try {
       const url = await new Promise<string>((done, fail) => {
         let err = '';
