@@ -14,6 +14,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeEnv, randomPolicy, rollout, Rng } from '../index.js';
@@ -132,6 +133,12 @@ describe('prefrl installed from its npm pack tarball into a project', () => {
     expect(needed.filter((f) => !files.has(f))).toEqual([]);
     for (const xml of readdirSync(join(REPO, 'envs', 'assets')).filter((f) => f.endsWith('.xml'))) expect(files.has(`envs/assets/${xml}`), xml).toBe(true);
     expect(packedFiles.filter((f) => f.startsWith('test/') || f.startsWith('benchmarks/results/') || f.startsWith('.ci/'))).toEqual([]);
+  });
+
+  it("finds the bench references' scripts from its compiled modules (bench reward looked in dist/benchmarks/torch, which does not exist)", async () => {
+    const reward = (await import(pathToFileURL(join(pkg, 'dist', 'scripts', 'commands', 'bench_reward.js')).href)) as { TORCH_SCRIPT: string };
+    expect(reward.TORCH_SCRIPT).toBe(join(pkg, 'benchmarks', 'torch', 'reward_step.py'));
+    expect(existsSync(reward.TORCH_SCRIPT)).toBe(true);
   });
 
   it('has no import in its compiled code of a package that is not a dependency, an optional dependency or a Node built-in', () => {

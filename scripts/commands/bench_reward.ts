@@ -10,8 +10,6 @@
  * is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
@@ -19,7 +17,7 @@ import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
-import { checkOutFolder } from '../../core/paths.js';
+import { asset, checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
@@ -63,7 +61,8 @@ interface TorchResult {
   readonly relabel_transitions: number;
 }
 
-const TORCH_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../benchmarks/torch/reward_step.py');
+/** The PyTorch reference's script, in the package (compiled code runs from dist/, which holds no benchmarks/torch). */
+export const TORCH_SCRIPT = asset('benchmarks/torch/reward_step.py');
 
 export const benchRewardCommand: Command = {
   name: 'bench reward',
