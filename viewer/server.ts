@@ -99,10 +99,32 @@ export interface ViewerServerOptions {
   readonly heronOut?: string;
   /** How often idle pages are checked for new pairs, ms (default 1000). */
   readonly pollMs?: number;
+  /** How often pages are pinged, ms (default 30 s); a page that has not answered the last ping by the next is dropped. */
+  readonly heartbeatMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Test hook: close the socket right after committing this many answers, before acknowledging them. */
   readonly faults?: { dropAfterCommit?: number };
+}
+
+/** What the server holds now (ViewerServer.stats), for watching a long-running server: all fall back to 0 when no page is connected. */
+export interface ViewerServerStats {
+  /** Pages (WebSocket sessions) connected. */
+  readonly sessions: number;
+  /** Sockets the WebSocket library tracks (the same pages, seen from its side). */
+  readonly wsClients: number;
+  /** TCP connections open to the HTTP server (pages' sockets included). */
+  readonly sockets: number;
+  /** Pages waiting for a pair (checked every pollMs). */
+  readonly idle: number;
+  /** Pages holding a pair handed to them for an answer. */
+  readonly holdingPair: number;
+  /** Pages that have not said hello yet (each with its hello timer running). */
+  readonly helloTimers: number;
+  /** Label listeners (onLabel) subscribed. */
+  readonly listeners: number;
+  /** Bytes of replies waiting to go out to pages, all pages together. */
+  readonly bufferedBytes: number;
 }
 
 /** A label event (committed, first time only). */
@@ -302,6 +324,8 @@ export class ViewerServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
+  private openSockets = 0;
+  private readonly heartbeatMs: number;
   private nextSessionId = 1;
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -325,11 +349,16 @@ export class ViewerServer {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.pollMs = opts.pollMs ?? 1000;
+    this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
     this.faults = { dropAfterCommit: opts.faults?.dropAfterCommit ?? 0 };
     this.infoFile = serverInfoPath(opts.store.path);
     this.http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.http.on('connection', (socket) => {
+      this.openSockets++;
+      socket.once('close', () => this.openSockets--);
+    });
   }
 
   /** Check options, bind, and start serving. Throws UsageError for unsafe or impossible settings. */
@@ -339,6 +368,7 @@ export class ViewerServer {
     const overlap = opts.overlap ?? 1;
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
+    if (opts.heartbeatMs !== undefined && !(opts.heartbeatMs > 0)) throw new RangeError(`heartbeatMs: must be > 0, got ${opts.heartbeatMs}`);
     const staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     if (!existsSync(join(staticDir, 'index.html'))) {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
@@ -365,7 +395,7 @@ export class ViewerServer {
         this.port = (this.http.address() as AddressInfo).port;
         this.pollTimer = setInterval(() => this.pollIdle(), this.pollMs);
         this.pollTimer.unref();
-        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
         this.heartbeat.unref();
         try {
           const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
@@ -407,6 +437,21 @@ export class ViewerServer {
   /** Number of connected pages. */
   get connections(): number {
     return this.sessions.size;
+  }
+
+  /** Counts of what the server holds now (see ViewerServerStats); read-only, for soak tests and monitoring. */
+  stats(): ViewerServerStats {
+    let idle = 0;
+    let holdingPair = 0;
+    let helloTimers = 0;
+    let bufferedBytes = 0;
+    for (const s of this.sessions) {
+      if (s.idle) idle++;
+      if (s.pairId !== null) holdingPair++;
+      if (s.helloTimer !== null) helloTimers++;
+      bufferedBytes += s.ws.bufferedAmount;
+    }
+    return { sessions: this.sessions.size, wsClients: this.wss.clients.size, sockets: this.openSockets, idle, holdingPair, helloTimers, listeners: this.listeners.size, bufferedBytes };
   }
 
   /** Be told about every newly committed label (returns an unsubscribe function). */
@@ -579,6 +624,7 @@ export class ViewerServer {
   private onConnection(ws: WebSocket): void {
     const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null };
     s.helloTimer = setTimeout(() => {
+      s.helloTimer = null;
       if (!s.authed) ws.close(4408, 'no hello');
     }, HELLO_TIMEOUT_MS);
     s.helloTimer.unref();
@@ -589,6 +635,7 @@ export class ViewerServer {
     ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
     ws.on('close', () => {
       if (s.helloTimer) clearTimeout(s.helloTimer);
+      s.helloTimer = null;
       this.sessions.delete(s);
       this.releaseOnClose(s);
     });
@@ -677,6 +724,7 @@ export class ViewerServer {
         }
         s.authed = true;
         if (s.helloTimer) clearTimeout(s.helloTimer);
+        s.helloTimer = null;
         if (msg.name !== undefined) this.setName(s, msg.name);
         this.send(s, {
           type: 'welcome',
@@ -741,8 +789,24 @@ export class ViewerServer {
   private setName(s: Session, raw: string): void {
     const name = normaliseName(raw);
     if (name === null) return;
+    const before = s.name;
     s.name = name;
     this.store.putTeacher({ id: teacherIdOf(name), kind: 'human', config: { name, via: 'viewer' } });
+    if (before !== null && s.pairId !== null && teacherIdOf(before) !== teacherIdOf(name)) this.moveLease(s, before, name);
+  }
+
+  /**
+   * A page renamed while it shows a pair keeps showing it and answers it under the new name, so the
+   * pair's lease moves to the new name: left with the old name (a typo corrected), it kept the pair
+   * from everyone else until it ran out, and no page closing under the new name gave it back.
+   * Another open page of the old name showing the same pair keeps its lease.
+   */
+  private moveLease(s: Session, from: string, to: string): void {
+    const pairId = s.pairId as string;
+    let released = false;
+    if (![...this.sessions].some((o) => o !== s && o.name === from && o.pairId === pairId)) released = this.store.releaseLease(teacherIdOf(from), pairId);
+    if (this.store.labelIdOf(pairId, teacherIdOf(to)) === null) this.store.leasePair(pairId, teacherIdOf(to), this.clock.date().getTime() + this.leaseMs);
+    if (released) this.pollIdle();
   }
 
   private pool(): HeronPool | null {
