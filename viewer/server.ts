@@ -28,6 +28,8 @@
  * - Client messages: up to 64 KiB (larger ones get `error too_large`, the socket stays
  *   usable), hard limit 1 MiB (the socket is closed), at most 300 per 10 s, validated before
  *   anything is read from them; a bad message changes nothing and gets an `error` reply.
+ *   A page is dropped when it floods without reading the replies, when more than 16 MiB of
+ *   replies wait unread for it (SLOW_READER_BYTES, its model apart), or when it misses a ping.
  * - Headers: a Content-Security-Policy allowing scripts only from the server, no inline
  *   scripts (WebAssembly and `new Function` are allowed: MuJoCo's Embind bindings build
  *   their call wrappers with it at load time), no framing, nosniff, no referrer (links can
@@ -152,6 +154,15 @@ const RATE_MAX = 300;
  * server's buffer. Pages that read their replies never get near it.
  */
 const FLOOD_BUFFER_BYTES = 1024 * 1024;
+/**
+ * A page with more than this many bytes of replies unread (besides its model, sent once per page and
+ * possibly large) is dropped when the server has another reply for it. It is not reading them (a
+ * script that keeps asking, at a rate under the limit, for pairs it never reads; a tab frozen in
+ * the background still asking): without this, each such page made the server hold every reply
+ * until the heartbeat noticed, up to a minute of replies (some 18 MB of pairs for 50-step cheetah
+ * segments at the rate limit). A page that reads its replies has at most a few pairs in flight.
+ */
+export const SLOW_READER_BYTES = 16 * 1024 * 1024;
 const HELLO_TIMEOUT_MS = 15_000;
 /** How long close() waits for pages to answer the close handshake before cutting the sockets. */
 const CLOSE_GRACE_MS = 500;
@@ -261,6 +272,8 @@ interface Session {
   readonly rate: RateWindow;
   alive: boolean;
   helloTimer: ReturnType<typeof setTimeout> | null;
+  /** Cut off (flooding, or not reading its replies): messages it had sent before are not handled. */
+  dropped: boolean;
 }
 
 /**
@@ -325,6 +338,8 @@ export class ViewerServer {
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
   private openSockets = 0;
+  /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
+  private modelBytes = 0;
   private readonly heartbeatMs: number;
   private nextSessionId = 1;
   private port = 0;
@@ -622,7 +637,7 @@ export class ViewerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null, dropped: false };
     s.helloTimer = setTimeout(() => {
       s.helloTimer = null;
       if (!s.authed) ws.close(4408, 'no hello');
@@ -672,19 +687,38 @@ export class ViewerServer {
   }
 
   private send(s: Session, msg: ServerMessage): void {
-    if (s.ws.readyState === s.ws.OPEN) s.ws.send(JSON.stringify(msg));
+    if (s.ws.readyState !== s.ws.OPEN) return;
+    if (msg.type !== 'model' && s.ws.bufferedAmount > SLOW_READER_BYTES + this.modelBytes) {
+      // terminate, not close: a closing handshake would wait behind the unread replies.
+      this.logger.warn(`viewer: dropped a page that left more than ${SLOW_READER_BYTES / 2 ** 20} MiB of replies unread`);
+      this.drop(s);
+      return;
+    }
+    const text = JSON.stringify(msg);
+    if (msg.type === 'model') this.modelBytes = Math.max(this.modelBytes, Buffer.byteLength(text));
+    s.ws.send(text);
   }
 
   private error(s: Session, code: Extract<ServerMessage, { type: 'error' }>['code'], message: string, extra: { re?: number; labelId?: string } = {}): void {
     this.send(s, { type: 'error', code, message, ...extra });
   }
 
+  /**
+   * Cut a page off at once. Messages of it already read from the socket still arrive after this (a
+   * flood comes in batches): they are ignored, not each refused and logged again.
+   */
+  private drop(s: Session): void {
+    s.dropped = true;
+    s.ws.terminate();
+  }
+
   private onMessage(s: Session, data: RawData, isBinary: boolean): void {
+    if (s.dropped) return;
     if (s.rate.hit(this.clock.now())) {
       if (s.ws.bufferedAmount > FLOOD_BUFFER_BYTES) {
         // terminate, not close: a closing handshake would wait behind the unread replies.
         this.logger.warn(`viewer: dropped a page that sent more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s without reading the replies`);
-        s.ws.terminate();
+        this.drop(s);
         return;
       }
       return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);

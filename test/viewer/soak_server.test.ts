@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { Clock } from '../../core/clock.js';
+import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
-import { ViewerServer, type ViewerServerStats } from '../../viewer/server.js';
+import { SLOW_READER_BYTES, ViewerServer, type ViewerServerStats } from '../../viewer/server.js';
 import { makePairs, TestClient } from './helpers.js';
 
 let dir: string;
@@ -279,4 +281,93 @@ describe('labelling server soak', () => {
       store.close();
     }
   });
+});
+
+/** The server's clock, 40 ms later at each reading: one message per 40 ms (25 a second) to the rate limit, however fast they come. */
+class SteppingClock implements Clock {
+  private t = 0;
+  now(): number {
+    this.t += 40;
+    return this.t;
+  }
+  date(): Date {
+    return new Date(Date.UTC(2026, 0, 1) + this.t);
+  }
+}
+
+describe('slow readers', () => {
+  it('drops a page that keeps asking for pairs at an allowed rate without reading them, once 16 MiB of replies wait for it', async () => {
+    const store = LabelStore.open(join(dir, 'slow.sqlite'));
+    store.putPairs(pairs.slice(0, 1));
+    const clock = new SteppingClock();
+    const logger = new Logger({ write: () => undefined });
+    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20, clock, logger });
+    const ws = new WebSocket(s.url.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+    try {
+      const sizes: number[] = [];
+      ws.on('message', (d) => sizes.push(String(d).length));
+      await new Promise<void>((res, rej) => {
+        ws.once('open', () => res());
+        ws.once('error', rej);
+      });
+      const closed = new Promise<void>((res) => ws.once('close', () => res()));
+      ws.send(JSON.stringify({ type: 'hello', v: 1, name: 'ada' }));
+      ws.send(JSON.stringify({ type: 'view_pair', pairId: pairs[0].id }));
+      await until(() => sizes.length >= 4, () => `${sizes.length} messages`); // welcome, progress, model, pair
+      const pairBytes = sizes[3];
+      ws.pause(); // reads nothing from here on
+      // View the pair again and again: 25 a second on the server's clock, under the limit of 30.
+      let sent = 0;
+      const most = Math.ceil((3 * SLOW_READER_BYTES) / pairBytes);
+      while (sent < most && ws.readyState === WebSocket.OPEN) {
+        ws.send(`{"type":"view_pair","pairId":"${pairs[0].id}"}`);
+        sent++;
+        if (sent % 2000 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      ws.resume();
+      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 10_000))]);
+      expect(outcome).toBe('closed');
+      // Dropped only after more than 16 MiB of pairs were sent its way (the rest sat in socket buffers).
+      expect(sent * pairBytes).toBeGreaterThan(SLOW_READER_BYTES);
+      expect(logger.warnings, `sent ${sent}`).toEqual(['viewer: dropped a page that left more than 16 MiB of replies unread']);
+      await until(() => s.stats().sessions === 0, () => JSON.stringify(s.stats()));
+      expect(s.stats()).toEqual(IDLE);
+    } finally {
+      ws.terminate();
+      await s.close();
+      store.close();
+    }
+  }, 60_000);
+
+  it('a flooding page that is dropped is logged once: the messages it had sent before are ignored, not each refused and logged again', async () => {
+    const store = LabelStore.open(join(dir, 'flood.sqlite'));
+    const logger = new Logger({ write: () => undefined });
+    // A clock that stands still: every message after the 300th is over the limit.
+    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20, clock: { now: () => 0, date: () => new Date(Date.UTC(2026, 0, 1)) }, logger });
+    const ws = new WebSocket(s.url.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+    try {
+      await new Promise<void>((res, rej) => {
+        ws.once('open', () => res());
+        ws.once('error', rej);
+      });
+      const closed = new Promise<void>((res) => ws.once('close', () => res()));
+      ws.send(JSON.stringify({ type: 'hello', v: 1 }));
+      ws.pause();
+      let sent = 0;
+      while (sent < 200_000 && ws.readyState === WebSocket.OPEN) {
+        ws.send('{"type":"next"}');
+        sent++;
+        if (sent % 5000 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      ws.resume();
+      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 20_000))]);
+      expect(outcome).toBe('closed');
+      await until(() => s.stats().sessions === 0, () => JSON.stringify(s.stats()));
+      expect(logger.warnings).toEqual(['viewer: dropped a page that sent more than 300 messages in 10 s without reading the replies']);
+    } finally {
+      ws.terminate();
+      await s.close();
+      store.close();
+    }
+  }, 60_000);
 });
