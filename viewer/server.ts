@@ -28,6 +28,8 @@
  * - Client messages: up to 64 KiB (larger ones get `error too_large`, the socket stays
  *   usable), hard limit 1 MiB (the socket is closed), at most 300 per 10 s, validated before
  *   anything is read from them; a bad message changes nothing and gets an `error` reply.
+ *   A page is dropped when it floods without reading the replies, when more than 16 MiB of
+ *   replies wait unread for it (SLOW_READER_BYTES, its model apart), or when it misses a ping.
  * - Headers: a Content-Security-Policy allowing scripts only from the server, no inline
  *   scripts (WebAssembly and `new Function` are allowed: MuJoCo's Embind bindings build
  *   their call wrappers with it at load time), no framing, nosniff, no referrer (links can
@@ -99,10 +101,32 @@ export interface ViewerServerOptions {
   readonly heronOut?: string;
   /** How often idle pages are checked for new pairs, ms (default 1000). */
   readonly pollMs?: number;
+  /** How often pages are pinged, ms (default 30 s); a page that has not answered the last ping by the next is dropped. */
+  readonly heartbeatMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Test hook: close the socket right after committing this many answers, before acknowledging them. */
   readonly faults?: { dropAfterCommit?: number };
+}
+
+/** What the server holds now (ViewerServer.stats), for watching a long-running server: all fall back to 0 when no page is connected. */
+export interface ViewerServerStats {
+  /** Pages (WebSocket sessions) connected. */
+  readonly sessions: number;
+  /** Sockets the WebSocket library tracks (the same pages, seen from its side). */
+  readonly wsClients: number;
+  /** TCP connections open to the HTTP server (pages' sockets included). */
+  readonly sockets: number;
+  /** Pages waiting for a pair (checked every pollMs). */
+  readonly idle: number;
+  /** Pages holding a pair handed to them for an answer. */
+  readonly holdingPair: number;
+  /** Pages that have not said hello yet (each with its hello timer running). */
+  readonly helloTimers: number;
+  /** Label listeners (onLabel) subscribed. */
+  readonly listeners: number;
+  /** Bytes of replies waiting to go out to pages, all pages together. */
+  readonly bufferedBytes: number;
 }
 
 /** A label event (committed, first time only). */
@@ -130,6 +154,15 @@ const RATE_MAX = 300;
  * server's buffer. Pages that read their replies never get near it.
  */
 const FLOOD_BUFFER_BYTES = 1024 * 1024;
+/**
+ * A page with more than this many bytes of replies unread (besides its model, sent once per page and
+ * possibly large) is dropped when the server has another reply for it. It is not reading them (a
+ * script that keeps asking, at a rate under the limit, for pairs it never reads; a tab frozen in
+ * the background still asking): without this, each such page made the server hold every reply
+ * until the heartbeat noticed, up to a minute of replies (some 18 MB of pairs for 50-step cheetah
+ * segments at the rate limit). A page that reads its replies has at most a few pairs in flight.
+ */
+export const SLOW_READER_BYTES = 16 * 1024 * 1024;
 const HELLO_TIMEOUT_MS = 15_000;
 /** How long close() waits for pages to answer the close handshake before cutting the sockets. */
 const CLOSE_GRACE_MS = 500;
@@ -239,6 +272,8 @@ interface Session {
   readonly rate: RateWindow;
   alive: boolean;
   helloTimer: ReturnType<typeof setTimeout> | null;
+  /** Cut off (flooding, or not reading its replies): messages it had sent before are not handled. */
+  dropped: boolean;
 }
 
 /**
@@ -302,6 +337,10 @@ export class ViewerServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
+  private openSockets = 0;
+  /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
+  private modelBytes = 0;
+  private readonly heartbeatMs: number;
   private nextSessionId = 1;
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -325,11 +364,16 @@ export class ViewerServer {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.pollMs = opts.pollMs ?? 1000;
+    this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
     this.faults = { dropAfterCommit: opts.faults?.dropAfterCommit ?? 0 };
     this.infoFile = serverInfoPath(opts.store.path);
     this.http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.http.on('connection', (socket) => {
+      this.openSockets++;
+      socket.once('close', () => this.openSockets--);
+    });
   }
 
   /** Check options, bind, and start serving. Throws UsageError for unsafe or impossible settings. */
@@ -339,6 +383,7 @@ export class ViewerServer {
     const overlap = opts.overlap ?? 1;
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
+    if (opts.heartbeatMs !== undefined && !(opts.heartbeatMs > 0)) throw new RangeError(`heartbeatMs: must be > 0, got ${opts.heartbeatMs}`);
     const staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     if (!existsSync(join(staticDir, 'index.html'))) {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
@@ -365,7 +410,7 @@ export class ViewerServer {
         this.port = (this.http.address() as AddressInfo).port;
         this.pollTimer = setInterval(() => this.pollIdle(), this.pollMs);
         this.pollTimer.unref();
-        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
         this.heartbeat.unref();
         try {
           const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
@@ -407,6 +452,21 @@ export class ViewerServer {
   /** Number of connected pages. */
   get connections(): number {
     return this.sessions.size;
+  }
+
+  /** Counts of what the server holds now (see ViewerServerStats); read-only, for soak tests and monitoring. */
+  stats(): ViewerServerStats {
+    let idle = 0;
+    let holdingPair = 0;
+    let helloTimers = 0;
+    let bufferedBytes = 0;
+    for (const s of this.sessions) {
+      if (s.idle) idle++;
+      if (s.pairId !== null) holdingPair++;
+      if (s.helloTimer !== null) helloTimers++;
+      bufferedBytes += s.ws.bufferedAmount;
+    }
+    return { sessions: this.sessions.size, wsClients: this.wss.clients.size, sockets: this.openSockets, idle, holdingPair, helloTimers, listeners: this.listeners.size, bufferedBytes };
   }
 
   /** Be told about every newly committed label (returns an unsubscribe function). */
@@ -577,8 +637,9 @@ export class ViewerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null, dropped: false };
     s.helloTimer = setTimeout(() => {
+      s.helloTimer = null;
       if (!s.authed) ws.close(4408, 'no hello');
     }, HELLO_TIMEOUT_MS);
     s.helloTimer.unref();
@@ -589,6 +650,7 @@ export class ViewerServer {
     ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
     ws.on('close', () => {
       if (s.helloTimer) clearTimeout(s.helloTimer);
+      s.helloTimer = null;
       this.sessions.delete(s);
       this.releaseOnClose(s);
     });
@@ -625,19 +687,38 @@ export class ViewerServer {
   }
 
   private send(s: Session, msg: ServerMessage): void {
-    if (s.ws.readyState === s.ws.OPEN) s.ws.send(JSON.stringify(msg));
+    if (s.ws.readyState !== s.ws.OPEN) return;
+    if (msg.type !== 'model' && s.ws.bufferedAmount > SLOW_READER_BYTES + this.modelBytes) {
+      // terminate, not close: a closing handshake would wait behind the unread replies.
+      this.logger.warn(`viewer: dropped a page that left more than ${SLOW_READER_BYTES / 2 ** 20} MiB of replies unread`);
+      this.drop(s);
+      return;
+    }
+    const text = JSON.stringify(msg);
+    if (msg.type === 'model') this.modelBytes = Math.max(this.modelBytes, Buffer.byteLength(text));
+    s.ws.send(text);
   }
 
   private error(s: Session, code: Extract<ServerMessage, { type: 'error' }>['code'], message: string, extra: { re?: number; labelId?: string } = {}): void {
     this.send(s, { type: 'error', code, message, ...extra });
   }
 
+  /**
+   * Cut a page off at once. Messages of it already read from the socket still arrive after this (a
+   * flood comes in batches): they are ignored, not each refused and logged again.
+   */
+  private drop(s: Session): void {
+    s.dropped = true;
+    s.ws.terminate();
+  }
+
   private onMessage(s: Session, data: RawData, isBinary: boolean): void {
+    if (s.dropped) return;
     if (s.rate.hit(this.clock.now())) {
       if (s.ws.bufferedAmount > FLOOD_BUFFER_BYTES) {
         // terminate, not close: a closing handshake would wait behind the unread replies.
         this.logger.warn(`viewer: dropped a page that sent more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s without reading the replies`);
-        s.ws.terminate();
+        this.drop(s);
         return;
       }
       return this.error(s, 'rate_limited', `more than ${RATE_MAX} messages in ${RATE_WINDOW_MS / 1000} s; slow down`);
@@ -677,6 +758,7 @@ export class ViewerServer {
         }
         s.authed = true;
         if (s.helloTimer) clearTimeout(s.helloTimer);
+        s.helloTimer = null;
         if (msg.name !== undefined) this.setName(s, msg.name);
         this.send(s, {
           type: 'welcome',
@@ -741,8 +823,24 @@ export class ViewerServer {
   private setName(s: Session, raw: string): void {
     const name = normaliseName(raw);
     if (name === null) return;
+    const before = s.name;
     s.name = name;
     this.store.putTeacher({ id: teacherIdOf(name), kind: 'human', config: { name, via: 'viewer' } });
+    if (before !== null && s.pairId !== null && teacherIdOf(before) !== teacherIdOf(name)) this.moveLease(s, before, name);
+  }
+
+  /**
+   * A page renamed while it shows a pair keeps showing it and answers it under the new name, so the
+   * pair's lease moves to the new name: left with the old name (a typo corrected), it kept the pair
+   * from everyone else until it ran out, and no page closing under the new name gave it back.
+   * Another open page of the old name showing the same pair keeps its lease.
+   */
+  private moveLease(s: Session, from: string, to: string): void {
+    const pairId = s.pairId as string;
+    let released = false;
+    if (![...this.sessions].some((o) => o !== s && o.name === from && o.pairId === pairId)) released = this.store.releaseLease(teacherIdOf(from), pairId);
+    if (this.store.labelIdOf(pairId, teacherIdOf(to)) === null) this.store.leasePair(pairId, teacherIdOf(to), this.clock.date().getTime() + this.leaseMs);
+    if (released) this.pollIdle();
   }
 
   private pool(): HeronPool | null {
