@@ -684,6 +684,13 @@ export class ViewerServer {
       s.alive = false;
       s.ws.ping();
     }
+    // Housekeeping: leases that ran out are ignored by every query, but their rows stayed in the
+    // store for good (one per pair and person a page ever held). A busy store skips a beat.
+    try {
+      this.store.pruneLeases(this.clock.date().getTime());
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+    }
   }
 
   private send(s: Session, msg: ServerMessage): void {

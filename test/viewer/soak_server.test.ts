@@ -375,4 +375,25 @@ describe('slow readers', () => {
       store.close();
     }
   }, 60_000);
+
+  it('deletes leases that ran out at each heartbeat (they stayed in the store for good) and keeps those still running', async () => {
+    const path = join(dir, 'prune.sqlite');
+    const store = LabelStore.open(path);
+    store.putPairs(pairs.slice(0, 3));
+    const now = Date.UTC(2026, 0, 1, 12);
+    // Two leases that ran out a minute ago (a page long gone) and one that runs for another minute.
+    store.leasePair(pairs[0].id, 'human:ann', now - 60_000);
+    store.leasePair(pairs[1].id, 'human:bob', now - 60_000);
+    store.leasePair(pairs[2].id, 'human:cy', now + 60_000);
+    expect(leaseCount(path)).toBe(3);
+    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, heartbeatMs: 20, clock: { now: () => 0, date: () => new Date(now) } });
+    try {
+      await until(() => leaseCount(path) === 1, () => leaseList(path));
+      expect(leaseList(path)).toBe(`human:cy ${pairs[2].id}`);
+    } finally {
+      await s.close();
+      store.close();
+    }
+  });
 });
+
