@@ -10,11 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bc } from '../agents/bc.js';
 import type { OfflineDataset } from '../agents/dataset.js';
-import { ActorSnapshot, Iql, type OfflineBatch, prepareOfflineData, resolveIqlConfig } from '../agents/iql.js';
+import { ActorSnapshot, Iql, prepareOfflineData, resolveIqlConfig } from '../agents/iql.js';
 import { trainOfflineAgent } from '../agents/offline_train.js';
 import { initBackend } from '../core/backend.js';
 import { InputError } from '../core/errors.js';
-import { ScheduledAdam, transposeRows } from '../core/nn.js';
+import { ScheduledAdam } from '../core/nn.js';
+import { batch } from './helpers/offline_batch.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -22,23 +23,6 @@ beforeAll(async () => {
 
 const f32 = (x: number[]) => Float32Array.from(x);
 
-/** A batch with obsDim = actDim = 1. */
-function batch(rows: { s: number; a: number; r: number; next: number; done: number }[]): OfflineBatch {
-  const B = rows.length;
-  const obs = f32(rows.map((x) => x.s));
-  const sa = f32(rows.flatMap((x) => [x.s, x.a]));
-  return {
-    size: B,
-    obs,
-    obsT: transposeRows(obs, B, 1),
-    sa,
-    saT: transposeRows(sa, B, 2),
-    actions: f32(rows.map((x) => x.a)),
-    rewards: f32(rows.map((x) => x.r)),
-    nextObs: f32(rows.map((x) => x.next)),
-    dones: f32(rows.map((x) => x.done)),
-  };
-}
 
 describe('ScheduledAdam', () => {
   it('steps with the learning rate set just before each step (constant gradient: each step moves by exactly lr)', () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Iql, type OfflineBatch, squaredError } from '../../agents/iql.js';
+import { Iql, squaredError } from '../../agents/iql.js';
 import { initBackend } from '../../core/backend.js';
-import { transposeRows } from '../../core/nn.js';
+import { batch } from '../helpers/offline_batch.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -10,23 +10,6 @@ beforeAll(async () => {
 
 const f32 = (x: number[]) => Float32Array.from(x);
 
-/** A batch of (s, a, r, s', done) rows with obsDim = actDim = 1. */
-function batch(rows: { s: number; a: number; r: number; next: number; done: number }[]): OfflineBatch {
-  const B = rows.length;
-  const obs = f32(rows.map((x) => x.s));
-  const sa = f32(rows.flatMap((x) => [x.s, x.a]));
-  return {
-    size: B,
-    obs,
-    obsT: transposeRows(obs, B, 1),
-    sa,
-    saT: transposeRows(sa, B, 2),
-    actions: f32(rows.map((x) => x.a)),
-    rewards: f32(rows.map((x) => x.r)),
-    nextObs: f32(rows.map((x) => x.next)),
-    dones: f32(rows.map((x) => x.done)),
-  };
-}
 
 describe('IQL update (CORL order: V, then Q with v\' taken before the V step, then the actor)', () => {
   it('reports the hand-computed losses, advantages and weights of one update', () => {
