@@ -222,6 +222,25 @@ describe('resolveIqlConfig', () => {
   });
 });
 
+/** Two one-step episodes (obs 1 and 2, actions 0.1 and 0.2) with these rewards: the smallest dataset trainOfflineAgent takes. */
+function twoStepDataset(rewards: Float64Array): OfflineDataset {
+  return {
+    size: 2,
+    obsDim: 1,
+    actDim: 1,
+    observations: f32([1, 2]),
+    actions: f32([0.1, 0.2]),
+    rewards,
+    terminals: Uint8Array.of(1, 1),
+    timeouts: new Uint8Array(2),
+    nextObservations: new Float32Array(2),
+    infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
+    meta: { horizon: 1 },
+    source: 'hand',
+    notes: [],
+  } as unknown as OfflineDataset;
+}
+
 describe('Bc config', () => {
   it('refuses an unknown loss (it trained the Gaussian NLL), a NaN learning rate and bad hidden widths', () => {
     expect(() => new Bc(1, 1, [-1], [1], { loss: 'l1' as never })).toThrow(new RangeError('BcConfig.loss must be \'mse\' or \'nll\', got "l1"'));
@@ -231,21 +250,7 @@ describe('Bc config', () => {
 
   it('trainOfflineAgent passes bcLoss through: an unknown name is refused before training', async () => {
     const n = 2;
-    const ds = {
-      size: n,
-      obsDim: 1,
-      actDim: 1,
-      observations: f32([1, 2]),
-      actions: f32([0.1, 0.2]),
-      rewards: new Float64Array(n),
-      terminals: Uint8Array.of(1, 1),
-      timeouts: new Uint8Array(n),
-      nextObservations: new Float32Array(n),
-      infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
-      meta: { horizon: 1 },
-      source: 'hand',
-      notes: [],
-    } as unknown as OfflineDataset;
+    const ds = twoStepDataset(new Float64Array(n));
     await expect(
       trainOfflineAgent({ algo: 'bc', ds, rewards: new Float64Array(n), actLow: [-1], actHigh: [1], hidden: [4], updates: 1, batchSize: 2, seed: 0, bcLoss: 'huber' as never }),
     ).rejects.toThrow(new RangeError('BcConfig.loss must be \'mse\' or \'nll\', got "huber"'));
@@ -272,22 +277,7 @@ describe('ActorSnapshot.fromJSON', () => {
 
 describe('normalised score references', () => {
   it('equal or non-finite reference returns are refused before training (every score was +-Infinity, null in JSON)', async () => {
-    const n = 2;
-    const ds = {
-      size: n,
-      obsDim: 1,
-      actDim: 1,
-      observations: f32([1, 2]),
-      actions: f32([0.1, 0.2]),
-      rewards: Float64Array.of(1, 2),
-      terminals: Uint8Array.of(1, 1),
-      timeouts: new Uint8Array(n),
-      nextObservations: new Float32Array(n),
-      infos: { nq: 0, nv: 0, na: 0, nTerms: 0 },
-      meta: { horizon: 1 },
-      source: 'hand',
-      notes: [],
-    } as unknown as OfflineDataset;
+    const ds = twoStepDataset(Float64Array.of(1, 2));
     let updates = 0;
     const opts = { algo: 'bc' as const, ds, rewards: ds.rewards, actLow: [-1], actHigh: [1], hidden: [4], updates: 2, batchSize: 2, seed: 0, onUpdate: () => updates++ };
     await expect(trainOfflineAgent({ ...opts, refReturns: { random: 5, expert: 5 } })).rejects.toThrow(

@@ -308,10 +308,6 @@ export class RateWindow {
   }
 }
 
-function teacherIdOf(name: string): string {
-  return personTeacherId(name);
-}
-
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL)/.test(code);
@@ -669,7 +665,7 @@ export class ViewerServer {
     const pairId = s.pairId;
     if ([...this.sessions].some((o) => o.name === name && o.pairId === pairId)) return;
     try {
-      if (this.store.releaseLease(teacherIdOf(name), pairId)) this.pollIdle();
+      if (this.store.releaseLease(personTeacherId(name), pairId)) this.pollIdle();
     } catch (e) {
       if (!isBusy(e)) this.logger.warn(`viewer: giving back the pair of a closed page failed: ${(e as Error).message}`);
     }
@@ -832,8 +828,8 @@ export class ViewerServer {
     if (name === null) return;
     const before = s.name;
     s.name = name;
-    this.store.putTeacher({ id: teacherIdOf(name), kind: 'human', config: { name, via: 'viewer' } });
-    if (before !== null && s.pairId !== null && teacherIdOf(before) !== teacherIdOf(name)) this.moveLease(s, before, name);
+    this.store.putTeacher({ id: personTeacherId(name), kind: 'human', config: { name, via: 'viewer' } });
+    if (before !== null && s.pairId !== null && personTeacherId(before) !== personTeacherId(name)) this.moveLease(s, before, name);
   }
 
   /**
@@ -845,8 +841,8 @@ export class ViewerServer {
   private moveLease(s: Session, from: string, to: string): void {
     const pairId = s.pairId as string;
     let released = false;
-    if (![...this.sessions].some((o) => o !== s && o.name === from && o.pairId === pairId)) released = this.store.releaseLease(teacherIdOf(from), pairId);
-    if (this.store.labelIdOf(pairId, teacherIdOf(to)) === null) this.store.leasePair(pairId, teacherIdOf(to), this.clock.date().getTime() + this.leaseMs);
+    if (![...this.sessions].some((o) => o !== s && o.name === from && o.pairId === pairId)) released = this.store.releaseLease(personTeacherId(from), pairId);
+    if (this.store.labelIdOf(pairId, personTeacherId(to)) === null) this.store.leasePair(pairId, personTeacherId(to), this.clock.date().getTime() + this.leaseMs);
     if (released) this.pollIdle();
   }
 
@@ -871,7 +867,7 @@ export class ViewerServer {
       s.models.add(modelId);
     }
     if (!preview) s.pairId = pair.id;
-    const leftIs: Side = preview || s.name === null ? 'a' : leftSideFor(pair.id, teacherIdOf(s.name));
+    const leftIs: Side = preview || s.name === null ? 'a' : leftSideFor(pair.id, personTeacherId(s.name));
     const [l, r] = leftIs === 'a' ? [pair.a, pair.b] : [pair.b, pair.a];
     this.send(s, {
       type: 'pair',
@@ -896,7 +892,7 @@ export class ViewerServer {
       this.send(s, { type: 'idle', reason: 'need_name' });
       return;
     }
-    const leased = this.store.nextPairFor(teacherIdOf(s.name), { leaseMs: this.leaseMs });
+    const leased = this.store.nextPairFor(personTeacherId(s.name), { leaseMs: this.leaseMs });
     if (!leased) {
       const wasIdle = s.idle;
       s.idle = true;
@@ -922,7 +918,7 @@ export class ViewerServer {
     for (const s of this.sessions) {
       if (!s.idle || s.name === null) continue;
       try {
-        const teacher = teacherIdOf(s.name);
+        const teacher = personTeacherId(s.name);
         // Read before the check: a commit made after it shows as a change at the next poll.
         const state = this.store.handOutState();
         const last = this.foundNothing.get(s);
@@ -944,7 +940,7 @@ export class ViewerServer {
 
   private sendProgress(s: Session): void {
     // Only the three counts shown (a whole counts() scanned every pair three times per answer).
-    const c = this.store.progressCounts(s.name === null ? '' : teacherIdOf(s.name));
+    const c = this.store.progressCounts(s.name === null ? '' : personTeacherId(s.name));
     const agreement = this.overlap > 1 ? this.store.agreement() : null;
     this.send(s, {
       type: 'progress',
@@ -957,7 +953,7 @@ export class ViewerServer {
 
   private answer(s: Session, msg: AnswerMsg): void {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
-    const teacher = teacherIdOf(msg.name);
+    const teacher = personTeacherId(msg.name);
     const info = this.store.pairInfo(msg.pairId);
     if (!info) return this.error(s, 'not_found', `no pair ${msg.pairId} in the store`, { ...re, labelId: msg.labelId });
     // One answer per person and pair: a second one (the same pair open in two tabs, a stale page)
@@ -1030,7 +1026,7 @@ export class ViewerServer {
           time: this.clock.date().toISOString(),
           pairId: pair.id,
           labelId: msg.labelId,
-          teacher: teacherIdOf(msg.name),
+          teacher: personTeacherId(msg.name),
           choice: msg.choice,
           leftIs,
           teacherProbFirst: teacherProb,
@@ -1045,7 +1041,7 @@ export class ViewerServer {
 
   private undo(s: Session, msg: UndoMsg): void {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
-    const teacher = teacherIdOf(msg.name);
+    const teacher = personTeacherId(msg.name);
     let removed: { pairId: string } | null;
     try {
       removed = this.store.deleteLabel(msg.labelId, teacher) ?? null;

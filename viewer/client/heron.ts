@@ -6,6 +6,7 @@
  * "Save for training" writes the config where `prefrl train --teacher heron:<file>` reads it.
  */
 import type { HeronConfigJson, HeronResultMsg, HeronSavedMsg, TermInfo } from '../protocol.js';
+import { downloadText } from './download.js';
 
 interface TermRow {
   readonly term: TermInfo;
@@ -255,13 +256,6 @@ export class HeronPanel {
   private download(): void {
     const c = this.config();
     if (!c) return;
-    const blob = new Blob([`${JSON.stringify(c, null, 2)}\n`], { type: 'application/json' });
-    const a = el('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'heron.json';
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    downloadText('heron.json', `${JSON.stringify(c, null, 2)}\n`, 'application/json');
   }
 }

@@ -6,6 +6,7 @@
  */
 import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
 import { agreementText } from './agreement.js';
+import { downloadText } from './download.js';
 import { HeronPanel } from './heron.js';
 import { engineLoadingText } from './loading.js';
 import { drawCurves, insightText } from './insight.js';
@@ -335,13 +336,7 @@ class App {
       if (f.answers === 0) continue;
       const when = (f.firstAt ?? new Date().toISOString()).slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
       const name = `prefrl-unsent-${f.envId ?? 'answers'}-${when}-${f.forStore.slice(0, 8)}.jsonl`;
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob([f.jsonl], { type: 'application/x-ndjson' }));
-      a.download = name;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+      downloadText(name, f.jsonl, 'application/x-ndjson');
       names.push(`${f.answers} answer${f.answers === 1 ? '' : 's'} to ${name}`);
     }
     const left = undos > 0 ? ` ${undos} undo${undos === 1 ? '' : 's'} of answers that session already saved cannot go in a label file: tell whoever ran it.` : '';
