@@ -313,7 +313,7 @@ export interface StoreCounts {
  * are none), i.e. the probability that two teachers picked at random on a random overlapping
  * pair say the same.
  */
-export interface Agreement {
+export interface AgreementTotals {
   /** Pairs with preferences from >= 2 teachers. */
   readonly pairs: number;
   /** Teacher pairs compared (sum over pairs of C(k, 2) for k teachers). */
@@ -328,6 +328,10 @@ export interface Agreement {
    * 0 worse than chance. Null when there are no comparisons or every verdict is the same (chance 1).
    */
   readonly kappa: number | null;
+}
+
+/** AgreementTotals and the same per pair of teachers. */
+export interface Agreement extends AgreementTotals {
   /**
    * The same per pair of teachers ("a|b" with a < b, in that order); kappa there is Cohen's, chance
    * coming from each of the two teachers' own verdict shares on the pairs they share.
@@ -1569,8 +1573,21 @@ export class LabelStore {
    * Count and new rows are read in one transaction, so they describe the same state.
    */
   agreement(): Agreement {
+    return this.agreementTally().figures();
+  }
+
+  /**
+   * agreement() without `byTeachers`, whose entry for every two teachers who shared a pair grows
+   * with the square of the teachers: what a viewer shows after each answer.
+   */
+  agreementTotals(): AgreementTotals {
+    return this.agreementTally().totals();
+  }
+
+  /** The running tally brought up to date (agreement()). */
+  private agreementTally(): AgreementTally {
     const db = this.live();
-    return db.transaction((): Agreement => {
+    return db.transaction((): AgreementTally => {
       const total = (this.statement(`SELECT COUNT(*) AS n FROM labels WHERE kind = 'preference'`).get() as { n: number }).n;
       const since = (after: number) =>
         this.statement(
@@ -1586,9 +1603,9 @@ export class LabelStore {
         rows = since(0);
       }
       t ??= new AgreementTally();
-      for (const r of rows) t.add({ rowid: r.rowid, pairId: r.pair_id, teacher: r.teacher, verdict: verdict(r.prob_first), createdAt: r.created_at }, r.id);
+      t.addAll(rows.map((r) => ({ row: { rowid: r.rowid, pairId: r.pair_id, teacher: r.teacher, verdict: verdict(r.prob_first), createdAt: r.created_at }, labelId: r.id })));
       this.tally = t;
-      return t.figures();
+      return t;
     })();
   }
 

@@ -941,13 +941,13 @@ export class ViewerServer {
   private sendProgress(s: Session): void {
     // Only the three counts shown (a whole counts() scanned every pair three times per answer).
     const c = this.store.progressCounts(s.name === null ? '' : personTeacherId(s.name));
-    const agreement = this.overlap > 1 ? this.store.agreement() : null;
+    const agreement = this.overlap > 1 ? this.store.agreementTotals() : null;
     this.send(s, {
       type: 'progress',
       teacher: s.name === null ? 0 : c.teacherLabels,
       total: c.labels,
       waiting: c.waitingForPeople,
-      agreement: agreement ? { pairs: agreement.pairs, comparisons: agreement.comparisons, agreeing: agreement.agreeing, fraction: agreement.fraction, kappa: agreement.kappa } : null,
+      agreement,
     });
   }
 

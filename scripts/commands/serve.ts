@@ -140,7 +140,7 @@ export const serveCommand: Command = {
         process.on('SIGTERM', stop);
       });
       const after = store.counts();
-      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.waitingForPeople, agreement: f.overlap > 1 ? store.agreement().fraction : null };
+      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.waitingForPeople, agreement: f.overlap > 1 ? store.agreementTotals().fraction : null };
       if (f.json) printJson(ctx.io, summary);
       else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people\n`);
       return 0;
