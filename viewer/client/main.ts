@@ -187,6 +187,11 @@ class App {
     document.addEventListener('keydown', () => (this.lastInput = 'key'), true);
     document.addEventListener('focusin', (e) => (this.keyboardFocus = this.lastInput === 'key' ? e.target : null));
     document.addEventListener('keydown', (e) => this.onKey(e), true);
+    // Another tab of this browser changed the shared outbox (net.ts): it may have sent this tab's
+    // answers and undos (each tab sends every entry it finds there) and had the replies.
+    window.addEventListener('storage', (e) => {
+      if (e.storageArea === localStorage) this.onOtherTab();
+    });
     this.updateUndo();
   }
 
@@ -268,6 +273,21 @@ class App {
     this.switchTab(tabs[j].dataset.tab === 'heron' ? 'heron' : 'label');
     tabs[j].focus();
     return true;
+  }
+
+  /**
+   * The outbox changed in another tab. Its count is shown anew, and an undo of this tab that left
+   * the outbox there was answered there: while this tab was offline, its other tab sent the undo
+   * and had the reply (the undone pair, or why not), and "Undoing…" here waited for good.
+   */
+  private onOtherTab(): void {
+    this.showOutbox(this.conn.outbox.size);
+    const u = this.undoing;
+    if (u === null || this.conn.outbox.list().some((e) => e.type === 'undo' && e.labelId === u)) return;
+    this.undoing = null;
+    this.toast('Your undo was sent from another tab of this page, which shows what came of it.', false, 5000);
+    if (this.current) this.overlay(null);
+    else this.requestNext();
   }
 
   private switchTab(tab: 'label' | 'heron'): void {
