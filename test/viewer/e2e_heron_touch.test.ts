@@ -104,6 +104,27 @@ describe('HERON page on a touch screen', () => {
     });
   });
 
+  it('held near the bottom edge of a short window, a dragged term scrolls the page along and lands below the rows that were out of sight', async () => {
+    await onHeron(
+      async (page, cdp) => {
+        // The first term near the top of the window, the last one below its bottom edge.
+        await page.evaluate(() => window.scrollTo(0, window.scrollY + (document.querySelector('#heron-terms li') as HTMLElement).getBoundingClientRect().top - 20));
+        const y0 = await scrollY(page);
+        const last = await page.locator('#heron-terms li:nth-child(3)').boundingBox();
+        expect((last?.y ?? 0) + (last?.height ?? 0) / 2).toBeGreaterThan(300);
+        const [x, y] = await centre(page, '#heron-terms li:nth-child(1) .handle');
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x, y }] });
+        // Down to 10 px above the bottom edge, then small moves there (each one scrolls the page up to 24 px).
+        for (let k = 1; k <= 8; k++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x, y: y + ((290 - y) * k) / 8 }] });
+        for (let k = 0; k < 16; k++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: x + (k % 2), y: 290 }] });
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+        expect(await scrollY(page)).toBeGreaterThan(y0 + 100);
+        expect(await heronRanking(page)).toEqual(['on_target', 'control_effort', 'fingertip_distance']);
+      },
+      { ...PHONE, viewport: { width: 390, height: 300 } },
+    );
+  });
+
   it('the handle and move buttons are finger-sized (44 px) and a tap on a move button moves its term', async () => {
     await onHeron(async (page) => {
       const sizes = await page.$$eval('#heron-terms .mv, #heron-terms .handle', (es) => es.map((e) => e.getBoundingClientRect()).map((b) => Math.min(b.width, b.height)));
@@ -114,6 +135,11 @@ describe('HERON page on a touch screen', () => {
       await page.getByRole('button', { name: 'move on_target up (more important)' }).tap();
       await page.getByRole('button', { name: 'move on_target up (more important)' }).tap();
       expect(await heronRanking(page)).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      // The bigger controls still fit a phone's width, down to 320 px: no sideways scrolling.
+      for (const width of [390, 320]) {
+        await page.setViewportSize({ width, height: 740 });
+        expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+      }
     });
   });
 
