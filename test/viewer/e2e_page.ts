@@ -23,7 +23,7 @@ export interface Lab {
   readonly env: ViewerEnv;
   readonly pairs: Pair[];
   /** A store holding the first `count` pairs and a viewer server over it. */
-  serve(count?: number, opts?: { overlap?: number }): Promise<{ store: LabelStore; server: ViewerServer; close(): Promise<void> }>;
+  serve(count?: number): Promise<{ store: LabelStore; server: ViewerServer; close(): Promise<void> }>;
   /** A new browser context's page at `url`, signed in as `name`; page errors are collected. */
   open(url: string, name: string, context?: Parameters<Browser['newContext']>[0]): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }>;
   close(): Promise<void>;
@@ -44,10 +44,10 @@ export async function startLab(prefix: string): Promise<Lab> {
     browser,
     env,
     pairs,
-    async serve(count = 3, opts = {}) {
+    async serve(count = 3) {
       const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
       store.putPairs(pairs.slice(0, count));
-      const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, ...(opts.overlap ? { overlap: opts.overlap } : {}) });
+      const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
       return {
         store,
         server,
