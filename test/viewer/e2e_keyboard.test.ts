@@ -160,10 +160,17 @@ describe('the labelling page from the keyboard alone', () => {
       const back = await waitReady(page);
       expect(back.pairId).toBe(first.pairId);
       expect(await focused(page)).toBe('clips');
+      // With the keyboard's ring around them.
+      expect(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)).toBe('solid');
       expect(store.counts().labels).toBe(0);
       await page.keyboard.press('ArrowLeft');
       await waitFor(() => store.counts().labels === 1);
       expect(store.labels()[0]).toMatchObject({ pairId: first.pairId, probFirst: first.leftIs === 'a' ? 1 : 0 });
+      // A mouse click on the clips (unfocused) gives them the focus without the ring.
+      await waitReady(page, first.pairId);
+      await page.evaluate(() => (document.activeElement as HTMLElement).blur());
+      await page.click('#canvas-left');
+      expect(await page.evaluate(() => `${document.activeElement?.id} ${getComputedStyle(document.activeElement as Element).outlineStyle}`)).toBe('clips none');
     });
   });
 });
