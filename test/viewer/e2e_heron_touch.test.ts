@@ -143,6 +143,21 @@ describe('HERON page on a touch screen', () => {
     });
   });
 
+  it('while the HERON tab is shown the clips stand still (nothing drawn for nothing); back on Compare they play on from that step', async () => {
+    await onHeron(
+      async (page) => {
+        const step = async () => Number(/^step (\d+)\//.exec((await page.textContent('#time')) ?? '')?.[1]);
+        const held = await step();
+        // Playing, a 20-step clip at 50 steps a second moves on every few frames; hidden, it stays.
+        await page.waitForTimeout(600);
+        expect(await step()).toBe(held);
+        await page.click('#tab-btn-label');
+        await page.waitForFunction((s) => !new RegExp(`^step ${s}/`).test(document.getElementById('time')?.textContent ?? ''), held);
+      },
+      { viewport: { width: 1200, height: 800 } },
+    );
+  });
+
   it('with a mouse, a term is dragged by its handle or by its name; the controls on the row keep their clicks', async () => {
     await onHeron(
       async (page) => {

@@ -292,6 +292,7 @@ class App {
 
   private switchTab(tab: 'label' | 'heron'): void {
     this.tab = tab;
+    this.view.setHidden(tab !== 'label');
     $('tab-label').classList.toggle('hidden', tab !== 'label');
     $('tab-heron').classList.toggle('hidden', tab !== 'heron');
     for (const b of document.querySelectorAll<HTMLButtonElement>('.tab')) {
