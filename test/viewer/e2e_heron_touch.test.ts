@@ -43,12 +43,18 @@ async function centre(page: Page, sel: string): Promise<[number, number]> {
   return [b.x + b.width / 2, b.y + b.height / 2];
 }
 
-/** Open the HERON tab on a page of a fresh server (a phone unless `context` says otherwise); the body gets the page and a DevTools session. */
-async function onHeron(body: (page: Page, cdp: CDPSession) => Promise<void>, context: Parameters<Lab['open']>[2] = PHONE): Promise<void> {
+/**
+ * Open the HERON tab on a page of a fresh server (a phone unless `context` says otherwise) once the
+ * welcome has listed the terms, or with `clips` once the first pair is on screen (the physics
+ * engine's load and the clips' drawing cost seconds on a busy machine, and most tests need neither).
+ * The body gets the page and a DevTools session.
+ */
+async function onHeron(body: (page: Page, cdp: CDPSession) => Promise<void>, context: Parameters<Lab['open']>[2] = PHONE, clips = false): Promise<void> {
   const srv = await lab.serve();
   const { page, ctx, errors } = await lab.open(srv.server.url, 'alice', context);
   try {
-    await waitReady(page);
+    if (clips) await waitReady(page);
+    else await page.waitForFunction(() => document.querySelectorAll('#heron-terms li').length === 3);
     await page.locator('#tab-btn-heron').click();
     await page.waitForSelector('#heron-samples tr');
     const cdp = await ctx.newCDPSession(page);
@@ -155,6 +161,7 @@ describe('HERON page on a touch screen', () => {
         await page.waitForFunction((s) => !new RegExp(`^step ${s}/`).test(document.getElementById('time')?.textContent ?? ''), held);
       },
       { viewport: { width: 1200, height: 800 } },
+      true,
     );
   });
 
