@@ -1,5 +1,7 @@
 /**
- * The HERON page: rank the env's reward terms by dragging (or the arrow buttons), switch
+ * The HERON page: rank the env's reward terms by dragging a term's handle (a finger, a mouse or
+ * a pen: pointer events, since HTML5 drag and drop does not start from a finger in Chromium) or
+ * with the move buttons (keyboard, screen readers, a tap), switch
  * terms on or off, set each level's margin and, where the ground-truth weight does not say
  * which way is better (weight 0) or to override it, a direction. Every change asks the
  * server how the hierarchical rule decides sample pairs from the store (`heron_preview`);
@@ -42,7 +44,8 @@ function verdictText(p: number): string {
 export class HeronPanel {
   private rows: TermRow[] = [];
   private timer: number | null = null;
-  private dragFrom = -1;
+  /** The drag in progress: the pointer, the row and its index, where the pointer went down (page y). */
+  private drag: { pointer: number; li: HTMLLIElement; from: number; startY: number; to: number } | null = null;
 
   constructor(
     private readonly root: { list: HTMLOListElement; json: HTMLElement; samples: HTMLElement; agreement: HTMLElement; error: HTMLElement; saved: HTMLElement; save: HTMLButtonElement; download: HTMLButtonElement },
@@ -110,27 +113,17 @@ export class HeronPanel {
     let rank = 0;
     this.rows.forEach((r, i) => {
       const li = el('li', `heron-term${r.on ? '' : ' off'}`);
-      li.draggable = true;
       li.dataset.index = String(i);
       li.dataset.term = r.term.name;
-      li.addEventListener('dragstart', (ev) => {
-        this.dragFrom = i;
-        li.classList.add('dragging');
-        ev.dataTransfer?.setData('text/plain', String(i));
-        if (ev.dataTransfer) ev.dataTransfer.effectAllowed = 'move';
-      });
-      li.addEventListener('dragend', () => li.classList.remove('dragging'));
-      li.addEventListener('dragover', (ev) => {
-        ev.preventDefault();
-        li.classList.add('drag-over');
-      });
-      li.addEventListener('dragleave', () => li.classList.remove('drag-over'));
-      li.addEventListener('drop', (ev) => {
-        ev.preventDefault();
-        li.classList.remove('drag-over');
-        this.move(this.dragFrom, i);
-      });
+      li.addEventListener('pointerdown', (ev) => this.dragStart(ev, li, i));
+      li.addEventListener('pointermove', (ev) => this.dragMove(ev));
+      li.addEventListener('pointerup', (ev) => this.dragEnd(ev, true));
+      li.addEventListener('pointercancel', (ev) => this.dragEnd(ev, false));
+      li.addEventListener('lostpointercapture', (ev) => this.dragEnd(ev, false));
       const handle = el('span', 'handle', '⠿');
+      // The move buttons say the same to screen readers; the handle is for pointers only.
+      handle.setAttribute('aria-hidden', 'true');
+      handle.title = 'drag to move (or use the arrow buttons)';
       const rankEl = el('span', 'rank', r.on ? String(++rank) : '–');
       const name = el('span', 'tname', r.term.name);
       name.title = r.term.doc;
@@ -202,6 +195,61 @@ export class HeronPanel {
       const other = focus.ctl === 'up' ? ctl('down') : focus.ctl === 'down' ? ctl('up') : null;
       (target && !target.disabled ? target : other)?.focus();
     }
+  }
+
+  /**
+   * A press that can start a drag: the handle with any pointer; for a mouse or pen also the rest of
+   * the row but its controls. A finger elsewhere on the row scrolls the page as usual (the handle
+   * alone has touch-action: none), so a long list can still be scrolled on a phone.
+   */
+  private dragStart(ev: PointerEvent, li: HTMLLIElement, from: number): void {
+    if (this.drag || !ev.isPrimary || ev.button !== 0) return;
+    const target = ev.target as Element;
+    if (target.closest('.ctrls')) return;
+    if (ev.pointerType === 'touch' && !target.closest('.handle')) return;
+    ev.preventDefault();
+    li.setPointerCapture(ev.pointerId);
+    li.classList.add('dragging');
+    this.drag = { pointer: ev.pointerId, li, from, startY: ev.clientY + window.scrollY, to: from };
+  }
+
+  /**
+   * The row follows the pointer; it would land after every other row whose middle is above the
+   * pointer. Near the window's top or bottom edge the page scrolls along, so a term can be
+   * dragged past the rows out of sight.
+   */
+  private dragMove(ev: PointerEvent): void {
+    const d = this.drag;
+    if (!d || ev.pointerId !== d.pointer) return;
+    ev.preventDefault();
+    const edge = 48;
+    if (ev.clientY < edge) window.scrollBy(0, -Math.min(24, edge - ev.clientY));
+    else if (ev.clientY > window.innerHeight - edge) window.scrollBy(0, Math.min(24, ev.clientY - (window.innerHeight - edge)));
+    const y = ev.clientY + window.scrollY;
+    d.li.style.transform = `translateY(${y - d.startY}px)`;
+    const others = [...this.root.list.children].filter((c) => c !== d.li) as HTMLElement[];
+    let to = 0;
+    for (const o of others) {
+      const b = o.getBoundingClientRect();
+      if (b.top + b.height / 2 < ev.clientY) to++;
+    }
+    d.to = to;
+    others.forEach((o, k) => {
+      // The row the dragged one would land next to is marked: above it when moving up, below when moving down.
+      o.classList.toggle('drop-before', to < d.from && k === to);
+      o.classList.toggle('drop-after', to > d.from && k === to - 1);
+    });
+  }
+
+  private dragEnd(ev: PointerEvent, drop: boolean): void {
+    const d = this.drag;
+    if (!d || ev.pointerId !== d.pointer) return;
+    this.drag = null;
+    if (d.li.hasPointerCapture(ev.pointerId)) d.li.releasePointerCapture(ev.pointerId);
+    d.li.classList.remove('dragging');
+    d.li.style.transform = '';
+    for (const o of this.root.list.children) o.classList.remove('drop-before', 'drop-after');
+    if (drop && d.to !== d.from) this.move(d.from, d.to);
   }
 
   showResult(m: HeronResultMsg, terms: readonly TermInfo[]): void {

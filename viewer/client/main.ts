@@ -80,6 +80,8 @@ class App {
   /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
   private lastInput: 'key' | 'pointer' = 'pointer';
   private keyboardFocus: EventTarget | null = null;
+  /** A View button of the HERON page had the focus: the preview's "Back to labelling" gets it when the pair shows. */
+  private focusPreview = false;
   /** The physics engine is being downloaded (its progress goes to the overlay). */
   private engineLoading = false;
 
@@ -132,6 +134,8 @@ class App {
         preview: (config) => this.conn.request({ type: 'heron_preview', config }),
         save: (config) => this.conn.request({ type: 'heron_save', config }),
         view: (pairId) => {
+          // The View button goes out of sight with its page: the preview's "Back to labelling" takes the focus.
+          this.focusPreview = $('tab-heron').contains(document.activeElement);
           this.switchTab('label');
           this.conn.request({ type: 'view_pair', pairId });
         },
@@ -183,6 +187,11 @@ class App {
     document.addEventListener('keydown', () => (this.lastInput = 'key'), true);
     document.addEventListener('focusin', (e) => (this.keyboardFocus = this.lastInput === 'key' ? e.target : null));
     document.addEventListener('keydown', (e) => this.onKey(e), true);
+    // Another tab of this browser changed the shared outbox (net.ts): it may have sent this tab's
+    // answers and undos (each tab sends every entry it finds there) and had the replies.
+    window.addEventListener('storage', (e) => {
+      if (e.storageArea === localStorage) this.onOtherTab();
+    });
     this.updateUndo();
   }
 
@@ -204,10 +213,18 @@ class App {
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) {
-      if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) {
+      // Only where the answers are: on the HERON page Ctrl+Z undid the last answer, unseen, when
+      // the person meant to take back a change to the ranking.
+      if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z') && this.tab === 'label') {
         e.preventDefault();
         this.undo();
       }
+      return;
+    }
+    // On a tab the keyboard reached, the arrows go from tab to tab (as in every tab list), not to
+    // the answers: a screen reader user pressing → there stored "Right is better" for a pair.
+    if (t !== null && t === this.keyboardFocus && t.getAttribute('role') === 'tab' && this.tabKey(e.key)) {
+      e.preventDefault();
       return;
     }
     if (this.tab !== 'label') return;
@@ -247,8 +264,35 @@ class App {
     }
   }
 
+  /** ←, →, Home or End on a focused tab: select and focus the tab it names; false for other keys. */
+  private tabKey(key: string): boolean {
+    const tabs = [...document.querySelectorAll<HTMLButtonElement>('.tab')];
+    const i = tabs.findIndex((b) => b.dataset.tab === this.tab);
+    const j = key === 'ArrowLeft' ? (i + tabs.length - 1) % tabs.length : key === 'ArrowRight' ? (i + 1) % tabs.length : key === 'Home' ? 0 : key === 'End' ? tabs.length - 1 : -1;
+    if (j < 0) return false;
+    this.switchTab(tabs[j].dataset.tab === 'heron' ? 'heron' : 'label');
+    tabs[j].focus();
+    return true;
+  }
+
+  /**
+   * The outbox changed in another tab. Its count is shown anew, and an undo of this tab that left
+   * the outbox there was answered there: while this tab was offline, its other tab sent the undo
+   * and had the reply (the undone pair, or why not), and "Undoing…" here waited for good.
+   */
+  private onOtherTab(): void {
+    this.showOutbox(this.conn.outbox.size);
+    const u = this.undoing;
+    if (u === null || this.conn.outbox.list().some((e) => e.type === 'undo' && e.labelId === u)) return;
+    this.undoing = null;
+    this.toast('Your undo was sent from another tab of this page, which shows what came of it.', false, 5000);
+    if (this.current) this.overlay(null);
+    else this.requestNext();
+  }
+
   private switchTab(tab: 'label' | 'heron'): void {
     this.tab = tab;
+    this.view.setHidden(tab !== 'label');
     $('tab-label').classList.toggle('hidden', tab !== 'label');
     $('tab-heron').classList.toggle('hidden', tab !== 'heron');
     for (const b of document.querySelectorAll<HTMLButtonElement>('.tab')) {
@@ -636,10 +680,14 @@ class App {
     this.setAnswersEnabled(!p.preview);
     $('preview-banner').classList.toggle('hidden', !p.preview);
     if (p.preview) $('preview-text').textContent = `Preview of pair ${p.pairId}: A (the pair's first clip) is on the left. Answers are off.`;
+    if (p.preview && this.focusPreview) $('preview-back').focus();
+    this.focusPreview = false;
     this.overlay(null);
   }
 
   private backToLabelling(): void {
+    // The button goes out of sight: the clips keep the focus (the keys answer from there).
+    if (document.activeElement === $('preview-back')) $('clips').focus();
     $('preview-banner').classList.add('hidden');
     this.current = null;
     this.view.clearClips();

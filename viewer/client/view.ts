@@ -75,6 +75,8 @@ export class ComparisonView {
   private last = 0;
   private raf = 0;
   private readyFired = false;
+  /** The clips are out of sight (another tab of the page): nothing advances or is drawn. */
+  private hidden = false;
   /** What the auto view frames for the current pair (null: the model's own view). */
   private framing: Framing | null = null;
   /** The person moved the camera since it was last placed for them. */
@@ -366,12 +368,25 @@ export class ComparisonView {
     this.emit();
   }
 
+  /**
+   * Out of sight (the HERON tab), the clips stop where they are and are not drawn: they kept
+   * playing and drawing (into 1-pixel canvases, shadows and all) for nothing. Back in sight they
+   * go on from there, and a pair that came meanwhile is first ready (its answer time starts) then.
+   */
+  setHidden(hidden: boolean): void {
+    if (hidden === this.hidden) return;
+    this.hidden = hidden;
+    this.last = 0;
+    this.dirty = true;
+  }
+
   toggleFollow(): void {
     this.setFollow(!this.follow);
   }
 
   private tick(now: number): void {
     this.raf = requestAnimationFrame((t) => this.tick(t));
+    if (this.hidden) return;
     const elapsed = this.last > 0 ? Math.min(0.25, (now - this.last) / 1000) : 0;
     this.last = now;
     const model = this.model;

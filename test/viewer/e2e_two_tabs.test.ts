@@ -1,0 +1,120 @@
+/**
+ * One person with the labelling page open in two tabs of one browser (one localStorage, so one
+ * outbox): the server hands both tabs the same pair (the lease is the person's) and keeps one
+ * answer per person and pair. The tab that answers second is told, in words, that its answer was
+ * not stored and the first one kept, and goes on to the next pair.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Lab, startLab, waitFor, waitReady } from './e2e_page.js';
+
+let lab: Lab;
+
+beforeAll(async () => {
+  lab = await startLab('two-tabs');
+}, 120_000);
+
+afterAll(async () => {
+  await lab?.close();
+});
+
+interface Debug {
+  outbox(): number;
+  sessionLabels(): number;
+}
+const debug = <T>(page: Page, f: (d: Debug) => T): Promise<T> => page.evaluate(`(${f.toString()})(window.prefrlDebug)`) as Promise<T>;
+
+describe('two tabs of one person on one pair', () => {
+  it('the second answer is refused in words (no code), the first is kept, and that tab moves on to the next pair', async () => {
+    const srv = await lab.serve(3);
+    const { store } = srv;
+    const first = await lab.open(srv.server.url, 'alice');
+    const second = await first.ctx.newPage();
+    const errors2: string[] = [];
+    second.on('pageerror', (e) => errors2.push(e.message));
+    try {
+      await second.goto(srv.server.url);
+      const p1 = await waitReady(first.page);
+      const p2 = await waitReady(second);
+      // The same pair in both tabs (the person's lease), laid out alike (the layout depends on the name).
+      expect(p2).toEqual(p1);
+      // Tab one: the left clip is better.
+      await first.page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      const next1 = await waitReady(first.page, p1.pairId);
+      // Tab two, still on that pair: the right clip is better.
+      await second.keyboard.press('ArrowRight');
+      await second.waitForFunction(() => document.getElementById('toast')?.classList.contains('show') === true);
+      const toast = (await second.textContent('#toast')) as string;
+      // The server's own words: what happened and which answer counts, no error code.
+      expect(toast).toBe('You had already answered this pair (in another tab or window?): your first answer is kept.');
+      expect(await second.getAttribute('#toast', 'class')).toContain('bad');
+      // The store holds tab one's answer alone: the left clip preferred.
+      const labels = store.labels();
+      expect(labels.length).toBe(1);
+      expect(labels[0]).toMatchObject({ pairId: p1.pairId, teacher: 'human:alice', kind: 'preference', probFirst: p1.leftIs === 'a' ? 1 : 0 });
+      // Tab two moves on to the pair the person holds now (tab one's), answers on, nothing left waiting.
+      const next2 = await waitReady(second, p1.pairId);
+      expect(next2.pairId).toBe(next1.pairId);
+      expect(await second.$$eval('.answer', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled))).toEqual([false, false, false, false]);
+      expect(await second.evaluate(() => document.getElementById('overlay')?.classList.contains('hidden'))).toBe(true);
+      expect(await debug(second, (d) => d.outbox())).toBe(0);
+      // Its session count stays 0 and its Undo is off: it has no stored answer to take back.
+      expect(await second.textContent('#p-session')).toBe('0');
+      expect(await second.isDisabled('#undo')).toBe(true);
+      // Tab one's Undo still takes back its own answer.
+      await first.page.keyboard.press('z');
+      await waitFor(() => store.counts().labels === 0);
+      expect([...first.errors, ...errors2]).toEqual([]);
+    } finally {
+      await first.ctx.close();
+      await srv.close();
+    }
+  });
+
+  it('an undo made in a tab that is offline and sent by the other tab (the outbox is shared) ends "Undoing…" there; the other tab shows the undone pair', async () => {
+    const srv = await lab.serve(3);
+    const { store } = srv;
+    const a = await lab.open(srv.server.url, 'alice');
+    const b = await a.ctx.newPage();
+    const errorsB: string[] = [];
+    b.on('pageerror', (e) => errorsB.push(e.message));
+    const overlay = (page: Page) => page.evaluate(() => (document.getElementById('overlay')?.classList.contains('hidden') ? null : document.getElementById('overlay')?.textContent));
+    try {
+      await b.goto(srv.server.url);
+      const p1 = await waitReady(a.page);
+      await waitReady(b);
+      await a.page.keyboard.press('ArrowLeft');
+      await waitFor(() => store.counts().labels === 1);
+      const q = await waitReady(a.page, p1.pairId);
+      // Tab A loses the network (its socket dropped, no new one can open); B stays online.
+      const cdp = await a.ctx.newCDPSession(a.page);
+      await cdp.send('Network.enable');
+      const net = (offline: boolean) => cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await net(true);
+      await a.page.evaluate(() => (window as unknown as { prefrlDebug: { drop(): void } }).prefrlDebug.drop());
+      await a.page.waitForFunction(() => !(window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected());
+      await a.page.keyboard.press('z');
+      expect(await overlay(a.page)).toBe('Undoing…');
+      expect(await a.page.textContent('#p-outbox')).toBe('1 undo waiting to be sent');
+      // B re-sends what it finds in the outbox (every 8 s): the answer is undone through B, which gets the pair back.
+      await waitFor(() => store.counts().labels === 0, 20_000);
+      expect((await waitReady(b, q.pairId)).pairId).toBe(p1.pairId);
+      // A hears of it from the outbox: "Undoing…" goes, its pair is on screen again, nothing waits to be sent.
+      await a.page.waitForFunction(() => document.getElementById('toast')?.textContent === 'Your undo was sent from another tab of this page, which shows what came of it.');
+      expect(await overlay(a.page)).toBe(null);
+      expect(await a.page.isVisible('#p-outbox')).toBe(false);
+      expect(await a.page.evaluate(() => (window as unknown as { prefrlDebug: { current(): { pairId: string } | null } }).prefrlDebug.current()?.pairId)).toBe(q.pairId);
+      // Back online, A answers its pair as usual.
+      await net(false);
+      await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected(), null, { timeout: 20_000 });
+      await a.page.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 1);
+      expect(store.labels()[0]).toMatchObject({ pairId: q.pairId, probFirst: q.leftIs === 'a' ? 0 : 1 });
+      expect([...a.errors, ...errorsB]).toEqual([]);
+    } finally {
+      await a.ctx.close();
+      await srv.close();
+    }
+  });
+});
