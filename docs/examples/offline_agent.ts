@@ -5,11 +5,11 @@
  *   npx tsx docs/examples/offline_agent.ts
  *
  * prints `dataset: 2500 transitions, 50 episodes, mean return -52.55`, then
- * `random -46.36, bc -46.12, iql -35.05 (mean true return over 10 episodes)` with the WASM backend
+ * `random -46.36, bc -49.97, iql -33.51 (mean true return over 10 episodes)` with the WASM backend
  * (test/api_examples.test.ts runs it). The data are random actions, so behaviour cloning copies
  * a random policy and scores about as it does; IQL weighs the actions by their advantage under
- * the dataset's rewards and does better. A relabelled reward (a RewardNet's `predict`, or
- * `relabelDataset`) goes in `rewards` the same way.
+ * the dataset's rewards and does better. A learned reward goes in `rewards` the same way:
+ * `relabelDataset(ds, net).rewards`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ try {
 
   const scores: string[] = [`random ${evaluatePolicy(env, randomPolicy(env.spec, new Rng(1)), 10, 0).meanReturn.toFixed(2)}`];
   for (const algo of ['bc', 'iql'] as const) {
-    const { actor } = await trainOfflineAgent({ algo, ds, rewards: ds.rewards, actLow: env.spec.actLow, actHigh: env.spec.actHigh, hidden: [64, 64], updates: 1000, batchSize: 256, seed: 0 });
+    const { actor } = await trainOfflineAgent({ algo, ds, rewards: ds.rewards, actLow: env.spec.actLow, actHigh: env.spec.actHigh, hidden: [32, 32], updates: 1000, batchSize: 256, seed: 0 });
     // The actor acts with its (clipped) mean action; evaluatePolicy scores whole episodes from seeded starts.
     scores.push(`${algo} ${evaluatePolicy(env, actor.policy(), 10, 0).meanReturn.toFixed(2)}`);
   }
