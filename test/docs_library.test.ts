@@ -6,8 +6,8 @@
  *   exports (so a renamed or removed export leaves no stale entry behind);
  * - no name has two entries, and the entries come under the same group headings as index.ts's
  *   comment lines group the exports, in the same order;
- * - each code block is an excerpt of the docs/examples/ script its first line names (every line
- *   is in that file), so the snippets are code that type-checks and runs (test/api_examples.test.ts).
+ * - each code block is an excerpt of the file its first line names, a docs/examples/ script or a
+ *   test (every line is in that file), so the snippets are code that type-checks and runs.
  * Both files are parsed as text (no build needed).
  */
 import { readFileSync } from 'node:fs';
@@ -132,10 +132,11 @@ describe('the code blocks of docs/library.md', () => {
   const doc = readFileSync(join(REPO, 'docs', 'library.md'), 'utf8');
   const blocks = excerpts(doc);
 
-  it('are excerpts of the example scripts test/api_examples.test.ts runs: every line is in the file named', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(4);
+  it('are excerpts of the example scripts or tests they name: every line is in the file named', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
     for (const b of blocks) {
-      expect(b.file, `a code block of docs/library.md does not name its file on its first line: ${b.lines[0]}`).toMatch(/^docs\/examples\/\w+\.ts$/);
+      // An example script (test/api_examples.test.ts runs it) or a test file: code that type-checks and runs.
+      expect(b.file, `a code block of docs/library.md does not name its file on its first line: ${b.lines[0]}`).toMatch(/^(docs\/examples\/\w+\.ts|test\/[\w/]+\.test\.ts)$/);
       const source = new Set(readFileSync(join(REPO, b.file), 'utf8').split('\n').map((l) => l.trim()));
       expect(b.lines.filter((l) => !source.has(l)), `lines of docs/library.md's excerpt of ${b.file} that the file does not hold`).toEqual([]);
     }
@@ -170,5 +171,9 @@ describe('the parsers of this test', () => {
       { name: 'd', group: 'Two' },
     ]);
     expect(importedNames(md)).toEqual(['a', 'Z']);
+    expect(excerpts('x\n```ts\n// docs/examples/a.ts\n  const a = 1;\n\nf(a);\n```\n```\nno name\n```\n')).toEqual([
+      { file: 'docs/examples/a.ts', lines: ['const a = 1;', 'f(a);'] },
+      { file: '', lines: [] },
+    ]);
   });
 });
