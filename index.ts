@@ -1,8 +1,9 @@
 /**
  * prefrl's library entry point: `import { makeEnv, rollout, ... } from 'prefrl'` in scripts that
  * drive the pieces directly instead of through the CLI. It re-exports the modules' own functions
- * and classes; their doc comments are the reference. What is not listed here is internal and may
- * change without notice. Worked scripts: README.md "Use it from a script" and docs/examples/.
+ * and classes; docs/library.md describes each (test/docs_library.test.ts keeps the two in step)
+ * and their doc comments have the details. What is not listed here is internal and may change
+ * without notice. Worked scripts: README.md "Use it from a script" and docs/examples/.
  */
 
 // Seeded randomness and the tensor backend.

@@ -43,8 +43,9 @@ async function useWasm(): Promise<void> {
 }
 
 /**
- * Select and initialise a backend once per process. Throws a UsageError when a forced
- * backend cannot be used.
+ * Select and initialise a backend. Once one is in use, a call with 'auto' or its own kind returns
+ * it unchanged; a call forcing another kind switches TensorFlow.js to that one. Throws a
+ * UsageError when a forced backend cannot be used.
  */
 export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
   if (current && (choice === 'auto' || choice === current.kind)) return current;

@@ -57,3 +57,28 @@ describe('docs/examples', () => {
     expect(runExample('custom_robot.ts')).toEqual(claimed);
   });
 });
+
+describe('docs/examples for docs/library.md', () => {
+  it('offline_agent.ts: a dataset written and read back, BC and IQL trained on it and scored', { timeout: 120_000 }, () => {
+    const claimed = claimedLines(join(EXAMPLES, 'offline_agent.ts'));
+    expect(claimed).toHaveLength(2);
+    const out = runExample('offline_agent.ts');
+    expect(out).toHaveLength(2);
+    // The dataset comes from toy-reach (plain TypeScript) and the random policy's seed: exact.
+    expect(out[0]).toBe(claimed[0]);
+    // Trained actors: another backend rounds differently; the text and, within a return point, the numbers.
+    expectLike(out[1], claimed[1], 1);
+    const score = (line: string, algo: string) => Number(new RegExp(`${algo} (-?\\d+\\.\\d+)`).exec(line)?.[1]);
+    // What the header says of them: IQL beats behaviour cloning of the random data.
+    expect(score(out[1], 'iql')).toBeGreaterThan(score(out[1], 'bc'));
+  });
+
+  it('ppo_reward_fn.ts: PPO on a RewardFn of the script, scored on the true reward', { timeout: 120_000 }, () => {
+    const claimed = claimedLines(join(EXAMPLES, 'ppo_reward_fn.ts'));
+    expect(claimed).toHaveLength(2);
+    // PPO is plain TypeScript (no tensor backend): the numbers as printed, to the cent.
+    const out = runExample('ppo_reward_fn.ts');
+    expect(out).toHaveLength(2);
+    out.forEach((line, i) => expectLike(line, claimed[i], 0.01));
+  });
+});

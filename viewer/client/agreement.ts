@@ -1,7 +1,9 @@
 /**
  * How the progress line words the teachers' agreement (`--overlap` above 1): the share of
- * comparisons between two people on one pair that agree, and Cohen's κ once there are enough of
- * them for it to mean something.
+ * comparisons between two teachers' preferences on one pair that agree, and κ (LabelStore's
+ * agreement(): Fleiss' kappa over all teachers, not Cohen's) once there are enough of them for it
+ * to mean something. The server counts every teacher's preferences in the store, a machine
+ * teacher's (`prefrl label`) included, not only people's.
  */
 import type { AgreementInfo } from '../protocol.js';
 
