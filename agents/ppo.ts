@@ -694,8 +694,7 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
     throw new RangeError(`PpoConfig.${k} must be ${what}, got ${Array.isArray(v) ? `[${v.map(shownArg).join(', ')}]` : shownArg(v)}`);
   };
   const batch = c.numEnvs * c.numSteps;
-  if (!Number.isInteger(c.numEnvs) || c.numEnvs < 1) throw new RangeError(`numEnvs must be a positive integer, got ${c.numEnvs}`);
-  for (const k of ['totalSteps', 'numSteps', 'numMinibatches', 'updateEpochs'] as const) if (!(Number.isSafeInteger(c[k]) && c[k] >= 1)) bad(k, 'a whole number >= 1');
+  for (const k of ['numEnvs', 'totalSteps', 'numSteps', 'numMinibatches', 'updateEpochs'] as const) if (!(Number.isSafeInteger(c[k]) && c[k] >= 1)) bad(k, 'a whole number >= 1');
   if (!(Number.isSafeInteger(c.workers) && c.workers >= 0)) bad('workers', 'a whole number >= 0');
   for (const k of ['gamma', 'gaeLambda'] as const) if (!(typeof c[k] === 'number' && c[k] >= 0 && c[k] <= 1)) bad(k, 'a number in [0, 1]');
   for (const k of ['lr', 'vfCoef'] as const) if (!(Number.isFinite(c[k]) && c[k] >= 0)) bad(k, 'a finite number >= 0');
@@ -703,7 +702,7 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
   for (const k of ['clipCoef', 'maxGradNorm', 'clipObs', 'clipReward'] as const) if (!(typeof c[k] === 'number' && c[k] > 0)) bad(k, 'a number > 0');
   if (c.targetKl !== null && !(typeof c.targetKl === 'number' && c.targetKl >= 0)) bad('targetKl', 'null or a number >= 0');
   if (!Array.isArray(c.hidden) || !c.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) bad('hidden', 'a list of whole numbers >= 1');
-  if (batch % c.numMinibatches !== 0) throw new RangeError(`the batch (numEnvs x numSteps = ${batch}) must divide into ${c.numMinibatches} minibatches`);
+  if (batch % c.numMinibatches !== 0) throw new RangeError(`PpoConfig: the batch (numEnvs x numSteps = ${batch}) must divide into ${c.numMinibatches} minibatches (numMinibatches)`);
   return c;
 }
 

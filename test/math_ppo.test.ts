@@ -159,6 +159,11 @@ describe('resolvePpoConfig', () => {
     expect(() => resolvePpoConfig({ targetKl: -0.01 })).toThrow(new RangeError('PpoConfig.targetKl must be null or a number >= 0, got -0.01'));
     expect(() => resolvePpoConfig({ hidden: [64, 0] })).toThrow(new RangeError('PpoConfig.hidden must be a list of whole numbers >= 1, got [64, 0]'));
     expect(() => resolvePpoConfig({ workers: -1 })).toThrow(new RangeError('PpoConfig.workers must be a whole number >= 0, got -1'));
+    expect(() => resolvePpoConfig({ numEnvs: 0 })).toThrow(new RangeError('PpoConfig.numEnvs must be a whole number >= 1, got 0'));
+    // 8 envs x 128 steps = 1,024 steps do not split into 3 minibatches.
+    expect(() => resolvePpoConfig({ numEnvs: 8, numSteps: 128, numMinibatches: 3 })).toThrow(
+      new RangeError('PpoConfig: the batch (numEnvs x numSteps = 1024) must divide into 3 minibatches (numMinibatches)'),
+    );
     // a field given as undefined (e.g. an optional setting passed through) keeps its default; it
     // used to override it with undefined (a NaN learning rate)
     const c = resolvePpoConfig({ lr: undefined, gamma: undefined, numSteps: 64 });

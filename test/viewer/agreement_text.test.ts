@@ -21,7 +21,7 @@ describe('agreementText', () => {
   it('no overlap yet, κ undefined (a single category) and older servers (no agreeing count, no κ)', () => {
     const none = agreementText({ pairs: 0, comparisons: 0, agreeing: 0, fraction: null, kappa: null });
     expect(none.text).toBe('– (no overlap yet)');
-    expect(none.title).toMatch(/No pair has been answered by two people yet\.$/);
+    expect(none.title).toMatch(/No pair has been answered by two teachers yet\.$/);
     expect(agreementText({ pairs: 20, comparisons: 20, agreeing: 20, fraction: 1, kappa: null }).text).toBe('20 of 20 (100%)');
     expect(agreementText({ pairs: 3, comparisons: 4, fraction: 0.25 }).text).toBe('25% of 4');
     expect(agreementText({ pairs: 30, comparisons: 40, fraction: 0.5, kappa: 0.1 }).text).toBe('50% of 40, κ 0.10');

@@ -14,13 +14,13 @@ import type { AgreementInfo } from '../protocol.js';
 export const KAPPA_MIN_COMPARISONS = 10;
 
 const ABOUT =
-  "Agreement: how many of the comparisons between two people who answered the same pair gave the same answer. κ (Fleiss' kappa) is that agreement beyond chance: 1 full agreement, 0 no better than chance, below 0 worse than chance";
+  "Agreement: how many of the comparisons between two teachers who answered the same pair gave the same answer (teachers are the people here and any program labelling the same store). κ (Fleiss' kappa) is that agreement beyond chance: 1 full agreement, 0 no better than chance, below 0 worse than chance";
 
 /** The text after "Agreement" and its explanation (the title). */
 export function agreementText(a: AgreementInfo): { text: string; title: string } {
   const { fraction, comparisons, agreeing, kappa } = a;
   const rule = `; it is shown from ${KAPPA_MIN_COMPARISONS} comparisons on.`;
-  if (fraction === null) return { text: '– (no overlap yet)', title: `${ABOUT}${rule} No pair has been answered by two people yet.` };
+  if (fraction === null) return { text: '– (no overlap yet)', title: `${ABOUT}${rule} No pair has been answered by two teachers yet.` };
   const share = `${Math.round(fraction * 100)}%`;
   const count = agreeing === undefined ? `${share} of ${comparisons}` : `${agreeing} of ${comparisons} (${share})`;
   if (kappa === undefined || kappa === null) return { text: count, title: `${ABOUT}${rule}` };
