@@ -409,11 +409,12 @@ export function summaryMarkdown(s: SummaryInput): string {
     `Cells: ${cellIds.size} finished${finishedDates(s.records)}${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
       `${fmtNum(wall / 60)} min of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
       'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist). ' +
-      "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the next line says which code made the cells (cells finished before 2026-12-07 did not record it; their dates are all there is).",
+      "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
   );
   const versions = codeVersions(s.records);
-  if (versions.length) lines.push(`Made by: ${versions.map((v) => `${v.version === NOT_RECORDED ? `${NOT_RECORDED} (cells made before prefrl recorded its version)` : v.version}: ${v.cells} cell${v.cells === 1 ? '' : 's'}`).join('; ')}.`, '');
+  // Cells finished since 2026-12-07 name the code that made them; older ones have only their dates.
+  if (versions.length) lines.push(`Made by: ${versions.map((v) => `${v.version === NOT_RECORDED ? `${NOT_RECORDED} (cells finished before prefrl recorded its version in them)` : v.version}: ${v.cells} cell${v.cells === 1 ? '' : 's'}`).join('; ')}.`, '');
   if (s.stale?.length) {
     lines.push(
       `**Left out: ${s.stale.length} cell result${s.stale.length === 1 ? ' was' : 's were'} made with another configuration** (another \`--expert\`, or a changed suite definition; they run again with the command): ${s.stale.map((id) => `\`${id}\``).join(', ')}`,
