@@ -69,10 +69,11 @@ describe('bench reward: result files and the PyTorch reference', () => {
     const { ctx, out: stdout } = captureCli();
     const args = ['bench', 'reward', '--python', fake, '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0', '--out', out, '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown; torchSkipped: string; ratio: unknown; setup: { layers: number[] } }>(stdout);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; torchErrors: string[]; setup: { layers: number[] } }>(stdout);
     expect(JSON.parse(readFileSync(join(out, 'reward.json'), 'utf8'))).toEqual(json);
-    expect(json.torch).toBeNull();
-    expect(json.ratio).toBeNull();
+    // One entry per --torch-threads value that ran, as bench agents' torch: none here.
+    expect(json.torch).toEqual([]);
+    expect(json.torchErrors).toEqual([]);
     expect(json.torchSkipped).toMatch(/benchmarks\/torch\/reward_step\.py printed no JSON \(last line: "half a line"\)$/);
     expect(json.setup.layers).toEqual([4, 4, 1]);
     expect(Object.keys(json.machine)).toEqual(['nproc', 'cpu', 'node', 'backend', 'loadavg1Before', 'loadavg1After']);
@@ -80,6 +81,35 @@ describe('bench reward: result files and the PyTorch reference', () => {
     const md = readFileSync(join(out, 'reward.md'), 'utf8');
     expect(md).toContain(`- PyTorch: skipped (${json.torchSkipped})`);
     expect(md).toContain(`- 1-minute load average before / after: ${json.machine.loadavg1Before} / ${json.machine.loadavg1After}`);
+  });
+
+  it('--torch-threads 1,2: one PyTorch run per value, each with its own thread count, column and ratio in reward.md', async () => {
+    // An interpreter that imports torch and answers with a 200 ms step and 5,000 transitions/s, echoing --threads.
+    const fake = join(dir, 'python-reward-200ms');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\nt=0\nfor a in "$@"; do case "$a" in --threads=*) t="${a#--threads=}";; esac; done\n' +
+        'echo "{\\"torch\\": \\"9.9\\", \\"python\\": \\"fake\\", \\"threads\\": $t, \\"blas\\": null, \\"blas_libs\\": [], \\"step_ms\\": 200, \\"step_ms_all\\": [200], \\"relabel_per_s\\": 5000, \\"relabel_transitions\\": 100}"\n',
+      { mode: 0o755 },
+    );
+    const out = join(dir, 'reward-threads');
+    const { ctx, out: stdout } = captureCli();
+    const args = ['bench', 'reward', '--python', fake, '--torch-threads', '1,2,1', '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '100', '--out', out, '--json'];
+    expect(await main(args, ctx)).toBe(0);
+    const json = lastJson<{ prefrl: { stepMs: number; relabelPerS: number }; torch: { threads: number; stepMs: number; ratio: number }[]; torchSkipped: string | null }>(stdout);
+    // 1,2,1: the repeated 1 runs once.
+    expect(json.torch.map((t) => t.threads)).toEqual([1, 2]);
+    expect(json.torchSkipped).toBeNull();
+    // The ratio is prefrl's median step over the reference's 200 ms, to 3 decimals.
+    for (const t of json.torch) expect(t.ratio).toBe(Math.round((json.prefrl.stepMs / 200) * 1000) / 1000);
+    const rows = readFileSync(join(out, 'reward.md'), 'utf8').split('\n').filter((l) => l.startsWith('|'));
+    expect(rows[0]).toBe('| | prefrl (tfjs, 1 thread) | PyTorch 9.9, 1 thread | PyTorch 9.9, 2 threads | prefrl / PyTorch (time, 1 thr) | prefrl / PyTorch (time, 2 thr) |');
+    // Every row has the header's 6 cells.
+    expect(rows.map((l) => l.split('|').length - 2)).toEqual([6, 6, 6, 6, 6]);
+    const ratio = json.torch[0]!.ratio.toFixed(3);
+    expect(rows[2]).toBe(`| train step, ms (median) | ${json.prefrl.stepMs.toFixed(1)} | 200.0 | 200.0 | ${ratio} | ${ratio} |`);
+    // Relabelling: PyTorch's 5,000/s over prefrl's rate is prefrl's time over PyTorch's.
+    expect(rows[4]).toContain(`| ${(5000 / json.prefrl.relabelPerS).toFixed(3)} | ${(5000 / json.prefrl.relabelPerS).toFixed(3)} |`);
   });
 });
 
