@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARRIED_NOTES_HEADING, handNotes } from '../scripts/bench/hand_notes.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../scripts/bench/code_version.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -69,7 +70,7 @@ describe('bench reward: result files and the PyTorch reference', () => {
     const { ctx, out: stdout } = captureCli();
     const args = ['bench', 'reward', '--python', fake, '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0', '--out', out, '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; torchErrors: string[]; setup: { layers: number[] } }>(stdout);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; torchErrors: string[]; setup: { layers: number[] }; software: CodeVersion }>(stdout);
     expect(JSON.parse(readFileSync(join(out, 'reward.json'), 'utf8'))).toEqual(json);
     // One entry per --torch-threads value that ran, as bench agents' torch: none here.
     expect(json.torch).toEqual([]);
@@ -80,6 +81,9 @@ describe('bench reward: result files and the PyTorch reference', () => {
     expect(json.machine.node).toBe(process.version);
     const md = readFileSync(join(out, 'reward.md'), 'utf8');
     expect(md).toContain(`- PyTorch: skipped (${json.torchSkipped})`);
+    // The code that was timed: the same versions a bench oracle cell records.
+    expect(json.software).toEqual(codeVersion([out]));
+    expect(md).toContain(`- code: ${codeVersionText(json.software)}\n`);
     expect(md).toContain(`- 1-minute load average before / after: ${json.machine.loadavg1Before} / ${json.machine.loadavg1After}`);
   });
 
@@ -119,7 +123,8 @@ describe('bench agents: result files', () => {
     const { ctx, out: stdout } = captureCli();
     const args = ['bench', 'agents', '--no-torch', '--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1', '--out', out, '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; prefrl: { ppoUpdateMsAll: number[] } }>(stdout);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; prefrl: { ppoUpdateMsAll: number[] }; software: CodeVersion }>(stdout);
+    expect(json.software).toEqual(codeVersion([out]));
     expect(JSON.parse(readFileSync(join(out, 'agents.json'), 'utf8'))).toEqual(json);
     expect(json.torch).toEqual([]);
     expect(json.torchSkipped).toBe('disabled by --no-torch');
@@ -128,6 +133,7 @@ describe('bench agents: result files', () => {
     const md = readFileSync(join(out, 'agents.md'), 'utf8');
     expect(md).toContain(`- nproc: ${json.machine.nproc} (${json.machine.cpu}); node ${process.version}; tfjs backend: ${json.machine.backend}`);
     expect(md).toContain('- PyTorch: skipped (disabled by --no-torch)');
+    expect(md).toContain(`- code: ${codeVersionText(json.software)}\n`);
   });
 
   it('agents.md is a well-formed table: every row has the header\'s cells; no ratio rows without PyTorch, one column and ratio per --torch-threads value with it', async () => {

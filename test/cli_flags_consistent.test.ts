@@ -17,6 +17,7 @@ import { RewardNet } from '../reward/network.js';
 import { TRAIN_DEFAULTS } from '../reward/train.js';
 import { main } from '../scripts/cli.js';
 import { allCommandHelp } from '../scripts/cli_reference.js';
+import { codeVersion } from '../scripts/bench/code_version.js';
 import { torchThreadCounts } from '../scripts/commands/bench_flags.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -277,8 +278,10 @@ describe('the loosened ranges, run', () => {
     const { ctx, out } = captureCli();
     const args = ['bench', 'envs', '--envs', 'reacher', '--no-native', '--duration', '0.05', '--warmup-seconds', '0', '--repeats', '1', '--vec-envs', '2', '--seed', '-1', '--quiet', '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const res = lastJson<{ envs: { id: string; stepsPerSec: number }[] }>(out);
+    const res = lastJson<{ envs: { id: string; stepsPerSec: number }[]; software: { prefrl: string; mujoco: string } }>(out);
     expect(res.envs.map((e) => e.id)).toEqual(['reacher']);
+    // The code that was timed, as bench reward, agents and oracle cells record it.
+    expect(res.software).toEqual(codeVersion());
     expect(res.envs[0].stepsPerSec).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -27,6 +27,7 @@ import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
@@ -230,6 +231,7 @@ export const benchAgentsCommand: Command = {
         },
       },
       machine: benchMachine(backend.name, loadBefore),
+      software: codeVersion(f.out === undefined ? [] : [f.out]),
       prefrl: { ppoUpdateMs: round1(ppoMedian), ppoUpdateMsAll: ppoMs, iqlUpdateMs: round1(iqlMedian), iqlUpdateMsAll: iqlMs, iqlUpdatesPerSec: round1(1000 / iqlMedian), iqlTensorsLeaked: tensorsAfter },
       torch: torchRuns.map((r) => ({
         threads: r.threads,
@@ -265,6 +267,8 @@ interface BenchResult {
     iql: { batch: number; networks: string; warmup: number; repeats: number };
   };
   machine: BenchMachine;
+  /** The code that was timed: prefrl's version and git commit, the MuJoCo build, Node. */
+  software: CodeVersion;
   prefrl: { ppoUpdateMs: number; ppoUpdateMsAll: number[]; iqlUpdateMs: number; iqlUpdateMsAll: number[]; iqlUpdatesPerSec: number; iqlTensorsLeaked: number };
   torch: {
     threads: number;
@@ -328,6 +332,7 @@ function markdown(r: BenchResult): string {
     '',
     `Command: \`${r.command}\``,
     '',
+    `- code: ${codeVersionText(r.software)}`,
     `- nproc: ${r.machine.nproc} (${r.machine.cpu}); node ${r.machine.node}; tfjs backend: ${r.machine.backend}; IQL updates/s (prefrl): ${fmt(r.prefrl.iqlUpdatesPerSec)}`,
     `- 1-minute load average before / after: ${r.machine.loadavg1Before} / ${r.machine.loadavg1After}. The machine is shared with other people's jobs; above ${r.machine.nproc} the timings of both sides are inflated and multi-threaded PyTorch suffers most.`,
     r.torchSkipped

@@ -44,6 +44,7 @@ import { loadMujoco } from '../../envs/mujoco/runtime.js';
 import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
 import { createVecEnv, type VecEnv } from '../../envs/vec.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { codeVersion, codeVersionText } from '../bench/code_version.js';
 import { jsonFlag, quietFlag, seedFlag } from './common_flags.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
@@ -599,6 +600,7 @@ export const benchEnvsCommand: Command = {
     ]);
     const v2 = native2?.version ?? '';
     const wasmVersion = (await loadMujoco()).mj_versionString();
+    const software = codeVersion();
     const header = [
       ...['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'],
       ...(native2 ? [`native ${v2} steps/s`, `ratio ${v2}`, `phys ${v2}`] : []),
@@ -608,13 +610,14 @@ export const benchEnvsCommand: Command = {
       '',
       `targets: ratio >= ${TARGETS.ratio}, speed-up >= ${TARGETS.workerSpeedup}: ${pass ? 'PASS' : 'FAIL'}`,
       `wasm: MuJoCo ${wasmVersion} (@mujoco/mujoco)`,
+      `code: ${codeVersionText(software)}`,
       `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}${native2 ? `; also MuJoCo ${native2.version} from ${f.nativeMujoco}` : ''}`,
       ...notes.map((n) => `- ${n}`),
     ];
     ctx.io.stdout.write(`${out.join('\n')}\n`);
     // The table stays above the JSON line, so one run gives both (benchmarks/results/envs.*).
     const native2Info = native2 ? { version: native2.version, folder: resolve(f.nativeMujoco as string) } : null;
-    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, wasm: { version: wasmVersion }, native: nativeInfo, native2: native2Info, notes });
+    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, wasm: { version: wasmVersion }, native: nativeInfo, native2: native2Info, notes, software });
     return 0;
   },
 };

@@ -19,6 +19,7 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
@@ -202,6 +203,7 @@ export const benchRewardCommand: Command = {
         microBatchRows: f.microBatchRows,
       },
       machine: benchMachine(backend.name, loadBefore),
+      software: codeVersion(f.out === undefined ? [] : [f.out]),
       prefrl: { stepMs, stepMsAll, relabelPerS: relabelPerS === null ? null : Math.round(relabelPerS), relabelTransitions: f.relabel, tensorsAfter },
       // One entry per --torch-threads value that ran (as bench agents' torch); empty when skipped.
       torch: torchRuns.map((t) => ({
@@ -235,6 +237,8 @@ type BenchResult = {
   command: string;
   setup: { members: number; layers: number[]; activation: string; outputActivation: string; pairs: number; segmentLength: number; transitionsPerStep: number; warmup: number; repeats: number; microBatchRows: number };
   machine: BenchMachine;
+  /** The code that was timed: prefrl's version and git commit, the MuJoCo build, Node. */
+  software: CodeVersion;
   prefrl: { stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number; tensorsAfter: number };
   /** One PyTorch run per --torch-threads value; `ratio`: prefrl's step time over this run's (< 1: prefrl is faster). */
   torch: { version: string; python: string; threads: number; blas: string | null; blasLibs: string[]; stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number; ratio: number }[];
@@ -295,6 +299,7 @@ function markdown(r: BenchResult): string {
     '',
     `Command: \`${r.command}\``,
     '',
+    `- code: ${codeVersionText(r.software)}`,
     `- nproc: ${r.machine.nproc} (${r.machine.cpu})`,
     `- node: ${r.machine.node}; tfjs backend: ${r.machine.backend}; micro-batch rows: ${s.microBatchRows}`,
     `- 1-minute load average before / after: ${r.machine.loadavg1Before} / ${r.machine.loadavg1After} (other processes share the machine; above ${r.machine.nproc} the timings are inflated)`,
