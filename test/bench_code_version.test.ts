@@ -15,7 +15,7 @@ import { packageRoot } from '../core/paths.js';
 import { softwareVersions } from '../core/run.js';
 import { type CellRecord, parseCellFile, recordProblem } from '../scripts/bench/cells.js';
 import { type CodeVersion, codeVersionText, gitCommit } from '../scripts/bench/code_version.js';
-import { codeVersions, mixedVersions, seedsText, summaryMarkdown } from '../scripts/bench/summary.js';
+import { codeVersions, mixedVersions, rerunCommand, seedsText, summaryMarkdown } from '../scripts/bench/summary.js';
 import { buildSuite } from '../scripts/bench/suites.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
@@ -208,5 +208,22 @@ describe('bench oracle: new cells record the code', () => {
     expect(await main([...args, '--dry-run'], dry3.ctx)).toBe(0);
     expect(dry3.out.join('')).toContain(`done (made by ${codeVersionText(V1)})`);
     expect(dry3.out.join('')).toContain('1 finished cell was made by other code or recorded none');
+  });
+});
+
+describe('summary.md: how to run the missing cells', () => {
+  it('rerunCommand drops --summary-only, --dry-run and --shard, and keeps every other flag', () => {
+    expect(rerunCommand('prefrl bench oracle --suite bpref --summary-only')).toBe('prefrl bench oracle --suite bpref');
+    expect(rerunCommand('prefrl bench oracle --suite bpref --shard 1/4 --seeds 3')).toBe('prefrl bench oracle --suite bpref --seeds 3');
+    expect(rerunCommand('prefrl bench oracle --suite heron --shard=0/2 --dry-run --out \'my results\'')).toBe("prefrl bench oracle --suite heron --out 'my results'");
+    expect(rerunCommand('prefrl bench oracle --suite vlm --summary-only-not-a-flag')).toBe('prefrl bench oracle --suite vlm --summary-only-not-a-flag');
+  });
+
+  it('a summary with missing cells says the command that runs them; one without missing cells does not', () => {
+    const smoke = buildSuite('smoke', { stepsScale: 1 });
+    const recs = [rec('e', { method: 'preference' }, 0, V2)];
+    const text = summaryMarkdown({ suite: smoke, records: recs, command: 'prefrl bench oracle --suite smoke --summary-only', missing: ['a', 'b'], plots: [], failed: [] });
+    expect(text).toContain('To run the missing cells (finished ones are skipped): `prefrl bench oracle --suite smoke`.');
+    expect(summaryMarkdown({ suite: smoke, records: recs, command: 'c', missing: [], plots: [], failed: [] })).not.toContain('To run the missing cells');
   });
 });

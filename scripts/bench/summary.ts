@@ -392,6 +392,14 @@ export function mixedVersionsText(records: readonly Pick<CellRecord, 'cellId' | 
   return `**Mixed code versions:** this table's cells were made by ${parts.join(', and ')}; a difference between its rows may be the code's, not the method's. Moving the cells of the old code out of \`cells/\` and running the command again redoes them with this code.`;
 }
 
+/**
+ * The command that runs a suite's missing cells, from the invocation that wrote a summary: without
+ * --summary-only and --dry-run (which run nothing) and --shard (which runs a part).
+ */
+export function rerunCommand(command: string): string {
+  return command.replace(/ --(summary-only|dry-run)(?= |$)/g, '').replace(/ --shard(=| )\S+/g, '');
+}
+
 export function summaryMarkdown(s: SummaryInput): string {
   const aggs = aggregate(s.records);
   const tables = [...new Set(aggs.map((a) => a.table))];
@@ -412,6 +420,7 @@ export function summaryMarkdown(s: SummaryInput): string {
       "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
   );
+  if (s.missing.length) lines.push(`To run the missing cells (finished ones are skipped): \`${rerunCommand(s.command)}\`.`, '');
   const versions = codeVersions(s.records);
   // Cells finished since 2026-12-07 name the code that made them; older ones have only their dates.
   if (versions.length) lines.push(`Made by: ${versions.map((v) => `${v.version === NOT_RECORDED ? `${NOT_RECORDED} (cells finished before prefrl recorded its version in them)` : v.version}: ${v.cells} cell${v.cells === 1 ? '' : 's'}`).join('; ')}.`, '');
