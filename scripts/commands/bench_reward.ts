@@ -6,8 +6,8 @@
  * warm-up, as the median of several repeats; and the relabelling throughput of the ensemble
  * predict (transitions per second). When a `python3` with torch is found, the same networks,
  * batch, loss and optimizer run in PyTorch in the same invocation
- * (benchmarks/torch/reward_step.py) and the ratio prefrl / PyTorch is reported (< 1: prefrl
- * is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
+ * (benchmarks/torch/reward_step.py), once per --torch-threads value, and the ratio prefrl /
+ * PyTorch is reported for each (< 1: prefrl is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
