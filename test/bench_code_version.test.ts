@@ -208,6 +208,16 @@ describe('bench oracle: new cells record the code', () => {
     expect(await main([...args, '--dry-run'], dry3.ctx)).toBe(0);
     expect(dry3.out.join('')).toContain(`done (made by ${codeVersionText(V1)})`);
     expect(dry3.out.join('')).toContain('1 finished cell was made by other code or recorded none');
+
+    // Seed 1 run now beside seed 0 "made by" commit aaaaaaa: one table of two commits, warned on stderr and in summary.md.
+    const two = captureCli(new ManualClock());
+    expect(await main([...args.map((a) => (a === '1' ? '2' : a)), '--json'], two.ctx)).toBe(0);
+    expect(lastJson<{ ran: string[]; skipped: string[] }>(two.out)).toMatchObject({ ran: [res.ran[0].replace(/_s0$/, '_s1')], skipped: [res.ran[0]] });
+    const now = `prefrl ${res.software.prefrl} (commit ${res.software.commit})`;
+    expect(two.err.join('')).toContain('[prefrl] warn: table tabular: delivery gridworld holds cells made by different code (2 prefrl versions or commits); summary.md names the versions\n');
+    const summary = readFileSync(join(out, 'smoke', 'summary.md'), 'utf8');
+    // Tabular cells step no MuJoCo: the 3.14.0 of the old cell is not a difference there.
+    expect(summary).toContain(`**Mixed code versions:** this table's cells were made by 2 prefrl versions or commits (${[now, 'prefrl 0.1.0 (commit aaaaaaa)'].sort().join('; ')}); a difference`);
   });
 });
 

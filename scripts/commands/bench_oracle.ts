@@ -19,7 +19,7 @@ import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
-import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
+import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
@@ -433,6 +433,12 @@ export const benchOracleCommand: Command = {
     for (const t of [...new Set(aggs.map((a) => a.table))]) {
       for (const m of mixedBudgets(aggs.filter((a) => a.table === t))) {
         ctx.logger.warn(`table ${t} mixes ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} ${m.values.map((v) => v.toLocaleString('en-US')).join(', ')} (cells of another --steps-scale in ${cellsDir(suiteDir)}?); summary.md keeps them in separate rows`);
+      }
+      // Cells of one table made by different code (another commit or MuJoCo build, or none recorded beside recorded ones).
+      const mixed = mixedVersions(out.records.filter((r) => r.table === t));
+      if (mixed) {
+        const what = [mixed.code.length > 1 ? `${mixed.code.length} prefrl versions or commits` : '', mixed.mujoco.length > 1 ? `MuJoCo ${mixed.mujoco.join(' and ')}` : '', mixed.unrecorded ? `${mixed.unrecorded} cell${mixed.unrecorded === 1 ? '' : 's'} with no version recorded` : ''].filter((x) => x !== '');
+        ctx.logger.warn(`table ${t} holds cells made by different code (${what.join(', ')}); summary.md names the versions`);
       }
     }
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
