@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARRIED_NOTES_HEADING, handNotes } from '../scripts/bench/hand_notes.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../scripts/bench/code_version.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -69,17 +70,50 @@ describe('bench reward: result files and the PyTorch reference', () => {
     const { ctx, out: stdout } = captureCli();
     const args = ['bench', 'reward', '--python', fake, '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '0', '--out', out, '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown; torchSkipped: string; ratio: unknown; setup: { layers: number[] } }>(stdout);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; torchErrors: string[]; setup: { layers: number[] }; software: CodeVersion }>(stdout);
     expect(JSON.parse(readFileSync(join(out, 'reward.json'), 'utf8'))).toEqual(json);
-    expect(json.torch).toBeNull();
-    expect(json.ratio).toBeNull();
+    // One entry per --torch-threads value that ran, as bench agents' torch: none here.
+    expect(json.torch).toEqual([]);
+    expect(json.torchErrors).toEqual([]);
     expect(json.torchSkipped).toMatch(/benchmarks\/torch\/reward_step\.py printed no JSON \(last line: "half a line"\)$/);
     expect(json.setup.layers).toEqual([4, 4, 1]);
     expect(Object.keys(json.machine)).toEqual(['nproc', 'cpu', 'node', 'backend', 'loadavg1Before', 'loadavg1After']);
     expect(json.machine.node).toBe(process.version);
     const md = readFileSync(join(out, 'reward.md'), 'utf8');
     expect(md).toContain(`- PyTorch: skipped (${json.torchSkipped})`);
+    // The code that was timed: the same versions a bench oracle cell records.
+    expect(json.software).toEqual(codeVersion([out]));
+    expect(md).toContain(`- code: ${codeVersionText(json.software)}\n`);
     expect(md).toContain(`- 1-minute load average before / after: ${json.machine.loadavg1Before} / ${json.machine.loadavg1After}`);
+  });
+
+  it('--torch-threads 1,2: one PyTorch run per value, each with its own thread count, column and ratio in reward.md', async () => {
+    // An interpreter that imports torch and answers with a 200 ms step and 5,000 transitions/s, echoing --threads.
+    const fake = join(dir, 'python-reward-200ms');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\nt=0\nfor a in "$@"; do case "$a" in --threads=*) t="${a#--threads=}";; esac; done\n' +
+        'echo "{\\"torch\\": \\"9.9\\", \\"python\\": \\"fake\\", \\"threads\\": $t, \\"blas\\": null, \\"blas_libs\\": [], \\"step_ms\\": 200, \\"step_ms_all\\": [200], \\"relabel_per_s\\": 5000, \\"relabel_transitions\\": 100}"\n',
+      { mode: 0o755 },
+    );
+    const out = join(dir, 'reward-threads');
+    const { ctx, out: stdout } = captureCli();
+    const args = ['bench', 'reward', '--python', fake, '--torch-threads', '1,2,1', '--members', '1', '--hidden', '4', '--obs-dim', '3', '--act-dim', '1', '--pairs', '2', '--length', '3', '--warmup', '0', '--repeats', '1', '--relabel', '100', '--out', out, '--json'];
+    expect(await main(args, ctx)).toBe(0);
+    const json = lastJson<{ prefrl: { stepMs: number; relabelPerS: number }; torch: { threads: number; stepMs: number; ratio: number }[]; torchSkipped: string | null }>(stdout);
+    // 1,2,1: the repeated 1 runs once.
+    expect(json.torch.map((t) => t.threads)).toEqual([1, 2]);
+    expect(json.torchSkipped).toBeNull();
+    // The ratio is prefrl's median step over the reference's 200 ms, to 3 decimals.
+    for (const t of json.torch) expect(t.ratio).toBe(Math.round((json.prefrl.stepMs / 200) * 1000) / 1000);
+    const rows = readFileSync(join(out, 'reward.md'), 'utf8').split('\n').filter((l) => l.startsWith('|'));
+    expect(rows[0]).toBe('| | prefrl (tfjs, 1 thread) | PyTorch 9.9, 1 thread | PyTorch 9.9, 2 threads | prefrl / PyTorch (time, 1 thr) | prefrl / PyTorch (time, 2 thr) |');
+    // Every row has the header's 6 cells.
+    expect(rows.map((l) => l.split('|').length - 2)).toEqual([6, 6, 6, 6, 6]);
+    const ratio = json.torch[0]!.ratio.toFixed(3);
+    expect(rows[2]).toBe(`| train step, ms (median) | ${json.prefrl.stepMs.toFixed(1)} | 200.0 | 200.0 | ${ratio} | ${ratio} |`);
+    // Relabelling: PyTorch's 5,000/s over prefrl's rate is prefrl's time over PyTorch's.
+    expect(rows[4]).toContain(`| ${(5000 / json.prefrl.relabelPerS).toFixed(3)} | ${(5000 / json.prefrl.relabelPerS).toFixed(3)} |`);
   });
 });
 
@@ -89,7 +123,8 @@ describe('bench agents: result files', () => {
     const { ctx, out: stdout } = captureCli();
     const args = ['bench', 'agents', '--no-torch', '--obs-dim', '3', '--act-dim', '1', '--ppo-warmup', '0', '--ppo-repeats', '1', '--iql-warmup', '0', '--iql-repeats', '1', '--out', out, '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; prefrl: { ppoUpdateMsAll: number[] } }>(stdout);
+    const json = lastJson<{ machine: Record<string, unknown>; torch: unknown[]; torchSkipped: string; prefrl: { ppoUpdateMsAll: number[] }; software: CodeVersion }>(stdout);
+    expect(json.software).toEqual(codeVersion([out]));
     expect(JSON.parse(readFileSync(join(out, 'agents.json'), 'utf8'))).toEqual(json);
     expect(json.torch).toEqual([]);
     expect(json.torchSkipped).toBe('disabled by --no-torch');
@@ -98,6 +133,7 @@ describe('bench agents: result files', () => {
     const md = readFileSync(join(out, 'agents.md'), 'utf8');
     expect(md).toContain(`- nproc: ${json.machine.nproc} (${json.machine.cpu}); node ${process.version}; tfjs backend: ${json.machine.backend}`);
     expect(md).toContain('- PyTorch: skipped (disabled by --no-torch)');
+    expect(md).toContain(`- code: ${codeVersionText(json.software)}\n`);
   });
 
   it('agents.md is a well-formed table: every row has the header\'s cells; no ratio rows without PyTorch, one column and ratio per --torch-threads value with it', async () => {

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CodeVersion, codeVersion, codeVersionText } from '../scripts/bench/code_version.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -46,6 +47,14 @@ describe('prefrl bench regret --budgets', () => {
     expect(text).toContain('## delivery (1 run per cell)');
     expect(text).toMatch(/^preferences from {2}model {11}20 prefs +50 prefs$/m);
     expect(text).not.toContain('n=20');
+  });
+
+  it('summary.md and results.json say which code made the numbers', async () => {
+    const out = join(dir, 'with-code');
+    expect(await main(['bench', 'regret', ...TINY, '--budgets', '20', '--out', out], captureCli().ctx)).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { software: CodeVersion };
+    expect(j.software).toEqual(codeVersion([out]));
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain(`\n\nCode: ${codeVersionText(j.software)}.\n\n`);
   });
 });
 

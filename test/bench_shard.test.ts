@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { softwareVersions } from '../core/run.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -23,7 +24,7 @@ describe('bench oracle: a shard with no cells', () => {
     const k = captureCli();
     expect(await main([...base, '--json'], k.ctx)).toBe(0);
     expect(k.err.join('')).toBe('[prefrl] warn: --shard 1/2: no cells in this shard (suite smoke with these --envs/--seeds has 1 cell, fewer than the 2 shards); nothing to run\n');
-    expect(lastJson(k.out)).toEqual({ suite: 'smoke', budget: { seeds: 1, envs: ['gridworld'], stepsScale: 1 }, outDir: suiteDir, cells: 1, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: 0, summary: null, plots: [] });
+    expect(lastJson(k.out)).toEqual({ suite: 'smoke', budget: { seeds: 1, envs: ['gridworld'], stepsScale: 1 }, outDir: suiteDir, cells: 1, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: 0, summary: null, plots: [], software: expect.objectContaining({ prefrl: softwareVersions().prefrl, mujoco: softwareVersions().mujoco, node: process.version }) });
     expect(readFileSync(join(suiteDir, 'summary.md'), 'utf8')).toBe('# the good summary\n');
     expect(existsSync(join(root, 'runs'))).toBe(false);
     // Text mode says the same in one line on stdout; a whole suite with more shards than cells too.

@@ -48,7 +48,7 @@ describe('prefrl CLI', () => {
 
   it('bench envs --json reports every measured rate, the physics-only WASM loop included; an unknown env exits 2 naming --envs', async () => {
     const { ctx: k, out } = ctx();
-    const argv = ['bench', 'envs', '--envs', 'cartpole-swingup', '--no-native', '--duration', '0.05', '--warmup', '0', '--repeats', '2', '--vec-envs', '4', '--json'];
+    const argv = ['bench', 'envs', '--envs', 'cartpole-swingup', '--no-native', '--duration', '0.05', '--warmup-seconds', '0', '--repeats', '2', '--vec-envs', '4', '--json'];
     expect(await main(argv, k)).toBe(0);
     const j = lastJson(out) as { envs: Record<string, unknown>[]; wasm: { version: string }; native: { skipped?: string } };
     expect(j.native.skipped).toBe('disabled with --no-native');

@@ -17,6 +17,8 @@ import { RewardNet } from '../reward/network.js';
 import { TRAIN_DEFAULTS } from '../reward/train.js';
 import { main } from '../scripts/cli.js';
 import { allCommandHelp } from '../scripts/cli_reference.js';
+import { codeVersion } from '../scripts/bench/code_version.js';
+import { torchThreadCounts } from '../scripts/commands/bench_flags.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 /** Every command's spec, by command name ("train", "bench envs", ...). */
@@ -181,6 +183,75 @@ describe('the same reward-model flag in train, offline and reward', () => {
   });
 });
 
+describe('flags that several bench subcommands take', () => {
+  const BENCH = ['bench agents', 'bench envs', 'bench oracle', 'bench regret', 'bench reward'];
+  /** Exit 2 with one stderr line matching `message` (these commands make no run folder). */
+  const refused = async (args: readonly string[], message: RegExp): Promise<void> => {
+    const { ctx, err } = captureCli();
+    expect(await main(args, ctx), args.join(' ')).toBe(2);
+    expect(err.join('').trim()).toMatch(message);
+  };
+  /** Flags (camelCase keys) that two or more bench subcommands take, with their definitions. */
+  const shared = (): Map<string, Map<string, FlagDef>> => {
+    const out = new Map<string, Map<string, FlagDef>>();
+    for (const name of BENCH) {
+      for (const [key, d] of Object.entries(specOf(name).flags)) {
+        const m = out.get(key) ?? new Map<string, FlagDef>();
+        m.set(name, d);
+        out.set(key, m);
+      }
+    }
+    return new Map([...out].filter(([, m]) => m.size > 1));
+  };
+
+  it('every shared flag has one kind and one lower bound in every bench subcommand', () => {
+    const keys = [...shared().keys()].sort();
+    expect(keys).toEqual(['actDim', 'backend', 'envs', 'json', 'obsDim', 'out', 'python', 'quiet', 'repeats', 'seed', 'seeds', 'torch', 'torchThreads']);
+    const bad: string[] = [];
+    for (const [key, defs] of shared()) {
+      const kinds = new Set([...defs.values()].map((d) => d.kind));
+      const mins = new Set([...defs.values()].map((d) => (d as { min?: number }).min));
+      if (kinds.size > 1 || mins.size > 1) bad.push(`${key}: ${[...defs].map(([n, d]) => `${n} ${d.kind} min ${(d as { min?: number }).min}`).join(', ')}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('--torch, --python, --obs-dim and --act-dim are one definition in bench agents and bench reward; --torch-threads one type and wording, the default of each named', () => {
+    for (const key of ['torch', 'python', 'actDim']) expect(specOf('bench reward').flags[key], key).toBe(specOf('bench agents').flags[key]);
+    expect(specOf('bench agents').flags.obsDim).toEqual({ kind: 'int', doc: 'observation size', default: 17, min: 1 });
+    expect(specOf('bench reward').flags.obsDim).toEqual({ kind: 'int', doc: 'observation size (input = obs + action)', default: 17, min: 1 });
+    const agents = specOf('bench agents').flags.torchThreads;
+    const reward = specOf('bench reward').flags.torchThreads;
+    expect(agents).toEqual({ kind: 'list', doc: 'torch.set_num_threads values: the PyTorch reference runs once per value', defaultDoc: '1,<number of CPUs>', optional: true });
+    expect(reward).toEqual({ ...agents, defaultDoc: "number of CPUs, not bench agents' 1,<number of CPUs>: the committed reward.md compares with PyTorch on every CPU" });
+  });
+
+  it('--torch-threads: the same parse (duplicates dropped) and the same refusal in both commands, also with --no-torch', async () => {
+    expect(torchThreadCounts(['1', '4', '1'], 'all CPUs')).toEqual([1, 4]);
+    expect(torchThreadCounts(['1_000'], 'all CPUs')).toEqual([1000]);
+    expect(() => torchThreadCounts(['1', 'zero'], 'all CPUs')).toThrow('--torch-threads: expected positive integers separated by commas, got "1,zero"');
+    expect(() => torchThreadCounts(['0'], 'one and all CPUs')).toThrow('--torch-threads: expected positive integers separated by commas, got "0"');
+    for (const cmd of ['agents', 'reward']) {
+      await refused(['bench', cmd, '--no-torch', '--torch-threads', '2,0'], /^prefrl bench (agents|reward): --torch-threads: expected positive integers separated by commas, got "2,0"$/);
+    }
+  });
+
+  it('--warmup counts untimed steps (bench reward); bench envs\' warm-up in seconds is --warmup-seconds, and its old spelling is refused naming the new one', async () => {
+    const warmups = defsOf('warmup');
+    expect([...warmups.keys()]).toEqual(['bench reward']);
+    expect(warmups.get('bench reward')).toEqual({ kind: 'int', doc: 'untimed steps before timing', default: 2, min: 0 });
+    expect(specOf('bench envs').flags.warmupSeconds).toEqual({ kind: 'float', doc: 'untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 });
+    for (const old of [['--warmup', '1'], ['--warmup=1']]) {
+      await refused(['bench', 'envs', '--no-native', ...old], /^prefrl bench envs: --warmup: bench envs takes --warmup-seconds \(untimed seconds before timing; in bench reward --warmup counts untimed steps\)$/);
+    }
+  });
+
+  it('--envs with no env: the same words in bench envs and bench oracle', async () => {
+    await refused(['bench', 'envs', '--envs', '', '--no-native'], /^prefrl bench envs: --envs: name at least one env \(or leave --envs out for every built-in MuJoCo env\)$/);
+    await refused(['bench', 'oracle', '--suite', 'smoke', '--envs', '', '--dry-run'], /^prefrl bench oracle: --envs: name at least one env \(or leave --envs out for all of the suite's\)$/);
+  });
+});
+
 describe('the loosened ranges, run', () => {
   it('train --reward-members 17 runs and saves a reward model of 17 members', async () => {
     const { ctx, out } = captureCli();
@@ -205,10 +276,12 @@ describe('the loosened ranges, run', () => {
 
   it('bench envs --seed -1 runs (it was refused as below 0)', async () => {
     const { ctx, out } = captureCli();
-    const args = ['bench', 'envs', '--envs', 'reacher', '--no-native', '--duration', '0.05', '--warmup', '0', '--repeats', '1', '--vec-envs', '2', '--seed', '-1', '--quiet', '--json'];
+    const args = ['bench', 'envs', '--envs', 'reacher', '--no-native', '--duration', '0.05', '--warmup-seconds', '0', '--repeats', '1', '--vec-envs', '2', '--seed', '-1', '--quiet', '--json'];
     expect(await main(args, ctx)).toBe(0);
-    const res = lastJson<{ envs: { id: string; stepsPerSec: number }[] }>(out);
+    const res = lastJson<{ envs: { id: string; stepsPerSec: number }[]; software: { prefrl: string; mujoco: string } }>(out);
     expect(res.envs.map((e) => e.id)).toEqual(['reacher']);
+    // The code that was timed, as bench reward, agents and oracle cells record it.
+    expect(res.software).toEqual(codeVersion());
     expect(res.envs[0].stepsPerSec).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -101,7 +101,7 @@ describe('docs/cli.md', () => {
     expect(SAVED).not.toContain(process.cwd());
     const workers = /^- `--reward-select-workers N` \(integer, at least 0; default: one per CPU core, at most \d+ /m;
     expect(section(SAVED, 'prefrl train')).toMatch(workers);
-    expect(section(SAVED, 'prefrl bench reward')).toContain('- `--torch-threads N` (integer, at least 1; default: number of CPUs): ');
+    expect(section(SAVED, 'prefrl bench reward')).toContain("- `--torch-threads A,B` (comma-separated list; default: number of CPUs, not bench agents' 1,\\<number of CPUs>: ");
   });
 });
 

@@ -140,7 +140,7 @@ describe('a signal under --json', () => {
   }, 90_000);
 
   it('bench envs: Ctrl-C reports the envs measured so far (none yet here) and the ones asked for, exit 130', async () => {
-    const { child, stdout, stderr, exited } = spawnCli(['bench', 'envs', '--envs', 'reacher,cartpole-swingup', '--no-native', '--duration', '0.5', '--repeats', '10', '--warmup', '0', '--json']);
+    const { child, stdout, stderr, exited } = spawnCli(['bench', 'envs', '--envs', 'reacher,cartpole-swingup', '--no-native', '--duration', '0.5', '--repeats', '10', '--warmup-seconds', '0', '--json']);
     const deadline = Date.now() + 60_000;
     // The first progress line: the first measurement is done, the first env is not (30 more seconds of it).
     while (Date.now() < deadline && child.exitCode === null && !stderr().includes('bench envs')) await sleep(50);

@@ -25,6 +25,7 @@ import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
 import { makeFolder } from '../../core/paths.js';
+import { type CodeVersion, softwareProblem } from './code_version.js';
 
 /** Display columns of a config (seed excluded): what a summary row is grouped by. */
 export type Row = Readonly<Record<string, string | number>>;
@@ -120,6 +121,11 @@ export interface CellRecord {
    * files have none): a copy cut off at a line end is then told from a whole file.
    */
   readonly records?: number;
+  /**
+   * The code that made the cell: prefrl's version, its git commit, the MuJoCo WASM build and
+   * Node (code_version.ts; written since 2026-12-07, older cells have none: "not recorded").
+   */
+  readonly software?: CodeVersion;
 }
 
 /** Lower-case, file-name-safe id part: "stochastic:epsMistake=0.1" -> "stochastic-epsmistake-0.1". */
@@ -306,6 +312,8 @@ export function recordProblem(r: CellRecord, id: string): string | null {
   if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
   if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
   if (v.records !== undefined && !(Number.isInteger(v.records) && (v.records as number) >= 1)) return `"records" must be a whole number >= 1 (the records in the cell's file), got ${JSON.stringify(v.records)}`;
+  const software = softwareProblem(v.software);
+  if (software) return software;
   const row = v.row;
   if (typeof row !== 'object' || row === null || Array.isArray(row)) return `"row" must be an object of display columns, got ${JSON.stringify(row) ?? 'nothing'}`;
   for (const [k, x] of Object.entries(row)) if (typeof x !== 'string' && typeof x !== 'number') return `"row.${k}" must be a string or a number, got ${JSON.stringify(x)}`;

@@ -24,6 +24,7 @@ import { type CommandContext, displayPath, type Io } from '../command.js';
 import { train, trainFlags } from '../commands/train.js';
 import type { Cell, CellRecord, CollectCell, OfflineCell, RandomCell, TabularCell, TrainCell } from './cells.js';
 import { configHash } from './cells.js';
+import type { CodeVersion } from './code_version.js';
 import { makeFolder, shellQuote } from '../../core/paths.js';
 
 export interface CellRunContext {
@@ -34,6 +35,8 @@ export interface CellRunContext {
   readonly quiet: boolean;
   /** The `prefrl bench oracle ...` invocation, recorded with every result. */
   readonly benchCommand: string;
+  /** The code running the cells (prefrl, git commit, MuJoCo, Node), recorded with every result. */
+  readonly software: CodeVersion;
   /** Run folder of a finished train cell (an expert), running it first when needed. */
   readonly runFolderOf: (cellId: string) => Promise<string>;
   /** Dataset file of a finished collect cell, running it first when needed. */
@@ -56,6 +59,7 @@ function record(cell: Cell, rc: CellRunContext, wallSeconds: number, fields: Pic
     benchCommand: rc.benchCommand,
     wallSeconds,
     finishedAt: rc.ctx.clock.date().toISOString(),
+    software: rc.software,
     ...fields,
   };
 }

@@ -8,6 +8,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import type { CellRecord, Row } from './cells.js';
 import { isReference, meanStd, rowKey } from './cells.js';
+import { type CodeVersion, codeVersionText } from './code_version.js';
 import type { Suite } from './suites.js';
 
 export interface Stat {
@@ -228,8 +229,34 @@ export function aboveRandom(reference: number | undefined, random: number | unde
   return reference !== undefined && random !== undefined && Number.isFinite(reference) && Number.isFinite(random) && reference > random;
 }
 
-/** One Markdown table per summary table (env or tabular domain). */
-export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[]): string {
+/**
+ * Seeds each display row of the suite definition asks for, by rowKey (rows of train, random,
+ * collect and offline cells; a tabular cell's records have rows of their own and are not counted).
+ */
+export function expectedSeeds(cells: readonly { readonly table: string; readonly row: Row; readonly seed: number }[]): Map<string, number> {
+  const seeds = new Map<string, Set<number>>();
+  for (const c of cells) {
+    const k = rowKey(c.table, c.row);
+    const set = seeds.get(k);
+    if (set) set.add(c.seed);
+    else seeds.set(k, new Set([c.seed]));
+  }
+  return new Map([...seeds].map(([k, v]) => [k, v.size]));
+}
+
+/**
+ * The seeds cell of a row: its record count, with its seeds where that differs ("6 (2 seeds)":
+ * tabular rows count worlds x seeds), and "k of n" where the suite definition asks for n seeds
+ * and k have finished.
+ */
+export function seedsText(a: Pick<Aggregate, 'n' | 'seeds'>, expected?: number): string {
+  const k = a.seeds.length;
+  const of = expected !== undefined && k < expected ? ` of ${expected}` : '';
+  return a.n === k ? `${a.n}${of}` : `${a.n} (${k}${of} seeds)`;
+}
+
+/** One Markdown table per summary table (env or tabular domain); `expected`: seeds per row key the suite definition asks for (expectedSeeds). */
+export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: readonly Aggregate[], expected: ReadonlyMap<string, number> = new Map()): string {
   const rowCols = [...new Set(aggs.flatMap((a) => Object.keys(a.row)))];
   const present = new Set(aggs.flatMap((a) => Object.keys(a.metrics).filter((k) => a.metrics[k].n > 0)));
   const metricCols = [...METRIC_COLUMNS.filter(([k]) => present.has(k)), ...[...present].filter((k) => !HIDDEN.has(k) && !METRIC_COLUMNS.some(([m]) => m === k)).map((k) => [k, k] as const)];
@@ -248,7 +275,7 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
     );
     return [
       ...rowCols.map((c) => (a.row[c] === undefined ? '' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
-      a.n === a.seeds.length ? String(a.n) : `${a.n} (${a.seeds.length} seeds)`,
+      seedsText(a, expected.get(a.key)),
       ...(withRatios ? [metricCells[0], pct(r.ratio), pct(r.normalised)] : []),
       ...metricCells.slice(withRatios ? 1 : 0),
     ];
@@ -294,6 +321,85 @@ export function finishedDates(records: readonly Pick<CellRecord, 'finishedAt'>[]
   return first === last ? ` on ${first} (UTC)` : ` between ${first} and ${last} (UTC)`;
 }
 
+/** The words for cells that recorded no code version (made before records carried one). */
+export const NOT_RECORDED = 'not recorded';
+
+/** A record's code version as text, or NOT_RECORDED. */
+export function versionOf(r: Pick<CellRecord, 'software'>): string {
+  return r.software ? codeVersionText(r.software) : NOT_RECORDED;
+}
+
+/**
+ * The distinct code versions among records, each with the number of cells it made, most cells
+ * first ("not recorded" last): what a summary's "Made by" line lists.
+ */
+export function codeVersions(records: readonly Pick<CellRecord, 'cellId' | 'software'>[]): { version: string; cells: number }[] {
+  const cells = new Map<string, Set<string>>();
+  for (const r of records) {
+    const v = versionOf(r);
+    const set = cells.get(v);
+    if (set) set.add(r.cellId);
+    else cells.set(v, new Set([r.cellId]));
+  }
+  return [...cells]
+    .map(([version, ids]) => ({ version, cells: ids.size }))
+    .sort((a, b) => Number(a.version === NOT_RECORDED) - Number(b.version === NOT_RECORDED) || b.cells - a.cells || a.version.localeCompare(b.version));
+}
+
+/**
+ * What can change a cell's result across its records: prefrl's version and commit, and the MuJoCo
+ * build for cells that step MuJoCo (tabular cells do not). Node is listed in the "Made by" line
+ * but not compared. Null for a record without a code version.
+ */
+function resultVersion(r: Pick<CellRecord, 'kind' | 'software'>): { code: string; mujoco: string | null } | null {
+  const v: CodeVersion | undefined = r.software;
+  if (!v) return null;
+  return { code: `prefrl ${v.prefrl}${v.commit === undefined ? '' : ` (commit ${v.commit})`}`, mujoco: r.kind === 'tabular' ? null : v.mujoco };
+}
+
+/**
+ * Whether one table's cells come from different code: several prefrl versions or commits,
+ * several MuJoCo builds (MuJoCo cells only), or cells with a recorded version beside cells
+ * without. Null when they all agree (or none recorded one: the "Made by" line says so).
+ */
+export function mixedVersions(records: readonly Pick<CellRecord, 'cellId' | 'kind' | 'software'>[]): { code: string[]; mujoco: string[]; unrecorded: number } | null {
+  const code = new Set<string>();
+  const mujoco = new Set<string>();
+  const unrecorded = new Set<string>();
+  let recorded = 0;
+  for (const r of records) {
+    const v = resultVersion(r);
+    if (!v) {
+      unrecorded.add(r.cellId);
+      continue;
+    }
+    recorded++;
+    code.add(v.code);
+    if (v.mujoco !== null) mujoco.add(v.mujoco);
+  }
+  if (recorded === 0 || (code.size <= 1 && mujoco.size <= 1 && unrecorded.size === 0)) return null;
+  return { code: [...code].sort(), mujoco: [...mujoco].sort(), unrecorded: unrecorded.size };
+}
+
+/** The warning under a table whose cells come from different code (mixedVersions), or null. */
+export function mixedVersionsText(records: readonly Pick<CellRecord, 'cellId' | 'kind' | 'software'>[]): string | null {
+  const m = mixedVersions(records);
+  if (!m) return null;
+  const parts: string[] = [];
+  if (m.code.length > 1) parts.push(`${m.code.length} prefrl versions or commits (${m.code.join('; ')})`);
+  if (m.mujoco.length > 1) parts.push(`${m.mujoco.length} MuJoCo builds (${m.mujoco.join(', ')})`);
+  if (m.unrecorded) parts.push(`${m.unrecorded} cell${m.unrecorded === 1 ? '' : 's'} that recorded no version beside cells that did`);
+  return `**Mixed code versions:** this table's cells were made by ${parts.join(', and ')}; a difference between its rows may be the code's, not the method's. Moving the cells of the old code out of \`cells/\` and running the command again redoes them with this code.`;
+}
+
+/**
+ * The command that runs a suite's missing cells, from the invocation that wrote a summary: without
+ * --summary-only and --dry-run (which run nothing) and --shard (which runs a part).
+ */
+export function rerunCommand(command: string): string {
+  return command.replace(/ --(summary-only|dry-run)(?= |$)/g, '').replace(/ --shard(=| )\S+/g, '');
+}
+
 export function summaryMarkdown(s: SummaryInput): string {
   const aggs = aggregate(s.records);
   const tables = [...new Set(aggs.map((a) => a.table))];
@@ -314,6 +420,10 @@ export function summaryMarkdown(s: SummaryInput): string {
       "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
   );
+  if (s.missing.length) lines.push(`To run the missing cells (finished ones are skipped): \`${rerunCommand(s.command)}\`.`, '');
+  const versions = codeVersions(s.records);
+  // Cells finished since 2026-12-07 name the code that made them; older ones have only their dates.
+  if (versions.length) lines.push(`Made by: ${versions.map((v) => `${v.version === NOT_RECORDED ? `${NOT_RECORDED} (cells finished before prefrl recorded its version in them)` : v.version}: ${v.cells} cell${v.cells === 1 ? '' : 's'}`).join('; ')}.`, '');
   if (s.stale?.length) {
     lines.push(
       `**Left out: ${s.stale.length} cell result${s.stale.length === 1 ? ' was' : 's were'} made with another configuration** (another \`--expert\`, or a changed suite definition; they run again with the command): ${s.stale.map((id) => `\`${id}\``).join(', ')}`,
@@ -338,12 +448,15 @@ export function summaryMarkdown(s: SummaryInput): string {
   }
   if (s.failed.length) lines.push(`**Failed cells in this invocation** (no result written; they run again next time): ${s.failed.map((f) => `\`${f.id}\`: ${f.error}`).join('; ')}`, '');
   lines.push(
-    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds (shown when R_PPO is above R_random; "normalised (IQL)" likewise when the IQL-true mean is above the random policy mean). "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)". Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
+    'Values are mean ± sample standard deviation over seeds (tabular: over worlds x seeds); "-" marks a value that does not apply (labels used by the reference rows, which learn from no labels) or was not measured. "vs true PPO" is the mean final true return over that of PPO on the true reward at the same env steps (shown when the latter is positive and the random-policy return is not below -0.1 times it, i.e. when returns are on a positive scale); "normalised" is (R - R_random) / (R_PPO - R_random) with the uniformly random policy as 0, both from the means over seeds (shown when R_PPO is above R_random; "normalised (IQL)" likewise when the IQL-true mean is above the random policy mean). "vs IQL true" (same rule for when it is shown) and "normalised (IQL)" compare with IQL on the true reward seed by seed: the ratio against IQL-true (and the random policy) of the same seed, averaged over seeds. A value over fewer records than its row (a seed without it) shows its own count as "(n=k)"; a "seeds" cell reading "k of n" is a row with k of the n seeds this command\'s suite definition asks for finished (its mean and std are over those k). Final true return: mean over deterministic evaluation episodes of the final policy. "PPO steps/s": env steps per second of the PPO iterations (rollouts with the env workers, reward relabelling and updates; evaluations, checkpoints and reward-model rounds excluded); "run steps/s": env steps over the wall time of the whole run.',
     '',
   );
+  const expected = expectedSeeds(s.suite.cells);
   for (const t of tables) {
     const inTable = aggs.filter((a) => a.table === t).sort((x, y) => compareRows(x.row, y.row));
-    lines.push(tableMarkdown(t, inTable, aggs));
+    lines.push(tableMarkdown(t, inTable, aggs, expected));
+    const mixed = mixedVersionsText(s.records.filter((r) => r.table === t));
+    if (mixed) lines.push(mixed, '');
     for (const m of mixedBudgets(inTable)) {
       lines.push(
         `**Mixed budgets:** this table's rows were run at ${m.values.length} ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} (${m.values.map((v) => v.toLocaleString('en-US')).join(', ')}; the \`${m.column}\` column); compare rows at the same budget (each learned row is set against true-reward PPO at its own steps).`,

@@ -15,35 +15,37 @@
  * shapes: speed does not depend on them. The 1-minute load average is recorded before and
  * after, because the machine may be shared.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler, Iql, type OfflineData } from '../../agents/iql.js';
 import { Adam } from '../../agents/mlp.js';
 import { PPO_DEFAULTS, PpoPolicy, ppoUpdate, resolvePpoConfig } from '../../agents/ppo.js';
 import { gaussianLogProb } from '../../agents/ppo_math.js';
 import { initBackend } from '../../core/backend.js';
-import { flags, positiveInts } from '../../core/config.js';
+import { flags } from '../../core/config.js';
 import { median } from '../../core/math.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench agents',
   summary: 'Time one PPO update and one IQL update, next to the same computations in PyTorch when available.',
   flags: {
-    obsDim: flags.int({ doc: 'observation size', default: 17, min: 1 }),
-    actDim: flags.int({ doc: 'action size', default: 6, min: 1 }),
+    obsDim: obsDimFlag(),
+    actDim: actDimFlag,
     ppoWarmup: flags.int({ doc: 'untimed PPO updates before timing', default: 1, min: 0 }),
     ppoRepeats: flags.int({ doc: 'timed PPO updates (median reported)', default: 5, min: 1 }),
     iqlWarmup: flags.int({ doc: 'untimed IQL updates before timing', default: 5, min: 0 }),
     iqlRepeats: flags.int({ doc: 'timed IQL updates (median reported)', default: 20, min: 1 }),
-    torch: flags.bool({ doc: 'run the PyTorch references when python3 with torch is found', default: true }),
-    torchThreads: flags.list({ doc: 'torch.set_num_threads values to run the references with', defaultDoc: '1,<number of CPUs>', optional: true }),
-    python: flags.string({ doc: 'Python interpreter for the references', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
+    torch: torchFlag,
+    torchThreads: torchThreadsFlag('1,<number of CPUs>'),
+    python: pythonFlag,
     backend: benchBackendFlag('IQL; PPO does not use it'),
     seed: seedFlag('the weights and the random data'),
     out: flags.string({ doc: 'folder to write agents.json and agents.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
@@ -162,9 +164,7 @@ export const benchAgentsCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     const found = torchReference(f.python, f.torch);
-    const nproc = availableParallelism();
-    const threads = positiveInts(f.torchThreads ?? ['1', String(nproc)], '--torch-threads');
-    const uniqueThreads = [...new Set(threads)];
+    const uniqueThreads = torchThreadCounts(f.torchThreads, 'one and all CPUs');
     if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
@@ -231,6 +231,7 @@ export const benchAgentsCommand: Command = {
         },
       },
       machine: benchMachine(backend.name, loadBefore),
+      software: codeVersion(f.out === undefined ? [] : [f.out]),
       prefrl: { ppoUpdateMs: round1(ppoMedian), ppoUpdateMsAll: ppoMs, iqlUpdateMs: round1(iqlMedian), iqlUpdateMsAll: iqlMs, iqlUpdatesPerSec: round1(1000 / iqlMedian), iqlTensorsLeaked: tensorsAfter },
       torch: torchRuns.map((r) => ({
         threads: r.threads,
@@ -266,6 +267,8 @@ interface BenchResult {
     iql: { batch: number; networks: string; warmup: number; repeats: number };
   };
   machine: BenchMachine;
+  /** The code that was timed: prefrl's version and git commit, the MuJoCo build, Node. */
+  software: CodeVersion;
   prefrl: { ppoUpdateMs: number; ppoUpdateMsAll: number[]; iqlUpdateMs: number; iqlUpdateMsAll: number[]; iqlUpdatesPerSec: number; iqlTensorsLeaked: number };
   torch: {
     threads: number;
@@ -329,6 +332,7 @@ function markdown(r: BenchResult): string {
     '',
     `Command: \`${r.command}\``,
     '',
+    `- code: ${codeVersionText(r.software)}`,
     `- nproc: ${r.machine.nproc} (${r.machine.cpu}); node ${r.machine.node}; tfjs backend: ${r.machine.backend}; IQL updates/s (prefrl): ${fmt(r.prefrl.iqlUpdatesPerSec)}`,
     `- 1-minute load average before / after: ${r.machine.loadavg1Before} / ${r.machine.loadavg1After}. The machine is shared with other people's jobs; above ${r.machine.nproc} the timings of both sides are inflated and multi-threaded PyTorch suffers most.`,
     r.torchSkipped

@@ -44,6 +44,7 @@ import { loadMujoco } from '../../envs/mujoco/runtime.js';
 import { makeEnv, type RegisteredEnv, registeredEnvs } from '../../envs/registry.js';
 import { createVecEnv, type VecEnv } from '../../envs/vec.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { codeVersion, codeVersionText } from '../bench/code_version.js';
 import { jsonFlag, quietFlag, seedFlag } from './common_flags.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
@@ -54,8 +55,9 @@ const spec = {
   flags: {
     envs: flags.list({ doc: 'envs to benchmark, comma-separated', optional: true, defaultDoc: 'every built-in MuJoCo env' }),
     duration: flags.float({ doc: 'seconds per timed measurement', default: 1, min: 0.05, max: 60 }),
-    repeats: flags.int({ doc: 'repeats of each measurement; the median is reported', default: 5, min: 1, max: 50 }),
-    warmup: flags.float({ doc: 'untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
+    repeats: flags.int({ doc: 'timed repeats of each measurement (the median is reported; at most 50, each lasts --duration)', default: 5, min: 1, max: 50 }),
+    // Not --warmup: in bench reward that counts untimed steps (bench agents: --ppo-warmup, --iql-warmup); here it is time.
+    warmupSeconds: flags.float({ doc: 'untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
     vecEnvs: flags.int({ doc: "envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),
     native: flags.bool({ doc: 'compare with native MuJoCo (gcc + libmujoco-dev); --no-native skips it', default: true }),
     nativeMujoco: flags.string({
@@ -319,7 +321,8 @@ async function timeVec(vec: VecEnv, pool: readonly Float64Array[], seconds: numb
 function selectEnvs(names: readonly string[] | undefined): RegisteredEnv[] {
   const mujoco = registeredEnvs().filter((e) => e.kind === 'mujoco');
   if (!names) return mujoco;
-  if (names.length === 0) throw new UsageError('--envs: give at least one env id');
+  // Worded as bench oracle's --envs.
+  if (names.every((n) => n.trim() === '')) throw new UsageError('--envs: name at least one env (or leave --envs out for every built-in MuJoCo env)');
   return names.map((name) => {
     const e = registeredEnvs().find((r) => r.id === name);
     if (!e) throw new UsageError(`--envs: unknown env ${JSON.stringify(name)} (MuJoCo envs: ${mujoco.map((m) => m.id).join(', ')})`);
@@ -335,6 +338,10 @@ export const benchEnvsCommand: Command = {
   name: 'bench envs',
   summary: 'Benchmark the built-in MuJoCo envs (WASM vs native steps/s, 1 vs 2 workers)',
   async run(argv, ctx) {
+    // The spelling before 2026-12-07: named, rather than refused as an unknown flag.
+    if (argv.some((a) => a === '--warmup' || a.startsWith('--warmup='))) {
+      throw new UsageError('--warmup: bench envs takes --warmup-seconds (untimed seconds before timing; in bench reward --warmup counts untimed steps)');
+    }
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
@@ -422,12 +429,12 @@ export const benchEnvsCommand: Command = {
 
           // Warm-ups: this thread's WASM, then each worker's.
           progress.tick(0, `${entry.id}: warming up`);
-          timePhysics(env, pool, f.warmup / 2);
+          timePhysics(env, pool, f.warmupSeconds / 2);
           env.reset();
-          timeSingle(env, pool, f.warmup);
+          timeSingle(env, pool, f.warmupSeconds);
           for (const v of vecs) {
             await v.reset();
-            await timeVec(v, vecPool, f.warmup);
+            await timeVec(v, vecPool, f.warmupSeconds);
           }
 
           const samples = {
@@ -552,7 +559,7 @@ export const benchEnvsCommand: Command = {
         'so "phys ratio" is the share of native speed MuJoCo\'s WASM build itself reaches',
       `workers: createVecEnv with ${f.vecEnvs} envs, steps/s over all envs, 1 vs 2 worker threads (the main thread waits); "1 thread": the same vec env stepped in the main thread alone, ` +
         '"main+1": inline mode, the main thread stepping half the envs while 1 worker steps the other half, "2 vs 1 thr": main+1 over 1 thread (two threads over one, the one paying no hand-over)',
-      `steps/s: medians of ${f.repeats} interleaved repeats of ${f.duration} s after ${f.warmup} s warm-ups; ratio and speed-up: medians of the per-repeat ratios ` +
+      `steps/s: medians of ${f.repeats} interleaved repeats of ${f.duration} s after ${f.warmupSeconds} s warm-ups; ratio and speed-up: medians of the per-repeat ratios ` +
         '(each pair measured back to back); "best": ratio of the fastest repeats; ' +
         'cpu ratio: steps per CPU-second (process CPU time), wasm over native',
       `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1
@@ -593,6 +600,7 @@ export const benchEnvsCommand: Command = {
     ]);
     const v2 = native2?.version ?? '';
     const wasmVersion = (await loadMujoco()).mj_versionString();
+    const software = codeVersion();
     const header = [
       ...['env', 'frame skip', 'wasm steps/s', 'native steps/s', 'ratio', 'best', 'phys ratio', 'cpu ratio', '1 worker', '2 workers', 'speed-up', 'best', '1 thread', 'main+1', '2 vs 1 thr'],
       ...(native2 ? [`native ${v2} steps/s`, `ratio ${v2}`, `phys ${v2}`] : []),
@@ -602,13 +610,14 @@ export const benchEnvsCommand: Command = {
       '',
       `targets: ratio >= ${TARGETS.ratio}, speed-up >= ${TARGETS.workerSpeedup}: ${pass ? 'PASS' : 'FAIL'}`,
       `wasm: MuJoCo ${wasmVersion} (@mujoco/mujoco)`,
+      `code: ${codeVersionText(software)}`,
       `native: ${'version' in nativeInfo ? `MuJoCo ${nativeInfo.version}` : `skipped (${nativeInfo.skipped})`}${native2 ? `; also MuJoCo ${native2.version} from ${f.nativeMujoco}` : ''}`,
       ...notes.map((n) => `- ${n}`),
     ];
     ctx.io.stdout.write(`${out.join('\n')}\n`);
     // The table stays above the JSON line, so one run gives both (benchmarks/results/envs.*).
     const native2Info = native2 ? { version: native2.version, folder: resolve(f.nativeMujoco as string) } : null;
-    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, wasm: { version: wasmVersion }, native: nativeInfo, native2: native2Info, notes });
+    if (f.json) printJson(ctx.io, { envs: results, targets: TARGETS, pass, wasm: { version: wasmVersion }, native: nativeInfo, native2: native2Info, notes, software });
     return 0;
   },
 };

@@ -14,11 +14,12 @@ import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeFileAtomic } from '../../core/run.js';
 import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
 import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
-import { aggregate, mixedBudgets, summaryMarkdown } from '../bench/summary.js';
+import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
@@ -77,6 +78,8 @@ export interface BenchOracleResult {
   readonly records: number;
   readonly summary: string | null;
   readonly plots: readonly string[];
+  /** The code this invocation ran its cells with (recorded in each new cell file). */
+  readonly software: CodeVersion;
 }
 
 /** How often a cell waiting on a dependency that another process is running looks again (ms; tests shorten it). */
@@ -177,6 +180,9 @@ export const benchOracleCommand: Command = {
     checkOutFolder(join(f.out, suite.name), '--out');
     if (!f.dryRun && !f.summaryOnly) checkOutFolder(join(f.runsDir, suite.name), '--runs-dir');
     const command = `prefrl bench oracle ${argv.map(shellQuote).join(' ')}`;
+    // Once, before any cell runs: the code this process loaded (files edited while it runs do not
+    // change it), with the cell files it writes under --out not counted as changes.
+    const software = codeVersion([f.out]);
     const selected = selectShard(suite.cells, shard);
     // More shards than cells (say a fixed number of batch jobs on a small suite, or --envs/--seeds
     // that leave few cells): some shards have nothing to do. Said, and not an error for the job.
@@ -200,13 +206,23 @@ export const benchOracleCommand: Command = {
       const running = new Map([...claims].map(([id, c]) => [id, c && !c.stale ? c.holder : null]));
       // A claim its process left behind: the cell was stopped (Ctrl-C, a kill, a crash) and starts over.
       const stopped = new Map([...claims].map(([id, c]) => [id, c?.stale ? c.holder : null]));
+      // Which code made each finished cell, where it differs from this code (or was not recorded).
+      const now = codeVersionText(software);
+      const madeBy = new Map(
+        selected.map((c) => {
+          const r = status.get(c.id) === 'done' ? readCellFile(cellFile(suiteDir, c.id))?.[0] : undefined;
+          return [c.id, r === undefined ? null : r.software ? codeVersionText(r.software) : 'not recorded'];
+        }),
+      );
+      const otherCode = [...madeBy.values()].filter((v) => v !== null && v !== now).length;
       if (f.json) {
         printJson(ctx.io, {
           suite: suite.name,
           budget,
           outDir: suiteDir,
           cells: suite.cells.length,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost })),
+          software,
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost, madeBy: madeBy.get(c.id) })),
           damaged: [...damaged.values()],
         });
       } else {
@@ -216,10 +232,14 @@ export const benchOracleCommand: Command = {
           const d = damaged.get(cellFile(suiteDir, c.id));
           if (d) return `damaged file (${d.line === undefined ? '' : `line ${d.line}: `}${d.problem})`;
           const s = stopped.get(c.id);
-          return s ? `${status.get(c.id)} (stopped: ${holderText(s)} is gone; starts over)` : (status.get(c.id) as string);
+          if (s) return `${status.get(c.id)} (stopped: ${holderText(s)} is gone; starts over)`;
+          const m = madeBy.get(c.id);
+          if (m === 'not recorded') return 'done (code version not recorded)';
+          return m && m !== now ? `done (made by ${m})` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
-        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n`);
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\nThis code: ${now}\n`);
+        if (otherCode) ctx.io.stdout.write(`${otherCode} finished cell${otherCode === 1 ? ' was' : 's were'} made by other code or recorded none (a run keeps them; move their files out of ${cellsDir(suiteDir)} to redo them with this code)\n`);
         if (damaged.size) {
           const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
           ctx.io.stdout.write(`${damaged.size} damaged cell file${damaged.size > 1 ? 's' : ''} (a run or --summary-only stops on ${damaged.size > 1 ? 'them' : 'it'} until repaired or moved away):\n${list}`);
@@ -241,7 +261,7 @@ export const benchOracleCommand: Command = {
     }
     if (emptyShard && !f.summaryOnly) {
       // Nothing ran: summary.md and the plots are left as they are (--summary-only rebuilds them).
-      const result: BenchOracleResult = { suite: suite.name, budget, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [] };
+      const result: BenchOracleResult = { suite: suite.name, budget, outDir: suiteDir, cells: suite.cells.length, selected: 0, ran: [], skipped: [], busy: [], failed: [], records: readAllRecords(suiteDir).length, summary: null, plots: [], software };
       if (f.json) printJson(ctx.io, result);
       else ctx.io.stdout.write(`${suite.name}: shard ${f.shard} has no cells; nothing run, summary not rebuilt\n`);
       return 0;
@@ -276,6 +296,7 @@ export const benchOracleCommand: Command = {
       runsDir,
       quiet: f.quiet,
       benchCommand: command,
+      software,
       runFolderOf: (id) => dependency(id, 'train'),
       datasetOf: (id) => dependency(id, 'collect'),
     };
@@ -413,6 +434,12 @@ export const benchOracleCommand: Command = {
       for (const m of mixedBudgets(aggs.filter((a) => a.table === t))) {
         ctx.logger.warn(`table ${t} mixes ${m.column === 'steps' ? 'env-step budgets' : 'IQL update counts'} ${m.values.map((v) => v.toLocaleString('en-US')).join(', ')} (cells of another --steps-scale in ${cellsDir(suiteDir)}?); summary.md keeps them in separate rows`);
       }
+      // Cells of one table made by different code (another commit or MuJoCo build, or none recorded beside recorded ones).
+      const mixed = mixedVersions(out.records.filter((r) => r.table === t));
+      if (mixed) {
+        const what = [mixed.code.length > 1 ? `${mixed.code.length} prefrl versions or commits` : '', mixed.mujoco.length > 1 ? `MuJoCo ${mixed.mujoco.join(' and ')}` : '', mixed.unrecorded ? `${mixed.unrecorded} cell${mixed.unrecorded === 1 ? '' : 's'} with no version recorded` : ''].filter((x) => x !== '');
+        ctx.logger.warn(`table ${t} holds cells made by different code (${what.join(', ')}); summary.md names the versions`);
+      }
     }
     ctx.logger.info(`wrote ${out.summary} (${out.records.length} records) and ${out.plots.length} plots`);
     const result: BenchOracleResult = {
@@ -428,6 +455,7 @@ export const benchOracleCommand: Command = {
       records: out.records.length,
       summary: out.summary,
       plots: out.plots,
+      software,
     };
     if (f.json) printJson(ctx.io, result);
     else if (f.summaryOnly) {

@@ -33,6 +33,7 @@ import {
   worldRecords,
 } from '../../reward/tabular/learn.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { jsonFlag } from './common_flags.js';
 
 const spec = {
@@ -243,6 +244,8 @@ export const benchRegretCommand: Command = {
         learn: options.learn,
       },
       machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+      // The code that made the numbers (as bench oracle's cells record it).
+      software: codeVersion(f.write ? [f.out] : []),
       seconds: Math.round(seconds * 10) / 10,
       cells,
       differences,
@@ -250,7 +253,7 @@ export const benchRegretCommand: Command = {
       records,
     };
 
-    const text = report(result.command, cells, differences, claims, groups, budgets, seconds, options, f.beta);
+    const text = report(result.command, cells, differences, claims, groups, budgets, seconds, options, f.beta, result.software);
     if (f.write) {
       const dir = resolve(f.out);
       makeFolder(dir);
@@ -275,10 +278,11 @@ function report(
   seconds: number,
   options: ExperimentOptions,
   beta: number | undefined,
+  software: CodeVersion,
 ): string {
   const lines: string[] = [];
   lines.push('# Regret vs partial-return preference models (tabular, Knox et al. 2022)', '');
-  lines.push(`Command: \`${command}\` (${seconds.toFixed(0)} s).`, '');
+  lines.push(`Command: \`${command}\` (${seconds.toFixed(0)} s).`, '', `Code: ${codeVersionText(software)}.`, '');
   lines.push(
     `Segments of ${options.segmentLength} uniformly random actions from uniform non-terminal start states; ` +
       `oracle labels ${beta === undefined ? 'deterministic (ties 0.5)' : `stochastic, beta = ${beta}`}; ` +

@@ -6,10 +6,10 @@
  * warm-up, as the median of several repeats; and the relabelling throughput of the ensemble
  * predict (transitions per second). When a `python3` with torch is found, the same networks,
  * batch, loss and optimizer run in PyTorch in the same invocation
- * (benchmarks/torch/reward_step.py) and the ratio prefrl / PyTorch is reported (< 1: prefrl
- * is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
+ * (benchmarks/torch/reward_step.py), once per --torch-threads value, and the ratio prefrl /
+ * PyTorch is reported for each (< 1: prefrl is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
@@ -19,8 +19,10 @@ import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { asset, checkOutFolder } from '../../core/paths.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
@@ -29,18 +31,18 @@ const spec = {
   flags: {
     members: flags.int({ doc: 'ensemble members', default: DEFAULT_REWARD_NET.members, min: 1 }),
     hidden: flags.list({ doc: 'hidden layer widths', default: DEFAULT_REWARD_NET.hidden.map(String) }),
-    obsDim: flags.int({ doc: 'observation size (input = obs + action)', default: 17, min: 1 }),
-    actDim: flags.int({ doc: 'action size', default: 6, min: 1 }),
+    obsDim: obsDimFlag('input = obs + action'),
+    actDim: actDimFlag,
     pairs: flags.int({ doc: 'pairs per training batch', default: 128, min: 1 }),
     length: flags.int({ doc: 'steps per segment', default: 50, min: 1 }),
     warmup: flags.int({ doc: 'untimed steps before timing', default: 2, min: 0 }),
     repeats: flags.int({ doc: 'timed steps (the median is reported)', default: 5, min: 1 }),
     microBatchRows: flags.int({ doc: 'transitions per micro-batch inside a step', default: TRAIN_DEFAULTS.microBatchRows, min: 1 }),
     relabel: flags.int({ doc: 'transitions relabelled for the throughput figure (0: skip)', default: 100_000, min: 0 }),
-    torch: flags.bool({ doc: 'run the PyTorch reference when python3 with torch is found', default: true }),
-    torchThreads: flags.int({ doc: 'torch.set_num_threads for the reference', defaultDoc: 'number of CPUs', optional: true, min: 1 }),
+    torch: torchFlag,
+    torchThreads: torchThreadsFlag("number of CPUs, not bench agents' 1,<number of CPUs>: the committed reward.md compares with PyTorch on every CPU"),
     torchRelabel: flags.int({ doc: 'transitions for PyTorch relabelling (slow with reference BLAS)', default: 20_000, min: 0 }),
-    python: flags.string({ doc: 'Python interpreter for the reference', defaultDoc: 'python3, then /usr/bin/python3', optional: true }),
+    python: pythonFlag,
     backend: benchBackendFlag('the reward ensemble'),
     seed: seedFlag('the weights and the random batch'),
     out: flags.string({ doc: 'folder to write reward.json and reward.md into', optional: true, defaultDoc: 'none: the results are printed, not written' }),
@@ -73,6 +75,7 @@ export const benchRewardCommand: Command = {
     const f = parsed.flags;
     const found = torchReference(f.python, f.torch);
     const hidden = positiveInts(f.hidden, '--hidden');
+    const torchThreads = torchThreadCounts(f.torchThreads, 'all CPUs');
     if (f.out) checkOutFolder(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
@@ -150,14 +153,14 @@ export const benchRewardCommand: Command = {
     stepMsAll = stepMsAll.map((v) => Math.round(v * 10) / 10);
     const stepMs = median(stepMsAll);
 
-    // --- PyTorch reference, same sizes.
-    let torch: TorchResult | null = null;
+    // --- PyTorch reference, same sizes, once per --torch-threads value.
+    const torchRuns: TorchResult[] = [];
+    const torchErrors: string[] = [];
     let torchSkipped: string | null = null;
-    const torchThreads = f.torchThreads ?? availableParallelism();
     if ('skipped' in found) torchSkipped = found.skipped;
-    else {
+    else for (const threads of torchThreads) {
       phase = 'PyTorch reference';
-      log.info(`PyTorch reference with ${found.python} (${torchThreads} threads)`);
+      log.info(`PyTorch reference with ${found.python} (${threads} thread${threads === 1 ? '' : 's'})`);
       const args = [
         `--members=${f.members}`,
         `--hidden=${hidden.join(',')}`,
@@ -168,21 +171,23 @@ export const benchRewardCommand: Command = {
         `--output-activation=${DEFAULT_REWARD_NET.outputActivation}`,
         `--warmup=${f.warmup}`,
         `--repeats=${f.repeats}`,
-        `--threads=${torchThreads}`,
+        `--threads=${threads}`,
         `--relabel=${f.relabel > 0 ? f.torchRelabel : 0}`,
         `--seed=${f.seed}`,
       ];
       const r = runJsonScript<TorchResult>(found.python, TORCH_SCRIPT, args);
-      if ('error' in r) torchSkipped = r.error;
-      else torch = r.result;
+      if ('error' in r) torchErrors.push(r.error);
+      else torchRuns.push(r.result);
     }
+    // Every run failed: skipped, as before with one run (a failure of some runs is warned about).
+    if (torchSkipped === null && torchRuns.length === 0 && torchErrors.length) torchSkipped = torchErrors.join('; ');
     if (torchSkipped) log.warn(`PyTorch reference skipped: ${torchSkipped}`);
+    else for (const e of torchErrors) log.warn(`PyTorch reference: ${e}`);
     // A Ctrl-C while the reference ran (a terminal's also stops python) is let in here, before anything is written.
     await letSignalsIn();
     stopHint();
 
-    const ratio = torch ? stepMs / torch.step_ms : null;
-    const result = {
+    const result: BenchResult = {
       bench: 'reward',
       command: `prefrl bench reward${argv.length ? ` ${argv.join(' ')}` : ''}`,
       setup: {
@@ -198,22 +203,24 @@ export const benchRewardCommand: Command = {
         microBatchRows: f.microBatchRows,
       },
       machine: benchMachine(backend.name, loadBefore),
+      software: codeVersion(f.out === undefined ? [] : [f.out]),
       prefrl: { stepMs, stepMsAll, relabelPerS: relabelPerS === null ? null : Math.round(relabelPerS), relabelTransitions: f.relabel, tensorsAfter },
-      torch: torch
-        ? {
-            version: torch.torch,
-            python: torch.python,
-            threads: torch.threads,
-            blas: torch.blas,
-            blasLibs: torch.blas_libs,
-            stepMs: Math.round(torch.step_ms * 10) / 10,
-            stepMsAll: torch.step_ms_all.map((v) => Math.round(v * 10) / 10),
-            relabelPerS: torch.relabel_per_s === null ? null : Math.round(torch.relabel_per_s),
-            relabelTransitions: torch.relabel_transitions,
-          }
-        : null,
+      // One entry per --torch-threads value that ran (as bench agents' torch); empty when skipped.
+      torch: torchRuns.map((t) => ({
+        version: t.torch,
+        python: t.python,
+        threads: t.threads,
+        blas: t.blas,
+        blasLibs: t.blas_libs,
+        stepMs: Math.round(t.step_ms * 10) / 10,
+        stepMsAll: t.step_ms_all.map((v) => Math.round(v * 10) / 10),
+        relabelPerS: t.relabel_per_s === null ? null : Math.round(t.relabel_per_s),
+        relabelTransitions: t.relabel_transitions,
+        ratio: Math.round((stepMs / t.step_ms) * 1000) / 1000,
+      })),
       torchSkipped,
-      ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
+      // Failures beside runs that worked (when none worked, torchSkipped says why).
+      torchErrors: torchRuns.length ? torchErrors : [],
     };
 
     const md = markdown(result);
@@ -226,29 +233,40 @@ export const benchRewardCommand: Command = {
 };
 
 type BenchResult = {
+  bench: 'reward';
   command: string;
   setup: { members: number; layers: number[]; activation: string; outputActivation: string; pairs: number; segmentLength: number; transitionsPerStep: number; warmup: number; repeats: number; microBatchRows: number };
   machine: BenchMachine;
-  prefrl: { stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number };
-  torch: { version: string; threads: number; blas: string | null; blasLibs: string[]; stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number } | null;
+  /** The code that was timed: prefrl's version and git commit, the MuJoCo build, Node. */
+  software: CodeVersion;
+  prefrl: { stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number; tensorsAfter: number };
+  /** One PyTorch run per --torch-threads value; `ratio`: prefrl's step time over this run's (< 1: prefrl is faster). */
+  torch: { version: string; python: string; threads: number; blas: string | null; blasLibs: string[]; stepMs: number; stepMsAll: number[]; relabelPerS: number | null; relabelTransitions: number; ratio: number }[];
   torchSkipped: string | null;
-  ratio: number | null;
+  /** Runs of the reference that failed while others ran (warned). */
+  torchErrors: string[];
 };
 
 const fmt = (v: number | null | undefined, digits = 0): string => fmtFixed(v, digits);
 
+/** PyTorch's relabelling rate over prefrl's ('-' without both). */
+function relabelRatio(r: BenchResult, t: BenchResult['torch'][number]): string {
+  return t.relabelPerS && r.prefrl.relabelPerS ? fmt(t.relabelPerS / r.prefrl.relabelPerS, 3) : '-';
+}
+
 function table(r: BenchResult): string {
   const t = r.torch;
   const rows = [
-    ['train step, ms (median)', fmt(r.prefrl.stepMs, 1), fmt(t?.stepMs, 1), r.ratio === null ? '-' : fmt(r.ratio, 3)],
-    [
-      'relabel, transitions/s',
-      fmt(r.prefrl.relabelPerS),
-      fmt(t?.relabelPerS),
-      t?.relabelPerS && r.prefrl.relabelPerS ? fmt(t.relabelPerS / r.prefrl.relabelPerS, 3) : '-',
-    ],
+    ['train step, ms (median)', fmt(r.prefrl.stepMs, 1), ...t.map((x) => fmt(x.stepMs, 1)), ...t.map((x) => fmt(x.ratio, 3))],
+    ['relabel, transitions/s', fmt(r.prefrl.relabelPerS), ...t.map((x) => fmt(x.relabelPerS)), ...t.map((x) => relabelRatio(r, x))],
   ];
-  const head = ['', `prefrl (tfjs ${r.machine.backend}, 1 thread)`, t ? `PyTorch ${t.version} (${t.threads} threads)` : 'PyTorch (skipped)', 'prefrl / PyTorch time'];
+  const head = [
+    '',
+    `prefrl (tfjs ${r.machine.backend}, 1 thread)`,
+    ...(t.length ? t.map((x) => `PyTorch ${x.version} (${x.threads} thread${x.threads === 1 ? '' : 's'})`) : ['PyTorch (skipped)']),
+    ...(t.length ? t.map((x) => `prefrl / PyTorch time (${x.threads} thr)`) : []),
+  ];
+  if (!t.length) for (const row of rows) row.push('-');
   const lines = [formatTable(head, rows)];
   if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
   return lines.join('\n');
@@ -257,6 +275,9 @@ function table(r: BenchResult): string {
 function markdown(r: BenchResult): string {
   const s = r.setup;
   const t = r.torch;
+  const cols = t.map((x) => `PyTorch ${x.version}, ${x.threads} thread${x.threads === 1 ? '' : 's'}`);
+  // An empty cell is "| |", as in the files written before.
+  const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`.replace(/ {2}\|/g, ' |');
   const lines = [
     '# Reward model benchmark',
     '',
@@ -265,20 +286,27 @@ function markdown(r: BenchResult): string {
       `Bradley-Terry loss on summed outputs, one Adam optimizer per member. Median of ${s.repeats} step${s.repeats === 1 ? '' : 's'} after ${s.warmup} warm-up step${s.warmup === 1 ? '' : 's'}. ` +
       'Relabelling: the ensemble-mean predict over random transitions.',
     '',
-    '| | prefrl (tfjs, 1 thread) | PyTorch | prefrl / PyTorch (time) |',
-    '|---|---|---|---|',
-    `| train step, ms (median) | ${fmt(r.prefrl.stepMs, 1)} | ${fmt(t?.stepMs, 1)} | ${r.ratio === null ? '-' : fmt(r.ratio, 3)} |`,
-    `| train step, ms (all) | ${r.prefrl.stepMsAll.join(', ')} | ${t ? t.stepMsAll.join(', ') : '-'} | |`,
-    `| relabel, transitions/s | ${fmt(r.prefrl.relabelPerS)} (${fmt(r.prefrl.relabelTransitions)} transitions) | ${t ? `${fmt(t.relabelPerS)} (${fmt(t.relabelTransitions)} transitions)` : '-'} | ${t?.relabelPerS && r.prefrl.relabelPerS ? fmt(t.relabelPerS / r.prefrl.relabelPerS, 3) : '-'} |`,
+    // One PyTorch column (and one ratio column) per --torch-threads value; "PyTorch" and "-" when skipped.
+    row(['', 'prefrl (tfjs, 1 thread)', ...(t.length ? cols : ['PyTorch']), ...(t.length ? t.map((x) => `prefrl / PyTorch (time, ${x.threads} thr)`) : ['prefrl / PyTorch (time)'])]),
+    `|---|---|${(t.length ? [...t, ...t] : [0, 0]).map(() => '---|').join('')}`,
+    row(['train step, ms (median)', fmt(r.prefrl.stepMs, 1), ...(t.length ? [...t.map((x) => fmt(x.stepMs, 1)), ...t.map((x) => fmt(x.ratio, 3))] : ['-', '-'])]),
+    row(['train step, ms (all)', r.prefrl.stepMsAll.join(', '), ...(t.length ? [...t.map((x) => x.stepMsAll.join(', ')), ...t.map(() => '')] : ['-', ''])]),
+    row([
+      'relabel, transitions/s',
+      `${fmt(r.prefrl.relabelPerS)} (${fmt(r.prefrl.relabelTransitions)} transitions)`,
+      ...(t.length ? [...t.map((x) => `${fmt(x.relabelPerS)} (${fmt(x.relabelTransitions)} transitions)`), ...t.map((x) => relabelRatio(r, x))] : ['-', '-']),
+    ]),
     '',
     `Command: \`${r.command}\``,
     '',
+    `- code: ${codeVersionText(r.software)}`,
     `- nproc: ${r.machine.nproc} (${r.machine.cpu})`,
     `- node: ${r.machine.node}; tfjs backend: ${r.machine.backend}; micro-batch rows: ${s.microBatchRows}`,
     `- 1-minute load average before / after: ${r.machine.loadavg1Before} / ${r.machine.loadavg1After} (other processes share the machine; above ${r.machine.nproc} the timings are inflated)`,
-    t
-      ? `- PyTorch ${t.version}, ${t.threads} threads, BLAS_INFO=${t.blas ?? '?'}, BLAS loaded: ${t.blasLibs.length ? t.blasLibs.join(', ') : 'none seen'}`
-      : `- PyTorch: skipped (${r.torchSkipped})`,
+    ...(t.length
+      ? t.map((x) => `- PyTorch ${x.version}, ${x.threads} thread${x.threads === 1 ? '' : 's'}, BLAS_INFO=${x.blas ?? '?'}, BLAS loaded: ${x.blasLibs.length ? x.blasLibs.join(', ') : 'none seen'}`)
+      : [`- PyTorch: skipped (${r.torchSkipped})`]),
+    ...r.torchErrors.map((e) => `- PyTorch run failed: ${e}`),
     '',
   ];
   return lines.join('\n');
