@@ -63,14 +63,15 @@ export function trueProbFirst(store: LabelStore, pairId: string): number {
   return ra > rb ? 1 : ra < rb ? 0 : 0.5;
 }
 
+/** Label ids are unique across pages (a page makes its own; a second page of a name must not reuse the first's). */
+let answersMade = 0;
+
 /** One person at one page of the viewer. */
 export class Person {
   /** Pair ids this person was served (for an answer), in order. */
   readonly served: string[] = [];
   /** Pair id -> the choice acknowledged. */
   readonly answers = new Map<string, Choice>();
-  private n = 0;
-
   private constructor(
     readonly name: string,
     readonly client: TestClient,
@@ -97,7 +98,7 @@ export class Person {
 
   /** Answer a served pair; resolves on the server's ack; returns the label id. */
   async answer(p: PairMsg, choice: Choice): Promise<string> {
-    const labelId = `${this.name}-answer-${String(this.n++).padStart(4, '0')}`;
+    const labelId = `${this.name}-answer-${String(answersMade++).padStart(6, '0')}`;
     this.client.send({ type: 'answer', labelId, pairId: p.pairId, name: this.name, choice, responseMs: 1500, leftIs: p.leftIs });
     const ack = await this.client.next('ack', 60_000);
     if (ack.labelId !== labelId) throw new Error(`${this.name}: ack of ${ack.labelId}, not ${labelId}`);
