@@ -26,6 +26,12 @@ export async function waitFor<T>(what: string, ready: () => T | undefined | null
   }
 }
 
+/** For a waitFor on a run in this process: throws when the run has ended (exit code `exit`, its stderr `err`) before what is waited for came. */
+export function ended(exit: number | undefined, err: readonly string[]): undefined {
+  if (exit !== undefined) throw new Error(`the run ended (exit ${exit}) first: ${err.join('')}`);
+  return undefined;
+}
+
 /** The one run folder under `runs` (once it exists). */
 export function runFolder(runs: string): string | undefined {
   if (!existsSync(runs)) return undefined;

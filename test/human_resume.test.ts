@@ -11,7 +11,7 @@ import { initBackend } from '../core/backend.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 const TINY = [
   '--env', 'toy-reach', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
@@ -67,11 +67,11 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
     void running.then((code) => (exit = code));
     // Its first round asks 4 new pairs (12 - 6 answers left); people get them before the 2 the
     // stopped round left open (the newest round goes out first).
-    await waitFor("the resumed run's first round", () => s.pendingPairIds({ round: 2 }).length === 4 || (exit !== undefined && `exit ${exit}: ${c.err.join('')}`));
+    await waitFor("the resumed run's first round", () => ended(exit, c.err) ?? s.pendingPairIds({ round: 2 }).length === 4);
     const second = await waitFor('the new viewer', () => (viewerUrl(storeFile) !== first ? viewerUrl(storeFile) : undefined));
     const after = await answerRound(second, 'ada', s, 2, 4);
     // Then 2 more (12 - 10): the budget is spent with the answers of before the stop counted.
-    await waitFor("the resumed run's second round", () => s.pendingPairIds({ round: 3 }).length === 2 || (exit !== undefined && `exit ${exit}: ${c.err.join('')}`));
+    await waitFor("the resumed run's second round", () => ended(exit, c.err) ?? s.pendingPairIds({ round: 3 }).length === 2);
     after.push(...(await answerRound(second, 'ada', s, 3, 2)));
     expect(await running, c.err.join('')).toBe(0);
 

@@ -17,7 +17,7 @@ import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { type Choice, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { type Choice, ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 const TINY = [
   '--env', 'toy-reach', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
@@ -41,8 +41,8 @@ it('two people, one leaving with a pair, an undo, a timeout and an answer after 
   const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '12', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
   let exit: number | undefined;
   void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite'));
-  const url = await waitFor('the viewer to start', () => viewerUrl(storeFile) ?? (exit !== undefined && `exit ${exit}: ${c.err.join('')}`));
+  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
   expect(url).toMatch(/^http:/);
   // The test's own look at the store, on the run's clock (leases expire by it).
   const store = LabelStore.open(storeFile, { create: false, clock });

@@ -18,7 +18,7 @@ import { cutSegments } from '../reward/segments.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 /**
  * A small toy-reach run: rounds at 1024, 2048 and 3072 env steps (warm-up 1024, one every 1024 of
@@ -63,8 +63,8 @@ describe('a run taught by people in the viewer', () => {
     const running = main(['train', ...TINY, ...labels, '--teacher', 'human', '--human-port', '0', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
     let exit: number | undefined;
     void running.then((code) => (exit = code));
-    const storeFile = await waitFor('the run folder', () => runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite'));
-    const url = await waitFor('the viewer to start', () => viewerUrl(storeFile) ?? (exit !== undefined && `exit ${exit}`));
+    const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+    const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
     expect(url, c.err.join('')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const store = LabelStore.open(storeFile, { create: false });
     try {
