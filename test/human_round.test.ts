@@ -15,8 +15,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../core/backend.js';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
+import { HumanTeacher } from '../reward/teachers/human.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
+import { makePairs } from './viewer/helpers.js';
 import { type Choice, ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 const TINY = [
@@ -130,3 +132,36 @@ it('two people, one leaving with a pair, an undo, a timeout and an answer after 
     store.close();
   }
 }, 120_000);
+
+it('an answer given after its pair timed out is taken by training with the next batch, so it is locked against undo then, as the batch\'s own answers are', async () => {
+  const store = LabelStore.open(join(dir, 'late.sqlite'));
+  const clock = new ManualClock();
+  const teacher = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, timeoutS: 5, pollMs: 20, clock });
+  try {
+    const [p0, p1] = await makePairs('toy-reach', { episodes: 2, steps: 40, length: 10 });
+    const first = teacher.label([p0]);
+    const url = await waitFor('the viewer', () => teacher.url);
+    const ada = await Person.join(url, 'ada');
+    const held = await ada.take();
+    expect(held.pairId).toBe(p0.id);
+    clock.advance(6000); // nobody answers p0 within 5 s
+    expect(await first).toMatchObject([{ pairId: p0.id, teacher: 'human', kind: 'skip', timeout: true }]);
+    // Ada answers it now: kept, and an answer (the training loop reads every stored label).
+    const late = await ada.answer(held, trueChoice(store, held));
+    const second = teacher.label([p1]);
+    const p = await ada.take();
+    expect(p.pairId).toBe(p1.id);
+    const own = await ada.answer(p, trueChoice(store, p));
+    expect((await second).map((l) => l.id)).toEqual([own]);
+    // Both answers now go to training: neither can be undone.
+    for (const id of [own, late]) {
+      ada.client.send({ type: 'undo', labelId: id, name: 'ada' });
+      expect(await ada.client.next('error'), id).toMatchObject({ code: 'not_allowed', labelId: id, message: 'this answer was already passed to training and cannot be undone' });
+      expect(store.getLabel(id), id).toBeDefined();
+    }
+    await ada.leave();
+  } finally {
+    await teacher.close();
+    store.close();
+  }
+});

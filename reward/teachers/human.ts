@@ -29,7 +29,9 @@
  *
  * Labels handed back are locked against undo in the label store (a person can undo an answer
  * only until training has taken it), which the in-process server and a `prefrl serve` of the same
- * store in another process both respect.
+ * store in another process both respect. So are all other answers of people stored by then:
+ * training reads every stored label, not only the batch's (an answer given after its pair timed
+ * out in an earlier batch, to a pair an interrupted round left open, a second person's opinion).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../core/clock.js';
@@ -202,16 +204,16 @@ export class HumanTeacher implements Teacher {
    * same store: the store's own rule, isPerson), and how many such answers the whole store holds
    * (any pair, any person: the idle timer's measure).
    */
-  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number } {
+  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number; people: string[] } {
     const got = new Map<string, StoredLabel>();
     const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
-    let all = 0;
+    const people: string[] = [];
     for (const l of store.labels()) {
       if (isTimeoutSkip(l) || !isPerson(l.teacher, kinds.get(l.teacher))) continue;
-      all++;
+      people.push(l.id);
       if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
     }
-    return { got, all };
+    return { got, all: people.length, people };
   }
 
   async label(pairs: readonly Pair[]): Promise<Label[]> {
@@ -240,7 +242,8 @@ export class HumanTeacher implements Teacher {
     // nobody is there. Reading every label costs time in proportion to the store (0.4 s at 10,000
     // labels), which a run waiting for answers would otherwise spend every second.
     let stamp = store.handOutState().stamp;
-    let { got, all: lastCount } = this.answered(store, ids);
+    // `people`: every answer of a person in the store at the last read (locked with the batch's labels below).
+    let { got, all: lastCount, people } = this.answered(store, ids);
     let lastAnswer = this.clock.now();
     let lastStatus = this.clock.now();
     try {
@@ -254,9 +257,10 @@ export class HumanTeacher implements Teacher {
         });
         wake = null;
         const current = store.handOutState().stamp;
-        const seen = current === stamp ? { got, all: lastCount } : this.answered(store, ids);
+        const seen = current === stamp ? { got, all: lastCount, people } : this.answered(store, ids);
         stamp = current;
         got = seen.got;
+        people = seen.people;
         const now = this.clock.now();
         // Any new answer in the store (or an undone one) shows the people are there: the idle timer starts again.
         if (seen.all !== lastCount) {
@@ -286,7 +290,7 @@ export class HumanTeacher implements Teacher {
           this.logger.warn(
             `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,
           );
-          got = this.answered(store, ids).got;
+          ({ got, people } = this.answered(store, ids));
           for (const p of missing) {
             const l = got.has(p.id) ? undefined : before(p);
             if (l) got.set(p.id, l);
@@ -308,8 +312,11 @@ export class HumanTeacher implements Teacher {
       const { createdAt: _createdAt, ...label } = l;
       return label;
     });
-    // Locked in the store, which the in-process server and a prefrl serve in another process both read.
-    store.lockLabels(out.map((l) => l.id));
+    // Locked in the store, which the in-process server and a prefrl serve in another process both
+    // read: the batch's labels, and every other answer of a person stored by now (the last read is
+    // current: a commit since would have been read), which training takes too (it reads every
+    // stored label; the training loop does so in this same tick, before a page's message can be handled).
+    store.lockLabels([...out.map((l) => l.id), ...people]);
     this.logger.info(`human teacher: ${out.filter((l) => l.teacher !== this.id).length} of ${pairs.length} pairs answered`);
     return out;
   }
