@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../core/backend.js';
+import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { writeToyDataset } from './determinism/toy_dataset.js';
@@ -76,6 +77,48 @@ it('a person answers the 12 pairs in the viewer: labels, reward and relabel comp
     const relabel = json(join(runDir, 'artifacts', 'relabel.json'));
     expect(relabel).toMatchObject({ kind: 'reward', transitions: 400 });
     expect(Number.isFinite(relabel.transitionCorrelation)).toBe(true);
+  } finally {
+    store.close();
+  }
+}, 120_000);
+
+it('--human-on-timeout fail: the label stage stops with one line (no stack) naming the unanswered pairs and how to resume; --resume asks only those', async () => {
+  const runs = join(dir, 'fail-runs');
+  const clock = new ManualClock();
+  const c = captureCli(clock);
+  const args = ['--human-port', '0', '--labels', '4', '--label-batch', '4', '--segment-length', '10', '--stage', 'pairs,label', '--quiet'];
+  const running = main(['offline', '--dataset', data, '--teacher', 'human', '--human-timeout', '5', '--human-on-timeout', 'fail', ...args, '--runs-dir', runs], c.ctx);
+  let exit: number | undefined;
+  void running.then((code) => (exit = code));
+  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const runDir = runFolder(runs)!;
+  const store = LabelStore.open(storeFile, { create: false, clock });
+  try {
+    const ada = await Person.join(url, 'ada');
+    const p = await ada.take();
+    await ada.answer(p, trueChoice(store, p));
+    await ada.leave();
+    clock.advance(6000); // the other 3 pairs: no answer within 5 s
+    expect(await running).toBe(1);
+    const open = store.pendingPairIds();
+    expect(open).toHaveLength(3);
+    const err = c.err.join('');
+    expect(err).not.toMatch(/^\s+at /m);
+    expect(err).toContain(
+      `prefrl offline: human teacher: no answer for 3 of 4 pairs within 5 s (${open.join(', ')}); the 1 answer given is stored in ${storeFile}; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir}\n`,
+    );
+    // Resumed: the label stage asks the 3 open pairs, not the answered one.
+    const r = captureCli();
+    const again = main(['offline', '--resume', runDir, '--human-port', '0', '--stage', 'label', '--quiet'], r.ctx);
+    let exit2: number | undefined;
+    void again.then((code) => (exit2 = code));
+    const url2 = await waitFor('the new viewer', () => ended(exit2, r.err) ?? (viewerUrl(storeFile) !== url ? viewerUrl(storeFile) : undefined));
+    const bob = await Person.join(url2, 'bob');
+    expect(await bob.answerAll((q) => trueChoice(store, q))).toBe(3);
+    expect(await again, r.err.join('')).toBe(0);
+    expect(bob.served.sort()).toEqual([...open].sort());
+    expect(store.counts()).toMatchObject({ pairs: 4, labels: 4, pending: 0, timeouts: 0 });
   } finally {
     store.close();
   }

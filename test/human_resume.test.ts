@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../core/backend.js';
+import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
@@ -92,5 +93,54 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     store?.close();
+  }
+}, 120_000);
+
+it('--human-on-timeout fail: the run stops with an error naming the unanswered pairs and the store; --resume (no checkpoint yet: it starts over) asks only the pairs not answered', async () => {
+  const runs = join(dir, 'fail-runs');
+  const clock = new ManualClock();
+  const c = captureCli(clock);
+  const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
+  let exit: number | undefined;
+  void running.then((code) => (exit = code));
+  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const runDir = runFolder(runs)!;
+  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const store = LabelStore.open(storeFile, { create: false, clock });
+  try {
+    // Round 0: ada answers 2 of the 4 pairs; then 6 s pass with no answer.
+    const before = await answerRound(url, 'ada', store, 0, 2);
+    clock.advance(6000);
+    expect(await running).toBe(1);
+    const err = c.err.join('');
+    // One line, no stack, saying how to go on.
+    const unanswered = store.pendingPairIds({ round: 0 });
+    expect(err.slice(err.indexOf('prefrl train: '))).toBe(
+      `prefrl train: human teacher: no answer for 2 of 4 pairs within 5 s (${unanswered.join(', ')}); the 2 answers given are stored in ${storeFile}; resume with: prefrl train --resume ${runDir}\n`,
+    );
+    expect(store.counts()).toMatchObject({ pairs: 4, labels: 2, timeouts: 0, pending: 2 });
+    const round0 = unanswered;
+
+    // Resumed (another clock, as another process would have): round 0 is drawn again, and only its 2 open pairs are asked.
+    const r = captureCli(new ManualClock());
+    const again = main(['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json'], r.ctx);
+    let exit2: number | undefined;
+    void again.then((code) => (exit2 = code));
+    const url2 = await waitFor('the new viewer', () => ended(exit2, r.err) ?? (viewerUrl(storeFile) !== url ? viewerUrl(storeFile) : undefined));
+    const rest = await answerRound(url2, 'ada', store, 0, 2);
+    expect(rest.sort()).toEqual([...round0].sort());
+    await waitFor('round 1', () => ended(exit2, r.err) ?? store.pendingPairIds({ round: 1 }).length === 4);
+    const round1 = await answerRound(url2, 'ada', store, 1, 4);
+    expect(await again, r.err.join('')).toBe(0);
+    expect(r.err.join('')).toMatch(/no checkpoint in .* yet: starting over, keeping 2 stored labels/);
+    expect([...before, ...rest, ...round1].filter((id, i, all) => all.indexOf(id) !== i)).toEqual([]);
+    expect(store.counts()).toMatchObject({ pairs: 8, labels: 8, timeouts: 0, pending: 0 });
+    expect(roundCounts(runDir)).toEqual([
+      [4, 0],
+      [8, 0],
+    ]);
+    expect(lastJson<{ labelsUsed: number }>(r.out).labelsUsed).toBe(8);
+  } finally {
+    store.close();
   }
 }, 120_000);

@@ -24,8 +24,8 @@
  *                   pair, after the pairs never asked, and a resumed run asks it again; this
  *                   teacher's later batches return a person's answer when one came, else its
  *                   first timeout skip of that pair;
- *   fail            throw an Error naming the store and the unanswered pairs; answers given so
- *                   far stay stored (a `prefrl train` run can be resumed with --resume).
+ *   fail            throw a ServiceError naming the store and the unanswered pairs; answers given
+ *                   so far stay stored (`prefrl train` and `prefrl offline` say how to resume).
  *
  * Labels handed back are locked against undo in the label store (a person can undo an answer
  * only until training has taken it), which the in-process server and a `prefrl serve` of the same
@@ -35,7 +35,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { UsageError } from '../../core/errors.js';
+import { ServiceError, UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import { HUMAN_TEACHER_ID, isPerson, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
@@ -271,11 +271,13 @@ export class HumanTeacher implements Teacher {
         if (timeoutS > 0 && now - lastAnswer >= timeoutS * 1000) {
           const missing = pairs.filter((p) => !got.has(p.id));
           if (policy === 'fail') {
-            throw new Error(
+            // The people (the service this teacher needs) did not answer: a ServiceError, one line
+            // without a stack, to which the command adds how to resume.
+            throw new ServiceError(
               `human teacher: no answer for ${missing.length} of ${pairs.length} pairs within ${timeoutS} s (${missing
                 .slice(0, 3)
                 .map((p) => p.id)
-                .join(', ')}${missing.length > 3 ? ', ...' : ''}); the ${got.size} answers given are stored in ${store.path}`,
+                .join(', ')}${missing.length > 3 ? ', ...' : ''}); ${got.size === 1 ? 'the 1 answer given is' : `the ${got.size} answers given are`} stored in ${store.path}`,
             );
           }
           const reason = `no answer within ${timeoutS} s ${TIMEOUT_SKIP_TAG}`;
