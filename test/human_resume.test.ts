@@ -3,7 +3,7 @@
  * resumed (`--resume`) on the same run folder: the answers given before the stop are kept and
  * count against --labels, and none of their pairs is asked again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -54,9 +54,18 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
     const s = store;
     // Round 0: all 4 answered. Round 1: 2 of its 4 answered, then the run is stopped.
     const before = [...(await answerRound(first, 'ada', s, 0, 4)), ...(await answerRound(first, 'ada', s, 1, 2))];
+    // A person still at the page when the run is stopped is told the session ended (close code
+    // 1001, which the page shows as "session ended"), not left with a lost connection (1006).
+    const watcher = await Person.join(first, 'zed');
+    let reason = '';
+    watcher.client.ws.once('close', (_code, r) => (reason = String(r)));
     child.kill('SIGINT');
     expect(await exited, stderr()).toBe(130);
     expect(stderr()).toContain(`stopped; resume with: prefrl train --resume ${runDir}`);
+    expect(await watcher.client.closed()).toBe(1001);
+    expect(reason).toBe('server shutting down');
+    // Nor is the server advertised next to the store any more.
+    expect(existsSync(`${storeFile}.viewer.json`)).toBe(false);
     const kept = s.labels().map((l) => [l.id, l.pairId, l.teacher]);
     expect(kept.map(([, pairId]) => pairId).sort()).toEqual([...before].sort());
     expect(s.counts()).toMatchObject({ pairs: 8, labels: 6, pending: 2 });

@@ -82,7 +82,22 @@ interface ServerHandle {
   onLabel(fn: () => void): () => void;
   raiseWanted(n: number, ids: readonly string[]): void;
   wake(): void;
+  /** Tell the pages now, synchronously, that the session has ended (an in-process server only). */
+  endSessionsNow(): void;
   close(): Promise<void>;
+}
+
+/** The human teachers of this process running a labelling server of their own (for endHumanSessionsNow). */
+const serving = new Set<HumanTeacher>();
+
+/**
+ * Tell the pages of every labelling server the human teachers of this process started that the
+ * session has ended, at once and synchronously: for `train` and `offline` stopped by Ctrl-C, which
+ * exit without awaiting close() (the pages would otherwise see a lost connection, not the end of
+ * the session). A `prefrl serve` in another process is left alone.
+ */
+export function endHumanSessionsNow(): void {
+  for (const t of serving) t.endSessionsNow();
 }
 
 function pidAlive(pid: number): boolean {
@@ -154,6 +169,7 @@ export class HumanTeacher implements Teacher {
         store.raiseWanted(n, ids);
       },
       wake: () => undefined,
+      endSessionsNow: () => undefined,
       close: async () => undefined,
     };
   }
@@ -193,8 +209,10 @@ export class HumanTeacher implements Teacher {
       onLabel: (fn) => s.onLabel(fn),
       raiseWanted: (n, ids) => s.raiseWanted(n, ids),
       wake: () => s.wake(),
+      endSessionsNow: () => s.endSessionsNow(),
       close: () => s.close(),
     };
+    serving.add(this);
     return this.server;
   }
 
@@ -323,10 +341,16 @@ export class HumanTeacher implements Teacher {
     return out;
   }
 
+  /** Tell the pages of this teacher's in-process server, synchronously, that the session has ended (see endHumanSessionsNow). */
+  endSessionsNow(): void {
+    this.server?.endSessionsNow();
+  }
+
   /** Stop the in-process server (if this teacher started one). */
   async close(): Promise<void> {
     const s = this.server;
     this.server = null;
+    serving.delete(this);
     await s?.close();
   }
 }

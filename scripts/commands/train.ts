@@ -27,6 +27,7 @@ import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
+import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
@@ -437,7 +438,15 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume', 'train');
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
-    stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });
+    stopHint = onInterrupt(
+      ctx,
+      () => {
+        // People's pages are told the session ended (the process exits without closing its server).
+        endHumanSessionsNow();
+        return resumeHint('train', runPath);
+      },
+      { json: f.json },
+    );
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
