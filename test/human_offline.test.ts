@@ -12,7 +12,7 @@ import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { writeToyDataset } from './determinism/toy_dataset.js';
-import { captureCli, lastJson } from './helpers/cli.js';
+import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
 import { type Choice, ended, Person, runFolder, trueChoice, trueProbFirst, trueReturns, viewerUrl, waitFor } from './human_helpers.js';
 
 let dir = '';
@@ -121,5 +121,26 @@ it('--human-on-timeout fail: the label stage stops with one line (no stack) nami
     expect(store.counts()).toMatchObject({ pairs: 4, labels: 4, pending: 0, timeouts: 0 });
   } finally {
     store.close();
+  }
+}, 120_000);
+
+it('Ctrl-C while a person labels: the page is told the session ended (close 1001), and the stop says how to resume', async () => {
+  const runs = join(dir, 'sigint-runs');
+  const { child, stderr, exited } = spawnCli(['offline', '--dataset', data, '--teacher', 'human', '--human-port', '0', '--labels', '4', '--label-batch', '4', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet']);
+  try {
+    const gone = () => {
+      if (child.exitCode !== null) throw new Error(`prefrl offline exited ${child.exitCode}: ${stderr()}`);
+      return undefined;
+    };
+    const storeFile = await waitFor('the run folder', () => gone() ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+    const url = await waitFor('the viewer to start', () => gone() ?? viewerUrl(storeFile));
+    const ada = await Person.join(url, 'ada');
+    await ada.take(); // she is looking at a pair
+    child.kill('SIGINT');
+    expect(await exited, stderr()).toBe(130);
+    expect(stderr()).toContain(`stopped; resume with: prefrl offline --resume ${runFolder(runs)}`);
+    expect(await ada.client.closed()).toBe(1001);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
 }, 120_000);
