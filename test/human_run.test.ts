@@ -74,6 +74,8 @@ describe('a run taught by people in the viewer', () => {
       const [na, nb] = await Promise.all([ada.answerAll(judge), bob.answerAll(judge), running]);
       expect(exit, c.err.join('')).toBe(0);
       const s = lastJson<Summary>(c.out);
+      // The run's end closed both pages with "session ended" (1001), not a lost connection.
+      expect([ada.client.closeCode, bob.client.closeCode]).toEqual([1001, 1001]);
 
       // Every pair asked was answered once, by one of the two, as the true reward says.
       expect(na + nb).toBe(24);
