@@ -486,6 +486,31 @@ export class ViewerServer {
     this.pollIdle();
   }
 
+  /**
+   * Tell every page at once that the session has ended (close code 1001, what close() sends too),
+   * synchronously: for a command about to exit on Ctrl-C, which has no time to await close(). The
+   * close frames are handed to the operating system before this returns (a WebSocket write goes
+   * out at once when nothing is queued before it), so the pages show "session ended" rather than
+   * a lost connection; the advertised info file goes too. close() may still be called after.
+   */
+  endSessionsNow(): void {
+    if (this.closed) return;
+    for (const s of this.sessions) {
+      if (s.helloTimer) clearTimeout(s.helloTimer);
+      s.helloTimer = null;
+      try {
+        s.ws.close(SHUTDOWN_CODE, SHUTDOWN_REASON);
+      } catch {
+        // a socket already failing: the page sees the connection drop instead
+      }
+    }
+    try {
+      rmSync(this.infoFile, { force: true });
+    } catch {
+      // best effort: a stale info file names a dead pid and is ignored
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -24,16 +24,18 @@
  *                   pair, after the pairs never asked, and a resumed run asks it again; this
  *                   teacher's later batches return a person's answer when one came, else its
  *                   first timeout skip of that pair;
- *   fail            throw an Error naming the store and the unanswered pairs; answers given so
- *                   far stay stored (a `prefrl train` run can be resumed with --resume).
+ *   fail            throw a ServiceError naming the store and the unanswered pairs; answers given
+ *                   so far stay stored (`prefrl train` and `prefrl offline` say how to resume).
  *
  * Labels handed back are locked against undo in the label store (a person can undo an answer
  * only until training has taken it), which the in-process server and a `prefrl serve` of the same
- * store in another process both respect.
+ * store in another process both respect. So are all other answers of people stored by then:
+ * training reads every stored label, not only the batch's (an answer given after its pair timed
+ * out in an earlier batch, to a pair an interrupted round left open, a second person's opinion).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { UsageError } from '../../core/errors.js';
+import { ServiceError, UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import { HUMAN_TEACHER_ID, isPerson, isTimeoutSkip, type LabelStore, type StoredLabel, TIMEOUT_SKIP_TAG } from '../store.js';
@@ -80,7 +82,22 @@ interface ServerHandle {
   onLabel(fn: () => void): () => void;
   raiseWanted(n: number, ids: readonly string[]): void;
   wake(): void;
+  /** Tell the pages now, synchronously, that the session has ended (an in-process server only). */
+  endSessionsNow(): void;
   close(): Promise<void>;
+}
+
+/** The human teachers of this process running a labelling server of their own (for endHumanSessionsNow). */
+const serving = new Set<HumanTeacher>();
+
+/**
+ * Tell the pages of every labelling server the human teachers of this process started that the
+ * session has ended, at once and synchronously: for `train` and `offline` stopped by Ctrl-C, which
+ * exit without awaiting close() (the pages would otherwise see a lost connection, not the end of
+ * the session). A `prefrl serve` in another process is left alone.
+ */
+export function endHumanSessionsNow(): void {
+  for (const t of serving) t.endSessionsNow();
 }
 
 function pidAlive(pid: number): boolean {
@@ -152,6 +169,7 @@ export class HumanTeacher implements Teacher {
         store.raiseWanted(n, ids);
       },
       wake: () => undefined,
+      endSessionsNow: () => undefined,
       close: async () => undefined,
     };
   }
@@ -191,8 +209,10 @@ export class HumanTeacher implements Teacher {
       onLabel: (fn) => s.onLabel(fn),
       raiseWanted: (n, ids) => s.raiseWanted(n, ids),
       wake: () => s.wake(),
+      endSessionsNow: () => s.endSessionsNow(),
       close: () => s.close(),
     };
+    serving.add(this);
     return this.server;
   }
 
@@ -202,16 +222,16 @@ export class HumanTeacher implements Teacher {
    * same store: the store's own rule, isPerson), and how many such answers the whole store holds
    * (any pair, any person: the idle timer's measure).
    */
-  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number } {
+  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number; people: string[] } {
     const got = new Map<string, StoredLabel>();
     const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
-    let all = 0;
+    const people: string[] = [];
     for (const l of store.labels()) {
       if (isTimeoutSkip(l) || !isPerson(l.teacher, kinds.get(l.teacher))) continue;
-      all++;
+      people.push(l.id);
       if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
     }
-    return { got, all };
+    return { got, all: people.length, people };
   }
 
   async label(pairs: readonly Pair[]): Promise<Label[]> {
@@ -240,7 +260,8 @@ export class HumanTeacher implements Teacher {
     // nobody is there. Reading every label costs time in proportion to the store (0.4 s at 10,000
     // labels), which a run waiting for answers would otherwise spend every second.
     let stamp = store.handOutState().stamp;
-    let { got, all: lastCount } = this.answered(store, ids);
+    // `people`: every answer of a person in the store at the last read (locked with the batch's labels below).
+    let { got, all: lastCount, people } = this.answered(store, ids);
     let lastAnswer = this.clock.now();
     let lastStatus = this.clock.now();
     try {
@@ -254,9 +275,10 @@ export class HumanTeacher implements Teacher {
         });
         wake = null;
         const current = store.handOutState().stamp;
-        const seen = current === stamp ? { got, all: lastCount } : this.answered(store, ids);
+        const seen = current === stamp ? { got, all: lastCount, people } : this.answered(store, ids);
         stamp = current;
         got = seen.got;
+        people = seen.people;
         const now = this.clock.now();
         // Any new answer in the store (or an undone one) shows the people are there: the idle timer starts again.
         if (seen.all !== lastCount) {
@@ -267,11 +289,13 @@ export class HumanTeacher implements Teacher {
         if (timeoutS > 0 && now - lastAnswer >= timeoutS * 1000) {
           const missing = pairs.filter((p) => !got.has(p.id));
           if (policy === 'fail') {
-            throw new Error(
+            // The people (the service this teacher needs) did not answer: a ServiceError, one line
+            // without a stack, to which the command adds how to resume.
+            throw new ServiceError(
               `human teacher: no answer for ${missing.length} of ${pairs.length} pairs within ${timeoutS} s (${missing
                 .slice(0, 3)
                 .map((p) => p.id)
-                .join(', ')}${missing.length > 3 ? ', ...' : ''}); the ${got.size} answers given are stored in ${store.path}`,
+                .join(', ')}${missing.length > 3 ? ', ...' : ''}); ${got.size === 1 ? 'the 1 answer given is' : `the ${got.size} answers given are`} stored in ${store.path}`,
             );
           }
           const reason = `no answer within ${timeoutS} s ${TIMEOUT_SKIP_TAG}`;
@@ -286,7 +310,7 @@ export class HumanTeacher implements Teacher {
           this.logger.warn(
             `human teacher: ${missing.length} of ${pairs.length} pairs got no answer within ${timeoutS} s; they are skipped for now and stay open in the viewer`,
           );
-          got = this.answered(store, ids).got;
+          ({ got, people } = this.answered(store, ids));
           for (const p of missing) {
             const l = got.has(p.id) ? undefined : before(p);
             if (l) got.set(p.id, l);
@@ -308,16 +332,25 @@ export class HumanTeacher implements Teacher {
       const { createdAt: _createdAt, ...label } = l;
       return label;
     });
-    // Locked in the store, which the in-process server and a prefrl serve in another process both read.
-    store.lockLabels(out.map((l) => l.id));
+    // Locked in the store, which the in-process server and a prefrl serve in another process both
+    // read: the batch's labels, and every other answer of a person stored by now (the last read is
+    // current: a commit since would have been read), which training takes too (it reads every
+    // stored label; the training loop does so in this same tick, before a page's message can be handled).
+    store.lockLabels([...out.map((l) => l.id), ...people]);
     this.logger.info(`human teacher: ${out.filter((l) => l.teacher !== this.id).length} of ${pairs.length} pairs answered`);
     return out;
+  }
+
+  /** Tell the pages of this teacher's in-process server, synchronously, that the session has ended (see endHumanSessionsNow). */
+  endSessionsNow(): void {
+    this.server?.endSessionsNow();
   }
 
   /** Stop the in-process server (if this teacher started one). */
   async close(): Promise<void> {
     const s = this.server;
     this.server = null;
+    serving.delete(this);
     await s?.close();
   }
 }

@@ -19,6 +19,7 @@ import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
 import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
+import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
@@ -309,7 +310,15 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
   let unlock: (() => void) | undefined;
-  const stopHint = onInterrupt(ctx, () => (runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } }), { json: f.json });
+  const stopHint = onInterrupt(
+    ctx,
+    () => {
+      // People's pages are told the session ended (the process exits without closing its server).
+      endHumanSessionsNow();
+      return runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
+    },
+    { json: f.json },
+  );
   // The run folder is locked before anything in it is read or changed (a resumed one at once, a
   // new one as soon as it is made): a second process in it would mix its stages, labels and metrics.
   const onRun = (p: string): void => {

@@ -9,7 +9,7 @@ import { expertValueFunction } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
-import { InputError, parseJson, UsageError } from '../../core/errors.js';
+import { InputError, parseJson, ServiceError, UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -27,6 +27,7 @@ import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
+import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
@@ -437,7 +438,15 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume', 'train');
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
-    stopHint = onInterrupt(ctx, () => resumeHint('train', runPath), { json: f.json });
+    stopHint = onInterrupt(
+      ctx,
+      () => {
+        // People's pages are told the session ended (the process exits without closing its server).
+        endHumanSessionsNow();
+        return resumeHint('train', runPath);
+      },
+      { json: f.json },
+    );
     store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
@@ -483,42 +492,50 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
     );
     handedOver = true;
-    const summary = await runPreferenceLoop({
-      env: envConfig,
-      ppo,
-      reward: source.kind,
-      rewardModel: model,
-      rewardWeights,
-      teacher,
-      preferenceModel: f.preferenceModel,
-      budget: f.labels,
-      labelsPerRound: f.labelsPerRound,
-      segmentLength: f.segmentLength,
-      query: f.query,
-      oversample: f.oversample,
-      feedbackEvery,
-      warmupSteps: f.warmupSteps,
-      poolEpisodes: f.poolEpisodes,
-      poolTop: f.poolTop,
-      terminalSegments: f.terminalSegments,
-      segmentWindows: f.segmentWindows,
-      pairScope: f.pairScope,
-      standardizeReward: f.rewardStandardize,
-      queryRollouts: f.queryRollouts,
-      rewardNet: { input: f.rewardInput, hidden: rewardHidden, members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
-      rewardInit: { outputScale: f.rewardOutputInit },
-      selectInputsAfter: selectAt,
-      selectInputs: { workers: f.rewardSelectWorkers },
-      rewardTrain: rewardTrainOptions(f),
-      evalEpisodes: f.evalEpisodes,
-      evalEvery: f.evalEvery,
-      run,
-      store,
-      logger: ctx.logger,
-      clock: ctx.clock,
-      progress,
-      resume,
-    });
+    let summary: LoopSummary;
+    try {
+      summary = await runPreferenceLoop({
+        env: envConfig,
+        ppo,
+        reward: source.kind,
+        rewardModel: model,
+        rewardWeights,
+        teacher,
+        preferenceModel: f.preferenceModel,
+        budget: f.labels,
+        labelsPerRound: f.labelsPerRound,
+        segmentLength: f.segmentLength,
+        query: f.query,
+        oversample: f.oversample,
+        feedbackEvery,
+        warmupSteps: f.warmupSteps,
+        poolEpisodes: f.poolEpisodes,
+        poolTop: f.poolTop,
+        terminalSegments: f.terminalSegments,
+        segmentWindows: f.segmentWindows,
+        pairScope: f.pairScope,
+        standardizeReward: f.rewardStandardize,
+        queryRollouts: f.queryRollouts,
+        rewardNet: { input: f.rewardInput, hidden: rewardHidden, members: f.rewardMembers, ignoreObs, additive: f.rewardAdditive },
+        rewardInit: { outputScale: f.rewardOutputInit },
+        selectInputsAfter: selectAt,
+        selectInputs: { workers: f.rewardSelectWorkers },
+        rewardTrain: rewardTrainOptions(f),
+        evalEpisodes: f.evalEpisodes,
+        evalEvery: f.evalEvery,
+        run,
+        store,
+        logger: ctx.logger,
+        clock: ctx.clock,
+        progress,
+        resume,
+      });
+    } catch (e) {
+      // The people of --teacher human did not answer (--human-on-timeout fail): their answers are
+      // stored in the run's label store, so say how to go on in this run.
+      if (e instanceof ServiceError) e.message += `; resume with: prefrl train --resume ${shellPath(run.path)}`;
+      throw e;
+    }
     progress.finish();
     // HERON: which reward term decided each of its labels (from the record each keeps in raw).
     const decidedBy = teacher && f.teacher.startsWith('heron:') ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
