@@ -122,12 +122,18 @@ try {
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
   const viewerEnv = await loadViewerEnv({ id: 'toy-reach' });
   const env = await makeEnv('toy-reach');
-  const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(seed)), { episodes: 8, seed, maxSteps: 60 }), { length: 10 });
+  // Each of the 200 names answers at most one page in 200, each time a pair it has not answered:
+  // enough pairs that no name runs out (toy-reach's episodes give 5 segments of 10 steps, i.e. 2.5
+  // pairs), else its next page would wait for a pair that never comes.
+  const pairsNeeded = Math.ceil(cycles / 200) + 4;
+  const episodes = Math.max(8, Math.ceil(pairsNeeded / 2.5));
+  const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(seed)), { episodes, seed, maxSteps: 60 }), { length: 10 });
   env.dispose();
   const pairs: Pair[] = [];
   for (let i = 0; i + 1 < segs.length; i += 2) pairs.push(makePair(segs[i], segs[i + 1]));
   const path = join(dir, 'soak.sqlite');
   const store = LabelStore.open(path);
+  if (pairs.length < pairsNeeded) throw new Error(`${pairs.length} pairs from ${episodes} episodes, fewer than the ${pairsNeeded} the soak needs`);
   store.putPairs(pairs);
   const s = await ViewerServer.start({ store, env: viewerEnv, port: 0, staticDir: site, pollMs: 20, overlap: 1_000_000, heartbeatMs: 1000, logger: new Logger() });
   const url = s.url.replace(/^http/, 'ws').replace(/\/?$/, '/ws');
@@ -235,7 +241,7 @@ try {
     lines.push(line);
     process.stdout.write(`${line}\n`);
   };
-  say(`viewer soak: ${cycles} pages (8 at a time), kinds drawn with seed ${seed}, checkpoint every ${every}; node ${process.version}`);
+  say(`viewer soak: ${cycles} pages (8 at a time) of 200 names on ${pairs.length} pairs, kinds drawn with seed ${seed}, checkpoint every ${every}; node ${process.version}`);
   say('pages   heapUsed MiB  external MiB  arrayBuffers MiB  labels  sessions sockets leases');
   const heaps: number[] = [];
   for (let done = 0; done < cycles; ) {

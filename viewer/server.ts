@@ -999,7 +999,7 @@ export class ViewerServer {
       result = this.store.addLabels([label]);
     } catch (e) {
       if (/already stored with different content/.test((e as Error).message)) {
-        return this.error(s, 'conflict', `label ${msg.labelId} is already stored with different content`, { ...re, labelId: msg.labelId });
+        return this.error(s, 'conflict', 'This answer was already stored with another choice or comment: the stored one is kept.', { ...re, labelId: msg.labelId });
       }
       throw e;
     }

@@ -191,7 +191,8 @@ describe('labelling protocol', () => {
     // Same id, different content: a conflict, nothing written.
     c.send({ ...answer, choice: 'right' });
     const err = await c.next('error');
-    expect(err).toMatchObject({ code: 'conflict', labelId: 'h-aaaaaaaaaaaaaaaa' });
+    // In words a person can read (the page shows it), not the label's id.
+    expect(err).toMatchObject({ code: 'conflict', labelId: 'h-aaaaaaaaaaaaaaaa', message: 'This answer was already stored with another choice or comment: the stored one is kept.' });
     // Can't tell is a skip with a reason (on the next pair: one answer per person and pair); answers to unknown pairs are refused.
     c.send({ type: 'next' });
     const p2 = await c.next('pair');
