@@ -28,7 +28,8 @@
  *   optionally on its own bootstrap resample of the training pairs (rng.fork('bootstrap').fork(k)).
  * - After every epoch each member is scored on the held-out pairs (NLL with the flip rate,
  *   without smoothing); a member whose held-out NLL has not improved for `patience` epochs
- *   stops, and every member ends with its best weights. Without held-out pairs all epochs run.
+ *   stops, and every member ends with its best weights. Without held-out pairs (fewer than
+ *   MIN_VALIDATION_PAIRS would be held out) all epochs run on every pair.
  * - Deterministic for a seed on a given backend: same seed, same data -> same weights.
  *
  * Speed: a step's pairs are pushed through each member in micro-batches of about
@@ -60,7 +61,7 @@ export interface TrainOptions {
   readonly labelSmoothing?: number;
   /** Known label flip rate rho in [0, 0.5) for the noise-robust loss (default 0). */
   readonly flipRate?: number;
-  /** Fraction of preference labels held out for early stopping (default 0.1; none when fewer than 10 labels). */
+  /** Fraction of preference labels held out for early stopping (default 0.1; none when that would be fewer than MIN_VALIDATION_PAIRS = 5 pairs). */
   readonly valFraction?: number;
   /** Epochs without held-out improvement before a member stops (default 5). */
   readonly patience?: number;
@@ -172,8 +173,13 @@ export const TRAIN_DEFAULTS = {
   inputDropout: 0,
 } as const;
 
-/** Fewer preference labels than this: no validation split. */
-export const MIN_LABELS_FOR_VALIDATION = 10;
+/**
+ * Fewer held-out pairs than this (valFraction of the preference labels, rounded): no validation
+ * split, every epoch runs and the last weights are kept. On one to four pairs the held-out NLL is
+ * mostly noise, and keeping the best epoch by it could keep the untrained network (a 12-label run
+ * held out one pair, a tie, and kept epoch 0). At the default valFraction 0.1 that is under 45 labels.
+ */
+export const MIN_VALIDATION_PAIRS = 5;
 
 // ---------------------------------------------------------------------------------------
 // The loss
@@ -730,7 +736,8 @@ async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: Resolve
   if (n === 0) throw new RangeError('train: no preference labels (every label is a skip, or there are none)');
 
   // Validation split.
-  const nVal = n >= MIN_LABELS_FOR_VALIDATION && o.valFraction > 0 ? Math.max(1, Math.round(o.valFraction * n)) : 0;
+  const wantVal = Math.round(o.valFraction * n);
+  const nVal = wantVal >= MIN_VALIDATION_PAIRS ? wantVal : 0;
   const perm = o.rng.fork('split').permutation(n);
   const valIdx = Array.from(perm.subarray(0, nVal)).sort((a, b) => a - b);
   const trainIdx = Array.from(perm.subarray(nVal)).sort((a, b) => a - b);

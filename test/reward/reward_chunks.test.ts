@@ -154,7 +154,8 @@ describe('training on pairs read a chunk at a time', () => {
       return ids.map((id) => byId.get(id) as Pair);
     };
     const mk = () => RewardNet.create({ obsDim: pairs[0].a.obsDim, actDim: pairs[0].a.actDim, members: 2, hidden: [8] }, new Rng(1));
-    const opts = () => ({ rng: new Rng(9), epochs: 3, batchSize: 8 });
+    // valFraction 0.2: enough held-out pairs (>= 5) for the split, which this test follows through the chunks.
+    const opts = () => ({ rng: new Rng(9), epochs: 3, batchSize: 8, valFraction: 0.2 });
     const ref = mk();
     const chunked = mk();
     try {
@@ -165,8 +166,8 @@ describe('training on pairs read a chunk at a time', () => {
       const b = await trainRewardModelFrom(chunked, src, opts());
       expect(calls).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2]);
       expect(b).toEqual(a);
-      // 42 preferences: round(0.1 x 42) = 4 held out, 38 trained on.
-      expect([b.trainPairs, b.valPairs, b.skipped]).toEqual([38, 4, 3]);
+      // 42 preferences: round(0.2 x 42) = 8 held out, 34 trained on.
+      expect([b.trainPairs, b.valPairs, b.skipped]).toEqual([34, 8, 3]);
       for (let k = 0; k < 2; k++) expect(chunked.getMemberWeights(k)).toEqual(ref.getMemberWeights(k));
       expect(chunked.normalizer.toJSON()).toEqual(ref.normalizer.toJSON());
       expect(chunked.meta).toEqual(ref.meta);

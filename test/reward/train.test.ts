@@ -313,6 +313,23 @@ describe('training on toy-reach', () => {
     // Up to 60 epochs on 180 pairs: 43-48 s on a loaded 2-core machine, close to the default 60 s.
   }, 120_000);
 
+  it('holds out no pairs when fewer than 5 would be held out: every epoch runs and the last weights stay', async () => {
+    const segs = toySegments(40, 21);
+    const pairs = randomPairs(segs, 44, new Rng('few'));
+    // 44 labels x 0.1 = 4.4 -> 4 held out: too few, so none; 45 x 0.1 = 4.5 -> 5: held out.
+    const few = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(8));
+    const r = await trainRewardModel(few, pairs, oracleLabels(pairs), { rng: new Rng(9), epochs: 3, batchSize: 16, patience: 1 });
+    expect([r.trainPairs, r.valPairs, r.epochs.length]).toEqual([44, 0, 3]);
+    expect(r.bestEpoch).toEqual(new Array(few.members).fill(3));
+    expect(Number.isNaN(r.valAccuracy)).toBe(true);
+    few.dispose();
+    const more = randomPairs(segs, 45, new Rng('few'));
+    const enough = RewardNet.create({ ...SMALL, hidden: [8] }, new Rng(8));
+    const r2 = await trainRewardModel(enough, more, oracleLabels(more), { rng: new Rng(9), epochs: 1, batchSize: 16 });
+    expect([r2.trainPairs, r2.valPairs]).toEqual([40, 5]);
+    enough.dispose();
+  });
+
   it('keeps each member\'s best weights on the held-out pairs', async () => {
     const segs = toySegments(80, 5);
     const pairs = randomPairs(segs, 60, new Rng('es'));
