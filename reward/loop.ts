@@ -262,7 +262,15 @@ export interface LoopSummary {
   readonly finalTrueReturn: number;
   readonly finalTrueReturns: readonly number[];
   readonly finalSuccess: number;
+  /**
+   * Answers the reward model was trained on (skips included, timeout skips not). It can pass the
+   * budget, never by pairs the loop asked beyond it: with a human teacher, people may answer pairs
+   * asked before (after their timeout, or left open by a stopped run) while the last round's pairs
+   * are out. Their answers are kept and trained on, and labelsOverBudget says by how many.
+   */
   readonly labelsUsed: number;
+  /** How many answers labelsUsed has beyond the budget (see there); present only when it has some. */
+  readonly labelsOverBudget?: number;
   readonly envSteps: number;
   /** Env steps of the mean-action episodes added to the query pool (LoopOptions.queryRollouts), not in envSteps. */
   readonly queryRolloutSteps: number;
@@ -398,6 +406,19 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     const stored = o.store.counts().preferences;
     const trained = net === null ? 0 : typeof net.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : stored;
     return Math.max(0, stored - trained);
+  };
+  /**
+   * A round asks for at most what the budget has left when it starts (budget - answers), and a
+   * pair nobody answered in time (a timeout skip) is asked again in its place; so the loop never
+   * asks beyond the budget. But people's answers to pairs asked before (one answered after its
+   * timeout, the open pairs of a stopped run, which the viewer still hands out) count when they
+   * come, also while the last round's pairs are out: the answers can pass the budget. They are
+   * never thrown away (a person gave them; they are in the store and train the model), and the
+   * log and the summary say so. " (N over the budget: ...)" for the round lines, else "".
+   */
+  const overBudgetText = (): string => {
+    const over = last.labels - o.budget;
+    return over > 0 ? ` (${over} over the --labels budget: people's answers to pairs asked before, after their timeout or left open by a stopped run, are kept and trained on)` : '';
   };
   let last: Round = { labels: answers(), accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
@@ -576,7 +597,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
-          `round ${round}: ${last.labels}/${o.budget} labels, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
+          `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
             (more
               ? `; PPO goes on with ${net ? 'the current reward model' : 'an untrained reward (r = 0)'} and the next round, in ${o.feedbackEvery} env steps, asks again`
               : ''),
@@ -673,7 +694,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       net.meta = { ...net.meta, trainedPreferences: prefs };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
+        `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()} (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };
@@ -779,6 +800,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
     }
+    if (learned && last.labels > o.budget) {
+      o.logger.warn(
+        `the reward model was trained on ${last.labels} answers, ${last.labels - o.budget} more than the ${o.budget} of the --labels budget: no more pairs were asked than it allows (each one nobody answered in time was asked again in its place), but people also answered pairs asked before (after their timeout, or left open by a stopped run), and every answer a person gave is kept (${o.store.path})`,
+      );
+    }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
     // A run stopped after its final checkpoint (while its summary was written) has logged this
     // final evaluation already: the deterministic episodes are run again for the summary, not logged twice.
@@ -798,6 +824,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       finalTrueReturns: final.returns,
       finalSuccess: final.meanSuccess,
       labelsUsed: last.labels,
+      ...(learned && last.labels > o.budget ? { labelsOverBudget: last.labels - o.budget } : {}),
       envSteps: trainer.globalStep,
       queryRolloutSteps,
       wallSeconds: (o.clock.now() - start) / 1000,
