@@ -479,8 +479,14 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
      * between storing a round's labels and saving the model it trained on them), a catch-up
      * round: no new queries, the model is trained on the stored labels.
      */
+    /** Whether a round of this session has trained the reward model (for the words of a catch-up round). */
+    let trainedThisSession = false;
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
+      // Answers stored since the last round (people answering older pairs in the viewer, or through
+      // a prefrl serve of the store) count before this round's share is fixed: asked for what the
+      // budget had left at the last round, it would ask beyond the budget.
+      last = { ...last, labels: answers() };
       // Stored labels that spend the whole budget, and a model not trained on all of them: a catch-up round.
       const catchUp = last.labels >= o.budget && untrainedPreferences() > 0;
       // The labels an earlier session stored for this round's pairs (a run started over, see
@@ -555,7 +561,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
             : pick(samplePairs, k, '');
       if (catchUp) {
         o.logger.info(
-          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (the run was stopped during a feedback round): training it on them, with no new queries (the --labels budget is spent)`,
+          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (${trainedThisSession ? "people answered pairs asked before after the last round's training had read the labels" : 'the run was stopped during a feedback round'}): training it on them, with no new queries (the --labels budget is spent)`,
         );
       }
       const picked = catchUp ? [] : pickAll();
@@ -569,6 +575,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs({ cache: labelledCache });
+      // The answers this round trains on: those stored when `all` was read (answers that come while
+      // the model trains count from the next round on, if one comes).
+      const answersRead = answers();
       const pairs: Pair[] = [];
       const lab: Label[] = [];
       for (const lp of all) {
@@ -593,7 +602,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         // Only skips so far (a teacher that cannot tell the segments apart yet, or nobody
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
-        last = { ...last, labels: answers() };
+        last = { ...last, labels: answersRead };
         o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
@@ -646,6 +655,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const fresh = !trainedBefore.has(net);
       const res = await trainRewardModel(net, pairs, lab, { ...LOOP_REWARD_TRAIN_DEFAULTS, ...definedOnly(o.rewardTrain), preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
       trainedBefore.add(net);
+      trainedThisSession = true;
       const warning = noImprovementWarning(res, fresh ? 'initial' : 'previous');
       if (warning) o.logger.warn(`round ${round}: ${warning}`);
       const trainSeconds = (o.clock.now() - trainStart) / 1000;
@@ -662,7 +672,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         samples: 32,
         rng: rng.fork(`epic-samples-${round}`),
       });
-      last = { labels: answers(), accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
+      last = { labels: answersRead, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
         ...teacherMetrics(),
         ...(catchUp ? { 'reward/catch_up': 1 } : {}),

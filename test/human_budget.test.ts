@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../core/backend.js';
 import { ManualClock } from '../core/clock.js';
-import { LabelStore } from '../reward/store.js';
+import { Logger } from '../core/log.js';
+import { createRunDir } from '../core/run.js';
+import { runPreferenceLoop } from '../reward/loop.js';
+import { segmentReturn } from '../reward/segments.js';
+import { LabelStore, TIMEOUT_SKIP_TAG } from '../reward/store.js';
+import { labelHead } from '../reward/teachers/synthetic.js';
+import type { Label, Teacher } from '../reward/types.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 import { ended, Person, roundCounts, runFolder, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
@@ -89,5 +95,76 @@ it('an answer to a timed-out pair given while the last round is out: kept and tr
     expect(err).not.toMatch(/round 0: [^\n]*over the --labels budget/);
   } finally {
     store.close();
+  }
+}, 120_000);
+
+it("an answer stored between two rounds (a person answering an older pair) counts before the next round's share is fixed: that round asks only what the budget has left", async () => {
+  const root = join(dir, 'between');
+  const run = createRunDir({ root, name: 'between', config: {} });
+  const store = LabelStore.open(join(run.path, 'labels.sqlite'));
+  const asked: number[] = [];
+  let timedOut: string | null = null;
+  // Round 0 as the human teacher ends it when nobody answers its last pair: 3 answers and a timeout skip.
+  const teacher: Teacher = {
+    id: 'human',
+    label: async (pairs) => {
+      asked.push(pairs.length);
+      return pairs.map((p, i): Label => {
+        if (asked.length === 1 && i === pairs.length - 1) {
+          timedOut = p.id;
+          return { kind: 'skip', ...labelHead('human', p.id), reason: `no answer within 5 s ${TIMEOUT_SKIP_TAG}`, timeout: true } as Label;
+        }
+        const [a, b] = [segmentReturn(p.a), segmentReturn(p.b)];
+        return { kind: 'preference', ...labelHead('human', p.id), probFirst: a > b ? 1 : a < b ? 0 : 0.5 };
+      });
+    },
+  };
+  // Right after round 0 (its log line), ada answers the pair that timed out, as she may in the viewer.
+  const lines: string[] = [];
+  const logger = new Logger({
+    write: (line: string) => {
+      lines.push(line);
+      if (/round 0: 3\/7 labels/.test(line)) {
+        store.putTeacher({ id: 'human:ada', kind: 'human', config: { name: 'ada', via: 'viewer' } });
+        store.addLabels([{ kind: 'preference', ...labelHead('human:ada', timedOut!), probFirst: 1 }]);
+      }
+    },
+  });
+  try {
+    const summary = await runPreferenceLoop({
+      env: { id: 'toy-reach' },
+      ppo: { totalSteps: 3072, seed: 0, numEnvs: 2, numSteps: 256, workers: 0 },
+      reward: 'learned',
+      teacher,
+      preferenceModel: 'partial-return',
+      budget: 7,
+      labelsPerRound: 4,
+      segmentLength: 25,
+      query: 'uniform',
+      feedbackEvery: 1024,
+      warmupSteps: 1024,
+      poolEpisodes: 4,
+      evalEpisodes: 1,
+      evalEvery: 1024,
+      rewardNet: { hidden: [16], members: 1 },
+      rewardTrain: { epochs: 2 },
+      run,
+      store,
+      logger,
+      clock: new ManualClock(),
+    });
+    // Round 1 asks 7 - 4 = 3 (ada's answer counted), not 7 - 3 = 4: 7 answers in all, none over.
+    expect(asked).toEqual([4, 3]);
+    expect(summary.labelsUsed).toBe(7);
+    expect(summary.labelsOverBudget).toBeUndefined();
+    expect(store.counts()).toMatchObject({ pairs: 7, labels: 8, timeouts: 1 });
+    expect(roundCounts(run.path)).toEqual([
+      [3, 1],
+      [7, 0],
+    ]);
+    expect(lines.join('')).not.toContain('over the --labels budget');
+  } finally {
+    store.close();
+    run.close();
   }
 }, 120_000);
