@@ -262,7 +262,15 @@ export interface LoopSummary {
   readonly finalTrueReturn: number;
   readonly finalTrueReturns: readonly number[];
   readonly finalSuccess: number;
+  /**
+   * Answers the reward model was trained on (skips included, timeout skips not). It can pass the
+   * budget, never by pairs the loop asked beyond it: with a human teacher, people may answer pairs
+   * asked before (after their timeout, or left open by a stopped run) while the last round's pairs
+   * are out. Their answers are kept and trained on, and labelsOverBudget says by how many.
+   */
   readonly labelsUsed: number;
+  /** How many answers labelsUsed has beyond the budget (see there); present only when it has some. */
+  readonly labelsOverBudget?: number;
   readonly envSteps: number;
   /** Env steps of the mean-action episodes added to the query pool (LoopOptions.queryRollouts), not in envSteps. */
   readonly queryRolloutSteps: number;
@@ -399,6 +407,19 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     const trained = net === null ? 0 : typeof net.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : stored;
     return Math.max(0, stored - trained);
   };
+  /**
+   * A round asks for at most what the budget has left when it starts (budget - answers), and a
+   * pair nobody answered in time (a timeout skip) is asked again in its place; so the loop never
+   * asks beyond the budget. But people's answers to pairs asked before (one answered after its
+   * timeout, the open pairs of a stopped run, which the viewer still hands out) count when they
+   * come, also while the last round's pairs are out: the answers can pass the budget. They are
+   * never thrown away (a person gave them; they are in the store and train the model), and the
+   * log and the summary say so. " (N over the budget: ...)" for the round lines, else "".
+   */
+  const overBudgetText = (): string => {
+    const over = last.labels - o.budget;
+    return over > 0 ? ` (${over} over the --labels budget: people's answers to pairs asked before, after their timeout or left open by a stopped run, are kept and trained on)` : '';
+  };
   let last: Round = { labels: answers(), accuracy: before?.accuracy ?? Number.NaN, correlation: before?.correlation ?? Number.NaN, epic: before?.epic ?? Number.NaN };
   try {
     // Affine map applied to the ensemble mean (identity unless standardizeReward); saved in the
@@ -458,8 +479,14 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
      * between storing a round's labels and saving the model it trained on them), a catch-up
      * round: no new queries, the model is trained on the stored labels.
      */
+    /** Whether a round of this session has trained the reward model (for the words of a catch-up round). */
+    let trainedThisSession = false;
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
+      // Answers stored since the last round (people answering older pairs in the viewer, or through
+      // a prefrl serve of the store) count before this round's share is fixed: asked for what the
+      // budget had left at the last round, it would ask beyond the budget.
+      last = { ...last, labels: answers() };
       // Stored labels that spend the whole budget, and a model not trained on all of them: a catch-up round.
       const catchUp = last.labels >= o.budget && untrainedPreferences() > 0;
       // The labels an earlier session stored for this round's pairs (a run started over, see
@@ -534,7 +561,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
             : pick(samplePairs, k, '');
       if (catchUp) {
         o.logger.info(
-          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (the run was stopped during a feedback round): training it on them, with no new queries (the --labels budget is spent)`,
+          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (${trainedThisSession ? "people answered pairs asked before after the last round's training had read the labels" : 'the run was stopped during a feedback round'}): training it on them, with no new queries (the --labels budget is spent)`,
         );
       }
       const picked = catchUp ? [] : pickAll();
@@ -548,6 +575,9 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       if (labels.length > 0) o.store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
       const all = o.store.labelledPairs({ cache: labelledCache });
+      // The answers this round trains on: those stored when `all` was read (answers that come while
+      // the model trains count from the next round on, if one comes).
+      const answersRead = answers();
       const pairs: Pair[] = [];
       const lab: Label[] = [];
       for (const lp of all) {
@@ -572,11 +602,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         // Only skips so far (a teacher that cannot tell the segments apart yet, or nobody
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
-        last = { ...last, labels: answers() };
+        last = { ...last, labels: answersRead };
         o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
-          `round ${round}: ${last.labels}/${o.budget} labels, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
+          `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
             (more
               ? `; PPO goes on with ${net ? 'the current reward model' : 'an untrained reward (r = 0)'} and the next round, in ${o.feedbackEvery} env steps, asks again`
               : ''),
@@ -625,6 +655,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const fresh = !trainedBefore.has(net);
       const res = await trainRewardModel(net, pairs, lab, { ...LOOP_REWARD_TRAIN_DEFAULTS, ...definedOnly(o.rewardTrain), preferenceModel: o.preferenceModel, rng: rng.fork(`train-${round}`) });
       trainedBefore.add(net);
+      trainedThisSession = true;
       const warning = noImprovementWarning(res, fresh ? 'initial' : 'previous');
       if (warning) o.logger.warn(`round ${round}: ${warning}`);
       const trainSeconds = (o.clock.now() - trainStart) / 1000;
@@ -641,7 +672,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         samples: 32,
         rng: rng.fork(`epic-samples-${round}`),
       });
-      last = { labels: answers(), accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
+      last = { labels: answersRead, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
       o.run.metrics.log(trainer.globalStep, {
         ...teacherMetrics(),
         ...(catchUp ? { 'reward/catch_up': 1 } : {}),
@@ -673,7 +704,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       net.meta = { ...net.meta, trainedPreferences: prefs };
       net.save(o.run.artifact('reward_model'));
       o.logger.info(
-        `round ${round}: ${last.labels}/${o.budget} labels (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
+        `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()} (${catchUp ? 'no new queries' : `${skips} skipped, ${used}`}), held-out acc ${fmt(res.valAccuracy)}, return corr ${fmt(corr.pearson)}, EPIC ${fmt(epic.distance)}, ${res.epochs.length} epochs in ${trainSeconds.toFixed(1)} s`,
       );
       return true;
     };
@@ -779,6 +810,11 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
     }
+    if (learned && last.labels > o.budget) {
+      o.logger.warn(
+        `the reward model was trained on ${last.labels} answers, ${last.labels - o.budget} more than the ${o.budget} of the --labels budget: no more pairs were asked than it allows (each one nobody answered in time was asked again in its place), but people also answered pairs asked before (after their timeout, or left open by a stopped run), and every answer a person gave is kept (${o.store.path})`,
+      );
+    }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);
     // A run stopped after its final checkpoint (while its summary was written) has logged this
     // final evaluation already: the deterministic episodes are run again for the summary, not logged twice.
@@ -798,6 +834,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       finalTrueReturns: final.returns,
       finalSuccess: final.meanSuccess,
       labelsUsed: last.labels,
+      ...(learned && last.labels > o.budget ? { labelsOverBudget: last.labels - o.budget } : {}),
       envSteps: trainer.globalStep,
       queryRolloutSteps,
       wallSeconds: (o.clock.now() - start) / 1000,

@@ -57,6 +57,10 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
     // A person still at the page when the run is stopped is told the session ended (close code
     // 1001, which the page shows as "session ended"), not left with a lost connection (1006).
     const watcher = await Person.join(first, 'zed');
+    // He holds one of the round's open pairs (a lease of 5 minutes), which the stopping run gives back.
+    const zeds = await watcher.take();
+    expect(zeds.round).toBe(1);
+    expect(s.counts().activeLeases).toBe(1);
     let reason = '';
     watcher.client.ws.once('close', (_code, r) => (reason = String(r)));
     child.kill('SIGINT');
@@ -68,7 +72,7 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
     expect(existsSync(`${storeFile}.viewer.json`)).toBe(false);
     const kept = s.labels().map((l) => [l.id, l.pairId, l.teacher]);
     expect(kept.map(([, pairId]) => pairId).sort()).toEqual([...before].sort());
-    expect(s.counts()).toMatchObject({ pairs: 8, labels: 6, pending: 2 });
+    expect(s.counts()).toMatchObject({ pairs: 8, labels: 6, pending: 2, activeLeases: 0 });
 
     // The resumed run goes on from its checkpoint at 1024 env steps (taken after round 0), in a new server.
     const c = captureCli();

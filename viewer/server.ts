@@ -495,6 +495,7 @@ export class ViewerServer {
    */
   endSessionsNow(): void {
     if (this.closed) return;
+    this.giveBackLeases();
     for (const s of this.sessions) {
       if (s.helloTimer) clearTimeout(s.helloTimer);
       s.helloTimer = null;
@@ -519,6 +520,7 @@ export class ViewerServer {
     // Pages are told the server is going away (close code 1001, which the page shows as the end of
     // the session) and get a moment to answer the close handshake before the sockets are cut.
     const open = [...this.sessions];
+    this.giveBackLeases();
     // A last progress to every page first: each page is sent progress only after its own requests,
     // so without it a teacher's page ends on the counts of its own last answer (e.g. "Pairs
     // waiting 1" after another teacher answered the last pair).
@@ -551,6 +553,32 @@ export class ViewerServer {
       rmSync(this.infoFile, { force: true });
     } catch {
       // best effort: a stale info file names a dead pid and is ignored
+    }
+  }
+
+  /**
+   * The pairs this server's open pages show go back to everyone when it stops (close(), or
+   * endSessionsNow on Ctrl-C): left leased, each stayed its person's until the lease ran out (5
+   * minutes by default), so a resumed run or a `prefrl serve` started next handed it to nobody
+   * else meanwhile. Only the leases of this server's own pages: pages of a `prefrl serve` in
+   * another process on the same store keep theirs. The pair then goes out in the store's usual
+   * order (newest round first) to whoever comes first; an answer to it the page still keeps is
+   * stored when the page re-sends it, whoever holds the pair by then.
+   */
+  private giveBackLeases(): void {
+    const held = new Set<string>();
+    for (const s of this.sessions) {
+      if (s.name !== null && s.pairId !== null) held.add(JSON.stringify([personTeacherId(s.name), s.pairId]));
+    }
+    for (const key of held) {
+      const [teacher, pairId] = JSON.parse(key) as [string, string];
+      try {
+        this.store.releaseLease(teacher, pairId);
+      } catch (e) {
+        // e.g. the store was closed first, or is busy: those leases run out by themselves.
+        this.logger.warn(`viewer: giving back the pairs of open pages failed (their leases run out by themselves): ${(e as Error).message}`);
+        return;
+      }
     }
   }
 
@@ -1019,8 +1047,31 @@ export class ViewerServer {
         }
       }
       if (this.insight) this.sendInsight(s, msg, leftIs, label.kind === 'preference' ? label.probFirst : null);
+      this.moveOtherTabsOn(s, teacher, msg.pairId);
     }
     this.sendProgress(s);
+  }
+
+  /**
+   * The person's other open pages that show the pair just answered (one person, several tabs:
+   * the lease is theirs, so every tab is handed the same pair) get their next pair at once, or
+   * `idle`, as a page that asked would: left on the answered pair, such a page learned it only
+   * when its answer was refused as a conflict. The page shows a pushed pair in place of the one
+   * on screen, as it does a pair pushed to an idle page.
+   */
+  private moveOtherTabsOn(from: Session, teacher: string, pairId: string): void {
+    for (const o of this.sessions) {
+      if (o === from || o.pairId !== pairId || o.name === null || personTeacherId(o.name) !== teacher) continue;
+      o.pairId = null;
+      o.idle = false;
+      try {
+        this.giveNext(o);
+      } catch (e) {
+        // The answer is stored and acknowledged already: a failure here is not the answering page's.
+        // The other page learns it as before, by a conflict when it answers (and then asks for the next).
+        if (!isBusy(e)) this.logger.warn(`viewer: handing the next pair to another page of ${teacher} failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   private sendInsight(s: Session, msg: AnswerMsg, leftIs: Side, teacherProb: number | null): void {
@@ -1092,8 +1143,14 @@ export class ViewerServer {
         const expires = this.clock.date().getTime() + this.leaseMs;
         this.store.leasePair(pair.id, teacher, expires);
         if (s.name === null) this.setName(s, msg.name);
+        // The undone pair takes the place of the one this page showed (the page that undoes is the
+        // one its person looks at): that one is given back, as a closed page's is, unless another
+        // page of the person shows it.
+        const shown = s.pairId;
+        const released = shown !== null && shown !== pair.id && s.name !== null && ![...this.sessions].some((o) => o !== s && o.name === s.name && o.pairId === shown) && this.store.releaseLease(personTeacherId(s.name), shown);
         s.idle = false;
         this.sendPair(s, pair, this.store.pairInfo(pair.id)?.round ?? 0, expires, false);
+        if (released) this.pollIdle();
       }
     }
     this.sendProgress(s);

@@ -343,6 +343,103 @@ describe('labelling protocol', () => {
     t2.close();
   });
 
+  it("a pair answered in one tab moves the person's other tabs showing it on at once: to their next pair, or idle when none is left; another person's page is left alone", async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    // Overlap 2: bob is handed the same first pair as ada.
+    const s = await start(store, { overlap: 2 });
+    const [t1, t2, bob] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url), TestClient.open(s.url)]);
+    await t1.hello({ name: 'ada' });
+    await t2.hello({ name: 'ada' });
+    await bob.hello({ name: 'bob' });
+    const take = async (c: TestClient) => {
+      c.send({ type: 'next' });
+      return (await c.next('pair')).pairId;
+    };
+    const first = await take(t1);
+    expect(await take(t2)).toBe(first);
+    expect(await take(bob)).toBe(first);
+    t1.send({ type: 'answer', labelId: 'h-a100000000000001', pairId: first, name: 'ada', choice: 'left', responseMs: 5 });
+    await t1.next('ack');
+    // ada's second tab is sent her next pair without asking.
+    const second = (await t2.next('pair')).pairId;
+    expect(second).toBe(pairs[1].id);
+    // The first tab, asking now, is handed the same one (the lease is the person's).
+    expect(await take(t1)).toBe(second);
+    // bob was sent nothing: asked again, he is handed the pair he holds (2 pairs in all came to him).
+    expect(await take(bob)).toBe(first);
+    expect(bob.received.filter((m) => m.type === 'pair')).toHaveLength(2);
+    // ada answers the second pair in her second tab: nothing is left for her, so the first tab is told so.
+    t2.send({ type: 'answer', labelId: 'h-a100000000000002', pairId: second, name: 'ada', choice: 'right', responseMs: 5 });
+    await t2.next('ack');
+    expect(await t1.next('idle')).toMatchObject({ reason: 'no_pairs' });
+    // An answer the first tab sent before it heard is refused as before, the first answer kept.
+    t1.send({ type: 'answer', labelId: 'h-a100000000000003', pairId: second, name: 'ada', choice: 'left', responseMs: 5 });
+    expect(await t1.next('error')).toMatchObject({ code: 'conflict', labelId: 'h-a100000000000003' });
+    expect(store.labels().filter((l) => l.teacher === 'human:ada').map((l) => l.id)).toEqual(['h-a100000000000001', 'h-a100000000000002']);
+    for (const c of [t1, t2, bob]) c.close();
+  });
+
+  it('an undone pair takes the place of the pair the page showed, which is given back at once to a person waiting', async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 2));
+    const s = await start(store, { leaseMs: 600_000 });
+    const [ada, bob] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
+    await ada.hello({ name: 'ada' });
+    await bob.hello({ name: 'bob' });
+    const p1 = await ada.answerNext({ name: 'ada', labelId: 'h-a200000000000001', choice: 'left', responseMs: 5 });
+    ada.send({ type: 'next' });
+    const p2 = await ada.next('pair');
+    expect(p2.pairId).not.toBe(p1.pairId);
+    bob.send({ type: 'next' });
+    expect(await bob.next('idle')).toMatchObject({ reason: 'no_pairs' });
+    ada.send({ type: 'undo', labelId: 'h-a200000000000001', name: 'ada' });
+    expect(await ada.next('undone')).toMatchObject({ pairId: p1.pairId });
+    expect((await ada.next('pair')).pairId).toBe(p1.pairId);
+    // The pair ada's page no longer shows goes to bob, long before its 10-minute lease would run out.
+    expect((await bob.next('pair')).pairId).toBe(p2.pairId);
+    expect(store.counts().activeLeases).toBe(2);
+    ada.close();
+    bob.close();
+  });
+
+  it("a server that stops gives back the pairs its pages hold (close(), or endSessionsNow on Ctrl-C), and only its own: a second server's page on the store keeps its pair", async () => {
+    const store = newStore();
+    store.putPairs(pairs.slice(0, 3));
+    const s1 = await start(store, { leaseMs: 600_000 });
+    // A prefrl serve of the same store in another process: another handle, another server.
+    const other = LabelStore.open(store.path);
+    open.push(other);
+    const s2 = await start(other, { leaseMs: 600_000 });
+    const [ada, ada2, zed] = await Promise.all([TestClient.open(s1.url), TestClient.open(s1.url), TestClient.open(s2.url)]);
+    await ada.hello({ name: 'ada' });
+    await ada2.hello({ name: 'ada' });
+    await zed.hello({ name: 'zed' });
+    ada.send({ type: 'next' });
+    const held = (await ada.next('pair')).pairId;
+    ada2.send({ type: 'next' });
+    expect((await ada2.next('pair')).pairId).toBe(held);
+    zed.send({ type: 'next' });
+    const zeds = (await zed.next('pair')).pairId;
+    expect([held, zeds]).toEqual([pairs[0].id, pairs[1].id]);
+    expect(store.counts().activeLeases).toBe(2);
+    // Ctrl-C: the pages are told at once, and the leases go back in the same synchronous call.
+    s1.endSessionsNow();
+    expect(store.counts().activeLeases).toBe(1);
+    await s1.close();
+    expect(await ada.closed()).toBe(SHUTDOWN_CODE);
+    // cy, at the other server, is handed ada's pair at once (not in 10 minutes); zed keeps his.
+    const cy = await TestClient.open(s2.url);
+    await cy.hello({ name: 'cy' });
+    cy.send({ type: 'next' });
+    expect((await cy.next('pair')).pairId).toBe(held);
+    zed.send({ type: 'next' });
+    expect((await zed.next('pair')).pairId).toBe(zeds);
+    // close() alone does it too.
+    await s2.close();
+    expect(store.counts().activeLeases).toBe(0);
+  });
+
   it('a page closed while it holds a pair gives it back at once to a person waiting (not after the lease runs out)', async () => {
     const store = newStore();
     store.putPairs(pairs.slice(0, 1));

@@ -75,6 +75,8 @@ class App {
   private tab: 'label' | 'heron' = 'label';
   /** The label of the undo in flight (its "Undoing…" overlay goes when the server answers it). */
   private undoing: string | null = null;
+  /** The pair an `undone` from the server gives back (it comes next, in place of the one on screen). */
+  private undonePair: string | null = null;
   /** Set while the "discard them" button waits for its second press. */
   private discardTimer: number | null = null;
   /** How the person last pressed something, and the element the keyboard (not the mouse) moved the focus to. */
@@ -558,16 +560,26 @@ class App {
       case 'model':
         this.payloads.set(m.modelId, m.model);
         break;
-      case 'pair':
+      case 'pair': {
+        // A pair the page did not ask for, in place of the one it shows: the server moves a person's
+        // other tabs on when the pair on screen is answered in one of them. Say so (the clips change
+        // under the person's eyes); the pair an undo gives back is asked for, and says "Answer undone".
+        const cur = this.current;
+        const given = this.undonePair === m.pairId;
+        if (given) this.undonePair = null;
+        else if (cur && !cur.pair.preview && !m.preview && cur.pair.pairId !== m.pairId) this.toast(ANSWERED_ELSEWHERE);
         this.pairQueue = this.pairQueue.then(() => this.showPair(m)).catch((e: unknown) => {
           this.overlay(`Cannot show this pair: ${(e as Error).message}`);
         });
         break;
+      }
       case 'idle':
         if (m.reason === 'need_name') {
           this.openModal('name');
           break;
         }
+        // Told while it shows a pair: that pair was answered in another tab (see 'pair'), and none is left.
+        if (this.current && !this.current.pair.preview) this.toast(ANSWERED_ELSEWHERE_LAST);
         this.current = null;
         this.view.clearClips();
         this.setAnswersEnabled(false);
@@ -587,6 +599,7 @@ class App {
         save(sessionStorage, COUNTED_KEY, [...this.counted]);
         $('p-session').textContent = String(this.counted.size);
         this.toast('Answer undone');
+        this.undonePair = m.pairId;
         // With no stored label the pair is still leased to us and comes back first.
         if (m.pairId === null) this.requestNext();
         break;
@@ -742,6 +755,8 @@ class App {
   }
 }
 
+const ANSWERED_ELSEWHERE = 'You answered that pair in another tab or window: here is your next one.';
+const ANSWERED_ELSEWHERE_LAST = 'You answered that pair in another tab or window.';
 const UNDO_ENDED = 'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.';
 
 /** A control that Space presses when it has the keyboard's focus. */
