@@ -5,8 +5,8 @@
  * with errors, tokens are enforced beyond loopback, the human teacher gets the page's
  * answers, and clips render to PNG and video through the same scene.
  *
- * One browser for the whole file; the page bundle is built from the current sources into a
- * temporary folder first.
+ * One browser for the whole file; the page bundle is built from the current sources first (once
+ * per test run, shared with the other e2e files: test/helpers/viewer_site.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { ChromiumFrameRenderer, type VlmView } from '../../reward/vlm/render.js'
 import { main } from '../../scripts/cli.js';
 import { episodeClips } from '../../scripts/commands/render.js';
 import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
+import { viewerSite } from '../helpers/viewer_site.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
@@ -148,9 +149,7 @@ describe('viewer in headless Chromium', () => {
     // The suite needs Debian's chromium and ffmpeg (.ci/run installs them); fail loudly without.
     if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
     dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-e2e-'));
-    site = join(dir, 'site');
-    const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build_viewer.mjs'), '--out', site], { encoding: 'utf8' });
-    if (b.status !== 0) throw new Error(`viewer build failed: ${b.stderr}`);
+    site = await viewerSite();
     env = await loadViewerEnv({ id: 'reacher' });
     pairs = await makePairs('reacher', { episodes: 2, steps: 60, length: 20, seed: 3 });
     browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });

@@ -1,22 +1,19 @@
 /**
  * Shared set-up of the smaller viewer e2e files (e2e_heron_touch, e2e_keyboard, e2e_two_tabs):
- * the page bundle built from the current sources into a temporary folder, one headless Chromium
+ * the page bundle built from the current sources (once per test run: test/helpers/viewer_site.ts), one headless Chromium
  * (the system's, through playwright-core), reacher pairs, and a viewer server plus pages on it.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { CHROMIUM_ARGS, findChromium, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
+import { viewerSite } from '../helpers/viewer_site.js';
 import { makePairs } from './helpers.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Lab {
   readonly browser: Browser;
@@ -33,9 +30,7 @@ export interface Lab {
 export async function startLab(prefix: string): Promise<Lab> {
   if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
   const dir = mkdtempSync(join(tmpdir(), `prefrl-${prefix}-`));
-  const site = join(dir, 'site');
-  const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build_viewer.mjs'), '--out', site], { encoding: 'utf8' });
-  if (b.status !== 0) throw new Error(`viewer build failed: ${b.stderr}`);
+  const site = await viewerSite();
   const env = await loadViewerEnv({ id: 'reacher' });
   const pairs = await makePairs('reacher', { episodes: 2, steps: 60, length: 20, seed: 3 });
   const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });

@@ -9,7 +9,6 @@
  * takes the swipe over after the first pixels), a sideways drag orbits, two fingers pinch to zoom
  * and move together to pan, a tap changes nothing; a mouse keeps orbiting, panning and zooming.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { CHROMIUM_ARGS, findChromium, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
+import { viewerSite } from '../helpers/viewer_site.js';
 import { makePairs } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -134,9 +134,7 @@ describe('labelling page on a touch screen', () => {
   beforeAll(async () => {
     if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
     dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-touch-'));
-    site = join(dir, 'site');
-    const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build_viewer.mjs'), '--out', site], { encoding: 'utf8' });
-    if (b.status !== 0) throw new Error(`viewer build failed: ${b.stderr}`);
+    site = await viewerSite();
     reacher = await loadViewerEnv({ id: 'reacher' });
     reacherPairs = await makePairs('reacher', { episodes: 1, steps: 40, length: 10, seed: 3 });
     browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
