@@ -401,7 +401,9 @@ describe('prefrl bench oracle', () => {
     // The cell's run folder says which benchmark it is part of (`prefrl runs` names that command to go on).
     expect(JSON.parse(readFileSync(join(resolve(ppoRec.runDir as string), 'config.json'), 'utf8')).partOf).toBe(ppoRec.benchCommand);
     const oracle = suite.cells.find((c) => c.row.teacher === 'oracle') as TrainCell;
-    expect(byId(oracle.id)[0].metrics.labelsUsed).toBe(40);
+    expect(byId(oracle.id)[0].metrics.labelsUsed).toBe(50);
+    // 50 labels: the last round held out 5 pairs, so the cell has a held-out accuracy (the accuracy plot's points).
+    expect(byId(oracle.id)[0].metrics.rewardAccuracy).toEqual(expect.any(Number));
     const regret = suite.cells.find((c) => c.row.teacher === 'regret') as TrainCell;
     expect(byId(regret.id)[0].command).toContain('--expert');
     const tab = suite.cells.find((c) => c.kind === 'tabular');

@@ -348,14 +348,15 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
       const seeds = seedsOf(o.seeds ?? 1);
       const steps = st(4096);
       const small = { numEnvs: 2, numSteps: 256, workers: 0, evalEpisodes: 2 } as const;
-      const pref = { ...small, labels: 40, labelsPerRound: 20, warmupSteps: 1024, segmentLength: 25 } as const;
+      // 50 labels: the last round's reward model holds out 5 pairs (reward/train.ts MIN_VALIDATION_PAIRS), so the accuracy plot has points.
+      const pref = { ...small, labels: 50, labelsPerRound: 25, warmupSteps: 1024, segmentLength: 25 } as const;
       // The synthetic VLM judges final-state task success: reacher's is graded (toy-reach's is 0/1 and a random policy never succeeds).
       const data = collectCell(name, 'reacher', 'random', 2000, 0);
       return {
         name,
         title: 'Smoke test: one tiny cell of each kind',
         notes: [
-          `Toy-reach (pure TypeScript point mass, horizon 50): the random policy, PPO on the true reward (${steps.toLocaleString('en-US')} steps, 2 envs x 256), the online loop with the oracle teacher, with HERON, and with the regret teacher using the PPO cell's critic as V* (40 labels of 25-step segments each); one tabular world (delivery gridworld, 30 and 100 preferences, 200 Adam steps); the offline pipeline with the synthetic-vlm teacher on a 2,000-step random-policy reacher dataset (40 pairs, 100 IQL updates of small networks). Sizes are for the test suite; the numbers are not meant as results.`,
+          `Toy-reach (pure TypeScript point mass, horizon 50): the random policy, PPO on the true reward (${steps.toLocaleString('en-US')} steps, 2 envs x 256), the online loop with the oracle teacher, with HERON, and with the regret teacher using the PPO cell's critic as V* (50 labels of 25-step segments each); one tabular world (delivery gridworld, 30 and 100 preferences, 200 Adam steps); the offline pipeline with the synthetic-vlm teacher on a 2,000-step random-policy reacher dataset (40 pairs, 100 IQL updates of small networks). Sizes are for the test suite; the numbers are not meant as results.`,
         ],
         defaultSeeds: 1,
         envs: [env, 'gridworld', 'reacher'],
