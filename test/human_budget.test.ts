@@ -8,11 +8,9 @@
  * The run reads a ManualClock (captureCli's): the human teacher's idle timeout runs out only when
  * the test moves the clock, however slow the machine.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { Logger } from '../core/log.js';
 import { createRunDir } from '../core/run.js';
@@ -23,23 +21,15 @@ import { labelHead } from '../reward/teachers/synthetic.js';
 import type { Label, Teacher } from '../reward/types.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { ended, Person, roundCounts, runFolder, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
 
-const TINY = [
-  '--env', 'toy-reach', '--steps', '3072', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
-  '--eval-every', '1024', '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--segment-length', '25',
-];
+const TINY = tinyTrainFlags(3072);
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-budget-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = humanTestDir('budget');
 
 it('an answer to a timed-out pair given while the last round is out: kept and trained on, no pair asked beyond --labels, and the run says it is 1 over and why', async () => {
   const clock = new ManualClock();
-  const runs = join(dir, 'runs');
+  const runs = join(dir(), 'runs');
   const c = captureCli(clock);
   // --labels 7 in rounds of 4: round 0 at 1024 env steps asks 4, round 1 at 2048 what is left.
   const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '7', '--labels-per-round', '4', '--runs-dir', runs, '--json'], c.ctx);
@@ -99,7 +89,7 @@ it('an answer to a timed-out pair given while the last round is out: kept and tr
 }, 120_000);
 
 it("an answer stored between two rounds (a person answering an older pair) counts before the next round's share is fixed: that round asks only what the budget has left", async () => {
-  const root = join(dir, 'between');
+  const root = join(dir(), 'between');
   const run = createRunDir({ root, name: 'between', config: {} });
   const store = LabelStore.open(join(run.path, 'labels.sqlite'));
   const asked: number[] = [];

@@ -3,12 +3,37 @@
  * judges each pair it is served by the true partial return of its two segments, read from the
  * run's own label store (what the page is sent is only the clips; the person looks at them).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { initBackend } from '../core/backend.js';
 import { partialReturn } from '../reward/preference.js';
 import { LabelStore } from '../reward/store.js';
 import type { ServerMessage } from '../viewer/protocol.js';
 import { TestClient } from './viewer/helpers.js';
+
+/** The tiny `prefrl train` flags of the people-taught runs (toy-reach, rollouts of 2 x 256, rounds every 1,024 steps, a one-member reward model trained 2 epochs). */
+export function tinyTrainFlags(steps = 4096): string[] {
+  return [
+    '--env', 'toy-reach', '--steps', String(steps), '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
+    '--eval-every', '1024', '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--segment-length', '25',
+  ];
+}
+
+/**
+ * A test file's temporary folder `prefrl-human-<name>-*`, made (with the WASM backend ready)
+ * before its tests and removed after them; call at the top level, and the getter gives its path.
+ */
+export function humanTestDir(name: string): () => string {
+  let dir = '';
+  beforeAll(async () => {
+    await initBackend('wasm');
+    dir = mkdtempSync(join(tmpdir(), `prefrl-human-${name}-`));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return () => dir;
+}
 
 export type PairMsg = Extract<ServerMessage, { type: 'pair' }>;
 export type Choice = 'left' | 'right' | 'equal' | 'cant_tell';

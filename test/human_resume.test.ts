@@ -3,28 +3,18 @@
  * resumed (`--resume`) on the same run folder: the answers given before the stop are kept and
  * count against --labels, and none of their pairs is asked again.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
-const TINY = [
-  '--env', 'toy-reach', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
-  '--eval-every', '1024', '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--segment-length', '25',
-];
+const TINY = tinyTrainFlags();
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-resume-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = humanTestDir('resume');
 
 /** `n` pairs answered by a person who joins at `url`, each checked to come from round `round`; the person leaves after. */
 async function answerRound(url: string, name: string, store: LabelStore, round: number, n: number): Promise<string[]> {
@@ -41,7 +31,7 @@ async function answerRound(url: string, name: string, store: LabelStore, round: 
 }
 
 it('Ctrl-C during a round people are answering, then --resume: the answers given are kept and counted, and their pairs are not asked again', async () => {
-  const runs = join(dir, 'runs');
+  const runs = join(dir(), 'runs');
   // Rounds of 4 at 1024, 2048 and 3072 env steps; a checkpoint after each evaluation (every 1024).
   const { child, stderr, exited } = spawnCli(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--labels', '12', '--labels-per-round', '4', '--runs-dir', runs, '--quiet']);
   let store: LabelStore | undefined;
@@ -110,7 +100,7 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
 }, 120_000);
 
 it('--human-on-timeout fail: the run stops with an error naming the unanswered pairs and the store; --resume (no checkpoint yet: it starts over) asks only the pairs not answered', async () => {
-  const runs = join(dir, 'fail-runs');
+  const runs = join(dir(), 'fail-runs');
   const clock = new ManualClock();
   const c = captureCli(clock);
   const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);

@@ -8,36 +8,26 @@
  * The run reads a ManualClock (captureCli's): the human teacher's idle timeout runs out only when
  * the test moves the clock, however slow the machine.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { HumanTeacher } from '../reward/teachers/human.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 import { makePairs } from './viewer/helpers.js';
-import { type Choice, ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, type Choice, viewerUrl, waitFor } from './human_helpers.js';
 
-const TINY = [
-  '--env', 'toy-reach', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
-  '--eval-every', '1024', '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--segment-length', '25',
-];
+const TINY = tinyTrainFlags();
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-round-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = humanTestDir('round');
 
 const opposite = (c: Choice): Choice => (c === 'left' ? 'right' : c === 'right' ? 'left' : c);
 
 it('two people, one leaving with a pair, an undo, a timeout and an answer after it: every label lands where the rules say and is counted so', async () => {
   const clock = new ManualClock();
-  const runs = join(dir, 'runs');
+  const runs = join(dir(), 'runs');
   const c = captureCli(clock);
   // Rounds of 4 at 1024, 2048 and 3072 env steps; 5 s without an answer times a round out.
   const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '12', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
@@ -134,7 +124,7 @@ it('two people, one leaving with a pair, an undo, a timeout and an answer after 
 }, 120_000);
 
 it('an answer given after its pair timed out is taken by training with the next batch, so it is locked against undo then, as the batch\'s own answers are', async () => {
-  const store = LabelStore.open(join(dir, 'late.sqlite'));
+  const store = LabelStore.open(join(dir(), 'late.sqlite'));
   const clock = new ManualClock();
   const teacher = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, timeoutS: 5, pollMs: 20, clock });
   try {

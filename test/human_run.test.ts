@@ -4,11 +4,8 @@
  * return of its two segments. The run must end as one taught by --teacher oracle (the same
  * judgement) does: the same pairs asked, the same labels, the same reward model and policy.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { makeEnv } from '../envs/registry.js';
 import { randomPolicy, rollout } from '../envs/rollout.js';
@@ -18,7 +15,7 @@ import { cutSegments } from '../reward/segments.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, humanTestDir, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 /**
  * A small toy-reach run: rounds at 1024, 2048 and 3072 env steps (warm-up 1024, one every 1024 of
@@ -34,12 +31,7 @@ const TINY = [
   '--reward-hidden', '16', '--reward-members', '1', '--reward-input', 'obs', '--reward-ignore-obs', '0,1,2,3', '--reward-lr', '0.01', '--reward-epochs', '50', '--reward-patience', '50',
 ];
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-run-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = humanTestDir('run');
 
 interface Summary {
   labelsUsed: number;
@@ -55,10 +47,10 @@ describe('a run taught by people in the viewer', () => {
     const labels = ['--labels', '24', '--labels-per-round', '8'];
     // The same run taught by the oracle (the true partial return, no noise).
     const o = captureCli();
-    expect(await main(['train', ...TINY, ...labels, '--teacher', 'oracle', '--runs-dir', join(dir, 'oracle'), '--quiet', '--json'], o.ctx), o.err.join('')).toBe(0);
+    expect(await main(['train', ...TINY, ...labels, '--teacher', 'oracle', '--runs-dir', join(dir(), 'oracle'), '--quiet', '--json'], o.ctx), o.err.join('')).toBe(0);
     const oracle = lastJson<Summary>(o.out);
 
-    const runs = join(dir, 'people');
+    const runs = join(dir(), 'people');
     const c = captureCli();
     const running = main(['train', ...TINY, ...labels, '--teacher', 'human', '--human-port', '0', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
     let exit: number | undefined;

@@ -4,31 +4,21 @@
  * between runs): the run uses that server instead of starting its own, learns from the answers
  * given there, and the answers it took cannot be undone there.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { ended, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
-const TINY = [
-  '--env', 'toy-reach', '--steps', '4096', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--warmup-steps', '1024', '--feedback-every', '1024',
-  '--eval-every', '1024', '--eval-episodes', '1', '--reward-epochs', '2', '--reward-hidden', '16', '--reward-members', '1', '--segment-length', '25',
-];
+const TINY = tinyTrainFlags();
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-serve-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = humanTestDir('serve');
 
 it('a resumed run finds prefrl serve running on its store and waits for the answers people give there; what it took cannot be undone there', async () => {
-  const runs = join(dir, 'runs');
+  const runs = join(dir(), 'runs');
   // A run whose first round nobody answered (--human-on-timeout fail, on a clock the test moves): its folder and label store exist, no checkpoint yet.
   const clock = new ManualClock();
   const c = captureCli(clock);

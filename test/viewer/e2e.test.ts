@@ -30,6 +30,7 @@ import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_in
 import { leftSideFor, MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
 import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
+import { openSignedIn } from './e2e_page.js';
 import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,18 +57,8 @@ interface Debug {
 }
 
 /** A new browser context's page at `url`, signed in as `name` (null: no name yet, the name dialog shows). */
-async function openPage(url: string, name: string | null = 'alice', context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
-  const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, ...context });
-  if (name !== null) {
-    await ctx.addInitScript((nm) => {
-      if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
-    }, name);
-  }
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(url);
-  return { page, ctx, errors };
+function openPage(url: string, name: string | null = 'alice', context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  return openSignedIn(browser, url, name, context);
 }
 
 /** A store of newStore()'s pairs, a viewer server over it and a page signed in as `name` (null: not yet); all three are closed afterwards. */

@@ -26,6 +26,24 @@ export interface Lab {
   close(): Promise<void>;
 }
 
+/**
+ * A new browser context (820 x 640 unless `context` says otherwise) with its page at `url`, signed
+ * in as `name` (null: no name yet, the name dialog shows); page errors are collected.
+ */
+export async function openSignedIn(browser: Browser, url: string, name: string | null, context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, ...context });
+  if (name !== null) {
+    await ctx.addInitScript((nm) => {
+      if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
+    }, name);
+  }
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, ctx, errors };
+}
+
 /** Build the page, start Chromium and make reacher pairs (2 episodes of 60 steps, 20-step clips: 3 pairs). */
 export async function startLab(prefix: string): Promise<Lab> {
   if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
@@ -52,17 +70,7 @@ export async function startLab(prefix: string): Promise<Lab> {
         },
       };
     },
-    async open(url, name, context = {}) {
-      const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, ...context });
-      await ctx.addInitScript((nm) => {
-        if (localStorage.getItem('prefrl.name') === null) localStorage.setItem('prefrl.name', JSON.stringify(nm));
-      }, name);
-      const page = await ctx.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(url);
-      return { page, ctx, errors };
-    },
+    open: (url, name, context = {}) => openSignedIn(browser, url, name, context),
     async close() {
       await browser.close();
       rmSync(dir, { recursive: true, force: true });
