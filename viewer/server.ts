@@ -566,12 +566,14 @@ export class ViewerServer {
    * stored when the page re-sends it, whoever holds the pair by then.
    */
   private giveBackLeases(): void {
-    const held = new Set<string>();
+    // One release per person and pair (several tabs of a person may show the same pair).
+    const held = new Map<string, { teacher: string; pairId: string }>();
     for (const s of this.sessions) {
-      if (s.name !== null && s.pairId !== null) held.add(JSON.stringify([personTeacherId(s.name), s.pairId]));
+      if (s.name === null || s.pairId === null) continue;
+      const teacher = personTeacherId(s.name);
+      held.set(`${teacher}\n${s.pairId}`, { teacher, pairId: s.pairId });
     }
-    for (const key of held) {
-      const [teacher, pairId] = JSON.parse(key) as [string, string];
+    for (const { teacher, pairId } of held.values()) {
       try {
         this.store.releaseLease(teacher, pairId);
       } catch (e) {
@@ -712,11 +714,17 @@ export class ViewerServer {
    * person shows it (the lease is theirs: one person, several tabs). A page reloaded by the
    * same person gets the pair again first while nobody else has taken it.
    */
+  /** Whether an open page other than `s` of the person named `name` shows `pairId` (a lease is the person's, so that page still needs it). */
+  private shownElsewhere(s: Session, name: string, pairId: string): boolean {
+    for (const o of this.sessions) if (o !== s && o.name === name && o.pairId === pairId) return true;
+    return false;
+  }
+
   private releaseOnClose(s: Session): void {
     if (this.closed || s.name === null || s.pairId === null) return;
     const name = s.name;
     const pairId = s.pairId;
-    if ([...this.sessions].some((o) => o.name === name && o.pairId === pairId)) return;
+    if (this.shownElsewhere(s, name, pairId)) return;
     try {
       if (this.store.releaseLease(personTeacherId(name), pairId)) this.pollIdle();
     } catch (e) {
@@ -894,7 +902,7 @@ export class ViewerServer {
   private moveLease(s: Session, from: string, to: string): void {
     const pairId = s.pairId as string;
     let released = false;
-    if (![...this.sessions].some((o) => o !== s && o.name === from && o.pairId === pairId)) released = this.store.releaseLease(personTeacherId(from), pairId);
+    if (!this.shownElsewhere(s, from, pairId)) released = this.store.releaseLease(personTeacherId(from), pairId);
     if (this.store.labelIdOf(pairId, personTeacherId(to)) === null) this.store.leasePair(pairId, personTeacherId(to), this.clock.date().getTime() + this.leaseMs);
     if (released) this.pollIdle();
   }
@@ -1147,7 +1155,7 @@ export class ViewerServer {
         // one its person looks at): that one is given back, as a closed page's is, unless another
         // page of the person shows it.
         const shown = s.pairId;
-        const released = shown !== null && shown !== pair.id && s.name !== null && ![...this.sessions].some((o) => o !== s && o.name === s.name && o.pairId === shown) && this.store.releaseLease(personTeacherId(s.name), shown);
+        const released = shown !== null && shown !== pair.id && s.name !== null && !this.shownElsewhere(s, s.name, shown) && this.store.releaseLease(personTeacherId(s.name), shown);
         s.idle = false;
         this.sendPair(s, pair, this.store.pairInfo(pair.id)?.round ?? 0, expires, false);
         if (released) this.pollIdle();

@@ -219,10 +219,11 @@ export class HumanTeacher implements Teacher {
   /**
    * The first stored answer of a person to each of the batch's pairs (timeout skips are not
    * answers; neither are labels of machine teachers, e.g. `prefrl label --teacher oracle` on the
-   * same store: the store's own rule, isPerson), and how many such answers the whole store holds
-   * (any pair, any person: the idle timer's measure).
+   * same store: the store's own rule, isPerson), and the ids of every such answer the whole store
+   * holds (any pair, any person: their count is the idle timer's measure; they are locked with the
+   * batch's labels).
    */
-  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; all: number; people: string[] } {
+  private answered(store: LabelStore, ids: ReadonlySet<string>): { got: Map<string, StoredLabel>; people: string[] } {
     const got = new Map<string, StoredLabel>();
     const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
     const people: string[] = [];
@@ -231,7 +232,7 @@ export class HumanTeacher implements Teacher {
       people.push(l.id);
       if (ids.has(l.pairId) && !got.has(l.pairId)) got.set(l.pairId, l);
     }
-    return { got, all: people.length, people };
+    return { got, people };
   }
 
   async label(pairs: readonly Pair[]): Promise<Label[]> {
@@ -261,7 +262,8 @@ export class HumanTeacher implements Teacher {
     // labels), which a run waiting for answers would otherwise spend every second.
     let stamp = store.handOutState().stamp;
     // `people`: every answer of a person in the store at the last read (locked with the batch's labels below).
-    let { got, all: lastCount, people } = this.answered(store, ids);
+    let { got, people } = this.answered(store, ids);
+    let lastCount = people.length;
     let lastAnswer = this.clock.now();
     let lastStatus = this.clock.now();
     try {
@@ -275,14 +277,14 @@ export class HumanTeacher implements Teacher {
         });
         wake = null;
         const current = store.handOutState().stamp;
-        const seen = current === stamp ? { got, all: lastCount, people } : this.answered(store, ids);
+        const seen = current === stamp ? { got, people } : this.answered(store, ids);
         stamp = current;
         got = seen.got;
         people = seen.people;
         const now = this.clock.now();
         // Any new answer in the store (or an undone one) shows the people are there: the idle timer starts again.
-        if (seen.all !== lastCount) {
-          lastCount = seen.all;
+        if (seen.people.length !== lastCount) {
+          lastCount = seen.people.length;
           lastAnswer = now;
         }
         if (got.size >= pairs.length) break;
