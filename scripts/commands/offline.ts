@@ -187,6 +187,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     rewardWeightDecay: f.rewardWeightDecay,
     rewardInputL1: f.rewardInputL1,
     rewardInputProx: f.rewardInputProx,
+    rewardValFraction: f.rewardValFraction,
     rewardSelectInputs: f.rewardSelectInputs,
     rewardSelectWorkers: f.rewardSelectWorkers ?? null,
     updates: f.updates,
