@@ -87,7 +87,7 @@ import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
 import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
+import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, REWARD_VAL_FRACTION_MAX, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
@@ -219,6 +219,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   rewardWeightDecay: TRAIN_DEFAULTS.weightDecay,
   rewardInputL1: TRAIN_DEFAULTS.inputL1,
   rewardInputProx: TRAIN_DEFAULTS.inputProx,
+  rewardValFraction: TRAIN_DEFAULTS.valFraction,
   rewardSelectInputs: false,
   rewardSelectWorkers: null,
   updates: IQL_DEFAULTS.updates,
@@ -381,6 +382,7 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
   posInt(r.rewardMembers, 'reward-members');
   posInt(r.rewardEpochs, 'reward-epochs');
   if (!(r.rewardFlipRate >= 0 && r.rewardFlipRate < 0.5)) bad('reward-flip-rate', `expected a rate in [0, 0.5), got ${r.rewardFlipRate}`);
+  if (!(r.rewardValFraction >= 0 && r.rewardValFraction <= REWARD_VAL_FRACTION_MAX)) bad('reward-val-fraction', `expected a fraction from 0 to ${REWARD_VAL_FRACTION_MAX}, got ${shownValue(r.rewardValFraction)}`);
   posInt(r.rewardPatience, 'reward-patience');
   if (!(r.rewardLr > 0 && Number.isFinite(r.rewardLr))) bad('reward-lr', `expected a finite number > 0, got ${r.rewardLr}`);
   for (const [k, flag] of [

@@ -61,7 +61,11 @@ export interface TrainOptions {
   readonly labelSmoothing?: number;
   /** Known label flip rate rho in [0, 0.5) for the noise-robust loss (default 0). */
   readonly flipRate?: number;
-  /** Fraction of preference labels held out for early stopping (default 0.1; none when that would be fewer than MIN_VALIDATION_PAIRS = 5 pairs). */
+  /**
+   * Fraction of preference labels held out for early stopping, in [0, 1) (default 0.1; none when
+   * that would be fewer than MIN_VALIDATION_PAIRS = 5 pairs; at most all but one pair, so one is
+   * always left to train on).
+   */
   readonly valFraction?: number;
   /** Epochs without held-out improvement before a member stops (default 5). */
   readonly patience?: number;
@@ -550,11 +554,33 @@ export interface RewardTrainSettings {
    * (RL-VLM-F). A known teacher error rate (synthetic-vlm's errorRate) is the natural value.
    */
   readonly rewardFlipRate: number;
+  /**
+   * Reward-model training: fraction of the preference labels held out for early stopping
+   * (valFraction; default 0.1, TRAIN_DEFAULTS; 0: none, every epoch runs on every pair). The
+   * CLI's --reward-val-fraction takes 0 to REWARD_VAL_FRACTION_MAX.
+   */
+  readonly rewardValFraction: number;
 }
 
+/**
+ * The largest --reward-val-fraction the commands take (the library's valFraction takes anything
+ * below 1): holding out more than 90% of the labels leaves too few to train on to be meant, and a
+ * percentage typed as a whole number (10 for 10%) is refused with the range instead.
+ */
+export const REWARD_VAL_FRACTION_MAX = 0.9;
+
 /** Those settings as trainRewardModel options. */
-export function rewardTrainOptions(s: RewardTrainSettings): Pick<TrainOptions, 'epochs' | 'patience' | 'lr' | 'weightDecay' | 'inputL1' | 'inputProx' | 'flipRate'> {
-  return { epochs: s.rewardEpochs, patience: s.rewardPatience, lr: s.rewardLr, weightDecay: s.rewardWeightDecay, inputL1: s.rewardInputL1, inputProx: s.rewardInputProx, flipRate: s.rewardFlipRate };
+export function rewardTrainOptions(s: RewardTrainSettings): Pick<TrainOptions, 'epochs' | 'patience' | 'lr' | 'weightDecay' | 'inputL1' | 'inputProx' | 'flipRate' | 'valFraction'> {
+  return {
+    epochs: s.rewardEpochs,
+    patience: s.rewardPatience,
+    lr: s.rewardLr,
+    weightDecay: s.rewardWeightDecay,
+    inputL1: s.rewardInputL1,
+    inputProx: s.rewardInputProx,
+    flipRate: s.rewardFlipRate,
+    valFraction: s.rewardValFraction,
+  };
 }
 
 /** One epoch's numbers as a run's metrics.jsonl records them. */
@@ -735,8 +761,9 @@ async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: Resolve
   const n = src.pairIds.length;
   if (n === 0) throw new RangeError('train: no preference labels (every label is a skip, or there are none)');
 
-  // Validation split.
-  const wantVal = Math.round(o.valFraction * n);
+  // Validation split: at most n - 1 pairs held out (a fraction near 1 on few labels would
+  // otherwise round up to every pair, leaving none to train on).
+  const wantVal = Math.min(Math.round(o.valFraction * n), n - 1);
   const nVal = wantVal >= MIN_VALIDATION_PAIRS ? wantVal : 0;
   const perm = o.rng.fork('split').permutation(n);
   const valIdx = Array.from(perm.subarray(0, nVal)).sort((a, b) => a - b);

@@ -204,16 +204,77 @@ describe('flags that several bench subcommands take', () => {
     return new Map([...out].filter(([, m]) => m.size > 1));
   };
 
-  it('every shared flag has one kind and one lower bound in every bench subcommand', () => {
+  it('every shared flag has one kind, one lower bound and one upper bound in every bench subcommand', () => {
     const keys = [...shared().keys()].sort();
     expect(keys).toEqual(['actDim', 'backend', 'envs', 'json', 'obsDim', 'out', 'python', 'quiet', 'repeats', 'seed', 'seeds', 'torch', 'torchThreads']);
     const bad: string[] = [];
+    const bounds = (d: FlagDef) => d as { min?: number; max?: number };
     for (const [key, defs] of shared()) {
       const kinds = new Set([...defs.values()].map((d) => d.kind));
-      const mins = new Set([...defs.values()].map((d) => (d as { min?: number }).min));
-      if (kinds.size > 1 || mins.size > 1) bad.push(`${key}: ${[...defs].map(([n, d]) => `${n} ${d.kind} min ${(d as { min?: number }).min}`).join(', ')}`);
+      const mins = new Set([...defs.values()].map((d) => bounds(d).min));
+      const maxes = new Set([...defs.values()].map((d) => bounds(d).max));
+      if (kinds.size > 1 || mins.size > 1 || maxes.size > 1) bad.push(`${key}: ${[...defs].map(([n, d]) => `${n} ${d.kind} min ${bounds(d).min} max ${bounds(d).max}`).join(', ')}`);
     }
     expect(bad).toEqual([]);
+  });
+
+  it('count flags (timed repeats, warm-up runs, seeds): repeats and seeds at least 1, warm-ups at least 0, none capped (bench envs stopped at 50 repeats before); worded alike', () => {
+    const counts: string[] = [];
+    for (const name of BENCH) {
+      for (const [key, d] of Object.entries(specOf(name).flags)) {
+        const b = d as { min?: number; max?: number };
+        if (/^repeats$|Repeats$/.test(key)) {
+          counts.push(`${name} ${key}`);
+          expect({ key, kind: d.kind, min: b.min, max: b.max }).toEqual({ key, kind: 'int', min: 1, max: undefined });
+          expect(d.doc, `${name} ${key}`).toMatch(/^timed [a-zA-Z ]+ \(the median is reported(; .+)?\)$/);
+        } else if (/^warmup$|Warmup$/.test(key)) {
+          counts.push(`${name} ${key}`);
+          expect({ key, kind: d.kind, min: b.min, max: b.max }).toEqual({ key, kind: 'int', min: 0, max: undefined });
+          expect(d.doc, `${name} ${key}`).toMatch(/^untimed [a-zA-Z ]+ before timing$/);
+        } else if (key === 'seeds') {
+          counts.push(`${name} ${key}`);
+          expect({ key, kind: d.kind, min: b.min, max: b.max }).toEqual({ key, kind: 'int', min: 1, max: undefined });
+          expect(d.doc, `${name} ${key}`).toMatch(/^seeds 0\.\.seeds-1 per /);
+        }
+      }
+    }
+    expect(counts.sort()).toEqual([
+      'bench agents iqlRepeats', 'bench agents iqlWarmup', 'bench agents ppoRepeats', 'bench agents ppoWarmup',
+      'bench envs repeats', 'bench oracle seeds', 'bench regret seeds', 'bench reward repeats', 'bench reward warmup',
+    ]);
+    expect(parseOne('bench envs', 'repeats', '51')).toBe(51);
+    expect(parseOne('bench envs', 'repeats', '1_000')).toBe(1000);
+  });
+
+  it('a count out of range is refused (exit 2) in one line naming the flag, the same words in every bench subcommand', async () => {
+    await refused(['bench', 'envs', '--no-native', '--repeats', '0'], /^prefrl bench envs: --repeats: must be >= 1, got 0$/);
+    await refused(['bench', 'reward', '--no-torch', '--repeats', '0'], /^prefrl bench reward: --repeats: must be >= 1, got 0$/);
+    await refused(['bench', 'reward', '--no-torch', '--warmup', '-1'], /^prefrl bench reward: --warmup: must be >= 0, got -1$/);
+    await refused(['bench', 'agents', '--no-torch', '--ppo-repeats', '0'], /^prefrl bench agents: --ppo-repeats: must be >= 1, got 0$/);
+    await refused(['bench', 'agents', '--no-torch', '--iql-warmup', '2.5'], /^prefrl bench agents: --iql-warmup: expected an integer, got "2\.5"$/);
+    await refused(['bench', 'oracle', '--suite', 'smoke', '--seeds', '0', '--dry-run'], /^prefrl bench oracle: --seeds: must be >= 1, got 0$/);
+    await refused(['bench', 'regret', '--seeds', '0', '--no-write'], /^prefrl bench regret: --seeds: must be >= 1, got 0$/);
+    await refused(['bench', 'regret', '--steps', '0', '--no-write'], /^prefrl bench regret: --steps: must be >= 1, got 0$/);
+    await refused(['bench', 'regret', '--budgets', '100,0', '--no-write'], /^prefrl bench regret: --budgets: expected positive integers separated by commas, got "100,0"$/);
+  });
+
+  it('--out: a scratch folder under runs/ by default where a command writes results unasked (bench oracle, bench regret), none where it writes only when asked (bench reward, bench agents); bench envs writes no files', () => {
+    const outs = defsOf('out');
+    const scratch = /; the default is a scratch folder \(git-ignored\): committed results in benchmarks\/results are replaced only when --out names them$/;
+    for (const name of ['bench oracle', 'bench regret']) {
+      const d = outs.get(name) as FlagDef & { default?: string };
+      expect(d.default, name).toMatch(/^runs\//);
+      expect(d.doc, name).toMatch(scratch);
+    }
+    expect(outs.get('bench oracle')?.default).toBe('runs/bench-oracle');
+    expect(outs.get('bench oracle')?.default).toBe(specOf('bench oracle').flags.runsDir.default);
+    expect(outs.get('bench regret')?.default).toBe('runs/bench-regret');
+    for (const name of ['bench reward', 'bench agents']) {
+      expect(outs.get(name)?.default, name).toBeUndefined();
+      expect(outs.get(name)?.optional, name).toBe(true);
+      expect(outs.get(name)?.defaultDoc, name).toBe('none: the results are printed, not written');
+    }
+    expect(outs.has('bench envs')).toBe(false);
   });
 
   it('--torch, --python, --obs-dim and --act-dim are one definition in bench agents and bench reward; --torch-threads one type and wording, the default of each named', () => {

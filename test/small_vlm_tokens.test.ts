@@ -19,7 +19,8 @@ import { TeacherSpecError } from '../reward/teachers/spec_error.js';
 import { VLM_FLAG_SETTING_NAMES, VlmTeacher, vlmTeacherFromSpec, vlmUsageLine } from '../reward/teachers/vlm.js';
 import type { Pair, Segment } from '../reward/types.js';
 import { VlmClient } from '../reward/vlm/client.js';
-import { encodePng } from '../reward/vlm/png.js';
+import { cacheKey, fitsLimit, uncutKey } from '../reward/vlm/cache.js';
+import { decodePng, encodePng } from '../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../reward/vlm/render.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, usageMessage } from './helpers/cli.js';
@@ -65,6 +66,13 @@ function stub(reply: (stage: 1 | 2, n: number) => { content: string | null; fini
 }
 const answers = (stage: 1 | 2) => ({ content: stage === 1 ? 'The first is closer.' : '0', finish: 'stop' });
 
+/** Which pair a request is about: the first image's colour byte is the first segment's number (see `renderer`). */
+function bodyPair(body: Body): number {
+  const url = /"url":"data:image\/png;base64,([^"]+)"/.exec(JSON.stringify(body.messages))![1];
+  return decodePng(Buffer.from(url, 'base64')).rgba[0];
+}
+
+
 const fromSpec = (params: string, vlm: Record<string, unknown>): VlmTeacher =>
   vlmTeacherFromSpec(`vlm:${params}`, params, { env: TOY_SPEC, rng: new Rng(0), vlm: { renderer, env: {}, ...vlm } });
 
@@ -84,19 +92,82 @@ describe('VLM token limits: the teacher spec of prefrl label', () => {
     expect(d.bodies.map((b) => b.max_tokens)).toEqual([1024, 16]);
   });
 
-  it('a changed limit is not served the cached reply of the old one: only the stage whose limit changed is asked again', async () => {
+  it('a changed limit is served the cached replies that ended on their own within it; a lowered one below a reply\'s length asks again', async () => {
     const cacheDir = join(dir, 'cache-limits');
     const a = stub(answers);
-    await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl', { fetch: a.fetch, cacheDir }).label([pair(1, 2)]);
+    const first = await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl', { fetch: a.fetch, cacheDir }).label([pair(1, 2)]);
     expect(a.bodies).toHaveLength(2);
     // Same limits again: both stages from the cache, no request.
     const same = stub(answers);
     await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl', { fetch: same.fetch, cacheDir }).label([pair(1, 2)]);
     expect(same.bodies).toHaveLength(0);
-    // labelMaxTokens 64: the analysis (same prompt, same 1024) is cached; the label is asked anew with 64.
-    const b = stub(answers);
-    await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,labelMaxTokens=64', { fetch: b.fetch, cacheDir }).label([pair(1, 2)]);
-    expect(b.bodies.map((x) => x.max_tokens)).toEqual([64]);
+    // Raised limits (4096, 64): both replies stopped on their own (3 tokens each), so both come from the cache.
+    const raised = stub(answers);
+    const t = fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,analysisMaxTokens=4096,labelMaxTokens=64', { fetch: raised.fetch, cacheDir });
+    const again = await t.label([pair(1, 2)]);
+    expect(raised.bodies).toHaveLength(0);
+    expect(again[0]).toMatchObject({ kind: 'preference', probFirst: 1, teacher: 'vlm(fake-vl):analysisMaxTokens=4096,labelMaxTokens=64' });
+    expect(JSON.parse(again[0].raw as string)).toMatchObject({ analysis: JSON.parse(first[0].raw as string).analysis, cached: [true, true] });
+    // A label limit of 3 still holds the 3-token reply; 2 does not (it would have been cut): asked again with 2.
+    const three = stub(answers);
+    await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,labelMaxTokens=3', { fetch: three.fetch, cacheDir }).label([pair(1, 2)]);
+    expect(three.bodies).toHaveLength(0);
+    const two = stub(answers);
+    await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,labelMaxTokens=2', { fetch: two.fetch, cacheDir }).label([pair(1, 2)]);
+    expect(two.bodies.map((x) => x.max_tokens)).toEqual([2]);
+  });
+
+  it('fitsLimit and uncutKey by hand: a reply that stopped fits any limit from the one it was asked with, or from the tokens it took; a cut or unknown ending fits none', () => {
+    const stopped = { finishReason: 'stop', params: { maxTokens: 1024 }, usage: { promptTokens: 10, completionTokens: 300 } };
+    expect([4096, 1024, 512, 300, 299].map((l) => fitsLimit(stopped, l))).toEqual([true, true, true, true, false]);
+    // The server did not count the tokens: only limits from the one it was asked with.
+    const uncounted = { ...stopped, usage: { promptTokens: 0, completionTokens: 0 } };
+    expect([1024, 1023].map((l) => fitsLimit(uncounted, l))).toEqual([true, false]);
+    expect(fitsLimit({ ...stopped, finishReason: 'length' }, 100_000)).toBe(false);
+    expect(fitsLimit({ ...stopped, finishReason: null }, 100_000)).toBe(false);
+    const m = [{ role: 'user' as const, content: 'q' }];
+    // The key without max_tokens: the same for every limit, another for another temperature; none without a limit.
+    expect(uncutKey('a', m, { temperature: 0, maxTokens: 16 })).toBe(uncutKey('a', m, { temperature: 0, maxTokens: 4096 }));
+    expect(uncutKey('a', m, { temperature: 0, maxTokens: 16 })).not.toBe(uncutKey('a', m, { temperature: 0.5, maxTokens: 16 }));
+    expect(uncutKey('a', m, { temperature: 0, maxTokens: 16 })).not.toBe(cacheKey('a', m, { temperature: 0 }));
+    expect(uncutKey('a', m, { temperature: 0 })).toBeNull();
+  });
+
+  it('a raised analysis limit asks again only the pairs whose analysis was cut; the answers that ended on their own are taken from the cache', async () => {
+    const cacheDir = join(dir, 'cache-raised');
+    // A reasoning model: pair 1-2 needs 2,000 tokens of thinking (cut below that, the content then
+    // empty), pairs 3-4 and 5-6 answer within 100.
+    const reply = (limit: number | undefined, long: boolean, stage: 1 | 2) =>
+      stage === 2 ? { content: '1', finish: 'stop' } : long && (limit ?? 0) < 2000 ? { content: null, finish: 'length' } : { content: 'The second is closer.', finish: 'stop' };
+    const mk = () => {
+      const bodies: Body[] = [];
+      const fetch = async (_url: string, init: RequestInit): Promise<Response> => {
+        const body = JSON.parse(String(init.body)) as Body;
+        bodies.push(body);
+        const r = reply(body.max_tokens, bodyPair(body) === 1, body.messages.length === 2 ? 1 : 2);
+        const json = { model: 'fake-vl', choices: [{ index: 0, message: { role: 'assistant', content: r.content }, finish_reason: r.finish }], usage: { prompt_tokens: 10, completion_tokens: r.finish === 'length' ? (body.max_tokens ?? 0) : 3 } };
+        return new Response(JSON.stringify(json), { status: 200, headers: { 'Content-Type': 'application/json' } });
+      };
+      return { fetch, bodies };
+    };
+    const pairs = [pair(1, 2), pair(3, 4), pair(5, 6)];
+    const before = mk();
+    const old = await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl', { fetch: before.fetch, cacheDir }).label(pairs);
+    expect(old.map((l) => (l.kind === 'skip' ? 'skip' : l.probFirst))).toEqual(['skip', 0, 0]);
+    // Pair 1-2: one analysis request (cut, nothing to answer from); the others: analysis and label.
+    expect(before.bodies).toHaveLength(5);
+    const after = mk();
+    const t = fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl,analysisMaxTokens=4096', { fetch: after.fetch, cacheDir });
+    const now = await t.label(pairs);
+    expect(now.map((l) => (l.kind === 'skip' ? 'skip' : l.probFirst))).toEqual([0, 0, 0]);
+    // Only pair 1-2 was asked: its analysis with the raised limit, then its label.
+    expect(after.bodies.map((b) => `${b.messages.length === 2 ? 'analysis' : 'label'} ${b.max_tokens} pair ${bodyPair(b)}`)).toEqual(['analysis 4096 pair 1', 'label 16 pair 1']);
+    expect(t.metrics()).toMatchObject({ 'vlm/requests': 2, 'vlm/cache_hits': 4, 'vlm/cut_analysis': 0 });
+    // The cut reply is still in the cache under its own limit: the old teacher gets it back unchanged (no request).
+    const replay = mk();
+    const oldAgain = await fromSpec('baseUrl=http://vlm.invalid/v1,model=fake-vl', { fetch: replay.fetch, cacheDir }).label(pairs);
+    expect(replay.bodies).toHaveLength(0);
+    expect(oldAgain.map((l) => l.kind)).toEqual(['skip', 'preference', 'preference']);
   });
 
   it('a limit that is not a positive integer is refused naming the key and the spec', () => {
@@ -200,6 +271,49 @@ describe('VLM token limits: prefrl offline', () => {
     const labels = JSON.parse(readFileSync(join(r.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; labels: number };
     expect(labels).toMatchObject({ teacher: 'vlm(fake-vl):analysisMaxTokens=2048,labelMaxTokens=128', labels: 4 });
     expect(new Set(s.bodies.map((b) => `${b.messages.length === 2 ? 'analysis' : 'label'} ${b.max_tokens}`))).toEqual(new Set(['analysis 2048', 'label 128']));
+  }, 60_000);
+
+  it('--resume refuses a changed limit, saying how to raise it: a new run reading the old run\'s cache, which asks again only the replies cut at the old limit', async () => {
+    // The analysis of a pair whose first image has the colour of the first one asked needs 2,000
+    // tokens (cut below, content empty); the others stop at once.
+    let slow: number | undefined;
+    const mk = () => {
+      const bodies: Body[] = [];
+      const fetch = async (_url: string, init: RequestInit): Promise<Response> => {
+        const body = JSON.parse(String(init.body)) as Body;
+        bodies.push(body);
+        if (body.messages.length === 2) slow ??= bodyPair(body);
+        const cut = body.messages.length === 2 && bodyPair(body) === slow && (body.max_tokens ?? 0) < 2000;
+        const r = body.messages.length === 2 ? (cut ? { content: null, finish: 'length' } : { content: 'The first is closer.', finish: 'stop' }) : { content: '0', finish: 'stop' };
+        const json = { model: 'fake-vl', choices: [{ index: 0, message: { role: 'assistant', content: r.content }, finish_reason: r.finish }], usage: { prompt_tokens: 10, completion_tokens: cut ? (body.max_tokens ?? 0) : 3 } };
+        return new Response(JSON.stringify(json), { status: 200, headers: { 'Content-Type': 'application/json' } });
+      };
+      return { fetch, bodies };
+    };
+    const first = mk();
+    const old = await runOffline({ config: tiny({}), stages: ['pairs', 'label'], runsDir: join(dir, 'runs-cut'), vlmRuntime: { fetch: first.fetch, renderer, env: {} } }, { logger: new Logger({ write: () => undefined }, 'info') });
+    const analyses = first.bodies.filter((b) => b.messages.length === 2);
+    const cutPairs = analyses.filter((b) => bodyPair(b) === slow).length;
+    // Both kinds among the 4 pairs, or the test shows nothing.
+    expect(analyses).toHaveLength(4);
+    expect(cutPairs).toBeGreaterThan(0);
+    expect(cutPairs).toBeLessThan(4);
+    // The cut analyses gave nothing to answer from: skips.
+    expect(JSON.parse(readFileSync(join(old.runDir, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ teacher: 'vlm(fake-vl)', labels: 4, skips: cutPairs, preferences: 4 - cutPairs });
+    const k = captureCli();
+    expect(await main(['offline', '--resume', old.runDir, '--vlm-analysis-max-tokens', '4096'], k.ctx)).toBe(2);
+    expect(k.err.join('')).toBe(
+      `prefrl offline: --resume: the run's saved config is used; drop --vlm-analysis-max-tokens (a token limit is part of the VLM teacher, and a run counts one teacher's labels: start a new run with the same flags, the new limit and --vlm-cache ${join(old.runDir, 'vlm_cache')}; it draws the same pairs and asks again only the replies cut at the old limit, the others come from the cache)\n`,
+    );
+    // That new run: requests only for the cut pairs (analysis at 4096, then the label), every pair answered.
+    const second = mk();
+    const raised = await runOffline(
+      { config: tiny({ analysisMaxTokens: 4096, cacheDir: join(old.runDir, 'vlm_cache') }), stages: ['pairs', 'label'], runsDir: join(dir, 'runs-raised'), vlmRuntime: { fetch: second.fetch, renderer, env: {} } },
+      { logger: new Logger({ write: () => undefined }, 'info') },
+    );
+    expect(second.bodies.map((b) => `${b.messages.length === 2 ? 'analysis' : 'label'} ${b.max_tokens}`).sort()).toEqual([...Array(cutPairs).fill('analysis 4096'), ...Array(cutPairs).fill('label 16')].sort());
+    expect(second.bodies.every((b) => bodyPair(b) === slow)).toBe(true);
+    expect(JSON.parse(readFileSync(join(raised.runDir, 'artifacts', 'labels.json'), 'utf8'))).toMatchObject({ teacher: 'vlm(fake-vl):analysisMaxTokens=4096', labels: 4, skips: 0, preferences: 4 });
   }, 60_000);
 
   it('a label stage whose VLM fails says what its requests cost before stopping, as prefrl label does', async () => {

@@ -250,7 +250,11 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
   if (Object.keys(c.viewByEnv).length > 0) out.push(`perEnvViews=${Object.keys(c.viewByEnv).sort().join('+')}`);
   if (c.temperature !== d.temperature) out.push(`temperature=${c.temperature}`);
   if (c.seed !== null) out.push(`seed=${c.seed}`);
-  // A reply cut shorter (or let run longer) is another answer: a changed limit is another teacher, whose pairs are asked anew.
+  // A reply cut shorter (or let run longer) is another answer: a changed limit is another teacher,
+  // whose pairs are labelled anew. The answer cache serves it every reply that ended on its own
+  // within the new limit (reward/vlm/cache.ts fitsLimit), so raising a limit pays only for the
+  // replies cut at the old one; the old teacher's labels stay valid as its own.
+  // `prefrl offline --resume` does not take a changed limit (scripts/commands/offline.ts TOKEN_LIMIT_FLAGS says why).
   if (c.analysisMaxTokens !== d.analysisMaxTokens) out.push(`analysisMaxTokens=${c.analysisMaxTokens}`);
   if (c.labelMaxTokens !== d.labelMaxTokens) out.push(`labelMaxTokens=${c.labelMaxTokens}`);
   if (c.imageDetail !== null) out.push(`detail=${c.imageDetail}`);

@@ -7,6 +7,14 @@
  * the API key and any headers are NOT part of the key (the same model behind another host or
  * key gives a hit; point `cacheDir` elsewhere to keep hosts apart).
  *
+ * Replies not cut at their length limit are also kept under a second key, the request's without
+ * its max_tokens (`uncutKey`), in `<dir>/uncut/`: such a reply is what the server says to the same
+ * prompt under any limit it fits (it stopped on its own, with room to spare), so a request whose
+ * limit was raised (a reasoning model that needed more room for its thinking) is answered from it
+ * (`fitsLimit`), while a reply cut at its old limit is never served for a higher one (it would be
+ * the same cut answer): only the cut replies are asked again. Replies cached before this second key
+ * existed are found by their own key alone.
+ *
  * Layout: one JSON file per entry, `<dir>/<key[0..2]>/<key>.json`, written to a temporary file
  * and renamed, so concurrent writers and crashes never leave half an entry. A file holds the
  * answer (text, finish reason, token usage), the model, when it was asked, and the prompt for
@@ -18,7 +26,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { makeFolder } from '../../core/paths.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sha256 } from '../../core/hash.js';
 
 /** Bump when the meaning of a cached answer changes (old entries then miss). */
@@ -85,6 +93,33 @@ export function cacheKey(model: string, messages: readonly ChatMessage[], params
   return sha256(JSON.stringify({ format: CACHE_FORMAT, body: requestBody(model, messages, params) }));
 }
 
+/**
+ * The key of a request without its reply length limit (max_tokens), under which a reply that was
+ * not cut is kept too; null for a request that sets no limit (its own key says it all).
+ */
+export function uncutKey(model: string, messages: readonly ChatMessage[], params: ChatParams): string | null {
+  if (params.maxTokens === undefined) return null;
+  const { maxTokens: _limit, ...rest } = params;
+  return sha256(JSON.stringify({ format: CACHE_FORMAT, uncut: true, body: requestBody(model, messages, rest) }));
+}
+
+/** Whether a reply ended on its own, not at its length limit (a missing finish reason is not known to be whole). */
+export function endedOnItsOwn(answer: Pick<CachedAnswer, 'finishReason'>): boolean {
+  return answer.finishReason !== null && answer.finishReason !== 'length';
+}
+
+/**
+ * Whether a reply kept under uncutKey answers the same prompt asked with a limit of `maxTokens`:
+ * it ended on its own, and the limit is at least the one it was asked with, or at least the tokens
+ * it took (when the server counted them; reasoning tokens count among them).
+ */
+export function fitsLimit(entry: Pick<CacheEntry, 'finishReason' | 'params' | 'usage'>, maxTokens: number): boolean {
+  if (!endedOnItsOwn(entry)) return false;
+  const asked = entry.params.maxTokens;
+  if (asked !== undefined && maxTokens >= asked) return true;
+  return entry.usage.completionTokens > 0 && entry.usage.completionTokens <= maxTokens;
+}
+
 /** The prompt as text, each image replaced by its hash and size. */
 export function auditPrompt(messages: readonly ChatMessage[]): { role: string; content: string }[] {
   return messages.map((m) => ({
@@ -114,11 +149,29 @@ export class ResponseCache {
     return join(this.dir, key.slice(0, 2), `${key}.json`);
   }
 
+  /** Where the reply kept under an uncutKey lives. */
+  uncutPathOf(key: string): string {
+    return join(this.dir, 'uncut', key.slice(0, 2), `${key}.json`);
+  }
+
   /** The cached answer for `key`, or undefined (missing, unreadable, or from another format). */
   get(key: string): CacheEntry | undefined {
+    return this.read(this.pathOf(key), key);
+  }
+
+  /**
+   * The reply kept under `uncut` (an uncutKey) when it answers a request with a limit of
+   * `maxTokens` (fitsLimit), else undefined.
+   */
+  getUncut(uncut: string, maxTokens: number): CacheEntry | undefined {
+    const e = this.read(this.uncutPathOf(uncut), uncut);
+    return e !== undefined && fitsLimit(e, maxTokens) ? e : undefined;
+  }
+
+  private read(path: string, key: string): CacheEntry | undefined {
     let text: string;
     try {
-      text = readFileSync(this.pathOf(key), 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch {
       return undefined;
     }
@@ -131,9 +184,14 @@ export class ResponseCache {
     }
   }
 
-  put(entry: CacheEntry): void {
-    const path = this.pathOf(entry.key);
-    makeFolder(join(this.dir, entry.key.slice(0, 2)));
+  /** Keep `entry` under its key and, when given `uncut` (its uncutKey) and the reply ended on its own, under that too. */
+  put(entry: CacheEntry, uncut: string | null = null): void {
+    this.write(this.pathOf(entry.key), entry);
+    if (uncut !== null && endedOnItsOwn(entry)) this.write(this.uncutPathOf(uncut), { ...entry, key: uncut });
+  }
+
+  private write(path: string, entry: CacheEntry): void {
+    makeFolder(dirname(path));
     const tmp = `${path}.${process.pid}.${this.writes++}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(entry, null, 1)}\n`);
     renameSync(tmp, path);

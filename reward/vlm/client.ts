@@ -48,7 +48,7 @@ import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
-import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache } from './cache.js';
+import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache, uncutKey } from './cache.js';
 
 export type { ChatMessage, ChatParams, ContentPart, TokenUsage } from './cache.js';
 
@@ -397,7 +397,9 @@ export class VlmClient {
   async chat(messages: readonly ChatMessage[], params: ChatParams = {}): Promise<ChatResult> {
     this.tally.calls++;
     const key = cacheKey(this.config.model, messages, params);
-    const hit = this.cache?.get(key);
+    const uncut = uncutKey(this.config.model, messages, params);
+    // The same request's answer, or one to the same prompt that ended on its own under another limit it fits (a raised limit asks only the replies cut at the old one).
+    const hit = this.cache?.get(key) ?? (uncut === null || params.maxTokens === undefined ? undefined : this.cache?.getUncut(uncut, params.maxTokens));
     if (hit) {
       this.tally.cacheHits++;
       this.tally.savedPromptTokens += hit.usage.promptTokens;
@@ -414,7 +416,7 @@ export class VlmClient {
         throw e;
       }
     }
-    const p = this.ask(key, messages, params);
+    const p = this.ask(key, uncut, messages, params);
     this.inFlight.set(key, p);
     try {
       return await p;
@@ -457,7 +459,7 @@ export class VlmClient {
     return d / 2 + this.rng.uniform() * (d / 2);
   }
 
-  private async ask(key: string, messages: readonly ChatMessage[], params: ChatParams): Promise<ChatResult> {
+  private async ask(key: string, uncut: string | null, messages: readonly ChatMessage[], params: ChatParams): Promise<ChatResult> {
     const c = this.config;
     const body = JSON.stringify(requestBody(c.model, messages, params));
     const where = publicUrl(this.endpoint);
@@ -495,7 +497,7 @@ export class VlmClient {
             // The answer is paid for: a cache that cannot be written (disk full, no permission) must not
             // turn it into a failure, and above all not into a "network error" that is asked again.
             try {
-              this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer });
+              this.cache?.put({ format: CACHE_FORMAT, key, model: c.model, created: this.clock.date().toISOString(), params, prompt: auditPrompt(messages), ...answer }, uncut);
             } catch (err) {
               this.cacheWriteFailed(err);
             }

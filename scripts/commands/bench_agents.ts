@@ -30,7 +30,7 @@ import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, prin
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
-import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
+import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
@@ -39,10 +39,10 @@ const spec = {
   flags: {
     obsDim: obsDimFlag(),
     actDim: actDimFlag,
-    ppoWarmup: flags.int({ doc: 'untimed PPO updates before timing', default: 1, min: 0 }),
-    ppoRepeats: flags.int({ doc: 'timed PPO updates (median reported)', default: 5, min: 1 }),
-    iqlWarmup: flags.int({ doc: 'untimed IQL updates before timing', default: 5, min: 0 }),
-    iqlRepeats: flags.int({ doc: 'timed IQL updates (median reported)', default: 20, min: 1 }),
+    ppoWarmup: warmupFlag('PPO updates', 1),
+    ppoRepeats: repeatsFlag('PPO updates', 5),
+    iqlWarmup: warmupFlag('IQL updates', 5),
+    iqlRepeats: repeatsFlag('IQL updates', 20),
     torch: torchFlag,
     torchThreads: torchThreadsFlag('1,<number of CPUs>'),
     python: pythonFlag,

@@ -46,6 +46,7 @@ import { createVecEnv, type VecEnv } from '../../envs/vec.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { codeVersion, codeVersionText } from '../bench/code_version.js';
 import { jsonFlag, quietFlag, seedFlag } from './common_flags.js';
+import { repeatsFlag } from './bench_flags.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
 
@@ -55,7 +56,7 @@ const spec = {
   flags: {
     envs: flags.list({ doc: 'envs to benchmark, comma-separated', optional: true, defaultDoc: 'every built-in MuJoCo env' }),
     duration: flags.float({ doc: 'seconds per timed measurement', default: 1, min: 0.05, max: 60 }),
-    repeats: flags.int({ doc: 'timed repeats of each measurement (the median is reported; at most 50, each lasts --duration)', default: 5, min: 1, max: 50 }),
+    repeats: repeatsFlag('repeats of each measurement', 5, 'each lasts --duration'),
     // Not --warmup: in bench reward that counts untimed steps (bench agents: --ppo-warmup, --iql-warmup); here it is time.
     warmupSeconds: flags.float({ doc: 'untimed seconds before timing each env and each vec env (V8 tier-up)', default: 1.5, min: 0, max: 60 }),
     vecEnvs: flags.int({ doc: "envs per vec env in the 1 vs 2 worker comparison (each step costs one wake-up per worker, so few cheap envs measure the hand-off, not the stepping)", default: 32, min: 2, max: 256 }),

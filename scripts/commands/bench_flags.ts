@@ -1,8 +1,10 @@
 /**
  * Flags that several `prefrl bench` subcommands take, defined once so that one name has one
  * meaning, type, parse and error wording across them (test/cli_flags_consistent.test.ts checks
- * it): the PyTorch reference's switch, interpreter and thread counts (bench agents, bench reward)
- * and the synthetic input sizes. A default that differs between commands says why in its doc.
+ * it): the PyTorch reference's switch, interpreter and thread counts (bench agents, bench reward),
+ * the synthetic input sizes, the counts (timed repeats, warm-up runs, seeds) and the result
+ * folder of the commands that write one by default. A default that differs between commands says
+ * why in its doc.
  */
 import { availableParallelism } from 'node:os';
 import { flags, positiveInts } from '../../core/config.js';
@@ -33,6 +35,42 @@ export function torchThreadCounts(given: readonly string[] | undefined, fallback
   const nproc = String(availableParallelism());
   const list = given ?? (fallback === 'all CPUs' ? [nproc] : ['1', nproc]);
   return [...new Set(positiveInts(list, '--torch-threads'))];
+}
+
+/**
+ * `--out` of the bench subcommands that write result files without being asked (bench oracle,
+ * bench regret): by default a scratch folder under runs/ (git-ignored), so that a casual run
+ * never replaces the committed results in benchmarks/results; an explicit `--out
+ * benchmarks/results/...` writes there. (bench reward and bench agents write files only with
+ * --out; bench envs writes none.) `what`: what goes into the folder; `scratch`: the default.
+ */
+export function benchOutFlag(what: string, scratch: string) {
+  return flags.string({ doc: `${what}; the default is a scratch folder (git-ignored): committed results in benchmarks/results are replaced only when --out names them`, default: scratch });
+}
+
+/**
+ * A count of timed repeats (`--repeats`, `--ppo-repeats`, `--iql-repeats`): at least 1, the
+ * median reported, and no upper bound in any bench subcommand (bench envs stopped at 50 before, a
+ * bound the others did not have; a long run is stopped with Ctrl-C, which reports what was timed).
+ * `what`: what is repeated; `detail`: a command's own note.
+ */
+export function repeatsFlag(what: string, defaultValue: number, detail?: string) {
+  return flags.int({ doc: `timed ${what} (the median is reported${detail === undefined ? '' : `; ${detail}`})`, default: defaultValue, min: 1 });
+}
+
+/** A count of untimed warm-up runs before timing (`--warmup`, `--ppo-warmup`, `--iql-warmup`): at least 0. */
+export function warmupFlag(what: string, defaultValue: number) {
+  return flags.int({ doc: `untimed ${what} before timing`, default: defaultValue, min: 0 });
+}
+
+/** `--seeds`, a count of seeds 0..seeds-1 (bench oracle, bench regret): at least 1, no upper bound. `what`: what is repeated per seed. */
+export function seedsFlag(what: string, defaultValue: number) {
+  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, default: defaultValue, min: 1 });
+}
+
+/** `--seeds` of a command whose default depends on other flags (bench oracle: the suite's); `defaultDoc` says it. */
+export function optionalSeedsFlag(what: string, defaultDoc: string) {
+  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, optional: true, defaultDoc, min: 1 });
 }
 
 /** `--obs-dim` and `--act-dim` of the synthetic inputs (cheetah-run's sizes by default). */

@@ -22,7 +22,15 @@ import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
 import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { benchOutFlag, optionalSeedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
+
+/**
+ * Where a suite's cells, summary.md and plots go without --out, and its cells' run folders
+ * without --runs-dir: <this>/<suite>/, git-ignored. The committed results are written only with
+ * an explicit --out benchmarks/results.
+ */
+export const BENCH_ORACLE_SCRATCH = 'runs/bench-oracle';
 
 const spec = {
   command: 'prefrl bench oracle',
@@ -30,10 +38,10 @@ const spec = {
     'Synthetic-oracle benchmark suites (B-Pref teachers, regret vs partial return, HERON, VLM, online vs true-reward PPO, PPO): resumable, shardable cells; summary.md and SVG plots per suite.',
   flags: {
     suite: flags.choice(SUITE_NAMES, { doc: 'which suite to run' }),
-    seeds: flags.int({ doc: 'seeds per config (0..seeds-1)', optional: true, defaultDoc: '3; smoke: 1', min: 1 }),
+    seeds: optionalSeedsFlag('per config', '3; smoke: 1'),
     shard: flags.string({ doc: 'run every n-th cell starting at i (i/n, 0 <= i < n), e.g. one shard per machine', optional: true, defaultDoc: 'every cell' }),
-    out: flags.string({ doc: 'results root: cells, summary.md and plots go to <out>/<suite>/', default: 'benchmarks/results' }),
-    runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: 'runs/bench-oracle' }),
+    out: benchOutFlag('results root: cells, summary.md and plots go to <out>/<suite>/ (by default beside the cells\' run folders)', BENCH_ORACLE_SCRATCH),
+    runsDir: flags.string({ doc: 'root of the cells\' run folders (git-ignored): <runs-dir>/<suite>/', default: BENCH_ORACLE_SCRATCH }),
     stepsScale: flags.float({ doc: 'multiply every env-step budget (e.g. 3.3334 turns 300k into the published 1M; > 0; a budget never drops below one 2,048-step batch; label budgets are not scaled, and a run too short for all its feedback rounds uses fewer labels, which summary.md names)', default: 1 }),
     envs: flags.list({ doc: 'only the cells of these envs (gridworld: the tabular cells)', optional: true, defaultDoc: 'every env of the suite' }),
     expert: flags.string({ doc: 'PPO run folder or checkpoint used as V* by regret-teacher cells instead of the suite\'s expert cell', optional: true }),
@@ -44,12 +52,13 @@ const spec = {
   },
   epilog: [
     'Examples:',
-    '  prefrl bench oracle --suite smoke                             # 8 tiny cells: try the whole path in about a minute',
-    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03 --out trial   # 3,000-step runs: room for one round of 100 labels each',
+    '  prefrl bench oracle --suite smoke                             # 8 tiny cells: try the whole path in about a minute (into runs/bench-oracle/smoke)',
+    '  prefrl bench oracle --suite bpref --envs pusher --seeds 1 --steps-scale 0.03   # 3,000-step runs: room for one round of 100 labels each',
     '  prefrl bench oracle --suite online --seeds 3                  # online preference PPO vs true-reward PPO (hours on 2 cores)',
     '  prefrl bench oracle --suite bpref --shard 0/4                  # machine 0 of 4; then copy cells/ together',
     '  prefrl bench oracle --suite bpref & prefrl bench oracle --suite bpref   # two workers share one folder',
     '  prefrl bench oracle --suite bpref --summary-only               # rebuild summary.md and plots',
+    '  prefrl bench oracle --suite ppo --seeds 3 --out benchmarks/results   # the committed results (README\'s Results table)',
     '  prefrl bench oracle --suite heron --envs cheetah-run --seeds 1 --steps-scale 0.5',
   ].join('\n'),
 };
@@ -256,7 +265,9 @@ export const benchOracleCommand: Command = {
       if (!all.some((r) => r.suite === suite.name || ids.has(r.cellId))) {
         const others = [...new Set(all.map((r) => r.suite))].sort();
         const only = others.length ? ` of suite ${suite.name} (only cell files of suite ${others.join(', ')}, which it would leave out)` : '';
-        throw new UsageError(`--summary-only: no cell results${only} in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first)`);
+        // Without --out it looked in the scratch folder: the committed results need --out benchmarks/results (the default before 2026-12-07).
+        const committed = f.out === BENCH_ORACLE_SCRATCH ? '; the committed results are read with --out benchmarks/results' : '';
+        throw new UsageError(`--summary-only: no cell results${only} in ${join(suiteDir, 'cells')} (check --out ${f.out}, or copy every machine's cells/*.jsonl there first${committed})`);
       }
     }
     if (emptyShard && !f.summaryOnly) {

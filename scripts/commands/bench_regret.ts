@@ -34,13 +34,14 @@ import {
 } from '../../reward/tabular/learn.js';
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
+import { benchOutFlag, seedsFlag } from './bench_flags.js';
 import { jsonFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench regret',
   summary: 'Regret vs partial-return preference models on tabular delivery gridworlds (mean scaled return of the learned reward).',
   flags: {
-    seeds: flags.int({ doc: 'seeds per MDP (0..seeds-1): pairs, labels and the learner init', default: 3, min: 1 }),
+    seeds: seedsFlag('per MDP (pairs, labels and the learner init)', 3),
     mdps: flags.int({ doc: 'random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),
     gridworld: flags.bool({ doc: 'include the fixed 10x10 delivery gridworld', default: true }),
     mdpSeed: flags.int({ doc: 'seed of the random MDPs', default: 0 }),
@@ -51,7 +52,7 @@ const spec = {
     lr: flags.float({ doc: 'Adam learning rate, > 0', default: LEARN_DEFAULTS.lr }),
     l2: flags.float({ doc: 'L2 penalty (l2/2)|w|^2', default: LEARN_DEFAULTS.l2, min: 0 }),
     valueEvery: flags.int({ doc: 'regret model: recompute V* of the learned reward every this many steps', default: LEARN_DEFAULTS.valueEvery, min: 1 }),
-    out: flags.string({ doc: 'folder for summary.md, results.json and command.txt (the default is a scratch folder: committed results are only replaced when --out names them)', default: 'runs/bench-regret' }),
+    out: benchOutFlag('folder for summary.md, results.json and command.txt', 'runs/bench-regret'),
     write: flags.bool({ doc: 'write the files into --out', default: true }),
     json: jsonFlag(),
   },
@@ -262,7 +263,8 @@ export const benchRegretCommand: Command = {
       writeFileAtomic(join(dir, 'command.txt'), `${command}\n`);
       log.info(`wrote ${join(dir, 'summary.md')}, results.json and command.txt`);
     }
-    if (f.json) printJson(ctx.io, { ...result, records: undefined, recordCount: records.length });
+    // Where the files went (null with --no-write): the default is a scratch folder, so it is said.
+    if (f.json) printJson(ctx.io, { ...result, records: undefined, recordCount: records.length, outDir: f.write ? resolve(f.out) : null });
     else ctx.io.stdout.write(text);
     return 0;
   },

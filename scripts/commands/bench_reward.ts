@@ -22,7 +22,7 @@ import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, prin
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
-import { actDimFlag, obsDimFlag, pythonFlag, torchFlag, torchThreadCounts, torchThreadsFlag } from './bench_flags.js';
+import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 
 const spec = {
@@ -35,8 +35,8 @@ const spec = {
     actDim: actDimFlag,
     pairs: flags.int({ doc: 'pairs per training batch', default: 128, min: 1 }),
     length: flags.int({ doc: 'steps per segment', default: 50, min: 1 }),
-    warmup: flags.int({ doc: 'untimed steps before timing', default: 2, min: 0 }),
-    repeats: flags.int({ doc: 'timed steps (the median is reported)', default: 5, min: 1 }),
+    warmup: warmupFlag('steps', 2),
+    repeats: repeatsFlag('steps', 5),
     microBatchRows: flags.int({ doc: 'transitions per micro-batch inside a step', default: TRAIN_DEFAULTS.microBatchRows, min: 1 }),
     relabel: flags.int({ doc: 'transitions relabelled for the throughput figure (0: skip)', default: 100_000, min: 0 }),
     torch: torchFlag,

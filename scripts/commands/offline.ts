@@ -45,8 +45,14 @@ const offlineFlags = {
   vlmRpm: flags.int({ doc: 'vlm: requests per minute at most (0: no limit)', optional: true, defaultDoc: '0', min: 0 }),
   vlmTimeout: flags.float({ doc: 'vlm: seconds a request may take before it is retried', optional: true, defaultDoc: '120', min: 0.001 }),
   vlmRetries: flags.int({ doc: 'vlm: retries of a request after 429, 5xx, a timeout or a network error (exponential backoff)', optional: true, defaultDoc: '5', min: 0, max: 100 }),
-  vlmAnalysisMaxTokens: flags.int({ doc: 'vlm: reply length limit of the analysis (stage 1), tokens; a model that reasons before it answers needs more', optional: true, defaultDoc: '1024', min: 1, max: 1_000_000 }),
-  vlmLabelMaxTokens: flags.int({ doc: 'vlm: reply length limit of the answer (stage 2: 0, 1 or -1), tokens; a reasoning model needs more', optional: true, defaultDoc: '16', min: 1, max: 1_000_000 }),
+  vlmAnalysisMaxTokens: flags.int({
+    doc: "vlm: reply length limit of the analysis (stage 1), tokens; a model that reasons before it answers needs more. Fixed for a run (not with --resume): to raise it, start a new run with --vlm-cache <old run>/vlm_cache, which asks again only the replies cut at the old limit",
+    optional: true,
+    defaultDoc: '1024',
+    min: 1,
+    max: 1_000_000,
+  }),
+  vlmLabelMaxTokens: flags.int({ doc: 'vlm: reply length limit of the answer (stage 2: 0, 1 or -1), tokens; a reasoning model needs more (raised as --vlm-analysis-max-tokens is)', optional: true, defaultDoc: '16', min: 1, max: 1_000_000 }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   query: flags.choice(QUERY_METHODS, {
     doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
@@ -187,6 +193,7 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     rewardWeightDecay: f.rewardWeightDecay,
     rewardInputL1: f.rewardInputL1,
     rewardInputProx: f.rewardInputProx,
+    rewardValFraction: f.rewardValFraction,
     rewardSelectInputs: f.rewardSelectInputs,
     rewardSelectWorkers: f.rewardSelectWorkers ?? null,
     updates: f.updates,
@@ -296,7 +303,8 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   if (!f.resume && teacher === 'human') await checkHumanPort(f);
   if (f.resume) {
     const fixed = flagsGiven(given, CONFIG_FLAGS);
-    if (fixed.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')}`);
+    const limits = fixed.some((k) => (TOKEN_LIMIT_FLAGS as readonly string[]).includes(k)) ? tokenLimitHint(f.resume) : '';
+    if (fixed.length > 0) throw new UsageError(`--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')}${limits}`);
   }
   const keyEnvGiven = flagsGiven(given, ['vlmKeyEnv']).length > 0;
   const vlmConnection = f.resume
@@ -338,6 +346,31 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
 }
 
 /** The teacher a saved offline run uses, or undefined when its config cannot be read. */
+/**
+ * The VLM's reply length limits. Not taken with --resume, though raising one is what a run whose
+ * replies were cut (a reasoning model thinking past the limit) needs: a limit is part of the
+ * teacher (its id, so its labels are another teacher's), and a run's stages count one teacher's
+ * labels (the label stage asks the pairs that teacher has not answered, labels.json, the reward
+ * model and the summary read that teacher's), so a resumed run with a raised limit would either
+ * ask every pair again or train on the labels of two teachers. A new run with the same flags and
+ * the raised limit draws the same pairs; given the old run's answer cache (--vlm-cache), only the
+ * replies cut at the old limit are asked again (reward/vlm/cache.ts: a reply that ended on its own
+ * answers any limit it fits), so it pays for what the raise changes and no more.
+ */
+const TOKEN_LIMIT_FLAGS = ['vlmAnalysisMaxTokens', 'vlmLabelMaxTokens'] as const;
+
+/** What the refusal of a token limit with --resume adds: how to raise it (a new run reading this run's cache). */
+function tokenLimitHint(runDir: string): string {
+  let cache = join(runDir, 'vlm_cache');
+  try {
+    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { vlm?: { cacheDir?: unknown } } };
+    if (typeof saved.config?.vlm?.cacheDir === 'string') cache = saved.config.vlm.cacheDir;
+  } catch {
+    // An unreadable config is reported by the resume itself; the default cache folder is named.
+  }
+  return ` (a token limit is part of the VLM teacher, and a run counts one teacher's labels: start a new run with the same flags, the new limit and --vlm-cache ${shellQuote(cache)}; it draws the same pairs and asks again only the replies cut at the old limit, the others come from the cache)`;
+}
+
 function savedTeacher(runDir: string): string | undefined {
   try {
     const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { teacher?: unknown } };

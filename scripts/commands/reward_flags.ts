@@ -5,7 +5,7 @@
 import { flags } from '../../core/config.js';
 import { REWARD_INPUTS } from '../../reward/network.js';
 import { MAX_AUTO_SELECTION_WORKERS } from '../../reward/select.js';
-import { TRAIN_DEFAULTS } from '../../reward/train.js';
+import { MIN_VALIDATION_PAIRS, REWARD_VAL_FRACTION_MAX, TRAIN_DEFAULTS } from '../../reward/train.js';
 import { PREFERENCE_MODELS } from '../../reward/types.js';
 
 export const rewardTrainingFlags = {
@@ -26,6 +26,12 @@ export const rewardTrainingFlags = {
     doc: "reward model: proximal group lasso on its first layer (after every step each input feature's weights shrink by lr x c in norm, reaching exactly 0 when the labels do not hold them up), so it switches unused inputs off",
     default: TRAIN_DEFAULTS.inputProx,
     min: 0,
+  }),
+  rewardValFraction: flags.float({
+    doc: `reward model: fraction of the preference labels held out for early stopping (0: none, every epoch trains on every label; none either when under ${MIN_VALIDATION_PAIRS} pairs would be held out, and at least one pair is kept to train on)`,
+    default: TRAIN_DEFAULTS.valFraction,
+    min: 0,
+    max: REWARD_VAL_FRACTION_MAX,
   }),
   rewardSelectWorkers: flags.int({
     doc: 'with --reward-select-inputs: worker threads that score candidate input sets at the same time (the choice does not depend on it; 0: one after another in the main thread)',

@@ -152,6 +152,12 @@ describe('prefrl label', () => {
       expect(await main(['label', '--store', other, '--teacher', teacherSpec, '--quiet', '--json'], cached.ctx)).toBe(0);
       expect(lastJson(cached.out)).toMatchObject({ added: 2, preferences: 2, usage: { 'vlm/requests': 0, 'vlm/cache_hits': 4, 'vlm/total_tokens': 0, 'vlm/saved_prompt_tokens': 28, 'vlm/saved_completion_tokens': 8 } });
       expect(requests).toBe(4);
+      // A raised analysis limit is another teacher (its own labels), but every reply ended on its own
+      // within it: all four come from the cache, nothing is sent.
+      const raised = captureCli();
+      expect(await main(['label', '--store', path, '--teacher', `${teacherSpec},analysisMaxTokens=4096`, '--quiet', '--json'], raised.ctx), raised.err.join('')).toBe(0);
+      expect(lastJson(raised.out)).toMatchObject({ added: 2, preferences: 2, usage: { 'vlm/requests': 0, 'vlm/cache_hits': 4 } });
+      expect(requests).toBe(4);
     } finally {
       server.close();
     }

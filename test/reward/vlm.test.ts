@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { ServiceError, UsageError } from '../../core/errors.js';
@@ -608,9 +608,11 @@ describe('VLM teacher: two-stage queries against a stub server', () => {
     expect(second.map((l) => JSON.parse(l.raw as string).analysis)).toEqual(first.map((l) => JSON.parse(l.raw as string).analysis));
     expect(JSON.parse(second[0].raw as string).cached).toEqual([true, true]);
     expect(c2.metrics()).toMatchObject({ 'vlm/requests': 0, 'vlm/cache_hits': 6, 'vlm/prompt_tokens': 0, 'vlm/saved_prompt_tokens': 3 * 1000 + 3 * 1100 });
-    // One small file per answer; images appear as hashes, not bytes.
+    // Two small files per answer that ended on its own (under its key, and under its key without
+    // max_tokens in uncut/, for a raised limit); images appear as hashes, not bytes.
     const files = readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.json'));
-    expect(files).toHaveLength(6);
+    expect(files).toHaveLength(12);
+    expect(files.filter((f) => String(f).startsWith(`uncut${sep}`))).toHaveLength(6);
     for (const f of files) {
       const text = readFileSync(join(dir, String(f)), 'utf8');
       expect(text).not.toContain('base64');
