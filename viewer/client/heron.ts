@@ -108,6 +108,12 @@ export class HeronPanel {
    * move button now disabled at the top or bottom, the other one.
    */
   private render(focus?: { term: string; ctl: 'up' | 'down' | 'on' }): void {
+    // A drag in progress ends here, moving nothing (a key pressed mid-drag redraws the rows): its row
+    // leaves the page and its pointer capture with it (lostpointercapture then goes to the document,
+    // not the row). Before, the release reached the new row under the pointer, was taken for the old
+    // drag's end and moved a row of the new order; released off every row, nothing ended the drag
+    // and every later drag was refused.
+    this.stopDrag();
     const list = this.root.list;
     list.replaceChildren();
     let rank = 0;
@@ -148,12 +154,25 @@ export class HeronPanel {
       margin.value = String(r.margin);
       margin.title = 'margin (x std of the term total over stored clips)';
       margin.setAttribute('aria-label', `${r.term.name} margin (x std of the term total over stored clips)`);
+      // A box that holds no number >= 0 (cleared to type another, "-", "1e400") keeps the margin in
+      // use and is marked invalid (Number('') is 0: an emptied box used to set the margin to 0 while
+      // showing nothing); left that way, it shows the margin in use again.
       margin.addEventListener('input', () => {
-        const v = Number(margin.value);
-        if (Number.isFinite(v) && v >= 0) {
+        const v = margin.value.trim() === '' ? Number.NaN : Number(margin.value);
+        const ok = Number.isFinite(v) && v >= 0;
+        margin.classList.toggle('invalid', !ok);
+        if (ok) margin.removeAttribute('aria-invalid');
+        else margin.setAttribute('aria-invalid', 'true');
+        if (ok && v !== r.margin) {
           r.margin = v;
           this.changed();
         }
+      });
+      margin.addEventListener('change', () => {
+        if (margin.getAttribute('aria-invalid') !== 'true') return;
+        margin.value = String(r.margin);
+        margin.classList.remove('invalid');
+        margin.removeAttribute('aria-invalid');
       });
       const dir = el('select');
       for (const [v, t] of [
@@ -184,7 +203,13 @@ export class HeronPanel {
       down.setAttribute('aria-label', `move ${r.term.name} down (less important)`);
       down.disabled = i === this.rows.length - 1;
       down.addEventListener('click', () => this.move(i, i + 1, 'down'));
-      ctrls.append(on, margin, dir, up, down);
+      // The box in a label: on a touch screen the label is the finger-sized target (style.css).
+      const onBox = el('label', 'on-box');
+      onBox.appendChild(on);
+      // The move buttons wrap to a second line together on a narrow phone.
+      const moves = el('span', 'mvs');
+      moves.append(up, down);
+      ctrls.append(onBox, margin, dir, moves);
       li.append(handle, rankEl, name, ctrls);
       list.appendChild(li);
     });
@@ -244,12 +269,19 @@ export class HeronPanel {
   private dragEnd(ev: PointerEvent, drop: boolean): void {
     const d = this.drag;
     if (!d || ev.pointerId !== d.pointer) return;
+    this.stopDrag();
+    if (drop && d.to !== d.from) this.move(d.from, d.to);
+  }
+
+  /** End the drag in progress, if any, moving nothing: the row back in place, its capture and the drop marks gone. */
+  private stopDrag(): void {
+    const d = this.drag;
+    if (!d) return;
     this.drag = null;
-    if (d.li.hasPointerCapture(ev.pointerId)) d.li.releasePointerCapture(ev.pointerId);
+    if (d.li.hasPointerCapture(d.pointer)) d.li.releasePointerCapture(d.pointer);
     d.li.classList.remove('dragging');
     d.li.style.transform = '';
     for (const o of this.root.list.children) o.classList.remove('drop-before', 'drop-after');
-    if (drop && d.to !== d.from) this.move(d.from, d.to);
   }
 
   showResult(m: HeronResultMsg, terms: readonly TermInfo[]): void {
@@ -270,18 +302,24 @@ export class HeronPanel {
       tr.appendChild(td);
       body.appendChild(tr);
     }
+    // Each cell names its column (data-label): a phone shows the rows as cards, without the header.
+    const cell = (cls: string, label: string, text?: string): HTMLTableCellElement => {
+      const td = el('td', cls, text);
+      td.dataset.label = label;
+      return td;
+    };
     for (const d of m.decisions) {
       const tr = el('tr');
-      tr.appendChild(el('td', 'mono', d.pairId.slice(0, 14)));
-      tr.appendChild(el('td', undefined, verdictText(d.probFirst)));
+      tr.appendChild(cell('mono h-pair', 'Pair', d.pairId.slice(0, 14)));
+      tr.appendChild(cell('h-verdict', 'Rule says', verdictText(d.probFirst)));
       const idx = d.term === null ? -1 : terms.findIndex((t) => t.name === d.term);
-      tr.appendChild(el('td', undefined, d.term === null ? 'no term (tie)' : `${d.term} (level ${d.level + 1})`));
-      tr.appendChild(el('td', 'mono', idx < 0 ? '–' : `${fmt(d.diff)} / ${fmt(d.threshold)}  (A ${fmt(d.sumsA[idx])}, B ${fmt(d.sumsB[idx])})`));
+      tr.appendChild(cell('h-term', 'Decided by', d.term === null ? 'no term (tie)' : `${d.term} (level ${d.level + 1})`));
+      tr.appendChild(cell('mono h-diff', 'Difference / threshold', idx < 0 ? '–' : `${fmt(d.diff)} / ${fmt(d.threshold)}  (A ${fmt(d.sumsA[idx])}, B ${fmt(d.sumsB[idx])})`));
       const people = d.human.map(verdictText);
       const agree = people.length > 0 && people.every((p) => p === verdictText(d.probFirst));
-      tr.appendChild(el('td', people.length ? (agree ? 'match' : 'mismatch') : undefined, people.length ? people.join(', ') : '–'));
-      const td = el('td');
-      const view = el('button', undefined, 'View');
+      tr.appendChild(cell(`h-people${people.length ? (agree ? ' match' : ' mismatch') : ''}`, 'People said', people.length ? people.join(', ') : '–'));
+      const td = el('td', 'h-view');
+      const view = el('button', 'view', 'View');
       view.title = 'watch this pair (A on the left)';
       view.setAttribute('aria-label', `view pair ${d.pairId} (A on the left)`);
       view.addEventListener('click', () => this.cb.view(d.pairId));
