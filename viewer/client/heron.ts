@@ -44,8 +44,12 @@ function verdictText(p: number): string {
 export class HeronPanel {
   private rows: TermRow[] = [];
   private timer: number | null = null;
-  /** The drag in progress: the pointer, the row and its index, where the pointer went down (page y). */
-  private drag: { pointer: number; li: HTMLLIElement; from: number; startY: number; to: number } | null = null;
+  /**
+   * The drag in progress: the pointer, the row and its index, where the pointer went down (page y),
+   * where it is now (window y), where the row would land, and the timer that scrolls the page while
+   * the pointer is held near the window's top or bottom edge.
+   */
+  private drag: { pointer: number; li: HTMLLIElement; from: number; startY: number; y: number; to: number; scroller: number | null } | null = null;
 
   constructor(
     private readonly root: { list: HTMLOListElement; json: HTMLElement; samples: HTMLElement; agreement: HTMLElement; error: HTMLElement; saved: HTMLElement; save: HTMLButtonElement; download: HTMLButtonElement },
@@ -94,6 +98,13 @@ export class HeronPanel {
     }, 250);
   }
 
+  /** The list's control that has the focus, as its term and data-ctl, or undefined. */
+  private focusedControl(): { term: string; ctl: string } | undefined {
+    const a = document.activeElement as HTMLElement | null;
+    const term = a && this.root.list.contains(a) ? a.closest('li')?.dataset.term : undefined;
+    return term !== undefined && a?.dataset.ctl ? { term, ctl: a.dataset.ctl } : undefined;
+  }
+
   private move(from: number, to: number, focus?: 'up' | 'down'): void {
     if (from === to || from < 0 || to < 0 || from >= this.rows.length || to >= this.rows.length) return;
     const [r] = this.rows.splice(from, 1);
@@ -104,10 +115,11 @@ export class HeronPanel {
 
   /**
    * Draw the rows anew. `focus` names the control that had the keyboard's focus (the rows are
-   * rebuilt, so it would be lost): the same control of the same term gets it back, or, for a
+   * rebuilt, so it would be lost; by default the focused control of the list, if any, e.g. a margin
+   * box when a drag moves its row): the same control of the same term gets it back, or, for a
    * move button now disabled at the top or bottom, the other one.
    */
-  private render(focus?: { term: string; ctl: 'up' | 'down' | 'on' }): void {
+  private render(focus: { term: string; ctl: string } | undefined = this.focusedControl()): void {
     // A drag in progress ends here, moving nothing (a key pressed mid-drag redraws the rows): its row
     // leaves the page and its pointer capture with it (lostpointercapture then goes to the document,
     // not the row). Before, the release reached the new row under the pointer, was taken for the old
@@ -154,6 +166,7 @@ export class HeronPanel {
       margin.value = String(r.margin);
       margin.title = 'margin (x std of the term total over stored clips)';
       margin.setAttribute('aria-label', `${r.term.name} margin (x std of the term total over stored clips)`);
+      margin.dataset.ctl = 'margin';
       // A box that holds no number >= 0 (cleared to type another, "-", "1e400") keeps the margin in
       // use and is marked invalid (Number('') is 0: an emptied box used to set the margin to 0 while
       // showing nothing); left that way, it shows the margin in use again.
@@ -185,6 +198,7 @@ export class HeronPanel {
         dir.appendChild(o);
       }
       dir.value = r.direction;
+      dir.dataset.ctl = 'dir';
       dir.title = 'which way is better';
       dir.setAttribute('aria-label', `${r.term.name}: which way is better`);
       dir.addEventListener('change', () => {
@@ -215,7 +229,7 @@ export class HeronPanel {
     });
     if (focus) {
       const row = [...list.children].find((li) => (li as HTMLElement).dataset.term === focus.term);
-      const ctl = (c: string) => row?.querySelector<HTMLButtonElement | HTMLInputElement>(`[data-ctl="${c}"]`) ?? null;
+      const ctl = (c: string) => row?.querySelector<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(`[data-ctl="${c}"]`) ?? null;
       const target = ctl(focus.ctl);
       const other = focus.ctl === 'up' ? ctl('down') : focus.ctl === 'down' ? ctl('up') : null;
       (target && !target.disabled ? target : other)?.focus();
@@ -235,28 +249,64 @@ export class HeronPanel {
     ev.preventDefault();
     li.setPointerCapture(ev.pointerId);
     li.classList.add('dragging');
-    this.drag = { pointer: ev.pointerId, li, from, startY: ev.clientY + window.scrollY, to: from };
+    this.drag = { pointer: ev.pointerId, li, from, startY: ev.clientY + window.scrollY, y: ev.clientY, to: from, scroller: null };
+  }
+
+  /** Whether the list is on screen (not on a hidden tab). */
+  private shown(): boolean {
+    return this.root.list.getClientRects().length > 0;
+  }
+
+  /** How far to scroll the page for a pointer at window y `y`: up to 24 px within 48 px of the top or bottom edge, else 0. */
+  private edgeStep(y: number): number {
+    const edge = 48;
+    if (y < edge) return -Math.min(24, edge - y);
+    if (y > window.innerHeight - edge) return Math.min(24, y - (window.innerHeight - edge));
+    return 0;
   }
 
   /**
-   * The row follows the pointer; it would land after every other row whose middle is above the
-   * pointer. Near the window's top or bottom edge the page scrolls along, so a term can be
-   * dragged past the rows out of sight.
+   * The row follows the pointer. Near the window's top or bottom edge the page scrolls along, on
+   * every move and, while the pointer is held still there (a finger mostly is), every 16 ms, so a
+   * term can be dragged past the rows out of sight. A drag whose tab was hidden meanwhile (a key
+   * switched tabs) ends, moving nothing.
    */
   private dragMove(ev: PointerEvent): void {
     const d = this.drag;
     if (!d || ev.pointerId !== d.pointer) return;
     ev.preventDefault();
-    const edge = 48;
-    if (ev.clientY < edge) window.scrollBy(0, -Math.min(24, edge - ev.clientY));
-    else if (ev.clientY > window.innerHeight - edge) window.scrollBy(0, Math.min(24, ev.clientY - (window.innerHeight - edge)));
-    const y = ev.clientY + window.scrollY;
-    d.li.style.transform = `translateY(${y - d.startY}px)`;
+    if (!this.shown()) {
+      this.stopDrag();
+      return;
+    }
+    d.y = ev.clientY;
+    const step = this.edgeStep(d.y);
+    if (step !== 0) window.scrollBy(0, step);
+    this.follow(d);
+    if (step !== 0 && d.scroller === null) {
+      d.scroller = window.setInterval(() => {
+        const s = this.edgeStep(d.y);
+        const before = window.scrollY;
+        if (this.drag === d && s !== 0 && this.shown()) window.scrollBy(0, s);
+        // Held away from the edges, or the page at its end: the timer stops (a move near an edge starts it again).
+        if (this.drag !== d || window.scrollY === before) {
+          if (d.scroller !== null) window.clearInterval(d.scroller);
+          d.scroller = null;
+          return;
+        }
+        this.follow(d);
+      }, 16);
+    }
+  }
+
+  /** Place the dragged row at the pointer; it would land after every other row whose middle is above the pointer. */
+  private follow(d: NonNullable<HeronPanel['drag']>): void {
+    d.li.style.transform = `translateY(${d.y + window.scrollY - d.startY}px)`;
     const others = [...this.root.list.children].filter((c) => c !== d.li) as HTMLElement[];
     let to = 0;
     for (const o of others) {
       const b = o.getBoundingClientRect();
-      if (b.top + b.height / 2 < ev.clientY) to++;
+      if (b.top + b.height / 2 < d.y) to++;
     }
     d.to = to;
     others.forEach((o, k) => {
@@ -270,7 +320,7 @@ export class HeronPanel {
     const d = this.drag;
     if (!d || ev.pointerId !== d.pointer) return;
     this.stopDrag();
-    if (drop && d.to !== d.from) this.move(d.from, d.to);
+    if (drop && d.to !== d.from && this.shown()) this.move(d.from, d.to);
   }
 
   /** End the drag in progress, if any, moving nothing: the row back in place, its capture and the drop marks gone. */
@@ -278,6 +328,8 @@ export class HeronPanel {
     const d = this.drag;
     if (!d) return;
     this.drag = null;
+    if (d.scroller !== null) window.clearInterval(d.scroller);
+    d.scroller = null;
     if (d.li.hasPointerCapture(d.pointer)) d.li.releasePointerCapture(d.pointer);
     d.li.classList.remove('dragging');
     d.li.style.transform = '';
