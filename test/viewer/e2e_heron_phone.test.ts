@@ -2,11 +2,11 @@
  * The HERON page on a phone: at 375 x 667 nothing runs past the window's edge or scrolls
  * sideways (the samples table did: its View buttons lay off screen), the samples show as cards
  * and every control a finger uses is at least 44 px, as the View buttons are on a touch screen of
- * any width.
+ * any width; a second finger on another term's handle meanwhile is no second drag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onHeron as onHeronOf, PHONE } from './e2e_heron_helpers.js';
-import { type Lab, startLab } from './e2e_page.js';
+import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, sleep } from './e2e_heron_helpers.js';
+import { heronRanking, type Lab, startLab } from './e2e_page.js';
 
 let lab: Lab;
 
@@ -78,5 +78,33 @@ describe('HERON samples on a phone', () => {
       },
       { viewport: { width: 1024, height: 768 }, hasTouch: true, isMobile: true },
     );
+  });
+});
+
+describe('two fingers on the HERON terms', () => {
+  it('a second finger on another term\'s handle, moving meanwhile, neither drags it nor scrolls the page; the first finger\'s term lands', async () => {
+    await onHeron(async (page, cdp) => {
+      expect(await heronRanking(page)).toEqual(FIRST_GUESS);
+      const y0 = await scrollY(page);
+      const first = await centre(page, '#heron-terms li:nth-child(1) .handle');
+      const third = await centre(page, '#heron-terms li:nth-child(3) .handle');
+      const second = await centre(page, '#heron-terms li:nth-child(2)');
+      // Finger 0 on the top term's handle, then finger 1 on the bottom one's; 0 moves below the second row's middle while 1 moves up 300 px.
+      const at = (k: number) => [
+        { x: first[0], y: first[1] + ((second[1] + 5 - first[1]) * k) / 10, id: 0 },
+        { x: third[0], y: third[1] - 30 * k, id: 1 },
+      ];
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(0)[0]] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(0) });
+      for (let k = 1; k <= 10; k++) {
+        await sleep(16);
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(k) });
+      }
+      // Only the first finger's row follows it.
+      expect(await page.$$eval('#heron-terms li', (es) => es.map((e) => e.classList.contains('dragging')))).toEqual([true, false, false]);
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      expect(await heronRanking(page)).toEqual(['on_target', 'fingertip_distance', 'control_effort']);
+      expect(await scrollY(page)).toBe(y0);
+    });
   });
 });
