@@ -27,7 +27,7 @@ async function viewSizes(page: Parameters<Parameters<typeof onHeronOf>[1]>[0]): 
 }
 
 describe('HERON samples on a phone', () => {
-  it('at 375 x 667 nothing on the HERON page runs past the window or scrolls sideways, and every View button is at least 44 px and on screen', async () => {
+  it('at 375 x 667 nothing on the HERON page runs past the window or scrolls sideways, every View button is at least 44 px and on screen, and so is every control of the Compare tab', async () => {
     await onHeron(
       async (page) => {
         await page.waitForFunction(() => document.querySelectorAll('#heron-samples button').length === 3);
@@ -64,6 +64,17 @@ describe('HERON samples on a phone', () => {
         expect(cells).toEqual([6, 6, 6]);
         await page.locator('#heron-samples button').first().tap();
         await page.waitForFunction(() => !document.getElementById('tab-label')?.classList.contains('hidden'));
+        // The Compare tab and the top bar on the same phone: every control shown is 44 px too (a checkbox: its label),
+        // the tabs, "change name", the transport's buttons, scrubber and speed, the comment box and undo (they were 13 to 36 px).
+        const compare = await page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('button, select, input:not([type=checkbox]), label.check')]
+            .filter((e) => e.getClientRects().length > 0)
+            .map((e) => [e, e.getBoundingClientRect()] as const)
+            .map(([e, b]) => ({ id: `${e.tagName.toLowerCase()}#${e.id}.${e.className}`, min: Math.min(b.width, b.height) })),
+        );
+        expect(compare.length).toBeGreaterThanOrEqual(14);
+        expect(compare.filter((c) => c.min < 44)).toEqual([]);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
       },
       { ...PHONE, viewport: { width: 375, height: 667 } },
     );
