@@ -102,10 +102,15 @@ describe('HERON pool std when pairs share segments', () => {
     // x in both chunks, twice in the first: still counted once.
     chunked.setPoolChunks([[x, ys[0], x, ys[1]], [x, ys[2], x, ys[3]]]);
     expect(chunked.poolStds()?.[0]).toBeCloseTo(0.8, 12);
-    // Two copies of one segment are a pool of one: the stds stay unset.
+    // Two copies of one segment are a pool of one: the stds stay unset, given in chunks or whole to observe.
     const one = heron();
     one.setPoolChunks([[x], [x]]);
     expect(one.poolStds()).toBeUndefined();
+    const ctx = { meanEpisodeReturn: 0, episodeLength: 1, segmentLength: 1 };
+    one.observe({ ...ctx, pool: [x, x] });
+    expect(one.poolStds()).toBeUndefined();
+    one.observe({ ...ctx, pool: [x, ys[0], x, ys[1], ys[2], ys[3]] });
+    expect(one.poolStds()?.[0]).toBeCloseTo(0.8, 12);
   });
 
   it('the labels follow: |diff| 2 > margin 2.2 x std 0.8 = 1.76 decides for y (it was 2.2 x 1 = 2.2, a tie)', async () => {

@@ -261,10 +261,13 @@ export class HeronTeacher implements Teacher {
     if (sums.length > 1) this.stds = sumStds(sums);
   }
 
-  /** Teacher hook: margins follow the current segment pool (read a chunk at a time when the context offers that). */
+  /**
+   * Teacher hook: margins follow the current segment pool (read a chunk at a time when the context
+   * offers that); a pool of fewer than two distinct segments leaves them as they were, whole or in
+   * chunks (a whole pool of one segment twice used to set every std to 0).
+   */
   observe(ctx: TeacherContext): void {
-    if (ctx.poolChunks) this.setPoolChunks(ctx.poolChunks());
-    else if (ctx.pool.length > 1) this.setPool(ctx.pool);
+    this.setPoolChunks(ctx.poolChunks ? ctx.poolChunks() : [ctx.pool]);
   }
 
   /** The current per-term stds (undefined before setPool). */
