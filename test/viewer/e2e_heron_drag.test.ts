@@ -7,7 +7,8 @@
  * - a finger held still near the window's edge keeps the page scrolling (it scrolled on moves only);
  * - a drag that moves a row keeps the keyboard's focus on the control that had it;
  * - a margin box that holds no number >= 0 (cleared to type a new one) keeps the margin in use
- *   (an empty box used to set it to 0), says so, and shows it again when left.
+ *   (an empty box used to set it to 0), says so, and shows it again when left;
+ * - with every term switched off, Save and Download are disabled (they did nothing, unexplained).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, sleep, swipe, touchDown, touchMoves, touchUp } from './e2e_heron_helpers.js';
@@ -131,7 +132,7 @@ describe('HERON ranking in step with the page', () => {
     );
   });
 
-  it('a margin box cleared or holding a negative number keeps the margin in use and says so; left, it shows that margin again', async () => {
+  it('a margin box cleared or holding a negative number keeps the margin in use and says so; left, it shows that margin again; no term on: Save and Download disabled', async () => {
     await onHeron(
       async (page) => {
         const box = page.getByRole('spinbutton', { name: 'fingertip_distance margin (x std of the term total over stored clips)' });
@@ -156,6 +157,15 @@ describe('HERON ranking in step with the page', () => {
         await page.getByRole('button', { name: 'move fingertip_distance down (less important)' }).click();
         expect(await margins()).toEqual([0.25, 0.75, 0.25]);
         expect(await page.getByRole('spinbutton', { name: 'fingertip_distance margin (x std of the term total over stored clips)' }).inputValue()).toBe('0.75');
+        // Every term switched off: no config, and Save and Download are disabled until one is on again.
+        const buttons = async (): Promise<boolean[]> => [await page.isDisabled('#heron-save'), await page.isDisabled('#heron-download')];
+        expect(await buttons()).toEqual([false, false]);
+        for (const t of FIRST_GUESS) await page.getByRole('checkbox', { name: `use ${t}` }).uncheck();
+        expect(await page.textContent('#heron-json')).toBe('(switch on at least one term)');
+        expect(await buttons()).toEqual([true, true]);
+        await page.getByRole('checkbox', { name: 'use on_target' }).check();
+        expect(await heronRanking(page)).toEqual(['on_target']);
+        expect(await buttons()).toEqual([false, false]);
       },
       { viewport: { width: 1200, height: 800 } },
     );

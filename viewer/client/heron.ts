@@ -90,6 +90,9 @@ export class HeronPanel {
   private changed(): void {
     const c = this.config();
     this.root.json.textContent = c ? JSON.stringify(c, null, 2) : '(switch on at least one term)';
+    // Nothing to save or download without a term switched on (the buttons did nothing, unexplained).
+    this.root.save.disabled = c === null;
+    this.root.download.disabled = c === null;
     this.root.saved.classList.add('hidden');
     if (this.timer !== null) window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => {
