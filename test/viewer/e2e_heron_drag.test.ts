@@ -82,7 +82,7 @@ describe('HERON ranking in step with the page', () => {
     );
   });
 
-  it('with a mouse: a drag the terms are redrawn under (Enter on a move button) or whose tab is hidden meanwhile moves nothing more when let go; a drag that moves its row keeps the focus where it was', async () => {
+  it('with a mouse: a drag the terms are redrawn under (Enter on a move button) or whose tab is hidden meanwhile moves nothing more when let go; a drag that moves its row keeps the focus where it was; let go below or above the list, the row lands last or first', async () => {
     await onHeron(
       async (page) => {
         /** The mouse pressed on row `row`'s handle and moved to `dy` px below the middle of row `over`; `mid` runs there, then it is let go. */
@@ -123,6 +123,22 @@ describe('HERON ranking in step with the page', () => {
         await drag(1, 2, 5);
         expect(await heronRanking(page)).toEqual(FIRST_GUESS);
         expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('fingertip_distance margin (x std of the term total over stored clips)');
+        // Let go outside the list (over the JSON box below it, then over the page's top bar): the row still gets the release
+        // (pointer capture) and lands last, then first.
+        const json = await centre(page, '#heron-json');
+        const first = await centre(page, '#heron-terms li:nth-child(1) .handle');
+        await page.mouse.move(...first);
+        await page.mouse.down();
+        await page.mouse.move(json[0], json[1], { steps: 6 });
+        await page.mouse.up();
+        expect(await heronRanking(page)).toEqual(['on_target', 'control_effort', 'fingertip_distance']);
+        const last = await centre(page, '#heron-terms li:nth-child(3) .handle');
+        await page.mouse.move(...last);
+        await page.mouse.down();
+        await page.mouse.move(last[0], 5, { steps: 6 });
+        await page.mouse.up();
+        expect(await heronRanking(page)).toEqual(['fingertip_distance', 'on_target', 'control_effort']);
+        expect(await rowStates(page)).toEqual(clean);
         // With a mouse in a wide window the View buttons keep their size (the 44 px rules are for fingers and narrow windows).
         const sizes = await viewSizes(page);
         expect(sizes.length).toBe(3);
