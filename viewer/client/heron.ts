@@ -90,14 +90,20 @@ export class HeronPanel {
   private changed(): void {
     const c = this.config();
     this.root.json.textContent = c ? JSON.stringify(c, null, 2) : '(switch on at least one term)';
-    // Nothing to save or download without a term switched on (the buttons did nothing, unexplained).
-    this.root.save.disabled = c === null;
-    this.root.download.disabled = c === null;
+    // A term of weight 0 switched on says nothing of which way is better until its select does: the
+    // page asks for that itself (the server's refusal speaks of the config file's "directions" key).
+    const unknown = this.rows.filter((r) => r.on && r.term.weight === 0 && r.direction === 'auto').map((r) => r.term.name);
+    if (unknown.length > 0) this.showError(`Pick which way is better for ${unknown.join(', ')} (weight 0 says neither): "higher is better" or "lower is better".`);
+    else this.root.error.classList.add('hidden');
+    // Nothing to save or download without a term switched on (the buttons did nothing, unexplained),
+    // or while a direction is missing (the server refuses such a config).
+    this.root.save.disabled = c === null || unknown.length > 0;
+    this.root.download.disabled = c === null || unknown.length > 0;
     this.root.saved.classList.add('hidden');
     if (this.timer !== null) window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => {
       const cfg = this.config();
-      if (cfg) this.cb.preview(cfg);
+      if (cfg && unknown.length === 0) this.cb.preview(cfg);
     }, 250);
   }
 
