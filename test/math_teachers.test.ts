@@ -1,12 +1,15 @@
 /**
  * B-Pref teachers and query selection on hand-computed cases that test/reward/teachers.test.ts
  * and query.test.ts do not cover: the stochastic teacher draws from the MYOPIC returns, the
- * skip and equal thresholds of a segment length other than the margin's, and the column
- * z-scoring in front of k-center.
+ * skip and equal thresholds of a segment length other than the margin's, the column
+ * z-scoring in front of k-center, and HERON's pool std when pairs share segments.
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { kCenterGreedy, normalizeColumns, topK } from '../reward/query.js';
+import { TOY_SPEC } from '../envs/toy.js';
+import type { EnvSpec } from '../envs/types.js';
+import { HeronTeacher, parseHeronConfig, termSumStds } from '../reward/teachers/heron.js';
 import { SyntheticTeacher } from '../reward/teachers/synthetic.js';
 import type { Pair, Segment } from '../reward/types.js';
 import { handSegment } from './helpers/segments.js';
@@ -79,5 +82,45 @@ describe('topK with NaN scores', () => {
     expect(Array.from(topK([Number.NaN, Number.NaN], 2))).toEqual([0, 1]);
     // +-Infinity are ordinary scores
     expect(Array.from(topK([Number.NEGATIVE_INFINITY, Number.NaN, Number.POSITIVE_INFINITY, 0], 4))).toEqual([2, 3, 0, 1]);
+  });
+});
+
+describe('HERON pool std when pairs share segments', () => {
+  // One reward term, higher is better; one-step segments. x (sum 0) is in all four pairs, against
+  // y1..y4 (sum 2 each): the pool is the 5 segments {0, 2, 2, 2, 2}: mean 1.6, population variance
+  // (1.6^2 + 4 x 0.4^2) / 5 = 3.2 / 5 = 0.64, std 0.8. Counted once per pair, x would be there
+  // four times, {0, 2, 0, 2, 0, 2, 0, 2}: mean 1, std 1.
+  const ONE: EnvSpec = { ...TOY_SPEC, id: 'one-term', rewardTerms: [{ name: 'score', weight: 1, doc: '' }] };
+  const x = seg('x', [0]);
+  const ys = [1, 2, 3, 4].map((k) => seg(`y${k}`, [2]));
+  const pairs = ys.map((y, k) => pair(`p${k}`, x, y));
+  const heron = (): HeronTeacher => new HeronTeacher({ spec: ONE, config: parseHeronConfig({ ranking: ['score'], margins: [2.2] }, ONE, 'one.json') });
+
+  it('counts each segment once: std 0.8, not the 1 of the pairs\' segments with repeats', () => {
+    expect(termSumStds(pairs.flatMap((p) => [p.a, p.b]))[0]).toBeCloseTo(0.8, 12);
+    const chunked = heron();
+    // x in both chunks, twice in the first: still counted once.
+    chunked.setPoolChunks([[x, ys[0], x, ys[1]], [x, ys[2], x, ys[3]]]);
+    expect(chunked.poolStds()?.[0]).toBeCloseTo(0.8, 12);
+    // Two copies of one segment are a pool of one: the stds stay unset, given in chunks or whole to observe.
+    const one = heron();
+    one.setPoolChunks([[x], [x]]);
+    expect(one.poolStds()).toBeUndefined();
+    const ctx = { meanEpisodeReturn: 0, episodeLength: 1, segmentLength: 1 };
+    one.observe({ ...ctx, pool: [x, x] });
+    expect(one.poolStds()).toBeUndefined();
+    one.observe({ ...ctx, pool: [x, ys[0], x, ys[1], ys[2], ys[3]] });
+    expect(one.poolStds()?.[0]).toBeCloseTo(0.8, 12);
+  });
+
+  it('the labels follow: |diff| 2 > margin 2.2 x std 0.8 = 1.76 decides for y (it was 2.2 x 1 = 2.2, a tie)', async () => {
+    const labels = await heron().label(pairs);
+    for (const l of labels) {
+      expect(l.kind === 'preference' && l.probFirst).toBe(0);
+      const raw = JSON.parse(l.raw ?? '') as { decidedBy: string; diff: number; threshold: number };
+      expect(raw.decidedBy).toBe('score');
+      expect(raw.diff).toBe(-2);
+      expect(raw.threshold).toBeCloseTo(1.76, 12);
+    }
   });
 });

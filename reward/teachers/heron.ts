@@ -6,10 +6,14 @@
  * and if |S_k(a) - S_k(b)| > margin_k x std_k that term decides; otherwise the next term is
  * tried; when every level is within its margin the pair is a tie (probFirst 0.5).
  *
- * - std_k is the population standard deviation of S_k over a pool of segments, set with
- *   `setPool` (HERON uses the current PPO batch). It drifts as the pool changes (e.g. as
- *   the policy improves), so the same pair can get different labels against different pools.
- *   When no pool was set, label() uses the segments of the pairs it is given as the pool.
+ * - std_k is the population standard deviation of S_k over a pool of segments, each segment
+ *   (by id) counted once, set with `setPool` (HERON uses the current PPO batch, each transition
+ *   once). It drifts as the pool changes (e.g. as the policy improves), so the same pair can get
+ *   different labels against different pools. When no pool was set, label() uses the segments of
+ *   the pairs it is given as the pool. A pool read from stored pairs holds a segment once per pair
+ *   it is in (pairs are drawn with replacement from the segments); counted that often, it weighed
+ *   the std towards the segments compared most and the viewer's HERON preview, which counts each
+ *   segment once, disagreed with the labels the same config gave.
  * - "Better" follows the sign of the term's ground-truth weight in the env spec: higher is
  *   better for positive weights, lower for negative ones (costs such as control effort).
  *   A term with weight 0 has no direction: the config must give one in `directions`
@@ -18,6 +22,15 @@
  *   levels 3 and 4; not copied).
  * - Comparison is on segment sums (HERON's robot code compares single transitions; a segment
  *   of length 1 is that case).
+ * - Where the reference leaves a choice (REFERENCES.md: "if all are within margin there is no
+ *   preference"; the paper's robot code), this teacher chooses:
+ *   - a pair within every margin is labelled equal (probFirst 0.5, `{"decidedBy": null}`), the
+ *     way the other teachers label "about equal", and trains the reward model towards equal
+ *     returns; HERON's robot code instead leaves such a pair out of the reward loss (no label);
+ *   - the std is the population std (divide by n); the robot code takes torch's default, the
+ *     sample std (n - 1), over each PPO minibatch of 64 transitions. The two differ by the factor
+ *     sqrt(n / (n - 1)): 0.5% for a pool of 100 segments;
+ *   - nothing here is random: the same pairs, pool and config give the same labels (no seed).
  *
  * Config (JSON, strict): { "ranking": ["goal_distance", "at_goal"], "margins": [1.0, 0.5],
  * "directions": { "at_goal": "higher" } (optional) }.
@@ -159,10 +172,17 @@ export function termSums(seg: Segment): Float64Array {
   return out;
 }
 
-/** Population std of each term's segment sums over a pool: [nTerms]. */
+/** Population std of each term's segment sums over a pool, each segment (by id) once: [nTerms]. */
 export function termSumStds(pool: readonly Segment[]): Float64Array {
   if (pool.length === 0) throw new RangeError('termSumStds: empty pool');
-  return sumStds(pool.map(termSums));
+  const seen = new Set<string>();
+  const sums: Float64Array[] = [];
+  for (const s of pool) {
+    if (seen.has(s.id)) continue;
+    seen.add(s.id);
+    sums.push(termSums(s));
+  }
+  return sumStds(sums);
 }
 
 /** Population std of each term over the pool's segment sums (termSums of each segment, in pool order): [nTerms]. */
@@ -224,21 +244,30 @@ export class HeronTeacher implements Teacher {
   /**
    * setPool for a pool given a chunk of segments at a time (e.g. read from a label store), keeping
    * only each segment's term sums: the same checks, and the same stds as setPool of the chunks
-   * one after the other. A pool of fewer than two segments leaves the stds as they were (observe).
+   * one after the other (each segment, by id, once however many chunks hold it). A pool of fewer
+   * than two segments leaves the stds as they were (observe).
    */
   setPoolChunks(chunks: Iterable<readonly Segment[]>): void {
     const sums: Float64Array[] = [];
+    const seen = new Set<string>();
     for (const chunk of chunks) {
       this.checkSegments(chunk);
-      for (const s of chunk) sums.push(termSums(s));
+      for (const s of chunk) {
+        if (seen.has(s.id)) continue;
+        seen.add(s.id);
+        sums.push(termSums(s));
+      }
     }
     if (sums.length > 1) this.stds = sumStds(sums);
   }
 
-  /** Teacher hook: margins follow the current segment pool (read a chunk at a time when the context offers that). */
+  /**
+   * Teacher hook: margins follow the current segment pool (read a chunk at a time when the context
+   * offers that); a pool of fewer than two distinct segments leaves them as they were, whole or in
+   * chunks (a whole pool of one segment twice used to set every std to 0).
+   */
   observe(ctx: TeacherContext): void {
-    if (ctx.poolChunks) this.setPoolChunks(ctx.poolChunks());
-    else if (ctx.pool.length > 1) this.setPool(ctx.pool);
+    this.setPoolChunks(ctx.poolChunks ? ctx.poolChunks() : [ctx.pool]);
   }
 
   /** The current per-term stds (undefined before setPool). */

@@ -5,13 +5,9 @@
  * Real touch sequences go through the DevTools protocol (Input.dispatchTouchEvent), so the
  * browser's own gesture handling decides, as on a phone, whether a swipe scrolls the page.
  */
-import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heronRanking, type Lab, startLab, waitReady } from './e2e_page.js';
-
-const PHONE = { viewport: { width: 390, height: 740 }, hasTouch: true, isMobile: true };
-/** reacher's terms, first guess by |weight|. */
-const FIRST_GUESS = ['fingertip_distance', 'on_target', 'control_effort'];
+import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, swipe } from './e2e_heron_helpers.js';
+import { heronRanking, type Lab, startLab } from './e2e_page.js';
 
 let lab: Lab;
 
@@ -23,50 +19,8 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** One finger from `from` to `to` in `steps` moves 16 ms apart, held still a moment, then lifted. */
-async function swipe(cdp: CDPSession, from: [number, number], to: [number, number], steps = 12): Promise<void> {
-  const at = (k: number) => [{ x: from[0] + ((to[0] - from[0]) * k) / steps, y: from[1] + ((to[1] - from[1]) * k) / steps }];
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(0) });
-  for (let k = 1; k <= steps; k++) {
-    await sleep(16);
-    await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(k) });
-  }
-  await sleep(100);
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-}
-
-async function centre(page: Page, sel: string): Promise<[number, number]> {
-  const b = await page.locator(sel).boundingBox();
-  if (!b) throw new Error(`${sel} is not on screen`);
-  return [b.x + b.width / 2, b.y + b.height / 2];
-}
-
-/**
- * Open the HERON tab on a page of a fresh server (a phone unless `context` says otherwise) once the
- * welcome has listed the terms, or with `clips` once the first pair is on screen (the physics
- * engine's load and the clips' drawing cost seconds on a busy machine, and most tests need neither).
- * The body gets the page and a DevTools session.
- */
-async function onHeron(body: (page: Page, cdp: CDPSession) => Promise<void>, context: Parameters<Lab['open']>[2] = PHONE, clips = false): Promise<void> {
-  const srv = await lab.serve();
-  const { page, ctx, errors } = await lab.open(srv.server.url, 'alice', context);
-  try {
-    if (clips) await waitReady(page);
-    else await page.waitForFunction(() => document.querySelectorAll('#heron-terms li').length === 3);
-    await page.locator('#tab-btn-heron').click();
-    await page.waitForSelector('#heron-samples tr');
-    const cdp = await ctx.newCDPSession(page);
-    await body(page, cdp);
-    expect(errors).toEqual([]);
-  } finally {
-    await ctx.close();
-    await srv.close();
-  }
-}
-
-const scrollY = (page: Page): Promise<number> => page.evaluate(() => window.scrollY);
+/** The HERON tab on a page of a fresh server of this file's lab (e2e_heron_helpers' onHeron). */
+const onHeron = (body: Parameters<typeof onHeronOf>[1], context?: Parameters<typeof onHeronOf>[2], clips?: boolean): Promise<void> => onHeronOf(lab, body, context, clips);
 
 describe('HERON page on a touch screen', () => {
   it('a finger dragging a term by its handle moves it: the top one below the next, then the bottom one to the top; the page stays put', async () => {

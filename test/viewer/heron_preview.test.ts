@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeJsonAtomic } from '../../core/run.js';
 import { TOY_SPEC } from '../../envs/toy.js';
-import { HeronTeacher, loadHeronConfig, termSumStds } from '../../reward/teachers/heron.js';
+import { allPairsInChunks } from '../../reward/offline.js';
+import { makePair } from '../../reward/segments.js';
+import { HeronTeacher, loadHeronConfig, parseHeronConfig, sumStds, termSums, termSumStds } from '../../reward/teachers/heron.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
 import type { Label, Pair } from '../../reward/types.js';
 import { checkHeronConfig, heronPreview, loadHeronPool } from '../../viewer/heron_preview.js';
@@ -61,8 +63,8 @@ describe('the HERON page round trip', () => {
       store.addLabels([pref(pairs[1], 'ada', 1)]);
       const pool = loadHeronPool(store);
       if (!pool) throw new Error('no pool');
-      // These pairs share no segment, so the page's pool is every stored pair's two segments, as `prefrl label` reads it
-      // (in another order: the stds agree to rounding).
+      // The page's pool is every stored pair's two segments, as `prefrl label` reads it (in another
+      // order: the stds agree to rounding; pairs that share segments: the next test).
       const labelStds = termSumStds(pairs.flatMap((p) => [p.a, p.b]));
       pool.stds.forEach((s, k) => expect(s).toBeCloseTo(labelStds[k], 12));
       const shown = heronPreview(saved, TOY_SPEC, pool);
@@ -86,6 +88,35 @@ describe('the HERON page round trip', () => {
       // The agreement figure: ada's one label against the teacher's verdict on that pair.
       const onLabelled = labels[0].kind === 'preference' ? labels[0].probFirst : -1;
       expect(shown.agreement).toEqual({ pairs: 1, agreeing: onLabelled === 1 ? 1 : 0 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('pairs that share segments: the page and the teacher (the pool read from the store a chunk at a time) count each segment once, so they decide alike', async () => {
+    const base = (await makePairs('toy-reach', { episodes: 4, steps: 30, length: 10, seed: 5 })).slice(0, 4);
+    // One segment in four pairs: counted once per pair, it would be 4 of the 11 segments' 14 places.
+    const pairs = [...base, ...[1, 2, 3].map((k) => makePair(base[0].a, base[k].b))];
+    const store = storeWith(pairs);
+    try {
+      const pool = loadHeronPool(store);
+      if (!pool) throw new Error('no pool');
+      expect(pool.segments).toBe(8);
+      const withRepeats = sumStds(pairs.flatMap((p) => [termSums(p.a), termSums(p.b)]));
+      // Not a case where repeats happen to change nothing.
+      expect(Math.abs(withRepeats[0] - pool.stds[0])).toBeGreaterThan(1e-3);
+      const config = { ranking: ['goal_distance', 'control_effort', 'at_goal'], margins: [0.5, 0.5, 0.5] };
+      const teacher = new HeronTeacher({ spec: TOY_SPEC, config: parseHeronConfig(config, TOY_SPEC, 'heron.json') });
+      teacher.setPoolChunks(allPairsInChunks(store));
+      const stds = teacher.poolStds() as Float64Array;
+      pool.stds.forEach((s, k) => expect(stds[k]).toBeCloseTo(s, 12));
+      const shown = heronPreview(config, TOY_SPEC, pool);
+      expect(shown.decisions.length).toBe(7);
+      const byId = new Map(pairs.map((p) => [p.id, p]));
+      for (const d of shown.decisions) {
+        const t = teacher.decide(byId.get(d.pairId) as Pair);
+        expect([t.probFirst, t.level]).toEqual([d.probFirst, d.level]);
+      }
     } finally {
       store.close();
     }

@@ -44,8 +44,12 @@ function verdictText(p: number): string {
 export class HeronPanel {
   private rows: TermRow[] = [];
   private timer: number | null = null;
-  /** The drag in progress: the pointer, the row and its index, where the pointer went down (page y). */
-  private drag: { pointer: number; li: HTMLLIElement; from: number; startY: number; to: number } | null = null;
+  /**
+   * The drag in progress: the pointer, the row and its index, where the pointer went down (page y),
+   * where it is now (window y), where the row would land, and the timer that scrolls the page while
+   * the pointer is held near the window's top or bottom edge.
+   */
+  private drag: { pointer: number; li: HTMLLIElement; from: number; startY: number; y: number; to: number; scroller: number | null } | null = null;
 
   constructor(
     private readonly root: { list: HTMLOListElement; json: HTMLElement; samples: HTMLElement; agreement: HTMLElement; error: HTMLElement; saved: HTMLElement; save: HTMLButtonElement; download: HTMLButtonElement },
@@ -86,12 +90,28 @@ export class HeronPanel {
   private changed(): void {
     const c = this.config();
     this.root.json.textContent = c ? JSON.stringify(c, null, 2) : '(switch on at least one term)';
+    // A term of weight 0 switched on says nothing of which way is better until its select does: the
+    // page asks for that itself (the server's refusal speaks of the config file's "directions" key).
+    const unknown = this.rows.filter((r) => r.on && r.term.weight === 0 && r.direction === 'auto').map((r) => r.term.name);
+    if (unknown.length > 0) this.showError(`Pick which way is better for ${unknown.join(', ')} (weight 0 says neither): "higher is better" or "lower is better".`);
+    else this.root.error.classList.add('hidden');
+    // Nothing to save or download without a term switched on (the buttons did nothing, unexplained),
+    // or while a direction is missing (the server refuses such a config).
+    this.root.save.disabled = c === null || unknown.length > 0;
+    this.root.download.disabled = c === null || unknown.length > 0;
     this.root.saved.classList.add('hidden');
     if (this.timer !== null) window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => {
       const cfg = this.config();
-      if (cfg) this.cb.preview(cfg);
+      if (cfg && unknown.length === 0) this.cb.preview(cfg);
     }, 250);
+  }
+
+  /** The list's control that has the focus, as its term and data-ctl, or undefined. */
+  private focusedControl(): { term: string; ctl: string } | undefined {
+    const a = document.activeElement as HTMLElement | null;
+    const term = a && this.root.list.contains(a) ? a.closest('li')?.dataset.term : undefined;
+    return term !== undefined && a?.dataset.ctl ? { term, ctl: a.dataset.ctl } : undefined;
   }
 
   private move(from: number, to: number, focus?: 'up' | 'down'): void {
@@ -104,10 +124,17 @@ export class HeronPanel {
 
   /**
    * Draw the rows anew. `focus` names the control that had the keyboard's focus (the rows are
-   * rebuilt, so it would be lost): the same control of the same term gets it back, or, for a
+   * rebuilt, so it would be lost; by default the focused control of the list, if any, e.g. a margin
+   * box when a drag moves its row): the same control of the same term gets it back, or, for a
    * move button now disabled at the top or bottom, the other one.
    */
-  private render(focus?: { term: string; ctl: 'up' | 'down' | 'on' }): void {
+  private render(focus: { term: string; ctl: string } | undefined = this.focusedControl()): void {
+    // A drag in progress ends here, moving nothing (a key pressed mid-drag redraws the rows): its row
+    // leaves the page and its pointer capture with it (lostpointercapture then goes to the document,
+    // not the row). Before, the release reached the new row under the pointer, was taken for the old
+    // drag's end and moved a row of the new order; released off every row, nothing ended the drag
+    // and every later drag was refused.
+    this.stopDrag();
     const list = this.root.list;
     list.replaceChildren();
     let rank = 0;
@@ -148,12 +175,26 @@ export class HeronPanel {
       margin.value = String(r.margin);
       margin.title = 'margin (x std of the term total over stored clips)';
       margin.setAttribute('aria-label', `${r.term.name} margin (x std of the term total over stored clips)`);
+      margin.dataset.ctl = 'margin';
+      // A box that holds no number >= 0 (cleared to type another, "-", "1e400") keeps the margin in
+      // use and is marked invalid (Number('') is 0: an emptied box used to set the margin to 0 while
+      // showing nothing); left that way, it shows the margin in use again.
       margin.addEventListener('input', () => {
-        const v = Number(margin.value);
-        if (Number.isFinite(v) && v >= 0) {
+        const v = margin.value.trim() === '' ? Number.NaN : Number(margin.value);
+        const ok = Number.isFinite(v) && v >= 0;
+        margin.classList.toggle('invalid', !ok);
+        if (ok) margin.removeAttribute('aria-invalid');
+        else margin.setAttribute('aria-invalid', 'true');
+        if (ok && v !== r.margin) {
           r.margin = v;
           this.changed();
         }
+      });
+      margin.addEventListener('change', () => {
+        if (margin.getAttribute('aria-invalid') !== 'true') return;
+        margin.value = String(r.margin);
+        margin.classList.remove('invalid');
+        margin.removeAttribute('aria-invalid');
       });
       const dir = el('select');
       for (const [v, t] of [
@@ -166,6 +207,7 @@ export class HeronPanel {
         dir.appendChild(o);
       }
       dir.value = r.direction;
+      dir.dataset.ctl = 'dir';
       dir.title = 'which way is better';
       dir.setAttribute('aria-label', `${r.term.name}: which way is better`);
       dir.addEventListener('change', () => {
@@ -184,13 +226,19 @@ export class HeronPanel {
       down.setAttribute('aria-label', `move ${r.term.name} down (less important)`);
       down.disabled = i === this.rows.length - 1;
       down.addEventListener('click', () => this.move(i, i + 1, 'down'));
-      ctrls.append(on, margin, dir, up, down);
+      // The box in a label: on a touch screen the label is the finger-sized target (style.css).
+      const onBox = el('label', 'on-box');
+      onBox.appendChild(on);
+      // The move buttons wrap to a second line together on a narrow phone.
+      const moves = el('span', 'mvs');
+      moves.append(up, down);
+      ctrls.append(onBox, margin, dir, moves);
       li.append(handle, rankEl, name, ctrls);
       list.appendChild(li);
     });
     if (focus) {
       const row = [...list.children].find((li) => (li as HTMLElement).dataset.term === focus.term);
-      const ctl = (c: string) => row?.querySelector<HTMLButtonElement | HTMLInputElement>(`[data-ctl="${c}"]`) ?? null;
+      const ctl = (c: string) => row?.querySelector<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(`[data-ctl="${c}"]`) ?? null;
       const target = ctl(focus.ctl);
       const other = focus.ctl === 'up' ? ctl('down') : focus.ctl === 'down' ? ctl('up') : null;
       (target && !target.disabled ? target : other)?.focus();
@@ -210,28 +258,64 @@ export class HeronPanel {
     ev.preventDefault();
     li.setPointerCapture(ev.pointerId);
     li.classList.add('dragging');
-    this.drag = { pointer: ev.pointerId, li, from, startY: ev.clientY + window.scrollY, to: from };
+    this.drag = { pointer: ev.pointerId, li, from, startY: ev.clientY + window.scrollY, y: ev.clientY, to: from, scroller: null };
+  }
+
+  /** Whether the list is on screen (not on a hidden tab). */
+  private shown(): boolean {
+    return this.root.list.getClientRects().length > 0;
+  }
+
+  /** How far to scroll the page for a pointer at window y `y`: up to 24 px within 48 px of the top or bottom edge, else 0. */
+  private edgeStep(y: number): number {
+    const edge = 48;
+    if (y < edge) return -Math.min(24, edge - y);
+    if (y > window.innerHeight - edge) return Math.min(24, y - (window.innerHeight - edge));
+    return 0;
   }
 
   /**
-   * The row follows the pointer; it would land after every other row whose middle is above the
-   * pointer. Near the window's top or bottom edge the page scrolls along, so a term can be
-   * dragged past the rows out of sight.
+   * The row follows the pointer. Near the window's top or bottom edge the page scrolls along, on
+   * every move and, while the pointer is held still there (a finger mostly is), every 16 ms, so a
+   * term can be dragged past the rows out of sight. A drag whose tab was hidden meanwhile (a key
+   * switched tabs) ends, moving nothing.
    */
   private dragMove(ev: PointerEvent): void {
     const d = this.drag;
     if (!d || ev.pointerId !== d.pointer) return;
     ev.preventDefault();
-    const edge = 48;
-    if (ev.clientY < edge) window.scrollBy(0, -Math.min(24, edge - ev.clientY));
-    else if (ev.clientY > window.innerHeight - edge) window.scrollBy(0, Math.min(24, ev.clientY - (window.innerHeight - edge)));
-    const y = ev.clientY + window.scrollY;
-    d.li.style.transform = `translateY(${y - d.startY}px)`;
+    if (!this.shown()) {
+      this.stopDrag();
+      return;
+    }
+    d.y = ev.clientY;
+    const step = this.edgeStep(d.y);
+    if (step !== 0) window.scrollBy(0, step);
+    this.follow(d);
+    if (step !== 0 && d.scroller === null) {
+      d.scroller = window.setInterval(() => {
+        const s = this.edgeStep(d.y);
+        const before = window.scrollY;
+        if (this.drag === d && s !== 0 && this.shown()) window.scrollBy(0, s);
+        // Held away from the edges, or the page at its end: the timer stops (a move near an edge starts it again).
+        if (this.drag !== d || window.scrollY === before) {
+          if (d.scroller !== null) window.clearInterval(d.scroller);
+          d.scroller = null;
+          return;
+        }
+        this.follow(d);
+      }, 16);
+    }
+  }
+
+  /** Place the dragged row at the pointer; it would land after every other row whose middle is above the pointer. */
+  private follow(d: NonNullable<HeronPanel['drag']>): void {
+    d.li.style.transform = `translateY(${d.y + window.scrollY - d.startY}px)`;
     const others = [...this.root.list.children].filter((c) => c !== d.li) as HTMLElement[];
     let to = 0;
     for (const o of others) {
       const b = o.getBoundingClientRect();
-      if (b.top + b.height / 2 < ev.clientY) to++;
+      if (b.top + b.height / 2 < d.y) to++;
     }
     d.to = to;
     others.forEach((o, k) => {
@@ -244,12 +328,21 @@ export class HeronPanel {
   private dragEnd(ev: PointerEvent, drop: boolean): void {
     const d = this.drag;
     if (!d || ev.pointerId !== d.pointer) return;
+    this.stopDrag();
+    if (drop && d.to !== d.from && this.shown()) this.move(d.from, d.to);
+  }
+
+  /** End the drag in progress, if any, moving nothing: the row back in place, its capture and the drop marks gone. */
+  private stopDrag(): void {
+    const d = this.drag;
+    if (!d) return;
     this.drag = null;
-    if (d.li.hasPointerCapture(ev.pointerId)) d.li.releasePointerCapture(ev.pointerId);
+    if (d.scroller !== null) window.clearInterval(d.scroller);
+    d.scroller = null;
+    if (d.li.hasPointerCapture(d.pointer)) d.li.releasePointerCapture(d.pointer);
     d.li.classList.remove('dragging');
     d.li.style.transform = '';
     for (const o of this.root.list.children) o.classList.remove('drop-before', 'drop-after');
-    if (drop && d.to !== d.from) this.move(d.from, d.to);
   }
 
   showResult(m: HeronResultMsg, terms: readonly TermInfo[]): void {
@@ -270,18 +363,24 @@ export class HeronPanel {
       tr.appendChild(td);
       body.appendChild(tr);
     }
+    // Each cell names its column (data-label): a phone shows the rows as cards, without the header.
+    const cell = (cls: string, label: string, text?: string): HTMLTableCellElement => {
+      const td = el('td', cls, text);
+      td.dataset.label = label;
+      return td;
+    };
     for (const d of m.decisions) {
       const tr = el('tr');
-      tr.appendChild(el('td', 'mono', d.pairId.slice(0, 14)));
-      tr.appendChild(el('td', undefined, verdictText(d.probFirst)));
+      tr.appendChild(cell('mono h-pair', 'Pair', d.pairId.slice(0, 14)));
+      tr.appendChild(cell('h-verdict', 'Rule says', verdictText(d.probFirst)));
       const idx = d.term === null ? -1 : terms.findIndex((t) => t.name === d.term);
-      tr.appendChild(el('td', undefined, d.term === null ? 'no term (tie)' : `${d.term} (level ${d.level + 1})`));
-      tr.appendChild(el('td', 'mono', idx < 0 ? '–' : `${fmt(d.diff)} / ${fmt(d.threshold)}  (A ${fmt(d.sumsA[idx])}, B ${fmt(d.sumsB[idx])})`));
+      tr.appendChild(cell('h-term', 'Decided by', d.term === null ? 'no term (tie)' : `${d.term} (level ${d.level + 1})`));
+      tr.appendChild(cell('mono h-diff', 'Difference / threshold', idx < 0 ? '–' : `${fmt(d.diff)} / ${fmt(d.threshold)}  (A ${fmt(d.sumsA[idx])}, B ${fmt(d.sumsB[idx])})`));
       const people = d.human.map(verdictText);
       const agree = people.length > 0 && people.every((p) => p === verdictText(d.probFirst));
-      tr.appendChild(el('td', people.length ? (agree ? 'match' : 'mismatch') : undefined, people.length ? people.join(', ') : '–'));
-      const td = el('td');
-      const view = el('button', undefined, 'View');
+      tr.appendChild(cell(`h-people${people.length ? (agree ? ' match' : ' mismatch') : ''}`, 'People said', people.length ? people.join(', ') : '–'));
+      const td = el('td', 'h-view');
+      const view = el('button', 'view', 'View');
       view.title = 'watch this pair (A on the left)';
       view.setAttribute('aria-label', `view pair ${d.pairId} (A on the left)`);
       view.addEventListener('click', () => this.cb.view(d.pairId));
