@@ -86,6 +86,8 @@ class App {
   private focusPreview = false;
   /** The physics engine is being downloaded (its progress goes to the overlay). */
   private engineLoading = false;
+  /** The server said the run has every answer it will use (`idle done`), and has handed out no pair since. */
+  private runDone = false;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -368,6 +370,8 @@ class App {
     if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
     e.textContent = parts.join(' · ');
     e.classList.toggle('hidden', n === 0);
+    // The thank-you says whether answers are still on their way: it follows the outbox.
+    if (this.runDone && !this.current && this.connState === 'open') this.overlay(this.doneText());
     $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
     if (elsewhere.length === 0) this.disarmDiscard();
   }
@@ -499,7 +503,8 @@ class App {
     this.updateUndo();
     const c = $('conn');
     c.className = `conn ${s}`;
-    c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : 'offline';
+    c.textContent =
+      s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : s === 'full' ? 'server full' : 'offline';
     c.title = detail;
     if (s === 'unauthorized') {
       this.overlay('This server needs an access token.');
@@ -513,6 +518,11 @@ class App {
       this.toast('The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.', true);
     } else if (s === 'closed' && !this.current) {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
+    } else if (s === 'full') {
+      // The server took no more pages for now: this page tries again by itself.
+      const text = `Too many pages are open on this labelling server right now: ${detail}. Nothing to do here: this page connects by itself as soon as there is room. Answers are kept on this device meanwhile.`;
+      if (this.current) this.toast(text, true, 8000);
+      else this.overlay(text);
     }
   }
 
@@ -575,15 +585,11 @@ class App {
       }
       case 'idle':
         if (m.reason === 'need_name') {
-          this.openModal('name');
+          if (!this.runDone) this.openModal('name');
           break;
         }
-        // Told while it shows a pair: that pair was answered in another tab (see 'pair'), and none is left.
-        if (this.current && !this.current.pair.preview) this.toast(ANSWERED_ELSEWHERE_LAST);
-        this.current = null;
-        this.view.clearClips();
-        this.setAnswersEnabled(false);
-        this.overlay('No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+        // After the pairs before it (one still being shown would otherwise come up after it, answerable).
+        this.pairQueue = this.pairQueue.then(() => this.showIdle(m.reason === 'done'));
         break;
       case 'ack':
         if (this.history.some((h) => h.labelId === m.labelId)) {
@@ -682,12 +688,42 @@ class App {
     return m;
   }
 
+  /**
+   * No pair for this page: none open for it now, or (`done`) the run has every answer it will use.
+   * Then the pair on screen goes (its answer would be used by nothing; an answer already sent is
+   * stored and acknowledged all the same) and the page says so plainly, with no "waiting".
+   */
+  private showIdle(done: boolean): void {
+    const shown = this.current !== null && !this.current.pair.preview;
+    if (done) {
+      this.runDone = true;
+      // Nothing to ask a name for any more.
+      if (this.modal === 'name') this.closeModal();
+    } else if (shown) this.toast(ANSWERED_ELSEWHERE_LAST); // that pair was answered in another tab (see 'pair'), and none is left
+    if (!done || !this.current?.pair.preview) {
+      this.current = null;
+      this.view.clearClips();
+      this.setAnswersEnabled(false);
+    }
+    if (done && shown) this.toast('The run has all the labels it needs: the pair you were looking at is no longer asked.', false, 5000);
+    this.overlay(done ? this.doneText() : 'No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+  }
+
+  /** What the page says once the run has all the answers it will use. */
+  private doneText(): string {
+    const unsent = this.conn.split().here;
+    return unsent.length > 0
+      ? `This run has all the labels it needs: thank you! ${unsentText(unsent)} of yours ${unsent.length === 1 ? 'is' : 'are'} still being sent from this device (nothing is lost); keep this page open until this line says every answer is saved.`
+      : 'This run has all the labels it needs: thank you! Every answer you gave is saved. You can close this page.';
+  }
+
   private async showPair(p: PairMsg): Promise<void> {
     const model = await this.model(p.modelId);
     const clip = (s: PairMsg['left']): Clip => ({ id: s.id, length: s.length, nq: s.nq, qpos: base64ToFloat64(s.qpos) });
     this.view.setModel(model);
     $('goal').textContent = p.goal;
     this.current = { pair: p, readyAt: null };
+    if (!p.preview) this.runDone = false;
     this.view.setClips(clip(p.left), clip(p.right), p.dt);
     this.view.setPlaying(true);
     this.setAnswersEnabled(!p.preview);

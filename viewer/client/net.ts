@@ -21,7 +21,10 @@ import {
   answerLabel,
   type AnswerMsg,
   type ClientMessage,
+  FULL_CLOSE_CODE,
   leftSideFor,
+  parseFullPages,
+  parseFullRetry,
   PERMANENT_ERRORS,
   parseServerMessage,
   PROTOCOL_VERSION,
@@ -50,8 +53,11 @@ export interface SavedAnswers {
   /** Undos of answers that server had already stored: a label file cannot say "remove", so they are not in it. */
   readonly undosLeftOut: number;
 }
-/** 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back. */
-export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized';
+/**
+ * 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back.
+ * 'full': the server had every page slot taken (FULL_CLOSE_CODE); the page tries again when it said.
+ */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
@@ -210,6 +216,15 @@ export class Connection {
         return;
       }
       if (this.stopped) return;
+      if (ev.code === FULL_CLOSE_CODE) {
+        // Every page slot of the server is taken (pages of phones gone without a word hold theirs
+        // until it finds them gone): try again when it said, by itself.
+        const s = parseFullRetry(ev.reason);
+        const pages = parseFullPages(ev.reason);
+        this.handlers.onState('full', `the labelling server has ${pages === null ? 'as many pages open as it takes' : `${pages} pages open, the most it takes`}; trying again in ${s} s`);
+        this.retryTimer = window.setTimeout(() => this.connect(), s * 1000);
+        return;
+      }
       if (ev.code === SHUTDOWN_CODE) this.ended = true;
       if (this.ended) {
         // The server said it was stopping: the session is over. One that restarts comes back, so
