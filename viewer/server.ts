@@ -596,6 +596,9 @@ export class ViewerServer {
     let grace: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([closed, new Promise<void>((res) => (grace = setTimeout(res, CLOSE_GRACE_MS)))]);
     clearTimeout(grace);
+    // Every socket the WebSocket server still tracks is cut (its close waits for them all): pages
+    // that did not answer the close, and any not in the list above.
+    for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((res) => this.wss.close(() => res()));
     for (const s of this.sessions) s.ws.terminate();
     this.sessions.clear();
@@ -728,6 +731,9 @@ export class ViewerServer {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') return this.refuseUpgrade(socket, 404, 'Not Found');
+    // Stopping: a page that came now was in none of the closes sent, and the WebSocket server's
+    // close waited for its socket for good (close() never returned, nor did the run that awaited it).
+    if (this.closed) return this.refuseUpgrade(socket, 503, 'Service Unavailable');
     if (!this.hostAllowed(req)) return this.refuseUpgrade(socket, 421, 'Misdirected Request');
     const origin = req.headers.origin;
     if (origin !== undefined) {

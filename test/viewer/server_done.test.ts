@@ -218,3 +218,20 @@ describe('the human teacher with the run\'s budget', () => {
     expect(await bob.next('idle')).toEqual({ type: 'idle', reason: 'no_pairs' });
   });
 });
+
+describe('a page that comes while the server stops', () => {
+  it('is refused (503), and close() still returns: it used to wait for that page\'s socket for good', async () => {
+    const store = newStore();
+    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
+    const slow = await page(s.url, 'ada');
+    // Ada's page reads nothing (a phone gone quiet): close() waits its 500 ms grace for her.
+    slow.ws.pause();
+    let done = false;
+    const closing = s.close().then(() => (done = true));
+    await expect(TestClient.open(s.url)).rejects.toThrow('HTTP 503');
+    await closing;
+    expect(done).toBe(true);
+    expect(s.connections).toBe(0);
+    slow.ws.terminate();
+  });
+});
