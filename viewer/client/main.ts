@@ -116,7 +116,7 @@ class App {
     this.conn = new Connection(
       wsUrl,
       {
-        onMessage: (m) => this.onMessage(m),
+        onMessage: (m, fresh) => this.onMessage(m, fresh),
         onState: (s, d) => this.onConnState(s, d),
         onOutbox: (n) => this.showOutbox(n),
       },
@@ -194,7 +194,9 @@ class App {
     // Another tab of this browser changed the shared outbox (net.ts): it may have sent this tab's
     // answers and undos (each tab sends every entry it finds there) and had the replies.
     window.addEventListener('storage', (e) => {
-      if (e.storageArea === localStorage) this.onOtherTab();
+      if (e.storageArea !== localStorage) return;
+      if (e.key === NAME_KEY) this.onOtherName(e.newValue);
+      else this.onOtherTab();
     });
     this.updateUndo();
   }
@@ -286,12 +288,59 @@ class App {
    */
   private onOtherTab(): void {
     this.showOutbox(this.conn.outbox.size);
+    this.takeSettled();
     const u = this.undoing;
     if (u === null || this.conn.outbox.list().some((e) => e.type === 'undo' && e.labelId === u)) return;
     this.undoing = null;
     this.toast('Your undo was sent from another tab of this page, which shows what came of it.', false, 5000);
     if (this.current) this.overlay(null);
     else this.requestNext();
+  }
+
+  /**
+   * This tab's answers that the server settled through another tab (the outbox is shared, and each
+   * tab sends all of it): stored ones count in "This session" here too, refused ones leave the
+   * undo history (the tab that had the refusal said why).
+   */
+  private takeSettled(): void {
+    const settled = this.conn.settled.read();
+    let changed = false;
+    for (const h of [...this.history]) {
+      const ok = settled.get(h.labelId);
+      if (ok === true && !this.counted.has(h.labelId)) {
+        this.counted.add(h.labelId);
+        changed = true;
+      } else if (ok === false) {
+        this.history = this.history.filter((x) => x.labelId !== h.labelId);
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    save(sessionStorage, HISTORY_KEY, this.history);
+    save(sessionStorage, COUNTED_KEY, [...this.counted]);
+    $('p-session').textContent = String(this.counted.size);
+    this.updateUndo();
+  }
+
+  /**
+   * The name was changed in another tab of this browser (the name is shared, in localStorage): this
+   * tab goes on under it too, as after a rename here (the server moves the lease of the pair on
+   * screen), rather than storing its next answers under the old name.
+   */
+  private onOtherName(raw: string | null): void {
+    let name: string | null = null;
+    try {
+      name = raw === null ? null : (JSON.parse(raw) as string);
+    } catch {
+      return;
+    }
+    if (typeof name !== 'string' || name === '' || name === this.name) return;
+    this.name = name;
+    this.updateName();
+    this.conn.request({ type: 'set_name', name });
+    if (this.modal === 'name') this.closeModal();
+    this.toast(`Your name was changed to ${name} in another tab: this tab uses it too.`, false, 4000);
+    if (!this.current && !this.runDone) this.requestNext();
   }
 
   private switchTab(tab: 'label' | 'heron'): void {
@@ -540,7 +589,7 @@ class App {
       : `The labelling session has ended: thank you! Every answer you gave is saved.${noUndo} You can close this page (it reconnects by itself if the server comes back).`;
   }
 
-  private onMessage(m: ServerMessage): void {
+  private onMessage(m: ServerMessage, fresh = true): void {
     switch (m.type) {
       case 'welcome': {
         this.welcome = m;
@@ -636,12 +685,13 @@ class App {
         this.heron.showSaved(m);
         break;
       case 'error':
-        this.onError(m);
+        this.onError(m, fresh);
         break;
     }
   }
 
-  private onError(m: Extract<ServerMessage, { type: 'error' }>): void {
+  /** `fresh` false: another tab of this browser had the same refusal of a shared outbox entry first, and said so. */
+  private onError(m: Extract<ServerMessage, { type: 'error' }>, fresh = true): void {
     if (m.code === 'heron_invalid') {
       this.heron.showError(m.message);
       return;
@@ -663,6 +713,8 @@ class App {
         else this.requestNext();
       }
     }
+    // Said once: both tabs of a person re-send the shared outbox after a reconnect, and both got the refusal.
+    if (!fresh) return;
     this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
   }
 

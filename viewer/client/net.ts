@@ -60,6 +60,10 @@ export interface SavedAnswers {
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
+/** The shared record of how the server settled recent outbox entries (SettledLog). */
+export const SETTLED_KEY = 'prefrl.settled.v1';
+/** How many settled entries the record keeps (the newest). */
+const SETTLED_KEEP = 500;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
 /** How often a page whose server stopped looks for it again. */
@@ -140,8 +144,49 @@ export class Outbox {
   }
 }
 
+/**
+ * How the server settled recent answers of this browser, shared by its tabs in localStorage: a
+ * tab sends every entry of the shared outbox, so an answer made in one tab may be acknowledged
+ * (or refused) through another, and the tab that made it learns only from here (its "This
+ * session" count, its undo history). Label id -> true (stored) or false (refused for good).
+ */
+export class SettledLog {
+  constructor(private readonly key = SETTLED_KEY) {}
+
+  read(): Map<string, boolean> {
+    const raw = storage()?.getItem(this.key);
+    if (!raw) return new Map();
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      return new Map(Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : []);
+    } catch {
+      return new Map();
+    }
+  }
+
+  add(labelId: string, stored: boolean): void {
+    const st = storage();
+    if (!st) return;
+    const m = this.read();
+    if (m.get(labelId) === stored) return;
+    m.delete(labelId);
+    m.set(labelId, stored);
+    const entries = [...m].slice(-SETTLED_KEEP);
+    try {
+      st.setItem(this.key, JSON.stringify(entries));
+    } catch {
+      // storage full or disabled: the tab that made the answer hears of it when it is online
+    }
+  }
+}
+
 export interface ConnectionHandlers {
-  onMessage(msg: ServerMessage): void;
+  /**
+   * A server message. `fresh` is false for a refusal of an outbox entry that had already left the
+   * outbox (another tab of this browser, which re-sent it too, had the same refusal and said so):
+   * the page need not say it again.
+   */
+  onMessage(msg: ServerMessage, fresh: boolean): void;
   onState(state: ConnectionState, detail: string): void;
   /** The outbox changed size (for the "waiting to be saved" indicator). */
   onOutbox(size: number): void;
@@ -149,6 +194,7 @@ export interface ConnectionHandlers {
 
 export class Connection {
   readonly outbox = new Outbox();
+  readonly settled = new SettledLog();
   private ws: WebSocket | null = null;
   private welcomed = false;
   /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
@@ -368,6 +414,7 @@ export class Connection {
   }
 
   private onServer(msg: ServerMessage): void {
+    let fresh = true;
     switch (msg.type) {
       case 'welcome':
         this.welcomed = true;
@@ -380,6 +427,7 @@ export class Connection {
         if (this.resendTimer === null) this.resendTimer = window.setInterval(() => this.resendStale(), RESEND_MS);
         break;
       case 'ack':
+        this.settled.add(msg.labelId, true);
         if (this.outbox.remove('answer', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'undone':
@@ -390,12 +438,15 @@ export class Connection {
           const a = this.outbox.remove('answer', msg.labelId);
           const u = this.outbox.remove('undo', msg.labelId);
           if (a || u) this.handlers.onOutbox(this.outbox.size);
+          // An answer refused for good (not an undo: its label id is the answer's, which was stored).
+          if (a) this.settled.add(msg.labelId, false);
+          fresh = a || u;
         }
         break;
       default:
         break;
     }
-    this.handlers.onMessage(msg);
+    this.handlers.onMessage(msg, fresh);
   }
 }
 
