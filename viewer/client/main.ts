@@ -638,7 +638,9 @@ class App {
           break;
         }
         // After the pairs before it (one still being shown would otherwise come up after it, answerable).
-        this.pairQueue = this.pairQueue.then(() => this.showIdle(m.reason === 'done'));
+        this.pairQueue = this.pairQueue
+          .then(() => this.showIdle(m.reason === 'done'))
+          .catch((e: unknown) => console.warn(`prefrl: ${(e as Error).message}`));
         break;
       case 'ack':
         if (this.history.some((h) => h.labelId === m.labelId)) {
