@@ -140,7 +140,8 @@ describe('two tabs, one outbox', () => {
     a.conn.enqueue({ type: 'undo', labelId: 'h-tab-a-0001', name: 'alice' });
     s.serve({ type: 'error', code: 'not_allowed', message: 'this answer was already passed to training and cannot be undone', labelId: 'h-tab-a-0001' });
     expect(a.got.at(-1)?.fresh).toBe(true);
-    expect(a.conn.settled.read().size).toBe(0);
+    expect([...a.conn.settled.read()]).toEqual([['undo:h-tab-a-0001', false]]);
+    expect(a.conn.settled.read().get('h-tab-a-0001')).toBeUndefined();
     for (let i = 0; i < 502; i++) a.conn.settled.add(`h-label-${i}`, i % 2 === 0);
     const kept = a.conn.settled.read();
     expect(kept.size).toBe(500);
@@ -150,6 +151,33 @@ describe('two tabs, one outbox', () => {
     expect(a.conn.settled.read().size).toBe(0);
     storage.setItem(SETTLED_KEY, '[["h-x", true], ["h-y", "yes"], 7]');
     expect([...a.conn.settled.read()]).toEqual([['h-x', true]]);
+  });
+});
+
+describe('two tabs writing the outbox at once', () => {
+  it("an entry another tab's write left out (its copy of the storage was behind) is put back by the tab that made it, until the server settles it", async () => {
+    const a = await tab();
+    const b = await tab();
+    a.conn.enqueue(answer('h-tab-a-0002', 'left'), 'store0000000000a');
+    b.conn.enqueue(answer('h-tab-b-0002', 'right'), 'store0000000000a');
+    // Tab B, not yet aware of A's entry, writes the list it had plus its own: A's entry is gone from the storage.
+    storage.setItem('prefrl.outbox.v1', JSON.stringify(JSON.parse(storage.getItem('prefrl.outbox.v1')!).filter((e: { labelId: string }) => e.labelId !== 'h-tab-a-0002')));
+    expect(b.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    // Tab A, reading next, puts it back (and tab B then sees both again).
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002', 'h-tab-a-0002']);
+    expect(b.conn.outbox.size).toBe(2);
+    // Tab B's socket carries the acknowledgement of A's answer: it leaves the outbox for good.
+    b.conn.connect();
+    const s = FakeSocket.made[0];
+    s.open();
+    s.serve(welcome);
+    s.serve({ type: 'ack', labelId: 'h-tab-a-0002', pairId: 'p1', duplicate: false });
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    // An entry tab B made itself and took out (its own ack) is not put back by anyone either.
+    s.serve({ type: 'ack', labelId: 'h-tab-b-0002', pairId: 'p1', duplicate: false });
+    expect(a.conn.outbox.size).toBe(0);
+    expect(b.conn.outbox.size).toBe(0);
   });
 });
 

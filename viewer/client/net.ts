@@ -77,20 +77,53 @@ function storage(): Storage | null {
   }
 }
 
+/** An outbox entry's key: its kind and label id. */
+const entryKey = (e: { type: OutboxEntry['type']; labelId: string }): string => `${e.type}:${e.labelId}`;
+
 /**
- * The persistent queue of unacknowledged answers and undos. Every change re-reads
- * localStorage first, so two tabs of one server never overwrite each other's entries.
+ * The persistent queue of unacknowledged answers and undos, shared by the tabs of a browser.
+ * Every change re-reads localStorage first. That alone does not keep two tabs from overwriting
+ * each other's entries: a tab's copy of localStorage learns another tab's write a moment later
+ * (another process, in Chromium), so two tabs writing within that moment (one adding an answer,
+ * the other taking out an entry the server acknowledged) each wrote a list without the other's
+ * change, and an answer made offline could vanish from the device. So each tab also remembers the
+ * entries it added itself until it sees them settled (acknowledged or refused, by the server
+ * through any tab: `isSettled`, the SettledLog) or takes them out itself, and puts back any of them
+ * it finds missing. A tab closed meanwhile cannot put its entry back: the window is that moment.
  */
 export class Outbox {
   private memory: KeptEntry[] = [];
+  /** Entries this tab added and has not seen settled, by entryKey. */
+  private readonly mine = new Map<string, KeptEntry>();
 
-  constructor(private readonly key = OUTBOX_KEY) {
+  constructor(
+    private readonly key = OUTBOX_KEY,
+    private readonly isSettled: (e: KeptEntry) => boolean = () => false,
+  ) {
     this.memory = this.read();
   }
 
   private read(): KeptEntry[] {
+    const entries = this.readStored();
+    if (this.mine.size === 0) return entries;
+    // Put back this tab's entries that another tab's write left out before they were settled.
+    const have = new Set(entries.map(entryKey));
+    let missing = false;
+    for (const [k, e] of this.mine) {
+      if (have.has(k)) continue;
+      if (this.isSettled(e)) this.mine.delete(k);
+      else {
+        entries.push(e);
+        missing = true;
+      }
+    }
+    if (missing) this.write(entries);
+    return entries;
+  }
+
+  private readStored(): KeptEntry[] {
     const st = storage();
-    if (!st) return this.memory;
+    if (!st) return [...this.memory];
     const raw = st.getItem(this.key);
     if (!raw) return [];
     try {
@@ -113,11 +146,13 @@ export class Outbox {
   add(e: KeptEntry): void {
     const entries = this.read();
     if (!entries.some((x) => x.type === e.type && x.labelId === e.labelId)) entries.push(e);
+    this.mine.set(entryKey(e), e);
     this.write(entries);
   }
 
   /** Remove the entry of this kind for a label (answer or undo). */
   remove(type: OutboxEntry['type'], labelId: string): boolean {
+    this.mine.delete(entryKey({ type, labelId }));
     const entries = this.read();
     const kept = entries.filter((e) => !(e.type === type && e.labelId === labelId));
     if (kept.length !== entries.length) this.write(kept);
@@ -127,6 +162,7 @@ export class Outbox {
 
   /** Remove every entry `drop` picks; how many went. */
   removeWhere(drop: (e: KeptEntry) => boolean): number {
+    for (const [k, e] of this.mine) if (drop(e)) this.mine.delete(k);
     const entries = this.read();
     const kept = entries.filter((e) => !drop(e));
     if (kept.length !== entries.length) this.write(kept);
@@ -164,6 +200,11 @@ export class SettledLog {
     }
   }
 
+  /** Whether the server settled this outbox entry (through any tab); undos are kept as "undo:<label id>". */
+  settles(e: { type: OutboxEntry['type']; labelId: string }): boolean {
+    return this.read().has(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`);
+  }
+
   add(labelId: string, stored: boolean): void {
     const st = storage();
     if (!st) return;
@@ -193,8 +234,8 @@ export interface ConnectionHandlers {
 }
 
 export class Connection {
-  readonly outbox = new Outbox();
   readonly settled = new SettledLog();
+  readonly outbox = new Outbox(OUTBOX_KEY, (e) => this.settled.settles(e));
   private ws: WebSocket | null = null;
   private welcomed = false;
   /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
@@ -388,6 +429,8 @@ export class Connection {
 
   /** Forget everything kept for earlier sessions' servers; how many entries went. */
   discardElsewhere(): number {
+    // Settled as far as the other tabs go: one that made them must not put them back.
+    for (const e of this.split().elsewhere) this.settled.add(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`, false);
     const n = this.outbox.removeWhere((e) => !this.belongsHere(e));
     if (n > 0) this.handlers.onOutbox(this.outbox.size);
     return n;
@@ -427,19 +470,23 @@ export class Connection {
         if (this.resendTimer === null) this.resendTimer = window.setInterval(() => this.resendStale(), RESEND_MS);
         break;
       case 'ack':
+        // Recorded first (another tab that made the entry must not put it back).
         this.settled.add(msg.labelId, true);
         if (this.outbox.remove('answer', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'undone':
+        this.settled.add(`undo:${msg.labelId}`, true);
         if (this.outbox.remove('undo', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'error':
         if (msg.labelId !== undefined && PERMANENT_ERRORS.includes(msg.code)) {
+          // Recorded first (another tab that made the entry must not put it back).
+          const kept = this.outbox.list().filter((e) => e.labelId === msg.labelId);
+          if (kept.some((e) => e.type === 'undo')) this.settled.add(`undo:${msg.labelId}`, false);
+          if (kept.some((e) => e.type === 'answer')) this.settled.add(msg.labelId, false);
           const a = this.outbox.remove('answer', msg.labelId);
           const u = this.outbox.remove('undo', msg.labelId);
           if (a || u) this.handlers.onOutbox(this.outbox.size);
-          // An answer refused for good (not an undo: its label id is the answer's, which was stored).
-          if (a) this.settled.add(msg.labelId, false);
           fresh = a || u;
         }
         break;
