@@ -383,7 +383,12 @@ export class HumanTeacher implements Teacher {
     const answers = c.labels - c.timeouts;
     if (answers < budget) return;
     const released = server.stopHandingOut();
-    if (released === null) return;
+    if (released === null) {
+      this.logger.info(
+        `human teacher: the --labels budget is spent (${answers} of ${budget} answers); the labelling server at ${server.url} is another process's (prefrl serve) and keeps offering the store's open pairs: answers given there are stored, not used by this run`,
+      );
+      return;
+    }
     const open = c.waitingForPeople;
     this.logger.info(
       `human teacher: the --labels budget is spent (${answers} of ${budget} answers): the viewer hands out no more pairs and tells its pages the run has the labels it needs${
