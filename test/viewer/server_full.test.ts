@@ -36,20 +36,19 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** How a new socket ends up: open (a slot), or closed with this code and reason before opening. */
+/** How a new socket ends up: a page with a slot (welcomed after its hello), or closed with this code and reason. */
 function knock(url: string): Promise<{ opened: WebSocket } | { code: number; reason: string }> {
   const ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
   return new Promise((res, rej) => {
     let opened = false;
     ws.once('open', () => {
       opened = true;
-      // A refused page is opened and closed at once: wait a moment for that close.
-      const t = setTimeout(() => res({ opened: ws }), 300);
-      ws.once('close', (code, reason) => {
-        clearTimeout(t);
-        res({ code, reason: reason.toString() });
-      });
+      ws.send(JSON.stringify({ type: 'hello', v: 1 }));
     });
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { type: string }).type === 'welcome') res({ opened: ws });
+    });
+    ws.once('close', (code, reason) => res({ code, reason: reason.toString() }));
     ws.once('error', (e) => {
       if (!opened) rej(e);
     });

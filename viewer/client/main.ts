@@ -86,6 +86,8 @@ class App {
   private focusPreview = false;
   /** The physics engine is being downloaded (its progress goes to the overlay). */
   private engineLoading = false;
+  /** What the page says while the server has no room for it (connection state 'full'). */
+  private fullText = '';
   /** The server said the run has every answer it will use (`idle done`), and has handed out no pair since. */
   private runDone = false;
 
@@ -569,15 +571,15 @@ class App {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
     } else if (s === 'full') {
       // The server took no more pages for now: this page tries again by itself.
-      const text = `Too many pages are open on this labelling server right now: ${detail}. Nothing to do here: this page connects by itself as soon as there is room. Answers are kept on this device meanwhile.`;
-      if (this.current) this.toast(text, true, 8000);
-      else this.overlay(text);
+      this.fullText = `Too many pages are open on this labelling server right now: ${detail}. Nothing to do here: this page connects by itself as soon as there is room. Answers are kept on this device meanwhile.`;
+      if (this.current) this.toast(this.fullText, true, 8000);
+      else this.overlay(this.fullText);
     }
   }
 
   private requestNext(): void {
     if (!this.name) return;
-    if (this.conn.request({ type: 'next' }) === null) this.overlay(this.connState === 'ended' ? this.endedText() : 'Waiting for the connection…');
+    if (this.conn.request({ type: 'next' }) === null) this.overlay(this.connState === 'ended' ? this.endedText() : this.connState === 'full' ? this.fullText : 'Waiting for the connection…');
   }
 
   /** What the page says once the server has said it is stopping. */
