@@ -769,7 +769,8 @@ export class ViewerServer {
     let gone = 0;
     for (const s of [...this.sessions]) {
       if (s.pingedAt === null) {
-        s.alive = false;
+        // (Not marked for the heartbeat, which drops a page that missed its own last ping: one
+        // pinged here a moment before a beat would be dropped before its pong could come.)
         s.pingedAt = now;
         try {
           s.ws.ping();
@@ -841,7 +842,8 @@ export class ViewerServer {
         continue;
       }
       s.alive = false;
-      s.pingedAt = now;
+      // A ping still out (one evictGone sent) keeps its time: the page has owed a pong since then.
+      s.pingedAt ??= now;
       s.ws.ping();
     }
     // Housekeeping: leases that ran out are ignored by every query, but their rows stayed in the
