@@ -364,6 +364,9 @@ export class ViewerServer {
   private heronPool: { at: number; pool: HeronPool | null } | null = null;
   private warnedModel = false;
   private closed = false;
+  /** When the server last warned it was full (clock ms), and the pages refused since. */
+  private fullWarnedAt = Number.NEGATIVE_INFINITY;
+  private fullRefusals = 0;
   /** False once the run asks no more (stopHandingOut): pages get `idle done` instead of pairs. */
   private handingOut = true;
   private readonly infoFile: string;
@@ -749,7 +752,16 @@ export class ViewerServer {
       // Full: the page is told so, and when to try again (a refused upgrade reaches a browser's
       // script only as a lost connection). Its socket is closed at once and holds no slot.
       const retryS = Math.ceil(PONG_GRACE_MS / 1000) + 2;
-      this.logger.warn(`viewer: ${MAX_SESSIONS} pages are open, the most this server takes: a new page was asked to retry in ${retryS} s`);
+      // Said once a minute at most (each refused page retries every few seconds).
+      this.fullRefusals++;
+      const now = this.clock.now();
+      if (now - this.fullWarnedAt >= 60_000) {
+        this.logger.warn(
+          `viewer: ${MAX_SESSIONS} pages are open, the most this server takes: ${this.fullRefusals === 1 ? 'a new page was' : `${this.fullRefusals} new pages were`} asked to retry in ${retryS} s`,
+        );
+        this.fullWarnedAt = now;
+        this.fullRefusals = 0;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('error', () => ws.terminate());
         ws.close(FULL_CLOSE_CODE, fullCloseReason(MAX_SESSIONS, retryS));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
+import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
@@ -71,7 +72,9 @@ it('full: a new page is told to retry in 12 s; pages gone without a close (no po
   store.putPairs(pairs.slice(0, 2), { round: 0 });
   const clock = new ManualClock();
   // A long heartbeat: only the full server's own pings are sent in this test.
-  const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, heartbeatMs: 3_600_000, clock });
+  const lines: string[] = [];
+  const logger = new Logger({ write: (line: string) => lines.push(line) });
+  const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, heartbeatMs: 3_600_000, clock, logger });
   const pages: TestClient[] = [];
   try {
     expect(MAX_SESSIONS).toBe(64);
@@ -99,6 +102,8 @@ it('full: a new page is told to retry in 12 s; pages gone without a close (no po
     clock.advance(PONG_GRACE_MS - 1);
     expect(await knock(s.url)).toMatchObject({ code: FULL_CLOSE_CODE });
     clock.advance(1);
+    // Two pages refused within a minute: one warning.
+    expect(lines.filter((l) => l.includes('the most this server takes'))).toEqual(['[prefrl] warn: viewer: 64 pages are open, the most this server takes: a new page was asked to retry in 12 s\n']);
     // Now the two gone pages go: the next page gets a slot, and their pairs are free again.
     const admitted = await knock(s.url);
     expect('opened' in admitted).toBe(true);
