@@ -114,6 +114,8 @@ export interface ViewerServerOptions {
   readonly pollMs?: number;
   /** How often pages are pinged, ms (default 30 s); a page that has not answered the last ping by the next is dropped. */
   readonly heartbeatMs?: number;
+  /** With every page slot taken, how long a page may leave a ping unanswered before its slot is given to another, ms (default PONG_GRACE_MS). */
+  readonly pongGraceMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Test hook: close the socket right after committing this many answers, before acknowledging them. */
@@ -357,6 +359,7 @@ export class ViewerServer {
   /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
   private modelBytes = 0;
   private readonly heartbeatMs: number;
+  private readonly pongGraceMs: number;
   private nextSessionId = 1;
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -386,6 +389,7 @@ export class ViewerServer {
     this.logger = opts.logger ?? silentLogger;
     this.pollMs = opts.pollMs ?? 1000;
     this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    this.pongGraceMs = opts.pongGraceMs ?? PONG_GRACE_MS;
     this.faults = { dropAfterCommit: opts.faults?.dropAfterCommit ?? 0 };
     this.infoFile = serverInfoPath(opts.store.path);
     this.http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
@@ -405,6 +409,7 @@ export class ViewerServer {
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
     if (opts.heartbeatMs !== undefined && !(opts.heartbeatMs > 0)) throw new RangeError(`heartbeatMs: must be > 0, got ${opts.heartbeatMs}`);
+    if (opts.pongGraceMs !== undefined && !(opts.pongGraceMs > 0)) throw new RangeError(`pongGraceMs: must be > 0, got ${opts.pongGraceMs}`);
     const staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     if (!existsSync(join(staticDir, 'index.html'))) {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
@@ -751,7 +756,7 @@ export class ViewerServer {
     if (this.sessions.size >= MAX_SESSIONS && this.evictGone() === 0) {
       // Full: the page is told so, and when to try again (a refused upgrade reaches a browser's
       // script only as a lost connection). Its socket is closed at once and holds no slot.
-      const retryS = Math.ceil(PONG_GRACE_MS / 1000) + 2;
+      const retryS = Math.ceil(this.pongGraceMs / 1000) + 2;
       // Said once a minute at most (each refused page retries every few seconds).
       this.fullRefusals++;
       const now = this.clock.now();
@@ -772,9 +777,9 @@ export class ViewerServer {
   }
 
   /**
-   * Every page slot is taken: pages that left a ping unanswered for PONG_GRACE_MS are dropped (their
+   * Every page slot is taken: pages that left a ping unanswered for pongGraceMs are dropped (their
    * pairs given back, as a closed page's), and the rest that have no ping out are pinged now, so a
-   * page asking again after PONG_GRACE_MS finds the gone ones' slots free. Returns how many were dropped.
+   * page asking again after pongGraceMs finds the gone ones' slots free. Returns how many were dropped.
    */
   private evictGone(): number {
     const now = this.clock.now();
@@ -789,14 +794,14 @@ export class ViewerServer {
         } catch {
           // a socket already failing closes by itself
         }
-      } else if (now - s.pingedAt >= PONG_GRACE_MS) {
+      } else if (now - s.pingedAt >= this.pongGraceMs) {
         // Its slot is free now (the close event, which gives its pair back, comes later).
         this.sessions.delete(s);
         this.drop(s);
         gone++;
       }
     }
-    if (gone > 0) this.logger.info(`viewer: every page slot was taken: ${gone} page${gone === 1 ? '' : 's'} that did not answer a ping for ${PONG_GRACE_MS / 1000} s ${gone === 1 ? 'was' : 'were'} dropped`);
+    if (gone > 0) this.logger.info(`viewer: every page slot was taken: ${gone} page${gone === 1 ? '' : 's'} that did not answer a ping for ${this.pongGraceMs / 1000} s ${gone === 1 ? 'was' : 'were'} dropped`);
     return gone;
   }
 
