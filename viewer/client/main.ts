@@ -755,12 +755,12 @@ class App {
       this.runDone = true;
       // Nothing to ask a name for any more.
       if (this.modal === 'name') this.closeModal();
+      // A HERON preview stays on screen; "Back to labelling" then shows the thank-you.
+      if (this.current?.pair.preview) return;
     } else if (shown) this.toast(ANSWERED_ELSEWHERE_LAST); // that pair was answered in another tab (see 'pair'), and none is left
-    if (!done || !this.current?.pair.preview) {
-      this.current = null;
-      this.view.clearClips();
-      this.setAnswersEnabled(false);
-    }
+    this.current = null;
+    this.view.clearClips();
+    this.setAnswersEnabled(false);
     if (done && shown) this.toast('The run has all the labels it needs: the pair you were looking at is no longer asked.', false, 5000);
     this.overlay(done ? this.doneText() : 'No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
   }
