@@ -158,3 +158,64 @@ it("an answer stored between two rounds (a person answering an older pair) count
     run.close();
   }
 }, 120_000);
+
+it('once the run has its --labels, its viewer hands out no more: a person on an older open pair is told the run has the labels it needs, the answer she sent is kept (not trained on), and a page opened later hears the same', async () => {
+  const clock = new ManualClock();
+  const runs = join(dir(), 'done-runs');
+  const c = captureCli(clock);
+  // --labels 3 in rounds of 2: round 0 asks 2, round 1 what is left.
+  // 6,144 steps: the run goes on for 4,096 after its last round (at 2,048), while the people hear it is done.
+  const running = main(['train', ...tinyTrainFlags(6144), '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '3', '--labels-per-round', '2', '--runs-dir', runs, '--json'], c.ctx);
+  let exit: number | undefined;
+  void running.then((code) => (exit = code));
+  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const store = LabelStore.open(storeFile, { create: false, clock });
+  const people: Person[] = [];
+  try {
+    const judge = (p: Parameters<typeof trueChoice>[1]) => trueChoice(store, p);
+    const ada = await Person.join(url, 'ada');
+    const bea = await Person.join(url, 'bea');
+    people.push(ada, bea);
+    // Round 0: ada answers one pair; bea takes the other and holds it past the 5 s timeout.
+    await ada.answer(await ada.take(), 'left');
+    const held = await bea.take();
+    expect(held.round).toBe(0);
+    await waitFor("round 0's answer", () => store.labels().some((l) => l.teacher === 'human:ada'));
+    clock.advance(6000);
+    await waitFor('the held pair to time out', () => store.counts().timeouts === 1);
+    // Round 1 asks 2 (3 - 1 answer); ada answers both: 3 answers, the budget.
+    await waitFor('round 1', () => ended(exit, c.err) ?? store.pendingPairIds({ round: 1 }).length === 2);
+    for (let i = 0; i < 2; i++) {
+      const p = await ada.take();
+      expect(p.round).toBe(1);
+      await ada.answer(p, judge(p));
+    }
+    // Bea, still looking at the older pair, is told; so is ada when she asks for more.
+    expect(await bea.client.next('idle', 60_000)).toEqual({ type: 'idle', reason: 'done' });
+    ada.client.send({ type: 'next' });
+    expect(await ada.client.next('idle', 60_000)).toEqual({ type: 'idle', reason: 'done' });
+    // Bea's answer, sent as she heard (in flight), is stored and acknowledged: nothing she gave is lost.
+    const late = await bea.answer(held, judge(held));
+    expect(store.getLabel(late)).toMatchObject({ pairId: held.pairId, teacher: 'human:bea' });
+    // A page opened now hears it at once.
+    const cy = await Person.join(url, 'cy');
+    people.push(cy);
+    expect(await cy.client.next('idle', 60_000)).toEqual({ type: 'idle', reason: 'done' });
+    expect(cy.client.received.some((m) => m.type === 'pair')).toBe(false);
+    expect(await running, c.err.join('')).toBe(0);
+    // The run trained on its 3 answers; bea's came after it stopped asking: stored, not counted.
+    const summary = lastJson<{ labelsUsed: number; labelsOverBudget?: number }>(c.out);
+    expect(summary.labelsUsed).toBe(3);
+    expect(summary.labelsOverBudget).toBeUndefined();
+    expect(store.counts()).toMatchObject({ pairs: 4, labels: 5, timeouts: 1, waitingForPeople: 0 });
+    expect(c.err.join('')).toContain('human teacher: the --labels budget is spent (3 of 3 answers): the viewer hands out no more pairs and tells its pages the run has the labels it needs; 1 pair left open stays in');
+    expect(c.err.join('')).toContain('(1 taken back from pages showing it)');
+    // Only one pair went to bea and none after the budget was spent.
+    expect(bea.served).toEqual([held.pairId]);
+    expect(ada.served).toHaveLength(3);
+  } finally {
+    for (const p of people) p.client.ws.terminate();
+    store.close();
+  }
+}, 120_000);

@@ -58,6 +58,10 @@ it('a resumed run finds prefrl serve running on its store and waits for the answ
     expect(await running, r.err.join('')).toBe(0);
     expect(exit2).toBe(0);
     expect(r.err.join('')).toContain(`human teacher: using the labelling server already running on ${storeFile}: ${url}`);
+    // Its budget spent, the run says serve (not its own) goes on offering the store's open pairs.
+    expect(r.err.join('')).toContain(
+      `human teacher: the --labels budget is spent (8 of 8 answers); the labelling server at ${url} is another process's (prefrl serve) and keeps offering the store's open pairs: answers given there are stored, not used by this run`,
+    );
     // The run started no server of its own: serve's info file is still the one there.
     expect(viewerUrl(storeFile)).toBe(url);
     expect(lastJson<{ labelsUsed: number }>(r.out).labelsUsed).toBe(8);

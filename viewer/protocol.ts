@@ -15,7 +15,10 @@
  *                                    then S `pair` (pair id, env id, model id, goal text,
  *                                    reward-term names, step time, both clips' qpos), or
  *                                    S `idle` when none is open (the server pushes a `pair`
- *                                    when one appears)
+ *                                    when one appears); `idle` reason "done" once the run the
+ *                                    server labels for asks no more (sent unasked too, to every
+ *                                    page, when that happens, and after the welcome of a page
+ *                                    that connects later; answers sent still get their `ack`)
  *   C answer {labelId, pairId, name, choice, responseMs, comment?, leftIs?}
  *                                    S `ack` after the label is committed to the store, then
  *                                    S `progress` (and S `insight` when the server has a model)
@@ -223,7 +226,36 @@ export interface PairMsg {
 export const SHUTDOWN_CODE = 1001;
 export const SHUTDOWN_REASON = 'server shutting down';
 
-export type IdleReason = 'no_pairs' | 'need_name';
+/**
+ * The WebSocket close code of a server that has every page slot taken: the page is asked to try
+ * again in the seconds its reason names (fullCloseReason; parseFullRetry reads them).
+ */
+export const FULL_CLOSE_CODE = 4503;
+
+/** The close reason of FULL_CLOSE_CODE (well under the 123 bytes a close reason may have). */
+export function fullCloseReason(maxPages: number, retryS: number): string {
+  return `full: ${maxPages} pages open; retry in ${retryS} s`;
+}
+
+/** The seconds a FULL_CLOSE_CODE reason asks the page to wait (10 when it does not say). */
+export function parseFullRetry(reason: string): number {
+  const m = /retry in (\d{1,4}) s/.exec(reason);
+  return m ? Math.max(1, Number(m[1])) : 10;
+}
+
+/** The page count of a FULL_CLOSE_CODE reason (null when it does not say). */
+export function parseFullPages(reason: string): number | null {
+  const m = /(\d{1,6}) pages open/.exec(reason);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Why a page has no pair: none open for it now (`no_pairs`, one is pushed when it appears), no name
+ * yet (`need_name`), or the run the server labels for has all the answers it will use (`done`: a
+ * `prefrl train --teacher human` whose --labels budget is spent; no pair is handed out again
+ * unless that run asks once more).
+ */
+export type IdleReason = 'no_pairs' | 'need_name' | 'done';
 export interface IdleMsg {
   readonly type: 'idle';
   readonly reason: IdleReason;
@@ -670,7 +702,7 @@ function validateServer(o: Obj): ServerMessage {
     }
     case 'idle': {
       const reason = o.reason;
-      if (reason !== 'no_pairs' && reason !== 'need_name') fail('idle.reason must be "no_pairs" or "need_name"');
+      if (reason !== 'no_pairs' && reason !== 'need_name' && reason !== 'done') fail('idle.reason must be "no_pairs", "need_name" or "done"');
       return { type, reason };
     }
     case 'ack':

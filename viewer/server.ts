@@ -10,6 +10,15 @@
  * soon as one appears (the server checks every `pollMs`, so pairs added by another process,
  * e.g. a trainer, show up too).
  *
+ * The end of asking. A `prefrl train --teacher human` run whose --labels budget is spent asks
+ * nothing more while PPO goes on (the human teacher calls `stopHandingOut`): answers to the pairs
+ * still open would be stored but neither trained on nor counted by it. From then on no pair is
+ * handed out: the pages showing one are told `idle done` (the page thanks the person and shows no
+ * pair), their leases are given back (the pairs stay in the store, open: a `prefrl serve` of it
+ * hands them out again), and a page that connects later is told the same after its welcome.
+ * Answers already on their way are still stored and acknowledged. `resumeHandingOut` (the run asks
+ * again) undoes it.
+ *
  * Durability. An answer becomes a label, `store.addLabels` commits it (fsynced), and only
  * then is it acknowledged. Pages keep unacknowledged answers and re-send them after a
  * reconnect; label ids make that idempotent. A server restart loses nothing acknowledged.
@@ -56,6 +65,8 @@ import type { ViewerEnv } from './env_info.js';
 import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool } from './heron_preview.js';
 import {
   answerLabel,
+  FULL_CLOSE_CODE,
+  fullCloseReason,
   type AnswerMsg,
   type ClientMessage,
   float64ToBase64,
@@ -103,6 +114,8 @@ export interface ViewerServerOptions {
   readonly pollMs?: number;
   /** How often pages are pinged, ms (default 30 s); a page that has not answered the last ping by the next is dropped. */
   readonly heartbeatMs?: number;
+  /** With every page slot taken, how long a page may leave a ping unanswered before its slot is given to another, ms (default PONG_GRACE_MS). */
+  readonly pongGraceMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Test hook: close the socket right after committing this many answers, before acknowledging them. */
@@ -145,7 +158,7 @@ export { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS };
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_LEASE_MS = 5 * 60 * 1000;
 const MAX_URL_CHARS = 2048;
-const MAX_SESSIONS = 64;
+export const MAX_SESSIONS = 64;
 const RATE_WINDOW_MS = 10_000;
 const RATE_MAX = 300;
 /**
@@ -167,6 +180,13 @@ const HELLO_TIMEOUT_MS = 15_000;
 /** How long close() waits for pages to answer the close handshake before cutting the sockets. */
 const CLOSE_GRACE_MS = 500;
 const HEARTBEAT_MS = 30_000;
+/**
+ * With every page slot taken, a page that has left a ping unanswered this long is taken for gone (a
+ * phone that lost the network or was put away: without a close, it held its slot until the
+ * heartbeat's next round, 30 to 60 s) and its slot goes to the page asking for one. A page that
+ * is there answers a ping within a round trip.
+ */
+export const PONG_GRACE_MS = 10_000;
 const HERON_POOL_TTL_MS = 30_000;
 
 const MIME: Record<string, string> = {
@@ -271,6 +291,8 @@ interface Session {
   /** The times of its last messages, for the rate limit. */
   readonly rate: RateWindow;
   alive: boolean;
+  /** When (clock ms) the ping it has not answered yet was sent; null when it answered the last one. */
+  pingedAt: number | null;
   helloTimer: ReturnType<typeof setTimeout> | null;
   /** Cut off (flooding, or not reading its replies): messages it had sent before are not handled. */
   dropped: boolean;
@@ -337,6 +359,7 @@ export class ViewerServer {
   /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
   private modelBytes = 0;
   private readonly heartbeatMs: number;
+  private readonly pongGraceMs: number;
   private nextSessionId = 1;
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -344,6 +367,11 @@ export class ViewerServer {
   private heronPool: { at: number; pool: HeronPool | null } | null = null;
   private warnedModel = false;
   private closed = false;
+  /** When the server last warned it was full (clock ms), and the pages refused since. */
+  private fullWarnedAt = Number.NEGATIVE_INFINITY;
+  private fullRefusals = 0;
+  /** False once the run asks no more (stopHandingOut): pages get `idle done` instead of pairs. */
+  private handingOut = true;
   private readonly infoFile: string;
 
   private constructor(opts: ViewerServerOptions) {
@@ -361,6 +389,7 @@ export class ViewerServer {
     this.logger = opts.logger ?? silentLogger;
     this.pollMs = opts.pollMs ?? 1000;
     this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    this.pongGraceMs = opts.pongGraceMs ?? PONG_GRACE_MS;
     this.faults = { dropAfterCommit: opts.faults?.dropAfterCommit ?? 0 };
     this.infoFile = serverInfoPath(opts.store.path);
     this.http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
@@ -380,6 +409,7 @@ export class ViewerServer {
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
     if (opts.heartbeatMs !== undefined && !(opts.heartbeatMs > 0)) throw new RangeError(`heartbeatMs: must be > 0, got ${opts.heartbeatMs}`);
+    if (opts.pongGraceMs !== undefined && !(opts.pongGraceMs > 0)) throw new RangeError(`pongGraceMs: must be > 0, got ${opts.pongGraceMs}`);
     const staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     if (!existsSync(join(staticDir, 'index.html'))) {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
@@ -486,6 +516,38 @@ export class ViewerServer {
     this.pollIdle();
   }
 
+  /** Whether pairs are handed out (false after stopHandingOut, until resumeHandingOut). */
+  get handsOut(): boolean {
+    return this.handingOut;
+  }
+
+  /**
+   * The run this server labels for asks no more (see "The end of asking" above): hand out no pair
+   * from now on, give back the pairs the open pages show and tell every page `idle done`. Returns
+   * how many pairs were given back (one per person and pair). Idempotent.
+   */
+  stopHandingOut(): number {
+    if (this.closed || !this.handingOut) return 0;
+    this.handingOut = false;
+    const released = this.giveBackLeases();
+    for (const s of this.sessions) {
+      s.pairId = null;
+      s.idle = false;
+      this.foundNothing.delete(s);
+      if (s.authed) this.send(s, { type: 'idle', reason: 'done' });
+    }
+    return released;
+  }
+
+  /** The run asks again (a new batch): hand out pairs as before; the pages told `idle done` get theirs. */
+  resumeHandingOut(): void {
+    if (this.closed || this.handingOut) return;
+    this.handingOut = true;
+    // Every page told `done` waits for a pair as an idle page does.
+    for (const s of this.sessions) if (s.authed && s.pairId === null) s.idle = true;
+    this.pollIdle();
+  }
+
   /**
    * Tell every page at once that the session has ended (close code 1001, what close() sends too),
    * synchronously: for a command about to exit on Ctrl-C, which has no time to await close(). The
@@ -542,6 +604,9 @@ export class ViewerServer {
     let grace: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([closed, new Promise<void>((res) => (grace = setTimeout(res, CLOSE_GRACE_MS)))]);
     clearTimeout(grace);
+    // Every socket the WebSocket server still tracks is cut (its close waits for them all): pages
+    // that did not answer the close, and any not in the list above.
+    for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((res) => this.wss.close(() => res()));
     for (const s of this.sessions) s.ws.terminate();
     this.sessions.clear();
@@ -565,7 +630,7 @@ export class ViewerServer {
    * order (newest round first) to whoever comes first; an answer to it the page still keeps is
    * stored when the page re-sends it, whoever holds the pair by then.
    */
-  private giveBackLeases(): void {
+  private giveBackLeases(): number {
     // One release per person and pair (several tabs of a person may show the same pair).
     const held = new Map<string, { teacher: string; pairId: string }>();
     for (const s of this.sessions) {
@@ -573,15 +638,17 @@ export class ViewerServer {
       const teacher = personTeacherId(s.name);
       held.set(`${teacher}\n${s.pairId}`, { teacher, pairId: s.pairId });
     }
+    let released = 0;
     for (const { teacher, pairId } of held.values()) {
       try {
-        this.store.releaseLease(teacher, pairId);
+        if (this.store.releaseLease(teacher, pairId)) released++;
       } catch (e) {
         // e.g. the store was closed first, or is busy: those leases run out by themselves.
         this.logger.warn(`viewer: giving back the pairs of open pages failed (their leases run out by themselves): ${(e as Error).message}`);
-        return;
+        return released;
       }
     }
+    return released;
   }
 
   // ------------------------------------------------------------------ HTTP
@@ -672,6 +739,9 @@ export class ViewerServer {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') return this.refuseUpgrade(socket, 404, 'Not Found');
+    // Stopping: a page that came now was in none of the closes sent, and the WebSocket server's
+    // close waited for its socket for good (close() never returned, nor did the run that awaited it).
+    if (this.closed) return this.refuseUpgrade(socket, 503, 'Service Unavailable');
     if (!this.hostAllowed(req)) return this.refuseUpgrade(socket, 421, 'Misdirected Request');
     const origin = req.headers.origin;
     if (origin !== undefined) {
@@ -683,12 +753,60 @@ export class ViewerServer {
       }
       if (originHost !== req.headers.host) return this.refuseUpgrade(socket, 403, 'Forbidden');
     }
-    if (this.sessions.size >= MAX_SESSIONS) return this.refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (this.sessions.size >= MAX_SESSIONS && this.evictGone() === 0) {
+      // Full: the page is told so, and when to try again (a refused upgrade reaches a browser's
+      // script only as a lost connection). Its socket is closed at once and holds no slot.
+      const retryS = Math.ceil(this.pongGraceMs / 1000) + 2;
+      // Said once a minute at most (each refused page retries every few seconds).
+      this.fullRefusals++;
+      const now = this.clock.now();
+      if (now - this.fullWarnedAt >= 60_000) {
+        this.logger.warn(
+          `viewer: ${MAX_SESSIONS} pages are open, the most this server takes: ${this.fullRefusals === 1 ? 'a new page was' : `${this.fullRefusals} new pages were`} asked to retry in ${retryS} s`,
+        );
+        this.fullWarnedAt = now;
+        this.fullRefusals = 0;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => ws.terminate());
+        ws.close(FULL_CLOSE_CODE, fullCloseReason(MAX_SESSIONS, retryS));
+      });
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
   }
 
+  /**
+   * Every page slot is taken: pages that left a ping unanswered for pongGraceMs are dropped (their
+   * pairs given back, as a closed page's), and the rest that have no ping out are pinged now, so a
+   * page asking again after pongGraceMs finds the gone ones' slots free. Returns how many were dropped.
+   */
+  private evictGone(): number {
+    const now = this.clock.now();
+    let gone = 0;
+    for (const s of [...this.sessions]) {
+      if (s.pingedAt === null) {
+        // (Not marked for the heartbeat, which drops a page that missed its own last ping: one
+        // pinged here a moment before a beat would be dropped before its pong could come.)
+        s.pingedAt = now;
+        try {
+          s.ws.ping();
+        } catch {
+          // a socket already failing closes by itself
+        }
+      } else if (now - s.pingedAt >= this.pongGraceMs) {
+        // Its slot is free now (the close event, which gives its pair back, comes later).
+        this.sessions.delete(s);
+        this.drop(s);
+        gone++;
+      }
+    }
+    if (gone > 0) this.logger.info(`viewer: every page slot was taken: ${gone} page${gone === 1 ? '' : 's'} that did not answer a ping for ${this.pongGraceMs / 1000} s ${gone === 1 ? 'was' : 'were'} dropped`);
+    return gone;
+  }
+
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, helloTimer: null, dropped: false };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, pingedAt: null, helloTimer: null, dropped: false };
     s.helloTimer = setTimeout(() => {
       s.helloTimer = null;
       if (!s.authed) ws.close(4408, 'no hello');
@@ -697,6 +815,7 @@ export class ViewerServer {
     this.sessions.add(s);
     ws.on('pong', () => {
       s.alive = true;
+      s.pingedAt = null;
     });
     ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
     ws.on('close', () => {
@@ -733,12 +852,15 @@ export class ViewerServer {
   }
 
   private beat(): void {
+    const now = this.clock.now();
     for (const s of this.sessions) {
       if (!s.alive) {
         s.ws.terminate();
         continue;
       }
       s.alive = false;
+      // A ping still out (one evictGone sent) keeps its time: the page has owed a pong since then.
+      s.pingedAt ??= now;
       s.ws.ping();
     }
     // Housekeeping: leases that ran out are ignored by every query, but their rows stayed in the
@@ -839,6 +961,8 @@ export class ViewerServer {
           storeId: this.storeId,
         });
         this.sendProgress(s);
+        // A page that connects after the run stopped asking hears so at once (not only when it asks).
+        if (!this.handingOut) this.send(s, { type: 'idle', reason: 'done' });
         return;
       }
       case 'set_name':
@@ -948,6 +1072,12 @@ export class ViewerServer {
   }
 
   private giveNext(s: Session): void {
+    if (!this.handingOut) {
+      s.idle = false;
+      this.send(s, { type: 'idle', reason: 'done' });
+      this.sendProgress(s);
+      return;
+    }
     if (s.name === null) {
       s.idle = false;
       this.send(s, { type: 'idle', reason: 'need_name' });
@@ -975,7 +1105,7 @@ export class ViewerServer {
   private readonly foundNothing = new WeakMap<Session, { teacher: string; stamp: string; until: number }>();
 
   private pollIdle(): void {
-    if (this.closed) return;
+    if (this.closed || !this.handingOut) return;
     for (const s of this.sessions) {
       if (!s.idle || s.name === null) continue;
       try {
@@ -1145,7 +1275,11 @@ export class ViewerServer {
       }
     }
     this.send(s, { type: 'undone', labelId: msg.labelId, pairId: removed?.pairId ?? null, ...re });
-    if (removed) {
+    if (removed && !this.handingOut) {
+      // The run asks no more: the pair is not handed out again (the page is told so).
+      s.idle = false;
+      this.send(s, { type: 'idle', reason: 'done' });
+    } else if (removed) {
       const pair = this.store.getPair(removed.pairId);
       if (pair) {
         const expires = this.clock.date().getTime() + this.leaseMs;

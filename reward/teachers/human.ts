@@ -27,6 +27,17 @@
  *   fail            throw a ServiceError naming the store and the unanswered pairs; answers given
  *                   so far stay stored (`prefrl train` and `prefrl offline` say how to resume).
  *
+ * The end of asking. Given the run's `budget` (`prefrl train` passes its --labels), the teacher
+ * knows when the run will ask no more: when a batch is handed back with the store holding that
+ * many answers (its labels less the timeout skips, what the training loop counts, read in the same
+ * tick as the loop reads it), the loop asks no further round. Its in-process server then stops
+ * handing out pairs (ViewerServer.stopHandingOut): the pairs still open (timed out earlier, or
+ * wanting another person's opinion) would be answered for nothing while PPO goes on, so they are
+ * withdrawn (their leases given back; they stay in the store, open, for a `prefrl serve` of it) and
+ * every page says the run has the labels it needs. Answers already on their way are stored and
+ * acknowledged. A later batch (a script calling label() again) hands out pairs again. A `prefrl
+ * serve` in another process is its operator's: it is left serving.
+ *
  * Labels handed back are locked against undo in the label store (a person can undo an answer
  * only until training has taken it), which the in-process server and a `prefrl serve` of the same
  * store in another process both respect. So are all other answers of people stored by then:
@@ -64,6 +75,12 @@ export interface HumanTeacherOptions {
   /** Seconds without a new answer before `onTimeout` applies (default 900; 0 = wait forever). */
   readonly timeoutS?: number;
   readonly onTimeout?: HumanTimeoutPolicy;
+  /**
+   * The run's label budget (`prefrl train`'s --labels): once a batch is handed back with the store
+   * holding this many answers, the in-process server hands out no more pairs (see "The end of
+   * asking" above). Absent: the server hands out pairs until it is closed.
+   */
+  readonly budget?: number;
   /** How often the store is checked when no in-process event arrives, ms (default 1000). */
   readonly pollMs?: number;
   /** Seconds between status lines while waiting (default 30). */
@@ -84,6 +101,9 @@ interface ServerHandle {
   wake(): void;
   /** Tell the pages now, synchronously, that the session has ended (an in-process server only). */
   endSessionsNow(): void;
+  /** Hand out no more pairs (the run asks no more); how many were given back. null: not this process's server. */
+  stopHandingOut(): number | null;
+  resumeHandingOut(): void;
   close(): Promise<void>;
 }
 
@@ -127,6 +147,8 @@ export class HumanTeacher implements Teacher {
     if (!(t >= 0) || !Number.isFinite(t)) throw new UsageError(`human teacher: timeout must be >= 0 seconds (0 waits forever), got ${t}`);
     const o = opts.overlap ?? 1;
     if (!Number.isInteger(o) || o < 1) throw new UsageError(`human teacher: overlap must be an integer >= 1, got ${o}`);
+    const b = opts.budget;
+    if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw new UsageError(`human teacher: budget must be an integer >= 1, got ${b}`);
   }
 
   private store(): LabelStore {
@@ -170,6 +192,8 @@ export class HumanTeacher implements Teacher {
       },
       wake: () => undefined,
       endSessionsNow: () => undefined,
+      stopHandingOut: () => null,
+      resumeHandingOut: () => undefined,
       close: async () => undefined,
     };
   }
@@ -210,6 +234,8 @@ export class HumanTeacher implements Teacher {
       raiseWanted: (n, ids) => s.raiseWanted(n, ids),
       wake: () => s.wake(),
       endSessionsNow: () => s.endSessionsNow(),
+      stopHandingOut: () => s.stopHandingOut(),
+      resumeHandingOut: () => s.resumeHandingOut(),
       close: () => s.close(),
     };
     serving.add(this);
@@ -240,6 +266,8 @@ export class HumanTeacher implements Teacher {
     const store = this.store();
     store.putPairs(pairs, { round: this.round++ });
     const server = await this.ensureServer(store);
+    // The run asks again (a script's later batch): pages get pairs again.
+    server.resumeHandingOut();
     const overlap = this.opts.overlap ?? 1;
     if (overlap > 1) server.raiseWanted(overlap, pairs.map((p) => p.id));
     server.wake();
@@ -340,7 +368,33 @@ export class HumanTeacher implements Teacher {
     // stored label; the training loop does so in this same tick, before a page's message can be handled).
     store.lockLabels([...out.map((l) => l.id), ...people]);
     this.logger.info(`human teacher: ${out.filter((l) => l.teacher !== this.id).length} of ${pairs.length} pairs answered`);
+    this.stopWhenSpent(store, server);
     return out;
+  }
+
+  /**
+   * With the budget spent (the store's answers, counted as the training loop counts them, reach
+   * it), the run asks no more: the in-process server stops handing out pairs and says so.
+   */
+  private stopWhenSpent(store: LabelStore, server: ServerHandle): void {
+    const budget = this.opts.budget;
+    if (budget === undefined) return;
+    const c = store.counts();
+    const answers = c.labels - c.timeouts;
+    if (answers < budget) return;
+    const released = server.stopHandingOut();
+    if (released === null) {
+      this.logger.info(
+        `human teacher: the --labels budget is spent (${answers} of ${budget} answers); the labelling server at ${server.url} is another process's (prefrl serve) and keeps offering the store's open pairs: answers given there are stored, not used by this run`,
+      );
+      return;
+    }
+    const open = c.waitingForPeople;
+    this.logger.info(
+      `human teacher: the --labels budget is spent (${answers} of ${budget} answers): the viewer hands out no more pairs and tells its pages the run has the labels it needs${
+        open > 0 ? `; ${open} pair${open === 1 ? '' : 's'} left open stay${open === 1 ? 's' : ''} in ${store.path} for prefrl serve` : ''
+      }${released > 0 ? ` (${released} taken back from pages showing ${released === 1 ? 'it' : 'them'})` : ''}`,
+    );
   }
 
   /** Tell the pages of this teacher's in-process server, synchronously, that the session has ended (see endHumanSessionsNow). */

@@ -184,6 +184,8 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
     store: human.store,
     env: human.envConfig,
     ...humanServerSettings(f),
+    // The run's budget: once it is spent the viewer hands out no more pairs and its pages say so.
+    budget: f.labels,
     logger: human.ctx.logger,
     clock: human.ctx.clock,
   };

@@ -120,4 +120,99 @@ describe('two tabs of one person on one pair', () => {
       await srv.close();
     }
   });
+
+  it('two tabs offline answer the pair both show: the tab back online first sends both, and the other tab, still offline, counts its answer stored that way; the conflict is said once; a rename in one tab is taken up by the other, and when the run asks no more both say so', async () => {
+    const srv = await lab.serve(3);
+    const { store, server } = srv;
+    const a = await lab.open(srv.server.url, 'alice');
+    const b = await a.ctx.newPage();
+    const errorsB: string[] = [];
+    b.on('pageerror', (e) => errorsB.push(e.message));
+    // Every toast a page shows, in order (the element's text is replaced by the next one).
+    const watchToasts = `window.__toasts = []; new MutationObserver(() => window.__toasts.push(document.getElementById('toast').textContent)).observe(document.getElementById('toast'), { childList: true, characterData: true, subtree: true });`;
+    const toasts = (page: Page) => page.evaluate('window.__toasts') as Promise<string[]>;
+    const overlay = (page: Page) => page.evaluate(() => (document.getElementById('overlay')?.classList.contains('hidden') ? null : document.getElementById('overlay')?.textContent));
+    try {
+      await b.goto(srv.server.url);
+      const p1 = await waitReady(a.page);
+      expect((await waitReady(b)).pairId).toBe(p1.pairId);
+      for (const page of [a.page, b]) await page.evaluate(watchToasts);
+      // Both tabs lose the network; each answers the pair on screen (tab A: left, tab B: right).
+      const nets = await Promise.all(
+        [a.page, b].map(async (page) => {
+          const cdp = await a.ctx.newCDPSession(page);
+          await cdp.send('Network.enable');
+          return (offline: boolean) => cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+        }),
+      );
+      for (const [i, page] of [a.page, b].entries()) {
+        await nets[i](true);
+        await page.evaluate(() => (window as unknown as { prefrlDebug: { drop(): void } }).prefrlDebug.drop());
+        await page.waitForFunction(() => !(window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected());
+      }
+      await a.page.keyboard.press('ArrowLeft');
+      await b.keyboard.press('ArrowRight');
+      // (Another tab's write to the shared storage reaches a page a moment later.)
+      await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: { outbox(): number } }).prefrlDebug.outbox() === 2);
+      // Tab B comes back online first and sends the shared outbox: tab A's answer, made first, is
+      // stored; tab B's own is refused as a conflict (said in tab B).
+      await nets[1](false);
+      await waitFor(() => store.counts().labels === 1, 30_000);
+      await b.waitForFunction(() => (window as unknown as { prefrlDebug: { outbox(): number } }).prefrlDebug.outbox() === 0, null, { timeout: 30_000 });
+      expect(store.labels()).toMatchObject([{ pairId: p1.pairId, teacher: 'human:alice', probFirst: p1.leftIs === 'a' ? 1 : 0 }]);
+      // "This session": tab A, still offline, counts its answer (acknowledged through tab B); B counts none.
+      await a.page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
+      expect(await a.page.evaluate(() => (window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected())).toBe(false);
+      expect(await b.textContent('#p-session')).toBe('0');
+      await nets[0](false);
+      await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected(), null, { timeout: 30_000 });
+      // The conflict is said once, in tab B (when both tabs sent it before either heard back, both were
+      // refused: client_net.test.ts checks that only the first to hear says so).
+      const conflict = 'You had already answered this pair (in another tab or window?): your first answer is kept.';
+      expect([...(await toasts(a.page)), ...(await toasts(b))].filter((t) => t === conflict)).toEqual([conflict]);
+      expect(await toasts(b)).toContain(conflict);
+      // B has nothing of its own to undo; A can undo its answer.
+      expect(await b.isDisabled('#undo')).toBe(true);
+      expect(await a.page.isDisabled('#undo')).toBe(false);
+
+      // Tab A renames alice to alicia: tab B takes the name up and answers under it.
+      const p2 = await waitReady(b);
+      await a.page.click('#rename');
+      await a.page.fill('#modal-input', 'alicia');
+      await a.page.press('#modal-input', 'Enter');
+      await b.waitForFunction(() => document.getElementById('name-label')?.textContent === 'alicia');
+      expect(await toasts(b)).toContain('Your name was changed to alicia in another tab: this tab uses it too.');
+      await b.keyboard.press('ArrowRight');
+      await waitFor(() => store.counts().labels === 2);
+      expect(store.labels()[1]).toMatchObject({ pairId: p2.pairId, teacher: 'human:alicia' });
+
+      // The run asks no more while the person drags the camera in tab B: both tabs thank the person,
+      // with no pair and no answer buttons; the drag ends without a fault, and an answer key does nothing.
+      await waitReady(b, p2.pairId);
+      const box = (await b.locator('#clips').boundingBox())!;
+      await b.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await b.mouse.down();
+      await b.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + 10, { steps: 4 });
+      server.stopHandingOut();
+      const thanks = 'This run has all the labels it needs: thank you! Every answer you gave is saved. You can close this page.';
+      for (const page of [a.page, b]) {
+        await page.waitForFunction((t) => document.getElementById('overlay')?.textContent === t, thanks);
+        expect(await overlay(page)).toBe(thanks);
+        expect(await page.evaluate(() => (window as unknown as { prefrlDebug: { current(): unknown } }).prefrlDebug.current())).toBe(null);
+        expect(await page.$$eval('.answer', (bs) => bs.map((x) => (x as HTMLButtonElement).disabled))).toEqual([true, true, true, true]);
+      }
+      await b.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2, { steps: 4 });
+      await b.mouse.up();
+      await b.keyboard.press('ArrowLeft');
+      await a.page.keyboard.press('ArrowRight');
+      expect(store.counts().labels).toBe(2);
+      expect(await debug(b, (d) => d.outbox())).toBe(0);
+      // Both tabs showed the third pair when it was taken back: each says why it went.
+      for (const page of [a.page, b]) expect(await toasts(page)).toContain('The run has all the labels it needs: the pair you were looking at is no longer asked.');
+      expect([...a.errors, ...errorsB]).toEqual([]);
+    } finally {
+      await a.ctx.close();
+      await srv.close();
+    }
+  });
 });

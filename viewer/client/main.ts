@@ -86,6 +86,10 @@ class App {
   private focusPreview = false;
   /** The physics engine is being downloaded (its progress goes to the overlay). */
   private engineLoading = false;
+  /** What the page says while the server has no room for it (connection state 'full'). */
+  private fullText = '';
+  /** The server said the run has every answer it will use (`idle done`), and has handed out no pair since. */
+  private runDone = false;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -114,7 +118,7 @@ class App {
     this.conn = new Connection(
       wsUrl,
       {
-        onMessage: (m) => this.onMessage(m),
+        onMessage: (m, fresh) => this.onMessage(m, fresh),
         onState: (s, d) => this.onConnState(s, d),
         onOutbox: (n) => this.showOutbox(n),
       },
@@ -192,7 +196,9 @@ class App {
     // Another tab of this browser changed the shared outbox (net.ts): it may have sent this tab's
     // answers and undos (each tab sends every entry it finds there) and had the replies.
     window.addEventListener('storage', (e) => {
-      if (e.storageArea === localStorage) this.onOtherTab();
+      if (e.storageArea !== localStorage) return;
+      if (e.key === NAME_KEY) this.onOtherName(e.newValue);
+      else this.onOtherTab();
     });
     this.updateUndo();
   }
@@ -284,12 +290,59 @@ class App {
    */
   private onOtherTab(): void {
     this.showOutbox(this.conn.outbox.size);
+    this.takeSettled();
     const u = this.undoing;
     if (u === null || this.conn.outbox.list().some((e) => e.type === 'undo' && e.labelId === u)) return;
     this.undoing = null;
     this.toast('Your undo was sent from another tab of this page, which shows what came of it.', false, 5000);
     if (this.current) this.overlay(null);
     else this.requestNext();
+  }
+
+  /**
+   * This tab's answers that the server settled through another tab (the outbox is shared, and each
+   * tab sends all of it): stored ones count in "This session" here too, refused ones leave the
+   * undo history (the tab that had the refusal said why).
+   */
+  private takeSettled(): void {
+    const settled = this.conn.settled.read();
+    let changed = false;
+    for (const h of [...this.history]) {
+      const ok = settled.get(h.labelId);
+      if (ok === true && !this.counted.has(h.labelId)) {
+        this.counted.add(h.labelId);
+        changed = true;
+      } else if (ok === false) {
+        this.history = this.history.filter((x) => x.labelId !== h.labelId);
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    save(sessionStorage, HISTORY_KEY, this.history);
+    save(sessionStorage, COUNTED_KEY, [...this.counted]);
+    $('p-session').textContent = String(this.counted.size);
+    this.updateUndo();
+  }
+
+  /**
+   * The name was changed in another tab of this browser (the name is shared, in localStorage): this
+   * tab goes on under it too, as after a rename here (the server moves the lease of the pair on
+   * screen), rather than storing its next answers under the old name.
+   */
+  private onOtherName(raw: string | null): void {
+    let name: string | null = null;
+    try {
+      name = raw === null ? null : (JSON.parse(raw) as string);
+    } catch {
+      return;
+    }
+    if (typeof name !== 'string' || name === '' || name === this.name) return;
+    this.name = name;
+    this.updateName();
+    this.conn.request({ type: 'set_name', name });
+    if (this.modal === 'name') this.closeModal();
+    this.toast(`Your name was changed to ${name} in another tab: this tab uses it too.`, false, 4000);
+    if (!this.current && !this.runDone) this.requestNext();
   }
 
   private switchTab(tab: 'label' | 'heron'): void {
@@ -368,6 +421,8 @@ class App {
     if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
     e.textContent = parts.join(' · ');
     e.classList.toggle('hidden', n === 0);
+    // The thank-you says whether answers are still on their way: it follows the outbox.
+    if (this.runDone && !this.current && this.connState === 'open') this.overlay(this.doneText());
     $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
     if (elsewhere.length === 0) this.disarmDiscard();
   }
@@ -499,7 +554,8 @@ class App {
     this.updateUndo();
     const c = $('conn');
     c.className = `conn ${s}`;
-    c.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : 'offline';
+    c.textContent =
+      s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : s === 'full' ? 'server full' : 'offline';
     c.title = detail;
     if (s === 'unauthorized') {
       this.overlay('This server needs an access token.');
@@ -513,12 +569,17 @@ class App {
       this.toast('The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.', true);
     } else if (s === 'closed' && !this.current) {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
+    } else if (s === 'full') {
+      // The server took no more pages for now: this page tries again by itself.
+      this.fullText = `Too many pages are open on this labelling server right now: ${detail}. Nothing to do here: this page connects by itself as soon as there is room. Answers are kept on this device meanwhile.`;
+      if (this.current) this.toast(this.fullText, true, 8000);
+      else this.overlay(this.fullText);
     }
   }
 
   private requestNext(): void {
     if (!this.name) return;
-    if (this.conn.request({ type: 'next' }) === null) this.overlay(this.connState === 'ended' ? this.endedText() : 'Waiting for the connection…');
+    if (this.conn.request({ type: 'next' }) === null) this.overlay(this.connState === 'ended' ? this.endedText() : this.connState === 'full' ? this.fullText : 'Waiting for the connection…');
   }
 
   /** What the page says once the server has said it is stopping. */
@@ -530,7 +591,7 @@ class App {
       : `The labelling session has ended: thank you! Every answer you gave is saved.${noUndo} You can close this page (it reconnects by itself if the server comes back).`;
   }
 
-  private onMessage(m: ServerMessage): void {
+  private onMessage(m: ServerMessage, fresh = true): void {
     switch (m.type) {
       case 'welcome': {
         this.welcome = m;
@@ -575,15 +636,13 @@ class App {
       }
       case 'idle':
         if (m.reason === 'need_name') {
-          this.openModal('name');
+          if (!this.runDone) this.openModal('name');
           break;
         }
-        // Told while it shows a pair: that pair was answered in another tab (see 'pair'), and none is left.
-        if (this.current && !this.current.pair.preview) this.toast(ANSWERED_ELSEWHERE_LAST);
-        this.current = null;
-        this.view.clearClips();
-        this.setAnswersEnabled(false);
-        this.overlay('No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+        // After the pairs before it (one still being shown would otherwise come up after it, answerable).
+        this.pairQueue = this.pairQueue
+          .then(() => this.showIdle(m.reason === 'done'))
+          .catch((e: unknown) => console.warn(`prefrl: ${(e as Error).message}`));
         break;
       case 'ack':
         if (this.history.some((h) => h.labelId === m.labelId)) {
@@ -630,12 +689,13 @@ class App {
         this.heron.showSaved(m);
         break;
       case 'error':
-        this.onError(m);
+        this.onError(m, fresh);
         break;
     }
   }
 
-  private onError(m: Extract<ServerMessage, { type: 'error' }>): void {
+  /** `fresh` false: another tab of this browser had the same refusal of a shared outbox entry first, and said so. */
+  private onError(m: Extract<ServerMessage, { type: 'error' }>, fresh = true): void {
     if (m.code === 'heron_invalid') {
       this.heron.showError(m.message);
       return;
@@ -657,6 +717,8 @@ class App {
         else this.requestNext();
       }
     }
+    // Said once: both tabs of a person re-send the shared outbox after a reconnect, and both got the refusal.
+    if (!fresh) return;
     this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
   }
 
@@ -682,12 +744,42 @@ class App {
     return m;
   }
 
+  /**
+   * No pair for this page: none open for it now, or (`done`) the run has every answer it will use.
+   * Then the pair on screen goes (its answer would be used by nothing; an answer already sent is
+   * stored and acknowledged all the same) and the page says so plainly, with no "waiting".
+   */
+  private showIdle(done: boolean): void {
+    const shown = this.current !== null && !this.current.pair.preview;
+    if (done) {
+      this.runDone = true;
+      // Nothing to ask a name for any more.
+      if (this.modal === 'name') this.closeModal();
+      // A HERON preview stays on screen; "Back to labelling" then shows the thank-you.
+      if (this.current?.pair.preview) return;
+    } else if (shown) this.toast(ANSWERED_ELSEWHERE_LAST); // that pair was answered in another tab (see 'pair'), and none is left
+    this.current = null;
+    this.view.clearClips();
+    this.setAnswersEnabled(false);
+    if (done && shown) this.toast('The run has all the labels it needs: the pair you were looking at is no longer asked.', false, 5000);
+    this.overlay(done ? this.doneText() : 'No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+  }
+
+  /** What the page says once the run has all the answers it will use. */
+  private doneText(): string {
+    const unsent = this.conn.split().here;
+    return unsent.length > 0
+      ? `This run has all the labels it needs: thank you! ${unsentText(unsent)} of yours ${unsent.length === 1 ? 'is' : 'are'} still being sent from this device (nothing is lost); keep this page open until this line says every answer is saved.`
+      : 'This run has all the labels it needs: thank you! Every answer you gave is saved. You can close this page.';
+  }
+
   private async showPair(p: PairMsg): Promise<void> {
     const model = await this.model(p.modelId);
     const clip = (s: PairMsg['left']): Clip => ({ id: s.id, length: s.length, nq: s.nq, qpos: base64ToFloat64(s.qpos) });
     this.view.setModel(model);
     $('goal').textContent = p.goal;
     this.current = { pair: p, readyAt: null };
+    if (!p.preview) this.runDone = false;
     this.view.setClips(clip(p.left), clip(p.right), p.dt);
     this.view.setPlaying(true);
     this.setAnswersEnabled(!p.preview);

@@ -21,7 +21,10 @@ import {
   answerLabel,
   type AnswerMsg,
   type ClientMessage,
+  FULL_CLOSE_CODE,
   leftSideFor,
+  parseFullPages,
+  parseFullRetry,
   PERMANENT_ERRORS,
   parseServerMessage,
   PROTOCOL_VERSION,
@@ -50,10 +53,17 @@ export interface SavedAnswers {
   /** Undos of answers that server had already stored: a label file cannot say "remove", so they are not in it. */
   readonly undosLeftOut: number;
 }
-/** 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back. */
-export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized';
+/**
+ * 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back.
+ * 'full': the server had every page slot taken (FULL_CLOSE_CODE); the page tries again when it said.
+ */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
+/** The shared record of how the server settled recent outbox entries (SettledLog). */
+export const SETTLED_KEY = 'prefrl.settled.v1';
+/** How many settled entries the record keeps (the newest). */
+const SETTLED_KEEP = 500;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
 /** How often a page whose server stopped looks for it again. */
@@ -67,20 +77,53 @@ function storage(): Storage | null {
   }
 }
 
+/** An outbox entry's key: its kind and label id. */
+const entryKey = (e: { type: OutboxEntry['type']; labelId: string }): string => `${e.type}:${e.labelId}`;
+
 /**
- * The persistent queue of unacknowledged answers and undos. Every change re-reads
- * localStorage first, so two tabs of one server never overwrite each other's entries.
+ * The persistent queue of unacknowledged answers and undos, shared by the tabs of a browser.
+ * Every change re-reads localStorage first. That alone does not keep two tabs from overwriting
+ * each other's entries: a tab's copy of localStorage learns another tab's write a moment later
+ * (another process, in Chromium), so two tabs writing within that moment (one adding an answer,
+ * the other taking out an entry the server acknowledged) each wrote a list without the other's
+ * change, and an answer made offline could vanish from the device. So each tab also remembers the
+ * entries it added itself until it sees them settled (acknowledged or refused, by the server
+ * through any tab: `isSettled`, the SettledLog) or takes them out itself, and puts back any of them
+ * it finds missing. A tab closed meanwhile cannot put its entry back: the window is that moment.
  */
 export class Outbox {
   private memory: KeptEntry[] = [];
+  /** Entries this tab added and has not seen settled, by entryKey. */
+  private readonly mine = new Map<string, KeptEntry>();
 
-  constructor(private readonly key = OUTBOX_KEY) {
+  constructor(
+    private readonly key = OUTBOX_KEY,
+    private readonly isSettled: (e: KeptEntry) => boolean = () => false,
+  ) {
     this.memory = this.read();
   }
 
   private read(): KeptEntry[] {
+    const entries = this.readStored();
+    if (this.mine.size === 0) return entries;
+    // Put back this tab's entries that another tab's write left out before they were settled.
+    const have = new Set(entries.map(entryKey));
+    let missing = false;
+    for (const [k, e] of this.mine) {
+      if (have.has(k)) continue;
+      if (this.isSettled(e)) this.mine.delete(k);
+      else {
+        entries.push(e);
+        missing = true;
+      }
+    }
+    if (missing) this.write(entries);
+    return entries;
+  }
+
+  private readStored(): KeptEntry[] {
     const st = storage();
-    if (!st) return this.memory;
+    if (!st) return [...this.memory];
     const raw = st.getItem(this.key);
     if (!raw) return [];
     try {
@@ -103,11 +146,13 @@ export class Outbox {
   add(e: KeptEntry): void {
     const entries = this.read();
     if (!entries.some((x) => x.type === e.type && x.labelId === e.labelId)) entries.push(e);
+    this.mine.set(entryKey(e), e);
     this.write(entries);
   }
 
   /** Remove the entry of this kind for a label (answer or undo). */
   remove(type: OutboxEntry['type'], labelId: string): boolean {
+    this.mine.delete(entryKey({ type, labelId }));
     const entries = this.read();
     const kept = entries.filter((e) => !(e.type === type && e.labelId === labelId));
     if (kept.length !== entries.length) this.write(kept);
@@ -117,6 +162,7 @@ export class Outbox {
 
   /** Remove every entry `drop` picks; how many went. */
   removeWhere(drop: (e: KeptEntry) => boolean): number {
+    for (const [k, e] of this.mine) if (drop(e)) this.mine.delete(k);
     const entries = this.read();
     const kept = entries.filter((e) => !drop(e));
     if (kept.length !== entries.length) this.write(kept);
@@ -134,15 +180,62 @@ export class Outbox {
   }
 }
 
+/**
+ * How the server settled recent answers of this browser, shared by its tabs in localStorage: a
+ * tab sends every entry of the shared outbox, so an answer made in one tab may be acknowledged
+ * (or refused) through another, and the tab that made it learns only from here (its "This
+ * session" count, its undo history). Label id -> true (stored) or false (refused for good).
+ */
+export class SettledLog {
+  constructor(private readonly key = SETTLED_KEY) {}
+
+  read(): Map<string, boolean> {
+    const raw = storage()?.getItem(this.key);
+    if (!raw) return new Map();
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      return new Map(Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : []);
+    } catch {
+      return new Map();
+    }
+  }
+
+  /** Whether the server settled this outbox entry (through any tab); undos are kept as "undo:<label id>". */
+  settles(e: { type: OutboxEntry['type']; labelId: string }): boolean {
+    return this.read().has(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`);
+  }
+
+  add(labelId: string, stored: boolean): void {
+    const st = storage();
+    if (!st) return;
+    const m = this.read();
+    if (m.get(labelId) === stored) return;
+    m.delete(labelId);
+    m.set(labelId, stored);
+    const entries = [...m].slice(-SETTLED_KEEP);
+    try {
+      st.setItem(this.key, JSON.stringify(entries));
+    } catch {
+      // storage full or disabled: the tab that made the answer hears of it when it is online
+    }
+  }
+}
+
 export interface ConnectionHandlers {
-  onMessage(msg: ServerMessage): void;
+  /**
+   * A server message. `fresh` is false for a refusal of an outbox entry that had already left the
+   * outbox (another tab of this browser, which re-sent it too, had the same refusal and said so):
+   * the page need not say it again.
+   */
+  onMessage(msg: ServerMessage, fresh: boolean): void;
   onState(state: ConnectionState, detail: string): void;
   /** The outbox changed size (for the "waiting to be saved" indicator). */
   onOutbox(size: number): void;
 }
 
 export class Connection {
-  readonly outbox = new Outbox();
+  readonly settled = new SettledLog();
+  readonly outbox = new Outbox(OUTBOX_KEY, (e) => this.settled.settles(e));
   private ws: WebSocket | null = null;
   private welcomed = false;
   /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
@@ -210,6 +303,15 @@ export class Connection {
         return;
       }
       if (this.stopped) return;
+      if (ev.code === FULL_CLOSE_CODE) {
+        // Every page slot of the server is taken (pages of phones gone without a word hold theirs
+        // until it finds them gone): try again when it said, by itself.
+        const s = parseFullRetry(ev.reason);
+        const pages = parseFullPages(ev.reason);
+        this.handlers.onState('full', `the labelling server has ${pages === null ? 'as many pages open as it takes' : `${pages} pages open, the most it takes`}; trying again in ${s} s`);
+        this.retryTimer = window.setTimeout(() => this.connect(), s * 1000);
+        return;
+      }
       if (ev.code === SHUTDOWN_CODE) this.ended = true;
       if (this.ended) {
         // The server said it was stopping: the session is over. One that restarts comes back, so
@@ -327,6 +429,8 @@ export class Connection {
 
   /** Forget everything kept for earlier sessions' servers; how many entries went. */
   discardElsewhere(): number {
+    // Settled as far as the other tabs go: one that made them must not put them back.
+    for (const e of this.split().elsewhere) this.settled.add(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`, false);
     const n = this.outbox.removeWhere((e) => !this.belongsHere(e));
     if (n > 0) this.handlers.onOutbox(this.outbox.size);
     return n;
@@ -353,6 +457,7 @@ export class Connection {
   }
 
   private onServer(msg: ServerMessage): void {
+    let fresh = true;
     switch (msg.type) {
       case 'welcome':
         this.welcomed = true;
@@ -365,22 +470,30 @@ export class Connection {
         if (this.resendTimer === null) this.resendTimer = window.setInterval(() => this.resendStale(), RESEND_MS);
         break;
       case 'ack':
+        // Recorded first (another tab that made the entry must not put it back).
+        this.settled.add(msg.labelId, true);
         if (this.outbox.remove('answer', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'undone':
+        this.settled.add(`undo:${msg.labelId}`, true);
         if (this.outbox.remove('undo', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'error':
         if (msg.labelId !== undefined && PERMANENT_ERRORS.includes(msg.code)) {
+          // Recorded first (another tab that made the entry must not put it back).
+          const kept = this.outbox.list().filter((e) => e.labelId === msg.labelId);
+          if (kept.some((e) => e.type === 'undo')) this.settled.add(`undo:${msg.labelId}`, false);
+          if (kept.some((e) => e.type === 'answer')) this.settled.add(msg.labelId, false);
           const a = this.outbox.remove('answer', msg.labelId);
           const u = this.outbox.remove('undo', msg.labelId);
           if (a || u) this.handlers.onOutbox(this.outbox.size);
+          fresh = a || u;
         }
         break;
       default:
         break;
     }
-    this.handlers.onMessage(msg);
+    this.handlers.onMessage(msg, fresh);
   }
 }
 

@@ -1,0 +1,198 @@
+/**
+ * The page's connection (viewer/client/net.ts) without a browser: two tabs of one browser are two
+ * Connections over one localStorage (a stand-in), each with a scripted socket. Checked: a refusal
+ * of a shared outbox entry both tabs re-sent is "fresh" (to be said) in the tab that had it first
+ * only; how the server settled each answer is shared between the tabs (SettledLog); and a full
+ * server's close (FULL_CLOSE_CODE) is reported as 'full' with a retry when the server said.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FULL_CLOSE_CODE, fullCloseReason, type ServerMessage } from '../../viewer/protocol.js';
+import { type ConnectionState, SETTLED_KEY } from '../../viewer/client/net.js';
+
+/** localStorage as a Map. */
+class MemoryStorage {
+  readonly items = new Map<string, string>();
+  getItem(k: string): string | null {
+    return this.items.get(k) ?? null;
+  }
+  setItem(k: string, v: string): void {
+    this.items.set(k, v);
+  }
+  removeItem(k: string): void {
+    this.items.delete(k);
+  }
+}
+
+/** A scripted socket: records what the page sends; the test plays the server. */
+class FakeSocket {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  static made: FakeSocket[] = [];
+  readyState = FakeSocket.CONNECTING;
+  readonly sent: Record<string, unknown>[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((ev: { data: string }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.made.push(this);
+  }
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  close(code = 1000, reason = ''): void {
+    this.readyState = FakeSocket.CLOSED;
+    this.onclose?.({ code, reason });
+  }
+  open(): void {
+    this.readyState = FakeSocket.OPEN;
+    this.onopen?.();
+  }
+  serve(msg: ServerMessage): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+}
+
+const storage = new MemoryStorage();
+/** Timers the connection set: run by hand. */
+const timers: { fn: () => void; ms: number }[] = [];
+const saved: Record<string, unknown> = {};
+
+beforeAll(() => {
+  for (const k of ['window', 'WebSocket']) saved[k] = (globalThis as Record<string, unknown>)[k];
+  (globalThis as Record<string, unknown>).WebSocket = FakeSocket;
+  (globalThis as Record<string, unknown>).window = {
+    localStorage: storage,
+    setTimeout: (fn: () => void, ms: number) => timers.push({ fn, ms }),
+    clearTimeout: () => undefined,
+    setInterval: () => 0,
+    clearInterval: () => undefined,
+  };
+});
+
+afterAll(() => {
+  for (const [k, v] of Object.entries(saved)) (globalThis as Record<string, unknown>)[k] = v;
+});
+
+beforeEach(() => {
+  storage.items.clear();
+  timers.length = 0;
+  FakeSocket.made = [];
+});
+
+const welcome: ServerMessage = { type: 'welcome', v: 1, envId: 'toy-reach', goal: 'g', terms: [], dt: 0.05, name: 'alice', overlap: 1, insight: false, heronPath: '/h.json', maxCommentChars: 2000, storeId: 'store0000000000a' };
+
+async function tab() {
+  const { Connection } = await import('../../viewer/client/net.js');
+  const got: { msg: ServerMessage; fresh: boolean }[] = [];
+  const states: [ConnectionState, string][] = [];
+  const conn = new Connection('ws://x/ws', { onMessage: (msg, fresh) => got.push({ msg, fresh }), onState: (s, d) => states.push([s, d]), onOutbox: () => undefined }, null, () => 'alice');
+  return { conn, got, states };
+}
+
+const answer = (labelId: string, choice: 'left' | 'right') => ({ type: 'answer' as const, labelId, pairId: 'p1', name: 'alice', choice, responseMs: 900, leftIs: 'a' as const });
+
+describe('two tabs, one outbox', () => {
+  it('both tabs re-send both answers; the conflict of the second is fresh in the tab that heard first only; both tabs learn how each answer was settled', async () => {
+    const a = await tab();
+    const b = await tab();
+    // Offline, each tab answers the pair both show: the shared outbox holds both answers.
+    a.conn.enqueue(answer('h-tab-a-0001', 'left'), 'store0000000000a');
+    b.conn.enqueue(answer('h-tab-b-0001', 'right'), 'store0000000000a');
+    expect(a.conn.outbox.size).toBe(2);
+    // Back online, each tab sends every entry (both reconnect before either hears back).
+    a.conn.connect();
+    b.conn.connect();
+    const [sa, sb] = FakeSocket.made;
+    for (const s of [sa, sb]) {
+      s.open();
+      s.serve(welcome);
+      expect(s.sent.filter((m) => m.type === 'answer').map((m) => m.labelId)).toEqual(['h-tab-a-0001', 'h-tab-b-0001']);
+    }
+    // The server stores tab A's answer (its socket first) and refuses tab B's on both sockets.
+    const conflict = (labelId: string): ServerMessage => ({ type: 'error', code: 'conflict', message: 'You had already answered this pair', labelId });
+    sa.serve({ type: 'ack', labelId: 'h-tab-a-0001', pairId: 'p1', duplicate: false });
+    sa.serve(conflict('h-tab-b-0001'));
+    sb.serve({ type: 'ack', labelId: 'h-tab-a-0001', pairId: 'p1', duplicate: true });
+    sb.serve(conflict('h-tab-b-0001'));
+    expect(a.got.filter((g) => g.msg.type === 'error')).toEqual([{ msg: conflict('h-tab-b-0001'), fresh: true }]);
+    expect(b.got.filter((g) => g.msg.type === 'error')).toEqual([{ msg: conflict('h-tab-b-0001'), fresh: false }]);
+    expect(a.conn.outbox.size).toBe(0);
+    // Either tab reads how each answer ended, whichever socket carried the reply.
+    expect([...b.conn.settled.read()]).toEqual([
+      ['h-tab-a-0001', true],
+      ['h-tab-b-0001', false],
+    ]);
+    expect(JSON.parse(storage.getItem(SETTLED_KEY)!)).toEqual([
+      ['h-tab-a-0001', true],
+      ['h-tab-b-0001', false],
+    ]);
+  });
+
+  it('a refused undo does not mark its answer refused; the shared record keeps the newest 500 and survives bad contents', async () => {
+    const a = await tab();
+    a.conn.connect();
+    const s = FakeSocket.made[0];
+    s.open();
+    s.serve(welcome);
+    a.conn.enqueue({ type: 'undo', labelId: 'h-tab-a-0001', name: 'alice' });
+    s.serve({ type: 'error', code: 'not_allowed', message: 'this answer was already passed to training and cannot be undone', labelId: 'h-tab-a-0001' });
+    expect(a.got.at(-1)?.fresh).toBe(true);
+    expect([...a.conn.settled.read()]).toEqual([['undo:h-tab-a-0001', false]]);
+    expect(a.conn.settled.read().get('h-tab-a-0001')).toBeUndefined();
+    for (let i = 0; i < 502; i++) a.conn.settled.add(`h-label-${i}`, i % 2 === 0);
+    const kept = a.conn.settled.read();
+    expect(kept.size).toBe(500);
+    expect([...kept.keys()][0]).toBe('h-label-2');
+    expect(kept.get('h-label-501')).toBe(false);
+    storage.setItem(SETTLED_KEY, '{not json');
+    expect(a.conn.settled.read().size).toBe(0);
+    storage.setItem(SETTLED_KEY, '[["h-x", true], ["h-y", "yes"], 7]');
+    expect([...a.conn.settled.read()]).toEqual([['h-x', true]]);
+  });
+});
+
+describe('two tabs writing the outbox at once', () => {
+  it("an entry another tab's write left out (its copy of the storage was behind) is put back by the tab that made it, until the server settles it", async () => {
+    const a = await tab();
+    const b = await tab();
+    a.conn.enqueue(answer('h-tab-a-0002', 'left'), 'store0000000000a');
+    b.conn.enqueue(answer('h-tab-b-0002', 'right'), 'store0000000000a');
+    // Tab B, not yet aware of A's entry, writes the list it had plus its own: A's entry is gone from the storage.
+    storage.setItem('prefrl.outbox.v1', JSON.stringify(JSON.parse(storage.getItem('prefrl.outbox.v1')!).filter((e: { labelId: string }) => e.labelId !== 'h-tab-a-0002')));
+    expect(b.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    // Tab A, reading next, puts it back (and tab B then sees both again).
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002', 'h-tab-a-0002']);
+    expect(b.conn.outbox.size).toBe(2);
+    // Tab B's socket carries the acknowledgement of A's answer: it leaves the outbox for good.
+    b.conn.connect();
+    const s = FakeSocket.made[0];
+    s.open();
+    s.serve(welcome);
+    s.serve({ type: 'ack', labelId: 'h-tab-a-0002', pairId: 'p1', duplicate: false });
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    expect(a.conn.outbox.list().map((e) => e.labelId)).toEqual(['h-tab-b-0002']);
+    // An entry tab B made itself and took out (its own ack) is not put back by anyone either.
+    s.serve({ type: 'ack', labelId: 'h-tab-b-0002', pairId: 'p1', duplicate: false });
+    expect(a.conn.outbox.size).toBe(0);
+    expect(b.conn.outbox.size).toBe(0);
+  });
+});
+
+describe('a full server', () => {
+  it('its close is reported as full, with its words, and the page connects again after the seconds it named (not the usual backoff)', async () => {
+    const a = await tab();
+    a.conn.connect();
+    FakeSocket.made[0].close(FULL_CLOSE_CODE, fullCloseReason(64, 12));
+    expect(a.states.at(-1)).toEqual(['full', 'the labelling server has 64 pages open, the most it takes; trying again in 12 s']);
+    expect(timers.map((t) => t.ms)).toEqual([12_000]);
+    timers[0].fn();
+    expect(FakeSocket.made).toHaveLength(2);
+    // An ordinary drop still gets the short backoff.
+    FakeSocket.made[1].close(4000, 'dropped');
+    expect(timers.map((t) => t.ms)).toEqual([12_000, 400]);
+    expect(a.states.at(-1)?.[0]).toBe('closed');
+  });
+});
