@@ -54,7 +54,9 @@ describe('online preference loop over many rounds', () => {
         samples.push({ step, tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, mujocoHeap: heapBytes(mj), labels: store.counts().labels });
       },
     } as unknown as Progress;
+    // Counted from here: in the shared test process, files that ran before may have left tensors.
     const before = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
     try {
       const summary = await runPreferenceLoop({
         env: { id: 'reacher' },
@@ -91,7 +93,7 @@ describe('online preference loop over many rounds', () => {
       // Only the ensemble's weights live on between rounds: 2 members x 2 layers x (weights, bias),
       // 2 x (12 x 8 + 8 + 8 + 1) = 226 float32 values; the same tensors after every round.
       const steady = samples.slice(1);
-      expect([steady[0].tensors, steady[0].bytes]).toEqual([before + 8, 226 * 4]);
+      expect([steady[0].tensors, steady[0].bytes]).toEqual([before + 8, bytesBefore + 226 * 4]);
       for (const s of steady) expect({ step: s.step, tensors: s.tensors, bytes: s.bytes, mujocoHeap: s.mujocoHeap }).toEqual({ step: s.step, tensors: steady[0].tensors, bytes: steady[0].bytes, mujocoHeap: steady[0].mujocoHeap });
     } finally {
       store.close();
