@@ -9,12 +9,16 @@
  * - every relative link, and every repository file it names in code (scripts it runs), exists;
  * - each Results row's first command is recorded in the output file the row links;
  * - the environment table matches `prefrl envs --json` (sizes, dt, horizon, reward terms and weights);
- * - the flags it says are refused when they contradict the command line are (exit 2, naming them).
+ * - the flags it says are refused when they contradict the command line are (exit 2, naming them);
+ * - the days "How current each result is" gives for the committed suites are their cell files'
+ *   `finishedAt` days, and the result it names as having no cell files has none;
+ * - the input selection's default worker count it states is the code's cap.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_AUTO_SELECTION_WORKERS } from '../reward/select.js';
 import { COMMANDS, main } from '../scripts/cli.js';
 import { captureCli, expectUsageError, lastJson } from './helpers/cli.js';
 
@@ -217,5 +221,52 @@ describe('README', () => {
       expect(text).toContain(said);
       await expectUsageError(args, runs, message);
     }
+  });
+
+  it("the days it gives for the committed suites are their cell files' finishedAt days", () => {
+    const text = section(README, '## Results').replace(/\s+/g, ' ');
+    const list = /each cell file's `finishedAt` says it: (.*?); the offline studies/.exec(text)?.[1];
+    expect(list, 'the finishedAt sentence').toBeDefined();
+    const results = join(REPO, 'benchmarks', 'results');
+    /** Every cells/ folder under a result folder (online_reacher6 keeps its suite one level down). */
+    const cellDirs = (dir: string, depth = 0): string[] =>
+      readdirSync(dir)
+        .filter((n) => n !== 'replaced' && statSync(join(dir, n)).isDirectory())
+        .flatMap((n) => (n === 'cells' ? [join(dir, n)] : depth < 1 ? cellDirs(join(dir, n), depth + 1) : []));
+    let suites = 0;
+    for (const group of list!.split('; ')) {
+      const g = /^(.*?) (\d{4}-\d{2}-\d{2})(?: to (\d{4}-\d{2}-\d{2}))?( \(no cell files: its README dates it\))?$/.exec(group);
+      expect(g, group).not.toBeNull();
+      const [, names, from, to = from, noCells] = g!;
+      const days = new Set<string>();
+      for (const [, name] of names.matchAll(/`([a-z0-9_]+)`/g)) {
+        const dirs = cellDirs(join(results, name));
+        if (noCells) {
+          expect(dirs, name).toEqual([]);
+          expect(readFileSync(join(results, name, 'README.md'), 'utf8'), name).toContain(from);
+          continue;
+        }
+        expect(dirs.length, `${name} has cell files`).toBeGreaterThan(0);
+        const own = new Set<string>();
+        for (const d of dirs)
+          for (const f of readdirSync(d).filter((n) => n.endsWith('.jsonl')))
+            for (const line of readFileSync(join(d, f), 'utf8').split('\n').filter((l) => l.trim() !== '')) {
+              const at = (JSON.parse(line) as { finishedAt?: string }).finishedAt;
+              if (at !== undefined) own.add(at.slice(0, 10));
+            }
+        expect(own.size, `${name}: cells with finishedAt`).toBeGreaterThan(0);
+        for (const day of own) expect(day >= from && day <= to, `${name} finished ${day}, README says ${from} to ${to}`).toBe(true);
+        for (const day of own) days.add(day);
+        suites++;
+      }
+      if (!noCells) expect([...days].sort()[0], group).toBe(from);
+      if (!noCells) expect([...days].sort().at(-1), group).toBe(to);
+    }
+    expect(suites).toBeGreaterThanOrEqual(8);
+  });
+
+  it('the input selection workers it states by default are the code\'s', () => {
+    const text = section(README, '## Command line').replace(/\s+/g, ' ');
+    expect(text).toContain(`scored in worker threads, one per CPU core by default, at most ${MAX_AUTO_SELECTION_WORKERS} (\`--reward-select-workers N\`; 0, the default on one core or with a native TensorFlow backend,`);
   });
 });
