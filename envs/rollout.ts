@@ -54,7 +54,11 @@ function recordEpisode(env: Env, policy: Policy, opts: RolloutOptions, k: number
 }
 
 /** A script's rollout options, checked before any episode: a NaN episode count recorded nothing without a word. */
-function checkRolloutOptions(opts: RolloutOptions, fn: string): void {
+function checkRolloutOptions(env: Env, policy: Policy, opts: RolloutOptions, fn: string): void {
+  if (typeof env !== 'object' || env === null || typeof env.reset !== 'function' || typeof env.step !== 'function') {
+    throw new TypeError(`${fn}: env must be an environment with reset() and step() (makeEnv gives one), got ${shownArg(env)}`);
+  }
+  if (typeof policy !== 'function') throw new TypeError(`${fn}: policy must be a function obs => action, got ${shownArg(policy)}`);
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: options { episodes, seed } are required`);
   if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shownArg(opts.episodes)}`);
   if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shownArg(opts.seed)}`);
@@ -65,7 +69,7 @@ function checkRolloutOptions(opts: RolloutOptions, fn: string): void {
 
 /** Run whole episodes and record them. Deterministic for a given env, policy and seed. */
 export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Trajectory[] {
-  checkRolloutOptions(opts, 'rollout');
+  checkRolloutOptions(env, policy, opts, 'rollout');
   const out: Trajectory[] = [];
   for (let k = 0; k < opts.episodes; k++) out.push(recordEpisode(env, policy, opts, k));
   return out;
@@ -76,7 +80,7 @@ export function rollout(env: Env, policy: Policy, opts: RolloutOptions): Traject
  * the event loop run there (a Ctrl-C listener, progress output). The same trajectories as `rollout`.
  */
 export async function rolloutAsync(env: Env, policy: Policy, opts: RolloutOptions & { readonly afterEpisode: (done: number) => Promise<void> }): Promise<Trajectory[]> {
-  checkRolloutOptions(opts, 'rolloutAsync');
+  checkRolloutOptions(env, policy, opts, 'rolloutAsync');
   const out: Trajectory[] = [];
   for (let k = 0; k < opts.episodes; k++) {
     out.push(recordEpisode(env, policy, opts, k));

@@ -60,6 +60,13 @@ describe('CLI usage-error messages', () => {
     expect(names).toEqual(['train-toy-reach-oracle-regret-s0', 'train-toy-reach-oracle-s0']);
   });
 
+  it('a train run whose labels are too few to hold any out says "held-out accuracy n/a" at the end, as its round lines do (it printed NaN)', async () => {
+    const r = await run(['train', '--env', 'toy-reach', '--teacher', 'oracle', '--steps', '4096', '--labels', '20', '--workers', '0', '--eval-episodes', '1', '--runs-dir', join(dir, 'few-labels'), '--quiet']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^labels used 20, /m);
+    expect(r.out).toMatch(/^reward model: held-out accuracy n\/a, return correlation -?\d\.\d{3}, EPIC \d\.\d{3}$/m);
+  });
+
   it('prefrl help <command> prints that command\'s help; help <group> lists its subcommands; help <unknown> exits 2', async () => {
     const a = await run(['help', 'labels', 'stats']);
     expect(a.code).toBe(0);

@@ -41,7 +41,16 @@ describe('rollout options', () => {
       expect(() => rollout(env, policy, opts as never)).toThrow(message);
     });
   }
+  it('refuses a missing policy or a policy that is not a function, naming the argument (V8 said "policy is not a function")', () => {
+    expect(() => rollout(env, null as never, { episodes: 1, seed: 0 })).toThrow('rollout: policy must be a function obs => action, got null');
+    expect(() => rollout(env, { act: policy } as never, { episodes: 1, seed: 0 })).toThrow(/^rollout: policy must be a function obs => action, got /);
+  });
+  it('refuses something that is not an env, naming the argument', () => {
+    expect(() => rollout(undefined as never, policy, { episodes: 1, seed: 0 })).toThrow('rollout: env must be an environment with reset() and step() (makeEnv gives one), got undefined');
+    expect(() => rollout({ spec: env.spec } as never, policy, { episodes: 1, seed: 0 })).toThrow(/^rollout: env must be an environment with reset\(\) and step\(\)/);
+  });
   it('rolloutAsync checks the same, under its own name', async () => {
+    await expect(rolloutAsync(env, undefined as never, { episodes: 1, seed: 0, afterEpisode: async () => {} })).rejects.toThrow('rolloutAsync: policy must be a function obs => action, got undefined');
     await expect(rolloutAsync(env, policy, { episodes: 1.5, seed: 0, afterEpisode: async () => {} })).rejects.toThrow('rolloutAsync: option episodes must be a whole number >= 0, got 1.5');
   });
   it('0 episodes is an empty rollout, and a capped one stops at its cap', () => {

@@ -621,7 +621,7 @@ export const trainCommand: Command = {
           `final true return ${summary.finalTrueReturn.toFixed(2)} (mean of ${summary.finalTrueReturns.length} deterministic episodes)`,
           `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
-          summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${summary.rewardAccuracy.toFixed(3)}, return correlation ${summary.rewardCorrelation.toFixed(3)}, EPIC ${summary.epic.toFixed(3)}` : '',
+          summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${orNa(summary.rewardAccuracy)}, return correlation ${orNa(summary.rewardCorrelation)}, EPIC ${orNa(summary.epic)}` : '',
           summary.decidedBy ? `${summary.teacher} decided by: ${decidedByText(summary.decidedBy)}` : '',
           `run folder: ${run.path}`,
           `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
@@ -634,3 +634,8 @@ export const trainCommand: Command = {
     return 0;
   },
 };
+
+/** A metric to 3 decimals, or n/a when it could not be measured (no held-out pairs: accuracy NaN), as the round lines say. */
+function orNa(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
+}
