@@ -67,6 +67,14 @@ describe('CLI usage-error messages', () => {
     expect(r.out).toMatch(/^reward model: held-out accuracy n\/a, return correlation -?\d\.\d{3}, EPIC \d\.\d{3}$/m);
   });
 
+  it('a true-reward train run says no "labels used" in its summary (it said "labels used 0")', async () => {
+    const r = await run(['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '512', '--num-envs', '2', '--num-steps', '256', '--workers', '0', '--eval-episodes', '1', '--runs-dir', join(dir, 'true-reward'), '--quiet']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^env steps 512, wall \d+ s$/m);
+    expect(r.out).not.toContain('labels used');
+    expect(r.out).not.toContain('reward model');
+  });
+
   it('prefrl help <command> prints that command\'s help; help <group> lists its subcommands; help <unknown> exits 2', async () => {
     const a = await run(['help', 'labels', 'stats']);
     expect(a.code).toBe(0);

@@ -619,7 +619,7 @@ export const trainCommand: Command = {
       ctx.io.stdout.write(
         [
           `final true return ${summary.finalTrueReturn.toFixed(2)} (mean of ${summary.finalTrueReturns.length} deterministic episodes)`,
-          `labels used ${summary.labelsUsed}, env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
+          `${summary.reward === 'learned' ? `labels used ${summary.labelsUsed}, ` : ''}env steps ${summary.envSteps}, wall ${summary.wallSeconds.toFixed(0)} s`,
           summary.reward === 'learned' && summary.labelsUsed === 0 ? 'reward model: never trained (no labels were asked, or nobody answered; see the warning above)' : '',
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${orNa(summary.rewardAccuracy)}, return correlation ${orNa(summary.rewardCorrelation)}, EPIC ${orNa(summary.epic)}` : '',
           summary.decidedBy ? `${summary.teacher} decided by: ${decidedByText(summary.decidedBy)}` : '',
