@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { decodePng, encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer, VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { type CapturedCli, captureCli, lastJson, spawnCli } from '../helpers/cli.js';
-import { TestClient } from '../viewer/helpers.js';
+import { stubSite, TestClient } from '../viewer/helpers.js';
 
 let dir = '';
 let data = '';
@@ -436,9 +436,7 @@ describe('prefrl offline pipeline', () => {
   }, 240_000);
 
   it('human teacher: the pairs wait in the viewer, people\'s answers (stored as human:<name>) become the labels the reward model learns from, and a resumed run takes the viewer settings from its command line', async () => {
-    const site = join(dir, 'site');
-    mkdirSync(site, { recursive: true });
-    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const site = stubSite(join(dir, 'site'));
     const lines: string[] = [];
     const logger = new Logger({ write: (t: string) => void lines.push(t) });
     const running = runOffline(
@@ -496,9 +494,7 @@ describe('prefrl offline pipeline', () => {
   }, 60_000);
 
   it('human teacher timeout: pairs nobody answered are not answers; the label stage ends, and --resume asks them again (people answer them) until none is open', async () => {
-    const site = join(dir, 'site-timeout');
-    mkdirSync(site, { recursive: true });
-    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const site = stubSite(join(dir, 'site-timeout'));
     // 4 pairs in batches of 2, nobody there: each batch times out once (the stage does not ask a pair twice in one call).
     const first = await runOffline(
       { config: tiny({ teacher: 'human', labels: 4, labelBatch: 2 }), stages: ['pairs', 'label'], runsDir: join(dir, 'human-timeout'), human: { port: 0, staticDir: site, pollMs: 20, timeoutS: 0.2 } },
@@ -549,9 +545,7 @@ describe('prefrl offline pipeline', () => {
   }, 60_000);
 
   it('human teacher with --human-overlap 2: once one person answered every pair the label stage ends (it does not ask the still-open pairs again in a loop), and the pairs wait for a second person', async () => {
-    const site = join(dir, 'site-overlap');
-    mkdirSync(site, { recursive: true });
-    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    const site = stubSite(join(dir, 'site-overlap'));
     const lines: string[] = [];
     const logger = new Logger({ write: (t: string) => void lines.push(t) });
     const running = runOffline(

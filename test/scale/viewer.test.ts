@@ -8,7 +8,7 @@
  *   found nothing is checked again only once the store changed (a commit here or by another
  *   process) or a lease held then has ended.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,7 +16,7 @@ import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { makePairs, TestClient } from '../viewer/helpers.js';
+import { makePairs, stubSite, TestClient } from '../viewer/helpers.js';
 
 let dir = '';
 let site = '';
@@ -26,9 +26,7 @@ let n = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-scale-viewer-'));
-  site = join(dir, 'site');
-  mkdirSync(site);
-  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  site = stubSite(join(dir, 'site'));
   env = await loadViewerEnv({ id: 'toy-reach' });
   pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
 });

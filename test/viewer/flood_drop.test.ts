@@ -3,7 +3,7 @@
  * megabyte of refusals waits for it, instead of the server buffering one refusal per message
  * for as long as the flood lasts; a page that reads its replies is refused, not dropped.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,15 +13,14 @@ import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { TestClient } from './helpers.js';
+import { stubSite, TestClient } from './helpers.js';
 
 let dir: string;
 let env: ViewerEnv;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-flood-'));
-  mkdirSync(join(dir, 'site'));
-  writeFileSync(join(dir, 'site', 'index.html'), '<!doctype html><title>t</title>');
+  stubSite(join(dir, 'site'));
   env = await loadViewerEnv({ id: 'toy-reach' });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

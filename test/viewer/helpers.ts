@@ -1,12 +1,25 @@
 /** Shared fixtures of the viewer tests: pairs from short rollouts, a scripted WebSocket page, PNG decoding. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import WebSocket from 'ws';
+import { makeFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type EnvConfig, makeEnv } from '../../envs/registry.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { cutSegments, makePair } from '../../reward/segments.js';
 import type { Pair } from '../../reward/types.js';
 import { parseServerMessage, type ServerMessage } from '../../viewer/protocol.js';
+
+/**
+ * A stand-in for the built viewer page: `folder` made (if need be) with an index.html, for the
+ * server tests that speak WebSocket and never load the page. Returns the folder.
+ */
+export function stubSite(folder: string): string {
+  makeFolder(folder);
+  writeFileSync(join(folder, 'index.html'), '<!doctype html><title>t</title>');
+  return folder;
+}
 
 /** Pairs of consecutive segments of random-policy rollouts. */
 export async function makePairs(envId: string | EnvConfig, opts: { episodes?: number; steps?: number; length?: number; seed?: number } = {}): Promise<Pair[]> {

@@ -3,7 +3,7 @@
  * refused ones counted too), kept in a fixed ring of message times: the same answers as the list
  * of every time in the window it replaced, at the exact message counts, on a ManualClock.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { Rng } from '../../core/rng.js';
 import { LabelStore } from '../../reward/store.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { RateWindow, ViewerServer } from '../../viewer/server.js';
-import { TestClient } from './helpers.js';
+import { stubSite, TestClient } from './helpers.js';
 
 /** The limiter as it was: every message time of the window in a list, filtered per message. */
 function listLimiter(max: number, windowMs: number): (now: number) => boolean {
@@ -77,8 +77,7 @@ describe('the server refuses a flooding page', () => {
   let env: ViewerEnv;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-rate-'));
-    mkdirSync(join(dir, 'site'));
-    writeFileSync(join(dir, 'site', 'index.html'), '<!doctype html><title>t</title>');
+    stubSite(join(dir, 'site'));
     env = await loadViewerEnv({ id: 'toy-reach' });
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

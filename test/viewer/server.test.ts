@@ -3,7 +3,7 @@
  * protocol (answers, idempotent re-sends, undo, overlap, HERON, insight), and the human
  * teacher's waiting and timeout policy. Pages are scripted WebSocket clients.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,8 @@ import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { leftSideFor, SHUTDOWN_CODE, SHUTDOWN_REASON } from '../../viewer/protocol.js';
 import { resolveStaticPath, serverInfoPath, storeIdOf, ViewerServer } from '../../viewer/server.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makeFolder } from '../../core/paths.js';
+import { makePairs, stubSite, TestClient } from './helpers.js';
 
 let dir: string;
 let site: string;
@@ -55,9 +56,8 @@ async function adaOnFirstPair() {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-server-'));
-  site = join(dir, 'site');
-  mkdirSync(join(site, 'sub'), { recursive: true });
-  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  site = stubSite(join(dir, 'site'));
+  makeFolder(join(site, 'sub'));
   writeFileSync(join(site, 'app.js'), 'export {};');
   writeFileSync(join(site, 'sub', 'x.css'), 'body{}');
   writeFileSync(join(site, '.secret.js'), 'no');
@@ -543,9 +543,7 @@ describe('labelling protocol', () => {
   });
 
   it('static files carry an ETag: a revalidation gets 304 without the body; a gzipped file says its decoded size', async () => {
-    const big = join(dir, 'site-etag');
-    mkdirSync(big, { recursive: true });
-    writeFileSync(join(big, 'index.html'), '<!doctype html><title>t</title>');
+    const big = stubSite(join(dir, 'site-etag'));
     const wasm = Buffer.alloc(5000, 7);
     writeFileSync(join(big, 'mujoco.wasm'), wasm);
     writeFileSync(join(big, 'mujoco.wasm.gz'), gzipSync(wasm));

@@ -4,7 +4,7 @@
  * tells every page `idle done`, also one that connects later; answers already on their way are
  * stored and acknowledged. Pages are scripted WebSocket clients.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { parseServerMessage } from '../../viewer/protocol.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makePairs, stubSite, TestClient } from './helpers.js';
 
 let dir: string;
 let site: string;
@@ -45,9 +45,7 @@ async function page(url: string, name?: string): Promise<TestClient> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-done-'));
-  site = join(dir, 'site');
-  mkdirSync(site);
-  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  site = stubSite(join(dir, 'site'));
   env = await loadViewerEnv({ id: 'toy-reach' });
   pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
 });

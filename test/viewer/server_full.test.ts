@@ -5,7 +5,7 @@
  * the pages asking next. Pages are scripted WebSocket clients; a "gone" one stops reading its
  * socket (so it answers no ping). The grace runs on a ManualClock.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -17,7 +17,7 @@ import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { FULL_CLOSE_CODE, fullCloseReason, parseFullPages, parseFullRetry } from '../../viewer/protocol.js';
 import { MAX_SESSIONS, PONG_GRACE_MS, ViewerServer } from '../../viewer/server.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makePairs, stubSite, TestClient } from './helpers.js';
 
 let dir: string;
 let site: string;
@@ -26,9 +26,7 @@ let pairs: Pair[];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-full-'));
-  site = join(dir, 'site');
-  mkdirSync(site);
-  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  site = stubSite(join(dir, 'site'));
   env = await loadViewerEnv({ id: 'toy-reach' });
   pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
 });

@@ -5,7 +5,7 @@
  * hello timers, pages waiting or holding a pair, buffered replies) and every lease in the store
  * is back at its idle value, and the server still hands out and stores answers.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { SLOW_READER_BYTES, ViewerServer, type ViewerServerStats } from '../../viewer/server.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makePairs, stubSite, TestClient } from './helpers.js';
 
 let dir: string;
 let site: string;
@@ -29,9 +29,7 @@ const paused: WebSocket[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-soak-'));
-  site = join(dir, 'site');
-  mkdirSync(site);
-  writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+  site = stubSite(join(dir, 'site'));
   env = await loadViewerEnv({ id: 'toy-reach' });
   pairs = await makePairs('toy-reach', { episodes: 4, steps: 60, length: 10 });
 });
