@@ -392,10 +392,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   const before = o.resume?.lastRound;
   // The --labels budget counts answers: pairs nobody answered before the human teacher's timeout
   // (timeout skips, reward/store.ts) do not use it up, so a resumed run asks again.
-  const answers = (): number => {
-    const c = o.store.counts();
-    return c.labels - c.timeouts;
-  };
+  const answers = (): number => o.store.answerCount();
   /**
    * Stored preference labels the reward model has not been trained on: all of them without a
    * model, those beyond its meta's trainedPreferences with one (a model saved without that

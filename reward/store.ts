@@ -1516,6 +1516,14 @@ export class LabelStore {
     });
   }
 
+  /**
+   * The answers a run's --labels budget counts: every label but the timeout skips (a pair nobody
+   * answered before the human teacher's timeout is not an answer): counts().labels - counts().timeouts.
+   */
+  answerCount(): number {
+    return (this.statement(`SELECT COUNT(*) AS n FROM labels l WHERE ${ANSWERS('l')}`).get() as { n: number }).n;
+  }
+
   /** Row counts, pending pairs, active leases and per-teacher label counts. */
   counts(now: number = this.nowMs()): StoreCounts {
     const db = this.live();

@@ -175,14 +175,18 @@ export function termSums(seg: Segment): Float64Array {
 /** Population std of each term's segment sums over a pool, each segment (by id) once: [nTerms]. */
 export function termSumStds(pool: readonly Segment[]): Float64Array {
   if (pool.length === 0) throw new RangeError('termSumStds: empty pool');
-  const seen = new Set<string>();
   const sums: Float64Array[] = [];
-  for (const s of pool) {
+  addDistinctSums(pool, new Set(), sums);
+  return sumStds(sums);
+}
+
+/** Append to `sums` the term sums of each segment of `segs` whose id is not in `seen` yet (and add it there). */
+function addDistinctSums(segs: readonly Segment[], seen: Set<string>, sums: Float64Array[]): void {
+  for (const s of segs) {
     if (seen.has(s.id)) continue;
     seen.add(s.id);
     sums.push(termSums(s));
   }
-  return sumStds(sums);
 }
 
 /** Population std of each term over the pool's segment sums (termSums of each segment, in pool order): [nTerms]. */
@@ -252,11 +256,7 @@ export class HeronTeacher implements Teacher {
     const seen = new Set<string>();
     for (const chunk of chunks) {
       this.checkSegments(chunk);
-      for (const s of chunk) {
-        if (seen.has(s.id)) continue;
-        seen.add(s.id);
-        sums.push(termSums(s));
-      }
+      addDistinctSums(chunk, seen, sums);
     }
     if (sums.length > 1) this.stds = sumStds(sums);
   }

@@ -379,8 +379,7 @@ export class HumanTeacher implements Teacher {
   private stopWhenSpent(store: LabelStore, server: ServerHandle): void {
     const budget = this.opts.budget;
     if (budget === undefined) return;
-    const c = store.counts();
-    const answers = c.labels - c.timeouts;
+    const answers = store.answerCount();
     if (answers < budget) return;
     const released = server.stopHandingOut();
     if (released === null) {
@@ -389,7 +388,7 @@ export class HumanTeacher implements Teacher {
       );
       return;
     }
-    const open = c.waitingForPeople;
+    const open = store.counts().waitingForPeople;
     this.logger.info(
       `human teacher: the --labels budget is spent (${answers} of ${budget} answers): the viewer hands out no more pairs and tells its pages the run has the labels it needs${
         open > 0 ? `; ${open} pair${open === 1 ? '' : 's'} left open stay${open === 1 ? 's' : ''} in ${store.path} for prefrl serve` : ''

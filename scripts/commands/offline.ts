@@ -345,7 +345,6 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   }
 }
 
-/** The teacher a saved offline run uses, or undefined when its config cannot be read. */
 /**
  * The VLM's reply length limits. Not taken with --resume, though raising one is what a run whose
  * replies were cut (a reasoning model thinking past the limit) needs: a limit is part of the
@@ -361,23 +360,25 @@ const TOKEN_LIMIT_FLAGS = ['vlmAnalysisMaxTokens', 'vlmLabelMaxTokens'] as const
 
 /** What the refusal of a token limit with --resume adds: how to raise it (a new run reading this run's cache). */
 function tokenLimitHint(runDir: string): string {
-  let cache = join(runDir, 'vlm_cache');
-  try {
-    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { vlm?: { cacheDir?: unknown } } };
-    if (typeof saved.config?.vlm?.cacheDir === 'string') cache = saved.config.vlm.cacheDir;
-  } catch {
-    // An unreadable config is reported by the resume itself; the default cache folder is named.
-  }
+  // An unreadable config is reported by the resume itself; the default cache folder is named.
+  const saved = savedConfig(runDir)?.vlm?.cacheDir;
+  const cache = typeof saved === 'string' ? saved : join(runDir, 'vlm_cache');
   return ` (a token limit is part of the VLM teacher, and a run counts one teacher's labels: start a new run with the same flags, the new limit and --vlm-cache ${shellQuote(cache)}; it draws the same pairs and asks again only the replies cut at the old limit, the others come from the cache)`;
 }
 
-function savedTeacher(runDir: string): string | undefined {
+/** The config a saved offline run records (config.json's `config`), or undefined when it cannot be read. */
+function savedConfig(runDir: string): { teacher?: unknown; vlm?: { cacheDir?: unknown } } | undefined {
   try {
-    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { teacher?: unknown } };
-    return typeof saved.config?.teacher === 'string' ? saved.config.teacher : undefined;
+    return (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config?: { teacher?: unknown; vlm?: { cacheDir?: unknown } } }).config;
   } catch {
     return undefined;
   }
+}
+
+/** The teacher a saved offline run uses, or undefined when its config cannot be read. */
+function savedTeacher(runDir: string): string | undefined {
+  const teacher = savedConfig(runDir)?.teacher;
+  return typeof teacher === 'string' ? teacher : undefined;
 }
 
 /**

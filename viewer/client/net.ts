@@ -80,6 +80,9 @@ function storage(): Storage | null {
 /** An outbox entry's key: its kind and label id. */
 const entryKey = (e: { type: OutboxEntry['type']; labelId: string }): string => `${e.type}:${e.labelId}`;
 
+/** An outbox entry's key in the SettledLog: an answer's label id, an undo's "undo:<label id>". */
+const settledKey = (type: OutboxEntry['type'], labelId: string): string => (type === 'answer' ? labelId : `undo:${labelId}`);
+
 /**
  * The persistent queue of unacknowledged answers and undos, shared by the tabs of a browser.
  * Every change re-reads localStorage first. That alone does not keep two tabs from overwriting
@@ -200,18 +203,19 @@ export class SettledLog {
     }
   }
 
-  /** Whether the server settled this outbox entry (through any tab); undos are kept as "undo:<label id>". */
+  /** Whether the server settled this outbox entry (through any tab). */
   settles(e: { type: OutboxEntry['type']; labelId: string }): boolean {
-    return this.read().has(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`);
+    return this.read().has(settledKey(e.type, e.labelId));
   }
 
-  add(labelId: string, stored: boolean): void {
+  /** Record how the server settled an outbox entry (its settledKey): stored, or refused for good. */
+  add(key: string, stored: boolean): void {
     const st = storage();
     if (!st) return;
     const m = this.read();
-    if (m.get(labelId) === stored) return;
-    m.delete(labelId);
-    m.set(labelId, stored);
+    if (m.get(key) === stored) return;
+    m.delete(key);
+    m.set(key, stored);
     const entries = [...m].slice(-SETTLED_KEEP);
     try {
       st.setItem(this.key, JSON.stringify(entries));
@@ -430,7 +434,7 @@ export class Connection {
   /** Forget everything kept for earlier sessions' servers; how many entries went. */
   discardElsewhere(): number {
     // Settled as far as the other tabs go: one that made them must not put them back.
-    for (const e of this.split().elsewhere) this.settled.add(e.type === 'answer' ? e.labelId : `undo:${e.labelId}`, false);
+    for (const e of this.split().elsewhere) this.settled.add(settledKey(e.type, e.labelId), false);
     const n = this.outbox.removeWhere((e) => !this.belongsHere(e));
     if (n > 0) this.handlers.onOutbox(this.outbox.size);
     return n;
@@ -471,19 +475,18 @@ export class Connection {
         break;
       case 'ack':
         // Recorded first (another tab that made the entry must not put it back).
-        this.settled.add(msg.labelId, true);
+        this.settled.add(settledKey('answer', msg.labelId), true);
         if (this.outbox.remove('answer', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'undone':
-        this.settled.add(`undo:${msg.labelId}`, true);
+        this.settled.add(settledKey('undo', msg.labelId), true);
         if (this.outbox.remove('undo', msg.labelId)) this.handlers.onOutbox(this.outbox.size);
         break;
       case 'error':
         if (msg.labelId !== undefined && PERMANENT_ERRORS.includes(msg.code)) {
           // Recorded first (another tab that made the entry must not put it back).
           const kept = this.outbox.list().filter((e) => e.labelId === msg.labelId);
-          if (kept.some((e) => e.type === 'undo')) this.settled.add(`undo:${msg.labelId}`, false);
-          if (kept.some((e) => e.type === 'answer')) this.settled.add(msg.labelId, false);
+          for (const type of ['undo', 'answer'] as const) if (kept.some((e) => e.type === type)) this.settled.add(settledKey(type, msg.labelId), false);
           const a = this.outbox.remove('answer', msg.labelId);
           const u = this.outbox.remove('undo', msg.labelId);
           if (a || u) this.handlers.onOutbox(this.outbox.size);
