@@ -11,11 +11,16 @@ import type { Env, EnvSpec } from './types.js';
 /** Maps an observation to an action (may keep its own state; must use its own seeded RNG). */
 export type Policy = (obs: Float32Array) => ArrayLike<number>;
 
-/** Uniformly random actions in the action box. */
+/**
+ * Uniformly random actions in the action box: a fresh array every call, so a caller may keep
+ * the actions it is handed (it used to be one array overwritten at every call, which a kept
+ * action silently followed).
+ */
 export function randomPolicy(spec: EnvSpec, rng: Rng): Policy {
-  const a = new Float64Array(spec.actDim);
+  const n = spec.actDim;
   return () => {
-    for (let i = 0; i < a.length; i++) a[i] = rng.range(spec.actLow[i], spec.actHigh[i]);
+    const a = new Float64Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.range(spec.actLow[i], spec.actHigh[i]);
     return a;
   };
 }

@@ -29,7 +29,8 @@ function makePolicy(name: PolicyName, spec: EnvSpec, seed: number): Policy {
   if (name === 'zero') {
     const a = new Float64Array(spec.actDim);
     for (let i = 0; i < a.length; i++) a[i] = Math.min(spec.actHigh[i], Math.max(spec.actLow[i], 0));
-    return () => a;
+    // A fresh copy each call, as randomPolicy's: a caller that keeps an action keeps its own.
+    return () => a.slice();
   }
   return randomPolicy(spec, new Rng(seed).fork('policy'));
 }
