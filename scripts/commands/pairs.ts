@@ -18,7 +18,7 @@ import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
-import { jsonFlag, optionalStoreFlag, seedFlag } from './common_flags.js';
+import { jsonFlag, optionalStoreFlag, quietFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl pairs',
@@ -31,6 +31,7 @@ const spec = {
     store: optionalStoreFlag('to add them to (made when missing)', 'labels.sqlite in the --trajectories run folder'),
     seed: seedFlag('the draw of pairs'),
     json: jsonFlag(),
+    quiet: quietFlag('pairs draws none: taken, as by rollout and label, so that a script can pass it to each step'),
   },
   epilog: [
     'Examples:',

@@ -8,7 +8,7 @@ import { createRunDir, removeIfEmpty } from '../../core/run.js';
 import { registeredEnvs } from '../../envs/registry.js';
 import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
-import { jsonFlag, runsDirFlag, seedFlag } from './common_flags.js';
+import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl tour',
@@ -18,6 +18,7 @@ const spec = {
     seed: seedFlag(),
     runsDir: runsDirFlag,
     json: jsonFlag(),
+    quiet: quietFlag('one per env'),
   },
 };
 
@@ -46,7 +47,7 @@ export const tourCommand: Command = {
       { json: f.json },
     );
     try {
-      for (const e of envs) rows.push(await collectInto(run, { id: e.id }, { episodes: f.episodes, policy: 'random', seed: f.seed }, ctx));
+      for (const e of envs) rows.push(await collectInto(run, { id: e.id }, { episodes: f.episodes, policy: 'random', seed: f.seed, quiet: f.quiet }, ctx));
       run.writeJson('summary.json', rows);
     } finally {
       stopHint();
