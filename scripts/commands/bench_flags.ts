@@ -2,7 +2,8 @@
  * Flags that several `prefrl bench` subcommands take, defined once so that one name has one
  * meaning, type, parse and error wording across them (test/cli_flags_consistent.test.ts checks
  * it): the PyTorch reference's switch, interpreter and thread counts (bench agents, bench reward),
- * the synthetic input sizes, the counts (timed repeats, warm-up runs, seeds) and the result
+ * the synthetic input sizes, the counts (timed repeats, warm-up runs, seeds: only seeds capped,
+ * see MAX_BENCH_SEEDS) and the result
  * folder of the commands that write one by default. A default that differs between commands says
  * why in its doc.
  */
@@ -63,14 +64,23 @@ export function warmupFlag(what: string, defaultValue: number) {
   return flags.int({ doc: `untimed ${what} before timing`, default: defaultValue, min: 0 });
 }
 
-/** `--seeds`, a count of seeds 0..seeds-1 (bench oracle, bench regret): at least 1, no upper bound. `what`: what is repeated per seed. */
+/**
+ * Most seeds a bench `--seeds` takes (bench oracle, bench regret). Unlike a repeat count, a
+ * seed count multiplies whole runs, and bench oracle lists every cell of every seed (and checks
+ * its files) before it runs one, with Ctrl-C unheard until then: `--seeds 100000` (a mistyped 10)
+ * on bpref ran past a minute and 4 GB before a cell started, where now it is refused in one line.
+ * 100 (the suites default to 3) lists bpref's 100-seed cells in about a second.
+ */
+export const MAX_BENCH_SEEDS = 100;
+
+/** `--seeds`, a count of seeds 0..seeds-1 (bench regret): 1 to MAX_BENCH_SEEDS. `what`: what is repeated per seed. */
 export function seedsFlag(what: string, defaultValue: number) {
-  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, default: defaultValue, min: 1 });
+  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, default: defaultValue, min: 1, max: MAX_BENCH_SEEDS });
 }
 
-/** `--seeds` of a command whose default depends on other flags (bench oracle: the suite's); `defaultDoc` says it. */
+/** `--seeds` of a command whose default depends on other flags (bench oracle: the suite's); `defaultDoc` says it. 1 to MAX_BENCH_SEEDS. */
 export function optionalSeedsFlag(what: string, defaultDoc: string) {
-  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, optional: true, defaultDoc, min: 1 });
+  return flags.int({ doc: `seeds 0..seeds-1 ${what}`, optional: true, defaultDoc, min: 1, max: MAX_BENCH_SEEDS });
 }
 
 /** `--obs-dim` and `--act-dim` of the synthetic inputs (cheetah-run's sizes by default). */
