@@ -211,8 +211,8 @@ describe('a signal under --json', () => {
 
   it('bench regret: SIGTERM between reward fits counts the runs done, writes nothing to --out, exit 143', async () => {
     const out = join(dir, 'bench-regret');
-    // The first (MDP, seed) run is done.
-    const r = await stopOnce(['bench', 'regret', '--seeds', '1000', '--mdps', '0', '--budgets', '30,100', '--steps', '50', '--out', out, '--json'], (e) => e.includes('seed 0 done'), 'SIGTERM');
+    // The first (MDP, seed) run is done. 10 worlds x 100 seeds (--seeds stops at 100): 1000 runs.
+    const r = await stopOnce(['bench', 'regret', '--seeds', '100', '--mdps', '9', '--budgets', '30,100', '--steps', '50', '--out', out, '--json'], (e) => e.includes('seed 0 done'), 'SIGTERM');
     const runs = r.json.runs as number;
     const records = r.json.records as number;
     expect(runs).toBeGreaterThan(0);
