@@ -41,7 +41,16 @@ export interface InputSelectionOptions {
   readonly folds?: number;
   /** Proxy networks' hidden widths (default [64, 64]). */
   readonly hidden?: readonly number[];
-  /** Proxy training: max epochs (default 60), Adam rate (default 1e-3), held-out share for early stopping (default 0.15), patience (default 5). */
+  /**
+   * Proxy training: max epochs (default 60), Adam rate (default 1e-3), held-out share for early
+   * stopping (default 0.15), patience (default 5). The proxies are the selection's own measuring
+   * instrument, not the reward model: the commands (prefrl train, prefrl offline) leave these at
+   * their defaults, and none of their --reward-* training flags (--reward-epochs, --reward-lr,
+   * --reward-hidden, --reward-val-fraction, ...) reaches them, so a choice of inputs does not
+   * shift when the final model's training is tuned (--reward-val-fraction 0, say, would train
+   * every proxy its full 60 epochs with no early stopping). Those flags train the model made on
+   * the chosen inputs.
+   */
   readonly epochs?: number;
   readonly lr?: number;
   readonly valFraction?: number;
@@ -102,7 +111,9 @@ export interface InputSelection {
   readonly fits: number;
 }
 
-const DEFAULTS = { folds: 3, hidden: [64, 64], epochs: 60, lr: 1e-3, valFraction: 0.15, patience: 5, minGain: 0.02 } as const;
+/** The proxies' own settings (see InputSelectionOptions.epochs: the --reward-* flags do not reach them). */
+export const SELECTION_DEFAULTS = { folds: 3, hidden: [64, 64], epochs: 60, lr: 1e-3, valFraction: 0.15, patience: 5, minGain: 0.02 } as const;
+const DEFAULTS = SELECTION_DEFAULTS;
 
 /**
  * Everything scoring a candidate set needs, the same in this thread and in a worker (plain data:

@@ -24,7 +24,7 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, 
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 
-const offlineFlags = {
+export const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
   teacher: flags.choice(OFFLINE_TEACHERS, { doc: 'who labels the pairs (human: people in the viewer, see --human-*; heron:<file> is short for --teacher heron --heron-config <file>); required, except with --resume', optional: true }),
   labels: flags.int({ doc: 'pairs to ask about (answers, skips included)', default: 2000, min: 1 }),
@@ -63,7 +63,7 @@ const offlineFlags = {
   ...humanTeacherFlags,
   ...fixedLabelRewardFlags,
   rewardSelectInputs: flags.bool({
-    doc: "reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task. A switch here, as offline trains once on all its labels; prefrl train's --reward-select-inputs takes the label counts to select at",
+    doc: "reward model: choose its inputs from the labels before training it (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%); a remedy for spurious features that needs no knowledge of the task. A switch here, as offline trains once on all its labels; prefrl train's --reward-select-inputs takes the label counts to select at. The cross-validation fits small proxy networks with settings of their own (64x64, up to 60 epochs, 15% held out for early stopping): the other --reward-* flags, --reward-val-fraction included, train only the model made on the chosen inputs.",
     default: false,
   }),
   ...rewardTrainingFlags,

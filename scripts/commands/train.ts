@@ -85,7 +85,7 @@ export const trainFlags = {
   lr: flags.float({ doc: 'PPO learning rate', default: 3e-4, min: 0 }),
   rewardEpochs: flags.int({ doc: "max reward-model epochs per round (early stopping on held-out pairs; each round continues from the last round's weights)", default: LOOP_REWARD_TRAIN_DEFAULTS.epochs, min: 1 }),
   rewardSelectInputs: flags.list({
-    doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs; a remedy for spurious features that needs no knowledge of the task. Several counts, comma-separated and rising, select again at each (the model is made anew only when the choice changes). Try 300, or 100,300,600",
+    doc: "reward model: once this many preference labels are stored, choose its inputs from them (forward selection: add the observation value, or the action, that best predicts held-out labels, 3-fold cross-validated, until none improves the fit by 2%), then train it anew on those inputs; a remedy for spurious features that needs no knowledge of the task. Several counts, comma-separated and rising, select again at each (the model is made anew only when the choice changes). Try 300, or 100,300,600. The cross-validation fits small proxy networks with settings of their own (64x64, up to 60 epochs, 15% held out for early stopping): the other --reward-* flags, --reward-val-fraction included, train only the model made on the chosen inputs.",
     default: [],
     defaultDoc: 'off: every input',
   }),
