@@ -3,8 +3,8 @@
  * the --json contract (exactly one JSON object as the last line of stdout), and output
  * streams that tests can capture.
  */
-import { existsSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CommandSpec, type FlagSpec, flagName, flags, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
@@ -253,11 +253,31 @@ export function checkDatasetNotFolder(path: string, flag = '--dataset'): void {
 }
 
 /**
+ * Why `folder` has no label store, when it is a `prefrl train` run that asked for no labels
+ * (--reward true or model:<dir>: such runs make no labels.sqlite); null for any other folder.
+ */
+export function labelFreeTrainRun(folder: string): string | null {
+  const file = join(folder, 'config.json');
+  if (!existsSync(file)) return null;
+  let config: { command?: unknown; reward?: unknown };
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
+  } catch {
+    return null;
+  }
+  if (config === null || typeof config !== 'object' || config.command !== 'train' || typeof config.reward !== 'string' || config.reward === 'learned') return null;
+  const from = config.reward === 'true' ? "the env's own reward" : `a fixed reward model (${config.reward.replace(/^model:/, '')})`;
+  return `the prefrl train run there learned from ${from} (--reward ${config.reward}), asked nobody for labels and has no label store; labels come from runs with --reward learned (the default), prefrl pairs or prefrl offline`;
+}
+
+/**
  * Open the existing label store a flag names. A path that is not there, or is a folder, is a
  * usage error naming the flag (exit 2, as for a missing --dataset); a file that is not a label
  * store is an InputError naming the file (exit 1), from LabelStore.open.
  */
 export function openStoreFlag(path: string, clock: Clock, flag = '--store'): LabelStore {
+  const noLabels = labelFreeTrainRun(isFolder(path) ? path : dirname(path));
+  if (noLabels !== null && (!existsSync(path) || isFolder(path))) throw new UsageError(`${flag}: ${path}: ${noLabels}`);
   if (!existsSync(path)) throw new UsageError(`${flag}: ${path} not found (a label store, e.g. runs/<id>/labels.sqlite)`);
   if (isFolder(path)) throw new UsageError(`${flag}: ${path} is a folder; give the label store file, e.g. ${join(path, 'labels.sqlite')}`);
   return LabelStore.open(path, { create: false, clock });

@@ -3,7 +3,8 @@
  * comparisons), or PPO on the env's true reward with identical settings (`--reward true`).
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expertValueFunction } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
@@ -396,6 +397,15 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   };
   let run: RunDir;
   let store: LabelStore;
+  // Only a learned reward asks for labels, so only its run folder gets a label store
+  // (labels.sqlite). A --reward true or model:<dir> run made an empty one there, which read as a
+  // store to label from; the loop's label bookkeeping (0 answers) now uses a scratch store in
+  // the system's temp folder, removed when the run ends.
+  let scratch: string | undefined;
+  const dropScratch = (): void => {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    scratch = undefined;
+  };
   let stopHint: (() => void) | undefined;
   let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
@@ -449,10 +459,12 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       },
       { json: f.json },
     );
-    store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+    if (!learned) scratch = mkdtempSync(join(tmpdir(), 'prefrl-train-nolabels-'));
+    store = LabelStore.open(join(scratch ?? run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
     disposeModels();
+    dropScratch();
     unlock?.();
     throw e;
   }
@@ -549,6 +561,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     disposeModels();
     await teacher?.close?.();
     store.close();
+    dropScratch();
     run.close();
     unlock?.();
   }
