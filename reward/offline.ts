@@ -80,7 +80,7 @@ import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
 import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segments.js';
 import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
-import type { HumanTeacherOptions } from './teachers/human.js';
+import { HumanTeacher, type HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from './teachers/heron.js';
 import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
@@ -1331,6 +1331,11 @@ export function* allPairsInChunks(store: LabelStore): Generator<Segment[]> {
   for (const chunk of pairChunks(store, allPairIds(store))) yield chunk.flatMap((p) => [p.a, p.b]);
 }
 
+/** The teacher as the human teacher, when it is one (narrowed here: a narrowing in place widens `teacher` for the code after it). */
+function humanTeacherOf(t: Teacher): HumanTeacher | null {
+  return t instanceof HumanTeacher ? t : null;
+}
+
 async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
   need(c, 'label', 'pairs');
   const store = c.store();
@@ -1470,6 +1475,13 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     }
     progress.finish();
     const counts = store.counts();
+    // People at the viewer: with an answer to every pair, the stage asks nothing more, and the
+    // pages are told the run has the labels it needs (a page on a pair still open for another
+    // person's opinion, with --human-overlap, is told it is no longer asked) before the server
+    // closes in the finally below; prefrl train's viewer does the same once its --labels budget
+    // is spent. With pairs left unanswered (timeouts) the pages see the session end: a resume
+    // asks those again.
+    if (counts.unlabelled === 0) humanTeacherOf(teacher)?.finishAsking(`the label stage has an answer to each of its ${counts.pairs} pairs`);
     added = counts.labels - labelsBefore;
     const teacherCounts = totals();
     if (teacherCounts) {

@@ -36,7 +36,9 @@
  * withdrawn (their leases given back; they stay in the store, open, for a `prefrl serve` of it) and
  * every page says the run has the labels it needs. Answers already on their way are stored and
  * acknowledged. A later batch (a script calling label() again) hands out pairs again. A `prefrl
- * serve` in another process is its operator's: it is left serving.
+ * serve` in another process is its operator's: it is left serving. A run with no budget of answers
+ * to count (prefrl offline, which asks a set of stored pairs) says when it is done with
+ * finishAsking(), to the same effect.
  *
  * Labels handed back are locked against undo in the label store (a person can undo an answer
  * only until training has taken it), which the in-process server and a `prefrl serve` of the same
@@ -381,19 +383,43 @@ export class HumanTeacher implements Teacher {
     if (budget === undefined) return;
     const answers = store.answerCount();
     if (answers < budget) return;
+    this.stopAsking(store, server, `the --labels budget is spent (${answers} of ${budget} answers)`);
+  }
+
+  /**
+   * The in-process server hands out no more pairs, takes back those the pages show and tells every
+   * page the run has the labels it needs; `why` starts the log line. A server of another process
+   * (prefrl serve) is its operator's: only said.
+   */
+  private stopAsking(store: LabelStore, server: ServerHandle, why: string): void {
     const released = server.stopHandingOut();
     if (released === null) {
       this.logger.info(
-        `human teacher: the --labels budget is spent (${answers} of ${budget} answers); the labelling server at ${server.url} is another process's (prefrl serve) and keeps offering the store's open pairs: answers given there are stored, not used by this run`,
+        `human teacher: ${why}; the labelling server at ${server.url} is another process's (prefrl serve) and keeps offering the store's open pairs: answers given there are stored, not used by this run`,
       );
       return;
     }
     const open = store.counts().waitingForPeople;
     this.logger.info(
-      `human teacher: the --labels budget is spent (${answers} of ${budget} answers): the viewer hands out no more pairs and tells its pages the run has the labels it needs${
+      `human teacher: ${why}: the viewer hands out no more pairs and tells its pages the run has the labels it needs${
         open > 0 ? `; ${open} pair${open === 1 ? '' : 's'} left open stay${open === 1 ? 's' : ''} in ${store.path} for prefrl serve` : ''
       }${released > 0 ? ` (${released} taken back from pages showing ${released === 1 ? 'it' : 'them'})` : ''}`,
     );
+  }
+
+  /**
+   * The run asks this teacher nothing more, whatever its budget (prefrl offline, once its label
+   * stage has an answer to every pair it asks): the pages are told so, as when a --labels budget
+   * is spent (see "The end of asking"), before close() ends the session, so that a person sees the
+   * run's thank-you rather than only the server going away, and a page showing a pair no longer
+   * asked (another person's opinion with overlap) is told it is not needed instead of being
+   * offered to answer it for a server that "may come back". `what` says what was asked, for the
+   * log line. Nothing before the first batch (no server yet).
+   */
+  finishAsking(what: string): void {
+    const server = this.server;
+    if (server === null) return;
+    this.stopAsking(this.store(), server, what);
   }
 
   /** Tell the pages of this teacher's in-process server, synchronously, that the session has ended (see endHumanSessionsNow). */
