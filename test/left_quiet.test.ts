@@ -53,3 +53,18 @@ describe('--quiet in tour and pairs', () => {
     expect(a).toMatchObject({ added: 7, pairs: 7, storePairs: 7, unlabelled: 7, waitingForPeople: 7 });
   });
 });
+
+describe('--quiet in bench regret', () => {
+  it("leaves out the per-run 'done' lines, and the results are the same", async () => {
+    const args = ['bench', 'regret', '--seeds', '2', '--mdps', '0', '--budgets', '30,100', '--steps', '20', '--no-write', '--json'];
+    const loud = await cli(args);
+    const quiet = await cli([...args, '--quiet']);
+    expect(loud.code, loud.err).toBe(0);
+    expect(quiet.code, quiet.err).toBe(0);
+    // One world (the delivery gridworld) x 2 seeds: two lines without --quiet, none with it.
+    expect(loud.err.match(/ seed \d done \(\d\/2, /g)).toHaveLength(2);
+    expect(quiet.err).not.toMatch(/ seed \d done/);
+    const cells = (out: string[]) => lastJson<{ cells: unknown[] }>(out).cells;
+    expect(cells(quiet.out)).toEqual(cells(loud.out));
+  });
+});

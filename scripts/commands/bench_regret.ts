@@ -35,7 +35,7 @@ import {
 import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { benchOutFlag, seedsFlag } from './bench_flags.js';
-import { jsonFlag } from './common_flags.js';
+import { jsonFlag, quietFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl bench regret',
@@ -55,6 +55,7 @@ const spec = {
     out: benchOutFlag('folder for summary.md, results.json and command.txt', 'runs/bench-regret'),
     write: flags.bool({ doc: 'write the files into --out', default: true }),
     json: jsonFlag(),
+    quiet: quietFlag("bench regret's are its per-run 'done' lines"),
   },
   epilog: [
     'The committed results were made with the defaults: prefrl bench regret --seeds 3 --mdps 10 --out benchmarks/results/regret/bench-regret',
@@ -219,7 +220,7 @@ export const benchRegretCommand: Command = {
             await letSignalsIn();
           }
           done++;
-          log.info(`${world.name} seed ${seed} done (${done}/${runs}, ${((ctx.clock.now() - t0) / 1000).toFixed(0)} s)`);
+          if (!f.quiet) log.info(`${world.name} seed ${seed} done (${done}/${runs}, ${((ctx.clock.now() - t0) / 1000).toFixed(0)} s)`);
         }
       }
     } finally {
