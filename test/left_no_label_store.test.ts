@@ -18,7 +18,7 @@ import { captureCli, lastJson } from './helpers/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-left-nostore-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TINY = ['--env', 'toy-reach', '--steps', '512', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--eval-every', '4096', '--eval-episodes', '1', '--quiet', '--json'];
+const TINY = ['--env', 'toy-reach', '--backend', 'wasm', '--steps', '512', '--num-envs', '2', '--num-steps', '128', '--workers', '0', '--eval-every', '4096', '--eval-episodes', '1', '--quiet', '--json'];
 
 async function cli(args: string[]) {
   const c = captureCli();
@@ -64,9 +64,16 @@ describe('train runs without a teacher make no label store', () => {
     for (const x of runs) expect(x.state).toBe('finished');
   });
 
-  it('--resume of the finished true-reward run reports it and still makes no store', async () => {
+  it('--resume of the true-reward run makes no store: finished (reported), and with its summary gone (resumed from its checkpoint)', async () => {
     const r = await cli(['train', '--resume', trueRun, '--quiet', '--json']);
     expect(r.code, r.err).toBe(0);
+    expect(lastJson<{ alreadyFinished?: boolean }>(r.out).alreadyFinished).toBe(true);
+    // Without summary.json the run is not finished: the resume opens it and runs the loop from its checkpoint.
+    rmSync(join(trueRun, 'summary.json'));
+    const again = await cli(['train', '--resume', trueRun, '--quiet', '--json']);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain(`resuming ${trueRun} at 512 env steps with 0 stored labels`);
+    expect(existsSync(join(trueRun, 'summary.json'))).toBe(true);
     expect(readdirSync(trueRun).filter((n) => n.startsWith('labels.sqlite'))).toEqual([]);
     expect(scratchDirs()).toBe(scratchBefore);
   });
