@@ -155,8 +155,12 @@ export interface LoopOptions {
    * loadSavedPolicy reads) and the reward model (artifacts/reward_model) are written there.
    */
   readonly run: RunDir;
-  /** Where the queried pairs and their labels are kept (LabelStore.open; `prefrl train` uses <run>/labels.sqlite). */
-  readonly store: LabelStore;
+  /**
+   * Where the queried pairs and their labels are kept (LabelStore.open; `prefrl train` uses
+   * <run>/labels.sqlite). Needed with reward 'learned' only: a true or fixed-model reward asks
+   * nothing, so its run has no store.
+   */
+  readonly store?: LabelStore;
   /** Where progress lines and warnings go (silentLogger: nowhere). */
   readonly logger: Logger;
   /** Wall-clock time for the summary's wallSeconds (systemClock). */
@@ -319,6 +323,7 @@ function checkLoopOptions(o: LoopOptions): void {
   int('queryRollouts', o.queryRollouts, 0, true);
   if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
   if (learned) {
+    if (typeof o.store !== 'object' || o.store === null) fail('store', "a LabelStore (LabelStore.open) for reward 'learned'", o.store, TypeError);
     if (!(PREFERENCE_MODELS as readonly unknown[]).includes(o.preferenceModel)) fail('preferenceModel', PREFERENCE_MODELS.map((m) => `'${m}'`).join(' or '), o.preferenceModel);
     if (!(QUERY_METHODS as readonly unknown[]).includes(o.query)) fail('query', `one of ${QUERY_METHODS.join(', ')}`, o.query);
   }
@@ -392,7 +397,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
   const before = o.resume?.lastRound;
   // The --labels budget counts answers: pairs nobody answered before the human teacher's timeout
   // (timeout skips, reward/store.ts) do not use it up, so a resumed run asks again.
-  const answers = (): number => o.store.answerCount();
+  const answers = (): number => o.store?.answerCount() ?? 0;
   /**
    * Stored preference labels the reward model has not been trained on: all of them without a
    * model, those beyond its meta's trainedPreferences with one (a model saved without that
@@ -400,7 +405,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
    */
   const untrainedPreferences = (): number => {
     if (!learned) return 0;
-    const stored = o.store.counts().preferences;
+    const stored = (o.store as LabelStore).counts().preferences;
     const trained = net === null ? 0 : typeof net.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : stored;
     return Math.max(0, stored - trained);
   };
@@ -480,6 +485,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     let trainedThisSession = false;
     const feedback = async (round: number): Promise<boolean> => {
       const teacher = o.teacher as Teacher;
+      const store = o.store as LabelStore;
       // Answers stored since the last round (people answering older pairs in the viewer, or through
       // a prefrl serve of the store) count before this round's share is fixed: asked for what the
       // budget had left at the last round, it would ask beyond the budget.
@@ -488,12 +494,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       const catchUp = last.labels >= o.budget && untrainedPreferences() > 0;
       // The labels an earlier session stored for this round's pairs (a run started over, see
       // `replay`): they count as this round's, not as labels spent before it.
-      const replayed = replay && !catchUp ? o.store.labelledPairs({ includeSkips: true, round, cache: labelledCache }) : [];
+      const replayed = replay && !catchUp ? store.labelledPairs({ includeSkips: true, round, cache: labelledCache }) : [];
       const replayedAnswers = replayed.reduce((n, lp) => n + lp.labels.filter((l) => !isTimeoutSkip(l)).length, 0);
       const k = catchUp ? 0 : Math.min(o.labelsPerRound, o.budget - (last.labels - replayedAnswers));
       // It goes on with the stopped round's number (its pool windows and random streams), as that round would have trained.
       // (The newest round with a preference label, read without decoding any segment.)
-      if (catchUp) round = Math.max(0, o.store.labelledMaxRound() ?? 0);
+      if (catchUp) round = Math.max(0, store.labelledMaxRound() ?? 0);
       if (k > 0 && (o.queryRollouts ?? 0) > 0) {
         const extra = rollout(scratch!, trainer.policy.deterministic(), { episodes: o.queryRollouts!, seed: rng.fork(`query-rollouts-${round}-${trainer.globalStep}`).seed31() });
         for (const t of extra) queryRolloutSteps += t.length;
@@ -521,7 +527,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       // round's labels (people may add or undo labels on earlier pairs until `all` is read), through
       // the cache: `all` below decodes only this round's new pairs.
       const centres = o.query.startsWith('kcenter')
-        ? o.store
+        ? store
             .labelledPairs({ cache: labelledCache })
             .filter((lp) => lp.round < round)
             .map((lp) => lp.pair)
@@ -532,7 +538,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         // No episode of the pool holds two segments yet (short episodes): no same-episode pair to draw.
         if (draw === sameEpisodePairs && !hasSameEpisodePair(top)) return [];
         const candidates = draw(top, n * (o.oversample ?? DEFAULT_OVERSAMPLE), rng.fork(`candidates-${round}${tag}`)).filter((p) => {
-          const info = o.store.pairInfo(p.id);
+          const info = store.pairInfo(p.id);
           // A pair stored before is not asked again, unless a run started over draws it again in the round that stored it.
           if (seen.has(p.id) || (info && !(replay && info.round === round))) return false;
           seen.add(p.id);
@@ -558,7 +564,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
             : pick(samplePairs, k, '');
       if (catchUp) {
         o.logger.info(
-          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${o.store.counts().preferences} stored preference labels (${trainedThisSession ? "people answered pairs asked before after the last round's training had read the labels" : 'the run was stopped during a feedback round'}): training it on them, with no new queries (the --labels budget is spent)`,
+          `round ${round}: the reward model was not trained on ${untrainedPreferences()} of the ${store.counts().preferences} stored preference labels (${trainedThisSession ? "people answered pairs asked before after the last round's training had read the labels" : 'the run was stopped during a feedback round'}): training it on them, with no new queries (the --labels budget is spent)`,
         );
       }
       const picked = catchUp ? [] : pickAll();
@@ -566,12 +572,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       // Pairs of this round answered before the run started over are not asked twice.
       const answered = new Set(replayed.map((lp) => lp.pair.id));
       const asked = picked.filter((p) => !answered.has(p.id));
-      if (asked.length > 0) o.store.putPairs(asked, { round });
+      if (asked.length > 0) store.putPairs(asked, { round });
       const labels = asked.length > 0 ? await teacher.label(asked) : [];
       checkAnswer(teacher, asked, labels);
-      if (labels.length > 0) o.store.addLabels(labels);
+      if (labels.length > 0) store.addLabels(labels);
       // Train on every label collected so far (the store is the source of truth, also on resume).
-      const all = o.store.labelledPairs({ cache: labelledCache });
+      const all = store.labelledPairs({ cache: labelledCache });
       // The answers this round trains on: those stored when `all` was read (answers that come while
       // the model trains count from the next round on, if one comes).
       const answersRead = answers();
@@ -603,7 +609,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         o.run.metrics.log(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
-          `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, o.store.labels())}, so the reward model is not trained this round` +
+          `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, store.labels())}, so the reward model is not trained this round` +
             (more
               ? `; PPO goes on with ${net ? 'the current reward model' : 'an untrained reward (r = 0)'} and the next round, in ${o.feedbackEvery} env steps, asks again`
               : ''),
@@ -715,7 +721,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
 
     /** A learned reward whose whole budget went to skips can never be trained: stop with an error naming the teacher. */
     const checkPreferences = (): void => {
-      if (!learned || last.labels < o.budget) return;
+      if (!learned || !o.store || last.labels < o.budget) return;
       const stored = o.store.labels().filter((l) => !isTimeoutSkip(l));
       if (stored.length === 0 || stored.some((l) => l.kind !== 'skip')) return;
       throw new InputError(
@@ -726,7 +732,7 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
     checkPreferences();
     // Rounds go on from the stored labels, timeouts included (a round number names its pairs' draw);
     // a run started over counts them again from 0 (see `replay`).
-    let round = replay ? 0 : Math.ceil(o.store.counts().labels / o.labelsPerRound);
+    let round = replay || !o.store ? 0 : Math.ceil(o.store.counts().labels / o.labelsPerRound);
     /** Env steps of one PPO rollout: PPO steps (and warms up) this many at a time. */
     const rolloutSteps = trainer.config.numEnvs * trainer.config.numSteps;
     /** Env steps at the end of this session's warm-up (-1 without one), and whether a feedback round was due at all. */
@@ -786,10 +792,12 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
         `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
       );
     }
-    const timeouts = learned ? o.store.counts().timeouts : 0;
+    const timeouts = learned && o.store ? o.store.counts().timeouts : 0;
+    // (A learned reward always has a store; the messages below are for it.)
+    const storePath = o.store?.path ?? 'the label store';
     if (learned && last.labels === 0 && timeouts > 0) {
       o.logger.warn(
-        `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${o.store.path} for prefrl serve`,
+        `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so the reward model was never trained and PPO learned from an untrained one; the pairs stay in ${storePath} for prefrl serve`,
       );
     } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
       o.logger.warn(
@@ -802,14 +810,14 @@ export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
-      const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${o.store.path} for prefrl serve)` : '';
+      const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${storePath} for prefrl serve)` : '';
       o.logger.warn(
         `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
     }
     if (learned && last.labels > o.budget) {
       o.logger.warn(
-        `the reward model was trained on ${last.labels} answers, ${last.labels - o.budget} more than the ${o.budget} of the --labels budget: no more pairs were asked than it allows (each one nobody answered in time was asked again in its place), but people also answered pairs asked before (after their timeout, or left open by a stopped run), and every answer a person gave is kept (${o.store.path})`,
+        `the reward model was trained on ${last.labels} answers, ${last.labels - o.budget} more than the ${o.budget} of the --labels budget: no more pairs were asked than it allows (each one nobody answered in time was asked again in its place), but people also answered pairs asked before (after their timeout, or left open by a stopped run), and every answer a person gave is kept (${storePath})`,
       );
     }
     const final = await trainer.evaluate(o.evalEpisodes, o.env);

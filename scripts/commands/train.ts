@@ -3,8 +3,7 @@
  * comparisons), or PPO on the env's true reward with identical settings (`--reward true`).
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expertValueFunction } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
@@ -362,7 +361,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   }
   // The human teacher's store is the run's, opened below; it is only used once training asks
   // (so making the teacher here starts no server: a failure below leaves nothing to close).
-  const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store, ctx }) : undefined;
+  const teacher = learned ? buildTeacher(f, envSpec, { envConfig, store: () => store as LabelStore, ctx }) : undefined;
   onChecked?.();
   // PPO runs in plain TypeScript: only a reward network (learned or model:<dir>) needs tensors.
   const backend = source.kind === 'true' ? undefined : await initBackend(f.backend);
@@ -396,16 +395,9 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     model?.dispose();
   };
   let run: RunDir;
-  let store: LabelStore;
   // Only a learned reward asks for labels, so only its run folder gets a label store
-  // (labels.sqlite). A --reward true or model:<dir> run made an empty one there, which read as a
-  // store to label from; the loop's label bookkeeping (0 answers) now uses a scratch store in
-  // the system's temp folder, removed when the run ends.
-  let scratch: string | undefined;
-  const dropScratch = (): void => {
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
-    scratch = undefined;
-  };
+  // (labels.sqlite): an empty one in a --reward true or model:<dir> run read as a store to label from.
+  let store: LabelStore | undefined;
   let stopHint: (() => void) | undefined;
   let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
@@ -459,12 +451,10 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       },
       { json: f.json },
     );
-    if (!learned) scratch = mkdtempSync(join(tmpdir(), 'prefrl-train-nolabels-'));
-    store = LabelStore.open(join(scratch ?? run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+    if (learned) store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
   } catch (e) {
     stopHint?.();
     disposeModels();
-    dropScratch();
     unlock?.();
     throw e;
   }
@@ -478,7 +468,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // A resumed run's steps before its checkpoint count as done but not in the rate.
   const progress = new Progress(`train ${envSpec.id}`, plannedSteps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet, initial: saved?.checkpoint.globalStep ?? 0 });
   try {
-    if (teacher) {
+    if (teacher && store) {
       // A HERON teacher reads its config file by path: its levels are kept with the labels, and a
       // resumed run refuses a file changed since (the rest of the budget would follow another
       // ranking under the same teacher id).
@@ -492,8 +482,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
         // A fixed model was loaded above from the run's copy (resumedRewardSource): not twice.
         const net = model && source.kind === 'model' && resolve(source.dir) === resolve(netDir) ? model : existsSync(join(netDir, 'model.json')) ? RewardNet.load(netDir) : null;
         resume = { ...saved, net };
-        ctx.logger.info(`resuming ${run.path} at ${saved.checkpoint.globalStep} env steps with ${store.counts().labels} stored labels`);
-      } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over, keeping ${store.counts().labels} stored labels`);
+        ctx.logger.info(`resuming ${run.path} at ${saved.checkpoint.globalStep} env steps${store ? ` with ${store.counts().labels} stored labels` : ''}`);
+      } else ctx.logger.info(`no checkpoint in ${run.path} yet: starting over${store ? `, keeping ${store.counts().labels} stored labels` : ''}`);
     }
     if (plannedSteps !== f.steps) {
       ctx.logger.info(`PPO collects whole rollouts of ${rolloutSteps} env steps (--num-envs ${f.numEnvs} x --num-steps ${f.numSteps}): the run stops at the first rollout end at or past ${f.steps} steps, after ${plannedSteps}`);
@@ -552,7 +542,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     }
     progress.finish();
     // HERON: which reward term decided each of its labels (from the record each keeps in raw).
-    const decidedBy = teacher && f.teacher.startsWith('heron:') ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
+    const decidedBy = teacher && store && f.teacher.startsWith('heron:') ? heronDecidedBy(store.labels().filter((l) => l.teacher === teacher.id)) : null;
     const full: TrainSummary = decidedBy ? { ...summary, decidedBy } : summary;
     run.writeJson('summary.json', { ...full, runDir: run.path });
     return { summary: full, run };
@@ -560,8 +550,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     stopHint?.();
     disposeModels();
     await teacher?.close?.();
-    store.close();
-    dropScratch();
+    store?.close();
     run.close();
     unlock?.();
   }

@@ -4,7 +4,7 @@
  * label per pair, in order, stops the run with an error naming the teacher instead of training on
  * fewer labels.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,7 @@ describe('runPreferenceLoop options from a script', () => {
     ['a pool share over 1', { poolTop: 1.5 }, 'option poolTop must be a number in (0, 1], got 1.5', RangeError],
     ['an unknown query method', { query: 'random' }, 'option query must be one of uniform, disagreement, entropy, kcenter, kcenter-disagreement, kcenter-entropy, got "random"', RangeError],
     ['an unknown preference model', { preferenceModel: 'bradley-terry' }, `option preferenceModel must be 'partial-return' or 'regret', got "bradley-terry"`, RangeError],
+    ['no label store with a learned reward', { store: undefined }, "option store must be a LabelStore (LabelStore.open) for reward 'learned', got undefined", TypeError],
   ];
   for (const [what, over, message, kind] of bad) {
     it(`refuses ${what} before any work, naming the option`, async () => {
@@ -107,6 +108,15 @@ describe('runPreferenceLoop options from a script', () => {
     const r = await loop(undefined as unknown as Teacher, { reward: 'true', teacher: undefined, budget: 0, query: 'ignored', preferenceModel: 'ignored' });
     expect(r.error).toBeNull();
     expect(r.stored).toBe(0);
+  });
+
+  it('a true-reward run needs no label store either (it asks nothing), and logs its evaluations as with one', async () => {
+    const r = await loop(undefined as unknown as Teacher, { reward: 'true', teacher: undefined, budget: 0, store: undefined });
+    expect(r.error).toBeNull();
+    expect(r.stored).toBe(0);
+    const rows = readFileSync(join(r.runPath, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    expect(rows.filter((row) => 'eval/true_return' in row).map((row) => row.step)).toEqual([0, 2048]);
+    expect(existsSync(join(r.runPath, 'artifacts', 'checkpoint', 'checkpoint.json'))).toBe(true);
   });
 });
 
