@@ -111,4 +111,18 @@ describe('train runs without a teacher make no label store', () => {
     expect(other.code).toBe(2);
     expect(other.err).toContain('not found (a label store, e.g. runs/<id>/labels.sqlite)');
   });
+
+  it('pairs does not make a store in such a run folder (it would read as the run\'s labels); another --store is taken', async () => {
+    const rec = await cli(['rollout', '--env', 'toy-reach', '--episodes', '2', '--policy', 'random', '--name', 'rec', '--runs-dir', join(dir, 'rec-runs'), '--quiet', '--json']);
+    expect(rec.code, rec.err).toBe(0);
+    const trajectories = lastJson<{ runDir: string }>(rec.out).runDir;
+    const refused = await cli(['pairs', '--trajectories', trajectories, '--count', '3', '--segment-length', '10', '--store', join(trueRun, 'labels.sqlite'), '--json']);
+    expect(refused.code, refused.err).toBe(2);
+    expect(refused.err).toContain(`--store ${join(trueRun, 'labels.sqlite')}: the prefrl train run there learned from the env's own reward (--reward true), asked nobody for labels and has no label store`);
+    expect(refused.err).toContain('give another --store for these pairs');
+    expect(readdirSync(trueRun).filter((n) => n.startsWith('labels.sqlite'))).toEqual([]);
+    const ok = await cli(['pairs', '--trajectories', trajectories, '--count', '3', '--segment-length', '10', '--store', join(dir, 'mine.sqlite'), '--json']);
+    expect(ok.code, ok.err).toBe(0);
+    expect(lastJson<{ added: number }>(ok.out).added).toBe(3);
+  });
 });

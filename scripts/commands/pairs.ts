@@ -16,7 +16,7 @@ import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/o
 import { sampleSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
-import { type Command, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, labelFreeTrainRun, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
 import { jsonFlag, optionalStoreFlag, quietFlag, seedFlag } from './common_flags.js';
 
@@ -121,6 +121,9 @@ export const pairsCommand: Command = {
     const rng = new Rng(f.seed).fork('pairs');
     const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir, true);
     const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
+    // A train run that asked for no labels has no store: one made in its folder would read as its labels.
+    const noLabels = existsSync(storePath) ? null : labelFreeTrainRun(dirname(resolve(storePath)));
+    if (noLabels !== null) throw new UsageError(`--store ${storePath}: ${noLabels}; give another --store for these pairs`);
     const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
     try {
       const owner = runOfStore(storePath, store);
