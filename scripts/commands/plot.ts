@@ -59,6 +59,16 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
 }
 
 /**
+ * The name each run's curves carry (Curve.run), in the order given: its folder's name, or the
+ * path as given when two runs share a folder name (runs/a/x and runs/b/x).
+ */
+export function runLabels(runs: readonly string[]): string[] {
+  const names = runs.map((r) => basename(resolve(r)));
+  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  return clash ? [...runs] : names;
+}
+
+/**
  * The curves of the given metrics in the given runs; a metric no run logged is a UsageError that
  * lists what they did log. `warn` as for readMetrics, and for each run that logged a metric only
  * as null (NaN or infinite values: a diverged run), which gets no line for it (after the check
@@ -69,15 +79,14 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
   const seen = new Set<string>();
   const onlyNull = new Set<string>();
   const nullRuns: string[] = [];
-  const names = runs.map((r) => basename(resolve(r)));
-  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  const names = runLabels(runs);
   runs.forEach((r, i) => {
     const nulls = new Set<string>();
     const m = readMetrics(r, warn, nulls);
     for (const k of m.keys()) seen.add(k);
     for (const metric of metrics) {
       const pts = m.get(metric);
-      if (pts && pts.length > 0) out.push({ run: clash ? r : names[i], metric, points: pts });
+      if (pts && pts.length > 0) out.push({ run: names[i], metric, points: pts });
       else if (nulls.has(metric)) {
         onlyNull.add(metric);
         nullRuns.push(`${r}: every value of ${metric} is null (NaN or infinite when logged); no line for it`);
@@ -190,7 +199,8 @@ export const plotCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const runs = [...new Set(parsed.positionals)];
+    // One folder named twice (x, ./x, x/) is one run: the first spelling is kept.
+    const runs = parsed.positionals.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
     const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
     // Re-plotting replaces the earlier plot; a file this command did not write is kept unless --force.
@@ -199,13 +209,18 @@ export const plotCommand: Command = {
     const warned = new Set<string>();
     const cs = curves(runs, metrics, (m) => ctx.logger.warn(m), warned);
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
+    // A run's curves are found by its own label (Curve.run): matching its folder name too would
+    // take another run's curves when two runs share a folder name (runs/a/x and runs/b/x).
+    const labels = runLabels(runs);
     const shown = new Set(cs.map((c) => c.run));
-    for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    runs.forEach((r, i) => {
+      if (!shown.has(labels[i]) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    });
     // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
     // that a comparison could take for a finished one: said (summary.json is written at the end).
-    runs.forEach((r) => {
+    runs.forEach((r, i) => {
       if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
-      const own = cs.filter((c) => c.run === r || c.run === basename(resolve(r)));
+      const own = cs.filter((c) => c.run === labels[i]);
       const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
       ctx.logger.warn(`${r}: unfinished (no summary.json)${own.length ? `; its line ends at step ${last}` : ''}`);
     });
