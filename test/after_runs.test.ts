@@ -4,12 +4,12 @@
  * meaningful where the offline report says so, and a run folder given as --runs-dir.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeFolder } from '../core/paths.js';
 import { main } from '../scripts/cli.js';
-import { headline, headlineNumbers, normalizedMeaningful, type RunEntry } from '../scripts/commands/runs.js';
+import { headline, headlineNumbers, lastLoggedStep, listRuns, normalizedMeaningful, type RunEntry } from '../scripts/commands/runs.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 function run(root: string, name: string, config: unknown, summary?: unknown): string {
@@ -88,6 +88,25 @@ describe('prefrl runs for comparisons', () => {
       { teacher: 'synthetic-vlm', seed: 2, numbers: headlineNumbers('offline', NOISY) },
       { teacher: null, seed: 0, numbers: { envs: 1, episodes: 1, steps: 200 } },
     ]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('an unfinished train run says how far it got: the step of the last whole line of metrics.jsonl, of its --steps', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'after-runs-'));
+    const dir = run(root, '20261207-103646-killed', { command: 'train', steps: 200000, seed: 7, teacher: 'oracle', envConfig: { id: 'reacher' } });
+    // The last line cut off by kill -9, as seen in a run killed while checking this command.
+    const lines = [{ step: 1024, 'eval/true_return': -230.7 }, { step: 12288, 'losses/value_loss': 0.016 }, { step: 13312, 'eval/true_return': -232.5 }];
+    writeFileSync(join(dir, 'metrics.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"step":14336,"eval/true_re`);
+    expect(lastLoggedStep(join(dir, 'metrics.jsonl'))).toBe(13312);
+    expect(lastLoggedStep(join(dir, 'none.jsonl'))).toBeNull();
+    const k = captureCli();
+    expect(await main(['runs', '--runs-dir', root, '--json'], k.ctx)).toBe(0);
+    const [e] = lastJson<{ runs: RunEntry[] }>(k.out).runs;
+    // Before: only "prefrl train --resume <dir>", with nothing to say how far the run got.
+    expect(e).toMatchObject({ state: 'unfinished', progress: { step: 13312, of: 200000 }, resume: `at step 13312 of 200000: prefrl train --resume ${dir}` });
+    // Held by a live process (this one): running, with the same progress.
+    writeFileSync(join(dir, 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since: '2026-12-07T10:36:46.000Z' }));
+    expect(listRuns(root)[0]).toMatchObject({ state: 'running', resume: `running now (at step 13312 of 200000; pid ${process.pid} on ${hostname()}, since 2026-12-07T10:36:46.000Z)` });
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@
  * command that resumes it; a train or offline run that a live process holds (its train.lock or
  * offline.lock, scripts/run_lock.ts) is listed as running, not as one to resume. Folders whose config cannot be read are listed as such, not skipped.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
@@ -40,6 +40,48 @@ export interface RunEntry {
   readonly numbers: Record<string, number>;
   /** How to go on with an unfinished run, when it can be resumed. */
   readonly resume: string | null;
+  /**
+   * How far an unfinished or running train run got: the step of the last line of its
+   * metrics.jsonl (env steps) and its --steps; null for other runs.
+   */
+  readonly progress: { readonly step: number; readonly of: number | null } | null;
+}
+
+/**
+ * The step of the last complete line of a metrics.jsonl (read from its last 64 KiB; a line cut
+ * off by a kill is passed over), or null when there is none.
+ */
+export function lastLoggedStep(file: string): number | null {
+  let text: string;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const n = Math.min(size, 65536);
+      const buf = Buffer.alloc(n);
+      readSync(fd, buf, 0, n, size - n);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const step = (JSON.parse(lines[i]) as { step?: unknown }).step;
+      if (typeof step === 'number' && Number.isFinite(step)) return step;
+    } catch {
+      // a cut-off line, or the part of a line the 64 KiB window starts in
+    }
+  }
+  return null;
+}
+
+/** "at step 13312 of 200000" and `end` for a train run's resume text; "" when not known. */
+function progressText(p: RunEntry['progress'], end = ': '): string {
+  return p === null ? '' : `at step ${p.step}${p.of === null ? '' : ` of ${p.of}`}${end}`;
 }
 
 function readJson(file: string): Record<string, unknown> | null {
@@ -167,7 +209,7 @@ function seedOf(cfg: Record<string, unknown>): number | null {
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
   const cfg = readJson(join(path, 'config.json'));
-  if (cfg === null) return { run: dir, path, command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null };
+  if (cfg === null) return { run: dir, path, command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null };
   const command = typeof cfg.command === 'string' ? cfg.command : null;
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
   const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
@@ -181,7 +223,10 @@ function entry(root: string, dir: string): RunEntry {
   const holder = !finished && lock !== null && existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
   const teacher = teacherOf(command, cfg);
   const seed = seedOf(cfg);
-  if (holder) return { run: dir, path, command, env, teacher, seed, state: 'running', result: null, numbers: {}, resume: `running now (pid ${holder.pid} on ${holder.host}, since ${holder.since})` };
+  // How far a train run got (its metrics' step counts env steps; an offline run's mixes stages).
+  const step = !finished && command === 'train' ? lastLoggedStep(join(path, 'metrics.jsonl')) : null;
+  const progress = step === null ? null : { step, of: typeof cfg.steps === 'number' ? cfg.steps : null };
+  if (holder) return { run: dir, path, command, env, teacher, seed, state: 'running', result: null, numbers: {}, resume: `running now (${progressText(progress, '; ')}pid ${holder.pid} on ${holder.host}, since ${holder.since})`, progress };
   return {
     run: dir,
     path,
@@ -192,7 +237,8 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : null,
+    resume: finished ? null : `${progressText(progress)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : ''}` || null,
+    progress,
   };
 }
 
