@@ -3,7 +3,8 @@
  * each run's warnings speak of its own curve, and one folder named twice is one run.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeFolder } from '../core/paths.js';
@@ -63,6 +64,22 @@ describe('prefrl plot: runs that share a folder name', () => {
     expect(await main(['plot', a, again, '--out', join(root, 'p.svg'), '--json'], k.ctx)).toBe(0);
     // Before the fix: two curves, each labelled by its spelling of the path.
     expect(lastJson<{ curves: { run: string }[] }>(k.out).curves.map((c) => c.run)).toEqual(['run-a']);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a run a live process holds (its train.lock) is said to be still running, not stopped; a stale lock leaves it unfinished', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'after-plot-'));
+    const live = trainRun(join(root, 'live'), [[0, -3], [9216, -126.9]], false);
+    writeFileSync(join(live, 'train.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since: '2026-12-07T10:52:32.000Z' }));
+    const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const stale = trainRun(join(root, 'stale'), [[0, -3], [5120, -237.8]], false);
+    writeFileSync(join(stale, 'train.lock'), JSON.stringify({ host: hostname(), pid: gone, since: '2026-12-07T10:49:45.000Z' }));
+    const k = captureCli();
+    expect(await main(['plot', live, stale, '--out', join(root, 'p.svg')], k.ctx)).toBe(0);
+    // Before: "<live>: unfinished (no summary.json); ..." for both.
+    expect(k.err.join('')).toBe(
+      `[prefrl] warn: ${live}: still running (pid ${process.pid} on ${hostname()}); its line ends at step 9216\n` + `[prefrl] warn: ${stale}: unfinished (no summary.json); its line ends at step 5120\n`,
+    );
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -12,6 +12,7 @@ import { checkOutFile } from '../../core/paths.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
+import { liveHolder } from './runs.js';
 
 export interface Curve {
   readonly run: string;
@@ -130,21 +131,22 @@ export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step')
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
 }
 
+/** The command that made a run folder (its config.json's "command"), or null when unreadable. */
+function runCommand(run: string): string | null {
+  try {
+    const c = (JSON.parse(readFileSync(resolve(run, 'config.json'), 'utf8')) as { command?: unknown }).command;
+    return typeof c === 'string' ? c : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * What the logged step counts in these runs, for the x axis: "env steps" when every run is a
  * `train` run (config.json's command), "updates" when every one is an `iql` run (IQL or BC), else "step".
  */
 export function stepTitle(runs: readonly string[]): string {
-  const commands = new Set(
-    runs.map((r) => {
-      try {
-        const c = (JSON.parse(readFileSync(resolve(r, 'config.json'), 'utf8')) as { command?: unknown }).command;
-        return typeof c === 'string' ? c : null;
-      } catch {
-        return null;
-      }
-    }),
-  );
+  const commands = new Set(runs.map(runCommand));
   if (commands.size !== 1) return 'step';
   const only = [...commands][0];
   return only === 'train' ? 'env steps' : only === 'iql' ? 'updates' : 'step';
@@ -218,11 +220,14 @@ export const plotCommand: Command = {
     });
     // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
     // that a comparison could take for a finished one: said (summary.json is written at the end).
+    // A run going on now (a live process holds its lock) is said to be running, not stopped.
     runs.forEach((r, i) => {
       if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
       const own = cs.filter((c) => c.run === labels[i]);
       const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
-      ctx.logger.warn(`${r}: unfinished (no summary.json)${own.length ? `; its line ends at step ${last}` : ''}`);
+      const holder = liveHolder(r, runCommand(r));
+      const state = holder ? `still running (pid ${holder.pid} on ${holder.host})` : 'unfinished (no summary.json)';
+      ctx.logger.warn(`${r}: ${state}${own.length ? `; its line ends at step ${last}` : ''}`);
     });
     const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
-import { claimIsStale, readClaim } from '../bench/cells.js';
+import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
 import { jsonFlag } from './common_flags.js';
@@ -206,6 +206,16 @@ function seedOf(cfg: Record<string, unknown>): number | null {
   return typeof seed === 'number' && Number.isFinite(seed) ? seed : null;
 }
 
+/**
+ * The live process that holds a train or offline run folder (its train.lock or offline.lock,
+ * scripts/run_lock.ts), or null: none, a lock left by a process that is gone, another command.
+ */
+export function liveHolder(path: string, command: string | null): ClaimHolder | null {
+  if (command !== 'train' && command !== 'offline') return null;
+  const lock = join(path, lockFileName(command));
+  return existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
+}
+
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
   const cfg = readJson(join(path, 'config.json'));
@@ -219,8 +229,7 @@ function entry(root: string, dir: string): RunEntry {
   // A benchmark's cell run goes on by running the benchmark again (the cell starts over).
   const partOf = typeof cfg.partOf === 'string' ? cfg.partOf : null;
   // A train or offline run going on now (its lock's process is alive; a lock it was stopped with is stale): its --resume would be refused.
-  const lock = resumable ? join(path, lockFileName(command)) : null;
-  const holder = !finished && lock !== null && existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
+  const holder = !finished ? liveHolder(path, command) : null;
   const teacher = teacherOf(command, cfg);
   const seed = seedOf(cfg);
   // How far a train run got (its metrics' step counts env steps; an offline run's mixes stages).
