@@ -21,6 +21,9 @@ export interface Curve {
   readonly points: [number, number][];
 }
 
+/** What a null in metrics.jsonl stands for (train writes null for a held-out accuracy with no held-out pairs). */
+export const NULL_MEANS = 'not measured, such as an accuracy with no held-out pairs, or NaN or infinite';
+
 /**
  * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
  * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
@@ -48,7 +51,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     const step = rec.step;
     if (typeof step !== 'number') return;
     for (const [k, v] of Object.entries(rec)) {
-      // null: how JSON writes a NaN or infinite value (a diverged run); `nulls` collects those keys.
+      // null: a value not measured (reward/val_accuracy with no held-out pairs) or one JSON cannot
+      // hold (NaN or infinite: a diverged run); `nulls` collects those keys.
       if (k !== 'step' && (v === null || (typeof v === 'number' && !Number.isFinite(v)))) nulls?.add(k);
       if (k === 'step' || typeof v !== 'number' || !Number.isFinite(v)) continue;
       let pts = out.get(k);
@@ -72,7 +76,7 @@ export function runLabels(runs: readonly string[]): string[] {
 /**
  * The curves of the given metrics in the given runs; a metric no run logged is a UsageError that
  * lists what they did log. `warn` as for readMetrics, and for each run that logged a metric only
- * as null (NaN or infinite values: a diverged run), which gets no line for it (after the check
+ * as null (not measured, such as an accuracy without held-out pairs, or NaN or infinite: a diverged run), which gets no line for it (after the check
  * for missing metrics, so a refusal stays one line); `warned` collects those runs.
  */
 export function curves(runs: readonly string[], metrics: readonly string[], warn?: (message: string) => void, warned?: Set<string>): Curve[] {
@@ -90,7 +94,7 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
       if (pts && pts.length > 0) out.push({ run: names[i], metric, points: pts });
       else if (nulls.has(metric)) {
         onlyNull.add(metric);
-        nullRuns.push(`${r}: every value of ${metric} is null (NaN or infinite when logged); no line for it`);
+        nullRuns.push(`${r}: every value of ${metric} is null (${NULL_MEANS}); no line for it`);
         warned?.add(r);
       }
     }
@@ -98,7 +102,7 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
   const missing = metrics.filter((k) => !out.some((c) => c.metric === k));
   if (missing.length > 0) {
     const keys = [...seen].sort();
-    const nullNote = missing.some((k) => onlyNull.has(k)) ? ` (${missing.filter((k) => onlyNull.has(k)).join(', ')}: only null, i.e. NaN or infinite, values)` : '';
+    const nullNote = missing.some((k) => onlyNull.has(k)) ? ` (${missing.filter((k) => onlyNull.has(k)).join(', ')}: only null values, ${NULL_MEANS})` : '';
     throw new UsageError(`--metric: no run logged ${missing.join(', ')}${nullNote}; they logged: ${keys.join(', ') || 'nothing'}`);
   }
   // Said once the plot is going ahead (a refusal stays one line).
