@@ -68,6 +68,8 @@ describe('prefrl runs for comparisons', () => {
     run(root, '20261207-103610-killed', { command: 'train', reward: 'learned', teacher: 'heron:/tmp/bench/heron/toy-reach-0e75.json', seed: 7, envConfig: { id: 'toy-reach' } });
     run(root, '20261207-103621-offline-reacher-oracle-s0', { command: 'offline', config: { teacher: 'synthetic-vlm', seed: 2 }, envConfig: { id: 'reacher' } }, NOISY);
     run(root, '20261207-103642-tour', { command: 'tour', seed: 0, episodes: 1 }, [{ episodes: 1, steps: 200 }]);
+    run(root, '20261207-103650-reward-reacher', { command: 'reward', teacher: 'human', seed: 1, envConfig: { id: 'reacher' } }, { preferences: 144, valAccuracy: 0.9333, returnCorrelation: 0.905 });
+    run(root, '20261207-103651-reward-reacher', { command: 'reward', seed: 0, envConfig: { id: 'reacher' } });
     const a = captureCli();
     expect(await main(['runs', '--runs-dir', root], a.ctx)).toBe(0);
     const lines = a.out.join('').split('\n');
@@ -87,6 +89,8 @@ describe('prefrl runs for comparisons', () => {
       { teacher: 'heron:toy-reach-0e75.json', seed: 7, numbers: {} },
       { teacher: 'synthetic-vlm', seed: 2, numbers: headlineNumbers('offline', NOISY) },
       { teacher: null, seed: 0, numbers: { envs: 1, episodes: 1, steps: 200 } },
+      { teacher: 'human*', seed: 1, numbers: { preferences: 144, valAccuracy: 0.9333, returnCorrelation: 0.905 } },
+      { teacher: 'every teacher', seed: 0, numbers: {} },
     ]);
     rmSync(root, { recursive: true, force: true });
   });

@@ -26,7 +26,8 @@ export interface RunEntry {
   readonly state: 'finished' | 'unfinished' | 'running' | 'unreadable';
   /**
    * Who labelled (a train or offline run's teacher; "true reward" or "model" for a train run on
-   * the env's reward or a saved reward model), or null where the command has none.
+   * the env's reward or a saved reward model; for a reward run, the --teacher prefix it kept, as
+   * "human*", or "every teacher"), or null where the command has none.
    */
   readonly teacher: string | null;
   /** The run's --seed, or null when its config has none. */
@@ -196,6 +197,8 @@ function teacherOf(command: string | null, cfg: Record<string, unknown>): string
   }
   const inner = cfg.config as Record<string, unknown> | undefined;
   if (command === 'offline' && typeof inner?.teacher === 'string') return inner.teacher;
+  // reward --teacher: which teachers' labels it was trained on (an id prefix), every one's without it.
+  if (command === 'reward') return typeof cfg.teacher === 'string' ? `${cfg.teacher}*` : 'every teacher';
   return null;
 }
 
