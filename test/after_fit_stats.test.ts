@@ -32,6 +32,10 @@ describe('prefrl fit-stats: a folder where a file is expected', () => {
     const j = lastJson<{ rows: number; firstPreferred: number; secondPreferred: number; ties: number; constant: { probFirst: number } }>(ok.out);
     // (1 + 0 + 1 + 0.5) / 4 = 0.625.
     expect([j.rows, j.firstPreferred, j.secondPreferred, j.ties, j.constant.probFirst]).toEqual([4, 2, 1, 1, 0.625]);
+    // The text says "1 tie" (before: "1 ties").
+    const text = captureCli();
+    expect(await main(['fit-stats', '--x', x, '--y', y, '--folds', '2'], text.ctx)).toBe(0);
+    expect(text.out.join('').split('\n')[0]).toBe('4 comparisons: 2 first preferred, 1 second, 1 tie; 0 with equal partial returns. 2-fold cross-validation (seed 0); accuracy over 3 rows with a strict label.');
     rmSync(root, { recursive: true, force: true });
   });
 });

@@ -56,7 +56,7 @@ export const fitStatsCommand: Command = {
     }
     const out = ctx.io.stdout;
     out.write(
-      `${r.rows} comparisons: ${r.firstPreferred} first preferred, ${r.secondPreferred} second, ${r.ties} ties; ` +
+      `${r.rows} comparisons: ${r.firstPreferred} first preferred, ${r.secondPreferred} second, ${r.ties} tie${r.ties === 1 ? '' : 's'}; ` +
         `${r.equalReturns} with equal partial returns. ${r.folds}-fold cross-validation (seed ${r.seed}); ` +
         `accuracy over ${r.accuracyRows} rows with a strict label.\n\n`,
     );
