@@ -83,6 +83,22 @@ describe('prefrl plot: runs that share a folder name', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it('a file given for a run (its metrics.jsonl) is named as a file, with the run folder to give', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'after-plot-'));
+    const dir = trainRun(join(root, 'run-a'), [[0, -3], [8, -2]], true);
+    const notes = join(root, 'notes.txt');
+    writeFileSync(notes, 'not a run');
+    const said = async (arg: string) => {
+      const k = captureCli();
+      expect(await main(['plot', arg, '--out', join(root, 'p.svg')], k.ctx)).toBe(2);
+      return k.err.join('');
+    };
+    // Before: "<dir>/metrics.jsonl: not a run folder (no metrics.jsonl)".
+    expect(await said(join(dir, 'metrics.jsonl'))).toBe(`prefrl plot: ${join(dir, 'metrics.jsonl')}: a file, not a run folder; give its run folder: ${dir}\n`);
+    expect(await said(notes)).toBe(`prefrl plot: ${notes}: a file, not a run folder\n`);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('runLabels: folder names, or the paths as given when two share a folder name', () => {
     expect(runLabels(['runs/a', 'runs/b/'])).toEqual(['a', 'b']);
     expect(runLabels(['runs/a/x', 'other/x', 'runs/y'])).toEqual(['runs/a/x', 'other/x', 'runs/y']);

@@ -4,11 +4,11 @@
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, isFolder } from '../../core/paths.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
@@ -31,6 +31,12 @@ export const NULL_MEANS = 'not measured, such as an accuracy with no held-out pa
  */
 export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
+  if (existsSync(runDir) && !isFolder(runDir)) {
+    // A file of a run (its metrics.jsonl, say) given for the run: name the folder to give.
+    const parent = dirname(runDir);
+    const hint = existsSync(join(parent, 'metrics.jsonl')) ? `; give its run folder: ${parent}` : '';
+    throw new UsageError(`${runDir}: a file, not a run folder${hint}`);
+  }
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
   const out = new Map<string, [number, number][]>();
   const lines = readFileSync(file, 'utf8').split('\n');
