@@ -124,7 +124,7 @@ describe('prefrl runs and tour', () => {
       expect(e).toMatchObject({ command: 'tour', state: 'finished', result: '2 envs, 4 episodes, 2400 steps', resume: null });
       expect(headline('tour', [])).toBeNull();
       const t = await cli(['runs', '--runs-dir', root]);
-      expect(t.out).toMatch(/20260101-000000-tour +tour +- +finished +2 envs, 4 episodes, 2400 steps/);
+      expect(t.out).toMatch(/20260101-000000-tour +tour +- +- +0 +finished +2 envs, 4 episodes, 2400 steps/);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -178,12 +178,12 @@ describe('prefrl plot', () => {
     // Alone: refused in one line that says the values were null.
     const a = captureCli();
     expect(await main(['plot', diverged, '--out', join(root, 'a.svg')], a.ctx)).toBe(2);
-    expect(a.err.join('')).toBe('prefrl plot: --metric: no run logged eval/true_return (eval/true_return: only null, i.e. NaN or infinite, values); they logged: losses/value_loss\n');
+    expect(a.err.join('')).toBe('prefrl plot: --metric: no run logged eval/true_return (eval/true_return: only null values, not measured, such as an accuracy with no held-out pairs, or NaN or infinite); they logged: losses/value_loss\n');
     expect(existsSync(join(root, 'a.svg'))).toBe(false);
     // Beside a run with numbers: plotted, with one warning naming the run and why it has no line.
     const b = captureCli();
     expect(await main(['plot', diverged, fine, '--out', join(root, 'b.svg'), '--json'], b.ctx)).toBe(0);
-    expect(b.err.join('')).toBe(`[prefrl] warn: ${diverged}: every value of eval/true_return is null (NaN or infinite when logged); no line for it\n`);
+    expect(b.err.join('')).toBe(`[prefrl] warn: ${diverged}: every value of eval/true_return is null (not measured, such as an accuracy with no held-out pairs, or NaN or infinite); no line for it\n`);
     expect(lastJson<{ curves: { run: string }[] }>(b.out).curves.map((c) => c.run)).toEqual(['fine']);
     // A metric never logged at all keeps the plain message.
     expect(() => curves([diverged], ['eval/success'])).toThrow('--metric: no run logged eval/success; they logged: losses/value_loss');

@@ -1,6 +1,9 @@
 /** `prefrl check-env <id | path.xml>`: run the environment contract checks. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { flags } from '../../core/config.js';
-import { InputError } from '../../core/errors.js';
+import { InputError, UsageError } from '../../core/errors.js';
+import { isFolder, shellQuote } from '../../core/paths.js';
 import { type CheckReport, checkEnv } from '../../envs/check.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -21,6 +24,18 @@ const spec = {
   epilog: 'Exit code: 0 when every check passes, 1 when one fails, 2 on bad usage.',
 };
 
+/** ", e.g. prefrl check-env reacher (the env of this run)" when `dir` is a run folder whose config.json names its env. */
+function folderEnvHint(dir: string): string {
+  try {
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { envConfig?: { id?: unknown; model?: unknown } };
+    const ec = cfg.envConfig;
+    const env = ec?.id === 'custom' && typeof ec.model === 'string' ? ec.model : typeof ec?.id === 'string' ? ec.id : null;
+    return env === null ? '' : `, e.g. prefrl check-env ${shellQuote(env)} (the env of this run)`;
+  } catch {
+    return '';
+  }
+}
+
 export const checkEnvCommand: Command = {
   name: 'check-env',
   summary: 'Run the environment contract checks on a built-in env or an MJCF file',
@@ -28,7 +43,10 @@ export const checkEnvCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const config = envConfigFromArgs(parsed.positionals[0], { task: f.task, flag: '<env>' });
+    const arg = parsed.positionals[0];
+    // A folder (a run folder, say) would be "unknown env": name the env a run folder was made in.
+    if (isFolder(arg)) throw new UsageError(`<env>: ${arg} is a folder; give an env id (see prefrl envs) or an MJCF .xml file${folderEnvHint(arg)}`);
+    const config = envConfigFromArgs(arg, { task: f.task, flag: '<env>' });
     let report: CheckReport;
     try {
       report = await checkEnv(config, {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { flags } from '../../core/config.js';
+import { isFolder } from '../../core/paths.js';
 import { fitStats, readPreferenceStats, STATS_MODELS } from '../../reward/fit_stats.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, seedFlag } from './common_flags.js';
@@ -43,6 +44,8 @@ export const fitStatsCommand: Command = {
     // A file that is not there is a usage error naming its flag, as for every other command's input files.
     for (const [flag, file] of [['--x', f.x], ['--y', f.y]] as const) {
       if (!existsSync(file)) throw new UsageError(`${spec.command}: ${flag}: ${JSON.stringify(file)} not found`);
+      // A folder (a run folder, say) would fail in the reader as "EISDIR: illegal operation on a directory".
+      if (isFolder(file)) throw new UsageError(`${spec.command}: ${flag}: ${JSON.stringify(file)} is a folder; give the .npy or CSV file of ${flag === '--x' ? 'statistics' : 'labels'}`);
     }
     const stats = readPreferenceStats(f.x, f.y);
     if (f.folds > stats.n) throw new UsageError(`${spec.command}: --folds ${f.folds} exceeds the number of rows (${stats.n}) in ${f.x}`);
@@ -53,7 +56,7 @@ export const fitStatsCommand: Command = {
     }
     const out = ctx.io.stdout;
     out.write(
-      `${r.rows} comparisons: ${r.firstPreferred} first preferred, ${r.secondPreferred} second, ${r.ties} ties; ` +
+      `${r.rows} comparisons: ${r.firstPreferred} first preferred, ${r.secondPreferred} second, ${r.ties} tie${r.ties === 1 ? '' : 's'}; ` +
         `${r.equalReturns} with equal partial returns. ${r.folds}-fold cross-validation (seed ${r.seed}); ` +
         `accuracy over ${r.accuracyRows} rows with a strict label.\n\n`,
     );

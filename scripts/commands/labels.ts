@@ -89,6 +89,8 @@ export const labelsImportCommand: Command = {
     try {
       const r = store.importJsonl(file);
       const total = store.counts().labels;
+      // An empty file (an export of a store without labels, or the wrong file) imports nothing: said, not only "0 new".
+      if (r.lines === 0) ctx.logger.warn(`--in ${file}: holds no labels (no lines); nothing was imported`);
       if (json) {
         printJson(ctx.io, {
           store: path,

@@ -4,14 +4,15 @@
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, isFolder } from '../../core/paths.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
+import { liveHolder } from './runs.js';
 
 export interface Curve {
   readonly run: string;
@@ -20,6 +21,9 @@ export interface Curve {
   readonly points: [number, number][];
 }
 
+/** What a null in metrics.jsonl stands for (train writes null for a held-out accuracy with no held-out pairs). */
+export const NULL_MEANS = 'not measured, such as an accuracy with no held-out pairs, or NaN or infinite';
+
 /**
  * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
  * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
@@ -27,6 +31,12 @@ export interface Curve {
  */
 export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
+  if (existsSync(runDir) && !isFolder(runDir)) {
+    // A file of a run (its metrics.jsonl, say) given for the run: name the folder to give.
+    const parent = dirname(runDir);
+    const hint = existsSync(join(parent, 'metrics.jsonl')) ? `; give its run folder: ${parent}` : '';
+    throw new UsageError(`${runDir}: a file, not a run folder${hint}`);
+  }
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
   const out = new Map<string, [number, number][]>();
   const lines = readFileSync(file, 'utf8').split('\n');
@@ -47,7 +57,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     const step = rec.step;
     if (typeof step !== 'number') return;
     for (const [k, v] of Object.entries(rec)) {
-      // null: how JSON writes a NaN or infinite value (a diverged run); `nulls` collects those keys.
+      // null: a value not measured (reward/val_accuracy with no held-out pairs) or one JSON cannot
+      // hold (NaN or infinite: a diverged run); `nulls` collects those keys.
       if (k !== 'step' && (v === null || (typeof v === 'number' && !Number.isFinite(v)))) nulls?.add(k);
       if (k === 'step' || typeof v !== 'number' || !Number.isFinite(v)) continue;
       let pts = out.get(k);
@@ -59,9 +70,19 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
 }
 
 /**
+ * The name each run's curves carry (Curve.run), in the order given: its folder's name, or the
+ * path as given when two runs share a folder name (runs/a/x and runs/b/x).
+ */
+export function runLabels(runs: readonly string[]): string[] {
+  const names = runs.map((r) => basename(resolve(r)));
+  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  return clash ? [...runs] : names;
+}
+
+/**
  * The curves of the given metrics in the given runs; a metric no run logged is a UsageError that
  * lists what they did log. `warn` as for readMetrics, and for each run that logged a metric only
- * as null (NaN or infinite values: a diverged run), which gets no line for it (after the check
+ * as null (not measured, such as an accuracy without held-out pairs, or NaN or infinite: a diverged run), which gets no line for it (after the check
  * for missing metrics, so a refusal stays one line); `warned` collects those runs.
  */
 export function curves(runs: readonly string[], metrics: readonly string[], warn?: (message: string) => void, warned?: Set<string>): Curve[] {
@@ -69,18 +90,17 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
   const seen = new Set<string>();
   const onlyNull = new Set<string>();
   const nullRuns: string[] = [];
-  const names = runs.map((r) => basename(resolve(r)));
-  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  const names = runLabels(runs);
   runs.forEach((r, i) => {
     const nulls = new Set<string>();
     const m = readMetrics(r, warn, nulls);
     for (const k of m.keys()) seen.add(k);
     for (const metric of metrics) {
       const pts = m.get(metric);
-      if (pts && pts.length > 0) out.push({ run: clash ? r : names[i], metric, points: pts });
+      if (pts && pts.length > 0) out.push({ run: names[i], metric, points: pts });
       else if (nulls.has(metric)) {
         onlyNull.add(metric);
-        nullRuns.push(`${r}: every value of ${metric} is null (NaN or infinite when logged); no line for it`);
+        nullRuns.push(`${r}: every value of ${metric} is null (${NULL_MEANS}); no line for it`);
         warned?.add(r);
       }
     }
@@ -88,7 +108,7 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
   const missing = metrics.filter((k) => !out.some((c) => c.metric === k));
   if (missing.length > 0) {
     const keys = [...seen].sort();
-    const nullNote = missing.some((k) => onlyNull.has(k)) ? ` (${missing.filter((k) => onlyNull.has(k)).join(', ')}: only null, i.e. NaN or infinite, values)` : '';
+    const nullNote = missing.some((k) => onlyNull.has(k)) ? ` (${missing.filter((k) => onlyNull.has(k)).join(', ')}: only null values, ${NULL_MEANS})` : '';
     throw new UsageError(`--metric: no run logged ${missing.join(', ')}${nullNote}; they logged: ${keys.join(', ') || 'nothing'}`);
   }
   // Said once the plot is going ahead (a refusal stays one line).
@@ -121,21 +141,22 @@ export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step')
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
 }
 
+/** The command that made a run folder (its config.json's "command"), or null when unreadable. */
+function runCommand(run: string): string | null {
+  try {
+    const c = (JSON.parse(readFileSync(resolve(run, 'config.json'), 'utf8')) as { command?: unknown }).command;
+    return typeof c === 'string' ? c : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * What the logged step counts in these runs, for the x axis: "env steps" when every run is a
  * `train` run (config.json's command), "updates" when every one is an `iql` run (IQL or BC), else "step".
  */
 export function stepTitle(runs: readonly string[]): string {
-  const commands = new Set(
-    runs.map((r) => {
-      try {
-        const c = (JSON.parse(readFileSync(resolve(r, 'config.json'), 'utf8')) as { command?: unknown }).command;
-        return typeof c === 'string' ? c : null;
-      } catch {
-        return null;
-      }
-    }),
-  );
+  const commands = new Set(runs.map(runCommand));
   if (commands.size !== 1) return 'step';
   const only = [...commands][0];
   return only === 'train' ? 'env steps' : only === 'iql' ? 'updates' : 'step';
@@ -190,7 +211,8 @@ export const plotCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const runs = [...new Set(parsed.positionals)];
+    // One folder named twice (x, ./x, x/) is one run: the first spelling is kept.
+    const runs = parsed.positionals.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
     const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
     // Re-plotting replaces the earlier plot; a file this command did not write is kept unless --force.
@@ -199,15 +221,23 @@ export const plotCommand: Command = {
     const warned = new Set<string>();
     const cs = curves(runs, metrics, (m) => ctx.logger.warn(m), warned);
     // A run without any of the metrics draws no line: say so, rather than leave it out silently.
+    // A run's curves are found by its own label (Curve.run): matching its folder name too would
+    // take another run's curves when two runs share a folder name (runs/a/x and runs/b/x).
+    const labels = runLabels(runs);
     const shown = new Set(cs.map((c) => c.run));
-    for (const r of runs) if (!shown.has(r) && !shown.has(basename(resolve(r))) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    runs.forEach((r, i) => {
+      if (!shown.has(labels[i]) && !warned.has(r)) ctx.logger.warn(`${r}: logged none of ${metrics.join(', ')}; no line for it`);
+    });
     // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
     // that a comparison could take for a finished one: said (summary.json is written at the end).
-    runs.forEach((r) => {
+    // A run going on now (a live process holds its lock) is said to be running, not stopped.
+    runs.forEach((r, i) => {
       if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
-      const own = cs.filter((c) => c.run === r || c.run === basename(resolve(r)));
+      const own = cs.filter((c) => c.run === labels[i]);
       const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
-      ctx.logger.warn(`${r}: unfinished (no summary.json)${own.length ? `; its line ends at step ${last}` : ''}`);
+      const holder = liveHolder(r, runCommand(r));
+      const state = holder ? `still running (pid ${holder.pid} on ${holder.host})` : 'unfinished (no summary.json)';
+      ctx.logger.warn(`${r}: ${state}${own.length ? `; its line ends at step ${last}` : ''}`);
     });
     const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.

@@ -8,7 +8,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
-import { checkOutFile } from '../../core/paths.js';
+import { checkOutFile, isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
@@ -42,7 +42,7 @@ const spec = {
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: taskFlag(),
     chromium: flags.string({ doc: 'Chromium binary', optional: true, defaultDoc: '$PREFRL_CHROMIUM or chromium on the PATH' }),
-    json: jsonFlag(),
+    json: jsonFlag({ holds: 'out, what was rendered, frames, width, height, fps, videoSeconds (frames / fps; null for a .png) and seconds (the time rendering took)' }),
     quiet: quietFlag(),
   },
   epilog: [
@@ -74,7 +74,9 @@ export function resolveTrajectoryDir(path: string, flag = '--trajectories'): { d
     return { dir: join(root, envs[0]), runConfig: existsSync(cfg) ? cfg : null };
   }
   if (envs.length > 1) throw new UsageError(`${flag}: ${path} holds episodes of ${envs.length} envs; name one: ${envs.map((n) => join(root, n)).join(', ')}`);
-  throw new UsageError(`${flag}: ${path} holds no recorded episodes (expected a trajectory folder with index.json, or a prefrl rollout run folder)`);
+  const expected = 'expected a trajectory folder with index.json, or a prefrl rollout run folder';
+  if (!isFolder(path)) throw new UsageError(`${flag}: ${path} is a file, not a folder (${expected})`);
+  throw new UsageError(`${flag}: ${path} holds no recorded episodes (${expected})`);
 }
 
 /** Parse --episode: one index, or two separated by a comma. */
@@ -131,6 +133,21 @@ export function parseCamera(text: string): CameraSpec {
   throw new UsageError(`--camera: expected auto, side, front, top, iso or AZ,EL[,DIST], got ${JSON.stringify(text)}`);
 }
 
+/** How long a rendered video plays (frames / fps), or null for an image. */
+export function videoSeconds(r: Pick<RenderResult, 'frames' | 'fps'>): number | null {
+  return r.fps ? r.frames / r.fps : null;
+}
+
+/**
+ * The closing line: what was written, how long the video plays, and how long rendering took
+ * (RenderResult.seconds), each named, so neither is read as the other.
+ */
+export function wroteLine(r: Pick<RenderResult, 'out' | 'frames' | 'width' | 'height' | 'fps' | 'seconds'>): string {
+  const plays = videoSeconds(r);
+  const what = `${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.width}x${r.height}${r.fps ? ` at ${r.fps} fps` : ''}`;
+  return `wrote ${r.out}: ${what}${plays === null ? '' : `, ${plays.toFixed(2)} s of video`} (rendered in ${r.seconds.toFixed(1)} s)`;
+}
+
 export const renderCommand: Command = {
   name: 'render',
   summary: 'Render a stored pair or recorded episodes to video or an image with the viewer\'s scene (headless Chromium + ffmpeg)',
@@ -180,9 +197,9 @@ export const renderCommand: Command = {
       } finally {
         stopHint();
       }
-      const summary = { out: r.out, ...src.what, frames: r.frames, width: r.width, height: r.height, fps: r.fps, seconds: r.seconds };
+      const summary = { out: r.out, ...src.what, frames: r.frames, width: r.width, height: r.height, fps: r.fps, videoSeconds: videoSeconds(r), seconds: r.seconds };
       if (f.json) printJson(ctx.io, summary);
-      else ctx.io.stdout.write(`wrote ${r.out}: ${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.width}x${r.height}${r.fps ? ` at ${r.fps} fps` : ''} (${r.seconds.toFixed(1)} s)\n`);
+      else ctx.io.stdout.write(`${wroteLine(r)}\n`);
       return 0;
     } finally {
       src.close();
@@ -216,7 +233,17 @@ function openPair(storePath: string, pairArg: string | undefined, side: 'both' |
 
 /** The clips of one or two recorded episodes (--trajectories, --episode) and the env they ran in. */
 export function episodeClips(path: string, episodeArg: string, env: string | undefined, task: string | undefined): ClipsToRender {
-  const { dir, runConfig } = resolveTrajectoryDir(path);
+  let found: { dir: string; runConfig: string | null };
+  try {
+    found = resolveTrajectoryDir(path);
+  } catch (e) {
+    // A train or offline run folder records no episodes but keeps the clips its teacher compared
+    // in a label store: say how to render those.
+    const store = join(path, 'labels.sqlite');
+    if (e instanceof UsageError && isFolder(path) && existsSync(store)) throw new UsageError(`${e.message}; it holds a label store, whose pairs render with --store ${shellQuote(store)} --pair 0`);
+    throw e;
+  }
+  const { dir, runConfig } = found;
   const trajs = loadTrajectories(dir);
   if (trajs.length === 0) throw new InputError(dir, 'holds no episodes');
   const episodes = parseEpisodes(episodeArg, trajs.length);
