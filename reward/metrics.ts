@@ -385,3 +385,14 @@ export function modelReward(model: RewardModel, obs: Float32Array, obsDim: numbe
     return model.predict({ n, obs: o, actions, nextObs: no });
   };
 }
+
+/**
+ * Whether an offline run's normalised score, (R_learned - R_random) / (R_true - R_random), means
+ * something: IQL on the true reward must beat the random policy by more than the spread of their
+ * episode returns (the larger std); otherwise the denominator is about noise. The offline
+ * report's ratio line and `prefrl runs` both judge by this rule.
+ */
+export function normalizedScoreMeaningful(iqlTrue: { readonly meanReturn: number; readonly stdReturn: number }, random: { readonly meanReturn: number; readonly stdReturn: number }): boolean {
+  const gap = iqlTrue.meanReturn - random.meanReturn;
+  return Number.isFinite(gap) && gap > 0 && gap > Math.max(iqlTrue.stdReturn, random.stdReturn);
+}

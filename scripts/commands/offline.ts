@@ -14,6 +14,7 @@ import { UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { checkHeronFile, decidedByText, loadHeronConfig } from '../../reward/teachers/heron.js';
 import { asFlag } from '../../reward/teachers/spec_error.js';
+import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
@@ -230,9 +231,8 @@ export function ratioLine(s: Pick<OfflineSummary, 'returns' | 'normalizedRatio' 
   const { iqlLearned, iqlTrue, random } = s.returns;
   const parts = [`IQL learned vs IQL true, normalised to random: ${n(s.normalizedRatio, 3)} (the share of IQL-true's gain over the random policy that IQL-learned reaches)`];
   if (iqlLearned.meanReturn > 0 && iqlTrue.meanReturn > 0) parts.push(`plain ratio ${n(s.ratio, 3)}`);
-  const gap = iqlTrue.meanReturn - random.meanReturn;
-  const spread = Math.max(iqlTrue.stdReturn, random.stdReturn);
-  if (!(Number.isFinite(gap) && gap > 0 && gap > spread)) {
+  if (!normalizedScoreMeaningful(iqlTrue, random)) {
+    const spread = Math.max(iqlTrue.stdReturn, random.stdReturn);
     parts.push(
       `not meaningful here: IQL-true (${n(iqlTrue.meanReturn)}) does not beat random (${n(random.meanReturn)}) by more than the spread of their episode returns (std ${n(spread)}); compare the returns in the table`,
     );

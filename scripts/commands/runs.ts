@@ -8,6 +8,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
+import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
@@ -133,9 +134,9 @@ export function headlineNumbers(command: string | null, summary: Record<string, 
 
 /**
  * Whether an offline run's normalised score means something: IQL on the true reward beats the
- * random policy by more than the spread of their episode returns (the larger std), the rule of
- * the offline report's ratio line (scripts/commands/offline.ts ratioLine). True when the
- * summary does not hold the returns to judge by.
+ * random policy by more than the spread of their episode returns (reward/metrics.ts
+ * normalizedScoreMeaningful, the offline report's rule too). True when the summary does not hold
+ * the returns to judge by.
  */
 export function normalizedMeaningful(s: Record<string, unknown>): boolean {
   const r = s.returns as Record<string, { meanReturn?: unknown; stdReturn?: unknown } | undefined> | undefined;
@@ -144,8 +145,7 @@ export function normalizedMeaningful(s: Record<string, unknown>): boolean {
   const nums = [t?.meanReturn, t?.stdReturn, rnd?.meanReturn, rnd?.stdReturn];
   if (!nums.every((x) => typeof x === 'number')) return true;
   const [tm, ts, rm, rs] = nums as number[];
-  const gap = tm - rm;
-  return Number.isFinite(gap) && gap > 0 && gap > Math.max(ts, rs);
+  return normalizedScoreMeaningful({ meanReturn: tm, stdReturn: ts }, { meanReturn: rm, stdReturn: rs });
 }
 
 function num(x: unknown, digits = 1): string | null {
