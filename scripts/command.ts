@@ -279,6 +279,9 @@ export function openStoreFlag(path: string, clock: Clock, flag = '--store'): Lab
   const noLabels = labelFreeTrainRun(isFolder(path) ? path : dirname(path));
   if (noLabels !== null && (!existsSync(path) || isFolder(path))) throw new UsageError(`${flag}: ${path}: ${noLabels}`);
   if (!existsSync(path)) throw new UsageError(`${flag}: ${path} not found (a label store, e.g. runs/<id>/labels.sqlite)`);
-  if (isFolder(path)) throw new UsageError(`${flag}: ${path} is a folder; give the label store file, e.g. ${join(path, 'labels.sqlite')}`);
+  if (isFolder(path)) {
+    const inside = join(path, 'labels.sqlite');
+    throw new UsageError(`${flag}: ${path} is a folder; give the label store file, ${existsSync(inside) ? `e.g. ${inside}` : 'e.g. runs/<id>/labels.sqlite (this folder holds no labels.sqlite)'}`);
+  }
   return LabelStore.open(path, { create: false, clock });
 }

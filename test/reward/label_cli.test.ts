@@ -2,7 +2,7 @@
  * `prefrl label`: a synthetic teacher answers the pairs of a store it has not answered yet, next
  * to other teachers' labels; again it adds nothing; people and the regret teacher are refused.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,13 +86,17 @@ describe('prefrl label', () => {
   it('refuses people, the regret teacher, unknown teachers and stores without pairs', async () => {
     const empty = join(root, 'empty.sqlite');
     LabelStore.open(empty, { envId: 'toy-reach' }).close();
+    const bare = join(root, 'bare');
+    mkdirSync(bare);
     const cases: [string[], number, RegExp][] = [
       [['--store', store, '--teacher', 'human'], 2, /^prefrl label: --teacher human: people answer through the viewer: prefrl serve --store <store>\n$/],
       [['--store', store, '--teacher', 'regret'], 2, /^prefrl label: --teacher regret: needs an expert's value function/],
       [['--store', store, '--teacher', 'bogus'], 2, /^prefrl label: --teacher: unknown teacher "bogus"/],
       [['--store', empty, '--teacher', 'oracle'], 1, /^prefrl label: .*empty\.sqlite: holds no pairs \(make some with prefrl pairs\)\n$/],
       [['--store', join(root, 'nope.sqlite'), '--teacher', 'oracle'], 2, /^prefrl label: --store: .*nope\.sqlite not found \(a label store, e\.g\. runs\/<id>\/labels\.sqlite\)\n$/],
-      [['--store', root, '--teacher', 'oracle'], 2, /^prefrl label: --store: .* is a folder; give the label store file, e\.g\. .*labels\.sqlite\n$/],
+      [['--store', root, '--teacher', 'oracle'], 2, /^prefrl label: --store: .* is a folder; give the label store file, e\.g\. .*label-cli-\w+\/labels\.sqlite\n$/],
+      // A folder with no store in it is not told to give one that is not there.
+      [['--store', bare, '--teacher', 'oracle'], 2, /^prefrl label: --store: .*\/bare is a folder; give the label store file, e\.g\. runs\/<id>\/labels\.sqlite \(this folder holds no labels\.sqlite\)\n$/],
       // --env naming another env than the store's segments (a VLM would render the wrong robot).
       [['--store', store, '--teacher', 'oracle', '--env', 'reacher'], 2, /^prefrl label: --env reacher: the store holds segments of toy-reach \(model toy-reach-v1\), not of reacher \(model \w+\); leave --env out, or give the env the segments were recorded on\n$/],
     ];
