@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FULL_CLOSE_CODE, fullCloseReason, type ServerMessage } from '../../viewer/protocol.js';
-import { type ConnectionState, SETTLED_KEY } from '../../viewer/client/net.js';
+import { type ConnectionState, LEGACY_SETTLED_KEY, SETTLED_PREFIX } from '../../viewer/client/net.js';
 
 /** localStorage as a Map. */
 class MemoryStorage {
@@ -20,6 +20,41 @@ class MemoryStorage {
   }
   removeItem(k: string): void {
     this.items.delete(k);
+  }
+  get length(): number {
+    return this.items.size;
+  }
+  key(i: number): string | null {
+    return [...this.items.keys()][i] ?? null;
+  }
+}
+
+/**
+ * One tab's copy of a localStorage shared by several tabs (Chromium: another process's copy): its
+ * own writes show at once, the other tabs' only when `deliver` hands them over.
+ */
+class TabStorage extends MemoryStorage {
+  private readonly others: TabStorage[] = [];
+  private readonly queue: [string, string | null][] = [];
+  static tabs(n: number): TabStorage[] {
+    const ts = Array.from({ length: n }, () => new TabStorage());
+    for (const t of ts) t.others.push(...ts.filter((o) => o !== t));
+    return ts;
+  }
+  override setItem(k: string, v: string): void {
+    super.setItem(k, v);
+    for (const o of this.others) o.queue.push([k, v]);
+  }
+  override removeItem(k: string): void {
+    super.removeItem(k);
+    for (const o of this.others) o.queue.push([k, null]);
+  }
+  /** The other tabs' writes so far reach this copy. */
+  deliver(): void {
+    for (const [k, v] of this.queue.splice(0)) {
+      if (v === null) this.items.delete(k);
+      else this.items.set(k, v);
+    }
   }
 }
 
@@ -125,10 +160,9 @@ describe('two tabs, one outbox', () => {
       ['h-tab-a-0001', true],
       ['h-tab-b-0001', false],
     ]);
-    expect(JSON.parse(storage.getItem(SETTLED_KEY)!)).toEqual([
-      ['h-tab-a-0001', true],
-      ['h-tab-b-0001', false],
-    ]);
+    // One storage key per entry: [stored, ms when recorded].
+    expect(JSON.parse(storage.getItem(`${SETTLED_PREFIX}h-tab-a-0001`)!)[0]).toBe(true);
+    expect(JSON.parse(storage.getItem(`${SETTLED_PREFIX}h-tab-b-0001`)!)[0]).toBe(false);
   });
 
   it('a refused undo does not mark its answer refused; the shared record keeps the newest 500 and survives bad contents', async () => {
@@ -147,10 +181,72 @@ describe('two tabs, one outbox', () => {
     expect(kept.size).toBe(500);
     expect([...kept.keys()][0]).toBe('h-label-2');
     expect(kept.get('h-label-501')).toBe(false);
-    storage.setItem(SETTLED_KEY, '{not json');
-    expect(a.conn.settled.read().size).toBe(0);
-    storage.setItem(SETTLED_KEY, '[["h-x", true], ["h-y", "yes"], 7]');
-    expect([...a.conn.settled.read()]).toEqual([['h-x', true]]);
+    expect([...storage.items.keys()].filter((k) => k.startsWith(SETTLED_PREFIX))).toHaveLength(500);
+    storage.items.clear();
+    storage.setItem(`${SETTLED_PREFIX}h-x`, '{not json');
+    storage.setItem(`${SETTLED_PREFIX}h-y`, '["yes", 1]');
+    storage.setItem(`${SETTLED_PREFIX}h-z`, '[false, 2]');
+    expect([...a.conn.settled.read()]).toEqual([['h-z', false]]);
+    expect(a.conn.settled.settles({ type: 'answer', labelId: 'h-x' })).toBe(false);
+    expect(a.conn.settled.settles({ type: 'answer', labelId: 'h-z' })).toBe(true);
+  });
+
+  it("the record of pages before one key per entry (one JSON list) is read, and moved to keys of its own, older than any new entry, on the next write", async () => {
+    const a = await tab();
+    storage.setItem(LEGACY_SETTLED_KEY, '[["h-old-1", true], ["undo:h-old-2", false], ["h-bad", "yes"], 7]');
+    expect([...a.conn.settled.read()]).toEqual([
+      ['h-old-1', true],
+      ['undo:h-old-2', false],
+    ]);
+    expect(a.conn.settled.settles({ type: 'undo', labelId: 'h-old-2' })).toBe(true);
+    a.conn.settled.add('h-new', true);
+    expect(storage.getItem(LEGACY_SETTLED_KEY)).toBeNull();
+    expect([...a.conn.settled.read()]).toEqual([
+      ['h-old-1', true],
+      ['undo:h-old-2', false],
+      ['h-new', true],
+    ]);
+    storage.setItem(LEGACY_SETTLED_KEY, '{not json');
+    expect([...a.conn.settled.read()].map(([k]) => k)).toEqual(['h-old-1', 'undo:h-old-2', 'h-new']);
+  });
+});
+
+describe('two tabs recording settled entries at once', () => {
+  it("each tab's copy of the storage behind the other's writes: no entry is lost (one list read, changed and written back lost them)", async () => {
+    const { SettledLog } = await import('../../viewer/client/net.js');
+    const [viewA, viewB] = TabStorage.tabs(2);
+    const win = (globalThis as unknown as { window: { localStorage: unknown } }).window;
+    const as = (view: TabStorage, f: () => void): void => {
+      win.localStorage = view;
+      try {
+        f();
+      } finally {
+        win.localStorage = storage;
+      }
+    };
+    const logA = new SettledLog();
+    const logB = new SettledLog();
+    // Each tab records a reply before it sees the other's: A's ack of its answer, B's refusal of its own.
+    as(viewA, () => logA.add('h-tab-a-0003', true));
+    as(viewB, () => logB.add('h-tab-b-0003', false));
+    as(viewA, () => logA.add('undo:h-tab-a-0004', true));
+    viewA.deliver();
+    viewB.deliver();
+    for (const [view, log] of [
+      [viewA, logA],
+      [viewB, logB],
+    ] as const) {
+      as(view, () =>
+        expect(new Map(log.read())).toEqual(
+          new Map([
+            ['h-tab-a-0003', true],
+            ['h-tab-b-0003', false],
+            ['undo:h-tab-a-0004', true],
+          ]),
+        ),
+      );
+      as(view, () => expect(log.settles({ type: 'answer', labelId: 'h-tab-b-0003' })).toBe(true));
+    }
   });
 });
 

@@ -42,7 +42,7 @@ function fits(page: Page): Promise<SelectFit[]> {
       copy.remove();
       const row = sel.closest('li')?.getBoundingClientRect();
       const right = Math.min(row?.right ?? 0, window.innerWidth);
-      const ctrls = [...(sel.closest('.ctrls')?.querySelectorAll('select, input, button') ?? [])].map((e) => e.getBoundingClientRect().right);
+      const ctrls = [...(sel.closest('li')?.querySelectorAll('select, input, button') ?? [])].map((e) => e.getBoundingClientRect().right);
       return { text: sel.options[sel.selectedIndex].text, width: sel.getBoundingClientRect().width, needs, scroll: sel.scrollWidth, client: sel.clientWidth, past: Math.max(0, ...ctrls.map((r) => r - right)) };
     }),
   );

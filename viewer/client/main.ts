@@ -158,6 +158,9 @@ class App {
       drop: () => this.conn.drop(),
       sessionLabels: () => this.counted.size,
       camera: () => this.view.cameraState(),
+      // The shared record of settled answers (tests: two tabs writing it at once).
+      settle: (key: string, stored: boolean) => this.conn.settled.add(key, stored),
+      settledKeys: () => [...this.conn.settled.read().keys()],
     };
   }
 

@@ -60,8 +60,13 @@ export interface SavedAnswers {
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
-/** The shared record of how the server settled recent outbox entries (SettledLog). */
-export const SETTLED_KEY = 'prefrl.settled.v1';
+/**
+ * The shared record of how the server settled recent outbox entries (SettledLog): one storage key
+ * per entry, this prefix and the entry's settledKey, holding [stored, ms when recorded].
+ */
+export const SETTLED_PREFIX = 'prefrl.settled.v2:';
+/** The record as pages before SETTLED_PREFIX kept it: one key, a JSON array of [settledKey, stored]; read, and moved to SETTLED_PREFIX keys on the next write. */
+export const LEGACY_SETTLED_KEY = 'prefrl.settled.v1';
 /** How many settled entries the record keeps (the newest). */
 const SETTLED_KEEP = 500;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
@@ -188,40 +193,102 @@ export class Outbox {
  * tab sends every entry of the shared outbox, so an answer made in one tab may be acknowledged
  * (or refused) through another, and the tab that made it learns only from here (its "This
  * session" count, its undo history). Label id -> true (stored) or false (refused for good).
+ *
+ * Each entry is a storage key of its own (SETTLED_PREFIX), written with one setItem and never
+ * read back first. The record used to be one key that each tab read, changed and wrote back; a
+ * tab's copy of localStorage learns another tab's write a moment later (net.ts's Outbox), so two
+ * tabs recording replies within that moment each wrote a list without the other's entry: an
+ * entry lost meant an answer re-sent, or stored and never counted in the tab that made it (two
+ * pages in one browser lost 31 of 300 entries written at once: e2e_settled_tabs.test.ts).
  */
 export class SettledLog {
-  constructor(private readonly key = SETTLED_KEY) {}
+  /** When this tab last recorded an entry (ms). */
+  private last = 0;
 
+  constructor(
+    private readonly prefix = SETTLED_PREFIX,
+    private readonly legacyKey = LEGACY_SETTLED_KEY,
+  ) {}
+
+  /** Every recorded entry, oldest first (the legacy record's before any other). */
   read(): Map<string, boolean> {
-    const raw = storage()?.getItem(this.key);
-    if (!raw) return new Map();
-    try {
-      const parsed = JSON.parse(raw) as unknown;
-      return new Map(Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : []);
-    } catch {
-      return new Map();
+    const st = storage();
+    if (!st) return new Map();
+    const out = new Map(this.legacy(st));
+    for (const [key, stored] of this.entries(st)) {
+      out.delete(key);
+      out.set(key, stored);
     }
+    return out;
   }
 
   /** Whether the server settled this outbox entry (through any tab). */
   settles(e: { type: OutboxEntry['type']; labelId: string }): boolean {
-    return this.read().has(settledKey(e.type, e.labelId));
+    const st = storage();
+    if (!st) return false;
+    const key = settledKey(e.type, e.labelId);
+    return this.value(st.getItem(this.prefix + key)) !== null || this.legacy(st).some(([k]) => k === key);
   }
 
   /** Record how the server settled an outbox entry (its settledKey): stored, or refused for good. */
   add(key: string, stored: boolean): void {
     const st = storage();
     if (!st) return;
-    const m = this.read();
-    if (m.get(key) === stored) return;
-    m.delete(key);
-    m.set(key, stored);
-    const entries = [...m].slice(-SETTLED_KEEP);
     try {
-      st.setItem(this.key, JSON.stringify(entries));
+      if (st.getItem(this.legacyKey) !== null) this.moveLegacy(st);
+      if (this.value(st.getItem(this.prefix + key))?.[0] === stored) return;
+      // Later than this tab's last entry (several in one ms keep their order when the oldest are pruned).
+      this.last = Math.max(Date.now(), this.last + 0.001);
+      st.setItem(this.prefix + key, JSON.stringify([stored, this.last]));
+      // The newest SETTLED_KEEP stay. Two tabs pruning at once remove the same oldest keys.
+      const all = this.entries(st);
+      for (const [k] of all.slice(0, Math.max(0, all.length - SETTLED_KEEP))) st.removeItem(this.prefix + k);
     } catch {
       // storage full or disabled: the tab that made the answer hears of it when it is online
     }
+  }
+
+  /** A stored value [stored, at], or null when it is not one. */
+  private value(raw: string | null): [boolean, number] | null {
+    if (raw === null) return null;
+    try {
+      const v = JSON.parse(raw) as unknown;
+      return Array.isArray(v) && typeof v[0] === 'boolean' && typeof v[1] === 'number' ? [v[0], v[1]] : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The SETTLED_PREFIX entries, oldest first (ties by key). */
+  private entries(st: Storage): [string, boolean][] {
+    const found: [string, boolean, number][] = [];
+    for (let i = 0; i < st.length; i++) {
+      const k = st.key(i);
+      if (k === null || !k.startsWith(this.prefix)) continue;
+      const v = this.value(st.getItem(k));
+      if (v) found.push([k.slice(this.prefix.length), v[0], v[1]]);
+    }
+    found.sort((x, y) => x[2] - y[2] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    return found.map(([k, v]) => [k, v]);
+  }
+
+  private legacy(st: Storage): [string, boolean][] {
+    const raw = st.getItem(this.legacyKey);
+    if (!raw) return [];
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      return Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The legacy record's entries as keys of their own (older than any recorded since), then the legacy key goes. */
+  private moveLegacy(st: Storage): void {
+    this.legacy(st).forEach(([k, stored], i) => {
+      if (this.value(st.getItem(this.prefix + k)) === null) st.setItem(this.prefix + k, JSON.stringify([stored, i]));
+    });
+    st.removeItem(this.legacyKey);
   }
 }
 
