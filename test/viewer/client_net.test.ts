@@ -2,10 +2,12 @@
  * The page's connection (viewer/client/net.ts) without a browser: two tabs of one browser are two
  * Connections over one localStorage (a stand-in), each with a scripted socket. Checked: a refusal
  * of a shared outbox entry both tabs re-sent is "fresh" (to be said) in the tab that had it first
- * only; how the server settled each answer is shared between the tabs (SettledLog); and a full
+ * only, and of tabs that heard at the same moment one says it (SayOnce); how the server settled each
+ * answer is shared between the tabs (SettledLog), without losing entries two tabs record at once
+ * (each tab's copy of the storage behind the other's: TabStorage); and a full
  * server's close (FULL_CLOSE_CODE) is reported as 'full' with a retry when the server said.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FULL_CLOSE_CODE, fullCloseReason, type ServerMessage } from '../../viewer/protocol.js';
 import { type ConnectionState, LEGACY_SETTLED_KEY, SETTLED_PREFIX } from '../../viewer/client/net.js';
 
@@ -246,6 +248,63 @@ describe('two tabs recording settled entries at once', () => {
         ),
       );
       as(view, () => expect(log.settles({ type: 'answer', labelId: 'h-tab-b-0003' })).toBe(true));
+    }
+  });
+});
+
+describe('a refusal two tabs heard at the same moment (SayOnce)', () => {
+  it('each tab that took the entry out claims it; once the claims have reached both, one says it: the tab that made the entry, else the first tab id; a later round stays quiet', async () => {
+    const { SayOnce, SAY_WAIT_MS } = await import('../../viewer/client/net.js');
+    const [viewA, viewB] = TabStorage.tabs(2);
+    const win = (globalThis as unknown as { window: { localStorage: unknown } }).window;
+    /** Both tabs claim `what` (each with its own copy of the storage), the claims reach both, the waits end. */
+    const round = async (what: string, madeA: boolean, madeB: boolean, tabs = ['tab-a', 'tab-b']): Promise<boolean[]> => {
+      const a = new SayOnce(tabs[0]);
+      const b = new SayOnce(tabs[1]);
+      win.localStorage = viewA;
+      const pa = a.claim(what, madeA);
+      win.localStorage = viewB;
+      const pb = b.claim(what, madeB);
+      viewA.deliver();
+      viewB.deliver();
+      expect(timers.map((t) => t.ms)).toEqual([SAY_WAIT_MS, SAY_WAIT_MS]);
+      // Each wait ends with that tab's copy in place.
+      win.localStorage = viewA;
+      timers[0].fn();
+      const ra = await pa;
+      win.localStorage = viewB;
+      timers[1].fn();
+      const rb = await pb;
+      win.localStorage = storage;
+      timers.length = 0;
+      return [ra, rb];
+    };
+    try {
+      // Tab B made the refused answer: B says it, though A's id comes first.
+      expect(await round('h-tab-b-0005:conflict', false, true)).toEqual([false, true]);
+      // Neither made it (a tab closed since): the first tab id.
+      expect(await round('h-tab-x-0006:conflict', false, false, ['tab-b', 'tab-a'])).toEqual([false, true]);
+      // Alone: it says it.
+      win.localStorage = viewA;
+      const alone = new SayOnce('tab-a').claim('h-tab-a-0007:not_found', true);
+      timers[0].fn();
+      expect(await alone).toBe(true);
+      timers.length = 0;
+      // The same refusal again a while later (another re-send): said already, so no tab says it.
+      win.localStorage = viewB;
+      viewB.deliver();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() + 5_000);
+        const again = new SayOnce('tab-b').claim('h-tab-a-0007:not_found', false);
+        timers[0].fn();
+        expect(await again).toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+    } finally {
+      win.localStorage = storage;
+      timers.length = 0;
     }
   });
 });

@@ -69,6 +69,12 @@ export const SETTLED_PREFIX = 'prefrl.settled.v2:';
 export const LEGACY_SETTLED_KEY = 'prefrl.settled.v1';
 /** How many settled entries the record keeps (the newest). */
 const SETTLED_KEEP = 500;
+/** Claims to say a refusal (SayOnce): this prefix, what is said, "|" and the claiming tab's id. */
+export const SAID_PREFIX = 'prefrl.said.v1:';
+/** How long a tab waits after its claim for the other tabs' claims to reach it, ms. */
+export const SAY_WAIT_MS = 400;
+/** Claims older than this are taken out (by the next claim of any tab), ms. */
+const SAY_KEEP_MS = 60_000;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
 /** How often a page whose server stopped looks for it again. */
@@ -292,6 +298,65 @@ export class SettledLog {
   }
 }
 
+/**
+ * Which tab of a browser says a refusal that several of them heard (each tab sends the whole shared
+ * outbox, so the server refuses an entry on each socket that carried it). A tab that took the
+ * entry out of the outbox itself (`fresh`) claimed it said once, by reading the outbox; but two
+ * tabs hearing within the moment another tab's write takes to reach them both still found it
+ * there and both said it (e2e_settled_tabs.test.ts). So each such tab writes a claim (a storage
+ * key of its own, never one another tab writes), waits SAY_WAIT_MS for the others' claims to reach
+ * it, and says it only when its claim comes first: the tab that made the entry before any other,
+ * then by tab id. A claim already there from an earlier round (SAY_KEEP_MS) means it was said.
+ */
+export class SayOnce {
+  constructor(
+    /** This tab's id (random per page load). */
+    readonly tab: string,
+    private readonly waitMs = SAY_WAIT_MS,
+    private readonly prefix = SAID_PREFIX,
+  ) {}
+
+  /** Whether this tab is the one to say `what` (e.g. a label id and the refusal's code); `made`: this tab made the entry. */
+  async claim(what: string, made: boolean): Promise<boolean> {
+    const st = storage();
+    if (!st) return true;
+    const mine = `${this.prefix}${what}|${this.tab}`;
+    try {
+      const now = Date.now();
+      for (const [k, at] of this.claims(st)) if (now - at[1] > SAY_KEEP_MS) st.removeItem(k);
+      st.setItem(mine, JSON.stringify([made ? 0 : 1, now]));
+    } catch {
+      return true; // storage full or disabled: say it
+    }
+    await new Promise<void>((res) => window.setTimeout(res, this.waitMs));
+    const rivals = this.claims(st)
+      .filter(([k]) => k.slice(this.prefix.length, k.lastIndexOf('|')) === what)
+      .map(([k, [rank, at]]) => ({ k, rank, at }));
+    if (rivals.length === 0) return true;
+    // An earlier round's claim (made before this one, by more than the wait) was said then.
+    const ours = rivals.find((r) => r.k === mine);
+    if (ours && rivals.some((r) => r.k !== mine && r.at < ours.at - this.waitMs)) return false;
+    rivals.sort((x, y) => x.rank - y.rank || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+    return rivals[0].k === mine;
+  }
+
+  /** Every claim: [storage key, [rank, ms]]. */
+  private claims(st: Storage): [string, [number, number]][] {
+    const out: [string, [number, number]][] = [];
+    for (let i = 0; i < st.length; i++) {
+      const k = st.key(i);
+      if (k === null || !k.startsWith(this.prefix)) continue;
+      try {
+        const v = JSON.parse(st.getItem(k) ?? '') as unknown;
+        if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'number') out.push([k, [v[0], v[1]]]);
+      } catch {
+        // not a claim: left alone
+      }
+    }
+    return out;
+  }
+}
+
 export interface ConnectionHandlers {
   /**
    * A server message. `fresh` is false for a refusal of an outbox entry that had already left the
@@ -307,6 +372,9 @@ export interface ConnectionHandlers {
 export class Connection {
   readonly settled = new SettledLog();
   readonly outbox = new Outbox(OUTBOX_KEY, (e) => this.settled.settles(e));
+  readonly sayOnce = new SayOnce(newLabelId().slice(2, 14));
+  /** Label ids of the answers and undos this page (this load of it) put in the outbox. */
+  private readonly made = new Set<string>();
   private ws: WebSocket | null = null;
   private welcomed = false;
   /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
@@ -444,8 +512,17 @@ export class Connection {
   enqueue(entry: OutboxEntry, forStore: string | null = this.storeId): void {
     const kept: KeptEntry = { ...entry, ...(forStore === null ? {} : { forStore }), keptAt: new Date().toISOString(), ...(this.envId === null ? {} : { envId: this.envId }) };
     this.outbox.add(kept);
+    this.made.add(entry.labelId);
     this.handlers.onOutbox(this.outbox.size);
     if (this.isOpen && this.belongsHere(kept)) this.sendEntry(kept);
+  }
+
+  /**
+   * Whether this tab is the one to say a refusal of an outbox entry it took out itself (`fresh`),
+   * which another tab of this browser may have heard at the same moment (SayOnce).
+   */
+  claimRefusal(msg: Extract<ServerMessage, { type: 'error' }> & { labelId: string }): Promise<boolean> {
+    return this.sayOnce.claim(`${msg.labelId}:${msg.code}`, this.made.has(msg.labelId));
   }
 
   /** Whether an entry may go to the server the page talks to now (its own store's, or either side does not say). */
