@@ -45,13 +45,13 @@ const recordMany = (page: Page, prefix: string, n: number): Promise<void> =>
   );
 
 /**
- * A relay between a page's socket and the server that, while `hold` is on, keeps back the server's
- * replies that settle an outbox entry (ack, error) until `release`; a socket closed meanwhile loses
- * its held replies, as a dropped connection would.
+ * A relay between a page's socket and the server that keeps back the server's messages until
+ * `release`: with `hold` 'replies' those that settle an outbox entry (ack, error), with 'all' every
+ * one; a socket closed meanwhile loses what was held for it, as a dropped connection would.
  */
 async function relay(page: Page) {
   const ctl = {
-    hold: false,
+    hold: false as false | 'replies' | 'all',
     held: [] as { route: WebSocketRoute; msg: string }[],
     release(): number {
       const out = this.held.splice(0);
@@ -66,7 +66,7 @@ async function relay(page: Page) {
       route.onMessage((m) => server.send(m));
       server.onMessage((m) => {
         const type = typeof m === 'string' ? (JSON.parse(m) as { type: string }).type : '';
-        if (ctl.hold && (type === 'ack' || type === 'error')) ctl.held.push({ route, msg: m as string });
+        if (ctl.hold === 'all' || (ctl.hold === 'replies' && (type === 'ack' || type === 'error'))) ctl.held.push({ route, msg: m as string });
         else route.send(m);
       });
       route.onClose((code, reason) => {
@@ -121,14 +121,16 @@ describe('the settled record across two tabs', () => {
       const p1 = await waitReady(a.page);
       expect((await waitReady(b)).pairId).toBe(p1.pairId);
       for (const page of [a.page, b]) await page.evaluate(watchToasts);
-      relayA.hold = true;
-      relayB.hold = true;
-      // Tab A answers first (left), then tab B (right); their replies are held.
+      // Tab A answers first (left), then tab B (right), their replies held; tab B hears nothing at all
+      // meanwhile (the server moves it on to the next pair once A has answered: it answers the first).
+      relayA.hold = 'replies';
+      relayB.hold = 'all';
       await a.page.keyboard.press('ArrowLeft');
       await waitFor(() => store.counts().labels === 1);
       await b.keyboard.press('ArrowRight');
       await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 2);
       await b.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 2);
+      relayB.hold = 'replies';
       // Both sockets drop (their held replies go with them); each tab reconnects and sends the whole outbox.
       for (const page of [a.page, b]) await debug(page, (d) => d.drop());
       for (const page of [a.page, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 20_000 });
