@@ -62,7 +62,7 @@ import { type LabelStore, type NewLabel } from '../reward/store.js';
 import { personTeacherId } from '../core/person.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
 import type { ViewerEnv } from './env_info.js';
-import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool } from './heron_preview.js';
+import { checkHeronConfig, type HeronPool, heronPreview, loadHeronPool, PoolTermSums } from './heron_preview.js';
 import {
   answerLabel,
   FULL_CLOSE_CODE,
@@ -364,7 +364,9 @@ export class ViewerServer {
   private port = 0;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
-  private heronPool: { at: number; pool: HeronPool | null } | null = null;
+  private heronPool: { at: number; pool: Promise<HeronPool | null> } | null = null;
+  /** The store's segments' term sums, kept between HERON pool loads (each segment read once). */
+  private readonly heronSums = new PoolTermSums();
   private warnedModel = false;
   private closed = false;
   /** When the server last warned it was full (clock ms), and the pages refused since. */
@@ -975,17 +977,9 @@ export class ViewerServer {
         return this.answer(s, msg);
       case 'undo':
         return this.undo(s, msg);
-      case 'heron_preview': {
-        let result;
-        try {
-          result = heronPreview(msg.config, this.env.spec, this.pool() ?? { samples: [], labelled: [], stds: new Float64Array(this.env.terms.length), segments: 0 });
-        } catch (e) {
-          if (e instanceof InputError) return this.error(s, 'heron_invalid', e.message, re);
-          throw e;
-        }
-        this.send(s, { type: 'heron_result', ...result, ...re });
+      case 'heron_preview':
+        void this.heronPreview(s, msg, re);
         return;
-      }
       case 'heron_save': {
         let config;
         try {
@@ -1031,10 +1025,44 @@ export class ViewerServer {
     if (released) this.pollIdle();
   }
 
-  private pool(): HeronPool | null {
+  /**
+   * The HERON page's pool, loaded at most every HERON_POOL_TTL_MS; pages asking meanwhile share one
+   * load. A load reads the segments stored since the last one (every segment on the first: seconds
+   * on a store of 100,000 pairs, in slices between which the server goes on answering).
+   */
+  private pool(): Promise<HeronPool | null> {
     const now = this.clock.now();
-    if (!this.heronPool || now - this.heronPool.at > HERON_POOL_TTL_MS) this.heronPool = { at: now, pool: loadHeronPool(this.store) };
+    if (!this.heronPool || now - this.heronPool.at > HERON_POOL_TTL_MS) {
+      const entry = { at: now, pool: loadHeronPool(this.store, { sums: this.heronSums }) };
+      // A failed load is not kept: the next preview tries again.
+      entry.pool.catch(() => {
+        if (this.heronPool === entry) this.heronPool = null;
+      });
+      this.heronPool = entry;
+    }
     return this.heronPool.pool;
+  }
+
+  private async heronPreview(s: Session, msg: Extract<ClientMessage, { type: 'heron_preview' }>, re: { re?: number }): Promise<void> {
+    let pool: HeronPool | null;
+    try {
+      pool = await this.pool();
+    } catch (e) {
+      if (this.closed) return; // the store was closed under the load
+      if (isBusy(e)) return this.error(s, 'store', `the label store is busy; retrying is safe (${(e as Error).message})`, re);
+      this.logger.warn(`viewer: heron_preview failed: ${(e as Error).message}`);
+      return this.error(s, 'internal', `heron_preview failed: ${(e as Error).message}`, re);
+    }
+    if (this.closed || s.dropped) return;
+    let result;
+    try {
+      result = heronPreview(msg.config, this.env.spec, pool ?? { samples: [], labelled: [], stds: new Float64Array(this.env.terms.length), segments: 0 });
+    } catch (e) {
+      if (e instanceof InputError) return this.error(s, 'heron_invalid', e.message, re);
+      this.logger.warn(`viewer: heron_preview failed: ${(e as Error).message}`);
+      return this.error(s, 'internal', `heron_preview failed: ${(e as Error).message}`, re);
+    }
+    this.send(s, { type: 'heron_result', ...result, ...re });
   }
 
   private segmentPayload(seg: Segment): PairMsg['left'] {

@@ -2,12 +2,14 @@
  * The page's connection (viewer/client/net.ts) without a browser: two tabs of one browser are two
  * Connections over one localStorage (a stand-in), each with a scripted socket. Checked: a refusal
  * of a shared outbox entry both tabs re-sent is "fresh" (to be said) in the tab that had it first
- * only; how the server settled each answer is shared between the tabs (SettledLog); and a full
+ * only, and of tabs that heard at the same moment one says it (SayOnce); how the server settled each
+ * answer is shared between the tabs (SettledLog), without losing entries two tabs record at once
+ * (each tab's copy of the storage behind the other's: TabStorage); and a full
  * server's close (FULL_CLOSE_CODE) is reported as 'full' with a retry when the server said.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FULL_CLOSE_CODE, fullCloseReason, type ServerMessage } from '../../viewer/protocol.js';
-import { type ConnectionState, SETTLED_KEY } from '../../viewer/client/net.js';
+import { type ConnectionState, LEGACY_SETTLED_KEY, SETTLED_PREFIX } from '../../viewer/client/net.js';
 
 /** localStorage as a Map. */
 class MemoryStorage {
@@ -20,6 +22,41 @@ class MemoryStorage {
   }
   removeItem(k: string): void {
     this.items.delete(k);
+  }
+  get length(): number {
+    return this.items.size;
+  }
+  key(i: number): string | null {
+    return [...this.items.keys()][i] ?? null;
+  }
+}
+
+/**
+ * One tab's copy of a localStorage shared by several tabs (Chromium: another process's copy): its
+ * own writes show at once, the other tabs' only when `deliver` hands them over.
+ */
+class TabStorage extends MemoryStorage {
+  private readonly others: TabStorage[] = [];
+  private readonly queue: [string, string | null][] = [];
+  static tabs(n: number): TabStorage[] {
+    const ts = Array.from({ length: n }, () => new TabStorage());
+    for (const t of ts) t.others.push(...ts.filter((o) => o !== t));
+    return ts;
+  }
+  override setItem(k: string, v: string): void {
+    super.setItem(k, v);
+    for (const o of this.others) o.queue.push([k, v]);
+  }
+  override removeItem(k: string): void {
+    super.removeItem(k);
+    for (const o of this.others) o.queue.push([k, null]);
+  }
+  /** The other tabs' writes so far reach this copy. */
+  deliver(): void {
+    for (const [k, v] of this.queue.splice(0)) {
+      if (v === null) this.items.delete(k);
+      else this.items.set(k, v);
+    }
   }
 }
 
@@ -125,10 +162,9 @@ describe('two tabs, one outbox', () => {
       ['h-tab-a-0001', true],
       ['h-tab-b-0001', false],
     ]);
-    expect(JSON.parse(storage.getItem(SETTLED_KEY)!)).toEqual([
-      ['h-tab-a-0001', true],
-      ['h-tab-b-0001', false],
-    ]);
+    // One storage key per entry: [stored, ms when recorded].
+    expect(JSON.parse(storage.getItem(`${SETTLED_PREFIX}h-tab-a-0001`)!)[0]).toBe(true);
+    expect(JSON.parse(storage.getItem(`${SETTLED_PREFIX}h-tab-b-0001`)!)[0]).toBe(false);
   });
 
   it('a refused undo does not mark its answer refused; the shared record keeps the newest 500 and survives bad contents', async () => {
@@ -147,10 +183,129 @@ describe('two tabs, one outbox', () => {
     expect(kept.size).toBe(500);
     expect([...kept.keys()][0]).toBe('h-label-2');
     expect(kept.get('h-label-501')).toBe(false);
-    storage.setItem(SETTLED_KEY, '{not json');
-    expect(a.conn.settled.read().size).toBe(0);
-    storage.setItem(SETTLED_KEY, '[["h-x", true], ["h-y", "yes"], 7]');
-    expect([...a.conn.settled.read()]).toEqual([['h-x', true]]);
+    expect([...storage.items.keys()].filter((k) => k.startsWith(SETTLED_PREFIX))).toHaveLength(500);
+    storage.items.clear();
+    storage.setItem(`${SETTLED_PREFIX}h-x`, '{not json');
+    storage.setItem(`${SETTLED_PREFIX}h-y`, '["yes", 1]');
+    storage.setItem(`${SETTLED_PREFIX}h-z`, '[false, 2]');
+    expect([...a.conn.settled.read()]).toEqual([['h-z', false]]);
+    expect(a.conn.settled.settles({ type: 'answer', labelId: 'h-x' })).toBe(false);
+    expect(a.conn.settled.settles({ type: 'answer', labelId: 'h-z' })).toBe(true);
+  });
+
+  it("the record of pages before one key per entry (one JSON list) is read, and moved to keys of its own, older than any new entry, on the next write", async () => {
+    const a = await tab();
+    storage.setItem(LEGACY_SETTLED_KEY, '[["h-old-1", true], ["undo:h-old-2", false], ["h-bad", "yes"], 7]');
+    expect([...a.conn.settled.read()]).toEqual([
+      ['h-old-1', true],
+      ['undo:h-old-2', false],
+    ]);
+    expect(a.conn.settled.settles({ type: 'undo', labelId: 'h-old-2' })).toBe(true);
+    a.conn.settled.add('h-new', true);
+    expect(storage.getItem(LEGACY_SETTLED_KEY)).toBeNull();
+    expect([...a.conn.settled.read()]).toEqual([
+      ['h-old-1', true],
+      ['undo:h-old-2', false],
+      ['h-new', true],
+    ]);
+    storage.setItem(LEGACY_SETTLED_KEY, '{not json');
+    expect([...a.conn.settled.read()].map(([k]) => k)).toEqual(['h-old-1', 'undo:h-old-2', 'h-new']);
+  });
+});
+
+describe('two tabs recording settled entries at once', () => {
+  it("each tab's copy of the storage behind the other's writes: no entry is lost (one list read, changed and written back lost them)", async () => {
+    const { SettledLog } = await import('../../viewer/client/net.js');
+    const [viewA, viewB] = TabStorage.tabs(2);
+    const win = (globalThis as unknown as { window: { localStorage: unknown } }).window;
+    const as = (view: TabStorage, f: () => void): void => {
+      win.localStorage = view;
+      try {
+        f();
+      } finally {
+        win.localStorage = storage;
+      }
+    };
+    const logA = new SettledLog();
+    const logB = new SettledLog();
+    // Each tab records a reply before it sees the other's: A's ack of its answer, B's refusal of its own.
+    as(viewA, () => logA.add('h-tab-a-0003', true));
+    as(viewB, () => logB.add('h-tab-b-0003', false));
+    as(viewA, () => logA.add('undo:h-tab-a-0004', true));
+    viewA.deliver();
+    viewB.deliver();
+    for (const [view, log] of [
+      [viewA, logA],
+      [viewB, logB],
+    ] as const) {
+      as(view, () =>
+        expect(new Map(log.read())).toEqual(
+          new Map([
+            ['h-tab-a-0003', true],
+            ['h-tab-b-0003', false],
+            ['undo:h-tab-a-0004', true],
+          ]),
+        ),
+      );
+      as(view, () => expect(log.settles({ type: 'answer', labelId: 'h-tab-b-0003' })).toBe(true));
+    }
+  });
+});
+
+describe('a refusal two tabs heard at the same moment (SayOnce)', () => {
+  it('each tab that took the entry out claims it; once the claims have reached both, one says it: the tab that made the entry, else the first tab id; a later round stays quiet', async () => {
+    const { SayOnce, SAY_WAIT_MS } = await import('../../viewer/client/net.js');
+    const [viewA, viewB] = TabStorage.tabs(2);
+    const win = (globalThis as unknown as { window: { localStorage: unknown } }).window;
+    /** Both tabs claim `what` (each with its own copy of the storage), the claims reach both, the waits end. */
+    const round = async (what: string, madeA: boolean, madeB: boolean, tabs = ['tab-a', 'tab-b']): Promise<boolean[]> => {
+      const a = new SayOnce(tabs[0]);
+      const b = new SayOnce(tabs[1]);
+      win.localStorage = viewA;
+      const pa = a.claim(what, madeA);
+      win.localStorage = viewB;
+      const pb = b.claim(what, madeB);
+      viewA.deliver();
+      viewB.deliver();
+      expect(timers.map((t) => t.ms)).toEqual([SAY_WAIT_MS, SAY_WAIT_MS]);
+      // Each wait ends with that tab's copy in place.
+      win.localStorage = viewA;
+      timers[0].fn();
+      const ra = await pa;
+      win.localStorage = viewB;
+      timers[1].fn();
+      const rb = await pb;
+      win.localStorage = storage;
+      timers.length = 0;
+      return [ra, rb];
+    };
+    try {
+      // Tab B made the refused answer: B says it, though A's id comes first.
+      expect(await round('h-tab-b-0005:conflict', false, true)).toEqual([false, true]);
+      // Neither made it (a tab closed since): the first tab id.
+      expect(await round('h-tab-x-0006:conflict', false, false, ['tab-b', 'tab-a'])).toEqual([false, true]);
+      // Alone: it says it.
+      win.localStorage = viewA;
+      const alone = new SayOnce('tab-a').claim('h-tab-a-0007:not_found', true);
+      timers[0].fn();
+      expect(await alone).toBe(true);
+      timers.length = 0;
+      // The same refusal again a while later (another re-send): said already, so no tab says it.
+      win.localStorage = viewB;
+      viewB.deliver();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() + 5_000);
+        const again = new SayOnce('tab-b').claim('h-tab-a-0007:not_found', false);
+        timers[0].fn();
+        expect(await again).toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+    } finally {
+      win.localStorage = storage;
+      timers.length = 0;
+    }
   });
 });
 

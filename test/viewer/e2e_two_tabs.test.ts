@@ -167,7 +167,7 @@ describe('two tabs of one person on one pair', () => {
       await nets[0](false);
       await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected(), null, { timeout: 30_000 });
       // The conflict is said once, in tab B (when both tabs sent it before either heard back, both were
-      // refused: client_net.test.ts checks that only the first to hear says so).
+      // refused, and a tab may hear before the other's write reaches it: only one of them says so, e2e_settled_tabs.test.ts).
       const conflict = 'You had already answered this pair (in another tab or window?): your first answer is kept.';
       expect([...(await toasts(a.page)), ...(await toasts(b))].filter((t) => t === conflict)).toEqual([conflict]);
       expect(await toasts(b)).toContain(conflict);

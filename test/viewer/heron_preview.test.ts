@@ -25,7 +25,7 @@ describe('loadHeronPool', () => {
     const store = storeWith(pairs, { ada: 'human', oracle: 'synthetic' });
     try {
       store.addLabels([pref(pairs[0], 'human:bo', 1), pref(pairs[0], 'ada', 0.5), pref(pairs[0], 'oracle', 0), pref(pairs[1], 'oracle', 1), pref(pairs[2], 'ada', 0)]);
-      const pool = loadHeronPool(store);
+      const pool = await loadHeronPool(store);
       expect(pool?.labelled.map((l) => [l.pair.id, l.human])).toEqual([
         [pairs[0].id, [1, 0.5]],
         [pairs[2].id, [0]],
@@ -38,7 +38,7 @@ describe('loadHeronPool', () => {
       ]);
       // maxLabelled: the first pairs with preferences in the store's order (pairs[0], pairs[1]);
       // pairs[2] is not read, so its person's label is not in the figure.
-      const two = loadHeronPool(store, { maxLabelled: 2 });
+      const two = await loadHeronPool(store, { maxLabelled: 2 });
       expect(two?.labelled.map((l) => [l.pair.id, l.human])).toEqual([[pairs[0].id, [1, 0.5]]]);
       expect(two?.samples.map((s) => s.pair.id)).toEqual([pairs[0].id, pairs[1].id]);
     } finally {
@@ -61,7 +61,7 @@ describe('the HERON page round trip', () => {
       expect(loadHeronConfig(file, TOY_SPEC)).toEqual(sent);
 
       store.addLabels([pref(pairs[1], 'ada', 1)]);
-      const pool = loadHeronPool(store);
+      const pool = await loadHeronPool(store);
       if (!pool) throw new Error('no pool');
       // The page's pool is every stored pair's two segments, as `prefrl label` reads it (in another
       // order: the stds agree to rounding; pairs that share segments: the next test).
@@ -99,7 +99,7 @@ describe('the HERON page round trip', () => {
     const pairs = [...base, ...[1, 2, 3].map((k) => makePair(base[0].a, base[k].b))];
     const store = storeWith(pairs);
     try {
-      const pool = loadHeronPool(store);
+      const pool = await loadHeronPool(store);
       if (!pool) throw new Error('no pool');
       expect(pool.segments).toBe(8);
       const withRepeats = sumStds(pairs.flatMap((p) => [termSums(p.a), termSums(p.b)]));

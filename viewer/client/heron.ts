@@ -229,11 +229,11 @@ export class HeronPanel {
       // The box in a label: on a touch screen the label is the finger-sized target (style.css).
       const onBox = el('label', 'on-box');
       onBox.appendChild(on);
-      // The move buttons wrap to a second line together on a narrow phone.
+      // The move buttons: beside the other controls, or on a phone beside the term's name (style.css).
       const moves = el('span', 'mvs');
       moves.append(up, down);
-      ctrls.append(onBox, margin, dir, moves);
-      li.append(handle, rankEl, name, ctrls);
+      ctrls.append(onBox, margin, dir);
+      li.append(handle, rankEl, name, ctrls, moves);
       list.appendChild(li);
     });
     if (focus) {
@@ -253,7 +253,7 @@ export class HeronPanel {
   private dragStart(ev: PointerEvent, li: HTMLLIElement, from: number): void {
     if (this.drag || !ev.isPrimary || ev.button !== 0) return;
     const target = ev.target as Element;
-    if (target.closest('.ctrls')) return;
+    if (target.closest('.ctrls, .mvs')) return;
     if (ev.pointerType === 'touch' && !target.closest('.handle')) return;
     ev.preventDefault();
     li.setPointerCapture(ev.pointerId);

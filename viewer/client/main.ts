@@ -4,7 +4,7 @@
  * until the server has stored them, and shows progress, the reward model's opinion
  * (when the server has one) and the HERON page.
  */
-import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, type ServerMessage, type WelcomeMsg } from '../protocol.js';
+import { type AnswerMsg, base64ToFloat64, type Choice, type ModelPayload, type PairMsg, PERMANENT_ERRORS, type ServerMessage, type WelcomeMsg } from '../protocol.js';
 import { agreementText } from './agreement.js';
 import { downloadText } from './download.js';
 import { HeronPanel } from './heron.js';
@@ -158,6 +158,9 @@ class App {
       drop: () => this.conn.drop(),
       sessionLabels: () => this.counted.size,
       camera: () => this.view.cameraState(),
+      // The shared record of settled answers (tests: two tabs writing it at once).
+      settle: (key: string, stored: boolean) => this.conn.settled.add(key, stored),
+      settledKeys: () => [...this.conn.settled.read().keys()],
     };
   }
 
@@ -717,9 +720,17 @@ class App {
         else this.requestNext();
       }
     }
-    // Said once: both tabs of a person re-send the shared outbox after a reconnect, and both got the refusal.
+    // Said once: both tabs of a person re-send the shared outbox after a reconnect, and both got the
+    // refusal; of the tabs that took the entry out of the outbox at the same moment, one says it (net.ts SayOnce).
     if (!fresh) return;
-    this.toast(m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message, true);
+    const text = m.code === 'store' ? `The server could not save yet (${m.message}); it will be re-sent.` : m.message;
+    if (m.labelId !== undefined && PERMANENT_ERRORS.includes(m.code)) {
+      void this.conn.claimRefusal({ ...m, labelId: m.labelId }).then((say) => {
+        if (say) this.toast(text, true);
+      });
+      return;
+    }
+    this.toast(text, true);
   }
 
   private async model(modelId: string): Promise<ReplayModel> {

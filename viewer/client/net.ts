@@ -60,10 +60,21 @@ export interface SavedAnswers {
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
-/** The shared record of how the server settled recent outbox entries (SettledLog). */
-export const SETTLED_KEY = 'prefrl.settled.v1';
+/**
+ * The shared record of how the server settled recent outbox entries (SettledLog): one storage key
+ * per entry, this prefix and the entry's settledKey, holding [stored, ms when recorded].
+ */
+export const SETTLED_PREFIX = 'prefrl.settled.v2:';
+/** The record as pages before SETTLED_PREFIX kept it: one key, a JSON array of [settledKey, stored]; read, and moved to SETTLED_PREFIX keys on the next write. */
+export const LEGACY_SETTLED_KEY = 'prefrl.settled.v1';
 /** How many settled entries the record keeps (the newest). */
 const SETTLED_KEEP = 500;
+/** Claims to say a refusal (SayOnce): this prefix, what is said, "|" and the claiming tab's id. */
+export const SAID_PREFIX = 'prefrl.said.v1:';
+/** How long a tab waits after its claim for the other tabs' claims to reach it, ms. */
+export const SAY_WAIT_MS = 400;
+/** Claims older than this are taken out (by the next claim of any tab), ms. */
+const SAY_KEEP_MS = 60_000;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
 /** How often a page whose server stopped looks for it again. */
@@ -188,40 +199,161 @@ export class Outbox {
  * tab sends every entry of the shared outbox, so an answer made in one tab may be acknowledged
  * (or refused) through another, and the tab that made it learns only from here (its "This
  * session" count, its undo history). Label id -> true (stored) or false (refused for good).
+ *
+ * Each entry is a storage key of its own (SETTLED_PREFIX), written with one setItem and never
+ * read back first. The record used to be one key that each tab read, changed and wrote back; a
+ * tab's copy of localStorage learns another tab's write a moment later (net.ts's Outbox), so two
+ * tabs recording replies within that moment each wrote a list without the other's entry: an
+ * entry lost meant an answer re-sent, or stored and never counted in the tab that made it (two
+ * pages in one browser lost 31 of 300 entries written at once: e2e_settled_tabs.test.ts).
  */
 export class SettledLog {
-  constructor(private readonly key = SETTLED_KEY) {}
+  /** When this tab last recorded an entry (ms). */
+  private last = 0;
 
+  constructor(
+    private readonly prefix = SETTLED_PREFIX,
+    private readonly legacyKey = LEGACY_SETTLED_KEY,
+  ) {}
+
+  /** Every recorded entry, oldest first (the legacy record's before any other). */
   read(): Map<string, boolean> {
-    const raw = storage()?.getItem(this.key);
-    if (!raw) return new Map();
-    try {
-      const parsed = JSON.parse(raw) as unknown;
-      return new Map(Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : []);
-    } catch {
-      return new Map();
+    const st = storage();
+    if (!st) return new Map();
+    const out = new Map(this.legacy(st));
+    for (const [key, stored] of this.entries(st)) {
+      out.delete(key);
+      out.set(key, stored);
     }
+    return out;
   }
 
   /** Whether the server settled this outbox entry (through any tab). */
   settles(e: { type: OutboxEntry['type']; labelId: string }): boolean {
-    return this.read().has(settledKey(e.type, e.labelId));
+    const st = storage();
+    if (!st) return false;
+    const key = settledKey(e.type, e.labelId);
+    return this.value(st.getItem(this.prefix + key)) !== null || this.legacy(st).some(([k]) => k === key);
   }
 
   /** Record how the server settled an outbox entry (its settledKey): stored, or refused for good. */
   add(key: string, stored: boolean): void {
     const st = storage();
     if (!st) return;
-    const m = this.read();
-    if (m.get(key) === stored) return;
-    m.delete(key);
-    m.set(key, stored);
-    const entries = [...m].slice(-SETTLED_KEEP);
     try {
-      st.setItem(this.key, JSON.stringify(entries));
+      if (st.getItem(this.legacyKey) !== null) this.moveLegacy(st);
+      if (this.value(st.getItem(this.prefix + key))?.[0] === stored) return;
+      // Later than this tab's last entry (several in one ms keep their order when the oldest are pruned).
+      this.last = Math.max(Date.now(), this.last + 0.001);
+      st.setItem(this.prefix + key, JSON.stringify([stored, this.last]));
+      // The newest SETTLED_KEEP stay. Two tabs pruning at once remove the same oldest keys.
+      const all = this.entries(st);
+      for (const [k] of all.slice(0, Math.max(0, all.length - SETTLED_KEEP))) st.removeItem(this.prefix + k);
     } catch {
       // storage full or disabled: the tab that made the answer hears of it when it is online
     }
+  }
+
+  /** A stored value [stored, at], or null when it is not one. */
+  private value(raw: string | null): [boolean, number] | null {
+    if (raw === null) return null;
+    try {
+      const v = JSON.parse(raw) as unknown;
+      return Array.isArray(v) && typeof v[0] === 'boolean' && typeof v[1] === 'number' ? [v[0], v[1]] : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The SETTLED_PREFIX entries, oldest first (ties by key). */
+  private entries(st: Storage): [string, boolean][] {
+    const found: [string, boolean, number][] = [];
+    for (let i = 0; i < st.length; i++) {
+      const k = st.key(i);
+      if (k === null || !k.startsWith(this.prefix)) continue;
+      const v = this.value(st.getItem(k));
+      if (v) found.push([k.slice(this.prefix.length), v[0], v[1]]);
+    }
+    found.sort((x, y) => x[2] - y[2] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    return found.map(([k, v]) => [k, v]);
+  }
+
+  private legacy(st: Storage): [string, boolean][] {
+    const raw = st.getItem(this.legacyKey);
+    if (!raw) return [];
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      return Array.isArray(parsed) ? parsed.filter((e): e is [string, boolean] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'boolean') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The legacy record's entries as keys of their own (older than any recorded since), then the legacy key goes. */
+  private moveLegacy(st: Storage): void {
+    this.legacy(st).forEach(([k, stored], i) => {
+      if (this.value(st.getItem(this.prefix + k)) === null) st.setItem(this.prefix + k, JSON.stringify([stored, i]));
+    });
+    st.removeItem(this.legacyKey);
+  }
+}
+
+/**
+ * Which tab of a browser says a refusal that several of them heard (each tab sends the whole shared
+ * outbox, so the server refuses an entry on each socket that carried it). A tab that took the
+ * entry out of the outbox itself (`fresh`) claimed it said once, by reading the outbox; but two
+ * tabs hearing within the moment another tab's write takes to reach them both still found it
+ * there and both said it (e2e_settled_tabs.test.ts). So each such tab writes a claim (a storage
+ * key of its own, never one another tab writes), waits SAY_WAIT_MS for the others' claims to reach
+ * it, and says it only when its claim comes first: the tab that made the entry before any other,
+ * then by tab id. A claim already there from an earlier round (SAY_KEEP_MS) means it was said.
+ */
+export class SayOnce {
+  constructor(
+    /** This tab's id (random per page load). */
+    readonly tab: string,
+    private readonly waitMs = SAY_WAIT_MS,
+    private readonly prefix = SAID_PREFIX,
+  ) {}
+
+  /** Whether this tab is the one to say `what` (e.g. a label id and the refusal's code); `made`: this tab made the entry. */
+  async claim(what: string, made: boolean): Promise<boolean> {
+    const st = storage();
+    if (!st) return true;
+    const mine = `${this.prefix}${what}|${this.tab}`;
+    try {
+      const now = Date.now();
+      for (const [k, at] of this.claims(st)) if (now - at[1] > SAY_KEEP_MS) st.removeItem(k);
+      st.setItem(mine, JSON.stringify([made ? 0 : 1, now]));
+    } catch {
+      return true; // storage full or disabled: say it
+    }
+    await new Promise<void>((res) => window.setTimeout(res, this.waitMs));
+    const rivals = this.claims(st)
+      .filter(([k]) => k.slice(this.prefix.length, k.lastIndexOf('|')) === what)
+      .map(([k, [rank, at]]) => ({ k, rank, at }));
+    if (rivals.length === 0) return true;
+    // An earlier round's claim (made before this one, by more than the wait) was said then.
+    const ours = rivals.find((r) => r.k === mine);
+    if (ours && rivals.some((r) => r.k !== mine && r.at < ours.at - this.waitMs)) return false;
+    rivals.sort((x, y) => x.rank - y.rank || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+    return rivals[0].k === mine;
+  }
+
+  /** Every claim: [storage key, [rank, ms]]. */
+  private claims(st: Storage): [string, [number, number]][] {
+    const out: [string, [number, number]][] = [];
+    for (let i = 0; i < st.length; i++) {
+      const k = st.key(i);
+      if (k === null || !k.startsWith(this.prefix)) continue;
+      try {
+        const v = JSON.parse(st.getItem(k) ?? '') as unknown;
+        if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'number') out.push([k, [v[0], v[1]]]);
+      } catch {
+        // not a claim: left alone
+      }
+    }
+    return out;
   }
 }
 
@@ -240,6 +372,9 @@ export interface ConnectionHandlers {
 export class Connection {
   readonly settled = new SettledLog();
   readonly outbox = new Outbox(OUTBOX_KEY, (e) => this.settled.settles(e));
+  readonly sayOnce = new SayOnce(newLabelId().slice(2, 14));
+  /** Label ids of the answers and undos this page (this load of it) put in the outbox. */
+  private readonly made = new Set<string>();
   private ws: WebSocket | null = null;
   private welcomed = false;
   /** The server said it was stopping (close code SHUTDOWN_CODE); cleared by the next welcome. */
@@ -377,8 +512,17 @@ export class Connection {
   enqueue(entry: OutboxEntry, forStore: string | null = this.storeId): void {
     const kept: KeptEntry = { ...entry, ...(forStore === null ? {} : { forStore }), keptAt: new Date().toISOString(), ...(this.envId === null ? {} : { envId: this.envId }) };
     this.outbox.add(kept);
+    this.made.add(entry.labelId);
     this.handlers.onOutbox(this.outbox.size);
     if (this.isOpen && this.belongsHere(kept)) this.sendEntry(kept);
+  }
+
+  /**
+   * Whether this tab is the one to say a refusal of an outbox entry it took out itself (`fresh`),
+   * which another tab of this browser may have heard at the same moment (SayOnce).
+   */
+  claimRefusal(msg: Extract<ServerMessage, { type: 'error' }> & { labelId: string }): Promise<boolean> {
+    return this.sayOnce.claim(`${msg.labelId}:${msg.code}`, this.made.has(msg.labelId));
   }
 
   /** Whether an entry may go to the server the page talks to now (its own store's, or either side does not say). */
