@@ -209,6 +209,10 @@ describe('two tabs of one person on one pair', () => {
       expect(await debug(b, (d) => d.outbox())).toBe(0);
       // Both tabs showed the third pair when it was taken back: each says why it went.
       for (const page of [a.page, b]) expect(await toasts(page)).toContain('The run has all the labels it needs: the pair you were looking at is no longer asked.');
+      // Then the run ends and its server stops: the pages keep their thank-you (not "the session has
+      // ended"), and say the server has stopped.
+      await srv.server.close();
+      for (const page of [a.page, b]) await page.waitForFunction((t) => document.getElementById('overlay')?.textContent === t, `${thanks} The labelling server has stopped.`, { timeout: 30_000 });
       expect([...a.errors, ...errorsB]).toEqual([]);
     } finally {
       await a.ctx.close();

@@ -588,6 +588,8 @@ class App {
   /** What the page says once the server has said it is stopping. */
   private endedText(): string {
     const unsent = this.conn.split().here;
+    // A run that said it has every label it needs stops its server next: its thank-you stays.
+    if (this.runDone && unsent.length === 0) return `${this.doneText()} The labelling server has stopped.`;
     const noUndo = this.undoEnded() ? ' Saved answers can no longer be undone from this page.' : '';
     return unsent.length > 0
       ? `The labelling session has ended. ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent if the server comes back.${noUndo}`
