@@ -1033,6 +1033,16 @@ export class LabelStore {
     };
   }
 
+  /**
+   * A stored segment's reward terms alone ([length x nTerms], as in its Segment), or undefined:
+   * reads one column instead of the whole row (the HERON page sums them for every stored segment).
+   */
+  segmentTerms(id: string): Pick<Segment, 'id' | 'length' | 'nTerms' | 'terms'> | undefined {
+    const r = this.statement('SELECT length, n_terms, terms FROM segments WHERE id = ?').get(id) as Pick<SegmentRow, 'length' | 'n_terms' | 'terms'> | undefined;
+    if (!r) return undefined;
+    return { id, length: r.length, nTerms: r.n_terms, terms: fromBlob(Float64Array, r.terms, r.length * r.n_terms, this.path, `segment ${id} terms`) };
+  }
+
   /** A stored segment, or undefined. */
   getSegment(id: string): Segment | undefined {
     const r = this.statement('SELECT * FROM segments WHERE id = ?').get(id) as SegmentRow | undefined;

@@ -81,7 +81,7 @@ export class PoolTermSums {
     const missing = order.filter((id) => !this.sums.has(id));
     for (let i = 0; i < missing.length; i++) {
       if (i > 0 && i % slice === 0) await pause();
-      const seg = store.getSegment(missing[i]);
+      const seg = store.segmentTerms(missing[i]);
       if (!seg) throw new InputError(store.path, `pair references missing segment ${missing[i]}`, 'pairs');
       this.sums.set(seg.id, termSums(seg));
       this.reads++;

@@ -166,7 +166,7 @@ export function heronLevels(config: HeronConfig, spec: EnvSpec): HeronLevel[] {
 }
 
 /** Segment sums of every reward term: [nTerms]. */
-export function termSums(seg: Segment): Float64Array {
+export function termSums(seg: Pick<Segment, 'length' | 'nTerms' | 'terms'>): Float64Array {
   const out = new Float64Array(seg.nTerms);
   for (let t = 0; t < seg.length; t++) for (let k = 0; k < seg.nTerms; k++) out[k] += seg.terms[t * seg.nTerms + k];
   return out;

@@ -88,6 +88,14 @@ describe('LabelStore segments and pairs', () => {
     expectSameSegment(p.b, pairs[1].b);
     expect(again.pairInfo(pairs[1].id)).toMatchObject({ round: 2, wanted: 1, segA: pairs[1].a.id, segB: pairs[1].b.id });
     expect(again.getPair('p-missing')).toBeUndefined();
+    // The terms alone (one column): the stored terms bit for bit, with the segment's shape.
+    for (const s of [special, ...segments]) {
+      const t = again.segmentTerms(s.id);
+      expect(t && { id: t.id, length: t.length, nTerms: t.nTerms }).toEqual({ id: s.id, length: s.length, nTerms: s.nTerms });
+      const got = (t as { terms: Float64Array }).terms;
+      expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(s.terms.buffer, s.terms.byteOffset, s.terms.byteLength))).toBe(true);
+    }
+    expect(again.segmentTerms('s-missing')).toBeUndefined();
     again.close();
   });
 
