@@ -47,6 +47,16 @@ async function trainToyReach(extra: string[], name: string): Promise<{ runDir: s
   return lastJson(out);
 }
 
+/**
+ * trainToyReach([]) once for the file: three tests compare a flag's run with the plain one and
+ * only read its run folder (metrics, labels, saved model), so they share it.
+ */
+let plainRun: ReturnType<typeof trainToyReach> | undefined;
+function plainToyReach(): ReturnType<typeof trainToyReach> {
+  plainRun ??= trainToyReach([], 'plain');
+  return plainRun;
+}
+
 describe('reward standardisation', () => {
   it('segmentSteps lists every member\'s per-step outputs in segment order', () => {
     const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [8], members: 2 }, new Rng(3));
@@ -139,7 +149,7 @@ describe('reward standardisation', () => {
       }
     };
     // toy-reach episodes are 50 steps, segments 25: aligned windows start at 0 or 25 only
-    const aligned = starts((await trainToyReach([], 'aligned')).runDir);
+    const aligned = starts((await plainToyReach()).runDir);
     expect(aligned.length).toBe(80);
     expect(new Set(aligned)).toEqual(new Set([0, 25]));
     const random = starts((await trainToyReach(['--segment-windows', 'random'], 'random')).runDir);
@@ -326,7 +336,7 @@ describe('prefrl train --reward-select-inputs', () => {
 
 describe('prefrl train reward-model regularisation flags', () => {
   it('--reward-lr, --reward-weight-decay, --reward-input-l1, --reward-input-prox and --reward-flip-rate reach the reward model\'s training', async () => {
-    const plain = await trainToyReach([], 'reg-plain');
+    const plain = await plainToyReach();
     const reg = await trainToyReach(['--reward-lr', '0.003', '--reward-weight-decay', '0.01', '--reward-input-l1', '0.01', '--reward-input-prox', '0.5', '--reward-flip-rate', '0.1'], 'reg');
     const cfg = JSON.parse(readFileSync(join(reg.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect([cfg.rewardLr, cfg.rewardWeightDecay, cfg.rewardInputL1, cfg.rewardInputProx, cfg.rewardFlipRate]).toEqual([0.003, 0.01, 0.01, 0.5, 0.1]);
@@ -375,7 +385,7 @@ describe('prefrl train --reward-additive', () => {
 
 describe('prefrl train --reward-output-init', () => {
   it('starts the reward model from a zero output layer (recorded in the config; the fit differs from the default draw)', async () => {
-    const plain = await trainToyReach([], 'outinit-plain');
+    const plain = await plainToyReach();
     const zero = await trainToyReach(['--reward-output-init', '0'], 'outinit-zero');
     const cfg = JSON.parse(readFileSync(join(zero.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(cfg.rewardOutputInit).toBe(0);

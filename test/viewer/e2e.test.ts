@@ -56,10 +56,16 @@ interface Debug {
   sessionLabels(): number;
 }
 
-/** A new browser context's page at `url`, signed in as `name` (null: no name yet, the name dialog shows). */
-function openPage(url: string, name: string | null = 'alice', context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
-  return openSignedIn(browser, url, name, context);
+/**
+ * A new browser context's page at `url`, signed in as `name` (null: no name yet, the name dialog shows).
+ * `clock`: the page runs on Playwright's clock, so a test can fast-forward its timers (openSignedIn).
+ */
+function openPage(url: string, name: string | null = 'alice', context: Parameters<Browser['newContext']>[0] = {}, options: { clock?: boolean } = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  return openSignedIn(browser, url, name, context, options);
 }
+
+/** How often a page whose server stopped looks for it again (viewer/client/net.ts ENDED_RETRY_MS). */
+const ENDED_RETRY_MS = 4000;
 
 /** A store of newStore()'s pairs, a viewer server over it and a page signed in as `name` (null: not yet); all three are closed afterwards. */
 async function withPage(name: string | null, body: (v: { store: LabelStore; server: ViewerServer; page: Page; errors: string[] }) => Promise<void>): Promise<void> {
@@ -368,7 +374,7 @@ describe('viewer in headless Chromium', () => {
     const store = newStore();
     let server = await ViewerServer.start({ store, env, port: 0, staticDir: site, faults: { dropAfterCommit: 1 } });
     const port = server.boundPort;
-    const { page, ctx } = await openPage(server.url, 'bob');
+    const { page, ctx } = await openPage(server.url, 'bob', {}, { clock: true });
     try {
       const first = await waitReady(page);
       // The server commits the answer, then the connection drops before the acknowledgement.
@@ -387,6 +393,8 @@ describe('viewer in headless Chromium', () => {
       await page.keyboard.press('ArrowDown');
       expect(await page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox())).toBe(1);
       server = await ViewerServer.start({ store, env, port, staticDir: site });
+      // The page's next look for the server, now rather than up to 4 s later.
+      await page.clock.fastForward(ENDED_RETRY_MS);
       await waitFor(() => store.counts().labels === 2, 30_000);
       await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
       const labels = store.labels();
@@ -590,7 +598,7 @@ describe('viewer in headless Chromium', () => {
     const store = newStore();
     let server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
     const port = server.boundPort;
-    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    const { page, ctx, errors } = await openPage(server.url, 'bob', {}, { clock: true });
     try {
       const cur = await waitReady(page);
       await server.close();
@@ -608,6 +616,7 @@ describe('viewer in headless Chromium', () => {
       );
       // Back: the answer is stored and undone, and the pair is offered again.
       server = await ViewerServer.start({ store, env, port, staticDir: site });
+      await page.clock.fastForward(ENDED_RETRY_MS);
       await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
       expect(store.counts().labels).toBe(0);
       expect((await waitReady(page)).pairId).toBe(cur.pairId);
@@ -624,7 +633,7 @@ describe('viewer in headless Chromium', () => {
     const storeA = newStore();
     let server = await ViewerServer.start({ store: storeA, env, port: 0, staticDir: site });
     const port = server.boundPort;
-    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    const { page, ctx, errors } = await openPage(server.url, 'bob', {}, { clock: true });
     const storeB = newStore(); // the same pairs (same ids) in another store: a new run on the same port
     try {
       const first = await waitReady(page);
@@ -656,6 +665,7 @@ describe('viewer in headless Chromium', () => {
           if (document.getElementById('conn')?.textContent === 'connecting…') w.retried = true;
         }).observe(document.getElementById('conn') as HTMLElement, { childList: true, characterData: true, subtree: true });
       });
+      await page.clock.fastForward(ENDED_RETRY_MS);
       await page.waitForFunction(() => (window as unknown as { retried: boolean }).retried && document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
       expect(await page.evaluate(() => (window as unknown as { undoOn: number }).undoOn)).toBe(0);
       // The pair on screen can still be answered: kept on the device for store A's server.
@@ -663,6 +673,7 @@ describe('viewer in headless Chromium', () => {
       await page.waitForFunction(() => document.getElementById('p-outbox')?.textContent === '1 answer waiting to be sent');
       // A different session (another store) on the same port: the answer is not sent to it.
       server = await ViewerServer.start({ store: storeB, env, port, staticDir: site });
+      await page.clock.fastForward(ENDED_RETRY_MS);
       await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected', null, { timeout: 20_000 });
       await page.waitForFunction(
         () => document.getElementById('p-outbox')?.textContent === '1 answer of an earlier labelling session is kept on this device for its own server (not sent to this one)',
@@ -689,6 +700,7 @@ describe('viewer in headless Chromium', () => {
       // Store A's server back on the port: the kept answer is stored there, where it belongs.
       await server.close();
       server = await ViewerServer.start({ store: storeA, env, port, staticDir: site });
+      await page.clock.fastForward(ENDED_RETRY_MS);
       await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
       const labelsA = storeA.labels();
       expect(labelsA.map((l) => l.pairId)).toEqual([first.pairId, second.pairId]);
@@ -793,24 +805,30 @@ describe('viewer in headless Chromium', () => {
   it('says so when the server stops while a pair is on screen (once, not at every retry); the pair can still be answered', async () => {
     const store = newStore();
     const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-    const { page, ctx, errors } = await openPage(server.url, 'bob');
+    const { page, ctx, errors } = await openPage(server.url, 'bob', {}, { clock: true });
     try {
       await waitReady(page);
-      // Count the times the toast is shown (the page retries the server every 4 s once it has ended).
+      // Count the times the toast is shown (the page retries the server every 4 s once it has ended),
+      // and note a retry ("connecting…" in between).
       await page.evaluate(() => {
-        const w = window as unknown as { toasts: string[] };
+        const w = window as unknown as { toasts: string[]; retried: boolean };
         w.toasts = [];
+        w.retried = false;
         const t = document.getElementById('toast') as HTMLElement;
         new MutationObserver(() => {
           if (t.classList.contains('show') && w.toasts[w.toasts.length - 1] !== t.textContent) w.toasts.push(t.textContent ?? '');
         }).observe(t, { attributes: true, childList: true, characterData: true, subtree: true });
+        new MutationObserver(() => {
+          if (document.getElementById('conn')?.textContent === 'connecting…') w.retried = true;
+        }).observe(document.getElementById('conn') as HTMLElement, { childList: true, characterData: true, subtree: true });
       });
       await server.close();
       await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
       await page.waitForFunction(() => /You can still answer this pair/.test(document.getElementById('toast')?.textContent ?? ''));
       expect(await page.$eval('#toast', (t) => t.classList.contains('show'))).toBe(true);
-      // Past one retry (4 s): still one toast.
-      await page.waitForTimeout(5000);
+      // Past one retry (4 s, fast-forwarded; the retry found no server): still one toast.
+      await page.clock.fastForward(ENDED_RETRY_MS + 1000);
+      await page.waitForFunction(() => (window as unknown as { retried: boolean }).retried && document.getElementById('conn')?.textContent === 'session ended', null, { timeout: 10_000 });
       expect(await page.evaluate(() => (window as unknown as { toasts: string[] }).toasts)).toEqual([
         'The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.',
       ]);
@@ -1026,9 +1044,12 @@ describe('viewer in headless Chromium', () => {
     const [pole] = await makePairs(poleArm, { episodes: 1, steps: 20, length: 10 });
     const swung = { ...pole.a, qpos: pole.a.qpos.slice() };
     for (let i = 0; i <= swung.length; i++) swung.qpos[i] = i === swung.length ? 1.55 : 0;
-    const handBox = async (step: number): Promise<{ n: number; x0: number; x1: number; y0: number; y1: number }> => {
-      const [img] = await renderSegmentFrames({ segment: swung, env: poleArm }, [step], { ...small, camera: { kind: 'auto' }, follow: 'off' });
-      const { width, rgba: d } = decodePng(img);
+    // Both ends in one render (one page load); each frame is drawn from the auto view of the whole clip.
+    const ends = [0, swung.length];
+    const endImages = await renderSegmentFrames({ segment: swung, env: poleArm }, ends, { ...small, camera: { kind: 'auto' }, follow: 'off' });
+    expect(endImages).toHaveLength(2);
+    const handBox = (step: number): { n: number; x0: number; x1: number; y0: number; y1: number } => {
+      const { width, rgba: d } = decodePng(endImages[ends.indexOf(step)]);
       const b = { n: 0, x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
       for (let i = 0; i < d.length; i += 4) {
         if (!(d[i] > 110 && d[i] > d[i + 1] + 60 && d[i] > d[i + 2] + 60)) continue;
@@ -1039,8 +1060,8 @@ describe('viewer in headless Chromium', () => {
       }
       return b;
     };
-    for (const step of [0, swung.length]) {
-      const b = await handBox(step);
+    for (const step of ends) {
+      const b = handBox(step);
       expect(b.n, `step ${step}`).toBeGreaterThan(10);
       expect([b.x0 > 0, b.y0 > 0, b.x1 < 199, b.y1 < 149], `step ${step}: ${JSON.stringify(b)}`).toEqual([true, true, true, true]);
     }

@@ -29,8 +29,17 @@ export interface Lab {
 /**
  * A new browser context (820 x 640 unless `context` says otherwise) with its page at `url`, signed
  * in as `name` (null: no name yet, the name dialog shows); page errors are collected.
+ * `clock`: Playwright's clock is installed before the page loads. Time still runs as usual, and
+ * `page.clock.fastForward(ms)` fires the page's timers due within `ms` at once (the page's retry of
+ * a stopped server every 4 s, say) instead of the test waiting for them.
  */
-export async function openSignedIn(browser: Browser, url: string, name: string | null, context: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+export async function openSignedIn(
+  browser: Browser,
+  url: string,
+  name: string | null,
+  context: Parameters<Browser['newContext']>[0] = {},
+  options: { clock?: boolean } = {},
+): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 820, height: 640 }, ...context });
   if (name !== null) {
     await ctx.addInitScript((nm) => {
@@ -40,6 +49,7 @@ export async function openSignedIn(browser: Browser, url: string, name: string |
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  if (options.clock === true) await page.clock.install();
   await page.goto(url);
   return { page, ctx, errors };
 }
