@@ -45,7 +45,7 @@
  *   carry the token), pages revalidated on every load.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -276,6 +276,37 @@ export function serverInfoPath(storePath: string): string {
   return `${resolve(storePath)}.viewer.json`;
 }
 
+/**
+ * The URL of a labelling server that another start (another `prefrl serve`, or a run's own viewer)
+ * advertises in the store's info file and that still answers for this store (its process alive,
+ * its /healthz naming the same store id); null when there is none, or the file is stale.
+ */
+export async function advertisedServer(storePath: string, storeId: string): Promise<{ url: string; pid: number } | null> {
+  let info: { pid?: unknown; url?: unknown; storeId?: unknown };
+  try {
+    info = JSON.parse(readFileSync(serverInfoPath(storePath), 'utf8')) as typeof info;
+  } catch {
+    return null;
+  }
+  if (typeof info.pid !== 'number' || typeof info.url !== 'string' || info.storeId !== storeId) return null;
+  try {
+    process.kill(info.pid, 0);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EPERM') return null;
+  }
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2000);
+  try {
+    const res = await fetch(new URL('healthz', info.url), { signal: ctl.signal });
+    const body = (await res.json()) as { app?: unknown; storeId?: unknown };
+    return body.app === 'prefrl-viewer' && body.storeId === storeId ? { url: info.url, pid: info.pid } : null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Session {
   readonly ws: WebSocket;
   readonly id: number;
@@ -375,6 +406,8 @@ export class ViewerServer {
   /** False once the run asks no more (stopHandingOut): pages get `idle done` instead of pairs. */
   private handingOut = true;
   private readonly infoFile: string;
+  /** Another live server on this store, found at start: its info file is left as it is. */
+  private other: { url: string; pid: number } | null = null;
 
   private constructor(opts: ViewerServerOptions) {
     this.store = opts.store;
@@ -417,6 +450,15 @@ export class ViewerServer {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
     }
     const server = new ViewerServer({ ...opts, staticDir });
+    // Another server already on this store keeps its info file: written over, and removed when
+    // this one stops, it left that server unadvertised (a training run on the store then started
+    // a server of its own instead of waiting for the answers given there).
+    server.other = await advertisedServer(opts.store.path, server.storeId);
+    if (server.other) {
+      server.logger.warn(
+        `viewer: another labelling server (pid ${server.other.pid}) already serves ${opts.store.path} at ${server.other.url}; both hand out its pairs, and a training run on this store uses that one`,
+      );
+    }
     try {
       if (overlap > 1) server.store.raiseWanted(overlap);
       await server.listen(opts.port ?? DEFAULT_PORT);
@@ -440,11 +482,13 @@ export class ViewerServer {
         this.pollTimer.unref();
         this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
         this.heartbeat.unref();
-        try {
-          const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
-          writeJsonAtomic(this.infoFile, info);
-        } catch (e) {
-          this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
+        if (!this.other) {
+          try {
+            const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
+            writeJsonAtomic(this.infoFile, info);
+          } catch (e) {
+            this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
+          }
         }
         res();
       });
@@ -569,11 +613,7 @@ export class ViewerServer {
         // a socket already failing: the page sees the connection drop instead
       }
     }
-    try {
-      rmSync(this.infoFile, { force: true });
-    } catch {
-      // best effort: a stale info file names a dead pid and is ignored
-    }
+    this.removeInfoFile();
   }
 
   async close(): Promise<void> {
@@ -616,10 +656,16 @@ export class ViewerServer {
       this.http.close(() => res());
       this.http.closeAllConnections();
     });
+    this.removeInfoFile();
+  }
+
+  /** Removes the store's info file when it advertises this server (not another one on the store). */
+  private removeInfoFile(): void {
     try {
-      rmSync(this.infoFile, { force: true });
+      const info = JSON.parse(readFileSync(this.infoFile, 'utf8')) as { pid?: unknown; url?: unknown };
+      if (info.pid === process.pid && info.url === this.url) rmSync(this.infoFile, { force: true });
     } catch {
-      // best effort: a stale info file names a dead pid and is ignored
+      // none, unreadable, or already gone: best effort (a stale info file names a dead pid and is ignored)
     }
   }
 
