@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
+import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
@@ -78,6 +79,22 @@ function checkHeronOut(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
 }
 
+/** "2 of 3 comparisons (0.667)". */
+function agreementText(t: AgreementTotals): string {
+  return `${t.agreeing} of ${t.comparisons} comparisons${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
+}
+
+/** Labels each teacher gained between two counts of the store (an undo can take one away), most first. */
+function addedByTeacher(before: StoreCounts, after: StoreCounts): Record<string, number> {
+  const added: [string, number][] = [];
+  for (const [teacher, c] of Object.entries(after.perTeacher)) {
+    const n = c.labels - (before.perTeacher[teacher]?.labels ?? 0);
+    if (n !== 0) added.push([teacher, n]);
+  }
+  added.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return Object.fromEntries(added);
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
@@ -126,10 +143,28 @@ export const serveCommand: Command = {
         logger: ctx.logger,
       });
       const before = store.counts();
+      const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${store.path}; people's pages take them up)`;
       ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
+      if (before.waitingForPeople === 0) ctx.logger.info(allAnswered);
       for (const link of server.links()) ctx.logger.info(`open ${link}`);
       if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
       ctx.logger.info('press Ctrl-C to stop');
+      // A line per answer stored, so whoever runs the study sees it go on from the terminal.
+      let waiting = before.waitingForPeople;
+      server.onLabel((label) => {
+        try {
+          const c = store.progressCounts(label.teacher);
+          const totals = f.overlap > 1 ? store.agreementTotals() : null;
+          const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
+          ctx.logger.info(
+            `answer from ${label.teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
+          );
+          if (c.waitingForPeople === 0 && waiting > 0) ctx.logger.info(allAnswered);
+          waiting = c.waitingForPeople;
+        } catch (e) {
+          ctx.logger.warn(`serve: cannot count the labels: ${(e as Error).message}`);
+        }
+      });
       await new Promise<void>((res) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -140,9 +175,26 @@ export const serveCommand: Command = {
         process.on('SIGTERM', stop);
       });
       const after = store.counts();
-      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.waitingForPeople, agreement: f.overlap > 1 ? store.agreementTotals().fraction : null };
+      const totals = f.overlap > 1 ? store.agreementTotals() : null;
+      const labelsAddedBy = addedByTeacher(before, after);
+      const summary = {
+        store: store.path,
+        url: server.url,
+        labelsAdded: after.labels - before.labels,
+        labelsAddedBy,
+        labels: after.labels,
+        pending: after.waitingForPeople,
+        agreement: totals ? totals.fraction : null,
+      };
       if (f.json) printJson(ctx.io, summary);
-      else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people\n`);
+      else {
+        const who = Object.entries(labelsAddedBy).map(([t, n]) => `${t} ${n}`);
+        ctx.io.stdout.write(
+          `stopped: ${summary.labelsAdded} new labels this session${who.length > 0 ? ` (${who.join(', ')})` : ''}, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people${totals && totals.comparisons > 0 ? `; agreement ${agreementText(totals)}` : ''}\n`,
+        );
+      }
+      // The token was made up for this session: the links people hold carry it, and a restart without it makes another.
+      if (generated) ctx.logger.info(`the links handed out carry the access token ${token}: restart with --token ${token} so that they keep working`);
       return 0;
     } finally {
       await server?.close();
