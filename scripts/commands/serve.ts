@@ -193,8 +193,13 @@ export const serveCommand: Command = {
           `stopped: ${summary.labelsAdded} new labels this session${who.length > 0 ? ` (${who.join(', ')})` : ''}, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people${totals && totals.comparisons > 0 ? `; agreement ${agreementText(totals)}` : ''}\n`,
         );
       }
-      // The token was made up for this session: the links people hold carry it, and a restart without it makes another.
-      if (generated) ctx.logger.info(`the links handed out carry the access token ${token}: restart with --token ${token} so that they keep working`);
+      // What this session made up (a token, a port picked by --port 0) is in the links people hold:
+      // a restart without it makes another, and pages holding the old link cannot reach the new server.
+      const keep = [f.port === 0 ? `--port ${server.boundPort}` : '', generated ? `--token ${token}` : ''].filter((x) => x !== '');
+      if (keep.length > 0) {
+        const what = [f.port === 0 ? `port ${server.boundPort}` : '', generated ? `the access token ${token}` : ''].filter((x) => x !== '').join(' and ');
+        ctx.logger.info(`the links handed out name ${what}: restart with ${keep.join(' ')} so that they keep working`);
+      }
       return 0;
     } finally {
       await server?.close();

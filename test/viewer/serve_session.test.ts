@@ -3,9 +3,10 @@
  * stopped with Ctrl-C as a person stops it): a line per answer stored (who, how many, pairs still
  * waiting, agreement so far), a line once every pair has its answers, a stop line that says who
  * answered how much this session and the agreement, and, when the access token was made up for
- * the session, the --token that keeps the links handed out working after a restart. It printed
- * nothing between "press Ctrl-C" and the stop line, the stop line gave neither, and a restart
- * made another token, which locked out every page holding the old link.
+ * the session (or the port picked by --port 0), the --token (--port) that keeps the links handed
+ * out working after a restart. It printed nothing between "press Ctrl-C" and the stop line, the
+ * stop line gave neither, and a restart made another token, which locked out every page holding
+ * the old link.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,8 +41,8 @@ async function until<T>(what: string, ready: () => T | null | undefined, text: (
 type Serve = ReturnType<typeof spawnCli>;
 
 /** Starts serve and returns it with its first link (the loopback one, carrying the token). */
-async function serve(args: string[]): Promise<{ s: Serve; link: string }> {
-  const s = spawnCli(['serve', '--store', storePath, '--port', '0', ...args]);
+async function serve(args: string[], port = '0'): Promise<{ s: Serve; link: string }> {
+  const s = spawnCli(['serve', '--store', storePath, '--port', port, ...args]);
   const link = await until(
     'the link',
     () => {
@@ -96,10 +97,11 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     expect(await s.exited).toBe(0);
     stopped = true;
     expect(s.stdout()).toBe(`stopped: 4 new labels this session (human:ada 2, human:bob 2), 4 in ${storePath}, 0 pairs waiting for people; agreement 1 of 2 comparisons (0.500)\n`);
-    expect(s.stderr()).toContain(`[prefrl] the links handed out carry the access token ${token}: restart with --token ${token} so that they keep working\n`);
+    const port = new URL(link).port;
+    expect(s.stderr()).toContain(`[prefrl] the links handed out name port ${port} and the access token ${token}: restart with --port ${port} --token ${token} so that they keep working\n`);
 
     // The restart as told: the link people hold still opens; nothing is waiting, and the start says so.
-    const again = await serve(['--host', '0.0.0.0', '--overlap', '2', '--token', token as string, '--json']);
+    const again = await serve(['--host', '0.0.0.0', '--overlap', '2', '--token', token as string, '--json'], port);
     try {
       expect(again.s.stderr()).toContain(`[prefrl] labelling toy-reach: 0 pairs waiting for people, 4 labels stored in ${storePath}\n[prefrl] ${done}`);
       const c = await TestClient.open(again.link);
@@ -110,10 +112,11 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
       again.s.child.kill('SIGINT');
       expect(await again.s.exited).toBe(0);
     }
-    // Nothing new this session, and no token line (the token was given).
+    // Nothing new this session, and no restart line (the port and the token were given).
+    expect(again.link).toBe(link);
     const summary = JSON.parse(again.s.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>;
     expect(summary).toMatchObject({ labelsAdded: 0, labelsAddedBy: {}, labels: 4, pending: 0, agreement: 0.5 });
-    expect(again.s.stderr()).not.toContain('the links handed out carry');
+    expect(again.s.stderr()).not.toContain('the links handed out');
   } finally {
     if (!stopped) {
       s.child.kill('SIGINT');
