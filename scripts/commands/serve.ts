@@ -146,7 +146,16 @@ export const serveCommand: Command = {
       const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${store.path}; people's pages take them up)`;
       ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
       if (before.waitingForPeople === 0) ctx.logger.info(allAnswered);
-      for (const link of server.links()) ctx.logger.info(`open ${link}`);
+      // Which link is for whom: beyond this machine, the loopback one works only here.
+      const links = server.links();
+      for (const link of links) {
+        const where = links.length > 1 ? (isLoopbackHost(new URL(link).hostname) ? ' (on this machine)' : ' (from other machines)') : '';
+        ctx.logger.info(`open ${link}${where}`);
+      }
+      if (!isLoopbackHost(f.host) && links.length === 1 && isLoopbackHost(new URL(links[0]).hostname)) {
+        const u = new URL(links[0]);
+        ctx.logger.info(`no network address of this machine was found: from other machines, open ${u.protocol}//<this machine's address>:${u.port}/${u.search}`);
+      }
       if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
       ctx.logger.info('press Ctrl-C to stop');
       // A line per answer stored, so whoever runs the study sees it go on from the terminal.

@@ -9,7 +9,7 @@
  * the old link.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
@@ -47,7 +47,7 @@ async function serve(args: string[], port = '0'): Promise<{ s: Serve; link: stri
     'the link',
     () => {
       if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}: ${s.stderr()}`);
-      return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(s.stderr())?.[1] : null;
+      return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null;
     },
     s.stderr,
   );
@@ -80,6 +80,15 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
   try {
     const token = new URL(link).searchParams.get('token');
     expect(token).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    // Each link says for whom it is: the loopback one works only on this machine.
+    const lan = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => !a.internal && a.family === 'IPv4').map((a) => a.address));
+    const port0 = new URL(link).port;
+    const opens = s.stderr().split('\n').filter((l) => l.startsWith('[prefrl] open ') || l.startsWith('[prefrl] no network address'));
+    expect(opens).toEqual(
+      lan.length > 0
+        ? [`[prefrl] open ${link} (on this machine)`, ...lan.map((a) => `[prefrl] open http://${a}:${port0}/?token=${token} (from other machines)`)]
+        : [`[prefrl] open ${link}`, `[prefrl] no network address of this machine was found: from other machines, open http://<this machine's address>:${port0}/?token=${token}`],
+    );
     // ada prefers the first clip (a) of both pairs; bob a on his first pair, "equal" on his second: one of the two comparisons agrees.
     await person(link, 'ada', () => 'a');
     await person(link, 'bob', (n) => (n === 0 ? 'a' : 'equal'));
