@@ -102,6 +102,11 @@ export interface ViewerServerOptions {
   readonly token?: string;
   /** Distinct teachers wanted per pair (default 1). Pairs stored wanting fewer are raised to it. */
   readonly overlap?: number;
+  /**
+   * The most distinct people a stored pair wants (an earlier session's --overlap; default 1). Pairs
+   * are not raised to it; with it above 1 the pages show the agreement as with `overlap`.
+   */
+  readonly storeOverlap?: number;
   /** How long a handed-out pair stays reserved for its teacher, ms (default 5 minutes). */
   readonly leaseMs?: number;
   /** The built page (default dist/viewer-web of the package). */
@@ -371,6 +376,8 @@ export class ViewerServer {
   readonly env: ViewerEnv;
   readonly host: string;
   readonly overlap: number;
+  /** The overlap pages are told (agreement shown above 1): overlap, or more where the stored pairs want more people. */
+  readonly shownOverlap: number;
   readonly leaseMs: number;
   readonly staticDir: string;
   readonly heronOut: string;
@@ -416,6 +423,7 @@ export class ViewerServer {
     this.host = opts.host ?? '127.0.0.1';
     this.token = opts.token;
     this.overlap = opts.overlap ?? 1;
+    this.shownOverlap = Math.max(this.overlap, opts.storeOverlap ?? 1);
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     this.heronOut = resolve(opts.heronOut ?? join(dirname(resolve(opts.store.path)), 'heron.json'));
@@ -1002,7 +1010,7 @@ export class ViewerServer {
           terms: this.env.terms,
           dt: this.env.spec.dt,
           name: s.name,
-          overlap: this.overlap,
+          overlap: this.shownOverlap,
           insight: this.insight !== undefined,
           heronPath: this.heronOut,
           maxCommentChars: MAX_COMMENT_CHARS,
@@ -1206,7 +1214,7 @@ export class ViewerServer {
   private sendProgress(s: Session): void {
     // Only the three counts shown (a whole counts() scanned every pair three times per answer).
     const c = this.store.progressCounts(s.name === null ? '' : personTeacherId(s.name));
-    const agreement = this.overlap > 1 ? this.store.agreementTotals() : null;
+    const agreement = this.shownOverlap > 1 ? this.store.agreementTotals() : null;
     this.send(s, {
       type: 'progress',
       teacher: s.name === null ? 0 : c.teacherLabels,

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
-import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
+import type { AgreementTotals, LabelStore, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
@@ -79,6 +79,13 @@ function checkHeronOut(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
 }
 
+/** The most distinct teachers any stored pair wants (1 for an empty store). */
+function mostWanted(store: LabelStore): number {
+  let most = 1;
+  for (const { id } of store.pairSegmentIds()) most = Math.max(most, store.pairInfo(id)?.wanted ?? 1);
+  return most;
+}
+
 /** "2 of 3 comparisons (0.667)". */
 function agreementText(t: AgreementTotals): string {
   return `${t.agreeing} of ${t.comparisons} comparisons${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
@@ -129,6 +136,10 @@ export const serveCommand: Command = {
           throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
         }
       }
+      // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):
+      // the agreement stays shown after a restart without --overlap.
+      const storeOverlap = mostWanted(store);
+      const overlap = Math.max(f.overlap, storeOverlap);
       server = await ViewerServer.start({
         store,
         env,
@@ -136,6 +147,7 @@ export const serveCommand: Command = {
         port: f.port,
         token,
         overlap: f.overlap,
+        storeOverlap,
         leaseMs: f.leaseMs,
         insight,
         heronOut: f.heronOut,
@@ -156,14 +168,15 @@ export const serveCommand: Command = {
         const u = new URL(links[0]);
         ctx.logger.info(`no network address of this machine was found: from other machines, open ${u.protocol}//<this machine's address>:${u.port}/${u.search}`);
       }
-      if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
+      if (storeOverlap > f.overlap) ctx.logger.info(`pairs of this store go to up to ${storeOverlap} different people (an earlier --overlap); agreement is shown on the page`);
+      else if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
       ctx.logger.info('press Ctrl-C to stop');
       // A line per answer stored, so whoever runs the study sees it go on from the terminal.
       let waiting = before.waitingForPeople;
       server.onLabel((label) => {
         try {
           const c = store.progressCounts(label.teacher);
-          const totals = f.overlap > 1 ? store.agreementTotals() : null;
+          const totals = overlap > 1 ? store.agreementTotals() : null;
           const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
           ctx.logger.info(
             `answer from ${label.teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
@@ -184,7 +197,7 @@ export const serveCommand: Command = {
         process.on('SIGTERM', stop);
       });
       const after = store.counts();
-      const totals = f.overlap > 1 ? store.agreementTotals() : null;
+      const totals = overlap > 1 ? store.agreementTotals() : null;
       const labelsAddedBy = addedByTeacher(before, after);
       const summary = {
         store: store.path,

@@ -109,13 +109,17 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     const port = new URL(link).port;
     expect(s.stderr()).toContain(`[prefrl] the links handed out name port ${port} and the access token ${token}: restart with --port ${port} --token ${token} so that they keep working\n`);
 
-    // The restart as told: the link people hold still opens; nothing is waiting, and the start says so.
-    const again = await serve(['--host', '0.0.0.0', '--overlap', '2', '--token', token as string, '--json'], port);
+    // The restart as told (and without --overlap: the store's pairs still want 2 people each): the
+    // link people hold still opens; nothing is waiting, and the start says so; the agreement is
+    // still shown (the page was told overlap 1 and sent no agreement, and the summary had none).
+    const again = await serve(['--host', '0.0.0.0', '--token', token as string, '--json'], port);
     try {
       expect(again.s.stderr()).toContain(`[prefrl] labelling toy-reach: 0 pairs waiting for people, 4 labels stored in ${storePath}\n[prefrl] ${done}`);
+      expect(again.s.stderr()).toContain('[prefrl] pairs of this store go to up to 2 different people (an earlier --overlap); agreement is shown on the page\n');
       const c = await TestClient.open(again.link);
       const welcome = await c.hello({ name: 'ada', token: token as string });
-      expect(welcome.type).toBe('welcome');
+      expect(welcome).toMatchObject({ type: 'welcome', overlap: 2 });
+      expect(await c.next('progress')).toMatchObject({ teacher: 2, total: 4, waiting: 0, agreement: { pairs: 2, comparisons: 2, agreeing: 1, fraction: 0.5 } });
       c.close();
     } finally {
       again.s.child.kill('SIGINT');
