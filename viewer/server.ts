@@ -413,6 +413,8 @@ export class ViewerServer {
   /** False once the run asks no more (stopHandingOut): pages get `idle done` instead of pairs. */
   private handingOut = true;
   private readonly infoFile: string;
+  /** The store's handOutState stamp after the last raiseNewPairs (null before). */
+  private raisedAt: string | null = null;
   /** Another live server on this store, found at start: its info file is left as it is. */
   private other: { url: string; pid: number } | null = null;
 
@@ -1188,6 +1190,7 @@ export class ViewerServer {
 
   private pollIdle(): void {
     if (this.closed || !this.handingOut) return;
+    if (this.overlap > 1) this.raiseNewPairs();
     for (const s of this.sessions) {
       if (!s.idle || s.name === null) continue;
       try {
@@ -1208,6 +1211,22 @@ export class ViewerServer {
       } catch (e) {
         if (!isBusy(e)) this.logger.warn(`viewer: checking for new pairs failed: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * Pairs stored after the start (`prefrl pairs` while a study runs, a run's next batch) want
+   * `overlap` people too: checked when the store changed since the last check. They wanted one
+   * person, so with --overlap 2 they went to one.
+   */
+  private raiseNewPairs(): void {
+    try {
+      const stamp = this.store.handOutState().stamp;
+      if (stamp === this.raisedAt) return;
+      this.store.raiseWanted(this.overlap);
+      this.raisedAt = this.store.handOutState().stamp;
+    } catch (e) {
+      if (!isBusy(e)) this.logger.warn(`viewer: raising new pairs to --overlap ${this.overlap} failed: ${(e as Error).message}`);
     }
   }
 
