@@ -31,7 +31,7 @@ const spec = {
       defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback',
     }),
     overlap: flags.int({
-      doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
+      doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store, also of pairs added while it serves). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
       default: 1,
       min: 1,
     }),
