@@ -205,7 +205,9 @@ export const serveCommand: Command = {
         labelsAdded: after.labels - before.labels,
         labelsAddedBy,
         labels: after.labels,
+        // pending: the name of old for waitingForPeople (labels stats' pending counts every teacher's answers).
         pending: after.waitingForPeople,
+        waitingForPeople: after.waitingForPeople,
         agreement: totals ? totals.fraction : null,
       };
       if (f.json) printJson(ctx.io, summary);

@@ -128,7 +128,7 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     // Nothing new this session, and no restart line (the port and the token were given).
     expect(again.link).toBe(link);
     const summary = JSON.parse(again.s.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>;
-    expect(summary).toMatchObject({ labelsAdded: 0, labelsAddedBy: {}, labels: 4, pending: 0, agreement: 0.5 });
+    expect(summary).toMatchObject({ labelsAdded: 0, labelsAddedBy: {}, labels: 4, pending: 0, waitingForPeople: 0, agreement: 0.5 });
     expect(again.s.stderr()).not.toContain('the links handed out');
   } finally {
     if (!stopped) {
