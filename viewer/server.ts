@@ -149,6 +149,8 @@ export interface ViewerServerStats {
 
 /** A label event (committed, first time only). */
 export type LabelListener = (label: Label) => void;
+/** An undo: the label deleted, its pair and teacher. */
+export type UndoListener = (undone: { labelId: string; pairId: string; teacher: string }) => void;
 
 /** Written next to the store while a server runs on it, so a trainer can find it. */
 export interface ServerInfoFile {
@@ -393,6 +395,7 @@ export class ViewerServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
+  private readonly undoListeners = new Set<UndoListener>();
   private openSockets = 0;
   /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
   private modelBytes = 0;
@@ -555,6 +558,12 @@ export class ViewerServer {
   onLabel(fn: LabelListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Be told about every answer a page undid (its label deleted from the store; returns an unsubscribe function). */
+  onUndo(fn: UndoListener): () => void {
+    this.undoListeners.add(fn);
+    return () => this.undoListeners.delete(fn);
   }
 
   /** Labels a trainer has taken: undo is refused for them from now on (also after a restart: the store keeps the lock). */
@@ -1373,6 +1382,13 @@ export class ViewerServer {
         appendJsonl(`${resolve(this.store.path)}.undo.jsonl`, { time: this.clock.date().toISOString(), labelId: msg.labelId, pairId: removed.pairId, teacher });
       } catch (e) {
         this.logger.warn(`viewer: cannot log an undo: ${(e as Error).message}`);
+      }
+      for (const fn of this.undoListeners) {
+        try {
+          fn({ labelId: msg.labelId, pairId: removed.pairId, teacher });
+        } catch (e) {
+          this.logger.warn(`viewer: undo listener failed: ${(e as Error).message}`);
+        }
       }
     }
     this.send(s, { type: 'undone', labelId: msg.labelId, pairId: removed?.pairId ?? null, ...re });

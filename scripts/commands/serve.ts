@@ -173,20 +173,23 @@ export const serveCommand: Command = {
       ctx.logger.info('press Ctrl-C to stop');
       // A line per answer stored, so whoever runs the study sees it go on from the terminal.
       let waiting = before.waitingForPeople;
-      server.onLabel((label) => {
+      const progressLine = (what: string, teacher: string) => {
         try {
-          const c = store.progressCounts(label.teacher);
+          const c = store.progressCounts(teacher);
           const totals = overlap > 1 ? store.agreementTotals() : null;
           const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
           ctx.logger.info(
-            `answer from ${label.teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
+            `${what} ${teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
           );
           if (c.waitingForPeople === 0 && waiting > 0) ctx.logger.info(allAnswered);
           waiting = c.waitingForPeople;
         } catch (e) {
           ctx.logger.warn(`serve: cannot count the labels: ${(e as Error).message}`);
         }
-      });
+      };
+      server.onLabel((label) => progressLine('answer from', label.teacher));
+      // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
+      server.onUndo((u) => progressLine('answer undone by', u.teacher));
       await new Promise<void>((res) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -1,7 +1,7 @@
 /**
  * `prefrl serve` as whoever runs a labelling study sees it on the terminal (a child process,
- * stopped with Ctrl-C as a person stops it): a line per answer stored (who, how many, pairs still
- * waiting, agreement so far), a line once every pair has its answers, a stop line that says who
+ * stopped with Ctrl-C as a person stops it): a line per answer stored or undone (who, how many,
+ * pairs still waiting, agreement so far), a line once every pair has its answers, a stop line that says who
  * answered how much this session and the agreement, and, when the access token was made up for
  * the session (or the port picked by --port 0), the --token (--port) that keeps the links handed
  * out working after a restart. It printed nothing between "press Ctrl-C" and the stop line, the
@@ -54,20 +54,24 @@ async function serve(args: string[], port = '0'): Promise<{ s: Serve; link: stri
   return { s, link };
 }
 
-async function person(link: string, name: string, pick: (n: number) => 'a' | 'b' | 'equal'): Promise<void> {
+/** A person answers both pairs (`undoFirst`: the first answer is undone, and the pair, back, answered again). */
+async function person(link: string, name: string, pick: (n: number) => 'a' | 'b' | 'equal', undoFirst = false): Promise<void> {
   const token = new URL(link).searchParams.get('token') ?? undefined;
   const c = await TestClient.open(link);
   try {
     await c.hello({ name, token });
     for (let n = 0; n < 2; n++) {
       const side = pick(n);
-      await c.answerNext({
-        name,
-        labelId: `h-${name}-serve-session-${n}`,
-        choice: (p) => (side === 'equal' ? 'equal' : side === p.leftIs ? 'left' : 'right'),
-        responseMs: 1000,
-        leftIs: true,
-      });
+      const choice = (p: { leftIs: 'a' | 'b' }) => (side === 'equal' ? 'equal' : side === p.leftIs ? 'left' : 'right');
+      const p = await c.answerNext({ name, labelId: `h-${name}-serve-session-${n}`, choice, responseMs: 1000, leftIs: true });
+      if (n === 0 && undoFirst) {
+        c.send({ type: 'undo', labelId: `h-${name}-serve-session-0`, name });
+        await c.next('undone');
+        const back = await c.next('pair');
+        expect(back.pairId).toBe(p.pairId);
+        c.send({ type: 'answer', labelId: `h-${name}-serve-session-0b`, pairId: back.pairId, name, choice: choice(back), responseMs: 1200, leftIs: back.leftIs });
+        await c.next('ack');
+      }
     }
   } finally {
     c.close();
@@ -90,12 +94,14 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
         : [`[prefrl] open ${link}`, `[prefrl] no network address of this machine was found: from other machines, open http://<this machine's address>:${port0}/?token=${token}`],
     );
     // ada prefers the first clip (a) of both pairs; bob a on his first pair, "equal" on his second: one of the two comparisons agrees.
-    await person(link, 'ada', () => 'a');
+    await person(link, 'ada', () => 'a', true);
     await person(link, 'bob', (n) => (n === 0 ? 'a' : 'equal'));
     const done = 'every pair has the answers it wants';
     await until('the last answer lines', () => (s.stderr().includes(done) ? true : null), s.stderr);
-    const lines = s.stderr().split('\n').filter((l) => l.startsWith('[prefrl] answer from') || l.includes(done));
+    const lines = s.stderr().split('\n').filter((l) => l.startsWith('[prefrl] answer ') || l.includes(done));
     expect(lines).toEqual([
+      '[prefrl] answer from human:ada (1 by them): 1 labels stored, 1 new this session; 2 pairs waiting for people',
+      '[prefrl] answer undone by human:ada (0 by them): 0 labels stored, 0 new this session; 2 pairs waiting for people',
       '[prefrl] answer from human:ada (1 by them): 1 labels stored, 1 new this session; 2 pairs waiting for people',
       '[prefrl] answer from human:ada (2 by them): 2 labels stored, 2 new this session; 2 pairs waiting for people',
       '[prefrl] answer from human:bob (1 by them): 3 labels stored, 3 new this session; 1 pairs waiting for people; agreement 1 of 1 comparisons (1.000)',
