@@ -45,7 +45,7 @@
  *   carry the token), pages revalidated on every load.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -102,6 +102,11 @@ export interface ViewerServerOptions {
   readonly token?: string;
   /** Distinct teachers wanted per pair (default 1). Pairs stored wanting fewer are raised to it. */
   readonly overlap?: number;
+  /**
+   * The most distinct people a stored pair wants (an earlier session's --overlap; default 1). Pairs
+   * are not raised to it; with it above 1 the pages show the agreement as with `overlap`.
+   */
+  readonly storeOverlap?: number;
   /** How long a handed-out pair stays reserved for its teacher, ms (default 5 minutes). */
   readonly leaseMs?: number;
   /** The built page (default dist/viewer-web of the package). */
@@ -144,6 +149,8 @@ export interface ViewerServerStats {
 
 /** A label event (committed, first time only). */
 export type LabelListener = (label: Label) => void;
+/** An undo: the label deleted, its pair and teacher. */
+export type UndoListener = (undone: { labelId: string; pairId: string; teacher: string }) => void;
 
 /** Written next to the store while a server runs on it, so a trainer can find it. */
 export interface ServerInfoFile {
@@ -276,6 +283,37 @@ export function serverInfoPath(storePath: string): string {
   return `${resolve(storePath)}.viewer.json`;
 }
 
+/**
+ * The URL of a labelling server that another start (another `prefrl serve`, or a run's own viewer)
+ * advertises in the store's info file and that still answers for this store (its process alive,
+ * its /healthz naming the same store id); null when there is none, or the file is stale.
+ */
+export async function advertisedServer(storePath: string, storeId: string): Promise<{ url: string; pid: number } | null> {
+  let info: { pid?: unknown; url?: unknown; storeId?: unknown };
+  try {
+    info = JSON.parse(readFileSync(serverInfoPath(storePath), 'utf8')) as typeof info;
+  } catch {
+    return null;
+  }
+  if (typeof info.pid !== 'number' || typeof info.url !== 'string' || info.storeId !== storeId) return null;
+  try {
+    process.kill(info.pid, 0);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EPERM') return null;
+  }
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2000);
+  try {
+    const res = await fetch(new URL('healthz', info.url), { signal: ctl.signal });
+    const body = (await res.json()) as { app?: unknown; storeId?: unknown };
+    return body.app === 'prefrl-viewer' && body.storeId === storeId ? { url: info.url, pid: info.pid } : null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Session {
   readonly ws: WebSocket;
   readonly id: number;
@@ -340,6 +378,8 @@ export class ViewerServer {
   readonly env: ViewerEnv;
   readonly host: string;
   readonly overlap: number;
+  /** The overlap pages are told (agreement shown above 1): overlap, or more where the stored pairs want more people. */
+  readonly shownOverlap: number;
   readonly leaseMs: number;
   readonly staticDir: string;
   readonly heronOut: string;
@@ -355,6 +395,7 @@ export class ViewerServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
   private readonly listeners = new Set<LabelListener>();
+  private readonly undoListeners = new Set<UndoListener>();
   private openSockets = 0;
   /** Bytes of the largest model message sent (a page may have it unread on top of SLOW_READER_BYTES). */
   private modelBytes = 0;
@@ -375,6 +416,10 @@ export class ViewerServer {
   /** False once the run asks no more (stopHandingOut): pages get `idle done` instead of pairs. */
   private handingOut = true;
   private readonly infoFile: string;
+  /** The store's handOutState stamp after the last raiseNewPairs (null before). */
+  private raisedAt: string | null = null;
+  /** Another live server on this store, found at start: its info file is left as it is. */
+  private other: { url: string; pid: number } | null = null;
 
   private constructor(opts: ViewerServerOptions) {
     this.store = opts.store;
@@ -383,6 +428,7 @@ export class ViewerServer {
     this.host = opts.host ?? '127.0.0.1';
     this.token = opts.token;
     this.overlap = opts.overlap ?? 1;
+    this.shownOverlap = Math.max(this.overlap, opts.storeOverlap ?? 1);
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.staticDir = resolve(opts.staticDir ?? asset('dist/viewer-web'));
     this.heronOut = resolve(opts.heronOut ?? join(dirname(resolve(opts.store.path)), 'heron.json'));
@@ -417,6 +463,15 @@ export class ViewerServer {
       throw new InputError(staticDir, 'the viewer page is not built (no index.html); run `npm run build` in the prefrl folder');
     }
     const server = new ViewerServer({ ...opts, staticDir });
+    // Another server already on this store keeps its info file: written over, and removed when
+    // this one stops, it left that server unadvertised (a training run on the store then started
+    // a server of its own instead of waiting for the answers given there).
+    server.other = await advertisedServer(opts.store.path, server.storeId);
+    if (server.other) {
+      server.logger.warn(
+        `viewer: another labelling server (pid ${server.other.pid}) already serves ${opts.store.path} at ${server.other.url}; both hand out its pairs, and a training run on this store uses that one`,
+      );
+    }
     try {
       if (overlap > 1) server.store.raiseWanted(overlap);
       await server.listen(opts.port ?? DEFAULT_PORT);
@@ -440,11 +495,13 @@ export class ViewerServer {
         this.pollTimer.unref();
         this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
         this.heartbeat.unref();
-        try {
-          const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
-          writeJsonAtomic(this.infoFile, info);
-        } catch (e) {
-          this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
+        if (!this.other) {
+          try {
+            const info: ServerInfoFile = { app: 'prefrl-viewer', pid: process.pid, url: this.url, storeId: this.storeId, tokenRequired: this.token !== undefined };
+            writeJsonAtomic(this.infoFile, info);
+          } catch (e) {
+            this.logger.warn(`viewer: cannot write ${this.infoFile}: ${(e as Error).message}`);
+          }
         }
         res();
       });
@@ -501,6 +558,12 @@ export class ViewerServer {
   onLabel(fn: LabelListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Be told about every answer a page undid (its label deleted from the store; returns an unsubscribe function). */
+  onUndo(fn: UndoListener): () => void {
+    this.undoListeners.add(fn);
+    return () => this.undoListeners.delete(fn);
   }
 
   /** Labels a trainer has taken: undo is refused for them from now on (also after a restart: the store keeps the lock). */
@@ -569,11 +632,7 @@ export class ViewerServer {
         // a socket already failing: the page sees the connection drop instead
       }
     }
-    try {
-      rmSync(this.infoFile, { force: true });
-    } catch {
-      // best effort: a stale info file names a dead pid and is ignored
-    }
+    this.removeInfoFile();
   }
 
   async close(): Promise<void> {
@@ -616,10 +675,16 @@ export class ViewerServer {
       this.http.close(() => res());
       this.http.closeAllConnections();
     });
+    this.removeInfoFile();
+  }
+
+  /** Removes the store's info file when it advertises this server (not another one on the store). */
+  private removeInfoFile(): void {
     try {
-      rmSync(this.infoFile, { force: true });
+      const info = JSON.parse(readFileSync(this.infoFile, 'utf8')) as { pid?: unknown; url?: unknown };
+      if (info.pid === process.pid && info.url === this.url) rmSync(this.infoFile, { force: true });
     } catch {
-      // best effort: a stale info file names a dead pid and is ignored
+      // none, unreadable, or already gone: best effort (a stale info file names a dead pid and is ignored)
     }
   }
 
@@ -956,7 +1021,7 @@ export class ViewerServer {
           terms: this.env.terms,
           dt: this.env.spec.dt,
           name: s.name,
-          overlap: this.overlap,
+          overlap: this.shownOverlap,
           insight: this.insight !== undefined,
           heronPath: this.heronOut,
           maxCommentChars: MAX_COMMENT_CHARS,
@@ -1134,6 +1199,7 @@ export class ViewerServer {
 
   private pollIdle(): void {
     if (this.closed || !this.handingOut) return;
+    if (this.overlap > 1) this.raiseNewPairs();
     for (const s of this.sessions) {
       if (!s.idle || s.name === null) continue;
       try {
@@ -1157,10 +1223,26 @@ export class ViewerServer {
     }
   }
 
+  /**
+   * Pairs stored after the start (`prefrl pairs` while a study runs, a run's next batch) want
+   * `overlap` people too: checked when the store changed since the last check. They wanted one
+   * person, so with --overlap 2 they went to one.
+   */
+  private raiseNewPairs(): void {
+    try {
+      const stamp = this.store.handOutState().stamp;
+      if (stamp === this.raisedAt) return;
+      this.store.raiseWanted(this.overlap);
+      this.raisedAt = this.store.handOutState().stamp;
+    } catch (e) {
+      if (!isBusy(e)) this.logger.warn(`viewer: raising new pairs to --overlap ${this.overlap} failed: ${(e as Error).message}`);
+    }
+  }
+
   private sendProgress(s: Session): void {
     // Only the three counts shown (a whole counts() scanned every pair three times per answer).
     const c = this.store.progressCounts(s.name === null ? '' : personTeacherId(s.name));
-    const agreement = this.overlap > 1 ? this.store.agreementTotals() : null;
+    const agreement = this.shownOverlap > 1 ? this.store.agreementTotals() : null;
     this.send(s, {
       type: 'progress',
       teacher: s.name === null ? 0 : c.teacherLabels,
@@ -1300,6 +1382,13 @@ export class ViewerServer {
         appendJsonl(`${resolve(this.store.path)}.undo.jsonl`, { time: this.clock.date().toISOString(), labelId: msg.labelId, pairId: removed.pairId, teacher });
       } catch (e) {
         this.logger.warn(`viewer: cannot log an undo: ${(e as Error).message}`);
+      }
+      for (const fn of this.undoListeners) {
+        try {
+          fn({ labelId: msg.labelId, pairId: removed.pairId, teacher });
+        } catch (e) {
+          this.logger.warn(`viewer: undo listener failed: ${(e as Error).message}`);
+        }
       }
     }
     this.send(s, { type: 'undone', labelId: msg.labelId, pairId: removed?.pairId ?? null, ...re });

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
+import type { AgreementTotals, LabelStore, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
@@ -30,7 +31,7 @@ const spec = {
       defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback',
     }),
     overlap: flags.int({
-      doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
+      doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store, also of pairs added while it serves). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
       default: 1,
       min: 1,
     }),
@@ -78,6 +79,29 @@ function checkHeronOut(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
 }
 
+/** The most distinct teachers any stored pair wants (1 for an empty store). */
+function mostWanted(store: LabelStore): number {
+  let most = 1;
+  for (const { id } of store.pairSegmentIds()) most = Math.max(most, store.pairInfo(id)?.wanted ?? 1);
+  return most;
+}
+
+/** "2 of 3 comparisons (0.667)". */
+function agreementText(t: AgreementTotals): string {
+  return `${t.agreeing} of ${t.comparisons} comparisons${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
+}
+
+/** Labels each teacher gained between two counts of the store (an undo can take one away), most first. */
+function addedByTeacher(before: StoreCounts, after: StoreCounts): Record<string, number> {
+  const added: [string, number][] = [];
+  for (const [teacher, c] of Object.entries(after.perTeacher)) {
+    const n = c.labels - (before.perTeacher[teacher]?.labels ?? 0);
+    if (n !== 0) added.push([teacher, n]);
+  }
+  added.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return Object.fromEntries(added);
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
@@ -112,6 +136,10 @@ export const serveCommand: Command = {
           throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
         }
       }
+      // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):
+      // the agreement stays shown after a restart without --overlap.
+      const storeOverlap = mostWanted(store);
+      const overlap = Math.max(f.overlap, storeOverlap);
       server = await ViewerServer.start({
         store,
         env,
@@ -119,6 +147,7 @@ export const serveCommand: Command = {
         port: f.port,
         token,
         overlap: f.overlap,
+        storeOverlap,
         leaseMs: f.leaseMs,
         insight,
         heronOut: f.heronOut,
@@ -126,10 +155,41 @@ export const serveCommand: Command = {
         logger: ctx.logger,
       });
       const before = store.counts();
+      const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${store.path}; people's pages take them up)`;
       ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
-      for (const link of server.links()) ctx.logger.info(`open ${link}`);
-      if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
+      if (before.waitingForPeople === 0) ctx.logger.info(allAnswered);
+      // Which link is for whom: beyond this machine, the loopback one works only here.
+      const links = server.links();
+      for (const link of links) {
+        const where = links.length > 1 ? (isLoopbackHost(new URL(link).hostname) ? ' (on this machine)' : ' (from other machines)') : '';
+        ctx.logger.info(`open ${link}${where}`);
+      }
+      if (!isLoopbackHost(f.host) && links.length === 1 && isLoopbackHost(new URL(links[0]).hostname)) {
+        const u = new URL(links[0]);
+        ctx.logger.info(`no network address of this machine was found: from other machines, open ${u.protocol}//<this machine's address>:${u.port}/${u.search}`);
+      }
+      if (storeOverlap > f.overlap) ctx.logger.info(`pairs of this store go to up to ${storeOverlap} different people (an earlier --overlap); agreement is shown on the page`);
+      else if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);
       ctx.logger.info('press Ctrl-C to stop');
+      // A line per answer stored, so whoever runs the study sees it go on from the terminal.
+      let waiting = before.waitingForPeople;
+      const progressLine = (what: string, teacher: string) => {
+        try {
+          const c = store.progressCounts(teacher);
+          const totals = overlap > 1 ? store.agreementTotals() : null;
+          const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
+          ctx.logger.info(
+            `${what} ${teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
+          );
+          if (c.waitingForPeople === 0 && waiting > 0) ctx.logger.info(allAnswered);
+          waiting = c.waitingForPeople;
+        } catch (e) {
+          ctx.logger.warn(`serve: cannot count the labels: ${(e as Error).message}`);
+        }
+      };
+      server.onLabel((label) => progressLine('answer from', label.teacher));
+      // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
+      server.onUndo((u) => progressLine('answer undone by', u.teacher));
       await new Promise<void>((res) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -140,9 +200,33 @@ export const serveCommand: Command = {
         process.on('SIGTERM', stop);
       });
       const after = store.counts();
-      const summary = { store: store.path, url: server.url, labelsAdded: after.labels - before.labels, labels: after.labels, pending: after.waitingForPeople, agreement: f.overlap > 1 ? store.agreementTotals().fraction : null };
+      const totals = overlap > 1 ? store.agreementTotals() : null;
+      const labelsAddedBy = addedByTeacher(before, after);
+      const summary = {
+        store: store.path,
+        url: server.url,
+        labelsAdded: after.labels - before.labels,
+        labelsAddedBy,
+        labels: after.labels,
+        // pending: the name of old for waitingForPeople (labels stats' pending counts every teacher's answers).
+        pending: after.waitingForPeople,
+        waitingForPeople: after.waitingForPeople,
+        agreement: totals ? totals.fraction : null,
+      };
       if (f.json) printJson(ctx.io, summary);
-      else ctx.io.stdout.write(`stopped: ${summary.labelsAdded} new labels this session, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people\n`);
+      else {
+        const who = Object.entries(labelsAddedBy).map(([t, n]) => `${t} ${n}`);
+        ctx.io.stdout.write(
+          `stopped: ${summary.labelsAdded} new labels this session${who.length > 0 ? ` (${who.join(', ')})` : ''}, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people${totals && totals.comparisons > 0 ? `; agreement ${agreementText(totals)}` : ''}\n`,
+        );
+      }
+      // What this session made up (a token, a port picked by --port 0) is in the links people hold:
+      // a restart without it makes another, and pages holding the old link cannot reach the new server.
+      const keep = [f.port === 0 ? `--port ${server.boundPort}` : '', generated ? `--token ${token}` : ''].filter((x) => x !== '');
+      if (keep.length > 0) {
+        const what = [f.port === 0 ? `port ${server.boundPort}` : '', generated ? `the access token ${token}` : ''].filter((x) => x !== '').join(' and ');
+        ctx.logger.info(`the links handed out name ${what}: restart with ${keep.join(' ')} so that they keep working`);
+      }
       return 0;
     } finally {
       await server?.close();
