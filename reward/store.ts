@@ -1090,6 +1090,12 @@ export class LabelStore {
     return r ? this.materialise([r])[0] : undefined;
   }
 
+  /** The most distinct teachers any stored pair wants (its `wanted`; 1 for a store with no pairs), in one query. */
+  mostWanted(): number {
+    const r = this.statement('SELECT MAX(wanted) AS most FROM pairs').get() as { most: number | null };
+    return Math.max(1, r.most ?? 1);
+  }
+
   /** Round, wanted count and segment ids of a pair, without loading segments. */
   pairInfo(id: string): PairInfo | undefined {
     const r = this.pairRow(id);

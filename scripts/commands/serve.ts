@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
-import type { AgreementTotals, LabelStore, StoreCounts } from '../../reward/store.js';
+import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
@@ -79,13 +79,6 @@ function checkHeronOut(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
 }
 
-/** The most distinct teachers any stored pair wants (1 for an empty store). */
-function mostWanted(store: LabelStore): number {
-  let most = 1;
-  for (const { id } of store.pairSegmentIds()) most = Math.max(most, store.pairInfo(id)?.wanted ?? 1);
-  return most;
-}
-
 /** "2 of 3 comparisons (0.667)". */
 function agreementText(t: AgreementTotals): string {
   return `${t.agreeing} of ${t.comparisons} comparisons${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
@@ -138,7 +131,7 @@ export const serveCommand: Command = {
       }
       // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):
       // the agreement stays shown after a restart without --overlap.
-      const storeOverlap = mostWanted(store);
+      const storeOverlap = store.mostWanted();
       const overlap = Math.max(f.overlap, storeOverlap);
       server = await ViewerServer.start({
         store,

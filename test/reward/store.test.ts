@@ -101,11 +101,15 @@ describe('LabelStore segments and pairs', () => {
 
   it('puts are idempotent on ids and keep the first round / wanted', () => {
     const { store } = open();
+    expect(store.mostWanted()).toBe(1); // no pairs yet
     expect(store.putSegments(segments)).toEqual({ added: segments.length, existing: 0 });
     expect(store.putSegments(segments)).toEqual({ added: 0, existing: segments.length });
-    expect(store.putPairs(pairs, { round: 1, wanted: 2 })).toEqual({ added: pairs.length, existing: 0 });
+    expect(store.putPairs(pairs.slice(0, 1), { round: 1, wanted: 3 })).toEqual({ added: 1, existing: 0 });
+    expect(store.putPairs(pairs, { round: 1, wanted: 2 })).toEqual({ added: pairs.length - 1, existing: 1 });
+    expect(store.mostWanted()).toBe(3);
+    expect(store.pairInfo(pairs[0].id)).toMatchObject({ round: 1, wanted: 3 });
     expect(store.putPairs(pairs, { round: 5 })).toEqual({ added: 0, existing: pairs.length });
-    expect(store.pairInfo(pairs[0].id)).toMatchObject({ round: 1, wanted: 2 });
+    expect(store.pairInfo(pairs[1].id)).toMatchObject({ round: 1, wanted: 2 });
     const c = store.counts();
     expect(c.segments).toBe(segments.length);
     expect(c.pairs).toBe(pairs.length);
