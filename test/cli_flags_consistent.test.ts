@@ -69,7 +69,7 @@ describe('common flags: one definition, one wording', () => {
 
   it('--quiet: a switch, off by default, "no progress bars" everywhere', () => {
     const defs = defsOf('quiet');
-    expect([...defs.keys()].sort()).toEqual(['bench envs', 'bench oracle', 'bench regret', 'collect', 'demo', 'iql', 'label', 'offline', 'pairs', 'render', 'reward', 'rollout', 'tour', 'train']);
+    expect([...defs.keys()].sort()).toEqual(['bench envs', 'bench oracle', 'bench regret', 'collect', 'demo', 'iql', 'label', 'offline', 'pairs', 'render', 'reward', 'rollout', 'serve', 'tour', 'train']);
     for (const [name, d] of defs) {
       expect({ name, kind: d.kind, default: d.default }).toEqual({ name, kind: 'bool', default: false });
       expect(d.doc, name).toMatch(/^no progress bars( \(.+\))?$/);

@@ -15,7 +15,7 @@ import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
-import { jsonFlag, STORE_DOC, taskFlag } from './common_flags.js';
+import { jsonFlag, quietFlag, STORE_DOC, taskFlag } from './common_flags.js';
 
 const spec = {
   command: 'prefrl serve',
@@ -40,6 +40,7 @@ const spec = {
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: taskFlag(),
+    quiet: quietFlag('here: the line per answer people give; the start and stop lines stay'),
     json: jsonFlag({ when: 'when the server stops' }),
   },
   epilog: [
@@ -180,9 +181,11 @@ export const serveCommand: Command = {
           ctx.logger.warn(`serve: cannot count the labels: ${(e as Error).message}`);
         }
       };
-      server.onLabel((label) => progressLine('answer from', label.teacher));
-      // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
-      server.onUndo((u) => progressLine('answer undone by', u.teacher));
+      if (!f.quiet) {
+        server.onLabel((label) => progressLine('answer from', label.teacher));
+        // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
+        server.onUndo((u) => progressLine('answer undone by', u.teacher));
+      }
       await new Promise<void>((res) => {
         const stop = () => {
           process.off('SIGINT', stop);

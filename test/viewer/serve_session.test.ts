@@ -143,3 +143,34 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     }
   }
 }, 120_000);
+
+it('--quiet leaves out the line per answer; the start and stop lines stay', async () => {
+  const quietStore = join(dir, 'quiet.sqlite');
+  const store = LabelStore.open(quietStore);
+  store.putPairs((await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 })).slice(0, 1), { round: 0 });
+  store.close();
+  const s = spawnCli(['serve', '--store', quietStore, '--port', '0', '--quiet']);
+  let stopped = false;
+  try {
+    const link = await until('the link', () => (/\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null), s.stderr);
+    const c = await TestClient.open(link);
+    try {
+      await c.hello({ name: 'ada' });
+      await c.answerNext({ name: 'ada', labelId: 'h-ada-serve-quiet-0', choice: () => 'left', responseMs: 900, leftIs: true });
+    } finally {
+      c.close();
+    }
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    stopped = true;
+    expect(s.stdout()).toBe(`stopped: 1 new labels this session (human:ada 1), 1 in ${quietStore}, 0 pairs waiting for people\n`);
+    expect(s.stderr()).toContain('[prefrl] labelling toy-reach: 1 pairs waiting for people, 0 labels stored in');
+    expect(s.stderr()).not.toContain('[prefrl] answer from');
+    expect(s.stderr()).not.toContain('every pair has the answers it wants');
+  } finally {
+    if (!stopped) {
+      s.child.kill('SIGINT');
+      await s.exited;
+    }
+  }
+}, 60_000);
