@@ -40,7 +40,7 @@ const spec = {
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: taskFlag(),
-    quiet: quietFlag('here: the line per answer people give; the start and stop lines stay'),
+    quiet: quietFlag('here: the line per answer people give; the start and stop lines, and the one when every pair has its answers, stay'),
     json: jsonFlag({ when: 'when the server stops' }),
   },
   epilog: [
@@ -170,22 +170,22 @@ export const serveCommand: Command = {
       const progressLine = (what: string, teacher: string) => {
         try {
           const c = store.progressCounts(teacher);
-          const totals = overlap > 1 ? store.agreementTotals() : null;
+          const totals = overlap > 1 && !f.quiet ? store.agreementTotals() : null;
           const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
-          ctx.logger.info(
-            `${what} ${teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
-          );
+          if (!f.quiet) {
+            ctx.logger.info(
+              `${what} ${teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
+            );
+          }
           if (c.waitingForPeople === 0 && waiting > 0) ctx.logger.info(allAnswered);
           waiting = c.waitingForPeople;
         } catch (e) {
           ctx.logger.warn(`serve: cannot count the labels: ${(e as Error).message}`);
         }
       };
-      if (!f.quiet) {
-        server.onLabel((label) => progressLine('answer from', label.teacher));
-        // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
-        server.onUndo((u) => progressLine('answer undone by', u.teacher));
-      }
+      server.onLabel((label) => progressLine('answer from', label.teacher));
+      // An undone answer leaves the store (the counts go down): said, so the next line's numbers add up.
+      server.onUndo((u) => progressLine('answer undone by', u.teacher));
       await new Promise<void>((res) => {
         const stop = () => {
           process.off('SIGINT', stop);
