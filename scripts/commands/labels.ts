@@ -244,7 +244,7 @@ export const labelsStatsCommand: Command = {
       }
       if (agreement.pairs > 0) {
         // kappa: agreement beyond chance (Fleiss' overall, Cohen's per pair of teachers; "-" where chance agrees always).
-        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${f(agreement.fraction)}, kappa ${f(agreement.kappa)}`);
+        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${agreement.agreeing}/${agreement.comparisons} (${f(agreement.fraction)}), kappa ${f(agreement.kappa)}`);
         for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)}), kappa ${f(v.kappa)}`);
       }
       ctx.io.stdout.write(`${lines.join('\n')}\n`);
