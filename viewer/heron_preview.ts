@@ -23,6 +23,8 @@ export interface HeronPool {
   readonly samples: readonly { pair: Pair; human: number[] }[];
   /** Pairs with people's preference labels, for the agreement figure. */
   readonly labelled: readonly { pair: Pair; human: number[] }[];
+  /** Set when the store held more pairs with preferences than were read for `labelled` (maxLabelled). */
+  readonly labelledFirstOf?: { readonly read: number; readonly total: number };
   /** Population std of each term's segment sums over every stored pair's segments (the teacher's pool). */
   readonly stds: Float64Array;
   /** Distinct segments the stds are over. */
@@ -98,7 +100,9 @@ export async function loadHeronPool(store: LabelStore, opts: HeronPoolOptions = 
   if (spread === null) return null;
   // The first maxLabelled pairs with preferences (labelledPairs' order), their segments read for
   // those pairs only: a store of 100,000 labelled pairs holds some 600 MB of segments.
-  const ids = store.labelledPairIds({ includeSkips: false }).slice(0, opts.maxLabelled ?? 2000);
+  const allIds = store.labelledPairIds({ includeSkips: false });
+  const ids = allIds.slice(0, opts.maxLabelled ?? 2000);
+  const labelledFirstOf = ids.length < allIds.length ? { read: ids.length, total: allIds.length } : undefined;
   // People's labels by the store's rule (isPerson: "human", "human:<name>" or registered with kind "human").
   const kinds = new Map(store.teachers().map((t) => [t.id, t.kind]));
   const human = new Map<string, number[]>(ids.map((id) => [id, []]));
@@ -116,7 +120,7 @@ export async function loadHeronPool(store: LabelStore, opts: HeronPoolOptions = 
     seen.add(s.pair.id);
     samples.push(s);
   }
-  return { samples, labelled: withHuman, ...spread };
+  return { samples, labelled: withHuman, ...(labelledFirstOf ? { labelledFirstOf } : {}), ...spread };
 }
 
 /** Throws InputError (source "HERON config") when the config does not fit the env. */
@@ -150,5 +154,5 @@ export function heronPreview(config: HeronConfigJson, spec: EnvSpec, pool: Heron
     for (const [v, c] of counts) if (c > (counts.get(best) ?? 0)) best = v;
     if (verdict(d.probFirst) === best) agreeing++;
   }
-  return { config: checked, decisions, stds: Array.from(pool.stds), poolSegments: pool.segments, agreement: { pairs: pool.labelled.length, agreeing } };
+  return { config: checked, decisions, stds: Array.from(pool.stds), poolSegments: pool.segments, agreement: { pairs: pool.labelled.length, agreeing, ...(pool.labelledFirstOf ? { firstOf: pool.labelledFirstOf } : {}) } };
 }

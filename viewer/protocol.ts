@@ -365,8 +365,12 @@ export interface HeronResultMsg {
   /** Population std of each term's segment sums over the pool, env term order. */
   readonly stds: number[];
   readonly poolSegments: number;
-  /** How often the rule agrees with stored preference labels. */
-  readonly agreement: { readonly pairs: number; readonly agreeing: number };
+  /**
+   * How often the rule agrees with stored preference labels. `firstOf`: the stored pairs with
+   * preferences, when there were more than the page reads (the first `maxLabelled`), so that the
+   * figure is over those first ones only.
+   */
+  readonly agreement: { readonly pairs: number; readonly agreeing: number; readonly firstOf?: { readonly read: number; readonly total: number } };
   readonly re?: number;
 }
 
@@ -438,6 +442,16 @@ function bool(o: Obj, k: string, what: string): boolean {
   const v = o[k];
   if (typeof v !== 'boolean') fail(`${what}: "${k}" must be true or false`);
   return v;
+}
+
+/** heron_result.agreement.firstOf, when given: { read, total } with read < total. */
+function heronFirstOf(v: unknown): { firstOf?: { read: number; total: number } } {
+  if (v === undefined) return {};
+  if (!isObj(v)) fail('heron_result.agreement.firstOf must be an object');
+  const read = num(v, 'read', 'agreement.firstOf', { int: true, min: 0 }) as number;
+  const total = num(v, 'total', 'agreement.firstOf', { int: true, min: 0 }) as number;
+  if (read >= total) fail('agreement.firstOf: "read" must be < "total"');
+  return { firstOf: { read, total } };
 }
 
 function numArray(v: unknown, what: string, max: number): number[] {
@@ -790,6 +804,7 @@ function validateServer(o: Obj): ServerMessage {
         agreement: {
           pairs: num(o.agreement, 'pairs', 'agreement', { int: true, min: 0 }) as number,
           agreeing: num(o.agreement, 'agreeing', 'agreement', { int: true, min: 0 }) as number,
+          ...heronFirstOf(o.agreement.firstOf),
         },
         ...reField,
       };

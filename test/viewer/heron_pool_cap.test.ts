@@ -92,6 +92,9 @@ describe('PoolTermSums', () => {
       const pool = await loadHeronPool(store, { maxLabelled: 1, maxPending: 1, samples: 8 });
       if (!pool) throw new Error('no pool');
       expect(pool.labelled.map((l) => l.pair.id)).toEqual(['p1']);
+      // The agreement figure says it is over the first of the pairs with preferences.
+      expect(pool.labelledFirstOf).toEqual({ read: 1, total: 2 });
+      expect(heronPreview(CONFIG, TOY_SPEC, pool).agreement.firstOf).toEqual({ read: 1, total: 2 });
       expect(pool.samples.map((s) => s.pair.id)).toEqual(['p1', 'p3']);
       expect(pool.segments).toBe(4);
       expect(Array.from(pool.stds)).toEqual([Math.sqrt(5), Math.sqrt(11), 0.5].map((x) => expect.closeTo(x, 12)));
@@ -158,6 +161,7 @@ describe('a store above the page cap (2,100 labelled + 300 pending pairs)', () =
     expect(differedBefore).toBeGreaterThan(0);
     const shown = heronPreview(CONFIG, TOY_SPEC, pool);
     expect([shown.poolSegments, shown.agreement.pairs]).toEqual([4800, 2000]);
+    expect(shown.agreement.firstOf).toEqual({ read: 2000, total: 2100 });
     expect(shown.stds).toEqual(Array.from(stds));
   });
 
@@ -174,6 +178,7 @@ describe('a store above the page cap (2,100 labelled + 300 pending pairs)', () =
       c.send({ type: 'heron_preview', seq: 1, config: CONFIG });
       const r = await c.next('heron_result');
       expect([r.re, r.poolSegments, r.agreement.pairs]).toEqual([1, 4800, 2000]);
+      expect(r.agreement.firstOf).toEqual({ read: 2000, total: 2100 });
       expect(r.stds).toEqual(Array.from(teacher.poolStds() as Float64Array));
       // One more pair (s0's sums are 0: the stds move) shows once the cached pool is 30 s old.
       store.putPairs([{ id: 'extra', a: seg('x0', [0, 0, 0]), b: seg('x1', [50, 0, 0]) }]);

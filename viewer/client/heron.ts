@@ -351,7 +351,9 @@ export class HeronPanel {
     this.root.agreement.replaceChildren();
     if (a.pairs > 0) {
       const pct = Math.round((100 * a.agreeing) / a.pairs);
-      this.root.agreement.append('Agrees with people on ', el('b', undefined, `${a.agreeing} of ${a.pairs}`), ` labelled pairs (${pct}%). `);
+      // Over the first pairs with preferences only, when the store holds more than the page reads.
+      const first = a.firstOf ? `, among the first ${a.firstOf.read} of the ${a.firstOf.total} pairs with preferences` : '';
+      this.root.agreement.append('Agrees with people on ', el('b', undefined, `${a.agreeing} of ${a.pairs}`), ` labelled pairs (${pct}%${first}). `);
     } else this.root.agreement.append('No pairs with people\'s preferences yet; compare the rule\'s verdicts below with the clips. ');
     this.root.agreement.append(`Spread (std) from ${m.poolSegments} stored clips.`);
     const body = this.root.samples;
