@@ -21,36 +21,12 @@ import {
 import type { Pair, Segment } from '../../reward/types.js';
 import { heronShorthand } from '../../scripts/commands/offline.js';
 import { expectUsageError } from '../helpers/cli.js';
+import { toyTermSegment } from '../helpers/toy_segment.js';
 
 // toy-reach terms: goal_distance (weight -1), control_effort (weight -0.05), at_goal (weight +0.5)
 
-/** A one-step segment whose term sums are `terms` (toy-reach's three terms). */
-function seg(id: string, terms: [number, number, number]): Segment {
-  return {
-    id,
-    envId: TOY_SPEC.id,
-    modelHash: TOY_SPEC.modelHash,
-    obsDim: 6,
-    actDim: 2,
-    nTerms: 3,
-    nq: 4,
-    nv: 2,
-    na: 0,
-    length: 1,
-    startStep: 0,
-    obs: new Float32Array(12),
-    actions: new Float32Array(2),
-    rewards: Float64Array.of(-terms[0] - 0.05 * terms[1] + 0.5 * terms[2]),
-    terms: Float64Array.from(terms),
-    qpos: new Float64Array(8),
-    qvel: new Float64Array(4),
-    act: new Float64Array(0),
-    time: Float64Array.of(0, 0.1),
-    success: new Float32Array(1),
-    endsTerminal: false,
-    source: 'hand',
-  };
-}
+/** One-step toy-reach segments with chosen term sums. */
+const seg = toyTermSegment;
 
 const pair = (id: string, a: Segment, b: Segment): Pair => ({ id, a, b });
 

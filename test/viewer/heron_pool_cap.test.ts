@@ -13,40 +13,16 @@ import { allPairsInChunks } from '../../reward/offline.js';
 import { LabelStore } from '../../reward/store.js';
 import { HeronTeacher, heronDecide, parseHeronConfig, termSums, termSumStds } from '../../reward/teachers/heron.js';
 import { labelId } from '../../reward/teachers/synthetic.js';
-import type { Label, Pair, Segment } from '../../reward/types.js';
+import type { Label, Pair } from '../../reward/types.js';
 import { loadViewerEnv } from '../../viewer/env_info.js';
 import { heronPreview, loadHeronPool, PoolTermSums } from '../../viewer/heron_preview.js';
 import { ViewerServer } from '../../viewer/server.js';
 import { storeWith } from '../helpers/store.js';
+import { toyTermSegment } from '../helpers/toy_segment.js';
 import { makePairs, stubSite, TestClient } from './helpers.js';
 
-/** A one-step toy-reach segment whose term sums are `terms` (goal_distance, control_effort, at_goal). */
-function seg(id: string, terms: [number, number, number]): Segment {
-  return {
-    id,
-    envId: TOY_SPEC.id,
-    modelHash: TOY_SPEC.modelHash,
-    obsDim: 6,
-    actDim: 2,
-    nTerms: 3,
-    nq: 4,
-    nv: 2,
-    na: 0,
-    length: 1,
-    startStep: 0,
-    obs: new Float32Array(12),
-    actions: new Float32Array(2),
-    rewards: Float64Array.of(-terms[0] - 0.05 * terms[1] + 0.5 * terms[2]),
-    terms: Float64Array.from(terms),
-    qpos: new Float64Array(8),
-    qvel: new Float64Array(4),
-    act: new Float64Array(0),
-    time: Float64Array.of(0, 0.1),
-    success: new Float32Array(1),
-    endsTerminal: false,
-    source: 'hand',
-  };
-}
+/** One-step toy-reach segments with chosen term sums. */
+const seg = toyTermSegment;
 
 const pref = (p: Pair, teacher: string, probFirst: number): Label => ({ id: labelId(teacher, p.id), pairId: p.id, teacher, kind: 'preference', probFirst });
 const CONFIG = { ranking: ['goal_distance', 'control_effort', 'at_goal'], margins: [0.3, 0.3, 0.3] };
