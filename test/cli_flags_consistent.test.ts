@@ -233,7 +233,7 @@ describe('flags that several bench subcommands take', () => {
           expect(d.doc, `${name} ${key}`).toMatch(/^untimed [a-zA-Z ]+ before timing$/);
         } else if (key === 'seeds') {
           counts.push(`${name} ${key}`);
-          // Seeds are capped (bench oracle lists every cell first): test/left_bench_seeds.test.ts.
+          // Seeds are capped (bench oracle lists every cell first): test/bench_seeds_cap.test.ts.
           expect({ key, kind: d.kind, min: b.min, max: b.max }).toEqual({ key, kind: 'int', min: 1, max: 100 });
           expect(d.doc, `${name} ${key}`).toMatch(/^seeds 0\.\.seeds-1 per /);
         }

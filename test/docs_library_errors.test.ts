@@ -84,7 +84,7 @@ describe('docs/library.md: environments', () => {
     await expectError(() => api.saveTrajectories(join(dir, 't'), []), Error, /^saveTrajectories: nothing to save/);
     await expectError(() => api.loadTrajectories(dir), api.InputError, /index\.json missing/);
     await expectError(() => new api.TrajectoryBuilder(env.spec).finish(), Error, /finish\(\) before start\(\)/);
-    // randomPolicy's fresh array per call: test/left_random_policy.test.ts.
+    // randomPolicy's fresh array per call: test/random_policy.test.ts.
   });
 });
 
