@@ -11,6 +11,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { runCommand } from '../core/run.js';
 import { InputError, parseJson, UsageError } from '../core/errors.js';
 import { sha256 } from '../core/hash.js';
 import { Logger } from '../core/log.js';
@@ -201,16 +202,6 @@ function locateSavedPolicy(path: string, flag: string): Located {
     const command = runCommand(path);
     const what = command === null ? 'holds no saved policy' : `is a \`prefrl ${command}\` run folder${command === 'train' ? ' without a checkpoint yet' : ''}, which holds no saved policy`;
     throw new UsageError(`${flag}: ${JSON.stringify(path)} ${what} (expected a PPO run folder, checkpoint folder or policy.json, or an offline actor: actor.json, a folder holding one, or an iql run folder)`);
-  }
-}
-
-/** The command recorded in a run folder's config.json, or null (not a run folder, or unreadable). */
-function runCommand(path: string): string | null {
-  try {
-    const c = (JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as { command?: unknown }).command;
-    return typeof c === 'string' && /^[a-z][a-z -]*$/.test(c) ? c : null;
-  } catch {
-    return null;
   }
 }
 

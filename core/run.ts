@@ -32,6 +32,25 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/**
+ * A run folder's config.json as an object, or null: no such file, unreadable, or not a JSON
+ * object (callers then treat the folder as no run of theirs).
+ */
+export function readRunConfig(folder: string): Record<string, unknown> | null {
+  try {
+    const c = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as unknown;
+    return typeof c === 'object' && c !== null && !Array.isArray(c) ? (c as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The command that made a run folder (its config.json's "command", e.g. "train"), or null (not a run folder, or unreadable). */
+export function runCommand(folder: string): string | null {
+  const c = readRunConfig(folder)?.command;
+  return typeof c === 'string' && /^[a-z][a-z -]*$/.test(c) ? c : null;
+}
+
 /** Write JSON atomically: a reader sees the old file or the new one, never half of one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);

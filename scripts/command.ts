@@ -3,9 +3,10 @@
  * the --json contract (exactly one JSON object as the last line of stdout), and output
  * streams that tests can capture.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
+import { readRunConfig } from '../core/run.js';
 import { type CommandSpec, type FlagSpec, flagName, flags, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
 import { InputError, UsageError } from '../core/errors.js';
@@ -257,15 +258,8 @@ export function checkDatasetNotFolder(path: string, flag = '--dataset'): void {
  * (--reward true or model:<dir>: such runs make no labels.sqlite); null for any other folder.
  */
 export function labelFreeTrainRun(folder: string): string | null {
-  const file = join(folder, 'config.json');
-  if (!existsSync(file)) return null;
-  let config: { command?: unknown; reward?: unknown };
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
-  } catch {
-    return null;
-  }
-  if (config === null || typeof config !== 'object' || config.command !== 'train' || typeof config.reward !== 'string' || config.reward === 'learned') return null;
+  const config = readRunConfig(folder);
+  if (config === null || config.command !== 'train' || typeof config.reward !== 'string' || config.reward === 'learned') return null;
   const from = config.reward === 'true' ? "the env's own reward" : `a fixed reward model (${config.reward.replace(/^model:/, '')})`;
   return `the prefrl train run there learned from ${from} (--reward ${config.reward}), asked nobody for labels and has no label store; labels come from runs with --reward learned (the default), prefrl pairs or prefrl offline`;
 }

@@ -1,9 +1,8 @@
 /** `prefrl check-env <id | path.xml>`: run the environment contract checks. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
+import { readRunConfig } from '../../core/run.js';
 import { type CheckReport, checkEnv } from '../../envs/check.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -26,14 +25,9 @@ const spec = {
 
 /** ", e.g. prefrl check-env reacher (the env of this run)" when `dir` is a run folder whose config.json names its env. */
 function folderEnvHint(dir: string): string {
-  try {
-    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { envConfig?: { id?: unknown; model?: unknown } };
-    const ec = cfg.envConfig;
-    const env = ec?.id === 'custom' && typeof ec.model === 'string' ? ec.model : typeof ec?.id === 'string' ? ec.id : null;
-    return env === null ? '' : `, e.g. prefrl check-env ${shellQuote(env)} (the env of this run)`;
-  } catch {
-    return '';
-  }
+  const ec = readRunConfig(dir)?.envConfig as { id?: unknown; model?: unknown } | null | undefined;
+  const env = ec?.id === 'custom' && typeof ec.model === 'string' ? ec.model : typeof ec?.id === 'string' ? ec.id : null;
+  return env === null ? '' : `, e.g. prefrl check-env ${shellQuote(env)} (the env of this run)`;
 }
 
 export const checkEnvCommand: Command = {

@@ -5,10 +5,11 @@
  * B from the second), e.g. to ask which of two trained policies behaves better. Pairs are drawn
  * with a seed, distinct, windows uniformly over the episodes; adding them again adds nothing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { checkOutFile } from '../../core/paths.js';
+import { readRunConfig } from '../../core/run.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
@@ -60,15 +61,8 @@ export function runOfStore(storePath: string, store: LabelStore): { run: string;
   // A store that holds no segments yet has nothing for new pairs to be foreign to.
   if (store.sources().length === 0) return null;
   const folder = dirname(resolve(storePath));
-  let config: { command?: unknown; config?: { dataset?: unknown } } = {};
-  const file = join(folder, 'config.json');
-  if (existsSync(file)) {
-    try {
-      config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
-    } catch {
-      // not a run's config: the store's own record decides
-    }
-  }
+  // Not a run's config (none, or unreadable): the store's own record decides.
+  const config = (readRunConfig(folder) ?? {}) as { command?: unknown; config?: { dataset?: unknown } };
   const dataset = store.dataset() ?? (config.command === 'offline' && typeof config.config?.dataset === 'string' ? config.config.dataset : undefined);
   if (dataset !== undefined) return { run: folder, command: 'offline', source: `its dataset ${dataset}` };
   if (config.command === 'train') return { run: folder, command: 'train', source: 'its own rollouts' };

@@ -9,6 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
+import { runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
@@ -139,16 +140,6 @@ export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step')
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
   if (!several) return { ...common, ...chart } as TopLevelSpec;
   return { ...common, facet: { row: { field: 'metric', type: 'nominal', title: null } }, spec: chart, resolve: { scale: { y: 'independent' } } } as TopLevelSpec;
-}
-
-/** The command that made a run folder (its config.json's "command"), or null when unreadable. */
-function runCommand(run: string): string | null {
-  try {
-    const c = (JSON.parse(readFileSync(resolve(run, 'config.json'), 'utf8')) as { command?: unknown }).command;
-    return typeof c === 'string' ? c : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

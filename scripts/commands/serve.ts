@@ -133,7 +133,6 @@ export const serveCommand: Command = {
       // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):
       // the agreement stays shown after a restart without --overlap.
       const storeOverlap = store.mostWanted();
-      const overlap = Math.max(f.overlap, storeOverlap);
       server = await ViewerServer.start({
         store,
         env,
@@ -148,6 +147,8 @@ export const serveCommand: Command = {
         clock: ctx.clock,
         logger: ctx.logger,
       });
+      // The overlap the pages are told (the flag's, or more where the stored pairs want more people).
+      const overlap = server.shownOverlap;
       const before = store.counts();
       const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${store.path}; people's pages take them up)`;
       ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
