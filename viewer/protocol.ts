@@ -10,7 +10,11 @@
  *                                    token is required and missing or wrong, `error
  *                                    unauthorized` and closes the socket (code 4401)
  *   C set_name {name}                the teacher's name (no accounts); labels are stored as
- *                                    teacher "human:<name>"
+ *                                    teacher "human:<name>". A page that came in through a
+ *                                    person's own link (`serve --people`: the hello's token
+ *                                    is that person's) is welcomed with their name and
+ *                                    `personal: true`; another name in set_name, answer or
+ *                                    undo gets `error not_allowed`
  *   C next                           ask for a pair; S `model` (once per model and socket)
  *                                    then S `pair` (pair id, env id, model id, goal text,
  *                                    reward-term names, step time, both clips' qpos), or
@@ -162,6 +166,11 @@ export interface WelcomeMsg {
    * never reaches another session's server on the same address.
    */
   readonly storeId?: string;
+  /**
+   * The page came in through a person's own link (`serve --people`): `name` is that person's and the
+   * server stores this page's answers under it alone (a rename is refused). Absent otherwise.
+   */
+  readonly personal?: true;
 }
 
 /**
@@ -444,6 +453,13 @@ function bool(o: Obj, k: string, what: string): boolean {
   return v;
 }
 
+/** welcome.personal, when given: true, with the person's name. */
+function personalWelcome(o: Obj, name: string | null): { personal: true } {
+  if (o.personal !== true) fail('welcome: "personal" must be true when given');
+  if (name === null) fail('welcome: a personal welcome must carry the person\'s name');
+  return { personal: true };
+}
+
 /** heron_result.agreement.firstOf, when given: { read, total } with read < total. */
 function heronFirstOf(v: unknown): { firstOf?: { read: number; total: number } } {
   if (v === undefined) return {};
@@ -688,6 +704,7 @@ function validateServer(o: Obj): ServerMessage {
         heronPath: str(o, 'heronPath', 'welcome', { max: 4096 }) as string,
         maxCommentChars: num(o, 'maxCommentChars', 'welcome', { int: true, min: 0 }) as number,
         ...(o.storeId === undefined ? {} : { storeId: str(o, 'storeId', 'welcome', { max: 128, min: 1, pattern: ID_PATTERN }) as string }),
+        ...(o.personal === undefined ? {} : personalWelcome(o, name)),
       };
     }
     case 'model':

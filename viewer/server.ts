@@ -57,7 +57,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
-import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from './access.js';
+import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, personalToken } from './access.js';
 import { type LabelStore, type NewLabel } from '../reward/store.js';
 import { personTeacherId } from '../core/person.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
@@ -100,6 +100,12 @@ export interface ViewerServerOptions {
   readonly port?: number;
   /** Access token pages must present (required beyond loopback; at least 12 characters). */
   readonly token?: string;
+  /**
+   * People who get links of their own (normalised names, none twice; needs `token`): a page is let
+   * in only with one person's token (personalToken(token, name)), and everything it answers is
+   * stored under that person's name. The server's token itself no longer lets a page in.
+   */
+  readonly people?: readonly string[];
   /** Distinct teachers wanted per pair (default 1). Pairs stored wanting fewer are raised to it. */
   readonly overlap?: number;
   /**
@@ -266,6 +272,11 @@ function tokenMatches(given: string | undefined, want: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** A token's sha256, hex: people's tokens are looked up by it (a map lookup of the digest tells nothing of the token). */
+function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
 /**
  * A short id of a label store, for /healthz and the welcome (the path itself is not published): a
  * hash of its path and the time it was made, so a store made anew at the same path (a new run's
@@ -320,6 +331,8 @@ interface Session {
   authed: boolean;
   /** Normalised teacher name, once given. */
   name: string | null;
+  /** The person whose own link the page came in with (then `name` is theirs and stays so); null otherwise. */
+  person: string | null;
   /** Wants a pair and has none. */
   idle: boolean;
   /** The pair last handed to this page for an answer (not a preview), until it is answered. */
@@ -386,6 +399,8 @@ export class ViewerServer {
   /** storeIdOf(store), read once at start (the store may be closed before the server). */
   readonly storeId: string;
   private readonly token: string | undefined;
+  /** With `people`: the sha256 of each person's token -> their name. */
+  private readonly personByToken: Map<string, string> | null;
   private readonly insight: InsightModel | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -427,6 +442,7 @@ export class ViewerServer {
     this.env = opts.env;
     this.host = opts.host ?? '127.0.0.1';
     this.token = opts.token;
+    this.personByToken = opts.people && opts.token !== undefined ? new Map(opts.people.map((n) => [tokenDigest(personalToken(opts.token as string, n)), n])) : null;
     this.overlap = opts.overlap ?? 1;
     this.shownOverlap = Math.max(this.overlap, opts.storeOverlap ?? 1);
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
@@ -453,6 +469,16 @@ export class ViewerServer {
   static async start(opts: ViewerServerOptions): Promise<ViewerServer> {
     const host = opts.host ?? '127.0.0.1';
     checkViewerAccess(host, opts.token);
+    if (opts.people !== undefined) {
+      if (opts.token === undefined) throw new UsageError('--people: personal links are made from the access token; give --token');
+      if (opts.people.length === 0) throw new UsageError('--people: name at least one person');
+      const seen = new Set<string>();
+      for (const n of opts.people) {
+        if (normaliseName(n) !== n) throw new UsageError(`--people: ${JSON.stringify(n)} is not a normalised name`);
+        if (seen.has(n)) throw new UsageError(`--people: ${JSON.stringify(n)} is named twice`);
+        seen.add(n);
+      }
+    }
     const overlap = opts.overlap ?? 1;
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
@@ -521,7 +547,21 @@ export class ViewerServer {
 
   /** URLs to give teachers: with `?token=` when a token is set; LAN addresses when bound to all. */
   links(): string[] {
-    const q = this.token ? `?token=${encodeURIComponent(this.token)}` : '';
+    return this.linksWith(this.token);
+  }
+
+  /**
+   * With `people`: each person's own links (their token in `?token=`; the same kinds of address as
+   * links()), in the order the people were given; empty without `people`.
+   */
+  personLinks(): { name: string; links: string[] }[] {
+    if (this.personByToken === null) return [];
+    const token = this.token as string;
+    return [...this.personByToken.values()].map((name) => ({ name, links: this.linksWith(personalToken(token, name)) }));
+  }
+
+  private linksWith(token: string | undefined): string[] {
+    const q = token ? `?token=${encodeURIComponent(token)}` : '';
     const out = [`${this.url}${q}`];
     if (this.host === '0.0.0.0' || this.host === '::') {
       for (const list of Object.values(networkInterfaces())) {
@@ -873,7 +913,7 @@ export class ViewerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, pingedAt: null, helloTimer: null, dropped: false };
+    const s: Session = { ws, id: this.nextSessionId++, authed: false, name: null, person: null, idle: false, pairId: null, models: new Set(), rate: new RateWindow(RATE_MAX, RATE_WINDOW_MS), alive: true, pingedAt: null, helloTimer: null, dropped: false };
     s.helloTimer = setTimeout(() => {
       s.helloTimer = null;
       if (!s.authed) ws.close(4408, 'no hello');
@@ -1000,7 +1040,20 @@ export class ViewerServer {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
     switch (msg.type) {
       case 'hello': {
-        if (this.token !== undefined && !tokenMatches(msg.token, this.token)) {
+        const person = this.personByToken !== null && msg.token !== undefined ? (this.personByToken.get(tokenDigest(msg.token)) ?? null) : null;
+        if (this.personByToken !== null && person === null) {
+          const shared = this.token !== undefined && tokenMatches(msg.token, this.token);
+          const why =
+            msg.token === undefined
+              ? 'this server needs your personal access token (open the link you were given)'
+              : shared
+                ? "this server lets people in with their own links only: open the link you were given (the study's shared token is not one)"
+                : 'wrong access token (open the link you were given)';
+          this.error(s, 'unauthorized', why, re);
+          s.ws.close(4401, 'unauthorized');
+          return;
+        }
+        if (this.personByToken === null && this.token !== undefined && !tokenMatches(msg.token, this.token)) {
           this.error(s, 'unauthorized', msg.token === undefined ? 'this server needs an access token' : 'wrong access token', re);
           s.ws.close(4401, 'unauthorized');
           return;
@@ -1012,7 +1065,11 @@ export class ViewerServer {
         s.authed = true;
         if (s.helloTimer) clearTimeout(s.helloTimer);
         s.helloTimer = null;
-        if (msg.name !== undefined) this.setName(s, msg.name);
+        if (person !== null) {
+          // A personal link signs the page in as its person, whatever name the browser kept.
+          s.person = person;
+          this.setName(s, person);
+        } else if (msg.name !== undefined) this.setName(s, msg.name);
         this.send(s, {
           type: 'welcome',
           v: PROTOCOL_VERSION,
@@ -1026,6 +1083,7 @@ export class ViewerServer {
           heronPath: this.heronOut,
           maxCommentChars: MAX_COMMENT_CHARS,
           storeId: this.storeId,
+          ...(s.person !== null ? { personal: true as const } : {}),
         });
         this.sendProgress(s);
         // A page that connects after the run stopped asking hears so at once (not only when it asks).
@@ -1033,6 +1091,7 @@ export class ViewerServer {
         return;
       }
       case 'set_name':
+        if (s.person !== null && msg.name !== s.person) return this.notThePerson(s, msg.name, re);
         this.setName(s, msg.name);
         this.sendProgress(s);
         return;
@@ -1065,6 +1124,12 @@ export class ViewerServer {
         return;
       }
     }
+  }
+
+  /** A page of a person's own link sent another name (set_name, answer or undo): refused, nothing stored. */
+  private notThePerson(s: Session, name: string, extra: { re?: number; labelId?: string }): void {
+    const person = s.person as string;
+    this.error(s, 'not_allowed', `This page's link signs you in as ${person}: nothing is stored under another name (${name}).`, extra);
   }
 
   private setName(s: Session, raw: string): void {
@@ -1254,6 +1319,7 @@ export class ViewerServer {
 
   private answer(s: Session, msg: AnswerMsg): void {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    if (s.person !== null && msg.name !== s.person) return this.notThePerson(s, msg.name, { ...re, labelId: msg.labelId });
     const teacher = personTeacherId(msg.name);
     const info = this.store.pairInfo(msg.pairId);
     if (!info) return this.error(s, 'not_found', `no pair ${msg.pairId} in the store`, { ...re, labelId: msg.labelId });
@@ -1365,6 +1431,7 @@ export class ViewerServer {
 
   private undo(s: Session, msg: UndoMsg): void {
     const re = msg.seq !== undefined ? { re: msg.seq } : {};
+    if (s.person !== null && msg.name !== s.person) return this.notThePerson(s, msg.name, { ...re, labelId: msg.labelId });
     const teacher = personTeacherId(msg.name);
     let removed: { pairId: string } | null;
     try {

@@ -70,6 +70,8 @@ export interface HumanTeacherOptions {
   /** Server port (default 8080; 0 = any free port). */
   readonly port?: number;
   readonly token?: string;
+  /** People who get links of their own (normalised names; needs `token`): see ViewerServerOptions.people. */
+  readonly people?: readonly string[];
   /** Distinct people asked per pair (default 1). The first answer is returned; later ones are stored for later rounds. */
   readonly overlap?: number;
   /** Lease of a handed-out pair, ms (default: the server's, 5 minutes). */
@@ -98,6 +100,8 @@ export const DEFAULT_HUMAN_TIMEOUT_S = 900;
 interface ServerHandle {
   readonly url: string;
   readonly links: string[];
+  /** With `people`: each person's own links (this process's server only). */
+  readonly personLinks: { name: string; links: string[] }[];
   onLabel(fn: () => void): () => void;
   raiseWanted(n: number, ids: readonly string[]): void;
   wake(): void;
@@ -188,6 +192,7 @@ export class HumanTeacher implements Teacher {
     return {
       url,
       links: [url],
+      personLinks: [],
       onLabel: () => () => undefined,
       raiseWanted: (n, ids) => {
         store.raiseWanted(n, ids);
@@ -219,6 +224,7 @@ export class HumanTeacher implements Teacher {
         host: this.opts.host,
         port: this.opts.port,
         token: this.opts.token,
+        people: this.opts.people,
         overlap: this.opts.overlap,
         leaseMs: this.opts.leaseMs,
         staticDir: this.opts.staticDir,
@@ -226,12 +232,13 @@ export class HumanTeacher implements Teacher {
         logger: this.logger,
       });
     } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/--(port|host|token)\b/g, '--human-$1')}`);
+      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/--(port|host|token|people)\b/g, '--human-$1')}`);
       throw e;
     }
     this.server = {
       url: s.url,
       links: s.links(),
+      personLinks: s.personLinks(),
       onLabel: (fn) => s.onLabel(fn),
       raiseWanted: (n, ids) => s.raiseWanted(n, ids),
       wake: () => s.wake(),
@@ -276,11 +283,13 @@ export class HumanTeacher implements Teacher {
     const ids = new Set(pairs.map((p) => p.id));
     const timeoutS = this.opts.timeoutS ?? DEFAULT_HUMAN_TIMEOUT_S;
     const policy = this.opts.onTimeout ?? 'skip';
-    const where = this.announced ? 'in the viewer' : `at ${server.links.join(' or ')}`;
+    const where = this.announced ? 'in the viewer' : server.personLinks.length > 0 ? `at the people's own links (below)` : `at ${server.links.join(' or ')}`;
+    const first = !this.announced;
     this.announced = true;
     this.logger.info(
       `human teacher: ${pairs.length} pair${pairs.length === 1 ? '' : 's'} waiting for answers ${where} (${timeoutS > 0 ? `after ${timeoutS} s without an answer: ${policy}` : 'no timeout'})`,
     );
+    if (first) for (const { name, links } of server.personLinks) this.logger.info(`  ${name}: ${links.join(' or ')}`);
 
     let wake: (() => void) | null = null;
     const unsubscribe = server.onLabel(() => wake?.());

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
-import { checkViewerAccess } from '../../viewer/access.js';
+import { checkViewerAccess, readPeople } from '../../viewer/access.js';
 
 export const humanTeacherFlags = {
   humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
@@ -16,6 +16,10 @@ export const humanTeacherFlags = {
   humanTimeout: flags.int({ doc: 'human teacher: seconds without a new answer before --human-on-timeout applies (0: wait forever)', default: 900, min: 0 }),
   humanOnTimeout: flags.choice(['skip', 'fail'] as const, { doc: 'human teacher: skip the unanswered pairs, or stop with an error', default: 'skip' }),
   humanOverlap: flags.int({ doc: 'human teacher: distinct people asked per pair', default: 1, min: 1 }),
+  humanPeople: flags.string({
+    doc: 'human teacher: a link of their own per person (comma-separated names, or @file with one per line), made from --human-token; only these links let pages in, each signs its holder in under their name',
+    optional: true,
+  }),
 };
 
 /** The names of these flags in a parsed-flags object. */
@@ -28,16 +32,29 @@ export interface HumanFlagValues {
   readonly humanTimeout: number;
   readonly humanOnTimeout: 'skip' | 'fail';
   readonly humanOverlap: number;
+  readonly humanPeople?: string;
 }
 
 /** Check the address and token before any work (the server checks them again when it starts). */
 export function checkHumanFlags(f: HumanFlagValues): void {
   checkViewerAccess(f.humanHost, f.humanToken, { host: '--human-host', token: '--human-token' });
+  if (f.humanPeople !== undefined) {
+    readPeople(f.humanPeople, '--human-people');
+    if (f.humanToken === undefined) throw new UsageError('--human-people: the personal links are made from the access token; give --human-token (at least 12 characters, e.g. "$(openssl rand -hex 16)")');
+  }
 }
 
 /** The server settings the flags give (the store, env, logger and clock come from the command). */
-export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOptions, 'host' | 'port' | 'token' | 'timeoutS' | 'onTimeout' | 'overlap'> {
-  return { host: f.humanHost, port: f.humanPort, token: f.humanToken, timeoutS: f.humanTimeout, onTimeout: f.humanOnTimeout, overlap: f.humanOverlap };
+export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOptions, 'host' | 'port' | 'token' | 'timeoutS' | 'onTimeout' | 'overlap' | 'people'> {
+  return {
+    host: f.humanHost,
+    port: f.humanPort,
+    token: f.humanToken,
+    timeoutS: f.humanTimeout,
+    onTimeout: f.humanOnTimeout,
+    overlap: f.humanOverlap,
+    ...(f.humanPeople === undefined ? {} : { people: readPeople(f.humanPeople, '--human-people') }),
+  };
 }
 
 /**

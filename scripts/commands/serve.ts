@@ -12,7 +12,7 @@ import { envConfigFromArgs } from '../../envs/registry.js';
 import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
-import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS } from '../../viewer/access.js';
+import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, readPeople } from '../../viewer/access.js';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, quietFlag, STORE_DOC, taskFlag } from './common_flags.js';
@@ -28,7 +28,11 @@ const spec = {
     token: flags.string({
       doc: `access token teachers present (link ?token=..., or typed); at least ${MIN_TOKEN_CHARS} characters`,
       optional: true,
-      defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback',
+      defaultDoc: '$PREFRL_VIEWER_TOKEN; a random one when --host is not loopback or --people is given',
+    }),
+    people: flags.string({
+      doc: 'give each person a link of their own: comma-separated names, or @file with one name per line (# starts a comment). A link signs its holder in under their name (no name to type or change); only these links let pages in. Made from --token, so the same token gives the same links after a restart',
+      optional: true,
     }),
     overlap: flags.int({
       doc: "distinct people per pair (> 1 reports inter-teacher agreement; raises the pairs' wanted count in the store, also of pairs added while it serves). Only people's answers count: labels of prefrl label's teachers do not use pairs up",
@@ -48,6 +52,7 @@ const spec = {
     '  prefrl serve --store runs/<id>/labels.sqlite',
     '  prefrl serve --store labels.sqlite --host 0.0.0.0 --token "$(openssl rand -hex 16)" --overlap 2',
     '  prefrl serve --store runs/<id>/labels.sqlite --insight runs/<id>/artifacts/reward_model',
+    '  prefrl serve --store labels.sqlite --host 0.0.0.0 --token "$STUDY_TOKEN" --people "Ada,Alan,Grace"   # a link per person',
   ].join('\n'),
 };
 
@@ -109,14 +114,21 @@ export const serveCommand: Command = {
     let token = f.token ?? (envToken === '' ? undefined : envToken);
     const tokenSource = f.token !== undefined ? '--token' : '$PREFRL_VIEWER_TOKEN';
     let generated = false;
-    if (token === undefined && !isLoopbackHost(f.host)) {
+    const people = f.people === undefined ? undefined : readPeople(f.people, '--people');
+    if (token === undefined && (!isLoopbackHost(f.host) || people !== undefined)) {
       token = randomBytes(18).toString('base64url');
       generated = true;
     }
     checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
     if (f.heronOut !== undefined) checkHeronOut(f.heronOut);
     const store = openStoreFlag(f.store, ctx.clock);
-    if (generated) ctx.logger.info(`--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`);
+    if (generated) {
+      ctx.logger.info(
+        people !== undefined
+          ? '--people: generated the access token the personal links are made from (pass --token to choose one)'
+          : `--host ${f.host} is reachable from other machines: generated an access token (pass --token to choose one)`,
+      );
+    }
     let insight: Awaited<ReturnType<typeof loadInsight>> | undefined;
     let server: ViewerServer | undefined;
     try {
@@ -139,6 +151,7 @@ export const serveCommand: Command = {
         host: f.host,
         port: f.port,
         token,
+        people,
         overlap: f.overlap,
         storeOverlap,
         leaseMs: f.leaseMs,
@@ -155,13 +168,20 @@ export const serveCommand: Command = {
       if (before.waitingForPeople === 0) ctx.logger.info(allAnswered);
       // Which link is for whom: beyond this machine, the loopback one works only here.
       const links = server.links();
-      for (const link of links) {
-        const where = links.length > 1 ? (isLoopbackHost(new URL(link).hostname) ? ' (on this machine)' : ' (from other machines)') : '';
-        ctx.logger.info(`open ${link}${where}`);
+      const where = (link: string, all: readonly string[]) => (all.length > 1 ? (isLoopbackHost(new URL(link).hostname) ? ' (on this machine)' : ' (from other machines)') : '');
+      if (people === undefined) {
+        for (const link of links) ctx.logger.info(`open ${link}${where(link, links)}`);
+      } else {
+        ctx.logger.info(`${people.length} personal link${people.length === 1 ? '' : 's'}: give each person theirs alone (it signs them in under their name; the page lets no one in without one)`);
+        for (const { name, links: own } of server.personLinks()) for (const link of own) ctx.logger.info(`  ${name}: ${link}${where(link, own)}`);
       }
       if (!isLoopbackHost(f.host) && links.length === 1 && isLoopbackHost(new URL(links[0]).hostname)) {
         const u = new URL(links[0]);
-        ctx.logger.info(`no network address of this machine was found: from other machines, open ${u.protocol}//<this machine's address>:${u.port}/${u.search}`);
+        ctx.logger.info(
+          people === undefined
+            ? `no network address of this machine was found: from other machines, open ${u.protocol}//<this machine's address>:${u.port}/${u.search}`
+            : `no network address of this machine was found: from other machines, use the links above with ${u.hostname} replaced by this machine's address`,
+        );
       }
       if (storeOverlap > f.overlap) ctx.logger.info(`pairs of this store go to up to ${storeOverlap} different people (an earlier --overlap); agreement is shown on the page`);
       else if (f.overlap > 1) ctx.logger.info(`each pair goes to ${f.overlap} different people; agreement is shown on the page`);

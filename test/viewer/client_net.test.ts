@@ -351,3 +351,36 @@ describe('a full server', () => {
     expect(a.states.at(-1)?.[0]).toBe('closed');
   });
 });
+
+describe("two people's own links in two tabs of one browser (serve --people)", () => {
+  it("each tab sends its own person's kept answers only and leaves the other's in the shared outbox; a tab of an ordinary link sends them all", async () => {
+    const ada = await tab();
+    const alan = await tab();
+    // Offline, each answers in its tab: the shared outbox holds both answers.
+    ada.conn.enqueue({ ...answer('h-ada-0000000001', 'left'), name: 'Ada' }, 'store0000000000a');
+    alan.conn.enqueue({ ...answer('h-alan-000000001', 'right'), name: 'Alan' }, 'store0000000000a');
+    expect(ada.conn.outbox.size).toBe(2);
+    ada.conn.connect();
+    alan.conn.connect();
+    const [sa, sb] = FakeSocket.made;
+    sa.open();
+    sa.serve({ ...welcome, name: 'Ada', personal: true });
+    sb.open();
+    sb.serve({ ...welcome, name: 'Alan', personal: true });
+    // The server would refuse the other person's answer on this link (and the page would drop it): not sent.
+    expect(sa.sent.filter((m) => m.type === 'answer').map((m) => m.labelId)).toEqual(['h-ada-0000000001']);
+    expect(sb.sent.filter((m) => m.type === 'answer').map((m) => m.labelId)).toEqual(['h-alan-000000001']);
+    expect(ada.conn.split().here.map((e) => e.labelId)).toEqual(['h-ada-0000000001']);
+    expect(ada.conn.split().elsewhere).toEqual([]);
+    // Neither counts nor discards the other's entries as another session's.
+    expect(alan.conn.discardElsewhere()).toBe(0);
+    expect(alan.conn.outbox.size).toBe(2);
+    // A page of an ordinary link (no personal welcome) sends every kept entry of its store, as before.
+    const plain = await tab();
+    plain.conn.connect();
+    const sc = FakeSocket.made[2];
+    sc.open();
+    sc.serve(welcome);
+    expect(sc.sent.filter((m) => m.type === 'answer').map((m) => m.labelId)).toEqual(['h-ada-0000000001', 'h-alan-000000001']);
+  });
+});

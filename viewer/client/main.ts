@@ -54,6 +54,8 @@ class App {
   private readonly heron: HeronPanel;
   private welcome: WelcomeMsg | null = null;
   private name: string | null = load<string | null>(localStorage, NAME_KEY, null);
+  /** The last welcome came through a person's own link (serve --people): `name` is theirs and fixed. */
+  private personal = false;
   private readonly payloads = new Map<string, ModelPayload>();
   private readonly compiled = new Map<string, ReplayModel>();
   private current: Current | null = null;
@@ -340,6 +342,8 @@ class App {
       return;
     }
     if (typeof name !== 'string' || name === '' || name === this.name) return;
+    // A person's own link keeps its person (another tab's name is that tab's business).
+    if (this.personal) return;
     this.name = name;
     this.updateName();
     this.conn.request({ type: 'set_name', name });
@@ -413,6 +417,9 @@ class App {
   private updateName(): void {
     $('name-label').textContent = this.name ?? '';
     $('rename').textContent = this.name ? 'change name' : 'set name';
+    // Signed in by a person's own link: the name is theirs, not to be changed here.
+    $('rename').classList.toggle('hidden', this.personal);
+    $('name-label').title = this.personal ? 'You came in through your own link: your answers are stored under this name' : '';
   }
 
   private showOutbox(n: number): void {
@@ -423,7 +430,8 @@ class App {
     // Kept for the server of another labelling session (another store on this address): never sent here.
     if (elsewhere.length > 0) parts.push(`${unsentText(elsewhere)} of an earlier labelling session ${elsewhere.length === 1 ? 'is' : 'are'} kept on this device for its own server (not sent to this one)`);
     e.textContent = parts.join(' · ');
-    e.classList.toggle('hidden', n === 0);
+    // What this page holds: another person's entries (their own link in another tab) are theirs to show.
+    e.classList.toggle('hidden', n === 0 || here.length + elsewhere.length === 0);
     // The thank-you says whether answers are still on their way: it follows the outbox.
     if (this.runDone && !this.current && this.connState === 'open') this.overlay(this.doneText());
     $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
@@ -476,6 +484,7 @@ class App {
   }
 
   private openModal(kind: 'name' | 'token', error?: string): void {
+    if (kind === 'name' && this.personal) return; // a person's own link fixes the name
     this.modal = kind;
     $('modal-title').textContent = kind === 'name' ? 'Your name' : 'Access token';
     $('modal-text').textContent = kind === 'name' ? 'Your answers are stored under this name (letters, digits, spaces, . _ -).' : 'This labelling server needs the access token you were given.';
@@ -612,9 +621,11 @@ class App {
         document.title = `prefrl · ${m.envId}`;
         this.heron.setTerms(m.terms);
         $('p-agree').classList.toggle('hidden', m.overlap <= 1);
+        this.personal = m.personal === true;
         if (m.name) {
           this.name = m.name;
-          save(localStorage, NAME_KEY, m.name);
+          // A personal link's name is not shared with the browser's other tabs (another person's link may be open there).
+          if (!this.personal) save(localStorage, NAME_KEY, m.name);
           this.updateName();
         }
         if (!this.name) {

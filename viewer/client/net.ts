@@ -386,6 +386,12 @@ export class Connection {
   private stopped = false;
   /** The store of the server that last welcomed this page (null: none yet, or a server that does not say). */
   private storeId: string | null = null;
+  /**
+   * The person whose own link the last welcome signed this page in as (`serve --people`), or null.
+   * Such a page sends only that person's kept entries: another person's link may be open in another
+   * tab of this browser (the outbox is shared), and the server refuses their answers here.
+   */
+  private person: string | null = null;
   /** The env of the server that last welcomed this page. */
   private envId: string | null = null;
   /** When each outbox entry was last sent (by labelId + type). */
@@ -514,7 +520,7 @@ export class Connection {
     this.outbox.add(kept);
     this.made.add(entry.labelId);
     this.handlers.onOutbox(this.outbox.size);
-    if (this.isOpen && this.belongsHere(kept)) this.sendEntry(kept);
+    if (this.isOpen && this.belongsHere(kept) && this.isMine(kept)) this.sendEntry(kept);
   }
 
   /**
@@ -530,11 +536,22 @@ export class Connection {
     return e.forStore === undefined || this.storeId === null || e.forStore === this.storeId;
   }
 
-  /** The kept entries of this server's session, and those kept for another session's server. */
+  /** Whether an entry is this page's person's (always, unless the page came in through a person's own link). */
+  isMine(e: KeptEntry): boolean {
+    return this.person === null || e.name === this.person;
+  }
+
+  /**
+   * The kept entries of this server's session, and those kept for another session's server. A page of
+   * a person's own link leaves out the entries of other people (their own tabs send them).
+   */
   split(): { here: KeptEntry[]; elsewhere: KeptEntry[] } {
     const here: KeptEntry[] = [];
     const elsewhere: KeptEntry[] = [];
-    for (const e of this.outbox.list()) (this.belongsHere(e) ? here : elsewhere).push(e);
+    for (const e of this.outbox.list()) {
+      if (!this.isMine(e)) continue;
+      (this.belongsHere(e) ? here : elsewhere).push(e);
+    }
     return { here, elsewhere };
   }
 
@@ -579,7 +596,7 @@ export class Connection {
   discardElsewhere(): number {
     // Settled as far as the other tabs go: one that made them must not put them back.
     for (const e of this.split().elsewhere) this.settled.add(settledKey(e.type, e.labelId), false);
-    const n = this.outbox.removeWhere((e) => !this.belongsHere(e));
+    const n = this.outbox.removeWhere((e) => !this.belongsHere(e) && this.isMine(e));
     if (n > 0) this.handlers.onOutbox(this.outbox.size);
     return n;
   }
@@ -591,14 +608,14 @@ export class Connection {
   }
 
   private flush(): void {
-    for (const e of this.outbox.list()) if (this.belongsHere(e)) this.sendEntry(e);
+    for (const e of this.outbox.list()) if (this.belongsHere(e) && this.isMine(e)) this.sendEntry(e);
   }
 
   private resendStale(): void {
     if (!this.isOpen) return;
     const now = performance.now();
     for (const e of this.outbox.list()) {
-      if (!this.belongsHere(e)) continue;
+      if (!this.belongsHere(e) || !this.isMine(e)) continue;
       const t = this.sentAt.get(`${e.type}:${e.labelId}`);
       if (t === undefined || now - t > RESEND_MS) this.sendEntry(e);
     }
@@ -611,6 +628,7 @@ export class Connection {
         this.welcomed = true;
         this.ended = false;
         this.storeId = msg.storeId ?? null;
+        this.person = msg.personal === true ? msg.name : null;
         this.envId = msg.envId;
         this.attempt = 0;
         this.handlers.onState('open', 'connected');

@@ -1,0 +1,198 @@
+/**
+ * Personal links (`serve --people`): each person's token is an HMAC of their name under the
+ * server's token; a page is let in with one person's token only and everything it stores is
+ * under that person's name. Pages are scripted WebSocket clients.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InputError, UsageError } from '../../core/errors.js';
+import { LabelStore } from '../../reward/store.js';
+import type { Pair } from '../../reward/types.js';
+import { parsePeople, personalToken, readPeople } from '../../viewer/access.js';
+import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
+import { parseServerMessage } from '../../viewer/protocol.js';
+import { ViewerServer } from '../../viewer/server.js';
+import { makePairs, stubSite, TestClient } from './helpers.js';
+
+const TOKEN = 'study-token-0123456789';
+let dir: string;
+let site: string;
+let env: ViewerEnv;
+let pairs: Pair[];
+let n = 0;
+const open: { close(): Promise<void> | void }[] = [];
+
+async function serve(people: string[] | undefined, token: string | undefined = TOKEN): Promise<{ store: LabelStore; server: ViewerServer }> {
+  const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+  open.push(store);
+  store.putPairs(pairs.slice(0, 4), { round: 0 });
+  const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, token, people });
+  open.unshift(server);
+  return { store, server };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'prefrl-personal-'));
+  site = stubSite(join(dir, 'site'));
+  env = await loadViewerEnv({ id: 'toy-reach' });
+  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
+});
+
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('personalToken', () => {
+  it('is the first 24 base64url characters of HMAC-SHA256("prefrl-person\\0" + name) under the server token', () => {
+    const want = createHmac('sha256', TOKEN).update(Buffer.from('prefrl-person\u0000Ada', 'utf8')).digest().toString('base64url').slice(0, 24);
+    expect(personalToken(TOKEN, 'Ada')).toBe(want);
+    expect(personalToken(TOKEN, 'Ada')).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    // Another name or another server token gives another link; the same pair gives the same one (restarts).
+    expect(personalToken(TOKEN, 'Alan')).not.toBe(want);
+    expect(personalToken(`${TOKEN}x`, 'Ada')).not.toBe(want);
+    expect(personalToken(TOKEN, 'Ada')).toBe(personalToken(TOKEN, 'Ada'));
+  });
+});
+
+describe('--people values', () => {
+  it('normalises names as the page does and keeps their order', () => {
+    expect(parsePeople('Ada,  Alan   Turing ,Grace')).toEqual(['Ada', 'Alan Turing', 'Grace']);
+  });
+
+  it('refuses an empty list, a name the page would refuse and a repeated name, naming the flag', () => {
+    expect(() => parsePeople(' , ', '--human-people')).toThrow(UsageError);
+    expect(() => parsePeople(' , ', '--human-people')).toThrow(/^--human-people: expected a comma-separated list of names/);
+    expect(() => parsePeople('Ada,,Alan')).toThrow(/--people: name 2 \(""\) is not a name the page accepts/);
+    expect(() => parsePeople('Ada,<script>')).toThrow(/--people: name 2 \("<script>"\) is not a name the page accepts/);
+    expect(() => parsePeople(`Ada,${'x'.repeat(41)}`)).toThrow(/name 2 .* is not a name the page accepts: 1 to 40 letters/);
+    expect(() => parsePeople('Ada,Alan, Ada ')).toThrow(/--people: "Ada" is named twice/);
+  });
+
+  it('reads @file: one name per line, blank lines and # comments skipped', () => {
+    const f = join(dir, 'people.txt');
+    writeFileSync(f, '# study 1\nAda\n\n  Alan Turing  \r\nGrace\n');
+    expect(readPeople(`@${f}`)).toEqual(['Ada', 'Alan Turing', 'Grace']);
+    expect(readPeople('Ada,Grace')).toEqual(['Ada', 'Grace']);
+  });
+
+  it('names the file for a missing, empty, folder or bad @file, and the flag for a bare @', () => {
+    const missing = join(dir, 'nobody.txt');
+    expect(() => readPeople(`@${missing}`)).toThrow(InputError);
+    expect(() => readPeople(`@${missing}`)).toThrow(`${missing}: no such file (--people @file: one name per line)`);
+    const empty = join(dir, 'empty.txt');
+    writeFileSync(empty, '# nobody yet\n\n');
+    expect(() => readPeople(`@${empty}`, '--human-people')).toThrow(`${empty}: holds no names (--human-people @file`);
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    expect(() => readPeople(`@${folder}`)).toThrow(`${folder}: is a folder, not a file of names`);
+    const comma = join(dir, 'comma.txt');
+    writeFileSync(comma, 'Ada\nTuring, Alan\n');
+    expect(() => readPeople(`@${comma}`)).toThrow(`${comma}: name 2 ("Turing, Alan") holds a comma: one name per line`);
+    const twice = join(dir, 'twice.txt');
+    writeFileSync(twice, 'Ada\nAda\n');
+    expect(() => readPeople(`@${twice}`)).toThrow(`${twice}: "Ada" is named twice`);
+    expect(() => readPeople('@')).toThrow(/^--people @: name the file after the @/);
+  });
+});
+
+describe('a server with --people', () => {
+  it('needs a token and at least one normalised name, none twice', async () => {
+    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
+    open.push(store);
+    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, people: ['Ada'] })).rejects.toThrow(/--people: personal links are made from the access token; give --token/);
+    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people: [] })).rejects.toThrow(/--people: name at least one person/);
+    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people: [' Ada'] })).rejects.toThrow(/not a normalised name/);
+    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people: ['Ada', 'Ada'] })).rejects.toThrow(/"Ada" is named twice/);
+  });
+
+  it('gives each person links with their own token, in the order given', async () => {
+    const { server } = await serve(['Ada', 'Alan Turing']);
+    const links = server.personLinks();
+    expect(links.map((l) => l.name)).toEqual(['Ada', 'Alan Turing']);
+    expect(links[0].links).toEqual([`${server.url}?token=${personalToken(TOKEN, 'Ada')}`]);
+    expect(links[1].links).toEqual([`${server.url}?token=${personalToken(TOKEN, 'Alan Turing')}`]);
+    const plain = await serve(undefined);
+    expect(plain.server.personLinks()).toEqual([]);
+  });
+
+  it("signs a page in as the link's person, whatever name it says, and stores its answers under that name only", async () => {
+    const { store, server } = await serve(['Ada', 'Alan']);
+    const page = await TestClient.open(server.url);
+    // The browser remembered another name: the link decides.
+    const w = await page.hello({ token: personalToken(TOKEN, 'Ada'), name: 'bob' });
+    expect(w.name).toBe('Ada');
+    expect(w.personal).toBe(true);
+    // Another name is refused for a rename, an answer and an undo; nothing is stored under it.
+    page.send({ type: 'set_name', name: 'bob', seq: 1 });
+    const renamed = await page.next('error');
+    expect(renamed).toMatchObject({ code: 'not_allowed', re: 1 });
+    expect(renamed.message).toBe("This page's link signs you in as Ada: nothing is stored under another name (bob).");
+    page.send({ type: 'next' });
+    const p = await page.next('pair');
+    page.send({ type: 'answer', labelId: 'h-bob-0000000001', pairId: p.pairId, name: 'bob', choice: 'left', responseMs: 800, leftIs: p.leftIs });
+    const refused = await page.next('error');
+    expect(refused).toMatchObject({ code: 'not_allowed', labelId: 'h-bob-0000000001' });
+    page.send({ type: 'undo', labelId: 'h-bob-0000000001', name: 'bob' });
+    expect(await page.next('error')).toMatchObject({ code: 'not_allowed', labelId: 'h-bob-0000000001' });
+    expect(store.counts().labels).toBe(0);
+    // Its own name: stored as human:Ada.
+    page.send({ type: 'answer', labelId: 'h-ada-0000000001', pairId: p.pairId, name: 'Ada', choice: 'right', responseMs: 900, leftIs: p.leftIs });
+    await page.next('ack');
+    expect(store.labels().map((l) => [l.id, l.teacher])).toEqual([['h-ada-0000000001', 'human:Ada']]);
+    expect(store.teachers().map((t) => t.id)).not.toContain('human:bob');
+    // A set_name of its own name is no rename: no error.
+    page.send({ type: 'set_name', name: 'Ada' });
+    page.send({ type: 'next' });
+    await page.next('pair');
+    expect(page.received.filter((m) => m.type === 'error')).toHaveLength(3);
+    page.close();
+  });
+
+  it("lets no page in with the study's shared token, another token or none, and says why", async () => {
+    const { server } = await serve(['Ada']);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ token: TOKEN }, /own links only: open the link you were given \(the study's shared token is not one\)/],
+      [{ token: personalToken(TOKEN, 'Alan') }, /^wrong access token \(open the link you were given\)$/],
+      [{}, /needs your personal access token/],
+    ];
+    for (const [hello, why] of cases) {
+      const page = await TestClient.open(server.url);
+      page.send({ type: 'hello', v: 1, ...hello });
+      const e = await page.next('error');
+      expect(e.code).toBe('unauthorized');
+      expect(e.message).toMatch(why);
+      expect(await page.closed()).toBe(4401);
+    }
+  });
+
+  it('a server without --people welcomes as before: no personal field, names free to change', async () => {
+    const { store, server } = await serve(undefined);
+    const page = await TestClient.open(server.url);
+    const w = await page.hello({ token: TOKEN, name: 'bob' });
+    expect(w.name).toBe('bob');
+    expect('personal' in w).toBe(false);
+    page.send({ type: 'set_name', name: 'carol' });
+    await page.answerNext({ name: 'carol', labelId: 'h-carol-000000001', choice: 'left', responseMs: 500 });
+    expect(store.labels().map((l) => l.teacher)).toEqual(['human:carol']);
+    page.close();
+  });
+});
+
+describe('the welcome validator (the page side)', () => {
+  const welcome = { type: 'welcome', v: 1, envId: 'toy-reach', goal: 'g', terms: [], dt: 0.1, name: 'Ada', overlap: 1, insight: false, heronPath: '/x/heron.json', maxCommentChars: 2000 };
+  it('takes personal: true with a name, and refuses any other value or a personal welcome without a name', () => {
+    const ok = parseServerMessage(JSON.stringify({ ...welcome, personal: true }));
+    expect(ok.ok && ok.msg.type === 'welcome' && ok.msg.personal).toBe(true);
+    const bad = parseServerMessage(JSON.stringify({ ...welcome, personal: false }));
+    expect(bad.ok ? '' : bad.message).toMatch(/"personal" must be true when given/);
+    const nameless = parseServerMessage(JSON.stringify({ ...welcome, name: null, personal: true }));
+    expect(nameless.ok ? '' : nameless.message).toMatch(/a personal welcome must carry the person's name/);
+  });
+});
