@@ -5,7 +5,7 @@
  * folders with a file that cannot be read (config, summary, stage marker, label store, metrics)
  * listed with the file and why.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -133,7 +133,11 @@ describe('prefrl runs: how far an unfinished offline run got', () => {
     const dir = offlineRun(root, '20261207-100000-offline-reacher-oracle-s3', { labels: 5 });
     touch(dir, ...OUTPUTS.pairs);
     storeIn(dir, 5, 3);
+    const before = readFileSync(join(dir, 'labels.sqlite'));
     const [e] = listRuns(root);
+    // Counting reads the store and changes nothing in it (no byte, no file left beside it).
+    expect(readFileSync(join(dir, 'labels.sqlite')).equals(before)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['artifacts', 'config.json', 'labels.sqlite']);
     expect(e).toMatchObject({
       state: 'unfinished',
       stages: { done: ['pairs'], at: 'label', rerunning: null, pairs: { answered: 3, of: 5, reopened: 0 }, agents: null },
@@ -244,6 +248,17 @@ describe('prefrl runs: files that cannot be read are listed with the file and wh
     const t = captureCli();
     expect(await main(['runs', '--runs-dir', root], t.ctx)).toBe(0);
     expect(t.out.join('')).toContain(`${e.problem}; stages done: pairs; at label: prefrl offline --resume ${dir}`);
+  });
+
+  it('an empty label store (a kill while it was made) is named, and left as it was: listing writes nothing into it', () => {
+    const root = newRoot();
+    const dir = offlineRun(root, '20261207-100000-offline-e');
+    touch(dir, ...OUTPUTS.pairs);
+    writeFileSync(join(dir, 'labels.sqlite'), '');
+    const [e] = listRuns(root);
+    expect(e).toMatchObject({ stages: { done: ['pairs'], at: 'label', pairs: null }, problem: `${join(dir, 'labels.sqlite')}: not a label store (an empty file; stores are made by prefrl pairs, train and offline)` });
+    expect(statSync(join(dir, 'labels.sqlite')).size).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['artifacts', 'config.json', 'labels.sqlite']);
   });
 
   it('a summary.json or config.json that cannot be read or is not an object: unreadable, with the file and why', async () => {

@@ -281,7 +281,7 @@ export function liveHolder(path: string, command: string | null): ClaimHolder | 
  * read for it: a stage marker that cannot be read (no stages then: the resume stops on it too), or
  * a label store that cannot be opened when the label stage's count needs it.
  */
-export function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: OfflineProgress | null; problem: string | null } {
+function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: OfflineProgress | null; problem: string | null } {
   let state: ReturnType<typeof offlineStageState>;
   try {
     state = offlineStageState(path);
