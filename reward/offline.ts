@@ -75,6 +75,7 @@ import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '.
 import { randomPolicy } from '../envs/rollout.js';
 import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
+import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
 import { meanOverMembers, REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
@@ -90,13 +91,10 @@ import { describeSelection, type InputSelection, selectInputs, selectionRecord, 
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, REWARD_VAL_FRACTION_MAX, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
 import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
-export const OFFLINE_STAGES = ['pairs', 'label', 'reward', 'relabel', 'iql', 'eval'] as const;
-export type OfflineStage = (typeof OFFLINE_STAGES)[number];
+// The stages, and what marks each one done, are in reward/offline_stages.ts (`prefrl runs` reads them too).
+export { OFFLINE_AGENTS, OFFLINE_STAGES, type OfflineAgent, type OfflineStage } from './offline_stages.js';
 export const OFFLINE_TEACHERS = ['vlm', 'synthetic-vlm', 'heron', 'oracle', 'human'] as const;
 export type OfflineTeacherKind = (typeof OFFLINE_TEACHERS)[number];
-/** The three agents the pipeline trains and evaluates. */
-export const OFFLINE_AGENTS = ['iql-learned', 'iql-true', 'bc'] as const;
-export type OfflineAgent = (typeof OFFLINE_AGENTS)[number];
 
 /** VLM teacher settings that are saved with the run (never the API key, only its variable's name). */
 export interface OfflineVlmConfig {
@@ -538,20 +536,10 @@ interface Ctx {
 }
 
 /** The run's label store (pairs, segments, labels). */
-const STORE_FILE = 'labels.sqlite';
+const STORE_FILE = OFFLINE_STORE_FILE;
 
-const P = {
-  pairs: 'artifacts/pairs.json',
-  query: 'artifacts/query.json',
-  labels: 'artifacts/labels.json',
-  rewardModel: 'artifacts/reward_model',
-  reward: 'artifacts/reward.json',
-  rewards: 'artifacts/relabelled_rewards.npy',
-  relabel: 'artifacts/relabel.json',
-  teacherCounts: 'artifacts/teacher_counts.json',
-  agent: (a: OfflineAgent) => `artifacts/agents/${a}`,
-  summary: 'summary.json',
-};
+/** The stages' outputs (reward/offline_stages.ts). */
+const P = OFFLINE_FILES;
 
 /**
  * The metrics rows a stage writes, for the stages that compute everything anew when they run
@@ -570,15 +558,6 @@ const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) =>
 
 /** The prefix of an agent's metrics keys (`iql_learned/...`). */
 const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
-
-/**
- * Written before a stage that was done runs again (--force, or the label stage reopened for the
- * human teacher's timed-out pairs) and removed once the outputs of the stages after it are gone:
- * a run killed in between (a re-run stage's new outputs next to the later stages' old ones, which
- * the next resume would take as done) is known by it. The next resume runs that stage again and
- * makes everything after it anew. Holds { stage }.
- */
-const RERUN_MARKER = 'rerunning.json';
 
 /** Outputs removed when a stage runs again (everything downstream that depends on it). */
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
@@ -729,10 +708,10 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   };
   const status: Record<string, 'ran' | 'skipped'> = {};
   const markerFile = join(run.path, RERUN_MARKER);
-  const interrupted = existsSync(markerFile) ? readJson<{ stage?: string }>(markerFile).stage : undefined;
+  // (RERUN_MARKER, reward/offline_stages.ts: a marker that cannot be read, or names no stage, is an InputError naming it.)
+  const interrupted = readRerunMarker(run.path);
   if (interrupted !== undefined) {
-    if (!(OFFLINE_STAGES as readonly string[]).includes(interrupted)) throw new InputError(markerFile, `unknown stage ${JSON.stringify(interrupted)}`, 'stage');
-    const selected = stages.includes(interrupted as OfflineStage);
+    const selected = stages.includes(interrupted);
     log.warn(
       `stage ${interrupted} was running again when this run stopped, before the outputs of the stages after it were made anew: ${selected ? `it runs again now, and the stages after it with it` : `the outputs after it may be stale; run it (--stage ${interrupted}, or all stages) to make them anew`}`,
     );
@@ -818,29 +797,14 @@ export function datasetFingerprint(ds: OfflineDataset): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Whether a stage's output is in the run folder (the one rule, reward/offline_stages.ts, that `prefrl runs` reads too). */
 function stageDone(c: Ctx, stage: OfflineStage): boolean {
-  const has = (p: string) => existsSync(join(c.run.path, p));
-  switch (stage) {
-    case 'pairs':
-      // Its pairs live in the label store: a store deleted since is a pairs stage to run again (the same seeded draw).
-      return has(P.pairs) && has(STORE_FILE);
-    case 'label':
-      return has(P.labels);
-    case 'reward':
-      return has(P.reward) && has(join(P.rewardModel, 'model.json'));
-    case 'relabel':
-      return has(P.relabel) && has(P.rewards);
-    case 'iql':
-      return OFFLINE_AGENTS.every((a) => has(join(P.agent(a), 'training.json')));
-    case 'eval':
-      return has(P.summary);
-  }
+  return offlineStageDone(c.run.path, stage);
 }
 
 /** Pairs still open after a timeout skip (with timeouts, every open pair: the label stage had asked them all). */
 function timedOutPairs(c: Ctx): number {
-  const counts = c.store().counts();
-  return counts.timeouts > 0 ? counts.pending : 0;
+  return reopenedPairs(c.store().counts());
 }
 
 function need(c: Ctx, stage: OfflineStage, before: OfflineStage): void {
@@ -1395,7 +1359,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
       });
     }
     const active = c.cfg.query !== 'uniform';
-    const total = active ? Math.max(c.cfg.labels, store.counts().pairs) : store.counts().pairs;
+    const total = labelStageTotal(c.cfg, store.counts().pairs);
     const progress = c.progress(`label ${teacher.id}`, total, 'pairs');
     const segs = active ? datasetSegments(c, await c.dataset()) : null;
     // Pairs the teacher has returned a label for in this call: asked once per call, also when they

@@ -3,13 +3,20 @@
  * benchmark's root), oldest first: the command and env that made each, whether it finished
  * (summary.json written), its headline number, and for an unfinished train or offline run the
  * command that resumes it; a train or offline run that a live process holds (its train.lock or
- * offline.lock, scripts/run_lock.ts) is listed as running, not as one to resume. Folders whose config cannot be read are listed as such, not skipped.
+ * offline.lock, scripts/run_lock.ts) is listed as running, not as one to resume. An unfinished
+ * offline run says which stages are done and the one its resume starts with (the label stage's
+ * pairs answered, counted in its label store; the iql stage's agents trained), by the rule
+ * `prefrl offline` itself skips stages by (reward/offline_stages.ts). Folders whose config or
+ * summary cannot be read are listed as such, with the file and why, not skipped; so is a stage
+ * marker or label store that cannot be read, or a metrics log with no step in it.
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { UsageError } from '../../core/errors.js';
+import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
+import { LabelStore } from '../../reward/store.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -23,7 +30,10 @@ export interface RunEntry {
   /** The command that made it (config.json), or null when its config cannot be read. */
   readonly command: string | null;
   readonly env: string | null;
-  /** running: an unfinished train or offline run whose folder a live process holds (its lock file). */
+  /**
+   * running: an unfinished train or offline run whose folder a live process holds (its lock file);
+   * unreadable: its config.json or summary.json cannot be read (`problem` says which, and why).
+   */
   readonly state: 'finished' | 'unfinished' | 'running' | 'unreadable';
   /**
    * Who labelled (a train or offline run's teacher; "true reward" or "model" for a train run on
@@ -47,6 +57,36 @@ export interface RunEntry {
    * metrics.jsonl (env steps) and its --steps; null for other runs.
    */
   readonly progress: { readonly step: number; readonly of: number | null } | null;
+  /** How far an unfinished or running offline run got (see OfflineProgress); null for other runs, or when its stage marker cannot be read. */
+  readonly stages: OfflineProgress | null;
+  /**
+   * What in the folder cannot be read, naming the file and why: config.json or summary.json (the
+   * run is unreadable), an offline run's stage marker (rerunning.json) or label store, a train
+   * run's metrics.jsonl with no step to tell how far it got; null when nothing is wrong.
+   */
+  readonly problem: string | null;
+}
+
+/**
+ * How far an offline run got, as `prefrl offline --resume` judges it (reward/offline_stages.ts):
+ * the stages done, the one its resume starts with, and the work inside that stage so far.
+ */
+export interface OfflineProgress {
+  /** The stages the resume skips (their output is there), in pipeline order. */
+  readonly done: readonly OfflineStage[];
+  /** The first stage not done: where the resume starts; null when all six are done. */
+  readonly at: OfflineStage | null;
+  /** A done stage that was running again when the run stopped: it and every stage after it are made anew. */
+  readonly rerunning: OfflineStage | null;
+  /**
+   * The label store's count, when the label stage is the one to run or the store was read for
+   * it: pairs answered of the pairs the stage labels in all, and the pairs a done label stage
+   * asks again (the human teacher's timed-out ones; the resume starts there then). Null when
+   * not counted (another stage, or a store that cannot be read: see RunEntry.problem).
+   */
+  readonly pairs: { readonly answered: number; readonly of: number; readonly reopened: number } | null;
+  /** The iql stage's agents trained so far, when it is the stage to run; null otherwise. */
+  readonly agents: readonly OfflineAgent[] | null;
 }
 
 /**
@@ -54,6 +94,16 @@ export interface RunEntry {
  * off by a kill is passed over), or null when there is none.
  */
 export function lastLoggedStep(file: string): number | null {
+  return readLastStep(file).step;
+}
+
+/**
+ * lastLoggedStep, and why there is no step when the file is there but tells none: it cannot be
+ * read, or no line of its last 64 KiB holds a step (null for a missing or empty file: a run that
+ * logged nothing yet).
+ */
+function readLastStep(file: string): { step: number | null; problem: string | null } {
+  if (!existsSync(file)) return { step: null, problem: null };
   let text: string;
   try {
     const fd = openSync(file, 'r');
@@ -66,19 +116,20 @@ export function lastLoggedStep(file: string): number | null {
     } finally {
       closeSync(fd);
     }
-  } catch {
-    return null;
+  } catch (e) {
+    return { step: null, problem: `${basename(file)}: cannot be read (${(e as Error).message}); how far the run got is not known` };
   }
+  if (text.trim() === '') return { step: null, problem: null };
   const lines = text.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
-      const step = (JSON.parse(lines[i]) as { step?: unknown }).step;
-      if (typeof step === 'number' && Number.isFinite(step)) return step;
+      const step = (JSON.parse(lines[i]) as { step?: unknown } | null)?.step;
+      if (typeof step === 'number' && Number.isFinite(step)) return { step, problem: null };
     } catch {
       // a cut-off line, or the part of a line the 64 KiB window starts in
     }
   }
-  return null;
+  return { step: null, problem: `${basename(file)}: no line of its last 64 KiB holds a step; how far the run got is not known` };
 }
 
 /** "at step 13312 of 200000" and `end` for a train run's resume text; "" when not known. */
@@ -86,19 +137,25 @@ function progressText(p: RunEntry['progress'], end = ': '): string {
   return p === null ? '' : `at step ${p.step}${p.of === null ? '' : ` of ${p.of}`}${end}`;
 }
 
-function readJson(file: string): Record<string, unknown> | null {
-  const v = readSummary(file);
-  return v !== null && !Array.isArray(v) ? v : null;
+/** A config.json: a JSON object, or why it is not one (naming the file). */
+function readConfig(file: string): { value: Record<string, unknown> } | { problem: string } {
+  const r = readSummary(file);
+  if ('problem' in r) return r;
+  return Array.isArray(r.value) ? { problem: `${basename(file)}: not a JSON object (an array)` } : { value: r.value };
 }
 
-/** A summary.json: a JSON object, or an array (`prefrl tour` writes one row per env); null when unreadable. */
-function readSummary(file: string): Record<string, unknown> | unknown[] | null {
+/**
+ * A summary.json: a JSON object, or an array (`prefrl tour` writes one row per env); or why it is
+ * neither (naming the file: it cannot be read, is not JSON, or holds another JSON value).
+ */
+function readSummary(file: string): { value: Record<string, unknown> | unknown[] } | { problem: string } {
+  let v: unknown;
   try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown> | unknown[]) : null;
-  } catch {
-    return null;
+    v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (e) {
+    return { problem: `${basename(file)}: cannot be read (${(e as Error).message})` };
   }
+  return typeof v === 'object' && v !== null ? { value: v as Record<string, unknown> | unknown[] } : { problem: `${basename(file)}: not a JSON object (${v === null ? 'null' : typeof v})` };
 }
 
 /**
@@ -219,26 +276,99 @@ export function liveHolder(path: string, command: string | null): ClaimHolder | 
   return existsSync(lock) && !claimIsStale(lock) ? readClaim(lock) : null;
 }
 
+/**
+ * How far the unfinished offline run in `path` got (see OfflineProgress), and what could not be
+ * read for it: a stage marker that cannot be read (no stages then: the resume stops on it too), or
+ * a label store that cannot be opened when the label stage's count needs it.
+ */
+function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: OfflineProgress | null; problem: string | null } {
+  let state: ReturnType<typeof offlineStageState>;
+  try {
+    state = offlineStageState(path);
+  } catch (e) {
+    return { stages: null, problem: (e as Error).message };
+  }
+  let at = state.at;
+  let pairs: OfflineProgress['pairs'] = null;
+  let problem: string | null = null;
+  // The label store is counted when the label stage is to run, or is done and may be reopened
+  // (the human teacher's timed-out pairs are asked again by the resume, before any later stage).
+  const labelDone = state.done.includes('label');
+  if ((at === 'label' || (labelDone && at !== null)) && existsSync(join(path, OFFLINE_STORE_FILE))) {
+    const inner = typeof cfg.config === 'object' && cfg.config !== null ? (cfg.config as Record<string, unknown>) : {};
+    let store: LabelStore | null = null;
+    try {
+      store = LabelStore.open(join(path, OFFLINE_STORE_FILE), { create: false, busyTimeoutMs: 1000 });
+      const c = store.counts();
+      const query = typeof inner.query === 'string' ? inner.query : undefined;
+      const labels = typeof inner.labels === 'number' ? inner.labels : 0;
+      const reopened = labelDone ? reopenedPairs(c) : 0;
+      pairs = { answered: c.pairs - c.pending, of: labelStageTotal({ query, labels }, c.pairs), reopened };
+      if (reopened > 0) at = 'label';
+    } catch (e) {
+      problem = (e as Error).message;
+    } finally {
+      store?.close();
+    }
+    // A label stage not to run (and none to reopen): its count is not progress to show.
+    if (at !== 'label') pairs = null;
+  }
+  const agents = at === 'iql' ? trainedAgents(path) : null;
+  return { stages: { done: state.done, at, rerunning: state.rerunning, pairs, agents }, problem };
+}
+
+/**
+ * "stages done: pairs; at label, 1200 of 2000 pairs answered" (see OfflineProgress), and `end`;
+ * "" for a run with no stage done (it starts over at pairs: nothing to tell).
+ */
+function stagesText(s: OfflineProgress | null, end = ': '): string {
+  if (s === null || (s.done.length === 0 && s.rerunning === null)) return '';
+  const parts = [`stages done: ${s.done.length > 0 ? s.done.join(', ') : 'none'}`];
+  if (s.at !== null) {
+    let at = `at ${s.at}`;
+    if (s.at === 'label' && s.pairs && s.pairs.reopened > 0) at += ` again, ${s.pairs.reopened} pairs the human teacher timed out on to ask again`;
+    else if (s.at === 'label' && s.pairs) at += `, ${s.pairs.answered} of ${s.pairs.of} pairs answered`;
+    if (s.at === 'iql' && s.agents) at += `, ${s.agents.length} of ${OFFLINE_AGENTS.length} agents trained${s.agents.length > 0 ? ` (${s.agents.join(', ')})` : ''}`;
+    if (s.rerunning !== null) at += ` (${s.rerunning} was running again when the run stopped: it and the stages after it are made anew)`;
+    parts.push(at);
+  }
+  return `${parts.join('; ')}${end}`;
+}
+
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
-  const cfg = readJson(join(path, 'config.json'));
-  if (cfg === null) return { run: dir, path, command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null };
+  const read = readConfig(join(path, 'config.json'));
+  const none = { command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null, stages: null } as const;
+  if ('problem' in read) return { run: dir, path, ...none, problem: read.problem };
+  const cfg = read.value;
   const command = typeof cfg.command === 'string' ? cfg.command : null;
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
   const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
-  const summary = existsSync(join(path, 'summary.json')) ? readSummary(join(path, 'summary.json')) : null;
+  const teacher = teacherOf(command, cfg);
+  const seed = seedOf(cfg);
+  const read2 = existsSync(join(path, 'summary.json')) ? readSummary(join(path, 'summary.json')) : null;
+  // A summary that cannot be read: the run's result is lost (an offline resume would stop on it, its eval stage being done).
+  if (read2 !== null && 'problem' in read2) return { run: dir, path, ...none, command, env, teacher, seed, problem: read2.problem };
+  const summary = read2?.value ?? null;
   const finished = summary !== null;
   const resumable = command === 'train' || command === 'offline';
   // A benchmark's cell run goes on by running the benchmark again (the cell starts over).
   const partOf = typeof cfg.partOf === 'string' ? cfg.partOf : null;
   // A train or offline run going on now (its lock's process is alive; a lock it was stopped with is stale): its --resume would be refused.
   const holder = !finished ? liveHolder(path, command) : null;
-  const teacher = teacherOf(command, cfg);
-  const seed = seedOf(cfg);
-  // How far a train run got (its metrics' step counts env steps; an offline run's mixes stages).
-  const step = !finished && command === 'train' ? lastLoggedStep(join(path, 'metrics.jsonl')) : null;
+  // How far a train run got (its metrics' step counts env steps; an offline run's mixes stages:
+  // its stages done say it instead).
+  const last = !finished && command === 'train' ? readLastStep(join(path, 'metrics.jsonl')) : { step: null, problem: null };
+  const step = last.step;
   const progress = step === null ? null : { step, of: typeof cfg.steps === 'number' ? cfg.steps : null };
-  if (holder) return { run: dir, path, command, env, teacher, seed, state: 'running', result: null, numbers: {}, resume: `running now (${progressText(progress, '; ')}pid ${holder.pid} on ${holder.host}, since ${holder.since})`, progress };
+  const off = !finished && command === 'offline' ? offlineProgress(path, cfg) : { stages: null, problem: null };
+  const problem = last.problem ?? off.problem;
+  const stages = off.stages;
+  const sofar = `${progressText(progress, '')}${stagesText(stages, '')}`;
+  if (holder) {
+    const now = [sofar || null, problem, `pid ${holder.pid} on ${holder.host}, since ${holder.since}`].filter((x) => x !== null).join('; ');
+    return { run: dir, path, command, env, teacher, seed, state: 'running', result: null, numbers: {}, resume: `running now (${now})`, progress, stages, problem };
+  }
   return {
     run: dir,
     path,
@@ -249,8 +379,10 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : ''}` || null,
+    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : ''}` || null,
     progress,
+    stages,
+    problem,
   };
 }
 
@@ -291,7 +423,7 @@ const spec = {
     runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
     command: flags.string({ doc: 'only runs of this command: tour, rollout, train, collect, iql, offline or reward (demo and bench oracle make train runs)', optional: true }),
-    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers")' }),
+    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers"), how far an unfinished train or offline run got ("progress", "stages") and what in its folder cannot be read ("problem")' }),
   },
   epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
 };
@@ -334,7 +466,9 @@ export const runsCommand: Command = {
       ctx.io.stdout.write(`no run folders in ${f.runsDir}${f.command ? ` made by ${f.command}` : ''}\n`);
       return 0;
     }
-    const rows = shown.map((r) => [r.run, r.command ?? '?', r.env ?? '-', r.teacher ?? '-', r.seed === null ? '-' : String(r.seed), r.state, r.result ?? r.resume ?? '-']);
+    // What cannot be read comes first: for an unreadable run it is all there is to say.
+    const said = (r: RunEntry) => r.result ?? ([r.problem, r.resume].filter((x) => x !== null).join('; ') || '-');
+    const rows = shown.map((r) => [r.run, r.command ?? '?', r.env ?? '-', r.teacher ?? '-', r.seed === null ? '-' : String(r.seed), r.state, said(r)]);
     const more = all.length - shown.length;
     ctx.io.stdout.write(`${formatTable(['run', 'command', 'env', 'teacher', 'seed', 'state', 'result (or how to resume)'], rows)}\n${more > 0 ? `(${more} older not shown; --last 0 lists all)\n` : ''}`);
     return 0;
