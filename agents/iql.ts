@@ -46,27 +46,25 @@
  * episodes in the simulator and reports the mean true return, and a D4RL-style normalised
  * score 100 (R - R_random) / (R_expert - R_random) when reference returns are given.
  */
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, shownValue } from '../core/errors.js';
+import { shownValue } from '../core/errors.js';
 import type { Metrics } from '../core/log.js';
 import { DenseStack, ScheduledAdam, transposeRows } from '../core/nn.js';
 import { Rng } from '../core/rng.js';
-import { writeJsonAtomic } from '../core/run.js';
-import type { Policy } from '../envs/rollout.js';
 import type { Env } from '../envs/types.js';
 import { episodeRanges, type OfflineDataset, transitionBatch } from './dataset.js';
 import { evaluatePolicy } from './ppo.js';
-import { base64ToF32, f32ToBase64, readSavedJson, type RewardFn } from './types.js';
-import { makeFolder } from '../core/paths.js';
+import { f32ToBase64, type RewardFn } from './types.js';
+// The saved actor (plain numbers, no tensors) is in agents/actor_snapshot.ts, which commands that
+// only run a saved policy load without TensorFlow.js.
+import { type ActorJson, type ActorKind, ActorSnapshot } from './actor_snapshot.js';
+export { type ActorJson, type ActorKind, ActorSnapshot } from './actor_snapshot.js';
 
 // ---------------------------------------------------------------------------------------
 // Config
-
-export type ActorKind = 'gaussian' | 'deterministic';
 
 export interface IqlConfig {
   /** Gradient updates (CORL's max_timesteps; also the length of the actor's cosine schedule). */
@@ -399,25 +397,6 @@ export interface ActorOptions {
   readonly logStdMax?: number;
 }
 
-/** Saved form of an actor (a JSON file). */
-export interface ActorJson {
-  format: 'prefrl-offline-actor';
-  version: 1;
-  /** Which algorithm trained it (iql, bc). */
-  algo: string;
-  kind: ActorKind;
-  obsDim: number;
-  actDim: number;
-  hidden: number[];
-  actLow: number[];
-  actHigh: number[];
-  obsMean: number[];
-  obsStd: number[];
-  /** Layer by layer W [in, out] row-major then b, base64 float32. */
-  weights: string[];
-  logStd: number[] | null;
-  meta?: Record<string, unknown>;
-}
 
 function boxAffine(low: ArrayLike<number>, high: ArrayLike<number>): { center: Float32Array; half: Float32Array } {
   const n = low.length;
@@ -523,86 +502,6 @@ export class Actor {
   }
 }
 
-/** A trained actor as plain numbers: acts with the clipped mean action. */
-export class ActorSnapshot {
-  private constructor(
-    readonly json: ActorJson,
-    private readonly layers: { w: Float32Array; b: Float32Array; inDim: number; outDim: number }[],
-  ) {}
-
-  static fromJSON(j: ActorJson, source = 'actor'): ActorSnapshot {
-    if (j.format !== 'prefrl-offline-actor') throw new InputError(source, `format is ${JSON.stringify(j.format)}, expected "prefrl-offline-actor"`, 'format');
-    for (const k of ['obsDim', 'actDim', 'hidden', 'weights', 'obsMean', 'obsStd', 'actLow', 'actHigh'] as const) {
-      if (j[k] === undefined) throw new InputError(source, `missing field "${k}"`, k);
-    }
-    // A normalisation or box of another size gave NaN actions without a word (undefined entries).
-    for (const [k, n] of [['obsMean', j.obsDim], ['obsStd', j.obsDim], ['actLow', j.actDim], ['actHigh', j.actDim]] as const) {
-      const v = j[k] as unknown;
-      const finite = Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-      if (!Array.isArray(v) || v.length !== n || !finite) {
-        const found = Array.isArray(v) ? `${v.length} value${v.length === 1 ? '' : 's'}${finite ? '' : ', not all finite numbers'}` : shownValue(v);
-        throw new InputError(source, `expected ${n} finite number${n === 1 ? '' : 's'} (one per ${k.startsWith('obs') ? 'observation' : 'action'} value), found ${found}`, k);
-      }
-    }
-    if (!j.obsStd.every((x) => x > 0)) throw new InputError(source, `expected positive numbers (a std plus eps), found ${shownValue(j.obsStd)}`, 'obsStd');
-    const sizes = [j.obsDim, ...j.hidden, j.actDim];
-    if (j.weights.length !== 2 * (sizes.length - 1)) throw new InputError(source, `lists ${j.weights.length} weight arrays, the sizes imply ${2 * (sizes.length - 1)}`, 'weights');
-    const layers = [];
-    for (let l = 0; l + 1 < sizes.length; l++) {
-      const w = base64ToF32(j.weights[2 * l]);
-      const b = base64ToF32(j.weights[2 * l + 1]);
-      if (w.length !== sizes[l] * sizes[l + 1] || b.length !== sizes[l + 1]) throw new InputError(source, `layer ${l} has the wrong number of weights`, 'weights');
-      layers.push({ w, b, inDim: sizes[l], outDim: sizes[l + 1] });
-    }
-    return new ActorSnapshot(j, layers);
-  }
-
-  /** Load a saved actor (a folder with actor.json, or the file). */
-  static load(path: string): ActorSnapshot {
-    const { file, json } = readSavedJson<ActorJson>(path, 'actor.json', 'actor');
-    return ActorSnapshot.fromJSON(json, file);
-  }
-
-  save(dir: string): string {
-    makeFolder(dir);
-    const file = join(dir, 'actor.json');
-    writeJsonAtomic(file, this.json);
-    return file;
-  }
-
-  /** The clipped mean action for a raw observation (a new array). */
-  act(obs: ArrayLike<number>): Float32Array {
-    const j = this.json;
-    // Another size would give NaN actions (or quietly use part of the observation).
-    if (obs.length !== j.obsDim) throw new RangeError(`${j.algo} actor: the observation has ${obs.length} values, the actor takes ${j.obsDim}`);
-    let h = new Float32Array(j.obsDim);
-    for (let i = 0; i < j.obsDim; i++) h[i] = (obs[i] - j.obsMean[i]) / j.obsStd[i];
-    this.layers.forEach((L, l) => {
-      const out = new Float32Array(L.outDim);
-      out.set(L.b);
-      for (let i = 0; i < L.inDim; i++) {
-        const x = h[i];
-        if (x === 0) continue;
-        const row = i * L.outDim;
-        for (let k = 0; k < L.outDim; k++) out[k] += x * L.w[row + k];
-      }
-      const last = l === this.layers.length - 1;
-      for (let k = 0; k < L.outDim; k++) out[k] = last ? Math.tanh(out[k]) : out[k] > 0 ? out[k] : 0;
-      h = out;
-    });
-    for (let k = 0; k < j.actDim; k++) {
-      const c = (j.actHigh[k] + j.actLow[k]) / 2;
-      const half = (j.actHigh[k] - j.actLow[k]) / 2;
-      h[k] = Math.min(j.actHigh[k], Math.max(j.actLow[k], c + half * h[k]));
-    }
-    return h;
-  }
-
-  /** A deterministic policy on raw observations. */
-  policy(): Policy {
-    return (obs) => this.act(obs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // IQL

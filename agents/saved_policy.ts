@@ -20,7 +20,7 @@ import { customEnvSource } from '../envs/custom.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { Policy } from '../envs/rollout.js';
 import type { EnvSpec } from '../envs/types.js';
-import { ActorSnapshot } from './iql.js';
+import { ActorSnapshot } from './actor_snapshot.js';
 import { PpoPolicy } from './ppo.js';
 
 /** The folder or file holding a PPO policy: a run folder, a checkpoint folder, or policy.json. */

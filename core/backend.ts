@@ -8,10 +8,10 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendChoice } from './backend_names.js';
 import { UsageError } from './errors.js';
 
-export const BACKENDS = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKENDS)[number];
+export { BACKENDS, type BackendChoice } from './backend_names.js';
 
 export interface BackendInfo {
   /** The tfjs backend name in use (tensorflow, wasm or cpu). */

@@ -73,14 +73,14 @@ import { createRunDir, openRunDir, type RunDir, softwareChanges, writeJsonAtomic
 import { shellQuote } from '../core/paths.js';
 import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
-import type { Trajectory } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
 import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
 import { meanOverMembers, REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
-import { makePair, sampleSegments, segmentReturn, sliceSegment } from './segments.js';
+import { makePair, segmentReturn, sliceSegment } from './segments.js';
 import { HUMAN_TEACHER_ID, isPersonId, isTie, isTimeoutSkip, LabelStore } from './store.js';
+import { allPairIds, allPairsInChunks, forEachDistinctPair, LABELLED_CHUNK, pairChunks, sampleDistinctPairs, teacherAgreement, unorderedIdKey, unorderedKey } from './store_pairs.js';
 import { HumanTeacher, type HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from './teachers/heron.js';
@@ -89,10 +89,13 @@ import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.j
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, REWARD_VAL_FRACTION_MAX, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
-import type { Label, Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
+import type { Pair, PreferenceModelKind, RewardInput, Segment, Teacher } from './types.js';
 
 // The stages, and what marks each one done, are in reward/offline_stages.ts (`prefrl runs` reads them too).
 export { OFFLINE_AGENTS, OFFLINE_STAGES, type OfflineAgent, type OfflineStage } from './offline_stages.js';
+// Pair drawing and chunked reads of a store's pairs, with teachers' agreement over them, are in
+// reward/store_pairs.ts (light: the commands that only draw or count pairs load no tensors).
+export { allPairs, allPairsInChunks, LABELLED_CHUNK, labelledPairsInChunks, pairChunks, sampleDistinctPairs, samplePairsFromTrajectories, teacherAgreement, teacherAgreements } from './store_pairs.js';
 export const OFFLINE_TEACHERS = ['vlm', 'synthetic-vlm', 'heron', 'oracle', 'human'] as const;
 export type OfflineTeacherKind = (typeof OFFLINE_TEACHERS)[number];
 
@@ -954,26 +957,7 @@ export function streamDatasetPairs(
   return { pairs: n, first: ids[0], last: ids[1] };
 }
 
-/**
- * `count` distinct pairs of distinct segments, uniformly from all windows of the dataset's
- * episodes. With `unordered`, (a, b) and (b, a) count as the same pair (people need not see two
- * segments twice); the offline pipeline keeps ordered pairs, which its committed runs drew.
- */
-export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string, unordered = false): Pair[] {
-  const out = sampleDistinctPairs(() => sampleSegments(trajs, 2, length, rng, source) as [Segment, Segment], count, unordered);
-  if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
-  return out;
-}
 
-/** One key for the pairs (a, b) and (b, a). */
-function unorderedKey(a: Segment, b: Segment): string {
-  return unorderedIdKey(a.id, b.id);
-}
-
-/** unorderedKey of two segment ids. */
-function unorderedIdKey(a: string, b: string): string {
-  return [a, b].sort().join('|');
-}
 
 /**
  * The teacher's preferences (store.teacherPreferences) as a training source whose pairs are read
@@ -1037,32 +1021,7 @@ export function segmentReturnCorrelation(net: RewardNet, store: LabelStore, pair
   return pearson(meanOverMembers(sums, m, new Float64Array(S)), returns);
 }
 
-/**
- * Up to `count` distinct pairs of two different segments from `draw`, giving up after 20 x count
- * + 100 draws (the caller says what too few means); `unordered`: (a, b) and (b, a) are one pair.
- */
-export function sampleDistinctPairs(draw: () => [Segment, Segment], count: number, unordered = false): Pair[] {
-  const out: Pair[] = [];
-  forEachDistinctPair(draw, count, unordered, (p) => out.push(p));
-  return out;
-}
 
-/** sampleDistinctPairs handing each pair to `take` as it is drawn (the caller keeps what it needs of it). */
-function forEachDistinctPair(draw: () => [Segment, Segment], count: number, unordered: boolean, take: (p: Pair) => void): void {
-  let taken = 0;
-  const seen = new Set<string>();
-  const maxDraws = 20 * count + 100;
-  for (let draws = 0; taken < count && draws < maxDraws; draws++) {
-    const [a, b] = draw();
-    if (a.id === b.id) continue;
-    const p = makePair(a, b);
-    const key = unordered ? unorderedKey(a, b) : p.id;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    taken++;
-    take(p);
-  }
-}
 
 /** Refuse a --segment-length longer than every episode of the dataset (no segment could be cut), naming the longest. */
 function checkSegmentLength(ds: OfflineDataset, cfg: Pick<OfflineConfig, 'dataset' | 'segmentLength'>): void {
@@ -1268,32 +1227,8 @@ function buildTeacher(c: Ctx, o: OfflineRunOptions): Teacher {
   });
 }
 
-/**
- * The ids of every stored pair (labelled or not): the labelled ones (a preference or a skip) in
- * labelledPairs' order, then the others in pendingPairs' order (LabelStore.pairIdsToLabel, the
- * order `prefrl label` answers them in: one definition for both).
- */
-function allPairIds(store: LabelStore): string[] {
-  return store.pairIdsToLabel();
-}
 
-/** Every stored pair (labelled or not) with its segments, in allPairIds' order. */
-export function allPairs(store: LabelStore): Pair[] {
-  return store.getPairs(allPairIds(store));
-}
 
-/** The pairs of `ids` with their segments, LABELLED_CHUNK pairs at a time, in order. */
-export function* pairChunks(store: LabelStore, ids: readonly string[]): Generator<Pair[]> {
-  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) yield store.getPairs(ids.slice(i, i + LABELLED_CHUNK));
-}
-
-/**
- * The segments of allPairs(store) (each pair's a, then b), in the same order, LABELLED_CHUNK
- * pairs at a time: the ids first, then each chunk's segments, never every pair's at once.
- */
-export function* allPairsInChunks(store: LabelStore): Generator<Segment[]> {
-  for (const chunk of pairChunks(store, allPairIds(store))) yield chunk.flatMap((p) => [p.a, p.b]);
-}
 
 /** The teacher as the human teacher, when it is one (narrowed here: a narrowing in place widens `teacher` for the code after it). */
 function humanTeacherOf(t: Teacher): HumanTeacher | null {
@@ -1559,70 +1494,10 @@ export function labelsOf(teacher: string, labelTeacher: string): boolean {
   return labelTeacher === teacher || (teacher === HUMAN_TEACHER_ID && isPersonId(labelTeacher));
 }
 
-/**
- * Fraction of strict preferences of `teacher` (an id, or a test of ids) whose winner has the
- * higher true segment return (ties in return left out). The labelled pairs' segments are read a
- * chunk at a time (labelledPairsInChunks), not all at once.
- */
-export function teacherAgreement(store: LabelStore, teacher: string | ((id: string) => boolean)): number | null {
-  const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
-  let n = 0;
-  let agree = 0;
-  for (const [t, c] of agreementCounts(labelledPairsInChunks(store))) {
-    if (!keep(t)) continue;
-    n += c.n;
-    agree += c.agree;
-  }
-  return n > 0 ? agree / n : null;
-}
 
-/**
- * teacherAgreement of every teacher that has strict preferences, from one pass over the labelled
- * pairs (each segment read once, whatever the number of teachers, a chunk of pairs at a time);
- * teachers without any are left out.
- */
-export function teacherAgreements(store: LabelStore, labels: readonly Label[] = store.labels()): Map<string, number> {
-  return new Map([...agreementCounts(labelledPairsInChunks(store, labels))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
-}
 
-/** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
-function agreementCounts(labelled: Iterable<{ readonly pair: Pair; readonly labels: readonly Label[] }>): Map<string, { n: number; agree: number }> {
-  const out = new Map<string, { n: number; agree: number }>();
-  for (const lp of labelled) {
-    const ra = segmentReturn(lp.pair.a);
-    const rb = segmentReturn(lp.pair.b);
-    if (ra === rb) continue;
-    for (const l of lp.labels) {
-      if (l.kind !== 'preference' || l.probFirst === 0.5) continue;
-      let c = out.get(l.teacher);
-      if (!c) out.set(l.teacher, (c = { n: 0, agree: 0 }));
-      c.n++;
-      if (l.probFirst > 0.5 === ra > rb) c.agree++;
-    }
-  }
-  return out;
-}
 
-/** Pairs whose segments labelledPairsInChunks reads from the store at a time. */
-export const LABELLED_CHUNK = 1000;
 
-/**
- * The pairs with preference labels and their preference labels, as store.labelledPairs() gives
- * them, but reading the pairs' segments LABELLED_CHUNK pairs at a time (the labels first, without
- * segments): every labelled pair's segments at once are some 600 MB at 100,000 pairs of 20 steps.
- */
-export function* labelledPairsInChunks(store: LabelStore, labels: readonly Label[] = store.labels()): Generator<{ pair: Pair; labels: Label[] }> {
-  const byPair = new Map<string, Label[]>();
-  for (const l of labels) {
-    if (l.kind !== 'preference') continue;
-    let ls = byPair.get(l.pairId);
-    if (!ls) byPair.set(l.pairId, (ls = []));
-    ls.push(l);
-  }
-  for (const chunk of pairChunks(store, [...byPair.keys()])) {
-    for (const pair of chunk) yield { pair, labels: byPair.get(pair.id) ?? [] };
-  }
-}
 
 function skipReasons(store: LabelStore): Record<string, number> {
   const out: Record<string, number> = {};

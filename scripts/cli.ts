@@ -5,57 +5,17 @@
 import { errorMessage, InputError, ServiceError, UsageError } from '../core/errors.js';
 import { softwareVersions } from '../core/run.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
-import { benchAgentsCommand } from './commands/bench_agents.js';
-import { benchEnvsCommand } from './commands/bench_envs.js';
-import { benchOracleCommand } from './commands/bench_oracle.js';
-import { benchRegretCommand } from './commands/bench_regret.js';
-import { benchRewardCommand } from './commands/bench_reward.js';
-import { checkEnvCommand } from './commands/check_env.js';
-import { collectCommand } from './commands/collect.js';
-import { demoCommand } from './commands/demo.js';
-import { tourCommand } from './commands/tour.js';
-import { envsCommand } from './commands/envs.js';
-import { fitStatsCommand } from './commands/fit_stats.js';
-import { iqlCommand } from './commands/iql.js';
-import { labelCommand } from './commands/label.js';
-import { labelsExportCommand, labelsImportCommand, labelsStatsCommand } from './commands/labels.js';
-import { offlineCommand } from './commands/offline.js';
-import { pairsCommand } from './commands/pairs.js';
-import { plotCommand } from './commands/plot.js';
-import { renderCommand } from './commands/render.js';
-import { rewardCommand } from './commands/reward.js';
-import { rolloutCommand } from './commands/rollout.js';
-import { runsCommand } from './commands/runs.js';
-import { serveCommand } from './commands/serve.js';
-import { trainCommand } from './commands/train.js';
+import { COMMAND_ENTRIES, type CommandEntry } from './command_index.js';
 
-export const COMMANDS: readonly Command[] = [
-  demoCommand,
-  tourCommand,
-  envsCommand,
-  checkEnvCommand,
-  rolloutCommand,
-  trainCommand,
-  collectCommand,
-  iqlCommand,
-  offlineCommand,
-  pairsCommand,
-  serveCommand,
-  labelCommand,
-  rewardCommand,
-  renderCommand,
-  fitStatsCommand,
-  labelsExportCommand,
-  labelsImportCommand,
-  labelsStatsCommand,
-  runsCommand,
-  plotCommand,
-  benchEnvsCommand,
-  benchRewardCommand,
-  benchRegretCommand,
-  benchAgentsCommand,
-  benchOracleCommand,
-];
+/**
+ * A command whose module is loaded when it runs (scripts/command_index.ts): `prefrl --help`, and
+ * a command that needs no tensors (runs, envs, serve, plot, ...), start without loading the rest.
+ */
+function lazyCommand(e: CommandEntry): Command {
+  return { name: e.name, summary: e.summary, run: async (argv, ctx) => (await e.load()).run(argv, ctx) };
+}
+
+export const COMMANDS: readonly Command[] = COMMAND_ENTRIES.map(lazyCommand);
 
 function usage(): string {
   const rows = COMMANDS.map((c) => [`prefrl ${c.name}`, c.summary]);

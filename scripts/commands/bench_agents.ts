@@ -32,10 +32,11 @@ import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl bench agents',
-  summary: 'Time one PPO update and one IQL update, next to the same computations in PyTorch when available.',
+  summary: commandSummary('bench agents'),
   flags: {
     obsDim: obsDimFlag(),
     actDim: actDimFlag,

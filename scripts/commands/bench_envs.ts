@@ -47,6 +47,7 @@ import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '
 import { codeVersion, codeVersionText } from '../bench/code_version.js';
 import { jsonFlag, quietFlag, seedFlag } from './common_flags.js';
 import { repeatsFlag } from './bench_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const TARGETS = { ratio: 0.6, workerSpeedup: 1.7 } as const;
 
@@ -337,7 +338,7 @@ const fmtRatio = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' 
 
 export const benchEnvsCommand: Command = {
   name: 'bench envs',
-  summary: 'Benchmark the built-in MuJoCo envs (WASM vs native steps/s, 1 vs 2 workers)',
+  summary: commandSummary('bench envs'),
   async run(argv, ctx) {
     // The spelling before 2026-12-07: named, rather than refused as an unknown flag.
     if (argv.some((a) => a === '--warmup' || a.startsWith('--warmup='))) {

@@ -24,6 +24,7 @@ import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { benchOutFlag, optionalSeedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 /**
  * Where a suite's cells, summary.md and plots go without --out, and its cells' run folders
@@ -171,7 +172,7 @@ export async function writeSummary(
 
 export const benchOracleCommand: Command = {
   name: 'bench oracle',
-  summary: 'Synthetic-oracle benchmark suites: resumable, shardable cells, summary.md and SVG plots',
+  summary: commandSummary('bench oracle'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

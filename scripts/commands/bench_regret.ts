@@ -36,10 +36,11 @@ import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, prin
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { benchOutFlag, seedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl bench regret',
-  summary: 'Regret vs partial-return preference models on tabular delivery gridworlds (mean scaled return of the learned reward).',
+  summary: commandSummary('bench regret'),
   flags: {
     seeds: seedsFlag('per MDP (pairs, labels and the learner init)', 3),
     mdps: flags.int({ doc: 'random delivery-style MDPs (besides the fixed delivery gridworld)', default: 10, min: 0 }),

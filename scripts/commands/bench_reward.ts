@@ -24,10 +24,11 @@ import { withHandNotes } from '../bench/hand_notes.js';
 import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl bench reward',
-  summary: 'Time one training step and the relabelling throughput of the reward ensemble, next to PyTorch when available.',
+  summary: commandSummary('bench reward'),
   flags: {
     members: flags.int({ doc: 'ensemble members', default: DEFAULT_REWARD_NET.members, min: 1 }),
     hidden: flags.list({ doc: 'hidden layer widths', default: DEFAULT_REWARD_NET.hidden.map(String) }),

@@ -7,6 +7,7 @@ import { type CheckReport, checkEnv } from '../../envs/check.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl check-env',
@@ -32,7 +33,7 @@ function folderEnvHint(dir: string): string {
 
 export const checkEnvCommand: Command = {
   name: 'check-env',
-  summary: 'Run the environment contract checks on a built-in env or an MJCF file',
+  summary: commandSummary('check-env'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

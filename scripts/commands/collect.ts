@@ -34,6 +34,7 @@ import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs
 import type { Env } from '../../envs/types.js';
 import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -103,7 +104,7 @@ export interface CollectSummary extends DatasetSummary {
 
 export const collectCommand: Command = {
   name: 'collect',
-  summary: 'Collect an offline dataset (HDF5, D4RL layout) with a random, medium, expert or medium-replay policy',
+  summary: commandSummary('collect'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

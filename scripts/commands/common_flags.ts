@@ -5,7 +5,7 @@
  * JSON object holds); a deliberate difference (bench reward/agents' wasm backend) says why in
  * its doc.
  */
-import { BACKENDS } from '../../core/backend.js';
+import { BACKENDS } from '../../core/backend_names.js';
 import { flags } from '../../core/config.js';
 
 /** ` (detail)` when there is one, else nothing. */

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 import { train, trainFlags } from './train.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl demo',
@@ -38,7 +39,7 @@ const spec = {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'The main job of `npm start`: a few minutes of online preference learning on reacher, against PPO on the true reward',
+  summary: commandSummary('demo'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

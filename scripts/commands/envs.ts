@@ -3,10 +3,11 @@ import { registeredEnvs, makeEnv } from '../../envs/registry.js';
 import { specToJson } from '../../envs/types.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl envs',
-  summary: 'List the built-in environments: observation and action sizes, dt, horizon, reward terms and goal.',
+  summary: commandSummary('envs'),
   flags: {
     json: jsonFlag(),
   },

@@ -10,6 +10,7 @@ import { isFolder } from '../../core/paths.js';
 import { fitStats, readPreferenceStats, STATS_MODELS } from '../../reward/fit_stats.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl fit-stats',
@@ -36,7 +37,7 @@ function fmt(v: number | null, digits = 4): string {
 
 export const fitStatsCommand: Command = {
   name: 'fit-stats',
-  summary: 'Compare the partial-return and regret preference models on labelled comparison statistics (k-fold held-out NLL).',
+  summary: commandSummary('fit-stats'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -38,6 +38,7 @@ import { relabelDataset, relabelMismatch, successRewards } from '../../reward/re
 import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { rewardSource } from './train.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl iql',
@@ -83,7 +84,7 @@ const spec = {
 
 export const iqlCommand: Command = {
   name: 'iql',
-  summary: 'Offline RL on a dataset: IQL or behaviour cloning, with the true or a learned reward',
+  summary: commandSummary('iql'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

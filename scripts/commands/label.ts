@@ -15,7 +15,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
-import { LABELLED_CHUNK, pairChunks } from '../../reward/offline.js';
+import { LABELLED_CHUNK, pairChunks } from '../../reward/store_pairs.js';
 import { segmentReturn } from '../../reward/segments.js';
 import { isTie, type LabelStore } from '../../reward/store.js';
 import { asFlag, makeTeacher } from '../../reward/teachers/index.js';
@@ -24,6 +24,7 @@ import type { Segment, Teacher, TeacherContext } from '../../reward/types.js';
 import { envConfigForStore } from '../../viewer/env_info.js';
 import { type Command, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 import { jsonFlag, quietFlag, seedFlag, storeFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl label',
@@ -122,7 +123,7 @@ export function labelContext(store: LabelStore, ids: readonly string[], horizon:
 
 export const labelCommand: Command = {
   name: 'label',
-  summary: 'A synthetic teacher, HERON or a VLM answers a label store\'s pairs it has not answered yet',
+  summary: commandSummary('label'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -15,16 +15,17 @@ import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
 import { median } from '../../core/math.js';
-import { teacherAgreements } from '../../reward/offline.js';
+import { teacherAgreements } from '../../reward/store_pairs.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
 import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, storeFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const exportSpec = {
   command: 'prefrl labels export',
-  summary: 'Write every label of a label store to a JSONL file (one JSON object per line).',
+  summary: commandSummary('labels export'),
   flags: {
     store: storeFlag('to read'),
     out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself)' }),
@@ -36,7 +37,7 @@ const exportSpec = {
 
 const importSpec = {
   command: 'prefrl labels import',
-  summary: 'Add labels from a JSONL file to a label store (validated line by line; re-importing adds nothing).',
+  summary: commandSummary('labels import'),
   flags: {
     store: storeFlag('holding the labelled pairs'),
     in: flags.string({ doc: 'JSONL file of labels, as written by `prefrl labels export`' }),
@@ -197,7 +198,7 @@ export function teacherStats(store: LabelStore, counts: Pick<StoreCounts, 'perTe
 
 export const labelsStatsCommand: Command = {
   name: 'labels stats',
-  summary: "Per teacher: labels, preferences, ties, skips, answer time, agreement with the true return and with each other, and which reward term decided a HERON teacher's labels",
+  summary: commandSummary('labels stats'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;

@@ -24,6 +24,7 @@ import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 export const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
@@ -434,7 +435,7 @@ export function heronShorthand(argv: readonly string[], checkFile?: (file: strin
 
 export const offlineCommand: Command = {
   name: 'offline',
-  summary: 'Offline preference pipeline: teacher labels on dataset segments -> reward -> relabel -> IQL, vs IQL on the true reward and BC',
+  summary: commandSummary('offline'),
   async run(argv0, ctx) {
     // The file is checked as train and label check theirs.
     const argv = heronShorthand(argv0, (file, heronSpec) => asFlag('--teacher', () => checkHeronFile(file, heronSpec)));

@@ -13,13 +13,14 @@ import { readRunConfig } from '../../core/run.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
-import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/offline.js';
+import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/store_pairs.js';
 import { sampleSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { type Command, labelFreeTrainRun, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
 import { jsonFlag, optionalStoreFlag, quietFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl pairs',
@@ -90,7 +91,7 @@ export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajecto
 
 export const pairsCommand: Command = {
   name: 'pairs',
-  summary: 'Pairs of segments from recorded episodes into a label store, for people to compare in the viewer',
+  summary: commandSummary('pairs'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -14,6 +14,7 @@ import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
 import { liveHolder } from './runs.js';
+import { commandSummary } from '../command_index.js';
 
 export interface Curve {
   readonly run: string;
@@ -197,7 +198,7 @@ const spec = {
 
 export const plotCommand: Command = {
   name: 'plot',
-  summary: 'Learning curves of run folders as one SVG (a line per run and metric)',
+  summary: commandSummary('plot'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

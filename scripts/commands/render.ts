@@ -18,6 +18,7 @@ import { envConfigForStore, modelPayload } from '../../viewer/env_info.js';
 import { type CameraSpec, checkRenderTarget, MAX_DEFAULT_FPS, pairClips, type RenderResult, renderClips } from '../../viewer/render.js';
 import { type Command, flagsGiven, onInterrupt, openStoreFlag, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { jsonFlag, optionalStoreFlag, quietFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl render',
@@ -150,7 +151,7 @@ export function wroteLine(r: Pick<RenderResult, 'out' | 'frames' | 'width' | 'he
 
 export const renderCommand: Command = {
   name: 'render',
-  summary: 'Render a stored pair or recorded episodes to video or an image with the viewer\'s scene (headless Chromium + ffmpeg)',
+  summary: commandSummary('render'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

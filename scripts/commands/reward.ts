@@ -25,6 +25,7 @@ import { shellQuote } from '../../core/paths.js';
 import { type Command, displayPath, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, storeFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 /**
  * The shared reward-training flags less --reward-select-workers: prefrl reward trains on the
@@ -64,7 +65,7 @@ export function storeLabels(store: LabelStore, teacherPrefix?: string): { pairs:
 
 export const rewardCommand: Command = {
   name: 'reward',
-  summary: "Train a reward model on a label store's labels (e.g. people's), for train / iql --reward model:<run>",
+  summary: commandSummary('reward'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -21,6 +21,7 @@ import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/
 import type { EnvSpec } from '../../envs/types.js';
 import { type Command, type CommandContext, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -195,7 +196,7 @@ function rolloutEnv(env: string | undefined, task: string | undefined, policyPat
 
 export const rolloutCommand: Command = {
   name: 'rollout',
-  summary: 'Run a policy (random, zero or trained) in an env: returns, success, and its episodes in a run folder',
+  summary: commandSummary('rollout'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

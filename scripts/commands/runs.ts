@@ -22,6 +22,7 @@ import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
 import { jsonFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 export interface RunEntry {
   /** Folder, relative to the runs folder. */
@@ -437,7 +438,7 @@ export const RUN_COMMANDS: readonly string[] = ['tour', 'rollout', 'train', 'col
 
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'List the run folders: command, env, teacher, seed, finished or not, headline result, how to resume',
+  summary: commandSummary('runs'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

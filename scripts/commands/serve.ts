@@ -16,6 +16,7 @@ import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, readPeople } from '
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
 import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, quietFlag, STORE_DOC, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl serve',
@@ -103,7 +104,7 @@ function addedByTeacher(before: StoreCounts, after: StoreCounts): Record<string,
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Labelling server: people compare clips in the browser and their answers go to the label store',
+  summary: commandSummary('serve'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

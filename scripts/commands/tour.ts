@@ -9,6 +9,7 @@ import { registeredEnvs } from '../../envs/registry.js';
 import { type Command, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { collectInto, type RolloutSummary, summaryTable } from './rollout.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 const spec = {
   command: 'prefrl tour',
@@ -24,7 +25,7 @@ const spec = {
 
 export const tourCommand: Command = {
   name: 'tour',
-  summary: 'Random-policy rollouts in every built-in robot, saved as trajectories (seconds)',
+  summary: commandSummary('tour'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;

@@ -31,6 +31,7 @@ import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
+import { commandSummary } from '../command_index.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
@@ -579,7 +580,7 @@ function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: C
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Online preference-based RL (PPO + learned reward), or PPO on the true reward',
+  summary: commandSummary('train'),
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
