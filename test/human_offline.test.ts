@@ -11,7 +11,7 @@ import { initBackend } from '../core/backend.js';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
-import { writeToyDataset } from './determinism/toy_dataset.js';
+import { writeToyDataset } from './helpers/toy_dataset.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
 import { type Choice, ended, Person, runFolder, trueChoice, trueProbFirst, trueReturns, viewerUrl, waitFor } from './human_helpers.js';
 

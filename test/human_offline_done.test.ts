@@ -16,7 +16,7 @@ import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import type { ServerMessage } from '../viewer/protocol.js';
-import { writeToyDataset } from './determinism/toy_dataset.js';
+import { writeToyDataset } from './helpers/toy_dataset.js';
 import { captureCli } from './helpers/cli.js';
 import { ended, Person, runFolder, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
 

@@ -8,11 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../agents/dataset.js';
+import { writeDataset } from '../agents/dataset.js';
 import { Logger } from '../core/log.js';
-import { Rng } from '../core/rng.js';
-import { rollout } from '../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../envs/toy.js';
 import { type OfflineConfigInput, runOffline } from '../reward/offline.js';
 import { LabelStore } from '../reward/store.js';
 import { decidedByText } from '../reward/teachers/heron.js';
@@ -20,19 +17,14 @@ import { initBackend } from '../core/backend.js';
 import { main } from '../scripts/cli.js';
 import { formatOfflineSummary } from '../scripts/commands/offline.js';
 import { captureCli } from './helpers/cli.js';
+import { noisyToyTrajectories, toyReachDataset } from './helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'small-heron-decided-'));
-  const env = new ToyReachEnv();
-  const rng = new Rng(5);
   // Noisy goal-seeking episodes of varied noise, so segments differ in every reward term.
-  const trajs = Array.from({ length: 12 }, (_, k) => {
-    const noise = (k % 4) * 0.5;
-    return rollout(env, (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal()))), { episodes: 1, seed: 50 + k })[0];
-  });
-  const ds = datasetFromTrajectories(trajs, { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' }, 'test');
+  const ds = toyReachDataset(noisyToyTrajectories({ episodes: 12, noiseSeed: 5, firstSeed: 50, noise: (k) => (k % 4) * 0.5 }));
   data = await writeDataset(join(dir, 'toy.h5'), ds);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../agents/dataset.js';
+import { writeDataset } from '../agents/dataset.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { rollout } from '../envs/rollout.js';
@@ -25,6 +25,7 @@ import type { SegmentFrameRenderer } from '../reward/vlm/render.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, usageMessage } from './helpers/cli.js';
 import { handSegment } from './helpers/segments.js';
+import { toyReachDataset } from './helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'small-vlm-tokens-'));
   const env = new ToyReachEnv();
   const trajs = Array.from({ length: 4 }, (_, k) => rollout(env, () => [0.5, -0.5], { episodes: 1, seed: 10 + k })[0]);
-  const ds = datasetFromTrajectories(trajs, { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' }, 'test');
+  const ds = toyReachDataset(trajs);
   data = await writeDataset(join(dir, 'toy.h5'), ds);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

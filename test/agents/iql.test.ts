@@ -85,31 +85,39 @@ const small = { hidden: [32, 32], actorLr: 1e-3, qLr: 1e-3, vLr: 1e-3 };
 
 describe('IQL math (hand-computed)', () => {
   it('expectile loss and its gradient', () => {
+    const start = tf.memory().numTensors;
     // u = [2, -1, 0.5, -3], tau = 0.7: weights |0.7 - 1(u < 0)| = [0.7, 0.3, 0.7, 0.3],
     // u^2 = [4, 1, 0.25, 9], products [2.8, 0.3, 0.175, 2.7], sum 5.975, mean 1.49375.
     // d/du = 2 w u / 4 = [0.7, -0.15, 0.175, -0.45].
     const u = tf.tensor1d([2, -1, 0.5, -3]);
-    expect(expectileLoss(u, 0.7).dataSync()[0]).toBeCloseTo(1.49375, 6);
+    expect(tf.tidy(() => expectileLoss(u, 0.7).dataSync()[0])).toBeCloseTo(1.49375, 6);
     const g = tf.grad((x: tf.Tensor) => expectileLoss(x, 0.7))(u);
     expect(Array.from(g.dataSync())).toEqual([0.7, -0.15, 0.175, -0.45].map((x) => expect.closeTo(x, 6)));
     // tau = 0.5 is half the mean squared error: (4 + 1 + 0.25 + 9) / 4 / 2 = 1.78125.
-    expect(expectileLoss(u, 0.5).dataSync()[0]).toBeCloseTo(1.78125, 6);
+    expect(tf.tidy(() => expectileLoss(u, 0.5).dataSync()[0])).toBeCloseTo(1.78125, 6);
     tf.dispose([u, g]);
+    // The losses read above were left behind once (with the next two cases: 7 tensors, 52 bytes).
+    expect(tf.memory().numTensors).toBe(start);
   });
 
   it('advantage weights exp(beta A) are clipped at 100', () => {
+    const start = tf.memory().numTensors;
     const adv = tf.tensor1d([0, 1, 2, -1]);
     // beta 3: [1, e^3 = 20.0855, e^6 = 403.4 -> 100, e^-3 = 0.049787]
-    const w = advantageWeights(adv, 3, 100).dataSync();
+    const w = tf.tidy(() => advantageWeights(adv, 3, 100).dataSync());
     expect(Array.from(w)).toEqual([1, 20.085537, 100, 0.049787].map((x) => expect.closeTo(x, 4)));
     tf.dispose(adv);
+    expect(tf.memory().numTensors).toBe(start);
   });
 
   it('Gaussian negative log-likelihood', () => {
     // mu = [0, 1], logStd = [0, ln 2], a = [1, 2]: dim 0: 0.5 * 1 + 0 + 0.9189385 = 1.4189385;
     // dim 1: z = 1/2, 0.5 * 0.25 + 0.6931472 + 0.9189385 = 1.7370857; sum 3.1560242.
-    const nll = gaussianNll(tf.tensor2d([[0, 1]]), tf.tensor1d([0, Math.log(2)]), tf.tensor2d([[1, 2]]));
+    const start = tf.memory().numTensors;
+    const nll = tf.tidy(() => gaussianNll(tf.tensor2d([[0, 1]]), tf.tensor1d([0, Math.log(2)]), tf.tensor2d([[1, 2]])));
     expect(nll.dataSync()[0]).toBeCloseTo(3.1560242, 5);
+    nll.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 
   it('Polyak averaging of target networks', () => {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
+import { writeDataset } from '../../agents/dataset.js';
 import { initBackend } from '../../core/backend.js';
 import { Rng } from '../../core/rng.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
@@ -15,6 +15,7 @@ import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { RewardNet } from '../../reward/network.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
+import { toyReachDataset } from '../helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';
@@ -28,11 +29,7 @@ beforeAll(async () => {
   const env = new ToyReachEnv();
   const trajs = rollout(env, randomPolicy(TOY_SPEC, new Rng(1)), { episodes: 3, seed: 4 });
   env.dispose();
-  const ds = datasetFromTrajectories(
-    trajs,
-    { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' },
-    'test',
-  );
+  const ds = toyReachDataset(trajs);
   data = await writeDataset(join(dir, 'toy.h5'), ds);
   // A run folder as prefrl reward leaves it: the model in artifacts/reward_model.
   runDir = join(dir, 'runs', '20260101-000000-reward-toy-reach');

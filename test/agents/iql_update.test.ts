@@ -75,8 +75,11 @@ describe('IQL update (CORL order: V, then Q with v\' taken before the V step, th
 describe('behaviour-cloning squared error', () => {
   it('sums (mu - a)^2 over action dimensions, per row', () => {
     // row 0: (0.5 - 1)^2 + (-0.5 - 0)^2 = 0.25 + 0.25 = 0.5; row 1: (0 - 0)^2 + (1 - (-1))^2 = 4
-    const se = squaredError(tf.tensor2d([[0.5, -0.5], [0, 1]]), tf.tensor2d([[1, 0], [0, -1]]));
+    const start = tf.memory().numTensors;
+    const se = tf.tidy(() => squaredError(tf.tensor2d([[0.5, -0.5], [0, 1]]), tf.tensor2d([[1, 0], [0, -1]])));
     expect(Array.from(se.dataSync())).toEqual([0.5, 4]);
     se.dispose();
+    // The two inputs were left behind once (32 bytes).
+    expect(tf.memory().numTensors).toBe(start);
   });
 });

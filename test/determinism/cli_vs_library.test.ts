@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../../index.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
-import { writeToyDataset } from './toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 
 const TIMING = /seconds|Seconds|PerSec|_per_sec|charts\/sps/;
 let root: string;

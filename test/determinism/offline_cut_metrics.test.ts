@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRunDir } from '../../core/run.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from './toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
 let dir = '';

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from './toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 
 let dir = '';

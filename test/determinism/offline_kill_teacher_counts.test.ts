@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from './toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
 const REPO = join(import.meta.dirname, '..', '..');

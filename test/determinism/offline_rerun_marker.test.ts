@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../scripts/cli.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
-import { writeToyDataset } from './toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';

@@ -12,7 +12,7 @@
  *   or warnings given once per process.
  * test/isolation.test.ts finds the first two kinds and the backend choices by reading the files;
  * test/helpers/shared_file_guard.ts fails a shared file that leaves process.env, the working folder,
- * process listeners or the tensor backend changed when it ends.
+ * process listeners or the tensor backend changed when it ends, or tensors allocated.
  */
 export const ISOLATED_FILES: readonly string[] = [
   // vi.mock

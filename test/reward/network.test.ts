@@ -75,10 +75,11 @@ function randomBatch(n: number, obsDim: number, actDim: number, rng: Rng): Trans
 
 describe('dense layer with a custom gradient', () => {
   for (const act of ACTIVATIONS) {
-    it(`gradients equal tf's own for ${act}`, () => {
+    it(`gradients equal tf's own for ${act}, and leave no tensor behind`, () => {
+      const tensorsBefore = tf.memory().numTensors;
       const rng = new Rng(`dense-${act}`);
       const x = randomTensor([37, 9], rng) as tf.Tensor2D;
-      const w = tf.mul(randomTensor([9, 6], rng), 0.4) as tf.Tensor2D;
+      const w = tf.tidy(() => tf.mul(randomTensor([9, 6], rng), 0.4)) as tf.Tensor2D;
       const b = randomTensor([6], rng) as tf.Tensor1D;
       const upstream = randomTensor([37, 6], rng);
       const alpha = 0.01;
@@ -88,7 +89,7 @@ describe('dense layer with a custom gradient', () => {
       const theirs = tf.grads(lossOf(reference))([x, w, b]);
       for (let i = 0; i < 3; i++) expect(maxRelDiff(mine[i], theirs[i])).toBeLessThan(1e-4);
       // Same forward values.
-      expect(maxRelDiff(dense(x, w, b, act, alpha), reference(x, w, b, act, alpha))).toBeLessThan(1e-5);
+      expect(tf.tidy(() => maxRelDiff(dense(x, w, b, act, alpha), reference(x, w, b, act, alpha)))).toBeLessThan(1e-5);
       // First-layer form: x constant, its transpose supplied.
       const [dw, db] = tf.grads((ws: tf.Tensor, bs: tf.Tensor) =>
         tf.sum(tf.mul(dense(x, ws as tf.Tensor2D, bs as tf.Tensor1D, act, alpha, { xT: tf.transpose(x), inputGrad: false }), upstream)),
@@ -96,6 +97,8 @@ describe('dense layer with a custom gradient', () => {
       expect(maxRelDiff(dw, theirs[1])).toBeLessThan(1e-4);
       expect(maxRelDiff(db, theirs[2])).toBeLessThan(1e-4);
       tf.dispose([x, w, b, upstream, ...mine, ...theirs, dw, db]);
+      // The forward values compared above and the scaled weights' draw were left behind once (5 tensors a case).
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
     });
   }
 

@@ -3,12 +3,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
+import { type OfflineDataset, writeDataset } from '../../agents/dataset.js';
 import { ManualClock } from '../../core/clock.js';
 import { Logger, silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { OFFLINE_AGENTS, OFFLINE_DEFAULTS, type OfflineConfigInput, type QueryRound, runOffline, teacherAgreement, vlmSpec } from '../../reward/offline.js';
 import { RewardNet } from '../../reward/network.js';
 import { successRewards } from '../../reward/relabel.js';
@@ -20,6 +18,7 @@ import { decodePng, encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer, VlmView } from '../../reward/vlm/render.js';
 import { main } from '../../scripts/cli.js';
 import { type CapturedCli, captureCli, lastJson, spawnCli } from '../helpers/cli.js';
+import { noisyToyTrajectories, toyReachDataset } from '../helpers/toy_dataset.js';
 import { stubSite, TestClient } from '../viewer/helpers.js';
 
 let dir = '';
@@ -27,24 +26,8 @@ let data = '';
 let noState = '';
 let noSuccess = '';
 
-/**
- * toy-reach episodes from a noisy goal-seeking policy (action = 2 (goal - x) + noise of a
- * per-episode scale), so returns and final successes vary across segments.
- */
-function toyDataset(): OfflineDataset {
-  const env = new ToyReachEnv();
-  const rng = new Rng(11);
-  const trajs = Array.from({ length: 24 }, (_, k) => {
-    const noise = (k % 4) * 0.6;
-    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal())));
-    return rollout(env, policy, { episodes: 1, seed: 100 + k })[0];
-  });
-  return datasetFromTrajectories(
-    trajs,
-    { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' },
-    'test',
-  );
-}
+/** Noisy goal-seeking toy-reach episodes (test/helpers/toy_dataset.ts): 24, scale 0.6 (k mod 4), so returns and final successes vary across segments. */
+const toyDataset = (): OfflineDataset => toyReachDataset(noisyToyTrajectories({ episodes: 24, noiseSeed: 11, firstSeed: 100, noise: (k) => (k % 4) * 0.6 }));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-'));

@@ -19,8 +19,7 @@ import { datasetFromTrajectories, datasetToTrajectories, episodeWindows, type Of
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
+import { TOY_SPEC } from '../../envs/toy.js';
 import { allPairs, DatasetSegments, LABELLED_CHUNK, type OfflineConfigInput, runOffline, samplePairsFromTrajectories, teacherAgreement, teacherAgreements } from '../../reward/offline.js';
 import { makePair, sampleSegments, sliceSegment } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
@@ -28,6 +27,7 @@ import { HeronTeacher, termSumStds } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
 import { handSegment } from '../helpers/segments.js';
 import { storeWith } from '../helpers/store.js';
+import { noisyToyTrajectories, toyReachDataset } from '../helpers/toy_dataset.js';
 
 // Calls into agents/dataset.ts from reward/offline.ts are counted (the functions themselves run).
 vi.mock('../../agents/dataset.js', async (importOriginal) => {
@@ -172,21 +172,8 @@ describe('transitionsOnly', () => {
   });
 });
 
-/** toy-reach episodes (50 steps each) from a noisy goal-seeking policy, so segments differ. */
-function toyDataset(): OfflineDataset {
-  const env = new ToyReachEnv();
-  const rng = new Rng(3);
-  const trajs = Array.from({ length: 12 }, (_, k) => {
-    const noise = 0.3 + (k % 3) * 0.5;
-    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal())));
-    return rollout(env, policy, { episodes: 1, seed: 200 + k })[0];
-  });
-  return datasetFromTrajectories(
-    trajs,
-    { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' },
-    'test',
-  );
-}
+/** Noisy goal-seeking toy-reach episodes (50 steps each; test/helpers/toy_dataset.ts), so segments differ. */
+const toyDataset = (): OfflineDataset => toyReachDataset(noisyToyTrajectories({ episodes: 12, noiseSeed: 3, firstSeed: 200, noise: (k) => 0.3 + (k % 3) * 0.5 }));
 
 let dir = '';
 let data = '';

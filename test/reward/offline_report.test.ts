@@ -8,26 +8,18 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
-import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
+import { writeDataset } from '../../agents/dataset.js';
 import type { AgentEval } from '../../reward/offline.js';
 import { main } from '../../scripts/cli.js';
 import { ratioLine } from '../../scripts/commands/offline.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
+import { noisyToyTrajectories, toyReachDataset } from '../helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-report-'));
-  const env = new ToyReachEnv();
-  const rng = new Rng(3);
-  const trajs = Array.from({ length: 6 }, (_, k) => {
-    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + 0.5 * rng.normal())));
-    return rollout(env, policy, { episodes: 1, seed: 10 + k })[0];
-  });
-  const ds = datasetFromTrajectories(trajs, { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' }, 'test');
+  const ds = toyReachDataset(noisyToyTrajectories({ episodes: 6, noiseSeed: 3, firstSeed: 10, noise: () => 0.5 }));
   data = await writeDataset(join(dir, 'toy.h5'), ds);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -15,7 +15,7 @@ import type { Segment } from '../../reward/types.js';
 import { encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
 import { stageSecondsLine, teacherCountsLine, formatOfflineSummary } from '../../scripts/commands/offline.js';
-import { writeToyDataset } from '../determinism/toy_dataset.js';
+import { writeToyDataset } from '../helpers/toy_dataset.js';
 
 let dir = '';
 let data = '';

@@ -14,14 +14,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
+import { type OfflineDataset, writeDataset } from '../../agents/dataset.js';
 import { initBackend } from '../../core/backend.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/log.js';
 import { pearson } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
+import { TOY_SPEC } from '../../envs/toy.js';
 import { RewardNet } from '../../reward/network.js';
 import { LABELLED_CHUNK, labelsOf, type OfflineConfigInput, type QueryRound, resolveOfflineConfig, runOffline, segmentReturnCorrelation } from '../../reward/offline.js';
 import { selectQueries } from '../../reward/query.js';
@@ -30,24 +29,12 @@ import { LabelStore } from '../../reward/store.js';
 import { labelledPairSource, preferenceSource, rewardTrainOptions, trainRewardModel, trainRewardModelFrom } from '../../reward/train.js';
 import type { Label, Pair, Segment } from '../../reward/types.js';
 import { handSegment } from '../helpers/segments.js';
+import { noisyToyTrajectories, toyReachDataset } from '../helpers/toy_dataset.js';
 
-function toyTrajs(n: number, seed: number) {
-  const env = new ToyReachEnv();
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, (_, k) => {
-    const noise = 0.3 + (k % 3) * 0.5;
-    const policy = (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + noise * rng.normal())));
-    return rollout(env, policy, { episodes: 1, seed: 300 + k })[0];
-  });
-}
+/** `n` noisy goal-seeking toy-reach episodes (test/helpers/toy_dataset.ts), their noise drawn from Rng(`seed`). */
+const toyTrajs = (n: number, seed: number) => noisyToyTrajectories({ episodes: n, noiseSeed: seed, firstSeed: 300, noise: (k) => 0.3 + (k % 3) * 0.5 });
 
-function toyDataset(): OfflineDataset {
-  return datasetFromTrajectories(
-    toyTrajs(12, 3),
-    { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' },
-    'test',
-  );
-}
+const toyDataset = (): OfflineDataset => toyReachDataset(toyTrajs(12, 3));
 
 /** Segments of toy episodes (distinct returns), and the pairs (s_i, s_j) i < j in order, `count` of them. */
 function toyPairs(count: number): { segs: Segment[]; pairs: Pair[] } {

@@ -10,12 +10,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetFromTrajectories, writeDataset } from '../../agents/dataset.js';
+import { writeDataset } from '../../agents/dataset.js';
 import { initBackend } from '../../core/backend.js';
 import { InputError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { rollout } from '../../envs/rollout.js';
-import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
 import { resolveOfflineConfig } from '../../reward/offline.js';
 import { RewardNet } from '../../reward/network.js';
 import { makePair, segmentReturn } from '../../reward/segments.js';
@@ -25,6 +23,7 @@ import { MIN_VALIDATION_PAIRS, REWARD_VAL_FRACTION_MAX, rewardTrainOptions, TRAI
 import type { Label, Pair } from '../../reward/types.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli, expectUsageError, lastJson } from '../helpers/cli.js';
+import { noisyToyTrajectories, toyReachDataset } from '../helpers/toy_dataset.js';
 import { makePairs } from '../viewer/helpers.js';
 
 let root = '';
@@ -157,12 +156,10 @@ describe('--reward-val-fraction in prefrl offline', () => {
   });
 
   it('a run records it in config.json and uses it (reward.json: round(0.25 x preferences) held out); --resume refuses a changed value', async () => {
-    const env = new ToyReachEnv();
-    const rng = new Rng(5);
-    const trajs = Array.from({ length: 12 }, (_, k) => rollout(env, (obs: Float32Array) => [0, 1].map((j) => Math.max(-1, Math.min(1, 2 * obs[4 + j] + (k % 3) * 0.5 * rng.normal()))), { episodes: 1, seed: 10 + k })[0]);
+    const trajs = noisyToyTrajectories({ episodes: 12, noiseSeed: 5, firstSeed: 10, noise: (k) => (k % 3) * 0.5 });
     const data = await writeDataset(
       join(root, 'toy.h5'),
-      datasetFromTrajectories(trajs, { envConfig: { id: 'toy-reach' }, horizon: TOY_SPEC.horizon, dt: TOY_SPEC.dt, rewardTerms: TOY_SPEC.rewardTerms.map((t) => ({ name: t.name, weight: t.weight })), policy: 'test' }, 'test'),
+      toyReachDataset(trajs),
     );
     const c = captureCli();
     const args = ['offline', '--dataset', data, '--teacher', 'oracle', '--labels', '40', '--segment-length', '10', '--reward-members', '1', '--reward-hidden', '4', '--reward-epochs', '2'];

@@ -9,12 +9,11 @@
  * per test run, shared with the other e2e files: test/helpers/viewer_site.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../core/errors.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
@@ -23,14 +22,13 @@ import { ChromiumFrameRenderer, type VlmView } from '../../reward/vlm/render.js'
 import { main } from '../../scripts/cli.js';
 import { episodeClips } from '../../scripts/commands/render.js';
 import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
-import { viewerSite } from '../helpers/viewer_site.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, modelPayload, type ViewerEnv } from '../../viewer/env_info.js';
 import { leftSideFor, MAX_CLIENT_MESSAGE_BYTES } from '../../viewer/protocol.js';
-import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames, renderToolsAvailable } from '../../viewer/render.js';
+import { CHROMIUM_ARGS, ClipRenderer, clipPayload, findChromium, renderClips, renderPair, renderSegmentFrames } from '../../viewer/render.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { openSignedIn } from './e2e_page.js';
+import { openSignedIn, useLab, waitFor, waitReady } from './e2e_page.js';
 import { countNonBackground, countOrange, decodePng, makePairs, TestClient } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -81,18 +79,6 @@ async function withPage(name: string | null, body: (v: { store: LabelStore; serv
   }
 }
 
-async function waitReady(page: Page, notPair?: string): Promise<{ pairId: string; leftIs: 'a' | 'b' }> {
-  await page.waitForFunction(
-    (skip) => {
-      const c = (window as unknown as { prefrlDebug?: Debug }).prefrlDebug?.current();
-      return c !== null && c !== undefined && c.ready && c.pairId !== skip;
-    },
-    notPair ?? null,
-    { timeout: 40_000 },
-  );
-  return page.evaluate(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.current() as { pairId: string; leftIs: 'a' | 'b' });
-}
-
 /** The labelling page's camera: where it is and where it looks. */
 async function camera(page: Page): Promise<{ position: [number, number, number]; target: [number, number, number] }> {
   return page.evaluate(() => (window as unknown as { prefrlDebug: { camera(): { position: [number, number, number]; target: [number, number, number] } } }).prefrlDebug.camera());
@@ -133,28 +119,11 @@ async function panes(page: Page): Promise<{ w: number; h: number; nonBg: [number
   });
 }
 
-async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('viewer in headless Chromium', () => {
-  beforeAll(async () => {
-    // The suite needs Debian's chromium and ffmpeg (.ci/run installs them); fail loudly without.
-    if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
-    dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-e2e-'));
-    site = await viewerSite();
-    env = await loadViewerEnv({ id: 'reacher' });
-    pairs = await makePairs('reacher', { episodes: 2, steps: 60, length: 20, seed: 3 });
-    browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  // The lab's browser, env, reacher pairs, folder and page bundle, under the names the tests use.
+  const lab = useLab('viewer-e2e');
+  beforeAll(() => {
+    ({ dir, site, browser, env, pairs } = lab);
   });
 
   it('renders both clips of the robot, stores the answer a key press gives, and undoes it', async () => {

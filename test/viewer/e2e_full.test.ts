@@ -5,33 +5,16 @@
  * WebSocket clients; the server's grace for an unanswered ping is 1 s here (10 s by default), so the
  * page is asked to retry in 3 s.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LabelStore } from '../../reward/store.js';
-import { MAX_SESSIONS, ViewerServer } from '../../viewer/server.js';
-import { viewerSite } from '../helpers/viewer_site.js';
-import { type Lab, startLab, waitReady } from './e2e_page.js';
+import { expect, it } from 'vitest';
+import { MAX_SESSIONS } from '../../viewer/server.js';
+import { useLab, waitReady } from './e2e_page.js';
 import { TestClient } from './helpers.js';
 
-let lab: Lab;
-let dir: string;
-
-beforeAll(async () => {
-  lab = await startLab('full');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-e2e-full-'));
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const lab = useLab('full');
 
 it('a page refused by a full server says so and when it tries again, then gets in by itself once a gone page gives up its slot', async () => {
-  const store = LabelStore.open(join(dir, 'labels.sqlite'));
-  store.putPairs(lab.pairs.slice(0, 2));
-  const server = await ViewerServer.start({ store, env: lab.env, port: 0, staticDir: await viewerSite(), pongGraceMs: 1000 });
+  const srv = await lab.serve(2, { pongGraceMs: 1000 });
+  const { server } = srv;
   const others: TestClient[] = [];
   try {
     for (let i = 0; i < MAX_SESSIONS; i++) others.push(await TestClient.open(server.url));
@@ -55,7 +38,6 @@ it('a page refused by a full server says so and when it tries again, then gets i
     }
   } finally {
     for (const c of others) c.ws.terminate();
-    await server.close();
-    store.close();
+    await srv.close();
   }
 });

@@ -10,35 +10,20 @@
  *   (an empty box used to set it to 0), says so, and shows it again when left;
  * - with every term switched off, Save and Download are disabled (they did nothing, unexplained).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, sleep, swipe, touchDown, touchMoves, touchUp } from './e2e_heron_helpers.js';
-import { heronRanking, type Lab, startLab } from './e2e_page.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { centre, FIRST_GUESS, onHeron, PHONE, scrollY, sleep, swipe, touchDown, touchMoves, touchUp, viewSizes } from './e2e_heron_helpers.js';
+import { heronRanking, useLab } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('heron-drag');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
-
-const onHeron = (body: Parameters<typeof onHeronOf>[1], context?: Parameters<typeof onHeronOf>[2]): Promise<void> => onHeronOf(lab, body, context);
+const lab = useLab('heron-drag');
 
 /** Each row's class and inline transform: a dragged row left behind would show "dragging" or an offset. */
-const rowStates = (page: Parameters<Parameters<typeof onHeronOf>[1]>[0]): Promise<string[]> =>
+const rowStates = (page: Page): Promise<string[]> =>
   page.$$eval('#heron-terms li', (es) => es.map((e) => `${e.className}|${(e as HTMLElement).style.transform}`));
-
-/** The smaller side of each sample's View button, once the three samples are shown. */
-async function viewSizes(page: Parameters<Parameters<typeof onHeronOf>[1]>[0]): Promise<number[]> {
-  await page.waitForFunction(() => document.querySelectorAll('#heron-samples button').length === 3);
-  return page.$$eval('#heron-samples button', (bs) => bs.map((b) => b.getBoundingClientRect()).map((b) => Math.min(b.width, b.height)));
-}
 
 describe('HERON ranking in step with the page', () => {
   it('a finger drag the terms are redrawn under (Space on an on/off box) moves nothing, and the next drag moves its term', async () => {
-    await onHeron(async (page, cdp) => {
+    await onHeron(lab, async (page, cdp) => {
       expect(await heronRanking(page)).toEqual(FIRST_GUESS);
       await page.getByRole('checkbox', { name: 'use control_effort' }).focus();
       const from = await centre(page, '#heron-terms li:nth-child(1) .handle');
@@ -62,6 +47,7 @@ describe('HERON ranking in step with the page', () => {
 
   it('a finger held still near the bottom edge of a short window keeps the page scrolling; let go, the term lands below the rows that were out of sight', async () => {
     await onHeron(
+      lab,
       async (page, cdp) => {
         await page.evaluate(() => window.scrollTo(0, window.scrollY + (document.querySelector('#heron-terms li') as HTMLElement).getBoundingClientRect().top - 20));
         const y0 = await scrollY(page);
@@ -84,6 +70,7 @@ describe('HERON ranking in step with the page', () => {
 
   it('with a mouse: a drag the terms are redrawn under (Enter on a move button) or whose tab is hidden meanwhile moves nothing more when let go; a drag that moves its row keeps the focus where it was; let go below or above the list, the row lands last or first', async () => {
     await onHeron(
+      lab,
       async (page) => {
         /** The mouse pressed on row `row`'s handle and moved to `dy` px below the middle of row `over`; `mid` runs there, then it is let go. */
         const drag = async (row: number, over: number, dy: number, mid?: () => Promise<void>): Promise<void> => {
@@ -150,6 +137,7 @@ describe('HERON ranking in step with the page', () => {
 
   it('a margin box cleared or holding a negative number keeps the margin in use and says so; left, it shows that margin again; no term on: Save and Download disabled', async () => {
     await onHeron(
+      lab,
       async (page) => {
         const box = page.getByRole('spinbutton', { name: 'fingertip_distance margin (x std of the term total over stored clips)' });
         const margins = async (): Promise<number[]> => (JSON.parse((await page.textContent('#heron-json')) as string) as { margins: number[] }).margins;

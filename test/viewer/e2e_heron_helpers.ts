@@ -1,10 +1,9 @@
 /**
- * Shared by the HERON page's e2e files (e2e_heron_touch, e2e_heron_phone): a phone's browser
- * context, one finger's swipe through the DevTools protocol, an element's centre, and the HERON
- * tab opened on a page of a fresh server.
+ * Shared by the HERON page's e2e files (e2e_heron_*.test.ts): a phone's browser
+ * context, one finger's swipe through the DevTools protocol, an element's centre, the samples'
+ * View buttons, and the HERON tab opened on a page of a fresh server.
  */
 import type { CDPSession, Page } from 'playwright-core';
-import { expect } from 'vitest';
 import { type Lab, waitReady } from './e2e_page.js';
 
 /** A phone: a touch screen (coarse pointer) and a mobile viewport. */
@@ -46,6 +45,12 @@ export async function centre(page: Page, sel: string): Promise<[number, number]>
   return [b.x + b.width / 2, b.y + b.height / 2];
 }
 
+/** The smaller side of each sample's View button, once the three samples are shown. */
+export async function viewSizes(page: Page): Promise<number[]> {
+  await page.waitForFunction(() => document.querySelectorAll('#heron-samples button').length === 3);
+  return page.$$eval('#heron-samples button', (bs) => bs.map((b) => b.getBoundingClientRect()).map((b) => Math.min(b.width, b.height)));
+}
+
 export const scrollY = (page: Page): Promise<number> => page.evaluate(() => window.scrollY);
 
 /**
@@ -55,18 +60,15 @@ export const scrollY = (page: Page): Promise<number> => page.evaluate(() => wind
  * neither). The body gets the page and a DevTools session; the page must have thrown nothing.
  */
 export async function onHeron(lab: Lab, body: (page: Page, cdp: CDPSession) => Promise<void>, context: Parameters<Lab['open']>[2] = PHONE, clips = false): Promise<void> {
-  const srv = await lab.serve();
-  const { page, ctx, errors } = await lab.open(srv.server.url, 'alice', context);
-  try {
-    if (clips) await waitReady(page);
-    else await page.waitForFunction(() => document.querySelectorAll('#heron-terms li').length === 3);
-    await page.locator('#tab-btn-heron').click();
-    await page.waitForSelector('#heron-samples tr');
-    const cdp = await ctx.newCDPSession(page);
-    await body(page, cdp);
-    expect(errors).toEqual([]);
-  } finally {
-    await ctx.close();
-    await srv.close();
-  }
+  await lab.withPage(
+    async ({ page, ctx }) => {
+      if (clips) await waitReady(page);
+      else await page.waitForFunction(() => document.querySelectorAll('#heron-terms li').length === 3);
+      await page.locator('#tab-btn-heron').click();
+      await page.waitForSelector('#heron-samples tr');
+      const cdp = await ctx.newCDPSession(page);
+      await body(page, cdp);
+    },
+    { context },
+  );
 }

@@ -4,31 +4,16 @@
  * and every control a finger uses is at least 44 px, as the View buttons are on a touch screen of
  * any width; a second finger on another term's handle meanwhile is no second drag.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, sleep } from './e2e_heron_helpers.js';
-import { heronRanking, type Lab, startLab } from './e2e_page.js';
+import { describe, expect, it } from 'vitest';
+import { centre, FIRST_GUESS, onHeron, PHONE, scrollY, sleep, viewSizes } from './e2e_heron_helpers.js';
+import { heronRanking, useLab } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('heron-phone');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
-
-const onHeron = (body: Parameters<typeof onHeronOf>[1], context?: Parameters<typeof onHeronOf>[2]): Promise<void> => onHeronOf(lab, body, context);
-
-/** The smaller side of each sample's View button, once the three samples are shown. */
-async function viewSizes(page: Parameters<Parameters<typeof onHeronOf>[1]>[0]): Promise<number[]> {
-  await page.waitForFunction(() => document.querySelectorAll('#heron-samples button').length === 3);
-  return page.$$eval('#heron-samples button', (bs) => bs.map((b) => b.getBoundingClientRect()).map((b) => Math.min(b.width, b.height)));
-}
+const lab = useLab('heron-phone');
 
 describe('HERON samples on a phone', () => {
   it('at 375 x 667 nothing on the HERON page runs past the window or scrolls sideways, every View button is at least 44 px and on screen, and so is every control of the Compare tab', async () => {
     await onHeron(
+      lab,
       async (page) => {
         await page.waitForFunction(() => document.querySelectorAll('#heron-samples button').length === 3);
         const layout = await page.evaluate(() => {
@@ -82,6 +67,7 @@ describe('HERON samples on a phone', () => {
 
   it('on a touch screen as wide as a tablet the View buttons are 44 px too (with a mouse they stay small: e2e_heron_drag)', async () => {
     await onHeron(
+      lab,
       async (page) => {
         const sizes = await viewSizes(page);
         expect(sizes.length).toBe(3);
@@ -94,7 +80,7 @@ describe('HERON samples on a phone', () => {
 
 describe('two fingers on the HERON terms', () => {
   it('a second finger on another term\'s handle, moving meanwhile, neither drags it nor scrolls the page; the first finger\'s term lands', async () => {
-    await onHeron(async (page, cdp) => {
+    await onHeron(lab, async (page, cdp) => {
       expect(await heronRanking(page)).toEqual(FIRST_GUESS);
       const y0 = await scrollY(page);
       const first = await centre(page, '#heron-terms li:nth-child(1) .handle');

@@ -6,19 +6,11 @@
  * of it laid out at its own size (width max-content) in the same row.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onHeron, PHONE } from './e2e_heron_helpers.js';
-import { type Lab, startLab } from './e2e_page.js';
+import { useLab } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('heron-select');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
+const lab = useLab('heron-select');
 
 interface SelectFit {
   text: string;

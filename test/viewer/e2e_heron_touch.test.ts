@@ -5,26 +5,15 @@
  * Real touch sequences go through the DevTools protocol (Input.dispatchTouchEvent), so the
  * browser's own gesture handling decides, as on a phone, whether a swipe scrolls the page.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centre, FIRST_GUESS, onHeron as onHeronOf, PHONE, scrollY, swipe } from './e2e_heron_helpers.js';
-import { heronRanking, type Lab, startLab } from './e2e_page.js';
+import { describe, expect, it } from 'vitest';
+import { centre, FIRST_GUESS, onHeron, PHONE, scrollY, swipe } from './e2e_heron_helpers.js';
+import { heronRanking, useLab } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('heron-touch');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
-
-/** The HERON tab on a page of a fresh server of this file's lab (e2e_heron_helpers' onHeron). */
-const onHeron = (body: Parameters<typeof onHeronOf>[1], context?: Parameters<typeof onHeronOf>[2], clips?: boolean): Promise<void> => onHeronOf(lab, body, context, clips);
+const lab = useLab('heron-touch');
 
 describe('HERON page on a touch screen', () => {
   it('a finger dragging a term by its handle moves it: the top one below the next, then the bottom one to the top; the page stays put', async () => {
-    await onHeron(async (page, cdp) => {
+    await onHeron(lab, async (page, cdp) => {
       expect(await heronRanking(page)).toEqual(FIRST_GUESS);
       const y0 = await scrollY(page);
       let from = await centre(page, '#heron-terms li:nth-child(1) .handle');
@@ -52,7 +41,7 @@ describe('HERON page on a touch screen', () => {
   });
 
   it('a vertical swipe on a term away from its handle scrolls the page and moves nothing; a drag let go where it started moves nothing', async () => {
-    await onHeron(async (page, cdp) => {
+    await onHeron(lab, async (page, cdp) => {
       const y0 = await scrollY(page);
       const name = await centre(page, '#heron-terms li:nth-child(3) .tname');
       await swipe(cdp, name, [name[0], name[1] - 200]);
@@ -66,6 +55,7 @@ describe('HERON page on a touch screen', () => {
 
   it('held near the bottom edge of a short window, a dragged term scrolls the page along and lands below the rows that were out of sight', async () => {
     await onHeron(
+      lab,
       async (page, cdp) => {
         // The first term near the top of the window, the last one below its bottom edge.
         await page.evaluate(() => window.scrollTo(0, window.scrollY + (document.querySelector('#heron-terms li') as HTMLElement).getBoundingClientRect().top - 20));
@@ -86,7 +76,7 @@ describe('HERON page on a touch screen', () => {
   });
 
   it('the handle and move buttons are finger-sized (44 px) and a tap on a move button moves its term', async () => {
-    await onHeron(async (page) => {
+    await onHeron(lab, async (page) => {
       const sizes = await page.$$eval('#heron-terms .mv, #heron-terms .handle', (es) => es.map((e) => e.getBoundingClientRect()).map((b) => Math.min(b.width, b.height)));
       expect(sizes.length).toBe(9);
       for (const s of sizes) expect(s).toBeGreaterThanOrEqual(44);
@@ -105,6 +95,7 @@ describe('HERON page on a touch screen', () => {
 
   it('while the HERON tab is shown the clips stand still (nothing drawn for nothing); back on Compare they play on from that step', async () => {
     await onHeron(
+      lab,
       async (page) => {
         const step = async () => Number(/^step (\d+)\//.exec((await page.textContent('#time')) ?? '')?.[1]);
         const held = await step();
@@ -121,6 +112,7 @@ describe('HERON page on a touch screen', () => {
 
   it('with a mouse, a term is dragged by its handle or by its name; the controls on the row keep their clicks', async () => {
     await onHeron(
+      lab,
       async (page) => {
         const drag = async (fromSel: string, toSel: string, dy: number): Promise<void> => {
           const from = await centre(page, fromSel);

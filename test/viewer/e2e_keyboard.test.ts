@@ -4,31 +4,10 @@
  * visible focus ring, and a name for every control a screen reader lands on.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heronRanking, type Lab, startLab, waitFor, waitReady } from './e2e_page.js';
+import { describe, expect, it } from 'vitest';
+import { heronRanking, useLab, waitFor, waitReady } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('keyboard');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
-
-/** A fresh server over `count` pairs and a page on it signed in as alice. */
-async function withPage(count: number, body: (page: Page, store: Awaited<ReturnType<Lab['serve']>>['store']) => Promise<void>): Promise<void> {
-  const srv = await lab.serve(count);
-  const { page, ctx, errors } = await lab.open(srv.server.url, 'alice');
-  try {
-    await body(page, srv.store);
-    expect(errors).toEqual([]);
-  } finally {
-    await ctx.close();
-    await srv.close();
-  }
-}
+const lab = useLab('keyboard');
 
 const focused = (page: Page): Promise<string> => page.evaluate(() => {
   const a = document.activeElement as HTMLElement | null;
@@ -48,7 +27,7 @@ const selectedTab = (page: Page): Promise<string | null> => page.evaluate(() => 
 
 describe('the labelling page from the keyboard alone', () => {
   it('answers, marks equal, skips and undoes by the keys the page lists; Tab then Enter or the arrows on a tab switch tabs, without answering', async () => {
-    await withPage(3, async (page, store) => {
+    await lab.withPage(async ({ page, store }) => {
       // The keys are written on the page, next to the answers.
       const keys = (await page.textContent('#tab-label')) as string;
       for (const k of ['← left better', '→ right better', '↓/= equal', "Space can't tell", 'Z undo', '← → go from one to the other']) expect(keys).toContain(k);
@@ -103,7 +82,7 @@ describe('the labelling page from the keyboard alone', () => {
   });
 
   it('shows where the focus is (a 2 px ring), and every control a screen reader reaches on either tab has a name in words', async () => {
-    await withPage(3, async (page) => {
+    await lab.withPage(async ({ page }) => {
       await waitReady(page);
       await tabTo(page, 'tab-btn-label');
       const ring = () => page.evaluate(() => {
@@ -140,7 +119,7 @@ describe('the labelling page from the keyboard alone', () => {
   });
 
   it("a HERON sample's View button pressed with Enter shows the pair with the focus on \"Back to labelling\"; Enter there goes back and the keys answer", async () => {
-    await withPage(3, async (page, store) => {
+    await lab.withPage(async ({ page, store }) => {
       const first = await waitReady(page);
       await tabTo(page, 'tab-btn-heron');
       await page.keyboard.press('Enter');

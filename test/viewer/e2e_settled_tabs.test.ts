@@ -9,18 +9,10 @@
  *   answer is said in one tab only, and the tab whose answer was stored counts it.
  */
 import type { Page, WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, startLab, waitFor, waitReady } from './e2e_page.js';
+import { describe, expect, it } from 'vitest';
+import { useLab, waitFor, waitReady } from './e2e_page.js';
 
-let lab: Lab;
-
-beforeAll(async () => {
-  lab = await startLab('settled-tabs');
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-});
+const lab = useLab('settled-tabs');
 
 interface Debug {
   settle(key: string, stored: boolean): void;
@@ -85,71 +77,56 @@ const toasts = (page: Page) => page.evaluate('window.__toasts') as Promise<strin
 
 describe('the settled record across two tabs', () => {
   it('two tabs recording entries at once lose none; each tab reads all of them', async () => {
-    const srv = await lab.serve(3);
-    const a = await lab.open(srv.server.url, 'alice');
-    const b = await a.ctx.newPage();
-    try {
-      await b.goto(srv.server.url);
+    await lab.withTabs(async ({ a, b, url, errors }) => {
+      await b.goto(url);
       // Connected is enough (the clips need not be drawn).
-      for (const page of [a.page, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug?: Debug }).prefrlDebug?.connected() === true, null, { timeout: 20_000 });
-      await Promise.all([recordMany(a.page, 'h-a', 150), recordMany(b, 'h-b', 150)]);
+      for (const page of [a, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug?: Debug }).prefrlDebug?.connected() === true, null, { timeout: 20_000 });
+      await Promise.all([recordMany(a, 'h-a', 150), recordMany(b, 'h-b', 150)]);
       // (Another tab's write reaches a page a moment later.)
-      for (const page of [a.page, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.settledKeys().length >= 300, null, { timeout: 10_000 }).catch(() => undefined);
+      for (const page of [a, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.settledKeys().length >= 300, null, { timeout: 10_000 }).catch(() => undefined);
       const want = [...Array.from({ length: 150 }, (_, i) => `h-a-${i}`), ...Array.from({ length: 150 }, (_, i) => `h-b-${i}`)].sort();
-      expect((await debug(a.page, (d) => d.settledKeys())).sort()).toEqual(want);
+      expect((await debug(a, (d) => d.settledKeys())).sort()).toEqual(want);
       expect((await debug(b, (d) => d.settledKeys())).sort()).toEqual(want);
-      expect([...a.errors]).toEqual([]);
-    } finally {
-      await a.ctx.close();
-      await srv.close();
-    }
+      expect(errors).toEqual([]);
+    });
   }, 90_000);
 
   it('both tabs send both answers of one pair before either hears back: the refusal of the second is said in one tab only, and the first is counted where it was made', async () => {
-    const srv = await lab.serve(3);
-    const { store } = srv;
-    const a = await lab.open(srv.server.url, 'alice');
-    const b = await a.ctx.newPage();
-    const errorsB: string[] = [];
-    b.on('pageerror', (e) => errorsB.push(e.message));
-    try {
+    await lab.withTabs(async ({ a, b, url, store, errors }) => {
       // The relays apply to sockets opened from here on: tab A's page is loaded again.
-      const relayA = await relay(a.page);
+      const relayA = await relay(a);
       const relayB = await relay(b);
-      await a.page.reload();
-      await b.goto(srv.server.url);
-      const p1 = await waitReady(a.page);
+      await a.reload();
+      await b.goto(url);
+      const p1 = await waitReady(a);
       expect((await waitReady(b)).pairId).toBe(p1.pairId);
-      for (const page of [a.page, b]) await page.evaluate(watchToasts);
+      for (const page of [a, b]) await page.evaluate(watchToasts);
       // Tab A answers first (left), then tab B (right), their replies held; tab B hears nothing at all
       // meanwhile (the server moves it on to the next pair once A has answered: it answers the first).
       relayA.hold = 'replies';
       relayB.hold = 'all';
-      await a.page.keyboard.press('ArrowLeft');
+      await a.keyboard.press('ArrowLeft');
       await waitFor(() => store.counts().labels === 1);
       await b.keyboard.press('ArrowRight');
-      await a.page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 2);
+      await a.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 2);
       await b.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 2);
       relayB.hold = 'replies';
       // Both sockets drop (their held replies go with them); each tab reconnects and sends the whole outbox.
-      for (const page of [a.page, b]) await debug(page, (d) => d.drop());
-      for (const page of [a.page, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 20_000 });
+      for (const page of [a, b]) await debug(page, (d) => d.drop());
+      for (const page of [a, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.connected(), null, { timeout: 20_000 });
       // Each socket's replies: tab A's answer acknowledged, tab B's refused (a conflict), held until both are in.
       await waitFor(() => relayA.held.length === 2 && relayB.held.length === 2, 20_000);
       expect(relayA.release() + relayB.release()).toBe(4);
-      for (const page of [a.page, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
+      for (const page of [a, b]) await page.waitForFunction(() => (window as unknown as { prefrlDebug: Debug }).prefrlDebug.outbox() === 0, null, { timeout: 20_000 });
       expect(store.labels()).toMatchObject([{ pairId: p1.pairId, teacher: 'human:alice', probFirst: p1.leftIs === 'a' ? 1 : 0 }]);
-      await a.page.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
+      await a.waitForFunction(() => document.getElementById('p-session')?.textContent === '1');
       expect(await b.textContent('#p-session')).toBe('0');
       // Give a second toast time to show, if one were coming.
       await new Promise((r) => setTimeout(r, 500));
       const conflict = 'You had already answered this pair (in another tab or window?): your first answer is kept.';
-      const all = [...(await toasts(a.page)), ...(await toasts(b))];
+      const all = [...(await toasts(a)), ...(await toasts(b))];
       expect(all.filter((t) => t === conflict)).toEqual([conflict]);
-      expect([...a.errors, ...errorsB]).toEqual([]);
-    } finally {
-      await a.ctx.close();
-      await srv.close();
-    }
+      expect(errors).toEqual([]);
+    });
   }, 90_000);
 });

@@ -9,28 +9,21 @@
  * takes the swipe over after the first pixels), a sideways drag orbits, two fingers pinch to zoom
  * and move together to pan, a tap changes nothing; a mouse keeps orbiting, panning and zooming.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelStore } from '../../reward/store.js';
+import type { CDPSession, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../reward/types.js';
 import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
-import { CHROMIUM_ARGS, findChromium, renderToolsAvailable } from '../../viewer/render.js';
-import { ViewerServer } from '../../viewer/server.js';
-import { viewerSite } from '../helpers/viewer_site.js';
+import { useLab, waitReady as waitReadyPair } from './e2e_page.js';
 import { makePairs } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** A phone held upright: the clips stack (below 600 px) and fill most of the screen. */
 const PHONE = { width: 390, height: 740 };
 
-let dir: string;
-let site: string;
-let browser: Browser;
-let n = 0;
+/** Reacher pairs of one 40-step episode cut into 10-step clips. */
+const lab = useLab('viewer-touch', { pairs: { episodes: 1, steps: 40, length: 10, seed: 3 } });
 
 type Vec = [number, number, number];
 interface Cam {
@@ -52,36 +45,22 @@ interface Phone {
 
 /** A viewer server over `pairs` of `env` and a phone page on it, signed in as alice; all closed afterwards. */
 async function withPhone(env: ViewerEnv, pairs: Pair[], body: (p: Phone) => Promise<void>): Promise<void> {
-  const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-  store.putPairs(pairs);
-  const server = await ViewerServer.start({ store, env, port: 0, staticDir: site });
-  const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true });
-  await ctx.addInitScript(() => localStorage.setItem('prefrl.name', JSON.stringify('alice')));
+  const srv = await lab.serve(pairs, { env });
   try {
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    const cdp = await ctx.newCDPSession(page);
-    await body({ page, cdp, errors });
+    const { page, ctx, errors } = await lab.open(srv.server.url, 'alice', { viewport: PHONE, hasTouch: true, isMobile: true });
+    try {
+      const cdp = await ctx.newCDPSession(page);
+      await body({ page, cdp, errors });
+    } finally {
+      await ctx.close();
+    }
   } finally {
-    await ctx.close();
-    await server.close();
-    store.close();
+    await srv.close();
   }
 }
 
-async function waitReady(page: Page, notPair?: string): Promise<string> {
-  await page.waitForFunction(
-    (skip) => {
-      const c = (window as unknown as { prefrlDebug?: { current(): { pairId: string; ready: boolean } | null } }).prefrlDebug?.current();
-      return c !== null && c !== undefined && c.ready && c.pairId !== skip;
-    },
-    notPair ?? null,
-    { timeout: 40_000 },
-  );
-  return page.evaluate(() => (window as unknown as { prefrlDebug: { current(): { pairId: string } } }).prefrlDebug.current().pairId);
-}
+/** The id of the pair on screen once both clips are ready (one other than `notPair`). */
+const waitReady = async (page: Page, notPair?: string): Promise<string> => (await waitReadyPair(page, notPair)).pairId;
 
 async function camera(page: Page): Promise<Cam> {
   return page.evaluate(() => (window as unknown as { prefrlDebug: { camera(): Cam } }).prefrlDebug.camera());
@@ -128,25 +107,8 @@ const scrollY = (page: Page): Promise<number> => page.evaluate(() => window.scro
 const settle = (page: Page): Promise<void> => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 
 describe('labelling page on a touch screen', () => {
-  let reacher: ViewerEnv;
-  let reacherPairs: Pair[];
-
-  beforeAll(async () => {
-    if (!renderToolsAvailable(true)) throw new Error('viewer e2e tests need chromium and ffmpeg: apt-get install -y chromium ffmpeg');
-    dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-touch-'));
-    site = await viewerSite();
-    reacher = await loadViewerEnv({ id: 'reacher' });
-    reacherPairs = await makePairs('reacher', { episodes: 1, steps: 40, length: 10, seed: 3 });
-    browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   it('a vertical one-finger swipe on the clips scrolls the page up to the answers and leaves the camera exactly where it was', async () => {
-    await withPhone(reacher, reacherPairs, async ({ page, cdp, errors }) => {
+    await withPhone(lab.env, lab.pairs, async ({ page, cdp, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
       // Stacked clips fill most of the phone's screen; the answer buttons start below it.
@@ -173,7 +135,7 @@ describe('labelling page on a touch screen', () => {
   });
 
   it('a sideways one-finger drag orbits the camera about its target by 2 pi x drag / clip-area height, and the page does not scroll', async () => {
-    await withPhone(reacher, reacherPairs, async ({ page, cdp, errors }) => {
+    await withPhone(lab.env, lab.pairs, async ({ page, cdp, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
       const before = await camera(page);
@@ -198,7 +160,7 @@ describe('labelling page on a touch screen', () => {
   });
 
   it('a sideways drag that the system cancels (touchcancel, not a scroll) keeps the orbit it made; a cancelled vertical one is undone', async () => {
-    await withPhone(reacher, reacherPairs, async ({ page, cdp, errors }) => {
+    await withPhone(lab.env, lab.pairs, async ({ page, cdp, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
       const x = clips.x + 0.25 * clips.width;
@@ -224,7 +186,7 @@ describe('labelling page on a touch screen', () => {
   });
 
   it('two fingers pinch to zoom (spread from 100 to 200 px: half the distance) and move together to pan the camera, not the page', async () => {
-    await withPhone(reacher, reacherPairs, async ({ page, cdp, errors }) => {
+    await withPhone(lab.env, lab.pairs, async ({ page, cdp, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
       const cx = clips.x + clips.width / 2;
@@ -279,7 +241,7 @@ describe('labelling page on a touch screen', () => {
   });
 
   it('a mouse on the same page still orbits (drag), pans (right-drag) and zooms (wheel)', async () => {
-    await withPhone(reacher, reacherPairs, async ({ page, errors }) => {
+    await withPhone(lab.env, lab.pairs, async ({ page, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
       const x = clips.x + clips.width / 2;

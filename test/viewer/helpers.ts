@@ -1,15 +1,23 @@
-/** Shared fixtures of the viewer tests: pairs from short rollouts, a scripted WebSocket page, PNG decoding. */
-import { writeFileSync } from 'node:fs';
+/**
+ * Shared fixtures of the viewer tests: pairs from short rollouts, a scripted WebSocket page, the
+ * server tests' folder of stores and servers closed after each test, PNG decoding.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { makeFolder } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
 import { type EnvConfig, makeEnv } from '../../envs/registry.js';
 import { randomPolicy, rollout } from '../../envs/rollout.js';
 import { cutSegments, makePair } from '../../reward/segments.js';
+import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
+import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { parseServerMessage, type ServerMessage } from '../../viewer/protocol.js';
+import { ViewerServer } from '../../viewer/server.js';
 
 /**
  * A stand-in for the built viewer page: `folder` made (if need be) with an index.html, for the
@@ -33,6 +41,84 @@ export async function makePairs(envId: string | EnvConfig, opts: { episodes?: nu
   } finally {
     env.dispose();
   }
+}
+
+/** What serverFixture gives a test file; the fields are set once its beforeAll has run. */
+export interface ServerFixture {
+  /** The file's temporary folder (removed after its last test). */
+  readonly dir: string;
+  /** A stand-in page folder in `dir` (stubSite). */
+  readonly site: string;
+  /** toy-reach, as the server describes it to pages. */
+  readonly env: ViewerEnv;
+  /** toy-reach pairs: 2 episodes of 50 steps cut into 10-step clips (5 pairs). */
+  readonly pairs: Pair[];
+  /** A new store in `dir`, closed after the test (after its servers). */
+  newStore(): LabelStore;
+  /** A viewer server on `store` (polling every 50 ms unless `opts` says otherwise), closed after the test. */
+  start(store: LabelStore, opts?: Partial<Parameters<typeof ViewerServer.start>[0]>): Promise<ViewerServer>;
+  /** Close `thing` after the test, before the stores and whatever was given here earlier (a server, a human teacher). */
+  closeFirst<T extends { close(): Promise<void> | void }>(thing: T): T;
+  /** Close `thing` after the test, with the stores (a second handle on a store). */
+  closeLast<T extends { close(): Promise<void> | void }>(thing: T): T;
+}
+
+/**
+ * The set-up the server test files share (server.test.ts, server_done.test.ts): registers, in the
+ * calling file, a beforeAll that makes a folder `prefrl-<prefix>-*`, a stand-in page in it (and
+ * whatever `addToSite` writes there) and toy-reach pairs; an afterEach that closes what the test
+ * opened through the fixture (servers first, then stores); and an afterAll that removes the folder.
+ */
+export function serverFixture(prefix: string, addToSite?: (site: string, dir: string) => void): ServerFixture {
+  let dir = '';
+  let site = '';
+  let env: ViewerEnv | undefined;
+  let pairs: Pair[] = [];
+  let n = 0;
+  const open: { close(): Promise<void> | void }[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `prefrl-${prefix}-`));
+    site = stubSite(join(dir, 'site'));
+    addToSite?.(site, dir);
+    env = await loadViewerEnv({ id: 'toy-reach' });
+    pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close();
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const fx: ServerFixture = {
+    get dir() {
+      return dir;
+    },
+    get site() {
+      return site;
+    },
+    get env() {
+      if (!env) throw new Error('serverFixture: env is read before its beforeAll ran');
+      return env;
+    },
+    get pairs() {
+      return pairs;
+    },
+    newStore() {
+      return fx.closeLast(LabelStore.open(join(dir, `labels-${n++}.sqlite`)));
+    },
+    async start(store, opts = {}) {
+      return fx.closeFirst(await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: site, pollMs: 50, ...opts }));
+    },
+    closeFirst(thing) {
+      open.unshift(thing);
+      return thing;
+    },
+    closeLast(thing) {
+      open.push(thing);
+      return thing;
+    },
+  };
+  return fx;
 }
 
 /** A scripted page: sends raw text or objects, and awaits server messages by type. */

@@ -3,13 +3,12 @@
  * protocol (answers, idempotent re-sends, undo, overlap, HERON, insight), and the human
  * teacher's waiting and timeout policy. Pages are scripted WebSocket clients.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import { makeTeacher } from '../../reward/teachers/index.js';
@@ -17,46 +16,12 @@ import { labelHead } from '../../reward/teachers/synthetic.js';
 import { ManualClock } from '../../core/clock.js';
 import { Rng } from '../../core/rng.js';
 import type { Pair } from '../../reward/types.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { leftSideFor, SHUTDOWN_CODE, SHUTDOWN_REASON } from '../../viewer/protocol.js';
 import { resolveStaticPath, serverInfoPath, storeIdOf, ViewerServer } from '../../viewer/server.js';
 import { makeFolder } from '../../core/paths.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, stubSite, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
-let n = 0;
-const open: { close(): Promise<void> | void }[] = [];
-
-function newStore(): LabelStore {
-  const s = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-  open.push(s);
-  return s;
-}
-
-async function start(store: LabelStore, opts: Partial<Parameters<typeof ViewerServer.start>[0]> = {}): Promise<ViewerServer> {
-  const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, ...opts });
-  open.unshift(s);
-  return s;
-}
-
-/** A store of two pairs, a server on it, and ada's page showing its first pair. */
-async function adaOnFirstPair() {
-  const store = newStore();
-  store.putPairs(pairs.slice(0, 2));
-  const s = await start(store);
-  const c = await TestClient.open(s.url);
-  await c.hello({ name: 'ada' });
-  c.send({ type: 'next' });
-  const p = await c.next('pair');
-  return { store, s, c, p };
-}
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-server-'));
-  site = stubSite(join(dir, 'site'));
+const fx = serverFixture('viewer-server', (site, dir) => {
   makeFolder(join(site, 'sub'));
   writeFileSync(join(site, 'app.js'), 'export {};');
   writeFileSync(join(site, 'sub', 'x.css'), 'body{}');
@@ -64,17 +29,20 @@ beforeAll(async () => {
   writeFileSync(join(site, 'notes.exe'), 'no');
   writeFileSync(join(dir, 'outside.js'), 'no');
   symlinkSync(join(dir, 'outside.js'), join(site, 'link.js'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
 });
+const { newStore, start } = fx;
 
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+/** A store of two pairs, a server on it, and ada's page showing its first pair. */
+async function adaOnFirstPair() {
+  const store = newStore();
+  store.putPairs(fx.pairs.slice(0, 2));
+  const s = await start(store);
+  const c = await TestClient.open(s.url);
+  await c.hello({ name: 'ada' });
+  c.send({ type: 'next' });
+  const p = await c.next('pair');
+  return { store, s, c, p };
+}
 
 function rawGet(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((res, rej) => {
@@ -101,9 +69,9 @@ function rawLine(port: number, line: string): Promise<string> {
 
 describe('static files', () => {
   it('serves only files of the build folder', () => {
-    expect(resolveStaticPath(site, '/')).toBe(join(site, 'index.html'));
-    expect(resolveStaticPath(site, '/app.js')).toBe(join(site, 'app.js'));
-    expect(resolveStaticPath(site, '/sub/x.css')).toBe(join(site, 'sub', 'x.css'));
+    expect(resolveStaticPath(fx.site, '/')).toBe(join(fx.site, 'index.html'));
+    expect(resolveStaticPath(fx.site, '/app.js')).toBe(join(fx.site, 'app.js'));
+    expect(resolveStaticPath(fx.site, '/sub/x.css')).toBe(join(fx.site, 'sub', 'x.css'));
     for (const bad of [
       '/../outside.js',
       '/sub/../../outside.js',
@@ -120,13 +88,13 @@ describe('static files', () => {
       '/%E0%A4%A',
       'app.js',
     ]) {
-      expect(resolveStaticPath(site, bad), bad).toBeNull();
+      expect(resolveStaticPath(fx.site, bad), bad).toBeNull();
     }
   });
 
   it('answers over HTTP with safe headers and refuses traversal, methods, bodies and foreign hosts', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 1));
+    store.putPairs(fx.pairs.slice(0, 1));
     const s = await start(store);
     const port = s.boundPort;
     const ok = await rawGet(port, '/');
@@ -156,15 +124,15 @@ describe('static files', () => {
     const c = await TestClient.open(s.url, { Origin: `http://127.0.0.1:${s.boundPort}` });
     await c.hello();
     c.close();
-    await expect(ViewerServer.start({ store, env, host: '0.0.0.0', port: 0, staticDir: site })).rejects.toThrow(/needs an access token/);
-    await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: 'short' })).rejects.toThrow(/at least 12/);
+    await expect(ViewerServer.start({ store, env: fx.env, host: '0.0.0.0', port: 0, staticDir: fx.site })).rejects.toThrow(/needs an access token/);
+    await expect(ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, token: 'short' })).rejects.toThrow(/at least 12/);
   });
 });
 
 describe('labelling protocol', () => {
   it('stores answers with response times, acknowledges after commit, and re-sends are idempotent', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 3));
+    store.putPairs(fx.pairs.slice(0, 3));
     const s = await start(store);
     const c = await TestClient.open(s.url);
     const w = await c.hello({ name: 'ada' });
@@ -175,7 +143,7 @@ describe('labelling protocol', () => {
     expect(model.model.kind).toBe('xml');
     const p = await c.next('pair');
     expect(p.leftIs).toBe(leftSideFor(p.pairId, 'human:ada'));
-    expect(p).toMatchObject({ envId: 'toy-reach', modelId: model.modelId, goal: env.spec.goal, termNames: ['goal_distance', 'control_effort', 'at_goal'], dt: env.spec.dt, preview: false });
+    expect(p).toMatchObject({ envId: 'toy-reach', modelId: model.modelId, goal: fx.env.spec.goal, termNames: ['goal_distance', 'control_effort', 'at_goal'], dt: fx.env.spec.dt, preview: false });
     const stored = store.getPair(p.pairId) as Pair;
     const leftSeg = p.leftIs === 'a' ? stored.a : stored.b;
     expect(p.left.id).toBe(leftSeg.id);
@@ -216,7 +184,7 @@ describe('labelling protocol', () => {
     expect(store.getLabel('h-1e1e1e1e1e1e1e1e')).toMatchObject({ teacher: `human:${renamed}`, probFirst: p.leftIs === 'a' ? 1 : 0 });
     expect(JSON.parse(store.getLabel('h-1e1e1e1e1e1e1e1e')?.raw as string)).toEqual({ choice: 'left', leftIs: p.leftIs, via: 'viewer' });
     // A page that does not say (before the field): the layout of the answer's name.
-    const other = pairs[1].id === p.pairId ? pairs[0].id : pairs[1].id;
+    const other = fx.pairs[1].id === p.pairId ? fx.pairs[0].id : fx.pairs[1].id;
     const byName = leftSideFor(other, `human:${renamed}`);
     c.send({ type: 'answer', labelId: 'h-2e2e2e2e2e2e2e2e', pairId: other, name: renamed, choice: 'right', responseMs: 10 });
     await c.next('ack');
@@ -226,7 +194,7 @@ describe('labelling protocol', () => {
 
   it('hands different pairs to concurrent teachers, and the same pair to k teachers with overlap k', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
+    store.putPairs(fx.pairs.slice(0, 2));
     const s = await start(store);
     const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
     await a.hello({ name: 'ada' });
@@ -240,7 +208,7 @@ describe('labelling protocol', () => {
     await s.close();
 
     const store2 = newStore();
-    store2.putPairs(pairs.slice(0, 1));
+    store2.putPairs(fx.pairs.slice(0, 1));
     const s2 = await start(store2, { overlap: 2 });
     const [c, d] = await Promise.all([TestClient.open(s2.url), TestClient.open(s2.url)]);
     await c.hello({ name: 'cy' });
@@ -317,7 +285,7 @@ describe('labelling protocol', () => {
 
   it('one answer per person and pair: the same pair answered in a second tab is refused and the first answer kept', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
+    store.putPairs(fx.pairs.slice(0, 2));
     const s = await start(store);
     const [t1, t2] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
     await t1.hello({ name: 'ada' });
@@ -345,7 +313,7 @@ describe('labelling protocol', () => {
 
   it("a pair answered in one tab moves the person's other tabs showing it on at once: to their next pair, or idle when none is left; another person's page is left alone", async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
+    store.putPairs(fx.pairs.slice(0, 2));
     // Overlap 2: bob is handed the same first pair as ada.
     const s = await start(store, { overlap: 2 });
     const [t1, t2, bob] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url), TestClient.open(s.url)]);
@@ -363,7 +331,7 @@ describe('labelling protocol', () => {
     await t1.next('ack');
     // ada's second tab is sent her next pair without asking.
     const second = (await t2.next('pair')).pairId;
-    expect(second).toBe(pairs[1].id);
+    expect(second).toBe(fx.pairs[1].id);
     // The first tab, asking now, is handed the same one (the lease is the person's).
     expect(await take(t1)).toBe(second);
     // bob was sent nothing: asked again, he is handed the pair he holds (2 pairs in all came to him).
@@ -382,7 +350,7 @@ describe('labelling protocol', () => {
 
   it('an undone pair takes the place of the pair the page showed, which is given back at once to a person waiting', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
+    store.putPairs(fx.pairs.slice(0, 2));
     const s = await start(store, { leaseMs: 600_000 });
     const [ada, bob] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
     await ada.hello({ name: 'ada' });
@@ -405,11 +373,11 @@ describe('labelling protocol', () => {
 
   it("a server that stops gives back the pairs its pages hold (close(), or endSessionsNow on Ctrl-C), and only its own: a second server's page on the store keeps its pair", async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 3));
+    store.putPairs(fx.pairs.slice(0, 3));
     const s1 = await start(store, { leaseMs: 600_000 });
     // A prefrl serve of the same store in another process: another handle, another server.
     const other = LabelStore.open(store.path);
-    open.push(other);
+    fx.closeLast(other);
     const s2 = await start(other, { leaseMs: 600_000 });
     const [ada, ada2, zed] = await Promise.all([TestClient.open(s1.url), TestClient.open(s1.url), TestClient.open(s2.url)]);
     await ada.hello({ name: 'ada' });
@@ -421,7 +389,7 @@ describe('labelling protocol', () => {
     expect((await ada2.next('pair')).pairId).toBe(held);
     zed.send({ type: 'next' });
     const zeds = (await zed.next('pair')).pairId;
-    expect([held, zeds]).toEqual([pairs[0].id, pairs[1].id]);
+    expect([held, zeds]).toEqual([fx.pairs[0].id, fx.pairs[1].id]);
     expect(store.counts().activeLeases).toBe(2);
     // Ctrl-C: the pages are told at once, and the leases go back in the same synchronous call.
     s1.endSessionsNow();
@@ -442,7 +410,7 @@ describe('labelling protocol', () => {
 
   it('a page closed while it holds a pair gives it back at once to a person waiting (not after the lease runs out)', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 1));
+    store.putPairs(fx.pairs.slice(0, 1));
     const s = await start(store, { leaseMs: 600_000 });
     const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
     await a.hello({ name: 'ada' });
@@ -470,7 +438,7 @@ describe('labelling protocol', () => {
 
   it('close() first sends every page a last progress: a teacher who answered before another ends on the final counts, not "1 waiting"', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2));
+    store.putPairs(fx.pairs.slice(0, 2));
     const s = await start(store);
     const [a, b] = await Promise.all([TestClient.open(s.url), TestClient.open(s.url)]);
     await a.hello({ name: 'ada' });
@@ -492,9 +460,9 @@ describe('labelling protocol', () => {
   });
 
   it('close() with the store already closed still closes every page (the last progress is skipped)', async () => {
-    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-    store.putPairs(pairs.slice(0, 1));
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
+    const store = newStore();
+    store.putPairs(fx.pairs.slice(0, 1));
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 50 });
     const c = await TestClient.open(s.url);
     await c.hello({ name: 'ada' });
     await c.next('progress');
@@ -526,7 +494,7 @@ describe('labelling protocol', () => {
   });
 
   it("a store made anew at the same path is another store (its creation time is in the id); the same store opened again is the same", () => {
-    const path = join(dir, 'remade.sqlite');
+    const path = join(fx.dir, 'remade.sqlite');
     const clock = new ManualClock();
     const first = LabelStore.open(path, { clock });
     const id = storeIdOf(first);
@@ -543,7 +511,7 @@ describe('labelling protocol', () => {
   });
 
   it('static files carry an ETag: a revalidation gets 304 without the body; a gzipped file says its decoded size', async () => {
-    const big = stubSite(join(dir, 'site-etag'));
+    const big = stubSite(join(fx.dir, 'site-etag'));
     const wasm = Buffer.alloc(5000, 7);
     writeFileSync(join(big, 'mujoco.wasm'), wasm);
     writeFileSync(join(big, 'mujoco.wasm.gz'), gzipSync(wasm));
@@ -587,16 +555,16 @@ describe('labelling protocol', () => {
     await c.hello({ name: 'ada' });
     c.send({ type: 'next' });
     expect((await c.next('idle')).reason).toBe('no_pairs');
-    store.putPairs(pairs.slice(0, 1));
-    expect((await c.next('pair')).pairId).toBe(pairs[0].id);
+    store.putPairs(fx.pairs.slice(0, 1));
+    expect((await c.next('pair')).pairId).toBe(fx.pairs[0].id);
     c.close();
   });
 
   it('previews HERON configs on stored pairs and saves them where training reads them', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 4));
-    store.addLabels([{ id: 'l-1', pairId: pairs[0].id, teacher: 'human:ada', kind: 'preference', probFirst: 1 }]);
-    const out = join(dir, 'heron-out.json');
+    store.putPairs(fx.pairs.slice(0, 4));
+    store.addLabels([{ id: 'l-1', pairId: fx.pairs[0].id, teacher: 'human:ada', kind: 'preference', probFirst: 1 }]);
+    const out = join(fx.dir, 'heron-out.json');
     const s = await start(store, { heronOut: out });
     const c = await TestClient.open(s.url);
     await c.hello({ name: 'ada' });
@@ -604,7 +572,7 @@ describe('labelling protocol', () => {
     const r = await c.next('heron_result');
     expect(r.re).toBe(4);
     expect(r.decisions.length).toBe(4);
-    expect(r.decisions[0].pairId).toBe(pairs[0].id); // pairs people labelled come first
+    expect(r.decisions[0].pairId).toBe(fx.pairs[0].id); // pairs people labelled come first
     expect(r.decisions[0].human).toEqual([1]);
     for (const d of r.decisions) {
       expect(d.term === null || ['goal_distance', 'at_goal'].includes(d.term)).toBe(true);
@@ -616,17 +584,17 @@ describe('labelling protocol', () => {
     c.send({ type: 'heron_save', config: { ranking: ['at_goal', 'goal_distance'], margins: [0, 1] } });
     const saved = await c.next('heron_saved');
     expect(saved.path).toBe(out);
-    const teacher = makeTeacher(`heron:${out}`, { env: env.spec, rng: new Rng(0) });
+    const teacher = makeTeacher(`heron:${out}`, { env: fx.env.spec, rng: new Rng(0) });
     expect(teacher.id).toBe(`heron:${out}`);
-    c.send({ type: 'view_pair', pairId: pairs[2].id });
+    c.send({ type: 'view_pair', pairId: fx.pairs[2].id });
     const pv = await c.next('pair');
-    expect(pv).toMatchObject({ preview: true, leftIs: 'a', pairId: pairs[2].id, leaseExpiresAt: 0 });
+    expect(pv).toMatchObject({ preview: true, leftIs: 'a', pairId: fx.pairs[2].id, leaseExpiresAt: 0 });
     c.close();
   });
 
   it('shows the reward model\'s opinion after an answer and logs disagreements', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 1));
+    store.putPairs(fx.pairs.slice(0, 1));
     const s = await start(store, { insight: { explain: (p) => ({ probFirst: 0.9, rewardsA: new Float32Array(p.a.length).fill(1), rewardsB: new Float32Array(p.b.length) }) } });
     const c = await TestClient.open(s.url);
     expect((await c.hello({ name: 'ada' })).insight).toBe(true);
@@ -669,9 +637,9 @@ describe('human teacher (scripted page)', () => {
     // The idle timeout runs on a ManualClock: the page may take as long as a loaded machine needs.
     const clock = new ManualClock();
     const polls = storeReads(store);
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.6, pollMs: 30, clock });
-    open.unshift(t);
-    const batch = pairs.slice(0, 3);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0.6, pollMs: 30, clock });
+    fx.closeFirst(t);
+    const batch = fx.pairs.slice(0, 3);
     const pending = t.label(batch);
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
     const c = await TestClient.open(t.url);
@@ -693,16 +661,16 @@ describe('human teacher (scripted page)', () => {
     expect(store.addLabels(labels).added).toBe(0);
     c.close();
 
-    const failing = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.3, onTimeout: 'fail', pollMs: 30 });
-    open.unshift(failing);
-    await expect(failing.label(pairs.slice(3, 4))).rejects.toThrow(/no answer for 1 of 1 pairs within 0.3 s/);
-    expect(() => makeTeacher('human', { env: env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
-    expect(makeTeacher('human', { env: env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
+    const failing = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0.3, onTimeout: 'fail', pollMs: 30 });
+    fx.closeFirst(failing);
+    await expect(failing.label(fx.pairs.slice(3, 4))).rejects.toThrow(/no answer for 1 of 1 pairs within 0.3 s/);
+    expect(() => makeTeacher('human', { env: fx.env.spec, rng: new Rng(0) })).toThrow(/needs a label store/);
+    expect(makeTeacher('human', { env: fx.env.spec, rng: new Rng(0), human: { store, env: { id: 'toy-reach' } } })).toBeInstanceOf(HumanTeacher);
   });
 
   it('returns people\'s answers only: labels of a machine teacher on the same pairs (prefrl label, for comparison) are not answers', async () => {
     const store = newStore();
-    const [p0, p1] = pairs.slice(0, 2);
+    const [p0, p1] = fx.pairs.slice(0, 2);
     store.putPairs([p0, p1], { round: 0 });
     store.putTeacher({ id: 'oracle', kind: 'synthetic' });
     store.addLabels([
@@ -711,8 +679,8 @@ describe('human teacher (scripted page)', () => {
     ]);
     const clock = new ManualClock();
     const polls = storeReads(store);
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 1.5, pollMs: 20, clock });
-    open.unshift(t);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 1.5, pollMs: 20, clock });
+    fx.closeFirst(t);
     const pending = t.label([p0, p1]);
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
     const c = await TestClient.open(t.url);
@@ -731,11 +699,11 @@ describe('human teacher (scripted page)', () => {
 
   it('a waiting teacher reads the store\'s labels again only after a commit, not on every poll (a long wait costs no scans of a growing store)', async () => {
     const store = newStore();
-    const [p0, p1] = pairs.slice(0, 2);
+    const [p0, p1] = fx.pairs.slice(0, 2);
     store.putPairs([p0], { round: 0 });
     const clock = new ManualClock();
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 10, pollMs: 2, clock });
-    open.unshift(t);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 10, pollMs: 2, clock });
+    fx.closeFirst(t);
     const readLabels = store.labels.bind(store);
     let scans = 0;
     store.labels = () => {
@@ -773,11 +741,11 @@ describe('human teacher (scripted page)', () => {
 
   it('the idle timeout counts from the last answer anywhere in the store: answers to pairs outside the batch keep a present teacher from timing out', async () => {
     const store = newStore();
-    const [p0, p1] = pairs.slice(0, 2);
+    const [p0, p1] = fx.pairs.slice(0, 2);
     store.putPairs([p0], { round: 0 }); // a pair an earlier batch left open
     const clock = new ManualClock();
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 10, pollMs: 5, clock });
-    open.unshift(t);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 10, pollMs: 5, clock });
+    fx.closeFirst(t);
     let done = false;
     const pending = t.label([p1]).then((l) => {
       done = true;
@@ -799,16 +767,16 @@ describe('human teacher (scripted page)', () => {
 
   it('pairs that timed out are asked again by a later batch (a resumed run): the page gets them, the person\'s answers are returned; a second timeout returns the first timeout skip', async () => {
     const store = newStore();
-    const [p0, p1, p2] = pairs.slice(0, 3);
-    const first = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.2, pollMs: 20 });
-    open.unshift(first);
+    const [p0, p1, p2] = fx.pairs.slice(0, 3);
+    const first = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0.2, pollMs: 20 });
+    fx.closeFirst(first);
     const skipped = await first.label([p0, p1, p2]); // nobody there
     expect(skipped.map((l) => [l.teacher, l.kind])).toEqual([['human', 'skip'], ['human', 'skip'], ['human', 'skip']]);
     await first.close();
     expect(store.counts()).toMatchObject({ labels: 3, timeouts: 3, pending: 3, waitingForPeople: 3 });
 
-    const again = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 5, pollMs: 20 });
-    open.unshift(again);
+    const again = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 5, pollMs: 20 });
+    fx.closeFirst(again);
     const pending = again.label([p0, p1]);
     while (again.url === null) await new Promise((r) => setTimeout(r, 20));
     const c = await TestClient.open(again.url);
@@ -828,8 +796,8 @@ describe('human teacher (scripted page)', () => {
     await again.close();
 
     // Nobody again: p2 keeps its first timeout skip (no second label of teacher human, no error).
-    const third = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0.1, pollMs: 20 });
-    open.unshift(third);
+    const third = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0.1, pollMs: 20 });
+    fx.closeFirst(third);
     const [l2] = await third.label([p2]);
     expect(l2).toMatchObject({ id: skipped[2].id, teacher: 'human', kind: 'skip', reason: 'no answer within 0.2 s (human teacher timeout)' });
     expect(store.counts()).toMatchObject({ labels: 5, timeouts: 3, pending: 1 });

@@ -4,38 +4,16 @@
  * tells every page `idle done`, also one that connects later; answers already on their way are
  * stored and acknowledged. Pages are scripted WebSocket clients.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
-import { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
-import type { Pair } from '../../reward/types.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { parseServerMessage } from '../../viewer/protocol.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
-let n = 0;
-const open: { close(): Promise<void> | void }[] = [];
-
-function newStore(): LabelStore {
-  const s = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-  open.push(s);
-  return s;
-}
-
-async function start(store: LabelStore): Promise<ViewerServer> {
-  const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
-  open.unshift(s);
-  return s;
-}
+const fx = serverFixture('viewer-done');
+const { newStore, start } = fx;
 
 async function page(url: string, name?: string): Promise<TestClient> {
   const c = await TestClient.open(url);
@@ -43,25 +21,10 @@ async function page(url: string, name?: string): Promise<TestClient> {
   return c;
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-done-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
-});
-
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('the server once the run asks no more (stopHandingOut)', () => {
   it('pages showing a pair are told done and their pairs go back to the store, open; an answer sent before it heard is stored and acknowledged; no page gets a pair again', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 3), { round: 0 });
+    store.putPairs(fx.pairs.slice(0, 3), { round: 0 });
     const s = await start(store);
     const ada = await page(s.url, 'ada');
     const bob = await page(s.url, 'bob');
@@ -92,7 +55,7 @@ describe('the server once the run asks no more (stopHandingOut)', () => {
     expect(await bob.next('idle')).toEqual({ type: 'idle', reason: 'done' });
     expect(store.counts()).toMatchObject({ pairs: 3, labels: 2, waitingForPeople: 1 });
     // Nothing is leased any more: another teacher of the store gets the open pair at once.
-    const third = pairs.slice(0, 3).find((p) => p.id !== pa.pairId && p.id !== pb.pairId)!;
+    const third = fx.pairs.slice(0, 3).find((p) => p.id !== pa.pairId && p.id !== pb.pairId)!;
     expect(store.nextPairFor('human:cy', { leaseMs: 60_000 })?.pair.id).toBe(third.id);
     // Idle polling hands out nothing either: no pair reached any page after done.
     await new Promise((r) => setTimeout(r, 200));
@@ -101,7 +64,7 @@ describe('the server once the run asks no more (stopHandingOut)', () => {
 
   it('a page that connects later is told done right after its welcome, with or without a name; an undo of an answer the run did not take is done and hands no pair back', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 2), { round: 0 });
+    store.putPairs(fx.pairs.slice(0, 2), { round: 0 });
     const s = await start(store);
     const ada = await page(s.url, 'ada');
     ada.send({ type: 'next' });
@@ -130,14 +93,14 @@ describe('the server once the run asks no more (stopHandingOut)', () => {
 
   it('resumeHandingOut (the run asks again): the pages told done get pairs pushed as idle pages do', async () => {
     const store = newStore();
-    store.putPairs(pairs.slice(0, 1), { round: 0 });
+    store.putPairs(fx.pairs.slice(0, 1), { round: 0 });
     const s = await start(store);
     const ada = await page(s.url, 'ada');
     s.stopHandingOut();
     await ada.next('idle');
     s.resumeHandingOut();
     expect(s.handsOut).toBe(true);
-    expect((await ada.next('pair')).pairId).toBe(pairs[0].id);
+    expect((await ada.next('pair')).pairId).toBe(fx.pairs[0].id);
   });
 
   it('the protocol takes "done" as an idle reason and still refuses unknown ones', () => {
@@ -151,12 +114,12 @@ describe('the human teacher with the run\'s budget', () => {
   it('hands back the batch that spends the budget, then its server hands out no more: a page holding an older open pair is told done, and its answer in flight is kept', async () => {
     const store = newStore();
     // An older pair left open (a timed-out one, say), handed out first (same round, stored first).
-    const [older, a, b] = pairs.slice(0, 3);
+    const [older, a, b] = fx.pairs.slice(0, 3);
     store.putPairs([older], { round: 0 });
     const lines: string[] = [];
     const logger = new Logger({ write: (line: string) => lines.push(line) });
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0, pollMs: 20, budget: 2, logger, clock: new ManualClock() });
-    open.unshift(t);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0, pollMs: 20, budget: 2, logger, clock: new ManualClock() });
+    fx.closeFirst(t);
     expect(() => new HumanTeacher({ store, env: { id: 'toy-reach' }, budget: 0 })).toThrow('human teacher: budget must be an integer >= 1, got 0');
     const pending = t.label([a, b]);
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
@@ -186,10 +149,10 @@ describe('the human teacher with the run\'s budget', () => {
 
   it('a batch that leaves the budget unspent keeps the pairs going out', async () => {
     const store = newStore();
-    const [older, a] = pairs.slice(0, 2);
+    const [older, a] = fx.pairs.slice(0, 2);
     store.putPairs([older], { round: 0 });
-    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0, pollMs: 20, budget: 2, clock: new ManualClock() });
-    open.unshift(t);
+    const t = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0, pollMs: 20, budget: 2, clock: new ManualClock() });
+    fx.closeFirst(t);
     const pending = t.label([a]);
     while (t.url === null) await new Promise((r) => setTimeout(r, 20));
     const ada = await page(t.url, 'ada');
@@ -203,8 +166,8 @@ describe('the human teacher with the run\'s budget', () => {
 
     const store2 = newStore();
     store2.putPairs([older], { round: 0 });
-    const t2 = new HumanTeacher({ store: store2, env: { id: 'toy-reach' }, port: 0, staticDir: site, timeoutS: 0, pollMs: 20, budget: 3, clock: new ManualClock() });
-    open.unshift(t2);
+    const t2 = new HumanTeacher({ store: store2, env: { id: 'toy-reach' }, port: 0, staticDir: fx.site, timeoutS: 0, pollMs: 20, budget: 3, clock: new ManualClock() });
+    fx.closeFirst(t2);
     const pending2 = t2.label([a]);
     while (t2.url === null) await new Promise((r) => setTimeout(r, 20));
     const bob = await page(t2.url, 'bob');
@@ -220,7 +183,7 @@ describe('the human teacher with the run\'s budget', () => {
 describe('a page that comes while the server stops', () => {
   it('is refused (503), and close() still returns: it used to wait for that page\'s socket for good', async () => {
     const store = newStore();
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50 });
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 50 });
     const slow = await page(s.url, 'ada');
     // Ada's page reads nothing (a phone gone quiet): close() waits its 500 ms grace for her.
     slow.ws.pause();
