@@ -60,6 +60,20 @@ const REPO = join(import.meta.dirname, '..', '..');
  * `prefrl <args>` in a child process, from the TypeScript sources (tsx), for tests that stop it
  * with a signal: the child, its stdout and stderr so far, and its exit code once it exits.
  */
+/**
+ * Poll `ready` every 25 ms until it gives a value (not null or undefined), e.g. a line a spawned
+ * command printed; after 30 s, fail naming `what` with `text()` (its output so far).
+ */
+export async function until<T>(what: string, ready: () => T | null | undefined, text: () => string): Promise<T> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const v = ready();
+    if (v !== null && v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`waited 30 s for ${what}; so far:\n${text()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 export function spawnCli(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'fixtures', 'cli_entry.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -3,35 +3,16 @@
  * whatever name the browser kept (no name dialog, no "change name"), leaves the browser's shared
  * name alone, and two people's links in two tabs of one browser each store their own answers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelStore } from '../../reward/store.js';
+import { describe, expect, it } from 'vitest';
 import { personalToken } from '../../viewer/access.js';
-import { ViewerServer } from '../../viewer/server.js';
-import { viewerSite } from '../helpers/viewer_site.js';
-import { type Lab, startLab, waitFor, waitReady } from './e2e_page.js';
+import { useLab, waitFor, waitReady } from './e2e_page.js';
 
 const TOKEN = 'e2e-study-token-42';
-let lab: Lab;
-let dir: string;
-
-beforeAll(async () => {
-  lab = await startLab('personal-link');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-personal-e2e-'));
-}, 120_000);
-
-afterAll(async () => {
-  await lab?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const lab = useLab('personal-link');
 
 describe('a personal link in the page', () => {
   it("signs the page in as its person, keeps the browser's name untouched, and two people's tabs store their own answers", async () => {
-    const store = LabelStore.open(join(dir, 'labels.sqlite'));
-    store.putPairs(lab.pairs.slice(0, 3));
-    const server = await ViewerServer.start({ store, env: lab.env, port: 0, staticDir: await viewerSite(), token: TOKEN, people: ['Ada', 'Alan'] });
+    const { store, server, close } = await lab.serve(3, { token: TOKEN, people: ['Ada', 'Alan'] });
     // The browser remembers another name ("someone", from an earlier study).
     const { page: adaPage, ctx, errors } = await lab.open(`${server.url}?token=${personalToken(TOKEN, 'Ada')}`, 'someone');
     try {
@@ -66,15 +47,12 @@ describe('a personal link in the page', () => {
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();
-      await server.close();
-      store.close();
+      await close();
     }
   });
 
   it("with the study's shared token the page asks for a token instead of letting anyone in", async () => {
-    const store = LabelStore.open(join(dir, 'labels-shared.sqlite'));
-    store.putPairs(lab.pairs.slice(0, 1));
-    const server = await ViewerServer.start({ store, env: lab.env, port: 0, staticDir: await viewerSite(), token: TOKEN, people: ['Ada'] });
+    const { server, close } = await lab.serve(1, { token: TOKEN, people: ['Ada'] });
     const { page, ctx, errors } = await lab.open(`${server.url}?token=${TOKEN}`, 'someone');
     try {
       await page.waitForSelector('#modal:not(.hidden)', { timeout: 20_000 });
@@ -87,8 +65,7 @@ describe('a personal link in the page', () => {
       expect(errors).toEqual([]);
     } finally {
       await ctx.close();
-      await server.close();
-      store.close();
+      await close();
     }
   });
 });

@@ -4,50 +4,25 @@
  * under that person's name. Pages are scripted WebSocket clients.
  */
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
-import { LabelStore } from '../../reward/store.js';
-import type { Pair } from '../../reward/types.js';
+import type { LabelStore } from '../../reward/store.js';
 import { parsePeople, personalToken, readPeople } from '../../viewer/access.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { parseServerMessage } from '../../viewer/protocol.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, TestClient } from './helpers.js';
 
 const TOKEN = 'study-token-0123456789';
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
-let n = 0;
-const open: { close(): Promise<void> | void }[] = [];
+const fx = serverFixture('personal');
 
 async function serve(people: string[] | undefined, token: string | undefined = TOKEN): Promise<{ store: LabelStore; server: ViewerServer }> {
-  const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-  open.push(store);
-  store.putPairs(pairs.slice(0, 4), { round: 0 });
-  const server = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 50, token, people });
-  open.unshift(server);
+  const store = fx.newStore();
+  store.putPairs(fx.pairs.slice(0, 4), { round: 0 });
+  const server = await fx.start(store, { token, people });
   return { store, server };
 }
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-personal-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
-});
-
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('personalToken', () => {
   it('is the first 24 base64url characters of HMAC-SHA256("prefrl-person\\0" + name) under the server token', () => {
@@ -76,26 +51,26 @@ describe('--people values', () => {
   });
 
   it('reads @file: one name per line, blank lines and # comments skipped', () => {
-    const f = join(dir, 'people.txt');
+    const f = join(fx.dir, 'people.txt');
     writeFileSync(f, '# study 1\nAda\n\n  Alan Turing  \r\nGrace\n');
     expect(readPeople(`@${f}`)).toEqual(['Ada', 'Alan Turing', 'Grace']);
     expect(readPeople('Ada,Grace')).toEqual(['Ada', 'Grace']);
   });
 
   it('names the file for a missing, empty, folder or bad @file, and the flag for a bare @', () => {
-    const missing = join(dir, 'nobody.txt');
+    const missing = join(fx.dir, 'nobody.txt');
     expect(() => readPeople(`@${missing}`)).toThrow(InputError);
     expect(() => readPeople(`@${missing}`)).toThrow(`${missing}: no such file (--people @file: one name per line)`);
-    const empty = join(dir, 'empty.txt');
+    const empty = join(fx.dir, 'empty.txt');
     writeFileSync(empty, '# nobody yet\n\n');
     expect(() => readPeople(`@${empty}`, '--human-people')).toThrow(`${empty}: holds no names (--human-people @file`);
-    const folder = join(dir, 'a-folder');
+    const folder = join(fx.dir, 'a-folder');
     mkdirSync(folder);
     expect(() => readPeople(`@${folder}`)).toThrow(`${folder}: is a folder, not a file of names`);
-    const comma = join(dir, 'comma.txt');
+    const comma = join(fx.dir, 'comma.txt');
     writeFileSync(comma, 'Ada\nTuring, Alan\n');
     expect(() => readPeople(`@${comma}`)).toThrow(`${comma}: name 2 ("Turing, Alan") holds a comma: one name per line`);
-    const twice = join(dir, 'twice.txt');
+    const twice = join(fx.dir, 'twice.txt');
     writeFileSync(twice, 'Ada\nAda\n');
     expect(() => readPeople(`@${twice}`)).toThrow(`${twice}: "Ada" is named twice`);
     expect(() => readPeople('@')).toThrow(/^--people @: name the file after the @/);
@@ -104,8 +79,8 @@ describe('--people values', () => {
 
 describe('a server with --people', () => {
   it('needs a token and at least one normalised name, none twice', async () => {
-    const store = LabelStore.open(join(dir, `labels-${n++}.sqlite`));
-    open.push(store);
+    const store = fx.newStore();
+    const { env, site } = fx;
     await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, people: ['Ada'] })).rejects.toThrow(/--people: personal links are made from the access token; give --token/);
     await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people: [] })).rejects.toThrow(/--people: name at least one person/);
     await expect(ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people: [' Ada'] })).rejects.toThrow(/not a normalised name/);

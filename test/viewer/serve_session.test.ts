@@ -13,7 +13,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
-import { spawnCli } from '../helpers/cli.js';
+import { spawnCli, until } from '../helpers/cli.js';
 import { makePairs, TestClient } from './helpers.js';
 
 let dir = '';
@@ -27,16 +27,6 @@ beforeAll(async () => {
   store.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until<T>(what: string, ready: () => T | null | undefined, text: () => string): Promise<T> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const v = ready();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`waited 30 s for ${what}; so far:\n${text()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 type Serve = ReturnType<typeof spawnCli>;
 
