@@ -29,7 +29,8 @@ describe('ScheduledAdam', () => {
     // loss = x, gradient 1 every step: m_t = 1 - 0.9^t, v_t = 1 - 0.999^t, so the bias-corrected
     // mhat = vhat = 1 and the step is lr / (1 + 1e-8) = lr. lr 0.1, 0.05, 0.025:
     // x = 1 -> 0.9 -> 0.85 -> 0.825 (to float32's 1 - 0.999 = 0.00099999: about 1e-6 off).
-    const x = tf.variable(tf.scalar(1));
+    const start = tf.memory().numTensors;
+    const x = tf.tidy(() => tf.variable(tf.scalar(1)));
     const opt = new ScheduledAdam(0.1);
     const seen: number[] = [];
     for (const lr of [0.1, 0.05, 0.025]) {
@@ -40,6 +41,7 @@ describe('ScheduledAdam', () => {
     expect(seen).toEqual([0.9, 0.85, 0.825].map((v) => expect.closeTo(v, 5)));
     opt.dispose();
     x.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });
 
@@ -110,7 +112,7 @@ describe('BC losses (hand-set actor: mean action 0)', () => {
     const bc = new Bc(1, 1, [-1], [1], { hidden: [1], updates: 1, loss: 'nll' });
     try {
       bc.actor.net.setWeights([f32([0]), f32([0]), f32([0]), f32([0])]);
-      bc.actor.logStd?.assign(tf.tensor1d([3]));
+      tf.tidy(() => bc.actor.logStd?.assign(tf.tensor1d([3])));
       expect(bc.update(b, true)?.['losses/actor_loss']).toBeCloseTo(0.5 * Math.exp(-4) + 2 + 0.5 * Math.log(2 * Math.PI), 5);
       // zero gradient through the clamp: Adam's first step is 0 / (0 + eps) = 0
       expect(bc.actor.logStd?.dataSync()[0]).toBe(3);
