@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { shownArg, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
@@ -111,6 +111,21 @@ export function absoluteEnvConfig(config: EnvConfig): EnvConfig {
 
 export interface MakeEnvOptions {
   readonly logger?: Logger;
+}
+
+/**
+ * Where an env config must be an object (createVecEnv, PpoTrainer.create, runPreferenceLoop:
+ * what run folders save and worker threads receive), a TypeError naming `what` for anything
+ * else. A string id, which makeEnv alone takes, was read as a config without an id and failed
+ * as "unknown env undefined".
+ */
+export function checkEnvConfigObject(config: unknown, what: string): asserts config is EnvConfig {
+  if (typeof config === 'object' && config !== null && typeof (config as { id?: unknown }).id === 'string') return;
+  const write =
+    typeof config === 'string'
+      ? ` (write ${looksLikeModelPath(config) ? `{ id: 'custom', model: ${JSON.stringify(config)} }` : `{ id: ${JSON.stringify(config)} }`}: only makeEnv also takes a string)`
+      : '';
+  throw new TypeError(`${what} must be an env config object { id, model?, task? }, e.g. { id: 'toy-reach' }, got ${shownArg(config)}${write}`);
 }
 
 /** Build an env from a config (or a registry id). The caller owns it and must dispose() it. */

@@ -21,7 +21,7 @@ import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { type RunDir, truncateMetrics, writeJsonAtomic } from '../core/run.js';
-import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import { checkEnvConfigObject, type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import { type Trajectory, trajectoryReturn } from '../envs/trajectory.js';
 import type { Env } from '../envs/types.js';
@@ -287,6 +287,55 @@ export interface LoopSummary {
   readonly curve: readonly (readonly [number, number])[];
 }
 
+/** Every option runPreferenceLoop reads (the type makes it list each key of LoopOptions, and no other). */
+export const LOOP_OPTION_KEYS: Readonly<Record<keyof LoopOptions, true>> = {
+  env: true, ppo: true, reward: true, rewardModel: true, rewardWeights: true, teacher: true, preferenceModel: true, budget: true, poolTop: true,
+  labelsPerRound: true, segmentLength: true, query: true, oversample: true, feedbackEvery: true, warmupSteps: true, poolEpisodes: true,
+  terminalSegments: true, segmentWindows: true, pairScope: true, standardizeReward: true, queryRollouts: true, rewardNet: true, rewardInit: true,
+  rewardTrain: true, selectInputsAfter: true, selectInputs: true, evalEpisodes: true, evalEvery: true, run: true, store: true, logger: true,
+  clock: true, progress: true, resume: true,
+};
+
+/**
+ * `prefrl train`'s flags (camelCase, as scripts/commands/train.ts names them) whose option here
+ * has another name or place: a script that writes the flag's name gets an error saying where it
+ * goes. The rest of the flags have options of their own name (labelsPerRound, query, ...) or
+ * belong to the command (json, quiet). docs/library.md's table of every flag says the same
+ * (test/lib_train_flags.test.ts checks the two against each other).
+ */
+export const TRAIN_FLAG_OPTIONS: Readonly<Record<string, string>> = {
+  labels: 'budget',
+  steps: 'ppo.totalSteps',
+  numEnvs: 'ppo.numEnvs',
+  numSteps: 'ppo.numSteps',
+  workers: 'ppo.workers',
+  inlineEnvs: 'ppo.inlineEnvs',
+  lr: 'ppo.lr',
+  seed: 'ppo.seed',
+  rewardStandardize: 'standardizeReward',
+  rewardInput: 'rewardNet.input',
+  rewardHidden: 'rewardNet.hidden',
+  rewardMembers: 'rewardNet.members',
+  rewardIgnoreObs: 'rewardNet.ignoreObs',
+  rewardAdditive: 'rewardNet.additive',
+  rewardOutputInit: 'rewardInit.outputScale',
+  rewardSelectInputs: 'selectInputsAfter',
+  rewardSelectWorkers: 'selectInputs.workers',
+  rewardEpochs: 'rewardTrain.epochs',
+  rewardPatience: 'rewardTrain.patience',
+  rewardLr: 'rewardTrain.lr',
+  rewardWeightDecay: 'rewardTrain.weightDecay',
+  rewardInputL1: 'rewardTrain.inputL1',
+  rewardInputProx: 'rewardTrain.inputProx',
+  rewardFlipRate: 'rewardTrain.flipRate',
+  rewardValFraction: 'rewardTrain.valFraction',
+};
+
+/** `--reward-val-fraction` for rewardValFraction. */
+function kebabFlag(key: string): string {
+  return `--${key.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)}`;
+}
+
 /** The options given a value (an option written as undefined takes its default, as when left out). */
 function definedOnly<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -306,7 +355,16 @@ function checkLoopOptions(o: LoopOptions): void {
     if (typeof v !== 'number') fail(name, `a whole number >= ${min}`, v, TypeError);
     if (!Number.isSafeInteger(v) || (v as number) < min) fail(name, `a whole number >= ${min}`, v);
   };
+  if (typeof o !== 'object' || o === null) throw new TypeError(`runPreferenceLoop: options must be an object (LoopOptions), got ${shownArg(o)}`);
+  // A misspelt option, or one written with its flag's name (labels for budget), would be ignored
+  // without a word and the run made with the default, or fail later as a missing option.
+  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(LOOP_OPTION_KEYS, k));
+  if (unknown.length > 0) {
+    const said = unknown.map((k) => (Object.hasOwn(TRAIN_FLAG_OPTIONS, k) ? `${k} (prefrl train's ${kebabFlag(k)} is option ${TRAIN_FLAG_OPTIONS[k]} here)` : k));
+    throw new TypeError(`runPreferenceLoop: unknown option${unknown.length > 1 ? 's' : ''} ${said.join(', ')}; docs/library.md maps every prefrl train flag to its option`);
+  }
   if (!(['learned', 'true', 'model'] as unknown[]).includes(o.reward)) fail('reward', "'learned', 'true' or 'model'", o.reward);
+  checkEnvConfigObject(o.env, 'runPreferenceLoop: option env');
   if (typeof o.ppo !== 'object' || o.ppo === null) fail('ppo', 'an object with totalSteps and seed', o.ppo, TypeError);
   int('ppo.totalSteps', o.ppo.totalSteps, 1);
   if (typeof o.ppo.seed !== 'number' || !Number.isFinite(o.ppo.seed)) fail('ppo.seed', 'a finite number', o.ppo.seed, TypeError);

@@ -45,7 +45,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
-import { InputError, shownValue } from '../core/errors.js';
+import { InputError, shownArg, shownValue } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -465,6 +465,8 @@ export class RewardNet implements RewardModel {
   /** A freshly initialised ensemble (PyTorch nn.Linear initialisation, seeded). */
   static create(opts: RewardNetOptions, rng: Rng, init: RewardNetInit = {}): RewardNet {
     warnWithoutBackend('RewardNet.create');
+    // The weights' draws come from rng: without one, the first draw failed reading 'fork' of undefined.
+    if (typeof (rng as Partial<Rng> | null)?.fork !== 'function') throw new TypeError(`RewardNet.create: rng must be a seeded Rng (new Rng(seed)), got ${shownArg(rng)}`);
     const outputScale = init.outputScale ?? 1;
     if (!(Number.isFinite(outputScale) && outputScale >= 0)) throw new RangeError(`RewardNet init outputScale must be a finite number >= 0, got ${outputScale}`);
     const c = RewardNet.resolveConfig(opts);

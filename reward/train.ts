@@ -38,6 +38,7 @@
  * fast path; the result does not depend on the micro-batch size beyond float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { shownArg } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
@@ -450,6 +451,10 @@ export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, d
 // Training
 
 export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): ResolvedTrainOptions {
+  // Options are required for their rng (the split, the minibatch order): without them a script
+  // got "Cannot convert undefined or null to object", and without the rng an error deep in the split.
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`trainRewardModel: options must be an object with a seeded rng ({ rng: new Rng(seed) }), got ${shownArg(opts)}`);
+  if (typeof (opts.rng as Partial<Rng> | undefined)?.fork !== 'function') throw new TypeError(`trainRewardModel: option rng must be a seeded Rng (new Rng(seed)), got ${shownArg(opts.rng)}`);
   const o = {
     ...TRAIN_DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
