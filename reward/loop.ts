@@ -28,12 +28,12 @@ import type { Env } from '../envs/types.js';
 import { checkPpoCheckpoint, type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
-import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
+import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit, unknownRewardNetFields, unknownRewardNetFieldsError } from './network.js';
 import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, QUERY_METHODS, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { noImprovementWarning, type TrainOptions, trainRewardModel } from './train.js';
+import { noImprovementWarning, type TrainOptions, trainRewardModel, unknownTrainOptions, unknownTrainOptionsError } from './train.js';
 import { type Label, type Pair, PREFERENCE_MODELS, type PreferenceModelKind, type Segment, type Teacher } from './types.js';
 
 export interface LoopOptions {
@@ -365,6 +365,15 @@ function checkLoopOptions(o: LoopOptions): void {
   }
   if (!(['learned', 'true', 'model'] as unknown[]).includes(o.reward)) fail('reward', "'learned', 'true' or 'model'", o.reward);
   checkEnvConfigObject(o.env, 'runPreferenceLoop: option env');
+  // The reward model's settings are read only at the first feedback round, after the warm-up: a misspelt one is refused now.
+  if (typeof o.rewardNet === 'object' && o.rewardNet !== null) {
+    const unknownNet = unknownRewardNetFields(o.rewardNet);
+    if (unknownNet.length > 0) throw unknownRewardNetFieldsError(unknownNet, 'runPreferenceLoop: option rewardNet');
+  }
+  if (typeof o.rewardTrain === 'object' && o.rewardTrain !== null) {
+    const unknownTrain = unknownTrainOptions(o.rewardTrain);
+    if (unknownTrain.length > 0) throw unknownTrainOptionsError(unknownTrain, 'runPreferenceLoop: option rewardTrain');
+  }
   if (typeof o.ppo !== 'object' || o.ppo === null) fail('ppo', 'an object with totalSteps and seed', o.ppo, TypeError);
   int('ppo.totalSteps', o.ppo.totalSteps, 1);
   if (typeof o.ppo.seed !== 'number' || !Number.isFinite(o.ppo.seed)) fail('ppo.seed', 'a finite number', o.ppo.seed, TypeError);

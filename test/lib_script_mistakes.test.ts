@@ -4,7 +4,8 @@
  * a random policy or reward network without its seeded Rng (they failed later reading 'range' or
  * 'fork' of undefined), trainRewardModel without options, an env id string where an env config
  * object is needed (it failed as "unknown env undefined"), a misspelt PPO setting (ignored: the
- * run took the default of a million steps), and a runPreferenceLoop option written with its
+ * run took the default of a million steps), a misspelt reward-model, reward-training or offline
+ * agent option (ignored: the default used), and a runPreferenceLoop option written with its
  * `prefrl train` flag's name (ignored, or refused as a missing option).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -103,6 +104,36 @@ describe('misspelt settings are refused, not replaced by defaults', () => {
     await expectError(() => api.PpoTrainer.create({ env: { id: 'toy-reach' }, config: { seeds: 1 } as never }), RangeError, /^PpoConfig: unknown field "seeds" /);
   });
 
+  it('RewardNet.create, trainRewardModel and trainOfflineAgent refuse a misspelt field, naming it; nothing is made or trained', async () => {
+    const tensors = api.tensorMemory().numTensors;
+    await expectError(
+      () => api.RewardNet.create({ obsDim: 6, actDim: 2, hiden: [4] } as never, new api.Rng(0)),
+      RangeError,
+      /^RewardNet config: unknown field "hiden" \(the fields: obsDim, actDim, input, members, hidden, /,
+    );
+    expect(api.tensorMemory().numTensors).toBe(tensors);
+
+    const episodes = api.rollout(env, api.randomPolicy(env.spec, new api.Rng(1)), { episodes: 4, seed: 1 });
+    const segments = api.cutSegments(episodes, { length: 10 });
+    const pairs = segments.slice(1).map((s, i) => api.makePair(segments[i], s));
+    const labels = await api.makeTeacher('oracle', { env: env.spec, rng: new api.Rng(2) }).label(pairs);
+    const net = api.RewardNet.create({ obsDim: 6, actDim: 2, hidden: [4], members: 1 }, new api.Rng(0));
+    try {
+      const before = net.predict(api.segmentTransitions(segments[0]));
+      await expectError(() => api.trainRewardModel(net, pairs, labels, { rng: new api.Rng(0), epoch: 1 } as never), RangeError, /^trainRewardModel: unknown option "epoch" \(the options: rng, .*epochs/);
+      expect(net.predict(api.segmentTransitions(segments[0]))).toEqual(before);
+    } finally {
+      net.dispose();
+    }
+
+    const ds = api.datasetFromTrajectories(episodes, { envId: env.spec.id, modelHash: env.spec.modelHash });
+    const agent = { algo: 'bc' as const, ds, rewards: ds.rewards, actLow: env.spec.actLow, actHigh: env.spec.actHigh, hidden: [8], updates: 5, batchSize: 8, seed: 0 };
+    await expectError(() => api.trainOfflineAgent({ ...agent, evalEvey: 2 } as never), RangeError, /^trainOfflineAgent: unknown option "evalEvey" \(the options: algo, ds, /);
+    await expectError(() => api.trainOfflineAgent({ ...agent, algo: 'iql', iql: { bta: 3 } } as never), RangeError, /^trainOfflineAgent: option iql has no field "bta" \(its fields: beta, expectile, targetRate, actor, rewardScaling\)$/);
+    // Spelt right, the same options train.
+    expect((await api.trainOfflineAgent({ ...agent, evalEvery: 5 })).training.final).toBeNull();
+  });
+
   it("runPreferenceLoop: an option written with prefrl train's flag name says which option it is, before the run starts", async () => {
     const run = api.createRunDir({ root, name: 'flag-names', config: {} });
     const store = api.LabelStore.open(join(run.path, 'labels.sqlite'));
@@ -136,6 +167,9 @@ describe('misspelt settings are refused, not replaced by defaults', () => {
       await expectError(() => loop({ ...options, rewardInputL1: 0.1 }), TypeError, /rewardInputL1 \(prefrl train's --reward-input-l1 is option rewardTrain\.inputL1 here\)/);
       await expectError(() => loop({ ...options, evalEvey: 100 }), TypeError, /^runPreferenceLoop: unknown option evalEvey; /);
       await expectError(() => loop({ ...options, env: 'toy-reach' }), TypeError, /^runPreferenceLoop: option env must be an env config object .* got "toy-reach"/);
+      // The reward model's settings, read at the first round after the warm-up, are checked at the start too.
+      await expectError(() => loop({ ...options, rewardNet: { hiden: [16] } }), RangeError, /^runPreferenceLoop: option rewardNet: unknown field "hiden" /);
+      await expectError(() => loop({ ...options, rewardTrain: { epoch: 3, patience: 2 } }), RangeError, /^runPreferenceLoop: option rewardTrain: unknown option "epoch" /);
       // Nothing ran: no metrics row, no label, no checkpoint.
       expect(readFileSync(join(run.path, 'metrics.jsonl'), 'utf8')).toBe('');
       expect(store.counts().labels).toBe(0);

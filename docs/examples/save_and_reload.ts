@@ -5,17 +5,17 @@
  *
  *   npx tsx docs/examples/save_and_reload.ts
  *
- * prints `ppo: true return -26.63 before saving, -26.63 loaded by loadSavedPolicy`, then
+ * prints `ppo: true return -26.63 before saving, -26.63 loaded by loadSavedPolicy (ppo)`, then
  * `reward model: 3 members, 500 predictions, 0 differ after RewardNet.load`, then
- * `bc: true return -59.50 before saving, -59.50 loaded by ActorSnapshot.load` (test/lib_examples.test.ts runs it).
- * loadSavedPolicy reads any policy prefrl saves (this PPO folder, an actor.json, a `prefrl train`
- * run folder); PpoPolicy.load and ActorSnapshot.load read their own kind only.
+ * `bc: true return -59.50 before saving, -59.50 loaded by loadSavedPolicy (bc)` (test/lib_examples.test.ts runs it).
+ * loadSavedPolicy reads any policy prefrl saves (a PPO folder such as this one, an offline actor's
+ * actor.json or folder, a `prefrl train` run folder); PpoPolicy.load reads a PPO policy only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ActorSnapshot, cutSegments, datasetFromTrajectories, evaluatePolicy, initBackend, loadSavedPolicy, makeEnv, makePair, makeTeacher,
+  cutSegments, datasetFromTrajectories, evaluatePolicy, initBackend, loadSavedPolicy, makeEnv, makePair, makeTeacher,
   PpoTrainer, randomPolicy, RewardNet, Rng, rollout, segmentTransitions, trainOfflineAgent, trainRewardModel,
 } from 'prefrl';
 
@@ -35,7 +35,7 @@ try {
     await trainer.close();
   }
   const ppo = loadSavedPolicy(ppoFolder, env.spec);
-  console.log(`ppo: true return ${ppoBefore.toFixed(2)} before saving, ${evaluatePolicy(env, ppo.policy, 5, 0).meanReturn.toFixed(2)} loaded by loadSavedPolicy`);
+  console.log(`ppo: true return ${ppoBefore.toFixed(2)} before saving, ${evaluatePolicy(env, ppo.policy, 5, 0).meanReturn.toFixed(2)} loaded by loadSavedPolicy (${ppo.algo})`);
 
   // A reward model trained on oracle labels of random segments; save(dir) and RewardNet.load(dir).
   const rng = new Rng(0);
@@ -59,9 +59,9 @@ try {
   const ds = datasetFromTrajectories(episodes, { envId: env.spec.id, modelHash: env.spec.modelHash, policy: 'random', seed: 0 });
   const { actor } = await trainOfflineAgent({ algo: 'bc', ds, rewards: ds.rewards, actLow: env.spec.actLow, actHigh: env.spec.actHigh, hidden: [32, 32], updates: 200, batchSize: 64, seed: 0 });
   const file = actor.save(join(dir, 'bc'));
-  const back = ActorSnapshot.load(file);
+  const back = loadSavedPolicy(file, env.spec);
   const bcBefore = evaluatePolicy(env, actor.policy(), 5, 0).meanReturn;
-  console.log(`bc: true return ${bcBefore.toFixed(2)} before saving, ${evaluatePolicy(env, back.policy(), 5, 0).meanReturn.toFixed(2)} loaded by ActorSnapshot.load`);
+  console.log(`bc: true return ${bcBefore.toFixed(2)} before saving, ${evaluatePolicy(env, back.policy, 5, 0).meanReturn.toFixed(2)} loaded by loadSavedPolicy (${back.algo})`);
 } finally {
   env.dispose();
   rmSync(dir, { recursive: true, force: true });
