@@ -65,16 +65,20 @@ describe('seeded randomness is asked for where it is needed', () => {
 });
 
 describe('an env config object where one is needed', () => {
-  it('PpoTrainer.create, createVecEnv and PpoTrainer.save name the option and the object to write', async () => {
+  it('PpoTrainer.create, createVecEnv, PpoTrainer.save, makeEnv and checkEnv name the option and the object to write', async () => {
     const create = api.PpoTrainer.create as (o: unknown) => Promise<unknown>;
     await expectError(
       () => create({ env: 'toy-reach', config: { workers: 0 } }),
       TypeError,
-      /^PpoTrainer\.create: option env must be an env config object \{ id, model\?, task\? \}, e\.g\. \{ id: 'toy-reach' \}, got "toy-reach" \(write \{ id: "toy-reach" \}: only makeEnv also takes a string\)$/,
+      /^PpoTrainer\.create: option env must be an env config object \{ id, model\?, task\? \}, e\.g\. \{ id: 'toy-reach' \}, got "toy-reach" \(write \{ id: "toy-reach" \}: only makeEnv and checkEnv also take a string\)$/,
     );
     // A model file's path is a custom env.
-    await expectError(() => create({ env: 'robots/arm.xml' }), TypeError, /\(write \{ id: 'custom', model: "robots\/arm\.xml" \}: only makeEnv also takes a string\)$/);
+    await expectError(() => create({ env: 'robots/arm.xml' }), TypeError, /\(write \{ id: 'custom', model: "robots\/arm\.xml" \}: only makeEnv and checkEnv also take a string\)$/);
     await expectError(() => create(undefined), TypeError, /^PpoTrainer\.create: options must be an object/);
+    // An env made by makeEnv where its config is wanted, and a config object without an id.
+    await expectError(() => create({ env }), TypeError, /^PpoTrainer\.create: option env must be an env config object .*, not an env made by makeEnv \(give the config it was made from\)$/);
+    await expectError(() => api.checkEnv(env as never, { steps: 5, resets: 1 }), TypeError, /^checkEnv: config must be an env id \('toy-reach'\), an MJCF file's path or an env config object .*not an env made by makeEnv/);
+    await expectError(() => api.makeEnv({ name: 'toy-reach' } as never), TypeError, /^makeEnv: config must be an env id \('toy-reach'\), an MJCF file's path or an env config object \{ id, model\?, task\? \}, e\.g\. \{ id: 'toy-reach' \}, got object$/);
     const vec = api.createVecEnv as (c: unknown, o: unknown) => Promise<unknown>;
     await expectError(() => vec('toy-reach', { numEnvs: 1, workers: 0, seed: 0 }), TypeError, /^createVecEnv: config must be an env config object/);
 
