@@ -38,6 +38,20 @@ async function expectError(fn: () => unknown, E: abstract new (...args: never[])
 }
 
 describe('seeded randomness is asked for where it is needed', () => {
+  it('new Rng() without a seed, or fork() without a key, is a TypeError (they drew the stream of the text "undefined")', async () => {
+    const R = api.Rng as unknown as new (s?: unknown) => api.Rng;
+    await expectError(() => new R(), TypeError, /^Rng: seed must be a finite number or a string, got undefined$/);
+    await expectError(() => new R({ seed: 1 }), TypeError, /got object$/);
+    await expectError(() => new R([1]), TypeError, /got object$/);
+    await expectError(() => new R(Number.NaN), RangeError, /got NaN$/);
+    const fork = (key?: unknown) => (new api.Rng(0).fork as (k?: unknown) => api.Rng)(key);
+    await expectError(() => fork(), TypeError, /^Rng\.fork: key must be a string or a finite number \(e\.g\. rng\.fork\('policy'\)\), got undefined$/);
+    await expectError(() => fork(Number.POSITIVE_INFINITY), TypeError, /got Infinity$/);
+    // A number and its text are one seed, as before; a fork's stream depends on its path only.
+    expect(new api.Rng(5).uniform()).toBe(new api.Rng('5').uniform());
+    expect(new api.Rng(5).fork(2).uniform()).toBe(new api.Rng('5/2').uniform());
+  });
+
   it('randomPolicy without an Rng, or with something that is not a spec, is a TypeError at once', async () => {
     await expectError(() => (api.randomPolicy as (s: unknown, r?: unknown) => unknown)(env.spec), TypeError, /^randomPolicy: rng must be a seeded Rng \(new Rng\(seed\)/);
     await expectError(() => (api.randomPolicy as (s: unknown, r?: unknown) => unknown)(env.spec, 7), TypeError, /got 7$/);

@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOOP_OPTION_KEYS, TRAIN_FLAG_OPTIONS } from '../reward/loop.js';
+import { unknownRewardNetFields } from '../reward/network.js';
+import { unknownTrainOptions } from '../reward/train.js';
 import { main } from '../scripts/cli.js';
 import { captureCli } from './helpers/cli.js';
 
@@ -31,10 +33,10 @@ function tableRows(): Map<string, string> {
   return rows;
 }
 
-/** The flags `prefrl train --help` lists, in its order (--help itself left out). */
-async function trainHelpFlags(): Promise<string[]> {
+/** The flags `prefrl <command> --help` lists, in its order (--help itself left out). */
+async function trainHelpFlags(command = 'train'): Promise<string[]> {
   const { ctx, out } = captureCli();
-  expect(await main(['train', '--help'], ctx)).toBe(0);
+  expect(await main([command, '--help'], ctx)).toBe(0);
   return [...out.join('').matchAll(/^ {2}(--[a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help');
 }
 
@@ -74,5 +76,21 @@ describe("docs/library.md's table of prefrl train's flags", () => {
     expect(named).toBe(45);
     // Every mapped flag is a real flag of the command.
     expect(Object.keys(TRAIN_FLAG_OPTIONS).filter((k) => !rows.has(`--${k.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)}`))).toEqual([]);
+  });
+});
+
+describe("docs/library.md's rule for prefrl reward's flags", () => {
+  it('each --reward-X training flag is trainRewardModel option X; --reward-members, -hidden, -input are RewardNet fields', async () => {
+    const flags = (await trainHelpFlags('reward')).filter((f) => f.startsWith('--reward-'));
+    // Counted in `prefrl reward --help`: 11 --reward-* flags.
+    expect(flags).toHaveLength(11);
+    const netFields = ['--reward-members', '--reward-hidden', '--reward-input'];
+    for (const flag of flags) {
+      const name = camel(`--${flag.slice('--reward-'.length)}`);
+      if (netFields.includes(flag)) expect(unknownRewardNetFields({ [name]: 1 }), flag).toEqual([]);
+      else expect(unknownTrainOptions({ [name]: 1 }), `${flag} as option ${name}`).toEqual([]);
+    }
+    // The check can fail: a name no option has is reported.
+    expect(unknownTrainOptions({ rewardEpochs: 1 })).toEqual(['rewardEpochs']);
   });
 });
