@@ -25,7 +25,7 @@ import { checkEnvConfigObject, type EnvConfig, makeEnv } from '../envs/registry.
 import { rollout } from '../envs/rollout.js';
 import { type Trajectory, trajectoryReturn } from '../envs/trajectory.js';
 import type { Env } from '../envs/types.js';
-import { checkPpoCheckpoint, type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
+import { checkPpoCheckpoint, type EpisodeStats, PPO_DEFAULTS, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
 import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit, unknownRewardNetFields, unknownRewardNetFieldsError } from './network.js';
@@ -84,11 +84,11 @@ export interface LoopOptions {
   /** Candidates per query (B-Pref: 10). */
   readonly oversample?: number;
   /**
-   * Env steps between feedback rounds. `prefrl train` without --feedback-every spreads the budget
-   * over the first half of training: max(numEnvs x numSteps, floor((totalSteps - warmupSteps) /
-   * (2 x ceil(budget / labelsPerRound)))).
+   * Env steps between feedback rounds. Left out, what `prefrl train` takes without
+   * --feedback-every (loopFeedbackEvery): the budget spread over the first half of training,
+   * max(numEnvs x numSteps, floor((totalSteps - warmupSteps) / (2 x ceil(budget / labelsPerRound)))).
    */
-  readonly feedbackEvery: number;
+  readonly feedbackEvery?: number;
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
   /**
@@ -336,6 +336,19 @@ function kebabFlag(key: string): string {
   return `--${key.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)}`;
 }
 
+/**
+ * The env steps between feedback rounds that `prefrl train` takes without --feedback-every, and
+ * runPreferenceLoop without `feedbackEvery`: the label budget spread over the first half of
+ * training, max(numEnvs x numSteps, floor((totalSteps - warmupSteps) / (2 x ceil(budget /
+ * labelsPerRound)))), numEnvs and numSteps as `ppo` gives them or PPO_DEFAULTS (4 and 512, the
+ * command's defaults too).
+ */
+export function loopFeedbackEvery(o: Pick<LoopOptions, 'ppo' | 'warmupSteps' | 'budget' | 'labelsPerRound'>): number {
+  const rollout = (o.ppo.numEnvs ?? PPO_DEFAULTS.numEnvs) * (o.ppo.numSteps ?? PPO_DEFAULTS.numSteps);
+  const rounds = Math.max(1, Math.ceil(o.budget / o.labelsPerRound));
+  return Math.max(rollout, Math.floor((o.ppo.totalSteps - o.warmupSteps) / (2 * rounds)));
+}
+
 /** The options given a value (an option written as undefined takes its default, as when left out). */
 function definedOnly<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -381,7 +394,7 @@ function checkLoopOptions(o: LoopOptions): void {
   int('budget', o.budget, learned ? 1 : 0);
   int('labelsPerRound', o.labelsPerRound, 1);
   int('segmentLength', o.segmentLength, 2);
-  int('feedbackEvery', o.feedbackEvery, 1);
+  int('feedbackEvery', o.feedbackEvery, 1, true);
   int('warmupSteps', o.warmupSteps, 0);
   int('poolEpisodes', o.poolEpisodes, 1);
   int('evalEpisodes', o.evalEpisodes, 1);
@@ -426,8 +439,9 @@ interface Round {
  * disposes the reward models it made or was given. Its options are checked first (a RangeError or
  * TypeError naming the option), and so is every answer of the teacher (one label per pair, in order).
  */
-export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
-  checkLoopOptions(o);
+export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSummary> {
+  checkLoopOptions(options);
+  const o = { ...options, feedbackEvery: options.feedbackEvery ?? loopFeedbackEvery(options) };
   const start = o.clock.now();
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
