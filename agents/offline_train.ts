@@ -90,11 +90,6 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
     const unknownIql = Object.keys(o.iql).filter((k) => !iqlKeys.includes(k));
     if (unknownIql.length > 0) throw new RangeError(`trainOfflineAgent: option iql has no field${unknownIql.length > 1 ? 's' : ''} ${unknownIql.map((k) => JSON.stringify(k)).join(', ')} (its fields: ${iqlKeys.join(', ')})`);
   }
-  // Evaluations run in evalEnv: without it, evalEvery and its company were ignored and the result had no evaluation.
-  const evalOnly = (['evalEvery', 'evalEpisodes'] as const).filter((k) => o[k] !== undefined);
-  if (o.evalEnv === undefined && evalOnly.length > 0) {
-    throw new TypeError(`trainOfflineAgent: ${evalOnly.join(', ')} given without evalEnv (the env the evaluation episodes run in, e.g. await makeEnv(id)): nothing would be evaluated`);
-  }
   if (!(OFFLINE_ALGOS as readonly unknown[]).includes(o.algo)) throw new RangeError(`trainOfflineAgent: option algo must be ${OFFLINE_ALGOS.map((a) => `'${a}'`).join(' or ')}, got ${shownArg(o.algo)}`);
   if (o.rewards === null || typeof o.rewards !== 'object' || typeof o.rewards.length !== 'number') throw new TypeError('trainOfflineAgent: option rewards (one number per transition) is required');
   for (const [name, v] of [['updates', o.updates], ['batchSize', o.batchSize]] as const) {
