@@ -70,10 +70,26 @@ export function offlineRewardScale(resolved: IqlConfig | BcConfig, ds: OfflineDa
   return rewardScale(ds, rewards, resolved.rewardScaleSteps ?? ds.meta.horizon ?? 1000).scale;
 }
 
+/** Every option trainOfflineAgent reads (the type makes it list each key of OfflineAgentOptions, and no other). */
+const OFFLINE_AGENT_OPTION_KEYS: Readonly<Record<keyof OfflineAgentOptions, true>> = {
+  algo: true, ds: true, rewards: true, actLow: true, actHigh: true, hidden: true, iql: true, bcLoss: true, actorMeta: true, updates: true, batchSize: true,
+  seed: true, evalEnv: true, evalEvery: true, evalEpisodes: true, refReturns: true, logEvery: true, clock: true, onMetrics: true, onUpdate: true,
+};
+
 /** Train one agent (see the header); the event loop gets a turn every few updates (see trainOffline). */
 export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<OfflineAgentResult> {
   // A script's options (the CLI's flags check theirs): any other algo name trained BC before.
   if (typeof o !== 'object' || o === null || typeof o.ds !== 'object' || o.ds === null) throw new TypeError('trainOfflineAgent: options.ds (an OfflineDataset, e.g. readDataset or datasetFromTrajectories) is required');
+  // A misspelt optional option (evalEvey, bc_loss) was dropped without a word and its default used.
+  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(OFFLINE_AGENT_OPTION_KEYS, k));
+  if (unknown.length > 0) {
+    throw new RangeError(`trainOfflineAgent: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the options: ${Object.keys(OFFLINE_AGENT_OPTION_KEYS).join(', ')})`);
+  }
+  if (typeof o.iql === 'object' && o.iql !== null) {
+    const iqlKeys = ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling'];
+    const unknownIql = Object.keys(o.iql).filter((k) => !iqlKeys.includes(k));
+    if (unknownIql.length > 0) throw new RangeError(`trainOfflineAgent: option iql has no field${unknownIql.length > 1 ? 's' : ''} ${unknownIql.map((k) => JSON.stringify(k)).join(', ')} (its fields: ${iqlKeys.join(', ')})`);
+  }
   if (!(OFFLINE_ALGOS as readonly unknown[]).includes(o.algo)) throw new RangeError(`trainOfflineAgent: option algo must be ${OFFLINE_ALGOS.map((a) => `'${a}'`).join(' or ')}, got ${shownArg(o.algo)}`);
   if (o.rewards === null || typeof o.rewards !== 'object' || typeof o.rewards.length !== 'number') throw new TypeError('trainOfflineAgent: option rewards (one number per transition) is required');
   for (const [name, v] of [['updates', o.updates], ['batchSize', o.batchSize]] as const) {

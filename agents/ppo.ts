@@ -24,7 +24,7 @@ import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
-import { absoluteEnvConfig, type EnvConfig, makeEnv } from '../envs/registry.js';
+import { absoluteEnvConfig, checkEnvConfigObject, type EnvConfig, makeEnv } from '../envs/registry.js';
 import type { Policy } from '../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder } from '../envs/trajectory.js';
 import type { Env, EnvSpec } from '../envs/types.js';
@@ -359,6 +359,8 @@ export class PpoTrainer {
   }
 
   static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`PpoTrainer.create: options must be an object ({ env, config?, rewardFn?, ... }), got ${shownArg(opts)}`);
+    checkEnvConfigObject(opts.env, 'PpoTrainer.create: option env');
     const config = resolvePpoConfig(opts.config ?? {});
     const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, inline: config.inlineEnvs, seed: config.seed, recordState: Boolean(opts.onEpisode) });
     try {
@@ -594,12 +596,18 @@ export class PpoTrainer {
     };
   }
 
-  /** Save the checkpoint (and the policy alone, for datasets and evaluation) into `dir`. */
-  save(dir: string, envConfig: EnvConfig): void {
+  /**
+   * Save the checkpoint (and the policy alone, for datasets and evaluation) into `dir` (made if
+   * missing) and return `dir`, which loadSavedPolicy and PpoPolicy.load read. `envConfig`: the env
+   * config object the trainer was made with (recorded in checkpoint.json).
+   */
+  save(dir: string, envConfig: EnvConfig): string {
+    checkEnvConfigObject(envConfig, 'PpoTrainer.save: envConfig');
     makeFolder(dir);
     const ck = { ...this.checkpoint(), env: absoluteEnvConfig(envConfig) };
     writeJsonAtomic(join(dir, 'policy.json'), ck.policy);
     writeJsonAtomic(join(dir, 'checkpoint.json'), ck);
+    return dir;
   }
 
   /**
@@ -688,6 +696,13 @@ export function checkPpoCheckpoint(ck: unknown, source: string): asserts ck is P
  * or NaN gamma, lambda or learning rate trained on NaN.)
  */
 export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
+  // A misspelt field (totalstep, num_envs) was dropped without a word, and the run took the
+  // default in its place (a million steps): a field PpoConfig does not have is refused.
+  if (typeof partial !== 'object' || partial === null) throw new TypeError(`PpoConfig must be an object of PPO settings, got ${shownArg(partial)}`);
+  const unknown = Object.keys(partial).filter((k) => !Object.hasOwn(PPO_DEFAULTS, k));
+  if (unknown.length > 0) {
+    throw new RangeError(`PpoConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the fields: ${Object.keys(PPO_DEFAULTS).join(', ')})`);
+  }
   const c = { ...PPO_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as PpoConfig;
   const bad = (k: keyof PpoConfig, what: string): never => {
     const v = c[k];

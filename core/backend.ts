@@ -33,13 +33,27 @@ async function tryNative(pkg: string): Promise<string | null> {
   }
 }
 
+const CRASH_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
 async function useWasm(): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const require = createRequire(import.meta.url);
   const main = require.resolve('@tensorflow/tfjs-backend-wasm');
   // main is .../tfjs-backend-wasm/dist/tf-backend-wasm.node.js; the .wasm files sit beside it.
   wasm.setWasmPaths(`${join(dirname(main), '/')}`);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+  // The backend's Emscripten module adds process-wide uncaughtException and unhandledRejection
+  // handlers that throw the error again: a script's own uncaught error then exited with code 7
+  // and printed the module's whole minified source line (about 38 kB) above its stack. Removing
+  // the handlers it added gives Node's own report (exit code 1); nothing of the backend uses them.
+  const events: NodeJS.EventEmitter = process;
+  const before = new Map(CRASH_EVENTS.map((e) => [e, events.listeners(e)]));
+  try {
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+  } finally {
+    for (const e of CRASH_EVENTS) {
+      for (const l of events.listeners(e)) if (!before.get(e)?.includes(l)) events.removeListener(e, l as (...args: unknown[]) => void);
+    }
+  }
 }
 
 /**

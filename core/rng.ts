@@ -70,6 +70,11 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed: number | string) {
+    // A missing seed was read as the text "undefined" (an object as "[object Object]"): every
+    // `new Rng()` of a script drew the same stream without a word that it had no seed.
+    if (typeof seed !== 'number' && typeof seed !== 'string') {
+      throw new TypeError(`Rng: seed must be a finite number or a string, got ${seed === null || seed === undefined ? String(seed) : typeof seed}`);
+    }
     if (typeof seed === 'number' && !Number.isFinite(seed)) {
       throw new RangeError(`Rng: seed must be a finite number or a string, got ${seed}`);
     }
@@ -85,6 +90,10 @@ export class Rng {
 
   /** An independent generator for a named sub-stream (depends only on this generator's path and key). */
   fork(key: string | number): Rng {
+    // fork() without a key forked "<path>/undefined": two such calls gave one stream, not two.
+    if (typeof key !== 'string' && !(typeof key === 'number' && Number.isFinite(key))) {
+      throw new TypeError(`Rng.fork: key must be a string or a finite number (e.g. rng.fork('policy')), got ${key === null || key === undefined ? String(key) : typeof key === 'number' ? key : typeof key}`);
+    }
     return new Rng(`${this.path}/${key}`);
   }
 

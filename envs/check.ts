@@ -12,7 +12,7 @@
  */
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
-import { type EnvConfig, makeEnv } from './registry.js';
+import { checkEnvConfigObject, type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvState, type StepResult } from './types.js';
 
 export interface CheckResult {
@@ -283,6 +283,7 @@ async function checkMemory(env: Env, resets: number): Promise<CheckResult> {
 
 /** Run every contract check on an env config. Never throws for a failing check. */
 export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = {}): Promise<CheckReport> {
+  if (typeof config !== 'string') checkEnvConfigObject(config, 'checkEnv: config', { stringToo: true });
   const seed = opts.seed ?? 0;
   const stepsN = opts.steps ?? 300;
   const envs: Env[] = [];

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { shownArg, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
@@ -113,9 +113,30 @@ export interface MakeEnvOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * Where an env config must be an object (createVecEnv, PpoTrainer.create, runPreferenceLoop:
+ * what run folders save and worker threads receive), a TypeError naming `what` for anything
+ * else. A string id, which makeEnv alone takes, was read as a config without an id and failed
+ * as "unknown env undefined".
+ */
+export function checkEnvConfigObject(config: unknown, what: string, opts: { stringToo?: boolean } = {}): asserts config is EnvConfig {
+  if (typeof config === 'object' && config !== null && typeof (config as { id?: unknown }).id === 'string') return;
+  const want = `${opts.stringToo ? "an env id ('toy-reach'), an MJCF file's path or " : ''}an env config object { id, model?, task? }, e.g. { id: 'toy-reach' }`;
+  if (typeof config === 'object' && config !== null && typeof (config as { spec?: unknown }).spec === 'object') {
+    throw new TypeError(`${what} must be ${want}, not an env made by makeEnv (give the config it was made from)`);
+  }
+  const write =
+    typeof config === 'string'
+      ? ` (write ${looksLikeModelPath(config) ? `{ id: 'custom', model: ${JSON.stringify(config)} }` : `{ id: ${JSON.stringify(config)} }`}: only makeEnv and checkEnv also take a string)`
+      : '';
+  throw new TypeError(`${what} must be ${want}, got ${shownArg(config)}${write}`);
+}
+
 /** Build an env from a config (or a registry id). The caller owns it and must dispose() it. */
 export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions = {}): Promise<Env> {
   // A string is a registry id or, as on the command line, a path to an MJCF file.
+  // An object without a string id (an Env, { name: ... }) failed as "unknown env undefined".
+  if (typeof config !== 'string') checkEnvConfigObject(config, 'makeEnv: config', { stringToo: true });
   const cfg: EnvConfig = typeof config === 'string' ? (looksLikeModelPath(config) ? envConfigFromArgs(config, { flag: 'makeEnv' }) : { id: config }) : config;
   if (cfg.id === 'custom') {
     if (!cfg.model) throw new UsageError('env config { id: "custom" }: needs model, the path of an MJCF file');

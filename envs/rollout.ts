@@ -17,6 +17,14 @@ export type Policy = (obs: Float32Array) => ArrayLike<number>;
  * action silently followed).
  */
 export function randomPolicy(spec: EnvSpec, rng: Rng): Policy {
+  // Checked here, not at the first action: a policy made without its seeded generator failed
+  // only inside rollout, with a message about reading 'range' of undefined.
+  if (typeof spec !== 'object' || spec === null || !Number.isSafeInteger(spec.actDim) || !spec.actLow || !spec.actHigh) {
+    throw new TypeError(`randomPolicy: spec must be an env's spec (env.spec), got ${shownArg(spec)}`);
+  }
+  if (typeof (rng as Partial<Rng> | null)?.range !== 'function') {
+    throw new TypeError(`randomPolicy: rng must be a seeded Rng (new Rng(seed), or rng.fork('policy')), got ${shownArg(rng)}`);
+  }
   const n = spec.actDim;
   return () => {
     const a = new Float64Array(n);

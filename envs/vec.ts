@@ -47,7 +47,7 @@ import { Worker } from 'node:worker_threads';
 import { InputError, UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { workerScript } from '../core/worker.js';
-import { type EnvConfig, makeEnv } from './registry.js';
+import { checkEnvConfigObject, type EnvConfig, makeEnv } from './registry.js';
 import { ActionError, type Env, type EnvSpec } from './types.js';
 
 export interface VecEnvOptions {
@@ -486,6 +486,7 @@ function checkOptions(opts: VecEnvOptions): void {
  * not compile) when an env cannot be built, in any thread.
  */
 export async function createVecEnv(config: EnvConfig, opts: VecEnvOptions): Promise<VecEnv> {
+  checkEnvConfigObject(config, 'createVecEnv: config');
   checkOptions(opts);
   const seeds = Array.from({ length: opts.numEnvs }, (_, i) => vecEnvSeed(opts.seed, i));
   const record = opts.recordState ?? false;

@@ -21,19 +21,19 @@ import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { type RunDir, truncateMetrics, writeJsonAtomic } from '../core/run.js';
-import { type EnvConfig, makeEnv } from '../envs/registry.js';
+import { checkEnvConfigObject, type EnvConfig, makeEnv } from '../envs/registry.js';
 import { rollout } from '../envs/rollout.js';
 import { type Trajectory, trajectoryReturn } from '../envs/trajectory.js';
 import type { Env } from '../envs/types.js';
-import { checkPpoCheckpoint, type EpisodeStats, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
+import { checkPpoCheckpoint, type EpisodeStats, PPO_DEFAULTS, type PpoCheckpoint, type PpoConfig, PpoTrainer } from '../agents/ppo.js';
 import { type RewardFn, weightedTermsReward } from '../agents/types.js';
 import { envReward, epicDistance, epicPool, modelReward, returnCorrelation } from './metrics.js';
-import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit } from './network.js';
+import { meanOverMembers, RewardNet, type RewardNetConfig, type RewardNetInit, unknownRewardNetFields, unknownRewardNetFieldsError } from './network.js';
 import { DEFAULT_OVERSAMPLE, hasSameEpisodePair, type PairScope, QUERY_METHODS, type QueryMethod, sameEpisodePairs, samplePairs, selectQueries, topSegments } from './query.js';
 import { cutSegments, randomOffsets, segmentReturn, windowCount } from './segments.js';
 import { isTimeoutSkip, type LabelStore } from './store.js';
 import { describeSelection, type InputSelection, type InputSelectionOptions, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
-import { noImprovementWarning, type TrainOptions, trainRewardModel } from './train.js';
+import { noImprovementWarning, type TrainOptions, trainRewardModel, unknownTrainOptions, unknownTrainOptionsError } from './train.js';
 import { type Label, type Pair, PREFERENCE_MODELS, type PreferenceModelKind, type Segment, type Teacher } from './types.js';
 
 export interface LoopOptions {
@@ -84,11 +84,11 @@ export interface LoopOptions {
   /** Candidates per query (B-Pref: 10). */
   readonly oversample?: number;
   /**
-   * Env steps between feedback rounds. `prefrl train` without --feedback-every spreads the budget
-   * over the first half of training: max(numEnvs x numSteps, floor((totalSteps - warmupSteps) /
-   * (2 x ceil(budget / labelsPerRound)))).
+   * Env steps between feedback rounds. Left out, what `prefrl train` takes without
+   * --feedback-every (loopFeedbackEvery): the budget spread over the first half of training,
+   * max(numEnvs x numSteps, floor((totalSteps - warmupSteps) / (2 x ceil(budget / labelsPerRound)))).
    */
-  readonly feedbackEvery: number;
+  readonly feedbackEvery?: number;
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
   /**
@@ -287,6 +287,68 @@ export interface LoopSummary {
   readonly curve: readonly (readonly [number, number])[];
 }
 
+/** Every option runPreferenceLoop reads (the type makes it list each key of LoopOptions, and no other). */
+export const LOOP_OPTION_KEYS: Readonly<Record<keyof LoopOptions, true>> = {
+  env: true, ppo: true, reward: true, rewardModel: true, rewardWeights: true, teacher: true, preferenceModel: true, budget: true, poolTop: true,
+  labelsPerRound: true, segmentLength: true, query: true, oversample: true, feedbackEvery: true, warmupSteps: true, poolEpisodes: true,
+  terminalSegments: true, segmentWindows: true, pairScope: true, standardizeReward: true, queryRollouts: true, rewardNet: true, rewardInit: true,
+  rewardTrain: true, selectInputsAfter: true, selectInputs: true, evalEpisodes: true, evalEvery: true, run: true, store: true, logger: true,
+  clock: true, progress: true, resume: true,
+};
+
+/**
+ * `prefrl train`'s flags (camelCase, as scripts/commands/train.ts names them) whose option here
+ * has another name or place: a script that writes the flag's name gets an error saying where it
+ * goes. The rest of the flags have options of their own name (labelsPerRound, query, ...) or
+ * belong to the command (json, quiet). docs/library.md's table of every flag says the same
+ * (test/lib_train_flags.test.ts checks the two against each other).
+ */
+export const TRAIN_FLAG_OPTIONS: Readonly<Record<string, string>> = {
+  labels: 'budget',
+  steps: 'ppo.totalSteps',
+  numEnvs: 'ppo.numEnvs',
+  numSteps: 'ppo.numSteps',
+  workers: 'ppo.workers',
+  inlineEnvs: 'ppo.inlineEnvs',
+  lr: 'ppo.lr',
+  seed: 'ppo.seed',
+  rewardStandardize: 'standardizeReward',
+  rewardInput: 'rewardNet.input',
+  rewardHidden: 'rewardNet.hidden',
+  rewardMembers: 'rewardNet.members',
+  rewardIgnoreObs: 'rewardNet.ignoreObs',
+  rewardAdditive: 'rewardNet.additive',
+  rewardOutputInit: 'rewardInit.outputScale',
+  rewardSelectInputs: 'selectInputsAfter',
+  rewardSelectWorkers: 'selectInputs.workers',
+  rewardEpochs: 'rewardTrain.epochs',
+  rewardPatience: 'rewardTrain.patience',
+  rewardLr: 'rewardTrain.lr',
+  rewardWeightDecay: 'rewardTrain.weightDecay',
+  rewardInputL1: 'rewardTrain.inputL1',
+  rewardInputProx: 'rewardTrain.inputProx',
+  rewardFlipRate: 'rewardTrain.flipRate',
+  rewardValFraction: 'rewardTrain.valFraction',
+};
+
+/** `--reward-val-fraction` for rewardValFraction. */
+function kebabFlag(key: string): string {
+  return `--${key.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)}`;
+}
+
+/**
+ * The env steps between feedback rounds that `prefrl train` takes without --feedback-every, and
+ * runPreferenceLoop without `feedbackEvery`: the label budget spread over the first half of
+ * training, max(numEnvs x numSteps, floor((totalSteps - warmupSteps) / (2 x ceil(budget /
+ * labelsPerRound)))), numEnvs and numSteps as `ppo` gives them or PPO_DEFAULTS (4 and 512, the
+ * command's defaults too).
+ */
+export function loopFeedbackEvery(o: Pick<LoopOptions, 'ppo' | 'warmupSteps' | 'budget' | 'labelsPerRound'>): number {
+  const rollout = (o.ppo.numEnvs ?? PPO_DEFAULTS.numEnvs) * (o.ppo.numSteps ?? PPO_DEFAULTS.numSteps);
+  const rounds = Math.max(1, Math.ceil(o.budget / o.labelsPerRound));
+  return Math.max(rollout, Math.floor((o.ppo.totalSteps - o.warmupSteps) / (2 * rounds)));
+}
+
 /** The options given a value (an option written as undefined takes its default, as when left out). */
 function definedOnly<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -306,7 +368,25 @@ function checkLoopOptions(o: LoopOptions): void {
     if (typeof v !== 'number') fail(name, `a whole number >= ${min}`, v, TypeError);
     if (!Number.isSafeInteger(v) || (v as number) < min) fail(name, `a whole number >= ${min}`, v);
   };
+  if (typeof o !== 'object' || o === null) throw new TypeError(`runPreferenceLoop: options must be an object (LoopOptions), got ${shownArg(o)}`);
+  // A misspelt option, or one written with its flag's name (labels for budget), would be ignored
+  // without a word and the run made with the default, or fail later as a missing option.
+  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(LOOP_OPTION_KEYS, k));
+  if (unknown.length > 0) {
+    const said = unknown.map((k) => (Object.hasOwn(TRAIN_FLAG_OPTIONS, k) ? `${k} (prefrl train's ${kebabFlag(k)} is option ${TRAIN_FLAG_OPTIONS[k]} here)` : k));
+    throw new TypeError(`runPreferenceLoop: unknown option${unknown.length > 1 ? 's' : ''} ${said.join(', ')}; docs/library.md maps every prefrl train flag to its option`);
+  }
   if (!(['learned', 'true', 'model'] as unknown[]).includes(o.reward)) fail('reward', "'learned', 'true' or 'model'", o.reward);
+  checkEnvConfigObject(o.env, 'runPreferenceLoop: option env');
+  // The reward model's settings are read only at the first feedback round, after the warm-up: a misspelt one is refused now.
+  if (typeof o.rewardNet === 'object' && o.rewardNet !== null) {
+    const unknownNet = unknownRewardNetFields(o.rewardNet);
+    if (unknownNet.length > 0) throw unknownRewardNetFieldsError(unknownNet, 'runPreferenceLoop: option rewardNet');
+  }
+  if (typeof o.rewardTrain === 'object' && o.rewardTrain !== null) {
+    const unknownTrain = unknownTrainOptions(o.rewardTrain);
+    if (unknownTrain.length > 0) throw unknownTrainOptionsError(unknownTrain, 'runPreferenceLoop: option rewardTrain');
+  }
   if (typeof o.ppo !== 'object' || o.ppo === null) fail('ppo', 'an object with totalSteps and seed', o.ppo, TypeError);
   int('ppo.totalSteps', o.ppo.totalSteps, 1);
   if (typeof o.ppo.seed !== 'number' || !Number.isFinite(o.ppo.seed)) fail('ppo.seed', 'a finite number', o.ppo.seed, TypeError);
@@ -314,7 +394,7 @@ function checkLoopOptions(o: LoopOptions): void {
   int('budget', o.budget, learned ? 1 : 0);
   int('labelsPerRound', o.labelsPerRound, 1);
   int('segmentLength', o.segmentLength, 2);
-  int('feedbackEvery', o.feedbackEvery, 1);
+  int('feedbackEvery', o.feedbackEvery, 1, true);
   int('warmupSteps', o.warmupSteps, 0);
   int('poolEpisodes', o.poolEpisodes, 1);
   int('evalEpisodes', o.evalEpisodes, 1);
@@ -359,8 +439,9 @@ interface Round {
  * disposes the reward models it made or was given. Its options are checked first (a RangeError or
  * TypeError naming the option), and so is every answer of the teacher (one label per pair, in order).
  */
-export async function runPreferenceLoop(o: LoopOptions): Promise<LoopSummary> {
-  checkLoopOptions(o);
+export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSummary> {
+  checkLoopOptions(options);
+  const o = { ...options, feedbackEvery: options.feedbackEvery ?? loopFeedbackEvery(options) };
   const start = o.clock.now();
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');

@@ -45,7 +45,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
-import { InputError, shownValue } from '../core/errors.js';
+import { InputError, shownArg, shownValue } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -120,6 +120,21 @@ export const DEFAULT_REWARD_NET = {
   ignoreObs: [],
   additive: false,
 } as const satisfies Omit<RewardNetConfig, 'obsDim' | 'actDim'>;
+
+/**
+ * The fields of `opts` a RewardNetConfig does not have (a misspelt `hiden` was dropped and the
+ * default [256, 256] used without a word): RewardNet.create refuses them, and runPreferenceLoop
+ * checks its `rewardNet` option with them before its run starts.
+ */
+export function unknownRewardNetFields(opts: object): string[] {
+  return Object.keys(opts).filter((k) => k !== 'obsDim' && k !== 'actDim' && !Object.hasOwn(DEFAULT_REWARD_NET, k));
+}
+
+/** The RangeError for those fields, naming them and the fields there are. */
+export function unknownRewardNetFieldsError(unknown: readonly string[], where = 'RewardNet config'): RangeError {
+  const known = ['obsDim', 'actDim', ...Object.keys(DEFAULT_REWARD_NET)];
+  return new RangeError(`${where}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the fields: ${known.join(', ')})`);
+}
 
 /** Width of the network input for an input kind. */
 export function inputWidth(input: RewardInput, obsDim: number, actDim: number): number {
@@ -465,6 +480,11 @@ export class RewardNet implements RewardModel {
   /** A freshly initialised ensemble (PyTorch nn.Linear initialisation, seeded). */
   static create(opts: RewardNetOptions, rng: Rng, init: RewardNetInit = {}): RewardNet {
     warnWithoutBackend('RewardNet.create');
+    // The weights' draws come from rng: without one, the first draw failed reading 'fork' of undefined.
+    if (typeof (rng as Partial<Rng> | null)?.fork !== 'function') throw new TypeError(`RewardNet.create: rng must be a seeded Rng (new Rng(seed)), got ${shownArg(rng)}`);
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`RewardNet.create: options must be an object with obsDim and actDim, got ${shownArg(opts)}`);
+    const unknown = unknownRewardNetFields(opts);
+    if (unknown.length > 0) throw unknownRewardNetFieldsError(unknown);
     const outputScale = init.outputScale ?? 1;
     if (!(Number.isFinite(outputScale) && outputScale >= 0)) throw new RangeError(`RewardNet init outputScale must be a finite number >= 0, got ${outputScale}`);
     const c = RewardNet.resolveConfig(opts);

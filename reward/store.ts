@@ -98,7 +98,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError, parseJson, shownValue } from '../core/errors.js';
+import { InputError, parseJson, shownArg, shownValue } from '../core/errors.js';
 import { PERSON_ID_PREFIX } from '../core/person.js';
 import { modelHashNote } from '../envs/types.js';
 import { AgreementTally } from './agreement_tally.js';
@@ -1392,6 +1392,10 @@ export class LabelStore {
    * `includeSkips` (training leaves them out either way).
    */
   teacherLabels(opts: { keep?: (teacher: string) => boolean; includeSkips?: boolean } = {}): { pairs: Pair[]; labels: Label[] } {
+    // A teacher id given as keep ('stochastic') failed only at the first label, as "keep is not a function".
+    if (opts.keep !== undefined && typeof opts.keep !== 'function') {
+      throw new TypeError(`LabelStore.teacherLabels: option keep must be a function of the teacher id, e.g. (teacher) => teacher === 'stochastic', got ${shownArg(opts.keep)}`);
+    }
     const pairs: Pair[] = [];
     const labels: Label[] = [];
     for (const lp of this.labelledPairs({ includeSkips: opts.includeSkips })) {

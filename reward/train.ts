@@ -38,6 +38,7 @@
  * fast path; the result does not depend on the micro-batch size beyond float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { shownArg } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
@@ -176,6 +177,23 @@ export const TRAIN_DEFAULTS = {
   inputProx: 0,
   inputDropout: 0,
 } as const;
+
+/** Every option trainRewardModel reads. */
+const TRAIN_OPTION_KEYS: readonly string[] = ['rng', 'preferenceModel', 'fitNormalizer', 'onEpoch', 'onStep', ...Object.keys(TRAIN_DEFAULTS)];
+
+/**
+ * The options of `opts` trainRewardModel does not read (a misspelt `epoch` was dropped and 50
+ * epochs run without a word): it refuses them, and runPreferenceLoop checks its `rewardTrain`
+ * option with them before its run starts.
+ */
+export function unknownTrainOptions(opts: object): string[] {
+  return Object.keys(opts).filter((k) => !TRAIN_OPTION_KEYS.includes(k));
+}
+
+/** The RangeError for those options, naming them and the options there are. */
+export function unknownTrainOptionsError(unknown: readonly string[], where = 'trainRewardModel'): RangeError {
+  return new RangeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the options: ${TRAIN_OPTION_KEYS.join(', ')})`);
+}
 
 /**
  * Fewer held-out pairs than this (valFraction of the preference labels, rounded): no validation
@@ -450,6 +468,12 @@ export function memberStep(net: RewardNet, k: number, optimizer: tf.Optimizer, d
 // Training
 
 export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): ResolvedTrainOptions {
+  // Options are required for their rng (the split, the minibatch order): without them a script
+  // got "Cannot convert undefined or null to object", and without the rng an error deep in the split.
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`trainRewardModel: options must be an object with a seeded rng ({ rng: new Rng(seed) }), got ${shownArg(opts)}`);
+  if (typeof (opts.rng as Partial<Rng> | undefined)?.fork !== 'function') throw new TypeError(`trainRewardModel: option rng must be a seeded Rng (new Rng(seed)), got ${shownArg(opts.rng)}`);
+  const unknown = unknownTrainOptions(opts);
+  if (unknown.length > 0) throw unknownTrainOptionsError(unknown);
   const o = {
     ...TRAIN_DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
