@@ -64,7 +64,8 @@ export { relabelDataset, type Relabelling } from './reward/relabel.js';
 // Agents: PPO online, IQL and behaviour cloning offline, datasets in the D4RL layout.
 export { evaluatePolicy, PpoPolicy, PpoTrainer, type PpoConfig, type PpoTrainerOptions } from './agents/ppo.js';
 export type { RewardFn } from './agents/types.js';
-export type { ActorSnapshot, EvalResult, TrainOfflineResult } from './agents/iql.js';
+export { ActorSnapshot } from './agents/actor_snapshot.js';
+export type { EvalResult, TrainOfflineResult } from './agents/iql.js';
 export { type OfflineAlgo, trainOfflineAgent, type OfflineAgentOptions, type OfflineAgentResult } from './agents/offline_train.js';
 export { datasetFromTrajectories, type DatasetMeta, type OfflineDataset, type ReadOptions as ReadDatasetOptions, readDataset, summarizeDataset, writeDataset } from './agents/dataset.js';
 export { type LoadPolicyOptions, loadSavedPolicy, type SavedPolicy } from './agents/saved_policy.js';

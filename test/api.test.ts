@@ -16,7 +16,7 @@ describe("prefrl's library entry point", () => {
   it('lists these names, each defined (types aside)', () => {
     expect(Object.keys(api).sort()).toEqual(
       [
-        'ActionError', 'InputError', 'LabelStore', 'Logger', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
+        'ActionError', 'ActorSnapshot', 'InputError', 'LabelStore', 'Logger', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
         'checkEnv', 'createRunDir', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
         'episodeSeed', 'evaluatePolicy', 'initBackend', 'labelId', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
         'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',

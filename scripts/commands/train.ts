@@ -16,7 +16,7 @@ import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { checkpointFile, LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, MIN_SELECTION_LABELS, readCheckpoint, readLoopResume, runPreferenceLoop } from '../../reward/loop.js';
+import { checkpointFile, LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, loopFeedbackEvery, MIN_SELECTION_LABELS, readCheckpoint, readLoopResume, runPreferenceLoop } from '../../reward/loop.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { PAIR_SCOPES, QUERY_METHODS } from '../../reward/query.js';
 import { LabelStore } from '../../reward/store.js';
@@ -125,11 +125,6 @@ const spec = {
 };
 
 export type TrainFlags = Parsed<typeof trainFlags>;
-
-function derivedFeedbackEvery(f: TrainFlags): number {
-  const rounds = Math.ceil(f.labels / f.labelsPerRound);
-  return Math.max(f.numEnvs * f.numSteps, Math.floor((f.steps - f.warmupSteps) / (2 * rounds)));
-}
 
 /**
  * The PPO checkpoint (folder or checkpoint.json) that `--expert` names: a `prefrl train` run
@@ -342,7 +337,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       `--pair-scope ${f.pairScope}: compares two segments of one episode, and an episode of ${envSpec.id} (at most ${envSpec.horizon} steps) holds only one ${f.segmentLength}-step segment (--segment-length); use --segment-length ${Math.floor(envSpec.horizon / 2)} or less, or --pair-scope any`,
     );
   }
-  const feedbackEvery = f.feedbackEvery ?? derivedFeedbackEvery(f);
+  // Unless --feedback-every says: worked out as the loop does for a script (loopFeedbackEvery).
+  const feedbackEvery = f.feedbackEvery ?? loopFeedbackEvery({ ppo: { totalSteps: f.steps, numEnvs: f.numEnvs, numSteps: f.numSteps, seed: f.seed }, warmupSteps: f.warmupSteps, budget: f.labels, labelsPerRound: f.labelsPerRound });
   const rewardWeights = termWeights(f.rewardWeights, envSpec, source.kind);
   const ignoreObs = ignoredObsIndices(f.rewardIgnoreObs, envSpec.obsDim, envSpec.id);
   const selectAt = selectionCounts(f.rewardSelectInputs);
