@@ -9,7 +9,7 @@
  *
  * The learner's tensors are disposed before returning; the snapshot holds plain numbers.
  */
-import { shownArg } from '../core/errors.js';
+import { shownArg, unknownKeysError } from '../core/errors.js';
 import { BC_DEFAULTS, Bc, type BcConfig } from './bc.js';
 import type { OfflineDataset } from './dataset.js';
 import {
@@ -83,7 +83,7 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
   // A misspelt optional option (evalEvey, bc_loss) was dropped without a word and its default used.
   const unknown = Object.keys(o).filter((k) => !Object.hasOwn(OFFLINE_AGENT_OPTION_KEYS, k));
   if (unknown.length > 0) {
-    throw new RangeError(`trainOfflineAgent: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the options: ${Object.keys(OFFLINE_AGENT_OPTION_KEYS).join(', ')})`);
+    throw unknownKeysError('trainOfflineAgent', unknown, Object.keys(OFFLINE_AGENT_OPTION_KEYS), 'option');
   }
   if (typeof o.iql === 'object' && o.iql !== null) {
     const iqlKeys = ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling'];

@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, shownArg, shownValue, UsageError } from '../core/errors.js';
+import { InputError, shownArg, shownValue, UsageError, unknownKeysError } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -701,7 +701,7 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
   if (typeof partial !== 'object' || partial === null) throw new TypeError(`PpoConfig must be an object of PPO settings, got ${shownArg(partial)}`);
   const unknown = Object.keys(partial).filter((k) => !Object.hasOwn(PPO_DEFAULTS, k));
   if (unknown.length > 0) {
-    throw new RangeError(`PpoConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the fields: ${Object.keys(PPO_DEFAULTS).join(', ')})`);
+    throw unknownKeysError('PpoConfig', unknown, Object.keys(PPO_DEFAULTS), 'field');
   }
   const c = { ...PPO_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as PpoConfig;
   const bad = (k: keyof PpoConfig, what: string): never => {

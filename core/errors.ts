@@ -58,6 +58,15 @@ export function shownArg(v: unknown): string {
   return typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null ? String(v) : typeof v;
 }
 
+/**
+ * The RangeError for keys of a script's options object that `where` does not read (a misspelt one
+ * was dropped without a word and its default used): `<where>: unknown option "epoch" (the options:
+ * ...)`, or `field` for a config's fields; `known` lists what there is.
+ */
+export function unknownKeysError(where: string, unknown: readonly string[], known: readonly string[], noun: 'option' | 'field'): RangeError {
+  return new RangeError(`${where}: unknown ${noun}${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the ${noun}s: ${known.join(', ')})`);
+}
+
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

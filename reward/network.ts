@@ -45,7 +45,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
-import { InputError, shownArg, shownValue } from '../core/errors.js';
+import { InputError, shownArg, shownValue, unknownKeysError } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -132,8 +132,7 @@ export function unknownRewardNetFields(opts: object): string[] {
 
 /** The RangeError for those fields, naming them and the fields there are. */
 export function unknownRewardNetFieldsError(unknown: readonly string[], where = 'RewardNet config'): RangeError {
-  const known = ['obsDim', 'actDim', ...Object.keys(DEFAULT_REWARD_NET)];
-  return new RangeError(`${where}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the fields: ${known.join(', ')})`);
+  return unknownKeysError(where, unknown, ['obsDim', 'actDim', ...Object.keys(DEFAULT_REWARD_NET)], 'field');
 }
 
 /** Width of the network input for an input kind. */

@@ -38,7 +38,7 @@
  * fast path; the result does not depend on the micro-batch size beyond float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
-import { shownArg } from '../core/errors.js';
+import { shownArg, unknownKeysError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
@@ -192,7 +192,7 @@ export function unknownTrainOptions(opts: object): string[] {
 
 /** The RangeError for those options, naming them and the options there are. */
 export function unknownTrainOptionsError(unknown: readonly string[], where = 'trainRewardModel'): RangeError {
-  return new RangeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the options: ${TRAIN_OPTION_KEYS.join(', ')})`);
+  return unknownKeysError(where, unknown, TRAIN_OPTION_KEYS, 'option');
 }
 
 /**
