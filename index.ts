@@ -62,7 +62,7 @@ export { epicDistance, preferenceAccuracy, returnCorrelation } from './reward/me
 export { relabelDataset, type Relabelling } from './reward/relabel.js';
 
 // Agents: PPO online, IQL and behaviour cloning offline, datasets in the D4RL layout.
-export { evaluatePolicy, PpoPolicy, PpoTrainer, type PpoConfig, type PpoTrainerOptions } from './agents/ppo.js';
+export { evaluatePolicy, expertValueFunction, PpoPolicy, PpoTrainer, type PpoConfig, type PpoTrainerOptions } from './agents/ppo.js';
 export type { RewardFn } from './agents/types.js';
 export { ActorSnapshot } from './agents/actor_snapshot.js';
 export type { EvalResult, TrainOfflineResult } from './agents/iql.js';

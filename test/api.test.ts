@@ -18,7 +18,7 @@ describe("prefrl's library entry point", () => {
       [
         'ActionError', 'ActorSnapshot', 'InputError', 'LabelStore', 'Logger', 'PpoPolicy', 'PpoTrainer', 'RewardNet', 'Rng', 'SecondLabelError', 'TrajectoryBuilder', 'UsageError',
         'checkEnv', 'createRunDir', 'createVecEnv', 'currentBackend', 'cutSegments', 'datasetFromTrajectories', 'defineTask', 'describeBackend', 'envIds', 'epicDistance',
-        'episodeSeed', 'evaluatePolicy', 'initBackend', 'labelId', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
+        'episodeSeed', 'evaluatePolicy', 'expertValueFunction', 'initBackend', 'labelId', 'loadSavedPolicy', 'loadTrajectories', 'makeEnv', 'makePair', 'makeTeacher', 'openRunDir', 'partialReturnProb',
         'preferenceAccuracy', 'randomPolicy', 'readDataset', 'registeredEnv', 'registeredEnvs', 'regretProb', 'relabelDataset', 'returnCorrelation',
         'readLoopResume', 'rollout', 'runOffline', 'runPreferenceLoop', 'sampleSegments', 'saveTrajectories', 'segmentReturn', 'segmentTransitions', 'silentLogger', 'stateAt',
         'summarizeDataset', 'systemClock', 'TeacherSpecError', 'tensorMemory', 'trainOfflineAgent', 'trainRewardModel', 'trajectoryReturn', 'weightedSum', 'writeDataset',
