@@ -10,7 +10,7 @@
 import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 import { InputError, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
@@ -33,16 +33,28 @@ function stamp(d: Date): string {
 }
 
 /**
+ * A run folder's JSON file (config.json, summary.json) as an object (or, with `arrays`, an array:
+ * `prefrl tour`'s summary holds one row per env), or why it is not one, naming the file: it cannot
+ * be read, is not JSON, or holds another JSON value.
+ */
+export function readRunJson(file: string, o: { arrays?: boolean } = {}): { value: Record<string, unknown> | unknown[] } | { problem: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (e) {
+    return { problem: `${basename(file)}: cannot be read (${(e as Error).message})` };
+  }
+  if (Array.isArray(v) && !o.arrays) return { problem: `${basename(file)}: not a JSON object (an array)` };
+  return typeof v === 'object' && v !== null ? { value: v as Record<string, unknown> | unknown[] } : { problem: `${basename(file)}: not a JSON object (${v === null ? 'null' : typeof v})` };
+}
+
+/**
  * A run folder's config.json as an object, or null: no such file, unreadable, or not a JSON
- * object (callers then treat the folder as no run of theirs).
+ * object (callers then treat the folder as no run of theirs; readRunJson says why).
  */
 export function readRunConfig(folder: string): Record<string, unknown> | null {
-  try {
-    const c = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as unknown;
-    return typeof c === 'object' && c !== null && !Array.isArray(c) ? (c as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  const r = readRunJson(join(folder, 'config.json'));
+  return 'value' in r ? (r.value as Record<string, unknown>) : null;
 }
 
 /** The command that made a run folder (its config.json's "command", e.g. "train"), or null (not a run folder, or unreadable). */

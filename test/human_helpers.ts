@@ -11,6 +11,8 @@ import { initBackend } from '../core/backend.js';
 import { partialReturn } from '../reward/preference.js';
 import { LabelStore } from '../reward/store.js';
 import type { ServerMessage } from '../viewer/protocol.js';
+import { main } from '../scripts/cli.js';
+import type { CapturedCli } from './helpers/cli.js';
 import { TestClient } from './viewer/helpers.js';
 
 /** The tiny `prefrl train` flags of the people-taught runs (toy-reach, rollouts of 2 x 256, rounds every 1,024 steps, a one-member reward model trained 2 epochs). */
@@ -55,6 +57,21 @@ export async function waitFor<T>(what: string, ready: () => T | undefined | null
 export function ended(exit: number | undefined, err: readonly string[]): undefined {
   if (exit !== undefined) throw new Error(`the run ended (exit ${exit}) first: ${err.join('')}`);
   return undefined;
+}
+
+/**
+ * `prefrl <argv>` (a run taught in the viewer, writing its one run folder under `runs`) started in
+ * this process with the captured context `c`, once its label store and its viewer are up: the
+ * run's exit code to await, the store file and the viewer's link. A run that ends before them
+ * fails the wait with its stderr (ended).
+ */
+export async function startViewerRun(c: CapturedCli, argv: readonly string[], runs: string): Promise<{ running: Promise<number>; storeFile: string; url: string }> {
+  const running = main(argv, c.ctx);
+  let exit: number | undefined;
+  void running.then((code) => (exit = code));
+  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  return { running, storeFile, url };
 }
 
 /** The one run folder under `runs` (once it exists). */

@@ -3,42 +3,30 @@
  * at a viewer page: the pairs, label, reward and relabel stages complete, and what each writes
  * counts the person's answers (preferences, one "equal", one "can't tell") as hand-counted here.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
-import { writeToyDataset } from './helpers/toy_dataset.js';
+import { useToyDataset } from './helpers/toy_dataset.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { type Choice, ended, Person, runFolder, trueChoice, trueProbFirst, trueReturns, viewerUrl, waitFor } from './human_helpers.js';
+import { type Choice, ended, Person, runFolder, trueChoice, trueProbFirst, trueReturns, viewerUrl, waitFor, startViewerRun } from './human_helpers.js';
 
-let dir = '';
-let data = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-human-offline-'));
-  // 8 episodes of 50 steps: 400 transitions, 40 segments of 10 steps.
-  data = await writeToyDataset(dir, 8);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// 8 episodes of 50 steps: 400 transitions, 40 segments of 10 steps.
+const toy = useToyDataset('prefrl-human-offline-', 8, { wasm: true });
 
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 
 it('a person answers the 12 pairs in the viewer: labels, reward and relabel complete on the answers, counted as given', async () => {
-  const runs = join(dir, 'runs');
+  const runs = join(toy.dir, 'runs');
   const c = captureCli();
-  const running = main(
-    ['offline', '--dataset', data, '--teacher', 'human', '--human-port', '0', '--labels', '12', '--label-batch', '6', '--segment-length', '10',
+  const { running, storeFile, url } = await startViewerRun(
+    c,
+    ['offline', '--dataset', toy.data, '--teacher', 'human', '--human-port', '0', '--labels', '12', '--label-batch', '6', '--segment-length', '10',
       '--reward-members', '1', '--reward-hidden', '16', '--reward-epochs', '20', '--stage', 'pairs,label,reward,relabel', '--runs-dir', runs, '--quiet', '--json'],
-    c.ctx,
+    runs,
   );
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
   const store = LabelStore.open(storeFile, { create: false });
   try {
     const ada = await Person.join(url, 'ada');
@@ -83,15 +71,11 @@ it('a person answers the 12 pairs in the viewer: labels, reward and relabel comp
 }, 120_000);
 
 it('--human-on-timeout fail: the label stage stops with one line (no stack) naming the unanswered pairs and how to resume; --resume asks only those', async () => {
-  const runs = join(dir, 'fail-runs');
+  const runs = join(toy.dir, 'fail-runs');
   const clock = new ManualClock();
   const c = captureCli(clock);
   const args = ['--human-port', '0', '--labels', '4', '--label-batch', '4', '--segment-length', '10', '--stage', 'pairs,label', '--quiet'];
-  const running = main(['offline', '--dataset', data, '--teacher', 'human', '--human-timeout', '5', '--human-on-timeout', 'fail', ...args, '--runs-dir', runs], c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const { running, storeFile, url } = await startViewerRun(c, ['offline', '--dataset', toy.data, '--teacher', 'human', '--human-timeout', '5', '--human-on-timeout', 'fail', ...args, '--runs-dir', runs], runs);
   const runDir = runFolder(runs)!;
   const store = LabelStore.open(storeFile, { create: false, clock });
   try {
@@ -125,8 +109,8 @@ it('--human-on-timeout fail: the label stage stops with one line (no stack) nami
 }, 120_000);
 
 it('Ctrl-C while a person labels: the page is told the session ended (close 1001), and the stop says how to resume', async () => {
-  const runs = join(dir, 'sigint-runs');
-  const { child, stderr, exited } = spawnCli(['offline', '--dataset', data, '--teacher', 'human', '--human-port', '0', '--labels', '4', '--label-batch', '4', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet']);
+  const runs = join(toy.dir, 'sigint-runs');
+  const { child, stderr, exited } = spawnCli(['offline', '--dataset', toy.data, '--teacher', 'human', '--human-port', '0', '--labels', '4', '--label-batch', '4', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet']);
   try {
     const gone = () => {
       if (child.exitCode !== null) throw new Error(`prefrl offline exited ${child.exitCode}: ${stderr()}`);

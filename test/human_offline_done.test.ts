@@ -7,42 +7,24 @@
  * with pairs nobody answered (timeouts) does not say "done": its pages see the session end, and a
  * resume asks those pairs again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../core/backend.js';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
-import { main } from '../scripts/cli.js';
 import type { ServerMessage } from '../viewer/protocol.js';
-import { writeToyDataset } from './helpers/toy_dataset.js';
+import { useToyDataset } from './helpers/toy_dataset.js';
 import { captureCli } from './helpers/cli.js';
-import { ended, Person, runFolder, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
+import { Person, trueChoice, waitFor, startViewerRun } from './human_helpers.js';
 
-let dir = '';
-let data = '';
-beforeAll(async () => {
-  await initBackend('wasm');
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-left-human-done-'));
-  // 8 episodes of 50 steps: 40 segments of 10 steps.
-  data = await writeToyDataset(dir, 8);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// 8 episodes of 50 steps: 40 segments of 10 steps.
+const toy = useToyDataset('prefrl-left-human-done-', 8, { wasm: true });
 
 const isDone = (m: ServerMessage) => m.type === 'idle' && (m as { reason?: string }).reason === 'done';
 
 it('the last answer: every page hears the run has its labels before the server closes; a page on an overlap pair gives it back; nothing is handed out after', async () => {
-  const runs = join(dir, 'overlap');
+  const runs = join(toy.dir, 'overlap');
   const c = captureCli();
-  const running = main(
-    ['offline', '--dataset', data, '--teacher', 'human', '--human-port', '0', '--human-overlap', '2', '--labels', '2', '--label-batch', '2', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet', '--json'],
-    c.ctx,
-  );
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const { running, storeFile, url } = await startViewerRun(c, ['offline', '--dataset', toy.data, '--teacher', 'human', '--human-port', '0', '--human-overlap', '2', '--labels', '2', '--label-batch', '2', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet', '--json'], runs);
   const store = LabelStore.open(storeFile, { create: false });
   const people: Person[] = [];
   try {
@@ -82,16 +64,9 @@ it('the last answer: every page hears the run has its labels before the server c
 
 it('a stage that ends with a pair nobody answered (timeout) does not tell the pages "done": they see the session end', async () => {
   const clock = new ManualClock();
-  const runs = join(dir, 'timeout');
+  const runs = join(toy.dir, 'timeout');
   const c = captureCli(clock);
-  const running = main(
-    ['offline', '--dataset', data, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '2', '--label-batch', '2', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet', '--json'],
-    c.ctx,
-  );
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const { running, storeFile, url } = await startViewerRun(c, ['offline', '--dataset', toy.data, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '2', '--label-batch', '2', '--segment-length', '10', '--stage', 'pairs,label', '--runs-dir', runs, '--quiet', '--json'], runs);
   const store = LabelStore.open(storeFile, { create: false, clock });
   let ada: Person | null = null;
   try {

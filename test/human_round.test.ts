@@ -17,7 +17,7 @@ import { HumanTeacher } from '../reward/teachers/human.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 import { makePairs } from './viewer/helpers.js';
-import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, type Choice, viewerUrl, waitFor } from './human_helpers.js';
+import { humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, type Choice, waitFor, startViewerRun } from './human_helpers.js';
 
 const TINY = tinyTrainFlags();
 
@@ -30,11 +30,7 @@ it('two people, one leaving with a pair, an undo, a timeout and an answer after 
   const runs = join(dir(), 'runs');
   const c = captureCli(clock);
   // Rounds of 4 at 1024, 2048 and 3072 env steps; 5 s without an answer times a round out.
-  const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '12', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const { running, storeFile, url } = await startViewerRun(c, ['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '12', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], runs);
   expect(url).toMatch(/^http:/);
   // The test's own look at the store, on the run's clock (leases expire by it).
   const store = LabelStore.open(storeFile, { create: false, clock });

@@ -10,7 +10,7 @@
  * summary cannot be read are listed as such, with the file and why, not skipped; so is a stage
  * marker or label store that cannot be read, or a metrics log with no step in it.
  */
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { normalizedScoreMeaningful } from '../../reward/metrics.js';
@@ -18,6 +18,7 @@ import { UsageError } from '../../core/errors.js';
 import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
 import { LabelStore } from '../../reward/store.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
+import { readRunJson } from '../../core/run.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
@@ -138,26 +139,6 @@ function progressText(p: RunEntry['progress'], end = ': '): string {
   return p === null ? '' : `at step ${p.step}${p.of === null ? '' : ` of ${p.of}`}${end}`;
 }
 
-/** A config.json: a JSON object, or why it is not one (naming the file). */
-function readConfig(file: string): { value: Record<string, unknown> } | { problem: string } {
-  const r = readSummary(file);
-  if ('problem' in r) return r;
-  return Array.isArray(r.value) ? { problem: `${basename(file)}: not a JSON object (an array)` } : { value: r.value };
-}
-
-/**
- * A summary.json: a JSON object, or an array (`prefrl tour` writes one row per env); or why it is
- * neither (naming the file: it cannot be read, is not JSON, or holds another JSON value).
- */
-function readSummary(file: string): { value: Record<string, unknown> | unknown[] } | { problem: string } {
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  } catch (e) {
-    return { problem: `${basename(file)}: cannot be read (${(e as Error).message})` };
-  }
-  return typeof v === 'object' && v !== null ? { value: v as Record<string, unknown> | unknown[] } : { problem: `${basename(file)}: not a JSON object (${v === null ? 'null' : typeof v})` };
-}
 
 /**
  * The summary.json keys each command's headline is made of (with what a reader needs to judge
@@ -338,16 +319,16 @@ function stagesText(s: OfflineProgress | null, end = ': '): string {
 
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
-  const read = readConfig(join(path, 'config.json'));
+  const read = readRunJson(join(path, 'config.json'));
   const none = { command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null, stages: null } as const;
   if ('problem' in read) return { run: dir, path, ...none, problem: read.problem };
-  const cfg = read.value;
+  const cfg = read.value as Record<string, unknown>;
   const command = typeof cfg.command === 'string' ? cfg.command : null;
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
   const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
   const teacher = teacherOf(command, cfg);
   const seed = seedOf(cfg);
-  const read2 = existsSync(join(path, 'summary.json')) ? readSummary(join(path, 'summary.json')) : null;
+  const read2 = existsSync(join(path, 'summary.json')) ? readRunJson(join(path, 'summary.json'), { arrays: true }) : null;
   // A summary that cannot be read: the run's result is lost (an offline resume would stop on it, its eval stage being done).
   if (read2 !== null && 'problem' in read2) return { run: dir, path, ...none, command, env, teacher, seed, problem: read2.problem };
   const summary = read2?.value ?? null;

@@ -5,23 +5,15 @@
  * with a SyntaxError on every resume after. Now openRunDir drops a cut last line before
  * anything is logged, and the eval stage passes over a damaged line left by a resume from before.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRunDir } from '../../core/run.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
-let dir = '';
-let data = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-cut-metrics-'));
-  data = await writeToyDataset(dir, 12);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-cut-metrics-', 12);
 
 const TINY = ['--teacher', 'oracle', '--labels', '20', '--segment-length', '10', '--reward-members', '2', '--reward-hidden', '8', '--reward-epochs', '2', '--updates', '20', '--batch-size', '16',
   '--hidden', '8', '--eval-episodes', '1', '--seed', '2', '--backend', 'wasm'];
@@ -41,7 +33,7 @@ const rows = (file: string): Record<string, unknown>[] =>
 
 describe('a metrics.jsonl cut off by a kill', () => {
   it('openRunDir drops the cut last line before logging: the rows before it and the new row stay whole', () => {
-    const run = join(dir, 'unit');
+    const run = join(toy.dir, 'unit');
     mkdirSync(run, { recursive: true });
     writeFileSync(join(run, 'metrics.jsonl'), '{"step":0,"a/x":1}\n{"step":1,"a/x":2}\n{"step":2,"a/');
     const r = openRunDir(run);
@@ -57,7 +49,7 @@ describe('a metrics.jsonl cut off by a kill', () => {
   it('prefrl offline --resume after a row was cut off: every stage runs, every row parses, the summary has every stage\'s seconds', async () => {
     // Killed after the pairs stage, while a row was being written; the label stage, which runs
     // first on --resume, logs its rows without rewriting the file first (the later stages do).
-    const first = await cli(['offline', '--dataset', data, ...TINY, '--stage', 'pairs', '--runs-dir', join(dir, 'a')]);
+    const first = await cli(['offline', '--dataset', toy.data, ...TINY, '--stage', 'pairs', '--runs-dir', join(toy.dir, 'a')]);
     const runDir = first.runDir as string;
     const file = join(runDir, 'metrics.jsonl');
     const whole = rows(file);
@@ -77,7 +69,7 @@ describe('a metrics.jsonl cut off by a kill', () => {
   }, 60_000);
 
   it('the eval stage passes over a damaged line a resume made before the fix, taking the seconds from the whole rows', async () => {
-    const first = await cli(['offline', '--dataset', data, ...TINY, '--stage', 'pairs,label', '--runs-dir', join(dir, 'b')]);
+    const first = await cli(['offline', '--dataset', toy.data, ...TINY, '--stage', 'pairs,label', '--runs-dir', join(toy.dir, 'b')]);
     const runDir = first.runDir as string;
     const file = join(runDir, 'metrics.jsonl');
     const pairsSeconds = rows(file).find((r) => 'stages/pairs_seconds' in r)?.['stages/pairs_seconds'];
@@ -92,7 +84,7 @@ describe('a metrics.jsonl cut off by a kill', () => {
   }, 60_000);
 
   it('a stage done before whose seconds row was lost (killed after its outputs, before the row) is named as not recorded, not left out silently', async () => {
-    const first = await cli(['offline', '--dataset', data, ...TINY, '--stage', 'pairs', '--runs-dir', join(dir, 'c')]);
+    const first = await cli(['offline', '--dataset', toy.data, ...TINY, '--stage', 'pairs', '--runs-dir', join(toy.dir, 'c')]);
     const runDir = first.runDir as string;
     const file = join(runDir, 'metrics.jsonl');
     writeFileSync(file, rows(file).filter((r) => !('stages/pairs_seconds' in r)).map((r) => `${JSON.stringify(r)}\n`).join(''));

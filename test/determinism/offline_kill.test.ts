@@ -7,29 +7,21 @@
  * bit; every label stored before the first kill is still there, unchanged; each resume takes
  * over the lock the killed process left.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
 
-let dir = '';
-let data = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-kill-'));
-  data = await writeToyDataset(dir, 40);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-offline-kill-', 40);
 
 const LABELS = 400;
 /** One label per teacher call (each stored in its own transaction), so the label stage lasts long enough to be killed in. */
 const args = () => [
-  'offline', '--dataset', data, '--teacher', 'synthetic-vlm', '--error-rate', '0.2', '--unsure-rate', '0.1', '--labels', String(LABELS), '--label-batch', '1', '--segment-length', '10',
+  'offline', '--dataset', toy.data, '--teacher', 'synthetic-vlm', '--error-rate', '0.2', '--unsure-rate', '0.1', '--labels', String(LABELS), '--label-batch', '1', '--segment-length', '10',
   '--reward-members', '2', '--reward-hidden', '8', '--reward-epochs', '5', '--updates', '400', '--batch-size', '32', '--hidden', '8,8', '--eval-episodes', '2', '--seed', '3',
   '--backend', 'wasm', '--quiet',
 ];
@@ -91,7 +83,7 @@ async function killWhen(argv: string[], runDir: { runs: string } | { dir: string
 describe('prefrl offline killed with SIGKILL', () => {
   it('killed while labelling and again while training IQL, resumed: the same labels, reward model, relabelled rewards, agents and summary as a run never killed', async () => {
     const c = captureCli();
-    expect(await main([...args(), '--json', '--runs-dir', join(dir, 'ref')], c.ctx), c.err.join('')).toBe(0);
+    expect(await main([...args(), '--json', '--runs-dir', join(toy.dir, 'ref')], c.ctx), c.err.join('')).toBe(0);
     const ref = outputs(lastJson(c.out).runDir as string);
     expect(ref.labels).toHaveLength(LABELS);
     // The teacher's noise: some pairs unsure (skips), the rest answered.
@@ -105,7 +97,7 @@ describe('prefrl offline killed with SIGKILL', () => {
     expect(counts['vlm/no_success']).toBe(0);
 
     // 1. Killed in the label stage, some labels stored.
-    const runs = join(dir, 'killed');
+    const runs = join(toy.dir, 'killed');
     const first = await killWhen([...args(), '--runs-dir', runs], { runs }, (d) => labelCount(d) >= 40);
     const runDir = first.dir;
     const saved = storedLabels(runDir);

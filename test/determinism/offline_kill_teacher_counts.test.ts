@@ -12,28 +12,20 @@
  * The labels and the rest of the summary equal the uninterrupted run's too.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
-let dir = '';
-let data = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-kill-counts-'));
-  data = await writeToyDataset(dir, 40);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-offline-kill-counts-', 40);
 
 const BATCH = 5;
 const args = () => [
-  'offline', '--dataset', data, '--teacher', 'synthetic-vlm', '--error-rate', '0.3', '--unsure-rate', '0.2', '--labels', '60', '--label-batch', String(BATCH), '--segment-length', '10',
+  'offline', '--dataset', toy.data, '--teacher', 'synthetic-vlm', '--error-rate', '0.3', '--unsure-rate', '0.2', '--labels', '60', '--label-batch', String(BATCH), '--segment-length', '10',
   '--reward-members', '2', '--reward-hidden', '8', '--reward-epochs', '3', '--updates', '40', '--batch-size', '16', '--hidden', '8', '--eval-episodes', '1', '--seed', '6',
   '--backend', 'wasm', '--quiet',
 ];
@@ -73,7 +65,7 @@ function summary(runDir: string): Record<string, unknown> {
 
 /** A run killed as it writes the counts before its 5th batch: 4 batches stored, the counts file pending on the 4th. */
 async function killedAfterFourBatches(name: string): Promise<string> {
-  const runs = join(dir, name);
+  const runs = join(toy.dir, name);
   const k = await killedOnWrite([...args(), '--runs-dir', runs], /teacher_counts\.json/, 4);
   expect(k.signal, k.stderr).toBe('SIGKILL');
   const runDir = join(runs, readdirSync(runs)[0]);
@@ -90,7 +82,7 @@ async function killedAfterFourBatches(name: string): Promise<string> {
 describe('prefrl offline killed between a batch\'s teacher counts and its labels', () => {
   let ref = '';
   beforeAll(async () => {
-    ref = (await cli([...args(), '--runs-dir', join(dir, 'ref')])).runDir as string;
+    ref = (await cli([...args(), '--runs-dir', join(toy.dir, 'ref')])).runDir as string;
   }, 60_000);
 
   it('the batch stored: the resume adds to the pending totals, and the run\'s counts equal an uninterrupted run\'s', async () => {

@@ -10,24 +10,16 @@
  *    be written in place, leaving half a file that every later stage trusted).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
-let dir = '';
-let data = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-kill-write-'));
-  data = await writeToyDataset(dir, 40);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-offline-kill-write-', 40);
 
 const TINY = ['--segment-length', '10', '--reward-members', '2', '--reward-hidden', '8', '--reward-epochs', '3', '--updates', '40', '--batch-size', '16', '--hidden', '8', '--eval-episodes', '1',
   '--seed', '4', '--backend', 'wasm', '--quiet'];
@@ -63,11 +55,11 @@ function labels(runDir: string): unknown[] {
 
 describe('prefrl offline killed while writing a file', () => {
   it('active query selection killed as it records round 1: the resumed run records every round, as an uninterrupted one', async () => {
-    const args = ['offline', '--dataset', data, '--teacher', 'synthetic-vlm', '--labels', '90', '--query', 'disagreement', '--query-rounds', '3', ...TINY];
-    const ref = (await cli([...args, '--runs-dir', join(dir, 'qref')])).runDir as string;
+    const args = ['offline', '--dataset', toy.data, '--teacher', 'synthetic-vlm', '--labels', '90', '--query', 'disagreement', '--query-rounds', '3', ...TINY];
+    const ref = (await cli([...args, '--runs-dir', join(toy.dir, 'qref')])).runDir as string;
     expect(rounds(ref).map((r) => r.round)).toEqual([1, 2]);
 
-    const runs = join(dir, 'qkill');
+    const runs = join(toy.dir, 'qkill');
     const k = await killedOnWrite([...args, '--runs-dir', runs], /[/\\]query\.json/);
     expect(k.signal, k.stderr).toBe('SIGKILL');
     const runDir = join(runs, readdirSync(runs)[0]);
@@ -78,7 +70,7 @@ describe('prefrl offline killed while writing a file', () => {
   }, 60_000);
 
   it('a forced relabel killed while it writes the relabelled rewards: the rewards from before stay whole, and the stages after read them', async () => {
-    const first = (await cli(['offline', '--dataset', data, '--teacher', 'oracle', '--labels', '40', ...TINY, '--runs-dir', join(dir, 'relabel')])).runDir as string;
+    const first = (await cli(['offline', '--dataset', toy.data, '--teacher', 'oracle', '--labels', '40', ...TINY, '--runs-dir', join(toy.dir, 'relabel')])).runDir as string;
     const file = join(first, 'artifacts', 'relabelled_rewards.npy');
     const before = readFileSync(file);
     const k = await killedOnWrite(['offline', '--resume', first, '--stage', 'relabel', '--force', '--quiet'], /relabelled_rewards\.npy/);

@@ -5,22 +5,14 @@
  * new outputs next to the later stages' old ones, and the next resume took them all as done; with
  * the marker it runs that stage again and makes everything after it anew.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../scripts/cli.js';
 import { captureCli, lastJson } from '../helpers/cli.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 
-let dir = '';
-let data = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-rerun-'));
-  data = await writeToyDataset(dir, 40);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-offline-rerun-', 40);
 
 const TINY = ['--segment-length', '10', '--labels', '60', '--reward-members', '2', '--reward-hidden', '8', '--reward-epochs', '3', '--updates', '40', '--batch-size', '16', '--hidden', '8',
   '--eval-episodes', '1', '--seed', '4', '--backend', 'wasm', '--quiet'];
@@ -39,7 +31,7 @@ function summary(runDir: string): Record<string, unknown> {
 
 describe('prefrl offline: a stage re-run that was stopped before the later outputs were made anew', () => {
   it('the next resume runs that stage again and everything after it; a finished re-run leaves no marker', async () => {
-    const runDir = (await cli(['offline', '--dataset', data, '--teacher', 'oracle', '--runs-dir', join(dir, 'runs'), ...TINY])).json.runDir as string;
+    const runDir = (await cli(['offline', '--dataset', toy.data, '--teacher', 'oracle', '--runs-dir', join(toy.dir, 'runs'), ...TINY])).json.runDir as string;
     const ref = summary(runDir);
     const relabelRef = readFileSync(join(runDir, 'artifacts', 'relabel.json'), 'utf8');
 
@@ -78,7 +70,7 @@ describe('prefrl offline: a stage re-run that was stopped before the later outpu
   }, 120_000);
 
   it('a marker naming no stage is a clear error naming the file', async () => {
-    const runDir = (await cli(['offline', '--dataset', data, '--teacher', 'oracle', '--runs-dir', join(dir, 'runs2'), '--stage', 'pairs', ...TINY])).json.runDir as string;
+    const runDir = (await cli(['offline', '--dataset', toy.data, '--teacher', 'oracle', '--runs-dir', join(toy.dir, 'runs2'), '--stage', 'pairs', ...TINY])).json.runDir as string;
     writeFileSync(join(runDir, 'rerunning.json'), JSON.stringify({ stage: 'lunch' }));
     const c = captureCli();
     expect(await main(['offline', '--resume', runDir, '--quiet'], c.ctx)).toBe(1);

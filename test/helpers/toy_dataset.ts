@@ -3,8 +3,12 @@
  * reward terms and final successes vary across segments), stored as a dataset with TOY_SPEC's
  * horizon, dt and reward terms.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { datasetFromTrajectories, type OfflineDataset, writeDataset } from '../../agents/dataset.js';
+import { initBackend } from '../../core/backend.js';
 import { Rng } from '../../core/rng.js';
 import { rollout } from '../../envs/rollout.js';
 import { TOY_SPEC, ToyReachEnv } from '../../envs/toy.js';
@@ -47,4 +51,30 @@ export function toyReachDataset(trajs: readonly Trajectory[]): OfflineDataset {
  */
 export async function writeToyDataset(dir: string, episodes: number): Promise<string> {
   return writeDataset(join(dir, 'toy.h5'), toyReachDataset(noisyToyTrajectories({ episodes, noiseSeed: 11, firstSeed: 100, noise: (k) => (k % 4) * 0.6 })));
+}
+
+/**
+ * A test file's temporary folder with a toy dataset of `episodes` episodes in it (writeToyDataset),
+ * made before its tests (after setting up the WASM tensor backend, with `wasm`) and removed after
+ * them: `dir` and `data` (the dataset file) are read once the file's beforeAll has run.
+ */
+export function useToyDataset(prefix: string, episodes: number, o: { wasm?: boolean } = {}): { readonly dir: string; readonly data: string } {
+  let dir = '';
+  let data = '';
+  beforeAll(async () => {
+    if (o.wasm) await initBackend('wasm');
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    data = await writeToyDataset(dir, episodes);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get data() {
+      return data;
+    },
+  };
 }

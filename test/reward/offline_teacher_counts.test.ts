@@ -5,25 +5,18 @@
  * last metrics row and the report; a damaged counts file is an error naming it; the report's
  * lines for the counts and the stage seconds.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
 import { type OfflineConfigInput, runOffline } from '../../reward/offline.js';
 import type { Segment } from '../../reward/types.js';
 import { encodePng } from '../../reward/vlm/png.js';
 import type { SegmentFrameRenderer } from '../../reward/vlm/render.js';
 import { stageSecondsLine, teacherCountsLine, formatOfflineSummary } from '../../scripts/commands/offline.js';
-import { writeToyDataset } from '../helpers/toy_dataset.js';
+import { useToyDataset } from '../helpers/toy_dataset.js';
 
-let dir = '';
-let data = '';
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-offline-teacher-counts-'));
-  data = await writeToyDataset(dir, 20);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const toy = useToyDataset('prefrl-offline-teacher-counts-', 20);
 
 // Each segment's image is its id's first 16 characters: no two pairs ask the same question.
 const renderer: SegmentFrameRenderer = {
@@ -49,7 +42,7 @@ function fakeServer(): { fetch: (url: string, init: RequestInit) => Promise<Resp
 }
 
 const config = (): OfflineConfigInput => ({
-  dataset: data,
+  dataset: toy.data,
   teacher: 'vlm',
   labels: 6,
   labelBatch: 2,
@@ -72,7 +65,7 @@ describe('offline: the VLM teacher\'s counts over a failed and a resumed attempt
     server.down(5);
     let runDir = '';
     const vlmRuntime = { fetch: server.fetch, renderer, env: {} };
-    const err = await runOffline({ config: config(), stages: ['pairs', 'label'], runsDir: join(dir, 'runs'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch((e: unknown) => e as Error);
+    const err = await runOffline({ config: config(), stages: ['pairs', 'label'], runsDir: join(toy.dir, 'runs'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch((e: unknown) => e as Error);
     expect((err as Error).message).toMatch(/^VLM teacher: 2 of 2 queries failed/);
     expect(server.seen()).toBe(6);
     const first = JSON.parse(readFileSync(join(runDir, 'artifacts', 'teacher_counts.json'), 'utf8')) as { labels: number; counts: Record<string, number> };
@@ -128,7 +121,7 @@ describe('offline: the VLM teacher\'s counts over a failed and a resumed attempt
     server.down(3);
     let runDir = '';
     const vlmRuntime = { fetch: server.fetch, renderer, env: {} };
-    await runOffline({ config: config(), stages: ['pairs', 'label'], runsDir: join(dir, 'bad'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch(() => undefined);
+    await runOffline({ config: config(), stages: ['pairs', 'label'], runsDir: join(toy.dir, 'bad'), vlmRuntime, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch(() => undefined);
     const file = join(runDir, 'artifacts', 'teacher_counts.json');
     const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     writeFileSync(file, JSON.stringify({ ...saved, counts: { 'vlm/requests': -3 } }));
@@ -145,7 +138,7 @@ describe('offline: a last batch smaller than --label-batch', () => {
   it('asks each of its pairs once (it was handed its pairs twice: the VLM paid twice and the stage failed storing two answers with one id)', async () => {
     const server = fakeServer();
     // 5 pairs in batches of 2: the last batch holds one pair.
-    const res = await runOffline({ config: { ...config(), labels: 5 }, stages: ['pairs', 'label'], runsDir: join(dir, 'last'), vlmRuntime: { fetch: server.fetch, renderer, env: {} } }, { logger: silentLogger });
+    const res = await runOffline({ config: { ...config(), labels: 5 }, stages: ['pairs', 'label'], runsDir: join(toy.dir, 'last'), vlmRuntime: { fetch: server.fetch, renderer, env: {} } }, { logger: silentLogger });
     expect(res.stages).toEqual({ pairs: 'ran', label: 'ran' });
     expect(server.seen()).toBe(10);
     const saved = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'teacher_counts.json'), 'utf8')) as { counts: Record<string, number> };
@@ -154,7 +147,7 @@ describe('offline: a last batch smaller than --label-batch', () => {
 
   it('the synthetic VLM decides each pair once: its counts add up to the labels (80 pairs in batches of 7)', async () => {
     const res = await runOffline(
-      { config: { ...config(), teacher: 'synthetic-vlm', vlm: undefined, labels: 80, labelBatch: 7 }, stages: ['pairs', 'label'], runsDir: join(dir, 'last-synthetic') },
+      { config: { ...config(), teacher: 'synthetic-vlm', vlm: undefined, labels: 80, labelBatch: 7 }, stages: ['pairs', 'label'], runsDir: join(toy.dir, 'last-synthetic') },
       { logger: silentLogger },
     );
     const c = (JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'teacher_counts.json'), 'utf8')) as { counts: Record<string, number> }).counts;

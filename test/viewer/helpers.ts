@@ -64,12 +64,17 @@ export interface ServerFixture {
 }
 
 /**
- * The set-up the server test files share (server.test.ts, server_done.test.ts): registers, in the
- * calling file, a beforeAll that makes a folder `prefrl-<prefix>-*`, a stand-in page in it (and
- * whatever `addToSite` writes there) and toy-reach pairs; an afterEach that closes what the test
- * opened through the fixture (servers first, then stores); and an afterAll that removes the folder.
+ * The set-up the server test files share (server.test.ts, server_done.test.ts, ...): registers, in
+ * the calling file, a beforeAll that makes a folder `prefrl-<prefix>-*`, a stand-in page in it (and
+ * whatever `addToSite` writes there) and toy-reach pairs (makePairs with `pairOptions`); an
+ * afterEach that closes what the test opened through the fixture (servers first, then stores); and
+ * an afterAll that removes the folder.
  */
-export function serverFixture(prefix: string, addToSite?: (site: string, dir: string) => void): ServerFixture {
+export function serverFixture(
+  prefix: string,
+  addToSite?: (site: string, dir: string) => void,
+  pairOptions: { episodes: number; steps: number; length: number } = { episodes: 2, steps: 50, length: 10 },
+): ServerFixture {
   let dir = '';
   let site = '';
   let env: ViewerEnv | undefined;
@@ -81,7 +86,7 @@ export function serverFixture(prefix: string, addToSite?: (site: string, dir: st
     site = stubSite(join(dir, 'site'));
     addToSite?.(site, dir);
     env = await loadViewerEnv({ id: 'toy-reach' });
-    pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
+    pairs = await makePairs('toy-reach', pairOptions);
   });
   afterEach(async () => {
     for (const o of open.splice(0)) await o.close();

@@ -4,28 +4,13 @@
  * pairs stored when the server started were raised, so the new ones wanted one person and
  * were done after one answer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
-import type { Pair } from '../../reward/types.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { ViewerServer } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-serve-overlap-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 2, steps: 40, length: 10 });
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = serverFixture('serve-overlap', undefined, { episodes: 2, steps: 40, length: 10 });
 
 async function until(what: string, cond: () => boolean): Promise<void> {
   const end = Date.now() + 15_000;
@@ -36,6 +21,7 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 }
 
 it('pairs added while the server runs want --overlap people, and an idle page of a second person gets one the first answered', async () => {
+  const { dir, site, env, pairs } = fx;
   expect(pairs.length).toBeGreaterThanOrEqual(3);
   const path = join(dir, 'labels.sqlite');
   const store = LabelStore.open(path);

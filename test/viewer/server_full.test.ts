@@ -5,35 +5,17 @@
  * the pages asking next. Pages are scripted WebSocket clients; a "gone" one stops reading its
  * socket (so it answers no ping). The grace runs on a ManualClock.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
-import type { Pair } from '../../reward/types.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { FULL_CLOSE_CODE, fullCloseReason, parseFullPages, parseFullRetry } from '../../viewer/protocol.js';
 import { MAX_SESSIONS, PONG_GRACE_MS, ViewerServer } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-viewer-full-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 2, steps: 50, length: 10 });
-});
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverFixture('viewer-full');
 
 /** How a new socket ends up: a page with a slot (welcomed after its hello), or closed with this code and reason. */
 function knock(url: string): Promise<{ opened: WebSocket } | { code: number; reason: string }> {
@@ -66,6 +48,7 @@ it('the reason a full server gives says how many pages and when to retry; the pa
 });
 
 it('full: a new page is told to retry in 12 s; pages gone without a close (no pong for 10 s) then give their slots and pairs to the next pages; pages that answer pings keep theirs', async () => {
+  const { dir, site, env, pairs } = fx;
   const store = LabelStore.open(join(dir, 'full.sqlite'));
   store.putPairs(pairs.slice(0, 2), { round: 0 });
   const clock = new ManualClock();
