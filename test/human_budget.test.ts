@@ -19,9 +19,8 @@ import { segmentReturn } from '../reward/segments.js';
 import { LabelStore, TIMEOUT_SKIP_TAG } from '../reward/store.js';
 import { labelHead } from '../reward/teachers/synthetic.js';
 import type { Label, Teacher } from '../reward/types.js';
-import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, viewerUrl, waitFor } from './human_helpers.js';
+import { humanTestDir, Person, roundCounts, startViewerRun, tinyTrainFlags, trueChoice, waitFor } from './human_helpers.js';
 
 const TINY = tinyTrainFlags(3072);
 
@@ -32,13 +31,9 @@ it('an answer to a timed-out pair given while the last round is out: kept and tr
   const runs = join(dir(), 'runs');
   const c = captureCli(clock);
   // --labels 7 in rounds of 4: round 0 at 1024 env steps asks 4, round 1 at 2048 what is left.
-  const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '7', '--labels-per-round', '4', '--runs-dir', runs, '--json'], c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const run = await startViewerRun(c, ['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '7', '--labels-per-round', '4', '--runs-dir', runs, '--json'], runs);
+  const { running, storeFile, url, runDir } = run;
   const store = LabelStore.open(storeFile, { create: false, clock });
-  const runDir = runFolder(runs)!;
   try {
     const judge = (p: Parameters<typeof trueChoice>[1]) => trueChoice(store, p);
     const ada = await Person.join(url, 'ada');
@@ -56,7 +51,7 @@ it('an answer to a timed-out pair given while the last round is out: kept and tr
     await waitFor("round 0's metrics", () => existsSync(join(runDir, 'metrics.jsonl')) && roundCounts(runDir).length === 1);
 
     // Round 1 asks 4 pairs: 7 - 3 answers (the timeout does not spend the budget).
-    await waitFor('round 1', () => ended(exit, c.err) ?? store.pendingPairIds({ round: 1 }).length === 4);
+    await waitFor('round 1', () => run.stillRunning() ?? store.pendingPairIds({ round: 1 }).length === 4);
     // While they are out, ada answers the pair she held: the 4th answer, kept.
     const late = await ada.answer(held, judge(held));
     expect(store.getLabel(late)).toMatchObject({ pairId: held.pairId, teacher: 'human:ada', kind: 'preference' });
@@ -165,11 +160,8 @@ it('once the run has its --labels, its viewer hands out no more: a person on an 
   const c = captureCli(clock);
   // --labels 3 in rounds of 2: round 0 asks 2, round 1 what is left.
   // 6,144 steps: the run goes on for 4,096 after its last round (at 2,048), while the people hear it is done.
-  const running = main(['train', ...tinyTrainFlags(6144), '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '3', '--labels-per-round', '2', '--runs-dir', runs, '--json'], c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const run = await startViewerRun(c, ['train', ...tinyTrainFlags(6144), '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--labels', '3', '--labels-per-round', '2', '--runs-dir', runs, '--json'], runs);
+  const { running, storeFile, url } = run;
   const store = LabelStore.open(storeFile, { create: false, clock });
   const people: Person[] = [];
   try {
@@ -185,7 +177,7 @@ it('once the run has its --labels, its viewer hands out no more: a person on an 
     clock.advance(6000);
     await waitFor('the held pair to time out', () => store.counts().timeouts === 1);
     // Round 1 asks 2 (3 - 1 answer); ada answers both: 3 answers, the budget.
-    await waitFor('round 1', () => ended(exit, c.err) ?? store.pendingPairIds({ round: 1 }).length === 2);
+    await waitFor('round 1', () => run.stillRunning() ?? store.pendingPairIds({ round: 1 }).length === 2);
     for (let i = 0; i < 2; i++) {
       const p = await ada.take();
       expect(p.round).toBe(1);

@@ -59,19 +59,34 @@ export function ended(exit: number | undefined, err: readonly string[]): undefin
   return undefined;
 }
 
+/** `prefrl <argv>` started in this process with the captured context `c`, not awaited. */
+export interface InProcessRun {
+  /** Its exit code, once it ends. */
+  readonly running: Promise<number>;
+  /** The exit code, or undefined while it runs. */
+  exit(): number | undefined;
+  /** For a waitFor: undefined while it runs; throws (with its stderr) once it has ended (see ended). */
+  stillRunning(): undefined;
+}
+
+export function startInProcess(c: CapturedCli, argv: readonly string[]): InProcessRun {
+  const running = main(argv, c.ctx);
+  let code: number | undefined;
+  void running.then((x) => (code = x));
+  return { running, exit: () => code, stillRunning: () => ended(code, c.err) };
+}
+
 /**
  * `prefrl <argv>` (a run taught in the viewer, writing its one run folder under `runs`) started in
  * this process with the captured context `c`, once its label store and its viewer are up: the
- * run's exit code to await, the store file and the viewer's link. A run that ends before them
- * fails the wait with its stderr (ended).
+ * run (startInProcess), its folder, the store file and the viewer's link. A run that ends before
+ * them fails the wait with its stderr (ended).
  */
-export async function startViewerRun(c: CapturedCli, argv: readonly string[], runs: string): Promise<{ running: Promise<number>; storeFile: string; url: string }> {
-  const running = main(argv, c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
-  return { running, storeFile, url };
+export async function startViewerRun(c: CapturedCli, argv: readonly string[], runs: string): Promise<InProcessRun & { runDir: string; storeFile: string; url: string }> {
+  const run = startInProcess(c, argv);
+  const storeFile = await waitFor('the run folder', () => run.stillRunning() ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
+  const url = await waitFor('the viewer to start', () => run.stillRunning() ?? viewerUrl(storeFile));
+  return { ...run, runDir: runFolder(runs)!, storeFile, url };
 }
 
 /** The one run folder under `runs` (once it exists). */

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
-import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { humanTestDir, Person, roundCounts, runFolder, startInProcess, startViewerRun, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 const TINY = tinyTrainFlags();
 
@@ -66,16 +65,15 @@ it('Ctrl-C during a round people are answering, then --resume: the answers given
 
     // The resumed run goes on from its checkpoint at 1024 env steps (taken after round 0), in a new server.
     const c = captureCli();
-    const running = main(['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json'], c.ctx);
-    let exit: number | undefined;
-    void running.then((code) => (exit = code));
+    const run = startInProcess(c, ['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json']);
+    const { running } = run;
     // Its first round asks 4 new pairs (12 - 6 answers left); people get them before the 2 the
     // stopped round left open (the newest round goes out first).
-    await waitFor("the resumed run's first round", () => ended(exit, c.err) ?? s.pendingPairIds({ round: 2 }).length === 4);
+    await waitFor("the resumed run's first round", () => run.stillRunning() ?? s.pendingPairIds({ round: 2 }).length === 4);
     const second = await waitFor('the new viewer', () => (viewerUrl(storeFile) !== first ? viewerUrl(storeFile) : undefined));
     const after = await answerRound(second, 'ada', s, 2, 4);
     // Then 2 more (12 - 10): the budget is spent with the answers of before the stop counted.
-    await waitFor("the resumed run's second round", () => ended(exit, c.err) ?? s.pendingPairIds({ round: 3 }).length === 2);
+    await waitFor("the resumed run's second round", () => run.stillRunning() ?? s.pendingPairIds({ round: 3 }).length === 2);
     after.push(...(await answerRound(second, 'ada', s, 3, 2)));
     expect(await running, c.err.join('')).toBe(0);
 
@@ -103,12 +101,7 @@ it('--human-on-timeout fail: the run stops with an error naming the unanswered p
   const runs = join(dir(), 'fail-runs');
   const clock = new ManualClock();
   const c = captureCli(clock);
-  const running = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
-  let exit: number | undefined;
-  void running.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const runDir = runFolder(runs)!;
-  const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const { running, storeFile, runDir, url } = await startViewerRun(c, ['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet', '--json'], runs);
   const store = LabelStore.open(storeFile, { create: false, clock });
   try {
     // Round 0: ada answers 2 of the 4 pairs; then 6 s pass with no answer.
@@ -126,15 +119,13 @@ it('--human-on-timeout fail: the run stops with an error naming the unanswered p
 
     // Resumed (another clock, as another process would have): round 0 is drawn again, and only its 2 open pairs are asked.
     const r = captureCli(new ManualClock());
-    const again = main(['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json'], r.ctx);
-    let exit2: number | undefined;
-    void again.then((code) => (exit2 = code));
-    const url2 = await waitFor('the new viewer', () => ended(exit2, r.err) ?? (viewerUrl(storeFile) !== url ? viewerUrl(storeFile) : undefined));
+    const resumed = startInProcess(r, ['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json']);
+    const url2 = await waitFor('the new viewer', () => resumed.stillRunning() ?? (viewerUrl(storeFile) !== url ? viewerUrl(storeFile) : undefined));
     const rest = await answerRound(url2, 'ada', store, 0, 2);
     expect(rest.sort()).toEqual([...round0].sort());
-    await waitFor('round 1', () => ended(exit2, r.err) ?? store.pendingPairIds({ round: 1 }).length === 4);
+    await waitFor('round 1', () => resumed.stillRunning() ?? store.pendingPairIds({ round: 1 }).length === 4);
     const round1 = await answerRound(url2, 'ada', store, 1, 4);
-    expect(await again, r.err.join('')).toBe(0);
+    expect(await resumed.running, r.err.join('')).toBe(0);
     expect(r.err.join('')).toMatch(/no checkpoint in .* yet: starting over, keeping 2 stored labels/);
     expect([...before, ...rest, ...round1].filter((id, i, all) => all.indexOf(id) !== i)).toEqual([]);
     expect(store.counts()).toMatchObject({ pairs: 8, labels: 8, timeouts: 0, pending: 0 });

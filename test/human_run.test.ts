@@ -15,7 +15,7 @@ import { cutSegments } from '../reward/segments.js';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { ended, humanTestDir, Person, roundCounts, runFolder, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { humanTestDir, Person, roundCounts, startViewerRun, trueChoice, trueProbFirst } from './human_helpers.js';
 
 /**
  * A small toy-reach run: rounds at 1024, 2048 and 3072 env steps (warm-up 1024, one every 1024 of
@@ -52,11 +52,8 @@ describe('a run taught by people in the viewer', () => {
 
     const runs = join(dir(), 'people');
     const c = captureCli();
-    const running = main(['train', ...TINY, ...labels, '--teacher', 'human', '--human-port', '0', '--runs-dir', runs, '--quiet', '--json'], c.ctx);
-    let exit: number | undefined;
-    void running.then((code) => (exit = code));
-    const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-    const url = await waitFor('the viewer to start', () => ended(exit, c.err) ?? viewerUrl(storeFile));
+    const run = await startViewerRun(c, ['train', ...TINY, ...labels, '--teacher', 'human', '--human-port', '0', '--runs-dir', runs, '--quiet', '--json'], runs);
+    const { running, storeFile, url } = run;
     expect(url, c.err.join('')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const store = LabelStore.open(storeFile, { create: false });
     try {
@@ -64,7 +61,7 @@ describe('a run taught by people in the viewer', () => {
       const bob = await Person.join(url, 'bob');
       const judge = (p: Parameters<typeof trueChoice>[1]) => trueChoice(store, p);
       const [na, nb] = await Promise.all([ada.answerAll(judge), bob.answerAll(judge), running]);
-      expect(exit, c.err.join('')).toBe(0);
+      expect(run.exit(), c.err.join('')).toBe(0);
       const s = lastJson<Summary>(c.out);
       // The run's end closed both pages with "session ended" (1001), not a lost connection.
       expect([ada.client.closeCode, bob.client.closeCode]).toEqual([1001, 1001]);

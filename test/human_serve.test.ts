@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
-import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
-import { ended, humanTestDir, Person, roundCounts, runFolder, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
+import { humanTestDir, Person, roundCounts, startInProcess, startViewerRun, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
 const TINY = tinyTrainFlags();
 
@@ -22,14 +21,10 @@ it('a resumed run finds prefrl serve running on its store and waits for the answ
   // A run whose first round nobody answered (--human-on-timeout fail, on a clock the test moves): its folder and label store exist, no checkpoint yet.
   const clock = new ManualClock();
   const c = captureCli(clock);
-  const first = main(['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet'], c.ctx);
-  let exit: number | undefined;
-  void first.then((code) => (exit = code));
-  const storeFile = await waitFor('the run folder', () => ended(exit, c.err) ?? (runFolder(runs) && join(runFolder(runs)!, 'labels.sqlite')));
-  const runDir = runFolder(runs)!;
-  const own = await waitFor("the run's viewer", () => ended(exit, c.err) ?? viewerUrl(storeFile));
+  const first = await startViewerRun(c, ['train', ...TINY, '--teacher', 'human', '--human-port', '0', '--human-timeout', '5', '--human-on-timeout', 'fail', '--labels', '8', '--labels-per-round', '4', '--runs-dir', runs, '--quiet'], runs);
+  const { storeFile, runDir, url: own } = first;
   clock.advance(6000);
-  expect(await first).toBe(1);
+  expect(await first.running).toBe(1);
 
   // prefrl serve on the run's store, in another process.
   const serve = spawnCli(['serve', '--store', storeFile, '--port', '0']);
@@ -44,9 +39,7 @@ it('a resumed run finds prefrl serve running on its store and waits for the answ
     expect(servePid).toBe(serve.child.pid);
 
     const r = captureCli();
-    const running = main(['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json'], r.ctx);
-    let exit2: number | undefined;
-    void running.then((code) => (exit2 = code));
+    const resumed = startInProcess(r, ['train', '--resume', runDir, '--human-port', '0', '--quiet', '--json']);
     const ada = await Person.join(url, 'ada');
     // Round 0 again (the run starts over: no checkpoint), then round 1: 8 answers, all at serve's page.
     const labelIds: string[] = [];
@@ -55,8 +48,8 @@ it('a resumed run finds prefrl serve running on its store and waits for the answ
       expect(p.round, p.pairId).toBe(i < 4 ? 0 : 1);
       labelIds.push(await ada.answer(p, trueChoice(store, p)));
     }
-    expect(await running, r.err.join('')).toBe(0);
-    expect(exit2).toBe(0);
+    expect(await resumed.running, r.err.join('')).toBe(0);
+    expect(resumed.exit()).toBe(0);
     expect(r.err.join('')).toContain(`human teacher: using the labelling server already running on ${storeFile}: ${url}`);
     // Its budget spent, the run says serve (not its own) goes on offering the store's open pairs.
     expect(r.err.join('')).toContain(
