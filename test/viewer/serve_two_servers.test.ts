@@ -5,26 +5,15 @@
  * file over, and removed it when it stopped, so the first server, still serving, was no longer
  * advertised and a training run started a server of its own beside it.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { advertisedServer, serverInfoPath, ViewerServer } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { makePairs, serverFixture, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-serve-two-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = serverFixture('serve-two');
 
 function info(path: string): { pid: number; url: string } {
   return JSON.parse(readFileSync(serverInfoPath(path), 'utf8')) as { pid: number; url: string };
@@ -32,19 +21,19 @@ function info(path: string): { pid: number; url: string } {
 
 describe('a second server on a store already served', () => {
   it('warns with the first one\'s link, leaves its info file as it is (also when it stops), and both serve the store', async () => {
-    const path = join(dir, 'two.sqlite');
+    const path = join(fx.dir, 'two.sqlite');
     const store = LabelStore.open(path);
     store.putPairs(await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 }), { round: 0 });
     const lines: string[] = [];
     const logger = new Logger({ write: (t) => lines.push(t) }, 'info');
-    const first = await ViewerServer.start({ store, env, port: 0, staticDir: site, logger });
+    const first = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, logger });
     let second: ViewerServer | null = null;
     try {
       expect(info(path)).toEqual(expect.objectContaining({ pid: process.pid, url: first.url }));
       expect(await advertisedServer(path, first.storeId)).toEqual({ url: first.url, pid: process.pid });
       expect(lines).toEqual([]);
 
-      second = await ViewerServer.start({ store, env, port: 0, staticDir: site, logger });
+      second = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, logger });
       expect(second.url).not.toBe(first.url);
       expect(lines.join('')).toBe(
         `[prefrl] warn: viewer: another labelling server (pid ${process.pid}) already serves ${path} at ${first.url}; both hand out its pairs, and a training run on this store uses that one\n`,
@@ -73,12 +62,12 @@ describe('a second server on a store already served', () => {
   });
 
   it('a stale info file (a server gone, another store\'s, or unreadable) is not a server: the new one writes its own and says nothing', async () => {
-    const path = join(dir, 'stale.sqlite');
+    const path = join(fx.dir, 'stale.sqlite');
     const store = LabelStore.open(path);
     const lines: string[] = [];
     const logger = new Logger({ write: (t) => lines.push(t) }, 'info');
     // A server that stopped without removing its file: its URL answers nothing.
-    const gone = await ViewerServer.start({ store, env, port: 0, staticDir: site });
+    const gone = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site });
     const goneUrl = gone.url;
     const storeId = gone.storeId;
     await gone.close();
@@ -90,7 +79,7 @@ describe('a second server on a store already served', () => {
       ]) {
         writeFileSync(serverInfoPath(path), body);
         expect(await advertisedServer(path, storeId)).toBeNull();
-        const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, logger });
+        const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, logger });
         try {
           expect(info(path).url).toBe(s.url);
         } finally {

@@ -5,35 +5,20 @@
  * hello timers, pages waiting or holding a pair, buffered replies) and every lease in the store
  * is back at its idle value, and the server still hands out and stores answers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Clock } from '../../core/clock.js';
 import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
-import type { Pair } from '../../reward/types.js';
-import { loadViewerEnv, type ViewerEnv } from '../../viewer/env_info.js';
 import { SLOW_READER_BYTES, ViewerServer, type ViewerServerStats } from '../../viewer/server.js';
-import { makePairs, stubSite, TestClient } from './helpers.js';
+import { serverFixture, TestClient } from './helpers.js';
 
-let dir: string;
-let site: string;
-let env: ViewerEnv;
-let pairs: Pair[];
+const fx = serverFixture('soak', undefined, { episodes: 4, steps: 60, length: 10 });
 const paused: WebSocket[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-soak-'));
-  site = stubSite(join(dir, 'site'));
-  env = await loadViewerEnv({ id: 'toy-reach' });
-  pairs = await makePairs('toy-reach', { episodes: 4, steps: 60, length: 10 });
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const IDLE: ViewerServerStats = { sessions: 0, wsClients: 0, sockets: 0, idle: 0, holdingPair: 0, helloTimers: 0, listeners: 0, bufferedBytes: 0 };
 
@@ -180,11 +165,11 @@ async function page(s: ViewerServer, kind: Kind, i: number): Promise<number> {
 
 describe('labelling server soak', () => {
   it('after 1,000 pages of every kind (answers, undos, drops, renames, junk, lost networks), every per-page count and lease is back to idle and labels are exactly the answers kept', async () => {
-    const path = join(dir, 'soak.sqlite');
+    const path = join(fx.dir, 'soak.sqlite');
     const store = LabelStore.open(path);
-    store.putPairs(pairs);
+    store.putPairs(fx.pairs);
     // Each pair may go to all 40 people, so pairs never run out; pings every second (a page that misses one goes within two; a page that reads answers each even on a busy machine).
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20, overlap: 80, heartbeatMs: 1000 });
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 20, overlap: 80, heartbeatMs: 1000 });
     try {
       const cycles = 1000;
       const batch = 8;
@@ -228,10 +213,10 @@ describe('labelling server soak', () => {
   }, 120_000);
 
   it('a page renamed while showing a pair moves its lease to the new name, so closing the page gives the pair to a person waiting', async () => {
-    const path = join(dir, 'rename.sqlite');
+    const path = join(fx.dir, 'rename.sqlite');
     const store = LabelStore.open(path);
-    store.putPairs(pairs.slice(0, 1));
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20 });
+    store.putPairs(fx.pairs.slice(0, 1));
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 20 });
     const a = await TestClient.open(s.url);
     const b = await TestClient.open(s.url);
     try {
@@ -258,9 +243,9 @@ describe('labelling server soak', () => {
   });
 
   it('stats() counts pages as they are: one waiting for hello, one holding a pair, one idle, and a listener', async () => {
-    const store = LabelStore.open(join(dir, 'stats.sqlite'));
-    store.putPairs(pairs.slice(0, 1));
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20 });
+    const store = LabelStore.open(join(fx.dir, 'stats.sqlite'));
+    store.putPairs(fx.pairs.slice(0, 1));
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 20 });
     const off = s.onLabel(() => undefined);
     const quiet = await TestClient.open(s.url);
     const holder = await TestClient.open(s.url);
@@ -300,11 +285,11 @@ class SteppingClock implements Clock {
 
 describe('slow readers', () => {
   it('drops a page that keeps asking for pairs at an allowed rate without reading them, once 16 MiB of replies wait for it', async () => {
-    const store = LabelStore.open(join(dir, 'slow.sqlite'));
-    store.putPairs(pairs.slice(0, 1));
+    const store = LabelStore.open(join(fx.dir, 'slow.sqlite'));
+    store.putPairs(fx.pairs.slice(0, 1));
     const clock = new SteppingClock();
     const logger = new Logger({ write: () => undefined });
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20, clock, logger });
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 20, clock, logger });
     const ws = new WebSocket(s.url.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
     try {
       const sizes: number[] = [];
@@ -315,7 +300,7 @@ describe('slow readers', () => {
       });
       const closed = new Promise<void>((res) => ws.once('close', () => res()));
       ws.send(JSON.stringify({ type: 'hello', v: 1, name: 'ada' }));
-      ws.send(JSON.stringify({ type: 'view_pair', pairId: pairs[0].id }));
+      ws.send(JSON.stringify({ type: 'view_pair', pairId: fx.pairs[0].id }));
       await until(() => sizes.length >= 4, () => `${sizes.length} messages`); // welcome, progress, model, pair
       const pairBytes = sizes[3];
       ws.pause(); // reads nothing from here on
@@ -323,7 +308,7 @@ describe('slow readers', () => {
       let sent = 0;
       const most = Math.ceil((3 * SLOW_READER_BYTES) / pairBytes);
       while (sent < most && ws.readyState === WebSocket.OPEN) {
-        ws.send(`{"type":"view_pair","pairId":"${pairs[0].id}"}`);
+        ws.send(`{"type":"view_pair","pairId":"${fx.pairs[0].id}"}`);
         sent++;
         if (sent % 2000 === 0) await new Promise((r) => setTimeout(r, 5));
       }
@@ -343,10 +328,10 @@ describe('slow readers', () => {
   }, 60_000);
 
   it('a flooding page that is dropped is logged once: the messages it had sent before are ignored, not each refused and logged again', async () => {
-    const store = LabelStore.open(join(dir, 'flood.sqlite'));
+    const store = LabelStore.open(join(fx.dir, 'flood.sqlite'));
     const logger = new Logger({ write: () => undefined });
     // A clock that stands still: every message after the 300th is over the limit.
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, pollMs: 20, clock: { now: () => 0, date: () => new Date(Date.UTC(2026, 0, 1)) }, logger });
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, pollMs: 20, clock: { now: () => 0, date: () => new Date(Date.UTC(2026, 0, 1)) }, logger });
     const ws = new WebSocket(s.url.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
     try {
       await new Promise<void>((res, rej) => {
@@ -375,19 +360,19 @@ describe('slow readers', () => {
   }, 60_000);
 
   it('deletes leases that ran out at each heartbeat (they stayed in the store for good) and keeps those still running', async () => {
-    const path = join(dir, 'prune.sqlite');
+    const path = join(fx.dir, 'prune.sqlite');
     const store = LabelStore.open(path);
-    store.putPairs(pairs.slice(0, 3));
+    store.putPairs(fx.pairs.slice(0, 3));
     const now = Date.UTC(2026, 0, 1, 12);
     // Two leases that ran out a minute ago (a page long gone) and one that runs for another minute.
-    store.leasePair(pairs[0].id, 'human:ann', now - 60_000);
-    store.leasePair(pairs[1].id, 'human:bob', now - 60_000);
-    store.leasePair(pairs[2].id, 'human:cy', now + 60_000);
+    store.leasePair(fx.pairs[0].id, 'human:ann', now - 60_000);
+    store.leasePair(fx.pairs[1].id, 'human:bob', now - 60_000);
+    store.leasePair(fx.pairs[2].id, 'human:cy', now + 60_000);
     expect(leaseCount(path)).toBe(3);
-    const s = await ViewerServer.start({ store, env, port: 0, staticDir: site, heartbeatMs: 20, clock: { now: () => 0, date: () => new Date(now) } });
+    const s = await ViewerServer.start({ store, env: fx.env, port: 0, staticDir: fx.site, heartbeatMs: 20, clock: { now: () => 0, date: () => new Date(now) } });
     try {
       await until(() => leaseCount(path) === 1, () => leaseList(path));
-      expect(leaseList(path)).toBe(`human:cy ${pairs[2].id}`);
+      expect(leaseList(path)).toBe(`human:cy ${fx.pairs[2].id}`);
     } finally {
       await s.close();
       store.close();
