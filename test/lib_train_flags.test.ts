@@ -45,8 +45,8 @@ const camel = (flag: string): string => flag.slice(2).replace(/-([a-z0-9])/g, (_
 describe("docs/library.md's table of prefrl train's flags", () => {
   it('has one row for each flag of prefrl train --help, and none for a flag it does not have', async () => {
     const flags = await trainHelpFlags();
-    // Counted in `prefrl train --help` at this commit: 60 flags besides --help (--human-people the latest).
-    expect(flags.length).toBe(60);
+    // Counted in `prefrl train --help` at this commit: 61 flags besides --help (--like the latest).
+    expect(flags.length).toBe(61);
     expect(flags).toContain('--reward-input-l1');
     const rows = tableRows();
     expect(flags.filter((f) => !rows.has(f)), 'flags with no row').toEqual([]);
