@@ -70,6 +70,10 @@ describe('--like a train run folder', () => {
     expect([b.seed, b.labels]).toEqual([4, 10]);
     const changed = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
     expect(changed.sort()).toEqual(['labels', 'like', 'seed']);
+    // The new run's saved settings (with where they came from) are a run's like any other: --resume reads them.
+    const again = await cli(['train', '--resume', other.runDir]);
+    expect(again.code, again.err).toBe(0);
+    expect(lastJson<{ alreadyFinished: boolean; runDir: string }>(again.out)).toMatchObject({ alreadyFinished: true, runDir: other.runDir });
   }, 120_000);
 
   it('a setting of another prefrl version (no such flag now) is left out with a warning naming it', async () => {
