@@ -35,6 +35,7 @@ import type { Env } from '../../envs/types.js';
 import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -45,7 +46,7 @@ const spec = {
   flags: {
     env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
     task: taskFlag(),
-    policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data' }),
+    policy: flags.choice(DATASET_POLICIES, { doc: 'which behaviour policy records the data; required, except when --like gives it', optional: true }),
     steps: flags.int({ doc: 'transitions to record (medium-replay: PPO env steps, in whole PPO iterations; the dataset keeps the episodes PPO finished, not those still running at the end)', default: 100_000, min: 1 }),
     checkpoint: flags.string({ doc: 'PPO run folder, checkpoint folder or policy.json (medium, expert)', optional: true }),
     targetReturn: flags.float({ doc: 'medium-replay: stop PPO once an iteration\'s mean episode return reaches this', optional: true }),
@@ -57,6 +58,7 @@ const spec = {
     seed: seedFlag('episode seeds, action noise, PPO'),
     runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'collect-<env>-<policy>' }),
+    like: likeFlag('collect', '; --out and --force are never taken from them (the new run writes its own dataset unless --out is given again)'),
     json: jsonFlag(),
     quiet: quietFlag(),
   },
@@ -66,6 +68,7 @@ const spec = {
     '  prefrl train --env reacher --reward true --steps 300000 --name expert',
     '  prefrl collect --env reacher --policy expert --checkpoint runs/<stamp>-expert --steps 100000',
     '  prefrl collect --env reacher --policy medium-replay --steps 100000 --target-return -60',
+    '  prefrl collect --like runs/<stamp>-collect-reacher-medium-replay --seed 1   # the same settings, another seed',
   ].join('\n'),
 };
 
@@ -108,7 +111,8 @@ export const collectCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = parsed.flags;
+    const withLike = flagsWithLike(parsed, spec.flags, 'collect', ctx, { own: ['out', 'force'], required: ['policy'] });
+    const f = { ...withLike, policy: withLike.policy as DatasetPolicy };
     const envConfig = envConfigFromArgs(f.env, { task: f.task });
     if ((f.policy === 'medium' || f.policy === 'expert') && !f.checkpoint) throw new UsageError(`prefrl collect: --policy ${f.policy} needs --checkpoint <PPO run folder>`);
     if (f.policy !== 'medium' && f.policy !== 'expert' && f.checkpoint) throw new UsageError(`prefrl collect: --checkpoint is only for --policy medium|expert`);

@@ -39,12 +39,13 @@ import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHe
 import { rewardSource } from './train.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 const spec = {
   command: 'prefrl iql',
   summary: 'Offline RL on a dataset: IQL (CORL-faithful) or behaviour cloning, with the true reward or a learned reward model; evaluated in the simulator.',
   flags: {
-    dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect, or a D4RL/Minari file with --env)' }),
+    dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect, or a D4RL/Minari file with --env); required, except when --like gives it', optional: true }),
     reward: flags.string({
       doc: "true (the dataset's rewards), success (its task-success measure, infos/success) or model:<dir> (a reward model folder, or a run folder holding one in artifacts/reward_model: prefrl reward, train or offline runs)",
       default: 'true',
@@ -70,6 +71,7 @@ const spec = {
     backend: backendFlag(),
     runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: '<algo>-<env>-<reward>-s<seed>' }),
+    like: likeFlag('iql'),
     json: jsonFlag(),
     quiet: quietFlag(),
   },
@@ -79,6 +81,7 @@ const spec = {
     '  prefrl iql --dataset data.h5 --algo bc --updates 50000',
     '  prefrl iql --dataset data.h5 --reward success --updates 20000   # the task-success measure as the reward',
     '  prefrl iql --dataset data.h5 --reward model:runs/<stamp>-reward-reacher   # a run folder: its artifacts/reward_model',
+    '  prefrl iql --like runs/<stamp>-iql-reacher-true-s0 --seed 1   # the same settings, another seed',
   ].join('\n'),
 };
 
@@ -88,7 +91,8 @@ export const iqlCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = parsed.flags;
+    const withLike = flagsWithLike(parsed, spec.flags, 'iql', ctx, { required: ['dataset'] });
+    const f = { ...withLike, dataset: withLike.dataset as string };
     const hidden = positiveInts(f.hidden, '--hidden');
     let modelDir: string | null = null;
     if (f.reward.startsWith('model:') && f.reward.length > 'model:'.length) {

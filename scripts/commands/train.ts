@@ -32,6 +32,7 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, 
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
@@ -106,10 +107,7 @@ export const trainFlags = {
   runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'train-<env>-<teacher>-s<seed>, with -regret after <teacher> under --preference-model regret; train-<env>-true-s<seed> or train-<env>-model-s<seed> with --reward true or model:<dir>' }),
   resume: flags.string({ doc: 'continue the run in this folder from its last checkpoint, with its saved config (only --json, --quiet, --workers, --inline-envs and the --human-* flags may be given too); a finished run is reported, not changed', optional: true }),
-  like: flags.string({
-    doc: "start a new run with the settings of this train run folder (its config.json) or of a JSON file of train flags (camelCase keys, as config.json holds them), changing only the flags given with it: e.g. the same run with another --seed. Paths in the saved settings are read as saved (relative ones from the current folder); the access token is never saved (give --human-token again)",
-    optional: true,
-  }),
+  like: likeFlag('train', '; the access token is never saved (give --human-token again)'),
   json: jsonFlag(),
   quiet: quietFlag(),
 };
@@ -565,42 +563,6 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
  */
 const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', 'inlineEnvs', 'runsDir', ...HUMAN_FLAG_KEYS];
 
-/** Keys of a train run's config.json that are not flags: what the run derived and recorded beside them. */
-const CONFIG_RECORDS: readonly string[] = ['command', 'envConfig', 'derived', 'partOf', 'humanToken'];
-
-/**
- * The settings --like names: a train run folder's config.json, or a JSON file of train flags
- * (camelCase keys). Checked as the command line's flags are (types, ranges, choices), naming the
- * file and key; flags the file leaves out take their defaults. A key that is no train flag is
- * refused in a file written by hand; in a run folder it is a flag of another prefrl version,
- * left out with a warning. The run's output and resume settings (--json, --quiet, --resume,
- * --like) are never taken from it.
- */
-function likeSettings(given: string, ctx: CommandContext): TrainFlags {
-  if (given.trim() === '') throw new UsageError('--like: empty; name a train run folder (runs/<id>) or a JSON file of train flags');
-  if (!existsSync(given)) throw new UsageError(`--like: ${given} not found (name a train run folder, runs/<id>, or a JSON file of train flags)`);
-  const folder = isFolder(given);
-  const file = folder ? join(given, 'config.json') : given;
-  if (folder && !existsSync(file)) throw new UsageError(`--like: ${given} is not a run folder (no config.json)`);
-  const raw = parseJson(readFileSync(file, 'utf8'), file);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(file, `expected a JSON object of train flags, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`);
-  const obj = raw as Record<string, unknown>;
-  if (obj.command !== undefined && obj.command !== 'train') {
-    throw new UsageError(`--like: ${folder ? given : file} is a \`prefrl ${String(obj.command)}\` run's config, not a train run's`);
-  }
-  if (folder && obj.command === undefined) throw new UsageError(`--like: ${given} is not a train run (its config.json names no command)`);
-  const own = ['json', 'quiet', 'resume', 'like'];
-  const kept: Record<string, unknown> = {};
-  const unknown: string[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    if (CONFIG_RECORDS.includes(k) || own.includes(k)) continue;
-    if (k in trainFlags || !folder) kept[k] = v;
-    else unknown.push(k);
-  }
-  if (unknown.length > 0) ctx.logger.warn(`--like: ${file} holds settings this prefrl has no flag for, left out: ${unknown.join(', ')}`);
-  return validateConfig(kept, trainFlags, file);
-}
-
 /** --resume of a finished run (it has summary.json): say so, write nothing. */
 function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: CommandContext): number {
   const summary = parseJson(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
@@ -621,20 +583,13 @@ export const trainCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    let f = parsed.flags;
     let resumeDir: string | undefined;
     const given = [...parsed.given];
     // An empty --resume (say, "$RUN" with RUN unset in a script) must not start a new default run.
-    if (f.resume !== undefined && f.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
-    if (f.like !== undefined) {
-      if (f.resume !== undefined) throw new UsageError('--like starts a new run and --resume goes on with one: give one of them');
-      const saved = likeSettings(f.like, ctx);
-      // The flags given with --like change the saved settings; output is this command line's.
-      const now = Object.fromEntries(given.filter((k) => k !== 'like').map((k) => [k, f[k as keyof TrainFlags]]));
-      f = { ...saved, ...now, json: f.json, quiet: f.quiet, like: f.like, resume: undefined };
-      // A saved --expert serves the regret teacher only: another teacher given now does not read it.
-      if (f.expert !== undefined && !given.includes('expert') && !(f.reward === 'learned' && f.teacher.startsWith('regret'))) f = { ...f, expert: undefined };
-    }
+    if (parsed.flags.resume !== undefined && parsed.flags.resume.trim() === '') throw new UsageError('--resume: empty; name the train run folder to go on with (runs/<id>)');
+    let f = flagsWithLike(parsed, trainFlags, 'train', ctx);
+    // A saved --expert serves the regret teacher only: another teacher given with --like does not read it.
+    if (f.like !== undefined && f.expert !== undefined && !given.includes('expert') && !(f.reward === 'learned' && f.teacher.startsWith('regret'))) f = { ...f, expert: undefined };
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);

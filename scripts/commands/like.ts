@@ -1,0 +1,97 @@
+/**
+ * `--like <run folder | flags.json>` of the commands that make a run folder from their flags
+ * (train, iql, collect): a new run with the settings another run saved in its config.json (or a
+ * JSON file of the command's flags), changing only the flags given with it; with none changed,
+ * the same run again (the same seed gives the same numbers).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type FlagSpec, flagName, flags, type Parsed, type ParseResult, validateConfig } from '../../core/config.js';
+import { InputError, parseJson, UsageError } from '../../core/errors.js';
+import { isFolder } from '../../core/paths.js';
+import type { CommandContext } from '../command.js';
+
+/**
+ * Keys a run's config.json holds beside its flags: what the command derived or resolved and
+ * recorded (never read back as settings).
+ */
+const CONFIG_RECORDS: readonly string[] = ['command', 'envConfig', 'derived', 'resolved', 'partOf', 'humanToken'];
+
+/** Flags of one invocation that are never taken from saved settings: output and how to go on. */
+const ALWAYS_OWN: readonly string[] = ['json', 'quiet', 'resume', 'like'];
+
+/** The --like flag of `prefrl <command>`; `more`: what the command adds to its doc. */
+export function likeFlag(command: string, more = '') {
+  return flags.string({
+    doc: `start a new run with the settings of this ${command} run folder (its config.json) or of a JSON file of ${command} flags (camelCase keys, as config.json holds them), changing only the flags given with it: e.g. the same run with another --seed. Paths in the saved settings are read as saved (relative ones from the current folder)${more}`,
+    optional: true,
+  });
+}
+
+/**
+ * The settings `--like <value>` names for `prefrl <command>`: a run folder's config.json (its
+ * command must be `command`) or a JSON file of the command's flags. Checked as the command line's
+ * flags are (types, ranges, choices), naming the file and key (exit 1); flags it leaves out take
+ * their defaults. A key that is no flag is refused in a file written by hand; in a run folder it
+ * is a flag of another prefrl version, left out with a warning. `own`: flags never taken from it
+ * besides --json, --quiet, --resume and --like (e.g. an output file).
+ */
+export function settingsLike<S extends FlagSpec>(value: string, spec: S, command: string, ctx: CommandContext, own: readonly string[] = []): Parsed<S> {
+  const what = `a ${command} run folder, runs/<id>, or a JSON file of ${command} flags`;
+  if (value.trim() === '') throw new UsageError(`--like: empty; name ${what}`);
+  if (!existsSync(value)) throw new UsageError(`--like: ${value} not found (name ${what})`);
+  const folder = isFolder(value);
+  const file = folder ? join(value, 'config.json') : value;
+  if (folder && !existsSync(file)) throw new UsageError(`--like: ${value} is not a run folder (no config.json)`);
+  const raw = parseJson(readFileSync(file, 'utf8'), file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InputError(file, `expected a JSON object of ${command} flags, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  if (obj.command !== undefined && obj.command !== command) {
+    throw new UsageError(`--like: ${folder ? value : file} is a \`prefrl ${String(obj.command)}\` run's config, not a ${command} run's`);
+  }
+  if (folder && obj.command === undefined) throw new UsageError(`--like: ${value} is not a ${command} run (its config.json names no command)`);
+  const skip = [...CONFIG_RECORDS, ...ALWAYS_OWN, ...own];
+  const kept: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (skip.includes(k)) continue;
+    if (k in spec || !folder) kept[k] = v;
+    else unknown.push(k);
+  }
+  if (unknown.length > 0) ctx.logger.warn(`--like: ${file} holds settings this prefrl has no flag for, left out: ${unknown.join(', ')}`);
+  return validateConfig(kept, spec, file);
+}
+
+/**
+ * The flags of a command line with `--like`: the saved settings (settingsLike), with the flags
+ * given on the command line over them; output flags and `own` are the command line's. Without
+ * --like, the command line's flags. A flag the command requires must then be given or saved
+ * (`required`: those keys, checked here since the parser lets them pass when --like is given).
+ */
+export function flagsWithLike<S extends FlagSpec>(
+  parsed: ParseResult<S>,
+  spec: S,
+  command: string,
+  ctx: CommandContext,
+  o: { own?: readonly string[]; required?: readonly string[] } = {},
+): Parsed<S> {
+  const f = parsed.flags as Record<string, unknown>;
+  const like = f.like;
+  let out: Record<string, unknown> = f;
+  if (typeof like === 'string') {
+    if (typeof f.resume === 'string') throw new UsageError('--like starts a new run and --resume goes on with one: give one of them');
+    const own = o.own ?? [];
+    const saved = settingsLike(like, spec, command, ctx, own) as Record<string, unknown>;
+    const now = Object.fromEntries([...parsed.given].filter((k) => k !== 'like').map((k) => [k, f[k]]));
+    const mine = Object.fromEntries([...ALWAYS_OWN, ...own].filter((k) => k in spec).map((k) => [k, f[k]]));
+    out = { ...saved, ...now, ...mine, like };
+  }
+  for (const k of o.required ?? []) {
+    if (out[k] === undefined) {
+      throw new UsageError(`missing required flag ${flagName(k)}${typeof like === 'string' ? ` (--like ${like} does not give it either)` : ''}`);
+    }
+  }
+  return out as Parsed<S>;
+}
