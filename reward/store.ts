@@ -227,11 +227,11 @@ export interface OpenOptions {
    * no pragma that writes, nothing recorded in meta (`envId` and `modelHash` are only checked;
    * `dataset` is ignored); `create` is taken as false, and every method that writes throws. The
    * file may be read-only, in a read-only folder or another user's. SQLite reads a WAL-mode file
-   * (every label store) through its `-shm` file, which it makes beside the file when it is not
-   * there and the folder allows (and leaves there, empty, with an empty `-wal`: removing them could
-   * pull them from under a writer that opened the store meanwhile). In a folder this user cannot
-   * write, a store without a `-wal` file (closed by every process) is read from a copy in memory;
-   * one with a `-wal` but no `-shm` cannot be read (an InputError says so).
+   * (every label store) through its `-wal` and `-shm` files, which it makes beside the file when
+   * they are not there and the folder allows; close() has SQLite remove them again when it made
+   * them and no other process has the store open. In a folder this user cannot write, a store
+   * without a `-wal` file (closed by every process) is read from a copy in memory; one with a
+   * `-wal` but no `-shm` cannot be read (an InputError says so).
    */
   readonly readOnly?: boolean;
 }
@@ -782,6 +782,9 @@ export class LabelStore {
   private static openReadOnly(path: string, opts: OpenOptions): LabelStore {
     if (!existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');
     const clock = opts.clock ?? systemClock;
+    // No -wal: no process has the store open. SQLite makes the -wal and -shm to read it, and a
+    // read-only connection leaves them behind; close() has them removed (tidyWal).
+    const walBefore = existsSync(`${path}-wal`);
     let db: Database.Database;
     try {
       db = new Database(path, { readonly: true, fileMustExist: true });
@@ -790,7 +793,9 @@ export class LabelStore {
     }
     try {
       LabelStore.initReadOnly(db, path, opts);
-      return new LabelStore(path, db, clock, true);
+      const store = new LabelStore(path, db, clock, true);
+      store.tidyWal = !walBefore;
+      return store;
     } catch (e) {
       db.close();
       // SQLite opens a WAL-mode file's -wal and -shm at the first read, making them when they are
@@ -1017,12 +1022,39 @@ export class LabelStore {
     return this.clock.date().getTime();
   }
 
+  /**
+   * Whether close() is to have SQLite remove the -wal and -shm files a read-only open made (they
+   * were not there): a read-only connection cannot, as the last connection to close normally does.
+   */
+  private tidyWal = false;
+
   /** Close the database (checkpoints the WAL). Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.statements.clear();
     this.db.close();
+    if (this.tidyWal && existsSync(`${this.path}-wal`)) LabelStore.closeWalFiles(this.path);
+  }
+
+  /**
+   * Have SQLite remove the -wal and -shm of the store at `path` if no other connection has it
+   * open: a connection that may write (it writes nothing: one read of the schema, no migration,
+   * no pragma), whose close, when it is the last, checkpoints the WAL (empty: the file's bytes do
+   * not change) and deletes both files, under SQLite's locks, so a writer that opened the store
+   * meanwhile keeps them. Where it cannot (a file this user cannot write) the files stay.
+   */
+  private static closeWalFiles(path: string): void {
+    try {
+      const db = new Database(path, { fileMustExist: true });
+      try {
+        db.prepare('SELECT COUNT(*) AS n FROM sqlite_master').get();
+      } finally {
+        db.close();
+      }
+    } catch {
+      // Left as they are: SQLite uses them as it finds them.
+    }
   }
 
   /** The env id recorded in the store (set by open({envId}) or the first segment), if any. */
