@@ -94,7 +94,7 @@
  * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
  * reports how many it left out and how many of them gave another answer.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -781,6 +781,11 @@ export class LabelStore {
   /** `open` with `readOnly` (see OpenOptions.readOnly). */
   private static openReadOnly(path: string, opts: OpenOptions): LabelStore {
     if (!existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch (e) {
+      throw new InputError(path, `cannot read the label store: this user may not read the file (${(e as { code?: string }).code ?? (e as Error).message})`);
+    }
     const clock = opts.clock ?? systemClock;
     // No -wal: no process has the store open. SQLite makes the -wal and -shm to read it, and a
     // read-only connection leaves them behind; close() has them removed (tidyWal).

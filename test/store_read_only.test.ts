@@ -364,6 +364,18 @@ describe.skipIf(process.getuid?.() === 0)('a store in a folder this user cannot 
     expect(sha256(path)).toBe(before);
   });
 
+  it('a store file this user may not read is an error naming it', async () => {
+    const path = copyOf(v1);
+    chmodSync(path, 0o200);
+    try {
+      const k = captureCli();
+      expect(await main(['labels', 'stats', '--store', path], k.ctx)).toBe(1);
+      expect(k.err.join('')).toContain(`${path}: cannot read the label store: this user may not read the file (EACCES)`);
+    } finally {
+      chmodSync(path, 0o644);
+    }
+  });
+
   it('a store whose -wal is there but not its -shm, in a read-only folder, is an error naming both files', async () => {
     const path = walWithoutShm();
     const folder = join(path, '..');
