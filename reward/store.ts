@@ -94,7 +94,7 @@
  * labelled under another label id (SecondLabelError); `importJsonl` leaves such labels out and
  * reports how many it left out and how many of them gave another answer.
  */
-import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -220,6 +220,20 @@ export interface OpenOptions {
   readonly dataset?: string;
   /** How long to wait for another process's write lock, ms (default 5000). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Open an existing store for reading only (what the commands that only read use: runs, labels
+   * stats and export, render, reward): nothing is written to the file. No migration (a version-1
+   * store stays version 1 and is read as it is: its pairs' counters are computed from the labels),
+   * no pragma that writes, nothing recorded in meta (`envId` and `modelHash` are only checked;
+   * `dataset` is ignored); `create` is taken as false, and every method that writes throws. The
+   * file may be read-only, in a read-only folder or another user's. SQLite reads a WAL-mode file
+   * (every label store) through its `-wal` and `-shm` files, which it makes beside the file when
+   * they are not there and the folder allows; close() has SQLite remove them again when it made
+   * them and no other process has the store open. In a folder this user cannot write, a store
+   * without a `-wal` file (closed by every process) is read from a copy in memory; one with a
+   * `-wal` but no `-shm` cannot be read (an InputError says so).
+   */
+  readonly readOnly?: boolean;
 }
 
 export interface PutPairsOptions {
@@ -437,13 +451,28 @@ const IS_PERSON = (col: string) => `${IS_PERSON_FN}(${col}, (SELECT tk.kind FROM
 const PERSON_SQL = (col: string) =>
   `(${col} = '${HUMAN_TEACHER_ID}' OR substr(${col}, 1, ${PERSON_ID_PREFIX.length}) = '${PERSON_ID_PREFIX}' OR IFNULL((SELECT tk.kind FROM teachers tk WHERE tk.id = ${col}), '') = '${PERSON_KIND}')`;
 
+/**
+ * SQL: the counters of the pair whose id is `pair` (a column or expression), computed from its
+ * labels (see the header): what RECOUNT stores and what a version-1 store opened read-only
+ * computes in its stead (READ_ONLY_PAIRS_VIEW).
+ */
+const COUNTERS = (pair: string) => ({
+  people: `(SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = ${pair} AND ${ANSWERS('l')} AND ${PERSON_SQL('l.teacher')})`,
+  machines: `(SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = ${pair} AND ${ANSWERS('l')} AND NOT ${PERSON_SQL('l.teacher')})`,
+  answered: `(SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = ${pair} AND ${ANSWERS('l')})`,
+  timed_out: `EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = ${pair} AND NOT ${ANSWERS('l')})`,
+});
+
 /** SQL: set the counters of the pairs `where` selects (a WHERE clause on `pairs`) from their labels (see the header). */
-const RECOUNT = (where: string) => `UPDATE pairs SET
-    people = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')} AND ${PERSON_SQL('l.teacher')}),
-    machines = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')} AND NOT ${PERSON_SQL('l.teacher')}),
-    answered = (SELECT COUNT(DISTINCT l.teacher) FROM labels l WHERE l.pair_id = pairs.id AND ${ANSWERS('l')}),
-    timed_out = EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = pairs.id AND NOT ${ANSWERS('l')})
+const RECOUNT = (where: string) => {
+  const c = COUNTERS('pairs.id');
+  return `UPDATE pairs SET
+    people = ${c.people},
+    machines = ${c.machines},
+    answered = ${c.answered},
+    timed_out = ${c.timed_out}
   WHERE ${where}`;
+};
 
 /**
  * What version 2 adds to a version-1 store (and a new store gets after SCHEMA): the pairs'
@@ -479,6 +508,34 @@ CREATE TRIGGER teachers_delete_counts AFTER DELETE ON teachers BEGIN
   ${RECOUNT('id IN (SELECT l.pair_id FROM labels l WHERE l.teacher = OLD.id)')};
 END;
 `;
+
+/**
+ * SQL: whether the labels row (unaliased) is a skip the human teacher stored because nobody
+ * answered in time, by its reason (1 or 0): how a store written before the `timeout` column is
+ * read (the migration marks these rows; a read-only open computes the column from it).
+ */
+const HUMAN_TIMEOUT_BY_REASON_SQL = `(teacher = '${HUMAN_TEACHER_ID}' AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}')`;
+
+/**
+ * A store opened read-only is not migrated. Where it lacks what this code reads (a version-1 store:
+ * the pairs' counters; a store older still: the labels' `timeout` and `locked` columns), TEMP views
+ * named like the tables stand in for them: SQLite looks names up in the temp schema first, so every
+ * query reads the view, which computes the missing columns from the rows as the migration would
+ * have stored them (COUNTERS, HUMAN_TIMEOUT_BY_REASON_SQL; `locked` 0). A view's `rowid` column is
+ * the table's rowid, so orderings by rowid hold. The temp schema lives in the connection's memory
+ * (temp_store = MEMORY): nothing is written to the store's file or beside it.
+ */
+const READ_ONLY_LABELS_VIEW = (has: { timeout: boolean; locked: boolean }) => `CREATE TEMP VIEW labels AS
+  SELECT rowid AS rowid, id, pair_id, teacher, kind, prob_first, reason, response_ms, comment, raw, created_at,
+    ${has.timeout ? 'timeout' : HUMAN_TIMEOUT_BY_REASON_SQL} AS timeout, ${has.locked ? 'locked' : '0'} AS locked
+  FROM main.labels`;
+const READ_ONLY_PAIRS_VIEW = () => {
+  const c = COUNTERS('p.id');
+  return `CREATE TEMP VIEW pairs AS
+  SELECT p.rowid AS rowid, p.id, p.seg_a, p.seg_b, p.round, p.wanted, p.created_at,
+    ${c.people} AS people, ${c.machines} AS machines, ${c.answered} AS answered, ${c.timed_out} AS timed_out
+  FROM main.pairs p`;
+};
 
 /** SQL: how many pairs fewer distinct people answered than the pair wants (StoreCounts.waitingForPeople; the index pairs_people_open holds them). */
 const WAITING_FOR_PEOPLE_SQL = 'SELECT COUNT(*) AS n FROM pairs p WHERE p.people < p.wanted';
@@ -669,6 +726,8 @@ export class LabelStore {
     readonly path: string,
     db: Database.Database,
     clock: Clock,
+    /** Opened with `readOnly` (OpenOptions): every method that writes throws. */
+    readonly readOnly: boolean,
   ) {
     this.db = db;
     this.clock = clock;
@@ -680,6 +739,7 @@ export class LabelStore {
    * `opts.envId` / `opts.modelHash`.
    */
   static open(path: string, opts: OpenOptions = {}): LabelStore {
+    if (opts.readOnly === true) return LabelStore.openReadOnly(path, opts);
     const create = opts.create ?? true;
     if (!create && !existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');
     let db: Database.Database;
@@ -690,22 +750,153 @@ export class LabelStore {
     }
     try {
       LabelStore.init(db, path, opts);
-      db.function(IS_PERSON_FN, { deterministic: true }, (teacher: unknown, kind: unknown) => (isPerson(String(teacher), typeof kind === 'string' ? kind : null) ? 1 : 0));
+      LabelStore.registerFunctions(db);
     } catch (e) {
       db.close();
-      if (e instanceof InputError) throw e;
-      const msg = (e as Error).message;
-      // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
-      if (/malformed/i.test(msg)) throw new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
-      if (/not a database|file is encrypted/i.test(msg)) throw new InputError(path, `not a SQLite database (${msg})`);
-      // Another connection held the write lock for longer than the busy timeout: a long write, or
-      // the one-time upgrade of a large version-1 store by another prefrl.
-      if ((e as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new InputError(path, `cannot open label store: ${msg}: another process held its write lock for more than ${LabelStore.busyMs(opts)} ms (a long write, or the one-time upgrade of a large store made by an older prefrl); try again when it is done`);
-      }
-      throw new InputError(path, `cannot open label store: ${msg}`);
+      throw LabelStore.openError(e, path, opts);
     }
-    return new LabelStore(path, db, opts.clock ?? systemClock);
+    return new LabelStore(path, db, opts.clock ?? systemClock, false);
+  }
+
+  /** The SQL functions the store's queries call (IS_PERSON_FN). */
+  private static registerFunctions(db: Database.Database): void {
+    db.function(IS_PERSON_FN, { deterministic: true }, (teacher: unknown, kind: unknown) => (isPerson(String(teacher), typeof kind === 'string' ? kind : null) ? 1 : 0));
+  }
+
+  /** The InputError naming the file for an error opening the store (`open`). */
+  private static openError(e: unknown, path: string, opts: OpenOptions): InputError {
+    if (e instanceof InputError) return e;
+    const msg = (e as Error).message;
+    // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
+    if (/malformed/i.test(msg)) return new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
+    if (/not a database|file is encrypted/i.test(msg)) return new InputError(path, `not a SQLite database (${msg})`);
+    // Another connection held the write lock for longer than the busy timeout: a long write, or
+    // the one-time upgrade of a large version-1 store by another prefrl.
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      return new InputError(path, `cannot open label store: ${msg}: another process held its write lock for more than ${LabelStore.busyMs(opts)} ms (a long write, or the one-time upgrade of a large store made by an older prefrl); try again when it is done`);
+    }
+    return new InputError(path, `cannot open label store: ${msg}`);
+  }
+
+  /** `open` with `readOnly` (see OpenOptions.readOnly). */
+  private static openReadOnly(path: string, opts: OpenOptions): LabelStore {
+    if (!existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch (e) {
+      throw new InputError(path, `cannot read the label store: this user may not read the file (${(e as { code?: string }).code ?? (e as Error).message})`);
+    }
+    const clock = opts.clock ?? systemClock;
+    // No -wal: no process has the store open. SQLite makes the -wal and -shm to read it, and a
+    // read-only connection leaves them behind; close() has them removed (tidyWal).
+    const walBefore = existsSync(`${path}-wal`);
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (e) {
+      throw new InputError(path, `cannot open label store: ${(e as Error).message}`);
+    }
+    try {
+      LabelStore.initReadOnly(db, path, opts);
+      const store = new LabelStore(path, db, clock, true);
+      store.tidyWal = !walBefore;
+      return store;
+    } catch (e) {
+      db.close();
+      // SQLite opens a WAL-mode file's -wal and -shm at the first read, making them when they are
+      // not there: in a folder this user cannot write, that fails.
+      const code = (e as { code?: string }).code ?? '';
+      if (e instanceof InputError || !/^SQLITE_(CANTOPEN|READONLY_DIRECTORY|READONLY_CANTINIT|READONLY_CANTLOCK)/.test(code)) throw LabelStore.openError(e, path, opts);
+      const msg = (e as Error).message;
+      const wal = `${path}-wal`;
+      const shm = `${path}-shm`;
+      if (existsSync(wal)) {
+        throw new InputError(
+          path,
+          `cannot read it (${msg}): SQLite reads its write-ahead log ${wal} through the shared-memory file ${shm}, which ${existsSync(shm) ? 'this user cannot open' : 'is not there and cannot be made (the folder is read-only for this user)'}; open the store once as a user who can write in its folder (any prefrl command on it), or copy the store with its -wal file to a folder you can write`,
+        );
+      }
+      // No -wal: every process has closed the store and the file holds all of it; read a copy in memory.
+      return LabelStore.openCopyInMemory(path, opts, clock, msg);
+    }
+  }
+
+  /**
+   * A read-only store read from a copy of its file in memory: for a WAL-mode file without a -wal
+   * file (closed by every process) in a folder where SQLite cannot make its -shm. The copy is
+   * marked as a rollback-journal file (header bytes 18 and 19) so SQLite reads it without a WAL;
+   * the file is not touched.
+   */
+  private static openCopyInMemory(path: string, opts: OpenOptions, clock: Clock, why: string): LabelStore {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw new InputError(path, `cannot read it (${why}; and a copy in memory failed: ${(e as Error).message})`);
+    }
+    if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) {
+      bytes[18] = 1;
+      bytes[19] = 1;
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(bytes, { readonly: true });
+    } catch (e) {
+      throw LabelStore.openError(e, path, opts);
+    }
+    try {
+      LabelStore.initReadOnly(db, path, opts);
+    } catch (e) {
+      db.close();
+      throw LabelStore.openError(e, path, opts);
+    }
+    return new LabelStore(path, db, clock, true);
+  }
+
+  /**
+   * `init` for a read-only open: the same checks (a label store, a schema version this code reads,
+   * the env asked for), nothing written; the TEMP views a store older than version 2 needs.
+   */
+  private static initReadOnly(db: Database.Database, path: string, opts: OpenOptions): void {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    if (tables.length === 0) throw new InputError(path, 'not a label store (an empty file; stores are made by prefrl pairs, train and offline)');
+    db.pragma(`busy_timeout = ${LabelStore.busyMs(opts)}`);
+    db.pragma('temp_store = MEMORY');
+    const meta = LabelStore.checkedMeta(db, path, tables);
+    const columns = (table: string) => new Set((db.prepare('SELECT name FROM pragma_table_info(?, ?)').all(table, 'main') as { name: string }[]).map((c) => c.name));
+    const labelCols = columns('labels');
+    const has = { timeout: labelCols.has('timeout'), locked: labelCols.has('locked') };
+    if (!has.timeout || !has.locked) db.exec(READ_ONLY_LABELS_VIEW(has));
+    if (!columns('pairs').has('answered')) db.exec(READ_ONLY_PAIRS_VIEW());
+    LabelStore.registerFunctions(db);
+    for (const [key, want] of [
+      ['env_id', opts.envId],
+      ['model_hash', opts.modelHash],
+    ] as const) {
+      if (want === undefined) continue;
+      const have = meta.get(key) ?? (db.prepare(`SELECT ${key} AS v FROM segments WHERE ${key} != ? LIMIT 1`).get(want) as { v: string } | undefined)?.v;
+      if (have !== undefined && have !== want) {
+        throw new InputError(path, `store is for ${key.replace('_', ' ')} ${JSON.stringify(have)}, expected ${JSON.stringify(want)}${key === 'model_hash' ? modelHashNote(opts.envId) : ''}`, key);
+      }
+    }
+  }
+
+  /** The meta table of a store this code reads, after checking it is a label store of a schema version it reads. */
+  private static checkedMeta(db: Database.Database, path: string, tables: readonly string[]): Map<string, string> {
+    if (!tables.includes('meta')) throw new InputError(path, `a SQLite database but not a prefrl label store (tables: ${tables.join(', ')})`);
+    const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const version = Number(meta.get('schema_version'));
+    if (!Number.isInteger(version) || version < 1) {
+      throw new InputError(path, `not a prefrl label store (schema_version ${JSON.stringify(meta.get('schema_version') ?? null)})`, 'meta.schema_version');
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+      throw new InputError(
+        path,
+        `label store schema version ${version} is newer than this prefrl supports (${STORE_SCHEMA_VERSION}); upgrade prefrl to read it`,
+        'meta.schema_version',
+      );
+    }
+    return meta;
   }
 
   /** Pragmas, schema creation or version check, env check. */
@@ -735,19 +926,7 @@ export class LabelStore {
       }).immediate();
       return;
     }
-    if (!tables.includes('meta')) throw new InputError(path, `a SQLite database but not a prefrl label store (tables: ${tables.join(', ')})`);
-    const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
-    const version = Number(meta.get('schema_version'));
-    if (!Number.isInteger(version) || version < 1) {
-      throw new InputError(path, `not a prefrl label store (schema_version ${JSON.stringify(meta.get('schema_version') ?? null)})`, 'meta.schema_version');
-    }
-    if (version > STORE_SCHEMA_VERSION) {
-      throw new InputError(
-        path,
-        `label store schema version ${version} is newer than this prefrl supports (${STORE_SCHEMA_VERSION}); upgrade prefrl to read it`,
-        'meta.schema_version',
-      );
-    }
+    const meta = LabelStore.checkedMeta(db, path, tables);
     LabelStore.addTimeoutColumn(db);
     // Stores made before the `locked` column get it with every label unlocked (undo as before).
     LabelStore.addLabelsColumn(db, 'locked');
@@ -779,7 +958,7 @@ export class LabelStore {
    */
   private static addTimeoutColumn(db: Database.Database): void {
     LabelStore.addLabelsColumn(db, 'timeout', () => {
-      db.prepare(`UPDATE labels SET timeout = 1 WHERE teacher = ? AND kind = 'skip' AND reason GLOB '*${TIMEOUT_SKIP_TAG}'`).run(HUMAN_TEACHER_ID);
+      db.prepare(`UPDATE labels SET timeout = 1 WHERE ${HUMAN_TIMEOUT_BY_REASON_SQL}`).run();
     });
   }
 
@@ -824,6 +1003,12 @@ export class LabelStore {
     return this.db;
   }
 
+  /** The database, for `method`, which writes: a store opened read-only refuses it. */
+  private writer(method: string): Database.Database {
+    if (this.readOnly) throw new Error(`LabelStore ${this.path}: opened read-only (readOnly: true); ${method} writes to it`);
+    return this.live();
+  }
+
   /** Prepared statements by SQL text, prepared once per open store (better-sqlite3's prepare compiles the SQL each call). */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -842,12 +1027,39 @@ export class LabelStore {
     return this.clock.date().getTime();
   }
 
+  /**
+   * Whether close() is to have SQLite remove the -wal and -shm files a read-only open made (they
+   * were not there): a read-only connection cannot, as the last connection to close normally does.
+   */
+  private tidyWal = false;
+
   /** Close the database (checkpoints the WAL). Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.statements.clear();
     this.db.close();
+    if (this.tidyWal && existsSync(`${this.path}-wal`)) LabelStore.closeWalFiles(this.path);
+  }
+
+  /**
+   * Have SQLite remove the -wal and -shm of the store at `path` if no other connection has it
+   * open: a connection that may write (it writes nothing: one read of the schema, no migration,
+   * no pragma), whose close, when it is the last, checkpoints the WAL (empty: the file's bytes do
+   * not change) and deletes both files, under SQLite's locks, so a writer that opened the store
+   * meanwhile keeps them. Where it cannot (a file this user cannot write) the files stay.
+   */
+  private static closeWalFiles(path: string): void {
+    try {
+      const db = new Database(path, { fileMustExist: true });
+      try {
+        db.prepare('SELECT COUNT(*) AS n FROM sqlite_master').get();
+      } finally {
+        db.close();
+      }
+    } catch {
+      // Left as they are: SQLite uses them as it finds them.
+    }
   }
 
   /** The env id recorded in the store (set by open({envId}) or the first segment), if any. */
@@ -892,6 +1104,7 @@ export class LabelStore {
 
   /** Record that the store is meant for people to label (`forPeople`). */
   markForPeople(): void {
+    this.writer('markForPeople');
     this.live().prepare("INSERT INTO meta (key, value) VALUES ('audience', 'people') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
   }
 
@@ -961,6 +1174,7 @@ export class LabelStore {
    * (ids are content hashes). All segments of a store share one env id and model hash.
    */
   putSegments(segments: readonly Segment[]): PutResult {
+    this.writer('putSegments');
     return this.live()
       .transaction(() => this.insertSegments(segments))
       .immediate();
@@ -972,6 +1186,7 @@ export class LabelStore {
    * segments is an error.
    */
   putPairs(pairs: readonly Pair[], opts: PutPairsOptions = {}): PutResult {
+    this.writer('putPairs');
     const round = opts.round ?? 0;
     const wanted = opts.wanted ?? 1;
     if (!Number.isInteger(round)) throw new RangeError(`putPairs: round must be an integer, got ${round}`);
@@ -1152,6 +1367,7 @@ export class LabelStore {
    * never hand one slot out twice. `now` is wall-clock epoch ms (default: the Clock's).
    */
   nextPairFor(teacher: string, opts: { leaseMs: number; now?: number }): LeasedPair | null {
+    this.writer('nextPairFor');
     if (!(opts.leaseMs > 0)) throw new RangeError(`nextPairFor: leaseMs must be > 0, got ${opts.leaseMs}`);
     const now = opts.now ?? this.nowMs();
     const db = this.live();
@@ -1197,11 +1413,13 @@ export class LabelStore {
 
   /** Give a leased pair back before it expires (e.g. the person closed the page). Returns whether a lease was held. */
   releaseLease(teacher: string, pairId: string): boolean {
+    this.writer('releaseLease');
     return this.live().prepare('DELETE FROM leases WHERE teacher = ? AND pair_id = ?').run(teacher, pairId).changes > 0;
   }
 
   /** Lease `pairId` to `teacher` until `expiresAt` (epoch ms), replacing an older lease of theirs (e.g. after an undo). */
   leasePair(pairId: string, teacher: string, expiresAt: number): void {
+    this.writer('leasePair');
     this.live()
       .prepare(
         `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
@@ -1212,6 +1430,7 @@ export class LabelStore {
 
   /** Make pairs want at least `n` teachers (all pairs, or the listed ones), e.g. for overlap. Returns rows changed. */
   raiseWanted(n: number, pairIds?: readonly string[]): number {
+    this.writer('raiseWanted');
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`raiseWanted: n must be an integer >= 1, got ${n}`);
     const db = this.live();
     if (pairIds === undefined) return db.prepare('UPDATE pairs SET wanted = ? WHERE wanted < ?').run(n, n).changes;
@@ -1263,6 +1482,7 @@ export class LabelStore {
 
   /** Delete expired leases (housekeeping; expired leases are ignored anyway). Returns how many. */
   pruneLeases(now: number = this.nowMs()): number {
+    this.writer('pruneLeases');
     return this.live().prepare('DELETE FROM leases WHERE expires_at <= ?').run(now).changes;
   }
 
@@ -1274,6 +1494,7 @@ export class LabelStore {
    * an error); throws when the label was locked (lockLabels) or belongs to another teacher.
    */
   deleteLabel(id: string, teacher: string): { pairId: string } | undefined {
+    this.writer('deleteLabel');
     const db = this.live();
     return db
       .transaction((): { pairId: string } | undefined => {
@@ -1292,6 +1513,7 @@ export class LabelStore {
    * refuses them from then on, whichever process serves the viewer. Unknown ids are ignored.
    */
   lockLabels(ids: Iterable<string>): void {
+    this.writer('lockLabels');
     const db = this.live();
     const st = db.prepare('UPDATE labels SET locked = 1 WHERE id = ?');
     db.transaction(() => {
@@ -1301,6 +1523,7 @@ export class LabelStore {
 
   /** Register or update a teacher (kind e.g. "human", "synthetic", "vlm"; config a JSON object). */
   putTeacher(t: { id: string; kind: string; config?: Record<string, unknown> }): void {
+    this.writer('putTeacher');
     this.live()
       .prepare('INSERT INTO teachers (id, kind, config) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, config = excluded.config')
       .run(t.id, t.kind, JSON.stringify(t.config ?? {}));
@@ -1328,6 +1551,7 @@ export class LabelStore {
    * reason (humanTimeoutByReason), for imports and for callers alike.
    */
   addLabels(labels: readonly NewLabel[]): AddLabelsResult {
+    this.writer('addLabels');
     const db = this.live();
     for (const l of labels) {
       const problem = labelProblem(l);
@@ -1698,6 +1922,7 @@ export class LabelStore {
    * read a chunk at a time, line by line (no string holds the whole file).
    */
   importJsonl(file: string): ImportResult {
+    this.writer('importJsonl');
     const db = this.live();
     const pairExists = db.prepare('SELECT 1 FROM pairs WHERE id = ?');
     const existing = db.prepare('SELECT * FROM labels WHERE id = ?');

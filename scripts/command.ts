@@ -267,9 +267,11 @@ export function labelFreeTrainRun(folder: string): string | null {
 /**
  * Open the existing label store a flag names. A path that is not there, or is a folder, is a
  * usage error naming the flag (exit 2, as for a missing --dataset); a file that is not a label
- * store is an InputError naming the file (exit 1), from LabelStore.open.
+ * store is an InputError naming the file (exit 1), from LabelStore.open. `readOnly`: for a
+ * command that only reads the store (OpenOptions.readOnly: nothing written, a version-1 store
+ * not upgraded, a read-only file or folder readable).
  */
-export function openStoreFlag(path: string, clock: Clock, flag = '--store'): LabelStore {
+export function openStoreFlag(path: string, clock: Clock, flag = '--store', opts: { readOnly?: boolean } = {}): LabelStore {
   const noLabels = labelFreeTrainRun(isFolder(path) ? path : dirname(path));
   if (noLabels !== null && (!existsSync(path) || isFolder(path))) throw new UsageError(`${flag}: ${path}: ${noLabels}`);
   if (!existsSync(path)) throw new UsageError(`${flag}: ${path} not found (a label store, e.g. runs/<id>/labels.sqlite)`);
@@ -277,5 +279,5 @@ export function openStoreFlag(path: string, clock: Clock, flag = '--store'): Lab
     const inside = join(path, 'labels.sqlite');
     throw new UsageError(`${flag}: ${path} is a folder; give the label store file, ${existsSync(inside) ? `e.g. ${inside}` : 'e.g. runs/<id>/labels.sqlite (this folder holds no labels.sqlite)'}`);
   }
-  return LabelStore.open(path, { create: false, clock });
+  return LabelStore.open(path, { create: false, clock, readOnly: opts.readOnly === true });
 }

@@ -55,7 +55,7 @@ export const labelsExportCommand: Command = {
     if (!parsed) return 0;
     const { store: path, out, json, force } = parsed.flags;
     // The store first (a missing one is the first thing to say), then --out.
-    const store = openStoreFlag(path, ctx.clock);
+    const store = openStoreFlag(path, ctx.clock, '--store', { readOnly: true });
     try {
       // Written over the store, the JSONL would destroy every label it holds (people's answers too).
       if (existsSync(out) && realpathSync(out) === realpathSync(path)) {
@@ -203,7 +203,7 @@ export const labelsStatsCommand: Command = {
     const parsed = parseOrHelp(argv, statsSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, json } = parsed.flags;
-    const store = openStoreFlag(path, ctx.clock);
+    const store = openStoreFlag(path, ctx.clock, '--store', { readOnly: true });
     try {
       const c = store.counts();
       const teachers = teacherStats(store, c);

@@ -210,7 +210,7 @@ export const renderCommand: Command = {
 
 function openPair(storePath: string, pairArg: string | undefined, side: 'both' | 'a' | 'b', env: string | undefined, task: string | undefined, clock: Clock): ClipsToRender {
   if (pairArg === undefined) throw new UsageError('--pair: required with --store (a pair id, or its 0-based index)');
-  const store = openStoreFlag(storePath, clock);
+  const store = openStoreFlag(storePath, clock, '--store', { readOnly: true });
   try {
     let pairId = pairArg;
     if (/^\d+$/.test(pairArg)) {

@@ -73,7 +73,7 @@ export const rewardCommand: Command = {
     const hidden = positiveInts(f.rewardHidden, '--reward-hidden');
     if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
     if (f.rewardInput === 'obs' && f.preferenceModel === 'regret') throw new UsageError('--reward-input: the regret model learns an advantage, which needs the action (obs-action or obs-next-obs)');
-    const store = openStoreFlag(f.store, ctx.clock);
+    const store = openStoreFlag(f.store, ctx.clock, '--store', { readOnly: true });
     try {
       const { pairs, labels } = storeLabels(store, f.teacher);
       const preferences = labels.filter((l) => l.kind === 'preference').length;

@@ -280,7 +280,7 @@ function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: 
     const inner = typeof cfg.config === 'object' && cfg.config !== null ? (cfg.config as Record<string, unknown>) : {};
     let store: LabelStore | null = null;
     try {
-      store = LabelStore.open(join(path, OFFLINE_STORE_FILE), { create: false, busyTimeoutMs: 1000 });
+      store = LabelStore.open(join(path, OFFLINE_STORE_FILE), { readOnly: true, busyTimeoutMs: 1000 });
       const c = store.counts();
       const query = typeof inner.query === 'string' ? inner.query : undefined;
       const labels = typeof inner.labels === 'number' ? inner.labels : 0;

@@ -6,7 +6,7 @@
  * from two processes at once, changes nothing more; labels written after the migration keep the
  * counters right.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -149,7 +149,10 @@ describe('a version-1 store is migrated to version 2 when opened', () => {
   it('two processes opening one version-1 store at once migrate it once', async () => {
     const path = join(dir, 'two.sqlite');
     copyFileSync(v1, path);
-    const runs = [spawnCli(['labels', 'stats', '--store', path, '--json']), spawnCli(['labels', 'stats', '--store', path, '--json'])];
+    // A command that writes (labels stats and export only read: they leave a version-1 store as it is).
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    const runs = [spawnCli(['labels', 'import', '--store', path, '--in', empty, '--json']), spawnCli(['labels', 'import', '--store', path, '--in', empty, '--json'])];
     const codes = await Promise.all(runs.map((r) => r.exited));
     expect(codes, runs.map((r) => r.stderr()).join('\n')).toEqual([0, 0]);
     expect(version(path)).toBe('2');
