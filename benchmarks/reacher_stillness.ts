@@ -98,7 +98,7 @@ for (const run of policyRuns) {
 env.dispose();
 net.dispose();
 
-const store = LabelStore.open(join(prefRun, 'labels.sqlite'), { create: false });
+const store = LabelStore.open(join(prefRun, 'labels.sqlite'), { create: false, readOnly: true });
 const seen = new Set<string>();
 let steps = 0;
 let near = 0;
