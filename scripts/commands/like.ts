@@ -20,6 +20,15 @@ const CONFIG_RECORDS: readonly string[] = ['command', 'envConfig', 'derived', 'r
 /** Flags of one invocation that are never taken from saved settings: output and how to go on. */
 const ALWAYS_OWN: readonly string[] = ['json', 'quiet', 'resume', 'like'];
 
+export interface LikeOptions {
+  /** Flags never taken from the saved settings besides --json, --quiet, --resume and --like (e.g. an output file). */
+  readonly own?: readonly string[];
+  /** The flags a run's config.json (`obj`, read from `file`) stands for, where it holds more than its flags (offline: the pipeline config). */
+  readonly fromRun?: (obj: Record<string, unknown>, file: string) => Record<string, unknown>;
+  /** Flags the command requires: given, or in the saved settings (the parser lets them pass when --like is given). */
+  readonly required?: readonly string[];
+}
+
 /** The --like flag of `prefrl <command>`; `more`: what the command adds to its doc. */
 export function likeFlag(command: string, more = '') {
   return flags.string({
@@ -33,10 +42,10 @@ export function likeFlag(command: string, more = '') {
  * command must be `command`) or a JSON file of the command's flags. Checked as the command line's
  * flags are (types, ranges, choices), naming the file and key (exit 1); flags it leaves out take
  * their defaults. A key that is no flag is refused in a file written by hand; in a run folder it
- * is a flag of another prefrl version, left out with a warning. `own`: flags never taken from it
- * besides --json, --quiet, --resume and --like (e.g. an output file).
+ * is a flag of another prefrl version, left out with a warning (see LikeOptions for `o`).
  */
-export function settingsLike<S extends FlagSpec>(value: string, spec: S, command: string, ctx: CommandContext, own: readonly string[] = []): Parsed<S> {
+export function settingsLike<S extends FlagSpec>(value: string, spec: S, command: string, ctx: CommandContext, o: LikeOptions = {}): Parsed<S> {
+  const own = o.own ?? [];
   const what = `a ${command} run folder, runs/<id>, or a JSON file of ${command} flags`;
   if (value.trim() === '') throw new UsageError(`--like: empty; name ${what}`);
   if (!existsSync(value)) throw new UsageError(`--like: ${value} not found (name ${what})`);
@@ -52,12 +61,15 @@ export function settingsLike<S extends FlagSpec>(value: string, spec: S, command
     throw new UsageError(`--like: ${folder ? value : file} is a \`prefrl ${String(obj.command)}\` run's config, not a ${command} run's`);
   }
   if (folder && obj.command === undefined) throw new UsageError(`--like: ${value} is not a ${command} run (its config.json names no command)`);
+  // A run's config.json (a folder, or the file itself: it names its command) or flags written by hand.
+  const saved = obj.command !== undefined;
+  const settings = saved && o.fromRun ? o.fromRun(obj, file) : obj;
   const skip = [...CONFIG_RECORDS, ...ALWAYS_OWN, ...own];
   const kept: Record<string, unknown> = {};
   const unknown: string[] = [];
-  for (const [k, v] of Object.entries(obj)) {
+  for (const [k, v] of Object.entries(settings)) {
     if (skip.includes(k)) continue;
-    if (k in spec || !folder) kept[k] = v;
+    if (k in spec || !saved) kept[k] = v;
     else unknown.push(k);
   }
   if (unknown.length > 0) ctx.logger.warn(`--like: ${file} holds settings this prefrl has no flag for, left out: ${unknown.join(', ')}`);
@@ -75,7 +87,7 @@ export function flagsWithLike<S extends FlagSpec>(
   spec: S,
   command: string,
   ctx: CommandContext,
-  o: { own?: readonly string[]; required?: readonly string[] } = {},
+  o: LikeOptions = {},
 ): Parsed<S> {
   const f = parsed.flags as Record<string, unknown>;
   const like = f.like;
@@ -83,7 +95,7 @@ export function flagsWithLike<S extends FlagSpec>(
   if (typeof like === 'string') {
     if (typeof f.resume === 'string') throw new UsageError('--like starts a new run and --resume goes on with one: give one of them');
     const own = o.own ?? [];
-    const saved = settingsLike(like, spec, command, ctx, own) as Record<string, unknown>;
+    const saved = settingsLike(like, spec, command, ctx, o) as Record<string, unknown>;
     const now = Object.fromEntries([...parsed.given].filter((k) => k !== 'like').map((k) => [k, f[k]]));
     const mine = Object.fromEntries([...ALWAYS_OWN, ...own].filter((k) => k in spec).map((k) => [k, f[k]]));
     out = { ...saved, ...now, ...mine, like };

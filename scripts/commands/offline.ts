@@ -10,7 +10,7 @@ import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput,
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { InputError, UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { checkHeronFile, decidedByText, loadHeronConfig } from '../../reward/teachers/heron.js';
 import { asFlag } from '../../reward/teachers/spec_error.js';
@@ -25,6 +25,7 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, 
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 export const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
@@ -80,6 +81,7 @@ export const offlineFlags = {
   stage: flags.string({ doc: `all, or stages to run, comma-separated: ${OFFLINE_STAGES.join(', ')}`, default: 'all' }),
   force: flags.bool({ doc: 're-run the selected stages even when their output exists (stored labels are kept)', default: false }),
   resume: flags.string({ doc: 'work in this run folder, with its saved config', optional: true }),
+  like: likeFlag('offline', '; --stage and --force are this command line\'s, and a vlm run\'s answer cache is the new run\'s own unless the saved run named one (--vlm-cache <old run>/vlm_cache asks again only what the old run did not ask)'),
   backend: backendFlag(),
   runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'offline-<env>-<teacher>-s<seed>' }),
@@ -101,6 +103,7 @@ const spec = {
     '  prefrl offline --dataset data.h5 --teacher vlm --vlm-base-url http://localhost:8000/v1 --vlm-model qwen2.5-vl-7b --stage pairs,label',
     '  prefrl offline --resume runs/<stamp>-offline-reacher-vlm-s0 --stage reward,relabel,iql,eval',
     '  prefrl offline --dataset data.h5 --teacher heron --heron-config heron.json',
+    '  prefrl offline --like runs/<stamp>-offline-reacher-synthetic-vlm-s0 --seed 1   # the same settings, another seed',
   ].join('\n'),
 };
 
@@ -206,6 +209,43 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     seed: f.seed,
     backend: f.backend,
   };
+}
+
+/**
+ * The flags a saved offline run's pipeline config (config.json's `config`) stands for: what
+ * offlineConfigFromFlags makes back into the same config (test/like_offline.test.ts checks the
+ * round trip for every flag that sets it). Settings left at their defaults (null) give no flag; the
+ * active-query settings only with an active --query (the config records their defaults with
+ * uniform too).
+ */
+export function offlineFlagsFromConfig(cfg: Record<string, unknown>, file: string): Record<string, unknown> {
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new InputError(file, 'expected the offline pipeline config (an object) under "config"', 'config');
+  const out: Record<string, unknown> = {};
+  const set = (flag: string, v: unknown) => {
+    if (v !== null && v !== undefined) out[flag] = v;
+  };
+  const widths = (v: unknown) => (Array.isArray(v) ? v.map(String) : v);
+  const env = cfg.env as { id?: unknown; model?: unknown; task?: unknown } | null | undefined;
+  if (env) {
+    set('env', env.id === 'custom' ? env.model : env.id);
+    set('task', env.task);
+  }
+  for (const k of ['dataset', 'teacher', 'errorRate', 'unsureRate', 'heronConfig', 'labels', 'labelBatch', 'query', 'segmentLength', 'preferenceModel', 'rewardMembers', 'rewardInput', 'rewardEpochs', 'rewardFlipRate', 'rewardPatience', 'rewardLr', 'rewardWeightDecay', 'rewardInputL1', 'rewardInputProx', 'rewardValFraction', 'rewardSelectInputs', 'rewardSelectWorkers', 'updates', 'batchSize', 'evalEpisodes', 'evalEvery', 'seed', 'backend']) {
+    set(k, cfg[k]);
+  }
+  set('rewardHidden', widths(cfg.rewardHidden));
+  set('hidden', widths(cfg.hidden));
+  if (cfg.query !== undefined && cfg.query !== 'uniform') {
+    set('queryRounds', cfg.queryRounds);
+    set('oversample', cfg.queryOversample);
+  }
+  const vlm = (cfg.vlm ?? {}) as Record<string, unknown>;
+  if (cfg.teacher === 'vlm') {
+    const names: Record<string, string> = { baseUrl: 'vlmBaseUrl', model: 'vlmModel', keyEnv: 'vlmKeyEnv', cacheDir: 'vlmCache', width: 'vlmWidth', height: 'vlmHeight', camera: 'vlmCamera', hideRobot: 'vlmHideRobot', concurrency: 'vlmConcurrency', rpm: 'vlmRpm', timeoutS: 'vlmTimeout', retries: 'vlmRetries', analysisMaxTokens: 'vlmAnalysisMaxTokens', labelMaxTokens: 'vlmLabelMaxTokens' };
+    for (const [k, flag] of Object.entries(names)) set(flag, vlm[k]);
+    if (vlm.frames !== undefined) set('vlmFrames', String(vlm.frames));
+  }
+  return out;
 }
 
 /** How a run reaches its VLM server: given with --resume, they replace the saved values (a server moved, a wrong port). */
@@ -441,7 +481,7 @@ export const offlineCommand: Command = {
     const argv = heronShorthand(argv0, (file, heronSpec) => asFlag('--teacher', () => checkHeronFile(file, heronSpec)));
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = parsed.flags;
+    const f = flagsWithLike(parsed, offlineFlags, 'offline', ctx, { own: ['stage', 'force'], fromRun: (obj, file) => offlineFlagsFromConfig(obj.config as Record<string, unknown>, file) });
     const res = await offlineFromFlags(f, parsed.given, ctx);
     if (f.json) printJson(ctx.io, { ...(res.summary ?? {}), runDir: res.runDir, stages: res.stages });
     else {
