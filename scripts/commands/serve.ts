@@ -249,11 +249,13 @@ export const serveCommand: Command = {
       // Personal links are made from the token and the names of --people: a restart with the token
       // alone lets no personal link in (its server knows only the shared token), so --people goes
       // with them, as given; a token the operator chose is theirs to give again, not printed.
-      const made = [f.port === 0 ? ['--port', String(server.boundPort), `port ${server.boundPort}`] : null, generated ? ['--token', String(token), `the access token ${token}`] : null].filter((x) => x !== null);
+      const made: { flag: string; said: string }[] = [];
+      if (f.port === 0) made.push({ flag: `--port ${server.boundPort}`, said: `port ${server.boundPort}` });
+      if (generated) made.push({ flag: `--token ${token}`, said: `the access token ${token}` });
       if (made.length > 0) {
-        const keep = made.map(([flag, value]) => `${flag} ${value}`);
-        const what = made.map(([, , said]) => said);
-        if (people !== undefined && f.people !== undefined) {
+        const keep = made.map((m) => m.flag);
+        const what = made.map((m) => m.said);
+        if (f.people !== undefined) {
           keep.push(`--people ${shellQuote(f.people)}`);
           const chosen = generated ? '' : ` (and the same ${tokenSource})`;
           ctx.logger.info(`the personal links handed out depend on ${listText([...what, 'the names of --people'])}: restart with ${keep.join(' ')}${chosen} so that they keep working`);
