@@ -36,27 +36,41 @@ export function checkViewerAccess(host: string, token: string | undefined, names
 export const MAX_PEOPLE = 1000;
 
 /**
+ * The one rule for the people of a server (parsePeople's result, and ViewerServer.start's `people`
+ * as a script passes it): at least one, at most MAX_PEOPLE, each a name as the page normalises it
+ * (normaliseName), none twice. Throws a UsageError naming `flag` (the command's: serve's --people,
+ * train's and offline's --human-people).
+ */
+export function checkPeople(people: readonly string[], flag = '--people'): void {
+  if (people.length === 0) throw new UsageError(`${flag}: name at least one person`);
+  if (people.length > MAX_PEOPLE) throw new UsageError(`${flag}: at most ${MAX_PEOPLE} names, got ${people.length}`);
+  const seen = new Set<string>();
+  for (const name of people) {
+    if (typeof name !== 'string' || normaliseName(name) !== name) throw new UsageError(`${flag}: ${shownValue(name)} is not a normalised name`);
+    if (seen.has(name)) throw new UsageError(`${flag}: ${shownValue(name)} is named twice`);
+    seen.add(name);
+  }
+}
+
+/**
  * The people a server hands personal links to, from a comma-separated list of names (`--people
- * "Ada,Alan Turing"`): each normalised as the page normalises a typed name, none twice. Throws a
- * UsageError naming `flag` for an empty list, a name the page would refuse, or a repeated name.
+ * "Ada,Alan Turing"`): each normalised as the page normalises a typed name, then checkPeople.
+ * Throws a UsageError naming `flag` for an empty list, a name the page would refuse (by its place
+ * in the list), too many names or a repeated name.
  */
 export function parsePeople(raw: string, flag = '--people'): string[] {
   const parts = raw.split(',');
   if (parts.every((p) => p.trim() === '')) throw new UsageError(`${flag}: expected a comma-separated list of names, e.g. ${flag} "Ada,Alan"`);
-  if (parts.length > MAX_PEOPLE) throw new UsageError(`${flag}: at most ${MAX_PEOPLE} names, got ${parts.length}`);
-  const out: string[] = [];
-  const seen = new Set<string>();
-  for (const [i, part] of parts.entries()) {
+  const out = parts.map((part, i) => {
     const name = normaliseName(part);
     if (name === null) {
       throw new UsageError(
         `${flag}: name ${i + 1} (${shownValue(part)}) is not a name the page accepts: 1 to ${MAX_NAME_CHARS} letters, digits, spaces, ".", "_" or "-", starting with a letter or digit`,
       );
     }
-    if (seen.has(name)) throw new UsageError(`${flag}: ${shownValue(name)} is named twice`);
-    seen.add(name);
-    out.push(name);
-  }
+    return name;
+  });
+  checkPeople(out, flag);
   return out;
 }
 

@@ -57,7 +57,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
-import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, personalToken } from './access.js';
+import { checkPeople, checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, personalToken } from './access.js';
 import { type LabelStore, type NewLabel } from '../reward/store.js';
 import { personTeacherId } from '../core/person.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
@@ -471,13 +471,8 @@ export class ViewerServer {
     checkViewerAccess(host, opts.token);
     if (opts.people !== undefined) {
       if (opts.token === undefined) throw new UsageError('--people: personal links are made from the access token; give --token');
-      if (opts.people.length === 0) throw new UsageError('--people: name at least one person');
-      const seen = new Set<string>();
-      for (const n of opts.people) {
-        if (normaliseName(n) !== n) throw new UsageError(`--people: ${JSON.stringify(n)} is not a normalised name`);
-        if (seen.has(n)) throw new UsageError(`--people: ${JSON.stringify(n)} is named twice`);
-        seen.add(n);
-      }
+      // The rule parsePeople applies to the flag's value (the human teacher turns --people into --human-people).
+      checkPeople(opts.people, '--people');
     }
     const overlap = opts.overlap ?? 1;
     if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);

@@ -35,17 +35,33 @@ export interface HumanFlagValues {
   readonly humanPeople?: string;
 }
 
-/** Check the address and token before any work (the server checks them again when it starts). */
+/**
+ * The --human-people list each checked flags object gave (checkHumanFlags): humanServerSettings
+ * passes it on rather than reading an @file a second time, which could have changed in between
+ * (and whose errors would be reported again).
+ */
+const checkedPeople = new WeakMap<HumanFlagValues, readonly string[]>();
+
+/**
+ * Check the address, token and people before any work (the server checks them again when it
+ * starts); an @file of --human-people is read here, once: the list is kept for humanServerSettings.
+ */
 export function checkHumanFlags(f: HumanFlagValues): void {
   checkViewerAccess(f.humanHost, f.humanToken, { host: '--human-host', token: '--human-token' });
   if (f.humanPeople !== undefined) {
-    readPeople(f.humanPeople, '--human-people');
+    const people = readPeople(f.humanPeople, '--human-people');
     if (f.humanToken === undefined) throw new UsageError('--human-people: the personal links are made from the access token; give --human-token (at least 12 characters, e.g. "$(openssl rand -hex 16)")');
+    checkedPeople.set(f, people);
   }
 }
 
-/** The server settings the flags give (the store, env, logger and clock come from the command). */
+/**
+ * The server settings the flags give (the store, env, logger and clock come from the command). The
+ * people are those checkHumanFlags read from these flags; flags it never checked (a caller that
+ * skips the check) have their --human-people read here.
+ */
 export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOptions, 'host' | 'port' | 'token' | 'timeoutS' | 'onTimeout' | 'overlap' | 'people'> {
+  const people = f.humanPeople === undefined ? undefined : (checkedPeople.get(f) ?? readPeople(f.humanPeople, '--human-people'));
   return {
     host: f.humanHost,
     port: f.humanPort,
@@ -53,7 +69,7 @@ export function humanServerSettings(f: HumanFlagValues): Pick<HumanTeacherOption
     timeoutS: f.humanTimeout,
     onTimeout: f.humanOnTimeout,
     overlap: f.humanOverlap,
-    ...(f.humanPeople === undefined ? {} : { people: readPeople(f.humanPeople, '--human-people') }),
+    ...(people === undefined ? {} : { people }),
   };
 }
 

@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { shellQuote } from '../../core/paths.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
@@ -84,6 +85,11 @@ function checkHeronOut(path: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--heron-out ${path}: ${dir} is not an existing folder`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
+}
+
+/** "a", "a and b", "a, b and c". */
+function listText(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** "2 of 3 comparisons (0.667)". */
@@ -240,10 +246,22 @@ export const serveCommand: Command = {
       }
       // What this session made up (a token, a port picked by --port 0) is in the links people hold:
       // a restart without it makes another, and pages holding the old link cannot reach the new server.
-      const keep = [f.port === 0 ? `--port ${server.boundPort}` : '', generated ? `--token ${token}` : ''].filter((x) => x !== '');
-      if (keep.length > 0) {
-        const what = [f.port === 0 ? `port ${server.boundPort}` : '', generated ? `the access token ${token}` : ''].filter((x) => x !== '').join(' and ');
-        ctx.logger.info(`the links handed out name ${what}: restart with ${keep.join(' ')} so that they keep working`);
+      // Personal links are made from the token and the names of --people: a restart with the token
+      // alone lets no personal link in (its server knows only the shared token), so --people goes
+      // with them, as given; a token the operator chose is theirs to give again, not printed.
+      const made: { flag: string; said: string }[] = [];
+      if (f.port === 0) made.push({ flag: `--port ${server.boundPort}`, said: `port ${server.boundPort}` });
+      if (generated) made.push({ flag: `--token ${token}`, said: `the access token ${token}` });
+      if (made.length > 0) {
+        const keep = made.map((m) => m.flag);
+        const what = made.map((m) => m.said);
+        if (f.people !== undefined) {
+          keep.push(`--people ${shellQuote(f.people)}`);
+          const chosen = generated ? '' : ` (and the same ${tokenSource})`;
+          ctx.logger.info(`the personal links handed out depend on ${listText([...what, 'the names of --people'])}: restart with ${keep.join(' ')}${chosen} so that they keep working`);
+        } else {
+          ctx.logger.info(`the links handed out name ${what.join(' and ')}: restart with ${keep.join(' ')} so that they keep working`);
+        }
       }
       return 0;
     } finally {

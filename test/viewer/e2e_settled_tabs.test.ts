@@ -6,7 +6,8 @@
  *   31 of 300 here).
  * - Both tabs send both answers of a pair before either hears back (the replies are held by a
  *   relay between page and server, then let go in both tabs at once): the refusal of the second
- *   answer is said in one tab only, and the tab whose answer was stored counts it.
+ *   answer is said in one tab only (decided with Web Locks: net.ts SayOnce), and the tab whose
+ *   answer was stored counts it.
  */
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -126,6 +127,11 @@ describe('the settled record across two tabs', () => {
       const conflict = 'You had already answered this pair (in another tab or window?): your first answer is kept.';
       const all = [...(await toasts(a)), ...(await toasts(b))];
       expect(all.filter((t) => t === conflict)).toEqual([conflict]);
+      // Decided with Web Locks (a page on 127.0.0.1 is a secure context): the lock of that refusal is
+      // held by the tab that said it (either tab sees the origin's locks), and no storage claim was written.
+      const held = await a.evaluate(async () => ((await navigator.locks.query()).held ?? []).map((l) => l.name ?? ''));
+      expect(held.filter((n) => n.startsWith('prefrl.said.v1:'))).toEqual([expect.stringMatching(/^prefrl\.said\.v1:h-[\w-]+:conflict$/)]);
+      for (const page of [a, b]) expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('prefrl.said.v1:')))).toEqual([]);
       expect(errors).toEqual([]);
     });
   }, 90_000);

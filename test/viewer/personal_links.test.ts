@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
 import type { LabelStore } from '../../reward/store.js';
-import { parsePeople, personalToken, readPeople } from '../../viewer/access.js';
+import { HumanTeacher } from '../../reward/teachers/human.js';
+import { checkHumanFlags, type HumanFlagValues, humanServerSettings } from '../../scripts/commands/human_flags.js';
+import { checkPeople, MAX_PEOPLE, parsePeople, personalToken, readPeople } from '../../viewer/access.js';
 import { parseServerMessage } from '../../viewer/protocol.js';
 import { ViewerServer } from '../../viewer/server.js';
 import { serverFixture, TestClient } from './helpers.js';
@@ -74,6 +76,83 @@ describe('--people values', () => {
     writeFileSync(twice, 'Ada\nAda\n');
     expect(() => readPeople(`@${twice}`)).toThrow(`${twice}: "Ada" is named twice`);
     expect(() => readPeople('@')).toThrow(/^--people @: name the file after the @/);
+  });
+});
+
+describe('checkPeople: the one rule of parsePeople and the server', () => {
+  it('refuses no one, too many, a name not normalised and a name twice, naming the flag given', () => {
+    expect(() => checkPeople([], '--human-people')).toThrow(new UsageError('--human-people: name at least one person'));
+    const many = Array.from({ length: MAX_PEOPLE + 1 }, (_, i) => `p${i}`);
+    expect(() => checkPeople(many)).toThrow(new UsageError('--people: at most 1000 names, got 1001'));
+    expect(() => checkPeople(many.slice(0, MAX_PEOPLE))).not.toThrow();
+    expect(() => checkPeople(['Ada', ' Alan'])).toThrow(new UsageError('--people: " Alan" is not a normalised name'));
+    expect(() => checkPeople(['Ada', 'Alan  Turing'])).toThrow(new UsageError('--people: "Alan  Turing" is not a normalised name'));
+    expect(() => checkPeople(['Ada', 7 as unknown as string])).toThrow(new UsageError('--people: 7 is not a normalised name'));
+    expect(() => checkPeople(['Ada', 'Alan', 'Ada'], '--human-people')).toThrow(new UsageError('--human-people: "Ada" is named twice'));
+    expect(() => checkPeople(['Ada', 'Alan Turing'])).not.toThrow();
+  });
+
+  it('parsePeople applies it after normalising: the same messages for too many and twice', () => {
+    const many = Array.from({ length: MAX_PEOPLE + 1 }, (_, i) => `p${i}`).join(',');
+    expect(() => parsePeople(many, '--human-people')).toThrow(new UsageError('--human-people: at most 1000 names, got 1001'));
+    expect(() => parsePeople('Ada, Alan   Turing,ada,Alan Turing')).toThrow(new UsageError('--people: "Alan Turing" is named twice'));
+  });
+
+  it('the server refuses the same lists with the same messages (a script passing people itself)', async () => {
+    const store = fx.newStore();
+    const { env, site } = fx;
+    const start = (people: string[]) => ViewerServer.start({ store, env, port: 0, staticDir: site, token: TOKEN, people });
+    await expect(start(Array.from({ length: MAX_PEOPLE + 1 }, (_, i) => `p${i}`))).rejects.toThrow(new UsageError('--people: at most 1000 names, got 1001'));
+    await expect(start(['Ada', 'Alan  Turing'])).rejects.toThrow(new UsageError('--people: "Alan  Turing" is not a normalised name'));
+  });
+});
+
+describe('--human-people of train and offline (human_flags.ts)', () => {
+  const flagsWith = (humanPeople: string | undefined, token: string | null = TOKEN): HumanFlagValues => ({
+    humanPort: 0,
+    humanHost: '127.0.0.1',
+    humanToken: token ?? undefined,
+    humanTimeout: 0,
+    humanOnTimeout: 'skip',
+    humanOverlap: 1,
+    humanPeople,
+  });
+
+  it('an @file is read once, by the check: the settings pass on that list though the file changed since', () => {
+    const file = join(fx.dir, 'human-people.txt');
+    writeFileSync(file, 'Ada\nAlan\n');
+    const f = flagsWith(`@${file}`);
+    checkHumanFlags(f);
+    writeFileSync(file, 'Grace\nGrace\n');
+    expect(humanServerSettings(f).people).toEqual(['Ada', 'Alan']);
+    // Flags never checked (another object, same values) are read when the settings are made: the file as it is now.
+    expect(() => humanServerSettings(flagsWith(`@${file}`))).toThrow(`${file}: "Grace" is named twice`);
+    expect(humanServerSettings(flagsWith('Ada, Alan   Turing')).people).toEqual(['Ada', 'Alan Turing']);
+    expect('people' in humanServerSettings(flagsWith(undefined))).toBe(false);
+  });
+
+  it("the human teacher's own server (a script passing people) names --human-people and --human-token too", async () => {
+    const cases: [string[], string | undefined, string][] = [
+      [['Ada', 'Ada'], TOKEN, 'human teacher: --human-people: "Ada" is named twice'],
+      [['Ada'], undefined, 'human teacher: --human-people: personal links are made from the access token; give --human-token'],
+      [[], TOKEN, 'human teacher: --human-people: name at least one person'],
+    ];
+    for (const [people, token, message] of cases) {
+      const store = fx.newStore();
+      const teacher = new HumanTeacher({ store, env: { id: 'toy-reach' }, port: 0, token, people, staticDir: fx.site, timeoutS: 0, pollMs: 20 });
+      try {
+        await expect(teacher.label([fx.pairs[0]])).rejects.toThrow(new UsageError(message));
+      } finally {
+        await teacher.close();
+      }
+    }
+  });
+
+  it('a bad list or a missing token is refused by the check, naming --human-people', () => {
+    expect(() => checkHumanFlags(flagsWith('Ada,Ada'))).toThrow(new UsageError('--human-people: "Ada" is named twice'));
+    expect(() => checkHumanFlags(flagsWith('Ada', null))).toThrow(/^--human-people: the personal links are made from the access token; give --human-token/);
+    const missing = join(fx.dir, 'no-such-people.txt');
+    expect(() => checkHumanFlags(flagsWith(`@${missing}`))).toThrow(new InputError(missing, 'no such file (--human-people @file: one name per line)'));
   });
 });
 

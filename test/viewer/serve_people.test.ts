@@ -4,7 +4,7 @@
  * from is given for the restart, which prints the same links. Bad --people / --human-people
  * values exit 2 naming the flag or the file, before anything starts.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,9 +48,10 @@ async function stop(s: ReturnType<typeof spawnCli>): Promise<void> {
 }
 
 describe('prefrl serve --people', () => {
-  it('prints a link per person and none shared; a link signs its holder in; the restart with the made-up token prints the same links', async () => {
+  it('prints a link per person and none shared; a link signs its holder in; the restart the stop line gives (with --people) prints the same links, one with the token alone lets none in', async () => {
     const first = await serve(['--port', '0', '--people', 'Ada, Alan Turing']);
     let restarted: Awaited<ReturnType<typeof serve>> | null = null;
+    let tokenOnly: Awaited<ReturnType<typeof serve>> | null = null;
     try {
       const port = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(first.s.stderr())?.[1];
       expect(port).toBeDefined();
@@ -61,33 +62,73 @@ describe('prefrl serve --people', () => {
       expect(people).toHaveLength(2);
       const ada = /^\[prefrl\] {3}Ada: (http:\/\/127\.0\.0\.1:\d+\/\?token=([A-Za-z0-9_-]{24}))$/.exec(people[0]);
       expect(ada, people[0]).not.toBeNull();
+      const [, adaLink, adaToken] = ada as RegExpExecArray;
       expect(people[1]).toMatch(/^\[prefrl\] {3}Alan Turing: http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{24}$/);
       // Ada's link: her name, whatever the page says; her answer stored under it.
-      const page = await TestClient.open((ada as RegExpExecArray)[1]);
-      const w = await page.hello({ token: (ada as RegExpExecArray)[2], name: 'someone' });
+      const page = await TestClient.open(adaLink);
+      const w = await page.hello({ token: adaToken, name: 'someone' });
       expect([w.name, w.personal]).toEqual(['Ada', true]);
       await page.answerNext({ name: 'Ada', labelId: 'h-ada-serve-people-0', choice: 'left', responseMs: 700, leftIs: true });
       page.close();
       await until('the answer line', () => (first.s.stderr().includes('answer from human:Ada') ? true : null), first.s.stderr);
       await stop(first.s);
-      const keep = /restart with --port (\d+) --token (\S+) so that they keep working/.exec(first.s.stderr());
+      // The stop line names all the links depend on: the port, the made-up token and the names, as given (quoted for the shell).
+      const keep = /\[prefrl\] the personal links handed out depend on port (\d+), the access token (\S+) and the names of --people: restart with --port (\d+) --token (\S+) --people 'Ada, Alan Turing' so that they keep working\n/.exec(
+        first.s.stderr(),
+      );
       expect(keep, first.s.stderr()).not.toBeNull();
-      const [, keptPort, token] = keep as RegExpExecArray;
-      expect(keptPort).toBe(port);
-      // The links are the token's: the restart with it hands out the very same ones.
-      expect((ada as RegExpExecArray)[2]).toBe(personalToken(token, 'Ada'));
-      restarted = await serve(['--port', keptPort, '--token', token, '--people', 'Ada,Alan Turing']);
+      const [, saidPort, saidToken, keptPort, token] = keep as RegExpExecArray;
+      expect([saidPort, keptPort, saidToken]).toEqual([port, port, token]);
+      // The links are the token's and the names': the restart with both hands out the very same ones.
+      expect(adaToken).toBe(personalToken(token, 'Ada'));
+      // A restart with the port and token alone (the stop line before --people was in it) is a server
+      // with a shared token only: Ada's link is refused as a wrong token, and nothing she sends is stored.
+      tokenOnly = await serve(['--port', keptPort, '--token', token]);
+      expect(tokenOnly.lines.filter((l) => l.startsWith('[prefrl]   '))).toEqual([]);
+      const refused = await TestClient.open(adaLink);
+      refused.send({ type: 'hello', v: 1, token: adaToken, name: 'Ada' });
+      const e = await refused.next('error');
+      expect([e.code, e.message]).toEqual(['unauthorized', 'wrong access token']);
+      expect(await refused.closed()).toBe(4401);
+      await stop(tokenOnly.s);
+      tokenOnly = null;
+      restarted = await serve(['--port', keptPort, '--token', token, '--people', 'Ada, Alan Turing']);
       expect(restarted.lines.filter((l) => l.startsWith('[prefrl]   '))).toEqual(people);
       expect(restarted.lines.some((l) => l.includes('generated the access token'))).toBe(false);
+      const again = await TestClient.open(adaLink);
+      expect((await again.hello({ token: adaToken })).name).toBe('Ada');
+      again.close();
+      await stop(restarted.s);
+      // Nothing made up this time (the port and token were given): no restart line.
+      expect(restarted.s.stderr()).not.toContain('restart with');
+      restarted = null;
     } finally {
-      if (first.s.child.exitCode === null) first.s.child.kill('SIGKILL');
-      if (restarted) await stop(restarted.s);
+      for (const r of [first, tokenOnly, restarted]) if (r && r.s.child.exitCode === null) r.s.child.kill('SIGKILL');
     }
     const store = LabelStore.open(storePath);
     try {
       expect(store.labels().map((l) => l.teacher)).toEqual(['human:Ada']);
     } finally {
       store.close();
+    }
+  });
+
+  it('with a chosen token and --port 0, the stop line gives the port and --people @file as given, and asks for the same token', async () => {
+    const file = join(dir, 'study people.txt');
+    writeFileSync(file, '# study\nGrace\n');
+    const token = 'chosen-token-for-serve-1';
+    const { s } = await serve(['--port', '0', '--token', token, '--people', `@${file}`]);
+    try {
+      const port = /Grace: http:\/\/127\.0\.0\.1:(\d+)\//.exec(s.stderr())?.[1];
+      expect(port, s.stderr()).toBeDefined();
+      await stop(s);
+      // The file's name has a space: quoted so that the line pastes as it is. The chosen token is not printed.
+      expect(s.stderr()).toContain(
+        `[prefrl] the personal links handed out depend on port ${port} and the names of --people: restart with --port ${port} --people '@${file}' (and the same --token) so that they keep working\n`,
+      );
+      expect(s.stderr()).not.toContain(token);
+    } finally {
+      if (s.child.exitCode === null) s.child.kill('SIGKILL');
     }
   });
 });

@@ -69,11 +69,11 @@ export const SETTLED_PREFIX = 'prefrl.settled.v2:';
 export const LEGACY_SETTLED_KEY = 'prefrl.settled.v1';
 /** How many settled entries the record keeps (the newest). */
 const SETTLED_KEEP = 500;
-/** Claims to say a refusal (SayOnce): this prefix, what is said, "|" and the claiming tab's id. */
+/** Claims to say a refusal (SayOnce): this prefix, what is said, "|" and the claiming tab's id; with Web Locks, the lock's name is this prefix and what is said. */
 export const SAID_PREFIX = 'prefrl.said.v1:';
 /** How long a tab waits after its claim for the other tabs' claims to reach it, ms. */
 export const SAY_WAIT_MS = 400;
-/** Claims older than this are taken out (by the next claim of any tab), ms. */
+/** Claims older than this are taken out (by the next claim of any tab), ms; a lock won (Web Locks) is held this long. */
 const SAY_KEEP_MS = 60_000;
 /** Unacknowledged entries are re-sent after this long even without a reconnect, ms. */
 const RESEND_MS = 8000;
@@ -298,15 +298,35 @@ export class SettledLog {
   }
 }
 
+/** The browser's Web Locks (Chromium; secure contexts only: https, localhost, 127.0.0.1), or null. */
+function browserLocks(): LockManager | null {
+  try {
+    return window.navigator?.locks ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Which tab of a browser says a refusal that several of them heard (each tab sends the whole shared
  * outbox, so the server refuses an entry on each socket that carried it). A tab that took the
  * entry out of the outbox itself (`fresh`) claimed it said once, by reading the outbox; but two
  * tabs hearing within the moment another tab's write takes to reach them both still found it
- * there and both said it (e2e_settled_tabs.test.ts). So each such tab writes a claim (a storage
- * key of its own, never one another tab writes), waits SAY_WAIT_MS for the others' claims to reach
- * it, and says it only when its claim comes first: the tab that made the entry before any other,
- * then by tab id. A claim already there from an earlier round (SAY_KEEP_MS) means it was said.
+ * there and both said it (e2e_settled_tabs.test.ts).
+ *
+ * Where the browser has Web Locks, the tab that is granted the lock SAID_PREFIX + what says it:
+ * asked with ifAvailable, the browser grants it to one tab at most, at once, whatever the tabs'
+ * timing. The winner holds it SAY_KEEP_MS, so the same refusal heard again meanwhile (another
+ * re-send, any tab) finds it taken and is not said again. The tab that made the entry asks at once,
+ * the others after SAY_WAIT_MS: it is the one to say it whenever it heard the refusal within that
+ * of the others (a tab heavily loaded, or closed, leaves it to another: still said once).
+ *
+ * Without Web Locks (a page over plain http from another machine) or where the browser refuses
+ * them: claims in localStorage. Each such tab writes a claim (a storage key of its own, never one
+ * another tab writes), waits SAY_WAIT_MS for the others' claims to reach it, and says it only when
+ * its claim comes first: the tab that made the entry before any other, then by tab id. A claim
+ * already there from an earlier round (SAY_KEEP_MS) means it was said. A claim that reaches
+ * another tab only after its wait (a loaded machine) leaves both saying it.
  */
 export class SayOnce {
   constructor(
@@ -314,10 +334,38 @@ export class SayOnce {
     readonly tab: string,
     private readonly waitMs = SAY_WAIT_MS,
     private readonly prefix = SAID_PREFIX,
+    /** The browser's lock manager (null: storage claims only). */
+    private readonly locks: LockManager | null = browserLocks(),
   ) {}
 
   /** Whether this tab is the one to say `what` (e.g. a label id and the refusal's code); `made`: this tab made the entry. */
   async claim(what: string, made: boolean): Promise<boolean> {
+    if (this.locks) {
+      try {
+        return await this.lockClaim(this.locks, what, made);
+      } catch {
+        // The browser refused the lock (e.g. a SecurityError where storage is partitioned): storage claims.
+      }
+    }
+    return this.storageClaim(what, made);
+  }
+
+  /** The Web Locks decision: true when this tab was granted the lock (it then holds it SAY_KEEP_MS). */
+  private async lockClaim(locks: LockManager, what: string, made: boolean): Promise<boolean> {
+    if (!made) await new Promise<void>((res) => window.setTimeout(res, this.waitMs));
+    return new Promise<boolean>((decide, fail) => {
+      locks
+        .request(`${this.prefix}${what}`, { ifAvailable: true }, (lock) => {
+          decide(lock !== null);
+          // Held while this promise is pending: released after SAY_KEEP_MS, or when the tab closes.
+          return lock === null ? undefined : new Promise<void>((release) => window.setTimeout(release, SAY_KEEP_MS));
+        })
+        .catch(fail);
+    });
+  }
+
+  /** The localStorage decision (see the class). */
+  private async storageClaim(what: string, made: boolean): Promise<boolean> {
     const st = storage();
     if (!st) return true;
     const mine = `${this.prefix}${what}|${this.tab}`;
