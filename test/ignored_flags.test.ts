@@ -45,6 +45,15 @@ describe('ignored flags', () => {
     expect(a.json.reward).toBe('learned');
   });
 
+  it('train and offline with another teacher do not read an ignored --human-people file (a missing one is only named as ignored)', async () => {
+    const missing = `@${join(root, 'no-such-people.txt')}`;
+    const t = await warnings([...TINY_TRAIN, '--teacher', 'oracle', '--labels', '4', '--labels-per-round', '4', '--warmup-steps', '128', '--segment-length', '10', '--reward-epochs', '1', '--human-people', missing]);
+    expect(t.warns.filter((w) => w.includes('ignored'))).toEqual(["[prefrl] warn: ignored --human-people: it sets up the viewer of --teacher human; this run's teacher is oracle"]);
+    const c = await warnings(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '200']);
+    const o = await warnings(['offline', '--dataset', c.json.dataset as string, '--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--stage', 'pairs', '--human-people', missing]);
+    expect(o.warns).toEqual(["[prefrl] warn: ignored --human-people: it sets up the viewer of --teacher human; this run's teacher is oracle"]);
+  });
+
   it('collect and iql name the flags of the other policy or algorithm', async () => {
     const c = await warnings(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--workers', '1', '--num-envs=2']);
     expect(c.warns).toEqual(['[prefrl] warn: ignored --num-envs, --workers: they set up the PPO run of --policy medium-replay; --policy random acts in one env']);

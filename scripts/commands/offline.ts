@@ -377,7 +377,7 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   try {
     if (f.resume && isFolder(f.resume)) unlock = lockRunDir(resolve(f.resume), ctx, '--resume', 'offline');
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: humanServerSettings(f), vlmConnection, onRun },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

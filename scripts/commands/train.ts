@@ -179,15 +179,19 @@ function buildTeacher(f: TrainFlags, envSpec: EnvSpec, human?: { envConfig: EnvC
     warnExpertEnvMismatch(ck, envSpec, { given: f.expert, logger: human?.ctx.logger });
     values = { value: (obs: Float32Array) => vf.value(obs) };
   }
-  const humanOpts = human && {
-    store: human.store,
-    env: human.envConfig,
-    ...humanServerSettings(f),
-    // The run's budget: once it is spent the viewer hands out no more pairs and its pages say so.
-    budget: f.labels,
-    logger: human.ctx.logger,
-    clock: human.ctx.clock,
-  };
+  // The viewer's settings serve the human teacher only (another teacher's run reads no --human-people file).
+  const humanOpts =
+    human && isHumanTeacher(f.teacher)
+      ? {
+          store: human.store,
+          env: human.envConfig,
+          ...humanServerSettings(f),
+          // The run's budget: once it is spent the viewer hands out no more pairs and its pages say so.
+          budget: f.labels,
+          logger: human.ctx.logger,
+          clock: human.ctx.clock,
+        }
+      : undefined;
   return asFlag('--teacher', () => makeTeacher(f.teacher, { env: envSpec, rng: new Rng(f.seed).fork('teacher'), values, human: humanOpts }));
 }
 
