@@ -106,6 +106,11 @@ export interface ViewerServerOptions {
    * stored under that person's name. The server's token itself no longer lets a page in.
    */
   readonly people?: readonly string[];
+  /**
+   * How errors name the settings above and `overlap`: '--' (default: prefrl serve's --host,
+   * --port, --token, --people, --overlap) or '--human-' (train's and offline's --human-* flags).
+   */
+  readonly flagPrefix?: '--' | '--human-';
   /** Distinct teachers wanted per pair (default 1). Pairs stored wanting fewer are raised to it. */
   readonly overlap?: number;
   /**
@@ -468,14 +473,15 @@ export class ViewerServer {
   /** Check options, bind, and start serving. Throws UsageError for unsafe or impossible settings. */
   static async start(opts: ViewerServerOptions): Promise<ViewerServer> {
     const host = opts.host ?? '127.0.0.1';
-    checkViewerAccess(host, opts.token);
+    const flag = (name: 'host' | 'port' | 'token' | 'people' | 'overlap') => `${opts.flagPrefix ?? '--'}${name}`;
+    checkViewerAccess(host, opts.token, { host: flag('host'), token: flag('token') });
     if (opts.people !== undefined) {
-      if (opts.token === undefined) throw new UsageError('--people: personal links are made from the access token; give --token');
-      // The rule parsePeople applies to the flag's value (the human teacher turns --people into --human-people).
-      checkPeople(opts.people, '--people');
+      if (opts.token === undefined) throw new UsageError(`${flag('people')}: personal links are made from the access token; give ${flag('token')}`);
+      // The rule parsePeople applies to the flag's value.
+      checkPeople(opts.people, flag('people'));
     }
     const overlap = opts.overlap ?? 1;
-    if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`--overlap: expected an integer >= 1, got ${overlap}`);
+    if (!Number.isInteger(overlap) || overlap < 1) throw new UsageError(`${flag('overlap')}: expected an integer >= 1, got ${overlap}`);
     if (opts.leaseMs !== undefined && !(opts.leaseMs > 0)) throw new UsageError('--lease-ms: must be > 0');
     if (opts.heartbeatMs !== undefined && !(opts.heartbeatMs > 0)) throw new RangeError(`heartbeatMs: must be > 0, got ${opts.heartbeatMs}`);
     if (opts.pongGraceMs !== undefined && !(opts.pongGraceMs > 0)) throw new RangeError(`pongGraceMs: must be > 0, got ${opts.pongGraceMs}`);
@@ -498,8 +504,8 @@ export class ViewerServer {
       await server.listen(opts.port ?? DEFAULT_PORT);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'EADDRINUSE') throw new UsageError(`--port ${opts.port ?? DEFAULT_PORT}: already in use (pick another port, or 0 for any free one)`);
-      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host ${host}: not an address of this machine`);
+      if (code === 'EADDRINUSE') throw new UsageError(`${flag('port')} ${opts.port ?? DEFAULT_PORT}: already in use (pick another port, or 0 for any free one)`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`${flag('host')} ${host}: not an address of this machine`);
       throw e;
     }
     return server;

@@ -230,9 +230,10 @@ export class HumanTeacher implements Teacher {
         staticDir: this.opts.staticDir,
         clock: this.clock,
         logger: this.logger,
+        flagPrefix: '--human-',
       });
     } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message.replace(/--(port|host|token|people)\b/g, '--human-$1')}`);
+      if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message}`);
       throw e;
     }
     this.server = {

@@ -136,6 +136,8 @@ describe('--human-people of train and offline (human_flags.ts)', () => {
       [['Ada', 'Ada'], TOKEN, 'human teacher: --human-people: "Ada" is named twice'],
       [['Ada'], undefined, 'human teacher: --human-people: personal links are made from the access token; give --human-token'],
       [[], TOKEN, 'human teacher: --human-people: name at least one person'],
+      // A name is quoted as given: only the flag names are the human teacher's (a rewrite of the message also changed "x--token").
+      [['x--token', 'x--token'], TOKEN, 'human teacher: --human-people: "x--token" is named twice'],
     ];
     for (const [people, token, message] of cases) {
       const store = fx.newStore();
