@@ -183,9 +183,12 @@ function stopBy(signal: StopSignal): () => void {
 const onSigint = stopBy('SIGINT');
 const onSigterm = stopBy('SIGTERM');
 
-/** What a stopped `train` or `offline` run says: its run folder and the command that goes on with it (finished work is kept). */
-export function resumeHint(command: 'train' | 'offline', runPath: string): Stopped {
-  const resume = `prefrl ${command} --resume ${shellPath(runPath)}`;
+/**
+ * What a stopped `train` or `offline` run says: its run folder and the command that goes on with it
+ * (finished work is kept); `extra`: what that command carries after `--resume <run>` (humanResumeArgs).
+ */
+export function resumeHint(command: 'train' | 'offline', runPath: string, extra = ''): Stopped {
+  const resume = `prefrl ${command} --resume ${shellPath(runPath)}${extra}`;
   return { line: `stopped; resume with: ${resume}`, fields: { runDir: runPath, resume } };
 }
 

@@ -4,8 +4,9 @@
  * written to a run folder, and a resumed run takes all of them from its command line.
  */
 import { createServer } from 'node:net';
-import { flags } from '../../core/config.js';
+import { flagName, flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { shellQuote } from '../../core/paths.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
 import { checkViewerAccess, readPeople } from '../../viewer/access.js';
 
@@ -33,6 +34,18 @@ export interface HumanFlagValues {
   readonly humanOnTimeout: 'skip' | 'fail';
   readonly humanOverlap: number;
   readonly humanPeople?: string;
+}
+
+/**
+ * What the resume command of a run taught by people carries after `--resume <run>`: the --human-*
+ * flags given (values shell-quoted), so the links people hold keep working after the restart.
+ * The token is never printed: `--human-token <the same token>` stands for it. '' when none was given.
+ */
+export function humanResumeArgs(f: HumanFlagValues, given: Iterable<string>): string {
+  const g = new Set(given);
+  return HUMAN_FLAG_KEYS.filter((k) => g.has(k))
+    .map((k) => ` ${flagName(k)} ${k === 'humanToken' ? '<the same token>' : shellQuote(String(f[k as keyof HumanFlagValues]))}`)
+    .join('');
 }
 
 /**

@@ -21,7 +21,7 @@ import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
 import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { endHumanSessionsNow } from '../../reward/teachers/human.js';
-import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
@@ -358,13 +358,15 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(given, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
+  // People hold links to the run's viewer: its resume commands keep the --human-* flags given.
+  const humanArgs = teacher === 'human' ? humanResumeArgs(f, given) : '';
   let unlock: (() => void) | undefined;
   const stopHint = onInterrupt(
     ctx,
     () => {
       // People's pages are told the session ended (the process exits without closing its server).
       endHumanSessionsNow();
-      return runPath ? resumeHint('offline', runPath) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
+      return runPath ? resumeHint('offline', runPath, humanArgs) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
     },
     { json: f.json },
   );
@@ -377,7 +379,7 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   try {
     if (f.resume && isFolder(f.resume)) unlock = lockRunDir(resolve(f.resume), ctx, '--resume', 'offline');
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun, resumeArgs: humanArgs },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

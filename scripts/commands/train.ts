@@ -28,7 +28,7 @@ import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
 import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
 import { endHumanSessionsNow } from '../../reward/teachers/human.js';
-import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
@@ -403,6 +403,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // (labels.sqlite): an empty one in a --reward true or model:<dir> run read as a store to label from.
   let store: LabelStore | undefined;
   let stopHint: (() => void) | undefined;
+  /** What this run's resume command carries after --resume <run> (its --human-* flags; see humanResumeArgs). */
+  let humanArgs = '';
   let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
   // after it dropped (the resumed run logs those steps anew; kept, they would repeat and run backwards).
@@ -446,12 +448,14 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     if (!resumeDir) unlock = lockRunDir(run.path, ctx, '--resume', 'train');
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
+    // People hold links to this run's viewer: its resume command keeps the --human-* flags given.
+    humanArgs = learned && isHumanTeacher(f.teacher) ? humanResumeArgs(f, given) : '';
     stopHint = onInterrupt(
       ctx,
       () => {
         // People's pages are told the session ended (the process exits without closing its server).
         endHumanSessionsNow();
-        return resumeHint('train', runPath);
+        return resumeHint('train', runPath, humanArgs);
       },
       { json: f.json },
     );
@@ -541,7 +545,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     } catch (e) {
       // The people of --teacher human did not answer (--human-on-timeout fail): their answers are
       // stored in the run's label store, so say how to go on in this run.
-      if (e instanceof ServiceError) e.message += `; resume with: prefrl train --resume ${shellPath(run.path)}`;
+      if (e instanceof ServiceError) e.message += `; resume with: prefrl train --resume ${shellPath(run.path)}${humanArgs}`;
       throw e;
     }
     progress.finish();

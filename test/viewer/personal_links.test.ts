@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError, UsageError } from '../../core/errors.js';
 import type { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
-import { checkHumanFlags, type HumanFlagValues, humanServerSettings } from '../../scripts/commands/human_flags.js';
+import { checkHumanFlags, type HumanFlagValues, humanResumeArgs, humanServerSettings } from '../../scripts/commands/human_flags.js';
 import { checkPeople, MAX_PEOPLE, parsePeople, personalToken, readPeople } from '../../viewer/access.js';
 import { parseServerMessage } from '../../viewer/protocol.js';
 import { ViewerServer } from '../../viewer/server.js';
@@ -155,6 +155,15 @@ describe('--human-people of train and offline (human_flags.ts)', () => {
     expect(() => checkHumanFlags(flagsWith('Ada', null))).toThrow(/^--human-people: the personal links are made from the access token; give --human-token/);
     const missing = join(fx.dir, 'no-such-people.txt');
     expect(() => checkHumanFlags(flagsWith(`@${missing}`))).toThrow(new InputError(missing, 'no such file (--human-people @file: one name per line)'));
+  });
+
+  it("a stopped run's resume command carries the --human-* flags given (in the flags' order, values quoted), never the token itself", () => {
+    const f = { ...flagsWith('Ada,Alan Turing'), humanHost: '0.0.0.0', humanOverlap: 2 };
+    const args = humanResumeArgs(f, ['humanPeople', 'humanToken', 'humanHost', 'humanOverlap']);
+    expect(args).toBe(" --human-host 0.0.0.0 --human-token <the same token> --human-overlap 2 --human-people 'Ada,Alan Turing'");
+    expect(args).not.toContain(TOKEN);
+    expect(humanResumeArgs(flagsWith(`@${join(fx.dir, 'my people.txt')}`), ['humanPeople'])).toBe(` --human-people '@${join(fx.dir, 'my people.txt')}'`);
+    expect(humanResumeArgs(f, ['seed', 'labels'])).toBe('');
   });
 });
 
