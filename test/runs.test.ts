@@ -85,6 +85,20 @@ describe('prefrl runs', () => {
     expect(listRuns(root)[0].resume).toBe(`prefrl train --resume '${join(root, '20261201-100000-train-reacher-oracle-s0')}'`);
   });
 
+  it("an unfinished train run taught by people resumes with its saved --human-* settings (away from their defaults) and asks for the same token, never saved", () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-human-'));
+    const base = { command: 'train', envConfig: { id: 'reacher' }, teacher: 'human', reward: 'learned', humanPort: 8080, humanTimeout: 900, humanOnTimeout: 'skip', humanOverlap: 1 };
+    run(root, '20261207-100000-train-reacher-human-s0', { ...base, humanHost: '0.0.0.0', humanPeople: 'Ada,Alan Turing', humanOverlap: 2 });
+    run(root, '20261207-110000-train-reacher-human-s0', { ...base, humanHost: '127.0.0.1', humanPort: 9000 });
+    run(root, '20261207-120000-train-reacher-oracle-s0', { ...base, teacher: 'oracle', humanHost: '0.0.0.0' });
+    const [study, local, oracle] = listRuns(root);
+    expect(study.resume).toBe(`prefrl train --resume ${join(root, study.run)} --human-host 0.0.0.0 --human-token <the same token> --human-overlap 2 --human-people 'Ada,Alan Turing'`);
+    // On loopback with no people no token was needed: none is asked for.
+    expect(local.resume).toBe(`prefrl train --resume ${join(root, local.run)} --human-port 9000`);
+    // Another teacher's run reads no viewer settings.
+    expect(oracle.resume).toBe(`prefrl train --resume ${join(root, oracle.run)}`);
+  });
+
   it('headlines by command, from the summary fields each command writes', () => {
     expect(headline('offline', { normalizedRatio: 0.8123, labels: 2000 })).toBe('learned/true 0.812 (normalised), 2000 labels');
     expect(headline('iql', { finalTrueReturn: 5 })).toBe('return 5.0');

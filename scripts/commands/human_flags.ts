@@ -8,7 +8,7 @@ import { flagName, flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
 import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
-import { checkViewerAccess, readPeople } from '../../viewer/access.js';
+import { checkViewerAccess, isLoopbackHost, readPeople } from '../../viewer/access.js';
 
 export const humanTeacherFlags = {
   humanPort: flags.int({ doc: 'human teacher: viewer port (0: any free port)', default: 8080, min: 0, max: 65535 }),
@@ -46,6 +46,20 @@ export function humanResumeArgs(f: HumanFlagValues, given: Iterable<string>): st
   return HUMAN_FLAG_KEYS.filter((k) => g.has(k))
     .map((k) => ` ${flagName(k)} ${k === 'humanToken' ? '<the same token>' : shellQuote(String(f[k as keyof HumanFlagValues]))}`)
     .join('');
+}
+
+/**
+ * humanResumeArgs for a `prefrl train` run taught by people, from its config.json (where `prefrl
+ * runs` finds it): the --human-* settings saved away from their defaults. The token is never
+ * saved; `--human-token <the same token>` is asked for when the saved host or people needed one.
+ */
+export function savedHumanResumeArgs(cfg: Record<string, unknown>): string {
+  const defaults = humanTeacherFlags as Record<string, { default?: unknown }>;
+  const f = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, cfg[k] ?? defaults[k].default])) as unknown as HumanFlagValues;
+  const given = HUMAN_FLAG_KEYS.filter((k) => k !== 'humanToken' && cfg[k] !== undefined && cfg[k] !== null && JSON.stringify(cfg[k]) !== JSON.stringify(defaults[k].default));
+  const host = typeof cfg.humanHost === 'string' ? cfg.humanHost : '127.0.0.1';
+  if (!isLoopbackHost(host) || given.includes('humanPeople')) given.push('humanToken');
+  return humanResumeArgs(f, given);
 }
 
 /**

@@ -23,6 +23,7 @@ import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
 import { jsonFlag } from './common_flags.js';
+import { savedHumanResumeArgs } from './human_flags.js';
 import { commandSummary } from '../command_index.js';
 
 export interface RunEntry {
@@ -361,7 +362,7 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}` : ''}` || null,
+    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${command === 'train' && teacher === 'human' ? savedHumanResumeArgs(cfg) : ''}` : ''}` || null,
     progress,
     stages,
     problem,
