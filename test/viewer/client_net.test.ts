@@ -10,26 +10,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FULL_CLOSE_CODE, fullCloseReason, type ServerMessage } from '../../viewer/protocol.js';
 import { type ConnectionState, LEGACY_SETTLED_KEY, SETTLED_PREFIX } from '../../viewer/client/net.js';
-
-/** localStorage as a Map. */
-class MemoryStorage {
-  readonly items = new Map<string, string>();
-  getItem(k: string): string | null {
-    return this.items.get(k) ?? null;
-  }
-  setItem(k: string, v: string): void {
-    this.items.set(k, v);
-  }
-  removeItem(k: string): void {
-    this.items.delete(k);
-  }
-  get length(): number {
-    return this.items.size;
-  }
-  key(i: number): string | null {
-    return [...this.items.keys()][i] ?? null;
-  }
-}
+import { MemoryStorage } from './memory_storage.js';
 
 /**
  * One tab's copy of a localStorage shared by several tabs (Chromium: another process's copy): its

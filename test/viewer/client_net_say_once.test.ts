@@ -10,26 +10,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SAID_PREFIX, SAY_WAIT_MS, SayOnce } from '../../viewer/client/net.js';
-
-/** localStorage as a Map. */
-class MemoryStorage {
-  readonly items = new Map<string, string>();
-  getItem(k: string): string | null {
-    return this.items.get(k) ?? null;
-  }
-  setItem(k: string, v: string): void {
-    this.items.set(k, v);
-  }
-  removeItem(k: string): void {
-    this.items.delete(k);
-  }
-  get length(): number {
-    return this.items.size;
-  }
-  key(i: number): string | null {
-    return [...this.items.keys()][i] ?? null;
-  }
-}
+import { MemoryStorage } from './memory_storage.js';
 
 /** A browser's lock manager, for exclusive ifAvailable requests (all SayOnce makes). */
 class FakeLocks {
