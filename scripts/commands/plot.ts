@@ -9,7 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
-import { runCommand } from '../../core/run.js';
+import { readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
@@ -19,8 +19,10 @@ import { commandSummary } from '../command_index.js';
 export interface Curve {
   readonly run: string;
   readonly metric: string;
-  /** [step, value] in logged order, non-finite values left out. */
+  /** [step, value] in logged order, non-finite values left out (a seed group's: the mean over its runs). */
   readonly points: [number, number][];
+  /** A seed group's (--seeds): the lowest and highest of its runs' values at each of `points`' steps. */
+  readonly band?: [number, number][];
 }
 
 /** What a null in metrics.jsonl stands for (train writes null for a held-out accuracy with no held-out pairs). */
@@ -119,12 +121,99 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
 }
 
 /**
+ * Keys of a run's config.json that may differ between the runs of one seed group (--seeds): where
+ * a run was written, what it was named, how it reported, what it was made like; `seed` itself is
+ * left out at every depth (an offline run's sits in its pipeline config, an iql run's in `resolved`).
+ */
+const NOT_SETTINGS = ['runsDir', 'name', 'like', 'json', 'quiet', 'resume', 'partOf', 'humanToken'];
+
+/** A run's settings but its seed (see NOT_SETTINGS), as canonical JSON; null without a readable config.json. */
+function settingsKey(run: string): string | null {
+  const cfg = readRunConfig(run);
+  if (!cfg) return null;
+  const strip = (v: unknown, top: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x) => strip(x, false));
+    if (typeof v !== 'object' || v === null) return v;
+    const keys = Object.keys(v).filter((k) => k !== 'seed' && !(top && NOT_SETTINGS.includes(k))).sort();
+    return Object.fromEntries(keys.map((k) => [k, strip((v as Record<string, unknown>)[k], false)]));
+  };
+  return JSON.stringify(strip(cfg, true));
+}
+
+/** A run's seed from its config.json (top level, an offline run's pipeline config, or an iql run's resolved settings); null when not recorded. */
+export function runSeed(run: string): number | null {
+  const cfg = readRunConfig(run) as { seed?: unknown; config?: { seed?: unknown }; resolved?: { seed?: unknown } } | null;
+  const seed = cfg?.seed ?? cfg?.config?.seed ?? cfg?.resolved?.seed;
+  return typeof seed === 'number' ? seed : null;
+}
+
+/**
+ * The runs in groups that differ only in their seed (settingsKey), in the order each group's first
+ * run was given; a run without a readable config.json is a group of its own.
+ */
+export function seedGroups(runs: readonly string[]): string[][] {
+  const groups = new Map<string, string[]>();
+  runs.forEach((r, i) => {
+    const key = settingsKey(r) ?? `\0${i}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  });
+  return [...groups.values()];
+}
+
+/**
+ * What a seed group's curves are called: its first run's folder name without the time stamp and
+ * the seed (`20261207-120000-train-reacher-oracle-s0` -> `train-reacher-oracle`), then its seeds.
+ */
+export function groupLabel(runs: readonly string[]): string {
+  const name = basename(resolve(runs[0]))
+    .replace(/^\d{8}-\d{6}-/, '')
+    .replace(/-s\d+(-\d+)?$/, '');
+  const seeds = runs.map(runSeed);
+  return `${name} (${runs.length === 1 ? 'seed' : `${runs.length} seeds`} ${seeds.map((x) => (x === null ? '?' : String(x))).join(', ')})`;
+}
+
+/**
+ * One curve per seed group and metric: the mean of its runs' values at each step every run of the
+ * group logged a value at, with the lowest and highest (`band`). Steps only some runs reached (a
+ * run stopped early) are left out and said through `warn`, as is a group whose runs share no step.
+ */
+export function seedCurves(groups: readonly string[][], cs: readonly Curve[], labels: ReadonlyMap<string, string>, warn: (message: string) => void = () => undefined): Curve[] {
+  const out: Curve[] = [];
+  for (const g of groups) {
+    const name = groupLabel(g);
+    const metrics = [...new Set(cs.filter((c) => g.some((r) => labels.get(r) === c.run)).map((c) => c.metric))];
+    for (const metric of metrics) {
+      const per = g.map((r) => new Map(cs.find((c) => c.run === labels.get(r) && c.metric === metric)?.points ?? []));
+      const steps = [...per[0].keys()].filter((st) => per.every((m) => m.has(st))).sort((x, y) => x - y);
+      const reached = new Set(per.flatMap((m) => [...m.keys()]));
+      if (steps.length === 0) {
+        warn(`${name}: its runs logged ${metric} at no common step; no line for it`);
+        continue;
+      }
+      if (reached.size > steps.length) warn(`${name}: ${metric} at ${reached.size - steps.length} steps not every run reached (a run stopped early?) left out; the line ends at step ${steps[steps.length - 1]}`);
+      const at = (st: number) => per.map((m) => m.get(st) as number);
+      out.push({
+        run: name,
+        metric,
+        points: steps.map((st) => [st, at(st).reduce((a, v) => a + v, 0) / g.length]),
+        band: steps.map((st) => [Math.min(...at(st)), Math.max(...at(st))]),
+      });
+    }
+  }
+  return out;
+}
+
+/**
  * A Vega-Lite line chart of the curves: colour per run; several metrics are stacked panels, each
  * with its own y scale. Points are marked where there are few (<= 200 in all); a curve of one
  * point is always marked, since a line through one point draws nothing.
  */
 export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step'): TopLevelSpec {
-  const values = cs.flatMap((c) => c.points.map(([step, value]) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1 })));
+  const values = cs.flatMap((c) =>
+    c.points.map(([step, value], i) => ({ run: c.run, metric: c.metric, step, value, lone: c.points.length === 1, ...(c.band ? { lo: c.band[i][0], hi: c.band[i][1] } : {}) })),
+  );
   const several = new Set(cs.map((c) => c.metric)).size > 1;
   const points = values.length <= 200;
   const encoding = {
@@ -136,6 +225,14 @@ export function curvesSpec(cs: readonly Curve[], title: string, xTitle = 'step')
     color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 0 } },
   };
   const layer: unknown[] = [{ mark: { type: 'line', point: points }, encoding }];
+  // Seed groups: the band from the lowest to the highest run, under the mean's line.
+  if (cs.some((c) => c.band)) {
+    layer.unshift({
+      transform: [{ filter: 'isValid(datum.lo)' }],
+      mark: { type: 'area', opacity: 0.2 },
+      encoding: { x: encoding.x, y: { field: 'lo', type: 'quantitative', title: encoding.y.title, scale: { zero: false } }, y2: { field: 'hi' }, color: encoding.color },
+    });
+  }
   if (!points && values.some((v) => v.lone)) layer.push({ transform: [{ filter: 'datum.lone' }], mark: { type: 'point', filled: true, size: 40, opacity: 1 }, encoding });
   const chart = { width: 520, height: several ? 200 : 300, layer };
   const common = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values } };
@@ -186,6 +283,10 @@ const spec = {
     metric: flags.list({ doc: 'metrics to plot (comma-separated keys of metrics.jsonl)', default: ['eval/true_return'] }),
     out: flags.string({ doc: 'the SVG file to write (an earlier plot of this command is replaced; any other existing file needs --force)', default: 'curves.svg' }),
     force: flags.bool({ doc: 'replace --out even when it is not a plot this command wrote', default: false }),
+    seeds: flags.bool({
+      doc: "runs whose settings differ only in their seed (config.json; e.g. made with --like <run> --seed N) are drawn as one line, the mean over them at each step they all logged, over a band from the lowest to the highest; the table gives each group's last mean, lowest and highest",
+      default: false,
+    }),
     json: jsonFlag({ holds: 'the curves' }),
   },
   positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), one or more', variadic: true }],
@@ -193,6 +294,7 @@ const spec = {
     'Examples:',
     '  prefrl plot runs/<stamp>-train-reacher-oracle-s0 runs/<stamp>-train-reacher-true-s0',
     '  prefrl plot runs/<stamp>-train-reacher-oracle-s0 --metric reward/val_accuracy,reward/epic --out reward.svg',
+    '  prefrl plot runs/*-train-reacher-oracle-s* runs/*-train-reacher-true-s* --seeds   # mean and range over seeds',
   ].join('\n'),
 };
 
@@ -231,18 +333,30 @@ export const plotCommand: Command = {
       const state = holder ? `still running (pid ${holder.pid} on ${holder.host})` : 'unfinished (no summary.json)';
       ctx.logger.warn(`${r}: ${state}${own.length ? `; its line ends at step ${last}` : ''}`);
     });
-    const svg = markPlot(await renderSvg(curvesSpec(cs, metrics.join(', '), stepTitle(runs))));
+    // --seeds: one line per group of runs that differ only in their seed.
+    const groups = f.seeds ? seedGroups(runs) : null;
+    const drawn = groups ? seedCurves(groups, cs, new Map(runs.map((r, i) => [r, labels[i]])), (m) => ctx.logger.warn(m)) : cs;
+    if (drawn.length === 0) throw new UsageError(`--seeds: no group of runs has ${metrics.join(', ')} at a step all its runs logged`);
+    const svg = markPlot(await renderSvg(curvesSpec(drawn, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
     const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
     writeFileSync(tmp, svg);
     renameSync(tmp, f.out);
-    const last = cs.map((c) => ({ run: c.run, metric: c.metric, points: c.points.length, lastStep: c.points[c.points.length - 1][0], last: c.points[c.points.length - 1][1] }));
-    if (f.json) printJson(ctx.io, { out: f.out, curves: last });
+    const last = drawn.map((c) => ({
+      run: c.run,
+      metric: c.metric,
+      points: c.points.length,
+      lastStep: c.points[c.points.length - 1][0],
+      last: c.points[c.points.length - 1][1],
+      ...(c.band ? { lastMin: c.band[c.band.length - 1][0], lastMax: c.band[c.band.length - 1][1] } : {}),
+    }));
+    if (f.json) printJson(ctx.io, { out: f.out, curves: last, ...(groups ? { groups: groups.map((g) => ({ name: groupLabel(g), runs: g, seeds: g.map(runSeed) })) } : {}) });
     else {
+      const range = (l: (typeof last)[number]) => (l.lastMin === undefined ? [] : [`${l.lastMin.toPrecision(6)} to ${(l.lastMax as number).toPrecision(6)}`]);
       ctx.io.stdout.write(
         `${formatTable(
-          ['run', 'metric', 'points', 'last step', 'last value'],
-          last.map((l) => [l.run, l.metric, String(l.points), String(l.lastStep), l.last.toPrecision(6)]),
+          groups ? ['runs (seeds)', 'metric', 'points', 'last step', 'last mean', 'lowest to highest'] : ['run', 'metric', 'points', 'last step', 'last value'],
+          last.map((l) => [l.run, l.metric, String(l.points), String(l.lastStep), l.last.toPrecision(6), ...range(l)]),
         )}\nwrote ${f.out}\n`,
       );
     }
