@@ -4,8 +4,8 @@
  * labels' timeout and locked columns) leave the file's bytes and schema version as they were and
  * give the numbers worked out by hand from the rows written; a store opened read-only refuses
  * writes; a writer command still upgrades the store; a read-only file in a read-only folder can be
- * read (not as root, where permissions do not bind); files that are not label stores are named in
- * the error.
+ * read (as root, by a child process without root's capabilities, where permissions bind); files
+ * that are not label stores are named in the error.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { main } from '../scripts/cli.js';
 import type { RunEntry } from '../scripts/commands/runs.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 import { handSegment } from './helpers/segments.js';
+import { unprivileged } from './helpers/unprivileged.js';
 import { V1_SCHEMA, writeV1Store } from './reward/store_v1.js';
 
 let dir = '';
@@ -343,8 +344,11 @@ describe('bad input to a read-only open', () => {
   });
 });
 
-// As root, chmod does not stop writes: the read-only folder cannot be made here.
-describe.skipIf(process.getuid?.() === 0)('a store in a folder this user cannot write', () => {
+// File permissions do not bind root (CI runs the tests as root): there the commands run under
+// setpriv with every capability dropped (test/helpers/unprivileged.ts); another user runs them here.
+const asUser = unprivileged();
+
+describe.skipIf(asUser.skip !== null)(`a store in a folder ${asUser.who} cannot write${asUser.skip ? ` (skipped: ${asUser.skip})` : ''}`, () => {
   it('a read-only store file (0444) in a read-only folder (0555) is read, from a copy in memory when it has no -wal', async () => {
     const path = copyOf(v1);
     const folder = join(path, '..');
@@ -352,9 +356,11 @@ describe.skipIf(process.getuid?.() === 0)('a store in a folder this user cannot 
     chmodSync(path, 0o444);
     chmodSync(folder, 0o555);
     try {
-      expect(await statsOf(path)).toMatchObject(STATS);
-      const k = captureCli();
-      expect(await main(['labels', 'export', '--store', path, '--out', join(dir, 'ro.jsonl')], k.ctx), k.err.join('')).toBe(0);
+      const s = await asUser.cli(['labels', 'stats', '--store', path, '--json']);
+      expect(s.code, s.err).toBe(0);
+      expect(lastJson([s.out])).toMatchObject(STATS);
+      const k = await asUser.cli(['labels', 'export', '--store', path, '--out', join(dir, 'ro.jsonl')]);
+      expect(k.code, k.err).toBe(0);
       expect(readFileSync(join(dir, 'ro.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(6);
       expect(readdirSync(folder)).toEqual(['labels.sqlite']);
     } finally {
@@ -368,9 +374,9 @@ describe.skipIf(process.getuid?.() === 0)('a store in a folder this user cannot 
     const path = copyOf(v1);
     chmodSync(path, 0o200);
     try {
-      const k = captureCli();
-      expect(await main(['labels', 'stats', '--store', path], k.ctx)).toBe(1);
-      expect(k.err.join('')).toContain(`${path}: cannot read the label store: this user may not read the file (EACCES)`);
+      const k = await asUser.cli(['labels', 'stats', '--store', path]);
+      expect(k.code).toBe(1);
+      expect(k.err).toContain(`${path}: cannot read the label store: this user may not read the file (EACCES)`);
     } finally {
       chmodSync(path, 0o644);
     }
@@ -381,10 +387,10 @@ describe.skipIf(process.getuid?.() === 0)('a store in a folder this user cannot 
     const folder = join(path, '..');
     chmodSync(folder, 0o555);
     try {
-      expect(() => LabelStore.open(path, { readOnly: true })).toThrow(new RegExp(`^${escaped(path)}: cannot read it .*write-ahead log ${escaped(path)}-wal through the shared-memory file ${escaped(path)}-shm, which is not there and cannot be made`));
-      const k = captureCli();
-      expect(await main(['labels', 'stats', '--store', path], k.ctx)).toBe(1);
-      expect(k.err.join('')).toContain(`${path}: cannot read it`);
+      expect(await asUser.openReadOnly(path)).toEqual({ error: expect.stringMatching(new RegExp(`^${escaped(path)}: cannot read it .*write-ahead log ${escaped(path)}-wal through the shared-memory file ${escaped(path)}-shm, which is not there and cannot be made`)) });
+      const k = await asUser.cli(['labels', 'stats', '--store', path]);
+      expect(k.code).toBe(1);
+      expect(k.err).toContain(`${path}: cannot read it`);
     } finally {
       chmodSync(folder, 0o755);
     }
