@@ -115,7 +115,7 @@ export function unprivileged(): Unprivileged {
     skip: fails && `root, and setpriv cannot drop its capabilities: ${fails}`,
     cli: (args) => dropped(['--import', 'tsx', join(REPO, 'test', 'fixtures', 'cli_entry.ts'), ...args]),
     async openReadOnly(path) {
-      const r = await dropped(['--import', 'tsx', join(REPO, 'test', 'helpers', 'open_read_only_entry.ts'), path]);
+      const r = await dropped(['--import', 'tsx', join(REPO, 'test', 'fixtures', 'open_read_only_entry.ts'), path]);
       if (r.code !== 0) throw new Error(`open_read_only_entry.ts exited ${r.code}: ${r.err}`);
       return JSON.parse(r.out) as ReadOnlyOpen;
     },
@@ -123,7 +123,7 @@ export function unprivileged(): Unprivileged {
   return memo;
 }
 
-/** For open_read_only_entry.ts: what opening `path` read-only did, as one line of JSON. */
+/** For test/fixtures/open_read_only_entry.ts: what opening `path` read-only did, as one line of JSON. */
 export function openReadOnlyLine(path: string): string {
   return JSON.stringify(openHere(path));
 }
