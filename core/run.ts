@@ -57,6 +57,16 @@ export function readRunConfig(folder: string): Record<string, unknown> | null {
   return 'value' in r ? (r.value as Record<string, unknown>) : null;
 }
 
+/**
+ * The seed a run's config.json records: top level (train, iql, collect, ...) or, for an offline
+ * run, in its pipeline config; null when none is recorded.
+ */
+export function configSeed(cfg: Record<string, unknown>): number | null {
+  const inner = cfg.config as Record<string, unknown> | undefined;
+  const seed = typeof cfg.seed === 'number' ? cfg.seed : inner?.seed;
+  return typeof seed === 'number' && Number.isFinite(seed) ? seed : null;
+}
+
 /** The command that made a run folder (its config.json's "command", e.g. "train"), or null (not a run folder, or unreadable). */
 export function runCommand(folder: string): string | null {
   const c = readRunConfig(folder)?.command;

@@ -2,7 +2,7 @@
  * `prefrl plot --seeds`: runs whose config.json differ only in their seed are one line, the mean
  * over them at each step they all logged, over a band from the lowest to the highest (numbers
  * checked by hand); steps not every run reached are left out and said; each command's seed (a
- * train run's, an offline run's pipeline config's, an iql run's resolved settings) is found.
+ * train run's, an iql run's, an offline run's in its pipeline config) is found.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +45,7 @@ describe('seed groups', () => {
     expect(groupLabel([b0])).toBe('train-reacher-oracle (seed 0)');
   });
 
-  it("find an offline run's seed in its pipeline config and an iql run's in its resolved settings", () => {
+  it("find an offline run's seed in its pipeline config and an iql run's at the top level (its resolved settings hold it too: not a setting)", () => {
     const o1 = run('o1', { command: 'offline', config: { teacher: 'oracle', seed: 1 } }, [[1, 1]]);
     const o2 = run('o2', { command: 'offline', config: { teacher: 'oracle', seed: 2 } }, [[1, 1]]);
     const i1 = run('i1', { command: 'iql', seed: 4, resolved: { seed: 4, updates: 10 } }, [[1, 1]]);

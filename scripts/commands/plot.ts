@@ -9,7 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
-import { readRunConfig, runCommand } from '../../core/run.js';
+import { configSeed, readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag } from './common_flags.js';
@@ -140,11 +140,10 @@ function settingsKey(run: string): string | null {
   return JSON.stringify(strip(cfg, true));
 }
 
-/** A run's seed from its config.json (top level, an offline run's pipeline config, or an iql run's resolved settings); null when not recorded. */
+/** A run's seed from its config.json (configSeed); null when not recorded or unreadable. */
 export function runSeed(run: string): number | null {
-  const cfg = readRunConfig(run) as { seed?: unknown; config?: { seed?: unknown }; resolved?: { seed?: unknown } } | null;
-  const seed = cfg?.seed ?? cfg?.config?.seed ?? cfg?.resolved?.seed;
-  return typeof seed === 'number' ? seed : null;
+  const cfg = readRunConfig(run);
+  return cfg ? configSeed(cfg) : null;
 }
 
 /**

@@ -18,7 +18,7 @@ import { UsageError } from '../../core/errors.js';
 import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
 import { LabelStore } from '../../reward/store.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
-import { readRunJson } from '../../core/run.js';
+import { configSeed, readRunJson } from '../../core/run.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
 import { lockFileName } from '../run_lock.js';
@@ -242,13 +242,6 @@ function teacherOf(command: string | null, cfg: Record<string, unknown>): string
   return null;
 }
 
-/** The --seed of a run's config.json (offline keeps its flags under "config"). */
-function seedOf(cfg: Record<string, unknown>): number | null {
-  const inner = cfg.config as Record<string, unknown> | undefined;
-  const seed = typeof cfg.seed === 'number' ? cfg.seed : inner?.seed;
-  return typeof seed === 'number' && Number.isFinite(seed) ? seed : null;
-}
-
 /**
  * The live process that holds a train or offline run folder (its train.lock or offline.lock,
  * scripts/run_lock.ts), or null: none, a lock left by a process that is gone, another command.
@@ -328,7 +321,7 @@ function entry(root: string, dir: string): RunEntry {
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
   const env = ec && typeof ec.id === 'string' ? (ec.id === 'custom' && typeof ec.model === 'string' ? basename(ec.model) : ec.id) : typeof cfg.env === 'string' ? cfg.env : null;
   const teacher = teacherOf(command, cfg);
-  const seed = seedOf(cfg);
+  const seed = configSeed(cfg);
   const read2 = existsSync(join(path, 'summary.json')) ? readRunJson(join(path, 'summary.json'), { arrays: true }) : null;
   // A summary that cannot be read: the run's result is lost (an offline resume would stop on it, its eval stage being done).
   if (read2 !== null && 'problem' in read2) return { run: dir, path, ...none, command, env, teacher, seed, problem: read2.problem };
