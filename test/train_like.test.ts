@@ -102,6 +102,40 @@ describe('--like a train run folder', () => {
   }, 120_000);
 });
 
+describe('--like of reward and rollout', () => {
+  it("reward: the same model again from the first run's label store (its --store from the saved settings); --seed changes only the seed", async () => {
+    const runs = join(dir, 'reward-runs');
+    const a = await cli(['reward', '--store', join(first.runDir, 'labels.sqlite'), '--reward-epochs', '2', '--reward-members', '1', '--reward-hidden', '8', '--backend', 'wasm', '--seed', '2', '--runs-dir', runs]);
+    expect(a.code, a.err).toBe(0);
+    const r = lastJson<{ runDir: string; valNll: number; returnCorrelation: number }>(a.out);
+    const b = await cli(['reward', '--like', r.runDir]);
+    expect(b.code, b.err).toBe(0);
+    const again = lastJson<typeof r>(b.out);
+    expect(again.runDir).not.toBe(r.runDir);
+    expect([again.valNll, again.returnCorrelation]).toEqual([r.valNll, r.returnCorrelation]);
+    const c = await cli(['reward', '--like', r.runDir, '--seed', '3']);
+    expect(c.code, c.err).toBe(0);
+    const x = config(r.runDir);
+    const y = config(lastJson<typeof r>(c.out).runDir);
+    expect(Object.keys({ ...x, ...y }).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).sort()).toEqual(['like', 'seed']);
+    // --store is still required when nothing gives it.
+    await expectUsageError(['reward', '--seed', '1'], join(dir, 'never-reward'), /^prefrl reward: missing required flag --store\n$/);
+  }, 120_000);
+
+  it('rollout: the same episodes again; another --seed, other episodes', async () => {
+    const runs = join(dir, 'rollout-runs');
+    const a = await cli(['rollout', '--env', 'toy-reach', '--episodes', '2', '--seed', '3', '--runs-dir', runs]);
+    expect(a.code, a.err).toBe(0);
+    const r = lastJson<{ runDir: string; returns: number[] }>(a.out);
+    const b = await cli(['rollout', '--like', r.runDir]);
+    expect(b.code, b.err).toBe(0);
+    expect(lastJson<typeof r>(b.out).returns).toEqual(r.returns);
+    const c = await cli(['rollout', '--like', r.runDir, '--seed', '4']);
+    expect(c.code, c.err).toBe(0);
+    expect(lastJson<typeof r>(c.out).returns).not.toEqual(r.returns);
+  }, 120_000);
+});
+
 describe('--like a JSON file of train flags', () => {
   it('runs with the file\'s flags (defaults for the rest) and the command line\'s on top', async () => {
     const file = join(dir, 'flags.json');

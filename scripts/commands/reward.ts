@@ -24,8 +24,9 @@ import { envConfigForStore } from '../../viewer/env_info.js';
 import { shellQuote } from '../../core/paths.js';
 import { type Command, displayPath, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
-import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, storeFlag, taskFlag } from './common_flags.js';
+import { backendFlag, jsonFlag, optionalStoreFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 /**
  * The shared reward-training flags less --reward-select-workers: prefrl reward trains on the
@@ -38,7 +39,7 @@ const spec = {
   command: 'prefrl reward',
   summary: "Train a reward model on a label store's labels (e.g. people's answers in the viewer), saved in a run folder for prefrl train / iql --reward model:<run>.",
   flags: {
-    store: storeFlag('holding the labelled pairs'),
+    store: optionalStoreFlag('holding the labelled pairs; required, except when --like gives it'),
     teacher: flags.string({ doc: 'only the labels of teachers whose id starts with this (e.g. human, human:ada)', optional: true, defaultDoc: 'every teacher' }),
     ...fixedLabelRewardFlags,
     ...rewardFlags,
@@ -48,6 +49,7 @@ const spec = {
     backend: backendFlag(),
     runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'reward-<env>' }),
+    like: likeFlag('reward'),
     json: jsonFlag(),
     quiet: quietFlag(),
   },
@@ -55,6 +57,7 @@ const spec = {
     'Examples:',
     '  prefrl reward --store runs/<stamp>-rollout-reacher/labels.sqlite --teacher human',
     '  prefrl train --env reacher --reward model:runs/<stamp>-reward-reacher --steps 300000',
+    '  prefrl reward --like runs/<stamp>-reward-reacher --seed 1   # the same settings, another seed',
   ].join('\n'),
 };
 
@@ -69,7 +72,8 @@ export const rewardCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = parsed.flags;
+    const withLike = flagsWithLike(parsed, spec.flags, 'reward', ctx, { required: ['store'] });
+    const f = { ...withLike, store: withLike.store as string };
     const hidden = positiveInts(f.rewardHidden, '--reward-hidden');
     if (f.task && !f.env) throw new UsageError('--task: needs --env <model.xml>');
     if (f.rewardInput === 'obs' && f.preferenceModel === 'regret') throw new UsageError('--reward-input: the regret model learns an advantage, which needs the action (obs-action or obs-next-obs)');

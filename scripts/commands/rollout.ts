@@ -22,6 +22,7 @@ import type { EnvSpec } from '../../envs/types.js';
 import { type Command, type CommandContext, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { flagsWithLike, likeFlag } from './like.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -169,6 +170,7 @@ const spec = {
     seed: seedFlag(),
     runsDir: runsDirFlag,
     name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'rollout-<env>' }),
+    like: likeFlag('rollout'),
     json: jsonFlag(),
     quiet: quietFlag(),
   },
@@ -176,6 +178,7 @@ const spec = {
     'Examples:',
     '  prefrl rollout --env cheetah-run --episodes 3',
     '  prefrl rollout --policy runs/<stamp>-train-reacher --episodes 30      # evaluate a trained PPO agent in the env it learned',
+    '  prefrl rollout --like runs/<stamp>-rollout-reacher --seed 1   # the same rollout, other episodes',
     '  prefrl rollout --policy runs/<stamp>-offline-pusher/artifacts/agents/iql-learned',
     '  prefrl render --trajectories runs/<stamp>-rollout-reacher --episode 0 --out ep0.mp4  # watch an episode',
   ].join('\n'),
@@ -200,7 +203,7 @@ export const rolloutCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = parsed.flags;
+    const f = flagsWithLike(parsed, spec.flags, 'rollout', ctx);
     const named = (POLICIES as readonly string[]).includes(f.policy);
     const config = rolloutEnv(f.env, f.task, named ? null : f.policy);
     if (named && f.stochastic) throw new UsageError('--stochastic: only for a saved PPO policy (--policy <run folder or checkpoint>)');
