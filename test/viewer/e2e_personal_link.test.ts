@@ -57,6 +57,8 @@ describe('a personal link in the page', () => {
     try {
       await page.waitForSelector('#modal:not(.hidden)', { timeout: 20_000 });
       expect(await page.textContent('#modal-title')).toBe('Access token');
+      // The dialog says why: the shared token lets no one in here; her own link does.
+      expect(await page.textContent('#modal-error')).toBe("This server lets people in with their own links only: open the link you were given (the study's shared token is not one).");
       // Her own token typed in the dialog lets her in as herself.
       await page.fill('#modal-input', personalToken(TOKEN, 'Ada'));
       await page.keyboard.press('Enter');

@@ -64,6 +64,12 @@ class App {
   /** The server said it stopped and has not welcomed the page since (the page retries in between: "connecting", then "ended" again). */
   private endedBefore = false;
   /**
+   * Why a server of personal links refused this page's token (its `unauthorized` error, which
+   * comes just before the close that opens the token prompt): the prompt says it, so a person
+   * opens their own link rather than type the study's shared token again. Null otherwise.
+   */
+  private refusedWhy: string | null = null;
+  /**
    * This session's answers, newest last (for undo), with the name each was given under: an undo
    * names the answer's teacher, which is not the current name after a rename (entries saved
    * before the field have none and use the current name).
@@ -561,7 +567,10 @@ class App {
   private onConnState(s: ConnectionState, detail: string): void {
     const wasEnded = this.endedBefore;
     if (s === 'ended') this.endedBefore = true;
-    else if (s === 'open') this.endedBefore = false;
+    else if (s === 'open') {
+      this.endedBefore = false;
+      this.refusedWhy = null;
+    }
     this.connState = s;
     this.updateUndo();
     const c = $('conn');
@@ -571,7 +580,8 @@ class App {
     c.title = detail;
     if (s === 'unauthorized') {
       this.overlay('This server needs an access token.');
-      this.openModal('token', sessionStorage.getItem(TOKEN_KEY) ? 'That token was not accepted.' : undefined);
+      const why = this.refusedWhy ? `${this.refusedWhy[0].toUpperCase()}${this.refusedWhy.slice(1)}.` : undefined;
+      this.openModal('token', why ?? (sessionStorage.getItem(TOKEN_KEY) ? 'That token was not accepted.' : undefined));
     } else if (s === 'ended' && !this.current) {
       // The labelling server stopped (training finished, or someone stopped or restarts it).
       this.overlay(this.endedText());
@@ -716,7 +726,11 @@ class App {
       this.heron.showError(m.message);
       return;
     }
-    if (m.code === 'unauthorized') return; // the close that follows opens the token prompt
+    if (m.code === 'unauthorized') {
+      // The close that follows opens the token prompt; a personal-link server's reason goes in it.
+      this.refusedWhy = m.message.includes('link you were given') ? m.message : null;
+      return;
+    }
     if (m.code === 'need_name') {
       this.openModal('name');
       return;
