@@ -1,7 +1,7 @@
 /**
  * `--like <run folder | flags.json>` of the commands that make a run folder from their flags
- * (train, iql, collect): a new run with the settings another run saved in its config.json (or a
- * JSON file of the command's flags), changing only the flags given with it; with none changed,
+ * (train, iql, collect, offline, reward, rollout): a new run with the settings another run saved
+ * in its config.json (or a JSON file of the command's flags), changing only the flags given with it; with none changed,
  * the same run again (the same seed gives the same numbers).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const ALWAYS_OWN: readonly string[] = ['json', 'quiet', 'resume', 'like'];
 export interface LikeOptions {
   /** Flags never taken from the saved settings besides --json, --quiet, --resume and --like (e.g. an output file). */
   readonly own?: readonly string[];
-  /** The flags a run's config.json (`obj`, read from `file`) stands for, where it holds more than its flags (offline: the pipeline config). */
+  /** The flags a run's config.json (`obj`, read from `file`) stands for, where it holds more than its flags (offline: its pipeline config). */
   readonly fromRun?: (obj: Record<string, unknown>, file: string) => Record<string, unknown>;
   /** Flags the command requires: given, or in the saved settings (the parser lets them pass when --like is given). */
   readonly required?: readonly string[];
