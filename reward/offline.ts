@@ -262,7 +262,7 @@ export interface OfflineRunOptions {
    * What the resume commands the run prints carry after `--resume <run>` (the command's
    * --human-* flags, so people's links keep working; see humanResumeArgs); none by default.
    */
-  readonly resumeArgs?: string;
+  readonly resumeArgs?: string | (() => string);
 }
 
 export interface OfflineContext {
@@ -541,8 +541,8 @@ interface Ctx {
    * seconds it reports itself (the eval stage, which writes them into the summary before it ends).
    */
   stage: { t0: number; continued: boolean; seconds: number | null };
-  /** `prefrl offline --resume <run>` with what OfflineRunOptions.resumeArgs adds: the command that goes on with this run. */
-  readonly resumeCommand: string;
+  /** `prefrl offline --resume <run>` with what OfflineRunOptions.resumeArgs adds (as it is now): the command that goes on with this run. */
+  resumeCommand(): string;
 }
 
 /** The run's label store (pairs, segments, labels). */
@@ -693,7 +693,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   let store: LabelStore | null = null;
   const ctx: Ctx = {
     run,
-    resumeCommand: `prefrl offline --resume ${shellQuote(run.path)}${o.resumeArgs ?? ''}`,
+    resumeCommand: () => `prefrl offline --resume ${shellQuote(run.path)}${typeof o.resumeArgs === 'function' ? o.resumeArgs() : (o.resumeArgs ?? '')}`,
     cfg,
     envConfig,
     envSpec,
@@ -778,7 +778,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         if (rerun && !pending) rmSync(markerFile, { force: true });
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
-        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand}`;
+        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand()}`;
         throw e;
       }
       // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
@@ -1420,7 +1420,7 @@ async function stageLabel(c: Ctx, o: OfflineRunOptions): Promise<boolean> {
     const usage = vlmUsageLine(teacher.metrics?.());
     if (usage) c.log.info(`label: ${usage}`);
     if (counts.timeouts > 0 && counts.pending > 0) {
-      c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: ${c.resumeCommand} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
+      c.log.info(`label: ${counts.pending} pairs got no answer before the human teacher's timeout; they stay open: ${c.resumeCommand()} (or prefrl serve --store ${shellQuote(join(c.run.path, 'labels.sqlite'))}) asks them again`);
     }
   } catch (e) {
     // What this attempt's requests cost before it stopped, as `prefrl label` says it (the run's totals are in teacher_counts.json).
@@ -1530,7 +1530,7 @@ async function stageReward(c: Ctx): Promise<boolean> {
     const file = join(c.run.path, 'labels.sqlite');
     throw new InputError(
       file,
-      `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; ${c.resumeCommand} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
+      `nobody answered: the ${timeouts} pairs asked got no answer within the human teacher's timeout, so there is no preference to learn a reward from yet; ${c.resumeCommand()} asks them again (or people answer them in prefrl serve --store ${shellQuote(file)} first)`,
     );
   }
   if (preferences === 0) {

@@ -90,7 +90,7 @@ it('--human-on-timeout fail: the label stage stops with one line (no stack) nami
     const err = c.err.join('');
     expect(err).not.toMatch(/^\s+at /m);
     expect(err).toContain(
-      `prefrl offline: human teacher: no answer for 3 of 4 pairs within 5 s (${open.join(', ')}); the 1 answer given is stored in ${storeFile}; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir} --human-port 0 --human-timeout 5 --human-on-timeout fail\n`,
+      `prefrl offline: human teacher: no answer for 3 of 4 pairs within 5 s (${open.join(', ')}); the 1 answer given is stored in ${storeFile}; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir} --human-port ${new URL(url).port} --human-timeout 5 --human-on-timeout fail\n`,
     );
     // Resumed: the label stage asks the 3 open pairs, not the answered one.
     const r = captureCli();

@@ -112,7 +112,7 @@ it('--human-on-timeout fail: the run stops with an error naming the unanswered p
     // One line, no stack, saying how to go on.
     const unanswered = store.pendingPairIds({ round: 0 });
     expect(err.slice(err.indexOf('prefrl train: '))).toBe(
-      `prefrl train: human teacher: no answer for 2 of 4 pairs within 5 s (${unanswered.join(', ')}); the 2 answers given are stored in ${storeFile}; resume with: prefrl train --resume ${runDir} --human-port 0 --human-timeout 5 --human-on-timeout fail\n`,
+      `prefrl train: human teacher: no answer for 2 of 4 pairs within 5 s (${unanswered.join(', ')}); the 2 answers given are stored in ${storeFile}; resume with: prefrl train --resume ${runDir} --human-port ${new URL(url).port} --human-timeout 5 --human-on-timeout fail\n`,
     );
     expect(store.counts()).toMatchObject({ pairs: 4, labels: 2, timeouts: 0, pending: 2 });
     const round0 = unanswered;

@@ -47,6 +47,7 @@
  * out in an earlier batch, to a pair an interrupted round left open, a second person's opinion).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ServiceError, UsageError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
@@ -124,6 +125,18 @@ const serving = new Set<HumanTeacher>();
  */
 export function endHumanSessionsNow(): void {
   for (const t of serving) t.endSessionsNow();
+}
+
+/** The port each label store's server, started by a human teacher of this process, bound (kept after it closes). */
+const servedPorts = new Map<string, number>();
+
+/**
+ * The port the labelling server a human teacher of this process started on the store at
+ * `storePath` bound (the last one, still serving or closed): what a restart must name when
+ * `--human-port 0` let it pick one, since the links handed out carry it. Undefined when none did.
+ */
+export function humanServedPort(storePath: string): number | undefined {
+  return servedPorts.get(resolve(storePath));
 }
 
 function pidAlive(pid: number): boolean {
@@ -236,6 +249,7 @@ export class HumanTeacher implements Teacher {
       if (e instanceof UsageError) throw new UsageError(`human teacher: ${e.message}`);
       throw e;
     }
+    servedPorts.set(resolve(store.path), s.boundPort);
     this.server = {
       url: s.url,
       links: s.links(),

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { flagName, flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
-import type { HumanTeacherOptions } from '../../reward/teachers/human.js';
+import { type HumanTeacherOptions, humanServedPort } from '../../reward/teachers/human.js';
 import { checkViewerAccess, isLoopbackHost, readPeople } from '../../viewer/access.js';
 
 export const humanTeacherFlags = {
@@ -38,13 +38,18 @@ export interface HumanFlagValues {
 
 /**
  * What the resume command of a run taught by people carries after `--resume <run>`: the --human-*
- * flags given (values shell-quoted), so the links people hold keep working after the restart.
- * The token is never printed: `--human-token <the same token>` stands for it. '' when none was given.
+ * flags given (values shell-quoted), so the links people hold keep working after the restart;
+ * `--human-port 0` becomes the port the server on `storePath` picked (humanServedPort), where it
+ * started one. The token is never printed: `--human-token <the same token>` stands for it. '' when
+ * none was given.
  */
-export function humanResumeArgs(f: HumanFlagValues, given: Iterable<string>): string {
+export function humanResumeArgs(f: HumanFlagValues, given: Iterable<string>, storePath?: string): string {
   const g = new Set(given);
+  // --human-port 0 let the server pick a port, which the links handed out carry: the restart names it.
+  const picked = f.humanPort === 0 && storePath !== undefined ? humanServedPort(storePath) : undefined;
+  const value = (k: string): string => (k === 'humanToken' ? '<the same token>' : k === 'humanPort' && picked !== undefined ? String(picked) : shellQuote(String(f[k as keyof HumanFlagValues])));
   return HUMAN_FLAG_KEYS.filter((k) => g.has(k))
-    .map((k) => ` ${flagName(k)} ${k === 'humanToken' ? '<the same token>' : shellQuote(String(f[k as keyof HumanFlagValues]))}`)
+    .map((k) => ` ${flagName(k)} ${value(k)}`)
     .join('');
 }
 

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
+import { OFFLINE_STORE_FILE } from '../../reward/offline_stages.js';
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
@@ -358,15 +359,21 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   if (teacher !== undefined && teacher !== 'synthetic-vlm') warnIgnoredFlags(ctx, flagsGiven(given, ['errorRate', 'unsureRate']), `they set the mistakes of --teacher synthetic-vlm; this run's teacher is ${teacher}`);
   // Ctrl-C: say how to go on (finished stages and stored labels are kept).
   let runPath: string | null = null;
-  // People hold links to the run's viewer: its resume commands keep the --human-* flags given.
-  const humanArgs = teacher === 'human' ? humanResumeArgs(f, given) : '';
+  // The resume commands the run prints keep what this command line set of how the run reaches
+  // people (the --human-* flags: their links name the address, port and people) and, when it
+  // resumes, its VLM server (given anew: a server moved since; config.json keeps the old one).
+  const resumeArgs = (): string =>
+    (teacher === 'human' ? humanResumeArgs(f, given, runPath === null ? undefined : join(runPath, OFFLINE_STORE_FILE)) : '') +
+    VLM_CONNECTION_FLAGS.filter((k) => f.resume !== undefined && given.has(k))
+      .map((k) => ` ${flagName(k)} ${shellQuote(String(f[k]))}`)
+      .join('');
   let unlock: (() => void) | undefined;
   const stopHint = onInterrupt(
     ctx,
     () => {
       // People's pages are told the session ended (the process exits without closing its server).
       endHumanSessionsNow();
-      return runPath ? resumeHint('offline', runPath, humanArgs) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
+      return runPath ? resumeHint('offline', runPath, resumeArgs()) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
     },
     { json: f.json },
   );
@@ -379,7 +386,7 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   try {
     if (f.resume && isFolder(f.resume)) unlock = lockRunDir(resolve(f.resume), ctx, '--resume', 'offline');
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun, resumeArgs: humanArgs },
+      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun, resumeArgs },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {

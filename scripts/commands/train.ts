@@ -403,8 +403,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   // (labels.sqlite): an empty one in a --reward true or model:<dir> run read as a store to label from.
   let store: LabelStore | undefined;
   let stopHint: (() => void) | undefined;
-  /** What this run's resume command carries after --resume <run> (its --human-* flags; see humanResumeArgs). */
-  let humanArgs = '';
+  /** What this run's resume command carries after --resume <run> (its --human-* flags; see humanResumeArgs), once its folder is known. */
+  let humanArgs = (): string => '';
   let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
   // after it dropped (the resumed run logs those steps anew; kept, they would repeat and run backwards).
@@ -449,13 +449,13 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     // Ctrl-C: say how to go on (the last checkpoint and every stored label are kept).
     const runPath = run.path;
     // People hold links to this run's viewer: its resume command keeps the --human-* flags given.
-    humanArgs = learned && isHumanTeacher(f.teacher) ? humanResumeArgs(f, given) : '';
+    humanArgs = () => (learned && isHumanTeacher(f.teacher) ? humanResumeArgs(f, given, join(runPath, 'labels.sqlite')) : '');
     stopHint = onInterrupt(
       ctx,
       () => {
         // People's pages are told the session ended (the process exits without closing its server).
         endHumanSessionsNow();
-        return resumeHint('train', runPath, humanArgs);
+        return resumeHint('train', runPath, humanArgs());
       },
       { json: f.json },
     );
@@ -545,7 +545,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     } catch (e) {
       // The people of --teacher human did not answer (--human-on-timeout fail): their answers are
       // stored in the run's label store, so say how to go on in this run.
-      if (e instanceof ServiceError) e.message += `; resume with: prefrl train --resume ${shellPath(run.path)}${humanArgs}`;
+      if (e instanceof ServiceError) e.message += `; resume with: prefrl train --resume ${shellPath(run.path)}${humanArgs()}`;
       throw e;
     }
     progress.finish();

@@ -272,6 +272,21 @@ describe('prefrl offline pipeline', () => {
     expect(rows.filter((r) => 'vlm/requests' in r)).toEqual([expect.objectContaining({ 'vlm/calls': 4, 'vlm/requests': 4, 'vlm/errors': 4, 'vlm/failed': 4, 'vlm/prompt_tokens': 0 })]);
   }, 60_000);
 
+  it('the resume command a failed run prints carries what resumeArgs gives as the run fails (prefrl offline: a VLM server given anew on --resume)', async () => {
+    const renderer: SegmentFrameRenderer = { render: async (_s: Segment, steps: readonly number[]) => steps.map(() => encodePng({ width: 2, height: 2, rgba: new Uint8Array(16) })), close: async () => undefined };
+    const fetch = async (): Promise<Response> => new Response('{}', { status: 503 });
+    const config = tiny({ teacher: 'vlm', labels: 2, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'fake-vl', keyEnv: 'UNSET_KEY', retries: 0 } });
+    let runDir = '';
+    let asked = 0;
+    const resumeArgs = () => ` --vlm-base-url http://moved.invalid/v1 --vlm-retries ${++asked}`;
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(dir, 'vlm-moved'), vlmRuntime: { fetch, renderer, env: {} }, onRun: (p) => (runDir = p), resumeArgs }, { logger: silentLogger }).catch(
+      (e: unknown) => e as Error,
+    );
+    // Asked once, when the message is made.
+    expect((err as Error).message.endsWith(`; the run folder keeps the stored labels and answers: resume with prefrl offline --resume ${runDir} --vlm-base-url http://moved.invalid/v1 --vlm-retries 1`)).toBe(true);
+    expect(asked).toBe(1);
+  }, 60_000);
+
   it("the VLM's request and token counts reach metrics.jsonl when the process exits mid-labelling (Ctrl-C's handler calls process.exit)", async () => {
     const renderer: SegmentFrameRenderer = {
       render: async (segment: Segment, steps: readonly number[]) => steps.map(() => encodePng({ width: 2, height: 2, rgba: Uint8Array.from(segment.id.padEnd(16).slice(0, 16), (ch) => ch.charCodeAt(0)) })),

@@ -164,6 +164,8 @@ describe('--human-people of train and offline (human_flags.ts)', () => {
     expect(args).not.toContain(TOKEN);
     expect(humanResumeArgs(flagsWith(`@${join(fx.dir, 'my people.txt')}`), ['humanPeople'])).toBe(` --human-people '@${join(fx.dir, 'my people.txt')}'`);
     expect(humanResumeArgs(f, ['seed', 'labels'])).toBe('');
+    // --human-port 0 stays 0 where no server of this process picked a port on the store (the picked one: human_resume, human_offline).
+    expect(humanResumeArgs({ ...f, humanPort: 0 }, ['humanPort'], join(fx.dir, 'never-served.sqlite'))).toBe(' --human-port 0');
   });
 });
 
