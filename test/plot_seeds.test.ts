@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
-import { groupLabel, runSeed, seedGroups } from '../scripts/commands/plot.js';
+import { groupLabel, groupLabels, runSeed, seedGroups } from '../scripts/commands/plot.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'plot-seeds-'));
@@ -43,6 +43,14 @@ describe('seed groups', () => {
     ]);
     expect(groupLabel([a0, a1, a2])).toBe('train-reacher-oracle (3 seeds 0, 1, 2)');
     expect(groupLabel([b0])).toBe('train-reacher-oracle (seed 0)');
+  });
+
+  it('say when a seed ran twice (each run counts in the mean), and tell apart two groups that would read alike', () => {
+    const again = run('20261207-120000-train-reacher-oracle-s0', learned(0, { like: 'x' }), [[100, 5]]);
+    expect(seedGroups([a0, a1, again])).toEqual([[a0, a1, again]]);
+    expect(groupLabel([a0, a1, again])).toBe('train-reacher-oracle (3 runs, seeds 0, 1, 0)');
+    const c0 = run('20261207-130000-train-reacher-oracle-s0', learned(0, { labels: 7 }), [[100, 1]]);
+    expect(groupLabels([[a0], [b0], [c0]])).toEqual(['train-reacher-oracle (seed 0)', 'train-reacher-oracle (seed 0) #2', 'train-reacher-oracle (seed 0) #3']);
   });
 
   it("find an offline run's seed in its pipeline config and an iql run's at the top level (its resolved settings hold it too: not a setting)", () => {

@@ -163,14 +163,28 @@ export function seedGroups(runs: readonly string[]): string[][] {
 
 /**
  * What a seed group's curves are called: its first run's folder name without the time stamp and
- * the seed (`20261207-120000-train-reacher-oracle-s0` -> `train-reacher-oracle`), then its seeds.
+ * the seed (`20261207-120000-train-reacher-oracle-s0` -> `train-reacher-oracle`), then its seeds
+ * ("3 seeds 0, 1, 2"; "3 runs, seeds 0, 1, 0" when a seed ran twice: each run counts in the mean).
  */
 export function groupLabel(runs: readonly string[]): string {
   const name = basename(resolve(runs[0]))
     .replace(/^\d{8}-\d{6}-/, '')
     .replace(/-s\d+(-\d+)?$/, '');
   const seeds = runs.map(runSeed);
-  return `${name} (${runs.length === 1 ? 'seed' : `${runs.length} seeds`} ${seeds.map((x) => (x === null ? '?' : String(x))).join(', ')})`;
+  const shown = seeds.map((x) => (x === null ? '?' : String(x))).join(', ');
+  const distinct = new Set(shown.split(', ')).size === runs.length && !seeds.includes(null);
+  return `${name} (${runs.length === 1 ? `seed ${shown}` : distinct ? `${runs.length} seeds ${shown}` : `${runs.length} runs, seeds ${shown}`})`;
+}
+
+/** groupLabel of each group, made distinct where two groups would read alike ("... #2"). */
+export function groupLabels(groups: readonly (readonly string[])[]): string[] {
+  const seen = new Map<string, number>();
+  return groups.map((g) => {
+    const label = groupLabel(g);
+    const n = (seen.get(label) ?? 0) + 1;
+    seen.set(label, n);
+    return n === 1 ? label : `${label} #${n}`;
+  });
 }
 
 /**
@@ -180,8 +194,9 @@ export function groupLabel(runs: readonly string[]): string {
  */
 export function seedCurves(groups: readonly string[][], cs: readonly Curve[], labels: ReadonlyMap<string, string>, warn: (message: string) => void = () => undefined): Curve[] {
   const out: Curve[] = [];
-  for (const g of groups) {
-    const name = groupLabel(g);
+  const names = groupLabels(groups);
+  for (const [gi, g] of groups.entries()) {
+    const name = names[gi];
     const metrics = [...new Set(cs.filter((c) => g.some((r) => labels.get(r) === c.run)).map((c) => c.metric))];
     for (const metric of metrics) {
       const per = g.map((r) => new Map(cs.find((c) => c.run === labels.get(r) && c.metric === metric)?.points ?? []));
@@ -349,7 +364,7 @@ export const plotCommand: Command = {
       last: c.points[c.points.length - 1][1],
       ...(c.band ? { lastMin: c.band[c.band.length - 1][0], lastMax: c.band[c.band.length - 1][1] } : {}),
     }));
-    if (f.json) printJson(ctx.io, { out: f.out, curves: last, ...(groups ? { groups: groups.map((g) => ({ name: groupLabel(g), runs: g, seeds: g.map(runSeed) })) } : {}) });
+    if (f.json) printJson(ctx.io, { out: f.out, curves: last, ...(groups ? { groups: groupLabels(groups).map((name, i) => ({ name, runs: groups[i], seeds: groups[i].map(runSeed) })) } : {}) });
     else {
       const range = (l: (typeof last)[number]) => (l.lastMin === undefined ? [] : [`${l.lastMin.toPrecision(6)} to ${(l.lastMax as number).toPrecision(6)}`]);
       ctx.io.stdout.write(
