@@ -77,6 +77,11 @@ describe('prefrl pairs', () => {
     const many = await pairs(['--trajectories', a, '--segment-length', '50', '--count', '2']);
     expect(many.code).toBe(1);
     expect(many.err.join('')).toMatch(/holds too few distinct segments of 50 steps for 2 pairs \(got 1\)/);
+    // Across two folders: both named, then what they hold (2 x 2 episodes of 50 steps: 4 pairs at most).
+    const b = await rollout(root, 'B', 'zero', 2);
+    const across = await pairs(['--trajectories', a, '--against', b, '--segment-length', '50', '--count', '5']);
+    expect(across.code).toBe(1);
+    expect(across.err.join('')).toBe(`prefrl pairs: ${join(a, 'artifacts', 'trajectories', 'toy-reach')} and ${join(b, 'artifacts', 'trajectories', 'toy-reach')}: hold too few distinct segments of 50 steps for 5 pairs (got 4)\n`);
     const missing = await pairs(['--trajectories', join(root, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.err.join('')).toBe(`prefrl pairs: --trajectories: ${join(root, 'nope')} not found\n`);

@@ -85,7 +85,7 @@ export function sameEpisodes(a: readonly Trajectory[], b: readonly Trajectory[])
 /** `count` distinct pairs, each one segment of `a` and one of `b`. */
 export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajectory[], count: number, length: number, rng: Rng, sources: [string, string]): Pair[] {
   const out = sampleDistinctPairs(() => [sampleSegments(a, 1, length, rng, sources[0])[0], sampleSegments(b, 1, length, rng, sources[1])[0]], count);
-  if (out.length < count) throw new InputError(sources[0], `and ${sources[1]} hold too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
+  if (out.length < count) throw new InputError(`${sources[0]} and ${sources[1]}`, `hold too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
   return out;
 }
 
