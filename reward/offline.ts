@@ -782,7 +782,15 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         throw e;
       }
       // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
-      if (changed || pending) for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+      if (changed || pending) {
+        const gone = DOWNSTREAM[stage].filter((p) => existsSync(join(run.path, p)));
+        for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+        // Said when this invocation does not make them anew (a stage run alone with --force).
+        const later = OFFLINE_STAGES.slice(OFFLINE_STAGES.indexOf(stage) + 1).filter((s) => !stages.includes(s));
+        if (gone.length > 0 && later.length > 0) {
+          log.info(`stage ${stage}: removed what later stages had made from its old output (${gone.join(', ')}; their metrics rows stay until they run again); ${later.join(', ')} make them anew: ${ctx.resumeCommand()}`);
+        }
+      }
       if (rerun) rmSync(markerFile, { force: true });
       // This attempt's seconds, marked when it went on from work an earlier attempt saved (see OfflineSummary.stageTiming).
       run.metrics.log(0, { [`stages/${stage}_seconds`]: ctx.stage.seconds ?? (clock.now() - t0) / 1000, ...(ctx.stage.continued ? { [`stages/${stage}_continued`]: 1 } : {}) });

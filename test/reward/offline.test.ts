@@ -133,8 +133,13 @@ describe('prefrl offline pipeline', () => {
 
     // Forcing the reward stage retrains the model and removes the outputs that depend on it
     // (relabelled rewards, IQL on them, the summary), but not the baselines.
-    const forced = await runOffline({ resume: run, stages: ['reward'], force: true }, ctx);
+    const said: string[] = [];
+    const forced = await runOffline({ resume: run, stages: ['reward'], force: true }, { ...ctx, logger: new Logger({ write: (t) => said.push(t) }, 'info') });
     expect(forced.stages).toEqual({ reward: 'ran' });
+    // Said, since this run alone does not make them anew, with the command that does.
+    expect(said.join('')).toContain(
+      `stage reward: removed what later stages had made from its old output (artifacts/relabelled_rewards.npy, artifacts/relabel.json, artifacts/agents/iql-learned, summary.json; their metrics rows stay until they run again); relabel, iql, eval make them anew: prefrl offline --resume ${run}\n`,
+    );
     expect(forced.summary).toBeNull();
     expect(existsSync(join(run, 'artifacts', 'relabel.json'))).toBe(false);
     expect(existsSync(join(run, 'artifacts', 'agents', 'iql-learned'))).toBe(false);
