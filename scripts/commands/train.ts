@@ -611,7 +611,7 @@ export const trainCommand: Command = {
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
-          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; start a new run to change the others)`,
+          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; to change the others, start a new run like this one: prefrl train --like ${shellPath(f.resume)} ${fixed.map(flagName).join(' ')} ...)`,
         );
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.
