@@ -54,6 +54,10 @@ describe('prefrl iql --like', () => {
     const file = join(toy.dir, 'iql-flags.json');
     writeFileSync(file, JSON.stringify({ updates: 5, seed: 1 }));
     await expectUsageError(['iql', '--like', file], runs, new RegExp(`^prefrl iql: missing required flag --dataset \\(--like ${file.replace(/[.]/g, '\\.')} does not give it either\\)\n$`));
+    // A relative dataset path in the saved settings is read from the current folder: the error says where it came from.
+    const rel = join(toy.dir, 'iql-rel.json');
+    writeFileSync(rel, JSON.stringify({ dataset: 'no-such-data.h5', updates: 5 }));
+    await expectUsageError(['iql', '--like', rel], runs, new RegExp(`^prefrl iql: --dataset: "no-such-data\\.h5" not found \\(the value of --dataset in --like ${rel.replace(/[.]/g, '\\.')}'s saved settings; a relative path is read from the current folder: give --dataset to use another\\)\n$`));
     // A train run's settings are not iql's.
     const train = join(toy.dir, 'train-like.json');
     writeFileSync(train, JSON.stringify({ command: 'train', env: 'toy-reach' }));

@@ -39,7 +39,7 @@ import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHe
 import { rewardSource } from './train.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, likeSource } from './like.js';
 
 const spec = {
   command: 'prefrl iql',
@@ -110,7 +110,7 @@ export const iqlCommand: Command = {
     // The flag parser's ranges are closed: the ends that leave IQL nothing to learn are refused here, before any work.
     if (!(f.expectile > 0 && f.expectile < 1)) throw new UsageError(`--expectile: must be above 0 and below 1 (0 and 1 weigh one side of the value loss by 0), got ${f.expectile}`);
     if (!(f.targetRate > 0)) throw new UsageError(`--target-rate: must be above 0 (0 never moves the target Q networks), got ${f.targetRate}`);
-    if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found`);
+    if (!existsSync(f.dataset)) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found${likeSource(f, parsed.given, 'dataset')}`);
     checkDatasetNotFolder(f.dataset);
 
     // Only --reward success reads an infos array (infos/success); the rest of the infos (simulator

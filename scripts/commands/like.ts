@@ -107,3 +107,11 @@ export function flagsWithLike<S extends FlagSpec>(
   }
   return out as Parsed<S>;
 }
+
+/**
+ * What an error about flag `key` adds when its value came from --like's saved settings rather than
+ * the command line: where it came from, and that a relative path is read from the current folder.
+ */
+export function likeSource(f: { like?: string }, given: ReadonlySet<string>, key: string): string {
+  return f.like !== undefined && !given.has(key) ? ` (the value of ${flagName(key)} in --like ${f.like}'s saved settings; a relative path is read from the current folder: give ${flagName(key)} to use another)` : '';
+}

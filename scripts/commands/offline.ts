@@ -26,7 +26,7 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, huma
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, likeSource } from './like.js';
 
 export const offlineFlags = {
   dataset: flags.string({ doc: 'HDF5 dataset (prefrl collect); required, except with --resume', optional: true }),
@@ -354,6 +354,8 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   const vlmConnection = f.resume
     ? { baseUrl: f.vlmBaseUrl, keyEnv: keyEnvGiven ? f.vlmKeyEnv : undefined, concurrency: f.vlmConcurrency, rpm: f.vlmRpm, timeoutS: f.vlmTimeout, retries: f.vlmRetries }
     : undefined;
+  // A dataset path --like took from a run's saved settings is read from this folder: say so when it is not there.
+  if (!f.resume && f.dataset !== undefined && !existsSync(f.dataset) && likeSource(f, given, 'dataset')) throw new UsageError(`--dataset: ${JSON.stringify(f.dataset)} not found${likeSource(f, given, 'dataset')}`);
   const config = f.resume ? undefined : offlineConfigFromFlags(f);
   // A HERON config is read and checked against the env before a run folder is made.
   if (config?.teacher === 'heron' && config.heronConfig) await checkHeronConfig(config.heronConfig, config.dataset, config.env ?? null);
