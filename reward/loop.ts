@@ -896,6 +896,18 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
       );
     }
+    // Input selection at label counts the run never reached did not happen: said, as a budget cut short is.
+    if (learned && o.selectInputsAfter !== undefined) {
+      const wanted = typeof o.selectInputsAfter === 'number' ? [o.selectInputsAfter] : [...o.selectInputsAfter];
+      const done = selectionsDone(net);
+      if (done < wanted.length) {
+        const trained = typeof net?.meta.trainedPreferences === 'number' ? net.meta.trainedPreferences : 0;
+        const missed = wanted.slice(done).map((c) => Math.max(c, MIN_SELECTION_LABELS));
+        o.logger.warn(
+          `the reward model's inputs were not chosen at ${missed.join(', ')} preference labels (--reward-select-inputs): the run trained it on ${trained}; ${done > 0 ? 'it kept the inputs chosen at the earlier count' : 'it saw every input'}`,
+        );
+      }
+    }
     if (learned && last.labels > o.budget) {
       o.logger.warn(
         `the reward model was trained on ${last.labels} answers, ${last.labels - o.budget} more than the ${o.budget} of the --labels budget: no more pairs were asked than it allows (each one nobody answered in time was asked again in its place), but people also answered pairs asked before (after their timeout, or left open by a stopped run), and every answer a person gave is kept (${storePath})`,
