@@ -43,6 +43,32 @@ export async function makePairs(envId: string | EnvConfig, opts: { episodes?: nu
   }
 }
 
+/**
+ * A test file's folder `prefrl-<prefix>-*` holding labels.sqlite with two toy-reach pairs (round
+ * 0; 10-step clips of one 40-step episode), made before its tests and removed after them: the
+ * store the tests that start `prefrl serve` serve. The getters give the folder and the store.
+ */
+export function useTwoPairStore(prefix: string): { readonly dir: string; readonly storePath: string } {
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `prefrl-${prefix}-`));
+    const store = LabelStore.open(join(dir, 'labels.sqlite'));
+    store.putPairs((await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 })).slice(0, 2), { round: 0 });
+    store.close();
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get storePath() {
+      return join(dir, 'labels.sqlite');
+    },
+  };
+}
+
 /** What serverFixture gives a test file; the fields are set once its beforeAll has run. */
 export interface ServerFixture {
   /** The file's temporary folder (removed after its last test). */

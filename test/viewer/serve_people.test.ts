@@ -4,33 +4,22 @@
  * from is given for the restart, which prints the same links. Bad --people / --human-people
  * values exit 2 naming the flag or the file, before anything starts.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Logger } from '../../core/log.js';
 import { LabelStore } from '../../reward/store.js';
 import { HumanTeacher } from '../../reward/teachers/human.js';
 import { main } from '../../scripts/cli.js';
 import { personalToken } from '../../viewer/access.js';
 import { captureCli, spawnCli, until } from '../helpers/cli.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makePairs, TestClient, useTwoPairStore } from './helpers.js';
 
-let dir = '';
-let storePath = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-serve-people-'));
-  storePath = join(dir, 'labels.sqlite');
-  const store = LabelStore.open(storePath);
-  store.putPairs((await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 })).slice(0, 2), { round: 0 });
-  store.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = useTwoPairStore('serve-people');
 
 /** serve started with `args`; resolves once it says "press Ctrl-C", with the lines it logged by then. */
 async function serve(args: string[]): Promise<{ s: ReturnType<typeof spawnCli>; lines: string[] }> {
-  const s = spawnCli(['serve', '--store', storePath, ...args]);
+  const s = spawnCli(['serve', '--store', fx.storePath, ...args]);
   await until(
     'the start lines',
     () => {
@@ -105,7 +94,7 @@ describe('prefrl serve --people', () => {
     } finally {
       for (const r of [first, tokenOnly, restarted]) if (r && r.s.child.exitCode === null) r.s.child.kill('SIGKILL');
     }
-    const store = LabelStore.open(storePath);
+    const store = LabelStore.open(fx.storePath);
     try {
       expect(store.labels().map((l) => l.teacher)).toEqual(['human:Ada']);
     } finally {
@@ -114,7 +103,7 @@ describe('prefrl serve --people', () => {
   });
 
   it('with a chosen token and --port 0, the stop line gives the port and --people @file as given, and asks for the same token', async () => {
-    const file = join(dir, 'study people.txt');
+    const file = join(fx.dir, 'study people.txt');
     writeFileSync(file, '# study\nGrace\n');
     const token = 'chosen-token-for-serve-1';
     const { s } = await serve(['--port', '0', '--token', token, '--people', `@${file}`]);
@@ -135,7 +124,7 @@ describe('prefrl serve --people', () => {
 
 describe('the human teacher of train / offline with people (--human-people)', () => {
   it("prints each person's link once, and a page on one is signed in as that person; the shared link lets no page in", async () => {
-    const store = LabelStore.open(join(dir, 'human-people.sqlite'));
+    const store = LabelStore.open(join(fx.dir, 'human-people.sqlite'));
     const lines: string[] = [];
     const logger = new Logger({ write: (l: string) => void lines.push(l) });
     const token = 'human-teacher-token-1';
@@ -174,23 +163,23 @@ describe('bad --people values', () => {
   }
 
   it('serve names the flag (exit 2) or the file (exit 1, as for other bad files), before the store is opened', async () => {
-    const missingStore = join(dir, 'missing.sqlite');
+    const missingStore = join(fx.dir, 'missing.sqlite');
     expect(await exit2(['serve', '--store', missingStore, '--people', 'Ada,Ada'])).toBe('prefrl serve: --people: "Ada" is named twice\n');
     expect(await exit2(['serve', '--store', missingStore, '--people', ' , '])).toMatch(/^prefrl serve: --people: expected a comma-separated list of names/);
-    const noFile = join(dir, 'people-missing.txt');
+    const noFile = join(fx.dir, 'people-missing.txt');
     expect(await exit2(['serve', '--store', missingStore, '--people', `@${noFile}`], 1)).toMatch(new RegExp(`^prefrl serve: ${noFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file`));
     expect(existsSync(missingStore)).toBe(false);
   });
 
   it('train and offline: --human-people needs --human-token, and a bad name is named', async () => {
-    const runs = join(dir, 'runs');
+    const runs = join(fx.dir, 'runs');
     expect(await exit2(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-people', 'Ada', '--runs-dir', runs, '--quiet'])).toMatch(
       /--human-people: the personal links are made from the access token; give --human-token/,
     );
     expect(await exit2(['train', '--env', 'toy-reach', '--teacher', 'human', '--human-people', 'Ada,<b>', '--human-token', 'a-good-token-123', '--runs-dir', runs, '--quiet'])).toMatch(
       /--human-people: name 2 \("<b>"\) is not a name the page accepts/,
     );
-    expect(await exit2(['offline', '--dataset', join(dir, 'none.h5'), '--teacher', 'human', '--human-people', 'Ada', '--runs-dir', runs, '--quiet'])).toMatch(/--human-people: .*give --human-token/);
+    expect(await exit2(['offline', '--dataset', join(fx.dir, 'none.h5'), '--teacher', 'human', '--human-people', 'Ada', '--runs-dir', runs, '--quiet'])).toMatch(/--human-people: .*give --human-token/);
     expect(existsSync(runs)).toBe(false);
   });
 });

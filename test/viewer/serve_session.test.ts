@@ -8,31 +8,20 @@
  * stop line gave neither, and a restart made another token, which locked out every page holding
  * the old link.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { spawnCli, until } from '../helpers/cli.js';
-import { makePairs, TestClient } from './helpers.js';
+import { makePairs, TestClient, useTwoPairStore } from './helpers.js';
 
-let dir = '';
-let storePath = '';
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'prefrl-serve-session-'));
-  storePath = join(dir, 'labels.sqlite');
-  const store = LabelStore.open(storePath);
-  store.putPairs((await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 })).slice(0, 2), { round: 0 });
-  store.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = useTwoPairStore('serve-session');
 
 type Serve = ReturnType<typeof spawnCli>;
 
 /** Starts serve and returns it with its first link (the loopback one, carrying the token). */
 async function serve(args: string[], port = '0'): Promise<{ s: Serve; link: string }> {
-  const s = spawnCli(['serve', '--store', storePath, '--port', port, ...args]);
+  const s = spawnCli(['serve', '--store', fx.storePath, '--port', port, ...args]);
   const link = await until(
     'the link',
     () => {
@@ -96,12 +85,12 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
       '[prefrl] answer from human:ada (2 by them): 2 labels stored, 2 new this session; 2 pairs waiting for people',
       '[prefrl] answer from human:bob (1 by them): 3 labels stored, 3 new this session; 1 pairs waiting for people; agreement 1 of 1 comparisons (1.000)',
       '[prefrl] answer from human:bob (2 by them): 4 labels stored, 4 new this session; 0 pairs waiting for people; agreement 1 of 2 comparisons (0.500)',
-      `[prefrl] ${done}: nothing to hand out (add pairs with prefrl pairs --store ${storePath}; people's pages take them up)`,
+      `[prefrl] ${done}: nothing to hand out (add pairs with prefrl pairs --store ${fx.storePath}; people's pages take them up)`,
     ]);
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
     stopped = true;
-    expect(s.stdout()).toBe(`stopped: 4 new labels this session (human:ada 2, human:bob 2), 4 in ${storePath}, 0 pairs waiting for people; agreement 1 of 2 comparisons (0.500)\n`);
+    expect(s.stdout()).toBe(`stopped: 4 new labels this session (human:ada 2, human:bob 2), 4 in ${fx.storePath}, 0 pairs waiting for people; agreement 1 of 2 comparisons (0.500)\n`);
     const port = new URL(link).port;
     expect(s.stderr()).toContain(`[prefrl] the links handed out name port ${port} and the access token ${token}: restart with --port ${port} --token ${token} so that they keep working\n`);
 
@@ -110,7 +99,7 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     // still shown (the page was told overlap 1 and sent no agreement, and the summary had none).
     const again = await serve(['--host', '0.0.0.0', '--token', token as string, '--json'], port);
     try {
-      expect(again.s.stderr()).toContain(`[prefrl] labelling toy-reach: 0 pairs waiting for people, 4 labels stored in ${storePath}\n[prefrl] ${done}`);
+      expect(again.s.stderr()).toContain(`[prefrl] labelling toy-reach: 0 pairs waiting for people, 4 labels stored in ${fx.storePath}\n[prefrl] ${done}`);
       expect(again.s.stderr()).toContain('[prefrl] pairs of this store go to up to 2 different people (an earlier --overlap); agreement is shown on the page\n');
       const c = await TestClient.open(again.link);
       const welcome = await c.hello({ name: 'ada', token: token as string });
@@ -135,7 +124,7 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
 }, 120_000);
 
 it('--quiet leaves out the line per answer; the start and stop lines, and the one when every pair has its answers, stay', async () => {
-  const quietStore = join(dir, 'quiet.sqlite');
+  const quietStore = join(fx.dir, 'quiet.sqlite');
   const store = LabelStore.open(quietStore);
   store.putPairs((await makePairs('toy-reach', { episodes: 1, steps: 40, length: 10 })).slice(0, 1), { round: 0 });
   store.close();
