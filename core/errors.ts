@@ -6,8 +6,13 @@
  *   and, where known, the field.
  * - ServiceError: an outside service the command needs failed (a VLM server that refuses or
  *   keeps failing; exit code 1). The message says what failed and what a re-run does.
- * Anything else is a bug or an environment failure and is printed with its stack.
+ * A refusal of the machine (isEnvironmentError: a full disk, a missing permission, an I/O error,
+ * from Node or from SQLite) is printed without its stack: its message says what to fix. Anything
+ * else is a bug and is printed with its stack.
  */
+import { isSystemError } from './files.js';
+
+export { isSystemError };
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -65,6 +70,24 @@ export function shownArg(v: unknown): string {
  */
 export function unknownKeysError(where: string, unknown: readonly string[], known: readonly string[], noun: 'option' | 'field'): RangeError {
   return new RangeError(`${where}: unknown ${noun}${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (the ${noun}s: ${known.join(', ')})`);
+}
+
+/**
+ * SQLite's result codes (better-sqlite3 puts them in `code`) that are the machine's refusal, not
+ * a fault of prefrl or of the file's content: a full disk, an I/O error, a read-only or unopenable
+ * file, a missing permission.
+ */
+const SQLITE_ENVIRONMENT = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|PERM)(_[A-Z_]+)?$/;
+
+/** Whether `e` is SQLite refusing for the machine's sake (see SQLITE_ENVIRONMENT). */
+export function isSqliteEnvironmentError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return e instanceof Error && typeof code === 'string' && SQLITE_ENVIRONMENT.test(code);
+}
+
+/** A failure of the machine, not of prefrl: the user fixes it (frees space, grants a permission) and runs again. */
+export function isEnvironmentError(e: unknown): boolean {
+  return isSystemError(e) || isSqliteEnvironmentError(e);
 }
 
 /** The message of any thrown value. */

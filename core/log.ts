@@ -4,7 +4,8 @@
  * - scalar metrics go to a JSONL file through `MetricsLog`, one object per line with a
  *   `step` and slash-prefixed keys (`charts/`, `losses/`, `reward/`, `teacher/`, `eval/`).
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { withFileNamed, writeFileAtomic } from './files.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -162,7 +163,11 @@ export class MetricsLog {
     }
     const clean: Metrics = { step };
     for (const [k, v] of Object.entries(metrics)) clean[k] = typeof v === 'number' && !Number.isFinite(v) ? null : v;
-    writeSync(this.fd, `${JSON.stringify(clean)}\n`);
+    try {
+      writeSync(this.fd, `${JSON.stringify(clean)}\n`);
+    } catch (e) {
+      throw withFileNamed(e, this.path); // a full disk: "cannot write <metrics.jsonl>: no space left on device"
+    }
   }
   /**
    * Keep only the rows `keep` accepts (see filterMetricsFile), e.g. those of a stage that runs
@@ -220,9 +225,13 @@ export class MetricsLog {
   }
   close(): void {
     if (this.fd !== null) {
-      fsyncSync(this.fd);
-      closeSync(this.fd);
+      const fd = this.fd;
       this.fd = null;
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd); // a failed fsync (EIO) does not leave the file open
+      }
     }
   }
 }
@@ -262,14 +271,16 @@ export function filterMetricsFile(path: string, keep: (row: Record<string, unkno
     keepLines.push(line);
   }
   if (dropped > 0) {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, keepLines.map((l) => `${l}\n`).join(''));
-    renameSync(tmp, path);
+    writeFileAtomic(path, keepLines.map((l) => `${l}\n`).join(''));
   }
   return { dropped, kept };
 }
 
 /** Append one JSON line to a file (for small event logs). */
 export function appendJsonl(path: string, record: unknown): void {
-  appendFileSync(path, `${JSON.stringify(record)}\n`);
+  try {
+    appendFileSync(path, `${JSON.stringify(record)}\n`);
+  } catch (e) {
+    throw withFileNamed(e, path);
+  }
 }

@@ -7,13 +7,14 @@
  *   metrics.jsonl  scalar metrics, one JSON object per line
  *   artifacts/     models, datasets, checkpoints, plots
  */
-import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 import { InputError, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
+import { writeFileAtomic } from './files.js';
 import { makeFolder, packageRoot } from './paths.js';
 
 export interface RunDir {
@@ -73,25 +74,11 @@ export function runCommand(folder: string): string | null {
   return typeof c === 'string' && /^[a-z][a-z -]*$/.test(c) ? c : null;
 }
 
+export { writeFileAtomic };
+
 /** Write JSON atomically: a reader sees the old file or the new one, never half of one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/**
- * Write a file (text or bytes) whole or not at all: through a temporary file of this process,
- * renamed over `path`, so a reader (or another process writing the same file) never sees it half
- * written, and a process killed mid-write leaves the file from before.
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** A temporary file of the atomic writers: `<file>.tmp-<pid>` (writeFileAtomic and the others name theirs so). */

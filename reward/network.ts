@@ -41,14 +41,14 @@
  * Loading checks the config, every tensor name and shape against the config and the byte
  * size of weights.bin, and names the offending file in the error.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
 import { InputError, shownArg, shownValue, unknownKeysError } from '../core/errors.js';
 import { ACTIVATIONS, type Activation, dense, denseForward } from '../core/nn.js';
 import type { Rng } from '../core/rng.js';
-import { writeJsonAtomic } from '../core/run.js';
+import { writeFileAtomic, writeJsonAtomic } from '../core/run.js';
 import type { Pair, PreferenceModelKind, RewardInput, RewardModel, Segment, TransitionBatch } from './types.js';
 import { makeFolder } from '../core/paths.js';
 
@@ -750,9 +750,7 @@ export class RewardNet implements RewardModel {
       off += v.length;
     });
     const weightsPath = join(dir, WEIGHTS_FILE);
-    const tmp = `${weightsPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, new Uint8Array(littleEndianBytes(all)));
-    renameSync(tmp, weightsPath);
+    writeFileAtomic(weightsPath, new Uint8Array(littleEndianBytes(all)));
     writeJsonAtomic(join(dir, MODEL_FILE), {
       format: FORMAT,
       version: FORMAT_VERSION,

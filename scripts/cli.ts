@@ -2,7 +2,7 @@
  * The `prefrl` command line: dispatches to subcommands, maps errors to exit codes
  * (2: bad usage, naming the flag; 1: bad input file or failure) and prints one-line messages.
  */
-import { errorMessage, InputError, ServiceError, UsageError } from '../core/errors.js';
+import { errorMessage, InputError, isEnvironmentError, isSqliteEnvironmentError, isSystemError, ServiceError, UsageError } from '../core/errors.js';
 import { softwareVersions } from '../core/run.js';
 import { type Command, type CommandContext, defaultContext, formatTable } from './command.js';
 import { COMMAND_ENTRIES, type CommandEntry } from './command_index.js';
@@ -100,15 +100,13 @@ export async function main(argv: readonly string[], ctx: CommandContext = defaul
       ctx.io.stderr.write(`prefrl ${found.command.name}: ${e.message.replace(/^prefrl [a-z -]+: /, '')}\n`);
       return e.exitCode;
     }
-    // A file-system or network refusal (ENOENT, EACCES, ENOTDIR, ENOSPC, ...) says all in its message: no stack.
-    const stack = e instanceof Error && e.stack && !isSystemError(e) ? `${e.stack}\n` : '';
-    ctx.io.stderr.write(`prefrl ${found.command.name}: ${errorMessage(e)}\n${stack}`);
+    // A refusal of the machine (ENOENT, EACCES, ENOSPC, SQLITE_FULL, ...) says all in its message: no stack.
+    const stack = e instanceof Error && e.stack && !isEnvironmentError(e) ? `${e.stack}\n` : '';
+    const sqlite = isSqliteEnvironmentError(e) ? ` (${(e as { code: string }).code})` : '';
+    const code = sqlite && !errorMessage(e).includes(sqlite) ? sqlite : '';
+    ctx.io.stderr.write(`prefrl ${found.command.name}: ${errorMessage(e)}${code}\n${stack}`);
     return 1;
   }
 }
 
-/** An error Node raises for a refused system call: a code such as ENOENT and the call's name. */
-export function isSystemError(e: unknown): boolean {
-  const x = e as { code?: unknown; syscall?: unknown };
-  return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.syscall === 'string';
-}
+export { isSystemError };

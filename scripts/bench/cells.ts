@@ -18,12 +18,13 @@
  * process that died (same host, pid no longer alive) is taken over; a claim from another host
  * is respected until someone deletes the file.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { makeFolder } from '../../core/paths.js';
 import { type CodeVersion, softwareProblem } from './code_version.js';
 
@@ -293,9 +294,7 @@ export function writeCellRecords(suiteDir: string, id: string, records: readonly
   const dir = cellsDir(suiteDir);
   makeFolder(dir);
   const path = cellFile(suiteDir, id);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, records.map((r) => `${jsonLine({ ...r, records: records.length })}\n`).join(''));
-  renameSync(tmp, path);
+  writeFileAtomic(path, records.map((r) => `${jsonLine({ ...r, records: records.length })}\n`).join(''));
   return path;
 }
 

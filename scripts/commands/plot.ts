@@ -3,11 +3,12 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
 import { configSeed, readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
@@ -353,9 +354,7 @@ export const plotCommand: Command = {
     if (drawn.length === 0) throw new UsageError(`--seeds: no group of runs has ${metrics.join(', ')} at a step all its runs logged`);
     const svg = markPlot(await renderSvg(curvesSpec(drawn, metrics.join(', '), stepTitle(runs))));
     // Written under a temporary name and renamed, so a failure leaves an older plot as it was.
-    const tmp = `${resolve(f.out)}.tmp-${process.pid}`;
-    writeFileSync(tmp, svg);
-    renameSync(tmp, f.out);
+    writeFileAtomic(resolve(f.out), svg);
     const last = drawn.map((c) => ({
       run: c.run,
       metric: c.metric,

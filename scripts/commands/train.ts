@@ -26,7 +26,7 @@ import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } 
 import type { ValueFunction } from '../../reward/teachers/regret.js';
 import type { Teacher } from '../../reward/types.js';
 import { lockRunDir } from '../run_lock.js';
-import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags } from '../command.js';
+import { type Command, type CommandContext, displayPath, onInterrupt, parseOrHelp, printJson, resumeHint, shellPath, warnIgnoredFlags, withResumeAdvice } from '../command.js';
 import { endHumanSessionsNow } from '../../reward/teachers/human.js';
 import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
@@ -554,6 +554,9 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     const full: TrainSummary = decidedBy ? { ...summary, decidedBy } : summary;
     run.writeJson('summary.json', { ...full, runDir: run.path });
     return { summary: full, run };
+  } catch (e) {
+    // A full disk or a lost permission mid-run: the checkpoint and labels saved so far are kept.
+    throw withResumeAdvice(e, `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`, store ? displayPath(join(run.path, 'labels.sqlite')) : undefined);
   } finally {
     stopHint?.();
     disposeModels();
