@@ -147,9 +147,6 @@ function h5Module(): Promise<{ h: H5; errors: H5ErrorSwitch }> {
   });
   return loading;
 }
-async function h5(): Promise<H5> {
-  return (await h5Module()).h;
-}
 
 /**
  * The HDF5 library's error stack (`HDF5-DIAG: Error detected ... #000: <file> line N in
@@ -577,14 +574,18 @@ function put(g: H5Group, name: string, data: Float32Array | Float64Array | Uint8
  */
 export async function writeDataset(path: string, ds: OfflineDataset): Promise<string> {
   validateDataset(ds);
-  const h = await h5();
+  const { h, errors } = await h5Module();
   const file = resolve(path);
   makeFolder(dirname(file));
   // A half-written copy a killed writer left next to it (e.g. collect --out) goes first.
   removeStaleTemps(dirname(file), basename(file));
   const tmp = `${file}.tmp-${process.pid}`;
-  let f: H5File | null = new h.File(tmp, 'w');
+  // HDF5's write errors thrown, not printed: a full disk had printed hundreds of lines and left a
+  // damaged file under the dataset's name (the writes "failed" but nothing threw before the rename).
+  errors.activate_throwing_error_handler();
+  let f: H5File | null = null;
   try {
+    f = new h.File(tmp, 'w');
     const n = ds.size;
     put(f, 'observations', ds.observations, n, ds.obsDim);
     put(f, 'actions', ds.actions, n, ds.actDim);
@@ -643,9 +644,43 @@ export async function writeDataset(path: string, ds: OfflineDataset): Promise<st
     } catch {
       // already failing; the original error matters
     }
-    rmSync(tmp, { force: true });
-    throw e;
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing to remove where the folder itself is refused; the write's error says why
+    }
+    throw datasetWriteError(e, file, tmp);
+  } finally {
+    errors.deactivate_throwing_error_handler();
   }
+}
+
+/** The operating system's messages HDF5 passes on (`error message = '...'`) and their codes. */
+const OS_ERRORS: Readonly<Record<string, string>> = {
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+  'Permission denied': 'EACCES',
+  'Read-only file system': 'EROFS',
+  'Input/output error': 'EIO',
+  'File too large': 'EFBIG',
+};
+
+/**
+ * An error of writing dataset `file` (through `tmp`) as one line naming the file: HDF5's error
+ * stack becomes `cannot write <file>: no space left on device (ENOSPC)` when the system refused (a
+ * system error, as Node's: the CLI prints it without a stack), else its one-line summary.
+ */
+function datasetWriteError(e: unknown, file: string, tmp: string): unknown {
+  if (!(e instanceof Error) || !e.message.includes('HDF5-DIAG')) {
+    if (e instanceof Error) e.message = e.message.replaceAll(tmp, file);
+    return e;
+  }
+  const os = /error message = '([^']+)'/.exec(e.message)?.[1];
+  const code = os === undefined ? undefined : OS_ERRORS[os];
+  if (os !== undefined && code !== undefined) {
+    return Object.assign(new Error(`cannot write ${file}: ${os.toLowerCase()} (${code})`), { code, syscall: 'write', path: file });
+  }
+  return new Error(`cannot write ${file}: ${hdf5ErrorSummary(e.message).replaceAll(tmp, file)}`);
 }
 
 // ---------------------------------------------------------------------------------------
