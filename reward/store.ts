@@ -98,7 +98,7 @@ import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, 
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError, parseJson, shownArg, shownValue } from '../core/errors.js';
+import { InputError, isSqliteEnvironmentError, parseJson, shownArg, shownValue } from '../core/errors.js';
 import { PERSON_ID_PREFIX } from '../core/person.js';
 import { modelHashNote } from '../envs/types.js';
 import { AgreementTally } from './agreement_tally.js';
@@ -1988,6 +1988,35 @@ export class LabelStore {
     const r = this.addLabels(labels);
     return { lines: count, added: r.added, duplicates: idDuplicates + sameTeacher + (labels.length - r.added), sameTeacher, conflicts, firstConflictPair };
   }
+}
+
+/**
+ * `e` naming the store when SQLite refused for the machine's sake: its own message ("database or
+ * disk is full") names no file. `label store <path>: database or disk is full (SQLITE_FULL)`.
+ */
+function storeRefusal(e: unknown, path: string): unknown {
+  if (!isSqliteEnvironmentError(e) || (e as Error).message.startsWith('label store ')) return e;
+  const err = e as Error & { code: string };
+  err.message = `label store ${path}: ${err.message} (${err.code})`;
+  return err;
+}
+
+// Every method of a store names it in SQLite's refusals (a full disk mid-run, a file made
+// read-only): whichever command or script hits one says which file to make room for.
+for (const name of Object.getOwnPropertyNames(LabelStore.prototype)) {
+  const d = Object.getOwnPropertyDescriptor(LabelStore.prototype, name);
+  if (name === 'constructor' || !d || typeof d.value !== 'function') continue;
+  const method = d.value as (this: LabelStore, ...args: unknown[]) => unknown;
+  Object.defineProperty(LabelStore.prototype, name, {
+    ...d,
+    value: function (this: LabelStore, ...args: unknown[]): unknown {
+      try {
+        return method.apply(this, args);
+      } catch (e) {
+        throw storeRefusal(e, this.path);
+      }
+    },
+  });
 }
 
 /** How many bytes labels export writes, and labels import reads, at a time. */

@@ -556,7 +556,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     return { summary: full, run };
   } catch (e) {
     // A full disk or a lost permission mid-run: the checkpoint and labels saved so far are kept.
-    throw withResumeAdvice(e, `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`, store ? displayPath(join(run.path, 'labels.sqlite')) : undefined);
+    throw withResumeAdvice(e, `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`);
   } finally {
     stopHint?.();
     disposeModels();

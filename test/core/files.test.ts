@@ -92,8 +92,8 @@ describe("the machine's refusals are told from prefrl's faults", () => {
     expect(isEnvironmentError(new TypeError('x is undefined'))).toBe(false);
   });
 
-  it('withResumeAdvice: a full label store gets its path, its code and the resume command; a full disk the resume command; a bug nothing', () => {
-    const full = withResumeAdvice(sqliteError('SQLITE_FULL', 'database or disk is full'), 'prefrl train --resume runs/r', 'runs/r/labels.sqlite') as Error;
+  it('withResumeAdvice: a refusal of the machine gets the resume command after its message; a bug nothing', () => {
+    const full = withResumeAdvice(sqliteError('SQLITE_FULL', 'label store runs/r/labels.sqlite: database or disk is full (SQLITE_FULL)'), 'prefrl train --resume runs/r') as Error;
     expect(full.message).toBe('label store runs/r/labels.sqlite: database or disk is full (SQLITE_FULL); what the run saved is kept: once that is fixed, resume with: prefrl train --resume runs/r');
     const disk = withResumeAdvice(withFileNamed(enospc(), 'runs/r/metrics.jsonl'), 'prefrl offline --resume runs/r') as Error;
     expect(disk.message).toBe('cannot write runs/r/metrics.jsonl: no space left on device (ENOSPC); what the run saved is kept: once that is fixed, resume with: prefrl offline --resume runs/r');

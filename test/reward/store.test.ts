@@ -499,3 +499,26 @@ describe('LabelStore crash safety', () => {
     store.close();
   }, 30_000);
 });
+
+describe('a store whose disk is full', () => {
+  it("names itself in SQLite's refusal (its message names no file), once, with the code; what it held is kept and still read", () => {
+    const { store, path } = open();
+    try {
+      store.putPairs(pairs.slice(0, 1));
+      // SQLite's own limit on the file's pages stands in for a full disk: the same SQLITE_FULL.
+      const db = (store as unknown as { db: Database.Database }).db;
+      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+      let thrown: unknown;
+      try {
+        store.putPairs(pairs.slice(1));
+      } catch (e) {
+        thrown = e;
+      }
+      expect((thrown as Error).message).toBe(`label store ${path}: database or disk is full (SQLITE_FULL)`);
+      expect((thrown as { code?: string }).code).toBe('SQLITE_FULL');
+      expect(store.counts().pairs).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+});
