@@ -53,7 +53,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError, isSqliteEnvironmentError, UsageError } from '../core/errors.js';
 import { appendJsonl, type Logger, silentLogger } from '../core/log.js';
 import { asset } from '../core/paths.js';
 import { writeJsonAtomic } from '../core/run.js';
@@ -389,6 +389,19 @@ export class RateWindow {
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL)/.test(code);
+}
+
+/** How often the terminal is told again that the label store cannot be written (a full disk). */
+const STORE_REFUSAL_WARN_MS = 60_000;
+
+/**
+ * What a page is told when the store could not take its message: busy (another process writes),
+ * or the machine refused (a full disk: SQLite's message without the server's path).
+ */
+function storeRefusalText(e: unknown): string {
+  if (!isSqliteEnvironmentError(e)) return `the label store is busy; retrying is safe (${(e as Error).message})`;
+  const why = (e as Error).message.replace(/^label store .*?: (?=[^:]*$)/, '').replace(/ \(SQLITE_[A-Z_]+\)$/, '');
+  return `the label store cannot be written now (${why}); your answer is kept and sent again`;
 }
 
 export class ViewerServer {
@@ -955,7 +968,7 @@ export class ViewerServer {
     try {
       if (this.store.releaseLease(personTeacherId(name), pairId)) this.pollIdle();
     } catch (e) {
-      if (!isBusy(e)) this.logger.warn(`viewer: giving back the pair of a closed page failed: ${(e as Error).message}`);
+      if (!this.retryable(e)) this.logger.warn(`viewer: giving back the pair of a closed page failed: ${(e as Error).message}`);
     }
   }
 
@@ -976,7 +989,7 @@ export class ViewerServer {
     try {
       this.store.pruneLeases(this.clock.date().getTime());
     } catch (e) {
-      if (!isBusy(e)) throw e;
+      if (!this.retryable(e)) throw e;
     }
   }
 
@@ -991,6 +1004,24 @@ export class ViewerServer {
     const text = JSON.stringify(msg);
     if (msg.type === 'model') this.modelBytes = Math.max(this.modelBytes, Buffer.byteLength(text));
     s.ws.send(text);
+  }
+
+  /** When the terminal was last told that the store cannot be written (STORE_REFUSAL_WARN_MS). */
+  private storeRefusalWarnedAt = -Infinity;
+
+  /**
+   * Whether a store error is one to retry (busy, or the machine refused: a full disk). A refusal of
+   * the machine is also said on the terminal, at most once a minute: pages keep re-sending their
+   * answers, and only the person who runs the server can make room.
+   */
+  private retryable(e: unknown): boolean {
+    if (!isBusy(e)) return false;
+    const now = this.clock.now();
+    if (isSqliteEnvironmentError(e) && now - this.storeRefusalWarnedAt >= STORE_REFUSAL_WARN_MS) {
+      this.storeRefusalWarnedAt = now;
+      this.logger.warn(`viewer: ${(e as Error).message}: answers wait on people's pages and are sent again until it can be written (make room; nothing is lost)`);
+    }
+    return true;
   }
 
   private error(s: Session, code: Extract<ServerMessage, { type: 'error' }>['code'], message: string, extra: { re?: number; labelId?: string } = {}): void {
@@ -1031,7 +1062,7 @@ export class ViewerServer {
       this.handle(s, msg);
     } catch (e) {
       const labelId = msg.type === 'answer' || msg.type === 'undo' ? { labelId: msg.labelId } : {};
-      if (isBusy(e)) return this.error(s, 'store', `the label store is busy; retrying is safe (${(e as Error).message})`, { ...re, ...labelId });
+      if (this.retryable(e)) return this.error(s, 'store', storeRefusalText(e), { ...re, ...labelId });
       this.logger.warn(`viewer: ${msg.type} failed: ${(e as Error).message}`);
       this.error(s, 'internal', `${msg.type} failed: ${(e as Error).message}`, { ...re, ...labelId });
     }
@@ -1180,7 +1211,7 @@ export class ViewerServer {
       pool = await this.pool();
     } catch (e) {
       if (this.closed) return; // the store was closed under the load
-      if (isBusy(e)) return this.error(s, 'store', `the label store is busy; retrying is safe (${(e as Error).message})`, re);
+      if (this.retryable(e)) return this.error(s, 'store', storeRefusalText(e), re);
       this.logger.warn(`viewer: heron_preview failed: ${(e as Error).message}`);
       return this.error(s, 'internal', `heron_preview failed: ${(e as Error).message}`, re);
     }
@@ -1284,7 +1315,7 @@ export class ViewerServer {
         this.sendPair(s, leased.pair, leased.round, leased.expiresAt, false);
         this.sendProgress(s);
       } catch (e) {
-        if (!isBusy(e)) this.logger.warn(`viewer: checking for new pairs failed: ${(e as Error).message}`);
+        if (!this.retryable(e)) this.logger.warn(`viewer: checking for new pairs failed: ${(e as Error).message}`);
       }
     }
   }
@@ -1301,7 +1332,7 @@ export class ViewerServer {
       this.store.raiseWanted(this.overlap);
       this.raisedAt = this.store.handOutState().stamp;
     } catch (e) {
-      if (!isBusy(e)) this.logger.warn(`viewer: raising new pairs to --overlap ${this.overlap} failed: ${(e as Error).message}`);
+      if (!this.retryable(e)) this.logger.warn(`viewer: raising new pairs to --overlap ${this.overlap} failed: ${(e as Error).message}`);
     }
   }
 
@@ -1384,7 +1415,7 @@ export class ViewerServer {
       } catch (e) {
         // The answer is stored and acknowledged already: a failure here is not the answering page's.
         // The other page learns it as before, by a conflict when it answers (and then asks for the next).
-        if (!isBusy(e)) this.logger.warn(`viewer: handing the next pair to another page of ${teacher} failed: ${(e as Error).message}`);
+        if (!this.retryable(e)) this.logger.warn(`viewer: handing the next pair to another page of ${teacher} failed: ${(e as Error).message}`);
       }
     }
   }
