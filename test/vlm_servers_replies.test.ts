@@ -13,7 +13,7 @@ import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { VlmTeacher, type VlmTeacherOptions } from '../reward/teachers/vlm.js';
 import type { Label, Pair, Segment } from '../reward/types.js';
-import { parseCompletion, VlmClient, type VlmClientOptions } from '../reward/vlm/client.js';
+import { parseCompletion, sameModel, VlmClient, type VlmClientOptions } from '../reward/vlm/client.js';
 import { encodePng } from '../reward/vlm/png.js';
 import { parseVlmLabel } from '../reward/vlm/prompts.js';
 import type { SegmentFrameRenderer, VlmView } from '../reward/vlm/render.js';
@@ -62,8 +62,8 @@ async function serve(analysis: (n: number) => object, label: (n: number) => obje
 
 /** A chat completion whose message is `message` (merged over role "assistant"). */
 /** `usage` null: none sent. */
-function reply(message: Record<string, unknown>, finish = 'stop', usage: object | null = { prompt_tokens: 10, completion_tokens: 2 }): object {
-  return { id: 'c', object: 'chat.completion', model: MODEL, choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }], ...(usage ? { usage } : {}) };
+function reply(message: Record<string, unknown>, finish = 'stop', usage: object | null = { prompt_tokens: 10, completion_tokens: 2 }, model = MODEL): object {
+  return { id: 'c', object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }], ...(usage ? { usage } : {}) };
 }
 
 function setup(url: string, opts: Partial<VlmClientOptions> = {}, topts: Partial<VlmTeacherOptions> = {}): { c: VlmClient; t: VlmTeacher; log: () => string } {
@@ -142,6 +142,22 @@ describe('replies of real servers', () => {
     expect(b.c.metrics()).toMatchObject({ 'vlm/requests': 4, 'vlm/prompt_tokens': 0, 'vlm/completion_tokens': 0 });
     expect(b.log()).toBe(
       `[prefrl] warn: vlm: the server at ${none.url} sends no token usage with its answers (no "usage" field); vlm/prompt_tokens and vlm/completion_tokens count 0 for them\n`,
+    );
+  });
+
+  it('an answer from another model than the one asked for (LM Studio answers with the loaded one) is warned about once', async () => {
+    expect(sameModel('gpt-4o', 'gpt-4o-2024-08-06')).toBe(true);
+    expect(sameModel('llava', 'llava:latest')).toBe(true);
+    expect(sameModel('Qwen/Qwen2.5-VL-7B-Instruct', 'qwen2.5-vl-7b-instruct')).toBe(true);
+    expect(sameModel('qwen/qwen3-vl-8b', 'allenai_olmocr-2-7b-1025')).toBe(false);
+    const s = await serve(
+      () => reply({ content: 'analysis' }, 'stop', undefined, 'gemma-3-1b-it'),
+      () => reply({ content: '0' }, 'stop', undefined, 'gemma-3-1b-it'),
+    );
+    const { t, log } = setup(s.url);
+    expect(reasons(await t.label([pair(1, 2), pair(3, 4)]))).toEqual(['probFirst 1', 'probFirst 1']);
+    expect(log()).toBe(
+      `[prefrl] warn: vlm: the server at ${s.url} answered with the model "gemma-3-1b-it", not the "${MODEL}" asked for (LM Studio, for one, answers with whatever model is loaded): the labels are that model's; load or name the right one\n`,
     );
   });
 

@@ -206,6 +206,18 @@ export function baseUrlWithoutEndpoint(baseUrl: string): string | null {
   return endpoint.test(baseUrl) ? baseUrl.replace(endpoint, '') : null;
 }
 
+/**
+ * Whether a server's reported model is the one asked for: the same name, or one that starts with
+ * the other (OpenAI reports a dated snapshot, "gpt-4o-2024-08-06" for "gpt-4o"; Ollama a tag,
+ * "llava:latest" for "llava"; vLLM a path's last part), letter case aside.
+ */
+export function sameModel(asked: string, served: string): boolean {
+  const a = asked.toLowerCase();
+  const s = served.toLowerCase();
+  const last = (x: string) => x.slice(x.lastIndexOf('/') + 1);
+  return s.startsWith(a) || a.startsWith(s) || last(s).startsWith(last(a)) || last(a).startsWith(last(s));
+}
+
 /** host[:port] of a URL (for messages). */
 function hostOf(url: string): string {
   try {
@@ -420,6 +432,8 @@ export class VlmClient {
   private lastRetryNotice = -Infinity;
   /** Whether the missing token usage was warned about. */
   private noUsageWarned = false;
+  /** Whether an answer from another model was warned about. */
+  private otherModelWarned = false;
 
   constructor(opts: VlmClientOptions) {
     const c: VlmClientConfig = {
@@ -556,6 +570,15 @@ export class VlmClient {
     this.logger.warn(`vlm: the server at ${publicUrl(this.config.baseUrl)} sends no token usage with its answers (no "usage" field); vlm/prompt_tokens and vlm/completion_tokens count 0 for them`);
   }
 
+  /** Say once per client that the server answered with another model than the one asked for. */
+  private otherModel(served: string): void {
+    if (this.otherModelWarned) return;
+    this.otherModelWarned = true;
+    this.logger.warn(
+      `vlm: the server at ${publicUrl(this.config.baseUrl)} answered with the model "${served}", not the "${this.config.model}" asked for (LM Studio, for one, answers with whatever model is loaded): the labels are that model's; load or name the right one`,
+    );
+  }
+
   /** Wait for a place in the sliding one-minute window of request starts. */
   private async ratePlace(): Promise<void> {
     const rpm = this.config.requestsPerMinute;
@@ -614,6 +637,7 @@ export class VlmClient {
             }
             const { noUsage, ...ans } = parsed;
             if (noUsage) this.usageMissing();
+            if (ans.servedModel !== null && !sameModel(c.model, ans.servedModel)) this.otherModel(ans.servedModel);
             this.tally.promptTokens += ans.usage.promptTokens;
             this.tally.completionTokens += ans.usage.completionTokens;
             const answer: CachedAnswer = { ...ans, text: redact(ans.text, secret) };
