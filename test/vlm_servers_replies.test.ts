@@ -114,6 +114,18 @@ describe('replies of real servers', () => {
     expect(c.counts()).toMatchObject({ requests: 5, promptTokens: 50, completionTokens: 10 });
   });
 
+  it('an empty reply ended by a content filter says so; a streamed answer nobody asked for is named as one', async () => {
+    const s = await serve(
+      () => reply({ content: null }, 'content_filter'),
+      () => reply({ content: '0' }),
+    );
+    const { t } = setup(s.url);
+    expect(reasons(await t.label([pair(1, 2)]))).toEqual(['VLM stage 1 (analysis) reply is empty; the server ended it with finish_reason "content_filter"']);
+    expect(() => parseCompletion('data: {"choices":[{"delta":{"content":"0"}}]}\n\ndata: [DONE]\n')).toThrow(
+      'the response is a stream of server-sent events ("data: ..."), not one JSON answer: the server or a proxy in front of it streams though the request does not ask for it',
+    );
+  });
+
   it('parseCompletion keeps only the length of the reasoning, and none when there is none', () => {
     const r = parseCompletion(JSON.stringify(reply({ content: 'x', reasoning: 'abcd' })));
     expect([r.text, r.reasoningChars]).toEqual(['x', 4]);

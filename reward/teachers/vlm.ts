@@ -201,6 +201,11 @@ function reasoningNote(chars: number | undefined): string {
   return chars !== undefined && chars > 0 ? `; the model sent only its reasoning, ${chars} characters in a separate field (reasoning_content or reasoning), and no answer after it` : '';
 }
 
+/** What a skip reason adds for an empty reply that ended for another reason than its end or its limit (OpenAI's "content_filter"); "" otherwise. */
+function finishNote(reason: string | null): string {
+  return reason !== null && !['stop', 'length', 'eos', 'end_turn'].includes(reason) ? `; the server ended it with finish_reason "${reason}"` : '';
+}
+
 /** The base URL with /v1 added, when its path is empty (most servers serve the API under /v1); else null. */
 export function withV1(baseUrl: string): string | null {
   try {
@@ -447,7 +452,7 @@ export class VlmTeacher implements Teacher {
       if (r1.finishReason === 'length') this.cut.skipped++;
       return this.skip(
         pair,
-        `VLM stage 1 (analysis) reply is empty${reasoningNote(r1.reasoningChars)}${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`,
+        `VLM stage 1 (analysis) reply is empty${reasoningNote(r1.reasoningChars)}${finishNote(r1.finishReason)}${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`,
         { model, analysis: clipReply(r1.text), cached: [r1.cached] },
         t0,
       );
@@ -466,7 +471,7 @@ export class VlmTeacher implements Teacher {
       this.tally.unparseable++;
       // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
       if (r2.finishReason === 'length') this.cut.skipped++;
-      const thought = stripThinking(r2.text).trim() === '' ? reasoningNote(r2.reasoningChars) : '';
+      const thought = stripThinking(r2.text).trim() === '' ? `${reasoningNote(r2.reasoningChars)}${finishNote(r2.finishReason)}` : '';
       return this.skip(pair, `VLM label unparseable: ${parsed.reason}${thought}${r2.finishReason === 'length' ? this.cutNote('label') : ''}`, raw, t0);
     }
     if (parsed.value === -1) {

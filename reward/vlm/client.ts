@@ -353,6 +353,8 @@ export function parseCompletion(text: string): CachedAnswer & { readonly noUsage
   try {
     j = JSON.parse(text);
   } catch {
+    // A server or proxy that streams (server-sent events) though the request does not ask for it.
+    if (/^\s*(data|event):/.test(text)) return bad('the response is a stream of server-sent events ("data: ..."), not one JSON answer: the server or a proxy in front of it streams though the request does not ask for it');
     return bad('the response body is not JSON');
   }
   if (j === null || typeof j !== 'object') return bad('the response body is not a JSON object');
