@@ -261,14 +261,19 @@ describe('errors carried by a 200', () => {
     }
   });
 
-  it('llama.cpp: a context-size error sent with 200 and code 400 fails at once as a 400', async () => {
+  it('llama.cpp: a context-size error, sent with 200 (code 400) or as a 500, fails at once naming the image size', async () => {
     const body = '{"error":{"code":400,"message":"request (4390 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4390,"n_ctx":4096}}';
     const s = await serve(() => ({ status: 200, body }));
     const { c, sleeps } = client(s.url);
     expect(await failure(c)).toBe(
-      `VLM ${s.url}/chat/completions: HTTP 200 with an error instead of an answer (code 400): request (4390 tokens) exceeds the available context size (4096 tokens), try increasing it; the server refused the request as sent (see its message): does --vlm-model (now ${MODEL}) take images, and does its context hold two images of --vlm-width and --vlm-height?`,
+      `VLM ${s.url}/chat/completions: HTTP 200 with an error instead of an answer (code 400): request (4390 tokens) exceeds the available context size (4096 tokens), try increasing it; the two images and the prompt do not fit the model's context: lower --vlm-width and --vlm-height (now 16x16), or start the server with a larger context`,
     );
     expect([s.paths.length, sleeps.length]).toEqual([1, 0]);
+    // The same as a 500 (llama.cpp sends either): a retry would not fit either.
+    const five = await serve(() => ({ status: 500, body: '{"error":{"code":500,"message":"Context size has been exceeded.","type":"exceed_context_size_error"}}' }));
+    const f = client(five.url);
+    expect(await failure(f.c)).toMatch(/: HTTP 500: \{.*\}; the two images and the prompt do not fit the model's context: lower --vlm-width and --vlm-height \(now 16x16\), or start the server with a larger context$/);
+    expect([five.paths.length, f.sleeps.length]).toEqual([1, 0]);
   });
 
   it('an error code on every attempt gives up after the retries, with the last one', async () => {

@@ -42,7 +42,7 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isContextOverflow, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -588,6 +588,11 @@ export class VlmTeacher implements Teacher {
     }
     if (e.kind === 'retry-after') return '; the server asks for a long pause (a quota per hour or day, maintenance): go on later, a re-run asks only the rest';
     if (e.status === 429) return `; the server kept refusing for too many requests: lower ${n.rpm} (now ${c.requestsPerMinute || 'no limit'}) or ${n.concurrency} (now ${c.concurrency}), or raise ${n.retries} (now ${c.maxRetries})`;
+    if (e.kind === 'http' && isContextOverflow(e.body ?? '')) {
+      const v = viewFor('', this.config.view, {});
+      const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';
+      return `; the two images and the prompt do not fit the model's context: lower ${n.size} (now ${v.width}x${v.height})${strip}, or start the server with a larger context`;
+    }
     if (e.status === 413) {
       const v = viewFor('', this.config.view, {});
       const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';

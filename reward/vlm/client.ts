@@ -19,7 +19,8 @@
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
  *      retry). Other statuses (400, 401, 403, 404, 413, ...) fail at once, and so do a 429 whose
- *      body says the quota is used up ("insufficient_quota": no wait refills it) and the network
+ *      body says the quota is used up ("insufficient_quota": no wait refills it), any status whose
+ *      body says the request exceeds the model's context (isContextOverflow), and the network
  *      errors of a wrong base URL (PERMANENT_NETWORK_ERRORS: a host name not found, https to
  *      an http server, an untrusted certificate). A retry is logged at
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
@@ -195,6 +196,15 @@ export const PERMANENT_NETWORK_ERRORS: Readonly<Record<string, (host: string) =>
 /** Whether an error body says the account's quota or credit is used up (OpenAI: code/type "insufficient_quota"). */
 export function isQuotaExhausted(body: string): boolean {
   return /insufficient_quota/i.test(body);
+}
+
+/**
+ * Whether an error body says the request does not fit the model's context (llama.cpp's
+ * "exceed_context_size_error", sent with a 400 or a 500; OpenAI's "context_length_exceeded"):
+ * the same request never fits, so it is not retried whatever the status.
+ */
+export function isContextOverflow(body: string): boolean {
+  return /exceed_context_size_error|context_length_exceeded/i.test(body);
 }
 
 /**
@@ -655,7 +665,7 @@ export class VlmClient {
           const excerpt = text.slice(0, BODY_LIMIT);
           const status = carried?.status ?? res.status;
           // A 429 that says the account's quota or credit is used up (OpenAI's insufficient_quota) is no rate limit: waiting does not help.
-          const retryable = (status === 429 && !isQuotaExhausted(excerpt)) || status === 408 || status >= 500;
+          const retryable = ((status === 429 && !isQuotaExhausted(excerpt)) || status === 408 || status >= 500) && !isContextOverflow(excerpt);
           const shown = describeErrorBody(excerpt);
           const why = carried ? `HTTP ${res.status} with an error instead of an answer (code ${status}): ${carried.message}` : `HTTP ${status}${shown ? `: ${shown}` : ''}`;
           if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', status, tries, excerpt);
