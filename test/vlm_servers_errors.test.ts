@@ -181,8 +181,28 @@ describe('error bodies of real servers on 4xx: never retried, each message names
     expect(errorMessageOf('{"object":"error","message":"c"}')).toBe('c');
     expect(errorMessageOf('{"detail":"d"}')).toBe('d');
     expect(errorMessageOf('{"detail":[{"loc":["body","x"],"msg":"e"},{"msg":"f"}]}')).toBe('body.x: e; f');
+    expect(errorMessageOf('[{"error":{"code":400,"message":"g","status":"INVALID_ARGUMENT"}}]')).toBe('g');
     expect(errorMessageOf('{"status":"ok"}')).toBeNull();
+    expect(errorMessageOf('[]')).toBeNull();
     expect(errorMessageOf('not json')).toBeNull();
+  });
+});
+
+describe('the API key stays out of every new message', () => {
+  it('an HTML page, a long JSON message and an error carried by a 200 that echo the key are quoted with it redacted', async () => {
+    const key = 'sk-test-key-5678';
+    const bodies: Reply[] = [
+      { status: 401, body: `<html><head><title>Key ${key} refused</title></head></html>`, type: 'text/html' },
+      { status: 400, body: JSON.stringify({ error: { message: `Bad key ${key}`, pad: 'p'.repeat(400) } }) },
+      { status: 200, body: JSON.stringify({ error: { code: 403, message: `Key ${key} may not use this model` } }) },
+    ];
+    const wants = ['HTTP 401: an HTML page "Key [redacted] refused"', 'HTTP 400: Bad key [redacted]', 'HTTP 200 with an error instead of an answer (code 403): Key [redacted] may not use this model'];
+    for (const [i, r] of bodies.entries()) {
+      const s = await serve(() => r);
+      const err = (await client(s.url).c.chat(ASK).catch((e: unknown) => e)) as VlmError;
+      expect(err.message.startsWith(`VLM ${s.url}/chat/completions: ${wants[i]}`)).toBe(true);
+      expect(`${err.message} ${err.body}`).not.toContain(key);
+    }
   });
 });
 

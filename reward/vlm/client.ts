@@ -262,7 +262,8 @@ function clip(text: string, n: number): string {
  * The message in a JSON error body, in the shapes servers send: `{"error": {"message": ...}}`
  * (OpenAI, OpenRouter, llama.cpp, Ollama), `{"error": "..."}` (LM Studio, Ollama's own API),
  * `{"message": ...}` (vLLM before 0.6, ray), `{"detail": "..." | [{loc, msg}]}` (FastAPI: vLLM's
- * unknown paths and request validation). Null when the body is no JSON or holds none of these.
+ * unknown paths and request validation), any of these as the first item of a list (Google's).
+ * Null when the body is no JSON or holds none of these.
  */
 export function errorMessageOf(body: string): string | null {
   let j: unknown;
@@ -271,6 +272,8 @@ export function errorMessageOf(body: string): string | null {
   } catch {
     return null;
   }
+  // Google's APIs wrap the error in a list: [{"error": {...}}].
+  if (Array.isArray(j) && j.length > 0) j = j[0];
   if (j === null || typeof j !== 'object' || Array.isArray(j)) return null;
   const o = j as { error?: unknown; message?: unknown; detail?: unknown };
   if (typeof o.error === 'string' && o.error.trim() !== '') return o.error;
