@@ -294,6 +294,10 @@ describe('errors carried by a 200', () => {
     const f = client(five.url);
     expect(await failure(f.c)).toMatch(/: HTTP 500: \{.*\}; the two images and the prompt do not fit the model's context: lower --vlm-width and --vlm-height \(now 16x16\), or start the server with a larger context$/);
     expect([five.paths.length, f.sleeps.length]).toEqual([1, 0]);
+    // vLLM says it in words, with a 400.
+    const vllm = await serve(() => ({ status: 400, body: '{"object":"error","message":"This model\'s maximum context length is 4096 tokens. However, you requested 5200 tokens (4176 in the messages, 1024 in the completion).","type":"BadRequestError","param":null,"code":400}' }));
+    expect(await failure(client(vllm.url).c)).toMatch(/; the two images and the prompt do not fit the model's context: lower --vlm-width and --vlm-height \(now 16x16\), or start the server with a larger context$/);
+    expect(vllm.paths).toHaveLength(1);
   });
 
   it('an error code on every attempt gives up after the retries, with the last one', async () => {

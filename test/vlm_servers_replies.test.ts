@@ -5,8 +5,11 @@
  * token usage missing or under other names, and label replies with decoration. Every request
  * goes to a stub chat-completions server on loopback; nothing leaves the machine.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { Logger } from '../core/log.js';
@@ -124,6 +127,25 @@ describe('replies of real servers', () => {
     expect(() => parseCompletion('data: {"choices":[{"delta":{"content":"0"}}]}\n\ndata: [DONE]\n')).toThrow(
       'the response is a stream of server-sent events ("data: ..."), not one JSON answer: the server or a proxy in front of it streams though the request does not ask for it',
     );
+  });
+
+  it('a reasoning-only reply answered again from the cache gives the same skip, asking nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-vlm-servers-'));
+    try {
+      const s = await serve(
+        () => reply({ content: 'analysis' }),
+        () => reply({ content: null, reasoning_content: 'abc' }),
+      );
+      const first = setup(s.url, { cacheDir: dir });
+      const a = reasons(await first.t.label([pair(1, 2)]));
+      const again = setup(s.url, { cacheDir: dir });
+      const b = reasons(await again.t.label([pair(1, 2)]));
+      expect(a).toEqual(['VLM label unparseable: the label reply is empty; the model sent only its reasoning, 3 characters in a separate field (reasoning_content or reasoning), and no answer after it']);
+      expect(b).toEqual(a);
+      expect([s.count(), again.c.counts().requests, again.c.counts().cacheHits]).toEqual([2, 0, 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parseCompletion keeps only the length of the reasoning, and none when there is none', () => {

@@ -200,11 +200,12 @@ export function isQuotaExhausted(body: string): boolean {
 
 /**
  * Whether an error body says the request does not fit the model's context (llama.cpp's
- * "exceed_context_size_error", sent with a 400 or a 500; OpenAI's "context_length_exceeded"):
+ * "exceed_context_size_error", sent with a 400 or a 500; OpenAI's "context_length_exceeded"; vLLM's
+ * "This model's maximum context length is ..."):
  * the same request never fits, so it is not retried whatever the status.
  */
 export function isContextOverflow(body: string): boolean {
-  return /exceed_context_size_error|context_length_exceeded/i.test(body);
+  return /exceed_context_size_error|context_length_exceeded|maximum context length is/i.test(body);
 }
 
 /**
