@@ -117,7 +117,7 @@ export class VlmError extends Error {
   constructor(
     message: string,
     readonly kind: VlmErrorKind,
-    /** Last HTTP status, when there was one. */
+    /** Last HTTP status, when there was one (for an error carried by a 200, the status its code names: errorInAnswer). */
     readonly status: number | null,
     /** HTTP attempts made. */
     readonly attempts: number,
