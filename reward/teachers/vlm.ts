@@ -42,7 +42,7 @@ import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, ENV_NAME_RULE, type FetchFn, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isContextOverflow, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -194,6 +194,26 @@ export function bodyExcerpt(body: string | null): string {
   const t = (body ?? '').replace(/\s+/g, ' ').trim();
   if (t === '') return ', an empty body';
   return `, the body: ${JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}...` : t)}`;
+}
+
+/** What a skip reason adds for an empty reply that came with reasoning in a separate field ("" when none came). */
+function reasoningNote(chars: number | undefined): string {
+  return chars !== undefined && chars > 0 ? `; the model sent only its reasoning, ${chars} characters in a separate field (reasoning_content or reasoning), and no answer after it` : '';
+}
+
+/** What a skip reason adds for an empty reply that ended for another reason than its end or its limit (OpenAI's "content_filter"); "" otherwise. */
+function finishNote(reason: string | null): string {
+  return reason !== null && !['stop', 'length', 'eos', 'end_turn'].includes(reason) ? `; the server ended it with finish_reason "${reason}"` : '';
+}
+
+/** The base URL with /v1 added, when its path is empty (most servers serve the API under /v1); else null. */
+export function withV1(baseUrl: string): string | null {
+  try {
+    const u = new URL(baseUrl);
+    return u.pathname === '/' || u.pathname === '' ? `${u.origin}/v1` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The host name of a URL (for messages). */
@@ -430,7 +450,12 @@ export class VlmTeacher implements Teacher {
     if (analysis === '') {
       this.tally.unparseable++;
       if (r1.finishReason === 'length') this.cut.skipped++;
-      return this.skip(pair, `VLM stage 1 (analysis) reply is empty${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`, { model, analysis: clipReply(r1.text), cached: [r1.cached] }, t0);
+      return this.skip(
+        pair,
+        `VLM stage 1 (analysis) reply is empty${reasoningNote(r1.reasoningChars)}${finishNote(r1.finishReason)}${r1.finishReason === 'length' ? this.cutNote('analysis') : ''}`,
+        { model, analysis: clipReply(r1.text), cached: [r1.cached] },
+        t0,
+      );
     }
     let r2;
     try {
@@ -446,7 +471,8 @@ export class VlmTeacher implements Teacher {
       this.tally.unparseable++;
       // A reply cut at the token limit (a reasoning model still thinking) says so: the limit is the cause, not the model's answer.
       if (r2.finishReason === 'length') this.cut.skipped++;
-      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${r2.finishReason === 'length' ? this.cutNote('label') : ''}`, raw, t0);
+      const thought = stripThinking(r2.text).trim() === '' ? `${reasoningNote(r2.reasoningChars)}${finishNote(r2.finishReason)}` : '';
+      return this.skip(pair, `VLM label unparseable: ${parsed.reason}${thought}${r2.finishReason === 'length' ? this.cutNote('label') : ''}`, raw, t0);
     }
     if (parsed.value === -1) {
       this.tally.unsure++;
@@ -541,20 +567,39 @@ export class VlmTeacher implements Teacher {
     const n = this.names;
     const c = this.client.config;
     if (e.status === 401 || e.status === 403) {
+      const access = e.status === 403 ? `, or does not let it use ${n.model} (now ${c.model})` : '';
       return this.client.hasApiKey()
-        ? `; the server refused the API key in the environment variable ${c.apiKeyEnv} (${n.keyEnv} names the variable)`
+        ? `; the server refused the API key in the environment variable ${c.apiKeyEnv}${access} (${n.keyEnv} names the variable)`
         : `; no API key was sent: the environment variable ${c.apiKeyEnv} is not set (${n.keyEnv} names the variable)`;
     }
-    if (e.status === 404) return `; check ${n.baseUrl} (the server's base URL, often ending in /v1) and ${n.model} (a model the server serves)`;
+    if (e.status === 402) {
+      return `; the account of the API key in ${c.apiKeyEnv} has no credit left (402 Payment Required): waiting does not help; add credit, or use another key (${n.keyEnv} names its variable)`;
+    }
+    if (e.status === 404) {
+      const v1 = withV1(c.baseUrl);
+      return `; check ${n.baseUrl} (now ${c.baseUrl}; the server's base URL, often ending in /v1${v1 ? `: try ${v1}` : ''}) and ${n.model} (now ${c.model}; a model the server serves)`;
+    }
+    if (e.status === 405) {
+      const v1 = withV1(c.baseUrl);
+      return `; the server does not take chat requests at that address: check ${n.baseUrl} (now ${c.baseUrl}; the API's base URL, often ending in /v1${v1 ? `: try ${v1}` : ''})`;
+    }
     if (e.status === 429 && isQuotaExhausted(e.body ?? '')) {
       return `; the account of the API key in ${c.apiKeyEnv} has no quota or credit left: waiting does not help; add credit, or use another key (${n.keyEnv} names its variable)`;
     }
     if (e.kind === 'retry-after') return '; the server asks for a long pause (a quota per hour or day, maintenance): go on later, a re-run asks only the rest';
     if (e.status === 429) return `; the server kept refusing for too many requests: lower ${n.rpm} (now ${c.requestsPerMinute || 'no limit'}) or ${n.concurrency} (now ${c.concurrency}), or raise ${n.retries} (now ${c.maxRetries})`;
+    if (e.kind === 'http' && isContextOverflow(e.body ?? '')) {
+      const v = viewFor('', this.config.view, {});
+      const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';
+      return `; the two images and the prompt do not fit the model's context: lower ${n.size} (now ${v.width}x${v.height})${strip}, or start the server with a larger context`;
+    }
     if (e.status === 413) {
       const v = viewFor('', this.config.view, {});
       const strip = this.config.frames.kind === 'strip' ? ` or ${n.frames} (now ${this.config.frames.frames})` : '';
       return `; the request is too large for the server (two images per request): lower ${n.size} (now ${v.width}x${v.height})${strip}, or raise the server's request size limit`;
+    }
+    if ((e.status === 400 || e.status === 422) && /max_completion_tokens|unsupported[^.]*\b(temperature|max_tokens)\b|\b(temperature|max_tokens)\b[^.]*(unsupported|not supported)/i.test(e.body ?? '')) {
+      return `; the model refuses a sampling setting the teacher sends (max_tokens, or temperature ${this.config.temperature}): OpenAI's reasoning models (o1, o3, gpt-5) take only max_completion_tokens and their default temperature, which this teacher does not send; use another model for ${n.model} (now ${c.model})`;
     }
     if (e.status === 400 || e.status === 422) {
       return `; the server refused the request as sent (see its message): does ${n.model} (now ${c.model}) take images, and does its context hold two images of ${n.size}?`;

@@ -65,6 +65,8 @@ export interface CachedAnswer {
   readonly usage: TokenUsage;
   /** The model name the server reported (may differ from the one asked for, e.g. a dated snapshot). */
   readonly servedModel: string | null;
+  /** Characters of the reasoning the server sent beside the text (`reasoning_content` / `reasoning`), when it sent any. */
+  readonly reasoningChars?: number;
 }
 
 export interface CacheEntry extends CachedAnswer {

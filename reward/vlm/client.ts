@@ -19,12 +19,17 @@
  *      d = min(backoffMaxMs, backoffBaseMs * 2^attempt), wait d/2 + U[0, d/2).
  *      A Retry-After longer than `maxRetryAfterMs` fails at once (waiting an hour is not a
  *      retry). Other statuses (400, 401, 403, 404, 413, ...) fail at once, and so do a 429 whose
- *      body says the quota is used up ("insufficient_quota": no wait refills it) and the network
+ *      body says the quota is used up ("insufficient_quota": no wait refills it), any status whose
+ *      body says the request exceeds the model's context (isContextOverflow), and the network
  *      errors of a wrong base URL (PERMANENT_NETWORK_ERRORS: a host name not found, https to
  *      an http server, an untrusted certificate). A retry is logged at
  *      info level at most once per 30 s (the rest at debug), so an outage shows at once.
- *   6. a 200 whose body is not a chat completion (bad JSON, no choices, no message) is a
- *      VlmError of kind 'bad-response' with the body attached; it is not retried or cached.
+ *   6. a 200 that carries an error instead of an answer (OpenRouter, llama.cpp: `error` at the
+ *      top or in choices[0]) is handled as the HTTP status its `code` names (a 502 when none),
+ *      retried or not as above; a 200 whose body is not a chat completion (bad JSON, no choices,
+ *      no message) is a VlmError of kind 'bad-response' with the body attached; it is not
+ *      retried or cached. An error body is quoted whole up to 300 characters, a longer one by its
+ *      message, an HTML page (a proxy's) by its title (describeErrorBody).
  *   7. the answer (text, finish reason, usage) is written to the cache; a cache that cannot be
  *      written (disk full, no permission) is warned about once and the answer still returned
  *      (it is paid for: retrying it as a failure would pay again).
@@ -112,7 +117,7 @@ export class VlmError extends Error {
   constructor(
     message: string,
     readonly kind: VlmErrorKind,
-    /** Last HTTP status, when there was one. */
+    /** Last HTTP status, when there was one (for an error carried by a 200, the status its code names: errorInAnswer). */
     readonly status: number | null,
     /** HTTP attempts made. */
     readonly attempts: number,
@@ -194,12 +199,34 @@ export function isQuotaExhausted(body: string): boolean {
 }
 
 /**
+ * Whether an error body says the request does not fit the model's context (llama.cpp's
+ * "exceed_context_size_error", sent with a 400 or a 500; OpenAI's "context_length_exceeded"; vLLM's
+ * "This model's maximum context length is ..."):
+ * the same request never fits, so it is not retried whatever the status.
+ */
+export function isContextOverflow(body: string): boolean {
+  return /exceed_context_size_error|context_length_exceeded|maximum context length is/i.test(body);
+}
+
+/**
  * The base URL a user meant when they pasted the full endpoint (`.../chat/completions`, which the
  * client appends itself) as the base URL; null when the URL does not end so.
  */
 export function baseUrlWithoutEndpoint(baseUrl: string): string | null {
   const endpoint = /\/chat\/completions\/*(?=$|[?#])/;
   return endpoint.test(baseUrl) ? baseUrl.replace(endpoint, '') : null;
+}
+
+/**
+ * Whether a server's reported model is the one asked for: the same name, or one that starts with
+ * the other (OpenAI reports a dated snapshot, "gpt-4o-2024-08-06" for "gpt-4o"; Ollama a tag,
+ * "llava:latest" for "llava"; vLLM a path's last part), letter case aside.
+ */
+export function sameModel(asked: string, served: string): boolean {
+  const a = asked.toLowerCase();
+  const s = served.toLowerCase();
+  const last = (x: string) => x.slice(x.lastIndexOf('/') + 1);
+  return s.startsWith(a) || a.startsWith(s) || last(s).startsWith(last(a)) || last(a).startsWith(last(s));
 }
 
 /** host[:port] of a URL (for messages). */
@@ -223,6 +250,93 @@ function publicUrl(url: string): string {
   }
 }
 
+/** `text` on one line (runs of whitespace as one space). */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function clip(text: string, n: number): string {
+  return text.length > n ? `${text.slice(0, n - 3)}...` : text;
+}
+
+/**
+ * The message in a JSON error body, in the shapes servers send: `{"error": {"message": ...}}`
+ * (OpenAI, OpenRouter, llama.cpp, Ollama), `{"error": "..."}` (LM Studio, Ollama's own API),
+ * `{"message": ...}` (vLLM before 0.6, ray), `{"detail": "..." | [{loc, msg}]}` (FastAPI: vLLM's
+ * unknown paths and request validation), any of these as the first item of a list (Google's).
+ * Null when the body is no JSON or holds none of these.
+ */
+export function errorMessageOf(body: string): string | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  // Google's APIs wrap the error in a list: [{"error": {...}}].
+  if (Array.isArray(j) && j.length > 0) j = j[0];
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) return null;
+  const o = j as { error?: unknown; message?: unknown; detail?: unknown };
+  if (typeof o.error === 'string' && o.error.trim() !== '') return o.error;
+  if (o.error !== null && typeof o.error === 'object' && typeof (o.error as { message?: unknown }).message === 'string') return (o.error as { message: string }).message;
+  if (typeof o.message === 'string' && o.message.trim() !== '') return o.message;
+  if (typeof o.detail === 'string' && o.detail.trim() !== '') return o.detail;
+  if (Array.isArray(o.detail)) {
+    const parts = o.detail
+      .map((d: { msg?: unknown; loc?: unknown }) => (d && typeof d.msg === 'string' ? (Array.isArray(d.loc) ? `${d.loc.join('.')}: ${d.msg}` : d.msg) : null))
+      .filter((x): x is string => x !== null);
+    if (parts.length > 0) return parts.join('; ');
+  }
+  return null;
+}
+
+const HTML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", apos: "'", nbsp: ' ' };
+
+/**
+ * A server's error body as quoted in a message, on one line: a body of up to 300 characters
+ * whole; a longer JSON body by its message (errorMessageOf); an HTML page (a proxy's or a web
+ * server's, not the API's) by its title or first heading, saying that it is one. "" when empty.
+ */
+export function describeErrorBody(body: string): string {
+  const t = body.trim();
+  if (t === '') return '';
+  if (/^<(?:!doctype|html|head|body|\?xml)/i.test(t) || /<\/(?:html|body|title|h1)>/i.test(t)) {
+    const pick = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(t)?.[1] ?? /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(t)?.[1] ?? t;
+    const words = oneLine(pick.replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>/gi, ' ').replace(/<[^>]*>/g, ' ')).replace(/&(amp|lt|gt|quot|#39|apos|nbsp);/g, (_m, e: string) => HTML_ENTITIES[e]);
+    return `an HTML page${words ? ` "${clip(words, 200)}"` : ''} (a web server or proxy answered, not the chat-completions API)`;
+  }
+  const flat = oneLine(t);
+  if (flat.length <= 300) return flat;
+  const msg = errorMessageOf(t);
+  return msg !== null ? clip(oneLine(msg), 300) : clip(flat, 300);
+}
+
+/**
+ * An error carried by a 200 response instead of an answer (OpenRouter when the model fails after
+ * the request was accepted; llama.cpp's server at times): a top-level `error` with no choices, or
+ * an `error` in choices[0] (finish_reason "error"). Its `code` when it is an HTTP status, else 502
+ * (the model behind the server failed). Null when the body carries none.
+ */
+export function errorInAnswer(body: string): { status: number; message: string } | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) return null;
+  const o = j as { choices?: unknown; error?: unknown };
+  const first = Array.isArray(o.choices) && o.choices.length > 0 ? (o.choices[0] as { error?: unknown; finish_reason?: unknown } | null) : null;
+  const err = first ? first.error : o.error;
+  const failed = first ? (err !== undefined && err !== null) || first.finish_reason === 'error' : err !== undefined && err !== null;
+  if (!failed) return null;
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  const status = typeof code === 'number' && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 502;
+  const message =
+    typeof err === 'string' ? err : err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : 'finish_reason "error"';
+  return { status, message: clip(oneLine(message), 300) };
+}
+
 /**
  * Milliseconds a server asks to wait: `retry-after-ms` (OpenAI, Azure), else `retry-after` as
  * delta-seconds or an HTTP date (relative to `now`). Null when absent or unreadable.
@@ -237,8 +351,15 @@ export function parseRetryAfter(headers: Headers, now: Date): number | null {
   return Number.isNaN(t) ? null : Math.max(0, t - now.getTime());
 }
 
-/** Parse a chat-completions body; throws a 'bad-response' VlmError (without attempts filled in) otherwise. */
-export function parseCompletion(text: string): CachedAnswer {
+/**
+ * Parse a chat-completions body; throws a 'bad-response' VlmError (without attempts filled in)
+ * otherwise. `content` may be a string, null or a list of parts (its text parts joined; others,
+ * such as "thinking" parts, dropped). Token counts are read from `usage.prompt_tokens` /
+ * `completion_tokens`, else `input_tokens` / `output_tokens`; `noUsage` says when neither came.
+ * A separate reasoning field (`reasoning_content`, `reasoning`) is not part of the text: only its
+ * length is kept (`reasoningChars`), for the message of a reply that holds nothing else.
+ */
+export function parseCompletion(text: string): CachedAnswer & { readonly noUsage?: true } {
   const bad = (why: string): never => {
     throw new VlmError(why, 'bad-response', 200, 0, text.slice(0, BODY_LIMIT));
   };
@@ -246,15 +367,15 @@ export function parseCompletion(text: string): CachedAnswer {
   try {
     j = JSON.parse(text);
   } catch {
+    // A server or proxy that streams (server-sent events) though the request does not ask for it.
+    if (/^\s*(data|event):/.test(text)) return bad('the response is a stream of server-sent events ("data: ..."), not one JSON answer: the server or a proxy in front of it streams though the request does not ask for it');
     return bad('the response body is not JSON');
   }
   if (j === null || typeof j !== 'object') return bad('the response body is not a JSON object');
-  const o = j as { choices?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown }; model?: unknown; error?: { message?: unknown } };
-  if (!Array.isArray(o.choices) || o.choices.length === 0) {
-    const err = typeof o.error?.message === 'string' ? ` (server error: ${o.error.message.slice(0, 300)})` : '';
-    return bad(`the response has no choices${err}`);
-  }
-  const choice = o.choices[0] as { message?: { content?: unknown }; finish_reason?: unknown } | null;
+  const o = j as { choices?: unknown; usage?: Record<string, unknown> | null; model?: unknown };
+  // (A body with an `error` is no answer at all: the client handles it as the status it names, see errorInAnswer.)
+  if (!Array.isArray(o.choices) || o.choices.length === 0) return bad('the response has no choices');
+  const choice = o.choices[0] as { message?: { content?: unknown; reasoning_content?: unknown; reasoning?: unknown }; finish_reason?: unknown } | null;
   const msg = choice?.message;
   if (!msg || typeof msg !== 'object') return bad('choices[0] has no message');
   let content: string;
@@ -263,12 +384,20 @@ export function parseCompletion(text: string): CachedAnswer {
   else if (Array.isArray(msg.content)) {
     content = msg.content.map((p: { type?: unknown; text?: unknown }) => (p && p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('');
   } else return bad('choices[0].message.content is neither text nor a list of parts');
-  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0);
+  const count = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : null);
+  // OpenAI's names, else the Responses API's / Anthropic's (some gateways pass those through).
+  const u = o.usage !== null && typeof o.usage === 'object' ? o.usage : {};
+  const promptTokens = count(u.prompt_tokens) ?? count(u.input_tokens);
+  const completionTokens = count(u.completion_tokens) ?? count(u.output_tokens);
+  // Reasoning models served with a reasoning parser (vLLM, Ollama, llama.cpp, OpenRouter) put the thinking beside the content.
+  const reasoning = [msg.reasoning_content, msg.reasoning].find((r): r is string => typeof r === 'string' && r.trim() !== '');
   return {
     text: content,
     finishReason: typeof choice?.finish_reason === 'string' ? choice.finish_reason : null,
-    usage: { promptTokens: num(o.usage?.prompt_tokens), completionTokens: num(o.usage?.completion_tokens) },
+    usage: { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0 },
     servedModel: typeof o.model === 'string' ? o.model : null,
+    ...(reasoning !== undefined ? { reasoningChars: reasoning.length } : {}),
+    ...(promptTokens === null && completionTokens === null ? { noUsage: true } : {}),
   };
 }
 
@@ -317,6 +446,10 @@ export class VlmClient {
   private readonly inFlight = new Map<string, Promise<ChatResult>>();
   /** Clock ms of the last retry reported at info level (the others go to debug). */
   private lastRetryNotice = -Infinity;
+  /** Whether the missing token usage was warned about. */
+  private noUsageWarned = false;
+  /** Whether an answer from another model was warned about. */
+  private otherModelWarned = false;
 
   constructor(opts: VlmClientOptions) {
     const c: VlmClientConfig = {
@@ -404,7 +537,16 @@ export class VlmClient {
       this.tally.cacheHits++;
       this.tally.savedPromptTokens += hit.usage.promptTokens;
       this.tally.savedCompletionTokens += hit.usage.completionTokens;
-      return { text: hit.text, finishReason: hit.finishReason, usage: hit.usage, servedModel: hit.servedModel, key, cached: true, attempts: 0 };
+      return {
+        text: hit.text,
+        finishReason: hit.finishReason,
+        usage: hit.usage,
+        servedModel: hit.servedModel,
+        ...(typeof hit.reasoningChars === 'number' ? { reasoningChars: hit.reasoningChars } : {}),
+        key,
+        cached: true,
+        attempts: 0,
+      };
     }
     const pending = this.inFlight.get(key);
     if (pending) {
@@ -434,6 +576,22 @@ export class VlmClient {
     if (this.tally.cacheWriteErrors > 1) return;
     this.logger.warn(
       `vlm: cannot write the answer cache in ${this.config.cacheDir} (${(err as Error).message}); the answers still count, but a re-run will ask (and pay) for them again: free space or fix the folder`,
+    );
+  }
+
+  /** Say once per client that the server reports no token usage (the token counts then leave its replies out). */
+  private usageMissing(): void {
+    if (this.noUsageWarned) return;
+    this.noUsageWarned = true;
+    this.logger.warn(`vlm: the server at ${publicUrl(this.config.baseUrl)} sends no token usage with its answers (no "usage" field); vlm/prompt_tokens and vlm/completion_tokens count 0 for them`);
+  }
+
+  /** Say once per client that the server answered with another model than the one asked for. */
+  private otherModel(served: string): void {
+    if (this.otherModelWarned) return;
+    this.otherModelWarned = true;
+    this.logger.warn(
+      `vlm: the server at ${publicUrl(this.config.baseUrl)} answered with the model "${served}", not the "${this.config.model}" asked for (LM Studio, for one, answers with whatever model is loaded): the labels are that model's; load or name the right one`,
     );
   }
 
@@ -483,14 +641,19 @@ export class VlmClient {
         try {
           const res = await this.fetchFn(this.endpoint, { method: 'POST', headers, body, signal: ctrl.signal });
           const text = redact(await res.text(), secret);
-          if (res.ok) {
-            let ans: CachedAnswer;
+          // An error sent with a 200 instead of an answer is handled as the status it names (a 502 when it names none).
+          const carried = res.ok ? errorInAnswer(text) : null;
+          if (res.ok && carried === null) {
+            let parsed: ReturnType<typeof parseCompletion>;
             try {
-              ans = parseCompletion(text);
+              parsed = parseCompletion(text);
             } catch (e) {
               const ve = e as VlmError;
               throw new VlmError(`VLM ${where}: ${ve.message}`, 'bad-response', res.status, tries, ve.body);
             }
+            const { noUsage, ...ans } = parsed;
+            if (noUsage) this.usageMissing();
+            if (ans.servedModel !== null && !sameModel(c.model, ans.servedModel)) this.otherModel(ans.servedModel);
             this.tally.promptTokens += ans.usage.promptTokens;
             this.tally.completionTokens += ans.usage.completionTokens;
             const answer: CachedAnswer = { ...ans, text: redact(ans.text, secret) };
@@ -504,11 +667,13 @@ export class VlmClient {
             return { ...answer, key, cached: false, attempts: tries };
           }
           const excerpt = text.slice(0, BODY_LIMIT);
+          const status = carried?.status ?? res.status;
           // A 429 that says the account's quota or credit is used up (OpenAI's insufficient_quota) is no rate limit: waiting does not help.
-          const retryable = (res.status === 429 && !isQuotaExhausted(excerpt)) || res.status === 408 || res.status >= 500;
-          const why = `HTTP ${res.status}${excerpt.trim() ? `: ${excerpt.trim().slice(0, 300)}` : ''}`;
-          if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', res.status, tries, excerpt);
-          failure = { kind: 'http', status: res.status, why, body: excerpt, waitMs: parseRetryAfter(res.headers, this.clock.date()) };
+          const retryable = ((status === 429 && !isQuotaExhausted(excerpt)) || status === 408 || status >= 500) && !isContextOverflow(excerpt);
+          const shown = describeErrorBody(excerpt);
+          const why = carried ? `HTTP ${res.status} with an error instead of an answer (code ${status}): ${carried.message}` : `HTTP ${status}${shown ? `: ${shown}` : ''}`;
+          if (!retryable) throw new VlmError(`VLM ${where}: ${why}`, 'http', status, tries, excerpt);
+          failure = { kind: 'http', status, why, body: excerpt, waitMs: parseRetryAfter(res.headers, this.clock.date()) };
         } catch (e) {
           if (e instanceof VlmError) throw e;
           if (timedOut) {

@@ -8,10 +8,22 @@
  * The images are named "Image 0" and "Image 1" so that the answer digit is the image's name
  * (RL-VLM-F says "Image 1" / "Image 2" and answers 0 / 1, an easy off-by-one for a model).
  *
- * Parsing (`parseVlmLabel`): reasoning blocks (<think>...</think>) are dropped, then a code
- * fence, surrounding whitespace, quotes, backticks, asterisks and underscores (markdown), and
- * trailing full stops are stripped, and Unicode dashes become "-". What is left must be exactly
- * "0", "1" or "-1"; anything else ("maybe", "2", "Image 0", "0 or 1", "") is unparseable.
+ * Parsing (`parseVlmLabel`), a strict rule: a reply is read as a label only when it states one
+ * label and nothing else; an ambiguous reply is a skip with the reason, never a guess.
+ *   1. Dropped: reasoning blocks (<think>...</think>; a lone closing tag ends one), a code fence
+ *      around the reply, markdown emphasis and quotes anywhere (* _ ` " ' and curly quotes),
+ *      trailing full stops and exclamation marks; Unicode dashes become "-", runs of whitespace
+ *      one space.
+ *   2. Accepted, what is left being exactly:
+ *      - the label: "0", "1" or "-1", also in brackets ("[1]", "(1)") or LaTeX's \boxed{1};
+ *      - the image's name, "Image 0" or "Image 1" (the prompt names the images so that the
+ *        digit is the label);
+ *      - either of these after one lead-in naming it: "Answer:", "Final answer:", "Label:",
+ *        "Output:", "Choice:", "Verdict:" (any case; ":", "=", "is" or a space; an optional "The"), so
+ *        "**Answer:** 1", "The answer is -1", "Answer: Image 0".
+ *   3. Anything else is unparseable: "", "maybe", "2", "Image 2", "0 or 1", "10", "-0", and a
+ *      label with more after it ("1 because ...", "-1 (unsure)", "1. Image 0 is better": the last
+ *      reads as a numbered list as easily as a label), whatever that text says.
  */
 import type { ChatMessage, ContentPart } from './cache.js';
 import type { FrameMode } from './render.js';
@@ -97,17 +109,39 @@ export function stripThinking(text: string): string {
 
 export type ParsedLabel = { readonly ok: true; readonly value: 0 | 1 | -1 } | { readonly ok: false; readonly reason: string };
 
+const LABEL_VALUES: Readonly<Record<string, 0 | 1 | -1>> = { '0': 0, '1': 1, '-1': -1 };
+
+/** One lead-in that names the label ("Answer:", "The final answer is"). */
+const LEAD_IN = /^(?:the\s+)?(?:final\s+)?(?:answer|label|output|choice|verdict)\b(?:\s+is)?\s*[:=]?\s*/i;
+
+/** The label that `s` (cleaned, no lead-in) states alone: a bare label, in brackets or \boxed{}, or an image's name; else null. */
+function bareLabel(s: string): 0 | 1 | -1 | null {
+  const inner = /^\[\s*(.*?)\s*\]$/.exec(s) ?? /^\(\s*(.*?)\s*\)$/.exec(s) ?? /^\$*\\boxed\{\s*(.*?)\s*\}\$*$/.exec(s);
+  const core = inner ? inner[1] : s;
+  if (core in LABEL_VALUES) return LABEL_VALUES[core];
+  const image = /^image\s*([01])$/i.exec(core);
+  return image ? LABEL_VALUES[image[1]] : null;
+}
+
 /** The label in a stage-2 reply (rules in the header). */
 export function parseVlmLabel(text: string): ParsedLabel {
   let s = stripThinking(text).trim();
   const fence = /^```[A-Za-z0-9_-]*[ \t]*\n?([\s\S]*?)\n?\s*```$/.exec(s);
   if (fence) s = fence[1];
-  s = s.replace(/[\u2010-\u2015\u2212]/g, '-');
-  s = s.replace(/^[\s`*_"'\u2018\u2019\u201c\u201d]+/, '').replace(/[\s`*_"'\u2018\u2019\u201c\u201d.]+$/, '');
-  if (s === '0') return { ok: true, value: 0 };
-  if (s === '1') return { ok: true, value: 1 };
-  if (s === '-1') return { ok: true, value: -1 };
+  s = s
+    .replace(/[\u2010-\u2015\u2212]/g, '-')
+    .replace(/[`*_"'\u2018\u2019\u201c\u201d]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[.!\s]+$/, '');
   if (s === '') return { ok: false, reason: 'the label reply is empty' };
+  const value = bareLabel(s) ?? bareLabel(s.replace(LEAD_IN, ''));
+  if (value !== null) return { ok: true, value };
   const shown = s.length > 80 ? `${s.slice(0, 77)}...` : s;
-  return { ok: false, reason: `the label reply is not exactly 0, 1 or -1: ${JSON.stringify(shown)}` };
+  const base = `the label reply is not exactly 0, 1 or -1: ${JSON.stringify(shown)}`;
+  const rest = s.replace(LEAD_IN, '');
+  const image = /^image\s*(-?\d+)\b/i.exec(rest);
+  if (image && !(image[1] === '0' || image[1] === '1')) return { ok: false, reason: `${base}; there is no Image ${image[1]}, the images are Image 0 and Image 1` };
+  if (/^(?:-1|0|1)(?![0-9])\S*\s*\S/.test(rest)) return { ok: false, reason: `${base}; a label counts only with nothing after it` };
+  return { ok: false, reason: base };
 }

@@ -334,13 +334,13 @@ describe('VLM teacher: replies that are no label', () => {
       JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }], usage: { prompt_tokens: 10, completion_tokens: 16 } });
     const s = await serve((n, body) => ({
       status: 200,
-      body: body.messages.length === 2 ? completion('analysis') : n === 1 ? reply('<think>Let me compare the two images', 'length') : reply('Image 1', 'stop'),
+      body: body.messages.length === 2 ? completion('analysis') : n === 1 ? reply('<think>Let me compare the two images', 'length') : reply('Image 1 is better', 'stop'),
     }));
     const t = teacher(client(s.url).c, { labelMaxTokens: 16 });
     const labels = await t.label([pair(1, 2), pair(3, 4)]);
     expect(labels.map((l) => (l.kind === 'skip' ? l.reason : l.kind))).toEqual([
       'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "<think>Let me compare the two images"; cut at the token limit of 16 (finish_reason "length"): raise labelMaxTokens= in --teacher',
-      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1"',
+      'VLM label unparseable: the label reply is not exactly 0, 1 or -1: "Image 1 is better"',
     ]);
   });
 
