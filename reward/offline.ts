@@ -27,7 +27,8 @@
  *            policy (same episode seeds); summary.json
  *
  * Run folder (core/run.ts) and what marks each stage done:
- *   config.json                       the resolved OfflineConfig (+ env config, dataset facts)
+ *   config.json                       the resolved OfflineConfig (+ env config, dataset facts; the
+ *                                     human teacher's --human-* settings, never its token, as `human`)
  *   labels.sqlite                     pairs, segments and labels (reward/store.ts)
  *   artifacts/pairs.json              pairs
  *   artifacts/query.json              label, with active query selection: one record per round
@@ -39,9 +40,11 @@
  *   artifacts/agents/<iql-learned|iql-true|bc>/{actor.json,training.json}   iql
  *   summary.json                      eval
  *   rerunning.json                    a done stage running again (see RERUN_MARKER)
+ *   stages_asked.json                 the stages the last command was asked for (--stage), when
+ *                                     it ran them all (see ASKED_RECORD; prefrl runs reads it)
  * A stage whose output exists is skipped unless forced; a stage that runs removes the outputs of
  * the later stages that depend on it (the baselines depend only on the dataset and the agent
- * settings and are kept). A stage whose inputs are missing is an error naming the stage to run.
+ * settings and are kept), and their rows in metrics.jsonl (see staleRows). A stage whose inputs are missing is an error naming the stage to run.
  * A done stage run again that fails keeps its outputs from before, and so do the later stages;
  * one killed before the later outputs were removed is run again by the next resume, with every
  * stage after it.

@@ -82,7 +82,7 @@ export const offlineFlags = {
   stage: flags.string({ doc: `all, or stages to run, comma-separated: ${OFFLINE_STAGES.join(', ')}`, default: 'all' }),
   force: flags.bool({ doc: 're-run the selected stages even when their output exists (stored labels are kept)', default: false }),
   resume: flags.string({ doc: 'work in this run folder, with its saved config', optional: true }),
-  like: likeFlag('offline', '; --stage and --force are this command line\'s, and a vlm run\'s answer cache is the new run\'s own unless the saved run named one (--vlm-cache <old run>/vlm_cache asks again only what the old run did not ask)'),
+  like: likeFlag('offline', '; --stage and --force are this command line\'s; a run taught by people gives its --human-* settings, but never its access token (give --human-token again); a vlm run\'s answer cache is the new run\'s own unless the saved run named one (--vlm-cache <old run>/vlm_cache asks again only what the old run did not ask)'),
   backend: backendFlag(),
   runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'offline-<env>-<teacher>-s<seed>' }),

@@ -439,7 +439,7 @@ const spec = {
     runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
     command: flags.string({ doc: 'only runs of this command: tour, rollout, train, collect, iql, offline or reward (demo and bench oracle make train runs)', optional: true }),
-    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers"), how far an unfinished train or offline run got ("progress", "stages") and what in its folder cannot be read ("problem")' }),
+    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers"), how far an unfinished train or offline run got ("progress", "stages": for an offline run the stages done, the one its resume starts at, those still to run, and those its last --stage asked for when it ran them all) and what in its folder cannot be read ("problem")' }),
   },
   epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
 };
