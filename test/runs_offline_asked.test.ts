@@ -7,7 +7,7 @@
  * not believed.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeFolder } from '../core/paths.js';
@@ -97,6 +97,18 @@ describe('prefrl runs: an offline run that stopped where its --stage asked', () 
       resume: `stages done: pairs, label; at label again, 2 pairs the human teacher timed out on to ask again: prefrl offline --resume ${reopened}`,
     });
     expect(c).toMatchObject({ stages: { at: 'reward', asked: null, toRun: ['reward', 'relabel', 'iql', 'eval'] }, resume: `stages done: pairs, label; at reward: prefrl offline --resume ${none}` });
+  });
+
+  it('a run going on now (its offline.lock held by a live process) is listed as running, whatever the record of the command before it says', () => {
+    const root = newRoot();
+    const dir = offlineRun(root, '20261207-100000-offline-a', ['pairs', 'label'], { stages: ['pairs', 'label'] });
+    storeIn(dir, 4);
+    writeFileSync(join(dir, 'offline.lock'), JSON.stringify({ host: hostname(), pid: process.pid, since: '2026-12-07T10:00:00.000Z' }));
+    expect(listRuns(root)[0]).toMatchObject({
+      state: 'running',
+      stages: { at: 'reward', asked: null },
+      resume: `running now (stages done: pairs, label; at reward; pid ${process.pid} on ${hostname()}, since 2026-12-07T10:00:00.000Z)`,
+    });
   });
 
   it('a record that cannot be read is named as the problem, and the run listed as stopped part way', () => {

@@ -280,7 +280,7 @@ export function liveHolder(path: string, command: string | null): ClaimHolder | 
  * read for it: a stage marker that cannot be read (no stages then: the resume stops on it too), or
  * a label store that cannot be opened when the label stage's count needs it.
  */
-function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: OfflineProgress | null; problem: string | null } {
+function offlineProgress(path: string, cfg: Record<string, unknown>, running = false): { stages: OfflineProgress | null; problem: string | null } {
   let state: ReturnType<typeof offlineStageState>;
   try {
     state = offlineStageState(path);
@@ -288,10 +288,11 @@ function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: 
     return { stages: null, problem: (e as Error).message };
   }
   // A record that cannot be read tells nothing of how the last command ended: said, and the run listed as stopped.
+  // (A run going on now has not stopped: the record of the command before it, until it starts its stages, tells nothing.)
   let asked: OfflineStage[] | null = null;
   let askedProblem: string | null = null;
   try {
-    asked = readAskedStages(path);
+    asked = running ? null : readAskedStages(path);
   } catch (e) {
     askedProblem = (e as Error).message;
   }
@@ -377,7 +378,7 @@ function entry(root: string, dir: string): RunEntry {
   const last = !finished && command === 'train' ? readLastStep(join(path, 'metrics.jsonl')) : { step: null, problem: null };
   const step = last.step;
   const progress = step === null ? null : { step, of: typeof cfg.steps === 'number' ? cfg.steps : null };
-  const off = !finished && command === 'offline' ? offlineProgress(path, cfg) : { stages: null, problem: null };
+  const off = !finished && command === 'offline' ? offlineProgress(path, cfg, holder !== null) : { stages: null, problem: null };
   const problem = last.problem ?? off.problem;
   const stages = off.stages;
   const sofar = `${progressText(progress, '')}${stagesText(stages, '')}`;
