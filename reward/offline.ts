@@ -44,7 +44,8 @@
  *                                     it ran them all (see ASKED_RECORD; prefrl runs reads it)
  * A stage whose output exists is skipped unless forced; a stage that runs removes the outputs of
  * the later stages that depend on it (the baselines depend only on the dataset and the agent
- * settings and are kept), and their rows in metrics.jsonl (see staleRows). A stage whose inputs are missing is an error naming the stage to run.
+ * settings and are kept), and their rows in metrics.jsonl (see staleRows). A stage whose inputs
+ * are missing is an error naming the stage to run.
  * A done stage run again that fails keeps its outputs from before, and so do the later stages;
  * one killed before the later outputs were removed is run again by the next resume, with every
  * stage after it.
