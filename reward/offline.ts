@@ -27,7 +27,8 @@
  *            policy (same episode seeds); summary.json
  *
  * Run folder (core/run.ts) and what marks each stage done:
- *   config.json                       the resolved OfflineConfig (+ env config, dataset facts)
+ *   config.json                       the resolved OfflineConfig (+ env config, dataset facts; the
+ *                                     human teacher's --human-* settings, never its token, as `human`)
  *   labels.sqlite                     pairs, segments and labels (reward/store.ts)
  *   artifacts/pairs.json              pairs
  *   artifacts/query.json              label, with active query selection: one record per round
@@ -39,9 +40,12 @@
  *   artifacts/agents/<iql-learned|iql-true|bc>/{actor.json,training.json}   iql
  *   summary.json                      eval
  *   rerunning.json                    a done stage running again (see RERUN_MARKER)
+ *   stages_asked.json                 the stages the last command was asked for (--stage), when
+ *                                     it ran them all (see ASKED_RECORD; prefrl runs reads it)
  * A stage whose output exists is skipped unless forced; a stage that runs removes the outputs of
  * the later stages that depend on it (the baselines depend only on the dataset and the agent
- * settings and are kept). A stage whose inputs are missing is an error naming the stage to run.
+ * settings and are kept), and their rows in metrics.jsonl (see staleRows). A stage whose inputs
+ * are missing is an error naming the stage to run.
  * A done stage run again that fails keeps its outputs from before, and so do the later stages;
  * one killed before the later outputs were removed is run again by the next resume, with every
  * stage after it.
@@ -74,7 +78,7 @@ import { shellQuote } from '../core/paths.js';
 import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Env, EnvSpec } from '../envs/types.js';
-import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
+import { ASKED_RECORD, labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
 import { meanOverMembers, REWARD_INPUTS, RewardNet, type RewardNetConfig } from './network.js';
 import { relabelDataset } from './relabel.js';
 import { DEFAULT_OVERSAMPLE, QUERY_METHODS, type QueryMethod, selectQueries } from './query.js';
@@ -256,6 +260,13 @@ export interface OfflineRunOptions {
   readonly vlmRuntime?: Pick<VlmMakeOptions, 'fetch' | 'renderer' | 'sleep' | 'env' | 'client'>;
   /** Runtime-only settings of the human teacher's labelling server (address, port, token, timeouts); never saved. */
   readonly human?: Omit<HumanTeacherOptions, 'id' | 'store' | 'env' | 'logger' | 'clock'>;
+  /**
+   * A new run taught by people: the command's --human-* flags (flag names as keys, never the
+   * token), saved in config.json as `human` so that `prefrl runs` can show them in the resume
+   * command and `--like` can take them (scripts/commands/human_flags.ts humanFlagsToSave).
+   * Ignored with `resume` (the run's config.json is not rewritten).
+   */
+  readonly humanFlags?: Readonly<Record<string, unknown>>;
   /** Called with the run folder once it is made or opened (e.g. to tell a stopped run how to resume). */
   readonly onRun?: (path: string) => void;
   /**
@@ -569,6 +580,24 @@ const STAGE_ROWS: Partial<Record<OfflineStage, (row: Record<string, unknown>) =>
 /** The prefix of an agent's metrics keys (`iql_learned/...`). */
 const agentKey = (a: OfflineAgent): string => a.replace(/-/g, '_');
 
+/**
+ * The metrics rows that describe `removed` (DOWNSTREAM outputs a stage that ran again removed):
+ * the reward model's epochs, the relabel's correlations, the iql-learned agent's curve with the
+ * iql stage's seconds (the stage is not done without it; the baselines' rows stay with their
+ * agents), the eval's returns, each with its stage's seconds. The pairs and label rows stay: the
+ * label stage goes on from the labels stored, which it keeps.
+ */
+function staleRows(removed: readonly string[]): (row: Record<string, unknown>) => boolean {
+  const of = (stage: OfflineStage) => STAGE_ROWS[stage] ?? (() => false);
+  const learned = `${agentKey('iql-learned')}/`;
+  const tests: ((row: Record<string, unknown>) => boolean)[] = [];
+  if (removed.includes(P.reward) || removed.includes(P.rewardModel)) tests.push(of('reward'));
+  if (removed.includes(P.relabel) || removed.includes(P.rewards)) tests.push(of('relabel'));
+  if (removed.includes(P.agent('iql-learned'))) tests.push((r) => Object.keys(r).some((k) => k.startsWith(learned)) || of('iql')(r));
+  if (removed.includes(P.summary)) tests.push(of('eval'));
+  return (r) => tests.some((t) => t(r));
+}
+
 /** Outputs removed when a stage runs again (everything downstream that depends on it). */
 const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   pairs: [P.query, P.labels, P.rewardModel, P.reward, P.rewards, P.relabel, P.agent('iql-learned'), P.summary],
@@ -671,7 +700,15 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     createRunDir({
       root: o.runsDir ?? 'runs',
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
-      config: { command: 'offline', config: cfg, envConfig, dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint }, partOf: o.partOf },
+      config: {
+        command: 'offline',
+        config: cfg,
+        envConfig,
+        dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint },
+        partOf: o.partOf,
+        // The token never: a caller that slipped it in does not get it written.
+        ...(o.humanFlags && cfg.teacher === 'human' ? { human: { ...o.humanFlags, humanToken: undefined } } : {}),
+      },
       clock,
       tensorBackend: backend.kind,
     });
@@ -734,6 +771,9 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
     else if (skipped.length > 1) log.info(`stages ${skipped.join(', ')}: done before, skipped (--force re-runs them)`);
     skipped = [];
   };
+  // Whether the last command in this folder ran all it was asked for is known again when this one has.
+  const askedFile = join(run.path, ASKED_RECORD);
+  rmSync(askedFile, { force: true });
   try {
     for (const stage of OFFLINE_STAGES) {
       if (!stages.includes(stage)) continue;
@@ -785,10 +825,20 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       if (changed || pending) {
         const gone = DOWNSTREAM[stage].filter((p) => existsSync(join(run.path, p)));
         for (const p of DOWNSTREAM[stage]) rmSync(join(run.path, p), { recursive: true, force: true });
+        // The metrics rows of what was removed go with it (before the marker: a run killed in
+        // between is run again from this stage), so no reader shows numbers of outputs that are gone.
+        const stale = staleRows(DOWNSTREAM[stage]);
+        let droppedRows = 0;
+        try {
+          droppedRows = run.metrics.rewrite((r) => !stale(r));
+        } catch (e) {
+          log.warn(`stage ${stage}: could not drop the metrics rows of the outputs it removed (${(e as Error).message}); they stay in metrics.jsonl until those stages run again`);
+        }
         // Said when this invocation does not make them anew (a stage run alone with --force).
         const later = OFFLINE_STAGES.slice(OFFLINE_STAGES.indexOf(stage) + 1).filter((s) => !stages.includes(s));
-        if (gone.length > 0 && later.length > 0) {
-          log.info(`stage ${stage}: removed what later stages had made from its old output (${gone.join(', ')}; their metrics rows stay until they run again); ${later.join(', ')} make them anew: ${ctx.resumeCommand()}`);
+        if ((gone.length > 0 || droppedRows > 0) && later.length > 0) {
+          const what = [gone.join(', '), droppedRows > 0 ? `their ${droppedRows} metrics rows` : ''].filter((x) => x !== '').join('; ');
+          log.info(`stage ${stage}: removed what later stages had made from its old output (${what}); ${later.join(', ')} make them anew: ${ctx.resumeCommand()}`);
         }
       }
       if (rerun) rmSync(markerFile, { force: true });
@@ -797,6 +847,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       status[stage] = 'ran';
     }
     saySkipped();
+    // Some of the stages asked for, and all of them run: `prefrl runs` says the run stopped where it was asked to.
+    if (OFFLINE_STAGES.some((s) => !stages.includes(s))) writeJsonAtomic(askedFile, { stages: OFFLINE_STAGES.filter((s) => stages.includes(s)) });
   } finally {
     (store as LabelStore | null)?.close();
     run.close();

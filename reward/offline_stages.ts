@@ -12,7 +12,9 @@
  *   eval     summary.json
  * rerunning.json (RERUN_MARKER) names a done stage that was running again when the run stopped:
  * that stage and every one after it are made anew by the next resume, so none of them counts as
- * done.
+ * done. stages_asked.json (ASKED_RECORD) names the stages the last `prefrl offline` in the folder
+ * was asked for (--stage), written when it ran them all: a run that stopped where it was asked to,
+ * not part way.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +51,13 @@ export const OFFLINE_FILES = {
  * makes everything after it anew. Holds { stage }.
  */
 export const RERUN_MARKER = 'rerunning.json';
+
+/**
+ * Written when a `prefrl offline` asked for some of the stages (--stage pairs,label) has run them
+ * all, and removed when the next one starts its stages: while it is there, the run stopped where
+ * it was asked to. Holds { stages } (the stages asked for, in pipeline order).
+ */
+export const ASKED_RECORD = 'stages_asked.json';
 
 const P = OFFLINE_FILES;
 
@@ -93,6 +102,27 @@ export function readRerunMarker(runPath: string): OfflineStage | undefined {
   const stage = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { stage?: unknown }).stage : undefined;
   if (!(OFFLINE_STAGES as readonly unknown[]).includes(stage)) throw new InputError(file, `unknown stage ${JSON.stringify(stage ?? null)}`, 'stage');
   return stage as OfflineStage;
+}
+
+/**
+ * The stages the ASKED_RECORD of `runPath` names (the last `prefrl offline` in it was asked for
+ * them and ran them all), or null when there is none. One that cannot be read, or names no
+ * stages, is an InputError naming the file.
+ */
+export function readAskedStages(runPath: string): OfflineStage[] | null {
+  const file = join(runPath, ASKED_RECORD);
+  if (!existsSync(file)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(file, `cannot read: ${(e as Error).message}`);
+  }
+  const stages = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { stages?: unknown }).stages : undefined;
+  if (!Array.isArray(stages) || stages.length === 0 || !stages.every((s) => (OFFLINE_STAGES as readonly unknown[]).includes(s))) {
+    throw new InputError(file, `expected a list of stages (${OFFLINE_STAGES.join(', ')}), got ${JSON.stringify(stages ?? null)}`, 'stages');
+  }
+  return OFFLINE_STAGES.filter((s) => stages.includes(s));
 }
 
 /** How far an offline run folder got (see offlineStageState). */

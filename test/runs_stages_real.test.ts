@@ -44,19 +44,26 @@ describe('prefrl runs on a real offline run', () => {
     const ctx = { logger: silentLogger, clock: new ManualClock() };
     const runsDir = join(dir, 'runs');
     const run = (await runOffline({ config: { ...tiny, dataset: data }, stages: ['pairs'], runsDir }, ctx)).runDir;
-    // 5 of the 12 pairs labelled, as a label stage killed after its first batches leaves them.
+    // 5 of the 12 pairs labelled by hand (as people answering in prefrl serve --store would):
+    // the run's last command still ran all it was asked for (the pairs stage), and says so.
     const store = LabelStore.open(join(run, 'labels.sqlite'));
     const oracle = new SyntheticTeacher({ ...SYNTHETIC_PRESETS.oracle, rng: new Rng(0), id: 'oracle' });
     store.addLabels(await oracle.label(store.pendingPairs({ limit: 5 })));
     store.close();
     let [e] = listRuns(runsDir);
-    expect(e).toMatchObject({ state: 'unfinished', stages: { done: ['pairs'], at: 'label', pairs: { answered: 5, of: 12, reopened: 0 } } });
+    expect(e).toMatchObject({ state: 'unfinished', stages: { done: ['pairs'], at: 'label', pairs: { answered: 5, of: 12, reopened: 0 }, asked: ['pairs'], toRun: ['label', 'reward', 'relabel', 'iql', 'eval'] } });
+    expect(e.resume).toBe(`stages done: pairs; stopped there as asked (--stage pairs); still to run: label (5 of 12 pairs answered), reward, relabel, iql, eval: prefrl offline --resume ${run}`);
+    // A label stage stopped after those labels (as a kill leaves it: the record of the stages
+    // asked is gone once a command starts its stages) is where the resume starts.
+    rmSync(join(run, 'stages_asked.json'));
+    [e] = listRuns(runsDir);
+    expect(e).toMatchObject({ stages: { at: 'label', asked: null } });
     expect(e.resume).toBe(`stages done: pairs; at label, 5 of 12 pairs answered: prefrl offline --resume ${run}`);
     // The resume of stages up to relabel starts where runs said: at label.
     expect(firstRan(await runOffline({ resume: run, stages: ['pairs', 'label', 'reward', 'relabel'] }, ctx))).toBe('label');
     [e] = listRuns(runsDir);
-    expect(e).toMatchObject({ state: 'unfinished', stages: { done: ['pairs', 'label', 'reward', 'relabel'], at: 'iql', agents: [], pairs: null } });
-    expect(e.resume).toBe(`stages done: pairs, label, reward, relabel; at iql, 0 of 3 agents trained: prefrl offline --resume ${run}`);
+    expect(e).toMatchObject({ state: 'unfinished', stages: { done: ['pairs', 'label', 'reward', 'relabel'], at: 'iql', agents: [], pairs: null, asked: ['pairs', 'label', 'reward', 'relabel'], toRun: ['iql', 'eval'] } });
+    expect(e.resume).toBe(`stages done: pairs, label, reward, relabel; stopped there as asked (--stage pairs,label,reward,relabel); still to run: iql (0 of 3 agents trained), eval: prefrl offline --resume ${run}`);
     const rest = await runOffline({ resume: run }, ctx);
     expect(rest.stages).toEqual({ pairs: 'skipped', label: 'skipped', reward: 'skipped', relabel: 'skipped', iql: 'ran', eval: 'ran' });
     [e] = listRuns(runsDir);

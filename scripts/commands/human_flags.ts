@@ -54,9 +54,19 @@ export function humanResumeArgs(f: HumanFlagValues, given: Iterable<string>, sto
 }
 
 /**
- * humanResumeArgs for a `prefrl train` run taught by people, from its config.json (where `prefrl
- * runs` finds it): the --human-* settings saved away from their defaults. The token is never
- * saved; `--human-token <the same token>` is asked for when the saved host or people needed one.
+ * The --human-* settings a run taught by people saves in its config.json, by flag name: every one
+ * but the token, which is never written to a run folder (train saves its flags so; offline under
+ * its config.json's `human`).
+ */
+export function humanFlagsToSave(f: HumanFlagValues): Record<string, unknown> {
+  return Object.fromEntries(HUMAN_FLAG_KEYS.filter((k) => k !== 'humanToken').map((k) => [k, f[k as keyof HumanFlagValues]]));
+}
+
+/**
+ * humanResumeArgs for a run taught by people, from the --human-* settings its config.json saved
+ * (a `prefrl train` run's config.json itself, an offline run's `human`; where `prefrl runs` finds
+ * them): those away from their defaults. The token is never saved; `--human-token <the same
+ * token>` is asked for when the saved host or people needed one.
  */
 export function savedHumanResumeArgs(cfg: Record<string, unknown>): string {
   const defaults = humanTeacherFlags as Record<string, { default?: unknown }>;

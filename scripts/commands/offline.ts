@@ -22,7 +22,7 @@ import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
 import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
 import { endHumanSessionsNow } from '../../reward/teachers/human.js';
-import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, humanServerSettings, humanTeacherFlags } from './human_flags.js';
+import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanFlagsToSave, humanResumeArgs, humanServerSettings, humanTeacherFlags } from './human_flags.js';
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
@@ -82,7 +82,7 @@ export const offlineFlags = {
   stage: flags.string({ doc: `all, or stages to run, comma-separated: ${OFFLINE_STAGES.join(', ')}`, default: 'all' }),
   force: flags.bool({ doc: 're-run the selected stages even when their output exists (stored labels are kept)', default: false }),
   resume: flags.string({ doc: 'work in this run folder, with its saved config', optional: true }),
-  like: likeFlag('offline', '; --stage and --force are this command line\'s, and a vlm run\'s answer cache is the new run\'s own unless the saved run named one (--vlm-cache <old run>/vlm_cache asks again only what the old run did not ask)'),
+  like: likeFlag('offline', '; --stage and --force are this command line\'s; a run taught by people gives its --human-* settings, but never its access token (give --human-token again); a vlm run\'s answer cache is the new run\'s own unless the saved run named one (--vlm-cache <old run>/vlm_cache asks again only what the old run did not ask)'),
   backend: backendFlag(),
   runsDir: runsDirFlag,
   name: flags.string({ doc: 'run name', optional: true, defaultDoc: 'offline-<env>-<teacher>-s<seed>' }),
@@ -249,6 +249,17 @@ export function offlineFlagsFromConfig(cfg: Record<string, unknown>, file: strin
   return out;
 }
 
+/**
+ * The --human-* flags a saved offline run taught by people recorded (config.json's `human`, by
+ * flag name; never the token), for --like: {} when it recorded none (another teacher, or a run
+ * made before they were saved). Checked as flags by --like (the file and key named).
+ */
+export function offlineHumanFlagsFromConfig(human: unknown, file: string): Record<string, unknown> {
+  if (human === undefined || human === null) return {};
+  if (typeof human !== 'object' || Array.isArray(human)) throw new InputError(file, 'expected the --human-* settings (an object of flags) under "human"', 'human');
+  return Object.fromEntries(Object.entries(human as Record<string, unknown>).filter(([k]) => k !== 'humanToken'));
+}
+
 /** How a run reaches its VLM server: given with --resume, they replace the saved values (a server moved, a wrong port). */
 const VLM_CONNECTION_FLAGS = ['vlmBaseUrl', 'vlmKeyEnv', 'vlmConcurrency', 'vlmRpm', 'vlmTimeout', 'vlmRetries'] as const;
 
@@ -390,7 +401,21 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
   try {
     if (f.resume && isFolder(f.resume)) unlock = lockRunDir(resolve(f.resume), ctx, '--resume', 'offline');
     return await runOffline(
-      { config, resume: f.resume, stages, force: f.force, runsDir: f.runsDir, name: f.name, partOf: ctx.partOf, human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined, vlmConnection, onRun, resumeArgs },
+      {
+        config,
+        resume: f.resume,
+        stages,
+        force: f.force,
+        runsDir: f.runsDir,
+        name: f.name,
+        partOf: ctx.partOf,
+        human: teacher === undefined || teacher === 'human' ? humanServerSettings(f) : undefined,
+        // A new run taught by people saves its --human-* settings (never the token), as train does: for prefrl runs and --like.
+        humanFlags: !f.resume && teacher === 'human' ? humanFlagsToSave(f) : undefined,
+        vlmConnection,
+        onRun,
+        resumeArgs,
+      },
       { logger: ctx.logger, clock: ctx.clock, progress: { sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet } },
     );
   } finally {
@@ -494,7 +519,7 @@ export const offlineCommand: Command = {
     const argv = heronShorthand(argv0, (file, heronSpec) => asFlag('--teacher', () => checkHeronFile(file, heronSpec)));
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
-    const f = flagsWithLike(parsed, offlineFlags, 'offline', ctx, { own: ['stage', 'force'], fromRun: (obj, file) => offlineFlagsFromConfig(obj.config as Record<string, unknown>, file) });
+    const f = flagsWithLike(parsed, offlineFlags, 'offline', ctx, { own: ['stage', 'force'], fromRun: (obj, file) => ({ ...offlineFlagsFromConfig(obj.config as Record<string, unknown>, file), ...offlineHumanFlagsFromConfig(obj.human, file) }) });
     const res = await offlineFromFlags(f, parsed.given, ctx);
     if (f.json) printJson(ctx.io, { ...(res.summary ?? {}), runDir: res.runDir, stages: res.stages });
     else {

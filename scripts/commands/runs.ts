@@ -6,7 +6,10 @@
  * offline.lock, scripts/run_lock.ts) is listed as running, not as one to resume. An unfinished
  * offline run says which stages are done and the one its resume starts with (the label stage's
  * pairs answered, counted in its label store; the iql stage's agents trained), by the rule
- * `prefrl offline` itself skips stages by (reward/offline_stages.ts). Folders whose config or
+ * `prefrl offline` itself skips stages by (reward/offline_stages.ts); one whose last command was
+ * asked for some stages (--stage pairs,label) and ran them all is said to have stopped there as
+ * asked, with the stages not run yet. A run taught by people (train or offline) has the --human-*
+ * settings it saved in its resume command. Folders whose config or
  * summary cannot be read are listed as such, with the file and why, not skipped; so is a stage
  * marker or label store that cannot be read, or a metrics log with no step in it.
  */
@@ -15,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { UsageError } from '../../core/errors.js';
-import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
+import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, readAskedStages, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
 import { LabelStore } from '../../reward/store.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { configSeed, readRunJson } from '../../core/run.js';
@@ -90,6 +93,15 @@ export interface OfflineProgress {
   readonly pairs: { readonly answered: number; readonly of: number; readonly reopened: number } | null;
   /** The iql stage's agents trained so far, when it is the stage to run; null otherwise. */
   readonly agents: readonly OfflineAgent[] | null;
+  /** The stages not done (with `at`, the first of them: a label stage to ask again counts), in pipeline order; the resume starts at `at`. */
+  readonly toRun: readonly OfflineStage[];
+  /**
+   * The stages the last `prefrl offline` in the folder was asked for (--stage), when it ran them
+   * all and every one is still done: the run stopped where it was asked to, not part way (`at`
+   * is where the rest starts). Null otherwise: it was stopped or failed, was asked for them all,
+   * or a stage it ran has been undone since (a human teacher's timed-out pairs to ask again).
+   */
+  readonly asked: readonly OfflineStage[] | null;
 }
 
 /**
@@ -243,6 +255,17 @@ function teacherOf(command: string | null, cfg: Record<string, unknown>): string
 }
 
 /**
+ * The --human-* flags the resume of a run taught by people carries (savedHumanResumeArgs): a train
+ * run saves them as flags of its config.json, an offline run under its `human` (runs made before
+ * they were saved have none: their resume names none).
+ */
+function humanArgs(command: string | null, cfg: Record<string, unknown>): string {
+  if (command === 'train') return savedHumanResumeArgs(cfg);
+  const human = cfg.human;
+  return command === 'offline' && typeof human === 'object' && human !== null && !Array.isArray(human) ? savedHumanResumeArgs(human as Record<string, unknown>) : '';
+}
+
+/**
  * The live process that holds a train or offline run folder (its train.lock or offline.lock,
  * scripts/run_lock.ts), or null: none, a lock left by a process that is gone, another command.
  */
@@ -257,12 +280,21 @@ export function liveHolder(path: string, command: string | null): ClaimHolder | 
  * read for it: a stage marker that cannot be read (no stages then: the resume stops on it too), or
  * a label store that cannot be opened when the label stage's count needs it.
  */
-function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: OfflineProgress | null; problem: string | null } {
+function offlineProgress(path: string, cfg: Record<string, unknown>, running = false): { stages: OfflineProgress | null; problem: string | null } {
   let state: ReturnType<typeof offlineStageState>;
   try {
     state = offlineStageState(path);
   } catch (e) {
     return { stages: null, problem: (e as Error).message };
+  }
+  // A record that cannot be read tells nothing of how the last command ended: said, and the run listed as stopped.
+  // (A run going on now has not stopped: the record of the command before it, until it starts its stages, tells nothing.)
+  let asked: OfflineStage[] | null = null;
+  let askedProblem: string | null = null;
+  try {
+    asked = running ? null : readAskedStages(path);
+  } catch (e) {
+    askedProblem = (e as Error).message;
   }
   let at = state.at;
   let pairs: OfflineProgress['pairs'] = null;
@@ -290,7 +322,10 @@ function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: 
     if (at !== 'label') pairs = null;
   }
   const agents = at === 'iql' ? trainedAgents(path) : null;
-  return { stages: { done: state.done, at, rerunning: state.rerunning, pairs, agents }, problem };
+  const toRun = OFFLINE_STAGES.filter((s) => !state.done.includes(s) || s === at);
+  // Asked for and all run, and none of them to run again since: the run stopped where it was asked to.
+  if (asked !== null && !asked.every((s) => state.done.includes(s) && !toRun.includes(s))) asked = null;
+  return { stages: { done: state.done, at, rerunning: state.rerunning, pairs, agents, toRun, asked }, problem: problem ?? askedProblem };
 }
 
 /**
@@ -299,6 +334,12 @@ function offlineProgress(path: string, cfg: Record<string, unknown>): { stages: 
  */
 function stagesText(s: OfflineProgress | null, end = ': '): string {
   if (s === null || (s.done.length === 0 && s.rerunning === null)) return '';
+  if (s.asked !== null) {
+    // Stopped where it was asked to: what is done, what it was asked for, and what is still to run.
+    const first = s.at === 'label' && s.pairs ? ` (${s.pairs.answered} of ${s.pairs.of} pairs answered)` : s.at === 'iql' && s.agents ? ` (${s.agents.length} of ${OFFLINE_AGENTS.length} agents trained)` : '';
+    const rest = s.toRun.map((t, i) => (i === 0 ? `${t}${first}` : t));
+    return `stages done: ${s.done.join(', ')}; stopped there as asked (--stage ${s.asked.join(',')}); still to run: ${rest.join(', ')}${end}`;
+  }
   const parts = [`stages done: ${s.done.length > 0 ? s.done.join(', ') : 'none'}`];
   if (s.at !== null) {
     let at = `at ${s.at}`;
@@ -337,7 +378,7 @@ function entry(root: string, dir: string): RunEntry {
   const last = !finished && command === 'train' ? readLastStep(join(path, 'metrics.jsonl')) : { step: null, problem: null };
   const step = last.step;
   const progress = step === null ? null : { step, of: typeof cfg.steps === 'number' ? cfg.steps : null };
-  const off = !finished && command === 'offline' ? offlineProgress(path, cfg) : { stages: null, problem: null };
+  const off = !finished && command === 'offline' ? offlineProgress(path, cfg, holder !== null) : { stages: null, problem: null };
   const problem = last.problem ?? off.problem;
   const stages = off.stages;
   const sofar = `${progressText(progress, '')}${stagesText(stages, '')}`;
@@ -355,7 +396,7 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${command === 'train' && teacher === 'human' ? savedHumanResumeArgs(cfg) : ''}` : ''}` || null,
+    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg) : ''}` : ''}` || null,
     progress,
     stages,
     problem,
@@ -399,7 +440,7 @@ const spec = {
     runsDir: flags.string({ doc: 'the runs folder (searched up to three levels down, e.g. runs/bench-oracle/<suite>/<run>)', default: 'runs' }),
     last: flags.int({ doc: 'show only the newest N runs (0: all)', default: 30, min: 0 }),
     command: flags.string({ doc: 'only runs of this command: tour, rollout, train, collect, iql, offline or reward (demo and bench oracle make train runs)', optional: true }),
-    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers"), how far an unfinished train or offline run got ("progress", "stages") and what in its folder cannot be read ("problem")' }),
+    json: jsonFlag({ holds: '{"runs": [...]}, every run listed, with its headline numbers by summary.json key ("numbers"), how far an unfinished train or offline run got ("progress", "stages": for an offline run the stages done, the one its resume starts at, those still to run, and those its last --stage asked for when it ran them all) and what in its folder cannot be read ("problem")' }),
   },
   epilog: ['Examples:', '  prefrl runs', '  prefrl runs --command offline --last 0', '  prefrl runs --runs-dir runs/bench-offline'].join('\n'),
 };

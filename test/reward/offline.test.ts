@@ -138,7 +138,7 @@ describe('prefrl offline pipeline', () => {
     expect(forced.stages).toEqual({ reward: 'ran' });
     // Said, since this run alone does not make them anew, with the command that does.
     expect(said.join('')).toContain(
-      `stage reward: removed what later stages had made from its old output (artifacts/relabelled_rewards.npy, artifacts/relabel.json, artifacts/agents/iql-learned, summary.json; their metrics rows stay until they run again); relabel, iql, eval make them anew: prefrl offline --resume ${run}\n`,
+      `stage reward: removed what later stages had made from its old output (artifacts/relabelled_rewards.npy, artifacts/relabel.json, artifacts/agents/iql-learned, summary.json; their 6 metrics rows); relabel, iql, eval make them anew: prefrl offline --resume ${run}\n`,
     );
     expect(forced.summary).toBeNull();
     expect(existsSync(join(run, 'artifacts', 'relabel.json'))).toBe(false);
