@@ -90,6 +90,19 @@ export function isEnvironmentError(e: unknown): boolean {
   return isSystemError(e) || isSqliteEnvironmentError(e);
 }
 
+/**
+ * An error that stopped a run because of the machine (a full disk, a lost permission, an I/O
+ * error: isEnvironmentError) gets how to go on once that is fixed, since what the run saved so
+ * far is kept: `<message>; what the run saved is kept: once that is fixed, resume with: <resume>`.
+ * (A label store names itself in SQLite's refusals; a write names its file: withFileNamed.) Any
+ * other error comes back unchanged (a bug would come back on resume).
+ */
+export function withResumeAdvice(e: unknown, resume: string): unknown {
+  if (!(e instanceof Error) || !isEnvironmentError(e)) return e;
+  e.message += `; what the run saved is kept: once that is fixed, resume with: ${resume}`;
+  return e;
+}
+
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -67,7 +67,7 @@ import { evaluatePolicy } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, ServiceError, shownValue, UsageError } from '../core/errors.js';
+import { InputError, ServiceError, shownValue, UsageError, withResumeAdvice } from '../core/errors.js';
 import type { Logger, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -819,7 +819,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
         if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand()}`;
-        throw e;
+        // A full disk or a lost permission: the stages done and the labels stored are kept.
+        throw withResumeAdvice(e, ctx.resumeCommand());
       }
       // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
       if (changed || pending) {

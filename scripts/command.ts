@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { readRunConfig } from '../core/run.js';
 import { type CommandSpec, type FlagSpec, flagName, flags, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
-import { InputError, isEnvironmentError, UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
 import { looksLikeModelPath } from '../envs/registry.js';
 import { LabelStore } from '../reward/store.js';
@@ -182,19 +182,6 @@ function stopBy(signal: StopSignal): () => void {
 }
 const onSigint = stopBy('SIGINT');
 const onSigterm = stopBy('SIGTERM');
-
-/**
- * An error that stopped a run because of the machine (a full disk, a lost permission, an I/O
- * error: isEnvironmentError) gets how to go on once that is fixed, since what the run saved so
- * far is kept: `<message>; what the run saved is kept: once that is fixed, resume with: <resume>`.
- * (A label store names itself in SQLite's refusals; a write names its file: withFileNamed.) Any
- * other error comes back unchanged (a bug would come back on resume).
- */
-export function withResumeAdvice(e: unknown, resume: string): unknown {
-  if (!(e instanceof Error) || !isEnvironmentError(e)) return e;
-  e.message += `; what the run saved is kept: once that is fixed, resume with: ${resume}`;
-  return e;
-}
 
 /**
  * What a stopped `train` or `offline` run says: its run folder and the command that goes on with it

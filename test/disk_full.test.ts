@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { useToyDataset } from './helpers/toy_dataset.js';
 
 const REPO = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-disk-full-'));
@@ -25,6 +26,12 @@ function cannotMount(): string | null {
   return probe.status === 0 ? null : `unshare ${UNSHARE.join(' ')} + mount tmpfs: ${probe.stderr.trim() || `exit ${probe.status}`}`;
 }
 const skip = process.platform === 'linux' ? cannotMount() : 'not Linux';
+const toy = useToyDataset('prefrl-disk-full-toy-', 4, { wasm: true });
+
+/** `sh -c script mnt out` in a mount namespace of its own; resolves with the shell's exit code. */
+function inNamespace(script: string, mnt: string, out: string): Promise<number | null> {
+  return new Promise((done) => spawn('unshare', [...UNSHARE, 'sh', '-c', script, mnt, out], { cwd: REPO, stdio: 'ignore' }).on('close', done));
+}
 
 // The script run in the namespace: $0 is the mount point, $1 the folder for the outputs (outside it).
 const SCRIPT = [
@@ -42,8 +49,7 @@ describe.skipIf(skip !== null)(`a run that fills its disk${skip ? ` (skipped: ${
   it('stops with exit 1 and one line naming the label store, SQLITE_FULL and the resume command (no stack); with room again, that command finishes the run', async () => {
     const mnt = mkdtempSync(join(dir, 'mnt-'));
     const out = mkdtempSync(join(dir, 'out-'));
-    const code = await new Promise<number | null>((done) => spawn('unshare', [...UNSHARE, 'sh', '-c', SCRIPT, mnt, out], { cwd: REPO, stdio: 'ignore' }).on('close', done));
-    expect(code).toBe(0);
+    expect(await inNamespace(SCRIPT, mnt, out)).toBe(0);
     const read = (f: string) => readFileSync(join(out, f), 'utf8');
     const run = read('runs.txt').trim();
     expect(run).toMatch(/^\d{8}-\d{6}-train-reacher-oracle-s0$/);
@@ -57,5 +63,27 @@ describe.skipIf(skip !== null)(`a run that fills its disk${skip ? ` (skipped: ${
     expect(read('resume.code').trim()).toBe('0');
     const summary = JSON.parse(read('resume.out').trimEnd().split('\n').at(-1)!) as { labelsUsed: number; envSteps: number; runDir: string };
     expect(summary).toMatchObject({ labelsUsed: 20, envSteps: 4096, runDir: join(mnt, 'runs', run) });
+  }, 120_000);
+
+  it('offline: the same line with its resume command, and the resume finishes the run', async () => {
+    const mnt = mkdtempSync(join(dir, 'mnt-'));
+    const out = mkdtempSync(join(dir, 'out-'));
+    const tiny = `--teacher oracle --labels 20 --segment-length 10 --updates 20 --eval-episodes 1 --hidden 8,8 --reward-hidden 8 --reward-epochs 2 --reward-members 1 --backend wasm`;
+    const script = SCRIPT.replace(`cli train --env reacher --teacher oracle --labels 20 --steps 4096`, `cli offline --dataset ${JSON.stringify(toy.data)} ${tiny}`);
+    expect(script).not.toBe(SCRIPT);
+    expect(await inNamespace(script, mnt, out)).toBe(0);
+    const read = (f: string) => readFileSync(join(out, f), 'utf8');
+    const run = read('runs.txt').trim();
+    expect(run).toMatch(/^\d{8}-\d{6}-offline-toy-reach-oracle-s0$/);
+    expect(read('full.code').trim()).toBe('1');
+    const err = read('full.err');
+    expect(err).not.toMatch(/^\s+at /m);
+    expect(err.trimEnd().split('\n').at(-1)).toMatch(
+      new RegExp(`^prefrl offline: (label store \\S+ database or disk is full \\(SQLITE_FULL\\)|cannot write \\S+: no space left on device \\(ENOSPC\\)); what the run saved is kept: once that is fixed, resume with: prefrl offline --resume ${join(mnt, 'runs', run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    );
+    expect(read('resume.code').trim()).toBe('0');
+    const summary = JSON.parse(read('resume.out').trimEnd().split('\n').at(-1)!) as { runDir: string; normalizedRatio: unknown };
+    expect(summary.runDir).toBe(join(mnt, 'runs', run));
+    expect(typeof summary.normalizedRatio).toBe('number');
   }, 120_000);
 });

@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isEnvironmentError, isSqliteEnvironmentError } from '../../core/errors.js';
+import { isEnvironmentError, isSqliteEnvironmentError, withResumeAdvice } from '../../core/errors.js';
 import { isSystemError, withFileNamed, writeFileAtomic } from '../../core/files.js';
 import { appendJsonl, MetricsLog } from '../../core/log.js';
-import { withResumeAdvice } from '../../scripts/command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
