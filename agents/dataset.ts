@@ -53,6 +53,7 @@ import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
 import { modelHashNote } from '../envs/types.js';
 import type { TransitionBatch } from '../reward/types.js';
+import { systemWriteError } from '../core/files.js';
 import { makeFolder } from '../core/paths.js';
 
 export const DATASET_FORMAT = 'prefrl-dataset';
@@ -655,16 +656,6 @@ export async function writeDataset(path: string, ds: OfflineDataset): Promise<st
   }
 }
 
-/** The operating system's messages HDF5 passes on (`error message = '...'`) and their codes. */
-const OS_ERRORS: Readonly<Record<string, string>> = {
-  'No space left on device': 'ENOSPC',
-  'Disk quota exceeded': 'EDQUOT',
-  'Permission denied': 'EACCES',
-  'Read-only file system': 'EROFS',
-  'Input/output error': 'EIO',
-  'File too large': 'EFBIG',
-};
-
 /**
  * An error of writing dataset `file` (through `tmp`) as one line naming the file: HDF5's error
  * stack becomes `cannot write <file>: no space left on device (ENOSPC)` when the system refused (a
@@ -676,10 +667,8 @@ function datasetWriteError(e: unknown, file: string, tmp: string): unknown {
     return e;
   }
   const os = /error message = '([^']+)'/.exec(e.message)?.[1];
-  const code = os === undefined ? undefined : OS_ERRORS[os];
-  if (os !== undefined && code !== undefined) {
-    return Object.assign(new Error(`cannot write ${file}: ${os.toLowerCase()} (${code})`), { code, syscall: 'write', path: file });
-  }
+  const refused = os === undefined ? null : systemWriteError(os, file);
+  if (refused) return refused;
   return new Error(`cannot write ${file}: ${hdf5ErrorSummary(e.message).replaceAll(tmp, file)}`);
 }
 

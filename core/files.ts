@@ -26,6 +26,28 @@ export function withFileNamed(e: unknown, path: string): unknown {
   return err;
 }
 
+/** The operating system's messages (strerror) that other programs pass on (HDF5, ffmpeg), and their codes. */
+const OS_ERRORS: Readonly<Record<string, string>> = {
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+  'Permission denied': 'EACCES',
+  'Read-only file system': 'EROFS',
+  'Input/output error': 'EIO',
+  'File too large': 'EFBIG',
+};
+
+/**
+ * The system error (as Node's: code and syscall, so the CLI prints it without a stack) for a
+ * write of `file` that another program reported in `text` with the operating system's message,
+ * `cannot write <file>: no space left on device (ENOSPC)`; null when `text` holds none of them.
+ */
+export function systemWriteError(text: string, file: string): Error | null {
+  for (const [message, code] of Object.entries(OS_ERRORS)) {
+    if (text.includes(message)) return Object.assign(new Error(`cannot write ${file}: ${message.toLowerCase()} (${code})`), { code, syscall: 'write', path: file });
+  }
+  return null;
+}
+
 /**
  * Write a file (text or bytes) whole or not at all: through a temporary file of this process,
  * renamed over `path`, so a reader (or another process writing the same file) never sees it half

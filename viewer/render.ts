@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { InputError, ServiceError, UsageError } from '../core/errors.js';
+import { systemWriteError, withFileNamed } from '../core/files.js';
 import { asset, isFolder } from '../core/paths.js';
 import type { EnvConfig } from '../envs/registry.js';
 import type { LabelStore } from '../reward/store.js';
@@ -342,7 +343,11 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
         segs.map(() => step),
         fo,
       );
-      writeFileSync(tmp, png);
+      try {
+        writeFileSync(tmp, png);
+      } catch (e) {
+        throw withFileNamed(e, out); // a full disk: the image asked for is named, not the temporary file
+      }
       renameSync(tmp, out);
       written = true;
       return { out, frames: 1, width, height, fps: null, seconds: (performance.now() - started) / 1000 };
@@ -400,7 +405,11 @@ export async function renderClips(segs: readonly Segment[], model: ModelPayload,
     const code = await done;
     if (frameError) throw browserGone(frameError, framesDone, steps.length, out);
     if (code === 0 && writeError) throw writeError;
-    if (code !== 0) throw new InputError(out, `ffmpeg failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+    if (code !== 0) throw systemWriteError(stderr, out) ?? new InputError(out, `ffmpeg failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+    // ffmpeg exits 0 when it cannot write the end of the file ("Error writing trailer of <file>: No
+    // space left on device"): a video cut off there must not be renamed to `out`. At -loglevel
+    // error anything on stderr is an error.
+    if (stderr.trim() !== '') throw systemWriteError(stderr, out) ?? new InputError(out, `ffmpeg reported: ${stderr.trim().split('\n').slice(-3).join(' ').replaceAll(tmp, out)}`);
     renameSync(tmp, out);
     written = true;
     return { out, frames: steps.length, width, height, fps, seconds: (performance.now() - started) / 1000 };

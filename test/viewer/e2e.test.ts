@@ -9,8 +9,8 @@
  * per test run, shared with the other e2e files: test/helpers/viewer_site.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -1057,6 +1057,19 @@ describe('viewer in headless Chromium', () => {
     }
     expect(Buffer.compare(readFileSync(out), before)).toBe(0);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    if (existsSync('/dev/full')) {
+      // A full disk: ffmpeg exits 0 though it could not write the end of the video ("Error writing
+      // trailer ...: No space left on device"); its temporary file is /dev/full here, where every
+      // write fails so. The render fails naming the file asked for; that file is left as it was.
+      const ext = extname(out);
+      symlinkSync('/dev/full', join(dirname(out), `.${basename(out, ext)}.tmp-${process.pid}${ext}`));
+      await expect(renderPair(pairs[1], modelPayload({ id: 'reacher' }), out, { ...small, width: 160, height: 120, fps: 10, dt: env.spec.dt })).rejects.toMatchObject({
+        message: `cannot write ${out}: no space left on device (ENOSPC)`,
+        code: 'ENOSPC',
+      });
+      expect(Buffer.compare(readFileSync(out), before)).toBe(0);
+      expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    }
     // Chromium going away mid-video (killed, crashed, out of memory) is one line saying where the
     // render stopped, and the file is again left as it was.
     const doomed = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
