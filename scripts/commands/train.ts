@@ -556,7 +556,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     return { summary: full, run };
   } catch (e) {
     // A full disk or a lost permission mid-run: the checkpoint and labels saved so far are kept.
-    throw withResumeAdvice(e, `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`);
+    // A benchmark's cell goes on when the benchmark's command is run again.
+    throw withResumeAdvice(e, ctx.partOf ?? `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`);
   } finally {
     stopHint?.();
     disposeModels();
