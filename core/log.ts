@@ -164,7 +164,9 @@ export class MetricsLog {
     const clean: Metrics = { step };
     for (const [k, v] of Object.entries(metrics)) clean[k] = typeof v === 'number' && !Number.isFinite(v) ? null : v;
     try {
-      writeSync(this.fd, `${JSON.stringify(clean)}\n`);
+      // write(2) may take part of a line (a disk filling up): the rest follows, or its error does.
+      const line = Buffer.from(`${JSON.stringify(clean)}\n`);
+      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done, line.length - done);
     } catch (e) {
       throw withFileNamed(e, this.path); // a full disk: "cannot write <metrics.jsonl>: no space left on device"
     }
