@@ -91,14 +91,23 @@ export function isEnvironmentError(e: unknown): boolean {
 }
 
 /**
- * An error that stopped a run because of the machine (a full disk, a lost permission, an I/O
- * error: isEnvironmentError) gets how to go on once that is fixed, since what the run saved so
- * far is kept: `<message>; what the run saved is kept: once that is fixed, resume with: <resume>`.
+ * The machine's refusals after which a run's folder is still whole and a resume goes on: a full
+ * disk or quota, a file grown past a limit, an I/O error, a permission or a read-only file system
+ * (Node's codes and SQLite's). Not ENOENT and the like: something was removed, maybe the run's own
+ * files.
+ */
+const RESUMABLE_REFUSAL = /^(ENOSPC|EDQUOT|EFBIG|EIO|EACCES|EPERM|EROFS|SQLITE_(FULL|IOERR|READONLY|PERM)(_[A-Z_]+)?)$/;
+
+/**
+ * An error that stopped a run because of the machine (RESUMABLE_REFUSAL: a full disk, a lost
+ * permission, an I/O error) gets how to go on once that is fixed, since what the run saved so far
+ * is kept: `<message>; what the run saved is kept: once that is fixed, resume with: <resume>`.
  * (A label store names itself in SQLite's refusals; a write names its file: withFileNamed.) Any
  * other error comes back unchanged (a bug would come back on resume).
  */
 export function withResumeAdvice(e: unknown, resume: string): unknown {
-  if (!(e instanceof Error) || !isEnvironmentError(e)) return e;
+  const code = (e as { code?: unknown }).code;
+  if (!(e instanceof Error) || !isEnvironmentError(e) || typeof code !== 'string' || !RESUMABLE_REFUSAL.test(code)) return e;
   e.message += `; what the run saved is kept: once that is fixed, resume with: ${resume}`;
   return e;
 }

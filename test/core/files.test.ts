@@ -96,6 +96,12 @@ describe("the machine's refusals are told from prefrl's faults", () => {
     expect(full.message).toBe('label store runs/r/labels.sqlite: database or disk is full (SQLITE_FULL); what the run saved is kept: once that is fixed, resume with: prefrl train --resume runs/r');
     const disk = withResumeAdvice(withFileNamed(enospc(), 'runs/r/metrics.jsonl'), 'prefrl offline --resume runs/r') as Error;
     expect(disk.message).toBe('cannot write runs/r/metrics.jsonl: no space left on device (ENOSPC); what the run saved is kept: once that is fixed, resume with: prefrl offline --resume runs/r');
+    // Something removed (maybe the run's own files): no promise that what was saved is kept.
+    const gone = Object.assign(new Error("ENOENT: no such file or directory, open 'runs/r/metrics.jsonl'"), { code: 'ENOENT', syscall: 'open' });
+    expect(withResumeAdvice(gone, 'prefrl train --resume runs/r')).toBe(gone);
+    expect(gone.message).toBe("ENOENT: no such file or directory, open 'runs/r/metrics.jsonl'");
+    const cantOpen = sqliteError('SQLITE_CANTOPEN', 'unable to open database file');
+    expect((withResumeAdvice(cantOpen, 'prefrl train --resume runs/r') as Error).message).toBe('unable to open database file');
     const bug = new TypeError('x is undefined');
     expect(withResumeAdvice(bug, 'prefrl train --resume runs/r')).toBe(bug);
     expect(bug.message).toBe('x is undefined');
