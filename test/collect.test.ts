@@ -24,7 +24,7 @@ describe('prefrl collect --out', () => {
     expect(await main(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '60', '--out', out, '--runs-dir', join(root, 'runs'), '--quiet'], c.ctx), c.err.join('')).toBe(0);
     const lines = c.out.join('').trimEnd().split('\n');
     expect(lines.slice(-3, -1)).toEqual([`dataset: ${out}`, expect.stringMatching(/^run folder: .*collect-toy-reach-random$/)]);
-    expect(lines[lines.length - 1]).toBe(`use it: npx prefrl iql --dataset ${out}   (or prefrl offline --dataset ${out} --teacher synthetic-vlm, preferences on its segments)`);
+    expect(lines[lines.length - 1]).toBe(`use it: prefrl iql --dataset ${out}   (or prefrl offline --dataset ${out} --teacher synthetic-vlm, preferences on its segments)`);
   });
 
   it('writes the dataset to --out, refuses to replace it without --force, replaces it with --force', async () => {

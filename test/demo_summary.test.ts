@@ -20,7 +20,7 @@ describe('prefrl demo summary', () => {
     expect(folders).toHaveLength(2);
     for (const f of folders) expect(f.startsWith(runs)).toBe(true);
     const last = lines[lines.length - 1];
-    expect(last).toBe(`learning curves: npx prefrl plot ${folders.join(' ')} (writes curves.svg)`);
+    expect(last).toBe(`learning curves: prefrl plot ${folders.join(' ')} (writes curves.svg)`);
     // The printed command works: plot reads both folders.
     const p = captureCli();
     const out = join(root, 'curves.svg');

@@ -33,7 +33,7 @@ describe('prefrl pairs', () => {
     expect(r1.code, r1.err.join('')).toBe(0);
     const j = lastJson<{ store: string; added: number; storePairs: number; pending: number; serve: string }>(r1.out);
     expect(j).toMatchObject({ store: join(a, 'labels.sqlite'), added: 6, storePairs: 6, pending: 6 });
-    expect(j.serve).toBe(`npx prefrl serve --store ${join(a, 'labels.sqlite')}`);
+    expect(j.serve).toBe(`prefrl serve --store ${join(a, 'labels.sqlite')}`);
     expect(r1.err.join('')).not.toContain('holds the same episodes');
     const store = LabelStore.open(j.store, { create: false });
     try {

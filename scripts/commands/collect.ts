@@ -220,7 +220,7 @@ export const collectCommand: Command = {
             ['env', 'policy', 'transitions', 'episodes', 'mean return', 'min', 'max'],
             [[summary.env, summary.policy, String(summary.transitions), `${summary.episodes} (${summary.completeEpisodes} complete)`, summary.meanReturn.toFixed(2), summary.minReturn.toFixed(2), summary.maxReturn.toFixed(2)]],
           )}\ndataset: ${file}\nrun folder: ${run.path}\n` +
-            `use it: npx prefrl iql --dataset ${shellQuote(file)}   (or prefrl offline --dataset ${shellQuote(file)} --teacher synthetic-vlm, preferences on its segments)\n`,
+            `use it: prefrl iql --dataset ${shellQuote(file)}   (or prefrl offline --dataset ${shellQuote(file)} --teacher synthetic-vlm, preferences on its segments)\n`,
         );
       }
       return 0;

@@ -66,9 +66,9 @@ export const demoCommand: Command = {
     }
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
-    const viewer = `npx prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
-    const plot = `npx prefrl plot ${[pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ')}`;
-    const watch = `npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env))} --policy ${shellPath(pref.run.path)} --episodes 5, then npx prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
+    const viewer = `prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
+    const plot = `prefrl plot ${[pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ')}`;
+    const watch = `prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env))} --policy ${shellPath(pref.run.path)} --episodes 5, then prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
       teacher: p.teacher,

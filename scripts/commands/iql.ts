@@ -270,7 +270,7 @@ export const iqlCommand: Command = {
               `${f.updates} updates at ${result.updatesPerSec.toFixed(1)} updates/s`,
               `actor: ${actorFile}`,
               `run folder: ${run.path}`,
-              `watch the agent: npx prefrl rollout ${envConfigArgs(envConfig)} --policy ${shellQuote(run.path)} --episodes 5`,
+              `watch the agent: prefrl rollout ${envConfigArgs(envConfig)} --policy ${shellQuote(run.path)} --episodes 5`,
               '',
             ]
               .filter((l) => l !== '')

@@ -197,7 +197,7 @@ export const labelCommand: Command = {
         if (f.json) printJson(ctx.io, summary);
         else {
           ctx.io.stdout.write(
-            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${allIds.length} pairs of ${storePath} (${answered} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: npx prefrl labels stats --store ${shellPath(storePath)}\n`,
+            `${teacher.id}: ${added} new labels (${preferences} preferences, ${ties} ties, ${added - preferences - ties} skips) on ${allIds.length} pairs of ${storePath} (${answered} answered before)\n${usage ? `${usage.line}\n` : ''}compare the teachers: prefrl labels stats --store ${shellPath(storePath)}\n`,
           );
         }
         return 0;

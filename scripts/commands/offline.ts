@@ -340,7 +340,7 @@ export function formatOfflineSummary(s: OfflineSummary): string {
     `${ratioLine(s)}  (${s.updates} updates, seed ${s.seed})`,
     stageSecondsLine(s),
     `run folder: ${s.runDir}`,
-    `watch the agents: npx prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${shellQuote(join(s.runDir, 'artifacts', 'agents', 'iql-learned'))} --episodes 5 (or iql-true, bc)`,
+    `watch the agents: prefrl rollout ${envConfigArgs(s.envConfig ?? { id: s.env.startsWith('custom') ? 'custom' : s.env })} --policy ${shellQuote(join(s.runDir, 'artifacts', 'agents', 'iql-learned'))} --episodes 5 (or iql-true, bc)`,
   ].join('\n');
 }
 

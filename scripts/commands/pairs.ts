@@ -131,7 +131,7 @@ export const pairsCommand: Command = {
       // These pairs are for people to compare (labels stats then counts the pairs waiting for them).
       store.markForPeople();
       const counts = store.counts();
-      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `npx prefrl serve --store ${shellPath(storePath)}` };
+      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `prefrl serve --store ${shellPath(storePath)}` };
       if (f.json) printJson(ctx.io, summary);
       else {
         ctx.io.stdout.write(

@@ -172,7 +172,7 @@ export const rewardCommand: Command = {
               `reward model: ${preferences} preferences (${ties} of them ties; ${res.skipped} skips left out), ${res.valPairs} held out: accuracy ${n(res.valAccuracy)}, NLL ${n(res.valNll)}`,
               `learned vs true segment returns over ${segs.length} segments: Pearson ${n(corr.pearson)}, Spearman ${n(corr.spearman)}`,
               `run folder: ${run.path}`,
-              `use it: npx prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${model}   (or prefrl iql --dataset D --reward ${model})`,
+              `use it: prefrl train --env ${envSpec.id.startsWith('custom') ? '<model.xml>' : envSpec.id} --reward ${model}   (or prefrl iql --dataset D --reward ${model})`,
               '',
             ].join('\n'),
           );

@@ -237,7 +237,7 @@ export const rolloutCommand: Command = {
       const summary = await collectInto(run, config, { episodes: f.episodes, policy, seed: f.seed, quiet: f.quiet, onEpisode: (n) => void (episodesRun = n) }, ctx);
       run.writeJson('summary.json', summary);
       if (f.json) printJson(ctx.io, { runDir: run.path, ...summary });
-      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: npx prefrl render --trajectories ${shellPath(run.path)} --episode 0 --out episode0.mp4\n`);
+      else ctx.io.stdout.write(`${summaryTable([summary])}\nrun folder: ${run.path}\nwatch an episode: prefrl render --trajectories ${shellPath(run.path)} --episode 0 --out episode0.mp4\n`);
       return 0;
     } catch (e) {
       // Failed before any episode was saved: leave no empty "unfinished" run folder behind.

@@ -62,7 +62,7 @@ export const tourCommand: Command = {
           '',
           `run folder: ${run.path}`,
           '  config.json, metrics.jsonl, artifacts/trajectories/<env>/ (NumPy .npy files + index.json)',
-          'next: npx prefrl envs | npx prefrl check-env reacher | npx prefrl rollout --env cheetah-run --episodes 3',
+          'next: prefrl envs | prefrl check-env reacher | prefrl rollout --env cheetah-run --episodes 3',
           '',
         ].join('\n'),
       );

@@ -640,7 +640,7 @@ export const trainCommand: Command = {
           summary.reward === 'learned' && summary.labelsUsed > 0 ? `reward model: held-out accuracy ${orNa(summary.rewardAccuracy)}, return correlation ${orNa(summary.rewardCorrelation)}, EPIC ${orNa(summary.epic)}` : '',
           summary.decidedBy ? `${summary.teacher} decided by: ${decidedByText(summary.decidedBy)}` : '',
           `run folder: ${run.path}`,
-          `watch the agent: npx prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
+          `watch the agent: prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env, { task: f.task }))} --policy ${shellQuote(run.path)} --episodes 5`,
           '',
         ]
           .filter((l) => l !== '')

@@ -197,8 +197,8 @@ describe('prefrl rollout --policy', () => {
     const t = captureCli();
     expect(await main(['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '2048', '--runs-dir', join(root, 'runs'), '--quiet'], t.ctx)).toBe(0);
     const line = t.out.join('').split('\n').find((l) => l.startsWith('watch the agent: '));
-    expect(line).toMatch(/^watch the agent: npx prefrl rollout --env toy-reach --policy \S+-train-toy-reach\S* --episodes 5$/);
-    const args = (line as string).replace('watch the agent: npx prefrl ', '').split(' ');
+    expect(line).toMatch(/^watch the agent: prefrl rollout --env toy-reach --policy \S+-train-toy-reach\S* --episodes 5$/);
+    const args = (line as string).replace('watch the agent: prefrl ', '').split(' ');
     const r = captureCli();
     expect(await main([...args, '--runs-dir', join(root, 'runs'), '--quiet', '--json'], r.ctx)).toBe(0);
     const j = lastJson<{ policy: string; episodes: number }>(r.out);

@@ -162,7 +162,7 @@ describe('prefrl train', () => {
     expect(s.labelsUsed).toBe(20);
     expect(existsSync(join(s.learned.runDir, 'labels.sqlite'))).toBe(true);
     expect(existsSync(join(s.trueReward.runDir, 'summary.json'))).toBe(true);
-    expect(s.viewer).toBe(`npx prefrl serve --store ${s.learned.runDir}/labels.sqlite`);
+    expect(s.viewer).toBe(`prefrl serve --store ${s.learned.runDir}/labels.sqlite`);
     expect(Number.isFinite(s.trueReward.finalTrueReturn)).toBe(true);
   }, 120_000);
 });

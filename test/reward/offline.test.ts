@@ -172,7 +172,7 @@ describe('prefrl offline pipeline', () => {
     expect(text).toContain('IQL, true reward');
     expect(text).toContain('normalised to random');
     expect(text).toContain('stages: pairs skipped, label skipped, reward skipped, relabel skipped, iql skipped, eval skipped');
-    expect(text).toContain(`watch the agents: npx prefrl rollout --env toy-reach --policy ${join(j.runDir as string, 'artifacts', 'agents', 'iql-learned')} --episodes 5`);
+    expect(text).toContain(`watch the agents: prefrl rollout --env toy-reach --policy ${join(j.runDir as string, 'artifacts', 'agents', 'iql-learned')} --episodes 5`);
     // A run folder moved elsewhere reports where it is now, not where its summary was written.
     const moved = join(dir, 'moved-run');
     cpSync(j.runDir as string, moved, { recursive: true });
