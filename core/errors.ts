@@ -103,12 +103,13 @@ const RESUMABLE_REFUSAL = /^(ENOSPC|EDQUOT|EFBIG|EIO|EACCES|EPERM|EROFS|SQLITE_(
  * permission, an I/O error) gets how to go on once that is fixed, since what the run saved so far
  * is kept: `<message>; what the run saved is kept: once that is fixed, resume with: <resume>`.
  * (A label store names itself in SQLite's refusals; a write names its file: withFileNamed.) Any
- * other error comes back unchanged (a bug would come back on resume).
+ * other error comes back unchanged (a bug would come back on resume). `resume` may be a function:
+ * it is called only for such an error.
  */
-export function withResumeAdvice(e: unknown, resume: string): unknown {
+export function withResumeAdvice(e: unknown, resume: string | (() => string)): unknown {
   const code = (e as { code?: unknown }).code;
   if (!(e instanceof Error) || !isEnvironmentError(e) || typeof code !== 'string' || !RESUMABLE_REFUSAL.test(code)) return e;
-  e.message += `; what the run saved is kept: once that is fixed, resume with: ${resume}`;
+  e.message += `; what the run saved is kept: once that is fixed, resume with: ${typeof resume === 'function' ? resume() : resume}`;
   return e;
 }
 

@@ -821,7 +821,7 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand()}`;
         // A full disk or a lost permission: the stages done and the labels stored are kept.
         // (A benchmark's cell goes on when the benchmark's command is run again.)
-        throw withResumeAdvice(e, o.partOf ?? ctx.resumeCommand());
+        throw withResumeAdvice(e, () => o.partOf ?? ctx.resumeCommand());
       }
       // After a kill mid re-run, what the stopped attempt changed is unknown: the later outputs go.
       if (changed || pending) {
