@@ -46,6 +46,8 @@ const EVERY: Record<string, unknown> = {
   vlmRetries: 1,
   vlmAnalysisMaxTokens: 2048,
   vlmLabelMaxTokens: 32,
+  vlmTokenField: 'max_completion_tokens',
+  vlmTemperature: 'server',
   labelBatch: 25,
   query: 'disagreement',
   queryRounds: 3,
@@ -90,6 +92,8 @@ describe('offlineFlagsFromConfig', () => {
     ['the defaults (oracle)', { dataset: 'd.h5', teacher: 'oracle' }],
     ['synthetic-vlm, uniform pairs, a built-in env', { dataset: 'd.h5', teacher: 'synthetic-vlm', errorRate: 0.1, env: 'pusher', labels: 10 }],
     ['vlm with a strip of frames and defaults elsewhere', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'm', vlmFrames: '4' }],
+    ['vlm with a temperature of 0.7, limits in max_tokens', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'm', vlmTemperature: '0.70' }],
+    ['vlm with temperature 0 given, limits in max_completion_tokens', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'o4-mini', vlmTemperature: '0', vlmTokenField: 'max_completion_tokens' }],
     ['heron', { dataset: 'd.h5', teacher: 'heron', heronConfig: 'h.json', query: 'disagreement' }],
   ])('%s: the flags read back make the same config', (_name, given) => {
     const cfg = offlineConfigFromFlags(asFlags(given));
