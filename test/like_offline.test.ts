@@ -137,6 +137,27 @@ describe('prefrl offline --like', () => {
     expect(readdirSync(join(c.runDir, 'artifacts')).sort()).toEqual(['labels.json', 'pairs.json']);
   }, 120_000);
 
+  it("a vlm run's --vlm-token-field and --vlm-temperature come back with --like, and stay the run's own on --resume", async () => {
+    const runs = join(toy.dir, 'runs-vlm');
+    const vlm = ['--teacher', 'vlm', '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'o4-mini', '--vlm-token-field', 'max_completion_tokens', '--vlm-temperature', 'server'];
+    const first = await cli(['offline', '--dataset', toy.data, ...vlm, '--labels', '4', '--segment-length', '10', '--stage', 'pairs', '--runs-dir', runs]);
+    expect(first.code, first.err).toBe(0);
+    const a = lastJson<{ runDir: string }>(first.out);
+    expect(savedConfig(a.runDir).vlm).toMatchObject({ model: 'o4-mini', tokenField: 'max_completion_tokens', temperature: 'server' });
+    const again = await cli(['offline', '--like', a.runDir, '--stage', 'pairs', '--runs-dir', runs]);
+    expect(again.code, again.err).toBe(0);
+    const b = lastJson<{ runDir: string }>(again.out);
+    expect(savedConfig(b.runDir)).toEqual(savedConfig(a.runDir));
+    // Changed with --like (a number now), they are the new run's.
+    const other = await cli(['offline', '--like', a.runDir, '--vlm-temperature', '0.5', '--vlm-token-field', 'max_tokens', '--stage', 'pairs', '--runs-dir', runs]);
+    expect(other.code, other.err).toBe(0);
+    expect(savedConfig(lastJson<{ runDir: string }>(other.out).runDir).vlm).toMatchObject({ tokenField: 'max_tokens', temperature: 0.5 });
+    // On --resume they are the saved config's: refused, as the token limits are.
+    const resumed = await cli(['offline', '--resume', a.runDir, '--vlm-temperature', '0', '--stage', 'pairs']);
+    expect(resumed.code).toBe(2);
+    expect(resumed.err).toContain("--resume: the run's saved config is used; drop --vlm-temperature");
+  }, 60_000);
+
   it('a train run is not an offline run; --like with --resume is refused', async () => {
     const fake = join(toy.dir, 'train-config.json');
     const { writeFileSync } = await import('node:fs');

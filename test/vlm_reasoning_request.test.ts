@@ -7,7 +7,7 @@
  * written before the settings existed); misspelt options and bad values; the flags' errors (exit 2)
  * and their refusal on --resume.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,8 @@ import { InputError } from '../core/errors.js';
 import { makeFolder } from '../core/paths.js';
 import { Rng } from '../core/rng.js';
 import { TOY_SPEC } from '../envs/toy.js';
-import { resolveOfflineConfig, vlmSpec } from '../reward/offline.js';
+import { silentLogger } from '../core/log.js';
+import { resolveOfflineConfig, runOffline, vlmSpec } from '../reward/offline.js';
 import { makeTeacher } from '../reward/teachers/index.js';
 import { VlmTeacher, type VlmTeacherOptions } from '../reward/teachers/vlm.js';
 import type { Pair, Segment } from '../reward/types.js';
@@ -28,6 +29,7 @@ import { encodePng } from '../reward/vlm/png.js';
 import type { SegmentFrameRenderer, VlmView } from '../reward/vlm/render.js';
 import { expectUsageError } from './helpers/cli.js';
 import { handSegment } from './helpers/segments.js';
+import { useToyDataset } from './helpers/toy_dataset.js';
 
 const MODEL = 'stub-vl';
 
@@ -142,6 +144,32 @@ describe('the request body of each setting', () => {
     const old = resolveOfflineConfig({ ...base, vlm: { ...base.vlm } });
     expect([old.vlm.temperature, old.vlm.tokenField]).toEqual([null, 'max_tokens']);
   });
+});
+
+describe('prefrl offline: the settings reach the requests, the teacher id and config.json', () => {
+  const toy = useToyDataset('prefrl-vlm-reasoning-offline-', 4, { wasm: true });
+
+  it('a run with --vlm-token-field max_completion_tokens and --vlm-temperature server sends them in every request', async () => {
+    const bodies: Body[] = [];
+    const fetch = async (_url: string, init: RequestInit): Promise<Response> => {
+      const body = JSON.parse(String(init.body)) as Body;
+      bodies.push(body);
+      const text = body.messages.length === 2 ? 'Image 1 is closer.' : '1';
+      return new Response(JSON.stringify({ model: 'o4-mini-2025-04-16', choices: [{ message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { prompt_tokens: 9, completion_tokens: 4 } }), { status: 200 });
+    };
+    const vlm = { baseUrl: 'http://vlm.invalid/v1', model: 'o4-mini', temperature: 'server' as const, tokenField: 'max_completion_tokens' as const, analysisMaxTokens: 8000, labelMaxTokens: 2000 };
+    const config = { dataset: toy.data, teacher: 'vlm' as const, labels: 3, labelBatch: 3, segmentLength: 10, vlm };
+    const r = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(toy.dir, 'runs'), vlmRuntime: { fetch, renderer: new SolidRenderer(), env: {} } }, { logger: silentLogger });
+    // 3 pairs, two stages each; SolidRenderer draws these segments (ids not "s<n>") alike, so the
+    // three pairs ask the same two questions: one request each, the rest shared or from the cache.
+    expect(bodies).toHaveLength(2);
+    expect(bodies.map((b) => [b.model, ...shape(b)])).toEqual(bodies.map((b) => (b.messages.length === 2 ? ['o4-mini', ['max_completion_tokens', 8000]] : ['o4-mini', ['max_completion_tokens', 2000]])));
+    expect(bodies.filter((b) => b.messages.length === 4).length).toBe(bodies.length / 2);
+    const labels = JSON.parse(readFileSync(join(r.runDir, 'artifacts', 'labels.json'), 'utf8')) as { teacher: string; labels: number; preferences: number };
+    expect(labels).toMatchObject({ teacher: 'vlm(o4-mini):temperature=server,analysisMaxTokens=8000,labelMaxTokens=2000,tokenField=max_completion_tokens', labels: 3, preferences: 3 });
+    const saved = JSON.parse(readFileSync(join(r.runDir, 'config.json'), 'utf8')) as { config: { vlm: Record<string, unknown> } };
+    expect(saved.config.vlm).toMatchObject({ temperature: 'server', tokenField: 'max_completion_tokens', analysisMaxTokens: 8000, labelMaxTokens: 2000 });
+  }, 60_000);
 });
 
 describe('the answer cache', () => {
