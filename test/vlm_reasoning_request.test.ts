@@ -341,9 +341,9 @@ describe('bad settings are refused, naming the option, key or flag', () => {
 
   it('bad values of the options, the spec keys and the client params', async () => {
     expect(make({ tokenField: 'max_output_tokens' })).toThrow('VLM teacher: tokenField must be one of "max_tokens", "max_completion_tokens", got "max_output_tokens"');
-    expect(make({ temperature: -0.5 })).toThrow("VLM teacher: temperature must be a finite number >= 0, or null (none sent: the server's default), got -0.5");
-    expect(make({ temperature: Number.NaN })).toThrow('VLM teacher: temperature must be a finite number >= 0');
-    expect(make({ temperature: 'server' })).toThrow('VLM teacher: temperature must be a finite number >= 0, or null');
+    expect(make({ temperature: -0.5 })).toThrow('VLM teacher: temperature must be >= 0, got -0.5');
+    expect(make({ temperature: Number.POSITIVE_INFINITY })).toThrow('VLM teacher: temperature must be >= 0, got Infinity');
+    expect(make({ temperature: 'server' })).toThrow(`VLM teacher: temperature must be a number >= 0, or null (none sent: the server's default), got "server"`);
     const env = TOY_SPEC;
     const spec = (p: string) => () => makeTeacher(`vlm:baseUrl=http://127.0.0.1:9/v1,model=m,${p}`, { env, rng: new Rng(0), vlm: { renderer: new SolidRenderer() } });
     expect(spec('tokenField=max_output_tokens')).toThrow('parameter "tokenField" must be one of max_tokens, max_completion_tokens, got "max_output_tokens"');

@@ -341,7 +341,8 @@ function checkConfig(c: VlmTeacherConfig): void {
     const h = v.height ?? c.view.height;
     if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 16 && h >= 16 && w <= 4096 && h <= 4096)) bad(`view size of ${env}`, `${w}x${h}`, '16..4096 pixels each way');
   }
-  if (c.temperature !== null && !(typeof c.temperature === 'number' && Number.isFinite(c.temperature) && c.temperature >= 0)) bad('temperature', c.temperature, 'a finite number >= 0, or null (none sent: the server\'s default)');
+  if (c.temperature !== null && typeof c.temperature !== 'number') bad('temperature', c.temperature, 'a number >= 0, or null (none sent: the server\'s default)');
+  if (c.temperature !== null && !(Number.isFinite(c.temperature) && c.temperature >= 0)) bad('temperature', c.temperature, '>= 0');
   if (!(TOKEN_FIELDS as readonly string[]).includes(c.tokenField)) bad('tokenField', c.tokenField, `one of ${TOKEN_FIELDS.map((f) => `"${f}"`).join(', ')}`);
   if (!(Number.isInteger(c.analysisMaxTokens) && c.analysisMaxTokens > 0)) bad('analysisMaxTokens', c.analysisMaxTokens, 'a positive integer');
   if (!(Number.isInteger(c.labelMaxTokens) && c.labelMaxTokens > 0)) bad('labelMaxTokens', c.labelMaxTokens, 'a positive integer');
