@@ -89,7 +89,7 @@ import { HumanTeacher, type HumanTeacherOptions } from './teachers/human.js';
 import { makeTeacher } from './teachers/index.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy, heronStoreRecord } from './teachers/heron.js';
 import { type VlmMakeOptions, vlmUsageLine } from './teachers/vlm.js';
-import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName } from './vlm/client.js';
+import { baseUrlWithoutEndpoint, ENV_NAME_RULE, isEnvName, TOKEN_FIELDS, type TokenField } from './vlm/client.js';
 import { MAX_STRIP_FRAMES } from './vlm/render.js';
 import { describeSelection, type InputSelection, selectInputs, selectionRecord, selectionWorkers, unitName } from './select.js';
 import { epochMetricsRecord, type EpochMetrics, noImprovementWarning, rewardTrainOptions, type RewardTrainSettings, type LabelledPairSource, preferenceSource, REWARD_VAL_FRACTION_MAX, TRAIN_DEFAULTS, type TrainResult, trainRewardModelFrom, trainResultSummary } from './train.js';
@@ -128,6 +128,13 @@ export interface OfflineVlmConfig {
   /** Reply length limits of the two stages, tokens; null: the teacher's defaults (1024 for the analysis, 16 for the label). Absent in runs made before they were settable. */
   readonly analysisMaxTokens: number | null;
   readonly labelMaxTokens: number | null;
+  /**
+   * Sampling temperature of both stages; null: the teacher's default (0); 'server': none sent, the
+   * server's own default (OpenAI's reasoning models take only that). Absent in runs made before it was settable.
+   */
+  readonly temperature: number | 'server' | null;
+  /** The request field the reply length limits are sent in (OpenAI's reasoning models take only max_completion_tokens). Absent in runs made before it was settable. */
+  readonly tokenField: TokenField;
 }
 
 export const VLM_CAMERAS = ['auto', 'side', 'front', 'top', 'iso'] as const;
@@ -206,7 +213,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'dataset' | 'teacher'> = {
   errorRate: 0.2,
   unsureRate: 0.1,
   heronConfig: null,
-  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null, analysisMaxTokens: null, labelMaxTokens: null },
+  vlm: { baseUrl: null, model: null, keyEnv: 'OPENAI_API_KEY', frames: 'final', cacheDir: null, width: null, height: null, camera: 'auto', hideRobot: false, concurrency: null, rpm: null, timeoutS: null, retries: null, analysisMaxTokens: null, labelMaxTokens: null, temperature: null, tokenField: 'max_tokens' },
   labels: 2000,
   labelBatch: 100,
   query: 'uniform',
@@ -460,6 +467,9 @@ export function resolveOfflineConfig(c: OfflineConfigInput, saved?: { readonly f
   }
   if (r.vlm.timeoutS !== null && !(Number.isFinite(r.vlm.timeoutS) && r.vlm.timeoutS > 0)) bad('vlm-timeout', `expected seconds > 0, got ${JSON.stringify(r.vlm.timeoutS)}`);
   if (!(VLM_CAMERAS as readonly string[]).includes(r.vlm.camera)) bad('vlm-camera', `expected one of ${VLM_CAMERAS.join(', ')}, got ${JSON.stringify(r.vlm.camera)}`);
+  const t = r.vlm.temperature;
+  if (t !== null && t !== 'server' && !(typeof t === 'number' && Number.isFinite(t) && t >= 0)) bad('vlm-temperature', `expected a number >= 0 or server (none sent: the server's default), got ${JSON.stringify(t)}`);
+  if (!(TOKEN_FIELDS as readonly string[]).includes(r.vlm.tokenField)) bad('vlm-token-field', `expected one of ${TOKEN_FIELDS.join(', ')}, got ${JSON.stringify(r.vlm.tokenField)}`);
   return r;
 }
 
@@ -493,6 +503,8 @@ export function vlmSpec(v: OfflineVlmConfig): string {
   if (v.retries !== null) p.push(`retries=${v.retries}`);
   if (v.analysisMaxTokens !== null) p.push(`analysisMaxTokens=${v.analysisMaxTokens}`);
   if (v.labelMaxTokens !== null) p.push(`labelMaxTokens=${v.labelMaxTokens}`);
+  if (v.temperature !== null) p.push(`temperature=${v.temperature}`);
+  if (v.tokenField !== 'max_tokens') p.push(`tokenField=${v.tokenField}`);
   return p.length === 0 ? 'vlm' : `vlm:${p.join(',')}`;
 }
 

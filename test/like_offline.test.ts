@@ -46,6 +46,8 @@ const EVERY: Record<string, unknown> = {
   vlmRetries: 1,
   vlmAnalysisMaxTokens: 2048,
   vlmLabelMaxTokens: 32,
+  vlmTokenField: 'max_completion_tokens',
+  vlmTemperature: 'server',
   labelBatch: 25,
   query: 'disagreement',
   queryRounds: 3,
@@ -90,6 +92,8 @@ describe('offlineFlagsFromConfig', () => {
     ['the defaults (oracle)', { dataset: 'd.h5', teacher: 'oracle' }],
     ['synthetic-vlm, uniform pairs, a built-in env', { dataset: 'd.h5', teacher: 'synthetic-vlm', errorRate: 0.1, env: 'pusher', labels: 10 }],
     ['vlm with a strip of frames and defaults elsewhere', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'm', vlmFrames: '4' }],
+    ['vlm with a temperature of 0.7, limits in max_tokens', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'm', vlmTemperature: '0.70' }],
+    ['vlm with temperature 0 given, limits in max_completion_tokens', { dataset: 'd.h5', teacher: 'vlm', vlmBaseUrl: 'http://x/v1', vlmModel: 'o4-mini', vlmTemperature: '0', vlmTokenField: 'max_completion_tokens' }],
     ['heron', { dataset: 'd.h5', teacher: 'heron', heronConfig: 'h.json', query: 'disagreement' }],
   ])('%s: the flags read back make the same config', (_name, given) => {
     const cfg = offlineConfigFromFlags(asFlags(given));
@@ -132,6 +136,27 @@ describe('prefrl offline --like', () => {
     expect(Object.keys({ ...x, ...y }).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]))).toEqual(['seed']);
     expect(readdirSync(join(c.runDir, 'artifacts')).sort()).toEqual(['labels.json', 'pairs.json']);
   }, 120_000);
+
+  it("a vlm run's --vlm-token-field and --vlm-temperature come back with --like, and stay the run's own on --resume", async () => {
+    const runs = join(toy.dir, 'runs-vlm');
+    const vlm = ['--teacher', 'vlm', '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'o4-mini', '--vlm-token-field', 'max_completion_tokens', '--vlm-temperature', 'server'];
+    const first = await cli(['offline', '--dataset', toy.data, ...vlm, '--labels', '4', '--segment-length', '10', '--stage', 'pairs', '--runs-dir', runs]);
+    expect(first.code, first.err).toBe(0);
+    const a = lastJson<{ runDir: string }>(first.out);
+    expect(savedConfig(a.runDir).vlm).toMatchObject({ model: 'o4-mini', tokenField: 'max_completion_tokens', temperature: 'server' });
+    const again = await cli(['offline', '--like', a.runDir, '--stage', 'pairs', '--runs-dir', runs]);
+    expect(again.code, again.err).toBe(0);
+    const b = lastJson<{ runDir: string }>(again.out);
+    expect(savedConfig(b.runDir)).toEqual(savedConfig(a.runDir));
+    // Changed with --like (a number now), they are the new run's.
+    const other = await cli(['offline', '--like', a.runDir, '--vlm-temperature', '0.5', '--vlm-token-field', 'max_tokens', '--stage', 'pairs', '--runs-dir', runs]);
+    expect(other.code, other.err).toBe(0);
+    expect(savedConfig(lastJson<{ runDir: string }>(other.out).runDir).vlm).toMatchObject({ tokenField: 'max_tokens', temperature: 0.5 });
+    // On --resume they are the saved config's: refused, as the token limits are.
+    const resumed = await cli(['offline', '--resume', a.runDir, '--vlm-temperature', '0', '--stage', 'pairs']);
+    expect(resumed.code).toBe(2);
+    expect(resumed.err).toContain("--resume: the run's saved config is used; drop --vlm-temperature");
+  }, 60_000);
 
   it('a train run is not an offline run; --like with --resume is refused', async () => {
     const fake = join(toy.dir, 'train-config.json');

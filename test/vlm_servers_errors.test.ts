@@ -156,7 +156,7 @@ describe('error bodies of real servers on 4xx: never retried, each message names
       name: '400, OpenAI reasoning model refusing max_tokens',
       reply: { status: 400, body: `{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}` },
       want: (u) =>
-        `VLM ${u}/chat/completions: HTTP 400: {"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}; the model refuses a sampling setting the teacher sends (max_tokens, or temperature 0): OpenAI's reasoning models (o1, o3, gpt-5) take only max_completion_tokens and their default temperature, which this teacher does not send; use another model for --vlm-model (now ${MODEL})`,
+        `VLM ${u}/chat/completions: HTTP 400: {"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}; the model refuses what the teacher sends for the reply length limit or the temperature (OpenAI's reasoning models, o1, o3, o4-mini and gpt-5, take only max_completion_tokens and their default temperature): set --vlm-token-field max_completion_tokens (now max_tokens) and --vlm-temperature server (now 0; none sent: the model's default); local servers (vLLM, Ollama, LM Studio, llama.cpp) read max_tokens`,
     },
   ];
 

@@ -37,12 +37,12 @@
  */
 import { decimalNumber } from '../../core/config.js';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { ServiceError, shownValue, UsageError } from '../../core/errors.js';
+import { ServiceError, shownValue, UsageError, unknownKeysError } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
-import { type ChatParams, ENV_NAME_RULE, type FetchFn, isContextOverflow, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
+import { type ChatParams, ENV_NAME_RULE, type FetchFn, isContextOverflow, isEnvName, isQuotaExhausted, PERMANENT_NETWORK_ERRORS, type SleepFn, TOKEN_FIELDS, type TokenField, VlmClient, type VlmClientConfig, VlmError } from '../vlm/client.js';
 import { pngDataUrl } from '../vlm/png.js';
 import { analysisMessages, framesNote, labelMessages, parseVlmLabel, stripThinking } from '../vlm/prompts.js';
 import { ChromiumFrameRenderer, DEFAULT_VLM_VIEW, type FrameMode, MAX_STRIP_FRAMES, type SegmentFrameRenderer, segmentImage, viewFor, type VlmView } from '../vlm/render.js';
@@ -72,14 +72,23 @@ export interface VlmTeacherConfig {
   readonly view: VlmView;
   /** Per-env changes of the view, by env id. */
   readonly viewByEnv: Readonly<Record<string, Partial<VlmView>>>;
-  /** Sampling temperature of both stages (default 0). */
-  readonly temperature: number;
+  /**
+   * Sampling temperature of both stages (default 0); null: none sent, the server's own default
+   * (OpenAI's reasoning models, o1/o3/o4-mini/gpt-5, refuse any other; the answers are then sampled).
+   */
+  readonly temperature: number | null;
   /** Sampling seed sent to servers that honour it; null = none sent (default null). */
   readonly seed: number | null;
   /** Reply length limit of the analysis, tokens (default 1024). */
   readonly analysisMaxTokens: number;
   /** Reply length limit of the label, tokens (default 16). */
   readonly labelMaxTokens: number;
+  /**
+   * The request field the two limits are sent in: max_tokens (default; what local servers read) or
+   * max_completion_tokens (OpenAI's reasoning models take only this; a server that does not know it
+   * ignores it, and the replies run unlimited).
+   */
+  readonly tokenField: TokenField;
   /** `detail` of image parts (OpenAI); null = not sent (default null). */
   readonly imageDetail: 'auto' | 'low' | 'high' | null;
   /** A request that fails for good: throw (default) or skip the pair. */
@@ -96,6 +105,7 @@ export const DEFAULT_VLM_TEACHER_CONFIG: Omit<VlmTeacherConfig, 'goal'> = {
   seed: null,
   analysisMaxTokens: 1024,
   labelMaxTokens: 16,
+  tokenField: 'max_tokens',
   imageDetail: null,
   onRequestError: 'fail',
   pairConcurrency: 0,
@@ -124,6 +134,31 @@ export interface VlmTeacherOptions extends VlmTeacherSettings {
   readonly logger?: Logger;
 }
 
+/** Every option of VlmTeacherOptions (a key outside them is refused: a misspelt one would be dropped silently). */
+const TEACHER_OPTION_KEYS: Readonly<Record<keyof VlmTeacherOptions, true>> = {
+  goal: true,
+  client: true,
+  frames: true,
+  view: true,
+  viewByEnv: true,
+  temperature: true,
+  seed: true,
+  analysisMaxTokens: true,
+  labelMaxTokens: true,
+  tokenField: true,
+  imageDetail: true,
+  onRequestError: true,
+  pairConcurrency: true,
+  renderer: true,
+  envConfig: true,
+  keepRendererOpen: true,
+  id: true,
+  settingNames: true,
+  clock: true,
+  logger: true,
+};
+export const VLM_TEACHER_OPTION_KEYS = Object.keys(TEACHER_OPTION_KEYS) as readonly (keyof VlmTeacherOptions)[];
+
 /**
  * How a command sets the client's and the view's settings (named in error hints). The optional
  * ones, when left out, are taken from VLM_FLAG_SETTING_NAMES when `baseUrl` is its flag, else from
@@ -149,6 +184,10 @@ export interface VlmSettingNames {
   readonly analysisMaxTokens?: string;
   /** Reply length limit of the label (a reply cut at it). */
   readonly labelMaxTokens?: string;
+  /** Sampling temperature (a model that refuses the one sent). */
+  readonly temperature?: string;
+  /** The field the reply length limits are sent in (a model that refuses max_tokens). */
+  readonly tokenField?: string;
 }
 
 /** The names of `--teacher vlm:baseUrl=...,model=...,keyEnv=...`. */
@@ -164,6 +203,8 @@ export const VLM_SPEC_SETTING_NAMES: Required<VlmSettingNames> = {
   frames: 'frames= in --teacher',
   analysisMaxTokens: 'analysisMaxTokens= in --teacher',
   labelMaxTokens: 'labelMaxTokens= in --teacher',
+  temperature: 'temperature= in --teacher',
+  tokenField: 'tokenField= in --teacher',
 };
 
 /** The names of `prefrl offline`'s --vlm-* flags. */
@@ -179,6 +220,8 @@ export const VLM_FLAG_SETTING_NAMES: Required<VlmSettingNames> = {
   frames: '--vlm-frames',
   analysisMaxTokens: '--vlm-analysis-max-tokens',
   labelMaxTokens: '--vlm-label-max-tokens',
+  temperature: '--vlm-temperature',
+  tokenField: '--vlm-token-field',
 };
 
 /** Every name, the missing ones from the set whose base-URL name matches (flags), else the spec keys. */
@@ -268,7 +311,8 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
   if (!v.shadows) out.push('noShadows');
   if (!v.grid) out.push('noGrid');
   if (Object.keys(c.viewByEnv).length > 0) out.push(`perEnvViews=${Object.keys(c.viewByEnv).sort().join('+')}`);
-  if (c.temperature !== d.temperature) out.push(`temperature=${c.temperature}`);
+  // null: none sent (the server's own default), spelt as the spec and the flag spell it.
+  if (c.temperature !== d.temperature) out.push(`temperature=${c.temperature ?? 'server'}`);
   if (c.seed !== null) out.push(`seed=${c.seed}`);
   // A reply cut shorter (or let run longer) is another answer: a changed limit is another teacher,
   // whose pairs are labelled anew. The answer cache serves it every reply that ended on its own
@@ -277,6 +321,8 @@ export function describeVlmSettings(c: Omit<VlmTeacherConfig, 'goal'>): string {
   // `prefrl offline --resume` does not take a changed limit (scripts/commands/offline.ts TOKEN_LIMIT_FLAGS says why).
   if (c.analysisMaxTokens !== d.analysisMaxTokens) out.push(`analysisMaxTokens=${c.analysisMaxTokens}`);
   if (c.labelMaxTokens !== d.labelMaxTokens) out.push(`labelMaxTokens=${c.labelMaxTokens}`);
+  // Another field is another request: a server that does not know max_completion_tokens sets no limit.
+  if (c.tokenField !== d.tokenField) out.push(`tokenField=${c.tokenField}`);
   if (c.imageDetail !== null) out.push(`detail=${c.imageDetail}`);
   return out.join(',');
 }
@@ -295,7 +341,9 @@ function checkConfig(c: VlmTeacherConfig): void {
     const h = v.height ?? c.view.height;
     if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 16 && h >= 16 && w <= 4096 && h <= 4096)) bad(`view size of ${env}`, `${w}x${h}`, '16..4096 pixels each way');
   }
-  if (!(c.temperature >= 0)) bad('temperature', c.temperature, '>= 0');
+  if (c.temperature !== null && typeof c.temperature !== 'number') bad('temperature', c.temperature, 'a number >= 0, or null (none sent: the server\'s default)');
+  if (c.temperature !== null && !(Number.isFinite(c.temperature) && c.temperature >= 0)) bad('temperature', c.temperature, '>= 0');
+  if (!(TOKEN_FIELDS as readonly string[]).includes(c.tokenField)) bad('tokenField', c.tokenField, `one of ${TOKEN_FIELDS.map((f) => `"${f}"`).join(', ')}`);
   if (!(Number.isInteger(c.analysisMaxTokens) && c.analysisMaxTokens > 0)) bad('analysisMaxTokens', c.analysisMaxTokens, 'a positive integer');
   if (!(Number.isInteger(c.labelMaxTokens) && c.labelMaxTokens > 0)) bad('labelMaxTokens', c.labelMaxTokens, 'a positive integer');
   if (!['fail', 'skip'].includes(c.onRequestError)) bad('onRequestError', c.onRequestError, '"fail" or "skip"');
@@ -337,16 +385,21 @@ export class VlmTeacher implements Teacher {
   private readonly images = new Map<string, Promise<string>>();
 
   constructor(opts: VlmTeacherOptions) {
+    // A misspelt option would silently leave its setting at the default (a reasoning model asked with max_tokens after all).
+    const unknown = Object.keys(opts).filter((k) => !(VLM_TEACHER_OPTION_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0) throw unknownKeysError('VLM teacher', unknown, VLM_TEACHER_OPTION_KEYS, 'option');
     const d = DEFAULT_VLM_TEACHER_CONFIG;
     this.config = {
       goal: opts.goal,
       frames: opts.frames ?? d.frames,
       view: { ...d.view, ...(opts.view ?? {}) },
       viewByEnv: opts.viewByEnv ?? d.viewByEnv,
-      temperature: opts.temperature ?? d.temperature,
+      // null is a setting (none sent), not a missing one.
+      temperature: opts.temperature === undefined ? d.temperature : opts.temperature,
       seed: opts.seed ?? d.seed,
       analysisMaxTokens: opts.analysisMaxTokens ?? d.analysisMaxTokens,
       labelMaxTokens: opts.labelMaxTokens ?? d.labelMaxTokens,
+      tokenField: opts.tokenField ?? d.tokenField,
       imageDetail: opts.imageDetail ?? d.imageDetail,
       onRequestError: opts.onRequestError ?? d.onRequestError,
       pairConcurrency: opts.pairConcurrency ?? d.pairConcurrency,
@@ -385,8 +438,16 @@ export class VlmTeacher implements Teacher {
     };
   }
 
+  /**
+   * A stage's sampling parameters. With the defaults (temperature 0, max_tokens) they are what
+   * they were before the temperature could be left out or the field chosen, so older caches answer
+   * them; a temperature left out is not sent, a limit in max_completion_tokens is sent there, and
+   * either makes another cache key (reward/vlm/cache.ts).
+   */
   private params(maxTokens: number): ChatParams {
-    const p: { temperature: number; maxTokens: number; seed?: number } = { temperature: this.config.temperature, maxTokens };
+    const p: { temperature?: number; maxTokens: number; tokenField?: TokenField; seed?: number } = { maxTokens };
+    if (this.config.temperature !== null) p.temperature = this.config.temperature;
+    if (this.config.tokenField !== 'max_tokens') p.tokenField = this.config.tokenField;
     if (this.config.seed !== null) p.seed = this.config.seed;
     return p;
   }
@@ -599,7 +660,8 @@ export class VlmTeacher implements Teacher {
       return `; the request is too large for the server (two images per request): lower ${n.size} (now ${v.width}x${v.height})${strip}, or raise the server's request size limit`;
     }
     if ((e.status === 400 || e.status === 422) && /max_completion_tokens|unsupported[^.]*\b(temperature|max_tokens)\b|\b(temperature|max_tokens)\b[^.]*(unsupported|not supported)/i.test(e.body ?? '')) {
-      return `; the model refuses a sampling setting the teacher sends (max_tokens, or temperature ${this.config.temperature}): OpenAI's reasoning models (o1, o3, gpt-5) take only max_completion_tokens and their default temperature, which this teacher does not send; use another model for ${n.model} (now ${c.model})`;
+      const hint = this.refusedSettingHint(e.body ?? '');
+      if (hint !== null) return hint;
     }
     if (e.status === 400 || e.status === 422) {
       return `; the server refused the request as sent (see its message): does ${n.model} (now ${c.model}) take images, and does its context hold two images of ${n.size}?`;
@@ -614,6 +676,31 @@ export class VlmTeacher implements Teacher {
       return `; the connection to ${c.baseUrl} broke off: check ${n.baseUrl} (http or https?) and the server's log`;
     }
     return '';
+  }
+
+  /**
+   * What to change when the server refuses max_tokens or the temperature (OpenAI's reasoning
+   * models, o1/o3/o4-mini/gpt-5: "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens'",
+   * "Unsupported value: 'temperature' ... Only the default (1) value is supported"): the settings
+   * that send something else, those it names first; null when the teacher already sends what such
+   * a model takes (the refusal is about something else).
+   */
+  private refusedSettingHint(body: string): string | null {
+    const n = this.names;
+    const { tokenField, temperature } = this.config;
+    const fieldRefused = /max_tokens|max_completion_tokens/i.test(body);
+    const temperatureRefused = /temperature/i.test(body);
+    const changes: string[] = [];
+    // A flag takes its value after it ("--vlm-token-field max_completion_tokens"), a spec key after its "=" ("tokenField=max_completion_tokens in --teacher").
+    const set = (name: string, value: string): string => (name.includes('= in ') ? name.replace('= in ', `=${value} in `) : `${name} ${value}`);
+    const field = `${set(n.tokenField, 'max_completion_tokens')} (now ${tokenField})`;
+    const temp = `${set(n.temperature, 'server')} (now ${temperature ?? 'server'}; none sent: the model's default)`;
+    if (tokenField !== 'max_completion_tokens') changes.push(field);
+    if (temperature !== null) changes.push(temp);
+    if (changes.length === 0) return null;
+    // The setting the server named first: it answers one refusal at a time, so the other would come next.
+    if (temperatureRefused && !fieldRefused) changes.reverse();
+    return `; the model refuses what the teacher sends for the reply length limit or the temperature (OpenAI's reasoning models, o1, o3, o4-mini and gpt-5, take only max_completion_tokens and their default temperature): set ${changes.join(' and ')}; local servers (vLLM, Ollama, LM Studio, llama.cpp) read max_tokens`;
   }
 
   /** Close the renderer if this teacher made it (it is also closed after every batch unless keepRendererOpen). */
@@ -639,6 +726,25 @@ export interface VlmMakeOptions extends Pick<VlmTeacherOptions, 'renderer' | 'en
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** Every option of VlmMakeOptions (makeTeacher's `vlm`; a key outside them is refused). */
+const MAKE_OPTION_KEYS: Readonly<Record<keyof VlmMakeOptions, true>> = {
+  baseUrl: true,
+  model: true,
+  apiKeyEnv: true,
+  cacheDir: true,
+  client: true,
+  teacher: true,
+  fetch: true,
+  sleep: true,
+  env: true,
+  renderer: true,
+  envConfig: true,
+  keepRendererOpen: true,
+  settingNames: true,
+  clock: true,
+  logger: true,
+};
+
 export const VLM_SPEC_KEYS = [
   'baseUrl',
   'model',
@@ -654,6 +760,7 @@ export const VLM_SPEC_KEYS = [
   'temperature',
   'analysisMaxTokens',
   'labelMaxTokens',
+  'tokenField',
   'concurrency',
   'rpm',
   'timeoutS',
@@ -665,8 +772,9 @@ export const VLM_SPEC_KEYS = [
  * A VLM teacher from a `--teacher vlm[:k=v,...]` spec. Keys: baseUrl, model, keyEnv (the
  * variable's NAME, never the key), cacheDir, frames (final or k = strip of k frames), columns,
  * width, height (per frame), camera (auto|side|front|top|iso), hideRobot (0/1), follow
- * (auto|on|off), temperature, analysisMaxTokens and labelMaxTokens (reply length limits of the two
- * stages, tokens), concurrency, rpm, timeoutS, retries, onError (fail|skip).
+ * (auto|on|off), temperature (a number, or server: none sent), analysisMaxTokens and labelMaxTokens
+ * (reply length limits of the two stages, tokens), tokenField (max_tokens|max_completion_tokens: the
+ * field the limits are sent in), concurrency, rpm, timeoutS, retries, onError (fail|skip).
  * baseUrl and model must come from the spec or from `opts.vlm`. The teacher's id names the
  * model and any setting that changes answers, e.g. "vlm(qwen2.5-vl-7b):frames=4,hideRobot".
  */
@@ -704,6 +812,8 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
     return raw as T;
   };
   const v = opts.vlm ?? {};
+  const unknown = Object.keys(v).filter((k) => !Object.hasOwn(MAKE_OPTION_KEYS, k));
+  if (unknown.length > 0) throw unknownKeysError('makeTeacher: vlm', unknown, Object.keys(MAKE_OPTION_KEYS), 'option');
   const baseUrl = kv.baseUrl ?? v.baseUrl;
   const model = kv.model ?? v.model;
   if (!baseUrl) return usage('"vlm" needs the server\'s base URL: baseUrl=http://host:port/v1');
@@ -729,6 +839,13 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
   if (hide !== undefined) view.hideRobot = hide === '1' || hide === 'true';
   const follow = oneOf('follow', ['auto', 'on', 'off'] as const);
   if (follow !== undefined) view.follow = follow;
+  // server: none sent (the server's own default, all OpenAI's reasoning models take).
+  let temperature = t.temperature;
+  if (kv.temperature === 'server') temperature = null;
+  else if (kv.temperature !== undefined) {
+    temperature = decimalNumber(kv.temperature);
+    if (!(Number.isFinite(temperature) && temperature >= 0)) usage(`parameter "temperature" must be a number >= 0 or server (none sent: the server's default), got "${kv.temperature}"`);
+  }
   const limits: { -readonly [K in keyof VlmClientConfig]?: VlmClientConfig[K] } = { ...(v.client ?? {}) };
   const concurrency = num('concurrency', true);
   const rpm = num('rpm', true);
@@ -757,9 +874,10 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
       goal: opts.env.goal,
       frames,
       view,
-      temperature: num('temperature', false) ?? t.temperature,
+      temperature,
       analysisMaxTokens: num('analysisMaxTokens', true) ?? t.analysisMaxTokens,
       labelMaxTokens: num('labelMaxTokens', true) ?? t.labelMaxTokens,
+      tokenField: oneOf('tokenField', TOKEN_FIELDS) ?? t.tokenField,
       onRequestError: oneOf('onError', ['fail', 'skip'] as const) ?? t.onRequestError,
       client,
       renderer: v.renderer,

@@ -3,7 +3,10 @@
  * for) the same question twice.
  *
  * Key: SHA-256 of a canonical JSON of { format version, model, messages (image data URLs in
- * full, so the image bytes are part of the key), sampling parameters }. The server's base URL,
+ * full, so the image bytes are part of the key), sampling parameters }, the request body as sent:
+ * a temperature left out (the server's default) or a limit sent as max_completion_tokens is
+ * another key than temperature 0 or max_tokens, while a request with neither is hashed as it
+ * was before they could be chosen (older caches keep answering it). The server's base URL,
  * the API key and any headers are NOT part of the key (the same model behind another host or
  * key gives a hit; point `cacheDir` elsewhere to keep hosts apart).
  *
@@ -42,12 +45,22 @@ export interface ChatMessage {
   readonly content: string | readonly ContentPart[];
 }
 
+/**
+ * The request field that carries the reply length limit: `max_tokens` (what vLLM, Ollama, LM Studio
+ * and llama.cpp's server read) or `max_completion_tokens` (OpenAI's name since its reasoning models,
+ * which refuse `max_tokens`; servers that do not know it ignore it, and the reply runs unlimited).
+ */
+export const TOKEN_FIELDS = ['max_tokens', 'max_completion_tokens'] as const;
+export type TokenField = (typeof TOKEN_FIELDS)[number];
+
 /** Sampling parameters sent with a request (and hashed into the key). */
 export interface ChatParams {
-  /** Sampling temperature (default 0: as deterministic as the server allows). */
+  /** Sampling temperature; left out: none sent, the server's own default. */
   readonly temperature?: number;
-  /** `max_tokens` of the reply. */
+  /** The reply length limit, tokens, sent in `tokenField`. */
   readonly maxTokens?: number;
+  /** The field `maxTokens` is sent in (default max_tokens). */
+  readonly tokenField?: TokenField;
   readonly topP?: number;
   /** Sampling seed, for servers that honour it (vLLM, OpenAI). */
   readonly seed?: number;
@@ -84,7 +97,7 @@ export interface CacheEntry extends CachedAnswer {
 export function requestBody(model: string, messages: readonly ChatMessage[], params: ChatParams): Record<string, unknown> {
   const body: Record<string, unknown> = { model, messages };
   if (params.temperature !== undefined) body.temperature = params.temperature;
-  if (params.maxTokens !== undefined) body.max_tokens = params.maxTokens;
+  if (params.maxTokens !== undefined) body[params.tokenField ?? 'max_tokens'] = params.maxTokens;
   if (params.topP !== undefined) body.top_p = params.topP;
   if (params.seed !== undefined) body.seed = params.seed;
   return body;
@@ -97,12 +110,16 @@ export function cacheKey(model: string, messages: readonly ChatMessage[], params
 
 /**
  * The key of a request without its reply length limit (max_tokens), under which a reply that was
- * not cut is kept too; null for a request that sets no limit (its own key says it all).
+ * not cut is kept too; null for a request that sets no limit (its own key says it all). A limit
+ * sent as max_completion_tokens keeps that field's name in the key: a server that does not know
+ * the field sets no limit, so a reply it gave is no answer to the same limit sent as max_tokens,
+ * and the other way round.
  */
 export function uncutKey(model: string, messages: readonly ChatMessage[], params: ChatParams): string | null {
   if (params.maxTokens === undefined) return null;
-  const { maxTokens: _limit, ...rest } = params;
-  return sha256(JSON.stringify({ format: CACHE_FORMAT, uncut: true, body: requestBody(model, messages, rest) }));
+  const { maxTokens: _limit, tokenField, ...rest } = params;
+  const field = tokenField !== undefined && tokenField !== 'max_tokens' ? { tokenField } : {};
+  return sha256(JSON.stringify({ format: CACHE_FORMAT, uncut: true, ...field, body: requestBody(model, messages, rest) }));
 }
 
 /** Whether a reply ended on its own, not at its length limit (a missing finish reason is not known to be whole). */

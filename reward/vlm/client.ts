@@ -53,9 +53,10 @@ import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
-import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache, uncutKey } from './cache.js';
+import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache, TOKEN_FIELDS, uncutKey } from './cache.js';
 
-export type { ChatMessage, ChatParams, ContentPart, TokenUsage } from './cache.js';
+export type { ChatMessage, ChatParams, ContentPart, TokenField, TokenUsage } from './cache.js';
+export { TOKEN_FIELDS } from './cache.js';
 
 export interface VlmClientConfig {
   /** Base URL of the OpenAI-compatible API, e.g. http://localhost:8000/v1 (`/chat/completions` is appended). */
@@ -528,6 +529,9 @@ export class VlmClient {
 
   /** Ask once (or answer from the cache). Throws VlmError when the request fails for good. */
   async chat(messages: readonly ChatMessage[], params: ChatParams = {}): Promise<ChatResult> {
+    if (params.tokenField !== undefined && !(TOKEN_FIELDS as readonly string[]).includes(params.tokenField)) {
+      throw new RangeError(`VLM client: tokenField must be one of ${TOKEN_FIELDS.join(', ')}, got ${JSON.stringify(params.tokenField)}`);
+    }
     this.tally.calls++;
     const key = cacheKey(this.config.model, messages, params);
     const uncut = uncutKey(this.config.model, messages, params);

@@ -10,7 +10,7 @@ import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput,
 import { OFFLINE_STORE_FILE } from '../../reward/offline_stages.js';
 import { readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
-import { flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
+import { decimalNumber, flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
 import { checkHeronFile, decidedByText, loadHeronConfig } from '../../reward/teachers/heron.js';
@@ -18,6 +18,7 @@ import { asFlag } from '../../reward/teachers/spec_error.js';
 import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { QUERY_METHODS } from '../../reward/query.js';
 import { MAX_STRIP_FRAMES } from '../../reward/vlm/render.js';
+import { TOKEN_FIELDS } from '../../reward/vlm/client.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { lockRunDir } from '../run_lock.js';
 import { checkDatasetNotFolder, type Command, type CommandContext, flagsGiven, formatTable, onInterrupt, parseOrHelp, printJson, resumeHint, warnIgnoredFlags } from '../command.js';
@@ -57,6 +58,15 @@ export const offlineFlags = {
     max: 1_000_000,
   }),
   vlmLabelMaxTokens: flags.int({ doc: 'vlm: reply length limit of the answer (stage 2: 0, 1 or -1), tokens; a reasoning model needs more (raised as --vlm-analysis-max-tokens is)', optional: true, defaultDoc: '16', min: 1, max: 1_000_000 }),
+  vlmTokenField: flags.choice(TOKEN_FIELDS, {
+    doc: "vlm: the request field the two reply length limits are sent in: max_tokens (what vLLM, Ollama, LM Studio and llama.cpp read) or max_completion_tokens (OpenAI's reasoning models, o1, o3, o4-mini, gpt-5, take only this; a server that does not know it ignores it and sets no limit)",
+    default: 'max_tokens',
+  }),
+  vlmTemperature: flags.string({
+    doc: "vlm: sampling temperature of both stages, a number >= 0, or server: none sent, the server's own default (OpenAI's reasoning models take only that; their answers are then sampled, not the most likely)",
+    optional: true,
+    defaultDoc: '0',
+  }),
   labelBatch: flags.int({ doc: 'pairs per teacher call (stored before the next call)', default: 100, min: 1 }),
   query: flags.choice(QUERY_METHODS, {
     doc: 'how the pairs are chosen: uniform (all at random, up front) or actively, in --query-rounds rounds, each picked from fresh candidates by a reward model trained on the labels so far (disagreement: where the ensemble members disagree most)',
@@ -146,11 +156,20 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       ['--vlm-retries', f.vlmRetries !== undefined],
       ['--vlm-analysis-max-tokens', f.vlmAnalysisMaxTokens !== undefined],
       ['--vlm-label-max-tokens', f.vlmLabelMaxTokens !== undefined],
+      ['--vlm-token-field', f.vlmTokenField !== 'max_tokens'],
+      ['--vlm-temperature', f.vlmTemperature !== undefined],
     ] as const
   )
     .filter(([, given]) => given)
     .map(([flag]) => flag);
   if (vlmGiven.length > 0 && f.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (given: ${vlmGiven.join(', ')}; the teacher is ${f.teacher})`);
+  let temperature: number | 'server' | null = null;
+  if (f.vlmTemperature !== undefined) {
+    temperature = f.vlmTemperature.trim() === 'server' ? 'server' : decimalNumber(f.vlmTemperature);
+    if (temperature !== 'server' && !(Number.isFinite(temperature) && temperature >= 0)) {
+      throw new UsageError(`--vlm-temperature: expected a number >= 0 or server (none sent: the server's default), got ${JSON.stringify(f.vlmTemperature)}`);
+    }
+  }
   for (const [v, flag] of [
     [f.queryRounds, '--query-rounds'],
     [f.oversample, '--oversample'],
@@ -181,6 +200,8 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
       retries: f.vlmRetries ?? null,
       analysisMaxTokens: f.vlmAnalysisMaxTokens ?? null,
       labelMaxTokens: f.vlmLabelMaxTokens ?? null,
+      temperature,
+      tokenField: f.vlmTokenField,
     },
     labels: f.labels,
     labelBatch: f.labelBatch,
@@ -242,9 +263,10 @@ export function offlineFlagsFromConfig(cfg: Record<string, unknown>, file: strin
   }
   const vlm = (cfg.vlm ?? {}) as Record<string, unknown>;
   if (cfg.teacher === 'vlm') {
-    const names: Record<string, string> = { baseUrl: 'vlmBaseUrl', model: 'vlmModel', keyEnv: 'vlmKeyEnv', cacheDir: 'vlmCache', width: 'vlmWidth', height: 'vlmHeight', camera: 'vlmCamera', hideRobot: 'vlmHideRobot', concurrency: 'vlmConcurrency', rpm: 'vlmRpm', timeoutS: 'vlmTimeout', retries: 'vlmRetries', analysisMaxTokens: 'vlmAnalysisMaxTokens', labelMaxTokens: 'vlmLabelMaxTokens' };
+    const names: Record<string, string> = { baseUrl: 'vlmBaseUrl', model: 'vlmModel', keyEnv: 'vlmKeyEnv', cacheDir: 'vlmCache', width: 'vlmWidth', height: 'vlmHeight', camera: 'vlmCamera', hideRobot: 'vlmHideRobot', concurrency: 'vlmConcurrency', rpm: 'vlmRpm', timeoutS: 'vlmTimeout', retries: 'vlmRetries', analysisMaxTokens: 'vlmAnalysisMaxTokens', labelMaxTokens: 'vlmLabelMaxTokens', tokenField: 'vlmTokenField' };
     for (const [k, flag] of Object.entries(names)) set(flag, vlm[k]);
     if (vlm.frames !== undefined) set('vlmFrames', String(vlm.frames));
+    if (vlm.temperature !== undefined && vlm.temperature !== null) set('vlmTemperature', String(vlm.temperature));
   }
   return out;
 }
