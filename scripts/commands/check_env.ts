@@ -65,7 +65,7 @@ export function describeEnv(about: CheckedEnv): string {
   const lines: string[] = [];
   const task = about.task === undefined ? '' : about.task === null ? ' (the default task: see README "Bring your own robot")' : ` (task module ${about.task})`;
   lines.push(`${s.id}${task}`);
-  const obsWhat = about.task === null ? `: qpos (${s.nq}) then qvel (${s.nv})` : '';
+  const obsWhat = about.task === null ? (s.na > 0 ? `: qpos (${s.nq}), qvel (${s.nv}) then act (${s.na})` : `: qpos (${s.nq}) then qvel (${s.nv})`) : '';
   const bounded = Array.from(s.obsLow).some(Number.isFinite) || Array.from(s.obsHigh).some(Number.isFinite);
   lines.push(`  observation  ${s.obsDim} value${s.obsDim === 1 ? '' : 's'}${obsWhat}${bounded ? '' : ', unbounded'}`);
   if (s.actDim === 0) lines.push('  action       none (the model has no actuators: rollout and collect run it, train and iql need an <actuator>)');
