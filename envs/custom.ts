@@ -155,7 +155,9 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
     // A task outside this package's folder cannot import 'prefrl' unless it is installed there too.
     const hint = /Cannot find (package|module) 'prefrl'/.test(why)
       ? " (the task's folder cannot see the prefrl package: install it there, or drop the import: defineTask only adds type checking, and a module that exports the task object itself works the same)"
-      : '';
+      : /\b(module|exports|require) is not defined in ES module scope/.test(why)
+        ? ' (Node reads this file as an ES module: its name ends in .mjs, or the package.json above it says "type": "module"; write `export default task`, or name the file .cjs to keep module.exports)'
+        : '';
     throw new InputError(path, `cannot load the task module: ${why}${hint}`);
   }
   return guardTask(validateTask(value, path), path);

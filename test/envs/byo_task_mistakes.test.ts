@@ -2,13 +2,14 @@
  * Task modules wrong in the ways people get them wrong: each is refused with one line naming the
  * file and the field or function, and saying what to write instead.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { checkEnv } from '../../envs/check.js';
 import { makeEnv } from '../../envs/registry.js';
+import { spawnCli } from '../helpers/cli.js';
 
 const pendulum = join(import.meta.dirname, '..', 'fixtures', 'byo_pendulum', 'pendulum.xml');
 let dir = '';
@@ -128,6 +129,18 @@ describe('task modules people get wrong', () => {
     const file = join(dir, 'imports.mjs');
     writeFileSync(file, "import { defineTask } from 'prefrl';\nexport default defineTask({});\n");
     await expectRefused(file, /imports\.mjs: cannot load the task module: Cannot find package 'prefrl' .*\(the task's folder cannot see the prefrl package: install it there, or drop the import: defineTask only adds type checking/);
+  });
+
+  it('a CommonJS file (module.exports) read as an ES module is told why and what to do', async () => {
+    const pkg = join(dir, 'esm');
+    mkdirSync(pkg);
+    writeFileSync(join(pkg, 'package.json'), '{ "type": "module" }\n');
+    const file = join(pkg, 'task.js');
+    writeFileSync(file, "module.exports = { id: 'x' };\n");
+    // In a process of its own: vitest's module runner gives an ES module a `module` object, Node does not.
+    const { stderr, exited } = spawnCli(['check-env', pendulum, '--task', file, '--steps', '10', '--resets', '1']);
+    expect(await exited).toBe(1);
+    expect(stderr()).toMatch(/^prefrl check-env: \S+task\.js: cannot load the task module: module is not defined in ES module scope \(Node reads this file as an ES module: .*"type": "module"; write `export default task`, or name the file \.cjs to keep module\.exports\)\n$/);
   });
 
   it('check-env: Math.random() in initialize() fails determinism, saying so, and is not blamed on clipping; one error thrown by every check is told once', async () => {
