@@ -15,7 +15,7 @@
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
  *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage, InputError, shownArg } from '../core/errors.js';
@@ -131,6 +131,8 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
   const abs = resolve(path);
   // Said plainly rather than as the import's "Cannot find module ... imported from <prefrl's own file>".
   if (!existsSync(abs)) throw new InputError(path, 'cannot load the task module: no such file');
+  if (statSync(abs).isDirectory()) throw new InputError(path, 'cannot load the task module: this is a folder; give the task module file itself (.js, .mjs, .cjs or .ts)');
+  if (!/\.(js|mjs|cjs|ts|mts|cts)$/i.test(abs)) throw new InputError(path, 'cannot load the task module: a task module is a .js, .mjs, .cjs or .ts file');
   let mod: Record<string, unknown>;
   let value: unknown;
   try {

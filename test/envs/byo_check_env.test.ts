@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../scripts/cli.js';
-import { captureCli, lastJson, spawnCli } from '../helpers/cli.js';
+import { captureCli, expectUsageError, lastJson, spawnCli } from '../helpers/cli.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const pendulum = join(fixtures, 'byo_pendulum', 'pendulum.xml');
@@ -61,6 +61,24 @@ describe('check-env on a bring-your-own model', () => {
     const lines = out.join('').split('\n');
     expect(lines.slice(0, 3)).toEqual(['reacher', '  observation  10 values, unbounded', '  action       2 values: shoulder [-1, 1], elbow [-1, 1]']);
     expect(lines).toContain('  dt           0.02 s per step, horizon 200 steps (4 s)');
+  });
+});
+
+describe('files given to the wrong flag', () => {
+  it('--task given a folder or a model is a usage error naming the flag (exit 2); an <include>d file given as the model says to give the main one (exit 1)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'byo-flags-'));
+    const runs = join(tmp, 'runs');
+    try {
+      const robot = join(fixtures, 'byo_robot', 'robot.xml');
+      const folder = join(fixtures, 'byo_robot', 'bodies');
+      await expectUsageError(['rollout', '--model', robot, '--task', folder, '--episodes', '1'], runs, /^prefrl rollout: --task: "[^"]+bodies" is a folder; give the task module file itself \(\.js, \.mjs, \.cjs or \.ts\)\n$/);
+      await expectUsageError(['train', '--model', robot, '--task', robot], runs, /^prefrl train: --task: "[^"]+robot\.xml" is not a task module: give a \.js, \.mjs, \.cjs or \.ts file \(an MJCF model goes with --env or --model\)\n$/);
+      const { ctx, err } = captureCli();
+      expect(await main(['check-env', join(folder, 'body.xml')], ctx)).toBe(1);
+      expect(err.join('')).toMatch(/body\.xml: MuJoCo could not load the model: .*'mujocoinclude' \(this file is one a model <include>s; give the main model file, the one whose root element is <mujoco>\)\n$/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
