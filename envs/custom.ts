@@ -235,7 +235,7 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         throw taskError(file, 'bind', e);
       }
       if (typeof b !== 'object' || b === null) throw new InputError(file, 'task.bind() must return an object {obsDim, initialize, observe, rewardTerms, terminated}', 'bind');
-      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${String(b.obsDim)}; it must be a non-negative integer`, 'obsDim');
+      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${shownArg(b.obsDim)}; it must be a non-negative integer (a number)`, 'obsDim');
       for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }

@@ -87,6 +87,10 @@ describe('task modules people get wrong', () => {
     );
   });
 
+  it('obsDim given as text is shown as text', async () => {
+    await expectRefused(taskFile('obsdim_text.mjs', { bound: withBound({ obsDim: "obsDim: '2'" }) }), /obsdim_text\.mjs \(obsDim\): task\.bind\(\) returned obsDim "2"; it must be a non-negative integer \(a number\)$/);
+  });
+
   it('terminated() must return a boolean: a number (read as true) or nothing (a forgotten return) is refused', async () => {
     await expectRefused(
       taskFile('term_number.mjs', { bound: withBound({ terminated: 'terminated: (p) => p.views.qpos[0] < -1 ? 1 : 0' }) }),
