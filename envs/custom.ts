@@ -206,6 +206,9 @@ function checkBounds(file: string, field: 'obsLow' | 'obsHigh', value: unknown, 
   return out;
 }
 
+/** The largest observation a task module may declare (numbers per step; a flat vector, not an image). */
+export const MAX_OBS_DIM = 1_000_000;
+
 /**
  * For an observe() or rewardTerms() that left its `out` unwritten and returned something instead
  * (`return [x, y]`, as a function that makes its result would): say where the values must go.
@@ -233,6 +236,8 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       }
       if (typeof b !== 'object' || b === null) throw new InputError(file, 'task.bind() must return an object {obsDim, initialize, observe, rewardTerms, terminated}', 'bind');
       if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${shownArg(b.obsDim)}; it must be a non-negative integer (a number)`, 'obsDim');
+      // (Beyond this the env's arrays fail to allocate: a RangeError with a stack, naming no file.)
+      if (b.obsDim > MAX_OBS_DIM) throw new InputError(file, `task.bind() returned obsDim ${b.obsDim}; an observation holds at most ${MAX_OBS_DIM} values`, 'obsDim');
       for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }

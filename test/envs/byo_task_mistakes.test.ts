@@ -87,8 +87,10 @@ describe('task modules people get wrong', () => {
     );
   });
 
-  it('obsDim given as text is shown as text', async () => {
+  it('obsDim given as text is shown as text; one too large is refused', async () => {
     await expectRefused(taskFile('obsdim_text.mjs', { bound: withBound({ obsDim: "obsDim: '2'" }) }), /obsdim_text\.mjs \(obsDim\): task\.bind\(\) returned obsDim "2"; it must be a non-negative integer \(a number\)$/);
+    // One too large to allocate is refused naming the file, not a RangeError with a stack.
+    await expectRefused(taskFile('obsdim_huge.mjs', { bound: withBound({ obsDim: 'obsDim: 1e10' }) }), /obsdim_huge\.mjs \(obsDim\): task\.bind\(\) returned obsDim 10000000000; an observation holds at most 1000000 values$/);
   });
 
   it('terminated() must return a boolean: a number (read as true) or nothing (a forgotten return) is refused', async () => {
