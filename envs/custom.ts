@@ -23,7 +23,7 @@ import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import { compileModel, loadMujoco } from './mujoco/runtime.js';
 import type { Physics } from './mujoco/physics.js';
-import { type BoundTask, defineTask, type MujocoTask } from './mujoco/task.js';
+import { type BoundTask, defineTask, type MujocoTask, TASK_FILE } from './mujoco/task.js';
 import { perturbInitialState, squaredNorm } from './tasks/common.js';
 import type { EnvSpec } from './types.js';
 
@@ -129,7 +129,7 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
   // Said plainly rather than as the import's "Cannot find module ... imported from <prefrl's own file>".
   if (!existsSync(abs)) throw new InputError(path, 'cannot load the task module: no such file');
   if (statSync(abs).isDirectory()) throw new InputError(path, 'cannot load the task module: this is a folder; give the task module file itself (.js, .mjs, .cjs or .ts)');
-  if (!/\.(js|mjs|cjs|ts|mts|cts)$/i.test(abs)) throw new InputError(path, 'cannot load the task module: a task module is a .js, .mjs, .cjs or .ts file');
+  if (!TASK_FILE.test(abs)) throw new InputError(path, 'cannot load the task module: a task module is a .js, .mjs, .cjs or .ts file');
   let mod: Record<string, unknown>;
   let value: unknown;
   try {
@@ -261,7 +261,7 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
       const rewardTerms = guard('rewardTerms', b.rewardTerms.bind(b));
       const terminated = guard('terminated', b.terminated.bind(b));
       const { beforeStep, success } = b;
-      const guardedSuccess = success ? guard('success', success.bind(b)) : undefined;
+      const guardedSuccess = success ? guard('success', success.bind(b) as (p: Physics) => unknown) : undefined;
       return {
         ...b,
         ...(obsLow ? { obsLow } : {}),
@@ -301,10 +301,10 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
           return done;
         },
         // (A JS task whose success() returns nothing reads as NaN: no measure.)
-        ...(success
+        ...(guardedSuccess
           ? {
               success: (p: Physics) => {
-                const s = guardedSuccess!(p) as unknown;
+                const s = guardedSuccess(p) as unknown;
                 if (s === undefined) return Number.NaN;
                 if (typeof s !== 'number' || !(Number.isNaN(s) || (s >= 0 && s <= 1))) {
                   throw new InputError(file, `task.success() returned ${shownArg(s)}; it must return a number from 0 to 1 (or nothing, or NaN: no measure)`, 'success');

@@ -9,7 +9,7 @@ import { shownArg, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
-import type { MujocoTask } from './mujoco/task.js';
+import { type MujocoTask, TASK_FILE } from './mujoco/task.js';
 import { cartpoleSwingup } from './tasks/cartpole_swingup.js';
 import { cheetahRun } from './tasks/cheetah_run.js';
 import { builtinModel } from './tasks/common.js';
@@ -64,8 +64,6 @@ export function registeredEnv(id: string): RegisteredEnv | undefined {
   return BUILTINS.find((e) => e.id === id);
 }
 
-/** The file names a task module may have (Node and tsx import them). */
-export const TASK_FILE = /\.(js|mjs|cjs|ts|mts|cts)$/i;
 const TASK_EXTENSIONS = '.js, .mjs, .cjs or .ts';
 
 /** True when the argument names an MJCF file rather than a registry id. */
