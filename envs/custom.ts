@@ -13,7 +13,8 @@
  *                the bodies it carries, m/s; weight 1.0) and, when the model has actuators,
  *                control_effort (sum of squared controls; -0.1)
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
- *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
+ *   initial      the first keyframe's qpos, qvel and act when the model has a <keyframe> (else qpos0,
+ *                at rest), then qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -52,6 +53,15 @@ export function defaultTask(modelName: string, timestep: number, nu: number): Mu
       return {
         obsDim: physics.nq + physics.nv,
         initialize(p, rng) {
+          // A model with keyframes starts from its first (MuJoCo Menagerie's robots keep their
+          // standing "home" pose there; qpos0 may have a legged robot inside the floor).
+          const m = p.model;
+          if (m.nkey > 0) {
+            const v = p.views;
+            v.qpos.set((m.key_qpos as Float64Array).subarray(0, p.nq));
+            v.qvel.set((m.key_qvel as Float64Array).subarray(0, p.nv));
+            if (p.na > 0) v.act.set((m.key_act as Float64Array).subarray(0, p.na));
+          }
           perturbInitialState(p, rng, 0.01, 0.01);
         },
         observe(p, out) {

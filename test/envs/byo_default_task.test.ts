@@ -104,6 +104,30 @@ describe('the default task of bring-your-own models', () => {
     });
   });
 
+  it('a model with a keyframe starts each episode from its first one (qpos and qvel), perturbed by at most 0.01 in qpos', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'byo-key-'));
+    try {
+      const model = join(tmp, 'home.xml');
+      writeFileSync(
+        model,
+        '<mujoco><worldbody><body><joint type="slide" axis="1 0 0"/><geom size="0.1"/>' +
+          '<body><joint type="hinge" axis="0 1 0"/><geom type="capsule" fromto="0 0 0 0 0 0.3" size="0.02"/></body></body></worldbody>' +
+          '<keyframe><key name="home" qpos="0.7 -1.2" qvel="0 0"/><key name="other" qpos="5 5"/></keyframe></mujoco>\n',
+      );
+      await withEnv(model, (env) => {
+        for (const seed of [0, 1, 2]) {
+          const obs = env.reset(seed);
+          expect(Math.abs(obs[0] - 0.7)).toBeLessThanOrEqual(0.01 + 1e-6);
+          expect(Math.abs(obs[1] + 1.2)).toBeLessThanOrEqual(0.01 + 1e-6);
+          // qvel: keyframe 0 plus N(0, 0.01^2) noise: far below 0.1
+          expect(Math.max(Math.abs(obs[2]), Math.abs(obs[3]))).toBeLessThan(0.1);
+        }
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a model without actuators: no action, no control_effort term, and a goal that does not mention effort', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'byo-passive-'));
     try {
