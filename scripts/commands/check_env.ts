@@ -14,7 +14,7 @@ import { commandSummary } from '../command_index.js';
 const spec = {
   command: 'prefrl check-env',
   summary:
-    'Check an environment against the contract: determinism under a seed, reward = weighted sum of its terms, exact state round trip, spaces, transition terms, horizon, and no WASM memory growth over 1,000 resets.',
+    'Say what an environment is (observation, each actuator\'s action bounds, dt, horizon, the reward as a weighted sum of its terms, the goal), then check it against the contract: determinism under a seed, reward = weighted sum of its terms, exact state round trip, spaces, transition terms, horizon, and no WASM memory growth over 1,000 resets.',
   positionals: [{ name: 'env', doc: 'a registered env id (see prefrl envs) or a path to an MJCF .xml file' }],
   flags: {
     task: taskFlag(),
