@@ -13,7 +13,7 @@
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { checkEnvConfigObject, type EnvConfig, makeEnv } from './registry.js';
-import { ActionError, type Env, type EnvState, type StepResult } from './types.js';
+import { ActionError, type Env, type EnvSpec, type EnvState, type StepResult } from './types.js';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -23,9 +23,22 @@ export interface CheckResult {
   readonly skipped?: boolean;
 }
 
+/** What the checked env is: its spec, and for a MuJoCo env the names behind its actions. */
+export interface CheckedEnv {
+  readonly spec: EnvSpec;
+  /** Actuator names, one per action entry ('' where unnamed); absent for a non-MuJoCo env. */
+  readonly actuators?: readonly string[];
+  /** Action entries whose actuator has no ctrlrange in the model (the env gives them [-1, 1]). */
+  readonly unlimited?: readonly number[];
+  /** For a bring-your-own model: its task module's path, or null for the default task. */
+  readonly task?: string | null;
+}
+
 export interface CheckReport {
   readonly ok: boolean;
   readonly env: string;
+  /** The env that was checked (sizes, bounds, dt, horizon, reward terms, goal). */
+  readonly about: CheckedEnv;
   readonly checks: Record<string, CheckResult>;
   /** What the env warned about during the checks, one line per kind (e.g. how many steps went unstable). */
   readonly warnings: string[];
@@ -85,10 +98,16 @@ function pass(detail: string): CheckResult {
   return { ok: true, detail };
 }
 
+/** Why two envs made alike start apart after reset(seed), and what to do. */
+const NOT_SEEDED =
+  " (the first observation after reset(seed)): the initial state must come from the seed alone; a task module draws its random numbers from initialize()'s rng argument, not Math.random()";
+
 function checkDeterminism(a: Env, b: Env, seed: number, actions: Float64Array[]): CheckResult {
   const ra = run(a, seed, actions);
   const rb = run(b, seed, actions);
-  for (let i = 0; i < ra.obs.length; i++) if (!sameF32(ra.obs[i], rb.obs[i])) return fail(`observations differ at index ${i}`);
+  for (let i = 0; i < ra.obs.length; i++) {
+    if (!sameF32(ra.obs[i], rb.obs[i])) return fail(`observations differ at index ${i}${i === 0 ? NOT_SEEDED : ''}`);
+  }
   for (let i = 0; i < ra.steps.length; i++) {
     if (!Object.is(ra.steps[i].reward, rb.steps[i].reward)) return fail(`rewards differ at step ${i}`);
   }
@@ -188,9 +207,11 @@ function checkSpaces(env: Env, seed: number, actions: Float64Array[]): CheckResu
     big[j] = hiSide ? spec.actHigh[j] + 10 * Math.max(1, Math.abs(spec.actHigh[j])) : spec.actLow[j] - 10 * Math.max(1, Math.abs(spec.actLow[j]));
     clipped[j] = hiSide ? spec.actHigh[j] : spec.actLow[j];
   }
-  env.reset(seed);
+  // (Compared from two resets with one seed: if those differ, say so rather than blame clipping.)
+  const o1 = env.reset(seed);
   const r1 = env.step(big);
-  env.reset(seed);
+  const o2 = env.reset(seed);
+  if (!sameF32(o1, o2)) return fail(`two resets with seed ${seed} gave different observations${NOT_SEEDED.replace(' (the first observation after reset(seed))', '')}`);
   const r2 = env.step(clipped);
   if (!sameF32(r1.obs, r2.obs) || !Object.is(r1.reward, r2.reward)) return fail('an out-of-range action was not clipped to the bounds');
   // Bad actions are refused with an error naming the env and step.
@@ -281,6 +302,24 @@ async function checkMemory(env: Env, resets: number): Promise<CheckResult> {
   return pass(`heap ${(after / 2 ** 20).toFixed(1)} MiB before and after ${resets} resets (each with a step)`);
 }
 
+/** What `env` is, for the report (actuator names and unlimited actuators of a MuJoCo env). */
+async function describe(env: Env): Promise<CheckedEnv> {
+  const { MujocoEnv } = await import('./mujoco/env.js');
+  const { customEnvSource } = await import('./custom.js');
+  const source = customEnvSource(env.spec);
+  const task = source ? { task: source.task } : {};
+  if (!(env instanceof MujocoEnv)) return { spec: env.spec, ...task };
+  const p = env.physics;
+  const range = p.ctrlRange();
+  const actuators: string[] = [];
+  const unlimited: number[] = [];
+  for (let i = 0; i < p.nu; i++) {
+    actuators.push(p.name('actuator', i));
+    if (!(range[2 * i] < range[2 * i + 1])) unlimited.push(i);
+  }
+  return { spec: env.spec, actuators, unlimited, ...task };
+}
+
 /** Run every contract check on an env config. Never throws for a failing check. */
 export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = {}): Promise<CheckReport> {
   if (typeof config !== 'string') checkEnvConfigObject(config, 'checkEnv: config', { stringToo: true });
@@ -301,11 +340,20 @@ export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = 
     envs.push(b);
     const rng = new Rng(seed).fork('check-env');
     const actions = randomActions(a, stepsN, rng);
+    // A broken task module throws the same error in every check: the first check that threw it
+    // says it, the later ones name that check (one table row to read, not seven alike).
+    const thrownBy = new Map<string, string>();
+    const threw = (name: string, e: unknown): CheckResult => {
+      const msg = e instanceof Error ? e.message : String(e);
+      const first = thrownBy.get(msg);
+      if (first === undefined) thrownBy.set(msg, name);
+      return fail(first === undefined ? `threw: ${msg}` : `threw the same error as ${first}`);
+    };
     const guard = (name: string, f: () => CheckResult) => {
       try {
         record(name, f());
       } catch (e) {
-        record(name, fail(`threw: ${(e as Error).message}`));
+        record(name, threw(name, e));
       }
     };
     guard('determinism', () => checkDeterminism(a, b, seed, actions));
@@ -317,9 +365,9 @@ export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = 
     try {
       record('memory', await checkMemory(a, opts.resets ?? 1000));
     } catch (e) {
-      record('memory', fail(`threw: ${(e as Error).message}`));
+      record('memory', threw('memory', e));
     }
-    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, checks, warnings: logger.warningSummary() };
+    return { ok: Object.values(checks).every((c) => c.ok), env: a.spec.id, about: await describe(a), checks, warnings: logger.warningSummary() };
   } finally {
     for (const e of envs) e.dispose();
   }

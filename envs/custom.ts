@@ -8,37 +8,42 @@
  * compiled on the fly, as ES modules or CommonJS as their package says.
  *
  * Without a task module the default task applies:
- *   observation  all of qpos and qvel
- *   reward terms forward_velocity (x velocity of the first moving body, m/s; weight 1.0) and,
- *                when the model has actuators, control_effort (sum of squared controls; -0.1)
+ *   observation  all of qpos and qvel (not the activations of actuators with dynamics: act)
+ *   reward terms forward_velocity (x velocity of the centre of mass of the first moving body and
+ *                the bodies it carries, m/s; weight 1.0) and, when the model has actuators,
+ *                control_effort (sum of squared controls; -0.1)
  *   episodes     1000 steps, no termination; frame skip chosen so dt is about 0.04 s
- *   initial      qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
+ *   initial      the first keyframe's qpos, qvel and act when the model has a <keyframe> (else qpos0,
+ *                at rest), then qpos + U(-0.01, 0.01) (free and ball joint quaternions scaled back to unit length), qvel + N(0, 0.01^2)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { errorMessage, InputError } from '../core/errors.js';
+import { errorMessage, InputError, shownArg } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MujocoEnv } from './mujoco/env.js';
 import { compileModel, loadMujoco } from './mujoco/runtime.js';
 import type { Physics } from './mujoco/physics.js';
-import { type BoundTask, defineTask, type MujocoTask } from './mujoco/task.js';
+import { type BoundTask, defineTask, type MujocoTask, TASK_FILE } from './mujoco/task.js';
 import { perturbInitialState, squaredNorm } from './tasks/common.js';
 import type { EnvSpec } from './types.js';
 
 /** The default task for a model with physics timestep `timestep` and `nu` actuators. */
 export function defaultTask(modelName: string, timestep: number, nu: number): MujocoTask {
   const frameSkip = Math.max(1, Math.round(0.04 / timestep));
-  const terms = [{ name: 'forward_velocity', weight: 1.0, doc: 'x velocity of the first moving body, m/s' }];
+  const terms = [{ name: 'forward_velocity', weight: 1.0, doc: 'x velocity of the centre of mass of the first moving body and the bodies it carries, m/s' }];
   if (nu > 0) terms.push({ name: 'control_effort', weight: -0.1, doc: 'sum of squared controls' });
   return defineTask({
     id: `custom:${modelName}`,
-    goal: 'Move the robot forward (in the +x direction) as fast as possible while using little control effort.',
+    goal: `Move the robot forward (in the +x direction) as fast as possible${nu > 0 ? ' while using little control effort' : ''}.`,
     rewardTerms: terms,
     horizon: 1000,
     frameSkip,
     bind(physics) {
-      // The first body (after the world) that has a joint is the one whose progress counts.
+      // The first body (after the world) that has a joint is the one whose progress counts: its
+      // subtree's centre of mass (itself and the bodies it carries), not its frame, whose origin
+      // is its joint's anchor, fixed for a hinge on a fixed base (an arm, a pendulum): the term
+      // was 0 at every step there.
       const bodyJntNum = physics.model.body_jntnum as Int32Array;
       let body = 1;
       while (body < physics.nbody && bodyJntNum[body] === 0) body++;
@@ -48,6 +53,15 @@ export function defaultTask(modelName: string, timestep: number, nu: number): Mu
       return {
         obsDim: physics.nq + physics.nv,
         initialize(p, rng) {
+          // A model with keyframes starts from its first (MuJoCo Menagerie's robots keep their
+          // standing "home" pose there; qpos0 may have a legged robot inside the floor).
+          const m = p.model;
+          if (m.nkey > 0) {
+            const v = p.views;
+            v.qpos.set((m.key_qpos as Float64Array).subarray(0, p.nq));
+            v.qvel.set((m.key_qvel as Float64Array).subarray(0, p.nv));
+            if (p.na > 0) v.act.set((m.key_act as Float64Array).subarray(0, p.na));
+          }
           perturbInitialState(p, rng, 0.01, 0.01);
         },
         observe(p, out) {
@@ -56,10 +70,10 @@ export function defaultTask(modelName: string, timestep: number, nu: number): Mu
           out.set(v.qvel, v.qpos.length);
         },
         beforeStep(p) {
-          xBefore = p.views.xpos[3 * body];
+          xBefore = p.views.subtreeCom[3 * body];
         },
         rewardTerms(p, action, out) {
-          out[0] = (p.views.xpos[3 * body] - xBefore) / dt;
+          out[0] = (p.views.subtreeCom[3 * body] - xBefore) / dt;
           if (nu > 0) out[1] = squaredNorm(action);
         },
         terminated: () => false,
@@ -85,6 +99,8 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   for (const [key, type] of REQUIRED) {
     if (typeof t[key] !== type) throw new InputError(file, `task.${key} must be a ${type}, got ${t[key] === undefined ? 'nothing' : typeof t[key]}`, key);
   }
+  // The goal is what people in the viewer and VLM teachers are told: an empty one tells them nothing.
+  if ((t.goal as string).trim() === '') throw new InputError(file, 'task.goal is empty; write one sentence saying what the robot should do (people and VLM teachers are shown it)', 'goal');
   if (!Number.isInteger(t.horizon) || (t.horizon as number) < 1) throw new InputError(file, 'task.horizon must be a positive integer', 'horizon');
   if (!Number.isInteger(t.frameSkip) || (t.frameSkip as number) < 1) throw new InputError(file, 'task.frameSkip must be a positive integer', 'frameSkip');
   if (!Array.isArray(t.rewardTerms) || t.rewardTerms.length === 0) {
@@ -93,8 +109,9 @@ export function validateTask(value: unknown, file: string): MujocoTask {
   const seen = new Map<string, number>();
   t.rewardTerms.forEach((term: unknown, i: number) => {
     const r = term as Record<string, unknown>;
-    if (typeof r?.name !== 'string' || typeof r.weight !== 'number' || !Number.isFinite(r.weight)) {
-      throw new InputError(file, `task.rewardTerms[${i}] needs a string name and a finite numeric weight`, `rewardTerms[${i}]`);
+    if (typeof r?.name !== 'string' || r.name.trim() === '' || typeof r.weight !== 'number' || !Number.isFinite(r.weight)) {
+      const got = typeof r !== 'object' || r === null ? shownArg(r) : `name ${shownArg(r.name)}, weight ${shownArg(r.weight)}`;
+      throw new InputError(file, `task.rewardTerms[${i}] needs a string name and a finite numeric weight, got ${got} (a name must not be empty)`, `rewardTerms[${i}]`);
     }
     // Terms are looked up by name (teachers' weights, rankings, reward features): two of one name would be one term.
     const first = seen.get(r.name);
@@ -121,6 +138,8 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
   const abs = resolve(path);
   // Said plainly rather than as the import's "Cannot find module ... imported from <prefrl's own file>".
   if (!existsSync(abs)) throw new InputError(path, 'cannot load the task module: no such file');
+  if (statSync(abs).isDirectory()) throw new InputError(path, 'cannot load the task module: this is a folder; give the task module file itself (.js, .mjs, .cjs or .ts)');
+  if (!TASK_FILE.test(abs)) throw new InputError(path, 'cannot load the task module: a task module is a .js, .mjs, .cjs or .ts file');
   let mod: Record<string, unknown>;
   let value: unknown;
   try {
@@ -141,7 +160,14 @@ export async function loadTaskModule(path: string): Promise<MujocoTask> {
     }
     if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
-    throw new InputError(path, `cannot load the task module: ${loadErrorMessage(e)}`);
+    const why = loadErrorMessage(e);
+    // A task outside this package's folder cannot import 'prefrl' unless it is installed there too.
+    const hint = /Cannot find (package|module) 'prefrl'/.test(why)
+      ? " (the task's folder cannot see the prefrl package: install it there, or drop the import: defineTask only adds type checking, and a module that exports the task object itself works the same)"
+      : /\b(module|exports|require) is not defined in ES module scope/.test(why)
+        ? ' (Node reads this file as an ES module: its name ends in .mjs, or the package.json above it says "type": "module"; write `export default task`, or name the file .cjs to keep module.exports)'
+        : '';
+    throw new InputError(path, `cannot load the task module: ${why}${hint}`);
   }
   return guardTask(validateTask(value, path), path);
 }
@@ -190,6 +216,19 @@ function checkBounds(file: string, field: 'obsLow' | 'obsHigh', value: unknown, 
   return out;
 }
 
+/** The largest observation a task module may declare (numbers per step; a flat vector, not an image). */
+export const MAX_OBS_DIM = 1_000_000;
+
+/**
+ * For an observe() or rewardTerms() that left its `out` unwritten and returned something instead
+ * (`return [x, y]`, as a function that makes its result would): say where the values must go.
+ */
+function returnedHint(returned: unknown): string {
+  if (returned === undefined) return '';
+  const what = typeof returned === 'object' && returned !== null && typeof (returned as { length?: unknown }).length === 'number' ? `an array of ${(returned as ArrayLike<unknown>).length} values` : shownArg(returned);
+  return ` (it returned ${what}: write the values into its \`out\` argument, e.g. out.set(values) or out[0] = x, and return nothing)`;
+}
+
 /**
  * A task module's task with every call into its code guarded: an exception becomes an
  * InputError naming the file and the function (one line, no stack), and observations or
@@ -206,7 +245,9 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         throw taskError(file, 'bind', e);
       }
       if (typeof b !== 'object' || b === null) throw new InputError(file, 'task.bind() must return an object {obsDim, initialize, observe, rewardTerms, terminated}', 'bind');
-      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${String(b.obsDim)}; it must be a non-negative integer`, 'obsDim');
+      if (!Number.isInteger(b.obsDim) || b.obsDim < 0) throw new InputError(file, `task.bind() returned obsDim ${shownArg(b.obsDim)}; it must be a non-negative integer (a number)`, 'obsDim');
+      // (Beyond this the env's arrays fail to allocate: a RangeError with a stack, naming no file.)
+      if (b.obsDim > MAX_OBS_DIM) throw new InputError(file, `task.bind() returned obsDim ${b.obsDim}; an observation holds at most ${MAX_OBS_DIM} values`, 'obsDim');
       for (const fn of ['initialize', 'observe', 'rewardTerms', 'terminated'] as const) {
         if (typeof b[fn] !== 'function') throw new InputError(file, `task.bind() returned no ${fn} function`, fn);
       }
@@ -228,7 +269,9 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         };
       const observe = guard('observe', b.observe.bind(b), (e) => (e instanceof RangeError ? ` (the observation holds obsDim = ${b.obsDim} values)` : ''));
       const rewardTerms = guard('rewardTerms', b.rewardTerms.bind(b));
+      const terminated = guard('terminated', b.terminated.bind(b));
       const { beforeStep, success } = b;
+      const guardedSuccess = success ? guard('success', success.bind(b) as (p: Physics) => unknown) : undefined;
       return {
         ...b,
         ...(obsLow ? { obsLow } : {}),
@@ -238,10 +281,10 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
           // NaN marks the entries the task must write: one left over is an observation shorter
           // than obsDim (writes past the end of a typed array vanish without an error).
           out.fill(Number.NaN);
-          observe(p, out);
+          const returned = observe(p, out) as unknown;
           for (let i = 0; i < out.length; i++) {
             if (Number.isNaN(out[i])) {
-              throw new InputError(file, `task.observe() left index ${i} unwritten (or wrote NaN there); it must write all obsDim = ${b.obsDim} values, finite numbers`, 'observe');
+              throw new InputError(file, `task.observe() left index ${i} unwritten (or wrote NaN there); it must write all obsDim = ${b.obsDim} values, finite numbers${returnedHint(returned)}`, 'observe');
             }
             if (!Number.isFinite(out[i])) throw new InputError(file, `task.observe() wrote ${out[i]} at index ${i}; observations must be finite numbers`, 'observe');
           }
@@ -250,17 +293,36 @@ function guardTask(task: MujocoTask, file: string): MujocoTask {
         rewardTerms(p, action, out) {
           // As for observations: NaN marks the terms the task must write.
           out.fill(Number.NaN);
-          rewardTerms(p, action, out);
+          const returned = rewardTerms(p, action, out) as unknown;
           for (let i = 0; i < out.length; i++) {
             if (!Number.isFinite(out[i])) {
               const unset = Number.isNaN(out[i]) ? ' (or left it unwritten)' : '';
-              throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}${unset}; reward terms must be finite numbers`, 'rewardTerms');
+              throw new InputError(file, `task.rewardTerms() gave ${names[i]} = ${out[i]}${unset}; reward terms must be finite numbers${Number.isNaN(out[i]) ? returnedHint(returned) : ''}`, 'rewardTerms');
             }
           }
         },
-        terminated: guard('terminated', b.terminated.bind(b)),
+        terminated(p) {
+          // A number (`qpos[2] < 0.2 ? 1 : 0`, or a height) read as true ended episodes after one
+          // step; a forgotten `return` (undefined) never ended one: both without a word.
+          const done = terminated(p) as unknown;
+          if (typeof done !== 'boolean') {
+            throw new InputError(file, `task.terminated() returned ${shownArg(done)}; it must return true (the episode ends here) or false`, 'terminated');
+          }
+          return done;
+        },
         // (A JS task whose success() returns nothing reads as NaN: no measure.)
-        ...(success ? { success: guard('success', (p: Physics) => success.call(b, p) ?? Number.NaN) } : {}),
+        ...(guardedSuccess
+          ? {
+              success: (p: Physics) => {
+                const s = guardedSuccess(p) as unknown;
+                if (s === undefined) return Number.NaN;
+                if (typeof s !== 'number' || !(Number.isNaN(s) || (s >= 0 && s <= 1))) {
+                  throw new InputError(file, `task.success() returned ${shownArg(s)}; it must return a number from 0 to 1 (or nothing, or NaN: no measure)`, 'success');
+                }
+                return s;
+              },
+            }
+          : {}),
       };
     },
   };

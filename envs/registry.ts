@@ -3,13 +3,13 @@
  * builds any of them from a serialisable `EnvConfig` (the same config travels to worker
  * threads and into run folders, so every env can be rebuilt exactly).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { shownArg, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
-import type { MujocoTask } from './mujoco/task.js';
+import { type MujocoTask, TASK_FILE } from './mujoco/task.js';
 import { cartpoleSwingup } from './tasks/cartpole_swingup.js';
 import { cheetahRun } from './tasks/cheetah_run.js';
 import { builtinModel } from './tasks/common.js';
@@ -64,6 +64,8 @@ export function registeredEnv(id: string): RegisteredEnv | undefined {
   return BUILTINS.find((e) => e.id === id);
 }
 
+const TASK_EXTENSIONS = '.js, .mjs, .cjs or .ts';
+
 /** True when the argument names an MJCF file rather than a registry id. */
 export function looksLikeModelPath(arg: string): boolean {
   return /\.(xml|mjcf)$/i.test(arg) || arg.includes('/') || arg.includes('\\');
@@ -78,7 +80,15 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
   const model = opts.model ?? (looksLikeModelPath(env) ? env : undefined);
   if (model !== undefined) {
     if (!existsSync(model)) throw new UsageError(`${opts.model !== undefined ? '--model' : flag}: model file ${JSON.stringify(model)} not found`);
-    if (opts.task !== undefined && !existsSync(opts.task)) throw new UsageError(`--task: task module ${JSON.stringify(opts.task)} not found`);
+    if (opts.task !== undefined) {
+      if (!existsSync(opts.task)) throw new UsageError(`--task: task module ${JSON.stringify(opts.task)} not found`);
+      // (Node's own words for these name prefrl's files: "Directory import ... imported from .../envs/custom.js".)
+      if (statSync(opts.task).isDirectory()) throw new UsageError(`--task: ${JSON.stringify(opts.task)} is a folder; give the task module file itself (${TASK_EXTENSIONS})`);
+      if (!TASK_FILE.test(opts.task)) {
+        const model = /\.(xml|mjcf)$/i.test(opts.task) ? ' (an MJCF model goes with --env or --model)' : '';
+        throw new UsageError(`--task: ${JSON.stringify(opts.task)} is not a task module: give a ${TASK_EXTENSIONS} file${model}`);
+      }
+    }
     return { id: 'custom', model: resolve(model), ...(opts.task ? { task: resolve(opts.task) } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
   }
   if (!registeredEnv(env)) {

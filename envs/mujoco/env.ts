@@ -14,7 +14,7 @@ import { Logger } from '../../core/log.js';
 import { Rng } from '../../core/rng.js';
 import { ActionError, checkStateFinite, clipAction, type Env, type EnvSpec, type EnvState, type StepResult, weightedSum } from '../types.js';
 import { Physics } from './physics.js';
-import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco } from './runtime.js';
+import { type CompiledModel, compileModel, loadMujoco, type ModelSource, type Mujoco, MUJOCO_MESSAGE_REPEATS } from './runtime.js';
 import type { BoundTask, MujocoTask } from './task.js';
 
 export interface MujocoEnvOptions {
@@ -31,6 +31,15 @@ function copyInto(dst: Float64Array, src: ArrayLike<number>): void {
   for (let i = 0; i < dst.length; i++) dst[i] = src[i];
 }
 
+/**
+ * Unstable-step warnings printed in this thread by envs that write to stderr through a logger of
+ * their own (no `logger` option: the envs of a training run's workers). A model that goes unstable
+ * in every episode printed one line per episode (hundreds in a short run); those envs print
+ * MUJOCO_MESSAGE_REPEATS, then a note. An env given a logger warns every time: its caller counts
+ * (check-env's summary says how many times).
+ */
+let ownLoggerUnstable = 0;
+
 export class MujocoEnv implements Env {
   readonly spec: EnvSpec;
   readonly physics: Physics;
@@ -42,6 +51,8 @@ export class MujocoEnv implements Env {
   private done = true;
   private disposed = false;
   private readonly logger: Logger;
+  /** True when the env made its own logger (no `logger` option): see ownLoggerUnstable. */
+  private readonly ownLogger: boolean;
   private readonly clipped: Float64Array;
   /** Step with mj_step2 + mj_step1 so kinematics match the new state (RK4: mj_step, then mj_forward). */
   private readonly synced: boolean;
@@ -69,6 +80,7 @@ export class MujocoEnv implements Env {
     }
     this.task = task;
     this.logger = opts.logger ?? new Logger();
+    this.ownLogger = opts.logger === undefined;
     this.rng = new Rng(opts.seed ?? 0);
     const p = this.physics;
     const nu = p.nu;
@@ -201,10 +213,18 @@ export class MujocoEnv implements Env {
   private unstableStep(): StepResult {
     const p = this.physics;
     // (MuJoCo's warning counters are read only where the clock cannot tell: see step().)
-    this.logger.warn(
-      `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s): MuJoCo found NaN/Inf or huge values ` +
-        '(bad qpos, qvel or qacc) and reset the data; state restored to before the step, episode truncated',
-    );
+    const n = this.ownLogger ? ++ownLoggerUnstable : 0;
+    if (n <= MUJOCO_MESSAGE_REPEATS) {
+      this.logger.warn(
+        `${this.spec.id}: simulation unstable at step ${this.t} (t=${this.prev.time.toFixed(3)} s): MuJoCo found NaN/Inf or huge values ` +
+          '(bad qpos, qvel or qacc) and reset the data; state restored to before the step, episode truncated',
+      );
+    } else if (n === MUJOCO_MESSAGE_REPEATS + 1) {
+      this.logger.warn(
+        `${this.spec.id}: the simulation went unstable again (episode truncated); further unstable steps of this thread's envs are not printed: ` +
+          'a smaller <option timestep>, damping or armature, or gentler actuator gains usually cure it (prefrl check-env <model.xml> counts them)',
+      );
+    }
     p.reset();
     const v = p.views;
     v.qpos.set(this.prev.qpos);

@@ -127,7 +127,9 @@ export interface CompiledModel {
 function compileError(sourceName: string, err: unknown): InputError {
   const raw = err instanceof Error ? err.message : String(err);
   const msg = raw.replace(/^MuJoCo Error:\s*/, '').replace(/\s+/g, ' ').trim();
-  return new InputError(sourceName, `MuJoCo could not load the model: ${msg}`);
+  // A file made to be <include>d has <mujocoinclude> at its root: the model is the file that includes it.
+  const hint = /model type: 'mujocoinclude'/.test(msg) ? ' (this file is one a model <include>s; give the main model file, the one whose root element is <mujoco>)' : '';
+  return new InputError(sourceName, `MuJoCo could not load the model: ${msg}${hint}`);
 }
 
 /**

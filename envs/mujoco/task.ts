@@ -60,6 +60,9 @@ export interface MujocoTask {
   bind(physics: Physics): BoundTask;
 }
 
+/** The file names a task module may have (what Node and tsx import: JavaScript, ES module or CommonJS, and TypeScript). */
+export const TASK_FILE = /\.(js|mjs|cjs|ts|mts|cts)$/i;
+
 /** Identity helper that gives task modules type checking without importing classes. */
 export function defineTask(task: MujocoTask): MujocoTask {
   return task;

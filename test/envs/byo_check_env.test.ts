@@ -1,0 +1,117 @@
+/**
+ * `prefrl check-env` on a bring-your-own model says what the env is before its checks (the
+ * default task's observation, each actuator's action bounds, dt, horizon, reward, goal), and an
+ * unstable model's training run prints its unstable episodes a few times, not once each.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../scripts/cli.js';
+import { captureCli, expectUsageError, lastJson, spawnCli } from '../helpers/cli.js';
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures');
+const pendulum = join(fixtures, 'byo_pendulum', 'pendulum.xml');
+
+describe('check-env on a bring-your-own model', () => {
+  it('describes the env before the checks: observation, actions by actuator (unlimited ones marked), dt, horizon, reward, goal', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['check-env', pendulum, '--steps', '20', '--resets', '2'], ctx)).toBe(0);
+    const text = out.join('');
+    const about = text.slice(0, text.indexOf('\n\n'));
+    expect(about.split('\n')).toEqual([
+      'custom:pendulum.xml (the default task: see README "Bring your own robot")',
+      '  observation  2 values, unbounded: qpos (1) then qvel (1)',
+      '  action       3 values: torque [-2, 2], aim [-1, 1]*, spin [-3, 3]',
+      '               * no ctrlrange in the model: actions are clipped to [-1, 1] (set ctrlrange on the actuator for other bounds)',
+      // timestep 0.002 x frame skip 20 = 0.04 s; 1000 steps = 40 s
+      '  dt           0.04 s per step, horizon 1000 steps (40 s)',
+      '  reward       1 x forward_velocity (x velocity of the centre of mass of the first moving body and the bodies it carries, m/s)',
+      '               - 0.1 x control_effort (sum of squared controls)',
+      '  goal         Move the robot forward (in the +x direction) as fast as possible while using little control effort.',
+    ]);
+    expect(text.slice(about.length)).toMatch(/^\n\ncustom:pendulum\.xml: all checks passed\ncheck\s+result\s+detail\n/);
+  });
+
+  it('a model whose actuators have dynamics is told that the default observation leaves their activations out', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'byo-act-'));
+    try {
+      const model = join(tmp, 'act.xml');
+      writeFileSync(
+        model,
+        '<mujoco><worldbody><body><joint name="x" type="slide" axis="1 0 0"/><geom type="box" size="0.1 0.1 0.1"/></body></worldbody>' +
+          '<actuator><general name="filter" joint="x" dyntype="filter" dynprm="0.1" gainprm="10" ctrlrange="-1 1"/></actuator></mujoco>\n',
+      );
+      const { ctx, out } = captureCli();
+      expect(await main(['check-env', model, '--steps', '20', '--resets', '2'], ctx)).toBe(0);
+      expect(out.join('').split('\n')[1]).toBe('  observation  2 values, unbounded: qpos (1) then qvel (1); not the 1 actuator activation (act), which a task module can observe');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('--json holds the spec with the actuator names and the task (null: the default task)', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['check-env', pendulum, '--json', '--steps', '20', '--resets', '2'], ctx)).toBe(0);
+    const j = lastJson<{ ok: boolean; spec: Record<string, unknown>; checks: Record<string, unknown> }>(out);
+    expect(j.ok).toBe(true);
+    expect(j.spec).toMatchObject({
+      id: 'custom:pendulum.xml',
+      obsDim: 2,
+      actDim: 3,
+      obsLow: ['-Infinity', '-Infinity'],
+      actLow: [-2, -1, -3],
+      actHigh: [2, 1, 3],
+      actuators: ['torque', 'aim', 'spin'],
+      task: null,
+      nq: 1,
+      nv: 1,
+      horizon: 1000,
+    });
+    expect(j.spec.dt).toBeCloseTo(0.04, 12);
+    expect(Object.keys(j.checks)).toHaveLength(7);
+  });
+
+  it('a built-in env is described too (no task line, actuator names from its model)', async () => {
+    const { ctx, out } = captureCli();
+    expect(await main(['check-env', 'reacher', '--steps', '20', '--resets', '2'], ctx)).toBe(0);
+    const lines = out.join('').split('\n');
+    expect(lines.slice(0, 3)).toEqual(['reacher', '  observation  10 values, unbounded', '  action       2 values: shoulder [-1, 1], elbow [-1, 1]']);
+    expect(lines).toContain('  dt           0.02 s per step, horizon 200 steps (4 s)');
+  });
+});
+
+describe('files given to the wrong flag', () => {
+  it('--task given a folder or a model is a usage error naming the flag (exit 2); an <include>d file given as the model says to give the main one (exit 1)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'byo-flags-'));
+    const runs = join(tmp, 'runs');
+    try {
+      const robot = join(fixtures, 'byo_robot', 'robot.xml');
+      const folder = join(fixtures, 'byo_robot', 'bodies');
+      await expectUsageError(['rollout', '--model', robot, '--task', folder, '--episodes', '1'], runs, /^prefrl rollout: --task: "[^"]+bodies" is a folder; give the task module file itself \(\.js, \.mjs, \.cjs or \.ts\)\n$/);
+      await expectUsageError(['train', '--model', robot, '--task', robot], runs, /^prefrl train: --task: "[^"]+robot\.xml" is not a task module: give a \.js, \.mjs, \.cjs or \.ts file \(an MJCF model goes with --env or --model\)\n$/);
+      const { ctx, err } = captureCli();
+      expect(await main(['check-env', join(folder, 'body.xml')], ctx)).toBe(1);
+      expect(err.join('')).toMatch(/body\.xml: MuJoCo could not load the model: .*'mujocoinclude' \(this file is one a model <include>s; give the main model file, the one whose root element is <mujoco>\)\n$/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an unstable model in training', () => {
+  it('the envs of a run print three unstable-step warnings and then one note, not one per episode', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'byo-unstable-'));
+    try {
+      // Every episode of this model goes unstable at its first step: 1024 steps are hundreds of episodes.
+      const args = ['train', '--model', join(fixtures, 'byo', 'unstable.xml'), '--reward', 'true', '--steps', '1024', '--workers', '0', '--num-envs', '2', '--num-steps', '256', '--runs-dir', runs, '--quiet'];
+      const { stderr, exited } = spawnCli(args);
+      expect(await exited).toBe(0);
+      const err = stderr();
+      expect(err.match(/custom:unstable\.xml: simulation unstable at step/g)).toHaveLength(3);
+      expect(err.match(/custom:unstable\.xml: the simulation went unstable again \(episode truncated\); further unstable steps of this thread's envs are not printed: a smaller <option timestep>/g)).toHaveLength(1);
+    } finally {
+      rmSync(runs, { recursive: true, force: true });
+    }
+  });
+});
