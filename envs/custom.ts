@@ -8,7 +8,7 @@
  * compiled on the fly, as ES modules or CommonJS as their package says.
  *
  * Without a task module the default task applies:
- *   observation  all of qpos and qvel (not the activations of actuators with dynamics: act)
+ *   observation  all of qpos and qvel, then the actuator activations (act) when there are any
  *   reward terms forward_velocity (x velocity of the centre of mass of the first moving body and
  *                the bodies it carries, m/s; weight 1.0) and, when the model has actuators,
  *                control_effort (sum of squared controls; -0.1)
@@ -51,7 +51,9 @@ export function defaultTask(modelName: string, timestep: number, nu: number): Mu
       const dt = physics.timestep * frameSkip;
       let xBefore = 0;
       return {
-        obsDim: physics.nq + physics.nv,
+        // Activations too where actuators have dynamics (filters, integrators, muscles): without
+        // them qpos and qvel are not the whole state, and the policy cannot know what it drives.
+        obsDim: physics.nq + physics.nv + physics.na,
         initialize(p, rng) {
           // A model with keyframes starts from its first (MuJoCo Menagerie's robots keep their
           // standing "home" pose there; qpos0 may have a legged robot inside the floor).
@@ -68,6 +70,7 @@ export function defaultTask(modelName: string, timestep: number, nu: number): Mu
           const v = p.views;
           out.set(v.qpos, 0);
           out.set(v.qvel, v.qpos.length);
+          if (v.act.length > 0) out.set(v.act, v.qpos.length + v.qvel.length);
         },
         beforeStep(p) {
           xBefore = p.views.subtreeCom[3 * body];

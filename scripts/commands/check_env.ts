@@ -65,11 +65,9 @@ export function describeEnv(about: CheckedEnv): string {
   const lines: string[] = [];
   const task = about.task === undefined ? '' : about.task === null ? ' (the default task: see README "Bring your own robot")' : ` (task module ${about.task})`;
   lines.push(`${s.id}${task}`);
-  // (Activations, where actuators have dynamics, are state the default observation does not show: say so.)
-  const hidden = s.na > 0 ? `; not the ${s.na} actuator activation${s.na === 1 ? '' : 's'} (act), which a task module can observe` : '';
-  const obsWhat = about.task === null ? `: qpos (${s.nq}) then qvel (${s.nv})${hidden}` : '';
+  const obsWhat = about.task === null ? (s.na > 0 ? `: qpos (${s.nq}), qvel (${s.nv}) then act (${s.na})` : `: qpos (${s.nq}) then qvel (${s.nv})`) : '';
   const bounded = Array.from(s.obsLow).some(Number.isFinite) || Array.from(s.obsHigh).some(Number.isFinite);
-  lines.push(`  observation  ${s.obsDim} value${s.obsDim === 1 ? '' : 's'}${bounded ? '' : ', unbounded'}${obsWhat}`);
+  lines.push(`  observation  ${s.obsDim} value${s.obsDim === 1 ? '' : 's'}${obsWhat}${bounded ? '' : ', unbounded'}`);
   if (s.actDim === 0) lines.push('  action       none (the model has no actuators: rollout and collect run it, train and iql need an <actuator>)');
   else {
     const unlimited = new Set(about.unlimited ?? []);

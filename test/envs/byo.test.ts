@@ -355,7 +355,7 @@ describe('models with activation dynamics', () => {
     writeFileSync(model, xml);
     const [a, b] = [await makeEnv({ id: 'custom', model }), await makeEnv({ id: 'custom', model })];
     try {
-      expect([a.spec.na, a.spec.obsDim]).toEqual([2, 2]);
+      expect([a.spec.na, a.spec.obsDim]).toEqual([2, 4]);
       a.reset(3);
       for (let t = 0; t < 10; t++) a.step([1, 0.5]);
       const saved = a.getState();

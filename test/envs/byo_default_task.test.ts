@@ -128,6 +128,27 @@ describe('the default task of bring-your-own models', () => {
     }
   });
 
+  it('actuators with dynamics (a filter, an integrator): their activations follow qpos and qvel in the observation', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'byo-act-'));
+    try {
+      const model = join(tmp, 'act.xml');
+      writeFileSync(
+        model,
+        '<mujoco><worldbody><body><joint name="x" type="slide" axis="1 0 0"/><geom type="box" size="0.1 0.1 0.1"/>' +
+          '<body><joint name="h" type="hinge" axis="0 1 0"/><geom type="capsule" fromto="0 0 0 0 0 0.5" size="0.02"/></body></body></worldbody>' +
+          '<actuator><general joint="x" dyntype="filter" dynprm="0.1" gainprm="10" ctrlrange="-1 1"/>' +
+          '<general joint="h" dyntype="integrator" ctrlrange="-1 1"/><motor joint="h"/></actuator></mujoco>\n',
+      );
+      await withEnv(model, (env) => {
+        expect([env.spec.nq, env.spec.nv, env.spec.na, env.spec.obsDim]).toEqual([2, 2, 2, 6]);
+        const obs = env.setState({ qpos: Float64Array.of(0.1, 0.2), qvel: Float64Array.of(0.3, 0.4), act: Float64Array.of(0.25, -0.5), time: 0, t: 0 });
+        expect(Array.from(obs)).toEqual([0.1, 0.2, 0.3, 0.4, 0.25, -0.5].map(Math.fround));
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a model without actuators: no action, no control_effort term, and a goal that does not mention effort', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'byo-passive-'));
     try {
