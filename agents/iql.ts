@@ -56,7 +56,7 @@ import { DenseStack, ScheduledAdam, transposeRows } from '../core/nn.js';
 import { Rng } from '../core/rng.js';
 import type { Env } from '../envs/types.js';
 import { episodeRanges, type OfflineDataset, transitionBatch } from './dataset.js';
-import { evaluatePolicy } from './ppo.js';
+import { type EvaluationResult, evaluatePolicy, evaluatePolicyAsync } from './ppo.js';
 import { f32ToBase64, type RewardFn } from './types.js';
 // The saved actor (plain numbers, no tensors) is in agents/actor_snapshot.ts, which commands that
 // only run a saved policy load without TensorFlow.js.
@@ -693,7 +693,15 @@ export interface TrainOfflineResult {
 
 /** Deterministic evaluation of an actor: mean true return over fixed-seed episodes. */
 export function evaluateActor(env: Env, actor: ActorSnapshot, episodes: number, seed: number, ref?: ReferenceReturns): Omit<EvalResult, 'update'> {
-  const r = evaluatePolicy(env, actor.policy(), episodes, seed);
+  return actorEval(evaluatePolicy(env, actor.policy(), episodes, seed), ref);
+}
+
+/** evaluateActor, giving the event loop a turn every EVAL_YIELD_STEPS env steps (evaluatePolicyAsync): Ctrl-C is heard during it. */
+export async function evaluateActorAsync(env: Env, actor: ActorSnapshot, episodes: number, seed: number, ref?: ReferenceReturns): Promise<Omit<EvalResult, 'update'>> {
+  return actorEval(await evaluatePolicyAsync(env, actor.policy(), episodes, seed), ref);
+}
+
+function actorEval(r: EvaluationResult, ref: ReferenceReturns | undefined): Omit<EvalResult, 'update'> {
   return { meanReturn: r.meanReturn, returns: r.returns, meanSuccess: r.meanSuccess, score: ref ? normalizedScore(r.meanReturn, ref) : null };
 }
 
@@ -724,9 +732,9 @@ export async function trainOffline(o: TrainOfflineOptions): Promise<TrainOffline
   const evals: EvalResult[] = [];
   const t0 = clock.now();
   let trainMs = 0;
-  const evaluate = (k: number) => {
+  const evaluate = async (k: number) => {
     if (!o.evalEnv) return;
-    const e = { update: k, ...evaluateActor(o.evalEnv, learner.actor.snapshot(learner.algo), o.evalEpisodes ?? 10, o.seed, o.refReturns) };
+    const e = { update: k, ...(await evaluateActorAsync(o.evalEnv, learner.actor.snapshot(learner.algo), o.evalEpisodes ?? 10, o.seed, o.refReturns)) };
     evals.push(e);
     const m: Metrics = { 'eval/true_return': e.meanReturn, 'eval/success': e.meanSuccess };
     if (e.score !== null) m['eval/normalized_score'] = e.score;
@@ -738,7 +746,7 @@ export async function trainOffline(o: TrainOfflineOptions): Promise<TrainOffline
     trainMs += clock.now() - s;
     if (m) o.onMetrics?.(k, { ...m, 'charts/updates_per_sec': (1000 * k) / Math.max(1e-9, trainMs) });
     o.onUpdate?.(k);
-    if (k % evalEvery === 0 || k === o.updates) evaluate(k);
+    if (k % evalEvery === 0 || k === o.updates) await evaluate(k);
     if (k % YIELD_EVERY_UPDATES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const seconds = (clock.now() - t0) / 1000;

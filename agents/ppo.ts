@@ -576,9 +576,9 @@ export class PpoTrainer {
    * the observation statistics frozen. Seeds are fixed per evaluation index, so two policies are
    * compared on the same start states.
    */
-  async evaluate(episodes: number, envConfig: EnvConfig): Promise<{ meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number }> {
+  async evaluate(episodes: number, envConfig: EnvConfig): Promise<EvaluationResult> {
     if (!this.evalEnv) this.evalEnv = await makeEnv(envConfig);
-    return evaluatePolicy(this.evalEnv, this.policy.deterministic(), episodes, this.config.seed);
+    return evaluatePolicyAsync(this.evalEnv, this.policy.deterministic(), episodes, this.config.seed);
   }
 
   checkpoint(): PpoCheckpoint {
@@ -742,7 +742,41 @@ function checkEvaluateArgs(env: unknown, policy: unknown, episodes: unknown, see
  * RangeError, a TypeError for a value of the wrong type, before any episode): a NaN count gave
  * means of NaN.
  */
-export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed: number): { meanReturn: number; returns: number[]; meanSuccess: number; meanLength: number } {
+export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed: number): EvaluationResult {
+  const steps = evaluationSteps(env, policy, episodes, seed);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/** What evaluatePolicy returns. */
+export interface EvaluationResult {
+  readonly meanReturn: number;
+  readonly returns: number[];
+  readonly meanSuccess: number;
+  readonly meanLength: number;
+}
+
+/** Env steps between the turns evaluatePolicyAsync gives the event loop. */
+export const EVAL_YIELD_STEPS = 2048;
+
+/**
+ * evaluatePolicy, giving the event loop a turn every EVAL_YIELD_STEPS env steps (the same
+ * episodes, steps and result): Ctrl-C's handler runs during a long evaluation (a task whose
+ * episodes last millions of steps had held `train` past Ctrl-C and SIGTERM until it ended).
+ */
+export async function evaluatePolicyAsync(env: Env, policy: Policy, episodes: number, seed: number): Promise<EvaluationResult> {
+  const steps = evaluationSteps(env, policy, episodes, seed);
+  let r = steps.next();
+  while (!r.done) {
+    await new Promise<void>((res) => setImmediate(res));
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** evaluatePolicy's episodes, pausing (yield) after every EVAL_YIELD_STEPS env steps. */
+function* evaluationSteps(env: Env, policy: Policy, episodes: number, seed: number): Generator<void, EvaluationResult> {
   checkEvaluateArgs(env, policy, episodes, seed);
   const returns: number[] = [];
   let success = 0;
@@ -760,6 +794,7 @@ export function evaluatePolicy(env: Env, policy: Policy, episodes: number, seed:
         success += Number.isFinite(r.info.success) ? (r.info.success as number) : 0;
         break;
       }
+      if (length % EVAL_YIELD_STEPS === 0) yield;
     }
     returns.push(ret);
   }

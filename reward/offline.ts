@@ -61,9 +61,9 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
-import { ActorSnapshot, evaluateActor, IQL_DEFAULTS } from '../agents/iql.js';
+import { ActorSnapshot, evaluateActorAsync, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
-import { evaluatePolicy } from '../agents/ppo.js';
+import { evaluatePolicyAsync } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -1799,10 +1799,10 @@ async function stageEval(c: Ctx): Promise<boolean> {
   try {
     const progress = c.progress(`eval ${c.envSpec.id}`, OFFLINE_AGENTS.length + 1, 'policies');
     for (const a of OFFLINE_AGENTS) {
-      evals[a] = agentEval(evaluateActor(env, ActorSnapshot.load(join(c.run.path, P.agent(a))), cfg.evalEpisodes, cfg.seed));
+      evals[a] = agentEval(await evaluateActorAsync(env, ActorSnapshot.load(join(c.run.path, P.agent(a))), cfg.evalEpisodes, cfg.seed));
       progress.tick(1, `${a} ${fmt(evals[a].meanReturn)}`);
     }
-    evals.random = agentEval(evaluatePolicy(env, randomPolicy(env.spec, new Rng(cfg.seed).fork('random-policy')), cfg.evalEpisodes, cfg.seed));
+    evals.random = agentEval(await evaluatePolicyAsync(env, randomPolicy(env.spec, new Rng(cfg.seed).fork('random-policy')), cfg.evalEpisodes, cfg.seed));
     // (Its own return on the bar's last line: it kept bc's before.)
     progress.tick(1, `random ${fmt(evals.random.meanReturn)}`);
     progress.finish();

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { evaluatePolicy } from '../../agents/ppo.js';
+import { evaluatePolicyAsync } from '../../agents/ppo.js';
 import { parseFlags } from '../../core/config.js';
 import { shortHash } from '../../core/hash.js';
 import { Rng } from '../../core/rng.js';
@@ -153,7 +153,7 @@ async function runRandomCell(cell: RandomCell, rc: CellRunContext): Promise<Cell
   try {
     const policy = randomPolicy(env.spec, new Rng(cell.seed).fork('random-policy'));
     // evaluatePolicy seeds episodes like PPO's evaluations (new Rng(seed).fork('eval')).
-    const ev = evaluatePolicy(env, policy, cell.episodes, cell.seed);
+    const ev = await evaluatePolicyAsync(env, policy, cell.episodes, cell.seed);
     return record(cell, rc, (rc.ctx.clock.now() - t0) / 1000, {
       metrics: { finalTrueReturn: finite(ev.meanReturn), finalSuccess: finite(ev.meanSuccess), episodes: cell.episodes, meanLength: finite(ev.meanLength) },
     });
