@@ -104,3 +104,19 @@ describe('prefrl collect --checkpoint, rollout --policy', () => {
     );
   });
 });
+
+describe('prefrl collect --policy medium-replay with too few steps for an episode to end', () => {
+  it('says no episode ended within --steps, how long episodes last, and to raise --steps (exit 2), instead of "no transitions to store"', async () => {
+    // cheetah-run's episodes last 1,000 steps; one PPO iteration of 4 envs x 512 steps ends none.
+    const root = mkdtempSync(join(tmpdir(), 'prefrl-collect-short-'));
+    try {
+      const c = captureCli();
+      expect(await main(['collect', '--env', 'cheetah-run', '--policy', 'medium-replay', '--steps', '1024', '--workers', '0', '--runs-dir', join(root, 'runs'), '--quiet'], c.ctx)).toBe(2);
+      expect(c.err.join('').trimEnd().split('\n').at(-1)).toBe(
+        "prefrl collect: --steps 1024: no episode ended within the 2048 env steps PPO ran over 4 envs (each about 512 steps; cheetah-run's episodes last up to 1000); the dataset keeps finished episodes only: raise --steps (or lower --num-envs)",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -185,6 +185,12 @@ export const collectCommand: Command = {
         }
       }
       progress.finish(`${trajs.length} episodes`);
+      if (trajs.length === 0 && f.policy === 'medium-replay') {
+        // The dataset keeps the episodes PPO finished: none did within --steps.
+        throw new UsageError(
+          `prefrl collect: --steps ${f.steps}: no episode ended within the ${ppoSteps} env steps PPO ran over ${f.numEnvs} envs (each about ${Math.ceil((ppoSteps ?? f.steps) / f.numEnvs)} steps; ${envSpec.id}'s episodes last up to ${envSpec.horizon}); the dataset keeps finished episodes only: raise --steps (or lower --num-envs)`,
+        );
+      }
       trajs.forEach((t, i) => run.metrics.log(i, { 'charts/episode_return': trajectoryReturn(t), 'charts/episode_length': t.length }));
       const ds = datasetFromTrajectories(
         trajs,
