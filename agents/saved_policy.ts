@@ -76,7 +76,7 @@ function fileDiffers(was: string, now: string): string | null {
  * envs made by makeEnv in this thread), so a copied spec, a worker's spec and a built-in env's
  * are not checked.
  */
-export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec, what = 'the policy'): string | null {
+export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec, what = 'the policy', made = 'was trained with'): string | null {
   if (saved.id !== 'custom') return null;
   const now = customEnvSource(envSpec);
   if (now === undefined) return null;
@@ -93,7 +93,7 @@ export function customEnvMismatch(saved: EnvConfig, envSpec: EnvSpec, what = 'th
     if (why !== null) out.push(`task module ${task} (${why}), but this env runs ${now.task}`);
   }
   if (out.length === 0) return null;
-  return `${what} was trained with ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
+  return `${what} ${made} ${out.join('; and with ')}; every bring-your-own env passes the saved env check (env "custom"), so nothing else tells them apart`;
 }
 
 /** Warn through `logger` (prefrl's stderr logger when none is given) when the env's files differ from the policy's (customEnvMismatch). */

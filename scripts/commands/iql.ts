@@ -33,6 +33,7 @@ import { shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { createRunDir } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { customEnvMismatch } from '../../agents/saved_policy.js';
 import { envFit, RewardNet } from '../../reward/network.js';
 import { relabelDataset, relabelMismatch, successRewards } from '../../reward/relabel.js';
 import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
@@ -123,6 +124,11 @@ export const iqlCommand: Command = {
     else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
     else throw new UsageError(`prefrl iql: ${f.dataset} does not say which env it comes from; pass --env`);
     const env = await makeEnv(envConfig, { logger: ctx.logger });
+    if (f.env && ds.meta.envConfig) {
+      // A bring-your-own env given anew: its model file or task module may not be the dataset's.
+      const other = customEnvMismatch(ds.meta.envConfig, env.spec, 'the dataset', 'was recorded with');
+      if (other !== null) ctx.logger.warn(`--dataset ${f.dataset}: ${other}: if they differ, the evaluation's rewards are not the dataset's (evaluated anyway: files get moved and renamed)`);
+    }
     try {
       checkEnv(ds, env.spec);
       if (env.spec.actDim === 0) throw new UsageError(`--dataset: ${env.spec.id} has no actuators, so ${f.algo.toUpperCase()} has no action to learn; add an <actuator> to the model`);
