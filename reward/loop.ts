@@ -458,7 +458,13 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
   if (net) trainedBefore.add(net);
   if (o.resume?.net && o.rewardModel && o.rewardModel !== o.resume.net) o.rewardModel.dispose();
   // A resumed trainer records episodes too: the query pool refills from its rollouts.
-  const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? (t) => episodes.push(t) : undefined }).catch((e: unknown) => {
+  // The longest episode seen: for the warning when none is long enough for a segment.
+  let longestEpisode = 0;
+  const onEpisode = (t: Trajectory): void => {
+    longestEpisode = Math.max(longestEpisode, t.length);
+    episodes.push(t);
+  };
+  const trainer = await PpoTrainer.create({ env: o.env, config: o.ppo, onEpisode: learned ? onEpisode : undefined }).catch((e: unknown) => {
     net?.dispose();
     throw e;
   });
@@ -883,6 +889,12 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
       o.logger.warn(
         `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${rolloutSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; give more --steps`,
+      );
+    } else if (learned && last.labels === 0 && longestEpisode > 0 && longestEpisode < o.segmentLength) {
+      // More steps would not help: every episode ended before a segment's length (an unstable
+      // model truncates them; a task's horizon may be short).
+      o.logger.warn(
+        `no labels were asked: every episode of ${trainer.spec.id} ended within ${longestEpisode} env step${longestEpisode === 1 ? '' : 's'} (its horizon is ${trainer.spec.horizon}; an unstable simulation ends them early too), shorter than --segment-length ${o.segmentLength}, so no segment could be cut, the reward model was never trained and PPO learned from an untrained one; ${longestEpisode >= 2 ? `give a --segment-length of at most ${longestEpisode}` : 'a segment takes 2 steps at least: check the model (does it go unstable?) and its task\'s horizon'}`,
       );
     } else if (learned && last.labels === 0) {
       const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;

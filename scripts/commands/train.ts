@@ -335,7 +335,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   if (envSpec.actDim === 0) throw new UsageError(`--env: ${envSpec.id} has no actuators, so PPO has no action to learn; add an <actuator> to the model`);
   if (learned && f.segmentLength > envSpec.horizon) {
     throw new UsageError(
-      `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; use at most ${envSpec.horizon}`,
+      `--segment-length: ${f.segmentLength} steps is longer than any episode of ${envSpec.id} (its horizon is ${envSpec.horizon} steps), so no segment could ever be cut and the reward model would never be trained; ${envSpec.horizon >= 2 ? `use at most ${envSpec.horizon}` : 'a segment takes 2 steps at least: learning from comparisons needs a task whose episodes last 2 steps or more'}`,
     );
   }
   // Pairs within an episode need two segments in one: the horizon must hold two windows.

@@ -97,4 +97,18 @@ describe('an unstable model in training', () => {
       rmSync(runs, { recursive: true, force: true });
     }
   });
+
+  it('a learned reward: no labels asked, and the warning says every episode ended within 2 steps (the model goes unstable at its first), not to give more --steps', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'byo-unstable-learned-'));
+    try {
+      const c = captureCli();
+      const args = ['train', '--model', join(fixtures, 'byo', 'unstable.xml'), '--teacher', 'oracle', '--labels', '10', '--steps', '1024', '--workers', '0', '--num-envs', '2', '--num-steps', '256', '--runs-dir', runs, '--quiet'];
+      expect(await main(args, c.ctx)).toBe(0);
+      expect(c.err.join('').split('\n').filter((l) => l.includes('no labels were asked'))).toEqual([
+        "[prefrl] warn: no labels were asked: every episode of custom:unstable.xml ended within 2 env steps (its horizon is 1000; an unstable simulation ends them early too), shorter than --segment-length 50, so no segment could be cut, the reward model was never trained and PPO learned from an untrained one; give a --segment-length of at most 2",
+      ]);
+    } finally {
+      rmSync(runs, { recursive: true, force: true });
+    }
+  });
 });
