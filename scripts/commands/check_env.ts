@@ -15,8 +15,9 @@ const spec = {
   command: 'prefrl check-env',
   summary:
     'Say what an environment is (observation, each actuator\'s action bounds, dt, horizon, the reward as a weighted sum of its terms, the goal), then check it against the contract: determinism under a seed, reward = weighted sum of its terms, exact state round trip, spaces, transition terms, horizon, and no WASM memory growth over 1,000 resets.',
-  positionals: [{ name: 'env', doc: 'a registered env id (see prefrl envs) or a path to an MJCF .xml file' }],
+  positionals: [{ name: 'env', doc: 'a registered env id (see prefrl envs) or a path to an MJCF .xml file (or give --model)', required: false }],
   flags: {
+    model: flags.string({ doc: 'path to an MJCF .xml file (a bring-your-own robot): the same as giving it as <env>, as --model is on the other commands', optional: true }),
     task: taskFlag(),
     steps: flags.int({ doc: 'steps for the determinism and replay checks', default: 300, min: 10 }),
     resets: flags.int({ doc: 'resets for the memory check', default: 1000, min: 1 }),
@@ -95,10 +96,13 @@ export const checkEnvCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const arg = parsed.positionals[0];
+    if (parsed.positionals.length > 0 && f.model !== undefined) throw new UsageError(`prefrl check-env: <env> ${parsed.positionals[0]} and --model ${f.model} both name the env; give one`);
+    const given = parsed.positionals[0] ?? f.model;
+    if (given === undefined) throw new UsageError('prefrl check-env: missing argument <env> (an env id, or a path to an MJCF .xml file; --model path.xml is the same)');
+    const arg = given;
     // A folder (a run folder, say) would be "unknown env": name the env a run folder was made in.
-    if (isFolder(arg)) throw new UsageError(`<env>: ${arg} is a folder; give an env id (see prefrl envs) or an MJCF .xml file${folderEnvHint(arg)}`);
-    const config = envConfigFromArgs(arg, { task: f.task, flag: '<env>' });
+    if (isFolder(arg)) throw new UsageError(`${parsed.positionals[0] === undefined ? '--model' : '<env>'}: ${arg} is a folder; give an env id (see prefrl envs) or an MJCF .xml file${folderEnvHint(arg)}`);
+    const config = envConfigFromArgs(arg, { task: f.task, flag: parsed.positionals[0] === undefined ? '--model' : '<env>' });
     let report: CheckReport;
     try {
       report = await checkEnv(config, {
@@ -111,7 +115,7 @@ export const checkEnvCommand: Command = {
     } catch (e) {
       // A model (or task module) that does not load fails the first check: --json still ends in
       // the report, and the error goes to stderr with exit code 1 as for every command.
-      if (f.json && e instanceof InputError) printJson(ctx.io, { ok: false, env: parsed.positionals[0], checks: { load: { ok: false, detail: e.message } }, warnings: [] });
+      if (f.json && e instanceof InputError) printJson(ctx.io, { ok: false, env: arg, checks: { load: { ok: false, detail: e.message } }, warnings: [] });
       throw e;
     }
     for (const w of report.warnings) ctx.logger.warn(w);

@@ -82,6 +82,27 @@ describe('files given to the wrong flag', () => {
   });
 });
 
+describe('prefrl check-env --model', () => {
+  it('checks the model as the <env> argument does; both, or neither, is a usage error (exit 2) naming them', async () => {
+    const model = join(fixtures, 'byo', 'arm.xml');
+    const a = captureCli();
+    expect(await main(['check-env', '--model', model, '--steps', '10', '--resets', '2', '--json'], a.ctx), a.err.join('')).toBe(0);
+    const b = captureCli();
+    expect(await main(['check-env', model, '--steps', '10', '--resets', '2', '--json'], b.ctx), b.err.join('')).toBe(0);
+    const [ja, jb] = [lastJson(a.out), lastJson(b.out)];
+    expect(ja.env).toBe(jb.env);
+    expect(Object.keys(ja.checks as object)).toEqual(Object.keys(jb.checks as object));
+    for (const [args, message] of [
+      [['check-env', 'reacher', '--model', model], `prefrl check-env: <env> reacher and --model ${model} both name the env; give one\n`],
+      [['check-env'], 'prefrl check-env: missing argument <env> (an env id, or a path to an MJCF .xml file; --model path.xml is the same)\n'],
+    ] as const) {
+      const c = captureCli();
+      expect(await main(args, c.ctx)).toBe(2);
+      expect(c.err.join('')).toBe(message);
+    }
+  });
+});
+
 describe('an unstable model in training', () => {
   it('the envs of a run print three unstable-step warnings and then one note, not one per episode', async () => {
     const runs = mkdtempSync(join(tmpdir(), 'byo-unstable-'));
