@@ -29,7 +29,7 @@ export { type EnvConfig, envIds, makeEnv, type MakeEnvOptions, type RegisteredEn
 export { createVecEnv, type VecEnv, type VecEnvOptions, type VecObs, type VecStep } from './envs/vec.js';
 export { episodeSeed, type Policy, randomPolicy, rollout, type RolloutOptions } from './envs/rollout.js';
 export { loadTrajectories, saveTrajectories, stateAt, type StepArrays, type Trajectory, TrajectoryBuilder, type TrajectoryDims, trajectoryReturn } from './envs/trajectory.js';
-export { type CheckReport, type CheckResult, checkEnv, type CheckOptions } from './envs/check.js';
+export { type CheckedEnv, type CheckReport, type CheckResult, checkEnv, type CheckOptions } from './envs/check.js';
 export { type BoundTask, defineTask, type MujocoTask } from './envs/mujoco/task.js';
 export type { Physics } from './envs/mujoco/physics.js';
 

@@ -83,8 +83,8 @@ describe('docs/library.md against index.ts', () => {
   const exported = new Set(index.map((e) => e.name));
 
   it('reads index.ts as it is written (the parse is not vacuous)', () => {
-    // Counted from index.ts (a Python split of its export braces): 147 names in 7 groups; a few picked from different statement forms.
-    expect(index.length).toBe(147);
+    // Counted from index.ts (a Python split of its export braces): 148 names in 7 groups; a few picked from different statement forms.
+    expect(index.length).toBe(148);
     expect(new Set(index.map((e) => e.group)).size).toBe(7);
     for (const name of ['Rng', 'tensorMemory', 'TensorMemoryInfo', 'Physics', 'LabelStoreOpenOptions', 'runOffline', 'RewardTrainResult']) {
       expect(exported.has(name), name).toBe(true);

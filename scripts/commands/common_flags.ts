@@ -42,7 +42,7 @@ export const runsDirFlag = flags.string({ doc: 'where run folders are created', 
 
 /** `--task` of the commands that take a bring-your-own model (`--env`/`--model` path.xml). `detail`: a command's own condition. */
 export function taskFlag(detail?: string) {
-  return flags.string({ doc: `task module (.js/.mjs/.ts) for a bring-your-own model${paren(detail)}`, optional: true });
+  return flags.string({ doc: `task module (.js/.mjs/.cjs/.ts) for a bring-your-own model${paren(detail)}`, optional: true });
 }
 
 /** The common start of every `--store` doc. */
