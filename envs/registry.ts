@@ -4,7 +4,7 @@
  * threads and into run folders, so every env can be rebuilt exactly).
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { shownArg, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
@@ -107,6 +107,15 @@ export function envConfigFromArgs(env: string, opts: { task?: string; model?: st
 export function envConfigArgs(config: EnvConfig): string {
   if (config.id !== 'custom') return `--env ${config.id}`;
   return `--env ${config.model ? shellQuote(config.model) : '<model.xml>'}${config.task ? ` --task ${shellQuote(config.task)}` : ''}`;
+}
+
+/**
+ * The env's part of a run folder's name: the env id, or for a bring-your-own model its file's name
+ * (`robot.xml`), as the env's id says it (`custom:robot.xml`).
+ */
+export function runNameEnv(config: EnvConfig): string {
+  if (config.id !== 'custom') return config.id;
+  return config.model ? basename(config.model) : 'custom';
 }
 
 /**

@@ -33,8 +33,10 @@ describe('--model path.xml', () => {
     for (const how of [['--model', arm], [`--model=${arm}`], ['--env', arm]]) {
       const c = captureCli();
       expect(await main(['rollout', ...how, '--task', task, '--episodes', '2', '--seed', '4', '--runs-dir', join(root, 'runs'), '--quiet', '--json'], c.ctx), c.err.join('')).toBe(0);
-      const j = lastJson<{ returns: number[]; env: string }>(c.out);
+      const j = lastJson<{ returns: number[]; env: string; runDir: string }>(c.out);
       expect(j.env).toBe('custom:arm.xml');
+      // The run folder is named after the model file, as train's are.
+      expect(j.runDir).toMatch(/-rollout-arm\.xml(-\d+)?$/);
       returns.push(j.returns);
     }
     expect(returns[0]).toHaveLength(2);

@@ -28,7 +28,7 @@ import { checkOutFile, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, removeIfEmpty } from '../../core/run.js';
-import { envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { envConfigFromArgs, makeEnv, runNameEnv } from '../../envs/registry.js';
 import { episodeSeed, type Policy, randomPolicy } from '../../envs/rollout.js';
 import { type Trajectory, TrajectoryBuilder, trajectoryReturn } from '../../envs/trajectory.js';
 import type { Env } from '../../envs/types.js';
@@ -127,7 +127,7 @@ export const collectCommand: Command = {
     if (f.policy !== 'medium-replay') warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['numEnvs', 'workers', 'inlineEnvs']), `they set up the PPO run of --policy medium-replay; --policy ${f.policy} acts in one env`);
     const run = createRunDir({
       root: f.runsDir,
-      name: f.name ?? `collect-${envConfig.id === 'custom' ? 'custom' : envConfig.id}-${f.policy}`,
+      name: f.name ?? `collect-${runNameEnv(envConfig)}-${f.policy}`,
       config: { command: 'collect', ...f, envConfig, partOf: ctx.partOf },
       clock: ctx.clock,
     });

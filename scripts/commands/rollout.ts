@@ -15,7 +15,7 @@ import { mean, std } from '../../core/math.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, removeIfEmpty, type RunDir } from '../../core/run.js';
-import { type EnvConfig, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { type EnvConfig, envConfigFromArgs, makeEnv, runNameEnv } from '../../envs/registry.js';
 import { type Policy, randomPolicy, rolloutAsync } from '../../envs/rollout.js';
 import { saveTrajectories, type Trajectory, trajectoryReturn } from '../../envs/trajectory.js';
 import type { EnvSpec } from '../../envs/types.js';
@@ -218,7 +218,7 @@ export const rolloutCommand: Command = {
       }
       ctx.logger.info(`policy: ${policy.algo} from ${policy.file} (${policy.stochastic ? 'sampled actions' : 'mean action'})`);
     }
-    const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${config.id === 'custom' ? 'custom' : config.id}`, config: { command: 'rollout', ...f, envConfig: config }, clock: ctx.clock });
+    const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${runNameEnv(config)}`, config: { command: 'rollout', ...f, envConfig: config }, clock: ctx.clock });
     let episodesRun = 0;
     // Ctrl-C: the episodes are saved together at the end, so none is kept; the run folder (only its config by then) goes.
     const stopHint = onInterrupt(
