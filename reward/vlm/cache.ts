@@ -27,7 +27,8 @@
  *
  * A file that cannot be read or parsed counts as a miss (it is overwritten on the next answer).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../core/files.js';
 import { makeFolder } from '../../core/paths.js';
 import { dirname, join } from 'node:path';
 import { sha256 } from '../../core/hash.js';
@@ -159,7 +160,6 @@ export function auditPrompt(messages: readonly ChatMessage[]): { role: string; c
 }
 
 export class ResponseCache {
-  private writes = 0;
   constructor(readonly dir: string) {
     makeFolder(dir);
   }
@@ -211,8 +211,7 @@ export class ResponseCache {
 
   private write(path: string, entry: CacheEntry): void {
     makeFolder(dirname(path));
-    const tmp = `${path}.${process.pid}.${this.writes++}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(entry, null, 1)}\n`);
-    renameSync(tmp, path);
+    // Whole or not at all; a full disk names the entry and leaves no temporary file behind.
+    writeFileAtomic(path, `${JSON.stringify(entry, null, 1)}\n`);
   }
 }
