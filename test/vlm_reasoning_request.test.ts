@@ -8,11 +8,11 @@
  * and their refusal on --resume.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
 import { makeFolder } from '../core/paths.js';
@@ -22,29 +22,15 @@ import { silentLogger } from '../core/log.js';
 import { resolveOfflineConfig, runOffline, vlmSpec } from '../reward/offline.js';
 import { makeTeacher } from '../reward/teachers/index.js';
 import { VlmTeacher, type VlmTeacherOptions } from '../reward/teachers/vlm.js';
-import type { Pair, Segment } from '../reward/types.js';
 import { cacheKey, uncutKey } from '../reward/vlm/cache.js';
 import { type ChatMessage, VlmClient } from '../reward/vlm/client.js';
-import { encodePng } from '../reward/vlm/png.js';
-import type { SegmentFrameRenderer, VlmView } from '../reward/vlm/render.js';
 import { expectUsageError } from './helpers/cli.js';
-import { handSegment } from './helpers/segments.js';
 import { useToyDataset } from './helpers/toy_dataset.js';
+import { closedAfterEach, pair, SolidRenderer } from './helpers/vlm_stub.js';
 
 const MODEL = 'stub-vl';
 
-function seg(n: number): Segment {
-  return handSegment(`s${n}`, 2, { envId: 'test', rewards: Float64Array.from([0, 0]), terms: Float64Array.from([0, 0]), time: Float64Array.from([0, 0.1, 0.2]), success: Float32Array.from([0, 0]) });
-}
-const pair = (a: number, b: number): Pair => ({ id: `p${a}-${b}`, a: seg(a), b: seg(b) });
 
-class SolidRenderer implements SegmentFrameRenderer {
-  async render(segment: Segment, steps: readonly number[], view: VlmView): Promise<Uint8Array[]> {
-    const rgba = new Uint8Array(view.width * view.height * 4).fill(Number(segment.id.slice(1)));
-    return steps.map(() => encodePng({ width: view.width, height: view.height, rgba }));
-  }
-  async close(): Promise<void> {}
-}
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -52,13 +38,7 @@ const tmp = (): string => {
   dirs.push(d);
   return d;
 };
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise<void>((res) => s.close(() => res()));
-  }
-});
+const servers = closedAfterEach();
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

@@ -6,43 +6,25 @@
  * ones are retried, and what the failed batch says. Every request goes to a stub on loopback;
  * sleeps are recorded on a manual clock, never waited.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { Rng } from '../core/rng.js';
 import { VlmTeacher, VlmTeacherError } from '../reward/teachers/vlm.js';
-import type { Pair, Segment } from '../reward/types.js';
+import type { Pair } from '../reward/types.js';
 import { describeErrorBody, errorInAnswer, errorMessageOf, VlmClient, type VlmClientOptions, VlmError } from '../reward/vlm/client.js';
-import { encodePng } from '../reward/vlm/png.js';
-import type { SegmentFrameRenderer, VlmView } from '../reward/vlm/render.js';
-import { handSegment } from './helpers/segments.js';
+import { closedAfterEach, seg, SolidRenderer } from './helpers/vlm_stub.js';
 
 const MODEL = 'stub-vl';
 const KEY_ENV = 'PREFRL_TEST_VLM_KEY';
 const FLAGS = { baseUrl: '--vlm-base-url', model: '--vlm-model', keyEnv: '--vlm-key-env' };
 
-function seg(n: number): Segment {
-  return handSegment(`s${n}`, 2, { envId: 'test', rewards: Float64Array.from([0, 0]), terms: Float64Array.from([0, 0]), time: Float64Array.from([0, 0.1, 0.2]), success: Float32Array.from([0, 0]) });
-}
 
-class SolidRenderer implements SegmentFrameRenderer {
-  async render(segment: Segment, steps: readonly number[], view: VlmView): Promise<Uint8Array[]> {
-    const rgba = new Uint8Array(view.width * view.height * 4).fill(Number(segment.id.slice(1)));
-    return steps.map(() => encodePng({ width: view.width, height: view.height, rgba }));
-  }
-  async close(): Promise<void> {}
-}
 
 type Reply = { status: number; body: string; type?: string; headers?: Record<string, string> } | 'cut';
 
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise<void>((res) => s.close(() => res()));
-  }
-});
+const servers = closedAfterEach();
 
 /** A stub answering request n (from 0) at `path` with `reply(n, path)`; its origin, and the paths asked. */
 async function serve(reply: (n: number, path: string) => Reply): Promise<{ origin: string; url: string; paths: string[] }> {

@@ -6,44 +6,25 @@
  * goes to a stub chat-completions server on loopback; nothing leaves the machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { VlmTeacher, type VlmTeacherOptions } from '../reward/teachers/vlm.js';
-import type { Label, Pair, Segment } from '../reward/types.js';
+import type { Label } from '../reward/types.js';
 import { parseCompletion, sameModel, VlmClient, type VlmClientOptions } from '../reward/vlm/client.js';
-import { encodePng } from '../reward/vlm/png.js';
 import { parseVlmLabel } from '../reward/vlm/prompts.js';
-import type { SegmentFrameRenderer, VlmView } from '../reward/vlm/render.js';
-import { handSegment } from './helpers/segments.js';
+import { closedAfterEach, pair, SolidRenderer } from './helpers/vlm_stub.js';
 
 const MODEL = 'stub-vl';
 
-function seg(n: number): Segment {
-  return handSegment(`s${n}`, 2, { envId: 'test', rewards: Float64Array.from([0, 0]), terms: Float64Array.from([0, 0]), time: Float64Array.from([0, 0.1, 0.2]), success: Float32Array.from([0, 0]) });
-}
-const pair = (a: number, b: number): Pair => ({ id: `p${a}-${b}`, a: seg(a), b: seg(b) });
 
-class SolidRenderer implements SegmentFrameRenderer {
-  async render(segment: Segment, steps: readonly number[], view: VlmView): Promise<Uint8Array[]> {
-    const rgba = new Uint8Array(view.width * view.height * 4).fill(Number(segment.id.slice(1)));
-    return steps.map(() => encodePng({ width: view.width, height: view.height, rgba }));
-  }
-  async close(): Promise<void> {}
-}
 
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise<void>((res) => s.close(() => res()));
-  }
-});
+const servers = closedAfterEach();
 
 /** A stub answering stage 1 (two messages) with `analysis` and stage 2 with `label`, each a whole response body. */
 async function serve(analysis: (n: number) => object, label: (n: number) => object): Promise<{ url: string; count: () => number }> {
