@@ -89,9 +89,9 @@ describe('common flags: one definition, one wording', () => {
   it('--task, --runs-dir (of the commands that make run folders) and --store start with the same words in every command', () => {
     for (const [name, d] of defsOf('task')) {
       expect(d.optional, name).toBe(true);
-      expect(d.doc, name).toMatch(/^task module \(\.js\/\.mjs\/\.ts\) for a bring-your-own model( \(with --env\))?$/);
+      expect(d.doc, name).toMatch(/^task module \(\.js\/\.mjs\/\.cjs\/\.ts\) for a bring-your-own model( \(with --env\))?$/);
     }
-    expect(defsOf('task').get('serve')?.doc).toBe('task module (.js/.mjs/.ts) for a bring-your-own model');
+    expect(defsOf('task').get('serve')?.doc).toBe('task module (.js/.mjs/.cjs/.ts) for a bring-your-own model');
     const runsDir = defsOf('runsDir');
     for (const name of ['demo', 'tour', 'rollout', 'train', 'collect', 'iql', 'offline', 'reward']) {
       expect(runsDir.get(name), name).toEqual({ kind: 'string', doc: 'where run folders are created', default: 'runs' });

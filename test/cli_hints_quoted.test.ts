@@ -51,7 +51,7 @@ function argAfter(out: string, prefix: string, flag: string): string {
   // The command runs up to the three spaces or the parenthesis that starts the remark after it.
   const command = (line as string).slice(prefix.length).split(/ {3}| \(or /)[0];
   const words = shellWords(command);
-  expect(words.slice(0, 2)).toEqual(['npx', 'prefrl']);
+  expect(words.slice(0, 1)).toEqual(['prefrl']);
   return words[words.indexOf(flag) + 1];
 }
 
@@ -89,10 +89,10 @@ describe('printed next commands quote a path with a space', () => {
     expect(code, c.err.join('')).toBe(0);
     const watch = lastJson<{ watch: string }>(c.out).watch.split(', then ')[0];
     const words = shellWords(watch);
-    expect(words.slice(0, 3)).toEqual(['npx', 'prefrl', 'rollout']);
+    expect(words.slice(0, 2)).toEqual(['prefrl', 'rollout']);
     expect(words[words.indexOf('--env') + 1]).toBe(arm);
     const r = captureCli();
     expect(words.slice(-2)).toEqual(['--episodes', '5']);
-    expect(await main([...words.slice(2, -2), '--episodes', '1', '--runs-dir', runs, '--quiet'], r.ctx), r.err.join('')).toBe(0);
+    expect(await main([...words.slice(1, -2), '--episodes', '1', '--runs-dir', runs, '--quiet'], r.ctx), r.err.join('')).toBe(0);
   }, 120_000);
 });

@@ -119,6 +119,8 @@ describe('two tabs of one person on one pair', () => {
         await page.waitForFunction(() => !(window as unknown as { prefrlDebug: { connected(): boolean } }).prefrlDebug.connected());
       }
       await a.keyboard.press('ArrowLeft');
+      // Tab A's answer is in the outbox before tab B's is made (under load a page may take its key later).
+      await a.waitForFunction(() => (window as unknown as { prefrlDebug: { outbox(): number } }).prefrlDebug.outbox() === 1);
       await b.keyboard.press('ArrowRight');
       // (Another tab's write to the shared storage reaches a page a moment later.)
       await a.waitForFunction(() => (window as unknown as { prefrlDebug: { outbox(): number } }).prefrlDebug.outbox() === 2);
