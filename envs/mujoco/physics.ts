@@ -68,6 +68,9 @@ export function findTimeCell(data: MjData): Float64Array | null {
   }
 }
 
+/** The mjModel count of each object type (for the names a missing one is told from). */
+const OBJ_COUNTS: Record<ObjType, string> = { body: 'nbody', joint: 'njnt', geom: 'ngeom', site: 'nsite', actuator: 'nu', sensor: 'nsensor', camera: 'ncam' };
+
 const OBJ_KEYS: Record<ObjType, string> = {
   body: 'mjOBJ_BODY',
   joint: 'mjOBJ_JOINT',
@@ -140,8 +143,22 @@ export class Physics {
   id(type: ObjType, name: string): number {
     const enumVal = (this.mj.mjtObj as unknown as Record<string, { value: number }>)[OBJ_KEYS[type]].value;
     const id = this.mj.mj_name2id(this.model, enumVal, name);
-    if (id < 0) throw new Error(`model has no ${type} named "${name}"`);
+    if (id < 0) throw new Error(`model has no ${type} named "${name}"${this.namesOf(type)}`);
     return id;
+  }
+
+  /** ` (its sites: "a", "b")`, or ` (it has no named site)`: what a task asking for a missing name may have meant. */
+  private namesOf(type: ObjType): string {
+    const count = (this.model as unknown as Record<string, number>)[OBJ_COUNTS[type]];
+    if (typeof count !== 'number') return '';
+    const names: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = this.name(type, i);
+      if (n !== '') names.push(JSON.stringify(n));
+    }
+    if (names.length === 0) return ` (it has no named ${type})`;
+    const shown = names.length > 20 ? [...names.slice(0, 20), `... ${names.length - 20} more`] : names;
+    return ` (its ${type === 'body' ? 'bodie' : type}s: ${shown.join(', ')})`;
   }
 
   /** Name of an object by id ('' when unnamed). */

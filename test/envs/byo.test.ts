@@ -154,7 +154,13 @@ describe('bring-your-own MJCF models', () => {
       const noSite = join(tmp, 'no_site.mjs');
       writeFileSync(noSite, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind(p) { p.id('site', 'nose'); } };\n");
       await expect(makeEnv({ id: 'custom', model: arm, task: noSite })).rejects.toThrow(
-        new InputError(noSite, 'task.bind() threw model has no site named "nose", at no_site.mjs:2:15', 'bind'),
+        new InputError(noSite, 'task.bind() threw model has no site named "nose" (its sites: "tip"), at no_site.mjs:2:15', 'bind'),
+      );
+      // A type the model has none of (named): said so.
+      const noCam = join(tmp, 'no_cam.mjs');
+      writeFileSync(noCam, "export default { id: 'x', goal: 'g', rewardTerms: [{ name: 'a', weight: 1, doc: '' }], horizon: 5, frameSkip: 1,\n  bind(p) { p.id('camera', 'eye'); } };\n");
+      await expect(makeEnv({ id: 'custom', model: arm, task: noCam })).rejects.toThrow(
+        new InputError(noCam, 'task.bind() threw model has no camera named "eye" (it has no named camera), at no_cam.mjs:2:15', 'bind'),
       );
       const cases: [string, string, string][] = [
         ['throws', 'rewardTerms(p, a, o) { o[0] = p.views.nothing[0]; }', "(rewardTerms): task.rewardTerms() threw TypeError: Cannot read properties of undefined (reading '0'), at throws.mjs:2:"],
