@@ -153,7 +153,7 @@ export interface Stopped {
 }
 
 /** The exit code of a command stopped by each signal it handles (128 + the signal's number, as a shell reports it). */
-const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
 
 interface Hint {
@@ -182,6 +182,8 @@ function stopBy(signal: StopSignal): () => void {
 }
 const onSigint = stopBy('SIGINT');
 const onSigterm = stopBy('SIGTERM');
+// The terminal went away (an ssh session dropped): stopped as by SIGTERM, so held pairs and locks are given back.
+const onSighup = stopBy('SIGHUP');
 
 /**
  * What a stopped `train` or `offline` run says: its run folder and the command that goes on with it
@@ -193,9 +195,9 @@ export function resumeHint(command: 'train' | 'offline', runPath: string, extra 
 }
 
 /**
- * Until the returned function is called, Ctrl-C (SIGINT) and SIGTERM (a batch system's time
- * limit) write one line on stderr (`stopped().line`, e.g. how to resume) and exit with 130 and
- * 143, as the uncaught signals would, but not silently. With `json` (the command's --json), the
+ * Until the returned function is called, Ctrl-C (SIGINT), SIGTERM (a batch system's time
+ * limit) and SIGHUP (the terminal closed) write one line on stderr (`stopped().line`, e.g. how to
+ * resume) and exit with 130, 143 and 129, as the uncaught signals would, but not silently. With `json` (the command's --json), the
  * last line of stdout is still one JSON object: `{"ok":false,"interrupted":true,"signal":"SIGINT",
  * "exitCode":130,"message":<the line>, ...stopped().fields}`. Registered inside another command
  * (a bench cell run in-process), the outermost one speaks.
@@ -205,6 +207,7 @@ export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: {
   if (hints.length === 0) {
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
+    process.on('SIGHUP', onSighup);
   }
   hints.push(hint);
   return () => {
@@ -214,6 +217,7 @@ export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: {
     if (hints.length === 0) {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
+      process.off('SIGHUP', onSighup);
     }
   };
 }

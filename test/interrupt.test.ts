@@ -27,7 +27,7 @@ function lastLine(out: string): Record<string, unknown> {
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
 
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 /**
  * `prefrl <args>` in a child, sent `signal` once `ready(stderr)` holds (and `settleMs` later);
@@ -53,7 +53,7 @@ describe('onInterrupt', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('the outermost command speaks (one JSON object with --json); unregistering removes its listeners', () => {
-    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM'), process.listenerCount('SIGHUP')];
     const exits: number[] = [];
     vi.spyOn(process, 'exit').mockImplementation(((code?: number) => void exits.push(code ?? 0)) as typeof process.exit);
     const outer = captureCli();
@@ -82,7 +82,7 @@ describe('onInterrupt', () => {
       message: 'stopped; resume with: prefrl train --resume /tmp/runs/r1',
     });
     stopInner();
-    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before);
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM'), process.listenerCount('SIGHUP')]).toEqual(before);
     const plain = captureCli();
     const stopPlain = onInterrupt(plain.ctx, () => ({ line: 'stopped' }), { json: false });
     process.emit('SIGINT');
@@ -136,6 +136,17 @@ describe('a signal under --json', () => {
     expect(await exited, stderr()).toBe(143);
     expect(stderr()).toMatch(/stopped; no dataset was written\n$/);
     expect(lastLine(stdout())).toEqual({ runDir: null, dataset: null, ok: false, interrupted: true, signal: 'SIGTERM', exitCode: 143, message: 'stopped; no dataset was written' });
+    expect(readdirSync(runs)).toEqual([]);
+  }, 90_000);
+
+  it('collect: SIGHUP (the terminal closed) stops it as SIGTERM does, exit 129', async () => {
+    const runs = join(dir, 'collect-hup');
+    const { child, stdout, stderr, exited } = spawnCli(['collect', '--env', 'toy-reach', '--policy', 'random', '--steps', '50000000', '--runs-dir', runs, '--json']);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && child.exitCode === null && !/collect toy-reach random/.test(stderr())) await sleep(50);
+    child.kill('SIGHUP');
+    expect(await exited, stderr()).toBe(129);
+    expect(lastLine(stdout())).toEqual({ runDir: null, dataset: null, ok: false, interrupted: true, signal: 'SIGHUP', exitCode: 129, message: 'stopped; no dataset was written' });
     expect(readdirSync(runs)).toEqual([]);
   }, 90_000);
 

@@ -218,10 +218,13 @@ export const serveCommand: Command = {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          process.off('SIGHUP', stop);
           res();
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // The terminal went away: the session ends as on Ctrl-C (pages told, pairs given back).
+        process.on('SIGHUP', stop);
       });
       const after = store.counts();
       const totals = overlap > 1 ? store.agreementTotals() : null;

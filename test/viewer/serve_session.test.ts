@@ -107,7 +107,8 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
       expect(await c.next('progress')).toMatchObject({ teacher: 2, total: 4, waiting: 0, agreement: { pairs: 2, comparisons: 2, agreeing: 1, fraction: 0.5 } });
       c.close();
     } finally {
-      again.s.child.kill('SIGINT');
+      // This time the terminal goes away (SIGHUP): the session ends as on Ctrl-C, with its summary.
+      again.s.child.kill('SIGHUP');
       expect(await again.s.exited).toBe(0);
     }
     // Nothing new this session, and no restart line (the port and the token were given).
