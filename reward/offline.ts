@@ -59,7 +59,7 @@
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActorAsync, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
@@ -637,6 +637,28 @@ function configKeyOf(flag: string): string {
 }
 
 /** Create or open the run folder; returns the config the run uses. */
+/** `cfg` with its file paths (dataset, HERON config, VLM cache folder, a bring-your-own env's files) made absolute, as config.json keeps them. */
+function savedPaths(cfg: OfflineConfig): OfflineConfig {
+  return {
+    ...cfg,
+    dataset: resolve(cfg.dataset),
+    heronConfig: cfg.heronConfig === null ? null : resolve(cfg.heronConfig),
+    env: cfg.env === null ? null : absoluteEnvConfig(cfg.env),
+    vlm: { ...cfg.vlm, cacheDir: cfg.vlm.cacheDir === null ? null : resolve(cfg.vlm.cacheDir) },
+  };
+}
+
+/**
+ * A resumed run's file that is not there: a run saved before paths were kept absolute (2026-12-07)
+ * holds them as given, read from the folder that run was started in.
+ */
+function missingSavedFile(what: string, path: string, runDir: string): UsageError {
+  const relative = !isAbsolute(path);
+  return new UsageError(
+    `--resume: the run's ${what} ${JSON.stringify(path)} (${join(runDir, 'config.json')}) is not there${relative ? ` from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there` : '; put it back'}`,
+  );
+}
+
 function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig } {
   if (o.resume) {
     const file = join(o.resume, 'config.json');
@@ -646,6 +668,8 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
     if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
     const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } }, { file, flagKeys: new Set(Object.keys(conn).map((k) => `vlm.${k}`)) });
+    if (!existsSync(cfg.dataset)) throw missingSavedFile('dataset', cfg.dataset, o.resume);
+    if (cfg.heronConfig && !existsSync(cfg.heronConfig)) throw missingSavedFile('HERON config', cfg.heronConfig, o.resume);
     return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');
@@ -714,7 +738,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       name: o.name ?? `offline-${envSpec.id.replace(/^custom:/, '')}-${cfg.teacher}-s${cfg.seed}`,
       config: {
         command: 'offline',
-        config: cfg,
+        // Paths as absolute ones: a resume (or --like) from another folder reads the same files.
+        config: savedPaths(cfg),
         envConfig,
         dataset: { transitions: ds.size, bytes: statSync(cfg.dataset).size, fingerprint },
         partOf: o.partOf,
