@@ -4,7 +4,7 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { expertValueFunction } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
@@ -14,7 +14,7 @@ import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
-import { type EnvConfig, envConfigArgs, envConfigFromArgs, makeEnv } from '../../envs/registry.js';
+import { type EnvConfig, envConfigArgs, envConfigFromArgs, looksLikeModelPath, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { checkpointFile, LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, loopFeedbackEvery, MIN_SELECTION_LABELS, readCheckpoint, readLoopResume, runPreferenceLoop } from '../../reward/loop.js';
 import { envFit, RewardNet } from '../../reward/network.js';
@@ -128,6 +128,25 @@ const spec = {
 };
 
 export type TrainFlags = Parsed<typeof trainFlags>;
+
+/**
+ * The flags as config.json keeps them: the paths they name (a model file and task module, the
+ * expert, a HERON config, a reward model, a people file) made absolute, so that `--resume` and
+ * `--like` from another folder read the same files (a relative --env arm.xml made a resume from
+ * elsewhere fail: "model file "arm.xml" not found").
+ */
+export function savedPaths(f: TrainFlags): TrainFlags {
+  const after = (value: string, prefix: string): string => (value.startsWith(prefix) && value.length > prefix.length ? `${prefix}${resolve(value.slice(prefix.length))}` : value);
+  return {
+    ...f,
+    env: looksLikeModelPath(f.env) ? resolve(f.env) : f.env,
+    ...(f.task !== undefined ? { task: resolve(f.task) } : {}),
+    ...(f.expert !== undefined ? { expert: resolve(f.expert) } : {}),
+    teacher: after(f.teacher, 'heron:'),
+    reward: after(f.reward, 'model:'),
+    ...(f.humanPeople !== undefined ? { humanPeople: after(f.humanPeople, '@') } : {}),
+  };
+}
 
 /**
  * The PPO checkpoint (folder or checkpoint.json) that `--expert` names: a `prefrl train` run
@@ -440,7 +459,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           // The regret model's runs say so in their name (the default model's names stay as they were).
           name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? `${f.teacher.replace(/[^a-z0-9]+/gi, '_')}${f.preferenceModel === 'regret' ? '-regret' : ''}` : source.kind}-s${f.seed}`,
           // The viewer's access token is a secret: never written to the run folder.
-          config: { command: 'train', ...f, humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
+          config: { command: 'train', ...savedPaths(f), humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
           tensorBackend: backend?.kind,
         });
@@ -628,6 +647,17 @@ export const trainCommand: Command = {
       const { json, quiet } = f;
       f = { ...savedFlags, ...human, ...now, json, quiet, resume: f.resume };
       resumeDir = f.resume;
+      // A run saved before its paths were kept absolute (2026-12-07) holds them as given: read from
+      // the folder that run was started in, not from this one.
+      for (const [what, path] of [
+        ['model file', looksLikeModelPath(f.env) ? f.env : undefined],
+        ['task module', f.task],
+        ['expert', f.expert],
+      ] as const) {
+        if (path !== undefined && !isAbsolute(path) && !existsSync(path)) {
+          throw new UsageError(`--resume: the run's ${what} ${JSON.stringify(path)} (${cfgFile}) is not there from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there`);
+        }
+      }
     }
     const { summary, run } = await train(f, ctx, resumeDir, given);
     if (f.json) printJson(ctx.io, { ...summary, runDir: run.path });
