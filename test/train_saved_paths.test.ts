@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../scripts/cli.js';
+import { withAbsolutePaths } from '../scripts/commands/like.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prefrl-train-paths-'));
@@ -36,4 +37,18 @@ describe('train: the paths in config.json', () => {
       `prefrl train: --resume: the run's model file "elsewhere/arm.xml" (${configFile}) is not there from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there\n`,
     );
   }, 60_000);
+
+  it('withAbsolutePaths: every path-valued flag of every command made absolute, names and other flags as they were', () => {
+    const here = process.cwd();
+    const given = {
+      env: 'robots/arm.xml', task: 't.mjs', expert: 'runs/x', dataset: 'd.h5', store: 'l.sqlite', out: 'o.h5',
+      policy: 'random', checkpoint: join(FIXTURES, 'arm.xml'), teacher: 'heron:h.json', reward: 'model:runs/r', humanPeople: '@people.txt', seed: 3, labels: 10,
+    };
+    expect(withAbsolutePaths(given)).toEqual({
+      env: join(here, 'robots/arm.xml'), task: join(here, 't.mjs'), expert: join(here, 'runs/x'), dataset: join(here, 'd.h5'), store: join(here, 'l.sqlite'), out: join(here, 'o.h5'),
+      policy: 'random', checkpoint: join(FIXTURES, 'arm.xml'), teacher: `heron:${join(here, 'h.json')}`, reward: `model:${join(here, 'runs/r')}`, humanPeople: `@${join(here, 'people.txt')}`, seed: 3, labels: 10,
+    });
+    // Built-in names and values that are no paths stay.
+    expect(withAbsolutePaths({ env: 'reacher', teacher: 'oracle', reward: 'true', humanPeople: 'ada,bob', policy: 'zero' })).toEqual({ env: 'reacher', teacher: 'oracle', reward: 'true', humanPeople: 'ada,bob', policy: 'zero' });
+  });
 });

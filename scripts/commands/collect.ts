@@ -35,7 +35,7 @@ import type { Env } from '../../envs/types.js';
 import { type Command, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, warnIgnoredFlags } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, withAbsolutePaths } from './like.js';
 
 export const DATASET_POLICIES = ['random', 'medium', 'medium-replay', 'expert'] as const;
 export type DatasetPolicy = (typeof DATASET_POLICIES)[number];
@@ -128,7 +128,7 @@ export const collectCommand: Command = {
     const run = createRunDir({
       root: f.runsDir,
       name: f.name ?? `collect-${runNameEnv(envConfig)}-${f.policy}`,
-      config: { command: 'collect', ...f, envConfig, partOf: ctx.partOf },
+      config: { command: 'collect', ...withAbsolutePaths(f), envConfig, partOf: ctx.partOf },
       clock: ctx.clock,
     });
     const progress = new Progress(`collect ${envSpec.id} ${f.policy}`, f.steps, { unit: 'steps', clock: ctx.clock, sink: ctx.io.stderr, tty: ctx.io.tty, silent: f.quiet });

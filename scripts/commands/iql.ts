@@ -40,7 +40,7 @@ import { checkDatasetNotFolder, type Command, flagsGiven, onInterrupt, parseOrHe
 import { rewardSource } from './train.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag, likeSource } from './like.js';
+import { flagsWithLike, likeFlag, likeSource, withAbsolutePaths } from './like.js';
 
 const spec = {
   command: 'prefrl iql',
@@ -193,7 +193,7 @@ export const iqlCommand: Command = {
         name: f.name ?? `${f.algo}-${env.spec.id.replace(/^custom:/, '')}-${rewardTag}-s${f.seed}`,
         config: {
           command: 'iql',
-          ...f,
+          ...withAbsolutePaths(f),
           envConfig,
           resolved,
           derived: { rewardScale: scale, rewardKind },

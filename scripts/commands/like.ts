@@ -5,10 +5,11 @@
  * the same run again (the same seed gives the same numbers).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type FlagSpec, flagName, flags, type Parsed, type ParseResult, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
 import { isFolder } from '../../core/paths.js';
+import { looksLikeModelPath } from '../../envs/registry.js';
 import type { CommandContext } from '../command.js';
 
 /**
@@ -32,7 +33,7 @@ export interface LikeOptions {
 /** The --like flag of `prefrl <command>`; `more`: what the command adds to its doc. */
 export function likeFlag(command: string, more = '') {
   return flags.string({
-    doc: `start a new run with the settings of this ${command} run folder (its config.json) or of a JSON file of ${command} flags (camelCase keys, as config.json holds them), changing only the flags given with it: e.g. the same run with another --seed. Paths in the saved settings are read as saved (relative ones from the current folder)${more}`,
+    doc: `start a new run with the settings of this ${command} run folder (its config.json) or of a JSON file of ${command} flags (camelCase keys, as config.json holds them), changing only the flags given with it: e.g. the same run with another --seed. Runs save the paths they were given as absolute ones (one made before 2026-12-07 may hold relative ones: they are read from the current folder)${more}`,
     optional: true,
   });
 }
@@ -114,4 +115,34 @@ export function flagsWithLike<S extends FlagSpec>(
  */
 export function likeSource(f: { like?: string }, given: ReadonlySet<string>, key: string): string {
   return f.like !== undefined && !given.has(key) ? ` (the value of ${flagName(key)} in --like ${f.like}'s saved settings; a relative path is read from the current folder: give ${flagName(key)} to use another)` : '';
+}
+
+/**
+ * A command's flags as its run's config.json keeps them: the paths they name made absolute, so that
+ * `--like` (and train's `--resume`) from another folder read the same files. Paths: --env (a model
+ * file), --task, --expert, --dataset, --store, --out; --policy and --checkpoint when they name a file
+ * or folder that is there (--policy random is a name); the path after --teacher heron:, --reward
+ * model: and --human-people @. Other flags come back as they were.
+ */
+export function withAbsolutePaths<T extends object>(f: T): T {
+  const out = { ...f } as Record<string, unknown>;
+  const str = (k: string): string | undefined => (typeof out[k] === 'string' && out[k] !== '' ? (out[k] as string) : undefined);
+  const after = (k: string, prefix: string): void => {
+    const v = str(k);
+    if (v !== undefined && v.startsWith(prefix) && v.length > prefix.length) out[k] = `${prefix}${resolve(v.slice(prefix.length))}`;
+  };
+  const env = str('env');
+  if (env !== undefined && looksLikeModelPath(env)) out.env = resolve(env);
+  for (const k of ['task', 'expert', 'dataset', 'store', 'out']) {
+    const v = str(k);
+    if (v !== undefined) out[k] = resolve(v);
+  }
+  for (const k of ['policy', 'checkpoint']) {
+    const v = str(k);
+    if (v !== undefined && existsSync(v)) out[k] = resolve(v);
+  }
+  after('teacher', 'heron:');
+  after('reward', 'model:');
+  after('humanPeople', '@');
+  return out as T;
 }

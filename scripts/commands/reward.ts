@@ -26,7 +26,7 @@ import { type Command, displayPath, onInterrupt, openStoreFlag, parseOrHelp, pri
 import { fixedLabelRewardFlags, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, optionalStoreFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, withAbsolutePaths } from './like.js';
 
 /**
  * The shared reward-training flags less --reward-select-workers: prefrl reward trains on the
@@ -107,7 +107,7 @@ export const rewardCommand: Command = {
       );
       let run: RunDir;
       try {
-        run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...f, envConfig }, clock: ctx.clock, tensorBackend: backend.kind });
+        run = createRunDir({ root: f.runsDir, name: f.name ?? `reward-${envSpec.id.replace(/^custom:/, '')}`, config: { command: 'reward', ...withAbsolutePaths(f), envConfig }, clock: ctx.clock, tensorBackend: backend.kind });
       } catch (e) {
         net.dispose();
         throw e;

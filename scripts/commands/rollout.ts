@@ -22,7 +22,7 @@ import type { EnvSpec } from '../../envs/types.js';
 import { type Command, type CommandContext, formatTable, letSignalsIn, onInterrupt, parseOrHelp, policyForEnv, printJson, shellPath } from '../command.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, withAbsolutePaths } from './like.js';
 
 export const POLICIES = ['random', 'zero'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -218,7 +218,7 @@ export const rolloutCommand: Command = {
       }
       ctx.logger.info(`policy: ${policy.algo} from ${policy.file} (${policy.stochastic ? 'sampled actions' : 'mean action'})`);
     }
-    const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${runNameEnv(config)}`, config: { command: 'rollout', ...f, envConfig: config }, clock: ctx.clock });
+    const run = createRunDir({ root: f.runsDir, name: f.name ?? `rollout-${runNameEnv(config)}`, config: { command: 'rollout', ...withAbsolutePaths(f), envConfig: config }, clock: ctx.clock });
     let episodesRun = 0;
     // Ctrl-C: the episodes are saved together at the end, so none is kept; the run folder (only its config by then) goes.
     const stopHint = onInterrupt(

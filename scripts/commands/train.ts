@@ -32,7 +32,7 @@ import { checkHumanFlags, checkHumanPort, HUMAN_FLAG_KEYS, humanResumeArgs, huma
 import { preferenceModelFlag, rewardHiddenFlag, rewardMembersFlag, rewardTrainingFlags } from './reward_flags.js';
 import { backendFlag, jsonFlag, quietFlag, runsDirFlag, seedFlag, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { flagsWithLike, likeFlag } from './like.js';
+import { flagsWithLike, likeFlag, withAbsolutePaths } from './like.js';
 
 export const trainFlags = {
   env: flags.string({ doc: 'env id (see prefrl envs) or path to an MJCF .xml file', default: 'reacher' }),
@@ -128,25 +128,6 @@ const spec = {
 };
 
 export type TrainFlags = Parsed<typeof trainFlags>;
-
-/**
- * The flags as config.json keeps them: the paths they name (a model file and task module, the
- * expert, a HERON config, a reward model, a people file) made absolute, so that `--resume` and
- * `--like` from another folder read the same files (a relative --env arm.xml made a resume from
- * elsewhere fail: "model file "arm.xml" not found").
- */
-export function savedPaths(f: TrainFlags): TrainFlags {
-  const after = (value: string, prefix: string): string => (value.startsWith(prefix) && value.length > prefix.length ? `${prefix}${resolve(value.slice(prefix.length))}` : value);
-  return {
-    ...f,
-    env: looksLikeModelPath(f.env) ? resolve(f.env) : f.env,
-    ...(f.task !== undefined ? { task: resolve(f.task) } : {}),
-    ...(f.expert !== undefined ? { expert: resolve(f.expert) } : {}),
-    teacher: after(f.teacher, 'heron:'),
-    reward: after(f.reward, 'model:'),
-    ...(f.humanPeople !== undefined ? { humanPeople: after(f.humanPeople, '@') } : {}),
-  };
-}
 
 /**
  * The PPO checkpoint (folder or checkpoint.json) that `--expert` names: a `prefrl train` run
@@ -459,7 +440,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           // The regret model's runs say so in their name (the default model's names stay as they were).
           name: f.name ?? `train-${envSpec.id.replace(/^custom:/, '')}-${source.kind === 'learned' ? `${f.teacher.replace(/[^a-z0-9]+/gi, '_')}${f.preferenceModel === 'regret' ? '-regret' : ''}` : source.kind}-s${f.seed}`,
           // The viewer's access token is a secret: never written to the run folder.
-          config: { command: 'train', ...savedPaths(f), humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
+          config: { command: 'train', ...withAbsolutePaths(f), humanToken: undefined, envConfig, derived: { feedbackEvery }, partOf: ctx.partOf },
           clock: ctx.clock,
           tensorBackend: backend?.kind,
         });
