@@ -73,7 +73,7 @@ import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges, writeJsonAtomic } from '../core/run.js';
+import { createRunDir, openRunDir, type RunDir, softwareChanges, writeFileAtomic, writeJsonAtomic } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
 import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
@@ -810,7 +810,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   };
   // Whether the last command in this folder ran all it was asked for is known again when this one has.
   const askedFile = join(run.path, ASKED_RECORD);
+  // Put back if this command is refused before any stage changes the folder (--stage iql before
+  // relabel has run): the record still says what the folder holds.
+  const askedBefore = existsSync(askedFile) ? readFileSync(askedFile) : null;
   rmSync(askedFile, { force: true });
+  let anyStageRan = false;
   try {
     for (const stage of OFFLINE_STAGES) {
       if (!stages.includes(stage)) continue;
@@ -884,10 +888,21 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       // This attempt's seconds, marked when it went on from work an earlier attempt saved (see OfflineSummary.stageTiming).
       run.metrics.log(0, { [`stages/${stage}_seconds`]: ctx.stage.seconds ?? (clock.now() - t0) / 1000, ...(ctx.stage.continued ? { [`stages/${stage}_continued`]: 1 } : {}) });
       status[stage] = 'ran';
+      anyStageRan = true;
     }
     saySkipped();
     // Some of the stages asked for, and all of them run: `prefrl runs` says the run stopped where it was asked to.
     if (OFFLINE_STAGES.some((s) => !stages.includes(s))) writeJsonAtomic(askedFile, { stages: OFFLINE_STAGES.filter((s) => stages.includes(s)) });
+  } catch (e) {
+    // A refusal (a UsageError: a stage's inputs are missing) before any stage ran changed nothing.
+    if (e instanceof UsageError && !anyStageRan && askedBefore !== null && !existsSync(askedFile)) {
+      try {
+        writeFileAtomic(askedFile, askedBefore);
+      } catch {
+        // the refusal is what the user needs to read
+      }
+    }
+    throw e;
   } finally {
     (store as LabelStore | null)?.close();
     run.close();

@@ -138,19 +138,20 @@ describe('prefrl offline writes and removes the record', () => {
     return { code, err: c.err.join('') };
   }
 
-  it('--stage pairs,label writes it; a command refused inside its stages leaves none; all stages leave none and the run is finished', async () => {
+  it('--stage pairs,label writes it; a command refused before any stage ran leaves it as it was; all stages leave none and the run is finished', async () => {
     const runs = join(toy.dir, 'runs');
     expect((await offline(['--dataset', toy.data, '--teacher', 'oracle', '--stage', 'pairs,label', '--runs-dir', runs])).code).toBe(0);
     const [e] = listRuns(runs);
     const run = e.path;
     expect(JSON.parse(readFileSync(join(run, ASKED_RECORD), 'utf8'))).toEqual({ stages: ['pairs', 'label'] });
     expect(e.stages).toMatchObject({ done: ['pairs', 'label'], asked: ['pairs', 'label'], toRun: ['reward', 'relabel', 'iql', 'eval'] });
-    // iql before relabel has run: refused inside the stages, so the last command did not do what it was asked.
+    // iql before relabel has run: refused before any stage changed the folder, so the record still
+    // says what the folder holds (the run stopped where --stage pairs,label asked).
     const refused = await offline(['--resume', run, '--stage', 'iql']);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('--stage iql: the relabel stage has not run');
-    expect(existsSync(join(run, ASKED_RECORD))).toBe(false);
-    expect(listRuns(runs)[0]).toMatchObject({ stages: { at: 'reward', asked: null }, resume: `stages done: pairs, label; at reward: prefrl offline --resume ${run}` });
+    expect(JSON.parse(readFileSync(join(run, ASKED_RECORD), 'utf8'))).toEqual({ stages: ['pairs', 'label'] });
+    expect(listRuns(runs)[0]).toMatchObject({ stages: { at: 'reward', asked: ['pairs', 'label'] } });
     // Done stages skipped are done as asked too: the record is back.
     expect((await offline(['--resume', run, '--stage', 'label'])).code).toBe(0);
     expect(listRuns(runs)[0].stages?.asked).toEqual(['label']);
