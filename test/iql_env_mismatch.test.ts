@@ -36,3 +36,11 @@ describe('prefrl iql on a bring-your-own dataset with another task module', () =
     ]);
   }, 60_000);
 });
+
+describe('prefrl iql --task without --env', () => {
+  it('is a usage error naming --task (it was dropped unread, even a file that is not there)', async () => {
+    const c = captureCli();
+    expect(await main(['iql', '--dataset', join(root, 'none.h5'), '--task', join(root, 'gone.mjs'), '--runs-dir', join(root, 'never'), '--quiet'], c.ctx)).toBe(2);
+    expect(c.err.join('')).toBe('prefrl iql: --task: needs --env <model.xml> (or --model): without it the env the dataset was recorded in is used, with its own task\n');
+  });
+});

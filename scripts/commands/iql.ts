@@ -104,6 +104,8 @@ export const iqlCommand: Command = {
     } else if (f.reward !== 'true' && f.reward !== 'success') throw new UsageError(`--reward: expected true, success or model:<dir>, got ${JSON.stringify(f.reward)}`);
     // BC learns the dataset's actions: a reward given to it would only rename the run.
     if (f.algo === 'bc' && f.reward !== 'true') throw new UsageError(`--reward ${f.reward}: behaviour cloning (--algo bc) uses no reward; drop --reward, or use --algo iql`);
+    // (Without --env the dataset's env is evaluated in, task and all: a --task alone was dropped unread.)
+    if (f.task !== undefined && f.env === undefined) throw new UsageError('--task: needs --env <model.xml> (or --model): without it the env the dataset was recorded in is used, with its own task');
     if ((f.refRandom === undefined) !== (f.refExpert === undefined)) throw new UsageError('--ref-random and --ref-expert go together');
     if (f.refRandom !== undefined && f.refRandom === f.refExpert) {
       throw new UsageError(`--ref-random and --ref-expert: both are ${f.refRandom}; the normalised score divides by their difference, so give two different returns`);
