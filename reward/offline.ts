@@ -679,6 +679,9 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
   return { run: null, cfg };
 }
 
+/** The --vlm-* flags a resumed run may be given anew (how it reaches its server); the others are fixed for a run. */
+const VLM_RESUME_FLAGS: readonly string[] = ['--vlm-base-url', '--vlm-key-env', '--vlm-concurrency', '--vlm-rpm', '--vlm-timeout', '--vlm-retries'];
+
 /** The stages that read the dataset's transitions only (agents/dataset.ts transitionsOnly). */
 const LATE_STAGES: readonly OfflineStage[] = ['relabel', 'iql', 'eval'];
 
@@ -859,7 +862,15 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
         if (rerun && !pending) rmSync(markerFile, { force: true });
         // An outside service failed (a VLM server): a new run would start over with an empty
         // answer cache, so say how to go on in this one.
-        if (e instanceof ServiceError) e.message += `; the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand()}`;
+        if (e instanceof ServiceError) {
+          // A hint to change a setting --resume keeps (the model, a token limit, the image size)
+          // is followed by a new run like this one; one the resume may change (the server), by the resume.
+          const named = [...new Set(e.message.match(/--vlm-[a-z-]+/g) ?? [])];
+          const fixed = named.filter((flag) => !VLM_RESUME_FLAGS.includes(flag));
+          const resume = `the run folder keeps the stored labels and answers: resume with ${ctx.resumeCommand()}`;
+          const like = `${fixed.join(', ')} ${fixed.length === 1 ? 'is' : 'are'} fixed for a run (--resume keeps its settings): to change ${fixed.length === 1 ? 'it' : 'them'}, start a new run like this one: prefrl offline --like ${shellQuote(run.path)} ${fixed.join(' <value> ')} <value>`;
+          e.message += fixed.length === 0 ? `; ${resume}` : fixed.length < named.length ? `; ${resume} (with the flags given anew); ${like}` : `; ${like}`;
+        }
         // A full disk or a lost permission: the stages done and the labels stored are kept.
         // (A benchmark's cell goes on when the benchmark's command is run again.)
         throw withResumeAdvice(e, () => o.partOf ?? ctx.resumeCommand());

@@ -746,6 +746,8 @@ export class LabelStore {
     try {
       db = new Database(path, { fileMustExist: !create });
     } catch (e) {
+      // A full disk, a read-only file: the machine's refusal keeps SQLite's code (a run says how to resume).
+      if (isSqliteEnvironmentError(e)) throw storeRefusal(e, path);
       throw new InputError(path, `cannot open label store: ${(e as Error).message}`);
     }
     try {
@@ -764,8 +766,9 @@ export class LabelStore {
   }
 
   /** The InputError naming the file for an error opening the store (`open`). */
-  private static openError(e: unknown, path: string, opts: OpenOptions): InputError {
+  private static openError(e: unknown, path: string, opts: OpenOptions): Error {
     if (e instanceof InputError) return e;
+    if (isSqliteEnvironmentError(e)) return storeRefusal(e, path) as Error;
     const msg = (e as Error).message;
     // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
     if (/malformed/i.test(msg)) return new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);

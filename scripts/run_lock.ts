@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from '
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { withFileNamed } from '../core/files.js';
 import { CLAIM_WRITE_GRACE_MS, type ClaimHolder, claimIsStale, readClaim } from './bench/cells.js';
 import type { CommandContext } from './command.js';
 
@@ -86,9 +87,13 @@ export function lockRunDir(dir: string, ctx: Pick<CommandContext, 'clock' | 'log
     }
     try {
       writeSync(fd, `${JSON.stringify(me)}\n`);
-    } finally {
+    } catch (e) {
+      // A full disk: no empty lock left behind (it would lock the run for a while), and the file named.
       closeSync(fd);
+      rmSync(path, { force: true });
+      throw withFileNamed(e, path);
     }
+    closeSync(fd);
     let released = false;
     const release = (): void => {
       if (released) return;

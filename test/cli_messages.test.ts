@@ -36,7 +36,7 @@ describe('CLI usage-error messages', () => {
     const run = join(dir, 'train-run');
     mkdirSync(run);
     writeFileSync(join(run, 'config.json'), JSON.stringify({ command: 'train' }));
-    const expected = `prefrl train: --resume: the run's saved config is used; drop --steps (a resumed run can change only --json, --quiet, --workers, --inline-envs and the --human-* flags; to change the others, start a new run like this one: prefrl train --like ${run} --steps ...)`;
+    const expected = `prefrl train: --resume: the run's saved config is used; drop --steps (a resumed run can change only --json, --quiet, --workers, --inline-envs and the --human-* flags; to change the others, start a new run like this one: prefrl train --like ${run} with --steps and its new value)`;
     const escaped = expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     await expectUsageError(['train', '--resume', run, '--steps', '5'], join(dir, 'no-runs'), new RegExp(`^${escaped}\n$`));
   });

@@ -86,4 +86,17 @@ describe.skipIf(skip !== null)(`a run that fills its disk${skip ? ` (skipped: ${
     expect(summary.runDir).toBe(join(mnt, 'runs', run));
     expect(typeof summary.normalizedRatio).toBe('number');
   }, 120_000);
+
+  it('a disk too full for the run lock: the lock file named, and no empty one left to lock the run', async () => {
+    const mnt = mkdtempSync(join(dir, 'mnt-'));
+    const out = mkdtempSync(join(dir, 'out-'));
+    // 8 KiB: two pages, config.json and software.json; train.lock finds none.
+    const script = SCRIPT.replace('size=200k', 'size=8k').replace('mount -o remount,size=20m "$0" || exit 91', 'ls -A "$0"/runs/* > "$1/files.txt"; exit 0');
+    expect(await inNamespace(script, mnt, out)).toBe(0);
+    const read = (f: string) => readFileSync(join(out, f), 'utf8');
+    const run = read('runs.txt').trim();
+    expect(read('full.code').trim()).toBe('1');
+    expect(read('full.err').trimEnd().split('\n').at(-1)).toBe(`prefrl train: cannot write ${join(mnt, 'runs', run, 'train.lock')}: no space left on device (ENOSPC)`);
+    expect(read('files.txt').split('\n').filter((f) => f !== '')).not.toContain('train.lock');
+  }, 120_000);
 });

@@ -150,6 +150,17 @@ describe('prefrl offline: the settings reach the requests, the teacher id and co
     const saved = JSON.parse(readFileSync(join(r.runDir, 'config.json'), 'utf8')) as { config: { vlm: Record<string, unknown> } };
     expect(saved.config.vlm).toMatchObject({ temperature: 'server', tokenField: 'max_completion_tokens', analysisMaxTokens: 8000, labelMaxTokens: 2000 });
   }, 60_000);
+
+  it("a reasoning model's refusal of max_tokens ends with a new run like this one with the flags to set, not a resume (--resume refuses them)", async () => {
+    const fetch = async (): Promise<Response> =>
+      new Response(JSON.stringify({ error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: 'invalid_request_error' } }), { status: 400 });
+    const config = { dataset: toy.data, teacher: 'vlm' as const, labels: 2, labelBatch: 2, segmentLength: 10, vlm: { baseUrl: 'http://vlm.invalid/v1', model: 'o4-mini', retries: 0 } };
+    let runDir = '';
+    const err = await runOffline({ config, stages: ['pairs', 'label'], runsDir: join(toy.dir, 'runs-refused'), vlmRuntime: { fetch, renderer: new SolidRenderer(), env: {} }, onRun: (p) => (runDir = p) }, { logger: silentLogger }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toContain('set --vlm-token-field max_completion_tokens (now max_tokens) and --vlm-temperature server');
+    expect((err as Error).message.endsWith(`; --vlm-token-field, --vlm-temperature are fixed for a run (--resume keeps its settings): to change them, start a new run like this one: prefrl offline --like ${runDir} --vlm-token-field <value> --vlm-temperature <value>`)).toBe(true);
+    expect((err as Error).message).not.toContain('--resume ' + runDir);
+  }, 60_000);
 });
 
 describe('the answer cache', () => {
@@ -364,6 +375,6 @@ describe('bad settings are refused, naming the option, key or flag', () => {
 
   it('the flags are the saved config\'s with --resume, as the token limits are: refused, pointing to --like', async () => {
     const run = join(tmp(), 'some-run');
-    await expectUsageError(['offline', '--resume', run, '--vlm-token-field', 'max_completion_tokens', '--vlm-temperature', 'server'], runs(), /--resume: the run's saved config is used; drop --vlm-token-field, --vlm-temperature \(to change them, start a new run like this one: prefrl offline --like .*some-run --vlm-token-field --vlm-temperature \.\.\.\)/);
+    await expectUsageError(['offline', '--resume', run, '--vlm-token-field', 'max_completion_tokens', '--vlm-temperature', 'server'], runs(), /--resume: the run's saved config is used; drop --vlm-token-field, --vlm-temperature \(to change them, start a new run like this one: prefrl offline --like .*some-run with --vlm-token-field, --vlm-temperature and their new values\)/);
   });
 });

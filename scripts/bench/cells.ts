@@ -24,7 +24,7 @@ import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
-import { writeFileAtomic } from '../../core/files.js';
+import { withFileNamed, writeFileAtomic } from '../../core/files.js';
 import { makeFolder } from '../../core/paths.js';
 import { type CodeVersion, softwareProblem } from './code_version.js';
 
@@ -254,9 +254,13 @@ export function claimCell(suiteDir: string, id: string, now: Date = new Date()):
     }
     try {
       writeSync(fd, `${JSON.stringify(me)}\n`);
-    } finally {
+    } catch (e) {
+      // A full disk: the empty claim goes (others would wait on it), and the error names it.
       closeSync(fd);
+      rmSync(path, { force: true });
+      throw withFileNamed(e, path);
     }
+    closeSync(fd);
     let released = false;
     return {
       ok: true,

@@ -380,7 +380,7 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
     const fixed = flagsGiven(given, CONFIG_FLAGS);
     const limits = fixed.some((k) => (TOKEN_LIMIT_FLAGS as readonly string[]).includes(k)) ? tokenLimitHint(f.resume) : '';
     if (fixed.length > 0) {
-      throw new UsageError(`--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')}${limits || ` (to change them, start a new run like this one: prefrl offline --like ${shellQuote(f.resume)} ${fixed.map(flagName).join(' ')} ...)`}`);
+      throw new UsageError(`--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')}${limits || ` (to change them, start a new run like this one: prefrl offline --like ${shellQuote(f.resume)} with ${fixed.map(flagName).join(', ')} and ${fixed.length === 1 ? 'its new value' : 'their new values'})`}`);
     }
   }
   const keyEnvGiven = flagsGiven(given, ['vlmKeyEnv']).length > 0;

@@ -459,7 +459,12 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       },
       { json: f.json },
     );
-    if (learned) store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+    try {
+      if (learned) store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
+    } catch (e) {
+      // The run folder is made: a full disk here is resumed like one later on.
+      throw withResumeAdvice(e, ctx.partOf ?? `prefrl train --resume ${shellPath(runPath)}${humanArgs()}`);
+    }
   } catch (e) {
     stopHint?.();
     disposeModels();
@@ -615,7 +620,7 @@ export const trainCommand: Command = {
       const fixed = given.filter((k) => !RESUME_FLAGS.includes(k));
       if (fixed.length > 0) {
         throw new UsageError(
-          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; to change the others, start a new run like this one: prefrl train --like ${shellPath(f.resume)} ${fixed.map(flagName).join(' ')} ...)`,
+          `--resume: the run's saved config is used; drop ${fixed.map(flagName).join(', ')} (a resumed run can change only ${RESUME_FLAGS.filter((k) => !HUMAN_FLAG_KEYS.includes(k) && k !== 'resume' && k !== 'runsDir').map(flagName).join(', ')} and the --human-* flags; to change the others, start a new run like this one: prefrl train --like ${shellPath(f.resume)} with ${fixed.map(flagName).join(', ')} and ${fixed.length === 1 ? 'its new value' : 'their new values'})`,
         );
       }
       // Finished: its summary is written and its last checkpoint reached the run's --steps.

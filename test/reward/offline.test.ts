@@ -363,7 +363,7 @@ describe('prefrl offline pipeline', () => {
     // What the answers depend on still cannot change on --resume; and a run without a VLM refuses --vlm-*.
     const c = cli();
     expect(await main(['offline', '--resume', runDir, '--vlm-model', 'other', '--vlm-base-url', 'http://new.invalid/v1'], c.ctx)).toBe(2);
-    expect(c.err.join('')).toBe(`prefrl offline: --resume: the run's saved config is used; drop --vlm-model (to change them, start a new run like this one: prefrl offline --like ${runDir} --vlm-model ...)\n`);
+    expect(c.err.join('')).toBe(`prefrl offline: --resume: the run's saved config is used; drop --vlm-model (to change them, start a new run like this one: prefrl offline --like ${runDir} with --vlm-model and its new value)\n`);
     const oracle = await runOffline({ config: tiny(), stages: ['pairs'], runsDir: join(dir, 'vlm-moved') }, { logger: silentLogger });
     const o = cli();
     expect(await main(['offline', '--resume', oracle.runDir, '--vlm-rpm', '10'], o.ctx)).toBe(2);
