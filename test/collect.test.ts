@@ -1,5 +1,5 @@
 /** `prefrl collect`: what it writes, and its --out checks (made before any work). */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -111,10 +111,13 @@ describe('prefrl collect --policy medium-replay with too few steps for an episod
     const root = mkdtempSync(join(tmpdir(), 'prefrl-collect-short-'));
     try {
       const c = captureCli();
+      mkdirSync(join(root, 'runs'));
       expect(await main(['collect', '--env', 'cheetah-run', '--policy', 'medium-replay', '--steps', '1024', '--workers', '0', '--runs-dir', join(root, 'runs'), '--quiet'], c.ctx)).toBe(2);
       expect(c.err.join('').trimEnd().split('\n').at(-1)).toBe(
         "prefrl collect: --steps 1024: no episode ended within the 2048 env steps PPO ran over 4 envs (each about 512 steps; cheetah-run's episodes last up to 1000); the dataset keeps finished episodes only: raise --steps (or lower --num-envs)",
       );
+      // Nothing of the run is of use: its folder is gone, as a usage error's.
+      expect(readdirSync(join(root, 'runs'))).toEqual([]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -19,6 +19,7 @@
  * envs (medium-replay). With --steps N the random/medium/expert dataset holds exactly N
  * transitions; its last episode may be cut (no terminal or timeout flag, as in D4RL).
  */
+import { rmSync } from 'node:fs';
 import { datasetFromTrajectories, type DatasetSummary, summarizeDataset, writeDataset } from '../../agents/dataset.js';
 import { PpoPolicy, PpoTrainer } from '../../agents/ppo.js';
 import { loadPpoPolicy } from '../../agents/saved_policy.js';
@@ -186,7 +187,10 @@ export const collectCommand: Command = {
       }
       progress.finish(`${trajs.length} episodes`);
       if (trajs.length === 0 && f.policy === 'medium-replay') {
-        // The dataset keeps the episodes PPO finished: none did within --steps.
+        // The dataset keeps the episodes PPO finished: none did within --steps. Nothing of the run
+        // is of use (a PPO checkpoint of a few thousand steps): its folder goes, as a usage error's.
+        run.close();
+        rmSync(run.path, { recursive: true, force: true });
         throw new UsageError(
           `prefrl collect: --steps ${f.steps}: no episode ended within the ${ppoSteps} env steps PPO ran over ${f.numEnvs} envs (each about ${Math.ceil((ppoSteps ?? f.steps) / f.numEnvs)} steps; ${envSpec.id}'s episodes last up to ${envSpec.horizon}); the dataset keeps finished episodes only: raise --steps (or lower --num-envs)`,
         );
