@@ -278,6 +278,7 @@ const NEW_RUN_FILES = new Set(['config.json', 'software.json', 'metrics.jsonl', 
  */
 export function removeIfEmpty(run: RunDir): boolean {
   run.close();
+  if (!existsSync(run.path)) return true; // removed already (by the command, on purpose)
   const entries = readdirSync(run.path);
   if (entries.some((e) => !NEW_RUN_FILES.has(e))) return false;
   if (existsSync(join(run.path, 'metrics.jsonl')) && statSync(join(run.path, 'metrics.jsonl')).size > 0) return false;
