@@ -1869,14 +1869,22 @@ export class LabelStore {
   /**
    * Write every label as one JSON object per line (the StoredLabel fields; optional fields
    * only when set), in the order stored. Written to a temporary file and renamed, so `out`
-   * is never half-written; a pipe or device (`/dev/stdout`) is written into, not replaced.
-   * Streams: the labels are read from the store and written a chunk of lines at a time, so no
+   * is never half-written; a pipe or device (`/dev/stdout`) is written into, not replaced; a
+   * function is given each chunk of lines instead (a command's standard output). Streams: the labels are read from the store and written a chunk of lines at a time, so no
    * string holds the whole file (a store of VLM labels with long raw replies can pass V8's
    * string limit, about 512 MiB). Returns the number of labels.
    */
-  exportJsonl(out: string): number {
+  exportJsonl(out: string | ((chunk: string) => void)): number {
     // Its own statement (not the cache's): it stays busy while the rows are iterated.
     const rows = this.live().prepare(LABELS_IN_ORDER);
+    if (typeof out === 'function') {
+      // A stream of the caller's (a command's standard output), a chunk of lines at a time.
+      try {
+        return writeLabelLines(out, rows);
+      } catch (e) {
+        throw e instanceof StoreReadError ? e.inner : e;
+      }
+    }
     let special = false;
     try {
       special = !statSync(out).isFile();
@@ -2040,7 +2048,8 @@ function writeAll(fd: number, text: string): void {
 }
 
 /** Write the labels `rows` selects to `fd`, one JSON line each, about JSONL_CHUNK_BYTES at a time; returns how many. */
-function writeLabelLines(fd: number, rows: Database.Statement): number {
+function writeLabelLines(fd: number | ((chunk: string) => void), rows: Database.Statement): number {
+  const put = typeof fd === 'number' ? (text: string) => writeAll(fd, text) : fd;
   let count = 0;
   let chunk = '';
   const it = rows.iterate() as IterableIterator<LabelRow>;
@@ -2057,14 +2066,14 @@ function writeLabelLines(fd: number, rows: Database.Statement): number {
       count++;
       // UTF-16 length: at most 3 bytes a unit in UTF-8, so a chunk stays within a few MiB.
       if (chunk.length >= JSONL_CHUNK_BYTES) {
-        writeAll(fd, chunk);
+        put(chunk);
         chunk = '';
       }
     }
   } finally {
     it.return?.();
   }
-  if (chunk !== '') writeAll(fd, chunk);
+  if (chunk !== '') put(chunk);
   return count;
 }
 

@@ -28,7 +28,7 @@ const exportSpec = {
   summary: commandSummary('labels export'),
   flags: {
     store: storeFlag('to read'),
-    out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself)' }),
+    out: flags.string({ doc: 'JSONL file to write (an existing file is replaced, atomically, only with --force; never the store itself); - writes to standard output (the count goes to stderr)' }),
     force: flags.bool({ doc: 'replace an existing --out file', default: false }),
     json: jsonFlag(),
   },
@@ -53,10 +53,19 @@ export const labelsExportCommand: Command = {
   async run(argv, ctx) {
     const parsed = parseOrHelp(argv, exportSpec, ctx.io);
     if (!parsed) return 0;
-    const { store: path, out, json, force } = parsed.flags;
+    const { store: path, out: given, json, force } = parsed.flags;
+    // `--out -`: standard output, as Unix tools take it (it had written a file named "-").
+    const toStdout = given === '-';
+    if (toStdout && json) throw new UsageError('--json: with --out - the labels are standard output; drop --json (the count goes to stderr)');
+    const out = given;
     // The store first (a missing one is the first thing to say), then --out.
     const store = openStoreFlag(path, ctx.clock, '--store', { readOnly: true });
     try {
+      if (toStdout) {
+        const labels = store.exportJsonl((chunk) => ctx.io.stdout.write(chunk));
+        ctx.io.stderr.write(`exported ${labels} label${labels === 1 ? '' : 's'} from ${path} to standard output\n`);
+        return 0;
+      }
       // Written over the store, the JSONL would destroy every label it holds (people's answers too).
       if (existsSync(out) && realpathSync(out) === realpathSync(path)) {
         throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
