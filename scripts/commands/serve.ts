@@ -108,6 +108,18 @@ function addedByTeacher(before: StoreCounts, after: StoreCounts): Record<string,
   return Object.fromEntries(added);
 }
 
+/**
+ * An access token made up for a session: 144 random bits, 24 base64url characters, never starting
+ * with "-" (the restart line prints it as `--token <it>`, and a value starting with "-" reads as a
+ * flag: one token in 64 made that restart fail with "flag --token needs a value").
+ */
+export function madeUpToken(): string {
+  for (;;) {
+    const token = randomBytes(18).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: commandSummary('serve'),
@@ -123,7 +135,7 @@ export const serveCommand: Command = {
     let generated = false;
     const people = f.people === undefined ? undefined : readPeople(f.people, '--people');
     if (token === undefined && (!isLoopbackHost(f.host) || people !== undefined)) {
-      token = randomBytes(18).toString('base64url');
+      token = madeUpToken();
       generated = true;
     }
     checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });

@@ -12,6 +12,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
+import { madeUpToken } from '../../scripts/commands/serve.js';
 import { spawnCli, until } from '../helpers/cli.js';
 import { makePairs, TestClient, useTwoPairStore } from './helpers.js';
 
@@ -155,3 +156,10 @@ it('--quiet leaves out the line per answer; the start and stop lines, and the on
     }
   }
 }, 60_000);
+
+it('a made-up token never starts with "-" (the restart line passes it as --token <it>, where "-..." reads as a flag): 5,000 drawn', () => {
+  const tokens = Array.from({ length: 5000 }, () => madeUpToken());
+  expect(tokens.filter((t) => !/^[A-Za-z0-9_][A-Za-z0-9_-]{23}$/.test(t))).toEqual([]);
+  // Drawn, not fixed: 5,000 different ones.
+  expect(new Set(tokens).size).toBe(5000);
+});
