@@ -3,7 +3,7 @@
  * and the naming of Node's file-system errors. No imports from the rest of core/, so every module
  * (the logger too) can use it.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 /** An error Node raises for a refused system call: a code such as ENOENT and the call's name. */
 export function isSystemError(e: unknown): boolean {
@@ -69,4 +69,20 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     if (e instanceof Error) e.message = e.message.replaceAll(tmp, path);
     throw withFileNamed(e, path);
   }
+}
+
+/**
+ * Write `text` into the file just made with open(path, 'wx') (a lock or claim file, `fd`) and close
+ * it. A failed write (a full disk) removes the file, so no empty lock or claim is left for others to
+ * wait on, and says which file (withFileNamed).
+ */
+export function fillNewFile(fd: number, path: string, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(path, { force: true });
+    throw withFileNamed(e, path);
+  }
+  closeSync(fd);
 }

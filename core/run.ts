@@ -10,7 +10,7 @@
 import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
 import { InputError, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
@@ -75,6 +75,16 @@ export function runCommand(folder: string): string | null {
 }
 
 export { writeFileAtomic };
+
+/**
+ * The error for a file a resumed run's config.json (`configFile`) names and that is not there:
+ * a run saved before its paths were kept absolute (2026-12-07) holds them as given, read from the
+ * folder that run was started in, so a relative one says to resume from there.
+ */
+export function savedPathMissing(what: string, path: string, configFile: string): UsageError {
+  const where = isAbsolute(path) ? '; put it back' : ` from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there`;
+  return new UsageError(`--resume: the run's ${what} ${JSON.stringify(path)} (${configFile}) is not there${where}`);
+}
 
 /** Write JSON atomically: a reader sees the old file or the new one, never half of one. */
 export function writeJsonAtomic(path: string, value: unknown): void {

@@ -59,7 +59,7 @@
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActorAsync, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
@@ -73,7 +73,7 @@ import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges, writeFileAtomic, writeJsonAtomic } from '../core/run.js';
+import { createRunDir, openRunDir, type RunDir, savedPathMissing, softwareChanges, writeFileAtomic, writeJsonAtomic } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
 import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
@@ -648,17 +648,6 @@ function savedPaths(cfg: OfflineConfig): OfflineConfig {
   };
 }
 
-/**
- * A resumed run's file that is not there: a run saved before paths were kept absolute (2026-12-07)
- * holds them as given, read from the folder that run was started in.
- */
-function missingSavedFile(what: string, path: string, runDir: string): UsageError {
-  const relative = !isAbsolute(path);
-  return new UsageError(
-    `--resume: the run's ${what} ${JSON.stringify(path)} (${join(runDir, 'config.json')}) is not there${relative ? ` from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there` : '; put it back'}`,
-  );
-}
-
 function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig } {
   if (o.resume) {
     const file = join(o.resume, 'config.json');
@@ -668,8 +657,8 @@ function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig
     const conn = Object.fromEntries(Object.entries(o.vlmConnection ?? {}).filter(([, v]) => v !== undefined));
     if (Object.keys(conn).length > 0 && saved.config.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (the run's teacher is ${saved.config.teacher})`);
     const cfg = resolveOfflineConfig({ ...saved.config, vlm: { ...saved.config.vlm, ...conn } }, { file, flagKeys: new Set(Object.keys(conn).map((k) => `vlm.${k}`)) });
-    if (!existsSync(cfg.dataset)) throw missingSavedFile('dataset', cfg.dataset, o.resume);
-    if (cfg.heronConfig && !existsSync(cfg.heronConfig)) throw missingSavedFile('HERON config', cfg.heronConfig, o.resume);
+    if (!existsSync(cfg.dataset)) throw savedPathMissing('dataset', cfg.dataset, file);
+    if (cfg.heronConfig && !existsSync(cfg.heronConfig)) throw savedPathMissing('HERON config', cfg.heronConfig, file);
     return { run: openRunDir(o.resume), cfg };
   }
   if (!o.config) throw new UsageError('prefrl offline: a config (--dataset, --teacher) or --resume is needed');

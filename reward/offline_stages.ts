@@ -87,19 +87,30 @@ export function trainedAgents(runPath: string): OfflineAgent[] {
 }
 
 /**
- * The stage the rerun marker of `runPath` names, or undefined when there is none. A marker that
- * cannot be read, or names no stage, is an InputError naming the file.
+ * One field of a small JSON record in a run folder (the rerun marker, the --stage record): the
+ * file and the field's value (undefined when the file holds no object or no such field), or null
+ * when there is no such file. A file that cannot be read is an InputError naming it.
  */
-export function readRerunMarker(runPath: string): OfflineStage | undefined {
-  const file = join(runPath, RERUN_MARKER);
-  if (!existsSync(file)) return undefined;
+function readRecordField(runPath: string, name: string, key: string): { file: string; value: unknown } | null {
+  const file = join(runPath, name);
+  if (!existsSync(file)) return null;
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `cannot read: ${(e as Error).message}`);
   }
-  const stage = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { stage?: unknown }).stage : undefined;
+  return { file, value: typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined };
+}
+
+/**
+ * The stage the rerun marker of `runPath` names, or undefined when there is none. A marker that
+ * cannot be read, or names no stage, is an InputError naming the file.
+ */
+export function readRerunMarker(runPath: string): OfflineStage | undefined {
+  const record = readRecordField(runPath, RERUN_MARKER, 'stage');
+  if (record === null) return undefined;
+  const { file, value: stage } = record;
   if (!(OFFLINE_STAGES as readonly unknown[]).includes(stage)) throw new InputError(file, `unknown stage ${JSON.stringify(stage ?? null)}`, 'stage');
   return stage as OfflineStage;
 }
@@ -110,15 +121,9 @@ export function readRerunMarker(runPath: string): OfflineStage | undefined {
  * stages, is an InputError naming the file.
  */
 export function readAskedStages(runPath: string): OfflineStage[] | null {
-  const file = join(runPath, ASKED_RECORD);
-  if (!existsSync(file)) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(file, `cannot read: ${(e as Error).message}`);
-  }
-  const stages = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { stages?: unknown }).stages : undefined;
+  const record = readRecordField(runPath, ASKED_RECORD, 'stages');
+  if (record === null) return null;
+  const { file, value: stages } = record;
   if (!Array.isArray(stages) || stages.length === 0 || !stages.every((s) => (OFFLINE_STAGES as readonly unknown[]).includes(s))) {
     throw new InputError(file, `expected a list of stages (${OFFLINE_STAGES.join(', ')}), got ${JSON.stringify(stages ?? null)}`, 'stages');
   }

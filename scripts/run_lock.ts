@@ -4,11 +4,11 @@
  * run still being made) cannot interleave its metrics rows, checkpoints, stages and labels with
  * the first's.
  */
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { withFileNamed } from '../core/files.js';
+import { fillNewFile } from '../core/files.js';
 import { CLAIM_WRITE_GRACE_MS, type ClaimHolder, claimIsStale, readClaim } from './bench/cells.js';
 import type { CommandContext } from './command.js';
 
@@ -85,15 +85,8 @@ export function lockRunDir(dir: string, ctx: Pick<CommandContext, 'clock' | 'log
         `${flag}: ${dir} is in use by another prefrl ${command} (pid ${holder.pid} on ${holder.host}, since ${holder.since}); two processes in one run folder would mix their ${what}. Wait for it to end, or stop it and resume; if no such process runs, delete ${path}`,
       );
     }
-    try {
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-    } catch (e) {
-      // A full disk: no empty lock left behind (it would lock the run for a while), and the file named.
-      closeSync(fd);
-      rmSync(path, { force: true });
-      throw withFileNamed(e, path);
-    }
-    closeSync(fd);
+    // (A full disk: no empty lock left behind, which would lock the run for a while.)
+    fillNewFile(fd, path, `${JSON.stringify(me)}\n`);
     let released = false;
     const release = (): void => {
       if (released) return;

@@ -18,13 +18,13 @@
  * process that died (same host, pid no longer alive) is taken over; a claim from another host
  * is respected until someone deletes the file.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
-import { withFileNamed, writeFileAtomic } from '../../core/files.js';
+import { fillNewFile, writeFileAtomic } from '../../core/files.js';
 import { makeFolder } from '../../core/paths.js';
 import { type CodeVersion, softwareProblem } from './code_version.js';
 
@@ -252,15 +252,8 @@ export function claimCell(suiteDir: string, id: string, now: Date = new Date()):
       }
       return { ok: false, holder: readClaim(path) };
     }
-    try {
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-    } catch (e) {
-      // A full disk: the empty claim goes (others would wait on it), and the error names it.
-      closeSync(fd);
-      rmSync(path, { force: true });
-      throw withFileNamed(e, path);
-    }
-    closeSync(fd);
+    // (A full disk: no empty claim left behind for others to wait on.)
+    fillNewFile(fd, path, `${JSON.stringify(me)}\n`);
     let released = false;
     return {
       ok: true,

@@ -13,7 +13,7 @@ import { InputError, parseJson, ServiceError, UsageError, withResumeAdvice } fro
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
-import { createRunDir, openRunDir, type RunDir, softwareChanges } from '../../core/run.js';
+import { createRunDir, openRunDir, type RunDir, savedPathMissing, softwareChanges } from '../../core/run.js';
 import { type EnvConfig, envConfigArgs, envConfigFromArgs, looksLikeModelPath, makeEnv } from '../../envs/registry.js';
 import type { EnvSpec } from '../../envs/types.js';
 import { checkpointFile, LOOP_REWARD_TRAIN_DEFAULTS, type LoopOptions, type LoopSummary, loopFeedbackEvery, MIN_SELECTION_LABELS, readCheckpoint, readLoopResume, runPreferenceLoop } from '../../reward/loop.js';
@@ -405,6 +405,8 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   let stopHint: (() => void) | undefined;
   /** What this run's resume command carries after --resume <run> (its --human-* flags; see humanResumeArgs), once its folder is known. */
   let humanArgs = (): string => '';
+  /** The command that goes on with this run after a full disk or a lost permission (a benchmark's, for its cells). */
+  let resumeCommand = (): string => '';
   let unlock: (() => void) | undefined;
   // Resume: the checkpoint, read before the run folder is opened, and the metrics rows logged
   // after it dropped (the resumed run logs those steps anew; kept, they would repeat and run backwards).
@@ -450,6 +452,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     const runPath = run.path;
     // People hold links to this run's viewer: its resume command keeps the --human-* flags given.
     humanArgs = () => (learned && isHumanTeacher(f.teacher) ? humanResumeArgs(f, given, join(runPath, 'labels.sqlite')) : '');
+    resumeCommand = () => ctx.partOf ?? `prefrl train --resume ${shellPath(runPath)}${humanArgs()}`;
     stopHint = onInterrupt(
       ctx,
       () => {
@@ -463,7 +466,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
       if (learned) store = LabelStore.open(join(run.path, 'labels.sqlite'), { clock: ctx.clock, envId: envSpec.id, modelHash: envSpec.modelHash });
     } catch (e) {
       // The run folder is made: a full disk here is resumed like one later on.
-      throw withResumeAdvice(e, ctx.partOf ?? `prefrl train --resume ${shellPath(runPath)}${humanArgs()}`);
+      throw withResumeAdvice(e, resumeCommand);
     }
   } catch (e) {
     stopHint?.();
@@ -562,7 +565,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
   } catch (e) {
     // A full disk or a lost permission mid-run: the checkpoint and labels saved so far are kept.
     // A benchmark's cell goes on when the benchmark's command is run again.
-    throw withResumeAdvice(e, ctx.partOf ?? `prefrl train --resume ${shellPath(run.path)}${humanArgs()}`);
+    throw withResumeAdvice(e, resumeCommand);
   } finally {
     stopHint?.();
     disposeModels();
@@ -640,9 +643,7 @@ export const trainCommand: Command = {
         ['task module', f.task],
         ['expert', f.expert],
       ] as const) {
-        if (path !== undefined && !isAbsolute(path) && !existsSync(path)) {
-          throw new UsageError(`--resume: the run's ${what} ${JSON.stringify(path)} (${cfgFile}) is not there from this folder (${process.cwd()}): the run saved it relative to the folder it was started in; resume from there`);
-        }
+        if (path !== undefined && !isAbsolute(path) && !existsSync(path)) throw savedPathMissing(what, path, cfgFile);
       }
     }
     const { summary, run } = await train(f, ctx, resumeDir, given);
