@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../index.js';
 import { loopFeedbackEvery } from '../reward/loop.js';
 import { main } from '../scripts/cli.js';
+import { labelPlan } from '../scripts/commands/train.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 let root = '';
@@ -90,5 +91,18 @@ describe('feedbackEvery left out', () => {
       run.close();
       env.dispose();
     }
+  });
+});
+
+describe("train's stated label plan (labelPlan)", () => {
+  it('says one round where the budget fits it, and the rounds and a smaller last round otherwise', () => {
+    // It had said "20 labels, 100 per round every ... steps" for --labels 20.
+    expect(labelPlan(20, 100, 14_590)).toBe('20 labels in one round');
+    expect(labelPlan(1, 100, 500)).toBe('1 label in one round');
+    expect(labelPlan(100, 100, 500)).toBe('100 labels in one round');
+    // ceil(1,000 / 100) = 10 rounds of 100.
+    expect(labelPlan(1000, 100, 14_590)).toBe('1000 labels, 100 per round every 14590 steps (10 rounds)');
+    // ceil(25 / 10) = 3 rounds: 10, 10, then 25 - 20 = 5.
+    expect(labelPlan(25, 10, 682)).toBe('25 labels, 10 per round (the last 5) every 682 steps (3 rounds)');
   });
 });

@@ -509,7 +509,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
         ? `PPO on the true reward of ${envSpec.id} for ${f.steps} steps -> ${run.path}`
         : source.kind === 'model'
           ? `PPO on the fixed reward model ${source.dir} on ${envSpec.id} for ${f.steps} steps -> ${run.path}`
-          : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${f.labels} labels, ${f.labelsPerRound} per round every ${feedbackEvery} steps -> ${run.path}`,
+          : `PPO + ${f.preferenceModel} reward model from teacher "${f.teacher}" on ${envSpec.id}: ${labelPlan(f.labels, f.labelsPerRound, feedbackEvery)} -> ${run.path}`,
     );
     handedOver = true;
     let summary: LoopSummary;
@@ -671,4 +671,16 @@ export const trainCommand: Command = {
 /** A metric to 3 decimals, or n/a when it could not be measured (no held-out pairs: accuracy NaN), as the round lines say. */
 function orNa(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : 'n/a';
+}
+
+/**
+ * The label plan train states at its start: "1000 labels, 100 per round every 4096 steps (10
+ * rounds)", or "20 labels in one round" where the budget fits one round (it had said "20 labels,
+ * 100 per round").
+ */
+export function labelPlan(labels: number, perRound: number, feedbackEvery: number): string {
+  const rounds = Math.ceil(labels / perRound);
+  if (rounds <= 1) return `${labels} label${labels === 1 ? '' : 's'} in one round`;
+  const last = labels - (rounds - 1) * perRound;
+  return `${labels} labels, ${perRound} per round${last === perRound ? '' : ` (the last ${last})`} every ${feedbackEvery} steps (${rounds} rounds)`;
 }
