@@ -241,11 +241,22 @@ export function createRunDir(opts: { root?: string; name: string; config: unknow
       path = join(root, `${base}-${i}`);
     }
   }
-  mkdirSync(join(path, 'artifacts'));
-  writeJsonAtomic(join(path, 'config.json'), opts.config);
-  const software: SoftwareVersions = opts.tensorBackend === undefined ? softwareVersions() : { ...softwareVersions(), tensorBackend: opts.tensorBackend };
-  writeJsonAtomic(join(path, 'software.json'), software);
-  return openRunDir(path);
+  try {
+    mkdirSync(join(path, 'artifacts'));
+    writeJsonAtomic(join(path, 'config.json'), opts.config);
+    const software: SoftwareVersions = opts.tensorBackend === undefined ? softwareVersions() : { ...softwareVersions(), tensorBackend: opts.tensorBackend };
+    writeJsonAtomic(join(path, 'software.json'), software);
+    return openRunDir(path);
+  } catch (e) {
+    // A folder half made (a full disk while its first files were written) holds nothing a run
+    // produced and cannot be resumed: remove it, so `prefrl runs` does not list it as unfinished.
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // The error that stopped the run is the one to report, not this one.
+    }
+    throw e;
+  }
 }
 
 /**

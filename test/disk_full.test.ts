@@ -99,4 +99,19 @@ describe.skipIf(skip !== null)(`a run that fills its disk${skip ? ` (skipped: ${
     expect(read('full.err').trimEnd().split('\n').at(-1)).toBe(`prefrl train: cannot write ${join(mnt, 'runs', run, 'train.lock')}: no space left on device (ENOSPC)`);
     expect(read('files.txt').split('\n').filter((f) => f !== '')).not.toContain('train.lock');
   }, 120_000);
+
+  it("a disk too full for the run folder's first files: the file named, and no half-made run folder left for `prefrl runs` to list", async () => {
+    const mnt = mkdtempSync(join(dir, 'mnt-'));
+    const out = mkdtempSync(join(dir, 'out-'));
+    // 4 KiB: one page, config.json; software.json finds none.
+    const script = SCRIPT.replace('size=200k', 'size=4k').replace('mount -o remount,size=20m "$0" || exit 91', 'exit 0');
+    expect(await inNamespace(script, mnt, out)).toBe(0);
+    const read = (f: string) => readFileSync(join(out, f), 'utf8');
+    expect(read('full.code').trim()).toBe('1');
+    expect(read('full.err').trimEnd().split('\n').at(-1)).toMatch(
+      new RegExp(`^prefrl train: cannot write ${join(mnt, 'runs').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\d{8}-\\d{6}-train-reacher-oracle-s0/software\\.json: no space left on device \\(ENOSPC\\)$`),
+    );
+    // The runs folder is there, empty: the half-made run folder was removed.
+    expect(read('runs.txt')).toBe('');
+  }, 120_000);
 });
