@@ -24,7 +24,8 @@
  *   meta(key, value)                       schema_version, env_id, model_hash, created_at;
  *                                          dataset (an offline run's store: where its pairs
  *                                          come from); audience "people" (a store made for
- *                                          people to label: prefrl pairs)
+ *                                          people to label: prefrl pairs); served_port
+ *                                          (the port a human teacher's server bound)
  *   segments(id, env_id, model_hash, obs_dim, act_dim, n_terms, nq, nv, na, length,
  *            start_step, source, ends_terminal, obs, actions, rewards, terms, qpos, qvel,
  *            act, time, success)          arrays are BLOBs of the typed arrays' bytes
@@ -1109,6 +1110,24 @@ export class LabelStore {
   markForPeople(): void {
     this.writer('markForPeople');
     this.live().prepare("INSERT INTO meta (key, value) VALUES ('audience', 'people') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
+  }
+
+  /**
+   * The port the last labelling server a human teacher started on this store bound
+   * (meta.served_port, `recordServedPort`), if one did: what a restart names when `--human-port 0`
+   * let the server pick one, since the links handed out carry it.
+   */
+  servedPort(): number | undefined {
+    const r = this.live().prepare("SELECT value FROM meta WHERE key = 'served_port'").get() as { value: string } | undefined;
+    const port = Number(r?.value);
+    return r !== undefined && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  }
+
+  /** Record the port a labelling server on this store bound (`servedPort`). */
+  recordServedPort(port: number): void {
+    if (!Number.isInteger(port) || port <= 0 || port >= 65536) throw new RangeError(`LabelStore.recordServedPort: port must be a whole number in 1..65535, got ${port}`);
+    this.writer('recordServedPort');
+    this.live().prepare("INSERT INTO meta (key, value) VALUES ('served_port', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(port));
   }
 
   /** SQLite's `PRAGMA integrity_check`: "ok", or the problems it found joined by newlines. */

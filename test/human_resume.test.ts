@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { LabelStore } from '../reward/store.js';
+import { main } from '../scripts/cli.js';
 import { captureCli, lastJson, spawnCli } from './helpers/cli.js';
 import { humanTestDir, Person, roundCounts, runFolder, startInProcess, startViewerRun, tinyTrainFlags, trueChoice, trueProbFirst, viewerUrl, waitFor } from './human_helpers.js';
 
@@ -116,6 +117,14 @@ it('--human-on-timeout fail: the run stops with an error naming the unanswered p
     );
     expect(store.counts()).toMatchObject({ pairs: 4, labels: 2, timeouts: 0, pending: 2 });
     const round0 = unanswered;
+    // `prefrl runs`, in another command after the server closed, gives the same resume command: the
+    // port the server picked (the store records it), not the saved --human-port 0.
+    expect(store.servedPort()).toBe(Number(new URL(url).port));
+    const listed = captureCli();
+    expect(await main(['runs', '--runs-dir', runs, '--json'], listed.ctx), listed.err.join('')).toBe(0);
+    expect(lastJson<{ runs: { resume: string }[] }>(listed.out).runs[0].resume).toBe(
+      `prefrl train --resume ${runDir} --human-port ${new URL(url).port} --human-timeout 5 --human-on-timeout fail`,
+    );
 
     // Resumed (another clock, as another process would have): round 0 is drawn again, and only its 2 open pairs are asked.
     const r = captureCli(new ManualClock());

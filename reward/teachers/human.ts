@@ -250,6 +250,9 @@ export class HumanTeacher implements Teacher {
       throw e;
     }
     servedPorts.set(resolve(store.path), s.boundPort);
+    // Kept in the store too, for a later process (`prefrl runs`'s resume command of a run whose
+    // --human-port 0 let the server pick a port: the links handed out carry it).
+    store.recordServedPort(s.boundPort);
     this.server = {
       url: s.url,
       links: s.links(),

@@ -66,11 +66,14 @@ export function humanFlagsToSave(f: HumanFlagValues): Record<string, unknown> {
  * humanResumeArgs for a run taught by people, from the --human-* settings its config.json saved
  * (a `prefrl train` run's config.json itself, an offline run's `human`; where `prefrl runs` finds
  * them): those away from their defaults. The token is never saved; `--human-token <the same
- * token>` is asked for when the saved host or people needed one.
+ * token>` is asked for when the saved host or people needed one. `servedPort`: the port the run's
+ * store recorded its server bound (LabelStore.servedPort), named in place of a saved port 0.
  */
-export function savedHumanResumeArgs(cfg: Record<string, unknown>): string {
+export function savedHumanResumeArgs(cfg: Record<string, unknown>, servedPort?: number): string {
   const defaults = humanTeacherFlags as Record<string, { default?: unknown }>;
   const f = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, cfg[k] ?? defaults[k].default])) as unknown as HumanFlagValues;
+  // A saved --human-port 0 let the server pick the port the links carry (its store records it).
+  if (f.humanPort === 0 && servedPort !== undefined) Object.assign(f, { humanPort: servedPort });
   const given = HUMAN_FLAG_KEYS.filter((k) => k !== 'humanToken' && cfg[k] !== undefined && cfg[k] !== null && JSON.stringify(cfg[k]) !== JSON.stringify(defaults[k].default));
   const host = typeof cfg.humanHost === 'string' ? cfg.humanHost : '127.0.0.1';
   if (!isLoopbackHost(host) || given.includes('humanPeople')) given.push('humanToken');

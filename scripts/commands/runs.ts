@@ -259,10 +259,27 @@ function teacherOf(command: string | null, cfg: Record<string, unknown>): string
  * run saves them as flags of its config.json, an offline run under its `human` (runs made before
  * they were saved have none: their resume names none).
  */
-function humanArgs(command: string | null, cfg: Record<string, unknown>): string {
-  if (command === 'train') return savedHumanResumeArgs(cfg);
-  const human = cfg.human;
-  return command === 'offline' && typeof human === 'object' && human !== null && !Array.isArray(human) ? savedHumanResumeArgs(human as Record<string, unknown>) : '';
+function humanArgs(command: string | null, cfg: Record<string, unknown>, path: string): string {
+  const human = command === 'train' ? cfg : command === 'offline' && typeof cfg.human === 'object' && cfg.human !== null && !Array.isArray(cfg.human) ? (cfg.human as Record<string, unknown>) : null;
+  if (human === null) return '';
+  // A saved --human-port 0 let the server pick a port, which the links handed out carry: the
+  // run's label store records it (runs made before it did name 0).
+  const served = human.humanPort === 0 ? storedServedPort(join(path, command === 'train' ? 'labels.sqlite' : OFFLINE_STORE_FILE)) : undefined;
+  return savedHumanResumeArgs(human, served);
+}
+
+/** The port a run's label store records its labelling server bound (LabelStore.servedPort); undefined where it records none or cannot be read. */
+function storedServedPort(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  let store: LabelStore | null = null;
+  try {
+    store = LabelStore.open(file, { readOnly: true, busyTimeoutMs: 1000 });
+    return store.servedPort();
+  } catch {
+    return undefined; // the run's other columns say what is wrong with its store
+  } finally {
+    store?.close();
+  }
 }
 
 /**
@@ -396,7 +413,7 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg) : ''}` : ''}` || null,
+    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg, path) : ''}` : ''}` || null,
     progress,
     stages,
     problem,

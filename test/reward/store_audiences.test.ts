@@ -253,3 +253,27 @@ describe('read-only commands open an existing store only', () => {
     expect(statSync(fifo).isFIFO()).toBe(true);
   });
 });
+
+describe("the port a human teacher's server bound (meta.served_port)", () => {
+  it('is kept across opens, the last one recorded wins, a read-only open reads it, and a port outside 1..65535 is refused', () => {
+    const file = tmp();
+    const store = LabelStore.open(file);
+    try {
+      expect(store.servedPort()).toBeUndefined();
+      store.recordServedPort(41_234);
+      store.recordServedPort(41_235);
+      for (const bad of [0, -1, 65_536, 1.5, Number.NaN]) {
+        expect(() => store.recordServedPort(bad)).toThrow(new RangeError(`LabelStore.recordServedPort: port must be a whole number in 1..65535, got ${bad}`));
+      }
+    } finally {
+      store.close();
+    }
+    const again = LabelStore.open(file, { readOnly: true });
+    try {
+      expect(again.servedPort()).toBe(41_235);
+      expect(() => again.recordServedPort(41_236)).toThrow(/read-only/);
+    } finally {
+      again.close();
+    }
+  });
+});
