@@ -825,7 +825,17 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     /** Env steps at the end of this session's warm-up (-1 without one), and whether a feedback round was due at all. */
     let warmupSteps = -1;
     let feedbackTried = false;
+    /** Whether the untrained policy was evaluated (at step 0, before the warm-up) already. */
+    let evaluatedAtStart = false;
     if (learned && trainer.globalStep === 0) {
+      // The untrained policy at step 0, as a true-reward run evaluates it: curves of both kinds
+      // start at the same step (the warm-up changes the policy before the first rollout ends).
+      // Evaluation has its own env and seed, so the training that follows is the same.
+      // (A run resumed from that step-0 checkpoint has it logged already.)
+      if (!o.resume) {
+        await evaluate();
+        evaluatedAtStart = true;
+      }
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
       const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
       if (warmup < o.warmupSteps) {
@@ -851,7 +861,8 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         : untrainedPreferences() > 0
           ? trainer.globalStep
           : Number.POSITIVE_INFINITY;
-    let nextEval = o.resume ? trainer.globalStep + o.evalEvery : trainer.globalStep;
+    // (From the checkpoint's step: one at step 0 has had the warm-up since.)
+    let nextEval = o.resume ? o.resume.checkpoint.globalStep + o.evalEvery : evaluatedAtStart ? o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
       if (trainer.globalStep >= nextFeedback) {

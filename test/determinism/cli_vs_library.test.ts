@@ -102,9 +102,10 @@ describe('the CLI and the library give the same run', () => {
 
     const a = written(fromCli.runDir as string);
     const b = written(run.path);
-    // 2,048 env steps in rollouts of 2 x 128 = 256: the warm-up is one rollout, then an evaluation
-    // at once and every 512 steps after it, and the final one; 30 oracle labels in 3 rounds.
-    expect([summary.envSteps, summary.labelsUsed, summary.curve.map(([s]) => s)]).toEqual([2048, 30, [256, 768, 1280, 1792, 2048]]);
+    // 2,048 env steps in rollouts of 2 x 128 = 256: an evaluation of the untrained policy at step 0
+    // (before the warm-up of one rollout), then every 512 steps, and the final one; 30 oracle
+    // labels in 3 rounds.
+    expect([summary.envSteps, summary.labelsUsed, summary.curve.map(([s]) => s)]).toEqual([2048, 30, [0, 512, 1024, 1536, 2048]]);
     expect((a.labels as unknown[]).length).toBe(30);
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
     // Each round trained for prefrl train's 20 epochs at most, with its patience of 3 (saved in the model's meta).
