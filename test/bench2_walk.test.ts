@@ -201,8 +201,19 @@ describe('bench summary.md: columns explained, "-" for a column a row lacks, wal
     const columns = md.split('\n').find((l) => l.startsWith('Columns: '));
     expect(columns).toContain('"teacher agreement": the fraction of the teacher\'s strict preferences that agree with the higher true segment return');
     expect(columns).toContain('"updates": IQL (and BC) gradient updates');
+    expect(columns).toContain('"steps": the env-step budget of each run (PPO collects whole rollouts, so a run can take up to one rollout more)');
     expect(columns).not.toContain('mean scaled return');
     expect(columns).not.toContain('"EPIC"');
+  });
+});
+
+describe('bench oracle bpref: the notes count the runs of this invocation', () => {
+  it('36 per env and seed: 324 at the default 3 envs x 3 seeds, 36 under --envs pusher --seeds 1 (it said 324 there too)', () => {
+    expect(buildSuite('bpref', { stepsScale: 1 }).notes[1]).toContain('100,000 env steps per run (36 learned-reward runs per env and seed: 324 here, 3 envs x 3 seeds).');
+    const small = buildSuite('bpref', { stepsScale: 0.03, seeds: 1, envs: ['pusher'] });
+    expect(small.notes[1]).toContain('3,000 env steps per run (36 learned-reward runs per env and seed: 36 here, 1 env x 1 seed).');
+    // The same count as the cells it holds (random policy and true-reward PPO aside).
+    expect(small.cells.filter((c) => c.kind === 'train' && c.row.method === 'preference')).toHaveLength(36);
   });
 });
 

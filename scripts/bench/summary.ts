@@ -413,7 +413,7 @@ const COLUMN_TEXT: readonly (readonly [string, string])[] = [
   ['source', 'the preference model that generated the labels'],
   ['labels', 'the label budget (tabular: preferences)'],
   ['query', 'how the pairs to label were chosen (uniform, or ensemble disagreement)'],
-  ['steps', 'env steps of each run (PPO), or of the collected dataset'],
+  ['steps', 'the env-step budget of each run (PPO collects whole rollouts, so a run can take up to one rollout more), or the collected dataset\'s size'],
   ['updates', 'IQL (and BC) gradient updates'],
   ['success', 'the fraction of the final policy\'s evaluation episodes that reached the task\'s goal'],
   ['labels used', 'labels the run asked for (below the budget when its env steps ended first)'],
