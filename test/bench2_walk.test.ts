@@ -207,6 +207,19 @@ describe('bench summary.md: columns explained, "-" for a column a row lacks, wal
   });
 });
 
+describe('bench oracle --dry-run: the cost column says its unit and its sum', () => {
+  it('smoke: 2,000 + 200 + 4,096 + 3 x 36,144 + 52 + 11,600 = 126,380 in 8 cells; --envs gridworld: 52 in 1', async () => {
+    const out = join(root, 'dry');
+    const all = captureCli();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--out', out, '--dry-run'], all.ctx)).toBe(0);
+    expect(all.out.join('')).toContain('\ncost: estimated work in env-step equivalents (what the progress bar and its ETA count): 126,380 in the 8 cells still to run\n');
+    const one = captureCli();
+    expect(await main(['bench', 'oracle', '--suite', 'smoke', '--envs', 'gridworld', '--out', out, '--dry-run'], one.ctx)).toBe(0);
+    expect(one.out.join('')).toContain(': 52 in the 1 cell still to run\n');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
 describe('bench oracle bpref: the notes count the runs of this invocation', () => {
   it('36 per env and seed: 324 at the default 3 envs x 3 seeds, 36 under --envs pusher --seeds 1 (it said 324 there too)', () => {
     expect(buildSuite('bpref', { stepsScale: 1 }).notes[1]).toContain('100,000 env steps per run (36 learned-reward runs per env and seed: 324 here, 3 envs x 3 seeds).');

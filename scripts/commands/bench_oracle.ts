@@ -252,7 +252,10 @@ export const benchOracleCommand: Command = {
           return m && m !== now ? `done (made by ${m})` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
-        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\nThis code: ${now}\n`);
+        // The cost column's unit, said under the table (it was only in --help), with the sum still to run.
+        const left = selected.filter((c) => status.get(c.id) !== 'done' && !running.get(c.id));
+        const costLine = `cost: estimated work in env-step equivalents (what the progress bar and its ETA count): ${left.reduce((a, c) => a + c.cost, 0).toLocaleString('en-US')} in the ${left.length} cell${left.length === 1 ? '' : 's'} still to run`;
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\nThis code: ${now}\n`);
         if (otherCode) ctx.io.stdout.write(`${otherCode} finished cell${otherCode === 1 ? ' was' : 's were'} made by other code or recorded none (a run keeps them; move their files out of ${cellsDir(suiteDir)} to redo them with this code)\n`);
         if (damaged.size) {
           const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
