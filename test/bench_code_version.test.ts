@@ -75,7 +75,7 @@ describe('gitCommit: the commit of a checkout of its own', () => {
 
   it('codeVersionText names each part, and says so when there is no commit', () => {
     expect(codeVersionText(V1)).toBe('prefrl 0.1.0 (commit aaaaaaa), MuJoCo 3.14.0, node v20.20.2');
-    expect(codeVersionText({ prefrl: '0.2.0', mujoco: '3.9.0', node: 'v22.1.0' })).toBe('prefrl 0.2.0 (no git commit: not a git checkout), MuJoCo 3.9.0, node v22.1.0');
+    expect(codeVersionText({ prefrl: '0.2.0', mujoco: '3.9.0', node: 'v22.1.0' })).toBe('prefrl 0.2.0 (no git commit: not a git checkout, or git could not read it), MuJoCo 3.9.0, node v22.1.0');
   });
 });
 

@@ -197,7 +197,8 @@ describe('prefrl plot', () => {
       [['plot', a, '--out', join(root, 'x.png')], `prefrl plot: --out ${join(root, 'x.png')}: expected a file name ending in .svg`],
       [['plot', a, '--out', join(root, 'no', 'x.svg')], `prefrl plot: --out ${join(root, 'no', 'x.svg')}: ${join(root, 'no')} is not an existing folder`],
       [['plot', join(root, 'gone'), '--out', join(root, 'x.svg')], `prefrl plot: ${join(root, 'gone')}: not found`],
-      [['plot', root, '--out', join(root, 'x.svg')], `prefrl plot: ${root}: not a run folder (no metrics.jsonl)`],
+      // A folder of runs (a runs folder, bench oracle's <runs-dir>/<suite>): the message names a pattern for them.
+      [['plot', root, '--out', join(root, 'x.svg')], `prefrl plot: ${root}: not a run folder (no metrics.jsonl); it holds 2 run folders: name them (prefrl plot ${root}/2*)`],
       [['plot', a, '--metric', '', '--out', join(root, 'x.svg')], 'prefrl plot: --metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)'],
       [['plot', a, '--metric', ',', '--out', join(root, 'x.svg')], 'prefrl plot: --metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)'],
     ];

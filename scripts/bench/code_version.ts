@@ -75,7 +75,8 @@ export function codeVersion(resultFolders: readonly string[] = []): CodeVersion 
 
 /** One line of a code version: "prefrl 0.1.0 (commit 5093039), MuJoCo 3.9.0, node v20.20.2". */
 export function codeVersionText(v: CodeVersion): string {
-  return `prefrl ${v.prefrl} (${v.commit === undefined ? 'no git commit: not a git checkout' : `commit ${v.commit}`}), MuJoCo ${v.mujoco}, node ${v.node}`;
+  // ("or git could not read it": git refuses a checkout another user owns, safe.directory, as for a shared one.)
+  return `prefrl ${v.prefrl} (${v.commit === undefined ? 'no git commit: not a git checkout, or git could not read it' : `commit ${v.commit}`}), MuJoCo ${v.mujoco}, node ${v.node}`;
 }
 
 /**

@@ -71,11 +71,15 @@ const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b
 
 /**
  * Colour scales that give each name the same colour in every plot: names are numbered in sorted
- * order over `all`, and a plot's scale lists only the names it shows (so its legend has no
- * entries without data) with their colours. Names beyond the palette's length reuse colours.
+ * order over `all`, then over those of `then` not in `all`, and a plot's scale lists only the
+ * names it shows (so its legend has no entries without data) with their colours. Names beyond
+ * the palette's length reuse colours.
  */
-export function sharedColours(all: Iterable<string>): (shown: Iterable<string>) => { domain: string[]; range: string[] } {
-  const index = new Map([...new Set(all)].sort().map((name, i) => [name, i]));
+export function sharedColours(all: Iterable<string>, then: Iterable<string> = []): (shown: Iterable<string>) => { domain: string[]; range: string[] } {
+  // `then`: names numbered after all of `all` (sorted apart), so that adding them moves none of `all`'s colours.
+  const first = [...new Set(all)].sort();
+  const rest = [...new Set(then)].filter((n) => !first.includes(n)).sort();
+  const index = new Map([...first, ...rest].map((name, i) => [name, i]));
   return (shown) => {
     const domain = [...new Set(shown)].sort();
     return {
@@ -97,10 +101,30 @@ function facetSpec(title: string, values: Record<string, unknown>[], layer: unkn
     facet: { field: 'panel', type: 'nominal', title: null },
     columns,
     spec: { width: 360, height: 240, layer },
-    resolve: { scale: { y: 'independent' } },
+    // Each panel its own axes: envs of one suite differ in returns, and may differ in label
+    // counts or steps (a shared x put one env's single label count at the other's edge).
+    resolve: { scale: { x: 'independent', y: 'independent' } },
     config: { legend: { orient: 'right', labelLimit: 0, symbolOpacity: 1 } },
   } as unknown as TopLevelSpec;
 }
+
+/**
+ * Sideways offsets in pixels that keep equal points apart: per panel, the k keys drawn there are
+ * spread evenly over at most 40 px (at most 6 px apart) around the true x, in sorted order. At
+ * one seed several configs often share a value (a held-out accuracy of 1, the same return), and
+ * the last one drawn hid the others.
+ */
+export function dodgeOffsets(points: readonly { readonly panel: string; readonly key: string }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const panel of new Set(points.map((p) => p.panel))) {
+    const keys = [...new Set(points.filter((p) => p.panel === panel).map((p) => p.key))].sort();
+    const step = keys.length > 1 ? Math.min(6, 40 / (keys.length - 1)) : 0;
+    keys.forEach((k, i) => out.set(JSON.stringify([panel, k]), (i - (keys.length - 1) / 2) * step));
+  }
+  return out;
+}
+
+const dodged = { expr: 'datum.dodge' };
 
 /** All plots that the aggregates have data for. */
 export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
@@ -108,11 +132,19 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
   const label = (a: Aggregate) => configLabel(a.row, varying.get(a.table) ?? new Set());
   const plots: Plot[] = [];
   const panels = (xs: readonly { panel: string }[]) => Math.min(3, new Set(xs.map((x) => x.panel)).size);
-  const colour = { field: 'config', type: 'nominal', title: null };
 
   // Experts train for another budget (a dependency, not a compared config): left out of the curves.
   const curves = aggs.filter((a) => a.curve.length > 1 && !String(a.row.method ?? '').startsWith('expert')).flatMap((a) => a.curve.map((p) => ({ panel: a.table, config: label(a), steps: p.steps, mean: p.mean, lo: p.mean - p.std, hi: p.mean + p.std, n: p.n })));
+  const learned = aggs.filter((a) => !isReference(a.row) && typeof a.row.labels === 'number' && a.row.labels > 0 && a.metrics.finalTrueReturn?.n);
+  const learnedTables = new Set(learned.map((a) => a.table));
+  const labelsLabel = (a: Aggregate) => configLabel({ ...a.row, labels: '-' }, varying.get(a.table) ?? new Set());
+  const baselines = aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n);
+  // One colour per config name in every plot: the names of the two plots over labels first (they
+  // share all their configs), then the learning curves' others (their names carry the label count
+  // where it varies), so a curve and a point of the same config read alike.
+  const colours = sharedColours([...learned.map(labelsLabel), ...baselines.map(label)], curves.map((p) => p.config));
   if (curves.length) {
+    const colour = { field: 'config', type: 'nominal', title: null, scale: colours(curves.map((p) => p.config)) };
     // n in the title: a band of one seed is 0 wide, which reads as "no spread" without it.
     const title = `True evaluation return vs env steps (mean ± std over seeds, ${countText(curves.map((p) => p.n))})`;
     const spec = facetSpec(
@@ -127,27 +159,26 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
     plots.push({ file: 'learning_curves.svg', title, svg: await renderSvg(spec) });
   }
 
-  const learned = aggs.filter((a) => !isReference(a.row) && typeof a.row.labels === 'number' && a.row.labels > 0 && a.metrics.finalTrueReturn?.n);
-  const learnedTables = new Set(learned.map((a) => a.table));
-  const labelsLabel = (a: Aggregate) => configLabel({ ...a.row, labels: '-' }, varying.get(a.table) ?? new Set());
-  const baselines = aggs.filter((a) => learnedTables.has(a.table) && a.row.method === 'ppo-true' && a.metrics.finalTrueReturn?.n);
-  // The two plots over labels show the same configs: the same colours in both.
-  const labelColours = sharedColours([...learned.map(labelsLabel), ...baselines.map(label)]);
   // `title`'s "{n}" becomes the records per point (countText).
   const labelPlot = async (file: string, metric: string, title: string, yTitle: string, withBaseline: boolean) => {
-    const pts = learned
+    const raw = learned
       .filter((a) => a.metrics[metric]?.n)
       .map((a) => {
         const m = a.metrics[metric];
         return { panel: a.table, config: labelsLabel(a), labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, kind: 'config', n: m.n };
       });
-    if (pts.length === 0) return;
+    if (raw.length === 0) return;
+    const offsets = dodgeOffsets(raw.map((p) => ({ panel: p.panel, key: p.config })));
+    const pts = raw.map((p) => ({ ...p, dodge: offsets.get(JSON.stringify([p.panel, p.config])) ?? 0 }));
     title = title.replace('{n}', countText(pts.map((p) => p.n)));
     const rules = withBaseline ? baselines.map((a) => ({ panel: a.table, config: label(a), mean: a.metrics.finalTrueReturn.mean, kind: 'baseline' })) : [];
-    const colour = { field: 'config', type: 'nominal', title: null, scale: labelColours([...pts, ...rules].map((p) => p.config)) };
+    const colour = { field: 'config', type: 'nominal', title: null, scale: colours([...pts, ...rules].map((p) => p.config)) };
+    // Drawn a few pixels apart (dodgeOffsets): line, point and error bar of a config move together.
+    const x = { field: 'labels', type: 'quantitative', title: 'labels', axis: { format: 'd' } };
     const layer: unknown[] = [
-      { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'line', point: true }, encoding: { x: { field: 'labels', type: 'quantitative', title: 'labels', axis: { format: 'd' } }, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: '.4~g' } }, color: colour } },
-      { transform: [{ filter: "datum.kind == 'config'" }], mark: 'rule', encoding: { x: { field: 'labels', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: colour } },
+      { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'line', xOffset: dodged }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false, padding: 8 }, axis: { format: '.4~g' } }, color: colour } },
+      { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'point', filled: true, opacity: 1, xOffset: dodged }, encoding: { x, y: { field: 'mean', type: 'quantitative' }, color: colour } },
+      { transform: [{ filter: "datum.kind == 'config'" }], mark: { type: 'rule', xOffset: dodged }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: colour } },
     ];
     if (rules.length) layer.push({ transform: [{ filter: "datum.kind == 'baseline'" }], mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'mean', type: 'quantitative' }, color: colour } });
     plots.push({ file, title, svg: await renderSvg(facetSpec(title, [...pts, ...rules], layer, panels(pts))) });
@@ -157,10 +188,13 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
 
   const tab = aggs.filter((a) => a.metrics.scaledReturn?.n);
   if (tab.length) {
-    const pts = tab.map((a) => {
+    const raw = tab.map((a) => {
       const m = a.metrics.scaledReturn;
       return { panel: a.table, source: a.row.source, model: a.row.model, labels: a.row.labels, mean: m.mean, lo: m.mean - m.std, hi: m.mean + m.std, n: m.n };
     });
+    // The four (source, model) lines often coincide (a learner at 1.0 from either source): a few pixels apart.
+    const offsets = dodgeOffsets(raw.map((p) => ({ panel: p.panel, key: `${p.source} / ${p.model}` })));
+    const pts = raw.map((p) => ({ ...p, dodge: offsets.get(JSON.stringify([p.panel, `${p.source} / ${p.model}`])) ?? 0 }));
     const title = `Tabular: mean scaled return vs number of preferences (mean ± std over worlds x seeds, ${countText(pts.map((p) => p.n))})`;
     const budgets = [...new Set(pts.map((p) => Number(p.labels)))].sort((a, b) => a - b);
     const x = { field: 'labels', type: 'quantitative', title: 'preferences', scale: { type: 'log', nice: false, padding: 12 }, axis: { format: 'd', values: budgets } };
@@ -170,9 +204,9 @@ export async function suitePlots(aggs: readonly Aggregate[]): Promise<Plot[]> {
       title,
       pts,
       [
-        { mark: 'line', encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'mean scaled return' }, color: source, strokeDash: dash } },
-        { mark: 'point', encoding: { x, y: { field: 'mean', type: 'quantitative' }, color: source } },
-        { mark: 'rule', encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: source } },
+        { mark: { type: 'line', xOffset: dodged }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'mean scaled return' }, color: source, strokeDash: dash } },
+        { mark: { type: 'point', filled: true, opacity: 1, xOffset: dodged }, encoding: { x, y: { field: 'mean', type: 'quantitative' }, color: source } },
+        { mark: { type: 'rule', xOffset: dodged }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: source } },
       ],
       panels(pts),
     );

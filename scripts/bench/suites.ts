@@ -253,12 +253,16 @@ function rawSuite(name: SuiteName, o: SuiteOptions): Suite {
       const teachers = ['oracle', 'stochastic', 'mistake', 'skip', 'equal', 'myopic'];
       const budgets = [100, 500, 1000];
       const queries = ['uniform', 'disagreement'];
+      // The runs this invocation's suite definition holds: it said "324 learned-reward runs at 3 seeds" under --envs pusher --seeds 1 as well (36 there).
+      const perEnvSeed = teachers.length * budgets.length * queries.length;
+      const selectedEnvs = o.envs ? envs.filter((e) => (o.envs as readonly string[]).includes(e)).length : envs.length;
+      const runsHere = `${perEnvSeed} learned-reward runs per env and seed: ${perEnvSeed * selectedEnvs * seeds.length} here, ${selectedEnvs} env${selectedEnvs === 1 ? '' : 's'} x ${seeds.length} seed${seeds.length === 1 ? '' : 's'}`;
       return {
         name,
         title: 'B-Pref simulated teachers x label budget x query selection',
         notes: [
           'Teachers as in B-Pref (Lee et al. 2021): oracle, stochastic (beta 1), mistake (10% flipped), skip (10% threshold), equal (10% threshold), myopic (gamma 0.9); thresholds adapt to the mean episode return during training.',
-          `Label budgets 100 / 500 / 1,000 of 50-step segments, uniform vs ensemble-disagreement query selection, partial-return reward model, ${steps.toLocaleString('en-US')} env steps per run (324 learned-reward runs at 3 seeds).`,
+          `Label budgets 100 / 500 / 1,000 of 50-step segments, uniform vs ensemble-disagreement query selection, partial-return reward model, ${steps.toLocaleString('en-US')} env steps per run (${runsHere}).`,
           'Published full size: B-Pref trains 1M+ steps per run (`--steps-scale 10`); shard it over machines with `--shard i/n`.',
         ],
         defaultSeeds: 3,

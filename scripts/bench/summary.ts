@@ -274,7 +274,8 @@ export function tableMarkdown(table: string, aggs: readonly Aggregate[], all: re
           : fmtStat(a.metrics[k], COUNTS.has(k), a.n),
     );
     return [
-      ...rowCols.map((c) => (a.row[c] === undefined ? '' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
+      // A column another row of the table has (a dataset row has no IQL updates): "-", as the legend says, not an empty cell.
+      ...rowCols.map((c) => (a.row[c] === undefined ? '-' : a.row[c] === 0 && (c === 'labels' || c === 'steps') ? '-' : cellText(a.row[c]))),
       seedsText(a, expected.get(a.key)),
       ...(withRatios ? [metricCells[0], pct(r.ratio), pct(r.normalised)] : []),
       ...metricCells.slice(withRatios ? 1 : 0),
@@ -400,6 +401,42 @@ export function rerunCommand(command: string): string {
   return command.replace(/ --(summary-only|dry-run)(?= |$)/g, '').replace(/ --shard(=| )\S+/g, '');
 }
 
+/** The cells' wall time for the Cells line: seconds under a minute ("22 s", not "0.366 min"), else minutes. */
+export function wallText(seconds: number): string {
+  return seconds < 59.5 ? `${Math.round(seconds)} s` : `${fmtNum(seconds / 60)} min`;
+}
+
+/** What each column means, for the columns a summary's tables show ([header, text]; the legend paragraph covers the ratio columns). */
+const COLUMN_TEXT: readonly (readonly [string, string])[] = [
+  ['teacher', 'the synthetic teacher that labelled the pairs (B-Pref\'s oracle, stochastic, mistake, skip, equal and myopic; regret; heron; synthetic-vlm)'],
+  ['model', 'the preference model the reward was learned with (partial return: Bradley-Terry on summed rewards; regret)'],
+  ['source', 'the preference model that generated the labels'],
+  ['labels', 'the label budget (tabular: preferences)'],
+  ['query', 'how the pairs to label were chosen (uniform, or ensemble disagreement)'],
+  ['steps', 'the env-step budget of each run (PPO collects whole rollouts, so a run can take up to one rollout more), or the collected dataset\'s size'],
+  ['updates', 'IQL (and BC) gradient updates'],
+  ['success', 'the fraction of the final policy\'s evaluation episodes that reached the task\'s goal'],
+  ['labels used', 'labels the run asked for (below the budget when its env steps ended first)'],
+  ['held-out acc', 'the reward model\'s accuracy on held-out labelled pairs after its last round'],
+  ['return corr', 'Pearson correlation of learned and true returns (online: the last round\'s labelled segments; offline: the dataset\'s episodes)'],
+  ['EPIC', 'EPIC distance of learned and true reward on visited transitions (0: the same up to shaping and scale, 1: opposite)'],
+  ['IQL true reward', 'final return of IQL on the dataset\'s true rewards'],
+  ['BC', 'final return of behaviour cloning on the dataset'],
+  ['teacher agreement', 'the fraction of the teacher\'s strict preferences that agree with the higher true segment return'],
+  ['dataset min return', 'the lowest episode return in the dataset'],
+  ['dataset max return', 'the highest'],
+  ['mean scaled return', '(J(pi) - J(random)) / (J(pi*) - J(random)) of the learned reward\'s optimal policy under the true reward (1: optimal, 0: uniformly random)'],
+  ['runs > 0.9', 'the fraction of runs above 0.9 of it'],
+  ['P(goal)', 'the probability that that policy ends an episode on the goal within 500 steps'],
+  ['train acc', 'the learned reward\'s accuracy on its own training preferences'],
+];
+
+/** The "Columns:" paragraph: the meaning of each column among `headers` that COLUMN_TEXT explains, in its order; "" when none. */
+export function columnsText(headers: ReadonlySet<string>): string {
+  const shown = COLUMN_TEXT.filter(([h]) => headers.has(h));
+  return shown.length ? `Columns: ${shown.map(([h, t]) => `"${h}": ${t}`).join('; ')}.` : '';
+}
+
 export function summaryMarkdown(s: SummaryInput): string {
   const aggs = aggregate(s.records);
   const tables = [...new Set(aggs.map((a) => a.table))];
@@ -415,7 +452,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   if (others.length) lines.push(`Cells were produced by: ${commands.map((c) => `\`${c}\``).join(', ')}.`, '');
   lines.push(
     `Cells: ${cellIds.size} finished${finishedDates(s.records)}${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
-      `${fmtNum(wall / 60)} min of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
+      `${wallText(wall)} of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
       'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist). ' +
       "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
@@ -452,9 +489,14 @@ export function summaryMarkdown(s: SummaryInput): string {
     '',
   );
   const expected = expectedSeeds(s.suite.cells);
-  for (const t of tables) {
+  const tableTexts = tables.map((t) => tableMarkdown(t, aggs.filter((a) => a.table === t).sort((x, y) => compareRows(x.row, y.row)), aggs, expected));
+  // The headers the tables show (their first line after the "## " title).
+  const headers = new Set(tableTexts.flatMap((text) => (text.split('\n')[2] ?? '').split(' | ').map((h) => h.replace(/^\| |\s*\|$/g, ''))));
+  const columns = columnsText(headers);
+  if (columns) lines.push(columns, '');
+  for (const [i, t] of tables.entries()) {
     const inTable = aggs.filter((a) => a.table === t).sort((x, y) => compareRows(x.row, y.row));
-    lines.push(tableMarkdown(t, inTable, aggs, expected));
+    lines.push(tableTexts[i]);
     const mixed = mixedVersionsText(s.records.filter((r) => r.table === t));
     if (mixed) lines.push(mixed, '');
     for (const m of mixedBudgets(inTable)) {
@@ -481,6 +523,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   }
   if (s.plots.length) {
     lines.push('## Plots', '');
+    if (s.plots.some((p) => p.file !== 'learning_curves.svg')) lines.push('In the plots over labels or preferences, the configs at one count are drawn a few pixels apart, so that equal values do not hide each other; the axis gives the count.', '');
     for (const p of s.plots) lines.push(`![${p.title}](${p.file})`, '');
   }
   return `${lines.join('\n').trimEnd()}\n`;

@@ -16,6 +16,7 @@
  * after, because the machine may be shared.
  */
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler, Iql, type OfflineData } from '../../agents/iql.js';
 import { Adam } from '../../agents/mlp.js';
@@ -33,6 +34,7 @@ import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReferenc
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { checkWritableFolder } from '../bench/writable.js';
 
 const spec = {
   command: 'prefrl bench agents',
@@ -166,7 +168,11 @@ export const benchAgentsCommand: Command = {
     const f = parsed.flags;
     const found = torchReference(f.python, f.torch);
     const uniqueThreads = torchThreadCounts(f.torchThreads, 'one and all CPUs');
-    if (f.out) checkOutFolder(f.out);
+    if (f.out) {
+      checkOutFolder(f.out);
+      // Now, not after the timings: a folder this user may not write into refused the files at the end.
+      checkWritableFolder(resolve(f.out), '--out', f.out);
+    }
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];

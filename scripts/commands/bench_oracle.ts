@@ -17,6 +17,8 @@ import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cel
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
+import { checkWritableFolder } from '../bench/writable.js';
+import { checkExpertForCells } from '../bench/expert.js';
 import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
@@ -184,6 +186,8 @@ export const benchOracleCommand: Command = {
     // Checked now, not when the first regret-teacher cell starts (possibly hours into the suite).
     if (f.expert !== undefined && !existsSync(f.expert)) throw new UsageError(`--expert ${f.expert}: not found (a PPO run folder or its checkpoint)`);
     const suite = buildSuite(f.suite, { seeds: f.seeds, stepsScale: f.stepsScale, envs: f.envs, expert: f.expert });
+    // Every check of --expert now (what train checks when the first regret-teacher cell starts).
+    if (f.expert !== undefined) checkExpertForCells(f.expert, suite.cells, `suite ${suite.name}${f.envs !== undefined ? ' with these --envs' : ''}`);
     const budget: BenchBudget = { seeds: f.seeds ?? suite.defaultSeeds, envs: f.envs ?? [...suite.envs], stepsScale: f.stepsScale };
     const suiteDir = resolve(f.out, suite.name);
     const runsDir = resolve(f.runsDir, suite.name);
@@ -248,7 +252,10 @@ export const benchOracleCommand: Command = {
           return m && m !== now ? `done (made by ${m})` : (status.get(c.id) as string);
         };
         const rows = selected.map((c) => [c.id, c.kind, shown(c), String(c.cost)]);
-        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\nThis code: ${now}\n`);
+        // The cost column's unit, said under the table (it was only in --help), with the sum still to run.
+        const left = selected.filter((c) => status.get(c.id) !== 'done' && !running.get(c.id));
+        const costLine = `cost: estimated work in env-step equivalents (what the progress bar and its ETA count): ${left.reduce((a, c) => a + c.cost, 0).toLocaleString('en-US')} in the ${left.length} cell${left.length === 1 ? '' : 's'} still to run`;
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\nThis code: ${now}\n`);
         if (otherCode) ctx.io.stdout.write(`${otherCode} finished cell${otherCode === 1 ? ' was' : 's were'} made by other code or recorded none (a run keeps them; move their files out of ${cellsDir(suiteDir)} to redo them with this code)\n`);
         if (damaged.size) {
           const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
@@ -280,6 +287,11 @@ export const benchOracleCommand: Command = {
     }
     const pending = f.summaryOnly ? [] : selected.filter((c) => status.get(c.id) !== 'done');
     const skipped = selected.filter((c) => status.get(c.id) === 'done').map((c) => c.id);
+    // Before any cell runs: a folder this user may not write into refused the first cell's result
+    // (or, with --summary-only, the plots) with a bare EACCES, after the cell had run.
+    checkWritableFolder(f.summaryOnly ? suiteDir : cellsDir(suiteDir), '--out', f.out);
+    // Only cells with run folders (not the tabular and random-policy ones, which make none) need --runs-dir.
+    if (pending.some((c) => c.kind !== 'tabular' && c.kind !== 'random')) checkWritableFolder(runsDir, '--runs-dir', f.runsDir);
     for (const c of pending) if (status.get(c.id) === 'stale') ctx.logger.warn(`cell ${c.id}: its result was made with another configuration; running it again (the old result goes to ${replacedDir(suiteDir)} when the new one is written)`);
     if (!f.summaryOnly) ctx.logger.info(`bench oracle ${suite.name}: ${selected.length} of ${suite.cells.length} cells selected, ${skipped.length} already done, ${pending.length} to run -> ${suiteDir}`);
 

@@ -37,6 +37,7 @@ import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_ve
 import { benchOutFlag, seedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { checkWritableFolder } from '../bench/writable.js';
 
 const spec = {
   command: 'prefrl bench regret',
@@ -153,6 +154,11 @@ export function checkClaims(cells: readonly CellSummary[], group: string, budget
 
 const f3 = (x: number) => x.toFixed(3);
 
+/** "0.463 +- 0.012", or "0.463" over one run: a standard error of one value is not 0 but undefined (it read "+- 0.000"). */
+export function meanSeText(mean: number, se: number, n: number): string {
+  return n < 2 ? f3(mean) : `${f3(mean)} +- ${f3(se)}`;
+}
+
 function cellTable(cells: readonly CellSummary[], group: string, budgets: readonly number[]): string {
   const rows: string[][] = [];
   for (const source of PREFERENCE_SOURCES) {
@@ -160,7 +166,7 @@ function cellTable(cells: readonly CellSummary[], group: string, budgets: readon
       const row: string[] = [source, model];
       for (const b of budgets) {
         const c = cells.find((x) => x.group === group && x.source === source && x.model === model && x.budget === b);
-        row.push(c ? `${f3(c.mean)} +- ${f3(c.se)} (${Math.round(c.nearOptimal * 100)}%)` : '-');
+        row.push(c ? `${meanSeText(c.mean, c.se, c.n)} (${Math.round(c.nearOptimal * 100)}%)` : '-');
       }
       rows.push(row);
     }
@@ -185,7 +191,11 @@ export const benchRegretCommand: Command = {
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta: must be > 0, got ${f.beta}`);
     if (!(f.lr > 0)) throw new UsageError(`${spec.command}: --lr: must be > 0, got ${f.lr}`);
     if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--no-gridworld and --mdps 0: no MDP left)`);
-    if (f.write) checkOutFolder(f.out);
+    if (f.write) {
+      checkOutFolder(f.out);
+      // Now, not after the runs: a folder this user may not write into refused the files at the end.
+      checkWritableFolder(resolve(f.out), '--out', f.out);
+    }
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
       budgets,
@@ -294,13 +304,13 @@ function report(
       `regret model with exact V* of the learned reward (policy iteration every ${options.learn.valueEvery} step(s)).`,
     '',
   );
-  lines.push('Cells: mean scaled return +- standard error over (MDP, seed) runs, (fraction of runs > 0.9).', '');
+  lines.push('Cells: mean scaled return +- standard error over (MDP, seed) runs (no standard error where a cell has one run), (fraction of runs > 0.9).', '');
   for (const g of groups) {
     const n = cells.find((c) => c.group === g)?.n ?? 0;
     lines.push(`## ${g} (${n} run${n === 1 ? '' : 's'} per cell)`, '', '```', cellTable(cells, g, budgets), '```', '');
     const rows = differences
       .filter((d) => d.group === g)
-      .map((d) => [d.source, String(d.budget), `${f3(d.mean)} +- ${f3(d.se)}`]);
+      .map((d) => [d.source, String(d.budget), meanSeText(d.mean, d.se, d.n)]);
     lines.push('Regret model minus partial-return model, paired by run:', '', '```', formatTable(['preferences from', 'budget', 'difference'], rows), '```', '');
     const diag = cells
       .filter((c) => c.group === g)

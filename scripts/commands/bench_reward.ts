@@ -10,6 +10,7 @@
  * PyTorch is reported for each (< 1: prefrl is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
@@ -25,6 +26,7 @@ import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReferenc
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
+import { checkWritableFolder } from '../bench/writable.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -77,7 +79,11 @@ export const benchRewardCommand: Command = {
     const found = torchReference(f.python, f.torch);
     const hidden = positiveInts(f.hidden, '--hidden');
     const torchThreads = torchThreadCounts(f.torchThreads, 'all CPUs');
-    if (f.out) checkOutFolder(f.out);
+    if (f.out) {
+      checkOutFolder(f.out);
+      // Now, not after the timings: a folder this user may not write into refused the files at the end.
+      checkWritableFolder(resolve(f.out), '--out', f.out);
+    }
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];

@@ -3,13 +3,13 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
-import { checkOutFile, isFolder } from '../../core/paths.js';
+import { checkOutFile, isFolder, shellQuote } from '../../core/paths.js';
 import { configSeed, readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -34,6 +34,39 @@ export const NULL_MEANS = 'not measured, such as an accuracy with no held-out pa
  * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
  * is an InputError naming the file and line.
  */
+/** The names of the run folders (those with a metrics.jsonl) right inside `dir`, sorted; [] when it cannot be read. */
+function runFoldersIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'metrics.jsonl')))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** A shell pattern naming every run folder in `dir` (their names start with the year of their stamp), or the prefrl runs command that lists them. */
+function runFoldersPattern(dir: string, names: readonly string[]): string {
+  const stamp = names.every((n) => /^\d{8}-\d{6}-/.test(n)) ? [...new Set(names.map((n) => n[0]))] : [];
+  return stamp.length === 1 ? `prefrl plot ${shellQuote(dir)}/${stamp[0]}*` : `prefrl runs --runs-dir ${shellQuote(dir)} lists them`;
+}
+
+/**
+ * What to give instead of a folder that is not a run folder: the run folders it holds (a runs
+ * folder, such as bench oracle's <runs-dir>/<suite>), or, for a folder beside run folders (bench
+ * oracle's heron/ of teacher configs, caught by a glob over the suite's runs), a pattern without it.
+ */
+export function notRunFolderHint(dir: string): string {
+  if (!isFolder(dir)) return '';
+  const inside = runFoldersIn(dir);
+  if (inside.length) return `; it holds ${inside.length} run folder${inside.length === 1 ? '' : 's'}: name them (${runFoldersPattern(dir, inside)})`;
+  const parent = dirname(resolve(dir));
+  const beside = runFoldersIn(parent);
+  if (beside.length) return `; it sits beside ${beside.length} run folder${beside.length === 1 ? '' : 's'} in ${dirname(dir)}: leave it out (${runFoldersPattern(dirname(dir), beside)})`;
+  return '';
+}
+
 export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
   if (existsSync(runDir) && !isFolder(runDir)) {
@@ -42,7 +75,7 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     const hint = existsSync(join(parent, 'metrics.jsonl')) ? `; give its run folder: ${parent}` : '';
     throw new UsageError(`${runDir}: a file, not a run folder${hint}`);
   }
-  if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)`);
+  if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)${notRunFolderHint(runDir)}`);
   const out = new Map<string, [number, number][]>();
   const lines = readFileSync(file, 'utf8').split('\n');
   let lastFilled = lines.length - 1;
