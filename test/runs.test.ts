@@ -54,6 +54,28 @@ describe('prefrl runs', () => {
     expect(broken).toMatchObject({ command: null, state: 'unreadable' });
   });
 
+  it('an unfinished benchmark cell run whose cell a later run in its folder finished names that run, not the stale advice to run the benchmark again', () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-list-'));
+    const bench = 'prefrl bench oracle --suite smoke';
+    const cell = (name: string, finished: boolean) =>
+      run(root, join('smoke', name), { command: 'train', envConfig: { id: 'toy-reach' }, partOf: bench }, finished ? { finalTrueReturn: 3, labelsUsed: 0 } : undefined);
+    cell('20261201-100000-toy-reach_ppo-true_st4096_s0', false); // stopped by Ctrl-C
+    cell('20261201-100500-toy-reach_ppo-true_st4096_s0', true); // the bench run again: the cell done
+    cell('20261201-100000-toy-reach_ppo-true_st4096_s1', false); // another cell, not done yet
+    cell('20261201-110000-toy-reach_ppo-true_st4096_s1-2', false); // a later try of it, stopped too
+    // A train run outside any benchmark keeps its resume command, whatever came later.
+    run(root, '20261201-090000-train-reacher-oracle-s0', { command: 'train', envConfig: { id: 'reacher' } });
+    run(root, '20261201-120000-train-reacher-oracle-s0', { command: 'train', envConfig: { id: 'reacher' } }, { finalTrueReturn: 1, labelsUsed: 10 });
+    const by = new Map(listRuns(root).map((e) => [e.run, e.resume]));
+    expect(by.get(join('smoke', '20261201-100000-toy-reach_ppo-true_st4096_s0'))).toBe(
+      'part of a benchmark; its cell was run again and finished in 20261201-100500-toy-reach_ppo-true_st4096_s0: nothing to resume',
+    );
+    expect(by.get(join('smoke', '20261201-100500-toy-reach_ppo-true_st4096_s0'))).toBeNull();
+    expect(by.get(join('smoke', '20261201-100000-toy-reach_ppo-true_st4096_s1'))).toBe(`part of a benchmark; run it again: ${bench}`);
+    expect(by.get(join('smoke', '20261201-110000-toy-reach_ppo-true_st4096_s1-2'))).toBe(`part of a benchmark; run it again: ${bench}`);
+    expect(by.get('20261201-090000-train-reacher-oracle-s0')).toBe(`prefrl train --resume ${join(root, '20261201-090000-train-reacher-oracle-s0')}`);
+  });
+
   /** Two unfinished runs of `command`, with the lock files `locks` gives ([file, pid] per run), listed. */
   function lockedRuns(command: string, locks: [string, number][]): { root: string; runs: RunEntry[] } {
     const root = mkdtempSync(join(tmpdir(), 'runs-list-'));

@@ -447,7 +447,25 @@ export function listRuns(root: string): RunEntry[] {
   walk('', 0);
   // Oldest first: run folders start with their timestamp (yyyymmdd-hhmmss).
   const stamp = (e: RunEntry) => basename(e.run).match(/^\d{8}-\d{6}/)?.[0] ?? '';
-  return out.sort((a, b) => stamp(a).localeCompare(stamp(b)) || a.run.localeCompare(b.run));
+  return supersededCells(out.sort((a, b) => stamp(a).localeCompare(stamp(b)) || a.run.localeCompare(b.run)));
+}
+
+/** A run folder's name without its timestamp and same-second suffix: what its command called it (a bench cell's id). */
+function runBaseName(run: string): string {
+  return basename(run).replace(/^\d{8}-\d{6}-/, '').replace(/-\d+$/, '');
+}
+
+/**
+ * An unfinished benchmark cell's run (stopped by Ctrl-C, say) whose cell a later run in the same
+ * folder finished (the bench, run again, starts the cell over in a new folder): its advice to run
+ * the benchmark again is stale, so it names that later run instead. `runs` is sorted oldest first.
+ */
+function supersededCells(runs: RunEntry[]): RunEntry[] {
+  return runs.map((e, i) => {
+    if (e.state !== 'unfinished' || !e.resume?.includes('part of a benchmark')) return e;
+    const later = runs.slice(i + 1).find((o) => o.state === 'finished' && o.command === e.command && dirname(o.run) === dirname(e.run) && runBaseName(o.run) === runBaseName(e.run));
+    return later ? { ...e, resume: e.resume.replace(/part of a benchmark; .*$/, `part of a benchmark; its cell was run again and finished in ${basename(later.run)}: nothing to resume`) } : e;
+  });
 }
 
 const spec = {
