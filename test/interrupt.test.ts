@@ -205,7 +205,7 @@ describe('a signal under --json', () => {
     const out = join(dir, 'bench-reward');
     const args = ['bench', 'reward', '--no-torch', '--warmup', '0', '--repeats', '100000', '--relabel', '0', '--members', '1', '--hidden', '16', '--pairs', '8', '--length', '10', '--out', out, '--json'];
     // The info line before the timed steps, and a few of them.
-    const r = await stopOnce(args, (e) => e.includes('prefrl: 1 x MLP'), 'SIGTERM', 300);
+    const r = await stopOnce(args, (e) => e.includes('reward ensemble: 1 x MLP'), 'SIGTERM', 300);
     const timed = r.json.stepMsAll as number[];
     expect(timed.length).toBeGreaterThan(0);
     const line = `stopped in the timed steps after ${timed.length} of 100000 timed steps; bench reward wrote nothing to ${out}, run it again for the timings`;

@@ -115,7 +115,7 @@ export const benchRewardCommand: Command = {
       { json: f.json },
     );
     try {
-      log.info(`prefrl: ${f.members} x MLP ${[inDim, ...hidden, 1].join('-')}, ${f.pairs} pairs x 2 x ${f.length} steps, backend ${backend.name}`);
+      log.info(`timing prefrl's reward ensemble: ${f.members} x MLP ${[inDim, ...hidden, 1].join('-')}, ${f.pairs} pairs x 2 x ${f.length} steps, backend ${backend.name}`);
       // The event loop gets a turn before each step (a signal stops there), outside the timed region.
       for (let i = 0; i < f.warmup; i++) {
         await letSignalsIn();
