@@ -9,6 +9,7 @@ import type { Page, WebSocketRoute } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { STALL_DROP_MS, STALL_MS } from '../../viewer/client/net.js';
 import { useLab, waitFor, waitReady } from './e2e_page.js';
+import { TestClient } from './helpers.js';
 
 const lab = useLab('study-a11y');
 
@@ -56,9 +57,14 @@ describe('less motion, a screen reader, and a silent network', () => {
     );
   });
 
-  it('tells a screen reader each answer, each new pair and the end of the pairs, through a live region that stays in the page', async () => {
+  it('tells a screen reader each answer, each new pair and the end of the pairs, through a live region that stays in the page; the end says whether others still hold pairs or the study is through', async () => {
     await lab.withPage(
-      async ({ page, store }) => {
+      async ({ page, store, server }) => {
+        // bob holds one of the 3 pairs open (another person's page).
+        const bob = await TestClient.open(server.url);
+        await bob.hello({ name: 'bob' });
+        bob.send({ type: 'next' });
+        const bobs = await bob.next('pair');
         await waitReady(page);
         // Without the less-motion setting the clips play at once.
         expect(await page.getAttribute('#play', 'aria-label')).toBe('pause the clips');
@@ -81,7 +87,8 @@ describe('less motion, a screen reader, and a silent network', () => {
           await page.keyboard.press(key);
         }
         const end = await saysSoon(page, /No pairs are waiting/);
-        expect(end).toMatch(/^(Can't tell: answered\. )?No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves\.$/);
+        expect(end).toMatch(/^(Can't tell: answered\. )?No pairs are waiting for you right now \(1 pair waits for others, or is open with them\)\. Pairs asked later appear here by themselves\.$/);
+        expect(await text(page, 'overlay')).toBe('No pairs are waiting for you right now (1 pair waits for others, or is open with them). Pairs asked later appear here by themselves.');
         // Each answer said once, with what came after it; one new pair (the second) between them.
         const heard = (await said(page)).join(' ');
         expect(heard.match(/Right is better: answered\./g)).toHaveLength(1);
@@ -91,10 +98,20 @@ describe('less motion, a screen reader, and a silent network', () => {
         expect(heard.indexOf('A new pair')).toBeLessThan(heard.indexOf("Can't tell"));
         // The overlay that shows the same words is not a second live region (it would be read twice, or not at all once shown).
         expect(await page.getAttribute('#overlay', 'aria-live')).toBeNull();
-        expect(await liveRegions()).toBeGreaterThanOrEqual(1);
         await waitFor(() => store.counts().labels === 2);
+        // bob answers the last pair: alice's page, still idle, says the study is through for now.
+        bob.send({ type: 'answer', labelId: 'h-bob-study-0', pairId: bobs.pairId, name: 'bob', choice: 'left', responseMs: 900 });
+        await bob.next('ack');
+        bob.close();
+        const through = 'Every pair asked so far has the answers it needs: thank you! Every answer you gave is saved. Pairs asked later appear here by themselves.';
+        expect(await saysSoon(page, /Every pair asked so far/).catch(async (e: unknown) => {
+          throw new Error(`${String(e)}; the page: overlay=${await text(page, 'overlay')} waiting=${await text(page, 'p-waiting')} said=${await text(page, 'said')} server idle=${server.stats().idle} store=${JSON.stringify(store.counts())}`);
+        })).toBe(through);
+        expect(await text(page, 'overlay')).toBe(through);
+        expect(await text(page, 'p-waiting')).toBe('0');
+        expect(await liveRegions()).toBeGreaterThanOrEqual(1);
       },
-      { count: 2 },
+      { count: 3 },
     );
   });
 

@@ -99,6 +99,10 @@ class App {
   /** The server said the run has every answer it will use (`idle done`), and has handed out no pair since. */
   private runDone = false;
   private announceTimer: number | null = null;
+  /** The store's pairs waiting for people, as the last progress said (null: none yet). */
+  private waiting: number | null = null;
+  /** The page shows no pair because none is open for it (idle, not done). */
+  private idle = false;
   /** "Left is better: answered.", until said (announce). */
   private sentWords: string | null = null;
 
@@ -469,6 +473,7 @@ class App {
     e.classList.toggle('hidden', n === 0 || here.length + elsewhere.length === 0);
     // The thank-you says whether answers are still on their way: it follows the outbox.
     if (this.runDone && !this.current && this.connState === 'open') this.overlay(this.doneText());
+    else if (this.idle && !this.current && this.connState === 'open' && this.waiting === 0) this.overlay(this.idleText());
     $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
     if (elsewhere.length === 0) this.disarmDiscard();
   }
@@ -744,6 +749,10 @@ class App {
         $('p-teacher').textContent = String(m.teacher);
         $('p-total').textContent = String(m.total);
         $('p-waiting').textContent = String(m.waiting);
+        const was = this.waiting;
+        this.waiting = m.waiting;
+        // Idle, and the study's last pairs got their answers meanwhile (or more came): say it anew.
+        if (this.idle && !this.current && this.connState === 'open' && (was === 0) !== (m.waiting === 0)) this.overlay(this.idleText());
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
           const { text, title } = agreementText(m.agreement);
@@ -852,7 +861,23 @@ class App {
     this.view.clearClips();
     this.setAnswersEnabled(false);
     if (done && shown) this.toast('The run has all the labels it needs: the pair you were looking at is no longer asked.', false, 5000);
-    this.overlay(done ? this.doneText() : 'No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+    this.idle = !done;
+    this.overlay(done ? this.doneText() : this.idleText());
+  }
+
+  /**
+   * What an idle page says: when no pair in the store waits for anyone (the last progress said so),
+   * the study is through for now; else the pairs left are open with others, or want someone else.
+   */
+  private idleText(): string {
+    if (this.waiting !== 0) {
+      const left = this.waiting === null ? '' : ` (${this.waiting} ${this.waiting === 1 ? 'pair waits' : 'pairs wait'} for others, or ${this.waiting === 1 ? 'is' : 'are'} open with them)`;
+      return `No pairs are waiting for you right now${left}. ${LATER_PAIRS}`;
+    }
+    const unsent = this.conn.split().here;
+    return unsent.length > 0
+      ? `Every pair asked so far has the answers it needs: thank you! ${unsentText(unsent)} of yours ${unsent.length === 1 ? 'is' : 'are'} still being sent from this device (nothing is lost); keep this page open until this line says every answer is saved.`
+      : `Every pair asked so far has the answers it needs: thank you! Every answer you gave is saved. ${LATER_PAIRS}`;
   }
 
   /** What the page says once the run has all the answers it will use. */
@@ -869,6 +894,7 @@ class App {
     this.view.setModel(model);
     $('goal').textContent = p.goal;
     this.current = { pair: p, readyAt: null };
+    this.idle = false;
     if (!p.preview) this.runDone = false;
     this.view.setClips(clip(p.left), clip(p.right), p.dt);
     // Less motion asked for: the pair waits at its first step until Play (said on the page).
@@ -944,6 +970,8 @@ class App {
   }
 }
 
+/** An idle page's last words (a `train --teacher human` run asks pairs round after round; `prefrl pairs` adds some to a served store). */
+const LATER_PAIRS = 'Pairs asked later appear here by themselves.';
 /** An answer in the words of its button. */
 const CHOICE_WORDS: Record<Choice, string> = { left: 'Left is better', right: 'Right is better', equal: 'About equal', cant_tell: "Can't tell" };
 const ANSWERED_ELSEWHERE = 'You answered that pair in another tab or window: here is your next one.';
