@@ -42,7 +42,7 @@ const spec = {
       min: 1,
     }),
     leaseMs: flags.int({ doc: 'how long a handed-out pair stays reserved for its teacher, ms', default: DEFAULT_LEASE_MS, min: 1 }),
-    insight: flags.string({ doc: 'reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
+    insight: flags.string({ doc: 'reward model: a prefrl reward run folder, or a reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: taskFlag(),
@@ -90,6 +90,18 @@ function checkHeronOut(path: string): void {
 /** "a", "a and b", "a, b and c". */
 function listText(items: readonly string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/**
+ * The folder --insight names: a reward model folder (model.json), or a `prefrl reward` / `train`
+ * run folder holding one in artifacts/reward_model (as `--reward model:<run>` takes it).
+ */
+function insightFolder(given: string): string {
+  if (!existsSync(given)) throw new UsageError(`--insight ${given}: not found (a reward model folder, or the run folder of prefrl reward)`);
+  if (existsSync(resolve(given, 'model.json'))) return given;
+  const inRun = resolve(given, 'artifacts', 'reward_model');
+  if (existsSync(resolve(inRun, 'model.json'))) return inRun;
+  throw new UsageError(`--insight ${given}: holds no reward model (no model.json there or in artifacts/reward_model)`);
 }
 
 /** "1 label", "2 labels". */
@@ -161,7 +173,7 @@ export const serveCommand: Command = {
       const storeEnv = store.envId();
       if (storeEnv !== undefined && storeEnv !== env.spec.id) throw new UsageError(`--env: the store holds ${storeEnv} segments, not ${env.spec.id}`);
       if (f.insight) {
-        insight = await loadInsight(f.insight);
+        insight = await loadInsight(insightFolder(f.insight));
         if (insight.obsDim !== env.spec.obsDim || insight.actDim !== env.spec.actDim) {
           throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
         }
