@@ -115,6 +115,47 @@ describe('less motion, a screen reader, and a silent network', () => {
     );
   });
 
+  it('on a 360 x 740 phone the answers stay at the bottom edge under both clips, a tap answers and the next pair comes in the same place; the keyboard scrolls clear of them; a 1920 px screen keeps them in line', async () => {
+    await lab.withPage(
+      async ({ page, store }) => {
+        const first = await waitReady(page);
+        // Scrolled so that the clips start at the top of the screen.
+        await page.evaluate(() => window.scrollTo(0, (document.getElementById('clips') as HTMLElement).getBoundingClientRect().top + window.scrollY));
+        const layout = () =>
+          page.evaluate(() => {
+            const r = (sel: string) => (document.querySelector(sel) as HTMLElement).getBoundingClientRect();
+            const panes = [...document.querySelectorAll('.pane')].map((e) => e.getBoundingClientRect());
+            return { y: Math.round(window.scrollY), h: window.innerHeight, panes: panes.map((b) => [Math.round(b.top), Math.round(b.bottom)]), answers: [Math.round(r('#answers').top), Math.round(r('#answers').bottom)] };
+          });
+        const before = await layout();
+        // Stacked clips, both on screen above the answers, which sit on the bottom edge.
+        expect(before.panes[1][0]).toBeGreaterThan(before.panes[0][0]);
+        expect(before.panes[0][0]).toBeGreaterThanOrEqual(0);
+        expect(before.panes[1][1]).toBeLessThanOrEqual(before.answers[0]);
+        expect(before.answers[1]).toBeLessThanOrEqual(before.h);
+        expect(before.answers[1]).toBeGreaterThan(before.h - 20);
+        await page.getByRole('button', { name: 'Left is better' }).tap();
+        await waitReady(page, first.pairId);
+        expect(await layout()).toEqual(before);
+        await waitFor(() => store.counts().labels === 1);
+        // The keyboard: a control below the clips (the play button, under the answers at this scroll) is scrolled into sight when reached.
+        await page.evaluate(() => (document.getElementById('reset-cam') as HTMLElement).focus());
+        await page.keyboard.press('Shift+Tab');
+        const play = await page.evaluate(() => {
+          const b = (document.activeElement as HTMLElement).getBoundingClientRect();
+          return { id: document.activeElement?.id, bottom: b.bottom, answersTop: (document.getElementById('answers') as HTMLElement).getBoundingClientRect().top };
+        });
+        expect(play.id).toBe('follow');
+        expect(play.bottom).toBeLessThanOrEqual(play.answersTop);
+        // On a big screen the answers are in line under the transport, not held to the edge.
+        await page.setViewportSize({ width: 1920, height: 1080 });
+        expect(await page.evaluate(() => getComputedStyle(document.getElementById('answers') as Element).position)).toBe('static');
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(1920);
+      },
+      { count: 2, context: { viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true } },
+    );
+  });
+
   it('a server silent after an answer: the page says "no reply" and that the answer is kept; the reply lands it; a longer silence opens a new connection that stores the next answer once', async () => {
     const srv = await lab.serve(3);
     const ctx = await lab.browser.newContext({ viewport: { width: 820, height: 640 } });
