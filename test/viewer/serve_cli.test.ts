@@ -73,6 +73,16 @@ describe('prefrl serve: settings refused before anything starts', () => {
     expect(await serveError(['--store', storePath, '--port', '0', '--heron-out', dir])).toBe(`prefrl serve: --heron-out ${dir}: is a folder (name the .json file to write)\n`);
   });
 
+  it('a label file (labels export\'s JSONL) given as --store is refused with how it goes into a store', async () => {
+    delete process.env.PREFRL_VIEWER_TOKEN;
+    const file = join(dir, 'labels export.jsonl');
+    writeFileSync(file, '{"id":"h-1","pairId":"p-1","teacher":"human:ada","kind":"skip"}\n');
+    const { ctx, err, out } = captureCli();
+    expect(await main(['serve', '--store', file, '--port', '0'], ctx)).toBe(1);
+    expect(out.join('')).toBe('');
+    expect(err.join('')).toBe(`prefrl serve: ${file}: not a SQLite database (file is not a database); a label file goes into a label store with: prefrl labels import --store <labels.sqlite> --in '${file}'\n`);
+  });
+
   it('--insight takes a reward run folder (artifacts/reward_model in it) as train --reward model:<run> does; a missing folder or one without a model is refused naming the flag', async () => {
     delete process.env.PREFRL_VIEWER_TOKEN;
     const missing = join(dir, 'no-such-run');
