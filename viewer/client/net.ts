@@ -531,7 +531,8 @@ export class Connection {
         this.retryTimer = window.setTimeout(() => this.connect(), ENDED_RETRY_MS);
         return;
       }
-      this.scheduleReconnect(ev.reason || `connection closed (${ev.code})`);
+      // 1006: closed with no word from the server (it went, or the network did), as a person would put it.
+      this.scheduleReconnect(ev.reason || (ev.code === 1006 ? 'the connection to the server was lost' : `connection closed (${ev.code})`));
     };
     ws.onerror = () => {
       // onclose follows and schedules the reconnect.
