@@ -78,6 +78,8 @@ describe('less motion, a screen reader, and a silent network', () => {
           return nodes.filter((n) => !n.ignored && n.role?.value === 'status' && n.properties?.some((p) => p.name === 'live' && p.value.value === 'polite')).length;
         };
         expect(await liveRegions()).toBeGreaterThanOrEqual(1);
+        // A screen reader's heading list starts with the page's name (the HERON tab's own heading is its h2).
+        expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('prefrl labelling');
         const pairs = ['ArrowRight', ' ']; // "right is better", then "can't tell"
         let prev: string | undefined;
         for (const key of pairs) {
