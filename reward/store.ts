@@ -100,6 +100,7 @@ import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, isSqliteEnvironmentError, parseJson, shownArg, shownValue } from '../core/errors.js';
+import { shellQuote } from '../core/paths.js';
 import { PERSON_ID_PREFIX } from '../core/person.js';
 import { modelHashNote } from '../envs/types.js';
 import { AgreementTally } from './agreement_tally.js';
@@ -773,7 +774,11 @@ export class LabelStore {
     const msg = (e as Error).message;
     // A SQLite file cut short or overwritten in part reads as "malformed": say it is damaged, not that it is something else.
     if (/malformed/i.test(msg)) return new InputError(path, `a damaged label store (${msg}); the labels in it cannot be read: restore the file from a copy`);
-    if (/not a database|file is encrypted/i.test(msg)) return new InputError(path, `not a SQLite database (${msg})`);
+    if (/not a database|file is encrypted/i.test(msg)) {
+      // A label file (labels export's JSONL) given where a store goes: say how it goes into one.
+      const labelFile = /\.jsonl?$/i.test(path) ? `; a label file goes into a label store with: prefrl labels import --store <labels.sqlite> --in ${shellQuote(path)}` : '';
+      return new InputError(path, `not a SQLite database (${msg})${labelFile}`);
+    }
     // Another connection held the write lock for longer than the busy timeout: a long write, or
     // the one-time upgrade of a large version-1 store by another prefrl.
     if ((e as { code?: string }).code === 'SQLITE_BUSY') {

@@ -1308,6 +1308,10 @@ export class ViewerServer {
         const leased = this.store.nextPairFor(teacher, { leaseMs: this.leaseMs });
         if (!leased) {
           this.foundNothing.set(s, { teacher, stamp: state.stamp, until: state.until });
+          // The store changed since this page's last check, or this is the first check since it
+          // went idle (another person may have answered meanwhile): its counts are sent, so an idle
+          // page sees the last pairs answered (and says the study is through for now).
+          if (!last || last.stamp !== state.stamp) this.sendProgress(s);
           continue;
         }
         this.foundNothing.delete(s);

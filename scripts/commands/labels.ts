@@ -254,8 +254,8 @@ export const labelsStatsCommand: Command = {
       }
       if (agreement.pairs > 0) {
         // kappa: agreement beyond chance (Fleiss' overall, Cohen's per pair of teachers; "-" where chance agrees always).
-        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${agreement.agreeing}/${agreement.comparisons} (${f(agreement.fraction)}), kappa ${f(agreement.kappa)}`);
-        for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)}), kappa ${f(v.kappa)}`);
+        lines.push(`between teachers: ${agreement.pairs} pairs answered by two or more, ${agreement.comparisons} comparisons, agreement ${agreement.agreeing}/${agreement.comparisons} (${f(agreement.fraction)}), Fleiss' kappa ${f(agreement.kappa)}`);
+        for (const [k, v] of Object.entries(agreement.byTeachers)) lines.push(`  ${k.replace('|', ' vs ')}: ${v.agreeing}/${v.comparisons} (${f(v.fraction)}), Cohen's kappa ${f(v.kappa)}`);
       }
       ctx.io.stdout.write(`${lines.join('\n')}\n`);
       return 0;

@@ -15,7 +15,7 @@ import type { Pair } from '../../reward/types.js';
 import { envConfigForStore, loadViewerEnv } from '../../viewer/env_info.js';
 import { checkViewerAccess, isLoopbackHost, MIN_TOKEN_CHARS, readPeople } from '../../viewer/access.js';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT, type InsightModel, ViewerServer } from '../../viewer/server.js';
-import { type Command, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { type Command, openStoreFlag, parseOrHelp, printJson, shellPath } from '../command.js';
 import { jsonFlag, quietFlag, STORE_DOC, taskFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
 
@@ -42,7 +42,7 @@ const spec = {
       min: 1,
     }),
     leaseMs: flags.int({ doc: 'how long a handed-out pair stays reserved for its teacher, ms', default: DEFAULT_LEASE_MS, min: 1 }),
-    insight: flags.string({ doc: 'reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
+    insight: flags.string({ doc: 'reward model: a prefrl reward run folder, or a reward model folder (runs/<id>/artifacts/reward_model): show its opinion after each answer', optional: true }),
     heronOut: flags.string({ doc: 'where the HERON page saves its config', optional: true, defaultDoc: 'heron.json next to the store' }),
     env: flags.string({ doc: 'env id or MJCF path, when the store alone does not say (bring-your-own models)', optional: true }),
     task: taskFlag(),
@@ -92,9 +92,26 @@ function listText(items: readonly string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
-/** "2 of 3 comparisons (0.667)". */
+/**
+ * The folder --insight names: a reward model folder (model.json), or a `prefrl reward` / `train`
+ * run folder holding one in artifacts/reward_model (as `--reward model:<run>` takes it).
+ */
+function insightFolder(given: string): string {
+  if (!existsSync(given)) throw new UsageError(`--insight ${given}: not found (a reward model folder, or the run folder of prefrl reward)`);
+  if (existsSync(resolve(given, 'model.json'))) return given;
+  const inRun = resolve(given, 'artifacts', 'reward_model');
+  if (existsSync(resolve(inRun, 'model.json'))) return inRun;
+  throw new UsageError(`--insight ${given}: holds no reward model (no model.json there or in artifacts/reward_model)`);
+}
+
+/** "1 label", "2 labels". */
+function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "2 of 3 comparisons (0.667)", "1 of 1 comparison (1.000)". */
 function agreementText(t: AgreementTotals): string {
-  return `${t.agreeing} of ${t.comparisons} comparisons${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
+  return `${t.agreeing} of ${counted(t.comparisons, 'comparison')}${t.fraction === null ? '' : ` (${t.fraction.toFixed(3)})`}`;
 }
 
 /** Labels each teacher gained between two counts of the store (an undo can take one away), most first. */
@@ -156,7 +173,7 @@ export const serveCommand: Command = {
       const storeEnv = store.envId();
       if (storeEnv !== undefined && storeEnv !== env.spec.id) throw new UsageError(`--env: the store holds ${storeEnv} segments, not ${env.spec.id}`);
       if (f.insight) {
-        insight = await loadInsight(f.insight);
+        insight = await loadInsight(insightFolder(f.insight));
         if (insight.obsDim !== env.spec.obsDim || insight.actDim !== env.spec.actDim) {
           throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
         }
@@ -182,8 +199,8 @@ export const serveCommand: Command = {
       // The overlap the pages are told (the flag's, or more where the stored pairs want more people).
       const overlap = server.shownOverlap;
       const before = store.counts();
-      const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${store.path}; people's pages take them up)`;
-      ctx.logger.info(`labelling ${env.spec.id}: ${before.waitingForPeople} pairs waiting for people, ${before.labels} labels stored in ${store.path}`);
+      const allAnswered = `every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --trajectories <a rollout run> --store ${shellPath(store.path)}; people's pages take them up)`;
+      ctx.logger.info(`labelling ${env.spec.id}: ${counted(before.waitingForPeople, 'pair')} waiting for people, ${counted(before.labels, 'label')} stored in ${store.path}`);
       if (before.waitingForPeople === 0) ctx.logger.info(allAnswered);
       // Which link is for whom: beyond this machine, the loopback one works only here.
       const links = server.links();
@@ -214,7 +231,7 @@ export const serveCommand: Command = {
           const agreement = totals && totals.comparisons > 0 ? agreementText(totals) : '';
           if (!f.quiet) {
             ctx.logger.info(
-              `${what} ${teacher} (${c.teacherLabels} by them): ${c.labels} labels stored, ${c.labels - before.labels} new this session; ${c.waitingForPeople} pairs waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
+              `${what} ${teacher} (${c.teacherLabels} by them): ${counted(c.labels, 'label')} stored, ${c.labels - before.labels} new this session; ${counted(c.waitingForPeople, 'pair')} waiting for people${agreement ? `; agreement ${agreement}` : ''}`,
             );
           }
           if (c.waitingForPeople === 0 && waiting > 0) ctx.logger.info(allAnswered);
@@ -256,7 +273,7 @@ export const serveCommand: Command = {
       else {
         const who = Object.entries(labelsAddedBy).map(([t, n]) => `${t} ${n}`);
         ctx.io.stdout.write(
-          `stopped: ${summary.labelsAdded} new labels this session${who.length > 0 ? ` (${who.join(', ')})` : ''}, ${after.labels} in ${store.path}, ${after.waitingForPeople} pairs waiting for people${totals && totals.comparisons > 0 ? `; agreement ${agreementText(totals)}` : ''}\n`,
+          `stopped: ${counted(summary.labelsAdded, 'new label')} this session${who.length > 0 ? ` (${who.join(', ')})` : ''}, ${after.labels} in ${store.path}, ${counted(after.waitingForPeople, 'pair')} waiting for people${totals && totals.comparisons > 0 ? `; agreement ${agreementText(totals)}` : ''}\n`,
         );
       }
       // What this session made up (a token, a port picked by --port 0) is in the links people hold:

@@ -184,8 +184,8 @@ describe('prefrl labels stats', () => {
       'human:ada  8       8            0     0      4.5                1.000',
       'human:bo   4       4            0     0      -                  0.750',
       'human:cy   1       0            0     1      -                  -',
-      'between teachers: 4 pairs answered by two or more, 4 comparisons, agreement 3/4 (0.750), kappa -0.143',
-      '  human:ada vs human:bo: 3/4 (0.750), kappa 0.000',
+      "between teachers: 4 pairs answered by two or more, 4 comparisons, agreement 3/4 (0.750), Fleiss' kappa -0.143",
+      "  human:ada vs human:bo: 3/4 (0.750), Cohen's kappa 0.000",
       '',
     ]);
   });

@@ -531,8 +531,8 @@ describe('viewer in headless Chromium', () => {
       expect(await dialog.getByRole('textbox', { name: 'Your name' }).count()).toBe(1);
       // Nothing to answer yet: the answer buttons are off.
       expect(await page.$$eval('.answer', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled))).toEqual([true, true, true, true]);
-      // The overlay's messages are announced.
-      expect(await page.getByRole('status').filter({ hasText: 'Enter your name to start.' }).count()).toBe(1);
+      // The overlay's messages are announced (through the page's live region, which is always there).
+      await expect.poll(() => page.getByRole('status').filter({ hasText: 'Enter your name to start.' }).count()).toBe(1);
       await page.fill('#modal-input', 'alice');
       await page.keyboard.press('Enter');
       await waitReady(page);

@@ -105,7 +105,8 @@ describe('the labelling page from the keyboard alone', () => {
       const label = await controls();
       expect(label.length).toBeGreaterThan(15);
       for (const c of label) expect(c.name, `${c.role} without a name in words`).toMatch(/[a-z]{2}/i);
-      expect(label).toContainEqual({ role: 'button', name: 'play or pause' });
+      // The clips play: the button says what a press does now.
+      expect(label).toContainEqual({ role: 'button', name: 'pause the clips' });
       expect(label).toContainEqual({ role: 'tab', name: 'HERON' });
       await tabTo(page, 'tab-btn-heron', true);
       await page.keyboard.press('Enter');

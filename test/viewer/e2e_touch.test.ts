@@ -111,13 +111,17 @@ describe('labelling page on a touch screen', () => {
     await withPhone(lab.env, lab.pairs, async ({ page, cdp, errors }) => {
       await waitReady(page);
       const clips = await box(page, '#clips');
-      // Stacked clips fill most of the phone's screen; the answer buttons start below it.
+      // Stacked clips fill most of the phone's screen; the answer buttons stay on its bottom edge (sticky).
       expect(clips.height).toBeGreaterThan(0.6 * PHONE.height);
-      expect((await box(page, '#answers')).y + 40).toBeGreaterThan(PHONE.height);
+      const answers = await box(page, '#answers');
+      expect(answers.y + answers.height).toBeLessThanOrEqual(PHONE.height);
+      expect(answers.y + answers.height).toBeGreaterThan(PHONE.height - 20);
+      // The swipe below starts on the clips, above the answers.
+      expect(clips.y + 0.55 * clips.height).toBeLessThan(answers.y);
       const cam0 = await camera(page);
       expect(await scrollY(page)).toBe(0);
       const x = clips.x + clips.width / 2;
-      const y = clips.y + 0.7 * clips.height;
+      const y = clips.y + 0.55 * clips.height;
       await touch(cdp, [[x, y]], [[x, y - 300]]);
       await settle(page);
       // The page scrolled by the swipe, 300 px (less the few pixels before the browser takes it over).

@@ -3,11 +3,12 @@
  * (or the environment variable) before the store is opened, and a started server answers on its
  * link and prints its summary as the last stdout line when stopped with Ctrl-C.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeFolder } from '../../core/paths.js';
 import { LabelStore } from '../../reward/store.js';
 import { main } from '../../scripts/cli.js';
 import { captureCli } from '../helpers/cli.js';
@@ -70,5 +71,29 @@ describe('prefrl serve: settings refused before anything starts', () => {
     const inMissing = join(dir, 'no-such-folder', 'heron.json');
     expect(await serveError(['--store', storePath, '--port', '0', '--heron-out', inMissing])).toBe(`prefrl serve: --heron-out ${inMissing}: ${join(dir, 'no-such-folder')} is not an existing folder\n`);
     expect(await serveError(['--store', storePath, '--port', '0', '--heron-out', dir])).toBe(`prefrl serve: --heron-out ${dir}: is a folder (name the .json file to write)\n`);
+  });
+
+  it('a label file (labels export\'s JSONL) given as --store is refused with how it goes into a store', async () => {
+    delete process.env.PREFRL_VIEWER_TOKEN;
+    const file = join(dir, 'labels export.jsonl');
+    writeFileSync(file, '{"id":"h-1","pairId":"p-1","teacher":"human:ada","kind":"skip"}\n');
+    const { ctx, err, out } = captureCli();
+    expect(await main(['serve', '--store', file, '--port', '0'], ctx)).toBe(1);
+    expect(out.join('')).toBe('');
+    expect(err.join('')).toBe(`prefrl serve: ${file}: not a SQLite database (file is not a database); a label file goes into a label store with: prefrl labels import --store <labels.sqlite> --in '${file}'\n`);
+  });
+
+  it('--insight takes a reward run folder (artifacts/reward_model in it) as train --reward model:<run> does; a missing folder or one without a model is refused naming the flag', async () => {
+    delete process.env.PREFRL_VIEWER_TOKEN;
+    const missing = join(dir, 'no-such-run');
+    expect(await serveError(['--store', storePath, '--port', '0', '--insight', missing])).toBe(`prefrl serve: --insight ${missing}: not found (a reward model folder, or the run folder of prefrl reward)\n`);
+    expect(await serveError(['--store', storePath, '--port', '0', '--insight', dir])).toBe(`prefrl serve: --insight ${dir}: holds no reward model (no model.json there or in artifacts/reward_model)\n`);
+    // A run folder: its artifacts/reward_model/model.json is the one read (here a damaged one, refused naming it).
+    const run = join(dir, 'reward-run');
+    makeFolder(join(run, 'artifacts', 'reward_model'));
+    writeFileSync(join(run, 'artifacts', 'reward_model', 'model.json'), '{ not json');
+    const { ctx, err } = captureCli();
+    expect(await main(['serve', '--store', storePath, '--port', '0', '--insight', run], ctx)).toBe(1);
+    expect(err.join('')).toContain(join(run, 'artifacts', 'reward_model', 'model.json'));
   });
 });

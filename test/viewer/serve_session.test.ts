@@ -80,13 +80,13 @@ it('prints a line per answer, says when every pair has its answers, and stops wi
     await until('the last answer lines', () => (s.stderr().includes(done) ? true : null), s.stderr);
     const lines = s.stderr().split('\n').filter((l) => l.startsWith('[prefrl] answer ') || l.includes(done));
     expect(lines).toEqual([
-      '[prefrl] answer from human:ada (1 by them): 1 labels stored, 1 new this session; 2 pairs waiting for people',
+      '[prefrl] answer from human:ada (1 by them): 1 label stored, 1 new this session; 2 pairs waiting for people',
       '[prefrl] answer undone by human:ada (0 by them): 0 labels stored, 0 new this session; 2 pairs waiting for people',
-      '[prefrl] answer from human:ada (1 by them): 1 labels stored, 1 new this session; 2 pairs waiting for people',
+      '[prefrl] answer from human:ada (1 by them): 1 label stored, 1 new this session; 2 pairs waiting for people',
       '[prefrl] answer from human:ada (2 by them): 2 labels stored, 2 new this session; 2 pairs waiting for people',
-      '[prefrl] answer from human:bob (1 by them): 3 labels stored, 3 new this session; 1 pairs waiting for people; agreement 1 of 1 comparisons (1.000)',
+      '[prefrl] answer from human:bob (1 by them): 3 labels stored, 3 new this session; 1 pair waiting for people; agreement 1 of 1 comparison (1.000)',
       '[prefrl] answer from human:bob (2 by them): 4 labels stored, 4 new this session; 0 pairs waiting for people; agreement 1 of 2 comparisons (0.500)',
-      `[prefrl] ${done}: nothing to hand out (add pairs with prefrl pairs --store ${fx.storePath}; people's pages take them up)`,
+      `[prefrl] ${done}: nothing to hand out (add pairs with prefrl pairs --trajectories <a rollout run> --store ${fx.storePath}; people's pages take them up)`,
     ]);
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
@@ -144,11 +144,11 @@ it('--quiet leaves out the line per answer; the start and stop lines, and the on
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
     stopped = true;
-    expect(s.stdout()).toBe(`stopped: 1 new labels this session (human:ada 1), 1 in ${quietStore}, 0 pairs waiting for people\n`);
-    expect(s.stderr()).toContain('[prefrl] labelling toy-reach: 1 pairs waiting for people, 0 labels stored in');
+    expect(s.stdout()).toBe(`stopped: 1 new label this session (human:ada 1), 1 in ${quietStore}, 0 pairs waiting for people\n`);
+    expect(s.stderr()).toContain('[prefrl] labelling toy-reach: 1 pair waiting for people, 0 labels stored in');
     expect(s.stderr()).not.toContain('[prefrl] answer from');
     // The milestone stays: the last pair answered.
-    expect(s.stderr()).toContain(`[prefrl] every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --store ${quietStore}; people's pages take them up)\n`);
+    expect(s.stderr()).toContain(`[prefrl] every pair has the answers it wants: nothing to hand out (add pairs with prefrl pairs --trajectories <a rollout run> --store ${quietStore}; people's pages take them up)\n`);
   } finally {
     if (!stopped) {
       s.child.kill('SIGINT');

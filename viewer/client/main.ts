@@ -98,6 +98,13 @@ class App {
   private fullText = '';
   /** The server said the run has every answer it will use (`idle done`), and has handed out no pair since. */
   private runDone = false;
+  private announceTimer: number | null = null;
+  /** The store's pairs waiting for people, as the last progress said (null: none yet). */
+  private waiting: number | null = null;
+  /** The page shows no pair because none is open for it (idle, not done). */
+  private idle = false;
+  /** "Left is better: answered.", until said (announce). */
+  private sentWords: string | null = null;
 
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -115,6 +122,8 @@ class App {
     };
     this.view.onState = (s) => {
       $('play').textContent = s.playing ? '❚❚' : '▶';
+      // Named by what a press does now (the glyph alone says it only to the eye).
+      $('play').setAttribute('aria-label', s.playing ? 'pause the clips' : 'play the clips');
       const scrub = $<HTMLInputElement>('scrub');
       scrub.max = String(Math.max(0, s.frames - 1));
       if (document.activeElement !== scrub) scrub.value = String(s.frame);
@@ -370,13 +379,37 @@ class App {
     }
   }
 
-  private overlay(text: string | null): void {
+  /** `say` false: the caller says something else for screen readers (announce). */
+  private overlay(text: string | null, say = true): void {
     const o = $('overlay');
     if (text === null) o.classList.add('hidden');
     else {
+      if (say && (o.textContent !== text || o.classList.contains('hidden'))) this.announce(text);
       o.textContent = text;
       o.classList.remove('hidden');
     }
+  }
+
+  /**
+   * Said to screen readers through #said, a live region that is always in the page (the overlay
+   * comes and goes, and a region that appears with its text is not read out). Emptied first, so
+   * the same words said again are read again.
+   */
+  private announce(text: string): void {
+    const e = $('said');
+    e.textContent = '';
+    if (this.announceTimer !== null) window.clearTimeout(this.announceTimer);
+    this.announceTimer = window.setTimeout(() => {
+      this.announceTimer = null;
+      // An answer just sent is said with whatever comes next (the next pair often comes at once).
+      e.textContent = this.sentWords === null ? text : `${this.sentWords} ${text}`;
+      this.sentWords = null;
+    }, 60);
+  }
+
+  /** The device asks for less motion (prefers-reduced-motion): the clips wait for Play. */
+  private lessMotion(): boolean {
+    return typeof window.matchMedia === 'function' && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   }
 
   private toast(text: string, bad = false, ms = bad ? 5000 : 1400): void {
@@ -440,6 +473,7 @@ class App {
     e.classList.toggle('hidden', n === 0 || here.length + elsewhere.length === 0);
     // The thank-you says whether answers are still on their way: it follows the outbox.
     if (this.runDone && !this.current && this.connState === 'open') this.overlay(this.doneText());
+    else if (this.idle && !this.current && this.connState === 'open' && this.waiting === 0) this.overlay(this.idleText());
     $('p-elsewhere').classList.toggle('hidden', elsewhere.length === 0);
     if (elsewhere.length === 0) this.disarmDiscard();
   }
@@ -566,6 +600,7 @@ class App {
 
   private onConnState(s: ConnectionState, detail: string): void {
     const wasEnded = this.endedBefore;
+    const wasSilent = this.connState === 'silent';
     if (s === 'ended') this.endedBefore = true;
     else if (s === 'open') {
       this.endedBefore = false;
@@ -576,7 +611,19 @@ class App {
     const c = $('conn');
     c.className = `conn ${s}`;
     c.textContent =
-      s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : s === 'unauthorized' ? 'token needed' : s === 'ended' ? 'session ended' : s === 'full' ? 'server full' : 'offline';
+      s === 'open'
+        ? 'connected'
+        : s === 'connecting'
+          ? 'connecting…'
+          : s === 'unauthorized'
+            ? 'token needed'
+            : s === 'ended'
+              ? 'session ended'
+              : s === 'full'
+                ? 'server full'
+                : s === 'silent'
+                  ? 'no reply'
+                  : 'offline';
     c.title = detail;
     if (s === 'unauthorized') {
       this.overlay('This server needs an access token.');
@@ -589,6 +636,16 @@ class App {
       // A pair on screen can still be answered: the answer waits on this device for the server.
       // Said once, when the server goes (the pill alone is easy to miss while watching the clips).
       this.toast('The labelling session has ended. You can still answer this pair: the answer is kept on this device and sent if the server comes back.', true);
+    } else if (s === 'silent') {
+      // Open, but the server has said nothing since the page sent it something: a slow or lost network.
+      const unsent = this.conn.split().here;
+      const kept = unsent.length > 0 ? ` ${unsentText(unsent)} ${unsent.length === 1 ? 'is' : 'are'} kept on this device and sent as soon as it replies: nothing is lost.` : '';
+      const text = `The labelling server has not replied for a while (a slow or lost connection?).${kept} This page keeps trying by itself.`;
+      if (this.current) this.toast(text, true, 8000);
+      else this.overlay(text);
+    } else if (s === 'open' && wasSilent && !this.current && !this.runDone) {
+      // The server answered again: what the page waits for comes next.
+      this.overlay('Loading the next pair…');
     } else if (s === 'closed' && !this.current) {
       this.overlay(`Offline: ${detail}. Answers are kept on this device and sent when the connection is back.`);
     } else if (s === 'full') {
@@ -692,6 +749,10 @@ class App {
         $('p-teacher').textContent = String(m.teacher);
         $('p-total').textContent = String(m.total);
         $('p-waiting').textContent = String(m.waiting);
+        const was = this.waiting;
+        this.waiting = m.waiting;
+        // Idle, and the study's last pairs got their answers meanwhile (or more came): say it anew.
+        if (this.idle && !this.current && this.connState === 'open' && (was === 0) !== (m.waiting === 0)) this.overlay(this.idleText());
         $('p-session').textContent = String(this.counted.size);
         if (m.agreement) {
           const { text, title } = agreementText(m.agreement);
@@ -800,7 +861,23 @@ class App {
     this.view.clearClips();
     this.setAnswersEnabled(false);
     if (done && shown) this.toast('The run has all the labels it needs: the pair you were looking at is no longer asked.', false, 5000);
-    this.overlay(done ? this.doneText() : 'No pairs are waiting for you right now: all are answered, or others have the rest open. New ones appear here by themselves.');
+    this.idle = !done;
+    this.overlay(done ? this.doneText() : this.idleText());
+  }
+
+  /**
+   * What an idle page says: when no pair in the store waits for anyone (the last progress said so),
+   * the study is through for now; else the pairs left are open with others, or want someone else.
+   */
+  private idleText(): string {
+    if (this.waiting !== 0) {
+      const left = this.waiting === null ? '' : ` (${this.waiting} ${this.waiting === 1 ? 'pair waits' : 'pairs wait'} for others, or ${this.waiting === 1 ? 'is' : 'are'} open with them)`;
+      return `No pairs are waiting for you right now${left}. ${LATER_PAIRS}`;
+    }
+    const unsent = this.conn.split().here;
+    return unsent.length > 0
+      ? `Every pair asked so far has the answers it needs: thank you! ${unsentText(unsent)} of yours ${unsent.length === 1 ? 'is' : 'are'} still being sent from this device (nothing is lost); keep this page open until this line says every answer is saved.`
+      : `Every pair asked so far has the answers it needs: thank you! Every answer you gave is saved. ${LATER_PAIRS}`;
   }
 
   /** What the page says once the run has all the answers it will use. */
@@ -817,15 +894,20 @@ class App {
     this.view.setModel(model);
     $('goal').textContent = p.goal;
     this.current = { pair: p, readyAt: null };
+    this.idle = false;
     if (!p.preview) this.runDone = false;
     this.view.setClips(clip(p.left), clip(p.right), p.dt);
-    this.view.setPlaying(true);
+    // Less motion asked for: the pair waits at its first step until Play (said on the page).
+    const still = this.lessMotion();
+    this.view.setPlaying(!still);
+    $('motion-note').classList.toggle('hidden', !still);
     this.setAnswersEnabled(!p.preview);
     $('preview-banner').classList.toggle('hidden', !p.preview);
     if (p.preview) $('preview-text').textContent = `Preview of pair ${p.pairId}: A (the pair's first clip) is on the left. Answers are off.`;
     if (p.preview && this.focusPreview) $('preview-back').focus();
     this.focusPreview = false;
     this.overlay(null);
+    this.announce(p.preview ? $('preview-text').textContent ?? '' : `A new pair is on screen${still ? ', stopped at its first step: press P to play it' : ''}.`);
   }
 
   private backToLabelling(): void {
@@ -861,7 +943,10 @@ class App {
     this.current = null;
     this.view.clearClips();
     this.setAnswersEnabled(false);
-    this.overlay('Loading the next pair…');
+    this.overlay('Loading the next pair…', false);
+    // An earlier answer not yet said (answered within moments of its pair) is said with this one.
+    this.sentWords = `${this.sentWords === null ? '' : `${this.sentWords} `}${CHOICE_WORDS[choice]}: answered.`;
+    this.announce('Loading the next pair…');
     this.requestNext();
   }
 
@@ -885,6 +970,10 @@ class App {
   }
 }
 
+/** An idle page's last words (a `train --teacher human` run asks pairs round after round; `prefrl pairs` adds some to a served store). */
+const LATER_PAIRS = 'Pairs asked later appear here by themselves.';
+/** An answer in the words of its button. */
+const CHOICE_WORDS: Record<Choice, string> = { left: 'Left is better', right: 'Right is better', equal: 'About equal', cant_tell: "Can't tell" };
 const ANSWERED_ELSEWHERE = 'You answered that pair in another tab or window: here is your next one.';
 const ANSWERED_ELSEWHERE_LAST = 'You answered that pair in another tab or window.';
 const UNDO_ENDED = 'The labelling session has ended: your saved answers may already be used for training, so they cannot be undone now. Undo comes back if the server does.';

@@ -56,8 +56,11 @@ export interface SavedAnswers {
 /**
  * 'ended': the server said it was stopping (the session is over); the page still reconnects should it come back.
  * 'full': the server had every page slot taken (FULL_CLOSE_CODE); the page tries again when it said.
+ * 'silent': the connection is open, but the server has said nothing for STALL_MS since the page sent
+ * it something (a slow or lost network, say a phone gone out of reach of its Wi-Fi, which closes
+ * nothing); back to 'open' at its next message, or a new connection after STALL_DROP_MS.
  */
-export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full';
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'ended' | 'unauthorized' | 'full' | 'silent';
 
 const OUTBOX_KEY = 'prefrl.outbox.v1';
 /**
@@ -79,6 +82,12 @@ const SAY_KEEP_MS = 60_000;
 const RESEND_MS = 8000;
 /** How often a page whose server stopped looks for it again. */
 const ENDED_RETRY_MS = 4000;
+/** A server silent this long after the page sent it something is said to be (state 'silent'), ms. */
+export const STALL_MS = 8000;
+/** ... and after this long the page gives up on that connection and opens a new one, ms. */
+export const STALL_DROP_MS = 30_000;
+/** How often the page looks at how long the server has been silent, ms. */
+const STALL_CHECK_MS = 1000;
 
 function storage(): Storage | null {
   try {
@@ -444,6 +453,11 @@ export class Connection {
   private envId: string | null = null;
   /** When each outbox entry was last sent (by labelId + type). */
   private readonly sentAt = new Map<string, number>();
+  /** Since when the page has waited for a word from the server (sent something, heard nothing since), or null. */
+  private awaitingSince: number | null = null;
+  private stallTimer: number | null = null;
+  /** The state said last was 'silent'. */
+  private silent = false;
 
   constructor(
     private readonly url: string,
@@ -479,6 +493,8 @@ export class Connection {
       this.rawSend({ type: 'hello', v: PROTOCOL_VERSION, ...(this.token ? { token: this.token } : {}), ...(name ? { name } : {}) });
     };
     ws.onmessage = (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
+      this.heard();
       if (typeof ev.data !== 'string') return;
       const parsed = parseServerMessage(ev.data);
       if (!parsed.ok) {
@@ -491,6 +507,8 @@ export class Connection {
       if (this.ws !== ws) return;
       this.ws = null;
       this.welcomed = false;
+      this.awaitingSince = null;
+      this.silent = false;
       if (ev.code === 4401) {
         this.handlers.onState('unauthorized', 'this server needs an access token');
         return;
@@ -513,7 +531,8 @@ export class Connection {
         this.retryTimer = window.setTimeout(() => this.connect(), ENDED_RETRY_MS);
         return;
       }
-      this.scheduleReconnect(ev.reason || `connection closed (${ev.code})`);
+      // 1006: closed with no word from the server (it went, or the network did), as a person would put it.
+      this.scheduleReconnect(ev.reason || (ev.code === 1006 ? 'the connection to the server was lost' : `connection closed (${ev.code})`));
     };
     ws.onerror = () => {
       // onclose follows and schedules the reconnect.
@@ -525,6 +544,7 @@ export class Connection {
     this.stopped = true;
     if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
     if (this.resendTimer !== null) window.clearInterval(this.resendTimer);
+    if (this.stallTimer !== null) window.clearInterval(this.stallTimer);
     this.ws?.close(1000, 'bye');
     this.ws = null;
   }
@@ -544,7 +564,46 @@ export class Connection {
   private rawSend(msg: ClientMessage): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(msg));
+    // Every message but the hello is answered (a pair, an ack, an error...): wait for a word back.
+    if (msg.type !== 'hello' && this.awaitingSince === null) this.awaitingSince = performance.now();
     return true;
+  }
+
+  /** The server said something: it is there. */
+  private heard(): void {
+    this.awaitingSince = null;
+    if (this.silent) {
+      this.silent = false;
+      if (this.welcomed) this.handlers.onState('open', 'connected');
+    }
+  }
+
+  /**
+   * A server silent for STALL_MS since the page sent it something is said to be ('silent'); one
+   * silent for STALL_DROP_MS is given up on: a new connection is opened, which re-sends what the
+   * outbox keeps (the server stores each answer once, by its id).
+   */
+  private checkStall(): void {
+    const ws = this.ws;
+    if (ws === null || !this.welcomed || this.awaitingSince === null) return;
+    const quiet = performance.now() - this.awaitingSince;
+    if (quiet >= STALL_DROP_MS) {
+      this.ws = null;
+      this.welcomed = false;
+      this.awaitingSince = null;
+      this.silent = false;
+      ws.onmessage = null;
+      ws.onclose = null;
+      try {
+        ws.close(4000, 'no reply');
+      } catch {
+        // already closing
+      }
+      this.scheduleReconnect(`no reply from the server for ${Math.round(quiet / 1000)} s`);
+    } else if (quiet >= STALL_MS && !this.silent) {
+      this.silent = true;
+      this.handlers.onState('silent', `no reply from the server for ${Math.round(quiet / 1000)} s`);
+    }
   }
 
   /** Send a request (not kept when offline). Returns its seq, or null when not connected. */
@@ -682,6 +741,7 @@ export class Connection {
         this.handlers.onState('open', 'connected');
         this.flush();
         if (this.resendTimer === null) this.resendTimer = window.setInterval(() => this.resendStale(), RESEND_MS);
+        if (this.stallTimer === null) this.stallTimer = window.setInterval(() => this.checkStall(), STALL_CHECK_MS);
         break;
       case 'ack':
         // Recorded first (another tab that made the entry must not put it back).
