@@ -31,7 +31,7 @@ describe('--quiet in tour and pairs', () => {
     // Without --quiet each env's bar ends with its "| 1 episodes" line; with it, none.
     for (const env of envs) expect(loud.err).toMatch(new RegExp(`rollout ${env} .*1 episodes`));
     expect(quiet.err).not.toMatch(/rollout \S+ .*episodes/);
-    expect(quiet.err).toMatch(/tour: 1 random-policy episodes in each of/);
+    expect(quiet.err).toMatch(/tour: 1 random-policy episode in each of/);
     const strip = (rows: TourRow[]) => rows.map((r) => ({ env: r.env, episodes: r.episodes, steps: r.steps, returns: r.returns }));
     expect(strip(lastJson<{ envs: TourRow[] }>(quiet.out).envs)).toEqual(strip(lastJson<{ envs: TourRow[] }>(loud.out).envs));
   });

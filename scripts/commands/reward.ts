@@ -88,7 +88,7 @@ export const rewardCommand: Command = {
         const teachers = Object.keys(c.perTeacher);
         throw new InputError(
           f.store,
-          `holds ${preferences} preference label${preferences === 1 ? '' : 's'}${f.teacher ? ` of teachers "${f.teacher}..."` : ''} (${c.pairs} pairs, ${c.labels} labels${teachers.length ? ` by ${teachers.join(', ')}` : ''}); a reward model needs at least 2`,
+          `holds ${preferences} preference label${preferences === 1 ? '' : 's'}${f.teacher ? ` of teachers "${f.teacher}..." (--teacher ${f.teacher})` : ''} (${c.pairs} pairs, ${c.labels} labels${teachers.length ? ` by ${teachers.join(', ')}` : ''}); a reward model needs at least 2${f.teacher && teachers.some((t) => !t.startsWith(f.teacher as string)) ? `; --teacher keeps only the teachers whose name starts with it: give another prefix, or leave --teacher out for every teacher's labels` : ''}`,
         );
       }
       const envConfig = f.env ? envConfigFromArgs(f.env, { task: f.task }) : envConfigForStore(f.store, store.envId() ?? pairs[0].a.envId);

@@ -32,7 +32,7 @@ export const tourCommand: Command = {
     const f = parsed.flags;
     const envs = registeredEnvs().filter((e) => e.kind === 'mujoco');
     const run = createRunDir({ root: f.runsDir, name: 'tour', config: { command: 'tour', ...f, envs: envs.map((e) => e.id) }, clock: ctx.clock });
-    ctx.logger.info(`tour: ${f.episodes} random-policy episodes in each of ${envs.length} MuJoCo envs -> ${run.path}`);
+    ctx.logger.info(`tour: ${f.episodes} random-policy episode${f.episodes === 1 ? '' : 's'} in each of ${envs.length} MuJoCo envs -> ${run.path}`);
     const rows: RolloutSummary[] = [];
     // Ctrl-C (collectInto lets it in after each episode): the envs done so far keep their trajectories; summary.json is not written.
     const stopHint = onInterrupt(

@@ -88,7 +88,7 @@ describe('prefrl reward', () => {
     const cases: [string[], number, string][] = [
       [['--store', join(root, 'nope.sqlite')], 2, `prefrl reward: --store: ${join(root, 'nope.sqlite')} not found (a label store, e.g. runs/<id>/labels.sqlite)\n`],
       [['--store', empty], 1, `prefrl reward: ${empty}: holds 0 preference labels (0 pairs, 0 labels); a reward model needs at least 2\n`],
-      [['--store', store, '--teacher', 'vlm'], 1, `prefrl reward: ${store}: holds 0 preference labels of teachers "vlm..." (${pairs.length} pairs, ${pairs.length} labels by human:ada, human:bo, oracle); a reward model needs at least 2\n`],
+      [['--store', store, '--teacher', 'vlm'], 1, `prefrl reward: ${store}: holds 0 preference labels of teachers "vlm..." (--teacher vlm) (${pairs.length} pairs, ${pairs.length} labels by human:ada, human:bo, oracle); a reward model needs at least 2; --teacher keeps only the teachers whose name starts with it: give another prefix, or leave --teacher out for every teacher's labels\n`],
       [['--store', store, '--reward-select-workers', '2'], 2, 'prefrl reward: unknown flag --reward-select-workers (see --help)\n'],
       [['--store', store, '--reward-hidden', '0'], 2, 'prefrl reward: --reward-hidden: expected positive integers separated by commas, got "0"\n'],
     ];
