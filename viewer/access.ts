@@ -44,11 +44,15 @@ export const MAX_PEOPLE = 1000;
 export function checkPeople(people: readonly string[], flag = '--people'): void {
   if (people.length === 0) throw new UsageError(`${flag}: name at least one person`);
   if (people.length > MAX_PEOPLE) throw new UsageError(`${flag}: at most ${MAX_PEOPLE} names, got ${people.length}`);
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const name of people) {
     if (typeof name !== 'string' || normaliseName(name) !== name) throw new UsageError(`${flag}: ${shownValue(name)} is not a normalised name`);
-    if (seen.has(name)) throw new UsageError(`${flag}: ${shownValue(name)} is named twice`);
-    seen.add(name);
+    const other = seen.get(name.toLowerCase());
+    if (other === name) throw new UsageError(`${flag}: ${shownValue(name)} is named twice`);
+    // Names are case-sensitive (each is a teacher of its own, human:<name>), so two that differ only
+    // in case would give one person two links and two teacher names: most likely a typo.
+    if (other !== undefined) throw new UsageError(`${flag}: ${shownValue(other)} and ${shownValue(name)} differ only in case; name each person once (names are case-sensitive: they would be two teachers, human:${other} and human:${name})`);
+    seen.set(name.toLowerCase(), name);
   }
 }
 

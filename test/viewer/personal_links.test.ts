@@ -95,7 +95,15 @@ describe('checkPeople: the one rule of parsePeople and the server', () => {
   it('parsePeople applies it after normalising: the same messages for too many and twice', () => {
     const many = Array.from({ length: MAX_PEOPLE + 1 }, (_, i) => `p${i}`).join(',');
     expect(() => parsePeople(many, '--human-people')).toThrow(new UsageError('--human-people: at most 1000 names, got 1001'));
-    expect(() => parsePeople('Ada, Alan   Turing,ada,Alan Turing')).toThrow(new UsageError('--people: "Alan Turing" is named twice'));
+    expect(() => parsePeople('Ada, Alan   Turing,Grace,Alan Turing')).toThrow(new UsageError('--people: "Alan Turing" is named twice'));
+  });
+
+  it('refuses two names that differ only in case (one person with two links and two teacher names, most likely a typo)', () => {
+    expect(() => parsePeople('Ada,Alan,ada')).toThrow(
+      new UsageError('--people: "Ada" and "ada" differ only in case; name each person once (names are case-sensitive: they would be two teachers, human:Ada and human:ada)'),
+    );
+    expect(() => checkPeople(['alan turing', 'Alan Turing'], '--human-people')).toThrow(/^--human-people: "alan turing" and "Alan Turing" differ only in case/);
+    expect(parsePeople('Ada,Adam')).toEqual(['Ada', 'Adam']);
   });
 
   it('the server refuses the same lists with the same messages (a script passing people itself)', async () => {
