@@ -799,11 +799,12 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       return true;
     };
 
-    const evaluate = async (): Promise<void> => {
+    /** `checkpoint` false: log the evaluation, save no checkpoint (see the step-0 one below). */
+    const evaluate = async (checkpoint = true): Promise<void> => {
       const ev = await trainer.evaluate(o.evalEpisodes, o.env);
       curve.push([trainer.globalStep, ev.meanReturn]);
       o.run.metrics.log(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
-      trainer.save(o.run.artifact('checkpoint'), o.env);
+      if (checkpoint) trainer.save(o.run.artifact('checkpoint'), o.env);
     };
 
     /** A learned reward whose whole budget went to skips can never be trained: stop with an error naming the teacher. */
@@ -830,10 +831,11 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     if (learned && trainer.globalStep === 0) {
       // The untrained policy at step 0, as a true-reward run evaluates it: curves of both kinds
       // start at the same step (the warm-up changes the policy before the first rollout ends).
-      // Evaluation has its own env and seed, so the training that follows is the same.
-      // (A run resumed from that step-0 checkpoint has it logged already.)
+      // Evaluation has its own env and seed, so the training that follows is the same. No
+      // checkpoint: a run stopped before its next evaluation starts over (as it did before this
+      // evaluation was made), and readLoopResume drops this row with the rest.
       if (!o.resume) {
-        await evaluate();
+        await evaluate(false);
         evaluatedAtStart = true;
       }
       // A warm-up as long as the whole run would leave no steps to learn from the labels.
@@ -861,8 +863,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         : untrainedPreferences() > 0
           ? trainer.globalStep
           : Number.POSITIVE_INFINITY;
-    // (From the checkpoint's step: one at step 0 has had the warm-up since.)
-    let nextEval = o.resume ? o.resume.checkpoint.globalStep + o.evalEvery : evaluatedAtStart ? o.evalEvery : trainer.globalStep;
+    let nextEval = o.resume ? trainer.globalStep + o.evalEvery : evaluatedAtStart ? o.evalEvery : trainer.globalStep;
     while (trainer.globalStep < o.ppo.totalSteps) {
       // (After a resume the pool starts empty: the round waits until rollouts refill it.)
       if (trainer.globalStep >= nextFeedback) {

@@ -122,8 +122,9 @@ it('--human-on-timeout fail: the run stops with an error naming the unanswered p
     expect(store.servedPort()).toBe(Number(new URL(url).port));
     const listed = captureCli();
     expect(await main(['runs', '--runs-dir', runs, '--json'], listed.ctx), listed.err.join('')).toBe(0);
+    // (At step 0: the untrained policy's evaluation is its one metrics row.)
     expect(lastJson<{ runs: { resume: string }[] }>(listed.out).runs[0].resume).toBe(
-      `prefrl train --resume ${runDir} --human-port ${new URL(url).port} --human-timeout 5 --human-on-timeout fail`,
+      `at step 0 of 4096: prefrl train --resume ${runDir} --human-port ${new URL(url).port} --human-timeout 5 --human-on-timeout fail`,
     );
 
     // Resumed (another clock, as another process would have): round 0 is drawn again, and only its 2 open pairs are asked.

@@ -2,10 +2,10 @@
  * A learned-reward run evaluates its untrained policy at step 0, before the warm-up, as a
  * true-reward run does: both kinds of curve start at step 0 and evaluate on the same grid (it had
  * started after the warm-up, at 1,024 here, and gone on from there). Evaluation has its own env and
- * seed, so the run trains as before. A run stopped before its next evaluation resumes from that
- * step-0 checkpoint: warm-up again, and no second evaluation at step 0.
+ * seed, so the run trains as before. It saves no checkpoint: a run stopped before its next
+ * evaluation starts over, as before, and logs the step-0 evaluation once.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +37,7 @@ const failing: api.Teacher = {
 };
 
 describe('the first evaluation of a learned-reward run', () => {
-  it('is at step 0, before the warm-up, on the true-reward run\'s grid; a resume from that checkpoint does not log it twice', { timeout: 90_000 }, async () => {
+  it('is at step 0, before the warm-up, on the true-reward run\'s grid; a run stopped before its next evaluation starts over and logs it once', { timeout: 90_000 }, async () => {
     const env = await api.makeEnv('toy-reach');
     const options = (name: string, teacher: api.Teacher, reward: 'learned' | 'true' = 'learned') => {
       const run = api.createRunDir({ root, name, config: {} });
@@ -83,27 +83,27 @@ describe('the first evaluation of a learned-reward run', () => {
       expect(learned.curve[0][1]).toBe(truth.curve[0][1]);
       expect(evalRows(l.run.path).map(([s]) => s)).toEqual([0, 1024, 2048]);
 
-      // A run whose teacher fails at the first round (after the warm-up of 512 steps): its last
-      // checkpoint is the step-0 one.
+      // A run whose teacher fails at the first round (after the warm-up of 512 steps) has logged the
+      // step-0 evaluation but saved no checkpoint: it starts over, as a run stopped before its first
+      // evaluation did, and readLoopResume drops that row with the rest.
       const f = options('stopped', failing);
       await expect(api.runPreferenceLoop(f.options)).rejects.toThrow('the teacher is down');
       f.options.store?.close();
       f.run.close();
       expect(evalRows(f.run.path)).toEqual([learned.curve[0]]);
+      expect(existsSync(join(f.run.path, 'artifacts', 'checkpoint'))).toBe(false);
       const found = api.readLoopResume(f.run.path);
-      expect(found.resume?.checkpoint.globalStep).toBe(0);
-      // Resumed with a teacher that answers: one step-0 row still, and the next evaluations on the
-      // grid from the checkpoint's step (1,024 after it, not 1,024 after the warm-up's end). (Not the
-      // same numbers as the run that never stopped: a resumed run's query pool starts empty.)
+      expect(found).toEqual({ resume: undefined, droppedMetrics: 1 });
+      // Run again with a teacher that answers: one step-0 row, then the grid, as the run that never
+      // stopped (the same settings and seed; the labels of the failed round were never stored).
       const run = api.openRunDir(f.run.path);
       const store = api.LabelStore.open(join(f.run.path, 'labels.sqlite'));
-      const resumed = await api.runPreferenceLoop({ ...f.options, teacher: oracle(), run, store, resume: found.resume });
+      const again = await api.runPreferenceLoop({ ...f.options, teacher: oracle(), run, store });
       store.close();
       run.close();
       expect(evalRows(f.run.path).map(([s]) => s)).toEqual([0, 1024, 2048]);
-      expect(resumed.curve.map(([s]) => s)).toEqual([0, 1024, 2048]);
-      expect(resumed.curve[0]).toEqual(learned.curve[0]);
-      expect(resumed.labelsUsed).toBe(10);
+      expect(again.curve).toEqual(learned.curve);
+      expect(again.labelsUsed).toBe(10);
     } finally {
       env.dispose();
     }
