@@ -147,12 +147,12 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
       throw new TypeError(`trainOfflineAgent: option ${name} (the action box's bounds, one number per action value, e.g. env.spec.${name}) is required, got ${shownArg(box)}`);
     }
   }
+  checkDatasetArrays(o.ds, o.rewards);
   // Checked here: a shorter reward array would train on NaN rewards, a wrong box would scale actions wrongly.
   if (o.rewards.length !== o.ds.size) throw new RangeError(`trainOfflineAgent: ${o.rewards.length} rewards for a dataset of ${o.ds.size} transitions (one reward per transition)`);
   if (o.actLow.length !== o.ds.actDim || o.actHigh.length !== o.ds.actDim) {
     throw new RangeError(`trainOfflineAgent: the action box has ${o.actLow.length} low and ${o.actHigh.length} high bounds, the dataset's actions have ${o.ds.actDim} values`);
   }
-  checkDatasetArrays(o.ds, o.rewards);
   // An eval env of other sizes failed only at the first evaluation, after the training before it.
   const evalSpec = (o.evalEnv as { spec?: { id?: unknown; obsDim?: unknown; actDim?: unknown } } | undefined)?.spec;
   if (evalSpec && (evalSpec.obsDim !== o.ds.obsDim || evalSpec.actDim !== o.ds.actDim)) {
