@@ -168,6 +168,13 @@ export interface LoopOptions {
   /** Optional progress bar (the CLI's); none by default. */
   readonly progress?: Progress;
   /**
+   * Called with every row the loop logs to the run's metrics.jsonl, after it is written (PPO's
+   * iteration metrics, each round's reward/* and teacher rows, each evaluation's eval/* row): a
+   * script's own logging, plots or early checks, without reading the file back. An exception it
+   * throws stops the run as any error does.
+   */
+  readonly onMetrics?: (step: number, row: Metrics) => void;
+  /**
    * Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with
    * it; lastFeedbackStep: the env step of the last feedback round at or before the checkpoint (the
    * run's metrics say), so the next round comes feedbackEvery steps after it as it would have
@@ -293,7 +300,7 @@ export const LOOP_OPTION_KEYS: Readonly<Record<keyof LoopOptions, true>> = {
   labelsPerRound: true, segmentLength: true, query: true, oversample: true, feedbackEvery: true, warmupSteps: true, poolEpisodes: true,
   terminalSegments: true, segmentWindows: true, pairScope: true, standardizeReward: true, queryRollouts: true, rewardNet: true, rewardInit: true,
   rewardTrain: true, selectInputsAfter: true, selectInputs: true, evalEpisodes: true, evalEvery: true, run: true, store: true, logger: true,
-  clock: true, progress: true, resume: true,
+  clock: true, progress: true, onMetrics: true, resume: true,
 };
 
 /**
@@ -401,6 +408,7 @@ function checkLoopOptions(o: LoopOptions): void {
   int('evalEvery', o.evalEvery, 1);
   int('oversample', o.oversample, 1, true);
   int('queryRollouts', o.queryRollouts, 0, true);
+  if (o.onMetrics !== undefined && typeof o.onMetrics !== 'function') fail('onMetrics', 'a function (step, row) => void', o.onMetrics, TypeError);
   if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
   if (learned) {
     if (typeof o.store !== 'object' || o.store === null) fail('store', "a LabelStore (LabelStore.open) for reward 'learned'", o.store, TypeError);
@@ -443,6 +451,11 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
   checkLoopOptions(options);
   const o = { ...options, feedbackEvery: options.feedbackEvery ?? loopFeedbackEvery(options) };
   const start = o.clock.now();
+  // Every metrics row goes to the run's metrics.jsonl, then to the script's onMetrics.
+  const logMetrics = (step: number, row: Metrics): void => {
+    o.run.metrics.log(step, row);
+    o.onMetrics?.(step, row);
+  };
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
   if (o.rewardWeights && o.reward !== 'true') throw new Error('runPreferenceLoop: rewardWeights apply to the true reward only');
@@ -693,7 +706,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
         last = { ...last, labels: answersRead };
-        o.run.metrics.log(trainer.globalStep, teacherMetrics());
+        logMetrics(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
           `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, store.labels())}, so the reward model is not trained this round` +
@@ -763,7 +776,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         rng: rng.fork(`epic-samples-${round}`),
       });
       last = { labels: answersRead, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
-      o.run.metrics.log(trainer.globalStep, {
+      logMetrics(trainer.globalStep, {
         ...teacherMetrics(),
         ...(catchUp ? { 'reward/catch_up': 1 } : {}),
         'reward/val_accuracy': res.valAccuracy,
@@ -787,7 +800,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       if (o.standardizeReward) {
         affine = standardization(net, segs);
         net.meta = { ...net.meta, rewardAffine: affine };
-        o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
+        logMetrics(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
       }
       if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
       // How many preference labels it has been trained on: a resumed run trains it on any stored after.
@@ -802,7 +815,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     const evaluate = async (): Promise<void> => {
       const ev = await trainer.evaluate(o.evalEpisodes, o.env);
       curve.push([trainer.globalStep, ev.meanReturn]);
-      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
+      logMetrics(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
       trainer.save(o.run.artifact('checkpoint'), o.env);
     };
 
@@ -873,7 +886,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       recent.push(...it.episodes);
       recent.splice(0, Math.max(0, recent.length - 20));
       trimEpisodes(episodes, 4 * o.poolEpisodes * trainer.spec.horizon);
-      o.run.metrics.log(it.globalStep, it.metrics);
+      logMetrics(it.globalStep, it.metrics);
       o.progress?.update(
         trainer.globalStep,
         `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
@@ -931,7 +944,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     const logged = o.resume !== undefined && trainer.globalStep === o.resume.checkpoint.globalStep && curve.at(-1)?.[0] === trainer.globalStep;
     if (!logged) {
       curve.push([trainer.globalStep, final.meanReturn]);
-      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+      logMetrics(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
     }
     trainer.save(o.run.artifact('checkpoint'), o.env);
     if (net) net.save(o.run.artifact('reward_model'));

@@ -1,0 +1,86 @@
+/**
+ * runPreferenceLoop's onMetrics: a script's own callback gets every row the loop writes to the
+ * run's metrics.jsonl, as it writes it (before it, a script could watch a run only through its
+ * logger's text lines or by reading the file afterwards: `progress` takes the CLI's bar, which
+ * index.ts does not export). Also: what a script writes after the loop, summary.json, is its own.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as api from '../index.js';
+
+let root = '';
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'prefrl-lib3-loop-metrics-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A true-reward loop of 2 PPO iterations of 2 x 64 steps, evaluated every 128 steps. */
+function options(run: api.RunDir, extra: Partial<api.LoopOptions> = {}): api.LoopOptions {
+  return {
+    env: { id: 'toy-reach' },
+    ppo: { totalSteps: 256, numEnvs: 2, numSteps: 64, numMinibatches: 2, updateEpochs: 1, hidden: [8], workers: 0, seed: 4 },
+    reward: 'true',
+    rewardWeights: [-1, -0.5, 0],
+    preferenceModel: 'partial-return',
+    budget: 0,
+    labelsPerRound: 1,
+    segmentLength: 10,
+    query: 'uniform',
+    warmupSteps: 0,
+    poolEpisodes: 1,
+    evalEpisodes: 1,
+    evalEvery: 128,
+    run,
+    logger: api.silentLogger,
+    clock: api.systemClock,
+    ...extra,
+  };
+}
+
+describe('runPreferenceLoop onMetrics', () => {
+  it('gets each row metrics.jsonl gets, in order, with its step', async () => {
+    const seen: { step: number; row: api.Metrics }[] = [];
+    const run = api.createRunDir({ root, name: 'seen', config: {} });
+    let summary: api.LoopSummary;
+    try {
+      summary = await api.runPreferenceLoop(options(run, { onMetrics: (step, row) => seen.push({ step, row }) }));
+    } finally {
+      run.close();
+    }
+    const file = readFileSync(join(run.path, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as api.Metrics);
+    // Evaluations at steps 0, 128 and 256 (the one at 256 is the final one: none is added after it), PPO's two iterations at 128 and 256.
+    expect(seen.map((s) => s.step)).toEqual(file.map((r) => r.step));
+    expect(seen.filter((s) => 'eval/true_return' in s.row).map((s) => s.step)).toEqual([0, 128, 256]);
+    expect(seen.filter((s) => 'charts/SPS' in s.row || 'losses/policy_loss' in s.row).map((s) => s.step)).toEqual([128, 256]);
+    // The row as given: the file has the step added and non-finite numbers as null.
+    for (let i = 0; i < seen.length; i++) {
+      const given = Object.fromEntries(Object.entries(seen[i].row).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
+      expect({ step: seen[i].step, ...given }).toEqual(file[i]);
+    }
+    const last = seen.filter((s) => 'eval/true_return' in s.row).at(-1)!;
+    expect(last.row['eval/true_return']).toBe(summary!.finalTrueReturn);
+    // The loop leaves summary.json to its caller, as docs/library.md says.
+    expect(() => readFileSync(join(run.path, 'summary.json'))).toThrow(/ENOENT/);
+  });
+
+  it('a value that is not a function is a TypeError before anything runs; an exception in it stops the run', async () => {
+    const run = api.createRunDir({ root, name: 'bad', config: {} });
+    try {
+      await expect(api.runPreferenceLoop(options(run, { onMetrics: 'log' as never }))).rejects.toThrow(
+        new TypeError('runPreferenceLoop: option onMetrics must be a function (step, row) => void, got "log"'),
+      );
+      expect(readFileSync(join(run.path, 'metrics.jsonl'), 'utf8')).toBe('');
+      const calls: number[] = [];
+      const stop = (step: number) => {
+        calls.push(step);
+        throw new Error(`stopped by the script at step ${step}`);
+      };
+      await expect(api.runPreferenceLoop(options(run, { onMetrics: stop }))).rejects.toThrow('stopped by the script at step 0');
+      expect(calls).toEqual([0]);
+    } finally {
+      run.close();
+    }
+  });
+});
