@@ -156,6 +156,10 @@ export class MetricsLog {
   constructor(readonly path: string) {
     this.fd = openSync(path, 'a');
   }
+  /** Whether close() has run (a run folder's `close()` closes its log): `log` then throws. */
+  get closed(): boolean {
+    return this.fd === null;
+  }
   log(step: number, metrics: Metrics): void {
     if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);
     for (const k of Object.keys(metrics)) {

@@ -410,6 +410,9 @@ function checkLoopOptions(o: LoopOptions): void {
   int('queryRollouts', o.queryRollouts, 0, true);
   if (o.onMetrics !== undefined && typeof o.onMetrics !== 'function') fail('onMetrics', 'a function (step, row) => void', o.onMetrics, TypeError);
   if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
+  // A run closed before the loop (run.close()) failed at its first metrics row, after PPO's set-up and warm-up.
+  if (typeof o.run !== 'object' || o.run === null || typeof o.run.artifact !== 'function') fail('run', 'a RunDir (createRunDir or openRunDir)', o.run, TypeError);
+  if (o.run.metrics?.closed) throw new Error(`runPreferenceLoop: option run (${o.run.path}) was closed (run.close()); close it after the loop`);
   if (learned) {
     if (typeof o.store !== 'object' || o.store === null) fail('store', "a LabelStore (LabelStore.open) for reward 'learned'", o.store, TypeError);
     if (!(PREFERENCE_MODELS as readonly unknown[]).includes(o.preferenceModel)) fail('preferenceModel', PREFERENCE_MODELS.map((m) => `'${m}'`).join(' or '), o.preferenceModel);

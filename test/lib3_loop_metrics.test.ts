@@ -83,4 +83,11 @@ describe('runPreferenceLoop onMetrics', () => {
       run.close();
     }
   });
+
+  it('a run folder closed before the loop is refused at the start (it failed at the first metrics row, after the warm-up)', async () => {
+    const run = api.createRunDir({ root, name: 'closed', config: {} });
+    run.close();
+    await expect(api.runPreferenceLoop(options(run))).rejects.toThrow(`runPreferenceLoop: option run (${run.path}) was closed (run.close()); close it after the loop`);
+    await expect(api.runPreferenceLoop(options(undefined as never))).rejects.toThrow(new TypeError('runPreferenceLoop: option run must be a RunDir (createRunDir or openRunDir), got undefined'));
+  });
 });
