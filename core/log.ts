@@ -147,6 +147,11 @@ export type Metrics = Record<string, MetricValue>;
 
 const KEY_RE = /^[a-z_][a-z0-9_]*(\/[a-z0-9_.-]+)+$|^(step|time|wall_s)$/i;
 
+/** Whether `MetricsLog.log` takes `key` (a slash-prefixed name such as "charts/return", or step/time/wall_s). */
+export function isMetricKey(key: string): boolean {
+  return KEY_RE.test(key);
+}
+
 /**
  * Append-only JSONL metrics file. Each `log` call writes one line and returns once the line
  * is handed to the OS, so a crash loses at most the line being written.

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InputError, shownArg } from '../core/errors.js';
-import type { Logger, Metrics } from '../core/log.js';
+import { isMetricKey, type Logger, type Metrics } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
@@ -421,6 +421,25 @@ function checkLoopOptions(o: LoopOptions): void {
 }
 
 /**
+ * What the teacher counts itself (Teacher.metrics: the VLM teachers' requests, tokens and answers,
+ * a script's teacher's own counts), for each round's row of metrics.jsonl; the loop never read it,
+ * so a `prefrl train --teacher vlm` run logged none of it. A key without a '/' goes under
+ * `teacher/` ("flips": "teacher/flips"); the loop's own teacher/* keys come after and win.
+ */
+function teacherOwnMetrics(teacher: Teacher): Metrics {
+  const own = teacher.metrics?.();
+  if (own === undefined || own === null) return {};
+  if (typeof own !== 'object') throw new TypeError(`runPreferenceLoop: teacher ${teacher.id}'s metrics() must return an object of numbers, strings or booleans by name, got ${shownArg(own)}`);
+  const out: Metrics = {};
+  for (const [k, v] of Object.entries(own)) {
+    const key = k.includes('/') ? k : `teacher/${k}`;
+    if (!isMetricKey(key)) throw new RangeError(`runPreferenceLoop: teacher ${teacher.id}'s metrics() gave the key ${JSON.stringify(k)}; keys are letters, digits and _ (a "group/" prefix optional, e.g. "teacher/flips")`);
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
  * The teacher's answer to one round, as reward/types.ts's Teacher promises it: one label per pair,
  * in the pairs' order. A teacher of a script's own that answers fewer would otherwise let the run
  * finish with fewer labels (none: PPO on a reward of 0) and no word.
@@ -697,6 +716,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       const skips = [...labels, ...replayed.filter((lp) => picked.some((p) => p.id === lp.pair.id)).flatMap((lp) => lp.labels)].filter((l) => l.kind === 'skip').length;
       // What every round logs about the teacher and the query pool.
       const teacherMetrics = (): Metrics => ({
+        ...teacherOwnMetrics(teacher),
         'teacher/labels': last.labels,
         'teacher/round_skips': skips,
         'teacher/pool_segments': segs.length,

@@ -90,4 +90,57 @@ describe('runPreferenceLoop onMetrics', () => {
     await expect(api.runPreferenceLoop(options(run))).rejects.toThrow(`runPreferenceLoop: option run (${run.path}) was closed (run.close()); close it after the loop`);
     await expect(api.runPreferenceLoop(options(undefined as never))).rejects.toThrow(new TypeError('runPreferenceLoop: option run must be a RunDir (createRunDir or openRunDir), got undefined'));
   });
+
+  it("a teacher's own metrics() go into each round's row (the loop never read them); a key without '/' under teacher/", async () => {
+    const env = await api.makeEnv('toy-reach');
+    const run = api.createRunDir({ root, name: 'teacher-metrics', config: {} });
+    const store = api.LabelStore.open(join(run.path, 'labels.sqlite'));
+    // Prefers the higher true return, but gives the other answer for every 4th label it is asked (the 4th, 8th, ...).
+    let asked = 0;
+    let flips = 0;
+    const noisy: api.Teacher = {
+      id: 'noisy',
+      async label(pairs) {
+        return pairs.map((p) => {
+          const flip = ++asked % 4 === 0;
+          if (flip) flips++;
+          const first = api.segmentReturn(p.a) >= api.segmentReturn(p.b) !== flip;
+          return { kind: 'preference', id: api.labelId('noisy', p.id), pairId: p.id, teacher: 'noisy', probFirst: first ? 1 : 0 };
+        });
+      },
+      metrics: () => ({ flips, 'noise/every': 4 }),
+    };
+    const rounds: api.Metrics[] = [];
+    const learned: Partial<api.LoopOptions> = {
+      reward: 'learned', rewardWeights: undefined, teacher: noisy, budget: 20, labelsPerRound: 10, store, warmupSteps: 128, poolEpisodes: 8,
+      ppo: { totalSteps: 512, numEnvs: 2, numSteps: 64, numMinibatches: 2, updateEpochs: 1, hidden: [8], workers: 0, seed: 4 },
+      feedbackEvery: 128, rewardNet: { hidden: [4], members: 1 }, rewardTrain: { epochs: 2 }, evalEvery: 512,
+    };
+    try {
+      await api.initBackend('wasm');
+      await api.runPreferenceLoop(options(run, { ...learned, onMetrics: (_, row) => (typeof row['teacher/labels'] === 'number' ? rounds.push(row) : 0) }));
+      // Round 0 asked labels 1-10 (flipped: 4th, 8th), round 1 labels 11-20 (12th, 16th, 20th).
+      expect(rounds.map((r) => [r['teacher/labels'], r['teacher/flips'], r['noise/every']])).toEqual([
+        [10, 2, 4],
+        [20, 5, 4],
+      ]);
+      const file = readFileSync(join(run.path, 'metrics.jsonl'), 'utf8');
+      expect(file).toContain('"teacher/flips":5');
+      noisy.metrics = () => ({ 'my flips': flips });
+      const again = api.createRunDir({ root, name: 'teacher-metrics-bad', config: {} });
+      const store2 = api.LabelStore.open(join(again.path, 'labels.sqlite'));
+      try {
+        await expect(api.runPreferenceLoop(options(again, { ...learned, store: store2 }))).rejects.toThrow(
+          new RangeError(`runPreferenceLoop: teacher noisy's metrics() gave the key "my flips"; keys are letters, digits and _ (a "group/" prefix optional, e.g. "teacher/flips")`),
+        );
+      } finally {
+        store2.close();
+        again.close();
+      }
+    } finally {
+      store.close();
+      run.close();
+      env.dispose();
+    }
+  });
 });
