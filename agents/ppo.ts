@@ -314,6 +314,9 @@ export interface PpoCheckpoint {
 }
 
 /** Runs PPO: rollouts on a vectorised env, relabelling, updates; one iteration at a time. */
+/** Every option PpoTrainer.create reads (the type makes it list each key of PpoTrainerOptions, and no other). */
+const PPO_TRAINER_OPTIONS: Readonly<Record<keyof PpoTrainerOptions, true>> = { env: true, config: true, rewardFn: true, onEpisode: true, clock: true };
+
 export class PpoTrainer {
   readonly config: PpoConfig;
   readonly policy: PpoPolicy;
@@ -361,6 +364,9 @@ export class PpoTrainer {
 
   static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`PpoTrainer.create: options must be an object ({ env, config?, rewardFn?, ... }), got ${shownArg(opts)}`);
+    // A misspelt option was dropped without a word: { rewardfn } trained on the env's true reward.
+    const unknown = Object.keys(opts).filter((k) => !Object.hasOwn(PPO_TRAINER_OPTIONS, k));
+    if (unknown.length > 0) throw unknownKeysError('PpoTrainer.create', unknown, Object.keys(PPO_TRAINER_OPTIONS), 'option');
     checkEnvConfigObject(opts.env, 'PpoTrainer.create: option env');
     const config = resolvePpoConfig(opts.config ?? {});
     const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, inline: config.inlineEnvs, seed: config.seed, recordState: Boolean(opts.onEpisode) });

@@ -72,6 +72,9 @@ export class Logger {
     private readonly prefix = 'prefrl',
     limits: WarningLimits = {},
   ) {
+    // A level of another name ('verbose', 'warning') let every line through; a sink without write failed at the first line.
+    if (!Object.hasOwn(ORDER, level)) throw new RangeError(`Logger: level must be ${Object.keys(ORDER).map((l) => `'${l}'`).join(', ')}, got ${typeof level === 'string' ? JSON.stringify(level) : String(level)}`);
+    if (typeof (sink as Partial<Sink> | null)?.write !== 'function') throw new TypeError('Logger: sink must be an object with write(text) (e.g. process.stdout)');
     const keep = limits.keep ?? KEPT_WARNINGS;
     const kinds = limits.kinds ?? COUNTED_WARNING_KINDS;
     for (const [name, v] of [['keep', keep], ['kinds', kinds]] as const) {

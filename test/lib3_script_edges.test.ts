@@ -179,3 +179,44 @@ describe('wrong things handed over', () => {
     expect([1, 2, 3]).toContain(new api.Rng(0).choice([1, 2, 3]));
   });
 });
+
+describe('misspelt or misplaced options of makeEnv, createVecEnv, PpoTrainer.create, makeTeacher, checkEnv, Logger', () => {
+  it('each is a RangeError naming the option and the ones there are (they were dropped without a word)', async () => {
+    // makeEnv('toy-reach', { seed: 3 }) made the env of seed 0.
+    await expectError(() => api.makeEnv('toy-reach', { seed: 3 } as never), RangeError, /^makeEnv: unknown option "seed" \(the options: logger\); a seed goes in the config: makeEnv\(\{ id: "toy-reach", seed \}\)$/);
+    const seeded = await api.makeEnv({ id: 'toy-reach', seed: 3 });
+    const plain = await api.makeEnv('toy-reach');
+    try {
+      expect(Array.from(seeded.reset())).not.toEqual(Array.from(plain.reset()));
+    } finally {
+      seeded.dispose();
+      plain.dispose();
+    }
+    // { inlineEnvs } (PpoConfig's name) stepped no env in the calling thread.
+    await expectError(
+      () => api.createVecEnv({ id: 'toy-reach' }, { numEnvs: 2, workers: 1, seed: 0, inlineEnvs: true } as never),
+      RangeError,
+      /^createVecEnv: unknown option "inlineEnvs" \(the options: numEnvs, workers, seed, recordState, inline\) \(PpoConfig's inlineEnvs is createVecEnv's inline\)$/,
+    );
+    await expectError(() => api.createVecEnv({ id: 'toy-reach' }, undefined as never), TypeError, /^createVecEnv: options \{ numEnvs, workers, seed \} are required$/);
+    // { rewardfn } trained PPO on the env's true reward.
+    await expectError(
+      () => api.PpoTrainer.create({ env: { id: 'toy-reach' }, config: { workers: 0 }, rewardfn: () => new Float32Array(0) } as never),
+      RangeError,
+      /^PpoTrainer\.create: unknown option "rewardfn" \(the options: env, config, rewardFn, onEpisode, clock\)$/,
+    );
+    await expectError(() => api.makeTeacher('oracle', { env: env.spec, rng: new api.Rng(0), seed: 3 } as never), RangeError, /^makeTeacher: unknown option "seed" \(the options: env, rng, values, human, vlm\); the teacher's noise is seeded by options\.rng/);
+    await expectError(() => api.makeTeacher('regret', { env: env.spec, rng: new api.Rng(0), value: {} } as never), RangeError, /^makeTeacher: unknown option "value" \(the options: env, rng, values, human, vlm\)$/);
+    // { step: 10 } ran the default 300 steps.
+    await expectError(() => api.checkEnv('toy-reach', { step: 10, resets: 1 } as never), RangeError, /^checkEnv: unknown option "step" \(the options: steps, resets, seed, onCheck\)$/);
+    // A level of another name let every line through.
+    expect(() => new api.Logger(undefined, 'verbose' as never)).toThrow(new RangeError(`Logger: level must be 'debug', 'info', 'warn', 'error', got "verbose"`));
+    expect(() => new api.Logger({} as never)).toThrow(new TypeError('Logger: sink must be an object with write(text) (e.g. process.stdout)'));
+    const lines: string[] = [];
+    const warnOnly = new api.Logger({ write: (t) => lines.push(t) }, 'warn', 'x');
+    warnOnly.info('dropped');
+    warnOnly.warn('kept');
+    expect(lines).toEqual(['[x] warn: kept\n']);
+  });
+});
+
