@@ -220,3 +220,9 @@ describe('misspelt or misplaced options of makeEnv, createVecEnv, PpoTrainer.cre
   });
 });
 
+describe('loadSavedPolicy options', () => {
+  it('{ stochastc: true } is a RangeError naming the options (it acted with the mean action)', async () => {
+    await expectError(() => api.loadSavedPolicy('runs/none', env.spec, { stochastc: true } as never), RangeError, /^loadSavedPolicy: unknown option "stochastc" \(the options: stochastic, seed, flag, logger\)$/);
+  });
+});
+
