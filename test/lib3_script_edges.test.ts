@@ -226,3 +226,16 @@ describe('loadSavedPolicy options', () => {
   });
 });
 
+describe('runOffline: misspelt options, config fields and context, before anything is read or made', () => {
+  it('each is refused by name ({ runDir } made the run under ./runs; { label } asked the default 2000 labels; { log } failed reading "info")', async () => {
+    const config = { dataset: 'no/such.h5', teacher: 'oracle' as const, updates: 5 };
+    const ctx = { logger: api.silentLogger };
+    await expectError(() => api.runOffline({ config, runDir: 'runs' } as never, ctx), RangeError, /^runOffline: unknown option "runDir" \(the options: config, resume, stages, force, runsDir, /);
+    await expectError(() => api.runOffline({ config: { ...config, label: 30 } as never }, ctx), RangeError, /^runOffline: config: unknown field "label" \(the fields: dataset, teacher, env, .*labels, /);
+    await expectError(() => api.runOffline({ config }, { log: api.silentLogger } as never), RangeError, /^runOffline: context: unknown option "log" \(the options: logger, clock, progress\)$/);
+    await expectError(() => api.runOffline({ config }, {} as never), TypeError, /^runOffline: context\.logger must be a Logger \(silentLogger for none\), got undefined$/);
+    // With the names right, the next check speaks: the dataset (as prefrl offline's flag).
+    await expectError(() => api.runOffline({ config }, ctx), api.UsageError, /^--dataset: "no\/such\.h5" not found$/);
+  });
+});
+
