@@ -76,6 +76,47 @@ const OFFLINE_AGENT_OPTION_KEYS: Readonly<Record<keyof OfflineAgentOptions, true
   seed: true, evalEnv: true, evalEvery: true, evalEpisodes: true, refReturns: true, logEvery: true, clock: true, onMetrics: true, onUpdate: true,
 };
 
+/**
+ * The arrays training reads, checked before any tensor is made: a dataset a script builds by hand
+ * (readDataset and datasetFromTrajectories check theirs) with a NaN reward trained to NaN
+ * values without a word, and one whose observations were shorter than size x obsDim, or held a
+ * NaN, failed only after training, as a bad saved actor ("actor (obsMean): expected 6 finite
+ * numbers"). A RangeError naming the option, the array and the first bad row.
+ */
+function checkDatasetArrays(ds: OfflineDataset, rewards: ArrayLike<number>): void {
+  const fn = 'trainOfflineAgent';
+  for (const [name, v] of [['size', ds.size], ['obsDim', ds.obsDim], ['actDim', ds.actDim]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${fn}: option ds.${name} must be a whole number >= 1, got ${shownArg(v)}`);
+  }
+  const arrays = [
+    ['observations', ds.observations, ds.obsDim],
+    ['nextObservations', ds.nextObservations, ds.obsDim],
+    ['actions', ds.actions, ds.actDim],
+    ['terminals', ds.terminals, 1],
+  ] as const;
+  for (const [name, a, width] of arrays) {
+    if (a === null || typeof a !== 'object' || typeof (a as { length?: unknown }).length !== 'number') {
+      throw new TypeError(`${fn}: option ds.${name} must be an array of ${ds.size} x ${width} numbers, got ${shownArg(a)}`);
+    }
+    if (a.length !== ds.size * width) {
+      throw new RangeError(`${fn}: option ds.${name} has ${a.length} values; a dataset of ${ds.size} transitions (ds.size) needs ${ds.size} x ${width} = ${ds.size * width}`);
+    }
+  }
+  const firstBad = (a: ArrayLike<number>, bad: (x: number) => boolean): number => {
+    for (let i = 0; i < a.length; i++) if (bad(a[i])) return i;
+    return -1;
+  };
+  for (const [name, a, width] of [...arrays.slice(0, 3), ['rewards', rewards, 1]] as const) {
+    const i = firstBad(a, (x) => !Number.isFinite(x));
+    if (i >= 0) {
+      const where = width > 1 ? `row ${Math.floor(i / width)}, value ${i % width}` : `row ${i}`;
+      throw new RangeError(`${fn}: option ${name === 'rewards' ? 'rewards' : `ds.${name}`} holds ${a[i]} at ${where}; values must be finite numbers`);
+    }
+  }
+  const t = firstBad(ds.terminals, (x) => x !== 0 && x !== 1);
+  if (t >= 0) throw new RangeError(`${fn}: option ds.terminals holds ${ds.terminals[t]} at row ${t}; expected 0 or 1`);
+}
+
 /** Train one agent (see the header); the event loop gets a turn every few updates (see trainOffline). */
 export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<OfflineAgentResult> {
   // A script's options (the CLI's flags check theirs): any other algo name trained BC before.
@@ -106,10 +147,16 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
       throw new TypeError(`trainOfflineAgent: option ${name} (the action box's bounds, one number per action value, e.g. env.spec.${name}) is required, got ${shownArg(box)}`);
     }
   }
+  checkDatasetArrays(o.ds, o.rewards);
   // Checked here: a shorter reward array would train on NaN rewards, a wrong box would scale actions wrongly.
   if (o.rewards.length !== o.ds.size) throw new RangeError(`trainOfflineAgent: ${o.rewards.length} rewards for a dataset of ${o.ds.size} transitions (one reward per transition)`);
   if (o.actLow.length !== o.ds.actDim || o.actHigh.length !== o.ds.actDim) {
     throw new RangeError(`trainOfflineAgent: the action box has ${o.actLow.length} low and ${o.actHigh.length} high bounds, the dataset's actions have ${o.ds.actDim} values`);
+  }
+  // An eval env of other sizes failed only at the first evaluation, after the training before it.
+  const evalSpec = (o.evalEnv as { spec?: { id?: unknown; obsDim?: unknown; actDim?: unknown } } | undefined)?.spec;
+  if (evalSpec && (evalSpec.obsDim !== o.ds.obsDim || evalSpec.actDim !== o.ds.actDim)) {
+    throw new RangeError(`trainOfflineAgent: option evalEnv (${String(evalSpec.id)}) has ${String(evalSpec.obsDim)} observation and ${String(evalSpec.actDim)} action values, the dataset (ds.obsDim, ds.actDim) ${o.ds.obsDim} and ${o.ds.actDim}`);
   }
   const resolved = resolveOfflineConfig(o);
   const data = prepareOfflineData(o.ds, o.rewards, {

@@ -314,6 +314,9 @@ export interface PpoCheckpoint {
 }
 
 /** Runs PPO: rollouts on a vectorised env, relabelling, updates; one iteration at a time. */
+/** Every option PpoTrainer.create reads (the type makes it list each key of PpoTrainerOptions, and no other). */
+const PPO_TRAINER_OPTIONS: Readonly<Record<keyof PpoTrainerOptions, true>> = { env: true, config: true, rewardFn: true, onEpisode: true, clock: true };
+
 export class PpoTrainer {
   readonly config: PpoConfig;
   readonly policy: PpoPolicy;
@@ -335,6 +338,7 @@ export class PpoTrainer {
   private epLearned: Float64Array;
   private epLen: Int32Array;
   private evalEnv: Env | null = null;
+  private closed = false;
 
   private constructor(vec: VecEnv, first: VecObs, opts: PpoTrainerOptions, config: PpoConfig) {
     this.vec = vec;
@@ -360,6 +364,9 @@ export class PpoTrainer {
 
   static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`PpoTrainer.create: options must be an object ({ env, config?, rewardFn?, ... }), got ${shownArg(opts)}`);
+    // A misspelt option was dropped without a word: { rewardfn } trained on the env's true reward.
+    const unknown = Object.keys(opts).filter((k) => !Object.hasOwn(PPO_TRAINER_OPTIONS, k));
+    if (unknown.length > 0) throw unknownKeysError('PpoTrainer.create', unknown, Object.keys(PPO_TRAINER_OPTIONS), 'option');
     checkEnvConfigObject(opts.env, 'PpoTrainer.create: option env');
     const config = resolvePpoConfig(opts.config ?? {});
     const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, inline: config.inlineEnvs, seed: config.seed, recordState: Boolean(opts.onEpisode) });
@@ -497,7 +504,13 @@ export class PpoTrainer {
    * and no updates: fills the segment pool before the first feedback round. Observation
    * statistics are updated. Returns the episodes that finished.
    */
+  /** After close() the trainer's envs are gone: an iteration failed as "vec env toy-reach: step() after close()". */
+  private checkOpen(what: string): void {
+    if (this.closed) throw new Error(`PpoTrainer.${what}: used after close()`);
+  }
+
   async warmup(steps: number): Promise<EpisodeStats[]> {
+    this.checkOpen('warmup');
     const B = this.config.numEnvs * this.config.numSteps;
     const out: EpisodeStats[] = [];
     for (let done = 0; done < steps; done += B) {
@@ -514,6 +527,14 @@ export class PpoTrainer {
     const N = c.numEnvs;
     const T = c.numSteps;
     const B = N * T;
+    this.checkOpen('iterate');
+    // With the learning rate annealed to 0 at totalSteps, an iteration past it collected and
+    // "updated" at lr 0 without a word: a script looping a fixed count stopped learning.
+    if (c.annealLr && this.globalStep >= c.totalSteps) {
+      throw new RangeError(
+        `PpoTrainer.iterate: the run's totalSteps (${c.totalSteps}) are done (globalStep ${this.globalStep}): the learning rate is annealed to 0 there; give a larger config.totalSteps, loop while trainer.globalStep < trainer.config.totalSteps, or set config.annealLr false`,
+      );
+    }
     const t0 = this.clock.now();
     this.iteration++;
     // Linear annealing over the env-step budget (CleanRL anneals over iterations; the same
@@ -525,7 +546,7 @@ export class PpoTrainer {
 
     // Relabel with the reward source, on raw observations and the actions the env applied.
     const learned = this.rewardFn({ n: B, obs: ro.rawObs, actions: ro.clippedActions, nextObs: ro.nextRawObs, terms: ro.terms }, ro.trueRewards);
-    if (learned.length !== B) throw new Error(`reward source returned ${learned.length} rewards for ${B} transitions`);
+    if (learned?.length !== B) throw new Error(`PpoTrainer.iterate: rewardFn returned ${learned?.length ?? shownArg(learned)} rewards for a batch of ${B} transitions (numEnvs x numSteps); it must return one per transition (batch.n)`);
     const rewards = Float32Array.from(learned);
     // Learned returns of finished episodes, for logging next to the true ones.
     this.attachLearnedReturns(episodes, learned, ro.dones);
@@ -577,6 +598,8 @@ export class PpoTrainer {
    * compared on the same start states.
    */
   async evaluate(episodes: number, envConfig: EnvConfig): Promise<EvaluationResult> {
+    // After close() it made an env that nothing disposed.
+    this.checkOpen('evaluate');
     if (!this.evalEnv) this.evalEnv = await makeEnv(envConfig);
     return evaluatePolicyAsync(this.evalEnv, this.policy.deterministic(), episodes, this.config.seed);
   }
@@ -643,6 +666,7 @@ export class PpoTrainer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.evalEnv?.dispose();
     this.evalEnv = null;
     await this.vec.close();

@@ -72,6 +72,9 @@ export class Logger {
     private readonly prefix = 'prefrl',
     limits: WarningLimits = {},
   ) {
+    // A level of another name ('verbose', 'warning') let every line through; a sink without write failed at the first line.
+    if (!Object.hasOwn(ORDER, level)) throw new RangeError(`Logger: level must be ${Object.keys(ORDER).map((l) => `'${l}'`).join(', ')}, got ${typeof level === 'string' ? JSON.stringify(level) : String(level)}`);
+    if (typeof (sink as Partial<Sink> | null)?.write !== 'function') throw new TypeError('Logger: sink must be an object with write(text) (e.g. process.stdout)');
     const keep = limits.keep ?? KEPT_WARNINGS;
     const kinds = limits.kinds ?? COUNTED_WARNING_KINDS;
     for (const [name, v] of [['keep', keep], ['kinds', kinds]] as const) {
@@ -147,6 +150,11 @@ export type Metrics = Record<string, MetricValue>;
 
 const KEY_RE = /^[a-z_][a-z0-9_]*(\/[a-z0-9_.-]+)+$|^(step|time|wall_s)$/i;
 
+/** Whether `MetricsLog.log` takes `key` (a slash-prefixed name such as "charts/return", or step/time/wall_s). */
+export function isMetricKey(key: string): boolean {
+  return KEY_RE.test(key);
+}
+
 /**
  * Append-only JSONL metrics file. Each `log` call writes one line and returns once the line
  * is handed to the OS, so a crash loses at most the line being written.
@@ -155,6 +163,10 @@ export class MetricsLog {
   private fd: number | null;
   constructor(readonly path: string) {
     this.fd = openSync(path, 'a');
+  }
+  /** Whether close() has run (a run folder's `close()` closes its log): `log` then throws. */
+  get closed(): boolean {
+    return this.fd === null;
   }
   log(step: number, metrics: Metrics): void {
     if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);

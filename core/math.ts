@@ -105,8 +105,14 @@ export function ranks(x: ArrayLike<number>): Float64Array {
   return r;
 }
 
-/** Spearman rank correlation (Pearson on average ranks). */
+/**
+ * Spearman rank correlation (Pearson on average ranks); NaN when either side holds a NaN, as
+ * Pearson's is (NaN has no rank: sorted among numbers it gave [1, NaN, 3] against [1, 2, 3] a
+ * correlation of 1).
+ */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`spearman: lengths differ (${a.length} vs ${b.length})`);
+  for (const x of [a, b]) for (let i = 0; i < x.length; i++) if (Number.isNaN(x[i])) return Number.NaN;
   return pearson(ranks(a), ranks(b));
 }
 

@@ -185,6 +185,8 @@ export class Rng {
 
   /** One element of a non-empty array. */
   choice<T>(items: readonly T[]): T {
+    // A Set or a Map (no length) failed as "Rng.int: n must be an integer ..., got undefined".
+    if (typeof (items as { length?: unknown } | null)?.length !== 'number') throw new TypeError(`Rng.choice: items must be an array (Array.from a Set or a Map first), got ${items === null ? 'null' : typeof items === 'object' ? (items as object).constructor?.name ?? 'an object' : typeof items}`);
     if (items.length === 0) throw new RangeError('Rng.choice: empty array');
     return items[this.int(items.length)];
   }

@@ -3,7 +3,7 @@
  * qpos/qvel per step, episode boundaries). Vectorised collection for training lives in
  * envs/vec.ts; this is the simple, exact path for demos, datasets and tests.
  */
-import { shownArg } from '../core/errors.js';
+import { shownArg, unknownKeysError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { type Trajectory, TrajectoryBuilder } from './trajectory.js';
 import type { Env, EnvSpec } from './types.js';
@@ -44,6 +44,10 @@ export interface RolloutOptions {
   readonly onStep?: () => void;
 }
 
+/** Every option rollout reads (the type makes it list each key of RolloutOptions, and no other). */
+const ROLLOUT_OPTIONS: Readonly<Record<keyof RolloutOptions, true>> = { episodes: true, seed: true, maxSteps: true, onStep: true };
+const ROLLOUT_OPTION_KEYS: readonly string[] = Object.keys(ROLLOUT_OPTIONS);
+
 /** Seed used for episode k of a rollout with seed `seed`. */
 export function episodeSeed(seed: number, k: number): number {
   return new Rng(seed).fork('episode').fork(k).seed31();
@@ -73,6 +77,10 @@ function checkRolloutOptions(env: Env, policy: Policy, opts: RolloutOptions, fn:
   }
   if (typeof policy !== 'function') throw new TypeError(`${fn}: policy must be a function obs => action, got ${shownArg(policy)}`);
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: options { episodes, seed } are required`);
+  // A misspelt option (maxstep, onstep) was dropped without a word: every episode ran to the horizon.
+  const known = fn === 'rolloutAsync' ? [...ROLLOUT_OPTION_KEYS, 'afterEpisode'] : ROLLOUT_OPTION_KEYS;
+  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw unknownKeysError(fn, unknown, known, 'option');
   if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shownArg(opts.episodes)}`);
   if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shownArg(opts.seed)}`);
   if (opts.maxSteps !== undefined && (typeof opts.maxSteps !== 'number' || !Number.isSafeInteger(opts.maxSteps) || opts.maxSteps < 1)) {

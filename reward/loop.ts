@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InputError, shownArg } from '../core/errors.js';
-import type { Logger, Metrics } from '../core/log.js';
+import { isMetricKey, type Logger, type Metrics } from '../core/log.js';
 import { mean } from '../core/math.js';
 import type { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
@@ -168,6 +168,13 @@ export interface LoopOptions {
   /** Optional progress bar (the CLI's); none by default. */
   readonly progress?: Progress;
   /**
+   * Called with every row the loop logs to the run's metrics.jsonl, after it is written (PPO's
+   * iteration metrics, each round's reward/* and teacher rows, each evaluation's eval/* row): a
+   * script's own logging, plots or early checks, without reading the file back. An exception it
+   * throws stops the run as any error does.
+   */
+  readonly onMetrics?: (step: number, row: Metrics) => void;
+  /**
    * Resume: the last PPO checkpoint (and the file it came from) and the reward model saved with
    * it; lastFeedbackStep: the env step of the last feedback round at or before the checkpoint (the
    * run's metrics say), so the next round comes feedbackEvery steps after it as it would have
@@ -293,7 +300,7 @@ export const LOOP_OPTION_KEYS: Readonly<Record<keyof LoopOptions, true>> = {
   labelsPerRound: true, segmentLength: true, query: true, oversample: true, feedbackEvery: true, warmupSteps: true, poolEpisodes: true,
   terminalSegments: true, segmentWindows: true, pairScope: true, standardizeReward: true, queryRollouts: true, rewardNet: true, rewardInit: true,
   rewardTrain: true, selectInputsAfter: true, selectInputs: true, evalEpisodes: true, evalEvery: true, run: true, store: true, logger: true,
-  clock: true, progress: true, resume: true,
+  clock: true, progress: true, onMetrics: true, resume: true,
 };
 
 /**
@@ -401,12 +408,35 @@ function checkLoopOptions(o: LoopOptions): void {
   int('evalEvery', o.evalEvery, 1);
   int('oversample', o.oversample, 1, true);
   int('queryRollouts', o.queryRollouts, 0, true);
+  if (o.onMetrics !== undefined && typeof o.onMetrics !== 'function') fail('onMetrics', 'a function (step, row) => void', o.onMetrics, TypeError);
   if (o.poolTop !== undefined && !(typeof o.poolTop === 'number' && o.poolTop > 0 && o.poolTop <= 1)) fail('poolTop', 'a number in (0, 1]', o.poolTop);
+  // A run closed before the loop (run.close()) failed at its first metrics row, after PPO's set-up and warm-up.
+  if (typeof o.run !== 'object' || o.run === null || typeof o.run.artifact !== 'function') fail('run', 'a RunDir (createRunDir or openRunDir)', o.run, TypeError);
+  if (o.run.metrics?.closed) throw new Error(`runPreferenceLoop: option run (${o.run.path}) was closed (run.close()); close it after the loop`);
   if (learned) {
     if (typeof o.store !== 'object' || o.store === null) fail('store', "a LabelStore (LabelStore.open) for reward 'learned'", o.store, TypeError);
     if (!(PREFERENCE_MODELS as readonly unknown[]).includes(o.preferenceModel)) fail('preferenceModel', PREFERENCE_MODELS.map((m) => `'${m}'`).join(' or '), o.preferenceModel);
     if (!(QUERY_METHODS as readonly unknown[]).includes(o.query)) fail('query', `one of ${QUERY_METHODS.join(', ')}`, o.query);
   }
+}
+
+/**
+ * What the teacher counts itself (Teacher.metrics: the VLM teachers' requests, tokens and answers,
+ * a script's teacher's own counts), for each round's row of metrics.jsonl; the loop never read it,
+ * so a `prefrl train --teacher vlm` run logged none of it. A key without a '/' goes under
+ * `teacher/` ("flips": "teacher/flips"); the loop's own teacher/* keys come after and win.
+ */
+function teacherOwnMetrics(teacher: Teacher): Metrics {
+  const own = teacher.metrics?.();
+  if (own === undefined || own === null) return {};
+  if (typeof own !== 'object') throw new TypeError(`runPreferenceLoop: teacher ${teacher.id}'s metrics() must return an object of numbers, strings or booleans by name, got ${shownArg(own)}`);
+  const out: Metrics = {};
+  for (const [k, v] of Object.entries(own)) {
+    const key = k.includes('/') ? k : `teacher/${k}`;
+    if (!isMetricKey(key)) throw new RangeError(`runPreferenceLoop: teacher ${teacher.id}'s metrics() gave the key ${JSON.stringify(k)}; keys are letters, digits and _ (a "group/" prefix optional, e.g. "teacher/flips")`);
+    out[key] = v;
+  }
+  return out;
 }
 
 /**
@@ -443,6 +473,11 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
   checkLoopOptions(options);
   const o = { ...options, feedbackEvery: options.feedbackEvery ?? loopFeedbackEvery(options) };
   const start = o.clock.now();
+  // Every metrics row goes to the run's metrics.jsonl, then to the script's onMetrics.
+  const logMetrics = (step: number, row: Metrics): void => {
+    o.run.metrics.log(step, row);
+    o.onMetrics?.(step, row);
+  };
   const learned = o.reward === 'learned';
   if (learned && !o.teacher) throw new Error('runPreferenceLoop: a teacher is needed for a learned reward');
   if (o.rewardWeights && o.reward !== 'true') throw new Error('runPreferenceLoop: rewardWeights apply to the true reward only');
@@ -681,6 +716,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       const skips = [...labels, ...replayed.filter((lp) => picked.some((p) => p.id === lp.pair.id)).flatMap((lp) => lp.labels)].filter((l) => l.kind === 'skip').length;
       // What every round logs about the teacher and the query pool.
       const teacherMetrics = (): Metrics => ({
+        ...teacherOwnMetrics(teacher),
         'teacher/labels': last.labels,
         'teacher/round_skips': skips,
         'teacher/pool_segments': segs.length,
@@ -693,7 +729,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         // answering): nothing to train a reward model on. The labels count against the budget;
         // PPO goes on with the reward it has (r = 0 before any model) and the next round asks again.
         last = { ...last, labels: answersRead };
-        o.run.metrics.log(trainer.globalStep, teacherMetrics());
+        logMetrics(trainer.globalStep, teacherMetrics());
         const more = last.labels < o.budget;
         o.logger.warn(
           `round ${round}: ${last.labels}/${o.budget} labels${overBudgetText()}, and all ${skips} of this round are skips: ${noPreferenceText(teacher.id, store.labels())}, so the reward model is not trained this round` +
@@ -763,7 +799,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         rng: rng.fork(`epic-samples-${round}`),
       });
       last = { labels: answersRead, accuracy: res.valAccuracy, correlation: corr.pearson, epic: epic.distance };
-      o.run.metrics.log(trainer.globalStep, {
+      logMetrics(trainer.globalStep, {
         ...teacherMetrics(),
         ...(catchUp ? { 'reward/catch_up': 1 } : {}),
         'reward/val_accuracy': res.valAccuracy,
@@ -787,7 +823,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       if (o.standardizeReward) {
         affine = standardization(net, segs);
         net.meta = { ...net.meta, rewardAffine: affine };
-        o.run.metrics.log(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
+        logMetrics(trainer.globalStep, { 'reward/standardize_mean': affine.shift, 'reward/standardize_std': 1 / affine.scale });
       }
       if ((o.queryRollouts ?? 0) > 0) net.meta = { ...net.meta, queryRolloutSteps };
       // How many preference labels it has been trained on: a resumed run trains it on any stored after.
@@ -803,7 +839,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     const evaluate = async (checkpoint = true): Promise<void> => {
       const ev = await trainer.evaluate(o.evalEpisodes, o.env);
       curve.push([trainer.globalStep, ev.meanReturn]);
-      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
+      logMetrics(trainer.globalStep, { 'eval/true_return': ev.meanReturn, 'eval/success': ev.meanSuccess, 'eval/length': ev.meanLength });
       if (checkpoint) trainer.save(o.run.artifact('checkpoint'), o.env);
     };
 
@@ -885,7 +921,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       recent.push(...it.episodes);
       recent.splice(0, Math.max(0, recent.length - 20));
       trimEpisodes(episodes, 4 * o.poolEpisodes * trainer.spec.horizon);
-      o.run.metrics.log(it.globalStep, it.metrics);
+      logMetrics(it.globalStep, it.metrics);
       o.progress?.update(
         trainer.globalStep,
         `return ${fmt(curve.length ? curve[curve.length - 1][1] : Number.NaN)}${learned ? ` | labels ${last.labels}/${o.budget}` : ''}`,
@@ -943,7 +979,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     const logged = o.resume !== undefined && trainer.globalStep === o.resume.checkpoint.globalStep && curve.at(-1)?.[0] === trainer.globalStep;
     if (!logged) {
       curve.push([trainer.globalStep, final.meanReturn]);
-      o.run.metrics.log(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
+      logMetrics(trainer.globalStep, { 'eval/true_return': final.meanReturn, 'eval/success': final.meanSuccess });
     }
     trainer.save(o.run.artifact('checkpoint'), o.env);
     if (net) net.save(o.run.artifact('reward_model'));

@@ -109,9 +109,10 @@ function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /**
  * Pearson and Spearman (average ranks for ties) correlation of predicted vs true returns; both
- * NaN when either side is constant.
+ * NaN when either side is constant or holds a NaN (a diverged model's).
  */
 export function returnCorrelation(predicted: ArrayLike<number>, truth: ArrayLike<number>): { pearson: number; spearman: number } {
+  if (predicted.length !== truth.length) throw new RangeError(`returnCorrelation: ${predicted.length} predicted returns, ${truth.length} true ones (one of each per segment)`);
   const constant = isConstant(predicted) || isConstant(truth);
   const result = { pearson: pearson(predicted, truth), spearman: spearman(predicted, truth) };
   return constant ? { pearson: Number.NaN, spearman: Number.NaN } : result;

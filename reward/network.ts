@@ -295,6 +295,10 @@ export function checkBatch(batch: TransitionBatch, input: RewardInput, obsDim: n
 
 /** The H transitions of a segment as a batch (obs s_0..s_{H-1}, actions, next obs s_1..s_H). */
 export function segmentTransitions(seg: Segment): TransitionBatch {
+  // A pair given for a segment failed with "Cannot read properties of undefined (reading 'subarray')".
+  if (typeof seg !== 'object' || seg === null || !ArrayBuffer.isView(seg.obs) || !ArrayBuffer.isView(seg.actions)) {
+    throw new TypeError(`segmentTransitions: seg must be a Segment (cutSegments or sampleSegments gives them; a pair's are pair.a and pair.b), got ${seg !== null && typeof seg === 'object' && 'a' in seg && 'b' in seg ? 'a pair' : shownArg(seg)}`);
+  }
   const H = seg.length;
   const d = seg.obsDim;
   return {

@@ -67,7 +67,7 @@ import { evaluatePolicyAsync } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, ServiceError, shownValue, UsageError, withResumeAdvice } from '../core/errors.js';
+import { InputError, ServiceError, shownArg, shownValue, UsageError, unknownKeysError, withResumeAdvice } from '../core/errors.js';
 import type { Logger, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -648,6 +648,33 @@ function savedPaths(cfg: OfflineConfig): OfflineConfig {
   };
 }
 
+/** Every option runOffline reads (the type makes it list each key of OfflineRunOptions, and no other). */
+const RUN_OFFLINE_OPTIONS: Readonly<Record<keyof OfflineRunOptions, true>> = {
+  config: true, resume: true, stages: true, force: true, runsDir: true, name: true, partOf: true, vlmConnection: true, vlmRuntime: true, human: true,
+  humanFlags: true, onRun: true, resumeArgs: true,
+};
+const OFFLINE_CONTEXT_KEYS: Readonly<Record<keyof OfflineContext, true>> = { logger: true, clock: true, progress: true };
+
+/**
+ * A script's arguments, before anything is read or made: a misspelt option or config field was
+ * dropped without a word ({ runDir } made the run under ./runs, a config's { label: 30 } asked the
+ * default 2000 labels), and a context without its logger failed as "reading 'info' of undefined".
+ */
+function checkRunOfflineArgs(o: OfflineRunOptions, context: OfflineContext): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`runOffline: options must be an object ({ config } for a new run, { resume } to go on), got ${shownArg(o)}`);
+  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(RUN_OFFLINE_OPTIONS, k));
+  if (unknown.length > 0) throw unknownKeysError('runOffline', unknown, Object.keys(RUN_OFFLINE_OPTIONS), 'option');
+  if (typeof context !== 'object' || context === null) throw new TypeError(`runOffline: context must be an object { logger } (silentLogger for none), got ${shownArg(context)}`);
+  const unknownContext = Object.keys(context).filter((k) => !Object.hasOwn(OFFLINE_CONTEXT_KEYS, k));
+  if (unknownContext.length > 0) throw unknownKeysError('runOffline: context', unknownContext, Object.keys(OFFLINE_CONTEXT_KEYS), 'option');
+  if (typeof (context.logger as Partial<Logger> | undefined)?.warn !== 'function') throw new TypeError(`runOffline: context.logger must be a Logger (silentLogger for none), got ${shownArg(context.logger)}`);
+  if (!o.resume && typeof o.config === 'object' && o.config !== null) {
+    const fields = ['dataset', 'teacher', ...Object.keys(OFFLINE_DEFAULTS)];
+    const unknownFields = Object.keys(o.config).filter((k) => !fields.includes(k));
+    if (unknownFields.length > 0) throw unknownKeysError('runOffline: config', unknownFields, fields, 'field');
+  }
+}
+
 function openRun(o: OfflineRunOptions): { run: RunDir | null; cfg: OfflineConfig } {
   if (o.resume) {
     const file = join(o.resume, 'config.json');
@@ -683,6 +710,7 @@ const LATE_STAGES: readonly OfflineStage[] = ['relabel', 'iql', 'eval'];
  * none). The result's summary holds the three agents' evaluations once the eval stage has run.
  */
 export async function runOffline(o: OfflineRunOptions, context: OfflineContext): Promise<OfflineResult> {
+  checkRunOfflineArgs(o, context);
   const clock = context.clock ?? systemClock;
   const log = context.logger;
   const stages = o.stages ?? OFFLINE_STAGES;

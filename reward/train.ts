@@ -474,6 +474,9 @@ export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): Resolve
   if (typeof (opts.rng as Partial<Rng> | undefined)?.fork !== 'function') throw new TypeError(`trainRewardModel: option rng must be a seeded Rng (new Rng(seed)), got ${shownArg(opts.rng)}`);
   const unknown = unknownTrainOptions(opts);
   if (unknown.length > 0) throw unknownTrainOptionsError(unknown);
+  // A disposed network failed mid-training with "Cannot read properties of undefined (reading 'backend')".
+  if (typeof (net as Partial<RewardNet> | null)?.predict !== 'function') throw new TypeError(`trainRewardModel: net must be a RewardNet (RewardNet.create or RewardNet.load), got ${shownArg(net)}`);
+  if (net.isDisposed) throw new Error('trainRewardModel: the RewardNet was disposed (dispose() frees its weights); train a network before disposing it');
   const o = {
     ...TRAIN_DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),

@@ -14,6 +14,7 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
+import { unknownKeysError } from '../../core/errors.js';
 import { decimalNumber } from '../../core/config.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
@@ -68,11 +69,21 @@ function parseParams<K extends string>(text: string, allowed: readonly K[], spec
 }
 
 /** What a script passed that is not a spec string or MakeTeacherOptions: a TypeError naming the argument. */
+/** Every option makeTeacher reads (the type makes it list each key of MakeTeacherOptions, and no other). */
+const MAKE_TEACHER_OPTIONS: Readonly<Record<keyof MakeTeacherOptions, true>> = { env: true, rng: true, values: true, human: true, vlm: true };
+
 function checkMakeTeacherArgs(spec: unknown, opts: unknown): void {
   const what = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v) : typeof v);
   if (typeof spec !== 'string') throw new TypeError(`makeTeacher: spec must be a string such as "oracle" or "stochastic:beta=1", got ${what(spec)}`);
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`makeTeacher: options must be an object { env, rng, ... }, got ${what(opts)}`);
   const o = opts as Record<string, unknown>;
+  // A misspelt option was dropped without a word ({ value } for values: "regret needs a value function").
+  const known = Object.keys(MAKE_TEACHER_OPTIONS);
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    const hint = unknown.includes('seed') ? "; the teacher's noise is seeded by options.rng (new Rng(seed).fork('teacher'))" : '';
+    throw new RangeError(`${unknownKeysError('makeTeacher', unknown, known, 'option').message}${hint}`);
+  }
   const env = o.env as Record<string, unknown> | null | undefined;
   if (typeof env !== 'object' || env === null || typeof env.id !== 'string' || !Array.isArray(env.rewardTerms)) {
     throw new TypeError(`makeTeacher: options.env must be the env's spec (env.spec, an EnvSpec), got ${env === undefined ? 'nothing' : what(env)}`);
