@@ -13,7 +13,7 @@ import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeFileAtomic } from '../../core/run.js';
-import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, recordPath, selectShard, withCellRelativePaths, writeCellRecords } from '../bench/cells.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
@@ -328,9 +328,9 @@ export const benchOracleCommand: Command = {
     const artifact = (dep: Cell, recs: CellRecord[] | null): string | null => {
       const r = recs?.[0];
       if (!r) return null;
-      if (dep.kind === 'train') return r.runDir && existsSync(join(resolve(r.runDir), 'artifacts', 'checkpoint')) ? resolve(r.runDir) : null;
+      if (dep.kind === 'train') return r.runDir && existsSync(join(recordPath(r, r.runDir, suiteDir), 'artifacts', 'checkpoint')) ? recordPath(r, r.runDir, suiteDir) : null;
       const ds = r.extra?.dataset;
-      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(resolve(ds)) ? resolve(ds) : null;
+      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(recordPath(r, ds, suiteDir)) ? recordPath(r, ds, suiteDir) : null;
     };
     /** A dependency's artifact; the dependency runs first when it has no result here (e.g. in another shard, or copied from another machine without its run folder). */
     async function dependency(id: string, kind: 'train' | 'collect'): Promise<string> {
@@ -367,7 +367,8 @@ export const benchOracleCommand: Command = {
     async function execute(cell: Cell): Promise<CellRecord[]> {
       inFlight.add(cell.id);
       try {
-        const recs = await runCell(cell, rc);
+        // Paths relative to the cell file's folder: found again from any working folder.
+        const recs = (await runCell(cell, rc)).map((r) => withCellRelativePaths(r, suiteDir));
         const kept = keepReplacedResult(suiteDir, cell);
         if (kept) ctx.logger.info(`cell ${cell.id}: its earlier result, made with another configuration, is kept as ${kept}`);
         writeCellRecords(suiteDir, cell.id, recs);
