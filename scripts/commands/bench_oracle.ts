@@ -22,7 +22,7 @@ import { checkExpertForCells } from '../bench/expert.js';
 import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
-import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
+import { buildSuite, cellLabels, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { benchOutFlag, optionalSeedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
@@ -236,7 +236,7 @@ export const benchOracleCommand: Command = {
           outDir: suiteDir,
           cells: suite.cells.length,
           software,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost, madeBy: madeBy.get(c.id) })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost, ...(c.kind === 'train' && cellLabels(c) ? { labels: cellLabels(c) } : {}), madeBy: madeBy.get(c.id) })),
           damaged: [...damaged.values()],
         });
       } else {
@@ -255,7 +255,14 @@ export const benchOracleCommand: Command = {
         // The cost column's unit, said under the table (it was only in --help), with the sum still to run.
         const left = selected.filter((c) => status.get(c.id) !== 'done' && !running.get(c.id));
         const costLine = `cost: estimated work in env-step equivalents (what the progress bar and its ETA count): ${left.reduce((a, c) => a + c.cost, 0).toLocaleString('en-US')} in the ${left.length} cell${left.length === 1 ? '' : 's'} still to run`;
-        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\nThis code: ${now}\n`);
+        // Learned-reward cells: the labels their runs will ask (the rounds that fit), not their whole budgets.
+        const learned = left.flatMap((c) => (c.kind === 'train' ? [cellLabels(c)] : [])).filter((l) => l !== null);
+        const asked = learned.reduce((a, l) => a + l.asked, 0);
+        const budget = learned.reduce((a, l) => a + l.budget, 0);
+        const labelLine = learned.length
+          ? `(a learned-reward cell counts 1.5 per env step and 600 per label its run will ask: the feedback rounds that fit its steps by the loop's schedule, ${asked.toLocaleString('en-US')} of the ${budget.toLocaleString('en-US')} labels of the ${learned.length} such cell${learned.length === 1 ? '' : 's'} still to run)\n`
+          : '';
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\n${labelLine}This code: ${now}\n`);
         if (otherCode) ctx.io.stdout.write(`${otherCode} finished cell${otherCode === 1 ? ' was' : 's were'} made by other code or recorded none (a run keeps them; move their files out of ${cellsDir(suiteDir)} to redo them with this code)\n`);
         if (damaged.size) {
           const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
