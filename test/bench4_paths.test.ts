@@ -39,7 +39,7 @@ describe('cell record paths', () => {
     expect(recordProblem({ ...rec, pathsFrom: 'cwd' as 'cells-folder' }, 'c')).toBe('"pathsFrom" must be "cells-folder" (paths relative to the cell file\'s folder) or absent, got "cwd"');
   });
 
-  // Two tiny train cells (2,048 steps each), then the regret cell once more.
+  // Two tiny train cells (2,048 steps each): the expert, then the regret cell from another folder.
   it('a rerun from another working folder finds the dependency run folder instead of running it again', { timeout: 240_000 }, async () => {
     const root = mkdtempSync(join(tmpdir(), 'prefrl-bench4-paths-'));
     const home = process.cwd();
@@ -48,8 +48,9 @@ describe('cell record paths', () => {
     const regret = suite.cells[regretAt];
     const ppo = suite.cells.find((c) => c.id === (regret as { expertFrom?: string }).expertFrom)!;
     expect(ppo.row.method).toBe('ppo-true');
-    const shard = `${regretAt}/${suite.cells.length}`;
-    const run = async (out: string, runs: string) => {
+    const ppoAt = suite.cells.indexOf(ppo);
+    const only = (k: number) => `${k}/${suite.cells.length}`;
+    const run = async (out: string, runs: string, shard: string) => {
       const c = captureCli(new ManualClock());
       const code = await main(['bench', 'oracle', '--suite', 'smoke', '--envs', 'toy-reach', '--steps-scale', '0.5', '--shard', shard, '--out', out, '--runs-dir', runs, '--quiet', '--json'], c.ctx);
       const r = lastJson<{ ran: string[]; failed: unknown[] }>(c.out);
@@ -60,19 +61,18 @@ describe('cell record paths', () => {
     const cells = join(root, 'results', 'smoke', 'cells');
     try {
       process.chdir(root);
-      expect(await run('results', 'runs')).toEqual([ppo.id, regret.id].sort());
+      expect(await run('results', 'runs', only(ppoAt))).toEqual([ppo.id]);
       const ppoRec = (readCellFile(join(cells, `${ppo.id}.jsonl`)) as CellRecord[])[0];
-      expect(ppoRec.pathsFrom).toBe('cells-folder');
-      expect(ppoRec.runDir).toMatch(new RegExp(`^\\.\\./\\.\\./\\.\\./runs/smoke/\\d{8}-\\d{6}-${ppo.id}$`));
 
-      // From a sub-folder, with the same folders named relatively: only the missing regret cell runs.
-      rmSync(join(cells, `${regret.id}.jsonl`));
+      // From a sub-folder, with the same folders named relatively: the regret cell finds its expert's run folder (before, it ran the expert again).
       mkdirSync(join(root, 'sub'));
       process.chdir(join(root, 'sub'));
-      expect(await run('../results', '../runs')).toEqual([regret.id]);
+      expect(await run('../results', '../runs', only(regretAt))).toEqual([regret.id]);
+      // Its record: the run folder from the cells folder (results/smoke/cells -> up three).
+      expect(ppoRec.pathsFrom).toBe('cells-folder');
+      expect(ppoRec.runDir).toMatch(new RegExp(`^\\.\\./\\.\\./\\.\\./runs/smoke/\\d{8}-\\d{6}-${ppo.id}$`));
       const regretRec = (readCellFile(join(cells, `${regret.id}.jsonl`)) as CellRecord[])[0];
       expect(regretRec.command).toContain(`--expert ${join(root, ppoRec.runDir!.slice('../../../'.length))}`);
-
     } finally {
       process.chdir(home);
       rmSync(root, { recursive: true, force: true });
