@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
-import { type CellRecord, readCellFile, recordPath, recordProblem, withCellRelativePaths } from '../scripts/bench/cells.js';
-import { buildSuite } from '../scripts/bench/suites.js';
+import { type CellRecord, readCellFile, type TrainCell, recordPath, recordProblem, withCellRelativePaths } from '../scripts/bench/cells.js';
+import { buildSuite, cellLabels } from '../scripts/bench/suites.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
@@ -72,6 +72,9 @@ describe('cell record paths', () => {
       expect(ppoRec.pathsFrom).toBe('cells-folder');
       expect(ppoRec.runDir).toMatch(new RegExp(`^\\.\\./\\.\\./\\.\\./runs/smoke/\\d{8}-\\d{6}-${ppo.id}$`));
       const regretRec = (readCellFile(join(cells, `${regret.id}.jsonl`)) as CellRecord[])[0];
+      // A real bench cell asks what its cost counted (bench4_labels.test.ts): 2 rounds of 25 in 2,048 steps.
+      expect(cellLabels(regret as TrainCell)).toEqual({ asked: 50, budget: 50 });
+      expect(regretRec.metrics.labelsUsed).toBe(50);
       expect(regretRec.command).toContain(`--expert ${join(root, ppoRec.runDir!.slice('../../../'.length))}`);
     } finally {
       process.chdir(home);
