@@ -92,6 +92,12 @@ export interface LoopOptions {
   /** Env steps collected by the untrained policy before the first round (no updates). */
   readonly warmupSteps: number;
   /**
+   * What the end-of-run warnings advise when the run was too short for its labels, in place of
+   * `prefrl train`'s "give more --steps[, a smaller --feedback-every or a larger
+   * --labels-per-round]" (e.g. a benchmark cell's own knob). Left out: train's advice.
+   */
+  readonly runLongerAdvice?: string;
+  /**
    * Segments from this many recent episodes form the query pool; when they hold fewer than
    * MIN_POOL_SEGMENTS segments (short episodes of a policy that falls early) the pool reaches
    * further back over the episodes kept.
@@ -300,7 +306,7 @@ export const LOOP_OPTION_KEYS: Readonly<Record<keyof LoopOptions, true>> = {
   labelsPerRound: true, segmentLength: true, query: true, oversample: true, feedbackEvery: true, warmupSteps: true, poolEpisodes: true,
   terminalSegments: true, segmentWindows: true, pairScope: true, standardizeReward: true, queryRollouts: true, rewardNet: true, rewardInit: true,
   rewardTrain: true, selectInputsAfter: true, selectInputs: true, evalEpisodes: true, evalEvery: true, run: true, store: true, logger: true,
-  clock: true, progress: true, onMetrics: true, resume: true,
+  clock: true, progress: true, onMetrics: true, resume: true, runLongerAdvice: true,
 };
 
 /**
@@ -936,7 +942,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
       );
     } else if (learned && last.labels === 0 && !feedbackTried && warmupSteps >= o.ppo.totalSteps) {
       o.logger.warn(
-        `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${rolloutSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; give more --steps`,
+        `no labels were asked: the warm-up took all ${warmupSteps} env steps of the run (--steps ${o.ppo.totalSteps}; PPO collects whole rollouts of ${rolloutSteps} env steps, --num-envs x --num-steps), so no feedback round ran, the reward model was never trained and PPO learned from an untrained one; ${o.runLongerAdvice ?? 'give more --steps'}`,
       );
     } else if (learned && last.labels === 0 && longestEpisode > 0 && longestEpisode < o.segmentLength) {
       // More steps would not help: every episode ended before a segment's length (an unstable
@@ -947,13 +953,13 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
     } else if (learned && last.labels === 0) {
       const held = o.pairScope === 'episode' ? `an episode with two complete ${o.segmentLength}-step segments (--pair-scope episode)` : `two complete ${o.segmentLength}-step segments`;
       o.logger.warn(
-        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; give more --steps (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${rolloutSteps} at a time)`,
+        `no labels were asked: the run ended at ${trainer.globalStep} env steps, before the query pool held ${held}, so the reward model was never trained and PPO learned from an untrained one; ${o.runLongerAdvice ?? 'give more --steps'} (episodes of ${trainer.spec.id} last up to ${trainer.spec.horizon} steps, and PPO steps ${rolloutSteps} at a time)`,
       );
     } else if (learned && last.labels < o.budget) {
       // The summary's labelsUsed says so too, but a budget cut short changes what the run measured.
       const unanswered = timeouts > 0 ? `; ${timeouts} of the pairs asked got no answer within the human teacher's timeout (they stay in ${storePath} for prefrl serve)` : '';
       o.logger.warn(
-        `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; give more --steps, a smaller --feedback-every or a larger --labels-per-round`,
+        `the run ended at ${trainer.globalStep} env steps with ${last.labels} of its ${o.budget} labels answered${unanswered}: rounds of ${o.labelsPerRound} labels every ${o.feedbackEvery} env steps did not fit; ${o.runLongerAdvice ?? 'give more --steps, a smaller --feedback-every or a larger --labels-per-round'}`,
       );
     }
     // Input selection at label counts the run never reached did not happen: said, as a budget cut short is.

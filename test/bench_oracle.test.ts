@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { parseFlags } from '../core/config.js';
 import { makeEnv } from '../envs/registry.js';
 import { parseHeronConfig } from '../reward/teachers/heron.js';
-import { type CellRecord, cellId, claimCell, claimFile, claimIsStale, configHash, idPart, meanStd, parseShard, readCellFile, selectShard, type TrainCell } from '../scripts/bench/cells.js';
+import { type CellRecord, cellId, claimCell, claimFile, claimIsStale, configHash, idPart, meanStd, parseShard, readCellFile, recordPath, selectShard, type TrainCell } from '../scripts/bench/cells.js';
 import { aggregate, compareRows, positiveScale, ratios, summaryMarkdown, tabularClaims } from '../scripts/bench/summary.js';
 import { sharedColours, suitePlots } from '../scripts/bench/plots.js';
 import { buildSuite, HERON_CONFIGS, scaleSteps, SUITE_NAMES } from '../scripts/bench/suites.js';
@@ -399,7 +399,7 @@ describe('prefrl bench oracle', () => {
     expect(ppoRec.curve?.length).toBeGreaterThan(2);
     expect(ppoRec.command).toMatch(/^prefrl train --env toy-reach .*--reward true/);
     // The cell's run folder says which benchmark it is part of (`prefrl runs` names that command to go on).
-    expect(JSON.parse(readFileSync(join(resolve(ppoRec.runDir as string), 'config.json'), 'utf8')).partOf).toBe(ppoRec.benchCommand);
+    expect(JSON.parse(readFileSync(join(recordPath(ppoRec, ppoRec.runDir as string, dir), 'config.json'), 'utf8')).partOf).toBe(ppoRec.benchCommand);
     const oracle = suite.cells.find((c) => c.row.teacher === 'oracle') as TrainCell;
     expect(byId(oracle.id)[0].metrics.labelsUsed).toBe(50);
     // 50 labels: the last round held out 5 pairs, so the cell has a held-out accuracy (the accuracy plot's points).
@@ -454,14 +454,14 @@ describe('prefrl bench oracle', () => {
     rmSync(join(dir, 'cells', `${random.id}.jsonl`));
     writeFileSync(join(dir, 'cells', `${random.id}.jsonl.tmp-12345`), '{"half a line');
     rmSync(join(dir, 'cells', `${regret.id}.jsonl`));
-    rmSync(resolve(ppoRec.runDir as string), { recursive: true });
+    rmSync(recordPath(ppoRec, ppoRec.runDir as string, dir), { recursive: true });
     const third = ctx();
     expect(await main(args, third.ctx)).toBe(0);
     const r3 = lastJson<Result>(third.out);
     expect([...r3.ran].sort()).toEqual([random.id, ppo.id, regret.id].sort());
     expect(r3.skipped).toHaveLength(suite.cells.length - 3);
     expect(r3.skipped).not.toContain(ppo.id); // run again as a dependency: in ran only
-    expect(existsSync(resolve(byId(ppo.id)[0].runDir as string))).toBe(true);
+    expect(existsSync(recordPath(byId(ppo.id)[0], byId(ppo.id)[0].runDir as string, dir))).toBe(true);
     expect(readdirSync(join(dir, 'cells')).filter((f) => f.endsWith('.claim'))).toEqual([]); // claims released
 
     // Two processes on one folder: a cell claimed by a live process elsewhere is skipped (and
@@ -495,7 +495,7 @@ describe('prefrl bench oracle', () => {
     // away without leaving its run folder, this one runs it.
     rmSync(claimFile(dir, random.id));
     rmSync(join(dir, 'cells', `${regret.id}.jsonl`));
-    rmSync(resolve(byId(ppo.id)[0].runDir as string), { recursive: true });
+    rmSync(recordPath(byId(ppo.id)[0], byId(ppo.id)[0].runDir as string, dir), { recursive: true });
     writeFileSync(claimFile(dir, ppo.id), JSON.stringify(other));
     const poll = benchTiming.dependencyPollMs;
     benchTiming.dependencyPollMs = 50;

@@ -20,7 +20,7 @@
  */
 import { existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { shortHash } from '../../core/hash.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
@@ -107,8 +107,15 @@ export interface CellRecord {
   readonly metrics: Readonly<Record<string, number | null>>;
   /** [env steps, mean true evaluation return] of training cells. */
   readonly curve?: readonly (readonly [number, number])[];
-  /** Run folder of the cell (git-ignored; absent after copying cells between machines). */
+  /**
+   * Run folder of the cell (git-ignored; absent after copying cells between machines): relative
+   * to the cell file's own folder when `pathsFrom` is "cells-folder" (records written since
+   * 2026-12-07), else relative to the working folder the bench ran from (older records). Read
+   * it with recordPath.
+   */
   readonly runDir?: string;
+  /** What `runDir` and `extra.dataset` are relative to: the folder holding the cell file; absent: the bench's working folder (older records). */
+  readonly pathsFrom?: 'cells-folder';
   /** Per-record details that are not aggregated (e.g. the tabular world and learned weights). */
   readonly extra?: Readonly<Record<string, unknown>>;
   /** The command that reproduces this cell alone, where there is one. */
@@ -296,6 +303,30 @@ export function writeCellRecords(suiteDir: string, id: string, records: readonly
 }
 
 /**
+ * A record as written: its run folder and dataset paths made relative to the cell file's folder
+ * (<suiteDir>/cells), so a later bench run from another working folder, or a results folder
+ * moved together with its runs, still finds them. Paths are resolved against the current working
+ * folder first (what run_cell.ts recorded).
+ */
+export function withCellRelativePaths(r: CellRecord, suiteDir: string): CellRecord {
+  if (r.pathsFrom === 'cells-folder') return r;
+  const dir = resolve(cellsDir(suiteDir));
+  const rel = (p: string) => relative(dir, resolve(p)) || '.';
+  const ds = r.extra?.dataset;
+  return {
+    ...r,
+    ...(r.runDir !== undefined ? { runDir: rel(r.runDir) } : {}),
+    ...(typeof ds === 'string' ? { extra: { ...r.extra, dataset: rel(ds) } } : {}),
+    pathsFrom: 'cells-folder',
+  };
+}
+
+/** The absolute path of a record's runDir or extra.dataset (`path`): from the cells folder for new records, the working folder for older ones. */
+export function recordPath(r: CellRecord, path: string, suiteDir: string): string {
+  return r.pathsFrom === 'cells-folder' ? resolve(cellsDir(suiteDir), path) : resolve(path);
+}
+
+/**
  * What is wrong with one record of the cell file `<id>.jsonl` beyond being one (parseCellFile),
  * for the summary and the status of its cell: the fields the summary reads, of the right types,
  * and the cell id of the file's name (a record copied or renamed into another cell's file would
@@ -308,6 +339,7 @@ export function recordProblem(r: CellRecord, id: string): string | null {
   if (!Number.isInteger(v.seed)) return `"seed" must be an integer, got ${JSON.stringify(v.seed) ?? 'nothing'}`;
   if (typeof v.wallSeconds !== 'number') return `"wallSeconds" must be a number, got ${JSON.stringify(v.wallSeconds) ?? 'nothing'}`;
   if (v.records !== undefined && !(Number.isInteger(v.records) && (v.records as number) >= 1)) return `"records" must be a whole number >= 1 (the records in the cell's file), got ${JSON.stringify(v.records)}`;
+  if (v.pathsFrom !== undefined && v.pathsFrom !== 'cells-folder') return `"pathsFrom" must be "cells-folder" (paths relative to the cell file's folder) or absent, got ${JSON.stringify(v.pathsFrom)}`;
   const software = softwareProblem(v.software);
   if (software) return software;
   const row = v.row;

@@ -9,6 +9,7 @@
  * normalised score), so one suite folder is self-contained.
  */
 import { UsageError } from '../../core/errors.js';
+import { loopFeedbackEvery } from '../../reward/loop.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
 import { type Cell, cellId, type CollectCell, type OfflineCell, type RandomCell, type TabularCell, type TrainCell } from './cells.js';
 
@@ -92,8 +93,9 @@ function trainCell(suite: SuiteName, s: TrainSetup, seed: number, extra: { exper
   const id = learned
     ? cellId([s.env, s.tag ?? '', teacherTag(s.teacher as string), model, `l${s.labels ?? 1000}`, s.query ?? 'disagreement', `st${s.steps}`, `s${seed}`])
     : cellId([s.env, s.tag ?? '', 'ppo-true', `st${s.steps}`, `s${seed}`]);
-  // Reward-model rounds dominate learned runs on 2 cores (reacher, 1,000 labels: ~9x the true-reward run).
-  const cost = learned ? Math.round(s.steps * 1.5 + (s.labels ?? 1000) * 600) : s.steps;
+  // Reward-model rounds dominate learned runs on 2 cores (reacher, 1,000 labels: ~9x the true-reward
+  // run): 600 per label the run will really ask (a short run asks only the rounds that fit).
+  const cost = learned ? Math.round(s.steps * 1.5 + labelsAsked(trainSchedule(args)) * 600) : s.steps;
   return {
     kind: 'train',
     id,
@@ -114,6 +116,74 @@ function trainCell(suite: SuiteName, s: TrainSetup, seed: number, extra: { exper
     ...(s.heron ? { heron: s.heron } : {}),
     ...(extra.expertFrom ? { expertFrom: extra.expertFrom } : {}),
   };
+}
+
+/** What the feedback schedule of a learned-reward `prefrl train` run depends on. */
+export interface TrainSchedule {
+  readonly steps: number;
+  readonly numEnvs: number;
+  readonly numSteps: number;
+  readonly warmupSteps: number;
+  readonly labels: number;
+  readonly labelsPerRound: number;
+  /** --feedback-every; left out: loopFeedbackEvery, as train takes it. */
+  readonly feedbackEvery?: number;
+}
+
+/**
+ * The labels a learned-reward run asks, by the loop's own schedule (reward/loop.ts): the warm-up,
+ * shortened to min(warmupSteps, floor(steps / 4)), in whole rollouts of numEnvs x numSteps; the
+ * first round right after it, then one every feedbackEvery env steps (checked at rollout ends)
+ * while the step count is below `steps`; each round asks min(labelsPerRound, what is left of the
+ * budget). It assumes every pair asked is answered and the query pool holds segments from the
+ * first round on (synthetic teachers; a warm-up of at least one rollout).
+ */
+export function labelsAsked(s: TrainSchedule): number {
+  const rollout = s.numEnvs * s.numSteps;
+  const every = s.feedbackEvery ?? loopFeedbackEvery({ ppo: { totalSteps: s.steps, numEnvs: s.numEnvs, numSteps: s.numSteps, seed: 0 }, warmupSteps: s.warmupSteps, budget: s.labels, labelsPerRound: s.labelsPerRound });
+  const warmup = Math.min(s.warmupSteps, Math.floor(s.steps / 4));
+  let step = Math.ceil(warmup / rollout) * rollout;
+  // With no warm-up the pool is empty at step 0: the round waits for the first rollout.
+  let next = step === 0 ? rollout : step;
+  let asked = 0;
+  while (step < s.steps && asked < s.labels) {
+    if (step >= next) {
+      asked += Math.min(s.labelsPerRound, s.labels - asked);
+      next = step + every;
+    }
+    step += rollout;
+  }
+  return asked;
+}
+
+/** The schedule of a learned-reward train cell, read from its `prefrl train` args (an Error names a flag it lacks). */
+export function trainSchedule(args: readonly string[]): TrainSchedule {
+  const value = (flag: string): number | undefined => {
+    const k = args.indexOf(flag);
+    return k < 0 ? undefined : Number(args[k + 1]);
+  };
+  const need = (flag: string): number => {
+    const v = value(flag);
+    if (v === undefined || !Number.isFinite(v)) throw new Error(`a bench train cell without ${flag} in its args: ${args.join(' ')}`);
+    return v;
+  };
+  const feedbackEvery = value('--feedback-every');
+  return {
+    steps: need('--steps'),
+    numEnvs: need('--num-envs'),
+    numSteps: need('--num-steps'),
+    warmupSteps: need('--warmup-steps'),
+    labels: need('--labels'),
+    labelsPerRound: need('--labels-per-round'),
+    ...(feedbackEvery !== undefined ? { feedbackEvery } : {}),
+  };
+}
+
+/** Labels a train cell's run will ask and its budget; null for PPO on the true reward (no --labels). */
+export function cellLabels(cell: TrainCell): { asked: number; budget: number } | null {
+  if (!cell.args.includes('--labels')) return null;
+  const s = trainSchedule(cell.args);
+  return { asked: labelsAsked(s), budget: s.labels };
 }
 
 function randomCell(suite: SuiteName, env: string, seed: number, episodes = 10): RandomCell {

@@ -13,7 +13,7 @@ import { flags } from '../../core/config.js';
 import { errorMessage, InputError, UsageError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { writeFileAtomic } from '../../core/run.js';
-import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, selectShard, writeCellRecords } from '../bench/cells.js';
+import { claimState, type Cell, type CellRecord, type ClaimHolder, cellFile, cellStatus, claimCell, cellsDir, configHash, damagedCellFiles, idPart, parseShard, readAllRecords, readCellFile, recordPath, selectShard, withCellRelativePaths, writeCellRecords } from '../bench/cells.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
 import { handNotes, NOTES_HEADING } from '../bench/hand_notes.js';
 import { suitePlots } from '../bench/plots.js';
@@ -22,7 +22,7 @@ import { checkExpertForCells } from '../bench/expert.js';
 import { checkOutFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { type CellRunContext, runCell } from '../bench/run_cell.js';
 import { aggregate, mixedBudgets, mixedVersions, summaryMarkdown } from '../bench/summary.js';
-import { buildSuite, SUITE_NAMES, type Suite } from '../bench/suites.js';
+import { buildSuite, cellLabels, SUITE_NAMES, type Suite } from '../bench/suites.js';
 import { type Command, formatTable, onInterrupt, parseOrHelp, printJson } from '../command.js';
 import { benchOutFlag, optionalSeedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
@@ -236,7 +236,7 @@ export const benchOracleCommand: Command = {
           outDir: suiteDir,
           cells: suite.cells.length,
           software,
-          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost, madeBy: madeBy.get(c.id) })),
+          selected: selected.map((c) => ({ id: c.id, kind: c.kind, env: c.env, seed: c.seed, status: damaged.has(cellFile(suiteDir, c.id)) ? 'damaged' : status.get(c.id), running: running.get(c.id), stopped: stopped.get(c.id), cost: c.cost, ...(c.kind === 'train' && cellLabels(c) ? { labels: cellLabels(c) } : {}), madeBy: madeBy.get(c.id) })),
           damaged: [...damaged.values()],
         });
       } else {
@@ -255,7 +255,14 @@ export const benchOracleCommand: Command = {
         // The cost column's unit, said under the table (it was only in --help), with the sum still to run.
         const left = selected.filter((c) => status.get(c.id) !== 'done' && !running.get(c.id));
         const costLine = `cost: estimated work in env-step equivalents (what the progress bar and its ETA count): ${left.reduce((a, c) => a + c.cost, 0).toLocaleString('en-US')} in the ${left.length} cell${left.length === 1 ? '' : 's'} still to run`;
-        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\nThis code: ${now}\n`);
+        // Learned-reward cells: the labels their runs will ask (the rounds that fit), not their whole budgets.
+        const learned = left.flatMap((c) => (c.kind === 'train' ? [cellLabels(c)] : [])).filter((l) => l !== null);
+        const asked = learned.reduce((a, l) => a + l.asked, 0);
+        const budget = learned.reduce((a, l) => a + l.budget, 0);
+        const labelLine = learned.length
+          ? `(a learned-reward cell counts 1.5 per env step and 600 per label its run will ask: the feedback rounds that fit its steps by the loop's schedule, ${asked.toLocaleString('en-US')} of the ${budget.toLocaleString('en-US')} labels of the ${learned.length} such cell${learned.length === 1 ? '' : 's'} still to run)\n`
+          : '';
+        ctx.io.stdout.write(`${formatTable(['cell', 'kind', 'status', 'cost'], rows)}\n${selected.length} of ${suite.cells.length} cells (${suiteDir})\n${costLine}\n${labelLine}This code: ${now}\n`);
         if (otherCode) ctx.io.stdout.write(`${otherCode} finished cell${otherCode === 1 ? ' was' : 's were'} made by other code or recorded none (a run keeps them; move their files out of ${cellsDir(suiteDir)} to redo them with this code)\n`);
         if (damaged.size) {
           const list = [...damaged.values()].map((d) => `  ${d.file}${d.line === undefined ? '' : ` (line ${d.line})`}: ${d.problem}\n`).join('');
@@ -328,9 +335,9 @@ export const benchOracleCommand: Command = {
     const artifact = (dep: Cell, recs: CellRecord[] | null): string | null => {
       const r = recs?.[0];
       if (!r) return null;
-      if (dep.kind === 'train') return r.runDir && existsSync(join(resolve(r.runDir), 'artifacts', 'checkpoint')) ? resolve(r.runDir) : null;
+      if (dep.kind === 'train') return r.runDir && existsSync(join(recordPath(r, r.runDir, suiteDir), 'artifacts', 'checkpoint')) ? recordPath(r, r.runDir, suiteDir) : null;
       const ds = r.extra?.dataset;
-      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(resolve(ds)) ? resolve(ds) : null;
+      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(recordPath(r, ds, suiteDir)) ? recordPath(r, ds, suiteDir) : null;
     };
     /** A dependency's artifact; the dependency runs first when it has no result here (e.g. in another shard, or copied from another machine without its run folder). */
     async function dependency(id: string, kind: 'train' | 'collect'): Promise<string> {
@@ -367,7 +374,8 @@ export const benchOracleCommand: Command = {
     async function execute(cell: Cell): Promise<CellRecord[]> {
       inFlight.add(cell.id);
       try {
-        const recs = await runCell(cell, rc);
+        // Paths relative to the cell file's folder: found again from any working folder.
+        const recs = (await runCell(cell, rc)).map((r) => withCellRelativePaths(r, suiteDir));
         const kept = keepReplacedResult(suiteDir, cell);
         if (kept) ctx.logger.info(`cell ${cell.id}: its earlier result, made with another configuration, is kept as ${kept}`);
         writeCellRecords(suiteDir, cell.id, recs);

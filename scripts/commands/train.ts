@@ -303,6 +303,16 @@ function warnIgnoredTrainFlags(f: TrainFlags, given: readonly string[], ctx: Com
 /** A train run's summary: the loop's, and for a HERON teacher which reward term decided its labels (as prefrl labels stats counts them). */
 export type TrainSummary = LoopSummary & { readonly decidedBy?: HeronDecidedBy };
 
+/**
+ * The end-of-run advice of a run too short for its labels when it is a `prefrl bench oracle`
+ * cell (ctx.partOf): the bench takes no --steps, --feedback-every or --labels-per-round; its own
+ * knob is --steps-scale. Undefined otherwise (train's own advice).
+ */
+export function benchCellAdvice(partOf: string | undefined): string | undefined {
+  if (!partOf?.startsWith('prefrl bench oracle')) return undefined;
+  return `run the benchmark with a larger --steps-scale (this run is a cell of \`${partOf}\`, whose suite sets its label budget)`;
+}
+
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: TrainSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
@@ -529,6 +539,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
         oversample: f.oversample,
         feedbackEvery,
         warmupSteps: f.warmupSteps,
+        runLongerAdvice: benchCellAdvice(ctx.partOf),
         poolEpisodes: f.poolEpisodes,
         poolTop: f.poolTop,
         terminalSegments: f.terminalSegments,
