@@ -7,6 +7,9 @@
  * 0: no learning, no word) or after close(), trainRewardModel on a disposed network, a pair given
  * to segmentTransitions and a Set to Rng.choice (errors about undefined properties).
  */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../index.js';
 
@@ -239,3 +242,24 @@ describe('runOffline: misspelt options, config fields and context, before anythi
   });
 });
 
+
+describe('misspelt options of LabelStore.open and createRunDir', () => {
+  it('are refused naming them and the options there are (they were dropped: no env check, a run folder in ./runs)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefrl-misspelt-'));
+    try {
+      const file = join(dir, 'labels.sqlite');
+      expect(() => api.LabelStore.open(file, { envID: 'reacher' } as never)).toThrow(
+        new RangeError('LabelStore.open: unknown option "envID" (the options: clock, create, envId, modelHash, dataset, busyTimeoutMs, readOnly)'),
+      );
+      // Nothing was made.
+      expect(existsSync(file)).toBe(false);
+      expect(() => api.createRunDir({ dir, name: 'x', config: {} } as never)).toThrow(
+        new RangeError('createRunDir: unknown option "dir" (the options: root, name, config, clock, tensorBackend) (the folder the run folders go in is root)'),
+      );
+      expect(() => api.createRunDir({ root: dir, name: 'x', config: {}, seed: 1 } as never)).toThrow(/^createRunDir: unknown option "seed" \(the options: /);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
