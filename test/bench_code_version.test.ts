@@ -7,14 +7,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { packageRoot } from '../core/paths.js';
 import { softwareVersions } from '../core/run.js';
 import { type CellRecord, parseCellFile, recordProblem } from '../scripts/bench/cells.js';
-import { type CodeVersion, codeVersionText, gitCommit } from '../scripts/bench/code_version.js';
+import { type CodeVersion, codeVersionText, gitCommit, softwareProblem } from '../scripts/bench/code_version.js';
 import { codeVersions, mixedVersions, rerunCommand, seedsText, summaryMarkdown } from '../scripts/bench/summary.js';
 import { buildSuite } from '../scripts/bench/suites.js';
 import { main } from '../scripts/cli.js';
@@ -76,6 +76,10 @@ describe('gitCommit: the commit of a checkout of its own', () => {
   it('codeVersionText names each part, and says so when there is no commit', () => {
     expect(codeVersionText(V1)).toBe('prefrl 0.1.0 (commit aaaaaaa), MuJoCo 3.14.0, node v20.20.2');
     expect(codeVersionText({ prefrl: '0.2.0', mujoco: '3.9.0', node: 'v22.1.0' })).toBe('prefrl 0.2.0 (no git commit: not a git checkout, or git could not read it), MuJoCo 3.9.0, node v22.1.0');
+    // The machine, where the record kept it (cells finished since 2026-12-07 evening).
+    expect(codeVersionText({ ...V1, machine: '2 cores (AMD EPYC 9R14)' })).toBe('prefrl 0.1.0 (commit aaaaaaa), MuJoCo 3.14.0, node v20.20.2, on 2 cores (AMD EPYC 9R14)');
+    expect(softwareProblem({ ...V1, machine: 2 })).toBe('"software.machine" must be a string when present, got 2');
+    expect(softwareProblem({ ...V1, machine: '2 cores (x)' })).toBeNull();
   });
 });
 
@@ -183,7 +187,7 @@ describe('bench oracle: new cells record the code', () => {
     const res = lastJson<{ ran: string[]; software: CodeVersion }>(k.out);
     expect(res.ran).toHaveLength(1);
     const v = softwareVersions();
-    expect(res.software).toMatchObject({ prefrl: v.prefrl, mujoco: v.mujoco, node: process.version });
+    expect(res.software).toMatchObject({ prefrl: v.prefrl, mujoco: v.mujoco, node: process.version, machine: `${availableParallelism()} cores (${cpus()[0].model.trim()})` });
     // Tests run in a git checkout of prefrl: the commit is its HEAD, with or without -dirty.
     const head = git(packageRoot(), 'rev-parse', '--short', 'HEAD');
     expect(res.software.commit).toMatch(new RegExp(`^${head}(-dirty)?$`));
@@ -191,7 +195,11 @@ describe('bench oracle: new cells record the code', () => {
     const recs = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CellRecord);
     expect(recs.length).toBe(8);
     for (const r of recs) expect(r.software).toEqual(res.software);
-    expect(readFileSync(join(out, 'smoke', 'summary.md'), 'utf8')).toContain(`Made by: ${codeVersionText(res.software)}: 1 cell.`);
+    const made = readFileSync(join(out, 'smoke', 'summary.md'), 'utf8');
+    expect(made).toContain(`Made by: ${codeVersionText(res.software)}: 1 cell.`);
+    expect(codeVersionText(res.software)).toContain(`, on ${res.software.machine}`);
+    // The summary names the machine it was made on as such (a --summary-only rebuild elsewhere is not where the cells ran).
+    expect(made).toContain(`this summary was made on ${res.software.machine}, node ${process.version} (the machine each cell ran on is in the "Made by" line where the cell recorded it)`);
 
     const dry = captureCli(new ManualClock());
     expect(await main([...args, '--dry-run'], dry.ctx)).toBe(0);

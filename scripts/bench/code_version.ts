@@ -14,6 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { packageRoot } from '../../core/paths.js';
 import { softwareVersions } from '../../core/run.js';
@@ -27,6 +28,13 @@ export interface CodeVersion {
   readonly mujoco: string;
   /** process.version, e.g. "v20.20.2". */
   readonly node: string;
+  /** The machine the cell ran on, as machineText gives it ("2 cores (AMD EPYC 9R14)"); absent in records made before it was kept. */
+  readonly machine?: string;
+}
+
+/** This machine in a few words: "2 cores (AMD EPYC 9R14)". */
+export function machineText(): string {
+  return `${availableParallelism()} cores (${cpus()[0]?.model.trim() || 'unknown CPU'})`;
 }
 
 /** `git -C root ...`'s stdout, or null when git is missing or the command fails. */
@@ -70,13 +78,13 @@ export function codeVersion(resultFolders: readonly string[] = []): CodeVersion 
   const v = softwareVersions();
   const root = packageRoot();
   const commit = gitCommit(root, [resolve(root, 'benchmarks', 'results'), ...resultFolders]);
-  return { prefrl: v.prefrl, ...(commit === undefined ? {} : { commit }), mujoco: v.mujoco, node: v.node };
+  return { prefrl: v.prefrl, ...(commit === undefined ? {} : { commit }), mujoco: v.mujoco, node: v.node, machine: machineText() };
 }
 
 /** One line of a code version: "prefrl 0.1.0 (commit 5093039), MuJoCo 3.9.0, node v20.20.2". */
 export function codeVersionText(v: CodeVersion): string {
   // ("or git could not read it": git refuses a checkout another user owns, safe.directory, as for a shared one.)
-  return `prefrl ${v.prefrl} (${v.commit === undefined ? 'no git commit: not a git checkout, or git could not read it' : `commit ${v.commit}`}), MuJoCo ${v.mujoco}, node ${v.node}`;
+  return `prefrl ${v.prefrl} (${v.commit === undefined ? 'no git commit: not a git checkout, or git could not read it' : `commit ${v.commit}`}), MuJoCo ${v.mujoco}, node ${v.node}${v.machine === undefined ? '' : `, on ${v.machine}`}`;
 }
 
 /**
@@ -89,5 +97,6 @@ export function softwareProblem(v: unknown): string | null {
   const o = v as Record<string, unknown>;
   for (const k of ['prefrl', 'mujoco', 'node'] as const) if (typeof o[k] !== 'string') return `"software.${k}" must be a string, got ${JSON.stringify(o[k]) ?? 'nothing'}`;
   if (o.commit !== undefined && typeof o.commit !== 'string') return `"software.commit" must be a string when present, got ${JSON.stringify(o.commit)}`;
+  if (o.machine !== undefined && typeof o.machine !== 'string') return `"software.machine" must be a string when present, got ${JSON.stringify(o.machine)}`;
   return null;
 }

@@ -5,10 +5,9 @@
  * same env steps, and the normalised score (random policy 0, true-reward PPO 1). Pure functions
  * of the records, so shards merged by copying cell files summarise like one machine's run.
  */
-import { availableParallelism, cpus } from 'node:os';
 import type { CellRecord, Row } from './cells.js';
 import { isReference, meanStd, rowKey } from './cells.js';
-import { type CodeVersion, codeVersionText } from './code_version.js';
+import { type CodeVersion, codeVersionText, machineText } from './code_version.js';
 import type { Suite } from './suites.js';
 
 export interface Stat {
@@ -452,7 +451,7 @@ export function summaryMarkdown(s: SummaryInput): string {
   if (others.length) lines.push(`Cells were produced by: ${commands.map((c) => `\`${c}\``).join(', ')}.`, '');
   lines.push(
     `Cells: ${cellIds.size} finished${finishedDates(s.records)}${s.missing.length ? `, ${s.missing.length} of this suite definition missing (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', ...' : ''})` : ''}; ` +
-      `${wallText(wall)} of cell wall time in all; this machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}. ` +
+      `${wallText(wall)} of cell wall time in all; this summary was made on ${machineText()}, node ${process.version} (the machine each cell ran on is in the "Made by" line where the cell recorded it). ` +
       'Rerunning the command skips finished cells; `--shard i/n` splits the cells over machines, and copying their `cells/` files into one folder merges them (the summary and plots are rebuilt from whatever cell files exist). ' +
       "A finished cell is kept as long as its suite definition is unchanged, whatever changed in prefrl since (code, defaults its command does not name, the MuJoCo build): the dates say which version made it.",
     '',
