@@ -12,24 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../index.js';
+import { expectError } from './helpers/errors.js';
 
 let env: api.Env;
 beforeAll(async () => {
   env = await api.makeEnv('toy-reach');
 });
 afterAll(() => env.dispose());
-
-/** `fn` throws (or rejects with) an error of class `E` whose message matches `pattern`. */
-async function expectError(fn: () => unknown, E: abstract new (...args: never[]) => Error, pattern: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${E.name} ${pattern}`).toBeInstanceOf(E);
-  expect((caught as Error).message).toMatch(pattern);
-}
 
 /** A 4-transition toy-reach dataset written out by hand, as a script builds one. */
 function handDataset(): api.OfflineDataset {

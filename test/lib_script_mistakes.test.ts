@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../index.js';
+import { expectError } from './helpers/errors.js';
 
 let root = '';
 let env: api.Env;
@@ -24,18 +25,6 @@ afterAll(() => {
   env.dispose();
   rmSync(root, { recursive: true, force: true });
 });
-
-/** `fn` throws (or rejects with) an error of class `E` whose message matches `pattern`. */
-async function expectError(fn: () => unknown, E: abstract new (...args: never[]) => Error, pattern: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${E.name} ${pattern}`).toBeInstanceOf(E);
-  expect((caught as Error).message).toMatch(pattern);
-}
 
 describe('seeded randomness is asked for where it is needed', () => {
   it('new Rng() without a seed, or fork() without a key, is a TypeError (they drew the stream of the text "undefined")', async () => {
