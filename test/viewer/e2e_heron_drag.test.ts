@@ -21,6 +21,18 @@ const lab = useLab('heron-drag');
 const rowStates = (page: Page): Promise<string[]> =>
   page.$$eval('#heron-terms li', (es) => es.map((e) => `${e.className}|${(e as HTMLElement).style.transform}`));
 
+/** The centre of `selector` once it has stayed where it is for a second (at most 8 s). */
+async function settledCentre(page: Page, selector: string): Promise<[number, number]> {
+  let last = await centre(page, selector);
+  for (let i = 0; i < 8; i++) {
+    await sleep(1000);
+    const now = await centre(page, selector);
+    if (now[0] === last[0] && now[1] === last[1]) return now;
+    last = now;
+  }
+  return last;
+}
+
 describe('HERON ranking in step with the page', () => {
   it('a finger drag the terms are redrawn under (Space on an on/off box) moves nothing, and the next drag moves its term', async () => {
     await onHeron(lab, async (page, cdp) => {
@@ -36,8 +48,10 @@ describe('HERON ranking in step with the page', () => {
       await touchUp(cdp);
       expect(await heronRanking(page)).toEqual(['fingertip_distance', 'on_target']);
       expect(await rowStates(page)).toEqual(['heron-term|', 'heron-term|', 'heron-term off|']);
-      // A new drag: the top term below the second one.
-      const h = await centre(page, '#heron-terms li:nth-child(1) .handle');
+      // A new drag: the top term below the second one. (Measured once the rows stay put: in its
+      // first seconds the page moves them down by about 30 px once, and a swipe measured before
+      // that missed the handle; seen in about half the runs on this machine.)
+      const h = await settledCentre(page, '#heron-terms li:nth-child(1) .handle');
       const second = await centre(page, '#heron-terms li:nth-child(2)');
       await swipe(cdp, h, [h[0], second[1] + 5]);
       expect(await heronRanking(page)).toEqual(['on_target', 'fingertip_distance']);
