@@ -9,7 +9,7 @@
  *
  * The learner's tensors are disposed before returning; the snapshot holds plain numbers.
  */
-import { shownArg, unknownKeysError } from '../core/errors.js';
+import { shownArg, refuseUnknownKeys } from '../core/errors.js';
 import { BC_DEFAULTS, Bc, type BcConfig } from './bc.js';
 import type { OfflineDataset } from './dataset.js';
 import {
@@ -122,10 +122,7 @@ export async function trainOfflineAgent(o: OfflineAgentOptions): Promise<Offline
   // A script's options (the CLI's flags check theirs): any other algo name trained BC before.
   if (typeof o !== 'object' || o === null || typeof o.ds !== 'object' || o.ds === null) throw new TypeError('trainOfflineAgent: options.ds (an OfflineDataset, e.g. readDataset or datasetFromTrajectories) is required');
   // A misspelt optional option (evalEvey, bc_loss) was dropped without a word and its default used.
-  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(OFFLINE_AGENT_OPTION_KEYS, k));
-  if (unknown.length > 0) {
-    throw unknownKeysError('trainOfflineAgent', unknown, Object.keys(OFFLINE_AGENT_OPTION_KEYS), 'option');
-  }
+  refuseUnknownKeys('trainOfflineAgent', o, OFFLINE_AGENT_OPTION_KEYS);
   if (typeof o.iql === 'object' && o.iql !== null) {
     const iqlKeys = ['beta', 'expectile', 'targetRate', 'actor', 'rewardScaling'];
     const unknownIql = Object.keys(o.iql).filter((k) => !iqlKeys.includes(k));

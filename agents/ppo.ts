@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, shownArg, shownValue, UsageError, unknownKeysError } from '../core/errors.js';
+import { InputError, shownArg, shownValue, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import { mean } from '../core/math.js';
 import type { Metrics } from '../core/log.js';
 import { Rng, type RngState } from '../core/rng.js';
@@ -365,8 +365,7 @@ export class PpoTrainer {
   static async create(opts: PpoTrainerOptions): Promise<PpoTrainer> {
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`PpoTrainer.create: options must be an object ({ env, config?, rewardFn?, ... }), got ${shownArg(opts)}`);
     // A misspelt option was dropped without a word: { rewardfn } trained on the env's true reward.
-    const unknown = Object.keys(opts).filter((k) => !Object.hasOwn(PPO_TRAINER_OPTIONS, k));
-    if (unknown.length > 0) throw unknownKeysError('PpoTrainer.create', unknown, Object.keys(PPO_TRAINER_OPTIONS), 'option');
+    refuseUnknownKeys('PpoTrainer.create', opts, PPO_TRAINER_OPTIONS);
     checkEnvConfigObject(opts.env, 'PpoTrainer.create: option env');
     const config = resolvePpoConfig(opts.config ?? {});
     const vec = await createVecEnv(opts.env, { numEnvs: config.numEnvs, workers: config.workers, inline: config.inlineEnvs, seed: config.seed, recordState: Boolean(opts.onEpisode) });
@@ -723,10 +722,7 @@ export function resolvePpoConfig(partial: Partial<PpoConfig>): PpoConfig {
   // A misspelt field (totalstep, num_envs) was dropped without a word, and the run took the
   // default in its place (a million steps): a field PpoConfig does not have is refused.
   if (typeof partial !== 'object' || partial === null) throw new TypeError(`PpoConfig must be an object of PPO settings, got ${shownArg(partial)}`);
-  const unknown = Object.keys(partial).filter((k) => !Object.hasOwn(PPO_DEFAULTS, k));
-  if (unknown.length > 0) {
-    throw unknownKeysError('PpoConfig', unknown, Object.keys(PPO_DEFAULTS), 'field');
-  }
+  refuseUnknownKeys('PpoConfig', partial, PPO_DEFAULTS, 'field');
   const c = { ...PPO_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as PpoConfig;
   const bad = (k: keyof PpoConfig, what: string): never => {
     const v = c[k];

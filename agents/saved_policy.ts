@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { runCommand } from '../core/run.js';
-import { InputError, parseJson, UsageError, unknownKeysError } from '../core/errors.js';
+import { InputError, parseJson, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import { sha256 } from '../core/hash.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
@@ -261,8 +261,7 @@ function checkLoadArgs(path: unknown, envSpec: unknown, o: unknown): void {
   }
   if (typeof o !== 'object' || o === null) throw new TypeError(`loadSavedPolicy: options must be an object { stochastic?, seed?, flag? }, got ${what(o)}`);
   // A misspelt option was dropped without a word: { stochastc: true } acted with the mean action.
-  const unknown = Object.keys(o).filter((k) => !['stochastic', 'seed', 'flag', 'logger'].includes(k));
-  if (unknown.length > 0) throw unknownKeysError('loadSavedPolicy', unknown, ['stochastic', 'seed', 'flag', 'logger'], 'option');
+  refuseUnknownKeys('loadSavedPolicy', o, ['stochastic', 'seed', 'flag', 'logger']);
   const { stochastic, seed, flag } = o as Record<string, unknown>;
   if (stochastic !== undefined && typeof stochastic !== 'boolean') throw new TypeError(`loadSavedPolicy: options.stochastic must be true or false, got ${what(stochastic)}`);
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`loadSavedPolicy: options.seed must be an integer, got ${what(seed)}`);

@@ -73,6 +73,26 @@ export function unknownKeysError(where: string, unknown: readonly string[], know
 }
 
 /**
+ * Throw unknownKeysError for the own keys of `obj` that are not in `known` (a list of names, or an
+ * object keyed by them), its message followed by what `hint` says of those keys (e.g. where a
+ * misplaced option goes); nothing when every key is known.
+ */
+export function refuseUnknownKeys(
+  where: string,
+  obj: object,
+  known: readonly string[] | object,
+  noun: 'option' | 'field' = 'option',
+  hint?: (unknown: readonly string[]) => string,
+): void {
+  const names: readonly string[] = Array.isArray(known) ? known : Object.keys(known);
+  const unknown = Object.keys(obj).filter((k) => !names.includes(k));
+  if (unknown.length === 0) return;
+  const e = unknownKeysError(where, unknown, names, noun);
+  const more = hint?.(unknown) ?? '';
+  throw more === '' ? e : new RangeError(`${e.message}${more}`);
+}
+
+/**
  * SQLite's result codes (better-sqlite3 puts them in `code`) that are the machine's refusal, not
  * a fault of prefrl or of the file's content: a full disk, an I/O error, a read-only or unopenable
  * file, a missing permission.

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
-import { InputError, unknownKeysError, UsageError } from './errors.js';
+import { InputError, refuseUnknownKeys, UsageError } from './errors.js';
 import { filterMetricsFile, MetricsLog } from './log.js';
 import { writeFileAtomic } from './files.js';
 import { makeFolder, packageRoot } from './paths.js';
@@ -209,7 +209,7 @@ export function softwareChanges(runPath: string, tensorBackend?: string): string
 }
 
 /** mkdir's refusals that say the folder given is the wrong place (not a full disk or the like). */
-const REFUSED_MKDIR = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR']);
+export const REFUSED_MKDIR: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR']);
 
 /** The options createRunDir reads. */
 const CREATE_RUN_DIR_OPTIONS = ['root', 'name', 'config', 'clock', 'tensorBackend'];
@@ -223,8 +223,7 @@ const CREATE_RUN_DIR_OPTIONS = ['root', 'name', 'config', 'clock', 'tensorBacken
 export function createRunDir(opts: { root?: string; name: string; config: unknown; clock?: Clock; tensorBackend?: string }): RunDir {
   if (typeof opts?.name !== 'string') throw new TypeError(`createRunDir: option name (a word for the folder name) must be a string, got ${typeof opts?.name}`);
   // A misspelt option (`dir` for root) was dropped without a word: the run went to ./runs.
-  const unknown = Object.keys(opts).filter((k) => !CREATE_RUN_DIR_OPTIONS.includes(k));
-  if (unknown.length > 0) throw new RangeError(`${unknownKeysError('createRunDir', unknown, CREATE_RUN_DIR_OPTIONS, 'option').message}${unknown.includes('dir') || unknown.includes('runsDir') ? ' (the folder the run folders go in is root)' : ''}`);
+  refuseUnknownKeys('createRunDir', opts, CREATE_RUN_DIR_OPTIONS, 'option', (u) => (u.includes('dir') || u.includes('runsDir') ? ' (the folder the run folders go in is root)' : ''));
   const root = resolve(opts.root ?? 'runs');
   try {
     makeFolder(root);

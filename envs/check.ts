@@ -10,7 +10,7 @@
  *   horizon       episodes are truncated exactly at the horizon (unless terminated first)
  *   memory        no WASM heap growth over 1,000 resets, each followed by a step (MuJoCo envs)
  */
-import { unknownKeysError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
 import { checkEnvConfigObject, type EnvConfig, makeEnv } from './registry.js';
@@ -328,8 +328,7 @@ const CHECK_OPTIONS: Readonly<Record<keyof CheckOptions, true>> = { steps: true,
 export async function checkEnv(config: EnvConfig | string, opts: CheckOptions = {}): Promise<CheckReport> {
   if (typeof config !== 'string') checkEnvConfigObject(config, 'checkEnv: config', { stringToo: true });
   // A misspelt option was dropped without a word: { step: 10 } ran the default 300 steps.
-  const unknown = typeof opts === 'object' && opts !== null ? Object.keys(opts).filter((k) => !Object.hasOwn(CHECK_OPTIONS, k)) : [];
-  if (unknown.length > 0) throw unknownKeysError('checkEnv', unknown, Object.keys(CHECK_OPTIONS), 'option');
+  if (typeof opts === 'object' && opts !== null) refuseUnknownKeys('checkEnv', opts, CHECK_OPTIONS);
   const seed = opts.seed ?? 0;
   const stepsN = opts.steps ?? 300;
   const envs: Env[] = [];

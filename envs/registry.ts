@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { shownArg, UsageError, unknownKeysError } from '../core/errors.js';
+import { shownArg, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { shellQuote } from '../core/paths.js';
 import { MujocoEnv } from './mujoco/env.js';
@@ -157,10 +157,8 @@ export async function makeEnv(config: EnvConfig | string, opts: MakeEnvOptions =
   // An object without a string id (an Env, { name: ... }) failed as "unknown env undefined".
   if (typeof config !== 'string') checkEnvConfigObject(config, 'makeEnv: config', { stringToo: true });
   // A misspelt or misplaced option was dropped without a word: makeEnv('toy-reach', { seed: 3 }) made an env of seed 0.
-  const unknownOpts = typeof opts === 'object' && opts !== null ? Object.keys(opts).filter((k) => k !== 'logger') : [];
-  if (unknownOpts.length > 0) {
-    const hint = unknownOpts.includes('seed') ? `; a seed goes in the config: makeEnv({ id: ${JSON.stringify(typeof config === 'string' ? config : config.id)}, seed })` : '';
-    throw new RangeError(`${unknownKeysError('makeEnv', unknownOpts, ['logger'], 'option').message}${hint}`);
+  if (typeof opts === 'object' && opts !== null) {
+    refuseUnknownKeys('makeEnv', opts, ['logger'], 'option', (u) => (u.includes('seed') ? `; a seed goes in the config: makeEnv({ id: ${JSON.stringify(typeof config === 'string' ? config : config.id)}, seed })` : ''));
   }
   const cfg: EnvConfig = typeof config === 'string' ? (looksLikeModelPath(config) ? envConfigFromArgs(config, { flag: 'makeEnv' }) : { id: config }) : config;
   if (cfg.id === 'custom') {

@@ -3,7 +3,7 @@
  * qpos/qvel per step, episode boundaries). Vectorised collection for training lives in
  * envs/vec.ts; this is the simple, exact path for demos, datasets and tests.
  */
-import { shownArg, unknownKeysError } from '../core/errors.js';
+import { shownArg, refuseUnknownKeys } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { type Trajectory, TrajectoryBuilder } from './trajectory.js';
 import type { Env, EnvSpec } from './types.js';
@@ -79,8 +79,7 @@ function checkRolloutOptions(env: Env, policy: Policy, opts: RolloutOptions, fn:
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: options { episodes, seed } are required`);
   // A misspelt option (maxstep, onstep) was dropped without a word: every episode ran to the horizon.
   const known = fn === 'rolloutAsync' ? [...ROLLOUT_OPTION_KEYS, 'afterEpisode'] : ROLLOUT_OPTION_KEYS;
-  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw unknownKeysError(fn, unknown, known, 'option');
+  refuseUnknownKeys(fn, opts, known);
   if (typeof opts.episodes !== 'number' || !Number.isSafeInteger(opts.episodes) || opts.episodes < 0) throw new RangeError(`${fn}: option episodes must be a whole number >= 0, got ${shownArg(opts.episodes)}`);
   if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new RangeError(`${fn}: option seed must be a finite number, got ${shownArg(opts.seed)}`);
   if (opts.maxSteps !== undefined && (typeof opts.maxSteps !== 'number' || !Number.isSafeInteger(opts.maxSteps) || opts.maxSteps < 1)) {

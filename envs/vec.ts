@@ -44,7 +44,7 @@
  * keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
-import { InputError, UsageError, unknownKeysError } from '../core/errors.js';
+import { InputError, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { workerScript } from '../core/worker.js';
 import { checkEnvConfigObject, type EnvConfig, makeEnv } from './registry.js';
@@ -481,11 +481,7 @@ const VEC_ENV_OPTIONS: Readonly<Record<keyof VecEnvOptions, true>> = { numEnvs: 
 function checkOptions(opts: VecEnvOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError('createVecEnv: options { numEnvs, workers, seed } are required');
   // A misspelt option was dropped without a word: { inlineEnvs: true } (PpoConfig's name) stepped no env in this thread.
-  const unknown = Object.keys(opts).filter((k) => !Object.hasOwn(VEC_ENV_OPTIONS, k));
-  if (unknown.length > 0) {
-    const hint = unknown.includes('inlineEnvs') ? " (PpoConfig's inlineEnvs is createVecEnv's inline)" : '';
-    throw new RangeError(`${unknownKeysError('createVecEnv', unknown, Object.keys(VEC_ENV_OPTIONS), 'option').message}${hint}`);
-  }
+  refuseUnknownKeys('createVecEnv', opts, VEC_ENV_OPTIONS, 'option', (u) => (u.includes('inlineEnvs') ? " (PpoConfig's inlineEnvs is createVecEnv's inline)" : ''));
   if (!Number.isInteger(opts.numEnvs) || opts.numEnvs < 1) throw new RangeError(`createVecEnv: numEnvs must be an integer >= 1, got ${opts.numEnvs}`);
   if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new RangeError(`createVecEnv: workers must be an integer >= 0, got ${opts.workers}`);
   if (!Number.isFinite(opts.seed)) throw new RangeError(`createVecEnv: seed must be a finite number, got ${opts.seed}`);

@@ -350,6 +350,15 @@ function kebabFlag(key: string): string {
 }
 
 /**
+ * The warm-up a run of `totalSteps` env steps takes when `warmupSteps` are asked for: at most a
+ * quarter of the run (a warm-up as long as the whole run would leave no steps to learn from the
+ * labels). PPO then collects whole rollouts, so it ends at the first rollout end at or past this.
+ */
+export function loopWarmupSteps(warmupSteps: number, totalSteps: number): number {
+  return Math.min(warmupSteps, Math.floor(totalSteps / 4));
+}
+
+/**
  * The env steps between feedback rounds that `prefrl train` takes without --feedback-every, and
  * runPreferenceLoop without `feedbackEvery`: the label budget spread over the first half of
  * training, max(numEnvs x numSteps, floor((totalSteps - warmupSteps) / (2 x ceil(budget /
@@ -880,8 +889,7 @@ export async function runPreferenceLoop(options: LoopOptions): Promise<LoopSumma
         await evaluate(false);
         evaluatedAtStart = true;
       }
-      // A warm-up as long as the whole run would leave no steps to learn from the labels.
-      const warmup = Math.min(o.warmupSteps, Math.floor(o.ppo.totalSteps / 4));
+      const warmup = loopWarmupSteps(o.warmupSteps, o.ppo.totalSteps);
       if (warmup < o.warmupSteps) {
         // PPO collects whole rollouts: say what the warm-up then takes when that is more.
         const taken = Math.ceil(warmup / rolloutSteps) * rolloutSteps;

@@ -67,7 +67,7 @@ import { evaluatePolicyAsync } from '../agents/ppo.js';
 import { type BackendChoice, describeBackend, initBackend } from '../core/backend.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { InputError, ServiceError, shownArg, shownValue, UsageError, unknownKeysError, withResumeAdvice } from '../core/errors.js';
+import { InputError, ServiceError, shownArg, shownValue, UsageError, refuseUnknownKeys, withResumeAdvice } from '../core/errors.js';
 import type { Logger, Sink } from '../core/log.js';
 import { mean, pearson, std } from '../core/math.js';
 import { readNpy, writeNpy } from '../core/npy.js';
@@ -662,16 +662,12 @@ const OFFLINE_CONTEXT_KEYS: Readonly<Record<keyof OfflineContext, true>> = { log
  */
 function checkRunOfflineArgs(o: OfflineRunOptions, context: OfflineContext): void {
   if (typeof o !== 'object' || o === null) throw new TypeError(`runOffline: options must be an object ({ config } for a new run, { resume } to go on), got ${shownArg(o)}`);
-  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(RUN_OFFLINE_OPTIONS, k));
-  if (unknown.length > 0) throw unknownKeysError('runOffline', unknown, Object.keys(RUN_OFFLINE_OPTIONS), 'option');
+  refuseUnknownKeys('runOffline', o, RUN_OFFLINE_OPTIONS);
   if (typeof context !== 'object' || context === null) throw new TypeError(`runOffline: context must be an object { logger } (silentLogger for none), got ${shownArg(context)}`);
-  const unknownContext = Object.keys(context).filter((k) => !Object.hasOwn(OFFLINE_CONTEXT_KEYS, k));
-  if (unknownContext.length > 0) throw unknownKeysError('runOffline: context', unknownContext, Object.keys(OFFLINE_CONTEXT_KEYS), 'option');
+  refuseUnknownKeys('runOffline: context', context, OFFLINE_CONTEXT_KEYS);
   if (typeof (context.logger as Partial<Logger> | undefined)?.warn !== 'function') throw new TypeError(`runOffline: context.logger must be a Logger (silentLogger for none), got ${shownArg(context.logger)}`);
   if (!o.resume && typeof o.config === 'object' && o.config !== null) {
-    const fields = ['dataset', 'teacher', ...Object.keys(OFFLINE_DEFAULTS)];
-    const unknownFields = Object.keys(o.config).filter((k) => !fields.includes(k));
-    if (unknownFields.length > 0) throw unknownKeysError('runOffline: config', unknownFields, fields, 'field');
+    refuseUnknownKeys('runOffline: config', o.config, ['dataset', 'teacher', ...Object.keys(OFFLINE_DEFAULTS)], 'field');
   }
 }
 

@@ -5,7 +5,7 @@
  * A segment keeps the window's start state and per-step simulator state so it can be replayed
  * in the viewer and judged by any teacher.
  */
-import { unknownKeysError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/errors.js';
 import { shortHash } from '../core/hash.js';
 import type { Rng } from '../core/rng.js';
 import type { Trajectory } from '../envs/trajectory.js';
@@ -134,8 +134,7 @@ export function cutSegments(trajs: readonly Trajectory[], opts: CutOptions = {})
   if (!Array.isArray(trajs)) throw new TypeError(`cutSegments: trajs must be a list of trajectories (rollout's result), got ${shown(trajs)}`);
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`cutSegments: options must be an object { length?, stride?, terminal?, offsets?, source? }, got ${shown(opts)}`);
   // A misspelt option ({ len: 10 }) was dropped without a word: segments of the default 50 steps.
-  const unknown = Object.keys(opts).filter((k) => !Object.hasOwn(CUT_OPTIONS, k));
-  if (unknown.length > 0) throw unknownKeysError('cutSegments', unknown, Object.keys(CUT_OPTIONS), 'option');
+  refuseUnknownKeys('cutSegments', opts, CUT_OPTIONS);
   const length = opts.length ?? DEFAULT_SEGMENT_LENGTH;
   const stride = opts.stride ?? length;
   wholeNumber('cutSegments', 'option length', length, 1);

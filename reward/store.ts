@@ -99,7 +99,7 @@ import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, 
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError, isSqliteEnvironmentError, parseJson, shownArg, shownValue, unknownKeysError } from '../core/errors.js';
+import { InputError, isSqliteEnvironmentError, parseJson, shownArg, shownValue, refuseUnknownKeys } from '../core/errors.js';
 import { shellQuote } from '../core/paths.js';
 import { PERSON_ID_PREFIX } from '../core/person.js';
 import { modelHashNote } from '../envs/types.js';
@@ -745,8 +745,7 @@ export class LabelStore {
    */
   static open(path: string, opts: OpenOptions = {}): LabelStore {
     // A misspelt option (`envID`) was dropped without a word, and with it the check it asked for.
-    const unknown = typeof opts === 'object' && opts !== null ? Object.keys(opts).filter((k) => !(k in OPEN_OPTIONS)) : [];
-    if (unknown.length > 0) throw unknownKeysError('LabelStore.open', unknown, Object.keys(OPEN_OPTIONS), 'option');
+    if (typeof opts === 'object' && opts !== null) refuseUnknownKeys('LabelStore.open', opts, OPEN_OPTIONS);
     if (opts.readOnly === true) return LabelStore.openReadOnly(path, opts);
     const create = opts.create ?? true;
     if (!create && !existsSync(path)) throw new InputError(path, 'no such label store (the file does not exist)');

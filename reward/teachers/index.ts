@@ -14,7 +14,7 @@
  * Numbers accept `inf` / `Infinity` (beta). The teacher's id is the spec as given, so labels
  * record the exact configuration.
  */
-import { unknownKeysError } from '../../core/errors.js';
+import { refuseUnknownKeys } from '../../core/errors.js';
 import { decimalNumber } from '../../core/config.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvSpec } from '../../envs/types.js';
@@ -78,12 +78,7 @@ function checkMakeTeacherArgs(spec: unknown, opts: unknown): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`makeTeacher: options must be an object { env, rng, ... }, got ${what(opts)}`);
   const o = opts as Record<string, unknown>;
   // A misspelt option was dropped without a word ({ value } for values: "regret needs a value function").
-  const known = Object.keys(MAKE_TEACHER_OPTIONS);
-  const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (unknown.length > 0) {
-    const hint = unknown.includes('seed') ? "; the teacher's noise is seeded by options.rng (new Rng(seed).fork('teacher'))" : '';
-    throw new RangeError(`${unknownKeysError('makeTeacher', unknown, known, 'option').message}${hint}`);
-  }
+  refuseUnknownKeys('makeTeacher', o, MAKE_TEACHER_OPTIONS, 'option', (u) => (u.includes('seed') ? "; the teacher's noise is seeded by options.rng (new Rng(seed).fork('teacher'))" : ''));
   const env = o.env as Record<string, unknown> | null | undefined;
   if (typeof env !== 'object' || env === null || typeof env.id !== 'string' || !Array.isArray(env.rewardTerms)) {
     throw new TypeError(`makeTeacher: options.env must be the env's spec (env.spec, an EnvSpec), got ${env === undefined ? 'nothing' : what(env)}`);

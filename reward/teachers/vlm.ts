@@ -37,7 +37,7 @@
  */
 import { decimalNumber } from '../../core/config.js';
 import { type Clock, systemClock } from '../../core/clock.js';
-import { ServiceError, shownValue, UsageError, unknownKeysError } from '../../core/errors.js';
+import { ServiceError, shownValue, UsageError, refuseUnknownKeys } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { EnvConfig } from '../../envs/registry.js';
@@ -386,8 +386,7 @@ export class VlmTeacher implements Teacher {
 
   constructor(opts: VlmTeacherOptions) {
     // A misspelt option would silently leave its setting at the default (a reasoning model asked with max_tokens after all).
-    const unknown = Object.keys(opts).filter((k) => !(VLM_TEACHER_OPTION_KEYS as readonly string[]).includes(k));
-    if (unknown.length > 0) throw unknownKeysError('VLM teacher', unknown, VLM_TEACHER_OPTION_KEYS, 'option');
+    refuseUnknownKeys('VLM teacher', opts, VLM_TEACHER_OPTION_KEYS);
     const d = DEFAULT_VLM_TEACHER_CONFIG;
     this.config = {
       goal: opts.goal,
@@ -812,8 +811,7 @@ export function vlmTeacherFromSpec(spec: string, params: string | undefined, opt
     return raw as T;
   };
   const v = opts.vlm ?? {};
-  const unknown = Object.keys(v).filter((k) => !Object.hasOwn(MAKE_OPTION_KEYS, k));
-  if (unknown.length > 0) throw unknownKeysError('makeTeacher: vlm', unknown, Object.keys(MAKE_OPTION_KEYS), 'option');
+  refuseUnknownKeys('makeTeacher: vlm', v, MAKE_OPTION_KEYS);
   const baseUrl = kv.baseUrl ?? v.baseUrl;
   const model = kv.model ?? v.model;
   if (!baseUrl) return usage('"vlm" needs the server\'s base URL: baseUrl=http://host:port/v1');

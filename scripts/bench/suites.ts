@@ -9,7 +9,7 @@
  * normalised score), so one suite folder is self-contained.
  */
 import { UsageError } from '../../core/errors.js';
-import { loopFeedbackEvery } from '../../reward/loop.js';
+import { loopFeedbackEvery, loopWarmupSteps } from '../../reward/loop.js';
 import type { HeronConfig } from '../../reward/teachers/heron.js';
 import { type Cell, cellId, type CollectCell, type OfflineCell, type RandomCell, type TabularCell, type TrainCell } from './cells.js';
 
@@ -141,7 +141,7 @@ export interface TrainSchedule {
 export function labelsAsked(s: TrainSchedule): number {
   const rollout = s.numEnvs * s.numSteps;
   const every = s.feedbackEvery ?? loopFeedbackEvery({ ppo: { totalSteps: s.steps, numEnvs: s.numEnvs, numSteps: s.numSteps, seed: 0 }, warmupSteps: s.warmupSteps, budget: s.labels, labelsPerRound: s.labelsPerRound });
-  const warmup = Math.min(s.warmupSteps, Math.floor(s.steps / 4));
+  const warmup = loopWarmupSteps(s.warmupSteps, s.steps);
   let step = Math.ceil(warmup / rollout) * rollout;
   // With no warm-up the pool is empty at step 0: the round waits for the first rollout.
   let next = step === 0 ? rollout : step;

@@ -8,9 +8,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { isFolder } from '../../core/paths.js';
-
-/** The refusals of mkdir that say the place given is wrong (not a full disk or the like). */
-const REFUSED = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR']);
+import { REFUSED_MKDIR } from '../../core/run.js';
 
 const codeOf = (e: unknown): string => String((e as { code?: unknown }).code ?? '');
 
@@ -29,7 +27,7 @@ export function checkWritableFolder(folder: string, flag: string, given: string)
   try {
     mkdirSync(probe);
   } catch (e) {
-    if (!REFUSED.has(codeOf(e))) throw e;
+    if (!REFUSED_MKDIR.has(codeOf(e))) throw e;
     throw new UsageError(`${flag} ${given}: cannot write in ${p} (${reason(e)}); give another ${flag}, or change the folder's permissions`);
   }
   rmdirSync(probe);

@@ -335,9 +335,11 @@ export const benchOracleCommand: Command = {
     const artifact = (dep: Cell, recs: CellRecord[] | null): string | null => {
       const r = recs?.[0];
       if (!r) return null;
-      if (dep.kind === 'train') return r.runDir && existsSync(join(recordPath(r, r.runDir, suiteDir), 'artifacts', 'checkpoint')) ? recordPath(r, r.runDir, suiteDir) : null;
+      const run = r.runDir ? recordPath(r, r.runDir, suiteDir) : null;
+      if (dep.kind === 'train') return run !== null && existsSync(join(run, 'artifacts', 'checkpoint')) ? run : null;
       const ds = r.extra?.dataset;
-      return dep.kind === 'collect' && typeof ds === 'string' && existsSync(recordPath(r, ds, suiteDir)) ? recordPath(r, ds, suiteDir) : null;
+      const file = typeof ds === 'string' ? recordPath(r, ds, suiteDir) : null;
+      return dep.kind === 'collect' && file !== null && existsSync(file) ? file : null;
     };
     /** A dependency's artifact; the dependency runs first when it has no result here (e.g. in another shard, or copied from another machine without its run folder). */
     async function dependency(id: string, kind: 'train' | 'collect'): Promise<string> {

@@ -71,9 +71,9 @@ export function humanFlagsToSave(f: HumanFlagValues): Record<string, unknown> {
  */
 export function savedHumanResumeArgs(cfg: Record<string, unknown>, servedPort?: number): string {
   const defaults = humanTeacherFlags as Record<string, { default?: unknown }>;
-  const f = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, cfg[k] ?? defaults[k].default])) as unknown as HumanFlagValues;
   // A saved --human-port 0 let the server pick the port the links carry (its store records it).
-  if (f.humanPort === 0 && servedPort !== undefined) Object.assign(f, { humanPort: servedPort });
+  const picked = (k: string): boolean => k === 'humanPort' && cfg[k] === 0 && servedPort !== undefined;
+  const f = Object.fromEntries(HUMAN_FLAG_KEYS.map((k) => [k, picked(k) ? servedPort : (cfg[k] ?? defaults[k].default)])) as unknown as HumanFlagValues;
   const given = HUMAN_FLAG_KEYS.filter((k) => k !== 'humanToken' && cfg[k] !== undefined && cfg[k] !== null && JSON.stringify(cfg[k]) !== JSON.stringify(defaults[k].default));
   const host = typeof cfg.humanHost === 'string' ? cfg.humanHost : '127.0.0.1';
   if (!isLoopbackHost(host) || given.includes('humanPeople')) given.push('humanToken');

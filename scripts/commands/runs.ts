@@ -413,7 +413,7 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `part of a benchmark; run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg, path) : ''}` : ''}` || null,
+    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `${BENCH_CELL}run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg, path) : ''}` : ''}` || null,
     progress,
     stages,
     problem,
@@ -450,6 +450,9 @@ export function listRuns(root: string): RunEntry[] {
   return supersededCells(out.sort((a, b) => stamp(a).localeCompare(stamp(b)) || a.run.localeCompare(b.run)));
 }
 
+/** How the resume text of a benchmark cell's run starts (it goes on by running the benchmark again). */
+const BENCH_CELL = 'part of a benchmark; ';
+
 /** A run folder's name without its timestamp and same-second suffix: what its command called it (a bench cell's id). */
 function runBaseName(run: string): string {
   return basename(run).replace(/^\d{8}-\d{6}-/, '').replace(/-\d+$/, '');
@@ -462,9 +465,9 @@ function runBaseName(run: string): string {
  */
 function supersededCells(runs: RunEntry[]): RunEntry[] {
   return runs.map((e, i) => {
-    if (e.state !== 'unfinished' || !e.resume?.includes('part of a benchmark')) return e;
+    if (e.state !== 'unfinished' || !e.resume?.includes(BENCH_CELL)) return e;
     const later = runs.slice(i + 1).find((o) => o.state === 'finished' && o.command === e.command && dirname(o.run) === dirname(e.run) && runBaseName(o.run) === runBaseName(e.run));
-    return later ? { ...e, resume: e.resume.replace(/part of a benchmark; .*$/, `part of a benchmark; its cell was run again and finished in ${basename(later.run)}: nothing to resume`) } : e;
+    return later ? { ...e, resume: e.resume.replace(new RegExp(`${BENCH_CELL}.*$`), `${BENCH_CELL}its cell was run again and finished in ${basename(later.run)}: nothing to resume`) } : e;
   });
 }
 
