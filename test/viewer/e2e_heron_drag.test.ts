@@ -21,37 +21,38 @@ const lab = useLab('heron-drag');
 const rowStates = (page: Page): Promise<string[]> =>
   page.$$eval('#heron-terms li', (es) => es.map((e) => `${e.className}|${(e as HTMLElement).style.transform}`));
 
-/** The centre of `selector` once it has stayed where it is for a second (at most 8 s). */
-async function settledCentre(page: Page, selector: string): Promise<[number, number]> {
-  let last = await centre(page, selector);
-  for (let i = 0; i < 8; i++) {
-    await sleep(1000);
-    const now = await centre(page, selector);
-    if (now[0] === last[0] && now[1] === last[1]) return now;
-    last = now;
-  }
-  return last;
-}
+/**
+ * The list scrolled to the top of the window, the focus left where it is: focusing a control of the
+ * bottom row scrolls the page so far that the top row's handle is above the window, and a finger put
+ * down there lands on nothing: what follows is a pan of the page (and its fling), not a drag.
+ */
+const listOnScreen = (page: Page): Promise<void> =>
+  page.evaluate(() => window.scrollTo(0, window.scrollY + (document.getElementById('heron-terms') as HTMLElement).getBoundingClientRect().top - 60));
 
 describe('HERON ranking in step with the page', () => {
   it('a finger drag the terms are redrawn under (Space on an on/off box) moves nothing, and the next drag moves its term', async () => {
     await onHeron(lab, async (page, cdp) => {
       expect(await heronRanking(page)).toEqual(FIRST_GUESS);
       await page.getByRole('checkbox', { name: 'use control_effort' }).focus();
+      await listOnScreen(page);
+      const y0 = await scrollY(page);
       const from = await centre(page, '#heron-terms li:nth-child(1) .handle');
       const to = await centre(page, '#heron-terms li:nth-child(2)');
       await touchDown(cdp, from);
       await touchMoves(cdp, from, [from[0], to[1] + 5]);
+      // The finger drags the row (the page did not pan under it), the focus still on the box.
+      expect((await rowStates(page))[0]).toMatch(/^heron-term dragging\|translateY\(\d/);
+      expect(await page.evaluate(() => (document.activeElement as HTMLElement).getAttribute('aria-label'))).toBe('use control_effort');
+      expect(await scrollY(page)).toBe(y0);
       // Mid-drag, the keyboard switches the last term off: the rows are drawn anew.
       await page.keyboard.press('Space');
       expect(await heronRanking(page)).toEqual(['fingertip_distance', 'on_target']);
       await touchUp(cdp);
       expect(await heronRanking(page)).toEqual(['fingertip_distance', 'on_target']);
       expect(await rowStates(page)).toEqual(['heron-term|', 'heron-term|', 'heron-term off|']);
-      // A new drag: the top term below the second one. (Measured once the rows stay put: in its
-      // first seconds the page moves them down by about 30 px once, and a swipe measured before
-      // that missed the handle; seen in about half the runs on this machine.)
-      const h = await settledCentre(page, '#heron-terms li:nth-child(1) .handle');
+      // A new drag: the top term below the second one; the page has not moved.
+      expect(await scrollY(page)).toBe(y0);
+      const h = await centre(page, '#heron-terms li:nth-child(1) .handle');
       const second = await centre(page, '#heron-terms li:nth-child(2)');
       await swipe(cdp, h, [h[0], second[1] + 5]);
       expect(await heronRanking(page)).toEqual(['on_target', 'fingertip_distance']);
