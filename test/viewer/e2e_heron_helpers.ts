@@ -39,10 +39,19 @@ export async function touchUp(cdp: CDPSession): Promise<void> {
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
 }
 
+/**
+ * The centre of `sel` in window coordinates. It must be inside the window: a finger or mouse put
+ * down outside lands on nothing, and what a test meant as a drag becomes a pan of the page.
+ */
 export async function centre(page: Page, sel: string): Promise<[number, number]> {
   const b = await page.locator(sel).boundingBox();
   if (!b) throw new Error(`${sel} is not on screen`);
-  return [b.x + b.width / 2, b.y + b.height / 2];
+  const c: [number, number] = [b.x + b.width / 2, b.y + b.height / 2];
+  const size = page.viewportSize();
+  if (size && (c[0] < 0 || c[1] < 0 || c[0] > size.width || c[1] > size.height)) {
+    throw new Error(`${sel}'s centre (${c.map((v) => v.toFixed(0)).join(', ')}) is outside the ${size.width}x${size.height} window: scroll it into view first`);
+  }
+  return c;
 }
 
 /** The smaller side of each sample's View button, once the three samples are shown. */
