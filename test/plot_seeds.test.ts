@@ -71,6 +71,27 @@ describe('seed groups', () => {
   });
 });
 
+describe('seed groups over runs that name other runs', () => {
+  it("runs on their own seed's expert (regret cells) group when the experts differ only in seed; experts of other settings part them", () => {
+    const expert = (name: string, seed: number, steps: number) => run(name, { command: 'train', env: 'reacher', reward: 'true', steps, seed }, [[1, 1]]);
+    const e0 = expert('20261207-140000-expert-s0', 0, 300000);
+    const e1 = expert('20261207-140100-expert-s1', 1, 300000);
+    const eShort = expert('20261207-140200-expert-s2', 2, 1000);
+    const regret = (name: string, seed: number, ex: string) => run(name, learned(seed, { teacher: 'regret', expert: ex }), [[100, seed]]);
+    const r0 = regret('20261207-150000-train-reacher-regret-s0', 0, e0);
+    // A checkpoint inside the expert's folder stands for that run too (the path within it must match).
+    mkdirSync(join(e1, 'checkpoints', 'final'), { recursive: true });
+    const r1 = regret('20261207-150100-train-reacher-regret-s1', 1, join(e1, 'checkpoints', 'final'));
+    const r1b = regret('20261207-150200-train-reacher-regret-s1', 1, e1);
+    const r2 = regret('20261207-150300-train-reacher-regret-s2', 2, eShort);
+    expect(seedGroups([r0, r1b, r2, r1])).toEqual([[r0, r1b], [r2], [r1]]);
+    // A path that is no run folder (gone, or a plain file outside any run) is compared as written.
+    const gone0 = regret('20261207-160000-train-reacher-regret-s0', 0, join(root, 'nothing-here-s0'));
+    const gone1 = regret('20261207-160100-train-reacher-regret-s1', 1, join(root, 'nothing-here-s1'));
+    expect(seedGroups([gone0, gone1])).toEqual([[gone0], [gone1]]);
+  });
+});
+
 describe('prefrl plot --seeds', () => {
   it('draws the mean over each group with its lowest-to-highest band; the table and --json give the last mean and range', async () => {
     const out = join(root, 'seeds.svg');

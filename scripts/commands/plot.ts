@@ -4,7 +4,7 @@
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -161,11 +161,38 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
  */
 const NOT_SETTINGS = ['runsDir', 'name', 'like', 'json', 'quiet', 'resume', 'partOf', 'humanToken'];
 
-/** A run's settings but its seed (see NOT_SETTINGS), as canonical JSON; null without a readable config.json. */
-function settingsKey(run: string): string | null {
+/**
+ * The run folder a config value names and the path within it: the value itself when it is a run
+ * folder (it holds a config.json), else the nearest of its three parent folders that is one (a
+ * checkpoint or a dataset inside a run); null when it names none (not a path, or not there).
+ */
+function runReference(value: string): { dir: string; at: string } | null {
+  if (!value.includes('/') || !existsSync(value)) return null;
+  const target = resolve(value);
+  let dir = target;
+  for (let up = 0; up <= 3; up++) {
+    if (readRunConfig(dir)) return { dir, at: relative(dir, target) };
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return null;
+}
+
+/**
+ * A run's settings but its seed (see NOT_SETTINGS), as canonical JSON; null without a readable
+ * config.json. A setting that names another run's folder (a regret cell's --expert, an iql run's
+ * --dataset in a collect run) stands for that run's own settings but its seed, one level down, so
+ * seed N's run on seed N's expert groups with seed M's run on seed M's expert.
+ */
+function settingsKey(run: string, depth = 0): string | null {
   const cfg = readRunConfig(run);
   if (!cfg) return null;
   const strip = (v: unknown, top: boolean): unknown => {
+    if (typeof v === 'string' && depth < 1) {
+      const ref = runReference(v);
+      if (ref && resolve(ref.dir) !== resolve(run)) return { run: settingsKey(ref.dir, depth + 1), at: ref.at };
+    }
     if (Array.isArray(v)) return v.map((x) => strip(x, false));
     if (typeof v !== 'object' || v === null) return v;
     const keys = Object.keys(v).filter((k) => k !== 'seed' && !(top && NOT_SETTINGS.includes(k))).sort();
@@ -332,7 +359,7 @@ const spec = {
     out: flags.string({ doc: 'the SVG file to write (an earlier plot of this command is replaced; any other existing file needs --force)', default: 'curves.svg' }),
     force: flags.bool({ doc: 'replace --out even when it is not a plot this command wrote', default: false }),
     seeds: flags.bool({
-      doc: "runs whose settings differ only in their seed (config.json; e.g. made with --like <run> --seed N) are drawn as one line, the mean over them at each step they all logged, over a band from the lowest to the highest; the table gives each group's last mean, lowest and highest",
+      doc: "runs whose settings differ only in their seed (config.json; e.g. made with --like <run> --seed N; a setting that names another run's folder, such as a regret run's --expert, stands for that run's settings but its seed) are drawn as one line, the mean over them at each step they all logged, over a band from the lowest to the highest; the table gives each group's last mean, lowest and highest",
       default: false,
     }),
     json: jsonFlag({ holds: 'the curves' }),
