@@ -226,7 +226,7 @@ describe('prefrl tensorboard', () => {
     const cases: [string[], RegExp][] = [
       [[], /missing argument <run>/],
       [[join(root, 'nope')], /nope: not found/],
-      [[holder], /holder: not a run folder \(no metrics\.jsonl\); it holds 1 run folder: name them \(.*holder\/\*\)/],
+      [[holder], /holder: not a run folder \(no metrics\.jsonl\); it holds 1 run folder: name them \(prefrl tensorboard .*holder\/2\*\)/],
       [[join(holder, '20261207-140000-train-a-s0', 'metrics.jsonl')], /metrics\.jsonl: a file, not a run folder; give its run folder: .*20261207-140000-train-a-s0/],
       [[join(holder, '20261207-140000-train-a-s0'), '--out', join(holder, '20261207-140000-train-a-s0', 'config.json')], /--out .*config\.json: is a file, not a folder/],
       [[join(holder, '20261207-140000-train-a-s0'), '--follow', '--every', '0'], /--every: must be >= 0\.05, got 0/],

@@ -5,7 +5,7 @@
  * stage run again or a resumed run never shows twice; `--follow` keeps the files up to date while
  * the runs go on.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
@@ -15,7 +15,7 @@ import { eventFile, type ScalarPoint } from '../../core/tfevents.js';
 import { type Command, type CommandContext, displayPath, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { commandSummary } from '../command_index.js';
 import { jsonFlag } from './common_flags.js';
-import { readMetrics, runLabels } from './plot.js';
+import { notRunFolderHint, readMetrics, runLabels } from './plot.js';
 
 /** The folder inside a run folder that holds its event file (without --out). */
 export const TB_FOLDER = 'tensorboard';
@@ -119,7 +119,7 @@ const spec = {
     'Examples:',
     '  prefrl tensorboard runs/*-train-*            # then: tensorboard --logdir runs',
     '  prefrl tensorboard runs/<stamp>-train-reacher-oracle-s0 --follow   # while it trains',
-    '  prefrl tensorboard runs/bench-oracle/bpref/* --out tb/bpref',
+    '  prefrl tensorboard runs/*-offline-* --out tb   # then: tensorboard --logdir tb',
   ].join('\n'),
 };
 
@@ -149,10 +149,7 @@ export const tensorboardCommand: Command = {
     for (const r of runs) {
       if (!existsSync(r)) throw new UsageError(`${r}: not found`);
       if (!isFolder(r)) throw new UsageError(`${r}: a file, not a run folder${existsSync(join(dirname(r), 'metrics.jsonl')) ? `; give its run folder: ${dirname(r)}` : ''}`);
-      if (!existsSync(join(r, 'metrics.jsonl'))) {
-        const inside = readdirSync(r, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(r, d.name, 'metrics.jsonl'))).length;
-        throw new UsageError(`${r}: not a run folder (no metrics.jsonl)${inside ? `; it holds ${inside} run folder${inside === 1 ? '' : 's'}: name them (${shellQuote(r)}/*)` : ''}`);
-      }
+      if (!existsSync(join(r, 'metrics.jsonl'))) throw new UsageError(`${r}: not a run folder (no metrics.jsonl)${notRunFolderHint(r).replace(/prefrl plot /g, 'prefrl tensorboard ')}`);
     }
     // With --out, each run gets a folder named after it; two runs of one name (runs/a/x, runs/b/x) take their paths.
     const labels = runLabels(runs).map((l) => l.replace(/[\\/]+/g, '_').replace(/^[._]+/, ''));
