@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { crc32c, eventFile, fileVersionEvent, maskedCrc32c, readTfRecords, scalarEvent, tfRecord } from '../core/tfevents.js';
 import { main } from '../scripts/cli.js';
 import { eventFileName, runStartSeconds } from '../scripts/commands/tensorboard.js';
+import { lockRunDir } from '../scripts/run_lock.js';
 import { captureCli, lastJson } from './helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prefrl-tb-'));
@@ -202,6 +203,8 @@ describe('prefrl tensorboard', () => {
 
   it('--follow writes again until every run has its summary.json, and then ends with the rows logged meanwhile', async () => {
     const run = runFolder('20261207-130000-train-reacher-oracle-s1', ['{"step":0,"eval/true_return":-50}', ''], false);
+    // The run is going on: this process holds its lock, as a train run does.
+    const unlock = lockRunDir(run, captureCli().ctx, '--resume', 'train');
     const c = captureCli();
     const going = main(['tensorboard', run, '--follow', '--every', '0.05', '--json'], c.ctx);
     const file = join(run, 'tensorboard', eventFileName(runStartSeconds(run)));
@@ -210,6 +213,7 @@ describe('prefrl tensorboard', () => {
     expect(readEvents(file)).toHaveLength(2);
     appendFileSync(join(run, 'metrics.jsonl'), '{"step":2048,"eval/true_return":-10}\n');
     writeFileSync(join(run, 'summary.json'), '{}');
+    unlock();
     expect(await going, c.err.join('')).toBe(0);
     expect(c.err.join('')).toContain('following 1 run: writing the event files every 0.05 s until it has finished (Ctrl-C stops)');
     expect(readEvents(file).map((e) => [e.step, e.value ?? null])).toEqual([
@@ -218,6 +222,14 @@ describe('prefrl tensorboard', () => {
       [2048, -10],
     ]);
     expect(lastJson<{ runs: { finished: boolean; points: number }[] }>(c.out).runs).toEqual([expect.objectContaining({ finished: true, points: 2 })]);
+  });
+
+  it('--follow stops following a train run that stopped unfinished (no summary.json, no process holds it), saying so', async () => {
+    const run = runFolder('20261207-133000-train-reacher-oracle-s2', ['{"step":0,"eval/true_return":-50}', '{"step":1024,"eval/true_return":-45}', ''], false);
+    const r = await tb([run, '--follow', '--every', '0.05']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`${run}: stopped unfinished (no summary.json, and no process holds it); its event file holds what it logged, up to step 1024`);
+    expect(readEvents(join(run, 'tensorboard', eventFileName(runStartSeconds(run))))).toHaveLength(3);
   });
 
   it('refuses what is not a run folder, naming it, and writes nothing', async () => {

@@ -11,11 +11,13 @@ import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
 import { checkOutFolder, isFolder, makeFolder, shellQuote } from '../../core/paths.js';
+import { runCommand } from '../../core/run.js';
 import { eventFile, type ScalarPoint } from '../../core/tfevents.js';
 import { type Command, type CommandContext, displayPath, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { commandSummary } from '../command_index.js';
 import { jsonFlag } from './common_flags.js';
 import { notRunFolderHint, readMetrics, runLabels } from './plot.js';
+import { liveHolder } from './runs.js';
 
 /** The folder inside a run folder that holds its event file (without --out). */
 export const TB_FOLDER = 'tensorboard';
@@ -109,7 +111,7 @@ const spec = {
       doc: `write each run's event file to <out>/<run folder name>/ (a folder made if missing) instead of <run>/${TB_FOLDER}/; then give tensorboard --logdir <out>`,
       optional: true,
     }),
-    follow: flags.bool({ doc: 'keep the files up to date while the runs go on: write them again every --every seconds until every run has finished (its summary.json), or Ctrl-C', default: false }),
+    follow: flags.bool({ doc: 'keep the files up to date while the runs go on: write them again every --every seconds until every run has finished (its summary.json) or, for a train or offline run, stopped (no process holds it), or Ctrl-C', default: false }),
     every: flags.float({ doc: 'with --follow, seconds between passes', default: 10, min: 0.05 }),
     json: jsonFlag({ holds: 'the files written' }),
   },
@@ -159,7 +161,21 @@ export const tensorboardCommand: Command = {
       const stop = onInterrupt(ctx, () => ({ line: `stopped following; the event files hold what the runs had logged at the last pass (${ctx.clock.date().toISOString()})` }), { json: f.json });
       try {
         ctx.logger.info(`following ${runs.length} run${runs.length === 1 ? '' : 's'}: writing the event files every ${f.every} s until ${runs.length === 1 ? 'it has' : 'all have'} finished (Ctrl-C stops)`);
-        while (!done.every((d) => d.finished)) {
+        // A train or offline run that stopped unfinished (no summary.json, and no live process holds
+        // its lock: killed, or it failed) logs nothing more: followed no longer, once said.
+        const stopped = new Set<string>();
+        const over = (): boolean =>
+          done.every((d) => {
+            if (d.finished || stopped.has(d.run)) return true;
+            const command = runCommand(d.run);
+            if ((command === 'train' || command === 'offline') && liveHolder(d.run, command) === null) {
+              stopped.add(d.run);
+              ctx.logger.warn(`${d.run}: stopped unfinished (no summary.json, and no process holds it); its event file holds what it logged${d.lastStep === null ? '' : `, up to step ${d.lastStep}`}`);
+              return true;
+            }
+            return false;
+          });
+        while (!over()) {
           const until = ctx.clock.now() + f.every * 1000;
           while (ctx.clock.now() < until) {
             await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until - ctx.clock.now()))));
