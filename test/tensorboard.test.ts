@@ -232,13 +232,35 @@ describe('prefrl tensorboard', () => {
     expect(readEvents(join(run, 'tensorboard', eventFileName(runStartSeconds(run))))).toHaveLength(3);
   });
 
+  it('a folder of runs stands for the run folders in it, three levels down (a benchmark suite\'s too), each once', async () => {
+    const top = join(root, 'runs-folder');
+    const r1 = runFolder('20261207-150000-train-a-s0', ['{"step":0,"eval/true_return":1}'], true, top);
+    const r2 = runFolder('20261207-150100-iql-a-s0', ['{"step":0,"eval/true_return":2}'], true, top);
+    const cell = runFolder('20261207-150200-train-b-s1', ['{"step":0,"eval/true_return":3}'], true, join(top, 'bench-oracle', 'smoke'));
+    mkdirSync(join(top, 'bench-oracle', 'smoke', 'cells'));
+    // Four levels down: not searched. Inside a run folder: not searched.
+    runFolder('deep', ['{"step":0,"eval/true_return":4}'], true, join(top, 'a', 'b', 'c'));
+    runFolder('inner', ['{"step":0,"eval/true_return":5}'], true, join(r1, 'artifacts'));
+    const r = await tb([top, r2, '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`${top}: not a run folder; the 3 run folders in it`);
+    expect((r.json as { runs: { run: string }[] }).runs.map((x) => x.run)).toEqual([r1, r2, cell]);
+    expect(existsSync(join(cell, 'tensorboard'))).toBe(true);
+    expect((r.json as { logdir: string }).logdir).toBe(top);
+    // A folder with no run folder in it (three levels down) is refused.
+    const empty = join(root, 'no-runs', 'x');
+    mkdirSync(empty, { recursive: true });
+    const e = await tb([join(root, 'no-runs')]);
+    expect(e.code).toBe(2);
+    expect(e.err).toMatch(/no-runs: not a run folder \(no metrics\.jsonl\), and no run folder is in it/);
+  });
+
   it('refuses what is not a run folder, naming it, and writes nothing', async () => {
     const holder = join(root, 'holder');
     runFolder('20261207-140000-train-a-s0', ['{"step":0,"eval/true_return":1}'], true, holder);
     const cases: [string[], RegExp][] = [
       [[], /missing argument <run>/],
       [[join(root, 'nope')], /nope: not found/],
-      [[holder], /holder: not a run folder \(no metrics\.jsonl\); it holds 1 run folder: name them \(prefrl tensorboard .*holder\/2\*\)/],
       [[join(holder, '20261207-140000-train-a-s0', 'metrics.jsonl')], /metrics\.jsonl: a file, not a run folder; give its run folder: .*20261207-140000-train-a-s0/],
       [[join(holder, '20261207-140000-train-a-s0'), '--out', join(holder, '20261207-140000-train-a-s0', 'config.json')], /--out .*config\.json: is a file, not a folder/],
       [[join(holder, '20261207-140000-train-a-s0'), '--follow', '--every', '0'], /--every: must be >= 0\.05, got 0/],

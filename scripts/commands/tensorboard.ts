@@ -5,7 +5,7 @@
  * stage run again or a resumed run never shows twice; `--follow` keeps the files up to date while
  * the runs go on.
  */
-import { existsSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
@@ -44,6 +44,30 @@ export function runStartSeconds(runDir: string): number {
 /** The event file's name for a run: fixed per run, so writing it again replaces it. */
 export function eventFileName(startSeconds: number): string {
   return `events.out.tfevents.${Math.floor(startSeconds)}.prefrl`;
+}
+
+/**
+ * The run folders (those with a metrics.jsonl) below `dir`, down to `depth` levels (runs/,
+ * runs/bench-oracle/, runs/bench-oracle/<suite>/), sorted; a run folder's own sub-folders are not
+ * searched, nor are links.
+ */
+export function runFoldersBelow(dir: string, depth = 3): string[] {
+  const out: string[] = [];
+  const walk = (d: string, left: number): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const sub = join(d, e.name);
+      if (existsSync(join(sub, 'metrics.jsonl'))) out.push(sub);
+      else if (left > 1) walk(sub, left - 1);
+    }
+  };
+  walk(dir, depth);
+  return out;
 }
 
 /** What one run's export wrote. */
@@ -115,11 +139,12 @@ const spec = {
     every: flags.float({ doc: 'with --follow, seconds between passes', default: 10, min: 0.05 }),
     json: jsonFlag({ holds: 'the files written' }),
   },
-  positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), one or more', variadic: true }],
+  positionals: [{ name: 'run', doc: 'run folders (runs/<stamp>-<name>; see prefrl runs), or folders of them (runs: every run folder in it, three levels down), one or more', variadic: true }],
   epilog: [
     'Every point carries the run\'s start as its wall time (metrics.jsonl keeps no time per row): use the step axis.',
     'Examples:',
-    '  prefrl tensorboard runs/*-train-*            # then: tensorboard --logdir runs',
+    '  prefrl tensorboard runs                      # every run in runs/; then: tensorboard --logdir runs',
+    '  prefrl tensorboard runs/*-train-*            # the train runs only',
     '  prefrl tensorboard runs/<stamp>-train-reacher-oracle-s0 --follow   # while it trains',
     '  prefrl tensorboard runs/*-offline-* --out tb   # then: tensorboard --logdir tb',
   ].join('\n'),
@@ -145,14 +170,24 @@ export const tensorboardCommand: Command = {
     const parsed = parseOrHelp(argv, spec, ctx.io);
     if (!parsed) return 0;
     const f = parsed.flags;
-    const runs = parsed.positionals.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
     if (f.out !== undefined) checkOutFolder(f.out);
     if (!f.follow) warnIgnoredFlags(ctx, flagsGiven(parsed.given, ['every']), 'it sets the seconds between --follow passes');
-    for (const r of runs) {
+    const found: string[] = [];
+    for (const r of parsed.positionals) {
       if (!existsSync(r)) throw new UsageError(`${r}: not found`);
       if (!isFolder(r)) throw new UsageError(`${r}: a file, not a run folder${existsSync(join(dirname(r), 'metrics.jsonl')) ? `; give its run folder: ${dirname(r)}` : ''}`);
-      if (!existsSync(join(r, 'metrics.jsonl'))) throw new UsageError(`${r}: not a run folder (no metrics.jsonl)${notRunFolderHint(r).replace(/prefrl plot /g, 'prefrl tensorboard ')}`);
+      if (existsSync(join(r, 'metrics.jsonl'))) {
+        found.push(r);
+        continue;
+      }
+      // A folder of runs (runs/, a benchmark's runs/bench-oracle/<suite>/): the run folders in it.
+      const inside = runFoldersBelow(r);
+      if (inside.length === 0) throw new UsageError(`${r}: not a run folder (no metrics.jsonl), and no run folder is in it${notRunFolderHint(r).replace(/prefrl plot /g, 'prefrl tensorboard ')}`);
+      ctx.logger.info(`${r}: not a run folder; the ${inside.length} run folder${inside.length === 1 ? '' : 's'} in it`);
+      found.push(...inside);
     }
+    // One folder named twice (x, ./x, x/, or inside a folder given too) is one run: the first spelling is kept.
+    const runs = found.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
     // With --out, each run gets a folder named after it; two runs of one name (runs/a/x, runs/b/x) take their paths.
     const labels = runLabels(runs).map((l) => l.replace(/[\\/]+/g, '_').replace(/^[._]+/, ''));
     const warned = new Set<string>();
