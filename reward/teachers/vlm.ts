@@ -587,8 +587,10 @@ export class VlmTeacher implements Teacher {
       this.tally.failed += failures.length;
       const got = out.filter((l) => l !== undefined);
       const malformed = got.filter((l) => this.malformedSkips.has(l)).length;
+      // "8 of 20 failed" read as if the other 12 had been answered: the ones never asked are counted apart.
+      const notAsked = pairs.length - got.length - failures.length;
       throw new VlmTeacherError(
-        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${got.length - malformed} answered and cached${malformed > 0 ? `, ${malformed} malformed replies` : ''}; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
+        `VLM teacher: ${failures.length} of ${pairs.length} queries failed (${got.length - malformed} answered and cached${malformed > 0 ? `, ${malformed} malformed replies` : ''}${notAsked > 0 ? `, ${notAsked} not asked: no query starts once one has failed` : ''}; a re-run asks only the rest): ${failures[0].error.message}${this.hint(failures[0].error)}`,
         failures,
       );
     }
