@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { runCommand } from '../core/run.js';
-import { InputError, parseJson, UsageError, refuseUnknownKeys } from '../core/errors.js';
+import { EnvMismatchError, parseJson, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import { sha256 } from '../core/hash.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
@@ -43,7 +43,7 @@ function specId(spec: EnvSpec): string {
 
 function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec, what: string): void {
   if (obsDim !== spec.obsDim || actDim !== spec.actDim) {
-    throw new InputError(file, `the ${what} takes ${obsDim} observations and gives ${actDim} actions; env "${spec.id}" has ${spec.obsDim} and ${spec.actDim}`, 'obsDim');
+    throw new EnvMismatchError(file, `the ${what} takes ${obsDim} observations and gives ${actDim} actions; env "${spec.id}" has ${spec.obsDim} and ${spec.actDim}`, 'obsDim');
   }
 }
 
@@ -136,7 +136,7 @@ export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoi
   let env: EnvConfig | undefined;
   if (existsSync(ckFile)) {
     env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
-    if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
+    if (env && env.id !== specId(envSpec)) throw new EnvMismatchError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }
   checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
   warnCustomEnvMismatch(env, envSpec, ckFile, logger);
@@ -181,7 +181,7 @@ function isActorFile(file: string): boolean {
 export function loadActor(file: string, envSpec: EnvSpec, logger?: Logger): ActorSnapshot {
   const actor = ActorSnapshot.load(file);
   const env = actor.json.meta?.env as EnvConfig | undefined;
-  if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
+  if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new EnvMismatchError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
   checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
   warnCustomEnvMismatch(env, envSpec, file, logger);
   return actor;

@@ -36,6 +36,19 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * An InputError saying that a saved file (a policy, an actor) is whole but fits another env than
+ * the one it is to act in: trained on another env, or other observation or action sizes. The flag
+ * that named it picked the wrong file, so a command turns it into a UsageError naming that flag
+ * (policyForEnv); a damaged file stays an InputError.
+ */
+export class EnvMismatchError extends InputError {
+  constructor(source: string, message: string, field?: string) {
+    super(source, message, field);
+    this.name = 'EnvMismatchError';
+  }
+}
+
 export class ServiceError extends Error {
   readonly exitCode = 1;
   constructor(message: string) {

@@ -116,6 +116,9 @@ if (endianness() !== 'LE') {
   throw new Error('reward/store: big-endian platforms are not supported (segment arrays are stored little-endian)');
 }
 
+/** The tables every label store holds (all of them since schema version 1; SCHEMA makes them). */
+const STORE_TABLES = ['meta', 'segments', 'pairs', 'teachers', 'labels', 'leases'] as const;
+
 const SCHEMA = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -899,6 +902,11 @@ export class LabelStore {
   private static checkedMeta(db: Database.Database, path: string, tables: readonly string[]): Map<string, string> {
     if (!tables.includes('meta')) throw new InputError(path, `a SQLite database but not a prefrl label store (tables: ${tables.join(', ')})`);
     const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    // A store missing one of its tables (dropped by hand, or a half-made copy) failed in the first query with SQLite's "no such table" and a stack.
+    const missing = STORE_TABLES.filter((t) => !tables.includes(t));
+    if (missing.length > 0) {
+      throw new InputError(path, `a damaged label store: its table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (tables: ${tables.join(', ')}); restore the file from a copy`);
+    }
     const version = Number(meta.get('schema_version'));
     if (!Number.isInteger(version) || version < 1) {
       throw new InputError(path, `not a prefrl label store (schema_version ${JSON.stringify(meta.get('schema_version') ?? null)})`, 'meta.schema_version');

@@ -27,9 +27,10 @@
  *
  * A file that cannot be read or parsed counts as a miss (it is overwritten on the next answer).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
-import { makeFolder } from '../../core/paths.js';
+import { isFolder, makeFolder } from '../../core/paths.js';
 import { dirname, join } from 'node:path';
 import { sha256 } from '../../core/hash.js';
 
@@ -161,6 +162,8 @@ export function auditPrompt(messages: readonly ChatMessage[]): { role: string; c
 
 export class ResponseCache {
   constructor(readonly dir: string) {
+    // A file there failed in mkdir with EEXIST, a message that did not say what the path was for.
+    if (existsSync(dir) && !isFolder(dir)) throw new InputError(dir, 'the VLM answer cache is a folder, and this is a file: name a folder (made when missing)');
     makeFolder(dir);
   }
 

@@ -163,6 +163,10 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     .filter(([, given]) => given)
     .map(([flag]) => flag);
   if (vlmGiven.length > 0 && f.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (given: ${vlmGiven.join(', ')}; the teacher is ${f.teacher})`);
+  // A file there failed at the label stage, after the run folder and its pairs were made, with mkdir's EEXIST.
+  if (f.vlmCache !== undefined && existsSync(f.vlmCache) && !isFolder(f.vlmCache)) {
+    throw new UsageError(`--vlm-cache: ${f.vlmCache} is a file; the answer cache is a folder (made when missing), e.g. ${join('<run>', 'vlm_cache')} of an earlier run`);
+  }
   let temperature: number | 'server' | null = null;
   if (f.vlmTemperature !== undefined) {
     temperature = f.vlmTemperature.trim() === 'server' ? 'server' : decimalNumber(f.vlmTemperature);

@@ -77,6 +77,7 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
   }
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)${notRunFolderHint(runDir)}`);
   const out = new Map<string, [number, number][]>();
+  if (isFolder(file)) throw new InputError(file, 'a folder, not the run\'s metrics file');
   const lines = readFileSync(file, 'utf8').split('\n');
   let lastFilled = lines.length - 1;
   while (lastFilled >= 0 && lines[lastFilled].trim() === '') lastFilled--;
@@ -92,6 +93,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
       }
       throw new InputError(file, 'invalid JSON', `line ${i + 1}`);
     }
+    // null or a bare number read a field of nothing (a TypeError and a stack); a list has no step and is passed over, as a record without one.
+    if (typeof rec !== 'object' || rec === null) throw new InputError(file, `expected a JSON object (one record per line), found ${JSON.stringify(rec)}`, `line ${i + 1}`);
     const step = rec.step;
     if (typeof step !== 'number') return;
     for (const [k, v] of Object.entries(rec)) {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { expertValueFunction } from '../../agents/ppo.js';
+import { expertValueFunction, PPO_DEFAULTS } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
@@ -313,6 +313,24 @@ export function benchCellAdvice(partOf: string | undefined): string | undefined 
   return `run the benchmark with a larger --steps-scale (this run is a cell of \`${partOf}\`, whose suite sets its label budget)`;
 }
 
+/**
+ * PPO splits each rollout (--num-envs x --num-steps env steps) into PPO_DEFAULTS.numMinibatches
+ * equal minibatches: a size that does not divide is a UsageError naming the flags, with the
+ * nearest --num-steps at or above the one given that does (it failed in the PPO trainer, after the
+ * run folder was made, with a stack trace).
+ */
+export function checkRolloutSize(numEnvs: number, numSteps: number): void {
+  const parts = PPO_DEFAULTS.numMinibatches;
+  if ((numEnvs * numSteps) % parts === 0) return;
+  let g = numEnvs;
+  for (let b = parts; b !== 0; ) [g, b] = [b, g % b];
+  const stepMultiple = parts / g;
+  const fit = Math.ceil(numSteps / stepMultiple) * stepMultiple;
+  throw new UsageError(
+    `--num-steps: a rollout of --num-envs ${numEnvs} x --num-steps ${numSteps} = ${numEnvs * numSteps} env steps does not split into PPO's ${parts} equal minibatches; the rollout must be a multiple of ${parts} env steps: with --num-envs ${numEnvs}, use a --num-steps that is a multiple of ${stepMultiple}, e.g. ${fit}`,
+  );
+}
+
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: TrainSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
@@ -338,6 +356,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     throw new UsageError(`--expert: only for --teacher regret (its critic is V*); this run ${learned ? `uses --teacher ${f.teacher}` : `learns from --reward ${f.reward}`}, which would ignore it`);
   }
   if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
+  checkRolloutSize(f.numEnvs, f.numSteps);
   const envConfig = envConfigFromArgs(f.env, { task: f.task });
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;

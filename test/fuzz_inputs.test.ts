@@ -1,0 +1,211 @@
+/**
+ * Damaged inputs that a sweep of every file a command reads found printing a stack trace, a
+ * message naming no file or flag, or the wrong exit code (see the fuzzing report): each one now a
+ * single line naming the file and field (exit 1) or the flag (exit 2), with nothing written.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { ActorJson } from '../agents/actor_snapshot.js';
+import { f32ToBase64 } from '../agents/types.js';
+import { InputError } from '../core/errors.js';
+import { LabelStore } from '../reward/store.js';
+import { ResponseCache } from '../reward/vlm/cache.js';
+import { main } from '../scripts/cli.js';
+import { checkRolloutSize } from '../scripts/commands/train.js';
+import { captureCli, expectUsageError, usageMessage } from './helpers/cli.js';
+import { expectError } from './helpers/errors.js';
+
+/** Run `prefrl <args>`: exit code and stderr. */
+async function run(args: readonly string[]): Promise<{ code: number; err: string }> {
+  const c = captureCli();
+  const code = await main(args, c.ctx);
+  return { code, err: c.err.join('') };
+}
+
+/** `text` with the characters that mean something in a regex escaped. */
+function escaped(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The regex of exactly this one line of output (ending in a newline). */
+function exactly(line: string): RegExp {
+  return new RegExp(`^${escaped(line)}\n$`);
+}
+
+describe('train: a rollout that PPO cannot split into its 32 minibatches', () => {
+  it('is a usage error naming --num-steps with the nearest size that fits, before any run folder (it was a RangeError with a stack, after the folder was made)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-ppo-'));
+    // 1 x 50 = 50: steps must be a multiple of 32 / gcd(1, 32) = 32; the first one >= 50 is 64.
+    await expectUsageError(
+      ['train', '--env', 'toy-reach', '--reward', 'true', '--num-envs', '1', '--num-steps', '50', '--steps', '100'],
+      join(dir, 'a'),
+      exactly("prefrl train: --num-steps: a rollout of --num-envs 1 x --num-steps 50 = 50 env steps does not split into PPO's 32 equal minibatches; the rollout must be a multiple of 32 env steps: with --num-envs 1, use a --num-steps that is a multiple of 32, e.g. 64"),
+    );
+    // The learned-reward loop too (the default teacher): 4 x 12 = 48; gcd(4, 32) = 4, so multiples of 8: 16.
+    await expectUsageError(
+      ['train', '--env', 'toy-reach', '--num-envs', '4', '--num-steps', '12', '--steps', '100', '--segment-length', '5'],
+      join(dir, 'b'),
+      /^prefrl train: --num-steps: a rollout of --num-envs 4 x --num-steps 12 = 48 env steps does not split .* with --num-envs 4, use a --num-steps that is a multiple of 8, e.g. 16\n$/,
+    );
+  });
+
+  it('checkRolloutSize: sizes that divide pass; the suggestion is the first multiple at or above the one given', () => {
+    for (const [envs, steps] of [
+      [1, 32],
+      [2, 64],
+      [4, 512],
+      [3, 32],
+      [8, 4],
+    ]) {
+      expect(() => checkRolloutSize(envs, steps)).not.toThrow();
+    }
+    // 6 x 20 = 120: gcd(6, 32) = 2, multiples of 16; 32 is the first >= 20 (6 x 32 = 192 = 6 x 32).
+    expect(usageMessage(() => checkRolloutSize(6, 20))).toMatch(/multiple of 16, e\.g\. 32$/);
+    // 3 x 33 = 99: gcd 1, multiples of 32: 64.
+    expect(usageMessage(() => checkRolloutSize(3, 33))).toMatch(/= 99 env steps .* multiple of 32, e\.g\. 64$/);
+  });
+});
+
+describe('a label store missing one of its tables', () => {
+  /** A new (empty) toy-reach store with `drop` dropped, and its bytes. */
+  function storeWithout(drop: readonly string[]): { path: string; bytes: Buffer } {
+    const path = join(mkdtempSync(join(tmpdir(), 'fuzz-store-')), 'labels.sqlite');
+    LabelStore.open(path, { envId: 'toy-reach' }).close();
+    const db = new Database(path);
+    for (const t of drop) db.exec(`DROP TABLE ${t}`);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    return { path, bytes: readFileSync(path) };
+  }
+
+  it('is an error naming the file and the tables, from a read-only command and a writing one; the file is left as it was (it was SQLite\'s "no such table" with a stack)', async () => {
+    const { path, bytes } = storeWithout(['pairs']);
+    const line = `${path}: a damaged label store: its table pairs is missing (tables: meta, segments, teachers, labels, leases); restore the file from a copy`;
+    for (const args of [
+      ['labels', 'stats', '--store', path],
+      ['label', '--store', path, '--teacher', 'oracle', '--quiet'],
+      ['reward', '--store', path, '--quiet', '--runs-dir', join(path, '..', 'runs')],
+    ]) {
+      const r = await run(args);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(exactly(`prefrl ${args[0] === 'labels' ? 'labels stats' : args[0]}: ${line}`));
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(existsSync(join(path, '..', 'runs'))).toBe(false);
+  });
+
+  it('LabelStore.open: an InputError naming every missing table', async () => {
+    const { path } = storeWithout(['segments', 'leases']);
+    await expectError(() => LabelStore.open(path), InputError, /: a damaged label store: its tables segments, leases are missing \(tables: meta, pairs, teachers, labels\); restore/);
+    await expectError(() => LabelStore.open(path, { readOnly: true }), InputError, /its tables segments, leases are missing/);
+  });
+});
+
+describe('rollout --policy: a damaged offline actor (actor.json)', () => {
+  /** A zero-weight linear actor for toy-reach (6 observations, 2 actions). */
+  function actor(): ActorJson {
+    return {
+      format: 'prefrl-offline-actor',
+      version: 1,
+      algo: 'iql',
+      kind: 'deterministic',
+      obsDim: 6,
+      actDim: 2,
+      hidden: [],
+      actLow: [-1, -1],
+      actHigh: [1, 1],
+      obsMean: [0, 0, 0, 0, 0, 0],
+      obsStd: [1, 1, 1, 1, 1, 1],
+      weights: [f32ToBase64(new Float32Array(12)), f32ToBase64(new Float32Array(2))],
+      logStd: null,
+      meta: { env: { id: 'toy-reach' } },
+    };
+  }
+
+  it('names the file and the field, exit 1, no run folder; TypeErrors with stacks before (null, weights not strings) or contradicting messages (obsDim "6")', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-actor-'));
+    const cases: [string, string, string][] = [
+      ['null', 'null', ': expected a JSON object (a saved offline actor), found null'],
+      ['list', '[1, 2]', ': expected a JSON object (a saved offline actor), found a list'],
+      ['weights-numbers', JSON.stringify({ ...actor(), weights: [1, 2] }), ' (weights): expected a list of base64 strings (float32 values), found other values in the list'],
+      ['weights-odd-bytes', JSON.stringify({ ...actor(), weights: [actor().weights[0], 'AAAA'] }), ' (weights): weight array 1 is not whole float32 values (base64 of a byte count that is not a multiple of 4)'],
+      ['obsdim-text', JSON.stringify({ ...actor(), obsDim: '6' }), ' (obsDim): expected a whole number >= 1, found "6"'],
+      ['actdim-negative', JSON.stringify({ ...actor(), actDim: -1 }), ' (actDim): expected a whole number >= 1, found -1'],
+      ['hidden-text', JSON.stringify({ ...actor(), hidden: '64' }), ' (hidden): expected a list of whole numbers >= 1, found "64"'],
+      ['kind', JSON.stringify({ ...actor(), kind: 'banana' }), ' (kind): expected "gaussian" or "deterministic", found "banana"'],
+      ['version', JSON.stringify({ ...actor(), version: 7 }), ' (version): version 7 is not supported (expected 1)'],
+    ];
+    for (const [name, text, message] of cases) {
+      const folder = join(dir, name);
+      mkdirSync(folder);
+      writeFileSync(join(folder, 'actor.json'), text);
+      const runs = join(dir, `runs-${name}`);
+      const r = await run(['rollout', '--env', 'toy-reach', '--policy', folder, '--episodes', '1', '--quiet', '--runs-dir', runs]);
+      expect(r.code, `${name}: ${r.err}`).toBe(1);
+      expect(r.err, name).toMatch(exactly(`prefrl rollout: ${join(folder, 'actor.json')}${message}`));
+      expect(existsSync(runs)).toBe(false);
+    }
+  });
+
+  it('a whole actor of another env is still a usage error naming --policy (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-actor-env-'));
+    const j = { ...actor(), obsDim: 10, obsMean: new Array(10).fill(0), obsStd: new Array(10).fill(1), weights: [f32ToBase64(new Float32Array(20)), f32ToBase64(new Float32Array(2))], meta: {} };
+    writeFileSync(join(dir, 'actor.json'), JSON.stringify(j));
+    await expectUsageError(
+      ['rollout', '--env', 'toy-reach', '--policy', dir, '--episodes', '1'],
+      join(dir, 'runs'),
+      exactly(`prefrl rollout: --policy: ${join(dir, 'actor.json')} (obsDim): the actor takes 10 observations and gives 2 actions; env "toy-reach" has 6 and 2`),
+    );
+  });
+});
+
+describe('a VLM answer cache path that is a file', () => {
+  it('offline --vlm-cache: a usage error naming the flag, before the run folder (it failed at the label stage with mkdir\'s EEXIST)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-vlm-cache-'));
+    const file = join(dir, 'cache.json');
+    writeFileSync(file, '{}');
+    await expectUsageError(
+      ['offline', '--dataset', join(dir, 'data.h5'), '--teacher', 'vlm', '--vlm-base-url', 'http://127.0.0.1:9/v1', '--vlm-model', 'm', '--vlm-cache', file],
+      join(dir, 'runs'),
+      exactly(`prefrl offline: --vlm-cache: ${file} is a file; the answer cache is a folder (made when missing), e.g. ${join('<run>', 'vlm_cache')} of an earlier run`),
+    );
+    expect(readFileSync(file, 'utf8')).toBe('{}');
+  });
+
+  it('ResponseCache: an InputError naming the path (label --teacher vlm:...,cacheDir=<file>)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fuzz-vlm-cache-')), 'labels.sqlite');
+    writeFileSync(file, 'x');
+    await expectError(() => new ResponseCache(file), InputError, new RegExp(`^${escaped(`${file}: the VLM answer cache is a folder, and this is a file: name a folder (made when missing)`)}$`));
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+});
+
+describe('plot: a damaged metrics.jsonl', () => {
+  /** A run folder whose metrics.jsonl holds `lines`. */
+  function runWith(lines: readonly string[]): string {
+    const dir = join(mkdtempSync(join(tmpdir(), 'fuzz-plot-')), 'run');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+    return dir;
+  }
+
+  it('a line of null or a bare number is an error naming the file and the line (a TypeError with a stack before); a folder named metrics.jsonl names itself (EISDIR named nothing)', async () => {
+    for (const bad of ['null', '5']) {
+      const dir = runWith(['{"step":0,"eval/true_return":-3}', bad, '{"step":10,"eval/true_return":-2}']);
+      const out = join(dir, '..', 'curves.svg');
+      const r = await run(['plot', dir, '--out', out]);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(exactly(`prefrl plot: ${join(dir, 'metrics.jsonl')} (line 2): expected a JSON object (one record per line), found ${bad}`));
+      expect(existsSync(out)).toBe(false);
+    }
+    const dir = join(mkdtempSync(join(tmpdir(), 'fuzz-plot-')), 'run');
+    mkdirSync(dir);
+    mkdirSync(join(dir, 'metrics.jsonl'));
+    const r = await run(['plot', dir, '--out', join(dir, '..', 'curves.svg')]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(exactly(`prefrl plot: ${join(dir, 'metrics.jsonl')}: a folder, not the run's metrics file`));
+  });
+});
