@@ -128,8 +128,8 @@ describe('rollout --policy: a damaged offline actor (actor.json)', () => {
   it('names the file and the field, exit 1, no run folder; TypeErrors with stacks before (null, weights not strings) or contradicting messages (obsDim "6")', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fuzz-actor-'));
     const cases: [string, string, string][] = [
-      ['null', 'null', ': expected a JSON object (a saved offline actor), found null'],
-      ['list', '[1, 2]', ': expected a JSON object (a saved offline actor), found a list'],
+      ['null', 'null', ': cannot read the actor: expected a JSON object, found null'],
+      ['list', '[1, 2]', ': cannot read the actor: expected a JSON object, found a list'],
       ['weights-numbers', JSON.stringify({ ...actor(), weights: [1, 2] }), ' (weights): expected a list of base64 strings (float32 values), found other values in the list'],
       ['weights-odd-bytes', JSON.stringify({ ...actor(), weights: [actor().weights[0], 'AAAA'] }), ' (weights): weight array 1 is not whole float32 values (base64 of a byte count that is not a multiple of 4)'],
       ['obsdim-text', JSON.stringify({ ...actor(), obsDim: '6' }), ' (obsDim): expected a whole number >= 1, found "6"'],
@@ -146,6 +146,28 @@ describe('rollout --policy: a damaged offline actor (actor.json)', () => {
       const r = await run(['rollout', '--env', 'toy-reach', '--policy', folder, '--episodes', '1', '--quiet', '--runs-dir', runs]);
       expect(r.code, `${name}: ${r.err}`).toBe(1);
       expect(r.err, name).toMatch(exactly(`prefrl rollout: ${join(folder, 'actor.json')}${message}`));
+      expect(existsSync(runs)).toBe(false);
+    }
+  });
+
+  it('a PPO policy.json of null or a list: exit 1 naming the file (null was a TypeError with a stack, a list exit 2 naming --policy as if of another env)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-ppo-policy-'));
+    for (const [name, text, found] of [
+      ['null', 'null', 'null'],
+      ['list', '[]', 'a list'],
+    ]) {
+      const folder = join(dir, name);
+      mkdirSync(folder);
+      writeFileSync(join(folder, 'policy.json'), text);
+      const runs = join(dir, `runs-${name}`);
+      for (const args of [
+        ['rollout', '--env', 'toy-reach', '--policy', folder, '--episodes', '1'],
+        ['collect', '--env', 'toy-reach', '--policy', 'expert', '--checkpoint', folder, '--steps', '10'],
+      ]) {
+        const r = await run([...args, '--quiet', '--runs-dir', runs]);
+        expect(r.code, r.err).toBe(1);
+        expect(r.err).toMatch(exactly(`prefrl ${args[0]}: ${join(folder, 'policy.json')}: cannot read the policy: expected a JSON object, found ${found}`));
+      }
       expect(existsSync(runs)).toBe(false);
     }
   });
