@@ -620,12 +620,17 @@ const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   eval: [],
 };
 
+/** A JSON file of the run that holds one object (config.json, a stage's record); else an InputError naming it. */
 function readJson<T>(file: string): T {
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `cannot read: ${(e as Error).message}`);
   }
+  // null (a file emptied to "null") read a field of nothing: a TypeError with a stack.
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(file, `cannot read: expected a JSON object, found ${Array.isArray(json) ? 'a list' : JSON.stringify(json)}`);
+  return json as T;
 }
 
 /** The config.json key a flag of resolveOfflineConfig's checks sets ("label-batch" -> "labelBatch", "vlm-model" -> "vlm.model"). */
@@ -1775,6 +1780,10 @@ function learnedRewards(c: Ctx, ds: OfflineDataset): Float64Array {
   const file = join(c.run.path, P.rewards);
   const a = readNpy(file);
   if (a.data.length !== ds.size) throw new InputError(file, `holds ${a.data.length} rewards, the dataset has ${ds.size} transitions`);
+  // A NaN (a damaged file) was refused by the IQL trainer with a RangeError and a stack, naming no file.
+  for (let i = 0; i < a.data.length; i++) {
+    if (!Number.isFinite(a.data[i])) throw new InputError(file, `reward ${i} is ${a.data[i]} (the relabelled rewards must be finite); make them again: prefrl offline --resume ${c.run.path} --stage relabel --force`, `index [${i}]`);
+  }
   return Float64Array.from(a.data);
 }
 
