@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { ActorJson } from '../agents/actor_snapshot.js';
 import { f32ToBase64 } from '../agents/types.js';
-import { InputError } from '../core/errors.js';
+import { PpoPolicy } from '../agents/ppo.js';
+import { InputError, parseJsonObject } from '../core/errors.js';
 import { LabelStore } from '../reward/store.js';
 import { ResponseCache } from '../reward/vlm/cache.js';
 import { main } from '../scripts/cli.js';
@@ -229,5 +230,45 @@ describe('plot: a damaged metrics.jsonl', () => {
     const r = await run(['plot', dir, '--out', join(dir, '..', 'curves.svg')]);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(exactly(`prefrl plot: ${join(dir, 'metrics.jsonl')}: a folder, not the run's metrics file`));
+  });
+});
+
+describe('a run file or checkpoint.json that holds null (parseJsonObject)', () => {
+  it('rollout, collect and train --expert/--resume name the file, exit 1, no run folder (each read a field of null: a TypeError with a stack)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-null-json-'));
+    // A PPO checkpoint folder whose policy is whole and whose checkpoint.json is null.
+    const ck = join(dir, 'checkpoint');
+    mkdirSync(ck);
+    writeFileSync(join(ck, 'policy.json'), JSON.stringify(new PpoPolicy(6, 2, [4]).toJSON()));
+    writeFileSync(join(ck, 'checkpoint.json'), 'null');
+    const ckLine = `${join(ck, 'checkpoint.json')}: expected a JSON object, found null`;
+    // A train run folder whose config.json is null.
+    const trainRun = join(dir, 'train-run');
+    mkdirSync(trainRun);
+    writeFileSync(join(trainRun, 'config.json'), 'null');
+    writeFileSync(join(trainRun, 'metrics.jsonl'), '');
+    const runLine = `${join(trainRun, 'config.json')}: expected a JSON object, found null`;
+    const runs = join(dir, 'runs');
+    for (const [args, line] of [
+      [['rollout', '--policy', ck, '--episodes', '1'], `prefrl rollout: ${ckLine}`],
+      [['rollout', '--env', 'toy-reach', '--policy', ck, '--episodes', '1'], `prefrl rollout: ${ckLine}`],
+      [['collect', '--env', 'toy-reach', '--policy', 'expert', '--checkpoint', ck, '--steps', '10'], `prefrl collect: ${ckLine}`],
+      [['train', '--env', 'toy-reach', '--teacher', 'regret', '--expert', trainRun, '--steps', '64', '--num-envs', '1', '--num-steps', '64'], `prefrl train: ${runLine}`],
+      [['train', '--resume', trainRun], `prefrl train: ${runLine}`],
+    ] as const) {
+      const r = await run([...args, '--quiet', '--runs-dir', runs]);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(1);
+      expect(r.err).toMatch(exactly(line));
+    }
+    expect(existsSync(runs)).toBe(false);
+    expect(readFileSync(join(trainRun, 'config.json'), 'utf8')).toBe('null');
+  });
+
+  it('parseJsonObject: null, a list, a number refused naming the source and field; an object returned; a byte order mark named as such', () => {
+    expect(parseJsonObject('{"a":1}', 'f.json')).toEqual({ a: 1 });
+    expect(() => parseJsonObject('null', 'f.json')).toThrow(new InputError('f.json', 'expected a JSON object, found null'));
+    expect(() => parseJsonObject('[1]', 'f.json', 'x')).toThrow('f.json (x): expected a JSON object, found a list');
+    expect(() => parseJsonObject('3', 'f.json')).toThrow('f.json: expected a JSON object, found 3');
+    expect(() => parseJsonObject('\ufeff{"a":1}', 'f.json')).toThrow('f.json: invalid JSON: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without one');
   });
 });

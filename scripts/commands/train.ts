@@ -9,7 +9,7 @@ import { expertValueFunction, PPO_DEFAULTS } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
-import { InputError, parseJson, ServiceError, UsageError, withResumeAdvice } from '../../core/errors.js';
+import { InputError, parseJsonObject, ServiceError, UsageError, withResumeAdvice } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -148,7 +148,7 @@ export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): s
     if (existsSync(join(given, 'checkpoint.json'))) return given;
     throw new UsageError(`--expert: ${given} is neither a prefrl run folder (no config.json) nor a PPO checkpoint folder (no checkpoint.json); ${need}`);
   }
-  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
+  const config = parseJsonObject(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
   const command = typeof config.command === 'string' ? config.command : 'unknown';
   if (command !== 'train') {
     const what = command === 'iql' ? `\`prefrl iql\` run (${config.algo === 'bc' ? 'behaviour cloning' : 'IQL'}: an offline actor, no PPO critic)` : `\`prefrl ${command}\` run, not a PPO run`;
@@ -615,7 +615,7 @@ const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', '
 
 /** --resume of a finished run (it has summary.json): say so, write nothing. */
 function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: CommandContext): number {
-  const summary = parseJson(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
+  const summary = parseJsonObject(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
   const runDir = resolve(dir);
   if (json) {
     printJson(ctx.io, { ...summary, runDir, alreadyFinished: true });
@@ -643,7 +643,7 @@ export const trainCommand: Command = {
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
-      const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
+      const saved = parseJsonObject(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       // The saved flags are checked as the command line's are (types, ranges, choices): a config
       // edited by hand or damaged stops here naming the file and key, not as a run of NaN steps.
