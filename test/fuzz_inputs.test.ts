@@ -12,6 +12,7 @@ import type { ActorJson } from '../agents/actor_snapshot.js';
 import { f32ToBase64 } from '../agents/types.js';
 import { PpoPolicy } from '../agents/ppo.js';
 import { InputError, parseJsonObject } from '../core/errors.js';
+import { softwareChanges, softwareVersions } from '../core/run.js';
 import { LabelStore } from '../reward/store.js';
 import { ResponseCache } from '../reward/vlm/cache.js';
 import { main } from '../scripts/cli.js';
@@ -270,5 +271,18 @@ describe('a run file or checkpoint.json that holds null (parseJsonObject)', () =
     expect(() => parseJsonObject('[1]', 'f.json', 'x')).toThrow('f.json (x): expected a JSON object, found a list');
     expect(() => parseJsonObject('3', 'f.json')).toThrow('f.json: expected a JSON object, found 3');
     expect(() => parseJsonObject('\ufeff{"a":1}', 'f.json')).toThrow('f.json: invalid JSON: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without one');
+  });
+});
+
+describe('a run folder whose software.json holds null', () => {
+  it('softwareChanges reads it as no record (it read a field of null: train --resume stopped with a TypeError and a stack)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-software-'));
+    for (const text of ['null', '[]', '7']) {
+      writeFileSync(join(dir, 'software.json'), text);
+      expect(softwareChanges(dir)).toEqual([]);
+    }
+    // A real record still counts: another MuJoCo than this one is named.
+    writeFileSync(join(dir, 'software.json'), JSON.stringify({ mujoco: '0.0.1' }));
+    expect(softwareChanges(dir)).toEqual([`MuJoCo 0.0.1 -> ${softwareVersions().mujoco}`]);
   });
 });
