@@ -286,3 +286,15 @@ describe('a run folder whose software.json holds null', () => {
     expect(softwareChanges(dir)).toEqual([`MuJoCo 0.0.1 -> ${softwareVersions().mujoco}`]);
   });
 });
+
+describe('--like: a JSON number too large for a double (1e999 reads as Infinity)', () => {
+  it('is named as Infinity, not as null (JSON.stringify\'s text for it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-like-inf-'));
+    const file = join(dir, 'flags.json');
+    writeFileSync(file, '{"env": "toy-reach", "reward": "true", "lr": 1e999}');
+    const r = await run(['train', '--like', file, '--quiet', '--runs-dir', join(dir, 'runs')]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(exactly(`prefrl train: ${file} (lr): expected a finite number, got Infinity`));
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+});
