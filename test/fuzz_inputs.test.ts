@@ -3,7 +3,7 @@
  * message naming no file or flag, or the wrong exit code (see the fuzzing report): each one now a
  * single line naming the file and field (exit 1) or the flag (exit 2), with nothing written.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -296,5 +296,23 @@ describe('--like: a JSON number too large for a double (1e999 reads as Infinity)
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(exactly(`prefrl train: ${file} (lr): expected a finite number, got Infinity`));
     expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+});
+
+describe('serve --heron-out naming the label store', () => {
+  it('is refused before the server starts (a save on the HERON page would have written its JSON over every label); the store is left as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-heron-out-'));
+    const path = join(dir, 'labels.sqlite');
+    LabelStore.open(path, { envId: 'toy-reach' }).close();
+    const bytes = readFileSync(path);
+    // The file itself, and a link to it under a .json name.
+    const link = join(dir, 'ranking.json');
+    symlinkSync(path, link);
+    for (const out of [path, link]) {
+      const r = await run(['serve', '--store', path, '--port', '0', '--token', 'a-long-enough-token', '--heron-out', out]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(exactly(`prefrl serve: --heron-out ${out}: is the label store itself (--store) or one of its files; give a .json file, such as ${join(dir, 'heron.json')}`));
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
   });
 });

@@ -4,8 +4,8 @@
  * answers go to the label store. Runs until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
@@ -81,10 +81,14 @@ async function loadInsight(dir: string): Promise<InsightModel & { dispose(): voi
  * --heron-out is written when someone saves on the HERON page: a missing folder would only show
  * then, as an error on the page after the ranking work, so it is checked at start.
  */
-function checkHeronOut(path: string): void {
+function checkHeronOut(path: string, store: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--heron-out ${path}: ${dir} is not an existing folder`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
+  // Saved over the store (or its -wal), the page's JSON would destroy every label in it, people's answers too.
+  if (existsSync(path) && existsSync(store) && [store, `${store}-wal`, `${store}-shm`].some((f) => existsSync(f) && realpathSync(f) === realpathSync(path))) {
+    throw new UsageError(`--heron-out ${path}: is the label store itself (--store) or one of its files; give a .json file, such as ${join(dirname(path), 'heron.json')}`);
+  }
 }
 
 /** "a", "a and b", "a, b and c". */
@@ -156,7 +160,7 @@ export const serveCommand: Command = {
       generated = true;
     }
     checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
-    if (f.heronOut !== undefined) checkHeronOut(f.heronOut);
+    if (f.heronOut !== undefined) checkHeronOut(f.heronOut, f.store);
     const store = openStoreFlag(f.store, ctx.clock);
     if (generated) {
       ctx.logger.info(
