@@ -757,7 +757,7 @@ export class LabelStore {
       db = new Database(path, { fileMustExist: !create });
     } catch (e) {
       // A full disk, a read-only file: the machine's refusal keeps SQLite's code (a run says how to resume).
-      if (isSqliteEnvironmentError(e)) throw storeRefusal(e, path);
+      if (isSqliteEnvironmentError(e)) throw storeRefusal(withAccessReason(e, path), path);
       throw new InputError(path, `cannot open label store: ${(e as Error).message}`);
     }
     try {
@@ -2042,6 +2042,21 @@ export class LabelStore {
  * `e` naming the store when SQLite refused for the machine's sake: its own message ("database or
  * disk is full") names no file. `label store <path>: database or disk is full (SQLITE_FULL)`.
  */
+/**
+ * SQLite's "unable to open database file" (SQLITE_CANTOPEN) with why, when the file is there but
+ * this user may not read and write it (a store of another user, mode 0444 or 0000); its code is
+ * kept. Other errors as they are.
+ */
+function withAccessReason(e: unknown, path: string): unknown {
+  if ((e as { code?: unknown }).code !== 'SQLITE_CANTOPEN' || !existsSync(path)) return e;
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (a) {
+    (e as Error).message = `${(e as Error).message}: this user may not read and write the file (${(a as { code?: string }).code ?? (a as Error).message})`;
+  }
+  return e;
+}
+
 function storeRefusal(e: unknown, path: string): unknown {
   if (!isSqliteEnvironmentError(e) || (e as Error).message.startsWith('label store ')) return e;
   const err = e as Error & { code: string };

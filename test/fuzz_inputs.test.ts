@@ -3,7 +3,7 @@
  * message naming no file or flag, or the wrong exit code (see the fuzzing report): each one now a
  * single line naming the file and field (exit 1) or the flag (exit 2), with nothing written.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,6 +19,7 @@ import { main } from '../scripts/cli.js';
 import { checkRolloutSize } from '../scripts/commands/train.js';
 import { captureCli, expectUsageError, usageMessage } from './helpers/cli.js';
 import { expectError } from './helpers/errors.js';
+import { unprivileged } from './helpers/unprivileged.js';
 
 /** Run `prefrl <args>`: exit code and stderr. */
 async function run(args: readonly string[]): Promise<{ code: number; err: string }> {
@@ -314,5 +315,22 @@ describe('serve --heron-out naming the label store', () => {
       expect(r.err).toMatch(exactly(`prefrl serve: --heron-out ${out}: is the label store itself (--store) or one of its files; give a .json file, such as ${join(dir, 'heron.json')}`));
     }
     expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+});
+
+describe('a label store this user may not read or write (mode 0000)', () => {
+  const u = unprivileged();
+  it.skipIf(u.skip !== null)(`label --store says why SQLite could not open it (it said only "unable to open database file"); run as ${u.who}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-store-mode-'));
+    const path = join(dir, 'labels.sqlite');
+    LabelStore.open(path, { envId: 'toy-reach' }).close();
+    chmodSync(path, 0o000);
+    try {
+      const r = await u.cli(['label', '--store', path, '--teacher', 'oracle', '--quiet']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(exactly(`prefrl label: label store ${path}: unable to open database file: this user may not read and write the file (EACCES) (SQLITE_CANTOPEN)`));
+    } finally {
+      chmodSync(path, 0o644);
+    }
   });
 });
