@@ -318,7 +318,7 @@ describe('serve --heron-out naming the label store', () => {
   });
 });
 
-describe('a label store this user may not read or write (mode 0000)', () => {
+describe('files and folders this user may not read (mode 0000)', () => {
   const u = unprivileged();
   it.skipIf(u.skip !== null)(`label --store says why SQLite could not open it (it said only "unable to open database file"); run as ${u.who}`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fuzz-store-mode-'));
@@ -331,6 +331,20 @@ describe('a label store this user may not read or write (mode 0000)', () => {
       expect(r.err).toMatch(exactly(`prefrl label: label store ${path}: unable to open database file: this user may not read and write the file (EACCES) (SQLITE_CANTOPEN)`));
     } finally {
       chmodSync(path, 0o644);
+    }
+  });
+
+  it.skipIf(u.skip !== null)(`plot: a run folder this user may not enter is named as such, not as "not a run folder (no metrics.jsonl)"; run as ${u.who}`, async () => {
+    const run = join(mkdtempSync(join(tmpdir(), 'fuzz-plot-mode-')), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'metrics.jsonl'), '{"step":0,"eval/true_return":-3}\n');
+    chmodSync(run, 0o000);
+    try {
+      const r = await u.cli(['plot', run, '--out', join(run, '..', 'curves.svg')]);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(exactly(`prefrl plot: ${run}: cannot read this run folder: this user may not enter it (EACCES)`));
+    } finally {
+      chmodSync(run, 0o755);
     }
   });
 });
