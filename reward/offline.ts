@@ -60,7 +60,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
+import { checkEnv, datasetEnvConfig, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActorAsync, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
 import { evaluatePolicyAsync } from '../agents/ppo.js';
@@ -75,7 +75,7 @@ import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, savedPathMissing, softwareChanges, writeFileAtomic, writeJsonAtomic } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
-import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Env, EnvSpec } from '../envs/types.js';
 import { ASKED_RECORD, labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
@@ -733,9 +733,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
   let envConfig: EnvConfig;
   if (cfg.env) envConfig = absoluteEnvConfig(cfg.env);
-  else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
-  else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
-  else throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);
+  else {
+    const recorded = datasetEnvConfig(ds.meta, cfg.dataset);
+    if (!recorded) throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);
+    envConfig = recorded;
+  }
   const probe = await makeEnv(envConfig, { logger: log });
   const envSpec = probe.spec;
   probe.dispose();

@@ -6,10 +6,11 @@
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { datasetFromTrajectories, writeDataset } from '../agents/dataset.js';
 import { readNpy, writeNpy } from '../core/npy.js';
 import { main } from '../scripts/cli.js';
 import { captureCli, lastJson } from './helpers/cli.js';
-import { useToyDataset } from './helpers/toy_dataset.js';
+import { noisyToyTrajectories, useToyDataset } from './helpers/toy_dataset.js';
 
 const toy = useToyDataset('prefrl-fuzz-offline-', 4, { wasm: true });
 
@@ -68,5 +69,23 @@ describe('offline --resume with damaged files', () => {
     before2.delete(join(nanRewards, 'stages_asked.json'));
     expect(snapshot(nanRewards)).toEqual(before2);
     expect(existsSync(join(nanRewards, 'artifacts', 'agents'))).toBe(false);
+  });
+});
+
+describe('a dataset that records an env this prefrl does not know (attrs.env_id)', () => {
+  it('iql and offline name the file and attribute (exit 1), not --env, a flag not given (exit 2); no run folder', async () => {
+    const trajs = noisyToyTrajectories({ episodes: 2, noiseSeed: 1, firstSeed: 0, noise: () => 0.1 });
+    const file = await writeDataset(join(toy.dir, 'unknown-env.h5'), datasetFromTrajectories(trajs, { envId: 'no-such-env' }, 'test'));
+    const runs = join(toy.dir, 'unknown-env-runs');
+    const line = `${file} (attrs.env_id): records env "no-such-env": unknown env "no-such-env" (known: cartpole-swingup, reacher, cheetah-run, hopper-hop, walker-walk, pusher, toy-reach; or a path to an MJCF .xml file); pass --env to name the env it comes from`;
+    for (const args of [
+      ['iql', '--dataset', file],
+      ['offline', '--dataset', file, '--teacher', 'oracle', '--labels', '4'],
+    ]) {
+      const r = await cli([...args, '--runs-dir', runs]);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toBe(`prefrl ${args[0]}: ${line}\n`);
+    }
+    expect(existsSync(runs)).toBe(false);
   });
 });

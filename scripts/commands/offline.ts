@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { OFFLINE_STORE_FILE } from '../../reward/offline_stages.js';
-import { readDataset } from '../../agents/dataset.js';
+import { datasetEnvConfig, readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { decimalNumber, flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -497,7 +497,7 @@ async function checkHeronConfig(file: string, dataset: string, env: EnvConfig | 
   if (!config) {
     if (!existsSync(dataset)) return;
     const meta = (await readDataset(dataset)).meta;
-    config = meta.envConfig ?? (meta.envId ? envConfigFromArgs(meta.envId) : null);
+    config = datasetEnvConfig(meta, dataset);
     if (!config) return;
   }
   const probe = await makeEnv(config);
