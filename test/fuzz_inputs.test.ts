@@ -348,3 +348,43 @@ describe('files and folders this user may not read (mode 0000)', () => {
     }
   });
 });
+
+describe('serve --insight: a whole reward model of another env', () => {
+  /** A one-member reward model folder (hidden [2], obs-action input) for `obsDim` observations and 2 actions, weights all 0.1. */
+  function rewardModel(dir: string, obsDim: number): string {
+    mkdirSync(dir);
+    const inputs = obsDim + 2;
+    const tensors = [
+      { name: 'member0/dense0/kernel', shape: [inputs, 2] },
+      { name: 'member0/dense0/bias', shape: [2] },
+      { name: 'member0/dense1/kernel', shape: [2, 1] },
+      { name: 'member0/dense1/bias', shape: [1] },
+    ];
+    let offset = 0;
+    const listed = tensors.map((t) => {
+      const at = offset;
+      offset += t.shape.reduce((a, b) => a * b, 1);
+      return { ...t, offset: at };
+    });
+    const model = {
+      format: 'prefrl-reward-net',
+      version: 1,
+      config: { input: 'obs-action', members: 1, hidden: [2], activation: 'leaky-relu', outputActivation: 'tanh', leakyAlpha: 0.01, preferenceModel: 'partial-return', ignoreObs: [], additive: false, obsDim, actDim: 2 },
+      normalizer: { mean: new Array(inputs).fill(0), std: new Array(inputs).fill(1), clip: 10 },
+      weights: { file: 'weights.bin', dtype: 'float32', byteOrder: 'little-endian', bytes: offset * 4, tensors: listed },
+    };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(model));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from(new Float32Array(offset).fill(0.1).buffer));
+    return dir;
+  }
+
+  it('is a usage error naming --insight (exit 2, as train and iql --reward model:<dir>), not exit 1 with the flag unnamed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-insight-'));
+    const store = join(dir, 'labels.sqlite');
+    LabelStore.open(store, { envId: 'toy-reach' }).close();
+    const model = rewardModel(join(dir, 'reacher-model'), 10);
+    const r = await run(['serve', '--store', store, '--port', '0', '--token', 'a-long-enough-token', '--insight', model, '--quiet']);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(new RegExp(`(^|\\n)${escaped(`prefrl serve: --insight ${model}: the reward model takes 10 observation and 2 action values; toy-reach has 6 and 2`)}\\n$`));
+  });
+});

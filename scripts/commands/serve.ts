@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
-import { InputError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
@@ -179,7 +179,8 @@ export const serveCommand: Command = {
       if (f.insight) {
         insight = await loadInsight(insightFolder(f.insight));
         if (insight.obsDim !== env.spec.obsDim || insight.actDim !== env.spec.actDim) {
-          throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
+          // A whole model of another env: the flag named the wrong one (exit 2, as train and iql --reward model:<dir> say).
+          throw new UsageError(`--insight ${f.insight}: the reward model takes ${insight.obsDim} observation and ${insight.actDim} action values; ${env.spec.id} has ${env.spec.obsDim} and ${env.spec.actDim}`);
         }
       }
       // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):
