@@ -14,7 +14,7 @@ import { PpoPolicy } from '../agents/ppo.js';
 import { InputError, parseJsonObject } from '../core/errors.js';
 import { softwareChanges, softwareVersions } from '../core/run.js';
 import { LabelStore } from '../reward/store.js';
-import { ResponseCache } from '../reward/vlm/cache.js';
+import { CACHE_FORMAT, ResponseCache } from '../reward/vlm/cache.js';
 import { main } from '../scripts/cli.js';
 import { checkRolloutSize } from '../scripts/commands/train.js';
 import { captureCli, expectUsageError, usageMessage } from './helpers/cli.js';
@@ -386,5 +386,41 @@ describe('serve --insight: a whole reward model of another env', () => {
     const r = await run(['serve', '--store', store, '--port', '0', '--token', 'a-long-enough-token', '--insight', model, '--quiet']);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(new RegExp(`(^|\\n)${escaped(`prefrl serve: --insight ${model}: the reward model takes 10 observation and 2 action values; toy-reach has 6 and 2`)}\\n$`));
+  });
+});
+
+describe('VLM answer cache: a damaged entry', () => {
+  it('is a miss (the request is sent again), not an answer whose missing counts or request fail where they are read', () => {
+    const cache = new ResponseCache(join(mkdtempSync(join(tmpdir(), 'fuzz-vlm-entry-')), 'cache'));
+    const entry = {
+      format: CACHE_FORMAT,
+      key: 'ab12cd',
+      model: 'm',
+      created: '2026-12-07T00:00:00.000Z',
+      params: { maxTokens: 100 },
+      prompt: [],
+      text: '1',
+      finishReason: 'stop',
+      usage: { promptTokens: 10, completionTokens: 3 },
+      servedModel: null,
+    };
+    cache.put(entry);
+    expect(cache.get('ab12cd')?.usage).toEqual({ promptTokens: 10, completionTokens: 3 });
+    const file = cache.pathOf('ab12cd');
+    const damaged: [string, Record<string, unknown>][] = [
+      ['no usage', { ...entry, usage: undefined }],
+      ['usage null', { ...entry, usage: null }],
+      ['usage counts as text', { ...entry, usage: { promptTokens: '10', completionTokens: 3 } }],
+      ['params null', { ...entry, params: null }],
+      ['finishReason a number', { ...entry, finishReason: 5 }],
+    ];
+    for (const [name, e] of damaged) {
+      writeFileSync(file, JSON.stringify(e));
+      expect(cache.get('ab12cd'), name).toBeUndefined();
+    }
+    for (const text of ['null', '[]', '{"format":']) {
+      writeFileSync(file, text);
+      expect(cache.get('ab12cd'), text).toBeUndefined();
+    }
   });
 });

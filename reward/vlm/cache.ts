@@ -160,6 +160,10 @@ export function auditPrompt(messages: readonly ChatMessage[]): { role: string; c
   }));
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export class ResponseCache {
   constructor(readonly dir: string) {
     // A file there failed in mkdir with EEXIST, a message that did not say what the path was for.
@@ -200,6 +204,10 @@ export class ResponseCache {
     try {
       const e = JSON.parse(text) as CacheEntry;
       if (e.format !== CACHE_FORMAT || e.key !== key || typeof e.text !== 'string') return undefined;
+      // An entry edited by hand or cut short without its counts or request read a field of nothing
+      // where it is used (a TypeError with a stack): it is no answer, and the request is sent again.
+      if (!isObject(e.usage) || typeof e.usage.promptTokens !== 'number' || typeof e.usage.completionTokens !== 'number') return undefined;
+      if (!isObject(e.params) || !(e.finishReason === null || typeof e.finishReason === 'string')) return undefined;
       return e;
     } catch {
       return undefined;
