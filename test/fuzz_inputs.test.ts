@@ -3,7 +3,7 @@
  * message naming no file or flag, or the wrong exit code (see the fuzzing report): each one now a
  * single line naming the file and field (exit 1) or the flag (exit 2), with nothing written.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -422,5 +422,25 @@ describe('VLM answer cache: a damaged entry', () => {
       writeFileSync(file, text);
       expect(cache.get('ab12cd'), text).toBeUndefined();
     }
+  });
+});
+
+describe('train --resume of a run whose artifacts/checkpoint is a file', () => {
+  it('names it and leaves the run as it was (the resume dropped its metrics rows, then failed with mkdir\'s EEXIST)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-resume-ck-file-'));
+    const runs = join(dir, 'runs');
+    const first = await run(['train', '--env', 'toy-reach', '--reward', 'true', '--steps', '64', '--num-envs', '1', '--num-steps', '64', '--workers', '0', '--eval-every', '64', '--eval-episodes', '1', '--quiet', '--json', '--runs-dir', runs]);
+    expect(first.code, first.err).toBe(0);
+    const folder = join(runs, readdirSync(runs)[0]);
+    // Unfinished (no summary), and a file where its checkpoint folder was.
+    rmSync(join(folder, 'summary.json'));
+    rmSync(join(folder, 'artifacts', 'checkpoint'), { recursive: true });
+    writeFileSync(join(folder, 'artifacts', 'checkpoint'), 'not a folder');
+    const metrics = readFileSync(join(folder, 'metrics.jsonl'), 'utf8');
+    expect(metrics.trim().split('\n').length).toBeGreaterThan(1);
+    const r = await run(['train', '--resume', folder, '--quiet']);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(new RegExp(`(^|\\n)${escaped(`prefrl train: ${join(folder, 'artifacts', 'checkpoint')}: is a file, where the run keeps its checkpoint folder; move it away to resume (nothing in the run was changed)`)}\\n$`));
+    expect(readFileSync(join(folder, 'metrics.jsonl'), 'utf8')).toBe(metrics);
   });
 });

@@ -4,7 +4,7 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { expertValueFunction, PPO_DEFAULTS } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
@@ -451,6 +451,10 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           storeFile,
           "not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run",
         );
+      }
+      // A file where the checkpoint folder goes: the resume dropped the metrics rows (no checkpoint to go on from) and then failed with mkdir's EEXIST.
+      if (existsSync(dirname(ckFile)) && !isFolder(dirname(ckFile))) {
+        throw new InputError(dirname(ckFile), 'is a file, where the run keeps its checkpoint folder; move it away to resume (nothing in the run was changed)');
       }
       // The reward model is loaded below (a fixed model's copy may be loaded already).
       const found = readLoopResume(resumeDir, { loadRewardModel: false });
