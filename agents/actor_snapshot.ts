@@ -40,9 +40,22 @@ export class ActorSnapshot {
   ) {}
 
   static fromJSON(j: ActorJson, source = 'actor'): ActorSnapshot {
+    // null, a list or a number read a field of nothing: a TypeError and a stack, naming no file.
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new InputError(source, `expected a JSON object (a saved offline actor), found ${Array.isArray(j) ? 'a list' : shownValue(j)}`);
     if (j.format !== 'prefrl-offline-actor') throw new InputError(source, `format is ${JSON.stringify(j.format)}, expected "prefrl-offline-actor"`, 'format');
+    if (j.version !== 1) throw new InputError(source, `version ${shownValue(j.version)} is not supported (expected 1)`, 'version');
+    if (j.kind !== 'gaussian' && j.kind !== 'deterministic') throw new InputError(source, `expected "gaussian" or "deterministic", found ${shownValue(j.kind)}`, 'kind');
     for (const k of ['obsDim', 'actDim', 'hidden', 'weights', 'obsMean', 'obsStd', 'actLow', 'actHigh'] as const) {
       if (j[k] === undefined) throw new InputError(source, `missing field "${k}"`, k);
+    }
+    // A size that is not a whole number >= 1 gave messages that contradict themselves ("expected 6 values, found 6") or no error at all.
+    for (const k of ['obsDim', 'actDim'] as const) {
+      if (!(Number.isSafeInteger(j[k]) && j[k] >= 1)) throw new InputError(source, `expected a whole number >= 1, found ${shownValue(j[k])}`, k);
+    }
+    if (!Array.isArray(j.hidden) || !j.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) throw new InputError(source, `expected a list of whole numbers >= 1, found ${shownValue(j.hidden)}`, 'hidden');
+    // Not strings, Buffer.from threw a TypeError; a string of a byte count that is not a multiple of 4 made a typed array of fractional length.
+    if (!Array.isArray(j.weights) || !j.weights.every((w) => typeof w === 'string')) {
+      throw new InputError(source, `expected a list of base64 strings (float32 values), found ${Array.isArray(j.weights) ? 'other values in the list' : shownValue(j.weights)}`, 'weights');
     }
     // A normalisation or box of another size gave NaN actions without a word (undefined entries).
     for (const [k, n] of [['obsMean', j.obsDim], ['obsStd', j.obsDim], ['actLow', j.actDim], ['actHigh', j.actDim]] as const) {
@@ -58,8 +71,10 @@ export class ActorSnapshot {
     if (j.weights.length !== 2 * (sizes.length - 1)) throw new InputError(source, `lists ${j.weights.length} weight arrays, the sizes imply ${2 * (sizes.length - 1)}`, 'weights');
     const layers = [];
     for (let l = 0; l + 1 < sizes.length; l++) {
-      const w = base64ToF32(j.weights[2 * l]);
-      const b = base64ToF32(j.weights[2 * l + 1]);
+      const [w, b] = [2 * l, 2 * l + 1].map((i) => {
+        if (Buffer.from(j.weights[i], 'base64').byteLength % 4 !== 0) throw new InputError(source, `weight array ${i} is not whole float32 values (base64 of a byte count that is not a multiple of 4)`, 'weights');
+        return base64ToF32(j.weights[i]);
+      });
       if (w.length !== sizes[l] * sizes[l + 1] || b.length !== sizes[l + 1]) throw new InputError(source, `layer ${l} has the wrong number of weights`, 'weights');
       layers.push({ w, b, inDim: sizes[l], outDim: sizes[l + 1] });
     }

@@ -47,9 +47,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type H5wasm from 'h5wasm/node';
-import { InputError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { removeStaleTemps, softwareVersions } from '../core/run.js';
-import { absoluteEnvConfig, type EnvConfig } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs } from '../envs/registry.js';
 import { concat, type Trajectory } from '../envs/trajectory.js';
 import { modelHashNote } from '../envs/types.js';
 import type { TransitionBatch } from '../reward/types.js';
@@ -198,6 +198,22 @@ function checkFinite(a: ArrayLike<number>, width: number, source: string, field:
 function checkFlags(a: ArrayLike<number>, source: string, field: string): void {
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== 0 && a[i] !== 1) throw new InputError(source, `row ${i} is ${a[i]}; expected 0 or 1`, field);
+  }
+}
+
+/**
+ * The env a dataset records (its env_config attribute, else env_id) as an EnvConfig, or null when
+ * it records none. An env id this prefrl does not know is an InputError naming the file and the
+ * attribute: it read as a mistake in --env, a flag the command line did not give.
+ */
+export function datasetEnvConfig(meta: DatasetMeta, source: string): EnvConfig | null {
+  if (meta.envConfig) return meta.envConfig;
+  if (!meta.envId) return null;
+  try {
+    return envConfigFromArgs(meta.envId);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new InputError(source, `records env ${JSON.stringify(meta.envId)}: ${e.message.replace(/^--env: /, '')}; pass --env to name the env it comes from`, 'attrs.env_id');
   }
 }
 

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { runCommand } from '../core/run.js';
-import { InputError, parseJson, UsageError, refuseUnknownKeys } from '../core/errors.js';
+import { EnvMismatchError, parseJsonObject, UsageError, refuseUnknownKeys } from '../core/errors.js';
 import { sha256 } from '../core/hash.js';
 import { Logger } from '../core/log.js';
 import { Rng } from '../core/rng.js';
@@ -43,7 +43,7 @@ function specId(spec: EnvSpec): string {
 
 function checkSizes(file: string, obsDim: number, actDim: number, spec: EnvSpec, what: string): void {
   if (obsDim !== spec.obsDim || actDim !== spec.actDim) {
-    throw new InputError(file, `the ${what} takes ${obsDim} observations and gives ${actDim} actions; env "${spec.id}" has ${spec.obsDim} and ${spec.actDim}`, 'obsDim');
+    throw new EnvMismatchError(file, `the ${what} takes ${obsDim} observations and gives ${actDim} actions; env "${spec.id}" has ${spec.obsDim} and ${spec.actDim}`, 'obsDim');
   }
 }
 
@@ -115,7 +115,7 @@ function warnCustomEnvMismatch(saved: EnvConfig | undefined, envSpec: EnvSpec, f
 export function warnExpertEnvMismatch(checkpoint: string, envSpec: EnvSpec, o: { readonly flag?: string; readonly given?: string; readonly logger?: Logger } = {}): void {
   const file = checkpoint.endsWith('.json') ? checkpoint : join(checkpoint, 'checkpoint.json');
   if (!existsSync(file)) return;
-  const env = (parseJson(readFileSync(file, 'utf8'), file) as { env?: unknown }).env;
+  const env = (parseJsonObject(readFileSync(file, 'utf8'), file) as { env?: unknown }).env;
   if (typeof env !== 'object' || env === null) return;
   const msg = customEnvMismatch(env as EnvConfig, envSpec, 'the expert');
   if (msg === null) return;
@@ -135,8 +135,8 @@ export function loadPpoPolicy(path: string, envSpec: EnvSpec, flag = '--checkpoi
   const { policy: file, checkpoint: ckFile } = ppoFiles(where);
   let env: EnvConfig | undefined;
   if (existsSync(ckFile)) {
-    env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
-    if (env && env.id !== specId(envSpec)) throw new InputError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
+    env = (parseJsonObject(readFileSync(ckFile, 'utf8'), ckFile) as { env?: EnvConfig }).env;
+    if (env && env.id !== specId(envSpec)) throw new EnvMismatchError(ckFile, `the policy was trained on env "${env.id}", not "${envSpec.id}"`, 'env');
   }
   checkSizes(file, policy.obsDim, policy.actDim, envSpec, 'policy');
   warnCustomEnvMismatch(env, envSpec, ckFile, logger);
@@ -181,7 +181,7 @@ function isActorFile(file: string): boolean {
 export function loadActor(file: string, envSpec: EnvSpec, logger?: Logger): ActorSnapshot {
   const actor = ActorSnapshot.load(file);
   const env = actor.json.meta?.env as EnvConfig | undefined;
-  if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new InputError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
+  if (env && typeof env.id === 'string' && env.id !== specId(envSpec)) throw new EnvMismatchError(file, `the actor was trained on env "${env.id}", not "${envSpec.id}"`, 'meta.env');
   checkSizes(file, actor.json.obsDim, actor.json.actDim, envSpec, 'actor');
   warnCustomEnvMismatch(env, envSpec, file, logger);
   return actor;
@@ -214,11 +214,11 @@ export function savedPolicyEnv(path: string, flag = '--policy'): EnvConfig | nul
   const at = locateSavedPolicy(path, flag);
   let env: unknown;
   if (at.kind === 'actor') {
-    env = (parseJson(readFileSync(at.file, 'utf8'), at.file) as { meta?: { env?: unknown } }).meta?.env;
+    env = (parseJsonObject(readFileSync(at.file, 'utf8'), at.file) as { meta?: { env?: unknown } }).meta?.env;
   } else {
     const ckFile = ppoFiles(at.where).checkpoint;
     if (!existsSync(ckFile)) return null;
-    env = (parseJson(readFileSync(ckFile, 'utf8'), ckFile) as { env?: unknown }).env;
+    env = (parseJsonObject(readFileSync(ckFile, 'utf8'), ckFile) as { env?: unknown }).env;
   }
   if (typeof env !== 'object' || env === null || typeof (env as EnvConfig).id !== 'string') return null;
   return env as EnvConfig;

@@ -49,13 +49,19 @@ export function base64ToF32(s: string): Float32Array {
 /**
  * A saved agent file: `path` itself when it ends in .json, else the file `name` in the folder
  * `path`. Returns the file and its parsed content (not checked); a file that cannot be read or
- * parsed is an InputError naming it ("cannot read the <what>: ...").
+ * parsed, or that holds no JSON object, is an InputError naming it ("cannot read the <what>: ...").
  */
 export function readSavedJson<T>(path: string, name: string, what: string): { file: string; json: T } {
   const file = path.endsWith('.json') ? path : join(path, name);
+  let json: unknown;
   try {
-    return { file, json: JSON.parse(readFileSync(file, 'utf8')) as T };
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `cannot read the ${what}: ${(e as Error).message}`);
   }
+  // Every saved agent file holds one object: null (a file emptied to "null") read a field of nothing, a TypeError with a stack.
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InputError(file, `cannot read the ${what}: expected a JSON object, found ${Array.isArray(json) ? 'a list' : JSON.stringify(json)}`);
+  }
+  return { file, json: json as T };
 }

@@ -10,7 +10,7 @@
  * `validateConfig` applies the same spec to a JSON object (e.g. a config file) and names the
  * file and key on error. Derived values are computed by the caller, never written back.
  */
-import { InputError, UsageError } from './errors.js';
+import { InputError, shownValue, UsageError } from './errors.js';
 
 interface BaseDef<T> {
   readonly doc: string;
@@ -138,7 +138,7 @@ function convert(def: FlagDef, raw: unknown, where: string): { value: unknown } 
       } else {
         return { error: `${where}: expected ${def.kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}` };
       }
-      if (!Number.isFinite(n)) return { error: `${where}: expected a finite number, got ${JSON.stringify(raw)}` };
+      if (!Number.isFinite(n)) return { error: `${where}: expected a finite number, got ${shownValue(raw)}` };
       if (def.kind === 'int' && !Number.isInteger(n)) return { error: `${where}: expected an integer, got ${JSON.stringify(raw)}` };
       // Beyond 2^53 a double no longer holds every integer: 9007199254740993 would silently become
       // ...992 (another seed than the one typed, recorded as such), so it is refused.

@@ -36,6 +36,19 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * An InputError saying that a saved file (a policy, an actor) is whole but fits another env than
+ * the one it is to act in: trained on another env, or other observation or action sizes. The flag
+ * that named it picked the wrong file, so a command turns it into a UsageError naming that flag
+ * (policyForEnv); a damaged file stays an InputError.
+ */
+export class EnvMismatchError extends InputError {
+  constructor(source: string, message: string, field?: string) {
+    super(source, message, field);
+    this.name = 'EnvMismatchError';
+  }
+}
+
 export class ServiceError extends Error {
   readonly exitCode = 1;
   constructor(message: string) {
@@ -147,6 +160,19 @@ export function parseJson(text: string, source: string, field?: string): unknown
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
+    // A byte order mark (some Windows editors write one) read as "Unexpected token ' '", an invisible character.
+    if (text.charCodeAt(0) === 0xfeff) throw new InputError(source, 'invalid JSON: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without one', field);
     throw new InputError(source, `invalid JSON: ${errorMessage(e).replace(/\s+/g, ' ')}`, field);
   }
+}
+
+/**
+ * parseJson for a file that holds one JSON object (a config, a checkpoint, a summary): null, a
+ * list or a bare value is an InputError naming the source ("expected a JSON object, found null"),
+ * where reading a field of it was a TypeError with a stack.
+ */
+export function parseJsonObject(text: string, source: string, field?: string): Record<string, unknown> {
+  const v = parseJson(text, source, field);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(source, `expected a JSON object, found ${Array.isArray(v) ? 'a list' : JSON.stringify(v)}`, field);
+  return v as Record<string, unknown>;
 }

@@ -198,6 +198,8 @@ export function softwareChanges(runPath: string, tensorBackend?: string): string
   } catch {
     return [];
   }
+  // null or a list is no readable record either (null read a field of nothing: a TypeError with a stack).
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) return [];
   const now: SoftwareVersions = { ...softwareVersions(), tensorBackend };
   const names: [keyof SoftwareVersions, string][] = [
     ['mujoco', 'MuJoCo'],

@@ -60,7 +60,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { checkEnv, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
+import { checkEnv, datasetEnvConfig, type EpisodeWindows, episodeRanges, episodeWindows, type OfflineDataset, readDataset, summarizeDataset, transitionsOnly } from '../agents/dataset.js';
 import { ActorSnapshot, evaluateActorAsync, IQL_DEFAULTS } from '../agents/iql.js';
 import { type OfflineAlgo, trainOfflineAgent } from '../agents/offline_train.js';
 import { evaluatePolicyAsync } from '../agents/ppo.js';
@@ -75,7 +75,7 @@ import { Progress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { createRunDir, openRunDir, type RunDir, savedPathMissing, softwareChanges, writeFileAtomic, writeJsonAtomic } from '../core/run.js';
 import { shellQuote } from '../core/paths.js';
-import { absoluteEnvConfig, type EnvConfig, envConfigFromArgs, makeEnv } from '../envs/registry.js';
+import { absoluteEnvConfig, type EnvConfig, makeEnv } from '../envs/registry.js';
 import { randomPolicy } from '../envs/rollout.js';
 import type { Env, EnvSpec } from '../envs/types.js';
 import { ASKED_RECORD, labelStageTotal, OFFLINE_AGENTS, OFFLINE_FILES, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageDone, readRerunMarker, reopenedPairs, RERUN_MARKER } from './offline_stages.js';
@@ -620,12 +620,17 @@ const DOWNSTREAM: Record<OfflineStage, readonly string[]> = {
   eval: [],
 };
 
+/** A JSON file of the run that holds one object (config.json, a stage's record); else an InputError naming it. */
 function readJson<T>(file: string): T {
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(file, `cannot read: ${(e as Error).message}`);
   }
+  // null (a file emptied to "null") read a field of nothing: a TypeError with a stack.
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(file, `cannot read: expected a JSON object, found ${Array.isArray(json) ? 'a list' : JSON.stringify(json)}`);
+  return json as T;
 }
 
 /** The config.json key a flag of resolveOfflineConfig's checks sets ("label-batch" -> "labelBatch", "vlm-model" -> "vlm.model"). */
@@ -728,9 +733,11 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
   for (const note of ds.notes) log.warn(`${cfg.dataset}: ${note}`);
   let envConfig: EnvConfig;
   if (cfg.env) envConfig = absoluteEnvConfig(cfg.env);
-  else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
-  else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
-  else throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);
+  else {
+    const recorded = datasetEnvConfig(ds.meta, cfg.dataset);
+    if (!recorded) throw new UsageError(`--env: ${cfg.dataset} does not say which env it comes from; pass --env`);
+    envConfig = recorded;
+  }
   const probe = await makeEnv(envConfig, { logger: log });
   const envSpec = probe.spec;
   probe.dispose();
@@ -1775,6 +1782,10 @@ function learnedRewards(c: Ctx, ds: OfflineDataset): Float64Array {
   const file = join(c.run.path, P.rewards);
   const a = readNpy(file);
   if (a.data.length !== ds.size) throw new InputError(file, `holds ${a.data.length} rewards, the dataset has ${ds.size} transitions`);
+  // A NaN (a damaged file) was refused by the IQL trainer with a RangeError and a stack, naming no file.
+  for (let i = 0; i < a.data.length; i++) {
+    if (!Number.isFinite(a.data[i])) throw new InputError(file, `reward ${i} is ${a.data[i]} (the relabelled rewards must be finite); make them again: prefrl offline --resume ${c.run.path} --stage relabel --force`, `index [${i}]`);
+  }
   return Float64Array.from(a.data);
 }
 

@@ -116,6 +116,9 @@ if (endianness() !== 'LE') {
   throw new Error('reward/store: big-endian platforms are not supported (segment arrays are stored little-endian)');
 }
 
+/** The tables every label store holds (all of them since schema version 1; SCHEMA makes them). */
+const STORE_TABLES = ['meta', 'segments', 'pairs', 'teachers', 'labels', 'leases'] as const;
+
 const SCHEMA = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -754,7 +757,7 @@ export class LabelStore {
       db = new Database(path, { fileMustExist: !create });
     } catch (e) {
       // A full disk, a read-only file: the machine's refusal keeps SQLite's code (a run says how to resume).
-      if (isSqliteEnvironmentError(e)) throw storeRefusal(e, path);
+      if (isSqliteEnvironmentError(e)) throw storeRefusal(withAccessReason(e, path), path);
       throw new InputError(path, `cannot open label store: ${(e as Error).message}`);
     }
     try {
@@ -899,6 +902,11 @@ export class LabelStore {
   private static checkedMeta(db: Database.Database, path: string, tables: readonly string[]): Map<string, string> {
     if (!tables.includes('meta')) throw new InputError(path, `a SQLite database but not a prefrl label store (tables: ${tables.join(', ')})`);
     const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    // A store missing one of its tables (dropped by hand, or a half-made copy) failed in the first query with SQLite's "no such table" and a stack.
+    const missing = STORE_TABLES.filter((t) => !tables.includes(t));
+    if (missing.length > 0) {
+      throw new InputError(path, `a damaged label store: its table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (tables: ${tables.join(', ')}); restore the file from a copy`);
+    }
     const version = Number(meta.get('schema_version'));
     if (!Number.isInteger(version) || version < 1) {
       throw new InputError(path, `not a prefrl label store (schema_version ${JSON.stringify(meta.get('schema_version') ?? null)})`, 'meta.schema_version');
@@ -2034,6 +2042,21 @@ export class LabelStore {
  * `e` naming the store when SQLite refused for the machine's sake: its own message ("database or
  * disk is full") names no file. `label store <path>: database or disk is full (SQLITE_FULL)`.
  */
+/**
+ * SQLite's "unable to open database file" (SQLITE_CANTOPEN) with why, when the file is there but
+ * this user may not read and write it (a store of another user, mode 0444 or 0000); its code is
+ * kept. Other errors as they are.
+ */
+function withAccessReason(e: unknown, path: string): unknown {
+  if ((e as { code?: unknown }).code !== 'SQLITE_CANTOPEN' || !existsSync(path)) return e;
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (a) {
+    (e as Error).message = `${(e as Error).message}: this user may not read and write the file (${(a as { code?: string }).code ?? (a as Error).message})`;
+  }
+  return e;
+}
+
 function storeRefusal(e: unknown, path: string): unknown {
   if (!isSqliteEnvironmentError(e) || (e as Error).message.startsWith('label store ')) return e;
   const err = e as Error & { code: string };

@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { readRunConfig } from '../core/run.js';
 import { type CommandSpec, type FlagSpec, flagName, flags, helpText, type ParseResult, parseFlags } from '../core/config.js';
 import { Logger, type Sink } from '../core/log.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { EnvMismatchError, UsageError } from '../core/errors.js';
 import { isFolder, shellQuote } from '../core/paths.js';
 import { looksLikeModelPath } from '../envs/registry.js';
 import { LabelStore } from '../reward/store.js';
@@ -240,7 +240,8 @@ export function policyForEnv<T>(flag: string, load: () => T): T {
   try {
     return load();
   } catch (e) {
-    if (e instanceof InputError && (e.field === 'env' || e.field === 'meta.env' || e.field === 'obsDim')) throw new UsageError(`${flag}: ${e.message}`);
+    // A whole file made for another env: the flag named the wrong one. A damaged file stays an InputError (exit 1).
+    if (e instanceof EnvMismatchError) throw new UsageError(`${flag}: ${e.message}`);
     throw e;
   }
 }

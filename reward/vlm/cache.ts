@@ -27,9 +27,10 @@
  *
  * A file that cannot be read or parsed counts as a miss (it is overwritten on the next answer).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
-import { makeFolder } from '../../core/paths.js';
+import { isFolder, makeFolder } from '../../core/paths.js';
 import { dirname, join } from 'node:path';
 import { sha256 } from '../../core/hash.js';
 
@@ -159,8 +160,14 @@ export function auditPrompt(messages: readonly ChatMessage[]): { role: string; c
   }));
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export class ResponseCache {
   constructor(readonly dir: string) {
+    // A file there failed in mkdir with EEXIST, a message that did not say what the path was for.
+    if (existsSync(dir) && !isFolder(dir)) throw new InputError(dir, 'the VLM answer cache is a folder, and this is a file: name a folder (made when missing)');
     makeFolder(dir);
   }
 
@@ -197,6 +204,10 @@ export class ResponseCache {
     try {
       const e = JSON.parse(text) as CacheEntry;
       if (e.format !== CACHE_FORMAT || e.key !== key || typeof e.text !== 'string') return undefined;
+      // An entry edited by hand or cut short without its counts or request read a field of nothing
+      // where it is used (a TypeError with a stack): it is no answer, and the request is sent again.
+      if (!isObject(e.usage) || typeof e.usage.promptTokens !== 'number' || typeof e.usage.completionTokens !== 'number') return undefined;
+      if (!isObject(e.params) || !(e.finishReason === null || typeof e.finishReason === 'string')) return undefined;
       return e;
     } catch {
       return undefined;

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseJson, UsageError } from '../../core/errors.js';
+import { parseJsonObject, UsageError } from '../../core/errors.js';
 import { expertCheckpoint } from '../commands/train.js';
 import type { Cell } from './cells.js';
 
@@ -29,7 +29,7 @@ export function checkExpertForCells(given: string, cells: readonly Cell[], what:
   const ck = expertCheckpoint(given, { id: env });
   const file = ck.endsWith('.json') ? ck : join(ck, 'checkpoint.json');
   if (!existsSync(file)) return envs;
-  const saved = (parseJson(readFileSync(file, 'utf8'), file) as { env?: { id?: unknown } }).env?.id;
+  const saved = (parseJsonObject(readFileSync(file, 'utf8'), file) as { env?: { id?: unknown } }).env?.id;
   if (typeof saved === 'string' && saved !== env) {
     throw new UsageError(`--expert: ${given} is a PPO run on env "${saved}"; the regret-teacher cells of ${what} are on "${env}": the expert's critic must come from the same env (e.g. prefrl train --env ${env} --reward true)`);
   }

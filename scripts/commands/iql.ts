@@ -23,7 +23,7 @@
  * final actor (artifacts/actor/actor.json, plain JSON weights).
  */
 import { existsSync } from 'node:fs';
-import { checkEnv, readDataset, summarizeDataset } from '../../agents/dataset.js';
+import { checkEnv, datasetEnvConfig, readDataset, summarizeDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS, type ReferenceReturns } from '../../agents/iql.js';
 import { offlineRewardScale, resolveOfflineConfig, trainOfflineAgent } from '../../agents/offline_train.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
@@ -121,9 +121,9 @@ export const iqlCommand: Command = {
     const ds = await readDataset(f.dataset, { transitionsOnly: f.reward !== 'success' });
     for (const note of ds.notes) ctx.logger.warn(`${f.dataset}: ${note}`);
     let envConfig: EnvConfig;
+    const recorded = f.env ? null : datasetEnvConfig(ds.meta, f.dataset);
     if (f.env) envConfig = envConfigFromArgs(f.env, { task: f.task });
-    else if (ds.meta.envConfig) envConfig = ds.meta.envConfig;
-    else if (ds.meta.envId) envConfig = envConfigFromArgs(ds.meta.envId);
+    else if (recorded) envConfig = recorded;
     else throw new UsageError(`prefrl iql: ${f.dataset} does not say which env it comes from; pass --env`);
     const env = await makeEnv(envConfig, { logger: ctx.logger });
     if (f.env && ds.meta.envConfig) {

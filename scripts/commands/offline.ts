@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OFFLINE_STAGES, OFFLINE_TEACHERS, VLM_CAMERAS, type OfflineConfigInput, type OfflineResult, type OfflineStage, type OfflineSummary, runOffline } from '../../reward/offline.js';
 import { OFFLINE_STORE_FILE } from '../../reward/offline_stages.js';
-import { readDataset } from '../../agents/dataset.js';
+import { datasetEnvConfig, readDataset } from '../../agents/dataset.js';
 import { IQL_DEFAULTS } from '../../agents/iql.js';
 import { decimalNumber, flagName, flags, type Parsed, positiveInts } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
@@ -163,6 +163,10 @@ export function offlineConfigFromFlags(f: OfflineFlags): OfflineConfigInput {
     .filter(([, given]) => given)
     .map(([flag]) => flag);
   if (vlmGiven.length > 0 && f.teacher !== 'vlm') throw new UsageError(`--vlm-*: only for --teacher vlm (given: ${vlmGiven.join(', ')}; the teacher is ${f.teacher})`);
+  // A file there failed at the label stage, after the run folder and its pairs were made, with mkdir's EEXIST.
+  if (f.vlmCache !== undefined && existsSync(f.vlmCache) && !isFolder(f.vlmCache)) {
+    throw new UsageError(`--vlm-cache: ${f.vlmCache} is a file; the answer cache is a folder (made when missing), e.g. ${join('<run>', 'vlm_cache')} of an earlier run`);
+  }
   let temperature: number | 'server' | null = null;
   if (f.vlmTemperature !== undefined) {
     temperature = f.vlmTemperature.trim() === 'server' ? 'server' : decimalNumber(f.vlmTemperature);
@@ -493,7 +497,7 @@ async function checkHeronConfig(file: string, dataset: string, env: EnvConfig | 
   if (!config) {
     if (!existsSync(dataset)) return;
     const meta = (await readDataset(dataset)).meta;
-    config = meta.envConfig ?? (meta.envId ? envConfigFromArgs(meta.envId) : null);
+    config = datasetEnvConfig(meta, dataset);
     if (!config) return;
   }
   const probe = await makeEnv(config);

@@ -3,7 +3,7 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
@@ -75,8 +75,17 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     const hint = existsSync(join(parent, 'metrics.jsonl')) ? `; give its run folder: ${parent}` : '';
     throw new UsageError(`${runDir}: a file, not a run folder${hint}`);
   }
+  // A folder this user may not enter read as one without metrics.jsonl: "not a run folder", which it may well be.
+  if (isFolder(runDir)) {
+    try {
+      accessSync(runDir, fsConstants.R_OK | fsConstants.X_OK);
+    } catch (e) {
+      throw new InputError(runDir, `cannot read this run folder: this user may not enter it (${(e as { code?: string }).code ?? (e as Error).message})`);
+    }
+  }
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)${notRunFolderHint(runDir)}`);
   const out = new Map<string, [number, number][]>();
+  if (isFolder(file)) throw new InputError(file, 'a folder, not the run\'s metrics file');
   const lines = readFileSync(file, 'utf8').split('\n');
   let lastFilled = lines.length - 1;
   while (lastFilled >= 0 && lines[lastFilled].trim() === '') lastFilled--;
@@ -92,6 +101,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
       }
       throw new InputError(file, 'invalid JSON', `line ${i + 1}`);
     }
+    // null or a bare number read a field of nothing (a TypeError and a stack); a list has no step and is passed over, as a record without one.
+    if (typeof rec !== 'object' || rec === null) throw new InputError(file, `expected a JSON object (one record per line), found ${JSON.stringify(rec)}`, `line ${i + 1}`);
     const step = rec.step;
     if (typeof step !== 'number') return;
     for (const [k, v] of Object.entries(rec)) {

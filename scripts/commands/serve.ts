@@ -4,10 +4,10 @@
  * answers go to the label store. Runs until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
-import { InputError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { shellQuote } from '../../core/paths.js';
 import { envConfigFromArgs } from '../../envs/registry.js';
 import type { AgreementTotals, StoreCounts } from '../../reward/store.js';
@@ -81,10 +81,14 @@ async function loadInsight(dir: string): Promise<InsightModel & { dispose(): voi
  * --heron-out is written when someone saves on the HERON page: a missing folder would only show
  * then, as an error on the page after the ranking work, so it is checked at start.
  */
-function checkHeronOut(path: string): void {
+function checkHeronOut(path: string, store: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--heron-out ${path}: ${dir} is not an existing folder`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--heron-out ${path}: is a folder (name the .json file to write)`);
+  // Saved over the store (or its -wal), the page's JSON would destroy every label in it, people's answers too.
+  if (existsSync(path) && existsSync(store) && [store, `${store}-wal`, `${store}-shm`].some((f) => existsSync(f) && realpathSync(f) === realpathSync(path))) {
+    throw new UsageError(`--heron-out ${path}: is the label store itself (--store) or one of its files; give a .json file, such as ${join(dirname(path), 'heron.json')}`);
+  }
 }
 
 /** "a", "a and b", "a, b and c". */
@@ -156,7 +160,7 @@ export const serveCommand: Command = {
       generated = true;
     }
     checkViewerAccess(f.host, token, { host: '--host', token: tokenSource });
-    if (f.heronOut !== undefined) checkHeronOut(f.heronOut);
+    if (f.heronOut !== undefined) checkHeronOut(f.heronOut, f.store);
     const store = openStoreFlag(f.store, ctx.clock);
     if (generated) {
       ctx.logger.info(
@@ -175,7 +179,8 @@ export const serveCommand: Command = {
       if (f.insight) {
         insight = await loadInsight(insightFolder(f.insight));
         if (insight.obsDim !== env.spec.obsDim || insight.actDim !== env.spec.actDim) {
-          throw new InputError(f.insight, `reward model takes obs/act sizes ${insight.obsDim}/${insight.actDim}, ${env.spec.id} has ${env.spec.obsDim}/${env.spec.actDim}`);
+          // A whole model of another env: the flag named the wrong one (exit 2, as train and iql --reward model:<dir> say).
+          throw new UsageError(`--insight ${f.insight}: the reward model takes ${insight.obsDim} observation and ${insight.actDim} action values; ${env.spec.id} has ${env.spec.obsDim} and ${env.spec.actDim}`);
         }
       }
       // Pairs an earlier session's --overlap raised still go to that many people (wanted only rises):

@@ -4,12 +4,12 @@
  * Resumable: `--resume runs/<id>` continues from the last checkpoint with every stored label.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { expertValueFunction } from '../../agents/ppo.js';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { expertValueFunction, PPO_DEFAULTS } from '../../agents/ppo.js';
 import { warnExpertEnvMismatch } from '../../agents/saved_policy.js';
 import { describeBackend, initBackend } from '../../core/backend.js';
 import { flagName, flags, type Parsed, positiveInts, validateConfig } from '../../core/config.js';
-import { InputError, parseJson, ServiceError, UsageError, withResumeAdvice } from '../../core/errors.js';
+import { InputError, parseJsonObject, ServiceError, UsageError, withResumeAdvice } from '../../core/errors.js';
 import { isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
 import { Rng } from '../../core/rng.js';
@@ -148,7 +148,7 @@ export function expertCheckpoint(given: string, envSpec: Pick<EnvSpec, 'id'>): s
     if (existsSync(join(given, 'checkpoint.json'))) return given;
     throw new UsageError(`--expert: ${given} is neither a prefrl run folder (no config.json) nor a PPO checkpoint folder (no checkpoint.json); ${need}`);
   }
-  const config = parseJson(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
+  const config = parseJsonObject(readFileSync(configFile, 'utf8'), configFile) as { command?: unknown; algo?: unknown; reward?: unknown; rewardWeights?: unknown };
   const command = typeof config.command === 'string' ? config.command : 'unknown';
   if (command !== 'train') {
     const what = command === 'iql' ? `\`prefrl iql\` run (${config.algo === 'bc' ? 'behaviour cloning' : 'IQL'}: an offline actor, no PPO critic)` : `\`prefrl ${command}\` run, not a PPO run`;
@@ -313,6 +313,24 @@ export function benchCellAdvice(partOf: string | undefined): string | undefined 
   return `run the benchmark with a larger --steps-scale (this run is a cell of \`${partOf}\`, whose suite sets its label budget)`;
 }
 
+/**
+ * PPO splits each rollout (--num-envs x --num-steps env steps) into PPO_DEFAULTS.numMinibatches
+ * equal minibatches: a size that does not divide is a UsageError naming the flags, with the
+ * nearest --num-steps at or above the one given that does (it failed in the PPO trainer, after the
+ * run folder was made, with a stack trace).
+ */
+export function checkRolloutSize(numEnvs: number, numSteps: number): void {
+  const parts = PPO_DEFAULTS.numMinibatches;
+  if ((numEnvs * numSteps) % parts === 0) return;
+  let g = numEnvs;
+  for (let b = parts; b !== 0; ) [g, b] = [b, g % b];
+  const stepMultiple = parts / g;
+  const fit = Math.ceil(numSteps / stepMultiple) * stepMultiple;
+  throw new UsageError(
+    `--num-steps: a rollout of --num-envs ${numEnvs} x --num-steps ${numSteps} = ${numEnvs * numSteps} env steps does not split into PPO's ${parts} equal minibatches; the rollout must be a multiple of ${parts} env steps: with --num-envs ${numEnvs}, use a --num-steps that is a multiple of ${stepMultiple}, e.g. ${fit}`,
+  );
+}
+
 export async function train(f: TrainFlags, ctx: CommandContext, resumeDir?: string, given: readonly string[] = [], onChecked?: () => void): Promise<{ summary: TrainSummary; run: RunDir }> {
   // A resumed run's folder is locked first: before any check starts work, and before anything in it is read or changed.
   const unlock = resumeDir ? lockRunDir(resolve(resumeDir), ctx, '--resume', 'train') : undefined;
@@ -338,6 +356,7 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
     throw new UsageError(`--expert: only for --teacher regret (its critic is V*); this run ${learned ? `uses --teacher ${f.teacher}` : `learns from --reward ${f.reward}`}, which would ignore it`);
   }
   if (!(f.rewardLr > 0)) throw new UsageError(`--reward-lr: must be > 0, got ${f.rewardLr}`);
+  checkRolloutSize(f.numEnvs, f.numSteps);
   const envConfig = envConfigFromArgs(f.env, { task: f.task });
   const probe = await makeEnv(envConfig);
   const envSpec = probe.spec;
@@ -432,6 +451,10 @@ async function trainLocked(f: TrainFlags, ctx: CommandContext, resumeDir: string
           storeFile,
           "not found: the run's label store is gone, but its checkpoint and reward model were made from its labels (a resume would ask the teacher anew and count the --labels budget from 0); put it back, or start a new run",
         );
+      }
+      // A file where the checkpoint folder goes: the resume dropped the metrics rows (no checkpoint to go on from) and then failed with mkdir's EEXIST.
+      if (existsSync(dirname(ckFile)) && !isFolder(dirname(ckFile))) {
+        throw new InputError(dirname(ckFile), 'is a file, where the run keeps its checkpoint folder; move it away to resume (nothing in the run was changed)');
       }
       // The reward model is loaded below (a fixed model's copy may be loaded already).
       const found = readLoopResume(resumeDir, { loadRewardModel: false });
@@ -596,7 +619,7 @@ const RESUME_FLAGS: readonly string[] = ['resume', 'json', 'quiet', 'workers', '
 
 /** --resume of a finished run (it has summary.json): say so, write nothing. */
 function alreadyFinished(dir: string, summaryFile: string, json: boolean, ctx: CommandContext): number {
-  const summary = parseJson(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
+  const summary = parseJsonObject(readFileSync(summaryFile, 'utf8'), summaryFile) as Partial<LoopSummary> & { runDir?: string };
   const runDir = resolve(dir);
   if (json) {
     printJson(ctx.io, { ...summary, runDir, alreadyFinished: true });
@@ -624,7 +647,7 @@ export const trainCommand: Command = {
     if (f.resume) {
       const cfgFile = join(f.resume, 'config.json');
       if (!existsSync(cfgFile)) throw new UsageError(`--resume: ${f.resume} is not a run folder (no config.json)`);
-      const saved = parseJson(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
+      const saved = parseJsonObject(readFileSync(cfgFile, 'utf8'), cfgFile) as TrainFlags & { command?: string };
       if (saved.command !== 'train') throw new UsageError(`--resume: ${f.resume} is not a train run`);
       // The saved flags are checked as the command line's are (types, ranges, choices): a config
       // edited by hand or damaged stops here naming the file and key, not as a run of NaN steps.
