@@ -85,6 +85,18 @@ describe('seed groups over runs that name other runs', () => {
     const r1b = regret('20261207-150200-train-reacher-regret-s1', 1, e1);
     const r2 = regret('20261207-150300-train-reacher-regret-s2', 2, eShort);
     expect(seedGroups([r0, r1b, r2, r1])).toEqual([[r0, r1b], [r2], [r1]]);
+    // iql runs on per-seed collect datasets: the dataset stands for its collect run, and what each
+    // run worked out from its data (derived: the reward scale) is no setting.
+    const collect = (seed: number) => run(`20261207-170${seed}00-collect-reacher-random`, { command: 'collect', env: 'reacher', policy: 'random', steps: 1000, seed }, [[1, 1]]);
+    const iql = (seed: number, scale: number) => {
+      const c = collect(seed);
+      mkdirSync(join(c, 'artifacts'), { recursive: true });
+      writeFileSync(join(c, 'artifacts', 'dataset.h5'), '');
+      return run(`20261207-171${seed}00-iql-reacher-true-s${seed}`, { command: 'iql', dataset: join(c, 'artifacts', 'dataset.h5'), updates: 100, seed, resolved: { seed, updates: 100 }, derived: { rewardScale: scale, rewardKind: 'true' } }, [[100, seed]]);
+    };
+    const i0 = iql(0, 0.9286);
+    const i1 = iql(1, 0.7883);
+    expect(seedGroups([i0, i1])).toEqual([[i0, i1]]);
     // A path that is no run folder (gone, or a plain file outside any run) is compared as written.
     const gone0 = regret('20261207-160000-train-reacher-regret-s0', 0, join(root, 'nothing-here-s0'));
     const gone1 = regret('20261207-160100-train-reacher-regret-s1', 1, join(root, 'nothing-here-s1'));

@@ -167,10 +167,12 @@ export function curves(runs: readonly string[], metrics: readonly string[], warn
 
 /**
  * Keys of a run's config.json that may differ between the runs of one seed group (--seeds): where
- * a run was written, what it was named, how it reported, what it was made like; `seed` itself is
- * left out at every depth (an offline run's sits in its pipeline config, an iql run's in `resolved`).
+ * a run was written, what it was named, how it reported, what it was made like, and what it worked
+ * out from its settings and data (`derived`: an iql run's reward scale comes from its dataset, which
+ * differs by seed); `seed` itself is left out at every depth (an offline run's sits in its pipeline
+ * config, an iql run's in `resolved`).
  */
-const NOT_SETTINGS = ['runsDir', 'name', 'like', 'json', 'quiet', 'resume', 'partOf', 'humanToken'];
+const NOT_SETTINGS = ['runsDir', 'name', 'like', 'json', 'quiet', 'resume', 'partOf', 'humanToken', 'derived'];
 
 /**
  * The run folder a config value names and the path within it: the value itself when it is a run
