@@ -61,7 +61,7 @@ export const tourCommand: Command = {
           summaryTable(rows),
           '',
           `run folder: ${run.path}`,
-          '  config.json, metrics.jsonl, artifacts/trajectories/<env>/ (NumPy .npy files + index.json)',
+          '  config.json, metrics.jsonl, summary.json, software.json, artifacts/trajectories/<env>/ (NumPy .npy files + index.json)',
           'next: prefrl envs | prefrl check-env reacher | prefrl rollout --env cheetah-run --episodes 3',
           '',
         ].join('\n'),
