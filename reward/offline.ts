@@ -773,6 +773,8 @@ export async function runOffline(o: OfflineRunOptions, context: OfflineContext):
       tensorBackend: backend.kind,
     });
   o.onRun?.(run.path);
+  // Said at once, as train says its folder: a run taught by people is served from its label store in there.
+  if (!opened.run) log.info(`offline pipeline on ${envSpec.id}, teacher ${cfg.teacher}, seed ${cfg.seed} -> ${run.path}`);
   if (opened.run) {
     const saved = readJson<{ dataset?: { transitions?: number; fingerprint?: string } }>(join(run.path, 'config.json'));
     if (saved.dataset?.transitions !== undefined && saved.dataset.transitions !== ds.size) {
