@@ -61,7 +61,7 @@ describe('prefrl iql --like', () => {
     // A train run's settings are not iql's.
     const train = join(toy.dir, 'train-like.json');
     writeFileSync(train, JSON.stringify({ command: 'train', env: 'toy-reach' }));
-    await expectUsageError(['iql', '--like', train], runs, /--like: .*train-like\.json is a `prefrl train` run's config, not a iql run's/);
+    await expectUsageError(['iql', '--like', train], runs, /--like: .*train-like\.json is a `prefrl train` run's config, not an iql run's/);
   });
 });
 

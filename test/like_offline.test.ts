@@ -162,7 +162,7 @@ describe('prefrl offline --like', () => {
     const fake = join(toy.dir, 'train-config.json');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(fake, JSON.stringify({ command: 'train', env: 'reacher' }));
-    await expectUsageError(['offline', '--like', fake], join(toy.dir, 'never'), /--like: .*train-config\.json is a `prefrl train` run's config, not a offline run's/);
+    await expectUsageError(['offline', '--like', fake], join(toy.dir, 'never'), /--like: .*train-config\.json is a `prefrl train` run's config, not an offline run's/);
     await expectUsageError(['offline', '--like', fake, '--resume', toy.dir], join(toy.dir, 'never'), /--like starts a new run and --resume goes on with one: give one of them/);
   });
 });

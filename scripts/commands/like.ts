@@ -59,9 +59,9 @@ export function settingsLike<S extends FlagSpec>(value: string, spec: S, command
   }
   const obj = raw as Record<string, unknown>;
   if (obj.command !== undefined && obj.command !== command) {
-    throw new UsageError(`--like: ${folder ? value : file} is a \`prefrl ${String(obj.command)}\` run's config, not a ${command} run's`);
+    throw new UsageError(`--like: ${folder ? value : file} is a \`prefrl ${String(obj.command)}\` run's config, not ${/^[aeiou]/.test(command) ? 'an' : 'a'} ${command} run's`);
   }
-  if (folder && obj.command === undefined) throw new UsageError(`--like: ${value} is not a ${command} run (its config.json names no command)`);
+  if (folder && obj.command === undefined) throw new UsageError(`--like: ${value} is not ${/^[aeiou]/.test(command) ? 'an' : 'a'} ${command} run (its config.json names no command)`);
   // A run's config.json (a folder, or the file itself: it names its command) or flags written by hand.
   const saved = obj.command !== undefined;
   const settings = saved && o.fromRun ? o.fromRun(obj, file) : obj;
