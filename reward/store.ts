@@ -681,6 +681,8 @@ export function labelProblem(l: NewLabel): string | null {
   if (typeof l.id !== 'string' || l.id === '') return 'id must be a non-empty string';
   if (typeof l.pairId !== 'string' || l.pairId === '') return 'pairId must be a non-empty string';
   if (typeof l.teacher !== 'string' || l.teacher === '') return 'teacher must be a non-empty string';
+  // "human:" names no one: the labels of people are told apart by the name after it.
+  if (/^human:\s*$/.test(l.teacher)) return `teacher ${JSON.stringify(l.teacher)} names no person: write human:<name> (or human)`;
   if (l.kind === 'preference') {
     if (typeof l.probFirst !== 'number' || !Number.isFinite(l.probFirst) || l.probFirst < 0 || l.probFirst > 1) {
       return `probFirst must be a number in [0, 1], got ${shownValue(l.probFirst)}`;

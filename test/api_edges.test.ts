@@ -81,6 +81,11 @@ describe('NaN reads NaN in option messages (was null through JSON.stringify)', (
     expect(labelProblem({ ...base, probFirst: 2 })).toBe('probFirst must be a number in [0, 1], got 2');
     expect(labelProblem({ ...base, probFirst: '1' as unknown as number })).toBe('probFirst must be a number in [0, 1], got "1"');
     expect(labelProblem({ ...base, probFirst: 1, timeout: 'yes' as unknown as boolean })).toBe('timeout must be true or false, got "yes"');
+    // "human:" with no name after it names no one (labels import took it; labels stats listed it as a person).
+    expect(labelProblem({ ...base, teacher: 'human:', probFirst: 1 })).toBe('teacher "human:" names no person: write human:<name> (or human)');
+    expect(labelProblem({ ...base, teacher: 'human: ', probFirst: 1 })).toBe('teacher "human: " names no person: write human:<name> (or human)');
+    expect(labelProblem({ ...base, teacher: 'human:ada', probFirst: 1 })).toBeNull();
+    expect(labelProblem({ ...base, teacher: 'human', probFirst: 1 })).toBeNull();
     const store = LabelStore.open(join(ROOT, 'labels.sqlite'));
     try {
       expect(errorOf(() => store.addLabels([{ ...base, probFirst: Number.NaN }]))).toEqual(['Error', 'LabelStore.addLabels: label "l1": probFirst must be a number in [0, 1], got NaN']);
