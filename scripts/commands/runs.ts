@@ -369,10 +369,23 @@ function stagesText(s: OfflineProgress | null, end = ': '): string {
   return `${parts.join('; ')}${end}`;
 }
 
+/** The columns of a run folder that cannot be read (see RunEntry.problem). */
+const UNREADABLE = { command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null, stages: null } as const;
+
+/** Why this user may not list the folder (its error code, e.g. EACCES), or null when it may. */
+function cannotOpen(path: string): string | null {
+  try {
+    readdirSync(path);
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  }
+}
+
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
   const read = readRunJson(join(path, 'config.json'));
-  const none = { command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null, stages: null } as const;
+  const none = UNREADABLE;
   if ('problem' in read) return { run: dir, path, ...none, problem: read.problem };
   const cfg = read.value as Record<string, unknown>;
   const command = typeof cfg.command === 'string' ? cfg.command : null;
@@ -440,7 +453,10 @@ export function listRuns(root: string): RunEntry[] {
       const r = rel === '' ? name : join(rel, name);
       const p = join(root, r);
       if (!isFolder(p)) continue;
-      if (existsSync(join(p, 'config.json'))) out.push(entry(root, r));
+      // A folder this user may not open may be a run folder: listed as one that cannot be read, not left out.
+      const closed = cannotOpen(p);
+      if (closed !== null) out.push({ run: r, path: p, ...UNREADABLE, problem: `${p}: this user may not open the folder (${closed})` });
+      else if (existsSync(join(p, 'config.json'))) out.push(entry(root, r));
       else if (depth + 1 < RUN_DEPTH) walk(r, depth + 1);
     }
   };
