@@ -54,9 +54,9 @@ function parseOne(name: string, key: string, value: string): unknown {
 }
 
 describe('common flags: one definition, one wording', () => {
-  it('--json: a switch, off by default, worded alike in all 25 commands (what the object holds or when it comes after the common words)', () => {
+  it('--json: a switch, off by default, worded alike in all 26 commands (what the object holds or when it comes after the common words)', () => {
     const defs = defsOf('json');
-    expect(defs.size).toBe(25);
+    expect(defs.size).toBe(26);
     for (const [name, d] of defs) {
       expect({ name, kind: d.kind, default: d.default }).toEqual({ name, kind: 'bool', default: false });
       expect(d.doc, name).toMatch(/^print one JSON summary object as the last line of stdout(, [a-z ]+)?(: .+)?$/);
@@ -65,6 +65,7 @@ describe('common flags: one definition, one wording', () => {
     expect(defs.get('bench envs')?.doc).toBe('print one JSON summary object as the last line of stdout, after the table');
     expect(defs.get('serve')?.doc).toBe('print one JSON summary object as the last line of stdout, when the server stops');
     expect(defs.get('plot')?.doc).toBe('print one JSON summary object as the last line of stdout: the curves');
+    expect(defs.get('tensorboard')?.doc).toBe('print one JSON summary object as the last line of stdout: the files written');
   });
 
   it('--quiet: a switch, off by default, "no progress bars" everywhere', () => {
