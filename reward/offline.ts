@@ -633,6 +633,24 @@ function readJson<T>(file: string): T {
   return json as T;
 }
 
+/**
+ * readJson of a stage's record, with the fields the summary copies checked: each must be a number
+ * (or null, for those that may be "not measured"); a record edited by hand or damaged is an
+ * InputError naming the file and field, not a summary holding text where a number belongs.
+ */
+function readStageRecord<T>(file: string, stage: OfflineStage, numbers: readonly string[], nullable: readonly string[] = [], optional: readonly string[] = []): T {
+  const rec = readJson<Record<string, unknown>>(file);
+  for (const key of [...numbers, ...nullable, ...optional]) {
+    const v = rec[key];
+    if (v === undefined && optional.includes(key)) continue;
+    if (v === null && nullable.includes(key)) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new InputError(file, `${v === undefined ? 'missing' : `holds ${JSON.stringify(v)}`}: expected a number${nullable.includes(key) ? ' or null' : ''}; the ${stage} stage writes it: run it again with --resume <run> --stage ${stage} --force (the stages after it follow)`, key);
+    }
+  }
+  return rec as T;
+}
+
 /** The config.json key a flag of resolveOfflineConfig's checks sets ("label-batch" -> "labelBatch", "vlm-model" -> "vlm.model"). */
 function configKeyOf(flag: string): string {
   const special: Record<string, string> = { oversample: 'queryOversample', 'vlm-timeout': 'vlm.timeoutS' };
@@ -1886,12 +1904,12 @@ async function stageEval(c: Ctx): Promise<boolean> {
   } finally {
     env.dispose();
   }
-  const labels = readJson<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null; decidedBy?: HeronDecidedBy }>(join(c.run.path, P.labels));
+  const labels = readStageRecord<{ teacher: string; labels: number; preferences: number; ties?: number; skips: number; teacherAgreement: number | null; decidedBy?: HeronDecidedBy }>(join(c.run.path, P.labels), 'label', ['labels', 'preferences', 'skips'], ['teacherAgreement'], ['ties']);
   // The teacher's totals as the label stage left them (none for teachers that count nothing).
   const countsFile = join(c.run.path, P.teacherCounts);
   const teacherCounts = existsSync(countsFile) ? readJson<{ counts?: Record<string, number> }>(countsFile).counts : undefined;
-  const reward = readJson<{ valAccuracy: number }>(join(c.run.path, P.reward));
-  const relabel = readJson<{ transitionCorrelation: number; returnCorrelation: number }>(join(c.run.path, P.relabel));
+  const reward = readStageRecord<{ valAccuracy: number }>(join(c.run.path, P.reward), 'reward', [], ['valAccuracy']);
+  const relabel = readStageRecord<{ transitionCorrelation: number; returnCorrelation: number }>(join(c.run.path, P.relabel), 'relabel', [], ['transitionCorrelation', 'returnCorrelation']);
   const learned = evals['iql-learned'] as AgentEval;
   const truth = evals['iql-true'] as AgentEval;
   const rand = evals.random as AgentEval;

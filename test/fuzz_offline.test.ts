@@ -72,6 +72,33 @@ describe('offline --resume with damaged files', () => {
   });
 });
 
+describe('offline eval over stage records edited or damaged', () => {
+  it('a number the summary copies that is text (or missing) is one line naming the file, the field and the stage that writes it (exit 1)', async () => {
+    const runs = join(toy.dir, 'records-runs');
+    const tiny = ['--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--updates', '5', '--eval-episodes', '1', '--hidden', '8,8', '--reward-hidden', '8', '--reward-epochs', '1', '--reward-members', '1', '--backend', 'wasm'];
+    const first = await cli(['offline', '--dataset', toy.data, ...tiny, '--stage', 'pairs,label,reward,relabel,iql', '--runs-dir', runs, '--json']);
+    expect(first.code, first.err).toBe(0);
+    const run = lastJson<{ runDir: string }>(first.out).runDir;
+    const cases: [string, string, (r: Record<string, unknown>) => void, string][] = [
+      ['reward-text', 'reward.json', (r) => (r.valAccuracy = '0.9'), 'valAccuracy): holds "0.9": expected a number or null; the reward stage writes it'],
+      ['labels-missing', 'labels.json', (r) => delete r.preferences, 'preferences): missing: expected a number; the label stage writes it'],
+      ['relabel-text', 'relabel.json', (r) => (r.returnCorrelation = 'high'), 'returnCorrelation): holds "high": expected a number or null; the relabel stage writes it'],
+    ];
+    for (const [name, file, damage, said] of cases) {
+      const copy = join(toy.dir, name);
+      cpSync(run, copy, { recursive: true });
+      const path = join(copy, 'artifacts', file);
+      const rec = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      damage(rec);
+      writeFileSync(path, JSON.stringify(rec));
+      const r = await cli(['offline', '--resume', copy, '--stage', 'eval']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toContain(`prefrl offline: ${path} (${said}: run it again with --resume <run> --stage`);
+      expect(existsSync(join(copy, 'summary.json'))).toBe(false);
+    }
+  });
+});
+
 describe('a dataset that records an env this prefrl does not know (attrs.env_id)', () => {
   it('iql and offline name the file and attribute (exit 1), not --env, a flag not given (exit 2); no run folder', async () => {
     const trajs = noisyToyTrajectories({ episodes: 2, noiseSeed: 1, firstSeed: 0, noise: () => 0.1 });
