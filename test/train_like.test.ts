@@ -181,6 +181,8 @@ describe('--like a JSON file of train flags', () => {
     const runs = join(dir, 'never2');
     await expectUsageError(['train', '--like', join(dir, 'missing')], runs, /--like: .*missing not found \(name a train run folder, runs\/<id>, or a JSON file of train flags\)/);
     await expectUsageError(['train', '--like', ''], runs, /--like: empty; name a train run folder/);
+    // A device would be read forever (found by qa_fuzz); a pipe is read as a file.
+    await expectUsageError(['train', '--like', '/dev/zero'], runs, /--like: \/dev\/zero is a device, not a file; name a train run folder, runs\/<id>, or a JSON file of train flags/);
     const empty = join(dir, 'empty-folder');
     mkdirSync(empty);
     await expectUsageError(['train', '--like', empty], runs, /--like: .*empty-folder is not a run folder \(no config.json\)/);

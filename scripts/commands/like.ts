@@ -4,7 +4,7 @@
  * in its config.json (or a JSON file of the command's flags), changing only the flags given with it; with none changed,
  * the same run again (the same seed gives the same numbers).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type FlagSpec, flagName, flags, type Parsed, type ParseResult, validateConfig } from '../../core/config.js';
 import { InputError, parseJson, UsageError } from '../../core/errors.js';
@@ -53,6 +53,9 @@ export function settingsLike<S extends FlagSpec>(value: string, spec: S, command
   const folder = isFolder(value);
   const file = folder ? join(value, 'config.json') : value;
   if (folder && !existsSync(file)) throw new UsageError(`--like: ${value} is not a run folder (no config.json)`);
+  // A device (/dev/zero) would be read forever; a pipe (<(...)) ends and is read as a file.
+  const st = statSync(file);
+  if (st.isCharacterDevice() || st.isBlockDevice()) throw new UsageError(`--like: ${value} is a device, not a file; name ${what}`);
   const raw = parseJson(readFileSync(file, 'utf8'), file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InputError(file, `expected a JSON object of ${command} flags, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`);
