@@ -20,49 +20,133 @@ import type { Rng } from '../core/rng.js';
 
 /**
  * C[m, p] (+)= sum_k A[m, k] * B[p, k]. A is [m, kd], B is [p, kd], C is [m, p], all row-major.
- * Four outputs per pass over a row of A keep the accumulators in registers.
+ * Two rows of A times four rows of B per pass keep eight accumulators in registers, so each
+ * value loaded from B serves two outputs. Every output is still the sum over k in order,
+ * accumulated in float64 from 0, whatever the blocking: the results do not depend on it.
  */
 export function gemmABt(a: Float32Array, b: Float32Array, c: Float32Array, m: number, p: number, kd: number, accumulate: boolean): void {
+  const m2 = m - (m % 2);
+  let i = 0;
+  for (; i < m2; i += 2) gemmRows2(a, b, c, i, p, kd, accumulate);
+  if (i < m) gemmRow(a, b, c, i, p, kd, accumulate);
+}
+
+/** Rows i and i + 1 of gemmABt. */
+function gemmRows2(a: Float32Array, b: Float32Array, c: Float32Array, i: number, p: number, kd: number, accumulate: boolean): void {
   const p4 = p - (p % 4);
-  for (let i = 0; i < m; i++) {
-    const ai = i * kd;
-    const ci = i * p;
-    let j = 0;
-    for (; j < p4; j += 4) {
-      const b0 = j * kd;
-      const b1 = b0 + kd;
-      const b2 = b1 + kd;
-      const b3 = b2 + kd;
-      let c0 = 0;
-      let c1 = 0;
-      let c2 = 0;
-      let c3 = 0;
-      for (let k = 0; k < kd; k++) {
-        const av = a[ai + k];
-        c0 += av * b[b0 + k];
-        c1 += av * b[b1 + k];
-        c2 += av * b[b2 + k];
-        c3 += av * b[b3 + k];
-      }
-      if (accumulate) {
-        c[ci + j] += c0;
-        c[ci + j + 1] += c1;
-        c[ci + j + 2] += c2;
-        c[ci + j + 3] += c3;
-      } else {
-        c[ci + j] = c0;
-        c[ci + j + 1] = c1;
-        c[ci + j + 2] = c2;
-        c[ci + j + 3] = c3;
-      }
+  const ai = i * kd;
+  const ai1 = ai + kd;
+  const ci = i * p;
+  const ci1 = ci + p;
+  let j = 0;
+  for (; j < p4; j += 4) {
+    const b0 = j * kd;
+    const b1 = b0 + kd;
+    const b2 = b1 + kd;
+    const b3 = b2 + kd;
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    for (let k = 0; k < kd; k++) {
+      const av = a[ai + k];
+      const aw = a[ai1 + k];
+      const v0 = b[b0 + k];
+      const v1 = b[b1 + k];
+      const v2 = b[b2 + k];
+      const v3 = b[b3 + k];
+      c00 += av * v0;
+      c01 += av * v1;
+      c02 += av * v2;
+      c03 += av * v3;
+      c10 += aw * v0;
+      c11 += aw * v1;
+      c12 += aw * v2;
+      c13 += aw * v3;
     }
-    for (; j < p; j++) {
-      const bj = j * kd;
-      let acc = 0;
-      for (let k = 0; k < kd; k++) acc += a[ai + k] * b[bj + k];
-      if (accumulate) c[ci + j] += acc;
-      else c[ci + j] = acc;
+    if (accumulate) {
+      c[ci + j] += c00;
+      c[ci + j + 1] += c01;
+      c[ci + j + 2] += c02;
+      c[ci + j + 3] += c03;
+      c[ci1 + j] += c10;
+      c[ci1 + j + 1] += c11;
+      c[ci1 + j + 2] += c12;
+      c[ci1 + j + 3] += c13;
+    } else {
+      c[ci + j] = c00;
+      c[ci + j + 1] = c01;
+      c[ci + j + 2] = c02;
+      c[ci + j + 3] = c03;
+      c[ci1 + j] = c10;
+      c[ci1 + j + 1] = c11;
+      c[ci1 + j + 2] = c12;
+      c[ci1 + j + 3] = c13;
     }
+  }
+  for (; j < p; j++) {
+    const bj = j * kd;
+    let acc0 = 0;
+    let acc1 = 0;
+    for (let k = 0; k < kd; k++) {
+      const v = b[bj + k];
+      acc0 += a[ai + k] * v;
+      acc1 += a[ai1 + k] * v;
+    }
+    if (accumulate) {
+      c[ci + j] += acc0;
+      c[ci1 + j] += acc1;
+    } else {
+      c[ci + j] = acc0;
+      c[ci1 + j] = acc1;
+    }
+  }
+}
+
+/** Row i of gemmABt (four outputs per pass over the row). */
+function gemmRow(a: Float32Array, b: Float32Array, c: Float32Array, i: number, p: number, kd: number, accumulate: boolean): void {
+  const p4 = p - (p % 4);
+  const ai = i * kd;
+  const ci = i * p;
+  let j = 0;
+  for (; j < p4; j += 4) {
+    const b0 = j * kd;
+    const b1 = b0 + kd;
+    const b2 = b1 + kd;
+    const b3 = b2 + kd;
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let k = 0; k < kd; k++) {
+      const av = a[ai + k];
+      c0 += av * b[b0 + k];
+      c1 += av * b[b1 + k];
+      c2 += av * b[b2 + k];
+      c3 += av * b[b3 + k];
+    }
+    if (accumulate) {
+      c[ci + j] += c0;
+      c[ci + j + 1] += c1;
+      c[ci + j + 2] += c2;
+      c[ci + j + 3] += c3;
+    } else {
+      c[ci + j] = c0;
+      c[ci + j + 1] = c1;
+      c[ci + j + 2] = c2;
+      c[ci + j + 3] = c3;
+    }
+  }
+  for (; j < p; j++) {
+    const bj = j * kd;
+    let acc = 0;
+    for (let k = 0; k < kd; k++) acc += a[ai + k] * b[bj + k];
+    if (accumulate) c[ci + j] += acc;
+    else c[ci + j] = acc;
   }
 }
 

@@ -76,33 +76,40 @@ export interface DenseOptions {
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, act: Activation, alpha: number, opts: DenseOptions = {}): tf.Tensor2D {
   // Everything the backward pass reads goes through save(), which keeps it alive until then
-  // (tensors captured by the closure alone may be disposed by an enclosing tidy).
-  // saved = [y, x, W, slope?, xT?]
-  const grads = (dy: tf.Tensor2D, saved: tf.Tensor[], withDx: boolean): tf.Tensor[] => {
-    const [y, xs, ws] = saved as tf.Tensor2D[];
-    let i = 3;
+  // (tensors captured by the closure alone may be disposed by an enclosing tidy). save() copies
+  // each tensor (a clone is a full copy in the WASM backend), so only what the backward pass
+  // reads is saved: y only for the activations whose derivative is written with it, x only
+  // without xT, W only with the input gradient, the slope only for leaky-relu. Which are saved
+  // changes no value.
+  const needY = act === 'relu' || act === 'tanh' || act === 'sigmoid';
+  const withDx = opts.inputGrad !== false;
+  const grads = (dy: tf.Tensor2D, saved: tf.Tensor[]): tf.Tensor[] => {
+    let i = 0;
+    const y = needY ? (saved[i++] as tf.Tensor2D) : dy; // dy stands in where y is not read
+    const xT = opts.xT ? (saved[i++] as tf.Tensor2D) : tf.transpose(saved[i++] as tf.Tensor2D);
+    const ws = withDx ? (saved[i++] as tf.Tensor2D) : undefined;
     const slope = act === 'leaky-relu' ? (saved[i++] as tf.Tensor2D) : undefined;
-    const xT = opts.xT ? (saved[i++] as tf.Tensor2D) : undefined;
     const dz = activationBackward(dy, y, slope, act);
-    const dw = tf.matMul(xT ?? tf.transpose(xs), dz);
+    const dw = tf.matMul(xT, dz);
     const db = tf.sum(dz, 0);
-    return withDx ? [tf.matMul(dz, tf.transpose(ws)), dw, db] : [dw, db];
+    return ws ? [tf.matMul(dz, tf.transpose(ws)), dw, db] : [dw, db];
   };
   const forward = (xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc): tf.Tensor2D => {
     const { y, slope } = denseForward(xs, ws, bs, act, alpha);
-    save([y, xs, ws, ...(slope ? [slope] : []), ...(opts.xT ? [opts.xT] : [])]);
+    // saved = [y (needY), xT or x, W (withDx), slope (leaky-relu)]
+    save([...(needY ? [y] : []), opts.xT ?? xs, ...(withDx ? [ws] : []), ...(slope ? [slope] : [])]);
     return y;
   };
   if (opts.inputGrad === false) {
     const f = tf.customGrad<tf.Tensor2D>((...args) => {
       const [ws, bs, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-      return { value: forward(x, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved, false) };
+      return { value: forward(x, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved) };
     });
     return f(w, b);
   }
   const f = tf.customGrad<tf.Tensor2D>((...args) => {
     const [xs, ws, bs, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    return { value: forward(xs, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved, true) };
+    return { value: forward(xs, ws, bs, save), gradFunc: (dy, saved) => grads(dy, saved) };
   });
   return f(x, w, b);
 }

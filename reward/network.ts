@@ -711,14 +711,32 @@ export class RewardNet implements RewardModel {
 
   /** Each member's P(first) for each pair, sigmoid((sum a - sum b) / T): [members, pairs.length]. */
   pairProbs(pairs: readonly Pair[], temperature = 1): Float32Array {
-    const segs = pairs.flatMap((p) => [p.a, p.b]);
+    // Candidate pairs are drawn from a small pool, so the same segment object sits in many of
+    // them (1,000 candidates over a pool of 64 segments): each distinct segment is run through
+    // the network once. A row's output does not depend on the other rows of its batch, so the
+    // sums are the ones a pass over every pair's two segments gives.
+    const slot = new Map<Segment, number>();
+    const segs: Segment[] = [];
+    const at = new Int32Array(2 * pairs.length);
+    pairs.forEach((p, j) => {
+      for (const [side, g] of [p.a, p.b].entries()) {
+        let s = slot.get(g);
+        if (s === undefined) {
+          s = segs.length;
+          slot.set(g, s);
+          segs.push(g);
+        }
+        at[2 * j + side] = s;
+      }
+    });
     const sums = this.segmentSums(segs);
+    const u = segs.length;
     const m = this.members;
     const n = pairs.length;
     const out = new Float32Array(m * n);
     for (let k = 0; k < m; k++) {
       for (let j = 0; j < n; j++) {
-        const d = (sums[k * 2 * n + 2 * j] - sums[k * 2 * n + 2 * j + 1]) / temperature;
+        const d = (sums[k * u + at[2 * j]] - sums[k * u + at[2 * j + 1]]) / temperature;
         out[k * n + j] = d >= 0 ? 1 / (1 + Math.exp(-d)) : Math.exp(d) / (1 + Math.exp(d));
       }
     }

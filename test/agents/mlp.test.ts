@@ -88,6 +88,33 @@ describe('Mlp', () => {
     gemmABt(a, b, c, 2, 5, 3, true);
     expect(Array.from(c)).toEqual([2, 4, 6, 12, 0, 8, 10, 12, 30, 6]);
   });
+
+  it('gemmABt gives every output as the in-order float64 sum, whatever the row blocking (odd rows, remainder columns)', () => {
+    // The kernel works on two rows of A at a time and one for an odd last row; each output must
+    // still be sum_k A[i, k] B[j, k] accumulated from 0 in k order, as this plain loop does.
+    const rng = new Rng(5);
+    for (const [m, p, kd] of [[1, 3, 4], [2, 4, 1], [3, 5, 7], [5, 9, 13], [6, 8, 64]]) {
+      const a = Float32Array.from({ length: m * kd }, () => rng.normal());
+      const b = Float32Array.from({ length: p * kd }, () => rng.normal());
+      const start = Float32Array.from({ length: m * p }, () => rng.normal());
+      const want = Float32Array.from(start);
+      const wantAcc = Float32Array.from(start);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < p; j++) {
+          let acc = 0;
+          for (let k = 0; k < kd; k++) acc += a[i * kd + k] * b[j * kd + k];
+          want[i * p + j] = acc;
+          wantAcc[i * p + j] += acc;
+        }
+      }
+      const c = Float32Array.from(start);
+      gemmABt(a, b, c, m, p, kd, false);
+      expect(Array.from(c), `[${m}, ${p}, ${kd}]`).toEqual(Array.from(want));
+      const cAcc = Float32Array.from(start);
+      gemmABt(a, b, cAcc, m, p, kd, true);
+      expect(Array.from(cAcc), `[${m}, ${p}, ${kd}] accumulate`).toEqual(Array.from(wantAcc));
+    }
+  });
 });
 
 describe('Adam and gradient clipping', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../core/backend.js';
 import { InputError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
@@ -21,7 +21,7 @@ import {
   transitionRows,
   WEIGHTS_FILE,
 } from '../../reward/network.js';
-import { cutSegments } from '../../reward/segments.js';
+import { cutSegments, makePair } from '../../reward/segments.js';
 import type { TransitionBatch } from '../../reward/types.js';
 
 let dir = '';
@@ -226,6 +226,37 @@ describe('RewardNet', () => {
     net.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(() => net.predict(randomBatch(1, 6, 2, new Rng(1)))).toThrow(/dispose/);
+  });
+
+  it('pairProbs runs each distinct segment once and gives what the sums of every pair\'s two segments give', () => {
+    const net = RewardNet.create({ obsDim: 6, actDim: 2, hidden: [16, 8], members: 2 }, new Rng(21));
+    const env = new ToyReachEnv();
+    const segs = cutSegments(rollout(env, randomPolicy(env.spec, new Rng(4)), { episodes: 2, seed: 3 }), { length: 10 });
+    expect(segs.length).toBe(10);
+    // 6 pairs over 4 segments, one segment against itself, the others in both orders.
+    const [s0, s1, s2, s3] = segs;
+    const pairs = [makePair(s0, s1), makePair(s1, s0), makePair(s2, s2), makePair(s3, s0), makePair(s1, s2), makePair(s0, s1)];
+    for (const temperature of [1, 2.5]) {
+      const perPair = net.segmentSums(pairs.flatMap((p) => [p.a, p.b]));
+      const n = pairs.length;
+      const want = new Float32Array(2 * n);
+      for (let k = 0; k < 2; k++) {
+        for (let j = 0; j < n; j++) {
+          const d = (perPair[k * 2 * n + 2 * j] - perPair[k * 2 * n + 2 * j + 1]) / temperature;
+          want[k * n + j] = d >= 0 ? 1 / (1 + Math.exp(-d)) : Math.exp(d) / (1 + Math.exp(d));
+        }
+      }
+      const spy = vi.spyOn(net, 'segmentSums');
+      const got = net.pairProbs(pairs, temperature);
+      expect(spy.mock.calls.map((c) => c[0].map((g) => g.id))).toEqual([[s0.id, s1.id, s2.id, s3.id]]);
+      spy.mockRestore();
+      // The same values to the bit: a row's output does not depend on the other rows it is run with.
+      expect(Array.from(got)).toEqual(Array.from(want));
+      expect(got[2]).toBe(0.5); // a segment against itself
+      expect(got[0]).toBeCloseTo(1 - got[1], 6); // the same pair in the other order
+    }
+    expect(net.pairProbs([]).length).toBe(0);
+    net.dispose();
   });
 
   it('segment sums add the per-step outputs', () => {
