@@ -336,6 +336,12 @@ const FORMAT_VERSION = 1;
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
+/** Why a file of a saved model could not be read, in words: a folder in its place, no permission, or the system's message. */
+function unreadableWhy(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'this user may not read it (EACCES)' : (e as Error).message;
+}
+
 /** Extra facts saved with a model (training options and results, for people and tools). */
 export type ModelMeta = Record<string, unknown>;
 
@@ -790,9 +796,16 @@ export class RewardNet implements RewardModel {
     const modelPath = join(dir, MODEL_FILE);
     const weightsPath = join(dir, WEIGHTS_FILE);
     if (!existsSync(modelPath)) throw new InputError(modelPath, 'not found (expected a reward model folder with model.json and weights.bin)');
+    let text: string;
+    try {
+      text = readFileSync(modelPath, 'utf8');
+    } catch (e) {
+      // A folder in its place (EISDIR) or a file this user may not read: not "not valid JSON".
+      throw new InputError(modelPath, `cannot read: ${unreadableWhy(e)}`);
+    }
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(modelPath, 'utf8'));
+      doc = JSON.parse(text);
     } catch (e) {
       throw new InputError(modelPath, `not valid JSON (${(e as Error).message})`);
     }
@@ -845,7 +858,12 @@ export class RewardNet implements RewardModel {
     }
 
     if (!existsSync(weightsPath)) throw new InputError(weightsPath, 'not found');
-    const bytes = readFileSync(weightsPath);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(weightsPath);
+    } catch (e) {
+      throw new InputError(weightsPath, `cannot read: ${unreadableWhy(e)}`);
+    }
     if (bytes.byteLength !== off * 4) {
       throw new InputError(weightsPath, `has ${bytes.byteLength} bytes, ${MODEL_FILE} lists ${off} float32 values (${off * 4} bytes)`);
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -315,6 +315,17 @@ describe('save and load', () => {
     const bytes = readFileSync(join(path, WEIGHTS_FILE));
     writeFileSync(join(path, WEIGHTS_FILE), bytes.subarray(0, bytes.length - 8));
     expect(() => RewardNet.load(path)).toThrow(new RegExp(`${join(path, WEIGHTS_FILE)}: has ${bytes.length - 8} bytes`));
+  });
+
+  it('a folder in the place of weights.bin or model.json names the file and says so (it said EISDIR or "not valid JSON")', () => {
+    const { net, path } = savedNet('folders');
+    net.dispose();
+    rmSync(join(path, WEIGHTS_FILE));
+    mkdirSync(join(path, WEIGHTS_FILE));
+    expect(() => RewardNet.load(path)).toThrow(new InputError(join(path, WEIGHTS_FILE), 'cannot read: is a folder, not a file'));
+    rmSync(join(path, MODEL_FILE));
+    mkdirSync(join(path, MODEL_FILE));
+    expect(() => RewardNet.load(path)).toThrow(new InputError(join(path, MODEL_FILE), 'cannot read: is a folder, not a file'));
   });
 
   it('a config that does not match the tensors names model.json and the tensor', () => {
