@@ -31,6 +31,14 @@ export function gemmABt(a: Float32Array, b: Float32Array, c: Float32Array, m: nu
   if (i < m) gemmRow(a, b, c, i, p, kd, accumulate);
 }
 
+/**
+ * gemmABt one row of A at a time (the kernel before the two-row blocking): the same results, bit
+ * for bit; kept as the reference benchmarks/hot_paths.ts times gemmABt against.
+ */
+export function gemmABtByRow(a: Float32Array, b: Float32Array, c: Float32Array, m: number, p: number, kd: number, accumulate: boolean): void {
+  for (let i = 0; i < m; i++) gemmRow(a, b, c, i, p, kd, accumulate);
+}
+
 /** Rows i and i + 1 of gemmABt. */
 function gemmRows2(a: Float32Array, b: Float32Array, c: Float32Array, i: number, p: number, kd: number, accumulate: boolean): void {
   const p4 = p - (p % 4);

@@ -3,7 +3,7 @@
  * results are the same bit for bit:
  *
  * - PPO's matrix product (agents/mlp.ts gemmABt, two rows of A per pass) against the one-row
- *   kernel it replaced (kept below as the reference), on the shapes a PPO update multiplies
+ *   kernel it replaced (agents/mlp.ts gemmABtByRow, kept as the reference), on the shapes a PPO update multiplies
  *   (64-unit layers, 10 inputs, minibatches of 64 rows, 4 envs acting).
  * - The reward ensemble's predictions for candidate pairs (RewardNet.pairProbs, which runs each
  *   distinct segment once) against summing every pair's two segments (segmentSums over the
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../core/backend.js';
 import { median } from '../core/math.js';
 import { Rng } from '../core/rng.js';
-import { gemmABt } from '../agents/mlp.js';
+import { gemmABt, gemmABtByRow } from '../agents/mlp.js';
 import { randomPolicy, rollout } from '../envs/rollout.js';
 import { ToyReachEnv } from '../envs/toy.js';
 import { RewardNet } from '../reward/network.js';
@@ -39,51 +39,6 @@ const posInt = (name: string, v: string): number => {
 };
 const repeats = posInt('repeats', values.repeats as string);
 const candidates = posInt('candidates', values.candidates as string);
-
-/** The one-row kernel gemmABt replaced: C[m, p] (+)= sum_k A[m, k] B[p, k], four outputs per pass. */
-function referenceGemmABt(a: Float32Array, b: Float32Array, c: Float32Array, m: number, p: number, kd: number, accumulate: boolean): void {
-  const p4 = p - (p % 4);
-  for (let i = 0; i < m; i++) {
-    const ai = i * kd;
-    const ci = i * p;
-    let j = 0;
-    for (; j < p4; j += 4) {
-      const b0 = j * kd;
-      const b1 = b0 + kd;
-      const b2 = b1 + kd;
-      const b3 = b2 + kd;
-      let c0 = 0;
-      let c1 = 0;
-      let c2 = 0;
-      let c3 = 0;
-      for (let k = 0; k < kd; k++) {
-        const av = a[ai + k];
-        c0 += av * b[b0 + k];
-        c1 += av * b[b1 + k];
-        c2 += av * b[b2 + k];
-        c3 += av * b[b3 + k];
-      }
-      if (accumulate) {
-        c[ci + j] += c0;
-        c[ci + j + 1] += c1;
-        c[ci + j + 2] += c2;
-        c[ci + j + 3] += c3;
-      } else {
-        c[ci + j] = c0;
-        c[ci + j + 1] = c1;
-        c[ci + j + 2] = c2;
-        c[ci + j + 3] = c3;
-      }
-    }
-    for (; j < p; j++) {
-      const bj = j * kd;
-      let acc = 0;
-      for (let k = 0; k < kd; k++) acc += a[ai + k] * b[bj + k];
-      if (accumulate) c[ci + j] += acc;
-      else c[ci + j] = acc;
-    }
-  }
-}
 
 const sameBits = (x: Float32Array, y: Float32Array): boolean => x.length === y.length && Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
 const seconds = (f: () => void, times: number): number => {
@@ -116,7 +71,7 @@ for (let r = 0; r < repeats; r++) {
     const times = Math.max(20, Math.round(4e7 / (m * p * kd)));
     // Alternate which goes first from repeat to repeat.
     const runs: [string, () => void][] = [
-      ['ref', () => referenceGemmABt(a, b, c0, m, p, kd, false)],
+      ['ref', () => gemmABtByRow(a, b, c0, m, p, kd, false)],
       ['cur', () => gemmABt(a, b, c1, m, p, kd, false)],
     ];
     if (r % 2 === 1) runs.reverse();

@@ -14,6 +14,9 @@ import { noisyToyTrajectories, useToyDataset } from './helpers/toy_dataset.js';
 
 const toy = useToyDataset('prefrl-fuzz-offline-', 4, { wasm: true });
 
+/** An offline run as small as it gets: 10 oracle labels, one-epoch one-member reward model, 5 IQL updates. */
+const TINY = ['--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--updates', '5', '--eval-episodes', '1', '--hidden', '8,8', '--reward-hidden', '8', '--reward-epochs', '1', '--reward-members', '1', '--backend', 'wasm'];
+
 async function cli(args: readonly string[]): Promise<{ code: number; out: string[]; err: string }> {
   const c = captureCli();
   const code = await main([...args, '--quiet'], c.ctx);
@@ -34,8 +37,7 @@ function snapshot(dir: string): Map<string, string> {
 describe('offline --resume with damaged files', () => {
   it('config.json of null, and a NaN among the relabelled rewards: one line naming the file, exit 1, the folder unchanged', async () => {
     const runs = join(toy.dir, 'runs');
-    const tiny = ['--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--updates', '5', '--eval-episodes', '1', '--hidden', '8,8', '--reward-hidden', '8', '--reward-epochs', '1', '--reward-members', '1', '--backend', 'wasm'];
-    const first = await cli(['offline', '--dataset', toy.data, ...tiny, '--stage', 'pairs,label,reward,relabel', '--runs-dir', runs, '--json']);
+    const first = await cli(['offline', '--dataset', toy.data, ...TINY, '--stage', 'pairs,label,reward,relabel', '--runs-dir', runs, '--json']);
     expect(first.code, first.err).toBe(0);
     const run = lastJson<{ runDir: string }>(first.out).runDir;
 
@@ -75,8 +77,7 @@ describe('offline --resume with damaged files', () => {
 describe('offline eval over stage records edited or damaged', () => {
   it('a number the summary copies that is text (or missing) is one line naming the file, the field and the stage that writes it (exit 1)', async () => {
     const runs = join(toy.dir, 'records-runs');
-    const tiny = ['--teacher', 'oracle', '--labels', '10', '--segment-length', '10', '--updates', '5', '--eval-episodes', '1', '--hidden', '8,8', '--reward-hidden', '8', '--reward-epochs', '1', '--reward-members', '1', '--backend', 'wasm'];
-    const first = await cli(['offline', '--dataset', toy.data, ...tiny, '--stage', 'pairs,label,reward,relabel,iql', '--runs-dir', runs, '--json']);
+    const first = await cli(['offline', '--dataset', toy.data, ...TINY, '--stage', 'pairs,label,reward,relabel,iql', '--runs-dir', runs, '--json']);
     expect(first.code, first.err).toBe(0);
     const run = lastJson<{ runDir: string }>(first.out).runDir;
     const cases: [string, string, (r: Record<string, unknown>) => void, string][] = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, clipGradNorm, gemmABt, Mlp, orthogonal } from '../../agents/mlp.js';
+import { Adam, clipGradNorm, gemmABt, gemmABtByRow, Mlp, orthogonal } from '../../agents/mlp.js';
 import { Rng } from '../../core/rng.js';
 
 /** Loss = sum of (output * coefficient) for fixed coefficients, so dLoss/dOutput = coefficients. */
@@ -113,6 +113,10 @@ describe('Mlp', () => {
       const cAcc = Float32Array.from(start);
       gemmABt(a, b, cAcc, m, p, kd, true);
       expect(Array.from(cAcc), `[${m}, ${p}, ${kd}] accumulate`).toEqual(Array.from(wantAcc));
+      // The one-row form (the benchmark's reference) gives the same.
+      const byRow = Float32Array.from(start);
+      gemmABtByRow(a, b, byRow, m, p, kd, false);
+      expect(Array.from(byRow), `[${m}, ${p}, ${kd}] by row`).toEqual(Array.from(want));
     }
   });
 });
