@@ -10,7 +10,7 @@
 import { flags, parseFlags } from '../../core/config.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import type { LoopSummary } from '../../reward/loop.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
 import { train, trainFlags } from './train.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
@@ -67,7 +67,9 @@ export const demoCommand: Command = {
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
     const viewer = `prefrl serve --store ${shellPath(join(pref.run.path, 'labels.sqlite'))}`;
-    const plot = `prefrl plot ${[pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ')}`;
+    const folders = [pref.run.path, ...(base ? [base.runDir] : [])].map(shellPath).join(' ');
+    const plot = `prefrl plot ${folders}`;
+    const tensorboard = `prefrl tensorboard ${folders}, then tensorboard --logdir ${shellPath(dirname(pref.run.path))}`;
     const watch = `prefrl rollout ${envConfigArgs(envConfigFromArgs(f.env))} --policy ${shellPath(pref.run.path)} --episodes 5, then prefrl render --trajectories <that rollout's run folder> --episode 0 --out agent.mp4`;
     const result = {
       env: p.env,
@@ -81,6 +83,7 @@ export const demoCommand: Command = {
       viewer,
       watch,
       plot,
+      tensorboard,
     };
     if (f.json) printJson(ctx.io, result);
     else {
@@ -97,6 +100,7 @@ export const demoCommand: Command = {
           `watch the learned-reward agent: ${watch}`,
           `metrics: ${pref.run.path}/metrics.jsonl (eval/true_return, reward/val_accuracy, ...)`,
           `learning curves: ${plot} (writes curves.svg)`,
+          `in TensorBoard: ${tensorboard}`,
           '',
         ].join('\n'),
       );
