@@ -166,16 +166,17 @@ describe('less motion, a screen reader, and a silent network', () => {
       const page = await ctx.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      // A relay that can hold back every server message (the network goes silent, nothing closes).
-      const ctl = { hold: false, sockets: 0, held: [] as { route: WebSocketRoute; msg: string | Buffer }[] };
+      // A relay that can hold back the server's messages on the page's n-th connection (the network
+      // goes silent, nothing closes): `holding(n)` says whether it does now.
+      const ctl = { holding: (_n: number) => false, sockets: 0, held: [] as { route: WebSocketRoute; msg: string | Buffer }[] };
       await page.routeWebSocket(
         (url) => url.pathname === '/ws',
         (route) => {
-          ctl.sockets++;
+          const n = ++ctl.sockets;
           const server = route.connectToServer();
           route.onMessage((m) => server.send(m));
           server.onMessage((m) => {
-            if (ctl.hold) ctl.held.push({ route, msg: m });
+            if (ctl.holding(n)) ctl.held.push({ route, msg: m });
             else route.send(m);
           });
           route.onClose((code, reason) => {
@@ -191,7 +192,7 @@ describe('less motion, a screen reader, and a silent network', () => {
       expect(await text(page, 'conn')).toBe('connected');
 
       // Silence: the answer goes out, nothing comes back.
-      ctl.hold = true;
+      ctl.holding = () => true;
       await page.keyboard.press('ArrowLeft');
       await page.clock.fastForward(STALL_MS + 1500);
       await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'no reply');
@@ -204,7 +205,7 @@ describe('less motion, a screen reader, and a silent network', () => {
       // The server did store it (the page has not heard yet).
       await waitFor(() => srv.store.counts().labels === 1);
       // The replies come through: connected again, the next pair, nothing waiting.
-      ctl.hold = false;
+      ctl.holding = () => false;
       for (const { route, msg } of ctl.held.splice(0)) route.send(msg);
       const second = await waitReady(page, first.pairId);
       expect(await text(page, 'conn')).toBe('connected');
@@ -212,12 +213,15 @@ describe('less motion, a screen reader, and a silent network', () => {
       expect(ctl.sockets).toBe(1);
 
       // A silence that lasts: the page gives that connection up and opens another, which re-sends the answer.
-      ctl.hold = true;
+      ctl.holding = () => true;
       await page.keyboard.press('ArrowRight');
       await page.clock.fastForward(STALL_MS + 1500);
       await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'no reply');
       await waitFor(() => srv.store.counts().labels === 2);
-      ctl.hold = false; // what the first connection held is lost with it
+      // The first connection stays silent (what it held is lost with it; a message the server sends on
+      // it later, such as the counts, would tell the page it lives, and no new connection would come:
+      // a race seen once in CI); a new connection gets every message.
+      ctl.holding = (n) => n === 1;
       await page.clock.fastForward(STALL_DROP_MS);
       await page.waitForFunction(() => document.getElementById('conn')?.textContent !== 'no reply');
       // The reconnect waits 0.4 s (its first try) on the page's clock.
