@@ -3,7 +3,7 @@
  * from TypeScript sources (tests) or from the compiled dist/ folder (CLI); checking output file
  * paths given on the command line.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
@@ -88,6 +88,16 @@ export function checkOutFolder(out: string, flag = '--out'): void {
       return;
     }
     if (dirname(p) === p) return;
+  }
+}
+
+/** Why this user may not list and enter the folder `path` (the error's code, e.g. EACCES), or null when it may. */
+export function folderAccessProblem(path: string): string | null {
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.X_OK);
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
   }
 }
 

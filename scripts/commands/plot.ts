@@ -3,13 +3,13 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, type Dirent, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
-import { checkOutFile, isFolder, shellQuote } from '../../core/paths.js';
+import { checkOutFile, folderAccessProblem, isFolder, shellQuote } from '../../core/paths.js';
 import { configSeed, readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -30,20 +30,32 @@ export interface Curve {
 export const NULL_MEANS = 'not measured, such as an accuracy with no held-out pairs, or NaN or infinite';
 
 /**
- * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
- * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
- * is an InputError naming the file and line.
+ * The run folders (those with a metrics.jsonl) below `dir`, down to `depth` levels (runs/,
+ * runs/bench-oracle/, runs/bench-oracle/<suite>/), sorted; a run folder's own sub-folders are not
+ * searched, nor are links.
  */
+export function runFoldersBelow(dir: string, depth = 3): string[] {
+  const out: string[] = [];
+  const walk = (d: string, left: number): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const sub = join(d, e.name);
+      if (existsSync(join(sub, 'metrics.jsonl'))) out.push(sub);
+      else if (left > 1) walk(sub, left - 1);
+    }
+  };
+  walk(dir, depth);
+  return out;
+}
+
 /** The names of the run folders (those with a metrics.jsonl) right inside `dir`, sorted; [] when it cannot be read. */
 function runFoldersIn(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'metrics.jsonl')))
-      .map((d) => d.name)
-      .sort();
-  } catch {
-    return [];
-  }
+  return runFoldersBelow(dir, 1).map((p) => basename(p));
 }
 
 /** A shell pattern naming every run folder in `dir` (their names start with the year of their stamp), or the prefrl runs command that lists them. */
@@ -67,6 +79,11 @@ export function notRunFolderHint(dir: string): string {
   return '';
 }
 
+/**
+ * Every numeric metric of a run's metrics.jsonl by key, as [step, value] points. A damaged last
+ * line (a run killed while writing it) is left out, said through `warn`; a damaged line before it
+ * is an InputError naming the file and line.
+ */
 export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
   const file = resolve(runDir, 'metrics.jsonl');
   if (existsSync(runDir) && !isFolder(runDir)) {
@@ -76,13 +93,8 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
     throw new UsageError(`${runDir}: a file, not a run folder${hint}`);
   }
   // A folder this user may not enter read as one without metrics.jsonl: "not a run folder", which it may well be.
-  if (isFolder(runDir)) {
-    try {
-      accessSync(runDir, fsConstants.R_OK | fsConstants.X_OK);
-    } catch (e) {
-      throw new InputError(runDir, `cannot read this run folder: this user may not enter it (${(e as { code?: string }).code ?? (e as Error).message})`);
-    }
-  }
+  const closed = isFolder(runDir) ? folderAccessProblem(runDir) : null;
+  if (closed !== null) throw new InputError(runDir, `cannot read this run folder: this user may not enter it (${closed})`);
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)${notRunFolderHint(runDir)}`);
   const out = new Map<string, [number, number][]>();
   if (isFolder(file)) throw new InputError(file, 'a folder, not the run\'s metrics file');

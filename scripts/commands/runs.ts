@@ -20,7 +20,7 @@ import { normalizedScoreMeaningful } from '../../reward/metrics.js';
 import { UsageError } from '../../core/errors.js';
 import { labelStageTotal, OFFLINE_AGENTS, OFFLINE_STAGES, OFFLINE_STORE_FILE, type OfflineAgent, type OfflineStage, offlineStageState, readAskedStages, reopenedPairs, trainedAgents } from '../../reward/offline_stages.js';
 import { LabelStore } from '../../reward/store.js';
-import { isFolder, shellQuote } from '../../core/paths.js';
+import { folderAccessProblem, isFolder, shellQuote } from '../../core/paths.js';
 import { configSeed, readRunJson } from '../../core/run.js';
 import { type ClaimHolder, claimIsStale, readClaim } from '../bench/cells.js';
 import { type Command, formatTable, parseOrHelp, printJson } from '../command.js';
@@ -372,21 +372,10 @@ function stagesText(s: OfflineProgress | null, end = ': '): string {
 /** The columns of a run folder that cannot be read (see RunEntry.problem). */
 const UNREADABLE = { command: null, env: null, teacher: null, seed: null, state: 'unreadable', result: null, numbers: {}, resume: null, progress: null, stages: null } as const;
 
-/** Why this user may not list the folder (its error code, e.g. EACCES), or null when it may. */
-function cannotOpen(path: string): string | null {
-  try {
-    readdirSync(path);
-    return null;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  }
-}
-
 function entry(root: string, dir: string): RunEntry {
   const path = join(root, dir);
   const read = readRunJson(join(path, 'config.json'));
-  const none = UNREADABLE;
-  if ('problem' in read) return { run: dir, path, ...none, problem: read.problem };
+  if ('problem' in read) return { run: dir, path, ...UNREADABLE, problem: read.problem };
   const cfg = read.value as Record<string, unknown>;
   const command = typeof cfg.command === 'string' ? cfg.command : null;
   const ec = cfg.envConfig as { id?: unknown; model?: unknown } | undefined;
@@ -395,7 +384,7 @@ function entry(root: string, dir: string): RunEntry {
   const seed = configSeed(cfg);
   const read2 = existsSync(join(path, 'summary.json')) ? readRunJson(join(path, 'summary.json'), { arrays: true }) : null;
   // A summary that cannot be read: the run's result is lost (an offline resume would stop on it, its eval stage being done).
-  if (read2 !== null && 'problem' in read2) return { run: dir, path, ...none, command, env, teacher, seed, problem: read2.problem };
+  if (read2 !== null && 'problem' in read2) return { run: dir, path, ...UNREADABLE, command, env, teacher, seed, problem: read2.problem };
   const summary = read2?.value ?? null;
   const finished = summary !== null;
   const resumable = command === 'train' || command === 'offline';
@@ -454,7 +443,7 @@ export function listRuns(root: string): RunEntry[] {
       const p = join(root, r);
       if (!isFolder(p)) continue;
       // A folder this user may not open may be a run folder: listed as one that cannot be read, not left out.
-      const closed = cannotOpen(p);
+      const closed = folderAccessProblem(p);
       if (closed !== null) out.push({ run: r, path: p, ...UNREADABLE, problem: `${p}: this user may not open the folder (${closed})` });
       else if (existsSync(join(p, 'config.json'))) out.push(entry(root, r));
       else if (depth + 1 < RUN_DEPTH) walk(r, depth + 1);

@@ -5,7 +5,7 @@
  * stage run again or a resumed run never shows twice; `--follow` keeps the files up to date while
  * the runs go on.
  */
-import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
@@ -16,7 +16,7 @@ import { eventFile, type ScalarPoint } from '../../core/tfevents.js';
 import { type Command, type CommandContext, displayPath, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { commandSummary } from '../command_index.js';
 import { jsonFlag } from './common_flags.js';
-import { notRunFolderHint, readMetrics, runLabels } from './plot.js';
+import { notRunFolderHint, readMetrics, runFoldersBelow, runLabels } from './plot.js';
 import { liveHolder } from './runs.js';
 
 /** The folder inside a run folder that holds its event file (without --out). */
@@ -44,30 +44,6 @@ export function runStartSeconds(runDir: string): number {
 /** The event file's name for a run: fixed per run, so writing it again replaces it. */
 export function eventFileName(startSeconds: number): string {
   return `events.out.tfevents.${Math.floor(startSeconds)}.prefrl`;
-}
-
-/**
- * The run folders (those with a metrics.jsonl) below `dir`, down to `depth` levels (runs/,
- * runs/bench-oracle/, runs/bench-oracle/<suite>/), sorted; a run folder's own sub-folders are not
- * searched, nor are links.
- */
-export function runFoldersBelow(dir: string, depth = 3): string[] {
-  const out: string[] = [];
-  const walk = (d: string, left: number): void => {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const sub = join(d, e.name);
-      if (existsSync(join(sub, 'metrics.jsonl'))) out.push(sub);
-      else if (left > 1) walk(sub, left - 1);
-    }
-  };
-  walk(dir, depth);
-  return out;
 }
 
 /** What one run's export wrote. */
