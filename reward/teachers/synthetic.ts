@@ -46,6 +46,7 @@
  * teacher's seed and the pair (not on batch order or on what was labelled before). Label ids
  * are derived from the teacher id and the pair id.
  */
+import { withDefaults } from '../../core/defaults.js';
 import { shortHash } from '../../core/hash.js';
 import { sigmoid } from '../../core/math.js';
 import type { Rng } from '../../core/rng.js';
@@ -142,14 +143,7 @@ export class SyntheticTeacher implements Teacher {
   private marginLength = 0;
 
   constructor(opts: SyntheticTeacherOptions) {
-    const base = SYNTHETIC_PRESETS.oracle;
-    this.config = {
-      beta: opts.beta ?? base.beta,
-      gamma: opts.gamma ?? base.gamma,
-      epsMistake: opts.epsMistake ?? base.epsMistake,
-      epsSkip: opts.epsSkip ?? base.epsSkip,
-      epsEqual: opts.epsEqual ?? base.epsEqual,
-    };
+    this.config = withDefaults(opts, SYNTHETIC_PRESETS.oracle);
     checkSyntheticConfig(this.config);
     this.rng = opts.rng;
     this.id = opts.id ?? 'synthetic';

@@ -37,6 +37,7 @@
  */
 import { decimalNumber } from '../../core/config.js';
 import { type Clock, systemClock } from '../../core/clock.js';
+import { withDefaults } from '../../core/defaults.js';
 import { ServiceError, shownValue, UsageError, refuseUnknownKeys } from '../../core/errors.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
@@ -388,20 +389,14 @@ export class VlmTeacher implements Teacher {
     // A misspelt option would silently leave its setting at the default (a reasoning model asked with max_tokens after all).
     refuseUnknownKeys('VLM teacher', opts, VLM_TEACHER_OPTION_KEYS);
     const d = DEFAULT_VLM_TEACHER_CONFIG;
+    const { view, temperature, ...given } = opts;
     this.config = {
       goal: opts.goal,
-      frames: opts.frames ?? d.frames,
-      view: { ...d.view, ...(opts.view ?? {}) },
-      viewByEnv: opts.viewByEnv ?? d.viewByEnv,
+      ...withDefaults(given, d),
+      // Only the fields given change (the rest of the view stays the default).
+      view: { ...d.view, ...(view ?? {}) },
       // null is a setting (none sent), not a missing one.
-      temperature: opts.temperature === undefined ? d.temperature : opts.temperature,
-      seed: opts.seed ?? d.seed,
-      analysisMaxTokens: opts.analysisMaxTokens ?? d.analysisMaxTokens,
-      labelMaxTokens: opts.labelMaxTokens ?? d.labelMaxTokens,
-      tokenField: opts.tokenField ?? d.tokenField,
-      imageDetail: opts.imageDetail ?? d.imageDetail,
-      onRequestError: opts.onRequestError ?? d.onRequestError,
-      pairConcurrency: opts.pairConcurrency ?? d.pairConcurrency,
+      temperature: temperature === undefined ? d.temperature : temperature,
     };
     checkConfig(this.config);
     this.client = opts.client;

@@ -51,6 +51,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
+import { withDefaults } from '../../core/defaults.js';
 import { type Logger, type Metrics, silentLogger } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import { auditPrompt, CACHE_FORMAT, type CachedAnswer, cacheKey, type ChatMessage, type ChatParams, requestBody, ResponseCache, TOKEN_FIELDS, uncutKey } from './cache.js';
@@ -453,19 +454,7 @@ export class VlmClient {
   private otherModelWarned = false;
 
   constructor(opts: VlmClientOptions) {
-    const c: VlmClientConfig = {
-      baseUrl: opts.baseUrl,
-      model: opts.model,
-      apiKeyEnv: opts.apiKeyEnv ?? DEFAULT_VLM_CLIENT_CONFIG.apiKeyEnv,
-      timeoutMs: opts.timeoutMs ?? DEFAULT_VLM_CLIENT_CONFIG.timeoutMs,
-      maxRetries: opts.maxRetries ?? DEFAULT_VLM_CLIENT_CONFIG.maxRetries,
-      backoffBaseMs: opts.backoffBaseMs ?? DEFAULT_VLM_CLIENT_CONFIG.backoffBaseMs,
-      backoffMaxMs: opts.backoffMaxMs ?? DEFAULT_VLM_CLIENT_CONFIG.backoffMaxMs,
-      maxRetryAfterMs: opts.maxRetryAfterMs ?? DEFAULT_VLM_CLIENT_CONFIG.maxRetryAfterMs,
-      concurrency: opts.concurrency ?? DEFAULT_VLM_CLIENT_CONFIG.concurrency,
-      requestsPerMinute: opts.requestsPerMinute ?? DEFAULT_VLM_CLIENT_CONFIG.requestsPerMinute,
-      cacheDir: opts.cacheDir ?? DEFAULT_VLM_CLIENT_CONFIG.cacheDir,
-    };
+    const c: VlmClientConfig = { baseUrl: opts.baseUrl, model: opts.model, ...withDefaults(opts, DEFAULT_VLM_CLIENT_CONFIG) };
     let url: URL | null = null;
     try {
       url = new URL(c.baseUrl);
