@@ -16,7 +16,6 @@
  * after, because the machine may be shared.
  */
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler, Iql, type OfflineData } from '../../agents/iql.js';
 import { Adam } from '../../agents/mlp.js';
@@ -25,16 +24,15 @@ import { gaussianLogProb } from '../../agents/ppo_math.js';
 import { initBackend } from '../../core/backend.js';
 import { flags } from '../../core/config.js';
 import { median } from '../../core/math.js';
-import { asset, checkOutFolder } from '../../core/paths.js';
+import { asset } from '../../core/paths.js';
 import { Rng } from '../../core/rng.js';
-import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp } from '../command.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
-import { withHandNotes } from '../bench/hand_notes.js';
-import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { checkBenchOut, mdRow, showBenchResult } from '../bench/bench_out.js';
+import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { checkWritableFolder } from '../bench/writable.js';
 
 const spec = {
   command: 'prefrl bench agents',
@@ -168,11 +166,7 @@ export const benchAgentsCommand: Command = {
     const f = parsed.flags;
     const found = torchReference(f.python, f.torch);
     const uniqueThreads = torchThreadCounts(f.torchThreads, 'one and all CPUs');
-    if (f.out) {
-      checkOutFolder(f.out);
-      // Now, not after the timings: a folder this user may not write into refused the files at the end.
-      checkWritableFolder(resolve(f.out), '--out', f.out);
-    }
+    if (f.out) checkBenchOut(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];
@@ -255,11 +249,7 @@ export const benchAgentsCommand: Command = {
       })),
       torchSkipped,
     };
-    const md = markdown(result);
-    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
-    if (f.out) writeBenchFiles(f.out, 'agents', result, withHandNotes(f.out, 'agents', md), log);
-    if (f.json) printJson(ctx.io, result);
-    else ctx.io.stdout.write(`${table(result)}\n`);
+    showBenchResult(ctx, f, 'agents', result, markdown(result), () => table(result));
     return 0;
   },
 };
@@ -308,9 +298,8 @@ function table(r: BenchResult): string {
 
 /** A markdown table: the first row is the header; every row has the header's number of cells. */
 function mdRows(rows: readonly (readonly string[])[]): string[] {
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`.replace(/ {2}\|/g, ' |');
   const [head, ...body] = rows;
-  return [line(head!), `|${head!.map(() => '---|').join('')}`, ...body.map(line)];
+  return [mdRow(head!), `|${head!.map(() => '---|').join('')}`, ...body.map(mdRow)];
 }
 
 function markdown(r: BenchResult): string {

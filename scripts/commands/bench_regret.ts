@@ -16,7 +16,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flags, positiveInts } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { checkOutFolder, makeFolder } from '../../core/paths.js';
+import { makeFolder } from '../../core/paths.js';
 import { meanSe } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { writeFileAtomic } from '../../core/run.js';
@@ -37,7 +37,7 @@ import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_ve
 import { benchOutFlag, seedsFlag } from './bench_flags.js';
 import { jsonFlag, quietFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { checkWritableFolder } from '../bench/writable.js';
+import { checkBenchOut } from '../bench/bench_out.js';
 
 const spec = {
   command: 'prefrl bench regret',
@@ -191,11 +191,7 @@ export const benchRegretCommand: Command = {
     if (f.beta !== undefined && !(f.beta > 0)) throw new UsageError(`${spec.command}: --beta: must be > 0, got ${f.beta}`);
     if (!(f.lr > 0)) throw new UsageError(`${spec.command}: --lr: must be > 0, got ${f.lr}`);
     if (!f.gridworld && f.mdps === 0) throw new UsageError(`${spec.command}: nothing to run (--no-gridworld and --mdps 0: no MDP left)`);
-    if (f.write) {
-      checkOutFolder(f.out);
-      // Now, not after the runs: a folder this user may not write into refused the files at the end.
-      checkWritableFolder(resolve(f.out), '--out', f.out);
-    }
+    if (f.write) checkBenchOut(f.out);
     const options: ExperimentOptions = {
       ...EXPERIMENT_DEFAULTS,
       budgets,

@@ -10,7 +10,6 @@
  * PyTorch is reported for each (< 1: prefrl is faster). Inputs are random numbers of the right shapes: speed does not depend on them.
  */
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/backend.js';
 import { flags, positiveInts } from '../../core/config.js';
@@ -18,15 +17,14 @@ import { median } from '../../core/math.js';
 import { Rng } from '../../core/rng.js';
 import { DEFAULT_REWARD_NET, RewardNet } from '../../reward/network.js';
 import { createOptimizers, memberStep, type PairData, TRAIN_DEFAULTS } from '../../reward/train.js';
-import { asset, checkOutFolder } from '../../core/paths.js';
-import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson } from '../command.js';
+import { asset } from '../../core/paths.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, parseOrHelp } from '../command.js';
 import { type CodeVersion, codeVersion, codeVersionText } from '../bench/code_version.js';
-import { withHandNotes } from '../bench/hand_notes.js';
-import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference, writeBenchFiles } from '../torch.js';
+import { checkBenchOut, mdRow, showBenchResult } from '../bench/bench_out.js';
+import { type BenchMachine, benchMachine, fmtFixed, runJsonScript, torchReference } from '../torch.js';
 import { actDimFlag, obsDimFlag, pythonFlag, repeatsFlag, torchFlag, torchThreadCounts, torchThreadsFlag, warmupFlag } from './bench_flags.js';
 import { benchBackendFlag, jsonFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
-import { checkWritableFolder } from '../bench/writable.js';
 
 const spec = {
   command: 'prefrl bench reward',
@@ -79,11 +77,7 @@ export const benchRewardCommand: Command = {
     const found = torchReference(f.python, f.torch);
     const hidden = positiveInts(f.hidden, '--hidden');
     const torchThreads = torchThreadCounts(f.torchThreads, 'all CPUs');
-    if (f.out) {
-      checkOutFolder(f.out);
-      // Now, not after the timings: a folder this user may not write into refused the files at the end.
-      checkWritableFolder(resolve(f.out), '--out', f.out);
-    }
+    if (f.out) checkBenchOut(f.out);
     const backend = await initBackend(f.backend);
     const log = ctx.logger;
     const loadBefore = loadavg()[0];
@@ -230,11 +224,7 @@ export const benchRewardCommand: Command = {
       torchErrors: torchRuns.length ? torchErrors : [],
     };
 
-    const md = markdown(result);
-    // Notes written by hand into the file this replaces are kept (scripts/bench/hand_notes.ts).
-    if (f.out) writeBenchFiles(f.out, 'reward', result, withHandNotes(f.out, 'reward', md), log);
-    if (f.json) printJson(ctx.io, result);
-    else ctx.io.stdout.write(`${table(result)}\n`);
+    showBenchResult(ctx, f, 'reward', result, markdown(result), () => table(result));
     return 0;
   },
 };
@@ -283,8 +273,6 @@ function markdown(r: BenchResult): string {
   const s = r.setup;
   const t = r.torch;
   const cols = t.map((x) => `PyTorch ${x.version}, ${x.threads} thread${x.threads === 1 ? '' : 's'}`);
-  // An empty cell is "| |", as in the files written before.
-  const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`.replace(/ {2}\|/g, ' |');
   const lines = [
     '# Reward model benchmark',
     '',
@@ -294,11 +282,11 @@ function markdown(r: BenchResult): string {
       'Relabelling: the ensemble-mean predict over random transitions.',
     '',
     // One PyTorch column (and one ratio column) per --torch-threads value; "PyTorch" and "-" when skipped.
-    row(['', 'prefrl (tfjs, 1 thread)', ...(t.length ? cols : ['PyTorch']), ...(t.length ? t.map((x) => `prefrl / PyTorch (time, ${x.threads} thr)`) : ['prefrl / PyTorch (time)'])]),
+    mdRow(['', 'prefrl (tfjs, 1 thread)', ...(t.length ? cols : ['PyTorch']), ...(t.length ? t.map((x) => `prefrl / PyTorch (time, ${x.threads} thr)`) : ['prefrl / PyTorch (time)'])]),
     `|---|---|${(t.length ? [...t, ...t] : [0, 0]).map(() => '---|').join('')}`,
-    row(['train step, ms (median)', fmt(r.prefrl.stepMs, 1), ...(t.length ? [...t.map((x) => fmt(x.stepMs, 1)), ...t.map((x) => fmt(x.ratio, 3))] : ['-', '-'])]),
-    row(['train step, ms (all)', r.prefrl.stepMsAll.join(', '), ...(t.length ? [...t.map((x) => x.stepMsAll.join(', ')), ...t.map(() => '')] : ['-', ''])]),
-    row([
+    mdRow(['train step, ms (median)', fmt(r.prefrl.stepMs, 1), ...(t.length ? [...t.map((x) => fmt(x.stepMs, 1)), ...t.map((x) => fmt(x.ratio, 3))] : ['-', '-'])]),
+    mdRow(['train step, ms (all)', r.prefrl.stepMsAll.join(', '), ...(t.length ? [...t.map((x) => x.stepMsAll.join(', ')), ...t.map(() => '')] : ['-', ''])]),
+    mdRow([
       'relabel, transitions/s',
       `${fmt(r.prefrl.relabelPerS)} (${fmt(r.prefrl.relabelTransitions)} transitions)`,
       ...(t.length ? [...t.map((x) => `${fmt(x.relabelPerS)} (${fmt(x.relabelTransitions)} transitions)`), ...t.map((x) => relabelRatio(r, x))] : ['-', '-']),
