@@ -18,6 +18,7 @@
  * depends only on the seed and the pair, not on batch order. Defaults: errorRate 0.2,
  * unsureRate 0.1, tieTolerance 0.
  */
+import { withDefaults } from '../../core/defaults.js';
 import type { Metrics } from '../../core/log.js';
 import type { Rng } from '../../core/rng.js';
 import type { Label, Pair, Segment, Teacher } from '../types.js';
@@ -77,8 +78,7 @@ export class SyntheticVlmTeacher implements Teacher {
   private readonly tally = { first: 0, second: 0, flipped: 0, unsure: 0, ties: 0, noSuccess: 0 };
 
   constructor(opts: SyntheticVlmOptions) {
-    const d = DEFAULT_SYNTHETIC_VLM_CONFIG;
-    this.config = { errorRate: opts.errorRate ?? d.errorRate, unsureRate: opts.unsureRate ?? d.unsureRate, tieTolerance: opts.tieTolerance ?? d.tieTolerance };
+    this.config = withDefaults(opts, DEFAULT_SYNTHETIC_VLM_CONFIG);
     checkSyntheticVlmConfig(this.config);
     this.rng = opts.rng;
     this.id = opts.id ?? 'synthetic-vlm';
