@@ -266,17 +266,6 @@ function segmentFeatures(world: GridWorld, seg: TabularSegment): SegmentFeatures
   return { start: seg.states[0], end: seg.states[seg.steps], endsTerminal: seg.endsTerminal, phi, discounted, total, endWeight: g };
 }
 
-function stepRewards(f: SegmentFeatures, w: ArrayLike<number>, dim: number): Float64Array {
-  const n = f.phi.length / dim;
-  const r = new Float64Array(n);
-  for (let t = 0; t < n; t++) {
-    let x = 0;
-    for (let k = 0; k < dim; k++) x += f.phi[t * dim + k] * w[k];
-    r[t] = x;
-  }
-  return r;
-}
-
 export interface LearnResult {
   /** Learned weights [dim]. */
   readonly weights: Float64Array;
@@ -335,7 +324,7 @@ export class PreferenceObjective {
   /** Regret of a segment under r_w: reward/preference.ts `regret` with the current V_w. */
   private segmentRegret(f: SegmentFeatures, w: ArrayLike<number>): number {
     return regret({
-      rewards: stepRewards(f, w, this.world.dim),
+      rewards: linearReward(f.phi, this.world.dim, w),
       valueStart: this.value(f.start, w),
       valueEnd: f.endsTerminal ? 0 : this.value(f.end, w),
       gamma: this.world.mdp.gamma,
@@ -348,7 +337,7 @@ export class PreferenceObjective {
     const { fa, fb } = this;
     const dim = this.world.dim;
     if (this.model === 'regret') return this.segmentRegret(fb[i], w) - this.segmentRegret(fa[i], w);
-    return partialReturn(stepRewards(fa[i], w, dim)) - partialReturn(stepRewards(fb[i], w, dim));
+    return partialReturn(linearReward(fa[i].phi, dim, w)) - partialReturn(linearReward(fb[i].phi, dim, w));
   }
 
   /** Adds c * d(logit_i)/dw to g (psi held fixed for the regret model: Danskin's theorem). */

@@ -131,7 +131,10 @@ function checkReward(mdp: TabularMdp, reward: ArrayLike<number>, where: string):
   if (reward.length !== entryCount(mdp)) throw new RangeError(`${where}: reward has ${reward.length} entries, the MDP has ${entryCount(mdp)}`);
 }
 
-/** r(s, a, s') = phi(s, a, s') . w for features [T, dim] row-major. Returns [T]. */
+/**
+ * r(s, a, s') = phi(s, a, s') . w for features [T, dim] row-major. Returns [T]. Any rows times w
+ * alike: a segment's step features (its rewards), successor features psi [S, dim] (V = psi w).
+ */
 export function linearReward(features: Float64Array, dim: number, w: ArrayLike<number>): Float64Array {
   if (w.length !== dim || features.length % dim !== 0) throw new RangeError(`linearReward: ${w.length} weights for features of width ${dim} (${features.length} values)`);
   const n = features.length / dim;
@@ -451,14 +454,10 @@ export function solveLinearOptimal(mdp: TabularMdp, features: Float64Array, dim:
   const S = mdp.nStates;
   const actions = init ? Int32Array.from(init) : startActions(mdp, reward, 'solveLinearOptimal');
   const q = new Float64Array(S * mdp.nActions);
-  const v = new Float64Array(S);
   for (let it = 1; it <= maxIterations; it++) {
     const psi = undiscounted(mdp, 'solveLinearOptimal', () => successorFeatures(mdp, deterministicPolicy(mdp, actions), features, dim));
-    for (let s = 0; s < S; s++) {
-      let x = 0;
-      for (let k = 0; k < dim; k++) x += psi[s * dim + k] * w[k];
-      v[s] = x;
-    }
+    // V^pi = psi^pi w, one row of psi per state.
+    const v = linearReward(psi, dim, w);
     qFromV(mdp, reward, v, q);
     if (improve(mdp, q, actions, tieScale(q, 1e-10)) === 0) return { v, q, actions, psi, iterations: it };
   }
