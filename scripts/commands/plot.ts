@@ -131,6 +131,16 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
 }
 
 /**
+ * The highest step of any point of these curves (-Infinity for none). A loop, not
+ * Math.max(...steps): spreading the 200,000 points of a long run's metric overflows the call stack.
+ */
+export function lastStepOf(cs: readonly Curve[]): number {
+  let last = -Infinity;
+  for (const c of cs) for (const [step] of c.points) if (step > last) last = step;
+  return last;
+}
+
+/**
  * The name each run's curves carry (Curve.run), in the order given: its folder's name, or the
  * path as given when two runs share a folder name (runs/a/x and runs/b/x).
  */
@@ -428,7 +438,7 @@ export const plotCommand: Command = {
     runs.forEach((r, i) => {
       if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
       const own = cs.filter((c) => c.run === labels[i]);
-      const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
+      const last = lastStepOf(own);
       const holder = liveHolder(r, runCommand(r));
       const state = holder ? `still running (pid ${holder.pid} on ${holder.host})` : 'unfinished (no summary.json)';
       ctx.logger.warn(`${r}: ${state}${own.length ? `; its line ends at step ${last}` : ''}`);
