@@ -130,13 +130,50 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
   return out;
 }
 
+/** The curves of each run (Curve.run), in their order. */
+export function curvesByRun(cs: readonly Curve[]): Map<string, Curve[]> {
+  const out = new Map<string, Curve[]>();
+  for (const c of cs) {
+    const own = out.get(c.run);
+    if (own) own.push(c);
+    else out.set(c.run, [c]);
+  }
+  return out;
+}
+
+/**
+ * The highest step of any point of these curves (-Infinity for none). A loop, not
+ * Math.max(...steps): spreading the 200,000 points of a long run's metric overflows the call stack.
+ */
+export function lastStepOf(cs: readonly Curve[]): number {
+  let last = -Infinity;
+  for (const c of cs) for (const [step] of c.points) if (step > last) last = step;
+  return last;
+}
+
+/**
+ * The folders given, each once, in the order given: x, ./x and x/ name one folder, and its first
+ * spelling is kept. A set of resolved paths, not a search of the list for each one: that is
+ * quadratic, most of the time tensorboard and plot took over a folder of 4,000 run folders.
+ */
+export function distinctFolders(paths: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return paths.filter((p) => {
+    const r = resolve(p);
+    if (seen.has(r)) return false;
+    seen.add(r);
+    return true;
+  });
+}
+
 /**
  * The name each run's curves carry (Curve.run), in the order given: its folder's name, or the
  * path as given when two runs share a folder name (runs/a/x and runs/b/x).
  */
 export function runLabels(runs: readonly string[]): string[] {
   const names = runs.map((r) => basename(resolve(r)));
-  const clash = names.some((n, i) => names.indexOf(n) !== i);
+  // A set, not names.indexOf per name: that is quadratic (seconds for a folder of 4,000 bench cell runs).
+  const clash = new Set(names).size !== names.length;
   return clash ? [...runs] : names;
 }
 
@@ -281,11 +318,14 @@ export function groupLabels(groups: readonly (readonly string[])[]): string[] {
 export function seedCurves(groups: readonly string[][], cs: readonly Curve[], labels: ReadonlyMap<string, string>, warn: (message: string) => void = () => undefined): Curve[] {
   const out: Curve[] = [];
   const names = groupLabels(groups);
+  // Each run's curves by its label, looked up, not searched for in every curve per run (quadratic in the runs).
+  const byRun = curvesByRun(cs);
+  const ofRun = (r: string): readonly Curve[] => byRun.get(labels.get(r) as string) ?? [];
   for (const [gi, g] of groups.entries()) {
     const name = names[gi];
-    const metrics = [...new Set(cs.filter((c) => g.some((r) => labels.get(r) === c.run)).map((c) => c.metric))];
+    const metrics = [...new Set(g.flatMap((r) => ofRun(r).map((c) => c.metric)))];
     for (const metric of metrics) {
-      const per = g.map((r) => new Map(cs.find((c) => c.run === labels.get(r) && c.metric === metric)?.points ?? []));
+      const per = g.map((r) => new Map(ofRun(r).find((c) => c.metric === metric)?.points ?? []));
       const steps = [...per[0].keys()].filter((st) => per.every((m) => m.has(st))).sort((x, y) => x - y);
       const reached = new Set(per.flatMap((m) => [...m.keys()]));
       if (steps.length === 0) {
@@ -406,7 +446,7 @@ export const plotCommand: Command = {
     if (!parsed) return 0;
     const f = parsed.flags;
     // One folder named twice (x, ./x, x/) is one run: the first spelling is kept.
-    const runs = parsed.positionals.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
+    const runs = distinctFolders(parsed.positionals);
     const metrics = [...new Set(f.metric.map((m) => m.trim()).filter((m) => m !== ''))];
     if (metrics.length === 0) throw new UsageError('--metric: name at least one metric (a key of metrics.jsonl, e.g. eval/true_return)');
     // Re-plotting replaces the earlier plot; a file this command did not write is kept unless --force.
@@ -425,10 +465,11 @@ export const plotCommand: Command = {
     // A run stopped before the end (a killed bench cell, an interrupted train) draws a shorter line
     // that a comparison could take for a finished one: said (summary.json is written at the end).
     // A run going on now (a live process holds its lock) is said to be running, not stopped.
+    const byRun = curvesByRun(cs);
     runs.forEach((r, i) => {
       if (!existsSync(resolve(r, 'config.json')) || existsSync(resolve(r, 'summary.json'))) return;
-      const own = cs.filter((c) => c.run === labels[i]);
-      const last = Math.max(...own.flatMap((c) => c.points.map(([step]) => step)));
+      const own = byRun.get(labels[i]) ?? [];
+      const last = lastStepOf(own);
       const holder = liveHolder(r, runCommand(r));
       const state = holder ? `still running (pid ${holder.pid} on ${holder.host})` : 'unfinished (no summary.json)';
       ctx.logger.warn(`${r}: ${state}${own.length ? `; its line ends at step ${last}` : ''}`);

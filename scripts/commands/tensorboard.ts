@@ -16,7 +16,7 @@ import { eventFile, type ScalarPoint } from '../../core/tfevents.js';
 import { type Command, type CommandContext, displayPath, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { commandSummary } from '../command_index.js';
 import { jsonFlag } from './common_flags.js';
-import { notRunFolderHint, readMetrics, runFoldersBelow, runLabels } from './plot.js';
+import { distinctFolders, notRunFolderHint, readMetrics, runFoldersBelow, runLabels } from './plot.js';
 import { liveHolder } from './runs.js';
 
 /** The folder inside a run folder that holds its event file (without --out). */
@@ -163,7 +163,7 @@ export const tensorboardCommand: Command = {
       found.push(...inside);
     }
     // One folder named twice (x, ./x, x/, or inside a folder given too) is one run: the first spelling is kept.
-    const runs = found.filter((r, i, all) => all.findIndex((o) => resolve(o) === resolve(r)) === i);
+    const runs = distinctFolders(found);
     // With --out, each run gets a folder named after it; two runs of one name (runs/a/x, runs/b/x) take their paths.
     const labels = runLabels(runs).map((l) => l.replace(/[\\/]+/g, '_').replace(/^[._]+/, ''));
     const warned = new Set<string>();
