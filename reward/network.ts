@@ -218,13 +218,34 @@ export class InputNormalizer {
   static fit(rows: Float32Array, dim: number, clip = 10): InputNormalizer {
     const n = rows.length / dim;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`InputNormalizer.fit: ${rows.length} values are not [n >= 1, ${dim}] rows`);
+    return InputNormalizer.fitAt(rows, dim, n, (i) => i * dim, clip);
+  }
+
+  /**
+   * fit over the rows of segments held once each: `rows` [S, H, dim] holds S segments of H rows,
+   * and the rows fitted are those of segs[0], segs[1], ... in turn (a segment listed twice counts
+   * twice): the same normaliser as fit on the segments' rows written out in that order.
+   */
+  static fitSegments(rows: Float32Array, dim: number, H: number, segs: Int32Array, clip = 10): InputNormalizer {
+    const S = H > 0 && dim > 0 ? rows.length / (H * dim) : 0;
+    if (!Number.isInteger(S) || segs.length < 1 || H < 1) throw new RangeError(`InputNormalizer.fitSegments: ${rows.length} values are not [S, ${H}, ${dim}] segment rows, or no segments are listed`);
+    for (const g of segs) if (!(g >= 0 && g < S)) throw new RangeError(`InputNormalizer.fitSegments: segment ${g} is not one of the ${S} held`);
+    return InputNormalizer.fitAt(rows, dim, segs.length * H, (i) => (segs[Math.floor(i / H)] * H + (i % H)) * dim, clip);
+  }
+
+  /** Mean and std of the n rows starting at rows[at(0)], rows[at(1)], ... (dim values each), in float64. */
+  private static fitAt(rows: Float32Array, dim: number, n: number, at: (i: number) => number, clip: number): InputNormalizer {
     const m = new Float64Array(dim);
     const v = new Float64Array(dim);
-    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) m[j] += rows[i * dim + j];
+    for (let i = 0; i < n; i++) {
+      const r = at(i);
+      for (let j = 0; j < dim; j++) m[j] += rows[r + j];
+    }
     for (let j = 0; j < dim; j++) m[j] /= n;
     for (let i = 0; i < n; i++) {
+      const r = at(i);
       for (let j = 0; j < dim; j++) {
-        const d = rows[i * dim + j] - m[j];
+        const d = rows[r + j] - m[j];
         v[j] += d * d;
       }
     }

@@ -43,7 +43,7 @@ import type { Rng } from '../core/rng.js';
 import { preferenceAccuracy } from './metrics.js';
 import { noisyNll, smoothLabel } from './preference.js';
 import { InputNormalizer, type ModelEnv, type RewardNet } from './network.js';
-import type { Label, Pair, PreferenceModelKind } from './types.js';
+import type { Label, Pair, PreferenceModelKind, Segment } from './types.js';
 
 export interface TrainOptions {
   /** Seeded generator: validation split, data order and bootstrap resamples. */
@@ -257,8 +257,13 @@ export interface PairData {
   readonly H: number;
   /** Network input width. */
   readonly inDim: number;
-  /** [n, 2, H, inDim]: pair i's segment a rows then segment b rows, normalised. */
+  /**
+   * Segment rows, normalised: [S, H, inDim]. Without `segs`, pair i's segment a then segment b
+   * (S = 2n); with it, each distinct segment once.
+   */
   readonly rows: Float32Array;
+  /** [2n]: the segments of pair i in `rows`, a at 2i and b at 2i + 1 (absent: 2i and 2i + 1 themselves). */
+  readonly segs?: Int32Array;
   /** [n] raw label probFirst. */
   readonly labels: Float64Array;
 }
@@ -283,22 +288,9 @@ export function labelledPairs(pairs: readonly Pair[], labels: readonly Label[]):
   return { pairs: keep, labels: Float64Array.from(ys), skipped };
 }
 
-/** Raw input rows of pairs: [n, 2, H, inDim] (not normalised). */
-export function pairRows(net: RewardNet, pairs: readonly Pair[]): { rows: Float32Array; H: number } {
-  if (pairs.length === 0) return { rows: new Float32Array(0), H: 0 };
-  const H = pairs[0].a.length;
-  const w = net.inDim;
-  const rows = new Float32Array(pairs.length * 2 * H * w);
-  pairs.forEach((p, i) => {
-    for (const [j, s] of [p.a, p.b].entries()) {
-      if (s.length !== H) throw new RangeError(`train: all segments must have the same length; pair ${p.id} has ${s.length} steps, the first pair ${H}`);
-      if (s.obsDim !== net.config.obsDim || s.actDim !== net.config.actDim) {
-        throw new RangeError(`train: segment ${s.id} has obs/act sizes ${s.obsDim}/${s.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
-      }
-      net.segmentInputRows(s, rows.subarray((2 * i + j) * H * w, (2 * i + j + 1) * H * w));
-    }
-  });
-  return { rows, H };
+/** Where pair i's segment j (0: a, 1: b) starts in data.rows, in rows of H. */
+function segmentAt(data: PairData, i: number, j: number): number {
+  return data.segs ? data.segs[2 * i + j] : 2 * i + j;
 }
 
 /**
@@ -312,7 +304,7 @@ function gather(data: PairData, idx: ArrayLike<number>, x: Float32Array, xT: Flo
   const w = data.inDim;
   for (let j = 0; j < 2; j++) {
     for (let p = 0; p < P; p++) {
-      const src = (2 * idx[p] + j) * seg;
+      const src = segmentAt(data, idx[p], j) * seg;
       const dstRow = (j * P + p) * data.H;
       x.set(data.rows.subarray(src, src + seg), dstRow * w);
     }
@@ -509,19 +501,22 @@ export function resolveTrainOptions(net: RewardNet, opts: TrainOptions): Resolve
 function memberLogits(net: RewardNet, data: PairData, temperature: number): Float32Array {
   const n = data.n;
   const m = net.members;
-  const per = net.predictRows(data.rows, 2 * n * data.H, { normalized: true });
+  const H = data.H;
+  // Each segment of data.rows once: every member's sum over its steps.
+  const S = H > 0 ? data.rows.length / (H * data.inDim) : 0;
+  const per = net.predictRows(data.rows, S * H, { normalized: true });
+  const sums = new Float64Array(m * S);
+  for (let k = 0; k < m; k++) {
+    for (let g = 0; g < S; g++) {
+      let acc = 0;
+      const base = (k * S + g) * H;
+      for (let t = 0; t < H; t++) acc += per[base + t];
+      sums[k * S + g] = acc;
+    }
+  }
   const out = new Float32Array(m * n);
   for (let k = 0; k < m; k++) {
-    for (let i = 0; i < n; i++) {
-      let sa = 0;
-      let sb = 0;
-      const base = k * 2 * n * data.H + 2 * i * data.H;
-      for (let t = 0; t < data.H; t++) {
-        sa += per[base + t];
-        sb += per[base + data.H + t];
-      }
-      out[k * n + i] = (sa - sb) / temperature;
-    }
+    for (let i = 0; i < n; i++) out[k * n + i] = (sums[k * S + segmentAt(data, i, 0)] - sums[k * S + segmentAt(data, i, 1)]) / temperature;
   }
   return out;
 }
@@ -719,44 +714,100 @@ export function pairsSource(pairs: readonly Pair[], labels: readonly Label[]): L
 }
 
 /**
- * The raw input rows of the source's pairs, written straight into the training and held-out
- * arrays (pair trainIdx[j] at slot j of `train`, valIdx[j] at slot j of `val`), in pair order,
- * with pairRows' checks; and the env of the segments as segmentsEnv gives it.
+ * The distinct segments of some pairs, each segment's raw input rows held once however many
+ * pairs (labels) it is in: a segment whose id is known is cut again only to check that it is
+ * the same (a segment of another content under a known id is kept apart).
+ */
+class DistinctSegmentRows {
+  private rows: Float32Array;
+  private count = 0;
+  private readonly byId = new Map<string, number>();
+  private readonly scratch: Float32Array;
+  /** [2 pairs]: each pair's a and b segment. */
+  readonly segs: Int32Array;
+
+  constructor(
+    private readonly net: RewardNet,
+    pairs: number,
+    private readonly segLen: number,
+  ) {
+    this.segs = new Int32Array(2 * pairs);
+    this.scratch = new Float32Array(segLen);
+    // Room for 64 segments (or every one), grown by doubling.
+    this.rows = new Float32Array(Math.min(64, 2 * pairs) * segLen);
+  }
+
+  /** Record segment `g` as pair `slot`'s segment j (0: a, 1: b). */
+  add(slot: number, j: number, g: Segment): void {
+    const known = this.byId.get(g.id);
+    if (known !== undefined) {
+      this.net.segmentInputRows(g, this.scratch);
+      const at = known * this.segLen;
+      let same = true;
+      for (let c = 0; c < this.segLen && same; c++) same = this.scratch[c] === this.rows[at + c];
+      this.segs[2 * slot + j] = same ? known : this.append(this.scratch);
+      return;
+    }
+    const g0 = this.append();
+    this.net.segmentInputRows(g, this.rows.subarray(g0 * this.segLen, (g0 + 1) * this.segLen));
+    this.byId.set(g.id, g0);
+    this.segs[2 * slot + j] = g0;
+  }
+
+  /** Room for one more segment (holding `from` when given); returns its index. */
+  private append(from?: Float32Array): number {
+    if ((this.count + 1) * this.segLen > this.rows.length) {
+      const grown = new Float32Array(Math.max(1, 2 * this.count) * this.segLen);
+      grown.set(this.rows.subarray(0, this.count * this.segLen));
+      this.rows = grown;
+    }
+    if (from) this.rows.set(from, this.count * this.segLen);
+    return this.count++;
+  }
+
+  /** The rows of the distinct segments: [S, H, inDim], S the distinct segments. */
+  done(): Float32Array {
+    return this.rows.length === this.count * this.segLen ? this.rows : this.rows.slice(0, this.count * this.segLen);
+  }
+}
+
+/**
+ * The raw input rows of the source's pairs, each distinct segment once, for the training pairs
+ * (trainIdx[j] at slot j) and the held-out ones (valIdx[j] at slot j) apart, with the checks on
+ * segment lengths and sizes; and the env of the segments as segmentsEnv gives it.
  */
 function packSplitRows(
   net: RewardNet,
   src: LabelledPairSource,
   trainIdx: readonly number[],
   valIdx: readonly number[],
-): { H: number; train: Float32Array; val: Float32Array; env: ModelEnv | undefined } {
+): { H: number; train: DistinctSegmentRows | undefined; val: DistinctSegmentRows | undefined; env: ModelEnv | undefined } {
   const n = src.pairIds.length;
   const slot = new Int32Array(n);
   trainIdx.forEach((i, j) => (slot[i] = j));
   valIdx.forEach((i, j) => (slot[i] = trainIdx.length + j));
   const w = net.inDim;
   let H = 0;
-  let seg = 0;
-  let train = new Float32Array(0);
-  let val = new Float32Array(0);
+  let train: DistinctSegmentRows | undefined;
+  let val: DistinctSegmentRows | undefined;
   let envId: string | undefined;
   let modelHash: string | undefined;
   let sameEnv = true;
   src.forEachPair((p, i) => {
     if (i === 0) {
       H = p.a.length;
-      seg = 2 * H * w;
-      train = new Float32Array(trainIdx.length * seg);
-      val = new Float32Array(valIdx.length * seg);
+      train = new DistinctSegmentRows(net, trainIdx.length, H * w);
+      val = new DistinctSegmentRows(net, valIdx.length, H * w);
       ({ envId, modelHash } = p.a);
     }
     const s = slot[i];
-    const dest = s < trainIdx.length ? train.subarray(s * seg, (s + 1) * seg) : val.subarray((s - trainIdx.length) * seg, (s - trainIdx.length + 1) * seg);
     for (const [j, g] of [p.a, p.b].entries()) {
       if (g.length !== H) throw new RangeError(`train: all segments must have the same length; pair ${p.id} has ${g.length} steps, the first pair ${H}`);
       if (g.obsDim !== net.config.obsDim || g.actDim !== net.config.actDim) {
         throw new RangeError(`train: segment ${g.id} has obs/act sizes ${g.obsDim}/${g.actDim}, the network expects ${net.config.obsDim}/${net.config.actDim}`);
       }
-      net.segmentInputRows(g, dest.subarray(j * H * w, (j + 1) * H * w));
+      if (s < trainIdx.length) (train as DistinctSegmentRows).add(s, j, g);
+      else (val as DistinctSegmentRows).add(s - trainIdx.length, j, g);
       if (g.envId !== envId || g.modelHash !== modelHash) sameEnv = false;
     }
   });
@@ -798,9 +849,18 @@ async function trainOnSource(net: RewardNet, src: LabelledPairSource, o: Resolve
 
   // Inputs: fit the normaliser on the training transitions, then normalise everything (in place).
   const packed = packSplitRows(net, src, trainIdx, valIdx);
-  if (o.fitNormalizer) net.setNormalizer(InputNormalizer.fit(packed.train, net.inDim));
-  const train: PairData = { n: trainIdx.length, H: packed.H, inDim: net.inDim, rows: net.normalizer.apply(packed.train), labels: Float64Array.from(trainIdx, (i) => src.labels[i]) };
-  const val: PairData = { n: nVal, H: packed.H, inDim: net.inDim, rows: net.normalizer.apply(packed.val), labels: Float64Array.from(valIdx, (i) => src.labels[i]) };
+  const trainRows = packed.train?.done() ?? new Float32Array(0);
+  const trainSegs = packed.train?.segs ?? new Int32Array(0);
+  if (o.fitNormalizer) net.setNormalizer(InputNormalizer.fitSegments(trainRows, net.inDim, packed.H, trainSegs));
+  const train: PairData = { n: trainIdx.length, H: packed.H, inDim: net.inDim, rows: net.normalizer.apply(trainRows), segs: trainSegs, labels: Float64Array.from(trainIdx, (i) => src.labels[i]) };
+  const val: PairData = {
+    n: nVal,
+    H: packed.H,
+    inDim: net.inDim,
+    rows: net.normalizer.apply(packed.val?.done() ?? new Float32Array(0)),
+    segs: packed.val?.segs ?? new Int32Array(0),
+    labels: Float64Array.from(valIdx, (i) => src.labels[i]),
+  };
   net.setPreferenceModel(o.preferenceModel);
 
   const m = net.members;
