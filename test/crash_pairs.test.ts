@@ -14,8 +14,8 @@ import { captureCli, lastJson, spawnCli, until } from './helpers/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash-pairs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Pairs the stopped command adds: enough that putting them in takes a while (about a second here). */
-const COUNT = 6000;
+/** Pairs the stopped command adds: enough that putting them in takes a while (over a second here). */
+const COUNT = 10000;
 let rolloutDir = '';
 
 async function cli(args: string[]): Promise<string[]> {
