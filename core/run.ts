@@ -136,6 +136,31 @@ export function removeStaleTemps(dir: string, file?: string): string[] {
   return removed;
 }
 
+/**
+ * Remove the temporary files in `dir` (not below it) of writers that no longer run, for writers
+ * that name theirs otherwise than `<file>.tmp-<pid>` (a render's `.<name>.tmp-<pid>.mp4`, which
+ * keeps the extension ffmpeg reads): `pidOf` gives the writer's process id from a file name, or
+ * null for a file that is not such a temporary. A temporary of a process that still runs is kept.
+ * Returns the paths removed.
+ */
+export function removeDeadWritersTemps(dir: string, pidOf: (name: string) => number | null): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return []; // not there, or not readable: nothing of ours to clean
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = pidOf(name);
+    if (pid === null || processAlive(pid)) continue;
+    const p = join(dir, name);
+    rmSync(p, { force: true });
+    removed.push(p);
+  }
+  return removed;
+}
+
 export function safeRunName(name: string): string {
   const s = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
   return s.slice(0, 80) || 'run';

@@ -17,7 +17,7 @@ import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/s
 import { sampleSegments } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
-import { type Command, labelFreeTrainRun, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, labelFreeTrainRun, letSignalsIn, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
 import { resolveTrajectoryDir } from './render.js';
 import { jsonFlag, optionalStoreFlag, quietFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
@@ -98,49 +98,74 @@ export const pairsCommand: Command = {
     const f = parsed.flags;
     // A new store is made where --store says: its folder must exist (an existing store is added to).
     if (f.store !== undefined) checkOutFile(f.store, { flag: '--store' });
-    const a = load(f.trajectories, '--trajectories');
-    const b = f.against !== undefined ? load(f.against, '--against') : null;
-    const longest = (ts: readonly Trajectory[]) => ts.reduce((m, t) => Math.max(m, t.length), Number.NEGATIVE_INFINITY);
-    for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
-      if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);
-    }
-    const env = a.trajs[0];
-    if (b && (b.trajs[0].envId !== env.envId || b.trajs[0].modelHash !== env.modelHash)) {
-      throw new InputError(b.dir, `episodes of ${b.trajs[0].envId} (model ${b.trajs[0].modelHash}); --trajectories holds ${env.envId} (model ${env.modelHash}): pairs compare the same robot`);
-    }
-    if (b && sameEpisodes(a.trajs, b.trajs)) {
-      ctx.logger.warn(
-        `--against: ${b.dir} holds the same episodes as --trajectories ${a.dir} (the same policy, env and seed?), so every pair compares a policy with itself; record one of them with another --seed or --policy`,
-      );
-    }
-    const rng = new Rng(f.seed).fork('pairs');
-    const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir, true);
-    const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
-    // A train run that asked for no labels has no store: one made in its folder would read as its labels.
-    const noLabels = existsSync(storePath) ? null : labelFreeTrainRun(dirname(resolve(storePath)));
-    if (noLabels !== null) throw new UsageError(`--store ${storePath}: ${noLabels}; give another --store for these pairs`);
-    const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
+    // Ctrl-C, SIGTERM, SIGHUP: the pairs go into the store in one transaction, so it holds all of
+    // them or none; say which (the signal is let in between the steps, and after the pairs are in).
+    let storeFile: string | undefined = f.store;
+    let added: number | null = null;
+    const stopHint = onInterrupt(
+      ctx,
+      () => {
+        if (added === null) {
+          const where = storeFile === undefined ? '' : ` to ${storeFile} (its pairs and labels are as they were)`;
+          return { line: `stopped; no pairs were added${where}; run the same command again`, fields: { store: storeFile === undefined ? null : resolve(storeFile), added: 0 } };
+        }
+        return { line: `stopped after the pairs were added: ${added} new in ${storeFile}`, fields: { store: resolve(storeFile ?? '.'), added } };
+      },
+      { json: f.json },
+    );
     try {
-      const owner = runOfStore(storePath, store);
-      if (owner) {
-        throw new UsageError(
-          `--store ${storePath}: the label store of the ${owner.command} run ${owner.run}, whose pairs come from ${owner.source}; --trajectories ${a.dir} is another source, and its pairs would train the run's reward model (give another --store)`,
+      const a = load(f.trajectories, '--trajectories');
+      await letSignalsIn();
+      const b = f.against !== undefined ? load(f.against, '--against') : null;
+      const longest = (ts: readonly Trajectory[]) => ts.reduce((m, t) => Math.max(m, t.length), Number.NEGATIVE_INFINITY);
+      for (const [src, flag] of [[a, '--trajectories'], ...(b ? [[b, '--against'] as const] : [])] as const) {
+        if (longest(src.trajs) < f.segmentLength) throw new UsageError(`--segment-length ${f.segmentLength}: the episodes of ${flag} ${src.dir} have at most ${longest(src.trajs)} steps`);
+      }
+      const env = a.trajs[0];
+      if (b && (b.trajs[0].envId !== env.envId || b.trajs[0].modelHash !== env.modelHash)) {
+        throw new InputError(b.dir, `episodes of ${b.trajs[0].envId} (model ${b.trajs[0].modelHash}); --trajectories holds ${env.envId} (model ${env.modelHash}): pairs compare the same robot`);
+      }
+      if (b && sameEpisodes(a.trajs, b.trajs)) {
+        ctx.logger.warn(
+          `--against: ${b.dir} holds the same episodes as --trajectories ${a.dir} (the same policy, env and seed?), so every pair compares a policy with itself; record one of them with another --seed or --policy`,
         );
       }
-      const res = store.putPairs(pairs);
-      // These pairs are for people to compare (labels stats then counts the pairs waiting for them).
-      store.markForPeople();
-      const counts = store.counts();
-      const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `prefrl serve --store ${shellPath(storePath)}` };
-      if (f.json) printJson(ctx.io, summary);
-      else {
-        ctx.io.stdout.write(
-          `${pairs.length} pairs of ${f.segmentLength}-step segments${b ? ' (A from --trajectories, B from --against)' : ''}: ${res.added} new in ${storePath} (${counts.pairs} pairs, ${counts.unlabelled} unlabelled, ${counts.waitingForPeople} waiting for people)\nlabel them: ${summary.serve}\n`,
-        );
+      const rng = new Rng(f.seed).fork('pairs');
+      const pairs = b ? samplePairsAcross(a.trajs, b.trajs, f.count, f.segmentLength, rng, [a.dir, b.dir]) : samplePairsFromTrajectories(a.trajs, f.count, f.segmentLength, rng, a.dir, true);
+      await letSignalsIn();
+      const storePath = f.store ?? join(a.runDir ?? '.', 'labels.sqlite');
+      storeFile = storePath;
+      // A train run that asked for no labels has no store: one made in its folder would read as its labels.
+      const noLabels = existsSync(storePath) ? null : labelFreeTrainRun(dirname(resolve(storePath)));
+      if (noLabels !== null) throw new UsageError(`--store ${storePath}: ${noLabels}; give another --store for these pairs`);
+      const store = LabelStore.open(storePath, { envId: env.envId, modelHash: env.modelHash, clock: ctx.clock });
+      try {
+        const owner = runOfStore(storePath, store);
+        if (owner) {
+          throw new UsageError(
+            `--store ${storePath}: the label store of the ${owner.command} run ${owner.run}, whose pairs come from ${owner.source}; --trajectories ${a.dir} is another source, and its pairs would train the run's reward model (give another --store)`,
+          );
+        }
+        const res = store.putPairs(pairs);
+        // These pairs are for people to compare (labels stats then counts the pairs waiting for them).
+        store.markForPeople();
+        added = res.added;
+        // A signal that came while they went in is answered now, saying they are in.
+        await letSignalsIn();
+        const counts = store.counts();
+        const summary = { store: resolve(storePath), added: res.added, pairs: pairs.length, segmentLength: f.segmentLength, storePairs: counts.pairs, pending: counts.pending, unlabelled: counts.unlabelled, waitingForPeople: counts.waitingForPeople, serve: `prefrl serve --store ${shellPath(storePath)}` };
+        if (f.json) printJson(ctx.io, summary);
+        else {
+          ctx.io.stdout.write(
+            `${pairs.length} pairs of ${f.segmentLength}-step segments${b ? ' (A from --trajectories, B from --against)' : ''}: ${res.added} new in ${storePath} (${counts.pairs} pairs, ${counts.unlabelled} unlabelled, ${counts.waitingForPeople} waiting for people)\nlabel them: ${summary.serve}\n`,
+          );
+        }
+        return 0;
+      } finally {
+        store.close();
       }
-      return 0;
     } finally {
-      store.close();
+      stopHint();
     }
   },
 };

@@ -4,12 +4,13 @@
  * viewer's own three.js scene in headless Chromium and encoded with ffmpeg (yuv420p).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder, shellQuote } from '../../core/paths.js';
 import { Progress } from '../../core/progress.js';
+import { removeDeadWritersTemps } from '../../core/run.js';
 import { type EnvConfig, envConfigFromArgs } from '../../envs/registry.js';
 import { loadTrajectories } from '../../envs/trajectory.js';
 import { sliceSegment } from '../../reward/segments.js';
@@ -149,6 +150,21 @@ export function wroteLine(r: Pick<RenderResult, 'out' | 'frames' | 'width' | 'he
   return `wrote ${r.out}: ${what}${plays === null ? '' : `, ${plays.toFixed(2)} s of video`} (rendered in ${r.seconds.toFixed(1)} s)`;
 }
 
+/**
+ * Remove the temporary files that renders of `out` killed before they were done (SIGKILL, a power
+ * cut) left beside it, hidden (viewer/render.ts writes `.<name>.tmp-<pid><ext>` and renames it
+ * when complete): those of processes that no longer run. Returns the paths removed.
+ */
+export function removeKilledRenders(out: string): string[] {
+  const ext = extname(out).toLowerCase();
+  const head = `.${basename(out, extname(out))}.tmp-`;
+  return removeDeadWritersTemps(dirname(resolve(out)), (name) => {
+    if (!name.startsWith(head) || !name.endsWith(ext)) return null;
+    const pid = name.slice(head.length, name.length - ext.length);
+    return /^[1-9]\d*$/.test(pid) ? Number(pid) : null;
+  });
+}
+
 export const renderCommand: Command = {
   name: 'render',
   summary: commandSummary('render'),
@@ -167,6 +183,7 @@ export const renderCommand: Command = {
       checkRenderTarget(src.clips, f.out, f.step);
       // Before any browser starts: an existing file (a render of last week) is not replaced silently.
       checkOutFile(f.out, { force: f.force });
+      removeKilledRenders(f.out);
       const png = extname(f.out).toLowerCase() === '.png';
       warnIgnoredFlags(ctx, flagsGiven(parsed.given, [png ? 'fps' : 'step']), png ? 'a .png shows one step' : `${f.out} is a video of every step (--step picks the step of a .png)`);
       ctx.logger.info(`rendering ${f.store !== undefined ? `pair ${src.what.pair} (${side})` : `episode ${(src.what.episodes as number[]).join(' and ')}`} to ${f.out}`);
