@@ -39,9 +39,14 @@
  *   model.json   format tag, config, normaliser, tensor manifest (name, shape, offset), meta
  *   weights.bin  every tensor as little-endian float32, in manifest order
  * Loading checks the config, every tensor name and shape against the config and the byte
- * size of weights.bin, and names the offending file in the error.
+ * size of weights.bin, and names the offending file in the error. A save is safe to cut short
+ * at any point: the new weights go to weights.bin.next, then model.json (with the weights'
+ * SHA-256) replaces the old one, then weights.bin.next replaces weights.bin; loading takes
+ * weights.bin.next when it is the one model.json's SHA-256 names, and refuses weights that
+ * match neither (models saved before the SHA-256 was recorded load unchecked).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { warnWithoutBackend } from '../core/backend.js';
@@ -356,6 +361,21 @@ const FORMAT = 'prefrl-reward-net';
 const FORMAT_VERSION = 1;
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
+/** The new weights of a save in progress: weights.bin.next (see the header). */
+const NEXT_SUFFIX = '.next';
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The SHA-256 of a file, or null where it cannot be read. */
+function readableHash(path: string): string | null {
+  try {
+    return sha256Hex(readFileSync(path));
+  } catch {
+    return null;
+  }
+}
 
 /** Why a file of a saved model could not be read, in words: a folder in its place, no permission, or the system's message. */
 function unreadableWhy(e: unknown): string {
@@ -799,15 +819,20 @@ export class RewardNet implements RewardModel {
       off += v.length;
     });
     const weightsPath = join(dir, WEIGHTS_FILE);
-    writeFileAtomic(weightsPath, new Uint8Array(littleEndianBytes(all)));
+    const bytes = new Uint8Array(littleEndianBytes(all));
+    // In three steps, each of which leaves a folder that loads (see the header): a save cut short
+    // never pairs the new model.json with the old weights.
+    const next = `${weightsPath}${NEXT_SUFFIX}`;
+    writeFileAtomic(next, bytes);
     writeJsonAtomic(join(dir, MODEL_FILE), {
       format: FORMAT,
       version: FORMAT_VERSION,
       config: this.config,
       normalizer: this.normalizerFitted ? this.normalizer.toJSON() : null,
-      weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little-endian', bytes: total * 4, tensors: manifest },
+      weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little-endian', bytes: total * 4, sha256: sha256Hex(bytes), tensors: manifest },
       meta: this.meta,
     });
+    renameSync(next, weightsPath);
     return dir;
   }
 
@@ -864,6 +889,8 @@ export class RewardNet implements RewardModel {
       off += e.shape.reduce((a, b) => a * b, 1);
     });
     if (w.bytes !== off * 4) fail(`weights.bytes is ${JSON.stringify(w.bytes)}, the tensors need ${off * 4}`, 'weights.bytes');
+    const sha = w.sha256;
+    if (sha !== undefined && !(typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha))) fail(`weights.sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha)}`, 'weights.sha256');
 
     const inDim = inputWidth(config.input, config.obsDim, config.actDim);
     let norm = InputNormalizer.identity(inDim);
@@ -878,19 +905,25 @@ export class RewardNet implements RewardModel {
       fitted = true;
     }
 
-    if (!existsSync(weightsPath)) throw new InputError(weightsPath, 'not found');
+    // A save cut short after model.json was replaced left its weights in weights.bin.next.
+    const next = `${weightsPath}${NEXT_SUFFIX}`;
+    const from = typeof sha === 'string' && existsSync(next) && readableHash(next) === sha && readableHash(weightsPath) !== sha ? next : weightsPath;
+    if (!existsSync(from)) throw new InputError(from, 'not found');
     let bytes: Buffer;
     try {
-      bytes = readFileSync(weightsPath);
+      bytes = readFileSync(from);
     } catch (e) {
-      throw new InputError(weightsPath, `cannot read: ${unreadableWhy(e)}`);
+      throw new InputError(from, `cannot read: ${unreadableWhy(e)}`);
     }
     if (bytes.byteLength !== off * 4) {
-      throw new InputError(weightsPath, `has ${bytes.byteLength} bytes, ${MODEL_FILE} lists ${off} float32 values (${off * 4} bytes)`);
+      throw new InputError(from, `has ${bytes.byteLength} bytes, ${MODEL_FILE} lists ${off} float32 values (${off * 4} bytes)`);
     }
     const all = fromLittleEndian(bytes);
     for (let i = 0; i < all.length; i++) {
-      if (!Number.isFinite(all[i])) throw new InputError(weightsPath, `value ${i} is ${all[i]}; weights must be finite`);
+      if (!Number.isFinite(all[i])) throw new InputError(from, `value ${i} is ${all[i]}; weights must be finite`);
+    }
+    if (typeof sha === 'string' && sha256Hex(bytes) !== sha) {
+      throw new InputError(from, `does not hold the weights ${MODEL_FILE} was saved with (their SHA-256 differs): the weights of another save of the model, or a damaged file`);
     }
     const values: Float32Array[] = [];
     let o = 0;
