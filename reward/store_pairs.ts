@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import type { Trajectory } from '../envs/trajectory.js';
-import { makePair, sampleSegments, segmentReturn } from './segments.js';
+import { makePair, SegmentSampler, segmentReturn } from './segments.js';
 import type { LabelStore } from './store.js';
 import type { Label, Pair, Segment } from './types.js';
 
@@ -26,7 +26,9 @@ export function allPairIds(store: LabelStore): string[] {
  * segments twice); the offline pipeline keeps ordered pairs, which its committed runs drew.
  */
 export function samplePairsFromTrajectories(trajs: readonly Trajectory[], count: number, length: number, rng: Rng, source: string, unordered = false): Pair[] {
-  const out = sampleDistinctPairs(() => sampleSegments(trajs, 2, length, rng, source) as [Segment, Segment], count, unordered);
+  // One sampler: each window is cut once, however often it is drawn.
+  const sampler = new SegmentSampler(trajs, length, source);
+  const out = sampleDistinctPairs(() => sampler.sample(2, rng) as [Segment, Segment], count, unordered);
   if (out.length < count) throw new InputError(source, `holds too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
   return out;
 }
@@ -95,7 +97,7 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
   const keep = typeof teacher === 'string' ? (t: string) => t === teacher : teacher;
   let n = 0;
   let agree = 0;
-  for (const [t, c] of agreementCounts(labelledPairsInChunks(store))) {
+  for (const [t, c] of agreementCounts(labelledReturnsInChunks(store))) {
     if (!keep(t)) continue;
     n += c.n;
     agree += c.agree;
@@ -109,15 +111,14 @@ export function teacherAgreement(store: LabelStore, teacher: string | ((id: stri
  * teachers without any are left out.
  */
 export function teacherAgreements(store: LabelStore, labels: readonly Label[] = store.labels()): Map<string, number> {
-  return new Map([...agreementCounts(labelledPairsInChunks(store, labels))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
+  return new Map([...agreementCounts(labelledReturnsInChunks(store, labels))].filter(([, c]) => c.n > 0).map(([t, c]) => [t, c.agree / c.n]));
 }
 
 /** Per teacher: strict preferences on pairs of unequal true return (n), and how many pick the higher one. */
-function agreementCounts(labelled: Iterable<{ readonly pair: Pair; readonly labels: readonly Label[] }>): Map<string, { n: number; agree: number }> {
+function agreementCounts(labelled: Iterable<{ readonly ra: number; readonly rb: number; readonly labels: readonly Label[] }>): Map<string, { n: number; agree: number }> {
   const out = new Map<string, { n: number; agree: number }>();
   for (const lp of labelled) {
-    const ra = segmentReturn(lp.pair.a);
-    const rb = segmentReturn(lp.pair.b);
+    const { ra, rb } = lp;
     if (ra === rb) continue;
     for (const l of lp.labels) {
       if (l.kind !== 'preference' || l.probFirst === 0.5) continue;
@@ -139,6 +140,30 @@ export const LABELLED_CHUNK = 1000;
  * segments): every labelled pair's segments at once are some 600 MB at 100,000 pairs of 20 steps.
  */
 export function* labelledPairsInChunks(store: LabelStore, labels: readonly Label[] = store.labels()): Generator<{ pair: Pair; labels: Label[] }> {
+  const byPair = preferencesByPair(labels);
+  for (const chunk of pairChunks(store, [...byPair.keys()])) {
+    for (const pair of chunk) yield { pair, labels: byPair.get(pair.id) ?? [] };
+  }
+}
+
+/**
+ * labelledPairsInChunks with only the true returns of each pair's segments (a's, b's), read
+ * without the segments' other arrays (LabelStore.pairRewards), LABELLED_CHUNK pairs at a time.
+ */
+function* labelledReturnsInChunks(store: LabelStore, labels: readonly Label[] = store.labels()): Generator<{ ra: number; rb: number; labels: Label[] }> {
+  const byPair = preferencesByPair(labels);
+  const ids = [...byPair.keys()];
+  for (let i = 0; i < ids.length; i += LABELLED_CHUNK) {
+    const chunk = ids.slice(i, i + LABELLED_CHUNK);
+    const segs = store.pairRewards(chunk);
+    for (let j = 0; j < chunk.length; j++) {
+      yield { ra: segmentReturn(segs[2 * j]), rb: segmentReturn(segs[2 * j + 1]), labels: byPair.get(chunk[j]) ?? [] };
+    }
+  }
+}
+
+/** The preference labels of each labelled pair, pairs in the order their first label comes. */
+function preferencesByPair(labels: readonly Label[]): Map<string, Label[]> {
   const byPair = new Map<string, Label[]>();
   for (const l of labels) {
     if (l.kind !== 'preference') continue;
@@ -146,7 +171,5 @@ export function* labelledPairsInChunks(store: LabelStore, labels: readonly Label
     if (!ls) byPair.set(l.pairId, (ls = []));
     ls.push(l);
   }
-  for (const chunk of pairChunks(store, [...byPair.keys()])) {
-    for (const pair of chunk) yield { pair, labels: byPair.get(pair.id) ?? [] };
-  }
+  return byPair;
 }

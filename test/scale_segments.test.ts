@@ -69,3 +69,16 @@ describe('SegmentSampler', () => {
     expect(() => sampleSegments(trajs, 1, 31, new Rng(0))).toThrow('sampleSegments: no trajectory has 31 steps');
   });
 });
+
+describe('prefrl pairs draws through one SegmentSampler', () => {
+  it('samplePairsFromTrajectories holds each of the 26 windows once, however many pairs recur on it', async () => {
+    const { samplePairsFromTrajectories } = await import('../reward/store_pairs.js');
+    const pairs = samplePairsFromTrajectories(trajs, 200, 10, new Rng(3), 'run', true);
+    expect(pairs.length).toBe(200);
+    const objects = new Set(pairs.flatMap((p) => [p.a, p.b]));
+    const ids = new Set(pairs.flatMap((p) => [p.a.id, p.b.id]));
+    // 400 segment places over at most 26 windows: one object per window drawn (a cut per draw made 400).
+    expect(objects.size).toBe(ids.size);
+    expect(ids.size).toBeLessThanOrEqual(26);
+  });
+});

@@ -14,7 +14,7 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { loadTrajectories, type Trajectory } from '../../envs/trajectory.js';
 import { sampleDistinctPairs, samplePairsFromTrajectories } from '../../reward/store_pairs.js';
-import { sampleSegments } from '../../reward/segments.js';
+import { SegmentSampler } from '../../reward/segments.js';
 import { LabelStore } from '../../reward/store.js';
 import type { Pair } from '../../reward/types.js';
 import { type Command, labelFreeTrainRun, letSignalsIn, onInterrupt, parseOrHelp, printJson, shellPath } from '../command.js';
@@ -84,7 +84,9 @@ export function sameEpisodes(a: readonly Trajectory[], b: readonly Trajectory[])
 
 /** `count` distinct pairs, each one segment of `a` and one of `b`. */
 export function samplePairsAcross(a: readonly Trajectory[], b: readonly Trajectory[], count: number, length: number, rng: Rng, sources: [string, string]): Pair[] {
-  const out = sampleDistinctPairs(() => [sampleSegments(a, 1, length, rng, sources[0])[0], sampleSegments(b, 1, length, rng, sources[1])[0]], count);
+  const fromA = new SegmentSampler(a, length, sources[0]);
+  const fromB = new SegmentSampler(b, length, sources[1]);
+  const out = sampleDistinctPairs(() => [fromA.sample(1, rng)[0], fromB.sample(1, rng)[0]], count);
   if (out.length < count) throw new InputError(`${sources[0]} and ${sources[1]}`, `hold too few distinct segments of ${length} steps for ${count} pairs (got ${out.length})`);
   return out;
 }
