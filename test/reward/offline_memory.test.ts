@@ -229,13 +229,17 @@ describe('offline pipeline: pairs and label stages at scale', () => {
     }
 
     // The label stage: the oracle's agreement with the true return (1: it always prefers the
-    // higher return) from the labelled pairs read LABELLED_CHUNK at a time, never all at once.
+    // higher return) from the labelled pairs' rewards read LABELLED_CHUNK pairs at a time (only
+    // the rewards: LabelStore.pairRewards), never every pair at once.
     put.mockRestore();
     const all = vi.spyOn(LabelStore.prototype, 'labelledPairs');
     const some = vi.spyOn(LabelStore.prototype, 'getPairs');
+    const rewards = vi.spyOn(LabelStore.prototype, 'pairRewards');
     await runOffline({ resume: res.runDir, stages: ['label'] }, ctx());
     expect(all).not.toHaveBeenCalled();
-    expect(Math.max(...some.mock.calls.map(([ids]) => ids.length))).toBe(LABELLED_CHUNK);
+    expect(Math.max(...rewards.mock.calls.map(([ids]) => ids.length))).toBe(LABELLED_CHUNK);
+    expect(rewards.mock.calls.reduce((n, [ids]) => n + ids.length, 0)).toBeGreaterThanOrEqual(2500);
+    for (const [ids] of some.mock.calls) expect(ids.length).toBeLessThanOrEqual(LABELLED_CHUNK);
     const labels = JSON.parse(readFileSync(join(res.runDir, 'artifacts', 'labels.json'), 'utf8')) as Record<string, unknown>;
     expect(labels).toMatchObject({ labels: 2500, teacherAgreement: 1 });
   });

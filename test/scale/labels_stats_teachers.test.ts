@@ -37,6 +37,7 @@ describe('labels stats over many teachers', () => {
       ]);
       const all = vi.spyOn(LabelStore.prototype, 'labelledPairs');
       const some = vi.spyOn(LabelStore.prototype, 'getPairs');
+      const rewards = vi.spyOn(LabelStore.prototype, 'pairRewards');
       const stats = teacherStats(store);
       expect(Object.fromEntries(stats.map((s) => [s.teacher, s.agreementWithTrueReturn]))).toEqual({ t1: 1, t2: 1 / 3, t3: 1, t4: null });
       expect(stats.map((s) => [s.teacher, s.labels, s.preferences, s.ties, s.skips])).toEqual([
@@ -46,8 +47,10 @@ describe('labels stats over many teachers', () => {
         ['t4', 1, 0, 0, 1],
       ]);
       // One pass for the four teachers (before: one each, four), reading the labelled pairs'
-      // segments a chunk at a time (the four pairs with preferences fit in one), never all at once.
-      expect(some.mock.calls.map(([ids]) => [...ids].sort())).toEqual([pairs.map((p) => p.id).sort()]);
+      // rewards only (not their whole segments) a chunk at a time (the four pairs with
+      // preferences fit in one), never all at once.
+      expect(rewards.mock.calls.map(([ids]) => [...ids].sort())).toEqual([pairs.map((p) => p.id).sort()]);
+      expect(some).not.toHaveBeenCalled();
       expect(all).not.toHaveBeenCalled();
     } finally {
       store.close();
