@@ -52,7 +52,8 @@
  * transaction. The triggers are plain SQL (the person rule written out, PERSON_SQL), so they run
  * in connections that have not registered prefrl's functions. Partial indexes over them hold the
  * pairs open to each audience and the pending pairs in hand-out order, so `nextPairFor` walks
- * pairs in that order and stops at the first it may hand out, and `counts()`' pending and
+ * pairs in that order, from the first one the teacher has not labelled (its floor, kept in the
+ * connection's TEMP schema: HAND_OUT_FLOORS_SQL), and stops at the first it may hand out, and `counts()`' pending and
  * waiting-for-people counts read only those indexes, instead of counting every pair's labels.
  * Opening a version-1 store adds the columns, indexes and triggers and counts every pair's
  * labels, in one IMMEDIATE transaction (two processes opening it at once migrate it once). An
@@ -556,10 +557,10 @@ const WAITING_FOR_PEOPLE_SQL = 'SELECT COUNT(*) AS n FROM pairs p WHERE p.people
  * that rule; it is spelled out so SQLite walks the audience's partial index (already in this
  * order) and stops at the first pair that passes the rest.
  */
-const HAND_OUT_SQL = (person: boolean) => {
+const HAND_OUT_SQL = (person: boolean, from: HandOutFrom = 'start') => {
   const answered = person ? 'p.people' : 'p.machines';
   return `SELECT p.* FROM pairs p INDEXED BY ${person ? 'pairs_people_open' : 'pairs_machines_open'}
-    WHERE ${answered} < p.wanted
+    WHERE ${answered} < p.wanted${FROM_FLOOR_SQL[from]}
       AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
       AND ${answered} + (SELECT COUNT(*) FROM leases s WHERE s.pair_id = p.id AND s.teacher != @teacher AND s.expires_at > @now
             AND ${IS_PERSON('s.teacher')} = ${person ? 1 : 0}
@@ -567,6 +568,80 @@ const HAND_OUT_SQL = (person: boolean) => {
         < p.wanted
     ORDER BY p.timed_out, p.round DESC, p.rowid LIMIT 1`;
 };
+
+/**
+ * Where a walk of an audience's open index starts: at its first pair (`start`), or at a teacher's
+ * floor (f_timed_out, f_round, f_rowid), in three ranges SQLite seeks to in the index
+ * (timed_out, round DESC, rowid), taken in hand-out order: the floor's round from the floor on
+ * (`same`), the floor's older rounds (`older`), then the timed-out pairs after never-timed-out
+ * ones (`later`). One range per query: a disjunction of the three would be walked from the start.
+ */
+type HandOutFrom = 'start' | 'same' | 'older' | 'later';
+const FROM_FLOOR_SQL: Record<HandOutFrom, string> = {
+  start: '',
+  same: '\n      AND p.timed_out = @ft AND p.round = @fr AND p.rowid >= @fid',
+  older: '\n      AND p.timed_out = @ft AND p.round < @fr',
+  later: '\n      AND p.timed_out > @ft',
+};
+
+/**
+ * SQL: the first pair of the audience's open index (from `from`) that @teacher has not labelled:
+ * the teacher's new floor (its timed_out, round and rowid).
+ */
+const FLOOR_SQL = (person: boolean, from: HandOutFrom) => {
+  const answered = person ? 'p.people' : 'p.machines';
+  return `SELECT p.timed_out AS ft, p.round AS fr, p.rowid AS fid FROM pairs p INDEXED BY ${person ? 'pairs_people_open' : 'pairs_machines_open'}
+    WHERE ${answered} < p.wanted${FROM_FLOOR_SQL[from]}
+      AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.teacher = @teacher)
+    ORDER BY p.timed_out, p.round DESC, p.rowid LIMIT 1`;
+};
+
+/** A floor past every pair (timed_out is 0 or 1): the teacher has labelled every open pair. */
+const FLOOR_END = { ft: 2, fr: 0, fid: 0 };
+
+/**
+ * Hand-out floors (this connection's TEMP schema; nothing is written to the store's file). A row
+ * (teacher, person, f_timed_out, f_round, f_rowid) says: every pair open to the audience (`person`
+ * 1: people, 0: machines) that comes before the floor in hand-out order (never timed out first,
+ * newest round first, then rowid) carries a label of the teacher. `nextPairFor` walks from there,
+ * so a person who answered many pairs still open to others (overlap) is not walked past all of
+ * them on every call, and hands out the pair the walk from the index's start would: the pairs it
+ * skips are ones the teacher labelled, which that walk refuses. A missing row is a floor at the
+ * start. The triggers move a floor back (or drop it) whenever a write could put an open pair the
+ * teacher has not labelled before it: a pair added, or one that opens to the audience or moves in
+ * the order (wanted raised, a label deleted or moved, a teacher's kind changed, a timeout), and
+ * any of the teacher's labels deleted or moved (undo). Commits by other connections do not fire
+ * TEMP triggers: `nextPairFor` drops every floor when `PRAGMA data_version` says one happened.
+ */
+const BEFORE_FLOOR = (p: string) =>
+  `(${p}.timed_out < f_timed_out OR (${p}.timed_out = f_timed_out AND (${p}.round > f_round OR (${p}.round = f_round AND ${p}.rowid < f_rowid))))`;
+const LOWER_FLOORS = (opened: (audience: 'people' | 'machines') => string) => `UPDATE hand_out_floor
+    SET f_timed_out = NEW.timed_out, f_round = NEW.round, f_rowid = NEW.rowid
+    WHERE ((person = 1 AND ${opened('people')}) OR (person = 0 AND ${opened('machines')})) AND ${BEFORE_FLOOR('NEW')}`;
+const HAND_OUT_FLOORS_SQL = `
+CREATE TEMP TABLE IF NOT EXISTS hand_out_floor (
+  teacher     TEXT NOT NULL,
+  person      INTEGER NOT NULL,
+  f_timed_out INTEGER NOT NULL,
+  f_round     INTEGER NOT NULL,
+  f_rowid     INTEGER NOT NULL,
+  PRIMARY KEY (teacher, person)
+);
+CREATE TEMP TRIGGER IF NOT EXISTS hand_out_floor_pair_insert AFTER INSERT ON pairs BEGIN
+  ${LOWER_FLOORS((a) => `NEW.${a} < NEW.wanted`)};
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS hand_out_floor_pair_update AFTER UPDATE ON pairs BEGIN
+  ${LOWER_FLOORS(
+    (a) => `NEW.${a} < NEW.wanted AND NOT (OLD.${a} < OLD.wanted AND OLD.timed_out = NEW.timed_out AND OLD.round = NEW.round AND OLD.rowid = NEW.rowid)`,
+  )};
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS hand_out_floor_label_delete AFTER DELETE ON labels BEGIN
+  DELETE FROM hand_out_floor WHERE teacher = OLD.teacher;
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS hand_out_floor_label_update AFTER UPDATE OF pair_id, teacher ON labels BEGIN
+  DELETE FROM hand_out_floor WHERE teacher = OLD.teacher;
+END;
+`;
 
 /** The answer of a label, for comparing two labels of one teacher on one pair. */
 function answerOf(l: { kind: string; probFirst?: number | null }): string {
@@ -1425,7 +1500,7 @@ export class LabelStore {
              ORDER BY s.expires_at LIMIT 1`,
           )
           .get({ teacher, now }) as PairRow | undefined;
-        const pick = held ?? (this.statement(HAND_OUT_SQL(person)).get({ teacher, now }) as PairRow | undefined);
+        const pick = held ?? this.handOut(teacher, person, now);
         if (pick) {
           db.prepare(
             `INSERT INTO leases (pair_id, teacher, expires_at) VALUES (?, ?, ?)
@@ -1437,6 +1512,43 @@ export class LabelStore {
       .immediate();
     if (!row) return null;
     return { pair: this.materialise([row])[0], round: row.round, expiresAt: now + opts.leaseMs };
+  }
+
+  /** `PRAGMA data_version` when the hand-out floors were last known good (see HAND_OUT_FLOORS_SQL); undefined: not made yet. */
+  private floorsVersion: number | undefined;
+
+  /**
+   * nextPairFor's pick when the teacher holds no lease: HAND_OUT_SQL walked from the teacher's
+   * floor, which first moves on past the pairs it has labelled. Call inside a transaction.
+   */
+  private handOut(teacher: string, person: boolean, now: number): PairRow | undefined {
+    const db = this.live();
+    if (this.floorsVersion === undefined) db.exec(HAND_OUT_FLOORS_SQL);
+    const version = (this.statement('PRAGMA data_version').get() as { data_version: number }).data_version;
+    if (version !== this.floorsVersion) {
+      // Another connection committed since: its writes fired none of this connection's triggers.
+      this.statement('DELETE FROM hand_out_floor').run();
+      this.floorsVersion = version;
+    }
+    const who = { teacher, person: person ? 1 : 0 };
+    const old = this.statement('SELECT f_timed_out AS ft, f_round AS fr, f_rowid AS fid FROM hand_out_floor WHERE teacher = @teacher AND person = @person').get(who) as
+      | { ft: number; fr: number; fid: number }
+      | undefined;
+    const walk = <T>(sql: (from: HandOutFrom) => string, from: { ft: number; fr: number; fid: number } | undefined, extra: object): T | undefined => {
+      if (from === undefined) return this.statement(sql('start')).get({ teacher, ...extra }) as T | undefined;
+      for (const range of ['same', 'older', 'later'] as const) {
+        const row = this.statement(sql(range)).get({ teacher, ...from, ...extra }) as T | undefined;
+        if (row !== undefined) return row;
+      }
+      return undefined;
+    };
+    const floor = walk<{ ft: number; fr: number; fid: number }>((from) => FLOOR_SQL(person, from), old, {}) ?? FLOOR_END;
+    this.statement(
+      `INSERT INTO hand_out_floor (teacher, person, f_timed_out, f_round, f_rowid) VALUES (@teacher, @person, @ft, @fr, @fid)
+       ON CONFLICT (teacher, person) DO UPDATE SET f_timed_out = excluded.f_timed_out, f_round = excluded.f_round, f_rowid = excluded.f_rowid`,
+    ).run({ ...who, ...floor });
+    if (floor.ft === FLOOR_END.ft) return undefined;
+    return walk<PairRow>((from) => HAND_OUT_SQL(person, from), floor, { now });
   }
 
   /**
