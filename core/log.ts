@@ -4,7 +4,8 @@
  * - scalar metrics go to a JSONL file through `MetricsLog`, one object per line with a
  *   `step` and slash-prefixed keys (`charts/`, `losses/`, `reward/`, `teacher/`, `eval/`).
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { withFileNamed, writeFileAtomic } from './files.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -207,10 +208,7 @@ export class MetricsLog {
    */
   lines(): number {
     if (this.fd === null) throw new Error(`MetricsLog ${this.path} is closed`);
-    const text = readFileSync(this.path, 'utf8');
-    let n = 0;
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
-    return n;
+    return forEachLine(this.path, () => undefined).lines;
   }
   /**
    * Run `work`, which logs rows anew that `mine` accepts (a stage run again), and keep one copy:
@@ -260,34 +258,81 @@ export class MetricsLog {
  */
 export function filterMetricsFile(path: string, keep: (row: Record<string, unknown>, line: number) => boolean): { dropped: number; kept: Record<string, unknown>[] } {
   if (!existsSync(path)) return { dropped: 0, kept: [] };
-  const lines = readFileSync(path, 'utf8').split('\n');
-  // A file that does not end in a newline ends in a partial row (or is empty).
-  const partial = lines.pop() ?? '';
-  let dropped = partial.trim() === '' ? 0 : 1;
+  let dropped = 0;
   const keepLines: string[] = [];
   const kept: Record<string, unknown>[] = [];
-  for (const [index, line] of lines.entries()) {
-    if (line.trim() === '') continue;
+  // A file that does not end in a newline ends in a partial row (`rest`; or is empty).
+  const { rest } = forEachLine(path, (line, index) => {
+    if (line.trim() === '') return;
     let row: unknown;
     try {
       row = JSON.parse(line);
     } catch {
       keepLines.push(line);
-      continue;
+      return;
     }
     if (typeof row === 'object' && row !== null && !Array.isArray(row)) {
       if (!keep(row as Record<string, unknown>, index)) {
         dropped++;
-        continue;
+        return;
       }
       kept.push(row as Record<string, unknown>);
     }
     keepLines.push(line);
-  }
+  });
+  if (rest.trim() !== '') dropped++;
   if (dropped > 0) {
-    writeFileAtomic(path, keepLines.map((l) => `${l}\n`).join(''));
+    // Bytes, not one string: a string stops at ~512 MB, a metrics file need not.
+    let size = 0;
+    for (const l of keepLines) size += Buffer.byteLength(l) + 1;
+    const bytes = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const l of keepLines) {
+      at += bytes.write(l, at);
+      bytes[at++] = 0x0a;
+    }
+    writeFileAtomic(path, bytes);
   }
   return { dropped, kept };
+}
+
+/** Bytes forEachLine reads at a time. */
+export const LINE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Call `each` with every line of the file at `path` that a newline ends (without the newline) and
+ * its index (0 for the first line, blank lines counted), reading `chunkBytes` at a time: files of
+ * any size, where reading one whole into a string fails past ~512 MB ("Cannot create a string
+ * longer than ..."). Text is read as UTF-8, as readFileSync(path, 'utf8') reads it (a character cut
+ * by a chunk's end is joined, bad bytes read as U+FFFD). Returns how many lines `each` got and the
+ * text after the last newline ('' when the file ends in one or is empty): the lines and `rest`
+ * are what `text.split('\n')` of the whole file gives.
+ */
+export function forEachLine(path: string, each: (line: string, index: number) => void, chunkBytes = LINE_CHUNK_BYTES): { lines: number; rest: string } {
+  if (!(Number.isInteger(chunkBytes) && chunkBytes > 0)) throw new RangeError(`forEachLine: chunkBytes must be an integer > 0, got ${chunkBytes}`);
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(chunkBytes);
+    const decoder = new StringDecoder('utf8');
+    // The start of a line not ended yet, in pieces (joined once: a long line is not copied per chunk).
+    let open: string[] = [];
+    let lines = 0;
+    const take = (text: string) => {
+      let start = 0;
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', start)) {
+        const piece = text.slice(start, i);
+        each(open.length === 0 ? piece : open.join('') + piece, lines++);
+        open = [];
+        start = i + 1;
+      }
+      if (start < text.length) open.push(text.slice(start));
+    };
+    for (let n = readSync(fd, buf, 0, chunkBytes, null); n > 0; n = readSync(fd, buf, 0, chunkBytes, null)) take(decoder.write(buf.subarray(0, n)));
+    take(decoder.end());
+    return { lines, rest: open.join('') };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Append one JSON line to a file (for small event logs). */

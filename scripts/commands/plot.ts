@@ -3,12 +3,13 @@
  * in Node by Vega, as the benchmark suites' plots): one line per run and metric against the
  * logged step (env steps for train, updates for iql), and a table of each curve's last value.
  */
-import { closeSync, type Dirent, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, type Dirent, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { flags } from '../../core/config.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
+import { forEachLine } from '../../core/log.js';
 import { checkOutFile, folderAccessProblem, isFolder, shellQuote } from '../../core/paths.js';
 import { configSeed, readRunConfig, runCommand } from '../../core/run.js';
 import { renderSvg } from '../bench/plots.js';
@@ -98,20 +99,18 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
   if (!existsSync(file)) throw new UsageError(`${runDir}: not a run folder (no metrics.jsonl)${notRunFolderHint(runDir)}`);
   const out = new Map<string, [number, number][]>();
   if (isFolder(file)) throw new InputError(file, 'a folder, not the run\'s metrics file');
-  const lines = readFileSync(file, 'utf8').split('\n');
-  let lastFilled = lines.length - 1;
-  while (lastFilled >= 0 && lines[lastFilled].trim() === '') lastFilled--;
-  lines.forEach((line, i) => {
+  // Read line by line (forEachLine: a whole-file string stops at ~512 MB). A line that does not
+  // parse waits for the next filled line: with none after it, it is the last one, cut off.
+  let unparsed: number | null = null;
+  const take = (line: string, i: number) => {
     if (line.trim() === '') return;
+    if (unparsed !== null) throw new InputError(file, 'invalid JSON', `line ${unparsed + 1}`);
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      if (i === lastFilled) {
-        warn(`${file} (line ${i + 1}): cut off (the run was stopped while writing it?); left out`);
-        return;
-      }
-      throw new InputError(file, 'invalid JSON', `line ${i + 1}`);
+      unparsed = i;
+      return;
     }
     // null or a bare number read a field of nothing (a TypeError and a stack); a list has no step and is passed over, as a record without one.
     if (typeof rec !== 'object' || rec === null) throw new InputError(file, `expected a JSON object (one record per line), found ${JSON.stringify(rec)}`, `line ${i + 1}`);
@@ -126,7 +125,10 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
       if (!pts) out.set(k, (pts = []));
       pts.push([step, v]);
     }
-  });
+  };
+  const { lines, rest } = forEachLine(file, take);
+  take(rest, lines);
+  if (unparsed !== null) warn(`${file} (line ${unparsed + 1}): cut off (the run was stopped while writing it?); left out`);
   return out;
 }
 
