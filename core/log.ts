@@ -304,12 +304,20 @@ export const LINE_CHUNK_BYTES = 1 << 20;
  * its index (0 for the first line, blank lines counted), reading `chunkBytes` at a time: files of
  * any size, where reading one whole into a string fails past ~512 MB ("Cannot create a string
  * longer than ..."). Text is read as UTF-8, as readFileSync(path, 'utf8') reads it (a character cut
- * by a chunk's end is joined, bad bytes read as U+FFFD). Returns how many lines `each` got and the
+ * by a chunk's end is joined, bad bytes read as U+FFFD). Returns how many lines `each` got, the
  * text after the last newline ('' when the file ends in one or is empty): the lines and `rest`
- * are what `text.split('\n')` of the whole file gives.
+ * are what `text.split('\n')` of the whole file gives; and `end`, the byte offset just past the
+ * last newline (`from` when none). From byte `from` on (the `end` of an earlier read: rows
+ * appended since), the lines after it, indexed from 0.
  */
-export function forEachLine(path: string, each: (line: string, index: number) => void, chunkBytes = LINE_CHUNK_BYTES): { lines: number; rest: string } {
+export function forEachLine(
+  path: string,
+  each: (line: string, index: number) => void,
+  chunkBytes = LINE_CHUNK_BYTES,
+  from = 0,
+): { lines: number; rest: string; end: number } {
   if (!(Number.isInteger(chunkBytes) && chunkBytes > 0)) throw new RangeError(`forEachLine: chunkBytes must be an integer > 0, got ${chunkBytes}`);
+  if (!(Number.isSafeInteger(from) && from >= 0)) throw new RangeError(`forEachLine: from must be a whole number >= 0, got ${from}`);
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(chunkBytes);
@@ -327,9 +335,18 @@ export function forEachLine(path: string, each: (line: string, index: number) =>
       }
       if (start < text.length) open.push(text.slice(start));
     };
-    for (let n = readSync(fd, buf, 0, chunkBytes, null); n > 0; n = readSync(fd, buf, 0, chunkBytes, null)) take(decoder.write(buf.subarray(0, n)));
+    let at = from;
+    let end = from;
+    for (let n = readSync(fd, buf, 0, chunkBytes, at); n > 0; n = readSync(fd, buf, 0, chunkBytes, at)) {
+      const chunk = buf.subarray(0, n);
+      // A newline byte (0x0a) is never part of a multi-byte UTF-8 character.
+      const nl = chunk.lastIndexOf(0x0a);
+      if (nl !== -1) end = at + nl + 1;
+      at += n;
+      take(decoder.write(chunk));
+    }
     take(decoder.end());
-    return { lines, rest: open.join('') };
+    return { lines, rest: open.join(''), end };
   } finally {
     closeSync(fd);
   }

@@ -139,7 +139,20 @@ export function tfRecord(data: Uint8Array): Buffer {
  * gigabyte.
  */
 export function eventFile(points: readonly ScalarPoint[], wallTime: number): Buffer {
-  const head = tfRecord(fileVersionEvent(wallTime));
+  return scalarRecords(points, tfRecord(fileVersionEvent(wallTime)));
+}
+
+/**
+ * The records of `points` alone (no file-version event), in the order given: what an event file
+ * of earlier points gets appended when more points come, so that it is byte for byte the event
+ * file of all of them (`eventFile(a.concat(b), t)` is `eventFile(a, t)` then `eventRecords(b)`).
+ */
+export function eventRecords(points: readonly ScalarPoint[]): Buffer {
+  return scalarRecords(points, Buffer.alloc(0));
+}
+
+/** `head`, then one framed scalar event per point, in one buffer. */
+function scalarRecords(points: readonly ScalarPoint[], head: Buffer): Buffer {
   const tags = new Map<string, Buffer>();
   const tagOf = (t: string): Buffer => {
     let b = tags.get(t);

@@ -18,7 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function lines(path: string, chunk: number): { got: string[]; lines: number; rest: string } {
+function lines(path: string, chunk: number): { got: string[]; lines: number; rest: string; end: number } {
   const got: string[] = [];
   const r = forEachLine(
     path,
@@ -49,11 +49,13 @@ describe('forEachLine', () => {
       writeFileSync(path, text);
       const whole = readFileSync(path, 'utf8').split('\n');
       const rest = whole.pop();
+      const end = readFileSync(path).lastIndexOf(0x0a) + 1;
       for (const chunk of [1, 2, 3, 4, 5, 7, 16, undefined]) {
         const r = lines(path, chunk ?? 1 << 20);
         expect(r.got).toEqual(whole);
         expect(r.lines).toBe(whole.length);
         expect(r.rest).toBe(rest);
+        expect(r.end).toBe(end);
       }
     });
   }
@@ -61,7 +63,21 @@ describe('forEachLine', () => {
   it('hand-computed: 3 lines and a rest, 2-byte chunks', () => {
     const path = join(dir, 'hand.txt');
     writeFileSync(path, 'ab\n\ncde\nf');
-    expect(lines(path, 2)).toEqual({ got: ['ab', '', 'cde'], lines: 3, rest: 'f' });
+    expect(lines(path, 2)).toEqual({ got: ['ab', '', 'cde'], lines: 3, rest: 'f', end: 8 });
+  });
+
+  it('from a byte offset (the end of an earlier read): the lines after it', () => {
+    const path = join(dir, 'from.txt');
+    writeFileSync(path, 'ab\n\ncde\nf');
+    for (const chunk of [1, 3, 64]) {
+      const got: string[] = [];
+      expect(forEachLine(path, (l) => got.push(l), chunk, 3)).toEqual({ lines: 2, rest: 'f', end: 8 });
+      expect(got).toEqual(['', 'cde']);
+      expect(forEachLine(path, () => undefined, chunk, 8)).toEqual({ lines: 0, rest: 'f', end: 8 });
+      // Past the end: nothing read, `end` stays where it was asked to start.
+      expect(forEachLine(path, () => undefined, chunk, 20)).toEqual({ lines: 0, rest: '', end: 20 });
+    }
+    expect(() => forEachLine(path, () => undefined, 4, -1)).toThrow(/from must be a whole number >= 0, got -1/);
   });
 
   it('refuses a chunk size that is not a positive integer, and names a missing file', () => {

@@ -86,6 +86,31 @@ export function notRunFolderHint(dir: string): string {
  * is an InputError naming the file and line.
  */
 export function readMetrics(runDir: string, warn: (message: string) => void = () => undefined, nulls?: Set<string>): Map<string, [number, number][]> {
+  return readMetricsFrom(runDir, warn, nulls).series;
+}
+
+/** What readMetricsFrom read: the series, and where a later read of the rows appended since goes on. */
+export interface MetricsRead {
+  readonly series: Map<string, [number, number][]>;
+  /** The byte offset just past the last newline read. */
+  readonly end: number;
+  /** Lines read up to `end` and before (the index of the line that starts at `end`). */
+  readonly lines: number;
+  /** Whether every line read parsed and nothing but blanks follows the last newline (a cut-off row, or one being written, does). */
+  readonly clean: boolean;
+}
+
+/**
+ * readMetrics from a byte offset on: the rows that start at `from.bytes` (the `end` of an earlier
+ * read of the same file: rows appended since), `from.lines` the index of that line (for the line
+ * numbers errors and warnings give). From the start, readMetrics' series.
+ */
+export function readMetricsFrom(
+  runDir: string,
+  warn: (message: string) => void = () => undefined,
+  nulls?: Set<string>,
+  from: { bytes: number; lines: number } = { bytes: 0, lines: 0 },
+): MetricsRead {
   const file = resolve(runDir, 'metrics.jsonl');
   if (existsSync(runDir) && !isFolder(runDir)) {
     // A file of a run (its metrics.jsonl, say) given for the run: name the folder to give.
@@ -102,8 +127,9 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
   // Read line by line (forEachLine: a whole-file string stops at ~512 MB). A line that does not
   // parse waits for the next filled line: with none after it, it is the last one, cut off.
   let unparsed: number | null = null;
-  const take = (line: string, i: number) => {
+  const take = (line: string, index: number) => {
     if (line.trim() === '') return;
+    const i = from.lines + index;
     if (unparsed !== null) throw new InputError(file, 'invalid JSON', `line ${unparsed + 1}`);
     let rec: Record<string, unknown>;
     try {
@@ -126,10 +152,10 @@ export function readMetrics(runDir: string, warn: (message: string) => void = ()
       pts.push([step, v]);
     }
   };
-  const { lines, rest } = forEachLine(file, take);
+  const { lines, rest, end } = forEachLine(file, take, undefined, from.bytes);
   take(rest, lines);
   if (unparsed !== null) warn(`${file} (line ${unparsed + 1}): cut off (the run was stopped while writing it?); left out`);
-  return out;
+  return { series: out, end, lines: from.lines + lines, clean: unparsed === null && rest.trim() === '' };
 }
 
 /** The curves of each run (Curve.run), in their order. */

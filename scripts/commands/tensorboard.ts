@@ -3,20 +3,21 @@
  * files, so `tensorboard --logdir runs` draws them beside runs of other tools. Each run's file is
  * written anew from its metrics.jsonl on every call (the same name, replaced atomically), so a
  * stage run again or a resumed run never shows twice; `--follow` keeps the files up to date while
- * the runs go on.
+ * the runs go on: a pass appends the points logged since the last one where a run's metrics.jsonl
+ * only grew (the file is then byte for byte what writing it anew gives), else writes it anew.
  */
-import { existsSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/files.js';
+import { withFileNamed, writeFileAtomic } from '../../core/files.js';
 import { checkOutFolder, isFolder, makeFolder, shellQuote } from '../../core/paths.js';
 import { runCommand } from '../../core/run.js';
-import { eventFile, type ScalarPoint } from '../../core/tfevents.js';
+import { eventFile, eventRecords, type ScalarPoint } from '../../core/tfevents.js';
 import { type Command, type CommandContext, displayPath, flagsGiven, formatTable, letSignalsIn, onInterrupt, parseOrHelp, printJson, warnIgnoredFlags } from '../command.js';
 import { commandSummary } from '../command_index.js';
 import { jsonFlag } from './common_flags.js';
-import { distinctFolders, notRunFolderHint, readMetrics, runFoldersBelow, runLabels } from './plot.js';
+import { distinctFolders, type MetricsRead, notRunFolderHint, readMetricsFrom, runFoldersBelow, runLabels } from './plot.js';
 import { liveHolder } from './runs.js';
 
 /** The folder inside a run folder that holds its event file (without --out). */
@@ -64,32 +65,169 @@ export interface TbExport {
  * are left out; a cut-off last line is said through `warn`, as plot does).
  */
 export function exportRun(runDir: string, folder: string, warn: (m: string) => void = () => undefined): Omit<TbExport, 'run'> {
-  const series = readMetrics(runDir, warn);
+  return exportRunFollowing(runDir, folder, warn, null).export;
+}
+
+/**
+ * What a pass keeps of a run's export, so that the next `--follow` pass appends only the points
+ * logged since when metrics.jsonl only grew (exportRunFollowing).
+ */
+export interface TbFollowState {
+  readonly file: string;
+  readonly wall: number;
+  /** metrics.jsonl's device and inode: a rewrite (a resumed run drops rows, atomically) makes a new one. */
+  readonly dev: number;
+  readonly ino: number;
+  /** Bytes of metrics.jsonl read (through its last newline), and lines. */
+  readonly end: number;
+  readonly lines: number;
+  /** The last bytes read (up to TAIL_BYTES): a file cut and written again in place shows here. */
+  readonly tail: Buffer;
+  /** The event file's size as written. */
+  readonly eventBytes: number;
+  /** Each metric's place in the order of the file's first rows with it: points of one step go in that order. */
+  readonly places: ReadonlyMap<string, number>;
+  readonly points: number;
+  readonly badSteps: number;
+  readonly lastStep: number | null;
+  /** The highest place among the points at lastStep (-1 when none). */
+  readonly lastPlace: number;
+}
+
+const TAIL_BYTES = 4096;
+
+/** Up to TAIL_BYTES of the file just before byte `end`. */
+function tailBefore(path: string, end: number): Buffer {
+  const start = Math.max(0, end - TAIL_BYTES);
+  const out = Buffer.alloc(end - start);
+  const fd = openSync(path, 'r');
+  try {
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(fd, out, got, out.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return out.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The step order of an event file: by step, then the metric's place, then the order logged. */
+type Placed = ScalarPoint & { place: number; order: number };
+const byStep = (a: Placed, b: Placed): number => a.step - b.step || a.place - b.place || a.order - b.order;
+
+/**
+ * exportRun, given the state the last pass left (`prev`, null: none): when the run's metrics.jsonl
+ * only grew since (the same file, the bytes read then unchanged, the event file as written) and
+ * the new points all go after the old ones in the file's order, they are appended to the event
+ * file, which is then byte for byte what writing it anew gives; otherwise it is written anew.
+ * Returns the export and the state for the next pass (null when the read did not end on a whole
+ * line: the next pass writes anew).
+ */
+export function exportRunFollowing(
+  runDir: string,
+  folder: string,
+  warn: (m: string) => void,
+  prev: TbFollowState | null,
+): { export: Omit<TbExport, 'run'>; state: TbFollowState | null } {
   const wall = runStartSeconds(runDir);
-  const points: (ScalarPoint & { order: number })[] = [];
-  let order = 0;
+  const file = join(folder, eventFileName(wall));
+  const metricsFile = join(runDir, 'metrics.jsonl');
+  const finished = (): boolean => existsSync(join(runDir, 'summary.json'));
+  const badWarning = (n: number) => `${metricsFile}: ${n} value${n === 1 ? '' : 's'} at a step that is not a whole number >= 0 left out`;
+  const statOf = (path: string) => {
+    try {
+      return statSync(path);
+    } catch {
+      return null;
+    }
+  };
+  /** The state after a read that ended at `read` (null when it did not end cleanly or the file changed meanwhile). */
+  const stateAfter = (before: { dev: number; ino: number } | null, read: MetricsRead, rest: Omit<TbFollowState, 'file' | 'wall' | 'dev' | 'ino' | 'end' | 'lines' | 'tail'>): TbFollowState | null => {
+    const after = statOf(metricsFile);
+    if (!read.clean || before === null || after === null || after.dev !== before.dev || after.ino !== before.ino) return null;
+    return { file, wall, dev: after.dev, ino: after.ino, end: read.end, lines: read.lines, tail: tailBefore(metricsFile, read.end), ...rest };
+  };
+
+  if (prev !== null && prev.file === file && prev.wall === wall) {
+    const st = statOf(metricsFile);
+    const event = statOf(file);
+    if (
+      st !== null &&
+      st.dev === prev.dev &&
+      st.ino === prev.ino &&
+      st.size >= prev.end &&
+      event !== null &&
+      event.size === prev.eventBytes &&
+      tailBefore(metricsFile, prev.end).equals(prev.tail)
+    ) {
+      const read = readMetricsFrom(runDir, warn, undefined, { bytes: prev.end, lines: prev.lines });
+      const places = new Map(prev.places);
+      for (const tag of read.series.keys()) if (!places.has(tag)) places.set(tag, places.size);
+      const points: Placed[] = [];
+      let badSteps = prev.badSteps;
+      for (const [tag, pts] of read.series) {
+        for (const [step, value] of pts) {
+          if (!Number.isSafeInteger(step) || step < 0) badSteps++;
+          else points.push({ tag, step, value, wallTime: wall, place: places.get(tag) ?? 0, order: points.length });
+        }
+      }
+      points.sort(byStep);
+      const first = points[0];
+      // Appended points go after every old one in the file's order: a later step, or the last step at a later (or the same) place.
+      if (first === undefined || prev.lastStep === null || first.step > prev.lastStep || (first.step === prev.lastStep && first.place >= prev.lastPlace)) {
+        if (badSteps > 0) warn(badWarning(badSteps));
+        const bytes = eventRecords(points);
+        if (bytes.length > 0) {
+          try {
+            appendFileSync(file, bytes);
+          } catch (e) {
+            throw withFileNamed(e, file);
+          }
+        }
+        const last = points[points.length - 1];
+        const lastStep = last === undefined ? prev.lastStep : last.step;
+        let lastPlace = last === undefined || last.step === prev.lastStep ? prev.lastPlace : -1;
+        for (const p of points) if (p.step === lastStep) lastPlace = Math.max(lastPlace, p.place);
+        const total = prev.points + points.length;
+        return {
+          export: { file, metrics: places.size, points: total, lastStep, finished: finished() },
+          state: stateAfter(st, read, { eventBytes: prev.eventBytes + bytes.length, places, points: total, badSteps, lastStep, lastPlace }),
+        };
+      }
+    }
+  }
+
+  const before = statOf(metricsFile);
+  const read = readMetricsFrom(runDir, warn);
+  const places = new Map<string, number>();
+  for (const tag of read.series.keys()) places.set(tag, places.size);
+  const points: Placed[] = [];
   let badSteps = 0;
-  for (const [tag, pts] of series) {
+  for (const [tag, pts] of read.series) {
     for (const [step, value] of pts) {
       if (!Number.isSafeInteger(step) || step < 0) {
         badSteps++;
         continue;
       }
-      points.push({ tag, step, value, wallTime: wall, order: order++ });
+      points.push({ tag, step, value, wallTime: wall, place: places.get(tag) ?? 0, order: points.length });
     }
   }
-  if (badSteps > 0) warn(`${join(runDir, 'metrics.jsonl')}: ${badSteps} value${badSteps === 1 ? '' : 's'} at a step that is not a whole number >= 0 left out`);
+  if (badSteps > 0) warn(badWarning(badSteps));
   // By step (TensorBoard reads a file in order), each step's values in the order they were logged.
-  points.sort((a, b) => a.step - b.step || a.order - b.order);
+  points.sort(byStep);
   makeFolder(folder);
-  const file = join(folder, eventFileName(wall));
-  writeFileAtomic(file, eventFile(points, wall));
+  const bytes = eventFile(points, wall);
+  writeFileAtomic(file, bytes);
+  const last = points[points.length - 1];
+  const lastStep = last === undefined ? null : last.step;
+  let lastPlace = -1;
+  for (const p of points) if (p.step === lastStep) lastPlace = Math.max(lastPlace, p.place);
   return {
-    file,
-    metrics: series.size,
-    points: points.length,
-    lastStep: points.length ? points[points.length - 1].step : null,
-    finished: existsSync(join(runDir, 'summary.json')),
+    export: { file, metrics: read.series.size, points: points.length, lastStep, finished: finished() },
+    state: stateAfter(before, read, { eventBytes: bytes.length, places, points: points.length, badSteps, lastStep, lastPlace }),
   };
 }
 
@@ -126,8 +264,11 @@ const spec = {
   ].join('\n'),
 };
 
-/** One pass over the runs: each one's file written anew. */
-function pass(runs: readonly string[], labels: readonly string[], out: string | undefined, ctx: CommandContext, warned: Set<string>): TbExport[] {
+/**
+ * One pass over the runs: each one's file written anew, or, where `states` holds what the last
+ * pass left and the run's metrics.jsonl only grew, the new points appended (exportRunFollowing).
+ */
+function pass(runs: readonly string[], labels: readonly string[], out: string | undefined, ctx: CommandContext, warned: Set<string>, states: Map<string, TbFollowState | null>): TbExport[] {
   return runs.map((r, i) => {
     const folder = out === undefined ? join(r, TB_FOLDER) : join(out, labels[i]);
     // A warning (a cut-off last line) is said once, not on every --follow pass.
@@ -135,7 +276,9 @@ function pass(runs: readonly string[], labels: readonly string[], out: string | 
       if (!warned.has(m)) ctx.logger.warn(m);
       warned.add(m);
     };
-    return { run: r, ...exportRun(r, folder, warn) };
+    const { export: done, state } = exportRunFollowing(r, folder, warn, states.get(r) ?? null);
+    states.set(r, state);
+    return { run: r, ...done };
   });
 }
 
@@ -167,7 +310,8 @@ export const tensorboardCommand: Command = {
     // With --out, each run gets a folder named after it; two runs of one name (runs/a/x, runs/b/x) take their paths.
     const labels = runLabels(runs).map((l) => l.replace(/[\\/]+/g, '_').replace(/^[._]+/, ''));
     const warned = new Set<string>();
-    let done = pass(runs, labels, f.out, ctx, warned);
+    const states = new Map<string, TbFollowState | null>();
+    let done = pass(runs, labels, f.out, ctx, warned, states);
     if (f.follow) {
       const stop = onInterrupt(ctx, () => ({ line: `stopped following; the event files hold what the runs had logged at the last pass (${ctx.clock.date().toISOString()})` }), { json: f.json });
       try {
@@ -192,7 +336,7 @@ export const tensorboardCommand: Command = {
             await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until - ctx.clock.now()))));
             await letSignalsIn();
           }
-          done = pass(runs, labels, f.out, ctx, warned);
+          done = pass(runs, labels, f.out, ctx, warned, states);
         }
       } finally {
         stop();
