@@ -249,7 +249,7 @@ const spec = {
       doc: `write each run's event file to <out>/<run folder name>/ (a folder made if missing) instead of <run>/${TB_FOLDER}/; then give tensorboard --logdir <out>`,
       optional: true,
     }),
-    follow: flags.bool({ doc: 'keep the files up to date while the runs go on (the run folders found when it starts): write them again every --every seconds until every run has finished (its summary.json) or, for a train or offline run, stopped (no process holds it), or Ctrl-C', default: false }),
+    follow: flags.bool({ doc: 'keep the files up to date while the runs go on (the run folders found when it starts): every --every seconds add the points logged since (a run whose metrics.jsonl was rewritten, as a resume does, is written anew) until every run has finished (its summary.json) or, for a train or offline run, stopped (no process holds it), or Ctrl-C', default: false }),
     every: flags.float({ doc: 'with --follow, seconds between passes', default: 10, min: 0.05 }),
     json: jsonFlag({ holds: 'the files written' }),
   },
