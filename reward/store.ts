@@ -1516,6 +1516,11 @@ export class LabelStore {
 
   /** `PRAGMA data_version` when the hand-out floors were last known good (see HAND_OUT_FLOORS_SQL); undefined: not made yet. */
   private floorsVersion: number | undefined;
+  /**
+   * Rows handOut itself wrote to the floors (TEMP): total_changes() counts them, but they change
+   * nothing any teacher is handed, so handOutState's stamp leaves them out.
+   */
+  private floorChanges = 0;
 
   /**
    * nextPairFor's pick when the teacher holds no lease: HAND_OUT_SQL walked from the teacher's
@@ -1527,7 +1532,7 @@ export class LabelStore {
     const version = (this.statement('PRAGMA data_version').get() as { data_version: number }).data_version;
     if (version !== this.floorsVersion) {
       // Another connection committed since: its writes fired none of this connection's triggers.
-      this.statement('DELETE FROM hand_out_floor').run();
+      this.floorChanges += this.statement('DELETE FROM hand_out_floor').run().changes;
       this.floorsVersion = version;
     }
     const who = { teacher, person: person ? 1 : 0 };
@@ -1543,10 +1548,10 @@ export class LabelStore {
       return undefined;
     };
     const floor = walk<{ ft: number; fr: number; fid: number }>((from) => FLOOR_SQL(person, from), old, {}) ?? FLOOR_END;
-    this.statement(
+    this.floorChanges += this.statement(
       `INSERT INTO hand_out_floor (teacher, person, f_timed_out, f_round, f_rowid) VALUES (@teacher, @person, @ft, @fr, @fid)
        ON CONFLICT (teacher, person) DO UPDATE SET f_timed_out = excluded.f_timed_out, f_round = excluded.f_round, f_rowid = excluded.f_rowid`,
-    ).run({ ...who, ...floor });
+    ).run({ ...who, ...floor }).changes;
     if (floor.ft === FLOOR_END.ft) return undefined;
     return walk<PairRow>((from) => HAND_OUT_SQL(person, from), floor, { now });
   }
@@ -1560,7 +1565,9 @@ export class LabelStore {
   handOutState(): { stamp: string; until: number; now: number } {
     const now = this.nowMs();
     const version = (this.statement('PRAGMA data_version').get() as { data_version: number }).data_version;
-    const changes = (this.statement('SELECT total_changes() AS n').get() as { n: number }).n;
+    // Writes to the hand-out floors by handOut are left out: an idle page asking again moves a floor
+    // without changing what it would be handed.
+    const changes = (this.statement('SELECT total_changes() AS n').get() as { n: number }).n - this.floorChanges;
     const next = (this.statement('SELECT MIN(expires_at) AS t FROM leases WHERE expires_at > ?').get(now) as { t: number | null }).t;
     return { stamp: `${version}:${changes}`, until: next ?? Number.POSITIVE_INFINITY, now };
   }
