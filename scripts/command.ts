@@ -158,8 +158,10 @@ type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
 
 interface Hint {
   readonly ctx: CommandContext;
-  readonly stopped: () => Stopped;
+  readonly stopped: (inner: Stopped | null) => Stopped;
   readonly json: boolean;
+  /** Whether `stopped` is given what the innermost command running inside this one would say (see onInterrupt). */
+  readonly inner: boolean;
 }
 
 /** The hints registered now, outermost first: a command run inside another (a bench cell) leaves the stop to the outer one. */
@@ -172,7 +174,8 @@ function stopBy(signal: StopSignal): () => void {
     const code = SIGNAL_EXIT_CODES[signal];
     const { io } = hint.ctx;
     try {
-      const s = hint.stopped();
+      const innermost = hints[hints.length - 1];
+      const s = hint.stopped(hint.inner && innermost !== hint ? innermost.stopped(null) : null);
       io.stderr.write(`${io.tty && signal === 'SIGINT' ? '\n' : ''}${s.line}\n`);
       if (hint.json) printJson(io, { ...s.fields, ok: false, interrupted: true, signal, exitCode: code, message: s.line });
     } finally {
@@ -200,10 +203,12 @@ export function resumeHint(command: 'train' | 'offline', runPath: string, extra 
  * resume) and exit with 130, 143 and 129, as the uncaught signals would, but not silently. With `json` (the command's --json), the
  * last line of stdout is still one JSON object: `{"ok":false,"interrupted":true,"signal":"SIGINT",
  * "exitCode":130,"message":<the line>, ...stopped().fields}`. Registered inside another command
- * (a bench cell run in-process), the outermost one speaks.
+ * (a bench cell run in-process), the outermost one speaks; with `opts.inner` it is given what the
+ * innermost one running now would say (null when none is), to build on (`prefrl demo` adds what
+ * its runs not yet started need to the resume of the train run it stopped).
  */
-export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: { json: boolean }): () => void {
-  const hint: Hint = { ctx, stopped, json: opts.json };
+export function onInterrupt(ctx: CommandContext, stopped: (inner: Stopped | null) => Stopped, opts: { json: boolean; inner?: boolean }): () => void {
+  const hint: Hint = { ctx, stopped, json: opts.json, inner: opts.inner ?? false };
   if (hints.length === 0) {
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);

@@ -19,7 +19,7 @@ import { teacherAgreements } from '../../reward/store_pairs.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
-import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, storeFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
 
@@ -96,8 +96,23 @@ export const labelsImportCommand: Command = {
       store.close();
       throw e;
     }
+    // Ctrl-C, SIGTERM, SIGHUP: the labels go in as one transaction, so the store holds all of them
+    // or none; say which (the signal is let in before the import and once it is in).
+    let added: number | null = null;
+    const stopHint = onInterrupt(
+      ctx,
+      () =>
+        added === null
+          ? { line: `stopped; nothing was imported into ${path} (its labels are as they were); run the same command again`, fields: { store: path, in: file, added: 0 } }
+          : { line: `stopped after the import: ${added} new label${added === 1 ? '' : 's'} in ${path}`, fields: { store: path, in: file, added } },
+      { json },
+    );
     try {
+      await letSignalsIn();
       const r = store.importJsonl(file);
+      added = r.added;
+      // A signal that came while they went in is answered now, saying they are in.
+      await letSignalsIn();
       const total = store.counts().labels;
       // An empty file (an export of a store without labels, or the wrong file) imports nothing: said, not only "0 new".
       if (r.lines === 0) ctx.logger.warn(`--in ${file}: holds no labels (no lines); nothing was imported`);
@@ -128,6 +143,7 @@ export const labelsImportCommand: Command = {
       }
       return 0;
     } finally {
+      stopHint();
       store.close();
     }
   },
