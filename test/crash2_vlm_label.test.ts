@@ -19,10 +19,10 @@ const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash2-vlm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Pairs in the store, and pairs per batch (each batch's labels are stored before the next is asked). */
-const PAIRS = 16;
-const BATCH = 4;
+const PAIRS = 8;
+const BATCH = 2;
 /** The stopped run is stopped when the model is asked its HELD-th question (that one is never answered). */
-const HELD = 13;
+const HELD = 8;
 
 const stub = new Stub();
 let teacher = '';

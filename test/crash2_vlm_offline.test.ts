@@ -18,10 +18,10 @@ const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash2-vlm-offline-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Pairs asked about, and pairs per teacher call (each call's labels are stored before the next). */
-const LABELS = 12;
-const BATCH = 4;
+const LABELS = 8;
+const BATCH = 2;
 /** The stopped run is stopped when the model is asked its HELD-th question (never answered). */
-const HELD = 11;
+const HELD = 8;
 
 const stub = new Stub();
 let dataset = '';
