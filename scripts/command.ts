@@ -170,7 +170,10 @@ const hints: Hint[] = [];
 function stopBy(signal: StopSignal): () => void {
   return () => {
     const hint = hints[0];
-    if (!hint) return;
+    if (!hint) {
+      afterCommand(signal);
+      return;
+    }
     const code = SIGNAL_EXIT_CODES[signal];
     const { io } = hint.ctx;
     try {
@@ -209,22 +212,51 @@ export function resumeHint(command: 'train' | 'offline', runPath: string, extra 
  */
 export function onInterrupt(ctx: CommandContext, stopped: (inner: Stopped | null) => Stopped, opts: { json: boolean; inner?: boolean }): () => void {
   const hint: Hint = { ctx, stopped, json: opts.json, inner: opts.inner ?? false };
-  if (hints.length === 0) {
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigterm);
-    process.on('SIGHUP', onSighup);
-  }
   hints.push(hint);
+  listen();
   return () => {
     const i = hints.indexOf(hint);
     if (i < 0) return;
     hints.splice(i, 1);
-    if (hints.length === 0) {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-      process.off('SIGHUP', onSighup);
-    }
+    // The CLI's own process keeps its listeners (see afterCommand); in-process callers (tests) get
+    // the process's listeners back as they were.
+    if (hints.length === 0 && ctx.io !== processIo) unlisten();
   };
+}
+
+/**
+ * A signal in the CLI's process once its command's hints are gone. A signal that came during the
+ * command's last synchronous work (its final save and summary, after its last letSignalsIn) or
+ * while the process winds down is delivered only now: an uncaught one ended the process, its work
+ * saved and its summary maybe printed, with exit 130 and no line (tour; rollout and pairs, sooner
+ * done, exited 0). The command has finished when process.exitCode is set (bin/prefrl.js sets it to
+ * what the command returned): it exits with that code, its output as it is. Before that (work
+ * after the hint with none of its own), the signal ends it as an uncaught one does.
+ */
+function afterCommand(signal: StopSignal): void {
+  if (process.exitCode !== undefined) process.exit(process.exitCode);
+  unlisten();
+  process.kill(process.pid, signal);
+}
+
+/** Whether the signal listeners are on the process. */
+let listening = false;
+
+function listen(): void {
+  if (listening) return;
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  listening = true;
+}
+
+/** Remove the signal listeners, unless a command registered a hint again meanwhile. */
+function unlisten(): void {
+  if (!listening || hints.length > 0) return;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
+  process.off('SIGHUP', onSighup);
+  listening = false;
 }
 
 /**

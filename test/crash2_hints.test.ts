@@ -133,3 +133,23 @@ describe('prefrl runs: an unfinished run of a command without --resume', () => {
     expect(existsSync(join(rerun.runDir, 'summary.json'))).toBe(true);
   }, 60_000);
 });
+
+describe('a signal after the command saved its work (its final save and summary, after its last letSignalsIn)', () => {
+  it('tour: exits 0 with its full summary and no "stopped" line (it exited 130 with the summary and no line)', async () => {
+    const runs = join(dir, 'tour-runs');
+    const { child, stdout, stderr, exited } = spawnCli(['tour', '--episodes', '1', '--runs-dir', runs, '--quiet']);
+    // Held once summary.json is saved (the last thing it writes), signalled, let go.
+    const run = await until('summary.json', () => {
+      if (child.exitCode !== null) return 'exited';
+      const d = existsSync(runs) ? readdirSync(runs)[0] : undefined;
+      return d !== undefined && existsSync(join(runs, d, 'summary.json')) ? join(runs, d) : null;
+    }, stderr);
+    child.kill('SIGSTOP');
+    child.kill('SIGINT');
+    child.kill('SIGCONT');
+    expect(await exited, stderr()).toBe(0);
+    expect(stdout()).toContain(`run folder: ${run}\n`);
+    expect(stdout().endsWith('next: prefrl envs | prefrl check-env reacher | prefrl rollout --env cheetah-run --episodes 3\n'), stdout()).toBe(true);
+    expect(stderr()).not.toContain('stopped');
+  }, 60_000);
+});
