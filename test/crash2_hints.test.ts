@@ -1,17 +1,18 @@
 /**
  * What a stopped command says, and what `prefrl runs` says of the run folders stopped commands
  * leave: `labels import` stopped by Ctrl-C says whether the labels went in (one line; one JSON
- * object with --json); `prefrl demo` stopped in its first run says the baseline run never started
+ * object with --json), `labels export` finishes its file and says so (it left a temporary file); `prefrl demo` stopped in its first run says the baseline run never started
  * and the command that makes it; an unfinished collect (no --resume) is listed with the command
  * that runs it again (`--like <run>`), and a tour with its command line.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { demoStopped } from '../scripts/commands/demo.js';
+import { removeKilledExports } from '../scripts/commands/labels.js';
 import { captureCli, lastJson, spawnCli, until } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash2-hints-'));
@@ -66,6 +67,49 @@ describe('labels import stopped by Ctrl-C', () => {
     // The same command again ends with every label in.
     expect(lastJson(await cli(['labels', 'import', '--store', to, '--in', jsonl, '--json']))).toMatchObject({ added: COUNT - held, labels: COUNT });
   }, 60_000);
+});
+
+describe('labels export stopped', () => {
+  it('Ctrl-C while it writes: the export completes and says so (exit 130, one JSON line); no temporary file is left', async () => {
+    const COUNT = 8000;
+    const store = join(dir, 'export.sqlite');
+    await cli(['pairs', '--trajectories', rolloutDir, '--count', String(COUNT), '--segment-length', '5', '--store', store, '--seed', '6', '--quiet']);
+    await cli(['label', '--store', store, '--teacher', 'oracle', '--batch', String(COUNT), '--quiet']);
+    const outDir = join(dir, 'export-out');
+    mkdirSync(outDir);
+    const out = join(outDir, 'labels.jsonl');
+    const { child, stdout, stderr, exited } = spawnCli(['labels', 'export', '--store', store, '--out', out, '--json']);
+    // Held once its temporary file appears (it is writing), signalled, let go.
+    await until('the temporary file', () => (readdirSync(outDir).length > 0 || child.exitCode !== null ? true : null), stderr);
+    child.kill('SIGSTOP');
+    child.kill('SIGINT');
+    child.kill('SIGCONT');
+    expect(await exited, stderr()).toBe(130);
+    // It left the temporary file (`labels.jsonl.tmp-<pid>`) and said nothing.
+    expect(readdirSync(outDir)).toEqual(['labels.jsonl']);
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(COUNT);
+    const line = `stopped after the export: ${COUNT} labels written to ${out}`;
+    expect(stderr()).toBe(`${line}\n`);
+    expect(JSON.parse(stdout())).toEqual({ store, out, labels: COUNT, ok: false, interrupted: true, signal: 'SIGINT', exitCode: 130, message: line });
+  }, 60_000);
+
+  it('the temporary files of exports killed (SIGKILL) go before the next export to that file; a live writer\'s and other files stay', async () => {
+    const outDir = join(dir, 'killed-out');
+    mkdirSync(outDir);
+    const out = join(outDir, 'l.jsonl');
+    // A process id that no process has (Linux pids stay below 2^22).
+    const dead = `l.jsonl.tmp-${2 ** 22 + 17}`;
+    // A process that runs (not this one: the in-process export below writes l.jsonl.tmp-<its pid>).
+    const live = `l.jsonl.tmp-${process.ppid}`;
+    const others = ['l.jsonl.tmp-abc', 'l.jsonl.tmp-0', 'other.jsonl.tmp-4194321', 'l.jsonl'];
+    for (const f of [dead, live, ...others]) writeFileSync(join(outDir, f), 'x');
+    expect(removeKilledExports(out)).toEqual([join(outDir, dead)]);
+    expect(readdirSync(outDir).sort()).toEqual([live, ...others].sort());
+    // The command does it before it writes (here --force over the old l.jsonl).
+    writeFileSync(join(outDir, dead), 'x');
+    await cli(['labels', 'export', '--store', join(dir, 'export.sqlite'), '--out', out, '--force']);
+    expect(readdirSync(outDir).sort()).toEqual([live, ...others].sort());
+  });
 });
 
 describe('prefrl demo stopped', () => {
