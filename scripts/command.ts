@@ -158,8 +158,10 @@ type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
 
 interface Hint {
   readonly ctx: CommandContext;
-  readonly stopped: () => Stopped;
+  readonly stopped: (inner: Stopped | null) => Stopped;
   readonly json: boolean;
+  /** Whether `stopped` is given what the innermost command running inside this one would say (see onInterrupt). */
+  readonly inner: boolean;
 }
 
 /** The hints registered now, outermost first: a command run inside another (a bench cell) leaves the stop to the outer one. */
@@ -168,11 +170,15 @@ const hints: Hint[] = [];
 function stopBy(signal: StopSignal): () => void {
   return () => {
     const hint = hints[0];
-    if (!hint) return;
+    if (!hint) {
+      afterCommand(signal);
+      return;
+    }
     const code = SIGNAL_EXIT_CODES[signal];
     const { io } = hint.ctx;
     try {
-      const s = hint.stopped();
+      const innermost = hints[hints.length - 1];
+      const s = hint.stopped(hint.inner && innermost !== hint ? innermost.stopped(null) : null);
       io.stderr.write(`${io.tty && signal === 'SIGINT' ? '\n' : ''}${s.line}\n`);
       if (hint.json) printJson(io, { ...s.fields, ok: false, interrupted: true, signal, exitCode: code, message: s.line });
     } finally {
@@ -200,26 +206,57 @@ export function resumeHint(command: 'train' | 'offline', runPath: string, extra 
  * resume) and exit with 130, 143 and 129, as the uncaught signals would, but not silently. With `json` (the command's --json), the
  * last line of stdout is still one JSON object: `{"ok":false,"interrupted":true,"signal":"SIGINT",
  * "exitCode":130,"message":<the line>, ...stopped().fields}`. Registered inside another command
- * (a bench cell run in-process), the outermost one speaks.
+ * (a bench cell run in-process), the outermost one speaks; with `opts.inner` it is given what the
+ * innermost one running now would say (null when none is), to build on (`prefrl demo` adds what
+ * its runs not yet started need to the resume of the train run it stopped).
  */
-export function onInterrupt(ctx: CommandContext, stopped: () => Stopped, opts: { json: boolean }): () => void {
-  const hint: Hint = { ctx, stopped, json: opts.json };
-  if (hints.length === 0) {
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigterm);
-    process.on('SIGHUP', onSighup);
-  }
+export function onInterrupt(ctx: CommandContext, stopped: (inner: Stopped | null) => Stopped, opts: { json: boolean; inner?: boolean }): () => void {
+  const hint: Hint = { ctx, stopped, json: opts.json, inner: opts.inner ?? false };
   hints.push(hint);
+  listen();
   return () => {
     const i = hints.indexOf(hint);
     if (i < 0) return;
     hints.splice(i, 1);
-    if (hints.length === 0) {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-      process.off('SIGHUP', onSighup);
-    }
+    // The CLI's own process keeps its listeners (see afterCommand); in-process callers (tests) get
+    // the process's listeners back as they were.
+    if (hints.length === 0 && ctx.io !== processIo) unlisten();
   };
+}
+
+/**
+ * A signal in the CLI's process once its command's hints are gone. A signal that came during the
+ * command's last synchronous work (its final save and summary, after its last letSignalsIn) or
+ * while the process winds down is delivered only now: an uncaught one ended the process, its work
+ * saved and its summary maybe printed, with exit 130 and no line (tour; rollout and pairs, sooner
+ * done, exited 0). The command has finished when process.exitCode is set (bin/prefrl.js sets it to
+ * what the command returned): it exits with that code, its output as it is. Before that (work
+ * after the hint with none of its own), the signal ends it as an uncaught one does.
+ */
+function afterCommand(signal: StopSignal): void {
+  if (process.exitCode !== undefined) process.exit(process.exitCode);
+  unlisten();
+  process.kill(process.pid, signal);
+}
+
+/** Whether the signal listeners are on the process. */
+let listening = false;
+
+function listen(): void {
+  if (listening) return;
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  listening = true;
+}
+
+/** Remove the signal listeners, unless a command registered a hint again meanwhile. */
+function unlisten(): void {
+  if (!listening || hints.length > 0) return;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
+  process.off('SIGHUP', onSighup);
+  listening = false;
 }
 
 /**

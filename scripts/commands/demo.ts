@@ -11,7 +11,8 @@ import { flags, parseFlags } from '../../core/config.js';
 import { envConfigArgs, envConfigFromArgs } from '../../envs/registry.js';
 import type { LoopSummary } from '../../reward/loop.js';
 import { dirname, join } from 'node:path';
-import { type Command, formatTable, parseOrHelp, printJson, shellPath } from '../command.js';
+import { type Command, formatTable, onInterrupt, parseOrHelp, printJson, shellPath, type Stopped } from '../command.js';
+import { shellQuote } from '../../core/paths.js';
 import { train, trainFlags } from './train.js';
 import { jsonFlag, quietFlag, runsDirFlag, seedFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
@@ -55,14 +56,27 @@ export const demoCommand: Command = {
       '--feedback-every', String(f.feedbackEvery),
       '--reward-epochs', String(f.rewardEpochs),
     ];
-    // Each stage is announced once train's checks have passed: a refused --env or --teacher prints its one-line error alone.
-    const pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx, undefined, [], () =>
-      ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`),
-    );
+    // Ctrl-C, SIGTERM, SIGHUP: the train run going on says how to resume it (its own hint, `inner`);
+    // the demo adds what that leaves out: the baseline run not started yet (the demo has no
+    // --resume: run again, it starts both runs anew), or the learned-reward run already finished.
+    const baselineArgs = ['--env', f.env, '--steps', String(f.steps), '--seed', String(f.seed), '--runs-dir', f.runsDir, '--reward', 'true'];
+    const baselineCommand = `prefrl train ${baselineArgs.map(shellQuote).join(' ')}`;
+    let prefRun: string | null = null;
+    const stopHint = onInterrupt(ctx, (inner) => demoStopped(inner, { prefRun, baseline: f.baseline ? baselineCommand : null }), { json: f.json, inner: true });
+    let pref: Awaited<ReturnType<typeof train>>;
     let base: { summary: LoopSummary; runDir: string } | null = null;
-    if (f.baseline) {
-      const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx, undefined, [], () => ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`));
-      base = { summary: b.summary, runDir: b.run.path };
+    try {
+      // Each stage is announced once train's checks have passed: a refused --env or --teacher prints its one-line error alone.
+      pref = await train(parseFlags(prefArgs, trainSpec).flags, ctx, undefined, [], () =>
+        ctx.logger.info(`demo 1/${f.baseline ? 2 : 1}: PPO on a reward learned from ${f.labels} "${f.teacher}" comparisons of ${f.env} segments (${f.steps} env steps)`),
+      );
+      prefRun = pref.run.path;
+      if (f.baseline) {
+        const b = await train(parseFlags([...common, '--reward', 'true'], trainSpec).flags, ctx, undefined, [], () => ctx.logger.info(`demo 2/2: PPO on the true reward of ${f.env}, same settings and env steps`));
+        base = { summary: b.summary, runDir: b.run.path };
+      }
+    } finally {
+      stopHint();
     }
     const p = pref.summary;
     const ratio = base ? relative(p.finalTrueReturn, base.summary.finalTrueReturn, p.curve[0]?.[1]) : null;
@@ -108,6 +122,26 @@ export const demoCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * What a stopped `prefrl demo` says: `inner`, the train run's own hint (how to resume it; null when
+ * none had started), and what it leaves out. `prefRun`: the learned-reward run (demo 1/2) once it
+ * finished; `baseline`: the command of the true-reward run (demo 2/2), null with --no-baseline.
+ */
+export function demoStopped(inner: Stopped | null, o: { prefRun: string | null; baseline: string | null }): Stopped {
+  const again = 'prefrl demo again starts both runs anew';
+  if (o.prefRun === null) {
+    const first = inner ?? { line: 'stopped before demo 1 started its run; run the same command again', fields: {} };
+    if (o.baseline === null) return first;
+    return {
+      line: `${first.line}; the true-reward baseline (demo 2/2) has not started: ${o.baseline}${inner ? ` (${again})` : ''}`,
+      fields: { ...first.fields, baseline: o.baseline },
+    };
+  }
+  const done = `the learned-reward run (demo 1/2) is finished: ${shellPath(o.prefRun)}`;
+  if (inner === null) return { line: `stopped before the baseline (demo 2/2) started its run; ${done}; the baseline: ${o.baseline ?? ''}`, fields: { learnedRunDir: o.prefRun, baseline: o.baseline } };
+  return { line: `${inner.line} (the baseline, demo 2/2); ${done}`, fields: { ...inner.fields, learnedRunDir: o.prefRun } };
+}
 
 /** (learned - untrained) / (true - untrained): the share of the true-reward agent's improvement. */
 export function relative(learned: number, truth: number, untrained: number | undefined): number | null {

@@ -10,7 +10,8 @@
  * true partial return (the stored segments carry the env's rewards) and with the others.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { removeDeadWritersTemps } from '../../core/run.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
@@ -19,7 +20,7 @@ import { teacherAgreements } from '../../reward/store_pairs.js';
 import { LabelStore, type StoreCounts } from '../../reward/store.js';
 import { decidedByText, type HeronDecidedBy, heronDecidedBy } from '../../reward/teachers/heron.js';
 import type { Label } from '../../reward/types.js';
-import { type Command, formatTable, openStoreFlag, parseOrHelp, printJson } from '../command.js';
+import { type Command, formatTable, letSignalsIn, onInterrupt, openStoreFlag, parseOrHelp, printJson } from '../command.js';
 import { jsonFlag, storeFlag } from './common_flags.js';
 import { commandSummary } from '../command_index.js';
 
@@ -71,15 +72,49 @@ export const labelsExportCommand: Command = {
         throw new UsageError(`--out ${out}: is the label store itself (--store); give another file, such as ${join(dirname(out), 'labels.jsonl')}`);
       }
       checkOutFile(out, { example: 'labels.jsonl', force });
-      const labels = store.exportJsonl(out);
-      if (json) printJson(ctx.io, { store: path, out, labels });
-      else ctx.io.stdout.write(`exported ${labels} label${labels === 1 ? '' : 's'} from ${path} to ${out}\n`);
-      return 0;
+      // An export killed (SIGKILL) while it wrote left `<out>.tmp-<pid>` for good: those of dead processes go.
+      removeKilledExports(out);
+      // Ctrl-C, SIGTERM, SIGHUP: the export is written to a temporary file and renamed, all in one
+      // go; a signal is answered once it is done (stopped by default, it left the temporary file
+      // beside --out, and said nothing).
+      let written: number | null = null;
+      const stopHint = onInterrupt(
+        ctx,
+        () =>
+          written === null
+            ? { line: `stopped; nothing was written to ${out}; run the same command again`, fields: { store: path, out, labels: 0 } }
+            : { line: `stopped after the export: ${written} label${written === 1 ? '' : 's'} written to ${out}`, fields: { store: path, out, labels: written } },
+        { json },
+      );
+      try {
+        await letSignalsIn();
+        const labels = store.exportJsonl(out);
+        written = labels;
+        await letSignalsIn();
+        if (json) printJson(ctx.io, { store: path, out, labels });
+        else ctx.io.stdout.write(`exported ${labels} label${labels === 1 ? '' : 's'} from ${path} to ${out}\n`);
+        return 0;
+      } finally {
+        stopHint();
+      }
     } finally {
       store.close();
     }
   },
 };
+
+/**
+ * Remove the temporary files (`<out>.tmp-<pid>`, LabelStore.exportJsonl's) that exports to `out`
+ * killed while they wrote left beside it; those of processes still running stay. Returns the paths removed.
+ */
+export function removeKilledExports(out: string): string[] {
+  const head = `${basename(out)}.tmp-`;
+  return removeDeadWritersTemps(dirname(resolve(out)), (name) => {
+    if (!name.startsWith(head)) return null;
+    const pid = name.slice(head.length);
+    return /^[1-9]\d*$/.test(pid) ? Number(pid) : null;
+  });
+}
 
 export const labelsImportCommand: Command = {
   name: 'labels import',
@@ -88,16 +123,39 @@ export const labelsImportCommand: Command = {
     const parsed = parseOrHelp(argv, importSpec, ctx.io);
     if (!parsed) return 0;
     const { store: path, in: file, json } = parsed.flags;
-    const store = openStoreFlag(path, ctx.clock);
+    // Ctrl-C, SIGTERM, SIGHUP: the labels go in as one transaction, so the store holds all of them
+    // or none; say which (the signal is let in before the import and once it is in). Registered
+    // before the store opens: a signal while it opens says nothing was imported too.
+    let added: number | null = null;
+    const stopHint = onInterrupt(
+      ctx,
+      () =>
+        added === null
+          ? { line: `stopped; nothing was imported into ${path} (its labels are as they were); run the same command again`, fields: { store: path, in: file, added: 0 } }
+          : { line: `stopped after the import: ${added} new label${added === 1 ? '' : 's'} in ${path}`, fields: { store: path, in: file, added } },
+      { json },
+    );
+    let store: LabelStore;
+    try {
+      store = openStoreFlag(path, ctx.clock);
+    } catch (e) {
+      stopHint();
+      throw e;
+    }
     try {
       if (!existsSync(file)) throw new UsageError(`--in: ${file} not found (a JSONL file of labels, as prefrl labels export writes)`);
       if (isFolder(file)) throw new UsageError(`--in: ${file} is a folder; give the JSONL file, e.g. ${join(file, 'labels.jsonl')}`);
     } catch (e) {
+      stopHint();
       store.close();
       throw e;
     }
     try {
+      await letSignalsIn();
       const r = store.importJsonl(file);
+      added = r.added;
+      // A signal that came while they went in is answered now, saying they are in.
+      await letSignalsIn();
       const total = store.counts().labels;
       // An empty file (an export of a store without labels, or the wrong file) imports nothing: said, not only "0 new".
       if (r.lines === 0) ctx.logger.warn(`--in ${file}: holds no labels (no lines); nothing was imported`);
@@ -128,6 +186,7 @@ export const labelsImportCommand: Command = {
       }
       return 0;
     } finally {
+      stopHint();
       store.close();
     }
   },

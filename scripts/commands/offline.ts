@@ -408,13 +408,17 @@ export async function offlineFromFlags(f: OfflineFlags, given: ReadonlySet<strin
     VLM_CONNECTION_FLAGS.filter((k) => f.resume !== undefined && given.has(k))
       .map((k) => ` ${flagName(k)} ${shellQuote(String(f[k]))}`)
       .join('');
+  // A stopped run goes on with the stages it was asked for: a resume without them runs every stage
+  // left (an --stage pairs,label run stopped in its label stage went on, as told, to train the
+  // reward model and IQL). Only here: the pipeline's own advice names stages this run did not ask for.
+  const stageArgs = given.has('stage') && f.stage.trim() !== 'all' ? ` --stage ${shellQuote(f.stage)}` : '';
   let unlock: (() => void) | undefined;
   const stopHint = onInterrupt(
     ctx,
     () => {
       // People's pages are told the session ended (the process exits without closing its server).
       endHumanSessionsNow();
-      return runPath ? resumeHint('offline', runPath, resumeArgs()) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
+      return runPath ? resumeHint('offline', runPath, `${resumeArgs()}${stageArgs}`) : { line: 'stopped before a run folder was made', fields: { runDir: null } };
     },
     { json: f.json },
   );

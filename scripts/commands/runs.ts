@@ -415,11 +415,33 @@ function entry(root: string, dir: string): RunEntry {
     state: finished ? 'finished' : 'unfinished',
     result: summary ? headline(command, summary) : null,
     numbers: summary ? headlineNumbers(command, summary) : {},
-    resume: finished ? null : `${progressText(progress)}${stagesText(stages)}${partOf ? `${BENCH_CELL}run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg, path) : ''}` : ''}` || null,
+    resume: finished
+      ? null
+      : `${progressText(progress)}${stagesText(stages)}${partOf ? `${BENCH_CELL}run it again: ${partOf}` : resumable ? `prefrl ${command} --resume ${shellQuote(path)}${teacher === 'human' ? humanArgs(command, cfg, path) : ''}` : againText(command, cfg, path)}` || null,
     progress,
     stages,
     problem,
   };
+}
+
+/** The commands whose run folders cannot be resumed but can be run again with the same settings (their --like). */
+const LIKE_COMMANDS = new Set(['collect', 'reward', 'iql', 'rollout']);
+
+/**
+ * How to get what an unfinished run of a command without --resume would have made (one stopped
+ * part way): the same settings again, as a new run, `prefrl <command> --like <run>` (its
+ * config.json; --like reads it as the command line's flags); tour has no --like: its command line,
+ * from the flags its config.json records and the runs folder it is in. "" for other commands.
+ */
+function againText(command: string | null, cfg: Record<string, unknown>, path: string): string {
+  if (command === null) return '';
+  if (LIKE_COMMANDS.has(command)) return `run it again: prefrl ${command} --like ${shellQuote(path)}`;
+  if (command === 'tour') {
+    // Its runs folder is the one it is in (config.json holds --runs-dir as it was typed, maybe relative).
+    const args = (['episodes', 'seed'] as const).flatMap((k) => (typeof cfg[k] === 'number' ? [`--${k}`, String(cfg[k])] : []));
+    return `run it again: prefrl tour ${[...args, '--runs-dir', shellQuote(dirname(path))].join(' ')}`;
+  }
+  return '';
 }
 
 /** How many folder levels below the runs folder are searched for run folders. */

@@ -1,0 +1,44 @@
+/**
+ * `prefrl serve` when its terminal goes away (SIGHUP, an ssh session dropped) while a person's page
+ * holds a pair: the session ends as on Ctrl-C or SIGTERM: the page is told (close code 1001), the
+ * held pair goes back at once (no lease left in the store), the stop line is printed, exit 0.
+ */
+import Database from 'better-sqlite3';
+import { expect, it } from 'vitest';
+import { spawnCli, until } from './helpers/cli.js';
+import { TestClient, useTwoPairStore } from './viewer/helpers.js';
+
+const fx = useTwoPairStore('crash2-serve-hup');
+
+function leases(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT teacher, pair_id FROM leases ORDER BY pair_id').all() as { teacher: string; pair_id: string }[]).map((r) => `${r.teacher} ${r.pair_id}`);
+  } finally {
+    db.close();
+  }
+}
+
+for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+  it(`${signal}: the page is told, the pair it held goes back, the stop line, exit 0`, async () => {
+    const s = spawnCli(['serve', '--store', fx.storePath, '--port', '0', '--json']);
+    const link = await until(
+      'the link',
+      () => {
+        if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}: ${s.stderr()}`);
+        return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null;
+      },
+      s.stderr,
+    );
+    const c = await TestClient.open(link);
+    await c.hello({ name: 'ada', token: new URL(link).searchParams.get('token') ?? undefined });
+    c.send({ type: 'next' });
+    const p = await c.next('pair');
+    expect(leases(fx.storePath)).toEqual([`human:ada ${p.pairId}`]);
+    s.child.kill(signal);
+    expect(await s.exited, s.stderr()).toBe(0);
+    expect(await c.closed()).toBe(1001);
+    expect(leases(fx.storePath)).toEqual([]);
+    expect(JSON.parse(s.stdout().trim().split('\n').at(-1) as string)).toMatchObject({ labelsAdded: 0, labels: 0, waitingForPeople: 2 });
+  }, 60_000);
+}
