@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
-import { spawnCli, until } from './helpers/cli.js';
+import { spawnServe } from './helpers/cli.js';
 import { TestClient, useTwoPairStore } from './viewer/helpers.js';
 
 const fx = useTwoPairStore('crash2-serve-hup');
@@ -21,15 +21,7 @@ function leases(path: string): string[] {
 
 for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
   it(`${signal}: the page is told, the pair it held goes back, the stop line, exit 0`, async () => {
-    const s = spawnCli(['serve', '--store', fx.storePath, '--port', '0', '--json']);
-    const link = await until(
-      'the link',
-      () => {
-        if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}: ${s.stderr()}`);
-        return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null;
-      },
-      s.stderr,
-    );
+    const { s, link } = await spawnServe(fx.storePath, ['--json']);
     const c = await TestClient.open(link);
     await c.hello({ name: 'ada', token: new URL(link).searchParams.get('token') ?? undefined });
     c.send({ type: 'next' });

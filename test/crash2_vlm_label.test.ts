@@ -5,15 +5,14 @@
  * what the stopped run had no answer for (its cache answers the rest), and the labels end equal to
  * an uninterrupted run's on a copy of the same store.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { renderToolsAvailable } from '../viewer/render.js';
 import { captureCli, lastJson, spawnCli, until } from './helpers/cli.js';
-import { Stub } from './crash2_vlm_stub.js';
+import { cacheEntries, labelsOf, Stub } from './crash2_vlm_stub.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash2-vlm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,35 +38,6 @@ function copyStore(name: string): string {
   const to = join(folder, 'labels.sqlite');
   copyFileSync(fresh, to);
   return to;
-}
-
-/** The store's labels as `pair teacher kind probFirst`, sorted (ids and times differ between runs). */
-function labelsOf(store: string): string[] {
-  const s = LabelStore.open(store, { create: false });
-  try {
-    return s
-      .labels()
-      .map((l) => `${l.pairId} ${l.teacher} ${l.kind} ${'probFirst' in l ? String(l.probFirst) : '-'}`)
-      .sort();
-  } finally {
-    s.close();
-  }
-}
-
-/** Every answer cache entry of the store's folder (not those kept under uncut/): each file must be whole JSON. */
-function cacheEntries(store: string): string[] {
-  const cache = join(store, '..', 'vlm_cache');
-  const out: string[] = [];
-  for (const d of readdirSync(cache)) {
-    if (d === 'uncut') continue;
-    for (const f of readdirSync(join(cache, d))) {
-      expect(f, `${d}/${f}: a temporary file left in the cache`).toMatch(/^[0-9a-f]{64}\.json$/);
-      const e = JSON.parse(readFileSync(join(cache, d, f), 'utf8')) as { key: string; text: string };
-      expect(e.key).toBe(f.slice(0, -'.json'.length));
-      out.push(e.key);
-    }
-  }
-  return out;
 }
 
 async function label(store: string): Promise<{ added: number; usage: Record<string, number> }> {
@@ -122,7 +92,7 @@ describe('prefrl label --teacher vlm stopped part way', () => {
       expect(kept.length).toBeLessThan(PAIRS);
       for (const l of kept) expect(full).toContain(l);
       // The cache holds whole entries, at most one per question answered.
-      const cached = cacheEntries(store);
+      const cached = cacheEntries(join(store, '..', 'vlm_cache'));
       expect(cached.length).toBeLessThanOrEqual(answered);
       // Two questions of each stored pair at least (their answers were cached before the labels were stored).
       expect(cached.length).toBeGreaterThanOrEqual(2 * kept.length);

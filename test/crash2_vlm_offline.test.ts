@@ -4,15 +4,14 @@
  * answer cache whole entries; `offline --resume` asks the model only what the stopped run had no
  * answer for and ends with the labels of an uninterrupted run of the same settings.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelStore } from '../reward/store.js';
 import { main } from '../scripts/cli.js';
 import { renderToolsAvailable } from '../viewer/render.js';
 import { captureCli, lastJson, spawnCli, until } from './helpers/cli.js';
-import { Stub } from './crash2_vlm_stub.js';
+import { cacheEntries, labelsOf, Stub } from './crash2_vlm_stub.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrl-crash2-vlm-offline-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,34 +38,6 @@ function offlineArgs(runs: string): string[] {
   ];
 }
 
-/** The run's labels as `pair teacher kind probFirst`, sorted (ids and times differ between runs). */
-function labelsOf(run: string): string[] {
-  const s = LabelStore.open(join(run, 'labels.sqlite'), { create: false });
-  try {
-    return s
-      .labels()
-      .map((l) => `${l.pairId} ${l.teacher} ${l.kind} ${'probFirst' in l ? String(l.probFirst) : '-'}`)
-      .sort();
-  } finally {
-    s.close();
-  }
-}
-
-/** The run's answer cache entries (not those under uncut/): each file whole JSON named by its key. */
-function cacheEntries(run: string): string[] {
-  const cache = join(run, 'vlm_cache');
-  const out: string[] = [];
-  for (const d of readdirSync(cache)) {
-    if (d === 'uncut') continue;
-    for (const f of readdirSync(join(cache, d))) {
-      expect(f, `${d}/${f}: a temporary file left in the cache`).toMatch(/^[0-9a-f]{64}\.json$/);
-      expect((JSON.parse(readFileSync(join(cache, d, f), 'utf8')) as { key: string }).key).toBe(f.slice(0, -'.json'.length));
-      out.push(f);
-    }
-  }
-  return out;
-}
-
 /** The one run folder under `runs`. */
 function onlyRun(runs: string): string {
   const runsIn = readdirSync(runs);
@@ -82,7 +53,7 @@ beforeAll(async () => {
   dataset = lastJson<{ dataset: string }>(c.out).dataset;
   const w = captureCli();
   expect(await main([...offlineArgs(join(dir, 'whole')), '--quiet'], w.ctx), w.err.join('')).toBe(0);
-  full = labelsOf(onlyRun(join(dir, 'whole')));
+  full = labelsOf(join(onlyRun(join(dir, 'whole')), 'labels.sqlite'));
   expect(full).toHaveLength(LABELS);
   fullAsked = stub.asked.length;
   expect(fullAsked).toBe(2 * LABELS);
@@ -113,11 +84,11 @@ describe('prefrl offline --teacher vlm stopped in its label stage', () => {
       } else {
         expect(code).toBe(null);
       }
-      const kept = labelsOf(run);
+      const kept = labelsOf(join(run, 'labels.sqlite'));
       expect(kept.length % BATCH).toBe(0);
       expect(kept.length).toBeLessThan(LABELS);
       for (const l of kept) expect(full).toContain(l);
-      const cached = cacheEntries(run);
+      const cached = cacheEntries(join(run, 'vlm_cache'));
       expect(cached.length).toBeLessThanOrEqual(HELD - 1);
       expect(cached.length).toBeGreaterThanOrEqual(2 * kept.length);
       stub.reset();
@@ -126,8 +97,8 @@ describe('prefrl offline --teacher vlm stopped in its label stage', () => {
       expect(await main(['offline', '--resume', run, '--stage', 'pairs,label', '--quiet', '--json'], r.ctx), r.err.join('')).toBe(0);
       // Only the questions the cache has no answer to are sent.
       expect(stub.asked.length).toBe(fullAsked - cached.length);
-      expect(labelsOf(run)).toEqual(full);
-      expect(cacheEntries(run)).toHaveLength(fullAsked);
+      expect(labelsOf(join(run, 'labels.sqlite'))).toEqual(full);
+      expect(cacheEntries(join(run, 'vlm_cache'))).toHaveLength(fullAsked);
       stub.reset();
     }, 90_000);
   }

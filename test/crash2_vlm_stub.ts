@@ -3,9 +3,41 @@
  * it answers every question the same way each time, counts what it is asked, and can hold a
  * question unanswered (the moment the test stops the command).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { expect } from 'vitest';
 import { sha256 } from '../core/hash.js';
+import { LabelStore } from '../reward/store.js';
+
+/** A label store's labels as `pair teacher kind probFirst`, sorted (ids and times differ between runs). */
+export function labelsOf(store: string): string[] {
+  const s = LabelStore.open(store, { create: false });
+  try {
+    return s
+      .labels()
+      .map((l) => `${l.pairId} ${l.teacher} ${l.kind} ${'probFirst' in l ? String(l.probFirst) : '-'}`)
+      .sort();
+  } finally {
+    s.close();
+  }
+}
+
+/** The keys of every answer cache entry in `cache` (a vlm_cache folder; not those kept under uncut/): each file must be whole JSON named by its key. */
+export function cacheEntries(cache: string): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync(cache)) {
+    if (d === 'uncut') continue;
+    for (const f of readdirSync(join(cache, d))) {
+      expect(f, `${d}/${f}: a temporary file left in the cache`).toMatch(/^[0-9a-f]{64}\.json$/);
+      const e = JSON.parse(readFileSync(join(cache, d, f), 'utf8')) as { key: string };
+      expect(e.key).toBe(f.slice(0, -'.json'.length));
+      out.push(e.key);
+    }
+  }
+  return out;
+}
 
 /**
  * The stub: stage 1 (no assistant message yet) gets an analysis, stage 2 an answer, 0, 1 or -1,

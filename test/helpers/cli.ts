@@ -84,3 +84,20 @@ export function spawnCli(args: readonly string[]): { child: ChildProcess; stdout
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/**
+ * Start `prefrl serve --store <store> --port <port> ...args` in a child process and wait for its
+ * first link (the loopback one, carrying the token); a serve that exits first fails with its stderr.
+ */
+export async function spawnServe(store: string, args: readonly string[], port = '0'): Promise<{ s: ReturnType<typeof spawnCli>; link: string }> {
+  const s = spawnCli(['serve', '--store', store, '--port', port, ...args]);
+  const link = await until(
+    'the link',
+    () => {
+      if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}: ${s.stderr()}`);
+      return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null;
+    },
+    s.stderr,
+  );
+  return { s, link };
+}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { LabelStore } from '../../reward/store.js';
 import { madeUpToken } from '../../scripts/commands/serve.js';
-import { spawnCli, until } from '../helpers/cli.js';
+import { spawnCli, spawnServe, until } from '../helpers/cli.js';
 import { makePairs, TestClient, useTwoPairStore } from './helpers.js';
 
 const fx = useTwoPairStore('serve-session');
@@ -21,17 +21,8 @@ const fx = useTwoPairStore('serve-session');
 type Serve = ReturnType<typeof spawnCli>;
 
 /** Starts serve and returns it with its first link (the loopback one, carrying the token). */
-async function serve(args: string[], port = '0'): Promise<{ s: Serve; link: string }> {
-  const s = spawnCli(['serve', '--store', fx.storePath, '--port', port, ...args]);
-  const link = await until(
-    'the link',
-    () => {
-      if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}: ${s.stderr()}`);
-      return /\[prefrl\] press Ctrl-C to stop/.test(s.stderr()) ? /open (http:\/\/127\.0\.0\.1:\d+\/[^\s]*)/.exec(s.stderr())?.[1] : null;
-    },
-    s.stderr,
-  );
-  return { s, link };
+function serve(args: string[], port = '0'): Promise<{ s: Serve; link: string }> {
+  return spawnServe(fx.storePath, args, port);
 }
 
 /** A person answers both pairs (`undoFirst`: the first answer is undone, and the pair, back, answered again). */
