@@ -11,7 +11,7 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { removeDeadWritersTemps } from '../../core/run.js';
+import { removeStaleTemps } from '../../core/run.js';
 import { flags } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkOutFile, isFolder } from '../../core/paths.js';
@@ -108,12 +108,7 @@ export const labelsExportCommand: Command = {
  * killed while they wrote left beside it; those of processes still running stay. Returns the paths removed.
  */
 export function removeKilledExports(out: string): string[] {
-  const head = `${basename(out)}.tmp-`;
-  return removeDeadWritersTemps(dirname(resolve(out)), (name) => {
-    if (!name.startsWith(head)) return null;
-    const pid = name.slice(head.length);
-    return /^[1-9]\d*$/.test(pid) ? Number(pid) : null;
-  });
+  return removeStaleTemps(dirname(resolve(out)), basename(out));
 }
 
 export const labelsImportCommand: Command = {

@@ -119,6 +119,30 @@ type Placed = ScalarPoint & { place: number; order: number };
 const byStep = (a: Placed, b: Placed): number => a.step - b.step || a.place - b.place || a.order - b.order;
 
 /**
+ * The points of `series` in the event file's order, each metric at its place in `places`; values
+ * at a step that is not a whole number >= 0 are left out and counted (`bad`).
+ */
+function placedPoints(series: ReadonlyMap<string, [number, number][]>, places: ReadonlyMap<string, number>, wall: number): { points: Placed[]; bad: number } {
+  const points: Placed[] = [];
+  let bad = 0;
+  for (const [tag, pts] of series) {
+    for (const [step, value] of pts) {
+      if (!Number.isSafeInteger(step) || step < 0) bad++;
+      else points.push({ tag, step, value, wallTime: wall, place: places.get(tag) ?? 0, order: points.length });
+    }
+  }
+  points.sort(byStep);
+  return { points, bad };
+}
+
+/** The highest place among `points` at `step`, starting from `from` (-1: none yet). */
+function lastPlaceAt(points: readonly Placed[], step: number | null, from = -1): number {
+  let place = from;
+  for (const p of points) if (p.step === step) place = Math.max(place, p.place);
+  return place;
+}
+
+/**
  * exportRun, given the state the last pass left (`prev`, null: none): when the run's metrics.jsonl
  * only grew since (the same file, the bytes read then unchanged, the event file as written) and
  * the new points all go after the old ones in the file's order, they are appended to the event
@@ -166,15 +190,8 @@ export function exportRunFollowing(
       const read = readMetricsFrom(runDir, warn, undefined, { bytes: prev.end, lines: prev.lines });
       const places = new Map(prev.places);
       for (const tag of read.series.keys()) if (!places.has(tag)) places.set(tag, places.size);
-      const points: Placed[] = [];
-      let badSteps = prev.badSteps;
-      for (const [tag, pts] of read.series) {
-        for (const [step, value] of pts) {
-          if (!Number.isSafeInteger(step) || step < 0) badSteps++;
-          else points.push({ tag, step, value, wallTime: wall, place: places.get(tag) ?? 0, order: points.length });
-        }
-      }
-      points.sort(byStep);
+      const { points, bad } = placedPoints(read.series, places, wall);
+      const badSteps = prev.badSteps + bad;
       const first = points[0];
       // Appended points go after every old one in the file's order: a later step, or the last step at a later (or the same) place.
       if (first === undefined || prev.lastStep === null || first.step > prev.lastStep || (first.step === prev.lastStep && first.place >= prev.lastPlace)) {
@@ -189,8 +206,7 @@ export function exportRunFollowing(
         }
         const last = points[points.length - 1];
         const lastStep = last === undefined ? prev.lastStep : last.step;
-        let lastPlace = last === undefined || last.step === prev.lastStep ? prev.lastPlace : -1;
-        for (const p of points) if (p.step === lastStep) lastPlace = Math.max(lastPlace, p.place);
+        const lastPlace = lastPlaceAt(points, lastStep, last === undefined || last.step === prev.lastStep ? prev.lastPlace : -1);
         const total = prev.points + points.length;
         return {
           export: { file, metrics: places.size, points: total, lastStep, finished: finished() },
@@ -204,27 +220,15 @@ export function exportRunFollowing(
   const read = readMetricsFrom(runDir, warn);
   const places = new Map<string, number>();
   for (const tag of read.series.keys()) places.set(tag, places.size);
-  const points: Placed[] = [];
-  let badSteps = 0;
-  for (const [tag, pts] of read.series) {
-    for (const [step, value] of pts) {
-      if (!Number.isSafeInteger(step) || step < 0) {
-        badSteps++;
-        continue;
-      }
-      points.push({ tag, step, value, wallTime: wall, place: places.get(tag) ?? 0, order: points.length });
-    }
-  }
-  if (badSteps > 0) warn(badWarning(badSteps));
   // By step (TensorBoard reads a file in order), each step's values in the order they were logged.
-  points.sort(byStep);
+  const { points, bad: badSteps } = placedPoints(read.series, places, wall);
+  if (badSteps > 0) warn(badWarning(badSteps));
   makeFolder(folder);
   const bytes = eventFile(points, wall);
   writeFileAtomic(file, bytes);
   const last = points[points.length - 1];
   const lastStep = last === undefined ? null : last.step;
-  let lastPlace = -1;
-  for (const p of points) if (p.step === lastStep) lastPlace = Math.max(lastPlace, p.place);
+  const lastPlace = lastPlaceAt(points, lastStep);
   return {
     export: { file, metrics: read.series.size, points: points.length, lastStep, finished: finished() },
     state: stateAfter(before, read, { eventBytes: bytes.length, places, points: points.length, badSteps, lastStep, lastPlace }),
